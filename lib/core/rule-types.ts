@@ -1,0 +1,92 @@
+/** The rule model: what a rule matches (pattern and/or CESQL filter) and the targets it delivers to. */
+
+/** Retry policy of a target. Defaults follow Amazon EventBridge. */
+export interface RetryPolicy {
+  /** @default 185 */
+  readonly maxAttempts: number;
+  /** @default 86400 (24 h) */
+  readonly maxAgeSeconds: number;
+  readonly backoff: {
+    /** @default 'exponential' */
+    readonly kind: 'exponential' | 'fixed';
+    /** First delay. @default 1000 */
+    readonly initialMs: number;
+    /** Largest delay. @default 300000 (5 min) */
+    readonly maxMs: number;
+    /** Full jitter: the delay is uniform in [0, computed]. @default true */
+    readonly jitter: boolean;
+  };
+}
+
+export type DeliveryMode = 'at-least-once' | 'exactly-once';
+
+/** EventBridge InputPath / InputTransformer, as `input` on a target. */
+export interface TargetInput {
+  /** InputPath: a JSONPath (`$.data.order`) whose value is the delivered payload. */
+  readonly path?: string;
+  /** InputTransformer's InputPathsMap: variable → JSONPath. */
+  readonly paths?: Readonly<Record<string, string>>;
+  /** InputTransformer's InputTemplate, with `<var>` placeholders. */
+  readonly template?: string;
+}
+
+interface TargetBase {
+  /** Unique within the rule. */
+  readonly id: string;
+  /** @default 'at-least-once' */
+  readonly delivery: DeliveryMode;
+  readonly retry: RetryPolicy;
+  /** At most this many deliveries to this target at once. @default 16 */
+  readonly concurrency: number;
+  /** Per-attempt timeout. @default 10000 */
+  readonly timeoutMs: number;
+  readonly input?: TargetInput;
+}
+
+export interface FunctionTarget extends TargetBase {
+  readonly type: 'function';
+  readonly function: string;
+}
+
+export interface HttpTarget extends TargetBase {
+  readonly type: 'http';
+  readonly url: string;
+  /** @default 'POST' */
+  readonly method: 'POST' | 'PUT';
+  /** CloudEvents HTTP binding mode. @default 'binary' */
+  readonly mode: 'binary' | 'structured';
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Opt-in batched delivery (`application/cloudevents-batch+json`). */
+  readonly batch?: { readonly maxSize: number; readonly windowMs: number };
+}
+
+export interface KafkaTarget extends TargetBase {
+  readonly type: 'kafka';
+  readonly topic: string;
+  /** Bootstrap brokers; the bus's own Kafka when absent. */
+  readonly brokers?: readonly string[];
+  /** @default 'structured' */
+  readonly mode: 'binary' | 'structured';
+}
+
+export interface BusTarget extends TargetBase {
+  readonly type: 'bus';
+  /** Another Junction bus (its base URL); this bus when absent. */
+  readonly url?: string;
+}
+
+export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget;
+
+export interface Rule {
+  readonly name: string;
+  readonly description?: string;
+  /** @default true */
+  readonly enabled: boolean;
+  /** An EventBridge event pattern (JSON), applied to the CloudEvent as JSON. */
+  readonly pattern?: unknown;
+  /** A CloudEvents SQL expression. */
+  readonly filter?: string;
+  readonly targets: readonly Target[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}

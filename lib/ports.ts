@@ -1,0 +1,331 @@
+/**
+ * The ports: the interfaces the engine needs from the world. Adapters in lib/adapters implement them
+ * (SQLite, Kafka, DynamoDB, worker threads, Lambda). No SQL, no Kafka types, no AWS types here.
+ * Every implementation of a port passes the same shared suite in test/ports/.
+ */
+import type { CloudEvent } from './core/cloudevent-types.ts';
+import type { Rule } from './core/rule-types.ts';
+
+// ---------------------------------------------------------------------------------------------------------
+// Clock
+// ---------------------------------------------------------------------------------------------------------
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+// ---------------------------------------------------------------------------------------------------------
+// EventLog: the buffer layer. A partitioned, durable, replayable log, shaped like Kafka.
+// ---------------------------------------------------------------------------------------------------------
+
+/** A place in the log: as in Kafka, an offset within a partition. */
+export interface Position {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** One event as stored in the log. */
+export interface LogRecord extends Position {
+  /** The partition key (`partitionkey` extension, else `source`). */
+  readonly key: string;
+  /** When the log accepted it, ms since the epoch (Kafka: the record timestamp). */
+  readonly timestamp: number;
+  readonly event: CloudEvent;
+}
+
+/** The result of appending one event. */
+export type AppendResult =
+  | { readonly duplicate: false; readonly position: Position }
+  | { readonly duplicate: true; readonly position?: Position };
+
+export interface AppendOptions {
+  /**
+   * Idempotent publish: an event whose `(source, id)` the log accepted within this many ms is not appended
+   * again and comes back as `{duplicate: true}`. 0 turns deduplication off.
+   */
+  readonly dedupWindowMs: number;
+}
+
+/** Called with records of one partition, in offset order. Resolving means every record has an outcome. */
+export type RecordHandler = (records: readonly LogRecord[]) => Promise<void>;
+
+export interface SubscribeOptions {
+  /** The consumer group; positions are committed per group, as in Kafka. */
+  readonly group: string;
+  readonly handler: RecordHandler;
+  /** At most this many records per handler call. @default 500 */
+  readonly maxBatch?: number;
+}
+
+export interface Subscription {
+  /** Stops consuming; resolves once no handler call is running. Positions already committed stay. */
+  close(): Promise<void>;
+}
+
+export interface EventLog {
+  /** How many partitions the log has. */
+  readonly partitions: number;
+  /**
+   * Appends events durably (fsync'd, or acks=all) and answers in the order given. Events with the same
+   * partition key keep their order. Rejects with a retriable `BufferUnavailable` when nothing could be
+   * appended; never appends a part of the batch silently and then fails.
+   */
+  append(events: readonly CloudEvent[], options?: AppendOptions): Promise<AppendResult[]>;
+  /** Reads a partition from an offset (inclusive). Answers fewer than `limit` at the end. */
+  read(partition: number, fromOffset: number, limit: number): Promise<LogRecord[]>;
+  /**
+   * Consumes the log in a consumer group: calls `handler` with batches from each partition this member owns,
+   * never two calls for one partition at a time, and commits a partition's position past a batch only after
+   * the handler resolved for it. A rejected handler call is retried from the last committed position.
+   */
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** For each partition, the first offset whose timestamp is at or after `timestamp` (the end if none). */
+  offsetsForTime(timestamp: number): Promise<Position[]>;
+  /** For each partition, the offset the next append will get. */
+  endOffsets(): Promise<Position[]>;
+  /** For each partition, the group's committed offset (the next offset to process). */
+  committed(group: string): Promise<Position[]>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// RuleStore
+// ---------------------------------------------------------------------------------------------------------
+
+export type RuleChange =
+  | { readonly kind: 'put'; readonly rule: Rule }
+  | { readonly kind: 'delete'; readonly name: string };
+
+export interface RuleStore {
+  /** Creates or replaces. Answers whether it existed before. */
+  put(rule: Rule): Promise<{ created: boolean }>;
+  get(name: string): Promise<Rule | undefined>;
+  /** All rules, sorted by name. */
+  list(): Promise<Rule[]>;
+  /** Answers whether it existed. */
+  delete(name: string): Promise<boolean>;
+  /** Calls the listener on every change made through any store on the same backing data. Returns unsubscribe. */
+  watch(listener: (change: RuleChange) => void): () => void;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Deliveries: the ledger (per-delivery state) and the dead letters
+// ---------------------------------------------------------------------------------------------------------
+
+/** Identifies one delivery: an event (by source and id) to one target of one rule. */
+export interface DeliveryKey {
+  readonly source: string;
+  readonly id: string;
+  readonly rule: string;
+  readonly target: string;
+}
+
+/** One try at a delivery. */
+export interface Attempt {
+  /** When it started, ms since the epoch. */
+  readonly at: number;
+  readonly outcome: 'delivered' | 'failed';
+  /** HTTP status, when there was one. */
+  readonly status?: number;
+  readonly error?: string;
+  readonly latencyMs: number;
+}
+
+/** A delivery that still has to happen: its payload, history and when it is next due. */
+export interface PendingDelivery extends DeliveryKey {
+  readonly event: CloudEvent;
+  /** The log position the event came from, when it came from the log. */
+  readonly position?: Position;
+  /** When the delivery was first created, ms since the epoch (the max-age clock starts here). */
+  readonly createdAt: number;
+  /** When it is next due, ms since the epoch. */
+  readonly dueAt: number;
+  readonly attempts: readonly Attempt[];
+  /** Set when a redrive created it: the dead letter's id. */
+  readonly redriveOf?: string;
+}
+
+/** The state of a delivery in the ledger. */
+export type LedgerState = 'pending' | 'in-flight' | 'delivered' | 'dead-lettered';
+
+export interface LedgerEntry {
+  readonly key: DeliveryKey;
+  readonly state: LedgerState;
+  /** While in flight: when the lease runs out, ms since the epoch. */
+  readonly leaseUntil?: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * The ledger holds each delivery's state durably. Pending deliveries are the router's outbox: the router
+ * enqueues what an event matched before its log position is committed, and dispatchers take them from here,
+ * so a crash at any instant leaves every matched delivery either done or still pending.
+ * Exactly-once targets also `claim` before executing and `complete` after; the completed entry stays (for the
+ * retention window) so that a redelivered or redriven event is not executed again.
+ */
+export interface Ledger {
+  /**
+   * Adds pending deliveries in one durable write. A delivery whose key exists already (pending, in flight or
+   * delivered) is left as it is. Answers, per input, whether it was added.
+   */
+  enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]>;
+  /** Pending deliveries due at or before `now` whose lease (if any) has run out, oldest due first. */
+  due(now: number, limit: number): Promise<PendingDelivery[]>;
+  /** The next due time among pending deliveries, or undefined when none is pending. */
+  nextDueAt(): Promise<number | undefined>;
+  /**
+   * Conditional write: takes the delivery for execution until `leaseUntil` if it is pending, or in flight with
+   * a lease that has run out at `now`. Answers false when another worker holds it or it is already delivered.
+   */
+  claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean>;
+  /** Records a successful delivery: the entry becomes `delivered` (payload dropped); its attempt is kept. */
+  complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void>;
+  /** Records a failed attempt and sets the next due time; the entry becomes `pending` again. */
+  reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void>;
+  /** Removes the pending delivery (it has been dead-lettered); the entry becomes `dead-lettered`. */
+  abandon(key: DeliveryKey, now: number): Promise<void>;
+  /** The entry for a key, with the pending delivery when there is one. */
+  get(key: DeliveryKey): Promise<{ entry: LedgerEntry; pending?: PendingDelivery } | undefined>;
+  /**
+   * Makes a delivered or dead-lettered entry pending again (redrive) unless it was delivered and `keepDelivered`.
+   * Answers whether it was re-opened.
+   */
+  reopen(delivery: PendingDelivery, options: { keepDelivered: boolean }): Promise<boolean>;
+  /** Drops finished entries last updated before `before`. Answers how many went. */
+  prune(before: number): Promise<number>;
+  /** How many deliveries are pending (for /metrics). */
+  pendingCount(): Promise<number>;
+}
+
+export interface DeadLetter extends DeliveryKey {
+  /** Stable id of the dead letter. */
+  readonly dlId: string;
+  readonly event: CloudEvent;
+  readonly reason: string;
+  readonly attempts: readonly Attempt[];
+  /** When it was dead-lettered, ms since the epoch. */
+  readonly at: number;
+  readonly position?: Position;
+}
+
+export interface DeadLetterFilter {
+  readonly rule?: string;
+  readonly target?: string;
+  /** Dead-lettered at or after, ms since the epoch. */
+  readonly from?: number;
+  /** Dead-lettered before, ms since the epoch. */
+  readonly to?: number;
+  readonly ids?: readonly string[];
+  /** @default 100 */
+  readonly limit?: number;
+}
+
+export interface DeadLetters {
+  add(letter: DeadLetter): Promise<void>;
+  /** Newest first. */
+  list(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  get(dlId: string): Promise<DeadLetter | undefined>;
+  /** Removes them (after a redrive). Answers how many went. */
+  remove(dlIds: readonly string[]): Promise<number>;
+  count(): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Traces: every event's journey
+// ---------------------------------------------------------------------------------------------------------
+
+export type TraceKind =
+  | 'received'
+  | 'duplicate'
+  | 'matched'
+  | 'unmatched'
+  | 'attempt'
+  | 'delivered'
+  | 'retry-scheduled'
+  | 'dead-lettered'
+  | 'redriven'
+  | 'replayed'
+  | 'emitted'
+  | 'skipped';
+
+export interface TraceEntry {
+  /** The event's source and id. */
+  readonly source: string;
+  readonly id: string;
+  readonly at: number;
+  readonly kind: TraceKind;
+  readonly rule?: string;
+  readonly target?: string;
+  /** Kind-specific detail: position, attempt, delay, error, emitted event ids, … (JSON). */
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface TraceStore {
+  /** Appends entries durably (one write for the lot). */
+  record(entries: readonly TraceEntry[]): Promise<void>;
+  /** The journey of one event, oldest first. */
+  get(source: string, id: string): Promise<TraceEntry[]>;
+  /** Events with this id (any source), for lookups without `source`: distinct sources, at most `limit`. */
+  sourcesOf(id: string, limit: number): Promise<string[]>;
+  /** Drops entries older than `before`. Answers how many went. */
+  prune(before: number): Promise<number>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Functions: the serverless runtime
+// ---------------------------------------------------------------------------------------------------------
+
+export interface FunctionInfo {
+  readonly name: string;
+  /** Size of the deployed bundle in bytes. */
+  readonly size: number;
+  /** sha256 of the bundle, hex. */
+  readonly sha256: string;
+  readonly updatedAt: number;
+  /** @default 10000 */
+  readonly timeoutMs: number;
+  /** @default 128 */
+  readonly memoryMb: number;
+}
+
+export interface FunctionConfig {
+  readonly timeoutMs?: number;
+  readonly memoryMb?: number;
+}
+
+export interface InvocationContext {
+  readonly functionName: string;
+  readonly rule: string;
+  readonly target: string;
+  /** `source` + `id` of the event; the same on every retry and redrive. */
+  readonly idempotencyKey: string;
+  readonly attempt: number;
+  /** Overrides the function's own timeout for this call. */
+  readonly timeoutMs?: number;
+}
+
+/** A handler's returned events, before validation (the engine validates and publishes them). */
+export interface InvocationResult {
+  readonly returned: readonly unknown[];
+  readonly durationMs: number;
+}
+
+export interface FunctionRunner {
+  /**
+   * Bundles (esbuild) and stores a function from its source: a TypeScript or JavaScript module exporting
+   * `handler`. Rejects with `InvalidFunction` (naming the line) when it does not build or has no handler.
+   */
+  deploy(name: string, source: Uint8Array, config?: FunctionConfig): Promise<FunctionInfo>;
+  list(): Promise<FunctionInfo[]>;
+  get(name: string): Promise<FunctionInfo | undefined>;
+  delete(name: string): Promise<boolean>;
+  /**
+   * Runs the handler once. Rejects with `FunctionError` (it threw), `FunctionTimeout` or `FunctionOutOfMemory`
+   * (all retriable), or `NotFound`.
+   */
+  invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult>;
+  close(): Promise<void>;
+}
