@@ -4,7 +4,7 @@
  * Every implementation of a port passes the same shared suite in test/ports/.
  */
 import type { CloudEvent } from './core/cloudevent-types.ts';
-import type { Rule } from './core/rule-types.ts';
+import type { Rule, Target } from './core/rule-types.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Clock
@@ -328,4 +328,44 @@ export interface FunctionRunner {
    */
   invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult>;
   close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Target drivers: how a delivery reaches a target of one type (HTTP, Kafka, another bus, …)
+// ---------------------------------------------------------------------------------------------------------
+
+export interface DeliveryRequest {
+  readonly rule: Rule;
+  readonly target: Target;
+  /** The event as delivered (after the target's input transformer). */
+  readonly event: CloudEvent;
+  /** Stable across retries and redrives of the same delivery: `<source>#<id>`. */
+  readonly idempotencyKey: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** True when an earlier attempt may have run to completion without its outcome being recorded (a crash). */
+  readonly possibleDuplicate: boolean;
+  readonly timeoutMs: number;
+}
+
+export type DeliveryResult =
+  | {
+      readonly ok: true;
+      readonly status?: number;
+      /** Events a function returned, to publish back onto the bus. */
+      readonly emitted?: readonly unknown[];
+    }
+  | {
+      readonly ok: false;
+      /** Whether trying again may help (timeouts, 408, 429, 5xx, connection errors, thrown handlers). */
+      readonly retriable: boolean;
+      readonly status?: number;
+      /** A delay the target asked for (`Retry-After`), in ms. */
+      readonly retryAfterMs?: number;
+      readonly error: string;
+    };
+
+export interface TargetDriver {
+  deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  close?(): Promise<void>;
 }

@@ -1,0 +1,245 @@
+/** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
+import { compileFilter } from './cesql/index.ts';
+import { JunctionError } from './errors.ts';
+import { validatePattern } from './pattern/index.ts';
+import { DEFAULT_RETRY_POLICY } from './retry.ts';
+import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
+import { compileInput } from './transform.ts';
+
+export type { Rule, Target } from './rule-types.ts';
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const TARGET_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers a target may not set: the binding and the engine own them. */
+const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
+const TARGET_TYPES = ['function', 'http', 'kafka', 'bus'] as const;
+const RULE_KEYS = new Set(['name', 'description', 'enabled', 'pattern', 'filter', 'targets', 'createdAt', 'updatedAt']);
+
+/** Limits on a rule. */
+export const RULE_LIMITS = Object.freeze({ maxTargets: 10, maxDescription: 512, maxConcurrency: 1024 });
+
+function invalid(message: string, path: string): JunctionError {
+  return new JunctionError('InvalidRule', message, { path, field: path });
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function integer(value: unknown, path: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`${path} must be an integer from ${min} to ${max}, got ${show(value)}`, path);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw invalid(`${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${show(value)}`, path);
+  }
+  return value as T;
+}
+
+function requiredString(value: unknown, path: string, pattern?: RegExp, hint?: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid(`${path} is required and must be a non-empty string, got ${show(value)}`, path);
+  }
+  if (pattern && !pattern.test(value)) throw invalid(`${path} ${hint ?? 'is malformed'}, got ${show(value)}`, path);
+  return value;
+}
+
+function validateRetry(value: unknown, path: string): RetryPolicy {
+  if (value === undefined) return DEFAULT_RETRY_POLICY;
+  if (!isObject(value)) throw invalid(`${path} must be an object, got ${show(value)}`, path);
+  const base = DEFAULT_RETRY_POLICY;
+  const backoffIn = value.backoff;
+  if (backoffIn !== undefined && !isObject(backoffIn)) {
+    throw invalid(`${path}.backoff must be an object, got ${show(backoffIn)}`, `${path}.backoff`);
+  }
+  const b = backoffIn ?? {};
+  const initialMs = integer(b.initialMs, `${path}.backoff.initialMs`, 0, 86_400_000, base.backoff.initialMs);
+  const maxMs = integer(b.maxMs, `${path}.backoff.maxMs`, 0, 86_400_000, Math.max(initialMs, base.backoff.maxMs));
+  if (maxMs < initialMs) {
+    throw invalid(`${path}.backoff.maxMs (${maxMs}) must not be below initialMs (${initialMs})`, `${path}.backoff.maxMs`);
+  }
+  if (b.jitter !== undefined && typeof b.jitter !== 'boolean') {
+    throw invalid(`${path}.backoff.jitter must be a boolean, got ${show(b.jitter)}`, `${path}.backoff.jitter`);
+  }
+  return Object.freeze({
+    maxAttempts: integer(value.maxAttempts, `${path}.maxAttempts`, 1, 10_000, base.maxAttempts),
+    maxAgeSeconds: integer(value.maxAgeSeconds, `${path}.maxAgeSeconds`, 1, 7 * 86_400, base.maxAgeSeconds),
+    backoff: Object.freeze({
+      kind: oneOf(b.kind, `${path}.backoff.kind`, ['exponential', 'fixed'] as const, base.backoff.kind),
+      initialMs,
+      maxMs,
+      jitter: (b.jitter as boolean | undefined) ?? base.backoff.jitter,
+    }),
+  });
+}
+
+function validateUrl(value: unknown, path: string): string {
+  const text = requiredString(value, path);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid(`${path} must be an absolute http(s) URL, got ${show(text)}`, path);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(`${path} must use http or https, got ${show(url.protocol)}`, path);
+  }
+  return text;
+}
+
+function validateHeaders(value: unknown, path: string): Readonly<Record<string, string>> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw invalid(`${path} must be an object of header names to strings`, path);
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (!HEADER_NAME.test(name) || RESERVED_HEADERS.test(name)) {
+      throw invalid(`${path} may not set the header ${show(name)}`, `${path}.${name}`);
+    }
+    if (typeof v !== 'string' || /[\r\n]/.test(v)) {
+      throw invalid(`${path}.${name} must be a single-line string, got ${show(v)}`, `${path}.${name}`);
+    }
+    out[name] = v;
+  }
+  return Object.freeze(out);
+}
+
+function validateTarget(value: unknown, index: number): Target {
+  const path = `targets[${index}]`;
+  if (!isObject(value)) throw invalid(`${path} must be an object, got ${show(value)}`, path);
+  const type = oneOf(value.type, `${path}.type`, TARGET_TYPES, 'function');
+  if (value.type === undefined) throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
+  const input = value.input as TargetInput | undefined;
+  if (input !== undefined) compileInput(input, `${path}.input`);
+  const base = {
+    id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
+    delivery: oneOf<DeliveryMode>(value.delivery, `${path}.delivery`, ['at-least-once', 'exactly-once'], 'at-least-once'),
+    retry: validateRetry(value.retry, `${path}.retry`),
+    concurrency: integer(value.concurrency, `${path}.concurrency`, 1, RULE_LIMITS.maxConcurrency, 16),
+    timeoutMs: integer(value.timeoutMs, `${path}.timeoutMs`, 10, 900_000, 10_000),
+    ...(input === undefined ? {} : { input: Object.freeze({ ...input }) }),
+  };
+  switch (type) {
+    case 'function':
+      return Object.freeze({
+        ...base,
+        type,
+        function: requiredString(value.function, `${path}.function`, FUNCTION_NAME, 'is not a valid function name'),
+      });
+    case 'http': {
+      const headers = validateHeaders(value.headers, `${path}.headers`);
+      let batch: { maxSize: number; windowMs: number } | undefined;
+      if (value.batch !== undefined) {
+        if (!isObject(value.batch)) throw invalid(`${path}.batch must be an object`, `${path}.batch`);
+        batch = Object.freeze({
+          maxSize: integer(value.batch.maxSize, `${path}.batch.maxSize`, 1, 1000, 100),
+          windowMs: integer(value.batch.windowMs, `${path}.batch.windowMs`, 0, 60_000, 100),
+        });
+      }
+      return Object.freeze({
+        ...base,
+        type,
+        url: validateUrl(value.url, `${path}.url`),
+        method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
+        mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
+        ...(headers === undefined ? {} : { headers }),
+        ...(batch === undefined ? {} : { batch }),
+      });
+    }
+    case 'kafka': {
+      let brokers: readonly string[] | undefined;
+      if (value.brokers !== undefined) {
+        if (!Array.isArray(value.brokers) || value.brokers.length === 0) {
+          throw invalid(`${path}.brokers must be a non-empty array of "host:port"`, `${path}.brokers`);
+        }
+        brokers = Object.freeze(
+          value.brokers.map((b, i) => requiredString(b, `${path}.brokers[${i}]`, /^[^\s:]+:\d{1,5}$/, 'must be "host:port"')),
+        );
+      }
+      return Object.freeze({
+        ...base,
+        type,
+        topic: requiredString(value.topic, `${path}.topic`, /^[A-Za-z0-9._-]{1,249}$/, 'is not a valid Kafka topic name'),
+        mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'structured'),
+        ...(brokers === undefined ? {} : { brokers }),
+      });
+    }
+    case 'bus':
+      return Object.freeze({
+        ...base,
+        type,
+        ...(value.url === undefined ? {} : { url: validateUrl(value.url, `${path}.url`) }),
+      });
+  }
+}
+
+/**
+ * Validates a rule body (the JSON of `PUT /rules/{name}`) and returns the frozen rule.
+ * Throws `InvalidRule` (or `InvalidPattern` / `InvalidFilter`) with the path of the offending field.
+ */
+export function validateRule(name: string, body: unknown, now: number, previous?: Rule): Rule {
+  if (!NAME.test(name)) {
+    throw invalid(`the rule name must be 1-64 letters, digits, ".", "_" or "-", got ${show(name)}`, 'name');
+  }
+  if (!isObject(body)) throw invalid(`a rule must be a JSON object, got ${show(body)}`, '');
+  for (const key of Object.keys(body)) {
+    if (!RULE_KEYS.has(key)) throw invalid(`unknown rule field ${show(key)}`, key);
+  }
+  if (body.name !== undefined && body.name !== name) {
+    throw invalid(`name in the body (${show(body.name)}) differs from the name in the path (${show(name)})`, 'name');
+  }
+  if (body.description !== undefined && (typeof body.description !== 'string' || body.description.length > 512)) {
+    throw invalid('description must be a string of at most 512 characters', 'description');
+  }
+  if (body.enabled !== undefined && typeof body.enabled !== 'boolean') {
+    throw invalid(`enabled must be a boolean, got ${show(body.enabled)}`, 'enabled');
+  }
+  if (body.pattern === undefined && body.filter === undefined) {
+    throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
+  }
+  if (body.pattern !== undefined) validatePattern(body.pattern);
+  if (body.filter !== undefined) {
+    if (typeof body.filter !== 'string') throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
+    compileFilter(body.filter, { path: 'filter' });
+  }
+  if (!Array.isArray(body.targets)) throw invalid('targets must be an array (it may be empty)', 'targets');
+  if (body.targets.length > RULE_LIMITS.maxTargets) {
+    throw invalid(`a rule has at most ${RULE_LIMITS.maxTargets} targets, got ${body.targets.length}`, 'targets');
+  }
+  const targets = body.targets.map((t, i) => validateTarget(t, i));
+  const seen = new Set<string>();
+  targets.forEach((t, i) => {
+    if (seen.has(t.id)) throw invalid(`target id ${show(t.id)} is used twice`, `targets[${i}].id`);
+    seen.add(t.id);
+  });
+  return Object.freeze({
+    name,
+    ...(body.description === undefined ? {} : { description: body.description as string }),
+    enabled: (body.enabled as boolean | undefined) ?? true,
+    ...(body.pattern === undefined ? {} : { pattern: deepFreeze(structuredClone(body.pattern)) }),
+    ...(body.filter === undefined ? {} : { filter: body.filter as string }),
+    targets: Object.freeze(targets),
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
