@@ -1,0 +1,122 @@
+/** The shared test suite every DeadLetters implementation passes (SQLite, DynamoDB): call `deadLettersSuite`. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { DeadLetter, DeadLetters } from '../../lib/ports.ts';
+import { makeEvent } from '../helpers/events.ts';
+
+/** What the factory hands the suite: a fresh, empty store. */
+export interface DeadLettersHarness {
+  readonly deadLetters: DeadLetters;
+  /** Closes what the harness opened and removes the backing data. */
+  readonly cleanup: () => Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+let counter = 0;
+
+/** A dead letter of a fresh event; `overrides` replace fields. */
+export function makeDeadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
+  counter += 1;
+  const event = makeEvent({ source: 'urn:test:dl', id: `dl-event-${process.pid}-${counter}` });
+  return {
+    dlId: `dl-${process.pid}-${counter}`,
+    source: event.source,
+    id: event.id,
+    rule: 'r',
+    target: 't',
+    event,
+    reason: 'max attempts reached',
+    attempts: [
+      { at: T0 - 2, outcome: 'failed', status: 500, error: 'boom', latencyMs: 3 },
+      { at: T0 - 1, outcome: 'failed', error: 'timeout', latencyMs: 10_000 },
+    ],
+    at: T0 + counter,
+    position: { partition: 2, offset: counter },
+    ...overrides,
+  };
+}
+
+/** Registers the DeadLetters suite under `describe(name)`; `open` must answer a fresh, empty store each call. */
+export function deadLettersSuite(name: string, open: () => Promise<DeadLettersHarness>): void {
+  async function withStore(run: (store: DeadLetters) => Promise<void>): Promise<void> {
+    const harness = await open();
+    try {
+      await run(harness.deadLetters);
+    } finally {
+      await harness.cleanup();
+    }
+  }
+
+  describe(name, () => {
+    test('adds a dead letter and gets it back exactly', () =>
+      withStore(async (store) => {
+        const letter = makeDeadLetter();
+        await store.add(letter);
+        assert.deepEqual(await store.get(letter.dlId), letter);
+        assert.ok(Object.isFrozen((await store.get(letter.dlId))?.event), 'the event is frozen');
+        const { position: _omit, ...withoutPosition } = makeDeadLetter();
+        await store.add(withoutPosition);
+        assert.deepEqual(await store.get(withoutPosition.dlId), withoutPosition);
+        assert.equal(await store.get('missing'), undefined);
+      }));
+
+    test('lists newest first', () =>
+      withStore(async (store) => {
+        const letters = [
+          makeDeadLetter({ at: T0 + 20 }),
+          makeDeadLetter({ at: T0 + 30 }),
+          makeDeadLetter({ at: T0 + 10 }),
+        ];
+        for (const l of letters) await store.add(l);
+        assert.deepEqual(
+          (await store.list()).map((l) => l.at),
+          [T0 + 30, T0 + 20, T0 + 10],
+        );
+      }));
+
+    test('filters by rule, target, time range and ids, and honours the limit', () =>
+      withStore(async (store) => {
+        const a = makeDeadLetter({ rule: 'r1', target: 't1', at: T0 + 100 });
+        const b = makeDeadLetter({ rule: 'r1', target: 't2', at: T0 + 200 });
+        const c = makeDeadLetter({ rule: 'r2', target: 't1', at: T0 + 300 });
+        const d = makeDeadLetter({ rule: 'r2', target: 't2', at: T0 + 400 });
+        for (const l of [a, b, c, d]) await store.add(l);
+        const ids = async (filter: Parameters<DeadLetters['list']>[0]) =>
+          (await store.list(filter)).map((l) => l.dlId);
+        assert.deepEqual(await ids({ rule: 'r1' }), [b.dlId, a.dlId]);
+        assert.deepEqual(await ids({ target: 't1' }), [c.dlId, a.dlId]);
+        assert.deepEqual(await ids({ rule: 'r2', target: 't2' }), [d.dlId]);
+        assert.deepEqual(await ids({ from: T0 + 200, to: T0 + 400 }), [c.dlId, b.dlId]);
+        assert.deepEqual(await ids({ from: T0 + 300 }), [d.dlId, c.dlId]);
+        assert.deepEqual(await ids({ to: T0 + 200 }), [a.dlId]);
+        assert.deepEqual(await ids({ ids: [a.dlId, d.dlId, 'unknown'] }), [d.dlId, a.dlId]);
+        assert.deepEqual(await ids({ ids: [] }), []);
+        assert.deepEqual(await ids({ limit: 2 }), [d.dlId, c.dlId]);
+        assert.deepEqual(await ids({ rule: 'r1', limit: 1 }), [b.dlId]);
+      }));
+
+    test('lists at most 100 by default', () =>
+      withStore(async (store) => {
+        for (let i = 0; i < 105; i += 1) await store.add(makeDeadLetter());
+        assert.equal((await store.list()).length, 100);
+        assert.equal(await store.count(), 105);
+      }));
+
+    test('removes dead letters by id, answering how many went', () =>
+      withStore(async (store) => {
+        const a = makeDeadLetter();
+        const b = makeDeadLetter();
+        const c = makeDeadLetter();
+        for (const l of [a, b, c]) await store.add(l);
+        assert.equal(await store.count(), 3);
+        assert.equal(await store.remove([a.dlId, c.dlId, 'unknown']), 2);
+        assert.equal(await store.count(), 1);
+        assert.equal(await store.get(a.dlId), undefined);
+        assert.deepEqual(
+          (await store.list()).map((l) => l.dlId),
+          [b.dlId],
+        );
+        assert.equal(await store.remove([]), 0);
+      }));
+  });
+}

@@ -1,0 +1,294 @@
+/** The shared test suite every Ledger implementation passes (SQLite, DynamoDB): call `ledgerSuite` from a test. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Attempt, DeliveryKey, Ledger, PendingDelivery } from '../../lib/ports.ts';
+import { makeEvent } from '../helpers/events.ts';
+
+/** What the factory hands the suite: a fresh, empty ledger. */
+export interface LedgerHarness {
+  readonly ledger: Ledger;
+  /** Opens another ledger on the same backing data (the suite does not close the first). Omit if impossible. */
+  readonly reopen?: () => Promise<Ledger>;
+  /** Closes what the harness opened and removes the backing data. */
+  readonly cleanup: () => Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+
+let counter = 0;
+
+/** A pending delivery of a fresh event to rule `r`, target `t`; `overrides` replace fields. */
+export function makeDelivery(overrides: Partial<PendingDelivery> = {}): PendingDelivery {
+  counter += 1;
+  const event = makeEvent({ source: 'urn:test:ledger', id: `ledger-${process.pid}-${counter}` });
+  return {
+    source: event.source,
+    id: event.id,
+    rule: 'r',
+    target: 't',
+    event,
+    position: { partition: 1, offset: counter },
+    createdAt: T0,
+    dueAt: T0,
+    attempts: [],
+    ...overrides,
+  };
+}
+
+function keyOf(d: DeliveryKey): DeliveryKey {
+  return { source: d.source, id: d.id, rule: d.rule, target: d.target };
+}
+
+function failed(at: number, error = 'boom'): Attempt {
+  return { at, outcome: 'failed', status: 500, error, latencyMs: 12 };
+}
+
+function delivered(at: number): Attempt {
+  return { at, outcome: 'delivered', status: 200, latencyMs: 7 };
+}
+
+/** Registers the Ledger suite under `describe(name)`; `open` must answer a fresh, empty ledger each call. */
+export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): void {
+  async function withLedger(run: (harness: LedgerHarness) => Promise<void>): Promise<void> {
+    const harness = await open();
+    try {
+      await run(harness);
+    } finally {
+      await harness.cleanup();
+    }
+  }
+
+  describe(name, () => {
+    test('enqueues deliveries once and leaves an existing key as it is', () =>
+      withLedger(async ({ ledger }) => {
+        const a = makeDelivery();
+        const b = makeDelivery();
+        assert.deepEqual(await ledger.enqueue([a, b]), [true, true]);
+        const changed = { ...a, dueAt: T0 + 99_999 };
+        assert.deepEqual(await ledger.enqueue([changed, makeDelivery({ ...b, target: 'other' })]), [
+          false,
+          true,
+        ]);
+        const got = await ledger.get(keyOf(a));
+        assert.equal(got?.entry.state, 'pending');
+        assert.equal(got?.pending?.dueAt, T0, 'the first write stays');
+        assert.equal(await ledger.pendingCount(), 3);
+      }));
+
+    test('treats a repeated key within one enqueue as existing', () =>
+      withLedger(async ({ ledger }) => {
+        const a = makeDelivery();
+        assert.deepEqual(await ledger.enqueue([a, a]), [true, false]);
+      }));
+
+    test('answers an empty list for an empty enqueue', () =>
+      withLedger(async ({ ledger }) => {
+        assert.deepEqual(await ledger.enqueue([]), []);
+      }));
+
+    test('gives a pending delivery back exactly as enqueued', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery({ attempts: [failed(T0 - 5)], redriveOf: 'dl-1', createdAt: T0 - 10 });
+        await ledger.enqueue([d]);
+        const got = await ledger.get(keyOf(d));
+        assert.deepEqual(got?.entry.key, keyOf(d));
+        assert.equal(got?.entry.state, 'pending');
+        assert.deepEqual(got?.pending, d);
+        assert.ok(Object.isFrozen(got?.pending?.event), 'the event is frozen');
+        const noPosition = makeDelivery({ position: undefined });
+        const { position: _omit, ...withoutPosition } = noPosition;
+        await ledger.enqueue([withoutPosition]);
+        assert.deepEqual((await ledger.get(keyOf(noPosition)))?.pending, withoutPosition);
+      }));
+
+    test('answers undefined for a key it does not hold', () =>
+      withLedger(async ({ ledger }) => {
+        assert.equal(await ledger.get({ source: 's', id: 'i', rule: 'r', target: 't' }), undefined);
+      }));
+
+    test('answers due deliveries oldest due first, up to the limit', () =>
+      withLedger(async ({ ledger }) => {
+        const late = makeDelivery({ dueAt: T0 + 30 });
+        const early = makeDelivery({ dueAt: T0 + 10 });
+        const middle = makeDelivery({ dueAt: T0 + 20 });
+        const future = makeDelivery({ dueAt: T0 + 1_000 });
+        await ledger.enqueue([late, early, future, middle]);
+        assert.deepEqual(
+          (await ledger.due(T0 + 30, 10)).map((d) => d.id),
+          [early.id, middle.id, late.id],
+        );
+        assert.deepEqual(
+          (await ledger.due(T0 + 30, 2)).map((d) => d.id),
+          [early.id, middle.id],
+        );
+        assert.deepEqual(await ledger.due(T0, 10), []);
+        assert.equal(await ledger.nextDueAt(), T0 + 10);
+      }));
+
+    test('answers no next due time when nothing is pending', () =>
+      withLedger(async ({ ledger }) => {
+        assert.equal(await ledger.nextDueAt(), undefined);
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.claim(keyOf(d), T0, T0 + 100);
+        await ledger.complete(keyOf(d), delivered(T0), T0 + 1);
+        assert.equal(await ledger.nextDueAt(), undefined);
+        assert.equal(await ledger.pendingCount(), 0);
+      }));
+
+    test('lets exactly one of two concurrent claims win', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        const wins = await Promise.all([
+          ledger.claim(keyOf(d), T0, T0 + 1_000),
+          ledger.claim(keyOf(d), T0, T0 + 1_000),
+        ]);
+        assert.deepEqual(wins.filter(Boolean).length, 1);
+        const got = await ledger.get(keyOf(d));
+        assert.equal(got?.entry.state, 'in-flight');
+        assert.equal(got?.entry.leaseUntil, T0 + 1_000);
+      }));
+
+    test('hides a claimed delivery from due until its lease runs out, then lets it be claimed again', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        assert.equal(await ledger.claim(keyOf(d), T0, T0 + 1_000), true);
+        assert.deepEqual(await ledger.due(T0 + 500, 10), []);
+        assert.equal(await ledger.claim(keyOf(d), T0 + 500, T0 + 1_500), false, 'lease still held');
+        assert.deepEqual(
+          (await ledger.due(T0 + 1_000, 10)).map((x) => x.id),
+          [d.id],
+        );
+        assert.equal(
+          await ledger.claim(keyOf(d), T0 + 1_000, T0 + 2_000),
+          true,
+          'expired lease is reclaimable',
+        );
+      }));
+
+    test('refuses to claim a key it does not hold', () =>
+      withLedger(async ({ ledger }) => {
+        assert.equal(
+          await ledger.claim({ source: 's', id: 'nope', rule: 'r', target: 't' }, T0, T0 + 1),
+          false,
+        );
+      }));
+
+    test('completes a delivery: delivered, payload dropped, no longer claimable or due', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.claim(keyOf(d), T0, T0 + 1_000);
+        await ledger.complete(keyOf(d), delivered(T0 + 1), T0 + 2);
+        const got = await ledger.get(keyOf(d));
+        assert.equal(got?.entry.state, 'delivered');
+        assert.equal(got?.entry.updatedAt, T0 + 2);
+        assert.equal(got?.pending, undefined);
+        assert.equal(await ledger.claim(keyOf(d), T0 + 5_000, T0 + 6_000), false);
+        assert.deepEqual(await ledger.due(T0 + 10_000, 10), []);
+        assert.deepEqual(await ledger.enqueue([d]), [false], 'a delivered key is not enqueued again');
+      }));
+
+    test('reschedules a failed attempt: pending again at the new due time with the attempt kept', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.claim(keyOf(d), T0, T0 + 1_000);
+        await ledger.reschedule(keyOf(d), failed(T0 + 1, 'first'), T0 + 500);
+        assert.deepEqual(await ledger.due(T0 + 499, 10), []);
+        const [due] = await ledger.due(T0 + 500, 10);
+        assert.deepEqual(due?.attempts, [failed(T0 + 1, 'first')]);
+        assert.equal(due?.dueAt, T0 + 500);
+        assert.equal(await ledger.claim(keyOf(d), T0 + 500, T0 + 1_500), true);
+        await ledger.reschedule(keyOf(d), failed(T0 + 501, 'second'), T0 + 900);
+        const got = await ledger.get(keyOf(d));
+        assert.equal(got?.entry.state, 'pending');
+        assert.deepEqual(got?.pending?.attempts, [failed(T0 + 1, 'first'), failed(T0 + 501, 'second')]);
+        assert.equal(await ledger.nextDueAt(), T0 + 900);
+      }));
+
+    test('abandons a delivery: dead-lettered and no longer due or claimable', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.abandon(keyOf(d), T0 + 3);
+        const got = await ledger.get(keyOf(d));
+        assert.equal(got?.entry.state, 'dead-lettered');
+        assert.equal(got?.entry.updatedAt, T0 + 3);
+        assert.equal(got?.pending, undefined);
+        assert.deepEqual(await ledger.due(T0 + 10_000, 10), []);
+        assert.equal(await ledger.claim(keyOf(d), T0 + 10, T0 + 20), false);
+        assert.equal(await ledger.pendingCount(), 0);
+      }));
+
+    test('reopens a dead-lettered delivery as pending', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.abandon(keyOf(d), T0 + 3);
+        const redrive = { ...d, dueAt: T0 + 50, attempts: [], redriveOf: 'dl-7' };
+        assert.equal(await ledger.reopen(redrive, { keepDelivered: true }), true);
+        const got = await ledger.get(keyOf(d));
+        assert.equal(got?.entry.state, 'pending');
+        assert.deepEqual(got?.pending, redrive);
+        assert.deepEqual(
+          (await ledger.due(T0 + 50, 10)).map((x) => x.id),
+          [d.id],
+        );
+      }));
+
+    test('reopens a delivered entry only when keepDelivered is false', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.claim(keyOf(d), T0, T0 + 100);
+        await ledger.complete(keyOf(d), delivered(T0), T0 + 1);
+        assert.equal(await ledger.reopen(d, { keepDelivered: true }), false);
+        assert.equal((await ledger.get(keyOf(d)))?.entry.state, 'delivered');
+        assert.equal(await ledger.reopen(d, { keepDelivered: false }), true);
+        assert.equal((await ledger.get(keyOf(d)))?.entry.state, 'pending');
+      }));
+
+    test('does not reopen a delivery that is still pending', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        assert.equal(await ledger.reopen({ ...d, dueAt: T0 + 7 }, { keepDelivered: false }), false);
+        assert.equal((await ledger.get(keyOf(d)))?.pending?.dueAt, T0);
+      }));
+
+    test('prunes finished entries updated before a time and keeps pending ones', () =>
+      withLedger(async ({ ledger }) => {
+        const old = makeDelivery();
+        const recent = makeDelivery();
+        const dead = makeDelivery();
+        const pending = makeDelivery();
+        await ledger.enqueue([old, recent, dead, pending]);
+        await ledger.complete(keyOf(old), delivered(T0), T0 + 10);
+        await ledger.complete(keyOf(recent), delivered(T0), T0 + 1_000);
+        await ledger.abandon(keyOf(dead), T0 + 20);
+        assert.equal(await ledger.prune(T0 + 500), 2);
+        assert.equal(await ledger.get(keyOf(old)), undefined);
+        assert.equal(await ledger.get(keyOf(dead)), undefined);
+        assert.equal((await ledger.get(keyOf(recent)))?.entry.state, 'delivered');
+        assert.equal((await ledger.get(keyOf(pending)))?.entry.state, 'pending');
+        assert.equal(await ledger.prune(T0 + 500), 0);
+      }));
+
+    test('keeps every state across a reopen', () =>
+      withLedger(async ({ ledger, reopen }) => {
+        if (!reopen) return;
+        const a = makeDelivery();
+        const b = makeDelivery();
+        await ledger.enqueue([a, b]);
+        await ledger.claim(keyOf(a), T0, T0 + 100);
+        await ledger.complete(keyOf(a), delivered(T0), T0 + 1);
+        const again = await reopen();
+        assert.equal((await again.get(keyOf(a)))?.entry.state, 'delivered');
+        assert.deepEqual((await again.get(keyOf(b)))?.pending, b);
+        assert.equal(await again.claim(keyOf(a), T0 + 5, T0 + 6), false);
+      }));
+  });
+}
