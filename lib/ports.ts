@@ -305,6 +305,8 @@ export interface InvocationContext {
   readonly attempt: number;
   /** Overrides the function's own timeout for this call. */
   readonly timeoutMs?: number;
+  /** True when an earlier attempt may have completed without its outcome being recorded (after a crash). */
+  readonly possibleDuplicate?: boolean;
 }
 
 /** A handler's returned events, before validation (the engine validates and publishes them). */

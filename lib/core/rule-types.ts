@@ -71,8 +71,8 @@ export interface KafkaTarget extends TargetBase {
 
 export interface BusTarget extends TargetBase {
   readonly type: 'bus';
-  /** Another Junction bus (its base URL); this bus when absent. */
-  readonly url?: string;
+  /** Another Junction bus: its base URL (events are POSTed to `<url>/events`, structured). */
+  readonly url: string;
 }
 
 export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget;

@@ -177,11 +177,7 @@ function validateTarget(value: unknown, index: number): Target {
       });
     }
     case 'bus':
-      return Object.freeze({
-        ...base,
-        type,
-        ...(value.url === undefined ? {} : { url: validateUrl(value.url, `${path}.url`) }),
-      });
+      return Object.freeze({ ...base, type, url: validateUrl(value.url, `${path}.url`) });
   }
 }
 

@@ -1,0 +1,270 @@
+/** Strict validation of CloudEvents 1.0 in the JSON event format, and the frozen CloudEvent value it returns. */
+import type { CloudEvent } from './cloudevent-types.ts';
+import { isBase64 } from './codec/base64.ts';
+import { parseJson } from './codec/json.ts';
+import { payloadKind } from './codec/media-type.ts';
+import { isRfc3339 } from './codec/rfc3339.ts';
+import { isAbsoluteUri, isUriReference } from './codec/uri.ts';
+import { utf8Length } from './codec/utf8.ts';
+import { JunctionError } from './errors.ts';
+
+export interface ValidateEventOptions {
+  /**
+   * Largest event accepted, in bytes of its JSON serialization; larger events throw `PayloadTooLarge`.
+   * @default no limit
+   */
+  readonly maxEventBytes?: number;
+}
+
+/** How deep `data` may nest (objects and arrays) before the event is rejected. */
+export const MAX_DATA_DEPTH = 64;
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/**
+ * Validates a JSON-format event (as `JSON.parse` gives it) against CloudEvents 1.0 and returns a new,
+ * deeply frozen event. `null` optional attributes and extensions are dropped (the spec: null means unset).
+ * Throws `JunctionError('InvalidEvent')` whose `field` names the attribute at fault and whose message
+ * shows the value received, or `PayloadTooLarge` over `maxEventBytes`.
+ * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md#context-attributes
+ * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/formats/json-format.md
+ */
+export function validateEvent(raw: unknown, options: ValidateEventOptions = {}): CloudEvent {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalid(`an event must be a JSON object; received ${show(raw)}`, undefined);
+  }
+  const input = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  let hasData = false;
+  let base64: string | undefined;
+  for (const key of Object.keys(input)) {
+    const value = input[key];
+    switch (key) {
+      case 'specversion':
+        if (value !== '1.0') {
+          throw invalid(`specversion must be "1.0"; received ${show(value)}`, key);
+        }
+        out.specversion = value;
+        break;
+      case 'id':
+      case 'type':
+        out[key] = requiredString(key, value);
+        break;
+      case 'source':
+        out.source = requiredString(key, value);
+        if (!isUriReference(value as string)) {
+          throw invalid(`source must be a URI-reference (RFC 3986); received ${show(value)}`, key);
+        }
+        break;
+      case 'subject':
+        if (value !== null && value !== undefined) out.subject = requiredString(key, value);
+        break;
+      case 'time':
+        if (value === null || value === undefined) break;
+        if (typeof value !== 'string' || !isRfc3339(value)) {
+          throw invalid(
+            `time must be an RFC 3339 timestamp such as 2018-04-05T17:31:00Z; received ${show(value)}`,
+            key,
+          );
+        }
+        out.time = value;
+        break;
+      case 'dataschema':
+        if (value === null || value === undefined) break;
+        if (typeof value !== 'string' || !isAbsoluteUri(value)) {
+          throw invalid(`dataschema must be an absolute URI (RFC 3986 §4.3); received ${show(value)}`, key);
+        }
+        out.dataschema = value;
+        break;
+      case 'datacontenttype':
+        if (value === null || value === undefined) break;
+        if (typeof value !== 'string' || payloadKind(value) === null) {
+          throw invalid(
+            `datacontenttype must be an RFC 2046 media type such as application/json; received ${show(value)}`,
+            key,
+          );
+        }
+        out.datacontenttype = value;
+        break;
+      case 'data':
+        if (value !== undefined) hasData = true;
+        break;
+      case 'data_base64':
+        if (value === null || value === undefined) break;
+        if (typeof value !== 'string' || !isBase64(value)) {
+          throw invalid(`data_base64 must be a base64 string (RFC 4648); received ${show(value)}`, key);
+        }
+        base64 = value;
+        break;
+      default:
+        checkExtension(key, value, out);
+    }
+  }
+  if (out.specversion === undefined) throw invalid('specversion is required (use "1.0")', 'specversion');
+  if (out.id === undefined) throw invalid('id is required: a non-empty string', 'id');
+  if (out.source === undefined) throw invalid('source is required: a non-empty URI-reference', 'source');
+  if (out.type === undefined) throw invalid('type is required: a non-empty string', 'type');
+  if (hasData) {
+    if (base64 !== undefined) throw invalid('data and data_base64 must not both be present', 'data_base64');
+    out.data = checkData(input.data, out.datacontenttype as string | undefined);
+  } else if (base64 !== undefined) out.data_base64 = base64;
+  const event = Object.freeze(out) as CloudEvent;
+  if (options.maxEventBytes !== undefined) {
+    const size = eventSize(event);
+    if (size > options.maxEventBytes) {
+      throw new JunctionError(
+        'PayloadTooLarge',
+        `event "${event.id}" is ${size} bytes; the limit is ${options.maxEventBytes} bytes`,
+        { details: { size, limit: options.maxEventBytes } },
+      );
+    }
+  }
+  return event;
+}
+
+function requiredString(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid(`${field} must be a non-empty string; received ${show(value)}`, field);
+  }
+  const bad = invalidCharAt(value);
+  if (bad >= 0) throw badChar(field, value, bad);
+  return value;
+}
+
+function checkExtension(name: string, value: unknown, out: Record<string, unknown>): void {
+  if (!isAttributeName(name)) {
+    throw invalid(
+      `extension attribute names must be lower-case letters and digits ([a-z0-9]); received ${show(name)}`,
+      name,
+    );
+  }
+  if (value === null || value === undefined) return;
+  if (typeof value === 'string') {
+    const bad = invalidCharAt(value);
+    if (bad >= 0) throw badChar(name, value, bad);
+  } else if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+      throw invalid(
+        `extension ${name} must be a string, a boolean or an integer from ${INT32_MIN} to ${INT32_MAX}; received ${show(value)}`,
+        name,
+      );
+    }
+  } else if (typeof value !== 'boolean') {
+    throw invalid(
+      `extension ${name} must be a string, a boolean or an integer; received ${show(value)}`,
+      name,
+    );
+  }
+  out[name] = value;
+}
+
+/** Whether `name` is a valid attribute name: `[a-z0-9]+` (longer than 20 characters is allowed: a SHOULD). */
+export function isAttributeName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (!((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39))) return false;
+  }
+  return true;
+}
+
+function checkData(data: unknown, contentType: string | undefined): unknown {
+  if (typeof data === 'object' && data !== null) {
+    if (payloadKind(contentType) !== 'json') {
+      throw invalid(
+        `data must be a string when datacontenttype is ${show(contentType)} (not JSON); send bytes as data_base64; received ${show(data)}`,
+        'data',
+      );
+    }
+    deepFreeze(data, 1);
+  } else if (typeof data === 'number' || typeof data === 'boolean') {
+    if (payloadKind(contentType) !== 'json') {
+      throw invalid(
+        `data must be a string when datacontenttype is ${show(contentType)} (not JSON); received ${show(data)}`,
+        'data',
+      );
+    }
+  }
+  return data;
+}
+
+function deepFreeze(value: object, depth: number): void {
+  if (depth > MAX_DATA_DEPTH) throw invalid(`data nests deeper than ${MAX_DATA_DEPTH} levels`, 'data');
+  if (Array.isArray(value)) {
+    for (const item of value) if (typeof item === 'object' && item !== null) deepFreeze(item, depth + 1);
+  } else {
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (typeof item === 'object' && item !== null) deepFreeze(item, depth + 1);
+    }
+  }
+  Object.freeze(value);
+}
+
+/**
+ * The index of the first character the CloudEvents String type excludes (controls U+0000–U+001F and
+ * U+007F–U+009F, noncharacters, unpaired surrogates), or -1.
+ */
+export function invalidCharAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x20 && code < 0x7f) continue;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return i;
+    if ((code >= 0xfdd0 && code <= 0xfdef) || code === 0xfffe || code === 0xffff) return i;
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const low = text.charCodeAt(i + 1);
+      if (!(low >= 0xdc00 && low <= 0xdfff)) return i;
+      const point = ((code - 0xd800) << 10) + (low - 0xdc00) + 0x10000;
+      if ((point & 0xfffe) === 0xfffe) return i;
+      i++;
+    } else if (code >= 0xdc00 && code <= 0xdfff) return i;
+  }
+  return -1;
+}
+
+function badChar(field: string, value: string, index: number): JunctionError {
+  const code = value.charCodeAt(index).toString(16).toUpperCase().padStart(4, '0');
+  return invalid(
+    `${field} contains U+${code} at index ${index}, which CloudEvents strings exclude (control characters, noncharacters, unpaired surrogates); received ${show(value)}`,
+    field,
+  );
+}
+
+function invalid(message: string, field: string | undefined): JunctionError {
+  return new JunctionError('InvalidEvent', message, field === undefined ? {} : { field });
+}
+
+/** A short, JSON-ish rendering of a received value for error messages (truncated at 100 characters). */
+export function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
+const sizes = new WeakMap<CloudEvent, number>();
+
+/** Bytes of the event's JSON serialization (UTF-8), computed once per event value. */
+export function eventSize(event: CloudEvent): number {
+  let size = sizes.get(event);
+  if (size === undefined) {
+    size = utf8Length(JSON.stringify(event));
+    sizes.set(event, size);
+  }
+  return size;
+}
+
+/** The event in the JSON event format (`application/cloudevents+json`). */
+export function serializeEvent(event: CloudEvent): string {
+  return JSON.stringify(event);
+}
+
+/** Parses and validates one JSON-format event; `InvalidJson` or `InvalidEvent` on bad input. */
+export function parseEventJson(text: string, options: ValidateEventOptions = {}): CloudEvent {
+  return validateEvent(parseJson(text, 'event'), options);
+}

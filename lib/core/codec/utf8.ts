@@ -1,0 +1,58 @@
+/** UTF-8 encoding and strict decoding (invalid byte sequences are rejected, never replaced). */
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const strictDecoderStrippingBom = new TextDecoder('utf-8', { fatal: true });
+
+/** The UTF-8 bytes of a string. */
+export function encodeUtf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * Decodes UTF-8 bytes strictly, or returns `undefined` when they are not valid UTF-8 (overlong forms,
+ * surrogates, truncated sequences). A byte order mark is kept unless `stripBom` is set, so that text
+ * round-trips byte for byte.
+ */
+export function decodeUtf8(bytes: Uint8Array, stripBom = false): string | undefined {
+  if (isAscii(bytes)) return asciiToString(bytes);
+  try {
+    return (stripBom ? strictDecoderStrippingBom : strictDecoder).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The number of bytes of a string's UTF-8 encoding, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (
+      code >= 0xd800 &&
+      code <= 0xdbff &&
+      i + 1 < text.length &&
+      isLowSurrogate(text.charCodeAt(i + 1))
+    ) {
+      bytes += 2; // a pair: 2 UTF-16 units → 4 bytes
+      i++;
+    } else bytes += 2; // BMP (lone surrogates become U+FFFD: 3 bytes)
+  }
+  return bytes;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  if (bytes.length > 64) return false; // the native decoder is faster than a JS loop on longer input
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
+}
+
+function asciiToString(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}

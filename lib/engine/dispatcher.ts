@@ -1,0 +1,364 @@
+/**
+ * The dispatcher: takes pending deliveries (fresh from the router, or due from the ledger), runs each through its
+ * target's driver in a lane per (rule, target) with its own concurrency limit, and records the outcome — delivered,
+ * retry scheduled (never a sleep in a loop), or dead-lettered. A slow or failing target only fills its own lane.
+ */
+import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { toJunctionError } from '../core/errors.ts';
+import { decideRetry } from '../core/retry.ts';
+import type { Rule, Target } from '../core/rule-types.ts';
+import type {
+  Attempt,
+  Clock,
+  DeadLetters,
+  DeliveryKey,
+  DeliveryResult,
+  Ledger,
+  PendingDelivery,
+  TargetDriver,
+  TraceEntry,
+  TraceStore,
+} from '../ports.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface EmittedContext {
+  readonly delivery: PendingDelivery;
+  readonly rule: Rule;
+  readonly target: Target;
+}
+
+export interface DispatcherOptions {
+  readonly ledger: Ledger;
+  readonly deadLetters: DeadLetters;
+  readonly traces: TraceStore;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  /** The current definition of a rule (deliveries follow rule changes; a deleted rule dead-letters them). */
+  readonly lookup: (rule: string) => Rule | undefined;
+  readonly drivers: Readonly<Partial<Record<Target['type'], TargetDriver>>>;
+  /** Shapes the event a target receives (its input transformer). */
+  readonly transform: (event: CloudEvent, rule: Rule, target: Target) => CloudEvent;
+  /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
+  readonly onEmitted: (returned: readonly unknown[], context: EmittedContext) => Promise<Array<{ source: string; id: string }>>;
+  /** How long a delivery is held by this process before another may take it over. @default 30000 */
+  readonly leaseMs?: number;
+  /** How often the ledger is polled for due deliveries when no local timer is earlier. @default 1000 */
+  readonly pollMs?: number;
+  readonly onError?: (error: unknown) => void;
+  readonly random?: () => number;
+}
+
+interface Item {
+  readonly delivery: PendingDelivery;
+  /** The lease is already held (taken by the poller). */
+  readonly claimed: boolean;
+  readonly possibleDuplicate: boolean;
+}
+
+interface Lane {
+  active: number;
+  size: number;
+  /** Round robin across sources, so that one source's backlog cannot starve the others. */
+  readonly bySource: Map<string, Item[]>;
+}
+
+export function keyString(key: DeliveryKey): string {
+  return `${key.source}\u0000${key.id}\u0000${key.rule}\u0000${key.target}`;
+}
+
+function keyOf(d: DeliveryKey): DeliveryKey {
+  return { source: d.source, id: d.id, rule: d.rule, target: d.target };
+}
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #lanes = new Map<string, Lane>();
+  /** Deliveries queued or running in this process. */
+  readonly #local = new Set<string>();
+  readonly #idle: Array<() => void> = [];
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #polling = false;
+  #running = false;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 1_000;
+    const m = options.metrics;
+    m.declare('junction_deliveries_total', 'counter', 'Delivery attempts by outcome.');
+    m.declare('junction_dead_letters_total', 'counter', 'Deliveries dead-lettered.');
+    m.declare('junction_delivery_latency_seconds', 'histogram', 'Latency of one delivery attempt.');
+  }
+
+  /** The lease a fresh delivery gets when the router enqueues it. */
+  get leaseMs(): number {
+    return this.#leaseMs;
+  }
+
+  /** Starts polling the ledger for due deliveries (retries, and what a crashed process left behind). */
+  start(): void {
+    this.#running = true;
+    this.#schedule(this.#o.clock.now());
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.idle();
+  }
+
+  /** Resolves when nothing is queued or running locally. */
+  idle(): Promise<void> {
+    if (this.#local.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** How many deliveries this process holds (queued or running). */
+  get inFlight(): number {
+    return this.#local.size;
+  }
+
+  /** Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. */
+  submit(deliveries: readonly PendingDelivery[], options: { claimed?: boolean; possibleDuplicate?: boolean } = {}): void {
+    for (const delivery of deliveries) {
+      const key = keyString(delivery);
+      if (this.#local.has(key)) continue;
+      this.#local.add(key);
+      const laneKey = `${delivery.rule}\u0000${delivery.target}`;
+      let lane = this.#lanes.get(laneKey);
+      if (!lane) {
+        lane = { active: 0, size: 0, bySource: new Map() };
+        this.#lanes.set(laneKey, lane);
+      }
+      let queue = lane.bySource.get(delivery.source);
+      if (!queue) {
+        queue = [];
+        lane.bySource.set(delivery.source, queue);
+      }
+      queue.push({
+        delivery,
+        claimed: options.claimed ?? false,
+        possibleDuplicate: options.possibleDuplicate ?? false,
+      });
+      lane.size++;
+      this.#pump(laneKey, lane);
+    }
+  }
+
+  #pump(laneKey: string, lane: Lane): void {
+    while (lane.size > 0) {
+      const first = lane.bySource.entries().next().value;
+      if (!first) break;
+      const [source, queue] = first;
+      const target = this.#o.lookup(queue[0]!.delivery.rule)?.targets.find((t) => t.id === queue[0]!.delivery.target);
+      const limit = target?.concurrency ?? 1;
+      if (lane.active >= limit) break;
+      const item = queue.shift()!;
+      lane.bySource.delete(source);
+      if (queue.length > 0) lane.bySource.set(source, queue); // to the back: round robin
+      lane.size--;
+      lane.active++;
+      this.#run(item)
+        .catch((error) => this.#o.onError?.(error))
+        .finally(() => {
+          lane.active--;
+          this.#local.delete(keyString(item.delivery));
+          if (lane.size === 0 && lane.active === 0) this.#lanes.delete(laneKey);
+          else this.#pump(laneKey, lane);
+          if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+        });
+    }
+  }
+
+  async #run(item: Item): Promise<void> {
+    const { delivery } = item;
+    const o = this.#o;
+    const key = keyOf(delivery);
+    const rule = o.lookup(delivery.rule);
+    const target = rule?.targets.find((t) => t.id === delivery.target);
+    if (!rule || !target) {
+      await this.#deadLetter(delivery, [], `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`);
+      return;
+    }
+    const started = o.clock.now();
+    if (target.delivery === 'exactly-once' && !item.claimed) {
+      const won = await o.ledger.claim(key, started, started + Math.max(this.#leaseMs, target.timeoutMs * 2));
+      if (!won) {
+        await this.#skipIfDelivered(delivery);
+        return;
+      }
+    }
+    const driver = o.drivers[target.type];
+    let result: DeliveryResult;
+    if (!driver) {
+      result = { ok: false, retriable: false, error: `no driver for target type "${target.type}" in this deployment` };
+    } else {
+      try {
+        result = await driver.deliver({
+          rule,
+          target,
+          event: o.transform(delivery.event, rule, target),
+          idempotencyKey: `${delivery.source}#${delivery.id}`,
+          attempt: delivery.attempts.length + 1,
+          possibleDuplicate: item.possibleDuplicate,
+          timeoutMs: target.timeoutMs,
+        });
+      } catch (error) {
+        const e = toJunctionError(error);
+        result = { ok: false, retriable: e.retriable || e.code === 'Internal', error: `${e.code}: ${e.message}` };
+      }
+    }
+    const finished = o.clock.now();
+    const attempt: Attempt = {
+      at: started,
+      outcome: result.ok ? 'delivered' : 'failed',
+      latencyMs: finished - started,
+      ...(result.status === undefined ? {} : { status: result.status }),
+      ...(result.ok ? {} : { error: result.error }),
+    };
+    const labels = { rule: rule.name, target: target.id };
+    o.metrics.observe('junction_delivery_latency_seconds', attempt.latencyMs / 1000, labels);
+    o.metrics.inc('junction_deliveries_total', { ...labels, outcome: attempt.outcome });
+    const trace = (kind: TraceEntry['kind'], detail: Record<string, unknown>): TraceEntry => ({
+      source: delivery.event.source,
+      id: delivery.event.id,
+      at: finished,
+      kind,
+      rule: rule.name,
+      target: target.id,
+      detail,
+    });
+    const attemptTrace = trace('attempt', { number: delivery.attempts.length + 1, ...attempt });
+    if (result.ok) {
+      await o.ledger.complete(key, attempt, finished);
+      const entries = [attemptTrace, trace('delivered', { attempts: delivery.attempts.length + 1 })];
+      if (result.emitted && result.emitted.length > 0) {
+        try {
+          const emitted = await o.onEmitted(result.emitted, { delivery, rule, target });
+          entries.push(trace('emitted', { events: emitted }));
+        } catch (error) {
+          const e = toJunctionError(error);
+          entries.push(trace('emitted', { error: `${e.code}: ${e.message}`, events: [] }));
+        }
+      }
+      await o.traces.record(entries);
+      return;
+    }
+    const attempts = [...delivery.attempts, attempt];
+    const decision = decideRetry(
+      target.retry,
+      attempts,
+      delivery.createdAt,
+      finished,
+      {
+        retriable: result.retriable,
+        error: result.error,
+        ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }),
+      },
+      o.random,
+    );
+    if (decision.retry) {
+      await o.ledger.reschedule(key, attempt, decision.dueAt);
+      await o.traces.record([attemptTrace, trace('retry-scheduled', { delayMs: decision.delayMs, dueAt: decision.dueAt })]);
+      this.#schedule(decision.dueAt);
+      return;
+    }
+    await o.traces.record([attemptTrace]);
+    await this.#deadLetter(delivery, attempts, decision.reason);
+  }
+
+  async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {
+    const state = await this.#o.ledger.get(keyOf(delivery));
+    if (state?.entry.state === 'delivered') {
+      await this.#o.traces.record([
+        {
+          source: delivery.event.source,
+          id: delivery.event.id,
+          at: this.#o.clock.now(),
+          kind: 'skipped',
+          rule: delivery.rule,
+          target: delivery.target,
+          detail: { reason: 'already delivered (exactly-once)' },
+        },
+      ]);
+    }
+  }
+
+  async #deadLetter(delivery: PendingDelivery, attempts: readonly Attempt[], reason: string): Promise<void> {
+    const o = this.#o;
+    const now = o.clock.now();
+    const dlId = globalThis.crypto.randomUUID();
+    await o.deadLetters.add({
+      dlId,
+      source: delivery.source,
+      id: delivery.id,
+      rule: delivery.rule,
+      target: delivery.target,
+      event: delivery.event,
+      reason,
+      attempts,
+      at: now,
+      ...(delivery.position === undefined ? {} : { position: delivery.position }),
+    });
+    await o.ledger.abandon(keyOf(delivery), now);
+    o.metrics.inc('junction_dead_letters_total', { rule: delivery.rule, target: delivery.target });
+    await o.traces.record([
+      {
+        source: delivery.event.source,
+        id: delivery.event.id,
+        at: now,
+        kind: 'dead-lettered',
+        rule: delivery.rule,
+        target: delivery.target,
+        detail: { dlId, reason, attempts: attempts.length },
+      },
+    ]);
+  }
+
+  /** Makes sure the poller runs no later than `at`. */
+  #schedule(at: number): void {
+    if (!this.#running) return;
+    const now = this.#o.clock.now();
+    const when = Math.min(at, now + this.#pollMs);
+    if (this.#timer && when >= this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = when;
+    this.#timer = setTimeout(() => void this.#poll(), Math.max(0, when - now));
+    this.#timer.unref?.();
+  }
+
+  async #poll(): Promise<void> {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (!this.#running || this.#polling) return;
+    this.#polling = true;
+    const o = this.#o;
+    try {
+      for (;;) {
+        const now = o.clock.now();
+        const due = (await o.ledger.due(now, 256)).filter((d) => !this.#local.has(keyString(d)));
+        for (const d of due) {
+          const rule = o.lookup(d.rule);
+          const target = rule?.targets.find((t) => t.id === d.target);
+          const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
+          const before = await o.ledger.get(keyOf(d));
+          if (!(await o.ledger.claim(keyOf(d), now, lease))) continue;
+          // An entry found in flight had a lease that ran out: its process died mid-delivery.
+          this.submit([d], { claimed: true, possibleDuplicate: before?.entry.state === 'in-flight' });
+        }
+        if (due.length < 256) break;
+      }
+      const next = await o.ledger.nextDueAt();
+      if (next !== undefined) this.#schedule(next);
+    } catch (error) {
+      o.onError?.(error);
+    } finally {
+      this.#polling = false;
+      this.#schedule(o.clock.now() + this.#pollMs);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/** The `function` target: runs a user function through the FunctionRunner port (worker threads or Lambda). */
+import { toJunctionError } from '../core/errors.ts';
+import type { DeliveryRequest, DeliveryResult, FunctionRunner, TargetDriver } from '../ports.ts';
+
+export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
+  return {
+    async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
+      const { target } = request;
+      if (target.type !== 'function') throw new TypeError(`function driver got a ${target.type} target`);
+      try {
+        const result = await runner.invoke(target.function, request.event, {
+          functionName: target.function,
+          rule: request.rule.name,
+          target: target.id,
+          idempotencyKey: request.idempotencyKey,
+          attempt: request.attempt,
+          timeoutMs: request.timeoutMs,
+          possibleDuplicate: request.possibleDuplicate,
+        });
+        return { ok: true, emitted: result.returned };
+      } catch (error) {
+        const e = toJunctionError(error);
+        // A missing function may be deployed before the retries run out; everything a handler does is retried.
+        return { ok: false, retriable: e.retriable || e.code === 'NotFound', error: `${e.code}: ${e.message}` };
+      }
+    },
+  };
+}

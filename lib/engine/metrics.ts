@@ -1,0 +1,119 @@
+/** In-process metrics (counters, gauges, histograms) rendered as Prometheus text exposition format 0.0.4. */
+
+type Labels = Readonly<Record<string, string>>;
+
+function labelKey(labels: Labels | undefined): string {
+  if (!labels) return '';
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+/** Latency buckets in seconds: 0.5 ms to 30 s. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+class Histogram {
+  readonly buckets: readonly number[];
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(buckets: readonly number[]) {
+    this.buckets = buckets;
+    this.counts = new Array(buckets.length).fill(0);
+  }
+  observe(value: number): void {
+    this.sum += value;
+    this.count += 1;
+    for (let i = 0; i < this.buckets.length; i++) {
+      if (value <= (this.buckets[i] as number)) {
+        this.counts[i] = (this.counts[i] as number) + 1;
+        return;
+      }
+    }
+  }
+}
+
+interface Family {
+  readonly help: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly values: Map<string, number | Histogram>;
+}
+
+export class Metrics {
+  readonly #families = new Map<string, Family>();
+  readonly #collectors: Array<() => Promise<void>> = [];
+
+  #family(name: string, type: Family['type'], help: string): Family {
+    let family = this.#families.get(name);
+    if (!family) {
+      family = { help, type, values: new Map() };
+      this.#families.set(name, family);
+    }
+    return family;
+  }
+
+  /** Declares a metric so that it is listed (at 0) before anything happened. */
+  declare(name: string, type: Family['type'], help: string): void {
+    this.#family(name, type, help);
+  }
+
+  inc(name: string, labels?: Labels, by = 1, help = ''): void {
+    const family = this.#family(name, 'counter', help);
+    const key = labelKey(labels);
+    family.values.set(key, ((family.values.get(key) as number | undefined) ?? 0) + by);
+  }
+
+  set(name: string, value: number, labels?: Labels, help = ''): void {
+    this.#family(name, 'gauge', help).values.set(labelKey(labels), value);
+  }
+
+  /** Records an observation in seconds. */
+  observe(name: string, seconds: number, labels?: Labels, help = ''): void {
+    const family = this.#family(name, 'histogram', help);
+    const key = labelKey(labels);
+    let histogram = family.values.get(key) as Histogram | undefined;
+    if (!histogram) {
+      histogram = new Histogram(LATENCY_BUCKETS);
+      family.values.set(key, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  /** A counter's current value (for tests and the CLI). */
+  value(name: string, labels?: Labels): number {
+    const v = this.#families.get(name)?.values.get(labelKey(labels));
+    return typeof v === 'number' ? v : (v?.count ?? 0);
+  }
+
+  /** Registers a function that refreshes gauges before each render (e.g. router lag). */
+  collect(collector: () => Promise<void>): void {
+    this.#collectors.push(collector);
+  }
+
+  async render(): Promise<string> {
+    await Promise.all(this.#collectors.map((c) => c().catch(() => undefined)));
+    const lines: string[] = [];
+    for (const [name, family] of this.#families) {
+      lines.push(`# HELP ${name} ${family.help || name}`, `# TYPE ${name} ${family.type}`);
+      for (const [key, value] of family.values) {
+        if (typeof value === 'number') {
+          lines.push(`${name}${key} ${value}`);
+          continue;
+        }
+        const inner = key === '' ? '' : key.slice(1, -1);
+        const join = (le: string) => `{${inner}${inner ? ',' : ''}le="${le}"}`;
+        let cumulative = 0;
+        value.buckets.forEach((b, i) => {
+          cumulative += value.counts[i] as number;
+          lines.push(`${name}_bucket${join(String(b))} ${cumulative}`);
+        });
+        lines.push(`${name}_bucket${join('+Inf')} ${value.count}`);
+        lines.push(`${name}_sum${key} ${value.sum}`, `${name}_count${key} ${value.count}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The router: consumes log records, matches them against the rules, and durably enqueues one pending delivery per
+ * matched (rule, target) before the batch counts as processed — so the log position only advances past events
+ * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
+ */
+import type { Clock, Ledger, LogRecord, PendingDelivery, TraceEntry, TraceStore } from '../ports.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { Metrics } from './metrics.ts';
+import type { RuleMatcher } from './rule-matcher.ts';
+
+export interface RouterOptions {
+  readonly matcher: RuleMatcher;
+  readonly ledger: Ledger;
+  readonly traces: TraceStore;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly dispatcher: Dispatcher;
+  /**
+   * Keep the dispatcher out of it: only enqueue (for a router that must return quickly, e.g. Lambda, where a
+   * separate scheduled function delivers). @default false
+   */
+  readonly enqueueOnly?: boolean;
+}
+
+export class Router {
+  readonly #o: RouterOptions;
+
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    const m = options.metrics;
+    m.declare('junction_events_routed_total', 'counter', 'Events taken from the log by the router.');
+    m.declare('junction_events_matched_total', 'counter', 'Events that matched at least one rule.');
+    m.declare('junction_events_unmatched_total', 'counter', 'Events that matched no rule.');
+    m.declare('junction_ingest_to_route_seconds', 'histogram', 'From the log accepting an event to the router matching it.');
+  }
+
+  /** Processes records of one partition; resolves when every matched delivery is durably pending or done. */
+  async processBatch(records: readonly LogRecord[]): Promise<void> {
+    const { matcher, clock, metrics, dispatcher } = this.#o;
+    const now = clock.now();
+    const deliveries: PendingDelivery[] = [];
+    const traces: TraceEntry[] = [];
+    let matchedEvents = 0;
+    for (const record of records) {
+      const { event } = record;
+      const rules = matcher.match(event);
+      metrics.observe('junction_ingest_to_route_seconds', Math.max(0, now - record.timestamp) / 1000);
+      const received: Record<string, unknown> = {
+        partition: record.partition,
+        offset: record.offset,
+        acceptedAt: record.timestamp,
+      };
+      if (typeof event.causationid === 'string') {
+        received.causedBy = { source: event.causationsource, id: event.causationid };
+      }
+      if (typeof event.replayname === 'string') received.replay = event.replayname;
+      traces.push({ source: event.source, id: event.id, at: now, kind: 'received', detail: received });
+      if (rules.length === 0) {
+        traces.push({ source: event.source, id: event.id, at: now, kind: 'unmatched' });
+        continue;
+      }
+      matchedEvents++;
+      // A replayed event is a new delivery on purpose: its key carries the replay's name.
+      const id = typeof event.replayname === 'string' ? `${event.id}#replay:${event.replayname}` : event.id;
+      for (const rule of rules) {
+        traces.push({
+          source: event.source,
+          id: event.id,
+          at: now,
+          kind: 'matched',
+          rule: rule.name,
+          detail: { targets: rule.targets.map((t) => t.id) },
+        });
+        for (const target of rule.targets) {
+          deliveries.push({
+            source: event.source,
+            id,
+            rule: rule.name,
+            target: target.id,
+            event,
+            position: { partition: record.partition, offset: record.offset },
+            createdAt: now,
+            dueAt: now + dispatcher.leaseMs,
+            attempts: [],
+          });
+        }
+      }
+    }
+    metrics.inc('junction_events_routed_total', undefined, records.length);
+    metrics.inc('junction_events_matched_total', undefined, matchedEvents);
+    metrics.inc('junction_events_unmatched_total', undefined, records.length - matchedEvents);
+    const [added] = await Promise.all([
+      deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries) : Promise.resolve([]),
+      this.#o.traces.record(traces),
+    ]);
+    if (this.#o.enqueueOnly) return;
+    const fresh = deliveries.filter((_, i) => added[i]);
+    if (fresh.length > 0) dispatcher.submit(fresh);
+  }
+}

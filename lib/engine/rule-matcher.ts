@@ -1,0 +1,64 @@
+/** The live set of enabled rules, compiled: one pattern index for all patterns, CESQL filters beside it. */
+import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
+import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { PatternIndex } from '../core/pattern/index.ts';
+import type { Rule } from '../core/rule-types.ts';
+
+interface Entry {
+  readonly rule: Rule;
+  readonly filter: CompiledFilter | undefined;
+}
+
+/**
+ * Matches events against every enabled rule. Rules with a pattern are found through the compiled index (cost in
+ * proportion to the event and the matches, not the number of rules); a filter is then checked on those. Rules
+ * with only a filter are evaluated one by one — their cost grows with their number (documented in docs/rules.md).
+ */
+export class RuleMatcher {
+  readonly #index = new PatternIndex();
+  readonly #entries = new Map<string, Entry>();
+  readonly #filterOnly = new Map<string, Entry>();
+
+  /** Adds or replaces a rule; a disabled rule is removed from matching. */
+  set(rule: Rule): void {
+    this.delete(rule.name);
+    if (!rule.enabled) return;
+    const entry: Entry = {
+      rule,
+      filter: rule.filter === undefined ? undefined : compileFilter(rule.filter, { path: 'filter' }),
+    };
+    if (rule.pattern === undefined) {
+      this.#filterOnly.set(rule.name, entry);
+    } else {
+      this.#index.add(rule.name, rule.pattern);
+      this.#entries.set(rule.name, entry);
+    }
+  }
+
+  delete(name: string): void {
+    if (this.#entries.delete(name)) this.#index.remove(name);
+    this.#filterOnly.delete(name);
+  }
+
+  get size(): number {
+    return this.#entries.size + this.#filterOnly.size;
+  }
+
+  /** The enabled rules the event matches, in name order (so traces and deliveries are deterministic). */
+  match(event: CloudEvent): Rule[] {
+    const matched: Rule[] = [];
+    for (const name of this.#index.match(event)) {
+      const entry = this.#entries.get(name);
+      if (entry && (entry.filter === undefined || entry.filter.matches(event))) matched.push(entry.rule);
+    }
+    for (const entry of this.#filterOnly.values()) {
+      if (entry.filter?.matches(event)) matched.push(entry.rule);
+    }
+    if (matched.length > 1) matched.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return matched;
+  }
+
+  get(name: string): Rule | undefined {
+    return this.#entries.get(name)?.rule ?? this.#filterOnly.get(name)?.rule;
+  }
+}
