@@ -9,7 +9,8 @@ export function parseJson(text: string, what = 'body', field?: string): unknown 
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const match = /at position (\d+)/.exec(message);
-    const position = match === null ? (text.trim() === '' ? 0 : undefined) : Number(match[1]);
+    const position =
+      match !== null ? Number(match[1]) : message.includes('end of JSON') ? text.length : undefined;
     const where = position === undefined ? '' : ` at position ${position}`;
     const reason = text.trim() === '' ? 'is empty' : `is not valid JSON${where}: ${message}`;
     return throwInvalidJson(`${what} ${reason}`, position, field);
