@@ -35,14 +35,23 @@ export class Router {
   }
 
   /** Processes records of one partition; resolves when every matched delivery is durably pending or done. */
-  async processBatch(records: readonly LogRecord[]): Promise<void> {
-    const { matcher, clock, metrics, dispatcher } = this.#o;
+  processBatch(records: readonly LogRecord[]): Promise<void> {
+    return this.route(records, this.#o.matcher);
+  }
+
+  /**
+   * Routes records with a given matcher. A replay passes its own name: the events are delivered again, marked with
+   * the `replayname` extension, as deliveries of their own (their ledger key carries the replay's name).
+   */
+  async route(records: readonly LogRecord[], matcher: RuleMatcher, replayName?: string): Promise<number> {
+    const { clock, metrics, dispatcher } = this.#o;
     const now = clock.now();
     const deliveries: PendingDelivery[] = [];
     const traces: TraceEntry[] = [];
     let matchedEvents = 0;
     for (const record of records) {
-      const { event } = record;
+      const event =
+        replayName === undefined ? record.event : Object.freeze({ ...record.event, replayname: replayName });
       const rules = matcher.match(event);
       metrics.observe('junction_ingest_to_route_seconds', Math.max(0, now - record.timestamp) / 1000);
       const received: Record<string, unknown> = {
@@ -54,7 +63,13 @@ export class Router {
         received.causedBy = { source: event.causationsource, id: event.causationid };
       }
       if (typeof event.replayname === 'string') received.replay = event.replayname;
-      traces.push({ source: event.source, id: event.id, at: now, kind: 'received', detail: received });
+      traces.push({
+        source: event.source,
+        id: event.id,
+        at: now,
+        kind: replayName === undefined ? 'received' : 'replayed',
+        detail: received,
+      });
       if (rules.length === 0) {
         traces.push({ source: event.source, id: event.id, at: now, kind: 'unmatched' });
         continue;
@@ -93,8 +108,8 @@ export class Router {
       deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries) : Promise.resolve([]),
       this.#o.traces.record(traces),
     ]);
-    if (this.#o.enqueueOnly) return;
     const fresh = deliveries.filter((_, i) => added[i]);
-    if (fresh.length > 0) dispatcher.submit(fresh);
+    if (!this.#o.enqueueOnly && fresh.length > 0) dispatcher.submit(fresh);
+    return deliveries.length;
   }
 }

@@ -1,0 +1,518 @@
+/** EventLog on SQLite: a partitioned, durable, replayable log in one table, with dedup, consumer groups and retention. */
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { partitionKeyOf } from '../../core/cloudevent-types.ts';
+import { JunctionError } from '../../core/errors.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  Clock,
+  EventLog,
+  LogRecord,
+  Position,
+  RecordHandler,
+  SubscribeOptions,
+  Subscription,
+} from '../../ports.ts';
+import { systemClock } from '../../ports.ts';
+import { parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import { partitionFor } from './partitioner.ts';
+
+export interface SqliteEventLogOptions {
+  /** Number of partitions; fixed when the log is first created. @default 4 (or the count the file already has) */
+  readonly partitions?: number;
+  /** Where record timestamps and dedup times come from. @default systemClock */
+  readonly clock?: Clock;
+  /** Records older than this go at the periodic retention pass (never past a group's commit). @default 604800000 (7 days) */
+  readonly retentionMs?: number;
+  /** How often the retention pass runs, in ms; 0 turns it off. @default 60000 */
+  readonly retentionIntervalMs?: number;
+  /** How often an idle subscription looks for appends made by other processes, in ms. @default 100 */
+  readonly pollIntervalMs?: number;
+  /** First delay before a rejected handler call is retried, doubling up to 5 s. @default 100 */
+  readonly retryBackoffMs?: number;
+  /** Told about handler failures and background errors (nothing is logged to the console). */
+  readonly onError?: (error: unknown) => void;
+}
+
+const DEFAULT_PARTITIONS = 4;
+const MAX_PARTITIONS = 1024;
+const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
+const MAX_BACKOFF_MS = 5000;
+const DEDUP_PRUNE_EVERY_MS = 1000;
+const DEDUP_PRUNE_BATCH = 5000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS log_partitions (
+  partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL, last_timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS log_records (
+  partition INTEGER NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, timestamp INTEGER NOT NULL,
+  event TEXT NOT NULL, PRIMARY KEY (partition, offset));
+CREATE INDEX IF NOT EXISTS log_records_time ON log_records (partition, timestamp, offset);
+CREATE TABLE IF NOT EXISTS log_dedup (
+  source TEXT NOT NULL, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, partition INTEGER NOT NULL,
+  offset INTEGER NOT NULL, PRIMARY KEY (source, id));
+CREATE INDEX IF NOT EXISTS log_dedup_time ON log_dedup (accepted_at);
+CREATE TABLE IF NOT EXISTS log_commits (
+  grp TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, partition));
+`;
+
+/** Wake-ups of idle subscriptions after local appends, keyed by database file (several logs on one file). */
+const appendListeners = new Map<string, Set<(partitions: ReadonlySet<number>) => void>>();
+/** Groups with a running member in this process, keyed by database file. */
+const activeGroups = new Map<string, Set<string>>();
+
+/**
+ * The SQLite EventLog. Partition = Kafka's default partitioner (murmur2) of the partition key; offsets are dense
+ * per partition from 0; `timestamp` is the append time from the clock, never decreasing within a partition.
+ * One member per consumer group (per database file and process): the member owns every partition.
+ */
+export class SqliteEventLog implements EventLog {
+  readonly partitions: number;
+  readonly #db: SqliteDatabase;
+  readonly #clock: Clock;
+  readonly #retentionMs: number;
+  readonly #pollMs: number;
+  readonly #backoffMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #subscriptions = new Set<SqliteSubscription>();
+  readonly #retentionTimer: NodeJS.Timeout | undefined;
+  #maxDedupWindowMs = 0;
+  #lastDedupPrune = 0;
+  #closed = false;
+
+  constructor(db: SqliteDatabase, options: SqliteEventLogOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+    this.#retentionMs = requireInteger('retentionMs', options.retentionMs ?? WEEK_MS, 1);
+    this.#pollMs = requireInteger('pollIntervalMs', options.pollIntervalMs ?? 100, 1);
+    this.#backoffMs = requireInteger('retryBackoffMs', options.retryBackoffMs ?? 100, 0);
+    this.#onError = options.onError ?? (() => {});
+    const retentionInterval = requireInteger('retentionIntervalMs', options.retentionIntervalMs ?? 60_000, 0);
+    if (options.partitions !== undefined) requireInteger('partitions', options.partitions, 1, MAX_PARTITIONS);
+    db.migrate(SCHEMA);
+    this.partitions = this.#initPartitions(options.partitions);
+    if (retentionInterval > 0) {
+      this.#retentionTimer = setInterval(() => {
+        this.pruneBefore(this.#clock.now() - this.#retentionMs).catch(this.#onError);
+      }, retentionInterval);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  async append(events: readonly CloudEvent[], options?: AppendOptions): Promise<AppendResult[]> {
+    this.#assertOpen();
+    if (!Array.isArray(events)) {
+      throw new JunctionError('InvalidRequest', `events must be an array; got ${typeof events}`, { field: 'events' });
+    }
+    const windowMs = options?.dedupWindowMs ?? 0;
+    if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
+      throw new JunctionError('InvalidRequest', `dedupWindowMs must be a number ≥ 0; got ${JSON.stringify(windowMs)}`, {
+        field: 'dedupWindowMs',
+      });
+    }
+    if (events.length === 0) return [];
+    const prepared = events.map((event) => ({
+      event,
+      key: partitionKeyOf(event),
+      text: JSON.stringify(event),
+    }));
+    if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
+    const touched = new Set<number>();
+    const results = await this.#db.write(() => this.#appendNow(prepared, windowMs, touched));
+    notifyAppend(this.#db.path, touched);
+    return results;
+  }
+
+  async read(partition: number, fromOffset: number, limit: number): Promise<LogRecord[]> {
+    this.#assertOpen();
+    this.#checkPartition(partition);
+    requireInteger('fromOffset', fromOffset, 0);
+    requireInteger('limit', limit, 0);
+    if (limit === 0) return [];
+    return this.#db
+      .all(
+        'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+        partition,
+        fromOffset,
+        limit,
+      )
+      .map((row) => toRecord(partition, row));
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.#assertOpen();
+    if (typeof options?.group !== 'string' || options.group.length === 0) {
+      throw new JunctionError('InvalidRequest', `group must be a non-empty string; got ${JSON.stringify(options?.group)}`, {
+        field: 'group',
+      });
+    }
+    if (typeof options.handler !== 'function') {
+      throw new JunctionError('InvalidRequest', 'handler must be a function', { field: 'handler' });
+    }
+    const maxBatch = requireInteger('maxBatch', options.maxBatch ?? 500, 1);
+    const groups = activeGroups.get(this.#db.path) ?? new Set<string>();
+    if (groups.has(options.group)) {
+      throw new JunctionError(
+        'InvalidRequest',
+        `group ${JSON.stringify(options.group)} already has a member in this process; the SQLite log runs one member per group`,
+        { field: 'group' },
+      );
+    }
+    groups.add(options.group);
+    activeGroups.set(this.#db.path, groups);
+    const subscription = new SqliteSubscription({
+      log: this,
+      group: options.group,
+      handler: options.handler,
+      maxBatch,
+      pollMs: this.#pollMs,
+      backoffMs: this.#backoffMs,
+      onError: this.#onError,
+      path: this.#db.path,
+      onClosed: (s) => {
+        this.#subscriptions.delete(s);
+        activeGroups.get(this.#db.path)?.delete(options.group);
+      },
+    });
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  async offsetsForTime(timestamp: number): Promise<Position[]> {
+    this.#assertOpen();
+    if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) {
+      throw new JunctionError('InvalidRequest', `timestamp must be a number; got ${JSON.stringify(timestamp)}`, {
+        field: 'timestamp',
+      });
+    }
+    const ends = this.#endOffsetsNow();
+    return ends.map(({ partition, offset: end }) => {
+      const row = this.#db.get(
+        'SELECT offset FROM log_records WHERE partition = ? AND timestamp >= ? ORDER BY timestamp, offset LIMIT 1',
+        partition,
+        timestamp,
+      );
+      return { partition, offset: row === undefined ? end : Number(row.offset) };
+    });
+  }
+
+  async endOffsets(): Promise<Position[]> {
+    this.#assertOpen();
+    return this.#endOffsetsNow();
+  }
+
+  async committed(group: string): Promise<Position[]> {
+    this.#assertOpen();
+    const offsets = this.committedNow(group);
+    return offsets.map((offset, partition) => ({ partition, offset }));
+  }
+
+  /**
+   * Deletes records with a timestamp before `timestamp`, but never a record at or past any group's committed
+   * offset, and expired dedup entries. Answers how many records went.
+   */
+  async pruneBefore(timestamp: number): Promise<number> {
+    this.#assertOpen();
+    if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) {
+      throw new JunctionError('InvalidRequest', `timestamp must be a number; got ${JSON.stringify(timestamp)}`, {
+        field: 'timestamp',
+      });
+    }
+    return this.#db.write(() => {
+      let removed = 0;
+      for (let partition = 0; partition < this.partitions; partition += 1) {
+        const row = this.#db.get('SELECT min(offset) AS low FROM log_commits WHERE partition = ?', partition);
+        const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
+        removed += this.#db.run(
+          'DELETE FROM log_records WHERE partition = ? AND timestamp < ? AND offset < ?',
+          partition,
+          timestamp,
+          low,
+        );
+      }
+      if (this.#maxDedupWindowMs > 0) {
+        this.#db.run('DELETE FROM log_dedup WHERE accepted_at <= ?', this.#clock.now() - this.#maxDedupWindowMs);
+      }
+      return removed;
+    });
+  }
+
+  /** Stops every subscription (waiting for running handlers); the database stays open for its owner. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+  }
+
+  /** @internal The committed offsets of a group, by partition. */
+  committedNow(group: string): number[] {
+    const offsets = new Array<number>(this.partitions).fill(0);
+    for (const row of this.#db.all('SELECT partition, offset FROM log_commits WHERE grp = ?', group)) {
+      const partition = Number(row.partition);
+      if (partition < this.partitions) offsets[partition] = Number(row.offset);
+    }
+    return offsets;
+  }
+
+  /** @internal Records the group's position in a partition (durably, through group commit). */
+  commit(group: string, partition: number, offset: number): Promise<void> {
+    return this.#db.write(() => {
+      this.#db.run(
+        'INSERT INTO log_commits (grp, partition, offset) VALUES (?, ?, ?) ON CONFLICT (grp, partition) DO UPDATE SET offset = excluded.offset',
+        group,
+        partition,
+        offset,
+      );
+    });
+  }
+
+  /** @internal Reads without the open check, for subscriptions finishing after close began. */
+  readNow(partition: number, fromOffset: number, limit: number): LogRecord[] {
+    return this.#db
+      .all(
+        'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+        partition,
+        fromOffset,
+        limit,
+      )
+      .map((row) => toRecord(partition, row));
+  }
+
+  #appendNow(
+    prepared: ReadonlyArray<{ event: CloudEvent; key: string; text: string }>,
+    windowMs: number,
+    touched: Set<number>,
+  ): AppendResult[] {
+    const now = this.#clock.now();
+    this.#pruneDedupLazily(now);
+    const heads = new Map<number, { next: number; last: number }>();
+    const head = (partition: number) => {
+      let h = heads.get(partition);
+      if (h === undefined) {
+        const row = this.#db.get(
+          'SELECT next_offset, last_timestamp FROM log_partitions WHERE partition = ?',
+          partition,
+        );
+        h = { next: Number(row?.next_offset ?? 0), last: Number(row?.last_timestamp ?? 0) };
+        heads.set(partition, h);
+      }
+      return h;
+    };
+    const results: AppendResult[] = [];
+    for (const { event, key, text } of prepared) {
+      if (windowMs > 0) {
+        const seen = this.#db.get(
+          'SELECT accepted_at, partition, offset FROM log_dedup WHERE source = ? AND id = ?',
+          event.source,
+          event.id,
+        );
+        if (seen !== undefined && Number(seen.accepted_at) > now - windowMs) {
+          results.push({
+            duplicate: true,
+            position: { partition: Number(seen.partition), offset: Number(seen.offset) },
+          });
+          continue;
+        }
+      }
+      const partition = partitionFor(key, this.partitions);
+      const h = head(partition);
+      const offset = h.next;
+      const timestamp = Math.max(now, h.last);
+      this.#db.run(
+        'INSERT INTO log_records (partition, offset, key, timestamp, event) VALUES (?, ?, ?, ?, ?)',
+        partition,
+        offset,
+        key,
+        timestamp,
+        text,
+      );
+      h.next = offset + 1;
+      h.last = timestamp;
+      touched.add(partition);
+      if (windowMs > 0) {
+        this.#db.run(
+          'INSERT INTO log_dedup (source, id, accepted_at, partition, offset) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition, offset = excluded.offset',
+          event.source,
+          event.id,
+          now,
+          partition,
+          offset,
+        );
+      }
+      results.push({ duplicate: false, position: { partition, offset } });
+    }
+    for (const [partition, h] of heads) {
+      this.#db.run(
+        'UPDATE log_partitions SET next_offset = ?, last_timestamp = ? WHERE partition = ?',
+        h.next,
+        h.last,
+        partition,
+      );
+    }
+    return results;
+  }
+
+  /** Drops dedup entries older than the largest window seen, a bounded batch at most once a second. */
+  #pruneDedupLazily(now: number): void {
+    if (this.#maxDedupWindowMs === 0 || now - this.#lastDedupPrune < DEDUP_PRUNE_EVERY_MS) return;
+    this.#lastDedupPrune = now;
+    this.#db.run(
+      'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE accepted_at <= ? LIMIT ?)',
+      now - this.#maxDedupWindowMs,
+      DEDUP_PRUNE_BATCH,
+    );
+  }
+
+  #initPartitions(requested: number | undefined): number {
+    const row = this.#db.get("SELECT value FROM log_meta WHERE name = 'partitions'");
+    if (row !== undefined) {
+      const existing = Number(row.value);
+      if (requested !== undefined && requested !== existing) {
+        throw new JunctionError(
+          'InvalidRequest',
+          `partitions: the log in ${this.#db.path} has ${existing} partitions and cannot change; got ${requested}`,
+          { field: 'partitions' },
+        );
+      }
+      return existing;
+    }
+    const count = requested ?? DEFAULT_PARTITIONS;
+    this.#db.migrate(
+      `INSERT OR IGNORE INTO log_meta (name, value) VALUES ('partitions', '${count}');
+       ${Array.from({ length: count }, (_, p) => `INSERT OR IGNORE INTO log_partitions VALUES (${p}, 0, 0);`).join('\n')}`,
+    );
+    return Number(this.#db.get("SELECT value FROM log_meta WHERE name = 'partitions'")?.value ?? count);
+  }
+
+  #endOffsetsNow(): Position[] {
+    return this.#db
+      .all('SELECT partition, next_offset FROM log_partitions ORDER BY partition')
+      .filter((row) => Number(row.partition) < this.partitions)
+      .map((row) => ({ partition: Number(row.partition), offset: Number(row.next_offset) }));
+  }
+
+  #checkPartition(partition: number): void {
+    requireInteger('partition', partition, 0, this.partitions - 1);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new JunctionError('BufferUnavailable', 'the SQLite event log is closed', { retriable: true });
+    }
+  }
+}
+
+function toRecord(partition: number, row: Row): LogRecord {
+  return {
+    partition,
+    offset: Number(row.offset),
+    key: String(row.key),
+    timestamp: Number(row.timestamp),
+    event: parseFrozen<CloudEvent>(row.event),
+  };
+}
+
+function notifyAppend(path: string, partitions: ReadonlySet<number>): void {
+  if (partitions.size === 0) return;
+  for (const listener of appendListeners.get(path) ?? []) listener(partitions);
+}
+
+interface SubscriptionParts {
+  readonly log: SqliteEventLog;
+  readonly group: string;
+  readonly handler: RecordHandler;
+  readonly maxBatch: number;
+  readonly pollMs: number;
+  readonly backoffMs: number;
+  readonly onError: (error: unknown) => void;
+  readonly path: string;
+  readonly onClosed: (subscription: SqliteSubscription) => void;
+}
+
+/** One consumer-group member: a loop per partition, one handler call in flight per partition. */
+class SqliteSubscription implements Subscription {
+  readonly #parts: SubscriptionParts;
+  readonly #wakers = new Map<number, () => void>();
+  readonly #listener: (partitions: ReadonlySet<number>) => void;
+  #loops: Promise<void>[] = [];
+  #closed = false;
+
+  constructor(parts: SubscriptionParts) {
+    this.#parts = parts;
+    this.#listener = (partitions) => {
+      for (const partition of partitions) this.#wakers.get(partition)?.();
+    };
+  }
+
+  start(): void {
+    const listeners = appendListeners.get(this.#parts.path) ?? new Set();
+    listeners.add(this.#listener);
+    appendListeners.set(this.#parts.path, listeners);
+    const committed = this.#parts.log.committedNow(this.#parts.group);
+    this.#loops = committed.map((offset, partition) => this.#run(partition, offset));
+  }
+
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      appendListeners.get(this.#parts.path)?.delete(this.#listener);
+      for (const wake of this.#wakers.values()) wake();
+    }
+    await Promise.all(this.#loops);
+    this.#parts.onClosed(this);
+  }
+
+  async #run(partition: number, start: number): Promise<void> {
+    const { log, group, handler, maxBatch, pollMs, backoffMs, onError } = this.#parts;
+    let position = start;
+    let failures = 0;
+    while (!this.#closed) {
+      let records: LogRecord[];
+      try {
+        records = log.readNow(partition, position, maxBatch);
+      } catch (error) {
+        onError(error);
+        await this.#pause(partition, pollMs);
+        continue;
+      }
+      if (records.length === 0) {
+        await this.#pause(partition, pollMs);
+        continue;
+      }
+      try {
+        await handler(records);
+        const next = records.at(-1)!.offset + 1;
+        await log.commit(group, partition, next);
+        position = next;
+        failures = 0;
+      } catch (error) {
+        onError(error);
+        failures += 1;
+        await this.#pause(partition, Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (failures - 1)), false);
+        try {
+          position = log.committedNow(group)[partition] ?? position;
+        } catch (readError) {
+          onError(readError);
+        }
+      }
+    }
+  }
+
+  /** Waits `ms`, or less when an append wakes this partition (unless `wakeOnAppend` is false) or close() runs. */
+  #pause(partition: number, ms: number, wakeOnAppend = true): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.#wakers.get(partition) === wake) this.#wakers.delete(partition);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      const wake = wakeOnAppend ? done : () => (this.#closed ? done() : undefined);
+      this.#wakers.set(partition, wake);
+    });
+  }
+}

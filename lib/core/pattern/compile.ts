@@ -1,0 +1,374 @@
+/** Validates an EventBridge event pattern and compiles it into sub-patterns, with errors that say where and why. */
+import { JunctionError } from '../errors.ts';
+import { cidrRange } from './ip.ts';
+import { comparableValue, isJsonNumber, JsonNumber, numberParts } from './json-number.ts';
+import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
+import { DEFAULT_PATTERN_LIMITS } from './model.ts';
+import { parseWildcard } from './wildcard.ts';
+
+const OPERATORS = new Set([
+  'prefix',
+  'suffix',
+  'equals-ignore-case',
+  'wildcard',
+  'anything-but',
+  'numeric',
+  'exists',
+  'cidr',
+]);
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/** `pattern.data.total[0]`: a readable JSON path; keys that are not plain names are quoted. */
+export function childPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+/** A short rendering of a value for error messages. */
+export function show(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber);
+}
+
+interface Alternative {
+  readonly fields: FieldCondition[];
+}
+
+class Compiler {
+  readonly limits: PatternLimits;
+  wildcardValues = 0;
+
+  constructor(limits: PatternLimits) {
+    this.limits = limits;
+  }
+
+  fail(path: string, message: string): never {
+    throw new JunctionError('InvalidPattern', `${path}: ${message}`, { path });
+  }
+
+  /** An object level of the pattern as a list of alternative conjunctions. */
+  object(value: Record<string, unknown>, prefix: string, where: string, depth: number, inOr: boolean): Alternative[] {
+    if (depth > this.limits.maxDepth) {
+      this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
+    }
+    const keys = Object.keys(value);
+    if (keys.length === 0) this.fail(where, 'Empty objects are not allowed');
+    let alternatives: Alternative[] = [{ fields: [] }];
+    for (const key of keys) {
+      const child = value[key];
+      const at = childPath(where, key);
+      let next: Alternative[];
+      if (key === '$or') {
+        next = this.or(child, prefix, at, depth);
+      } else {
+        if (inOr && OPERATORS.has(key)) {
+          this.fail(at, `${key} is a reserved operator name and cannot be used as a field inside $or`);
+        }
+        const path = prefix === '' ? key : `${prefix}.${key}`;
+        if (isPlainObject(child)) next = this.object(child, path, at, depth + 1, false);
+        else if (Array.isArray(child)) next = this.values(child, path, at, depth + 1);
+        else {
+          this.fail(at, `a field must hold an object or an array of match values, received ${show(child)}`);
+        }
+      }
+      alternatives = this.product(alternatives, next, at);
+    }
+    return alternatives;
+  }
+
+  product(left: Alternative[], right: Alternative[], where: string): Alternative[] {
+    if (left.length * right.length > this.limits.maxCombinations) {
+      this.fail(
+        where,
+        `the pattern expands into more than ${this.limits.maxCombinations} combinations ($or branches and exists:false alternatives)`,
+      );
+    }
+    const out: Alternative[] = [];
+    for (const l of left) for (const r of right) out.push({ fields: [...l.fields, ...r.fields] });
+    return out;
+  }
+
+  or(value: unknown, prefix: string, where: string, depth: number): Alternative[] {
+    if (!Array.isArray(value)) {
+      this.fail(where, `$or must be an array of at least 2 pattern objects, received ${show(value)}`);
+    }
+    if (value.length < 2) {
+      this.fail(where, `$or must hold at least 2 pattern objects, received ${value.length}`);
+    }
+    const out: Alternative[] = [];
+    value.forEach((branch, i) => {
+      const at = childPath(where, i);
+      if (!isPlainObject(branch)) {
+        this.fail(at, `each $or branch must be a pattern object, received ${show(branch)}`);
+      }
+      for (const alt of this.object(branch, prefix, at, depth + 1, true)) {
+        out.push(alt);
+        if (out.length > this.limits.maxCombinations) {
+          this.fail(where, `the pattern expands into more than ${this.limits.maxCombinations} combinations`);
+        }
+      }
+    });
+    return out;
+  }
+
+  /** A list of match values for one field. */
+  values(list: unknown[], path: string, where: string, depth: number): Alternative[] {
+    if (list.length === 0) this.fail(where, 'Empty arrays are not allowed');
+    if (list.length > this.limits.maxValues) {
+      this.fail(where, `a list holds at most ${this.limits.maxValues} values, received ${list.length}`);
+    }
+    const matchers: Matcher[] = [];
+    let absent = false;
+    list.forEach((item, i) => {
+      const at = childPath(where, i);
+      const m = this.matcher(item, at, depth + 1);
+      if (m === 'absent') absent = true;
+      else matchers.push(m);
+    });
+    const segments = path.split('.');
+    const out: Alternative[] = [];
+    if (matchers.length > 0) out.push({ fields: [{ path, segments, source: where, mode: 'present', matchers }] });
+    if (absent) out.push({ fields: [{ path, segments, source: where, mode: 'absent', matchers: [] }] });
+    return out;
+  }
+
+  matcher(item: unknown, where: string, depth: number): Matcher | 'absent' {
+    if (typeof item === 'string') return { kind: 'string', value: item };
+    if (isJsonNumber(item)) {
+      const parts = numberParts(item);
+      return { kind: 'number', lexeme: parts.lexeme, value: parts.value };
+    }
+    if (item === true || item === false || item === null) return { kind: 'literal', value: item };
+    if (Array.isArray(item)) {
+      this.fail(where, `a match value must be a string, number, boolean, null or an operator object, received ${show(item)}`);
+    }
+    if (!isPlainObject(item)) this.fail(where, `unsupported match value ${show(item)}`);
+    if (depth > this.limits.maxDepth) this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
+    const keys = Object.keys(item);
+    if (keys.length === 0) this.fail(where, 'Empty objects are not allowed');
+    const op = keys[0] as string;
+    if (!OPERATORS.has(op)) this.fail(childPath(where, op), `Unrecognized match type ${op}`);
+    if (keys.length > 1) {
+      this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+    }
+    const arg = item[op];
+    const at = childPath(where, op);
+    switch (op) {
+      case 'prefix':
+      case 'suffix':
+        return this.affix(op, arg, at);
+      case 'equals-ignore-case':
+        return { kind: 'equals-ignore-case', value: this.string(arg, at, 'equals-ignore-case') };
+      case 'wildcard':
+        return this.wildcard(arg, at);
+      case 'anything-but':
+        return this.anythingBut(arg, at);
+      case 'numeric':
+        return this.numeric(arg, at);
+      case 'exists':
+        if (arg !== true && arg !== false) {
+          this.fail(at, `exists match pattern must be either true or false, received ${show(arg)}`);
+        }
+        return arg ? { kind: 'exists' } : 'absent';
+      default: {
+        const text = this.string(arg, at, 'cidr');
+        try {
+          const { low, high } = cidrRange(text);
+          return { kind: 'cidr', value: text, low, high };
+        } catch (error) {
+          return this.fail(at, `${(error as Error).message}, received ${show(text)}`);
+        }
+      }
+    }
+  }
+
+  string(arg: unknown, where: string, op: string): string {
+    if (typeof arg !== 'string') this.fail(where, `${op} match pattern must be a string, received ${show(arg)}`);
+    return arg;
+  }
+
+  affix(op: 'prefix' | 'suffix', arg: unknown, where: string): Matcher {
+    if (typeof arg === 'string') return { kind: op, value: arg, ignoreCase: false };
+    if (isPlainObject(arg)) {
+      const keys = Object.keys(arg);
+      const key = keys[0];
+      if (key !== 'equals-ignore-case') {
+        this.fail(childPath(where, String(key)), `Unsupported ${op} pattern: ${String(key)}`);
+      }
+      if (keys.length > 1) this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+      const value = this.string(arg[key], childPath(where, key), 'equals-ignore-case');
+      return { kind: op, value, ignoreCase: true };
+    }
+    return this.fail(where, `${op} match pattern must be a string, received ${show(arg)}`);
+  }
+
+  wildcard(arg: unknown, where: string): Matcher {
+    const value = this.string(arg, where, 'wildcard');
+    return { kind: 'wildcard', value, wildcard: this.parseWildcard(value, where) };
+  }
+
+  parseWildcard(value: string, where: string): ReturnType<typeof parseWildcard> {
+    this.wildcardValues++;
+    if (this.wildcardValues > this.limits.maxWildcardValues) {
+      this.fail(where, `a pattern holds at most ${this.limits.maxWildcardValues} wildcard values`);
+    }
+    let parsed: ReturnType<typeof parseWildcard>;
+    try {
+      parsed = parseWildcard(value);
+    } catch (error) {
+      return this.fail(where, `${(error as Error).message}, received ${show(value)}`);
+    }
+    if (parsed.pieces.length - 1 > this.limits.maxWildcardStars) {
+      this.fail(where, `a wildcard holds at most ${this.limits.maxWildcardStars} '*', received ${show(value)}`);
+    }
+    return parsed;
+  }
+
+  anythingBut(arg: unknown, where: string): Matcher {
+    if (typeof arg === 'string') {
+      return { kind: 'anything-but', strings: new Set([arg]), lexemes: new Set(), numbers: new Set(), shown: arg };
+    }
+    if (isJsonNumber(arg)) return this.anythingButList([arg], where, arg);
+    if (Array.isArray(arg)) return this.anythingButList(arg, where, arg);
+    if (isPlainObject(arg)) {
+      const keys = Object.keys(arg);
+      const key = keys[0] as string;
+      const at = childPath(where, key);
+      if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(key)) {
+        this.fail(at, `Unsupported anything-but pattern: ${key}`);
+      }
+      if (keys.length > 1) this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+      const raw = arg[key];
+      const list = Array.isArray(raw) ? raw : [raw];
+      if (list.length === 0) this.fail(at, 'Empty arrays are not allowed');
+      if (list.length > this.limits.maxValues) {
+        this.fail(at, `a list holds at most ${this.limits.maxValues} values, received ${list.length}`);
+      }
+      const values = list.map((v, i) => {
+        const vAt = Array.isArray(raw) ? childPath(at, i) : at;
+        if (typeof v !== 'string') {
+          this.fail(vAt, `anything-but ${key} values must be strings, received ${show(v)}`);
+        }
+        if (v === '' && (key === 'prefix' || key === 'suffix')) {
+          this.fail(vAt, `Null prefix/suffix not allowed: anything-but ${key} must not be empty`);
+        }
+        return v;
+      });
+      if (key === 'wildcard') {
+        const wildcards = values.map((v, i) => this.parseWildcard(v, Array.isArray(raw) ? childPath(at, i) : at));
+        return { kind: 'anything-but-wildcard', values, wildcards };
+      }
+      return { kind: `anything-but-${key}` as 'anything-but-prefix', values };
+    }
+    return this.fail(where, `anything-but takes a string, a number, a list of either, or an operator object, received ${show(arg)}`);
+  }
+
+  anythingButList(list: unknown[], where: string, shown: unknown): Matcher {
+    if (list.length === 0) this.fail(where, 'Empty arrays are not allowed');
+    if (list.length > this.limits.maxValues) {
+      this.fail(where, `a list holds at most ${this.limits.maxValues} values, received ${list.length}`);
+    }
+    const strings = new Set<string>();
+    const lexemes = new Set<string>();
+    const numbers = new Set<number>();
+    const allStrings = list.every((v) => typeof v === 'string');
+    const allNumbers = list.every((v) => isJsonNumber(v));
+    if (!allStrings && !allNumbers) {
+      this.fail(
+        where,
+        `Inside anything but list, either all values are number or string, mixed type is not supported: ${show(shown)}`,
+      );
+    }
+    for (const v of list) {
+      if (typeof v === 'string') strings.add(v);
+      else {
+        const parts = numberParts(v as number | JsonNumber);
+        lexemes.add(parts.lexeme);
+        if (parts.value !== undefined) numbers.add(parts.value);
+      }
+    }
+    return { kind: 'anything-but', strings, lexemes, numbers, shown };
+  }
+
+  numericValue(op: string, value: unknown, where: string): number {
+    if (!isJsonNumber(value)) this.fail(where, `Value of ${op} must be numeric, received ${show(value)}`);
+    const parts = numberParts(value);
+    const n = value instanceof JsonNumber ? comparableValue(value.lexeme) : parts.value;
+    if (n === undefined) this.fail(where, `Cannot compare number : ${parts.lexeme}`);
+    return n;
+  }
+
+  numeric(arg: unknown, where: string): Matcher {
+    if (!Array.isArray(arg) || arg.length === 0) {
+      this.fail(where, `numeric takes a list such as [">", 0, "<=", 5], received ${show(arg)}`);
+    }
+    const ops = ['=', '<', '<=', '>', '>='];
+    const first = arg[0];
+    if (typeof first !== 'string' || !ops.includes(first)) {
+      this.fail(childPath(where, 0), `Unrecognized numeric range operator: ${show(first)}`);
+    }
+    const v0 = this.numericValue(first, arg[1], childPath(where, 1));
+    const shown = [...arg];
+    if (first === '=') {
+      if (arg.length > 2) this.fail(where, `Too many elements in numeric expression: ${show(arg)}`);
+      return { kind: 'numeric', low: v0, lowInclusive: true, high: v0, highInclusive: true, shown };
+    }
+    if (first === '<' || first === '<=') {
+      if (arg.length > 2) this.fail(where, `Too many elements in numeric expression: ${show(arg)}`);
+      return { kind: 'numeric', low: -Infinity, lowInclusive: false, high: v0, highInclusive: first === '<=', shown };
+    }
+    if (arg.length === 2) {
+      return { kind: 'numeric', low: v0, lowInclusive: first === '>=', high: Infinity, highInclusive: false, shown };
+    }
+    const second = arg[2];
+    if (second === '>' || second === '>=' || second === '=') {
+      this.fail(childPath(where, 2), `Bad numeric range operator: ${second}`);
+    }
+    if (typeof second !== 'string' || !ops.includes(second)) {
+      this.fail(childPath(where, 2), `Unrecognized numeric range operator: ${show(second)}`);
+    }
+    const v1 = this.numericValue(second, arg[3], childPath(where, 3));
+    if (arg.length > 4) this.fail(where, `Too many terms in numeric range expression: ${show(arg)}`);
+    if (!(v0 < v1)) this.fail(where, `Bottom must be less than top: ${show(arg)}`);
+    return { kind: 'numeric', low: v0, lowInclusive: first === '>=', high: v1, highInclusive: second === '<=', shown };
+  }
+}
+
+function jsonSize(value: unknown): number {
+  try {
+    return new TextEncoder().encode(JSON.stringify(value) ?? '').length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Validates and compiles a pattern; throws `JunctionError('InvalidPattern', …, { path })` on the first problem. */
+export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> = {}): CompiledPattern {
+  const all: PatternLimits = { ...DEFAULT_PATTERN_LIMITS, ...limits };
+  const compiler = new Compiler(all);
+  if (!isPlainObject(pattern)) {
+    compiler.fail('pattern', `a pattern must be a JSON object, received ${show(pattern)}`);
+  }
+  const size = jsonSize(pattern);
+  if (size > all.maxBytes) {
+    compiler.fail('pattern', `the pattern is ${size} bytes of JSON, more than the limit of ${all.maxBytes}`);
+  }
+  const alternatives = compiler.object(pattern, '', 'pattern', 1, false);
+  const subPatterns: SubPattern[] = alternatives.map((a) => ({ fields: a.fields }));
+  return { subPatterns };
+}
+
+/** Throws `JunctionError('InvalidPattern')` unless `pattern` is a valid event pattern within `limits`. */
+export function validatePattern(pattern: unknown, limits?: Partial<PatternLimits>): void {
+  compilePattern(pattern, limits);
+}

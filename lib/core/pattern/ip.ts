@@ -1,0 +1,95 @@
+/** IP addresses and CIDR blocks as comparable keys: `4` + 8 hex digits for IPv4, `6` + 32 for IPv6. */
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function ipv4Bytes(text: string): number[] | undefined {
+  const m = IPV4.exec(text);
+  if (m === null) return undefined;
+  const bytes = m.slice(1, 5).map(Number);
+  return bytes.every((b) => b <= 255) ? bytes : undefined;
+}
+
+function ipv6Bytes(text: string): number[] | undefined {
+  if (!/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
+  let head = text;
+  let tail4: number[] = [];
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.')) {
+    const v4 = ipv4Bytes(text.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tail4 = v4;
+    head = text.slice(0, lastColon + 1);
+    if (head.endsWith('::')) head = `${head}`;
+    else head = head.slice(0, -1);
+  }
+  const parts = head.split('::');
+  if (parts.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = groups(parts[0] ?? '');
+  const right = parts.length === 2 ? groups(parts[1] ?? '') : [];
+  if (left === undefined || right === undefined) return undefined;
+  const wanted = 8 - tail4.length / 2;
+  let all: number[];
+  if (parts.length === 2) {
+    const missing = wanted - left.length - right.length;
+    if (missing < 1) return undefined;
+    all = [...left, ...new Array<number>(missing).fill(0), ...right];
+  } else {
+    if (left.length !== wanted) return undefined;
+    all = left;
+  }
+  const bytes: number[] = [];
+  for (const g of all) bytes.push(g >> 8, g & 0xff);
+  return [...bytes, ...tail4];
+}
+
+/** The bytes of an address: 4 for IPv4 (and IPv4-mapped IPv6, as Java's InetAddress reads it), 16 for IPv6. */
+export function ipBytes(text: string): number[] | undefined {
+  const v4 = ipv4Bytes(text);
+  if (v4 !== undefined) return v4;
+  const v6 = ipv6Bytes(text);
+  if (v6 === undefined) return undefined;
+  const mapped = v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
+  return mapped ? v6.slice(12) : v6;
+}
+
+function keyOf(bytes: readonly number[]): string {
+  return (bytes.length === 4 ? '4' : '6') + bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The comparable key of an IP address, or undefined when the text is not one. */
+export function ipKey(text: string): string | undefined {
+  const bytes = ipBytes(text);
+  return bytes === undefined ? undefined : keyOf(bytes);
+}
+
+/** The inclusive key range of a CIDR block; throws an Error whose message says why the text is not one. */
+export function cidrRange(text: string): { low: string; high: string } {
+  const parts = text.split('/');
+  if (parts.length !== 2) throw new Error("Malformed CIDR, one '/' required");
+  const bytes = ipBytes(parts[0] ?? '');
+  if (bytes === undefined) throw new Error(`Invalid IP address in CIDR: ${parts[0]}`);
+  const bitsText = parts[1] ?? '';
+  if (!/^\d{1,3}$/.test(bitsText)) throw new Error(`Malformed CIDR mask bits: ${bitsText}`);
+  const bits = Number(bitsText);
+  const max = bytes.length * 8;
+  if (bits >= max) throw new Error(`${bytes.length === 4 ? 'IPv4' : 'IPv6'} mask bits must be < ${max}`);
+  const low: number[] = [];
+  const high: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    const mask = keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+    const b = bytes[i] ?? 0;
+    low.push(b & mask);
+    high.push((b & mask) | (~mask & 0xff));
+  }
+  return { low: keyOf(low), high: keyOf(high) };
+}

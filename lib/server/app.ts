@@ -1,0 +1,304 @@
+/**
+ * The HTTP API of CONTRACT.md as a transport-agnostic handler: `ApiRequest → ApiResponse`. The local server
+ * (node:http) and the Lambda handlers (API Gateway events) only translate to and from these shapes.
+ */
+import { validateEvent } from '../core/cloudevent.ts';
+import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
+import { JunctionError, invalidRequest, toJunctionError } from '../core/errors.ts';
+import {
+  awsErrorBody,
+  mapPutEventsRequest,
+  mapTestEventPatternRequest,
+  putEventsResponse,
+  testEventPatternResponse,
+} from '../core/eventbridge.ts';
+import type { Junction } from '../engine/junction.ts';
+import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
+import type { Extensions } from './extensions.ts';
+
+export interface ApiRequest {
+  readonly method: string;
+  /** The path as sent (percent-encoded), e.g. `/events/order%2F1/trace`; each segment is decoded. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Uint8Array;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string | Uint8Array;
+}
+
+export interface AppOptions {
+  readonly junction: Junction;
+  readonly limits?: Partial<IngestLimits>;
+  /** Optional features served beside the core API (replay, simulation). */
+  readonly extensions?: Extensions;
+  /** Called with unexpected errors (500s). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export type App = (request: ApiRequest) => Promise<ApiResponse>;
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+const decoder = new TextDecoder();
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return { status, headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(value) };
+}
+
+function errorResponse(error: JunctionError): ApiResponse {
+  const headers: Record<string, string> = {};
+  if (error.code === 'RateLimited' || error.code === 'BufferUnavailable') headers['retry-after'] = '1';
+  return json(error.status, error.toJSON(), headers);
+}
+
+function readJson(request: ApiRequest): unknown {
+  const text = decoder.decode(request.body);
+  if (text.trim() === '') throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function header(request: ApiRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function optionalInt(query: URLSearchParams, name: string): number | undefined {
+  const raw = query.get(name);
+  if (raw === null) return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw invalidRequest(`query parameter ${name} must be a whole number, got "${raw}"`, name);
+  return Number(raw);
+}
+
+/** Accepts epoch ms or an RFC 3339 time. */
+export function parseTime(value: unknown, field: string): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') {
+    if (/^\d{1,15}$/.test(value)) return Number(value);
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return t;
+  }
+  throw invalidRequest(`${field} must be an RFC 3339 time or epoch milliseconds, got ${JSON.stringify(value)}`, field);
+}
+
+function segments(path: string): string[] {
+  return path
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw invalidRequest(`the path segment "${s}" is not valid percent-encoding`);
+      }
+    });
+}
+
+export function createApp(options: AppOptions): App {
+  const { junction } = options;
+  const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
+
+  async function ingest(request: ApiRequest): Promise<ApiResponse> {
+    const parsed = parseHttpRequest(request.headers, request.body, limits);
+    if (parsed.mode !== 'batch') {
+      const [result] = await junction.publish([parsed.event]);
+      return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
+    }
+    const accepted = parsed.entries.flatMap((e) => (e.ok ? [e.event] : []));
+    const appended = await junction.publish(accepted);
+    let next = 0;
+    const results = parsed.entries.map((entry) => {
+      if (!entry.ok) {
+        const body = entry.error.toJSON().error;
+        return entry.id === undefined ? { error: body } : { id: entry.id, error: body };
+      }
+      const result = appended[next++];
+      return { id: entry.event.id, ...(result?.duplicate ? { duplicate: true } : {}) };
+    });
+    return json(200, { accepted: accepted.length, failed: parsed.entries.length - accepted.length, results });
+  }
+
+  async function amz(request: ApiRequest): Promise<ApiResponse> {
+    const target = header(request, 'x-amz-target');
+    const awsJson = { 'content-type': 'application/x-amz-json-1.1' };
+    try {
+      const body = readJson(request);
+      if (target === 'AWSEvents.PutEvents') {
+        const mapped = mapPutEventsRequest(body);
+        const results: Array<{ eventId: string } | { errorCode: string; errorMessage: string }> = [];
+        const valid = [];
+        for (const entry of mapped.entries) {
+          if (!entry.ok) {
+            results.push({ errorCode: entry.errorCode, errorMessage: entry.errorMessage });
+            continue;
+          }
+          try {
+            const event = validateEvent(entry.event);
+            results.push({ eventId: event.id });
+            valid.push(event);
+          } catch (error) {
+            const e = toJunctionError(error);
+            results.push({ errorCode: 'InvalidArgument', errorMessage: e.message });
+          }
+        }
+        await junction.publish(valid);
+        return json(200, putEventsResponse(results), awsJson);
+      }
+      if (target === 'AWSEvents.TestEventPattern') {
+        const { pattern, event } = mapTestEventPatternRequest(body);
+        return json(200, testEventPatternResponse(junction.testPattern({ pattern, event }).matches), awsJson);
+      }
+      return json(400, awsErrorBody('UnknownOperationException', `unsupported X-Amz-Target ${target}`), awsJson);
+    } catch (error) {
+      const e = toJunctionError(error);
+      if (e.status >= 500) throw e;
+      const code = e.code === 'InvalidPattern' ? 'InvalidEventPatternException' : 'ValidationException';
+      return json(400, awsErrorBody(code, e.message), awsJson);
+    }
+  }
+
+  async function route(request: ApiRequest): Promise<ApiResponse> {
+    const { method } = request;
+    const parts = segments(request.path);
+    const [head, second, third] = parts;
+    const allow = (...methods: string[]) => {
+      if (!methods.includes(method)) {
+        throw new JunctionError('MethodNotAllowed', `${method} is not allowed on ${request.path}; use ${methods.join(' or ')}`);
+      }
+    };
+    if (parts.length === 0) {
+      if (method === 'POST' && header(request, 'x-amz-target') !== undefined) return amz(request);
+      allow('GET');
+      return json(200, { name: 'junction', docs: 'https://github.com/junction-bus/junction#readme', health: '/healthz' });
+    }
+    switch (head) {
+      case 'events':
+        if (parts.length === 1) {
+          allow('POST');
+          return ingest(request);
+        }
+        if (parts.length === 3 && third === 'trace') {
+          allow('GET');
+          return json(200, await junction.trace(second as string, request.query.get('source') ?? undefined));
+        }
+        break;
+      case 'rules':
+        if (parts.length === 1) {
+          allow('GET');
+          return json(200, { rules: await junction.listRules() });
+        }
+        if (parts.length === 2) {
+          const name = second as string;
+          allow('GET', 'PUT', 'DELETE');
+          if (method === 'GET') return json(200, await junction.getRule(name));
+          if (method === 'DELETE') {
+            await junction.deleteRule(name);
+            return { status: 204, headers: {}, body: '' };
+          }
+          const { rule, created } = await junction.putRule(name, readJson(request));
+          return json(created ? 201 : 200, rule);
+        }
+        if (parts.length === 3 && third === 'simulate' && options.extensions?.simulate) {
+          allow('POST');
+          return json(200, await options.extensions.simulate(second as string, readJson(request)));
+        }
+        break;
+      case 'patterns':
+        if (parts.length === 2 && second === 'test') {
+          allow('POST');
+          return json(200, junction.testPattern(readJson(request)));
+        }
+        break;
+      case 'functions':
+        if (parts.length === 1) {
+          allow('GET');
+          return json(200, { functions: await junction.listFunctions() });
+        }
+        if (parts.length === 2) {
+          const name = second as string;
+          allow('GET', 'PUT', 'DELETE');
+          if (method === 'GET') return json(200, await junction.getFunction(name));
+          if (method === 'DELETE') {
+            await junction.deleteFunction(name);
+            return { status: 204, headers: {}, body: '' };
+          }
+          const timeoutMs = optionalInt(request.query, 'timeoutMs');
+          const memoryMb = optionalInt(request.query, 'memoryMb');
+          const config: FunctionConfig = {
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(memoryMb === undefined ? {} : { memoryMb }),
+          };
+          if (request.body.length === 0) {
+            throw new JunctionError('InvalidFunction', 'the request body is empty; send the function source', { field: 'source' });
+          }
+          return json(200, await junction.deployFunction(name, request.body, config));
+        }
+        break;
+      case 'dead-letters': {
+        if (parts.length === 1) {
+          allow('GET');
+          const q = request.query;
+          const filter: DeadLetterFilter = {
+            ...(q.get('rule') ? { rule: q.get('rule') as string } : {}),
+            ...(q.get('target') ? { target: q.get('target') as string } : {}),
+            ...(q.get('from') ? { from: parseTime(q.get('from'), 'from') } : {}),
+            ...(q.get('to') ? { to: parseTime(q.get('to'), 'to') } : {}),
+            ...(q.getAll('id').length > 0 ? { ids: q.getAll('id') } : {}),
+            limit: optionalInt(q, 'limit') ?? 100,
+          };
+          return json(200, { deadLetters: await junction.listDeadLetters(filter) });
+        }
+        if (parts.length === 2 && second === 'redrive') {
+          allow('POST');
+          const body = request.body.length === 0 ? {} : readJson(request);
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+            throw invalidRequest('the body must be {"all": true}, {"rule": "name"} or {"ids": [...]}');
+          }
+          return json(200, await junction.redrive(body));
+        }
+        break;
+      }
+      case 'replays':
+        if (parts.length === 1 && options.extensions?.replay) {
+          allow('POST');
+          return json(202, await options.extensions.replay(readJson(request)));
+        }
+        break;
+      case 'metrics':
+        if (parts.length === 1) {
+          allow('GET');
+          return {
+            status: 200,
+            headers: { 'content-type': 'text/plain; version=0.0.4' },
+            body: await junction.metrics.render(),
+          };
+        }
+        break;
+      case 'healthz':
+        if (parts.length === 1) {
+          allow('GET');
+          return json(200, await junction.health());
+        }
+        break;
+    }
+    throw new JunctionError('NotFound', `no route for ${method} ${request.path}`);
+  }
+
+  return async (request) => {
+    try {
+      return await route(request);
+    } catch (error) {
+      const e = toJunctionError(error);
+      if (e.status >= 500 && e.code !== 'BufferUnavailable') options.onError?.(error);
+      return errorResponse(e);
+    }
+  };
+}

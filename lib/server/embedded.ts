@@ -1,0 +1,117 @@
+/**
+ * The embedded bus: one process, SQLite for the log and the stores, user functions in worker threads, the HTTP
+ * API on node:http. This is what `npm start` (`junction dev`) runs.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { IngestLimits } from '../core/codec/http.ts';
+import { createHttpDriver } from '../adapters/http/http-driver.ts';
+import { openSqliteStores } from '../adapters/sqlite/index.ts';
+import { createWorkerRunner } from '../adapters/workers/index.ts';
+import { Junction } from '../engine/junction.ts';
+import type { Clock, EventLog, TargetDriver } from '../ports.ts';
+import { systemClock } from '../ports.ts';
+import { createApp } from './app.ts';
+import { createReplayExtensions } from './replay.ts';
+import { type RunningServer, serve } from './node-server.ts';
+
+export interface EmbeddedOptions {
+  /** @default 8080 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default './.junction' */
+  readonly dataDir?: string;
+  /** Partitions of the SQLite log. @default 4 */
+  readonly partitions?: number;
+  /** Use this log instead of SQLite's (e.g. Kafka); the stores stay in SQLite. */
+  readonly log?: EventLog;
+  readonly limits?: Partial<IngestLimits>;
+  /** @default 86400000 */
+  readonly dedupWindowMs?: number;
+  /** How long traces and finished deliveries are kept. @default 604800000 (7 days) */
+  readonly retentionMs?: number;
+  /** Ledger poll interval for due retries. @default 1000 */
+  readonly pollMs?: number;
+  /** Extra target drivers, e.g. `kafka`. */
+  readonly drivers?: Readonly<Partial<Record<'kafka', TargetDriver>>>;
+  readonly clock?: Clock;
+  /** Where errors that no caller can receive go. @default stderr */
+  readonly onError?: (error: unknown) => void;
+  /** Console lines of user functions. @default stderr with a `[fn:name]` prefix */
+  readonly functionLog?: (fn: string, line: string) => void;
+}
+
+export interface EmbeddedBus {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly junction: Junction;
+  readonly server: RunningServer;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
+  const dataDir = resolve(options.dataDir ?? './.junction');
+  mkdirSync(dataDir, { recursive: true });
+  const clock = options.clock ?? systemClock;
+  const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
+  const stores = openSqliteStores({
+    dataDir,
+    clock,
+    onError,
+    ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+  });
+  const log = options.log ?? stores.log;
+  const functions = await createWorkerRunner({
+    dataDir,
+    clock,
+    ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
+  });
+  const http = createHttpDriver({ clock });
+  const junction = await Junction.open({
+    log,
+    rules: stores.rules,
+    ledger: stores.ledger,
+    deadLetters: stores.deadLetters,
+    traces: stores.traces,
+    functions,
+    drivers: { http, bus: http, ...options.drivers },
+    clock,
+    onError,
+    ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
+    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+  });
+  await junction.start();
+  const app = createApp({
+    junction,
+    onError,
+    extensions: createReplayExtensions({ junction, log }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
+  const server = await serve({
+    app,
+    port: options.port ?? 8080,
+    host: options.host ?? '127.0.0.1',
+    maxBodyBytes: options.limits?.maxBatchBytes ?? 10 * 1024 * 1024,
+  });
+  let closed = false;
+  return {
+    url: server.url,
+    port: server.port,
+    dataDir,
+    junction,
+    server,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await junction.stop();
+      await functions.close();
+      if (log !== stores.log) await log.close();
+      await stores.close();
+    },
+  };
+}

@@ -1,0 +1,8 @@
+/** Optional API features served beside the core API, supplied by the wiring that has what they need. */
+
+export interface Extensions {
+  /** `POST /replays {"from", "to", "rule"?}`: re-deliver retained events of a time range. */
+  readonly replay?: (body: unknown) => Promise<unknown>;
+  /** `POST /rules/{name}/simulate {"from", "to"}`: run a rule over retained events, delivering nothing. */
+  readonly simulate?: (name: string, body: unknown) => Promise<unknown>;
+}
