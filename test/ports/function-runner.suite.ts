@@ -165,7 +165,7 @@ export function functionRunnerSuite(
         'function pick<T, K extends keyof T>(value: T, key: K): T[K] { return value[key]; }',
         'export async function handler(event: { id: string; data: Order }): Promise<Doubled<{ id: string; total: number }>> {',
         '  const total = pick(event.data, "total") as number;',
-        '  return { id: `${event.id}-typed`, total: total * 2 };',
+        '  return { id: event.id + "-typed", total: total * 2 };',
         '}',
       ].join('\n');
       await runner.deploy('typed', text(source));
