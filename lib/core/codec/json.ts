@@ -82,7 +82,7 @@ export function jsonErrorPosition(text: string): number {
       continue;
     }
     const top = stack[stack.length - 1];
-    if (top === undefined) return i < n ? i : n;
+    if (top === undefined) return Math.min(i, n);
     if (i >= n) return n;
     const code = text.charCodeAt(i);
     if (code === 0x2c) {
