@@ -98,3 +98,12 @@ export function shardOf(key: string, shards: number): number {
   }
   return (hash >>> 0) % shards;
 }
+
+/** Freezes a decoded JSON value and everything in it (events are frozen values in Junction). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,444 @@
+/** Ledger on DynamoDB: one item per delivery, state changes by conditional UpdateItem, due work through a sharded GSI. */
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { JunctionError } from '../../core/errors.ts';
+import type {
+  Attempt,
+  Clock,
+  DeliveryKey,
+  Ledger,
+  LedgerEntry,
+  LedgerState,
+  PendingDelivery,
+} from '../../ports.ts';
+import { systemClock } from '../../ports.ts';
+import { countAll, guard, type Item, isConditionFailed, mapLimit, queryAll, storeError } from './client.ts';
+import {
+  decodeDocument,
+  deepFreeze,
+  encodeDocument,
+  n,
+  num,
+  requireNum,
+  requireStr,
+  s,
+  shardOf,
+  str,
+} from './codec.ts';
+import { INDEX_SHARDS } from './tables.ts';
+
+export interface DynamoLedgerOptions {
+  readonly client: DynamoDBClient;
+  /** The ledger table (see TABLES.ledger). */
+  readonly table: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Buckets of the `due` and `finished` indexes; every reader and writer of a table must agree. @default 8 */
+  readonly shards?: number;
+  /**
+   * When set, finished (delivered, dead-lettered) entries carry a TTL this many ms after they finished, so that
+   * DynamoDB removes them without `prune`. @default undefined (only `prune` removes them)
+   */
+  readonly finishedRetentionMs?: number;
+  /** At most this many requests in flight per call (enqueue, prune). @default 16 */
+  readonly concurrency?: number;
+}
+
+const ACTIVE: readonly LedgerState[] = ['pending', 'in-flight'];
+const PAYLOAD_ATTRIBUTES = 'event, eventGz, dueShard, dueKey, leaseUntil';
+
+/**
+ * Keys and states:
+ * - pending: carries `dueShard` and `dueKey = dueAt`, so the sparse `due` index lists it by due time;
+ * - in-flight: `dueKey = leaseUntil`, so the entry shows up in `due` again exactly when its lease runs out;
+ * - delivered / dead-lettered: payload and due keys removed, `doneShard` set for the sparse `finished` index.
+ * Enqueue is one conditional PutItem per delivery (no transactions: each is durable on its own).
+ */
+export class DynamoLedger implements Ledger {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #clock: Clock;
+  readonly #shards: number;
+  readonly #retentionMs: number | undefined;
+  readonly #concurrency: number;
+
+  constructor(options: DynamoLedgerOptions) {
+    this.#client = options.client;
+    this.#table = options.table;
+    this.#clock = options.clock ?? systemClock;
+    this.#shards = positiveInteger(options.shards ?? INDEX_SHARDS, 'shards');
+    this.#retentionMs = options.finishedRetentionMs;
+    this.#concurrency = positiveInteger(options.concurrency ?? 16, 'concurrency');
+  }
+
+  async enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]> {
+    const seen = new Set<string>();
+    const firsts = deliveries.map((delivery) => {
+      const pk = keyString(delivery);
+      if (seen.has(pk)) return false;
+      seen.add(pk);
+      return true;
+    });
+    return mapLimit(deliveries, this.#concurrency, async (delivery, index) => {
+      if (!firsts[index]) return false;
+      const item = await this.#pendingItem(delivery);
+      try {
+        await this.#client.send(
+          new PutItemCommand({
+            TableName: this.#table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw storeError('PutItem', this.#table, error);
+      }
+    });
+  }
+
+  async due(now: number, limit: number): Promise<PendingDelivery[]> {
+    if (limit <= 0) return [];
+    const perShard = await Promise.all(
+      this.#shardList().map((shard) =>
+        queryAll(
+          this.#client,
+          {
+            TableName: this.#table,
+            IndexName: 'due',
+            KeyConditionExpression: 'dueShard = :shard AND dueKey <= :now',
+            ExpressionAttributeValues: { ':shard': s(shard), ':now': n(now) },
+            Limit: limit,
+          },
+          limit,
+        ),
+      ),
+    );
+    const items = perShard
+      .flat()
+      .filter((item) => {
+        const state = str(item, 'state');
+        return state === 'pending' || (state === 'in-flight' && (num(item, 'leaseUntil') ?? 0) <= now);
+      })
+      .sort((a, b) => (num(a, 'dueKey') ?? 0) - (num(b, 'dueKey') ?? 0))
+      .slice(0, limit);
+    return Promise.all(items.map((item) => this.#toPending(item)));
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const firsts = await Promise.all(
+      this.#shardList().map((shard) =>
+        queryAll(
+          this.#client,
+          {
+            TableName: this.#table,
+            IndexName: 'due',
+            KeyConditionExpression: 'dueShard = :shard',
+            ExpressionAttributeValues: { ':shard': s(shard) },
+            Limit: 1,
+          },
+          1,
+        ),
+      ),
+    );
+    const times = firsts.flat().map((item) => requireNum(item, 'dueKey', this.#table));
+    return times.length === 0 ? undefined : Math.min(...times);
+  }
+
+  async claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: { pk: s(keyString(key)) },
+          UpdateExpression: 'SET #state = :inflight, leaseUntil = :lease, dueKey = :lease, updatedAt = :now',
+          ConditionExpression: '#state = :pending OR (#state = :inflight AND leaseUntil <= :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':pending': s('pending'),
+            ':inflight': s('in-flight'),
+            ':lease': n(leaseUntil),
+            ':now': n(now),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw storeError('UpdateItem', this.#table, error);
+    }
+  }
+
+  async complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void> {
+    await this.#finish(key, 'delivered', now, attempt, undefined);
+  }
+
+  async reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void> {
+    const pk = keyString(key);
+    await this.#conditional(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { pk: s(pk) },
+        UpdateExpression:
+          'SET #state = :pending, dueAt = :due, dueKey = :due, dueShard = :shard, updatedAt = :now, ' +
+          'attempts = list_append(if_not_exists(attempts, :empty), :attempt) REMOVE leaseUntil',
+        ConditionExpression: '#state IN (:pending, :inflight)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':pending': s('pending'),
+          ':inflight': s('in-flight'),
+          ':due': n(dueAt),
+          ':shard': s(this.#shard(pk)),
+          ':now': n(this.#clock.now()),
+          ':empty': { L: [] },
+          ':attempt': { L: [s(JSON.stringify(attempt))] },
+        },
+      }),
+    );
+  }
+
+  async abandon(key: DeliveryKey, now: number): Promise<void> {
+    await this.#finish(key, 'dead-lettered', now, undefined, 'attribute_exists(pk) AND #state <> :delivered');
+  }
+
+  async get(key: DeliveryKey): Promise<{ entry: LedgerEntry; pending?: PendingDelivery } | undefined> {
+    const out = await guard('GetItem', this.#table, () =>
+      this.#client.send(
+        new GetItemCommand({ TableName: this.#table, Key: { pk: s(keyString(key)) }, ConsistentRead: true }),
+      ),
+    );
+    const item = out.Item;
+    if (item === undefined) return undefined;
+    const state = requireStr(item, 'state', this.#table) as LedgerState;
+    const leaseUntil = num(item, 'leaseUntil');
+    const entry: LedgerEntry = {
+      key: { source: key.source, id: key.id, rule: key.rule, target: key.target },
+      state,
+      ...(state === 'in-flight' && leaseUntil !== undefined ? { leaseUntil } : {}),
+      updatedAt: requireNum(item, 'updatedAt', this.#table),
+    };
+    if (!ACTIVE.includes(state)) return { entry };
+    return { entry, pending: await this.#toPending(item) };
+  }
+
+  async reopen(delivery: PendingDelivery, options: { keepDelivered: boolean }): Promise<boolean> {
+    const item = await this.#pendingItem(delivery);
+    const reopenable = options.keepDelivered ? '#state = :dead' : '#state IN (:dead, :delivered)';
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#table,
+          Item: item,
+          ConditionExpression: `attribute_not_exists(pk) OR ${reopenable}`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':dead': s('dead-lettered'),
+            ...(options.keepDelivered ? {} : { ':delivered': s('delivered') }),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw storeError('PutItem', this.#table, error);
+    }
+  }
+
+  async prune(before: number): Promise<number> {
+    const keys = (
+      await Promise.all(
+        this.#shardList().map((shard) =>
+          queryAll(this.#client, {
+            TableName: this.#table,
+            IndexName: 'finished',
+            KeyConditionExpression: 'doneShard = :shard AND updatedAt < :before',
+            ExpressionAttributeValues: { ':shard': s(shard), ':before': n(before) },
+          }),
+        ),
+      )
+    ).flat();
+    const removed = await mapLimit(keys, this.#concurrency, async (item) => {
+      try {
+        await this.#client.send(
+          new DeleteItemCommand({
+            TableName: this.#table,
+            Key: { pk: s(requireStr(item, 'pk', this.#table)) },
+            // The index may be stale: delete only what is still finished and old.
+            ConditionExpression: '#state IN (:delivered, :dead) AND updatedAt < :before',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':delivered': s('delivered'),
+              ':dead': s('dead-lettered'),
+              ':before': n(before),
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw storeError('DeleteItem', this.#table, error);
+      }
+    });
+    return removed.filter(Boolean).length;
+  }
+
+  async pendingCount(): Promise<number> {
+    const counts = await Promise.all(
+      this.#shardList().map((shard) =>
+        countAll(
+          this.#client,
+          {
+            TableName: this.#table,
+            IndexName: 'due',
+            KeyConditionExpression: 'dueShard = :shard',
+            ExpressionAttributeValues: { ':shard': s(shard) },
+          },
+          'query',
+        ),
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  async #finish(
+    key: DeliveryKey,
+    state: 'delivered' | 'dead-lettered',
+    now: number,
+    attempt: Attempt | undefined,
+    condition: string | undefined,
+  ): Promise<void> {
+    const pk = keyString(key);
+    const sets = [
+      '#state = :state',
+      'updatedAt = :now',
+      'doneShard = :shard',
+      '#source = :source',
+      '#id = :id',
+      '#rule = :rule',
+      '#target = :target',
+    ];
+    const values: Record<string, AttributeValue> = {
+      ':state': s(state),
+      ':now': n(now),
+      ':shard': s(this.#shard(pk)),
+      ':source': s(key.source),
+      ':id': s(key.id),
+      ':rule': s(key.rule),
+      ':target': s(key.target),
+    };
+    if (attempt !== undefined) {
+      sets.push('attempts = list_append(if_not_exists(attempts, :empty), :attempt)');
+      values[':empty'] = { L: [] };
+      values[':attempt'] = { L: [s(JSON.stringify(attempt))] };
+    }
+    if (this.#retentionMs !== undefined) {
+      sets.push('#ttl = :ttl');
+      values[':ttl'] = n(Math.ceil((now + this.#retentionMs) / 1000));
+    }
+    if (condition?.includes(':delivered')) values[':delivered'] = s('delivered');
+    await this.#conditional(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { pk: s(pk) },
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${PAYLOAD_ATTRIBUTES}`,
+        ...(condition !== undefined ? { ConditionExpression: condition } : {}),
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          '#source': 'source',
+          '#id': 'id',
+          '#rule': 'rule',
+          '#target': 'target',
+          ...(this.#retentionMs !== undefined ? { '#ttl': 'ttl' } : {}),
+        },
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** Sends an UpdateItem whose failed condition means "nothing to do" (the entry moved on or does not exist). */
+  async #conditional(command: UpdateItemCommand): Promise<void> {
+    try {
+      await this.#client.send(command);
+    } catch (error) {
+      if (!isConditionFailed(error)) throw storeError('UpdateItem', this.#table, error);
+    }
+  }
+
+  async #pendingItem(delivery: PendingDelivery): Promise<Item> {
+    const pk = keyString(delivery);
+    const item: Item = {
+      pk: s(pk),
+      source: s(delivery.source),
+      id: s(delivery.id),
+      rule: s(delivery.rule),
+      target: s(delivery.target),
+      state: s('pending'),
+      createdAt: n(delivery.createdAt),
+      dueAt: n(delivery.dueAt),
+      dueKey: n(delivery.dueAt),
+      dueShard: s(this.#shard(pk)),
+      updatedAt: n(this.#clock.now()),
+      attempts: { L: delivery.attempts.map((attempt) => s(JSON.stringify(attempt))) },
+      ...(await encodeDocument('event', delivery.event)),
+    };
+    if (delivery.position !== undefined) {
+      item.partition = n(delivery.position.partition);
+      item.offset = n(delivery.position.offset);
+    }
+    if (delivery.redriveOf !== undefined) item.redriveOf = s(delivery.redriveOf);
+    return item;
+  }
+
+  async #toPending(item: Item): Promise<PendingDelivery> {
+    const table = this.#table;
+    const event = (await decodeDocument(item, 'event')) as CloudEvent | undefined;
+    if (event === undefined)
+      throw new JunctionError('Internal', `ledger item in ${table} has no event`, { field: 'event' });
+    const partition = num(item, 'partition');
+    const offset = num(item, 'offset');
+    const redriveOf = str(item, 'redriveOf');
+    const attempts = (item.attempts?.L ?? []).map((value) => JSON.parse(value.S ?? 'null') as Attempt);
+    return {
+      source: requireStr(item, 'source', table),
+      id: requireStr(item, 'id', table),
+      rule: requireStr(item, 'rule', table),
+      target: requireStr(item, 'target', table),
+      event: deepFreeze(event),
+      ...(partition !== undefined && offset !== undefined ? { position: { partition, offset } } : {}),
+      createdAt: requireNum(item, 'createdAt', table),
+      dueAt: requireNum(item, 'dueAt', table),
+      attempts,
+      ...(redriveOf !== undefined ? { redriveOf } : {}),
+    };
+  }
+
+  #shard(pk: string): string {
+    return String(shardOf(pk, this.#shards));
+  }
+
+  #shardList(): string[] {
+    return Array.from({ length: this.#shards }, (_, i) => String(i));
+  }
+}
+
+/** The partition key of a delivery: its four parts, unambiguously joined. */
+export function keyString(key: DeliveryKey): string {
+  return JSON.stringify([key.source, key.id, key.rule, key.target]);
+}
+
+function positiveInteger(value: number, field: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new JunctionError('InvalidRequest', `${field} must be a positive integer, got ${String(value)}`, {
+      field,
+    });
+  }
+  return value;
+}

@@ -1,0 +1,111 @@
+/** The DynamoDB Ledger on dynalite: the shared Ledger suite, then what is particular to DynamoDB. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoLedger, keyString } from '../../../lib/adapters/dynamodb/ledger.ts';
+import { JunctionError } from '../../../lib/core/errors.ts';
+import { type Dynalite, startDynalite } from '../../helpers/dynalite.ts';
+import { makeEvent } from '../../helpers/events.ts';
+import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
+
+let db: Dynalite;
+before(async () => {
+  db = await startDynalite();
+});
+after(() => db.stop());
+
+const T0 = 1_700_000_000_000;
+
+ledgerSuite('DynamoLedger (dynalite)', async () => {
+  const { ledger: table } = await db.freshTables();
+  return {
+    ledger: new DynamoLedger({ client: db.client, table }),
+    reopen: async () => new DynamoLedger({ client: db.client, table }),
+    cleanup: async () => {},
+  };
+});
+
+describe('DynamoLedger', () => {
+  test('spreads pending entries over the index shards and still answers due ones oldest first', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table, shards: 4 });
+    const deliveries = Array.from({ length: 40 }, (_, i) => makeDelivery({ dueAt: T0 + ((i * 7) % 40) }));
+    await ledger.enqueue(deliveries);
+    const due = await ledger.due(T0 + 1000, 15);
+    assert.deepEqual(
+      due.map((d) => d.dueAt),
+      Array.from({ length: 15 }, (_, i) => T0 + i),
+    );
+    assert.equal(await ledger.pendingCount(), 40);
+    assert.equal(await ledger.nextDueAt(), T0);
+    const shards = new Set<string>();
+    for (const d of deliveries) {
+      const out = await db.client.send(
+        new GetItemCommand({ TableName: table, Key: { pk: { S: keyString(d) } } }),
+      );
+      shards.add(out.Item?.dueShard?.S ?? '?');
+    }
+    assert.ok(shards.size > 1, `entries landed in ${shards.size} shard(s)`);
+  });
+
+  test('counts an in-flight delivery as due again at its lease end', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table });
+    const d = makeDelivery({ dueAt: T0 });
+    await ledger.enqueue([d]);
+    await ledger.claim(d, T0, T0 + 5_000);
+    assert.equal(await ledger.nextDueAt(), T0 + 5_000);
+    assert.equal(await ledger.pendingCount(), 1);
+  });
+
+  test('stores an event over the item size limit compressed and gives it back', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table });
+    const text = Array.from({ length: 20_000 }, (_, i) => `line ${i} of a large payload`).join('\n');
+    const event = makeEvent({ data: { text } });
+    assert.ok(JSON.stringify(event).length > 500_000);
+    const d = makeDelivery({ event, source: event.source, id: event.id });
+    assert.deepEqual(await ledger.enqueue([d]), [true]);
+    assert.deepEqual((await ledger.get(d))?.pending?.event, event);
+    const stored = await db.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: keyString(d) } } }),
+    );
+    assert.ok(stored.Item?.eventGz?.B !== undefined, 'stored as eventGz');
+  });
+
+  test('rejects an event that does not fit even compressed, naming the field', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table });
+    const random = Buffer.alloc(600_000);
+    for (let i = 0; i < random.length; i++) random[i] = Math.floor(Math.random() * 256);
+    const event = makeEvent({ data_base64: random.toString('base64'), data: undefined });
+    const d = makeDelivery({ event, source: event.source, id: event.id });
+    await assert.rejects(ledger.enqueue([d]), (error: unknown) => {
+      assert.ok(error instanceof JunctionError);
+      assert.equal(error.code, 'PayloadTooLarge');
+      assert.equal(error.field, 'event');
+      return true;
+    });
+  });
+
+  test('sets a TTL on finished entries when a retention is configured', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table, finishedRetentionMs: 3_600_000 });
+    const d = makeDelivery();
+    await ledger.enqueue([d]);
+    await ledger.complete(d, { at: T0, outcome: 'delivered', latencyMs: 1 }, T0 + 1);
+    const stored = await db.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: keyString(d) } } }),
+    );
+    assert.equal(stored.Item?.ttl?.N, String(Math.ceil((T0 + 1 + 3_600_000) / 1000)));
+    assert.equal(stored.Item?.event, undefined);
+    assert.equal(stored.Item?.dueShard, undefined);
+  });
+
+  test('rejects a shard count that is not a positive integer', () => {
+    assert.throws(() => new DynamoLedger({ client: db.client, table: 'x', shards: 0 }), {
+      code: 'InvalidRequest',
+      field: 'shards',
+    });
+  });
+});
