@@ -72,4 +72,13 @@ export interface BinaryNode extends NodeBase {
   readonly operators: readonly (ArithmeticOperator | ComparisonOperator)[];
 }
 
-export type Node = LiteralNode | AttributeNode | ExistsNode | UnaryNode | LikeNode | InNode | CallNode | LogicNode | BinaryNode;
+export type Node =
+  | LiteralNode
+  | AttributeNode
+  | ExistsNode
+  | UnaryNode
+  | LikeNode
+  | InNode
+  | CallNode
+  | LogicNode
+  | BinaryNode;

@@ -86,10 +86,8 @@ function arithmetic(operator: string, left: CesqlValue, right: CesqlValue, error
       return toInt32(a + b, 'addition', errors);
     case '-':
       return toInt32(a - b, 'subtraction', errors);
-    case '*': {
-      const product = a * b;
-      return isInt32(product) ? product + 0 : toInt32(Math.imul(a, b), 'multiplication', errors) && Math.imul(a, b);
-    }
+    case '*':
+      return toInt32(a * b, 'multiplication', errors, Math.imul(a, b));
     default: {
       if (b === 0) {
         errors.push({ kind: 'math', message: `${operator === '/' ? 'division' : 'modulo'} by zero` });
@@ -162,7 +160,12 @@ function logic(node: LogicNode, context: EvaluationContext, errors: CesqlError[]
 }
 
 /** A logic operand as a Boolean, or `undefined` when the link (and so the whole chain) must yield false. */
-function operand(node: Node, context: EvaluationContext, errors: CesqlError[], isOutermost: boolean): boolean | undefined {
+function operand(
+  node: Node,
+  context: EvaluationContext,
+  errors: CesqlError[],
+  isOutermost: boolean,
+): boolean | undefined {
   const before = errors.length;
   const value = evaluateNode(node, context, errors);
   if (errors.length > before) return undefined;
@@ -193,7 +196,10 @@ function membership(node: InNode, context: EvaluationContext, errors: CesqlError
 function call(node: CallNode, context: EvaluationContext, errors: CesqlError[]): CesqlValue {
   const fn = resolveFunction(context.functions, node.name, node.args.length);
   if (fn === undefined) {
-    errors.push({ kind: 'missingFunction', message: `no function ${node.name} takes ${node.args.length} argument(s)` });
+    errors.push({
+      kind: 'missingFunction',
+      message: `no function ${node.name} takes ${node.args.length} argument(s)`,
+    });
     return false;
   }
   const before = errors.length;

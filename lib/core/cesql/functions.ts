@@ -55,7 +55,11 @@ function substring(args: readonly CesqlValue[], errors: CesqlError[]): CesqlValu
   const chars = codePoints(text);
   if (position === 0) return '';
   if (position > chars.length || -position > chars.length) {
-    functionError(errors, 'SUBSTRING', `the position ${position} is outside the string of length ${chars.length}`);
+    functionError(
+      errors,
+      'SUBSTRING',
+      `the position ${position} is outside the string of length ${chars.length}`,
+    );
     return '';
   }
   if (length !== undefined && length < 0) {
@@ -85,17 +89,42 @@ const BUILT_INS: readonly CesqlFunction[] = [
     returns: 'String',
     call: ([separator, ...rest]) => rest.join(separator as string),
   },
-  { name: 'LOWER', parameters: ['String'], returns: 'String', call: ([text]) => (text as string).toLowerCase() },
-  { name: 'UPPER', parameters: ['String'], returns: 'String', call: ([text]) => (text as string).toUpperCase() },
+  {
+    name: 'LOWER',
+    parameters: ['String'],
+    returns: 'String',
+    call: ([text]) => (text as string).toLowerCase(),
+  },
+  {
+    name: 'UPPER',
+    parameters: ['String'],
+    returns: 'String',
+    call: ([text]) => (text as string).toUpperCase(),
+  },
   { name: 'TRIM', parameters: ['String'], returns: 'String', call: ([text]) => (text as string).trim() },
   { name: 'LEFT', parameters: ['String', 'Integer'], returns: 'String', call: left },
   { name: 'RIGHT', parameters: ['String', 'Integer'], returns: 'String', call: right },
   { name: 'SUBSTRING', parameters: ['String', 'Integer'], returns: 'String', call: substring },
   { name: 'SUBSTRING', parameters: ['String', 'Integer', 'Integer'], returns: 'String', call: substring },
   { name: 'ABS', parameters: ['Integer'], returns: 'Integer', call: abs },
-  { name: 'INT', parameters: ['Any'], returns: 'Integer', call: ([v], errors) => castExplicit(v!, 'Integer', errors) },
-  { name: 'BOOL', parameters: ['Any'], returns: 'Boolean', call: ([v], errors) => castExplicit(v!, 'Boolean', errors) },
-  { name: 'STRING', parameters: ['Any'], returns: 'String', call: ([v], errors) => castExplicit(v!, 'String', errors) },
+  {
+    name: 'INT',
+    parameters: ['Any'],
+    returns: 'Integer',
+    call: ([v], errors) => castExplicit(v!, 'Integer', errors),
+  },
+  {
+    name: 'BOOL',
+    parameters: ['Any'],
+    returns: 'Boolean',
+    call: ([v], errors) => castExplicit(v!, 'Boolean', errors),
+  },
+  {
+    name: 'STRING',
+    parameters: ['Any'],
+    returns: 'String',
+    call: ([v], errors) => castExplicit(v!, 'String', errors),
+  },
 ];
 
 /** Built-in functions by upper-case name. */

@@ -12,8 +12,8 @@ import type {
   LogicOperator,
   Node,
 } from './ast.ts';
-import { compileLike } from './like.ts';
 import { type Token, tokenize } from './lexer.ts';
+import { compileLike } from './like.ts';
 import { parseError } from './position.ts';
 import { INT32_MAX } from './values.ts';
 
@@ -55,7 +55,8 @@ class Parser {
   parse(): Node {
     const node = this.#expression();
     const next = this.#peek();
-    if (next.type !== 'end') throw this.#error(next, `unexpected ${describe(next)} after a complete expression`);
+    if (next.type !== 'end')
+      throw this.#error(next, `unexpected ${describe(next)} after a complete expression`);
     return node;
   }
 
@@ -79,7 +80,8 @@ class Parser {
 
   #expect(symbol: string, context: string): Token {
     const token = this.#next();
-    if (!this.#isSymbol(token, symbol)) throw this.#error(token, `expected '${symbol}' ${context}, found ${describe(token)}`);
+    if (!this.#isSymbol(token, symbol))
+      throw this.#error(token, `expected '${symbol}' ${context}, found ${describe(token)}`);
     return token;
   }
 
@@ -109,7 +111,13 @@ class Parser {
       operands.push(this.#comparison());
     }
     if (operators.length === 0) return first;
-    return this.#node({ kind: 'logic', operands, operators, offset: first.offset, depth: 1 + maxDepth(operands) });
+    return this.#node({
+      kind: 'logic',
+      operands,
+      operators,
+      offset: first.offset,
+      depth: 1 + maxDepth(operands),
+    });
   }
 
   #binary(level: BinaryNode['level'], symbols: ReadonlySet<string>, operand: () => Node): Node {
@@ -122,7 +130,14 @@ class Parser {
       operands.push(operand());
     }
     if (operators.length === 0) return first;
-    return this.#node({ kind: 'binary', level, operands, operators, offset: first.offset, depth: 1 + maxDepth(operands) });
+    return this.#node({
+      kind: 'binary',
+      level,
+      operands,
+      operators,
+      offset: first.offset,
+      depth: 1 + maxDepth(operands),
+    });
   }
 
   #comparison(): Node {
@@ -148,7 +163,10 @@ class Parser {
         this.#index += negated ? 2 : 1;
         const pattern = this.#next();
         if (pattern.type !== 'string') {
-          throw this.#error(pattern, `LIKE needs a string literal as its pattern, found ${describe(pattern)}`);
+          throw this.#error(
+            pattern,
+            `LIKE needs a string literal as its pattern, found ${describe(pattern)}`,
+          );
         }
         node = this.#node({
           kind: 'like',
@@ -161,7 +179,14 @@ class Parser {
       } else if (this.#isKeyword(operator, 'IN')) {
         this.#index += negated ? 2 : 1;
         const set = this.#list('IN', false);
-        node = this.#node({ kind: 'in', operand: node, set, negated, offset: node.offset, depth: 1 + maxDepth([node, ...set]) });
+        node = this.#node({
+          kind: 'in',
+          operand: node,
+          set,
+          negated,
+          offset: node.offset,
+          depth: 1 + maxDepth([node, ...set]),
+        });
       } else {
         return node;
       }
@@ -180,7 +205,8 @@ class Parser {
       items.push(this.#expression());
       const token = this.#next();
       if (this.#isSymbol(token, ')')) return items;
-      if (!this.#isSymbol(token, ',')) throw this.#error(token, `expected ',' or ')' in ${context}, found ${describe(token)}`);
+      if (!this.#isSymbol(token, ','))
+        throw this.#error(token, `expected ',' or ')' in ${context}, found ${describe(token)}`);
     }
   }
 
@@ -227,7 +253,8 @@ class Parser {
       this.#expect(')', 'to close the parenthesis');
       return inner;
     }
-    if (token.type === 'string') return { kind: 'literal', value: token.value, offset: token.offset, depth: 1 };
+    if (token.type === 'string')
+      return { kind: 'literal', value: token.value, offset: token.offset, depth: 1 };
     if (token.type !== 'word') throw this.#error(token, `expected a value, found ${describe(token)}`);
     if (DIGITS.test(token.text)) {
       return { kind: 'literal', value: this.#integer(token, false), offset: token.offset, depth: 1 };
@@ -243,11 +270,19 @@ class Parser {
       const attribute = this.#attribute(name);
       return { kind: 'exists', attribute, offset: token.offset, depth: 2 };
     }
-    if (KEYWORDS.has(token.value)) throw this.#error(token, `expected a value, found the keyword ${token.value}`);
+    if (KEYWORDS.has(token.value))
+      throw this.#error(token, `expected a value, found the keyword ${token.value}`);
     if (this.#isSymbol(this.#peek(), '(')) {
-      if (!FUNCTION_NAME.test(token.text)) throw this.#error(token, `'${token.text}' is not a valid function name`);
+      if (!FUNCTION_NAME.test(token.text))
+        throw this.#error(token, `'${token.text}' is not a valid function name`);
       const args = this.#list(`the arguments of ${token.value}`, true);
-      return this.#node({ kind: 'call', name: token.value, args, offset: token.offset, depth: 1 + maxDepth(args) });
+      return this.#node({
+        kind: 'call',
+        name: token.value,
+        args,
+        offset: token.offset,
+        depth: 1 + maxDepth(args),
+      });
     }
     return this.#attribute(token);
   }

@@ -8,7 +8,13 @@ export type CesqlValue = boolean | number | string;
 export type CesqlType = 'Boolean' | 'Integer' | 'String';
 
 /** The error kinds of the spec (section 3.8), named as the TCK names them. */
-export type CesqlErrorKind = 'parse' | 'math' | 'cast' | 'missingAttribute' | 'missingFunction' | 'functionEvaluation';
+export type CesqlErrorKind =
+  | 'parse'
+  | 'math'
+  | 'cast'
+  | 'missingAttribute'
+  | 'missingFunction'
+  | 'functionEvaluation';
 
 export interface CesqlError {
   readonly kind: CesqlErrorKind;
@@ -49,7 +55,10 @@ function stringToInteger(value: string, errors: CesqlError[]): number {
   if (!DECIMAL.test(value)) return castError(value, 'Integer', errors) as number;
   const parsed = Number(value);
   if (!isInt32(parsed)) {
-    errors.push({ kind: 'cast', message: `cannot cast String ${show(value)} to Integer: outside the 32-bit range` });
+    errors.push({
+      kind: 'cast',
+      message: `cannot cast String ${show(value)} to Integer: outside the 32-bit range`,
+    });
     return 0;
   }
   return parsed;
@@ -85,9 +94,15 @@ export function castExplicit(value: CesqlValue, target: CesqlType, errors: Cesql
   return castImplicit(value, target, errors);
 }
 
-/** Wraps an exact result into 32 bits, recording a `math` error when it did not fit. */
-export function toInt32(exact: number, operation: string, errors: CesqlError[]): number {
+/**
+ * An exact result as a 32-bit Integer. When it does not fit, records a `math` error and returns the result
+ * wrapped to 32 bits (two's complement), as `wrapped` when the caller computed it exactly (`Math.imul`).
+ */
+export function toInt32(exact: number, operation: string, errors: CesqlError[], wrapped = exact | 0): number {
   if (isInt32(exact)) return exact === 0 ? 0 : exact;
-  errors.push({ kind: 'math', message: `integer overflow in ${operation}: the result is outside the 32-bit range` });
-  return exact | 0;
+  errors.push({
+    kind: 'math',
+    message: `integer overflow in ${operation}: the result is outside the 32-bit range`,
+  });
+  return wrapped;
 }
