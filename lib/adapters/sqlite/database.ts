@@ -40,15 +40,23 @@ export class SqliteDatabase {
 
   constructor(options: SqliteDatabaseOptions) {
     if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
-      throw new JunctionError('InvalidRequest', `dataDir must be a non-empty path; got ${String(options?.dataDir)}`, {
-        field: 'dataDir',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `dataDir must be a non-empty path; got ${String(options?.dataDir)}`,
+        {
+          field: 'dataDir',
+        },
+      );
     }
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-      throw new JunctionError('InvalidRequest', `busyTimeoutMs must be an integer ≥ 0; got ${busyTimeoutMs}`, {
-        field: 'busyTimeoutMs',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `busyTimeoutMs must be an integer ≥ 0; got ${busyTimeoutMs}`,
+        {
+          field: 'busyTimeoutMs',
+        },
+      );
     }
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true });
@@ -194,7 +202,8 @@ export class SqliteDatabase {
 
 /** A retriable `BufferUnavailable` error, keeping the cause's message. */
 export function unavailable(message: string, cause?: unknown): JunctionError {
-  const detail = cause instanceof Error ? `: ${cause.message}` : cause === undefined ? '' : `: ${String(cause)}`;
+  const detail =
+    cause instanceof Error ? `: ${cause.message}` : cause === undefined ? '' : `: ${String(cause)}`;
   return new JunctionError('BufferUnavailable', `${message}${detail}`, { retriable: true, cause });
 }
 
@@ -208,7 +217,7 @@ export function deepFreeze<T>(value: T): T {
 }
 
 /** Parses stored JSON text and freezes it. */
-export function parseFrozen<T>(text: SQLOutputValue): T {
+export function parseFrozen<T>(text: SQLOutputValue | undefined): T {
   return deepFreeze(JSON.parse(String(text)) as T);
 }
 
@@ -218,7 +227,12 @@ export function optionalNumber(value: SQLOutputValue | undefined): number | unde
 }
 
 /** Rejects a value that is not an integer within [min, max], naming the field and the value received. */
-export function requireInteger(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function requireInteger(
+  field: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new JunctionError(
       'InvalidRequest',

@@ -103,13 +103,19 @@ export class SqliteEventLog implements EventLog {
   async append(events: readonly CloudEvent[], options?: AppendOptions): Promise<AppendResult[]> {
     this.#assertOpen();
     if (!Array.isArray(events)) {
-      throw new JunctionError('InvalidRequest', `events must be an array; got ${typeof events}`, { field: 'events' });
+      throw new JunctionError('InvalidRequest', `events must be an array; got ${typeof events}`, {
+        field: 'events',
+      });
     }
     const windowMs = options?.dedupWindowMs ?? 0;
     if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs < 0) {
-      throw new JunctionError('InvalidRequest', `dedupWindowMs must be a number ≥ 0; got ${JSON.stringify(windowMs)}`, {
-        field: 'dedupWindowMs',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `dedupWindowMs must be a number ≥ 0; got ${JSON.stringify(windowMs)}`,
+        {
+          field: 'dedupWindowMs',
+        },
+      );
     }
     if (events.length === 0) return [];
     const prepared = events.map((event) => ({
@@ -143,9 +149,13 @@ export class SqliteEventLog implements EventLog {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
     if (typeof options?.group !== 'string' || options.group.length === 0) {
-      throw new JunctionError('InvalidRequest', `group must be a non-empty string; got ${JSON.stringify(options?.group)}`, {
-        field: 'group',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `group must be a non-empty string; got ${JSON.stringify(options?.group)}`,
+        {
+          field: 'group',
+        },
+      );
     }
     if (typeof options.handler !== 'function') {
       throw new JunctionError('InvalidRequest', 'handler must be a function', { field: 'handler' });
@@ -183,9 +193,13 @@ export class SqliteEventLog implements EventLog {
   async offsetsForTime(timestamp: number): Promise<Position[]> {
     this.#assertOpen();
     if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) {
-      throw new JunctionError('InvalidRequest', `timestamp must be a number; got ${JSON.stringify(timestamp)}`, {
-        field: 'timestamp',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `timestamp must be a number; got ${JSON.stringify(timestamp)}`,
+        {
+          field: 'timestamp',
+        },
+      );
     }
     const ends = this.#endOffsetsNow();
     return ends.map(({ partition, offset: end }) => {
@@ -216,9 +230,13 @@ export class SqliteEventLog implements EventLog {
   async pruneBefore(timestamp: number): Promise<number> {
     this.#assertOpen();
     if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) {
-      throw new JunctionError('InvalidRequest', `timestamp must be a number; got ${JSON.stringify(timestamp)}`, {
-        field: 'timestamp',
-      });
+      throw new JunctionError(
+        'InvalidRequest',
+        `timestamp must be a number; got ${JSON.stringify(timestamp)}`,
+        {
+          field: 'timestamp',
+        },
+      );
     }
     return this.#db.write(() => {
       let removed = 0;
@@ -233,7 +251,10 @@ export class SqliteEventLog implements EventLog {
         );
       }
       if (this.#maxDedupWindowMs > 0) {
-        this.#db.run('DELETE FROM log_dedup WHERE accepted_at <= ?', this.#clock.now() - this.#maxDedupWindowMs);
+        this.#db.run(
+          'DELETE FROM log_dedup WHERE accepted_at <= ?',
+          this.#clock.now() - this.#maxDedupWindowMs,
+        );
       }
       return removed;
     });

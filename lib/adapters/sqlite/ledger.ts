@@ -1,0 +1,279 @@
+/** Ledger on SQLite: one row per delivery (source, id, rule, target); claims are single conditional UPDATEs. */
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { JunctionError } from '../../core/errors.ts';
+import type {
+  Attempt,
+  Clock,
+  DeliveryKey,
+  Ledger,
+  LedgerEntry,
+  LedgerState,
+  PendingDelivery,
+} from '../../ports.ts';
+import { systemClock } from '../../ports.ts';
+import { optionalNumber, parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+
+export interface SqliteLedgerOptions {
+  /** Where `updatedAt` of enqueue, reschedule and reopen comes from. @default systemClock */
+  readonly clock?: Clock;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ledger (
+  source TEXT NOT NULL, id TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+  state TEXT NOT NULL, event TEXT, partition INTEGER, offset INTEGER,
+  created_at INTEGER NOT NULL, due_at INTEGER NOT NULL, attempts TEXT NOT NULL DEFAULT '[]',
+  lease_until INTEGER, redrive_of TEXT, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (source, id, rule, target));
+CREATE INDEX IF NOT EXISTS ledger_state_due ON ledger (state, due_at);
+CREATE INDEX IF NOT EXISTS ledger_state_updated ON ledger (state, updated_at);
+`;
+
+const KEY_WHERE = 'source = ? AND id = ? AND rule = ? AND target = ?';
+const COLUMNS =
+  'source, id, rule, target, state, event, partition, offset, created_at, due_at, attempts, lease_until, redrive_of, updated_at';
+
+/** The SQLite Ledger. Every write goes through the database's group commit (one fsync per tick). */
+export class SqliteLedger implements Ledger {
+  readonly #db: SqliteDatabase;
+  readonly #clock: Clock;
+
+  constructor(db: SqliteDatabase, options: SqliteLedgerOptions = {}) {
+    this.#db = db;
+    this.#clock = options.clock ?? systemClock;
+    db.migrate(SCHEMA);
+  }
+
+  async enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]> {
+    if (!Array.isArray(deliveries)) {
+      throw new JunctionError('InvalidRequest', `deliveries must be an array; got ${typeof deliveries}`, {
+        field: 'deliveries',
+      });
+    }
+    if (deliveries.length === 0) return [];
+    const rows = deliveries.map((d, i) => this.#toRow(d, `deliveries[${i}]`));
+    return this.#db.write(() =>
+      rows.map(
+        (params) =>
+          this.#db.run(
+            `INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING`,
+            ...params,
+          ) === 1,
+      ),
+    );
+  }
+
+  async due(now: number, limit: number): Promise<PendingDelivery[]> {
+    requireInteger('limit', limit, 0);
+    if (limit === 0) return [];
+    return this.#db
+      .all(
+        `SELECT ${COLUMNS} FROM ledger
+         WHERE (state = 'pending' AND due_at <= ?1) OR (state = 'in-flight' AND due_at <= ?1 AND lease_until <= ?1)
+         ORDER BY due_at, rowid LIMIT ?2`,
+        now,
+        limit,
+      )
+      .map(toPending);
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const row = this.#db.get(
+      `SELECT min(t) AS next FROM (
+         SELECT min(due_at) AS t FROM ledger WHERE state = 'pending'
+         UNION ALL SELECT min(max(due_at, lease_until)) FROM ledger WHERE state = 'in-flight')`,
+    );
+    return optionalNumber(row?.next);
+  }
+
+  async claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean> {
+    const k = keyParams(key);
+    return this.#db.write(
+      () =>
+        this.#db.run(
+          `UPDATE ledger SET state = 'in-flight', lease_until = ?, updated_at = ?
+           WHERE ${KEY_WHERE} AND (state = 'pending' OR (state = 'in-flight' AND lease_until <= ?))`,
+          leaseUntil,
+          now,
+          ...k,
+          now,
+        ) === 1,
+    );
+  }
+
+  async complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void> {
+    const k = keyParams(key);
+    const attemptJson = JSON.stringify(attempt);
+    await this.#db.write(() => {
+      const changed = this.#db.run(
+        `UPDATE ledger SET state = 'delivered', event = NULL, lease_until = NULL, updated_at = ?,
+           attempts = json_insert(attempts, '$[#]', json(?)) WHERE ${KEY_WHERE}`,
+        now,
+        attemptJson,
+        ...k,
+      );
+      if (changed === 0) throw missing(key);
+    });
+  }
+
+  async reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void> {
+    const k = keyParams(key);
+    const attemptJson = JSON.stringify(attempt);
+    const now = this.#clock.now();
+    await this.#db.write(() => {
+      const changed = this.#db.run(
+        `UPDATE ledger SET state = 'pending', due_at = ?, lease_until = NULL, updated_at = ?,
+           attempts = json_insert(attempts, '$[#]', json(?))
+         WHERE ${KEY_WHERE} AND state IN ('pending', 'in-flight')`,
+        dueAt,
+        now,
+        attemptJson,
+        ...k,
+      );
+      if (changed === 0 && this.#stateOf(key) === undefined) throw missing(key);
+    });
+  }
+
+  async abandon(key: DeliveryKey, now: number): Promise<void> {
+    const k = keyParams(key);
+    await this.#db.write(() => {
+      const changed = this.#db.run(
+        `UPDATE ledger SET state = 'dead-lettered', event = NULL, lease_until = NULL, updated_at = ?
+         WHERE ${KEY_WHERE} AND state IN ('pending', 'in-flight')`,
+        now,
+        ...k,
+      );
+      if (changed === 0 && this.#stateOf(key) === undefined) throw missing(key);
+    });
+  }
+
+  async get(key: DeliveryKey): Promise<{ entry: LedgerEntry; pending?: PendingDelivery } | undefined> {
+    const row = this.#db.get(`SELECT ${COLUMNS} FROM ledger WHERE ${KEY_WHERE}`, ...keyParams(key));
+    if (row === undefined) return undefined;
+    const state = String(row.state) as LedgerState;
+    const leaseUntil = state === 'in-flight' ? optionalNumber(row.lease_until) : undefined;
+    const entry: LedgerEntry = {
+      key: {
+        source: String(row.source),
+        id: String(row.id),
+        rule: String(row.rule),
+        target: String(row.target),
+      },
+      state,
+      ...(leaseUntil === undefined ? {} : { leaseUntil }),
+      updatedAt: Number(row.updated_at),
+    };
+    return state === 'pending' || state === 'in-flight' ? { entry, pending: toPending(row) } : { entry };
+  }
+
+  async reopen(delivery: PendingDelivery, options: { keepDelivered: boolean }): Promise<boolean> {
+    const params = this.#toRow(delivery, 'delivery');
+    const key = keyParams(delivery);
+    return this.#db.write(() => {
+      const state = this.#stateOf(delivery);
+      if (state === 'pending' || state === 'in-flight') return false;
+      if (state === 'delivered' && options.keepDelivered) return false;
+      if (state !== undefined) this.#db.run(`DELETE FROM ledger WHERE ${KEY_WHERE}`, ...key);
+      this.#db.run(
+        `INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+        ...params,
+      );
+      return true;
+    });
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.#db.write(() =>
+      this.#db.run(
+        "DELETE FROM ledger WHERE state IN ('delivered', 'dead-lettered') AND updated_at < ?",
+        before,
+      ),
+    );
+  }
+
+  async pendingCount(): Promise<number> {
+    const row = this.#db.get("SELECT count(*) AS n FROM ledger WHERE state IN ('pending', 'in-flight')");
+    return Number(row?.n ?? 0);
+  }
+
+  #stateOf(key: DeliveryKey): LedgerState | undefined {
+    const row = this.#db.get(`SELECT state FROM ledger WHERE ${KEY_WHERE}`, ...keyParams(key));
+    return row === undefined ? undefined : (String(row.state) as LedgerState);
+  }
+
+  /** The insert parameters (after the key) of a pending delivery, validated. */
+  #toRow(d: PendingDelivery, field: string): Array<string | number | null> {
+    for (const name of ['source', 'id', 'rule', 'target'] as const) {
+      if (typeof d?.[name] !== 'string' || d[name].length === 0) {
+        throw new JunctionError(
+          'InvalidRequest',
+          `${field}.${name} must be a non-empty string; got ${JSON.stringify(d?.[name])}`,
+          { field: `${field}.${name}` },
+        );
+      }
+    }
+    requireNumber(`${field}.createdAt`, d.createdAt);
+    requireNumber(`${field}.dueAt`, d.dueAt);
+    if (d.event === null || typeof d.event !== 'object') {
+      throw new JunctionError('InvalidRequest', `${field}.event must be a CloudEvent object`, {
+        field: `${field}.event`,
+      });
+    }
+    return [
+      d.source,
+      d.id,
+      d.rule,
+      d.target,
+      JSON.stringify(d.event),
+      d.position?.partition ?? null,
+      d.position?.offset ?? null,
+      d.createdAt,
+      d.dueAt,
+      JSON.stringify(d.attempts ?? []),
+      d.redriveOf ?? null,
+      this.#clock.now(),
+    ];
+  }
+}
+
+function keyParams(key: DeliveryKey): [string, string, string, string] {
+  return [key.source, key.id, key.rule, key.target];
+}
+
+function missing(key: DeliveryKey): JunctionError {
+  return new JunctionError(
+    'NotFound',
+    `delivery ${JSON.stringify(key.id)} from ${JSON.stringify(key.source)} to ${key.rule}/${key.target} is not in the ledger`,
+    { details: { key } },
+  );
+}
+
+function requireNumber(field: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new JunctionError(
+      'InvalidRequest',
+      `${field} must be a finite number; got ${JSON.stringify(value)}`,
+      {
+        field,
+      },
+    );
+  }
+}
+
+function toPending(row: Row): PendingDelivery {
+  const partition = optionalNumber(row.partition);
+  const offset = optionalNumber(row.offset);
+  const redriveOf = row.redrive_of === null ? undefined : String(row.redrive_of);
+  return {
+    source: String(row.source),
+    id: String(row.id),
+    rule: String(row.rule),
+    target: String(row.target),
+    event: parseFrozen<CloudEvent>(row.event),
+    ...(partition === undefined || offset === undefined ? {} : { position: { partition, offset } }),
+    createdAt: Number(row.created_at),
+    dueAt: Number(row.due_at),
+    attempts: parseFrozen<Attempt[]>(row.attempts),
+    ...(redriveOf === undefined ? {} : { redriveOf }),
+  };
+}
