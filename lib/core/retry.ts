@@ -24,7 +24,11 @@ export interface FailureInfo {
 }
 
 /** The backoff delay before attempt number `attempt + 1`, where `attempt` ≥ 1 attempts have failed. */
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const { backoff } = policy;
   const ceiling =
     backoff.kind === 'fixed'
@@ -52,7 +56,10 @@ export function decideRetry(
   const delayMs = Math.max(backoffDelay(policy, attempts.length, random), failure.retryAfterMs ?? 0);
   const dueAt = now + delayMs;
   if (dueAt - createdAt > policy.maxAgeSeconds * 1000) {
-    return { retry: false, reason: `maximum event age of ${policy.maxAgeSeconds} s reached: ${failure.error}` };
+    return {
+      retry: false,
+      reason: `maximum event age of ${policy.maxAgeSeconds} s reached: ${failure.error}`,
+    };
   }
   return { retry: true, dueAt, delayMs };
 }

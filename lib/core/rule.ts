@@ -15,7 +15,16 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers a target may not set: the binding and the engine own them. */
 const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
 const TARGET_TYPES = ['function', 'http', 'kafka', 'bus'] as const;
-const RULE_KEYS = new Set(['name', 'description', 'enabled', 'pattern', 'filter', 'targets', 'createdAt', 'updatedAt']);
+const RULE_KEYS = new Set([
+  'name',
+  'description',
+  'enabled',
+  'pattern',
+  'filter',
+  'targets',
+  'createdAt',
+  'updatedAt',
+]);
 
 /** Limits on a rule. */
 export const RULE_LIMITS = Object.freeze({ maxTargets: 10, maxDescription: 512, maxConcurrency: 1024 });
@@ -44,7 +53,10 @@ function integer(value: unknown, path: string, min: number, max: number, fallbac
 function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalid(`${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${show(value)}`, path);
+    throw invalid(
+      `${path} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${show(value)}`,
+      path,
+    );
   }
   return value as T;
 }
@@ -53,7 +65,8 @@ function requiredString(value: unknown, path: string, pattern?: RegExp, hint?: s
   if (typeof value !== 'string' || value.length === 0) {
     throw invalid(`${path} is required and must be a non-empty string, got ${show(value)}`, path);
   }
-  if (pattern && !pattern.test(value)) throw invalid(`${path} ${hint ?? 'is malformed'}, got ${show(value)}`, path);
+  if (pattern && !pattern.test(value))
+    throw invalid(`${path} ${hint ?? 'is malformed'}, got ${show(value)}`, path);
   return value;
 }
 
@@ -67,12 +80,24 @@ function validateRetry(value: unknown, path: string): RetryPolicy {
   }
   const b = backoffIn ?? {};
   const initialMs = integer(b.initialMs, `${path}.backoff.initialMs`, 0, 86_400_000, base.backoff.initialMs);
-  const maxMs = integer(b.maxMs, `${path}.backoff.maxMs`, 0, 86_400_000, Math.max(initialMs, base.backoff.maxMs));
+  const maxMs = integer(
+    b.maxMs,
+    `${path}.backoff.maxMs`,
+    0,
+    86_400_000,
+    Math.max(initialMs, base.backoff.maxMs),
+  );
   if (maxMs < initialMs) {
-    throw invalid(`${path}.backoff.maxMs (${maxMs}) must not be below initialMs (${initialMs})`, `${path}.backoff.maxMs`);
+    throw invalid(
+      `${path}.backoff.maxMs (${maxMs}) must not be below initialMs (${initialMs})`,
+      `${path}.backoff.maxMs`,
+    );
   }
   if (b.jitter !== undefined && typeof b.jitter !== 'boolean') {
-    throw invalid(`${path}.backoff.jitter must be a boolean, got ${show(b.jitter)}`, `${path}.backoff.jitter`);
+    throw invalid(
+      `${path}.backoff.jitter must be a boolean, got ${show(b.jitter)}`,
+      `${path}.backoff.jitter`,
+    );
   }
   return Object.freeze({
     maxAttempts: integer(value.maxAttempts, `${path}.maxAttempts`, 1, 10_000, base.maxAttempts),
@@ -120,12 +145,18 @@ function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
   if (!isObject(value)) throw invalid(`${path} must be an object, got ${show(value)}`, path);
   const type = oneOf(value.type, `${path}.type`, TARGET_TYPES, 'function');
-  if (value.type === undefined) throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
+  if (value.type === undefined)
+    throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
   const input = value.input as TargetInput | undefined;
   if (input !== undefined) compileInput(input, `${path}.input`);
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
-    delivery: oneOf<DeliveryMode>(value.delivery, `${path}.delivery`, ['at-least-once', 'exactly-once'], 'at-least-once'),
+    delivery: oneOf<DeliveryMode>(
+      value.delivery,
+      `${path}.delivery`,
+      ['at-least-once', 'exactly-once'],
+      'at-least-once',
+    ),
     retry: validateRetry(value.retry, `${path}.retry`),
     concurrency: integer(value.concurrency, `${path}.concurrency`, 1, RULE_LIMITS.maxConcurrency, 16),
     timeoutMs: integer(value.timeoutMs, `${path}.timeoutMs`, 10, 900_000, 10_000),
@@ -136,7 +167,12 @@ function validateTarget(value: unknown, index: number): Target {
       return Object.freeze({
         ...base,
         type,
-        function: requiredString(value.function, `${path}.function`, FUNCTION_NAME, 'is not a valid function name'),
+        function: requiredString(
+          value.function,
+          `${path}.function`,
+          FUNCTION_NAME,
+          'is not a valid function name',
+        ),
       });
     case 'http': {
       const headers = validateHeaders(value.headers, `${path}.headers`);
@@ -165,13 +201,20 @@ function validateTarget(value: unknown, index: number): Target {
           throw invalid(`${path}.brokers must be a non-empty array of "host:port"`, `${path}.brokers`);
         }
         brokers = Object.freeze(
-          value.brokers.map((b, i) => requiredString(b, `${path}.brokers[${i}]`, /^[^\s:]+:\d{1,5}$/, 'must be "host:port"')),
+          value.brokers.map((b, i) =>
+            requiredString(b, `${path}.brokers[${i}]`, /^[^\s:]+:\d{1,5}$/, 'must be "host:port"'),
+          ),
         );
       }
       return Object.freeze({
         ...base,
         type,
-        topic: requiredString(value.topic, `${path}.topic`, /^[A-Za-z0-9._-]{1,249}$/, 'is not a valid Kafka topic name'),
+        topic: requiredString(
+          value.topic,
+          `${path}.topic`,
+          /^[A-Za-z0-9._-]{1,249}$/,
+          'is not a valid Kafka topic name',
+        ),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'structured'),
         ...(brokers === undefined ? {} : { brokers }),
       });
@@ -194,9 +237,15 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     if (!RULE_KEYS.has(key)) throw invalid(`unknown rule field ${show(key)}`, key);
   }
   if (body.name !== undefined && body.name !== name) {
-    throw invalid(`name in the body (${show(body.name)}) differs from the name in the path (${show(name)})`, 'name');
+    throw invalid(
+      `name in the body (${show(body.name)}) differs from the name in the path (${show(name)})`,
+      'name',
+    );
   }
-  if (body.description !== undefined && (typeof body.description !== 'string' || body.description.length > 512)) {
+  if (
+    body.description !== undefined &&
+    (typeof body.description !== 'string' || body.description.length > 512)
+  ) {
     throw invalid('description must be a string of at most 512 characters', 'description');
   }
   if (body.enabled !== undefined && typeof body.enabled !== 'boolean') {
@@ -207,12 +256,16 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   }
   if (body.pattern !== undefined) validatePattern(body.pattern);
   if (body.filter !== undefined) {
-    if (typeof body.filter !== 'string') throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
+    if (typeof body.filter !== 'string')
+      throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
     compileFilter(body.filter, { path: 'filter' });
   }
   if (!Array.isArray(body.targets)) throw invalid('targets must be an array (it may be empty)', 'targets');
   if (body.targets.length > RULE_LIMITS.maxTargets) {
-    throw invalid(`a rule has at most ${RULE_LIMITS.maxTargets} targets, got ${body.targets.length}`, 'targets');
+    throw invalid(
+      `a rule has at most ${RULE_LIMITS.maxTargets} targets, got ${body.targets.length}`,
+      'targets',
+    );
   }
   const targets = body.targets.map((t, i) => validateTarget(t, i));
   const seen = new Set<string>();

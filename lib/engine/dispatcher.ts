@@ -39,7 +39,10 @@ export interface DispatcherOptions {
   /** Shapes the event a target receives (its input transformer). */
   readonly transform: (event: CloudEvent, rule: Rule, target: Target) => CloudEvent;
   /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
-  readonly onEmitted: (returned: readonly unknown[], context: EmittedContext) => Promise<Array<{ source: string; id: string }>>;
+  readonly onEmitted: (
+    returned: readonly unknown[],
+    context: EmittedContext,
+  ) => Promise<Array<{ source: string; id: string }>>;
   /** How long a delivery is held by this process before another may take it over. @default 30000 */
   readonly leaseMs?: number;
   /** How often the ledger is polled for due deliveries when no local timer is earlier. @default 1000 */
@@ -123,7 +126,10 @@ export class Dispatcher {
   }
 
   /** Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. */
-  submit(deliveries: readonly PendingDelivery[], options: { claimed?: boolean; possibleDuplicate?: boolean } = {}): void {
+  submit(
+    deliveries: readonly PendingDelivery[],
+    options: { claimed?: boolean; possibleDuplicate?: boolean } = {},
+  ): void {
     for (const delivery of deliveries) {
       const key = keyString(delivery);
       if (this.#local.has(key)) continue;
@@ -154,7 +160,9 @@ export class Dispatcher {
       const first = lane.bySource.entries().next().value;
       if (!first) break;
       const [source, queue] = first;
-      const target = this.#o.lookup(queue[0]!.delivery.rule)?.targets.find((t) => t.id === queue[0]!.delivery.target);
+      const target = this.#o
+        .lookup(queue[0]!.delivery.rule)
+        ?.targets.find((t) => t.id === queue[0]!.delivery.target);
       const limit = target?.concurrency ?? 1;
       if (lane.active >= limit) break;
       const item = queue.shift()!;
@@ -181,7 +189,11 @@ export class Dispatcher {
     const rule = o.lookup(delivery.rule);
     const target = rule?.targets.find((t) => t.id === delivery.target);
     if (!rule || !target) {
-      await this.#deadLetter(delivery, [], `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`);
+      await this.#deadLetter(
+        delivery,
+        [],
+        `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`,
+      );
       return;
     }
     const started = o.clock.now();
@@ -195,7 +207,11 @@ export class Dispatcher {
     const driver = o.drivers[target.type];
     let result: DeliveryResult;
     if (!driver) {
-      result = { ok: false, retriable: false, error: `no driver for target type "${target.type}" in this deployment` };
+      result = {
+        ok: false,
+        retriable: false,
+        error: `no driver for target type "${target.type}" in this deployment`,
+      };
     } else {
       try {
         result = await driver.deliver({
@@ -209,7 +225,11 @@ export class Dispatcher {
         });
       } catch (error) {
         const e = toJunctionError(error);
-        result = { ok: false, retriable: e.retriable || e.code === 'Internal', error: `${e.code}: ${e.message}` };
+        result = {
+          ok: false,
+          retriable: e.retriable || e.code === 'Internal',
+          error: `${e.code}: ${e.message}`,
+        };
       }
     }
     const finished = o.clock.now();
@@ -263,7 +283,10 @@ export class Dispatcher {
     );
     if (decision.retry) {
       await o.ledger.reschedule(key, attempt, decision.dueAt);
-      await o.traces.record([attemptTrace, trace('retry-scheduled', { delayMs: decision.delayMs, dueAt: decision.dueAt })]);
+      await o.traces.record([
+        attemptTrace,
+        trace('retry-scheduled', { delayMs: decision.delayMs, dueAt: decision.dueAt }),
+      ]);
       this.#schedule(decision.dueAt);
       return;
     }

@@ -21,7 +21,11 @@ export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
       } catch (error) {
         const e = toJunctionError(error);
         // A missing function may be deployed before the retries run out; everything a handler does is retried.
-        return { ok: false, retriable: e.retriable || e.code === 'NotFound', error: `${e.code}: ${e.message}` };
+        return {
+          ok: false,
+          retriable: e.retriable || e.code === 'NotFound',
+          error: `${e.code}: ${e.message}`,
+        };
       }
     },
   };

@@ -26,7 +26,11 @@ export function createIngest(options: IngestOptions): Ingest {
   const { log, metrics } = options;
   const dedupWindowMs = options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS;
   metrics.declare('junction_events_in_total', 'counter', 'Events accepted into the log.');
-  metrics.declare('junction_events_duplicate_total', 'counter', 'Events answered as duplicates (idempotent publish).');
+  metrics.declare(
+    'junction_events_duplicate_total',
+    'counter',
+    'Events answered as duplicates (idempotent publish).',
+  );
   return {
     async publish(events) {
       if (events.length === 0) return [];
@@ -36,10 +40,14 @@ export function createIngest(options: IngestOptions): Ingest {
       } catch (error) {
         const e = toJunctionError(error);
         if (e.code === 'BufferUnavailable') throw e;
-        throw new JunctionError('BufferUnavailable', `the event log did not accept the events: ${e.message}`, {
-          retriable: true,
-          cause: error,
-        });
+        throw new JunctionError(
+          'BufferUnavailable',
+          `the event log did not accept the events: ${e.message}`,
+          {
+            retriable: true,
+            cause: error,
+          },
+        );
       }
       let duplicates = 0;
       for (const r of results) if (r.duplicate) duplicates++;

@@ -5,7 +5,7 @@
 import { compileFilter } from '../core/cesql/index.ts';
 import { validateEvent } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
-import { JunctionError, invalidRequest, notFound } from '../core/errors.ts';
+import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { validateRule } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
@@ -142,8 +142,18 @@ export class Junction {
         lag += Math.max(0, end.offset - c);
       }
       this.metrics.set('junction_router_lag_events', lag, undefined, 'Events in the log not yet routed.');
-      this.metrics.set('junction_deliveries_pending', await options.ledger.pendingCount(), undefined, 'Deliveries pending.');
-      this.metrics.set('junction_dead_letters', await options.deadLetters.count(), undefined, 'Dead letters stored.');
+      this.metrics.set(
+        'junction_deliveries_pending',
+        await options.ledger.pendingCount(),
+        undefined,
+        'Deliveries pending.',
+      );
+      this.metrics.set(
+        'junction_dead_letters',
+        await options.deadLetters.count(),
+        undefined,
+        'Dead letters stored.',
+      );
     });
   }
 
@@ -221,12 +231,18 @@ export class Junction {
     return Object.freeze({ ...attributes, datacontenttype: contentType, data });
   }
 
-  async #publishEmitted(returned: readonly unknown[], context: EmittedContext): Promise<Array<{ source: string; id: string }>> {
+  async #publishEmitted(
+    returned: readonly unknown[],
+    context: EmittedContext,
+  ): Promise<Array<{ source: string; id: string }>> {
     const { delivery, rule, target } = context;
     const fn = target.type === 'function' ? target.function : target.id;
     const events = returned.map((raw, i) => {
       if (!isObject(raw)) {
-        throw new JunctionError('InvalidEvent', `function "${fn}" returned a ${typeof raw} at index ${i}; return CloudEvent objects`);
+        throw new JunctionError(
+          'InvalidEvent',
+          `function "${fn}" returned a ${typeof raw} at index ${i}; return CloudEvent objects`,
+        );
       }
       return validateEvent({
         specversion: '1.0',
@@ -269,7 +285,8 @@ export class Junction {
 
   /** `POST /patterns/test`: matches a pattern and/or a CESQL filter against any JSON object. */
   testPattern(request: unknown): PatternTestResult {
-    if (!isObject(request)) throw invalidRequest('the body must be a JSON object with "event" and "pattern" or "filter"');
+    if (!isObject(request))
+      throw invalidRequest('the body must be a JSON object with "event" and "pattern" or "filter"');
     const { pattern, filter, event } = request as PatternTestRequest;
     if (!isObject(event)) throw invalidRequest('"event" must be a JSON object', 'event');
     if (pattern === undefined && filter === undefined) {
@@ -289,7 +306,13 @@ export class Junction {
       const { value, errors } = compiled.evaluate(event);
       if (value !== true) {
         matches = false;
-        explanation.push({ path: 'filter', condition: filter, actual: value, reason: 'the filter did not evaluate to true', errors });
+        explanation.push({
+          path: 'filter',
+          condition: filter,
+          actual: value,
+          reason: 'the filter did not evaluate to true',
+          errors,
+        });
       }
     }
     return matches ? { matches } : { matches, explanation };
@@ -324,10 +347,14 @@ export class Junction {
       const sources = await this.#o.traces.sourcesOf(id, 10);
       if (sources.length === 0) throw notFound(`event "${id}"`);
       if (sources.length > 1) {
-        throw new JunctionError('InvalidRequest', `several events have the id "${id}"; add ?source=… (one of ${sources.join(', ')})`, {
-          field: 'source',
-          details: { sources },
-        });
+        throw new JunctionError(
+          'InvalidRequest',
+          `several events have the id "${id}"; add ?source=… (one of ${sources.join(', ')})`,
+          {
+            field: 'source',
+            details: { sources },
+          },
+        );
       }
       src = sources[0] as string;
     }
@@ -375,7 +402,9 @@ export class Junction {
         redriveOf: letter.dlId,
         ...(letter.position === undefined ? {} : { position: letter.position }),
       };
-      const reopened = await this.#o.ledger.reopen(delivery, { keepDelivered: target?.delivery === 'exactly-once' });
+      const reopened = await this.#o.ledger.reopen(delivery, {
+        keepDelivered: target?.delivery === 'exactly-once',
+      });
       await this.#o.deadLetters.remove([letter.dlId]);
       await this.#o.traces.record([
         {

@@ -6,7 +6,9 @@ function labelKey(labels: Labels | undefined): string {
   if (!labels) return '';
   const parts = Object.keys(labels)
     .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+    .map(
+      (k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+    );
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 

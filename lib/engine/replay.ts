@@ -5,6 +5,7 @@
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { invalidRequest, notFound } from '../core/errors.ts';
 import { validateRule } from '../core/rule.ts';
+import type { Rule } from '../core/rule-types.ts';
 import type { EventLog, LogRecord } from '../ports.ts';
 import type { Junction } from './junction.ts';
 import { RuleMatcher } from './rule-matcher.ts';
@@ -32,7 +33,9 @@ export async function scanRange(
       const records = await log.read(start.partition, offset, Math.min(CHUNK, end - offset));
       if (records.length === 0) break;
       offset = (records[records.length - 1] as LogRecord).offset + 1;
-      const inRange = records.filter((r) => r.timestamp >= range.from && r.timestamp < range.to && r.offset < end);
+      const inRange = records.filter(
+        (r) => r.timestamp >= range.from && r.timestamp < range.to && r.offset < end,
+      );
       if (inRange.length > 0) await onRecords(inRange);
     }
   }
@@ -72,7 +75,8 @@ export async function replay(
 ): Promise<ReplayResult> {
   const body = asObject(input);
   const range = parseRange(body, parse);
-  if (body.rule !== undefined && typeof body.rule !== 'string') throw invalidRequest('"rule" must be a rule name', 'rule');
+  if (body.rule !== undefined && typeof body.rule !== 'string')
+    throw invalidRequest('"rule" must be a rule name', 'rule');
   if (body.name !== undefined && (typeof body.name !== 'string' || !/^[a-z0-9-]{1,64}$/.test(body.name))) {
     throw invalidRequest('"name" must be 1-64 lower-case letters, digits or "-"', 'name');
   }
@@ -129,7 +133,7 @@ export async function simulate(
   if (!Number.isInteger(sampleSize) || sampleSize < 0 || sampleSize > 100) {
     throw invalidRequest('"sample" must be an integer from 0 to 100', 'sample');
   }
-  let rule;
+  let rule: Rule;
   if (body.pattern !== undefined || body.filter !== undefined) {
     const { from: _f, to: _t, sample: _s, ...definition } = body;
     rule = validateRule(name, { targets: [], ...definition, enabled: true }, junction.clock.now());

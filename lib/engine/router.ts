@@ -3,6 +3,7 @@
  * matched (rule, target) before the batch counts as processed — so the log position only advances past events
  * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
  */
+import type { CloudEvent } from '../core/cloudevent-types.ts';
 import type { Clock, Ledger, LogRecord, PendingDelivery, TraceEntry, TraceStore } from '../ports.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { Metrics } from './metrics.ts';
@@ -31,12 +32,16 @@ export class Router {
     m.declare('junction_events_routed_total', 'counter', 'Events taken from the log by the router.');
     m.declare('junction_events_matched_total', 'counter', 'Events that matched at least one rule.');
     m.declare('junction_events_unmatched_total', 'counter', 'Events that matched no rule.');
-    m.declare('junction_ingest_to_route_seconds', 'histogram', 'From the log accepting an event to the router matching it.');
+    m.declare(
+      'junction_ingest_to_route_seconds',
+      'histogram',
+      'From the log accepting an event to the router matching it.',
+    );
   }
 
   /** Processes records of one partition; resolves when every matched delivery is durably pending or done. */
-  processBatch(records: readonly LogRecord[]): Promise<void> {
-    return this.route(records, this.#o.matcher);
+  async processBatch(records: readonly LogRecord[]): Promise<void> {
+    await this.route(records, this.#o.matcher);
   }
 
   /**
@@ -50,7 +55,7 @@ export class Router {
     const traces: TraceEntry[] = [];
     let matchedEvents = 0;
     for (const record of records) {
-      const event =
+      const event: CloudEvent =
         replayName === undefined ? record.event : Object.freeze({ ...record.event, replayname: replayName });
       const rules = matcher.match(event);
       metrics.observe('junction_ingest_to_route_seconds', Math.max(0, now - record.timestamp) / 1000);

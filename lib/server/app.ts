@@ -4,7 +4,7 @@
  */
 import { validateEvent } from '../core/cloudevent.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
-import { JunctionError, invalidRequest, toJunctionError } from '../core/errors.ts';
+import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
   awsErrorBody,
   mapPutEventsRequest,
@@ -58,7 +58,8 @@ function errorResponse(error: JunctionError): ApiResponse {
 
 function readJson(request: ApiRequest): unknown {
   const text = decoder.decode(request.body);
-  if (text.trim() === '') throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
+  if (text.trim() === '')
+    throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -74,7 +75,8 @@ function header(request: ApiRequest, name: string): string | undefined {
 function optionalInt(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null) return undefined;
-  if (!/^\d{1,15}$/.test(raw)) throw invalidRequest(`query parameter ${name} must be a whole number, got "${raw}"`, name);
+  if (!/^\d{1,15}$/.test(raw))
+    throw invalidRequest(`query parameter ${name} must be a whole number, got "${raw}"`, name);
   return Number(raw);
 }
 
@@ -86,7 +88,10 @@ export function parseTime(value: unknown, field: string): number {
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return t;
   }
-  throw invalidRequest(`${field} must be an RFC 3339 time or epoch milliseconds, got ${JSON.stringify(value)}`, field);
+  throw invalidRequest(
+    `${field} must be an RFC 3339 time or epoch milliseconds, got ${JSON.stringify(value)}`,
+    field,
+  );
 }
 
 function segments(path: string): string[] {
@@ -156,7 +161,11 @@ export function createApp(options: AppOptions): App {
         const { pattern, event } = mapTestEventPatternRequest(body);
         return json(200, testEventPatternResponse(junction.testPattern({ pattern, event }).matches), awsJson);
       }
-      return json(400, awsErrorBody('UnknownOperationException', `unsupported X-Amz-Target ${target}`), awsJson);
+      return json(
+        400,
+        awsErrorBody('UnknownOperationException', `unsupported X-Amz-Target ${target}`),
+        awsJson,
+      );
     } catch (error) {
       const e = toJunctionError(error);
       if (e.status >= 500) throw e;
@@ -171,13 +180,20 @@ export function createApp(options: AppOptions): App {
     const [head, second, third] = parts;
     const allow = (...methods: string[]) => {
       if (!methods.includes(method)) {
-        throw new JunctionError('MethodNotAllowed', `${method} is not allowed on ${request.path}; use ${methods.join(' or ')}`);
+        throw new JunctionError(
+          'MethodNotAllowed',
+          `${method} is not allowed on ${request.path}; use ${methods.join(' or ')}`,
+        );
       }
     };
     if (parts.length === 0) {
       if (method === 'POST' && header(request, 'x-amz-target') !== undefined) return amz(request);
       allow('GET');
-      return json(200, { name: 'junction', docs: 'https://github.com/junction-bus/junction#readme', health: '/healthz' });
+      return json(200, {
+        name: 'junction',
+        docs: 'https://github.com/junction-bus/junction#readme',
+        health: '/healthz',
+      });
     }
     switch (head) {
       case 'events':
@@ -237,7 +253,11 @@ export function createApp(options: AppOptions): App {
             ...(memoryMb === undefined ? {} : { memoryMb }),
           };
           if (request.body.length === 0) {
-            throw new JunctionError('InvalidFunction', 'the request body is empty; send the function source', { field: 'source' });
+            throw new JunctionError(
+              'InvalidFunction',
+              'the request body is empty; send the function source',
+              { field: 'source' },
+            );
           }
           return json(200, await junction.deployFunction(name, request.body, config));
         }

@@ -4,16 +4,16 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { IngestLimits } from '../core/codec/http.ts';
 import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
+import type { IngestLimits } from '../core/codec/http.ts';
 import { Junction } from '../engine/junction.ts';
 import type { Clock, EventLog, TargetDriver } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
-import { createReplayExtensions } from './replay.ts';
 import { type RunningServer, serve } from './node-server.ts';
+import { createReplayExtensions } from './replay.ts';
 
 export interface EmbeddedOptions {
   /** @default 8080 */

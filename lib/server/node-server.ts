@@ -28,8 +28,15 @@ function send(res: ServerResponse, response: ApiResponse): void {
 }
 
 function tooLarge(limit: number): ApiResponse {
-  const error = new JunctionError('PayloadTooLarge', `the request body is larger than the limit of ${limit} bytes`);
-  return { status: 413, headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify(error.toJSON()) };
+  const error = new JunctionError(
+    'PayloadTooLarge',
+    `the request body is larger than the limit of ${limit} bytes`,
+  );
+  return {
+    status: 413,
+    headers: { 'content-type': 'application/json', connection: 'close' },
+    body: JSON.stringify(error.toJSON()),
+  };
 }
 
 /** Reads the body, or answers undefined (after replying 413) when it is over the limit. */
@@ -82,7 +89,11 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
       send(res, response);
     })().catch((error: unknown) => {
       if (!res.headersSent) {
-        send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'Internal', message: String(error) } }) });
+        send(res, {
+          status: 500,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: { code: 'Internal', message: String(error) } }),
+        });
       } else {
         res.destroy();
       }

@@ -1,6 +1,7 @@
 /** Wires replay and rule simulation (lib/engine/replay.ts) into the API's extensions. */
-import { replay, simulate } from '../engine/replay.ts';
+
 import type { Junction } from '../engine/junction.ts';
+import { replay, simulate } from '../engine/replay.ts';
 import type { EventLog } from '../ports.ts';
 import { parseTime } from './app.ts';
 import type { Extensions } from './extensions.ts';
