@@ -354,6 +354,30 @@ export class Dispatcher {
     this.#timer.unref?.();
   }
 
+  /**
+   * Takes every due delivery from the ledger once (claiming each) and hands it to its lane; answers how many.
+   * The poller calls it; so does a scheduled function where no process stays up (Lambda).
+   */
+  async runDue(): Promise<number> {
+    const o = this.#o;
+    let taken = 0;
+    for (;;) {
+      const now = o.clock.now();
+      const due = (await o.ledger.due(now, 256)).filter((d) => !this.#local.has(keyString(d)));
+      for (const d of due) {
+        const rule = o.lookup(d.rule);
+        const target = rule?.targets.find((t) => t.id === d.target);
+        const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
+        const before = await o.ledger.get(keyOf(d));
+        if (!(await o.ledger.claim(keyOf(d), now, lease))) continue;
+        // An entry found in flight had a lease that ran out: its process died mid-delivery.
+        this.submit([d], { claimed: true, possibleDuplicate: before?.entry.state === 'in-flight' });
+        taken++;
+      }
+      if (due.length < 256) return taken;
+    }
+  }
+
   async #poll(): Promise<void> {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
@@ -361,20 +385,7 @@ export class Dispatcher {
     this.#polling = true;
     const o = this.#o;
     try {
-      for (;;) {
-        const now = o.clock.now();
-        const due = (await o.ledger.due(now, 256)).filter((d) => !this.#local.has(keyString(d)));
-        for (const d of due) {
-          const rule = o.lookup(d.rule);
-          const target = rule?.targets.find((t) => t.id === d.target);
-          const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
-          const before = await o.ledger.get(keyOf(d));
-          if (!(await o.ledger.claim(keyOf(d), now, lease))) continue;
-          // An entry found in flight had a lease that ran out: its process died mid-delivery.
-          this.submit([d], { claimed: true, possibleDuplicate: before?.entry.state === 'in-flight' });
-        }
-        if (due.length < 256) break;
-      }
+      await this.runDue();
       const next = await o.ledger.nextDueAt();
       if (next !== undefined) this.#schedule(next);
     } catch (error) {
