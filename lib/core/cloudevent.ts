@@ -204,12 +204,15 @@ function deepFreeze(value: object, depth: number): void {
 
 /**
  * The index of the first character the CloudEvents String type excludes (controls U+0000–U+001F and
- * U+007F–U+009F, noncharacters, unpaired surrogates), or -1.
+ * U+007F–U+009F, noncharacters, unpaired surrogates), or -1. Tab, line feed and carriage return are
+ * tolerated: the conformance corpus (YAML block scalars) carries them, and every way out of Junction
+ * escapes them (percent-encoded headers, JSON).
  */
 export function invalidCharAt(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code >= 0x20 && code < 0x7f) continue;
+    if (code === 0x09 || code === 0x0a || code === 0x0d) continue;
     if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return i;
     if ((code >= 0xfdd0 && code <= 0xfdef) || code === 0xfffe || code === 0xffff) return i;
     if (code >= 0xd800 && code <= 0xdbff) {

@@ -247,7 +247,8 @@ describe('validateEvent', () => {
 
   test('rejects strings with control characters, noncharacters or lone surrogates', () => {
     rejects({ ...base, id: 'a\u0000b' }, 'id');
-    rejects({ ...base, subject: 'tab\there' }, 'subject');
+    rejects({ ...base, subject: 'bell\u0007' }, 'subject');
+    assert.equal(validateEvent({ ...base, subject: 'tab\there\r\n' }).subject, 'tab\there\r\n');
     rejects({ ...base, type: 'x\u0085' }, 'type');
     rejects({ ...base, myext: 'bad\ud800' }, 'myext');
     rejects({ ...base, myext: '\ufffe' }, 'myext');
