@@ -71,7 +71,7 @@ export async function bundleFunction(source: Uint8Array, options: BundleOptions)
             resolveDir,
             sourcefile: `${options.name}.ts`,
           },
-          plugins: [singleModulePlugin()],
+          plugins: [singleModulePlugin(resolve(resolveDir, `${options.name}.ts`))],
         });
     const output = result.outputFiles[0];
     if (output === undefined) throw new JunctionError('Internal', 'esbuild produced no output');
@@ -115,12 +115,12 @@ function buildError(messages: readonly Message[]): JunctionError {
 }
 
 /** A single uploaded module has no neighbours: relative and absolute imports from it cannot resolve. */
-function singleModulePlugin(): Plugin {
+function singleModulePlugin(entryPath: string): Plugin {
   return {
     name: 'junction-single-module',
     setup(builder) {
       builder.onResolve({ filter: /^(\.{1,2}\/|\/)/ }, (args) => {
-        if (args.importer !== '<stdin>') return undefined;
+        if (args.importer !== entryPath && args.importer !== '<stdin>') return undefined;
         return {
           errors: [
             { text: `cannot import "${args.path}" from a single module: upload a zip to ship several files` },

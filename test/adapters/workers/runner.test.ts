@@ -1,7 +1,18 @@
 /** The worker-thread FunctionRunner: the shared suite, plus what only the embedded runner does. */
-import { createWorkerRunner } from '../../../lib/adapters/workers/index.ts';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  createWorkerRunner,
+  type WorkerRunner,
+  type WorkerRunnerOptions,
+} from '../../../lib/adapters/workers/index.ts';
+import type { CloudEvent } from '../../../lib/core/cloudevent-types.ts';
+import { JunctionError } from '../../../lib/core/errors.ts';
+import type { InvocationContext } from '../../../lib/ports.ts';
+import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
-import { functionRunnerSuite } from '../../ports/function-runner.suite.ts';
+import { functionFixture, functionRunnerSuite } from '../../ports/function-runner.suite.ts';
+import { makeZip } from './make-zip.ts';
 
 functionRunnerSuite('worker runner', async () => {
   const dir = tempDir('junction-fn-');
@@ -13,4 +24,299 @@ functionRunnerSuite('worker runner', async () => {
       dir.remove();
     },
   };
+});
+
+const text = (source: string): Uint8Array => new TextEncoder().encode(source);
+
+function ping(data: unknown = {}): CloudEvent {
+  return Object.freeze({
+    specversion: '1.0',
+    id: `w-${Math.random()}`,
+    source: 'urn:test',
+    type: 'ping',
+    data,
+  }) as CloudEvent;
+}
+
+function context(functionName: string): InvocationContext {
+  return { functionName, rule: 'r', target: 't', idempotencyKey: 'k', attempt: 1 };
+}
+
+async function withRunner(
+  options: Partial<WorkerRunnerOptions>,
+  run: (runner: WorkerRunner, dataDir: string) => Promise<void>,
+): Promise<void> {
+  const dir = tempDir('junction-fn-');
+  const runner = await createWorkerRunner({ dataDir: dir.path, logger: () => {}, ...options });
+  try {
+    await run(runner, dir.path);
+  } finally {
+    await runner.close();
+    dir.remove();
+  }
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error instanceof JunctionError ? error.code : `not a JunctionError: ${String(error)}`;
+  }
+}
+
+const THREAD_ID =
+  'import { threadId } from "node:worker_threads";\n' +
+  'export async function handler(e) { await new Promise((r) => setTimeout(r, e.data.ms ?? 0)); return { id: String(threadId) }; }\n';
+
+describe('worker runner (embedded only)', () => {
+  test('serves functions deployed before from a new runner on the same data dir', async () => {
+    const dir = tempDir('junction-fn-');
+    try {
+      const first = await createWorkerRunner({ dataDir: dir.path, logger: () => {} });
+      const info = await first.deploy('echo', functionFixture('echo'), { timeoutMs: 2000, memoryMb: 48 });
+      await first.close();
+      const second = await createWorkerRunner({ dataDir: dir.path, logger: () => {} });
+      try {
+        assert.deepEqual(await second.list(), [info]);
+        const result = await second.invoke('echo', ping({ a: 1 }), context('echo'));
+        assert.equal(result.returned.length, 1);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('sends console output and context.log to the logger, line by line, with the function name', async () => {
+    const lines: string[] = [];
+    const source =
+      'export function handler(e, context) { console.log("hello", e.data.who); console.error("to stderr"); context.log("via", "context"); }\n';
+    await withRunner({ logger: (fn, line) => lines.push(`${fn}|${line}`) }, async (runner) => {
+      await runner.deploy('chatty', text(source));
+      await runner.invoke('chatty', ping({ who: 'world' }), context('chatty'));
+      await waitFor(() => lines.length >= 3, 'three log lines', 5000);
+      assert.deepEqual(lines.sort(), ['chatty|hello world', 'chatty|to stderr', 'chatty|via context']);
+    });
+  });
+
+  test('keeps serving when the logger throws', async () => {
+    await withRunner(
+      {
+        logger: () => {
+          throw new Error('logger down');
+        },
+      },
+      async (runner) => {
+        await runner.deploy(
+          'chatty',
+          text('export function handler() { console.log("x"); return { id: "ok" }; }\n'),
+        );
+        const result = await runner.invoke('chatty', ping(), context('chatty'));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(result.returned, [{ id: 'ok' }]);
+      },
+    );
+  });
+
+  test('hands the handler a frozen copy of the event and the invocation context', async () => {
+    const source =
+      'export function handler(e, c) { let mutated = true; try { e.data.x = 2; } catch { mutated = false; }\n' +
+      '  return { id: e.id, mutated, frozen: Object.isFrozen(e.data), context: { ...c, log: typeof c.log } }; }\n';
+    await withRunner({ clock: { now: () => 1_000_000 } }, async (runner) => {
+      await runner.deploy('inspect', text(source), { timeoutMs: 500 });
+      const input = ping({ x: 1 });
+      const ctx: InvocationContext = {
+        functionName: 'inspect',
+        rule: 'r9',
+        target: 't9',
+        idempotencyKey: 'k9',
+        attempt: 4,
+      };
+      const result = await runner.invoke('inspect', input, ctx);
+      assert.deepEqual(result.returned, [
+        {
+          id: input.id,
+          mutated: false,
+          frozen: true,
+          context: {
+            functionName: 'inspect',
+            rule: 'r9',
+            target: 't9',
+            idempotencyKey: 'k9',
+            attempt: 4,
+            deadline: 1_000_500,
+            log: 'function',
+          },
+        },
+      ]);
+    });
+  });
+
+  test('rejects a returned value that cannot be cloned with FunctionError', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.deploy('fn-value', text('export const handler = () => ({ id: "x", f: () => 1 });\n'));
+      assert.equal(await codeOf(runner.invoke('fn-value', ping(), context('fn-value'))), 'FunctionError');
+    });
+  });
+
+  test('accepts a CommonJS-style module whose default export holds the handler', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.deploy('cjs', text('module.exports.handler = (e) => ({ id: e.id + "-cjs" });\n'));
+      const input = ping();
+      assert.deepEqual((await runner.invoke('cjs', input, context('cjs'))).returned, [
+        { id: `${input.id}-cjs` },
+      ]);
+    });
+  });
+
+  test('deploys a zip with several files', async () => {
+    const zip = makeZip([
+      {
+        name: 'index.ts',
+        contents:
+          'import { suffix } from "./suffix.ts";\nexport const handler = (e: { id: string }) => ({ id: e.id + suffix });\n',
+      },
+      { name: 'suffix.ts', contents: 'export const suffix: string = "-zipped";\n' },
+    ]);
+    await withRunner({}, async (runner) => {
+      await runner.deploy('zipped', zip);
+      const input = ping();
+      assert.deepEqual((await runner.invoke('zipped', input, context('zipped'))).returned, [
+        { id: `${input.id}-zipped` },
+      ]);
+    });
+  });
+
+  test('rejects a module that throws or never finishes while loading', async () => {
+    await withRunner({}, async (runner) => {
+      const throwing = await codeOf(
+        runner.deploy('load-throws', text('throw new Error("no");\nexport const handler = () => {};\n')),
+      );
+      const spinning = await codeOf(
+        runner.deploy('load-spins', text('while (true) {}\nexport const handler = () => {};\n'), {
+          timeoutMs: 200,
+        }),
+      );
+      assert.deepEqual([throwing, spinning], ['InvalidFunction', 'InvalidFunction']);
+      assert.deepEqual(await runner.list(), []);
+    });
+  });
+
+  test('rejects out-of-range config with InvalidFunction naming the field', async () => {
+    await withRunner({}, async (runner) => {
+      for (const [config, field] of [
+        [{ timeoutMs: 0 }, 'timeoutMs'],
+        [{ timeoutMs: 1.5 }, 'timeoutMs'],
+        [{ memoryMb: 1 }, 'memoryMb'],
+      ] as const) {
+        await assert.rejects(runner.deploy('f', functionFixture('noop'), config), (error: unknown) => {
+          return error instanceof JunctionError && error.code === 'InvalidFunction' && error.field === field;
+        });
+      }
+    });
+  });
+
+  test('keeps the config of the previous version when a redeploy gives none', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.deploy('f', functionFixture('noop'), { timeoutMs: 777, memoryMb: 40 });
+      const info = await runner.deploy('f', functionFixture('echo'));
+      assert.deepEqual([info.timeoutMs, info.memoryMb], [777, 40]);
+    });
+  });
+
+  test('reuses warm workers and starts at most maxWorkersPerFunction for one function', async () => {
+    await withRunner({ maxWorkersPerFunction: 2 }, async (runner) => {
+      await runner.deploy('threads', text(THREAD_ID));
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => runner.invoke('threads', ping({ ms: 40 }), context('threads'))),
+      );
+      const threads = new Set(results.map((result) => (result.returned[0] as { id: string }).id));
+      assert.equal(threads.size, 2);
+      await runner.invoke('threads', ping({ ms: 0 }), context('threads'));
+      assert.equal(runner.stats().started, 2);
+      assert.equal(runner.stats().workers, 2);
+    });
+  });
+
+  test('makes room under maxWorkers by stopping idle workers of other functions', async () => {
+    await withRunner({ maxWorkers: 1 }, async (runner) => {
+      await runner.deploy('a', text(THREAD_ID));
+      await runner.deploy('b', text(THREAD_ID));
+      for (const name of ['a', 'b', 'a', 'b']) {
+        assert.equal((await runner.invoke(name, ping({ ms: 0 }), context(name))).returned.length, 1);
+        assert.ok(runner.stats().workers <= 1);
+      }
+      assert.equal(runner.stats().started, 4);
+    });
+  });
+
+  test('runs new invocations on the new version while a call on the old one finishes', async () => {
+    const version = (tag: string): Uint8Array =>
+      text(
+        `export async function handler(e) { await new Promise((r) => setTimeout(r, e.data.ms ?? 0)); return { id: "${tag}" }; }\n`,
+      );
+    await withRunner({}, async (runner) => {
+      await runner.deploy('live', version('old'));
+      const slow = runner.invoke('live', ping({ ms: 300 }), context('live'));
+      await waitFor(() => runner.stats().busy === 1, 'the slow call to start', 5000);
+      await runner.deploy('live', version('new'));
+      const fresh = await runner.invoke('live', ping({ ms: 0 }), context('live'));
+      assert.deepEqual(fresh.returned, [{ id: 'new' }]);
+      assert.deepEqual((await slow).returned, [{ id: 'old' }]);
+      await waitFor(() => runner.stats().workers === 1, 'the old worker to go', 5000);
+    });
+  });
+
+  test('stops the workers of a deleted function and fails its running call', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.deploy('gone', functionFixture('never-returns'), { timeoutMs: 10_000 });
+      const running = codeOf(runner.invoke('gone', ping(), context('gone')));
+      await waitFor(() => runner.stats().busy === 1, 'the call to start', 5000);
+      assert.equal(await runner.delete('gone'), true);
+      assert.equal(await running, 'FunctionError');
+      await waitFor(() => runner.stats().workers === 0, 'the workers to stop', 5000);
+    });
+  });
+
+  test('terminates everything on close and refuses calls afterwards', async () => {
+    const dir = tempDir('junction-fn-');
+    try {
+      const runner = await createWorkerRunner({ dataDir: dir.path, logger: () => {} });
+      await runner.deploy('hang', functionFixture('never-returns'), { timeoutMs: 10_000 });
+      const running = codeOf(runner.invoke('hang', ping(), context('hang')));
+      await waitFor(() => runner.stats().busy === 1, 'the call to start', 5000);
+      await runner.close();
+      assert.equal(await running, 'FunctionError');
+      assert.equal(runner.stats().workers, 0);
+      assert.equal(await codeOf(runner.invoke('hang', ping(), context('hang'))), 'Internal');
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('rejects invalid options naming the option', async () => {
+    for (const [options, field] of [
+      [{ dataDir: '' }, 'dataDir'],
+      [{ dataDir: '/tmp/x', maxWorkers: 0 }, 'maxWorkers'],
+      [{ dataDir: '/tmp/x', maxWorkersPerFunction: 1.5 }, 'maxWorkersPerFunction'],
+      [{ dataDir: '/tmp/x', defaultMemoryMb: 2 }, 'defaultMemoryMb'],
+    ] as const) {
+      await assert.rejects(createWorkerRunner(options), (error: unknown) => {
+        return error instanceof JunctionError && error.field === field && error.message.includes('received');
+      });
+    }
+  });
+
+  test('counts invocations, failures, timeouts and out-of-memory kills in stats', async () => {
+    await withRunner({}, async (runner) => {
+      await runner.deploy('throws', functionFixture('throws'));
+      await runner.deploy('spin', functionFixture('busy-loop'), { timeoutMs: 200 });
+      await codeOf(runner.invoke('throws', ping(), context('throws')));
+      await codeOf(runner.invoke('spin', ping(), context('spin')));
+      const stats = runner.stats();
+      assert.deepEqual([stats.functions, stats.invocations, stats.failures, stats.timeouts], [2, 2, 1, 1]);
+    });
+  });
 });
