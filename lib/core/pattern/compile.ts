@@ -7,6 +7,7 @@ import { DEFAULT_PATTERN_LIMITS } from './model.ts';
 import { parseWildcard } from './wildcard.ts';
 
 const OPERATORS = new Set([
+  'exactly',
   'prefix',
   'suffix',
   'equals-ignore-case',
@@ -37,11 +38,21 @@ export function show(value: unknown): string {
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber);
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber)
+  );
+}
+
+/** A field before same-path merging: `absent` when `exists: false` is one of its alternatives. */
+interface RawField {
+  readonly path: string;
+  readonly source: string;
+  readonly matchers: readonly Matcher[];
+  readonly absent: boolean;
 }
 
 interface Alternative {
-  readonly fields: FieldCondition[];
+  readonly fields: RawField[];
 }
 
 class Compiler {
@@ -57,7 +68,13 @@ class Compiler {
   }
 
   /** An object level of the pattern as a list of alternative conjunctions. */
-  object(value: Record<string, unknown>, prefix: string, where: string, depth: number, inOr: boolean): Alternative[] {
+  object(
+    value: Record<string, unknown>,
+    prefix: string,
+    where: string,
+    depth: number,
+    inOr: boolean,
+  ): Alternative[] {
     if (depth > this.limits.maxDepth) {
       this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
     }
@@ -135,11 +152,7 @@ class Compiler {
       if (m === 'absent') absent = true;
       else matchers.push(m);
     });
-    const segments = path.split('.');
-    const out: Alternative[] = [];
-    if (matchers.length > 0) out.push({ fields: [{ path, segments, source: where, mode: 'present', matchers }] });
-    if (absent) out.push({ fields: [{ path, segments, source: where, mode: 'absent', matchers: [] }] });
-    return out;
+    return [{ fields: [{ path, source: where, matchers, absent }] }];
   }
 
   matcher(item: unknown, where: string, depth: number): Matcher | 'absent' {
@@ -150,10 +163,14 @@ class Compiler {
     }
     if (item === true || item === false || item === null) return { kind: 'literal', value: item };
     if (Array.isArray(item)) {
-      this.fail(where, `a match value must be a string, number, boolean, null or an operator object, received ${show(item)}`);
+      this.fail(
+        where,
+        `a match value must be a string, number, boolean, null or an operator object, received ${show(item)}`,
+      );
     }
     if (!isPlainObject(item)) this.fail(where, `unsupported match value ${show(item)}`);
-    if (depth > this.limits.maxDepth) this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
+    if (depth > this.limits.maxDepth)
+      this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
     const keys = Object.keys(item);
     if (keys.length === 0) this.fail(where, 'Empty objects are not allowed');
     const op = keys[0] as string;
@@ -167,6 +184,8 @@ class Compiler {
       case 'prefix':
       case 'suffix':
         return this.affix(op, arg, at);
+      case 'exactly':
+        return { kind: 'string', value: this.string(arg, at, 'exact') };
       case 'equals-ignore-case':
         return { kind: 'equals-ignore-case', value: this.string(arg, at, 'equals-ignore-case') };
       case 'wildcard':
@@ -193,7 +212,8 @@ class Compiler {
   }
 
   string(arg: unknown, where: string, op: string): string {
-    if (typeof arg !== 'string') this.fail(where, `${op} match pattern must be a string, received ${show(arg)}`);
+    if (typeof arg !== 'string')
+      this.fail(where, `${op} match pattern must be a string, received ${show(arg)}`);
     return arg;
   }
 
@@ -205,7 +225,8 @@ class Compiler {
       if (key !== 'equals-ignore-case') {
         this.fail(childPath(where, String(key)), `Unsupported ${op} pattern: ${String(key)}`);
       }
-      if (keys.length > 1) this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+      if (keys.length > 1)
+        this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
       const value = this.string(arg[key], childPath(where, key), 'equals-ignore-case');
       return { kind: op, value, ignoreCase: true };
     }
@@ -229,14 +250,23 @@ class Compiler {
       return this.fail(where, `${(error as Error).message}, received ${show(value)}`);
     }
     if (parsed.pieces.length - 1 > this.limits.maxWildcardStars) {
-      this.fail(where, `a wildcard holds at most ${this.limits.maxWildcardStars} '*', received ${show(value)}`);
+      this.fail(
+        where,
+        `a wildcard holds at most ${this.limits.maxWildcardStars} '*', received ${show(value)}`,
+      );
     }
     return parsed;
   }
 
   anythingBut(arg: unknown, where: string): Matcher {
     if (typeof arg === 'string') {
-      return { kind: 'anything-but', strings: new Set([arg]), lexemes: new Set(), numbers: new Set(), shown: arg };
+      return {
+        kind: 'anything-but',
+        strings: new Set([arg]),
+        lexemes: new Set(),
+        numbers: new Set(),
+        shown: arg,
+      };
     }
     if (isJsonNumber(arg)) return this.anythingButList([arg], where, arg);
     if (Array.isArray(arg)) return this.anythingButList(arg, where, arg);
@@ -247,7 +277,8 @@ class Compiler {
       if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(key)) {
         this.fail(at, `Unsupported anything-but pattern: ${key}`);
       }
-      if (keys.length > 1) this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+      if (keys.length > 1)
+        this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
       const raw = arg[key];
       const list = Array.isArray(raw) ? raw : [raw];
       if (list.length === 0) this.fail(at, 'Empty arrays are not allowed');
@@ -265,12 +296,17 @@ class Compiler {
         return v;
       });
       if (key === 'wildcard') {
-        const wildcards = values.map((v, i) => this.parseWildcard(v, Array.isArray(raw) ? childPath(at, i) : at));
+        const wildcards = values.map((v, i) =>
+          this.parseWildcard(v, Array.isArray(raw) ? childPath(at, i) : at),
+        );
         return { kind: 'anything-but-wildcard', values, wildcards };
       }
       return { kind: `anything-but-${key}` as 'anything-but-prefix', values };
     }
-    return this.fail(where, `anything-but takes a string, a number, a list of either, or an operator object, received ${show(arg)}`);
+    return this.fail(
+      where,
+      `anything-but takes a string, a number, a list of either, or an operator object, received ${show(arg)}`,
+    );
   }
 
   anythingButList(list: unknown[], where: string, shown: unknown): Matcher {
@@ -325,10 +361,24 @@ class Compiler {
     }
     if (first === '<' || first === '<=') {
       if (arg.length > 2) this.fail(where, `Too many elements in numeric expression: ${show(arg)}`);
-      return { kind: 'numeric', low: -Infinity, lowInclusive: false, high: v0, highInclusive: first === '<=', shown };
+      return {
+        kind: 'numeric',
+        low: -Infinity,
+        lowInclusive: false,
+        high: v0,
+        highInclusive: first === '<=',
+        shown,
+      };
     }
     if (arg.length === 2) {
-      return { kind: 'numeric', low: v0, lowInclusive: first === '>=', high: Infinity, highInclusive: false, shown };
+      return {
+        kind: 'numeric',
+        low: v0,
+        lowInclusive: first === '>=',
+        high: Infinity,
+        highInclusive: false,
+        shown,
+      };
     }
     const second = arg[2];
     if (second === '>' || second === '>=' || second === '=') {
@@ -340,8 +390,55 @@ class Compiler {
     const v1 = this.numericValue(second, arg[3], childPath(where, 3));
     if (arg.length > 4) this.fail(where, `Too many terms in numeric range expression: ${show(arg)}`);
     if (!(v0 < v1)) this.fail(where, `Bottom must be less than top: ${show(arg)}`);
-    return { kind: 'numeric', low: v0, lowInclusive: first === '>=', high: v1, highInclusive: second === '<=', shown };
+    return {
+      kind: 'numeric',
+      low: v0,
+      lowInclusive: first === '>=',
+      high: v1,
+      highInclusive: second === '<=',
+      shown,
+    };
   }
+}
+
+/**
+ * Fields of one combination that name the same path become one field whose values are alternatives, as
+ * EventBridge (event-ruler) does: `{"a": ["x"], "$or": [{"a": ["y"]}, …]}` accepts `a` = x or y in that branch.
+ */
+function merge(fields: readonly RawField[]): RawField[] {
+  const byPath = new Map<string, RawField>();
+  for (const f of fields) {
+    const seen = byPath.get(f.path);
+    byPath.set(
+      f.path,
+      seen === undefined
+        ? f
+        : {
+            path: f.path,
+            source: seen.source,
+            matchers: [...seen.matchers, ...f.matchers],
+            absent: seen.absent || f.absent,
+          },
+    );
+  }
+  return [...byPath.values()];
+}
+
+/** A field that may be absent or match splits the combination in two: one where it is absent, one where it matches. */
+function expand(fields: readonly RawField[]): SubPattern[] {
+  let subs: FieldCondition[][] = [[]];
+  for (const f of fields) {
+    const segments = f.path.split('.');
+    const variants: FieldCondition[] = [];
+    if (f.matchers.length > 0) {
+      variants.push({ path: f.path, segments, source: f.source, mode: 'present', matchers: f.matchers });
+    }
+    if (f.absent) variants.push({ path: f.path, segments, source: f.source, mode: 'absent', matchers: [] });
+    const next: FieldCondition[][] = [];
+    for (const s of subs) for (const v of variants) next.push([...s, v]);
+    subs = next;
+  }
+  return subs.map((s) => ({ fields: s }));
 }
 
 function jsonSize(value: unknown): number {
@@ -355,7 +452,7 @@ function jsonSize(value: unknown): number {
 /** Validates and compiles a pattern; throws `JunctionError('InvalidPattern', …, { path })` on the first problem. */
 export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> = {}): CompiledPattern {
   const all: PatternLimits = { ...DEFAULT_PATTERN_LIMITS, ...limits };
-  const compiler = new Compiler(all);
+  const compiler: Compiler = new Compiler(all);
   if (!isPlainObject(pattern)) {
     compiler.fail('pattern', `a pattern must be a JSON object, received ${show(pattern)}`);
   }
@@ -364,7 +461,18 @@ export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> 
     compiler.fail('pattern', `the pattern is ${size} bytes of JSON, more than the limit of ${all.maxBytes}`);
   }
   const alternatives = compiler.object(pattern, '', 'pattern', 1, false);
-  const subPatterns: SubPattern[] = alternatives.map((a) => ({ fields: a.fields }));
+  const subPatterns: SubPattern[] = [];
+  for (const alternative of alternatives) {
+    for (const sub of expand(merge(alternative.fields))) {
+      subPatterns.push(sub);
+      if (subPatterns.length > all.maxCombinations) {
+        compiler.fail(
+          'pattern',
+          `the pattern expands into more than ${all.maxCombinations} combinations ($or branches and exists:false alternatives)`,
+        );
+      }
+    }
+  }
   return { subPatterns };
 }
 

@@ -80,8 +80,8 @@ class JsonTextError extends Error {}
 
 /**
  * Parses JSON text like `JSON.parse`, except that a number whose lexeme `JSON.parse` would lose becomes a
- * `JsonNumber`, and a key repeated in one object collects its values into an array (every value stays visible
- * to matching). Throws a SyntaxError naming the offset on bad input.
+ * `JsonNumber`. A key repeated in one object keeps its last value, as with `JSON.parse`. Throws a SyntaxError
+ * naming the offset on bad input.
  */
 export function parseJsonPreservingNumbers(text: string): unknown {
   let pos = 0;
@@ -118,7 +118,6 @@ export function parseJsonPreservingNumbers(text: string): unknown {
     if (c === '{') {
       pos++;
       const out: Record<string, unknown> = {};
-      const seen = new Set<string>();
       ws();
       if (text[pos] === '}') {
         pos++;
@@ -132,14 +131,7 @@ export function parseJsonPreservingNumbers(text: string): unknown {
         if (text[pos] !== ':') fail("Expected ':'");
         pos++;
         const v = value(depth + 1);
-        if (seen.has(key)) {
-          const prev = out[key];
-          out[key] = Array.isArray(prev) && (prev as { dup?: boolean }).dup ? [...prev, v] : [prev, v];
-          (out[key] as { dup?: boolean }).dup = true;
-        } else {
-          seen.add(key);
-          Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-        }
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
         ws();
         if (text[pos] === ',') {
           pos++;

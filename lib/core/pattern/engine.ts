@@ -1,0 +1,417 @@
+/**
+ * The compiled index of all patterns. Each sub-pattern is filed under one anchor condition (its most selective
+ * field) in a trie of field paths; an event is walked once along the paths the index knows, every leaf is looked
+ * up in hash maps, character tries and interval trees, and only the sub-patterns whose anchor fired are then
+ * checked in full. Matching costs the event's size plus the candidates, not the number of patterns.
+ */
+import { compilePattern } from './compile.ts';
+import { ipKey } from './ip.ts';
+import { JsonNumber } from './json-number.ts';
+import type { Leaf } from './leaf.ts';
+import { fold, leafOf, matchLeaf } from './leaf.ts';
+import type { FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
+import { satisfies } from './satisfy.ts';
+import { CharTrie, IntervalIndex } from './structures.ts';
+import { matchWildcard } from './wildcard.ts';
+
+interface Entry {
+  readonly id: string;
+  readonly subs: Sub[];
+  stamp: number;
+}
+
+interface Sub {
+  readonly entry: Entry;
+  readonly pattern: SubPattern;
+  /** One present field and nothing else: the anchor firing is the whole match. */
+  readonly direct: boolean;
+  readonly anchors: Condition[];
+  stamp: number;
+}
+
+/** One distinct (path, matcher), shared by every sub-pattern anchored on it. */
+interface Condition {
+  readonly key: string;
+  readonly matcher: Matcher;
+  readonly node: PathNode;
+  readonly subs: Set<Sub>;
+}
+
+interface PathNode {
+  readonly children: Map<string, PathNode>;
+  index: AnchorIndex | undefined;
+}
+
+function selectivity(m: Matcher): number {
+  switch (m.kind) {
+    case 'string':
+    case 'number':
+    case 'literal':
+    case 'equals-ignore-case':
+      return 1;
+    case 'numeric':
+      return m.low === m.high ? 1 : 3;
+    case 'prefix':
+    case 'suffix':
+      return 2;
+    case 'cidr':
+      return 3;
+    case 'wildcard':
+      return 4;
+    case 'exists':
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+function conditionKey(m: Matcher): string {
+  switch (m.kind) {
+    case 'anything-but':
+      return `ab|${JSON.stringify([[...m.strings].sort(), [...m.lexemes].sort(), [...m.numbers].sort()])}`;
+    case 'anything-but-prefix':
+    case 'anything-but-suffix':
+    case 'anything-but-equals-ignore-case':
+    case 'anything-but-wildcard':
+      return `${m.kind}|${JSON.stringify([...m.values].sort())}`;
+    case 'numeric':
+      return `numeric|${m.low}|${m.lowInclusive}|${m.high}|${m.highInclusive}`;
+    case 'prefix':
+    case 'suffix':
+      return `${m.kind}|${m.ignoreCase}|${m.value}`;
+    case 'number':
+      return `number|${m.lexeme}|${m.value}`;
+    case 'exists':
+      return 'exists';
+    case 'cidr':
+      return `cidr|${m.low}|${m.high}`;
+    case 'literal':
+      return `literal|${m.value}`;
+    default:
+      return `${m.kind}|${m.value}`;
+  }
+}
+
+/** The anchor conditions filed at one path. */
+class AnchorIndex {
+  readonly conditions = new Map<string, Condition>();
+  readonly exact = new Map<string, Set<Condition>>();
+  readonly prefix = new CharTrie<Condition>();
+  readonly suffix = new CharTrie<Condition>(true);
+  readonly prefixFolded = new CharTrie<Condition>();
+  readonly suffixFolded = new CharTrie<Condition>(true);
+  readonly wildcard = new CharTrie<Condition>();
+  readonly numeric = new IntervalIndex<number, Condition>();
+  readonly cidr = new IntervalIndex<string, Condition>();
+  readonly scan = new Set<Condition>();
+  folded = 0;
+
+  #exactKeys(m: Matcher): string[] {
+    switch (m.kind) {
+      case 'string':
+        return [`s:${m.value}`];
+      case 'number':
+        return m.value === undefined ? [`l:${m.lexeme}`] : [`l:${m.lexeme}`, `v:${m.value}`];
+      case 'literal':
+        return [m.value === true ? 't' : m.value === false ? 'f' : 'z'];
+      case 'equals-ignore-case':
+        return [`i:${fold(m.value)}`];
+      case 'numeric':
+        return m.low === m.high ? [`v:${m.low}`] : [];
+      default:
+        return [];
+    }
+  }
+
+  /** Files (add) or unfiles (remove) a condition in the structure its matcher belongs to. */
+  file(c: Condition, add: boolean): void {
+    const m = c.matcher;
+    const keys = this.#exactKeys(m);
+    if (keys.length > 0) {
+      for (const k of keys) {
+        let set = this.exact.get(k);
+        if (set === undefined) {
+          set = new Set();
+          this.exact.set(k, set);
+        }
+        if (add) set.add(c);
+        else {
+          set.delete(c);
+          if (set.size === 0) this.exact.delete(k);
+        }
+      }
+      if (m.kind === 'equals-ignore-case') this.folded += add ? 1 : -1;
+      return;
+    }
+    switch (m.kind) {
+      case 'prefix':
+      case 'suffix': {
+        const trie =
+          m.kind === 'prefix'
+            ? m.ignoreCase
+              ? this.prefixFolded
+              : this.prefix
+            : m.ignoreCase
+              ? this.suffixFolded
+              : this.suffix;
+        const key = m.ignoreCase ? fold(m.value) : m.value;
+        if (add) trie.add(key, c);
+        else trie.remove(key, c);
+        if (m.ignoreCase) this.folded += add ? 1 : -1;
+        return;
+      }
+      case 'wildcard': {
+        const key = m.wildcard.pieces[0] ?? '';
+        if (add) this.wildcard.add(key, c);
+        else this.wildcard.remove(key, c);
+        return;
+      }
+      case 'numeric':
+        if (add) {
+          this.numeric.add({
+            low: m.low,
+            lowInclusive: m.lowInclusive,
+            high: m.high,
+            highInclusive: m.highInclusive,
+            item: c,
+          });
+        } else this.numeric.remove(c);
+        return;
+      case 'cidr':
+        if (add)
+          this.cidr.add({ low: m.low, lowInclusive: true, high: m.high, highInclusive: true, item: c });
+        else this.cidr.remove(c);
+        return;
+      default:
+        if (add) this.scan.add(c);
+        else this.scan.delete(c);
+    }
+  }
+
+  #exact(key: string, visit: (c: Condition) => void): void {
+    const set = this.exact.get(key);
+    if (set !== undefined) for (const c of set) visit(c);
+  }
+
+  /** Calls `visit` with every condition that the leaf satisfies. */
+  lookup(leaf: Leaf, visit: (c: Condition) => void): void {
+    switch (leaf.kind) {
+      case 's': {
+        const text = leaf.text;
+        this.#exact(`s:${text}`, visit);
+        this.prefix.collect(text, visit);
+        this.suffix.collect(text, visit);
+        if (this.folded > 0) {
+          const folded = fold(text);
+          this.#exact(`i:${folded}`, visit);
+          this.prefixFolded.collect(folded, visit);
+          this.suffixFolded.collect(folded, visit);
+        }
+        this.wildcard.collect(text, (c) => {
+          if (c.matcher.kind === 'wildcard' && matchWildcard(c.matcher.wildcard, text)) visit(c);
+        });
+        if (this.cidr.size > 0) {
+          const key = ipKey(text);
+          if (key !== undefined) this.cidr.collect(key, visit);
+        }
+        break;
+      }
+      case 'n':
+        this.#exact(`l:${leaf.text}`, visit);
+        if (leaf.value !== undefined) {
+          this.#exact(`v:${leaf.value}`, visit);
+          if (this.numeric.size > 0) this.numeric.collect(leaf.value, visit);
+        }
+        break;
+      default:
+        this.#exact(leaf.kind, visit);
+    }
+    for (const c of this.scan) if (matchLeaf(c.matcher, leaf)) visit(c);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber)
+  );
+}
+
+/** Every enabled pattern in one structure: incremental `add`/`remove`, `match` in one walk of the event. */
+export class PatternIndex {
+  readonly #entries = new Map<string, Entry>();
+  readonly #root: PathNode = { children: new Map(), index: undefined };
+  /** Sub-patterns without a present field (only `exists: false`): checked for every event. */
+  readonly #unanchored = new Set<Sub>();
+  readonly #limits: Partial<PatternLimits>;
+  #epoch = 0;
+  #candidates: Sub[] = [];
+  readonly #visit = (c: Condition): void => {
+    for (const sub of c.subs) {
+      if (sub.stamp !== this.#epoch) {
+        sub.stamp = this.#epoch;
+        this.#candidates.push(sub);
+      }
+    }
+  };
+
+  /** @param limits pattern limits applied by `add`. @default DEFAULT_PATTERN_LIMITS */
+  constructor(limits: Partial<PatternLimits> = {}) {
+    this.#limits = limits;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(id: string): boolean {
+    return this.#entries.has(id);
+  }
+
+  /** Validates and adds a pattern under `id`, replacing the pattern already there. */
+  add(id: string, pattern: unknown): void {
+    const compiled = compilePattern(pattern, this.#limits);
+    this.remove(id);
+    const entry: Entry = { id, subs: [], stamp: 0 };
+    for (const sp of compiled.subPatterns) {
+      const present = sp.fields.filter((f) => f.mode === 'present');
+      const anchorField = this.#anchorField(present);
+      const sub: Sub = {
+        entry,
+        pattern: sp,
+        direct: sp.fields.length === 1 && present.length === 1,
+        anchors: [],
+        stamp: 0,
+      };
+      entry.subs.push(sub);
+      if (anchorField === undefined) {
+        this.#unanchored.add(sub);
+        continue;
+      }
+      const index = this.#nodeFor(anchorField).index as AnchorIndex;
+      for (const m of anchorField.matchers) {
+        const key = conditionKey(m);
+        let c = index.conditions.get(key);
+        if (c === undefined) {
+          c = { key, matcher: m, node: this.#nodeFor(anchorField), subs: new Set() };
+          index.conditions.set(key, c);
+          index.file(c, true);
+        }
+        c.subs.add(sub);
+        sub.anchors.push(c);
+      }
+    }
+    this.#entries.set(id, entry);
+  }
+
+  /** Removes the pattern filed under `id`; false when there was none. */
+  remove(id: string): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return false;
+    for (const sub of entry.subs) {
+      this.#unanchored.delete(sub);
+      for (const c of sub.anchors) {
+        c.subs.delete(sub);
+        const index = c.node.index;
+        if (c.subs.size === 0 && index !== undefined && index.conditions.get(c.key) === c) {
+          index.conditions.delete(c.key);
+          index.file(c, false);
+        }
+      }
+    }
+    this.#entries.delete(id);
+    return true;
+  }
+
+  /** The ids of the patterns that match the event (each once, in no particular order). */
+  match(event: unknown): string[] {
+    this.#epoch++;
+    if (this.#epoch > 0x3fffffff) this.#resetStamps();
+    const candidates: Sub[] = [];
+    this.#candidates = candidates;
+    if (isObject(event)) this.#walkObject(event, this.#root);
+    for (const sub of this.#unanchored) candidates.push(sub);
+    const out: string[] = [];
+    for (const sub of candidates) {
+      const entry = sub.entry;
+      if (entry.stamp === this.#epoch) continue;
+      if (sub.direct || satisfies(sub.pattern, event)) {
+        entry.stamp = this.#epoch;
+        out.push(entry.id);
+      }
+    }
+    return out;
+  }
+
+  #resetStamps(): void {
+    this.#epoch = 1;
+    for (const e of this.#entries.values()) {
+      e.stamp = 0;
+      for (const s of e.subs) s.stamp = 0;
+    }
+  }
+
+  #walkObject(object: Record<string, unknown>, node: PathNode): void {
+    for (const key in object) {
+      let child = node.children.get(key);
+      if (child === undefined) {
+        if (!key.includes('.')) continue;
+        child = this.#descend(node, key);
+        if (child === undefined) continue;
+      }
+      this.#walk(object[key], child);
+    }
+  }
+
+  #descend(node: PathNode, dotted: string): PathNode | undefined {
+    let at: PathNode | undefined = node;
+    for (const seg of dotted.split('.')) {
+      at = at.children.get(seg);
+      if (at === undefined) return undefined;
+    }
+    return at;
+  }
+
+  #walk(value: unknown, node: PathNode): void {
+    if (typeof value === 'object' && value !== null) {
+      if (Array.isArray(value)) {
+        for (const item of value) this.#walk(item, node);
+        return;
+      }
+      if (!(value instanceof JsonNumber)) {
+        if (node.children.size > 0) this.#walkObject(value as Record<string, unknown>, node);
+        return;
+      }
+    }
+    const index = node.index;
+    if (index === undefined) return;
+    const leaf = leafOf(value);
+    if (leaf !== undefined) index.lookup(leaf, this.#visit);
+  }
+
+  #anchorField(present: readonly FieldCondition[]): FieldCondition | undefined {
+    let best: FieldCondition | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (const f of present) {
+      const score = Math.max(...f.matchers.map(selectivity)) + (f.matchers.length > 8 ? 1 : 0);
+      if (score < bestScore) {
+        best = f;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  #nodeFor(field: FieldCondition): PathNode {
+    let node = this.#root;
+    for (const seg of field.segments) {
+      let child = node.children.get(seg);
+      if (child === undefined) {
+        child = { children: new Map(), index: undefined };
+        node.children.set(seg, child);
+      }
+      node = child;
+    }
+    node.index ??= new AnchorIndex();
+    return node;
+  }
+}

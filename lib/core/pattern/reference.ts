@@ -1,0 +1,91 @@
+/**
+ * The reference interpreter: the matching semantics written as plainly as possible (flatten the event, then
+ * search for an array-consistent choice of leaves). Slow on purpose; the compiled index is tested against it.
+ */
+import { compilePattern } from './compile.ts';
+import { JsonNumber } from './json-number.ts';
+import type { Leaf } from './leaf.ts';
+import { leafOf, matchLeaf } from './leaf.ts';
+import type { CompiledPattern, FieldCondition, SubPattern } from './model.ts';
+
+/** A leaf with its dotted path and its trail: `[arrayId, index, arrayId, index, …]` of the arrays it sits in. */
+export interface FlatLeaf {
+  readonly path: string;
+  readonly leaf: Leaf;
+  readonly trail: readonly number[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber)
+  );
+}
+
+/** Every leaf of the event, in document order. Keys join with dots; arrays add to the trail. */
+export function flattenEvent(event: unknown): FlatLeaf[] {
+  const out: FlatLeaf[] = [];
+  let arrays = 0;
+  const walk = (value: unknown, path: string, trail: readonly number[]): void => {
+    if (Array.isArray(value)) {
+      const id = arrays++;
+      value.forEach((item, i) => {
+        walk(item, path, [...trail, id, i]);
+      });
+    } else if (isObject(value)) {
+      for (const key of Object.keys(value)) walk(value[key], path === '' ? key : `${path}.${key}`, trail);
+    } else if (path !== '') {
+      const leaf = leafOf(value);
+      if (leaf !== undefined) out.push({ path, leaf, trail });
+    }
+  };
+  if (isObject(event)) walk(event, '', []);
+  return out;
+}
+
+/** Two leaves can be chosen together unless they sit in different elements of one array. */
+export function consistent(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length && i < b.length; i += 2) {
+    if (a[i] !== b[i]) return true;
+    if (a[i + 1] !== b[i + 1]) return false;
+  }
+  return true;
+}
+
+/** Whether the leaves satisfy one sub-pattern. */
+export function satisfiesSubPattern(sub: SubPattern, leaves: readonly FlatLeaf[]): boolean {
+  const present = sub.fields.filter((f) => f.mode === 'present');
+  const absent = sub.fields.filter((f) => f.mode === 'absent');
+  const candidates = present.map((f) =>
+    leaves.filter((l) => l.path === f.path && f.matchers.some((m) => matchLeaf(m, l.leaf))),
+  );
+  if (candidates.some((c) => c.length === 0)) return false;
+  const chosen: (readonly number[])[] = [];
+  const absentOk = (f: FieldCondition): boolean =>
+    !leaves.some((l) => l.path === f.path && chosen.every((t) => consistent(t, l.trail)));
+  const search = (i: number): boolean => {
+    if (i === present.length) return absent.every(absentOk);
+    for (const leaf of candidates[i] ?? []) {
+      if (chosen.every((t) => consistent(t, leaf.trail))) {
+        chosen.push(leaf.trail);
+        if (search(i + 1)) return true;
+        chosen.pop();
+      }
+    }
+    return false;
+  };
+  return search(0);
+}
+
+/** Whether a compiled pattern matches the event. */
+export function matchesCompiled(compiled: CompiledPattern, event: unknown): boolean {
+  const leaves = flattenEvent(event);
+  return compiled.subPatterns.some((sub) => satisfiesSubPattern(sub, leaves));
+}
+
+/**
+ * The reference interpreter: whether `pattern` matches `event` (any JSON object). Throws
+ * `JunctionError('InvalidPattern')` when the pattern is invalid.
+ */
+export function matchesPattern(pattern: unknown, event: unknown): boolean {
+  return matchesCompiled(compilePattern(pattern), event);
+}

@@ -1,0 +1,172 @@
+/** The lookup structures of the index: a character trie (prefixes, suffixes) and an interval tree (ranges). */
+
+interface TrieNode<T> {
+  readonly next: Map<string, TrieNode<T>>;
+  items: T[];
+}
+
+/** Items keyed by strings; a lookup walks a value once and reports the items of every key that starts it. */
+export class CharTrie<T> {
+  readonly #root: TrieNode<T> = { next: new Map(), items: [] };
+  readonly #backward: boolean;
+
+  /** @param backward when true, keys and values are read from their end (suffix matching). */
+  constructor(backward = false) {
+    this.#backward = backward;
+  }
+
+  #chars(key: string): string[] {
+    const chars = [...key];
+    return this.#backward ? chars.reverse() : chars;
+  }
+
+  add(key: string, item: T): void {
+    let node = this.#root;
+    for (const c of this.#chars(key)) {
+      let child = node.next.get(c);
+      if (child === undefined) {
+        child = { next: new Map(), items: [] };
+        node.next.set(c, child);
+      }
+      node = child;
+    }
+    node.items.push(item);
+  }
+
+  remove(key: string, item: T): void {
+    const path: TrieNode<T>[] = [this.#root];
+    const chars = this.#chars(key);
+    for (const c of chars) {
+      const child = path[path.length - 1]?.next.get(c);
+      if (child === undefined) return;
+      path.push(child);
+    }
+    const last = path[path.length - 1] as TrieNode<T>;
+    last.items = last.items.filter((i) => i !== item);
+    for (let i = chars.length; i > 0; i--) {
+      const node = path[i] as TrieNode<T>;
+      if (node.items.length > 0 || node.next.size > 0) break;
+      path[i - 1]?.next.delete(chars[i - 1] as string);
+    }
+  }
+
+  /** Calls `visit` with every item whose key is a prefix (or, backward, a suffix) of `value`. */
+  collect(value: string, visit: (item: T) => void): void {
+    let node: TrieNode<T> | undefined = this.#root;
+    for (const item of node.items) visit(item);
+    if (this.#backward) {
+      for (let i = value.length - 1; i >= 0 && node !== undefined; i--) {
+        let c = value[i] as string;
+        const code = c.charCodeAt(0);
+        if (code >= 0xdc00 && code <= 0xdfff && i > 0) {
+          const high = value.charCodeAt(i - 1);
+          if (high >= 0xd800 && high <= 0xdbff) {
+            c = value.slice(i - 1, i + 1);
+            i--;
+          }
+        }
+        node = node.next.get(c);
+        if (node !== undefined) for (const item of node.items) visit(item);
+      }
+      return;
+    }
+    for (const c of value) {
+      node = node.next.get(c);
+      if (node === undefined) return;
+      for (const item of node.items) visit(item);
+    }
+  }
+
+  get isEmpty(): boolean {
+    return this.#root.items.length === 0 && this.#root.next.size === 0;
+  }
+}
+
+/** A range with its bounds' inclusiveness; keys are numbers or fixed-width strings. */
+export interface Interval<K extends number | string, T> {
+  readonly low: K;
+  readonly lowInclusive: boolean;
+  readonly high: K;
+  readonly highInclusive: boolean;
+  readonly item: T;
+}
+
+interface IntervalNode<K extends number | string, T> {
+  readonly center: K;
+  readonly byLow: Interval<K, T>[];
+  readonly byHigh: Interval<K, T>[];
+  readonly left: IntervalNode<K, T> | undefined;
+  readonly right: IntervalNode<K, T> | undefined;
+}
+
+function contains<K extends number | string, T>(r: Interval<K, T>, x: K): boolean {
+  return (r.lowInclusive ? x >= r.low : x > r.low) && (r.highInclusive ? x <= r.high : x < r.high);
+}
+
+function build<K extends number | string, T>(items: Interval<K, T>[]): IntervalNode<K, T> | undefined {
+  if (items.length === 0) return undefined;
+  const ends = items.flatMap((r) => [r.low, r.high]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const center = ends[ends.length >> 1] as K;
+  const left: Interval<K, T>[] = [];
+  const right: Interval<K, T>[] = [];
+  const mid: Interval<K, T>[] = [];
+  for (const r of items) {
+    if (r.high < center) left.push(r);
+    else if (r.low > center) right.push(r);
+    else mid.push(r);
+  }
+  return {
+    center,
+    byLow: [...mid].sort((a, b) => (a.low < b.low ? -1 : a.low > b.low ? 1 : 0)),
+    byHigh: [...mid].sort((a, b) => (a.high > b.high ? -1 : a.high < b.high ? 1 : 0)),
+    left: build(left),
+    right: build(right),
+  };
+}
+
+/** Ranges that contain a point, found in O(log n + answers); rebuilt lazily after a change. */
+export class IntervalIndex<K extends number | string, T> {
+  readonly #items = new Map<T, Interval<K, T>>();
+  #tree: IntervalNode<K, T> | undefined;
+  #dirty = false;
+
+  add(interval: Interval<K, T>): void {
+    this.#items.set(interval.item, interval);
+    this.#dirty = true;
+  }
+
+  remove(item: T): void {
+    this.#items.delete(item);
+    this.#dirty = true;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  collect(x: K, visit: (item: T) => void): void {
+    if (this.#dirty) {
+      this.#tree = build([...this.#items.values()]);
+      this.#dirty = false;
+    }
+    let node = this.#tree;
+    while (node !== undefined) {
+      if (x < node.center) {
+        for (const r of node.byLow) {
+          if (r.low > x) break;
+          if (contains(r, x)) visit(r.item);
+        }
+        node = node.left;
+      } else if (x > node.center) {
+        for (const r of node.byHigh) {
+          if (r.high < x) break;
+          if (contains(r, x)) visit(r.item);
+        }
+        node = node.right;
+      } else {
+        for (const r of node.byLow) if (contains(r, x)) visit(r.item);
+        return;
+      }
+    }
+  }
+}
