@@ -62,7 +62,7 @@ export function toKafkaRecord(event: CloudEvent, mode: 'structured' | 'binary' =
  */
 export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
   const headers = collectHeaders(record.headers);
-  const contentType = headers.get('content-type');
+  const contentType = contentTypeOf(headers);
   if (contentType !== undefined && contentType.slice(0, 23).toLowerCase() === 'application/cloudevents') {
     const essence = contentType.split(';', 1)[0]!.trim().toLowerCase();
     if (essence !== 'application/cloudevents+json') {
@@ -98,23 +98,27 @@ export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
   return validateEvent(raw);
 }
 
-/** Header names lower-cased, values decoded as UTF-8; a repeated name or non-UTF-8 value is an error. */
+/** Header values decoded as UTF-8 by name (names kept as sent); a repeated name or non-UTF-8 value is an error. */
 function collectHeaders(input: KafkaRecordInput['headers']): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [rawName, bytes] of input) {
-    const name = rawName.toLowerCase();
+  for (const [name, bytes] of input) {
+    const field = name.startsWith('ce_') ? name.slice(3) : name;
     if (out.has(name)) {
-      throw new JunctionError('InvalidEvent', `the Kafka header ${rawName} appears more than once`, {
-        field: name.startsWith('ce_') ? name.slice(3) : name,
-      });
+      throw new JunctionError('InvalidEvent', `the Kafka header ${name} appears more than once`, { field });
     }
     const value = decodeUtf8(bytes);
     if (value === undefined) {
-      throw new JunctionError('InvalidEvent', `the Kafka header ${rawName} is not valid UTF-8`, {
-        field: name.startsWith('ce_') ? name.slice(3) : name,
-      });
+      throw new JunctionError('InvalidEvent', `the Kafka header ${name} is not valid UTF-8`, { field });
     }
     out.set(name, value);
   }
   return out;
+}
+
+/** The `content-type` header, its name matched case-insensitively. */
+function contentTypeOf(headers: ReadonlyMap<string, string>): string | undefined {
+  const exact = headers.get('content-type');
+  if (exact !== undefined) return exact;
+  for (const [name, value] of headers) if (name.toLowerCase() === 'content-type') return value;
+  return undefined;
 }
