@@ -37,6 +37,8 @@ export class SqliteDatabase {
   #queue: Job[] = [];
   #scheduled = false;
   #closed = false;
+  #commits = 0;
+  #writes = 0;
 
   constructor(options: SqliteDatabaseOptions) {
     if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -74,6 +76,11 @@ export class SqliteDatabase {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Committed group-commit transactions and the writes they carried, since open (for tests and metrics). */
+  get stats(): { readonly commits: number; readonly writes: number } {
+    return { commits: this.#commits, writes: this.#writes };
   }
 
   /** Runs schema statements (idempotent `CREATE … IF NOT EXISTS`) in one transaction. */
@@ -173,6 +180,8 @@ export class SqliteDatabase {
       for (const job of jobs) job.reject(failure);
       return;
     }
+    this.#commits += 1;
+    this.#writes += jobs.length;
     for (const [i, job] of jobs.entries()) {
       const outcome = outcomes[i]!;
       if (outcome.ok) job.resolve(outcome.value);
