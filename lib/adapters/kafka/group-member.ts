@@ -1,0 +1,304 @@
+/**
+ * One member of a consumer group on the log's topic: fetches its partitions itself, calls the handler with one
+ * partition's batch at a time, and commits past a batch only after the handler resolved.
+ */
+import { Consumer, type ConsumerGroupJoinPayload } from '@platformatic/kafka';
+import type { LogRecord, RecordHandler, Subscription } from '../../ports.ts';
+import { clientConnectionOptions, type ResolvedKafkaOptions } from './config.ts';
+import { recordsFromBatches } from './records.ts';
+
+interface PartitionState {
+  readonly partition: number;
+  /** The next offset to hand to the handler; also the group's committed offset while the partition is idle. */
+  position: number;
+  /** Fetched records from `position` on, not yet handed out. */
+  buffer: LogRecord[];
+  /** The running handler call (and its commit), if any. */
+  busy: Promise<void> | undefined;
+  /** No handler call before this time (ms, Date.now) after a failure. */
+  retryAt: number;
+  failures: number;
+}
+
+export interface GroupMemberOptions {
+  readonly group: string;
+  readonly handler: RecordHandler;
+  readonly maxBatch: number;
+}
+
+/** Longest a rejoin waits for running handler calls before going on (a handler stuck past it is not waited for). */
+const REVOKE_WAIT_MS = 30_000;
+const FETCH_MAX_BYTES = 8 * 1024 * 1024;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Joins `group` and consumes until closed. Rebalances: before this member rejoins (the client asks
+ * `protocolsMetadata` first), it stops handing out batches and waits for running handler calls and their
+ * commits, so a partition moves to another member only with its position committed.
+ */
+export class GroupMember implements Subscription {
+  readonly #options: ResolvedKafkaOptions;
+  readonly #member: GroupMemberOptions;
+  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #owned = new Map<number, PartitionState>();
+  /** Bumped at every rejoin: work started under an older epoch is discarded. */
+  #epoch = 0;
+  #paused = true;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: ResolvedKafkaOptions, member: GroupMemberOptions) {
+    this.#options = options;
+    this.#member = member;
+    this.#consumer = new Consumer({
+      ...clientConnectionOptions(options, 'consumer'),
+      groupId: member.group,
+      autocommit: false,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 10)),
+      rebalanceTimeout: Math.max(options.sessionTimeoutMs, REVOKE_WAIT_MS + 10_000),
+      protocolsMetadata: () => this.#beforeJoin(),
+      retries: 3,
+      retryDelay: 250,
+    });
+  }
+
+  /** Joins the group (resolves once this member has its assignment) and starts consuming. */
+  async start(): Promise<void> {
+    this.#consumer.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => {
+      void this.#assigned(payload.assignments ?? []).catch((error: unknown) => {
+        this.#options.onWarning(`consumer group ${this.#member.group}: taking the assignment failed`, error);
+      });
+    });
+    this.#consumer.on('error', (error: unknown) => {
+      this.#options.onWarning(`consumer group ${this.#member.group}: client error`, error);
+    });
+    this.#consumer.topics.track(this.#options.topic);
+    await this.#consumer.joinGroup({});
+    this.#loop = this.#run();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#paused = true;
+    this.#wakeUp();
+    await this.#loop;
+    await this.#drain();
+    await this.#consumer.close().catch(() => undefined);
+  }
+
+  /** Called by the client before each (re)join: stop, let running calls finish and commit, forget positions. */
+  async #beforeJoin(): Promise<Buffer> {
+    this.#epoch += 1;
+    this.#paused = true;
+    await Promise.race([this.#drain(), sleep(REVOKE_WAIT_MS)]);
+    this.#owned.clear();
+    return Buffer.alloc(0);
+  }
+
+  async #drain(): Promise<void> {
+    const running = [...this.#owned.values()].map((state) => state.busy).filter((busy) => busy !== undefined);
+    await Promise.allSettled(running);
+  }
+
+  async #assigned(assignments: readonly { topic: string; partitions: number[] }[]): Promise<void> {
+    const epoch = this.#epoch;
+    const partitions = assignments
+      .filter((a) => a.topic === this.#options.topic)
+      .flatMap((a) => a.partitions);
+    const positions = await this.#startPositions(partitions);
+    if (epoch !== this.#epoch || this.#closed) return;
+    this.#owned.clear();
+    for (const partition of partitions) {
+      this.#owned.set(partition, {
+        partition,
+        position: positions.get(partition) ?? 0,
+        buffer: [],
+        busy: undefined,
+        retryAt: 0,
+        failures: 0,
+      });
+    }
+    this.#paused = false;
+    this.#wakeUp();
+  }
+
+  /** The committed offset of each partition, or the log start where the group has none. */
+  async #startPositions(partitions: number[]): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    if (partitions.length === 0) return out;
+    const topic = this.#options.topic;
+    const committed = await this.#consumer.listCommittedOffsets({ topics: [{ topic, partitions }] });
+    const offsets = committed.get(topic) ?? [];
+    const missing = partitions.filter((p) => (offsets[p] ?? -1n) < 0n);
+    const earliest =
+      missing.length > 0 ? await this.#consumer.listOffsets({ topics: [topic], timestamp: -2n }) : undefined;
+    for (const partition of partitions) {
+      const offset = offsets[partition] ?? -1n;
+      out.set(partition, Number(offset >= 0n ? offset : (earliest?.get(topic)?.[partition] ?? 0n)));
+    }
+    return out;
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #waitForWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed) {
+      if (this.#paused || this.#owned.size === 0) {
+        await this.#waitForWake(500);
+        continue;
+      }
+      const now = Date.now();
+      const idle = [...this.#owned.values()].filter((s) => s.busy === undefined && s.retryAt <= now);
+      for (const state of idle) if (state.buffer.length > 0) this.#dispatch(state);
+      const fetchable = idle.filter((s) => s.busy === undefined);
+      if (fetchable.length === 0) {
+        const nextRetry = Math.min(...[...this.#owned.values()].map((s) => (s.busy ? Infinity : s.retryAt)));
+        await this.#waitForWake(Number.isFinite(nextRetry) ? Math.max(1, nextRetry - now) : 1000);
+        continue;
+      }
+      const anyBusy = [...this.#owned.values()].some((s) => s.busy !== undefined);
+      await this.#fetchInto(fetchable, anyBusy ? 20 : 500);
+    }
+  }
+
+  async #fetchInto(states: PartitionState[], maxWaitTime: number): Promise<void> {
+    const epoch = this.#epoch;
+    const topic = this.#options.topic;
+    try {
+      const metadata = await this.#consumer.metadata({ topics: [topic] });
+      const info = metadata.topics.get(topic);
+      if (info === undefined) throw new Error(`topic ${topic} has no metadata`);
+      const byLeader = new Map<number, PartitionState[]>();
+      for (const state of states) {
+        const leader = info.partitions[state.partition]?.leader ?? -1;
+        byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
+      }
+      // One broker answers at a time: a long poll on it must not hold back another broker's partitions.
+      const wait = byLeader.size > 1 ? Math.min(maxWaitTime, 20) : maxWaitTime;
+      await Promise.all(
+        [...byLeader].map(async ([node, group]) => {
+          const response = await this.#consumer.fetch({
+            node,
+            maxWaitTime: wait,
+            minBytes: 1,
+            maxBytes: FETCH_MAX_BYTES,
+            topics: [
+              {
+                topicId: info.id,
+                partitions: group.map((s) => ({
+                  partition: s.partition,
+                  fetchOffset: BigInt(s.position),
+                  partitionMaxBytes: FETCH_MAX_BYTES,
+                  currentLeaderEpoch: -1,
+                  lastFetchedEpoch: -1,
+                })),
+              },
+            ],
+          });
+          if (epoch !== this.#epoch || this.#paused) return;
+          for (const topicResponse of response.responses) {
+            for (const part of topicResponse.partitions) {
+              const state = this.#owned.get(part.partitionIndex);
+              if (state === undefined || state.busy !== undefined || state.buffer.length > 0) continue;
+              if (part.errorCode !== 0) {
+                this.#options.onWarning(
+                  `fetch of partition ${part.partitionIndex} answered error ${part.errorCode}`,
+                );
+                continue;
+              }
+              state.buffer = recordsFromBatches(
+                part.records ?? [],
+                state.partition,
+                state.position,
+                (offset, error) =>
+                  this.#options.onWarning(
+                    `skipped the undecodable record ${state.partition}:${offset}`,
+                    error,
+                  ),
+              );
+              // Records that did not decode are skipped: move past them so the partition does not stall.
+              if (state.buffer.length === 0)
+                state.position = Math.max(state.position, lastOffset(part.records) + 1);
+            }
+          }
+        }),
+      );
+    } catch (error) {
+      if (!this.#closed) {
+        this.#options.onWarning(`consumer group ${this.#member.group}: fetch failed`, error);
+        await this.#waitForWake(500);
+      }
+    }
+  }
+
+  #dispatch(state: PartitionState): void {
+    const epoch = this.#epoch;
+    const batch = state.buffer.splice(0, this.#member.maxBatch);
+    const first = batch[0];
+    const last = batch.at(-1);
+    if (first === undefined || last === undefined) return;
+    state.busy = (async () => {
+      try {
+        await this.#member.handler(batch);
+        await this.#consumer.commit({
+          offsets: [
+            {
+              topic: this.#options.topic,
+              partition: state.partition,
+              offset: BigInt(last.offset + 1),
+              leaderEpoch: -1,
+            },
+          ],
+        });
+        if (epoch === this.#epoch) {
+          state.position = last.offset + 1;
+          state.failures = 0;
+        }
+      } catch {
+        // Retry from the committed position (this batch's start) after a backoff.
+        state.buffer = [];
+        state.position = first.offset;
+        state.failures += 1;
+        const delay = Math.min(
+          this.#options.retryMaxMs,
+          this.#options.retryBaseMs * 2 ** (state.failures - 1),
+        );
+        state.retryAt = Date.now() + delay;
+      } finally {
+        state.busy = undefined;
+        this.#wakeUp();
+      }
+    })();
+  }
+}
+
+function lastOffset(
+  batches: readonly { firstOffset: bigint; lastOffsetDelta: number }[] | null | undefined,
+): number {
+  let last = -1;
+  for (const batch of batches ?? []) last = Math.max(last, Number(batch.firstOffset) + batch.lastOffsetDelta);
+  return last;
+}
