@@ -138,7 +138,7 @@ function table(rows: string[][]): string {
 }
 
 /** A command; answers an exit code other than 0 when the outcome is a failure without an error. */
-type Handler = (ctx: Context, args: string[], values: Record<string, unknown>) => Promise<number | undefined>;
+type Handler = (ctx: Context, args: string[], values: Record<string, unknown>) => Promise<unknown>;
 
 const put: Handler = async (ctx, _args, v) => {
   if (typeof v.file === 'string') {
