@@ -6,6 +6,9 @@ import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: trace details are asserted field by field
+type TraceRow = { kind: string; rule?: string; target?: string; detail?: any };
+
 const SHORT_RETRY = {
   maxAttempts: 2,
   maxAgeSeconds: 60,
@@ -19,7 +22,7 @@ async function traceOf(bus: TestBus, id: string, source: string) {
     `/events/${encodeURIComponent(id)}/trace?source=${encodeURIComponent(source)}`,
   );
   return res.status === 200
-    ? (res.body.entries as Array<{ kind: string; rule?: string; target?: string; detail?: any }>)
+    ? (res.body.entries as TraceRow[])
     : [];
 }
 
