@@ -24,6 +24,8 @@ export interface FunctionVersion {
 export interface PoolOptions {
   readonly maxWorkersPerFunction: number;
   readonly maxWorkers: number;
+  /** An idle worker is stopped after this many ms without a call. */
+  readonly idleTimeoutMs: number;
   /** Receives each line a function writes to stdout or stderr. */
   readonly log: (fn: string, line: string) => void;
 }
@@ -284,9 +286,13 @@ export class WorkerPool {
   #timeouts = 0;
   #outOfMemory = 0;
   #closed = false;
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    const every = Math.max(50, Math.min(options.idleTimeoutMs / 2, 30_000));
+    this.#sweeper = setInterval(() => this.#reapIdle(), every);
+    this.#sweeper.unref();
   }
 
   /** Installs (or replaces) the version new invocations of a function use; idle workers of older versions go. */
@@ -370,6 +376,7 @@ export class WorkerPool {
   /** Terminates every worker and rejects waiting invocations. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     for (const name of [...this.#groups.keys()]) {
       const group = this.#groups.get(name);
       for (const waiter of group?.waiters.splice(0) ?? []) {
@@ -420,8 +427,7 @@ export class WorkerPool {
           group.waiters.shift()?.resolve(idle);
           continue;
         }
-        const starting = [...group.workers].filter((worker) => worker.state === 'starting').length;
-        const alive = [...group.workers].filter((worker) => worker.state !== 'stopping').length;
+        const { starting, alive } = this.#census(group);
         if (starting >= group.waiters.length || alive >= this.#options.maxWorkersPerFunction) break;
         if (this.#total >= this.#options.maxWorkers) {
           this.#evictIdle();
@@ -429,6 +435,24 @@ export class WorkerPool {
         }
         this.#spawn(group);
       }
+    }
+  }
+
+  #census(group: Group): { starting: number; alive: number } {
+    let starting = 0;
+    let alive = 0;
+    for (const worker of group.workers) {
+      if (worker.state === 'starting') starting++;
+      if (worker.state !== 'stopping') alive++;
+    }
+    return { starting, alive };
+  }
+
+  #reapIdle(): void {
+    const before = performance.now() - this.#options.idleTimeoutMs;
+    for (const group of this.#groups.values()) {
+      for (const worker of group.workers)
+        if (worker.state === 'idle' && worker.lastUsed < before) worker.stop();
     }
   }
 

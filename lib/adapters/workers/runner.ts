@@ -25,6 +25,8 @@ export interface WorkerRunnerOptions {
   readonly maxWorkersPerFunction?: number;
   /** Workers across all functions; idle workers of other functions make room when it is reached. @default 16 */
   readonly maxWorkers?: number;
+  /** An idle worker is stopped after this many ms without a call (the next call starts a new one). @default 300000 */
+  readonly idleTimeoutMs?: number;
   /** A function's timeout when its deploy set none. @default 10000 */
   readonly defaultTimeoutMs?: number;
   /** A function's heap limit (V8 old generation) when its deploy set none. @default 128 */
@@ -136,11 +138,18 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
     2 ** 31,
     'InvalidRequest',
   );
+  const idleTimeoutMs = checkInteger(
+    'idleTimeoutMs',
+    options.idleTimeoutMs ?? 300_000,
+    1,
+    24 * 3_600_000,
+    'InvalidRequest',
+  );
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultLogger;
 
   const store = await FunctionStore.open(options.dataDir);
-  const pool = new WorkerPool({ maxWorkersPerFunction: perFunction, maxWorkers, log: logger });
+  const pool = new WorkerPool({ maxWorkersPerFunction: perFunction, maxWorkers, idleTimeoutMs, log: logger });
   for (const stored of store.list()) pool.setVersion(versionOf(stored));
   const deploying = new Map<string, Promise<unknown>>();
   let closed = false;

@@ -269,6 +269,17 @@ describe('worker runner (embedded only)', () => {
     });
   });
 
+  test('stops workers that stay idle longer than idleTimeoutMs', async () => {
+    await withRunner({ idleTimeoutMs: 100 }, async (runner) => {
+      await runner.deploy('idle', functionFixture('noop'));
+      await runner.invoke('idle', ping(), context('idle'));
+      assert.equal(runner.stats().workers, 1);
+      await waitFor(() => runner.stats().workers === 0, 'the idle worker to stop', 5000);
+      await runner.invoke('idle', ping(), context('idle'));
+      assert.equal(runner.stats().started, 2);
+    });
+  });
+
   test('stops the workers of a deleted function and fails its running call', async () => {
     await withRunner({}, async (runner) => {
       await runner.deploy('gone', functionFixture('never-returns'), { timeoutMs: 10_000 });
