@@ -86,11 +86,12 @@ export async function guard<T>(operation: string, table: string, run: () => Prom
   }
 }
 
-/** Every item a Query answers, following LastEvaluatedKey, stopping once `max` items are in (when given). */
+/** Every item a Query answers that `keep` accepts, following LastEvaluatedKey, stopping once `max` are in (when given). */
 export async function queryAll(
   client: DynamoDBClient,
   input: QueryCommandInput,
   max?: number,
+  keep: (item: Item) => boolean = () => true,
 ): Promise<Item[]> {
   const items: Item[] = [];
   let start: Item | undefined;
@@ -100,7 +101,7 @@ export async function queryAll(
         new QueryCommand({ ...input, ...(start !== undefined ? { ExclusiveStartKey: start } : {}) }),
       ),
     );
-    items.push(...(page.Items ?? []));
+    items.push(...(page.Items ?? []).filter(keep));
     start = page.LastEvaluatedKey;
   } while (start !== undefined && (max === undefined || items.length < max));
   return max === undefined ? items : items.slice(0, max);

@@ -1,0 +1,214 @@
+/** DeadLetters on DynamoDB: one item per dead letter, listed newest first through the byTime (sharded) or byRule index. */
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { JunctionError } from '../../core/errors.ts';
+import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
+import { batchGet, countAll, guard, type Item, mapLimit, queryAll, storeError } from './client.ts';
+import {
+  decodeDocument,
+  deepFreeze,
+  encodeDocument,
+  n,
+  num,
+  requireNum,
+  requireStr,
+  s,
+  shardOf,
+} from './codec.ts';
+import { INDEX_SHARDS } from './tables.ts';
+
+export interface DynamoDeadLettersOptions {
+  readonly client: DynamoDBClient;
+  /** The dead-letters table (see TABLES.deadLetters). */
+  readonly table: string;
+  /** Buckets of the `byTime` index; every reader and writer of a table must agree. @default 8 */
+  readonly shards?: number;
+  /** At most this many requests in flight per call. @default 16 */
+  readonly concurrency?: number;
+}
+
+const DEFAULT_LIMIT = 100;
+
+export class DynamoDeadLetters implements DeadLetters {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #shards: number;
+  readonly #concurrency: number;
+
+  constructor(options: DynamoDeadLettersOptions) {
+    this.#client = options.client;
+    this.#table = options.table;
+    this.#shards = options.shards ?? INDEX_SHARDS;
+    this.#concurrency = options.concurrency ?? 16;
+  }
+
+  async add(letter: DeadLetter): Promise<void> {
+    if (typeof letter.dlId !== 'string' || letter.dlId.length === 0) {
+      throw new JunctionError(
+        'InvalidRequest',
+        `dead letter dlId must be a non-empty string, got ${JSON.stringify(letter.dlId)}`,
+        {
+          field: 'dlId',
+        },
+      );
+    }
+    const item: Item = {
+      dlId: s(letter.dlId),
+      shard: s(String(shardOf(letter.dlId, this.#shards))),
+      source: s(letter.source),
+      id: s(letter.id),
+      rule: s(letter.rule),
+      target: s(letter.target),
+      reason: s(letter.reason),
+      at: n(letter.at),
+      attempts: { L: letter.attempts.map((attempt) => s(JSON.stringify(attempt))) },
+      ...(await encodeDocument('event', letter.event)),
+    };
+    if (letter.position !== undefined) {
+      item.partition = n(letter.position.partition);
+      item.offset = n(letter.position.offset);
+    }
+    await guard('PutItem', this.#table, () =>
+      this.#client.send(new PutItemCommand({ TableName: this.#table, Item: item })),
+    );
+  }
+
+  async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const limit = filter.limit ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new JunctionError(
+        'InvalidRequest',
+        `limit must be a non-negative integer, got ${String(filter.limit)}`,
+        {
+          field: 'limit',
+        },
+      );
+    }
+    if (limit === 0) return [];
+    const items = filter.ids !== undefined ? await this.#byIds(filter) : await this.#byIndex(filter, limit);
+    const newestFirst = items.sort(
+      (a, b) =>
+        requireNum(b, 'at', this.#table) - requireNum(a, 'at', this.#table) ||
+        (requireStr(b, 'dlId', this.#table) > requireStr(a, 'dlId', this.#table) ? 1 : -1),
+    );
+    return Promise.all(newestFirst.slice(0, limit).map((item) => this.#toLetter(item)));
+  }
+
+  async get(dlId: string): Promise<DeadLetter | undefined> {
+    const out = await guard('GetItem', this.#table, () =>
+      this.#client.send(
+        new GetItemCommand({ TableName: this.#table, Key: { dlId: s(dlId) }, ConsistentRead: true }),
+      ),
+    );
+    return out.Item === undefined ? undefined : this.#toLetter(out.Item);
+  }
+
+  async remove(dlIds: readonly string[]): Promise<number> {
+    const removed = await mapLimit([...new Set(dlIds)], this.#concurrency, async (dlId) => {
+      try {
+        const out = await this.#client.send(
+          new DeleteItemCommand({ TableName: this.#table, Key: { dlId: s(dlId) }, ReturnValues: 'ALL_OLD' }),
+        );
+        return out.Attributes !== undefined;
+      } catch (error) {
+        throw storeError('DeleteItem', this.#table, error);
+      }
+    });
+    return removed.filter(Boolean).length;
+  }
+
+  async count(): Promise<number> {
+    return countAll(this.#client, { TableName: this.#table }, 'scan');
+  }
+
+  async #byIds(filter: DeadLetterFilter): Promise<Item[]> {
+    const ids = [...new Set(filter.ids)];
+    if (ids.length === 0) return [];
+    const items = await batchGet(
+      this.#client,
+      this.#table,
+      ids.map((dlId) => ({ dlId: s(dlId) })),
+    );
+    return items.filter((item) => {
+      const at = requireNum(item, 'at', this.#table);
+      return (
+        (filter.rule === undefined || item.rule?.S === filter.rule) &&
+        (filter.target === undefined || item.target?.S === filter.target) &&
+        (filter.from === undefined || at >= filter.from) &&
+        (filter.to === undefined || at < filter.to)
+      );
+    });
+  }
+
+  /** Queries byRule (when filtering by rule) or every byTime shard, newest first, each up to `limit` matches. */
+  async #byIndex(filter: DeadLetterFilter, limit: number): Promise<Item[]> {
+    const names: Record<string, string> =
+      filter.from !== undefined || filter.to !== undefined ? { '#at': 'at' } : {};
+    const values: Record<string, { S: string } | { N: string }> = {};
+    const filters: string[] = [];
+    let range = '';
+    if (filter.from !== undefined && filter.to !== undefined) {
+      // `to` is exclusive but a key condition cannot say so with BETWEEN: items at exactly `to` are dropped below.
+      range = ' AND #at BETWEEN :from AND :to';
+    } else if (filter.from !== undefined) range = ' AND #at >= :from';
+    else if (filter.to !== undefined) range = ' AND #at < :to';
+    if (filter.from !== undefined) values[':from'] = n(filter.from);
+    if (filter.to !== undefined) values[':to'] = n(filter.to);
+    if (filter.target !== undefined) {
+      filters.push('#target = :target');
+      names['#target'] = 'target';
+      values[':target'] = s(filter.target);
+    }
+    if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) return [];
+    const query = (index: 'byRule' | 'byTime', keyName: string, key: string): Promise<Item[]> => {
+      const input: QueryCommandInput = {
+        TableName: this.#table,
+        IndexName: index,
+        KeyConditionExpression: `#key = :key${range}`,
+        ExpressionAttributeNames: { ...names, '#key': keyName },
+        ExpressionAttributeValues: { ...values, ':key': s(key) },
+        ScanIndexForward: false,
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+      };
+      const before = filter.to;
+      return queryAll(
+        this.#client,
+        input,
+        limit,
+        (item) => before === undefined || (num(item, 'at') ?? 0) < before,
+      );
+    };
+    if (filter.rule !== undefined) return query('byRule', 'rule', filter.rule);
+    const shards = await Promise.all(
+      Array.from({ length: this.#shards }, (_, shard) => query('byTime', 'shard', String(shard))),
+    );
+    return shards.flat();
+  }
+
+  async #toLetter(item: Item): Promise<DeadLetter> {
+    const table = this.#table;
+    const event = (await decodeDocument(item, 'event')) as CloudEvent | undefined;
+    if (event === undefined)
+      throw new JunctionError('Internal', `dead letter in ${table} has no event`, { field: 'event' });
+    const partition = num(item, 'partition');
+    const offset = num(item, 'offset');
+    return {
+      dlId: requireStr(item, 'dlId', table),
+      source: requireStr(item, 'source', table),
+      id: requireStr(item, 'id', table),
+      rule: requireStr(item, 'rule', table),
+      target: requireStr(item, 'target', table),
+      event: deepFreeze(event),
+      reason: requireStr(item, 'reason', table),
+      attempts: (item.attempts?.L ?? []).map((value) => JSON.parse(value.S ?? 'null') as Attempt),
+      at: requireNum(item, 'at', table),
+      ...(partition !== undefined && offset !== undefined ? { position: { partition, offset } } : {}),
+    };
+  }
+}
