@@ -268,6 +268,11 @@ export class SqliteEventLog implements EventLog {
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
   }
 
+  /** @internal Whether the shared database has been closed under the log (subscriptions then stop). */
+  get databaseClosed(): boolean {
+    return this.#db.closed;
+  }
+
   /** @internal The committed offsets of a group, by partition. */
   committedNow(group: string): number[] {
     const offsets = new Array<number>(this.partitions).fill(0);
@@ -490,7 +495,7 @@ class SqliteSubscription implements Subscription {
     const { log, group, handler, maxBatch, pollMs, backoffMs, onError } = this.#parts;
     let position = start;
     let failures = 0;
-    while (!this.#closed) {
+    while (!this.#closed && !log.databaseClosed) {
       let records: LogRecord[];
       try {
         records = log.readNow(partition, position, maxBatch);
