@@ -1,5 +1,6 @@
 /** DeadLetters on DynamoDB: one item per dead letter, listed newest first through the byTime (sharded) or byRule index. */
 import {
+  type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -150,7 +151,7 @@ export class DynamoDeadLetters implements DeadLetters {
   async #byIndex(filter: DeadLetterFilter, limit: number): Promise<Item[]> {
     const names: Record<string, string> =
       filter.from !== undefined || filter.to !== undefined ? { '#at': 'at' } : {};
-    const values: Record<string, { S: string } | { N: string }> = {};
+    const values: Record<string, AttributeValue> = {};
     const filters: string[] = [];
     let range = '';
     if (filter.from !== undefined && filter.to !== undefined) {
