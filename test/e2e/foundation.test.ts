@@ -2,29 +2,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
-import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { fixtureFunction, request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: trace details are asserted field by field
-type TraceRow = { kind: string; rule?: string; target?: string; detail?: any };
 
 const SHORT_RETRY = {
   maxAttempts: 2,
   maxAgeSeconds: 60,
   backoff: { kind: 'fixed', initialMs: 50, maxMs: 50, jitter: false },
 };
-
-async function traceOf(bus: TestBus, id: string, source: string) {
-  const res = await request(
-    bus.url,
-    'GET',
-    `/events/${encodeURIComponent(id)}/trace?source=${encodeURIComponent(source)}`,
-  );
-  return res.status === 200
-    ? (res.body.entries as TraceRow[])
-    : [];
-}
 
 describe('the embedded bus, end to end', () => {
   let bus: TestBus;

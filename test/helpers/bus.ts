@@ -67,3 +67,29 @@ export async function request<T = any>(
 export function fixtureFunction(name: string): Uint8Array {
   return readFileSync(join(repoRoot, 'test', 'fixtures', 'functions', `${name}.ts`));
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: trace details are asserted field by field
+export type TraceRow = { kind: string; at: number; rule?: string; target?: string; detail?: any };
+
+/** An event's trace entries (empty when the bus has none yet). */
+export async function traceOf(bus: { url: string }, id: string, source: string): Promise<TraceRow[]> {
+  const res = await request(
+    bus.url,
+    'GET',
+    `/events/${encodeURIComponent(id)}/trace?source=${encodeURIComponent(source)}`,
+  );
+  return res.status === 200 ? (res.body.entries as TraceRow[]) : [];
+}
+
+/** Publishes one event in binary mode with an empty body; answers the response. */
+export function publishBinary(
+  bus: { url: string },
+  attributes: { id: string; source: string; type: string } & Record<string, string>,
+  body = '',
+  contentType?: string,
+): Promise<JsonResponse> {
+  const headers: Record<string, string> = { 'ce-specversion': '1.0' };
+  for (const [k, v] of Object.entries(attributes)) headers[`ce-${k}`] = v;
+  if (contentType) headers['content-type'] = contentType;
+  return request(bus.url, 'POST', '/events', body, headers);
+}
