@@ -134,45 +134,47 @@ function binary(node: BinaryNode, context: EvaluationContext, errors: CesqlError
 }
 
 /**
- * A right-associative chain `x0 op0 (x1 op1 (… xn))`, walked left to right without recursion. AND and OR short-circuit;
- * `negate` carries the XORs of the enclosing links whose left operand was true.
+ * A right-associative chain `x0 op0 (x1 op1 (… xn))`, walked left to right without recursion. AND and OR
+ * short-circuit; `negate` carries the XORs of the enclosing links whose left operand was true. When an inner link
+ * fails its own cast, that link still runs to the end (collecting its errors) but the chain then yields false,
+ * as the enclosing links would.
  */
 function logic(node: LogicNode, context: EvaluationContext, errors: CesqlError[]): boolean {
   let negate = false;
+  let doomed = false;
   const last = node.operators.length - 1;
   for (let i = 0; i <= last; i += 1) {
-    const isOutermost = i === 0;
     const operator = node.operators[i]!;
-    const left = operand(node.operands[i]!, context, errors, isOutermost);
+    const left = operand(node.operands[i]!, context, errors);
     if (left === undefined) return false;
-    if (operator === 'AND' && !left) return negate;
-    if (operator === 'OR' && left) return !negate;
+    if (left.castFailed && i > 0) doomed = true;
+    if (operator === 'AND' && !left.value) return doomed ? false : negate;
+    if (operator === 'OR' && left.value) return doomed ? false : !negate;
     if (i < last) {
-      if (operator === 'XOR' && left) negate = !negate;
+      if (operator === 'XOR' && left.value) negate = !negate;
       continue;
     }
-    const right = operand(node.operands[i + 1]!, context, errors, isOutermost);
-    if (right === undefined) return false;
-    const value = operator === 'AND' ? left && right : operator === 'OR' ? left || right : left !== right;
+    const right = operand(node.operands[i + 1]!, context, errors);
+    if (right === undefined || doomed || (right.castFailed && i > 0)) return false;
+    const a = left.value;
+    const b = right.value;
+    const value = operator === 'AND' ? a && b : operator === 'OR' ? a || b : a !== b;
     return value !== negate;
   }
   return false;
 }
 
-/** A logic operand as a Boolean, or `undefined` when the link (and so the whole chain) must yield false. */
+/** A logic operand cast to Boolean, or `undefined` when evaluating it failed (the chain then yields false). */
 function operand(
   node: Node,
   context: EvaluationContext,
   errors: CesqlError[],
-  isOutermost: boolean,
-): boolean | undefined {
+): { value: boolean; castFailed: boolean } | undefined {
   const before = errors.length;
   const value = evaluateNode(node, context, errors);
   if (errors.length > before) return undefined;
   const boolean = castImplicit(value, 'Boolean', errors) as boolean;
-  // A cast failure inside an enclosed link makes the enclosing links return false.
-  if (errors.length > before && !isOutermost) return undefined;
-  return boolean;
+  return { value: boolean, castFailed: errors.length > before };
 }
 
 function membership(node: InNode, context: EvaluationContext, errors: CesqlError[]): boolean {

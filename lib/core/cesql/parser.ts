@@ -264,7 +264,7 @@ class Parser {
     }
     if (token.value === 'EXISTS') {
       const name = this.#next();
-      if (name.type !== 'word' || KEYWORDS.has(name.value)) {
+      if (name.type !== 'word' || KEYWORDS.has(name.value) || DIGITS.test(name.text)) {
         throw this.#error(name, `EXISTS needs an attribute name, found ${describe(name)}`);
       }
       const attribute = this.#attribute(name);
