@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
-import { JunctionError } from '../../core/errors.ts';
+import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import type {
   Clock,
   FunctionConfig,
@@ -15,7 +15,7 @@ import type {
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { bundleFunction } from './bundle.ts';
-import { type FunctionVersion, type PoolStats, WorkerPool } from './pool.ts';
+import { type FunctionVersion, loadWorkerEntry, type PoolStats, WorkerPool } from './pool.ts';
 import { FunctionStore, type StoredFunction, sha256 } from './store.ts';
 
 export interface WorkerRunnerOptions {
@@ -149,7 +149,14 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
   const logger = options.logger ?? defaultLogger;
 
   const store = await FunctionStore.open(options.dataDir);
-  const pool = new WorkerPool({ maxWorkersPerFunction: perFunction, maxWorkers, idleTimeoutMs, log: logger });
+  const entry = await loadWorkerEntry();
+  const pool = new WorkerPool({
+    entry,
+    maxWorkersPerFunction: perFunction,
+    maxWorkers,
+    idleTimeoutMs,
+    log: logger,
+  });
   for (const stored of store.list()) pool.setVersion(versionOf(stored));
   const deploying = new Map<string, Promise<unknown>>();
   let closed = false;
@@ -314,22 +321,18 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
   return runner;
 }
 
-/** A module that loads badly at deploy is an invalid upload, whatever went wrong inside it. */
+/** A module that loads badly at deploy is an invalid upload; anything else that went wrong is ours (Internal). */
 function asInvalidFunction(name: string, error: unknown): JunctionError {
-  if (error instanceof JunctionError && error.code === 'InvalidFunction') return error;
-  if (error instanceof JunctionError) {
-    const reason =
-      error.code === 'FunctionTimeout'
-        ? error.message
-        : error.code === 'FunctionOutOfMemory'
-          ? `function ${name} ran out of memory while loading`
-          : `function ${name} throws while loading: ${error.message.replace(`function ${name} failed: `, '')}`;
-    return new JunctionError('InvalidFunction', reason, {
-      field: 'source',
-      ...(error.details ? { details: error.details } : {}),
-    });
-  }
-  return new JunctionError('InvalidFunction', `function ${name} does not load: ${String(error)}`, {
+  if (!(error instanceof JunctionError)) return toJunctionError(error);
+  if (error.code === 'InvalidFunction') return error;
+  const reason =
+    error.code === 'FunctionTimeout'
+      ? error.message
+      : error.code === 'FunctionOutOfMemory'
+        ? `function ${name} ran out of memory while loading`
+        : `function ${name} throws while loading: ${error.message.replace(`function ${name} failed: `, '')}`;
+  return new JunctionError('InvalidFunction', reason, {
     field: 'source',
+    ...(error.details ? { details: error.details } : {}),
   });
 }
