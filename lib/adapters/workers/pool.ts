@@ -265,10 +265,11 @@ export class FunctionWorker {
     else call.reject(functionError(this.fn.name, message.error));
   }
 
-  /** Terminates the thread (a busy call is rejected through the exit handler). */
-  stop(): void {
+  /** Terminates the thread; a busy call is rejected (through the exit handler) with `reason` when given. */
+  stop(reason?: JunctionError): void {
     if (this.state === 'stopping') return;
     this.state = 'stopping';
+    this.#death ??= reason;
     this.#worker.terminate().catch(() => {});
   }
 }
@@ -316,13 +317,16 @@ export class WorkerPool {
   }
 
   /** Stops a function's workers and rejects its waiting invocations. */
-  remove(name: string): void {
+  remove(name: string, why: 'deleted' | 'stopped' = 'deleted'): void {
     const group = this.#groups.get(name);
     if (group === undefined) return;
     this.#groups.delete(name);
     for (const waiter of group.waiters.splice(0))
       waiter.reject(new JunctionError('NotFound', `function ${name} does not exist`));
-    for (const worker of group.workers) worker.stop();
+    const reason = new JunctionError('FunctionError', `function ${name} was ${why} while it ran`, {
+      retriable: true,
+    });
+    for (const worker of group.workers) worker.stop(reason);
   }
 
   /** Runs a function once in one of its workers. */
@@ -390,7 +394,7 @@ export class WorkerPool {
       for (const waiter of group?.waiters.splice(0) ?? []) {
         waiter.reject(new JunctionError('FunctionError', 'the function runner closed', { retriable: true }));
       }
-      this.remove(name);
+      this.remove(name, 'stopped');
     }
     while (this.#total > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }

@@ -283,10 +283,16 @@ describe('worker runner (embedded only)', () => {
   test('stops the workers of a deleted function and fails its running call', async () => {
     await withRunner({}, async (runner) => {
       await runner.deploy('gone', functionFixture('never-returns'), { timeoutMs: 10_000 });
-      const running = codeOf(runner.invoke('gone', ping(), context('gone')));
+      const running = runner.invoke('gone', ping(), context('gone')).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await waitFor(() => runner.stats().busy === 1, 'the call to start', 5000);
       assert.equal(await runner.delete('gone'), true);
-      assert.equal(await running, 'FunctionError');
+      const error = await running;
+      assert.ok(error instanceof JunctionError && error.code === 'FunctionError', String(error));
+      assert.match(error.message, /gone was deleted while it ran/);
+      await assert.rejects(runner.invoke('gone', ping(), context('gone')), /does not exist/);
       await waitFor(() => runner.stats().workers === 0, 'the workers to stop', 5000);
     });
   });
