@@ -171,7 +171,7 @@ function parseBinary(
   const raw: Record<string, unknown> = {};
   let found = false;
   let size = body.length;
-  for (const name in headers) {
+  for (const name of Object.keys(headers)) {
     if (!isCePrefix(name)) continue;
     const value = headers[name];
     if (value === undefined) continue;
@@ -223,7 +223,7 @@ function checkHeaderAttribute(attribute: string, raw: Record<string, unknown>): 
       attribute,
     );
   }
-  if (Object.hasOwn(raw, attribute)) {
+  if (raw[attribute] !== undefined) {
     throw invalid(
       `the header ce-${attribute} appears more than once; each attribute must appear once`,
       attribute,
