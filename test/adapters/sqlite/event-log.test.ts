@@ -232,7 +232,7 @@ test('keeps every append a killed process reported as done exactly once, with de
     const reported = new Map<string, Position>();
     const enqueued = new Set<string>();
     const replayedDuplicates: boolean[] = [];
-    for (let run = 0; run < 3; run += 1) {
+    for (let run = 0; run < 5; run += 1) {
       const proc = spawn(
         process.execPath,
         ['--disable-warning=ExperimentalWarning', child, h.dataDir, 'run', String(run)],
@@ -242,7 +242,7 @@ test('keeps every append a killed process reported as done exactly once, with de
       );
       const lines = createInterface({ input: proc.stdout! });
       let appendedLines = 0;
-      const killAt = 150 + run * 40;
+      const killAt = 100 + run * 37;
       const exited = once(proc, 'exit');
       for await (const line of lines) {
         const message = JSON.parse(line) as { kind: string; ids: string[]; results?: AppendResult[] };
