@@ -78,3 +78,18 @@ test('agrees with a reference matcher on random values and patterns', () => {
     { numRuns: 3000 },
   );
 });
+
+test('agrees with the reference on segments longer than one 32-bit word', () => {
+  const long = (alphabet: string[], maxLength: number) =>
+    fc.array(fc.constantFrom(...alphabet), { minLength: 0, maxLength }).map((chars) => chars.join(''));
+  fc.assert(
+    fc.property(long(['a', 'b'], 120), long(['a', 'a', 'a', 'b', '_'], 70), (value, segment) => {
+      const pattern = `%${segment}%`;
+      return like(value, pattern) === reference(value, pattern);
+    }),
+    { numRuns: 1500 },
+  );
+  const value = `${'ab'.repeat(40)}c${'ab'.repeat(40)}`;
+  assert.equal(like(value, `%${'ab'.repeat(20)}c${'ab'.repeat(20)}%`), true);
+  assert.equal(like(value, `%${'ab'.repeat(20)}_c${'ab'.repeat(20)}%`), false);
+});
