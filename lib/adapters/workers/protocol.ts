@@ -15,6 +15,8 @@ export interface WireContext {
   readonly target: string;
   readonly idempotencyKey: string;
   readonly attempt: number;
+  /** True when an earlier attempt may have completed without its outcome being recorded (after a crash). */
+  readonly possibleDuplicate: boolean;
   /** When the runner stops the call, ms since the epoch (the runner's clock). */
   readonly deadline: number;
 }

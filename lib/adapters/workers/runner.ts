@@ -300,6 +300,7 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
           target: context.target,
           idempotencyKey: context.idempotencyKey,
           attempt: context.attempt,
+          possibleDuplicate: context.possibleDuplicate ?? false,
           deadline: clock.now() + timeoutMs,
         },
         context.timeoutMs === undefined ? undefined : timeoutMs,

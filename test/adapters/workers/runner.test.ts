@@ -133,6 +133,7 @@ describe('worker runner (embedded only)', () => {
         target: 't9',
         idempotencyKey: 'k9',
         attempt: 4,
+        possibleDuplicate: true,
       };
       const result = await runner.invoke('inspect', input, ctx);
       assert.deepEqual(result.returned, [
@@ -146,6 +147,7 @@ describe('worker runner (embedded only)', () => {
             target: 't9',
             idempotencyKey: 'k9',
             attempt: 4,
+            possibleDuplicate: true,
             deadline: 1_000_500,
             log: 'function',
           },
