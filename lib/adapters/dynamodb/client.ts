@@ -255,7 +255,10 @@ export async function createTables(
                       ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }]
                       : []),
                   ],
-                  Projection: { ProjectionType: index.projection },
+                  Projection: {
+                    ProjectionType: index.projection,
+                    ...(index.nonKeyAttributes ? { NonKeyAttributes: [...index.nonKeyAttributes] } : {}),
+                  },
                 })),
               }
             : {}),

@@ -92,13 +92,28 @@ export class DynamoDeadLetters implements DeadLetters {
       );
     }
     if (limit === 0) return [];
-    const items = filter.ids !== undefined ? await this.#byIds(filter) : await this.#byIndex(filter, limit);
-    const newestFirst = items.sort(
-      (a, b) =>
-        requireNum(b, 'at', this.#table) - requireNum(a, 'at', this.#table) ||
-        (requireStr(b, 'dlId', this.#table) > requireStr(a, 'dlId', this.#table) ? 1 : -1),
+    const newestFirst = (items: Item[]): Item[] =>
+      items.sort(
+        (a, b) =>
+          requireNum(b, 'at', this.#table) - requireNum(a, 'at', this.#table) ||
+          (requireStr(b, 'dlId', this.#table) > requireStr(a, 'dlId', this.#table) ? 1 : -1),
+      );
+    let items: Item[];
+    if (filter.ids !== undefined) items = await this.#byIds(filter);
+    else {
+      // The indexes hold keys, time and target only: read the letters that made the cut.
+      const keys = newestFirst(await this.#byIndex(filter, limit)).slice(0, limit);
+      items = await batchGet(
+        this.#client,
+        this.#table,
+        keys.map((item) => ({ dlId: s(requireStr(item, 'dlId', this.#table)) })),
+      );
+    }
+    return Promise.all(
+      newestFirst(items)
+        .slice(0, limit)
+        .map((item) => this.#toLetter(item)),
     );
-    return Promise.all(newestFirst.slice(0, limit).map((item) => this.#toLetter(item)));
   }
 
   async get(dlId: string): Promise<DeadLetter | undefined> {

@@ -19,7 +19,16 @@ import type {
   PendingDelivery,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { countAll, guard, type Item, isConditionFailed, mapLimit, queryAll, storeError } from './client.ts';
+import {
+  batchGet,
+  countAll,
+  guard,
+  type Item,
+  isConditionFailed,
+  mapLimit,
+  queryAll,
+  storeError,
+} from './client.ts';
 import {
   decodeDocument,
   deepFreeze,
@@ -122,15 +131,23 @@ export class DynamoLedger implements Ledger {
         ),
       ),
     );
-    const items = perShard
-      .flat()
-      .filter((item) => {
-        const state = str(item, 'state');
-        return state === 'pending' || (state === 'in-flight' && (num(item, 'leaseUntil') ?? 0) <= now);
-      })
-      .sort((a, b) => (num(a, 'dueKey') ?? 0) - (num(b, 'dueKey') ?? 0))
-      .slice(0, limit);
-    return Promise.all(items.map((item) => this.#toPending(item)));
+    const isDue = (item: Item): boolean => {
+      const state = str(item, 'state');
+      return state === 'pending' || (state === 'in-flight' && (num(item, 'leaseUntil') ?? 0) <= now);
+    };
+    const byDueKey = (a: Item, b: Item): number => (num(a, 'dueKey') ?? 0) - (num(b, 'dueKey') ?? 0);
+    const candidates = perShard.flat().filter(isDue).sort(byDueKey).slice(0, limit);
+    if (candidates.length === 0) return [];
+    // The index is eventually consistent and holds no payloads: read the entries themselves, consistently.
+    const items = await batchGet(
+      this.#client,
+      this.#table,
+      candidates.map((item) => ({ pk: s(requireStr(item, 'pk', this.#table)) })),
+    );
+    const stillDue = items
+      .filter((item) => isDue(item) && (num(item, 'dueKey') ?? Infinity) <= now)
+      .sort(byDueKey);
+    return Promise.all(stillDue.map((item) => this.#toPending(item)));
   }
 
   async nextDueAt(): Promise<number | undefined> {

@@ -17,8 +17,10 @@ export interface GlobalIndexDefinition {
   readonly indexName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
-  /** `ALL` copies every attribute; `KEYS_ONLY` only the table and index keys. */
-  readonly projection: 'ALL' | 'KEYS_ONLY';
+  /** `ALL` copies every attribute; `KEYS_ONLY` only the table and index keys; `INCLUDE` adds `nonKeyAttributes`. */
+  readonly projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  /** With `INCLUDE`: the other attributes the index copies. */
+  readonly nonKeyAttributes?: readonly string[];
 }
 
 export interface TableDefinition {
@@ -63,7 +65,14 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     partitionKey: S('pk'),
     globalIndexes: [
       // Sparse: only pending and in-flight entries carry dueShard. dueKey = dueAt when pending, leaseUntil in flight.
-      { indexName: 'due', partitionKey: S('dueShard'), sortKey: N('dueKey'), projection: 'ALL' },
+      // Payloads stay out of the index (cheaper writes); due() reads them with a consistent BatchGetItem.
+      {
+        indexName: 'due',
+        partitionKey: S('dueShard'),
+        sortKey: N('dueKey'),
+        projection: 'INCLUDE',
+        nonKeyAttributes: ['state', 'leaseUntil'],
+      },
       // Sparse: only delivered and dead-lettered entries carry doneShard.
       {
         indexName: 'finished',
@@ -91,8 +100,21 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     description: 'Dead letters, one item per dlId, listed newest first through byTime or byRule',
     partitionKey: S('dlId'),
     globalIndexes: [
-      { indexName: 'byTime', partitionKey: S('shard'), sortKey: N('at'), projection: 'ALL' },
-      { indexName: 'byRule', partitionKey: S('rule'), sortKey: N('at'), projection: 'ALL' },
+      // Events stay out of the indexes; list() reads the letters it answers with a BatchGetItem.
+      {
+        indexName: 'byTime',
+        partitionKey: S('shard'),
+        sortKey: N('at'),
+        projection: 'INCLUDE',
+        nonKeyAttributes: ['target'],
+      },
+      {
+        indexName: 'byRule',
+        partitionKey: S('rule'),
+        sortKey: N('at'),
+        projection: 'INCLUDE',
+        nonKeyAttributes: ['target'],
+      },
     ],
   },
   dedup: {

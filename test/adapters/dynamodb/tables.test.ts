@@ -32,7 +32,8 @@ describe('TABLES', () => {
           keys: [t.partitionKey, t.sortKey].filter(Boolean).map((k) => `${k?.name}:${k?.type}`),
           indexes: t.globalIndexes.map(
             (i) =>
-              `${i.indexName}(${i.partitionKey.name}:${i.partitionKey.type},${i.sortKey?.name}:${i.sortKey?.type})${i.projection}`,
+              `${i.indexName}(${i.partitionKey.name}:${i.partitionKey.type},${i.sortKey?.name}:${i.sortKey?.type})` +
+              `${i.projection}${i.nonKeyAttributes ? `[${i.nonKeyAttributes.join(',')}]` : ''}`,
           ),
           ttl: t.ttlAttribute,
         },
@@ -42,7 +43,10 @@ describe('TABLES', () => {
       rules: { keys: ['pk:S', 'sk:S'], indexes: [], ttl: 'ttl' },
       ledger: {
         keys: ['pk:S'],
-        indexes: ['due(dueShard:S,dueKey:N)ALL', 'finished(doneShard:S,updatedAt:N)KEYS_ONLY'],
+        indexes: [
+          'due(dueShard:S,dueKey:N)INCLUDE[state,leaseUntil]',
+          'finished(doneShard:S,updatedAt:N)KEYS_ONLY',
+        ],
         ttl: 'ttl',
       },
       traces: {
@@ -52,7 +56,7 @@ describe('TABLES', () => {
       },
       deadLetters: {
         keys: ['dlId:S'],
-        indexes: ['byTime(shard:S,at:N)ALL', 'byRule(rule:S,at:N)ALL'],
+        indexes: ['byTime(shard:S,at:N)INCLUDE[target]', 'byRule(rule:S,at:N)INCLUDE[target]'],
         ttl: undefined,
       },
       dedup: { keys: ['pk:S'], indexes: [], ttl: 'ttl' },
@@ -78,10 +82,21 @@ describe('TABLES', () => {
           ...(definition.sortKey ? [`${definition.sortKey.name}:RANGE`] : []),
         ],
       );
-      assert.deepEqual(
-        (Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort(),
-        definition.globalIndexes.map((i) => i.indexName).sort(),
-      );
+      const described = (Table?.GlobalSecondaryIndexes ?? []).map((i) => ({
+        name: i.IndexName,
+        keys: i.KeySchema?.map((k) => k.AttributeName),
+        projection: i.Projection?.ProjectionType,
+        include: i.Projection?.NonKeyAttributes,
+      }));
+      const defined = definition.globalIndexes.map((i) => ({
+        name: i.indexName,
+        keys: [i.partitionKey.name, ...(i.sortKey ? [i.sortKey.name] : [])],
+        projection: i.projection,
+        include: i.nonKeyAttributes,
+      }));
+      const byName = (a: { name?: string | undefined }, b: { name?: string | undefined }) =>
+        (a.name ?? '').localeCompare(b.name ?? '');
+      assert.deepEqual(described.sort(byName), defined.sort(byName));
       assert.equal(Table?.BillingModeSummary?.BillingMode, 'PAY_PER_REQUEST');
       const ttl = await db.client.send(new DescribeTimeToLiveCommand({ TableName: name }));
       assert.ok(ttl.TimeToLiveDescription !== undefined);
