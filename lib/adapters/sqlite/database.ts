@@ -251,3 +251,17 @@ export function requireInteger(
   }
   return value;
 }
+
+/** Rejects a value that is not a finite number, naming the field and the value received. */
+export function requireNumber(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new JunctionError(
+      'InvalidRequest',
+      `${field} must be a finite number; got ${JSON.stringify(value)}`,
+      {
+        field,
+      },
+    );
+  }
+  return value;
+}

@@ -2,7 +2,14 @@
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
-import { optionalNumber, parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import {
+  optionalNumber,
+  parseFrozen,
+  type Row,
+  requireInteger,
+  requireNumber,
+  type SqliteDatabase,
+} from './database.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -130,6 +137,7 @@ export class SqliteDeadLetters implements DeadLetters {
 
   /** Drops dead letters dead-lettered before `before`. Answers how many went. */
   async prune(before: number): Promise<number> {
+    requireNumber('before', before);
     return this.#db.write(() => this.#db.run('DELETE FROM dead_letters WHERE at < ?', before));
   }
 }

@@ -118,6 +118,17 @@ export class SqliteEventLog implements EventLog {
       );
     }
     if (events.length === 0) return [];
+    for (const [i, event] of events.entries()) {
+      for (const name of ['source', 'id'] as const) {
+        if (typeof event?.[name] !== 'string' || event[name].length === 0) {
+          throw new JunctionError(
+            'InvalidEvent',
+            `events[${i}].${name} must be a non-empty string; got ${JSON.stringify(event?.[name])}`,
+            { field: name },
+          );
+        }
+      }
+    }
     const prepared = events.map((event) => ({
       event,
       key: partitionKeyOf(event),

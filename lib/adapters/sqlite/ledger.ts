@@ -11,7 +11,14 @@ import type {
   PendingDelivery,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { optionalNumber, parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import {
+  optionalNumber,
+  parseFrozen,
+  type Row,
+  requireInteger,
+  requireNumber,
+  type SqliteDatabase,
+} from './database.ts';
 
 export interface SqliteLedgerOptions {
   /** Where `updatedAt` of enqueue, reschedule and reopen comes from. @default systemClock */
@@ -64,6 +71,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async due(now: number, limit: number): Promise<PendingDelivery[]> {
+    requireNumber('now', now);
     requireInteger('limit', limit, 0);
     if (limit === 0) return [];
     return this.#db
@@ -91,6 +99,8 @@ export class SqliteLedger implements Ledger {
 
   async claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean> {
     const k = keyParams(key);
+    requireNumber('now', now);
+    requireNumber('leaseUntil', leaseUntil);
     return this.#db.write(
       () =>
         this.#db.run(
@@ -106,7 +116,8 @@ export class SqliteLedger implements Ledger {
 
   async complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void> {
     const k = keyParams(key);
-    const attemptJson = JSON.stringify(attempt);
+    requireNumber('now', now);
+    const attemptJson = attemptText(attempt);
     await this.#db.write(() => {
       const changed = this.#db.run(
         `UPDATE ledger SET state = 'delivered', event = NULL, lease_until = NULL, updated_at = ?,
@@ -121,7 +132,8 @@ export class SqliteLedger implements Ledger {
 
   async reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void> {
     const k = keyParams(key);
-    const attemptJson = JSON.stringify(attempt);
+    requireNumber('dueAt', dueAt);
+    const attemptJson = attemptText(attempt);
     const now = this.#clock.now();
     await this.#db.write(() => {
       const changed = this.#db.run(
@@ -139,6 +151,7 @@ export class SqliteLedger implements Ledger {
 
   async abandon(key: DeliveryKey, now: number): Promise<void> {
     const k = keyParams(key);
+    requireNumber('now', now);
     await this.#db.write(() => {
       const changed = this.#db.run(
         `UPDATE ledger SET state = 'dead-lettered', event = NULL, lease_until = NULL, updated_at = ?
@@ -186,6 +199,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async prune(before: number): Promise<number> {
+    requireNumber('before', before);
     return this.#db.write(() =>
       this.#db.run(
         "DELETE FROM ledger WHERE state IN ('delivered', 'dead-lettered') AND updated_at < ?",
@@ -239,7 +253,32 @@ export class SqliteLedger implements Ledger {
   }
 }
 
+function attemptText(attempt: Attempt): string {
+  if (attempt === null || typeof attempt !== 'object' || typeof attempt.at !== 'number') {
+    throw new JunctionError(
+      'InvalidRequest',
+      `attempt must be an Attempt object; got ${JSON.stringify(attempt)}`,
+      {
+        field: 'attempt',
+      },
+    );
+  }
+  return JSON.stringify(attempt);
+}
+
+/** The key as statement parameters, checked first: a bad key must fail its caller alone, not a group commit. */
 function keyParams(key: DeliveryKey): [string, string, string, string] {
+  for (const name of ['source', 'id', 'rule', 'target'] as const) {
+    if (typeof key?.[name] !== 'string') {
+      throw new JunctionError(
+        'InvalidRequest',
+        `key.${name} must be a string; got ${JSON.stringify(key?.[name])}`,
+        {
+          field: `key.${name}`,
+        },
+      );
+    }
+  }
   return [key.source, key.id, key.rule, key.target];
 }
 
@@ -249,18 +288,6 @@ function missing(key: DeliveryKey): JunctionError {
     `delivery ${JSON.stringify(key.id)} from ${JSON.stringify(key.source)} to ${key.rule}/${key.target} is not in the ledger`,
     { details: { key } },
   );
-}
-
-function requireNumber(field: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new JunctionError(
-      'InvalidRequest',
-      `${field} must be a finite number; got ${JSON.stringify(value)}`,
-      {
-        field,
-      },
-    );
-  }
 }
 
 function toPending(row: Row): PendingDelivery {

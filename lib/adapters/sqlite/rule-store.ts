@@ -83,6 +83,11 @@ export class SqliteRuleStore implements RuleStore {
   }
 
   async delete(name: string): Promise<boolean> {
+    if (typeof name !== 'string') {
+      throw new JunctionError('InvalidRequest', `name must be a string; got ${JSON.stringify(name)}`, {
+        field: 'name',
+      });
+    }
     const existed = await this.#db.write(() => {
       const changed = this.#db.run('DELETE FROM rules WHERE name = ?', name) === 1;
       if (changed) this.#logChange('delete', name, null);

@@ -1,7 +1,7 @@
 /** TraceStore on SQLite: every event's journey as rows keyed by (source, id), detail as JSON. */
 import { JunctionError } from '../../core/errors.ts';
 import type { TraceEntry, TraceKind, TraceStore } from '../../ports.ts';
-import { parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import { parseFrozen, type Row, requireInteger, requireNumber, type SqliteDatabase } from './database.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS traces (
@@ -81,6 +81,7 @@ export class SqliteTraceStore implements TraceStore {
   }
 
   async prune(before: number): Promise<number> {
+    requireNumber('before', before);
     return this.#db.write(() => this.#db.run('DELETE FROM traces WHERE at < ?', before));
   }
 }

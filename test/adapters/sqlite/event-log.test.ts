@@ -296,3 +296,18 @@ test('keeps every append a killed process reported as done exactly once, with de
     await h.cleanup();
   }
 });
+
+test('rejects an event without source or id before it reaches the group commit', async () => {
+  const h = openHarness();
+  try {
+    const [ok, failed] = await Promise.allSettled([
+      h.stores.log.append([makeEvent()]),
+      h.stores.log.append([{ ...makeEvent(), id: '' }]),
+    ]);
+    assert.equal(ok.status, 'fulfilled');
+    assert.equal((failed as PromiseRejectedResult).reason.code, 'InvalidEvent');
+    assert.equal((failed as PromiseRejectedResult).reason.field, 'id');
+  } finally {
+    await h.cleanup();
+  }
+});

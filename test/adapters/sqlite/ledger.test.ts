@@ -1,6 +1,7 @@
 /** The SQLite Ledger against the shared suite, plus SQLite specifics (group commit of enqueues, bad input). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { DeliveryKey } from '../../../lib/ports.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
 import { openHarness } from './harness.ts';
 
@@ -50,6 +51,23 @@ test('rejects completing a delivery it does not hold with NotFound', async () =>
       ),
       { code: 'NotFound' },
     );
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('fails a call with a bad key alone, leaving the group commit of the others intact', async () => {
+  const h = openHarness();
+  try {
+    const good = makeDelivery();
+    const bad = { source: 's', id: undefined, rule: 'r', target: 't' } as unknown as DeliveryKey;
+    const [ok, failed] = await Promise.allSettled([
+      h.stores.ledger.enqueue([good]),
+      h.stores.ledger.claim(bad, 1, 2),
+    ]);
+    assert.equal(ok.status, 'fulfilled');
+    assert.equal(failed.status, 'rejected');
+    assert.equal((failed as PromiseRejectedResult).reason.field, 'key.id');
   } finally {
     await h.cleanup();
   }
