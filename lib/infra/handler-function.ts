@@ -1,0 +1,130 @@
+/** Lambda functions of Junction built with local esbuild (no Docker), each with its own role and log group. */
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { acknowledgeNag } from './nag.ts';
+
+/** Bundling of every Junction function: ESM for Node 22, with `require` available to CommonJS dependencies. */
+export const BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  forceDockerBundling: false,
+  minify: true,
+};
+
+export interface HandlerFunctionOptions {
+  readonly entry: string;
+  readonly projectRoot: string;
+  readonly depsLockFilePath: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly environment: Record<string, string>;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+  /** Attach to these subnets; the function gets its own security group. @default not in a VPC */
+  readonly vpc?: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly sg: ec2.ISecurityGroup;
+  };
+  /** @default a generated name */
+  readonly functionName?: string;
+  /** The execution role. @default a new role that may write to the function's log group (and manage VPC ENIs) */
+  readonly role?: iam.IRole;
+}
+
+/** The statements every function role gets: its own log group, and the ENI actions Lambda needs in a VPC. */
+export function basicExecutionStatements(logGroup: logs.ILogGroup, inVpc: boolean): iam.PolicyStatement[] {
+  const statements = [
+    new iam.PolicyStatement({
+      sid: 'WriteOwnLogs',
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [logGroup.logGroupArn],
+    }),
+  ];
+  if (inVpc) statements.push(vpcAccessStatement());
+  return statements;
+}
+
+/** Lambda manages the ENIs of a VPC function (and of an MSK event source mapping) with the execution role. */
+export function vpcAccessStatement(): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'ManageVpcNetworkInterfaces',
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeVpcs',
+      'ec2:DeleteNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:UnassignPrivateIpAddresses',
+    ],
+    resources: ['*'],
+  });
+}
+
+/** A NodejsFunction on nodejs22.x bundled locally, with an explicit role and a log group with retention. */
+export function createHandlerFunction(
+  scope: Construct,
+  id: string,
+  options: HandlerFunctionOptions,
+): nodejs.NodejsFunction {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: options.logRetention,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const role =
+    options.role ??
+    new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${options.description}`,
+    });
+  if (options.role === undefined) {
+    for (const statement of basicExecutionStatements(logGroup, options.vpc !== undefined)) {
+      role.addToPrincipalPolicy(statement);
+    }
+    if (options.vpc !== undefined) {
+      acknowledgeNag(
+        role,
+        'AwsSolutions-IAM5',
+        'Lambda creates and deletes the ENIs of a VPC function with its execution role; the EC2 ENI ' +
+          'actions have no resource-level scoping Lambda can use, so AWS documents Resource "*" for them.',
+        ['Resource::*'],
+      );
+    }
+  }
+  const fn = new nodejs.NodejsFunction(scope, id, {
+    entry: options.entry,
+    handler: 'handler',
+    projectRoot: options.projectRoot,
+    depsLockFilePath: options.depsLockFilePath,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: options.architecture,
+    memorySize: options.memorySize,
+    timeout: options.timeout,
+    description: options.description,
+    environment: options.environment,
+    bundling: BUNDLING,
+    role,
+    logGroup,
+    ...(options.functionName !== undefined ? { functionName: options.functionName } : {}),
+    ...(options.vpc !== undefined
+      ? { vpc: options.vpc.vpc, vpcSubnets: options.vpc.subnets, securityGroups: [options.vpc.sg] }
+      : {}),
+  });
+  acknowledgeNag(
+    fn,
+    'AwsSolutions-L1',
+    'Junction targets Node.js 22 on purpose: the code runs unbuilt on Node 22 locally (type stripping), ' +
+      '@platformatic/kafka requires node >= 22.22, and the runtime is the same for every function.',
+  );
+  return fn;
+}

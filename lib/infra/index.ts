@@ -1,0 +1,18 @@
+/** Junction's CDK constructs: the `JunctionBus` L3 construct, its parts, and the default stack. */
+export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } from './front-door.ts';
+export { JunctionFrontDoor } from './front-door.ts';
+export type { HandlerName, JunctionBusProps, RouterOptions, UserFunctionOptions } from './junction-bus.ts';
+export { HANDLER_NAMES, JunctionBus, ROUTER_CONSUMER_GROUP } from './junction-bus.ts';
+export type { JunctionStackProps } from './junction-stack.ts';
+export { JunctionStack } from './junction-stack.ts';
+export type {
+  IJunctionKafkaCluster,
+  JunctionKafkaClusterProps,
+  KafkaClusterAttributes,
+  KafkaClusterType,
+  ProvisionedKafkaOptions,
+} from './kafka-cluster.ts';
+export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
+export type { JunctionNetworkProps } from './network.ts';
+export { JunctionNetwork } from './network.ts';
+export { FUNCTION_PREFIX, FUNCTION_TAG, MANAGED_TAG } from './user-functions.ts';

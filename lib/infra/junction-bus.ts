@@ -1,0 +1,836 @@
+/** The `JunctionBus` L3 construct: Junction on AWS (API Gateway, MSK, DynamoDB, Lambda) in one construct. */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import {
+  attributeDefinitions,
+  DEFAULT_TABLE_PREFIX,
+  type StoreName,
+  TABLES,
+  type TableDefinition,
+} from '../adapters/dynamodb/tables.ts';
+import {
+  type ApiType,
+  type IngestAuthorization,
+  JunctionFrontDoor,
+  type RestApiOptions,
+  type ThrottleOptions,
+} from './front-door.ts';
+import { createHandlerFunction } from './handler-function.ts';
+import {
+  type IJunctionKafkaCluster,
+  JunctionKafkaCluster,
+  type KafkaClusterType,
+  kafkaProducerStatements,
+  type ProvisionedKafkaOptions,
+  privateSubnetType,
+} from './kafka-cluster.ts';
+import { acknowledgeNag, nagGetAtt } from './nag.ts';
+import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
+import {
+  discoverFunctions,
+  FUNCTION_PREFIX,
+  FUNCTION_TAG,
+  MANAGED_TAG,
+  validateFunctionName,
+  writeWrapper,
+} from './user-functions.ts';
+
+/** The four Lambda handlers of Junction (entry points in `functions/`). */
+export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler';
+
+export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler'];
+
+/** The project root of this package (where `functions/` and `package-lock.json` are). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The router's consumer group on the events topic (the event source mapping's `kafkaConsumerGroupId`). */
+export const ROUTER_CONSUMER_GROUP = 'junction-router';
+
+/** How the router Lambda consumes the topic (the MSK event source mapping). */
+export interface RouterOptions {
+  /** Records per invocation (1–10000). @default 100 */
+  readonly batchSize?: number;
+  /**
+   * How long the mapping gathers records before invoking (whole seconds, 0–300). Low latency needs 0 with
+   * provisioned pollers.
+   * @default Lambda's default for Kafka, 500 ms
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Provisioned mode: dedicated event pollers (each about 5 MB/s or 5 concurrent invocations), billed per poller.
+   * @default on-demand mode (Lambda scales pollers from the offset lag, evaluated every minute)
+   */
+  readonly provisionedPollers?: { readonly minimum: number; readonly maximum?: number };
+  /** Retries of a failed batch before it goes to the failure bucket (provisioned mode only). @default Lambda's default */
+  readonly retryAttempts?: number;
+  /** Where a new mapping starts reading. @default lambda.StartingPosition.TRIM_HORIZON */
+  readonly startingPosition?: lambda.StartingPosition;
+  /** The router function's timeout (at most 14 minutes for Kafka mappings). @default 2 minutes */
+  readonly timeout?: Duration;
+  /** @default 1024 */
+  readonly memorySize?: number;
+}
+
+/** Options of one user function. */
+export interface UserFunctionOptions {
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+  /** Extra environment variables. @default none */
+  readonly environment?: Record<string, string>;
+  /** @default 'Junction user function <name>' */
+  readonly description?: string;
+}
+
+export interface JunctionBusProps {
+  /**
+   * Bring your own VPC: the functions and the Kafka cluster go into `vpcSubnets`. Your VPC must route to
+   * DynamoDB and Lambda (NAT or endpoints).
+   * @default a new `JunctionNetwork` (2 AZs, no NAT, VPC endpoints)
+   */
+  readonly vpc?: ec2.IVpc;
+  /** Settings of the VPC we create (ignored with `vpc`). @default the defaults of `JunctionNetworkProps` */
+  readonly network?: JunctionNetworkProps;
+  /** The subnets of the functions (and of a cluster we create). @default the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Bring your own MSK cluster (IAM auth): `JunctionKafkaCluster.fromClusterAttributes(…)`. @default a new cluster */
+  readonly kafkaCluster?: IJunctionKafkaCluster;
+  /** The type of the cluster we create. @default 'provisioned' (2 × kafka.t3.small; see docs/aws-costs.md) */
+  readonly kafkaClusterType?: KafkaClusterType;
+  /** Sizing of a provisioned cluster we create. @default the defaults of `ProvisionedKafkaOptions` */
+  readonly provisionedKafka?: ProvisionedKafkaOptions;
+  /** The topic every event is appended to. @default 'junction-events' */
+  readonly topic?: string;
+  /** Topics that `kafka` targets may write to (besides the events topic). @default none */
+  readonly targetTopics?: string[];
+  /** Table names are `<tablePrefix>-<suffix>` (`lib/adapters/dynamodb/tables.ts`). @default 'junction' */
+  readonly tablePrefix?: string;
+  /** What happens to the tables and the failure bucket when the stack is deleted. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** @default 'http' */
+  readonly apiType?: ApiType;
+  /** Who may publish. @default 'iam' (SigV4; see `grantPublish`) */
+  readonly ingestAuthorization?: IngestAuthorization;
+  /** Stage throttling. @default { rateLimit: 1000, burstLimit: 2000 } */
+  readonly throttle?: ThrottleOptions;
+  /** Only with `apiType: 'rest'`. @default no API keys, no web ACL */
+  readonly restApi?: RestApiOptions;
+  /** @default the defaults of `RouterOptions` */
+  readonly router?: RouterOptions;
+  /** How often the scheduler runs due retries (1 minute or more). @default 1 minute */
+  readonly schedulerRate?: Duration;
+  /** A folder whose `*.ts` files each become a user function `junction-fn-<file name>`. @default none */
+  readonly functionsDir?: string;
+  /**
+   * Entry files of the handlers, for tests and forks.
+   * @default `functions/<name>.ts` of this package
+   */
+  readonly handlerEntries?: Partial<Record<HandlerName, string>>;
+  /** The project root for bundling (holds the lock file). @default this package's root */
+  readonly projectRoot?: string;
+  /** Log retention of every function and access log. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default lambda.Architecture.ARM_64 */
+  readonly architecture?: lambda.Architecture;
+}
+
+const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+const TABLE_PREFIX = /^[a-zA-Z0-9_.-]{1,200}$/;
+
+/** Junction on AWS: ingest behind API Gateway, MSK as the log, the router on an MSK event source mapping, DynamoDB. */
+export class JunctionBus extends Construct {
+  readonly vpc: ec2.IVpc;
+  /** The network we created, when no `vpc` was given. */
+  readonly network?: JunctionNetwork;
+  readonly kafkaCluster: IJunctionKafkaCluster;
+  readonly topic: string;
+  readonly tablePrefix: string;
+  readonly tables: Readonly<Record<StoreName, dynamodb.TableV2>>;
+  readonly ingestFunction: nodejs.NodejsFunction;
+  readonly routerFunction: nodejs.NodejsFunction;
+  readonly apiFunction: nodejs.NodejsFunction;
+  readonly schedulerFunction: nodejs.NodejsFunction;
+  /** The security group of the four handlers (allowed into the cluster on 9098). */
+  readonly functionSecurityGroup: ec2.SecurityGroup;
+  readonly frontDoor: JunctionFrontDoor;
+  /** The invoke URL of the API. */
+  readonly apiUrl: string;
+  /** Batches the router could not process (the event source mapping's on-failure destination). */
+  readonly failureBucket: s3.Bucket;
+  readonly eventSourceMapping: lambda.EventSourceMapping;
+  readonly schedule: events.Rule;
+  /** The execution role of every user function (`JUNCTION_FUNCTION_ROLE_ARN`, passed by the CLI). */
+  readonly functionRole: iam.Role;
+  /** A role that deploys user functions (`junction functions deploy --aws`), assumable within this account. */
+  readonly deployRole: iam.Role;
+  /** `host:9098,…` of the cluster's IAM listener (`JUNCTION_KAFKA_BOOTSTRAP`). */
+  readonly bootstrapBrokers: string;
+  /** User functions created by this construct, by name. */
+  readonly userFunctions: ReadonlyMap<string, nodejs.NodejsFunction>;
+
+  private readonly functions = new Map<string, nodejs.NodejsFunction>();
+  private readonly projectRoot: string;
+  private readonly logRetention: logs.RetentionDays;
+  private readonly architecture: lambda.Architecture;
+
+  constructor(scope: Construct, id: string, props: JunctionBusProps = {}) {
+    super(scope, id);
+    validateProps(props);
+    this.topic = props.topic ?? 'junction-events';
+    this.tablePrefix = props.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+    this.projectRoot = resolve(props.projectRoot ?? PACKAGE_ROOT);
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    this.userFunctions = this.functions;
+
+    // Network
+    if (props.vpc !== undefined) {
+      this.vpc = props.vpc;
+    } else {
+      this.network = new JunctionNetwork(this, 'Network', props.network);
+      this.vpc = this.network.vpc;
+    }
+    const subnets = props.vpcSubnets ?? { subnetType: privateSubnetType(this.vpc) };
+
+    // Kafka
+    this.kafkaCluster =
+      props.kafkaCluster ??
+      new JunctionKafkaCluster(this, 'Kafka', {
+        vpc: this.vpc,
+        vpcSubnets: subnets,
+        clusterType: props.kafkaClusterType ?? 'provisioned',
+        ...(props.provisionedKafka !== undefined ? { provisioned: props.provisionedKafka } : {}),
+        logRetention: this.logRetention,
+      });
+    this.bootstrapBrokers = this.kafkaCluster.bootstrapBrokers ?? this.lookUpBootstrapBrokers();
+
+    // Tables
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const tables: Partial<Record<StoreName, dynamodb.TableV2>> = {};
+    for (const [store, definition] of Object.entries(TABLES) as [StoreName, TableDefinition][]) {
+      tables[store] = this.createTable(store, definition, removalPolicy);
+    }
+    this.tables = tables as Record<StoreName, dynamodb.TableV2>;
+
+    // Roles for user functions
+    this.functionRole = this.createFunctionRole();
+    this.deployRole = new iam.Role(this, 'DeployRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'Deploys Junction user functions (junction-fn-*): junction functions deploy --aws',
+    });
+    this.grantDeployFunctions(this.deployRole);
+
+    // Handlers
+    this.functionSecurityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Junction handlers: Kafka (9098) and HTTPS out',
+      allowAllOutbound: false,
+    });
+    this.functionSecurityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'HTTPS: endpoints, targets',
+    );
+    this.functionSecurityGroup.connections.allowTo(
+      this.kafkaCluster,
+      this.kafkaCluster.connections.defaultPort!,
+    );
+
+    const environment: Record<string, string> = {
+      JUNCTION_TABLE_PREFIX: this.tablePrefix,
+      JUNCTION_KAFKA_CLUSTER_ARN: this.kafkaCluster.clusterArn,
+      JUNCTION_KAFKA_TOPIC: this.topic,
+      JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
+      JUNCTION_FUNCTION_PREFIX: FUNCTION_PREFIX,
+      JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
+    };
+    const entries = resolveHandlerEntries(props.handlerEntries ?? {});
+    const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
+    const router = props.router ?? {};
+    const handler = (name: HandlerName, memorySize: number, timeout: Duration, description: string) =>
+      createHandlerFunction(this, `${capitalize(name)}Function`, {
+        entry: entries[name],
+        projectRoot: this.projectRoot,
+        depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
+        description,
+        memorySize,
+        timeout,
+        environment,
+        architecture: this.architecture,
+        logRetention: this.logRetention,
+        vpc: vpcPlacement,
+      });
+    this.ingestFunction = handler(
+      'ingest',
+      512,
+      Duration.seconds(29),
+      'Junction ingest: CloudEvents over HTTP to Kafka',
+    );
+    this.routerFunction = handler(
+      'router',
+      router.memorySize ?? 1024,
+      router.timeout ?? Duration.minutes(2),
+      'Junction router: matches rules on Kafka batches and dispatches',
+    );
+    this.apiFunction = handler('api', 1024, Duration.seconds(29), 'Junction management API');
+    this.schedulerFunction = handler(
+      'scheduler',
+      512,
+      Duration.seconds(55),
+      'Junction scheduler: due retries',
+    );
+
+    this.grantHandlerPermissions(props.targetTopics ?? []);
+
+    // The router on the topic
+    this.failureBucket = new s3.Bucket(this, 'FailureBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      removalPolicy,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+    acknowledgeNag(
+      this.failureBucket,
+      'AwsSolutions-S1',
+      'Only Lambda writes here (the on-failure destination of the router mapping, one object per failed ' +
+        'batch); CloudTrail covers who did what, and an access-log bucket would double the buckets to run.',
+    );
+    this.eventSourceMapping = this.createEventSourceMapping(router);
+
+    // Scheduled retries
+    const rate = props.schedulerRate ?? Duration.minutes(1);
+    this.schedule = new events.Rule(this, 'SchedulerRule', {
+      description: 'Junction: runs due retries',
+      schedule: events.Schedule.rate(rate),
+      targets: [new eventsTargets.LambdaFunction(this.schedulerFunction, { retryAttempts: 0 })],
+    });
+
+    // Front door
+    this.frontDoor = new JunctionFrontDoor(this, 'Api', {
+      apiType: props.apiType ?? 'http',
+      ingest: this.ingestFunction,
+      api: this.apiFunction,
+      ingestAuthorization: props.ingestAuthorization ?? 'iam',
+      throttle: props.throttle ?? { rateLimit: 1000, burstLimit: 2000 },
+      rest: props.restApi ?? {},
+      logRetention: this.logRetention,
+    });
+    this.apiUrl = this.frontDoor.url;
+
+    // User functions from a folder
+    if (props.functionsDir !== undefined) {
+      for (const [name, file] of discoverFunctions(props.functionsDir)) this.addFunction(name, file);
+    }
+  }
+
+  /**
+   * Adds a user function `junction-fn-<name>` (nodejs22.x) bundled from `entry`, which exports
+   * `handler(event, context)` as locally. The router and the scheduler may invoke it.
+   */
+  addFunction(name: string, entry: string, options: UserFunctionOptions = {}): nodejs.NodejsFunction {
+    validateFunctionName(name, 'addFunction');
+    if (this.functions.has(name))
+      throw new Error(`addFunction: a function named '${name}' was already added`);
+    const memorySize = options.memorySize ?? 256;
+    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
+      throw new Error(
+        `addFunction '${name}': memorySize must be an integer in 128..10240 (MB), got ${memorySize}`,
+      );
+    }
+    const wrapper = writeWrapper(
+      join(this.projectRoot, 'node_modules', '.cache', 'junction-functions'),
+      name,
+      entry,
+    );
+    const fn = createHandlerFunction(
+      this,
+      `Fn${capitalize(name.replace(/[^a-zA-Z0-9]/g, ''))}${this.functions.size}`,
+      {
+        entry: wrapper,
+        projectRoot: this.projectRoot,
+        depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
+        functionName: `${FUNCTION_PREFIX}${name}`,
+        description: options.description ?? `Junction user function ${name}`,
+        memorySize,
+        timeout: options.timeout ?? Duration.seconds(30),
+        environment: options.environment ?? {},
+        architecture: this.architecture,
+        logRetention: this.logRetention,
+        role: this.functionRole,
+      },
+    );
+    Tags.of(fn).add(FUNCTION_TAG, name);
+    Tags.of(fn).add(MANAGED_TAG, 'true');
+    this.functions.set(name, fn);
+    return fn;
+  }
+
+  /** Allows `grantee` to publish events (`execute-api:Invoke` on POST /events and POST /). */
+  grantPublish(grantee: iam.IGrantable): iam.Grant {
+    return this.frontDoor.grantPublish(grantee);
+  }
+
+  /** Allows `grantee` to call the management API (rules, functions, traces, dead letters, replays). */
+  grantManage(grantee: iam.IGrantable): iam.Grant {
+    return this.frontDoor.grantManage(grantee);
+  }
+
+  /** Allows `grantee` to create, update and delete user functions `junction-fn-*` with the function role. */
+  grantDeployFunctions(grantee: iam.IGrantable): iam.Grant {
+    const functions = this.userFunctionArn();
+    const create = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:CreateFunction'],
+      resourceArns: [functions],
+      conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'lambda:UpdateFunctionCode',
+        'lambda:UpdateFunctionConfiguration',
+        'lambda:GetFunction',
+        'lambda:GetFunctionConfiguration',
+        'lambda:DeleteFunction',
+        'lambda:TagResource',
+        'lambda:ListTags',
+      ],
+      resourceArns: [functions],
+    });
+    iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['iam:PassRole'],
+      resourceArns: [this.functionRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
+    });
+    suppressUserFunctionWildcards(grantee, 'deploys user functions');
+    return create;
+  }
+
+  /** Allows `grantee` to invoke Junction's user functions (name `junction-fn-*` and tag `junction:managed=true`). */
+  grantInvokeFunctions(grantee: iam.IGrantable): iam.Grant {
+    const functions = this.userFunctionArn();
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:InvokeFunction'],
+      resourceArns: [functions],
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
+    });
+    suppressUserFunctionWildcards(grantee, 'invokes user functions');
+    return grant;
+  }
+
+  private userFunctionArn(): string {
+    return Stack.of(this).formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: `${FUNCTION_PREFIX}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  private createTable(
+    store: StoreName,
+    definition: TableDefinition,
+    removalPolicy: RemovalPolicy,
+  ): dynamodb.TableV2 {
+    const key = (k: { name: string; type: 'S' | 'N' | 'B' }): dynamodb.Attribute => ({
+      name: k.name,
+      type:
+        k.type === 'S'
+          ? dynamodb.AttributeType.STRING
+          : k.type === 'N'
+            ? dynamodb.AttributeType.NUMBER
+            : dynamodb.AttributeType.BINARY,
+    });
+    attributeDefinitions(definition); // the definitions are consistent (every key declared once)
+    return new dynamodb.TableV2(this, `${capitalize(store)}Table`, {
+      tableName: `${this.tablePrefix}-${definition.suffix}`,
+      partitionKey: key(definition.partitionKey),
+      ...(definition.sortKey !== undefined ? { sortKey: key(definition.sortKey) } : {}),
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      ...(definition.ttlAttribute !== undefined ? { timeToLiveAttribute: definition.ttlAttribute } : {}),
+      globalSecondaryIndexes: definition.globalIndexes.map((index) => ({
+        indexName: index.indexName,
+        partitionKey: key(index.partitionKey),
+        ...(index.sortKey !== undefined ? { sortKey: key(index.sortKey) } : {}),
+        projectionType:
+          index.projection === 'ALL' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+      })),
+      removalPolicy,
+    });
+  }
+
+  private createFunctionRole(): iam.Role {
+    const role = new iam.Role(this, 'FunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Execution role of Junction user functions (junction-fn-*)',
+    });
+    const logGroups = Stack.of(this).formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: `/aws/lambda/${FUNCTION_PREFIX}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UserFunctionLogs',
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroups, `${logGroups}:*`],
+      }),
+    );
+    acknowledgeNag(
+      role,
+      'AwsSolutions-IAM5',
+      'User functions are created later by name (junction-fn-<name>); each writes to its own log group ' +
+        '/aws/lambda/junction-fn-<name>, so the role is scoped to that name prefix and its log streams.',
+      [
+        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${FUNCTION_PREFIX}*`,
+        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${FUNCTION_PREFIX}*:*`,
+      ],
+    );
+    return role;
+  }
+
+  /** The least each handler needs: its tables, its Kafka actions, and for the dispatching ones, user functions. */
+  private grantHandlerPermissions(targetTopics: string[]): void {
+    const cluster = this.kafkaCluster;
+    const eventsTopic = cluster.topicArn(this.topic);
+    const writeTopics = [eventsTopic, ...targetTopics.map((t) => cluster.topicArn(t))];
+    const handlers = [this.ingestFunction, this.routerFunction, this.apiFunction, this.schedulerFunction];
+    const tableArns = Object.values(this.tables).flatMap((t) => [t.tableArn, `${t.tableArn}/index/*`]);
+    for (const fn of handlers) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'JunctionTables',
+          actions: [
+            'dynamodb:GetItem',
+            'dynamodb:BatchGetItem',
+            'dynamodb:Query',
+            'dynamodb:Scan',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:BatchWriteItem',
+          ],
+          resources: tableArns,
+        }),
+      );
+      acknowledgeNag(
+        fn.role!,
+        'AwsSolutions-IAM5',
+        'The stores query the global secondary indexes of their own tables (due, finished, byId, byTime, ' +
+          'byRule); "<table>/index/*" names exactly the indexes of the Junction tables.',
+        Object.values(this.tables).map(
+          (t) => `Resource::${nagGetAtt(t.node.defaultChild as CfnElement, 'Arn')}/index/*`,
+        ),
+      );
+    }
+
+    // Ingest: append to the events topic (creating it on first use) with an idempotent producer.
+    const ingestStatements = kafkaProducerStatements(cluster, [eventsTopic]);
+    ingestStatements.push(
+      new iam.PolicyStatement({
+        sid: 'KafkaCreateTopic',
+        actions: ['kafka-cluster:CreateTopic'],
+        resources: [eventsTopic],
+      }),
+    );
+    for (const s of ingestStatements) this.ingestFunction.addToRolePolicy(s);
+
+    // Router and scheduler: re-publish (function results, bus and kafka targets) and invoke user functions.
+    for (const fn of [this.routerFunction, this.schedulerFunction]) {
+      for (const s of kafkaProducerStatements(cluster, writeTopics)) fn.addToRolePolicy(s);
+      this.grantInvokeFunctions(fn);
+    }
+
+    // Router: what the MSK event source mapping does with the function's role.
+    const routerGroup = cluster.groupArn(ROUTER_CONSUMER_GROUP);
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MskMappingCluster',
+        actions: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+        resources: [cluster.clusterArn],
+      }),
+    );
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MskMappingConnect',
+        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
+        resources: [cluster.clusterArn],
+      }),
+    );
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MskMappingRead',
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+        resources: [eventsTopic],
+      }),
+    );
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'MskMappingGroup',
+        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+        resources: [routerGroup],
+      }),
+    );
+
+    // API: replays read the topic, redrives append to it; PUT /functions deploys user functions.
+    for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.apiFunction.addToRolePolicy(s);
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaReplayRead',
+        actions: ['kafka-cluster:ReadData'],
+        resources: [eventsTopic],
+      }),
+    );
+    this.grantDeployFunctions(this.apiFunction);
+  }
+
+  private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {
+    const bucket = this.failureBucket;
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'FailureDestinationList',
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+      }),
+    );
+    this.routerFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'FailureDestinationPut',
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects('*')],
+      }),
+    );
+    acknowledgeNag(
+      this.routerFunction.role!,
+      'AwsSolutions-IAM5',
+      'Lambda writes one object per failed batch into the failure bucket under names it chooses, so ' +
+        'PutObject needs "<bucket>/*" of that one bucket.',
+      [`Resource::${nagGetAtt(bucket.node.defaultChild as CfnElement, 'Arn')}/*`],
+    );
+    const pollers = options.provisionedPollers;
+    const mapping = this.routerFunction.addEventSourceMapping('Kafka', {
+      eventSourceArn: this.kafkaCluster.clusterArn,
+      kafkaTopic: this.topic,
+      kafkaConsumerGroupId: ROUTER_CONSUMER_GROUP,
+      startingPosition: options.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: options.batchSize ?? 100,
+      ...(options.maxBatchingWindow !== undefined ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
+      ...(pollers !== undefined
+        ? {
+            provisionedPollerConfig: {
+              minimumPollers: pollers.minimum,
+              maximumPollers: pollers.maximum ?? Math.max(pollers.minimum, 10),
+            },
+          }
+        : {}),
+      ...(options.retryAttempts !== undefined ? { retryAttempts: options.retryAttempts } : {}),
+      onFailure: { bind: () => ({ destination: bucket.bucketArn }) },
+    });
+    return mapping;
+  }
+
+  /** GetBootstrapBrokers at deploy time, so the handlers need no Kafka API endpoint and no call at cold start. */
+  private lookUpBootstrapBrokers(): string {
+    const clusterArn = this.kafkaCluster.clusterArn;
+    const logGroup = new logs.LogGroup(this, 'BootstrapLookupLogs', {
+      retention: this.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const lookup = new cr.AwsCustomResource(this, 'BootstrapBrokers', {
+      onUpdate: {
+        service: 'Kafka',
+        action: 'GetBootstrapBrokers',
+        parameters: { ClusterArn: clusterArn },
+        physicalResourceId: cr.PhysicalResourceId.of(`junction-bootstrap-${this.node.addr}`),
+        outputPaths: ['BootstrapBrokerStringSaslIam'],
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['kafka:GetBootstrapBrokers'], resources: [clusterArn] }),
+      ]),
+      installLatestAwsSdk: false,
+      logGroup,
+    });
+    const provider = Stack.of(this).node.tryFindChild(
+      `AWS${cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '')}`,
+    );
+    if (provider !== undefined) {
+      acknowledgeNag(
+        provider,
+        'AwsSolutions-IAM4',
+        "CDK's AwsCustomResource provider (a one-shot deploy-time GetBootstrapBrokers call) runs with the " +
+          'AWS-managed AWSLambdaBasicExecutionRole; its only other permission is kafka:GetBootstrapBrokers on ' +
+          'this cluster.',
+        ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+      );
+      acknowledgeNag(
+        provider,
+        'AwsSolutions-L1',
+        "The runtime of CDK's AwsCustomResource provider is chosen by aws-cdk-lib, not by this stack; it " +
+          'only runs during deployments.',
+      );
+    }
+    return lookup.getResponseField('BootstrapBrokerStringSaslIam');
+  }
+}
+
+/** Early validation of the props, with the bad value in the message. */
+function validateProps(props: JunctionBusProps): void {
+  const topic = props.topic;
+  if (topic !== undefined && !TOPIC.test(topic)) {
+    throw new Error(`JunctionBus: topic must be 1-249 of [a-zA-Z0-9._-], got '${topic}'`);
+  }
+  for (const t of props.targetTopics ?? []) {
+    if (!TOPIC.test(t))
+      throw new Error(`JunctionBus: targetTopics entries must be 1-249 of [a-zA-Z0-9._-], got '${t}'`);
+  }
+  if (props.tablePrefix !== undefined && !TABLE_PREFIX.test(props.tablePrefix)) {
+    throw new Error(`JunctionBus: tablePrefix must be 1-200 of [a-zA-Z0-9_.-], got '${props.tablePrefix}'`);
+  }
+  if (
+    props.kafkaCluster !== undefined &&
+    (props.kafkaClusterType !== undefined || props.provisionedKafka !== undefined)
+  ) {
+    throw new Error(
+      'JunctionBus: kafkaClusterType and provisionedKafka describe a cluster we create; they cannot be combined ' +
+        'with kafkaCluster (yours)',
+    );
+  }
+  if (props.vpc !== undefined && props.network !== undefined) {
+    throw new Error(
+      'JunctionBus: network configures the VPC we create; it cannot be combined with vpc (yours)',
+    );
+  }
+  if (props.apiType !== undefined && props.apiType !== 'http' && props.apiType !== 'rest') {
+    throw new Error(`JunctionBus: apiType must be 'http' or 'rest', got '${String(props.apiType)}'`);
+  }
+  if (props.restApi !== undefined && props.apiType !== 'rest') {
+    throw new Error(`JunctionBus: restApi options need apiType 'rest', got '${props.apiType ?? 'http'}'`);
+  }
+  const auth = props.ingestAuthorization;
+  if (auth !== undefined && auth !== 'iam' && auth !== 'none') {
+    throw new Error(`JunctionBus: ingestAuthorization must be 'iam' or 'none', got '${String(auth)}'`);
+  }
+  const throttle = props.throttle;
+  if (
+    throttle !== undefined &&
+    (!(throttle.rateLimit > 0) || !Number.isInteger(throttle.burstLimit) || throttle.burstLimit < 0)
+  ) {
+    throw new Error(
+      `JunctionBus: throttle needs rateLimit > 0 and an integer burstLimit >= 0, got ${JSON.stringify(throttle)}`,
+    );
+  }
+  validateRouter(props.router ?? {});
+  const rate = props.schedulerRate;
+  if (rate !== undefined && !Token.isUnresolved(rate.toSeconds()) && rate.toSeconds() < 60) {
+    throw new Error(`JunctionBus: schedulerRate must be at least 1 minute, got ${rate.toHumanString()}`);
+  }
+  for (const name of Object.keys(props.handlerEntries ?? {})) {
+    if (!HANDLER_NAMES.includes(name as HandlerName)) {
+      throw new Error(
+        `JunctionBus: handlerEntries keys must be one of ${HANDLER_NAMES.join(', ')}, got '${name}'`,
+      );
+    }
+  }
+}
+
+function validateRouter(router: RouterOptions): void {
+  const batchSize = router.batchSize;
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000)) {
+    throw new Error(`JunctionBus: router.batchSize must be an integer in 1..10000, got ${batchSize}`);
+  }
+  const window = router.maxBatchingWindow;
+  if (window !== undefined) {
+    const ms = window.toMilliseconds();
+    if (ms % 1000 !== 0 || ms > 300_000) {
+      throw new Error(
+        `JunctionBus: router.maxBatchingWindow must be whole seconds in 0..300, got ${window.toHumanString()}`,
+      );
+    }
+  }
+  const pollers = router.provisionedPollers;
+  if (pollers !== undefined) {
+    const { minimum, maximum } = pollers;
+    if (!Number.isInteger(minimum) || minimum < 1 || minimum > 200) {
+      throw new Error(
+        `JunctionBus: router.provisionedPollers.minimum must be an integer in 1..200, got ${minimum}`,
+      );
+    }
+    if (maximum !== undefined && (!Number.isInteger(maximum) || maximum < minimum || maximum > 2000)) {
+      throw new Error(
+        `JunctionBus: router.provisionedPollers.maximum must be an integer in ${minimum}..2000, got ${maximum}`,
+      );
+    }
+  }
+  if (router.retryAttempts !== undefined) {
+    if (pollers === undefined) {
+      throw new Error(
+        `JunctionBus: router.retryAttempts needs router.provisionedPollers (retry controls of Kafka mappings are a provisioned-mode feature), got retryAttempts ${router.retryAttempts} without pollers`,
+      );
+    }
+    if (!Number.isInteger(router.retryAttempts) || router.retryAttempts < 0 || router.retryAttempts > 10000) {
+      throw new Error(
+        `JunctionBus: router.retryAttempts must be an integer in 0..10000, got ${router.retryAttempts}`,
+      );
+    }
+  }
+  const timeout = router.timeout;
+  if (timeout !== undefined && timeout.toSeconds() > 14 * 60) {
+    throw new Error(
+      `JunctionBus: router.timeout must be at most 14 minutes (the limit for Kafka mappings), got ${timeout.toHumanString()}`,
+    );
+  }
+}
+
+function resolveHandlerEntries(overrides: Partial<Record<HandlerName, string>>): Record<HandlerName, string> {
+  const entries = {} as Record<HandlerName, string>;
+  for (const name of HANDLER_NAMES) {
+    const entry = resolve(overrides[name] ?? join(PACKAGE_ROOT, 'functions', `${name}.ts`));
+    if (!existsSync(entry)) {
+      throw new Error(`JunctionBus: the ${name} handler entry '${entry}' does not exist`);
+    }
+    entries[name] = entry;
+  }
+  return entries;
+}
+
+/** Wildcards on `junction-fn-*` are the design (functions uploaded later by name): say so to cdk-nag. */
+function suppressUserFunctionWildcards(grantee: iam.IGrantable, what: string): void {
+  const principal = grantee.grantPrincipal;
+  if (!(principal instanceof Construct)) return;
+  acknowledgeNag(
+    principal,
+    'AwsSolutions-IAM5',
+    `This principal ${what}. User functions are uploaded later by name (junction functions deploy --aws), ` +
+      `so the resource is the name prefix ${FUNCTION_PREFIX}* (invocation additionally requires the tag ` +
+      `${MANAGED_TAG}=true, creation requires passing it); ListFunctions has no resource-level permissions.`,
+    [
+      `Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${FUNCTION_PREFIX}*`,
+      'Resource::*',
+    ],
+  );
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
