@@ -39,6 +39,8 @@ export interface FunctionRunnerCapabilities {
   readonly timeouts?: boolean;
   /** `context.timeoutMs` overrides the function's timeout per call. @default true */
   readonly perCallTimeout?: boolean;
+  /** Deploy loads the module and rejects one without a `handler` function. @default true */
+  readonly handlerCheck?: boolean;
   /** The runner stops a handler that exceeds its memory. @default true */
   readonly outOfMemory?: boolean;
   /** The timeout the suite deploys its slow functions with, in ms. @default 400 */
@@ -182,7 +184,9 @@ export function functionRunnerSuite(
       assert.equal(await runner.get('broken'), undefined);
     });
 
-    test('rejects a module without a handler export and keeps the deployed version', async () => {
+    test('rejects a module without a handler export and keeps the deployed version', {
+      skip: capabilities.handlerCheck === false,
+    }, async () => {
       await runner.deploy('kept', functionFixture('echo'));
       const before = await runner.get('kept');
       const error = await rejectsWith(
@@ -195,7 +199,9 @@ export function functionRunnerSuite(
       assert.equal(result.returned.length, 1);
     });
 
-    test('rejects a handler export that is not a function', async () => {
+    test('rejects a handler export that is not a function', {
+      skip: capabilities.handlerCheck === false,
+    }, async () => {
       await rejectsWith(runner.deploy('not-fn', text('export const handler = 42;\n')), 'InvalidFunction');
     });
 

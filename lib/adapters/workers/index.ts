@@ -1,4 +1,24 @@
-/** The embedded serverless runtime: user functions bundled with esbuild and run in worker threads. */
+/**
+ * The embedded serverless runtime: user functions bundled with esbuild and run in worker threads.
+ *
+ * What a user function sees:
+ * - `handler(event, context)` exported by name (or as `default.handler`, which is what a CommonJS
+ *   `module.exports.handler` bundles to); it may be async.
+ * - `event` is the CloudEvent as a plain JSON-format object (attributes at the top level, payload in `data`),
+ *   deeply frozen: a structured-clone copy, so nothing the handler does reaches the bus's copy. It is not the
+ *   `cloudevents` SDK's class; a function that wants one can build it with `new CloudEvent(event)`.
+ * - `context` is a frozen `FunctionContext`: functionName, rule, target, idempotencyKey, attempt,
+ *   possibleDuplicate, deadline (ms since the epoch, the runner's clock) and `log(...args)`.
+ * - It may answer nothing (undefined or null), one event object, or an array of event objects; anything else,
+ *   or anything structured clone cannot copy (functions, symbols), fails the call with `FunctionError`.
+ * - Console output (stdout and stderr) goes line by line to the runner's `logger`.
+ * - Imports: Node builtins stay imports; bare package imports are bundled from the project's node_modules
+ *   (`resolveDir`) when installed there, else the deploy fails with `InvalidFunction`. A single module cannot
+ *   import relative files; a zip with `index.ts|index.js` at its root can.
+ *
+ * Worker threads isolate faults (timeouts, heap limits, crashes), not privileges: a function runs with the
+ * host process's rights (file system, network, env). Run only code you trust, as with any local dev server.
+ */
 export { type BuildErrorDetail, type BundleOptions, bundleFunction, projectRoot } from './bundle.ts';
 export type { FunctionContext } from './protocol.ts';
 export {
