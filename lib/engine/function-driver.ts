@@ -14,7 +14,7 @@ export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
           target: target.id,
           idempotencyKey: request.idempotencyKey,
           attempt: request.attempt,
-          timeoutMs: request.timeoutMs,
+          // The function's own timeout (set when it was deployed) governs a function target.
           possibleDuplicate: request.possibleDuplicate,
         });
         return { ok: true, emitted: result.returned };
