@@ -1,0 +1,122 @@
+/** The input transformer: InputPath, InputTransformer templates with EventBridge's quoting, and validation. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { JunctionError } from '../../lib/core/errors.ts';
+import { compileInput } from '../../lib/core/transform.ts';
+
+const event: CloudEvent = Object.freeze({
+  specversion: '1.0',
+  id: 'e-1',
+  source: 'shop',
+  type: 'com.shop.order.created',
+  time: '2026-01-02T03:04:05Z',
+  data: { id: 'o-9', total: 150, state: 'RUN"NING', lines: [{ sku: 'A' }], 'odd.key': true },
+});
+const context = { ruleName: 'big-orders', targetId: 'fulfil' };
+
+function errorOf(run: () => unknown): JunctionError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof JunctionError);
+    assert.equal(error.code, 'InvalidRule');
+    return error;
+  }
+  assert.fail('expected an InvalidRule error');
+}
+
+describe('compileInput', () => {
+  it('delivers the value at an InputPath as JSON', () => {
+    const render = compileInput({ path: '$.data.lines[0]' });
+    assert.deepEqual(render(event, context), { body: '{"sku":"A"}', contentType: 'application/json' });
+    assert.equal(compileInput({ path: '$' })(event, context).body, JSON.stringify(event));
+    assert.equal(compileInput({ path: '$.data.missing' })(event, context).body, 'null');
+  });
+
+  it('inserts unquoted placeholders as JSON values', () => {
+    const render = compileInput({
+      paths: { order: '$.data.id', total: '$.data.total' },
+      template: '{"order": <order>, "t": [<total>]}',
+    });
+    assert.deepEqual(render(event, context), {
+      body: '{"order": "o-9", "t": [150]}',
+      contentType: 'application/json',
+    });
+  });
+
+  it('inserts quoted placeholders as escaped string content', () => {
+    const render = compileInput({
+      paths: { s: '$.data.state', l: '$.data.lines' },
+      template: '{"state": "is <s>", "l": "<l>"}',
+    });
+    const body = render(event, context).body;
+    assert.deepEqual(JSON.parse(body), { state: 'is RUN"NING', l: '[{"sku":"A"}]' });
+  });
+
+  it('renders a JSON string template as JSON and a plain template as text', () => {
+    const paths = { i: '$.data.id', s: '$.data.total' };
+    assert.deepEqual(compileInput({ paths, template: '"<i> is at <s>"' })(event, context), {
+      body: '"o-9 is at 150"',
+      contentType: 'application/json',
+    });
+    assert.deepEqual(compileInput({ paths, template: 'order <i> is at <s>' })(event, context), {
+      body: 'order o-9 is at 150',
+      contentType: 'text/plain',
+    });
+  });
+
+  it("maps the predefined variables to Junction's", () => {
+    const render = compileInput({
+      template:
+        '{"rule": "<junction.rule-name>", "target": "<junction.target-id>", "at": "<junction.event.ingestion-time>", "event": <junction.event>, "aws": "<aws.events.rule-name>"}',
+    });
+    const out = JSON.parse(render(event, { ...context, ingestionTime: '2026-01-02T03:04:06Z' }).body);
+    assert.deepEqual(out, {
+      rule: 'big-orders',
+      target: 'fulfil',
+      at: '2026-01-02T03:04:06Z',
+      event,
+      aws: 'big-orders',
+    });
+    const json = JSON.parse(
+      compileInput({ template: '{"e": "<junction.event.json>"}' })(event, context).body,
+    );
+    assert.deepEqual(JSON.parse(json.e), event);
+  });
+
+  it('reads bracketed keys and leaves unknown placeholders as text', () => {
+    const render = compileInput({ paths: { k: "$.data['odd.key']" }, template: 'k=<k> <b>bold</b>' });
+    assert.equal(render(event, context).body, 'k=true <b>bold</b>');
+  });
+
+  it('fills missing values with null in JSON and nothing in text', () => {
+    const paths = { m: '$.data.nope' };
+    assert.equal(
+      compileInput({ paths, template: '{"m": <m>, "q": "<m>"}' })(event, context).body,
+      '{"m": null, "q": ""}',
+    );
+    assert.equal(compileInput({ paths, template: 'm=<m>' })(event, context).body, 'm=');
+  });
+
+  it('rejects bad settings with a path under the given prefix', () => {
+    assert.equal(
+      errorOf(() => compileInput({ paths: { i: 'data.id' }, template: '<i>' }, 'targets[0].input')).path,
+      'targets[0].input.paths.i',
+    );
+    assert.equal(
+      errorOf(() => compileInput({ path: '$.a', template: 'x' }, 'targets[1].input')).path,
+      'targets[1].input',
+    );
+    assert.equal(errorOf(() => compileInput({ paths: { i: '$.a' } })).path, 'input');
+    assert.equal(
+      errorOf(() => compileInput({ paths: { i: '$.a' }, template: '{"a": <i>' })).path,
+      'input.template',
+    );
+    assert.match(
+      errorOf(() => compileInput({ paths: { 'junction.x': '$.a' }, template: 'x' })).message,
+      /reserved/,
+    );
+    assert.match(errorOf(() => compileInput({ path: '$.a[*]' })).message, /unsupported bracket/);
+  });
+});
