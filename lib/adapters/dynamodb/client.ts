@@ -255,10 +255,7 @@ export async function createTables(
                       ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }]
                       : []),
                   ],
-                  Projection: {
-                    ProjectionType: index.projection,
-                    ...(index.nonKeyAttributes ? { NonKeyAttributes: [...index.nonKeyAttributes] } : {}),
-                  },
+                  Projection: { ProjectionType: index.projection },
                 })),
               }
             : {}),

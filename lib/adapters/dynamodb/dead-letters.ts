@@ -5,6 +5,7 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
@@ -21,6 +22,7 @@ import {
   requireStr,
   s,
   shardOf,
+  str,
 } from './codec.ts';
 import { INDEX_SHARDS } from './tables.ts';
 
@@ -98,17 +100,8 @@ export class DynamoDeadLetters implements DeadLetters {
           requireNum(b, 'at', this.#table) - requireNum(a, 'at', this.#table) ||
           (requireStr(b, 'dlId', this.#table) > requireStr(a, 'dlId', this.#table) ? 1 : -1),
       );
-    let items: Item[];
-    if (filter.ids !== undefined) items = await this.#byIds(filter);
-    else {
-      // The indexes hold keys, time and target only: read the letters that made the cut.
-      const keys = newestFirst(await this.#byIndex(filter, limit)).slice(0, limit);
-      items = await batchGet(
-        this.#client,
-        this.#table,
-        keys.map((item) => ({ dlId: s(requireStr(item, 'dlId', this.#table)) })),
-      );
-    }
+    const items =
+      filter.ids !== undefined ? await this.#byIds(filter) : await this.#byIndex(filter, limit, newestFirst);
     return Promise.all(
       newestFirst(items)
         .slice(0, limit)
@@ -162,49 +155,72 @@ export class DynamoDeadLetters implements DeadLetters {
     });
   }
 
-  /** Queries byRule (when filtering by rule) or every byTime shard, newest first, each up to `limit` matches. */
-  async #byIndex(filter: DeadLetterFilter, limit: number): Promise<Item[]> {
-    const names: Record<string, string> =
-      filter.from !== undefined || filter.to !== undefined ? { '#at': 'at' } : {};
+  /**
+   * Queries byRule (when filtering by rule) or every byTime shard, newest first. The indexes hold keys only, so
+   * without a target filter it takes the newest `limit` keys and reads those letters; with one, it reads each
+   * page of letters and keeps the matching ones until `limit` are in.
+   */
+  async #byIndex(
+    filter: DeadLetterFilter,
+    limit: number,
+    newestFirst: (items: Item[]) => Item[],
+  ): Promise<Item[]> {
+    if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) return [];
     const values: Record<string, AttributeValue> = {};
-    const filters: string[] = [];
     let range = '';
-    if (filter.from !== undefined && filter.to !== undefined) {
-      // `to` is exclusive but a key condition cannot say so with BETWEEN: items at exactly `to` are dropped below.
-      range = ' AND #at BETWEEN :from AND :to';
-    } else if (filter.from !== undefined) range = ' AND #at >= :from';
+    // `to` is exclusive but BETWEEN is not: letters at exactly `to` are dropped by `inRange`.
+    if (filter.from !== undefined && filter.to !== undefined) range = ' AND #at BETWEEN :from AND :to';
+    else if (filter.from !== undefined) range = ' AND #at >= :from';
     else if (filter.to !== undefined) range = ' AND #at < :to';
     if (filter.from !== undefined) values[':from'] = n(filter.from);
     if (filter.to !== undefined) values[':to'] = n(filter.to);
-    if (filter.target !== undefined) {
-      filters.push('#target = :target');
-      names['#target'] = 'target';
-      values[':target'] = s(filter.target);
-    }
-    if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) return [];
-    const query = (index: 'byRule' | 'byTime', keyName: string, key: string): Promise<Item[]> => {
+    const before = filter.to;
+    const inRange = (item: Item): boolean => before === undefined || (num(item, 'at') ?? 0) < before;
+    const target = filter.target;
+    const read = (keys: Item[]): Promise<Item[]> =>
+      batchGet(
+        this.#client,
+        this.#table,
+        keys.map((item) => ({ dlId: s(requireStr(item, 'dlId', this.#table)) })),
+      );
+    const query = async (index: 'byRule' | 'byTime', keyName: string, key: string): Promise<Item[]> => {
       const input: QueryCommandInput = {
         TableName: this.#table,
         IndexName: index,
         KeyConditionExpression: `#key = :key${range}`,
-        ExpressionAttributeNames: { ...names, '#key': keyName },
+        ExpressionAttributeNames: { '#key': keyName, ...(range !== '' ? { '#at': 'at' } : {}) },
         ExpressionAttributeValues: { ...values, ':key': s(key) },
         ScanIndexForward: false,
-        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
       };
-      const before = filter.to;
-      return queryAll(
-        this.#client,
-        input,
-        limit,
-        (item) => before === undefined || (num(item, 'at') ?? 0) < before,
-      );
+      if (target === undefined) return queryAll(this.#client, input, limit, inRange);
+      const found: Item[] = [];
+      let start: Item | undefined;
+      do {
+        const page = await guard('Query', this.#table, () =>
+          this.#client.send(
+            new QueryCommand({
+              ...input,
+              Limit: Math.max(limit, 25),
+              ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
+            }),
+          ),
+        );
+        const letters = await read((page.Items ?? []).filter(inRange));
+        found.push(...letters.filter((item) => str(item, 'target') === target));
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined && found.length < limit);
+      return found;
     };
-    if (filter.rule !== undefined) return query('byRule', 'rule', filter.rule);
-    const shards = await Promise.all(
-      Array.from({ length: this.#shards }, (_, shard) => query('byTime', 'shard', String(shard))),
-    );
-    return shards.flat();
+    const candidates =
+      filter.rule !== undefined
+        ? await query('byRule', 'rule', filter.rule)
+        : (
+            await Promise.all(
+              Array.from({ length: this.#shards }, (_, shard) => query('byTime', 'shard', String(shard))),
+            )
+          ).flat();
+    const newest = newestFirst(candidates).slice(0, limit);
+    return target === undefined ? read(newest) : newest;
   }
 
   async #toLetter(item: Item): Promise<DeadLetter> {

@@ -136,7 +136,8 @@ export class DynamoLedger implements Ledger {
       return state === 'pending' || (state === 'in-flight' && (num(item, 'leaseUntil') ?? 0) <= now);
     };
     const byDueKey = (a: Item, b: Item): number => (num(a, 'dueKey') ?? 0) - (num(b, 'dueKey') ?? 0);
-    const candidates = perShard.flat().filter(isDue).sort(byDueKey).slice(0, limit);
+    // dueKey <= now means pending and due, or in flight with its lease run out: the index needs no other attribute.
+    const candidates = perShard.flat().sort(byDueKey).slice(0, limit);
     if (candidates.length === 0) return [];
     // The index is eventually consistent and holds no payloads: read the entries themselves, consistently.
     const items = await batchGet(

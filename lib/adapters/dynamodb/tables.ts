@@ -17,10 +17,8 @@ export interface GlobalIndexDefinition {
   readonly indexName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
-  /** `ALL` copies every attribute; `KEYS_ONLY` only the table and index keys; `INCLUDE` adds `nonKeyAttributes`. */
-  readonly projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
-  /** With `INCLUDE`: the other attributes the index copies. */
-  readonly nonKeyAttributes?: readonly string[];
+  /** `ALL` copies every attribute; `KEYS_ONLY` only the table and index keys. */
+  readonly projection: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableDefinition {
@@ -65,14 +63,8 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     partitionKey: S('pk'),
     globalIndexes: [
       // Sparse: only pending and in-flight entries carry dueShard. dueKey = dueAt when pending, leaseUntil in flight.
-      // Payloads stay out of the index (cheaper writes); due() reads them with a consistent BatchGetItem.
-      {
-        indexName: 'due',
-        partitionKey: S('dueShard'),
-        sortKey: N('dueKey'),
-        projection: 'INCLUDE',
-        nonKeyAttributes: ['state', 'leaseUntil'],
-      },
+      // Keys only: due() reads the entries it answers with a consistent BatchGetItem (the index may lag).
+      { indexName: 'due', partitionKey: S('dueShard'), sortKey: N('dueKey'), projection: 'KEYS_ONLY' },
       // Sparse: only delivered and dead-lettered entries carry doneShard.
       {
         indexName: 'finished',
@@ -100,21 +92,9 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     description: 'Dead letters, one item per dlId, listed newest first through byTime or byRule',
     partitionKey: S('dlId'),
     globalIndexes: [
-      // Events stay out of the indexes; list() reads the letters it answers with a BatchGetItem.
-      {
-        indexName: 'byTime',
-        partitionKey: S('shard'),
-        sortKey: N('at'),
-        projection: 'INCLUDE',
-        nonKeyAttributes: ['target'],
-      },
-      {
-        indexName: 'byRule',
-        partitionKey: S('rule'),
-        sortKey: N('at'),
-        projection: 'INCLUDE',
-        nonKeyAttributes: ['target'],
-      },
+      // Keys only (dlId, shard or rule, at): list() reads the letters it answers with a BatchGetItem.
+      { indexName: 'byTime', partitionKey: S('shard'), sortKey: N('at'), projection: 'KEYS_ONLY' },
+      { indexName: 'byRule', partitionKey: S('rule'), sortKey: N('at'), projection: 'KEYS_ONLY' },
     ],
   },
   dedup: {

@@ -33,7 +33,7 @@ describe('TABLES', () => {
           indexes: t.globalIndexes.map(
             (i) =>
               `${i.indexName}(${i.partitionKey.name}:${i.partitionKey.type},${i.sortKey?.name}:${i.sortKey?.type})` +
-              `${i.projection}${i.nonKeyAttributes ? `[${i.nonKeyAttributes.join(',')}]` : ''}`,
+              i.projection,
           ),
           ttl: t.ttlAttribute,
         },
@@ -43,10 +43,7 @@ describe('TABLES', () => {
       rules: { keys: ['pk:S', 'sk:S'], indexes: [], ttl: 'ttl' },
       ledger: {
         keys: ['pk:S'],
-        indexes: [
-          'due(dueShard:S,dueKey:N)INCLUDE[state,leaseUntil]',
-          'finished(doneShard:S,updatedAt:N)KEYS_ONLY',
-        ],
+        indexes: ['due(dueShard:S,dueKey:N)KEYS_ONLY', 'finished(doneShard:S,updatedAt:N)KEYS_ONLY'],
         ttl: 'ttl',
       },
       traces: {
@@ -56,7 +53,7 @@ describe('TABLES', () => {
       },
       deadLetters: {
         keys: ['dlId:S'],
-        indexes: ['byTime(shard:S,at:N)INCLUDE[target]', 'byRule(rule:S,at:N)INCLUDE[target]'],
+        indexes: ['byTime(shard:S,at:N)KEYS_ONLY', 'byRule(rule:S,at:N)KEYS_ONLY'],
         ttl: undefined,
       },
       dedup: { keys: ['pk:S'], indexes: [], ttl: 'ttl' },
@@ -86,13 +83,11 @@ describe('TABLES', () => {
         name: i.IndexName,
         keys: i.KeySchema?.map((k) => k.AttributeName),
         projection: i.Projection?.ProjectionType,
-        include: i.Projection?.NonKeyAttributes,
       }));
       const defined = definition.globalIndexes.map((i) => ({
         name: i.indexName,
         keys: [i.partitionKey.name, ...(i.sortKey ? [i.sortKey.name] : [])],
         projection: i.projection,
-        include: i.nonKeyAttributes,
       }));
       const byName = (a: { name?: string | undefined }, b: { name?: string | undefined }) =>
         (a.name ?? '').localeCompare(b.name ?? '');
