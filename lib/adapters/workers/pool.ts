@@ -77,8 +77,13 @@ function functionError(name: string, error: WireError): JunctionError {
   });
 }
 
-function timeoutError(name: string, timeoutMs: number, phase: 'run' | 'load'): JunctionError {
-  const what = phase === 'run' ? 'did not finish' : 'did not load';
+function timeoutError(name: string, timeoutMs: number, phase: 'run' | 'load' | 'queue'): JunctionError {
+  const what =
+    phase === 'run'
+      ? 'did not finish'
+      : phase === 'load'
+        ? 'did not load'
+        : 'did not start (every worker of the function stayed busy)';
   return new JunctionError('FunctionTimeout', `function ${name} ${what} within ${timeoutMs} ms`, {
     retriable: true,
     details: { timeoutMs },
@@ -227,7 +232,13 @@ export class FunctionWorker {
   }
 
   /** Runs the handler once; the worker must be idle and ready. */
-  invoke(event: unknown, context: WireContext, timeoutMs: number): Promise<readonly unknown[]> {
+  /** Runs the handler once (the worker must be idle and ready); `timeoutMs` names the limit in the error. */
+  invoke(
+    event: unknown,
+    context: WireContext,
+    remainingMs: number,
+    timeoutMs: number,
+  ): Promise<readonly unknown[]> {
     this.state = 'busy';
     const id = this.#nextId++;
     return new Promise<readonly unknown[]>((resolve, reject) => {
@@ -236,7 +247,7 @@ export class FunctionWorker {
         this.#call = undefined;
         reject(timeoutError(this.fn.name, timeoutMs, 'run'));
         this.stop();
-      }, timeoutMs);
+      }, remainingMs);
       this.#call = { id, resolve, reject, timer };
       const message: InvokeMessage = { id, event, context };
       try {
@@ -336,15 +347,18 @@ export class WorkerPool {
     context: WireContext,
     timeoutMs?: number,
   ): Promise<readonly unknown[]> {
-    const worker = await this.#acquire(name);
     this.#invocations++;
+    const limit = timeoutMs ?? this.#groups.get(name)?.fn.timeoutMs ?? 0;
+    const deadline = performance.now() + limit;
+    let worker: FunctionWorker | undefined;
     try {
-      return await worker.invoke(event, context, timeoutMs ?? worker.fn.timeoutMs);
+      worker = await this.#acquire(name, limit);
+      return await worker.invoke(event, context, Math.max(1, deadline - performance.now()), limit);
     } catch (error) {
       this.#count(error);
       throw error;
     } finally {
-      this.#release(worker);
+      if (worker !== undefined) this.#release(worker);
     }
   }
 
@@ -401,18 +415,36 @@ export class WorkerPool {
 
   #count(error: unknown): void {
     const code = error instanceof JunctionError ? error.code : undefined;
+    if (code === 'NotFound') return;
     if (code === 'FunctionTimeout') this.#timeouts++;
     else if (code === 'FunctionOutOfMemory') this.#outOfMemory++;
     else this.#failures++;
   }
 
-  #acquire(name: string): Promise<FunctionWorker> {
+  /** Waits for a ready worker of the function's current version, at most `timeoutMs`. */
+  #acquire(name: string, timeoutMs: number): Promise<FunctionWorker> {
     const group = this.#groups.get(name);
     if (group === undefined || this.#closed) {
       return Promise.reject(new JunctionError('NotFound', `function ${name} does not exist`));
     }
     return new Promise<FunctionWorker>((resolve, reject) => {
-      group.waiters.push({ resolve, reject });
+      const timer = setTimeout(() => {
+        const index = group.waiters.indexOf(waiter);
+        if (index === -1) return;
+        group.waiters.splice(index, 1);
+        reject(timeoutError(name, timeoutMs, 'queue'));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        resolve: (worker) => {
+          clearTimeout(timer);
+          resolve(worker);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      group.waiters.push(waiter);
       this.#pump();
     });
   }
@@ -512,7 +544,6 @@ export class WorkerPool {
             ? error
             : functionError(group.fn.name, { name: 'Error', message: String(error) }),
         );
-        if (waiter !== undefined) this.#count(error);
       },
     );
   }

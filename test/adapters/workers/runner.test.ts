@@ -271,6 +271,25 @@ describe('worker runner (embedded only)', () => {
     });
   });
 
+  test('times out a call that waits for a busy worker past its deadline', async () => {
+    await withRunner({ maxWorkersPerFunction: 1 }, async (runner) => {
+      await runner.deploy('hog', functionFixture('never-returns'), { timeoutMs: 300 });
+      const calls = [
+        runner.invoke('hog', ping(), context('hog')),
+        runner.invoke('hog', ping(), context('hog')),
+      ];
+      const outcomes = await Promise.allSettled(calls);
+      const messages = outcomes.map((outcome) => {
+        assert.equal(outcome.status, 'rejected');
+        const error = (outcome as PromiseRejectedResult).reason;
+        assert.ok(error instanceof JunctionError && error.code === 'FunctionTimeout', String(error));
+        return error.message;
+      });
+      assert.match(messages[0] ?? '', /did not finish within 300 ms/);
+      assert.match(messages[1] ?? '', /did not start .* within 300 ms/);
+    });
+  });
+
   test('stops workers that stay idle longer than idleTimeoutMs', async () => {
     await withRunner({ idleTimeoutMs: 100 }, async (runner) => {
       await runner.deploy('idle', functionFixture('noop'));
