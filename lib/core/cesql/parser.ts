@@ -227,7 +227,7 @@ class Parser {
         const literal = this.#peek();
         if (literal.type === 'word' && DIGITS.test(literal.text)) {
           this.#next();
-          return { kind: 'literal', value: -this.#integer(literal, true), offset: token.offset, depth: 1 };
+          return { kind: 'literal', value: 0 - this.#integer(literal, true), offset: token.offset, depth: 1 };
         }
         const operand = this.#unary();
         return this.#node({ kind: 'negate', operand, offset: token.offset, depth: operand.depth + 1 });

@@ -60,6 +60,13 @@ test('gives non-32-bit numbers as their decimal text and objects as JSON text', 
   assert.deepEqual(run('data.price > 5'), { value: false, errors: ['cast'] });
 });
 
+test('reads attribute names with digits, and bare data as the payload text', () => {
+  assert.deepEqual(run('ext2 = 5', { ...event, ext2: '5' }), { value: true, errors: [] });
+  assert.deepEqual(run('data', { ...event, data: { a: 1 } }), { value: '{"a":1}', errors: [] });
+  assert.deepEqual(run('-0'), { value: 0, errors: [] });
+  assert.equal(Object.is(run('-0').value, -0), false);
+});
+
 test('does not read inherited properties as attributes', () => {
   assert.deepEqual(run('constructor = 1'), { value: false, errors: ['missingAttribute'] });
   assert.deepEqual(run('EXISTS tostring'), { value: false, errors: [] });
