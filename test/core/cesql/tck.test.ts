@@ -41,8 +41,8 @@ for (const file of files) {
         assert.deepEqual(result.errors, []);
       } else {
         assert.ok(
-          result.errors.some((error) => error.kind === tc.error),
-          `expected a ${tc.error} error, got ${JSON.stringify(result.errors)}`,
+          result.errors.length > 0 && result.errors.every((error) => error.kind === tc.error),
+          `expected only ${tc.error} errors, got ${JSON.stringify(result.errors)}`,
         );
       }
     });
