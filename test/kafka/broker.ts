@@ -189,7 +189,9 @@ function javaArgs(classpath: string[], heapMb: number, main: string, args: strin
   return [
     `-Xmx${heapMb}m`,
     '-Xms64m',
-    '-XX:+UseG1GC',
+    // A small test broker on a shared machine: fewer GC threads and quick (C1) compilation start it sooner.
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
     '-Djava.awt.headless=true',
     '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
     '-Dorg.slf4j.simpleLogger.showDateTime=true',

@@ -164,8 +164,10 @@ class KafkaLog implements KafkaEventLog {
       ...clientConnectionOptions(this.#options, 'producer'),
       idempotent: true,
       acks: -1,
-      retries: 3,
-      retryDelay: 200,
+      // The client retries (same producer id and sequence numbers: no duplicates) for about the append budget;
+      // `within` bounds the whole append to appendTimeoutMs anyway.
+      retries: Math.max(1, Math.floor(this.#options.appendTimeoutMs / 250) - 1),
+      retryDelay: 250,
       connectTimeout: Math.min(this.#options.appendTimeoutMs, 5000),
       requestTimeout: this.#options.appendTimeoutMs,
     });

@@ -111,7 +111,20 @@ export class GroupMember implements Subscription {
     const partitions = assignments
       .filter((a) => a.topic === this.#options.topic)
       .flatMap((a) => a.partitions);
-    const positions = await this.#startPositions(partitions);
+    let positions: Map<number, number> | undefined;
+    // The broker may be away for a while: keep trying until it answers, a rejoin supersedes this, or close.
+    while (positions === undefined) {
+      if (epoch !== this.#epoch || this.#closed) return;
+      try {
+        positions = await this.#startPositions(partitions);
+      } catch (error) {
+        this.#options.onWarning(
+          `consumer group ${this.#member.group}: reading committed offsets failed`,
+          error,
+        );
+        await sleep(500);
+      }
+    }
     if (epoch !== this.#epoch || this.#closed) return;
     this.#owned.clear();
     for (const partition of partitions) {

@@ -1,11 +1,16 @@
-/** The Kafka EventLog against a real broker: the shared EventLog suite (a fresh topic per test). */
+/** The Kafka EventLog against a real broker: the shared EventLog suite (a fresh topic per test) and Kafka specifics. */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { describe } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Consumer } from '@platformatic/kafka';
 import { createMemoryDedupStore } from '../../../lib/adapters/kafka/dedup.ts';
 import { createKafkaEventLog } from '../../../lib/adapters/kafka/index.ts';
-import type { Clock } from '../../../lib/ports.ts';
+import { JunctionError } from '../../../lib/core/errors.ts';
+import type { Clock, LogRecord } from '../../../lib/ports.ts';
+import { deferred, makeEvent, makeEvents, waitFor } from '../../helpers/events.ts';
+import { type Broker, startBroker } from '../../kafka/broker.ts';
 import { kafkaSkip, testKafka } from '../../kafka/env.ts';
-import { eventLogSuite } from '../../ports/event-log.suite.ts';
+import { eventLogSuite, readAll } from '../../ports/event-log.suite.ts';
 
 /** Real time plus an offset the suite can move forward. */
 function movableClock(): Clock & { advance(ms: number): void } {
@@ -18,13 +23,18 @@ function movableClock(): Clock & { advance(ms: number): void } {
   };
 }
 
+function freshTopic(): string {
+  return `junction-test-${randomUUID()}`;
+}
+
 describe('Kafka EventLog', { skip: kafkaSkip }, () => {
   if (testKafka === undefined) return;
   const bootstrap = [testKafka];
+
   eventLogSuite(
     'KafkaEventLog (shared suite)',
     async () => {
-      const topic = `junction-test-${randomUUID()}`;
+      const topic = freshTopic();
       const clock = movableClock();
       const dedup = createMemoryDedupStore({ clock });
       const open = () =>
@@ -38,4 +48,192 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     },
     { groupMembers: true },
   );
+
+  test('creates the topic with the partitions asked for and keeps an existing topic as it is', async () => {
+    const topic = freshTopic();
+    const first = await createKafkaEventLog({ bootstrap, topic, partitions: 4, retentionMs: 3_600_000 });
+    assert.equal(first.partitions, 4);
+    await first.close();
+    const second = await createKafkaEventLog({ bootstrap, topic, partitions: 9 });
+    assert.equal(second.partitions, 4);
+    await second.close();
+  });
+
+  test('writes CloudEvents in the Kafka binding, structured, keyed by partitionkey', async () => {
+    const topic = freshTopic();
+    const log = await createKafkaEventLog({ bootstrap, topic, partitions: 2 });
+    const event = makeEvent({ partitionkey: 'order-42', data: { total: 7 } });
+    await log.append([event]);
+    const consumer = new Consumer({
+      clientId: 'raw',
+      groupId: `raw-${randomUUID()}`,
+      bootstrapBrokers: bootstrap,
+    });
+    try {
+      const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+      const [message] = await stream.take(1).toArray();
+      await stream.close();
+      assert.ok(message);
+      assert.equal(message.key.toString(), 'order-42');
+      assert.equal(headerOf(message.headers), 'application/cloudevents+json; charset=utf-8');
+      assert.deepEqual(JSON.parse(message.value.toString()), event);
+    } finally {
+      await consumer.close(true);
+      await log.close();
+    }
+  });
+
+  test('hands a partition to a new group member only after the running batch is committed', async () => {
+    const topic = freshTopic();
+    const log = await createKafkaEventLog({ bootstrap, topic, partitions: 1 });
+    try {
+      await log.append(makeEvents(10, () => ({ source: 'urn:test:handover' })));
+      const handled = new Map<string, number>();
+      const gate = deferred();
+      let firstCall = true;
+      const handler = async (records: readonly LogRecord[]) => {
+        if (firstCall) {
+          firstCall = false;
+          await gate.promise;
+        }
+        for (const r of records) handled.set(r.event.id, (handled.get(r.event.id) ?? 0) + 1);
+      };
+      const a = await log.subscribe({ group: 'g-handover', handler, maxBatch: 5 });
+      await waitFor(() => !firstCall, 'the first batch to start');
+      const joining = log.subscribe({ group: 'g-handover', handler, maxBatch: 5 });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      gate.resolve();
+      const b = await joining;
+      await waitFor(
+        async () => (await log.committed('g-handover'))[0]!.offset === 10,
+        'every record committed',
+      );
+      await a.close();
+      await b.close();
+      assert.equal(handled.size, 10);
+      assert.ok(
+        [...handled.values()].every((n) => n === 1),
+        'no record handled twice',
+      );
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('rejects bad arguments with the field named', async () => {
+    const log = await createKafkaEventLog({ bootstrap, topic: freshTopic(), partitions: 2 });
+    try {
+      await assert.rejects(log.read(2, 0, 1), { code: 'InvalidRequest', field: 'partition' });
+      await assert.rejects(log.read(0, -1, 1), { code: 'InvalidRequest', field: 'fromOffset' });
+      await assert.rejects(log.subscribe({ group: 'bad group', handler: async () => {} }), {
+        code: 'InvalidRequest',
+        field: 'group',
+      });
+      await assert.rejects(log.subscribe({ group: 'g', handler: async () => {}, maxBatch: 0 }), {
+        code: 'InvalidRequest',
+        field: 'maxBatch',
+      });
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+function headerOf(headers: Map<Buffer, Buffer>): string | undefined {
+  for (const [name, value] of headers) if (name.toString() === 'content-type') return value.toString();
+  return undefined;
+}
+
+describe('Kafka EventLog across broker restarts (its own broker)', { skip: kafkaSkip }, () => {
+  let broker: Broker;
+  before(async () => {
+    broker = await startBroker();
+  });
+  after(async () => {
+    await broker?.remove();
+  });
+
+  async function restart(): Promise<void> {
+    await broker.stop();
+    broker = await startBroker({ dir: broker.dir, port: broker.port, controllerPort: broker.controllerPort });
+  }
+
+  test('keeps acknowledged events across a broker restart', { timeout: 120_000 }, async () => {
+    const topic = freshTopic();
+    const log = await createKafkaEventLog({ bootstrap: [broker.bootstrap], topic, partitions: 3 });
+    const events = makeEvents(20, (i) => ({ source: `urn:test:durable:${i % 5}` }));
+    await log.append(events);
+    await log.close();
+    await restart();
+    const again = await createKafkaEventLog({ bootstrap: [broker.bootstrap], topic });
+    try {
+      const ids = (await readAll(again)).map((r) => r.event.id).sort();
+      assert.deepEqual(ids, events.map((e) => e.id).sort());
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('answers BufferUnavailable within the append timeout while the broker is down, and recovers', {
+    timeout: 120_000,
+  }, async () => {
+    const topic = freshTopic();
+    const log = await createKafkaEventLog({
+      bootstrap: [broker.bootstrap],
+      topic,
+      partitions: 2,
+      appendTimeoutMs: 2000,
+    });
+    const handled: string[] = [];
+    const subscription = await log.subscribe({
+      group: 'g-outage',
+      handler: async (records) => {
+        for (const r of records) handled.push(r.event.id);
+      },
+    });
+    try {
+      const before = makeEvent({ source: 'urn:test:outage' });
+      await log.append([before]);
+      await broker.stop();
+
+      const started = Date.now();
+      const error = await log.append([makeEvent({ source: 'urn:test:outage' })]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(error instanceof JunctionError, `rejected with a JunctionError, got ${String(error)}`);
+      assert.equal(error.code, 'BufferUnavailable');
+      assert.equal(error.retriable, true);
+      assert.equal(error.status, 503);
+      assert.ok(elapsed < 2000 + 1500, `rejected within the append timeout (took ${elapsed} ms)`);
+
+      broker = await startBroker({
+        dir: broker.dir,
+        port: broker.port,
+        controllerPort: broker.controllerPort,
+      });
+      const after = makeEvent({ source: 'urn:test:outage' });
+      let appended = false;
+      await waitFor(
+        async () => {
+          appended = await log.append([after]).then(
+            () => true,
+            () => false,
+          );
+          return appended;
+        },
+        'an append to succeed after the restart',
+        60_000,
+      );
+      await waitFor(
+        () => handled.includes(before.id) && handled.includes(after.id),
+        'the subscriber to resume',
+        60_000,
+      );
+    } finally {
+      await subscription.close();
+      await log.close();
+    }
+  });
 });
