@@ -1,0 +1,9 @@
+/** A user function for the latency benchmark: notes how long after the client sent the event it started. */
+import { appendFileSync } from 'node:fs';
+
+export function handler(event: { data?: { sentAt?: number; file?: string } }): void {
+  const started = performance.timeOrigin + performance.now();
+  const { sentAt, file } = event.data ?? {};
+  if (typeof sentAt === 'number' && typeof file === 'string')
+    appendFileSync(file, `${(started - sentAt).toFixed(3)}\n`);
+}

@@ -1,0 +1,126 @@
+/**
+ * A load generator run as its own process, so it does not share an event loop with the server it measures.
+ * Modes: `single` (one binary-mode event per request), `batch` (N events per request), `rate` (single events at a
+ * fixed rate, carrying their send time for latency probes). Prints one JSON line with its counts.
+ */
+import { Agent, request } from 'node:http';
+
+interface Options {
+  url: string;
+  mode: 'single' | 'batch' | 'rate' | 'get';
+  seconds: number;
+  concurrency: number;
+  batch: number;
+  rate: number;
+  prefix: string;
+  file: string;
+}
+
+const o = JSON.parse(process.argv[2] ?? '{}') as Options;
+const target = new URL(o.url);
+const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
+let sequence = 0;
+let ok = 0;
+let failed = 0;
+let events = 0;
+
+function send(path: string, method: string, headers: Record<string, string>, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        path,
+        method,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        agent,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+function single(extra: Record<string, unknown> = {}): Promise<number> {
+  const id = `${o.prefix}-${sequence++}`;
+  return send(
+    '/events',
+    'POST',
+    {
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/bench',
+      'ce-type': 'bench.event',
+      'content-type': 'application/json',
+    },
+    JSON.stringify({ n: sequence, file: o.file, ...extra }),
+  );
+}
+
+function batch(): Promise<number> {
+  const list = [];
+  for (let i = 0; i < o.batch; i++) {
+    list.push({
+      specversion: '1.0',
+      id: `${o.prefix}-${sequence++}`,
+      source: '/bench',
+      type: 'bench.event',
+      data: { n: sequence },
+    });
+  }
+  return send(
+    '/events',
+    'POST',
+    { 'content-type': 'application/cloudevents-batch+json' },
+    JSON.stringify(list),
+  );
+}
+
+const started = performance.now();
+const deadline = started + o.seconds * 1000;
+
+async function worker(): Promise<void> {
+  while (performance.now() < deadline) {
+    const status =
+      o.mode === 'batch' ? await batch() : o.mode === 'get' ? await send('/', 'GET', {}, '') : await single();
+    if (status >= 200 && status < 300) {
+      ok++;
+      events += o.mode === 'batch' ? o.batch : 1;
+    } else failed++;
+  }
+}
+
+async function paced(): Promise<void> {
+  const interval = 1000 / o.rate;
+  let next = performance.now();
+  const inflight = new Set<Promise<void>>();
+  while (performance.now() < deadline) {
+    const now = performance.now();
+    if (now < next) {
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.floor(next - now))));
+      continue;
+    }
+    while (next <= performance.now()) {
+      next += interval;
+      const p = single({ sentAt: performance.timeOrigin + performance.now() }).then((status) => {
+        if (status >= 200 && status < 300) {
+          ok++;
+          events++;
+        } else failed++;
+        inflight.delete(p);
+      });
+      inflight.add(p);
+    }
+  }
+  await Promise.all(inflight);
+}
+
+if (o.mode === 'rate') await paced();
+else await Promise.all(Array.from({ length: o.concurrency }, worker));
+const seconds = (performance.now() - started) / 1000;
+process.stdout.write(`${JSON.stringify({ ok, failed, events, seconds })}\n`);
+agent.destroy();
