@@ -169,7 +169,12 @@ export function createApp(options: AppOptions): App {
     } catch (error) {
       const e = toJunctionError(error);
       if (e.status >= 500) throw e;
-      const code = e.code === 'InvalidPattern' ? 'InvalidEventPatternException' : 'ValidationException';
+      const code =
+        e.code === 'InvalidPattern'
+          ? 'InvalidEventPatternException'
+          : e.code === 'InvalidJson'
+            ? 'SerializationException'
+            : 'ValidationException';
       return json(400, awsErrorBody(code, e.message), awsJson);
     }
   }
