@@ -1,0 +1,155 @@
+/** The CLI against a running bus: readable output, --json, exit codes, and errors that say what to do next. */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { EXIT, runCli } from '../../lib/cli/cli.ts';
+import { startTestBus, type TestBus } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+import { repoRoot, tempDir } from '../helpers/paths.ts';
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env: {} });
+  return { code, out, err };
+}
+
+describe('the junction CLI', () => {
+  let bus: TestBus;
+  const dir = tempDir('junction-cli-');
+  let url: string[];
+
+  before(async () => {
+    bus = await startTestBus();
+    url = ['--url', bus.url];
+  });
+  after(async () => {
+    await bus.stop();
+    dir.remove();
+  });
+
+  test('deploys a function, puts a rule, publishes and traces an event', async () => {
+    const deploy = await cli([
+      'functions',
+      'deploy',
+      'echo',
+      join(repoRoot, 'test/fixtures/functions/echo.ts'),
+      ...url,
+    ]);
+    assert.equal(deploy.code, EXIT.ok, deploy.err);
+    assert.match(deploy.out, /^deployed echo: \d+ bytes bundled, sha256 [0-9a-f]{12}/);
+
+    const ruleFile = join(dir.path, 'rule.json');
+    writeFileSync(
+      ruleFile,
+      JSON.stringify({
+        pattern: { type: ['cli.test'] },
+        targets: [{ id: 'fn', type: 'function', function: 'echo' }],
+      }),
+    );
+    const put = await cli(['rules', 'put', 'cli-rule', ruleFile, ...url]);
+    assert.equal(put.code, EXIT.ok, put.err);
+    assert.equal(put.out.trim(), 'rule cli-rule saved with 1 target(s)');
+
+    const list = await cli(['rules', 'list', ...url]);
+    assert.match(list.out, /^NAME\s+ENABLED\s+TARGETS/);
+    assert.match(list.out, /cli-rule\s+true\s+fn\(function\)/);
+
+    const sent = await cli([
+      'put',
+      '--type',
+      'cli.test',
+      '--source',
+      '/cli',
+      '--id',
+      'cli-1',
+      '--data',
+      '{"x": 1}',
+      ...url,
+    ]);
+    assert.equal(sent.code, EXIT.ok, sent.err);
+    assert.equal(sent.out.trim(), 'accepted: /cli cli-1');
+    const again = await cli(['put', '--type', 'cli.test', '--source', '/cli', '--id', 'cli-1', ...url]);
+    assert.equal(again.out.trim(), 'duplicate (already accepted): /cli cli-1');
+
+    await waitFor(
+      async () => (await cli(['trace', 'cli-1', ...url])).out.includes('delivered'),
+      'the delivery in the trace',
+    );
+    const trace = await cli(['trace', 'cli-1', ...url]);
+    assert.match(trace.out, /^\/cli cli-1\n/);
+    assert.match(trace.out, /received\s+partition \d+ offset \d+/);
+    assert.match(trace.out, /attempt\s+cli-rule\/fn #1 delivered/);
+
+    const json = await cli(['trace', 'cli-1', '--json', ...url]);
+    const parsed = JSON.parse(json.out);
+    assert.equal(parsed.id, 'cli-1');
+    assert.ok(parsed.entries.some((e: { kind: string }) => e.kind === 'emitted'));
+  });
+
+  test('explains why a pattern does not match, and exits 1', async () => {
+    const result = await cli([
+      'rules',
+      'test',
+      '--pattern',
+      '{"data": {"total": [{"numeric": [">", 100]}]}}',
+      '--event',
+      '{"data": {"total": 90}}',
+      ...url,
+    ]);
+    assert.equal(result.code, EXIT.apiError);
+    assert.match(result.out, /^does not match:\n {2}data\.total: /);
+    const yes = await cli(['rules', 'test', '--pattern', '{"a": ["b"]}', '--event', '{"a": "b"}', ...url]);
+    assert.equal(yes.code, EXIT.ok);
+    assert.equal(yes.out.trim(), 'matches');
+  });
+
+  test('reports API errors with the code and the field, usage errors with 2, an unreachable bus with 3', async () => {
+    const bad = await cli(['rules', 'get', 'nope', ...url]);
+    assert.equal(bad.code, EXIT.apiError);
+    assert.match(bad.err, /^NotFound: rule "nope" does not exist/);
+
+    const ruleFile = join(dir.path, 'bad.json');
+    writeFileSync(ruleFile, JSON.stringify({ pattern: { a: 'not-an-array' }, targets: [] }));
+    const invalid = await cli(['rules', 'put', 'bad', ruleFile, ...url]);
+    assert.equal(invalid.code, EXIT.apiError);
+    assert.match(invalid.err, /^InvalidPattern at pattern\.a: /);
+
+    const usage = await cli(['rules', 'put', ...url]);
+    assert.equal(usage.code, EXIT.usage);
+    assert.match(usage.err, /usage: junction rules put NAME FILE/);
+
+    const unknown = await cli(['frobnicate', ...url]);
+    assert.equal(unknown.code, EXIT.usage);
+
+    const down = await cli(['rules', 'list', '--url', 'http://127.0.0.1:9']);
+    assert.equal(down.code, EXIT.unreachable);
+    assert.match(down.err, /cannot reach the bus at http:\/\/127\.0\.0\.1:9/);
+    assert.match(down.err, /npm start/);
+  });
+
+  test('lists and redrives dead letters', async () => {
+    const ruleFile = join(dir.path, 'dl.json');
+    writeFileSync(
+      ruleFile,
+      JSON.stringify({
+        pattern: { type: ['cli.dl'] },
+        targets: [{ id: 'nowhere', type: 'http', url: 'http://127.0.0.1:9/', retry: { maxAttempts: 1 } }],
+      }),
+    );
+    assert.equal((await cli(['rules', 'put', 'cli-dl', ruleFile, ...url])).code, EXIT.ok);
+    await cli(['put', '--type', 'cli.dl', '--source', '/cli', '--id', 'dl-1', ...url]);
+    await waitFor(
+      async () => (await cli(['dead-letters', 'list', '--rule', 'cli-dl', ...url])).out.includes('dl-1'),
+      'the dead letter',
+    );
+    const list = await cli(['dead-letters', 'list', '--rule', 'cli-dl', ...url]);
+    assert.match(list.out, /cli-dl\/nowhere\s+\/cli dl-1\s+1/);
+    const redrive = await cli(['dead-letters', 'redrive', '--rule', 'cli-dl', ...url]);
+    assert.equal(redrive.code, EXIT.ok, redrive.err);
+    assert.equal(redrive.out.trim(), 'redriven 1');
+    const nothing = await cli(['dead-letters', 'redrive', ...url]);
+    assert.equal(nothing.code, EXIT.usage);
+  });
+});
