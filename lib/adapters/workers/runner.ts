@@ -98,7 +98,11 @@ function versionOf(stored: StoredFunction): FunctionVersion {
   };
 }
 
-/** Creates the embedded FunctionRunner on a data dir; functions deployed before are served again. */
+/**
+ * Creates the embedded FunctionRunner on a data dir; functions deployed before are served again.
+ * A call's timeout (`context.timeoutMs`, else the function's) bounds the whole call, waiting for a free worker
+ * included; `durationMs` of the result is the whole call too (queueing and a cold start included).
+ */
 export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<WorkerRunner> {
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new JunctionError(

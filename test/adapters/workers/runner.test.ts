@@ -156,6 +156,25 @@ describe('worker runner (embedded only)', () => {
     });
   });
 
+  test('fails a call whose handler exits the thread and serves the next one', async () => {
+    const source = 'export function handler(e) { if (e.data.exit) process.exit(3); return { id: e.id }; }\n';
+    await withRunner({}, async (runner) => {
+      await runner.deploy('quits', text(source));
+      await assert.rejects(
+        runner.invoke('quits', ping({ exit: true }), context('quits')),
+        (error: unknown) => {
+          return (
+            error instanceof JunctionError &&
+            error.code === 'FunctionError' &&
+            /exited with code 3/.test(error.message)
+          );
+        },
+      );
+      const input = ping({ exit: false });
+      assert.deepEqual((await runner.invoke('quits', input, context('quits'))).returned, [{ id: input.id }]);
+    });
+  });
+
   test('rejects a returned value that cannot be cloned with FunctionError', async () => {
     await withRunner({}, async (runner) => {
       await runner.deploy('fn-value', text('export const handler = () => ({ id: "x", f: () => 1 });\n'));
