@@ -1,4 +1,5 @@
 /** Attribute-value helpers and the JSON-or-gzip encoding of large documents (events, rules) in items. */
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -106,4 +107,13 @@ export function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Key strings longer than this (UTF-8 bytes) are stored as their SHA-256 (partition keys hold 2048 bytes). */
+export const MAX_PLAIN_KEY_BYTES = 1024;
+
+/** A key value that fits a DynamoDB key attribute: the string itself, or `sha256:<hex>` of it when it is long. */
+export function boundedKey(value: string): string {
+  if (Buffer.byteLength(value) <= MAX_PLAIN_KEY_BYTES) return value;
+  return `sha256:${createHash('sha256').update(value).digest('hex')}`;
 }

@@ -1,11 +1,10 @@
 /** The dedup store of idempotent publish on DynamoDB: one item per event key until its window ends (TTL cleans up). */
-import { createHash } from 'node:crypto';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { JunctionError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../ports.ts';
 import type { DedupStore } from '../kafka/dedup.ts';
 import { batchGet, isConditionFailed, mapLimit, storeError } from './client.ts';
-import { n, num, s, str } from './codec.ts';
+import { boundedKey, n, num, s, str } from './codec.ts';
 
 export interface DynamoDedupStoreOptions {
   readonly client: DynamoDBClient;
@@ -16,9 +15,6 @@ export interface DynamoDedupStoreOptions {
   /** At most this many PutItem requests in flight per call. @default 16 */
   readonly concurrency?: number;
 }
-
-/** Keys longer than this (UTF-8 bytes) are stored as their SHA-256; DynamoDB partition keys hold 2048 bytes. */
-const MAX_PLAIN_KEY_BYTES = 1024;
 
 /**
  * Items: `pk` = the key, `expiresAt` (ms) and `ttl` (epoch seconds, for DynamoDB TTL). DynamoDB deletes expired
@@ -113,6 +109,5 @@ function storedKey(key: string): string {
       },
     );
   }
-  if (Buffer.byteLength(key) <= MAX_PLAIN_KEY_BYTES) return key;
-  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+  return boundedKey(key);
 }

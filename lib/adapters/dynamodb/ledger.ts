@@ -30,6 +30,7 @@ import {
   storeError,
 } from './client.ts';
 import {
+  boundedKey,
   decodeDocument,
   deepFreeze,
   encodeDocument,
@@ -447,9 +448,9 @@ export class DynamoLedger implements Ledger {
   }
 }
 
-/** The partition key of a delivery: its four parts, unambiguously joined. */
+/** The partition key of a delivery: its four parts, unambiguously joined (hashed when long). */
 export function keyString(key: DeliveryKey): string {
-  return JSON.stringify([key.source, key.id, key.rule, key.target]);
+  return boundedKey(JSON.stringify([key.source, key.id, key.rule, key.target]));
 }
 
 function positiveInteger(value: number, field: string): number {

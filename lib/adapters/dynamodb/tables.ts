@@ -81,8 +81,9 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     partitionKey: S('pk'),
     sortKey: S('sk'),
     globalIndexes: [
-      // Sparse: only marker items carry eventId and timeShard.
-      { indexName: 'byId', partitionKey: S('eventId'), sortKey: S('source'), projection: 'KEYS_ONLY' },
+      // Sparse: only marker items carry eventId and timeShard. Long ids are stored hashed (boundedKey).
+      // No sort key: sources may be longer than a sort key holds (1024 bytes). Markers are small, so ALL.
+      { indexName: 'byId', partitionKey: S('eventId'), projection: 'ALL' },
       { indexName: 'byTime', partitionKey: S('timeShard'), sortKey: N('firstAt'), projection: 'KEYS_ONLY' },
     ],
     ttlAttribute: 'ttl',

