@@ -249,6 +249,11 @@ export class JunctionBus extends Construct {
       this.kafkaCluster,
       this.kafkaCluster.connections.defaultPort!,
     );
+    this.network?.allowEndpointAccess(this.functionSecurityGroup, 'Junction handlers to Lambda and STS');
+    this.network?.allowEndpointAccess(
+      this.kafkaCluster,
+      'MSK event source mapping (on-demand) to Lambda and STS',
+    );
 
     const environment: Record<string, string> = {
       JUNCTION_TABLE_PREFIX: this.tablePrefix,
