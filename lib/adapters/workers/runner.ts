@@ -16,6 +16,7 @@ import type {
 import { systemClock } from '../../ports.ts';
 import { bundleFunction } from './bundle.ts';
 import { type FunctionVersion, loadWorkerEntry, type PoolStats, WorkerPool } from './pool.ts';
+import type { WireContext } from './protocol.ts';
 import { FunctionStore, type StoredFunction, sha256 } from './store.ts';
 
 export interface WorkerRunnerOptions {
@@ -98,84 +99,164 @@ function versionOf(stored: StoredFunction): FunctionVersion {
   };
 }
 
+interface ResolvedOptions {
+  readonly dataDir: string;
+  readonly maxWorkersPerFunction: number;
+  readonly maxWorkers: number;
+  readonly idleTimeoutMs: number;
+  readonly defaultTimeoutMs: number;
+  readonly defaultMemoryMb: number;
+  readonly maxSourceBytes: number;
+  readonly logger: (fn: string, line: string) => void;
+  readonly clock: Clock;
+  readonly resolveDir: string | undefined;
+}
+
+function resolveOptions(options: WorkerRunnerOptions): ResolvedOptions {
+  if (typeof options.dataDir !== 'string' || options.dataDir === '') {
+    const received = JSON.stringify(options.dataDir);
+    throw new JunctionError('InvalidRequest', `dataDir must be a non-empty path; received ${received}`, {
+      field: 'dataDir',
+    });
+  }
+  const option = (field: keyof WorkerRunnerOptions, fallback: number, min: number, max: number): number =>
+    checkInteger(field, options[field] ?? fallback, min, max, 'InvalidRequest');
+  return {
+    dataDir: options.dataDir,
+    maxWorkersPerFunction: option('maxWorkersPerFunction', 2, 1, 1024),
+    maxWorkers: option('maxWorkers', 16, 1, 4096),
+    idleTimeoutMs: option('idleTimeoutMs', 300_000, 1, 24 * 3_600_000),
+    defaultTimeoutMs: option('defaultTimeoutMs', 10_000, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
+    defaultMemoryMb: option('defaultMemoryMb', 128, MEMORY_RANGE.min, MEMORY_RANGE.max),
+    maxSourceBytes: option('maxSourceBytes', 10 * 1024 * 1024, 1, 2 ** 31),
+    logger: options.logger ?? defaultLogger,
+    clock: options.clock ?? systemClock,
+    resolveDir: options.resolveDir,
+  };
+}
+
 /**
  * Creates the embedded FunctionRunner on a data dir; functions deployed before are served again.
  * A call's timeout (`context.timeoutMs`, else the function's) bounds the whole call, waiting for a free worker
  * included; `durationMs` of the result is the whole call too (queueing and a cold start included).
  */
 export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<WorkerRunner> {
-  if (typeof options.dataDir !== 'string' || options.dataDir === '') {
-    throw new JunctionError(
-      'InvalidRequest',
-      `dataDir must be a non-empty path; received ${JSON.stringify(options.dataDir)}`,
-      {
-        field: 'dataDir',
-      },
-    );
-  }
-  const perFunction = checkInteger(
-    'maxWorkersPerFunction',
-    options.maxWorkersPerFunction ?? 2,
-    1,
-    1024,
-    'InvalidRequest',
-  );
-  const maxWorkers = checkInteger('maxWorkers', options.maxWorkers ?? 16, 1, 4096, 'InvalidRequest');
-  const defaultTimeoutMs = checkInteger(
-    'defaultTimeoutMs',
-    options.defaultTimeoutMs ?? 10_000,
-    TIMEOUT_RANGE.min,
-    TIMEOUT_RANGE.max,
-    'InvalidRequest',
-  );
-  const defaultMemoryMb = checkInteger(
-    'defaultMemoryMb',
-    options.defaultMemoryMb ?? 128,
-    MEMORY_RANGE.min,
-    MEMORY_RANGE.max,
-    'InvalidRequest',
-  );
-  const maxSourceBytes = checkInteger(
-    'maxSourceBytes',
-    options.maxSourceBytes ?? 10 * 1024 * 1024,
-    1,
-    2 ** 31,
-    'InvalidRequest',
-  );
-  const idleTimeoutMs = checkInteger(
-    'idleTimeoutMs',
-    options.idleTimeoutMs ?? 300_000,
-    1,
-    24 * 3_600_000,
-    'InvalidRequest',
-  );
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? defaultLogger;
-
-  const store = await FunctionStore.open(options.dataDir);
-  const entry = await loadWorkerEntry();
+  const resolved = resolveOptions(options);
+  const store = await FunctionStore.open(resolved.dataDir);
   const pool = new WorkerPool({
-    entry,
-    maxWorkersPerFunction: perFunction,
-    maxWorkers,
-    idleTimeoutMs,
-    log: logger,
+    entry: await loadWorkerEntry(),
+    maxWorkersPerFunction: resolved.maxWorkersPerFunction,
+    maxWorkers: resolved.maxWorkers,
+    idleTimeoutMs: resolved.idleTimeoutMs,
+    log: resolved.logger,
   });
   for (const stored of store.list()) pool.setVersion(versionOf(stored));
-  const deploying = new Map<string, Promise<unknown>>();
-  let closed = false;
+  return new WorkerFunctionRunner(resolved, store, pool);
+}
 
-  function assertOpen(): void {
-    if (closed) throw new JunctionError('Internal', 'the function runner is closed');
+class WorkerFunctionRunner implements WorkerRunner {
+  readonly #options: ResolvedOptions;
+  readonly #store: FunctionStore;
+  readonly #pool: WorkerPool;
+  /** The last deploy of each name still running: deploys of one name run one after another. */
+  readonly #deploying = new Map<string, Promise<unknown>>();
+  #closed = false;
+
+  constructor(options: ResolvedOptions, store: FunctionStore, pool: WorkerPool) {
+    this.#options = options;
+    this.#store = store;
+    this.#pool = pool;
   }
 
-  function resolveConfig(
-    config: FunctionConfig | undefined,
-    previous: FunctionInfo | undefined,
-  ): FunctionConfig & {
-    timeoutMs: number;
-    memoryMb: number;
-  } {
+  async deploy(name: string, source: Uint8Array, config?: FunctionConfig): Promise<FunctionInfo> {
+    this.#assertOpen();
+    validateFunctionName(name);
+    if (!(source instanceof Uint8Array)) {
+      throw new JunctionError(
+        'InvalidFunction',
+        `source must be bytes (Uint8Array); received ${typeof source}`,
+        {
+          field: 'source',
+        },
+      );
+    }
+    const max = this.#options.maxSourceBytes;
+    if (source.length > max) {
+      throw new JunctionError(
+        'InvalidFunction',
+        `source is ${source.length} bytes; at most ${max} are allowed`,
+        {
+          field: 'source',
+        },
+      );
+    }
+    const previous = this.#deploying.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#deployNow(name, source, config));
+    this.#deploying.set(name, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#deploying.get(name) === next) this.#deploying.delete(name);
+    }
+  }
+
+  async list(): Promise<FunctionInfo[]> {
+    return this.#store.list().map((stored) => stored.info);
+  }
+
+  async get(name: string): Promise<FunctionInfo | undefined> {
+    return this.#store.get(name)?.info;
+  }
+
+  async delete(name: string): Promise<boolean> {
+    this.#assertOpen();
+    await this.#deploying.get(name)?.catch(() => {});
+    this.#pool.remove(name);
+    return this.#store.delete(name);
+  }
+
+  async invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult> {
+    this.#assertOpen();
+    const stored = this.#store.get(name);
+    if (stored === undefined) {
+      throw new JunctionError('NotFound', `function ${name} does not exist`, { field: 'function' });
+    }
+    const override = context.timeoutMs;
+    if (override !== undefined) {
+      checkInteger('timeoutMs', override, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max, 'InvalidRequest');
+    }
+    const timeoutMs = override ?? stored.info.timeoutMs;
+    const started = performance.now();
+    const wire: WireContext = {
+      functionName: name,
+      rule: context.rule,
+      target: context.target,
+      idempotencyKey: context.idempotencyKey,
+      attempt: context.attempt,
+      possibleDuplicate: context.possibleDuplicate ?? false,
+      deadline: this.#options.clock.now() + timeoutMs,
+    };
+    const returned = await this.#pool.invoke(name, event, wire, override);
+    return { returned, durationMs: performance.now() - started };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled(this.#deploying.values());
+    await this.#pool.close();
+  }
+
+  stats(): WorkerRunnerStats {
+    return { functions: this.#store.size, ...this.#pool.stats() };
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new JunctionError('Internal', 'the function runner is closed');
+  }
+
+  /** A redeploy without config keeps the previous version's; out-of-range values name their field. */
+  #resolveConfig(config: FunctionConfig | undefined, previous: FunctionInfo | undefined) {
     if (config !== undefined && (typeof config !== 'object' || config === null)) {
       throw new JunctionError(
         'InvalidFunction',
@@ -185,8 +266,8 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
         },
       );
     }
-    const timeoutMs = config?.timeoutMs ?? previous?.timeoutMs ?? defaultTimeoutMs;
-    const memoryMb = config?.memoryMb ?? previous?.memoryMb ?? defaultMemoryMb;
+    const timeoutMs = config?.timeoutMs ?? previous?.timeoutMs ?? this.#options.defaultTimeoutMs;
+    const memoryMb = config?.memoryMb ?? previous?.memoryMb ?? this.#options.defaultMemoryMb;
     return {
       timeoutMs: checkInteger(
         'timeoutMs',
@@ -199,131 +280,36 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
     };
   }
 
-  async function deployNow(
+  /** Bundles, stages, loads once in a probe worker, then commits and switches new calls to the new version. */
+  async #deployNow(
     name: string,
     source: Uint8Array,
     config: FunctionConfig | undefined,
   ): Promise<FunctionInfo> {
-    const { timeoutMs, memoryMb } = resolveConfig(config, store.get(name)?.info);
-    const code = await bundleFunction(source, {
-      name,
-      ...(options.resolveDir ? { resolveDir: options.resolveDir } : {}),
-    });
-    const staged = await store.stage(name, code);
+    const { timeoutMs, memoryMb } = this.#resolveConfig(config, this.#store.get(name)?.info);
+    const resolveDir = this.#options.resolveDir;
+    const code = await bundleFunction(source, { name, ...(resolveDir === undefined ? {} : { resolveDir }) });
+    const staged = await this.#store.stage(name, code);
     const digest = sha256(code);
     try {
-      await pool.probe({ name, url: staged.url, version: `probe:${digest}`, timeoutMs, memoryMb });
+      await this.#pool.probe({ name, url: staged.url, version: `probe:${digest}`, timeoutMs, memoryMb });
     } catch (error) {
-      await store.discard(staged.path);
+      await this.#store.discard(staged.path);
       throw asInvalidFunction(name, error);
     }
-    assertOpen();
+    this.#assertOpen();
     const info: FunctionInfo = Object.freeze({
       name,
       size: Buffer.byteLength(code),
       sha256: digest,
-      updatedAt: clock.now(),
+      updatedAt: this.#options.clock.now(),
       timeoutMs,
       memoryMb,
     });
-    const stored = await store.commit(staged.path, info);
-    pool.setVersion(versionOf(stored));
+    const stored = await this.#store.commit(staged.path, info);
+    this.#pool.setVersion(versionOf(stored));
     return info;
   }
-
-  const runner: WorkerRunner = {
-    async deploy(name, source, config) {
-      assertOpen();
-      validateFunctionName(name);
-      if (!(source instanceof Uint8Array)) {
-        throw new JunctionError(
-          'InvalidFunction',
-          `source must be bytes (Uint8Array); received ${typeof source}`,
-          {
-            field: 'source',
-          },
-        );
-      }
-      if (source.length > maxSourceBytes) {
-        throw new JunctionError(
-          'InvalidFunction',
-          `source is ${source.length} bytes; at most ${maxSourceBytes} are allowed`,
-          {
-            field: 'source',
-          },
-        );
-      }
-      // Deploys of one name run one after another, so the last one called is the one that stays.
-      const previous = deploying.get(name) ?? Promise.resolve();
-      const next = previous.catch(() => {}).then(() => deployNow(name, source, config));
-      deploying.set(name, next);
-      try {
-        return await next;
-      } finally {
-        if (deploying.get(name) === next) deploying.delete(name);
-      }
-    },
-
-    async list() {
-      return store.list().map((stored) => stored.info);
-    },
-
-    async get(name) {
-      return store.get(name)?.info;
-    },
-
-    async delete(name) {
-      assertOpen();
-      await (deploying.get(name)?.catch(() => {}) ?? Promise.resolve());
-      pool.remove(name);
-      return store.delete(name);
-    },
-
-    async invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult> {
-      assertOpen();
-      const stored = store.get(name);
-      if (stored === undefined)
-        throw new JunctionError('NotFound', `function ${name} does not exist`, { field: 'function' });
-      const timeoutMs =
-        context.timeoutMs === undefined
-          ? stored.info.timeoutMs
-          : checkInteger(
-              'timeoutMs',
-              context.timeoutMs,
-              TIMEOUT_RANGE.min,
-              TIMEOUT_RANGE.max,
-              'InvalidRequest',
-            );
-      const started = performance.now();
-      const returned = await pool.invoke(
-        name,
-        event,
-        {
-          functionName: name,
-          rule: context.rule,
-          target: context.target,
-          idempotencyKey: context.idempotencyKey,
-          attempt: context.attempt,
-          possibleDuplicate: context.possibleDuplicate ?? false,
-          deadline: clock.now() + timeoutMs,
-        },
-        context.timeoutMs === undefined ? undefined : timeoutMs,
-      );
-      return { returned, durationMs: performance.now() - started };
-    },
-
-    async close() {
-      if (closed) return;
-      closed = true;
-      await Promise.allSettled(deploying.values());
-      await pool.close();
-    },
-
-    stats() {
-      return { functions: store.list().length, ...pool.stats() };
-    },
-  };
-  return runner;
 }
 
 /** A module that loads badly at deploy is an invalid upload; anything else that went wrong is ours (Internal). */

@@ -59,6 +59,11 @@ export class FunctionStore {
     return store;
   }
 
+  /** How many functions are deployed. */
+  get size(): number {
+    return this.#functions.size;
+  }
+
   get(name: string): StoredFunction | undefined {
     return this.#functions.get(name);
   }
