@@ -35,80 +35,62 @@ export function validateEvent(raw: unknown, options: ValidateEventOptions = {}):
     throw invalid(`an event must be a JSON object; received ${show(raw)}`, undefined);
   }
   const input = raw as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  let hasData = false;
-  let base64: string | undefined;
-  for (const key of Object.keys(input)) {
-    const value = input[key];
-    switch (key) {
-      case 'specversion':
-        if (value !== '1.0') {
-          throw invalid(`specversion must be "1.0"; received ${show(value)}`, key);
-        }
-        out.specversion = value;
-        break;
-      case 'id':
-      case 'type':
-        out[key] = requiredString(key, value);
-        break;
-      case 'source':
-        out.source = requiredString(key, value);
-        if (!isUriReference(value as string)) {
-          throw invalid(`source must be a URI-reference (RFC 3986); received ${show(value)}`, key);
-        }
-        break;
-      case 'subject':
-        if (value !== null && value !== undefined) out.subject = requiredString(key, value);
-        break;
-      case 'time':
-        if (value === null || value === undefined) break;
-        if (typeof value !== 'string' || !isRfc3339(value)) {
-          throw invalid(
-            `time must be an RFC 3339 timestamp such as 2018-04-05T17:31:00Z; received ${show(value)}`,
-            key,
-          );
-        }
-        out.time = value;
-        break;
-      case 'dataschema':
-        if (value === null || value === undefined) break;
-        if (typeof value !== 'string' || !isAbsoluteUri(value)) {
-          throw invalid(`dataschema must be an absolute URI (RFC 3986 §4.3); received ${show(value)}`, key);
-        }
-        out.dataschema = value;
-        break;
-      case 'datacontenttype':
-        if (value === null || value === undefined) break;
-        if (typeof value !== 'string' || payloadKind(value) === null) {
-          throw invalid(
-            `datacontenttype must be an RFC 2046 media type such as application/json; received ${show(value)}`,
-            key,
-          );
-        }
-        out.datacontenttype = value;
-        break;
-      case 'data':
-        if (value !== undefined) hasData = true;
-        break;
-      case 'data_base64':
-        if (value === null || value === undefined) break;
-        if (typeof value !== 'string' || !isBase64(value)) {
-          throw invalid(`data_base64 must be a base64 string (RFC 4648); received ${show(value)}`, key);
-        }
-        base64 = value;
-        break;
-      default:
-        checkExtension(key, value, out);
+  // The required attributes first, in one literal: every event gets the same object shape.
+  const out: Record<string, unknown> = {
+    specversion: checkSpecversion(input.specversion),
+    id: requiredString('id', input.id),
+    source: checkSource(input.source),
+    type: requiredString('type', input.type),
+  };
+  const datacontenttype = input.datacontenttype;
+  if (datacontenttype !== null && datacontenttype !== undefined) {
+    if (typeof datacontenttype !== 'string' || payloadKind(datacontenttype) === null) {
+      throw invalid(
+        `datacontenttype must be an RFC 2046 media type such as application/json; received ${show(datacontenttype)}`,
+        'datacontenttype',
+      );
     }
+    out.datacontenttype = datacontenttype;
   }
-  if (out.specversion === undefined) throw invalid('specversion is required (use "1.0")', 'specversion');
-  if (out.id === undefined) throw invalid('id is required: a non-empty string', 'id');
-  if (out.source === undefined) throw invalid('source is required: a non-empty URI-reference', 'source');
-  if (out.type === undefined) throw invalid('type is required: a non-empty string', 'type');
-  if (hasData) {
-    if (base64 !== undefined) throw invalid('data and data_base64 must not both be present', 'data_base64');
-    out.data = checkData(input.data, out.datacontenttype as string | undefined);
-  } else if (base64 !== undefined) out.data_base64 = base64;
+  const dataschema = input.dataschema;
+  if (dataschema !== null && dataschema !== undefined) {
+    if (typeof dataschema !== 'string' || !isAbsoluteUri(dataschema)) {
+      throw invalid(
+        `dataschema must be an absolute URI (RFC 3986 §4.3); received ${show(dataschema)}`,
+        'dataschema',
+      );
+    }
+    out.dataschema = dataschema;
+  }
+  const subject = input.subject;
+  if (subject !== null && subject !== undefined) out.subject = requiredString('subject', subject);
+  const time = input.time;
+  if (time !== null && time !== undefined) {
+    if (typeof time !== 'string' || !isRfc3339(time)) {
+      throw invalid(
+        `time must be an RFC 3339 timestamp such as 2018-04-05T17:31:00Z; received ${show(time)}`,
+        'time',
+      );
+    }
+    out.time = time;
+  }
+  for (const key of Object.keys(input)) {
+    if (!KNOWN_MEMBERS.has(key)) checkExtension(key, input[key], out);
+  }
+  const data = input.data;
+  const base64 = input.data_base64;
+  if (base64 !== null && base64 !== undefined) {
+    if (typeof base64 !== 'string' || !isBase64(base64)) {
+      throw invalid(
+        `data_base64 must be a base64 string (RFC 4648); received ${show(base64)}`,
+        'data_base64',
+      );
+    }
+    if (data !== undefined) throw invalid('data and data_base64 must not both be present', 'data_base64');
+    out.data_base64 = base64;
+  } else if (data !== undefined) {
+    out.data = checkData(data, datacontenttype as string | undefined);
+  }
   const event = Object.freeze(out) as CloudEvent;
   if (options.maxEventBytes !== undefined) {
     const size = eventSize(event);
@@ -123,7 +105,36 @@ export function validateEvent(raw: unknown, options: ValidateEventOptions = {}):
   return event;
 }
 
+/** The members of the JSON format that are not extensions. */
+const KNOWN_MEMBERS: ReadonlySet<string> = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'datacontenttype',
+  'dataschema',
+  'subject',
+  'time',
+  'data',
+  'data_base64',
+]);
+
+function checkSpecversion(value: unknown): '1.0' {
+  if (value === '1.0') return value;
+  if (value === undefined) throw invalid('specversion is required (use "1.0")', 'specversion');
+  throw invalid(`specversion must be "1.0"; received ${show(value)}`, 'specversion');
+}
+
+function checkSource(value: unknown): string {
+  const source = requiredString('source', value);
+  if (!isUriReference(source)) {
+    throw invalid(`source must be a URI-reference (RFC 3986); received ${show(source)}`, 'source');
+  }
+  return source;
+}
+
 function requiredString(field: string, value: unknown): string {
+  if (value === undefined) throw invalid(`${field} is required: a non-empty string`, field);
   if (typeof value !== 'string' || value.length === 0) {
     throw invalid(`${field} must be a non-empty string; received ${show(value)}`, field);
   }

@@ -162,13 +162,25 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
   return entries;
 }
 
+/** The attributes of a binary-mode request, collected before validation. */
+interface BinaryAttributes {
+  specversion?: string;
+  id?: string;
+  source?: string;
+  type?: string;
+  subject?: string;
+  time?: string;
+  dataschema?: string;
+}
+
 function parseBinary(
   headers: HttpHeaders,
   contentType: string | undefined,
   body: Uint8Array,
   maxEventBytes: number,
 ): CloudEvent {
-  const raw: Record<string, unknown> = {};
+  const core: BinaryAttributes = {};
+  let extensions: Record<string, string> | undefined;
   let found = false;
   let size = body.length;
   for (const name of Object.keys(headers)) {
@@ -185,7 +197,6 @@ function parseBinary(
     }
     const text = Array.isArray(value) ? (value[0] ?? '') : value;
     size += name.length + text.length;
-    checkHeaderAttribute(attribute, raw);
     const decoded = decodeHeaderValue(text);
     if (decoded === undefined) {
       throw invalid(
@@ -193,7 +204,42 @@ function parseBinary(
         attribute,
       );
     }
-    raw[attribute] = decoded;
+    // Named stores for the spec's attributes keep this loop monomorphic; extensions are the rare case.
+    switch (attribute) {
+      case 'specversion':
+        if (core.specversion !== undefined) throw repeated(attribute);
+        core.specversion = decoded;
+        break;
+      case 'id':
+        if (core.id !== undefined) throw repeated(attribute);
+        core.id = decoded;
+        break;
+      case 'source':
+        if (core.source !== undefined) throw repeated(attribute);
+        core.source = decoded;
+        break;
+      case 'type':
+        if (core.type !== undefined) throw repeated(attribute);
+        core.type = decoded;
+        break;
+      case 'subject':
+        if (core.subject !== undefined) throw repeated(attribute);
+        core.subject = decoded;
+        break;
+      case 'time':
+        if (core.time !== undefined) throw repeated(attribute);
+        core.time = decoded;
+        break;
+      case 'dataschema':
+        if (core.dataschema !== undefined) throw repeated(attribute);
+        core.dataschema = decoded;
+        break;
+      default:
+        checkExtensionHeader(attribute);
+        extensions ??= {};
+        if (extensions[attribute] !== undefined) throw repeated(attribute);
+        extensions[attribute] = decoded;
+    }
   }
   if (!found) {
     throw new JunctionError(
@@ -203,14 +249,31 @@ function parseBinary(
     );
   }
   if (size > maxEventBytes) throw tooLarge('event', size, maxEventBytes);
-  if (contentType !== undefined) raw.datacontenttype = contentType;
   const payload = payloadFromBytes(contentType, body);
-  if (payload.data !== undefined) raw.data = payload.data;
-  else if (payload.data_base64 !== undefined) raw.data_base64 = payload.data_base64;
+  const raw: Record<string, unknown> = {
+    specversion: core.specversion,
+    id: core.id,
+    source: core.source,
+    type: core.type,
+    subject: core.subject,
+    time: core.time,
+    dataschema: core.dataschema,
+    datacontenttype: contentType,
+    data: payload.data,
+    data_base64: payload.data_base64,
+  };
+  if (extensions !== undefined) Object.assign(raw, extensions);
   return validateEvent(raw);
 }
 
-function checkHeaderAttribute(attribute: string, raw: Record<string, unknown>): void {
+function repeated(attribute: string): JunctionError {
+  return invalid(
+    `the header ce-${attribute} appears more than once; each attribute must appear once`,
+    attribute,
+  );
+}
+
+function checkExtensionHeader(attribute: string): void {
   if (attribute === 'datacontenttype') {
     throw invalid(
       'binary mode carries datacontenttype in Content-Type; the header ce-datacontenttype must not be sent',
@@ -220,12 +283,6 @@ function checkHeaderAttribute(attribute: string, raw: Record<string, unknown>): 
   if (!isAttributeName(attribute) || attribute === 'data') {
     throw invalid(
       `the header ce-${attribute} does not name a valid attribute (lower-case letters and digits, not "data")`,
-      attribute,
-    );
-  }
-  if (raw[attribute] !== undefined) {
-    throw invalid(
-      `the header ce-${attribute} appears more than once; each attribute must appear once`,
       attribute,
     );
   }
