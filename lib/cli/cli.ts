@@ -19,6 +19,8 @@ export interface DevOptions {
   readonly host: string;
   readonly dataDir: string;
   readonly kafka?: string;
+  /** The Kafka topic of the log. @default 'junction-events' */
+  readonly topic?: string;
   readonly partitions?: number;
 }
 
@@ -28,7 +30,7 @@ const USAGE = `junction — an open event bus for CloudEvents
 
 Usage: junction <command> [options]
 
-  dev [--port 8080] [--host 127.0.0.1] [--data-dir ./.junction] [--kafka host:port]
+  dev [--port 8080] [--host 127.0.0.1] [--data-dir ./.junction] [--kafka host:port [--topic T] [--partitions N]]
                                         run the embedded bus in the foreground
   put --type T --source S [--id ID] [--data JSON | --data-file F] [--subject X] [--ext k=v ...]
                                         publish one CloudEvent
@@ -508,6 +510,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         kafka: { type: 'string' },
+        topic: { type: 'string' },
         partitions: { type: 'string' },
         type: { type: 'string' },
         source: { type: 'string' },
@@ -563,6 +566,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             ? { kafka: io.env.JUNCTION_KAFKA }
             : {}),
         ...(typeof values.partitions === 'string' ? { partitions: Number(values.partitions) } : {}),
+        ...(typeof values.topic === 'string'
+          ? { topic: values.topic }
+          : io.env.JUNCTION_KAFKA_TOPIC
+            ? { topic: io.env.JUNCTION_KAFKA_TOPIC }
+            : {}),
       });
       return EXIT.ok;
     }

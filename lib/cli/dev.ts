@@ -6,19 +6,24 @@ import type { DevOptions } from './cli.ts';
 
 export async function runDev(options: DevOptions): Promise<void> {
   let log: EventLog | undefined;
-  if (options.kafka !== undefined) {
+  const kafka =
+    options.kafka === undefined
+      ? undefined
+      : {
+          bootstrap: options.kafka.split(','),
+          topic: options.topic ?? 'junction-events',
+          ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+        };
+  if (kafka !== undefined) {
     const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
-    log = await createKafkaEventLog({
-      bootstrap: options.kafka.split(','),
-      topic: process.env.JUNCTION_KAFKA_TOPIC ?? 'junction-events',
-      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-    });
+    log = await createKafkaEventLog(kafka);
   }
   const bus = await startEmbedded({
     port: options.port,
     host: options.host,
     dataDir: options.dataDir,
     ...(log === undefined ? {} : { log }),
+    ...(kafka === undefined ? {} : { kafka }),
     ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
   });
   const health = await bus.junction.health();

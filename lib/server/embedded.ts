@@ -5,6 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createHttpDriver } from '../adapters/http/http-driver.ts';
+import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
+import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
@@ -33,8 +35,12 @@ export interface EmbeddedOptions {
   readonly retentionMs?: number;
   /** Ledger poll interval for due retries. @default 1000 */
   readonly pollMs?: number;
-  /** Extra target drivers, e.g. `kafka`. */
-  readonly drivers?: Readonly<Partial<Record<'kafka', TargetDriver>>>;
+  /** How long a delivery is held by one process before another may take it over. @default 30000 */
+  readonly leaseMs?: number;
+  /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
+  readonly kafka?: KafkaEventLogOptions;
+  /** Replaces a target driver (tests). */
+  readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
   readonly clock?: Clock;
   /** Where errors that no caller can receive go. @default stderr */
   readonly onError?: (error: unknown) => void;
@@ -70,6 +76,9 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
   });
   const http = createHttpDriver({ clock });
+  const kafkaTargets = createKafkaTargetDriver(
+    options.kafka === undefined ? {} : { connection: options.kafka },
+  );
   const junction = await Junction.open({
     log,
     rules: stores.rules,
@@ -77,12 +86,13 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     deadLetters: stores.deadLetters,
     traces: stores.traces,
     functions,
-    drivers: { http, bus: http, ...options.drivers },
+    drivers: { http, bus: http, kafka: kafkaTargets, ...options.drivers },
     clock,
     onError,
     ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
   });
   await junction.start();
   const app = createApp({
@@ -110,6 +120,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       await server.close();
       await junction.stop();
       await functions.close();
+      await kafkaTargets.close?.();
       if (log !== stores.log) await log.close();
       await stores.close();
     },

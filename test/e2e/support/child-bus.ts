@@ -20,7 +20,11 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export function startChildBus(dataDir: string, port: number): Promise<ChildBus> {
+export function startChildBus(
+  dataDir: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<ChildBus> {
   const child = spawn(
     process.execPath,
     [
@@ -29,7 +33,7 @@ export function startChildBus(dataDir: string, port: number): Promise<ChildBus> 
       dataDir,
       String(port),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));

@@ -1,4 +1,9 @@
-/** A child-process entry for whole-system tests: runs the embedded bus and prints `ready <url>` when it serves. */
+/**
+ * A child-process entry for whole-system tests: runs the embedded bus and prints `ready <url>` when it serves.
+ * With JUNCTION_KAFKA set, the log is that Kafka (topic JUNCTION_KAFKA_TOPIC, JUNCTION_KAFKA_PARTITIONS partitions).
+ * JUNCTION_LEASE_MS shortens the delivery lease so that takeovers happen within a test.
+ */
+import { createKafkaEventLog } from '../../../lib/adapters/kafka/index.ts';
 import { startEmbedded } from '../../../lib/server/embedded.ts';
 
 const [dataDir, port] = process.argv.slice(2);
@@ -6,12 +11,24 @@ if (!dataDir || !port) {
   process.stderr.write('usage: server-process.ts DATA_DIR PORT\n');
   process.exit(2);
 }
+const env = process.env;
+const kafka =
+  env.JUNCTION_KAFKA === undefined
+    ? undefined
+    : {
+        bootstrap: env.JUNCTION_KAFKA.split(','),
+        topic: env.JUNCTION_KAFKA_TOPIC ?? 'junction-events',
+        partitions: Number(env.JUNCTION_KAFKA_PARTITIONS ?? 6),
+        appendTimeoutMs: Number(env.JUNCTION_APPEND_TIMEOUT_MS ?? 5000),
+      };
 const bus = await startEmbedded({
   dataDir,
   port: Number(port),
   pollMs: 100,
   functionLog: () => {},
   onError: (error) => process.stderr.write(`server error: ${String(error)}\n`),
+  ...(kafka === undefined ? {} : { kafka, log: await createKafkaEventLog(kafka) }),
+  ...(env.JUNCTION_LEASE_MS === undefined ? {} : { leaseMs: Number(env.JUNCTION_LEASE_MS) }),
 });
 process.stdout.write(`ready ${bus.url}\n`);
 process.once('SIGTERM', () => {
