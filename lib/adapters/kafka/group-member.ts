@@ -28,6 +28,7 @@ export interface GroupMemberOptions {
 
 /** Longest a rejoin waits for running handler calls before going on (a handler stuck past it is not waited for). */
 const REVOKE_WAIT_MS = 30_000;
+const WATCHDOG_MS = 2000;
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
@@ -50,6 +51,10 @@ export class GroupMember implements Subscription {
   #closed = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  /** From the start of a (re)join until its assignment arrives or it fails. */
+  #joining = false;
+  #inactiveTicks = 0;
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: ResolvedKafkaOptions, member: GroupMemberOptions) {
     this.#options = options;
@@ -75,16 +80,20 @@ export class GroupMember implements Subscription {
       });
     });
     this.#consumer.on('error', (error: unknown) => {
+      this.#joining = false;
       this.#options.onWarning(`consumer group ${this.#member.group}: client error`, error);
     });
     this.#consumer.topics.track(this.#options.topic);
     await this.#consumer.joinGroup({});
+    this.#watchdog = setInterval(() => this.#rejoinIfLost(), WATCHDOG_MS);
+    this.#watchdog.unref();
     this.#loop = this.#run();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#watchdog);
     this.#paused = true;
     this.#wakeUp();
     await this.#loop;
@@ -93,7 +102,26 @@ export class GroupMember implements Subscription {
   }
 
   /** Called by the client before each (re)join: stop, let running calls finish and commit, forget positions. */
+  /**
+   * The client stops heartbeating when a rejoin fails (say the broker was away for longer than its retries):
+   * join again once it has been inactive, outside a join, for two watchdog ticks in a row.
+   */
+  #rejoinIfLost(): void {
+    if (this.#closed || this.#joining || this.#consumer.isActive()) {
+      this.#inactiveTicks = 0;
+      return;
+    }
+    this.#inactiveTicks += 1;
+    if (this.#inactiveTicks < 2) return;
+    this.#inactiveTicks = 0;
+    this.#consumer.joinGroup({}).catch((error: unknown) => {
+      this.#joining = false;
+      this.#options.onWarning(`consumer group ${this.#member.group}: rejoining failed`, error);
+    });
+  }
+
   async #beforeJoin(): Promise<Buffer> {
+    this.#joining = true;
     this.#epoch += 1;
     this.#paused = true;
     await Promise.race([this.#drain(), sleep(REVOKE_WAIT_MS)]);
@@ -138,6 +166,7 @@ export class GroupMember implements Subscription {
       });
     }
     this.#paused = false;
+    this.#joining = false;
     this.#wakeUp();
   }
 
