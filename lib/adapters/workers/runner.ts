@@ -15,7 +15,8 @@ import type {
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import { bundleFunction } from './bundle.ts';
-import { type FunctionVersion, loadWorkerEntry, type PoolStats, WorkerPool } from './pool.ts';
+import { type FunctionVersion, loadWorkerEntry } from './function-worker.ts';
+import { type PoolStats, WorkerPool } from './pool.ts';
 import type { WireContext } from './protocol.ts';
 import { FunctionStore, type StoredFunction, sha256 } from './store.ts';
 
