@@ -1,0 +1,223 @@
+/**
+ * The four Lambda handlers as functions of a runtime: `ingest` and `api` (API Gateway → the app), `router` (an
+ * MSK event source mapping → the router, then deliveries), `scheduler` (due retries). `functions/` wires them to
+ * the environment's runtime; tests wire them to their own.
+ */
+import { validateEvent } from '../../core/cloudevent.ts';
+import { JunctionError, toJunctionError } from '../../core/errors.ts';
+import type { DeadLetter, TraceEntry } from '../../ports.ts';
+import {
+  type ApiGatewayResult,
+  apiGatewayVersion,
+  fromApiGatewayEvent,
+  toApiGatewayResult,
+} from './apigateway.ts';
+import { decodeMskEvent, type UndecodableRecord } from './msk-event.ts';
+import type { HandlerRuntime } from './wiring.ts';
+
+/** The part of the Lambda context the handlers use. */
+export interface LambdaContextLike {
+  getRemainingTimeInMillis(): number;
+}
+
+export type RuntimeProvider = () => Promise<HandlerRuntime>;
+
+export interface WaitOptions {
+  /** Stop waiting for running deliveries this long before the invocation's time runs out. @default 2000 */
+  readonly marginMs?: number;
+}
+
+/** The ingest routes: CloudEvents on `POST /events`, EventBridge PutEvents on `POST /`. */
+function isIngestRoute(method: string, path: string): boolean {
+  return method === 'POST' && (path === '/events' || path === '/events/' || path === '/' || path === '');
+}
+
+function notFoundResult(method: string, path: string, version: '1.0' | '2.0'): ApiGatewayResult {
+  const error = new JunctionError(
+    'NotFound',
+    `${method} ${path} is not an ingest route: POST /events or POST /`,
+  );
+  return toApiGatewayResult(
+    { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify(error.toJSON()) },
+    version,
+  );
+}
+
+/** API Gateway (HTTP API or REST API) → the app, answering only the ingest routes. */
+export function createIngestHandler(runtime: RuntimeProvider): (event: unknown) => Promise<ApiGatewayResult> {
+  return async (event) => {
+    const version = apiGatewayVersion(event);
+    const request = fromApiGatewayEvent(event);
+    if (!isIngestRoute(request.method, request.path))
+      return notFoundResult(request.method, request.path, version);
+    const { app } = await runtime();
+    return toApiGatewayResult(await app(request), version);
+  };
+}
+
+/** API Gateway → the whole HTTP API of CONTRACT.md (rules, functions, traces, dead letters, replays, ingest). */
+export function createApiHandler(runtime: RuntimeProvider): (event: unknown) => Promise<ApiGatewayResult> {
+  return async (event) => {
+    const version = apiGatewayVersion(event);
+    const request = fromApiGatewayEvent(event);
+    const { app } = await runtime();
+    return toApiGatewayResult(await app(request), version);
+  };
+}
+
+/** Waits for running deliveries, but not past the invocation's remaining time minus the margin. */
+async function idleWithin(
+  runtime: HandlerRuntime,
+  context: LambdaContextLike | undefined,
+  marginMs: number,
+): Promise<boolean> {
+  const budget = context === undefined ? 60_000 : context.getRemainingTimeInMillis() - marginMs;
+  if (runtime.junction.dispatcher.inFlight === 0) return true;
+  if (budget <= 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), budget);
+  });
+  try {
+    return await Promise.race([runtime.junction.dispatcher.idle().then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The placeholder event a dead letter of an undecodable record carries (its raw value as `data_base64`). */
+function undecodableEvent(record: UndecodableRecord) {
+  return validateEvent({
+    specversion: '1.0',
+    id: `${record.topic}-${record.partition}-${record.offset}`,
+    source: `kafka://${record.topic}`,
+    type: 'junction.undecodable',
+    datacontenttype: 'application/octet-stream',
+    ...(record.value === null || record.value === '' ? {} : { data_base64: record.value }),
+  });
+}
+
+/** Dead letters and traces for records that are not CloudEvents: they have an outcome and do not block the batch. */
+async function recordUndecodable(
+  runtime: HandlerRuntime,
+  records: readonly UndecodableRecord[],
+  now: number,
+): Promise<void> {
+  const letters: DeadLetter[] = [];
+  const traces: TraceEntry[] = [];
+  for (const record of records) {
+    const event = undecodableEvent(record);
+    const error = {
+      code: record.error.code,
+      message: record.error.message,
+      ...(record.error.field ? { field: record.error.field } : {}),
+    };
+    letters.push({
+      dlId: `undecodable-${record.topic}-${record.partition}-${record.offset}`,
+      source: event.source,
+      id: event.id,
+      rule: '$undecodable',
+      target: '$log',
+      event,
+      reason: `${error.code}: ${error.message}`,
+      attempts: [],
+      at: now,
+      position: { partition: record.partition, offset: record.offset },
+    });
+    traces.push({
+      source: event.source,
+      id: event.id,
+      at: now,
+      kind: 'dead-lettered',
+      detail: {
+        reason: 'undecodable',
+        error,
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+      },
+    });
+  }
+  await Promise.all([...letters.map((l) => runtime.deadLetters.add(l)), runtime.traces.record(traces)]);
+}
+
+export interface RouterSummary {
+  /** Records routed (matched deliveries durably enqueued, or traced as unmatched). */
+  readonly routed: number;
+  /** Records that were not CloudEvents, dead-lettered with their raw bytes. */
+  readonly undecodable: number;
+  /** Deliveries still running when the handler returned (their lease expires; the scheduler retries them). */
+  readonly stillRunning: number;
+}
+
+/**
+ * MSK event source mapping → the router: each partition's records in offset order through
+ * `router.processBatch`, then deliveries until the time budget. Throws (so the mapping retries the batch) only
+ * when routing failed; an undecodable record is dead-lettered instead.
+ */
+export function createRouterHandler(
+  runtime: RuntimeProvider,
+  options: WaitOptions = {},
+): (event: unknown, context?: LambdaContextLike) => Promise<RouterSummary> {
+  const marginMs = options.marginMs ?? 2000;
+  return async (event, context) => {
+    const batches = decodeMskEvent(event);
+    const rt = await runtime();
+    const now = rt.junction.clock.now();
+    const failures: JunctionError[] = [];
+    let routed = 0;
+    let undecodable = 0;
+    await Promise.all(
+      batches.map(async (batch) => {
+        try {
+          if (batch.undecodable.length > 0) await recordUndecodable(rt, batch.undecodable, now);
+          undecodable += batch.undecodable.length;
+          if (batch.records.length > 0) await rt.junction.router.processBatch(batch.records);
+          routed += batch.records.length;
+        } catch (error) {
+          const e = toJunctionError(error);
+          failures.push(
+            new JunctionError(e.code, `${batch.topic}-${batch.partition}: ${e.message}`, {
+              retriable: true,
+              cause: error,
+            }),
+          );
+        }
+      }),
+    );
+    if (failures.length > 0) {
+      await idleWithin(rt, context, marginMs);
+      throw new JunctionError(
+        'BufferUnavailable',
+        `routing failed for ${failures.length} of ${batches.length} partition batches; the mapping retries the batch: ${failures.map((f) => f.message).join('; ')}`,
+        { retriable: true, cause: failures[0] },
+      );
+    }
+    await idleWithin(rt, context, marginMs);
+    return { routed, undecodable, stillRunning: rt.junction.dispatcher.inFlight };
+  };
+}
+
+export interface SchedulerSummary {
+  /** Due deliveries claimed and started. */
+  readonly taken: number;
+  readonly stillRunning: number;
+}
+
+/** A schedule → due retries: `dispatcher.runDue()`, then waits for them within the time budget. */
+export function createSchedulerHandler(
+  runtime: RuntimeProvider,
+  options: WaitOptions = {},
+): (event?: unknown, context?: LambdaContextLike) => Promise<SchedulerSummary> {
+  const marginMs = options.marginMs ?? 2000;
+  return async (_event, context) => {
+    const rt = await runtime();
+    const taken = await rt.junction.dispatcher.runDue();
+    await idleWithin(rt, context, marginMs);
+    return { taken, stillRunning: rt.junction.dispatcher.inFlight };
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * The AWS wiring: reads the handlers' environment (the only module that does), and builds the engine from the
+ * Kafka EventLog (MSK IAM), the DynamoDB stores, the Lambda FunctionRunner and the HTTP driver — once per cold
+ * start, reused by every invocation.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
+import { JunctionError } from '../../core/errors.ts';
+import { Junction } from '../../engine/junction.ts';
+import type { Clock, DeadLetters, EventLog, TraceStore } from '../../ports.ts';
+import { type App, createApp } from '../../server/app.ts';
+import { createReplayExtensions } from '../../server/replay.ts';
+import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
+import { createHttpDriver } from '../http/http-driver.ts';
+import { createKafkaEventLog } from '../kafka/index.ts';
+import { createLambdaRunner, type LambdaRunner } from '../lambda/runner.ts';
+
+/** What the handlers are configured with (from the environment the CDK stack sets). */
+export interface AwsConfig {
+  /** `JUNCTION_TABLE_PREFIX`: DynamoDB tables are `<prefix>-<store>`. @default 'junction' */
+  readonly tablePrefix: string;
+  /** `JUNCTION_KAFKA_CLUSTER_ARN`: the MSK cluster. When set, Kafka connections use MSK IAM (TLS + OAUTHBEARER). */
+  readonly kafkaClusterArn: string | undefined;
+  /** `JUNCTION_KAFKA_TOPIC`. @default 'junction-events' */
+  readonly kafkaTopic: string;
+  /** `JUNCTION_KAFKA_BOOTSTRAP` (`host:port,…`): skips GetBootstrapBrokers. @default looked up from the cluster */
+  readonly kafkaBootstrap: readonly string[] | undefined;
+  /** `JUNCTION_FUNCTION_PREFIX`. @default 'junction-fn-' */
+  readonly functionPrefix: string;
+  /** `JUNCTION_FUNCTION_ROLE_ARN`: execution role of deployed user functions. @default undefined (no deploys) */
+  readonly functionRoleArn: string | undefined;
+  /** `JUNCTION_DYNAMODB_ENDPOINT` (tests: dynalite). @default the regional endpoint */
+  readonly dynamodbEndpoint: string | undefined;
+  /** `JUNCTION_LAMBDA_ENDPOINT` (tests). @default the regional endpoint */
+  readonly lambdaEndpoint: string | undefined;
+  /** `AWS_REGION`, else the cluster ARN's region. @default 'us-east-1' */
+  readonly region: string;
+}
+
+function bad(variable: string, message: string, value: string): JunctionError {
+  return new JunctionError('InvalidRequest', `${variable} ${message}; received ${JSON.stringify(value)}`, {
+    field: variable,
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Reads and validates the configuration from an environment (`process.env` in the handlers). */
+export function readAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
+  const tablePrefix = nonEmpty(env.JUNCTION_TABLE_PREFIX) ?? 'junction';
+  if (!/^[a-zA-Z0-9_.-]{1,200}$/.test(tablePrefix)) {
+    throw bad('JUNCTION_TABLE_PREFIX', 'must be 1-200 of a-z A-Z 0-9 _ . -', tablePrefix);
+  }
+  const kafkaClusterArn = nonEmpty(env.JUNCTION_KAFKA_CLUSTER_ARN);
+  if (
+    kafkaClusterArn !== undefined &&
+    !/^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/.+/.test(kafkaClusterArn)
+  ) {
+    throw bad(
+      'JUNCTION_KAFKA_CLUSTER_ARN',
+      'must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/…)',
+      kafkaClusterArn,
+    );
+  }
+  const kafkaTopic = nonEmpty(env.JUNCTION_KAFKA_TOPIC) ?? 'junction-events';
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(kafkaTopic)) {
+    throw bad('JUNCTION_KAFKA_TOPIC', 'must be 1-249 of a-z A-Z 0-9 . _ -', kafkaTopic);
+  }
+  const bootstrapText = nonEmpty(env.JUNCTION_KAFKA_BOOTSTRAP);
+  const kafkaBootstrap = bootstrapText
+    ?.split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  for (const broker of kafkaBootstrap ?? []) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(broker))
+      throw bad('JUNCTION_KAFKA_BOOTSTRAP', 'must be host:port,host:port', bootstrapText ?? '');
+  }
+  if (kafkaClusterArn === undefined && kafkaBootstrap === undefined) {
+    throw new JunctionError(
+      'InvalidRequest',
+      'set JUNCTION_KAFKA_CLUSTER_ARN (an MSK cluster, IAM auth) or JUNCTION_KAFKA_BOOTSTRAP (host:port,…); both are unset',
+      { field: 'JUNCTION_KAFKA_CLUSTER_ARN' },
+    );
+  }
+  const functionPrefix = env.JUNCTION_FUNCTION_PREFIX ?? 'junction-fn-';
+  if (!/^[a-zA-Z0-9_-]{0,40}$/.test(functionPrefix)) {
+    throw bad('JUNCTION_FUNCTION_PREFIX', 'must be up to 40 of a-z A-Z 0-9 _ -', functionPrefix);
+  }
+  const arnRegion = kafkaClusterArn?.split(':')[3];
+  return {
+    tablePrefix,
+    kafkaClusterArn,
+    kafkaTopic,
+    kafkaBootstrap,
+    functionPrefix,
+    functionRoleArn: nonEmpty(env.JUNCTION_FUNCTION_ROLE_ARN),
+    dynamodbEndpoint: nonEmpty(env.JUNCTION_DYNAMODB_ENDPOINT),
+    lambdaEndpoint: nonEmpty(env.JUNCTION_LAMBDA_ENDPOINT),
+    region: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? arnRegion ?? 'us-east-1',
+  };
+}
+
+/** The brokers to connect to: the configured list, else the cluster's IAM brokers from GetBootstrapBrokers. */
+export async function resolveBootstrap(config: AwsConfig, kafka?: KafkaClient): Promise<string[]> {
+  if (config.kafkaBootstrap !== undefined) return [...config.kafkaBootstrap];
+  const client = kafka ?? new KafkaClient({ region: config.region });
+  try {
+    const answer = await client.send(new GetBootstrapBrokersCommand({ ClusterArn: config.kafkaClusterArn }));
+    const list = answer.BootstrapBrokerStringSaslIam ?? answer.BootstrapBrokerStringPublicSaslIam;
+    if (list === undefined || list === '') {
+      throw new JunctionError(
+        'BufferUnavailable',
+        `MSK cluster ${config.kafkaClusterArn} has no IAM bootstrap brokers (is IAM auth enabled on it?)`,
+        { retriable: false },
+      );
+    }
+    return list.split(',').map((b) => b.trim());
+  } catch (error) {
+    if (error instanceof JunctionError) throw error;
+    throw new JunctionError(
+      'BufferUnavailable',
+      `GetBootstrapBrokers for ${config.kafkaClusterArn} failed: ${(error as Error).message}`,
+      { retriable: true, cause: error },
+    );
+  } finally {
+    if (kafka === undefined) client.destroy();
+  }
+}
+
+/** What the handlers use. */
+export interface HandlerRuntime {
+  readonly junction: Junction;
+  /** The HTTP API of CONTRACT.md (ingest and management). */
+  readonly app: App;
+  readonly deadLetters: DeadLetters;
+  readonly traces: TraceStore;
+}
+
+export interface AwsRuntime extends HandlerRuntime {
+  readonly config: AwsConfig;
+  readonly log: EventLog;
+  readonly stores: DynamoStores;
+  readonly functions: LambdaRunner;
+  /** Stops the engine and closes the log, the stores and the clients (tests; Lambda just freezes). */
+  close(): Promise<void>;
+}
+
+export interface AwsRuntimeOptions {
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Where errors no caller receives go. @default console.error */
+  readonly onError?: (error: unknown) => void;
+  /** Overrides the Kafka control-plane client (tests). @default a KafkaClient for the region */
+  readonly kafkaClient?: KafkaClient;
+  /** How often the rule store polls DynamoDB for rule changes. @default 1000 */
+  readonly rulePollMs?: number;
+}
+
+/** Builds the engine for the configuration: Kafka log, DynamoDB stores, Lambda functions, HTTP targets. */
+export async function createAwsRuntime(
+  config: AwsConfig,
+  options: AwsRuntimeOptions = {},
+): Promise<AwsRuntime> {
+  const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
+  const dynamo: DynamoDBClient = createDynamoClient({
+    region: config.region,
+    ...(config.dynamodbEndpoint === undefined ? {} : { endpoint: config.dynamodbEndpoint }),
+  });
+  const stores = createDynamoStores({
+    client: dynamo,
+    tablePrefix: config.tablePrefix,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.rulePollMs === undefined ? {} : { rulePollMs: options.rulePollMs }),
+  });
+  const closers: Array<() => Promise<void>> = [
+    async () => {
+      await stores.close();
+      dynamo.destroy();
+    },
+  ];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(onError);
+  };
+  try {
+    const bootstrap = await resolveBootstrap(config, options.kafkaClient);
+    const log = await createKafkaEventLog({
+      bootstrap,
+      topic: config.kafkaTopic,
+      dedup: stores.dedup,
+      clientId: 'junction-lambda',
+      onWarning: (message, error) => onError(error ?? new Error(message)),
+      ...(config.kafkaClusterArn === undefined
+        ? {}
+        : { sasl: { mechanism: 'AWS_MSK_IAM', region: config.region } }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    closers.push(() => log.close());
+    const functions = createLambdaRunner({
+      region: config.region,
+      prefix: config.functionPrefix,
+      ...(config.lambdaEndpoint === undefined ? {} : { endpoint: config.lambdaEndpoint }),
+      ...(config.functionRoleArn === undefined ? {} : { roleArn: config.functionRoleArn }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    closers.push(() => functions.close());
+    const http = createHttpDriver(options.clock === undefined ? {} : { clock: options.clock });
+    const junction = await Junction.open({
+      log,
+      rules: stores.rules,
+      ledger: stores.ledger,
+      deadLetters: stores.deadLetters,
+      traces: stores.traces,
+      functions,
+      drivers: { http, bus: http },
+      onError,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    closers.push(() => junction.stop());
+    const app = createApp({ junction, onError, extensions: createReplayExtensions({ junction, log }) });
+    return {
+      config,
+      junction,
+      app,
+      log,
+      stores,
+      functions,
+      deadLetters: stores.deadLetters,
+      traces: stores.traces,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/**
+ * Memoizes an async factory: the first call builds, later calls share the result. A failed build is forgotten,
+ * so the next invocation of a warm Lambda tries again instead of failing forever.
+ */
+export function lazy<T>(factory: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= factory().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+/** The runtime of this Lambda instance, built from `process.env` on first use. */
+export const awsRuntime: () => Promise<AwsRuntime> = lazy(() => createAwsRuntime(readAwsConfig(process.env)));
