@@ -210,7 +210,9 @@ function tail(file: string, lines = 25): string {
 function formatStorage(classpath: string[], properties: string, logDir: string, dir: string): void {
   if (existsSync(join(logDir, 'meta.properties'))) return;
   // A cluster id is a UUID in base64url (22 characters), as `kafka-storage random-uuid` prints.
-  const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  // Like Kafka's own Uuid.randomUuid, never one starting with '-' (the tool would read it as an option).
+  let id = '-';
+  while (id.startsWith('-')) id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
   const result = spawnSync(
     'java',
     javaArgs(classpath, 256, 'kafka.tools.StorageTool', ['format', '-t', id, '-c', properties]),
