@@ -329,8 +329,8 @@ class Compiler {
       if (typeof v === 'string') strings.add(v);
       else {
         const parts = numberParts(v as number | JsonNumber);
-        lexemes.add(parts.lexeme);
         if (parts.value !== undefined) numbers.add(parts.value);
+        else lexemes.add(parts.lexeme);
       }
     }
     return { kind: 'anything-but', strings, lexemes, numbers, shown };

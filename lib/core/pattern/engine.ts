@@ -10,7 +10,7 @@ import { JsonNumber } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
 import { fold, leafOf, matchLeaf } from './leaf.ts';
 import type { FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
-import { satisfies } from './satisfy.ts';
+import { satisfies, satisfiesFlat } from './satisfy.ts';
 import { CharTrie, IntervalIndex } from './structures.ts';
 import { matchWildcard } from './wildcard.ts';
 
@@ -96,6 +96,8 @@ function conditionKey(m: Matcher): string {
 class AnchorIndex {
   readonly conditions = new Map<string, Condition>();
   readonly exact = new Map<string, Set<Condition>>();
+  /** Comparable numbers (exact values and `numeric =`), by value. */
+  readonly values = new Map<number, Set<Condition>>();
   readonly prefix = new CharTrie<Condition>();
   readonly suffix = new CharTrie<Condition>(true);
   readonly prefixFolded = new CharTrie<Condition>();
@@ -111,13 +113,11 @@ class AnchorIndex {
       case 'string':
         return [`s:${m.value}`];
       case 'number':
-        return m.value === undefined ? [`l:${m.lexeme}`] : [`l:${m.lexeme}`, `v:${m.value}`];
+        return m.value === undefined ? [`l:${m.lexeme}`] : [];
       case 'literal':
         return [m.value === true ? 't' : m.value === false ? 'f' : 'z'];
       case 'equals-ignore-case':
         return [`i:${fold(m.value)}`];
-      case 'numeric':
-        return m.low === m.high ? [`v:${m.low}`] : [];
       default:
         return [];
     }
@@ -144,6 +144,29 @@ class AnchorIndex {
       return;
     }
     switch (m.kind) {
+      case 'number':
+      case 'numeric': {
+        const value = m.kind === 'number' ? m.value : m.low === m.high ? m.low : undefined;
+        if (value !== undefined) {
+          let set = this.values.get(value);
+          if (set === undefined) {
+            set = new Set();
+            this.values.set(value, set);
+          }
+          if (add) set.add(c);
+          else {
+            set.delete(c);
+            if (set.size === 0) this.values.delete(value);
+          }
+          return;
+        }
+        if (m.kind === 'number') return;
+        if (add) {
+          const { low, lowInclusive, high, highInclusive } = m;
+          this.numeric.add({ low, lowInclusive, high, highInclusive, item: c });
+        } else this.numeric.remove(c);
+        return;
+      }
       case 'prefix':
       case 'suffix': {
         const trie =
@@ -166,17 +189,6 @@ class AnchorIndex {
         else this.wildcard.remove(key, c);
         return;
       }
-      case 'numeric':
-        if (add) {
-          this.numeric.add({
-            low: m.low,
-            lowInclusive: m.lowInclusive,
-            high: m.high,
-            highInclusive: m.highInclusive,
-            item: c,
-          });
-        } else this.numeric.remove(c);
-        return;
       case 'cidr':
         if (add)
           this.cidr.add({ low: m.low, lowInclusive: true, high: m.high, highInclusive: true, item: c });
@@ -217,11 +229,11 @@ class AnchorIndex {
         break;
       }
       case 'n':
-        this.#exact(`l:${leaf.text}`, visit);
         if (leaf.value !== undefined) {
-          this.#exact(`v:${leaf.value}`, visit);
+          const set = this.values.get(leaf.value);
+          if (set !== undefined) for (const c of set) visit(c);
           if (this.numeric.size > 0) this.numeric.collect(leaf.value, visit);
-        }
+        } else if (leaf.lexical) this.#exact(`l:${leaf.text}`, visit);
         break;
       default:
         this.#exact(leaf.kind, visit);
@@ -245,6 +257,8 @@ export class PatternIndex {
   readonly #limits: Partial<PatternLimits>;
   #epoch = 0;
   #candidates: Sub[] = [];
+  /** Whether the walk met an array or a dotted key, so that candidates need the array-consistent check. */
+  #complex = false;
   readonly #visit = (c: Condition): void => {
     for (const sub of c.subs) {
       if (sub.stamp !== this.#epoch) {
@@ -283,6 +297,7 @@ export class PatternIndex {
         stamp: 0,
       };
       entry.subs.push(sub);
+      for (const f of sp.fields) this.#pathNode(f.segments);
       if (anchorField === undefined) {
         this.#unanchored.add(sub);
         continue;
@@ -328,13 +343,15 @@ export class PatternIndex {
     if (this.#epoch > 0x3fffffff) this.#resetStamps();
     const candidates: Sub[] = [];
     this.#candidates = candidates;
+    this.#complex = false;
     if (isObject(event)) this.#walkObject(event, this.#root);
+    const check = this.#complex ? satisfies : satisfiesFlat;
     for (const sub of this.#unanchored) candidates.push(sub);
     const out: string[] = [];
     for (const sub of candidates) {
       const entry = sub.entry;
       if (entry.stamp === this.#epoch) continue;
-      if (sub.direct || satisfies(sub.pattern, event)) {
+      if (sub.direct || check(sub.pattern, event)) {
         entry.stamp = this.#epoch;
         out.push(entry.id);
       }
@@ -355,6 +372,7 @@ export class PatternIndex {
       let child = node.children.get(key);
       if (child === undefined) {
         if (!key.includes('.')) continue;
+        this.#complex = true;
         child = this.#descend(node, key);
         if (child === undefined) continue;
       }
@@ -374,6 +392,7 @@ export class PatternIndex {
   #walk(value: unknown, node: PathNode): void {
     if (typeof value === 'object' && value !== null) {
       if (Array.isArray(value)) {
+        this.#complex = true;
         for (const item of value) this.#walk(item, node);
         return;
       }
@@ -401,9 +420,9 @@ export class PatternIndex {
     return best;
   }
 
-  #nodeFor(field: FieldCondition): PathNode {
+  #pathNode(segments: readonly string[]): PathNode {
     let node = this.#root;
-    for (const seg of field.segments) {
+    for (const seg of segments) {
       let child = node.children.get(seg);
       if (child === undefined) {
         child = { children: new Map(), index: undefined };
@@ -411,6 +430,11 @@ export class PatternIndex {
       }
       node = child;
     }
+    return node;
+  }
+
+  #nodeFor(field: FieldCondition): PathNode {
+    const node = this.#pathNode(field.segments);
     node.index ??= new AnchorIndex();
     return node;
   }

@@ -11,28 +11,44 @@ export interface Leaf {
   readonly text: string;
   /** The comparable value of a number. */
   readonly value: number | undefined;
+  /** Whether `text` is a number's original lexeme (from a JsonNumber), which matching must compare as text. */
+  readonly lexical: boolean;
 }
 
-const TRUE: Leaf = { kind: 't', text: 'true', value: undefined };
-const FALSE: Leaf = { kind: 'f', text: 'false', value: undefined };
-const NULL: Leaf = { kind: 'z', text: 'null', value: undefined };
+/** A plain JS number: comparable by value; its text is only made when asked for (explain, messages). */
+class NumberLeaf implements Leaf {
+  readonly kind = 'n';
+  readonly value: number;
+  readonly lexical = false;
+
+  constructor(value: number) {
+    this.value = value === 0 ? 0 : value;
+  }
+
+  get text(): string {
+    return String(this.value);
+  }
+}
+
+const TRUE: Leaf = { kind: 't', text: 'true', value: undefined, lexical: false };
+const FALSE: Leaf = { kind: 'f', text: 'false', value: undefined, lexical: false };
+const NULL: Leaf = { kind: 'z', text: 'null', value: undefined, lexical: false };
 
 /** The leaf for a primitive value, or undefined for objects and arrays (which are not leaves). */
 export function leafOf(value: unknown): Leaf | undefined {
   switch (typeof value) {
     case 'string':
-      return { kind: 's', text: value, value: undefined };
-    case 'number': {
-      const parts = numberParts(value);
-      return { kind: 'n', text: parts.lexeme, value: parts.value };
-    }
+      return { kind: 's', text: value, value: undefined, lexical: false };
+    case 'number':
+      if (Number.isFinite(value)) return new NumberLeaf(value);
+      return { kind: 'n', text: String(value), value: undefined, lexical: true };
     case 'boolean':
       return value ? TRUE : FALSE;
     case 'object':
       if (value === null) return NULL;
       if (value instanceof JsonNumber) {
         const parts = numberParts(value);
-        return { kind: 'n', text: parts.lexeme, value: parts.value };
+        return { kind: 'n', text: parts.lexeme, value: parts.value, lexical: true };
       }
       return undefined;
     default:
@@ -59,9 +75,8 @@ export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
     case 'string':
       return leaf.kind === 's' && leaf.text === m.value;
     case 'number':
-      return (
-        leaf.kind === 'n' && (leaf.text === m.lexeme || (m.value !== undefined && leaf.value === m.value))
-      );
+      if (leaf.kind !== 'n') return false;
+      return m.value !== undefined ? leaf.value === m.value : leaf.lexical && leaf.text === m.lexeme;
     case 'literal':
       return leaf.kind === (m.value === true ? 't' : m.value === false ? 'f' : 'z');
     case 'prefix':
@@ -79,8 +94,10 @@ export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
       return leaf.kind === 's' && matchWildcard(m.wildcard, leaf.text);
     case 'anything-but':
       if (leaf.kind === 's') return !m.strings.has(leaf.text);
-      if (leaf.kind === 'n')
-        return !(m.lexemes.has(leaf.text) || (leaf.value !== undefined && m.numbers.has(leaf.value)));
+      if (leaf.kind === 'n') {
+        if (leaf.value !== undefined) return !m.numbers.has(leaf.value);
+        return !(leaf.lexical && m.lexemes.has(leaf.text));
+      }
       return true;
     case 'anything-but-prefix':
       return leaf.kind !== 's' || !m.values.some((p) => leaf.text.startsWith(p));

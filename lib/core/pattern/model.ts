@@ -13,7 +13,9 @@ export type Matcher =
   | {
       readonly kind: 'anything-but';
       readonly strings: ReadonlySet<string>;
+      /** Lexemes of numbers no double holds exactly (compared as text). */
       readonly lexemes: ReadonlySet<string>;
+      /** Comparable numbers (compared by value). */
       readonly numbers: ReadonlySet<number>;
       readonly shown: unknown;
     }

@@ -126,3 +126,25 @@ export function satisfies(sub: SubPattern, event: unknown): boolean {
   for (const field of sub.fields) (field.mode === 'present' ? present : absent).push({ field, at: 0 });
   return satObject(event, present, absent);
 }
+
+/**
+ * The same answer as `satisfies` for an event known to hold no array and no dotted key along the fields' paths:
+ * then each path names at most one leaf, found by plain property reads.
+ */
+export function satisfiesFlat(sub: SubPattern, event: unknown): boolean {
+  for (const f of sub.fields) {
+    let v: unknown = event;
+    for (const seg of f.segments) {
+      if (typeof v !== 'object' || v === null || v instanceof JsonNumber) {
+        v = undefined;
+        break;
+      }
+      v = (v as Record<string, unknown>)[seg];
+    }
+    const leaf = leafOf(v);
+    if (f.mode === 'absent') {
+      if (leaf !== undefined) return false;
+    } else if (leaf === undefined || !f.matchers.some((m) => matchLeaf(m, leaf))) return false;
+  }
+  return true;
+}
