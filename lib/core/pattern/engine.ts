@@ -344,7 +344,8 @@ export class PatternIndex {
     const candidates: Sub[] = [];
     this.#candidates = candidates;
     this.#complex = false;
-    if (isObject(event)) this.#walkObject(event, this.#root);
+    if (!isObject(event)) return [];
+    this.#walkObject(event, this.#root);
     const check = this.#complex ? satisfies : satisfiesFlat;
     for (const sub of this.#unanchored) candidates.push(sub);
     const out: string[] = [];
