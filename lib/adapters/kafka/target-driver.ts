@@ -43,6 +43,8 @@ export function createKafkaTargetDriver(options: KafkaTargetDriverOptions = {}):
         ...connection,
         idempotent: true,
         acks: -1,
+        // Ask for a missing topic to be created; the broker's auto.create.topics.enable decides.
+        autocreateTopics: true,
         retries: 3,
         retryDelay: 250,
         connectTimeout: Math.min(timeoutMs, 5000),
