@@ -2,6 +2,9 @@
  * Benchmark of the ingest codec: parse + validate events/s of Junction's codec against the cloudevents
  * SDK's `HTTP.toEvent` + `validate()`, on the same requests in the same run (binary, structured, batch).
  */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { HTTP, type CloudEvent as SdkEvent } from 'cloudevents';
 import { type HttpHeaders, parseHttpRequest } from '../../lib/core/codec/http.ts';
@@ -141,6 +144,62 @@ function compare(input: Input, totalMs: number): { ours: number; sdk: number; fl
   };
 }
 
+/** The load generator: a child process posting `body` with 32 keep-alive connections for `ms`; prints the count. */
+const CLIENT = `
+const http = require('node:http');
+const [port, ms, headers, body] = [Number(process.argv[1]), Number(process.argv[2]), JSON.parse(process.argv[3]), Buffer.from(process.argv[4], 'base64')];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+const end = Date.now() + ms;
+let done = 0, running = 32;
+function one() {
+  if (Date.now() > end) { if (--running === 0) { process.stdout.write(String(done)); agent.destroy(); } return; }
+  const req = http.request({ port, method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (res) => {
+    res.resume();
+    res.on('end', () => { done++; one(); });
+  });
+  req.end(body);
+}
+for (let i = 0; i < 32; i++) one();
+`;
+
+/**
+ * Server CPU per request of a node:http server that only reads the body and answers 202, and of the same
+ * server calling parseHttpRequest: how much of a bare server's throughput single-event ingest keeps.
+ */
+async function serverCost(input: Input, parse: boolean, ms: number): Promise<number> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (parse) parseHttpRequest(req.headers, new Uint8Array(Buffer.concat(chunks)));
+      res.writeHead(202, { 'content-length': '0' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const started = cpuMs();
+  const count = await new Promise<number>((resolve, reject) => {
+    const args = [
+      '-e',
+      CLIENT,
+      String(port),
+      String(ms),
+      JSON.stringify(input.headers),
+      Buffer.from(input.body).toString('base64'),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', () => resolve(Number(out)));
+  });
+  const cpu = cpuMs() - started;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return (cpu * 1000) / count;
+}
+
 export async function benchCodec(options: { quick: boolean }): Promise<BenchTable> {
   const totalMs = options.quick ? 1000 : 6000;
   const rows: (string | number)[][] = [];
@@ -156,6 +215,19 @@ export async function benchCodec(options: { quick: boolean }): Promise<BenchTabl
       1e6 / rates.floor,
       `${(rates.ours / rates.sdk).toFixed(1)}×`,
     ]);
+  }
+  const serverNotes: string[] = [];
+  for (const input of inputs().slice(0, 2)) {
+    await serverCost(input, true, 300); // warm up the server, the client and the codec
+    let bare = 0;
+    let parsing = 0;
+    for (let round = 0; round < 2; round++) {
+      bare += await serverCost(input, false, totalMs / 4);
+      parsing += await serverCost(input, true, totalMs / 4);
+    }
+    serverNotes.push(
+      `node:http server CPU per ${input.name} request: ${(bare / 2).toFixed(1)} µs bare, ${(parsing / 2).toFixed(1)} µs with parseHttpRequest: ingest keeps ${((100 * bare) / parsing).toFixed(0)}% of a do-nothing server's throughput.`,
+    );
   }
   return {
     title: 'Ingest codec: parse + validate (Junction vs. cloudevents SDK HTTP.toEvent + validate())',
@@ -175,6 +247,7 @@ export async function benchCodec(options: { quick: boolean }): Promise<BenchTabl
       'Both start from the body bytes: the SDK path includes TextDecoder (it needs a string body).',
       'JSON.parse µs/ev: TextDecoder + JSON.parse of the body alone, the floor under both codecs.',
       'The SDK accepts input Junction rejects (15 of 25 invalid conformance events), so it does less work per event.',
+      ...serverNotes,
     ],
   };
 }

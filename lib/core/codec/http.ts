@@ -180,7 +180,7 @@ function parseBinary(
   maxEventBytes: number,
 ): CloudEvent {
   const core: BinaryAttributes = {};
-  let extensions: Record<string, string> | undefined;
+  let extensions: Map<string, string> | undefined;
   let found = false;
   let size = body.length;
   for (const name of Object.keys(headers)) {
@@ -236,9 +236,9 @@ function parseBinary(
         break;
       default:
         checkExtensionHeader(attribute);
-        extensions ??= {};
-        if (extensions[attribute] !== undefined) throw repeated(attribute);
-        extensions[attribute] = decoded;
+        extensions ??= new Map();
+        if (extensions.has(attribute)) throw repeated(attribute);
+        extensions.set(attribute, decoded);
     }
   }
   if (!found) {
@@ -262,7 +262,7 @@ function parseBinary(
     data: payload.data,
     data_base64: payload.data_base64,
   };
-  if (extensions !== undefined) Object.assign(raw, extensions);
+  if (extensions !== undefined) for (const [name, value] of extensions) raw[name] = value;
   return validateEvent(raw);
 }
 
