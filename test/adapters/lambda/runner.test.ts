@@ -129,9 +129,9 @@ describe('Lambda FunctionRunner', () => {
     assert.ok(sent.includes('PUT /2015-03-31/functions/junction-fn-echo/configuration'), sent.join(', '));
     assert.ok(!sent.includes('POST /2015-03-31/functions'), 'no second CreateFunction');
     const code = lambda.requests.find((r) => r.method === 'PUT' && r.path.endsWith('/code'));
-    assert.ok(
-      readZip(Buffer.from(String((code?.json as { ZipFile: string }).ZipFile), 'base64')).has('user.mjs'),
-    );
+    assert.ok(code, 'an UpdateFunctionCode request');
+    const zipFile = (code.json as { ZipFile: string }).ZipFile;
+    assert.ok(readZip(Buffer.from(zipFile, 'base64')).has('user.mjs'));
     const settings = lambda.requests.find((r) => r.method === 'PUT' && r.path.endsWith('/configuration'));
     assert.deepEqual(settings?.json, { Timeout: 7, MemorySize: 256 });
     assert.equal(info.timeoutMs, 7000);
