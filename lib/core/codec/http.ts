@@ -103,6 +103,15 @@ function header(headers: HttpHeaders, name: string): string | undefined {
   return value;
 }
 
+/** The limits with defaults for the absent (or `undefined`) ones. */
+function withDefaults(limits: Partial<IngestLimits>): IngestLimits {
+  return {
+    maxEventBytes: limits.maxEventBytes ?? DEFAULT_INGEST_LIMITS.maxEventBytes,
+    maxBatchBytes: limits.maxBatchBytes ?? DEFAULT_INGEST_LIMITS.maxBatchBytes,
+    maxBatchEvents: limits.maxBatchEvents ?? DEFAULT_INGEST_LIMITS.maxBatchEvents,
+  };
+}
+
 /**
  * Parses an ingest request in any content mode and validates its event(s). Whole-request problems throw:
  * `UnsupportedMediaType` (415), `PayloadTooLarge` (413), `InvalidJson` (400), `InvalidEvent` (400, single
@@ -113,7 +122,7 @@ export function parseHttpRequest(
   body: Uint8Array,
   limits?: Partial<IngestLimits>,
 ): ParsedRequest {
-  const max = limits === undefined ? DEFAULT_INGEST_LIMITS : { ...DEFAULT_INGEST_LIMITS, ...limits };
+  const max = limits === undefined ? DEFAULT_INGEST_LIMITS : withDefaults(limits);
   const contentType = header(headers, 'content-type');
   const mode = modeOf(contentType);
   if (mode === 'binary') return { mode, event: parseBinary(headers, contentType, body, max.maxEventBytes) };

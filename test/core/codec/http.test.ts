@@ -466,6 +466,11 @@ describe('limits', () => {
     );
   });
 
+  test('uses the default for a limit given as undefined', () => {
+    const body = enc.encode(JSON.stringify({ ...required, data: 'x'.repeat(2 * 1024 * 1024) }));
+    failsWith(() => parseHttpRequest(structured, body, { maxEventBytes: undefined }), 'PayloadTooLarge');
+  });
+
   test('rejects a single event over maxEventBytes with 413', () => {
     const body = enc.encode(JSON.stringify({ ...required, data: 'x'.repeat(200) }));
     assert.equal(single(parseHttpRequest(structured, body, { maxEventBytes: body.length })).id, 'e1');
