@@ -550,16 +550,19 @@ export class JunctionBus extends Construct {
       );
     }
 
-    // Ingest: append to the events topic (creating it on first use) with an idempotent producer.
-    const ingestStatements = kafkaProducerStatements(cluster, [eventsTopic]);
-    ingestStatements.push(
-      new iam.PolicyStatement({
-        sid: 'KafkaCreateTopic',
-        actions: ['kafka-cluster:CreateTopic'],
-        resources: [eventsTopic],
-      }),
-    );
-    for (const s of ingestStatements) this.ingestFunction.addToRolePolicy(s);
+    // Whichever handler opens the log first creates the events topic when it is missing.
+    for (const fn of handlers) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'KafkaCreateEventsTopic',
+          actions: ['kafka-cluster:CreateTopic'],
+          resources: [eventsTopic],
+        }),
+      );
+    }
+
+    // Ingest: append to the events topic with an idempotent producer.
+    for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.ingestFunction.addToRolePolicy(s);
 
     // Router and scheduler: re-publish (function results, bus and kafka targets) and invoke user functions.
     for (const fn of [this.routerFunction, this.schedulerFunction]) {

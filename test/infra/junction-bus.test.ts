@@ -221,7 +221,7 @@ describe('resources', () => {
     }
   });
 
-  test('bundles each handler locally with esbuild into an ESM index.mjs with the createRequire banner', () => {
+  test('bundles the handlers of functions/ and the user functions locally with esbuild (ESM, createRequire banner)', () => {
     const outdir = synth.app.outdir;
     const assets = JSON.parse(readFileSync(join(outdir, 'Junction.assets.json'), 'utf8')) as {
       files: Record<string, { source: { path: string } }>;
@@ -230,9 +230,15 @@ describe('resources', () => {
       .map((f) => join(outdir, f.source.path, 'index.mjs'))
       .filter((p) => existsSync(p));
     assert.ok(bundles.length >= 6, `found ${bundles.length} bundles`);
-    for (const bundle of bundles) {
-      assert.match(readFileSync(bundle, 'utf8'), /createRequire/);
-    }
+    const texts = bundles.map((b) => readFileSync(b, 'utf8'));
+    for (const text of texts) assert.match(text, /createRequire/);
+    assert.ok(
+      texts.some((t) => t.includes('aws:kafka')),
+      'the router bundle decodes MSK events',
+    );
+    const user = texts.filter((t) => t.includes('"enriched"') || t.includes('enriched:'));
+    assert.equal(user.length, 1, 'the enrich-order user function is bundled once');
+    assert.match(user[0]!, /"event"in e\?e\.event/, 'with the { event, context } adapter of the CLI');
   });
 
   test('makes each *.ts of functionsDir a tagged nodejs22.x function junction-fn-<name> with the function role', () => {
@@ -387,7 +393,7 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateTopic',
+      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',
@@ -401,8 +407,8 @@ describe('IAM (least privilege)', () => {
       'kafka-cluster:WriteData',
     ]);
     assert.match(res(s.get('KafkaWriteTopics')), /topic\/.*\/junction-events/);
-    assert.deepEqual(actionsOf(s.get('KafkaCreateTopic')!), ['kafka-cluster:CreateTopic']);
-    assert.match(res(s.get('KafkaCreateTopic')), /junction-events/);
+    assert.deepEqual(actionsOf(s.get('KafkaCreateEventsTopic')!), ['kafka-cluster:CreateTopic']);
+    assert.match(res(s.get('KafkaCreateEventsTopic')), /topic\/.*\/junction-events"/);
   });
 
   test('lets the router read its topic in its own group, write back, invoke tagged user functions and store failures', () => {
@@ -412,6 +418,7 @@ describe('IAM (least privilege)', () => {
       'FailureDestinationPut',
       'JunctionTables',
       'KafkaConnectProduce',
+      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'MskMappingCluster',
@@ -449,6 +456,7 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
+      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',

@@ -9,7 +9,7 @@ import { repoRoot } from '../helpers/paths.ts';
 
 export const fixturesDir = join(repoRoot, 'test', 'infra', 'fixtures');
 
-/** The handlers of `functions/` when present, else tiny stand-ins (the synth only needs something to bundle). */
+/** Tiny stand-ins for the handlers of `functions/`, to test the `handlerEntries` prop. */
 export const fixtureEntries = {
   ingest: join(fixturesDir, 'handlers', 'ingest.ts'),
   router: join(fixturesDir, 'handlers', 'router.ts'),
@@ -30,7 +30,7 @@ export interface Synthesized {
 export function synthStack(bus: JunctionBusProps = {}, options: { bundle?: boolean } = {}): Synthesized {
   const app = new App(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {});
   const stack = new JunctionStack(app, 'Junction', {
-    bus: { handlerEntries: fixtureEntries, ...bus },
+    bus,
   });
   return { app, stack, template: Template.fromStack(stack) };
 }
