@@ -360,6 +360,19 @@ describe('binary mode header values', () => {
     );
   });
 
+  test('reads headers given as arrays, as headersDistinct gives them', () => {
+    const distinct = Object.fromEntries(
+      Object.entries(binaryHeaders(required, 'text/plain')).map(([name, value]) => [name, [value]]),
+    );
+    const event = single(parseHttpRequest(distinct, enc.encode('hi')));
+    assert.deepEqual({ ...event }, { ...required, datacontenttype: 'text/plain', data: 'hi' });
+    failsWith(
+      () => parseHttpRequest({ ...distinct, 'content-type': ['text/plain', 'text/html'] }, enc.encode('hi')),
+      'InvalidRequest',
+      'content-type',
+    );
+  });
+
   test('forwards unknown extensions', () => {
     const event = single(
       parseHttpRequest(
