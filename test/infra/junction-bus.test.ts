@@ -150,7 +150,7 @@ describe('resources', () => {
 
   test('looks up the IAM bootstrap brokers at deploy time and gives them to the handlers', () => {
     const [lookup] = resourcesOf('Custom::AWS');
-    const create = JSON.stringify((lookup?.Properties as { Update: unknown }).Update);
+    const create = JSON.stringify((lookup!.Properties as { Update: unknown }).Update);
     assert.match(create, /GetBootstrapBrokers/);
     assert.match(create, /BootstrapBrokerStringSaslIam/);
   });
@@ -523,7 +523,7 @@ describe('IAM (least privilege)', () => {
     ]) {
       const id = 'role' in fn ? logicalId(fn.role!) : logicalId(fn);
       const role = synth.template.findResources('AWS::IAM::Role')[id];
-      assert.equal((role?.Properties as { ManagedPolicyArns?: unknown }).ManagedPolicyArns, undefined, id);
+      assert.equal((role!.Properties as { ManagedPolicyArns?: unknown }).ManagedPolicyArns, undefined, id);
     }
   });
 
