@@ -85,22 +85,37 @@ interface Call {
 
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping';
 
-/** Splits a worker's output stream into lines for the logger. */
-function pipeLines(stream: NodeJS.ReadableStream, emit: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) emit(line);
-  });
-  stream.on('end', () => {
-    if (pending !== '') emit(pending);
-    pending = '';
-  });
+/** Cuts text arriving in chunks into lines; `flush` hands over a last unterminated line. */
+class LineSplitter {
+  readonly #emit: (line: string) => void;
+  #pending = '';
+
+  constructor(emit: (line: string) => void) {
+    this.#emit = emit;
+  }
+
+  push(chunk: string): void {
+    const lines = (this.#pending + chunk).split('\n');
+    this.#pending = lines.pop() ?? '';
+    for (const line of lines) this.#emit(line);
+  }
+
+  flush(): void {
+    if (this.#pending !== '') this.#emit(this.#pending);
+    this.#pending = '';
+  }
 }
 
-/** One worker thread running one version of one function. */
+interface Startup {
+  readonly resolve: () => void;
+  readonly reject: (error: JunctionError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * One worker thread running one version of one function. Its console output comes as messages on the same port
+ * as results, so every line a call printed is logged before the call settles, even when the thread is killed.
+ */
 export class FunctionWorker {
   readonly fn: FunctionVersion;
   readonly ready: Promise<void>;
@@ -108,6 +123,9 @@ export class FunctionWorker {
   lastUsed = 0;
   readonly #worker: Worker;
   readonly #onExit: (worker: FunctionWorker) => void;
+  readonly #out: LineSplitter;
+  readonly #err: LineSplitter;
+  #startup: Startup | undefined;
   #call: Call | undefined;
   #nextId = 1;
   #death: JunctionError | undefined;
@@ -120,9 +138,19 @@ export class FunctionWorker {
   ) {
     this.fn = fn;
     this.#onExit = onExit;
+    const emit = (line: string): void => {
+      try {
+        log(fn.name, line);
+      } catch {
+        // A failing logger must not take the runner down.
+      }
+    };
+    this.#out = new LineSplitter(emit);
+    this.#err = new LineSplitter(emit);
     const init: WorkerInit = { name: fn.name, url: fn.url };
     this.#worker = new Worker(entry, {
       workerData: init,
+      // Output that bypasses process.stdout/stderr.write still reaches the logger, not the host's stdio.
       stdout: true,
       stderr: true,
       resourceLimits: {
@@ -132,81 +160,22 @@ export class FunctionWorker {
       name: `fn:${fn.name}`,
     });
     this.#worker.unref();
-    const emit = (line: string): void => {
-      try {
-        log(fn.name, line);
-      } catch {
-        // A failing logger must not take the runner down.
-      }
-    };
-    pipeLines(this.#worker.stdout, emit);
-    pipeLines(this.#worker.stderr, emit);
-    this.ready = this.#startup();
+    this.#worker.stdout.setEncoding('utf8').on('data', (chunk: string) => this.#out.push(chunk));
+    this.#worker.stderr.setEncoding('utf8').on('data', (chunk: string) => this.#err.push(chunk));
+    this.#worker.on('message', (message: WorkerMessage) => this.#onMessage(message));
+    this.#worker.on('error', (error: Error & { code?: string }) => this.#onError(error));
+    this.#worker.on('exit', (code: number) => this.#onExitEvent(code));
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#startup = undefined;
+        reject(timeoutError(fn.name, fn.timeoutMs, 'load'));
+        this.stop();
+      }, fn.timeoutMs);
+      this.#startup = { resolve, reject, timer };
+    });
     this.ready.catch(() => {});
   }
 
-  #startup(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(timeoutError(this.fn.name, this.fn.timeoutMs, 'load'));
-        this.stop();
-      }, this.fn.timeoutMs);
-      const onMessage = (message: WorkerMessage): void => {
-        clearTimeout(timer);
-        this.#worker.off('exit', onEarlyExit);
-        if (message.kind === 'ready') {
-          this.#worker.on('message', (next: WorkerMessage) => this.#settle(next));
-          resolve();
-          return;
-        }
-        const error =
-          message.kind === 'load-error' && message.reason === 'no-handler'
-            ? new JunctionError('InvalidFunction', `function ${this.fn.name}: ${message.error.message}`, {
-                field: 'source',
-              })
-            : functionError(
-                this.fn.name,
-                message.kind === 'load-error' ? message.error : { name: 'Error', message: 'bad start' },
-              );
-        reject(error);
-        this.stop();
-      };
-      const onEarlyExit = (): void => {
-        clearTimeout(timer);
-        reject(
-          this.#death ??
-            functionError(this.fn.name, { name: 'Error', message: 'the worker exited while loading' }),
-        );
-      };
-      this.#worker.once('message', onMessage);
-      this.#worker.once('exit', onEarlyExit);
-      this.#worker.on('error', (error: Error & { code?: string }) => {
-        this.#death =
-          error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? outOfMemoryError(this.fn.name, this.fn.memoryMb)
-            : functionError(this.fn.name, {
-                name: error.name,
-                message: error.message,
-                ...(error.stack ? { stack: error.stack } : {}),
-              });
-      });
-      this.#worker.on('exit', (code) => {
-        this.state = 'stopping';
-        const call = this.#call;
-        this.#call = undefined;
-        if (call !== undefined) {
-          clearTimeout(call.timer);
-          call.reject(
-            this.#death ??
-              functionError(this.fn.name, { name: 'Error', message: `the worker exited with code ${code}` }),
-          );
-        }
-        this.#onExit(this);
-      });
-    });
-  }
-
-  /** Runs the handler once; the worker must be idle and ready. */
   /** Runs the handler once (the worker must be idle and ready); `timeoutMs` names the limit in the error. */
   invoke(
     event: unknown,
@@ -232,23 +201,10 @@ export class FunctionWorker {
         clearTimeout(timer);
         this.state = 'idle';
         const reason = error instanceof Error ? error.message : String(error);
-        reject(
-          new JunctionError(
-            'FunctionError',
-            `the event cannot be sent to function ${this.fn.name}: ${reason}`,
-          ),
-        );
+        const text = `the event cannot be sent to function ${this.fn.name}: ${reason}`;
+        reject(new JunctionError('FunctionError', text));
       }
     });
-  }
-
-  #settle(message: WorkerMessage): void {
-    const call = this.#call;
-    if (message.kind !== 'result' || call === undefined || call.id !== message.id) return;
-    this.#call = undefined;
-    clearTimeout(call.timer);
-    if (message.ok) call.resolve(message.returned);
-    else call.reject(functionError(this.fn.name, message.error));
   }
 
   /** Terminates the thread; a busy call is rejected (through the exit handler) with `reason` when given. */
@@ -257,5 +213,72 @@ export class FunctionWorker {
     this.state = 'stopping';
     this.#death ??= reason;
     this.#worker.terminate().catch(() => {});
+  }
+
+  #onMessage(message: WorkerMessage): void {
+    switch (message.kind) {
+      case 'log':
+        (message.stream === 'stderr' ? this.#err : this.#out).push(message.text);
+        return;
+      case 'ready':
+        this.#settleStartup();
+        return;
+      case 'load-error':
+        this.#settleStartup(
+          message.reason === 'no-handler'
+            ? new JunctionError('InvalidFunction', `function ${this.fn.name}: ${message.error.message}`, {
+                field: 'source',
+              })
+            : functionError(this.fn.name, message.error),
+        );
+        this.stop();
+        return;
+      case 'result': {
+        const call = this.#call;
+        if (call === undefined || call.id !== message.id) return;
+        this.#call = undefined;
+        clearTimeout(call.timer);
+        if (message.ok) call.resolve(message.returned);
+        else call.reject(functionError(this.fn.name, message.error));
+        return;
+      }
+    }
+  }
+
+  #settleStartup(error?: JunctionError): void {
+    const startup = this.#startup;
+    if (startup === undefined) return;
+    this.#startup = undefined;
+    clearTimeout(startup.timer);
+    if (error === undefined) startup.resolve();
+    else startup.reject(error);
+  }
+
+  #onError(error: Error & { code?: string }): void {
+    this.#death =
+      error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? outOfMemoryError(this.fn.name, this.fn.memoryMb)
+        : functionError(this.fn.name, {
+            name: error.name,
+            message: error.message,
+            ...(error.stack ? { stack: error.stack } : {}),
+          });
+  }
+
+  #onExitEvent(code: number): void {
+    this.state = 'stopping';
+    this.#out.flush();
+    this.#err.flush();
+    const death =
+      this.#death ??
+      functionError(this.fn.name, { name: 'Error', message: `the worker exited with code ${code}` });
+    this.#settleStartup(death);
+    const call = this.#call;
+    this.#call = undefined;
+    if (call !== undefined) {
+      clearTimeout(call.timer);
+      call.reject(death);
+    }
+    this.#onExit(this);
   }
 }

@@ -44,6 +44,7 @@ export interface WireError {
 /** Worker → runner. */
 export type WorkerMessage =
   | { readonly kind: 'ready' }
+  | { readonly kind: 'log'; readonly stream: 'stdout' | 'stderr'; readonly text: string }
   | { readonly kind: 'load-error'; readonly reason: 'no-handler' | 'threw'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly ok: true; readonly returned: readonly unknown[] }
   | { readonly kind: 'result'; readonly id: number; readonly ok: false; readonly error: WireError };

@@ -59,12 +59,30 @@ function pickHandler(module: Record<string, unknown>): Handler | undefined {
   return undefined;
 }
 
+/**
+ * Sends what the function writes to stdout/stderr (console included) as messages on the port results use, so
+ * the runner logs a call's output before the call settles and keeps it when it kills the thread.
+ */
+function forwardOutput(post: (message: WorkerMessage) => void): void {
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const target = process[stream];
+    target.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      post({ kind: 'log', stream, text });
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+      return true;
+    }) as typeof target.write;
+  }
+}
+
 async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('worker.ts must run in a worker thread');
   const post = (message: WorkerMessage): void => port.postMessage(message);
   const init = workerData as WorkerInit;
 
+  forwardOutput(post);
   // Bundles of CommonJS packages call require() for builtins; esbuild's shim finds it on globalThis.
   (globalThis as { require?: NodeJS.Require }).require = createRequire(init.url);
   process.on('unhandledRejection', (reason) => {

@@ -101,6 +101,20 @@ describe('worker runner (embedded only)', () => {
     });
   });
 
+  test('logs what a call printed before its thread was killed by the timeout', async () => {
+    const lines: string[] = [];
+    const source = 'export function handler(e) { console.log("started", e.id); while (true) {} }\n';
+    await withRunner({ logger: (_fn, line) => lines.push(line) }, async (runner) => {
+      await runner.deploy('last-words', text(source), { timeoutMs: 200 });
+      const input = ping();
+      assert.equal(
+        await codeOf(runner.invoke('last-words', input, context('last-words'))),
+        'FunctionTimeout',
+      );
+      assert.deepEqual(lines, [`started ${input.id}`]);
+    });
+  });
+
   test('keeps serving when the logger throws', async () => {
     await withRunner(
       {
