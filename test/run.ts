@@ -1,6 +1,6 @@
 /** `npm test`: runs every test file with Node's test runner, with one Kafka broker (test/kafka) for the whole run. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Broker, killRegistered, startBroker } from './kafka/broker.ts';
@@ -10,6 +10,24 @@ const files = args.filter((a) => !a.startsWith('--'));
 const flags = args.filter((a) => a.startsWith('--'));
 const patterns = files.length > 0 ? files : ['test/**/*.test.ts'];
 const ci = process.env.CI === 'true';
+
+/**
+ * A run of chosen files needs the broker only when one of them mentions Kafka (its tests import test/kafka/env.ts);
+ * the whole suite always gets one. Saves the broker's start-up on targeted runs of other tests.
+ */
+function selectionMentionsKafka(selected: readonly string[]): boolean {
+  if (selected.length === 0) return true;
+  for (const pattern of selected) {
+    for (const file of globSync(pattern)) {
+      try {
+        if (/kafka/i.test(readFileSync(file, 'utf8'))) return true;
+      } catch {
+        return true; // not a readable file (a folder?): let the runner decide, with a broker
+      }
+    }
+  }
+  return false;
+}
 
 /**
  * Starts the shared broker unless JUNCTION_TEST_KAFKA already names one (or is `off`). Without Java the Kafka
@@ -22,6 +40,10 @@ async function kafkaForTests(env: NodeJS.ProcessEnv): Promise<Broker | undefined
     return undefined;
   }
   if (env.JUNCTION_TEST_KAFKA) return undefined;
+  if (!selectionMentionsKafka(files)) {
+    env.JUNCTION_TEST_KAFKA_WHY = 'none of the chosen test files mentions Kafka';
+    return undefined;
+  }
   if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) {
     if (ci) throw new Error('CI=true but `java` is not available: the Kafka tests need a JDK 17+ (and mvn)');
     env.JUNCTION_TEST_KAFKA_WHY = 'Java not found';
