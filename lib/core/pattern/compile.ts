@@ -441,12 +441,26 @@ function expand(fields: readonly RawField[]): SubPattern[] {
   return subs.map((s) => ({ fields: s }));
 }
 
-function jsonSize(value: unknown): number {
+/** Bytes of the value's JSON text (UTF-8), counted exactly only when the text could exceed `max`. */
+function jsonSize(value: unknown, max: number): number {
+  let text: string;
   try {
-    return new TextEncoder().encode(JSON.stringify(value) ?? '').length;
+    text = JSON.stringify(value) ?? '';
   } catch {
     return Number.POSITIVE_INFINITY;
   }
+  if (text.length * 3 <= max) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** Validates and compiles a pattern; throws `JunctionError('InvalidPattern', …, { path })` on the first problem. */
@@ -456,7 +470,7 @@ export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> 
   if (!isPlainObject(pattern)) {
     compiler.fail('pattern', `a pattern must be a JSON object, received ${show(pattern)}`);
   }
-  const size = jsonSize(pattern);
+  const size = jsonSize(pattern, all.maxBytes);
   if (size > all.maxBytes) {
     compiler.fail('pattern', `the pattern is ${size} bytes of JSON, more than the limit of ${all.maxBytes}`);
   }

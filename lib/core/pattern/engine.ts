@@ -96,6 +96,8 @@ function conditionKey(m: Matcher): string {
 class AnchorIndex {
   readonly conditions = new Map<string, Condition>();
   readonly exact = new Map<string, Set<Condition>>();
+  /** Exact strings, by the string itself. */
+  readonly strings = new Map<string, Set<Condition>>();
   /** Comparable numbers (exact values and `numeric =`), by value. */
   readonly values = new Map<number, Set<Condition>>();
   readonly prefix = new CharTrie<Condition>();
@@ -110,8 +112,6 @@ class AnchorIndex {
 
   #exactKeys(m: Matcher): string[] {
     switch (m.kind) {
-      case 'string':
-        return [`s:${m.value}`];
       case 'number':
         return m.value === undefined ? [`l:${m.lexeme}`] : [];
       case 'literal':
@@ -144,6 +144,19 @@ class AnchorIndex {
       return;
     }
     switch (m.kind) {
+      case 'string': {
+        let set = this.strings.get(m.value);
+        if (set === undefined) {
+          set = new Set();
+          this.strings.set(m.value, set);
+        }
+        if (add) set.add(c);
+        else {
+          set.delete(c);
+          if (set.size === 0) this.strings.delete(m.value);
+        }
+        return;
+      }
       case 'number':
       case 'numeric': {
         const value = m.kind === 'number' ? m.value : m.low === m.high ? m.low : undefined;
@@ -210,7 +223,8 @@ class AnchorIndex {
     switch (leaf.kind) {
       case 's': {
         const text = leaf.text;
-        this.#exact(`s:${text}`, visit);
+        const exact = this.strings.get(text);
+        if (exact !== undefined) for (const c of exact) visit(c);
         this.prefix.collect(text, visit);
         this.suffix.collect(text, visit);
         if (this.folded > 0) {
