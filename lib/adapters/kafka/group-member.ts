@@ -29,6 +29,8 @@ export interface GroupMemberOptions {
 /** Longest a rejoin waits for running handler calls before going on (a handler stuck past it is not waited for). */
 const REVOKE_WAIT_MS = 30_000;
 const WATCHDOG_MS = 2000;
+/** The Kafka protocol's OFFSET_OUT_OF_RANGE error code. */
+const OFFSET_OUT_OF_RANGE = 1;
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 
 function sleep(ms: number): Promise<void> {
@@ -101,7 +103,6 @@ export class GroupMember implements Subscription {
     await this.#consumer.close().catch(() => undefined);
   }
 
-  /** Called by the client before each (re)join: stop, let running calls finish and commit, forget positions. */
   /**
    * The client stops heartbeating when a rejoin fails (say the broker was away for longer than its retries):
    * join again once it has been inactive, outside a join, for two watchdog ticks in a row.
@@ -120,6 +121,7 @@ export class GroupMember implements Subscription {
     });
   }
 
+  /** Called by the client before each (re)join: stop, let running calls finish and commit, forget positions. */
   async #beforeJoin(): Promise<Buffer> {
     this.#joining = true;
     this.#epoch += 1;
@@ -265,6 +267,15 @@ export class GroupMember implements Subscription {
             for (const part of topicResponse.partitions) {
               const state = this.#owned.get(part.partitionIndex);
               if (state === undefined || state.busy !== undefined || state.buffer.length > 0) continue;
+              if (part.errorCode === OFFSET_OUT_OF_RANGE && state.position < Number(part.logStartOffset)) {
+                // Retention deleted records this group had not processed: go on from the log start, as Kafka's
+                // auto.offset.reset=earliest does, and say so.
+                this.#options.onWarning(
+                  `partition ${state.partition}: offsets ${state.position}..${Number(part.logStartOffset) - 1} were deleted by retention before group ${this.#member.group} processed them`,
+                );
+                state.position = Number(part.logStartOffset);
+                continue;
+              }
               if (part.errorCode !== 0) {
                 this.#options.onWarning(
                   `fetch of partition ${part.partitionIndex} answered error ${part.errorCode}`,
