@@ -225,17 +225,19 @@ class AnchorIndex {
         const text = leaf.text;
         const exact = this.strings.get(text);
         if (exact !== undefined) for (const c of exact) visit(c);
-        this.prefix.collect(text, visit);
-        this.suffix.collect(text, visit);
+        if (!this.prefix.isEmpty) this.prefix.collect(text, visit);
+        if (!this.suffix.isEmpty) this.suffix.collect(text, visit);
         if (this.folded > 0) {
           const folded = fold(text);
           this.#exact(`i:${folded}`, visit);
-          this.prefixFolded.collect(folded, visit);
-          this.suffixFolded.collect(folded, visit);
+          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(folded, visit);
+          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(folded, visit);
         }
-        this.wildcard.collect(text, (c) => {
-          if (c.matcher.kind === 'wildcard' && matchWildcard(c.matcher.wildcard, text)) visit(c);
-        });
+        if (!this.wildcard.isEmpty) {
+          this.wildcard.collect(text, (c) => {
+            if (c.matcher.kind === 'wildcard' && matchWildcard(c.matcher.wildcard, text)) visit(c);
+          });
+        }
         if (this.cidr.size > 0) {
           const key = ipKey(text);
           if (key !== undefined) this.cidr.collect(key, visit);
@@ -252,7 +254,7 @@ class AnchorIndex {
       default:
         this.#exact(leaf.kind, visit);
     }
-    for (const c of this.scan) if (matchLeaf(c.matcher, leaf)) visit(c);
+    if (this.scan.size > 0) for (const c of this.scan) if (matchLeaf(c.matcher, leaf)) visit(c);
   }
 }
 

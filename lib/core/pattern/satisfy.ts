@@ -39,6 +39,7 @@ function satObject(
   present: readonly Cursor[],
   absent: readonly Cursor[],
 ): boolean {
+  if (present.length + absent.length === 1) return satSingle(object, present[0], absent[0]);
   const groups = new Map<string, { present: Cursor[]; absent: Cursor[] }>();
   const group = (key: string) => {
     let g = groups.get(key);
@@ -62,6 +63,22 @@ function satObject(
   }
   if (ambiguous.length > 0) return satAmbiguous(object, groups, ambiguous, 0);
   return satGroups(object, groups);
+}
+
+/** One cursor needs no grouping: a present one may take any key that leads on, an absent one must fail on all. */
+function satSingle(
+  object: Record<string, unknown>,
+  present: Cursor | undefined,
+  absent: Cursor | undefined,
+): boolean {
+  if (present !== undefined) {
+    if (present.at === present.field.segments.length) return false;
+    for (const s of stepsOf(object, present)) if (sat(object[keyOf(s)], [s], [])) return true;
+    return false;
+  }
+  if (absent === undefined || absent.at === absent.field.segments.length) return true;
+  for (const s of stepsOf(object, absent)) if (!sat(object[keyOf(s)], [], [s])) return false;
+  return true;
 }
 
 function satGroups(
