@@ -11,19 +11,18 @@ import {
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
-import { batchGet, countAll, guard, type Item, mapLimit, queryAll, storeError } from './client.ts';
 import {
-  decodeDocument,
-  deepFreeze,
-  encodeDocument,
-  n,
-  num,
-  requireNum,
-  requireStr,
-  s,
-  shardOf,
-  str,
-} from './codec.ts';
+  batchGet,
+  countAll,
+  guard,
+  type Item,
+  isConditionFailed,
+  mapLimit,
+  queryAll,
+  storeError,
+} from './client.ts';
+import { deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
+import { PayloadStore } from './payload.ts';
 import { INDEX_SHARDS } from './tables.ts';
 
 export interface DynamoDeadLettersOptions {
@@ -43,12 +42,14 @@ export class DynamoDeadLetters implements DeadLetters {
   readonly #table: string;
   readonly #shards: number;
   readonly #concurrency: number;
+  readonly #payloads: PayloadStore;
 
   constructor(options: DynamoDeadLettersOptions) {
     this.#client = options.client;
     this.#table = options.table;
     this.#shards = options.shards ?? INDEX_SHARDS;
     this.#concurrency = options.concurrency ?? 16;
+    this.#payloads = new PayloadStore(this.#client, this.#table, 'dlId');
   }
 
   async add(letter: DeadLetter): Promise<void> {
@@ -61,6 +62,7 @@ export class DynamoDeadLetters implements DeadLetters {
         },
       );
     }
+    const payload = await this.#payloads.encode(letter.dlId, 'event', letter.event);
     const item: Item = {
       dlId: s(letter.dlId),
       shard: s(String(shardOf(letter.dlId, this.#shards))),
@@ -71,15 +73,17 @@ export class DynamoDeadLetters implements DeadLetters {
       reason: s(letter.reason),
       at: n(letter.at),
       attempts: { L: letter.attempts.map((attempt) => s(JSON.stringify(attempt))) },
-      ...(await encodeDocument('event', letter.event)),
+      ...payload.attributes,
     };
     if (letter.position !== undefined) {
       item.partition = n(letter.position.partition);
       item.offset = n(letter.position.offset);
     }
-    await guard('PutItem', this.#table, () =>
-      this.#client.send(new PutItemCommand({ TableName: this.#table, Item: item })),
+    await this.#payloads.write(payload);
+    const out = await guard('PutItem', this.#table, () =>
+      this.#client.send(new PutItemCommand({ TableName: this.#table, Item: item, ReturnValues: 'ALL_OLD' })),
     );
+    await this.#payloads.discard(letter.dlId, out.Attributes, 'event');
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
@@ -115,17 +119,26 @@ export class DynamoDeadLetters implements DeadLetters {
         new GetItemCommand({ TableName: this.#table, Key: { dlId: s(dlId) }, ConsistentRead: true }),
       ),
     );
-    return out.Item === undefined ? undefined : this.#toLetter(out.Item);
+    return out.Item === undefined || out.Item.shard === undefined ? undefined : this.#toLetter(out.Item);
   }
 
   async remove(dlIds: readonly string[]): Promise<number> {
     const removed = await mapLimit([...new Set(dlIds)], this.#concurrency, async (dlId) => {
       try {
         const out = await this.#client.send(
-          new DeleteItemCommand({ TableName: this.#table, Key: { dlId: s(dlId) }, ReturnValues: 'ALL_OLD' }),
+          new DeleteItemCommand({
+            TableName: this.#table,
+            Key: { dlId: s(dlId) },
+            ReturnValues: 'ALL_OLD',
+            // Only letters (chunk items of large events have no shard).
+            ConditionExpression: 'attribute_exists(#shard)',
+            ExpressionAttributeNames: { '#shard': 'shard' },
+          }),
         );
-        return out.Attributes !== undefined;
+        await this.#payloads.discard(dlId, out.Attributes, 'event');
+        return true;
       } catch (error) {
+        if (isConditionFailed(error)) return false;
         throw storeError('DeleteItem', this.#table, error);
       }
     });
@@ -133,7 +146,15 @@ export class DynamoDeadLetters implements DeadLetters {
   }
 
   async count(): Promise<number> {
-    return countAll(this.#client, { TableName: this.#table }, 'scan');
+    return countAll(
+      this.#client,
+      {
+        TableName: this.#table,
+        FilterExpression: 'attribute_exists(#shard)',
+        ExpressionAttributeNames: { '#shard': 'shard' },
+      },
+      'scan',
+    );
   }
 
   async #byIds(filter: DeadLetterFilter): Promise<Item[]> {
@@ -145,6 +166,7 @@ export class DynamoDeadLetters implements DeadLetters {
       ids.map((dlId) => ({ dlId: s(dlId) })),
     );
     return items.filter((item) => {
+      if (item.shard === undefined) return false;
       const at = requireNum(item, 'at', this.#table);
       return (
         (filter.rule === undefined || item.rule?.S === filter.rule) &&
@@ -225,13 +247,14 @@ export class DynamoDeadLetters implements DeadLetters {
 
   async #toLetter(item: Item): Promise<DeadLetter> {
     const table = this.#table;
-    const event = (await decodeDocument(item, 'event')) as CloudEvent | undefined;
+    const dlId = requireStr(item, 'dlId', table);
+    const event = (await this.#payloads.decode(dlId, item, 'event')) as CloudEvent | undefined;
     if (event === undefined)
       throw new JunctionError('Internal', `dead letter in ${table} has no event`, { field: 'event' });
     const partition = num(item, 'partition');
     const offset = num(item, 'offset');
     return {
-      dlId: requireStr(item, 'dlId', table),
+      dlId,
       source: requireStr(item, 'source', table),
       id: requireStr(item, 'id', table),
       rule: requireStr(item, 'rule', table),

@@ -29,19 +29,8 @@ import {
   queryAll,
   storeError,
 } from './client.ts';
-import {
-  boundedKey,
-  decodeDocument,
-  deepFreeze,
-  encodeDocument,
-  n,
-  num,
-  requireNum,
-  requireStr,
-  s,
-  shardOf,
-  str,
-} from './codec.ts';
+import { boundedKey, deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
+import { type EncodedPayload, PayloadStore } from './payload.ts';
 import { INDEX_SHARDS } from './tables.ts';
 
 export interface DynamoLedgerOptions {
@@ -62,7 +51,9 @@ export interface DynamoLedgerOptions {
 }
 
 const ACTIVE: readonly LedgerState[] = ['pending', 'in-flight'];
-const PAYLOAD_ATTRIBUTES = 'event, eventGz, dueShard, dueKey, leaseUntil';
+const PAYLOAD_ATTRIBUTES = [...PayloadStore.attributes('event'), 'dueShard', 'dueKey', 'leaseUntil'].join(
+  ', ',
+);
 
 /**
  * Keys and states:
@@ -78,6 +69,7 @@ export class DynamoLedger implements Ledger {
   readonly #shards: number;
   readonly #retentionMs: number | undefined;
   readonly #concurrency: number;
+  readonly #payloads: PayloadStore;
 
   constructor(options: DynamoLedgerOptions) {
     this.#client = options.client;
@@ -86,6 +78,7 @@ export class DynamoLedger implements Ledger {
     this.#shards = positiveInteger(options.shards ?? INDEX_SHARDS, 'shards');
     this.#retentionMs = options.finishedRetentionMs;
     this.#concurrency = positiveInteger(options.concurrency ?? 16, 'concurrency');
+    this.#payloads = new PayloadStore(this.#client, this.#table, 'pk');
   }
 
   async enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]> {
@@ -98,7 +91,8 @@ export class DynamoLedger implements Ledger {
     });
     return mapLimit(deliveries, this.#concurrency, async (delivery, index) => {
       if (!firsts[index]) return false;
-      const item = await this.#pendingItem(delivery);
+      const { item, payload } = await this.#pendingItem(delivery);
+      await this.#payloads.write(payload);
       try {
         await this.#client.send(
           new PutItemCommand({
@@ -109,7 +103,10 @@ export class DynamoLedger implements Ledger {
         );
         return true;
       } catch (error) {
-        if (isConditionFailed(error)) return false;
+        if (isConditionFailed(error)) {
+          await this.#payloads.discard(keyString(delivery), payload.attributes, 'event');
+          return false;
+        }
         throw storeError('PutItem', this.#table, error);
       }
     });
@@ -249,13 +246,16 @@ export class DynamoLedger implements Ledger {
   }
 
   async reopen(delivery: PendingDelivery, options: { keepDelivered: boolean }): Promise<boolean> {
-    const item = await this.#pendingItem(delivery);
+    const { item, payload } = await this.#pendingItem(delivery);
+    const pk = keyString(delivery);
     const reopenable = options.keepDelivered ? '#state = :dead' : '#state IN (:dead, :delivered)';
+    await this.#payloads.write(payload);
     try {
-      await this.#client.send(
+      const out = await this.#client.send(
         new PutItemCommand({
           TableName: this.#table,
           Item: item,
+          ReturnValues: 'ALL_OLD',
           ConditionExpression: `attribute_not_exists(pk) OR ${reopenable}`,
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {
@@ -264,9 +264,13 @@ export class DynamoLedger implements Ledger {
           },
         }),
       );
+      await this.#payloads.discard(pk, out.Attributes, 'event');
       return true;
     } catch (error) {
-      if (isConditionFailed(error)) return false;
+      if (isConditionFailed(error)) {
+        await this.#payloads.discard(pk, payload.attributes, 'event');
+        return false;
+      }
       throw storeError('PutItem', this.#table, error);
     }
   }
@@ -363,10 +367,11 @@ export class DynamoLedger implements Ledger {
       values[':ttl'] = n(Math.ceil((now + this.#retentionMs) / 1000));
     }
     if (condition?.includes(':delivered')) values[':delivered'] = s('delivered');
-    await this.#conditional(
+    const old = await this.#conditional(
       new UpdateItemCommand({
         TableName: this.#table,
         Key: { pk: s(pk) },
+        ReturnValues: 'ALL_OLD',
         UpdateExpression: `SET ${sets.join(', ')} REMOVE ${PAYLOAD_ATTRIBUTES}`,
         ...(condition !== undefined ? { ConditionExpression: condition } : {}),
         ExpressionAttributeNames: {
@@ -380,19 +385,25 @@ export class DynamoLedger implements Ledger {
         ExpressionAttributeValues: values,
       }),
     );
+    await this.#payloads.discard(pk, old, 'event');
   }
 
-  /** Sends an UpdateItem whose failed condition means "nothing to do" (the entry moved on or does not exist). */
-  async #conditional(command: UpdateItemCommand): Promise<void> {
+  /**
+   * Sends an UpdateItem whose failed condition means "nothing to do" (the entry moved on or does not exist).
+   * Answers the attributes it returned (with ReturnValues), undefined when the condition failed.
+   */
+  async #conditional(command: UpdateItemCommand): Promise<Item | undefined> {
     try {
-      await this.#client.send(command);
+      return (await this.#client.send(command)).Attributes;
     } catch (error) {
       if (!isConditionFailed(error)) throw storeError('UpdateItem', this.#table, error);
+      return undefined;
     }
   }
 
-  async #pendingItem(delivery: PendingDelivery): Promise<Item> {
+  async #pendingItem(delivery: PendingDelivery): Promise<{ item: Item; payload: EncodedPayload }> {
     const pk = keyString(delivery);
+    const payload = await this.#payloads.encode(pk, 'event', delivery.event);
     const item: Item = {
       pk: s(pk),
       source: s(delivery.source),
@@ -406,19 +417,21 @@ export class DynamoLedger implements Ledger {
       dueShard: s(this.#shard(pk)),
       updatedAt: n(this.#clock.now()),
       attempts: { L: delivery.attempts.map((attempt) => s(JSON.stringify(attempt))) },
-      ...(await encodeDocument('event', delivery.event)),
+      ...payload.attributes,
     };
     if (delivery.position !== undefined) {
       item.partition = n(delivery.position.partition);
       item.offset = n(delivery.position.offset);
     }
     if (delivery.redriveOf !== undefined) item.redriveOf = s(delivery.redriveOf);
-    return item;
+    return { item, payload };
   }
 
   async #toPending(item: Item): Promise<PendingDelivery> {
     const table = this.#table;
-    const event = (await decodeDocument(item, 'event')) as CloudEvent | undefined;
+    const event = (await this.#payloads.decode(requireStr(item, 'pk', table), item, 'event')) as
+      | CloudEvent
+      | undefined;
     if (event === undefined)
       throw new JunctionError('Internal', `ledger item in ${table} has no event`, { field: 'event' });
     const partition = num(item, 'partition');

@@ -1,12 +1,20 @@
 /** The DynamoDB Ledger on dynalite: the shared Ledger suite, then what is particular to DynamoDB. */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoLedger, keyString } from '../../../lib/adapters/dynamodb/ledger.ts';
+import type { CloudEvent } from '../../../lib/core/cloudevent-types.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { type Dynalite, startDynalite } from '../../helpers/dynalite.ts';
 import { makeEvent } from '../../helpers/events.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
+
+/** A CloudEvent with `bytes` random bytes as `data_base64` (they do not compress). */
+function binaryEvent(bytes: number): CloudEvent {
+  const { data: _data, ...event } = makeEvent({ data_base64: randomBytes(bytes).toString('base64') });
+  return Object.freeze(event) as CloudEvent;
+}
 
 let db: Dynalite;
 before(async () => {
@@ -15,6 +23,11 @@ before(async () => {
 after(() => db.stop());
 
 const T0 = 1_700_000_000_000;
+
+async function chunkKeys(table: string): Promise<string[]> {
+  const out = await db.client.send(new ScanCommand({ TableName: table, ProjectionExpression: 'pk' }));
+  return (out.Items ?? []).map((item) => item.pk?.S ?? '').filter((pk) => pk.startsWith('chunk:'));
+}
 
 ledgerSuite('DynamoLedger (dynalite)', async () => {
   const { ledger: table } = await db.freshTables();
@@ -73,12 +86,33 @@ describe('DynamoLedger', () => {
     assert.ok(stored.Item?.eventGz?.B !== undefined, 'stored as eventGz');
   });
 
-  test('rejects an event that does not fit even compressed, naming the field', async () => {
+  test('splits an event too large for one item over chunk items, and drops them when the delivery finishes', async () => {
     const { ledger: table } = await db.freshTables();
     const ledger = new DynamoLedger({ client: db.client, table });
-    const random = Buffer.alloc(600_000);
-    for (let i = 0; i < random.length; i++) random[i] = Math.floor(Math.random() * 256);
-    const event = makeEvent({ data_base64: random.toString('base64'), data: undefined });
+    const event = binaryEvent(700_000);
+    const d = makeDelivery({ event, source: event.source, id: event.id });
+    assert.deepEqual(await ledger.enqueue([d]), [true]);
+    const chunks = (await chunkKeys(table)).length;
+    assert.ok(chunks >= 2, `${chunks} chunk items`);
+    assert.deepEqual((await ledger.get(d))?.pending?.event, event);
+    assert.deepEqual(
+      (await ledger.due(T0, 10)).map((x) => x.event),
+      [event],
+    );
+    assert.deepEqual(await ledger.enqueue([d]), [false]);
+    assert.equal((await chunkKeys(table)).length, chunks, 'a refused enqueue leaves no chunks behind');
+    await ledger.abandon(d, T0 + 1);
+    assert.deepEqual(await chunkKeys(table), []);
+    assert.equal(await ledger.reopen(d, { keepDelivered: true }), true);
+    assert.deepEqual((await ledger.get(d))?.pending?.event, event);
+    await ledger.complete(d, { at: T0, outcome: 'delivered', latencyMs: 1 }, T0 + 2);
+    assert.deepEqual(await chunkKeys(table), []);
+  });
+
+  test('rejects an event that does not fit even in chunks, naming the field', async () => {
+    const { ledger: table } = await db.freshTables();
+    const ledger = new DynamoLedger({ client: db.client, table });
+    const event = binaryEvent(7_000_000);
     const d = makeDelivery({ event, source: event.source, id: event.id });
     await assert.rejects(ledger.enqueue([d]), (error: unknown) => {
       assert.ok(error instanceof JunctionError);
@@ -86,6 +120,7 @@ describe('DynamoLedger', () => {
       assert.equal(error.field, 'event');
       return true;
     });
+    assert.equal(await ledger.get(d), undefined);
   });
 
   test('sets a TTL on finished entries when a retention is configured', async () => {
