@@ -10,10 +10,10 @@ import { DynamoTraceStore } from './trace-store.ts';
 
 export { createDynamoClient, createTables, type DynamoClientOptions } from './client.ts';
 export { COMPRESS_ABOVE_BYTES, MAX_STORED_DOCUMENT_BYTES } from './codec.ts';
-export { CHUNK_BYTES, MAX_PAYLOAD_CHUNKS } from './payload.ts';
 export { DynamoDeadLetters, type DynamoDeadLettersOptions } from './dead-letters.ts';
 export { DynamoDedupStore, type DynamoDedupStoreOptions } from './dedup-store.ts';
 export { DynamoLedger, type DynamoLedgerOptions } from './ledger.ts';
+export { CHUNK_BYTES, MAX_PAYLOAD_CHUNKS } from './payload.ts';
 export { DynamoRuleStore, type DynamoRuleStoreOptions } from './rule-store.ts';
 export {
   attributeDefinitions,
