@@ -2,7 +2,8 @@
 import { compilePattern } from './compile.ts';
 import { describeMatcher, matchLeaf } from './leaf.ts';
 import type { FieldCondition } from './model.ts';
-import { flattenEvent, satisfiesSubPattern } from './reference.ts';
+import { flattenEvent } from './reference.ts';
+import { satisfies } from './satisfy.ts';
 
 /** One failing field of one branch. */
 export interface Explanation {
@@ -22,8 +23,8 @@ function describeField(f: FieldCondition): string {
 }
 
 /**
- * Matches `pattern` against `event` (any JSON object) with the reference semantics and, when it does not match,
- * says why: one explanation per failing field, per `$or` branch. Throws `JunctionError('InvalidPattern')`.
+ * Matches `pattern` against `event` (any JSON object) and, when it does not match, says why: one explanation per
+ * failing field, per `$or` branch. Linear in the event (safe for user input). Throws `JunctionError('InvalidPattern')`.
  */
 export function explain(pattern: unknown, event: unknown): { matches: boolean; explanation: Explanation[] } {
   const compiled = compilePattern(pattern);
@@ -31,7 +32,7 @@ export function explain(pattern: unknown, event: unknown): { matches: boolean; e
   const many = compiled.subPatterns.length > 1;
   const explanation: Explanation[] = [];
   for (const [i, sub] of compiled.subPatterns.entries()) {
-    if (satisfiesSubPattern(sub, leaves)) return { matches: true, explanation: [] };
+    if (satisfies(sub, event)) return { matches: true, explanation: [] };
     const branch = many ? { branch: i } : {};
     let failed = false;
     for (const f of sub.fields) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { matchesPattern, PatternIndex } from '../../../lib/core/pattern/index.ts';
+import { explain, matchesPattern, PatternIndex } from '../../../lib/core/pattern/index.ts';
 
 const keys = fc.constantFrom('a', 'b', 'c', 'a.b');
 const strings = fc.constantFrom('x', 'y', 'xy', 'Xy', 'yx', 'x*y', '10.0.0.7', '10.0.1.7', '', 'ß');
@@ -99,6 +99,18 @@ describe('compiled index versus reference interpreter', () => {
         },
       ),
       { numRuns: 600 },
+    );
+  });
+
+  it('explains a mismatch exactly when the reference interpreter says there is none', () => {
+    fc.assert(
+      fc.property(pattern, event, (p, e) => {
+        if (validPatterns([p]).length === 0) return;
+        const result = explain(p, e);
+        assert.equal(result.matches, matchesPattern(p, e));
+        assert.equal(result.explanation.length === 0, result.matches);
+      }),
+      { numRuns: 1000 },
     );
   });
 
