@@ -27,12 +27,13 @@ describe('JunctionKafkaCluster', () => {
     template.hasResourceProperties('AWS::MSK::ServerlessCluster', {
       ClusterName: 'junction',
       ClientAuthentication: { Sasl: { Iam: { Enabled: true } } },
-      VpcConfigs: [
-        {
-          SubnetIds: [{ Ref: 'VpcprivateSubnet1Subnet7F0D6ABB' }, { Ref: 'VpcprivateSubnet2SubnetF4D8BE6A' }],
-        },
-      ],
     });
+    const [cluster] = Object.values(template.findResources('AWS::MSK::ServerlessCluster'));
+    const vpcConfigs = (
+      cluster!.Properties as { VpcConfigs: { SubnetIds: unknown[]; SecurityGroups: unknown[] }[] }
+    ).VpcConfigs;
+    assert.equal(vpcConfigs[0]!.SubnetIds.length, 2);
+    assert.equal(vpcConfigs[0]!.SecurityGroups.length, 1);
   });
 
   test('sizes a provisioned cluster from its options: brokers per AZ, instance type, volume, version', () => {
