@@ -9,9 +9,11 @@ import { recordsFromBatches } from './records.ts';
 
 interface PartitionState {
   readonly partition: number;
-  /** The next offset to hand to the handler; also the group's committed offset while the partition is idle. */
+  /** The first offset of the next batch; the group's committed offset while no handler call runs. */
   position: number;
-  /** Fetched records from `position` on, not yet handed out. */
+  /** The next offset to fetch: records are fetched ahead while a handler call runs. */
+  fetchFrom: number;
+  /** Fetched records not yet handed out, in offset order (the ones after a running batch). */
   buffer: LogRecord[];
   /** The running handler call (and its commit), if any. */
   busy: Promise<void> | undefined;
@@ -161,6 +163,7 @@ export class GroupMember implements Subscription {
       this.#owned.set(partition, {
         partition,
         position: positions.get(partition) ?? 0,
+        fetchFrom: positions.get(partition) ?? 0,
         buffer: [],
         busy: undefined,
         retryAt: 0,
@@ -215,16 +218,23 @@ export class GroupMember implements Subscription {
         continue;
       }
       const now = Date.now();
-      const idle = [...this.#owned.values()].filter((s) => s.busy === undefined && s.retryAt <= now);
-      for (const state of idle) if (state.buffer.length > 0) this.#dispatch(state);
-      const fetchable = idle.filter((s) => s.busy === undefined);
+      const states = [...this.#owned.values()];
+      for (const state of states) {
+        if (state.busy === undefined && state.retryAt <= now && state.buffer.length > 0)
+          this.#dispatch(state);
+      }
+      // Fetch for partitions with nothing buffered, including those whose handler runs (one batch ahead).
+      const fetchable = states.filter((s) => s.retryAt <= now && s.buffer.length === 0);
+      const backoffEnds = states.filter((s) => s.retryAt > now).map((s) => s.retryAt - now);
       if (fetchable.length === 0) {
-        const nextRetry = Math.min(...[...this.#owned.values()].map((s) => (s.busy ? Infinity : s.retryAt)));
-        await this.#waitForWake(Number.isFinite(nextRetry) ? Math.max(1, nextRetry - now) : 1000);
+        await this.#waitForWake(Math.max(1, Math.min(1000, ...backoffEnds)));
         continue;
       }
-      const anyBusy = [...this.#owned.values()].some((s) => s.busy !== undefined);
-      await this.#fetchInto(fetchable, anyBusy ? 20 : 500);
+      // A long poll only when nothing else will be ready sooner: a batch waiting for its partition's running
+      // call, or a backoff ending.
+      const waiting = states.some((s) => s.busy !== undefined && s.buffer.length > 0);
+      const maxWait = waiting ? 20 : Math.max(1, Math.min(500, ...backoffEnds));
+      await this.#fetchInto(fetchable, maxWait);
     }
   }
 
@@ -235,6 +245,7 @@ export class GroupMember implements Subscription {
       const metadata = await this.#consumer.metadata({ topics: [topic] });
       const info = metadata.topics.get(topic);
       if (info === undefined) throw new Error(`topic ${topic} has no metadata`);
+      const requested = new Map(states.map((s) => [s.partition, s.fetchFrom]));
       const byLeader = new Map<number, PartitionState[]>();
       for (const state of states) {
         const leader = info.partitions[state.partition]?.leader ?? -1;
@@ -254,7 +265,7 @@ export class GroupMember implements Subscription {
                 topicId: info.id,
                 partitions: group.map((s) => ({
                   partition: s.partition,
-                  fetchOffset: BigInt(s.position),
+                  fetchOffset: BigInt(s.fetchFrom),
                   partitionMaxBytes: FETCH_MAX_BYTES,
                   currentLeaderEpoch: -1,
                   lastFetchedEpoch: -1,
@@ -266,14 +277,18 @@ export class GroupMember implements Subscription {
           for (const topicResponse of response.responses) {
             for (const part of topicResponse.partitions) {
               const state = this.#owned.get(part.partitionIndex);
-              if (state === undefined || state.busy !== undefined || state.buffer.length > 0) continue;
-              if (part.errorCode === OFFSET_OUT_OF_RANGE && state.position < Number(part.logStartOffset)) {
+              const from = requested.get(part.partitionIndex);
+              // Answers for a partition reset meanwhile (a failed batch) are stale.
+              if (state === undefined || from === undefined || state.fetchFrom !== from) continue;
+              if (part.errorCode === OFFSET_OUT_OF_RANGE && from < Number(part.logStartOffset)) {
+                if (state.busy !== undefined || state.buffer.length > 0) continue;
                 // Retention deleted records this group had not processed: go on from the log start, as Kafka's
                 // auto.offset.reset=earliest does, and say so.
                 this.#options.onWarning(
-                  `partition ${state.partition}: offsets ${state.position}..${Number(part.logStartOffset) - 1} were deleted by retention before group ${this.#member.group} processed them`,
+                  `partition ${state.partition}: offsets ${from}..${Number(part.logStartOffset) - 1} were deleted by retention before group ${this.#member.group} processed them`,
                 );
                 state.position = Number(part.logStartOffset);
+                state.fetchFrom = state.position;
                 continue;
               }
               if (part.errorCode !== 0) {
@@ -282,19 +297,13 @@ export class GroupMember implements Subscription {
                 );
                 continue;
               }
-              state.buffer = recordsFromBatches(
-                part.records ?? [],
-                state.partition,
-                state.position,
-                (offset, error) =>
-                  this.#options.onWarning(
-                    `skipped the undecodable record ${state.partition}:${offset}`,
-                    error,
-                  ),
+              const records = recordsFromBatches(part.records ?? [], state.partition, from, (offset, error) =>
+                this.#options.onWarning(`skipped the undecodable record ${state.partition}:${offset}`, error),
               );
-              // Records that did not decode are skipped: move past them so the partition does not stall.
-              if (state.buffer.length === 0)
-                state.position = Math.max(state.position, lastOffset(part.records) + 1);
+              state.buffer.push(...records);
+              state.fetchFrom = Math.max(from, lastOffset(part.records) + 1);
+              // Records that did not decode are skipped: an idle partition moves past them and does not stall.
+              if (state.busy === undefined && state.buffer.length === 0) state.position = state.fetchFrom;
             }
           }
         }),
@@ -331,9 +340,10 @@ export class GroupMember implements Subscription {
           state.failures = 0;
         }
       } catch {
-        // Retry from the committed position (this batch's start) after a backoff.
+        // Retry from the committed position (this batch's start) after a backoff; drop what was fetched ahead.
         state.buffer = [];
         state.position = first.offset;
+        state.fetchFrom = first.offset;
         state.failures += 1;
         const delay = Math.min(
           this.#options.retryMaxMs,
