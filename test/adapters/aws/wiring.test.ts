@@ -1,0 +1,106 @@
+/** The AWS wiring: configuration from the environment, and the brokers from GetBootstrapBrokers (once). */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { KafkaClient } from '@aws-sdk/client-kafka';
+import { lazy, readAwsConfig, resolveBootstrap } from '../../../lib/adapters/aws/wiring.ts';
+
+const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/junction/751d2973-a626-431c-9d4e-d7975eb44dd7-2';
+
+describe('readAwsConfig', () => {
+  it('reads the variables the stack sets, with defaults', () => {
+    const config = readAwsConfig({
+      JUNCTION_TABLE_PREFIX: 'prod-junction',
+      JUNCTION_KAFKA_CLUSTER_ARN: ARN,
+      JUNCTION_FUNCTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/fn',
+    });
+    assert.deepEqual(config, {
+      tablePrefix: 'prod-junction',
+      kafkaClusterArn: ARN,
+      kafkaTopic: 'junction-events',
+      kafkaBootstrap: undefined,
+      functionPrefix: 'junction-fn-',
+      functionRoleArn: 'arn:aws:iam::123456789012:role/fn',
+      dynamodbEndpoint: undefined,
+      lambdaEndpoint: undefined,
+      region: 'eu-west-1',
+    });
+  });
+
+  it('takes the brokers from JUNCTION_KAFKA_BOOTSTRAP and the region from AWS_REGION', () => {
+    const config = readAwsConfig({
+      JUNCTION_KAFKA_BOOTSTRAP: 'b-1:9098, b-2:9098',
+      JUNCTION_KAFKA_TOPIC: 'events',
+      AWS_REGION: 'us-west-2',
+    });
+    assert.deepEqual(config.kafkaBootstrap, ['b-1:9098', 'b-2:9098']);
+    assert.equal(config.kafkaTopic, 'events');
+    assert.equal(config.region, 'us-west-2');
+    assert.equal(config.kafkaClusterArn, undefined);
+  });
+
+  it('rejects bad values, naming the variable and the value', () => {
+    assert.throws(() => readAwsConfig({}), { code: 'InvalidRequest', field: 'JUNCTION_KAFKA_CLUSTER_ARN' });
+    assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: 'arn:aws:s3:::bucket' }), {
+      field: 'JUNCTION_KAFKA_CLUSTER_ARN',
+      message: /arn:aws:s3:::bucket/,
+    });
+    assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: 'no-port' }), {
+      field: 'JUNCTION_KAFKA_BOOTSTRAP',
+    });
+    assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: 'b:1', JUNCTION_KAFKA_TOPIC: 'a b' }), {
+      field: 'JUNCTION_KAFKA_TOPIC',
+    });
+    assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: 'b:1', JUNCTION_TABLE_PREFIX: 'x/y' }), {
+      field: 'JUNCTION_TABLE_PREFIX',
+    });
+  });
+});
+
+describe('resolveBootstrap', () => {
+  it('asks GetBootstrapBrokers (GET /v1/clusters/{arn}/bootstrap-brokers) for the IAM brokers', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ bootstrapBrokerStringSaslIam: 'b-1.x:9098,b-2.x:9098' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new KafkaClient({
+      region: 'eu-west-1',
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+    });
+    try {
+      const brokers = await resolveBootstrap(readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN }), client);
+      assert.deepEqual(brokers, ['b-1.x:9098', 'b-2.x:9098']);
+      assert.deepEqual(seen, [`GET /v1/clusters/${encodeURIComponent(ARN)}/bootstrap-brokers`]);
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
+
+  it('uses the configured brokers without asking', async () => {
+    assert.deepEqual(await resolveBootstrap(readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: '127.0.0.1:9092' })), [
+      '127.0.0.1:9092',
+    ]);
+  });
+});
+
+describe('lazy', () => {
+  it('builds once for concurrent callers and builds again after a failure', async () => {
+    let builds = 0;
+    const get = lazy(async () => {
+      builds++;
+      if (builds === 1) throw new Error('cold start failed');
+      return builds;
+    });
+    await assert.rejects(get(), /cold start failed/);
+    const [a, b] = await Promise.all([get(), get()]);
+    assert.equal(a, 2);
+    assert.equal(b, 2);
+    assert.equal(builds, 2);
+  });
+});
