@@ -751,3 +751,77 @@ describe('interoperability with the cloudevents SDK', () => {
     }
   });
 });
+
+describe('robustness', () => {
+  const contentTypes = fc.constantFrom(
+    undefined,
+    'application/json',
+    'text/plain',
+    'application/cloudevents+json',
+    'application/cloudevents-batch+json',
+    'application/cloudevents+xml',
+    'xyz',
+  );
+  const headerName = fc.constantFrom(
+    'ce-specversion',
+    'ce-id',
+    'ce-source',
+    'ce-type',
+    'ce-time',
+    'ce-x',
+    'Ce-Id',
+    'ce-',
+    'ce-A_b',
+  );
+  const headerValue = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.constantFrom('1.0', '%', '%C0%A0', '"', '/s'),
+  );
+
+  test('answers any request with an event or a JunctionError, never anything else', () => {
+    fc.assert(
+      fc.property(
+        contentTypes,
+        fc.dictionary(headerName, headerValue, { maxKeys: 6 }),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 100 }),
+          fc.json().map((text) => enc.encode(text)),
+        ),
+        (contentType, ce, body) => {
+          const headers: Record<string, string> = { ...ce };
+          if (contentType !== undefined) headers['content-type'] = contentType;
+          try {
+            parseHttpRequest(headers, body);
+          } catch (error) {
+            assert.ok(error instanceof JunctionError, String(error));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  test('validates any JSON value without crashing, and what it accepts round-trips', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record(
+            { specversion: fc.constant('1.0'), id: fc.string(), source: fc.string(), type: fc.string() },
+            { requiredKeys: [] },
+          ),
+        ),
+        (raw) => {
+          try {
+            const event = validateEvent(raw);
+            const message = toHttpMessage(event, 'structured');
+            assert.deepEqual(single(parseHttpRequest(message.headers, message.body)), event);
+          } catch (error) {
+            assert.ok(error instanceof JunctionError, String(error));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});

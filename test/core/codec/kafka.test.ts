@@ -208,3 +208,43 @@ describe('fromKafkaRecord', () => {
     }
   });
 });
+
+describe('robustness', () => {
+  test('answers any record with an event or a JunctionError, never anything else', () => {
+    const name = fc.constantFrom(
+      'ce_specversion',
+      'ce_id',
+      'ce_source',
+      'ce_type',
+      'ce_x',
+      'ce_Bad',
+      'content-type',
+      'Content-Type',
+    );
+    const value = fc.oneof(
+      fc.uint8Array({ maxLength: 12 }),
+      fc
+        .constantFrom('1.0', '/s', 'application/cloudevents+json', 'application/json', 'text/plain')
+        .map((text) => enc.encode(text)),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(name, value), { maxLength: 8 }),
+        fc.option(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 50 }),
+            fc.json().map((text) => enc.encode(text)),
+          ),
+        ),
+        (headers, body) => {
+          try {
+            fromKafkaRecord({ value: body, headers });
+          } catch (error) {
+            assert.ok(error instanceof JunctionError, String(error));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
