@@ -36,6 +36,8 @@ export interface PoolStats {
 }
 
 interface Waiter {
+  /** When it started waiting (performance.now()). */
+  readonly since: number;
   readonly resolve: (worker: FunctionWorker) => void;
   readonly reject: (error: JunctionError) => void;
 }
@@ -56,6 +58,8 @@ export class WorkerPool {
   #timeouts = 0;
   #outOfMemory = 0;
   #closed = false;
+  /** A function that gets the next free slot (a worker of another function stopped to make room for it). */
+  #yieldTo: Group | undefined;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: PoolOptions) {
@@ -185,6 +189,7 @@ export class WorkerPool {
         reject(timeoutError(name, timeoutMs, 'queue'));
       }, timeoutMs);
       const waiter: Waiter = {
+        since: performance.now(),
         resolve: (worker) => {
           clearTimeout(timer);
           resolve(worker);
@@ -206,29 +211,63 @@ export class WorkerPool {
       worker.stop();
       return;
     }
+    // At the overall cap, a function waiting with no worker at all gets this one's slot: no starvation.
+    if (this.#total >= this.#options.maxWorkers) {
+      const starved = this.#starved(group);
+      if (starved !== undefined) {
+        this.#yieldTo = starved;
+        worker.stop();
+        return;
+      }
+    }
     worker.state = 'idle';
     worker.lastUsed = performance.now();
     this.#pump();
   }
 
+  /** The function other than `except` with calls waiting and no worker that has waited longest. */
+  #starved(except: Group): Group | undefined {
+    let found: Group | undefined;
+    for (const group of this.#groups.values()) {
+      const first = group.waiters[0];
+      if (group === except || first === undefined || this.#census(group).alive > 0) continue;
+      if (found === undefined || first.since < (found.waiters[0]?.since ?? 0)) found = group;
+    }
+    return found;
+  }
+
   /** Hands idle workers to waiting invocations and starts workers where the caps allow. */
   #pump(): void {
-    for (const group of this.#groups.values()) {
-      while (group.waiters.length > 0) {
-        const idle = this.#idleWorker(group);
-        if (idle !== undefined) {
-          idle.state = 'busy';
-          group.waiters.shift()?.resolve(idle);
-          continue;
-        }
-        const { starting, alive } = this.#census(group);
-        if (starting >= group.waiters.length || alive >= this.#options.maxWorkersPerFunction) break;
-        if (this.#total >= this.#options.maxWorkers) {
-          this.#evictIdle();
-          break;
-        }
-        this.#spawn(group);
+    const first = this.#yieldTo;
+    if (first !== undefined) {
+      // The slot a worker gave up for a starved function goes to that function, once the worker is gone.
+      if (this.#groups.get(first.fn.name) === first) this.#serve(first);
+      if (
+        this.#groups.get(first.fn.name) !== first ||
+        first.waiters.length === 0 ||
+        this.#census(first).alive > 0
+      ) {
+        this.#yieldTo = undefined;
       }
+    }
+    for (const group of this.#groups.values()) if (group.waiters.length > 0) this.#serve(group);
+  }
+
+  #serve(group: Group): void {
+    while (group.waiters.length > 0) {
+      const idle = this.#idleWorker(group);
+      if (idle !== undefined) {
+        idle.state = 'busy';
+        group.waiters.shift()?.resolve(idle);
+        continue;
+      }
+      const { starting, alive } = this.#census(group);
+      if (starting >= group.waiters.length || alive >= this.#options.maxWorkersPerFunction) return;
+      if (this.#total >= this.#options.maxWorkers) {
+        this.#evictIdle();
+        return;
+      }
+      this.#spawn(group);
     }
   }
 
@@ -257,10 +296,11 @@ export class WorkerPool {
     return undefined;
   }
 
-  /** Stops the least recently used idle worker of any function, making room under the overall cap. */
+  /** Stops the least recently used idle worker of a function nobody waits for, making room under the cap. */
   #evictIdle(): void {
     let oldest: FunctionWorker | undefined;
     for (const group of this.#groups.values()) {
+      if (group.waiters.length > 0) continue;
       for (const worker of group.workers) {
         if (worker.state === 'idle' && (oldest === undefined || worker.lastUsed < oldest.lastUsed))
           oldest = worker;

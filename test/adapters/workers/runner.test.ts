@@ -103,15 +103,18 @@ describe('worker runner (embedded only)', () => {
 
   test('logs what a call printed before its thread was killed by the timeout', async () => {
     const lines: string[] = [];
-    const source = 'export function handler(e) { console.log("started", e.id); while (true) {} }\n';
+    const source =
+      'export function handler(e) { console.log("started", e.id); if (e.data.spin) while (true) {} }\n';
     await withRunner({ logger: (_fn, line) => lines.push(line) }, async (runner) => {
-      await runner.deploy('last-words', text(source), { timeoutMs: 200 });
-      const input = ping();
+      await runner.deploy('last-words', text(source), { timeoutMs: 500 });
+      await runner.invoke('last-words', ping({ spin: false }), context('last-words'));
+      await waitFor(() => lines.length === 1, 'the warm-up line', 5000);
+      const input = ping({ spin: true });
       assert.equal(
         await codeOf(runner.invoke('last-words', input, context('last-words'))),
         'FunctionTimeout',
       );
-      assert.deepEqual(lines, [`started ${input.id}`]);
+      assert.equal(lines[1], `started ${input.id}`);
     });
   });
 
@@ -284,6 +287,23 @@ describe('worker runner (embedded only)', () => {
         assert.ok(runner.stats().workers <= 1);
       }
       assert.equal(runner.stats().started, 4);
+    });
+  });
+
+  test('gives a function with no worker a turn when another keeps the only slot busy', async () => {
+    await withRunner({ maxWorkers: 1 }, async (runner) => {
+      await runner.deploy('greedy', text(THREAD_ID));
+      await runner.deploy('modest', text(THREAD_ID));
+      const done: string[] = [];
+      const greedy = Array.from({ length: 6 }, () =>
+        runner.invoke('greedy', ping({ ms: 20 }), context('greedy')).then(() => done.push('greedy')),
+      );
+      await waitFor(() => runner.stats().busy === 1, 'greedy to start', 5000);
+      const modest = runner
+        .invoke('modest', ping({ ms: 0 }), context('modest'))
+        .then(() => done.push('modest'));
+      await Promise.all([...greedy, modest]);
+      assert.ok(done.indexOf('modest') < 5, `modest finished at ${done.indexOf('modest')} of ${done.length}`);
     });
   });
 
