@@ -41,7 +41,8 @@ Usage: junction <command> [options]
                                         test a pattern/filter against an event, with an explanation
   rules simulate NAME --from T --to T [--pattern FILE|JSON]
                                         run a rule over retained events, delivering nothing
-  functions deploy NAME FILE [--timeout-ms N] [--memory-mb N]
+  functions deploy NAME FILE [--timeout-ms N] [--memory-mb N] [--aws]
+                                        (--aws: straight to AWS Lambda, see docs/aws-handlers.md)
   functions list | delete NAME
   trace ID [--source S]                 an event's journey
   dead-letters list [--rule R] [--target T] [--limit N]
@@ -302,6 +303,19 @@ const functions: Handler = async (ctx, args, v) => {
   switch (sub) {
     case 'deploy': {
       if (!name || !file) throw new UsageError('functions deploy NAME FILE');
+      if (v.aws === true) {
+        const { runAwsDeploy } = await import('./aws-deploy.ts');
+        return runAwsDeploy(
+          {
+            name,
+            file,
+            json: ctx.json,
+            ...(typeof v['timeout-ms'] === 'string' ? { timeoutMs: v['timeout-ms'] } : {}),
+            ...(typeof v['memory-mb'] === 'string' ? { memoryMb: v['memory-mb'] } : {}),
+          },
+          ctx.io,
+        );
+      }
       let source: Uint8Array;
       try {
         source = readFileSync(file);
@@ -531,6 +545,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         all: { type: 'boolean' },
         'timeout-ms': { type: 'string' },
         'memory-mb': { type: 'string' },
+        aws: { type: 'boolean' },
       },
     });
   } catch (error) {
