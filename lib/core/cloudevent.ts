@@ -34,7 +34,27 @@ export function validateEvent(raw: unknown, options: ValidateEventOptions = {}):
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalid(`an event must be a JSON object; received ${show(raw)}`, undefined);
   }
-  const input = raw as Record<string, unknown>;
+  return validateParts(raw as Record<string, unknown>, undefined, options);
+}
+
+/**
+ * `validateEvent` for codecs that collect attributes themselves (binary modes): the spec's attributes and
+ * the payload members are read from `input`, extensions from `extensions` (other members of `input` are
+ * ignored). The rules and errors are exactly those of `validateEvent`.
+ */
+export function validateEventParts(
+  input: Readonly<Record<string, unknown>>,
+  extensions: ReadonlyMap<string, unknown>,
+  options: ValidateEventOptions = {},
+): CloudEvent {
+  return validateParts(input, extensions, options);
+}
+
+function validateParts(
+  input: Readonly<Record<string, unknown>>,
+  extensions: ReadonlyMap<string, unknown> | undefined,
+  options: ValidateEventOptions,
+): CloudEvent {
   // The required attributes first, in one literal: every event gets the same object shape.
   const out: Record<string, unknown> = {
     specversion: checkSpecversion(input.specversion),
@@ -74,8 +94,15 @@ export function validateEvent(raw: unknown, options: ValidateEventOptions = {}):
     }
     out.time = time;
   }
-  for (const key of Object.keys(input)) {
-    if (!KNOWN_MEMBERS.has(key)) checkExtension(key, input[key], out);
+  if (extensions === undefined) {
+    for (const key of Object.keys(input)) {
+      if (!KNOWN_MEMBERS.has(key)) checkExtension(key, input[key], out);
+    }
+  } else {
+    for (const [key, value] of extensions) {
+      if (KNOWN_MEMBERS.has(key)) throw invalid(`${key} is not an extension attribute`, key);
+      checkExtension(key, value, out);
+    }
   }
   const data = input.data;
   const base64 = input.data_base64;

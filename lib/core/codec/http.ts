@@ -3,7 +3,7 @@
  * binary and structured mode and batches out.
  * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
  */
-import { isAttributeName, serializeEvent, show, validateEvent } from '../cloudevent.ts';
+import { isAttributeName, serializeEvent, show, validateEvent, validateEventParts } from '../cloudevent.ts';
 import type { CloudEvent } from '../cloudevent-types.ts';
 import { JunctionError, toJunctionError } from '../errors.ts';
 import { decodeHeaderValue, percentEncode } from './header-value.ts';
@@ -171,6 +171,8 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
   return entries;
 }
 
+const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
+
 /** The attributes of a binary-mode request, collected before validation. */
 interface BinaryAttributes {
   specversion?: string;
@@ -271,8 +273,7 @@ function parseBinary(
     data: payload.data,
     data_base64: payload.data_base64,
   };
-  if (extensions !== undefined) for (const [name, value] of extensions) raw[name] = value;
-  return validateEvent(raw);
+  return validateEventParts(raw, extensions ?? NO_EXTENSIONS);
 }
 
 function repeated(attribute: string): JunctionError {
