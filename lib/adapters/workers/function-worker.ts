@@ -17,6 +17,8 @@ export interface FunctionVersion {
   readonly version: string;
   readonly timeoutMs: number;
   readonly memoryMb: number;
+  /** How long loading the module (a cold start) may take; apart from the call's timeout, as Lambda's init. */
+  readonly loadTimeoutMs: number;
 }
 
 let workerEntry: Promise<URL> | undefined;
@@ -168,9 +170,9 @@ export class FunctionWorker {
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#startup = undefined;
-        reject(timeoutError(fn.name, fn.timeoutMs, 'load'));
+        reject(timeoutError(fn.name, fn.loadTimeoutMs, 'load'));
         this.stop();
-      }, fn.timeoutMs);
+      }, fn.loadTimeoutMs);
       this.#startup = { resolve, reject, timer };
     });
     this.ready.catch(() => {});

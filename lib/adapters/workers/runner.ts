@@ -29,6 +29,8 @@ export interface WorkerRunnerOptions {
   readonly maxWorkers?: number;
   /** An idle worker is stopped after this many ms without a call (the next call starts a new one). @default 300000 */
   readonly idleTimeoutMs?: number;
+  /** How long loading a function's module may take (at deploy and on each cold start). @default 10000 */
+  readonly loadTimeoutMs?: number;
   /** A function's timeout when its deploy set none. @default 10000 */
   readonly defaultTimeoutMs?: number;
   /** A function's heap limit (V8 old generation) when its deploy set none. @default 128 */
@@ -89,7 +91,7 @@ export function validateFunctionName(name: unknown): string {
   return name;
 }
 
-function versionOf(stored: StoredFunction): FunctionVersion {
+function versionOf(stored: StoredFunction, loadTimeoutMs: number): FunctionVersion {
   const { info } = stored;
   return {
     name: info.name,
@@ -97,6 +99,7 @@ function versionOf(stored: StoredFunction): FunctionVersion {
     version: `${info.sha256}@${info.updatedAt}`,
     timeoutMs: info.timeoutMs,
     memoryMb: info.memoryMb,
+    loadTimeoutMs,
   };
 }
 
@@ -105,6 +108,7 @@ interface ResolvedOptions {
   readonly maxWorkersPerFunction: number;
   readonly maxWorkers: number;
   readonly idleTimeoutMs: number;
+  readonly loadTimeoutMs: number;
   readonly defaultTimeoutMs: number;
   readonly defaultMemoryMb: number;
   readonly maxSourceBytes: number;
@@ -127,6 +131,7 @@ function resolveOptions(options: WorkerRunnerOptions): ResolvedOptions {
     maxWorkersPerFunction: option('maxWorkersPerFunction', 2, 1, 1024),
     maxWorkers: option('maxWorkers', 16, 1, 4096),
     idleTimeoutMs: option('idleTimeoutMs', 300_000, 1, 24 * 3_600_000),
+    loadTimeoutMs: option('loadTimeoutMs', 10_000, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     defaultTimeoutMs: option('defaultTimeoutMs', 10_000, TIMEOUT_RANGE.min, TIMEOUT_RANGE.max),
     defaultMemoryMb: option('defaultMemoryMb', 128, MEMORY_RANGE.min, MEMORY_RANGE.max),
     maxSourceBytes: option('maxSourceBytes', 10 * 1024 * 1024, 1, 2 ** 31),
@@ -151,7 +156,7 @@ export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<
     idleTimeoutMs: resolved.idleTimeoutMs,
     log: resolved.logger,
   });
-  for (const stored of store.list()) pool.setVersion(versionOf(stored));
+  for (const stored of store.list()) pool.setVersion(versionOf(stored, resolved.loadTimeoutMs));
   return new WorkerFunctionRunner(resolved, store, pool);
 }
 
@@ -293,7 +298,15 @@ class WorkerFunctionRunner implements WorkerRunner {
     const staged = await this.#store.stage(name, code);
     const digest = sha256(code);
     try {
-      await this.#pool.probe({ name, url: staged.url, version: `probe:${digest}`, timeoutMs, memoryMb });
+      const loadTimeoutMs = this.#options.loadTimeoutMs;
+      await this.#pool.probe({
+        name,
+        url: staged.url,
+        version: `probe:${digest}`,
+        timeoutMs,
+        memoryMb,
+        loadTimeoutMs,
+      });
     } catch (error) {
       await this.#store.discard(staged.path);
       throw asInvalidFunction(name, error);
@@ -308,7 +321,7 @@ class WorkerFunctionRunner implements WorkerRunner {
       memoryMb,
     });
     const stored = await this.#store.commit(staged.path, info);
-    this.#pool.setVersion(versionOf(stored));
+    this.#pool.setVersion(versionOf(stored, this.#options.loadTimeoutMs));
     return info;
   }
 }

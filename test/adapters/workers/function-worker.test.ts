@@ -32,7 +32,14 @@ after(() => dir.remove());
 function version(name: string, code: string, timeoutMs = 1000): FunctionVersion {
   const path = join(dir.path, `${name}.mjs`);
   writeFileSync(path, code);
-  return { name, url: pathToFileURL(path).href, version: '1', timeoutMs, memoryMb: 32 };
+  return {
+    name,
+    url: pathToFileURL(path).href,
+    version: '1',
+    timeoutMs,
+    memoryMb: 32,
+    loadTimeoutMs: timeoutMs,
+  };
 }
 
 function start(fn: FunctionVersion, lines: string[] = []): { worker: FunctionWorker; exited: Promise<void> } {

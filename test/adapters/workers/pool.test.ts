@@ -32,7 +32,14 @@ after(() => dir.remove());
 function version(name: string, tag: string): FunctionVersion {
   const path = join(dir.path, `${name}-${tag}.mjs`);
   writeFileSync(path, TAGGED(tag));
-  return { name, url: pathToFileURL(path).href, version: tag, timeoutMs: 2000, memoryMb: 32 };
+  return {
+    name,
+    url: pathToFileURL(path).href,
+    version: tag,
+    timeoutMs: 2000,
+    memoryMb: 32,
+    loadTimeoutMs: 10_000,
+  };
 }
 
 function pool(maxWorkersPerFunction = 2, maxWorkers = 8): WorkerPool {

@@ -228,7 +228,7 @@ describe('worker runner (embedded only)', () => {
   });
 
   test('rejects a module that throws or never finishes while loading', async () => {
-    await withRunner({}, async (runner) => {
+    await withRunner({ loadTimeoutMs: 300 }, async (runner) => {
       const throwing = await codeOf(
         runner.deploy('load-throws', text('throw new Error("no");\nexport const handler = () => {};\n')),
       );
