@@ -80,10 +80,21 @@ export class DynamoDeadLetters implements DeadLetters {
       item.offset = n(letter.position.offset);
     }
     await this.#payloads.write(payload);
-    const out = await guard('PutItem', this.#table, () =>
-      this.#client.send(new PutItemCommand({ TableName: this.#table, Item: item, ReturnValues: 'ALL_OLD' })),
-    );
-    await this.#payloads.discard(letter.dlId, out.Attributes, 'event');
+    let out: { Attributes?: Item | undefined };
+    try {
+      out = await guard('PutItem', this.#table, () =>
+        this.#client.send(
+          new PutItemCommand({ TableName: this.#table, Item: item, ReturnValues: 'ALL_OLD' }),
+        ),
+      );
+    } catch (error) {
+      await this.#payloads.discard(letter.dlId, payload.attributes, 'event').catch(() => {});
+      throw error;
+    }
+    // A letter added again under the same id: the chunks of the one it replaced are nobody's now.
+    if (str(out.Attributes ?? {}, 'eventChunkId') !== str(payload.attributes, 'eventChunkId')) {
+      await this.#payloads.discard(letter.dlId, out.Attributes, 'event');
+    }
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {

@@ -103,10 +103,9 @@ export class DynamoLedger implements Ledger {
         );
         return true;
       } catch (error) {
-        if (isConditionFailed(error)) {
-          await this.#payloads.discard(keyString(delivery), payload.attributes, 'event');
-          return false;
-        }
+        // The item was not written: its chunks (if any) are nobody's.
+        await this.#payloads.discard(keyString(delivery), payload.attributes, 'event').catch(() => {});
+        if (isConditionFailed(error)) return false;
         throw storeError('PutItem', this.#table, error);
       }
     });
@@ -267,10 +266,8 @@ export class DynamoLedger implements Ledger {
       await this.#payloads.discard(pk, out.Attributes, 'event');
       return true;
     } catch (error) {
-      if (isConditionFailed(error)) {
-        await this.#payloads.discard(pk, payload.attributes, 'event');
-        return false;
-      }
+      await this.#payloads.discard(pk, payload.attributes, 'event').catch(() => {});
+      if (isConditionFailed(error)) return false;
       throw storeError('PutItem', this.#table, error);
     }
   }
