@@ -12,7 +12,8 @@ import { type App, createApp } from '../../server/app.ts';
 import { createReplayExtensions } from '../../server/replay.ts';
 import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
 import { createHttpDriver } from '../http/http-driver.ts';
-import { createKafkaEventLog } from '../kafka/index.ts';
+import { createKafkaEventLog, type KafkaEventLogOptions } from '../kafka/index.ts';
+import { createKafkaTargetDriver } from '../kafka/target-driver.ts';
 import { createLambdaRunner, type LambdaRunner } from '../lambda/runner.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
@@ -185,7 +186,7 @@ export async function createAwsRuntime(
   };
   try {
     const bootstrap = await resolveBootstrap(config, options.kafkaClient);
-    const log = await createKafkaEventLog({
+    const connection: KafkaEventLogOptions = {
       bootstrap,
       topic: config.kafkaTopic,
       dedup: stores.dedup,
@@ -195,8 +196,12 @@ export async function createAwsRuntime(
         ? {}
         : { sasl: { mechanism: 'AWS_MSK_IAM', region: config.region } }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
-    });
+    };
+    const log = await createKafkaEventLog(connection);
     closers.push(() => log.close());
+    // `kafka` targets that name no brokers produce to this cluster, with the same IAM auth.
+    const kafkaTargets = createKafkaTargetDriver({ connection, clientId: 'junction-lambda-targets' });
+    closers.push(async () => kafkaTargets.close?.());
     const functions = createLambdaRunner({
       region: config.region,
       prefix: config.functionPrefix,
@@ -213,7 +218,7 @@ export async function createAwsRuntime(
       deadLetters: stores.deadLetters,
       traces: stores.traces,
       functions,
-      drivers: { http, bus: http },
+      drivers: { http, bus: http, kafka: kafkaTargets },
       onError,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
