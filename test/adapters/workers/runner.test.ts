@@ -1,5 +1,7 @@
 /** The worker-thread FunctionRunner: the shared suite, plus what only the embedded runner does. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   createWorkerRunner,
@@ -87,6 +89,18 @@ describe('worker runner (embedded only)', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  test('runs the append-line fixture, one line per execution in the file named by data.file', async () => {
+    await withRunner({}, async (runner, dataDir) => {
+      const file = join(dataDir, 'lines.txt');
+      await runner.deploy('append-line', functionFixture('append-line'));
+      const first = ping({ file });
+      const second = ping({ file });
+      await runner.invoke('append-line', first, context('append-line'));
+      await runner.invoke('append-line', second, context('append-line'));
+      assert.equal(readFileSync(file, 'utf8'), `urn:test ${first.id}\nurn:test ${second.id}\n`);
+    });
   });
 
   test('sends console output and context.log to the logger, line by line, with the function name', async () => {
