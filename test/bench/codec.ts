@@ -198,7 +198,7 @@ async function bareServerCost(input: Input, ms: number): Promise<number> {
 }
 
 export async function benchCodec(options: { quick: boolean }): Promise<BenchTable> {
-  const totalMs = options.quick ? 1000 : 3000;
+  const totalMs = options.quick ? 1000 : 2500;
   const rows: (string | number)[][] = [];
   for (const input of inputs()) {
     const rates = compare(input, totalMs);
