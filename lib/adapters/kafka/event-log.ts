@@ -32,8 +32,20 @@ export interface KafkaEventLog extends EventLog {
 }
 
 function unavailable(message: string, cause?: unknown): JunctionError {
-  const reason = cause instanceof Error ? `: ${cause.message}` : '';
+  const reasons = causes(cause);
+  const reason = reasons.length === 0 ? '' : `: ${reasons.join('; ')}`;
   return new JunctionError('BufferUnavailable', `${message}${reason}`, { retriable: true, cause });
+}
+
+/** The distinct messages of an error and of what it wraps (the client nests them: `errors`, `cause`). */
+function causes(error: unknown, out: string[] = [], depth = 0): string[] {
+  if (!(error instanceof Error) || depth > 4) return out;
+  const message = error.message.trim().replace(/\.$/, '');
+  if (message !== '' && !out.includes(message)) out.push(message);
+  const nested = (error as { errors?: unknown }).errors;
+  if (Array.isArray(nested)) for (const inner of nested.slice(0, 3)) causes(inner, out, depth + 1);
+  causes((error as { cause?: unknown }).cause, out, depth + 1);
+  return out;
 }
 
 /** Rejects with `BufferUnavailable` when `promise` has not settled within `ms`. */
