@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Producer } from '@platformatic/kafka';
 import type { ApiGatewayResult } from '../../lib/adapters/aws/apigateway.ts';
 import type { AwsRuntime } from '../../lib/adapters/aws/wiring.ts';
 import { type MskPoller, startMskPoller } from '../../lib/adapters/kafka/msk-poller.ts';
@@ -192,11 +193,48 @@ describe('AWS path: ingest → Kafka → MSK poller → router → function and 
     assert.equal(target.received.length, 1, 'the HTTP target got order-1 once');
   });
 
+  it('dead-letters a record on the topic that is not a CloudEvent, with its raw bytes, and goes on', async () => {
+    const producer = new Producer({ clientId: 'aws-path-test', bootstrapBrokers: [kafka as string] });
+    try {
+      await producer.send({
+        messages: [
+          {
+            topic,
+            partition: 0,
+            key: Buffer.from('raw'),
+            value: Buffer.from('\u0000not json'),
+            headers: new Map([[Buffer.from('content-type'), Buffer.from('application/cloudevents+json')]]),
+          },
+        ],
+      });
+    } finally {
+      await producer.close();
+    }
+    let letters: Array<{ rule: string; reason: string; event: { data_base64?: string } }> = [];
+    await until(async () => {
+      const answer = await api(apiRequest('GET', '/dead-letters', undefined, 'rule=%24undecodable'));
+      letters = (JSON.parse(answer.body) as { deadLetters: typeof letters }).deadLetters;
+      return letters.length > 0;
+    }, 'the undecodable record dead-lettered');
+    assert.equal(letters.length, 1);
+    assert.match(letters[0]?.reason ?? '', /^InvalidJson: /);
+    assert.equal(
+      Buffer.from(letters[0]?.event.data_base64 ?? '', 'base64').toString('utf8'),
+      '\u0000not json',
+    );
+    // The partition goes on: a later event is routed.
+    assert.equal((await ingest(fixture('apigw-http-v2-ingest'))).statusCode, 202);
+    const next = fixture('apigw-http-v2-ingest') as { headers: Record<string, string> };
+    const later = await ingest({ ...next, headers: { ...next.headers, 'ce-id': 'order-9' } });
+    assert.equal(later.statusCode, 202);
+    await until(() => target.received.some((r) => r.headers['ce-id'] === 'order-9'), 'order-9 delivered');
+  });
+
   it('leaves nothing due for the scheduler once everything was delivered', async () => {
     const summary = await scheduler({}, lambdaContext());
     assert.equal(summary.taken, 0);
     const rt = await runtime();
     assert.equal(await rt.stores.ledger.pendingCount(), 0);
-    assert.equal(await rt.stores.deadLetters.count(), 0);
+    assert.equal(await rt.stores.deadLetters.count(), 1, 'only the undecodable record');
   });
 });
