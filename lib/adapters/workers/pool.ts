@@ -33,6 +33,26 @@ export interface PoolStats {
   readonly failures: number;
   readonly timeouts: number;
   readonly outOfMemory: number;
+  /** The same, per deployed function. */
+  readonly byFunction: Readonly<Record<string, FunctionStats>>;
+}
+
+/** Counters of one function since the pool first saw it (a redeploy keeps them, a delete drops them). */
+export interface FunctionStats {
+  readonly workers: number;
+  readonly busy: number;
+  readonly queued: number;
+  readonly invocations: number;
+  readonly failures: number;
+  readonly timeouts: number;
+  readonly outOfMemory: number;
+}
+
+interface Counters {
+  invocations: number;
+  failures: number;
+  timeouts: number;
+  outOfMemory: number;
 }
 
 interface Waiter {
@@ -46,6 +66,7 @@ interface Group {
   fn: FunctionVersion;
   readonly workers: Set<FunctionWorker>;
   readonly waiters: Waiter[];
+  readonly counts: Counters;
 }
 
 export class WorkerPool {
@@ -53,10 +74,7 @@ export class WorkerPool {
   readonly #groups = new Map<string, Group>();
   #total = 0;
   #started = 0;
-  #invocations = 0;
-  #failures = 0;
-  #timeouts = 0;
-  #outOfMemory = 0;
+  readonly #totals: Counters = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0 };
   #closed = false;
   /** A function that gets the next free slot (a worker of another function stopped to make room for it). */
   #yieldTo: Group | undefined;
@@ -73,7 +91,8 @@ export class WorkerPool {
   setVersion(fn: FunctionVersion): void {
     const group = this.#groups.get(fn.name);
     if (group === undefined) {
-      this.#groups.set(fn.name, { fn, workers: new Set(), waiters: [] });
+      const counts = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0 };
+      this.#groups.set(fn.name, { fn, workers: new Set(), waiters: [], counts });
       return;
     }
     group.fn = fn;
@@ -101,15 +120,18 @@ export class WorkerPool {
     context: WireContext,
     timeoutMs?: number,
   ): Promise<readonly unknown[]> {
-    this.#invocations++;
-    const limit = timeoutMs ?? this.#groups.get(name)?.fn.timeoutMs ?? 0;
+    const group = this.#groups.get(name);
+    this.#totals.invocations++;
+    if (group !== undefined) group.counts.invocations++;
+    const limit = timeoutMs ?? group?.fn.timeoutMs ?? 0;
     const deadline = performance.now() + limit;
     let worker: FunctionWorker | undefined;
     try {
       worker = await this.#acquire(name, limit);
       return await worker.invoke(event, context, Math.max(1, deadline - performance.now()), limit);
     } catch (error) {
-      this.#count(error);
+      this.#count(error, this.#totals);
+      if (group !== undefined) this.#count(error, group.counts);
       throw error;
     } finally {
       if (worker !== undefined) this.#release(worker);
@@ -131,13 +153,18 @@ export class WorkerPool {
     let busy = 0;
     let starting = 0;
     let queued = 0;
-    for (const group of this.#groups.values()) {
+    const byFunction: Record<string, FunctionStats> = {};
+    for (const [name, group] of this.#groups) {
       queued += group.waiters.length;
+      let groupBusy = 0;
       for (const worker of group.workers) {
         if (worker.state === 'idle') idle++;
-        else if (worker.state === 'busy') busy++;
+        else if (worker.state === 'busy') groupBusy++;
         else if (worker.state === 'starting') starting++;
       }
+      busy += groupBusy;
+      const workers = group.workers.size;
+      byFunction[name] = { workers, busy: groupBusy, queued: group.waiters.length, ...group.counts };
     }
     return {
       workers: this.#total,
@@ -146,10 +173,8 @@ export class WorkerPool {
       starting,
       queued,
       started: this.#started,
-      invocations: this.#invocations,
-      failures: this.#failures,
-      timeouts: this.#timeouts,
-      outOfMemory: this.#outOfMemory,
+      ...this.#totals,
+      byFunction,
     };
   }
 
@@ -167,12 +192,12 @@ export class WorkerPool {
     while (this.#total > 0) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
-  #count(error: unknown): void {
+  #count(error: unknown, counts: Counters): void {
     const code = error instanceof JunctionError ? error.code : undefined;
     if (code === 'NotFound') return;
-    if (code === 'FunctionTimeout') this.#timeouts++;
-    else if (code === 'FunctionOutOfMemory') this.#outOfMemory++;
-    else this.#failures++;
+    if (code === 'FunctionTimeout') counts.timeouts++;
+    else if (code === 'FunctionOutOfMemory') counts.outOfMemory++;
+    else counts.failures++;
   }
 
   /** Waits for a ready worker of the function's current version, at most `timeoutMs`. */

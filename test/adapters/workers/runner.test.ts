@@ -422,6 +422,14 @@ describe('worker runner (embedded only)', () => {
       await codeOf(runner.invoke('spin', ping(), context('spin')));
       const stats = runner.stats();
       assert.deepEqual([stats.functions, stats.invocations, stats.failures, stats.timeouts], [2, 2, 1, 1]);
+      assert.deepEqual(
+        [
+          stats.byFunction.throws?.invocations,
+          stats.byFunction.throws?.failures,
+          stats.byFunction.spin?.timeouts,
+        ],
+        [1, 1, 1],
+      );
     });
   });
 });
