@@ -173,6 +173,17 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
 
 const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();
 
+/**
+ * The spec's attributes by their usual header name. Property keys are internalized strings, so this
+ * lookup (and the switch on its result) compares pointers instead of slicing and comparing characters.
+ */
+const CORE_HEADERS: ReadonlyMap<string, string> = new Map(
+  ['specversion', 'id', 'source', 'type', 'subject', 'time', 'dataschema'].map((name) => [
+    `ce-${name}`,
+    name,
+  ]),
+);
+
 /** The attributes of a binary-mode request, collected before validation. */
 interface BinaryAttributes {
   specversion?: string;
@@ -199,7 +210,7 @@ function parseBinary(
     const value = headers[name];
     if (value === undefined) continue;
     found = true;
-    const attribute = lowerCase(name.slice(3));
+    const attribute = CORE_HEADERS.get(name) ?? lowerCase(name.slice(3));
     if (Array.isArray(value) && value.length > 1) {
       throw invalid(
         `the header ce-${attribute} appears ${value.length} times; each attribute must appear once`,
