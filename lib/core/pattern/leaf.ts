@@ -127,6 +127,11 @@ export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
   }
 }
 
+/** JSON text with a space after list commas, as patterns are usually written: `[">", 100]`. */
+function listText(value: unknown): string {
+  return Array.isArray(value) ? `[${value.map((v) => JSON.stringify(v)).join(', ')}]` : JSON.stringify(value);
+}
+
 /** The matcher as it reads in a pattern, e.g. `numeric [">", 100]` or `prefix "ord"`. */
 export function describeMatcher(m: Matcher): string {
   switch (m.kind) {
@@ -146,14 +151,14 @@ export function describeMatcher(m: Matcher): string {
     case 'cidr':
       return `${m.kind} ${JSON.stringify(m.value)}`;
     case 'anything-but':
-      return `anything-but ${JSON.stringify(m.shown)}`;
+      return `anything-but ${listText(m.shown)}`;
     case 'anything-but-prefix':
     case 'anything-but-suffix':
     case 'anything-but-equals-ignore-case':
     case 'anything-but-wildcard':
-      return `anything-but ${m.kind.slice('anything-but-'.length)} ${JSON.stringify(m.values)}`;
+      return `anything-but ${m.kind.slice('anything-but-'.length)} ${listText(m.values)}`;
     case 'numeric':
-      return `numeric ${JSON.stringify(m.shown)}`;
+      return `numeric ${listText(m.shown)}`;
     case 'exists':
       return 'exists true';
   }

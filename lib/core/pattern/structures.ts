@@ -124,20 +124,28 @@ function build<K extends number | string, T>(items: Interval<K, T>[]): IntervalN
   };
 }
 
-/** Ranges that contain a point, found in O(log n + answers); rebuilt lazily after a change. */
+/**
+ * Ranges that contain a point, found in O(log n + answers). Changes are cheap: new ranges wait in a short list
+ * and removed ones are skipped, until either grows past about √n and the tree is rebuilt on the next lookup.
+ */
 export class IntervalIndex<K extends number | string, T> {
   readonly #items = new Map<T, Interval<K, T>>();
   #tree: IntervalNode<K, T> | undefined;
-  #dirty = false;
+  #pending: Interval<K, T>[] = [];
+  readonly #removed = new Set<T>();
+  #stale = false;
 
   add(interval: Interval<K, T>): void {
+    if (this.#items.has(interval.item) || this.#removed.has(interval.item)) this.#stale = true;
     this.#items.set(interval.item, interval);
-    this.#dirty = true;
+    this.#pending.push(interval);
   }
 
   remove(item: T): void {
-    this.#items.delete(item);
-    this.#dirty = true;
+    if (!this.#items.delete(item)) return;
+    const before = this.#pending.length;
+    this.#pending = this.#pending.filter((r) => r.item !== item);
+    if (this.#pending.length === before) this.#removed.add(item);
   }
 
   get size(): number {
@@ -145,26 +153,34 @@ export class IntervalIndex<K extends number | string, T> {
   }
 
   collect(x: K, visit: (item: T) => void): void {
-    if (this.#dirty) {
+    const slack = 32 + Math.sqrt(this.#items.size);
+    if (this.#stale || this.#pending.length > slack || this.#removed.size > slack) {
       this.#tree = build([...this.#items.values()]);
-      this.#dirty = false;
+      this.#pending = [];
+      this.#removed.clear();
+      this.#stale = false;
     }
+    for (const r of this.#pending) if (contains(r, x)) visit(r.item);
+    const removed = this.#removed.size > 0 ? this.#removed : undefined;
+    const report = (r: Interval<K, T>): void => {
+      if (contains(r, x) && (removed === undefined || !removed.has(r.item))) visit(r.item);
+    };
     let node = this.#tree;
     while (node !== undefined) {
       if (x < node.center) {
         for (const r of node.byLow) {
           if (r.low > x) break;
-          if (contains(r, x)) visit(r.item);
+          report(r);
         }
         node = node.left;
       } else if (x > node.center) {
         for (const r of node.byHigh) {
           if (r.high < x) break;
-          if (contains(r, x)) visit(r.item);
+          report(r);
         }
         node = node.right;
       } else {
-        for (const r of node.byLow) if (contains(r, x)) visit(r.item);
+        for (const r of node.byLow) report(r);
         return;
       }
     }

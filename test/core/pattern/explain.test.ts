@@ -17,7 +17,7 @@ describe('explain', () => {
     assert.deepEqual(result.explanation, [
       {
         path: 'data.total',
-        condition: 'numeric [">",100]',
+        condition: 'numeric [">", 100]',
         actual: 50,
         reason: 'no value at this path satisfies the condition',
       },
