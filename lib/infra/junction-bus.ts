@@ -133,6 +133,12 @@ export interface JunctionBusProps {
   readonly router?: RouterOptions;
   /** How often the scheduler runs due retries (1 minute or more). @default 1 minute */
   readonly schedulerRate?: Duration;
+  /**
+   * Let the `api` function create and update user functions (PUT /functions/{name}). Off by default: the handler
+   * bundle carries no esbuild binary, so deploys go through the CLI (`deployRole`); GET and DELETE work either way.
+   * @default false
+   */
+  readonly apiDeploysFunctions?: boolean;
   /** A folder whose `*.ts` files each become a user function `junction-fn-<file name>`. @default none */
   readonly functionsDir?: string;
   /**
@@ -186,6 +192,7 @@ export class JunctionBus extends Construct {
   private readonly projectRoot: string;
   private readonly logRetention: logs.RetentionDays;
   private readonly architecture: lambda.Architecture;
+  private readonly apiDeploysFunctions: boolean;
 
   constructor(scope: Construct, id: string, props: JunctionBusProps = {}) {
     super(scope, id);
@@ -196,6 +203,7 @@ export class JunctionBus extends Construct {
     this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.architecture = props.architecture ?? lambda.Architecture.ARM_64;
     this.userFunctions = this.functions;
+    this.apiDeploysFunctions = props.apiDeploysFunctions ?? false;
 
     // Network
     if (props.vpc !== undefined) {
@@ -601,7 +609,7 @@ export class JunctionBus extends Construct {
       }),
     );
 
-    // API: replays read the topic, redrives append to it; PUT /functions deploys user functions.
+    // API: replays read the topic, redrives append to it; /functions reads and deletes user functions.
     for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.apiFunction.addToRolePolicy(s);
     this.apiFunction.addToRolePolicy(
       new iam.PolicyStatement({
@@ -610,7 +618,27 @@ export class JunctionBus extends Construct {
         resources: [eventsTopic],
       }),
     );
-    this.grantDeployFunctions(this.apiFunction);
+    if (this.apiDeploysFunctions) {
+      this.grantDeployFunctions(this.apiFunction);
+    } else {
+      this.grantReadDeleteFunctions(this.apiFunction);
+    }
+  }
+
+  /** GET and DELETE /functions: read, list and delete user functions `junction-fn-*`, no create or update. */
+  private grantReadDeleteFunctions(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'lambda:GetFunction',
+        'lambda:GetFunctionConfiguration',
+        'lambda:ListTags',
+        'lambda:DeleteFunction',
+      ],
+      resourceArns: [this.userFunctionArn()],
+    });
+    iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
+    suppressUserFunctionWildcards(grantee, 'lists, reads and deletes user functions');
   }
 
   private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {

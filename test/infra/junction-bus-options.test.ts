@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -204,6 +204,25 @@ describe('JunctionBus options', () => {
       Environment: { Variables: { LEVEL: 'debug' } },
       Tags: Match.arrayWith([{ Key: 'junction:function', Value: 'report' }]),
     });
+  });
+
+  test('lets the API deploy user functions with the function role when apiDeploysFunctions is on', () => {
+    const { stack, template } = synthStack({ apiDeploysFunctions: true }, noBundling);
+    const roleId = stack.getLogicalId(stack.bus.apiFunction.role!.node.defaultChild as CfnElement);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify((p.Properties as { Roles: unknown }).Roles).includes(roleId))
+      .flatMap(
+        (p) =>
+          (
+            p.Properties as {
+              PolicyDocument: { Statement: { Action: string | string[]; Condition?: unknown }[] };
+            }
+          ).PolicyDocument.Statement,
+      );
+    const create = statements.find((s) => s.Action === 'lambda:CreateFunction');
+    assert.deepEqual(create?.Condition, { StringEquals: { 'aws:RequestTag/junction:managed': 'true' } });
+    const pass = statements.find((s) => s.Action === 'iam:PassRole');
+    assert.deepEqual(pass?.Condition, { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
   });
 
   test('grantManage allows execute-api:Invoke on every route of the API', () => {
