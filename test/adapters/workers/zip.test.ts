@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { isZip, readZip } from '../../../lib/adapters/workers/zip.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { makeZip } from './make-zip.ts';
@@ -51,4 +52,27 @@ test('rejects truncated or damaged archives with InvalidFunction', () => {
 test('rejects an archive whose uncompressed size is over the limit', () => {
   const zip = makeZip([{ name: 'big.txt', contents: 'a'.repeat(10_000) }]);
   assert.throws(() => readZip(zip, { maxUncompressedBytes: 1000 }), /more than 1000 bytes/);
+});
+
+test('answers files or an InvalidFunction error for any corruption of an archive, never another error', () => {
+  const zip = makeZip([
+    { name: 'index.ts', contents: 'export const handler = () => {};\n'.repeat(5) },
+    { name: 'lib/a.ts', contents: 'export const a = 1;\n', deflate: false },
+  ]);
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat({ max: zip.length - 1 }), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+      fc.nat({ max: zip.length }),
+      (edits, cut) => {
+        const bytes = zip.slice(0, Math.max(cut, 1));
+        for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+        try {
+          readZip(bytes);
+        } catch (error) {
+          assert.ok(error instanceof JunctionError && error.code === 'InvalidFunction', String(error));
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
