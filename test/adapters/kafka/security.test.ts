@@ -1,4 +1,4 @@
-/** SASL against a real broker (its own, with a SASL_PLAINTEXT listener): PLAIN and SCRAM sign in; a bad password does not. */
+/** TLS and SASL against a real broker (its own, with SSL and SASL_PLAINTEXT listeners). */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -9,10 +9,10 @@ import { makeEvents } from '../../helpers/events.ts';
 import { type Broker, startBroker } from '../../kafka/broker.ts';
 import { kafkaSkip } from '../../kafka/env.ts';
 
-describe('Kafka EventLog over SASL (its own broker)', { skip: kafkaSkip }, () => {
+describe('Kafka EventLog over TLS and SASL (its own broker)', { skip: kafkaSkip }, () => {
   let broker: Broker;
   before(async () => {
-    broker = await startBroker({ saslUsers: { alice: 'alice-secret' } });
+    broker = await startBroker({ saslUsers: { alice: 'alice-secret' }, tls: true });
   });
   after(async () => {
     await broker?.remove();
@@ -40,6 +40,40 @@ describe('Kafka EventLog over SASL (its own broker)', { skip: kafkaSkip }, () =>
       }
     });
   }
+
+  test('appends and reads back over TLS, trusting the broker certificate', async () => {
+    const log = await createKafkaEventLog({
+      bootstrap: [broker.tlsBootstrap!],
+      topic: `tls-${randomUUID()}`,
+      partitions: 1,
+      tls: { ca: broker.tlsCa! },
+    });
+    try {
+      const events = makeEvents(2, () => ({ source: 'urn:test:tls' }));
+      await log.append(events);
+      assert.deepEqual(
+        (await log.read(0, 0, 10)).map((r) => r.event.id),
+        events.map((e) => e.id),
+      );
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('refuses a broker whose certificate it does not trust', async () => {
+    const error = await createKafkaEventLog({
+      bootstrap: [broker.tlsBootstrap!],
+      topic: `tls-${randomUUID()}`,
+      tls: true,
+      appendTimeoutMs: 3000,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof JunctionError, String(error));
+    assert.equal(error.code, 'BufferUnavailable');
+    assert.match(error.message, /certificate/i);
+  });
 
   test('refuses a wrong password with BufferUnavailable naming the failure', async () => {
     const error = await createKafkaEventLog({
