@@ -334,12 +334,27 @@ export class WorkerPool {
     oldest?.stop();
   }
 
+  /** Starts a worker for the group; when the thread cannot even be created, the first waiting call fails. */
   #spawn(group: Group): void {
-    const worker = new FunctionWorker(group.fn, this.#options.entry, this.#options.log, (gone) => {
-      group.workers.delete(gone);
-      this.#total--;
-      this.#pump();
-    });
+    let worker: FunctionWorker;
+    try {
+      worker = new FunctionWorker(group.fn, this.#options.entry, this.#options.log, (gone) => {
+        group.workers.delete(gone);
+        this.#total--;
+        this.#pump();
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const failure = new JunctionError(
+        'FunctionError',
+        `cannot start a worker for ${group.fn.name}: ${reason}`,
+        {
+          retriable: true,
+        },
+      );
+      group.waiters.shift()?.reject(failure);
+      return;
+    }
     group.workers.add(worker);
     this.#total++;
     this.#started++;
