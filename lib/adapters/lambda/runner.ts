@@ -429,7 +429,10 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     async invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult> {
       const lambdaName = `${prefix}${validateName(name)}`;
       const started = clock.now();
-      const timeoutMs = context.timeoutMs ?? timeouts.get(name) ?? 900_000;
+      // The function's timeout when this runner has seen it (deploy, list, get); else Lambda's own timeout
+      // ends the call first, and the deadline is left out rather than guessed.
+      const known = context.timeoutMs ?? timeouts.get(name);
+      const timeoutMs = known ?? 900_000;
       const payload = {
         event,
         context: {
@@ -439,7 +442,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
           idempotencyKey: context.idempotencyKey,
           attempt: context.attempt,
           possibleDuplicate: context.possibleDuplicate ?? false,
-          deadline: started + timeoutMs,
+          ...(known === undefined ? {} : { deadline: started + known }),
         },
       };
       let response: InvokeCommandOutput;
