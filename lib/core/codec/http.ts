@@ -103,6 +103,20 @@ function header(headers: HttpHeaders, name: string): string | undefined {
   return value;
 }
 
+/**
+ * How much longer than its wire form an event's JSON serialization can be: a control character becomes a
+ * 6-character escape, and `1e20` becomes 21 digits. Base64 (4/3) stays well under it.
+ */
+const MAX_EXPANSION = 6;
+
+/**
+ * The validation options that also bound the serialized event (what the log stores), or none when the
+ * wire size proves it small enough: serializing costs as much as parsing, so it is skipped when it can be.
+ */
+function serializedLimit(wireBytes: number, maxEventBytes: number): { maxEventBytes?: number } {
+  return wireBytes * MAX_EXPANSION > maxEventBytes ? { maxEventBytes } : {};
+}
+
 /** The limits with defaults for the absent (or `undefined`) ones. */
 function withDefaults(limits: Partial<IngestLimits>): IngestLimits {
   return {
@@ -135,7 +149,7 @@ export function parseHttpRequest(
         'structured mode carries one event, but the body is a JSON array; send batches as application/cloudevents-batch+json',
       );
     }
-    return { mode, event: validateEvent(raw) };
+    return { mode, event: validateEvent(raw, serializedLimit(body.length, max.maxEventBytes)) };
   }
   return { mode, entries: parseBatch(body, max) };
 }
@@ -153,8 +167,7 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
       { details: { count: raw.length, limit: max.maxBatchEvents } },
     );
   }
-  // An entry's serialization is never longer than the text it was parsed from, so small batches skip the check.
-  const options = body.length > max.maxEventBytes ? { maxEventBytes: max.maxEventBytes } : {};
+  const options = serializedLimit(body.length, max.maxEventBytes);
   const entries: BatchEntry[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const item: unknown = raw[i];
@@ -284,7 +297,7 @@ function parseBinary(
     data: payload.data,
     data_base64: payload.data_base64,
   };
-  return validateEventParts(raw, extensions ?? NO_EXTENSIONS);
+  return validateEventParts(raw, extensions ?? NO_EXTENSIONS, serializedLimit(size, maxEventBytes));
 }
 
 function repeated(attribute: string): JunctionError {

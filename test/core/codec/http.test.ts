@@ -501,6 +501,21 @@ describe('limits', () => {
     );
   });
 
+  test('bounds the serialized event too, which can be longer than the wire form', () => {
+    const body = enc.encode(
+      JSON.stringify({ ...required, data: [] }).replace('[]', `[${Array(40).fill('1e20').join(',')}]`),
+    );
+    const wireLimit = { maxEventBytes: body.length + 10 };
+    failsWith(() => parseHttpRequest(structured, body, wireLimit), 'PayloadTooLarge');
+    const binary = binaryHeaders(required, 'text/plain');
+    const control = new Uint8Array(100).fill(1);
+    failsWith(() => parseHttpRequest(binary, control, { maxEventBytes: 300 }), 'PayloadTooLarge');
+    assert.equal(
+      single(parseHttpRequest(binary, control, { maxEventBytes: 1000 })).data,
+      '\u0001'.repeat(100),
+    );
+  });
+
   test('rejects a batch over maxBatchBytes with 413 and over maxBatchEvents with InvalidBatch', () => {
     const body = toHttpBatch([validateEvent(required), validateEvent({ ...required, id: 'e2' })]).body;
     failsWith(() => parseHttpRequest(batch, body, { maxBatchBytes: body.length - 1 }), 'PayloadTooLarge');
