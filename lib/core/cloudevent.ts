@@ -116,7 +116,7 @@ function validateParts(
     if (data !== undefined) throw invalid('data and data_base64 must not both be present', 'data_base64');
     out.data_base64 = base64;
   } else if (data !== undefined) {
-    out.data = checkData(data, datacontenttype as string | undefined);
+    out.data = checkData(data, out.datacontenttype as string | undefined);
   }
   const event = Object.freeze(out) as CloudEvent;
   if (options.maxEventBytes !== undefined) {

@@ -265,6 +265,12 @@ describe('validateEvent', () => {
     assert.equal(validateEvent({ ...base, data_base64: 'TWE' }).data_base64, 'TWE');
   });
 
+  test('reads data as JSON when datacontenttype is null', () => {
+    const event = validateEvent({ ...base, datacontenttype: null, data: { a: 1 } });
+    assert.deepEqual(event.data, { a: 1 });
+    assert.equal('datacontenttype' in event, false);
+  });
+
   test('keeps an explicit null data and drops a null data_base64', () => {
     const event = validateEvent({ ...base, data: null, data_base64: null });
     assert.equal(event.data, null);

@@ -822,7 +822,19 @@ describe('robustness', () => {
         fc.oneof(
           fc.jsonValue(),
           fc.record(
-            { specversion: fc.constant('1.0'), id: fc.string(), source: fc.string(), type: fc.string() },
+            {
+              specversion: fc.constant('1.0'),
+              id: fc.string(),
+              source: fc.string(),
+              type: fc.string(),
+              datacontenttype: fc.constantFrom(null, 'text/plain', 'application/json', 'image/png', 'x'),
+              time: fc.oneof(fc.constant(null), fc.string()),
+              subject: fc.oneof(fc.constant(null), fc.string()),
+              dataschema: fc.oneof(fc.constant(null), fc.webUrl(), fc.string()),
+              data: fc.jsonValue(),
+              data_base64: fc.oneof(fc.constant(null), fc.base64String(), fc.string()),
+              myext: fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.string(), fc.double()),
+            },
             { requiredKeys: [] },
           ),
         ),
