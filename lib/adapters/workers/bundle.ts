@@ -44,7 +44,7 @@ const RESOLVE_SUFFIXES = ['', '.ts', '.mts', '.js', '.mjs', '.cjs', '.json', '/i
 
 /** Bundles a function's source (module text or zip bytes) into the text of one ESM module. */
 export async function bundleFunction(source: Uint8Array, options: BundleOptions): Promise<string> {
-  const resolveDir = options.resolveDir ?? projectRoot;
+  const resolveDir = resolve(options.resolveDir ?? projectRoot);
   const common = {
     bundle: true,
     platform: 'node',
