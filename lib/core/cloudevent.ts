@@ -208,36 +208,42 @@ export function isAttributeName(name: string): boolean {
 }
 
 function checkData(data: unknown, contentType: string | undefined): unknown {
-  if (typeof data === 'object' && data !== null) {
-    if (payloadKind(contentType) !== 'json') {
-      throw invalid(
-        `data must be a string when datacontenttype is ${show(contentType)} (not JSON); send bytes as data_base64; received ${show(data)}`,
-        'data',
-      );
-    }
-    deepFreeze(data, 1);
-  } else if (typeof data === 'number' || typeof data === 'boolean') {
-    if (payloadKind(contentType) !== 'json') {
-      throw invalid(
-        `data must be a string when datacontenttype is ${show(contentType)} (not JSON); received ${show(data)}`,
-        'data',
-      );
-    }
+  const kind = typeof data;
+  if (kind === 'string' || data === null) return data;
+  if (kind !== 'object' && kind !== 'number' && kind !== 'boolean') throw notJson(data);
+  if (payloadKind(contentType) !== 'json') {
+    throw invalid(
+      `data must be a string when datacontenttype is ${show(contentType)} (not JSON); send bytes as data_base64; received ${show(data)}`,
+      'data',
+    );
   }
+  if (kind === 'object') deepFreeze(data as object, 1);
+  else if (kind === 'number' && !Number.isFinite(data)) throw notJson(data);
   return data;
 }
 
+/** Freezes every object and array in `value`, checking the depth and that every leaf is a JSON value. */
 function deepFreeze(value: object, depth: number): void {
   if (depth > MAX_DATA_DEPTH) throw invalid(`data nests deeper than ${MAX_DATA_DEPTH} levels`, 'data');
   if (Array.isArray(value)) {
-    for (const item of value) if (typeof item === 'object' && item !== null) deepFreeze(item, depth + 1);
+    for (const item of value) checkItem(item, depth);
   } else {
-    for (const key in value) {
-      const item = (value as Record<string, unknown>)[key];
-      if (typeof item === 'object' && item !== null) deepFreeze(item, depth + 1);
-    }
+    for (const key in value) checkItem((value as Record<string, unknown>)[key], depth);
   }
   Object.freeze(value);
+}
+
+function checkItem(item: unknown, depth: number): void {
+  const kind = typeof item;
+  if (kind === 'object') {
+    if (item !== null) deepFreeze(item as object, depth + 1);
+  } else if (kind === 'number') {
+    if (!Number.isFinite(item)) throw notJson(item);
+  } else if (kind !== 'string' && kind !== 'boolean' && kind !== 'undefined') throw notJson(item);
+}
+
+function notJson(value: unknown): JunctionError {
+  return invalid(`data must hold only JSON values; received ${typeof value} ${show(String(value))}`, 'data');
 }
 
 /**
@@ -283,7 +289,11 @@ export function show(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    try {
+      text = String(value);
+    } catch {
+      text = Object.prototype.toString.call(value);
+    }
   }
   return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }

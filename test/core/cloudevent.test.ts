@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   eventSize,
   invalidCharAt,
@@ -36,7 +37,7 @@ function rejects(raw: unknown, field: string | undefined, code = 'InvalidEvent')
   } catch (error) {
     caught = error;
   }
-  assert.ok(caught instanceof JunctionError, `expected a JunctionError for ${JSON.stringify(raw)}`);
+  assert.ok(caught instanceof JunctionError, `expected a JunctionError (field ${field})`);
   assert.equal(caught.code, code);
   assert.equal(caught.field, field);
   return caught;
@@ -284,6 +285,40 @@ describe('validateEvent', () => {
     assert.deepEqual(
       validateEvent({ ...base, datacontenttype: 'application/cloudevents+json', data: [1] }).data,
       [1],
+    );
+  });
+
+  test('rejects data that JSON cannot hold', () => {
+    for (const data of [
+      10n,
+      () => 1,
+      Symbol('s'),
+      Number.POSITIVE_INFINITY,
+      { a: [Number.NaN] },
+      { b: 1n },
+    ]) {
+      rejects({ ...base, data }, 'data');
+    }
+  });
+
+  test('accepts any value only if it serializes and parses back', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({ withBigInt: true, withNullPrototype: true, withBoxedValues: true }),
+        fc.anything({ withBigInt: true }),
+        (data, ext) => {
+          let event: ReturnType<typeof validateEvent>;
+          try {
+            event = validateEvent({ ...base, data, ext });
+          } catch (error) {
+            assert.ok(error instanceof JunctionError, String(error));
+            return;
+          }
+          assert.ok(eventSize(event) > 0);
+          assert.equal(parseEventJson(serializeEvent(event)).id, 'e1');
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
