@@ -1,0 +1,42 @@
+/** bin/app.ts, the CDK app of `npx cdk synth`: context options, and cdk-nag failing the synth on a finding. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { repoRoot, tempDir } from '../helpers/paths.ts';
+
+const out = tempDir('junction-cdk-app-');
+after(() => out.remove());
+
+/** Runs the app as the CDK CLI does: context in CDK_CONTEXT_JSON, the assembly into CDK_OUTDIR. */
+function runApp(context: Record<string, string>, outdir: string): { status: number | null; output: string } {
+  const result = spawnSync(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(repoRoot, 'bin', 'app.ts')],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      encoding: 'utf8',
+    },
+  );
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe('bin/app.ts', () => {
+  test('synthesizes the named stack with MSK Serverless, with cdk-nag enabled and nothing reported', () => {
+    const outdir = join(out.path, 'serverless');
+    const run = runApp({ nag: 'true', kafkaClusterType: 'serverless', stackName: 'JunctionTest' }, outdir);
+    assert.equal(run.status, 0, run.output);
+    const template = JSON.parse(readFileSync(join(outdir, 'JunctionTest.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    assert.ok(types.includes('AWS::MSK::ServerlessCluster'));
+    assert.ok(!types.includes('AWS::MSK::Cluster'));
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: unknown[];
+    };
+    assert.deepEqual(report.pluginReports, []);
+  });
+});
