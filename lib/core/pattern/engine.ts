@@ -11,7 +11,7 @@ import type { Leaf } from './leaf.ts';
 import { fold, leafOf, matchLeaf } from './leaf.ts';
 import type { FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { satisfies, satisfiesFlat } from './satisfy.ts';
-import { CharTrie, IntervalIndex } from './structures.ts';
+import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
 import { matchWildcard } from './wildcard.ts';
 
 interface Entry {
@@ -42,15 +42,21 @@ interface PathNode {
   index: AnchorIndex | undefined;
 }
 
+/**
+ * How selective a condition usually is (lower is better), to pick a sub-pattern's anchor. Exact numbers tend to be
+ * identifiers or measurements, exact strings often categories, booleans and null split events in two.
+ */
 function selectivity(m: Matcher): number {
   switch (m.kind) {
-    case 'string':
     case 'number':
-    case 'literal':
+      return 0.9;
+    case 'string':
     case 'equals-ignore-case':
       return 1;
+    case 'literal':
+      return 1.5;
     case 'numeric':
-      return m.low === m.high ? 1 : 3;
+      return m.low === m.high ? 0.9 : 3;
     case 'prefix':
     case 'suffix':
       return 2;
@@ -95,9 +101,9 @@ function conditionKey(m: Matcher): string {
 /** The anchor conditions filed at one path. */
 class AnchorIndex {
   readonly conditions = new Map<string, Condition>();
-  readonly exact = new Map<string, Set<Condition>>();
+  readonly exact = new FilteredMap<Set<Condition>>();
   /** Exact strings, by the string itself. */
-  readonly strings = new Map<string, Set<Condition>>();
+  readonly strings = new FilteredMap<Set<Condition>>();
   /** Comparable numbers (exact values and `numeric =`), by value. */
   readonly values = new Map<number, Set<Condition>>();
   readonly prefix = new CharTrie<Condition>();

@@ -6,10 +6,24 @@ import { JsonNumber } from './json-number.ts';
 import { leafOf, matchLeaf } from './leaf.ts';
 import type { FieldCondition, SubPattern } from './model.ts';
 
-/** A field and how many of its path segments are already walked. */
+/** A field, how many of its path segments are already walked, and the key of the last step. */
 interface Cursor {
   readonly field: FieldCondition;
   readonly at: number;
+  readonly key?: string;
+}
+
+/** Per field: `joined[at][n]` is segments `at..at+n` joined by dots (the keys a step may take), made once. */
+const joinedKeys = new WeakMap<FieldCondition, string[][]>();
+
+function keysFrom(field: FieldCondition, at: number): string[] {
+  let table = joinedKeys.get(field);
+  if (table === undefined) {
+    const segs = field.segments;
+    table = segs.map((_, from) => segs.slice(from).map((_, n) => segs.slice(from, from + n + 1).join('.')));
+    joinedKeys.set(field, table);
+  }
+  return table[at] ?? [];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -20,18 +34,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The keys of `object` a cursor can step into: its next segment, or several segments joined by dots. */
 function stepsOf(object: Record<string, unknown>, c: Cursor): Cursor[] {
-  const segs = c.field.segments;
+  const keys = keysFrom(c.field, c.at);
   const out: Cursor[] = [];
-  let key = '';
-  for (let i = c.at; i < segs.length; i++) {
-    key = i === c.at ? (segs[i] as string) : `${key}.${segs[i]}`;
-    if (Object.hasOwn(object, key)) out.push({ field: c.field, at: i + 1, key } as Cursor & { key: string });
+  for (let n = 0; n < keys.length; n++) {
+    const key = keys[n] as string;
+    if (Object.hasOwn(object, key)) out.push({ field: c.field, at: c.at + n + 1, key });
   }
   return out;
 }
 
 function keyOf(c: Cursor): string {
-  return (c as Cursor & { key: string }).key;
+  return c.key as string;
 }
 
 function satObject(

@@ -186,3 +186,68 @@ export class IntervalIndex<K extends number | string, T> {
     }
   }
 }
+
+/**
+ * A map from strings whose misses rarely touch the map: a bit set (one hash, 16 to 32 bits a key, small enough for the
+ * CPU cache) answers "certainly absent" for most keys, so a large map costs no more per lookup than a small one.
+ * Deleted keys keep their bit until enough accumulate to rebuild the set.
+ */
+export class FilteredMap<V> {
+  readonly #map = new Map<string, V>();
+  #bits = new Uint32Array(0);
+  #mask = 0;
+  #stale = 0;
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  static #hash(key: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return (h ^ (h >>> 15)) >>> 0;
+  }
+
+  get(key: string): V | undefined {
+    if (this.#mask !== 0) {
+      const h = FilteredMap.#hash(key) & this.#mask;
+      if ((((this.#bits[h >>> 5] as number) >>> (h & 31)) & 1) === 0) return undefined;
+    }
+    return this.#map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    const fresh = !this.#map.has(key);
+    this.#map.set(key, value);
+    if (!fresh) return;
+    if (this.#map.size >= 2048 && this.#map.size * 16 > this.#mask + 1) this.#rebuild();
+    else this.#mark(key);
+  }
+
+  delete(key: string): void {
+    if (!this.#map.delete(key)) return;
+    this.#stale++;
+    if (this.#mask !== 0 && this.#stale > this.#map.size) this.#rebuild();
+  }
+
+  #mark(key: string): void {
+    if (this.#mask === 0) return;
+    const h = FilteredMap.#hash(key) & this.#mask;
+    this.#bits[h >>> 5] = (this.#bits[h >>> 5] as number) | (1 << (h & 31));
+  }
+
+  /** Filters only pay off past a few thousand keys; below that the map alone is as fast. */
+  #rebuild(): void {
+    this.#stale = 0;
+    if (this.#map.size < 2048) {
+      this.#bits = new Uint32Array(0);
+      this.#mask = 0;
+      return;
+    }
+    let size = 32;
+    while (size < this.#map.size * 32) size *= 2;
+    this.#bits = new Uint32Array(size / 32);
+    this.#mask = size - 1;
+    for (const key of this.#map.keys()) this.#mark(key);
+  }
+}

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CharTrie, IntervalIndex } from '../../../lib/core/pattern/structures.ts';
+import { CharTrie, FilteredMap, IntervalIndex } from '../../../lib/core/pattern/structures.ts';
 
 describe('CharTrie', () => {
   it('reports every key that is a prefix of the value', () => {
@@ -74,5 +74,26 @@ describe('IntervalIndex', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('FilteredMap', () => {
+  it('answers like a Map through growth past the filter threshold and many deletes', () => {
+    const map = new FilteredMap<number>();
+    const plain = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      map.set(`k${i}`, i);
+      plain.set(`k${i}`, i);
+      if (i % 3 === 0) {
+        map.delete(`k${i >> 1}`);
+        plain.delete(`k${i >> 1}`);
+      }
+    }
+    for (let i = 0; i < 6000; i++) {
+      map.delete(`k${i}`);
+      plain.delete(`k${i}`);
+    }
+    assert.equal(map.size, plain.size);
+    for (let i = 0; i < 12_000; i++) assert.equal(map.get(`k${i}`), plain.get(`k${i}`));
   });
 });
