@@ -15,7 +15,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
-  attributeDefinitions,
   DEFAULT_TABLE_PREFIX,
   type StoreName,
   TABLES,
@@ -472,7 +471,6 @@ export class JunctionBus extends Construct {
             ? dynamodb.AttributeType.NUMBER
             : dynamodb.AttributeType.BINARY,
     });
-    attributeDefinitions(definition); // the definitions are consistent (every key declared once)
     return new dynamodb.TableV2(this, `${capitalize(store)}Table`, {
       tableName: `${this.tablePrefix}-${definition.suffix}`,
       partitionKey: key(definition.partitionKey),
