@@ -83,7 +83,7 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
         method: req.method ?? 'GET',
         path,
         query: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)),
-        headers: req.headers,
+        headers: req.headersDistinct,
         body,
       });
       send(res, response);

@@ -158,6 +158,36 @@ describe('ingest protocols, end to end', () => {
     }
   });
 
+  test('rejects an attribute sent twice in binary mode instead of joining the values', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const url = new URL(bus.url);
+    const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/events',
+          method: 'POST',
+          headers: {
+            'ce-specversion': '1.0',
+            'ce-id': ['one', 'two'],
+            'ce-source': '/twice',
+            'ce-type': 't',
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status.status, 400);
+    assert.equal(JSON.parse(status.body).error.field, 'id');
+  });
+
   test('rejects bad batch entries one by one and keeps the rest', async () => {
     const res = await request(
       bus.url,
