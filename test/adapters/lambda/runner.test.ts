@@ -179,6 +179,30 @@ describe('Lambda FunctionRunner', () => {
     await assert.rejects(runner.deploy('manual', fixture('echo')), { code: 'InvalidFunction' });
   });
 
+  it('follows NextMarker through every page of ListFunctions', async () => {
+    for (let i = 0; i < 60; i++) {
+      lambda.functions.set(`junction-fn-bulk-${String(i).padStart(2, '0')}`, {
+        configuration: {
+          FunctionName: `junction-fn-bulk-${String(i).padStart(2, '0')}`,
+          Timeout: 3,
+          MemorySize: 128,
+        },
+        zip: Buffer.alloc(0),
+        tags: { 'junction:managed': 'true' },
+        invocations: 0,
+      });
+    }
+    const before = lambda.requests.length;
+    const bulk = (await runner.list()).filter((f) => f.name.startsWith('bulk-'));
+    assert.equal(bulk.length, 60);
+    const pages = lambda.requests
+      .slice(before)
+      .filter((r) => r.method === 'GET' && r.path.startsWith('/2015-03-31/functions'));
+    assert.ok(pages.length >= 2, `${pages.length} pages`);
+    assert.ok(pages.slice(1).every((r) => r.query.has('Marker')));
+    for (let i = 0; i < 60; i++) lambda.functions.delete(`junction-fn-bulk-${String(i).padStart(2, '0')}`);
+  });
+
   it('deletes with DELETE /2015-03-31/functions/<name> and answers false for a missing one', async () => {
     assert.equal(await runner.delete('throws'), true);
     assert.ok(
