@@ -138,6 +138,12 @@ export interface JunctionBusProps {
    * @default false
    */
   readonly apiDeploysFunctions?: boolean;
+  /**
+   * Let the handlers open connections to any address and port (HTTP targets on ports other than 443, e.g.
+   * `http://…:8080` inside your network).
+   * @default false: HTTPS (443) anywhere and Kafka (9098) to the cluster only
+   */
+  readonly handlersAllowAllOutbound?: boolean;
   /** A folder whose `*.ts` files each become a user function `junction-fn-<file name>`. @default none */
   readonly functionsDir?: string;
   /**
@@ -242,16 +248,21 @@ export class JunctionBus extends Construct {
     this.grantDeployFunctions(this.deployRole);
 
     // Handlers
+    const allOutbound = props.handlersAllowAllOutbound ?? false;
     this.functionSecurityGroup = new ec2.SecurityGroup(this, 'FunctionSecurityGroup', {
       vpc: this.vpc,
-      description: 'Junction handlers: Kafka (9098) and HTTPS out',
-      allowAllOutbound: false,
+      description: allOutbound
+        ? 'Junction handlers: all outbound (HTTP targets on any port)'
+        : 'Junction handlers: Kafka (9098) and HTTPS out',
+      allowAllOutbound: allOutbound,
     });
-    this.functionSecurityGroup.addEgressRule(
-      ec2.Peer.anyIpv4(),
-      ec2.Port.tcp(443),
-      'HTTPS: endpoints, targets',
-    );
+    if (!allOutbound) {
+      this.functionSecurityGroup.addEgressRule(
+        ec2.Peer.anyIpv4(),
+        ec2.Port.tcp(443),
+        'HTTPS: endpoints, targets',
+      );
+    }
     this.functionSecurityGroup.connections.allowTo(
       this.kafkaCluster,
       this.kafkaCluster.connections.defaultPort!,

@@ -182,6 +182,15 @@ describe('JunctionBus options', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { Topics: ['acme.events'] });
   });
 
+  test('lets the handlers reach any port when handlersAllowAllOutbound is on', () => {
+    const { stack, template } = synthStack({ handlersAllowAllOutbound: true }, noBundling);
+    const sgId = stack.getLogicalId(stack.bus.functionSecurityGroup.node.defaultChild as CfnElement);
+    const sg = template.findResources('AWS::EC2::SecurityGroup')[sgId];
+    assert.deepEqual((sg!.Properties as { SecurityGroupEgress: unknown[] }).SecurityGroupEgress, [
+      { CidrIp: '0.0.0.0/0', Description: 'Allow all outbound traffic by default', IpProtocol: '-1' },
+    ]);
+  });
+
   test('runs the scheduler at the given rate', () => {
     const { template } = synthStack({ schedulerRate: Duration.minutes(5) }, noBundling);
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });

@@ -39,9 +39,10 @@ const variants: Record<string, JunctionBusProps> = {
     apiType: 'rest',
     restApi: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/junction/0f1e2d3c' },
   },
-  'HTTP API with open ingest, a NAT gateway and provisioned pollers': {
+  'HTTP API with open ingest, a NAT gateway, all outbound and provisioned pollers': {
     ingestAuthorization: 'none',
     network: { natGateways: 1 },
+    handlersAllowAllOutbound: true,
     router: { provisionedPollers: { minimum: 1, maximum: 4 }, retryAttempts: 3 },
   },
 };
