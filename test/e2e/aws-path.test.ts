@@ -230,6 +230,41 @@ describe('AWS path: ingest → Kafka → MSK poller → router → function and 
     await until(() => target.received.some((r) => r.headers['ce-id'] === 'order-9'), 'order-9 delivered');
   });
 
+  it('retries a failed delivery from the scheduler handler (ledger in DynamoDB)', async () => {
+    const flaky = await startHttpTarget((_, index) => (index === 0 ? { status: 503 } : { status: 200 }));
+    try {
+      const rule = {
+        pattern: { type: ['com.shop.flaky'] },
+        targets: [{ id: 'flaky', type: 'http', url: `${flaky.url}/f` }],
+      };
+      assert.equal((await api(apiRequest('PUT', '/rules/flaky', JSON.stringify(rule)))).statusCode, 201);
+      const base = fixture('apigw-http-v2-ingest') as { headers: Record<string, string> };
+      const accepted = await ingest({
+        ...base,
+        headers: { ...base.headers, 'ce-id': 'flaky-1', 'ce-type': 'com.shop.flaky' },
+      });
+      assert.equal(accepted.statusCode, 202);
+      await until(() => flaky.received.length >= 1, 'the first (failing) attempt');
+      // The retry is due about a second later (EventBridge-like backoff); the scheduler takes it from the ledger.
+      let taken = 0;
+      await until(async () => {
+        taken += (await scheduler({}, lambdaContext())).taken;
+        return flaky.received.length >= 2;
+      }, 'the retry delivered by the scheduler');
+      assert.ok(taken >= 1);
+      const trace = JSON.parse(
+        (await api(apiRequest('GET', '/events/flaky-1/trace', undefined, 'source=/shop'))).body,
+      ) as {
+        entries: Array<{ kind: string }>;
+      };
+      const kinds = trace.entries.map((e) => e.kind);
+      assert.ok(kinds.includes('retry-scheduled'), kinds.join(' '));
+      assert.equal(kinds.at(-1), 'delivered');
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('leaves nothing due for the scheduler once everything was delivered', async () => {
     const summary = await scheduler({}, lambdaContext());
     assert.equal(summary.taken, 0);
