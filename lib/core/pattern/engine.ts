@@ -40,6 +40,8 @@ interface Condition {
 interface PathNode {
   readonly children: Map<string, PathNode>;
   index: AnchorIndex | undefined;
+  /** Fields of live sub-patterns whose path runs through this node; at 0 the node is dropped. */
+  uses: number;
 }
 
 /**
@@ -273,7 +275,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Every enabled pattern in one structure: incremental `add`/`remove`, `match` in one walk of the event. */
 export class PatternIndex {
   readonly #entries = new Map<string, Entry>();
-  readonly #root: PathNode = { children: new Map(), index: undefined };
+  readonly #root: PathNode = { children: new Map(), index: undefined, uses: 0 };
   /** Sub-patterns without a present field (only `exists: false`): checked for every event. */
   readonly #unanchored = new Set<Sub>();
   readonly #limits: Partial<PatternLimits>;
@@ -319,17 +321,19 @@ export class PatternIndex {
         stamp: 0,
       };
       entry.subs.push(sub);
-      for (const f of sp.fields) this.#pathNode(f.segments);
+      const nodes = sp.fields.map((f) => this.#retainPath(f.segments));
       if (anchorField === undefined) {
         this.#unanchored.add(sub);
         continue;
       }
-      const index = this.#nodeFor(anchorField).index as AnchorIndex;
+      const node = nodes[sp.fields.indexOf(anchorField)] as PathNode;
+      node.index ??= new AnchorIndex();
+      const index = node.index;
       for (const m of anchorField.matchers) {
         const key = conditionKey(m);
         let c = index.conditions.get(key);
         if (c === undefined) {
-          c = { key, matcher: m, node: this.#nodeFor(anchorField), subs: new Set() };
+          c = { key, matcher: m, node, subs: new Set() };
           index.conditions.set(key, c);
           index.file(c, true);
         }
@@ -352,8 +356,10 @@ export class PatternIndex {
         if (c.subs.size === 0 && index !== undefined && index.conditions.get(c.key) === c) {
           index.conditions.delete(c.key);
           index.file(c, false);
+          if (index.conditions.size === 0) c.node.index = undefined;
         }
       }
+      for (const f of sub.pattern.fields) this.#releasePath(f.segments);
     }
     this.#entries.delete(id);
     return true;
@@ -443,22 +449,33 @@ export class PatternIndex {
     return best;
   }
 
-  #pathNode(segments: readonly string[]): PathNode {
+  /** The trie node of a path, made as needed, with one more use along the way. */
+  #retainPath(segments: readonly string[]): PathNode {
     let node = this.#root;
     for (const seg of segments) {
       let child = node.children.get(seg);
       if (child === undefined) {
-        child = { children: new Map(), index: undefined };
+        child = { children: new Map(), index: undefined, uses: 0 };
         node.children.set(seg, child);
       }
+      child.uses++;
       node = child;
     }
     return node;
   }
 
-  #nodeFor(field: FieldCondition): PathNode {
-    const node = this.#pathNode(field.segments);
-    node.index ??= new AnchorIndex();
-    return node;
+  /** One use less along a path; nodes no field uses any more leave the trie. */
+  #releasePath(segments: readonly string[]): void {
+    let node = this.#root;
+    for (const seg of segments) {
+      const child = node.children.get(seg);
+      if (child === undefined) return;
+      child.uses--;
+      if (child.uses <= 0) {
+        node.children.delete(seg);
+        return;
+      }
+      node = child;
+    }
   }
 }

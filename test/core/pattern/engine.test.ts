@@ -102,3 +102,21 @@ describe('PatternIndex', () => {
     assert.deepEqual(index.match({ detail: { 'state.status': 'running' } }), ['r']);
   });
 });
+
+describe('PatternIndex churn', () => {
+  it('works as new after every pattern is removed, paths and anchors included', () => {
+    const index = new PatternIndex();
+    for (let i = 0; i < 200; i++) {
+      index.add(`r${i}`, {
+        data: { [`k${i % 7}`]: { v: [i] } },
+        source: [{ prefix: 'sh' }],
+        x: [{ exists: false }],
+      });
+    }
+    for (let i = 0; i < 200; i++) index.remove(`r${i}`);
+    assert.equal(index.size, 0);
+    assert.deepEqual(index.match(order), []);
+    index.add('again', { data: { total: [150] } });
+    assert.deepEqual(index.match(order), ['again']);
+  });
+});
