@@ -200,7 +200,11 @@ function reference(level: Level, events: Record<string, unknown>[]): { perSecond
  * Runs the benchmark. The sizes of one family are measured in interleaved rounds and the best round is kept, so
  * that other processes on the machine disturb every size alike. `quick` trims data, rounds and families at 100,000.
  */
-export async function benchMatching(options: { quick: boolean }): Promise<BenchTable> {
+export async function benchMatching(options: {
+  quick: boolean;
+  /** Only these rule families (event-ruler's group names, e.g. `EXACT`). @default all 14 */
+  families?: readonly string[];
+}): Promise<BenchTable> {
   const spec = JSON.parse(
     readFileSync(join(corpusDir, 'event-ruler', 'derived', 'citylots2-benchmark.json'), 'utf8'),
   ) as {
@@ -215,6 +219,7 @@ export async function benchMatching(options: { quick: boolean }): Promise<BenchT
   const bigFamilies = options.quick ? new Set(['EXACT', 'NUMERIC', 'ANYTHING_BUT']) : undefined;
   const rows: (string | number)[][] = [];
   for (const group of spec.groups) {
+    if (options.families !== undefined && !options.families.includes(group.rule_type)) continue;
     const base = group.rules.map((r) => r.pattern);
     const sizes = [10, 1000, 100000].filter(
       (n) => n < 100000 || bigFamilies === undefined || bigFamilies.has(group.rule_type),
@@ -292,5 +297,6 @@ export async function benchMatching(options: { quick: boolean }): Promise<BenchT
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const quick = process.argv.includes('--quick');
-  printTable(await benchMatching({ quick }));
+  const families = process.argv.filter((a) => /^[A-Z_]+$/.test(a));
+  printTable(await benchMatching({ quick, ...(families.length > 0 ? { families } : {}) }));
 }
