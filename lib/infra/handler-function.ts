@@ -1,4 +1,6 @@
 /** Lambda functions of Junction built with local esbuild (no Docker), each with its own role and log group. */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,6 +10,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledgeNag } from './nag.ts';
 
+/**
+ * The build of `@platformatic/wasm-utils` (used by the Kafka client) with its WebAssembly inlined: the default
+ * build reads `../dist/native.wasm` beside itself at load time, a file a one-file bundle does not carry.
+ */
+const WASM_UTILS_BUNDLED = join(
+  dirname(createRequire(import.meta.url).resolve('@platformatic/wasm-utils')),
+  'bundled.js',
+);
+
 /** Bundling of every Junction function: ESM for Node 22, with `require` available to CommonJS dependencies. */
 export const BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
@@ -16,6 +27,7 @@ export const BUNDLING: nodejs.BundlingOptions = {
   banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
   forceDockerBundling: false,
   minify: true,
+  esbuildArgs: { '--alias:@platformatic/wasm-utils': WASM_UTILS_BUNDLED },
 };
 
 export interface HandlerFunctionOptions {

@@ -236,6 +236,11 @@ describe('resources', () => {
       texts.some((t) => t.includes('aws:kafka')),
       'the router bundle decodes MSK events',
     );
+    for (const text of texts) {
+      assert.doesNotMatch(text, /native\.wasm/, 'no WebAssembly file is read beside the bundle');
+    }
+    const withKafka = texts.filter((t) => t.includes('AGFzbQ'));
+    assert.equal(withKafka.length, 4, "the four handlers carry the Kafka client's WebAssembly inline");
     const user = texts.filter((t) => t.includes('"enriched"') || t.includes('enriched:'));
     assert.equal(user.length, 1, 'the enrich-order user function is bundled once');
     assert.match(user[0]!, /"event"in e\?e\.event/, 'with the { event, context } adapter of the CLI');
