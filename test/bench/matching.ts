@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compilePattern, PatternIndex } from '../../lib/core/pattern/index.ts';
+import { type CompiledPattern, compilePattern, PatternIndex } from '../../lib/core/pattern/index.ts';
 import { flattenEvent, satisfiesSubPattern } from '../../lib/core/pattern/reference.ts';
 import { corpusDir } from '../helpers/paths.ts';
 import { type BenchTable, printTable } from './table.ts';
@@ -145,7 +145,7 @@ function filler(family: string, next: () => number, i: number): unknown {
 
 interface Level {
   readonly size: number;
-  readonly rules: unknown[];
+  readonly compiled: CompiledPattern[];
   readonly index: PatternIndex;
   readonly addPerSecond: number;
   best: number;
@@ -174,16 +174,18 @@ function round(run: (i: number) => void, events: number, ms: number): number {
 function build(size: number, rules: unknown[]): Level {
   const index = new PatternIndex();
   const start = cpuMs();
-  rules.forEach((r, i) => {
-    index.add(`r${i}`, r);
+  const compiled = rules.map((r, i) => {
+    const c = compilePattern(r);
+    index.addCompiled(`r${i}`, c);
+    return c;
   });
   const addPerSecond = (rules.length / Math.max(cpuMs() - start, 0.001)) * 1000;
-  return { size, rules, index, addPerSecond, best: 0, bestWithParse: 0 };
+  return { size, compiled, index, addPerSecond, best: 0, bestWithParse: 0 };
 }
 
 /** The reference interpreter over precompiled patterns on a few events; also checks that the index agrees. */
 function reference(level: Level, events: Record<string, unknown>[]): { perSecond: number; agree: boolean } {
-  const compiled = level.rules.map((r, i) => ({ id: `r${i}`, subs: compilePattern(r).subPatterns }));
+  const compiled = level.compiled.map((c, i) => ({ id: `r${i}`, subs: c.subPatterns }));
   let agree = true;
   const start = cpuMs();
   for (const e of events) {
@@ -214,8 +216,8 @@ export async function benchMatching(options: {
   const eventCount = options.quick ? 2000 : 10000;
   const events = Array.from({ length: eventCount }, (_, i) => lot(next, i));
   const lines = events.map((e) => JSON.stringify(e));
-  const rounds = options.quick ? 3 : 5;
-  const roundMs = options.quick ? 40 : 120;
+  const rounds = options.quick ? 2 : 5;
+  const roundMs = options.quick ? 25 : 120;
   const bigFamilies = options.quick ? new Set(['EXACT', 'NUMERIC', 'ANYTHING_BUT']) : undefined;
   const rows: (string | number)[][] = [];
   for (const group of spec.groups) {
@@ -240,7 +242,7 @@ export async function benchMatching(options: {
           level.best,
           round((i) => index.match(events[i] as Record<string, unknown>), events.length, roundMs),
         );
-        if (r < 2) {
+        if (r < (options.quick ? 1 : 2)) {
           const parsed = round((i) => index.match(JSON.parse(lines[i] as string)), lines.length, roundMs / 2);
           level.bestWithParse = Math.max(level.bestWithParse, parsed);
         }
@@ -250,7 +252,17 @@ export async function benchMatching(options: {
     for (const level of levels) {
       const sample = events.slice(
         0,
-        level.size >= 100000 ? (options.quick ? 2 : 5) : level.size >= 1000 ? 50 : 500,
+        level.size >= 100000
+          ? options.quick
+            ? 1
+            : 5
+          : level.size >= 1000
+            ? options.quick
+              ? 10
+              : 50
+            : options.quick
+              ? 100
+              : 500,
       );
       const ref = reference(level, sample);
       const counted = events.slice(0, 1000);

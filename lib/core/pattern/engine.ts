@@ -9,7 +9,7 @@ import { ipKey } from './ip.ts';
 import { JsonNumber } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
 import { fold, leafOf, matchLeaf } from './leaf.ts';
-import type { FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
+import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { satisfies, satisfiesFlat } from './satisfy.ts';
 import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
 import { matchWildcard } from './wildcard.ts';
@@ -307,7 +307,11 @@ export class PatternIndex {
 
   /** Validates and adds a pattern under `id`, replacing the pattern already there. */
   add(id: string, pattern: unknown): void {
-    const compiled = compilePattern(pattern, this.#limits);
+    this.addCompiled(id, compilePattern(pattern, this.#limits));
+  }
+
+  /** Adds a pattern already compiled by `compilePattern` (which validated it), replacing the one under `id`. */
+  addCompiled(id: string, compiled: CompiledPattern): void {
     this.remove(id);
     const entry: Entry = { id, subs: [], stamp: 0 };
     for (const sp of compiled.subPatterns) {

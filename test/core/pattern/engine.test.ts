@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JunctionError } from '../../../lib/core/errors.ts';
-import { PatternIndex, parseJsonPreservingNumbers } from '../../../lib/core/pattern/index.ts';
+import { compilePattern, PatternIndex, parseJsonPreservingNumbers } from '../../../lib/core/pattern/index.ts';
 
 const order = {
   specversion: '1.0',
@@ -47,6 +47,12 @@ describe('PatternIndex', () => {
     index.add('r', { source: ['other'] });
     index.add('r', { source: ['shop'] });
     assert.equal(index.size, 1);
+    assert.deepEqual(index.match(order), ['r']);
+  });
+
+  it('takes a pattern compiled beforehand', () => {
+    const index = new PatternIndex();
+    index.addCompiled('r', compilePattern({ data: { id: [{ suffix: '-9' }] } }));
     assert.deepEqual(index.match(order), ['r']);
   });
 
