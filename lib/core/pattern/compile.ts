@@ -222,6 +222,7 @@ class Compiler {
     if (isPlainObject(arg)) {
       const keys = Object.keys(arg);
       const key = keys[0];
+      if (key === undefined) this.fail(where, 'Empty objects are not allowed');
       if (key !== 'equals-ignore-case') {
         this.fail(childPath(where, String(key)), `Unsupported ${op} pattern: ${String(key)}`);
       }
@@ -272,7 +273,8 @@ class Compiler {
     if (Array.isArray(arg)) return this.anythingButList(arg, where, arg);
     if (isPlainObject(arg)) {
       const keys = Object.keys(arg);
-      const key = keys[0] as string;
+      const key = keys[0];
+      if (key === undefined) this.fail(where, 'Empty objects are not allowed');
       const at = childPath(where, key);
       if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(key)) {
         this.fail(at, `Unsupported anything-but pattern: ${key}`);

@@ -66,6 +66,12 @@ describe('validatePattern', () => {
     assert.match(error.message, /object or an array of match values, received "shop"/);
   });
 
+  it('rejects empty operator objects', () => {
+    assert.equal(errorOf({ a: [{ prefix: {} }] }).path, 'pattern.a[0].prefix');
+    assert.equal(errorOf({ a: [{ 'anything-but': {} }] }).path, 'pattern.a[0].anything-but');
+    assert.match(errorOf({ a: [{}] }).message, /Empty objects are not allowed/);
+  });
+
   it('rejects unknown operators and operator objects with several keys', () => {
     assert.match(errorOf({ a: [{ foo: 'x' }] }).message, /Unrecognized match type foo/);
     assert.match(errorOf({ a: [{ prefix: 'x', suffix: 'y' }] }).message, /Only one key allowed/);
