@@ -24,7 +24,9 @@ export const BUNDLING: nodejs.BundlingOptions = {
   format: nodejs.OutputFormat.ESM,
   target: 'node22',
   mainFields: ['module', 'main'],
-  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  // An alias: a dependency's own `import { createRequire }` must not collide with the banner's.
+  banner:
+    "import { createRequire as __junctionCreateRequire } from 'node:module'; const require = __junctionCreateRequire(import.meta.url);",
   forceDockerBundling: false,
   minify: true,
   esbuildArgs: { '--alias:@platformatic/wasm-utils': WASM_UTILS_BUNDLED },

@@ -26,6 +26,12 @@ export interface AwsConfig {
   readonly kafkaTopic: string;
   /** `JUNCTION_KAFKA_BOOTSTRAP` (`host:port,…`): skips GetBootstrapBrokers. @default looked up from the cluster */
   readonly kafkaBootstrap: readonly string[] | undefined;
+  /**
+   * `JUNCTION_KAFKA_REPLICATION`: replication factor of the events topic when a handler creates it. -1 is the
+   * broker's `default.replication.factor` (MSK sets it from the cluster's size; Serverless accepts nothing else).
+   * @default -1 with an MSK cluster, else 1
+   */
+  readonly kafkaReplication: number;
   /** `JUNCTION_FUNCTION_PREFIX`. @default 'junction-fn-' */
   readonly functionPrefix: string;
   /** `JUNCTION_FUNCTION_ROLE_ARN`: execution role of deployed user functions. @default undefined (no deploys) */
@@ -85,6 +91,16 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
       { field: 'JUNCTION_KAFKA_CLUSTER_ARN' },
     );
   }
+  const replicationText = nonEmpty(env.JUNCTION_KAFKA_REPLICATION);
+  const kafkaReplication =
+    replicationText === undefined ? (kafkaClusterArn === undefined ? 1 : -1) : Number(replicationText);
+  if (!Number.isInteger(kafkaReplication) || (kafkaReplication < 1 && kafkaReplication !== -1)) {
+    throw bad(
+      'JUNCTION_KAFKA_REPLICATION',
+      'must be -1 (the broker default) or a whole number ≥ 1',
+      replicationText ?? '',
+    );
+  }
   const functionPrefix = env.JUNCTION_FUNCTION_PREFIX ?? 'junction-fn-';
   if (!/^[a-zA-Z0-9_-]{0,40}$/.test(functionPrefix)) {
     throw bad('JUNCTION_FUNCTION_PREFIX', 'must be up to 40 of a-z A-Z 0-9 _ -', functionPrefix);
@@ -95,6 +111,7 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
     kafkaClusterArn,
     kafkaTopic,
     kafkaBootstrap,
+    kafkaReplication,
     functionPrefix,
     functionRoleArn: nonEmpty(env.JUNCTION_FUNCTION_ROLE_ARN),
     dynamodbEndpoint: nonEmpty(env.JUNCTION_DYNAMODB_ENDPOINT),
@@ -189,6 +206,7 @@ export async function createAwsRuntime(
     const connection: KafkaEventLogOptions = {
       bootstrap,
       topic: config.kafkaTopic,
+      replication: config.kafkaReplication,
       dedup: stores.dedup,
       clientId: 'junction-lambda',
       onWarning: (message, error) => onError(error ?? new Error(message)),

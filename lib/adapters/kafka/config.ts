@@ -37,7 +37,7 @@ export interface KafkaEventLogOptions {
   readonly topic: string;
   /** Partitions of a topic this log creates (an existing topic keeps its own count). @default 6 */
   readonly partitions?: number;
-  /** Replication factor of a topic this log creates. @default 1 */
+  /** Replication factor of a topic this log creates; -1 takes the broker's `default.replication.factor`. @default 1 */
   readonly replication?: number;
   /** `retention.ms` of a topic this log creates; -1 keeps records forever. @default the broker's default */
   readonly retentionMs?: number;
@@ -149,7 +149,7 @@ export function resolveKafkaOptions(options: KafkaEventLogOptions): ResolvedKafk
     bootstrap: [...bootstrap],
     topic,
     partitions: integer('partitions', options.partitions, 1, 6),
-    replication: integer('replication', options.replication, 1, 1),
+    replication: options.replication === -1 ? -1 : integer('replication', options.replication, 1, 1),
     retentionMs,
     clientId,
     tls,

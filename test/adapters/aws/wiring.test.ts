@@ -20,12 +20,24 @@ describe('readAwsConfig', () => {
       kafkaClusterArn: ARN,
       kafkaTopic: 'junction-events',
       kafkaBootstrap: undefined,
+      kafkaReplication: -1,
       functionPrefix: 'junction-fn-',
       functionRoleArn: 'arn:aws:iam::123456789012:role/fn',
       dynamodbEndpoint: undefined,
       lambdaEndpoint: undefined,
       region: 'eu-west-1',
     });
+  });
+
+  it('creates the topic with the broker default replication on MSK, 1 elsewhere, or what it is told', () => {
+    const local = readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: '127.0.0.1:9092' });
+    assert.equal(local.kafkaReplication, 1);
+    const told = readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_REPLICATION: '3' });
+    assert.equal(told.kafkaReplication, 3);
+    assert.throws(
+      () => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_REPLICATION: '0' }),
+      (e: { field?: string }) => e.field === 'JUNCTION_KAFKA_REPLICATION',
+    );
   });
 
   it('takes the brokers from JUNCTION_KAFKA_BOOTSTRAP and the region from AWS_REGION', () => {
