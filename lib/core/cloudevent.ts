@@ -1,5 +1,5 @@
 /** Strict validation of CloudEvents 1.0 in the JSON event format, and the frozen CloudEvent value it returns. */
-import type { CloudEvent } from './cloudevent-types.ts';
+import { type CloudEvent, CONTEXT_ATTRIBUTES } from './cloudevent-types.ts';
 import { isBase64 } from './codec/base64.ts';
 import { parseJson } from './codec/json.ts';
 import { payloadKind } from './codec/media-type.ts';
@@ -133,18 +133,7 @@ function validateParts(
 }
 
 /** The members of the JSON format that are not extensions. */
-const KNOWN_MEMBERS: ReadonlySet<string> = new Set([
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'datacontenttype',
-  'dataschema',
-  'subject',
-  'time',
-  'data',
-  'data_base64',
-]);
+const KNOWN_MEMBERS: ReadonlySet<string> = new Set([...CONTEXT_ATTRIBUTES, 'data', 'data_base64']);
 
 function checkSpecversion(value: unknown): '1.0' {
   if (value === '1.0') return value;

@@ -80,11 +80,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     options.kafka === undefined ? {} : { connection: options.kafka },
   );
   const junction = await Junction.open({
+    ...stores,
     log,
-    rules: stores.rules,
-    ledger: stores.ledger,
-    deadLetters: stores.deadLetters,
-    traces: stores.traces,
     functions,
     drivers: { http, bus: http, kafka: kafkaTargets, ...options.drivers },
     clock,

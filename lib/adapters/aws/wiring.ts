@@ -230,11 +230,9 @@ export async function createAwsRuntime(
     closers.push(() => functions.close());
     const http = createHttpDriver(options.clock === undefined ? {} : { clock: options.clock });
     const junction = await Junction.open({
+      // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
+      ...stores,
       log,
-      rules: stores.rules,
-      ledger: stores.ledger,
-      deadLetters: stores.deadLetters,
-      traces: stores.traces,
       functions,
       drivers: { http, bus: http, kafka: kafkaTargets },
       onError,
