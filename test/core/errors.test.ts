@@ -5,7 +5,9 @@ import { JunctionError, toJunctionError } from '../../lib/core/errors.ts';
 test('serializes a JunctionError as the API error body with its status', () => {
   const error = new JunctionError('InvalidEvent', 'source is required', { field: 'source' });
   assert.equal(error.status, 400);
-  assert.deepEqual(error.toJSON(), { error: { code: 'InvalidEvent', message: 'source is required', field: 'source' } });
+  assert.deepEqual(error.toJSON(), {
+    error: { code: 'InvalidEvent', message: 'source is required', field: 'source' },
+  });
 });
 
 test('wraps foreign errors as Internal and keeps JunctionErrors', () => {

@@ -340,23 +340,38 @@ export class SqliteEventLog implements EventLog {
     };
     const results: AppendResult[] = [];
     for (const { event, key, text } of prepared) {
+      const partition = partitionFor(key, this.partitions);
+      const h = head(partition);
+      const offset = h.next;
       if (windowMs > 0) {
-        const seen = this.#db.get(
-          'SELECT accepted_at, partition, offset FROM log_dedup WHERE source = ? AND id = ?',
+        // One conditional upsert both checks and records: it changes nothing when the key was accepted within
+        // the window (a duplicate, also within this batch), else it takes the key for this append.
+        const taken = this.#db.run(
+          `INSERT INTO log_dedup (source, id, accepted_at, partition, offset) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition,
+             offset = excluded.offset WHERE log_dedup.accepted_at <= ?`,
           event.source,
           event.id,
+          now,
+          partition,
+          offset,
+          now - windowMs,
         );
-        if (seen !== undefined && Number(seen.accepted_at) > now - windowMs) {
+        if (taken === 0) {
+          const seen = this.#db.get(
+            'SELECT partition, offset FROM log_dedup WHERE source = ? AND id = ?',
+            event.source,
+            event.id,
+          );
           results.push({
             duplicate: true,
-            position: { partition: Number(seen.partition), offset: Number(seen.offset) },
+            ...(seen === undefined
+              ? {}
+              : { position: { partition: Number(seen.partition), offset: Number(seen.offset) } }),
           });
           continue;
         }
       }
-      const partition = partitionFor(key, this.partitions);
-      const h = head(partition);
-      const offset = h.next;
       const timestamp = Math.max(now, h.last);
       this.#db.run(
         'INSERT INTO log_records (partition, offset, key, timestamp, event) VALUES (?, ?, ?, ?, ?)',
@@ -369,16 +384,6 @@ export class SqliteEventLog implements EventLog {
       h.next = offset + 1;
       h.last = timestamp;
       touched.add(partition);
-      if (windowMs > 0) {
-        this.#db.run(
-          'INSERT INTO log_dedup (source, id, accepted_at, partition, offset) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition, offset = excluded.offset',
-          event.source,
-          event.id,
-          now,
-          partition,
-          offset,
-        );
-      }
       results.push({ duplicate: false, position: { partition, offset } });
     }
     for (const [partition, h] of heads) {
