@@ -56,20 +56,6 @@ interface Item {
   /** The lease is already held (taken by the poller). */
   readonly claimed: boolean;
   readonly possibleDuplicate: boolean;
-  /** Resolves once the delivery is durably in the ledger; outcomes are recorded only after it. */
-  readonly durable: Promise<unknown> | undefined;
-}
-
-export interface SubmitOptions {
-  /** The lease is already held (taken by the poller). */
-  readonly claimed?: boolean;
-  readonly possibleDuplicate?: boolean;
-  /**
-   * The ledger write of these deliveries, when it is still under way. At-least-once deliveries start at once
-   * and record their outcome after it; exactly-once deliveries claim only after it. If it fails, no outcome is
-   * recorded: the router did not commit the log position, so the events come again.
-   */
-  readonly durable?: Promise<unknown>;
 }
 
 interface Lane {
@@ -139,10 +125,11 @@ export class Dispatcher {
     return this.#local.size;
   }
 
-  /** Hands fresh deliveries (enqueued in the ledger with a lease of `leaseMs`, or being enqueued) to their lanes. */
-  submit(deliveries: readonly PendingDelivery[], options: SubmitOptions = {}): void {
-    // Observed here so that a failed ledger write is never an unhandled rejection; each item checks it again.
-    options.durable?.catch(() => undefined);
+  /** Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. */
+  submit(
+    deliveries: readonly PendingDelivery[],
+    options: { claimed?: boolean; possibleDuplicate?: boolean } = {},
+  ): void {
     for (const delivery of deliveries) {
       const key = keyString(delivery);
       if (this.#local.has(key)) continue;
@@ -162,7 +149,6 @@ export class Dispatcher {
         delivery,
         claimed: options.claimed ?? false,
         possibleDuplicate: options.possibleDuplicate ?? false,
-        durable: options.durable,
       });
       lane.size++;
       this.#pump(laneKey, lane);
@@ -210,7 +196,6 @@ export class Dispatcher {
       );
       return;
     }
-    if (target.delivery === 'exactly-once' && !(await this.#isDurable(item))) return;
     const started = o.clock.now();
     if (target.delivery === 'exactly-once' && !item.claimed) {
       const won = await o.ledger.claim(key, started, started + Math.max(this.#leaseMs, target.timeoutMs * 2));
@@ -248,7 +233,6 @@ export class Dispatcher {
       }
     }
     const finished = o.clock.now();
-    if (!(await this.#isDurable(item))) return;
     const attempt: Attempt = {
       at: started,
       outcome: result.ok ? 'delivered' : 'failed',
@@ -308,17 +292,6 @@ export class Dispatcher {
     }
     await o.traces.record([attemptTrace]);
     await this.#deadLetter(delivery, attempts, decision.reason);
-  }
-
-  /** Waits for the item's ledger write; false (nothing to record) when it failed. */
-  async #isDurable(item: Item): Promise<boolean> {
-    if (item.durable === undefined) return true;
-    try {
-      await item.durable;
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {

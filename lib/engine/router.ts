@@ -109,10 +109,12 @@ export class Router {
     metrics.inc('junction_events_routed_total', undefined, records.length);
     metrics.inc('junction_events_matched_total', undefined, matchedEvents);
     metrics.inc('junction_events_unmatched_total', undefined, records.length - matchedEvents);
-    const enqueued = deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries) : Promise.resolve([]);
-    // Delivery starts now, beside the ledger write; the dispatcher records outcomes only once it is durable.
-    if (!this.#o.enqueueOnly && deliveries.length > 0) dispatcher.submit(deliveries, { durable: enqueued });
-    await Promise.all([enqueued, this.#o.traces.record(traces)]);
+    const [added] = await Promise.all([
+      deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries) : Promise.resolve([]),
+      this.#o.traces.record(traces),
+    ]);
+    const fresh = deliveries.filter((_, i) => added[i]);
+    if (!this.#o.enqueueOnly && fresh.length > 0) dispatcher.submit(fresh);
     return deliveries.length;
   }
 }
