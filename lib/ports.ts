@@ -369,5 +369,7 @@ export type DeliveryResult =
 
 export interface TargetDriver {
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /** Several deliveries to one target in one call (targets that opt in to batches); one outcome for all. */
+  deliverBatch?(requests: readonly DeliveryRequest[]): Promise<DeliveryResult>;
   close?(): Promise<void>;
 }

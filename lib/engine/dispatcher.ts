@@ -12,6 +12,7 @@ import type {
   Clock,
   DeadLetters,
   DeliveryKey,
+  DeliveryRequest,
   DeliveryResult,
   Ledger,
   PendingDelivery,
@@ -61,6 +62,9 @@ interface Item {
 interface Lane {
   active: number;
   size: number;
+  /** Batching targets: when the batch being gathered goes out even if it is not full. */
+  batchReadyAt?: number | undefined;
+  batchTimer?: NodeJS.Timeout | undefined;
   /** Round robin across sources, so that one source's backlog cannot starve the others. */
   readonly bySource: Map<string, Item[]>;
 }
@@ -157,24 +161,37 @@ export class Dispatcher {
 
   #pump(laneKey: string, lane: Lane): void {
     while (lane.size > 0) {
-      const first = lane.bySource.entries().next().value;
-      if (!first) break;
-      const [source, queue] = first;
-      const target = this.#o
-        .lookup(queue[0]!.delivery.rule)
-        ?.targets.find((t) => t.id === queue[0]!.delivery.target);
-      const limit = target?.concurrency ?? 1;
-      if (lane.active >= limit) break;
-      const item = queue.shift()!;
-      lane.bySource.delete(source);
-      if (queue.length > 0) lane.bySource.set(source, queue); // to the back: round robin
-      lane.size--;
+      const head = lane.bySource.values().next().value?.[0];
+      if (!head) break;
+      const target = this.#o.lookup(head.delivery.rule)?.targets.find((t) => t.id === head.delivery.target);
+      if (lane.active >= (target?.concurrency ?? 1)) break;
+      const batch = target?.type === 'http' ? target.batch : undefined;
+      if (batch !== undefined && lane.size < batch.maxSize) {
+        // Opt-in batching: wait up to the window for a full batch.
+        const now = this.#o.clock.now();
+        lane.batchReadyAt ??= now + batch.windowMs;
+        if (now < lane.batchReadyAt) {
+          if (lane.batchTimer === undefined) {
+            lane.batchTimer = setTimeout(() => {
+              lane.batchTimer = undefined;
+              this.#pump(laneKey, lane);
+            }, lane.batchReadyAt - now);
+            lane.batchTimer.unref();
+          }
+          break;
+        }
+      }
+      const items: Item[] = [];
+      while (items.length < (batch?.maxSize ?? 1) && lane.size > 0) items.push(this.#take(lane));
+      lane.batchReadyAt = undefined;
       lane.active++;
-      this.#run(item)
+      const run =
+        items.length === 1 && batch === undefined ? this.#run(items[0] as Item) : this.#runBatch(items);
+      run
         .catch((error) => this.#o.onError?.(error))
         .finally(() => {
           lane.active--;
-          this.#local.delete(keyString(item.delivery));
+          for (const item of items) this.#local.delete(keyString(item.delivery));
           if (lane.size === 0 && lane.active === 0) this.#lanes.delete(laneKey);
           else this.#pump(laneKey, lane);
           if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -182,56 +199,118 @@ export class Dispatcher {
     }
   }
 
-  async #run(item: Item): Promise<void> {
+  /** The next item of a lane, round robin across sources. */
+  #take(lane: Lane): Item {
+    const [source, queue] = lane.bySource.entries().next().value as [string, Item[]];
+    const item = queue.shift() as Item;
+    lane.bySource.delete(source);
+    if (queue.length > 0) lane.bySource.set(source, queue); // to the back: round robin
+    lane.size--;
+    return item;
+  }
+
+  /** The rule and target of an item, or undefined after dead-lettering it (they were deleted). */
+  async #resolve(item: Item): Promise<{ rule: Rule; target: Target } | undefined> {
     const { delivery } = item;
-    const o = this.#o;
-    const key = keyOf(delivery);
-    const rule = o.lookup(delivery.rule);
+    const rule = this.#o.lookup(delivery.rule);
     const target = rule?.targets.find((t) => t.id === delivery.target);
-    if (!rule || !target) {
-      await this.#deadLetter(
-        delivery,
-        [],
-        `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`,
-      );
-      return;
-    }
-    const started = o.clock.now();
-    if (target.delivery === 'exactly-once' && !item.claimed) {
-      const won = await o.ledger.claim(key, started, started + Math.max(this.#leaseMs, target.timeoutMs * 2));
-      if (!won) {
-        await this.#skipIfDelivered(delivery);
-        return;
-      }
-    }
-    const driver = o.drivers[target.type];
-    let result: DeliveryResult;
+    if (rule && target) return { rule, target };
+    await this.#deadLetter(
+      delivery,
+      [],
+      `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`,
+    );
+    return undefined;
+  }
+
+  /** Takes the exactly-once lease; false when another worker holds it or it is done already. */
+  async #claim(item: Item, target: Target, now: number): Promise<boolean> {
+    if (target.delivery !== 'exactly-once' || item.claimed) return true;
+    const won = await this.#o.ledger.claim(
+      keyOf(item.delivery),
+      now,
+      now + Math.max(this.#leaseMs, target.timeoutMs * 2),
+    );
+    if (!won) await this.#skipIfDelivered(item.delivery);
+    return won;
+  }
+
+  #request(item: Item, rule: Rule, target: Target): DeliveryRequest {
+    const { delivery } = item;
+    return {
+      rule,
+      target,
+      event: this.#o.transform(delivery.event, rule, target),
+      idempotencyKey: `${delivery.source}#${delivery.id}`,
+      attempt: delivery.attempts.length + 1,
+      possibleDuplicate: item.possibleDuplicate,
+      timeoutMs: target.timeoutMs,
+    };
+  }
+
+  async #call(
+    target: Target,
+    send: (driver: TargetDriver) => Promise<DeliveryResult>,
+  ): Promise<DeliveryResult> {
+    const driver = this.#o.drivers[target.type];
     if (!driver) {
-      result = {
+      return {
         ok: false,
         retriable: false,
         error: `no driver for target type "${target.type}" in this deployment`,
       };
-    } else {
-      try {
-        result = await driver.deliver({
-          rule,
-          target,
-          event: o.transform(delivery.event, rule, target),
-          idempotencyKey: `${delivery.source}#${delivery.id}`,
-          attempt: delivery.attempts.length + 1,
-          possibleDuplicate: item.possibleDuplicate,
-          timeoutMs: target.timeoutMs,
-        });
-      } catch (error) {
-        const e = toJunctionError(error);
-        result = {
-          ok: false,
-          retriable: e.retriable || e.code === 'Internal',
-          error: `${e.code}: ${e.message}`,
-        };
-      }
     }
+    try {
+      return await send(driver);
+    } catch (error) {
+      const e = toJunctionError(error);
+      return { ok: false, retriable: e.retriable || e.code === 'Internal', error: `${e.code}: ${e.message}` };
+    }
+  }
+
+  async #run(item: Item): Promise<void> {
+    const resolved = await this.#resolve(item);
+    if (!resolved) return;
+    const { rule, target } = resolved;
+    const started = this.#o.clock.now();
+    if (!(await this.#claim(item, target, started))) return;
+    const result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
+    await this.#record(item, rule, target, started, result);
+  }
+
+  /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
+  async #runBatch(items: readonly Item[]): Promise<void> {
+    const resolved = await this.#resolve(items[0] as Item);
+    if (!resolved) {
+      await Promise.all(items.slice(1).map((item) => this.#resolve(item)));
+      return;
+    }
+    const { rule, target } = resolved;
+    const started = this.#o.clock.now();
+    const claimed = (
+      await Promise.all(
+        items.map(async (item) => ((await this.#claim(item, target, started)) ? item : undefined)),
+      )
+    ).filter((item): item is Item => item !== undefined);
+    if (claimed.length === 0) return;
+    const requests = claimed.map((item) => this.#request(item, rule, target));
+    const result = await this.#call(target, (driver) =>
+      driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
+    );
+    await Promise.all(claimed.map((item) => this.#record(item, rule, target, started, result)));
+  }
+
+  /** Records an attempt's outcome: delivered, a retry at a due time, or a dead letter. */
+  async #record(
+    item: Item,
+    rule: Rule,
+    target: Target,
+    started: number,
+    result: DeliveryResult,
+  ): Promise<void> {
+    const o = this.#o;
+    const { delivery } = item;
+    const key = keyOf(delivery);
     const finished = o.clock.now();
     const attempt: Attempt = {
       at: started,

@@ -219,6 +219,57 @@ describe('delivery guarantees', () => {
     }
   });
 
+  test('sends opted-in targets batches of at most maxSize events within the window', async () => {
+    const target = await startHttpTarget((_r, i) => (i === 0 ? { status: 503 } : { status: 200 }));
+    try {
+      const rule = await request(bus.url, 'PUT', '/rules/batched', {
+        pattern: { type: ['batched'] },
+        targets: [
+          {
+            id: 'web',
+            type: 'http',
+            url: target.url,
+            batch: { maxSize: 10, windowMs: 200 },
+            retry: fixed(50, 5),
+          },
+        ],
+      });
+      assert.equal(rule.status, 201, JSON.stringify(rule.body));
+      const events = Array.from({ length: 25 }, (_, i) => ({
+        specversion: '1.0',
+        id: `bt-${i}`,
+        source: '/batch',
+        type: 'batched',
+      }));
+      const res = await request(bus.url, 'POST', '/events', JSON.stringify(events), {
+        'content-type': 'application/cloudevents-batch+json',
+      });
+      assert.equal(res.body.accepted, 25);
+      const deliveredIds = () =>
+        new Set(
+          target.received
+            .filter((_r, i) => i > 0)
+            .flatMap((r) => JSON.parse(r.body.toString()).map((e: { id: string }) => e.id)),
+        );
+      await waitFor(() => deliveredIds().size === 25, 'all 25 events in batches');
+      for (const r of target.received) {
+        assert.match(String(r.headers['content-type']), /^application\/cloudevents-batch\+json/);
+        const body = JSON.parse(r.body.toString());
+        assert.ok(Array.isArray(body) && body.length >= 1 && body.length <= 10, `a batch of ${body.length}`);
+      }
+      // The first batch was refused (503): its events were retried, in a later batch, and delivered.
+      const refused = JSON.parse(target.received[0]!.body.toString()).map((e: { id: string }) => e.id);
+      const trace = await traceOf(bus, refused[0], '/batch');
+      assert.deepEqual(
+        trace.filter((e) => e.kind === 'attempt').map((e) => e.detail.outcome),
+        ['failed', 'delivered'],
+      );
+      assert.ok(target.received.length <= 6, `${target.received.length} requests for 25 events`);
+    } finally {
+      await target.close();
+    }
+  });
+
   test('answers a re-published (source, id) as a duplicate and delivers it once', async () => {
     const target = await startHttpTarget();
     try {
