@@ -407,7 +407,7 @@ const trace: Handler = async (ctx, args, v) => {
                   : e.kind === 'emitted'
                     ? JSON.stringify(d.events)
                     : '';
-        return `  ${time(e.at)}  ${e.kind.padEnd(15)} ${where} ${extra}`.trimEnd();
+        return `  ${time(e.at)}  ${e.kind.padEnd(15)} ${[where, extra].filter(Boolean).join(' ')}`.trimEnd();
       }),
     ].join('\n'),
   );
