@@ -147,14 +147,7 @@ export class SqliteEventLog implements EventLog {
     requireInteger('fromOffset', fromOffset, 0);
     requireInteger('limit', limit, 0);
     if (limit === 0) return [];
-    return this.#db
-      .all(
-        'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
-        partition,
-        fromOffset,
-        limit,
-      )
-      .map((row) => toRecord(partition, row));
+    return this.readNow(partition, fromOffset, limit);
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
