@@ -185,15 +185,24 @@ export class Dispatcher {
       while (items.length < (batch?.maxSize ?? 1) && lane.size > 0) items.push(this.#take(lane));
       lane.batchReadyAt = undefined;
       lane.active++;
+      // The lane's slot is the target's: it is given back once the target answered, before the outcome is written.
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        lane.active--;
+        if (lane.size > 0) this.#pump(laneKey, lane);
+      };
       const run =
-        items.length === 1 && batch === undefined ? this.#run(items[0] as Item) : this.#runBatch(items);
+        items.length === 1 && batch === undefined
+          ? this.#run(items[0] as Item, release)
+          : this.#runBatch(items, release);
       run
         .catch((error) => this.#o.onError?.(error))
         .finally(() => {
-          lane.active--;
+          release();
           for (const item of items) this.#local.delete(keyString(item.delivery));
           if (lane.size === 0 && lane.active === 0) this.#lanes.delete(laneKey);
-          else this.#pump(laneKey, lane);
           if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
         });
     }
@@ -268,18 +277,19 @@ export class Dispatcher {
     }
   }
 
-  async #run(item: Item): Promise<void> {
+  async #run(item: Item, release: () => void): Promise<void> {
     const resolved = await this.#resolve(item);
     if (!resolved) return;
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
     if (!(await this.#claim(item, target, started))) return;
     const result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
+    release();
     await this.#record(item, rule, target, started, result);
   }
 
   /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
-  async #runBatch(items: readonly Item[]): Promise<void> {
+  async #runBatch(items: readonly Item[], release: () => void): Promise<void> {
     const resolved = await this.#resolve(items[0] as Item);
     if (!resolved) {
       await Promise.all(items.slice(1).map((item) => this.#resolve(item)));
@@ -297,6 +307,7 @@ export class Dispatcher {
     const result = await this.#call(target, (driver) =>
       driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
     );
+    release();
     await Promise.all(claimed.map((item) => this.#record(item, rule, target, started, result)));
   }
 
@@ -333,7 +344,9 @@ export class Dispatcher {
     });
     const attemptTrace = trace('attempt', { number: delivery.attempts.length + 1, ...attempt });
     if (result.ok) {
-      await o.ledger.complete(key, attempt, finished);
+      // The ledger and the trace are written together: they share one group commit.
+      const completed = o.ledger.complete(key, attempt, finished);
+      completed.catch(() => undefined); // observed now; awaited (and rethrown) below, after the emitted events
       const entries = [attemptTrace, trace('delivered', { attempts: delivery.attempts.length + 1 })];
       if (result.emitted && result.emitted.length > 0) {
         try {
@@ -344,7 +357,7 @@ export class Dispatcher {
           entries.push(trace('emitted', { error: `${e.code}: ${e.message}`, events: [] }));
         }
       }
-      await o.traces.record(entries);
+      await Promise.all([completed, o.traces.record(entries)]);
       return;
     }
     const attempts = [...delivery.attempts, attempt];
@@ -361,10 +374,12 @@ export class Dispatcher {
       o.random,
     );
     if (decision.retry) {
-      await o.ledger.reschedule(key, attempt, decision.dueAt);
-      await o.traces.record([
-        attemptTrace,
-        trace('retry-scheduled', { delayMs: decision.delayMs, dueAt: decision.dueAt }),
+      await Promise.all([
+        o.ledger.reschedule(key, attempt, decision.dueAt),
+        o.traces.record([
+          attemptTrace,
+          trace('retry-scheduled', { delayMs: decision.delayMs, dueAt: decision.dueAt }),
+        ]),
       ]);
       this.#schedule(decision.dueAt);
       return;
