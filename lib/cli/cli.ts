@@ -22,6 +22,10 @@ export interface DevOptions {
   /** The Kafka topic of the log. @default 'junction-events' */
   readonly topic?: string;
   readonly partitions?: number;
+  /** Per-source ingest quota, events per second (429 above it). @default none */
+  readonly quotaPerSource?: number;
+  /** The quota's burst. @default quotaPerSource */
+  readonly quotaBurst?: number;
 }
 
 export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
@@ -31,6 +35,7 @@ const USAGE = `junction — an open event bus for CloudEvents
 Usage: junction <command> [options]
 
   dev [--port 8080] [--host 127.0.0.1] [--data-dir ./.junction] [--kafka host:port [--topic T] [--partitions N]]
+      [--quota-per-source EVENTS_PER_S [--quota-burst N]]
                                         run the embedded bus in the foreground
   put --type T --source S [--id ID] [--data JSON | --data-file F] [--subject X] [--ext k=v ...]
                                         publish one CloudEvent
@@ -525,6 +530,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'data-dir': { type: 'string' },
         kafka: { type: 'string' },
         topic: { type: 'string' },
+        'quota-per-source': { type: 'string' },
+        'quota-burst': { type: 'string' },
         partitions: { type: 'string' },
         type: { type: 'string' },
         source: { type: 'string' },
@@ -568,6 +575,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     if (command === 'dev') {
       if (!io.dev) throw new UsageError('dev is only available from bin/junction.ts');
+      const quota = values['quota-per-source'] ?? io.env.JUNCTION_QUOTA_PER_SOURCE;
+      const burst = values['quota-burst'] ?? io.env.JUNCTION_QUOTA_BURST;
+      for (const [name, value] of [
+        ['--quota-per-source', quota],
+        ['--quota-burst', burst],
+      ] as const) {
+        if (value !== undefined && !(Number(value) > 0))
+          throw new UsageError(`${name} must be a number > 0, got ${value}`);
+      }
       const port = Number(values.port ?? io.env.JUNCTION_PORT ?? 8080);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port must be 0-65535, got ${values.port}`);
@@ -581,6 +597,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             ? { kafka: io.env.JUNCTION_KAFKA }
             : {}),
         ...(typeof values.partitions === 'string' ? { partitions: Number(values.partitions) } : {}),
+        ...(typeof quota === 'string' ? { quotaPerSource: Number(quota) } : {}),
+        ...(typeof burst === 'string' ? { quotaBurst: Number(burst) } : {}),
         ...(typeof values.topic === 'string'
           ? { topic: values.topic }
           : io.env.JUNCTION_KAFKA_TOPIC

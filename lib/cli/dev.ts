@@ -24,6 +24,14 @@ export async function runDev(options: DevOptions): Promise<void> {
     dataDir: options.dataDir,
     ...(log === undefined ? {} : { log }),
     ...(kafka === undefined ? {} : { kafka }),
+    ...(options.quotaPerSource === undefined
+      ? {}
+      : {
+          quota: {
+            eventsPerSecond: options.quotaPerSource,
+            ...(options.quotaBurst === undefined ? {} : { burst: options.quotaBurst }),
+          },
+        }),
     ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
   });
   const health = await bus.junction.health();

@@ -32,6 +32,7 @@ import { Dispatcher, type EmittedContext } from './dispatcher.ts';
 import { createFunctionDriver } from './function-driver.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import { Metrics } from './metrics.ts';
+import { type QuotaOptions, SourceQuota } from './quota.ts';
 import { Router } from './router.ts';
 import { RuleMatcher } from './rule-matcher.ts';
 
@@ -50,6 +51,8 @@ export interface JunctionOptions {
   readonly dedupWindowMs?: number;
   /** How long finished deliveries and traces are kept. @default 604800000 (7 days) */
   readonly retentionMs?: number;
+  /** Per-source ingest quotas (429 with Retry-After over the quota). @default none */
+  readonly quota?: QuotaOptions;
   /** @default 30000 */
   readonly leaseMs?: number;
   /** @default 1000 */
@@ -95,6 +98,7 @@ export class Junction {
   readonly #matcher = new RuleMatcher();
   readonly #rules = new Map<string, Rule>();
   readonly #transforms = new WeakMap<Target, InputTransform>();
+  readonly #quota: SourceQuota | undefined;
   #unwatch: (() => void) | undefined;
   #subscription: Subscription | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
@@ -103,6 +107,7 @@ export class Junction {
     this.#o = options;
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new Metrics();
+    this.#quota = options.quota === undefined ? undefined : new SourceQuota(options.quota, this.clock);
     this.ingest = createIngest({
       log: options.log,
       clock: this.clock,
@@ -209,6 +214,21 @@ export class Junction {
 
   publish(events: readonly CloudEvent[]): Promise<AppendResult[]> {
     return this.ingest.publish(events);
+  }
+
+  /** Applies the per-source quotas: per event, undefined (admitted) or a `RateLimited` error (HTTP 429). */
+  admit(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
+    if (this.#quota === undefined) return events.map(() => undefined);
+    const verdicts = this.#quota.admit(events.map((e) => e.source));
+    const limited = verdicts.filter((v) => v !== undefined).length;
+    if (limited > 0)
+      this.metrics.inc(
+        'junction_events_rate_limited_total',
+        undefined,
+        limited,
+        'Events refused by a source quota.',
+      );
+    return verdicts;
   }
 
   #transform(event: CloudEvent, rule: Rule, target: Target): CloudEvent {

@@ -52,7 +52,9 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
 
 function errorResponse(error: JunctionError): ApiResponse {
   const headers: Record<string, string> = {};
-  if (error.code === 'RateLimited' || error.code === 'BufferUnavailable') headers['retry-after'] = '1';
+  if (error.code === 'RateLimited' || error.code === 'BufferUnavailable') {
+    headers['retry-after'] = String(error.details?.retryAfterSeconds ?? 1);
+  }
   return json(error.status, error.toJSON(), headers);
 }
 
@@ -114,13 +116,26 @@ export function createApp(options: AppOptions): App {
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
     const parsed = parseHttpRequest(request.headers, request.body, limits);
     if (parsed.mode !== 'batch') {
+      const [limited] = junction.admit([parsed.event]);
+      if (limited) throw limited;
       const [result] = await junction.publish([parsed.event]);
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
     }
-    const accepted = parsed.entries.flatMap((e) => (e.ok ? [e.event] : []));
+    const valid = parsed.entries.flatMap((e) => (e.ok ? [e.event] : []));
+    const verdicts = junction.admit(valid);
+    const refused = new Map(
+      valid.flatMap((event, i) => (verdicts[i] ? [[event, verdicts[i]] as const] : [])),
+    );
+    const entries = parsed.entries.map((entry) => {
+      const error = entry.ok ? refused.get(entry.event) : undefined;
+      return error === undefined
+        ? entry
+        : { ok: false as const, id: entry.ok ? entry.event.id : entry.id, error };
+    });
+    const accepted = entries.flatMap((e) => (e.ok ? [e.event] : []));
     const appended = await junction.publish(accepted);
     let next = 0;
-    const results = parsed.entries.map((entry) => {
+    const results = entries.map((entry) => {
       if (!entry.ok) {
         const body = entry.error.toJSON().error;
         return entry.id === undefined ? { error: body } : { id: entry.id, error: body };
@@ -128,7 +143,7 @@ export function createApp(options: AppOptions): App {
       const result = appended[next++];
       return { id: entry.event.id, ...(result?.duplicate ? { duplicate: true } : {}) };
     });
-    return json(200, { accepted: accepted.length, failed: parsed.entries.length - accepted.length, results });
+    return json(200, { accepted: accepted.length, failed: entries.length - accepted.length, results });
   }
 
   async function amz(request: ApiRequest): Promise<ApiResponse> {
@@ -147,6 +162,11 @@ export function createApp(options: AppOptions): App {
           }
           try {
             const event = validateEvent(entry.event);
+            const [limited] = junction.admit([event]);
+            if (limited) {
+              results.push({ errorCode: 'ThrottlingException', errorMessage: limited.message });
+              continue;
+            }
             results.push({ eventId: event.id });
             valid.push(event);
           } catch (error) {

@@ -11,6 +11,7 @@ import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
 import { Junction } from '../engine/junction.ts';
+import type { QuotaOptions } from '../engine/quota.ts';
 import type { Clock, EventLog, TargetDriver } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
@@ -37,6 +38,8 @@ export interface EmbeddedOptions {
   readonly pollMs?: number;
   /** How long a delivery is held by one process before another may take it over. @default 30000 */
   readonly leaseMs?: number;
+  /** Per-source ingest quotas (429 with Retry-After over the quota). @default none */
+  readonly quota?: QuotaOptions;
   /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
   readonly kafka?: KafkaEventLogOptions;
   /** Replaces a target driver (tests). */
@@ -90,6 +93,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.quota === undefined ? {} : { quota: options.quota }),
   });
   await junction.start();
   const app = createApp({

@@ -87,7 +87,8 @@ export function publishBinary(
   attributes: { id: string; source: string; type: string } & Record<string, string>,
   body = '',
   contentType?: string,
-): Promise<JsonResponse> {
+  // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely and assert on them
+): Promise<JsonResponse<any>> {
   const headers: Record<string, string> = { 'ce-specversion': '1.0' };
   for (const [k, v] of Object.entries(attributes)) headers[`ce-${k}`] = v;
   if (contentType) headers['content-type'] = contentType;
