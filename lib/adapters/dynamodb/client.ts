@@ -86,6 +86,23 @@ export async function guard<T>(operation: string, table: string, run: () => Prom
   }
 }
 
+/**
+ * Runs one conditional write: its output, or undefined when its condition did not hold (the caller lost a race or
+ * the item is not in the expected state). Any other failure is mapped through storeError.
+ */
+export async function conditional<T>(
+  operation: string,
+  table: string,
+  run: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isConditionFailed(error)) return undefined;
+    throw storeError(operation, table, error);
+  }
+}
+
 /** Every item a Query answers that `keep` accepts, following LastEvaluatedKey, stopping once `max` are in (when given). */
 export async function queryAll(
   client: DynamoDBClient,

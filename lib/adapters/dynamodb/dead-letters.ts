@@ -13,13 +13,12 @@ import { JunctionError } from '../../core/errors.ts';
 import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
 import {
   batchGet,
+  conditional,
   countAll,
   guard,
   type Item,
-  isConditionFailed,
   mapLimit,
   queryAll,
-  storeError,
 } from './client.ts';
 import { deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
 import { PayloadStore } from './payload.ts';
@@ -135,8 +134,8 @@ export class DynamoDeadLetters implements DeadLetters {
 
   async remove(dlIds: readonly string[]): Promise<number> {
     const removed = await mapLimit([...new Set(dlIds)], this.#concurrency, async (dlId) => {
-      try {
-        const out = await this.#client.send(
+      const out = await conditional('DeleteItem', this.#table, () =>
+        this.#client.send(
           new DeleteItemCommand({
             TableName: this.#table,
             Key: { dlId: s(dlId) },
@@ -145,13 +144,11 @@ export class DynamoDeadLetters implements DeadLetters {
             ConditionExpression: 'attribute_exists(#shard)',
             ExpressionAttributeNames: { '#shard': 'shard' },
           }),
-        );
-        await this.#payloads.discard(dlId, out.Attributes, 'event');
-        return true;
-      } catch (error) {
-        if (isConditionFailed(error)) return false;
-        throw storeError('DeleteItem', this.#table, error);
-      }
+        ),
+      );
+      if (out === undefined) return false;
+      await this.#payloads.discard(dlId, out.Attributes, 'event');
+      return true;
     });
     return removed.filter(Boolean).length;
   }

@@ -3,7 +3,7 @@ import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { JunctionError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../ports.ts';
 import type { DedupStore } from '../kafka/dedup.ts';
-import { batchGet, isConditionFailed, mapLimit, storeError } from './client.ts';
+import { batchGet, conditional, mapLimit } from './client.ts';
 import { boundedKey, n, num, s, str } from './codec.ts';
 
 export interface DynamoDedupStoreOptions {
@@ -79,8 +79,8 @@ export class DynamoDedupStore implements DedupStore {
       const pk = storedKey(key);
       if (seen.has(pk)) return false;
       seen.add(pk);
-      try {
-        await this.#client.send(
+      const out = await conditional('PutItem', this.#table, () =>
+        this.#client.send(
           new PutItemCommand({
             TableName: this.#table,
             Item: { pk: s(pk), expiresAt: n(expires), ttl: n(Math.ceil(expires / 1000)) },
@@ -89,12 +89,9 @@ export class DynamoDedupStore implements DedupStore {
               ? { ':now': n(now) }
               : { ':expires': n(expires) },
           }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailed(error)) return false;
-        throw storeError('PutItem', this.#table, error);
-      }
+        ),
+      );
+      return out !== undefined;
     });
   }
 }

@@ -21,6 +21,7 @@ import type {
 import { systemClock } from '../../ports.ts';
 import {
   batchGet,
+  conditional,
   countAll,
   guard,
   type Item,
@@ -169,8 +170,8 @@ export class DynamoLedger implements Ledger {
   }
 
   async claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean> {
-    try {
-      await this.#client.send(
+    const out = await conditional('UpdateItem', this.#table, () =>
+      this.#client.send(
         new UpdateItemCommand({
           TableName: this.#table,
           Key: { pk: s(keyString(key)) },
@@ -184,12 +185,9 @@ export class DynamoLedger implements Ledger {
             ':now': n(now),
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw storeError('UpdateItem', this.#table, error);
-    }
+      ),
+    );
+    return out !== undefined;
   }
 
   async complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void> {
@@ -286,8 +284,8 @@ export class DynamoLedger implements Ledger {
       )
     ).flat();
     const removed = await mapLimit(keys, this.#concurrency, async (item) => {
-      try {
-        await this.#client.send(
+      const out = await conditional('DeleteItem', this.#table, () =>
+        this.#client.send(
           new DeleteItemCommand({
             TableName: this.#table,
             Key: { pk: s(requireStr(item, 'pk', this.#table)) },
@@ -300,12 +298,9 @@ export class DynamoLedger implements Ledger {
               ':before': n(before),
             },
           }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailed(error)) return false;
-        throw storeError('DeleteItem', this.#table, error);
-      }
+        ),
+      );
+      return out !== undefined;
     });
     return removed.filter(Boolean).length;
   }
