@@ -11,15 +11,7 @@ import {
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
-import {
-  batchGet,
-  conditional,
-  countAll,
-  guard,
-  type Item,
-  mapLimit,
-  queryAll,
-} from './client.ts';
+import { batchGet, conditional, countAll, guard, type Item, mapLimit, queryAll } from './client.ts';
 import { deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
 import { PayloadStore } from './payload.ts';
 import { INDEX_SHARDS } from './tables.ts';
