@@ -1,12 +1,11 @@
 /** Ingest: validated events in, durable append, answer. A success means the events are in the log durably. */
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { JunctionError, toJunctionError } from '../core/errors.ts';
-import type { AppendResult, Clock, EventLog } from '../ports.ts';
+import type { AppendResult, EventLog } from '../ports.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface IngestOptions {
   readonly log: EventLog;
-  readonly clock: Clock;
   readonly metrics: Metrics;
   /** Idempotent publish: a repeated `(source, id)` within this window is a duplicate. @default 86400000 (24 h) */
   readonly dedupWindowMs?: number;

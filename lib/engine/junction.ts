@@ -110,7 +110,6 @@ export class Junction {
     this.#quota = options.quota === undefined ? undefined : new SourceQuota(options.quota, this.clock);
     this.ingest = createIngest({
       log: options.log,
-      clock: this.clock,
       metrics: this.metrics,
       ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
     });

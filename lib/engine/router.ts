@@ -16,11 +16,6 @@ export interface RouterOptions {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly dispatcher: Dispatcher;
-  /**
-   * Keep the dispatcher out of it: only enqueue (for a router that must return quickly, e.g. Lambda, where a
-   * separate scheduled function delivers). @default false
-   */
-  readonly enqueueOnly?: boolean;
 }
 
 export class Router {
@@ -114,7 +109,7 @@ export class Router {
       this.#o.traces.record(traces),
     ]);
     const fresh = deliveries.filter((_, i) => added[i]);
-    if (!this.#o.enqueueOnly && fresh.length > 0) dispatcher.submit(fresh);
+    if (fresh.length > 0) dispatcher.submit(fresh);
     return deliveries.length;
   }
 }
