@@ -1,5 +1,8 @@
-/** One SQLite database file shared by every SQLite adapter: WAL, fsync'd commits, cached statements, group commit. */
-import { mkdirSync } from 'node:fs';
+/**
+ * One SQLite database file shared by every SQLite adapter: WAL, cached statements, group commit, and commits made
+ * durable by an fsync of the WAL that runs off the event loop.
+ */
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { isJunctionError, JunctionError } from '../../core/errors.ts';
@@ -9,6 +12,23 @@ export interface SqliteDatabaseOptions {
   readonly dataDir: string;
   /** How long a write waits for another process's lock before failing, in ms. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /** How often the WAL is checkpointed into the database file (when anything was committed since). @default 250 */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** How a write is committed. */
+export interface WriteOptions<T> {
+  /**
+   * Whether the write answers only once it is durable (the WAL fsync'd). A write that is not durable answers at
+   * commit: visible to every reader and safe from a process crash, and made durable by the next durable write's
+   * fsync (the WAL keeps commits in order), but a power cut before then may take it back. @default true
+   */
+  readonly durable?: boolean;
+  /**
+   * Runs synchronously once the transaction has committed, before it is durable: what it starts may read the rows
+   * but must not answer anyone outside the process on their strength.
+   */
+  readonly onCommit?: (value: T) => void;
 }
 
 /** A row as node:sqlite answers it. */
@@ -16,6 +36,8 @@ export type Row = Record<string, SQLOutputValue>;
 
 interface Job {
   readonly run: () => unknown;
+  readonly onCommit: ((value: unknown) => void) | undefined;
+  readonly durable: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -25,9 +47,17 @@ export const DATABASE_FILE = 'junction.db';
 
 /**
  * A `DatabaseSync` with a statement cache and group commit: every write submitted in the same tick runs in one
- * `BEGIN IMMEDIATE … COMMIT` (one fsync). Each write runs in its own savepoint, so a write that throws a
- * `JunctionError` (bad input) fails alone; any other failure (I/O, lock, schema) fails the whole flush and every
- * caller of it gets a retriable `BufferUnavailable`, with nothing of the flush committed.
+ * `BEGIN IMMEDIATE … COMMIT`. Each write runs in its own savepoint, so a write that throws a `JunctionError` (bad
+ * input) fails alone; any other failure (I/O, lock, schema) fails the whole flush and every caller of it gets a
+ * retriable `BufferUnavailable`, with nothing of the flush committed.
+ *
+ * Durability without blocking the event loop: the connection commits with `synchronous = NORMAL` (the commit writes
+ * its WAL frames but does not fsync), and a write's promise resolves only after an fsync of the WAL file that
+ * started after its commit — run in libuv's thread pool, and shared by every commit made while the previous fsync
+ * ran. A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
+ * commit's fsync returns, it and every commit before it are durable: the guarantee `synchronous = FULL` gives,
+ * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on their own
+ * connection in a worker thread (see `checkpointer.ts`), so they do not block the loop either.
  */
 export class SqliteDatabase {
   /** The absolute path of the database file (the key of in-process registries). */
@@ -39,6 +69,14 @@ export class SqliteDatabase {
   #closed = false;
   #commits = 0;
   #writes = 0;
+  #syncs = 0;
+  /** The WAL file, opened for fsync once it exists. */
+  #walFd: number | undefined;
+  /** Callbacks of commits waiting for an fsync that has not started yet. */
+  #unsynced: Array<(error: unknown) => void> = [];
+  #syncing = false;
+  readonly #checkpointTimer: NodeJS.Timeout;
+  #checkpointedAt = 0;
 
   constructor(options: SqliteDatabaseOptions) {
     if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -60,6 +98,14 @@ export class SqliteDatabase {
         },
       );
     }
+    const checkpointIntervalMs = options.checkpointIntervalMs ?? 250;
+    if (!Number.isInteger(checkpointIntervalMs) || checkpointIntervalMs < 1) {
+      throw new JunctionError(
+        'InvalidRequest',
+        `checkpointIntervalMs must be an integer ≥ 1; got ${checkpointIntervalMs}`,
+        { field: 'checkpointIntervalMs' },
+      );
+    }
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, DATABASE_FILE);
@@ -67,20 +113,35 @@ export class SqliteDatabase {
       this.#db = new DatabaseSync(this.path);
       this.#db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       this.#db.exec('PRAGMA journal_mode = WAL');
-      // FULL: the commit that answers an append is fsync'd, also in WAL mode.
-      this.#db.exec('PRAGMA synchronous = FULL');
+      // NORMAL: a commit writes the WAL without an fsync; write() fsyncs the WAL off the loop before it answers.
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      // Checkpoints run on a timer between transactions, not inside whichever commit crosses a threshold.
+      this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+      // After a burst, a WAL that restarts is cut back to this size.
+      this.#db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
+      // The WAL exists once a connection has read in WAL mode; its directory entry is made durable once, here.
+      this.#db.exec('SELECT count(*) FROM sqlite_schema');
+      this.#walFd = openSync(`${this.path}-wal`, 'r');
+      const dirFd = openSync(dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
     } catch (error) {
       throw unavailable(`cannot open the SQLite database ${this.path}`, error);
     }
+    this.#checkpointTimer = setInterval(() => this.#checkpoint(), checkpointIntervalMs);
+    this.#checkpointTimer.unref();
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Committed group-commit transactions and the writes they carried, since open (for tests and metrics). */
-  get stats(): { readonly commits: number; readonly writes: number } {
-    return { commits: this.#commits, writes: this.#writes };
+  /** Committed group-commit transactions, the writes they carried and the WAL fsyncs that made them durable. */
+  get stats(): { readonly commits: number; readonly writes: number; readonly syncs: number } {
+    return { commits: this.#commits, writes: this.#writes, syncs: this.#syncs };
   }
 
   /** Runs schema statements (idempotent `CREATE … IF NOT EXISTS`) in one transaction. */
@@ -94,6 +155,7 @@ export class SqliteDatabase {
       this.#db.exec('ROLLBACK');
       throw unavailable('cannot create the SQLite schema', error);
     }
+    this.#syncNow();
   }
 
   /** A prepared statement, cached by its SQL text. */
@@ -123,13 +185,20 @@ export class SqliteDatabase {
   }
 
   /**
-   * Queues a write for the next group commit and answers its result once it is committed (fsync'd). `work`
-   * runs synchronously inside the transaction; it must not await.
+   * Queues a write for the next group commit and answers its result once it is committed and durable (the WAL
+   * fsync'd), or at commit when `options.durable` is false. `work` runs synchronously inside the transaction; it
+   * must not await.
    */
-  write<T>(work: () => T): Promise<T> {
+  write<T>(work: () => T, options: WriteOptions<T> = {}): Promise<T> {
     if (this.#closed) return Promise.reject(unavailable(`the SQLite database ${this.path} is closed`));
     return new Promise<T>((resolvePromise, reject) => {
-      this.#queue.push({ run: work, resolve: resolvePromise as (value: unknown) => void, reject });
+      this.#queue.push({
+        run: work,
+        onCommit: options.onCommit as ((value: unknown) => void) | undefined,
+        durable: options.durable ?? true,
+        resolve: resolvePromise as (value: unknown) => void,
+        reject,
+      });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -137,17 +206,28 @@ export class SqliteDatabase {
     });
   }
 
-  /** Commits queued writes now, then closes the file. Idempotent. */
+  /** Commits queued writes now and makes them durable, then closes the file. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#flush();
     this.#closed = true;
+    clearInterval(this.#checkpointTimer);
+    const waiting = this.#unsynced.splice(0);
+    let failure: unknown;
+    try {
+      this.#syncNow();
+    } catch (error) {
+      failure = unavailable('cannot fsync the SQLite WAL', error);
+    }
+    for (const done of waiting) done(failure);
     this.#statements.clear();
     try {
       this.#db.close();
     } catch {
       // Already closed by the runtime: nothing left to release.
     }
+    // An fsync in flight still uses the descriptor; it is closed when that one returns.
+    if (!this.#syncing) this.#closeWal();
   }
 
   #flush(): void {
@@ -161,7 +241,7 @@ export class SqliteDatabase {
     }
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
+      this.#control('BEGIN IMMEDIATE');
     } catch (error) {
       const failure = unavailable('cannot start a SQLite write transaction', error);
       for (const job of jobs) job.reject(failure);
@@ -169,10 +249,10 @@ export class SqliteDatabase {
     }
     try {
       for (const job of jobs) outcomes.push(this.#runJob(job));
-      this.#db.exec('COMMIT');
+      this.#control('COMMIT');
     } catch (error) {
       try {
-        this.#db.exec('ROLLBACK');
+        this.#control('ROLLBACK');
       } catch {
         // The transaction may already be gone (SQLite rolls back on some I/O errors).
       }
@@ -182,26 +262,108 @@ export class SqliteDatabase {
     }
     this.#commits += 1;
     this.#writes += jobs.length;
+    const durable: number[] = [];
     for (const [i, job] of jobs.entries()) {
       const outcome = outcomes[i]!;
-      if (outcome.ok) job.resolve(outcome.value);
-      else job.reject(outcome.error);
+      if (outcome.ok && job.onCommit !== undefined) {
+        try {
+          job.onCommit(outcome.value);
+        } catch {
+          // A commit hook's failure is its own: the write stands and answers as usual.
+        }
+      }
+      if (!outcome.ok) job.reject(outcome.error);
+      else if (!job.durable) job.resolve(outcome.value);
+      else durable.push(i);
     }
+    if (durable.length === 0) return;
+    this.#afterSync((syncError) => {
+      const failure =
+        syncError === undefined
+          ? undefined
+          : unavailable('the SQLite write was committed but could not be made durable', syncError);
+      for (const i of durable) {
+        const job = jobs[i]!;
+        if (failure !== undefined) job.reject(failure);
+        else job.resolve((outcomes[i] as { value: unknown }).value);
+      }
+    });
+  }
+
+  /** Calls `done` once an fsync of the WAL that started after now has returned (with its error, if any). */
+  #afterSync(done: (error: unknown) => void): void {
+    this.#unsynced.push(done);
+    if (!this.#syncing) this.#startSync();
+  }
+
+  /** One fsync in the thread pool for every commit waiting; commits made meanwhile wait for the next one. */
+  #startSync(): void {
+    const fd = this.#walFd;
+    const waiting = this.#unsynced.splice(0);
+    if (fd === undefined) {
+      for (const done of waiting) done(new Error('the WAL file is closed'));
+      return;
+    }
+    this.#syncing = true;
+    fdatasync(fd, (error) => {
+      this.#syncing = false;
+      this.#syncs += 1;
+      for (const done of waiting) done(error ?? undefined);
+      if (this.#closed) this.#closeWal();
+      else if (this.#unsynced.length > 0) this.#startSync();
+    });
+  }
+
+  /** An fsync of the WAL on the calling thread (startup, schema, close). */
+  #syncNow(): void {
+    if (this.#walFd === undefined) return;
+    fdatasyncSync(this.#walFd);
+    this.#syncs += 1;
+  }
+
+  /**
+   * Copies the WAL into the database file (PASSIVE: it never waits for a lock), between two transactions, so that
+   * the next write starts the WAL over instead of growing it. It fsyncs the WAL and the database file itself.
+   * A failure (another process holds the lock) is left for the next round.
+   */
+  #checkpoint(): void {
+    if (this.#closed || this.#commits === this.#checkpointedAt) return;
+    this.#checkpointedAt = this.#commits;
+    try {
+      this.statement('PRAGMA wal_checkpoint(PASSIVE)').get();
+    } catch {
+      // Busy or failing: the WAL keeps its frames, which stay readable, and the next round tries again.
+    }
+  }
+
+  #closeWal(): void {
+    if (this.#walFd === undefined) return;
+    try {
+      closeSync(this.#walFd);
+    } catch {
+      // Nothing left to release.
+    }
+    this.#walFd = undefined;
   }
 
   /** Runs one job in a savepoint; a JunctionError fails only this job, anything else the whole flush. */
   #runJob(job: Job): { ok: true; value: unknown } | { ok: false; error: unknown } {
-    this.#db.exec('SAVEPOINT job');
+    this.#control('SAVEPOINT job');
     try {
       const value = job.run();
-      this.#db.exec('RELEASE job');
+      this.#control('RELEASE job');
       return { ok: true, value };
     } catch (error) {
       if (!isJunctionError(error)) throw error;
-      this.#db.exec('ROLLBACK TO job');
-      this.#db.exec('RELEASE job');
+      this.#control('ROLLBACK TO job');
+      this.#control('RELEASE job');
       return { ok: false, error };
     }
+  }
+
+  /** Runs a transaction-control statement, prepared once (exec would parse it on every call). */
+  #control(sql: string): void {
+    this.statement(sql).run();
   }
 
   #assertOpen(): void {

@@ -1,6 +1,6 @@
 /** The shared SQLite database: pragmas, statement cache and group commit semantics. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
@@ -22,13 +22,85 @@ function withDatabase(run: (db: SqliteDatabase, dir: string) => Promise<void>): 
 }
 
 test(
-  'creates the data dir and opens junction.db in WAL mode with full sync',
+  'creates the data dir and opens junction.db in WAL mode, committing without an fsync and checkpointing itself',
   withDatabase(async (db, dir) => {
     assert.ok(existsSync(join(dir, 'nested', 'data', DATABASE_FILE)));
     assert.equal(db.get('PRAGMA journal_mode')?.journal_mode, 'wal');
-    assert.equal(db.get('PRAGMA synchronous')?.synchronous, 2);
+    assert.equal(db.get('PRAGMA synchronous')?.synchronous, 1, 'NORMAL: write() fsyncs the WAL itself');
+    assert.equal(db.get('PRAGMA wal_autocheckpoint')?.wal_autocheckpoint, 0);
   }),
 );
+
+test(
+  'answers a durable write only after an fsync of the WAL that started after its commit',
+  withDatabase(async (db) => {
+    let syncsAtCommit = -1;
+    const written = db.write(() => db.run("INSERT INTO t (k, v) VALUES ('a', 1)"), {
+      onCommit: () => {
+        syncsAtCommit = db.stats.syncs;
+      },
+    });
+    assert.equal(await written, 1);
+    assert.ok(syncsAtCommit >= 0, 'onCommit ran');
+    assert.ok(db.stats.syncs > syncsAtCommit, 'an fsync returned between the commit and the answer');
+  }),
+);
+
+test(
+  'answers a write that need not be durable at its commit, without an fsync of its own',
+  withDatabase(async (db) => {
+    const before = db.stats.syncs;
+    assert.equal(await db.write(() => db.run("INSERT INTO t (k, v) VALUES ('a', 1)"), { durable: false }), 1);
+    assert.equal(db.stats.syncs, before);
+    assert.equal(db.get("SELECT v FROM t WHERE k = 'a'")?.v, 1);
+    // The next durable write's fsync covers it (the WAL keeps commits in order).
+    await db.write(() => db.run("INSERT INTO t (k, v) VALUES ('b', 2)"));
+    assert.equal(db.stats.syncs, before + 1);
+  }),
+);
+
+test(
+  'runs onCommit before the write answers, and not for a write that failed',
+  withDatabase(async (db) => {
+    const seen: string[] = [];
+    const outcomes = await Promise.allSettled([
+      db.write(() => db.run("INSERT INTO t (k, v) VALUES ('a', 1)"), {
+        onCommit: (changed) => seen.push(`a committed ${changed}`),
+      }),
+      db.write(
+        () => {
+          throw new JunctionError('InvalidRequest', 'bad input', { field: 'x' });
+        },
+        { onCommit: () => seen.push('b committed') },
+      ),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.deepEqual(seen, ['a committed 1']);
+  }),
+);
+
+test('checkpoints the WAL on a timer, so that it starts over instead of growing', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  const db = new SqliteDatabase({ dataDir: dir.path, checkpointIntervalMs: 5 });
+  try {
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const row = 'x'.repeat(20_000);
+    let written = 0;
+    for (let i = 0; i < 100; i++) {
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 5, row));
+      written += row.length;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const wal = statSync(join(dir.path, `${DATABASE_FILE}-wal`)).size;
+    assert.ok(wal < written / 4, `the WAL holds ${wal} bytes after ${written} bytes were written`);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
 
 test(
   'caches prepared statements by their SQL',
@@ -112,12 +184,16 @@ test('commits queued writes on close and rejects writes after it', async () => {
   }
 });
 
-test('rejects a missing data dir and a bad busy timeout, naming the field', () => {
+test('rejects a missing data dir, a bad busy timeout and a bad checkpoint interval, naming the field', () => {
   assert.throws(() => new SqliteDatabase({ dataDir: '' }), { code: 'InvalidRequest', field: 'dataDir' });
   assert.throws(() => new SqliteDatabase({ dataDir: '/tmp/x', busyTimeoutMs: -1 }), {
     code: 'InvalidRequest',
     field: 'busyTimeoutMs',
     message: /got -1/,
+  });
+  assert.throws(() => new SqliteDatabase({ dataDir: '/tmp/x', checkpointIntervalMs: 0 }), {
+    code: 'InvalidRequest',
+    field: 'checkpointIntervalMs',
   });
 });
 
