@@ -1,4 +1,5 @@
 /** EventLog on SQLite: a partitioned, durable, replayable log in one table, with dedup, consumer groups and retention. */
+import { serializeEvent } from '../../core/cloudevent.ts';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { partitionKeyOf } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
@@ -132,13 +133,17 @@ export class SqliteEventLog implements EventLog {
     const prepared = events.map((event) => ({
       event,
       key: partitionKeyOf(event),
-      text: JSON.stringify(event),
+      text: serializeEvent(event),
     }));
     if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
     const touched = new Set<number>();
-    const results = await this.#db.write(() => this.#appendNow(prepared, windowMs, touched));
-    notifyAppend(this.#db.path, touched);
-    return results;
+    // Subscribers are woken at commit, before the fsync that the producer's answer waits for: routing starts while
+    // the disk catches up. Were the append then lost to a power cut, the producer got no answer and sends again, so
+    // an event delivered early is at worst delivered twice (at-least-once); an exactly-once claim is durable and,
+    // coming later in the same WAL, makes the append durable before the target runs.
+    return this.#db.write(() => this.#appendNow(prepared, windowMs, touched), {
+      onCommit: () => notifyAppend(this.#db.path, touched),
+    });
   }
 
   async read(partition: number, fromOffset: number, limit: number): Promise<LogRecord[]> {
@@ -287,16 +292,23 @@ export class SqliteEventLog implements EventLog {
     return offsets;
   }
 
-  /** @internal Records the group's position in a partition (durably, through group commit). */
+  /**
+   * @internal Records the group's position in a partition, through group commit. It answers at commit, without
+   * waiting for durability: the handler's own writes came first in the same WAL, so a power cut that takes the
+   * position back takes back nothing before it, and the records are processed again (their deliveries are keyed).
+   */
   commit(group: string, partition: number, offset: number): Promise<void> {
-    return this.#db.write(() => {
-      this.#db.run(
-        'INSERT INTO log_commits (grp, partition, offset) VALUES (?, ?, ?) ON CONFLICT (grp, partition) DO UPDATE SET offset = excluded.offset',
-        group,
-        partition,
-        offset,
-      );
-    });
+    return this.#db.write(
+      () => {
+        this.#db.run(
+          'INSERT INTO log_commits (grp, partition, offset) VALUES (?, ?, ?) ON CONFLICT (grp, partition) DO UPDATE SET offset = excluded.offset',
+          group,
+          partition,
+          offset,
+        );
+      },
+      { durable: false },
+    );
   }
 
   /** @internal Reads without the open check, for subscriptions finishing after close began. */

@@ -62,12 +62,16 @@ export class SqliteTraceStore implements TraceStore {
         e.detail === undefined ? null : JSON.stringify(e.detail),
       ];
     });
-    await this.#db.write(() => {
-      let i = 0;
-      for (; i + CHUNK <= rows.length; i += CHUNK)
-        this.#db.run(INSERT_CHUNK, ...rows.slice(i, i + CHUNK).flat());
-      for (; i < rows.length; i++) this.#db.run(INSERT_ONE, ...(rows[i] as (typeof rows)[number]));
-    });
+    // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
+    await this.#db.write(
+      () => {
+        let i = 0;
+        for (; i + CHUNK <= rows.length; i += CHUNK)
+          this.#db.run(INSERT_CHUNK, ...rows.slice(i, i + CHUNK).flat());
+        for (; i < rows.length; i++) this.#db.run(INSERT_ONE, ...(rows[i] as (typeof rows)[number]));
+      },
+      { durable: false },
+    );
   }
 
   async get(source: string, id: string): Promise<TraceEntry[]> {
