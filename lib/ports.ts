@@ -159,6 +159,17 @@ export interface LedgerEntry {
   readonly updatedAt: number;
 }
 
+export interface EnqueueOptions {
+  /**
+   * Called once, as soon as it is known which deliveries were added and they are visible to other readers —
+   * possibly before the write is durable, so that they can start without waiting for an fsync. Starting them then
+   * is safe: were the write lost to a power cut, the log position it precedes would be lost too and the event
+   * routed again (at-least-once), and an exactly-once delivery's `claim` is a durable write of its own.
+   * Not called when the write fails.
+   */
+  readonly onAdded?: (added: readonly boolean[]) => void;
+}
+
 /**
  * The ledger holds each delivery's state durably. Pending deliveries are the router's outbox: the router
  * enqueues what an event matched before its log position is committed, and dispatchers take them from here,
@@ -169,9 +180,10 @@ export interface LedgerEntry {
 export interface Ledger {
   /**
    * Adds pending deliveries in one durable write. A delivery whose key exists already (pending, in flight or
-   * delivered) is left as it is. Answers, per input, whether it was added.
+   * delivered) is left as it is. Answers, per input, whether it was added; `options.onAdded` hears it as soon as
+   * it is known, which may be before the write is durable.
    */
-  enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]>;
+  enqueue(deliveries: readonly PendingDelivery[], options?: EnqueueOptions): Promise<boolean[]>;
   /** Pending deliveries due at or before `now` whose lease (if any) has run out, oldest due first. */
   due(now: number, limit: number): Promise<PendingDelivery[]>;
   /** The next due time among pending deliveries, or undefined when none is pending. */
@@ -264,7 +276,10 @@ export interface TraceEntry {
 }
 
 export interface TraceStore {
-  /** Appends entries durably (one write for the lot). */
+  /**
+   * Appends entries (one write for the lot). A trace is a record, not a promise: a store may answer before the
+   * write is durable (a power cut may then take back the newest entries, never what a later durable write follows).
+   */
   record(entries: readonly TraceEntry[]): Promise<void>;
   /** The journey of one event, oldest first. */
   get(source: string, id: string): Promise<TraceEntry[]>;

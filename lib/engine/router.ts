@@ -104,12 +104,15 @@ export class Router {
     metrics.inc('junction_events_routed_total', undefined, records.length);
     metrics.inc('junction_events_matched_total', undefined, matchedEvents);
     metrics.inc('junction_events_unmatched_total', undefined, records.length - matchedEvents);
-    const [added] = await Promise.all([
-      deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries) : Promise.resolve([]),
+    // Deliveries start as soon as the ledger knows which are new, not after its fsync (see EnqueueOptions).
+    const onAdded = (added: readonly boolean[]) => {
+      const fresh = deliveries.filter((_, i) => added[i]);
+      if (fresh.length > 0) dispatcher.submit(fresh);
+    };
+    await Promise.all([
+      deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries, { onAdded }) : undefined,
       this.#o.traces.record(traces),
     ]);
-    const fresh = deliveries.filter((_, i) => added[i]);
-    if (fresh.length > 0) dispatcher.submit(fresh);
     return deliveries.length;
   }
 }

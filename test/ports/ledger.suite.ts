@@ -75,6 +75,18 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal(await ledger.pendingCount(), 3);
       }));
 
+    test('tells onAdded which deliveries were added, once, before the enqueue answers', () =>
+      withLedger(async ({ ledger }) => {
+        const a = makeDelivery();
+        await ledger.enqueue([a]);
+        const heard: (readonly boolean[])[] = [];
+        const answer = await ledger.enqueue([a, makeDelivery()], {
+          onAdded: (added) => heard.push([...added]),
+        });
+        assert.deepEqual(heard, [[false, true]]);
+        assert.deepEqual(answer, [false, true]);
+      }));
+
     test('treats a repeated key within one enqueue as existing', () =>
       withLedger(async ({ ledger }) => {
         const a = makeDelivery();

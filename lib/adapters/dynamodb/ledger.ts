@@ -13,6 +13,7 @@ import type {
   Attempt,
   Clock,
   DeliveryKey,
+  EnqueueOptions,
   Ledger,
   LedgerEntry,
   LedgerState,
@@ -82,7 +83,7 @@ export class DynamoLedger implements Ledger {
     this.#payloads = new PayloadStore(this.#client, this.#table, 'pk');
   }
 
-  async enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]> {
+  async enqueue(deliveries: readonly PendingDelivery[], options: EnqueueOptions = {}): Promise<boolean[]> {
     const seen = new Set<string>();
     const firsts = deliveries.map((delivery) => {
       const pk = keyString(delivery);
@@ -90,7 +91,7 @@ export class DynamoLedger implements Ledger {
       seen.add(pk);
       return true;
     });
-    return mapLimit(deliveries, this.#concurrency, async (delivery, index) => {
+    const added = await mapLimit(deliveries, this.#concurrency, async (delivery, index) => {
       if (!firsts[index]) return false;
       const { item, payload } = await this.#pendingItem(delivery);
       await this.#payloads.write(payload);
@@ -110,6 +111,8 @@ export class DynamoLedger implements Ledger {
         throw storeError('PutItem', this.#table, error);
       }
     });
+    options.onAdded?.(added);
+    return added;
   }
 
   async due(now: number, limit: number): Promise<PendingDelivery[]> {

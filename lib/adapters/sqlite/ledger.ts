@@ -5,6 +5,7 @@ import type {
   Attempt,
   Clock,
   DeliveryKey,
+  EnqueueOptions,
   Ledger,
   LedgerEntry,
   LedgerState,
@@ -51,22 +52,27 @@ export class SqliteLedger implements Ledger {
     db.migrate(SCHEMA);
   }
 
-  async enqueue(deliveries: readonly PendingDelivery[]): Promise<boolean[]> {
+  async enqueue(deliveries: readonly PendingDelivery[], options: EnqueueOptions = {}): Promise<boolean[]> {
     if (!Array.isArray(deliveries)) {
       throw new JunctionError('InvalidRequest', `deliveries must be an array; got ${typeof deliveries}`, {
         field: 'deliveries',
       });
     }
-    if (deliveries.length === 0) return [];
+    if (deliveries.length === 0) {
+      options.onAdded?.([]);
+      return [];
+    }
     const rows = deliveries.map((d, i) => this.#toRow(d, `deliveries[${i}]`));
-    return this.#db.write(() =>
-      rows.map(
-        (params) =>
-          this.#db.run(
-            `INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING`,
-            ...params,
-          ) === 1,
-      ),
+    return this.#db.write(
+      () =>
+        rows.map(
+          (params) =>
+            this.#db.run(
+              `INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING`,
+              ...params,
+            ) === 1,
+        ),
+      options.onAdded === undefined ? {} : { onCommit: options.onAdded },
     );
   }
 
