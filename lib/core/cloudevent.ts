@@ -1,11 +1,21 @@
 /** Strict validation of CloudEvents 1.0 in the JSON event format, and the frozen CloudEvent value it returns. */
 import { type CloudEvent, CONTEXT_ATTRIBUTES } from './cloudevent-types.ts';
 import { isBase64 } from './codec/base64.ts';
+import {
+  PLAIN_EXTENSIONS,
+  PLAIN_ID,
+  PLAIN_SOURCE,
+  PLAIN_SUBJECT,
+  PLAIN_TYPE,
+  type ScannedEvent,
+  scanEventBody,
+} from './codec/event-scan.ts';
 import { parseJson } from './codec/json.ts';
 import { payloadKind } from './codec/media-type.ts';
+import { defineRawData, JsonText, rawDataText } from './codec/raw-data.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { isAbsoluteUri, isUriReference } from './codec/uri.ts';
-import { utf8Length } from './codec/utf8.ts';
+import { encodeUtf8, utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
 
 export interface ValidateEventOptions {
@@ -34,33 +44,50 @@ export function validateEvent(raw: unknown, options: ValidateEventOptions = {}):
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalid(`an event must be a JSON object; received ${show(raw)}`, undefined);
   }
-  return validateParts(raw as Record<string, unknown>, undefined, options);
+  return validateParts(raw as Record<string, unknown>, undefined, options, false, 0);
 }
 
 /**
- * `validateEvent` for codecs that collect attributes themselves (binary modes): the spec's attributes and
- * the payload members are read from `input`, extensions from `extensions` (other members of `input` are
- * ignored). The rules and errors are exactly those of `validateEvent`.
+ * `validateEvent` for codecs that collect attributes themselves (binary modes, the scanner): the spec's
+ * attributes and the payload members are read from `input`, extensions from `extensions` (other members
+ * of `input` are ignored). `data` may be a `JsonText` the scanner checked: the event then keeps that text
+ * and parses it only when `data` is read (see `defineRawData`). The rules and errors are exactly those of
+ * `validateEvent`.
  */
 export function validateEventParts(
   input: Readonly<Record<string, unknown>>,
   extensions: ReadonlyMap<string, unknown>,
   options: ValidateEventOptions = {},
 ): CloudEvent {
-  return validateParts(input, extensions, options);
+  return validateParts(input, extensions, options, true, 0);
+}
+
+const NO_EXTENSIONS: ReadonlyMap<string, unknown> = new Map();
+
+/** Validates an event the scanner read (`scanEventText`, `scanBatchText`); see `validateEventParts`. */
+export function validateScannedEvent(scanned: ScannedEvent, options: ValidateEventOptions = {}): CloudEvent {
+  return validateParts(
+    scanned as unknown as Readonly<Record<string, unknown>>,
+    scanned.extensions ?? NO_EXTENSIONS,
+    options,
+    true,
+    scanned.plain,
+  );
 }
 
 function validateParts(
   input: Readonly<Record<string, unknown>>,
   extensions: ReadonlyMap<string, unknown> | undefined,
   options: ValidateEventOptions,
+  acceptsText: boolean,
+  plain: number,
 ): CloudEvent {
   // The required attributes first, in one literal: every event gets the same object shape.
   const out: Record<string, unknown> = {
     specversion: checkSpecversion(input.specversion),
-    id: requiredString('id', input.id),
-    source: checkSource(input.source),
-    type: requiredString('type', input.type),
+    id: requiredString('id', input.id, plain & PLAIN_ID),
+    source: checkSource(input.source, plain & PLAIN_SOURCE),
+    type: requiredString('type', input.type, plain & PLAIN_TYPE),
   };
   const datacontenttype = input.datacontenttype;
   if (datacontenttype !== null && datacontenttype !== undefined) {
@@ -83,7 +110,9 @@ function validateParts(
     out.dataschema = dataschema;
   }
   const subject = input.subject;
-  if (subject !== null && subject !== undefined) out.subject = requiredString('subject', subject);
+  if (subject !== null && subject !== undefined) {
+    out.subject = requiredString('subject', subject, plain & PLAIN_SUBJECT);
+  }
   const time = input.time;
   if (time !== null && time !== undefined) {
     if (typeof time !== 'string' || !isRfc3339(time)) {
@@ -96,12 +125,13 @@ function validateParts(
   }
   if (extensions === undefined) {
     for (const key of Object.keys(input)) {
-      if (!KNOWN_MEMBERS.has(key)) checkExtension(key, input[key], out);
+      if (!KNOWN_MEMBERS.has(key)) checkExtension(key, input[key], out, false);
     }
   } else {
+    const plainValues = (plain & PLAIN_EXTENSIONS) !== 0;
     for (const [key, value] of extensions) {
       if (KNOWN_MEMBERS.has(key)) throw invalid(`${key} is not an extension attribute`, key);
-      checkExtension(key, value, out);
+      checkExtension(key, value, out, plainValues);
     }
   }
   const data = input.data;
@@ -115,6 +145,13 @@ function validateParts(
     }
     if (data !== undefined) throw invalid('data and data_base64 must not both be present', 'data_base64');
     out.data_base64 = base64;
+  } else if (acceptsText && data instanceof JsonText) {
+    const contentType = out.datacontenttype as string | undefined;
+    // What the scanner flagged, and non-JSON content types, are checked on the parsed value: its errors
+    // are the rules. Data that passes is still kept as its text.
+    if (data.flags !== 0 || payloadKind(contentType) !== 'json')
+      checkData(JSON.parse(data.text), contentType);
+    defineRawData(out, data.text);
   } else if (data !== undefined) {
     out.data = checkData(data, out.datacontenttype as string | undefined);
   }
@@ -141,35 +178,49 @@ function checkSpecversion(value: unknown): '1.0' {
   throw invalid(`specversion must be "1.0"; received ${show(value)}`, 'specversion');
 }
 
-function checkSource(value: unknown): string {
-  const source = requiredString('source', value);
+function checkSource(value: unknown, plain: number): string {
+  const source = requiredString('source', value, plain);
+  // A producer sends many events from one source: the last one that passed is not parsed again.
+  if (source === lastSource) return source;
   if (!isUriReference(source)) {
     throw invalid(`source must be a URI-reference (RFC 3986); received ${show(source)}`, 'source');
   }
+  lastSource = source;
   return source;
 }
 
-function requiredString(field: string, value: unknown): string {
+let lastSource = '';
+
+/** A non-empty string without excluded characters; `plain` (non-zero) when the scanner saw only printable ASCII. */
+function requiredString(field: string, value: unknown, plain = 0): string {
   if (value === undefined) throw invalid(`${field} is required: a non-empty string`, field);
   if (typeof value !== 'string' || value.length === 0) {
     throw invalid(`${field} must be a non-empty string; received ${show(value)}`, field);
   }
-  const bad = invalidCharAt(value);
-  if (bad >= 0) throw badChar(field, value, bad);
+  if (plain === 0) {
+    const bad = invalidCharAt(value);
+    if (bad >= 0) throw badChar(field, value, bad);
+  }
   return value;
 }
 
-function checkExtension(name: string, value: unknown, out: Record<string, unknown>): void {
-  if (!isAttributeName(name)) {
-    throw invalid(
-      `extension attribute names must be lower-case letters and digits ([a-z0-9]); received ${show(name)}`,
-      name,
-    );
+function checkExtension(name: string, value: unknown, out: Record<string, unknown>, plain: boolean): void {
+  if (!validNames.has(name)) {
+    if (!isAttributeName(name)) {
+      throw invalid(
+        `extension attribute names must be lower-case letters and digits ([a-z0-9]); received ${show(name)}`,
+        name,
+      );
+    }
+    if (validNames.size >= 256) validNames.clear();
+    validNames.add(name);
   }
   if (value === null || value === undefined) return;
   if (typeof value === 'string') {
-    const bad = invalidCharAt(value);
-    if (bad >= 0) throw badChar(name, value, bad);
+    if (!plain) {
+      const bad = invalidCharAt(value);
+      if (bad >= 0) throw badChar(name, value, bad);
+    }
   } else if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
       throw invalid(
@@ -185,6 +236,9 @@ function checkExtension(name: string, value: unknown, out: Record<string, unknow
   }
   out[name] = value;
 }
+
+/** Extension names that passed `isAttributeName` lately (a bus sees the same few again and again). */
+const validNames = new Set<string>();
 
 /** Whether `name` is a valid attribute name: `[a-z0-9]+` (longer than 20 characters is allowed: a SHOULD). */
 export function isAttributeName(name: string): boolean {
@@ -293,18 +347,37 @@ const sizes = new WeakMap<CloudEvent, number>();
 export function eventSize(event: CloudEvent): number {
   let size = sizes.get(event);
   if (size === undefined) {
-    size = utf8Length(JSON.stringify(event));
+    size = utf8Length(serializeEvent(event));
     sizes.set(event, size);
   }
   return size;
 }
 
-/** The event in the JSON event format (`application/cloudevents+json`). */
+/**
+ * The event in the JSON event format (`application/cloudevents+json`). JSON data that arrived as text is
+ * written as that text, unchanged (never parsed and re-serialized); otherwise this is `JSON.stringify`.
+ */
 export function serializeEvent(event: CloudEvent): string {
-  return JSON.stringify(event);
+  const text = rawDataText(event);
+  if (text === undefined) return JSON.stringify(event);
+  let json = '{';
+  for (const key of Object.keys(event)) {
+    if (json.length > 1) json += ',';
+    // Member names are attribute names ([a-z0-9]+, validated) or "data": nothing to escape.
+    json += key === 'data' ? `"data":${text}` : `"${key}":${JSON.stringify(event[key])}`;
+  }
+  return `${json}}`;
 }
 
-/** Parses and validates one JSON-format event; `InvalidJson` or `InvalidEvent` on bad input. */
+/**
+ * Parses and validates one JSON-format event; `InvalidJson` or `InvalidEvent` on bad input. JSON data
+ * is kept as its text and parsed only when read (see `validateEventParts`).
+ */
 export function parseEventJson(text: string, options: ValidateEventOptions = {}): CloudEvent {
+  // The scanner reads UTF-8; a string with a lone surrogate has none, so it takes the parsed path.
+  if ((text as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+    const scanned = scanEventBody(encodeUtf8(text), text);
+    if (scanned !== undefined) return validateScannedEvent(scanned, options);
+  }
   return validateEvent(parseJson(text, 'event'), options);
 }

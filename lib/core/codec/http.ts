@@ -3,11 +3,19 @@
  * binary and structured mode and batches out.
  * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
  */
-import { isAttributeName, serializeEvent, show, validateEvent, validateEventParts } from '../cloudevent.ts';
+import {
+  isAttributeName,
+  serializeEvent,
+  show,
+  validateEvent,
+  validateEventParts,
+  validateScannedEvent,
+} from '../cloudevent.ts';
 import type { CloudEvent } from '../cloudevent-types.ts';
 import { JunctionError, toJunctionError } from '../errors.ts';
+import { type ScannedItem, scanBatchBody, scanEventBody } from './event-scan.ts';
 import { decodeHeaderValue, percentEncode } from './header-value.ts';
-import { parseJsonBytes } from './json.ts';
+import { decodeJsonText, parseJson } from './json.ts';
 import { parseMediaType } from './media-type.ts';
 import { payloadFromBytes, payloadToBytes } from './payload.ts';
 import { encodeUtf8 } from './utf8.ts';
@@ -142,39 +150,44 @@ export function parseHttpRequest(
   if (mode === 'binary') return { mode, event: parseBinary(headers, contentType, body, max.maxEventBytes) };
   if (mode === 'structured') {
     if (body.length > max.maxEventBytes) throw tooLarge('event', body.length, max.maxEventBytes);
-    const raw = parseJsonBytes(body, 'body');
+    const text = decodeJsonText(body, 'body');
+    const options = serializedLimit(body.length, max.maxEventBytes);
+    const scanned = scanEventBody(body, text);
+    if (scanned !== undefined) return { mode, event: validateScannedEvent(scanned, options) };
+    // Not one JSON object: the parsed path reports what it is (or where its syntax breaks).
+    const raw = parseJson(text, 'body');
     if (Array.isArray(raw)) {
       throw new JunctionError(
         'InvalidEvent',
         'structured mode carries one event, but the body is a JSON array; send batches as application/cloudevents-batch+json',
       );
     }
-    return { mode, event: validateEvent(raw, serializedLimit(body.length, max.maxEventBytes)) };
+    return { mode, event: validateEvent(raw, options) };
   }
   return { mode, entries: parseBatch(body, max) };
 }
 
 function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
   if (body.length > max.maxBatchBytes) throw tooLarge('batch', body.length, max.maxBatchBytes);
-  const raw = parseJsonBytes(body, 'body');
-  if (!Array.isArray(raw)) {
-    throw new JunctionError('InvalidBatch', `a batch must be a JSON array of events; received ${show(raw)}`);
-  }
-  if (raw.length > max.maxBatchEvents) {
+  const text = decodeJsonText(body, 'body');
+  const items = scanBatchBody(body, text) ?? parsedItems(parseJson(text, 'body'));
+  if (items.length > max.maxBatchEvents) {
     throw new JunctionError(
       'InvalidBatch',
-      `a batch holds at most ${max.maxBatchEvents} events; received ${raw.length}`,
-      { details: { count: raw.length, limit: max.maxBatchEvents } },
+      `a batch holds at most ${max.maxBatchEvents} events; received ${items.length}`,
+      { details: { count: items.length, limit: max.maxBatchEvents } },
     );
   }
   const options = serializedLimit(body.length, max.maxEventBytes);
-  const entries: BatchEntry[] = new Array(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const item: unknown = raw[i];
+  const entries: BatchEntry[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as ScannedItem;
     try {
-      entries[i] = { ok: true, event: validateEvent(item, options) };
+      const event =
+        'event' in item ? validateScannedEvent(item.event, options) : validateEvent(item.other, options);
+      entries[i] = { ok: true, event };
     } catch (error) {
-      const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
+      const id = 'event' in item ? item.event.id : idOf(item.other);
       entries[i] =
         typeof id === 'string' && id.length > 0
           ? { ok: false, id, error: toJunctionError(error) }
@@ -182,6 +195,18 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
     }
   }
   return entries;
+}
+
+/** The elements of a batch the scanner did not take (valid JSON, but not an array: an `InvalidBatch`). */
+function parsedItems(raw: unknown): ScannedItem[] {
+  if (!Array.isArray(raw)) {
+    throw new JunctionError('InvalidBatch', `a batch must be a JSON array of events; received ${show(raw)}`);
+  }
+  return raw.map((other: unknown) => ({ other }));
+}
+
+function idOf(item: unknown): unknown {
+  return typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
 }
 
 const NO_EXTENSIONS: ReadonlyMap<string, string> = new Map();

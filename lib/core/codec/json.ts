@@ -21,9 +21,14 @@ export function parseJson(text: string, what = 'body', field?: string): unknown 
 
 /** Decodes UTF-8 bytes (a leading BOM is dropped) and parses them as JSON. */
 export function parseJsonBytes(bytes: Uint8Array, what = 'body', field?: string): unknown {
+  return parseJson(decodeJsonText(bytes, what, field), what, field);
+}
+
+/** Decodes the UTF-8 bytes of a JSON text (a leading BOM is dropped); `InvalidJson` when they are not UTF-8. */
+export function decodeJsonText(bytes: Uint8Array, what = 'body', field?: string): string {
   const text = decodeUtf8(bytes, true);
   if (text === undefined) throwInvalidJson(`${what} is not valid UTF-8`, undefined, field);
-  return parseJson(text, what, field);
+  return text;
 }
 
 function throwInvalidJson(message: string, position: number | undefined, field: string | undefined): never {

@@ -3,11 +3,19 @@
  * as an option; the record key is `partitionkey`, else `source` (the event itself is never changed).
  * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md
  */
-import { isAttributeName, serializeEvent, show, validateEvent } from '../cloudevent.ts';
+import {
+  isAttributeName,
+  serializeEvent,
+  show,
+  validateEvent,
+  validateEventParts,
+  validateScannedEvent,
+} from '../cloudevent.ts';
 import type { CloudEvent } from '../cloudevent-types.ts';
-import { partitionKeyOf } from '../cloudevent-types.ts';
+import { CONTEXT_ATTRIBUTES, partitionKeyOf } from '../cloudevent-types.ts';
 import { JunctionError } from '../errors.ts';
-import { parseJsonBytes } from './json.ts';
+import { scanEventBody } from './event-scan.ts';
+import { decodeJsonText, parseJson } from './json.ts';
 import { payloadFromBytes, payloadToBytes } from './payload.ts';
 import { decodeUtf8, encodeUtf8 } from './utf8.ts';
 
@@ -75,9 +83,13 @@ export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
     if (record.value === null || record.value.length === 0) {
       throw new JunctionError('InvalidEvent', 'a structured-mode Kafka record has an empty value');
     }
-    return validateEvent(parseJsonBytes(record.value, 'record value'));
+    const text = decodeJsonText(record.value, 'record value');
+    const scanned = scanEventBody(record.value, text);
+    if (scanned !== undefined) return validateScannedEvent(scanned);
+    return validateEvent(parseJson(text, 'record value'));
   }
   const raw: Record<string, unknown> = {};
+  const extensions = new Map<string, unknown>();
   for (const [name, value] of headers) {
     if (name.length <= 3 || !name.startsWith('ce_')) continue;
     const attribute = name.slice(3);
@@ -87,7 +99,8 @@ export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
         field: attribute,
       });
     }
-    raw[attribute] = value;
+    if (CONTEXT_ATTRIBUTES.has(attribute)) raw[attribute] = value;
+    else extensions.set(attribute, value);
   }
   const legacyType = headers.get('ce_datacontenttype');
   const dataType = contentType ?? legacyType;
@@ -95,7 +108,7 @@ export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
   const payload = payloadFromBytes(dataType, record.value ?? EMPTY);
   if (payload.data !== undefined) raw.data = payload.data;
   else if (payload.data_base64 !== undefined) raw.data_base64 = payload.data_base64;
-  return validateEvent(raw);
+  return validateEventParts(raw, extensions);
 }
 
 /** Header values decoded as UTF-8 by name (names kept as sent); a repeated name or non-UTF-8 value is an error. */

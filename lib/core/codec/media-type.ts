@@ -102,13 +102,21 @@ const KIND_CACHE_LIMIT = 512;
  */
 export function payloadKind(contentType: string | undefined): PayloadKind | null {
   if (contentType === undefined) return 'json';
-  const cached = kindCache.get(contentType);
-  if (cached !== undefined) return cached;
-  const kind = computeKind(contentType);
-  if (kindCache.size >= KIND_CACHE_LIMIT) kindCache.clear();
-  kindCache.set(contentType, kind);
+  // Events come in runs of one content type: one comparison instead of hashing the string for the map.
+  if (contentType === lastType) return lastKind;
+  let kind = kindCache.get(contentType);
+  if (kind === undefined) {
+    kind = computeKind(contentType);
+    if (kindCache.size >= KIND_CACHE_LIMIT) kindCache.clear();
+    kindCache.set(contentType, kind);
+  }
+  lastType = contentType;
+  lastKind = kind;
   return kind;
 }
+
+let lastType: string | undefined;
+let lastKind: PayloadKind | null = null;
 
 function computeKind(contentType: string): PayloadKind | null {
   const media = parseMediaType(contentType);

@@ -1,0 +1,355 @@
+/**
+ * Reads JSON-format events (one object, or a batch array) straight from the body in one pass: attributes
+ * are taken as they are scanned, and `data` is only validated and kept as text (`JsonText`) unless it is
+ * a string or null. The scan runs over the UTF-8 bytes; values are sliced from the decoded text. Any
+ * syntax error answers `undefined`: the caller then takes the `JSON.parse` path, which reports it exactly
+ * as before.
+ */
+import { MAX_DATA_DEPTH } from '../cloudevent.ts';
+import {
+  asciiText,
+  literalEnd,
+  resetOffsets,
+  SCAN_NON_FINITE,
+  SCAN_TOO_DEEP,
+  scanEscaped,
+  scanExtra,
+  scanFlags,
+  scanNumber,
+  scanPlain,
+  scanString,
+  scanValue,
+  skipWhitespace,
+} from './json-scan.ts';
+import {
+  FLAG_BIG_NUMBER,
+  FLAG_ESCAPED,
+  FLAG_NOT_PLAIN,
+  RECORD_WORDS,
+  scanWithWasm,
+  TAPE_MEMBER,
+  tape,
+} from './json-wasm.ts';
+import { JsonText } from './raw-data.ts';
+
+/** Bits of `ScannedEvent.plain`: which string attributes hold only printable ASCII (nothing to check). */
+export const PLAIN_ID = 1;
+export const PLAIN_SOURCE = 2;
+export const PLAIN_TYPE = 4;
+export const PLAIN_SUBJECT = 8;
+/** Set while every string extension value is plain. */
+export const PLAIN_EXTENSIONS = 16;
+
+/** The members of one scanned event: the JSON format's members by name, extensions (in order) apart. */
+export interface ScannedEvent {
+  specversion: unknown;
+  id: unknown;
+  source: unknown;
+  type: unknown;
+  datacontenttype: unknown;
+  dataschema: unknown;
+  subject: unknown;
+  time: unknown;
+  /** A string, `null`, or the JSON text of any other value (`JsonText`); `undefined` when absent. */
+  data: unknown;
+  data_base64: unknown;
+  /** Extension members (and any other name) in the order of their first appearance; the last value wins. */
+  extensions: Map<string, unknown> | undefined;
+  /** `PLAIN_*` bits: string values known to hold only printable ASCII. */
+  plain: number;
+}
+
+/** One element of a scanned batch: an event object, or any other JSON value (an error for validation). */
+export type ScannedItem = { event: ScannedEvent } | { other: unknown };
+
+/** The UTF-8 body being scanned and its strictly decoded text (a leading BOM dropped). */
+let bytes: Uint8Array = new Uint8Array(0);
+let text = '';
+/** Set by `scanEvent`: the offset after the object's `}`. */
+let end = -1;
+
+/** Where the JSON text starts in `body` (after a BOM, which `text` does not hold); starts offset mapping. */
+function begin(body: Uint8Array, decoded: string): number {
+  bytes = body;
+  text = decoded;
+  bom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  resetOffsets(bom);
+  return skipWhitespace(body, bom);
+}
+
+let bom = 0;
+
+/**
+ * The items the WebAssembly scanner finds in the body (`env` 1: one event, 2: a batch), `null` when the
+ * body is not JSON, or `undefined` when the module leaves this body to the JS scanner (byte offsets are
+ * string offsets only for ASCII bodies without a BOM, which are the ones it takes).
+ */
+function scanByWasm(env: number): ScannedItem[] | null | undefined {
+  if (bom !== 0) return undefined;
+  const count = scanWithWasm(bytes, env);
+  if (count === undefined) return undefined;
+  if (count < 0) return null;
+  const items: ScannedItem[] = [];
+  let event = emptyEvent();
+  for (let r = 0, at = 0; r < count; r++, at += RECORD_WORDS) {
+    const start = tape[at + 1]!;
+    const stop = tape[at + 2]!;
+    if (tape[at] === TAPE_MEMBER) {
+      const flags = tape[at + 5]!;
+      const key =
+        ((flags >> 4) & FLAG_ESCAPED) !== 0
+          ? (JSON.parse(text.slice(start, stop)) as string)
+          : knownKey(start + 1, stop - 1, 0, 0);
+      memberFromTape(event, key, tape[at + 3]!, tape[at + 4]!, flags);
+    } else if (tape[at + 3] === 1) {
+      items.push({ event });
+      event = emptyEvent();
+    } else items.push({ other: JSON.parse(text.slice(start, stop)) });
+  }
+  return items;
+}
+
+/** Stores the member whose value spans `start` to `stop` (string offsets = byte offsets here). */
+function memberFromTape(event: ScannedEvent, key: string, start: number, stop: number, flags: number): void {
+  const code = bytes[start];
+  if (code === 0x22) {
+    const value =
+      (flags & FLAG_ESCAPED) !== 0
+        ? (JSON.parse(text.slice(start, stop)) as string)
+        : text.slice(start + 1, stop - 1);
+    assign(event, key, value, (flags & FLAG_NOT_PLAIN) === 0 ? 1 : 0);
+  } else if (code === 0x6e) assign(event, key, null, 0);
+  else if (key === 'data') {
+    const depth = flags >> 8;
+    const dataFlags =
+      (depth > MAX_DATA_DEPTH ? SCAN_TOO_DEEP : 0) | ((flags & FLAG_BIG_NUMBER) !== 0 ? SCAN_NON_FINITE : 0);
+    event.data = new JsonText(text.slice(start, stop), dataFlags);
+  } else if (code === 0x74) assign(event, key, true, 0);
+  else if (code === 0x66) assign(event, key, false, 0);
+  else if (code === 0x7b || code === 0x5b) assign(event, key, JSON.parse(text.slice(start, stop)), 0);
+  else assign(event, key, Number(text.slice(start, stop)), 0);
+}
+
+/** Lets go of the body (the scanner's state must not keep a request alive). */
+function finish<T>(result: T): T {
+  bytes = EMPTY;
+  text = '';
+  return result;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The event of a body holding one JSON object, or `undefined` when it holds anything else or is not JSON.
+ * `decoded` is the body's text as `decodeUtf8(body, true)` gives it.
+ */
+export function scanEventBody(body: Uint8Array, decoded: string): ScannedEvent | undefined {
+  const start = begin(body, decoded);
+  if (body[start] !== 0x7b) return finish(undefined);
+  const items = scanByWasm(1);
+  if (items === null) return finish(undefined);
+  if (items !== undefined) {
+    const item = items[0];
+    return finish(items.length === 1 && item !== undefined && 'event' in item ? item.event : undefined);
+  }
+  const event = scanEvent(start);
+  if (event === undefined || skipWhitespace(body, end) !== body.length) return finish(undefined);
+  return finish(event);
+}
+
+/** The elements of a body holding one JSON array, or `undefined` when it holds anything else or is not JSON. */
+export function scanBatchBody(body: Uint8Array, decoded: string): ScannedItem[] | undefined {
+  let i = begin(body, decoded);
+  if (body[i] !== 0x5b) return finish(undefined);
+  const scanned = scanByWasm(2);
+  if (scanned !== undefined) return finish(scanned ?? undefined);
+  const items: ScannedItem[] = [];
+  i = skipWhitespace(body, i + 1);
+  if (body[i] === 0x5d) return finish(skipWhitespace(body, i + 1) === body.length ? items : undefined);
+  for (;;) {
+    if (body[i] === 0x7b) {
+      const event = scanEvent(i);
+      if (event === undefined) return finish(undefined);
+      items.push({ event });
+      i = end;
+    } else {
+      const from = i - scanExtra;
+      const valueEnd = scanValue(body, i, Number.POSITIVE_INFINITY);
+      if (valueEnd < 0) return finish(undefined);
+      items.push({ other: JSON.parse(text.slice(from, valueEnd - scanExtra)) });
+      i = valueEnd;
+    }
+    i = skipWhitespace(body, i);
+    const code = body[i];
+    if (code === 0x2c) i = skipWhitespace(body, i + 1);
+    else if (code === 0x5d) return finish(skipWhitespace(body, i + 1) === body.length ? items : undefined);
+    else return finish(undefined);
+  }
+}
+
+/** The event object whose `{` is at `start`; sets `end` after its `}`. `undefined` on a syntax error. */
+function scanEvent(start: number): ScannedEvent | undefined {
+  const event = emptyEvent();
+  let i = skipWhitespace(bytes, start + 1);
+  if (bytes[i] === 0x7d) {
+    end = i + 1;
+    return event;
+  }
+  for (;;) {
+    if (bytes[i] !== 0x22) return undefined;
+    const keyExtra = scanExtra;
+    const keyEnd = scanString(bytes, i);
+    if (keyEnd < 0) return undefined;
+    const key = scanEscaped
+      ? (JSON.parse(text.slice(i - keyExtra, keyEnd - scanExtra)) as string)
+      : knownKey(i + 1, keyEnd - 1, keyExtra, scanExtra);
+    i = skipWhitespace(bytes, keyEnd);
+    if (bytes[i] !== 0x3a) return undefined;
+    i = skipWhitespace(bytes, i + 1);
+    i = scanMember(event, key, i);
+    if (i < 0) return undefined;
+    i = skipWhitespace(bytes, i);
+    const next = bytes[i];
+    if (next === 0x2c) i = skipWhitespace(bytes, i + 1);
+    else if (next === 0x7d) {
+      end = i + 1;
+      return event;
+    } else return undefined;
+  }
+}
+
+function emptyEvent(): ScannedEvent {
+  return {
+    specversion: undefined,
+    id: undefined,
+    source: undefined,
+    type: undefined,
+    datacontenttype: undefined,
+    dataschema: undefined,
+    subject: undefined,
+    time: undefined,
+    data: undefined,
+    data_base64: undefined,
+    extensions: undefined,
+    plain: PLAIN_EXTENSIONS,
+  };
+}
+
+/** Reads the value of member `key` at `i` into `event`: the offset after it, or -1 on a syntax error. */
+function scanMember(event: ScannedEvent, key: string, i: number): number {
+  const code = bytes[i];
+  const from = i - scanExtra;
+  if (code === 0x7b || code === 0x5b || (key === 'data' && code !== 0x22 && code !== 0x6e)) {
+    // Data's text is kept; any other structured value is parsed (validation rejects it by name).
+    const valueEnd = scanValue(bytes, i, key === 'data' ? MAX_DATA_DEPTH : Number.POSITIVE_INFINITY);
+    if (valueEnd < 0) return -1;
+    const slice = text.slice(from, valueEnd - scanExtra);
+    if (key === 'data') event.data = new JsonText(slice, scanFlags);
+    else assign(event, key, JSON.parse(slice), 0);
+    return valueEnd;
+  }
+  if (code === 0x22) {
+    const valueEnd = scanString(bytes, i);
+    if (valueEnd < 0) return -1;
+    const value = scanEscaped
+      ? (JSON.parse(text.slice(from, valueEnd - scanExtra)) as string)
+      : text.slice(from + 1, valueEnd - 1 - scanExtra);
+    assign(event, key, value, scanPlain ? 1 : 0);
+    return valueEnd;
+  }
+  let valueEnd = literalEnd(bytes, i);
+  let value: unknown;
+  if (valueEnd >= 0) value = code === 0x74 ? true : code === 0x66 ? false : null;
+  else {
+    valueEnd = scanNumber(bytes, i);
+    if (valueEnd < 0) return -1;
+    value = Number(asciiText(bytes, i, valueEnd));
+  }
+  assign(event, key, value, 0);
+  return valueEnd;
+}
+
+/** Stores a member; `plain` is 1 for a string of printable ASCII only. */
+function assign(event: ScannedEvent, key: string, value: unknown, plain: number): void {
+  switch (key) {
+    case 'specversion':
+      event.specversion = value;
+      return;
+    case 'id':
+      event.id = value;
+      event.plain = plain === 1 ? event.plain | PLAIN_ID : event.plain & ~PLAIN_ID;
+      return;
+    case 'source':
+      event.source = value;
+      event.plain = plain === 1 ? event.plain | PLAIN_SOURCE : event.plain & ~PLAIN_SOURCE;
+      return;
+    case 'type':
+      event.type = value;
+      event.plain = plain === 1 ? event.plain | PLAIN_TYPE : event.plain & ~PLAIN_TYPE;
+      return;
+    case 'datacontenttype':
+      event.datacontenttype = value;
+      return;
+    case 'dataschema':
+      event.dataschema = value;
+      return;
+    case 'subject':
+      event.subject = value;
+      event.plain = plain === 1 ? event.plain | PLAIN_SUBJECT : event.plain & ~PLAIN_SUBJECT;
+      return;
+    case 'time':
+      event.time = value;
+      return;
+    case 'data':
+      event.data = value;
+      return;
+    case 'data_base64':
+      event.data_base64 = value;
+      return;
+    default:
+      // A string that is not plain (or was, before a duplicate replaced it) is checked like any other.
+      if (typeof value === 'string' && plain === 0) event.plain &= ~PLAIN_EXTENSIONS;
+      event.extensions ??= new Map();
+      event.extensions.set(key, value);
+  }
+}
+
+/**
+ * The key between byte offsets `start` and `stop` (no escapes): the spec's member names come back as
+ * constant strings (internalized: later lookups compare pointers) without slicing the text.
+ */
+function knownKey(start: number, stop: number, extraStart: number, extraStop: number): string {
+  switch (stop - start) {
+    case 2:
+      if (bytes[start] === 0x69 && bytes[start + 1] === 0x64) return 'id';
+      break;
+    case 4:
+      if (same(start, 'data')) return 'data';
+      if (same(start, 'type')) return 'type';
+      if (same(start, 'time')) return 'time';
+      break;
+    case 6:
+      if (same(start, 'source')) return 'source';
+      break;
+    case 7:
+      if (same(start, 'subject')) return 'subject';
+      break;
+    case 10:
+      if (same(start, 'dataschema')) return 'dataschema';
+      break;
+    case 11:
+      if (same(start, 'specversion')) return 'specversion';
+      if (same(start, 'data_base64')) return 'data_base64';
+      break;
+    case 15:
+      if (same(start, 'datacontenttype')) return 'datacontenttype';
+      break;
+  }
+  return text.slice(start - extraStart, stop - extraStop);
+}
+
+/** Whether the bytes at `start` spell `word` (ASCII). */
+function same(start: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (bytes[start + k] !== word.charCodeAt(k)) return false;
+  return true;
+}

@@ -1,0 +1,918 @@
+/**
+ * The JSON scanner of `json-scan.ts` as a small WebAssembly module (assembled here, at load, from the
+ * instructions below: no binary is shipped), for ingest bodies: it validates a whole body (RFC 8259) in
+ * one pass, 16 bytes at a time inside strings (SIMD), and writes the spans of the envelope members to a
+ * tape that `event-scan.ts` reads. V8 runs such a loop several times faster than the same loop in JS.
+ * Bodies it does not take (non-ASCII, a BOM, very deep nesting, very large) answer `undefined`: the JS
+ * scanner reads those.
+ */
+
+// ---- a minimal WebAssembly assembler: opcodes as bytes ------------------------------------------------
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+const VOID = 0x40;
+
+function leb(value: number): number[] {
+  const out: number[] = [];
+  let rest = value >>> 0;
+  do {
+    let byte = rest & 0x7f;
+    rest >>>= 7;
+    if (rest !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (rest !== 0);
+  return out;
+}
+
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  let rest = value | 0;
+  for (;;) {
+    const byte = rest & 0x7f;
+    rest >>= 7;
+    if ((rest === 0 && (byte & 0x40) === 0) || (rest === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+type Code = number[];
+const get = (local: number): Code => [0x20, ...leb(local)];
+const set = (local: number): Code => [0x21, ...leb(local)];
+const tee = (local: number): Code => [0x22, ...leb(local)];
+const gget = (global: number): Code => [0x23, ...leb(global)];
+const gset = (global: number): Code => [0x24, ...leb(global)];
+const i32 = (value: number): Code => [0x41, ...sleb(value)];
+const call = (fn: number): Code => [0x10, ...leb(fn)];
+const br = (depth: number): Code => [0x0c, ...leb(depth)];
+const brIf = (depth: number): Code => [0x0d, ...leb(depth)];
+const load8 = (offset = 0): Code => [0x2d, 0x00, ...leb(offset)];
+const load32 = (offset = 0): Code => [0x28, 0x00, ...leb(offset)];
+const store8: Code = [0x3a, 0x00, 0x00];
+const store32 = (offset: number): Code => [0x36, 0x00, ...leb(offset)];
+const block = (...body: Code[]): Code => [0x02, VOID, ...body.flat(), 0x0b];
+const loop = (...body: Code[]): Code => [0x03, VOID, ...body.flat(), 0x0b];
+const when = (...body: Code[]): Code => [0x04, VOID, ...body.flat(), 0x0b];
+const ifElse = (then: Code[], otherwise: Code[]): Code => [
+  0x04,
+  VOID,
+  ...then.flat(),
+  0x05,
+  ...otherwise.flat(),
+  0x0b,
+];
+const ret: Code = [0x0f];
+const EQZ = 0x45;
+const EQ = 0x46;
+const NE = 0x47;
+const LT_S = 0x48;
+const LT_U = 0x49;
+const GT_S = 0x4a;
+const GT_U = 0x4b;
+const GE_U = 0x4f;
+const CTZ = 0x68;
+const ADD = 0x6a;
+const SUB = 0x6b;
+const AND = 0x71;
+const OR = 0x72;
+const SHL = 0x74;
+const simd = (op: number, ...immediates: number[]): Code => [0xfd, ...leb(op), ...immediates];
+const v128Load: Code = simd(0x00, 0x00, 0x00);
+const v128Const = (byte: number): Code => simd(0x0c, ...new Array<number>(16).fill(byte));
+const I8X16_EQ = 0x23;
+const I8X16_LT_U = 0x26;
+const I8X16_GT_U = 0x28;
+const V128_OR = 0x50;
+const I8X16_BITMASK = 0x64;
+
+/** `return -1` when the condition on the stack holds. */
+const failIf = (code = -1): Code => when(i32(code), ret);
+
+// ---- the scanner ------------------------------------------------------------------------------------
+
+/** Tape record kinds and member flags, shared with `event-scan.ts`. */
+export const TAPE_MEMBER = 1;
+export const TAPE_ELEMENT = 2;
+/** A string of the value (or key, in the key flags) held a backslash escape. */
+export const FLAG_ESCAPED = 1;
+/** A string of the value held an escape or DEL: not plain printable ASCII. */
+export const FLAG_NOT_PLAIN = 2;
+/** A number of the value has an exponent or 309+ digits: it may overflow a double. */
+export const FLAG_BIG_NUMBER = 4;
+/** Words per tape record: kind, then four offsets or values, then flags. */
+export const RECORD_WORDS = 6;
+
+/** Answers of `scan` other than a record count. */
+const SYNTAX_ERROR = -1;
+const NOT_ASCII = -2;
+const TOO_DEEP = -3;
+
+/** Open containers the module tracks (one byte each); deeper bodies go to the JS scanner. */
+const MAX_STACK = 4096;
+
+// Globals: the length of the input; the flags of the strings and numbers scanned since the last reset
+// (every key at the envelope depth resets them); the deepest nesting since the last such key.
+const G_LEN = 0;
+const G_FLAGS = 1;
+const G_DEPTH = 2;
+// Functions.
+const F_STR = 0;
+const F_NUM = 1;
+const F_HEX = 2;
+const F_SCAN = 3;
+
+/** isHex(i): whether the byte at i is a hex digit (the caller checked i < length). */
+function hexBody(): Code {
+  const I = 0;
+  const C = 1;
+  return [
+    ...get(I),
+    ...load8(),
+    ...tee(C),
+    ...i32(0x30),
+    SUB,
+    ...i32(10),
+    LT_U,
+    ...get(C),
+    ...i32(0x20),
+    OR,
+    ...i32(0x61),
+    SUB,
+    ...i32(6),
+    LT_U,
+    OR,
+  ];
+}
+
+/** str(i): after the string whose quote is at i; -1 on bad syntax, -2 on a byte ≥ 0x80. */
+function stringBody(): Code {
+  const I = 0;
+  const C = 1;
+  const MASK = 2;
+  const V = 3; // v128
+  const QUOTE = 4;
+  const SLASH = 5;
+  const SPACE = 6;
+  const TILDE = 7;
+  const special = [
+    ...get(V),
+    ...get(QUOTE),
+    ...simd(I8X16_EQ),
+    ...get(V),
+    ...get(SLASH),
+    ...simd(I8X16_EQ),
+    ...simd(V128_OR),
+    ...get(V),
+    ...get(SPACE),
+    ...simd(I8X16_LT_U),
+    ...simd(V128_OR),
+    ...get(V),
+    ...get(TILDE),
+    ...simd(I8X16_GT_U),
+    ...simd(V128_OR),
+    ...simd(I8X16_BITMASK),
+  ];
+  const hexAt = (k: number): Code => [...get(I), ...i32(k), ADD, ...call(F_HEX)];
+  return [
+    ...v128Const(0x22),
+    ...set(QUOTE),
+    ...v128Const(0x5c),
+    ...set(SLASH),
+    ...v128Const(0x20),
+    ...set(SPACE),
+    ...v128Const(0x7e),
+    ...set(TILDE),
+    ...get(I),
+    ...i32(1),
+    ADD,
+    ...set(I),
+    ...loop(
+      // 16 bytes at a time while none is special.
+      block(
+        loop(
+          get(I),
+          i32(16),
+          [ADD],
+          gget(G_LEN),
+          [GT_U],
+          brIf(1),
+          get(I),
+          v128Load,
+          set(V),
+          special,
+          tee(MASK),
+          when(get(I), get(MASK), [CTZ, ADD], set(I), br(2)),
+          get(I),
+          i32(16),
+          [ADD],
+          set(I),
+          br(0),
+        ),
+      ),
+      get(I),
+      gget(G_LEN),
+      [GE_U],
+      failIf(),
+      get(I),
+      load8(),
+      tee(C),
+      i32(0x22),
+      [EQ],
+      when(get(I), i32(1), [ADD], ret),
+      get(C),
+      i32(0x5c),
+      [EQ],
+      when(
+        gget(G_FLAGS),
+        i32(FLAG_ESCAPED | FLAG_NOT_PLAIN),
+        [OR],
+        gset(G_FLAGS),
+        get(I),
+        i32(1),
+        [ADD],
+        gget(G_LEN),
+        [GE_U],
+        failIf(),
+        get(I),
+        load8(1),
+        tee(C),
+        i32(0x75),
+        [EQ],
+        when(
+          get(I),
+          i32(5),
+          [ADD],
+          gget(G_LEN),
+          [GE_U],
+          failIf(),
+          hexAt(2),
+          hexAt(3),
+          [AND],
+          hexAt(4),
+          [AND],
+          hexAt(5),
+          [AND, EQZ],
+          failIf(),
+          get(I),
+          i32(6),
+          [ADD],
+          set(I),
+          br(2),
+        ),
+        // " \ / b f n r t
+        get(C),
+        i32(0x22),
+        [EQ],
+        get(C),
+        i32(0x5c),
+        [EQ, OR],
+        get(C),
+        i32(0x2f),
+        [EQ, OR],
+        get(C),
+        i32(0x62),
+        [EQ, OR],
+        get(C),
+        i32(0x66),
+        [EQ, OR],
+        get(C),
+        i32(0x6e),
+        [EQ, OR],
+        get(C),
+        i32(0x72),
+        [EQ, OR],
+        get(C),
+        i32(0x74),
+        [EQ, OR, EQZ],
+        failIf(),
+        get(I),
+        i32(2),
+        [ADD],
+        set(I),
+        br(1),
+      ),
+      get(C),
+      i32(0x20),
+      [LT_U],
+      failIf(),
+      get(C),
+      i32(0x80),
+      [GE_U],
+      failIf(NOT_ASCII),
+      // DEL: valid JSON, not plain. (Any other byte here is plain: the last bytes go one at a time.)
+      get(C),
+      i32(0x7f),
+      [EQ],
+      when(gget(G_FLAGS), i32(FLAG_NOT_PLAIN), [OR], gset(G_FLAGS)),
+      get(I),
+      i32(1),
+      [ADD],
+      set(I),
+      br(0),
+    ),
+    ...i32(SYNTAX_ERROR),
+  ];
+}
+
+/** num(i): after the number at i, or -1. An exponent or 309+ integer digits set FLAG_BIG_NUMBER. */
+function numberBody(): Code {
+  const I = 0;
+  const START = 1;
+  const C = 2;
+  const at = (): Code => [...get(I), ...gget(G_LEN), LT_U, ...when(get(I), load8(), set(C)), ...[]];
+  // c = i < len ? byte : 0
+  const read: Code = [...i32(0), ...set(C), ...at()];
+  const isDigit: Code = [...get(C), ...i32(0x30), SUB, ...i32(10), LT_U];
+  const digits: Code = block(loop(read, isDigit, [EQZ], brIf(1), get(I), i32(1), [ADD], set(I), br(0)));
+  const next: Code = [...get(I), ...i32(1), ADD, ...set(I)];
+  return [
+    ...get(I),
+    ...set(START),
+    ...read,
+    ...get(C),
+    ...i32(0x2d),
+    EQ,
+    ...when(next, read),
+    ...get(C),
+    ...i32(0x30),
+    EQ,
+    ...ifElse(
+      [next],
+      [
+        get(C),
+        i32(0x31),
+        [SUB],
+        i32(9),
+        [LT_U, EQZ],
+        failIf(),
+        next,
+        digits,
+        get(I),
+        get(START),
+        [SUB],
+        i32(308),
+        [GT_S],
+        when(gget(G_FLAGS), i32(FLAG_BIG_NUMBER), [OR], gset(G_FLAGS)),
+      ],
+    ),
+    ...read,
+    ...get(C),
+    ...i32(0x2e),
+    EQ,
+    ...when(next, read, isDigit, [EQZ], failIf(), digits),
+    ...read,
+    ...get(C),
+    ...i32(0x20),
+    OR,
+    ...i32(0x65),
+    EQ,
+    ...when(
+      gget(G_FLAGS),
+      i32(FLAG_BIG_NUMBER),
+      [OR],
+      gset(G_FLAGS),
+      next,
+      read,
+      get(C),
+      i32(0x2b),
+      [EQ],
+      get(C),
+      i32(0x2d),
+      [EQ, OR],
+      when(next),
+      read,
+      isDigit,
+      [EQZ],
+      failIf(),
+      digits,
+    ),
+    ...get(I),
+  ];
+}
+
+/**
+ * scan(env, stackBase, tapeBase): validates the input (offset 0, length G_LEN) and records, on the tape,
+ * every member of the objects at depth `env` (1: the body is one event; 2: a batch) and every element
+ * at depth env − 1 (the events themselves). Answers the number of records, or a negative code.
+ */
+function scanBody(): Code {
+  // Parameters.
+  const ENV = 0;
+  const STACK = 1;
+  const TAPE = 2;
+  // Locals.
+  const I = 3;
+  const C = 4;
+  const DEPTH = 5;
+  const COUNT = 6;
+  const KEY_START = 7;
+  const KEY_END = 8;
+  const KEY_FLAGS = 9;
+  const VALUE_START = 10;
+  const MAX = 11;
+  const ELEMENT_START = 12;
+  const TOP = 13;
+  const OPEN = 14;
+  const W = 15; // the byte whitespace skipping looks at
+
+  const failNegative = (local: number): Code => [...get(local), ...i32(0), LT_S, ...when(get(local), ret)];
+  const inBounds: Code = [...get(I), ...gget(G_LEN), GE_U, ...failIf()];
+  // Whitespace is skipped inline: between tokens of compact JSON there is none, and a call costs more.
+  const ws = (from: Code): Code => [
+    ...from,
+    ...set(I),
+    ...block(
+      loop(
+        get(I),
+        gget(G_LEN),
+        [GE_U],
+        brIf(1),
+        get(I),
+        load8(),
+        tee(W),
+        i32(0x20),
+        [GT_U],
+        brIf(1),
+        get(W),
+        i32(0x20),
+        [EQ],
+        get(W),
+        i32(0x0a),
+        [EQ, OR],
+        get(W),
+        i32(0x0d),
+        [EQ, OR],
+        get(W),
+        i32(0x09),
+        [EQ, OR, EQZ],
+        brIf(1),
+        get(I),
+        i32(1),
+        [ADD],
+        set(I),
+        br(0),
+      ),
+    ),
+  ];
+  const plusOne: Code = [...get(I), ...i32(1), ADD];
+  const atEnvelope: Code = [...get(DEPTH), ...get(ENV), EQ];
+  const record = (kind: number, a: Code, b: Code, c: Code, d: Code, flags: Code): Code => [
+    ...get(TAPE),
+    ...get(COUNT),
+    ...i32(RECORD_WORDS * 4),
+    0x6c, // i32.mul
+    ADD,
+    ...set(OPEN),
+    ...get(OPEN),
+    ...i32(kind),
+    ...store32(0),
+    ...get(OPEN),
+    ...a,
+    ...store32(4),
+    ...get(OPEN),
+    ...b,
+    ...store32(8),
+    ...get(OPEN),
+    ...c,
+    ...store32(12),
+    ...get(OPEN),
+    ...d,
+    ...store32(16),
+    ...get(OPEN),
+    ...flags,
+    ...store32(20),
+    ...get(COUNT),
+    ...i32(1),
+    ADD,
+    ...set(COUNT),
+  ];
+  // A key at i (in an object): "key" ws : ws, recording its span at the envelope depth.
+  const key: Code = [
+    ...inBounds,
+    ...get(I),
+    ...load8(),
+    ...i32(0x22),
+    NE,
+    ...failIf(),
+    ...atEnvelope,
+    ...when(get(I), set(KEY_START), i32(0), gset(G_FLAGS)),
+    ...get(I),
+    ...call(F_STR),
+    ...tee(I),
+    ...i32(0),
+    LT_S,
+    ...when(get(I), ret),
+    ...atEnvelope,
+    ...when(get(I), set(KEY_END), gget(G_FLAGS), set(KEY_FLAGS), i32(0), gset(G_FLAGS), get(DEPTH), set(MAX)),
+    ...ws(get(I)),
+    ...inBounds,
+    ...get(I),
+    ...load8(),
+    ...i32(0x3a),
+    NE,
+    ...failIf(),
+    ...ws(plusOne),
+    ...atEnvelope,
+    ...when(get(I), set(VALUE_START)),
+  ];
+  const value: Code = [
+    ...inBounds,
+    ...get(DEPTH),
+    ...get(ENV),
+    ...i32(1),
+    SUB,
+    EQ,
+    ...when(get(I), set(ELEMENT_START)),
+    ...get(I),
+    ...load8(),
+    ...tee(C),
+    ...i32(0x22),
+    EQ,
+    ...ifElse(
+      [get(I), call(F_STR), set(I), failNegative(I)],
+      [
+        get(C),
+        i32(0x7b),
+        [EQ],
+        get(C),
+        i32(0x5b),
+        [EQ, OR],
+        ifElse(
+          [
+            // Open a container.
+            get(DEPTH),
+            i32(MAX_STACK),
+            [GE_U],
+            failIf(TOO_DEEP),
+            get(STACK),
+            get(DEPTH),
+            [ADD],
+            get(C),
+            store8,
+            get(DEPTH),
+            i32(1),
+            [ADD],
+            tee(DEPTH),
+            get(MAX),
+            [GT_U],
+            when(get(DEPTH), set(MAX)),
+            ws(plusOne),
+            inBounds,
+            get(C),
+            i32(0x7b),
+            [EQ],
+            ifElse(
+              [
+                get(I),
+                load8(),
+                i32(0x7d),
+                [EQ],
+                ifElse(
+                  [get(DEPTH), i32(1), [SUB], set(DEPTH), get(I), i32(1), [ADD], set(I)],
+                  [key, br(5)], // to the value loop: a value follows the key
+                ),
+              ],
+              [
+                get(I),
+                load8(),
+                i32(0x5d),
+                [EQ],
+                ifElse(
+                  [get(DEPTH), i32(1), [SUB], set(DEPTH), get(I), i32(1), [ADD], set(I)],
+                  [br(5)], // an element follows
+                ),
+              ],
+            ),
+          ],
+          [
+            // true, false, null, or a number.
+            get(C),
+            i32(0x74),
+            [EQ],
+            ifElse(
+              [
+                get(I),
+                i32(4),
+                [ADD],
+                gget(G_LEN),
+                [GT_U],
+                failIf(),
+                get(I),
+                load32(),
+                i32(0x65757274),
+                [NE],
+                failIf(),
+                get(I),
+                i32(4),
+                [ADD],
+                set(I),
+              ],
+              [
+                get(C),
+                i32(0x6e),
+                [EQ],
+                ifElse(
+                  [
+                    get(I),
+                    i32(4),
+                    [ADD],
+                    gget(G_LEN),
+                    [GT_U],
+                    failIf(),
+                    get(I),
+                    load32(),
+                    i32(0x6c6c756e),
+                    [NE],
+                    failIf(),
+                    get(I),
+                    i32(4),
+                    [ADD],
+                    set(I),
+                  ],
+                  [
+                    get(C),
+                    i32(0x66),
+                    [EQ],
+                    ifElse(
+                      [
+                        get(I),
+                        i32(5),
+                        [ADD],
+                        gget(G_LEN),
+                        [GT_U],
+                        failIf(),
+                        get(I),
+                        load32(1),
+                        i32(0x65736c61),
+                        [NE],
+                        failIf(),
+                        get(I),
+                        i32(5),
+                        [ADD],
+                        set(I),
+                      ],
+                      [get(I), call(F_NUM), set(I), failNegative(I)],
+                    ),
+                  ],
+                ),
+              ],
+            ),
+          ],
+        ),
+      ],
+    ),
+  ];
+  // After a value ended at i: record what ended, then close containers or go on to the next one.
+  const after: Code = loop(
+    atEnvelope,
+    get(ENV),
+    [EQZ, EQZ, AND],
+    when(
+      get(ENV),
+      i32(1),
+      [SUB],
+      get(STACK),
+      [ADD],
+      load8(),
+      i32(0x7b),
+      [EQ],
+      when(
+        record(TAPE_MEMBER, get(KEY_START), get(KEY_END), get(VALUE_START), get(I), [
+          ...gget(G_FLAGS),
+          ...get(KEY_FLAGS),
+          ...i32(4),
+          SHL,
+          OR,
+          ...get(MAX),
+          ...get(ENV),
+          SUB,
+          ...i32(8),
+          SHL,
+          OR,
+        ]),
+      ),
+    ),
+    get(DEPTH),
+    get(ENV),
+    i32(1),
+    [SUB],
+    [EQ],
+    when(
+      record(
+        TAPE_ELEMENT,
+        get(ELEMENT_START),
+        get(I),
+        [...get(ELEMENT_START), ...load8(), ...i32(0x7b), EQ],
+        i32(0),
+        i32(0),
+      ),
+    ),
+    get(DEPTH),
+    [EQZ],
+    when(
+      ws(get(I)),
+      get(MAX),
+      gset(G_DEPTH),
+      get(I),
+      gget(G_LEN),
+      [EQ],
+      when(get(COUNT), ret),
+      i32(SYNTAX_ERROR),
+      ret,
+    ),
+    ws(get(I)),
+    inBounds,
+    get(I),
+    load8(),
+    set(C),
+    get(STACK),
+    get(DEPTH),
+    [ADD],
+    i32(1),
+    [SUB],
+    load8(),
+    set(TOP),
+    get(C),
+    i32(0x2c),
+    [EQ],
+    when(
+      ws(plusOne),
+      get(TOP),
+      i32(0x7b),
+      [EQ],
+      when(key),
+      br(2), // to the value loop
+    ),
+    get(C),
+    i32(0x7d),
+    [EQ],
+    get(TOP),
+    i32(0x7b),
+    [EQ, AND],
+    get(C),
+    i32(0x5d),
+    [EQ],
+    get(TOP),
+    i32(0x5b),
+    [EQ, AND, OR],
+    [EQZ],
+    failIf(),
+    get(DEPTH),
+    i32(1),
+    [SUB],
+    set(DEPTH),
+    get(I),
+    i32(1),
+    [ADD],
+    set(I),
+    br(0),
+  );
+  return [...i32(0), ...gset(G_FLAGS), ...ws(i32(0)), ...loop(block(value), after), ...i32(SYNTAX_ERROR)];
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...leb(content.length), ...content];
+}
+
+function vector(items: number[][]): number[] {
+  return [...leb(items.length), ...items.flat()];
+}
+
+function functionBody(locals: Array<[count: number, type: number]>, code: Code): number[] {
+  const body = [...vector(locals.map(([count, type]) => [...leb(count), type])), ...code, 0x0b];
+  return [...leb(body.length), ...body];
+}
+
+function name(text: string): number[] {
+  return [...leb(text.length), ...Array.from(text, (c) => c.charCodeAt(0))];
+}
+
+/** The module's bytes. */
+function assemble(): Uint8Array {
+  const types = vector([
+    [0x60, ...vector([[I32]]), ...vector([[I32]])], // (i32) → i32
+    [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32, i32, i32) → i32
+  ]);
+  const functions = vector([[0], [0], [0], [1]]);
+  const memory = vector([[0x00, ...leb(1)]]);
+  const globals = vector([
+    [I32, 0x01, ...i32(0), 0x0b],
+    [I32, 0x01, ...i32(0), 0x0b],
+    [I32, 0x01, ...i32(0), 0x0b],
+  ]);
+  const exports = vector([
+    [...name('scan'), 0x00, ...leb(F_SCAN)],
+    [...name('memory'), 0x02, 0x00],
+    [...name('length'), 0x03, ...leb(G_LEN)],
+    [...name('flags'), 0x03, ...leb(G_FLAGS)],
+    [...name('depth'), 0x03, ...leb(G_DEPTH)],
+  ]);
+  const code = vector([
+    functionBody(
+      [
+        [2, I32],
+        [5, V128],
+      ],
+      stringBody(),
+    ),
+    functionBody([[2, I32]], numberBody()),
+    functionBody([[1, I32]], hexBody()),
+    functionBody([[13, I32]], scanBody()),
+  ]);
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, types),
+    ...section(3, functions),
+    ...section(5, memory),
+    ...section(6, globals),
+    ...section(7, exports),
+    ...section(10, code),
+  ]);
+}
+
+// ---- the interface ----------------------------------------------------------------------------------
+
+interface Scanner {
+  readonly scan: (env: number, stackBase: number, tapeBase: number) => number;
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly length: { value: number };
+  readonly flags: { value: number };
+  readonly depth: { value: number };
+}
+
+/** The WebAssembly API as far as this module uses it (the project's TypeScript libs do not declare it). */
+interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object) => { readonly exports: unknown };
+}
+
+/** The instance, or `null` where WebAssembly (with SIMD) is not available: the JS scanner is used then. */
+const scanner: Scanner | null = instantiate();
+
+function instantiate(): Scanner | null {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined) return null;
+  try {
+    return new api.Instance(new api.Module(assemble())).exports as Scanner;
+  } catch {
+    return null;
+  }
+}
+
+/** Largest body the module takes (its memory grows to about 6× the body and is kept). */
+export const MAX_WASM_BODY = 2 * 1024 * 1024;
+
+/** The tape of the last `scanWithWasm`: RECORD_WORDS words per record. */
+export let tape: Int32Array = new Int32Array(0);
+
+/**
+ * Scans `body` with the module: the number of tape records (read them from `tape`), -1 when the body
+ * is not JSON, or `undefined` when the module does not take this body (the JS scanner must).
+ * `env` is the depth of the envelope objects: 1 for one event, 2 for a batch.
+ */
+export function scanWithWasm(body: Uint8Array, env: number): number | undefined {
+  if (scanner === null || body.length > MAX_WASM_BODY) return undefined;
+  const stackBase = align(body.length);
+  const tapeBase = stackBase + MAX_STACK;
+  // A record needs at least 4 bytes of body ("":0 or an element and its comma), so the tape fits in 6×.
+  const needed = tapeBase + (Math.ceil(body.length / 4) + 2) * RECORD_WORDS * 4;
+  const memory = scanner.memory;
+  if (memory.buffer.byteLength < needed) {
+    memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
+  }
+  new Uint8Array(memory.buffer, 0, body.length).set(body);
+  scanner.length.value = body.length;
+  const count = scanner.scan(env, stackBase, tapeBase);
+  if (count === SYNTAX_ERROR) return -1;
+  if (count < 0) return undefined;
+  if (tape.buffer !== memory.buffer || tape.byteOffset !== tapeBase) {
+    tape = new Int32Array(memory.buffer, tapeBase);
+  }
+  return count;
+}
+
+/**
+ * Validates one JSON value (binary-mode data) with the module: `FLAG_*` bits of its strings and numbers
+ * and its nesting depth (`{}` is 1), `null` when it is not JSON, or `undefined` when the module does not
+ * take this body.
+ */
+export function checkWithWasm(body: Uint8Array): { flags: number; depth: number } | null | undefined {
+  const count = scanWithWasm(body, 0);
+  if (count === undefined) return undefined;
+  if (count < 0 || scanner === null) return null;
+  return { flags: scanner.flags.value, depth: scanner.depth.value };
+}
+
+function align(offset: number): number {
+  return (offset + 15) & ~15;
+}

@@ -1,0 +1,87 @@
+/**
+ * JSON `data` kept as the producer's text: a frozen event's `data` is an enumerable accessor that parses
+ * the text on first read (then deep-frozen and memoized), and the codecs write the text back unchanged.
+ */
+
+/**
+ * JSON text whose syntax a scanner has checked (so parsing it later cannot fail), with what validation
+ * must look at on the parsed value: `SCAN_TOO_DEEP` (nesting beyond `MAX_DATA_DEPTH`), `SCAN_NON_FINITE`
+ * (a number that does, or may, overflow a double). With no flag, the text is valid data as it is.
+ */
+export class JsonText {
+  readonly text: string;
+  readonly flags: number;
+  constructor(text: string, flags: number) {
+    this.text = text;
+    this.flags = flags;
+  }
+}
+
+/** The hidden state of one event's lazy `data`: its text, and its value once read. */
+interface RawData {
+  readonly text: string;
+  value: unknown;
+  parsed: boolean;
+}
+
+/**
+ * Stamps a private field on any object (the base constructor returns that object, so the subclass adds
+ * its field to it). A private field is invisible to `Object.keys`, spread, `JSON.stringify`,
+ * `structuredClone`/`postMessage` and `assert.deepStrictEqual`, and costs less than a WeakMap entry.
+ */
+class ReturnsTarget {
+  constructor(target: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: returning the target is how the field is stamped on it
+    return target;
+  }
+}
+
+class RawDataHolder extends ReturnsTarget {
+  #raw: RawData;
+  constructor(target: object, raw: RawData) {
+    super(target);
+    this.#raw = raw;
+  }
+  static get(target: object): RawData | undefined {
+    return #raw in target ? (target as RawDataHolder).#raw : undefined;
+  }
+}
+
+/** The shared getter (one function for every event, so that events keep one hidden class). */
+function readData(this: object): unknown {
+  const raw = RawDataHolder.get(this);
+  if (raw === undefined) return undefined;
+  if (!raw.parsed) {
+    raw.value = deepFreeze(JSON.parse(raw.text));
+    raw.parsed = true;
+  }
+  return raw.value;
+}
+
+interface LegacyAccessors {
+  __defineGetter__(name: string, getter: () => unknown): void;
+}
+
+/**
+ * Defines `data` on `target` (not yet frozen) as the lazily parsed value of `text`, which must be valid
+ * JSON (the scanner checked it). The property is enumerable and read-only, like every other member.
+ */
+export function defineRawData(target: Record<string, unknown>, text: string): void {
+  // __defineGetter__ (enumerable, configurable until the event is frozen) is the fastest way V8 has.
+  (target as unknown as LegacyAccessors).__defineGetter__('data', readData);
+  new RawDataHolder(target, { text, value: undefined, parsed: false });
+}
+
+/** The JSON text an event's `data` came from, or `undefined` when its data is a plain value (or absent). */
+export function rawDataText(event: object): string | undefined {
+  return RawDataHolder.get(event)?.text;
+}
+
+function deepFreeze(value: unknown): unknown {
+  if (typeof value === 'object' && value !== null) {
+    if (Array.isArray(value)) for (const item of value) deepFreeze(item);
+    else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
