@@ -129,10 +129,10 @@ function validateParts(
     }
   } else {
     const plainValues = (plain & PLAIN_EXTENSIONS) !== 0;
-    for (const [key, value] of extensions) {
+    extensions.forEach((value, key) => {
       if (KNOWN_MEMBERS.has(key)) throw invalid(`${key} is not an extension attribute`, key);
       checkExtension(key, value, out, plainValues);
-    }
+    });
   }
   const data = input.data;
   const base64 = input.data_base64;

@@ -113,10 +113,11 @@ function scanByWasm(env: number): ScannedItem[] | null | undefined {
 function memberFromTape(event: ScannedEvent, key: string, start: number, stop: number, flags: number): void {
   const code = bytes[start];
   if (code === 0x22) {
-    const value =
-      (flags & FLAG_ESCAPED) !== 0
-        ? (JSON.parse(text.slice(start, stop)) as string)
-        : text.slice(start + 1, stop - 1);
+    let value: string;
+    if ((flags & FLAG_ESCAPED) !== 0) value = JSON.parse(text.slice(start, stop)) as string;
+    else if (key === 'datacontenttype' || key === 'specversion') {
+      value = recent(recentValues, start + 1, stop - 1, 0, 0);
+    } else value = text.slice(start + 1, stop - 1);
     assign(event, key, value, (flags & FLAG_NOT_PLAIN) === 0 ? 1 : 0);
   } else if (code === 0x6e) assign(event, key, null, 0);
   else if (key === 'data') {
@@ -345,7 +346,28 @@ function knownKey(start: number, stop: number, extraStart: number, extraStop: nu
       if (same(start, 'datacontenttype')) return 'datacontenttype';
       break;
   }
-  return text.slice(start - extraStart, stop - extraStop);
+  return recent(recentNames, start, stop, extraStart, extraStop);
+}
+
+/**
+ * Extension names, and values of datacontenttype and specversion, seen lately. A bus sees the same few
+ * again and again: handing back the same string object (found by comparing bytes) spares a new string
+ * per event, and the hashing and internalizing of it when it becomes a property name or a map key.
+ */
+const recentNames: string[] = [];
+const recentValues: string[] = [];
+const RECENT_LIMIT = 32;
+
+/** The string between byte offsets `start` and `stop`, the one in `cache` when it holds it. */
+function recent(cache: string[], start: number, stop: number, extraStart: number, extraStop: number): string {
+  const length = stop - start;
+  for (let k = 0; k < cache.length; k++) {
+    const candidate = cache[k]!;
+    if (candidate.length === length && same(start, candidate)) return candidate;
+  }
+  const value = text.slice(start - extraStart, stop - extraStop);
+  if (cache.length < RECENT_LIMIT && extraStart === extraStop) cache.push(value);
+  return value;
 }
 
 /** Whether the bytes at `start` spell `word` (ASCII). */

@@ -119,10 +119,9 @@ const G_LEN = 0;
 const G_FLAGS = 1;
 const G_DEPTH = 2;
 // Functions.
-const F_STR = 0;
-const F_NUM = 1;
-const F_HEX = 2;
-const F_SCAN = 3;
+const F_NUM = 0;
+const F_HEX = 1;
+const F_SCAN = 2;
 
 /** isHex(i): whether the byte at i is a hex digit (the caller checked i < length). */
 function hexBody(): Code {
@@ -148,15 +147,36 @@ function hexBody(): Code {
 }
 
 /** str(i): after the string whose quote is at i; -1 on bad syntax, -2 on a byte ≥ 0x80. */
-function stringBody(): Code {
-  const I = 0;
-  const C = 1;
-  const MASK = 2;
-  const V = 3; // v128
-  const QUOTE = 4;
-  const SLASH = 5;
-  const SPACE = 6;
-  const TILDE = 7;
+/** The locals the inline string scan uses (the v128 constants are set once per scan: `stringConstants`). */
+interface StringLocals {
+  readonly I: number;
+  readonly C: number;
+  readonly MASK: number;
+  readonly V: number;
+  readonly QUOTE: number;
+  readonly SLASH: number;
+  readonly SPACE: number;
+  readonly TILDE: number;
+}
+
+function stringConstants({ QUOTE, SLASH, SPACE, TILDE }: StringLocals): Code {
+  return [
+    ...v128Const(0x22),
+    ...set(QUOTE),
+    ...v128Const(0x5c),
+    ...set(SLASH),
+    ...v128Const(0x20),
+    ...set(SPACE),
+    ...v128Const(0x7e),
+    ...set(TILDE),
+  ];
+}
+
+/**
+ * The string whose quote is at I, inline: I ends after its closing quote. Bad syntax returns -1 from the
+ * function, a byte ≥ 0x80 returns -2. Escapes and DEL set flags in G_FLAGS.
+ */
+function stringCode({ I, C, MASK, V, QUOTE, SLASH, SPACE, TILDE }: StringLocals): Code {
   const special = [
     ...get(V),
     ...get(QUOTE),
@@ -177,143 +197,136 @@ function stringBody(): Code {
   ];
   const hexAt = (k: number): Code => [...get(I), ...i32(k), ADD, ...call(F_HEX)];
   return [
-    ...v128Const(0x22),
-    ...set(QUOTE),
-    ...v128Const(0x5c),
-    ...set(SLASH),
-    ...v128Const(0x20),
-    ...set(SPACE),
-    ...v128Const(0x7e),
-    ...set(TILDE),
     ...get(I),
     ...i32(1),
     ADD,
     ...set(I),
-    ...loop(
-      // 16 bytes at a time while none is special.
-      block(
-        loop(
-          get(I),
-          i32(16),
-          [ADD],
-          gget(G_LEN),
-          [GT_U],
-          brIf(1),
-          get(I),
-          v128Load,
-          set(V),
-          special,
-          tee(MASK),
-          when(get(I), get(MASK), [CTZ, ADD], set(I), br(2)),
-          get(I),
-          i32(16),
-          [ADD],
-          set(I),
-          br(0),
+    ...block(
+      loop(
+        // 16 bytes at a time while none is special.
+        block(
+          loop(
+            get(I),
+            i32(16),
+            [ADD],
+            gget(G_LEN),
+            [GT_U],
+            brIf(1),
+            get(I),
+            v128Load,
+            set(V),
+            special,
+            tee(MASK),
+            when(get(I), get(MASK), [CTZ, ADD], set(I), br(2)),
+            get(I),
+            i32(16),
+            [ADD],
+            set(I),
+            br(0),
+          ),
         ),
-      ),
-      get(I),
-      gget(G_LEN),
-      [GE_U],
-      failIf(),
-      get(I),
-      load8(),
-      tee(C),
-      i32(0x22),
-      [EQ],
-      when(get(I), i32(1), [ADD], ret),
-      get(C),
-      i32(0x5c),
-      [EQ],
-      when(
-        gget(G_FLAGS),
-        i32(FLAG_ESCAPED | FLAG_NOT_PLAIN),
-        [OR],
-        gset(G_FLAGS),
         get(I),
-        i32(1),
-        [ADD],
         gget(G_LEN),
         [GE_U],
         failIf(),
         get(I),
-        load8(1),
+        load8(),
         tee(C),
-        i32(0x75),
+        i32(0x22),
+        [EQ],
+        when(get(I), i32(1), [ADD], set(I), br(2)),
+        get(C),
+        i32(0x5c),
         [EQ],
         when(
+          gget(G_FLAGS),
+          i32(FLAG_ESCAPED | FLAG_NOT_PLAIN),
+          [OR],
+          gset(G_FLAGS),
           get(I),
-          i32(5),
+          i32(1),
           [ADD],
           gget(G_LEN),
           [GE_U],
           failIf(),
-          hexAt(2),
-          hexAt(3),
-          [AND],
-          hexAt(4),
-          [AND],
-          hexAt(5),
-          [AND, EQZ],
+          get(I),
+          load8(1),
+          tee(C),
+          i32(0x75),
+          [EQ],
+          when(
+            get(I),
+            i32(5),
+            [ADD],
+            gget(G_LEN),
+            [GE_U],
+            failIf(),
+            hexAt(2),
+            hexAt(3),
+            [AND],
+            hexAt(4),
+            [AND],
+            hexAt(5),
+            [AND, EQZ],
+            failIf(),
+            get(I),
+            i32(6),
+            [ADD],
+            set(I),
+            br(2),
+          ),
+          // " \ / b f n r t
+          get(C),
+          i32(0x22),
+          [EQ],
+          get(C),
+          i32(0x5c),
+          [EQ, OR],
+          get(C),
+          i32(0x2f),
+          [EQ, OR],
+          get(C),
+          i32(0x62),
+          [EQ, OR],
+          get(C),
+          i32(0x66),
+          [EQ, OR],
+          get(C),
+          i32(0x6e),
+          [EQ, OR],
+          get(C),
+          i32(0x72),
+          [EQ, OR],
+          get(C),
+          i32(0x74),
+          [EQ, OR, EQZ],
           failIf(),
           get(I),
-          i32(6),
+          i32(2),
           [ADD],
           set(I),
-          br(2),
+          br(1),
         ),
-        // " \ / b f n r t
         get(C),
-        i32(0x22),
-        [EQ],
-        get(C),
-        i32(0x5c),
-        [EQ, OR],
-        get(C),
-        i32(0x2f),
-        [EQ, OR],
-        get(C),
-        i32(0x62),
-        [EQ, OR],
-        get(C),
-        i32(0x66),
-        [EQ, OR],
-        get(C),
-        i32(0x6e),
-        [EQ, OR],
-        get(C),
-        i32(0x72),
-        [EQ, OR],
-        get(C),
-        i32(0x74),
-        [EQ, OR, EQZ],
+        i32(0x20),
+        [LT_U],
         failIf(),
+        get(C),
+        i32(0x80),
+        [GE_U],
+        failIf(NOT_ASCII),
+        // DEL: valid JSON, not plain. (Any other byte here is plain: the last bytes go one at a time.)
+        get(C),
+        i32(0x7f),
+        [EQ],
+        when(gget(G_FLAGS), i32(FLAG_NOT_PLAIN), [OR], gset(G_FLAGS)),
         get(I),
-        i32(2),
+        i32(1),
         [ADD],
         set(I),
-        br(1),
+        br(0),
       ),
-      get(C),
-      i32(0x20),
-      [LT_U],
-      failIf(),
-      get(C),
-      i32(0x80),
-      [GE_U],
-      failIf(NOT_ASCII),
-      // DEL: valid JSON, not plain. (Any other byte here is plain: the last bytes go one at a time.)
-      get(C),
-      i32(0x7f),
-      [EQ],
-      when(gget(G_FLAGS), i32(FLAG_NOT_PLAIN), [OR], gset(G_FLAGS)),
-      get(I),
-      i32(1),
-      [ADD],
-      set(I),
-      br(0),
     ),
-    ...i32(SYNTAX_ERROR),
   ];
 }
 
@@ -417,6 +430,17 @@ function scanBody(): Code {
   const TOP = 13;
   const OPEN = 14;
   const W = 15; // the byte whitespace skipping looks at
+  const strings: StringLocals = {
+    I,
+    C: 16,
+    MASK: 17,
+    V: 18,
+    QUOTE: 19,
+    SLASH: 20,
+    SPACE: 21,
+    TILDE: 22,
+  };
+  const string = stringCode(strings);
 
   const failNegative = (local: number): Code => [...get(local), ...i32(0), LT_S, ...when(get(local), ret)];
   const inBounds: Code = [...get(I), ...gget(G_LEN), GE_U, ...failIf()];
@@ -499,12 +523,7 @@ function scanBody(): Code {
     ...failIf(),
     ...atEnvelope,
     ...when(get(I), set(KEY_START), i32(0), gset(G_FLAGS)),
-    ...get(I),
-    ...call(F_STR),
-    ...tee(I),
-    ...i32(0),
-    LT_S,
-    ...when(get(I), ret),
+    ...string,
     ...atEnvelope,
     ...when(get(I), set(KEY_END), gget(G_FLAGS), set(KEY_FLAGS), i32(0), gset(G_FLAGS), get(DEPTH), set(MAX)),
     ...ws(get(I)),
@@ -532,7 +551,7 @@ function scanBody(): Code {
     ...i32(0x22),
     EQ,
     ...ifElse(
-      [get(I), call(F_STR), set(I), failNegative(I)],
+      [string],
       [
         get(C),
         i32(0x7b),
@@ -770,7 +789,14 @@ function scanBody(): Code {
     set(I),
     br(0),
   );
-  return [...i32(0), ...gset(G_FLAGS), ...ws(i32(0)), ...loop(block(value), after), ...i32(SYNTAX_ERROR)];
+  return [
+    ...stringConstants(strings),
+    ...i32(0),
+    ...gset(G_FLAGS),
+    ...ws(i32(0)),
+    ...loop(block(value), after),
+    ...i32(SYNTAX_ERROR),
+  ];
 }
 
 function section(id: number, content: number[]): number[] {
@@ -796,7 +822,7 @@ function assemble(): Uint8Array {
     [0x60, ...vector([[I32]]), ...vector([[I32]])], // (i32) → i32
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32, i32, i32) → i32
   ]);
-  const functions = vector([[0], [0], [0], [1]]);
+  const functions = vector([[0], [0], [1]]);
   const memory = vector([[0x00, ...leb(1)]]);
   const globals = vector([
     [I32, 0x01, ...i32(0), 0x0b],
@@ -811,16 +837,15 @@ function assemble(): Uint8Array {
     [...name('depth'), 0x03, ...leb(G_DEPTH)],
   ]);
   const code = vector([
-    functionBody(
-      [
-        [2, I32],
-        [5, V128],
-      ],
-      stringBody(),
-    ),
     functionBody([[2, I32]], numberBody()),
     functionBody([[1, I32]], hexBody()),
-    functionBody([[13, I32]], scanBody()),
+    functionBody(
+      [
+        [15, I32], // locals 3 to 17
+        [5, V128], // locals 18 to 22
+      ],
+      scanBody(),
+    ),
   ]);
   return new Uint8Array([
     0x00,
