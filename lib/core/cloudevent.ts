@@ -68,11 +68,40 @@ const NO_EXTENSIONS: ReadonlyMap<string, unknown> = new Map();
 export function validateScannedEvent(scanned: ScannedEvent, options: ValidateEventOptions = {}): CloudEvent {
   return validateParts(
     scanned as unknown as Readonly<Record<string, unknown>>,
-    scanned.extensions ?? NO_EXTENSIONS,
+    scanned.extensions === undefined ? NO_EXTENSIONS : inObjectOrder(scanned.extensions),
     options,
     true,
     scanned.plain,
   );
+}
+
+/**
+ * The extensions in the order `Object.keys` gives an object's members (array indices such as "1" first,
+ * ascending, then the rest as they came), so that the first error reported is the one it always was.
+ */
+function inObjectOrder(extensions: Map<string, unknown>): Map<string, unknown> {
+  let indices: string[] | undefined;
+  for (const key of extensions.keys()) {
+    if (isArrayIndex(key)) (indices ??= []).push(key);
+  }
+  if (indices === undefined) return extensions;
+  indices.sort((a, b) => Number(a) - Number(b));
+  const ordered = new Map<string, unknown>();
+  for (const key of indices) ordered.set(key, extensions.get(key));
+  for (const [key, value] of extensions) if (!ordered.has(key)) ordered.set(key, value);
+  return ordered;
+}
+
+/** Whether `key` is a canonical array index ("0", "7", "42", …, below 2³² − 1). */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  if (!(first >= 0x30 && first <= 0x39) || (first === 0x30 && key.length > 1) || key.length > 10)
+    return false;
+  for (let i = 1; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (!(code >= 0x30 && code <= 0x39)) return false;
+  }
+  return Number(key) < 4294967295;
 }
 
 function validateParts(

@@ -1,0 +1,116 @@
+/** Tests of the JS JSON scanner over UTF-8 bytes: it accepts exactly what JSON.parse accepts. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  isJson,
+  resetOffsets,
+  SCAN_NON_FINITE,
+  SCAN_TOO_DEEP,
+  scanEscaped,
+  scanExtra,
+  scanFlags,
+  scanPlain,
+  scanString,
+  scanValue,
+} from '../../../lib/core/codec/json-scan.ts';
+
+const enc = new TextEncoder();
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ALPHABET = ' \t\n\r{}[]":,.-+eE0123456789truefalsn\\/u\u0001\u007féabc';
+const mutated = fc
+  .tuple(
+    fc.json({ stringUnit: 'binary' }),
+    fc.nat(),
+    fc.nat(ALPHABET.length - 1),
+    fc.integer({ min: 0, max: 2 }),
+  )
+  .map(([text, at, pick, how]) => {
+    const i = at % (text.length + 1);
+    const c = ALPHABET[pick] ?? ' ';
+    if (how === 0) return text.slice(0, i) + c + text.slice(i);
+    if (how === 1) return text.slice(0, i) + text.slice(i + 1);
+    return text.slice(0, i) + c + text.slice(i + 1);
+  });
+const jsonish = fc.stringMatching(/^[ \t\n{}[\]":,.\-+eE0-9tfnrulsaé\\/]{0,24}$/);
+
+test('accepts exactly what JSON.parse accepts (generated and mutated texts, any Unicode)', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.json({ stringUnit: 'binary' }), mutated, jsonish), (text) => {
+      assert.equal(isJson(enc.encode(text)), parses(text), JSON.stringify(text));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('accepts and rejects the edge cases of RFC 8259', () => {
+  const valid = [
+    '0',
+    '-0',
+    '1e5',
+    '-1.5E-10',
+    '"\\u00e9\\ud800"',
+    '"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+    ' [ ] ',
+    '"é😀"',
+  ];
+  const invalid = [
+    '',
+    '01',
+    '1.',
+    '.5',
+    '+1',
+    '1e',
+    '-',
+    '"\\x"',
+    '"\\u12"',
+    '"a\tb"',
+    '"abc',
+    '[1,]',
+    '{"a":1,}',
+  ];
+  for (const text of valid) assert.equal(isJson(enc.encode(text)), true, text);
+  for (const text of invalid) assert.equal(isJson(enc.encode(text)), false, text);
+});
+
+test('flags nesting deeper than asked, and numbers that overflow a double', () => {
+  const deep = enc.encode(`${'['.repeat(65)}${']'.repeat(65)}`);
+  assert.equal(scanValue(deep, 0, 64), deep.length);
+  assert.equal(scanFlags, SCAN_TOO_DEEP);
+  assert.equal(scanValue(deep, 0, 65), deep.length);
+  assert.equal(scanFlags, 0);
+  const huge = enc.encode('[1e400]');
+  assert.equal(scanValue(huge, 0, 64), huge.length);
+  assert.equal(scanFlags, SCAN_NON_FINITE);
+  assert.equal(scanValue(enc.encode(`[${'9'.repeat(309)}]`), 0, 64) > 0 && scanFlags, SCAN_NON_FINITE);
+  assert.equal(scanValue(enc.encode(`[${'9'.repeat(308)}, 1e308]`), 0, 64) > 0 && scanFlags, 0);
+});
+
+test('scans nesting far deeper than the JS stack allows', () => {
+  const deep = enc.encode(`${'['.repeat(200_000)}${']'.repeat(200_000)}`);
+  assert.equal(scanValue(deep, 0, 64), deep.length);
+});
+
+test('reports escapes, plain strings and the UTF-16 offset shift of non-ASCII text', () => {
+  resetOffsets(0);
+  assert.equal(scanString(enc.encode('"plain text"'), 0), 12);
+  assert.deepEqual([scanEscaped, scanPlain], [false, true]);
+  scanString(enc.encode('"a\\nb"'), 0);
+  assert.deepEqual([scanEscaped, scanPlain], [true, false]);
+  scanString(enc.encode('"del\u007f"'), 0);
+  assert.deepEqual([scanEscaped, scanPlain], [false, false]);
+  resetOffsets(0);
+  const text = '"é😀x"';
+  const bytes = enc.encode(text);
+  assert.equal(scanString(bytes, 0), bytes.length);
+  assert.equal(bytes.length - scanExtra, text.length);
+});
