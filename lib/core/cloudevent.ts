@@ -82,7 +82,9 @@ export function validateScannedEvent(scanned: ScannedEvent, options: ValidateEve
 function inObjectOrder(extensions: Map<string, unknown>): Map<string, unknown> {
   let indices: string[] | undefined;
   for (const key of extensions.keys()) {
-    if (isArrayIndex(key)) (indices ??= []).push(key);
+    if (!isArrayIndex(key)) continue;
+    indices ??= [];
+    indices.push(key);
   }
   if (indices === undefined) return extensions;
   indices.sort((a, b) => Number(a) - Number(b));
