@@ -6,6 +6,7 @@
  * as before.
  */
 import { MAX_DATA_DEPTH } from '../cloudevent.ts';
+import { decodeJsonText } from './json.ts';
 import {
   asciiText,
   literalEnd,
@@ -31,6 +32,7 @@ import {
   tape,
 } from './json-wasm.ts';
 import { JsonText } from './raw-data.ts';
+import { decodeAscii } from './utf8.ts';
 
 /** Bits of `ScannedEvent.plain`: which string attributes hold only printable ASCII (nothing to check). */
 export const PLAIN_ID = 1;
@@ -68,16 +70,32 @@ let text = '';
 /** Set by `scanEvent`: the offset after the object's `}`. */
 let end = -1;
 
-/** Where the JSON text starts in `body` (after a BOM, which `text` does not hold); starts offset mapping. */
-function begin(body: Uint8Array, decoded: string): number {
+/**
+ * Where the JSON text starts in `body` (after a BOM, which `text` does not hold); starts offset mapping.
+ * Without `decoded`, the text is decoded once the scan has shown what the body holds (see `decodeText`).
+ */
+function begin(body: Uint8Array, decoded: string | undefined, what: string): number {
   bytes = body;
-  text = decoded;
+  text = decoded ?? '';
+  pending = decoded === undefined ? what : undefined;
   bom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
   resetOffsets(bom);
   return skipWhitespace(body, bom);
 }
 
 let bom = 0;
+/** Set while the body still has to be decoded: what to call it in an `InvalidJson` error. */
+let pending: string | undefined;
+
+/**
+ * Decodes the body when the caller did not: an ASCII body (the WebAssembly scan proved it) with the
+ * fast decoder, anything else strictly (`InvalidJson` when it is not UTF-8, as before any parsing).
+ */
+function decodeText(ascii: boolean): void {
+  if (pending === undefined) return;
+  text = ascii ? decodeAscii(bytes) : decodeJsonText(bytes, pending);
+  pending = undefined;
+}
 
 /**
  * The items the WebAssembly scanner finds in the body (`env` 1: one event, 2: a batch), `null` when the
@@ -89,19 +107,21 @@ function scanByWasm(env: number): ScannedItem[] | null | undefined {
   const count = scanWithWasm(bytes, env);
   if (count === undefined) return undefined;
   if (count < 0) return null;
+  decodeText(true);
   const items: ScannedItem[] = [];
+  const records = tape;
   let event = emptyEvent();
   for (let r = 0, at = 0; r < count; r++, at += RECORD_WORDS) {
-    const start = tape[at + 1]!;
-    const stop = tape[at + 2]!;
-    if (tape[at] === TAPE_MEMBER) {
-      const flags = tape[at + 5]!;
+    const start = records[at + 1]!;
+    const stop = records[at + 2]!;
+    if (records[at] === TAPE_MEMBER) {
+      const flags = records[at + 5]!;
       const key =
         ((flags >> 4) & FLAG_ESCAPED) !== 0
           ? (JSON.parse(text.slice(start, stop)) as string)
           : knownKey(start + 1, stop - 1, 0, 0);
-      memberFromTape(event, key, tape[at + 3]!, tape[at + 4]!, flags);
-    } else if (tape[at + 3] === 1) {
+      memberFromTape(event, key, records[at + 3]!, records[at + 4]!, flags);
+    } else if (records[at + 3] === 1) {
       items.push({ event });
       event = emptyEvent();
     } else items.push({ other: JSON.parse(text.slice(start, stop)) });
@@ -135,17 +155,19 @@ function memberFromTape(event: ScannedEvent, key: string, start: number, stop: n
 function finish<T>(result: T): T {
   bytes = EMPTY;
   text = '';
+  pending = undefined;
   return result;
 }
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * The event of a body holding one JSON object, or `undefined` when it holds anything else or is not JSON.
- * `decoded` is the body's text as `decodeUtf8(body, true)` gives it.
+ * The event of a body holding one JSON object, or `undefined` when it holds anything else or is not JSON
+ * (then parse it to report why). `decoded` is the body's text as `decodeUtf8(body, true)` gives it; when
+ * absent, it is decoded here, and a body that is not UTF-8 throws `InvalidJson` naming `what`.
  */
-export function scanEventBody(body: Uint8Array, decoded: string): ScannedEvent | undefined {
-  const start = begin(body, decoded);
+export function scanEventBody(body: Uint8Array, decoded?: string, what = 'body'): ScannedEvent | undefined {
+  const start = begin(body, decoded, what);
   if (body[start] !== 0x7b) return finish(undefined);
   const items = scanByWasm(1);
   if (items === null) return finish(undefined);
@@ -153,17 +175,19 @@ export function scanEventBody(body: Uint8Array, decoded: string): ScannedEvent |
     const item = items[0];
     return finish(items.length === 1 && item !== undefined && 'event' in item ? item.event : undefined);
   }
+  decodeText(false);
   const event = scanEvent(start);
   if (event === undefined || skipWhitespace(body, end) !== body.length) return finish(undefined);
   return finish(event);
 }
 
-/** The elements of a body holding one JSON array, or `undefined` when it holds anything else or is not JSON. */
-export function scanBatchBody(body: Uint8Array, decoded: string): ScannedItem[] | undefined {
-  let i = begin(body, decoded);
+/** The elements of a body holding one JSON array, or `undefined` when it holds anything else or is not JSON (see `scanEventBody`). */
+export function scanBatchBody(body: Uint8Array, decoded?: string, what = 'body'): ScannedItem[] | undefined {
+  let i = begin(body, decoded, what);
   if (body[i] !== 0x5b) return finish(undefined);
   const scanned = scanByWasm(2);
   if (scanned !== undefined) return finish(scanned ?? undefined);
+  decodeText(false);
   const items: ScannedItem[] = [];
   i = skipWhitespace(body, i + 1);
   if (body[i] === 0x5d) return finish(skipWhitespace(body, i + 1) === body.length ? items : undefined);
@@ -372,6 +396,7 @@ function recent(cache: string[], start: number, stop: number, extraStart: number
 
 /** Whether the bytes at `start` spell `word` (ASCII). */
 function same(start: number, word: string): boolean {
-  for (let k = 0; k < word.length; k++) if (bytes[start + k] !== word.charCodeAt(k)) return false;
+  const body = bytes;
+  for (let k = 0; k < word.length; k++) if (body[start + k] !== word.charCodeAt(k)) return false;
   return true;
 }

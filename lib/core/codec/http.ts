@@ -150,12 +150,11 @@ export function parseHttpRequest(
   if (mode === 'binary') return { mode, event: parseBinary(headers, contentType, body, max.maxEventBytes) };
   if (mode === 'structured') {
     if (body.length > max.maxEventBytes) throw tooLarge('event', body.length, max.maxEventBytes);
-    const text = decodeJsonText(body, 'body');
     const options = serializedLimit(body.length, max.maxEventBytes);
-    const scanned = scanEventBody(body, text);
+    const scanned = scanEventBody(body);
     if (scanned !== undefined) return { mode, event: validateScannedEvent(scanned, options) };
     // Not one JSON object: the parsed path reports what it is (or where its syntax breaks).
-    const raw = parseJson(text, 'body');
+    const raw = parseJson(decodeJsonText(body, 'body'), 'body');
     if (Array.isArray(raw)) {
       throw new JunctionError(
         'InvalidEvent',
@@ -169,8 +168,7 @@ export function parseHttpRequest(
 
 function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
   if (body.length > max.maxBatchBytes) throw tooLarge('batch', body.length, max.maxBatchBytes);
-  const text = decodeJsonText(body, 'body');
-  const items = scanBatchBody(body, text) ?? parsedItems(parseJson(text, 'body'));
+  const items = scanBatchBody(body) ?? parsedItems(parseJson(decodeJsonText(body, 'body'), 'body'));
   if (items.length > max.maxBatchEvents) {
     throw new JunctionError(
       'InvalidBatch',

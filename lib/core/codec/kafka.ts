@@ -83,10 +83,9 @@ export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
     if (record.value === null || record.value.length === 0) {
       throw new JunctionError('InvalidEvent', 'a structured-mode Kafka record has an empty value');
     }
-    const text = decodeJsonText(record.value, 'record value');
-    const scanned = scanEventBody(record.value, text);
+    const scanned = scanEventBody(record.value, undefined, 'record value');
     if (scanned !== undefined) return validateScannedEvent(scanned);
-    return validateEvent(parseJson(text, 'record value'));
+    return validateEvent(parseJson(decodeJsonText(record.value, 'record value'), 'record value'));
   }
   const raw: Record<string, unknown> = {};
   const extensions = new Map<string, unknown>();

@@ -47,6 +47,21 @@ function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
 
+/**
+ * Bytes known to be ASCII as a string: Node's `Buffer` latin1 copy where there is one (several times
+ * faster than `TextDecoder`, which also validates), else `TextDecoder`.
+ */
+export function decodeAscii(bytes: Uint8Array): string {
+  if (latin1Slice !== undefined) return latin1Slice.call(bytes, 0, bytes.length);
+  return strictDecoder.decode(bytes);
+}
+
+const latin1Slice = (
+  globalThis as {
+    Buffer?: { prototype: { latin1Slice?: (this: Uint8Array, start: number, end: number) => string } };
+  }
+).Buffer?.prototype.latin1Slice;
+
 function isAscii(bytes: Uint8Array): boolean {
   if (bytes.length > 64) return false; // the native decoder is faster than a JS loop on longer input
   for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
