@@ -182,7 +182,7 @@ function validateParts(
     // are the rules. Data that passes is still kept as its text.
     if (data.flags !== 0 || payloadKind(contentType) !== 'json')
       checkData(JSON.parse(data.text), contentType);
-    defineRawData(out, data.text);
+    defineRawData(out, data);
   } else if (data !== undefined) {
     out.data = checkData(data, out.datacontenttype as string | undefined);
   }

@@ -61,8 +61,16 @@ export interface ScannedEvent {
   plain: number;
 }
 
+/** An element of a batch that is not a JSON object (validation rejects it): its value. */
+export class NotAnObject {
+  readonly value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+
 /** One element of a scanned batch: an event object, or any other JSON value (an error for validation). */
-export type ScannedItem = { event: ScannedEvent } | { other: unknown };
+export type ScannedItem = ScannedEvent | NotAnObject;
 
 /** The UTF-8 body being scanned and its strictly decoded text (a leading BOM dropped). */
 let bytes: Uint8Array = new Uint8Array(0);
@@ -122,9 +130,9 @@ function scanByWasm(env: number): ScannedItem[] | null | undefined {
           : knownKey(start + 1, stop - 1, 0, 0);
       memberFromTape(event, key, records[at + 3]!, records[at + 4]!, flags);
     } else if (records[at + 3] === 1) {
-      items.push({ event });
+      items.push(event);
       event = emptyEvent();
-    } else items.push({ other: JSON.parse(text.slice(start, stop)) });
+    } else items.push(new NotAnObject(JSON.parse(text.slice(start, stop))));
   }
   return items;
 }
@@ -173,7 +181,9 @@ export function scanEventBody(body: Uint8Array, decoded?: string, what = 'body')
   if (items === null) return finish(undefined);
   if (items !== undefined) {
     const item = items[0];
-    return finish(items.length === 1 && item !== undefined && 'event' in item ? item.event : undefined);
+    return finish(
+      items.length === 1 && item !== undefined && !(item instanceof NotAnObject) ? item : undefined,
+    );
   }
   decodeText(false);
   const event = scanEvent(start);
@@ -195,13 +205,13 @@ export function scanBatchBody(body: Uint8Array, decoded?: string, what = 'body')
     if (body[i] === 0x7b) {
       const event = scanEvent(i);
       if (event === undefined) return finish(undefined);
-      items.push({ event });
+      items.push(event);
       i = end;
     } else {
       const from = i - scanExtra;
       const valueEnd = scanValue(body, i, Number.POSITIVE_INFINITY);
       if (valueEnd < 0) return finish(undefined);
-      items.push({ other: JSON.parse(text.slice(from, valueEnd - scanExtra)) });
+      items.push(new NotAnObject(JSON.parse(text.slice(from, valueEnd - scanExtra))));
       i = valueEnd;
     }
     i = skipWhitespace(body, i);

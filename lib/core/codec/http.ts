@@ -13,7 +13,7 @@ import {
 } from '../cloudevent.ts';
 import type { CloudEvent } from '../cloudevent-types.ts';
 import { JunctionError, toJunctionError } from '../errors.ts';
-import { type ScannedItem, scanBatchBody, scanEventBody } from './event-scan.ts';
+import { NotAnObject, type ScannedItem, scanBatchBody, scanEventBody } from './event-scan.ts';
 import { decodeHeaderValue, percentEncode } from './header-value.ts';
 import { decodeJsonText, parseJson } from './json.ts';
 import { parseMediaType } from './media-type.ts';
@@ -182,10 +182,12 @@ function parseBatch(body: Uint8Array, max: IngestLimits): BatchEntry[] {
     const item = items[i] as ScannedItem;
     try {
       const event =
-        'event' in item ? validateScannedEvent(item.event, options) : validateEvent(item.other, options);
+        item instanceof NotAnObject
+          ? validateEvent(item.value, options)
+          : validateScannedEvent(item, options);
       entries[i] = { ok: true, event };
     } catch (error) {
-      const id = 'event' in item ? item.event.id : idOf(item.other);
+      const id = item instanceof NotAnObject ? idOf(item.value) : item.id;
       entries[i] =
         typeof id === 'string' && id.length > 0
           ? { ok: false, id, error: toJunctionError(error) }
@@ -200,7 +202,7 @@ function parsedItems(raw: unknown): ScannedItem[] {
   if (!Array.isArray(raw)) {
     throw new JunctionError('InvalidBatch', `a batch must be a JSON array of events; received ${show(raw)}`);
   }
-  return raw.map((other: unknown) => ({ other }));
+  return raw.map((value: unknown) => new NotAnObject(value));
 }
 
 function idOf(item: unknown): unknown {

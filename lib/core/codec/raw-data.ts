@@ -11,6 +11,9 @@
 export class JsonText {
   readonly text: string;
   readonly flags: number;
+  /** The parsed, deep-frozen value, once an event's lazy `data` has been read. */
+  value: unknown = undefined;
+  parsed = false;
   constructor(text: string, flags: number) {
     this.text = text;
     this.flags = flags;
@@ -18,11 +21,7 @@ export class JsonText {
 }
 
 /** The hidden state of one event's lazy `data`: its text, and its value once read. */
-interface RawData {
-  readonly text: string;
-  value: unknown;
-  parsed: boolean;
-}
+type RawData = JsonText;
 
 /**
  * Stamps a private field on any object (the base constructor returns that object, so the subclass adds
@@ -63,13 +62,14 @@ interface LegacyAccessors {
 }
 
 /**
- * Defines `data` on `target` (not yet frozen) as the lazily parsed value of `text`, which must be valid
- * JSON (the scanner checked it). The property is enumerable and read-only, like every other member.
+ * Defines `data` on `target` (not yet frozen) as the lazily parsed value of `data.text`, which must be
+ * valid JSON (a scanner checked it; `data` then holds the value once read). The property is enumerable
+ * and read-only, like every other member.
  */
-export function defineRawData(target: Record<string, unknown>, text: string): void {
+export function defineRawData(target: Record<string, unknown>, data: JsonText): void {
   // __defineGetter__ (enumerable, configurable until the event is frozen) is the fastest way V8 has.
   (target as unknown as LegacyAccessors).__defineGetter__('data', readData);
-  new RawDataHolder(target, { text, value: undefined, parsed: false });
+  new RawDataHolder(target, data);
 }
 
 /** The JSON text an event's `data` came from, or `undefined` when its data is a plain value (or absent). */
