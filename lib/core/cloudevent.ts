@@ -405,8 +405,9 @@ export function serializeEvent(event: CloudEvent): string {
  * is kept as its text and parsed only when read (see `validateEventParts`).
  */
 export function parseEventJson(text: string, options: ValidateEventOptions = {}): CloudEvent {
-  // The scanner reads UTF-8; a string with a lone surrogate has none, so it takes the parsed path.
-  if ((text as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+  // The scanner reads UTF-8: a string with a lone surrogate has no UTF-8 form, and a leading BOM would
+  // be skipped as in a body (JSON.parse rejects it in a string), so both take the parsed path.
+  if (text.charCodeAt(0) !== 0xfeff && (text as unknown as { isWellFormed(): boolean }).isWellFormed()) {
     const scanned = scanEventBody(encodeUtf8(text), text);
     if (scanned !== undefined) return validateScannedEvent(scanned, options);
   }

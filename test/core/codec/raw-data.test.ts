@@ -198,6 +198,17 @@ test('round-trips through the log format and Kafka records with the text kept', 
   assert.deepStrictEqual(fromBinary, { ...event, datacontenttype: 'application/json' });
 });
 
+test('parseEventJson gives the same answers as JSON.parse + validateEvent for odd strings', () => {
+  const event = '{"specversion":"1.0","id":"e1","source":"/s","type":"t","data":{"a":1}}';
+  assert.throws(() => parseEventJson(`\uFEFF${event}`), { code: 'InvalidJson' });
+  const unpaired = parseEventJson(event.replace('"a"', '"\ud800"')); // a raw lone surrogate
+  assert.deepEqual(unpaired.data, { '\ud800': 1 });
+  assert.equal(rawDataText(unpaired), undefined, 'no UTF-8 form: parsed at once');
+  const escaped = parseEventJson(event.replace('"a"', '"\\ud800"')); // the escape \ud800
+  assert.deepEqual(escaped.data, { '\ud800': 1 });
+  assert.equal(rawDataText(escaped), '{"\\ud800":1}');
+});
+
 test('keeps strings and null as plain values', () => {
   const text = ingested(JSON.stringify({ ...attributes, datacontenttype: 'text/plain', data: 'hi' }));
   assert.equal(rawDataText(text), undefined);
