@@ -9,6 +9,7 @@ import {
   PLAIN_TYPE,
   type ScannedEvent,
   scanEventBody,
+  VALID_TIME,
 } from './codec/event-scan.ts';
 import { parseJson } from './codec/json.ts';
 import { payloadKind } from './codec/media-type.ts';
@@ -146,7 +147,7 @@ function validateParts(
   }
   const time = input.time;
   if (time !== null && time !== undefined) {
-    if (typeof time !== 'string' || !isRfc3339(time)) {
+    if (typeof time !== 'string' || ((plain & VALID_TIME) === 0 && !isRfc3339(time))) {
       throw invalid(
         `time must be an RFC 3339 timestamp such as 2018-04-05T17:31:00Z; received ${show(time)}`,
         'time',

@@ -32,6 +32,7 @@ import {
   tape,
 } from './json-wasm.ts';
 import { JsonText } from './raw-data.ts';
+import { isRfc3339Bytes } from './rfc3339.ts';
 import { decodeAscii } from './utf8.ts';
 
 /** Bits of `ScannedEvent.plain`: which string attributes hold only printable ASCII (nothing to check). */
@@ -41,6 +42,8 @@ export const PLAIN_TYPE = 4;
 export const PLAIN_SUBJECT = 8;
 /** Set while every string extension value is plain. */
 export const PLAIN_EXTENSIONS = 16;
+/** `time` was checked as RFC 3339 on the body's bytes already (and passed). */
+export const VALID_TIME = 32;
 
 /** The members of one scanned event: the JSON format's members by name, extensions (in order) apart. */
 export interface ScannedEvent {
@@ -57,7 +60,7 @@ export interface ScannedEvent {
   data_base64: unknown;
   /** Extension members (and any other name) in the order of their first appearance; the last value wins. */
   extensions: Map<string, unknown> | undefined;
-  /** `PLAIN_*` bits: string values known to hold only printable ASCII. */
+  /** `PLAIN_*` bits: string values known to hold only printable ASCII; `VALID_TIME`. */
   plain: number;
 }
 
@@ -147,6 +150,9 @@ function memberFromTape(event: ScannedEvent, key: string, start: number, stop: n
       value = recent(recentValues, start + 1, stop - 1, 0, 0);
     } else value = text.slice(start + 1, stop - 1);
     assign(event, key, value, (flags & FLAG_NOT_PLAIN) === 0 ? 1 : 0);
+    if (key === 'time' && (flags & FLAG_ESCAPED) === 0 && isRfc3339Bytes(bytes, start + 1, stop - 1)) {
+      event.plain |= VALID_TIME;
+    }
   } else if (code === 0x6e) assign(event, key, null, 0);
   else if (key === 'data') {
     const depth = flags >> 8;
@@ -334,6 +340,7 @@ function assign(event: ScannedEvent, key: string, value: unknown, plain: number)
       return;
     case 'time':
       event.time = value;
+      event.plain &= ~VALID_TIME;
       return;
     case 'data':
       event.data = value;

@@ -46,3 +46,46 @@ export function isRfc3339(text: string): boolean {
   const offsetMinute = digits(text, i + 4, 2);
   return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59;
 }
+
+/**
+ * `isRfc3339` over the ASCII bytes `start` to `end` of a body, for the scanner: typed-array reads are
+ * much faster in V8 than `charCodeAt` on a string sliced from a large body. Same rules, same answers.
+ */
+export function isRfc3339Bytes(bytes: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length < 20) return false;
+  const at = (k: number): number => bytes[start + k] ?? -1;
+  const num = (k: number, count: number): number => {
+    let value = 0;
+    for (let i = k; i < k + count; i++) {
+      const code = at(i);
+      if (!(code >= 0x30 && code <= 0x39)) return -1;
+      value = value * 10 + (code - 0x30);
+    }
+    return value;
+  };
+  const year = num(0, 4);
+  const month = num(5, 2);
+  const day = num(8, 2);
+  if (year < 0 || at(4) !== 0x2d || at(7) !== 0x2d) return false;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (at(10) !== 0x54 && at(10) !== 0x74) return false;
+  const hour = num(11, 2);
+  const minute = num(14, 2);
+  const second = num(17, 2);
+  if (at(13) !== 0x3a || at(16) !== 0x3a) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return false;
+  let i = 19;
+  if (at(i) === 0x2e) {
+    const first = ++i;
+    while (i < length && at(i) >= 0x30 && at(i) <= 0x39) i++;
+    if (i === first) return false;
+  }
+  const zone = at(i);
+  if (zone === 0x5a || zone === 0x7a) return i + 1 === length;
+  if (zone !== 0x2b && zone !== 0x2d) return false;
+  if (length !== i + 6 || at(i + 3) !== 0x3a) return false;
+  const offsetHour = num(i + 1, 2);
+  const offsetMinute = num(i + 4, 2);
+  return offsetHour >= 0 && offsetHour <= 23 && offsetMinute >= 0 && offsetMinute <= 59;
+}

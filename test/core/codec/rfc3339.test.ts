@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isRfc3339 } from '../../../lib/core/codec/rfc3339.ts';
+import { isRfc3339, isRfc3339Bytes } from '../../../lib/core/codec/rfc3339.ts';
 
 test('accepts RFC 3339 date-times', () => {
   for (const text of [
@@ -50,5 +50,43 @@ test('agrees with the dates the platform can represent', () => {
         assert.equal(isRfc3339(date.toISOString()), true);
       },
     ),
+  );
+});
+
+test("the byte check gives the string check's answer on any ASCII text", () => {
+  const enc = new TextEncoder();
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  const timeLike = fc
+    .tuple(
+      fc.record({
+        year: fc.integer({ min: 0, max: 9999 }),
+        month: fc.integer({ min: 0, max: 13 }),
+        day: fc.integer({ min: 0, max: 32 }),
+        hour: fc.integer({ min: 0, max: 24 }),
+        minute: fc.integer({ min: 0, max: 60 }),
+        second: fc.integer({ min: 0, max: 61 }),
+      }),
+      fc.constantFrom('T', 't', ' '),
+      fc.constantFrom('', '.5', '.123456789', '.'),
+      fc.constantFrom('Z', 'z', '+05:30', '-23:59', '+24:00', '+05', ''),
+    )
+    .map(
+      ([t, sep, fraction, zone]) =>
+        `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}${sep}${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${fraction}${zone}`,
+    );
+  const mutated = fc.tuple(timeLike, fc.nat(), fc.stringMatching(/^[0-9:.TZz+-]$/)).map(([text, at, c]) => {
+    const i = at % (text.length + 1);
+    return text.slice(0, i) + c + text.slice(i + 1);
+  });
+  fc.assert(
+    fc.property(
+      fc.oneof(timeLike, mutated, fc.string({ unit: 'binary-ascii', maxLength: 30 })),
+      fc.nat(5),
+      (text, pad) => {
+        const bytes = enc.encode(`${'_'.repeat(pad)}${text}__`);
+        assert.equal(isRfc3339Bytes(bytes, pad, pad + text.length), isRfc3339(text), text);
+      },
+    ),
+    { numRuns: 3000 },
   );
 });
