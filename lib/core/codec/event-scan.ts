@@ -165,12 +165,11 @@ function memberFromTape(event: ScannedEvent, key: string, start: number, stop: n
   else assign(event, key, Number(text.slice(start, stop)), 0);
 }
 
-/** Lets go of the body (the scanner's state must not keep a request alive). */
-function finish<T>(result: T): T {
+/** Lets go of the body (the scanner's state must not keep a request alive), also after an error. */
+function release(): void {
   bytes = EMPTY;
   text = '';
   pending = undefined;
-  return result;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -181,50 +180,72 @@ const EMPTY = new Uint8Array(0);
  * absent, it is decoded here, and a body that is not UTF-8 throws `InvalidJson` naming `what`.
  */
 export function scanEventBody(body: Uint8Array, decoded?: string, what = 'body'): ScannedEvent | undefined {
+  try {
+    return readEventBody(body, decoded, what);
+  } finally {
+    release();
+  }
+}
+
+function readEventBody(
+  body: Uint8Array,
+  decoded: string | undefined,
+  what: string,
+): ScannedEvent | undefined {
   const start = begin(body, decoded, what);
-  if (body[start] !== 0x7b) return finish(undefined);
+  if (body[start] !== 0x7b) return undefined;
   const items = scanByWasm(1);
-  if (items === null) return finish(undefined);
+  if (items === null) return undefined;
   if (items !== undefined) {
     const item = items[0];
-    return finish(
-      items.length === 1 && item !== undefined && !(item instanceof NotAnObject) ? item : undefined,
-    );
+    return items.length === 1 && item !== undefined && !(item instanceof NotAnObject) ? item : undefined;
   }
   decodeText(false);
   const event = scanEvent(start);
-  if (event === undefined || skipWhitespace(body, end) !== body.length) return finish(undefined);
-  return finish(event);
+  if (event === undefined || skipWhitespace(body, end) !== body.length) return undefined;
+  return event;
 }
 
 /** The elements of a body holding one JSON array, or `undefined` when it holds anything else or is not JSON (see `scanEventBody`). */
 export function scanBatchBody(body: Uint8Array, decoded?: string, what = 'body'): ScannedItem[] | undefined {
+  try {
+    return readBatchBody(body, decoded, what);
+  } finally {
+    release();
+  }
+}
+
+function readBatchBody(
+  body: Uint8Array,
+  decoded: string | undefined,
+  what: string,
+): ScannedItem[] | undefined {
   let i = begin(body, decoded, what);
-  if (body[i] !== 0x5b) return finish(undefined);
+  if (body[i] !== 0x5b) return undefined;
   const scanned = scanByWasm(2);
-  if (scanned !== undefined) return finish(scanned ?? undefined);
+  if (scanned !== undefined) return scanned ?? undefined;
   decodeText(false);
   const items: ScannedItem[] = [];
   i = skipWhitespace(body, i + 1);
-  if (body[i] === 0x5d) return finish(skipWhitespace(body, i + 1) === body.length ? items : undefined);
+  if (body[i] === 0x5d) return skipWhitespace(body, i + 1) === body.length ? items : undefined;
   for (;;) {
     if (body[i] === 0x7b) {
       const event = scanEvent(i);
-      if (event === undefined) return finish(undefined);
+      if (event === undefined) return undefined;
       items.push(event);
       i = end;
     } else {
       const from = i - scanExtra;
       const valueEnd = scanValue(body, i, Number.POSITIVE_INFINITY);
-      if (valueEnd < 0) return finish(undefined);
+      if (valueEnd < 0) return undefined;
       items.push(new NotAnObject(JSON.parse(text.slice(from, valueEnd - scanExtra))));
       i = valueEnd;
     }
     i = skipWhitespace(body, i);
     const code = body[i];
     if (code === 0x2c) i = skipWhitespace(body, i + 1);
-    else if (code === 0x5d) return finish(skipWhitespace(body, i + 1) === body.length ? items : undefined);
-    else return finish(undefined);
+    else if (code === 0x5d) return skipWhitespace(body, i + 1) === body.length ? items : undefined;
+    else return undefined;
   }
 }
 
