@@ -146,7 +146,6 @@ function hexBody(): Code {
   ];
 }
 
-/** str(i): after the string whose quote is at i; -1 on bad syntax, -2 on a byte ≥ 0x80. */
 /** The locals the inline string scan uses (the v128 constants are set once per scan: `stringConstants`). */
 interface StringLocals {
   readonly I: number;
@@ -894,8 +893,8 @@ function instantiate(): Scanner | null {
   }
 }
 
-/** Largest body the module takes (its memory grows to about 6× the body and is kept). */
-export const MAX_WASM_BODY = 2 * 1024 * 1024;
+/** Largest body the module takes (its memory grows to about 13× the body for the tape, and is kept). */
+export const MAX_WASM_BODY = 1024 * 1024;
 
 /** The tape of the last `scanWithWasm`: RECORD_WORDS words per record. */
 export let tape: Int32Array = new Int32Array(0);
@@ -909,15 +908,21 @@ export function scanWithWasm(body: Uint8Array, env: number): number | undefined 
   if (scanner === null || body.length > MAX_WASM_BODY) return undefined;
   const stackBase = align(body.length);
   const tapeBase = stackBase + MAX_STACK;
-  // A record needs at least 4 bytes of body ("":0 or an element and its comma), so the tape fits in 6×.
-  const needed = tapeBase + (Math.ceil(body.length / 4) + 2) * RECORD_WORDS * 4;
+  // Every record stands for at least 2 bytes of body (an element and its comma, as in [1,1]), so there
+  // are at most length / 2 + 1 of them.
+  const needed = tapeBase + (Math.ceil(body.length / 2) + 2) * RECORD_WORDS * 4;
   const memory = scanner.memory;
   if (memory.buffer.byteLength < needed) {
     memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
   }
   new Uint8Array(memory.buffer, 0, body.length).set(body);
   scanner.length.value = body.length;
-  const count = scanner.scan(env, stackBase, tapeBase);
+  let count: number;
+  try {
+    count = scanner.scan(env, stackBase, tapeBase);
+  } catch {
+    return undefined; // a trap would be a bug in the module: the JS scanner reads the body instead
+  }
   if (count === SYNTAX_ERROR) return -1;
   if (count < 0) return undefined;
   if (tape.buffer !== memory.buffer || tape.byteOffset !== tapeBase) {

@@ -142,3 +142,11 @@ test('answers -1 for a body that is not JSON', () => {
   assert.equal(scanWithWasm(enc.encode('[{"id":1},'), 2), -1);
   assert.equal(scanWithWasm(enc.encode('{"id":1} x'), 1), -1);
 });
+
+test('has room on the tape for the densest batches', () => {
+  for (const element of ['1', '{}', '{"":0}', '[]']) {
+    const text = `[${Array(50_000).fill(element).join(',')}]`;
+    const count = scanWithWasm(enc.encode(text), 2);
+    assert.equal(count, element === '{"":0}' ? 100_000 : 50_000, element);
+  }
+});
