@@ -65,7 +65,7 @@ export function validateEventParts(
 
 const NO_EXTENSIONS: ReadonlyMap<string, unknown> = new Map();
 
-/** Validates an event the scanner read (`scanEventText`, `scanBatchText`); see `validateEventParts`. */
+/** Validates an event the scanner read (`scanEventBody`, `scanBatchBody`); see `validateEventParts`. */
 export function validateScannedEvent(scanned: ScannedEvent, options: ValidateEventOptions = {}): CloudEvent {
   return validateParts(
     scanned as unknown as Readonly<Record<string, unknown>>,
