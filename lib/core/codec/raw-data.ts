@@ -24,31 +24,17 @@ export class JsonText {
 type RawData = JsonText;
 
 /**
- * Stamps a private field on any object (the base constructor returns that object, so the subclass adds
- * its field to it). A private field is invisible to `Object.keys`, spread, `JSON.stringify`,
- * `structuredClone`/`postMessage` and `assert.deepStrictEqual`, and costs less than a WeakMap entry.
+ * Where an event keeps its `JsonText`: a non-enumerable symbol-keyed property. `Object.keys`, spread,
+ * `Object.entries`, `JSON.stringify`, `structuredClone`/`postMessage` and `assert.deepStrictEqual` skip
+ * it (they see own enumerable properties, and clones drop symbols). A private field stamped on the
+ * object would hide it from `Reflect.ownKeys` too, but costs V8 more per event (measured 0.24 µs against
+ * 0.15 µs here), and a WeakMap entry more still.
  */
-class ReturnsTarget {
-  constructor(target: object) {
-    // biome-ignore lint/correctness/noConstructorReturn: returning the target is how the field is stamped on it
-    return target;
-  }
-}
-
-class RawDataHolder extends ReturnsTarget {
-  #raw: RawData;
-  constructor(target: object, raw: RawData) {
-    super(target);
-    this.#raw = raw;
-  }
-  static get(target: object): RawData | undefined {
-    return #raw in target ? (target as RawDataHolder).#raw : undefined;
-  }
-}
+const RAW_DATA: unique symbol = Symbol('junction.rawData');
 
 /** The shared getter (one function for every event, so that events keep one hidden class). */
-function readData(this: object): unknown {
-  const raw = RawDataHolder.get(this);
+function readData(this: { [RAW_DATA]?: RawData }): unknown {
+  const raw = this[RAW_DATA];
   if (raw === undefined) return undefined;
   if (!raw.parsed) {
     raw.value = deepFreeze(JSON.parse(raw.text));
@@ -69,12 +55,12 @@ interface LegacyAccessors {
 export function defineRawData(target: Record<string, unknown>, data: JsonText): void {
   // __defineGetter__ (enumerable, configurable until the event is frozen) is the fastest way V8 has.
   (target as unknown as LegacyAccessors).__defineGetter__('data', readData);
-  new RawDataHolder(target, data);
+  Object.defineProperty(target, RAW_DATA, { value: data });
 }
 
 /** The JSON text an event's `data` came from, or `undefined` when its data is a plain value (or absent). */
 export function rawDataText(event: object): string | undefined {
-  return RawDataHolder.get(event)?.text;
+  return (event as { [RAW_DATA]?: RawData })[RAW_DATA]?.text;
 }
 
 function deepFreeze(value: unknown): unknown {
