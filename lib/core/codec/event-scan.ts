@@ -130,7 +130,7 @@ function scanByWasm(env: number): ScannedItem[] | null | undefined {
       const key =
         ((flags >> 4) & FLAG_ESCAPED) !== 0
           ? (JSON.parse(text.slice(start, stop)) as string)
-          : knownKey(start + 1, stop - 1, 0, 0);
+          : keyFromWords(start + 1, stop - 1, records[at + 6]!, records[at + 7]!, records[at + 8]!);
       memberFromTape(event, key, records[at + 3]!, records[at + 4]!, flags);
     } else if (records[at + 3] === 1) {
       items.push(event);
@@ -378,6 +378,62 @@ function assign(event: ScannedEvent, key: string, value: unknown, plain: number)
 }
 
 /**
+ * `knownKey` from the words the WebAssembly scan wrote for the key: its bytes 0–3 (`w0`), 4–7 (`w1`) and
+ * last 4 (`w2`). Three integer comparisons tell the spec's names apart; only bytes no word covers (past
+ * the 12th) are compared one by one.
+ */
+function keyFromWords(start: number, stop: number, w0: number, w1: number, w2: number): string {
+  const length = stop - start;
+  switch (length) {
+    case 2:
+      if (bytes[start] === 0x69 && bytes[start + 1] === 0x64) return 'id';
+      break;
+    case 4:
+      if (w0 === DATA.w0) return 'data';
+      if (w0 === TYPE.w0) return 'type';
+      if (w0 === TIME.w0) return 'time';
+      break;
+    case 6:
+      if (w0 === SOURCE.w0 && w2 === SOURCE.w2) return 'source';
+      break;
+    case 7:
+      if (w0 === SUBJECT.w0 && w2 === SUBJECT.w2) return 'subject';
+      break;
+    case 10:
+      if (w0 === DATASCHEMA.w0 && w1 === DATASCHEMA.w1 && w2 === DATASCHEMA.w2) return 'dataschema';
+      break;
+    case 11:
+      if (w0 === SPECVERSION.w0 && w1 === SPECVERSION.w1 && w2 === SPECVERSION.w2) return 'specversion';
+      if (w0 === DATA_BASE64.w0 && w1 === DATA_BASE64.w1 && w2 === DATA_BASE64.w2) return 'data_base64';
+      break;
+    case 15:
+      if (
+        w0 === DATACONTENTTYPE.w0 &&
+        w1 === DATACONTENTTYPE.w1 &&
+        w2 === DATACONTENTTYPE.w2 &&
+        sameFrom(start, DATACONTENTTYPE.bytes, 8)
+      ) {
+        return 'datacontenttype';
+      }
+      break;
+  }
+  // An extension name seen lately, compared by its words (and any bytes they do not cover).
+  const names = recentNames;
+  for (let k = 0; k < names.entries.length; k++) {
+    const name = names.entries[k]!;
+    if (name.bytes.length !== length || name.w0 !== w0 || (length >= 8 && name.w1 !== w1)) continue;
+    if (
+      length >= 4
+        ? name.w2 === w2 && (length <= 12 || sameFrom(start, name.bytes, 8))
+        : sameFrom(start, name.bytes, 0)
+    ) {
+      return name.string;
+    }
+  }
+  return remember(names, start, stop, 0, 0);
+}
+
+/**
  * The key between byte offsets `start` and `stop` (no escapes): the spec's member names come back as
  * constant strings (internalized: later lookups compare pointers) without slicing the text.
  */
@@ -388,44 +444,57 @@ function knownKey(start: number, stop: number, extraStart: number, extraStop: nu
       if (first === 0x69 && bytes[start + 1] === 0x64) return 'id';
       break;
     case 4:
-      if (first === 0x64 && same(start, DATA)) return 'data';
-      if (first === 0x74 && same(start, TYPE)) return 'type';
-      if (first === 0x74 && same(start, TIME)) return 'time';
+      if (first === 0x64 && same(start, DATA.bytes)) return 'data';
+      if (first === 0x74 && same(start, TYPE.bytes)) return 'type';
+      if (first === 0x74 && same(start, TIME.bytes)) return 'time';
       break;
     case 6:
-      if (same(start, SOURCE)) return 'source';
+      if (same(start, SOURCE.bytes)) return 'source';
       break;
     case 7:
-      if (same(start, SUBJECT)) return 'subject';
+      if (same(start, SUBJECT.bytes)) return 'subject';
       break;
     case 10:
-      if (same(start, DATASCHEMA)) return 'dataschema';
+      if (same(start, DATASCHEMA.bytes)) return 'dataschema';
       break;
     case 11:
-      if (first === 0x73 && same(start, SPECVERSION)) return 'specversion';
-      if (first === 0x64 && same(start, DATA_BASE64)) return 'data_base64';
+      if (first === 0x73 && same(start, SPECVERSION.bytes)) return 'specversion';
+      if (first === 0x64 && same(start, DATA_BASE64.bytes)) return 'data_base64';
       break;
     case 15:
-      if (same(start, DATACONTENTTYPE)) return 'datacontenttype';
+      if (same(start, DATACONTENTTYPE.bytes)) return 'datacontenttype';
       break;
   }
   return recent(recentNames, start, stop, extraStart, extraStop);
 }
 
-/** ASCII text as bytes: compared with typed-array reads, which V8 runs faster than `charCodeAt`. */
-function ascii(word: string): Uint8Array {
-  return Uint8Array.from(word, (c) => c.charCodeAt(0));
+/** A string of ASCII text with its bytes, and its bytes 0–3, 4–7 and last 4 as little-endian words. */
+interface Known {
+  readonly string: string;
+  readonly bytes: Uint8Array;
+  readonly w0: number;
+  readonly w1: number;
+  readonly w2: number;
 }
 
-const DATA = ascii('data');
-const TYPE = ascii('type');
-const TIME = ascii('time');
-const SOURCE = ascii('source');
-const SUBJECT = ascii('subject');
-const DATASCHEMA = ascii('dataschema');
-const SPECVERSION = ascii('specversion');
-const DATA_BASE64 = ascii('data_base64');
-const DATACONTENTTYPE = ascii('datacontenttype');
+/** `string` as a `Known` (its bytes are compared with typed-array reads: V8 runs them faster than `charCodeAt`). */
+function known(string: string, bytes: Uint8Array = Uint8Array.from(string, (c) => c.charCodeAt(0))): Known {
+  const word = (at: number): number =>
+    at < 0 || at + 4 > bytes.length
+      ? 0
+      : bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+  return { string, bytes, w0: word(0), w1: word(4), w2: word(bytes.length - 4) };
+}
+
+const DATA = known('data');
+const TYPE = known('type');
+const TIME = known('time');
+const SOURCE = known('source');
+const SUBJECT = known('subject');
+const DATASCHEMA = known('dataschema');
+const SPECVERSION = known('specversion');
+const DATA_BASE64 = known('data_base64');
+const DATACONTENTTYPE = known('datacontenttype');
 
 /**
  * Extension names, and values of datacontenttype and specversion, seen lately, each with its bytes. A
@@ -434,37 +503,44 @@ const DATACONTENTTYPE = ascii('datacontenttype');
  * name or a map key. A full cache takes new strings in turn, so it follows what is sent now.
  */
 interface Recent {
-  readonly strings: string[];
-  readonly bytes: Uint8Array[];
+  readonly entries: Known[];
   next: number;
 }
 
-const recentNames: Recent = { strings: [], bytes: [], next: 0 };
-const recentValues: Recent = { strings: [], bytes: [], next: 0 };
+const recentNames: Recent = { entries: [], next: 0 };
+const recentValues: Recent = { entries: [], next: 0 };
 const RECENT_LIMIT = 16;
 
 /** The string between byte offsets `start` and `stop`, the one in `cache` when it holds it. */
 function recent(cache: Recent, start: number, stop: number, extraStart: number, extraStop: number): string {
   const length = stop - start;
-  const known = cache.bytes;
-  for (let k = 0; k < known.length; k++) {
-    const candidate = known[k]!;
-    if (candidate.length === length && same(start, candidate)) return cache.strings[k]!;
+  const entries = cache.entries;
+  for (let k = 0; k < entries.length; k++) {
+    const entry = entries[k]!;
+    if (entry.bytes.length === length && same(start, entry.bytes)) return entry.string;
   }
+  return remember(cache, start, stop, extraStart, extraStop);
+}
+
+/** The string between `start` and `stop`, kept in `cache` (in turn) when it is short ASCII. */
+function remember(cache: Recent, start: number, stop: number, extraStart: number, extraStop: number): string {
   const value = text.slice(start - extraStart, stop - extraStop);
-  if (extraStart === extraStop && length <= 64) {
+  if (extraStart === extraStop && stop - start <= 64) {
     // ASCII only (its bytes are its characters); short, as names and media types are.
-    const slot = cache.next;
-    cache.strings[slot] = value;
-    cache.bytes[slot] = bytes.slice(start, stop);
-    cache.next = (slot + 1) % RECENT_LIMIT;
+    cache.entries[cache.next] = known(value, bytes.slice(start, stop));
+    cache.next = (cache.next + 1) % RECENT_LIMIT;
   }
   return value;
 }
 
 /** Whether the bytes at `start` are `word`. */
 function same(start: number, word: Uint8Array): boolean {
+  return sameFrom(start, word, 0);
+}
+
+/** Whether the bytes at `start` are `word`, from its byte `from` on. */
+function sameFrom(start: number, word: Uint8Array, from: number): boolean {
   const body = bytes;
-  for (let k = 0; k < word.length; k++) if (body[start + k] !== word[k]) return false;
+  for (let k = from; k < word.length; k++) if (body[start + k] !== word[k]) return false;
   return true;
 }

@@ -102,8 +102,11 @@ export const FLAG_ESCAPED = 1;
 export const FLAG_NOT_PLAIN = 2;
 /** A number of the value has an exponent or 309+ digits: it may overflow a double. */
 export const FLAG_BIG_NUMBER = 4;
-/** Words per tape record: kind, then four offsets or values, then flags. */
-export const RECORD_WORDS = 6;
+/**
+ * Words per tape record: kind, four offsets (key start and end, value start and end; for an element its
+ * start, end and whether it is an object), flags, then the key's bytes 0–3, 4–7 and last 4 as words.
+ */
+export const RECORD_WORDS = 9;
 
 /** Answers of `scan` other than a record count. */
 const SYNTAX_ERROR = -1;
@@ -511,6 +514,27 @@ function scanBody(): Code {
     ...get(OPEN),
     ...flags,
     ...store32(20),
+    // The key's bytes 0–3, 4–7 and its last 4, as words: the reader tells names apart by them. (Loads
+    // past a short key read what follows it, or the stack area: in bounds, and the reader ignores them.)
+    ...get(OPEN),
+    ...get(KEY_START),
+    ...load32(1),
+    ...store32(24),
+    ...get(OPEN),
+    ...get(KEY_START),
+    ...load32(5),
+    ...store32(28),
+    ...get(OPEN),
+    ...get(KEY_END),
+    ...i32(5),
+    SUB,
+    ...i32(0),
+    ...get(KEY_END),
+    ...i32(5),
+    GE_U,
+    0x1b, // select: KEY_END - 5 when KEY_END >= 5, else 0
+    ...load32(),
+    ...store32(32),
     ...get(COUNT),
     ...i32(1),
     ADD,
