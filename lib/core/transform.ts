@@ -3,6 +3,7 @@
  * template with `<var>` placeholders), with EventBridge's quoting rules and Junction's predefined variables.
  * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
  */
+import { serializeEvent } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { JunctionError } from './errors.ts';
 import type { TargetInput } from './rule-types.ts';
@@ -236,7 +237,7 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
         case 'event':
           return event;
         case 'event-json':
-          return JSON.stringify(event);
+          return serializeEvent(event); // the producer's own data text, when it arrived as JSON
         case 'rule-name':
           return context.ruleName;
         case 'target-id':
