@@ -313,17 +313,24 @@ async function isolationTable(seconds: number): Promise<BenchTable> {
 
 export async function benchBus(options: { quick: boolean; only?: readonly string[] }): Promise<BenchTable[]> {
   const seconds = options.quick ? 2 : 5;
-  if (options.only?.includes('latency')) return [await latencyTable(seconds)];
-  return [
-    await ingestTable(seconds),
-    await latencyTable(seconds),
-    await exactlyOnceTable(options.quick ? 2000 : 10_000),
-    await isolationTable(seconds),
-  ];
+  const tables: Record<string, () => Promise<BenchTable>> = {
+    ingest: () => ingestTable(seconds),
+    latency: () => latencyTable(seconds),
+    'exactly-once': () => exactlyOnceTable(options.quick ? 2000 : 10_000),
+    isolation: () => isolationTable(seconds),
+  };
+  const out: BenchTable[] = [];
+  for (const [name, table] of Object.entries(tables)) {
+    if (options.only === undefined || options.only.includes(name)) out.push(await table());
+  }
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const only = process.argv.includes('--latency') ? ['latency'] : undefined;
-  for (const table of await benchBus({ quick: process.argv.includes('--quick'), ...(only ? { only } : {}) }))
-    printTable(table);
+  // `--latency`, `--isolation`, … run only those tables.
+  const only = ['ingest', 'latency', 'exactly-once', 'isolation'].filter((name) =>
+    process.argv.includes(`--${name}`),
+  );
+  if (only.length === 0) only.push('ingest', 'latency', 'exactly-once', 'isolation');
+  for (const table of await benchBus({ quick: process.argv.includes('--quick'), only })) printTable(table);
 }
