@@ -424,6 +424,15 @@ export class Junction {
       const reopened = await this.#o.ledger.reopen(delivery, {
         keepDelivered: target?.delivery === 'exactly-once',
       });
+      if (!reopened) {
+        const state = (await this.#o.ledger.get(delivery))?.entry.state;
+        if (state === 'pending' || state === 'in-flight') {
+          // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
+          // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
+          skipped++;
+          continue;
+        }
+      }
       await this.#o.deadLetters.remove([letter.dlId]);
       await this.#o.traces.record([
         {

@@ -1,6 +1,7 @@
 /** Delivery guarantees through the real server: retries, Retry-After, dead letters and redrive, isolation, dedup. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { openSqliteStores } from '../../lib/adapters/sqlite/index.ts';
 import { keyString } from '../../lib/engine/dispatcher.ts';
 import {
   fixtureFunction,
@@ -10,7 +11,7 @@ import {
   type TestBus,
   traceOf,
 } from '../helpers/bus.ts';
-import { waitFor } from '../helpers/events.ts';
+import { makeEvent, waitFor } from '../helpers/events.ts';
 import { startHttpTarget } from '../helpers/http-target.ts';
 
 const fixed = (ms: number, maxAttempts: number) => ({
@@ -118,6 +119,11 @@ describe('delivery guarantees', () => {
       assert.match(letter.reason, /retries exhausted after 3 attempts/);
       assert.equal(target.received.length, 3);
 
+      // The letter is written before the ledger closes the delivery; the trace comes last.
+      await waitFor(
+        async () => (await traceOf(bus, 'd-1', '/dl')).some((e) => e.kind === 'dead-lettered'),
+        'dead-lettered trace',
+      );
       fixedUp = true;
       const redrive = await request(bus.url, 'POST', '/dead-letters/redrive', { rule: 'doomed' });
       assert.deepEqual(redrive.body, { redriven: 1, skipped: 0 });
@@ -138,6 +144,40 @@ describe('delivery guarantees', () => {
     } finally {
       await target.close();
     }
+  });
+
+  test('keeps a dead letter whose delivery is still live and skips it, rather than dropping it', async () => {
+    await request(bus.url, 'PUT', '/rules/live', {
+      pattern: { type: ['never-published'] },
+      targets: [{ id: 'web', type: 'http', url: 'http://127.0.0.1:9/' }],
+    });
+    // A second connection to the bus's database: a delivery that is still pending, and a letter for it (the state
+    // between the dispatcher writing the letter and closing the delivery).
+    const stores = openSqliteStores({ dataDir: bus.dataDir });
+    try {
+      const event = makeEvent({ source: '/live', id: 'live-1', type: 'never-published' });
+      const now = Date.now();
+      const key = { source: '/live', id: 'live-1', rule: 'live', target: 'web' };
+      await stores.ledger.enqueue([{ ...key, event, createdAt: now, dueAt: now + 600_000, attempts: [] }]);
+      await stores.deadLetters.add({
+        ...key,
+        dlId: 'dl-live-1',
+        event,
+        reason: 'test',
+        attempts: [],
+        at: now,
+      });
+    } finally {
+      await stores.close();
+    }
+    const redrive = await request(bus.url, 'POST', '/dead-letters/redrive', { ids: ['dl-live-1'] });
+    assert.deepEqual(redrive.body, { redriven: 0, skipped: 1 });
+    const listed = (await request(bus.url, 'GET', '/dead-letters?rule=live')).body.deadLetters;
+    assert.deepEqual(
+      listed.map((l: { dlId: string }) => l.dlId),
+      ['dl-live-1'],
+      'the letter is still there',
+    );
   });
 
   test('dead-letters a 4xx answer at once, without retrying', async () => {
