@@ -158,6 +158,39 @@ describe('ingest protocols, end to end', () => {
     }
   });
 
+  test('forwards JSON data as the producer wrote it, also when a retry reads it back from the ledger', async () => {
+    // The first attempt fails, so the second is read back from the SQLite ledger by the poller.
+    const target = await startHttpTarget((_, index) => ({ status: index === 0 ? 503 : 200 }));
+    try {
+      await request(bus.url, 'PUT', '/rules/exact-json', {
+        pattern: { source: ['/exact-json'], data: { n: [{ numeric: ['>', 0] }] } },
+        targets: [
+          {
+            id: 'raw',
+            type: 'http',
+            url: target.url,
+            mode: 'binary',
+            retry: { maxAttempts: 3, backoff: { kind: 'fixed', initialMs: 50, maxMs: 50 } },
+          },
+        ],
+      });
+      // Digits a double cannot hold, odd spacing and a duplicate key: all of it must arrive unchanged.
+      const body = '{ "n" :12345678901234567890123,\n  "text":"caf\\u00e9", "n2": 1.50, "n2": 2 }';
+      const res = await request(bus.url, 'POST', '/events', body, {
+        'ce-specversion': '1.0',
+        'ce-id': 'exact-1',
+        'ce-source': '/exact-json',
+        'ce-type': 'exact',
+        'content-type': 'application/json',
+      });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      await waitFor(() => target.received.length === 2, 'the failed attempt and the retry');
+      for (const got of target.received) assert.equal(got.body.toString('utf8'), body);
+    } finally {
+      await target.close();
+    }
+  });
+
   test('rejects an attribute sent twice in binary mode instead of joining the values', async () => {
     const { request: httpRequest } = await import('node:http');
     const url = new URL(bus.url);

@@ -5,6 +5,8 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
+import { parseEventJson } from '../../core/cloudevent.ts';
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { isJunctionError, JunctionError } from '../../core/errors.ts';
 
 export interface SqliteDatabaseOptions {
@@ -390,6 +392,21 @@ export function deepFreeze<T>(value: T): T {
 /** Parses stored JSON text and freezes it. */
 export function parseFrozen<T>(text: SQLOutputValue | undefined): T {
   return deepFreeze(JSON.parse(String(text)) as T);
+}
+
+/**
+ * Reads an event the adapters stored with `serializeEvent`: read by the codec's scanner, so JSON data stays the
+ * stored text (forwarded as the producer sent it, parsed only when something reads it). Whatever the scanner or
+ * today's validation would not take (an event stored by an older version) is read with a plain parse instead:
+ * an event once accepted is never refused on the way out.
+ */
+export function parseStoredEvent(text: SQLOutputValue | undefined): CloudEvent {
+  const json = String(text);
+  try {
+    return parseEventJson(json);
+  } catch {
+    return parseFrozen<CloudEvent>(json);
+  }
 }
 
 /** A column as a number, or undefined when NULL. */

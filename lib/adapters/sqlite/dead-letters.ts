@@ -1,10 +1,11 @@
 /** DeadLetters on SQLite: one row per dead letter, listed newest first with optional filters. */
-import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { serializeEvent } from '../../core/cloudevent.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
 import {
   optionalNumber,
   parseFrozen,
+  parseStoredEvent,
   type Row,
   requireInteger,
   requireNumber,
@@ -54,7 +55,7 @@ export class SqliteDeadLetters implements DeadLetters {
       letter.id,
       letter.rule,
       letter.target,
-      JSON.stringify(letter.event),
+      serializeEvent(letter.event),
       letter.reason,
       JSON.stringify(letter.attempts ?? []),
       letter.at,
@@ -151,7 +152,7 @@ function toDeadLetter(row: Row): DeadLetter {
     id: String(row.id),
     rule: String(row.rule),
     target: String(row.target),
-    event: parseFrozen<CloudEvent>(row.event),
+    event: parseStoredEvent(row.event),
     reason: String(row.reason),
     attempts: parseFrozen<Attempt[]>(row.attempts),
     at: Number(row.at),

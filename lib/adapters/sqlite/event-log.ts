@@ -15,7 +15,7 @@ import type {
   Subscription,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { parseFrozen, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import { parseStoredEvent, type Row, requireInteger, type SqliteDatabase } from './database.ts';
 import { partitionFor } from './partitioner.ts';
 
 export interface SqliteEventLogOptions {
@@ -458,7 +458,7 @@ function toRecord(partition: number, row: Row): LogRecord {
     offset: Number(row.offset),
     key: String(row.key),
     timestamp: Number(row.timestamp),
-    event: parseFrozen<CloudEvent>(row.event),
+    event: parseStoredEvent(row.event),
   };
 }
 

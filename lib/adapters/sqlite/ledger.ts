@@ -1,5 +1,5 @@
 /** Ledger on SQLite: one row per delivery (source, id, rule, target); claims are single conditional UPDATEs. */
-import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { serializeEvent } from '../../core/cloudevent.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type {
   Attempt,
@@ -15,6 +15,7 @@ import { systemClock } from '../../ports.ts';
 import {
   optionalNumber,
   parseFrozen,
+  parseStoredEvent,
   type Row,
   requireInteger,
   requireNumber,
@@ -247,7 +248,7 @@ export class SqliteLedger implements Ledger {
       d.id,
       d.rule,
       d.target,
-      JSON.stringify(d.event),
+      serializeEvent(d.event),
       d.position?.partition ?? null,
       d.position?.offset ?? null,
       d.createdAt,
@@ -305,7 +306,7 @@ function toPending(row: Row): PendingDelivery {
     id: String(row.id),
     rule: String(row.rule),
     target: String(row.target),
-    event: parseFrozen<CloudEvent>(row.event),
+    event: parseStoredEvent(row.event),
     ...(partition === undefined || offset === undefined ? {} : { position: { partition, offset } }),
     createdAt: Number(row.created_at),
     dueAt: Number(row.due_at),
