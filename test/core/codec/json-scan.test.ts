@@ -14,33 +14,12 @@ import {
   scanString,
   scanValue,
 } from '../../../lib/core/codec/json-scan.ts';
+import { mutatedJson, parses } from '../../helpers/json-texts.ts';
 
 const enc = new TextEncoder();
 
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const ALPHABET = ' \t\n\r{}[]":,.-+eE0123456789truefalsn\\/u\u0001\u007féabc';
-const mutated = fc
-  .tuple(
-    fc.json({ stringUnit: 'binary' }),
-    fc.nat(),
-    fc.nat(ALPHABET.length - 1),
-    fc.integer({ min: 0, max: 2 }),
-  )
-  .map(([text, at, pick, how]) => {
-    const i = at % (text.length + 1);
-    const c = ALPHABET[pick] ?? ' ';
-    if (how === 0) return text.slice(0, i) + c + text.slice(i);
-    if (how === 1) return text.slice(0, i) + text.slice(i + 1);
-    return text.slice(0, i) + c + text.slice(i + 1);
-  });
+const mutated = mutatedJson(fc.json({ stringUnit: 'binary' }), ALPHABET);
 const jsonish = fc.stringMatching(/^[ \t\n{}[\]":,.\-+eE0-9tfnrulsaé\\/]{0,24}$/);
 
 test('accepts exactly what JSON.parse accepts (generated and mutated texts, any Unicode)', () => {

@@ -13,29 +13,13 @@ import {
   TAPE_MEMBER,
   tape,
 } from '../../../lib/core/codec/json-wasm.ts';
+import { mutatedJson, parses } from '../../helpers/json-texts.ts';
 
 const enc = new TextEncoder();
 
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** JSON texts and near-JSON texts: valid documents, then with one character inserted, removed or replaced. */
 const ALPHABET = ' \t\n\r{}[]":,.-+eE0123456789truefalsn\\/u\u0001\u007fabc';
-const mutated = fc
-  .tuple(fc.json(), fc.nat(), fc.nat(ALPHABET.length - 1), fc.integer({ min: 0, max: 2 }))
-  .map(([text, at, pick, how]) => {
-    const i = at % (text.length + 1);
-    const c = ALPHABET[pick] ?? ' ';
-    if (how === 0) return text.slice(0, i) + c + text.slice(i);
-    if (how === 1) return text.slice(0, i) + text.slice(i + 1);
-    return text.slice(0, i) + c + text.slice(i + 1);
-  });
+const mutated = mutatedJson(fc.json(), ALPHABET);
 const asciiJson = fc.json().filter((text) => Array.from(text).every((c) => c.charCodeAt(0) < 0x80));
 const jsonish = fc.stringMatching(/^[ \t\n{}[\]":,.\-+eE0-9tfnrulsa\\/]{0,24}$/);
 
