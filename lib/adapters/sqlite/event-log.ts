@@ -344,6 +344,7 @@ export class SqliteEventLog implements EventLog {
       return h;
     };
     const results: AppendResult[] = [];
+    const records: [number, number, string, number, string][] = [];
     for (const { event, key, text } of prepared) {
       const partition = partitionFor(key, this.partitions);
       const h = head(partition);
@@ -378,19 +379,13 @@ export class SqliteEventLog implements EventLog {
         }
       }
       const timestamp = Math.max(now, h.last);
-      this.#db.run(
-        'INSERT INTO log_records (partition, offset, key, timestamp, event) VALUES (?, ?, ?, ?, ?)',
-        partition,
-        offset,
-        key,
-        timestamp,
-        text,
-      );
+      records.push([partition, offset, key, timestamp, text]);
       h.next = offset + 1;
       h.last = timestamp;
       touched.add(partition);
       results.push({ duplicate: false, position: { partition, offset } });
     }
+    this.#db.insertRows('INSERT INTO log_records (partition, offset, key, timestamp, event)', records);
     for (const [partition, h] of heads) {
       this.#db.run(
         'UPDATE log_partitions SET next_offset = ?, last_timestamp = ? WHERE partition = ?',

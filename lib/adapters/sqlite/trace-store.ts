@@ -13,13 +13,7 @@ DROP INDEX IF EXISTS traces_event;
 DROP INDEX IF EXISTS traces_id;
 `;
 
-/** Rows per multi-row INSERT: one statement step instead of one per row (the trace write is on the hot path). */
-const CHUNK = 32;
-const INSERT_ONE =
-  'INSERT INTO traces (source, id, at, kind, rule, target, detail) VALUES (?, ?, ?, ?, ?, ?, ?)';
-const INSERT_CHUNK = `INSERT INTO traces (source, id, at, kind, rule, target, detail) VALUES ${Array(CHUNK)
-  .fill('(?, ?, ?, ?, ?, ?, ?)')
-  .join(', ')}`;
+const INSERT = 'INSERT INTO traces (source, id, at, kind, rule, target, detail)';
 
 /** The SQLite TraceStore. `record` goes through the database's group commit (one write per tick). */
 export class SqliteTraceStore implements TraceStore {
@@ -63,15 +57,7 @@ export class SqliteTraceStore implements TraceStore {
       ];
     });
     // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
-    await this.#db.write(
-      () => {
-        let i = 0;
-        for (; i + CHUNK <= rows.length; i += CHUNK)
-          this.#db.run(INSERT_CHUNK, ...rows.slice(i, i + CHUNK).flat());
-        for (; i < rows.length; i++) this.#db.run(INSERT_ONE, ...(rows[i] as (typeof rows)[number]));
-      },
-      { durable: false },
-    );
+    await this.#db.write(() => this.#db.insertRows(INSERT, rows), { durable: false });
   }
 
   async get(source: string, id: string): Promise<TraceEntry[]> {
