@@ -331,6 +331,11 @@ function scanMember(event: ScannedEvent, key: string, i: number): number {
   return valueEnd;
 }
 
+/** Sets or clears `flag` in `event.plain`: set when the member's string was printable ASCII only (`plain` 1). */
+function markPlain(event: ScannedEvent, flag: number, plain: number): void {
+  event.plain = plain === 1 ? event.plain | flag : event.plain & ~flag;
+}
+
 /** Stores a member; `plain` is 1 for a string of printable ASCII only. */
 function assign(event: ScannedEvent, key: string, value: unknown, plain: number): void {
   switch (key) {
@@ -339,15 +344,15 @@ function assign(event: ScannedEvent, key: string, value: unknown, plain: number)
       return;
     case 'id':
       event.id = value;
-      event.plain = plain === 1 ? event.plain | PLAIN_ID : event.plain & ~PLAIN_ID;
+      markPlain(event, PLAIN_ID, plain);
       return;
     case 'source':
       event.source = value;
-      event.plain = plain === 1 ? event.plain | PLAIN_SOURCE : event.plain & ~PLAIN_SOURCE;
+      markPlain(event, PLAIN_SOURCE, plain);
       return;
     case 'type':
       event.type = value;
-      event.plain = plain === 1 ? event.plain | PLAIN_TYPE : event.plain & ~PLAIN_TYPE;
+      markPlain(event, PLAIN_TYPE, plain);
       return;
     case 'datacontenttype':
       event.datacontenttype = value;
@@ -357,7 +362,7 @@ function assign(event: ScannedEvent, key: string, value: unknown, plain: number)
       return;
     case 'subject':
       event.subject = value;
-      event.plain = plain === 1 ? event.plain | PLAIN_SUBJECT : event.plain & ~PLAIN_SUBJECT;
+      markPlain(event, PLAIN_SUBJECT, plain);
       return;
     case 'time':
       event.time = value;

@@ -489,6 +489,8 @@ function scanBody(): Code {
   ];
   const plusOne: Code = [...get(I), ...i32(1), ADD];
   const atEnvelope: Code = [...get(DEPTH), ...get(ENV), EQ];
+  /** Stores `value` at byte `offset` of the record being written (its address is in OPEN). */
+  const word = (offset: number, value: Code): Code => [...get(OPEN), ...value, ...store32(offset)];
   const record = (kind: number, a: Code, b: Code, c: Code, d: Code, flags: Code): Code => [
     ...get(TAPE),
     ...get(COUNT),
@@ -496,45 +498,27 @@ function scanBody(): Code {
     0x6c, // i32.mul
     ADD,
     ...set(OPEN),
-    ...get(OPEN),
-    ...i32(kind),
-    ...store32(0),
-    ...get(OPEN),
-    ...a,
-    ...store32(4),
-    ...get(OPEN),
-    ...b,
-    ...store32(8),
-    ...get(OPEN),
-    ...c,
-    ...store32(12),
-    ...get(OPEN),
-    ...d,
-    ...store32(16),
-    ...get(OPEN),
-    ...flags,
-    ...store32(20),
+    ...word(0, i32(kind)),
+    ...word(4, a),
+    ...word(8, b),
+    ...word(12, c),
+    ...word(16, d),
+    ...word(20, flags),
     // The key's bytes 0–3, 4–7 and its last 4, as words: the reader tells names apart by them. (Loads
     // past a short key read what follows it, or the stack area: in bounds, and the reader ignores them.)
-    ...get(OPEN),
-    ...get(KEY_START),
-    ...load32(1),
-    ...store32(24),
-    ...get(OPEN),
-    ...get(KEY_START),
-    ...load32(5),
-    ...store32(28),
-    ...get(OPEN),
-    ...get(KEY_END),
-    ...i32(5),
-    SUB,
-    ...i32(0),
-    ...get(KEY_END),
-    ...i32(5),
-    GE_U,
-    0x1b, // select: KEY_END - 5 when KEY_END >= 5, else 0
-    ...load32(),
-    ...store32(32),
+    ...word(24, [...get(KEY_START), ...load32(1)]),
+    ...word(28, [...get(KEY_START), ...load32(5)]),
+    ...word(32, [
+      ...get(KEY_END),
+      ...i32(5),
+      SUB,
+      ...i32(0),
+      ...get(KEY_END),
+      ...i32(5),
+      GE_U,
+      0x1b, // select: KEY_END - 5 when KEY_END >= 5, else 0
+      ...load32(),
+    ]),
     ...get(COUNT),
     ...i32(1),
     ADD,
