@@ -26,3 +26,46 @@ export function mutatedJson(documents: fc.Arbitrary<string>, alphabet: string): 
       return text.slice(0, i) + c + text.slice(i + 1);
     });
 }
+
+/** Valid ASCII JSON texts at the edges of the grammar (numbers, escapes, whitespace, nesting). */
+export const VALID_JSON: readonly string[] = [
+  '0',
+  '-0',
+  '1e5',
+  '1E+5',
+  '-1.5e-10',
+  '-1.5E-10',
+  '"\\u00e9\\ud800"',
+  '"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+  ' \t\n\r[ ] ',
+  '{"a":{"b":[true,false,null]}}',
+  '"x\u007f"',
+  `"${'a'.repeat(40)}"`,
+];
+
+/** ASCII texts JSON.parse rejects, each one step away from valid JSON. */
+export const INVALID_JSON: readonly string[] = [
+  '',
+  ' ',
+  '01',
+  '1.',
+  '.5',
+  '+1',
+  '1e',
+  '-',
+  '"\\x"',
+  '"\\u12"',
+  '"a\tb"',
+  '"abc',
+  `"${'a'.repeat(40)}`,
+  '[1,]',
+  '{"a":1,}',
+  '{"a" 1}',
+  '{a:1}',
+  'tru',
+  'nul',
+  'falsy',
+  '[1 2]',
+  '{} {}',
+  '\u000b1',
+];
