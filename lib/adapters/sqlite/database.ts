@@ -58,14 +58,16 @@ export const DATABASE_FILE = 'junction.db';
  * started after its commit — run in libuv's thread pool, and shared by every commit made while the previous fsync
  * ran. A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
  * commit's fsync returns, it and every commit before it are durable: the guarantee `synchronous = FULL` gives,
- * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on their own
- * connection in a worker thread (see `checkpointer.ts`), so they do not block the loop either.
+ * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on a timer
+ * between transactions rather than inside whichever commit crosses a size threshold.
  */
 export class SqliteDatabase {
   /** The absolute path of the database file (the key of in-process registries). */
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  /** The SQL of `insertRows`, by its `INSERT INTO t (…)` prefix: a whole chunk of rows, and one row. */
+  readonly #insertSql = new Map<string, { readonly chunk: string; readonly one: string }>();
   #queue: Job[] = [];
   #scheduled = false;
   #closed = false;
@@ -192,15 +194,22 @@ export class SqliteDatabase {
    * `INSERT INTO t (a, b)`; every row has one value per column.
    */
   insertRows(insert: string, rows: readonly (readonly SQLInputValue[])[]): void {
-    let i = 0;
-    for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
-      this.statement(valuesSql(insert, rows[0]!.length, INSERT_CHUNK)).run(
-        ...rows.slice(i, i + INSERT_CHUNK).flat(),
-      );
+    if (rows.length === 0) return;
+    let sql = this.#insertSql.get(insert);
+    if (sql === undefined) {
+      const columns = rows[0]!.length;
+      sql = { chunk: valuesSql(insert, columns, INSERT_CHUNK), one: valuesSql(insert, columns, 1) };
+      this.#insertSql.set(insert, sql);
     }
+    let i = 0;
+    if (rows.length >= INSERT_CHUNK) {
+      const chunk = this.statement(sql.chunk);
+      for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK)
+        chunk.run(...rows.slice(i, i + INSERT_CHUNK).flat());
+    }
+    // The rest one row at a time: a statement per leftover size would crowd the statement cache.
     if (i < rows.length) {
-      // The rest one row at a time: a statement per leftover size would crowd the statement cache.
-      const one = this.statement(valuesSql(insert, rows[0]!.length, 1));
+      const one = this.statement(sql.one);
       for (; i < rows.length; i++) one.run(...rows[i]!);
     }
   }
