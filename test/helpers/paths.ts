@@ -1,4 +1,4 @@
-/** Where the shared material (../shared) and temp folders live, for tests. */
+/** Where the vendored test corpora and temp folders live, for tests. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -6,10 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The shared/ folder beside the clone (design, corpus, research). Override with JUNCTION_SHARED. */
-export const sharedDir = process.env.JUNCTION_SHARED ?? resolve(repoRoot, '..', 'shared');
-
-export const corpusDir = join(sharedDir, 'corpus');
+/** The corpora the tests read (event-ruler, CloudEvents), vendored with their licences: see test/corpus/README.md. */
+export const corpusDir = join(repoRoot, 'test', 'corpus');
 
 /** A fresh temp folder, removed by the returned function. */
 export function tempDir(prefix = 'junction-'): { path: string; remove: () => void } {
