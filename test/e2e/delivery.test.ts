@@ -367,6 +367,10 @@ describe('delivery guarantees', () => {
       async () => (await traceOf(bus, 'e-1', '/eo')).some((e) => e.kind === 'delivered'),
       'first execution',
     );
+    // The trace says `delivered` as soon as it commits; the dispatcher still holds the delivery until the ledger's
+    // `complete` is durable (its fsync), and a delivery it holds is not taken twice. On a busy machine that fsync
+    // is slow, so wait until the dispatcher let go, as after a crash it would have.
+    await bus.junction.dispatcher.idle();
     // The log hands the same delivery over again (as after a crash before the position was committed).
     const { readFileSync } = await import('node:fs');
     const delivery = {
