@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { globSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { globSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestBus, type TestBus } from '../helpers/bus.ts';
@@ -19,10 +19,18 @@ const snippets = files.flatMap((file) => tsSnippets(file, relative(repoRoot, fil
 /** How long one snippet may run before it counts as hanging. */
 const SNIPPET_TIMEOUT_MS = 60_000;
 
-/** Runs a file with this Node; answers its exit code and output. Bounded by a timeout and an output cap. */
-function runNode(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+/** A snippet's code for a file `depth` folders below the repository's root: its `./x` imports become `../x`. */
+function relocated(code: string, depth: number): string {
+  return code.replace(/(from\s+|import\s*\(\s*)(['"])\.\//g, `$1$2${'../'.repeat(depth)}`);
+}
+
+/** Runs a script with this Node; answers its exit code and output. Bounded by a timeout and an output cap. */
+function runNode(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', file], {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,11 +78,34 @@ describe('the runnable TypeScript snippets, as shown, against a bus', () => {
   });
 
   const runnable = snippets.filter((s): s is Snippet & { mode: 'run' } => s.mode === 'run');
+
+  it("type-checks them with the project's tsconfig (Node only strips the types)", async () => {
+    const checkDir = join(dir, 'typecheck');
+    mkdirSync(checkDir);
+    runnable.forEach((snippet, i) => {
+      writeFileSync(join(checkDir, `snippet-${i}.ts`), `// ${snippet.where}\n${relocated(snippet.code, 2)}`);
+    });
+    writeFileSync(
+      join(checkDir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../../tsconfig.json',
+        compilerOptions: { moduleDetection: 'force' },
+        include: ['*.ts'],
+      }),
+    );
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const { code, output } = await runNode(
+      [tsc, '--noEmit', '-p', join(checkDir, 'tsconfig.json')],
+      process.env,
+    );
+    assert.equal(code, 0, `tsc found errors (each file's first line names its snippet):\n${output}`);
+  });
+
   runnable.forEach((snippet, i) => {
     it(`runs ${snippet.where}`, async () => {
       const file = join(dir, `snippet-${i}.ts`);
-      writeFileSync(file, snippet.code.replace(/(from\s+|import\s*\(\s*)(['"])\.\//g, '$1$2../'));
-      const { code, output } = await runNode(file, {
+      writeFileSync(file, relocated(snippet.code, 1));
+      const { code, output } = await runNode([file], {
         ...process.env,
         JUNCTION_URL: bus.url,
         DYNAMODB_ENDPOINT: dynamo.endpoint,
