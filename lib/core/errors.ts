@@ -44,6 +44,14 @@ const STATUS: Record<ErrorCode, number> = {
   Internal: 500,
 };
 
+/** Every error code, in declaration order (docs/api.md documents each; test/docs/api.test.ts checks it). */
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(Object.keys(STATUS) as ErrorCode[]);
+
+/** The HTTP status of an error code. */
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
 export interface JunctionErrorOptions {
   /** The attribute or request field at fault, e.g. `source` or `data.total`. */
   readonly field?: string;
@@ -84,7 +92,8 @@ export class JunctionError extends Error {
     const error: Record<string, unknown> = { code: this.code, message: this.message };
     if (this.field !== undefined) error.field = this.field;
     if (this.path !== undefined) error.path = this.path;
-    if (this.details !== undefined) Object.assign(error, this.details);
+    // Details add fields; they never replace the code, message, field or path.
+    for (const [key, value] of Object.entries(this.details ?? {})) if (!(key in error)) error[key] = value;
     return { error };
   }
 }

@@ -55,6 +55,9 @@ function errorResponse(error: JunctionError): ApiResponse {
   if (error.code === 'RateLimited' || error.code === 'BufferUnavailable') {
     headers['retry-after'] = String(error.details?.retryAfterSeconds ?? 1);
   }
+  // RFC 9110 §15.5.6: a 405 says which methods the resource does allow.
+  const allow = error.details?.allow;
+  if (error.code === 'MethodNotAllowed' && Array.isArray(allow)) headers.allow = allow.join(', ');
   return json(error.status, error.toJSON(), headers);
 }
 
@@ -143,7 +146,13 @@ export function createApp(options: AppOptions): App {
       const result = appended[next++];
       return { id: entry.event.id, ...(result?.duplicate ? { duplicate: true } : {}) };
     });
-    return json(200, { accepted: accepted.length, failed: entries.length - accepted.length, results });
+    const duplicates = appended.filter((r) => r?.duplicate).length;
+    return json(200, {
+      accepted: accepted.length,
+      duplicates,
+      failed: entries.length - accepted.length,
+      results,
+    });
   }
 
   async function amz(request: ApiRequest): Promise<ApiResponse> {
@@ -208,6 +217,7 @@ export function createApp(options: AppOptions): App {
         throw new JunctionError(
           'MethodNotAllowed',
           `${method} is not allowed on ${request.path}; use ${methods.join(' or ')}`,
+          { details: { allow: methods } },
         );
       }
     };

@@ -75,6 +75,7 @@ describe('the embedded bus, end to end', () => {
     assert.equal(batch.status, 200);
     assert.deepEqual(batch.body, {
       accepted: 3,
+      duplicates: 0,
       failed: 0,
       results: [{ id: 'o-3' }, { id: 'o-4' }, { id: 'x-1' }],
     });
