@@ -1274,6 +1274,11 @@ interface Replay {
   counts?: { events: number; deliveries: number };
 }
 
+/** Every command and its flags (for tests that hold the docs to the CLI). */
+export function cliCommands(): ReadonlyArray<{ readonly name: string; readonly flags: readonly string[] }> {
+  return COMMANDS.map((c) => ({ name: c.name, flags: Object.keys(c.flags ?? {}).map((f) => `--${f}`) }));
+}
+
 const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
 /** Command groups (`rules`, `functions`, …) and their subcommands, in order. */
 const GROUPS = new Map<string, string[]>();

@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXIT } from '../../lib/cli/cli.ts';
+import { EXIT, runCli } from '../../lib/cli/cli.ts';
 import { startTestBus, type TestBus } from '../helpers/bus.ts';
 import { cli, deadUrl } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/paths.ts';
@@ -318,4 +320,65 @@ describe('CLI errors: one line, no stack, the documented exit code', () => {
       });
     }
   }
+});
+
+describe('CLI errors that are not the bus refusing', () => {
+  /** A server on 127.0.0.1 that answers every request with `handler`. */
+  async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return server;
+  }
+  const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  test('a bus that never answers counts as unreachable once the request time is up', async () => {
+    const held: ServerResponse[] = [];
+    const server = await serve((_req, res) => held.push(res));
+    try {
+      const run = await cli(['rules', 'list', '--url', urlOf(server)], { requestTimeoutMs: 200 });
+      assert.equal(run.code, EXIT.unreachable);
+      assert.equal(
+        run.err,
+        `the bus at ${urlOf(server)} did not answer within 0.2 s — is it running? Start it with \`npm start\`, or pass --url\n`,
+      );
+    } finally {
+      for (const res of held) res.destroy();
+      server.close();
+    }
+  });
+
+  test('an answer that is not the API (an HTML 502, broken JSON) is one line and exit 1', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/rules') {
+        res.writeHead(502, { 'content-type': 'text/html' }).end('<html>\n<body>Bad gateway</body>\n</html>');
+      } else res.writeHead(200, { 'content-type': 'application/json' }).end('{"functions": [');
+    });
+    try {
+      const html = await cli(['rules', 'list', '--url', urlOf(server)]);
+      assert.equal(html.code, EXIT.apiError);
+      assert.equal(html.err, 'the bus answered 502: <html>; <body>Bad gateway</body>; </html>\n');
+      const broken = await cli(['functions', 'list', '--url', urlOf(server)]);
+      assert.equal(broken.code, EXIT.apiError);
+      assert.equal(broken.err, 'BadAnswer: the bus answered 200 with invalid JSON\n');
+      const json = await cli(['functions', 'list', '--json', '--url', urlOf(server)]);
+      assert.equal(JSON.parse(json.err).error.code, 'BadAnswer');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('an unexpected exception is one line and exit 4', async () => {
+    const lines: string[] = [];
+    const run = await runCli(['--version'], {
+      out: () => {
+        throw new TypeError('stdout went away');
+      },
+      err: (text) => lines.push(text),
+      env: {},
+    });
+    assert.equal(run, EXIT.internal);
+    assert.deepEqual(lines, [
+      'internal error in the junction CLI (TypeError: stdout went away) — please report it',
+    ]);
+  });
 });

@@ -3,17 +3,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EXIT, runCli } from '../../lib/cli/cli.ts';
-import { startTestBus, type TestBus } from '../helpers/bus.ts';
+import { EXIT } from '../../lib/cli/cli.ts';
+import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { cli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env: {} });
-  return { code, out, err };
-}
 
 describe('the junction CLI', () => {
   let bus: TestBus;
@@ -151,5 +145,93 @@ describe('the junction CLI', () => {
     assert.equal(redrive.out.trim(), 'redriven 1');
     const nothing = await cli(['dead-letters', 'redrive', ...url]);
     assert.equal(nothing.code, EXIT.usage);
+  });
+});
+
+describe('the junction CLI, for scripts', () => {
+  let bus: TestBus;
+  const dir = tempDir('junction-cli-scripts-');
+  let url: string[];
+
+  before(async () => {
+    bus = await startTestBus();
+    url = ['--url', bus.url];
+  });
+  after(async () => {
+    await bus.stop();
+    dir.remove();
+  });
+
+  test('reads - from standard input: a batch, a rule file, --data', async () => {
+    const batch = [
+      { specversion: '1.0', id: 'in-1', source: '/stdin', type: 'cli.stdin' },
+      { specversion: '1.0', id: 'in-2', source: '/stdin', type: 'cli.stdin' },
+    ];
+    const put = await cli(['put', '--file', '-', ...url], { stdin: JSON.stringify(batch) });
+    assert.equal(put.code, EXIT.ok, put.err);
+    assert.match(put.out, /^accepted 2, failed 0/);
+
+    const rule = { pattern: { type: ['cli.stdin'] }, targets: [] };
+    const saved = await cli(['rules', 'put', 'from-stdin', '-', ...url], { stdin: JSON.stringify(rule) });
+    assert.equal(saved.code, EXIT.ok, saved.err);
+    assert.deepEqual((await request(bus.url, 'GET', '/rules/from-stdin')).body.pattern, rule.pattern);
+
+    const data = await cli(
+      ['put', '--type', 'cli.stdin', '--source', '/stdin', '--id', 'in-3', '--data', '-', ...url],
+      {
+        stdin: '{"from": "stdin"}',
+      },
+    );
+    assert.equal(data.code, EXIT.ok, data.err);
+    const text = await cli(['put', '--type', 'cli.stdin', '--source', '/stdin', '--data', '"hello"', ...url]);
+    assert.equal(text.code, EXIT.ok, text.err);
+  });
+
+  test("prints the bus's JSON unchanged under --json, and nothing else on stdout", async () => {
+    writeFileSync(join(dir.path, 'r.json'), JSON.stringify({ pattern: { type: ['cli.json'] }, targets: [] }));
+    assert.equal((await cli(['rules', 'put', 'json-rule', join(dir.path, 'r.json'), ...url])).code, EXIT.ok);
+    for (const [args, path] of [
+      [['rules', 'list'], '/rules'],
+      [['rules', 'get', 'json-rule'], '/rules/json-rule'],
+      [['functions', 'list'], '/functions'],
+      [['dead-letters', 'list'], '/dead-letters'],
+    ] as const) {
+      const run = await cli([...args, '--json', ...url]);
+      assert.equal(run.code, EXIT.ok, run.err);
+      assert.equal(run.err, '');
+      assert.deepEqual(JSON.parse(run.out), (await request(bus.url, 'GET', path)).body, args.join(' '));
+    }
+  });
+
+  test('takes relative times and RFC 3339 for --from and --to', async () => {
+    for (const range of [
+      ['--from', '-1h', '--to', 'now'],
+      ['--from=-30m', '--to=now'],
+      ['--from', '2020-01-01T00:00:00Z', '--to', String(Date.now() + 60_000)],
+      ['--from', '-2d', '--to', '-1s'],
+    ]) {
+      const run = await cli(['replay', ...range, '--json', ...url]);
+      assert.equal(run.code, EXIT.ok, `${range.join(' ')}: ${run.err}`);
+      const body = JSON.parse(run.out);
+      assert.ok(Date.parse(body.from) < Date.parse(body.to), run.out);
+    }
+    const simulate = await cli(['rules', 'simulate', 'json-rule', '--from', '-1h', '--to', 'now', ...url]);
+    assert.equal(simulate.code, EXIT.ok, simulate.err);
+    assert.match(simulate.out, /^json-rule: \d+ of \d+ retained events would match/);
+  });
+
+  test('names the CLI flag when the bus refuses a request field', async () => {
+    const fn = join(repoRoot, 'test/fixtures/functions/noop.ts');
+    const slow = await cli(['functions', 'deploy', 'noop', fn, '--timeout-ms', '99999999', ...url]);
+    assert.equal(slow.code, EXIT.apiError);
+    assert.match(slow.err, /^InvalidFunction: --timeout-ms must be/);
+    assert.doesNotMatch(slow.err, /timeoutMs/);
+
+    const name = await cli(['replay', '--from', '-1h', '--to', 'now', '--name', 'Not_OK', ...url]);
+    assert.equal(name.code, EXIT.apiError);
+    assert.match(name.err, /^InvalidRequest: --name must be 1-64 lower-case letters/);
+    const json = await cli(['replay', '--from', '-1h', '--to', 'now', '--name', 'Not_OK', '--json', ...url]);
+    assert.deepEqual(JSON.parse(json.err).error.flag, '--name');
+    assert.equal(JSON.parse(json.err).error.field, 'name', 'the bus error itself is kept');
   });
 });
