@@ -66,12 +66,10 @@ class UnreachableError extends Error {}
 class ApiError extends Error {
   readonly status: number;
   readonly body: unknown;
-  readonly request: string;
-  constructor(status: number, body: unknown, request: string) {
+  constructor(status: number, body: unknown) {
     super(`the bus answered ${status}`);
     this.status = status;
     this.body = body;
-    this.request = request;
   }
 }
 
@@ -353,11 +351,9 @@ async function readAnswer(response: Response): Promise<string> {
     size += value.byteLength;
     if (size > MAX_ANSWER_BYTES) {
       await reader.cancel();
-      throw new ApiError(
-        response.status,
-        { error: { code: 'AnswerTooLarge', message: 'the answer of the bus is larger than 64 MiB' } },
-        '',
-      );
+      throw new ApiError(response.status, {
+        error: { code: 'AnswerTooLarge', message: 'the answer of the bus is larger than 64 MiB' },
+      });
     }
     text += decoder.decode(value, { stream: true });
   }
@@ -368,7 +364,6 @@ type Body = { readonly json: unknown } | { readonly raw: Uint8Array; readonly ty
 
 async function call(ctx: Context, method: string, path: string, body?: Body): Promise<unknown> {
   const base = busUrl(ctx);
-  const request = `${method} ${path.replace(/\?.*$/, '')}`;
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: string | Uint8Array | undefined;
   if (body !== undefined && 'raw' in body) {
@@ -405,14 +400,12 @@ async function call(ctx: Context, method: string, path: string, body?: Body): Pr
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new ApiError(
-        response.status,
-        { error: { code: 'BadAnswer', message: `the bus answered ${response.status} with invalid JSON` } },
-        request,
-      );
+      throw new ApiError(response.status, {
+        error: { code: 'BadAnswer', message: `the bus answered ${response.status} with invalid JSON` },
+      });
     }
   }
-  if (!response.ok) throw new ApiError(response.status, parsed, request);
+  if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
 }
 
@@ -1525,7 +1518,7 @@ function describeApiError(error: ApiError, command: Command | undefined): { line
           : '';
   const hint =
     error.status === 404 && /^no route for /.test(message)
-      ? `this bus does not serve ${error.request}: is it older than this CLI?`
+      ? 'is the bus older than this CLI?'
       : error.status === 404
         ? command?.notFound
         : error.status === 409
