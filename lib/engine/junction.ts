@@ -15,12 +15,14 @@ import type {
   Clock,
   DeadLetter,
   DeadLetterFilter,
+  DeadLetterPage,
   DeadLetters,
   EventLog,
   FunctionConfig,
   FunctionInfo,
   FunctionRunner,
   Ledger,
+  PendingDelivery,
   RuleStore,
   Subscription,
   TargetDriver,
@@ -83,6 +85,10 @@ export interface RedriveRequest {
 }
 
 const DAY = 86_400_000;
+/** The largest page any list answers, and the most keys or ids one request may name. */
+export const MAX_LIST = 1000;
+/** Dead letters read per page of a redrive. */
+const REDRIVE_PAGE = 500;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -382,34 +388,65 @@ export class Junction {
     return { source: src, id, entries };
   }
 
-  listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    return this.#o.deadLetters.list(filter);
+  /** One page of dead letters, newest first; `nextCursor` when more follow. */
+  listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetterPage> {
+    return this.#o.deadLetters.page(filter);
   }
 
-  /** Re-delivers dead letters to their target, with the same idempotency key. */
+  /**
+   * Re-delivers dead letters to their target, with the same idempotency key. Pages through the letters with a
+   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so a redrive of
+   * any size finishes and the bus keeps answering meanwhile. Letters dead-lettered again during the redrive are
+   * newer than the cursor and are not taken up again.
+   */
   async redrive(request: RedriveRequest): Promise<{ redriven: number; skipped: number }> {
     if (!request.all && request.rule === undefined && request.ids === undefined) {
       throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
     }
-    const letters: DeadLetter[] = [];
+    if (request.ids !== undefined) {
+      if (!Array.isArray(request.ids) || request.ids.some((id) => typeof id !== 'string')) {
+        throw invalidRequest('"ids" must be an array of dead letter ids (strings)', 'ids');
+      }
+      if (request.ids.length > MAX_LIST) {
+        throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
+      }
+    }
+    for (const field of ['rule', 'target'] as const) {
+      if (request[field] !== undefined && typeof request[field] !== 'string') {
+        throw invalidRequest(`"${field}" must be a string`, field);
+      }
+    }
     const filter: DeadLetterFilter = {
       ...(request.rule === undefined ? {} : { rule: request.rule }),
       ...(request.target === undefined ? {} : { target: request.target }),
       ...(request.ids === undefined ? {} : { ids: request.ids }),
-      limit: 1000,
+      limit: REDRIVE_PAGE,
     };
+    let redriven = 0;
+    let skipped = 0;
+    let cursor: string | undefined;
     for (;;) {
-      const page = await this.#o.deadLetters.list(filter);
-      letters.push(...page.filter((l) => !letters.some((x) => x.dlId === l.dlId)));
-      if (page.length < 1000) break;
-      if (request.ids) break;
+      const page = await this.#o.deadLetters.page(cursor === undefined ? filter : { ...filter, cursor });
+      const counts = await this.#redrivePage(page.deadLetters);
+      redriven += counts.redriven;
+      skipped += counts.skipped;
+      if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
+      cursor = page.nextCursor;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    return { redriven, skipped };
+  }
+
+  async #redrivePage(letters: readonly DeadLetter[]): Promise<{ redriven: number; skipped: number }> {
     const now = this.clock.now();
     let redriven = 0;
     let skipped = 0;
+    const removed: string[] = [];
+    const traces: TraceEntry[] = [];
+    const fresh: PendingDelivery[] = [];
     for (const letter of letters) {
       const target = this.#rules.get(letter.rule)?.targets.find((t) => t.id === letter.target);
-      const delivery = {
+      const delivery: PendingDelivery = {
         source: letter.source,
         id: letter.id,
         rule: letter.rule,
@@ -433,25 +470,25 @@ export class Junction {
           continue;
         }
       }
-      await this.#o.deadLetters.remove([letter.dlId]);
-      await this.#o.traces.record([
-        {
-          source: letter.event.source,
-          id: letter.event.id,
-          at: now,
-          kind: 'redriven',
-          rule: letter.rule,
-          target: letter.target,
-          detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
-        },
-      ]);
+      removed.push(letter.dlId);
+      traces.push({
+        source: letter.event.source,
+        id: letter.event.id,
+        at: now,
+        kind: 'redriven',
+        rule: letter.rule,
+        target: letter.target,
+        detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
+      });
       if (reopened) {
         redriven++;
-        this.dispatcher.submit([delivery]);
+        fresh.push(delivery);
       } else {
         skipped++;
       }
     }
+    await Promise.all([this.#o.deadLetters.remove(removed), this.#o.traces.record(traces)]);
+    this.dispatcher.submit(fresh);
     return { redriven, skipped };
   }
 
