@@ -12,11 +12,14 @@ import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
 import type {
   AppendResult,
+  Attempt,
   Clock,
   DeadLetter,
   DeadLetterFilter,
   DeadLetterPage,
   DeadLetters,
+  DeliveryFilter,
+  DeliveryKey,
   EventLog,
   FunctionConfig,
   FunctionInfo,
@@ -77,6 +80,27 @@ export interface PatternTestResult {
   readonly explanation?: unknown[];
 }
 
+/** `POST /deliveries/retry`: which pending deliveries to make due now. */
+export interface RetryRequest {
+  readonly all?: boolean;
+  readonly rule?: string;
+  readonly target?: string;
+  readonly keys?: readonly DeliveryKey[];
+}
+
+/** A live delivery as the API shows it: its key, state, times, and its attempts counted with the last one. */
+export interface DeliveryView extends DeliveryKey {
+  readonly state: 'pending' | 'in-flight';
+  readonly createdAt: number;
+  readonly dueAt: number;
+  /** While in flight: when its lease runs out. */
+  readonly leaseUntil?: number;
+  readonly attempts: number;
+  readonly lastAttempt?: Attempt;
+  /** Set when a redrive created it: the dead letter's id. */
+  readonly redriveOf?: string;
+}
+
 export interface RedriveRequest {
   readonly all?: boolean;
   readonly rule?: string;
@@ -87,6 +111,10 @@ export interface RedriveRequest {
 const DAY = 86_400_000;
 /** The largest page any list answers, and the most keys or ids one request may name. */
 export const MAX_LIST = 1000;
+/** Ledger entries read per page of a retry. */
+const RETRY_PAGE = 500;
+const RETRY_USAGE =
+  'say what to retry: {"all": true}, {"rule": "name"}, {"rule": "name", "target": "id"} or {"keys": [{"source", "id", "rule", "target"}]}';
 /** Dead letters read per page of a redrive. */
 const REDRIVE_PAGE = 500;
 
@@ -490,6 +518,99 @@ export class Junction {
     await Promise.all([this.#o.deadLetters.remove(removed), this.#o.traces.record(traces)]);
     this.dispatcher.submit(fresh);
     return { redriven, skipped };
+  }
+
+  // ---- live deliveries -------------------------------------------------------------------------------
+
+  /** One page of pending and in-flight deliveries (`GET /deliveries`). */
+  async listDeliveries(filter: DeliveryFilter): Promise<{ deliveries: DeliveryView[]; nextCursor?: string }> {
+    const page = await this.#o.ledger.list(filter);
+    return {
+      deliveries: page.deliveries.map((d) => {
+        const last = d.attempts[d.attempts.length - 1];
+        return {
+          source: d.source,
+          id: d.id,
+          rule: d.rule,
+          target: d.target,
+          state: d.state,
+          createdAt: d.createdAt,
+          dueAt: d.dueAt,
+          ...(d.leaseUntil === undefined ? {} : { leaseUntil: d.leaseUntil }),
+          attempts: d.attempts.length,
+          ...(last === undefined ? {} : { lastAttempt: last }),
+          ...(d.redriveOf === undefined ? {} : { redriveOf: d.redriveOf }),
+        };
+      }),
+      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+    };
+  }
+
+  /**
+   * Makes pending deliveries due now and wakes the dispatcher (`POST /deliveries/retry`). Pages through the ledger
+   * (`RETRY_PAGE` at a time, yielding between pages); answers how many deliveries were moved forward — those
+   * pending and not yet due. In-flight deliveries are left to finish.
+   */
+  async retryDeliveries(input: unknown): Promise<{ retried: number }> {
+    if (!isObject(input)) throw invalidRequest(RETRY_USAGE);
+    const request = input as RetryRequest;
+    for (const field of ['rule', 'target'] as const) {
+      if (request[field] !== undefined && (typeof request[field] !== 'string' || request[field] === '')) {
+        throw invalidRequest(`"${field}" must be a non-empty string`, field);
+      }
+    }
+    const now = this.clock.now();
+    let retried = 0;
+    if (request.keys !== undefined) {
+      if (request.all !== undefined || request.rule !== undefined || request.target !== undefined) {
+        throw invalidRequest(`give "keys" alone; ${RETRY_USAGE}`, 'keys');
+      }
+      if (!Array.isArray(request.keys) || request.keys.length === 0) {
+        throw invalidRequest(
+          '"keys" must be a non-empty array of {"source", "id", "rule", "target"}',
+          'keys',
+        );
+      }
+      if (request.keys.length > MAX_LIST) {
+        throw invalidRequest(`"keys" holds at most ${MAX_LIST} keys; got ${request.keys.length}`, 'keys');
+      }
+      const keys = request.keys.map((key, i) => {
+        for (const name of ['source', 'id', 'rule', 'target'] as const) {
+          if (!isObject(key) || typeof key[name] !== 'string') {
+            throw invalidRequest(`keys[${i}].${name} must be a string`, `keys[${i}].${name}`);
+          }
+        }
+        return { source: key.source, id: key.id, rule: key.rule, target: key.target };
+      });
+      retried = await this.#o.ledger.makeDue(keys, now);
+    } else {
+      if (request.all !== true && request.rule === undefined) throw invalidRequest(RETRY_USAGE, 'all');
+      if (request.all === true && (request.rule !== undefined || request.target !== undefined)) {
+        throw invalidRequest(`give "all" alone; ${RETRY_USAGE}`, 'all');
+      }
+      if (request.all !== undefined && request.all !== true) {
+        throw invalidRequest(`"all" must be true; ${RETRY_USAGE}`, 'all');
+      }
+      const filter: DeliveryFilter = {
+        state: 'pending',
+        ...(request.rule === undefined ? {} : { rule: request.rule }),
+        ...(request.target === undefined ? {} : { target: request.target }),
+        limit: RETRY_PAGE,
+      };
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await this.#o.ledger.list(cursor === undefined ? filter : { ...filter, cursor });
+        retried += await this.#o.ledger.makeDue(
+          page.deliveries.map((d) => ({ source: d.source, id: d.id, rule: d.rule, target: d.target })),
+          now,
+        );
+        if (page.nextCursor === undefined) break;
+        cursor = page.nextCursor;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    if (retried > 0) this.dispatcher.wake();
+    return { retried };
   }
 
   // ---- health -----------------------------------------------------------------------------------------

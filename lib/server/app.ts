@@ -328,6 +328,34 @@ export function createApp(options: AppOptions): App {
         }
         break;
       }
+      case 'deliveries': {
+        if (parts.length === 1) {
+          allow('GET');
+          const q = request.query;
+          const state = q.get('state');
+          if (state !== null && state !== 'pending' && state !== 'in-flight') {
+            throw invalidRequest(
+              `query parameter state must be "pending" or "in-flight", got "${state}"`,
+              'state',
+            );
+          }
+          return json(
+            200,
+            await junction.listDeliveries({
+              ...(state === null ? {} : { state }),
+              ...(q.get('rule') ? { rule: q.get('rule') as string } : {}),
+              ...(q.get('target') ? { target: q.get('target') as string } : {}),
+              ...(q.get('cursor') ? { cursor: q.get('cursor') as string } : {}),
+              limit: limitParam(q),
+            }),
+          );
+        }
+        if (parts.length === 2 && second === 'retry') {
+          allow('POST');
+          return json(200, await junction.retryDeliveries(readJson(request)));
+        }
+        break;
+      }
       case 'replays':
         if (parts.length === 1 && options.extensions?.replay) {
           allow('POST');
