@@ -215,6 +215,16 @@ const badUsage: Case[] = [
 /** Names the bus does not know: it answers 404, the CLI exits 1 and says where to look. */
 const unknownNames: Case[] = [
   {
+    args: ['dead-letters', 'list', '--cursor', 'nope'],
+    exit: EXIT.apiError,
+    err: /^InvalidRequest: --cursor is not a cursor/,
+  },
+  {
+    args: ['deliveries', 'list', '--cursor', 'nope'],
+    exit: EXIT.apiError,
+    err: /^InvalidRequest: --cursor is not a cursor/,
+  },
+  {
     args: ['rules', 'get', 'nope'],
     exit: EXIT.apiError,
     err: /^NotFound: rule "nope" does not exist — list them with `junction rules list`$/,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EXIT } from '../../lib/cli/cli.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
-import { cli } from '../helpers/cli.ts';
+import { cli, deadUrl } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
@@ -233,5 +233,124 @@ describe('the junction CLI, for scripts', () => {
     const json = await cli(['replay', '--from', '-1h', '--to', 'now', '--name', 'Not_OK', '--json', ...url]);
     assert.deepEqual(JSON.parse(json.err).error.flag, '--name');
     assert.equal(JSON.parse(json.err).error.field, 'name', 'the bus error itself is kept');
+  });
+});
+
+describe('the junction CLI, operations on a running bus', () => {
+  let bus: TestBus;
+  const dir = tempDir('junction-cli-ops-');
+  let url: string[];
+  let down: string;
+
+  before(async () => {
+    bus = await startTestBus();
+    url = ['--url', bus.url];
+    down = await deadUrl();
+  });
+  after(async () => {
+    await bus.stop();
+    dir.remove();
+  });
+
+  test('lists a pending delivery, pages with --cursor, and retries it', async () => {
+    const ruleFile = join(dir.path, 'slow.json');
+    writeFileSync(
+      ruleFile,
+      JSON.stringify({
+        pattern: { type: ['cli.slow'] },
+        targets: [
+          {
+            id: 'down',
+            type: 'http',
+            url: `${down}/hook`,
+            retry: { maxAttempts: 5, backoff: { kind: 'fixed', initialMs: 3_600_000, maxMs: 3_600_000 } },
+          },
+        ],
+      }),
+    );
+    assert.equal((await cli(['rules', 'put', 'cli-slow', ruleFile, ...url])).code, EXIT.ok);
+    for (const id of ['slow-1', 'slow-2']) {
+      assert.equal(
+        (await cli(['put', '--type', 'cli.slow', '--source', '/cli', '--id', id, ...url])).code,
+        EXIT.ok,
+      );
+    }
+    const attempted = async () => {
+      const run = await cli(['deliveries', 'list', '--rule', 'cli-slow', '--json', ...url]);
+      const body = JSON.parse(run.out) as { deliveries: Array<{ attempts: number }> };
+      return body.deliveries.length === 2 && body.deliveries.every((d) => d.attempts === 1);
+    };
+    await waitFor(attempted, 'both deliveries attempted once');
+
+    const list = await cli(['deliveries', 'list', '--rule', 'cli-slow', '--state', 'pending', ...url]);
+    assert.equal(list.code, EXIT.ok, list.err);
+    assert.match(list.out, /^RULE\/TARGET\s+EVENT\s+STATE\s+ATTEMPTS\s+DUE\s+LAST ATTEMPT\n/);
+    assert.match(list.out, /cli-slow\/down\s+\/cli slow-\d\s+pending\s+1\s+\S+\s+failed/);
+
+    const first = await cli(['deliveries', 'list', '--rule', 'cli-slow', '--limit', '1', ...url]);
+    const more = /\nmore: (junction deliveries list .* --cursor (\S+))\n$/.exec(first.out);
+    assert.ok(more, first.out);
+    const second = await cli([
+      'deliveries',
+      'list',
+      '--rule',
+      'cli-slow',
+      '--limit',
+      '1',
+      '--cursor',
+      more[2]!,
+      ...url,
+    ]);
+    assert.equal(second.code, EXIT.ok, second.err);
+    assert.equal(second.out.trimEnd().split('\n').length, 2, 'the second and last page holds one delivery');
+    assert.notEqual(first.out.split('\n')[1], second.out.split('\n')[1]);
+
+    const retry = await cli(['deliveries', 'retry', '--rule', 'cli-slow', '--target', 'down', ...url]);
+    assert.equal(retry.code, EXIT.ok, retry.err);
+    assert.equal(retry.out, 'retried 2\n');
+    await waitFor(async () => {
+      const run = await cli(['deliveries', 'list', '--rule', 'cli-slow', '--json', ...url]);
+      return (JSON.parse(run.out) as { deliveries: Array<{ attempts: number }> }).deliveries.every(
+        (d) => d.attempts === 2,
+      );
+    }, 'the retried deliveries attempted again');
+  });
+
+  test('pages dead letters with --limit and --cursor', async () => {
+    const ruleFile = join(dir.path, 'dead.json');
+    writeFileSync(
+      ruleFile,
+      JSON.stringify({
+        pattern: { type: ['cli.dead'] },
+        targets: [{ id: 'nowhere', type: 'http', url: `${down}/`, retry: { maxAttempts: 1 } }],
+      }),
+    );
+    assert.equal((await cli(['rules', 'put', 'cli-dead', ruleFile, ...url])).code, EXIT.ok);
+    for (const id of ['dead-1', 'dead-2']) {
+      await cli(['put', '--type', 'cli.dead', '--source', '/cli', '--id', id, ...url]);
+    }
+    await waitFor(async () => {
+      const run = await cli(['dead-letters', 'list', '--rule', 'cli-dead', '--json', ...url]);
+      return (JSON.parse(run.out) as { deadLetters: unknown[] }).deadLetters.length === 2;
+    }, 'two dead letters');
+    const first = await cli(['dead-letters', 'list', '--rule', 'cli-dead', '--limit', '1', ...url]);
+    const cursor = /\nmore: junction dead-letters list --rule "cli-dead" --limit "1" --cursor (\S+)\n$/.exec(
+      first.out,
+    );
+    assert.ok(cursor, first.out);
+    const second = await cli([
+      'dead-letters',
+      'list',
+      '--rule',
+      'cli-dead',
+      '--limit',
+      '1',
+      '--cursor',
+      cursor[1]!,
+      ...url,
+    ]);
+    assert.equal(second.code, EXIT.ok, second.err);
+    assert.doesNotMatch(second.out, /more:/);
+    assert.notEqual(first.out.split('\n')[1], second.out.split('\n')[1]);
   });
 });
