@@ -22,10 +22,15 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   fatal(error);
 });
 
-process.exitCode = await runCli(process.argv.slice(2), {
+const code = await runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
   env: process.env,
   stdin: process.stdin,
   dev: runDev,
 });
+// Leave once the output is flushed: a `junction dev` whose bus failed to start may hold handles open.
+await Promise.all(
+  [process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))),
+);
+process.exit(code);

@@ -392,3 +392,26 @@ describe('CLI errors that are not the bus refusing', () => {
     ]);
   });
 });
+
+describe('junction dev errors', () => {
+  test('a port in use is a usage error naming --port; the options reach the bus', async () => {
+    const seen: unknown[] = [];
+    const lines: string[] = [];
+    const code = await runCli(['dev', '--port', '8123', '--partitions', '4'], {
+      out: () => {},
+      err: (text) => lines.push(text),
+      env: {},
+      dev: async (options) => {
+        seen.push(options);
+        throw Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8123'), {
+          code: 'EADDRINUSE',
+        });
+      },
+    });
+    assert.equal(code, EXIT.usage);
+    assert.deepEqual(seen, [{ port: 8123, host: '127.0.0.1', dataDir: './.junction', partitions: 4 }]);
+    assert.deepEqual(lines, [
+      'junction dev: cannot listen on 127.0.0.1:8123: the address is in use (pick another --port) — see `junction dev --help`',
+    ]);
+  });
+});
