@@ -432,8 +432,20 @@ export type DeliveryResult =
       readonly error: string;
     };
 
+/** Why a driver can never deliver to a target (see `TargetDriver.check`). */
+export interface Undeliverable {
+  readonly message: string;
+  /** The target's field at fault, e.g. `brokers`. */
+  readonly field?: string;
+}
+
 export interface TargetDriver {
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /**
+   * Answers why this driver can never deliver to the target in this deployment (e.g. a `kafka` target naming no
+   * brokers on a bus with no Kafka of its own), or undefined. Rules with such a target are refused.
+   */
+  check?(target: Target): Undeliverable | undefined;
   /** Several deliveries to one target in one call (targets that opt in to batches); one outcome for all. */
   deliverBatch?(requests: readonly DeliveryRequest[]): Promise<DeliveryResult>;
   close?(): Promise<void>;

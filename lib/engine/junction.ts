@@ -313,12 +313,62 @@ export class Junction {
 
   // ---- rules ------------------------------------------------------------------------------------------
 
+  /**
+   * Creates or replaces a rule. Beyond its shape, refuses (`InvalidRule`, naming the target's field) a rule that
+   * could never deliver: a function target whose function is not deployed, a target type this bus has no driver
+   * for or whose driver says it cannot deliver (a `kafka` target naming no brokers on a bus without Kafka), and an
+   * enabled rule with no targets (a rule without targets may be kept as a draft with `"enabled": false`).
+   */
   async putRule(name: string, body: unknown): Promise<{ rule: Rule; created: boolean }> {
     const previous = await this.#o.rules.get(name);
     const rule = validateRule(name, body, this.clock.now(), previous);
+    await this.#checkDeliverable(rule);
     const { created } = await this.#o.rules.put(rule);
     this.#apply(rule);
     return { rule, created };
+  }
+
+  /** `POST /rules/{name}/enable|disable`: a disabled rule matches nothing; its live deliveries still finish. */
+  async setRuleEnabled(name: string, enabled: boolean): Promise<Rule> {
+    const current = await this.getRule(name);
+    const rule: Rule = Object.freeze({ ...current, enabled, updatedAt: this.clock.now() });
+    if (enabled) await this.#checkDeliverable(rule);
+    await this.#o.rules.put(rule);
+    this.#apply(rule);
+    return rule;
+  }
+
+  async #checkDeliverable(rule: Rule): Promise<void> {
+    const refuse = (message: string, path: string) =>
+      new JunctionError('InvalidRule', message, { path, field: path });
+    if (rule.targets.length === 0 && rule.enabled) {
+      throw refuse(
+        'a rule with no targets delivers nothing; give it targets, or keep it as a draft with "enabled": false',
+        'targets',
+      );
+    }
+    for (const [i, target] of rule.targets.entries()) {
+      if (target.type === 'function') {
+        if ((await this.#o.functions.get(target.function)) === undefined) {
+          throw refuse(
+            `function "${target.function}" is not deployed; deploy it first (PUT /functions/${target.function})`,
+            `targets[${i}].function`,
+          );
+        }
+        continue;
+      }
+      const driver = this.#o.drivers?.[target.type];
+      if (driver === undefined) {
+        throw refuse(`this bus cannot deliver to "${target.type}" targets`, `targets[${i}].type`);
+      }
+      const problem = driver.check?.(target);
+      if (problem !== undefined) {
+        throw refuse(
+          problem.message,
+          `targets[${i}]${problem.field === undefined ? '' : `.${problem.field}`}`,
+        );
+      }
+    }
   }
 
   async getRule(name: string): Promise<Rule> {
@@ -387,7 +437,19 @@ export class Junction {
     return info;
   }
 
+  /** Refuses (409 `Conflict`, naming them) while rules still deliver to the function. */
   async deleteFunction(name: string): Promise<void> {
+    if ((await this.#o.functions.get(name)) === undefined) throw notFound(`function "${name}"`);
+    const users = (await this.#o.rules.list())
+      .filter((rule) => rule.targets.some((t) => t.type === 'function' && t.function === name))
+      .map((rule) => rule.name);
+    if (users.length > 0) {
+      throw new JunctionError(
+        'Conflict',
+        `function "${name}" is a target of rule${users.length > 1 ? 's' : ''} ${users.join(', ')}; change or delete ${users.length > 1 ? 'them' : 'it'} first`,
+        { field: 'name', details: { rules: users } },
+      );
+    }
     if (!(await this.#o.functions.delete(name))) throw notFound(`function "${name}"`);
   }
 

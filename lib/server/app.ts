@@ -259,6 +259,10 @@ export function createApp(options: AppOptions): App {
           const { rule, created } = await junction.putRule(name, readJson(request));
           return json(created ? 201 : 200, rule);
         }
+        if (parts.length === 3 && (third === 'enable' || third === 'disable')) {
+          allow('POST');
+          return json(200, await junction.setRuleEnabled(second as string, third === 'enable'));
+        }
         if (parts.length === 3 && third === 'simulate' && options.extensions?.simulate) {
           allow('POST');
           return json(200, await options.extensions.simulate(second as string, readJson(request)));
