@@ -939,6 +939,7 @@ const COMMANDS: readonly Command[] = [
     args: ['NAME'],
     summary: 'delete a function (--json prints {"deleted": NAME})',
     notFound: 'list them with `junction functions list`',
+    conflict: 'change or delete the rules that deliver to it first (see `junction rules list`)',
     async run(ctx, [name]) {
       await call(ctx, 'DELETE', `/functions/${seg(name!)}`);
       print(ctx, { deleted: name }, () => `deleted function ${name}`);
@@ -1070,7 +1071,7 @@ const COMMANDS: readonly Command[] = [
         ctx,
         r,
         () =>
-          `redriven ${r.redriven}${r.skipped ? `, skipped ${r.skipped} already delivered (exactly-once)` : ''}`,
+          `redriven ${r.redriven}${r.skipped ? `, skipped ${r.skipped} (delivered already, exactly-once; or still being closed: try again)` : ''}`,
       );
       return EXIT.ok;
     },

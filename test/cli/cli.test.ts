@@ -140,6 +140,12 @@ describe('the junction CLI', () => {
     );
     const list = await cli(['dead-letters', 'list', '--rule', 'cli-dl', ...url]);
     assert.match(list.out, /cli-dl\/nowhere\s+\/cli dl-1\s+1/);
+    // The dead letter is written before its delivery is closed; a redrive waits for that (else it is skipped).
+    await waitFor(
+      async () =>
+        (await cli(['deliveries', 'list', '--rule', 'cli-dl', ...url])).out === 'no pending deliveries\n',
+      'the dead-lettered delivery closed',
+    );
     const redrive = await cli(['dead-letters', 'redrive', '--rule', 'cli-dl', ...url]);
     assert.equal(redrive.code, EXIT.ok, redrive.err);
     assert.equal(redrive.out.trim(), 'redriven 1');
@@ -171,7 +177,7 @@ describe('the junction CLI, for scripts', () => {
     assert.equal(put.code, EXIT.ok, put.err);
     assert.match(put.out, /^accepted 2, failed 0/);
 
-    const rule = { pattern: { type: ['cli.stdin'] }, targets: [] };
+    const rule = { pattern: { type: ['cli.stdin'] }, enabled: false, targets: [] };
     const saved = await cli(['rules', 'put', 'from-stdin', '-', ...url], { stdin: JSON.stringify(rule) });
     assert.equal(saved.code, EXIT.ok, saved.err);
     assert.deepEqual((await request(bus.url, 'GET', '/rules/from-stdin')).body.pattern, rule.pattern);
@@ -188,7 +194,10 @@ describe('the junction CLI, for scripts', () => {
   });
 
   test("prints the bus's JSON unchanged under --json, and nothing else on stdout", async () => {
-    writeFileSync(join(dir.path, 'r.json'), JSON.stringify({ pattern: { type: ['cli.json'] }, targets: [] }));
+    writeFileSync(
+      join(dir.path, 'r.json'),
+      JSON.stringify({ pattern: { type: ['cli.json'] }, enabled: false, targets: [] }),
+    );
     assert.equal((await cli(['rules', 'put', 'json-rule', join(dir.path, 'r.json'), ...url])).code, EXIT.ok);
     for (const [args, path] of [
       [['rules', 'list'], '/rules'],
@@ -314,6 +323,24 @@ describe('the junction CLI, operations on a running bus', () => {
         (d) => d.attempts === 2,
       );
     }, 'the retried deliveries attempted again');
+  });
+
+  test('disables and enables a rule', async () => {
+    const ruleFile = join(dir.path, 'toggle.json');
+    writeFileSync(
+      ruleFile,
+      JSON.stringify({
+        pattern: { type: ['cli.toggle'] },
+        targets: [{ id: 'h', type: 'http', url: `${down}/` }],
+      }),
+    );
+    assert.equal((await cli(['rules', 'put', 'cli-toggle', ruleFile, ...url])).code, EXIT.ok);
+    const off = await cli(['rules', 'disable', 'cli-toggle', ...url]);
+    assert.equal(off.code, EXIT.ok, off.err);
+    assert.equal(off.out, 'rule cli-toggle disabled\n');
+    assert.match((await cli(['rules', 'list', ...url])).out, /cli-toggle\s+false/);
+    const on = await cli(['rules', 'enable', 'cli-toggle', '--json', ...url]);
+    assert.equal(JSON.parse(on.out).enabled, true);
   });
 
   test('pages dead letters with --limit and --cursor', async () => {
