@@ -362,8 +362,15 @@ export function createApp(options: AppOptions): App {
       }
       case 'replays':
         if (parts.length === 1 && options.extensions?.replay) {
-          allow('POST');
+          allow('GET', 'POST');
+          if (method === 'GET' && options.extensions.replays)
+            return json(200, await options.extensions.replays());
+          if (method === 'GET') throw new JunctionError('NotFound', 'this bus does not list replays');
           return json(202, await options.extensions.replay(readJson(request)));
+        }
+        if (parts.length === 2 && options.extensions?.replayStatus) {
+          allow('GET');
+          return json(200, await options.extensions.replayStatus(second as string));
         }
         break;
       case 'metrics':
