@@ -343,6 +343,32 @@ describe('the junction CLI, operations on a running bus', () => {
     assert.equal(JSON.parse(on.out).enabled, true);
   });
 
+  test('starts, lists and shows a replay; a used name is refused with exit 1', async () => {
+    const start = await cli(['replay', '--from', '-1h', '--to', 'now', '--name', 'cli-replay', ...url]);
+    assert.equal(start.code, EXIT.ok, start.err);
+    assert.match(start.out, /^replay cli-replay/);
+    const list = await cli(['replay', 'list', ...url]);
+    assert.equal(list.code, EXIT.ok, list.err);
+    assert.match(list.out, /^NAME\s+STATE\s+FROM/);
+    assert.match(list.out, /\ncli-replay\s+\S+\s+\d{4}-/);
+    const status = await cli(['replay', 'status', 'cli-replay', ...url]);
+    assert.equal(status.code, EXIT.ok, status.err);
+    assert.match(status.out, /^name\s+cli-replay\nstate\s+\S+/);
+    const again = await cli([
+      'replay',
+      'start',
+      '--from',
+      '-1h',
+      '--to',
+      'now',
+      '--name',
+      'cli-replay',
+      ...url,
+    ]);
+    assert.equal(again.code, EXIT.apiError);
+    assert.match(again.err, /^ReplayExists.* — that replay name is taken: pick another --name/);
+  });
+
   test('pages dead letters with --limit and --cursor', async () => {
     const ruleFile = join(dir.path, 'dead.json');
     writeFileSync(
