@@ -210,6 +210,43 @@ export interface Ledger {
   prune(before: number): Promise<number>;
   /** How many deliveries are pending (for /metrics). */
   pendingCount(): Promise<number>;
+  /**
+   * One page of the live (pending and in-flight) deliveries, filtered. The order is the store's own but stable
+   * under `makeDue` and `reschedule`, so paging with `nextCursor` visits each live delivery at most once
+   * (deliveries created meanwhile may or may not be seen). A page may hold fewer than `limit` deliveries while
+   * `nextCursor` says more may follow (stores that filter after reading bound their work per call).
+   */
+  list(filter?: DeliveryFilter): Promise<DeliveryPage>;
+  /**
+   * Makes the given deliveries due at `now` if they are pending and not due yet (in-flight ones are left alone).
+   * Answers how many were changed.
+   */
+  makeDue(keys: readonly DeliveryKey[], now: number): Promise<number>;
+}
+
+/** What `Ledger.list` answers about: live deliveries, optionally of one state, rule or target. */
+export interface DeliveryFilter {
+  /** Both when absent. */
+  readonly state?: 'pending' | 'in-flight';
+  readonly rule?: string;
+  readonly target?: string;
+  /** At most this many. @default 100 */
+  readonly limit?: number;
+  /** Where the previous page ended (its `nextCursor`). */
+  readonly cursor?: string;
+}
+
+/** A live delivery as listed: the pending delivery and its state. */
+export interface LiveDelivery extends PendingDelivery {
+  readonly state: 'pending' | 'in-flight';
+  /** While in flight: when the lease runs out, ms since the epoch. */
+  readonly leaseUntil?: number;
+}
+
+export interface DeliveryPage {
+  readonly deliveries: readonly LiveDelivery[];
+  /** Present when more deliveries may follow: pass it as `cursor`. */
+  readonly nextCursor?: string;
 }
 
 export interface DeadLetter extends DeliveryKey {
@@ -233,12 +270,25 @@ export interface DeadLetterFilter {
   readonly ids?: readonly string[];
   /** @default 100 */
   readonly limit?: number;
+  /** Where the previous page ended (its `nextCursor`), for `page`. */
+  readonly cursor?: string;
+}
+
+export interface DeadLetterPage {
+  readonly deadLetters: readonly DeadLetter[];
+  /** Present when more letters may follow (newest first): pass it as `cursor`. */
+  readonly nextCursor?: string;
 }
 
 export interface DeadLetters {
   add(letter: DeadLetter): Promise<void>;
   /** Newest first. */
   list(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /**
+   * One page, newest first, from `filter.cursor`: paging visits each letter at most once, even while letters are
+   * removed (redrive) or added (they are newer than any cursor, so they are not visited).
+   */
+  page(filter?: DeadLetterFilter): Promise<DeadLetterPage>;
   get(dlId: string): Promise<DeadLetter | undefined>;
   /** Removes them (after a redrive). Answers how many went. */
   remove(dlIds: readonly string[]): Promise<number>;
@@ -382,8 +432,20 @@ export type DeliveryResult =
       readonly error: string;
     };
 
+/** Why a driver can never deliver to a target (see `TargetDriver.check`). */
+export interface Undeliverable {
+  readonly message: string;
+  /** The target's field at fault, e.g. `brokers`. */
+  readonly field?: string;
+}
+
 export interface TargetDriver {
   deliver(request: DeliveryRequest): Promise<DeliveryResult>;
+  /**
+   * Answers why this driver can never deliver to the target in this deployment (e.g. a `kafka` target naming no
+   * brokers on a bus with no Kafka of its own), or undefined. Rules with such a target are refused.
+   */
+  check?(target: Target): Undeliverable | undefined;
   /** Several deliveries to one target in one call (targets that opt in to batches); one outcome for all. */
   deliverBatch?(requests: readonly DeliveryRequest[]): Promise<DeliveryResult>;
   close?(): Promise<void>;

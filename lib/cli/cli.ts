@@ -1,9 +1,10 @@
 /**
  * The `junction` CLI: each command talks to the HTTP API (`--url`, default the local bus), prints readable output
- * (or `--json`), and exits 0 on success, 1 when the bus answered with an error, 2 on a usage error, 3 when the
- * bus cannot be reached.
+ * (or, with `--json`, the bus's JSON unchanged), and exits 0 on success, 1 when the bus answered with an error,
+ * 2 on a usage error (a bad flag, a bad local file or JSON), 3 when the bus cannot be reached, 4 on a bug in the CLI.
+ * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 export interface CliIo {
@@ -12,6 +13,12 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops. */
   readonly dev?: (options: DevOptions) => Promise<void>;
+  /** Standard input, read when a file argument is `-`. @default none: `-` is then a usage error */
+  readonly stdin?: AsyncIterable<Uint8Array>;
+  /** How long one request to the bus may take before the bus counts as unreachable. @default 60000 */
+  readonly requestTimeoutMs?: number;
+  /** The clock for relative times (`--from -1h`), epoch ms. @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface DevOptions {
@@ -28,111 +35,393 @@ export interface DevOptions {
   readonly quotaBurst?: number;
 }
 
-export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
+/** The exit codes; documented in docs/api.md. */
+export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3, internal: 4 } as const;
 
-const USAGE = `junction — an open event bus for CloudEvents
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+/** The most a local input (a file, standard input) may hold; the bus's own limits are lower (10 MiB batches). */
+const MAX_INPUT_BYTES = 32 * 1024 * 1024;
+/** The most the CLI reads of one answer of the bus. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** How deep `trace --follow` prints emitted events, and how many journeys at most. */
+const MAX_FOLLOW_DEPTH = 16;
+const MAX_FOLLOW_JOURNEYS = 1000;
 
-Usage: junction <command> [options]
+// ---------------------------------------------------------------------------------------------------------------
+// Errors: each kind ends as one line and one exit code.
 
-  dev [--port 8080] [--host 127.0.0.1] [--data-dir ./.junction] [--kafka host:port [--topic T] [--partitions N]]
-      [--quota-per-source EVENTS_PER_S [--quota-burst N]]
-                                        run the embedded bus in the foreground
-  put --type T --source S [--id ID] [--data JSON | --data-file F] [--subject X] [--ext k=v ...]
-                                        publish one CloudEvent
-  put --file events.json                publish a JSON array of events as a batch
-  rules list | get NAME | delete NAME   manage rules
-  rules put NAME FILE                   create or replace a rule from a JSON file
-  rules test --pattern FILE|JSON [--filter SQL] --event FILE|JSON
-                                        test a pattern/filter against an event, with an explanation
-  rules simulate NAME --from T --to T [--pattern FILE|JSON]
-                                        run a rule over retained events, delivering nothing
-  functions deploy NAME FILE [--timeout-ms N] [--memory-mb N] [--aws]
-                                        (--aws: straight to AWS Lambda, see docs/aws-handlers.md)
-  functions list | delete NAME
-  trace ID [--source S]                 an event's journey
-  dead-letters list [--rule R] [--target T] [--limit N]
-  dead-letters redrive (--all | --rule R | --id ID ...)
-  replay --from T --to T [--rule R]     re-deliver retained events of a time range
+/** A mistake on the command line or in a local input: exit 2. */
+class UsageError extends Error {
+  readonly flag: string | undefined;
+  constructor(message: string, flag?: string) {
+    super(message);
+    this.flag = flag;
+  }
+}
 
-Options: --url URL (default $JUNCTION_URL or http://127.0.0.1:8080), --json, --help
-Exit codes: 0 ok, 1 the bus answered with an error, 2 usage error, 3 the bus is unreachable.`;
+/** The bus could not be reached, or did not answer in time: exit 3. */
+class UnreachableError extends Error {}
 
-class UsageError extends Error {}
+/** The bus answered with an error status, or with something the CLI cannot read: exit 1. */
+class ApiError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+  constructor(status: number, body: unknown) {
+    super(`the bus answered ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Collapses a message to one line. */
+function oneLine(text: string): string {
+  return text
+    .replace(/\s*[\r\n]+\s*/g, '; ')
+    .replace(/^;\s*|;\s*$/g, '')
+    .trim();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Options and commands.
+
+type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
+
+/** Every flag the CLI knows, for node:util parseArgs; each command says which of them it takes. */
+const FLAGS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  kafka: { type: 'string' },
+  topic: { type: 'string' },
+  partitions: { type: 'string' },
+  'quota-per-source': { type: 'string' },
+  'quota-burst': { type: 'string' },
+  type: { type: 'string' },
+  source: { type: 'string' },
+  id: { type: 'string', multiple: true },
+  subject: { type: 'string' },
+  data: { type: 'string' },
+  'data-file': { type: 'string' },
+  ext: { type: 'string', multiple: true },
+  file: { type: 'string' },
+  pattern: { type: 'string' },
+  filter: { type: 'string' },
+  event: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  rule: { type: 'string' },
+  target: { type: 'string' },
+  name: { type: 'string' },
+  state: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  all: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  'timeout-ms': { type: 'string' },
+  'memory-mb': { type: 'string' },
+  aws: { type: 'boolean' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+
+type Flag = keyof typeof FLAGS;
+
+/** The flags every command takes. */
+const GLOBAL_FLAGS: Readonly<Partial<Record<Flag, readonly [string, string]>>> = {
+  url: ['URL', `the bus (default $JUNCTION_URL, else ${DEFAULT_URL})`],
+  json: ['', "print the bus's JSON answer unchanged; errors as one JSON object on stderr"],
+  help: ['', 'this help (also: junction help COMMAND)'],
+};
 
 interface Context {
-  readonly url: string;
-  readonly json: boolean;
   readonly io: CliIo;
+  readonly json: boolean;
+  readonly command: Command;
+  readonly values: Values;
+  /** The time relative times count from, read once per run. */
+  readonly now: number;
+  /** Which argument already read standard input (it can be read once). */
+  stdinTakenBy: string | undefined;
 }
 
-interface ApiError {
-  status: number;
-  body: unknown;
+interface Command {
+  /** The words that name it, e.g. `rules put`. */
+  readonly name: string;
+  /** Its positional arguments, all required, e.g. `['NAME', 'FILE']`. */
+  readonly args?: readonly string[];
+  /** The flags of the usage line, e.g. `--from T --to T [--rule R]`. */
+  readonly synopsis?: string;
+  readonly summary: string;
+  /** Its own flags: the value's placeholder ('' for a switch) and what it does. */
+  readonly flags?: Readonly<Partial<Record<Flag, readonly [string, string]>>>;
+  readonly examples?: readonly string[];
+  /** The flag to name when the bus complains about a request field, e.g. `limit` → `--limit`. */
+  readonly fields?: Readonly<Record<string, string>>;
+  /** What to suggest when the bus answers 404 (the name does not exist). */
+  readonly notFound?: string;
+  /** What to suggest when the bus answers 409. */
+  readonly conflict?: string;
+  /** Talks to the bus (false for `dev` and `functions deploy --aws`); it reads --url. */
+  readonly local?: boolean;
+  readonly run: (ctx: Context, args: readonly string[]) => Promise<number | undefined>;
 }
 
-async function call(
-  ctx: Context,
-  method: string,
-  path: string,
-  body?: unknown,
-  raw?: Uint8Array,
-  contentType = 'application/octet-stream',
-): Promise<unknown> {
-  const headers: Record<string, string> = {};
-  let payload: string | Uint8Array | undefined;
-  if (raw !== undefined) {
-    payload = raw;
-    headers['content-type'] = contentType;
-  } else if (body !== undefined) {
-    payload = JSON.stringify(body);
-    headers['content-type'] = 'application/json';
+function str(ctx: Context, flag: Flag): string | undefined {
+  const value = ctx.values[flag];
+  if (Array.isArray(value)) return value[value.length - 1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function list(ctx: Context, flag: Flag): string[] {
+  const value = ctx.values[flag];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+}
+
+function has(ctx: Context, flag: Flag): boolean {
+  return ctx.values[flag] !== undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Local inputs: files, `-` (standard input), inline JSON, numbers and times.
+
+function fsReason(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a folder';
+  return oneLine(code ?? (error as Error).message ?? String(error));
+}
+
+async function readStdin(ctx: Context, label: string): Promise<Uint8Array> {
+  if (ctx.stdinTakenBy !== undefined) {
+    throw new UsageError(`only one of ${ctx.stdinTakenBy} and ${label} can read standard input (-)`, label);
   }
-  let response: Response;
+  ctx.stdinTakenBy = label;
+  const stdin = ctx.io.stdin;
+  if (stdin === undefined) throw new UsageError(`${label}: there is no standard input to read (-)`, label);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    response = await fetch(`${ctx.url}${path}`, {
-      method,
-      headers,
-      ...(payload === undefined ? {} : { body: payload }),
-    });
+    for await (const chunk of stdin) {
+      size += chunk.byteLength;
+      if (size > MAX_INPUT_BYTES)
+        throw new UsageError(`${label}: standard input is larger than 32 MiB`, label);
+      chunks.push(chunk);
+    }
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    throw Object.assign(
-      new Error(`cannot reach the bus at ${ctx.url} (${cause?.code ?? (error as Error).message})`),
-      {
-        unreachable: true,
-      },
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${label}: cannot read standard input: ${fsReason(error)}`, label);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** The bytes of a file argument (`-` is standard input), and how to name where they came from. */
+async function readInput(
+  ctx: Context,
+  path: string,
+  label: string,
+): Promise<{ bytes: Uint8Array; where: string }> {
+  if (path === '-') return { bytes: await readStdin(ctx, label), where: '(standard input)' };
+  try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw Object.assign(new Error('folder'), { code: 'EISDIR' });
+    if (stat.size > MAX_INPUT_BYTES) throw new UsageError(`${label}: ${path} is larger than 32 MiB`, label);
+    return { bytes: readFileSync(path), where: path };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${label}: cannot read ${path}: ${fsReason(error)}`, label);
+  }
+}
+
+function parseJson(text: string, label: string, where?: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new UsageError(
+      `${label}${where === undefined ? '' : ` ${where}`} is not valid JSON: ${oneLine((error as Error).message)}`,
+      label,
     );
   }
-  const text = await response.text();
-  const parsed =
-    text === ''
-      ? undefined
-      : response.headers.get('content-type')?.includes('json')
-        ? JSON.parse(text)
-        : text;
-  if (!response.ok) throw { status: response.status, body: parsed } satisfies ApiError;
+}
+
+/** A JSON argument: inline JSON when it starts with `{` or `[` (and `inline`), `-` for standard input, else a file. */
+async function jsonInput(ctx: Context, value: string, label: string, inline: boolean): Promise<unknown> {
+  if (inline && /^\s*[[{]/.test(value)) return parseJson(value, label);
+  const { bytes, where } = await readInput(ctx, value, label);
+  return parseJson(new TextDecoder().decode(bytes), label, where);
+}
+
+/** A whole number flag, checked here so that the error names the flag and not the bus's query parameter. */
+function wholeNumber(ctx: Context, flag: Flag, range?: readonly [number, number]): number | undefined {
+  const value = str(ctx, flag);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d{1,15}$/.test(value) || (range !== undefined && (n < range[0] || n > range[1]))) {
+    throw new UsageError(
+      `--${flag} must be a whole number${range === undefined ? '' : ` from ${range[0]} to ${range[1]}`}, got "${value}"`,
+      `--${flag}`,
+    );
+  }
+  return n;
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/**
+ * A time flag as epoch ms: `now`, a relative time (`-30s`, `-30m`, `-1h`, `-2d`, `-1w`, `-500ms`), epoch
+ * milliseconds, or RFC 3339 (`2026-05-01`, `2026-05-01T12:00:00Z`, `…+02:00`: a time of day needs its offset).
+ */
+export function parseCliTime(value: string, flag: string, now: number): number {
+  const v = value.trim();
+  if (v === 'now') return now;
+  const relative = /^-(\d{1,9})(ms|s|m|h|d|w)$/.exec(v);
+  if (relative) return now - Number(relative[1]) * (UNIT_MS[relative[2] as string] as number);
+  if (/^\d{1,15}$/.test(v)) return Number(v);
+  if (/^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2}))?$/.test(v)) {
+    const t = Date.parse(v.replace(' ', 'T'));
+    if (!Number.isNaN(t)) return t;
+  }
+  throw new UsageError(
+    `${flag} must be now, a relative time like -1h or -30m, an RFC 3339 time or epoch milliseconds, got "${value}"`,
+    flag,
+  );
+}
+
+/** `--from` and `--to`, both required when `required`; `--to` must be after `--from`. */
+function timeRange(ctx: Context, required: boolean): { from?: number; to?: number } {
+  const from = str(ctx, 'from');
+  const to = str(ctx, 'to');
+  if (required && (from === undefined || to === undefined)) {
+    throw new UsageError(`--from and --to are both required`, from === undefined ? '--from' : '--to');
+  }
+  const range = {
+    ...(from === undefined ? {} : { from: parseCliTime(from, '--from', ctx.now) }),
+    ...(to === undefined ? {} : { to: parseCliTime(to, '--to', ctx.now) }),
+  };
+  if (range.from !== undefined && range.to !== undefined && range.to <= range.from) {
+    throw new UsageError(`--to must be after --from`, '--to');
+  }
+  return range;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Talking to the bus.
+
+function busUrl(ctx: Context): string {
+  const fromFlag = str(ctx, 'url');
+  const raw = fromFlag ?? ctx.io.env.JUNCTION_URL ?? DEFAULT_URL;
+  const name =
+    fromFlag === undefined ? (ctx.io.env.JUNCTION_URL === undefined ? 'the URL' : '$JUNCTION_URL') : '--url';
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`${name} must be an http:// or https:// URL, got "${raw}"`, '--url');
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+async function readAnswer(response: Response): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      throw new ApiError(response.status, {
+        error: { code: 'AnswerTooLarge', message: 'the answer of the bus is larger than 64 MiB' },
+      });
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+type Body = { readonly json: unknown } | { readonly raw: Uint8Array; readonly type: string };
+
+async function call(ctx: Context, method: string, path: string, body?: Body): Promise<unknown> {
+  const base = busUrl(ctx);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let payload: string | Uint8Array | undefined;
+  if (body !== undefined && 'raw' in body) {
+    payload = body.raw;
+    headers['content-type'] = body.type;
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body.json);
+    headers['content-type'] = 'application/json';
+  }
+  const timeoutMs = ctx.io.requestTimeoutMs ?? 60_000;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(payload === undefined ? {} : { body: payload }),
+    });
+    text = await readAnswer(response);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    const name = (error as Error).name;
+    if (name === 'TimeoutError' || name === 'AbortError') {
+      throw new UnreachableError(`the bus at ${base} did not answer within ${timeoutMs / 1000} s`);
+    }
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new UnreachableError(
+      `cannot reach the bus at ${base} (${oneLine(cause?.code ?? cause?.message ?? (error as Error).message)})`,
+    );
+  }
+  let parsed: unknown = text === '' ? undefined : text;
+  if (text !== '' && response.headers.get('content-type')?.includes('json')) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ApiError(response.status, {
+        error: { code: 'BadAnswer', message: `the bus answered ${response.status} with invalid JSON` },
+      });
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
 }
 
-function jsonArg(value: string, what: string): unknown {
-  const text =
-    value.trim().startsWith('{') || value.trim().startsWith('[') ? value : readFileSync(value, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${what} is not valid JSON: ${(error as Error).message}`);
-  }
+function print(ctx: Context, body: unknown, human: () => string): void {
+  ctx.io.out(ctx.json ? JSON.stringify(body ?? null, null, 2) : human());
 }
 
-function print(ctx: Context, value: unknown, human: () => string): void {
-  ctx.io.out(ctx.json ? JSON.stringify(value, null, 2) : human());
+// ---------------------------------------------------------------------------------------------------------------
+// Output helpers.
+
+function time(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return new Date(value).toISOString();
+  return value === undefined || value === null ? '' : String(value);
 }
 
-function time(ms: unknown): string {
-  return typeof ms === 'number' ? new Date(ms).toISOString() : String(ms);
-}
-
-function table(rows: string[][]): string {
+function table(rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
@@ -145,124 +434,386 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-/** A command; answers an exit code other than 0 when the outcome is a failure without an error. */
-type Handler = (ctx: Context, args: string[], values: Record<string, unknown>) => Promise<unknown>;
-
-const put: Handler = async (ctx, _args, v) => {
-  if (typeof v.file === 'string') {
-    const events = jsonArg(v.file, '--file');
-    if (!Array.isArray(events)) throw new UsageError('--file must hold a JSON array of CloudEvents');
-    const result = (await callRaw(
-      ctx,
-      '/events',
-      JSON.stringify(events),
-      'application/cloudevents-batch+json',
-    )) as {
-      accepted: number;
-      failed: number;
-      results: Array<{ id?: string; error?: { code: string; message: string } }>;
-    };
-    print(ctx, result, () =>
-      [
-        `accepted ${result.accepted}, failed ${result.failed}`,
-        ...result.results.flatMap((r, i) =>
-          r.error ? [`  #${i} ${r.id ?? ''} ${r.error.code}: ${r.error.message}`] : [],
-        ),
-      ].join('\n'),
-    );
-    return result.failed > 0 ? EXIT.apiError : EXIT.ok;
-  }
-  if (typeof v.type !== 'string' || typeof v.source !== 'string') {
-    throw new UsageError('put needs --type and --source (or --file with a batch)');
-  }
-  const event: Record<string, unknown> = {
-    specversion: '1.0',
-    id: typeof v.id === 'string' ? v.id : globalThis.crypto.randomUUID(),
-    source: v.source,
-    type: v.type,
-    time: new Date().toISOString(),
-  };
-  if (typeof v.subject === 'string') event.subject = v.subject;
-  if (typeof v.data === 'string') {
-    event.datacontenttype = 'application/json';
-    event.data = jsonArg(v.data, '--data');
-  } else if (typeof v['data-file'] === 'string') {
-    event.datacontenttype = 'application/json';
-    event.data = jsonArg(v['data-file'], '--data-file');
-  }
-  for (const ext of (v.ext as string[] | undefined) ?? []) {
-    const eq = ext.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--ext takes name=value, got "${ext}"`);
-    event[ext.slice(0, eq)] = ext.slice(eq + 1);
-  }
-  const result = (await callRaw(ctx, '/events', JSON.stringify(event), 'application/cloudevents+json')) as {
-    id: string;
-    duplicate: boolean;
-  };
-  print(
-    ctx,
-    result,
-    () => `${result.duplicate ? 'duplicate (already accepted)' : 'accepted'}: ${event.source} ${result.id}`,
-  );
-};
-
-function callRaw(ctx: Context, path: string, body: string, contentType: string): Promise<unknown> {
-  return call(ctx, 'POST', path, undefined, new TextEncoder().encode(body), contentType);
+function nextPage(ctx: Context, nextCursor: unknown): string[] {
+  if (typeof nextCursor !== 'string' || nextCursor === '') return [];
+  const kept = (['rule', 'target', 'state', 'limit', 'from', 'to'] as const)
+    .filter((f) => str(ctx, f) !== undefined)
+    .map((f) => ` --${f} ${JSON.stringify(str(ctx, f))}`)
+    .join('');
+  return [`more: junction ${ctx.command.name}${kept} --cursor ${nextCursor}`];
 }
 
-const rules: Handler = async (ctx, args, v) => {
-  const [sub, name, file] = args;
-  switch (sub) {
-    case 'list': {
-      const { rules: list } = (await call(ctx, 'GET', '/rules')) as { rules: Array<Record<string, unknown>> };
-      print(ctx, list, () =>
-        list.length === 0
+function query(entries: ReadonlyArray<readonly [string, string | number | undefined]>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of entries) if (v !== undefined) q.append(k, String(v));
+  return q.size > 0 ? `?${q}` : '';
+}
+
+const seg = encodeURIComponent;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The commands.
+
+const RANGE_FLAGS = {
+  from: ['T', 'start of the range: now, -30m, -1h, -2d, RFC 3339 or epoch ms'],
+  to: ['T', 'end of the range (same forms; after --from)'],
+} as const;
+
+interface Trace {
+  source: string;
+  id: string;
+  entries: Array<{
+    at: number;
+    kind: string;
+    rule?: string;
+    target?: string;
+    detail?: Record<string, unknown>;
+  }>;
+  emitted?: Trace[];
+}
+
+function traceLines(t: Trace, indent: string): string[] {
+  return [
+    `${indent}${t.source} ${t.id}`,
+    ...(t.entries ?? []).map((e) => {
+      const where = [e.rule, e.target].filter(Boolean).join('/');
+      const d = e.detail ?? {};
+      const extra =
+        e.kind === 'attempt'
+          ? `#${d.number} ${d.outcome} ${d.latencyMs} ms${d.status ? ` status ${d.status}` : ''}${d.error ? ` — ${oneLine(String(d.error))}` : ''}`
+          : e.kind === 'retry-scheduled'
+            ? `in ${d.delayMs} ms`
+            : e.kind === 'received'
+              ? `partition ${d.partition} offset ${d.offset}`
+              : e.kind === 'dead-lettered'
+                ? oneLine(String(d.reason))
+                : e.kind === 'emitted'
+                  ? JSON.stringify(d.events)
+                  : '';
+      return `${indent}  ${time(e.at)}  ${e.kind.padEnd(15)} ${[where, extra].filter(Boolean).join(' ')}`.trimEnd();
+    }),
+  ];
+}
+
+/** A trace and, indented under it, the journeys of the events it emitted (bounded in depth and count). */
+function followLines(root: Trace): string[] {
+  const lines: string[] = [];
+  let shown = 0;
+  let hidden = 0;
+  const walk = (t: Trace, depth: number): void => {
+    if (shown >= MAX_FOLLOW_JOURNEYS || depth > MAX_FOLLOW_DEPTH) {
+      hidden += 1;
+      return;
+    }
+    shown += 1;
+    const indent = '    '.repeat(depth);
+    lines.push(...traceLines(t, indent));
+    for (const child of Array.isArray(t.emitted) ? t.emitted : []) {
+      if (shown < MAX_FOLLOW_JOURNEYS && depth + 1 <= MAX_FOLLOW_DEPTH) lines.push(`${indent}  ↳ emitted`);
+      walk(child, depth + 1);
+    }
+  };
+  walk(root, 0);
+  if (hidden > 0) lines.push(`… ${hidden} more emitted event(s) not shown; see --json`);
+  return lines;
+}
+
+const CORE_ATTRIBUTES = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'subject',
+  'time',
+  'data',
+  'data_base64',
+]);
+
+const COMMANDS: readonly Command[] = [
+  {
+    name: 'dev',
+    local: true,
+    summary: 'run the embedded bus in the foreground (Ctrl-C stops it)',
+    flags: {
+      port: ['N', 'the port to listen on (default $JUNCTION_PORT, else 8080; 0 picks one)'],
+      host: ['H', 'the address to listen on (default $JUNCTION_HOST, else 127.0.0.1)'],
+      'data-dir': [
+        'DIR',
+        'where SQLite keeps the log and state (default $JUNCTION_DATA_DIR, else ./.junction)',
+      ],
+      kafka: ['HOST:PORT', 'use a Kafka log at these brokers instead (default $JUNCTION_KAFKA)'],
+      topic: ['T', 'the Kafka topic (default $JUNCTION_KAFKA_TOPIC, else junction-events)'],
+      partitions: ['N', 'partitions of the log'],
+      'quota-per-source': ['N', 'per-source ingest quota, events per second (default off)'],
+      'quota-burst': ['N', 'the quota burst (default the quota)'],
+    },
+    examples: ['junction dev', 'junction dev --port 9090 --data-dir /tmp/bus'],
+    async run(ctx) {
+      const env = ctx.io.env;
+      const quota = str(ctx, 'quota-per-source') ?? env.JUNCTION_QUOTA_PER_SOURCE;
+      const burst = str(ctx, 'quota-burst') ?? env.JUNCTION_QUOTA_BURST;
+      for (const [flag, value] of [
+        ['--quota-per-source', quota],
+        ['--quota-burst', burst],
+      ] as const) {
+        if (value !== undefined && !(Number(value) > 0))
+          throw new UsageError(`${flag} must be a number > 0, got "${value}"`, flag);
+      }
+      const portText = str(ctx, 'port') ?? env.JUNCTION_PORT ?? '8080';
+      if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+        throw new UsageError(`--port must be a whole number from 0 to 65535, got "${portText}"`, '--port');
+      }
+      const partitions = wholeNumber(ctx, 'partitions', [1, 1024]);
+      const host = str(ctx, 'host') ?? env.JUNCTION_HOST ?? '127.0.0.1';
+      const port = Number(portText);
+      const kafka = str(ctx, 'kafka') ?? (env.JUNCTION_KAFKA || undefined);
+      const dev = ctx.io.dev;
+      if (dev === undefined) throw new UsageError('dev is only available from bin/junction.ts');
+      const topic = str(ctx, 'topic') ?? (env.JUNCTION_KAFKA_TOPIC || undefined);
+      try {
+        await dev({
+          port,
+          host,
+          dataDir: str(ctx, 'data-dir') ?? env.JUNCTION_DATA_DIR ?? './.junction',
+          ...(kafka === undefined ? {} : { kafka }),
+          ...(topic === undefined ? {} : { topic }),
+          ...(partitions === undefined ? {} : { partitions }),
+          ...(quota === undefined ? {} : { quotaPerSource: Number(quota) }),
+          ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
+        });
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'EADDRINUSE')
+          throw new UsageError(
+            `cannot listen on ${host}:${port}: the address is in use (pick another --port)`,
+            '--port',
+          );
+        if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+          throw new UsageError(
+            `cannot listen on ${host}:${port}: ${code} (check --host and --port)`,
+            '--port',
+          );
+        throw error;
+      }
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'put',
+    synopsis:
+      '--type T --source S [--id ID] [--data JSON | --data-file F] [--subject X] [--ext k=v ...] | --file F',
+    summary: 'publish one CloudEvent, or with --file a JSON array of them as a batch',
+    flags: {
+      type: ['T', 'the event type'],
+      source: ['S', 'the event source'],
+      id: ['ID', 'the event id (default a random UUID); the same source and id is accepted once'],
+      subject: ['X', 'the subject attribute'],
+      data: ['JSON', 'the data, as JSON text (- reads standard input); a string is quoted: \'"hello"\''],
+      'data-file': ['F', 'the data, from a JSON file (- reads standard input)'],
+      ext: ['k=v', 'an extension attribute (repeatable)'],
+      file: ['F', 'publish the JSON array of CloudEvents in F as one batch (- reads standard input)'],
+    },
+    fields: { type: '--type', source: '--source', id: '--id', subject: '--subject', data: '--data' },
+    examples: [
+      `junction put --type order.created --source /shop --data '{"total": 120}'`,
+      'junction put --file events.json',
+      `echo '{"total": 5}' | junction put --type order.created --source /shop --data-file -`,
+    ],
+    async run(ctx) {
+      const file = str(ctx, 'file');
+      if (file !== undefined) {
+        for (const f of ['type', 'source', 'id', 'subject', 'data', 'data-file', 'ext'] as const) {
+          if (has(ctx, f))
+            throw new UsageError(
+              `--file publishes a batch from a file; it cannot be combined with --${f}`,
+              '--file',
+            );
+        }
+        const events = await jsonInput(ctx, file, '--file', false);
+        if (!Array.isArray(events))
+          throw new UsageError('--file must hold a JSON array of CloudEvents', '--file');
+        const result = (await call(ctx, 'POST', '/events', {
+          raw: new TextEncoder().encode(JSON.stringify(events)),
+          type: 'application/cloudevents-batch+json',
+        })) as {
+          accepted: number;
+          failed: number;
+          results: Array<{ id?: string; error?: { code: string; message: string } }>;
+        };
+        print(ctx, result, () =>
+          [
+            `accepted ${result.accepted}, failed ${result.failed}`,
+            ...(result.results ?? []).flatMap((r, i) =>
+              r.error ? [`  #${i} ${r.id ?? ''} ${r.error.code}: ${oneLine(r.error.message)}`] : [],
+            ),
+          ].join('\n'),
+        );
+        return result.failed > 0 ? EXIT.apiError : EXIT.ok;
+      }
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      if (type === undefined || source === undefined) {
+        throw new UsageError(
+          'put needs --type and --source (or --file with a batch)',
+          type ? '--source' : '--type',
+        );
+      }
+      const event: Record<string, unknown> = {
+        specversion: '1.0',
+        id: str(ctx, 'id') ?? globalThis.crypto.randomUUID(),
+        source,
+        type,
+        time: new Date(ctx.now).toISOString(),
+      };
+      const subject = str(ctx, 'subject');
+      if (subject !== undefined) event.subject = subject;
+      const data = str(ctx, 'data');
+      const dataFile = str(ctx, 'data-file');
+      if (data !== undefined && dataFile !== undefined) {
+        throw new UsageError('give either --data or --data-file, not both', '--data');
+      }
+      if (data === '-' || dataFile !== undefined) {
+        event.datacontenttype = 'application/json';
+        event.data = await jsonInput(
+          ctx,
+          dataFile ?? '-',
+          dataFile === undefined ? '--data' : '--data-file',
+          false,
+        );
+      } else if (data !== undefined) {
+        event.datacontenttype = 'application/json';
+        try {
+          event.data = JSON.parse(data);
+        } catch (error) {
+          const hint = /^\s*["[{]/.test(data)
+            ? ''
+            : `; to send text, quote it as JSON (--data '${JSON.stringify(data)}'), to read a file use --data-file ${data}`;
+          throw new UsageError(
+            `--data is not valid JSON: ${oneLine((error as Error).message)}${hint}`,
+            '--data',
+          );
+        }
+      }
+      for (const ext of list(ctx, 'ext')) {
+        const eq = ext.indexOf('=');
+        if (eq <= 0) throw new UsageError(`--ext takes name=value, got "${ext}"`, '--ext');
+        const key = ext.slice(0, eq);
+        if (CORE_ATTRIBUTES.has(key))
+          throw new UsageError(`--ext cannot set the attribute "${key}"; use its own flag`, '--ext');
+        event[key] = ext.slice(eq + 1);
+      }
+      const result = (await call(ctx, 'POST', '/events', {
+        raw: new TextEncoder().encode(JSON.stringify(event)),
+        type: 'application/cloudevents+json',
+      })) as { id: string; duplicate: boolean };
+      print(
+        ctx,
+        result,
+        () => `${result.duplicate ? 'duplicate (already accepted)' : 'accepted'}: ${source} ${result.id}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'rules list',
+    summary: 'list the rules',
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/rules')) as { rules: Array<Record<string, unknown>> };
+      print(ctx, body, () =>
+        body.rules.length === 0
           ? 'no rules yet — create one with: junction rules put NAME rule.json'
           : table([
               ['NAME', 'ENABLED', 'TARGETS', 'DESCRIPTION'],
-              ...list.map((r) => [
+              ...body.rules.map((r) => [
                 String(r.name),
                 String(r.enabled),
-                (r.targets as Array<{ id: string; type: string }>).map((t) => `${t.id}(${t.type})`).join(','),
-                String(r.description ?? ''),
+                ((r.targets as Array<{ id: string; type: string }>) ?? [])
+                  .map((t) => `${t.id}(${t.type})`)
+                  .join(','),
+                oneLine(String(r.description ?? '')),
               ]),
             ]),
       );
-      return;
-    }
-    case 'get': {
-      if (!name) throw new UsageError('rules get NAME');
-      const rule = await call(ctx, 'GET', `/rules/${encodeURIComponent(name)}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'rules get',
+    args: ['NAME'],
+    summary: 'print a rule as JSON',
+    notFound: 'list them with `junction rules list`',
+    async run(ctx, [name]) {
+      const rule = await call(ctx, 'GET', `/rules/${seg(name!)}`);
       ctx.io.out(JSON.stringify(rule, null, 2));
-      return;
-    }
-    case 'delete': {
-      if (!name) throw new UsageError('rules delete NAME');
-      await call(ctx, 'DELETE', `/rules/${encodeURIComponent(name)}`);
-      print(ctx, { deleted: name }, () => `deleted rule ${name}`);
-      return;
-    }
-    case 'put': {
-      if (!name || !file) throw new UsageError('rules put NAME FILE');
-      const rule = (await call(
-        ctx,
-        'PUT',
-        `/rules/${encodeURIComponent(name)}`,
-        jsonArg(file, 'the rule file'),
-      )) as {
-        targets: unknown[];
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'rules put',
+    args: ['NAME', 'FILE'],
+    summary:
+      'create or replace the rule NAME from a JSON file (- reads standard input); see docs/api.md#rules',
+    examples: ['junction rules put big-orders rule.json'],
+    async run(ctx, [name, file]) {
+      const definition = await jsonInput(ctx, file!, 'FILE', false);
+      const rule = (await call(ctx, 'PUT', `/rules/${seg(name!)}`, { json: definition })) as {
+        targets?: unknown[];
       };
-      print(ctx, rule, () => `rule ${name} saved with ${rule.targets.length} target(s)`);
-      return;
-    }
-    case 'test': {
-      if (v.event === undefined || (v.pattern === undefined && v.filter === undefined)) {
-        throw new UsageError('rules test --pattern FILE|JSON [--filter SQL] --event FILE|JSON');
+      print(ctx, rule, () => `rule ${name} saved with ${rule.targets?.length ?? 0} target(s)`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'rules delete',
+    args: ['NAME'],
+    summary: 'delete a rule (--json prints {"deleted": NAME})',
+    notFound: 'list them with `junction rules list`',
+    async run(ctx, [name]) {
+      await call(ctx, 'DELETE', `/rules/${seg(name!)}`);
+      print(ctx, { deleted: name }, () => `deleted rule ${name}`);
+      return EXIT.ok;
+    },
+  },
+  ...(['enable', 'disable'] as const).map(
+    (verb): Command => ({
+      name: `rules ${verb}`,
+      args: ['NAME'],
+      summary: `${verb} a rule (${verb === 'enable' ? 'it matches events again' : 'it keeps its definition, matches nothing'})`,
+      notFound: 'list them with `junction rules list`',
+      async run(ctx, [name]) {
+        const rule = (await call(ctx, 'POST', `/rules/${seg(name!)}/${verb}`)) as { enabled?: boolean };
+        print(ctx, rule, () => `rule ${name} ${rule.enabled === false ? 'disabled' : 'enabled'}`);
+        return EXIT.ok;
+      },
+    }),
+  ),
+  {
+    name: 'rules test',
+    synopsis: '--pattern FILE|JSON [--filter SQL] --event FILE|JSON',
+    summary:
+      'test a pattern and/or filter against an event, explaining a mismatch (exit 1 when it does not match)',
+    flags: {
+      pattern: ['FILE|JSON', 'an EventBridge pattern, inline JSON or a file (- reads standard input)'],
+      filter: ['SQL', 'a CloudEvents SQL filter'],
+      event: ['FILE|JSON', 'the event, inline JSON or a file (- reads standard input)'],
+    },
+    fields: { pattern: '--pattern', filter: '--filter', event: '--event' },
+    examples: [`junction rules test --pattern '{"type": ["order.created"]}' --event event.json`],
+    async run(ctx) {
+      const pattern = str(ctx, 'pattern');
+      const filter = str(ctx, 'filter');
+      const event = str(ctx, 'event');
+      if (event === undefined || (pattern === undefined && filter === undefined)) {
+        throw new UsageError(
+          'rules test needs --event and --pattern or --filter',
+          event ? '--pattern' : '--event',
+        );
       }
-      const body: Record<string, unknown> = { event: jsonArg(v.event as string, '--event') };
-      if (typeof v.pattern === 'string') body.pattern = jsonArg(v.pattern, '--pattern');
-      if (typeof v.filter === 'string') body.filter = v.filter;
-      const result = (await call(ctx, 'POST', '/patterns/test', body)) as {
+      const body: Record<string, unknown> = {};
+      if (pattern !== undefined) body.pattern = await jsonInput(ctx, pattern, '--pattern', true);
+      if (filter !== undefined) body.filter = filter;
+      body.event = await jsonInput(ctx, event, '--event', true);
+      const result = (await call(ctx, 'POST', '/patterns/test', { json: body })) as {
         matches: boolean;
         explanation?: Array<{ path: string; condition: string; actual?: unknown; reason: string }>;
       };
@@ -278,86 +829,100 @@ const rules: Handler = async (ctx, args, v) => {
             ].join('\n'),
       );
       return result.matches ? EXIT.ok : EXIT.apiError;
-    }
-    case 'simulate': {
-      if (!name || v.from === undefined || v.to === undefined)
-        throw new UsageError('rules simulate NAME --from T --to T');
-      const body: Record<string, unknown> = { from: v.from, to: v.to };
-      if (typeof v.pattern === 'string') body.pattern = jsonArg(v.pattern, '--pattern');
-      if (typeof v.filter === 'string') body.filter = v.filter;
-      const r = (await call(ctx, 'POST', `/rules/${encodeURIComponent(name)}/simulate`, body)) as {
+    },
+  },
+  {
+    name: 'rules simulate',
+    args: ['NAME'],
+    synopsis: '--from T --to T [--pattern FILE|JSON] [--filter SQL]',
+    summary: 'run a rule (or the pattern/filter given) over retained events, delivering nothing',
+    flags: {
+      ...RANGE_FLAGS,
+      pattern: ['FILE|JSON', 'try this pattern instead of the stored one'],
+      filter: ['SQL', 'try this filter instead of the stored one'],
+    },
+    fields: { from: '--from', to: '--to', pattern: '--pattern', filter: '--filter' },
+    notFound: 'list them with `junction rules list`',
+    examples: ['junction rules simulate big-orders --from -1d --to now'],
+    async run(ctx, [name]) {
+      const range = timeRange(ctx, true);
+      const body: Record<string, unknown> = { ...range };
+      const pattern = str(ctx, 'pattern');
+      if (pattern !== undefined) body.pattern = await jsonInput(ctx, pattern, '--pattern', true);
+      const filter = str(ctx, 'filter');
+      if (filter !== undefined) body.filter = filter;
+      const r = (await call(ctx, 'POST', `/rules/${seg(name!)}/simulate`, { json: body })) as {
         scanned: number;
         matched: number;
-        sample: Array<{ source: string; id: string; type: string }>;
+        sample?: Array<{ source: string; id: string; type: string }>;
       };
       print(ctx, r, () =>
         [
           `${name}: ${r.matched} of ${r.scanned} retained events would match (nothing was delivered)`,
-          ...r.sample.map((e) => `  ${e.type}  ${e.source}  ${e.id}`),
+          ...(r.sample ?? []).map((e) => `  ${e.type}  ${e.source}  ${e.id}`),
         ].join('\n'),
       );
-      return;
-    }
-    default:
-      throw new UsageError('rules list | get NAME | put NAME FILE | delete NAME | test ... | simulate ...');
-  }
-};
-
-const functions: Handler = async (ctx, args, v) => {
-  const [sub, name, file] = args;
-  switch (sub) {
-    case 'deploy': {
-      if (!name || !file) throw new UsageError('functions deploy NAME FILE');
-      if (v.aws === true) {
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'functions deploy',
+    args: ['NAME', 'FILE'],
+    synopsis: '[--timeout-ms N] [--memory-mb N] [--aws]',
+    summary: 'bundle and deploy a function (TypeScript/JavaScript module or zip; - reads standard input)',
+    flags: {
+      'timeout-ms': ['N', 'the time one invocation may take'],
+      'memory-mb': ['N', 'the memory of one invocation'],
+      aws: ['', 'deploy straight to AWS Lambda (see docs/aws-handlers.md); FILE must be a file'],
+    },
+    fields: { timeoutMs: '--timeout-ms', memoryMb: '--memory-mb' },
+    examples: ['junction functions deploy fulfil-order fulfil.ts --timeout-ms 5000'],
+    async run(ctx, [name, file]) {
+      const timeoutMs = wholeNumber(ctx, 'timeout-ms');
+      const memoryMb = wholeNumber(ctx, 'memory-mb');
+      if (ctx.values.aws === true) {
+        if (file === '-') throw new UsageError('with --aws, FILE must be a file, not -', 'FILE');
+        await readInput(ctx, file!, 'FILE');
         const { runAwsDeploy } = await import('./aws-deploy.ts');
         return runAwsDeploy(
           {
-            name,
-            file,
+            name: name!,
+            file: file!,
             json: ctx.json,
-            ...(typeof v['timeout-ms'] === 'string' ? { timeoutMs: v['timeout-ms'] } : {}),
-            ...(typeof v['memory-mb'] === 'string' ? { memoryMb: v['memory-mb'] } : {}),
+            ...(timeoutMs === undefined ? {} : { timeoutMs: String(timeoutMs) }),
+            ...(memoryMb === undefined ? {} : { memoryMb: String(memoryMb) }),
           },
           ctx.io,
         );
       }
-      let source: Uint8Array;
-      try {
-        source = readFileSync(file);
-      } catch (error) {
-        throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
-      }
-      const q = new URLSearchParams();
-      if (typeof v['timeout-ms'] === 'string') q.set('timeoutMs', v['timeout-ms']);
-      if (typeof v['memory-mb'] === 'string') q.set('memoryMb', v['memory-mb']);
-      const suffix = q.size > 0 ? `?${q}` : '';
-      const info = (await call(
-        ctx,
-        'PUT',
-        `/functions/${encodeURIComponent(name)}${suffix}`,
-        undefined,
-        source,
-      )) as {
-        size: number;
-        sha256: string;
-      };
+      const { bytes } = await readInput(ctx, file!, 'FILE');
+      const q = query([
+        ['timeoutMs', timeoutMs],
+        ['memoryMb', memoryMb],
+      ]);
+      const info = (await call(ctx, 'PUT', `/functions/${seg(name!)}${q}`, {
+        raw: bytes,
+        type: 'application/octet-stream',
+      })) as { size: number; sha256: string };
       print(
         ctx,
         info,
-        () => `deployed ${name}: ${info.size} bytes bundled, sha256 ${info.sha256.slice(0, 12)}`,
+        () => `deployed ${name}: ${info.size} bytes bundled, sha256 ${String(info.sha256).slice(0, 12)}`,
       );
-      return;
-    }
-    case 'list': {
-      const { functions: list } = (await call(ctx, 'GET', '/functions')) as {
-        functions: Array<Record<string, unknown>>;
-      };
-      print(ctx, list, () =>
-        list.length === 0
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'functions list',
+    summary: 'list the deployed functions',
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/functions')) as { functions: Array<Record<string, unknown>> };
+      print(ctx, body, () =>
+        body.functions.length === 0
           ? 'no functions yet — deploy one with: junction functions deploy NAME handler.ts'
           : table([
               ['NAME', 'SIZE', 'TIMEOUT', 'MEMORY', 'UPDATED'],
-              ...list.map((f) => [
+              ...body.functions.map((f) => [
                 String(f.name),
                 `${f.size} B`,
                 `${f.timeoutMs} ms`,
@@ -366,265 +931,657 @@ const functions: Handler = async (ctx, args, v) => {
               ]),
             ]),
       );
-      return;
-    }
-    case 'delete': {
-      if (!name) throw new UsageError('functions delete NAME');
-      await call(ctx, 'DELETE', `/functions/${encodeURIComponent(name)}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'functions delete',
+    args: ['NAME'],
+    summary: 'delete a function (--json prints {"deleted": NAME})',
+    notFound: 'list them with `junction functions list`',
+    conflict: 'change or delete the rules that deliver to it first (see `junction rules list`)',
+    async run(ctx, [name]) {
+      await call(ctx, 'DELETE', `/functions/${seg(name!)}`);
       print(ctx, { deleted: name }, () => `deleted function ${name}`);
-      return;
-    }
-    default:
-      throw new UsageError('functions deploy NAME FILE | list | delete NAME');
-  }
-};
-
-const trace: Handler = async (ctx, args, v) => {
-  const [id] = args;
-  if (!id) throw new UsageError('trace ID [--source S]');
-  const q = typeof v.source === 'string' ? `?source=${encodeURIComponent(v.source)}` : '';
-  const result = (await call(ctx, 'GET', `/events/${encodeURIComponent(id)}/trace${q}`)) as {
-    source: string;
-    id: string;
-    entries: Array<{
-      at: number;
-      kind: string;
-      rule?: string;
-      target?: string;
-      detail?: Record<string, unknown>;
-    }>;
-  };
-  print(ctx, result, () =>
-    [
-      `${result.source} ${result.id}`,
-      ...result.entries.map((e) => {
-        const where = [e.rule, e.target].filter(Boolean).join('/');
-        const d = e.detail ?? {};
-        const extra =
-          e.kind === 'attempt'
-            ? `#${d.number} ${d.outcome} ${d.latencyMs} ms${d.status ? ` status ${d.status}` : ''}${d.error ? ` — ${d.error}` : ''}`
-            : e.kind === 'retry-scheduled'
-              ? `in ${d.delayMs} ms`
-              : e.kind === 'received'
-                ? `partition ${d.partition} offset ${d.offset}`
-                : e.kind === 'dead-lettered'
-                  ? String(d.reason)
-                  : e.kind === 'emitted'
-                    ? JSON.stringify(d.events)
-                    : '';
-        return `  ${time(e.at)}  ${e.kind.padEnd(15)} ${[where, extra].filter(Boolean).join(' ')}`.trimEnd();
-      }),
-    ].join('\n'),
-  );
-};
-
-const deadLetters: Handler = async (ctx, args, v) => {
-  const [sub] = args;
-  if (sub === 'list') {
-    const q = new URLSearchParams();
-    for (const k of ['rule', 'target', 'limit', 'from', 'to'] as const)
-      if (typeof v[k] === 'string') q.set(k, v[k]);
-    const { deadLetters: list } = (await call(ctx, 'GET', `/dead-letters${q.size > 0 ? `?${q}` : ''}`)) as {
-      deadLetters: Array<{
-        dlId: string;
-        rule: string;
-        target: string;
-        source: string;
-        id: string;
-        reason: string;
-        at: number;
-        attempts: unknown[];
-      }>;
-    };
-    print(ctx, list, () =>
-      list.length === 0
-        ? 'no dead letters'
-        : table([
-            ['ID', 'RULE/TARGET', 'EVENT', 'ATTEMPTS', 'AT', 'REASON'],
-            ...list.map((d) => [
-              d.dlId,
-              `${d.rule}/${d.target}`,
-              `${d.source} ${d.id}`,
-              String(d.attempts.length),
-              time(d.at),
-              d.reason,
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'trace',
+    args: ['ID'],
+    synopsis: '[--source S] [--follow]',
+    summary: "an event's journey: received, matched, attempts, retries, dead letters, emitted events",
+    flags: {
+      source: ['S', 'the event source (needed when the id is not unique)'],
+      follow: ['', 'also the journeys of the events its functions emitted, indented under it'],
+    },
+    notFound: 'check the id (and --source); a trace appears once the bus has read the event',
+    examples: ['junction trace order-42 --source /shop --follow'],
+    async run(ctx, [id]) {
+      const q = query([
+        ['source', str(ctx, 'source')],
+        ['follow', ctx.values.follow === true ? 'true' : undefined],
+      ]);
+      const result = (await call(ctx, 'GET', `/events/${seg(id!)}/trace${q}`)) as Trace;
+      print(ctx, result, () =>
+        (ctx.values.follow === true ? followLines(result) : traceLines(result, '')).join('\n'),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'dead-letters list',
+    synopsis: '[--rule R] [--target T] [--from T] [--to T] [--limit N] [--cursor C]',
+    summary: 'deliveries that exhausted their retries',
+    flags: {
+      rule: ['R', 'only this rule'],
+      target: ['T', 'only this target'],
+      from: ['T', 'dead-lettered at or after (now, -1h, RFC 3339, epoch ms)'],
+      to: ['T', 'dead-lettered before'],
+      limit: ['N', 'at most N (1-1000; the bus defaults to 100)'],
+      cursor: ['C', 'the next page, from the previous answer'],
+    },
+    fields: {
+      limit: '--limit',
+      from: '--from',
+      to: '--to',
+      rule: '--rule',
+      target: '--target',
+      cursor: '--cursor',
+    },
+    async run(ctx) {
+      const limit = wholeNumber(ctx, 'limit', [1, 1000]);
+      const range = timeRange(ctx, false);
+      const q = query([
+        ['rule', str(ctx, 'rule')],
+        ['target', str(ctx, 'target')],
+        ['from', range.from],
+        ['to', range.to],
+        ['limit', limit],
+        ['cursor', str(ctx, 'cursor')],
+      ]);
+      const body = (await call(ctx, 'GET', `/dead-letters${q}`)) as {
+        deadLetters: Array<{
+          dlId: string;
+          rule: string;
+          target: string;
+          source: string;
+          id: string;
+          reason: string;
+          at: number;
+          attempts?: unknown[];
+        }>;
+        nextCursor?: string;
+      };
+      print(ctx, body, () =>
+        [
+          body.deadLetters.length === 0
+            ? 'no dead letters'
+            : table([
+                ['ID', 'RULE/TARGET', 'EVENT', 'ATTEMPTS', 'AT', 'REASON'],
+                ...body.deadLetters.map((d) => [
+                  d.dlId,
+                  `${d.rule}/${d.target}`,
+                  `${d.source} ${d.id}`,
+                  String(d.attempts?.length ?? 0),
+                  time(d.at),
+                  oneLine(String(d.reason)),
+                ]),
+              ]),
+          ...nextPage(ctx, body.nextCursor),
+        ].join('\n'),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'dead-letters redrive',
+    synopsis: '(--all | --rule R [--target T] | --id ID ...)',
+    summary: 'deliver dead letters again',
+    flags: {
+      all: ['', 'every dead letter'],
+      rule: ['R', "this rule's dead letters"],
+      target: ['T', 'only this target of --rule'],
+      id: ['ID', 'this dead letter (repeatable; the ID column of the list)'],
+    },
+    fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all' },
+    async run(ctx) {
+      const ids = list(ctx, 'id');
+      const rule = str(ctx, 'rule');
+      const target = str(ctx, 'target');
+      if (ctx.values.all === true && (rule !== undefined || ids.length > 0 || target !== undefined)) {
+        throw new UsageError('--all cannot be combined with --rule, --target or --id', '--all');
+      }
+      if (target !== undefined && rule === undefined)
+        throw new UsageError('--target needs --rule', '--target');
+      if (ctx.values.all !== true && rule === undefined && ids.length === 0) {
+        throw new UsageError('say what to redrive: --all, --rule R or --id ID');
+      }
+      const body = {
+        ...(ctx.values.all === true ? { all: true } : {}),
+        ...(rule === undefined ? {} : { rule }),
+        ...(target === undefined ? {} : { target }),
+        ...(ids.length === 0 ? {} : { ids }),
+      };
+      const r = (await call(ctx, 'POST', '/dead-letters/redrive', { json: body })) as {
+        redriven: number;
+        skipped: number;
+      };
+      print(
+        ctx,
+        r,
+        () =>
+          `redriven ${r.redriven}${r.skipped ? `, skipped ${r.skipped} (delivered already, exactly-once; or still being closed: try again)` : ''}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'deliveries list',
+    synopsis: '[--state pending|in-flight] [--rule R] [--target T] [--limit N] [--cursor C]',
+    summary: 'deliveries not done yet: pending (waiting or retrying) and in flight',
+    flags: {
+      state: ['S', 'pending or in-flight'],
+      rule: ['R', 'only this rule'],
+      target: ['T', 'only this target'],
+      limit: ['N', 'at most N (1-1000)'],
+      cursor: ['C', 'the next page, from the previous answer'],
+    },
+    fields: { state: '--state', rule: '--rule', target: '--target', limit: '--limit', cursor: '--cursor' },
+    async run(ctx) {
+      const state = str(ctx, 'state');
+      if (state !== undefined && state !== 'pending' && state !== 'in-flight') {
+        throw new UsageError(`--state must be pending or in-flight, got "${state}"`, '--state');
+      }
+      const limit = wholeNumber(ctx, 'limit', [1, 1000]);
+      const q = query([
+        ['state', state],
+        ['rule', str(ctx, 'rule')],
+        ['target', str(ctx, 'target')],
+        ['limit', limit],
+        ['cursor', str(ctx, 'cursor')],
+      ]);
+      const body = (await call(ctx, 'GET', `/deliveries${q}`)) as {
+        deliveries: Array<{
+          source: string;
+          id: string;
+          rule: string;
+          target: string;
+          state: string;
+          createdAt: unknown;
+          dueAt: unknown;
+          attempts: number;
+          lastAttempt?: { at: unknown; outcome: string; status?: number; error?: string; latencyMs?: number };
+        }>;
+        nextCursor?: string;
+      };
+      print(ctx, body, () =>
+        [
+          body.deliveries.length === 0
+            ? 'no pending deliveries'
+            : table([
+                ['RULE/TARGET', 'EVENT', 'STATE', 'ATTEMPTS', 'DUE', 'LAST ATTEMPT'],
+                ...body.deliveries.map((d) => {
+                  const last = d.lastAttempt;
+                  return [
+                    `${d.rule}/${d.target}`,
+                    `${d.source} ${d.id}`,
+                    d.state,
+                    String(d.attempts),
+                    time(d.dueAt),
+                    last === undefined
+                      ? ''
+                      : `${last.outcome}${last.status === undefined ? '' : ` ${last.status}`}${last.error ? ` — ${oneLine(last.error)}` : ''} at ${time(last.at)}`,
+                  ];
+                }),
+              ]),
+          ...nextPage(ctx, body.nextCursor),
+        ].join('\n'),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'deliveries retry',
+    synopsis: '(--all | --rule R [--target T])',
+    summary: 'make pending deliveries due now (their retry wait is skipped)',
+    flags: {
+      all: ['', 'every pending delivery'],
+      rule: ['R', "this rule's pending deliveries"],
+      target: ['T', 'only this target of --rule'],
+    },
+    fields: { rule: '--rule', target: '--target', all: '--all' },
+    notFound: 'list them with `junction rules list`',
+    async run(ctx) {
+      const rule = str(ctx, 'rule');
+      const target = str(ctx, 'target');
+      if (ctx.values.all === true && (rule !== undefined || target !== undefined)) {
+        throw new UsageError('--all cannot be combined with --rule or --target', '--all');
+      }
+      if (target !== undefined && rule === undefined)
+        throw new UsageError('--target needs --rule', '--target');
+      if (ctx.values.all !== true && rule === undefined)
+        throw new UsageError('say what to retry: --all or --rule R');
+      const body =
+        ctx.values.all === true ? { all: true } : { rule, ...(target === undefined ? {} : { target }) };
+      const r = (await call(ctx, 'POST', '/deliveries/retry', { json: body })) as { retried: number };
+      print(ctx, r, () => `retried ${r.retried}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'replay start',
+    synopsis: '--from T --to T [--rule R] [--name N]',
+    summary: 're-deliver the retained events of a time range (also: junction replay --from …)',
+    flags: {
+      ...RANGE_FLAGS,
+      rule: ['R', 'only to this rule (default every rule)'],
+      name: ['N', 'the replay name: 1-64 of a-z, 0-9, - (default generated); a used name is refused'],
+    },
+    fields: { from: '--from', to: '--to', rule: '--rule', name: '--name' },
+    notFound: 'list them with `junction rules list`',
+    conflict: 'that replay name is taken: pick another --name (see `junction replay list`)',
+    examples: ['junction replay --from -2h --to -1h --rule big-orders --name fix-1'],
+    async run(ctx) {
+      const range = timeRange(ctx, true);
+      const rule = str(ctx, 'rule');
+      const name = str(ctx, 'name');
+      const body = {
+        ...range,
+        ...(rule === undefined ? {} : { rule }),
+        ...(name === undefined ? {} : { name }),
+      };
+      const r = (await call(ctx, 'POST', '/replays', { json: body })) as {
+        name: string;
+        state?: string;
+        events?: number;
+        deliveries?: number;
+        counts?: { events: number; deliveries: number };
+      };
+      print(ctx, r, () =>
+        typeof r.events === 'number'
+          ? `replay ${r.name}: ${r.events} events, ${r.deliveries} deliveries scheduled`
+          : `replay ${r.name} ${r.state ?? 'started'}${r.counts ? `: ${r.counts.events} events, ${r.counts.deliveries} deliveries so far` : ''} — follow it with: junction replay status ${r.name}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'replay list',
+    summary: 'the replays, running and done',
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/replays')) as { replays: Replay[] };
+      print(ctx, body, () =>
+        body.replays.length === 0
+          ? 'no replays yet — start one with: junction replay --from -1h --to now'
+          : table([
+              ['NAME', 'STATE', 'FROM', 'TO', 'RULE', 'PROGRESS', 'EVENTS', 'DELIVERIES', 'STARTED'],
+              ...body.replays.map((r) => [
+                r.name,
+                r.state,
+                time(r.from),
+                time(r.to),
+                r.rule ?? '*',
+                `${r.progress?.read ?? '?'}/${r.progress?.total ?? '?'}`,
+                String(r.counts?.events ?? ''),
+                String(r.counts?.deliveries ?? ''),
+                time(r.startedAt),
+              ]),
             ]),
-          ]),
-    );
-    return;
-  }
-  if (sub === 'redrive') {
-    const body: Record<string, unknown> = {};
-    if (v.all === true) body.all = true;
-    if (typeof v.rule === 'string') body.rule = v.rule;
-    if (typeof v.target === 'string') body.target = v.target;
-    if (Array.isArray(v.id) && v.id.length > 0) body.ids = v.id;
-    if (Object.keys(body).length === 0)
-      throw new UsageError('dead-letters redrive --all | --rule R | --id ID ...');
-    const r = (await call(ctx, 'POST', '/dead-letters/redrive', body)) as {
-      redriven: number;
-      skipped: number;
-    };
-    print(
-      ctx,
-      r,
-      () =>
-        `redriven ${r.redriven}${r.skipped ? `, skipped ${r.skipped} already delivered (exactly-once)` : ''}`,
-    );
-    return;
-  }
-  throw new UsageError('dead-letters list | redrive');
-};
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'replay status',
+    args: ['NAME'],
+    summary: 'one replay: its state, progress and counts',
+    notFound: 'list them with `junction replay list`',
+    async run(ctx, [name]) {
+      const r = (await call(ctx, 'GET', `/replays/${seg(name!)}`)) as Replay;
+      print(ctx, r, () =>
+        table([
+          ['name', r.name],
+          ['state', r.state],
+          ['range', `${time(r.from)} .. ${time(r.to)}`],
+          ['rule', r.rule ?? '* (every rule)'],
+          ['progress', `${r.progress?.read ?? '?'} of ${r.progress?.total ?? '?'} events read`],
+          ['matched', `${r.counts?.events ?? '?'} events, ${r.counts?.deliveries ?? '?'} deliveries`],
+          ['started', time(r.startedAt)],
+          ...(r.endedAt === undefined ? [] : [['ended', time(r.endedAt)]]),
+        ]),
+      );
+      return EXIT.ok;
+    },
+  },
+];
 
-const replayCmd: Handler = async (ctx, _args, v) => {
-  if (v.from === undefined || v.to === undefined) throw new UsageError('replay --from T --to T [--rule R]');
-  const body: Record<string, unknown> = { from: v.from, to: v.to };
-  if (typeof v.rule === 'string') body.rule = v.rule;
-  const r = (await call(ctx, 'POST', '/replays', body)) as {
-    name: string;
-    events: number;
-    deliveries: number;
-  };
-  print(ctx, r, () => `replay ${r.name}: ${r.events} events, ${r.deliveries} deliveries scheduled`);
-};
-
-const COMMANDS: Record<string, Handler> = {
-  put,
-  rules,
-  functions,
-  trace,
-  'dead-letters': deadLetters,
-  replay: replayCmd,
-};
-
-function describe(error: ApiError): string {
-  const body = error.body as
-    | { error?: { code?: string; message?: string; field?: string; path?: string } }
-    | undefined;
-  const e = body?.error;
-  if (!e)
-    return `the bus answered ${error.status}: ${typeof error.body === 'string' ? error.body : JSON.stringify(error.body)}`;
-  const where = e.path ?? e.field;
-  const hint =
-    error.status === 404
-      ? ' (list what exists with `junction rules list` / `junction functions list`)'
-      : error.status === 503
-        ? ' (the log is unavailable: try again shortly)'
-        : '';
-  return `${e.code}${where ? ` at ${where}` : ''}: ${e.message}${hint}`;
+interface Replay {
+  name: string;
+  state: string;
+  from: unknown;
+  to: unknown;
+  rule?: string;
+  startedAt: unknown;
+  endedAt?: unknown;
+  progress?: { read: number; total: number };
+  counts?: { events: number; deliveries: number };
 }
 
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+/** Every command and its flags (for tests that hold the docs to the CLI). */
+export function cliCommands(): ReadonlyArray<{ readonly name: string; readonly flags: readonly string[] }> {
+  return COMMANDS.map((c) => ({ name: c.name, flags: Object.keys(c.flags ?? {}).map((f) => `--${f}`) }));
+}
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+/** Command groups (`rules`, `functions`, …) and their subcommands, in order. */
+const GROUPS = new Map<string, string[]>();
+for (const c of COMMANDS) {
+  const [group, sub] = c.name.split(' ');
+  if (sub !== undefined) GROUPS.set(group!, [...(GROUPS.get(group!) ?? []), sub]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Help.
+
+function usageLine(c: Command): string {
+  return ['junction', c.name, ...(c.args ?? []), c.synopsis ?? ''].filter(Boolean).join(' ');
+}
+
+function flagLines(flags: Readonly<Partial<Record<Flag, readonly [string, string]>>>): string[] {
+  const rows = Object.entries(flags).map(([flag, spec]) => {
+    const [value, help] = spec as readonly [string, string];
+    return [`  ${flag === 'help' ? '-h, ' : ''}--${flag}${value ? ` ${value}` : ''}`, help];
+  });
+  return table(rows).split('\n');
+}
+
+const TOP_USAGE_HINT = 'From the repository: npm run -s junction -- <command> (or npx junction <command>).';
+
+const EXIT_TEXT =
+  'Exit codes: 0 ok, 1 the bus answered with an error, 2 usage error (incl. a bad local file or JSON), 3 the bus is unreachable, 4 a bug in the CLI.';
+
+function topHelp(): string {
+  const rows = COMMANDS.map((c) => [`  ${[c.name, ...(c.args ?? [])].join(' ')}`, c.summary]);
+  return [
+    'junction — an open event bus for CloudEvents',
+    '',
+    'Usage: junction <command> [options]',
+    TOP_USAGE_HINT,
+    '',
+    'Commands:',
+    table(rows),
+    '',
+    'Options of every command:',
+    ...flagLines({ ...GLOBAL_FLAGS, version: ['', 'print the version'] }),
+    '',
+    'Times (--from, --to): now, -30s, -30m, -1h, -2d, -1w, RFC 3339 (2026-05-01T12:00:00Z) or epoch ms.',
+    'A file argument of - reads standard input. Errors are one line on stderr (JSON under --json).',
+    EXIT_TEXT,
+    'Run `junction help <command>` or `junction <command> --help` for its usage and options.',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [
+    `Usage: ${usageLine(c)}`,
+    '',
+    `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`,
+    '',
+    'Options:',
+    ...flagLines({ ...(c.flags ?? {}), ...(c.local && c.name === 'dev' ? {} : GLOBAL_FLAGS) }),
+    ...(c.examples === undefined ? [] : ['', 'Examples:', ...c.examples.map((e) => `  ${e}`)]),
+    '',
+    EXIT_TEXT,
+  ].join('\n');
+}
+
+function groupHelp(group: string): string {
+  const subs = (GROUPS.get(group) ?? []).map((s) => BY_NAME.get(`${group} ${s}`)!);
+  return [
+    `Usage: junction ${group} <${(GROUPS.get(group) ?? []).join('|')}> …`,
+    '',
+    ...subs.flatMap((c) => [`  ${usageLine(c)}`, `      ${c.summary}`]),
+    '',
+    `Options of every command: ${Object.keys(GLOBAL_FLAGS)
+      .map((f) => `--${f}`)
+      .join(', ')}. Run \`junction ${group} <subcommand> --help\` for its options.`,
+  ].join('\n');
+}
+
+function version(): string {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        url: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        kafka: { type: 'string' },
-        topic: { type: 'string' },
-        'quota-per-source': { type: 'string' },
-        'quota-burst': { type: 'string' },
-        partitions: { type: 'string' },
-        type: { type: 'string' },
-        source: { type: 'string' },
-        id: { type: 'string', multiple: true },
-        subject: { type: 'string' },
-        data: { type: 'string' },
-        'data-file': { type: 'string' },
-        ext: { type: 'string', multiple: true },
-        file: { type: 'string' },
-        pattern: { type: 'string' },
-        filter: { type: 'string' },
-        event: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        rule: { type: 'string' },
-        target: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean' },
-        'timeout-ms': { type: 'string' },
-        'memory-mb': { type: 'string' },
-        aws: { type: 'boolean' },
-      },
-    });
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return `junction ${pkg.version ?? 'unknown'}`;
+  } catch {
+    return 'junction (version unknown)';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running a command line.
+
+/**
+ * parseArgs refuses `--from -1h` as ambiguous: a value that starts with `-` and a digit (a relative time, a
+ * negative number) is joined to its flag (`--from=-1h`).
+ */
+function joinDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const flag = arg.startsWith('--') ? (arg.slice(2) as Flag) : undefined;
+    if (flag !== undefined && FLAGS[flag]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+function parseError(error: unknown): UsageError {
+  const message = (error as Error).message ?? String(error);
+  const code = (error as { code?: string }).code;
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option)
+    return new UsageError(`unknown option '${option}'`, option);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+    if (/argument missing/.test(message)) return new UsageError(`${option} needs a value`, option);
+    if (/ambiguous/.test(message))
+      return new UsageError(
+        `${option} needs a value; to give one that starts with -, write ${option}=-…`,
+        option,
+      );
+    if (/does not take an argument/.test(message)) return new UsageError(`${option} takes no value`, option);
+  }
+  return new UsageError(oneLine(message.split('\n')[0] ?? message));
+}
+
+/** Finds the command the positionals name; answers it and its own positionals, or help to print. */
+function resolve(
+  positionals: readonly string[],
+  help: boolean,
+): { command: Command; rest: string[] } | { group: string } {
+  const [first, second] = positionals;
+  const subs = GROUPS.get(first!);
+  if (subs !== undefined) {
+    const command = second === undefined ? undefined : BY_NAME.get(`${first} ${second}`);
+    if (command !== undefined) return { command, rest: positionals.slice(2) };
+    if (first === 'replay' && !(help && second === undefined))
+      return { command: BY_NAME.get('replay start')!, rest: positionals.slice(1) };
+    if (second === undefined) return { group: first! };
+    throw new UsageError(`unknown command "${first} ${second}"; ${first} takes: ${subs.join(', ')}`);
+  }
+  const command = BY_NAME.get(first!);
+  if (command === undefined) throw new UsageError(`unknown command "${first}"`);
+  return { command, rest: positionals.slice(1) };
+}
+
+interface RunState {
+  json: boolean;
+  command?: Command;
+}
+
+async function run(argv: readonly string[], io: CliIo, state: RunState): Promise<number> {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: joinDashValues(argv), options: FLAGS, strict: true, allowPositionals: true });
   } catch (error) {
-    io.err(`${(error as Error).message}\n\n${USAGE}`);
-    return EXIT.usage;
+    throw parseError(error);
   }
-  const { positionals, values } = parsed;
-  const [command, ...args] = positionals;
-  if (values.help || !command) {
-    io.out(USAGE);
-    return command || values.help ? EXIT.ok : EXIT.usage;
+  const { values, positionals } = parsed;
+  state.json = values.json === true;
+  if (values.version === true) {
+    io.out(state.json ? JSON.stringify({ version: version().replace(/^junction /, '') }) : version());
+    return EXIT.ok;
   }
-  const url = (
-    typeof values.url === 'string' ? values.url : (io.env.JUNCTION_URL ?? 'http://127.0.0.1:8080')
-  ).replace(/\/+$/, '');
-  const ctx: Context = { url, json: values.json === true, io };
-  // `put --id X` is a single value; dead-letters takes several.
-  const v: Record<string, unknown> = { ...values };
-  if (command === 'put' && Array.isArray(values.id)) v.id = values.id[values.id.length - 1];
-  try {
-    if (command === 'dev') {
-      if (!io.dev) throw new UsageError('dev is only available from bin/junction.ts');
-      const quota = values['quota-per-source'] ?? io.env.JUNCTION_QUOTA_PER_SOURCE;
-      const burst = values['quota-burst'] ?? io.env.JUNCTION_QUOTA_BURST;
-      for (const [name, value] of [
-        ['--quota-per-source', quota],
-        ['--quota-burst', burst],
-      ] as const) {
-        if (value !== undefined && !(Number(value) > 0))
-          throw new UsageError(`${name} must be a number > 0, got ${value}`);
-      }
-      const port = Number(values.port ?? io.env.JUNCTION_PORT ?? 8080);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new UsageError(`--port must be 0-65535, got ${values.port}`);
-      await io.dev({
-        port,
-        host: (values.host as string | undefined) ?? io.env.JUNCTION_HOST ?? '127.0.0.1',
-        dataDir: (values['data-dir'] as string | undefined) ?? io.env.JUNCTION_DATA_DIR ?? './.junction',
-        ...(typeof values.kafka === 'string'
-          ? { kafka: values.kafka }
-          : io.env.JUNCTION_KAFKA
-            ? { kafka: io.env.JUNCTION_KAFKA }
-            : {}),
-        ...(typeof values.partitions === 'string' ? { partitions: Number(values.partitions) } : {}),
-        ...(typeof quota === 'string' ? { quotaPerSource: Number(quota) } : {}),
-        ...(typeof burst === 'string' ? { quotaBurst: Number(burst) } : {}),
-        ...(typeof values.topic === 'string'
-          ? { topic: values.topic }
-          : io.env.JUNCTION_KAFKA_TOPIC
-            ? { topic: io.env.JUNCTION_KAFKA_TOPIC }
-            : {}),
-      });
+  let words = positionals;
+  let help = values.help === true;
+  if (words[0] === 'help') {
+    words = words.slice(1);
+    help = true;
+  }
+  if (words.length === 0) {
+    io.out(topHelp());
+    return help ? EXIT.ok : EXIT.usage;
+  }
+  const found = resolve(words, help);
+  if ('group' in found) {
+    if (help) {
+      io.out(groupHelp(found.group));
       return EXIT.ok;
     }
-    const handler = COMMANDS[command];
-    if (!handler) throw new UsageError(`unknown command "${command}"`);
-    const code = await handler(ctx, args, v);
-    return typeof code === 'number' ? code : EXIT.ok;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`usage: junction ${error.message}\nRun \`junction --help\` for every command.`);
-      return EXIT.usage;
-    }
-    if (error instanceof Error && (error as { unreachable?: boolean }).unreachable) {
-      io.err(`${error.message}\nIs it running? Start it with \`npm start\` or pass --url.`);
-      return EXIT.unreachable;
-    }
-    if (typeof error === 'object' && error !== null && 'status' in error) {
-      const apiError = error as ApiError;
-      io.err(ctx.json ? JSON.stringify(apiError.body) : describe(apiError));
-      return EXIT.apiError;
-    }
-    throw error;
+    throw new UsageError(`${found.group} needs a subcommand: ${GROUPS.get(found.group)!.join(', ')}`);
   }
+  const { command, rest } = found;
+  state.command = command;
+  if (help) {
+    io.out(commandHelp(command));
+    return EXIT.ok;
+  }
+  for (const key of Object.keys(values)) {
+    if (key in GLOBAL_FLAGS || (command.flags !== undefined && key in command.flags)) continue;
+    throw new UsageError(`--${key} is not an option of \`junction ${command.name}\``, `--${key}`);
+  }
+  const args = command.args ?? [];
+  if (rest.length < args.length) {
+    throw new UsageError(`missing ${args.slice(rest.length).join(' ')}; usage: ${usageLine(command)}`);
+  }
+  if (rest.length > args.length) throw new UsageError(`unexpected argument "${rest[args.length]}"`);
+  const ctx: Context = {
+    io,
+    json: state.json,
+    command,
+    values,
+    now: (io.now ?? Date.now)(),
+    stdinTakenBy: undefined,
+  };
+  return (await command.run(ctx, rest)) ?? EXIT.ok;
+}
+
+/** The one line for an error of the bus, naming the CLI flag when the bus named its request field. */
+function describeApiError(error: ApiError, command: Command | undefined): { line: string; json: unknown } {
+  const body = error.body as
+    | {
+        error?: {
+          code?: string;
+          message?: string;
+          field?: string;
+          path?: string;
+          retryAfterSeconds?: number;
+        };
+      }
+    | undefined;
+  const e = typeof body === 'object' && body !== null ? body.error : undefined;
+  if (e === undefined || typeof e !== 'object' || e === null) {
+    const text = typeof error.body === 'string' ? error.body : JSON.stringify(error.body ?? '');
+    const message = `the bus answered ${error.status}${text ? `: ${oneLine(text).slice(0, 500)}` : ''}`;
+    return { line: message, json: { error: { code: 'BadAnswer', status: error.status, message } } };
+  }
+  const flag = e.field === undefined ? undefined : command?.fields?.[e.field];
+  let message = oneLine(String(e.message ?? ''));
+  if (flag !== undefined && e.field !== undefined) {
+    const field = e.field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    message = message.replace(new RegExp(`^(query parameter )?"?${field}"?(?=\\s)`), flag);
+    message = message.replace(new RegExp(`query parameter ${field}\\b`), flag);
+  }
+  const where =
+    e.code === 'NotFound'
+      ? ''
+      : flag !== undefined
+        ? message.includes(flag)
+          ? ''
+          : ` (${flag})`
+        : e.path || e.field
+          ? ` at ${e.path ?? e.field}`
+          : '';
+  const hint =
+    error.status === 404 && /^no route for /.test(message)
+      ? 'is the bus older than this CLI?'
+      : error.status === 404
+        ? command?.notFound
+        : error.status === 409
+          ? command?.conflict
+          : error.status === 429
+            ? `retry in ${e.retryAfterSeconds ?? 1} s`
+            : error.status === 503
+              ? 'the log is unavailable: try again shortly'
+              : undefined;
+  return {
+    line: `${e.code ?? `HTTP ${error.status}`}${where}: ${message}${hint ? ` — ${hint}` : ''}`,
+    json: flag === undefined ? body : { ...body, error: { ...e, flag } },
+  };
+}
+
+/**
+ * Runs one command line. Never throws: every outcome is an exit code, and every failure one line on `io.err`
+ * (a JSON object `{"error": {"code", "message", …}}` under `--json`).
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const state: RunState = { json: argv.includes('--json') };
+  try {
+    return await run(argv, io, state);
+  } catch (error) {
+    try {
+      return report(error, io, state);
+    } catch {
+      return EXIT.internal;
+    }
+  }
+}
+
+function report(error: unknown, io: CliIo, state: RunState): number {
+  const name = state.command?.name;
+  const emit = (line: string, json: unknown) => io.err(state.json ? JSON.stringify(json) : oneLine(line));
+  if (error instanceof UsageError) {
+    const where = name === undefined ? 'junction' : `junction ${name}`;
+    const help = name === undefined ? 'junction help' : `junction ${name} --help`;
+    emit(`${where}: ${error.message} — see \`${help}\``, {
+      error: {
+        code: 'Usage',
+        message: error.message,
+        ...(name === undefined ? {} : { command: name }),
+        ...(error.flag === undefined ? {} : { flag: error.flag }),
+      },
+    });
+    return EXIT.usage;
+  }
+  if (error instanceof UnreachableError) {
+    emit(`${error.message} — is it running? Start it with \`npm start\`, or pass --url`, {
+      error: { code: 'Unreachable', message: error.message },
+    });
+    return EXIT.unreachable;
+  }
+  if (error instanceof ApiError) {
+    const { line, json } = describeApiError(error, state.command);
+    emit(line, json);
+    return EXIT.apiError;
+  }
+  const message = oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  emit(`internal error in the junction CLI (${message}) — please report it`, {
+    error: { code: 'CliInternal', message },
+  });
+  return EXIT.internal;
 }

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'InvalidFunction'
   | 'InvalidRequest'
   | 'NotFound'
+  | 'Conflict'
+  | 'ReplayExists'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'MethodNotAllowed'
@@ -32,6 +34,8 @@ const STATUS: Record<ErrorCode, number> = {
   InvalidFunction: 400,
   InvalidRequest: 400,
   NotFound: 404,
+  Conflict: 409,
+  ReplayExists: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   MethodNotAllowed: 405,

@@ -436,6 +436,11 @@ export class Dispatcher {
     ]);
   }
 
+  /** Polls the ledger now (deliveries were made due by hand: `POST /deliveries/retry`). */
+  wake(): void {
+    this.#schedule(this.#o.clock.now());
+  }
+
   /** Makes sure the poller runs no later than `at`. */
   #schedule(at: number): void {
     if (!this.#running) return;

@@ -12,15 +12,20 @@ import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
 import type {
   AppendResult,
+  Attempt,
   Clock,
   DeadLetter,
   DeadLetterFilter,
+  DeadLetterPage,
   DeadLetters,
+  DeliveryFilter,
+  DeliveryKey,
   EventLog,
   FunctionConfig,
   FunctionInfo,
   FunctionRunner,
   Ledger,
+  PendingDelivery,
   RuleStore,
   Subscription,
   TargetDriver,
@@ -75,6 +80,27 @@ export interface PatternTestResult {
   readonly explanation?: unknown[];
 }
 
+/** `POST /deliveries/retry`: which pending deliveries to make due now. */
+export interface RetryRequest {
+  readonly all?: boolean;
+  readonly rule?: string;
+  readonly target?: string;
+  readonly keys?: readonly DeliveryKey[];
+}
+
+/** A live delivery as the API shows it: its key, state, times, and its attempts counted with the last one. */
+export interface DeliveryView extends DeliveryKey {
+  readonly state: 'pending' | 'in-flight';
+  readonly createdAt: number;
+  readonly dueAt: number;
+  /** While in flight: when its lease runs out. */
+  readonly leaseUntil?: number;
+  readonly attempts: number;
+  readonly lastAttempt?: Attempt;
+  /** Set when a redrive created it: the dead letter's id. */
+  readonly redriveOf?: string;
+}
+
 export interface RedriveRequest {
   readonly all?: boolean;
   readonly rule?: string;
@@ -83,6 +109,14 @@ export interface RedriveRequest {
 }
 
 const DAY = 86_400_000;
+/** The largest page any list answers, and the most keys or ids one request may name. */
+export const MAX_LIST = 1000;
+/** Ledger entries read per page of a retry. */
+const RETRY_PAGE = 500;
+const RETRY_USAGE =
+  'say what to retry: {"all": true}, {"rule": "name"}, {"rule": "name", "target": "id"} or {"keys": [{"source", "id", "rule", "target"}]}';
+/** Dead letters read per page of a redrive. */
+const REDRIVE_PAGE = 500;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -279,12 +313,62 @@ export class Junction {
 
   // ---- rules ------------------------------------------------------------------------------------------
 
+  /**
+   * Creates or replaces a rule. Beyond its shape, refuses (`InvalidRule`, naming the target's field) a rule that
+   * could never deliver: a function target whose function is not deployed, a target type this bus has no driver
+   * for or whose driver says it cannot deliver (a `kafka` target naming no brokers on a bus without Kafka), and an
+   * enabled rule with no targets (a rule without targets may be kept as a draft with `"enabled": false`).
+   */
   async putRule(name: string, body: unknown): Promise<{ rule: Rule; created: boolean }> {
     const previous = await this.#o.rules.get(name);
     const rule = validateRule(name, body, this.clock.now(), previous);
+    await this.#checkDeliverable(rule);
     const { created } = await this.#o.rules.put(rule);
     this.#apply(rule);
     return { rule, created };
+  }
+
+  /** `POST /rules/{name}/enable|disable`: a disabled rule matches nothing; its live deliveries still finish. */
+  async setRuleEnabled(name: string, enabled: boolean): Promise<Rule> {
+    const current = await this.getRule(name);
+    const rule: Rule = Object.freeze({ ...current, enabled, updatedAt: this.clock.now() });
+    if (enabled) await this.#checkDeliverable(rule);
+    await this.#o.rules.put(rule);
+    this.#apply(rule);
+    return rule;
+  }
+
+  async #checkDeliverable(rule: Rule): Promise<void> {
+    const refuse = (message: string, path: string) =>
+      new JunctionError('InvalidRule', message, { path, field: path });
+    if (rule.targets.length === 0 && rule.enabled) {
+      throw refuse(
+        'a rule with no targets delivers nothing; give it targets, or keep it as a draft with "enabled": false',
+        'targets',
+      );
+    }
+    for (const [i, target] of rule.targets.entries()) {
+      if (target.type === 'function') {
+        if ((await this.#o.functions.get(target.function)) === undefined) {
+          throw refuse(
+            `function "${target.function}" is not deployed; deploy it first (PUT /functions/${target.function})`,
+            `targets[${i}].function`,
+          );
+        }
+        continue;
+      }
+      const driver = this.#o.drivers?.[target.type];
+      if (driver === undefined) {
+        throw refuse(`this bus cannot deliver to "${target.type}" targets`, `targets[${i}].type`);
+      }
+      const problem = driver.check?.(target);
+      if (problem !== undefined) {
+        throw refuse(
+          problem.message,
+          `targets[${i}]${problem.field === undefined ? '' : `.${problem.field}`}`,
+        );
+      }
+    }
   }
 
   async getRule(name: string): Promise<Rule> {
@@ -353,7 +437,19 @@ export class Junction {
     return info;
   }
 
+  /** Refuses (409 `Conflict`, naming them) while rules still deliver to the function. */
   async deleteFunction(name: string): Promise<void> {
+    if ((await this.#o.functions.get(name)) === undefined) throw notFound(`function "${name}"`);
+    const users = (await this.#o.rules.list())
+      .filter((rule) => rule.targets.some((t) => t.type === 'function' && t.function === name))
+      .map((rule) => rule.name);
+    if (users.length > 0) {
+      throw new JunctionError(
+        'Conflict',
+        `function "${name}" is a target of rule${users.length > 1 ? 's' : ''} ${users.join(', ')}; change or delete ${users.length > 1 ? 'them' : 'it'} first`,
+        { field: 'name', details: { rules: users } },
+      );
+    }
     if (!(await this.#o.functions.delete(name))) throw notFound(`function "${name}"`);
   }
 
@@ -382,34 +478,65 @@ export class Junction {
     return { source: src, id, entries };
   }
 
-  listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
-    return this.#o.deadLetters.list(filter);
+  /** One page of dead letters, newest first; `nextCursor` when more follow. */
+  listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetterPage> {
+    return this.#o.deadLetters.page(filter);
   }
 
-  /** Re-delivers dead letters to their target, with the same idempotency key. */
+  /**
+   * Re-delivers dead letters to their target, with the same idempotency key. Pages through the letters with a
+   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so a redrive of
+   * any size finishes and the bus keeps answering meanwhile. Letters dead-lettered again during the redrive are
+   * newer than the cursor and are not taken up again.
+   */
   async redrive(request: RedriveRequest): Promise<{ redriven: number; skipped: number }> {
     if (!request.all && request.rule === undefined && request.ids === undefined) {
       throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
     }
-    const letters: DeadLetter[] = [];
+    if (request.ids !== undefined) {
+      if (!Array.isArray(request.ids) || request.ids.some((id) => typeof id !== 'string')) {
+        throw invalidRequest('"ids" must be an array of dead letter ids (strings)', 'ids');
+      }
+      if (request.ids.length > MAX_LIST) {
+        throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
+      }
+    }
+    for (const field of ['rule', 'target'] as const) {
+      if (request[field] !== undefined && typeof request[field] !== 'string') {
+        throw invalidRequest(`"${field}" must be a string`, field);
+      }
+    }
     const filter: DeadLetterFilter = {
       ...(request.rule === undefined ? {} : { rule: request.rule }),
       ...(request.target === undefined ? {} : { target: request.target }),
       ...(request.ids === undefined ? {} : { ids: request.ids }),
-      limit: 1000,
+      limit: REDRIVE_PAGE,
     };
+    let redriven = 0;
+    let skipped = 0;
+    let cursor: string | undefined;
     for (;;) {
-      const page = await this.#o.deadLetters.list(filter);
-      letters.push(...page.filter((l) => !letters.some((x) => x.dlId === l.dlId)));
-      if (page.length < 1000) break;
-      if (request.ids) break;
+      const page = await this.#o.deadLetters.page(cursor === undefined ? filter : { ...filter, cursor });
+      const counts = await this.#redrivePage(page.deadLetters);
+      redriven += counts.redriven;
+      skipped += counts.skipped;
+      if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
+      cursor = page.nextCursor;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    return { redriven, skipped };
+  }
+
+  async #redrivePage(letters: readonly DeadLetter[]): Promise<{ redriven: number; skipped: number }> {
     const now = this.clock.now();
     let redriven = 0;
     let skipped = 0;
+    const removed: string[] = [];
+    const traces: TraceEntry[] = [];
+    const fresh: PendingDelivery[] = [];
     for (const letter of letters) {
       const target = this.#rules.get(letter.rule)?.targets.find((t) => t.id === letter.target);
-      const delivery = {
+      const delivery: PendingDelivery = {
         source: letter.source,
         id: letter.id,
         rule: letter.rule,
@@ -433,26 +560,119 @@ export class Junction {
           continue;
         }
       }
-      await this.#o.deadLetters.remove([letter.dlId]);
-      await this.#o.traces.record([
-        {
-          source: letter.event.source,
-          id: letter.event.id,
-          at: now,
-          kind: 'redriven',
-          rule: letter.rule,
-          target: letter.target,
-          detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
-        },
-      ]);
+      removed.push(letter.dlId);
+      traces.push({
+        source: letter.event.source,
+        id: letter.event.id,
+        at: now,
+        kind: 'redriven',
+        rule: letter.rule,
+        target: letter.target,
+        detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
+      });
       if (reopened) {
         redriven++;
-        this.dispatcher.submit([delivery]);
+        fresh.push(delivery);
       } else {
         skipped++;
       }
     }
+    await Promise.all([this.#o.deadLetters.remove(removed), this.#o.traces.record(traces)]);
+    this.dispatcher.submit(fresh);
     return { redriven, skipped };
+  }
+
+  // ---- live deliveries -------------------------------------------------------------------------------
+
+  /** One page of pending and in-flight deliveries (`GET /deliveries`). */
+  async listDeliveries(filter: DeliveryFilter): Promise<{ deliveries: DeliveryView[]; nextCursor?: string }> {
+    const page = await this.#o.ledger.list(filter);
+    return {
+      deliveries: page.deliveries.map((d) => {
+        const last = d.attempts[d.attempts.length - 1];
+        return {
+          source: d.source,
+          id: d.id,
+          rule: d.rule,
+          target: d.target,
+          state: d.state,
+          createdAt: d.createdAt,
+          dueAt: d.dueAt,
+          ...(d.leaseUntil === undefined ? {} : { leaseUntil: d.leaseUntil }),
+          attempts: d.attempts.length,
+          ...(last === undefined ? {} : { lastAttempt: last }),
+          ...(d.redriveOf === undefined ? {} : { redriveOf: d.redriveOf }),
+        };
+      }),
+      ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+    };
+  }
+
+  /**
+   * Makes pending deliveries due now and wakes the dispatcher (`POST /deliveries/retry`). Pages through the ledger
+   * (`RETRY_PAGE` at a time, yielding between pages); answers how many deliveries were moved forward — those
+   * pending and not yet due. In-flight deliveries are left to finish.
+   */
+  async retryDeliveries(input: unknown): Promise<{ retried: number }> {
+    if (!isObject(input)) throw invalidRequest(RETRY_USAGE);
+    const request = input as RetryRequest;
+    for (const field of ['rule', 'target'] as const) {
+      if (request[field] !== undefined && (typeof request[field] !== 'string' || request[field] === '')) {
+        throw invalidRequest(`"${field}" must be a non-empty string`, field);
+      }
+    }
+    const now = this.clock.now();
+    let retried = 0;
+    if (request.keys !== undefined) {
+      if (request.all !== undefined || request.rule !== undefined || request.target !== undefined) {
+        throw invalidRequest(`give "keys" alone; ${RETRY_USAGE}`, 'keys');
+      }
+      if (!Array.isArray(request.keys) || request.keys.length === 0) {
+        throw invalidRequest(
+          '"keys" must be a non-empty array of {"source", "id", "rule", "target"}',
+          'keys',
+        );
+      }
+      if (request.keys.length > MAX_LIST) {
+        throw invalidRequest(`"keys" holds at most ${MAX_LIST} keys; got ${request.keys.length}`, 'keys');
+      }
+      const keys = request.keys.map((key, i) => {
+        for (const name of ['source', 'id', 'rule', 'target'] as const) {
+          if (!isObject(key) || typeof key[name] !== 'string') {
+            throw invalidRequest(`keys[${i}].${name} must be a string`, `keys[${i}].${name}`);
+          }
+        }
+        return { source: key.source, id: key.id, rule: key.rule, target: key.target };
+      });
+      retried = await this.#o.ledger.makeDue(keys, now);
+    } else {
+      if (request.all !== true && request.rule === undefined) throw invalidRequest(RETRY_USAGE, 'all');
+      if (request.all === true && (request.rule !== undefined || request.target !== undefined)) {
+        throw invalidRequest(`give "all" alone; ${RETRY_USAGE}`, 'all');
+      }
+      if (request.all !== undefined && request.all !== true) {
+        throw invalidRequest(`"all" must be true; ${RETRY_USAGE}`, 'all');
+      }
+      const filter: DeliveryFilter = {
+        state: 'pending',
+        ...(request.rule === undefined ? {} : { rule: request.rule }),
+        ...(request.target === undefined ? {} : { target: request.target }),
+        limit: RETRY_PAGE,
+      };
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await this.#o.ledger.list(cursor === undefined ? filter : { ...filter, cursor });
+        retried += await this.#o.ledger.makeDue(
+          page.deliveries.map((d) => ({ source: d.source, id: d.id, rule: d.rule, target: d.target })),
+          now,
+        );
+        if (page.nextCursor === undefined) break;
+        cursor = page.nextCursor;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    if (retried > 0) this.dispatcher.wake();
+    return { retried };
   }
 
   // ---- health -----------------------------------------------------------------------------------------

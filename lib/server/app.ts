@@ -12,7 +12,7 @@ import {
   putEventsResponse,
   testEventPatternResponse,
 } from '../core/eventbridge.ts';
-import type { Junction } from '../engine/junction.ts';
+import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
 import type { Extensions } from './extensions.ts';
 
@@ -83,6 +83,18 @@ function optionalInt(query: URLSearchParams, name: string): number | undefined {
   if (!/^\d{1,15}$/.test(raw))
     throw invalidRequest(`query parameter ${name} must be a whole number, got "${raw}"`, name);
   return Number(raw);
+}
+
+/**
+ * The `limit` query parameter of a list: a whole number from 1 to `max` (1,000 for every list), `fallback` when
+ * absent. A larger one is refused rather than clipped, so a client never mistakes a clipped page for the whole.
+ */
+export function limitParam(query: URLSearchParams, fallback = 100, max = MAX_LIST): number {
+  const limit = optionalInt(query, 'limit') ?? fallback;
+  if (limit < 1 || limit > max) {
+    throw invalidRequest(`query parameter limit must be from 1 to ${max}, got ${limit}`, 'limit');
+  }
+  return limit;
 }
 
 /** Accepts epoch ms or an RFC 3339 time. */
@@ -257,6 +269,10 @@ export function createApp(options: AppOptions): App {
           const { rule, created } = await junction.putRule(name, readJson(request));
           return json(created ? 201 : 200, rule);
         }
+        if (parts.length === 3 && (third === 'enable' || third === 'disable')) {
+          allow('POST');
+          return json(200, await junction.setRuleEnabled(second as string, third === 'enable'));
+        }
         if (parts.length === 3 && third === 'simulate' && options.extensions?.simulate) {
           allow('POST');
           return json(200, await options.extensions.simulate(second as string, readJson(request)));
@@ -306,10 +322,15 @@ export function createApp(options: AppOptions): App {
             ...(q.get('target') ? { target: q.get('target') as string } : {}),
             ...(q.get('from') ? { from: parseTime(q.get('from'), 'from') } : {}),
             ...(q.get('to') ? { to: parseTime(q.get('to'), 'to') } : {}),
-            ...(q.getAll('id').length > 0 ? { ids: q.getAll('id') } : {}),
-            limit: optionalInt(q, 'limit') ?? 100,
+            ...(q.getAll('id').length > 0 ? { ids: q.getAll('id').slice(0, MAX_LIST) } : {}),
+            ...(q.get('cursor') ? { cursor: q.get('cursor') as string } : {}),
+            limit: limitParam(q),
           };
-          return json(200, { deadLetters: await junction.listDeadLetters(filter) });
+          const page = await junction.listDeadLetters(filter);
+          return json(200, {
+            deadLetters: page.deadLetters,
+            ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+          });
         }
         if (parts.length === 2 && second === 'redrive') {
           allow('POST');
@@ -321,10 +342,45 @@ export function createApp(options: AppOptions): App {
         }
         break;
       }
+      case 'deliveries': {
+        if (parts.length === 1) {
+          allow('GET');
+          const q = request.query;
+          const state = q.get('state');
+          if (state !== null && state !== 'pending' && state !== 'in-flight') {
+            throw invalidRequest(
+              `query parameter state must be "pending" or "in-flight", got "${state}"`,
+              'state',
+            );
+          }
+          return json(
+            200,
+            await junction.listDeliveries({
+              ...(state === null ? {} : { state }),
+              ...(q.get('rule') ? { rule: q.get('rule') as string } : {}),
+              ...(q.get('target') ? { target: q.get('target') as string } : {}),
+              ...(q.get('cursor') ? { cursor: q.get('cursor') as string } : {}),
+              limit: limitParam(q),
+            }),
+          );
+        }
+        if (parts.length === 2 && second === 'retry') {
+          allow('POST');
+          return json(200, await junction.retryDeliveries(readJson(request)));
+        }
+        break;
+      }
       case 'replays':
         if (parts.length === 1 && options.extensions?.replay) {
-          allow('POST');
+          allow('GET', 'POST');
+          if (method === 'GET' && options.extensions.replays)
+            return json(200, await options.extensions.replays());
+          if (method === 'GET') throw new JunctionError('NotFound', 'this bus does not list replays');
           return json(202, await options.extensions.replay(readJson(request)));
+        }
+        if (parts.length === 2 && options.extensions?.replayStatus) {
+          allow('GET');
+          return json(200, await options.extensions.replayStatus(second as string));
         }
         break;
       case 'metrics':

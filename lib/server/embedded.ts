@@ -99,7 +99,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const app = createApp({
     junction,
     onError,
-    extensions: createReplayExtensions({ junction, log }),
+    extensions: createReplayExtensions({ junction, log, file: resolve(dataDir, 'replays.json'), onError }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const server = await serve({

@@ -3,6 +3,10 @@
 export interface Extensions {
   /** `POST /replays {"from", "to", "rule"?}`: re-deliver retained events of a time range. */
   readonly replay?: (body: unknown) => Promise<unknown>;
+  /** `GET /replays`: `{"replays": [...]}`, newest first. */
+  readonly replays?: () => Promise<unknown>;
+  /** `GET /replays/{name}`: one replay's status (NotFound when unknown). */
+  readonly replayStatus?: (name: string) => Promise<unknown>;
   /** `POST /rules/{name}/simulate {"from", "to"}`: run a rule over retained events, delivering nothing. */
   readonly simulate?: (name: string, body: unknown) => Promise<unknown>;
 }

@@ -1,15 +1,56 @@
-/** Wires replay and rule simulation (lib/engine/replay.ts) into the API's extensions. */
-
+/**
+ * Wires replay and rule simulation (lib/engine/replay.ts) into the API's extensions. With a `file`, the list of
+ * replays is kept there (JSON, rewritten when a replay starts or ends), so it survives a restart.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Junction } from '../engine/junction.ts';
-import { replay, simulate } from '../engine/replay.ts';
+import { type ReplayStatus, Replays, simulate } from '../engine/replay.ts';
 import type { EventLog } from '../ports.ts';
 import { parseTime } from './app.ts';
 import type { Extensions } from './extensions.ts';
 
-export function createReplayExtensions(options: { junction: Junction; log: EventLog }): Extensions {
-  const { junction, log } = options;
+export interface ReplayExtensionsOptions {
+  readonly junction: Junction;
+  readonly log: EventLog;
+  /** Where the list of replays is kept. @default none (the list lives in memory) */
+  readonly file?: string;
+  readonly onError?: (error: unknown) => void;
+}
+
+function load(file: string | undefined): ReplayStatus[] {
+  if (file === undefined) return [];
+  try {
+    const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return Array.isArray(value) ? (value as ReplayStatus[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function createReplayExtensions(options: ReplayExtensionsOptions): Extensions {
+  const { junction, log, file } = options;
+  const replays = new Replays({
+    junction,
+    log,
+    parse: parseTime,
+    initial: load(file),
+    ...(file === undefined
+      ? {}
+      : {
+          onChange: (list: readonly ReplayStatus[]) => {
+            try {
+              writeFileSync(`${file}.tmp`, JSON.stringify(list));
+              renameSync(`${file}.tmp`, file);
+            } catch (error) {
+              options.onError?.(error);
+            }
+          },
+        }),
+  });
   return {
-    replay: (body) => replay(junction, log, body, parseTime),
+    replay: (body) => replays.start(body),
+    replays: async () => ({ replays: replays.list() }),
+    replayStatus: async (name) => replays.get(name),
     simulate: (name, body) => simulate(junction, log, name, body, parseTime),
   };
 }

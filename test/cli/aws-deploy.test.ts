@@ -68,6 +68,6 @@ describe('functions deploy --aws', () => {
     const run = io(env);
     const code = await runCli(['functions', 'deploy', 'echo', '/nonexistent/x.ts', '--aws'], run.io);
     assert.equal(code, 2);
-    assert.match(run.err.join('\n'), /usage: junction functions deploy NAME FILE --aws: .*ENOENT/);
+    assert.match(run.err.join('\n'), /FILE: cannot read \/nonexistent\/x\.ts: no such file/);
   });
 });

@@ -1,6 +1,7 @@
 /** The shared test suite every DeadLetters implementation passes (SQLite, DynamoDB): call `deadLettersSuite`. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { JunctionError } from '../../lib/core/errors.ts';
 import type { DeadLetter, DeadLetters } from '../../lib/ports.ts';
 import { makeEvent } from '../helpers/events.ts';
 
@@ -117,6 +118,72 @@ export function deadLettersSuite(name: string, open: () => Promise<DeadLettersHa
           [b.dlId],
         );
         assert.equal(await store.remove([]), 0);
+      }));
+
+    test('pages newest first with a cursor, each letter once, letters of the same time included', () =>
+      withStore(async (store) => {
+        const letters = Array.from({ length: 23 }, (_, i) =>
+          makeDeadLetter({ at: T0 + 1000 + Math.floor(i / 4), rule: i % 2 === 0 ? 'even' : 'odd' }),
+        );
+        for (const l of letters) await store.add(l);
+        const collect = async (filter: { rule?: string; limit: number }) => {
+          const seen: DeadLetter[] = [];
+          let cursor: string | undefined;
+          for (let pages = 0; pages < 100; pages++) {
+            const page = await store.page({ ...filter, ...(cursor === undefined ? {} : { cursor }) });
+            assert.ok(page.deadLetters.length <= filter.limit);
+            seen.push(...page.deadLetters);
+            cursor = page.nextCursor;
+            if (cursor === undefined) return seen;
+          }
+          throw new Error('paging did not finish');
+        };
+        const all = await collect({ limit: 3 });
+        assert.deepEqual(all.map((l) => l.dlId).sort(), letters.map((l) => l.dlId).sort());
+        const ats = all.map((l) => l.at);
+        assert.deepEqual(
+          ats,
+          [...ats].sort((a, b) => b - a),
+          'newest first across pages',
+        );
+        const odd = await collect({ rule: 'odd', limit: 2 });
+        assert.deepEqual(
+          odd.map((l) => l.dlId).sort(),
+          letters
+            .filter((l) => l.rule === 'odd')
+            .map((l) => l.dlId)
+            .sort(),
+        );
+        const whole = await store.page({ limit: 100 });
+        assert.equal(whole.nextCursor, undefined);
+        assert.equal(whole.deadLetters.length, 23);
+      }));
+
+    test('keeps paging past letters removed between pages', () =>
+      withStore(async (store) => {
+        const letters = Array.from({ length: 12 }, (_, i) => makeDeadLetter({ at: T0 + 2000 + i }));
+        for (const l of letters) await store.add(l);
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 100; pages++) {
+          const page = await store.page({ limit: 5, ...(cursor === undefined ? {} : { cursor }) });
+          seen.push(...page.deadLetters.map((l) => l.dlId));
+          await store.remove(page.deadLetters.map((l) => l.dlId));
+          await store.add(makeDeadLetter({ at: T0 + 9000 + pages })); // newer than the cursor: not visited
+          cursor = page.nextCursor;
+          if (cursor === undefined) break;
+        }
+        assert.deepEqual(seen.sort(), letters.map((l) => l.dlId).sort());
+      }));
+
+    test('refuses a cursor it did not make, naming the cursor', () =>
+      withStore(async (store) => {
+        await assert.rejects(store.page({ cursor: 'nonsense%' }), (e: unknown) => {
+          assert.ok(e instanceof JunctionError);
+          assert.equal(e.code, 'InvalidRequest');
+          assert.equal(e.field, 'cursor');
+          return true;
+        });
       }));
   });
 }

@@ -1,7 +1,8 @@
 /** The shared test suite every Ledger implementation passes (SQLite, DynamoDB): call `ledgerSuite` from a test. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Attempt, DeliveryKey, Ledger, PendingDelivery } from '../../lib/ports.ts';
+import { JunctionError } from '../../lib/core/errors.ts';
+import type { Attempt, DeliveryFilter, DeliveryKey, Ledger, PendingDelivery } from '../../lib/ports.ts';
 import { makeEvent } from '../helpers/events.ts';
 
 /** What the factory hands the suite: a fresh, empty ledger. */
@@ -37,6 +38,20 @@ export function makeDelivery(overrides: Partial<PendingDelivery> = {}): PendingD
 
 function keyOf(d: DeliveryKey): DeliveryKey {
   return { source: d.source, id: d.id, rule: d.rule, target: d.target };
+}
+
+/** Every live delivery the filter lists, page by page; fails on a page loop. */
+async function listAll(ledger: Ledger, filter: DeliveryFilter = {}): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await ledger.list({ ...filter, ...(cursor === undefined ? {} : { cursor }) });
+    ids.push(...page.deliveries.map((d) => `${d.id}/${d.rule}/${d.target}`));
+    if (page.nextCursor === undefined) return ids;
+    assert.notEqual(page.nextCursor, cursor, 'the cursor moves');
+    cursor = page.nextCursor;
+  }
+  throw new Error('list did not finish in 1000 pages');
 }
 
 function failed(at: number, error = 'boom'): Attempt {
@@ -301,6 +316,105 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal((await again.get(keyOf(a)))?.entry.state, 'delivered');
         assert.deepEqual((await again.get(keyOf(b)))?.pending, b);
         assert.equal(await again.claim(keyOf(a), T0 + 5, T0 + 6), false);
+      }));
+
+    test('lists live deliveries with their state and history, filtered by state, rule and target', () =>
+      withLedger(async ({ ledger }) => {
+        const a = makeDelivery({ rule: 'r1', target: 't1', dueAt: T0 + 50 });
+        const b = makeDelivery({ rule: 'r1', target: 't2' });
+        const c = makeDelivery({ rule: 'r2', target: 't1' });
+        const done = makeDelivery({ rule: 'r1', target: 't1' });
+        await ledger.enqueue([a, b, c, done]);
+        await ledger.claim(keyOf(b), T0, T0 + 100);
+        await ledger.reschedule(keyOf(c), failed(T0 + 1), T0 + 500);
+        await ledger.claim(keyOf(done), T0, T0 + 100);
+        await ledger.complete(keyOf(done), delivered(T0 + 2), T0 + 3);
+        const all = await ledger.list();
+        assert.equal(all.nextCursor, undefined);
+        const byId = new Map(all.deliveries.map((d) => [d.id, d]));
+        assert.deepEqual([...byId.keys()].sort(), [a.id, b.id, c.id].sort());
+        assert.deepEqual(byId.get(a.id), { ...a, state: 'pending' });
+        assert.deepEqual(byId.get(b.id), { ...b, state: 'in-flight', leaseUntil: T0 + 100 });
+        assert.equal(byId.get(c.id)?.state, 'pending');
+        assert.equal(byId.get(c.id)?.dueAt, T0 + 500);
+        assert.deepEqual(byId.get(c.id)?.attempts, [failed(T0 + 1)]);
+        const ids = async (filter: DeliveryFilter) =>
+          (await ledger.list(filter)).deliveries.map((d) => d.id).sort();
+        assert.deepEqual(await ids({ state: 'in-flight' }), [b.id]);
+        assert.deepEqual(await ids({ state: 'pending' }), [a.id, c.id].sort());
+        assert.deepEqual(await ids({ rule: 'r1' }), [a.id, b.id].sort());
+        assert.deepEqual(await ids({ target: 't1' }), [a.id, c.id].sort());
+        assert.deepEqual(await ids({ rule: 'r1', target: 't1' }), [a.id]);
+        assert.deepEqual(await ids({ rule: 'nope' }), []);
+        assert.deepEqual(await ids({ limit: 0 }), []);
+      }));
+
+    test('pages through live deliveries with a cursor, each exactly once', () =>
+      withLedger(async ({ ledger }) => {
+        const deliveries = Array.from({ length: 23 }, (_, i) =>
+          makeDelivery({ rule: `r${i % 3}`, target: `t${i % 2}`, createdAt: T0 + (i % 4), dueAt: T0 + i }),
+        );
+        await ledger.enqueue(deliveries);
+        const want = deliveries.map((d) => `${d.id}/${d.rule}/${d.target}`).sort();
+        const seen = await listAll(ledger, { limit: 5 });
+        assert.deepEqual([...seen].sort(), want);
+        assert.equal((await ledger.list({ limit: 5 })).deliveries.length, 5);
+        const r0 = await listAll(ledger, { rule: 'r0', limit: 2 });
+        assert.deepEqual(
+          [...r0].sort(),
+          want.filter((k) => k.endsWith('/r0/t0') || k.endsWith('/r0/t1')),
+        );
+      }));
+
+    test('refuses a cursor it did not make, naming the cursor', () =>
+      withLedger(async ({ ledger }) => {
+        for (const cursor of ['garbage!', 'W10', '']) {
+          await assert.rejects(ledger.list({ cursor }), (e: unknown) => {
+            assert.ok(e instanceof JunctionError);
+            assert.equal(e.code, 'InvalidRequest');
+            assert.equal(e.field, 'cursor');
+            return true;
+          });
+        }
+      }));
+
+    test('makes pending deliveries due now, leaving in-flight and already due ones alone', () =>
+      withLedger(async ({ ledger }) => {
+        const later = makeDelivery({ dueAt: T0 + 60_000 });
+        const dueAlready = makeDelivery({ dueAt: T0 - 5 });
+        const running = makeDelivery({ dueAt: T0 + 60_000 });
+        await ledger.enqueue([later, dueAlready, running]);
+        await ledger.claim(keyOf(running), T0, T0 + 30_000);
+        assert.deepEqual(
+          (await ledger.due(T0, 10)).map((d) => d.id),
+          [dueAlready.id],
+        );
+        const missing = { ...keyOf(later), id: 'not-there' };
+        assert.equal(await ledger.makeDue([keyOf(later), keyOf(dueAlready), keyOf(running), missing], T0), 1);
+        assert.deepEqual(
+          (await ledger.due(T0, 10)).map((d) => d.id).sort(),
+          [later.id, dueAlready.id].sort(),
+        );
+        assert.equal((await ledger.get(keyOf(later)))?.pending?.dueAt, T0);
+        assert.equal((await ledger.get(keyOf(running)))?.entry.state, 'in-flight');
+        assert.equal(await ledger.makeDue([keyOf(later)], T0), 0, 'a second time changes nothing');
+        assert.equal(await ledger.makeDue([], T0), 0);
+      }));
+
+    test('makes every pending delivery due while paging, each counted once', () =>
+      withLedger(async ({ ledger }) => {
+        const deliveries = Array.from({ length: 17 }, (_, i) => makeDelivery({ dueAt: T0 + 1000 + i }));
+        await ledger.enqueue(deliveries);
+        let changed = 0;
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 100; pages++) {
+          const page = await ledger.list({ state: 'pending', limit: 4, ...(cursor ? { cursor } : {}) });
+          changed += await ledger.makeDue(page.deliveries.map(keyOf), T0);
+          cursor = page.nextCursor;
+          if (cursor === undefined) break;
+        }
+        assert.equal(changed, 17);
+        assert.equal((await ledger.due(T0, 100)).length, 17);
       }));
   });
 }

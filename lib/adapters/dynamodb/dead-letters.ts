@@ -9,8 +9,9 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
-import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
+import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetterPage, DeadLetters } from '../../ports.ts';
 import { batchGet, conditional, countAll, guard, type Item, mapLimit, queryAll } from './client.ts';
 import { deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
 import { PayloadStore } from './payload.ts';
@@ -89,6 +90,11 @@ export class DynamoDeadLetters implements DeadLetters {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return [...(await this.page(filter)).deadLetters];
+  }
+
+  /** Newest first by (at, dlId); the cursor is the last letter's (at, dlId). */
+  async page(filter: DeadLetterFilter = {}): Promise<DeadLetterPage> {
     const limit = filter.limit ?? DEFAULT_LIMIT;
     if (!Number.isInteger(limit) || limit < 0) {
       throw new JunctionError(
@@ -99,20 +105,43 @@ export class DynamoDeadLetters implements DeadLetters {
         },
       );
     }
-    if (limit === 0) return [];
+    const cursor =
+      filter.cursor === undefined
+        ? undefined
+        : (decodeCursor(filter.cursor, ['number', 'string']) as [number, string]);
+    if (limit === 0) return { deadLetters: [] };
     const newestFirst = (items: Item[]): Item[] =>
       items.sort(
         (a, b) =>
           requireNum(b, 'at', this.#table) - requireNum(a, 'at', this.#table) ||
           (requireStr(b, 'dlId', this.#table) > requireStr(a, 'dlId', this.#table) ? 1 : -1),
       );
+    const afterCursor = (item: Item): boolean => {
+      if (cursor === undefined) return true;
+      const at = num(item, 'at') ?? 0;
+      return at < cursor[0] || (at === cursor[0] && (str(item, 'dlId') ?? '') < cursor[1]);
+    };
+    // One more than asked tells whether another page follows.
+    const want = limit + 1;
     const items =
-      filter.ids !== undefined ? await this.#byIds(filter) : await this.#byIndex(filter, limit, newestFirst);
-    return Promise.all(
-      newestFirst(items)
-        .slice(0, limit)
-        .map((item) => this.#toLetter(item)),
-    );
+      filter.ids !== undefined
+        ? (await this.#byIds(filter)).filter(afterCursor)
+        : await this.#byIndex(filter, want, cursor?.[0], afterCursor, newestFirst);
+    const sorted = newestFirst(items).slice(0, want);
+    const more = sorted.length > limit;
+    const page = more ? sorted.slice(0, limit) : sorted;
+    const last = page[page.length - 1];
+    return {
+      deadLetters: await Promise.all(page.map((item) => this.#toLetter(item))),
+      ...(more && last !== undefined
+        ? {
+            nextCursor: encodeCursor([
+              requireNum(last, 'at', this.#table),
+              requireStr(last, 'dlId', this.#table),
+            ]),
+          }
+        : {}),
+    };
   }
 
   async get(dlId: string): Promise<DeadLetter | undefined> {
@@ -186,26 +215,35 @@ export class DynamoDeadLetters implements DeadLetters {
   }
 
   /**
-   * Queries byRule (when filtering by rule) or every byTime shard, newest first. The indexes hold keys only, so
-   * without a target filter it takes the newest `limit` keys and reads those letters; with one, it reads each
-   * page of letters and keeps the matching ones until `limit` are in.
+   * Queries byRule (when filtering by rule) or every byTime shard, newest first, from the cursor's time (`upTo`,
+   * inclusive; `afterCursor` drops the letters at that time the cursor has passed). The indexes hold keys only, so
+   * without a target filter it takes the newest `limit` keys and reads those letters; with one, it reads each page
+   * of letters and keeps the matching ones until `limit` are in. Letters at the same time as the last one taken are
+   * all taken too, so that a page never ends between two letters of the same time that the index returned in
+   * another order than (at, dlId).
    */
   async #byIndex(
     filter: DeadLetterFilter,
     limit: number,
+    upTo: number | undefined,
+    afterCursor: (item: Item) => boolean,
     newestFirst: (items: Item[]) => Item[],
   ): Promise<Item[]> {
     if (filter.from !== undefined && filter.to !== undefined && filter.to <= filter.from) return [];
+    const low = filter.from;
+    // `to` is exclusive but BETWEEN and <= are not: letters at exactly `to` are dropped by `keep`.
+    const high = upTo === undefined ? filter.to : filter.to === undefined ? upTo : Math.min(filter.to, upTo);
+    if (low !== undefined && high !== undefined && high < low) return [];
     const values: Record<string, AttributeValue> = {};
     let range = '';
-    // `to` is exclusive but BETWEEN is not: letters at exactly `to` are dropped by `inRange`.
-    if (filter.from !== undefined && filter.to !== undefined) range = ' AND #at BETWEEN :from AND :to';
-    else if (filter.from !== undefined) range = ' AND #at >= :from';
-    else if (filter.to !== undefined) range = ' AND #at < :to';
-    if (filter.from !== undefined) values[':from'] = n(filter.from);
-    if (filter.to !== undefined) values[':to'] = n(filter.to);
+    if (low !== undefined && high !== undefined) range = ' AND #at BETWEEN :from AND :to';
+    else if (low !== undefined) range = ' AND #at >= :from';
+    else if (high !== undefined) range = ' AND #at <= :to';
+    if (low !== undefined) values[':from'] = n(low);
+    if (high !== undefined) values[':to'] = n(high);
     const before = filter.to;
-    const inRange = (item: Item): boolean => before === undefined || (num(item, 'at') ?? 0) < before;
+    const keep = (item: Item): boolean =>
+      (before === undefined || (num(item, 'at') ?? 0) < before) && afterCursor(item);
     const target = filter.target;
     const read = (keys: Item[]): Promise<Item[]> =>
       batchGet(
@@ -222,7 +260,26 @@ export class DynamoDeadLetters implements DeadLetters {
         ExpressionAttributeValues: { ...values, ':key': s(key) },
         ScanIndexForward: false,
       };
-      if (target === undefined) return queryAll(this.#client, input, limit, inRange);
+      const ties = async (found: Item[]): Promise<Item[]> => {
+        if (found.length < limit) return found;
+        const lastAt = Math.min(...found.map((item) => num(item, 'at') ?? 0));
+        const same = await queryAll(
+          this.#client,
+          {
+            ...input,
+            KeyConditionExpression: '#key = :key AND #at = :tie',
+            ExpressionAttributeNames: { '#key': keyName, '#at': 'at' },
+            ExpressionAttributeValues: { ':key': s(key), ':tie': n(lastAt) },
+          },
+          undefined,
+          keep,
+        );
+        const seen = new Set(found.map((item) => str(item, 'dlId')));
+        const extra = same.filter((item) => !seen.has(str(item, 'dlId')));
+        return [...found, ...(target === undefined ? extra : (await read(extra)).filter(isTarget))];
+      };
+      const isTarget = (item: Item): boolean => str(item, 'target') === target;
+      if (target === undefined) return ties(await queryAll(this.#client, input, limit, keep));
       const found: Item[] = [];
       let start: Item | undefined;
       do {
@@ -235,11 +292,11 @@ export class DynamoDeadLetters implements DeadLetters {
             }),
           ),
         );
-        const letters = await read((page.Items ?? []).filter(inRange));
-        found.push(...letters.filter((item) => str(item, 'target') === target));
+        const letters = await read((page.Items ?? []).filter(keep));
+        found.push(...letters.filter(isTarget));
         start = page.LastEvaluatedKey;
       } while (start !== undefined && found.length < limit);
-      return found;
+      return ties(found);
     };
     const candidates =
       filter.rule !== undefined
@@ -249,8 +306,12 @@ export class DynamoDeadLetters implements DeadLetters {
               Array.from({ length: this.#shards }, (_, shard) => query('byTime', 'shard', String(shard))),
             )
           ).flat();
-    const newest = newestFirst(candidates).slice(0, limit);
-    return target === undefined ? read(newest) : newest;
+    const newest = newestFirst(candidates);
+    if (target !== undefined) return newest;
+    // Reads the letters up to and including every tie of the last one kept.
+    const cut = newest[Math.min(limit, newest.length) - 1];
+    const cutAt = cut === undefined ? 0 : (num(cut, 'at') ?? 0);
+    return read(newest.filter((item, i) => i < limit || (num(item, 'at') ?? 0) === cutAt));
   }
 
   async #toLetter(item: Item): Promise<DeadLetter> {

@@ -5,18 +5,23 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type {
   Attempt,
   Clock,
+  DeliveryFilter,
   DeliveryKey,
+  DeliveryPage,
   EnqueueOptions,
   Ledger,
   LedgerEntry,
   LedgerState,
+  LiveDelivery,
   PendingDelivery,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
@@ -324,6 +329,125 @@ export class DynamoLedger implements Ledger {
       ),
     );
     return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * Live deliveries shard by shard through the sparse `due` index, in (dueKey, pk) order within a shard; the
+   * entries are read (consistently) to filter them. At most `scanBudget` index keys are read per call (default 1000
+   * or 4 × limit): with a narrow filter a page may be short, or empty, and still carry a `nextCursor`. `makeDue`
+   * moves an entry's dueKey to the retry's time, so a list made while retrying may show an entry twice.
+   */
+  async list(filter: DeliveryFilter = {}): Promise<DeliveryPage> {
+    const limit = filter.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new JunctionError(
+        'InvalidRequest',
+        `limit must be a non-negative integer, got ${String(limit)}`,
+        {
+          field: 'limit',
+        },
+      );
+    }
+    if (filter.state !== undefined && filter.state !== 'pending' && filter.state !== 'in-flight') {
+      throw new JunctionError(
+        'InvalidRequest',
+        `state must be "pending" or "in-flight"; got ${JSON.stringify(filter.state)}`,
+        { field: 'state' },
+      );
+    }
+    let [shard, startKey, startPk] =
+      filter.cursor === undefined
+        ? [0, 0, '']
+        : (decodeCursor(filter.cursor, ['number', 'number', 'string']) as [number, number, string]);
+    if (!Number.isInteger(shard) || shard < 0) shard = this.#shards;
+    if (limit === 0) return { deliveries: [] };
+    const found: LiveDelivery[] = [];
+    let budget = Math.max(1000, limit * 4);
+    const cursorAt = (sh: number, key: number, pk: string) => encodeCursor([sh, key, pk]);
+    while (shard < this.#shards && budget > 0) {
+      const out = await guard('Query', this.#table, () =>
+        this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: 'due',
+            KeyConditionExpression: 'dueShard = :shard',
+            ExpressionAttributeValues: { ':shard': s(String(shard)) },
+            Limit: Math.min(budget, Math.max(limit - found.length, 100)),
+            ...(startPk === ''
+              ? {}
+              : {
+                  ExclusiveStartKey: { dueShard: s(String(shard)), dueKey: n(startKey), pk: s(startPk) },
+                }),
+          }),
+        ),
+      );
+      const keys = out.Items ?? [];
+      budget -= keys.length;
+      const items = new Map(
+        (
+          await batchGet(
+            this.#client,
+            this.#table,
+            keys.map((key) => ({ pk: s(requireStr(key, 'pk', this.#table)) })),
+          )
+        ).map((item) => [str(item, 'pk'), item]),
+      );
+      for (const key of keys) {
+        const item = items.get(str(key, 'pk'));
+        if (item === undefined) continue;
+        const state = str(item, 'state');
+        if (state !== 'pending' && state !== 'in-flight') continue;
+        if (filter.state !== undefined && state !== filter.state) continue;
+        if (filter.rule !== undefined && str(item, 'rule') !== filter.rule) continue;
+        if (filter.target !== undefined && str(item, 'target') !== filter.target) continue;
+        const leaseUntil = state === 'in-flight' ? num(item, 'leaseUntil') : undefined;
+        found.push({
+          ...(await this.#toPending(item)),
+          state,
+          ...(leaseUntil === undefined ? {} : { leaseUntil }),
+        });
+        if (found.length === limit) {
+          const next = cursorAt(shard, num(key, 'dueKey') ?? 0, requireStr(key, 'pk', this.#table));
+          return { deliveries: found, nextCursor: next };
+        }
+      }
+      const last = out.LastEvaluatedKey;
+      if (last === undefined) {
+        shard++;
+        startKey = 0;
+        startPk = '';
+      } else {
+        startKey = num(last, 'dueKey') ?? 0;
+        startPk = requireStr(last, 'pk', this.#table);
+      }
+    }
+    return shard < this.#shards
+      ? { deliveries: found, nextCursor: cursorAt(shard, startKey, startPk) }
+      : { deliveries: found };
+  }
+
+  async makeDue(keys: readonly DeliveryKey[], now: number): Promise<number> {
+    const changed = await mapLimit(keys, this.#concurrency, async (key) => {
+      const pk = keyString(key);
+      const out = await conditional('UpdateItem', this.#table, () =>
+        this.#client.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: { pk: s(pk) },
+            UpdateExpression: 'SET dueAt = :now, dueKey = :now, updatedAt = :updated',
+            ConditionExpression: '#state = :pending AND dueAt > :now',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':pending': s('pending'),
+              ':now': n(now),
+              ':updated': n(this.#clock.now()),
+            },
+          }),
+        ),
+      );
+      return out !== undefined;
+    });
+    return changed.filter(Boolean).length;
   }
 
   async #finish(

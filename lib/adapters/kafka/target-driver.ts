@@ -56,6 +56,14 @@ export function createKafkaTargetDriver(options: KafkaTargetDriverOptions = {}):
   }
 
   return {
+    check(target) {
+      if (target.type !== 'kafka' || target.brokers !== undefined || own !== undefined) return undefined;
+      return {
+        message:
+          'this bus has no Kafka of its own (start it with --kafka), so a kafka target must name its "brokers"',
+        field: 'brokers',
+      };
+    },
     async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
       const { target } = request;
       if (target.type !== 'kafka') throw new TypeError(`kafka driver got a ${target.type} target`);

@@ -1,7 +1,8 @@
 /** DeadLetters on SQLite: one row per dead letter, listed newest first with optional filters. */
 import { serializeEvent } from '../../core/cloudevent.ts';
+import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
-import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetters } from '../../ports.ts';
+import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetterPage, DeadLetters } from '../../ports.ts';
 import {
   optionalNumber,
   parseFrozen,
@@ -71,6 +72,11 @@ export class SqliteDeadLetters implements DeadLetters {
   }
 
   async list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return [...(await this.page(filter)).deadLetters];
+  }
+
+  /** Newest first by (at, rowid); the cursor is the last letter's (at, rowid). */
+  async page(filter: DeadLetterFilter = {}): Promise<DeadLetterPage> {
     const limit = requireInteger('limit', filter.limit ?? 100, 0);
     const where: string[] = [];
     const params: Array<string | number> = [];
@@ -100,18 +106,32 @@ export class SqliteDeadLetters implements DeadLetters {
           },
         );
       }
-      if (filter.ids.length === 0) return [];
+      if (filter.ids.length === 0) return { deadLetters: [] };
       where.push('dl_id IN (SELECT value FROM json_each(?))');
       params.push(JSON.stringify(filter.ids));
     }
+    if (filter.cursor !== undefined) {
+      const [at, rowid] = decodeCursor(filter.cursor, ['number', 'number']) as [number, number];
+      where.push('(at, rowid) < (?, ?)');
+      params.push(at, rowid);
+    }
+    if (limit === 0) return { deadLetters: [] };
     const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
-    return this.#db
-      .all(
-        `SELECT ${COLUMNS} FROM dead_letters ${clause} ORDER BY at DESC, rowid DESC LIMIT ?`,
-        ...params,
-        limit,
-      )
-      .map(toDeadLetter);
+    // One more than asked tells whether another page follows.
+    const rows = this.#db.all(
+      `SELECT ${COLUMNS}, rowid AS rid FROM dead_letters ${clause} ORDER BY at DESC, rowid DESC LIMIT ?`,
+      ...params,
+      limit + 1,
+    );
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      deadLetters: page.map(toDeadLetter),
+      ...(more && last !== undefined
+        ? { nextCursor: encodeCursor([Number(last.at), Number(last.rid)]) }
+        : {}),
+    };
   }
 
   async get(dlId: string): Promise<DeadLetter | undefined> {

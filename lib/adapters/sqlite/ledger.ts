@@ -1,14 +1,18 @@
 /** Ledger on SQLite: one row per delivery (source, id, rule, target); claims are single conditional UPDATEs. */
 import { serializeEvent } from '../../core/cloudevent.ts';
+import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type {
   Attempt,
   Clock,
+  DeliveryFilter,
   DeliveryKey,
+  DeliveryPage,
   EnqueueOptions,
   Ledger,
   LedgerEntry,
   LedgerState,
+  LiveDelivery,
   PendingDelivery,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
@@ -36,6 +40,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   PRIMARY KEY (source, id, rule, target));
 CREATE INDEX IF NOT EXISTS ledger_state_due ON ledger (state, due_at);
 CREATE INDEX IF NOT EXISTS ledger_state_updated ON ledger (state, updated_at);
+CREATE INDEX IF NOT EXISTS ledger_live ON ledger (rule, target, created_at)
+  WHERE state IN ('pending', 'in-flight');
 `;
 
 const KEY_WHERE = 'source = ? AND id = ? AND rule = ? AND target = ?';
@@ -220,6 +226,89 @@ export class SqliteLedger implements Ledger {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Live deliveries in (rule, target, createdAt, rowid) order, through the partial index `ledger_live`: none of
+   * these change while a delivery is live, so the cursor (the last row's four) is stable under retries.
+   */
+  async list(filter: DeliveryFilter = {}): Promise<DeliveryPage> {
+    const limit = requireInteger('limit', filter.limit ?? 100, 0);
+    const where = ["state IN ('pending', 'in-flight')"];
+    const params: Array<string | number> = [];
+    if (filter.state !== undefined) {
+      if (filter.state !== 'pending' && filter.state !== 'in-flight') {
+        throw new JunctionError(
+          'InvalidRequest',
+          `state must be "pending" or "in-flight"; got ${JSON.stringify(filter.state)}`,
+          { field: 'state' },
+        );
+      }
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    if (filter.rule !== undefined) {
+      where.push('rule = ?');
+      params.push(filter.rule);
+    }
+    if (filter.target !== undefined) {
+      where.push('target = ?');
+      params.push(filter.target);
+    }
+    if (filter.cursor !== undefined) {
+      const position = decodeCursor(filter.cursor, ['string', 'string', 'number', 'number']);
+      where.push('(rule, target, created_at, rowid) > (?, ?, ?, ?)');
+      params.push(...(position as [string, string, number, number]));
+    }
+    if (limit === 0) return { deliveries: [] };
+    // One more than asked tells whether another page follows.
+    const rows = this.#db.all(
+      `SELECT ${COLUMNS}, rowid AS rid FROM ledger INDEXED BY ledger_live WHERE ${where.join(' AND ')}
+       ORDER BY rule, target, created_at, rowid LIMIT ?`,
+      ...params,
+      limit + 1,
+    );
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      deliveries: page.map(toLive),
+      ...(more && last !== undefined
+        ? {
+            nextCursor: encodeCursor([
+              String(last.rule),
+              String(last.target),
+              Number(last.created_at),
+              Number(last.rid),
+            ]),
+          }
+        : {}),
+    };
+  }
+
+  async makeDue(keys: readonly DeliveryKey[], now: number): Promise<number> {
+    if (!Array.isArray(keys)) {
+      throw new JunctionError('InvalidRequest', `keys must be an array; got ${typeof keys}`, {
+        field: 'keys',
+      });
+    }
+    requireNumber('now', now);
+    const params = keys.map(keyParams);
+    if (params.length === 0) return 0;
+    const updatedAt = this.#clock.now();
+    return this.#db.write(() => {
+      let changed = 0;
+      for (const k of params) {
+        changed += this.#db.run(
+          `UPDATE ledger SET due_at = ?, updated_at = ? WHERE ${KEY_WHERE} AND state = 'pending' AND due_at > ?`,
+          now,
+          updatedAt,
+          ...k,
+          now,
+        );
+      }
+      return changed;
+    });
+  }
+
   #stateOf(key: DeliveryKey): LedgerState | undefined {
     const row = this.#db.get(`SELECT state FROM ledger WHERE ${KEY_WHERE}`, ...keyParams(key));
     return row === undefined ? undefined : (String(row.state) as LedgerState);
@@ -295,6 +384,12 @@ function missing(key: DeliveryKey): JunctionError {
     `delivery ${JSON.stringify(key.id)} from ${JSON.stringify(key.source)} to ${key.rule}/${key.target} is not in the ledger`,
     { details: { key } },
   );
+}
+
+function toLive(row: Row): LiveDelivery {
+  const state = String(row.state) as 'pending' | 'in-flight';
+  const leaseUntil = state === 'in-flight' ? optionalNumber(row.lease_until) : undefined;
+  return { ...toPending(row), state, ...(leaseUntil === undefined ? {} : { leaseUntil }) };
 }
 
 function toPending(row: Row): PendingDelivery {
