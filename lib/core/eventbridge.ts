@@ -3,9 +3,12 @@
  * so `@aws-sdk/client-eventbridge` pointed at the bus works unchanged. Pure: the HTTP wiring lives in lib/server.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
+import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
 import { parseJson } from './codec/json.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
+import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
+import { checkEventDepth } from './pattern/limits.ts';
 
 export interface PutEventsOptions {
   /** Makes the `id` of each event. @default globalThis.crypto.randomUUID */
@@ -249,6 +252,18 @@ function jsonMember(
     throw new JunctionError(code, `${member} must be a JSON object, received ${describe(parsed)}`, {
       field: member,
     });
+  }
+  // The pattern's own limits (size, depth) are checked when it compiles; the event gets ingest's.
+  if (member === 'Event') {
+    const bytes = utf8Length(value);
+    if (bytes > DEFAULT_INGEST_LIMITS.maxEventBytes) {
+      throw new JunctionError(
+        'PayloadTooLarge',
+        `Event is ${bytes} bytes, more than the limit of ${DEFAULT_INGEST_LIMITS.maxEventBytes}`,
+        { field: member, details: { size: bytes, limit: DEFAULT_INGEST_LIMITS.maxEventBytes } },
+      );
+    }
+    checkEventDepth(parsed, member);
   }
   return parsed;
 }

@@ -12,6 +12,7 @@ import {
   putEventsResponse,
   testEventPatternResponse,
 } from '../core/eventbridge.ts';
+import { checkEventDepth } from '../core/pattern/limits.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
 import type { Extensions } from './extensions.ts';
@@ -44,6 +45,25 @@ export interface AppOptions {
 export type App = (request: ApiRequest) => Promise<ApiResponse>;
 
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+/**
+ * Largest request body of `POST /patterns/test` and `AWSEvents.TestEventPattern` (256 KiB, EventBridge's own
+ * PutEvents/TestEventPattern size): matching an arbitrary pattern against an arbitrary event runs on the event
+ * loop, so these bodies are capped well under the ingest limits.
+ */
+export const PATTERN_TEST_MAX_BODY_BYTES = 256 * 1024;
+
+/** Throws `PayloadTooLarge` (413) when a pattern-testing request's body is over `PATTERN_TEST_MAX_BODY_BYTES`. */
+function capPatternTestBody(request: ApiRequest, what: string): void {
+  if (request.body.length > PATTERN_TEST_MAX_BODY_BYTES) {
+    throw new JunctionError(
+      'PayloadTooLarge',
+      `the ${what} body is ${request.body.length} bytes, more than the limit of ${PATTERN_TEST_MAX_BODY_BYTES}`,
+      { field: 'body', details: { size: request.body.length, limit: PATTERN_TEST_MAX_BODY_BYTES } },
+    );
+  }
+}
+
 const decoder = new TextDecoder();
 
 function json(status: number, value: unknown, headers: Record<string, string> = {}): ApiResponse {
@@ -171,6 +191,7 @@ export function createApp(options: AppOptions): App {
     const target = header(request, 'x-amz-target');
     const awsJson = { 'content-type': 'application/x-amz-json-1.1' };
     try {
+      if (target === 'AWSEvents.TestEventPattern') capPatternTestBody(request, 'TestEventPattern');
       const body = readJson(request);
       if (target === 'AWSEvents.PutEvents') {
         const mapped = mapPutEventsRequest(body);
@@ -210,6 +231,8 @@ export function createApp(options: AppOptions): App {
     } catch (error) {
       const e = toJunctionError(error);
       if (e.status >= 500) throw e;
+      if (e.code === 'PayloadTooLarge')
+        return json(413, awsErrorBody('ValidationException', e.message), awsJson);
       const code =
         e.code === 'InvalidPattern'
           ? 'InvalidEventPatternException'
@@ -281,7 +304,10 @@ export function createApp(options: AppOptions): App {
       case 'patterns':
         if (parts.length === 2 && second === 'test') {
           allow('POST');
-          return json(200, junction.testPattern(readJson(request)));
+          capPatternTestBody(request, '/patterns/test');
+          const body = readJson(request);
+          if (typeof body === 'object' && body !== null) checkEventDepth((body as { event?: unknown }).event);
+          return json(200, junction.testPattern(body));
         }
         break;
       case 'functions':

@@ -8,7 +8,10 @@ type Bench = (quick: boolean) => Promise<BenchTable | BenchTable[]>;
 
 const BENCHES: Record<string, Bench> = {
   bus: async (quick) => (await import('./bus.ts')).benchBus({ quick }),
-  matching: async (quick) => (await import('./matching.ts')).benchMatching({ quick }),
+  matching: async (quick) => {
+    const { benchAdversarial, benchMatching } = await import('./matching.ts');
+    return [await benchMatching({ quick }), benchAdversarial({ quick })];
+  },
   codec: async (quick) => (await import('./codec.ts')).benchCodec({ quick }),
   functions: async (quick) => (await import('./functions.ts')).benchFunctions({ quick }),
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),

@@ -228,6 +228,12 @@ describe('mapTestEventPatternRequest', () => {
       [{ EventPattern: '{}' }, 'InvalidRequest', 'Event'],
       [{ EventPattern: '{}', Event: 'nope' }, 'InvalidRequest', 'Event'],
       ['x', 'InvalidRequest', ''],
+      [
+        { EventPattern: '{}', Event: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}` },
+        'InvalidRequest',
+        'Event',
+      ],
+      [{ EventPattern: '{}', Event: JSON.stringify({ a: 'é'.repeat(600_000) }) }, 'PayloadTooLarge', 'Event'],
     ];
     for (const [body, code, field] of cases) {
       assert.throws(

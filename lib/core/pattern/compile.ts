@@ -2,6 +2,7 @@
 import { JunctionError } from '../errors.ts';
 import { cidrRange } from './ip.ts';
 import { comparableValue, isJsonNumber, JsonNumber, numberParts } from './json-number.ts';
+import { MAX_PATH_SEGMENTS, nestsDeeperThan } from './limits.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { DEFAULT_PATTERN_LIMITS } from './model.ts';
 import { parseWildcard } from './wildcard.ts';
@@ -110,6 +111,13 @@ class Compiler {
         `the pattern expands into more than ${this.limits.maxCombinations} combinations ($or branches and exists:false alternatives)`,
       );
     }
+    // One alternative on the right (the usual case) extends each on the left in place: linear, not quadratic, in
+    // the fields of an object. The arrays are this compiler's own, made fresh for each alternative.
+    if (right.length === 1) {
+      const only = (right[0] as Alternative).fields;
+      for (const l of left) for (const f of only) l.fields.push(f);
+      return left;
+    }
     const out: Alternative[] = [];
     for (const l of left) for (const r of right) out.push({ fields: [...l.fields, ...r.fields] });
     return out;
@@ -143,6 +151,10 @@ class Compiler {
     if (list.length === 0) this.fail(where, 'Empty arrays are not allowed');
     if (list.length > this.limits.maxValues) {
       this.fail(where, `a list holds at most ${this.limits.maxValues} values, received ${list.length}`);
+    }
+    const segments = path.split('.').length;
+    if (segments > MAX_PATH_SEGMENTS) {
+      this.fail(where, `a field path has at most ${MAX_PATH_SEGMENTS} segments, received ${segments}`);
     }
     const matchers: Matcher[] = [];
     let absent = false;
@@ -436,6 +448,10 @@ function expand(fields: readonly RawField[]): SubPattern[] {
       variants.push({ path: f.path, segments, source: f.source, mode: 'present', matchers: f.matchers });
     }
     if (f.absent) variants.push({ path: f.path, segments, source: f.source, mode: 'absent', matchers: [] });
+    if (variants.length === 1) {
+      for (const s of subs) s.push(variants[0] as FieldCondition);
+      continue;
+    }
     const next: FieldCondition[][] = [];
     for (const s of subs) for (const v of variants) next.push([...s, v]);
     subs = next;
@@ -471,6 +487,10 @@ export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> 
   const compiler: Compiler = new Compiler(all);
   if (!isPlainObject(pattern)) {
     compiler.fail('pattern', `a pattern must be a JSON object, received ${show(pattern)}`);
+  }
+  // Checked first and without recursion: the size check and the compiler walk the pattern recursively.
+  if (nestsDeeperThan(pattern, all.maxDepth + 2)) {
+    compiler.fail('pattern', `the pattern is nested deeper than ${all.maxDepth} levels`);
   }
   const size = jsonSize(pattern, all.maxBytes);
   if (size > all.maxBytes) {

@@ -10,7 +10,7 @@ import { JsonNumber } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
 import { fold, leafOf, matchLeaf } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
-import { satisfies, satisfiesFlat } from './satisfy.ts';
+import { normalizeEvent, satisfiesFlat, satisfiesNormalized } from './satisfy.ts';
 import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
 import { matchWildcard } from './wildcard.ts';
 
@@ -283,6 +283,8 @@ export class PatternIndex {
   #candidates: Sub[] = [];
   /** Whether the walk met an array or a dotted key, so that candidates need the array-consistent check. */
   #complex = false;
+  /** Whether the walk met a dotted key, so that the check needs the event with dotted keys merged. */
+  #dotted = false;
   readonly #visit = (c: Condition): void => {
     for (const sub of c.subs) {
       if (sub.stamp !== this.#epoch) {
@@ -376,15 +378,22 @@ export class PatternIndex {
     const candidates: Sub[] = [];
     this.#candidates = candidates;
     this.#complex = false;
+    this.#dotted = false;
     if (!isObject(event)) return [];
     this.#walkObject(event, this.#root);
-    const check = this.#complex ? satisfies : satisfiesFlat;
     for (const sub of this.#unanchored) candidates.push(sub);
     const out: string[] = [];
+    /** The event the array-consistent check reads: merged once, when a dotted key was met and a candidate needs it. */
+    let tree: unknown;
     for (const sub of candidates) {
       const entry = sub.entry;
       if (entry.stamp === this.#epoch) continue;
-      if (sub.direct || check(sub.pattern, event)) {
+      let holds = sub.direct;
+      if (!holds && this.#complex) {
+        tree ??= this.#dotted ? normalizeEvent(event) : event;
+        holds = satisfiesNormalized(sub.pattern, tree);
+      } else if (!holds) holds = satisfiesFlat(sub.pattern, event);
+      if (holds) {
         entry.stamp = this.#epoch;
         out.push(entry.id);
       }
@@ -406,6 +415,7 @@ export class PatternIndex {
       if (child === undefined) {
         if (!key.includes('.')) continue;
         this.#complex = true;
+        this.#dotted = true;
         child = this.#descend(node, key);
         if (child === undefined) continue;
       }

@@ -2,8 +2,9 @@
 import { compilePattern } from './compile.ts';
 import { describeMatcher, matchLeaf } from './leaf.ts';
 import type { FieldCondition } from './model.ts';
-import { flattenEvent } from './reference.ts';
-import { satisfies } from './satisfy.ts';
+import type { FlatLeaf } from './reference.ts';
+import { flattenNormalized } from './reference.ts';
+import { normalizeEvent, satisfiesNormalized } from './satisfy.ts';
 
 /** One failing field of one branch. */
 export interface Explanation {
@@ -24,19 +25,26 @@ function describeField(f: FieldCondition): string {
 
 /**
  * Matches `pattern` against `event` (any JSON object) and, when it does not match, says why: one explanation per
- * failing field, per `$or` branch. Linear in the event (safe for user input). Throws `JunctionError('InvalidPattern')`.
+ * failing field, per `$or` branch. Linear in the event and the pattern (safe for user input). Throws `JunctionError('InvalidPattern')`,
+ * or `InvalidRequest` for an event nested deeper than `MAX_EVENT_DEPTH` levels.
  */
 export function explain(pattern: unknown, event: unknown): { matches: boolean; explanation: Explanation[] } {
   const compiled = compilePattern(pattern);
-  const leaves = flattenEvent(event);
+  const tree = normalizeEvent(event);
+  const byPath = new Map<string, FlatLeaf[]>();
+  for (const leaf of flattenNormalized(tree)) {
+    const list = byPath.get(leaf.path);
+    if (list === undefined) byPath.set(leaf.path, [leaf]);
+    else list.push(leaf);
+  }
   const many = compiled.subPatterns.length > 1;
   const explanation: Explanation[] = [];
   for (const [i, sub] of compiled.subPatterns.entries()) {
-    if (satisfies(sub, event)) return { matches: true, explanation: [] };
+    if (satisfiesNormalized(sub, tree)) return { matches: true, explanation: [] };
     const branch = many ? { branch: i } : {};
     let failed = false;
     for (const f of sub.fields) {
-      const here = leaves.filter((l) => l.path === f.path);
+      const here = byPath.get(f.path) ?? [];
       const values = here.map((l) =>
         l.leaf.kind === 'n' ? (l.leaf.value ?? l.leaf.text) : leafValue(l.leaf.kind, l.leaf.text),
       );

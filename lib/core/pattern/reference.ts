@@ -7,6 +7,7 @@ import { JsonNumber } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
 import { leafOf, matchLeaf } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, SubPattern } from './model.ts';
+import { Merged, normalizeEvent } from './satisfy.ts';
 
 /** A leaf with its dotted path and its trail: `[arrayId, index, arrayId, index, …]` of the arrays it sits in. */
 export interface FlatLeaf {
@@ -21,24 +22,36 @@ function isObject(value: unknown): value is Record<string, unknown> {
   );
 }
 
-/** Every leaf of the event, in document order. Keys join with dots; arrays add to the trail. */
+/**
+ * Every leaf of the event, in document order, once dotted keys are merged into nesting (`normalizeEvent`).
+ * Keys join with dots; arrays add to the trail.
+ */
 export function flattenEvent(event: unknown): FlatLeaf[] {
+  return flattenNormalized(normalizeEvent(event));
+}
+
+/** `flattenEvent` for an event already passed through `normalizeEvent`. */
+export function flattenNormalized(tree: unknown): FlatLeaf[] {
   const out: FlatLeaf[] = [];
   let arrays = 0;
+  const leaf = (value: unknown, path: string, trail: readonly number[]): void => {
+    const l = leafOf(value);
+    if (l !== undefined) out.push({ path, leaf: l, trail });
+  };
   const walk = (value: unknown, path: string, trail: readonly number[]): void => {
     if (Array.isArray(value)) {
       const id = arrays++;
       value.forEach((item, i) => {
         walk(item, path, [...trail, id, i]);
       });
+    } else if (value instanceof Merged) {
+      if (path !== '') for (const v of value.leaves) leaf(v, path, trail);
+      for (const [key, child] of value.children) walk(child, path === '' ? key : `${path}.${key}`, trail);
     } else if (isObject(value)) {
       for (const key of Object.keys(value)) walk(value[key], path === '' ? key : `${path}.${key}`, trail);
-    } else if (path !== '') {
-      const leaf = leafOf(value);
-      if (leaf !== undefined) out.push({ path, leaf, trail });
-    }
+    } else if (path !== '') leaf(value, path, trail);
   };
-  if (isObject(event)) walk(event, '', []);
+  if (isObject(tree) || tree instanceof Merged) walk(tree, '', []);
   return out;
 }
 

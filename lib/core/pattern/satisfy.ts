@@ -1,29 +1,35 @@
 /**
  * Array-consistent evaluation of one sub-pattern against the event tree, in one pass over the parts of the
- * event the fields name: linear in the event, no backtracking over leaves.
+ * event the fields name: linear in the event, no backtracking over leaves or over dotted-key spellings.
  */
+import { JunctionError } from '../errors.ts';
 import { JsonNumber } from './json-number.ts';
 import { leafOf, matchLeaf } from './leaf.ts';
+import { MAX_EVENT_DEPTH, MAX_PATH_SEGMENTS } from './limits.ts';
 import type { FieldCondition, SubPattern } from './model.ts';
 
-/** A field, how many of its path segments are already walked, and the key of the last step. */
-interface Cursor {
-  readonly field: FieldCondition;
-  readonly at: number;
-  readonly key?: string;
+/**
+ * A path that the event spells more than one way (`{"a": {"b": 1}, "a.b": 2}`): what all the spellings hold,
+ * merged into one node. `leaves` are the values at the path that are not objects; `children` the merged keys.
+ */
+export class Merged {
+  readonly children: ReadonlyMap<string, unknown>;
+  readonly leaves: readonly unknown[];
+
+  constructor(children: ReadonlyMap<string, unknown>, leaves: readonly unknown[]) {
+    this.children = children;
+    this.leaves = leaves;
+  }
 }
 
-/** Per field: `joined[at][n]` is segments `at..at+n` joined by dots (the keys a step may take), made once. */
-const joinedKeys = new WeakMap<FieldCondition, string[][]>();
+let steps = 0;
 
-function keysFrom(field: FieldCondition, at: number): string[] {
-  let table = joinedKeys.get(field);
-  if (table === undefined) {
-    const segs = field.segments;
-    table = segs.map((_, from) => segs.slice(from).map((_, n) => segs.slice(from, from + n + 1).join('.')));
-    joinedKeys.set(field, table);
-  }
-  return table[at] ?? [];
+/**
+ * How many steps (nodes visited by `normalizeEvent` and by the sub-pattern check) this module has taken since it
+ * was loaded. Tests read it before and after a call to show that the work is linear in the input.
+ */
+export function matchSteps(): number {
+  return steps;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -32,103 +38,180 @@ function isObject(value: unknown): value is Record<string, unknown> {
   );
 }
 
-/** The keys of `object` a cursor can step into: its next segment, or several segments joined by dots. */
-function stepsOf(object: Record<string, unknown>, c: Cursor): Cursor[] {
-  const keys = keysFrom(c.field, c.at);
-  const out: Cursor[] = [];
-  for (let n = 0; n < keys.length; n++) {
-    const key = keys[n] as string;
-    if (Object.hasOwn(object, key)) out.push({ field: c.field, at: c.at + n + 1, key });
+function tooDeep(): never {
+  throw new JunctionError(
+    'InvalidRequest',
+    `event nests deeper than ${MAX_EVENT_DEPTH} levels of objects and arrays (the limit for events)`,
+    { field: 'event', details: { limit: MAX_EVENT_DEPTH } },
+  );
+}
+
+/**
+ * The event with every dotted key merged into the nested spelling of its path, so that each path leads to one
+ * node (the semantics of docs/patterns.md, "Dotted keys"):
+ * - objects reached by several spellings merge key by key, and values that are not objects become `leaves`;
+ * - when one of the spellings holds an array, all of them together are one array: the array's elements, then the
+ *   other spellings' values, each an element.
+ * Keys whose path would run past `MAX_PATH_SEGMENTS` segments are dropped: no pattern can name them. Parts without
+ * dotted keys are returned as they are (no copy). Linear in the event; throws `InvalidRequest` for an event nested
+ * deeper than `MAX_EVENT_DEPTH` levels of objects and arrays.
+ */
+export function normalizeEvent(event: unknown): unknown {
+  return normalize(event, 0, 0);
+}
+
+function normalize(value: unknown, depth: number, segments: number): unknown {
+  steps++;
+  if (typeof value !== 'object' || value === null || value instanceof JsonNumber) return value;
+  if (depth > MAX_EVENT_DEPTH) tooDeep();
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const n = normalize(v, depth + 1, segments);
+      if (n !== v) out ??= value.slice(0, i);
+      out?.push(n);
+    }
+    return out ?? value;
   }
-  return out;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object);
+  /** The normalized values, made once the object turns out to need a merged copy. */
+  let values: unknown[] | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const dotted = key.includes('.');
+    const count = dotted ? key.split('.').length : 1;
+    const v = object[key];
+    const n = segments + count > MAX_PATH_SEGMENTS ? DROPPED : normalize(v, depth + 1, segments + count);
+    if (values === undefined && (n !== v || dotted)) values = keys.slice(0, i).map((k) => object[k]);
+    values?.push(n);
+  }
+  if (values === undefined) return object;
+  const parts = new Map<string, unknown[]>();
+  for (let i = 0; i < keys.length; i++) {
+    let n = values[i];
+    if (n === DROPPED) continue;
+    const key = keys[i] as string;
+    let head = key;
+    if (key.includes('.')) {
+      const path = key.split('.');
+      head = path[0] as string;
+      for (let j = path.length - 1; j >= 1; j--) n = new Merged(new Map([[path[j] as string, n]]), []);
+    }
+    const list = parts.get(head);
+    if (list === undefined) parts.set(head, [n]);
+    else list.push(n);
+  }
+  const children = new Map<string, unknown>();
+  for (const [key, list] of parts) children.set(key, combine(list));
+  return new Merged(children, []);
 }
 
-function keyOf(c: Cursor): string {
-  return c.key as string;
+/** Stands for a key dropped by `normalize`. */
+const DROPPED = Symbol('dropped');
+
+/** One node for the normalized values that the spellings of one path hold (see `normalizeEvent`). */
+function combine(list: readonly unknown[]): unknown {
+  steps++;
+  if (list.length === 1) return list[0];
+  if (list.some(Array.isArray)) {
+    const elements: unknown[] = [];
+    for (const v of list) {
+      if (Array.isArray(v)) for (const item of v) elements.push(item);
+      else elements.push(v);
+    }
+    return elements;
+  }
+  const leaves: unknown[] = [];
+  const parts = new Map<string, unknown[]>();
+  const add = (key: string, v: unknown) => {
+    const at = parts.get(key);
+    if (at === undefined) parts.set(key, [v]);
+    else at.push(v);
+  };
+  for (const v of list) {
+    if (v instanceof Merged) {
+      leaves.push(...v.leaves);
+      for (const [key, child] of v.children) add(key, child);
+    } else if (isObject(v)) {
+      for (const key of Object.keys(v)) add(key, v[key]);
+    } else leaves.push(v);
+  }
+  const children = new Map<string, unknown>();
+  for (const [key, at] of parts) children.set(key, combine(at));
+  return new Merged(children, leaves);
 }
 
-function satObject(
-  object: Record<string, unknown>,
+/** A field and how many of its path segments are already walked. */
+interface Cursor {
+  readonly field: FieldCondition;
+  readonly at: number;
+}
+
+const NO_LEAVES: readonly unknown[] = [];
+
+function childOf(node: Merged | Record<string, unknown>, key: string): { value: unknown } | undefined {
+  if (node instanceof Merged) return node.children.has(key) ? { value: node.children.get(key) } : undefined;
+  return Object.hasOwn(node, key) ? { value: node[key] } : undefined;
+}
+
+/**
+ * An object node: each cursor that ends here needs (present) or must not find (absent) one of the node's own
+ * leaves, which sit in no array below it; the others go on into the one child their next segment names.
+ */
+function satNode(
+  node: Merged | Record<string, unknown>,
   present: readonly Cursor[],
   absent: readonly Cursor[],
 ): boolean {
-  if (present.length + absent.length === 1) return satSingle(object, present[0], absent[0]);
-  const groups = new Map<string, { present: Cursor[]; absent: Cursor[] }>();
-  const group = (key: string) => {
+  const leaves = node instanceof Merged ? node.leaves : NO_LEAVES;
+  const groups = new Map<string, { value: unknown; present: Cursor[]; absent: Cursor[] }>();
+  const groupOf = (c: Cursor) => {
+    const key = c.field.segments[c.at] as string;
     let g = groups.get(key);
     if (g === undefined) {
-      g = { present: [], absent: [] };
+      const child = childOf(node, key);
+      if (child === undefined) return undefined;
+      g = { value: child.value, present: [], absent: [] };
       groups.set(key, g);
     }
     return g;
   };
   for (const c of absent) {
-    if (c.at === c.field.segments.length) continue;
-    for (const s of stepsOf(object, c)) group(keyOf(s)).absent.push(s);
+    if (c.at === c.field.segments.length) {
+      for (const v of leaves) if (leafOf(v) !== undefined) return false;
+      continue;
+    }
+    groupOf(c)?.absent.push({ field: c.field, at: c.at + 1 });
   }
-  const ambiguous: Cursor[][] = [];
   for (const c of present) {
-    if (c.at === c.field.segments.length) return false;
-    const steps = stepsOf(object, c);
-    if (steps.length === 0) return false;
-    if (steps.length === 1) group(keyOf(steps[0] as Cursor)).present.push(steps[0] as Cursor);
-    else ambiguous.push(steps);
+    if (c.at === c.field.segments.length) {
+      let found = false;
+      for (const v of leaves) {
+        const leaf = leafOf(v);
+        if (leaf !== undefined && c.field.matchers.some((m) => matchLeaf(m, leaf))) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return false;
+      continue;
+    }
+    const g = groupOf(c);
+    if (g === undefined) return false;
+    g.present.push({ field: c.field, at: c.at + 1 });
   }
-  if (ambiguous.length > 0) return satAmbiguous(object, groups, ambiguous, 0);
-  return satGroups(object, groups);
-}
-
-/** One cursor needs no grouping: a present one may take any key that leads on, an absent one must fail on all. */
-function satSingle(
-  object: Record<string, unknown>,
-  present: Cursor | undefined,
-  absent: Cursor | undefined,
-): boolean {
-  if (present !== undefined) {
-    if (present.at === present.field.segments.length) return false;
-    for (const s of stepsOf(object, present)) if (sat(object[keyOf(s)], [s], [])) return true;
-    return false;
-  }
-  if (absent === undefined || absent.at === absent.field.segments.length) return true;
-  for (const s of stepsOf(object, absent)) if (!sat(object[keyOf(s)], [], [s])) return false;
+  for (const g of groups.values()) if (!sat(g.value, g.present, g.absent)) return false;
   return true;
-}
-
-function satGroups(
-  object: Record<string, unknown>,
-  groups: ReadonlyMap<string, { present: readonly Cursor[]; absent: readonly Cursor[] }>,
-): boolean {
-  for (const [key, g] of groups) {
-    if (!sat(object[key], g.present, g.absent)) return false;
-  }
-  return true;
-}
-
-/** A present field reachable through several dotted keys may take any of them. */
-function satAmbiguous(
-  object: Record<string, unknown>,
-  groups: Map<string, { present: Cursor[]; absent: Cursor[] }>,
-  ambiguous: readonly Cursor[][],
-  i: number,
-): boolean {
-  if (i === ambiguous.length) return satGroups(object, groups);
-  for (const step of ambiguous[i] ?? []) {
-    const key = keyOf(step);
-    const copy = new Map<string, { present: Cursor[]; absent: Cursor[] }>();
-    for (const [k, g] of groups) copy.set(k, { present: [...g.present], absent: g.absent });
-    const g = copy.get(key) ?? { present: [], absent: [] };
-    g.present.push(step);
-    copy.set(key, g);
-    if (satAmbiguous(object, copy, ambiguous, i + 1)) return true;
-  }
-  return false;
 }
 
 /**
- * Whether, inside `value`, every present cursor can take a matching leaf, all of them from the same element of
- * every array they share, and no absent cursor has a leaf that could be taken alongside them.
+ * Whether, inside `value` (normalized), every present cursor can take a matching leaf, all of them from the same
+ * element of every array they share, and no absent cursor has a leaf that could be taken alongside them.
  */
 function sat(value: unknown, present: readonly Cursor[], absent: readonly Cursor[]): boolean {
+  steps++;
   if (Array.isArray(value)) {
     if (present.length > 0) {
       for (const item of value) if (sat(item, present, absent)) return true;
@@ -137,7 +220,7 @@ function sat(value: unknown, present: readonly Cursor[], absent: readonly Cursor
     for (const item of value) if (!sat(item, present, absent)) return false;
     return true;
   }
-  if (isObject(value)) return satObject(value, present, absent);
+  if (value instanceof Merged || isObject(value)) return satNode(value, present, absent);
   if (present.length === 0 && absent.length === 0) return true;
   const leaf = leafOf(value);
   for (const c of absent) if (c.at === c.field.segments.length && leaf !== undefined) return false;
@@ -148,13 +231,21 @@ function sat(value: unknown, present: readonly Cursor[], absent: readonly Cursor
   return true;
 }
 
-/** Whether a sub-pattern holds for the event (a JSON object). */
-export function satisfies(sub: SubPattern, event: unknown): boolean {
-  if (!isObject(event)) return false;
+/**
+ * Whether a sub-pattern holds for an event already passed through `normalizeEvent` (or one without dotted keys on
+ * the fields' paths, which is its own normal form). Linear in the part of the event the fields' paths reach.
+ */
+export function satisfiesNormalized(sub: SubPattern, tree: unknown): boolean {
+  if (!(tree instanceof Merged) && !isObject(tree)) return false;
   const present: Cursor[] = [];
   const absent: Cursor[] = [];
   for (const field of sub.fields) (field.mode === 'present' ? present : absent).push({ field, at: 0 });
-  return satObject(event, present, absent);
+  return satNode(tree, present, absent);
+}
+
+/** Whether a sub-pattern holds for the event (a JSON object). */
+export function satisfies(sub: SubPattern, event: unknown): boolean {
+  return satisfiesNormalized(sub, normalizeEvent(event));
 }
 
 /**

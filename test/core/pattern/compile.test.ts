@@ -1,13 +1,14 @@
 /** Pattern validation: where (a JSON path into the pattern) and why, and the limits. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JunctionError } from '../../../lib/core/errors.ts';
+import { isJunctionError, JunctionError } from '../../../lib/core/errors.ts';
 import {
   compilePattern,
   DEFAULT_PATTERN_LIMITS,
   parseJsonPreservingNumbers,
   validatePattern,
 } from '../../../lib/core/pattern/index.ts';
+import { deepJson } from '../../helpers/adversarial-patterns.ts';
 
 function errorOf(pattern: unknown, limits = {}): JunctionError {
   try {
@@ -153,5 +154,15 @@ describe('compilePattern', () => {
         ['detail', 'kind'],
       ],
     );
+  });
+  it('refuses a pattern nested 20,000 deep with InvalidPattern, not a stack overflow', () => {
+    for (const kind of ['object', 'array'] as const) {
+      const pattern = { a: deepJson(20_000, kind) };
+      assert.throws(
+        () => compilePattern(pattern),
+        (e: unknown) =>
+          isJunctionError(e) && e.code === 'InvalidPattern' && /nested deeper than 64 levels/.test(e.message),
+      );
+    }
   });
 });

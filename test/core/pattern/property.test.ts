@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { explain, matchesPattern, PatternIndex } from '../../../lib/core/pattern/index.ts';
+import { matchSteps } from '../../../lib/core/pattern/satisfy.ts';
 
 const keys = fc.constantFrom('a', 'b', 'c', 'a.b');
 const strings = fc.constantFrom('x', 'y', 'xy', 'Xy', 'yx', 'x*y', '10.0.0.7', '10.0.1.7', '', 'ß');
@@ -144,6 +145,66 @@ describe('compiled index versus reference interpreter', () => {
           }
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** A path of 1–4 segments spelled as nested objects, one dotted key, or a mix, at random. */
+const spelledEvent = fc
+  .array(
+    fc.record({
+      segments: fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 4 }),
+      split: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
+      value: fc.constantFrom('x', 'y', 1),
+      inArray: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 80 },
+  )
+  .map((paths) => {
+    const event: Record<string, unknown> = {};
+    for (const p of paths) {
+      // Keys: segments joined by dots where `split` says no, nested where it says yes.
+      const keys: string[] = [p.segments[0] as string];
+      for (let i = 1; i < p.segments.length; i++) {
+        if (p.split[i - 1]) keys.push(p.segments[i] as string);
+        else keys[keys.length - 1] += `.${p.segments[i]}`;
+      }
+      let at = event;
+      for (const key of keys.slice(0, -1)) {
+        const next = at[key];
+        at[key] = typeof next === 'object' && next !== null && !Array.isArray(next) ? next : {};
+        at = at[key] as Record<string, unknown>;
+      }
+      at[keys[keys.length - 1] as string] = p.inArray ? [p.value, 'z'] : p.value;
+    }
+    return event;
+  });
+
+function sizeOf(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 1;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  return 1 + items.reduce((n: number, v) => n + sizeOf(v), 0);
+}
+
+describe('matching cost', () => {
+  it('takes steps linear in the event and the pattern, however the paths are spelled', () => {
+    const fields = ['a', 'b', 'c'].flatMap((s) => [`${s}`, `a.${s}`, `a.b.${s}`, `a.b.c.${s}`, `b.a.${s}`]);
+    fc.assert(
+      fc.property(spelledEvent, fc.subarray(fields, { minLength: 1 }), (event, chosen) => {
+        const pattern = Object.fromEntries(chosen.map((f) => [f, ['x', 1]]));
+        const index = new PatternIndex();
+        index.add('r', pattern);
+        const before = matchSteps();
+        const matched = index.match(event).length === 1;
+        const result = explain(pattern, event);
+        const steps = matchSteps() - before;
+        assert.equal(result.matches, matched);
+        assert.equal(matchesPattern(pattern, event), matched);
+        // normalize visits each value once and each merge once; each field's walk is at most its segments deep.
+        const bound = 2 * (4 * sizeOf(event) + 8 * chosen.length * 5);
+        assert.ok(steps <= bound, `${steps} steps > ${bound} for ${JSON.stringify({ event, pattern })}`);
+      }),
       { numRuns: 300 },
     );
   });
