@@ -11,6 +11,10 @@ export type ErrorCode =
   | 'InvalidFunction'
   | 'InvalidRequest'
   | 'NotFound'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'MisdirectedRequest'
+  | 'Conflict'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'MethodNotAllowed'
@@ -32,6 +36,10 @@ const STATUS: Record<ErrorCode, number> = {
   InvalidFunction: 400,
   InvalidRequest: 400,
   NotFound: 404,
+  Unauthorized: 401,
+  Forbidden: 403,
+  MisdirectedRequest: 421,
+  Conflict: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   MethodNotAllowed: 405,
