@@ -5,13 +5,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import {
+  AUTH_FLAGS,
+  type DevAuthOptions,
+  KeysApiError,
+  KeysUsageError,
+  parseDevAuth,
+  runKeys,
+} from './keys.ts';
 
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops. */
-  readonly dev?: (options: DevOptions) => Promise<void>;
+  /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops (with an exit code, or not). */
+  readonly dev?: (options: DevOptions) => Promise<void | number>;
 }
 
 export interface DevOptions {
@@ -26,6 +34,8 @@ export interface DevOptions {
   readonly quotaPerSource?: number;
   /** The quota's burst. @default quotaPerSource */
   readonly quotaBurst?: number;
+  /** Authentication, Host/Origin allow-lists, TLS. @default open on loopback until a key exists */
+  readonly auth?: DevAuthOptions;
 }
 
 export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
@@ -36,6 +46,8 @@ Usage: junction <command> [options]
 
   dev [--port 8080] [--host 127.0.0.1] [--data-dir ./.junction] [--kafka host:port [--topic T] [--partitions N]]
       [--quota-per-source EVENTS_PER_S [--quota-burst N]]
+      [--auth] [--allowed-host H ...] [--allowed-origin O ...] [--tls-cert F --tls-key F]
+      [--jwt-jwks-url URL [--jwt-issuer I] [--jwt-audience A]]   (auth and TLS: docs/security.md)
                                         run the embedded bus in the foreground
   put --type T --source S [--id ID] [--data JSON | --data-file F] [--subject X] [--ext k=v ...]
                                         publish one CloudEvent
@@ -53,8 +65,13 @@ Usage: junction <command> [options]
   dead-letters list [--rule R] [--target T] [--limit N]
   dead-letters redrive (--all | --rule R | --id ID ...)
   replay --from T --to T [--rule R]     re-deliver retained events of a time range
+  keys create NAME --scope publish|manage|read [--source-prefix P] [--aws] [--data-dir DIR]
+                                        create an API key (or AWS access key); printed once
+  keys list | revoke NAME [--data-dir DIR]
+                                        (--data-dir: offline on the bus's data dir, else via the API)
 
-Options: --url URL (default $JUNCTION_URL or http://127.0.0.1:8080), --json, --help
+Options: --url URL (default $JUNCTION_URL or http://127.0.0.1:8080), --json, --help; $JUNCTION_API_KEY is sent
+as Authorization: Bearer when set
 Exit codes: 0 ok, 1 the bus answered with an error, 2 usage error, 3 the bus is unreachable.`;
 
 class UsageError extends Error {}
@@ -79,6 +96,7 @@ async function call(
   contentType = 'application/octet-stream',
 ): Promise<unknown> {
   const headers: Record<string, string> = {};
+  if (ctx.io.env.JUNCTION_API_KEY) headers.authorization = `Bearer ${ctx.io.env.JUNCTION_API_KEY}`;
   let payload: string | Uint8Array | undefined;
   if (raw !== undefined) {
     payload = raw;
@@ -553,6 +571,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'timeout-ms': { type: 'string' },
         'memory-mb': { type: 'string' },
         aws: { type: 'boolean' },
+        ...AUTH_FLAGS,
       },
     });
   } catch (error) {
@@ -587,7 +606,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const port = Number(values.port ?? io.env.JUNCTION_PORT ?? 8080);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port must be 0-65535, got ${values.port}`);
-      await io.dev({
+      const auth = parseDevAuth(values, io.env);
+      if (typeof auth === 'string') throw new UsageError(auth);
+      const devCode = await io.dev({
+        auth,
         port,
         host: (values.host as string | undefined) ?? io.env.JUNCTION_HOST ?? '127.0.0.1',
         dataDir: (values['data-dir'] as string | undefined) ?? io.env.JUNCTION_DATA_DIR ?? './.junction',
@@ -605,7 +627,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             ? { topic: io.env.JUNCTION_KAFKA_TOPIC }
             : {}),
       });
-      return EXIT.ok;
+      return typeof devCode === 'number' ? devCode : EXIT.ok;
+    }
+    if (command === 'keys') {
+      try {
+        return await runKeys(args, values, ctx);
+      } catch (error) {
+        if (error instanceof KeysUsageError) throw new UsageError(error.message);
+        if (!(error instanceof KeysApiError)) throw error;
+        io.err(error.message);
+        return error.exitCode;
+      }
     }
     const handler = COMMANDS[command];
     if (!handler) throw new UsageError(`unknown command "${command}"`);

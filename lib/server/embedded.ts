@@ -67,6 +67,8 @@ export interface EmbeddedBus {
   readonly dataDir: string;
   readonly junction: Junction;
   readonly server: RunningServer;
+  /** Whether calls need a credential now (open on loopback until a key exists, unless told otherwise). */
+  authRequired(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     dataDir,
     junction,
     server,
+    authRequired: () => auth.required(),
     async close() {
       if (closed) return;
       closed = true;
