@@ -19,7 +19,7 @@ export interface CliIo {
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops (with an exit code, or not). */
-  readonly dev?: (options: DevOptions) => Promise<void | number>;
+  readonly dev?: (options: DevOptions) => Promise<number | undefined>;
 }
 
 export interface DevOptions {

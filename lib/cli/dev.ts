@@ -7,7 +7,7 @@ import { startEmbedded } from '../server/embedded.ts';
 import type { DevOptions } from './cli.ts';
 
 /** Runs the bus until a signal; answers 2 (after one line on stderr) when it refuses to start, e.g. exposed without auth. */
-export async function runDev(options: DevOptions): Promise<void | number> {
+export async function runDev(options: DevOptions): Promise<number | undefined> {
   let log: EventLog | undefined;
   const kafka =
     options.kafka === undefined
@@ -83,4 +83,5 @@ export async function runDev(options: DevOptions): Promise<void | number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  return undefined;
 }
