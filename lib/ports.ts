@@ -442,8 +442,8 @@ export interface CredentialStore {
   /** How many credentials exist. */
   count(): Promise<number>;
   /**
-   * A number that changes whenever a credential is created or revoked, by any process on the same data: caches
-   * compare it on each request, so a revocation takes effect at once.
+   * A number that grows whenever a credential is created or revoked, by any process on the same data (0 until the
+   * first create): caches compare it on each request, so a revocation takes effect at once.
    */
   version(): Promise<number>;
   /** Appends to the audit log (bounded: the oldest entries go first). */

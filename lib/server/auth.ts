@@ -60,7 +60,8 @@ export interface JwtOptions {
 export interface AuthOptions {
   /**
    * Whether every call but `GET /` and `GET /healthz` needs a credential. Always true on a non-loopback address.
-   * @default true once any credential exists or `jwt` is set; false (open, for the tour) on loopback otherwise
+   * @default true once a credential has been created (even if all are revoked since) or `jwt` is set; false (open,
+   * for the tour) on loopback otherwise
    */
   readonly required?: boolean;
   /** More names the `Host` header may carry (loopback names with the port are always allowed). @default [] */
@@ -151,23 +152,24 @@ function grantOf(c: StoredCredential): Grant {
 class CredentialCache {
   readonly #store: CredentialStore | undefined;
   #version = -1;
-  #count = 0;
   readonly #entries = new Map<string, StoredCredential | null>();
 
   constructor(store: CredentialStore | undefined) {
     this.#store = store;
   }
 
-  /** Brings the cache up to date with the store; answers how many credentials exist. */
-  async refresh(): Promise<number> {
-    if (this.#store === undefined) return 0;
+  /**
+   * Brings the cache up to date with the store; answers whether a credential was ever created (the version moves
+   * from 0 on the first create and never goes back, so revoking the last key does not reopen the bus).
+   */
+  async refresh(): Promise<boolean> {
+    if (this.#store === undefined) return false;
     const version = await this.#store.version();
     if (version !== this.#version) {
       this.#entries.clear();
-      this.#count = await this.#store.count();
       this.#version = version;
     }
-    return this.#count;
+    return version > 0;
   }
 
   async find(lookup: string): Promise<StoredCredential | undefined> {
@@ -237,9 +239,9 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
   });
 
   async function required(): Promise<boolean> {
-    const count = await cache.refresh();
+    const everKeyed = await cache.refresh();
     if (exposed) return true;
-    return options.required ?? (count > 0 || options.jwt !== undefined);
+    return options.required ?? (everKeyed || options.jwt !== undefined);
   }
 
   async function authenticate(request: ApiRequest): Promise<Principal> {

@@ -74,14 +74,14 @@ export function credentialStoreSuite(name: string, open: () => Promise<Credentia
     test('moves its version on every create and revoke, as another store on the same data sees it', () =>
       withStore(async ({ store, openAnother }) => {
         const other = await openAnother();
-        const v0 = await other.version();
+        assert.equal(await other.version(), 0, 'a store that never had a credential is at 0');
         await store.create(makeCredential('ci'));
         const v1 = await other.version();
-        assert.notEqual(v1, v0);
+        assert.ok(v1 > 0);
         assert.equal(await store.revoke('nobody'), false);
         assert.equal(await other.version(), v1, 'a revoke that removed nothing changes nothing');
         await store.revoke('ci');
-        assert.notEqual(await other.version(), v1);
+        assert.ok((await other.version()) > v1, 'and never back to 0');
       }));
 
     test('keeps the audit log newest first, pages it with before, and bounds the limit', () =>
