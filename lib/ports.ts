@@ -3,6 +3,8 @@
  * (SQLite, Kafka, DynamoDB, worker threads, Lambda). No SQL, no Kafka types, no AWS types here.
  * Every implementation of a port passes the same shared suite in test/ports/.
  */
+
+import type { Scope } from './core/auth/scopes.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { Rule, Target } from './core/rule-types.ts';
 
@@ -449,4 +451,65 @@ export interface TargetDriver {
   /** Several deliveries to one target in one call (targets that opt in to batches); one outcome for all. */
   deliverBatch?(requests: readonly DeliveryRequest[]): Promise<DeliveryResult>;
   close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Credentials and the audit log
+
+/** An API key or an AWS access key, as stored: never the key itself (a hash), an AWS secret only sealed. */
+export interface StoredCredential {
+  /** Unique among credentials: what `keys revoke` and the audit log name. */
+  readonly name: string;
+  /** `key`: a bearer API key; `aws`: an access key id + secret for Signature V4. */
+  readonly kind: 'key' | 'aws';
+  readonly scope: Scope;
+  /** The bus the scope applies to (`default`). */
+  readonly bus: string;
+  /** `publish` only: the prefix every event's `source` must start with. */
+  readonly sourcePrefix?: string;
+  /** `key`: the SHA-256 of the key, hex; `aws`: the access key id. Unique. */
+  readonly lookup: string;
+  /** `aws` only: the secret access key, sealed by the caller (the store keeps it as given). */
+  readonly secret?: string;
+  readonly createdAt: number;
+}
+
+/** One management call, as the audit log keeps it. */
+export interface AuditEntry {
+  readonly at: number;
+  /** The principal's name (`anonymous` on an open bus). */
+  readonly who: string;
+  readonly method: string;
+  readonly path: string;
+  /** The HTTP status answered. */
+  readonly status: number;
+  /** `ok`, or the error code answered. */
+  readonly result: string;
+}
+
+/** An audit entry with its position in the log (increasing; the cursor of `listAudit`). */
+export interface AuditRecord extends AuditEntry {
+  readonly seq: number;
+}
+
+export interface CredentialStore {
+  /** Adds a credential; a `Conflict` error when the name or the lookup is taken. */
+  create(credential: StoredCredential): Promise<void>;
+  /** The credential with this lookup (key hash or access key id), if any. */
+  find(lookup: string): Promise<StoredCredential | undefined>;
+  /** Every credential, by name (at most `limit`, @default 1000). */
+  list(limit?: number): Promise<StoredCredential[]>;
+  /** Removes a credential; answers whether it existed. */
+  revoke(name: string): Promise<boolean>;
+  /** How many credentials exist. */
+  count(): Promise<number>;
+  /**
+   * A number that grows whenever a credential is created or revoked, by any process on the same data (0 until the
+   * first create): caches compare it on each request, so a revocation takes effect at once.
+   */
+  version(): Promise<number>;
+  /** Appends to the audit log (bounded: the oldest entries go first). */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Audit entries, newest first, at most `limit` (@default 100, at most 1000), with `seq` below `before` if given. */
+  listAudit(options?: { readonly limit?: number; readonly before?: number }): Promise<AuditRecord[]>;
 }

@@ -4,15 +4,26 @@
  * 2 on a usage error (a bad flag, a bad local file or JSON), 3 when the bus cannot be reached, 4 on a bug in the CLI.
  * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { JunctionError } from '../core/errors.ts';
+import {
+  AUTH_FLAGS,
+  type DevAuthOptions,
+  describeCreated,
+  type KeysBackend,
+  keyRows,
+  type Listed,
+  openOfflineKeys,
+  parseDevAuth,
+} from './keys.ts';
 
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops. */
-  readonly dev?: (options: DevOptions) => Promise<void>;
+  readonly dev?: (options: DevOptions) => Promise<number | undefined>;
   /** Standard input, read when a file argument is `-`. @default none: `-` is then a usage error */
   readonly stdin?: AsyncIterable<Uint8Array>;
   /** How long one request to the bus may take before the bus counts as unreachable. @default 60000 */
@@ -33,6 +44,8 @@ export interface DevOptions {
   readonly quotaPerSource?: number;
   /** The quota's burst. @default quotaPerSource */
   readonly quotaBurst?: number;
+  /** Authentication, Host/Origin allow-lists, TLS. @default open on loopback until a key exists */
+  readonly auth?: DevAuthOptions;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -124,6 +137,7 @@ const FLAGS = {
   'timeout-ms': { type: 'string' },
   'memory-mb': { type: 'string' },
   aws: { type: 'boolean' },
+  ...AUTH_FLAGS,
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
 type Flag = keyof typeof FLAGS;
@@ -365,12 +379,17 @@ type Body = { readonly json: unknown } | { readonly raw: Uint8Array; readonly ty
 async function call(ctx: Context, method: string, path: string, body?: Body): Promise<unknown> {
   const base = busUrl(ctx);
   const headers: Record<string, string> = { accept: 'application/json' };
+  const apiKey = ctx.io.env.JUNCTION_API_KEY;
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   let payload: string | Uint8Array | undefined;
   if (body !== undefined && 'raw' in body) {
     payload = body.raw;
     headers['content-type'] = body.type;
   } else if (body !== undefined) {
     payload = JSON.stringify(body.json);
+    headers['content-type'] = 'application/json';
+  } else if (method !== 'GET') {
+    // A state-changing call says it is JSON even without a body: the bus refuses one that a web page could send.
     headers['content-type'] = 'application/json';
   }
   const timeoutMs = ctx.io.requestTimeoutMs ?? 60_000;
@@ -407,6 +426,38 @@ async function call(ctx: Context, method: string, path: string, body?: Body): Pr
   }
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
+}
+
+/**
+ * Runs a keys command offline on `--data-dir` (the bus's own credential store: the bootstrap), else over the API.
+ * Offline errors end like the bus's would (exit 1 with the code), and the folder must exist: a typo must not
+ * create a second, empty store.
+ */
+async function withKeys(
+  ctx: Context,
+  offline: (keys: KeysBackend) => Promise<unknown>,
+  online: () => Promise<unknown>,
+): Promise<unknown> {
+  const dir = str(ctx, 'data-dir');
+  if (dir === undefined) return online();
+  if (!existsSync(dir)) throw new UsageError(`--data-dir ${dir}: no such folder`, '--data-dir');
+  let keys: KeysBackend;
+  try {
+    keys = await openOfflineKeys(dir);
+  } catch (error) {
+    throw new UsageError(
+      `--data-dir ${dir}: cannot open the bus's database (${fsReason(error)})`,
+      '--data-dir',
+    );
+  }
+  try {
+    return await offline(keys);
+  } catch (error) {
+    if (error instanceof JunctionError) throw new ApiError(error.status, error.toJSON());
+    throw error;
+  } finally {
+    await keys.close();
+  }
 }
 
 function print(ctx: Context, body: unknown, human: () => string): void {
@@ -546,6 +597,17 @@ const COMMANDS: readonly Command[] = [
       partitions: ['N', 'partitions of the log'],
       'quota-per-source': ['N', 'per-source ingest quota, events per second (default off)'],
       'quota-burst': ['N', 'the quota burst (default the quota)'],
+      auth: ['', 'require a credential even on loopback before any key exists ($JUNCTION_AUTH=required)'],
+      'allowed-host': ['H', 'also accept this Host header (repeatable; $JUNCTION_ALLOWED_HOSTS)'],
+      'allowed-origin': [
+        'O',
+        'accept browser requests from this Origin (repeatable; $JUNCTION_ALLOWED_ORIGINS)',
+      ],
+      'tls-cert': ['FILE', 'serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate, with --tls-key'],
+      'tls-key': ['FILE', 'the PEM private key of --tls-cert'],
+      'jwt-jwks-url': ['URL', 'also accept JWTs signed by a key of this JWKS (docs/security.md)'],
+      'jwt-issuer': ['I', 'the JWT issuer to require'],
+      'jwt-audience': ['A', 'the JWT audience to require'],
     },
     examples: ['junction dev', 'junction dev --port 9090 --data-dir /tmp/bus'],
     async run(ctx) {
@@ -570,8 +632,12 @@ const COMMANDS: readonly Command[] = [
       const dev = ctx.io.dev;
       if (dev === undefined) throw new UsageError('dev is only available from bin/junction.ts');
       const topic = str(ctx, 'topic') ?? (env.JUNCTION_KAFKA_TOPIC || undefined);
+      const auth = parseDevAuth(ctx.values, env);
+      if (typeof auth === 'string') throw new UsageError(auth);
+      let code: number | undefined;
       try {
-        await dev({
+        code = await dev({
+          auth,
           port,
           host,
           dataDir: str(ctx, 'data-dir') ?? env.JUNCTION_DATA_DIR ?? './.junction',
@@ -582,20 +648,20 @@ const COMMANDS: readonly Command[] = [
           ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
         });
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === 'EADDRINUSE')
+        const errno = (error as { code?: string }).code;
+        if (errno === 'EADDRINUSE')
           throw new UsageError(
             `cannot listen on ${host}:${port}: the address is in use (pick another --port)`,
             '--port',
           );
-        if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+        if (errno === 'EACCES' || errno === 'EADDRNOTAVAIL')
           throw new UsageError(
-            `cannot listen on ${host}:${port}: ${code} (check --host and --port)`,
+            `cannot listen on ${host}:${port}: ${errno} (check --host and --port)`,
             '--port',
           );
         throw error;
       }
-      return EXIT.ok;
+      return code ?? EXIT.ok;
     },
   },
   {
@@ -943,6 +1009,78 @@ const COMMANDS: readonly Command[] = [
     async run(ctx, [name]) {
       await call(ctx, 'DELETE', `/functions/${seg(name!)}`);
       print(ctx, { deleted: name }, () => `deleted function ${name}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys create',
+    args: ['NAME'],
+    synopsis: '--scope publish|manage|read [--source-prefix P] [--aws] [--data-dir DIR]',
+    summary: 'create an API key (or with --aws an AWS access key for SigV4); it is printed once',
+    flags: {
+      scope: ['S', 'publish (send events), read (GET the management API) or manage (everything)'],
+      'source-prefix': ['P', 'publish only events whose source starts with P'],
+      aws: ['', 'an AWS access key id and secret (EventBridge API with SigV4) instead of an API key'],
+      'data-dir': ['DIR', "work offline on the bus's data directory (the bootstrap: no key needed)"],
+    },
+    fields: { scope: '--scope', sourcePrefix: '--source-prefix', name: 'NAME' },
+    conflict: 'revoke it first (`junction keys revoke NAME`) or pick another name',
+    examples: [
+      'junction keys create admin --scope manage --data-dir ./.junction',
+      'junction keys create shop --scope publish --source-prefix /shop',
+    ],
+    async run(ctx, [name]) {
+      const scope = str(ctx, 'scope');
+      if (scope === undefined)
+        throw new UsageError('keys create needs --scope publish|manage|read', '--scope');
+      const body: Record<string, unknown> = { name, scope };
+      const prefix = str(ctx, 'source-prefix');
+      if (prefix !== undefined) body.sourcePrefix = prefix;
+      if (has(ctx, 'aws')) body.aws = true;
+      const created = await withKeys(
+        ctx,
+        (keys) => keys.create(body),
+        () => call(ctx, 'POST', '/keys', { json: body }),
+      );
+      print(ctx, created, () => describeCreated(created as Parameters<typeof describeCreated>[0]));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys list',
+    synopsis: '[--data-dir DIR]',
+    summary: 'list the keys (names, scopes, never the keys themselves)',
+    flags: { 'data-dir': ['DIR', "read the bus's data directory instead of the API"] },
+    async run(ctx) {
+      const keys = (await withKeys(
+        ctx,
+        (k) => k.list(),
+        async () => ((await call(ctx, 'GET', '/keys')) as { keys: Listed[] }).keys,
+      )) as Listed[];
+      print(ctx, { keys }, () =>
+        keys.length === 0
+          ? 'no keys — create one with: junction keys create NAME --scope manage --data-dir DIR'
+          : table(keyRows(keys)),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'keys revoke',
+    args: ['NAME'],
+    synopsis: '[--data-dir DIR]',
+    summary: 'revoke a key: it stops working on the next request',
+    flags: { 'data-dir': ['DIR', "work offline on the bus's data directory"] },
+    notFound: 'list them with `junction keys list`',
+    async run(ctx, [name]) {
+      await withKeys(
+        ctx,
+        async (k) => {
+          if (!(await k.revoke(name!))) throw new JunctionError('NotFound', `the key ${name} does not exist`);
+        },
+        () => call(ctx, 'DELETE', `/keys/${seg(name!)}`),
+      );
+      print(ctx, { revoked: name }, () => `revoked ${name}: it stops working on the next request`);
       return EXIT.ok;
     },
   },

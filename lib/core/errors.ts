@@ -11,6 +11,9 @@ export type ErrorCode =
   | 'InvalidFunction'
   | 'InvalidRequest'
   | 'NotFound'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'MisdirectedRequest'
   | 'Conflict'
   | 'ReplayExists'
   | 'PayloadTooLarge'
@@ -34,6 +37,9 @@ const STATUS: Record<ErrorCode, number> = {
   InvalidFunction: 400,
   InvalidRequest: 400,
   NotFound: 404,
+  Unauthorized: 401,
+  Forbidden: 403,
+  MisdirectedRequest: 421,
   Conflict: 409,
   ReplayExists: 409,
   PayloadTooLarge: 413,

@@ -3,6 +3,7 @@
  * (node:http) and the Lambda handlers (API Gateway events) only translate to and from these shapes.
  */
 import { validateEvent } from '../core/cloudevent.ts';
+import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
@@ -25,6 +26,8 @@ export interface ApiRequest {
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Uint8Array;
+  /** Set by the auth layer for publishers limited to a source prefix: an error refuses that event (403). */
+  readonly allowSource?: (source: string) => JunctionError | undefined;
 }
 
 export interface ApiResponse {
@@ -151,16 +154,26 @@ export function createApp(options: AppOptions): App {
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
     const parsed = parseHttpRequest(request.headers, request.body, limits);
     if (parsed.mode !== 'batch') {
+      const denied = request.allowSource?.(parsed.event.source);
+      if (denied) throw denied;
       const [limited] = junction.admit([parsed.event]);
       if (limited) throw limited;
       const [result] = await junction.publish([parsed.event]);
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
     }
-    const valid = parsed.entries.flatMap((e) => (e.ok ? [e.event] : []));
+    const denied = new Map<CloudEvent, JunctionError>();
+    if (request.allowSource !== undefined) {
+      for (const e of parsed.entries) {
+        const error = e.ok ? request.allowSource(e.event.source) : undefined;
+        if (error && e.ok) denied.set(e.event, error);
+      }
+    }
+    const valid = parsed.entries.flatMap((e) => (e.ok && !denied.has(e.event) ? [e.event] : []));
     const verdicts = junction.admit(valid);
     const refused = new Map(
       valid.flatMap((event, i) => (verdicts[i] ? [[event, verdicts[i]] as const] : [])),
     );
+    for (const [event, error] of denied) refused.set(event, error);
     const entries = parsed.entries.map((entry) => {
       const error = entry.ok ? refused.get(entry.event) : undefined;
       return error === undefined
@@ -204,6 +217,11 @@ export function createApp(options: AppOptions): App {
           }
           try {
             const event = validateEvent(entry.event);
+            const denied = request.allowSource?.(event.source);
+            if (denied) {
+              results.push({ errorCode: 'AccessDeniedException', errorMessage: denied.message });
+              continue;
+            }
             const [limited] = junction.admit([event]);
             if (limited) {
               results.push({ errorCode: 'ThrottlingException', errorMessage: limited.message });

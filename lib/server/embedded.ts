@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
+import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
@@ -15,6 +16,8 @@ import type { QuotaOptions } from '../engine/quota.ts';
 import type { Clock, EventLog, TargetDriver } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
+import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
+import { SecretBox } from './auth-keys.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
 
@@ -49,6 +52,13 @@ export interface EmbeddedOptions {
   readonly onError?: (error: unknown) => void;
   /** Console lines of user functions. @default stderr with a `[fn:name]` prefix */
   readonly functionLog?: (fn: string, line: string) => void;
+  /**
+   * Authentication (keys in the data dir, JWTs), the Host/Origin allow-lists and the cross-site guard (always on).
+   * @default open on loopback until a key exists; a non-loopback `host` without a way to authenticate is refused
+   */
+  readonly auth?: AuthOptions;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate and key. @default plain HTTP */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export interface EmbeddedBus {
@@ -57,6 +67,8 @@ export interface EmbeddedBus {
   readonly dataDir: string;
   readonly junction: Junction;
   readonly server: RunningServer;
+  /** Whether calls need a credential now (open on loopback until a key exists, unless told otherwise). */
+  authRequired(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -72,6 +84,14 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
+  const host = options.host ?? '127.0.0.1';
+  const credentials = new SqliteCredentialStore(stores.database);
+  try {
+    await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
   const log = options.log ?? stores.log;
   const functions = await createWorkerRunner({
     dataDir,
@@ -96,18 +116,35 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.quota === undefined ? {} : { quota: options.quota }),
   });
   await junction.start();
-  const app = createApp({
-    junction,
+  let listeningPort = options.port ?? 8080;
+  let secrets: SecretBox | undefined;
+  const auth = createAuthLayer({
+    ...options.auth,
+    app: createApp({
+      junction,
+      onError,
+      extensions: createReplayExtensions({ junction, log, file: resolve(dataDir, 'replays.json'), onError }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+    }),
+    store: credentials,
+    secrets: () => {
+      secrets ??= SecretBox.open(dataDir);
+      return secrets;
+    },
+    host,
+    port: () => listeningPort,
+    tls: options.tls !== undefined,
+    clock,
     onError,
-    extensions: createReplayExtensions({ junction, log, file: resolve(dataDir, 'replays.json'), onError }),
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   const server = await serve({
-    app,
+    app: auth.app,
     port: options.port ?? 8080,
-    host: options.host ?? '127.0.0.1',
+    host,
     maxBodyBytes: options.limits?.maxBatchBytes ?? 10 * 1024 * 1024,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
+  listeningPort = server.port;
   let closed = false;
   return {
     url: server.url,
@@ -115,6 +152,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     dataDir,
     junction,
     server,
+    authRequired: () => auth.required(),
     async close() {
       if (closed) return;
       closed = true;

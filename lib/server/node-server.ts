@@ -1,6 +1,15 @@
-/** Serves an `App` on node:http: reads bodies within a size limit, translates requests and responses. */
+/**
+ * Serves an `App` on node:http (or HTTPS with HTTP/2 and HTTP/1.1 on node:http2 when given a certificate): reads
+ * bodies within a size limit, translates requests and responses.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { JunctionError } from '../core/errors.ts';
 import type { ApiResponse, App } from './app.ts';
 
@@ -12,19 +21,35 @@ export interface NodeServerOptions {
   readonly host?: string;
   /** Largest request body accepted, in bytes (the batch limit). @default 10485760 (10 MiB) */
   readonly maxBodyBytes?: number;
+  /** Serve HTTPS (HTTP/2, and HTTP/1.1 for older clients) with this PEM certificate and key. @default plain HTTP */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export interface RunningServer {
-  readonly server: Server;
+  readonly server: Server | Http2SecureServer;
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, response: ApiResponse): void {
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+function send(res: Res, response: ApiResponse): void {
   const body = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
-  res.writeHead(response.status, { ...response.headers, 'content-length': String(body.byteLength) });
+  const headers: Record<string, string> = { ...response.headers, 'content-length': String(body.byteLength) };
+  // HTTP/2 has no connection header (sending one is an error there).
+  if ('stream' in res) delete headers.connection;
+  (res as ServerResponse).writeHead(response.status, headers);
   res.end(body);
+}
+
+/** Lower-case header names to values; HTTP/2 requests keep their pseudo-headers (`:authority`). */
+function headersOf(req: Req): Record<string, string | string[] | undefined> {
+  if ('headersDistinct' in req) return req.headersDistinct;
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) out[name] = value;
+  return out;
 }
 
 function tooLarge(limit: number): ApiResponse {
@@ -40,7 +65,7 @@ function tooLarge(limit: number): ApiResponse {
 }
 
 /** Reads the body, or answers undefined (after replying 413) when it is over the limit. */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
+function readBody(req: Req, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
@@ -68,7 +93,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | und
 export function serve(options: NodeServerOptions): Promise<RunningServer> {
   const { app } = options;
   const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const handler = (req: Req, res: Res): void => {
     void (async () => {
       const body = await readBody(req, limit);
       if (body === undefined) {
@@ -83,7 +108,7 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
         method: req.method ?? 'GET',
         path,
         query: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)),
-        headers: req.headersDistinct,
+        headers: headersOf(req),
         body,
       });
       send(res, response);
@@ -98,8 +123,17 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
         res.destroy();
       }
     });
+  };
+  const server: Server | Http2SecureServer =
+    options.tls === undefined
+      ? createServer({ keepAliveTimeout: 65_000 }, handler)
+      : createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
-  server.on('clientError', (_error, socket) => {
+  server.on('clientError', (_error: Error, socket: Socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
   });
   return new Promise((resolve, reject) => {
@@ -111,11 +145,11 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
       resolve({
         server,
         port,
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
-            server.closeAllConnections();
+            for (const socket of sockets) socket.destroy();
           }),
       });
     });

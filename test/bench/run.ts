@@ -15,6 +15,7 @@ const BENCHES: Record<string, Bench> = {
   codec: async (quick) => (await import('./codec.ts')).benchCodec({ quick }),
   functions: async (quick) => (await import('./functions.ts')).benchFunctions({ quick }),
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),
+  auth: async (quick) => (await import('./auth.ts')).benchAuth({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     const { benchKafkaRaw } = await import('./kafka.ts');

@@ -14,6 +14,8 @@ interface Options {
   rate: number;
   prefix: string;
   file: string;
+  /** Extra headers on every request (e.g. authorization). */
+  headers?: Record<string, string>;
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -32,7 +34,7 @@ function send(path: string, method: string, headers: Record<string, string>, bod
         port: target.port,
         path,
         method,
-        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        headers: { ...o.headers, ...headers, 'content-length': Buffer.byteLength(body) },
         agent,
       },
       (res) => {

@@ -1,0 +1,111 @@
+/** Credentials' scopes, who is calling (a principal) and what each API call needs: pure rules, no I/O. */
+import { JunctionError } from '../errors.ts';
+
+/**
+ * What a credential may do. `publish`: send events (optionally only with a `source` under a prefix); `read`:
+ * read-only management (GET endpoints, traces, metrics, the audit log, pattern tests, simulations); `manage`:
+ * everything `read` may, plus rules, functions, redrive, replay and keys. `manage` does not imply `publish`.
+ */
+export type Scope = 'publish' | 'manage' | 'read';
+
+export const SCOPES: readonly Scope[] = ['publish', 'manage', 'read'];
+
+/** The bus a grant applies to. One bus per process today; the name is kept so grants can name several later. */
+export const DEFAULT_BUS = 'default';
+
+/** One permission of a principal. */
+export interface Grant {
+  readonly scope: Scope;
+  /** @default 'default' */
+  readonly bus: string;
+  /** `publish` only: events whose `source` does not start with this are refused (403). @default none */
+  readonly sourcePrefix?: string;
+}
+
+/** Who made a request, as the audit log names it. */
+export interface Principal {
+  /** The key's name, `jwt:<sub>`, or `anonymous` on an open loopback bus. */
+  readonly name: string;
+  readonly kind: 'key' | 'aws' | 'jwt' | 'anonymous';
+  readonly grants: readonly Grant[];
+}
+
+/** The principal of an open bus (loopback, no credentials): may do everything. */
+export const ANONYMOUS: Principal = {
+  name: 'anonymous',
+  kind: 'anonymous',
+  grants: SCOPES.map((scope) => ({ scope, bus: DEFAULT_BUS })),
+};
+
+/** What a call needs: `public` (no credential), `any` (any credential), or a scope. */
+export type Need = 'public' | 'any' | Scope;
+
+/** Names are what `keys create` accepts: 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isScope(value: unknown): value is Scope {
+  return typeof value === 'string' && (SCOPES as readonly string[]).includes(value);
+}
+
+/**
+ * What `method` on the path (decoded segments) needs. Ingest (`POST /events`, `PutEvents`) needs `publish`; GETs
+ * need `read` except `/` and `/healthz` (public); pattern tests need any credential; simulations (they deliver
+ * nothing) and `GET /audit` need `read`; every other call, and everything under `/keys`, needs `manage`.
+ */
+export function needOf(method: string, parts: readonly string[], amzTarget: string | undefined): Need {
+  const [head, , third] = parts;
+  const read = method === 'GET' || method === 'HEAD';
+  if (parts.length === 0) {
+    if (method === 'POST' && amzTarget !== undefined) {
+      return amzTarget === 'AWSEvents.PutEvents' ? 'publish' : 'any';
+    }
+    return read ? 'public' : 'manage';
+  }
+  if (head === 'keys') return 'manage';
+  if (head === 'healthz' && parts.length === 1 && read) return 'public';
+  if (head === 'events' && parts.length === 1 && method === 'POST') return 'publish';
+  if (head === 'patterns' && method === 'POST') return 'any';
+  if (head === 'rules' && parts.length === 3 && third === 'simulate' && method === 'POST') return 'read';
+  return read ? 'read' : 'manage';
+}
+
+/** Whether the principal may make a call that needs `need` on `bus`. */
+export function permits(principal: Principal, need: Need, bus = DEFAULT_BUS): boolean {
+  if (need === 'public') return true;
+  const grants = principal.grants.filter((g) => g.bus === bus);
+  if (need === 'any') return grants.length > 0;
+  if (need === 'read') return grants.some((g) => g.scope === 'read' || g.scope === 'manage');
+  return grants.some((g) => g.scope === need);
+}
+
+/**
+ * Whether the principal may publish an event with this `source` (EventBridge's `events:source` condition):
+ * answers a 403 error naming the field, or undefined.
+ */
+export function checkSource(
+  principal: Principal,
+  source: string,
+  bus = DEFAULT_BUS,
+): JunctionError | undefined {
+  const publish = principal.grants.filter((g) => g.bus === bus && g.scope === 'publish');
+  if (publish.some((g) => g.sourcePrefix === undefined || source.startsWith(g.sourcePrefix)))
+    return undefined;
+  const prefixes = publish.map((g) => JSON.stringify(g.sourcePrefix)).join(', ');
+  return new JunctionError(
+    'Forbidden',
+    publish.length === 0
+      ? `${principal.name} may not publish events`
+      : `${principal.name} may publish only events whose source starts with ${prefixes}; got ${JSON.stringify(source)}`,
+    { field: 'source' },
+  );
+}
+
+/** A message for a refused call: which scope it needed. */
+export function forbidden(principal: Principal, need: Need, method: string, path: string): JunctionError {
+  const wanted = need === 'read' ? 'read or manage' : need;
+  return new JunctionError(
+    'Forbidden',
+    `${principal.name} may not ${method} ${path}: it needs the ${wanted} scope`,
+    { details: { needs: need } },
+  );
+}
