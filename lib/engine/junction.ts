@@ -613,11 +613,16 @@ export class Junction {
         redriveOf: letter.dlId,
         ...(letter.position === undefined ? {} : { position: letter.position }),
       };
-      const reopened = await this.#o.ledger.reopen(delivery, {
-        keepDelivered: target?.delivery === 'exactly-once',
-      });
+      const keepDelivered = target?.delivery === 'exactly-once';
+      let reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
+      let state = reopened ? undefined : (await this.#o.ledger.get(delivery))?.entry.state;
+      if (!reopened && state !== 'pending' && state !== 'in-flight' && state !== 'delivered') {
+        // The delivery was closed between the two reads (the dispatcher writes the letter, then closes it): now it
+        // can be reopened. Without this second try the letter would be removed with nothing redelivered.
+        reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
+        if (!reopened) state = (await this.#o.ledger.get(delivery))?.entry.state;
+      }
       if (!reopened) {
-        const state = (await this.#o.ledger.get(delivery))?.entry.state;
         if (state === 'pending' || state === 'in-flight') {
           // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
           // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
