@@ -101,6 +101,29 @@ export interface DeliveryView extends DeliveryKey {
   readonly redriveOf?: string;
 }
 
+/** An event's trace with the traces of the events functions returned for it (`?follow=true`). */
+export interface TraceTree {
+  readonly source: string;
+  readonly id: string;
+  readonly entries: TraceEntry[];
+  readonly emitted: readonly TraceTree[];
+}
+
+/** The events `emitted` trace entries name, in order. */
+function emittedBy(entries: readonly TraceEntry[]): Array<{ source: string; id: string }> {
+  const out: Array<{ source: string; id: string }> = [];
+  for (const entry of entries) {
+    const events = entry.kind === 'emitted' ? entry.detail?.events : undefined;
+    if (!Array.isArray(events)) continue;
+    for (const e of events) {
+      if (isObject(e) && typeof e.source === 'string' && typeof e.id === 'string') {
+        out.push({ source: e.source, id: e.id });
+      }
+    }
+  }
+  return out;
+}
+
 export interface RedriveRequest {
   readonly all?: boolean;
   readonly rule?: string;
@@ -111,6 +134,9 @@ export interface RedriveRequest {
 const DAY = 86_400_000;
 /** The largest page any list answers, and the most keys or ids one request may name. */
 export const MAX_LIST = 1000;
+/** How far `?follow=true` follows emitted events: levels below the event, and nodes in all. */
+const TRACE_DEPTH = 8;
+const TRACE_NODES = 100;
 /** Ledger entries read per page of a retry. */
 const RETRY_PAGE = 500;
 const RETRY_USAGE =
@@ -479,6 +505,45 @@ export class Junction {
   }
 
   /** One page of dead letters, newest first; `nextCursor` when more follow. */
+  /**
+   * `GET /events/{id}/trace?follow=true`: the trace, and the trace of every event a function returned for it,
+   * recursively (`emitted`, each node the same shape), breadth first, at most `TRACE_DEPTH` levels below the event
+   * and `TRACE_NODES` nodes in all; `truncated: true` on the top node says the bounds cut the tree. An emitted event
+   * not routed yet has no entries.
+   */
+  async traceFollow(id: string, source?: string): Promise<TraceTree & { truncated?: true }> {
+    const top: TraceTree = { ...(await this.trace(id, source)), emitted: [] };
+    const seen = new Set([`${top.source}\u0000${top.id}`]);
+    let nodes = 1;
+    let truncated = false;
+    let level = [top];
+    for (let depth = 1; level.length > 0; depth++) {
+      const next: TraceTree[] = [];
+      for (const node of level) {
+        for (const child of emittedBy(node.entries)) {
+          const key = `${child.source}\u0000${child.id}`;
+          if (seen.has(key)) continue;
+          if (depth > TRACE_DEPTH || nodes >= TRACE_NODES) {
+            truncated = true;
+            continue;
+          }
+          seen.add(key);
+          nodes++;
+          const tree: TraceTree = {
+            source: child.source,
+            id: child.id,
+            entries: await this.#o.traces.get(child.source, child.id),
+            emitted: [],
+          };
+          (node.emitted as TraceTree[]).push(tree);
+          next.push(tree);
+        }
+      }
+      level = next;
+    }
+    return truncated ? { ...top, truncated: true } : top;
+  }
+
   listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetterPage> {
     return this.#o.deadLetters.page(filter);
   }
@@ -548,11 +613,16 @@ export class Junction {
         redriveOf: letter.dlId,
         ...(letter.position === undefined ? {} : { position: letter.position }),
       };
-      const reopened = await this.#o.ledger.reopen(delivery, {
-        keepDelivered: target?.delivery === 'exactly-once',
-      });
+      const keepDelivered = target?.delivery === 'exactly-once';
+      let reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
+      let state = reopened ? undefined : (await this.#o.ledger.get(delivery))?.entry.state;
+      if (!reopened && state !== 'pending' && state !== 'in-flight' && state !== 'delivered') {
+        // The delivery was closed between the two reads (the dispatcher writes the letter, then closes it): now it
+        // can be reopened. Without this second try the letter would be removed with nothing redelivered.
+        reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
+        if (!reopened) state = (await this.#o.ledger.get(delivery))?.entry.state;
+      }
       if (!reopened) {
-        const state = (await this.#o.ledger.get(delivery))?.entry.state;
         if (state === 'pending' || state === 'in-flight') {
           // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
           // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.

@@ -291,7 +291,17 @@ export function createApp(options: AppOptions): App {
         }
         if (parts.length === 3 && third === 'trace') {
           allow('GET');
-          return json(200, await junction.trace(second as string, request.query.get('source') ?? undefined));
+          const follow = request.query.get('follow');
+          if (follow !== null && follow !== 'true' && follow !== 'false') {
+            throw invalidRequest(`query parameter follow must be true or false, got "${follow}"`, 'follow');
+          }
+          const source = request.query.get('source') ?? undefined;
+          return json(
+            200,
+            follow === 'true'
+              ? await junction.traceFollow(second as string, source)
+              : await junction.trace(second as string, source),
+          );
         }
         break;
       case 'rules':
