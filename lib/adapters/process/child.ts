@@ -26,18 +26,11 @@ for (const key of Object.keys(process.env)) delete process.env[key];
 // The bus went away (or closed the channel): nothing is left to do.
 process.on('disconnect', () => process.exit(0));
 // Signals reach this process only: another function's sandbox (same user) or the bus cannot be signalled from JS.
+// process.kill calls process._kill, which answers an errno: -1 is EPERM.
 const ownPid = process.pid;
-const kill = process.kill.bind(process);
-process.kill = ((pid: number, signal?: string | number) => {
-  if (pid !== ownPid) {
-    throw Object.assign(new Error(`kill EPERM: a function may signal only its own process`), {
-      code: 'EPERM',
-      syscall: 'kill',
-    });
-  }
-  return kill(pid, signal);
-}) as typeof process.kill;
-delete (process as unknown as { _kill?: unknown })._kill;
+const internals = process as unknown as { _kill: (pid: number, signal: number) => number };
+const rawKill = internals._kill.bind(process);
+internals._kill = (pid, signal) => (pid === ownPid ? rawKill(pid, signal) : -1);
 
 forwardOutput(post);
 process.on('unhandledRejection', (reason) => {
