@@ -22,8 +22,8 @@ export async function startTestBus(options: Partial<EmbeddedOptions> = {}): Prom
     pollMs: 100,
     onError: (error) => errors.push(error),
     functionLog: () => {},
-    // The exactly-once fixtures append to files in temp dirs: the sandbox may write there (as the bus's user).
-    functionSandbox: { user: false, allowWrite: [tmpdir()] },
+    // The exactly-once fixtures read and append files in temp dirs: the sandbox may, there (as the bus's user).
+    functionSandbox: { user: false, allowRead: [tmpdir()], allowWrite: [tmpdir()] },
     ...options,
   });
   return Object.assign(bus, {

@@ -30,6 +30,8 @@ export interface SandboxOptions {
    * allowed to write there too. @default none
    */
   readonly allowWrite?: readonly string[];
+  /** Paths functions may read (`--allow-fs-read`), likewise. @default none (not even their own bundle) */
+  readonly allowRead?: readonly string[];
 }
 
 /** Which protections are in force (tools found, user). */
@@ -77,6 +79,7 @@ export class Sandbox {
   readonly #network: boolean;
   readonly #overheadMb: number;
   readonly #allowWrite: readonly string[];
+  readonly #allowRead: readonly string[];
 
   constructor(options: SandboxOptions = {}) {
     const root = process.getuid?.() === 0;
@@ -86,6 +89,7 @@ export class Sandbox {
     this.#network = options.network ?? true;
     this.#overheadMb = options.overheadMb ?? 64;
     this.#allowWrite = options.allowWrite ?? [];
+    this.#allowRead = options.allowRead ?? [];
     const user = options.user ?? { uid: 65534, gid: 65534 };
     this.#user = root && user !== false ? user : undefined;
     if (this.#user !== undefined && this.#setpriv === undefined) {
@@ -123,6 +127,7 @@ export class Sandbox {
     const node = [
       process.execPath,
       '--permission',
+      ...this.#allowRead.map((path) => `--allow-fs-read=${path}`),
       ...this.#allowWrite.map((path) => `--allow-fs-write=${path}`),
       '--no-addons',
       '--disable-warning=ExperimentalWarning',

@@ -27,8 +27,8 @@ const bus = await startEmbedded({
   port: Number(port),
   pollMs: 100,
   functionLog: () => {},
-  // The exactly-once fixtures append to files in temp dirs: the sandbox may write there (as the bus's user).
-  functionSandbox: { user: false, allowWrite: [tmpdir()] },
+  // The exactly-once fixtures read and append files in temp dirs: the sandbox may, there (as the bus's user).
+  functionSandbox: { user: false, allowRead: [tmpdir()], allowWrite: [tmpdir()] },
   onError: (error) => process.stderr.write(`server error: ${String(error)}\n`),
   ...(kafka === undefined ? {} : { kafka, log: await createKafkaEventLog(kafka) }),
   ...(env.JUNCTION_LEASE_MS === undefined ? {} : { leaseMs: Number(env.JUNCTION_LEASE_MS) }),
