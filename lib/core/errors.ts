@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'FunctionError'
   | 'FunctionTimeout'
   | 'FunctionOutOfMemory'
+  | 'FunctionCrashed'
   | 'DeliveryFailed'
   | 'Internal';
 
@@ -50,6 +51,7 @@ const STATUS: Record<ErrorCode, number> = {
   FunctionError: 500,
   FunctionTimeout: 504,
   FunctionOutOfMemory: 500,
+  FunctionCrashed: 500,
   DeliveryFailed: 502,
   Internal: 500,
 };

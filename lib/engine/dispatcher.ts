@@ -50,6 +50,12 @@ export interface DispatcherOptions {
   readonly pollMs?: number;
   readonly onError?: (error: unknown) => void;
   readonly random?: () => number;
+  /**
+   * A delivery whose function crashed its process (`FunctionCrashed`) this many times is dead-lettered as
+   * poison, whatever its retry policy allows. The attempts are in the ledger, so the count survives restarts.
+   * @default 3
+   */
+  readonly poisonAfterCrashes?: number;
 }
 
 interface Item {
@@ -361,6 +367,12 @@ export class Dispatcher {
       return;
     }
     const attempts = [...delivery.attempts, attempt];
+    const crashes = attempts.filter((a) => a.error?.startsWith('FunctionCrashed:')).length;
+    if (crashes >= (o.poisonAfterCrashes ?? 3)) {
+      await o.traces.record([attemptTrace]);
+      await this.#deadLetter(delivery, attempts, `poison: the function crashed its process ${crashes} times`);
+      return;
+    }
     const decision = decideRetry(
       target.retry,
       attempts,

@@ -5,6 +5,7 @@
 import { compileFilter } from '../core/cesql/index.ts';
 import { validateEvent } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { validateRule } from '../core/rule.ts';
@@ -143,6 +144,20 @@ const RETRY_USAGE =
   'say what to retry: {"all": true}, {"rule": "name"}, {"rule": "name", "target": "id"} or {"keys": [{"source", "id", "rule", "target"}]}';
 /** Dead letters read per page of a redrive. */
 const REDRIVE_PAGE = 500;
+
+/** Most events one function call may publish (more fail the lot, as an oversized batch does). */
+export const MAX_EMITTED_EVENTS = 100;
+/** The extension counting how many functions an event has passed through. */
+export const HOPS_EXTENSION = 'junctionhops';
+/** Events a function returns at this many hops are not published: the loop is reported instead. */
+export const MAX_FUNCTION_HOPS = 16;
+
+/** How many function hops an event has behind it (`junctionhops`; binary mode may carry it as a string). */
+function hopsOf(event: CloudEvent): number {
+  const value = (event as Readonly<Record<string, unknown>>)[HOPS_EXTENSION];
+  const hops = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value;
+  return typeof hops === 'number' && Number.isSafeInteger(hops) && hops > 0 ? hops : 0;
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -316,6 +331,23 @@ export class Junction {
   ): Promise<Array<{ source: string; id: string }>> {
     const { delivery, rule, target } = context;
     const fn = target.type === 'function' ? target.function : target.id;
+    if (returned.length > MAX_EMITTED_EVENTS) {
+      throw new JunctionError(
+        'InvalidEvent',
+        `function "${fn}" returned ${returned.length} events; at most ${MAX_EMITTED_EVENTS} are published per call, so none were`,
+        { field: 'returned', details: { returned: returned.length, limit: MAX_EMITTED_EVENTS } },
+      );
+    }
+    const hops = hopsOf(delivery.event) + 1;
+    if (returned.length > 0 && hops >= MAX_FUNCTION_HOPS) {
+      const loop = new JunctionError(
+        'InvalidEvent',
+        `function "${fn}" returned events from an event that has already passed ${hops - 1} function hops (${HOPS_EXTENSION}); a loop is likely, so they were not published (limit ${MAX_FUNCTION_HOPS})`,
+        { field: HOPS_EXTENSION, details: { hops, limit: MAX_FUNCTION_HOPS } },
+      );
+      this.#o.onError?.(loop);
+      throw loop;
+    }
     const events = returned.map((raw, i) => {
       if (!isObject(raw)) {
         throw new JunctionError(
@@ -323,15 +355,20 @@ export class Junction {
           `function "${fn}" returned a ${typeof raw} at index ${i}; return CloudEvent objects`,
         );
       }
-      return validateEvent({
-        specversion: '1.0',
-        source: `/functions/${fn}`,
-        // Deterministic, so a retried invocation's events are deduplicated (idempotent publish).
-        id: `${delivery.id}.${rule.name}.${target.id}.${i}`,
-        ...raw,
-        causationid: delivery.event.id,
-        causationsource: delivery.event.source,
-      });
+      return validateEvent(
+        {
+          specversion: '1.0',
+          // Deterministic, so a retried invocation's events are deduplicated (idempotent publish).
+          id: `${delivery.id}.${rule.name}.${target.id}.${i}`,
+          ...raw,
+          // A function publishes as itself only: it cannot pose as a producer (nor block one's ids as duplicates).
+          source: `/functions/${fn}`,
+          [HOPS_EXTENSION]: hops,
+          causationid: delivery.event.id,
+          causationsource: delivery.event.source,
+        },
+        { maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes },
+      );
     });
     await this.publish(events);
     return events.map((e) => ({ source: e.source, id: e.id }));

@@ -1,6 +1,6 @@
 /**
- * The embedded bus: one process, SQLite for the log and the stores, user functions in worker threads, the HTTP
- * API on node:http. This is what `npm start` (`junction dev`) runs.
+ * The embedded bus: one process, SQLite for the log and the stores, user functions in sandboxed child processes,
+ * the HTTP API on node:http. This is what `npm start` (`junction dev`) runs.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
+import type { SandboxOptions } from '../adapters/process/index.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
@@ -59,6 +60,15 @@ export interface EmbeddedOptions {
   readonly auth?: AuthOptions;
   /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate and key. @default plain HTTP */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Where functions run: sandboxed processes, or worker threads (not a boundary). @default 'process' */
+  readonly functionIsolation?: 'process' | 'thread';
+  /** How the process sandbox confines functions (see docs/security.md). @default nobody (as root), network on */
+  readonly functionSandbox?: SandboxOptions;
+  /**
+   * On close, how long running function calls may go on before their processes are killed (their deliveries are
+   * retried after a restart): a stuck function cannot hold up a shutdown. @default 5000
+   */
+  readonly functionGraceMs?: number;
 }
 
 export interface EmbeddedBus {
@@ -97,6 +107,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     dataDir,
     clock,
     ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
+    ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
+    ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
   });
   const http = createHttpDriver({ clock });
   const kafkaTargets = createKafkaTargetDriver(
@@ -157,8 +169,17 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       if (closed) return;
       closed = true;
       await server.close();
-      await junction.stop();
+      const stopped = junction.stop();
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        stopped,
+        new Promise((resolve) => {
+          grace = setTimeout(resolve, options.functionGraceMs ?? 5000);
+        }),
+      ]);
+      clearTimeout(grace);
       await functions.close();
+      await stopped;
       await kafkaTargets.close?.();
       if (log !== stores.log) await log.close();
       await stores.close();

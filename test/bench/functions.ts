@@ -1,4 +1,7 @@
-/** Benchmark of the worker-thread function runner: cold start, warm round trip, paced 1,000/s, throughput. */
+/**
+ * Benchmark of the function runner, in the process sandbox (the default) and in worker threads (the old runner,
+ * the baseline): cold start, warm round trip, paced 1,000/s, throughput.
+ */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createWorkerRunner } from '../../lib/adapters/workers/index.ts';
@@ -7,7 +10,7 @@ import type { InvocationContext } from '../../lib/ports.ts';
 import { tempDir } from '../helpers/paths.ts';
 import { type BenchTable, printTable } from './table.ts';
 
-/** Answers when (on the shared clock of all threads) the handler started. */
+/** Answers when (on the wall clock, as threads and processes share it) the handler started. */
 const STAMP = 'export function handler() { return { t: performance.timeOrigin + performance.now() }; }\n';
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -42,11 +45,19 @@ const CONTEXT: InvocationContext = {
   attempt: 1,
 };
 
-export async function benchFunctions(options: { quick: boolean }): Promise<BenchTable> {
+/** Both runners, the sandbox first. */
+export async function benchFunctions(options: { quick: boolean }): Promise<BenchTable[]> {
+  return [await benchRunner('process', options), await benchRunner('thread', options)];
+}
+
+async function benchRunner(
+  isolation: 'process' | 'thread',
+  options: { quick: boolean },
+): Promise<BenchTable> {
   const warmCalls = options.quick ? 2000 : 20_000;
   const pacedSeconds = options.quick ? 1 : 5;
   const dir = tempDir('junction-bench-fn-');
-  const runner = await createWorkerRunner({ dataDir: dir.path, logger: () => {} });
+  const runner = await createWorkerRunner({ dataDir: dir.path, logger: () => {}, isolation });
   const rows: (string | number)[][] = [];
   try {
     const deployStart = now();
@@ -60,7 +71,9 @@ export async function benchFunctions(options: { quick: boolean }): Promise<Bench
       await runner.invoke('stamp', event(index), CONTEXT);
       cold.push(now() - start);
     }
-    rows.push(row('cold start (new worker + first call)', cold, '-'));
+    rows.push(
+      row(`cold start (new ${isolation === 'process' ? 'process' : 'worker'} + first call)`, cold, '-'),
+    );
 
     const warm: number[] = [];
     const warmStart = now();
@@ -114,11 +127,14 @@ export async function benchFunctions(options: { quick: boolean }): Promise<Bench
     );
 
     return {
-      title: 'functions: worker-thread runner (ms)',
+      title:
+        isolation === 'process'
+          ? 'functions: process sandbox (the default) (ms)'
+          : 'functions: worker threads (isolation: thread, no boundary) (ms)',
       columns: ['case', 'n', 'p50', 'p99', 'max', 'calls/s'],
       rows,
       notes: [
-        `deploy (esbuild bundle + load check in a worker): ${deployMs.toFixed(1)} ms`,
+        `deploy (esbuild bundle + load check in a ${isolation === 'process' ? 'process' : 'worker'}): ${deployMs.toFixed(1)} ms`,
         'warm round trip = invoke() to result for a handler that returns one small object',
         'burst latencies include queueing behind the 2 workers of the function',
       ],
@@ -130,5 +146,5 @@ export async function benchFunctions(options: { quick: boolean }): Promise<Bench
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  printTable(await benchFunctions({ quick: process.argv.includes('--quick') }));
+  for (const table of await benchFunctions({ quick: process.argv.includes('--quick') })) printTable(table);
 }

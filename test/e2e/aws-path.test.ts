@@ -186,7 +186,7 @@ describe('AWS path: ingest → Kafka → MSK poller → router → function and 
     );
     await until(
       async () =>
-        (await api(apiRequest('GET', '/events/order-1-echo/trace', undefined, 'source=fn/echo')))
+        (await api(apiRequest('GET', '/events/order-1-echo/trace', undefined, 'source=/functions/echo')))
           .statusCode === 200,
       "the function's returned event routed",
     );

@@ -1,5 +1,6 @@
 /** Starts the embedded bus on an ephemeral port in a temp data dir, and small HTTP helpers to talk to it. */
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EmbeddedBus, type EmbeddedOptions, startEmbedded } from '../../lib/server/embedded.ts';
 import { repoRoot, tempDir } from './paths.ts';
@@ -21,6 +22,8 @@ export async function startTestBus(options: Partial<EmbeddedOptions> = {}): Prom
     pollMs: 100,
     onError: (error) => errors.push(error),
     functionLog: () => {},
+    // The exactly-once fixtures read and append files in temp dirs: the sandbox may, there (as the bus's user).
+    functionSandbox: { user: false, allowRead: [tmpdir()], allowWrite: [tmpdir()] },
     ...options,
   });
   return Object.assign(bus, {

@@ -2,9 +2,9 @@
  * One worker thread running one version of one user function: loads it, runs one call at a time, enforces the
  * call's timeout (terminate) and maps its deaths (heap limit, exit) to the runner's errors.
  */
-import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { transform } from 'esbuild';
+import { build } from 'esbuild';
 import { JunctionError } from '../../core/errors.ts';
 import type { InvokeMessage, WireContext, WireError, WorkerInit, WorkerMessage } from './protocol.ts';
 
@@ -24,13 +24,29 @@ export interface FunctionVersion {
 let workerEntry: Promise<URL> | undefined;
 
 /**
- * The worker entry (worker.ts) compiled to JavaScript once per process and served from a `data:` URL, so no
- * worker loads Node's TypeScript stripper (it costs each cold start ~25 ms).
+ * A host entry (a TypeScript module importing only builtins and builtin-only neighbours) bundled into one
+ * JavaScript text, so that no host loads Node's TypeScript stripper (it costs each cold start ~25 ms).
  */
+export async function compileEntry(entry: URL): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    write: false,
+    logLevel: 'silent',
+  });
+  const output = result.outputFiles[0];
+  if (output === undefined)
+    throw new JunctionError('Internal', `esbuild produced no output for ${entry.href}`);
+  return output.text;
+}
+
+/** The worker entry (worker.ts) compiled once per process and served from a `data:` URL. */
 export function loadWorkerEntry(): Promise<URL> {
   workerEntry ??= (async () => {
-    const source = await readFile(new URL('./worker.ts', import.meta.url), 'utf8');
-    const { code } = await transform(source, { loader: 'ts', format: 'esm', target: 'node22' });
+    const code = await compileEntry(new URL('./worker.ts', import.meta.url));
     return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
   })();
   return workerEntry;
@@ -67,7 +83,7 @@ export function timeoutError(
   });
 }
 
-function outOfMemoryError(name: string, memoryMb: number): JunctionError {
+export function outOfMemoryError(name: string, memoryMb: number): JunctionError {
   return new JunctionError(
     'FunctionOutOfMemory',
     `function ${name} ran out of memory (limit ${memoryMb} MB)`,
@@ -78,7 +94,7 @@ function outOfMemoryError(name: string, memoryMb: number): JunctionError {
   );
 }
 
-interface Call {
+export interface Call {
   readonly id: number;
   readonly resolve: (returned: readonly unknown[]) => void;
   readonly reject: (error: JunctionError) => void;
@@ -88,7 +104,7 @@ interface Call {
 export type WorkerState = 'starting' | 'idle' | 'busy' | 'stopping';
 
 /** Cuts text arriving in chunks into lines; `flush` hands over a last unterminated line. */
-class LineSplitter {
+export class LineSplitter {
   readonly #emit: (line: string) => void;
   #pending = '';
 
@@ -108,7 +124,7 @@ class LineSplitter {
   }
 }
 
-interface Startup {
+export interface Startup {
   readonly resolve: () => void;
   readonly reject: (error: JunctionError) => void;
   readonly timer: NodeJS.Timeout;

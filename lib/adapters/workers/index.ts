@@ -1,5 +1,6 @@
 /**
- * The embedded serverless runtime: user functions bundled with esbuild and run in worker threads.
+ * The embedded serverless runtime: user functions bundled with esbuild and run in sandboxed child processes
+ * (lib/adapters/process; the default) or, with `isolation: 'thread'`, in worker threads.
  *
  * What a user function sees:
  * - `handler(event, context)` exported by name (or as `default.handler`, which is what a CommonJS
@@ -16,8 +17,9 @@
  *   (`resolveDir`) when installed there, else the deploy fails with `InvalidFunction`. A single module cannot
  *   import relative files; a zip with `index.ts|index.js` at its root can.
  *
- * Worker threads isolate faults (timeouts, heap limits, crashes), not privileges: a function runs with the
- * host process's rights (file system, network, env). Run only code you trust, as with any local dev server.
+ * The process sandbox is a boundary (no file system, empty env, no child processes or addons, unprivileged user,
+ * memory limit covering off-heap memory, SIGKILL at timeout; not the network): see docs/security.md. Worker
+ * threads isolate faults only, not privileges: there a function has the bus's rights. Use them for trusted code.
  */
 export { type BuildErrorDetail, type BundleOptions, bundleFunction, projectRoot } from './bundle.ts';
 export type { FunctionContext } from './protocol.ts';

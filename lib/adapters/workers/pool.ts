@@ -1,16 +1,40 @@
 /**
- * Worker-thread pools for user functions: per function a few warm workers (one invocation at a time each),
- * under an overall cap; a timeout terminates the worker, a heap overflow kills it, a throw leaves it warm.
- * A new version of a function gets new workers; the old ones finish what they run and go.
+ * Pools of function hosts (sandboxed child processes, or worker threads): per function a few warm workers (one
+ * invocation at a time each), under an overall cap; a timeout kills the worker, running out of memory or
+ * crashing kills it, a throw leaves it warm. A new version of a function gets new workers; the old ones finish
+ * what they run and go.
  */
 import { performance } from 'node:perf_hooks';
 import { JunctionError } from '../../core/errors.ts';
-import { type FunctionVersion, FunctionWorker, functionError, timeoutError } from './function-worker.ts';
+import { type FunctionVersion, functionError, timeoutError, type WorkerState } from './function-worker.ts';
 import type { WireContext } from './protocol.ts';
 
+/** One host of one function version: a worker thread (FunctionWorker) or a child process (ProcessWorker). */
+export interface PoolWorker {
+  readonly fn: FunctionVersion;
+  /** Settles once the function's module loaded (or did not). */
+  readonly ready: Promise<void>;
+  state: WorkerState;
+  lastUsed: number;
+  invoke(
+    event: unknown,
+    context: WireContext,
+    remainingMs: number,
+    timeoutMs: number,
+  ): Promise<readonly unknown[]>;
+  stop(reason?: JunctionError): void;
+}
+
+/** Starts a host for a version; it calls `onExit` once it is gone. */
+export type StartWorker = (
+  fn: FunctionVersion,
+  log: (fn: string, line: string) => void,
+  onExit: (worker: PoolWorker) => void,
+) => PoolWorker;
+
 export interface PoolOptions {
-  /** The worker entry, from `loadWorkerEntry()`. */
-  readonly entry: URL;
+  /** Starts one host (a worker thread or a sandboxed process). */
+  readonly start: StartWorker;
   readonly maxWorkersPerFunction: number;
   readonly maxWorkers: number;
   /** An idle worker is stopped after this many ms without a call. */
@@ -33,6 +57,8 @@ export interface PoolStats {
   readonly failures: number;
   readonly timeouts: number;
   readonly outOfMemory: number;
+  /** Hosts that died on their own during a call (a sandboxed process that exited or was killed). */
+  readonly crashes: number;
   /** The same, per deployed function. */
   readonly byFunction: Readonly<Record<string, FunctionStats>>;
 }
@@ -46,6 +72,7 @@ export interface FunctionStats {
   readonly failures: number;
   readonly timeouts: number;
   readonly outOfMemory: number;
+  readonly crashes: number;
 }
 
 interface Counters {
@@ -53,18 +80,19 @@ interface Counters {
   failures: number;
   timeouts: number;
   outOfMemory: number;
+  crashes: number;
 }
 
 interface Waiter {
   /** When it started waiting (performance.now()). */
   readonly since: number;
-  readonly resolve: (worker: FunctionWorker) => void;
+  readonly resolve: (worker: PoolWorker) => void;
   readonly reject: (error: JunctionError) => void;
 }
 
 interface Group {
   fn: FunctionVersion;
-  readonly workers: Set<FunctionWorker>;
+  readonly workers: Set<PoolWorker>;
   readonly waiters: Waiter[];
   readonly counts: Counters;
 }
@@ -74,7 +102,7 @@ export class WorkerPool {
   readonly #groups = new Map<string, Group>();
   #total = 0;
   #started = 0;
-  readonly #totals: Counters = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0 };
+  readonly #totals: Counters = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0, crashes: 0 };
   #closed = false;
   /** A function that gets the next free slot (a worker of another function stopped to make room for it). */
   #yieldTo: Group | undefined;
@@ -91,7 +119,7 @@ export class WorkerPool {
   setVersion(fn: FunctionVersion): void {
     const group = this.#groups.get(fn.name);
     if (group === undefined) {
-      const counts = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0 };
+      const counts = { invocations: 0, failures: 0, timeouts: 0, outOfMemory: 0, crashes: 0 };
       this.#groups.set(fn.name, { fn, workers: new Set(), waiters: [], counts });
       return;
     }
@@ -125,7 +153,7 @@ export class WorkerPool {
     if (group !== undefined) group.counts.invocations++;
     const limit = timeoutMs ?? group?.fn.timeoutMs ?? 0;
     const deadline = performance.now() + limit;
-    let worker: FunctionWorker | undefined;
+    let worker: PoolWorker | undefined;
     try {
       worker = await this.#acquire(name, limit);
       return await worker.invoke(event, context, Math.max(1, deadline - performance.now()), limit);
@@ -140,7 +168,7 @@ export class WorkerPool {
 
   /** Starts a worker for a version outside the pool, waits until it loaded, and stops it (deploy validation). */
   async probe(fn: FunctionVersion): Promise<void> {
-    const worker = new FunctionWorker(fn, this.#options.entry, this.#options.log, () => {});
+    const worker = this.#options.start(fn, this.#options.log, () => {});
     try {
       await worker.ready;
     } finally {
@@ -197,16 +225,17 @@ export class WorkerPool {
     if (code === 'NotFound') return;
     if (code === 'FunctionTimeout') counts.timeouts++;
     else if (code === 'FunctionOutOfMemory') counts.outOfMemory++;
+    else if (code === 'FunctionCrashed') counts.crashes++;
     else counts.failures++;
   }
 
   /** Waits for a ready worker of the function's current version, at most `timeoutMs`. */
-  #acquire(name: string, timeoutMs: number): Promise<FunctionWorker> {
+  #acquire(name: string, timeoutMs: number): Promise<PoolWorker> {
     const group = this.#groups.get(name);
     if (group === undefined || this.#closed) {
       return Promise.reject(new JunctionError('NotFound', `function ${name} does not exist`));
     }
-    return new Promise<FunctionWorker>((resolve, reject) => {
+    return new Promise<PoolWorker>((resolve, reject) => {
       const timer = setTimeout(() => {
         const index = group.waiters.indexOf(waiter);
         if (index === -1) return;
@@ -229,7 +258,7 @@ export class WorkerPool {
     });
   }
 
-  #release(worker: FunctionWorker): void {
+  #release(worker: PoolWorker): void {
     if (worker.state !== 'busy') return;
     const group = this.#groups.get(worker.fn.name);
     if (group === undefined || group.fn.version !== worker.fn.version) {
@@ -314,7 +343,7 @@ export class WorkerPool {
     }
   }
 
-  #idleWorker(group: Group): FunctionWorker | undefined {
+  #idleWorker(group: Group): PoolWorker | undefined {
     for (const worker of group.workers) {
       if (worker.state === 'idle' && worker.fn.version === group.fn.version) return worker;
     }
@@ -323,7 +352,7 @@ export class WorkerPool {
 
   /** Stops the least recently used idle worker of a function nobody waits for, making room under the cap. */
   #evictIdle(): void {
-    let oldest: FunctionWorker | undefined;
+    let oldest: PoolWorker | undefined;
     for (const group of this.#groups.values()) {
       if (group.waiters.length > 0) continue;
       for (const worker of group.workers) {
@@ -336,9 +365,9 @@ export class WorkerPool {
 
   /** Starts a worker for the group; when the thread cannot even be created, the first waiting call fails. */
   #spawn(group: Group): void {
-    let worker: FunctionWorker;
+    let worker: PoolWorker;
     try {
-      worker = new FunctionWorker(group.fn, this.#options.entry, this.#options.log, (gone) => {
+      worker = this.#options.start(group.fn, this.#options.log, (gone) => {
         group.workers.delete(gone);
         this.#total--;
         this.#pump();

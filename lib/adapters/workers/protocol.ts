@@ -27,6 +27,16 @@ export interface FunctionContext extends WireContext {
   log(...args: unknown[]): void;
 }
 
+/** Runner → sandboxed child process: the first message, the function to load (it reads no file). */
+export interface ChildInit {
+  readonly kind: 'init';
+  readonly name: string;
+  /** The bundled module's text. */
+  readonly code: string;
+  /** The environment the function is configured with (nothing of the bus's). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
 /** Runner → worker: run the handler once. */
 export interface InvokeMessage {
   readonly id: number;
@@ -47,4 +57,11 @@ export type WorkerMessage =
   | { readonly kind: 'log'; readonly stream: 'stdout' | 'stderr'; readonly text: string }
   | { readonly kind: 'load-error'; readonly reason: 'no-handler' | 'threw'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly ok: true; readonly returned: readonly unknown[] }
-  | { readonly kind: 'result'; readonly id: number; readonly ok: false; readonly error: WireError };
+  | {
+      readonly kind: 'result';
+      readonly id: number;
+      readonly ok: false;
+      readonly error: WireError;
+      /** The handler failed for want of memory (an allocation the memory limit refused): the host is recycled. */
+      readonly oom?: boolean;
+    };

@@ -1,6 +1,7 @@
 /**
  * The embedded FunctionRunner: user functions bundled with esbuild on deploy, stored durably in the data dir,
- * and run in pools of worker threads with a timeout and a heap limit per function.
+ * and run in pools of sandboxed child processes (the default) or worker threads, with a timeout and a memory
+ * limit per function.
  */
 import { performance } from 'node:perf_hooks';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
@@ -14,15 +15,24 @@ import type {
   InvocationResult,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
+import { createProcessHosts, type SandboxDescription, type SandboxOptions } from '../process/index.ts';
 import { bundleFunction } from './bundle.ts';
-import { type FunctionVersion, loadWorkerEntry } from './function-worker.ts';
-import { type PoolStats, WorkerPool } from './pool.ts';
+import { type FunctionVersion, FunctionWorker, loadWorkerEntry } from './function-worker.ts';
+import { type PoolStats, type StartWorker, WorkerPool } from './pool.ts';
 import type { WireContext } from './protocol.ts';
 import { FunctionStore, type StoredFunction, sha256 } from './store.ts';
 
 export interface WorkerRunnerOptions {
   /** Deployed functions live in `<dataDir>/functions`. */
   readonly dataDir: string;
+  /**
+   * Where functions run. `process`: a sandboxed child process per warm instance (a security boundary, see
+   * docs/security.md). `thread`: worker threads of the bus's process — faster to start, but NOT a boundary: a
+   * function has every right the bus has. @default 'process'
+   */
+  readonly isolation?: 'process' | 'thread';
+  /** How the process sandbox confines functions (user, network, memory overhead). */
+  readonly sandbox?: SandboxOptions;
   /** Warm workers per function (each runs one invocation at a time). @default 2 */
   readonly maxWorkersPerFunction?: number;
   /** Workers across all functions; idle workers of other functions make room when it is reached. @default 16 */
@@ -48,6 +58,9 @@ export interface WorkerRunnerOptions {
 export interface WorkerRunnerStats extends PoolStats {
   /** Deployed functions. */
   readonly functions: number;
+  readonly isolation: 'process' | 'thread';
+  /** What the process sandbox enforces (absent with `thread`). */
+  readonly sandbox?: SandboxDescription;
 }
 
 export type WorkerRunner = FunctionRunner & { stats(): WorkerRunnerStats };
@@ -115,6 +128,7 @@ interface ResolvedOptions {
   readonly logger: (fn: string, line: string) => void;
   readonly clock: Clock;
   readonly resolveDir: string | undefined;
+  readonly isolation: 'process' | 'thread';
 }
 
 function resolveOptions(options: WorkerRunnerOptions): ResolvedOptions {
@@ -138,7 +152,30 @@ function resolveOptions(options: WorkerRunnerOptions): ResolvedOptions {
     logger: options.logger ?? defaultLogger,
     clock: options.clock ?? systemClock,
     resolveDir: options.resolveDir,
+    isolation: isolationOf(options.isolation),
   };
+}
+
+function isolationOf(value: unknown): 'process' | 'thread' {
+  if (value === undefined || value === 'process' || value === 'thread') return value ?? 'process';
+  throw new JunctionError(
+    'InvalidRequest',
+    `isolation must be "process" or "thread"; received ${JSON.stringify(value)}`,
+    { field: 'isolation' },
+  );
+}
+
+/** The hosts a pool starts: sandboxed processes, or worker threads. */
+async function hostsFor(
+  options: ResolvedOptions,
+  sandbox: SandboxOptions | undefined,
+): Promise<{ start: StartWorker; sandbox?: SandboxDescription }> {
+  if (options.isolation === 'process') {
+    const hosts = await createProcessHosts(sandbox);
+    return { start: hosts.start, sandbox: hosts.sandbox.describe() };
+  }
+  const entry = await loadWorkerEntry();
+  return { start: (fn, log, onExit) => new FunctionWorker(fn, entry, log, onExit) };
 }
 
 /**
@@ -148,16 +185,17 @@ function resolveOptions(options: WorkerRunnerOptions): ResolvedOptions {
  */
 export async function createWorkerRunner(options: WorkerRunnerOptions): Promise<WorkerRunner> {
   const resolved = resolveOptions(options);
+  const hosts = await hostsFor(resolved, options.sandbox);
   const store = await FunctionStore.open(resolved.dataDir);
   const pool = new WorkerPool({
-    entry: await loadWorkerEntry(),
+    start: hosts.start,
     maxWorkersPerFunction: resolved.maxWorkersPerFunction,
     maxWorkers: resolved.maxWorkers,
     idleTimeoutMs: resolved.idleTimeoutMs,
     log: resolved.logger,
   });
   for (const stored of store.list()) pool.setVersion(versionOf(stored, resolved.loadTimeoutMs));
-  return new WorkerFunctionRunner(resolved, store, pool);
+  return new WorkerFunctionRunner(resolved, store, pool, hosts.sandbox);
 }
 
 class WorkerFunctionRunner implements WorkerRunner {
@@ -166,12 +204,19 @@ class WorkerFunctionRunner implements WorkerRunner {
   readonly #pool: WorkerPool;
   /** The last deploy of each name still running: deploys of one name run one after another. */
   readonly #deploying = new Map<string, Promise<unknown>>();
+  readonly #sandbox: SandboxDescription | undefined;
   #closed = false;
 
-  constructor(options: ResolvedOptions, store: FunctionStore, pool: WorkerPool) {
+  constructor(
+    options: ResolvedOptions,
+    store: FunctionStore,
+    pool: WorkerPool,
+    sandbox: SandboxDescription | undefined,
+  ) {
     this.#options = options;
     this.#store = store;
     this.#pool = pool;
+    this.#sandbox = sandbox;
   }
 
   async deploy(name: string, source: Uint8Array, config?: FunctionConfig): Promise<FunctionInfo> {
@@ -254,7 +299,12 @@ class WorkerFunctionRunner implements WorkerRunner {
   }
 
   stats(): WorkerRunnerStats {
-    return { functions: this.#store.size, ...this.#pool.stats() };
+    return {
+      functions: this.#store.size,
+      isolation: this.#options.isolation,
+      ...(this.#sandbox === undefined ? {} : { sandbox: this.#sandbox }),
+      ...this.#pool.stats(),
+    };
   }
 
   #assertOpen(): void {

@@ -3,8 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { type FunctionVersion, loadWorkerEntry } from '../../../lib/adapters/workers/function-worker.ts';
-import { WorkerPool } from '../../../lib/adapters/workers/pool.ts';
+import {
+  type FunctionVersion,
+  FunctionWorker,
+  loadWorkerEntry,
+} from '../../../lib/adapters/workers/function-worker.ts';
+import { type StartWorker, WorkerPool } from '../../../lib/adapters/workers/pool.ts';
 import type { WireContext } from '../../../lib/adapters/workers/protocol.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { waitFor } from '../../helpers/events.ts';
@@ -43,7 +47,8 @@ function version(name: string, tag: string): FunctionVersion {
 }
 
 function pool(maxWorkersPerFunction = 2, maxWorkers = 8): WorkerPool {
-  return new WorkerPool({ entry, maxWorkersPerFunction, maxWorkers, idleTimeoutMs: 60_000, log: () => {} });
+  const start: StartWorker = (fn, log, onExit) => new FunctionWorker(fn, entry, log, onExit);
+  return new WorkerPool({ start, maxWorkersPerFunction, maxWorkers, idleTimeoutMs: 60_000, log: () => {} });
 }
 
 test('answers NotFound for a function it does not know', async () => {

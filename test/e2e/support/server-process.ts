@@ -3,6 +3,7 @@
  * With JUNCTION_KAFKA set, the log is that Kafka (topic JUNCTION_KAFKA_TOPIC, JUNCTION_KAFKA_PARTITIONS partitions).
  * JUNCTION_LEASE_MS shortens the delivery lease so that takeovers happen within a test.
  */
+import { tmpdir } from 'node:os';
 import { createKafkaEventLog } from '../../../lib/adapters/kafka/index.ts';
 import { startEmbedded } from '../../../lib/server/embedded.ts';
 
@@ -26,6 +27,8 @@ const bus = await startEmbedded({
   port: Number(port),
   pollMs: 100,
   functionLog: () => {},
+  // The exactly-once fixtures read and append files in temp dirs: the sandbox may, there (as the bus's user).
+  functionSandbox: { user: false, allowRead: [tmpdir()], allowWrite: [tmpdir()] },
   onError: (error) => process.stderr.write(`server error: ${String(error)}\n`),
   ...(kafka === undefined ? {} : { kafka, log: await createKafkaEventLog(kafka) }),
   ...(env.JUNCTION_LEASE_MS === undefined ? {} : { leaseMs: Number(env.JUNCTION_LEASE_MS) }),
