@@ -409,7 +409,9 @@ describe('junction dev errors', () => {
       },
     });
     assert.equal(code, EXIT.usage);
-    assert.deepEqual(seen, [{ auth: {}, port: 8123, host: '127.0.0.1', dataDir: './.junction', partitions: 4 }]);
+    assert.deepEqual(seen, [
+      { auth: {}, port: 8123, host: '127.0.0.1', dataDir: './.junction', partitions: 4 },
+    ]);
     assert.deepEqual(lines, [
       'junction dev: cannot listen on 127.0.0.1:8123: the address is in use (pick another --port) — see `junction dev --help`',
     ]);
