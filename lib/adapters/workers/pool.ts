@@ -152,11 +152,12 @@ export class WorkerPool {
     this.#totals.invocations++;
     if (group !== undefined) group.counts.invocations++;
     const limit = timeoutMs ?? group?.fn.timeoutMs ?? 0;
-    const deadline = performance.now() + limit;
     let worker: PoolWorker | undefined;
     try {
-      worker = await this.#acquire(name, limit);
-      return await worker.invoke(event, context, Math.max(1, deadline - performance.now()), limit);
+      // The timeout counts the function's own run, as Lambda's does: starting a host (a sandboxed process takes a
+      // few hundred ms on a busy machine) has the load timeout on top, so a cold start is not a timeout.
+      worker = await this.#acquire(name, limit + (group?.fn.loadTimeoutMs ?? 0));
+      return await worker.invoke(event, context, limit, limit);
     } catch (error) {
       this.#count(error, this.#totals);
       if (group !== undefined) this.#count(error, group.counts);

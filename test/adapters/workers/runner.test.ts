@@ -375,7 +375,7 @@ for (const isolation of ['process', 'thread'] as const) {
       });
     });
 
-    test('times out a call that waits for a busy worker past its deadline', threadsOnly, async () => {
+    test('gives a call that waited for a busy worker its whole timeout once it runs', threadsOnly, async () => {
       await withRunner({ maxWorkersPerFunction: 1 }, async (runner) => {
         await runner.deploy('hog', functionFixture('never-returns'), { timeoutMs: 300 });
         const calls = [
@@ -389,8 +389,9 @@ for (const isolation of ['process', 'thread'] as const) {
           assert.ok(error instanceof JunctionError && error.code === 'FunctionTimeout', String(error));
           return error.message;
         });
+        // Waiting for the busy worker (and starting a new one after the first call's was stopped) is not run time.
         assert.match(messages[0] ?? '', /did not finish within 300 ms/);
-        assert.match(messages[1] ?? '', /did not start .* within 300 ms/);
+        assert.match(messages[1] ?? '', /did not finish within 300 ms/);
       });
     });
 
