@@ -9,6 +9,9 @@ import { fixtureFunction, request, startTestBus, type TestBus, traceOf } from '.
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
+/** A body-less POST still says JSON: the bus refuses one that a web page could send (CSRF, docs/security.md). */
+const JSON_BODY = { 'content-type': 'application/json' };
+
 function publish(bus: TestBus, id: string): Promise<unknown> {
   return request(bus.url, 'POST', '/events', '', {
     'ce-specversion': '1.0',
@@ -36,7 +39,7 @@ describe('enabling and disabling rules', () => {
   });
 
   test('a disabled rule routes nothing; enabled again, it delivers', async () => {
-    const off = await request(bus.url, 'POST', '/rules/switch/disable');
+    const off = await request(bus.url, 'POST', '/rules/switch/disable', undefined, JSON_BODY);
     assert.equal(off.status, 200);
     assert.equal(off.body.name, 'switch');
     assert.equal(off.body.enabled, false);
@@ -47,7 +50,7 @@ describe('enabling and disabling rules', () => {
       async () => (await traceOf(bus, 'while-off', '/ops')).some((e) => e.kind === 'unmatched'),
       'the event routed as unmatched',
     );
-    const on = await request(bus.url, 'POST', '/rules/switch/enable');
+    const on = await request(bus.url, 'POST', '/rules/switch/enable', undefined, JSON_BODY);
     assert.equal(on.status, 200);
     assert.equal(on.body.enabled, true);
     await publish(bus, 'while-on');
@@ -56,7 +59,7 @@ describe('enabling and disabling rules', () => {
   });
 
   test('keeps a rule disabled across a restart', async () => {
-    assert.equal((await request(bus.url, 'POST', '/rules/switch/disable')).status, 200);
+    assert.equal((await request(bus.url, 'POST', '/rules/switch/disable', undefined, JSON_BODY)).status, 200);
     await bus.stop({ keepData: true });
     bus = await bus.restart();
     assert.equal((await request(bus.url, 'GET', '/rules/switch')).body.enabled, false);
@@ -65,12 +68,12 @@ describe('enabling and disabling rules', () => {
       async () => (await traceOf(bus, 'after-restart', '/ops')).some((e) => e.kind === 'unmatched'),
       'the event routed as unmatched',
     );
-    assert.equal((await request(bus.url, 'POST', '/rules/switch/enable')).status, 200);
+    assert.equal((await request(bus.url, 'POST', '/rules/switch/enable', undefined, JSON_BODY)).status, 200);
   });
 
   test('answers 404 for an unknown rule and 405 for another method', async () => {
     for (const action of ['enable', 'disable']) {
-      const res = await request(bus.url, 'POST', `/rules/nope/${action}`);
+      const res = await request(bus.url, 'POST', `/rules/nope/${action}`, undefined, JSON_BODY);
       assert.equal(res.status, 404);
       assert.equal(res.body.error.code, 'NotFound');
     }
@@ -131,7 +134,7 @@ describe('rules that could never deliver', () => {
       enabled: false,
     });
     assert.equal(draft.status, 201, JSON.stringify(draft.body));
-    const enable = await request(bus.url, 'POST', '/rules/empty/enable');
+    const enable = await request(bus.url, 'POST', '/rules/empty/enable', undefined, JSON_BODY);
     assert.equal(enable.status, 400);
     assert.equal(enable.body.error.field, 'targets');
     assert.equal((await request(bus.url, 'GET', '/rules/empty')).body.enabled, false);
