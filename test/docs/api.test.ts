@@ -4,12 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ERROR_CODES, statusOf } from '../../lib/core/errors.ts';
 import { startTestBus, type TestBus } from '../helpers/bus.ts';
 import {
+  captures,
   documentedEndpoints,
   errorTable,
   fitsTemplate,
@@ -17,6 +19,8 @@ import {
   type HttpExample,
   httpExamples,
   shapeDifferences,
+  substitute,
+  withCaptures,
 } from '../helpers/doc-examples.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
@@ -26,14 +30,38 @@ const examples = httpExamples(API, 'docs/api.md');
 /** How long an `eventually` example may take to fit (it is re-sent until it does). */
 const EVENTUALLY_MS = 30_000;
 
-async function send(
+/**
+ * Sends an example's request as written, over node:http (`fetch` would replace a `Host` header and add a
+ * `content-type` to a body that has none, and both are what some examples show).
+ */
+function send(
   bus: TestBus,
   example: HttpExample,
 ): Promise<{ status: number; headers: Headers; text: string }> {
-  const init: RequestInit = { method: example.method, headers: { ...example.request.headers } };
-  if (example.request.body !== '') init.body = example.request.body;
-  const response = await fetch(`${bus.url}${example.target}`, init);
-  return { status: response.status, headers: response.headers, text: await response.text() };
+  const body = Buffer.from(example.request.body);
+  const headers: Record<string, string> = { ...example.request.headers };
+  if (body.length > 0) headers['content-length'] ??= String(body.length);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${bus.url}${example.target}`, { method: example.method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value])
+            answer.append(name, v);
+        }
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: answer,
+          text: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** What differs between an answer and the documented one (empty when it fits). */
@@ -96,6 +124,35 @@ describe('the example checker', () => {
     assert.ok(!fitsText('other 3', 'junction_events_total …'));
   });
 
+  it('captures "{{name}}" values of an answer and puts them into later requests', () => {
+    assert.deepEqual(shapeDifferences({ key: 'jk_1', n: 2 }, { key: '{{key}}', n: 2 }), []);
+    assert.deepEqual(shapeDifferences({ n: 2 }, { key: '{{key}}', n: 2 }), ['$.key: missing']);
+    const got = captures(
+      { key: 'jk_1', page: { next: 7 }, list: [{ id: 'a' }] },
+      { key: '{{key}}', page: { next: '{{next}}' }, list: [{ id: '{{first}}' }, '…'] },
+    );
+    assert.deepEqual(Object.fromEntries(got), { key: 'jk_1', next: '7', first: 'a' });
+    assert.equal(substitute('Bearer {{key}}, {{key}}', got, 'x'), 'Bearer jk_1, jk_1');
+    assert.throws(
+      () => substitute('{{nope}}', got, 'docs/api.md:9'),
+      /docs\/api\.md:9: \{\{nope\}\} is used/,
+    );
+    const example = withCaptures(
+      {
+        where: 'w',
+        flags: new Set(),
+        method: 'GET',
+        target: '/deliveries?cursor={{next}}',
+        request: { headers: { authorization: 'Bearer {{key}}' }, body: '{"id": "{{first}}"}' },
+        status: 200,
+        response: { headers: {}, body: '' },
+      },
+      got,
+    );
+    assert.equal(example.target, '/deliveries?cursor=7');
+    assert.deepEqual(example.request, { headers: { authorization: 'Bearer jk_1' }, body: '{"id": "a"}' });
+  });
+
   it('fits concrete paths to templates segment by segment', () => {
     assert.ok(fitsTemplate('/rules/big-orders', '/rules/{name}'));
     assert.ok(fitsTemplate('/events/order-1/trace?source=/shop', '/events/{id}/trace'));
@@ -146,17 +203,27 @@ describe('docs/api.md', () => {
 
 describe('the examples of docs/api.md, in order, against a real bus', () => {
   let bus: TestBus;
+  /** The values captured by `"{{name}}"` in the answers so far. */
+  const values = new Map<string, string>();
   before(async () => {
     bus = await startTestBus();
   });
   after(() => bus.stop());
 
-  for (const example of examples) {
-    it(`answers ${example.method} ${example.target} as documented (${example.where})`, async () => {
+  for (const documented of examples) {
+    it(`answers ${documented.method} ${documented.target} as documented (${documented.where})`, async () => {
+      const example = withCaptures(documented, values);
       const deadline = Date.now() + (example.flags.has('eventually') ? EVENTUALLY_MS : 0);
       for (;;) {
-        const found = differences(example, await send(bus, example));
-        if (found.length === 0) return;
+        const answer = await send(bus, example);
+        const found = differences(example, answer);
+        if (found.length === 0) {
+          if (example.response.body.includes('{{')) {
+            for (const [name, value] of captures(JSON.parse(answer.text), JSON.parse(example.response.body)))
+              values.set(name, value);
+          }
+          return;
+        }
         if (Date.now() >= deadline) assert.fail(`${example.where}:\n  ${found.join('\n  ')}`);
         await delay(50);
       }

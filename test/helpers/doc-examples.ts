@@ -5,7 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** The wildcard of an example: `"…"` stands for any value; `…` in text or a header for any run of characters. */
+/**
+ * The wildcard of an example: `"…"` stands for any value; `…` in text or a header for any run of characters.
+ * `"{{name}}"` in a documented JSON answer stands for any value too, and captures it for later requests.
+ */
 export const ANY = '…';
 
 export interface ExampleMessage {
@@ -161,13 +164,68 @@ export function fitsText(actual: string, documented: string): boolean {
   return new RegExp(`^${pattern}$`).test(actual);
 }
 
+/** A documented JSON value `"{{name}}"`: it fits any value, and the value is captured as `name`. */
+const CAPTURE = /^\{\{([A-Za-z][\w-]*)\}\}$/;
+
+/** The name a documented value captures (`"{{admin-key}}"` → `admin-key`), or undefined. */
+export function captureName(documented: unknown): string | undefined {
+  return typeof documented === 'string' ? CAPTURE.exec(documented)?.[1] : undefined;
+}
+
 /**
- * The differences between an actual JSON value and a documented one (empty when it fits). `"…"` fits any value;
+ * The values an answer gives to the `"{{name}}"` placeholders of the documented body, walking both as
+ * `shapeDifferences` does: name → the value as text (a string as it is, anything else as JSON).
+ */
+export function captures(actual: unknown, documented: unknown): Map<string, string> {
+  const found = new Map<string, string>();
+  const walk = (a: unknown, d: unknown): void => {
+    const name = captureName(d);
+    if (name !== undefined) {
+      if (a !== undefined) found.set(name, typeof a === 'string' ? a : JSON.stringify(a));
+    } else if (Array.isArray(d)) {
+      if (Array.isArray(a)) for (const [i, item] of d.entries()) walk(a[i], item);
+    } else if (typeof d === 'object' && d !== null && typeof a === 'object' && a !== null) {
+      for (const [k, v] of Object.entries(d)) walk((a as Record<string, unknown>)[k], v);
+    }
+  };
+  walk(actual, documented);
+  return found;
+}
+
+/** Replaces each `{{name}}` of a text with its captured value; an unknown name is an error naming `where`. */
+export function substitute(text: string, values: ReadonlyMap<string, string>, where: string): string {
+  return text.replace(/\{\{([A-Za-z][\w-]*)\}\}/g, (_, name: string) => {
+    const value = values.get(name);
+    if (value === undefined)
+      throw new Error(
+        `${where}: {{${name}}} is used before an example captured it ("{{${name}}}" in an answer)`,
+      );
+    return value;
+  });
+}
+
+/** An example with the captured values put into its request: the target, the header values and the body. */
+export function withCaptures(example: HttpExample, values: ReadonlyMap<string, string>): HttpExample {
+  const put = (text: string) => substitute(text, values, example.where);
+  return {
+    ...example,
+    target: put(example.target),
+    request: {
+      headers: Object.fromEntries(Object.entries(example.request.headers).map(([k, v]) => [k, put(v)])),
+      body: put(example.request.body),
+    },
+  };
+}
+
+/**
+ * The differences between an actual JSON value and a documented one (empty when it fits). `"…"` (and a capture,
+ * `"{{name}}"`) fits any value;
  * an object fits only with exactly the documented keys unless it documents `"…": "…"` (more keys allowed); an
  * array fits element by element, and a last element `"…"` allows any further elements.
  */
 export function shapeDifferences(actual: unknown, documented: unknown, path = '$'): string[] {
-  if (documented === ANY) return actual === undefined ? [`${path}: missing`] : [];
+  if (documented === ANY || captureName(documented) !== undefined)
+    return actual === undefined ? [`${path}: missing`] : [];
   if (Array.isArray(documented)) {
     if (!Array.isArray(actual)) return [`${path}: expected an array, got ${JSON.stringify(actual)}`];
     const open = documented.length > 0 && documented[documented.length - 1] === ANY;
