@@ -7,6 +7,7 @@ import { validateEvent } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
+import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
@@ -62,6 +63,11 @@ export interface JunctionOptions {
   /** Records per router batch. @default 500 */
   readonly maxBatch?: number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * More checks on a rule's targets at `PUT /rules` (the deployment's, e.g. the SSRF policy on literal addresses):
+   * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
+   */
+  readonly checkTarget?: (target: Target, path: string) => void;
 }
 
 export interface PatternTestRequest {
@@ -279,22 +285,29 @@ export class Junction {
 
   // ---- rules ------------------------------------------------------------------------------------------
 
+  /**
+   * Creates or replaces a rule; answers it as reads show it (header values `***`). A header value that is
+   * exactly `***` keeps the stored value (a rule read back and PUT again keeps its secrets).
+   */
   async putRule(name: string, body: unknown): Promise<{ rule: Rule; created: boolean }> {
     const previous = await this.#o.rules.get(name);
-    const rule = validateRule(name, body, this.clock.now(), previous);
+    const rule = validateRule(name, restoreRedacted(body, previous), this.clock.now(), previous);
+    for (const [i, target] of rule.targets.entries()) this.#o.checkTarget?.(target, `targets[${i}]`);
     const { created } = await this.#o.rules.put(rule);
     this.#apply(rule);
-    return { rule, created };
+    return { rule: redactRule(rule), created };
   }
 
+  /** A rule as reads show it: HTTP target header values are `***`. */
   async getRule(name: string): Promise<Rule> {
     const rule = await this.#o.rules.get(name);
     if (!rule) throw notFound(`rule "${name}"`);
-    return rule;
+    return redactRule(rule);
   }
 
-  listRules(): Promise<Rule[]> {
-    return this.#o.rules.list();
+  /** The rules as reads show them: HTTP target header values are `***`. */
+  async listRules(): Promise<Rule[]> {
+    return (await this.#o.rules.list()).map(redactRule);
   }
 
   async deleteRule(name: string): Promise<void> {

@@ -10,11 +10,15 @@ import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
+import { JunctionError } from '../core/errors.ts';
+import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
+import type { Target } from '../core/rule-types.ts';
 import { Junction } from '../engine/junction.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
 import type { Clock, EventLog, TargetDriver } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
 
@@ -42,6 +46,12 @@ export interface EmbeddedOptions {
   readonly quota?: QuotaOptions;
   /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
   readonly kafka?: KafkaEventLogOptions;
+  /**
+   * The SSRF policy of `http` and `bus` targets: addresses in private, link-local, metadata and unspecified ranges
+   * are refused unless `allow` lists them (CIDR blocks or addresses); loopback is allowed when the bus itself
+   * listens on loopback (`host` 127.0.0.1, ::1 or localhost). @default { allow: [] }
+   */
+  readonly httpTargets?: { readonly allow?: readonly string[] };
   /** Replaces a target driver (tests). */
   readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
   readonly clock?: Clock;
@@ -62,7 +72,49 @@ export interface EmbeddedBus {
 
 export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
   const dataDir = resolve(options.dataDir ?? './.junction');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const host = options.host ?? '127.0.0.1';
+  const addressPolicy = createAddressPolicy({
+    allow: options.httpTargets?.allow ?? [],
+    allowLoopback: isLoopbackHost(host),
+  });
+  const lock = lockDataDir(dataDir);
+  const undo: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    return await open(options, { dataDir, host, addressPolicy, lock }, undo);
+  } catch (error) {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Refuses, at `PUT /rules`, an `http` or `bus` target whose URL is a literal address the policy refuses. */
+function targetChecker(policy: ReturnType<typeof createAddressPolicy>) {
+  return (target: Target, path: string): void => {
+    if (target.type !== 'http' && target.type !== 'bus') return;
+    const { hostname } = new URL(target.url);
+    if (parseAddress(hostname) === undefined) return; // a name: checked when connecting
+    const verdict = policy(hostname);
+    if (verdict.allowed) return;
+    throw new JunctionError('InvalidRule', `${path}.url: ${verdict.reason}`, {
+      field: `${path}.url`,
+      path: `${path}.url`,
+    });
+  };
+}
+
+/** Opens the stores, the engine and the server; `undo` collects how to close what is open should a step fail. */
+async function open(
+  options: EmbeddedOptions,
+  context: {
+    readonly dataDir: string;
+    readonly host: string;
+    readonly addressPolicy: ReturnType<typeof createAddressPolicy>;
+    readonly lock: DataDirLock;
+  },
+  undo: Array<() => Promise<void> | void>,
+): Promise<EmbeddedBus> {
+  const { dataDir, host, addressPolicy, lock } = context;
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
   const stores = openSqliteStores({
@@ -72,16 +124,20 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
+  undo.push(() => stores.close());
   const log = options.log ?? stores.log;
   const functions = await createWorkerRunner({
     dataDir,
     clock,
     ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
   });
-  const http = createHttpDriver({ clock });
+  undo.push(() => functions.close());
+  const http = createHttpDriver({ clock, addressPolicy });
+  undo.push(() => http.close?.());
   const kafkaTargets = createKafkaTargetDriver(
     options.kafka === undefined ? {} : { connection: options.kafka },
   );
+  undo.push(async () => kafkaTargets.close?.());
   const junction = await Junction.open({
     ...stores,
     log,
@@ -94,8 +150,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
+    checkTarget: targetChecker(addressPolicy),
   });
   await junction.start();
+  undo.push(() => junction.stop());
   const app = createApp({
     junction,
     onError,
@@ -105,7 +163,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const server = await serve({
     app,
     port: options.port ?? 8080,
-    host: options.host ?? '127.0.0.1',
+    host,
     maxBodyBytes: options.limits?.maxBatchBytes ?? 10 * 1024 * 1024,
   });
   let closed = false;
@@ -121,9 +179,11 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       await server.close();
       await junction.stop();
       await functions.close();
+      await http.close?.();
       await kafkaTargets.close?.();
       if (log !== stores.log) await log.close();
       await stores.close();
+      lock.release();
     },
   };
 }
