@@ -11,7 +11,7 @@ export interface CliIo {
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops. */
-  readonly dev?: (options: DevOptions) => Promise<void>;
+  readonly dev?: (options: DevOptions) => Promise<void | number>;
 }
 
 export interface DevOptions {
@@ -587,7 +587,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const port = Number(values.port ?? io.env.JUNCTION_PORT ?? 8080);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError(`--port must be 0-65535, got ${values.port}`);
-      await io.dev({
+      const code = await io.dev({
         port,
         host: (values.host as string | undefined) ?? io.env.JUNCTION_HOST ?? '127.0.0.1',
         dataDir: (values['data-dir'] as string | undefined) ?? io.env.JUNCTION_DATA_DIR ?? './.junction',
@@ -605,7 +605,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
             ? { topic: io.env.JUNCTION_KAFKA_TOPIC }
             : {}),
       });
-      return EXIT.ok;
+      return typeof code === 'number' ? code : EXIT.ok;
     }
     const handler = COMMANDS[command];
     if (!handler) throw new UsageError(`unknown command "${command}"`);

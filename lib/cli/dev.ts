@@ -1,10 +1,41 @@
-/** `junction dev`: runs the embedded bus in the foreground until SIGINT/SIGTERM, with a readable banner. */
-
+/**
+ * `junction dev`: runs the embedded bus in the foreground until SIGINT/SIGTERM, with a readable banner, then says
+ * what happens (failing deliveries, dead letters, a periodic summary); a bus that cannot start says why in a line.
+ */
+import { isJunctionError } from '../core/errors.ts';
 import type { EventLog } from '../ports.ts';
-import { startEmbedded } from '../server/embedded.ts';
+import { type EmbeddedBus, startEmbedded } from '../server/embedded.ts';
 import type { DevOptions } from './cli.ts';
+import { createDevReporter, type DevReporterOptions } from './dev-reporter.ts';
 
-export async function runDev(options: DevOptions): Promise<void> {
+export interface DevIo {
+  /** Writes text as is (the banner, the reporter's lines). @default process.stdout */
+  readonly out: (text: string) => void;
+  /** @default process.stderr */
+  readonly err: (text: string) => void;
+  /** Resolves when the bus should stop. @default the first SIGINT or SIGTERM */
+  readonly stopped?: Promise<void>;
+  /** Reporter settings (tests inject the clock and the timer). */
+  readonly reporter?: Omit<DevReporterOptions, 'write'>;
+}
+
+/** The exit code of a bus that could not start (port in use, data dir locked, bad configuration). */
+export const DEV_START_FAILED = 1;
+
+function signals(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+const processIo: DevIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the bus until stopped; answers the exit code. */
+export async function runDev(options: DevOptions, io: DevIo = processIo): Promise<number> {
   let log: EventLog | undefined;
   const kafka =
     options.kafka === undefined
@@ -14,28 +45,39 @@ export async function runDev(options: DevOptions): Promise<void> {
           topic: options.topic ?? 'junction-events',
           ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
         };
-  if (kafka !== undefined) {
-    const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
-    log = await createKafkaEventLog(kafka);
+  const reporter = createDevReporter({ ...io.reporter, write: (line) => io.out(`${line}\n`) });
+  let bus: EmbeddedBus;
+  try {
+    if (kafka !== undefined) {
+      const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
+      log = await createKafkaEventLog(kafka);
+    }
+    bus = await startEmbedded({
+      port: options.port,
+      host: options.host,
+      dataDir: options.dataDir,
+      onTrace: (entries) => reporter.observe(entries),
+      ...(log === undefined ? {} : { log }),
+      ...(kafka === undefined ? {} : { kafka }),
+      ...(options.quotaPerSource === undefined
+        ? {}
+        : {
+            quota: {
+              eventsPerSecond: options.quotaPerSource,
+              ...(options.quotaBurst === undefined ? {} : { burst: options.quotaBurst }),
+            },
+          }),
+      ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
+    });
+  } catch (error) {
+    reporter.close();
+    await log?.close().catch(() => undefined);
+    if (!isJunctionError(error)) throw error;
+    io.err(`junction: ${error.message}\n`);
+    return DEV_START_FAILED;
   }
-  const bus = await startEmbedded({
-    port: options.port,
-    host: options.host,
-    dataDir: options.dataDir,
-    ...(log === undefined ? {} : { log }),
-    ...(kafka === undefined ? {} : { kafka }),
-    ...(options.quotaPerSource === undefined
-      ? {}
-      : {
-          quota: {
-            eventsPerSecond: options.quotaPerSource,
-            ...(options.quotaBurst === undefined ? {} : { burst: options.quotaBurst }),
-          },
-        }),
-    ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
-  });
   const health = await bus.junction.health();
-  process.stdout.write(
+  io.out(
     [
       `Junction is running at ${bus.url}`,
       `  data dir   ${bus.dataDir}`,
@@ -45,19 +87,19 @@ export async function runDev(options: DevOptions): Promise<void> {
       `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
       `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,
       `Trace:    npm run junction -- trace 1`,
+      'Failing deliveries, dead letters and a summary every 30 s (when anything happened) show up here.',
       'Stop with Ctrl-C.',
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.stdout.write('\nstopping…\n');
-      bus.close().then(resolve, (error) => {
-        console.error(error);
-        resolve();
-      });
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await (io.stopped ?? signals());
+  io.out('\nstopping…\n');
+  try {
+    await bus.close();
+  } catch (error) {
+    io.err(`junction: ${String(error)}\n`);
+  } finally {
+    reporter.close();
+  }
+  return 0;
 }

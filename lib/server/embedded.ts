@@ -15,7 +15,7 @@ import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/a
 import type { Target } from '../core/rule-types.ts';
 import { Junction } from '../engine/junction.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
-import type { Clock, EventLog, TargetDriver } from '../ports.ts';
+import type { Clock, EventLog, TargetDriver, TraceEntry, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
@@ -52,6 +52,8 @@ export interface EmbeddedOptions {
    * listens on loopback (`host` 127.0.0.1, ::1 or localhost). @default { allow: [] }
    */
   readonly httpTargets?: { readonly allow?: readonly string[] };
+  /** Hears every trace entry as it is recorded (the `junction dev` terminal). @default none */
+  readonly onTrace?: (entries: readonly TraceEntry[]) => void;
   /** Replaces a target driver (tests). */
   readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
   readonly clock?: Clock;
@@ -86,6 +88,28 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
     throw error;
   }
+}
+
+/** The trace store, with `onTrace` hearing each write (an observer that throws does not fail the write). */
+function observed(
+  traces: TraceStore,
+  onTrace: ((entries: readonly TraceEntry[]) => void) | undefined,
+  onError: (error: unknown) => void,
+): TraceStore {
+  if (onTrace === undefined) return traces;
+  return {
+    record(entries) {
+      try {
+        onTrace(entries);
+      } catch (error) {
+        onError(error);
+      }
+      return traces.record(entries);
+    },
+    get: (source, id) => traces.get(source, id),
+    sourcesOf: (id, limit) => traces.sourcesOf(id, limit),
+    prune: (before) => traces.prune(before),
+  };
 }
 
 /** Refuses, at `PUT /rules`, an `http` or `bus` target whose URL is a literal address the policy refuses. */
@@ -140,6 +164,7 @@ async function open(
   undo.push(async () => kafkaTargets.close?.());
   const junction = await Junction.open({
     ...stores,
+    traces: observed(stores.traces, options.onTrace, onError),
     log,
     functions,
     drivers: { http, bus: http, kafka: kafkaTargets, ...options.drivers },
