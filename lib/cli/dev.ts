@@ -15,6 +15,11 @@ export interface DevIo {
   readonly err: (text: string) => void;
   /** Resolves when the bus should stop. @default the first SIGINT or SIGTERM */
   readonly stopped?: Promise<void>;
+  /**
+   * The environment: `JUNCTION_HTTP_TARGETS_ALLOW` (comma-separated addresses or CIDR blocks) is the SSRF
+   * allow-list of HTTP targets. @default process.env
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Reporter settings (tests inject the clock and the timer). */
   readonly reporter?: Omit<DevReporterOptions, 'write'>;
 }
@@ -45,6 +50,9 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
           topic: options.topic ?? 'junction-events',
           ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
         };
+  const allow = (io.env ?? process.env).JUNCTION_HTTP_TARGETS_ALLOW?.split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   const reporter = createDevReporter({ ...io.reporter, write: (line) => io.out(`${line}\n`) });
   let bus: EmbeddedBus;
   try {
@@ -57,6 +65,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       host: options.host,
       dataDir: options.dataDir,
       onTrace: (entries) => reporter.observe(entries),
+      ...(allow === undefined ? {} : { httpTargets: { allow } }),
       ...(log === undefined ? {} : { log }),
       ...(kafka === undefined ? {} : { kafka }),
       ...(options.quotaPerSource === undefined

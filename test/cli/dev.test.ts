@@ -85,6 +85,34 @@ describe('junction dev', () => {
     dir.remove();
   });
 
+  it('takes the SSRF allow-list from JUNCTION_HTTP_TARGETS_ALLOW and refuses a malformed one in one line', async () => {
+    const dir = tempDir();
+    const bad = collector();
+    const code = await runDev(devOptions(dir.path), {
+      ...bad.io,
+      env: { JUNCTION_HTTP_TARGETS_ALLOW: '10.0.0.0/33' },
+    });
+    assert.equal(code, DEV_START_FAILED);
+    assert.equal(
+      bad.err(),
+      'junction: httpTargets.allow[0] must be an IP address or a CIDR block such as "10.0.0.0/8", got "10.0.0.0/33"\n',
+    );
+    const good = collector();
+    const running = runDev(devOptions(dir.path), {
+      ...good.io,
+      env: { JUNCTION_HTTP_TARGETS_ALLOW: ' 10.0.0.0/8 ' },
+    });
+    await waitFor(() => /running at (\S+)/.test(good.out()), 'the banner');
+    const url = (/running at (\S+)/.exec(good.out()) as RegExpExecArray)[1] as string;
+    const rule = { pattern: { type: ['t'] }, targets: [{ id: 'h', type: 'http', url: 'http://10.9.9.9/x' }] };
+    assert.equal((await request(url, 'PUT', '/rules/intranet', rule)).status, 201);
+    const refused = { ...rule, targets: [{ id: 'h', type: 'http', url: 'http://192.168.0.1/x' }] };
+    assert.equal((await request(url, 'PUT', '/rules/home', refused)).status, 400);
+    good.stop();
+    assert.equal(await running, 0);
+    dir.remove();
+  });
+
   it('shows failing deliveries once per target and the dead letter while it runs', async () => {
     const dir = tempDir();
     const c = collector();
