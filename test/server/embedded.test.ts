@@ -106,7 +106,7 @@ describe('HTTP targets on the embedded bus', () => {
       'http://169.254.169.254/latest',
       'http://10.0.0.1/x',
       'http://[::]/x',
-      'http://0x7f000001.1/',
+      'http://0xa000001/',
     ]) {
       const res = await request(bus.url, 'PUT', '/rules/ssrf', {
         pattern: { type: ['x'] },
@@ -122,6 +122,21 @@ describe('HTTP targets on the embedded bus', () => {
       targets: [{ id: 't', type: 'http', url: 'http://127.0.0.1:9/x' }],
     });
     assert.equal(loopback.status, 201, 'loopback is allowed: the bus listens on loopback');
+  });
+
+  it('refuses loopback targets when the bus listens beyond loopback', async () => {
+    const open = await startTestBus({ host: '0.0.0.0' });
+    try {
+      const url = open.url.replace('0.0.0.0', '127.0.0.1');
+      const res = await request(url, 'PUT', '/rules/local', {
+        pattern: { type: ['x'] },
+        targets: [{ id: 't', type: 'http', url: 'http://127.0.0.1:9/x' }],
+      });
+      assert.equal(res.status, 400);
+      assert.match(res.body.error.message, /127\.0\.0\.1 is a loopback address/);
+    } finally {
+      await open.stop();
+    }
   });
 
   it('allows what httpTargets.allow lists', async () => {
