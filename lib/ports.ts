@@ -134,6 +134,17 @@ export interface Attempt {
   readonly status?: number;
   readonly error?: string;
   readonly latencyMs: number;
+  /** What the target answered besides its status (HTTP targets): headers; the body only when the target asks. */
+  readonly response?: TargetResponse;
+}
+
+/** An HTTP target's answer as kept in traces and attempts: its headers and (capped) the start of its body. */
+export interface TargetResponse {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The start of the body (a few hundred bytes at most). */
+  readonly body?: string;
+  /** True when `body` is not the whole body. */
+  readonly bodyTruncated?: boolean;
 }
 
 /** A delivery that still has to happen: its payload, history and when it is next due. */
@@ -432,6 +443,8 @@ export type DeliveryResult =
       /** A delay the target asked for (`Retry-After`), in ms. */
       readonly retryAfterMs?: number;
       readonly error: string;
+      /** What the target answered (HTTP targets); traces keep it, dead letters keep the body only on request. */
+      readonly response?: TargetResponse;
     };
 
 /** Why a driver can never deliver to a target (see `TargetDriver.check`). */

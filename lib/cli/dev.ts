@@ -1,13 +1,59 @@
-/** `junction dev`: runs the embedded bus in the foreground until SIGINT/SIGTERM, with a readable banner. */
-
+/**
+ * `junction dev`: runs the embedded bus in the foreground until SIGINT/SIGTERM, with a readable banner, then says
+ * what happens (failing deliveries, dead letters, a periodic summary); a bus that cannot start says why in a line.
+ */
 import { readFileSync } from 'node:fs';
 import { isJunctionError } from '../core/errors.ts';
 import type { EventLog } from '../ports.ts';
-import { startEmbedded } from '../server/embedded.ts';
+import { type EmbeddedBus, startEmbedded } from '../server/embedded.ts';
 import type { DevOptions } from './cli.ts';
+import { createDevReporter, type DevReporterOptions } from './dev-reporter.ts';
 
-/** Runs the bus until a signal; answers 2 (after one line on stderr) when it refuses to start, e.g. exposed without auth. */
-export async function runDev(options: DevOptions): Promise<number | undefined> {
+export interface DevIo {
+  /** Writes text as is (the banner, the reporter's lines). @default process.stdout */
+  readonly out: (text: string) => void;
+  /** @default process.stderr */
+  readonly err: (text: string) => void;
+  /** Resolves when the bus should stop. @default the first SIGINT or SIGTERM */
+  readonly stopped?: Promise<void>;
+  /**
+   * The environment: `JUNCTION_HTTP_TARGETS_ALLOW` (comma-separated addresses or CIDR blocks) is the SSRF
+   * allow-list of HTTP targets. @default process.env
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Reporter settings (tests inject the clock and the timer). */
+  readonly reporter?: Omit<DevReporterOptions, 'write'>;
+}
+
+/** The exit code of a bus that could not start (port in use, data dir locked, bad configuration). */
+export const DEV_START_FAILED = 1;
+/** The exit code of a bus refused by its own safety rules (exposed on a non-loopback address without auth). */
+export const DEV_REFUSED = 2;
+
+/** The TLS files of --tls-cert/--tls-key, or a one-line reason they cannot be read. */
+function readTls(auth: NonNullable<DevOptions['auth']>): { cert: Buffer; key: Buffer } | string | undefined {
+  if (auth.tlsCert === undefined || auth.tlsKey === undefined) return undefined;
+  try {
+    return { cert: readFileSync(auth.tlsCert), key: readFileSync(auth.tlsKey) };
+  } catch (error) {
+    return `cannot read --tls-cert/--tls-key: ${(error as Error).message}`;
+  }
+}
+
+function signals(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+const processIo: DevIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the bus until stopped; answers the exit code. */
+export async function runDev(options: DevOptions, io: DevIo = processIo): Promise<number> {
   let log: EventLog | undefined;
   const kafka =
     options.kafka === undefined
@@ -17,71 +63,78 @@ export async function runDev(options: DevOptions): Promise<number | undefined> {
           topic: options.topic ?? 'junction-events',
           ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
         };
-  if (kafka !== undefined) {
-    const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
-    log = await createKafkaEventLog(kafka);
-  }
+  const allow = (io.env ?? process.env).JUNCTION_HTTP_TARGETS_ALLOW?.split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
   const a = options.auth ?? {};
-  const start = startEmbedded({
-    ...(a.tlsCert === undefined || a.tlsKey === undefined
-      ? {}
-      : { tls: { cert: readFileSync(a.tlsCert), key: readFileSync(a.tlsKey) } }),
-    auth: {
-      ...(a.required === undefined ? {} : { required: a.required }),
-      ...(a.allowedHosts === undefined ? {} : { allowedHosts: a.allowedHosts }),
-      ...(a.allowedOrigins === undefined ? {} : { allowedOrigins: a.allowedOrigins }),
-      ...(a.jwt === undefined ? {} : { jwt: a.jwt }),
-    },
-    port: options.port,
-    host: options.host,
-    dataDir: options.dataDir,
-    ...(log === undefined ? {} : { log }),
-    ...(kafka === undefined ? {} : { kafka }),
-    ...(options.quotaPerSource === undefined
-      ? {}
-      : {
-          quota: {
-            eventsPerSecond: options.quotaPerSource,
-            ...(options.quotaBurst === undefined ? {} : { burst: options.quotaBurst }),
-          },
-        }),
-    ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
-  });
-  let bus: Awaited<typeof start>;
+  const tls = readTls(a);
+  if (typeof tls === 'string') {
+    io.err(`junction: ${tls}\n`);
+    return DEV_START_FAILED;
+  }
+  const reporter = createDevReporter({ ...io.reporter, write: (line) => io.out(`${line}\n`) });
+  let bus: EmbeddedBus;
   try {
-    bus = await start;
+    if (kafka !== undefined) {
+      const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
+      log = await createKafkaEventLog(kafka);
+    }
+    bus = await startEmbedded({
+      ...(tls === undefined ? {} : { tls }),
+      auth: {
+        ...(a.required === undefined ? {} : { required: a.required }),
+        ...(a.allowedHosts === undefined ? {} : { allowedHosts: a.allowedHosts }),
+        ...(a.allowedOrigins === undefined ? {} : { allowedOrigins: a.allowedOrigins }),
+        ...(a.jwt === undefined ? {} : { jwt: a.jwt }),
+      },
+      port: options.port,
+      host: options.host,
+      dataDir: options.dataDir,
+      onTrace: (entries) => reporter.observe(entries),
+      ...(allow === undefined ? {} : { httpTargets: { allow } }),
+      ...(log === undefined ? {} : { log }),
+      ...(kafka === undefined ? {} : { kafka }),
+      ...(options.quotaPerSource === undefined
+        ? {}
+        : {
+            quota: {
+              eventsPerSecond: options.quotaPerSource,
+              ...(options.quotaBurst === undefined ? {} : { burst: options.quotaBurst }),
+            },
+          }),
+      ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
+    });
   } catch (error) {
-    await log?.close();
-    if (!isJunctionError(error) || error.field !== 'host') throw error;
-    process.stderr.write(`junction: ${error.message}\n`);
-    return 2;
+    reporter.close();
+    await log?.close().catch(() => undefined);
+    if (!isJunctionError(error)) throw error;
+    io.err(`junction: ${error.message}\n`);
+    return error.field === 'host' ? DEV_REFUSED : DEV_START_FAILED;
   }
   const health = await bus.junction.health();
-  process.stdout.write(
+  io.out(
     [
       `Junction is running at ${bus.url}`,
       `  data dir   ${bus.dataDir}`,
       `  log        ${options.kafka ? `Kafka ${options.kafka}` : `SQLite, ${health.partitions} partitions`}`,
       `  rules      ${health.rules}`,
-      `  auth       ${(await bus.authRequired()) ? 'required (keys in the data dir)' : 'open on loopback until a key exists (see docs/security.md)'}`,
       '',
       `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
       `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,
       `Trace:    npm run junction -- trace 1`,
+      'Failing deliveries, dead letters and a summary every 30 s (when anything happened) show up here.',
       'Stop with Ctrl-C.',
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.stdout.write('\nstopping…\n');
-      bus.close().then(resolve, (error) => {
-        console.error(error);
-        resolve();
-      });
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  return undefined;
+  await (io.stopped ?? signals());
+  io.out('\nstopping…\n');
+  try {
+    await bus.close();
+  } catch (error) {
+    io.err(`junction: ${String(error)}\n`);
+  } finally {
+    reporter.close();
+  }
+  return 0;
 }

@@ -56,6 +56,8 @@ export interface HttpTarget extends TargetBase {
   /** CloudEvents HTTP binding mode. @default 'binary' */
   readonly mode: 'binary' | 'structured';
   readonly headers?: Readonly<Record<string, string>>;
+  /** Keep the start of a failed answer's body in attempts and dead letters (traces always do). @default false */
+  readonly keepResponseBody?: boolean;
   /** Opt-in batched delivery (`application/cloudevents-batch+json`). */
   readonly batch?: { readonly maxSize: number; readonly windowMs: number };
 }

@@ -184,10 +184,17 @@ function validateTarget(value: unknown, index: number): Target {
           windowMs: integer(value.batch.windowMs, `${path}.batch.windowMs`, 0, 60_000, 100),
         });
       }
+      if (value.keepResponseBody !== undefined && typeof value.keepResponseBody !== 'boolean') {
+        throw invalid(
+          `${path}.keepResponseBody must be a boolean, got ${show(value.keepResponseBody)}`,
+          `${path}.keepResponseBody`,
+        );
+      }
       return Object.freeze({
         ...base,
         type,
         url: validateUrl(value.url, `${path}.url`),
+        ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
         ...(headers === undefined ? {} : { headers }),

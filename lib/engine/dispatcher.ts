@@ -335,6 +335,15 @@ export class Dispatcher {
       latencyMs: finished - started,
       ...(result.status === undefined ? {} : { status: result.status }),
       ...(result.ok ? {} : { error: result.error }),
+      // The attempt (kept in the ledger and dead letters) has the answer's body only when the target asks for it.
+      ...(result.ok || result.response === undefined
+        ? {}
+        : {
+            response:
+              target.type === 'http' && target.keepResponseBody
+                ? result.response
+                : { headers: result.response.headers },
+          }),
     };
     const labels = { rule: rule.name, target: target.id };
     o.metrics.observe('junction_delivery_latency_seconds', attempt.latencyMs / 1000, labels);
@@ -348,7 +357,11 @@ export class Dispatcher {
       target: target.id,
       detail,
     });
-    const attemptTrace = trace('attempt', { number: delivery.attempts.length + 1, ...attempt });
+    const attemptTrace = trace('attempt', {
+      number: delivery.attempts.length + 1,
+      ...attempt,
+      ...(result.ok || result.response === undefined ? {} : { response: result.response }),
+    });
     if (result.ok) {
       // The ledger and the trace are written together: they share one group commit.
       const completed = o.ledger.complete(key, attempt, finished);

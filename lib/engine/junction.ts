@@ -8,6 +8,7 @@ import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
+import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
@@ -68,6 +69,11 @@ export interface JunctionOptions {
   /** Records per router batch. @default 500 */
   readonly maxBatch?: number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * More checks on a rule's targets at `PUT /rules` (the deployment's, e.g. the SSRF policy on literal addresses):
+   * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
+   */
+  readonly checkTarget?: (target: Target, path: string) => void;
 }
 
 export interface PatternTestRequest {
@@ -377,28 +383,33 @@ export class Junction {
   // ---- rules ------------------------------------------------------------------------------------------
 
   /**
-   * Creates or replaces a rule. Beyond its shape, refuses (`InvalidRule`, naming the target's field) a rule that
-   * could never deliver: a function target whose function is not deployed, a target type this bus has no driver
-   * for or whose driver says it cannot deliver (a `kafka` target naming no brokers on a bus without Kafka), and an
-   * enabled rule with no targets (a rule without targets may be kept as a draft with `"enabled": false`).
+   * Creates or replaces a rule; answers it as reads show it (header values `***`). A header value that is
+   * exactly `***` keeps the stored value (a rule read back and PUT again keeps its secrets). Beyond its shape,
+   * refuses (`InvalidRule`, naming the target's field) a rule that could never deliver: a function target whose
+   * function is not deployed, a target type this bus has no driver for or whose driver says it cannot deliver (a
+   * `kafka` target naming no brokers on a bus without Kafka), an HTTP target at an address the SSRF policy refuses,
+   * and an enabled rule with no targets (a rule without targets may be kept as a draft with `"enabled": false`).
    */
   async putRule(name: string, body: unknown): Promise<{ rule: Rule; created: boolean }> {
     const previous = await this.#o.rules.get(name);
-    const rule = validateRule(name, body, this.clock.now(), previous);
+    const rule = validateRule(name, restoreRedacted(body, previous), this.clock.now(), previous);
+    for (const [i, target] of rule.targets.entries()) this.#o.checkTarget?.(target, `targets[${i}]`);
     await this.#checkDeliverable(rule);
     const { created } = await this.#o.rules.put(rule);
     this.#apply(rule);
-    return { rule, created };
+    return { rule: redactRule(rule), created };
   }
 
   /** `POST /rules/{name}/enable|disable`: a disabled rule matches nothing; its live deliveries still finish. */
   async setRuleEnabled(name: string, enabled: boolean): Promise<Rule> {
-    const current = await this.getRule(name);
+    // The stored rule, not getRule's redacted view: header values must survive the switch.
+    const current = await this.#o.rules.get(name);
+    if (!current) throw notFound(`rule "${name}"`);
     const rule: Rule = Object.freeze({ ...current, enabled, updatedAt: this.clock.now() });
     if (enabled) await this.#checkDeliverable(rule);
     await this.#o.rules.put(rule);
     this.#apply(rule);
-    return rule;
+    return redactRule(rule);
   }
 
   async #checkDeliverable(rule: Rule): Promise<void> {
@@ -434,14 +445,16 @@ export class Junction {
     }
   }
 
+  /** A rule as reads show it: HTTP target header values are `***`. */
   async getRule(name: string): Promise<Rule> {
     const rule = await this.#o.rules.get(name);
     if (!rule) throw notFound(`rule "${name}"`);
-    return rule;
+    return redactRule(rule);
   }
 
-  listRules(): Promise<Rule[]> {
-    return this.#o.rules.list();
+  /** The rules as reads show them: HTTP target header values are `***`. */
+  async listRules(): Promise<Rule[]> {
+    return (await this.#o.rules.list()).map(redactRule);
   }
 
   async deleteRule(name: string): Promise<void> {

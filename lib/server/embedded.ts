@@ -12,13 +12,17 @@ import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
 import { openSqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
+import { JunctionError } from '../core/errors.ts';
+import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
+import type { Target } from '../core/rule-types.ts';
 import { Junction } from '../engine/junction.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
-import type { Clock, EventLog, TargetDriver } from '../ports.ts';
+import type { Clock, EventLog, TargetDriver, TraceEntry, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
 import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
 import { SecretBox } from './auth-keys.ts';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
 
@@ -46,6 +50,14 @@ export interface EmbeddedOptions {
   readonly quota?: QuotaOptions;
   /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
   readonly kafka?: KafkaEventLogOptions;
+  /**
+   * The SSRF policy of `http` and `bus` targets: addresses in private, link-local, metadata and unspecified ranges
+   * are refused unless `allow` lists them (CIDR blocks or addresses); loopback is allowed when the bus itself
+   * listens on loopback (`host` 127.0.0.1, ::1 or localhost). @default { allow: [] }
+   */
+  readonly httpTargets?: { readonly allow?: readonly string[] };
+  /** Hears every trace entry as it is recorded (the `junction dev` terminal). @default none */
+  readonly onTrace?: (entries: readonly TraceEntry[]) => void;
   /** Replaces a target driver (tests). */
   readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
   readonly clock?: Clock;
@@ -84,7 +96,71 @@ export interface EmbeddedBus {
 
 export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
   const dataDir = resolve(options.dataDir ?? './.junction');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const host = options.host ?? '127.0.0.1';
+  const addressPolicy = createAddressPolicy({
+    allow: options.httpTargets?.allow ?? [],
+    allowLoopback: isLoopbackHost(host),
+  });
+  const lock = lockDataDir(dataDir);
+  const undo: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    return await open(options, { dataDir, host, addressPolicy, lock }, undo);
+  } catch (error) {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The trace store, with `onTrace` hearing each write (an observer that throws does not fail the write). */
+function observed(
+  traces: TraceStore,
+  onTrace: ((entries: readonly TraceEntry[]) => void) | undefined,
+  onError: (error: unknown) => void,
+): TraceStore {
+  if (onTrace === undefined) return traces;
+  return {
+    record(entries) {
+      try {
+        onTrace(entries);
+      } catch (error) {
+        onError(error);
+      }
+      return traces.record(entries);
+    },
+    get: (source, id) => traces.get(source, id),
+    sourcesOf: (id, limit) => traces.sourcesOf(id, limit),
+    prune: (before) => traces.prune(before),
+  };
+}
+
+/** Refuses, at `PUT /rules`, an `http` or `bus` target whose URL is a literal address the policy refuses. */
+function targetChecker(policy: ReturnType<typeof createAddressPolicy>) {
+  return (target: Target, path: string): void => {
+    if (target.type !== 'http' && target.type !== 'bus') return;
+    const { hostname } = new URL(target.url);
+    if (parseAddress(hostname) === undefined) return; // a name: checked when connecting
+    const verdict = policy(hostname);
+    if (verdict.allowed) return;
+    throw new JunctionError('InvalidRule', `${path}.url: ${verdict.reason}`, {
+      field: `${path}.url`,
+      path: `${path}.url`,
+    });
+  };
+}
+
+/** Opens the stores, the engine and the server; `undo` collects how to close what is open should a step fail. */
+async function open(
+  options: EmbeddedOptions,
+  context: {
+    readonly dataDir: string;
+    readonly host: string;
+    readonly addressPolicy: ReturnType<typeof createAddressPolicy>;
+    readonly lock: DataDirLock;
+  },
+  undo: Array<() => Promise<void> | void>,
+): Promise<EmbeddedBus> {
+  const { dataDir, host, addressPolicy, lock } = context;
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
   const stores = openSqliteStores({
@@ -94,14 +170,9 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
-  const host = options.host ?? '127.0.0.1';
+  undo.push(() => stores.close());
   const credentials = new SqliteCredentialStore(stores.database);
-  try {
-    await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
-  } catch (error) {
-    await stores.close();
-    throw error;
-  }
+  await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
   const log = options.log ?? stores.log;
   const functions = await createWorkerRunner({
     dataDir,
@@ -110,12 +181,16 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
     ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
   });
-  const http = createHttpDriver({ clock });
+  undo.push(() => functions.close());
+  const http = createHttpDriver({ clock, addressPolicy });
+  undo.push(() => http.close?.());
   const kafkaTargets = createKafkaTargetDriver(
     options.kafka === undefined ? {} : { connection: options.kafka },
   );
+  undo.push(async () => kafkaTargets.close?.());
   const junction = await Junction.open({
     ...stores,
+    traces: observed(stores.traces, options.onTrace, onError),
     log,
     functions,
     drivers: { http, bus: http, kafka: kafkaTargets, ...options.drivers },
@@ -126,8 +201,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
+    checkTarget: targetChecker(addressPolicy),
   });
   await junction.start();
+  undo.push(() => junction.stop());
   let listeningPort = options.port ?? 8080;
   let secrets: SecretBox | undefined;
   const auth = createAuthLayer({
@@ -169,6 +246,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       if (closed) return;
       closed = true;
       await server.close();
+      // Running function calls get a grace period; then their processes are killed (their deliveries stay pending
+      // for the next start), so a stuck function cannot hold up a shutdown.
       const stopped = junction.stop();
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -180,9 +259,11 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       clearTimeout(grace);
       await functions.close();
       await stopped;
+      await http.close?.();
       await kafkaTargets.close?.();
       if (log !== stores.log) await log.close();
       await stores.close();
+      lock.release();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Serves an `App` on node:http (or HTTPS with HTTP/2 and HTTP/1.1 on node:http2 when given a certificate): reads
- * bodies within a size limit, translates requests and responses.
+ * Serves an `App` on node:http (or HTTPS with HTTP/2 and HTTP/1.1 on node:http2 when given a certificate), as an
+ * edge facing the network: body limits (answered, not reset), a connection cap, header/request/idle timeouts (408),
+ * and a malformed request answered 400 after what came before it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
@@ -21,7 +22,18 @@ export interface NodeServerOptions {
   readonly host?: string;
   /** Largest request body accepted, in bytes (the batch limit). @default 10485760 (10 MiB) */
   readonly maxBodyBytes?: number;
-  /** Serve HTTPS (HTTP/2, and HTTP/1.1 for older clients) with this PEM certificate and key. @default plain HTTP */
+  /** Connections open at once; more are dropped as they arrive. @default 1024 */
+  readonly maxConnections?: number;
+  /** Time to receive a request's headers before answering 408. @default 10000 */
+  readonly headersTimeoutMs?: number;
+  /** Time to receive a whole request (headers and body) before answering 408. @default 60000 */
+  readonly requestTimeoutMs?: number;
+  /** How long a keep-alive connection may sit idle between requests. @default 65000 */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Serve HTTPS (HTTP/2, and HTTP/1.1 for older clients) with this PEM certificate and key. Over TLS the idle
+   * timeout closes a silent connection; the 408 answers are plain HTTP's. @default plain HTTP
+   */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
@@ -64,41 +76,103 @@ function tooLarge(limit: number): ApiResponse {
   };
 }
 
-/** Reads the body, or answers undefined (after replying 413) when it is over the limit. */
+/**
+ * Reads the body, or answers undefined when it is over the limit. An oversized body is read to its end and
+ * discarded (up to another `limit` bytes) so that the 413 that follows reaches a client still sending — closing a
+ * connection with unread data resets it, and the client loses the answer. Past that, the answer is sent anyway.
+ */
 function readBody(req: Req, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let over = Number.isFinite(declared) && declared > limit;
+    if (over && declared > 2 * limit) return resolve(undefined);
     req.on('data', (chunk: Buffer) => {
-      if (over) return;
       size += chunk.length;
+      if (over) {
+        if (size > 2 * limit) {
+          req.removeAllListeners('data');
+          resolve(undefined);
+        }
+        return;
+      }
       if (size > limit) {
         over = true;
         chunks.length = 0;
-        resolve(undefined);
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!over) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+      if (over) resolve(undefined);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
     });
     req.on('error', reject);
   });
 }
 
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+
+/**
+ * A malformed request: answered 400 and closed — after the answer to the request before it on the connection (a
+ * pipelined valid request was stored and gets its 2xx). A timed-out one gets 408 the same way.
+ */
+function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const answer = timedOut
+    ? 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'
+    : BAD_REQUEST;
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  const finish = () => {
+    if (socket.writable) socket.end(answer);
+    else socket.destroy();
+  };
+  if (pending && !pending.writableFinished && !timedOut) {
+    pending.once('finish', finish);
+    pending.once('close', finish);
+  } else {
+    finish();
+  }
+}
+
+function listenError(error: NodeJS.ErrnoException, port: number, host: string): Error {
+  if (error.code === 'EADDRINUSE') {
+    return new JunctionError(
+      'InvalidRequest',
+      `port ${port} is in use — stop the other process or pass --port N`,
+      { field: 'port' },
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new JunctionError(
+      'InvalidRequest',
+      `port ${port} needs privileges this process does not have — pass --port N above 1023`,
+      { field: 'port' },
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new JunctionError('InvalidRequest', `cannot listen on ${host}: no such local address`, {
+      field: 'host',
+    });
+  }
+  return error;
+}
+
 export function serve(options: NodeServerOptions): Promise<RunningServer> {
   const { app } = options;
   const limit = options.maxBodyBytes ?? 10 * 1024 * 1024;
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? 60_000, headersTimeout);
   const handler = (req: Req, res: Res): void => {
     void (async () => {
       const body = await readBody(req, limit);
       if (body === undefined) {
         send(res, tooLarge(limit));
-        req.resume();
         return;
       }
       const raw = req.url ?? '/';
@@ -124,28 +198,40 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
       }
     });
   };
+  const idle = options.idleTimeoutMs ?? 65_000;
   const server: Server | Http2SecureServer =
     options.tls === undefined
-      ? createServer({ keepAliveTimeout: 65_000 }, handler)
+      ? createServer(
+          {
+            keepAliveTimeout: idle,
+            headersTimeout,
+            requestTimeout,
+            // How often the timeouts above are checked (node's default, 30 s, would make them late by that much).
+            connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(headersTimeout / 4))),
+          },
+          handler,
+        )
       : createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler);
+  if (options.tls !== undefined) server.setTimeout(idle);
+  server.maxConnections = options.maxConnections ?? 1024;
+  server.on('clientError', onClientError);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('clientError', (_error: Error, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  const port = options.port ?? 8080;
+  const host = options.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      const { port } = server.address() as AddressInfo;
-      const host = options.host ?? '127.0.0.1';
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      const { port: bound } = server.address() as AddressInfo;
       resolve({
         server,
-        port,
-        url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        port: bound,
+        url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());

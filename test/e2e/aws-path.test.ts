@@ -79,6 +79,7 @@ describe('AWS path: ingest → Kafka → MSK poller → router → function and 
       AWS_SECRET_ACCESS_KEY: 'secret',
       JUNCTION_TABLE_PREFIX: prefix,
       JUNCTION_KAFKA_BOOTSTRAP: kafka,
+      JUNCTION_HTTP_TARGETS_ALLOW: '127.0.0.1',
       JUNCTION_KAFKA_TOPIC: topic,
       JUNCTION_FUNCTION_PREFIX: 'junction-fn-',
       JUNCTION_FUNCTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/junction-functions',

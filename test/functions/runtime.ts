@@ -7,6 +7,7 @@ import type { HandlerRuntime } from '../../lib/adapters/aws/wiring.ts';
 import { createHttpDriver } from '../../lib/adapters/http/http-driver.ts';
 import { createLambdaRunner, type LambdaRunner } from '../../lib/adapters/lambda/runner.ts';
 import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
+import { createAddressPolicy } from '../../lib/core/net/address-policy.ts';
 import { Junction } from '../../lib/engine/junction.ts';
 import type { Clock, Ledger } from '../../lib/ports.ts';
 import { createApp } from '../../lib/server/app.ts';
@@ -48,7 +49,7 @@ export async function startTestRuntime(
     roleArn: 'arn:aws:iam::123456789012:role/junction-functions',
     deployPollMs: 10,
   });
-  const http = createHttpDriver({ clock });
+  const http = createHttpDriver({ clock, addressPolicy: createAddressPolicy({ allow: ['127.0.0.1'] }) });
   const junction = await Junction.open({
     log: stores.log,
     rules: stores.rules,

@@ -6,6 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { JunctionError } from '../../core/errors.ts';
+import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { Junction } from '../../engine/junction.ts';
 import type { Clock, DeadLetters, EventLog, TraceStore } from '../../ports.ts';
 import { type App, createApp } from '../../server/app.ts';
@@ -42,6 +43,11 @@ export interface AwsConfig {
   readonly lambdaEndpoint: string | undefined;
   /** `AWS_REGION`, else the cluster ARN's region. @default 'us-east-1' */
   readonly region: string;
+  /**
+   * `JUNCTION_HTTP_TARGETS_ALLOW`, comma-separated: addresses or CIDR blocks HTTP targets may reach although the
+   * SSRF policy refuses their range (docs/delivery.md). @default none
+   */
+  readonly httpTargetsAllow?: readonly string[];
 }
 
 function bad(variable: string, message: string, value: string): JunctionError {
@@ -117,6 +123,9 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
     dynamodbEndpoint: nonEmpty(env.JUNCTION_DYNAMODB_ENDPOINT),
     lambdaEndpoint: nonEmpty(env.JUNCTION_LAMBDA_ENDPOINT),
     region: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? arnRegion ?? 'us-east-1',
+    ...(nonEmpty(env.JUNCTION_HTTP_TARGETS_ALLOW) === undefined
+      ? {}
+      : { httpTargetsAllow: (env.JUNCTION_HTTP_TARGETS_ALLOW as string).split(',').map((a) => a.trim()) }),
   };
 }
 
@@ -228,7 +237,10 @@ export async function createAwsRuntime(
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     closers.push(() => functions.close());
-    const http = createHttpDriver(options.clock === undefined ? {} : { clock: options.clock });
+    const http = createHttpDriver({
+      addressPolicy: createAddressPolicy({ allow: config.httpTargetsAllow ?? [] }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
     const junction = await Junction.open({
       // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
       ...stores,

@@ -1,17 +1,35 @@
 /**
  * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured),
- * with an `Idempotency-Key`. 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are retriable
- * (honouring `Retry-After`); any other status is final.
+ * with an `Idempotency-Key`, over undici's keep-alive pool. 2xx is delivered; 408, 429, 5xx, timeouts and
+ * connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
+ * refuses, is final. At most `maxResponseBytes` of an answer are read.
  */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { Agent, buildConnector } from 'undici';
 import { toHttpBatch, toHttpMessage } from '../../core/codec/http.ts';
+import { type AddressPolicy, createAddressPolicy, parseAddress } from '../../core/net/address-policy.ts';
 import { parseRetryAfter } from '../../core/retry.ts';
-import type { Clock, DeliveryRequest, DeliveryResult, TargetDriver } from '../../ports.ts';
+import type { Clock, DeliveryRequest, DeliveryResult, TargetDriver, TargetResponse } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 
 export interface HttpDriverOptions {
   readonly clock?: Clock;
   /** `User-Agent` sent to targets. @default 'junction' */
   readonly userAgent?: string;
+  /**
+   * Which addresses targets may resolve to (checked when connecting, after DNS). @default every non-public
+   * address refused (loopback, private, link-local, metadata, unspecified): `createAddressPolicy()`
+   */
+  readonly addressPolicy?: AddressPolicy;
+  /** Most bytes of a target's answer that are read; the connection is dropped past it. @default 65536 */
+  readonly maxResponseBytes?: number;
+  /** Most bytes of an answer's body kept for traces (and dead letters that ask). @default 256 */
+  readonly keepBodyBytes?: number;
+  /** Keep-alive connections per origin. @default 64 */
+  readonly connectionsPerOrigin?: number;
+  /** How DNS names are resolved (tests). @default node:dns lookup */
+  readonly lookup?: LookupFunction;
 }
 
 /** Header values must be ISO-8859-1 without controls: percent-encode anything else. */
@@ -25,7 +43,7 @@ function retriableStatus(status: number): boolean {
 
 interface Destination {
   readonly url: string;
-  readonly method: string;
+  readonly method: 'POST' | 'PUT';
   readonly mode: 'binary' | 'structured';
   readonly headers: Readonly<Record<string, string>>;
 }
@@ -46,9 +64,97 @@ function destinationOf(request: DeliveryRequest): Destination {
   throw new TypeError(`http driver got a ${target.type} target`);
 }
 
+/** The URL as shown in errors: without credentials or query (they may hold secrets). */
+function shown(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/** Raised (inside undici's connect) when the policy refuses every address of a target. */
+class AddressRefused extends Error {
+  readonly code = 'ERR_JUNCTION_ADDRESS_REFUSED';
+}
+
+function refusedIn(error: unknown): AddressRefused | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof AddressRefused) return e;
+    if (e instanceof AggregateError) {
+      const inner = e.errors.find((x) => x instanceof AddressRefused) as AddressRefused | undefined;
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** A DNS lookup that answers only the addresses the policy allows (the check is made where the socket connects). */
+function guardedLookup(policy: AddressPolicy, lookup: LookupFunction): LookupFunction {
+  return (hostname, options, callback) => {
+    lookup(hostname, { ...options, all: true }, (error, answer) => {
+      if (error) return callback(error, '', 0);
+      const all = (Array.isArray(answer) ? answer : []) as LookupAddress[];
+      const allowed = all.filter((a) => policy(a.address).allowed);
+      if (allowed.length === 0) {
+        const first = all[0];
+        const reason =
+          first === undefined ? 'no address' : (policy(first.address) as { reason: string }).reason;
+        return callback(new AddressRefused(`${hostname} resolves to ${reason}`), '', 0);
+      }
+      if (options.all) return (callback as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      const one = allowed[0] as LookupAddress;
+      callback(null, one.address, one.family);
+    });
+  };
+}
+
+/** Reads at most `limit` bytes of a body; answers them and whether there was more (the rest is not read). */
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<{ bytes: Buffer; over: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - size));
+      body.destroy();
+      return { bytes: Buffer.concat(chunks), over: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { bytes: Buffer.concat(chunks), over: false };
+}
+
+function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
 export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver {
   const clock = options.clock ?? systemClock;
   const userAgent = options.userAgent ?? 'junction';
+  const policy = options.addressPolicy ?? createAddressPolicy();
+  const maxResponseBytes = options.maxResponseBytes ?? 65_536;
+  const keepBodyBytes = options.keepBodyBytes ?? 256;
+  const connector = buildConnector({
+    lookup: guardedLookup(policy, options.lookup ?? (dnsLookup as LookupFunction)),
+  });
+  const agent = new Agent({
+    connections: options.connectionsPerOrigin ?? 64,
+    keepAliveTimeout: 30_000,
+    // A literal IP is never looked up: the policy is applied to it here, before connecting.
+    connect: (connectOptions, callback) => {
+      const literal = parseAddress(connectOptions.hostname);
+      if (literal !== undefined) {
+        const verdict = policy(connectOptions.hostname);
+        if (!verdict.allowed) return callback(new AddressRefused(verdict.reason), null);
+      }
+      connector(connectOptions, callback);
+    },
+  });
 
   async function send(
     to: Destination,
@@ -56,39 +162,57 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
     extra: Record<string, string>,
     timeoutMs: number,
   ): Promise<DeliveryResult> {
-    const { url, method } = to;
+    const { method } = to;
+    const url = new URL(to.url);
+    const where = `${method} ${shown(url)}`;
     const headers: Record<string, string> = {
       ...to.headers,
       ...message.headers,
       ...extra,
       'user-agent': userAgent,
     };
-    let response: Response;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let status: number;
+    let responseHeaders: Record<string, string>;
+    let start: { bytes: Buffer; over: boolean };
     try {
-      response = await fetch(url, {
+      const response = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method,
         headers,
         body: message.body,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual',
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
+      status = response.statusCode;
+      responseHeaders = flatHeaders(response.headers);
+      start = await readCapped(response.body, maxResponseBytes);
     } catch (error) {
-      const e = error as Error & { cause?: { code?: string; message?: string } };
-      const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+      const refused = refusedIn(error);
+      if (refused) return { ok: false, retriable: false, error: `${where} refused: ${refused.message}` };
+      const e = error as Error & { code?: string; cause?: { code?: string; message?: string } };
+      const timedOut = signal.aborted || e.name === 'TimeoutError' || /Timeout/.test(e.name);
       const detail = timedOut
         ? `timed out after ${timeoutMs} ms`
-        : `${e.cause?.code ?? e.name}: ${e.cause?.message ?? e.message}`;
-      return { ok: false, retriable: true, error: `${method} ${url} failed: ${detail}` };
+        : `${e.cause?.code ?? e.code ?? e.name}: ${e.cause?.message ?? e.message}`;
+      return { ok: false, retriable: true, error: `${where} failed: ${detail}` };
     }
-    // Drain the body so the connection is reused; keep a little of it for the error text.
-    const text = await response.text().catch(() => '');
-    if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
+    if (status >= 200 && status < 300) return { ok: true, status };
+    const text = new TextDecoder().decode(start.bytes.subarray(0, keepBodyBytes));
+    const response: TargetResponse = {
+      headers: responseHeaders,
+      ...(text === '' ? {} : { body: text }),
+      ...(start.over || start.bytes.length > keepBodyBytes ? { bodyTruncated: true } : {}),
+    };
+    const retryAfterMs = parseRetryAfter(responseHeaders['retry-after'] ?? null, clock.now());
     return {
       ok: false,
-      retriable: retriableStatus(response.status),
-      status: response.status,
-      error: `${method} ${url} answered ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+      retriable: retriableStatus(status),
+      status,
+      error: `${where} answered ${status}`,
+      response,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     };
   }
@@ -109,5 +233,6 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       if (first === undefined) return Promise.resolve({ ok: true });
       return send(destinationOf(first), toHttpBatch(requests.map((r) => r.event)), {}, first.timeoutMs);
     },
+    close: () => agent.close(),
   };
 }

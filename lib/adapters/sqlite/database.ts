@@ -2,7 +2,7 @@
  * One SQLite database file shared by every SQLite adapter: WAL, cached statements, group commit, and commits made
  * durable by an fsync of the WAL that runs off the event loop.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { parseEventJson } from '../../core/cloudevent.ts';
@@ -42,6 +42,21 @@ interface Job {
   readonly durable: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Makes the database file the owner's only (0600), creating it empty when missing: SQLite gives the WAL and SHM
+ * files it creates the database file's mode. WAL and SHM files left by an older version are narrowed too.
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 /** The name of the database file inside the data dir. */
@@ -111,9 +126,10 @@ export class SqliteDatabase {
       );
     }
     const dir = resolve(options.dataDir);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, DATABASE_FILE);
     try {
+      ownerOnly(this.path);
       this.#db = new DatabaseSync(this.path);
       this.#db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
       this.#db.exec('PRAGMA journal_mode = WAL');

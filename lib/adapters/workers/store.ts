@@ -23,7 +23,7 @@ export function sha256(text: string): string {
 }
 
 async function writeDurably(path: string, contents: string): Promise<void> {
-  const handle = await open(path, 'w');
+  const handle = await open(path, 'w', 0o600);
   try {
     await handle.writeFile(contents);
     await handle.sync();
@@ -54,7 +54,7 @@ export class FunctionStore {
   /** Opens (creating) `<dataDir>/functions` and loads what it holds. */
   static async open(dataDir: string): Promise<FunctionStore> {
     const store = new FunctionStore(join(dataDir, 'functions'));
-    await mkdir(store.directory, { recursive: true });
+    await mkdir(store.directory, { recursive: true, mode: 0o700 });
     await store.#load();
     return store;
   }

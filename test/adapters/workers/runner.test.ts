@@ -375,25 +375,29 @@ for (const isolation of ['process', 'thread'] as const) {
       });
     });
 
-    test('gives a call that waited for a busy worker its whole timeout once it runs', threadsOnly, async () => {
-      await withRunner({ maxWorkersPerFunction: 1 }, async (runner) => {
-        await runner.deploy('hog', functionFixture('never-returns'), { timeoutMs: 300 });
-        const calls = [
-          runner.invoke('hog', ping(), context('hog')),
-          runner.invoke('hog', ping(), context('hog')),
-        ];
-        const outcomes = await Promise.allSettled(calls);
-        const messages = outcomes.map((outcome) => {
-          assert.equal(outcome.status, 'rejected');
-          const error = (outcome as PromiseRejectedResult).reason;
-          assert.ok(error instanceof JunctionError && error.code === 'FunctionTimeout', String(error));
-          return error.message;
+    test(
+      'gives a call that waited for a busy worker its whole timeout once it runs',
+      threadsOnly,
+      async () => {
+        await withRunner({ maxWorkersPerFunction: 1 }, async (runner) => {
+          await runner.deploy('hog', functionFixture('never-returns'), { timeoutMs: 300 });
+          const calls = [
+            runner.invoke('hog', ping(), context('hog')),
+            runner.invoke('hog', ping(), context('hog')),
+          ];
+          const outcomes = await Promise.allSettled(calls);
+          const messages = outcomes.map((outcome) => {
+            assert.equal(outcome.status, 'rejected');
+            const error = (outcome as PromiseRejectedResult).reason;
+            assert.ok(error instanceof JunctionError && error.code === 'FunctionTimeout', String(error));
+            return error.message;
+          });
+          // Waiting for the busy worker (and starting a new one after the first call's was stopped) is not run time.
+          assert.match(messages[0] ?? '', /did not finish within 300 ms/);
+          assert.match(messages[1] ?? '', /did not finish within 300 ms/);
         });
-        // Waiting for the busy worker (and starting a new one after the first call's was stopped) is not run time.
-        assert.match(messages[0] ?? '', /did not finish within 300 ms/);
-        assert.match(messages[1] ?? '', /did not finish within 300 ms/);
-      });
-    });
+      },
+    );
 
     test('stops workers that stay idle longer than idleTimeoutMs', async () => {
       await withRunner({ idleTimeoutMs: 100 }, async (runner) => {

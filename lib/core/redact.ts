@@ -1,0 +1,54 @@
+/** Secrets in rules: HTTP target header values are shown as `***` on every read and kept when written back so. */
+import { JunctionError } from './errors.ts';
+import type { Rule, Target } from './rule-types.ts';
+
+/** What a configured header value reads as. */
+export const REDACTED = '***';
+
+function redactTarget(target: Target): Target {
+  if (target.type !== 'http' || target.headers === undefined) return target;
+  const headers = Object.fromEntries(Object.keys(target.headers).map((name) => [name, REDACTED]));
+  return Object.freeze({ ...target, headers: Object.freeze(headers) });
+}
+
+/** The rule as reads show it: every HTTP target header value replaced by `***` (delivery uses the stored rule). */
+export function redactRule(rule: Rule): Rule {
+  if (!rule.targets.some((t) => t.type === 'http' && t.headers !== undefined)) return rule;
+  return Object.freeze({ ...rule, targets: Object.freeze(rule.targets.map(redactTarget)) });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A rule body with each header value that is exactly `***` replaced by the stored value of the same header (by
+ * name, case-insensitively) of the same target (by id) of the stored rule — so that a rule read back and PUT again
+ * keeps its secrets. A `***` with no stored value to keep is refused (`InvalidRule`): it would be sent as is.
+ */
+export function restoreRedacted(body: unknown, previous: Rule | undefined): unknown {
+  if (!isObject(body) || !Array.isArray(body.targets)) return body;
+  let changed = false;
+  const targets = body.targets.map((target: unknown, i: number) => {
+    if (!isObject(target) || !isObject(target.headers)) return target;
+    const headers: Record<string, unknown> = { ...target.headers };
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== REDACTED) continue;
+      const stored = previous?.targets.find((t) => t.id === target.id);
+      const storedHeaders = stored?.type === 'http' ? (stored.headers ?? {}) : {};
+      const key = Object.keys(storedHeaders).find((k) => k.toLowerCase() === name.toLowerCase());
+      if (key === undefined) {
+        const field = `targets[${i}].headers.${name}`;
+        throw new JunctionError(
+          'InvalidRule',
+          `${field} is "${REDACTED}" (the redaction marker) but the stored rule has no value for it to keep; send the real value`,
+          { field, path: field },
+        );
+      }
+      headers[name] = storedHeaders[key];
+      changed = true;
+    }
+    return changed ? { ...target, headers } : target;
+  });
+  return changed ? { ...body, targets } : body;
+}

@@ -1,0 +1,163 @@
+/** `junction dev` as a developer meets it: a busy port or a taken data dir in one line, and what happens, shown. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DEV_START_FAILED, runDev } from '../../lib/cli/dev.ts';
+import { request } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+import { repoRoot, tempDir } from '../helpers/paths.ts';
+
+function devOptions(dataDir: string, port = 0) {
+  return { port, host: '127.0.0.1', dataDir };
+}
+
+function collector() {
+  let out = '';
+  let err = '';
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  return {
+    io: {
+      out: (t: string) => {
+        out += t;
+      },
+      err: (t: string) => {
+        err += t;
+      },
+      stopped,
+    },
+    out: () => out,
+    err: () => err,
+    stop: () => stop(),
+  };
+}
+
+describe('junction dev', () => {
+  let blocker: Server;
+  let busyPort: number;
+  before(async () => {
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    busyPort = (blocker.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+  it('says in one line that the port is in use and exits 1 (the real executable, no stack)', async () => {
+    const dir = tempDir();
+    const child = spawn(
+      process.execPath,
+      [
+        '--disable-warning=ExperimentalWarning',
+        join(repoRoot, 'bin', 'junction.ts'),
+        'dev',
+        '--port',
+        String(busyPort),
+        '--data-dir',
+        dir.path,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    dir.remove();
+    assert.equal(stderr, `junction: port ${busyPort} is in use — stop the other process or pass --port N\n`);
+    assert.equal(stdout, '');
+    assert.equal(code, DEV_START_FAILED);
+  });
+
+  it('refuses a second bus on the same data dir in one line', async () => {
+    const dir = tempDir();
+    const first = collector();
+    const running = runDev(devOptions(dir.path), first.io);
+    await waitFor(() => first.out().includes('Junction is running'), 'the first bus');
+    const second = collector();
+    assert.equal(await runDev(devOptions(dir.path), second.io), DEV_START_FAILED);
+    assert.match(
+      second.err(),
+      /^junction: another bus \(pid \d+, this process\) is using the data directory .*\n$/,
+    );
+    assert.equal(second.err().split('\n').length, 2);
+    first.stop();
+    assert.equal(await running, 0);
+    dir.remove();
+  });
+
+  it('takes the SSRF allow-list from JUNCTION_HTTP_TARGETS_ALLOW and refuses a malformed one in one line', async () => {
+    const dir = tempDir();
+    const bad = collector();
+    const code = await runDev(devOptions(dir.path), {
+      ...bad.io,
+      env: { JUNCTION_HTTP_TARGETS_ALLOW: '10.0.0.0/33' },
+    });
+    assert.equal(code, DEV_START_FAILED);
+    assert.equal(
+      bad.err(),
+      'junction: httpTargets.allow[0] must be an IP address or a CIDR block such as "10.0.0.0/8", got "10.0.0.0/33"\n',
+    );
+    const good = collector();
+    const running = runDev(devOptions(dir.path), {
+      ...good.io,
+      env: { JUNCTION_HTTP_TARGETS_ALLOW: ' 10.0.0.0/8 ' },
+    });
+    await waitFor(() => /running at (\S+)/.test(good.out()), 'the banner');
+    const url = (/running at (\S+)/.exec(good.out()) as RegExpExecArray)[1] as string;
+    const rule = { pattern: { type: ['t'] }, targets: [{ id: 'h', type: 'http', url: 'http://10.9.9.9/x' }] };
+    assert.equal((await request(url, 'PUT', '/rules/intranet', rule)).status, 201);
+    const refused = { ...rule, targets: [{ id: 'h', type: 'http', url: 'http://192.168.0.1/x' }] };
+    assert.equal((await request(url, 'PUT', '/rules/home', refused)).status, 400);
+    good.stop();
+    assert.equal(await running, 0);
+    dir.remove();
+  });
+
+  it('shows failing deliveries once per target and the dead letter while it runs', async () => {
+    const dir = tempDir();
+    const c = collector();
+    const running = runDev(devOptions(dir.path), c.io);
+    await waitFor(() => /running at (\S+)/.test(c.out()), 'the banner');
+    const url = (/running at (\S+)/.exec(c.out()) as RegExpExecArray)[1] as string;
+    // Port 9 (discard): nothing listens there on a developer's machine, so the connection is refused.
+    const put = await request(url, 'PUT', '/rules/r', {
+      pattern: { type: ['t'] },
+      targets: [
+        {
+          id: 'hook',
+          type: 'http',
+          url: 'http://127.0.0.1:9/hook',
+          retry: { maxAttempts: 4, maxAgeSeconds: 60, backoff: { initialMs: 20, maxMs: 20, jitter: false } },
+        },
+      ],
+    });
+    assert.equal(put.status, 201);
+    const published = await request(url, 'POST', '/events', '{}', {
+      'ce-specversion': '1.0',
+      'ce-id': 'dev-1',
+      'ce-source': '/s',
+      'ce-type': 't',
+      'content-type': 'application/json',
+    });
+    assert.equal(published.status, 202);
+    await waitFor(() => c.out().includes('dead letter: r/hook: event /s dev-1'), 'the dead-letter line');
+    const failures = c
+      .out()
+      .split('\n')
+      .filter((l) => l.startsWith('delivery failing: r/hook: '));
+    assert.equal(failures.length, 1, c.out());
+    assert.match(failures[0] ?? '', /POST http:\/\/127\.0\.0\.1:9\/hook failed: ECONNREFUSED/);
+    c.stop();
+    assert.equal(await running, 0);
+    assert.match(c.out(), /last \d+ s: 1 accepted, 0 delivered, 3 retrying, 1 dead-lettered\n/);
+    dir.remove();
+  });
+});

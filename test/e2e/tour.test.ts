@@ -1,0 +1,86 @@
+/** The README tour's hook rule, as written there: a dead receiver is dead-lettered within a minute, then redriven. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+import { repoRoot } from '../helpers/paths.ts';
+
+/** The body of the README's `PUT /rules/enriched`. */
+function tourRule(): { targets: Array<Record<string, unknown>> } & Record<string, unknown> {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const match = /rules\/enriched[^\n]*\n\s*-d '([^']+)'/.exec(readme);
+  assert.ok(match, 'the README puts the enriched rule with curl -d');
+  return JSON.parse(match[1] as string);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('the README tour', () => {
+  let bus: TestBus;
+  before(async () => {
+    bus = await startTestBus({ pollMs: 100 });
+  });
+  after(() => bus.stop());
+
+  it('dead-letters the hook within a minute with the policy it shows, and redrive delivers it', async () => {
+    const rule = tourRule();
+    const hook = rule.targets[0] as { url: string; retry?: { maxAgeSeconds: number } };
+    assert.ok((hook.retry?.maxAgeSeconds ?? 86_400) <= 60, 'the tour gives the hook a short retry policy');
+    const port = await freePort();
+    hook.url = hook.url.replace('127.0.0.1:9000', `127.0.0.1:${port}`);
+    assert.equal((await request(bus.url, 'PUT', '/rules/enriched', rule)).status, 201);
+    const published = await request(
+      bus.url,
+      'POST',
+      '/events',
+      {
+        specversion: '1.0',
+        id: 'tour-1',
+        source: '/shop',
+        type: 'com.shop.order.enriched',
+        data: { total: 750 },
+      },
+      { 'content-type': 'application/cloudevents+json' },
+    );
+    assert.equal(published.status, 202);
+    await waitFor(
+      async () =>
+        (await request(bus.url, 'GET', '/dead-letters?rule=enriched')).body.deadLetters.length === 1,
+      'the dead letter',
+      60_000,
+    );
+    const received: string[] = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push(body);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
+    try {
+      const redrive = await request(bus.url, 'POST', '/dead-letters/redrive', { all: true });
+      assert.equal(redrive.body.redriven, 1);
+      await waitFor(() => received.length === 1, 'the redriven delivery');
+      assert.equal(JSON.parse(received[0] as string).id, 'tour-1');
+    } finally {
+      await new Promise<void>((resolve) => {
+        receiver.close(() => resolve());
+        receiver.closeAllConnections();
+      });
+    }
+  });
+});
