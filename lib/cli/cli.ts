@@ -10,8 +10,8 @@ export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops. */
-  readonly dev?: (options: DevOptions) => Promise<void | number>;
+  /** Runs the embedded bus in this process (for `junction dev`); resolves when it stops, with an exit code. */
+  readonly dev?: (options: DevOptions) => Promise<unknown>;
 }
 
 export interface DevOptions {
