@@ -132,6 +132,7 @@ function onClientError(error: Error & { code?: string }, socket: Socket): void {
     if (socket.writable) socket.end(answer);
     else socket.destroy();
   };
+  // A timed-out request's own (unwritten) response is the pending one: the 408 takes its place.
   if (pending && !pending.writableFinished && !timedOut) {
     pending.once('finish', finish);
     pending.once('close', finish);

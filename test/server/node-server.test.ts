@@ -72,8 +72,12 @@ describe('node server', () => {
     const recording = recordingApp();
     stored = recording.stored;
     server = await serve({ app: recording.app, port: 0, ...options });
+    started.push(server);
   };
-  after(() => server?.close());
+  const started: RunningServer[] = [];
+  after(async () => {
+    for (const s of started) await s.close();
+  });
 
   it('answers a 10 MiB + 1 body sent without Expect: 100-continue with 413, not a reset', async () => {
     await start();
