@@ -39,6 +39,26 @@ function tooLarge(limit: number): ApiResponse {
   };
 }
 
+/**
+ * The raw answer to a request Node's parser refused before the app saw it (unknown method, bad characters in the
+ * path, headers over Node's 16 KiB limit): the API's JSON error body, then the connection closes.
+ */
+function malformed(error: NodeJS.ErrnoException): string {
+  const overflow = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(
+    overflow
+      ? new JunctionError('PayloadTooLarge', 'the request headers are larger than the limit of 16 KiB', {
+          field: 'headers',
+        }).toJSON()
+      : new JunctionError(
+          'InvalidRequest',
+          `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'}): check the method, path and headers`,
+        ).toJSON(),
+  );
+  const status = overflow ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  return `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
 /** Reads the body, or answers undefined (after replying 413) when it is over the limit. */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
@@ -99,8 +119,8 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
       }
     });
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable) socket.end(malformed(error));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
