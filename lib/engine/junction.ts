@@ -398,11 +398,16 @@ export class Junction {
       ...(request.ids === undefined ? {} : { ids: request.ids }),
       limit: 1000,
     };
-    for (;;) {
-      const page = await this.#o.deadLetters.list(filter);
-      letters.push(...page.filter((l) => !letters.some((x) => x.dlId === l.dlId)));
-      if (page.length < 1000) break;
-      if (request.ids) break;
+    // Pages go back in time (newest first, `to` exclusive, so the oldest instant of a page is read again); a page
+    // with nothing new ends the walk, which would otherwise list the same first page forever.
+    const seen = new Set<string>();
+    for (let to: number | undefined; ; ) {
+      const page = await this.#o.deadLetters.list(to === undefined ? filter : { ...filter, to });
+      const fresh = page.filter((l) => !seen.has(l.dlId));
+      for (const letter of fresh) seen.add(letter.dlId);
+      letters.push(...fresh);
+      if (page.length < 1000 || fresh.length === 0 || request.ids) break;
+      to = Math.min(...page.map((l) => l.at)) + 1;
     }
     const now = this.clock.now();
     let redriven = 0;
