@@ -30,6 +30,8 @@ export interface FuzzOptions {
   readonly deadlineMs?: number;
   /** Why the bus is gone (it crashed), or undefined while it runs. */
   readonly crashed?: () => string | undefined;
+  /** Called with each finding as it is found. */
+  readonly onFinding?: (finding: Finding) => void;
   /** Called after each request with the count done so far. */
   readonly onProgress?: (done: number, report: FuzzReport) => void;
 }
@@ -110,6 +112,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     headersTimeout: deadlineMs + 5_000,
     bodyTimeout: deadlineMs + 5_000,
   });
+  const found = (finding: Finding): void => {
+    report.findings.push(finding);
+    options.onFinding?.(finding);
+  };
   const indices = options.only ?? Array.from({ length: options.inputs }, (_, i) => i);
   const started = performance.now();
   let next = 0;
@@ -118,7 +124,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const crash = (): boolean => {
     const why = options.crashed?.();
     if (why === undefined) return false;
-    if (!stop) report.findings.push({ kind: 'crash', index: -1, detail: why });
+    if (!stop) found({ kind: 'crash', index: -1, detail: why });
     stop = true;
     return true;
   };
@@ -146,7 +152,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (crash()) return;
       const hang = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT';
       count(report, request.endpoint, hang ? 'hang' : 'connection error');
-      report.findings.push({
+      found({
         kind: hang ? 'hang' : 'connection',
         index,
         detail: hang ? `no answer within ${deadlineMs} ms` : `${e.code ?? e.name}: ${e.message}`,
@@ -160,7 +166,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     } catch (error) {
       const e = error as Error & { code?: string };
       count(report, request.endpoint, `${response.statusCode} (body lost)`);
-      report.findings.push({
+      found({
         kind: e.name === 'TimeoutError' ? 'hang' : 'connection',
         index,
         detail: `${response.statusCode}, then the body failed: ${e.code ?? e.name}: ${e.message}`,
@@ -176,7 +182,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       Array.isArray(contentType) ? contentType[0] : contentType,
       text,
     );
-    if (problem) report.findings.push({ ...problem, index, request });
+    if (problem) found({ ...problem, index, request });
   }
 
   async function worker(): Promise<void> {
@@ -199,7 +205,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         });
         const text = await health.body.text();
         if (health.statusCode !== 200) {
-          report.findings.push({
+          found({
             kind: 'unhealthy',
             index: -1,
             detail: `GET /healthz: ${health.statusCode} ${text}`,
@@ -207,7 +213,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         }
       } catch (error) {
         if (!crash()) {
-          report.findings.push({
+          found({
             kind: 'unhealthy',
             index: -1,
             detail: `GET /healthz failed: ${String(error)}`,

@@ -1,7 +1,7 @@
 /**
- * `npm run fuzz -- [--inputs 100000] [--seed N] [--concurrency 8] [--deadline-ms 30000] [--only I,J]`: fuzzes every
- * endpoint of a bus running as a child process (so a crash shows), prints progress, a table of requests per
- * endpoint and status, and a reproducer per finding; exits 1 on any finding.
+ * `npm run fuzz -- [--inputs 100000] [--seed N] [--concurrency 8] [--deadline-ms 30000] [--only I,J] [--url U]`:
+ * fuzzes every endpoint of a bus running as a child process (so a crash shows; or the bus at `--url`), prints
+ * progress, a table of requests per endpoint and status, and a reproducer per finding; exits 1 on any finding.
  */
 import { parseArgs } from 'node:util';
 import { freePort, kill9, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'deadline-ms': { type: 'string', default: '30000' },
     only: { type: 'string' },
+    url: { type: 'string' },
   },
 });
 
@@ -34,26 +35,31 @@ const deadlineMs = whole('deadline-ms', values['deadline-ms']);
 const only = values.only?.split(',').map((i) => whole('only', i));
 
 const dir = tempDir('junction-fuzz-');
-const bus = await startChildBus(dir.path, await freePort());
+const bus = values.url === undefined ? await startChildBus(dir.path, await freePort()) : undefined;
+const url = values.url ?? (bus?.url as string);
 let exited: string | undefined;
-bus.child.once('exit', (code, signal) => {
+bus?.child.once('exit', (code, signal) => {
   exited = `the bus exited during the run (${code ?? signal}); its stderr ends: ${bus.stderr.join('').slice(-2000)}`;
 });
 process.stderr.write(
-  `fuzz: seed ${seed}, ${only ? `inputs ${only.join(',')}` : `${inputs} inputs`}, concurrency ${concurrency}, bus ${bus.url} (pid ${bus.child.pid})\n`,
+  `fuzz: seed ${seed}, ${only ? `inputs ${only.join(',')}` : `${inputs} inputs`}, concurrency ${concurrency}, bus ${url}${bus ? ` (pid ${bus.child.pid})` : ''}\n`,
 );
 
 const total = only?.length ?? inputs;
 const started = performance.now();
 let lastPrint = started;
 const report = await runFuzz({
-  url: bus.url,
+  url,
   seed,
   inputs,
   ...(only === undefined ? {} : { only }),
   concurrency,
   deadlineMs,
   crashed: () => exited,
+  onFinding: (f) => {
+    const where = f.request ? ` #${f.index} ${f.request.method} ${f.request.path.slice(0, 80)}` : '';
+    process.stderr.write(`fuzz: [${f.kind}]${where}: ${f.detail.slice(0, 200)}\n`);
+  },
   onProgress: (done, r) => {
     const now = performance.now();
     if (now - lastPrint < 10_000 && done !== total) return;
@@ -65,11 +71,11 @@ const report = await runFuzz({
   },
 });
 
-const serverErrors = bus.stderr
+const serverErrors = (bus?.stderr ?? [])
   .join('')
   .split('\n')
   .filter((line) => line.startsWith('server error:'));
-if (exited === undefined) {
+if (bus !== undefined && exited === undefined) {
   await Promise.race([stopGracefully(bus), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
   await kill9(bus);
 }
