@@ -3,9 +3,12 @@
  * so `@aws-sdk/client-eventbridge` pointed at the bus works unchanged. Pure: the HTTP wiring lives in lib/server.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
-import { parseJson } from './codec/json.ts';
+import { nestsDeeperThan, parseJson } from './codec/json.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { JunctionError } from './errors.ts';
+
+/** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
+const MAX_MEMBER_DEPTH = 256;
 
 export interface PutEventsOptions {
   /** Makes the `id` of each event. @default globalThis.crypto.randomUUID */
@@ -242,6 +245,11 @@ function jsonMember(
     parsed = parseJson(value, member, member);
   } catch (error) {
     throw new JunctionError(code, error instanceof Error ? error.message : `${member} is not valid JSON`, {
+      field: member,
+    });
+  }
+  if (nestsDeeperThan(value, MAX_MEMBER_DEPTH)) {
+    throw new JunctionError(code, `${member} nests deeper than ${MAX_MEMBER_DEPTH} levels`, {
       field: member,
     });
   }

@@ -391,6 +391,19 @@ export class Junction {
     if (!request.all && request.rule === undefined && request.ids === undefined) {
       throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
     }
+    for (const field of ['rule', 'target'] as const) {
+      if (request[field] !== undefined && typeof request[field] !== 'string') {
+        throw invalidRequest(`${field} must be a string`, field);
+      }
+    }
+    if (
+      request.ids !== undefined &&
+      (!Array.isArray(request.ids) ||
+        request.ids.length > 1000 ||
+        request.ids.some((id) => typeof id !== 'string'))
+    ) {
+      throw invalidRequest('ids must be an array of at most 1000 dead-letter ids (strings)', 'ids');
+    }
     const letters: DeadLetter[] = [];
     const filter: DeadLetterFilter = {
       ...(request.rule === undefined ? {} : { rule: request.rule }),

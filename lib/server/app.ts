@@ -4,6 +4,7 @@
  */
 import { validateEvent } from '../core/cloudevent.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
+import { nestsDeeperThan } from '../core/codec/json.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
   awsErrorBody,
@@ -58,15 +59,23 @@ function errorResponse(error: JunctionError): ApiResponse {
   return json(error.status, error.toJSON(), headers);
 }
 
+/** How deep a JSON request body may nest: far above any valid rule or pattern, far below a stack overflow. */
+export const MAX_BODY_DEPTH = 256;
+
 function readJson(request: ApiRequest): unknown {
   const text = decoder.decode(request.body);
   if (text.trim() === '')
     throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
   }
+  if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
+    throw new JunctionError('InvalidJson', `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  return value;
 }
 
 function header(request: ApiRequest, name: string): string | undefined {
