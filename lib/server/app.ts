@@ -91,9 +91,12 @@ function optionalInt(query: URLSearchParams, name: string): number | undefined {
   return Number(raw);
 }
 
-/** Accepts epoch ms or an RFC 3339 time. */
+/** The largest time a JavaScript Date holds, in ms either side of the epoch. */
+const MAX_TIME = 8.64e15;
+
+/** Accepts epoch ms (within a Date's range) or an RFC 3339 time. */
 export function parseTime(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= MAX_TIME) return value;
   if (typeof value === 'string') {
     if (/^\d{1,15}$/.test(value)) return Number(value);
     const t = Date.parse(value);

@@ -95,6 +95,18 @@ describe('app: hostile request bodies', () => {
     });
   }
 
+  for (const [path, body] of [
+    ['/replays', '{"from":0,"to":1e20}'],
+    ['/replays', '{"from":-1e17,"to":0}'],
+    ['/rules/r1/simulate', '{"from":-1,"to":1e20,"pattern":{"type":["t"]}}'],
+  ] as const) {
+    it(`refuses ${path} with a time outside a Date's range (${body}) with 400 InvalidRequest`, async () => {
+      const res = await request(bus.url, 'POST', path, body, json);
+      assert.deepEqual([res.status, res.body.error.code], [400, 'InvalidRequest']);
+      assert.match(res.body.error.field, /^(from|to)$/);
+    });
+  }
+
   it('reported no unexpected error', () => {
     assert.deepEqual(errors, []);
   });
