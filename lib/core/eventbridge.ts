@@ -4,11 +4,14 @@
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
 import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
-import { parseJson } from './codec/json.ts';
+import { nestsDeeperThan, parseJson } from './codec/json.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
 import { checkEventDepth } from './pattern/limits.ts';
+
+/** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
+const MAX_MEMBER_DEPTH = 256;
 
 export interface PutEventsOptions {
   /** Makes the `id` of each event. @default globalThis.crypto.randomUUID */
@@ -245,6 +248,11 @@ function jsonMember(
     parsed = parseJson(value, member, member);
   } catch (error) {
     throw new JunctionError(code, error instanceof Error ? error.message : `${member} is not valid JSON`, {
+      field: member,
+    });
+  }
+  if (nestsDeeperThan(value, MAX_MEMBER_DEPTH)) {
+    throw new JunctionError(code, `${member} nests deeper than ${MAX_MEMBER_DEPTH} levels`, {
       field: member,
     });
   }

@@ -5,6 +5,7 @@
 import { validateEvent } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
+import { nestsDeeperThan } from '../core/codec/json.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
   awsErrorBody,
@@ -84,15 +85,23 @@ function errorResponse(error: JunctionError): ApiResponse {
   return json(error.status, error.toJSON(), headers);
 }
 
+/** How deep a JSON request body may nest: far above any valid rule or pattern, far below a stack overflow. */
+export const MAX_BODY_DEPTH = 256;
+
 function readJson(request: ApiRequest): unknown {
   const text = decoder.decode(request.body);
   if (text.trim() === '')
     throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
   }
+  if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
+    throw new JunctionError('InvalidJson', `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  return value;
 }
 
 function header(request: ApiRequest, name: string): string | undefined {
@@ -120,9 +129,12 @@ export function limitParam(query: URLSearchParams, fallback = 100, max = MAX_LIS
   return limit;
 }
 
-/** Accepts epoch ms or an RFC 3339 time. */
+/** The largest time a JavaScript Date holds, in ms either side of the epoch. */
+const MAX_TIME = 8.64e15;
+
+/** Accepts epoch ms (within a Date's range) or an RFC 3339 time. */
 export function parseTime(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'number' && Number.isFinite(value) && Math.abs(value) <= MAX_TIME) return value;
   if (typeof value === 'string') {
     if (/^\d{1,15}$/.test(value)) return Number(value);
     const t = Date.parse(value);

@@ -77,6 +77,26 @@ function tooLarge(limit: number): ApiResponse {
 }
 
 /**
+ * The raw answer to a request Node's parser refused before the app saw it (unknown method, bad characters in the
+ * path, headers over Node's 16 KiB limit): the API's JSON error body, then the connection closes.
+ */
+function malformed(error: NodeJS.ErrnoException): string {
+  const overflow = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(
+    overflow
+      ? new JunctionError('PayloadTooLarge', 'the request headers are larger than the limit of 16 KiB', {
+          field: 'headers',
+        }).toJSON()
+      : new JunctionError(
+          'InvalidRequest',
+          `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'}): check the method, path and headers`,
+        ).toJSON(),
+  );
+  const status = overflow ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  return `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/**
  * Reads the body, or answers undefined when it is over the limit. An oversized body is read to its end and
  * discarded (up to another `limit` bytes) so that the 413 that follows reaches a client still sending — closing a
  * connection with unread data resets it, and the client loses the answer. Past that, the answer is sent anyway.
@@ -112,10 +132,8 @@ function readBody(req: Req, limit: number): Promise<Uint8Array | undefined> {
   });
 }
 
-const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
-
 /**
- * A malformed request: answered 400 and closed — after the answer to the request before it on the connection (a
+ * A malformed request: answered 400 (431 for oversized headers) with a JSON error and closed — after the answer to the request before it on the connection (a
  * pipelined valid request was stored and gets its 2xx). A timed-out one gets 408 the same way.
  */
 function onClientError(error: Error & { code?: string }, socket: Socket): void {
@@ -126,7 +144,7 @@ function onClientError(error: Error & { code?: string }, socket: Socket): void {
   const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
   const answer = timedOut
     ? 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'
-    : BAD_REQUEST;
+    : malformed(error);
   const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   const finish = () => {
     if (socket.writable) socket.end(answer);

@@ -177,3 +177,24 @@ function isDigit1to9(code: number): boolean {
 function isHex(code: number): boolean {
   return isDigit(code) || ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x66);
 }
+
+/**
+ * Whether valid JSON text nests containers deeper than `maxDepth` (the outermost being depth 1). Linear and
+ * iterative: the check to run before a value reaches recursive code (validators, `JSON.stringify`, matchers),
+ * which overflows the stack on values thousands of levels deep.
+ */
+export function nestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  return false;
+}

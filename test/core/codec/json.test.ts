@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { jsonErrorPosition, parseJson, parseJsonBytes } from '../../../lib/core/codec/json.ts';
+import {
+  jsonErrorPosition,
+  nestsDeeperThan,
+  parseJson,
+  parseJsonBytes,
+} from '../../../lib/core/codec/json.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
 
 test('reports the position of the first error', () => {
@@ -49,4 +54,16 @@ test('rejects empty and non-UTF-8 bodies', () => {
   assert.throws(() => parseJsonBytes(new Uint8Array()), /empty/);
   assert.throws(() => parseJsonBytes(Uint8Array.from([0x22, 0xff, 0x22])), /UTF-8/);
   assert.deepEqual(parseJsonBytes(Uint8Array.from([0xef, 0xbb, 0xbf, 0x5b, 0x5d])), []);
+});
+
+test('measures nesting depth outside strings, iteratively', () => {
+  assert.equal(nestsDeeperThan('1', 0), false);
+  assert.equal(nestsDeeperThan('[]', 0), true);
+  assert.equal(nestsDeeperThan('[[{"a":[]}]]', 4), false);
+  assert.equal(nestsDeeperThan('[[{"a":[]}]]', 3), true);
+  assert.equal(nestsDeeperThan('[[],[],[[]]]', 2), true);
+  assert.equal(nestsDeeperThan('["[[[[", "\\"]', 1), false);
+  assert.equal(nestsDeeperThan('{"a\\"[[":"{{"}', 1), false);
+  const deep = 1_000_000;
+  assert.equal(nestsDeeperThan(`${'['.repeat(deep)}${']'.repeat(deep)}`, 256), true);
 });

@@ -1,0 +1,117 @@
+/** The engine's management operations on SQLite stores: redrive of more dead letters than one page. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
+import { notFound } from '../../lib/core/errors.ts';
+import { Junction } from '../../lib/engine/junction.ts';
+import type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetters,
+  FunctionRunner,
+  TargetDriver,
+} from '../../lib/ports.ts';
+import { makeEvent, waitFor } from '../helpers/events.ts';
+import { tempDir } from '../helpers/paths.ts';
+
+const noFunctions: FunctionRunner = {
+  deploy: async () => {
+    throw notFound('function runner');
+  },
+  list: async () => [],
+  get: async () => undefined,
+  delete: async () => false,
+  invoke: async (name) => {
+    throw notFound(`function "${name}"`);
+  },
+  close: async () => {},
+};
+
+/**
+ * The store, counting `list` and `page` calls and failing past `maxLists`: a redrive that lists the same page forever never
+ * yields to a timer (SQLite answers synchronously), so a deadline could not stop it — this bound does.
+ */
+function boundedLists(store: DeadLetters, maxLists: number): DeadLetters & { lists: number } {
+  const bounded = {
+    lists: 0,
+    add: (letter: DeadLetter) => store.add(letter),
+    get: (dlId: string) => store.get(dlId),
+    remove: (dlIds: readonly string[]) => store.remove(dlIds),
+    count: () => store.count(),
+    list: (filter?: DeadLetterFilter) => {
+      count();
+      return store.list(filter);
+    },
+    page: (filter?: DeadLetterFilter) => {
+      count();
+      return store.page(filter);
+    },
+  };
+  const count = () => {
+    bounded.lists += 1;
+    if (bounded.lists > maxLists)
+      throw new Error(`dead letters listed ${bounded.lists} times: the walk does not end`);
+  };
+  return bounded;
+}
+
+describe('Junction.redrive', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let stores: SqliteStores;
+  let deadLetters: ReturnType<typeof boundedLists>;
+  let junction: Junction;
+  const delivered: string[] = [];
+
+  before(async () => {
+    dir = tempDir('junction-engine-');
+    stores = openSqliteStores({ dataDir: dir.path });
+    deadLetters = boundedLists(stores.deadLetters, 20);
+    const driver: TargetDriver = {
+      async deliver(request) {
+        delivered.push(request.event.id);
+        return { ok: true, status: 204 };
+      },
+    };
+    junction = await Junction.open({
+      ...stores,
+      deadLetters,
+      functions: noFunctions,
+      drivers: { http: driver },
+      pollMs: 20,
+    });
+    await junction.start();
+  });
+
+  after(async () => {
+    await junction.stop();
+    await stores.close();
+    dir.remove();
+  });
+
+  test('redrives every dead letter when there are more than one page (1,000) of them', async () => {
+    await junction.putRule('many', {
+      pattern: { type: ['many'] },
+      targets: [{ id: 'hook', type: 'http', url: 'https://example.com/hook' }],
+    });
+    const count = 2_345;
+    const base = Date.now() - 60_000;
+    for (let i = 0; i < count; i++) {
+      const event = makeEvent({ source: '/many', id: `m-${i}`, type: 'many' });
+      await stores.deadLetters.add({
+        dlId: `dl-${i}`,
+        source: event.source,
+        id: event.id,
+        rule: 'many',
+        target: 'hook',
+        event,
+        reason: 'failed',
+        attempts: [{ at: base, outcome: 'failed', status: 503, latencyMs: 1 }],
+        // Several letters share each millisecond, so that page boundaries fall inside one instant.
+        at: base + Math.floor(i / 7),
+      });
+    }
+    assert.deepEqual(await junction.redrive({ all: true }), { redriven: count, skipped: 0 });
+    assert.equal(await stores.deadLetters.count(), 0);
+    await waitFor(() => new Set(delivered).size === count, 'every redriven delivery');
+  });
+});
