@@ -102,7 +102,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     allow: options.httpTargets?.allow ?? [],
     allowLoopback: isLoopbackHost(host),
   });
-  const lock = lockDataDir(dataDir);
+  // One bus per data dir, unless the log is Kafka: then several processes of one machine share the SQLite stores
+  // on purpose (WAL, leases and the consumer group keep them apart; docs/kafka.md), and there is no lock to take.
+  const lock: DataDirLock =
+    options.log === undefined ? lockDataDir(dataDir) : { path: dataDir, release: () => undefined };
   const undo: Array<() => Promise<void> | void> = [() => lock.release()];
   try {
     return await open(options, { dataDir, host, addressPolicy, lock }, undo);

@@ -45,7 +45,7 @@ describe('app: hostile request bodies', () => {
     }
   }
 
-  it('still takes bodies nested up to the limit', async () => {
+  it('hands bodies under the nesting guard on to the route, whose own limit then speaks', async () => {
     const nested = `${'{"a":'.repeat(MAX_BODY_DEPTH - 3)}1${'}'.repeat(MAX_BODY_DEPTH - 3)}`;
     const res = await request(
       bus.url,
@@ -54,8 +54,19 @@ describe('app: hostile request bodies', () => {
       `{"pattern":{"type":["t"]},"event":{"data":${nested}}}`,
       json,
     );
-    assert.equal(res.status, 200);
-    assert.equal(res.body.matches, false);
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, 'InvalidRequest');
+    assert.equal(res.body.error.field, 'event');
+    const shallow = `${'{"a":'.repeat(60)}1${'}'.repeat(60)}`;
+    const ok = await request(
+      bus.url,
+      'POST',
+      '/patterns/test',
+      `{"pattern":{"type":["t"]},"event":{"data":${shallow}}}`,
+      json,
+    );
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.matches, false);
   });
 
   it('refuses a TestEventPattern Event nested too deep with ValidationException', async () => {

@@ -5,6 +5,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openOfflineKeys } from '../../lib/cli/keys.ts';
 import { LOCK_FILE } from '../../lib/server/data-dir-lock.ts';
 import { startEmbedded } from '../../lib/server/embedded.ts';
 import { request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
@@ -125,17 +126,26 @@ describe('HTTP targets on the embedded bus', () => {
   });
 
   it('refuses loopback targets when the bus listens beyond loopback', async () => {
-    const open = await startTestBus({ host: '0.0.0.0' });
+    // A bus beyond loopback needs a credential (docs/security.md): create one offline in its data dir first.
+    const dir = tempDir('junction-exposed-');
+    const keys = await openOfflineKeys(dir.path);
+    const { key } = await keys.create({ name: 'admin', scope: 'manage' });
+    await keys.close();
+    const open = await startTestBus({ host: '0.0.0.0', dataDir: dir.path });
     try {
       const url = open.url.replace('0.0.0.0', '127.0.0.1');
-      const res = await request(url, 'PUT', '/rules/local', {
-        pattern: { type: ['x'] },
-        targets: [{ id: 't', type: 'http', url: 'http://127.0.0.1:9/x' }],
-      });
+      const res = await request(
+        url,
+        'PUT',
+        '/rules/local',
+        { pattern: { type: ['x'] }, targets: [{ id: 't', type: 'http', url: 'http://127.0.0.1:9/x' }] },
+        { authorization: `Bearer ${key}` },
+      );
       assert.equal(res.status, 400);
       assert.match(res.body.error.message, /127\.0\.0\.1 is a loopback address/);
     } finally {
       await open.stop();
+      dir.remove();
     }
   });
 

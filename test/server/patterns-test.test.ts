@@ -59,11 +59,22 @@ describe('POST /patterns/test and TestEventPattern', () => {
   });
 
   it('refuses an event 20,000 levels deep with 400 naming the limit, not a 500', async () => {
-    const res = await request(
+    // The body as a whole meets the request guard first (256 levels, InvalidJson); under it, the event limit.
+    const guard = await request(
       bus.url,
       'POST',
       '/patterns/test',
       `{"pattern":{"a":["x"]},"event":{"a":${deepText(20_000)}}}`,
+      { 'content-type': 'application/json' },
+    );
+    assert.equal(guard.status, 400);
+    assert.equal(guard.body.error.code, 'InvalidJson');
+    assert.match(guard.body.error.message, /deeper than 256 levels/);
+    const res = await request(
+      bus.url,
+      'POST',
+      '/patterns/test',
+      `{"pattern":{"a":["x"]},"event":{"a":${deepText(200)}}}`,
       { 'content-type': 'application/json' },
     );
     assert.equal(res.status, 400);
@@ -74,7 +85,7 @@ describe('POST /patterns/test and TestEventPattern', () => {
       bus.url,
       'POST',
       '/patterns/test',
-      `{"filter":"type = 'x'","event":{"a":${deepText(20_000)}}}`,
+      `{"filter":"type = 'x'","event":{"a":${deepText(200)}}}`,
       { 'content-type': 'application/json' },
     );
     assert.equal(filterOnly.status, 400);
@@ -88,15 +99,26 @@ describe('POST /patterns/test and TestEventPattern', () => {
     );
     assert.equal(amz.status, 400);
     assert.equal(amz.body.__type, 'ValidationException');
-    assert.match(amz.body.message, /Event nests deeper than 64 levels/);
+    assert.match(amz.body.message, /Event nests deeper than 256 levels/);
+    const amzUnderGuard = await request(
+      bus.url,
+      'POST',
+      '/',
+      JSON.stringify({ EventPattern: '{"a":["x"]}', Event: `{"a":${deepText(200)}}` }),
+      AMZ,
+    );
+    assert.equal(amzUnderGuard.status, 400);
+    assert.equal(amzUnderGuard.body.__type, 'ValidationException');
+    assert.match(amzUnderGuard.body.message, /Event nests deeper than 64 levels/);
   });
 
   it('refuses a pattern 20,000 levels deep with 400 InvalidPattern (both routes)', async () => {
+    // Over the request guard's 256 levels the body is InvalidJson; under it, the pattern's own limit speaks.
     const res = await request(
       bus.url,
       'POST',
       '/patterns/test',
-      `{"pattern":${deepText(20_000)},"event":{"a":1}}`,
+      `{"pattern":${deepText(200)},"event":{"a":1}}`,
       { 'content-type': 'application/json' },
     );
     assert.equal(res.status, 400);
