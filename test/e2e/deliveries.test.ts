@@ -146,11 +146,7 @@ describe('pending deliveries', () => {
       keys: [{ source: key.source, id: key.id, rule: key.rule, target: key.target }],
     });
     assert.deepEqual(one.body, { retried: 1 });
-    await waitFor(
-      async () => (await live(bus, '&rule=b')).length === 1,
-      'one of rule b delivered',
-      15_000,
-    );
+    await waitFor(async () => (await live(bus, '&rule=b')).length === 1, 'one of rule b delivered', 15_000);
     const all = await request(bus.url, 'POST', '/deliveries/retry', { all: true });
     assert.deepEqual(all.body, { retried: 1 });
     await waitFor(async () => (await live(bus)).length === 0, 'everything delivered', 15_000);
