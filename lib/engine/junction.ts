@@ -642,14 +642,13 @@ export class Junction {
     return { redriven, skipped };
   }
 
+  /**
+   * Re-opens a page of letters in the ledger in one write (`reopenMany`), then removes the re-opened and the
+   * already-delivered ones and records their traces in one write each: a few durable writes per page, not per letter.
+   */
   async #redrivePage(letters: readonly DeadLetter[]): Promise<{ redriven: number; skipped: number }> {
     const now = this.clock.now();
-    let redriven = 0;
-    let skipped = 0;
-    const removed: string[] = [];
-    const traces: TraceEntry[] = [];
-    const fresh: PendingDelivery[] = [];
-    for (const letter of letters) {
+    const items = letters.map((letter) => {
       const target = this.#rules.get(letter.rule)?.targets.find((t) => t.id === letter.target);
       const delivery: PendingDelivery = {
         source: letter.source,
@@ -663,22 +662,21 @@ export class Junction {
         redriveOf: letter.dlId,
         ...(letter.position === undefined ? {} : { position: letter.position }),
       };
-      const keepDelivered = target?.delivery === 'exactly-once';
-      let reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
-      let state = reopened ? undefined : (await this.#o.ledger.get(delivery))?.entry.state;
-      if (!reopened && state !== 'pending' && state !== 'in-flight' && state !== 'delivered') {
-        // The delivery was closed between the two reads (the dispatcher writes the letter, then closes it): now it
-        // can be reopened. Without this second try the letter would be removed with nothing redelivered.
-        reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
-        if (!reopened) state = (await this.#o.ledger.get(delivery))?.entry.state;
-      }
-      if (!reopened) {
-        if (state === 'pending' || state === 'in-flight') {
-          // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
-          // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
-          skipped++;
-          continue;
-        }
+      return { delivery, keepDelivered: target?.delivery === 'exactly-once' };
+    });
+    const outcomes = await this.#o.ledger.reopenMany(items);
+    let redriven = 0;
+    let skipped = 0;
+    const removed: string[] = [];
+    const traces: TraceEntry[] = [];
+    const fresh: PendingDelivery[] = [];
+    letters.forEach((letter, i) => {
+      const outcome = outcomes[i];
+      if (outcome !== 'reopened' && outcome !== 'delivered') {
+        // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
+        // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
+        skipped++;
+        return;
       }
       removed.push(letter.dlId);
       traces.push({
@@ -688,15 +686,18 @@ export class Junction {
         kind: 'redriven',
         rule: letter.rule,
         target: letter.target,
-        detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
+        detail: {
+          dlId: letter.dlId,
+          ...(outcome === 'reopened' ? {} : { skipped: 'already delivered (exactly-once)' }),
+        },
       });
-      if (reopened) {
+      if (outcome === 'reopened') {
         redriven++;
-        fresh.push(delivery);
+        fresh.push((items[i] as { delivery: PendingDelivery }).delivery);
       } else {
         skipped++;
       }
-    }
+    });
     await Promise.all([this.#o.deadLetters.remove(removed), this.#o.traces.record(traces)]);
     this.dispatcher.submit(fresh);
     return { redriven, skipped };
