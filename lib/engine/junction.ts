@@ -64,6 +64,11 @@ export interface JunctionOptions {
   readonly leaseMs?: number;
   /** @default 1000 */
   readonly pollMs?: number;
+  /**
+   * Most dead letters one redrive call takes up; past it the call answers a `nextCursor` to continue from. Bounds
+   * the work (and the time to an answer) of one request. @default 5000
+   */
+  readonly redriveLimit?: number;
   /** The router's consumer group. @default 'junction-router' */
   readonly group?: string;
   /** Records per router batch. @default 500 */
@@ -136,6 +141,8 @@ export interface RedriveRequest {
   readonly rule?: string;
   readonly target?: string;
   readonly ids?: readonly string[];
+  /** Where the previous call stopped (its `nextCursor`). */
+  readonly cursor?: string;
 }
 
 const DAY = 86_400_000;
@@ -148,8 +155,9 @@ const TRACE_NODES = 100;
 const RETRY_PAGE = 500;
 const RETRY_USAGE =
   'say what to retry: {"all": true}, {"rule": "name"}, {"rule": "name", "target": "id"} or {"keys": [{"source", "id", "rule", "target"}]}';
-/** Dead letters read per page of a redrive. */
+/** Dead letters read per page of a redrive, and the most one redrive call takes up (`redriveLimit`). */
 const REDRIVE_PAGE = 500;
+const REDRIVE_LIMIT = 5000;
 
 /** Most events one function call may publish (more fail the lot, as an oversized batch does). */
 export const MAX_EMITTED_EVENTS = 100;
@@ -600,11 +608,14 @@ export class Junction {
 
   /**
    * Re-delivers dead letters to their target, with the same idempotency key. Pages through the letters with a
-   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so a redrive of
-   * any size finishes and the bus keeps answering meanwhile. Letters dead-lettered again during the redrive are
+   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so that the bus
+   * keeps answering meanwhile. One call takes up at most `redriveLimit` letters and then answers the `nextCursor`
+   * to call again with. Letters dead-lettered again during the redrive are
    * newer than the cursor and are not taken up again.
    */
-  async redrive(request: RedriveRequest): Promise<{ redriven: number; skipped: number }> {
+  async redrive(
+    request: RedriveRequest,
+  ): Promise<{ redriven: number; skipped: number; nextCursor?: string }> {
     if (!request.all && request.rule === undefined && request.ids === undefined) {
       throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
     }
@@ -616,7 +627,7 @@ export class Junction {
         throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
       }
     }
-    for (const field of ['rule', 'target'] as const) {
+    for (const field of ['rule', 'target', 'cursor'] as const) {
       if (request[field] !== undefined && typeof request[field] !== 'string') {
         throw invalidRequest(`"${field}" must be a string`, field);
       }
@@ -627,15 +638,22 @@ export class Junction {
       ...(request.ids === undefined ? {} : { ids: request.ids }),
       limit: REDRIVE_PAGE,
     };
+    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let redriven = 0;
     let skipped = 0;
-    let cursor: string | undefined;
+    let taken = 0;
+    let cursor = request.cursor;
     for (;;) {
-      const page = await this.#o.deadLetters.page(cursor === undefined ? filter : { ...filter, cursor });
+      const pageFilter = { ...filter, limit: Math.min(REDRIVE_PAGE, limit - taken) };
+      const page = await this.#o.deadLetters.page(
+        cursor === undefined ? pageFilter : { ...pageFilter, cursor },
+      );
       const counts = await this.#redrivePage(page.deadLetters);
       redriven += counts.redriven;
       skipped += counts.skipped;
+      taken += page.deadLetters.length;
       if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
+      if (taken >= limit) return { redriven, skipped, nextCursor: page.nextCursor };
       cursor = page.nextCursor;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -183,3 +183,82 @@ describe('Junction.redrive of thousands of letters', () => {
     await waitFor(() => started > 0, 'a redriven delivery under way');
   });
 });
+
+describe('Junction.redrive with a redriveLimit', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let stores: SqliteStores;
+  let junction: Junction;
+
+  before(async () => {
+    dir = tempDir('junction-engine-');
+    stores = openSqliteStores({ dataDir: dir.path });
+    const driver: TargetDriver = { deliver: async () => ({ ok: true, status: 204 }) };
+    junction = await Junction.open({
+      ...stores,
+      functions: noFunctions,
+      drivers: { http: driver },
+      pollMs: 20,
+      redriveLimit: 300,
+    });
+    await junction.start();
+    await junction.putRule('capped', {
+      pattern: { type: ['capped'] },
+      targets: [{ id: 'hook', type: 'http', url: 'https://example.com/hook' }],
+    });
+  });
+
+  after(async () => {
+    await junction.stop();
+    await stores.close();
+    dir.remove();
+  });
+
+  function letter(i: number, at: number): DeadLetter {
+    const event = makeEvent({ source: '/capped', id: `c-${i}`, type: 'capped' });
+    return {
+      dlId: `dl-c-${i}`,
+      ...{ source: event.source, id: event.id, rule: 'capped', target: 'hook' },
+      event,
+      reason: 'failed',
+      attempts: [{ at, outcome: 'failed', status: 503, latencyMs: 1 }],
+      at,
+    };
+  }
+
+  test('takes up at most redriveLimit letters per call and continues from its nextCursor', async () => {
+    const base = Date.now() - 60_000;
+    for (let i = 0; i < 1_000; i++) await stores.deadLetters.add(letter(i, base + i));
+    const first = await junction.redrive({ rule: 'capped' });
+    assert.equal(first.redriven, 300);
+    assert.equal(typeof first.nextCursor, 'string');
+    // A letter dead-lettered meanwhile is newer than the cursor: the calls that continue do not take it up.
+    await stores.deadLetters.add(letter(1_000, Date.now()));
+    let total = first.redriven;
+    let calls = 1;
+    let cursor = first.nextCursor;
+    while (cursor !== undefined) {
+      const next = await junction.redrive({ rule: 'capped', cursor });
+      total += next.redriven;
+      calls++;
+      cursor = next.nextCursor;
+      assert.ok(calls <= 10, 'the calls end');
+    }
+    assert.equal(total, 1_000);
+    assert.equal(calls, 4);
+    assert.deepEqual(
+      (await stores.deadLetters.list({})).map((l) => l.dlId),
+      ['dl-c-1000'],
+    );
+  });
+
+  test('refuses a cursor that is not a string, or not a cursor, naming the field', async () => {
+    await assert.rejects(junction.redrive({ all: true, cursor: 7 as unknown as string }), {
+      code: 'InvalidRequest',
+      field: 'cursor',
+    });
+    await assert.rejects(junction.redrive({ all: true, cursor: 'not-a-cursor' }), {
+      code: 'InvalidRequest',
+      field: 'cursor',
+    });
+  });
+});
