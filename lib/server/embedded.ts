@@ -48,7 +48,7 @@ export interface EmbeddedOptions {
   readonly leaseMs?: number;
   /** Per-source ingest quotas (429 with Retry-After over the quota). @default none */
   readonly quota?: QuotaOptions;
-  /** Most dead letters one `POST /dead-letters/redrive` takes up (it answers `more: true` past it). @default 5000 */
+  /** Most dead letters one `POST /dead-letters/redrive` takes up (past it, it answers a `nextCursor`). @default 5000 */
   readonly redriveLimit?: number;
   /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
   readonly kafka?: KafkaEventLogOptions;
