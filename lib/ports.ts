@@ -161,6 +161,15 @@ export interface PendingDelivery extends DeliveryKey {
   readonly redriveOf?: string;
 }
 
+/** One delivery for `Ledger.reopenMany`, with `reopen`'s option. */
+export interface ReopenItem {
+  readonly delivery: PendingDelivery;
+  readonly keepDelivered: boolean;
+}
+
+/** What `Ledger.reopenMany` did with one delivery: re-opened it, or left it as it was live or delivered. */
+export type ReopenOutcome = 'reopened' | 'live' | 'delivered';
+
 /** The state of a delivery in the ledger. */
 export type LedgerState = 'pending' | 'in-flight' | 'delivered' | 'dead-lettered';
 
@@ -219,6 +228,12 @@ export interface Ledger {
    * Answers whether it was re-opened.
    */
   reopen(delivery: PendingDelivery, options: { keepDelivered: boolean }): Promise<boolean>;
+  /**
+   * `reopen` for many deliveries (a page of a redrive), in one durable write where the store allows it (SQLite: one
+   * transaction). Each entry's state is read and changed together, so a delivery that is not re-opened answers
+   * why: `live` (pending or in flight) or `delivered` (and `keepDelivered`). Answers per input, in order.
+   */
+  reopenMany(items: readonly ReopenItem[]): Promise<ReopenOutcome[]>;
   /** Drops finished entries last updated before `before`. Answers how many went. */
   prune(before: number): Promise<number>;
   /** How many deliveries are pending (for /metrics). */

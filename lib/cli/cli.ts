@@ -1201,10 +1201,17 @@ const COMMANDS: readonly Command[] = [
         ...(target === undefined ? {} : { target }),
         ...(ids.length === 0 ? {} : { ids }),
       };
-      const r = (await call(ctx, 'POST', '/dead-letters/redrive', { json: body })) as {
-        redriven: number;
-        skipped: number;
-      };
+      // One call takes up a bounded number of letters; continue from its nextCursor until none is left.
+      const r = { redriven: 0, skipped: 0 };
+      let cursor: string | undefined;
+      do {
+        const page = (await call(ctx, 'POST', '/dead-letters/redrive', {
+          json: cursor === undefined ? body : { ...body, cursor },
+        })) as { redriven: number; skipped: number; nextCursor?: string };
+        r.redriven += page.redriven;
+        r.skipped += page.skipped;
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
       print(
         ctx,
         r,

@@ -56,6 +56,13 @@ export interface DispatcherOptions {
    * @default 3
    */
   readonly poisonAfterCrashes?: number;
+  /**
+   * Most deliveries this process holds in memory (queued or running), each with its event. Past it, fresh
+   * deliveries stay only in the ledger, pending until their lease (`leaseMs`) runs out, and the poller takes them
+   * then; the poller takes no more than there is room for. Bounds memory when events arrive faster than targets
+   * take them. @default 10000
+   */
+  readonly maxHeld?: number;
 }
 
 interface Item {
@@ -95,10 +102,12 @@ export class Dispatcher {
   #timerAt = Number.POSITIVE_INFINITY;
   #polling = false;
   #running = false;
+  readonly #maxHeld: number;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
     this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#maxHeld = options.maxHeld ?? 10_000;
     this.#pollMs = options.pollMs ?? 1_000;
     const m = options.metrics;
     m.declare('junction_deliveries_total', 'counter', 'Delivery attempts by outcome.');
@@ -135,7 +144,11 @@ export class Dispatcher {
     return this.#local.size;
   }
 
-  /** Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. */
+  /**
+   * Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. Those past
+   * `maxHeld` are left to the ledger: the poller takes them once their lease runs out. Claimed ones (the poller
+   * holds their lease) are always taken; the poller claims no more than there is room for.
+   */
   submit(
     deliveries: readonly PendingDelivery[],
     options: { claimed?: boolean; possibleDuplicate?: boolean } = {},
@@ -143,6 +156,7 @@ export class Dispatcher {
     for (const delivery of deliveries) {
       const key = keyString(delivery);
       if (this.#local.has(key)) continue;
+      if (!options.claimed && this.#local.size >= this.#maxHeld) continue;
       this.#local.add(key);
       const laneKey = `${delivery.rule}\u0000${delivery.target}`;
       let lane = this.#lanes.get(laneKey);
@@ -486,8 +500,12 @@ export class Dispatcher {
     const o = this.#o;
     let taken = 0;
     for (;;) {
+      const room = this.#maxHeld - this.#local.size;
+      if (room <= 0) return taken;
       const now = o.clock.now();
-      const due = (await o.ledger.due(now, 256)).filter((d) => !this.#local.has(keyString(d)));
+      const due = (await o.ledger.due(now, Math.min(256, room))).filter(
+        (d) => !this.#local.has(keyString(d)),
+      );
       for (const d of due) {
         const rule = o.lookup(d.rule);
         const target = rule?.targets.find((t) => t.id === d.target);
@@ -498,7 +516,7 @@ export class Dispatcher {
         this.submit([d], { claimed: true, possibleDuplicate: before?.entry.state === 'in-flight' });
         taken++;
       }
-      if (due.length < 256) return taken;
+      if (due.length < Math.min(256, room)) return taken;
     }
   }
 

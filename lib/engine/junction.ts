@@ -64,6 +64,11 @@ export interface JunctionOptions {
   readonly leaseMs?: number;
   /** @default 1000 */
   readonly pollMs?: number;
+  /**
+   * Most dead letters one redrive call takes up; past it the call answers a `nextCursor` to continue from. Bounds
+   * the work (and the time to an answer) of one request. @default 5000
+   */
+  readonly redriveLimit?: number;
   /** The router's consumer group. @default 'junction-router' */
   readonly group?: string;
   /** Records per router batch. @default 500 */
@@ -136,6 +141,8 @@ export interface RedriveRequest {
   readonly rule?: string;
   readonly target?: string;
   readonly ids?: readonly string[];
+  /** Where the previous call stopped (its `nextCursor`). */
+  readonly cursor?: string;
 }
 
 const DAY = 86_400_000;
@@ -148,8 +155,9 @@ const TRACE_NODES = 100;
 const RETRY_PAGE = 500;
 const RETRY_USAGE =
   'say what to retry: {"all": true}, {"rule": "name"}, {"rule": "name", "target": "id"} or {"keys": [{"source", "id", "rule", "target"}]}';
-/** Dead letters read per page of a redrive. */
+/** Dead letters read per page of a redrive, and the most one redrive call takes up (`redriveLimit`). */
 const REDRIVE_PAGE = 500;
+const REDRIVE_LIMIT = 5000;
 
 /** Most events one function call may publish (more fail the lot, as an oversized batch does). */
 export const MAX_EMITTED_EVENTS = 100;
@@ -600,11 +608,14 @@ export class Junction {
 
   /**
    * Re-delivers dead letters to their target, with the same idempotency key. Pages through the letters with a
-   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so a redrive of
-   * any size finishes and the bus keeps answering meanwhile. Letters dead-lettered again during the redrive are
+   * cursor (newest first, `REDRIVE_PAGE` at a time) and gives the event loop a turn between pages, so that the bus
+   * keeps answering meanwhile. One call takes up at most `redriveLimit` letters and then answers the `nextCursor`
+   * to call again with. Letters dead-lettered again during the redrive are
    * newer than the cursor and are not taken up again.
    */
-  async redrive(request: RedriveRequest): Promise<{ redriven: number; skipped: number }> {
+  async redrive(
+    request: RedriveRequest,
+  ): Promise<{ redriven: number; skipped: number; nextCursor?: string }> {
     if (!request.all && request.rule === undefined && request.ids === undefined) {
       throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
     }
@@ -616,7 +627,7 @@ export class Junction {
         throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
       }
     }
-    for (const field of ['rule', 'target'] as const) {
+    for (const field of ['rule', 'target', 'cursor'] as const) {
       if (request[field] !== undefined && typeof request[field] !== 'string') {
         throw invalidRequest(`"${field}" must be a string`, field);
       }
@@ -627,29 +638,35 @@ export class Junction {
       ...(request.ids === undefined ? {} : { ids: request.ids }),
       limit: REDRIVE_PAGE,
     };
+    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let redriven = 0;
     let skipped = 0;
-    let cursor: string | undefined;
+    let taken = 0;
+    let cursor = request.cursor;
     for (;;) {
-      const page = await this.#o.deadLetters.page(cursor === undefined ? filter : { ...filter, cursor });
+      const pageFilter = { ...filter, limit: Math.min(REDRIVE_PAGE, limit - taken) };
+      const page = await this.#o.deadLetters.page(
+        cursor === undefined ? pageFilter : { ...pageFilter, cursor },
+      );
       const counts = await this.#redrivePage(page.deadLetters);
       redriven += counts.redriven;
       skipped += counts.skipped;
+      taken += page.deadLetters.length;
       if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
+      if (taken >= limit) return { redriven, skipped, nextCursor: page.nextCursor };
       cursor = page.nextCursor;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { redriven, skipped };
   }
 
+  /**
+   * Re-opens a page of letters in the ledger in one write (`reopenMany`), then removes the re-opened and the
+   * already-delivered ones and records their traces in one write each: a few durable writes per page, not per letter.
+   */
   async #redrivePage(letters: readonly DeadLetter[]): Promise<{ redriven: number; skipped: number }> {
     const now = this.clock.now();
-    let redriven = 0;
-    let skipped = 0;
-    const removed: string[] = [];
-    const traces: TraceEntry[] = [];
-    const fresh: PendingDelivery[] = [];
-    for (const letter of letters) {
+    const items = letters.map((letter) => {
       const target = this.#rules.get(letter.rule)?.targets.find((t) => t.id === letter.target);
       const delivery: PendingDelivery = {
         source: letter.source,
@@ -663,22 +680,21 @@ export class Junction {
         redriveOf: letter.dlId,
         ...(letter.position === undefined ? {} : { position: letter.position }),
       };
-      const keepDelivered = target?.delivery === 'exactly-once';
-      let reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
-      let state = reopened ? undefined : (await this.#o.ledger.get(delivery))?.entry.state;
-      if (!reopened && state !== 'pending' && state !== 'in-flight' && state !== 'delivered') {
-        // The delivery was closed between the two reads (the dispatcher writes the letter, then closes it): now it
-        // can be reopened. Without this second try the letter would be removed with nothing redelivered.
-        reopened = await this.#o.ledger.reopen(delivery, { keepDelivered });
-        if (!reopened) state = (await this.#o.ledger.get(delivery))?.entry.state;
-      }
-      if (!reopened) {
-        if (state === 'pending' || state === 'in-flight') {
-          // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
-          // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
-          skipped++;
-          continue;
-        }
+      return { delivery, keepDelivered: target?.delivery === 'exactly-once' };
+    });
+    const outcomes = await this.#o.ledger.reopenMany(items);
+    let redriven = 0;
+    let skipped = 0;
+    const removed: string[] = [];
+    const traces: TraceEntry[] = [];
+    const fresh: PendingDelivery[] = [];
+    letters.forEach((letter, i) => {
+      const outcome = outcomes[i];
+      if (outcome !== 'reopened' && outcome !== 'delivered') {
+        // The delivery is live: the dispatcher is closing it right now (the letter is written first) or it was
+        // taken up again. The letter stays, for a redrive once it is closed; removing it could lose the event.
+        skipped++;
+        return;
       }
       removed.push(letter.dlId);
       traces.push({
@@ -688,15 +704,18 @@ export class Junction {
         kind: 'redriven',
         rule: letter.rule,
         target: letter.target,
-        detail: { dlId: letter.dlId, ...(reopened ? {} : { skipped: 'already delivered (exactly-once)' }) },
+        detail: {
+          dlId: letter.dlId,
+          ...(outcome === 'reopened' ? {} : { skipped: 'already delivered (exactly-once)' }),
+        },
       });
-      if (reopened) {
+      if (outcome === 'reopened') {
         redriven++;
-        fresh.push(delivery);
+        fresh.push((items[i] as { delivery: PendingDelivery }).delivery);
       } else {
         skipped++;
       }
-    }
+    });
     await Promise.all([this.#o.deadLetters.remove(removed), this.#o.traces.record(traces)]);
     this.dispatcher.submit(fresh);
     return { redriven, skipped };

@@ -48,6 +48,8 @@ export interface EmbeddedOptions {
   readonly leaseMs?: number;
   /** Per-source ingest quotas (429 with Retry-After over the quota). @default none */
   readonly quota?: QuotaOptions;
+  /** Most dead letters one `POST /dead-letters/redrive` takes up (past it, it answers a `nextCursor`). @default 5000 */
+  readonly redriveLimit?: number;
   /** The bus's Kafka, for `kafka` targets that name no brokers (set when the log is Kafka). */
   readonly kafka?: KafkaEventLogOptions;
   /**
@@ -204,6 +206,7 @@ async function open(
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.quota === undefined ? {} : { quota: options.quota }),
+    ...(options.redriveLimit === undefined ? {} : { redriveLimit: options.redriveLimit }),
     checkTarget: targetChecker(addressPolicy),
   });
   await junction.start();

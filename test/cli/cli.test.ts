@@ -154,6 +154,41 @@ describe('the junction CLI', () => {
   });
 });
 
+describe('the junction CLI, on a bus that redrives a few letters per call', () => {
+  let bus: TestBus;
+  let url: string[];
+  before(async () => {
+    bus = await startTestBus({ redriveLimit: 2 });
+    url = ['--url', bus.url];
+  });
+  after(() => bus.stop());
+
+  test('follows the redrive cursor until every letter is redriven', async () => {
+    const put = await request(bus.url, 'PUT', '/rules/cli-capped', {
+      pattern: { type: ['cli.capped'] },
+      targets: [{ id: 'nowhere', type: 'http', url: 'http://127.0.0.1:9/', retry: { maxAttempts: 1 } }],
+    });
+    assert.equal(put.status, 201);
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      await cli(['put', '--type', 'cli.capped', '--source', '/cli', '--id', id, ...url]);
+    }
+    await waitFor(
+      async () => (await bus.junction.listDeadLetters({ rule: 'cli-capped' })).deadLetters.length === 5,
+      'five dead letters',
+    );
+    await waitFor(
+      async () =>
+        (await cli(['deliveries', 'list', '--rule', 'cli-capped', ...url])).out === 'no pending deliveries\n',
+      'the dead-lettered deliveries closed',
+    );
+    // Two letters a call: the CLI calls three times, continuing from each answer's nextCursor. The redriven
+    // deliveries fail again meanwhile; their new letters are newer than the cursor and are not taken up.
+    const rest = await cli(['dead-letters', 'redrive', '--rule', 'cli-capped', ...url]);
+    assert.equal(rest.code, EXIT.ok, rest.err);
+    assert.equal(rest.out.trim(), 'redriven 5');
+  });
+});
+
 describe('the junction CLI, for scripts', () => {
   let bus: TestBus;
   const dir = tempDir('junction-cli-scripts-');

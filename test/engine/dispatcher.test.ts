@@ -8,7 +8,7 @@ import { Dispatcher } from '../../lib/engine/dispatcher.ts';
 import { Metrics } from '../../lib/engine/metrics.ts';
 import type { DeliveryRequest, PendingDelivery, TargetDriver } from '../../lib/ports.ts';
 import { systemClock } from '../../lib/ports.ts';
-import { makeEvent } from '../helpers/events.ts';
+import { makeEvent, waitFor } from '../helpers/events.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 describe('Dispatcher', () => {
@@ -22,8 +22,13 @@ describe('Dispatcher', () => {
     dir.remove();
   });
 
-  function dispatcherWith(rule: Rule, driver: TargetDriver): Dispatcher {
+  function dispatcherWith(
+    rule: Rule,
+    driver: TargetDriver,
+    options: { maxHeld?: number; leaseMs?: number; pollMs?: number } = {},
+  ): Dispatcher {
     return new Dispatcher({
+      ...options,
       ledger: stores.ledger,
       deadLetters: stores.deadLetters,
       traces: stores.traces,
@@ -40,6 +45,7 @@ describe('Dispatcher', () => {
   async function enqueue(
     rule: Rule,
     events: ReadonlyArray<{ source: string; id: string }>,
+    leaseMs = 30_000,
   ): Promise<PendingDelivery[]> {
     const now = Date.now();
     const deliveries = events.map(({ source, id }) => ({
@@ -49,7 +55,7 @@ describe('Dispatcher', () => {
       target: 'web',
       event: makeEvent({ source, id }),
       createdAt: now,
-      dueAt: now + 30_000,
+      dueAt: now + leaseMs,
       attempts: [],
     }));
     await stores.ledger.enqueue(deliveries);
@@ -93,5 +99,57 @@ describe('Dispatcher', () => {
       `the quiet source finished at position ${lastQuiet} of ${order.length}: ${order.join(' ')}`,
     );
     for (const d of quiet) assert.equal((await stores.ledger.get(d))?.entry.state, 'delivered');
+  });
+
+  test('holds at most maxHeld deliveries in memory and leaves the rest to the ledger, which delivers them later', async () => {
+    const rule = validateRule(
+      'held',
+      {
+        pattern: { type: ['x'] },
+        targets: [{ id: 'web', type: 'http', url: 'http://127.0.0.1:1/', concurrency: 2 }],
+      },
+      Date.now(),
+    );
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const delivered = new Set<string>();
+    let most = 0;
+    const dispatcher = dispatcherWith(
+      rule,
+      {
+        async deliver(request: DeliveryRequest) {
+          await gate;
+          delivered.add(request.event.id);
+          return { ok: true, status: 200 };
+        },
+      },
+      { maxHeld: 10, leaseMs: 200, pollMs: 20 },
+    );
+    const deliveries = await enqueue(
+      rule,
+      Array.from({ length: 60 }, (_, i) => ({ source: '/held', id: `held-${i}` })),
+      200,
+    );
+    dispatcher.start();
+    try {
+      dispatcher.submit(deliveries);
+      assert.equal(dispatcher.inFlight, 10, 'the first 10 are held; 50 stay in the ledger');
+      // The leases of the 50 left run out while the first 10 wait: the poller may take none of them yet.
+      await waitFor(async () => (await stores.ledger.due(Date.now(), 100)).length >= 50, 'leases run out');
+      await dispatcher.runDue();
+      assert.equal(dispatcher.inFlight, 10);
+      release();
+      await waitFor(() => {
+        most = Math.max(most, dispatcher.inFlight);
+        return delivered.size === 60;
+      }, 'every delivery, the rest through the poller');
+      assert.ok(most <= 10, `held ${most} at once`);
+      for (const d of deliveries) assert.equal((await stores.ledger.get(d))?.entry.state, 'delivered');
+    } finally {
+      release();
+      await dispatcher.stop();
+    }
   });
 });

@@ -115,3 +115,150 @@ describe('Junction.redrive', () => {
     await waitFor(() => new Set(delivered).size === count, 'every redriven delivery');
   });
 });
+
+describe('Junction.redrive of thousands of letters', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let stores: SqliteStores;
+  let junction: Junction;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started = 0;
+
+  before(async () => {
+    dir = tempDir('junction-engine-');
+    stores = openSqliteStores({ dataDir: dir.path });
+    // Deliveries wait until the end of the test: the dispatcher's own writes stay few while the redrive's are counted.
+    const driver: TargetDriver = {
+      async deliver() {
+        started++;
+        await held;
+        return { ok: true, status: 204 };
+      },
+    };
+    junction = await Junction.open({
+      ...stores,
+      functions: noFunctions,
+      drivers: { http: driver },
+      pollMs: 20,
+    });
+    await junction.start();
+  });
+
+  after(async () => {
+    release();
+    await junction.stop();
+    await stores.close();
+    dir.remove();
+  });
+
+  test('commits a few durable writes per page of letters, not several per letter', async () => {
+    await junction.putRule('bulk', {
+      pattern: { type: ['bulk'] },
+      targets: [{ id: 'hook', type: 'http', url: 'https://example.com/hook' }],
+    });
+    const count = 3_000;
+    const at = Date.now() - 60_000;
+    const letters: DeadLetter[] = [];
+    for (let i = 0; i < count; i++) {
+      const event = makeEvent({ source: '/bulk', id: `b-${i}`, type: 'bulk' });
+      const letter: DeadLetter = {
+        dlId: `dl-b-${i}`,
+        ...{ source: event.source, id: event.id, rule: 'bulk', target: 'hook' },
+        event,
+        reason: 'failed',
+        attempts: [{ at, outcome: 'failed', status: 503, latencyMs: 1 }],
+        at: at + i,
+      };
+      letters.push(letter);
+    }
+    await Promise.all(letters.map((letter) => stores.deadLetters.add(letter)));
+    const before = stores.database.stats.commits;
+    assert.deepEqual(await junction.redrive({ all: true }), { redriven: count, skipped: 0 });
+    const commits = stores.database.stats.commits - before;
+    // 6 pages of 500: a reopen, a remove and a trace write each, plus what the dispatcher wrote meanwhile.
+    assert.ok(commits < 100, `the redrive of ${count} letters took ${commits} commits`);
+    assert.equal(await stores.deadLetters.count(), 0);
+    await waitFor(() => started > 0, 'a redriven delivery under way');
+  });
+});
+
+describe('Junction.redrive with a redriveLimit', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let stores: SqliteStores;
+  let junction: Junction;
+
+  before(async () => {
+    dir = tempDir('junction-engine-');
+    stores = openSqliteStores({ dataDir: dir.path });
+    const driver: TargetDriver = { deliver: async () => ({ ok: true, status: 204 }) };
+    junction = await Junction.open({
+      ...stores,
+      functions: noFunctions,
+      drivers: { http: driver },
+      pollMs: 20,
+      redriveLimit: 300,
+    });
+    await junction.start();
+    await junction.putRule('capped', {
+      pattern: { type: ['capped'] },
+      targets: [{ id: 'hook', type: 'http', url: 'https://example.com/hook' }],
+    });
+  });
+
+  after(async () => {
+    await junction.stop();
+    await stores.close();
+    dir.remove();
+  });
+
+  function letter(i: number, at: number): DeadLetter {
+    const event = makeEvent({ source: '/capped', id: `c-${i}`, type: 'capped' });
+    return {
+      dlId: `dl-c-${i}`,
+      ...{ source: event.source, id: event.id, rule: 'capped', target: 'hook' },
+      event,
+      reason: 'failed',
+      attempts: [{ at, outcome: 'failed', status: 503, latencyMs: 1 }],
+      at,
+    };
+  }
+
+  test('takes up at most redriveLimit letters per call and continues from its nextCursor', async () => {
+    const base = Date.now() - 60_000;
+    for (let i = 0; i < 1_000; i++) await stores.deadLetters.add(letter(i, base + i));
+    const first = await junction.redrive({ rule: 'capped' });
+    assert.equal(first.redriven, 300);
+    assert.equal(typeof first.nextCursor, 'string');
+    // A letter dead-lettered meanwhile is newer than the cursor: the calls that continue do not take it up.
+    await stores.deadLetters.add(letter(1_000, Date.now()));
+    let total = first.redriven;
+    let calls = 1;
+    let cursor = first.nextCursor;
+    while (cursor !== undefined) {
+      const next = await junction.redrive({ rule: 'capped', cursor });
+      total += next.redriven;
+      calls++;
+      cursor = next.nextCursor;
+      assert.ok(calls <= 10, 'the calls end');
+    }
+    assert.equal(total, 1_000);
+    assert.equal(calls, 4);
+    assert.deepEqual(
+      (await stores.deadLetters.list({})).map((l) => l.dlId),
+      ['dl-c-1000'],
+    );
+  });
+
+  test('refuses a cursor that is not a string, or not a cursor, naming the field', async () => {
+    await assert.rejects(junction.redrive({ all: true, cursor: 7 as unknown as string }), {
+      code: 'InvalidRequest',
+      field: 'cursor',
+    });
+    await assert.rejects(junction.redrive({ all: true, cursor: 'not-a-cursor' }), {
+      code: 'InvalidRequest',
+      field: 'cursor',
+    });
+  });
+});

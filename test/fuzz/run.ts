@@ -3,6 +3,7 @@
  * fuzzes every endpoint of a bus running as a child process (so a crash shows; or the bus at `--url`), prints
  * progress, a table of requests per endpoint and status, and a reproducer per finding; exits 1 on any finding.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { freePort, kill9, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
 import { tempDir } from '../helpers/paths.ts';
@@ -71,6 +72,22 @@ const report = await runFuzz({
   },
 });
 
+/** The bus's resident memory now and at its peak (Linux: /proc), for the report. */
+function busMemory(pid: number | undefined): string | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mb = (field: string) => {
+      const kb = new RegExp(`^${field}:\\s*(\\d+) kB`, 'm').exec(status)?.[1];
+      return kb === undefined ? '?' : `${Math.round(Number(kb) / 1024)} MiB`;
+    };
+    return `bus memory at the end: ${mb('VmRSS')} resident, ${mb('VmHWM')} at the peak`;
+  } catch {
+    return undefined;
+  }
+}
+const memory = exited === undefined ? busMemory(bus?.child.pid) : undefined;
+
 const serverErrors = (bus?.stderr ?? [])
   .join('')
   .split('\n')
@@ -89,6 +106,7 @@ out.push(
 out.push(
   `endpoints: ${report.counts.size} of ${ENDPOINTS.length}${only ? '' : ` (missing: ${ENDPOINTS.filter((e) => !report.counts.has(e)).join(', ') || 'none'})`}`,
 );
+if (memory !== undefined) out.push(memory);
 out.push('');
 out.push(formatTable(report));
 out.push('');

@@ -286,6 +286,62 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal((await ledger.get(keyOf(d)))?.pending?.dueAt, T0);
       }));
 
+    test('reopens many deliveries at once and says why the others stay as they are', () =>
+      withLedger(async ({ ledger }) => {
+        const dead = makeDelivery();
+        const done = makeDelivery();
+        const doneToo = makeDelivery();
+        const live = makeDelivery();
+        const inFlight = makeDelivery();
+        const unknown = makeDelivery();
+        await ledger.enqueue([dead, done, doneToo, live, inFlight]);
+        await ledger.abandon(keyOf(dead), T0 + 3);
+        for (const d of [done, doneToo]) {
+          await ledger.claim(keyOf(d), T0, T0 + 100);
+          await ledger.complete(keyOf(d), delivered(T0), T0 + 1);
+        }
+        await ledger.claim(keyOf(inFlight), T0, T0 + 100);
+        const redrive = (d: PendingDelivery) => ({
+          ...d,
+          dueAt: T0 + 50,
+          attempts: [],
+          redriveOf: `dl-${d.id}`,
+        });
+        const outcomes = await ledger.reopenMany([
+          { delivery: redrive(dead), keepDelivered: true },
+          { delivery: redrive(done), keepDelivered: true },
+          { delivery: redrive(doneToo), keepDelivered: false },
+          { delivery: redrive(live), keepDelivered: false },
+          { delivery: redrive(inFlight), keepDelivered: false },
+          { delivery: redrive(unknown), keepDelivered: true },
+        ]);
+        assert.deepEqual(outcomes, ['reopened', 'delivered', 'reopened', 'live', 'live', 'reopened']);
+        assert.deepEqual((await ledger.get(keyOf(dead)))?.pending, redrive(dead));
+        assert.equal((await ledger.get(keyOf(done)))?.entry.state, 'delivered');
+        assert.deepEqual((await ledger.get(keyOf(doneToo)))?.pending, redrive(doneToo));
+        assert.equal((await ledger.get(keyOf(live)))?.pending?.dueAt, T0);
+        assert.equal((await ledger.get(keyOf(inFlight)))?.entry.state, 'in-flight');
+        assert.deepEqual((await ledger.get(keyOf(unknown)))?.pending, redrive(unknown));
+        assert.deepEqual(
+          (await ledger.due(T0 + 50, 10)).map((x) => x.id).sort(),
+          [dead.id, doneToo.id, live.id, unknown.id].sort(),
+        );
+        assert.deepEqual(await ledger.reopenMany([]), []);
+      }));
+
+    test('reopens a key named twice in one call once: the second finds it live', () =>
+      withLedger(async ({ ledger }) => {
+        const d = makeDelivery();
+        await ledger.enqueue([d]);
+        await ledger.abandon(keyOf(d), T0 + 3);
+        const outcomes = await ledger.reopenMany([
+          { delivery: d, keepDelivered: false },
+          { delivery: d, keepDelivered: false },
+        ]);
+        assert.deepEqual([...outcomes].sort(), ['live', 'reopened']);
+        assert.equal((await ledger.get(keyOf(d)))?.entry.state, 'pending');
+      }));
+
     test('prunes finished entries updated before a time and keeps pending ones', () =>
       withLedger(async ({ ledger }) => {
         const old = makeDelivery();

@@ -23,6 +23,8 @@ import type {
   LedgerState,
   LiveDelivery,
   PendingDelivery,
+  ReopenItem,
+  ReopenOutcome,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import {
@@ -276,6 +278,29 @@ export class DynamoLedger implements Ledger {
       if (isConditionFailed(error)) return false;
       throw storeError('PutItem', this.#table, error);
     }
+  }
+
+  /**
+   * One conditional put per delivery (`concurrency` at a time): DynamoDB has no transaction that lets some of its
+   * conditions fail. A put refused because the entry is not reopenable reads the state; an entry closed between the
+   * two (the dispatcher writes the letter, then closes the delivery) is tried once more.
+   */
+  async reopenMany(items: readonly ReopenItem[]): Promise<ReopenOutcome[]> {
+    if (!Array.isArray(items)) {
+      throw new JunctionError('InvalidRequest', `items must be an array; got ${typeof items}`, {
+        field: 'items',
+      });
+    }
+    return mapLimit(items, this.#concurrency, async ({ delivery, keepDelivered }): Promise<ReopenOutcome> => {
+      const options = { keepDelivered: keepDelivered === true };
+      for (let tries = 0; tries < 2; tries++) {
+        if (await this.reopen(delivery, options)) return 'reopened';
+        const state = (await this.get(delivery))?.entry.state;
+        if (state === 'pending' || state === 'in-flight') return 'live';
+        if (state === 'delivered' && options.keepDelivered) return 'delivered';
+      }
+      return 'live';
+    });
   }
 
   async prune(before: number): Promise<number> {

@@ -14,6 +14,8 @@ import type {
   LedgerState,
   LiveDelivery,
   PendingDelivery,
+  ReopenItem,
+  ReopenOutcome,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
 import {
@@ -211,6 +213,33 @@ export class SqliteLedger implements Ledger {
     });
   }
 
+  async reopenMany(items: readonly ReopenItem[]): Promise<ReopenOutcome[]> {
+    if (!Array.isArray(items)) {
+      throw new JunctionError('InvalidRequest', `items must be an array; got ${typeof items}`, {
+        field: 'items',
+      });
+    }
+    if (items.length === 0) return [];
+    const rows = items.map((item, i) => ({
+      key: keyParams(item.delivery),
+      params: this.#toRow(item.delivery, `items[${i}].delivery`),
+      keepDelivered: item.keepDelivered === true,
+    }));
+    return this.#db.write(() =>
+      rows.map(({ key, params, keepDelivered }): ReopenOutcome => {
+        const state = this.#stateOfParams(key);
+        if (state === 'pending' || state === 'in-flight') return 'live';
+        if (state === 'delivered' && keepDelivered) return 'delivered';
+        if (state !== undefined) this.#db.run(`DELETE FROM ledger WHERE ${KEY_WHERE}`, ...key);
+        this.#db.run(
+          `INSERT INTO ledger (${COLUMNS}) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+          ...params,
+        );
+        return 'reopened';
+      }),
+    );
+  }
+
   async prune(before: number): Promise<number> {
     requireNumber('before', before);
     return this.#db.write(() =>
@@ -310,7 +339,11 @@ export class SqliteLedger implements Ledger {
   }
 
   #stateOf(key: DeliveryKey): LedgerState | undefined {
-    const row = this.#db.get(`SELECT state FROM ledger WHERE ${KEY_WHERE}`, ...keyParams(key));
+    return this.#stateOfParams(keyParams(key));
+  }
+
+  #stateOfParams(key: ReturnType<typeof keyParams>): LedgerState | undefined {
+    const row = this.#db.get(`SELECT state FROM ledger WHERE ${KEY_WHERE}`, ...key);
     return row === undefined ? undefined : (String(row.state) as LedgerState);
   }
 
