@@ -5,7 +5,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
@@ -57,6 +57,13 @@ describe('the README tour', () => {
       async () =>
         (await request(bus.url, 'GET', '/dead-letters?rule=enriched')).body.deadLetters.length === 1,
       'the dead letter',
+      60_000,
+    );
+    // The letter is written before the delivery is closed; the `dead-lettered` trace (what the bus's terminal
+    // prints as `dead letter: …`, the tour's cue to redrive) comes after both. A redrive in between skips the letter.
+    await waitFor(
+      async () => (await traceOf(bus, 'tour-1', '/shop')).some((e) => e.kind === 'dead-lettered'),
+      'the dead-lettered trace',
       60_000,
     );
     const received: string[] = [];
