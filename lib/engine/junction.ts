@@ -384,6 +384,9 @@ export class Junction {
         { maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes },
       );
     });
+    // The per-source ingest quota holds for a function's source as for any producer's: over it, none are published.
+    const limited = this.admit(events).find((verdict) => verdict !== undefined);
+    if (limited !== undefined) throw limited;
     await this.publish(events);
     return events.map((e) => ({ source: e.source, id: e.id }));
   }

@@ -120,6 +120,24 @@ describe('functions through the bus (sandbox)', () => {
     }
   });
 
+  test("returned events count against the function source's ingest quota", async () => {
+    const bus = await startTestBus({ quota: { eventsPerSecond: 1, burst: 5 } });
+    try {
+      await deploy(
+        bus,
+        'fan',
+        'export const handler = () => Array.from({ length: 50 }, (_, i) => ({ type: "fan", data: i }));\n',
+      );
+      await rule(bus, 'fan', 'fan-out', 'fan');
+      await publishBinary(bus, { id: 'q-1', source: '/shop', type: 'fan-out' });
+      const fan = await emittedTrace(bus, 'q-1', '/shop');
+      assert.match(fan.error ?? '', /^RateLimited: /);
+      assert.deepEqual(fan.events, []);
+    } finally {
+      await bus.stop();
+    }
+  });
+
   test('close() is not held up by a function stuck in native code', async () => {
     const bus = await startTestBus({ functionGraceMs: 200 });
     let closed = false;
