@@ -4,7 +4,7 @@
  * 2 on a usage error (a bad flag, a bad local file or JSON), 3 when the bus cannot be reached, 4 on a bug in the CLI.
  * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { JunctionError } from '../core/errors.ts';
 import {
@@ -430,17 +430,26 @@ async function call(ctx: Context, method: string, path: string, body?: Body): Pr
 
 /**
  * Runs a keys command offline on `--data-dir` (the bus's own credential store: the bootstrap), else over the API.
- * Offline errors end like the bus's would (exit 1 with the code), and the folder must exist: a typo must not
- * create a second, empty store.
+ * Offline errors end like the bus's would (exit 1 with the code). `keys create` may make the folder (0700, as the
+ * bus does): a key is created before a bus that must be exposed first starts. Listing and revoking need it to
+ * exist, so that a typo says so instead of showing an empty store.
  */
 async function withKeys(
   ctx: Context,
   offline: (keys: KeysBackend) => Promise<unknown>,
   online: () => Promise<unknown>,
+  options: { readonly mayCreate?: boolean } = {},
 ): Promise<unknown> {
   const dir = str(ctx, 'data-dir');
   if (dir === undefined) return online();
-  if (!existsSync(dir)) throw new UsageError(`--data-dir ${dir}: no such folder`, '--data-dir');
+  if (!existsSync(dir)) {
+    if (!options.mayCreate) throw new UsageError(`--data-dir ${dir}: no such folder`, '--data-dir');
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new UsageError(`--data-dir ${dir}: cannot create it (${fsReason(error)})`, '--data-dir');
+    }
+  }
   let keys: KeysBackend;
   try {
     keys = await openOfflineKeys(dir);
@@ -1041,6 +1050,7 @@ const COMMANDS: readonly Command[] = [
         ctx,
         (keys) => keys.create(body),
         () => call(ctx, 'POST', '/keys', { json: body }),
+        { mayCreate: true },
       );
       print(ctx, created, () => describeCreated(created as Parameters<typeof describeCreated>[0]));
       return EXIT.ok;

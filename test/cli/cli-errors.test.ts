@@ -3,7 +3,7 @@
  * stderr (no stack), nothing on stdout, and the documented exit code (1 the bus refused, 2 usage, 3 unreachable).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -390,6 +390,48 @@ describe('CLI errors that are not the bus refusing', () => {
     assert.deepEqual(lines, [
       'internal error in the junction CLI (TypeError: stdout went away) — please report it',
     ]);
+  });
+});
+
+describe('junction keys on a data directory (offline)', () => {
+  test('creates the first key in a data dir that does not exist yet (0700), and lists it', async () => {
+    const base = tempDir('junction-keys-');
+    try {
+      const dir = join(base.path, 'fresh');
+      const created = await cli([
+        'keys',
+        'create',
+        'admin',
+        '--scope',
+        'manage',
+        '--data-dir',
+        dir,
+        '--json',
+      ]);
+      assert.equal(created.code, EXIT.ok, created.err);
+      assert.match(JSON.parse(created.out).key, /^jk_/);
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      const listed = await cli(['keys', 'list', '--data-dir', dir, '--json']);
+      assert.equal(listed.code, EXIT.ok, listed.err);
+      assert.deepEqual(
+        JSON.parse(listed.out).keys.map((k: { name: string }) => k.name),
+        ['admin'],
+      );
+    } finally {
+      base.remove();
+    }
+  });
+
+  test('refuses to list or revoke on a data dir that does not exist, naming --data-dir', async () => {
+    for (const args of [
+      ['keys', 'list', '--data-dir', '/nonexistent/junction'],
+      ['keys', 'revoke', 'admin', '--data-dir', '/nonexistent/junction'],
+    ]) {
+      const run = await cli(args);
+      assert.equal(run.code, EXIT.usage, args.join(' '));
+      assert.match(run.err, /--data-dir \/nonexistent\/junction: no such folder/);
+      assert.equal(run.err.trim().split('\n').length, 1);
+    }
   });
 });
 
