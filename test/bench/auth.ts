@@ -68,7 +68,7 @@ async function createKey(dataDir: string): Promise<string> {
 }
 
 export async function benchAuth(options: { quick: boolean }): Promise<BenchTable> {
-  const rounds = options.quick ? 3 : 6;
+  const rounds = options.quick ? 3 : 12;
   const seconds = options.quick ? 2 : 5;
   const concurrency = 32;
   const dir = tempDir('junction-bench-auth-');
