@@ -2,41 +2,13 @@
  * The cost of authentication on ingest: single-event throughput of a bus that requires an API key against an open
  * loopback bus (the same Host/Origin/CSRF guards run on both), in interleaved rounds of one run, as a ratio.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../lib/cli/cli.ts';
 import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
-import { repoRoot, tempDir } from '../helpers/paths.ts';
+import { tempDir } from '../helpers/paths.ts';
+import { runLoad } from './bus.ts';
 import type { BenchTable } from './table.ts';
-
-interface LoadResult {
-  ok: number;
-  failed: number;
-  events: number;
-  seconds: number;
-}
-
-function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--disable-warning=ExperimentalWarning',
-        join(repoRoot, 'test/bench/support/load.ts'),
-        JSON.stringify(options),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load exited ${code}`)),
-    );
-  });
-}
 
 /**
  * The CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere. Events per CPU

@@ -12,14 +12,16 @@ import { startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 import { type BenchTable, printTable } from './table.ts';
 
-interface LoadResult {
+/** What one run of the load generator (test/bench/support/load.ts) reports. */
+export interface LoadResult {
   ok: number;
   failed: number;
   events: number;
   seconds: number;
 }
 
-function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
+/** Runs the load generator in a process of its own (so it does not share the bus's event loop). */
+export function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
