@@ -2,30 +2,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
-import { notFound } from '../../lib/core/errors.ts';
 import { Junction } from '../../lib/engine/junction.ts';
-import type {
-  DeadLetter,
-  DeadLetterFilter,
-  DeadLetters,
-  FunctionRunner,
-  TargetDriver,
-} from '../../lib/ports.ts';
+import type { DeadLetter, DeadLetterFilter, DeadLetters, TargetDriver } from '../../lib/ports.ts';
 import { makeEvent, waitFor } from '../helpers/events.ts';
+import { noFunctions } from '../helpers/no-functions.ts';
 import { tempDir } from '../helpers/paths.ts';
-
-const noFunctions: FunctionRunner = {
-  deploy: async () => {
-    throw notFound('function runner');
-  },
-  list: async () => [],
-  get: async () => undefined,
-  delete: async () => false,
-  invoke: async (name) => {
-    throw notFound(`function "${name}"`);
-  },
-  close: async () => {},
-};
 
 /**
  * The store, counting `list` and `page` calls and failing past `maxLists`: a redrive that lists the same page forever never

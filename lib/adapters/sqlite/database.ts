@@ -467,6 +467,17 @@ export function optionalNumber(value: SQLOutputValue | undefined): number | unde
   return value === null || value === undefined ? undefined : Number(value);
 }
 
+/**
+ * A page of rows read with `LIMIT limit + 1` (the extra row tells whether another page follows): the rows to
+ * answer, and the last of them when another page follows — the row the next cursor is made from.
+ */
+export function splitPage<T>(rows: readonly T[], limit: number): { page: readonly T[]; last?: T } {
+  if (rows.length <= limit) return { page: rows };
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return last === undefined ? { page } : { page, last };
+}
+
 /** Rejects a value that is not an integer within [min, max], naming the field and the value received. */
 export function requireInteger(
   field: string,

@@ -11,6 +11,7 @@ import {
   requireInteger,
   requireNumber,
   type SqliteDatabase,
+  splitPage,
 } from './database.ts';
 
 const SCHEMA = `
@@ -123,14 +124,10 @@ export class SqliteDeadLetters implements DeadLetters {
       ...params,
       limit + 1,
     );
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
+    const { page, last } = splitPage(rows, limit);
     return {
       deadLetters: page.map(toDeadLetter),
-      ...(more && last !== undefined
-        ? { nextCursor: encodeCursor([Number(last.at), Number(last.rid)]) }
-        : {}),
+      ...(last !== undefined ? { nextCursor: encodeCursor([Number(last.at), Number(last.rid)]) } : {}),
     };
   }
 

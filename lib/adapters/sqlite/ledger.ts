@@ -26,6 +26,7 @@ import {
   requireInteger,
   requireNumber,
   type SqliteDatabase,
+  splitPage,
 } from './database.ts';
 
 export interface SqliteLedgerOptions {
@@ -295,12 +296,10 @@ export class SqliteLedger implements Ledger {
       ...params,
       limit + 1,
     );
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
+    const { page, last } = splitPage(rows, limit);
     return {
       deliveries: page.map(toLive),
-      ...(more && last !== undefined
+      ...(last !== undefined
         ? {
             nextCursor: encodeCursor([
               String(last.rule),

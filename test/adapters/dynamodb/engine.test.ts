@@ -3,26 +3,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createDynamoStores, createTables, type DynamoStores } from '../../../lib/adapters/dynamodb/index.ts';
 import { openSqliteStores, type SqliteStores } from '../../../lib/adapters/sqlite/index.ts';
-import { notFound } from '../../../lib/core/errors.ts';
 import { Junction } from '../../../lib/engine/junction.ts';
-import type { DeliveryRequest, DeliveryResult, FunctionRunner, TargetDriver } from '../../../lib/ports.ts';
+import type { DeliveryRequest, DeliveryResult, TargetDriver } from '../../../lib/ports.ts';
 import { type Dynalite, startDynalite, uniquePrefix } from '../../helpers/dynalite.ts';
 import { makeEvent, waitFor } from '../../helpers/events.ts';
+import { noFunctions } from '../../helpers/no-functions.ts';
 import { tempDir } from '../../helpers/paths.ts';
-
-/** No user functions in these tests. */
-const noFunctions: FunctionRunner = {
-  deploy: async () => {
-    throw notFound('function runner');
-  },
-  list: async () => [],
-  get: async () => undefined,
-  delete: async () => false,
-  invoke: async (name) => {
-    throw notFound(`function "${name}"`);
-  },
-  close: async () => {},
-};
 
 /** An HTTP-like driver that records deliveries and fails while `failing` is set. */
 function recordingDriver(): TargetDriver & { received: DeliveryRequest[]; failing: boolean } {
