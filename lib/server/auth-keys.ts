@@ -2,7 +2,7 @@
  * Credential material: API keys (256 random bits, stored as their SHA-256), AWS access keys (the secret sealed with
  * AES-256-GCM under a key file in the data dir), and the one function that creates either (API and CLI alike).
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BUS, isScope, NAME_PATTERN, type Scope } from '../core/auth/scopes.ts';
@@ -25,14 +25,7 @@ export function generateApiKey(): string {
  * dictionary to try, so bcrypt/scrypt would add nothing but ~100 ms of CPU to every request.
  */
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
-
-/** Compares two hex digests in constant time. */
-export function sameDigest(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+  return hash('sha256', key, 'hex'); // one-shot: no Hash object per request
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
