@@ -144,13 +144,18 @@ function grantOf(c: StoredCredential): Grant {
 }
 
 /**
- * Credentials by lookup (key hash or access key id), cached in memory. Each request reads the store's version (one
- * indexed row) and drops the cache when it moved, so a revocation — by this process or by `keys revoke --data-dir`
- * in another — takes effect on the next request.
+ * Credentials by lookup (key hash or access key id), cached in memory. The store's version (one indexed row) is read
+ * at most once per event-loop turn, and the cache dropped when it moved, so a revocation by `keys revoke --data-dir`
+ * in another process takes effect from the next turn; one through this process's API, on the next request. One read
+ * per turn instead of per request: under load one turn serves many requests, and the read was 3% of the bus's CPU.
  */
 class CredentialCache {
   readonly #store: CredentialStore | undefined;
   #version = -1;
+  /** Whether the version was read in this event-loop turn. */
+  #fresh = false;
+  /** The version read under way, which requests of the same turn share. */
+  #reading: Promise<boolean> | undefined;
   readonly #entries = new Map<string, StoredCredential | null>();
 
   constructor(store: CredentialStore | undefined) {
@@ -163,12 +168,38 @@ class CredentialCache {
    */
   async refresh(): Promise<boolean> {
     if (this.#store === undefined) return false;
-    const version = await this.#store.version();
-    if (version !== this.#version) {
-      this.#entries.clear();
-      this.#version = version;
+    if (this.#reading !== undefined) return this.#reading;
+    if (this.#fresh) return this.#version > 0;
+    this.#reading = this.#read();
+    return this.#reading;
+  }
+
+  async #read(): Promise<boolean> {
+    this.#fresh = true;
+    setImmediate(() => {
+      this.#fresh = false;
+    });
+    try {
+      const version = await (this.#store as CredentialStore).version();
+      if (version !== this.#version) {
+        this.#entries.clear();
+        this.#version = version;
+      }
+      return version > 0;
+    } catch (error) {
+      this.#fresh = false;
+      throw error;
+    } finally {
+      this.#reading = undefined;
     }
-    return version > 0;
+  }
+
+  /** Forgets what it knows: the next request reads the version again (after a create or revoke in this process). */
+  invalidate(): void {
+    this.#fresh = false;
+    this.#reading = undefined;
+    this.#version = -1;
+    this.#entries.clear();
   }
 
   async find(lookup: string): Promise<StoredCredential | undefined> {
@@ -334,7 +365,9 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
         (() => {
           throw new Error('unreachable');
         });
-      return json(201, await createCredential(store, secrets, spec, clock.now()));
+      const created = await createCredential(store, secrets, spec, clock.now());
+      cache.invalidate();
+      return json(201, created);
     }
     if (parts.length === 2) {
       if (request.method !== 'DELETE')
@@ -342,8 +375,9 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
           'MethodNotAllowed',
           `${request.method} is not allowed on /keys/{name}; use DELETE`,
         );
-      if (!(await store.revoke(second as string)))
-        throw new JunctionError('NotFound', `the key ${second} does not exist`);
+      const revoked = await store.revoke(second as string);
+      cache.invalidate();
+      if (!revoked) throw new JunctionError('NotFound', `the key ${second} does not exist`);
       return { status: 204, headers: {}, body: '' };
     }
     return undefined;

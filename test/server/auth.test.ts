@@ -23,6 +23,7 @@ async function withLayer(
     store: CredentialStore;
     other: CredentialStore;
     finds: () => number;
+    versions: () => number;
     layer: ReturnType<typeof createAuthLayer>;
   }) => Promise<void>,
   allowedOrigins: string[] = [],
@@ -31,6 +32,7 @@ async function withLayer(
   try {
     const real = new SqliteCredentialStore(h.stores.database);
     let finds = 0;
+    let versions = 0;
     const store: CredentialStore = {
       create: (c) => real.create(c),
       find: (lookup) => {
@@ -40,7 +42,10 @@ async function withLayer(
       list: (limit) => real.list(limit),
       revoke: (name) => real.revoke(name),
       count: () => real.count(),
-      version: () => real.version(),
+      version: () => {
+        versions++;
+        return real.version();
+      },
       appendAudit: (entry) => real.appendAudit(entry),
       listAudit: (options) => real.listAudit(options),
     };
@@ -52,7 +57,13 @@ async function withLayer(
       port: () => 8080,
       allowedOrigins,
     });
-    await run({ store, other: new SqliteCredentialStore(h.reopen().database), finds: () => finds, layer });
+    await run({
+      store,
+      other: new SqliteCredentialStore(h.reopen().database),
+      finds: () => finds,
+      versions: () => versions,
+      layer,
+    });
   } finally {
     await h.cleanup();
   }
@@ -86,6 +97,40 @@ test('looks a key up once, then from memory, until any process creates or revoke
     assert.equal(refused.status, 401);
     assert.match(refused.headers['www-authenticate'] ?? '', /^Bearer/);
     assert.equal(await layer.required(), true, 'revoking the last key does not reopen the bus');
+  }));
+
+test('reads the credential version once per event-loop turn, and again after a revoke through the API', () =>
+  withLayer(async ({ store, other, versions, layer }) => {
+    const { key } = await createCredential(store, () => assert.fail(), { name: 'm', scope: 'manage' }, 1);
+    const auth = { authorization: `Bearer ${key}` };
+    const first = await Promise.all(Array.from({ length: 5 }, () => layer.app(req('GET', '/rules'))));
+    assert.deepEqual(
+      first.map((a) => a.status),
+      [401, 401, 401, 401, 401],
+      'requests that arrive while the first version read is under way wait for it',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const before = versions();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => layer.app(req('GET', '/rules', auth))),
+    );
+    assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+    assert.equal(versions() - before, 1, 'twenty requests in one turn read the version once');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal((await layer.app(req('GET', '/rules', auth))).status, 200);
+    assert.equal(versions() - before, 2, 'a later turn reads it again');
+    await createCredential(other, () => assert.fail(), { name: 'x', scope: 'read' }, 2);
+    const { key: temp } = await createCredential(store, () => assert.fail(), { name: 't', scope: 'read' }, 3);
+    await new Promise((resolve) => setImmediate(resolve));
+    const tempAuth = { authorization: `Bearer ${temp}` };
+    assert.equal((await layer.app(req('GET', '/rules', tempAuth))).status, 200);
+    const revoked = await layer.app(req('DELETE', '/keys/t', auth));
+    assert.equal(revoked.status, 204);
+    assert.equal(
+      (await layer.app(req('GET', '/rules', tempAuth))).status,
+      401,
+      'refused on the next request',
+    );
   }));
 
 test('runs open on loopback while no credential exists', () =>
