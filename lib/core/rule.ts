@@ -141,7 +141,8 @@ function validateHeaders(value: unknown, path: string): Readonly<Record<string, 
   return Object.freeze(out);
 }
 
-function validateTarget(value: unknown, index: number): Target {
+/** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
+export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
   if (!isObject(value)) throw invalid(`${path} must be an object, got ${show(value)}`, path);
   const type = oneOf(value.type, `${path}.type`, TARGET_TYPES, 'function');

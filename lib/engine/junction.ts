@@ -81,6 +81,12 @@ export interface JunctionOptions {
   readonly checkTarget?: (target: Target, path: string) => void;
 }
 
+/** How `putRule` and `setRuleEnabled` treat a rule. */
+export interface RulePutOptions {
+  /** Keep an enabled rule that has no targets (it matches and delivers nothing). @default false */
+  readonly allowNoTargets?: boolean;
+}
+
 export interface PatternTestRequest {
   readonly pattern?: unknown;
   readonly filter?: unknown;
@@ -400,60 +406,81 @@ export class Junction {
    * function is not deployed, a target type this bus has no driver for or whose driver says it cannot deliver (a
    * `kafka` target naming no brokers on a bus without Kafka), an HTTP target at an address the SSRF policy refuses,
    * and an enabled rule with no targets (a rule without targets may be kept as a draft with `"enabled": false`).
+   * `options.allowNoTargets` keeps an enabled rule without targets (EventBridge's PutRule creates one; it matches
+   * and delivers nothing): the EventBridge management API sets it, the REST API does not.
    */
-  async putRule(name: string, body: unknown): Promise<{ rule: Rule; created: boolean }> {
+  async putRule(
+    name: string,
+    body: unknown,
+    options: RulePutOptions = {},
+  ): Promise<{ rule: Rule; created: boolean }> {
     const previous = await this.#o.rules.get(name);
     const rule = validateRule(name, restoreRedacted(body, previous), this.clock.now(), previous);
     for (const [i, target] of rule.targets.entries()) this.#o.checkTarget?.(target, `targets[${i}]`);
-    await this.#checkDeliverable(rule);
+    await this.#checkDeliverable(rule, options);
     const { created } = await this.#o.rules.put(rule);
     this.#apply(rule);
     return { rule: redactRule(rule), created };
   }
 
   /** `POST /rules/{name}/enable|disable`: a disabled rule matches nothing; its live deliveries still finish. */
-  async setRuleEnabled(name: string, enabled: boolean): Promise<Rule> {
+  async setRuleEnabled(name: string, enabled: boolean, options: RulePutOptions = {}): Promise<Rule> {
     // The stored rule, not getRule's redacted view: header values must survive the switch.
     const current = await this.#o.rules.get(name);
     if (!current) throw notFound(`rule "${name}"`);
     const rule: Rule = Object.freeze({ ...current, enabled, updatedAt: this.clock.now() });
-    if (enabled) await this.#checkDeliverable(rule);
+    if (enabled) await this.#checkDeliverable(rule, options);
     await this.#o.rules.put(rule);
     this.#apply(rule);
     return redactRule(rule);
   }
 
-  async #checkDeliverable(rule: Rule): Promise<void> {
-    const refuse = (message: string, path: string) =>
-      new JunctionError('InvalidRule', message, { path, field: path });
-    if (rule.targets.length === 0 && rule.enabled) {
-      throw refuse(
+  async #checkDeliverable(rule: Rule, options: RulePutOptions = {}): Promise<void> {
+    if (rule.targets.length === 0 && rule.enabled && options.allowNoTargets !== true) {
+      throw new JunctionError(
+        'InvalidRule',
         'a rule with no targets delivers nothing; give it targets, or keep it as a draft with "enabled": false',
-        'targets',
+        { path: 'targets', field: 'targets' },
       );
     }
-    for (const [i, target] of rule.targets.entries()) {
-      if (target.type === 'function') {
-        if ((await this.#o.functions.get(target.function)) === undefined) {
-          throw refuse(
-            `function "${target.function}" is not deployed; deploy it first (PUT /functions/${target.function})`,
-            `targets[${i}].function`,
-          );
-        }
-        continue;
-      }
-      const driver = this.#o.drivers?.[target.type];
-      if (driver === undefined) {
-        throw refuse(`this bus cannot deliver to "${target.type}" targets`, `targets[${i}].type`);
-      }
-      const problem = driver.check?.(target);
-      if (problem !== undefined) {
+    for (const [i, target] of rule.targets.entries()) await this.#checkDriver(target, `targets[${i}]`);
+  }
+
+  /**
+   * Refuses (`InvalidRule`, the field under `path`) a valid target this bus could never deliver to: a function
+   * that is not deployed, a target type without a driver or whose driver says no, an address the SSRF policy
+   * refuses. `putRule` checks every target with it; the EventBridge API checks targets one by one.
+   */
+  async checkTarget(target: Target, path: string): Promise<void> {
+    this.#o.checkTarget?.(target, path);
+    await this.#checkDriver(target, path);
+  }
+
+  async #checkDriver(target: Target, path: string): Promise<void> {
+    const refuse = (message: string, at: string) =>
+      new JunctionError('InvalidRule', message, { path: at, field: at });
+    if (target.type === 'function') {
+      if ((await this.#o.functions.get(target.function)) === undefined) {
         throw refuse(
-          problem.message,
-          `targets[${i}]${problem.field === undefined ? '' : `.${problem.field}`}`,
+          `function "${target.function}" is not deployed; deploy it first (PUT /functions/${target.function})`,
+          `${path}.function`,
         );
       }
+      return;
     }
+    const driver = this.#o.drivers?.[target.type];
+    if (driver === undefined) {
+      throw refuse(`this bus cannot deliver to "${target.type}" targets`, `${path}.type`);
+    }
+    const problem = driver.check?.(target);
+    if (problem !== undefined) {
+      throw refuse(problem.message, `${path}${problem.field === undefined ? '' : `.${problem.field}`}`);
+    }
+  }
+
+  /** How long the bus keeps finished deliveries and traces (the embedded bus keeps its log as long). */
+  get retentionMs(): number {
+    return this.#o.retentionMs ?? 7 * DAY;
   }
 
   /** A rule as reads show it: HTTP target header values are `***`. */

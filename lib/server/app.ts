@@ -17,6 +17,7 @@ import {
 import { checkEventDepth } from '../core/pattern/limits.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
+import { createEventBridgeApi } from './eventbridge-api.ts';
 import type { Extensions } from './extensions.ts';
 
 export interface ApiRequest {
@@ -162,6 +163,7 @@ function segments(path: string): string[] {
 export function createApp(options: AppOptions): App {
   const { junction } = options;
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
+  const eventBridge = createEventBridgeApi(options);
 
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
     const parsed = parseHttpRequest(request.headers, request.body, limits);
@@ -214,7 +216,7 @@ export function createApp(options: AppOptions): App {
 
   async function amz(request: ApiRequest): Promise<ApiResponse> {
     const target = header(request, 'x-amz-target');
-    const awsJson = { 'content-type': 'application/x-amz-json-1.1' };
+    const awsJson = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() };
     try {
       if (target === 'AWSEvents.TestEventPattern') capPatternTestBody(request, 'TestEventPattern');
       const body = readJson(request);
@@ -253,6 +255,10 @@ export function createApp(options: AppOptions): App {
         const { pattern, event } = mapTestEventPatternRequest(body);
         return json(200, testEventPatternResponse(junction.testPattern({ pattern, event }).matches), awsJson);
       }
+      const managed = target?.startsWith('AWSEvents.')
+        ? await eventBridge(target.slice(10), body)
+        : undefined;
+      if (managed !== undefined) return json(managed.status, managed.body, awsJson);
       return json(
         400,
         awsErrorBody('UnknownOperationException', `unsupported X-Amz-Target ${target}`),

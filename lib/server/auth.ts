@@ -132,7 +132,11 @@ function errorResponse(error: JunctionError, aws: boolean): ApiResponse {
           ? 'AccessDeniedException'
           : 'ValidationException';
   const status = error.code === 'Unauthorized' ? 403 : error.status;
-  return json(status, awsErrorBody(code, error.message), { ...AWS_JSON, 'x-amzn-errortype': code });
+  return json(status, awsErrorBody(code, error.message), {
+    ...AWS_JSON,
+    'x-amzn-errortype': code,
+    'x-amzn-requestid': crypto.randomUUID(),
+  });
 }
 
 function grantOf(c: StoredCredential): Grant {

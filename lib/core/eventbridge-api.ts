@@ -1,0 +1,590 @@
+/**
+ * The pure half of the EventBridge management API (docs/eventbridge.md): ARNs, the mapping between EventBridge's
+ * rules and targets and Junction's, request parameters and paging. Errors carry the AWS exception name.
+ * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Operations.html
+ */
+import { JunctionError } from './errors.ts';
+import type { Rule, Target } from './rule-types.ts';
+
+/** Where the ARNs the bus answers point: AWS's partition, a region and an account id (none of them checked). */
+export interface ArnContext {
+  /** @default 'us-east-1' */
+  readonly region: string;
+  /** @default '000000000000' */
+  readonly account: string;
+}
+
+export const DEFAULT_ARN_CONTEXT: ArnContext = Object.freeze({
+  region: 'us-east-1',
+  account: '000000000000',
+});
+
+/** The one bus of a process, and the name of its one (implicit) archive: the retained log. */
+export const DEFAULT_BUS_NAME = 'default';
+export const LOG_ARCHIVE_NAME = 'default';
+
+/** Most targets one PutTargets/RemoveTargets call may carry, as EventBridge allows. */
+export const MAX_TARGETS_PER_CALL = 10;
+/** Largest `Limit` of a List call. */
+export const MAX_LIST_LIMIT = 100;
+
+const NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
+const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** An error in AWS's shape: `awsCode` is the exception name the answer's `__type` carries. */
+export function awsError(awsCode: string, message: string, field?: string): JunctionError {
+  return new JunctionError(awsCode === 'ResourceNotFoundException' ? 'NotFound' : 'InvalidRequest', message, {
+    ...(field === undefined ? {} : { field }),
+    details: { awsErrorCode: awsCode },
+  });
+}
+
+/** The AWS exception name of an error: its own, or the one of its Junction code. */
+export function awsCodeOf(error: JunctionError): string {
+  const own = error.details?.awsErrorCode;
+  if (typeof own === 'string') return own;
+  switch (error.code) {
+    case 'InvalidPattern':
+      return 'InvalidEventPatternException';
+    case 'NotFound':
+      return 'ResourceNotFoundException';
+    case 'ReplayExists':
+    case 'Conflict':
+      return 'ResourceAlreadyExistsException';
+    case 'RateLimited':
+      return 'ThrottlingException';
+    case 'Forbidden':
+    case 'Unauthorized':
+      return 'AccessDeniedException';
+    case 'InvalidJson':
+      return 'SerializationException';
+    default:
+      return error.status >= 500 ? 'InternalException' : 'ValidationException';
+  }
+}
+
+function validation(message: string, field: string): JunctionError {
+  return awsError('ValidationException', message, field);
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The request body as an object, or a ValidationException. */
+export function params(body: unknown, operation: string): Record<string, unknown> {
+  if (!isObject(body))
+    throw validation(`a ${operation} request must be a JSON object, got ${show(body)}`, '');
+  return body;
+}
+
+export function requiredName(p: Record<string, unknown>, field: string): string {
+  const value = p[field];
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    throw validation(
+      `${field} is required: 1-64 letters, digits, ".", "_" or "-", got ${show(value)}`,
+      field,
+    );
+  }
+  return value;
+}
+
+export function optionalString(p: Record<string, unknown>, field: string, max = 2048): string | undefined {
+  const value = p[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > max) {
+    throw validation(`${field} must be a string of at most ${max} characters, got ${show(value)}`, field);
+  }
+  return value;
+}
+
+export function optionalBoolean(p: Record<string, unknown>, field: string): boolean {
+  const value = p[field];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw validation(`${field} must be a boolean, got ${show(value)}`, field);
+  return value;
+}
+
+/** `Limit` of a List call: 1..100, `MAX_LIST_LIMIT` when absent. */
+export function listLimit(p: Record<string, unknown>): number {
+  const value = p.Limit;
+  if (value === undefined || value === null) return MAX_LIST_LIMIT;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_LIST_LIMIT) {
+    throw validation(`Limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${show(value)}`, 'Limit');
+  }
+  return value;
+}
+
+/** A page of a list sorted by `key` (ASCII names), after the key in `NextToken`; the token is the last key in base64. */
+export function page<T>(
+  items: readonly T[],
+  key: (item: T) => string,
+  p: Record<string, unknown>,
+): { items: T[]; nextToken?: string } {
+  const limit = listLimit(p);
+  const token = optionalString(p, 'NextToken');
+  let after: string | undefined;
+  if (token !== undefined) {
+    try {
+      after = atob(token);
+    } catch {
+      after = undefined;
+    }
+    if (after === undefined || after === '' || btoa(after) !== token) {
+      throw validation('NextToken is not a token this bus answered', 'NextToken');
+    }
+  }
+  const sorted = [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const rest = after === undefined ? sorted : sorted.filter((item) => key(item) > (after as string));
+  const items_ = rest.slice(0, limit);
+  const last = items_[items_.length - 1];
+  return rest.length > limit && last !== undefined
+    ? { items: items_, nextToken: btoa(key(last)) }
+    : { items: items_ };
+}
+
+/** An ARN split into its six parts (the resource keeps any further colons). */
+export interface Arn {
+  readonly partition: string;
+  readonly service: string;
+  readonly region: string;
+  readonly account: string;
+  readonly resource: string;
+}
+
+export function parseArn(text: string): Arn | undefined {
+  const parts = text.split(':');
+  if (parts.length < 6 || parts[0] !== 'arn') return undefined;
+  const [, partition, service, region, account] = parts as [string, string, string, string, string];
+  const resource = parts.slice(5).join(':');
+  if (partition === '' || service === '' || resource === '') return undefined;
+  return { partition, service, region, account, resource };
+}
+
+export function busArn(ctx: ArnContext, name = DEFAULT_BUS_NAME): string {
+  return `arn:aws:events:${ctx.region}:${ctx.account}:event-bus/${name}`;
+}
+
+export function ruleArn(ctx: ArnContext, name: string): string {
+  return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${name}`;
+}
+
+export function archiveArn(ctx: ArnContext, name = LOG_ARCHIVE_NAME): string {
+  return `arn:aws:events:${ctx.region}:${ctx.account}:archive/${name}`;
+}
+
+export function replayArn(ctx: ArnContext, name: string): string {
+  return `arn:aws:events:${ctx.region}:${ctx.account}:replay/${name}`;
+}
+
+/** The resource name of an `arn:aws:events:…:<kind>/<name>` ARN, or undefined when it is not one. */
+function eventsResource(text: string, kind: string): string | undefined {
+  const arn = parseArn(text);
+  if (arn === undefined || arn.service !== 'events' || !arn.resource.startsWith(`${kind}/`)) return undefined;
+  return arn.resource.slice(kind.length + 1);
+}
+
+/**
+ * Checks `EventBusName` (a name or an event-bus ARN): only the default bus exists until several buses do (#13).
+ * Any region and account are accepted in an ARN: the bus does not know which it stands for.
+ */
+export function checkBus(p: Record<string, unknown>, field = 'EventBusName'): void {
+  const value = p[field];
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'string') throw validation(`${field} must be a string, got ${show(value)}`, field);
+  const name = value.startsWith('arn:') ? eventsResource(value, 'event-bus') : value;
+  if (name !== DEFAULT_BUS_NAME) {
+    throw awsError(
+      'ResourceNotFoundException',
+      `Event bus ${value} does not exist. This bus serves only the "default" event bus (several buses come with issue #13).`,
+      field,
+    );
+  }
+}
+
+/** A rule name from a rule ARN (`…:rule/<name>` or `…:rule/default/<name>`), or undefined. */
+export function ruleNameOfArn(text: string): string | undefined {
+  const rest = eventsResource(text, 'rule');
+  if (rest === undefined) return undefined;
+  const parts = rest.split('/');
+  if (parts.length === 1) return parts[0];
+  return parts.length === 2 && parts[0] === DEFAULT_BUS_NAME ? parts[1] : undefined;
+}
+
+/** The archive name of an archive ARN, or undefined. */
+export function archiveNameOfArn(text: string): string | undefined {
+  return eventsResource(text, 'archive');
+}
+
+/** Whether the text names the default bus (by name or ARN). */
+export function isDefaultBus(text: string): boolean {
+  return text === DEFAULT_BUS_NAME || eventsResource(text, 'event-bus') === DEFAULT_BUS_NAME;
+}
+
+/** The EventBridge view of a rule (DescribeRule; ListRules without `CreatedBy`). */
+export interface EventBridgeRule {
+  Name: string;
+  Arn: string;
+  EventPattern?: string;
+  State: 'ENABLED' | 'DISABLED';
+  Description?: string;
+  EventBusName: string;
+}
+
+export function describeRule(rule: Rule, ctx: ArnContext): EventBridgeRule {
+  return {
+    Name: rule.name,
+    Arn: ruleArn(ctx, rule.name),
+    ...(rule.pattern === undefined ? {} : { EventPattern: JSON.stringify(rule.pattern) }),
+    State: rule.enabled ? 'ENABLED' : 'DISABLED',
+    ...(rule.description === undefined ? {} : { Description: rule.description }),
+    EventBusName: DEFAULT_BUS_NAME,
+  };
+}
+
+/**
+ * The Junction rule body of a PutRule on top of the stored rule (`previous`): pattern, description and state
+ * replace the stored ones; targets (and a CESQL filter) are kept. `State` absent keeps the stored state (enabled
+ * for a new rule).
+ */
+export function ruleBodyOfPutRule(
+  p: Record<string, unknown>,
+  previous: Rule | undefined,
+): Record<string, unknown> {
+  if (p.ScheduleExpression !== undefined && p.ScheduleExpression !== null && p.ScheduleExpression !== '') {
+    throw validation(
+      'ScheduleExpression is not supported: Junction rules match events; schedule an event source instead',
+      'ScheduleExpression',
+    );
+  }
+  const text = p.EventPattern;
+  if (text === undefined || text === null || text === '') {
+    throw validation('Parameter(s) EventPattern or ScheduleExpression must be specified.', 'EventPattern');
+  }
+  if (typeof text !== 'string') {
+    throw awsError(
+      'InvalidEventPatternException',
+      `EventPattern must be JSON text, got ${show(text)}`,
+      'EventPattern',
+    );
+  }
+  let pattern: unknown;
+  try {
+    pattern = JSON.parse(text);
+  } catch (error) {
+    throw awsError(
+      'InvalidEventPatternException',
+      `EventPattern is not valid JSON: ${(error as Error).message}`,
+      'EventPattern',
+    );
+  }
+  const state = p.State;
+  if (state !== undefined && state !== null && state !== 'ENABLED' && state !== 'DISABLED') {
+    throw validation(`State must be ENABLED or DISABLED, got ${show(state)}`, 'State');
+  }
+  const description = optionalString(p, 'Description', 512);
+  return {
+    pattern,
+    ...(description === undefined ? {} : { description }),
+    ...(previous?.filter === undefined ? {} : { filter: previous.filter }),
+    enabled: state === undefined || state === null ? (previous?.enabled ?? true) : state === 'ENABLED',
+    targets: previous?.targets ?? [],
+  };
+}
+
+/** An EventBridge target as ListTargetsByRule answers it. */
+export interface EventBridgeTarget {
+  Id: string;
+  Arn: string;
+  Input?: string;
+  InputPath?: string;
+  InputTransformer?: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+  RetryPolicy?: { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number };
+  HttpParameters?: { HeaderParameters: Record<string, string> };
+}
+
+/** The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"). */
+export function targetArn(target: Target): string {
+  switch (target.type) {
+    case 'function':
+      return `arn:junction:function:::${target.function}`;
+    case 'http':
+      return `arn:junction:http:::${target.url}`;
+    case 'kafka':
+      return `arn:junction:kafka:::${target.topic}`;
+    case 'bus':
+      return `arn:junction:bus:::${target.url}`;
+  }
+}
+
+export function describeTarget(target: Target): EventBridgeTarget {
+  const out: EventBridgeTarget = { Id: target.id, Arn: targetArn(target) };
+  const input = target.input;
+  if (input?.path !== undefined) out.InputPath = input.path;
+  else if (input?.template !== undefined && input.paths === undefined) out.Input = input.template;
+  else if (input?.template !== undefined) {
+    out.InputTransformer = { InputPathsMap: { ...input.paths }, InputTemplate: input.template };
+  }
+  out.RetryPolicy = {
+    MaximumRetryAttempts: target.retry.maxAttempts - 1,
+    MaximumEventAgeInSeconds: target.retry.maxAgeSeconds,
+  };
+  if (target.type === 'http' && target.headers !== undefined) {
+    out.HttpParameters = { HeaderParameters: { ...target.headers } };
+  }
+  return out;
+}
+
+/** EventBridge target parameters Junction has no counterpart for: refused, naming the field. */
+const UNSUPPORTED_TARGET_FIELDS = [
+  'DeadLetterConfig',
+  'KinesisParameters',
+  'RunCommandParameters',
+  'EcsParameters',
+  'BatchParameters',
+  'SqsParameters',
+  'RedshiftDataParameters',
+  'SageMakerPipelineParameters',
+  'AppSyncParameters',
+];
+const KNOWN_TARGET_FIELDS = new Set([
+  'Id',
+  'Arn',
+  'RoleArn',
+  'Input',
+  'InputPath',
+  'InputTransformer',
+  'RetryPolicy',
+  'HttpParameters',
+  ...UNSUPPORTED_TARGET_FIELDS,
+]);
+
+/** The Junction target body (before `validateTarget`) an ARN stands for. */
+function destination(arnText: string, field: string): Record<string, unknown> {
+  const arn = parseArn(arnText);
+  if (arn === undefined) throw validation(`${field} is not in correct format: ${show(arnText)}`, field);
+  const unsupported = (what: string) =>
+    validation(
+      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name> or a Lambda ARN), HTTP endpoints (arn:junction:http:::<url>), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
+      field,
+    );
+  if (arn.partition === 'junction') {
+    switch (arn.service) {
+      case 'function':
+        if (!FUNCTION_NAME.test(arn.resource)) {
+          throw validation(`${field} names an invalid function name ${show(arn.resource)}`, field);
+        }
+        return { type: 'function', function: arn.resource };
+      case 'http':
+        return { type: 'http', url: arn.resource, mode: 'binary' };
+      case 'kafka':
+        return { type: 'kafka', topic: arn.resource };
+      case 'bus':
+        return { type: 'bus', url: arn.resource };
+      default:
+        throw validation(
+          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, kafka or bus)`,
+          field,
+        );
+    }
+  }
+  if (!/^aws(-[a-z-]+)?$/.test(arn.partition)) {
+    throw validation(`${field} has an unknown partition ${show(arn.partition)}`, field);
+  }
+  if (arn.service === 'lambda') {
+    const m = /^function:([^:]+)(?::(.+))?$/.exec(arn.resource);
+    if (m === null) throw validation(`${field} is not a Lambda function ARN: ${show(arnText)}`, field);
+    const [, name, qualifier] = m as unknown as [string, string, string | undefined];
+    if (qualifier !== undefined && qualifier !== '$LATEST') {
+      throw validation(
+        `${field}: Junction functions have no versions or aliases; drop the qualifier ${show(qualifier)}`,
+        field,
+      );
+    }
+    if (!FUNCTION_NAME.test(name))
+      throw validation(`${field} names an invalid function name ${show(name)}`, field);
+    return { type: 'function', function: name };
+  }
+  if (arn.service === 'events') {
+    if (arn.resource.startsWith('event-bus/')) {
+      const name = arn.resource.slice('event-bus/'.length);
+      if (name === DEFAULT_BUS_NAME) {
+        throw validation(
+          `${field}: a rule of the default bus cannot target the default bus itself (it would loop)`,
+          field,
+        );
+      }
+      throw awsError(
+        'ResourceNotFoundException',
+        `${field}: event bus ${show(name)} does not exist (several buses come with issue #13; target another Junction bus with arn:junction:bus:::<url>)`,
+        field,
+      );
+    }
+    if (arn.resource.startsWith('api-destination/')) {
+      throw validation(
+        `${field}: API destinations are not supported; target the endpoint with arn:junction:http:::<url>`,
+        field,
+      );
+    }
+  }
+  throw unsupported(`${arn.service} resources`);
+}
+
+/**
+ * Maps one EventBridge target (`Targets[index]` of PutTargets) to a Junction target body for `validateTarget`.
+ * `previous` (the stored target with the same Id) keeps Junction-only settings (delivery, concurrency, timeout,
+ * mode) when the destination kind is unchanged.
+ */
+export function targetBodyOf(value: unknown, index: number, previous?: Target): Record<string, unknown> {
+  const at = `Targets[${index}]`;
+  if (!isObject(value)) throw validation(`${at} must be an object, got ${show(value)}`, at);
+  for (const key of Object.keys(value)) {
+    if (!KNOWN_TARGET_FIELDS.has(key))
+      throw validation(`${at}.${key} is not a target parameter`, `${at}.${key}`);
+  }
+  for (const key of UNSUPPORTED_TARGET_FIELDS) {
+    if (value[key] !== undefined && value[key] !== null) {
+      throw validation(
+        key === 'DeadLetterConfig'
+          ? `${at}.DeadLetterConfig is not supported: Junction keeps dead letters itself (GET /dead-letters)`
+          : `${at}.${key} is not supported by Junction`,
+        `${at}.${key}`,
+      );
+    }
+  }
+  const id = value.Id;
+  if (typeof id !== 'string' || !NAME.test(id)) {
+    throw validation(
+      `${at}.Id is required: 1-64 letters, digits, ".", "_" or "-", got ${show(id)}`,
+      `${at}.Id`,
+    );
+  }
+  if (typeof value.Arn !== 'string' || value.Arn === '') {
+    throw validation(`${at}.Arn is required, got ${show(value.Arn)}`, `${at}.Arn`);
+  }
+  const body: Record<string, unknown> = { ...destination(value.Arn, `${at}.Arn`), id };
+  if (previous !== undefined && previous.type === body.type) {
+    body.delivery = previous.delivery;
+    body.concurrency = previous.concurrency;
+    body.timeoutMs = previous.timeoutMs;
+    if ('mode' in previous) body.mode = previous.mode;
+  }
+  const inputs = ['Input', 'InputPath', 'InputTransformer'].filter(
+    (k) => value[k] !== undefined && value[k] !== null,
+  );
+  if (inputs.length > 1) {
+    throw validation(
+      `${at}: give at most one of Input, InputPath and InputTransformer`,
+      `${at}.${inputs[1]}`,
+    );
+  }
+  if (value.Input !== undefined && value.Input !== null) {
+    if (typeof value.Input !== 'string') throw validation(`${at}.Input must be JSON text`, `${at}.Input`);
+    try {
+      JSON.parse(value.Input);
+    } catch {
+      throw validation(`${at}.Input must be valid JSON text, got ${show(value.Input)}`, `${at}.Input`);
+    }
+    body.input = { template: value.Input };
+  }
+  if (value.InputPath !== undefined && value.InputPath !== null) {
+    if (typeof value.InputPath !== 'string') {
+      throw validation(`${at}.InputPath must be a JSONPath string`, `${at}.InputPath`);
+    }
+    body.input = { path: value.InputPath };
+  }
+  const transformer = value.InputTransformer;
+  if (transformer !== undefined && transformer !== null) {
+    if (!isObject(transformer) || typeof transformer.InputTemplate !== 'string') {
+      throw validation(`${at}.InputTransformer needs InputTemplate`, `${at}.InputTransformer.InputTemplate`);
+    }
+    const map = transformer.InputPathsMap ?? {};
+    if (!isObject(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+      throw validation(
+        `${at}.InputTransformer.InputPathsMap must map names to JSONPath strings`,
+        `${at}.InputTransformer.InputPathsMap`,
+      );
+    }
+    body.input = { paths: map, template: transformer.InputTemplate };
+  }
+  const retry = value.RetryPolicy;
+  if (retry !== undefined && retry !== null) {
+    if (!isObject(retry)) throw validation(`${at}.RetryPolicy must be an object`, `${at}.RetryPolicy`);
+    const attempts = retry.MaximumRetryAttempts;
+    const age = retry.MaximumEventAgeInSeconds;
+    if (
+      attempts !== undefined &&
+      (!Number.isInteger(attempts) || (attempts as number) < 0 || (attempts as number) > 185)
+    ) {
+      throw validation(
+        `${at}.RetryPolicy.MaximumRetryAttempts must be an integer from 0 to 185, got ${show(attempts)}`,
+        `${at}.RetryPolicy.MaximumRetryAttempts`,
+      );
+    }
+    if (age !== undefined && (!Number.isInteger(age) || (age as number) < 60 || (age as number) > 86_400)) {
+      throw validation(
+        `${at}.RetryPolicy.MaximumEventAgeInSeconds must be an integer from 60 to 86400, got ${show(age)}`,
+        `${at}.RetryPolicy.MaximumEventAgeInSeconds`,
+      );
+    }
+    body.retry = {
+      ...(attempts === undefined ? {} : { maxAttempts: (attempts as number) + 1 }),
+      ...(age === undefined ? {} : { maxAgeSeconds: age }),
+    };
+  }
+  const http = value.HttpParameters;
+  if (http !== undefined && http !== null) {
+    if (body.type !== 'http') {
+      throw validation(`${at}.HttpParameters applies to HTTP targets only`, `${at}.HttpParameters`);
+    }
+    if (!isObject(http)) throw validation(`${at}.HttpParameters must be an object`, `${at}.HttpParameters`);
+    for (const key of Object.keys(http)) {
+      if (key !== 'HeaderParameters') {
+        throw validation(
+          `${at}.HttpParameters.${key} is not supported (only HeaderParameters; put query strings in the URL)`,
+          `${at}.HttpParameters.${key}`,
+        );
+      }
+    }
+    if (http.HeaderParameters !== undefined) body.headers = http.HeaderParameters;
+  }
+  return body;
+}
+
+/** Renames a Junction validation path (`targets[0].url`) to the EventBridge parameter it came from. */
+export function targetField(index: number, junctionPath: string | undefined): string {
+  const at = `Targets[${index}]`;
+  const rest = (junctionPath ?? '').replace(/^targets\[\d+\]\.?/, '');
+  if (rest === '') return at;
+  if (/^(function|url|topic|type|brokers|mode|method)\b/.test(rest)) return `${at}.Arn`;
+  if (rest.startsWith('input')) return `${at}.Input`;
+  if (rest.startsWith('retry')) return `${at}.RetryPolicy`;
+  if (rest.startsWith('headers')) return `${at}.HttpParameters.HeaderParameters`;
+  return `${at}.${rest}`;
+}
+
+/** A replay's state in EventBridge's words. */
+export function replayState(state: string): 'RUNNING' | 'COMPLETED' | 'FAILED' {
+  return state === 'running' ? 'RUNNING' : state === 'completed' ? 'COMPLETED' : 'FAILED';
+}
+
+/** JSON 1.1 timestamps: epoch seconds (with a fraction), as the SDKs send and read them. */
+export function epochSeconds(value: unknown, field: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && Math.abs(value) < 8.64e12) return value;
+  if (typeof value === 'string') {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return t / 1000;
+  }
+  throw validation(`${field} is required: a timestamp (epoch seconds), got ${show(value)}`, field);
+}
+
+export function toEpochSeconds(rfc3339: string | undefined): number | undefined {
+  if (rfc3339 === undefined) return undefined;
+  const t = Date.parse(rfc3339);
+  return Number.isNaN(t) ? undefined : t / 1000;
+}
