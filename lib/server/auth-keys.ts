@@ -129,9 +129,6 @@ export function parseNewCredential(body: unknown): NewCredential {
       throw invalidRequest('sourcePrefix applies to the publish scope only', 'sourcePrefix');
   }
   if (b.aws !== undefined && typeof b.aws !== 'boolean') throw invalidRequest('aws must be a boolean', 'aws');
-  if (b.aws === true && b.scope !== 'publish') {
-    throw invalidRequest('AWS access keys are for publishing (PutEvents): use --scope publish', 'aws');
-  }
   return {
     name: b.name,
     scope: b.scope,

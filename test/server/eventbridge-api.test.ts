@@ -25,6 +25,7 @@ import {
   TestEventPatternCommand,
 } from '@aws-sdk/client-eventbridge';
 import { fixtureFunction, request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
+import { cli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -484,5 +485,72 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     assert.equal(res.status, 400);
     assert.match(res.headers.get('x-amzn-requestid') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(((await res.json()) as { __type: string }).__type, 'UnknownOperationException');
+  });
+});
+
+describe('EventBridge management API scopes (SigV4 keys)', () => {
+  let bus: TestBus;
+
+  before(async () => {
+    bus = await startTestBus();
+  });
+  after(() => bus.stop());
+
+  /** A SigV4 client for a new key of the scope, created with the admin key. */
+  async function clientOf(admin: string, scope: string): Promise<EventBridgeClient> {
+    const created = await request(
+      bus.url,
+      'POST',
+      '/keys',
+      { name: `aws-${scope}`, scope, aws: true },
+      { authorization: `Bearer ${admin}` },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { accessKeyId, secretAccessKey } = created.body;
+    return new EventBridgeClient({
+      endpoint: bus.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
+  }
+
+  test('lets read keys list and describe, manage keys change rules, and publish keys neither', async () => {
+    const made = await cli([
+      'keys',
+      'create',
+      'admin',
+      '--scope',
+      'manage',
+      '--data-dir',
+      bus.dataDir,
+      '--json',
+    ]);
+    assert.equal(made.code, 0, made.err);
+    const admin = JSON.parse(made.out).key as string;
+    const manage = await clientOf(admin, 'manage');
+    const read = await clientOf(admin, 'read');
+    const publish = await clientOf(admin, 'publish');
+    try {
+      await manage.send(new PutRuleCommand({ Name: 'scoped', EventPattern: '{"source":["a"]}' }));
+      assert.deepEqual(
+        (await read.send(new ListRulesCommand({}))).Rules?.map((r) => r.Name),
+        ['scoped'],
+      );
+      assert.equal((await read.send(new DescribeRuleCommand({ Name: 'scoped' }))).State, 'ENABLED');
+      const denied = await refusal(read.send(new DisableRuleCommand({ Name: 'scoped' })));
+      assert.equal(denied.name, 'AccessDeniedException');
+      assert.match(denied.message, /manage/);
+      assert.ok(denied.requestId, 'x-amzn-RequestId on an auth refusal');
+      assert.equal((await refusal(publish.send(new ListRulesCommand({})))).name, 'AccessDeniedException');
+      assert.equal(
+        (await refusal(publish.send(new PutRuleCommand({ Name: 'p', EventPattern: '{"source":["a"]}' }))))
+          .name,
+        'AccessDeniedException',
+      );
+      assert.equal((await read.send(new DescribeRuleCommand({ Name: 'scoped' }))).State, 'ENABLED');
+    } finally {
+      for (const c of [manage, read, publish]) c.destroy();
+    }
   });
 });

@@ -49,15 +49,18 @@ export function isScope(value: unknown): value is Scope {
 
 /**
  * What `method` on the path (decoded segments) needs. Ingest (`POST /events`, `PutEvents`) needs `publish`; GETs
- * need `read` except `/` and `/healthz` (public); pattern tests need any credential; simulations (they deliver
- * nothing) and `GET /audit` need `read`; every other call, and everything under `/keys`, needs `manage`.
+ * need `read` except `/` and `/healthz` (public); pattern tests (`TestEventPattern` too) need any credential;
+ * simulations (they deliver nothing), `GET /audit` and EventBridge's `List*`/`Describe*` need `read`; every other
+ * call (EventBridge's `PutRule`, `PutTargets`, `StartReplay`, …), and everything under `/keys`, needs `manage`.
  */
 export function needOf(method: string, parts: readonly string[], amzTarget: string | undefined): Need {
   const [head, , third] = parts;
   const read = method === 'GET' || method === 'HEAD';
   if (parts.length === 0) {
     if (method === 'POST' && amzTarget !== undefined) {
-      return amzTarget === 'AWSEvents.PutEvents' ? 'publish' : 'any';
+      if (amzTarget === 'AWSEvents.PutEvents') return 'publish';
+      if (amzTarget === 'AWSEvents.TestEventPattern') return 'any';
+      return /^AWSEvents\.(List|Describe)[A-Za-z]+$/.test(amzTarget) ? 'read' : 'manage';
     }
     return read ? 'public' : 'manage';
   }
