@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
+import { JunctionError } from '../../lib/core/errors.ts';
+import { validateTarget } from '../../lib/core/rule.ts';
 import { Junction } from '../../lib/engine/junction.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetters, TargetDriver } from '../../lib/ports.ts';
 import { makeEvent, waitFor } from '../helpers/events.ts';
@@ -241,5 +243,66 @@ describe('Junction.redrive with a redriveLimit', () => {
       code: 'InvalidRequest',
       field: 'cursor',
     });
+  });
+});
+
+describe('Junction rules without targets, and checkTarget', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let stores: SqliteStores;
+  let junction: Junction;
+
+  before(async () => {
+    dir = tempDir('junction-engine-');
+    stores = openSqliteStores({ dataDir: dir.path });
+    junction = await Junction.open({
+      ...stores,
+      functions: noFunctions,
+      drivers: { http: { deliver: async () => ({ ok: true, status: 204 }) } },
+      checkTarget: (target, path) => {
+        if (target.type === 'http' && target.url.includes('forbidden')) {
+          throw new JunctionError('InvalidRule', 'refused address', { field: `${path}.url` });
+        }
+      },
+    });
+  });
+
+  after(async () => {
+    await stores.close();
+    dir.remove();
+  });
+
+  test('refuses an enabled rule without targets unless allowNoTargets is set', async () => {
+    await assert.rejects(junction.putRule('bare', { pattern: { source: ['a'] }, targets: [] }), {
+      code: 'InvalidRule',
+      field: 'targets',
+    });
+    const { rule } = await junction.putRule(
+      'bare',
+      { pattern: { source: ['a'] }, targets: [] },
+      { allowNoTargets: true },
+    );
+    assert.equal(rule.enabled, true);
+    await junction.setRuleEnabled('bare', false);
+    await assert.rejects(junction.setRuleEnabled('bare', true), { code: 'InvalidRule', field: 'targets' });
+    assert.equal((await junction.setRuleEnabled('bare', true, { allowNoTargets: true })).enabled, true);
+  });
+
+  test('checks one target: the address policy, the function and the driver', async () => {
+    await junction.checkTarget(validateTarget({ id: 't', type: 'http', url: 'http://ok' }, 0), 'targets[0]');
+    await assert.rejects(
+      junction.checkTarget(
+        validateTarget({ id: 't', type: 'http', url: 'http://forbidden' }, 0),
+        'targets[4]',
+      ),
+      { code: 'InvalidRule', field: 'targets[4].url' },
+    );
+    await assert.rejects(
+      junction.checkTarget(validateTarget({ id: 't', type: 'function', function: 'nope' }, 0), 'targets[1]'),
+      { code: 'InvalidRule', field: 'targets[1].function' },
+    );
+    await assert.rejects(
+      junction.checkTarget(validateTarget({ id: 't', type: 'kafka', topic: 'x' }, 0), 'targets[2]'),
+      { code: 'InvalidRule', field: 'targets[2].type' },
+    );
   });
 });
