@@ -250,6 +250,13 @@ export interface Ledger {
    * Answers how many were changed.
    */
   makeDue(keys: readonly DeliveryKey[], now: number): Promise<number>;
+  /**
+   * Gives back the lease of in-flight deliveries whose process stops without their outcome (a shutdown cut their
+   * attempt off): the lease ends at `now` and they are due then, so the next process takes them over at once — still
+   * in flight, so that it knows an earlier attempt may have run (`possibleDuplicate`). Pending, finished and unknown
+   * deliveries are left alone. Answers how many were changed.
+   */
+  release(keys: readonly DeliveryKey[], now: number): Promise<number>;
 }
 
 /** What `Ledger.list` answers about: live deliveries, optionally of one state, rule or target. */
@@ -441,6 +448,11 @@ export interface DeliveryRequest {
   /** True when an earlier attempt may have run to completion without its outcome being recorded (a crash). */
   readonly possibleDuplicate: boolean;
   readonly timeoutMs: number;
+  /**
+   * Aborted when the bus stops and the attempt is still running at its stop deadline: the driver should give up (the
+   * dispatcher no longer waits for it, and the delivery stays in the ledger for the next start). @default none
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type DeliveryResult =

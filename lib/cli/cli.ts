@@ -46,6 +46,8 @@ export interface DevOptions {
   readonly quotaBurst?: number;
   /** Authentication, Host/Origin allow-lists, TLS. @default open on loopback until a key exists */
   readonly auth?: DevAuthOptions;
+  /** SIGINT/SIGTERM stops the bus within this (running deliveries are cut off, kept for the next start). @default 10000 */
+  readonly stopDeadlineMs?: number;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -113,6 +115,7 @@ const FLAGS = {
   partitions: { type: 'string' },
   'quota-per-source': { type: 'string' },
   'quota-burst': { type: 'string' },
+  'stop-deadline-ms': { type: 'string' },
   type: { type: 'string' },
   source: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -606,6 +609,10 @@ const COMMANDS: readonly Command[] = [
       partitions: ['N', 'partitions of the log'],
       'quota-per-source': ['N', 'per-source ingest quota, events per second (default off)'],
       'quota-burst': ['N', 'the quota burst (default the quota)'],
+      'stop-deadline-ms': [
+        'N',
+        'Ctrl-C/SIGTERM stops within N ms; deliveries still running then are kept for the next start (default $JUNCTION_STOP_DEADLINE_MS, else 10000)',
+      ],
       auth: ['', 'require a credential even on loopback before any key exists ($JUNCTION_AUTH=required)'],
       'allowed-host': ['H', 'also accept this Host header (repeatable; $JUNCTION_ALLOWED_HOSTS)'],
       'allowed-origin': [
@@ -635,6 +642,13 @@ const COMMANDS: readonly Command[] = [
         throw new UsageError(`--port must be a whole number from 0 to 65535, got "${portText}"`, '--port');
       }
       const partitions = wholeNumber(ctx, 'partitions', [1, 1024]);
+      const deadlineText = str(ctx, 'stop-deadline-ms') ?? env.JUNCTION_STOP_DEADLINE_MS;
+      if (deadlineText !== undefined && !(/^\d{1,7}$/.test(deadlineText) && Number(deadlineText) >= 100)) {
+        throw new UsageError(
+          `--stop-deadline-ms must be a whole number from 100 to 9999999, got "${deadlineText}"`,
+          '--stop-deadline-ms',
+        );
+      }
       const host = str(ctx, 'host') ?? env.JUNCTION_HOST ?? '127.0.0.1';
       const port = Number(portText);
       const kafka = str(ctx, 'kafka') ?? (env.JUNCTION_KAFKA || undefined);
@@ -655,6 +669,7 @@ const COMMANDS: readonly Command[] = [
           ...(partitions === undefined ? {} : { partitions }),
           ...(quota === undefined ? {} : { quotaPerSource: Number(quota) }),
           ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
+          ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;

@@ -29,6 +29,11 @@ export interface DevIo {
 export const DEV_START_FAILED = 1;
 /** The exit code of a bus refused by its own safety rules (exposed on a non-loopback address without auth). */
 export const DEV_REFUSED = 2;
+/** The exit code of a bus whose close did not finish within its stop deadline (+ 2 s): the process leaves anyway. */
+export const DEV_STOP_LATE = 3;
+/** How long past the stop deadline a close may run before `junction dev` leaves without it (crash-safe: the ledger
+ * and the log are durable; what was running is taken up at the next start). */
+const STOP_SLACK_MS = 2_000;
 
 /** The TLS files of --tls-cert/--tls-key, or a one-line reason they cannot be read. */
 function readTls(auth: NonNullable<DevOptions['auth']>): { cert: Buffer; key: Buffer } | string | undefined {
@@ -103,6 +108,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
             },
           }),
       ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
+      ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
     });
   } catch (error) {
     reporter.close();
@@ -128,12 +134,31 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
     ].join('\n'),
   );
   await (io.stopped ?? signals());
-  io.out('\nstopping…\n');
+  const deadlineMs = options.stopDeadlineMs ?? 10_000;
+  io.out(`\nstopping (within ${deadlineMs / 1000} s)…\n`);
+  let late: NodeJS.Timeout | undefined;
   try {
-    await bus.close();
+    const report = await Promise.race([
+      bus.close(),
+      new Promise<undefined>((resolve) => {
+        late = setTimeout(() => resolve(undefined), deadlineMs + STOP_SLACK_MS);
+      }),
+    ]);
+    if (report === undefined) {
+      io.err(
+        `junction: the bus did not stop within ${deadlineMs / 1000} s; leaving anyway (what was running is taken up at the next start)\n`,
+      );
+      return DEV_STOP_LATE;
+    }
+    if (report.interrupted > 0) {
+      io.out(
+        `${report.interrupted} deliveries were still running at the deadline: cut off, they stay pending for the next start\n`,
+      );
+    }
   } catch (error) {
     io.err(`junction: ${String(error)}\n`);
   } finally {
+    clearTimeout(late);
     reporter.close();
   }
   return 0;

@@ -65,6 +65,24 @@ export interface DispatcherOptions {
   readonly maxHeld?: number;
 }
 
+/** What `stop()` did with the deliveries this process held. */
+export interface StopReport {
+  /** Whether attempts were still running at the deadline (they were cut off). */
+  readonly deadlineReached: boolean;
+  /** Deliveries whose attempt was cut off at the deadline: no outcome recorded, left in the ledger. */
+  readonly interrupted: number;
+  /** Deliveries held but not started: handed back to the ledger, due at once. */
+  readonly returned: number;
+}
+
+export interface StopOptions {
+  /**
+   * How long running attempts may go on; then they are cut off (their drivers' `signal` is aborted), nothing is
+   * recorded for them, and they are left in the ledger for the next start. @default no deadline
+   */
+  readonly deadlineMs?: number;
+}
+
 interface Item {
   readonly delivery: PendingDelivery;
   /** The lease is already held (taken by the poller). */
@@ -81,6 +99,9 @@ interface Lane {
   /** Round robin across sources, so that one source's backlog cannot starve the others. */
   readonly bySource: Map<string, Item[]>;
 }
+
+/** Thrown out of an attempt cut off at the stop deadline. */
+const INTERRUPTED = Symbol('interrupted');
 
 export function keyString(key: DeliveryKey): string {
   return `${key.source}\u0000${key.id}\u0000${key.rule}\u0000${key.target}`;
@@ -102,6 +123,14 @@ export class Dispatcher {
   #timerAt = Number.POSITIVE_INFINITY;
   #polling = false;
   #running = false;
+  /** Set by `stop()`: what is submitted from then on is handed back to the ledger, not run. */
+  #stopped = false;
+  /** Aborted at the stop deadline: running attempts are cut off. */
+  readonly #interrupt = new AbortController();
+  #pollDone: Promise<void> | undefined;
+  /** Held deliveries the stop hands back to the ledger. */
+  readonly #handBack: Item[] = [];
+  #interrupted = 0;
   readonly #maxHeld: number;
 
   constructor(options: DispatcherOptions) {
@@ -126,11 +155,53 @@ export class Dispatcher {
     this.#schedule(this.#o.clock.now());
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops taking deliveries: what is queued goes back to the ledger (due at once), running attempts get until the
+   * deadline, then are cut off and left in the ledger (an exactly-once one stays in flight with its lease ended, so
+   * that the next start knows it may have run). Resolves once nothing runs here any more.
+   */
+  async stop(options: StopOptions = {}): Promise<StopReport> {
     this.#running = false;
+    this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#pollDone;
+    for (const [laneKey, lane] of this.#lanes) {
+      for (const queue of lane.bySource.values()) this.#handBack.push(...queue);
+      lane.bySource.clear();
+      lane.size = 0;
+      clearTimeout(lane.batchTimer);
+      lane.batchTimer = undefined;
+      if (lane.active === 0) this.#lanes.delete(laneKey);
+    }
+    const returned = this.#handBack.length;
+    for (const item of this.#handBack) this.#local.delete(keyString(item.delivery));
+    if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    let deadlineReached = false;
+    if (this.#local.size > 0 && options.deadlineMs !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), options.deadlineMs);
+      });
+      deadlineReached = await Promise.race([this.idle().then(() => false), deadline]);
+      clearTimeout(timer);
+      if (deadlineReached) this.#interrupt.abort(new Error('the bus is stopping'));
+    }
     await this.idle();
+    await this.#returnHeld();
+    return { deadlineReached, interrupted: this.#interrupted, returned };
+  }
+
+  /** Hands the held deliveries back to the ledger: due at once, claimed ones with their lease ended. */
+  async #returnHeld(): Promise<void> {
+    const items = this.#handBack.splice(0);
+    if (items.length === 0) return;
+    const now = this.#o.clock.now();
+    const claimed = items.filter((item) => item.claimed).map((item) => keyOf(item.delivery));
+    const fresh = items.filter((item) => !item.claimed).map((item) => keyOf(item.delivery));
+    for (let i = 0; i < claimed.length; i += 500)
+      await this.#o.ledger.release(claimed.slice(i, i + 500), now);
+    for (let i = 0; i < fresh.length; i += 500) await this.#o.ledger.makeDue(fresh.slice(i, i + 500), now);
   }
 
   /** Resolves when nothing is queued or running locally. */
@@ -156,6 +227,10 @@ export class Dispatcher {
     for (const delivery of deliveries) {
       const key = keyString(delivery);
       if (this.#local.has(key)) continue;
+      if (this.#stopped) {
+        if (options.claimed) this.#handBack.push({ delivery, claimed: true, possibleDuplicate: false });
+        continue;
+      }
       if (!options.claimed && this.#local.size >= this.#maxHeld) continue;
       this.#local.add(key);
       const laneKey = `${delivery.rule}\u0000${delivery.target}`;
@@ -274,6 +349,7 @@ export class Dispatcher {
       attempt: delivery.attempts.length + 1,
       possibleDuplicate: item.possibleDuplicate,
       timeoutMs: target.timeoutMs,
+      signal: this.#interrupt.signal,
     };
   }
 
@@ -290,11 +366,29 @@ export class Dispatcher {
       };
     }
     try {
-      return await send(driver);
+      return await this.#interruptible(send(driver));
     } catch (error) {
+      if (error === INTERRUPTED) throw error;
       const e = toJunctionError(error);
       return { ok: false, retriable: e.retriable || e.code === 'Internal', error: `${e.code}: ${e.message}` };
     }
+  }
+
+  /** The driver's answer, or INTERRUPTED thrown at the stop deadline (the driver's late answer is ignored). */
+  #interruptible(answer: Promise<DeliveryResult>): Promise<DeliveryResult> {
+    const signal = this.#interrupt.signal;
+    if (signal.aborted) return Promise.reject(INTERRUPTED);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(INTERRUPTED);
+      signal.addEventListener('abort', onAbort, { once: true });
+      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** An attempt cut off at the stop deadline: nothing is recorded; the stop hands the delivery back. */
+  #cutOff(items: readonly Item[], claimedNow: boolean): void {
+    this.#interrupted += items.length;
+    for (const item of items) this.#handBack.push(claimedNow ? { ...item, claimed: true } : item);
   }
 
   async #run(item: Item, release: () => void): Promise<void> {
@@ -303,7 +397,13 @@ export class Dispatcher {
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
     if (!(await this.#claim(item, target, started))) return;
-    const result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
+    let result: DeliveryResult;
+    try {
+      result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
+    } catch (error) {
+      if (error !== INTERRUPTED) throw error;
+      return this.#cutOff([item], target.delivery === 'exactly-once');
+    }
     release();
     await this.#record(item, rule, target, started, result);
   }
@@ -324,9 +424,15 @@ export class Dispatcher {
     ).filter((item): item is Item => item !== undefined);
     if (claimed.length === 0) return;
     const requests = claimed.map((item) => this.#request(item, rule, target));
-    const result = await this.#call(target, (driver) =>
-      driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
-    );
+    let result: DeliveryResult;
+    try {
+      result = await this.#call(target, (driver) =>
+        driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
+      );
+    } catch (error) {
+      if (error !== INTERRUPTED) throw error;
+      return this.#cutOff(claimed, target.delivery === 'exactly-once');
+    }
     release();
     await Promise.all(claimed.map((item) => this.#record(item, rule, target, started, result)));
   }
@@ -501,7 +607,7 @@ export class Dispatcher {
     let taken = 0;
     for (;;) {
       const room = this.#maxHeld - this.#local.size;
-      if (room <= 0) return taken;
+      if (room <= 0 || this.#stopped) return taken;
       const now = o.clock.now();
       const due = (await o.ledger.due(now, Math.min(256, room))).filter(
         (d) => !this.#local.has(keyString(d)),
@@ -520,11 +626,16 @@ export class Dispatcher {
     }
   }
 
-  async #poll(): Promise<void> {
+  #poll(): Promise<void> {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    if (!this.#running || this.#polling) return;
+    if (!this.#running || this.#polling) return Promise.resolve();
     this.#polling = true;
+    this.#pollDone = this.#pollOnce();
+    return this.#pollDone;
+  }
+
+  async #pollOnce(): Promise<void> {
     const o = this.#o;
     try {
       await this.runDue();

@@ -35,7 +35,7 @@ import type {
   TraceStore,
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
-import { Dispatcher, type EmittedContext } from './dispatcher.ts';
+import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
 import { createFunctionDriver } from './function-driver.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 import { Metrics } from './metrics.ts';
@@ -295,13 +295,17 @@ export class Junction {
     this.#housekeeping.unref();
   }
 
-  /** Stops consuming and waits for running deliveries; the ports stay open (their owner closes them). */
-  async stop(): Promise<void> {
+  /**
+   * Stops consuming and delivering: queued deliveries go back to the ledger, running ones get until
+   * `options.deadlineMs` (then they are cut off and left in the ledger for the next start). The ports stay open (their
+   * owner closes them).
+   */
+  async stop(options: StopOptions = {}): Promise<StopReport> {
     if (this.#housekeeping) clearInterval(this.#housekeeping);
     this.#unwatch?.();
     await this.#subscription?.close();
     this.#subscription = undefined;
-    await this.dispatcher.stop();
+    return this.dispatcher.stop(options);
   }
 
   // ---- ingest ------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import type { IngestLimits } from '../core/codec/http.ts';
 import { JunctionError } from '../core/errors.ts';
 import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
 import type { Target } from '../core/rule-types.ts';
+import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
 import type { Clock, EventLog, TargetDriver, TraceEntry, TraceStore } from '../ports.ts';
@@ -79,11 +80,17 @@ export interface EmbeddedOptions {
   /** How the process sandbox confines functions (see docs/security.md). @default nobody (as root), network on */
   readonly functionSandbox?: SandboxOptions;
   /**
-   * On close, how long running function calls may go on before their processes are killed (their deliveries are
-   * retried after a restart): a stuck function cannot hold up a shutdown. @default 5000
+   * `close()` (SIGTERM, Ctrl-C) finishes within this, whatever the backlog: queued deliveries go back to the ledger at
+   * once, running ones (HTTP requests, function calls) get until `stopDeadlineMs` less a reserve for closing the rest
+   * (a quarter of it, at most 2 s), then are cut off — requests aborted, function processes killed — and stay in
+   * the ledger, due at the next start (an exactly-once one as a possible duplicate). A stuck target or function
+   * cannot hold up a shutdown. @default 10000
    */
-  readonly functionGraceMs?: number;
+  readonly stopDeadlineMs?: number;
 }
+
+/** What `close()` did with the deliveries the bus held (see `stopDeadlineMs`). */
+export type CloseReport = StopReport;
 
 export interface EmbeddedBus {
   readonly url: string;
@@ -93,7 +100,8 @@ export interface EmbeddedBus {
   readonly server: RunningServer;
   /** Whether calls need a credential now (open on loopback until a key exists, unless told otherwise). */
   authRequired(): Promise<boolean>;
-  close(): Promise<void>;
+  /** Stops within `stopDeadlineMs` (see there); answers what happened to the held deliveries. */
+  close(): Promise<CloseReport>;
 }
 
 export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
@@ -210,7 +218,9 @@ async function open(
     checkTarget: targetChecker(addressPolicy),
   });
   await junction.start();
-  undo.push(() => junction.stop());
+  undo.push(async () => {
+    await junction.stop();
+  });
   let listeningPort = options.port ?? 8080;
   let secrets: SecretBox | undefined;
   const auth = createAuthLayer({
@@ -240,7 +250,21 @@ async function open(
     ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   listeningPort = server.port;
-  let closed = false;
+  let closing: Promise<CloseReport> | undefined;
+  const stopDeadlineMs = options.stopDeadlineMs ?? 10_000;
+  const close = async (): Promise<CloseReport> => {
+    await server.close();
+    // Running deliveries get the deadline less a reserve for the rest of the close; then they are cut off (their
+    // requests aborted; function processes are killed just below) and left in the ledger for the next start.
+    const report = await junction.stop({ deadlineMs: stopDeadlineMs - Math.min(2_000, stopDeadlineMs / 4) });
+    await functions.close();
+    await http.close?.();
+    await kafkaTargets.close?.();
+    if (log !== stores.log) await log.close();
+    await stores.close();
+    lock.release();
+    return report;
+  };
   return {
     url: server.url,
     port: server.port,
@@ -248,28 +272,9 @@ async function open(
     junction,
     server,
     authRequired: () => auth.required(),
-    async close() {
-      if (closed) return;
-      closed = true;
-      await server.close();
-      // Running function calls get a grace period; then their processes are killed (their deliveries stay pending
-      // for the next start), so a stuck function cannot hold up a shutdown.
-      const stopped = junction.stop();
-      let grace: NodeJS.Timeout | undefined;
-      await Promise.race([
-        stopped,
-        new Promise((resolve) => {
-          grace = setTimeout(resolve, options.functionGraceMs ?? 5000);
-        }),
-      ]);
-      clearTimeout(grace);
-      await functions.close();
-      await stopped;
-      await http.close?.();
-      await kafkaTargets.close?.();
-      if (log !== stores.log) await log.close();
-      await stores.close();
-      lock.release();
+    close() {
+      closing ??= close();
+      return closing;
     },
   };
 }

@@ -1,7 +1,7 @@
 /** `junction dev` as a developer meets it: a busy port or a taken data dir in one line, and what happens, shown. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEV_START_FAILED, runDev } from '../../lib/cli/dev.ts';
@@ -158,6 +158,45 @@ describe('junction dev', () => {
     c.stop();
     assert.equal(await running, 0);
     assert.match(c.out(), /last \d+ s: 1 accepted, 0 delivered, 3 retrying, 1 dead-lettered\n/);
+    dir.remove();
+  });
+
+  it('stops by --stop-deadline-ms while a target holds requests, and says how many it cut off', async () => {
+    const dir = tempDir();
+    const held = new Set<Socket>();
+    // Accepts connections and never answers.
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const c = collector();
+    const running = runDev({ ...devOptions(dir.path), stopDeadlineMs: 500 }, c.io);
+    await waitFor(() => /running at (\S+)/.test(c.out()), 'the banner');
+    const url = (/running at (\S+)/.exec(c.out()) as RegExpExecArray)[1] as string;
+    const put = await request(url, 'PUT', '/rules/r', {
+      pattern: { type: ['t'] },
+      targets: [{ id: 'silent', type: 'http', url: `http://127.0.0.1:${silentPort}/`, timeoutMs: 600_000 }],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const events = Array.from({ length: 3 }, (_, i) => ({
+      specversion: '1.0',
+      id: `s-${i}`,
+      source: '/s',
+      type: 't',
+    }));
+    const res = await request(url, 'POST', '/events', JSON.stringify(events), {
+      'content-type': 'application/cloudevents-batch+json',
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => held.size >= 1, 'a held request');
+    c.stop();
+    assert.equal(await running, 0, c.err());
+    assert.match(c.out(), /stopping \(within 0\.5 s\)…\n/);
+    assert.match(c.out(), /\d+ deliveries were still running at the deadline: cut off, they stay pending/);
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
     dir.remove();
   });
 });

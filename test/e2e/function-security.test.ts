@@ -139,7 +139,7 @@ describe('functions through the bus (sandbox)', () => {
   });
 
   test('close() is not held up by a function stuck in native code', async () => {
-    const bus = await startTestBus({ functionGraceMs: 200 });
+    const bus = await startTestBus({ stopDeadlineMs: 1_000 });
     let closed = false;
     try {
       const stuck =
@@ -148,7 +148,7 @@ describe('functions through the bus (sandbox)', () => {
       await rule(bus, 'stuck', 'stuck', 'stuck');
       await publishBinary(bus, { id: 'k-1', source: '/shop', type: 'stuck' });
       await waitFor(() => bus.junction.dispatcher.inFlight === 1, 'the stuck call');
-      // Without the grace this waits for the 15-minute timeout: the test's own timeout fails it.
+      // Without the stop deadline this waits for the 15-minute timeout: the test's own timeout fails it.
       await bus.stop();
       closed = true;
     } finally {

@@ -152,4 +152,64 @@ describe('Dispatcher', () => {
       await dispatcher.stop();
     }
   });
+
+  test('stop hands queued deliveries back and cuts running ones off at the deadline, recording nothing for them', async () => {
+    const rule = validateRule(
+      'stopping',
+      {
+        pattern: { type: ['x'] },
+        targets: [
+          { id: 'web', type: 'http', url: 'http://127.0.0.1:1/', concurrency: 2, timeoutMs: 600_000 },
+        ],
+      },
+      Date.now(),
+    );
+    const signals: AbortSignal[] = [];
+    // Never answers by itself; only the stop's signal ends a request.
+    const dispatcher = dispatcherWith(rule, {
+      deliver(request: DeliveryRequest) {
+        if (request.signal) signals.push(request.signal);
+        return new Promise(() => {});
+      },
+    });
+    const deliveries = await enqueue(
+      rule,
+      Array.from({ length: 5 }, (_, i) => ({ source: '/stop', id: `stop-${i}` })),
+    );
+    dispatcher.submit(deliveries);
+    await waitFor(() => signals.length === 2, 'two running attempts');
+    const report = await dispatcher.stop({ deadlineMs: 50 });
+    assert.deepEqual(report, { deadlineReached: true, interrupted: 2, returned: 3 });
+    assert.ok(signals.every((signal) => signal.aborted));
+    assert.equal(dispatcher.inFlight, 0);
+    const now = Date.now();
+    for (const d of deliveries) {
+      const state = await stores.ledger.get(d);
+      assert.equal(state?.entry.state, 'pending', d.id);
+      assert.ok((state?.pending?.dueAt ?? Infinity) <= now, `${d.id} is due`);
+      assert.deepEqual(state?.pending?.attempts, [], `${d.id} has no attempt recorded`);
+    }
+  });
+
+  test('stop waits for running attempts that finish before the deadline and records them', async () => {
+    const rule = validateRule(
+      'stopping-in-time',
+      { pattern: { type: ['x'] }, targets: [{ id: 'web', type: 'http', url: 'http://127.0.0.1:1/' }] },
+      Date.now(),
+    );
+    let answer: (() => void) | undefined;
+    const dispatcher = dispatcherWith(rule, {
+      deliver: () =>
+        new Promise((resolve) => {
+          answer = () => resolve({ ok: true, status: 200 });
+        }),
+    });
+    const [delivery] = await enqueue(rule, [{ source: '/stop', id: 'in-time' }]);
+    dispatcher.submit([delivery as PendingDelivery]);
+    await waitFor(() => answer !== undefined, 'the running attempt');
+    const stopped = dispatcher.stop({ deadlineMs: 60_000 });
+    setImmediate(() => answer?.());
+    assert.deepEqual(await stopped, { deadlineReached: false, interrupted: 0, returned: 0 });
+    assert.equal((await stores.ledger.get(delivery as PendingDelivery))?.entry.state, 'delivered');
+  });
 });

@@ -457,6 +457,40 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal(await ledger.makeDue([], T0), 0);
       }));
 
+    test('gives back the lease of in-flight deliveries: due at once, still in flight', () =>
+      withLedger(async ({ ledger }) => {
+        const running = makeDelivery({ dueAt: T0 + 30_000 });
+        const waiting = makeDelivery({ dueAt: T0 + 30_000 });
+        const done = makeDelivery();
+        await ledger.enqueue([running, waiting, done]);
+        await ledger.claim(keyOf(running), T0, T0 + 60_000);
+        await ledger.claim(keyOf(done), T0, T0 + 60_000);
+        await ledger.complete(keyOf(done), { at: T0, outcome: 'delivered', latencyMs: 1 }, T0);
+        assert.deepEqual(await ledger.due(T0 + 10, 10), []);
+        const missing = { ...keyOf(running), id: 'not-there' };
+        assert.equal(
+          await ledger.release([keyOf(running), keyOf(waiting), keyOf(done), missing], T0 + 10),
+          1,
+        );
+        assert.deepEqual(
+          (await ledger.due(T0 + 10, 10)).map((d) => d.id),
+          [running.id],
+        );
+        const entry = (await ledger.get(keyOf(running)))?.entry;
+        assert.equal(entry?.state, 'in-flight');
+        assert.equal(entry?.leaseUntil, T0 + 10);
+        assert.equal((await ledger.get(keyOf(waiting)))?.entry.state, 'pending');
+        assert.equal((await ledger.get(keyOf(done)))?.entry.state, 'delivered');
+        assert.equal(
+          await ledger.claim(keyOf(running), T0 + 10, T0 + 40_000),
+          true,
+          'another process takes it',
+        );
+        assert.equal(await ledger.release([keyOf(running)], T0 + 10_000), 1);
+        assert.equal(await ledger.release([keyOf(running)], T0 + 10_000), 0, 'a second time changes nothing');
+        assert.equal(await ledger.release([], T0), 0);
+      }));
+
     test('makes every pending delivery due while paging, each counted once', () =>
       withLedger(async ({ ledger }) => {
         const deliveries = Array.from({ length: 17 }, (_, i) => makeDelivery({ dueAt: T0 + 1000 + i }));

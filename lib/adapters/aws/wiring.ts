@@ -250,7 +250,9 @@ export async function createAwsRuntime(
       onError,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    closers.push(() => junction.stop());
+    closers.push(async () => {
+      await junction.stop();
+    });
     const app = createApp({ junction, onError, extensions: createReplayExtensions({ junction, log }) });
     return {
       config,

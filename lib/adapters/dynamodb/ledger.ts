@@ -475,6 +475,30 @@ export class DynamoLedger implements Ledger {
     return changed.filter(Boolean).length;
   }
 
+  async release(keys: readonly DeliveryKey[], now: number): Promise<number> {
+    const changed = await mapLimit(keys, this.#concurrency, async (key) => {
+      const out = await conditional('UpdateItem', this.#table, () =>
+        this.#client.send(
+          new UpdateItemCommand({
+            TableName: this.#table,
+            Key: { pk: s(keyString(key)) },
+            // An in-flight entry's dueKey is its lease: ending the lease makes it due.
+            UpdateExpression: 'SET leaseUntil = :now, dueKey = :now, updatedAt = :updated',
+            ConditionExpression: '#state = :inflight AND leaseUntil > :now',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':inflight': s('in-flight'),
+              ':now': n(now),
+              ':updated': n(this.#clock.now()),
+            },
+          }),
+        ),
+      );
+      return out !== undefined;
+    });
+    return changed.filter(Boolean).length;
+  }
+
   async #finish(
     key: DeliveryKey,
     state: 'delivered' | 'dead-lettered',

@@ -161,6 +161,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
     message: { headers: Record<string, string>; body: Uint8Array },
     extra: Record<string, string>,
     timeoutMs: number,
+    stop: AbortSignal | undefined,
   ): Promise<DeliveryResult> {
     const { method } = to;
     const url = new URL(to.url);
@@ -171,7 +172,9 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       ...extra,
       'user-agent': userAgent,
     };
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    // The dispatcher's stop deadline aborts the request too.
+    const signal = stop === undefined ? timeout : AbortSignal.any([timeout, stop]);
     let status: number;
     let responseHeaders: Record<string, string>;
     let start: { bytes: Buffer; over: boolean };
@@ -193,7 +196,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       const refused = refusedIn(error);
       if (refused) return { ok: false, retriable: false, error: `${where} refused: ${refused.message}` };
       const e = error as Error & { code?: string; cause?: { code?: string; message?: string } };
-      const timedOut = signal.aborted || e.name === 'TimeoutError' || /Timeout/.test(e.name);
+      const timedOut = timeout.aborted || e.name === 'TimeoutError' || /Timeout/.test(e.name);
       const detail = timedOut
         ? `timed out after ${timeoutMs} ms`
         : `${e.cause?.code ?? e.code ?? e.name}: ${e.cause?.message ?? e.message}`;
@@ -225,13 +228,20 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
         toHttpMessage(request.event, to.mode),
         { 'idempotency-key': headerSafe(request.idempotencyKey) },
         request.timeoutMs,
+        request.signal,
       );
     },
     /** A batch goes as `application/cloudevents-batch+json`; each event's (source, id) is its idempotency key. */
     deliverBatch(requests: readonly DeliveryRequest[]): Promise<DeliveryResult> {
       const first = requests[0];
       if (first === undefined) return Promise.resolve({ ok: true });
-      return send(destinationOf(first), toHttpBatch(requests.map((r) => r.event)), {}, first.timeoutMs);
+      return send(
+        destinationOf(first),
+        toHttpBatch(requests.map((r) => r.event)),
+        {},
+        first.timeoutMs,
+        first.signal,
+      );
     },
     close: () => agent.close(),
   };

@@ -337,6 +337,33 @@ export class SqliteLedger implements Ledger {
     });
   }
 
+  async release(keys: readonly DeliveryKey[], now: number): Promise<number> {
+    if (!Array.isArray(keys)) {
+      throw new JunctionError('InvalidRequest', `keys must be an array; got ${typeof keys}`, {
+        field: 'keys',
+      });
+    }
+    requireNumber('now', now);
+    const params = keys.map(keyParams);
+    if (params.length === 0) return 0;
+    const updatedAt = this.#clock.now();
+    return this.#db.write(() => {
+      let changed = 0;
+      for (const k of params) {
+        changed += this.#db.run(
+          `UPDATE ledger SET lease_until = ?, due_at = min(due_at, ?), updated_at = ?
+           WHERE ${KEY_WHERE} AND state = 'in-flight' AND lease_until > ?`,
+          now,
+          now,
+          updatedAt,
+          ...k,
+          now,
+        );
+      }
+      return changed;
+    });
+  }
+
   #stateOf(key: DeliveryKey): LedgerState | undefined {
     return this.#stateOfParams(keyParams(key));
   }

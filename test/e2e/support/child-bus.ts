@@ -9,6 +9,8 @@ export interface ChildBus {
   readonly child: ChildProcess;
   /** Output the child wrote to stderr. */
   readonly stderr: string[];
+  /** Output the child wrote to stdout after `ready`. */
+  readonly stdout: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -44,8 +46,9 @@ export function startChildBus(
       const match = /ready (\S+)/.exec(out);
       if (match) {
         child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve({ url: match[1] as string, child, stderr });
+        const stdout = [out.slice(match.index + match[0].length)];
+        child.stdout?.on('data', (more: Buffer) => stdout.push(more.toString()));
+        resolve({ url: match[1] as string, child, stderr, stdout });
       }
     };
     child.stdout?.on('data', onData);

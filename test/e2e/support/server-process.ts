@@ -1,7 +1,9 @@
 /**
  * A child-process entry for whole-system tests: runs the embedded bus and prints `ready <url>` when it serves.
  * With JUNCTION_KAFKA set, the log is that Kafka (topic JUNCTION_KAFKA_TOPIC, JUNCTION_KAFKA_PARTITIONS partitions).
- * JUNCTION_LEASE_MS shortens the delivery lease so that takeovers happen within a test.
+ * JUNCTION_LEASE_MS shortens the delivery lease so that takeovers happen within a test; JUNCTION_STOP_DEADLINE_MS sets
+ * the stop deadline and JUNCTION_FUNCTION_ISOLATION (`process` | `thread`) where functions run. On SIGTERM it closes
+ * the bus, prints `stopped <the close report as JSON>` and exits 0.
  */
 import { tmpdir } from 'node:os';
 import { createKafkaEventLog } from '../../../lib/adapters/kafka/index.ts';
@@ -32,8 +34,14 @@ const bus = await startEmbedded({
   onError: (error) => process.stderr.write(`server error: ${String(error)}\n`),
   ...(kafka === undefined ? {} : { kafka, log: await createKafkaEventLog(kafka) }),
   ...(env.JUNCTION_LEASE_MS === undefined ? {} : { leaseMs: Number(env.JUNCTION_LEASE_MS) }),
+  ...(env.JUNCTION_STOP_DEADLINE_MS === undefined
+    ? {}
+    : { stopDeadlineMs: Number(env.JUNCTION_STOP_DEADLINE_MS) }),
+  ...(env.JUNCTION_FUNCTION_ISOLATION === 'thread' ? { functionIsolation: 'thread' as const } : {}),
 });
 process.stdout.write(`ready ${bus.url}\n`);
 process.once('SIGTERM', () => {
-  void bus.close().then(() => process.exit(0));
+  void bus.close().then((report) => {
+    process.stdout.write(`stopped ${JSON.stringify(report ?? null)}\n`, () => process.exit(0));
+  });
 });
