@@ -285,7 +285,13 @@ export class Dispatcher {
         .finally(() => {
           release();
           for (const item of items) this.#local.delete(keyString(item.delivery));
-          if (lane.size === 0 && lane.active === 0) this.#lanes.delete(laneKey);
+          if (lane.size === 0 && lane.active === 0) {
+            this.#lanes.delete(laneKey);
+            // The adaptive limit outlives its lane (it comes and goes with traffic), not its rule.
+            const rule = this.#o.lookup(items[0]?.delivery.rule ?? '');
+            if (!rule?.targets.some((t) => t.id === items[0]?.delivery.target))
+              this.#adaptive.delete(laneKey);
+          }
           if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
         });
     }
