@@ -36,7 +36,11 @@ interface TargetBase {
   /** @default 'at-least-once' */
   readonly delivery: DeliveryMode;
   readonly retry: RetryPolicy;
-  /** At most this many deliveries to this target at once. @default 16 */
+  /**
+   * At most this many deliveries to this target at once. For `http` and `bus` targets the limit adapts: it starts
+   * here and moves between 1 and `maxConcurrency` (halving on overload, growing back while answers are fast).
+   * @default 16
+   */
   readonly concurrency: number;
   /** Per-attempt timeout. @default 10000 */
   readonly timeoutMs: number;
@@ -56,6 +60,11 @@ export interface HttpTarget extends TargetBase {
   /** CloudEvents HTTP binding mode. @default 'binary' */
   readonly mode: 'binary' | 'structured';
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The most deliveries at once the adaptive limit may reach (it grows while the target answers fast and halves on
+   * timeouts, 429, 5xx and slow answers). @default `concurrency`
+   */
+  readonly maxConcurrency?: number;
   /** Keep the start of a failed answer's body in attempts and dead letters (traces always do). @default false */
   readonly keepResponseBody?: boolean;
   /** Opt-in batched delivery (`application/cloudevents-batch+json`). */
@@ -75,6 +84,8 @@ export interface BusTarget extends TargetBase {
   readonly type: 'bus';
   /** Another Junction bus: its base URL (events are POSTed to `<url>/events`, structured). */
   readonly url: string;
+  /** As an `http` target's. @default `concurrency` */
+  readonly maxConcurrency?: number;
 }
 
 export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget;

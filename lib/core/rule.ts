@@ -141,6 +141,26 @@ function validateHeaders(value: unknown, path: string): Readonly<Record<string, 
   return Object.freeze(out);
 }
 
+/**
+ * The cap of an HTTP target's adaptive concurrency, when given: at least its starting `concurrency` when that was
+ * given too. Absent, `concurrency` is the cap (the limit only shrinks under load and grows back to it).
+ */
+function maxConcurrencyOf(
+  value: Record<string, unknown>,
+  concurrency: number,
+  path: string,
+): { maxConcurrency?: number } {
+  if (value.maxConcurrency === undefined) return {};
+  const max = integer(value.maxConcurrency, `${path}.maxConcurrency`, 1, RULE_LIMITS.maxConcurrency, 0);
+  if (value.concurrency !== undefined && max < concurrency) {
+    throw invalid(
+      `${path}.maxConcurrency (${max}) must be at least ${path}.concurrency (${concurrency})`,
+      `${path}.maxConcurrency`,
+    );
+  }
+  return { maxConcurrency: max };
+}
+
 /** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
 export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
@@ -195,6 +215,7 @@ export function validateTarget(value: unknown, index: number): Target {
         ...base,
         type,
         url: validateUrl(value.url, `${path}.url`),
+        ...maxConcurrencyOf(value, base.concurrency, path),
         ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
@@ -228,7 +249,12 @@ export function validateTarget(value: unknown, index: number): Target {
       });
     }
     case 'bus':
-      return Object.freeze({ ...base, type, url: validateUrl(value.url, `${path}.url`) });
+      return Object.freeze({
+        ...base,
+        type,
+        url: validateUrl(value.url, `${path}.url`),
+        ...maxConcurrencyOf(value, base.concurrency, path),
+      });
   }
 }
 

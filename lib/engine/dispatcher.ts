@@ -4,6 +4,7 @@
  * retry scheduled (never a sleep in a loop), or dead-lettered. A slow or failing target only fills its own lane.
  */
 import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { AimdLimit } from '../core/concurrency.ts';
 import { toJunctionError } from '../core/errors.ts';
 import { decideRetry } from '../core/retry.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
@@ -103,6 +104,14 @@ interface Lane {
 /** Thrown out of an attempt cut off at the stop deadline. */
 const INTERRUPTED = Symbol('interrupted');
 
+/** The adaptive limit of an `http` or `bus` target's lane, kept while the lane comes and goes. */
+interface Adaptive {
+  readonly limit: AimdLimit;
+  /** The settings it was made for: a rule change makes a new one. */
+  readonly initial: number;
+  readonly max: number;
+}
+
 export function keyString(key: DeliveryKey): string {
   return `${key.source}\u0000${key.id}\u0000${key.rule}\u0000${key.target}`;
 }
@@ -116,6 +125,8 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #lanes = new Map<string, Lane>();
+  /** Adaptive limits per lane key (`http` and `bus` targets). */
+  readonly #adaptive = new Map<string, Adaptive>();
   /** Deliveries queued or running in this process. */
   readonly #local = new Set<string>();
   readonly #idle: Array<() => void> = [];
@@ -142,6 +153,52 @@ export class Dispatcher {
     m.declare('junction_deliveries_total', 'counter', 'Delivery attempts by outcome.');
     m.declare('junction_dead_letters_total', 'counter', 'Deliveries dead-lettered.');
     m.declare('junction_delivery_latency_seconds', 'histogram', 'Latency of one delivery attempt.');
+    m.declare(
+      'junction_target_concurrency',
+      'gauge',
+      'The adaptive concurrency limit of an http or bus target (AIMD between 1 and its maxConcurrency).',
+    );
+  }
+
+  /** The adaptive limit of a lane's target, or undefined for targets with a fixed `concurrency`. */
+  #adaptiveOf(laneKey: string, target: Target | undefined): Adaptive | undefined {
+    if (target === undefined || (target.type !== 'http' && target.type !== 'bus')) return undefined;
+    const max = target.maxConcurrency ?? target.concurrency;
+    const found = this.#adaptive.get(laneKey);
+    if (found !== undefined && found.max === max && found.initial === target.concurrency) return found;
+    const made = {
+      limit: new AimdLimit({ max, initial: target.concurrency }),
+      initial: target.concurrency,
+      max,
+    };
+    this.#adaptive.set(laneKey, made);
+    this.#gauge(laneKey, made.limit.limit);
+    return made;
+  }
+
+  /** The concurrency limit of a lane's target now: adaptive for `http` and `bus`, fixed otherwise. */
+  #limitOf(laneKey: string, target: Target | undefined): number {
+    return this.#adaptiveOf(laneKey, target)?.limit.limit ?? target?.concurrency ?? 1;
+  }
+
+  /** Feeds an answered attempt to its lane's adaptive limit. */
+  #adapt(laneKey: string, target: Target, result: DeliveryResult, started: number, full: boolean): void {
+    const adaptive = this.#adaptiveOf(laneKey, target);
+    if (adaptive === undefined) return;
+    const before = adaptive.limit.limit;
+    // A final refusal (400, a refused address) is an answer from a healthy target; retriable failures are load.
+    const after = adaptive.limit.record(
+      result.ok || !result.retriable ? 'ok' : 'overload',
+      started,
+      this.#o.clock.now(),
+      full,
+    );
+    if (after !== before) this.#gauge(laneKey, after);
+  }
+
+  #gauge(laneKey: string, limit: number): void {
+    const [rule = '', target = ''] = laneKey.split('\u0000');
+    this.#o.metrics.set('junction_target_concurrency', limit, { rule, target });
   }
 
   /** The lease a fresh delivery gets when the router enqueues it. */
@@ -259,7 +316,8 @@ export class Dispatcher {
       const head = lane.bySource.values().next().value?.[0];
       if (!head) break;
       const target = this.#o.lookup(head.delivery.rule)?.targets.find((t) => t.id === head.delivery.target);
-      if (lane.active >= (target?.concurrency ?? 1)) break;
+      const limit = this.#limitOf(laneKey, target);
+      if (lane.active >= limit) break;
       const batch = target?.type === 'http' ? target.batch : undefined;
       if (batch !== undefined && lane.size < batch.maxSize) {
         // Opt-in batching: wait up to the window for a full batch.
@@ -280,6 +338,7 @@ export class Dispatcher {
       while (items.length < (batch?.maxSize ?? 1) && lane.size > 0) items.push(this.#take(lane));
       lane.batchReadyAt = undefined;
       lane.active++;
+      const full = lane.active >= limit;
       // The lane's slot is the target's: it is given back once the target answered, before the outcome is written.
       let released = false;
       const release = () => {
@@ -288,16 +347,26 @@ export class Dispatcher {
         lane.active--;
         if (lane.size > 0) this.#pump(laneKey, lane);
       };
+      const answered = (target: Target, result: DeliveryResult, started: number) => {
+        this.#adapt(laneKey, target, result, started, full);
+        release();
+      };
       const run =
         items.length === 1 && batch === undefined
-          ? this.#run(items[0] as Item, release)
-          : this.#runBatch(items, release);
+          ? this.#run(items[0] as Item, answered)
+          : this.#runBatch(items, answered);
       run
         .catch((error) => this.#o.onError?.(error))
         .finally(() => {
           release();
           for (const item of items) this.#local.delete(keyString(item.delivery));
-          if (lane.size === 0 && lane.active === 0) this.#lanes.delete(laneKey);
+          if (lane.size === 0 && lane.active === 0) {
+            this.#lanes.delete(laneKey);
+            // The adaptive limit outlives its lane (it comes and goes with traffic), not its rule.
+            const rule = this.#o.lookup(items[0]?.delivery.rule ?? '');
+            if (!rule?.targets.some((t) => t.id === items[0]?.delivery.target))
+              this.#adaptive.delete(laneKey);
+          }
           if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
         });
     }
@@ -391,12 +460,16 @@ export class Dispatcher {
     for (const item of items) this.#handBack.push(claimedNow ? { ...item, claimed: true } : item);
   }
 
-  async #run(item: Item, release: () => void): Promise<void> {
+  async #run(
+    item: Item,
+    answered: (target: Target, result: DeliveryResult, started: number) => void,
+  ): Promise<void> {
     const resolved = await this.#resolve(item);
     if (!resolved) return;
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
     if (!(await this.#claim(item, target, started))) return;
+    const sent = this.#o.clock.now();
     let result: DeliveryResult;
     try {
       result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
@@ -404,12 +477,15 @@ export class Dispatcher {
       if (error !== INTERRUPTED) throw error;
       return this.#cutOff([item], target.delivery === 'exactly-once');
     }
-    release();
+    answered(target, result, sent);
     await this.#record(item, rule, target, started, result);
   }
 
   /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
-  async #runBatch(items: readonly Item[], release: () => void): Promise<void> {
+  async #runBatch(
+    items: readonly Item[],
+    answered: (target: Target, result: DeliveryResult, started: number) => void,
+  ): Promise<void> {
     const resolved = await this.#resolve(items[0] as Item);
     if (!resolved) {
       await Promise.all(items.slice(1).map((item) => this.#resolve(item)));
@@ -424,6 +500,7 @@ export class Dispatcher {
     ).filter((item): item is Item => item !== undefined);
     if (claimed.length === 0) return;
     const requests = claimed.map((item) => this.#request(item, rule, target));
+    const sent = this.#o.clock.now();
     let result: DeliveryResult;
     try {
       result = await this.#call(target, (driver) =>
@@ -433,7 +510,7 @@ export class Dispatcher {
       if (error !== INTERRUPTED) throw error;
       return this.#cutOff(claimed, target.delivery === 'exactly-once');
     }
-    release();
+    answered(target, result, sent);
     await Promise.all(claimed.map((item) => this.#record(item, rule, target, started, result)));
   }
 

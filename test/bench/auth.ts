@@ -2,28 +2,14 @@
  * The cost of authentication on ingest: single-event throughput of a bus that requires an API key against an open
  * loopback bus (the same Host/Origin/CSRF guards run on both), in interleaved rounds of one run, as a ratio.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../lib/cli/cli.ts';
 import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
 import { tempDir } from '../helpers/paths.ts';
 import { runLoad } from './bus.ts';
+import { cpuSeconds } from './support/cpu.ts';
 import type { BenchTable } from './table.ts';
-
-/**
- * The CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere. Events per CPU
- * second of the bus is the steadier measure on a shared machine: wall-clock rates move with what else runs.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
 
 async function createKey(dataDir: string): Promise<string> {
   let out = '';

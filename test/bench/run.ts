@@ -16,6 +16,7 @@ const BENCHES: Record<string, Bench> = {
   functions: async (quick) => (await import('./functions.ts')).benchFunctions({ quick }),
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),
   auth: async (quick) => (await import('./auth.ts')).benchAuth({ quick }),
+  'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     const { benchKafkaRaw } = await import('./kafka.ts');

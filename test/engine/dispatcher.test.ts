@@ -1,13 +1,21 @@
-/** The dispatcher on real SQLite stores with a recording driver: fairness across sources, lanes per target. */
+/**
+ * The dispatcher on real SQLite stores: fairness across sources and lanes per target (a recording driver), and the
+ * adaptive concurrency of HTTP targets against real servers on 127.0.0.1.
+ */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { createHttpDriver } from '../../lib/adapters/http/http-driver.ts';
 import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
+import { createAddressPolicy } from '../../lib/core/net/address-policy.ts';
 import { validateRule } from '../../lib/core/rule.ts';
 import type { Rule } from '../../lib/core/rule-types.ts';
 import { Dispatcher } from '../../lib/engine/dispatcher.ts';
 import { Metrics } from '../../lib/engine/metrics.ts';
 import type { DeliveryRequest, PendingDelivery, TargetDriver } from '../../lib/ports.ts';
 import { systemClock } from '../../lib/ports.ts';
+import { publishBinary, request, startTestBus } from '../helpers/bus.ts';
 import { makeEvent, waitFor } from '../helpers/events.ts';
 import { tempDir } from '../helpers/paths.ts';
 
@@ -211,5 +219,188 @@ describe('Dispatcher', () => {
     setImmediate(() => answer?.());
     assert.deepEqual(await stopped, { deadlineReached: false, interrupted: 0, returned: 0 });
     assert.equal((await stores.ledger.get(delivery as PendingDelivery))?.entry.state, 'delivered');
+  });
+});
+
+/** An HTTP target on 127.0.0.1 that answers as told and counts the requests it holds at once. */
+async function startGauge(answer: () => { status: number; delayMs: number }) {
+  let inFlight = 0;
+  let peak = 0;
+  let received = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      const { status, delayMs } = answer();
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(status);
+        res.end();
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/in`,
+    get inFlight() {
+      return inFlight;
+    },
+    get received() {
+      return received;
+    },
+    /** The most requests held at once since the last call. */
+    takePeak(): number {
+      const p = peak;
+      peak = inFlight;
+      return p;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('Dispatcher: adaptive concurrency of HTTP targets (a real server on 127.0.0.1)', () => {
+  const dir = tempDir('junction-adaptive-');
+  let stores: SqliteStores;
+  const driver = createHttpDriver({ addressPolicy: createAddressPolicy({ allowLoopback: true }) });
+  before(() => {
+    stores = openSqliteStores({ dataDir: dir.path });
+  });
+  after(async () => {
+    await driver.close?.();
+    await stores.close();
+    dir.remove();
+  });
+
+  let sequence = 0;
+  /** Enqueues and submits `n` deliveries of `rule` to its target `web`, as the router does. */
+  async function publish(dispatcher: Dispatcher, rule: Rule, n: number): Promise<void> {
+    const now = Date.now();
+    const deliveries = Array.from({ length: n }, () => {
+      const id = `e${sequence++}`;
+      return {
+        source: '/adaptive',
+        id,
+        rule: rule.name,
+        target: 'web',
+        event: makeEvent({ source: '/adaptive', id }),
+        createdAt: now,
+        dueAt: now + 30_000,
+        attempts: [],
+      };
+    });
+    await stores.ledger.enqueue(deliveries);
+    dispatcher.submit(deliveries);
+  }
+
+  test('shrinks to 1 while the target fails or answers slowly, and grows back to maxConcurrency once it recovers', async () => {
+    let mode: 'fast' | 'failing' | 'slow' = 'fast';
+    const server = await startGauge(() =>
+      mode === 'fast'
+        ? { status: 200, delayMs: 5 }
+        : mode === 'failing'
+          ? { status: 503, delayMs: 5 }
+          : { status: 200, delayMs: 400 },
+    );
+    const metrics = new Metrics();
+    const rule = validateRule(
+      'adaptive',
+      {
+        pattern: { type: ['x'] },
+        targets: [
+          {
+            id: 'web',
+            type: 'http',
+            url: server.url,
+            concurrency: 4,
+            maxConcurrency: 24,
+            retry: { maxAttempts: 1 },
+          },
+        ],
+      },
+      Date.now(),
+    );
+    const dispatcher = new Dispatcher({
+      ledger: stores.ledger,
+      deadLetters: stores.deadLetters,
+      traces: stores.traces,
+      clock: systemClock,
+      metrics,
+      lookup: (name) => (name === rule.name ? rule : undefined),
+      drivers: { http: driver },
+      transform: (event) => event,
+      onEmitted: async () => [],
+    });
+    const limit = () => metrics.value('junction_target_concurrency', { rule: 'adaptive', target: 'web' });
+    try {
+      // Healthy: the limit grows from 4 to its cap, and the server sees that many at once — never more.
+      await publish(dispatcher, rule, 1500);
+      await dispatcher.idle();
+      assert.equal(limit(), 24);
+      const healthyPeak = server.takePeak();
+      assert.ok(healthyPeak > 4 && healthyPeak <= 24, `peak ${healthyPeak} while healthy`);
+
+      // Failing with 503: halves down to 1; once there, the server never holds more than one.
+      mode = 'failing';
+      await publish(dispatcher, rule, 400);
+      await waitFor(() => limit() === 1, 'the limit to shrink to 1 on 503s');
+      await waitFor(() => server.inFlight <= 1, 'the requests sent under the old limit to end');
+      server.takePeak();
+      const before = server.received;
+      await dispatcher.idle();
+      assert.ok(server.received - before >= 50, 'the lane kept sending, one at a time');
+      assert.equal(server.takePeak(), 1);
+
+      // Recovered: grows back to the cap.
+      mode = 'fast';
+      await publish(dispatcher, rule, 1500);
+      await dispatcher.idle();
+      assert.equal(limit(), 24);
+
+      // Slow (400 ms against a 5 ms baseline) without failing: shrinks as well.
+      mode = 'slow';
+      await publish(dispatcher, rule, 60);
+      await waitFor(() => limit() <= 3, 'the limit to shrink on slow answers');
+      await dispatcher.idle();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a slow target holds back neither ingest nor a sibling rule’s deliveries', async () => {
+    const slow = await startGauge(() => ({ status: 200, delayMs: 2000 }));
+    const fast = await startGauge(() => ({ status: 200, delayMs: 1 }));
+    const bus = await startTestBus();
+    try {
+      await request(bus.url, 'PUT', '/rules/slow', {
+        pattern: { type: ['x'] },
+        targets: [{ id: 'web', type: 'http', url: slow.url, concurrency: 2 }],
+      });
+      await request(bus.url, 'PUT', '/rules/fast', {
+        pattern: { type: ['x'] },
+        targets: [{ id: 'web', type: 'http', url: fast.url, concurrency: 2 }],
+      });
+      const n = 200;
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          publishBinary(bus, { id: `iso-${i}`, source: '/iso', type: 'x' }, '{}', 'application/json'),
+        ),
+      );
+      // Every event was accepted while the slow target had taken at most its first few.
+      assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([202]));
+      await waitFor(() => fast.received >= n, 'the sibling to receive every event');
+      // The sibling got all 200 while the slow target (2 at a time, 2 s each) had answered only its first few.
+      assert.ok(slow.received <= 10, `the slow target received ${slow.received}`);
+    } finally {
+      await bus.stop();
+      await slow.close();
+      await fast.close();
+    }
   });
 });

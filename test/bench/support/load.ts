@@ -96,6 +96,14 @@ async function worker(): Promise<void> {
   }
 }
 
+/** Rate mode: how long each request took to be answered, in ms. */
+const answers: number[] = [];
+
+function percentile(p: number): number | undefined {
+  const sorted = [...answers].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
 async function paced(): Promise<void> {
   const interval = 1000 / o.rate;
   let next = performance.now();
@@ -108,7 +116,9 @@ async function paced(): Promise<void> {
     }
     while (next <= performance.now()) {
       next += interval;
-      const p = single({ sentAt: performance.timeOrigin + performance.now() }).then((status) => {
+      const sentAt = performance.timeOrigin + performance.now();
+      const p = single({ sentAt }).then((status) => {
+        answers.push(performance.timeOrigin + performance.now() - sentAt);
         if (status >= 200 && status < 300) {
           ok++;
           events++;
@@ -124,5 +134,6 @@ async function paced(): Promise<void> {
 if (o.mode === 'rate') await paced();
 else await Promise.all(Array.from({ length: o.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ ok, failed, events, seconds })}\n`);
+const answer = answers.length === 0 ? {} : { answerP50: percentile(50), answerP99: percentile(99) };
+process.stdout.write(`${JSON.stringify({ ok, failed, events, seconds, ...answer })}\n`);
 agent.destroy();

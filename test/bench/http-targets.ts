@@ -1,0 +1,290 @@
+/**
+ * HTTP targets (issue #20): a rule → one HTTP target (a node:http receiver in its own process) at 250 and 1,000
+ * events/s, publish → received p50/p99 and the ingest answer's p99, against the raw floor (the same load generator
+ * posting straight to the receiver at the same rate); and the sustained delivery rate to one keep-alive target
+ * against the receiver's own ceiling (the load generator posting to it with 64 connections). Interleaved rounds,
+ * medians and spreads, delivered events per bus CPU-second. `--quick` for a short run.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
+import { request } from '../helpers/bus.ts';
+import { repoRoot, tempDir } from '../helpers/paths.ts';
+import { runLoad } from './bus.ts';
+import { cpuSeconds } from './support/cpu.ts';
+import { type BenchTable, printTable } from './table.ts';
+
+interface Receiver {
+  readonly url: string;
+  stats(reset?: boolean): Promise<{ count: number; latencies: number[] }>;
+  stop(): void;
+}
+
+function startReceiver(args: readonly string[] = []): Promise<Receiver> {
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(repoRoot, 'test/bench/support/receiver.ts'), ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the receiver exited (${code})`)));
+    child.stdout.on('data', (c: Buffer) => {
+      const m = /ready (\S+)/.exec(c.toString());
+      if (!m) return;
+      const url = m[1] as string;
+      resolve({
+        url,
+        stats: async (reset = false) =>
+          (await (await fetch(`${url}/stats${reset ? '?reset=1' : ''}`)).json()) as {
+            count: number;
+            latencies: number[];
+          },
+        stop: () => child.kill('SIGTERM'),
+      });
+    });
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+function spread(values: readonly number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  return `${f(sorted[0] ?? Number.NaN)}–${f(sorted.at(-1) ?? Number.NaN)}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (30 s at most) until the receiver has `count` events; answers its latencies, sorted, and resets it. */
+async function collect(receiver: Receiver, count: number): Promise<number[]> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && (await receiver.stats()).count < count) await sleep(50);
+  return (await receiver.stats(true)).latencies.sort((a, b) => a - b);
+}
+
+interface Round {
+  p50: number;
+  p99: number;
+  answerP99: number;
+  received: number;
+  sent: number;
+}
+
+async function rateRound(url: string, receiver: Receiver, rate: number, seconds: number, prefix: string) {
+  await receiver.stats(true);
+  const load = await runLoad({ url, mode: 'rate', rate, seconds, concurrency: 64, prefix, file: 'bench' });
+  const latencies = await collect(receiver, load.ok);
+  const answerP99 = (load as unknown as { answerP99?: number }).answerP99 ?? Number.NaN;
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    answerP99,
+    received: latencies.length,
+    sent: load.ok,
+  } satisfies Round;
+}
+
+async function withBus<T>(fn: (bus: ChildBus) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  const dir = tempDir('junction-bench-http-');
+  const bus = await startChildBus(join(dir.path, 'data'), await freePort(), env);
+  try {
+    return await fn(bus);
+  } finally {
+    await stopGracefully(bus);
+    dir.remove();
+  }
+}
+
+async function putRule(bus: ChildBus, url: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const answer = await request(bus.url, 'PUT', '/rules/to-http', {
+    pattern: { type: ['bench.event'] },
+    targets: [{ id: 'receiver', type: 'http', url: `${url}/in`, ...extra }],
+  });
+  if (answer.status >= 300) throw new Error(`PUT /rules answered ${answer.status}`);
+}
+
+async function latencyTable(quick: boolean): Promise<BenchTable> {
+  const seconds = quick ? 3 : 5;
+  const rounds = quick ? 2 : 3;
+  const receiver = await startReceiver();
+  try {
+    return await withBus(async (bus) => {
+      await putRule(bus, receiver.url);
+      await rateRound(bus.url, receiver, 200, 1, 'warm');
+      const rows: (string | number)[][] = [];
+      for (const rate of [250, 1000]) {
+        const floor: Round[] = [];
+        const junction: Round[] = [];
+        for (let round = 0; round < rounds; round++) {
+          floor.push(await rateRound(`${receiver.url}`, receiver, rate, seconds, `f${rate}-${round}`));
+          junction.push(await rateRound(bus.url, receiver, rate, seconds, `j${rate}-${round}`));
+        }
+        for (const [name, list] of [
+          ['raw floor: load generator → receiver', floor],
+          ['Junction: publish → rule → HTTP target', junction],
+        ] as const) {
+          const p99s = list.map((r) => r.p99);
+          rows.push([
+            `${rate}/s`,
+            name,
+            `${list.reduce((n, r) => n + r.received, 0)}/${list.reduce((n, r) => n + r.sent, 0)}`,
+            median(list.map((r) => r.p50)),
+            median(p99s),
+            spread(p99s),
+            name.startsWith('raw') ? '' : median(list.map((r) => r.answerP99)),
+          ]);
+        }
+        const ratio = median(junction.map((r) => r.p99)) / median(floor.map((r) => r.p99));
+        rows.push([`${rate}/s`, 'p99 ratio (Junction / floor)', '', '', `${ratio.toFixed(1)}×`, '', '']);
+      }
+      return {
+        title: 'HTTP target latency: publish → received by one HTTP target (ms), interleaved rounds',
+        columns: [
+          'rate',
+          'path',
+          'received/sent',
+          'p50 (median)',
+          'p99 (median)',
+          'p99 spread',
+          'ingest answer p99',
+        ],
+        rows,
+        notes: [
+          `${rounds} rounds of ${seconds} s each, floor and Junction alternating; medians of the rounds' percentiles.`,
+          'Target (#20): p99 < 50 ms at 1,000 events/s.',
+        ],
+      };
+    });
+  } finally {
+    receiver.stop();
+  }
+}
+
+/** Delivered events/s to one target while the bus is fed faster than it can deliver (batches of 100 × 8). */
+async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: number, prefix: string) {
+  await receiver.stats(true);
+  const pid = bus.child.pid;
+  const load = runLoad({ url: bus.url, mode: 'batch', batch: 100, seconds, concurrency: 8, prefix });
+  // Skip the first second (connections, JIT), then measure until the load ends.
+  await sleep(1000);
+  const startCount = (await receiver.stats()).count;
+  const startAt = performance.now();
+  const cpuStart = cpuSeconds(pid);
+  const published = await load;
+  const endCount = (await receiver.stats()).count;
+  const elapsed = (performance.now() - startAt) / 1000;
+  const cpuEnd = cpuSeconds(pid);
+  const delivered = endCount - startCount;
+  // Then the backlog alone (no ingest beside it): 3 s, or until every published event arrived.
+  const drainStart = performance.now();
+  const drainDeadline = drainStart + 3000;
+  let drained = endCount;
+  while (performance.now() < drainDeadline && drained < published.events) {
+    await sleep(100);
+    drained = (await receiver.stats()).count;
+  }
+  const drainCpu = cpuSeconds(pid);
+  await receiver.stats(true);
+  return {
+    rate: delivered / elapsed,
+    perCpu: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : delivered / (cpuEnd - cpuStart),
+    published: published.events / published.seconds,
+    drainRate: (drained - endCount) / ((performance.now() - drainStart) / 1000),
+    drainPerCpu:
+      cpuEnd === undefined || drainCpu === undefined
+        ? Number.NaN
+        : (drained - endCount) / (drainCpu - cpuEnd),
+  };
+}
+
+async function saturationTable(quick: boolean, env: Record<string, string> = {}): Promise<BenchTable> {
+  const seconds = quick ? 4 : 8;
+  const rounds = quick ? 2 : 3;
+  const receiver = await startReceiver();
+  try {
+    const floor: number[] = [];
+    const rates: number[] = [];
+    const perCpu: number[] = [];
+    const published: number[] = [];
+    const drain: number[] = [];
+    const drainPerCpu: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      await receiver.stats(true);
+      const raw = await runLoad({
+        url: `${receiver.url}`,
+        mode: 'single',
+        seconds: Math.max(2, seconds / 2),
+        concurrency: 64,
+        prefix: `raw-${round}`,
+      });
+      floor.push(raw.events / raw.seconds);
+      // A bus of its own each round: no backlog carried over from the round before.
+      const r = await withBus(async (bus) => {
+        await putRule(bus, receiver.url);
+        return saturationRound(bus, receiver, seconds, `sat-${round}`);
+      }, env);
+      rates.push(r.rate);
+      perCpu.push(r.perCpu);
+      published.push(r.published);
+      drain.push(r.drainRate);
+      drainPerCpu.push(r.drainPerCpu);
+    }
+    return {
+      title: 'HTTP target throughput: sustained deliveries/s to one keep-alive HTTP/1.1 target',
+      columns: ['path', 'events/s (median)', 'spread', 'per bus CPU-second', 'vs floor'],
+      rows: [
+        [
+          'raw floor: load generator → receiver, 64 connections',
+          Math.round(median(floor)),
+          spread(floor),
+          '',
+          '100%',
+        ],
+        [
+          `Junction: rule → HTTP target, while ingesting ${Math.round(median(published))}/s`,
+          Math.round(median(rates)),
+          spread(rates),
+          Math.round(median(perCpu)),
+          `${((median(rates) / median(floor)) * 100).toFixed(0)}%`,
+        ],
+        [
+          'Junction: the backlog alone, once ingest stopped (3 s at most)',
+          Math.round(median(drain)),
+          spread(drain),
+          Math.round(median(drainPerCpu)),
+          `${((median(drain) / median(floor)) * 100).toFixed(0)}%`,
+        ],
+      ],
+      notes: [
+        `${rounds} interleaved rounds; Junction (a fresh bus each round) fed batches of 100 × 8 connections for ${seconds} s, measured from the first second to the end of the load.`,
+        'Target (#20): ≥ 5,000 events/s.',
+      ],
+    };
+  } finally {
+    receiver.stop();
+  }
+}
+
+export async function benchHttpTargets(options: { quick: boolean }): Promise<BenchTable[]> {
+  return [await latencyTable(options.quick), await saturationTable(options.quick)];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes('--quick');
+  if (!process.argv.includes('--saturation')) printTable(await latencyTable(quick));
+  // `--profile=DIR`: the bus of the saturation run writes a CPU profile there.
+  const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const env: Record<string, string> =
+    profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` };
+  if (!process.argv.includes('--latency')) printTable(await saturationTable(quick, env));
+}
