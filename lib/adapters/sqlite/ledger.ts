@@ -1,4 +1,5 @@
 /** Ledger on SQLite: one row per delivery (source, id, rule, target); claims are single conditional UPDATEs. */
+import type { SQLInputValue } from 'node:sqlite';
 import { serializeEvent } from '../../core/cloudevent.ts';
 import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
@@ -313,53 +314,43 @@ export class SqliteLedger implements Ledger {
   }
 
   async makeDue(keys: readonly DeliveryKey[], now: number): Promise<number> {
-    if (!Array.isArray(keys)) {
-      throw new JunctionError('InvalidRequest', `keys must be an array; got ${typeof keys}`, {
-        field: 'keys',
-      });
-    }
-    requireNumber('now', now);
-    const params = keys.map(keyParams);
-    if (params.length === 0) return 0;
-    const updatedAt = this.#clock.now();
-    return this.#db.write(() => {
-      let changed = 0;
-      for (const k of params) {
-        changed += this.#db.run(
-          `UPDATE ledger SET due_at = ?, updated_at = ? WHERE ${KEY_WHERE} AND state = 'pending' AND due_at > ?`,
-          now,
-          updatedAt,
-          ...k,
-          now,
-        );
-      }
-      return changed;
-    });
+    return this.#updateEach(
+      keys,
+      now,
+      `UPDATE ledger SET due_at = ?, updated_at = ? WHERE ${KEY_WHERE} AND state = 'pending' AND due_at > ?`,
+      (k, updatedAt) => [now, updatedAt, ...k, now],
+    );
   }
 
   async release(keys: readonly DeliveryKey[], now: number): Promise<number> {
+    return this.#updateEach(
+      keys,
+      now,
+      `UPDATE ledger SET lease_until = ?, due_at = min(due_at, ?), updated_at = ?
+           WHERE ${KEY_WHERE} AND state = 'in-flight' AND lease_until > ?`,
+      (k, updatedAt) => [now, now, updatedAt, ...k, now],
+    );
+  }
+
+  /** Runs one UPDATE per delivery key in one write; answers how many rows changed. */
+  async #updateEach(
+    keys: readonly DeliveryKey[],
+    now: number,
+    sql: string,
+    params: (key: ReturnType<typeof keyParams>, updatedAt: number) => SQLInputValue[],
+  ): Promise<number> {
     if (!Array.isArray(keys)) {
       throw new JunctionError('InvalidRequest', `keys must be an array; got ${typeof keys}`, {
         field: 'keys',
       });
     }
     requireNumber('now', now);
-    const params = keys.map(keyParams);
-    if (params.length === 0) return 0;
+    const keyed = keys.map(keyParams);
+    if (keyed.length === 0) return 0;
     const updatedAt = this.#clock.now();
     return this.#db.write(() => {
       let changed = 0;
-      for (const k of params) {
-        changed += this.#db.run(
-          `UPDATE ledger SET lease_until = ?, due_at = min(due_at, ?), updated_at = ?
-           WHERE ${KEY_WHERE} AND state = 'in-flight' AND lease_until > ?`,
-          now,
-          now,
-          updatedAt,
-          ...k,
-          now,
-        );
-      }
+      for (const k of keyed) changed += this.#db.run(sql, ...params(k, updatedAt));
       return changed;
     });
   }
