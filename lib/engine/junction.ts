@@ -852,10 +852,13 @@ export class Junction {
 
   async health(): Promise<Record<string, unknown>> {
     const ends = await this.#o.log.endOffsets();
+    let disabled = 0;
+    for (const rule of this.#rules.values()) if (!rule.enabled) disabled++;
     return {
       status: 'ok',
       partitions: this.#o.log.partitions,
-      rules: this.#rules.size,
+      rules: this.#rules.size - disabled,
+      rulesDisabled: disabled,
       events: ends.reduce((n, p) => n + p.offset, 0),
       deliveriesInFlight: this.dispatcher.inFlight,
     };

@@ -287,6 +287,17 @@ describe('Junction rules without targets, and checkTarget', () => {
     assert.equal((await junction.setRuleEnabled('bare', true, { allowNoTargets: true })).enabled, true);
   });
 
+  test('counts enabled and disabled rules apart in its health', async () => {
+    await junction.putRule('draft', { pattern: { source: ['d'] }, targets: [], enabled: false });
+    await junction.putRule('live', { pattern: { source: ['l'] }, targets: [] }, { allowNoTargets: true });
+    const before = await junction.health();
+    await junction.setRuleEnabled('live', false);
+    const after = await junction.health();
+    assert.equal(after.rules, (before.rules as number) - 1);
+    assert.equal(after.rulesDisabled, (before.rulesDisabled as number) + 1);
+    assert.ok((after.rulesDisabled as number) >= 2, 'the draft and the disabled rule');
+  });
+
   test('checks one target: the address policy, the function and the driver', async () => {
     await junction.checkTarget(validateTarget({ id: 't', type: 'http', url: 'http://ok' }, 0), 'targets[0]');
     await assert.rejects(
