@@ -1,7 +1,9 @@
 /** The live set of enabled rules, compiled: one pattern index for all patterns, CESQL filters beside it. */
 import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
-import { PatternIndex } from '../core/pattern/index.ts';
+import { type FieldTrie, selectJson } from '../core/codec/json-select.ts';
+import { rawDataText } from '../core/codec/raw-data.ts';
+import { type PathTrie, PatternIndex } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
 interface Entry {
@@ -18,6 +20,8 @@ export class RuleMatcher {
   readonly #index = new PatternIndex();
   readonly #entries = new Map<string, Entry>();
   readonly #filterOnly = new Map<string, Entry>();
+  /** What the patterns read of `data` (`null` when none reads it); `undefined` after a change, until the next match. */
+  #dataFields: FieldTrie | null | undefined = null;
 
   /** Adds or replaces a rule; a disabled rule is removed from matching. */
   set(rule: Rule): void {
@@ -32,11 +36,15 @@ export class RuleMatcher {
     } else {
       this.#index.add(rule.name, rule.pattern);
       this.#entries.set(rule.name, entry);
+      this.#dataFields = undefined;
     }
   }
 
   delete(name: string): void {
-    if (this.#entries.delete(name)) this.#index.remove(name);
+    if (this.#entries.delete(name)) {
+      this.#index.remove(name);
+      this.#dataFields = undefined;
+    }
     this.#filterOnly.delete(name);
   }
 
@@ -47,7 +55,7 @@ export class RuleMatcher {
   /** The enabled rules the event matches, in name order (so traces and deliveries are deterministic). */
   match(event: CloudEvent): Rule[] {
     const matched: Rule[] = [];
-    for (const name of this.#index.match(event)) {
+    for (const name of this.#index.match(this.#patternView(event))) {
       const entry = this.#entries.get(name);
       if (entry && (entry.filter === undefined || entry.filter.matches(event))) matched.push(entry.rule);
     }
@@ -58,7 +66,37 @@ export class RuleMatcher {
     return matched;
   }
 
+  /**
+   * What the pattern index walks: the event itself, or — when its `data` is JSON text and patterns read `data` — a
+   * copy of its attributes with `data` read from the text selectively (only the members the patterns name; numbers
+   * with their lexeme). The event's own lazy `data` is left unparsed for whatever reads it later.
+   */
+  #patternView(event: CloudEvent): CloudEvent {
+    if (this.#dataFields === undefined) {
+      const data = this.#index.paths.children.get('data');
+      this.#dataFields = data === undefined ? null : fieldTrie(data);
+    }
+    if (this.#dataFields === null) return event;
+    const text = rawDataText(event);
+    if (text === undefined) return event;
+    const view: Record<string, unknown> = {};
+    for (const key of Object.keys(event)) if (key !== 'data') view[key] = event[key];
+    view.data = selectJson(text, this.#dataFields);
+    return view as CloudEvent;
+  }
+
   get(name: string): Rule | undefined {
     return this.#entries.get(name)?.rule ?? this.#filterOnly.get(name)?.rule;
   }
+}
+
+/** A snapshot of the index's path trie as `selectJson` reads it: a node ends a path where more fields pass than go on. */
+function fieldTrie(node: PathTrie): FieldTrie {
+  const children = new Map<string, FieldTrie>();
+  let below = 0;
+  for (const [name, child] of node.children) {
+    below += child.uses;
+    children.set(name, fieldTrie(child));
+  }
+  return { children, whole: node.uses > below || children.size === 0 };
 }

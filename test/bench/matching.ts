@@ -19,7 +19,7 @@ interface Group {
 }
 
 /** A small deterministic PRNG (mulberry32), so every run measures the same data. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -78,7 +78,7 @@ const STREETS = [
 const ST_TYPES = ['ST', 'ST', 'ST', 'ST', 'AVE', 'BLVD', 'WAY', 'TER', 'PL', null];
 
 /** One citylots2-like feature: properties, geometry with nested coordinate objects and firstCoordinates. */
-function lot(next: () => number, i: number): Record<string, unknown> {
+export function lot(next: () => number, i: number): Record<string, unknown> {
   const block = String(Math.floor(next() * 7000)).padStart(4, '0');
   const lotNum = String(Math.floor(next() * 300)).padStart(3, '0');
   const street = STREETS[Math.floor(next() * STREETS.length)] as string;
@@ -109,7 +109,7 @@ function lot(next: () => number, i: number): Record<string, unknown> {
 }
 
 /** A rule of the family that the data set does not match (operands drawn outside the data's value space). */
-function filler(family: string, next: () => number, i: number): unknown {
+export function filler(family: string, next: () => number, i: number): unknown {
   const word = `Q${i.toString(36)}${Math.floor(next() * 1e6).toString(36)}`;
   const never = { BLOCK_NUM: [`Z${i}`] };
   const x = 1000 + next() * 1000;

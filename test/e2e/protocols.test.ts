@@ -163,7 +163,7 @@ describe('ingest protocols, end to end', () => {
     const target = await startHttpTarget((_, index) => ({ status: index === 0 ? 503 : 200 }));
     try {
       await request(bus.url, 'PUT', '/rules/exact-json', {
-        pattern: { source: ['/exact-json'], data: { n: [{ numeric: ['>', 0] }] } },
+        pattern: { source: ['/exact-json'], data: { n2: [{ numeric: ['>', 0] }] } },
         targets: [
           {
             id: 'raw',

@@ -15,7 +15,7 @@ import type {
   Subscription,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { parseStoredEvent, type Row, requireInteger, type SqliteDatabase } from './database.ts';
+import { parseStoredEvent, requireInteger, type SqliteDatabase } from './database.ts';
 import { partitionFor } from './partitioner.ts';
 
 export interface SqliteEventLogOptions {
@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS log_commits (
   grp TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, partition));
 `;
 
+/** How many just-appended events a log keeps in memory for its readers, at most (see `#recent`). */
+const RECENT_MAX_EVENTS = 8192;
+/** …and how many characters of their stored text, at most. */
+const RECENT_MAX_CHARS = 16 * 1024 * 1024;
+
 /** Wake-ups of idle subscriptions after local appends, keyed by database file (several logs on one file). */
 const appendListeners = new Map<string, Set<(partitions: ReadonlySet<number>) => void>>();
 /** Groups with a running member in this process, keyed by database file. */
@@ -81,6 +86,13 @@ export class SqliteEventLog implements EventLog {
   #maxDedupWindowMs = 0;
   #lastDedupPrune = 0;
   #closed = false;
+  /**
+   * The events this log appended most recently, by `offset * partitions + partition`, oldest first: a subscription
+   * reading them moments later takes the validated object instead of scanning its stored text again. Filled at
+   * commit (a rolled-back append leaves nothing), bounded by `RECENT_MAX_EVENTS` and `RECENT_MAX_CHARS`.
+   */
+  readonly #recent = new Map<number, { readonly event: CloudEvent; readonly chars: number }>();
+  #recentChars = 0;
 
   constructor(db: SqliteDatabase, options: SqliteEventLogOptions = {}) {
     this.#db = db;
@@ -142,7 +154,10 @@ export class SqliteEventLog implements EventLog {
     // an event delivered early is at worst delivered twice (at-least-once); an exactly-once claim is durable and,
     // coming later in the same WAL, makes the append durable before the target runs.
     return this.#db.write(() => this.#appendNow(prepared, windowMs, touched), {
-      onCommit: () => notifyAppend(this.#db.path, touched),
+      onCommit: (results) => {
+        this.#remember(prepared, results);
+        notifyAppend(this.#db.path, touched);
+      },
     });
   }
 
@@ -313,14 +328,45 @@ export class SqliteEventLog implements EventLog {
 
   /** @internal Reads without the open check, for subscriptions finishing after close began. */
   readNow(partition: number, fromOffset: number, limit: number): LogRecord[] {
-    return this.#db
-      .all(
-        'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+    const rows = this.#db.all(
+      'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+      partition,
+      fromOffset,
+      limit,
+    );
+    return rows.map((row) => {
+      const offset = Number(row.offset);
+      return {
         partition,
-        fromOffset,
-        limit,
-      )
-      .map((row) => toRecord(partition, row));
+        offset,
+        key: String(row.key),
+        timestamp: Number(row.timestamp),
+        event: this.#recent.get(offset * this.partitions + partition)?.event ?? parseStoredEvent(row.event),
+      };
+    });
+  }
+
+  /** Keeps the events an append committed (not its duplicates) for the subscriptions about to read them. */
+  #remember(
+    prepared: ReadonlyArray<{ event: CloudEvent; text: string }>,
+    results: readonly AppendResult[],
+  ): void {
+    for (const [i, result] of results.entries()) {
+      const item = prepared[i];
+      if (result.duplicate || item === undefined) continue;
+      const chars = item.text.length;
+      this.#recent.set(result.position.offset * this.partitions + result.position.partition, {
+        event: item.event,
+        chars,
+      });
+      this.#recentChars += chars;
+    }
+    while (this.#recent.size > RECENT_MAX_EVENTS || this.#recentChars > RECENT_MAX_CHARS) {
+      const oldest = this.#recent.entries().next().value;
+      if (oldest === undefined) break;
+      this.#recent.delete(oldest[0]);
+      this.#recentChars -= oldest[1].chars;
+    }
   }
 
   #appendNow(
@@ -445,16 +491,6 @@ export class SqliteEventLog implements EventLog {
       throw new JunctionError('BufferUnavailable', 'the SQLite event log is closed', { retriable: true });
     }
   }
-}
-
-function toRecord(partition: number, row: Row): LogRecord {
-  return {
-    partition,
-    offset: Number(row.offset),
-    key: String(row.key),
-    timestamp: Number(row.timestamp),
-    event: parseStoredEvent(row.event),
-  };
 }
 
 function notifyAppend(path: string, partitions: ReadonlySet<number>): void {

@@ -37,6 +37,13 @@ interface Condition {
   readonly subs: Set<Sub>;
 }
 
+/** The trie of the field paths patterns use, as `PatternIndex.paths` shows it. */
+export interface PathTrie {
+  readonly children: ReadonlyMap<string, PathTrie>;
+  /** Fields of live sub-patterns whose path runs through this node (the root counts none). */
+  readonly uses: number;
+}
+
 interface PathNode {
   readonly children: Map<string, PathNode>;
   index: AnchorIndex | undefined;
@@ -305,6 +312,14 @@ export class PatternIndex {
 
   has(id: string): boolean {
     return this.#entries.has(id);
+  }
+
+  /**
+   * The trie of every field path the patterns use, read-only and live (it changes with `add` and `remove`): what a
+   * reader needs of an event to match it. A node where more fields pass than go on to its children ends a path.
+   */
+  get paths(): PathTrie {
+    return this.#root;
   }
 
   /** Validates and adds a pattern under `id`, replacing the pattern already there. */

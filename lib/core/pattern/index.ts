@@ -1,6 +1,6 @@
 /** The EventBridge event-pattern engine: validation, the compiled index, the reference interpreter, explain. */
 export { compilePattern, validatePattern } from './compile.ts';
-export { PatternIndex } from './engine.ts';
+export { type PathTrie, PatternIndex } from './engine.ts';
 export type { Explanation } from './explain.ts';
 export { explain } from './explain.ts';
 export { comparableValue, JsonNumber, parseJsonPreservingNumbers } from './json-number.ts';

@@ -63,10 +63,36 @@ test('rejects every caller of a failed flush with a retriable BufferUnavailable 
       assert.equal(reason.retriable, true);
     }
     assert.deepEqual(await h.stores.traces.get('s', 'lost'), []);
+    // Nothing of the failed append stays in memory: the next event takes its offset and is read as itself.
+    const retry = makeEvent({ source: 'urn:lost' });
+    const [again] = await h.stores.log.append([retry]);
+    assert.equal(again?.position?.offset, 0, 'the failed append left its partition empty');
+    const [read] = await h.stores.log.read(again.position.partition, again.position.offset, 1);
+    assert.equal(read?.event, retry);
     const after = h.reopen();
-    assert.equal((await readAll(after.log)).length, 1);
+    assert.equal((await readAll(after.log)).length, 2);
     const [next] = await after.log.append([makeEvent({ source: 'urn:kept' })]);
     assert.equal(next?.position?.offset, 1, 'offsets stay dense after the failed flush');
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('reads events it appended moments ago as the validated objects, and older ones from their stored text', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const { log } = h.stores;
+    const first = makeEvent({ data: { n: 1 } });
+    await log.append([first]);
+    const [fresh] = await log.read(0, 0, 1);
+    assert.equal(fresh?.event, first, 'no second scan of what this log just wrote');
+    // Past the in-memory window (8,192 events) the record is read from its text, and is the same event.
+    for (let i = 0; i < 9; i++) await log.append(makeEvents(1000));
+    const [old] = await log.read(0, 0, 1);
+    assert.notEqual(old?.event, first);
+    assert.deepEqual({ ...old?.event, data: old?.event.data }, { ...first, data: first.data });
+    const [recent] = await log.read(0, 9000, 1);
+    assert.equal(recent?.offset, 9000);
   } finally {
     await h.cleanup();
   }

@@ -1,0 +1,275 @@
+/**
+ * Reads from JSON text only the members a set of field paths can reach: what the router needs of an event's `data`
+ * to match it, without `JSON.parse` of the whole text and without the deep freeze of the value a target may read.
+ * Numbers keep their lexeme where a double would lose it (`JsonNumber`, as `parseJsonPreservingNumbers` gives), so
+ * the answer is the one the pattern language defines on the text.
+ *
+ * The text must be valid JSON (a scanner checked it at ingest): this reader does not validate, it only finds ends.
+ */
+import { JsonNumber } from '../pattern/json-number.ts';
+
+/** A trie of member names: the paths whose values are wanted. */
+export interface FieldTrie {
+  readonly children: ReadonlyMap<string, FieldTrie>;
+  /** A path ends here: the value at this node is kept whole (every member below it). */
+  readonly whole: boolean;
+}
+
+/** Nesting beyond this is read by `JSON.parse`-like full reading through an explicit stack, never by recursion. */
+const MAX_RECURSION = 256;
+
+let src = '';
+let pos = 0;
+
+/**
+ * The value of `text` with, in every object on a path of `trie`, only the members the trie names (and members whose
+ * name holds a `.`, which a pattern may address as a dotted path), kept whole where a path ends. Arrays keep every
+ * element, each read against the same node. A member name repeated in one object keeps its last value, as with
+ * `JSON.parse`.
+ */
+export function selectJson(text: string, trie: FieldTrie): unknown {
+  src = text;
+  pos = 0;
+  try {
+    skipWhitespace();
+    return trie.whole ? readWhole(0) : readSelected(trie, 0);
+  } finally {
+    src = '';
+  }
+}
+
+function skipWhitespace(): void {
+  let c = src.charCodeAt(pos);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = src.charCodeAt(++pos);
+}
+
+function readSelected(node: FieldTrie, depth: number): unknown {
+  const c = src.charCodeAt(pos);
+  if (c === 0x7b) {
+    if (depth >= MAX_RECURSION) return readWhole(depth);
+    pos++;
+    const out: Record<string, unknown> = {};
+    skipWhitespace();
+    if (src.charCodeAt(pos) === 0x7d) {
+      pos++;
+      return out;
+    }
+    for (;;) {
+      const key = readString();
+      skipWhitespace();
+      pos++; // ':'
+      skipWhitespace();
+      const child = node.children.get(key);
+      if (child !== undefined) {
+        put(out, key, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
+      } else if (key.includes('.')) {
+        put(out, key, readWhole(depth + 1));
+      } else {
+        skipValue();
+      }
+      skipWhitespace();
+      if (src.charCodeAt(pos++) === 0x7d) return out;
+      skipWhitespace();
+    }
+  }
+  if (c === 0x5b) {
+    if (depth >= MAX_RECURSION) return readWhole(depth);
+    pos++;
+    const out: unknown[] = [];
+    skipWhitespace();
+    if (src.charCodeAt(pos) === 0x5d) {
+      pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(readSelected(node, depth + 1));
+      skipWhitespace();
+      if (src.charCodeAt(pos++) === 0x5d) return out;
+      skipWhitespace();
+    }
+  }
+  return readScalar(c);
+}
+
+/** The whole value at `pos`. */
+function readWhole(depth: number): unknown {
+  const c = src.charCodeAt(pos);
+  if (c !== 0x7b && c !== 0x5b) return readScalar(c);
+  if (depth >= MAX_RECURSION) {
+    const start = pos;
+    skipValue();
+    return parseDeep(src.slice(start, pos));
+  }
+  pos++;
+  skipWhitespace();
+  if (c === 0x7b) {
+    const out: Record<string, unknown> = {};
+    if (src.charCodeAt(pos) === 0x7d) {
+      pos++;
+      return out;
+    }
+    for (;;) {
+      const key = readString();
+      skipWhitespace();
+      pos++;
+      skipWhitespace();
+      put(out, key, readWhole(depth + 1));
+      skipWhitespace();
+      if (src.charCodeAt(pos++) === 0x7d) return out;
+      skipWhitespace();
+    }
+  }
+  const out: unknown[] = [];
+  if (src.charCodeAt(pos) === 0x5d) {
+    pos++;
+    return out;
+  }
+  for (;;) {
+    out.push(readWhole(depth + 1));
+    skipWhitespace();
+    if (src.charCodeAt(pos++) === 0x5d) return out;
+    skipWhitespace();
+  }
+}
+
+function readScalar(c: number): unknown {
+  if (c === 0x22) return readString();
+  if (c === 0x74) {
+    pos += 4;
+    return true;
+  }
+  if (c === 0x66) {
+    pos += 5;
+    return false;
+  }
+  if (c === 0x6e) {
+    pos += 4;
+    return null;
+  }
+  return readNumber();
+}
+
+/** A number: a JS number when it prints back as its lexeme, else a `JsonNumber` keeping the lexeme. */
+function readNumber(): number | JsonNumber {
+  const start = pos;
+  let plainInteger = true;
+  for (;;) {
+    const c = src.charCodeAt(pos);
+    if (c >= 0x30 && c <= 0x39) pos++;
+    else if (c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) {
+      if (c !== 0x2d || pos !== start) plainInteger = false;
+      pos++;
+    } else break;
+  }
+  const lexeme = src.slice(start, pos);
+  const value = Number(lexeme);
+  // A plain integer of up to 15 digits (no leading zero in valid JSON, except "0" and "-0") prints back as itself.
+  if (plainInteger && lexeme.length <= 15 && lexeme !== '-0') return value;
+  return String(value) === lexeme ? value : new JsonNumber(lexeme);
+}
+
+/** The string whose opening quote is at `pos`, decoded; `pos` ends after its closing quote. */
+function readString(): string {
+  const start = pos + 1;
+  let i = start;
+  for (;;) {
+    const c = src.charCodeAt(i);
+    if (c === 0x22) {
+      pos = i + 1;
+      return src.slice(start, i);
+    }
+    if (c === 0x5c) break;
+    i++;
+  }
+  skipString();
+  return JSON.parse(src.slice(start - 1, pos)) as string;
+}
+
+/** Moves `pos` past the string whose opening quote is at `pos`. */
+function skipString(): void {
+  let i = pos + 1;
+  for (;;) {
+    const end = src.indexOf('"', i);
+    if (end < 0) throw new SyntaxError('unterminated string in JSON text the scanner accepted');
+    // The quote is escaped when an odd number of backslashes precedes it.
+    let backslashes = 0;
+    while (src.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) {
+      pos = end + 1;
+      return;
+    }
+    i = end + 1;
+  }
+}
+
+/** A run of characters that are not `"`, `{`, `}`, `[` or `]` (sticky: matched at `lastIndex`). */
+const UNSTRUCTURED = /[^"[\]{}]*/y;
+
+/** Moves `pos` past the value at `pos`, whatever its nesting (no recursion). */
+function skipValue(): void {
+  const c = src.charCodeAt(pos);
+  if (c === 0x22) {
+    skipString();
+    return;
+  }
+  if (c !== 0x7b && c !== 0x5b) {
+    for (;;) {
+      const d = src.charCodeAt(pos);
+      if (
+        d === 0x2c ||
+        d === 0x7d ||
+        d === 0x5d ||
+        d === 0x20 ||
+        d === 0x0a ||
+        d === 0x0d ||
+        d === 0x09 ||
+        Number.isNaN(d)
+      ) {
+        return;
+      }
+      pos++;
+    }
+  }
+  let depth = 0;
+  for (;;) {
+    const d = src.charCodeAt(pos);
+    if (d === 0x22) {
+      skipString();
+      continue;
+    }
+    pos++;
+    if (d === 0x2c || d === 0x3a) {
+      // Jump over what cannot open, close or quote (numbers, literals, separators, whitespace) at the regex engine's speed.
+      UNSTRUCTURED.lastIndex = pos;
+      UNSTRUCTURED.test(src);
+      pos = UNSTRUCTURED.lastIndex;
+      continue;
+    }
+    if (d === 0x7b || d === 0x5b) depth++;
+    else if (d === 0x7d || d === 0x5d) {
+      if (--depth === 0) return;
+    } else if (Number.isNaN(d)) throw new SyntaxError('unterminated value in JSON text the scanner accepted');
+  }
+}
+
+/** A member set as `JSON.parse` sets it (`__proto__` is an own member, not the prototype). */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else out[key] = value;
+}
+
+/** A value nested beyond `MAX_RECURSION`: read by `JSON.parse` with numbers kept as lexemes where needed. */
+function parseDeep(text: string): unknown {
+  const saved = src;
+  const savedPos = pos;
+  try {
+    return JSON.parse(text, (_key, value, context?: { source?: string }) => {
+      if (typeof value !== 'number' || context?.source === undefined) return value;
+      return String(value) === context.source ? value : new JsonNumber(context.source);
+    });
+  } finally {
+    src = saved;
+    pos = savedPos;
+  }
+}

@@ -1,0 +1,139 @@
+/** The selective reader: only the members a trie names, numbers with their lexeme, the same answer as a full parse. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type FieldTrie, selectJson } from '../../../lib/core/codec/json-select.ts';
+import { JsonNumber, parseJsonPreservingNumbers } from '../../../lib/core/pattern/index.ts';
+
+/** A trie from dotted paths (a path ending at a node makes it whole). */
+function trie(...paths: string[][]): FieldTrie {
+  type Node = { children: Map<string, Node>; whole: boolean };
+  const root: Node = { children: new Map(), whole: false };
+  for (const path of paths) {
+    let node = root;
+    for (const seg of path) {
+      let child = node.children.get(seg);
+      if (child === undefined) {
+        child = { children: new Map(), whole: false };
+        node.children.set(seg, child);
+      }
+      node = child;
+    }
+    node.whole = true;
+  }
+  return root;
+}
+
+/** What the selection must equal: the full value, pruned to the trie in every object on its paths. */
+function prune(value: unknown, node: FieldTrie): unknown {
+  if (node.whole) return value;
+  if (Array.isArray(value)) return value.map((v) => prune(v, node));
+  if (typeof value !== 'object' || value === null || value instanceof JsonNumber) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const child = node.children.get(key);
+    if (child !== undefined)
+      Object.defineProperty(out, key, {
+        value: prune(v, child),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else if (key.includes('.'))
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+describe('selectJson', () => {
+  it('keeps the named members and drops the rest, at any depth and through arrays', () => {
+    const text = '{"a":{"b":1,"c":[1,2,{"x":"y"}]},"d":[{"e":true,"f":null},{"e":false}],"g":"skip \\" me"}';
+    assert.deepEqual(selectJson(text, trie(['a', 'b'], ['d', 'e'])), {
+      a: { b: 1 },
+      d: [{ e: true }, { e: false }],
+    });
+    assert.deepEqual(selectJson(text, trie(['a'])), { a: { b: 1, c: [1, 2, { x: 'y' }] } });
+    assert.deepEqual(selectJson(text, trie(['g'])), { g: 'skip " me' });
+    assert.deepEqual(selectJson(text, trie()), {});
+  });
+
+  it('keeps members whose name holds a dot whole (a pattern may address them as a dotted path)', () => {
+    assert.deepEqual(selectJson('{"a.b":{"c":1},"z":2}', trie(['a', 'b', 'c'])), { 'a.b': { c: 1 } });
+  });
+
+  it('decodes escaped names and values, and keeps a repeated name last, as JSON.parse does', () => {
+    const text = '{ "k\\u0065y" : "v\\u00e9\\n" , "key": "last", "other": {"key": 1} }';
+    assert.deepEqual(selectJson(text, trie(['key'])), { key: 'last' });
+    assert.deepEqual(
+      selectJson('{"q":"a\\\\","n":1}', trie(['n'])),
+      { n: 1 },
+      'a value ending in an escaped backslash',
+    );
+  });
+
+  it('keeps __proto__ as an own member, never as the prototype', () => {
+    const selected = selectJson('{"__proto__":{"polluted":true}}', trie(['__proto__'])) as object;
+    assert.equal(Object.getPrototypeOf(selected), Object.prototype);
+    assert.deepEqual(Object.keys(selected), ['__proto__']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('keeps the lexeme of numbers a double would change', () => {
+    const selected = selectJson(
+      '{"a":1.50,"b":-0,"c":12345678901234567890,"d":3.0e2,"e":42,"f":-7.25}',
+      trie(['a'], ['b'], ['c'], ['d'], ['e'], ['f']),
+    ) as Record<string, unknown>;
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(selected).map(([k, v]) => [k, v instanceof JsonNumber ? `lexeme ${v.lexeme}` : v]),
+      ),
+      {
+        a: 'lexeme 1.50',
+        b: 'lexeme -0',
+        c: 'lexeme 12345678901234567890',
+        d: 'lexeme 3.0e2',
+        e: 42,
+        f: -7.25,
+      },
+    );
+  });
+
+  it('reads nesting deeper than its recursion bound without recursing further', () => {
+    const depth = 600;
+    const text = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    let expected: unknown = 1;
+    for (let i = 0; i < depth; i++) expected = { a: expected };
+    assert.deepEqual(selectJson(text, trie(Array.from({ length: depth + 5 }, () => 'a'))), expected);
+    assert.deepEqual(selectJson(text, trie(['a'])), expected);
+    assert.deepEqual(
+      selectJson(`[${text},{"b":[${'['.repeat(depth)}${']'.repeat(depth)}]}]`, trie(['a', 'a'])),
+      [{ a: { a: (expected as { a: { a: unknown } }).a.a } }, {}],
+    );
+  });
+
+  it('equals the full parse pruned to the trie, for any JSON text and any paths', () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'a.b', '', '__proto__', 'é', 'x"y');
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(null, true, false, 0, -0.5, 1.5, 12345678901234567000, 1e21),
+        fc.string({ maxLength: 6 }),
+        fc.constantFrom('1.50', '-0', '3.0e2', '9007199254740993').map((n) => ({ __raw: n })),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 4 }),
+      ),
+    })).value;
+    const pathArb = fc.array(fc.array(key, { minLength: 1, maxLength: 3 }), { maxLength: 4 });
+    fc.assert(
+      fc.property(json, pathArb, fc.boolean(), (value, paths, spaced) => {
+        const text = JSON.stringify(value, null, spaced ? 1 : undefined).replace(
+          /\{\s*"__raw":\s*"([^"]+)"\s*\}/g,
+          '$1',
+        );
+        const t = trie(...paths);
+        assert.deepEqual(selectJson(text, t), prune(parseJsonPreservingNumbers(text), t));
+      }),
+      { numRuns: 2000, seed: 20261203 },
+    );
+  });
+});
