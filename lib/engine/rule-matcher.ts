@@ -1,7 +1,7 @@
 /** The live set of enabled rules, compiled: one pattern index for all patterns, CESQL filters beside it. */
 import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
-import { type FieldTrie, selectJson } from '../core/codec/json-select.ts';
+import { type FieldTrie, fieldTrie, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
 import { type PathTrie, PatternIndex } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
@@ -74,7 +74,7 @@ export class RuleMatcher {
   #patternView(event: CloudEvent): CloudEvent {
     if (this.#dataFields === undefined) {
       const data = this.#index.paths.children.get('data');
-      this.#dataFields = data === undefined ? null : fieldTrie(data);
+      this.#dataFields = data === undefined ? null : selectorOf(data);
     }
     if (this.#dataFields === null) return event;
     const text = rawDataText(event);
@@ -91,12 +91,12 @@ export class RuleMatcher {
 }
 
 /** A snapshot of the index's path trie as `selectJson` reads it: a node ends a path where more fields pass than go on. */
-function fieldTrie(node: PathTrie): FieldTrie {
+function selectorOf(node: PathTrie): FieldTrie {
   const children = new Map<string, FieldTrie>();
   let below = 0;
   for (const [name, child] of node.children) {
     below += child.uses;
-    children.set(name, fieldTrie(child));
+    children.set(name, selectorOf(child));
   }
-  return { children, whole: node.uses > below || children.size === 0 };
+  return fieldTrie(children, node.uses > below || children.size === 0);
 }

@@ -8,11 +8,28 @@
  */
 import { JsonNumber } from '../pattern/json-number.ts';
 
-/** A trie of member names: the paths whose values are wanted. */
+/** A trie of member names: the paths whose values are wanted. Made by `fieldTrie`. */
 export interface FieldTrie {
   readonly children: ReadonlyMap<string, FieldTrie>;
   /** A path ends here: the value at this node is kept whole (every member below it). */
   readonly whole: boolean;
+  /** The children's names and nodes side by side, when few enough to compare in place (else empty). */
+  readonly names: readonly string[];
+  readonly nodes: readonly FieldTrie[];
+}
+
+/** Up to this many children, a member name is compared in place with each, never sliced and hashed. */
+const FEW_CHILDREN = 8;
+
+/** A trie node: its children by name, and whether a path ends at it. */
+export function fieldTrie(children: ReadonlyMap<string, FieldTrie>, whole: boolean): FieldTrie {
+  const few = children.size <= FEW_CHILDREN;
+  return {
+    children,
+    whole,
+    names: few ? [...children.keys()] : [],
+    nodes: few ? [...children.values()] : [],
+  };
 }
 
 /** Nesting beyond this is read by `JSON.parse`-like full reading through an explicit stack, never by recursion. */
@@ -54,15 +71,37 @@ function readSelected(node: FieldTrie, depth: number): unknown {
       pos++;
       return out;
     }
+    const { names, nodes } = node;
+    const few = names.length > 0 || node.children.size === 0;
     for (;;) {
-      const key = readString();
+      // The member name: compared in place when it is plain (no escape, no dot) and the node has few children.
+      const start = pos + 1;
+      let i = start;
+      let k = src.charCodeAt(i);
+      while (k !== 0x22 && k !== 0x5c && k !== 0x2e) k = src.charCodeAt(++i);
+      let key: string | undefined;
+      let child: FieldTrie | undefined;
+      if (k === 0x22 && few) {
+        pos = i + 1;
+        const length = i - start;
+        for (let n = 0; n < names.length; n++) {
+          const name = names[n] as string;
+          if (name.length === length && src.startsWith(name, start)) {
+            key = name;
+            child = nodes[n];
+            break;
+          }
+        }
+      } else {
+        key = readString();
+        child = node.children.get(key);
+      }
       skipWhitespace();
       pos++; // ':'
       skipWhitespace();
-      const child = node.children.get(key);
       if (child !== undefined) {
-        put(out, key, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
-      } else if (key.includes('.')) {
+        put(out, key as string, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
+      } else if (key?.includes('.')) {
         put(out, key, readWhole(depth + 1));
       } else {
         skipValue();
@@ -202,9 +241,6 @@ function skipString(): void {
   }
 }
 
-/** A run of characters that are not `"`, `{`, `}`, `[` or `]` (sticky: matched at `lastIndex`). */
-const UNSTRUCTURED = /[^"[\]{}]*/y;
-
 /** Moves `pos` past the value at `pos`, whatever its nesting (no recursion). */
 function skipValue(): void {
   const c = src.charCodeAt(pos);
@@ -213,42 +249,29 @@ function skipValue(): void {
     return;
   }
   if (c !== 0x7b && c !== 0x5b) {
+    // A number or a literal: up to the next separator, closer or whitespace (all below '0' but '-', or ']' '}').
     for (;;) {
-      const d = src.charCodeAt(pos);
-      if (
-        d === 0x2c ||
-        d === 0x7d ||
-        d === 0x5d ||
-        d === 0x20 ||
-        d === 0x0a ||
-        d === 0x0d ||
-        d === 0x09 ||
-        Number.isNaN(d)
-      ) {
-        return;
-      }
-      pos++;
+      const d = src.charCodeAt(++pos);
+      if (d === 0x2c || d === 0x7d || d === 0x5d || d <= 0x20 || Number.isNaN(d)) return;
     }
   }
-  let depth = 0;
+  let depth = 1;
+  pos++;
   for (;;) {
     const d = src.charCodeAt(pos);
-    if (d === 0x22) {
-      skipString();
-      continue;
-    }
-    pos++;
-    if (d === 0x2c || d === 0x3a) {
-      // Jump over what cannot open, close or quote (numbers, literals, separators, whitespace) at the regex engine's speed.
-      UNSTRUCTURED.lastIndex = pos;
-      UNSTRUCTURED.test(src);
-      pos = UNSTRUCTURED.lastIndex;
-      continue;
-    }
-    if (d === 0x7b || d === 0x5b) depth++;
-    else if (d === 0x7d || d === 0x5d) {
+    if (d < 0x5b) {
+      // Digits, signs, separators, whitespace, upper-case letters, or a quote.
+      if (d === 0x22) skipString();
+      else pos++;
+    } else if (d === 0x5b || d === 0x7b) {
+      depth++;
+      pos++;
+    } else if (d === 0x5d || d === 0x7d) {
+      pos++;
       if (--depth === 0) return;
-    } else if (Number.isNaN(d)) throw new SyntaxError('unterminated value in JSON text the scanner accepted');
+    } else if (Number.isNaN(d)) {
+      throw new SyntaxError('unterminated value in JSON text the scanner accepted');
+    } else pos++;
   }
 }
 
