@@ -16,7 +16,7 @@ import { payloadKind } from './codec/media-type.ts';
 import { defineRawData, JsonText, rawDataText } from './codec/raw-data.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { isAbsoluteUri, isUriReference } from './codec/uri.ts';
-import { encodeUtf8, utf8Length } from './codec/utf8.ts';
+import { encodeUtf8Scratch, utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
 
 export interface ValidateEventOptions {
@@ -409,7 +409,7 @@ export function parseEventJson(text: string, options: ValidateEventOptions = {})
   // The scanner reads UTF-8: a string with a lone surrogate has no UTF-8 form, and a leading BOM would
   // be skipped as in a body (JSON.parse rejects it in a string), so both take the parsed path.
   if (text.charCodeAt(0) !== 0xfeff && (text as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-    const scanned = scanEventBody(encodeUtf8(text), text);
+    const scanned = scanEventBody(encodeUtf8Scratch(text), text);
     if (scanned !== undefined) return validateScannedEvent(scanned, options);
   }
   return validateEvent(parseJson(text, 'event'), options);

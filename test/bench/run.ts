@@ -12,6 +12,7 @@ const BENCHES: Record<string, Bench> = {
     const { benchAdversarial, benchMatching } = await import('./matching.ts');
     return [await benchMatching({ quick }), benchAdversarial({ quick })];
   },
+  'matching-peer': async (quick) => (await import('./matching-peer.ts')).benchMatchingPeer({ quick }),
   codec: async (quick) => (await import('./codec.ts')).benchCodec({ quick }),
   functions: async (quick) => (await import('./functions.ts')).benchFunctions({ quick }),
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),

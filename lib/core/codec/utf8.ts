@@ -9,6 +9,26 @@ export function encodeUtf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
+/** The largest buffer `encodeUtf8Scratch` keeps. */
+const MAX_SCRATCH = 4 * 1024 * 1024;
+
+/** The buffer `encodeUtf8Scratch` reuses (grown as needed, never shrunk below its first size). */
+let scratch = new Uint8Array(64 * 1024);
+
+/**
+ * The UTF-8 bytes of a string in a shared buffer, valid only until the next call: for a reader that scans them at
+ * once (no allocation per call, which is what `encodeUtf8` costs most on short texts).
+ */
+export function encodeUtf8Scratch(text: string): Uint8Array {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; a text too large to keep a buffer for gets its own.
+  const most = text.length * 3;
+  if (most > MAX_SCRATCH) return encoder.encode(text);
+  if (scratch.length < most)
+    scratch = new Uint8Array(Math.min(MAX_SCRATCH, Math.max(most, scratch.length * 2)));
+  const { written } = encoder.encodeInto(text, scratch);
+  return scratch.subarray(0, written);
+}
+
 /**
  * Decodes UTF-8 bytes strictly, or returns `undefined` when they are not valid UTF-8 (overlong forms,
  * surrogates, truncated sequences). A byte order mark is kept unless `stripBom` is set, so that text

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { decodeUtf8, encodeUtf8, utf8Length } from '../../../lib/core/codec/utf8.ts';
+import { decodeUtf8, encodeUtf8, encodeUtf8Scratch, utf8Length } from '../../../lib/core/codec/utf8.ts';
 
 test('counts UTF-8 bytes like the encoder, lone surrogates included', () => {
   fc.assert(
@@ -23,4 +23,17 @@ test('returns undefined for invalid UTF-8, short or long', () => {
   const long = new Uint8Array(1000).fill(0x41);
   long[999] = 0xff;
   assert.equal(decodeUtf8(long), undefined);
+});
+
+test('encodeUtf8Scratch gives the bytes encodeUtf8 gives, small or large, ASCII or not', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 200 }), (text) => {
+      assert.deepEqual([...encodeUtf8Scratch(text)], [...encodeUtf8(text)]);
+    }),
+    { numRuns: 500 },
+  );
+  const large = `é${'x'.repeat(200_000)}€`;
+  assert.deepEqual(Buffer.from(encodeUtf8Scratch(large)), Buffer.from(encodeUtf8(large)));
+  const huge = 'y'.repeat(2_000_000);
+  assert.equal(encodeUtf8Scratch(huge).length, 2_000_000);
 });
