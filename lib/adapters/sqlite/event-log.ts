@@ -92,6 +92,9 @@ export class SqliteEventLog implements EventLog {
    * commit (a rolled-back append leaves nothing), bounded by `RECENT_MAX_EVENTS` and `RECENT_MAX_CHARS`.
    */
   readonly #recent = new Map<number, { readonly event: CloudEvent; readonly chars: number }>();
+  /** The keys of `#recent` oldest first, from `#recentHead` on (a queue: a Map's oldest entry is slow to find once many are deleted). */
+  #recentOrder: number[] = [];
+  #recentHead = 0;
   #recentChars = 0;
 
   constructor(db: SqliteDatabase, options: SqliteEventLogOptions = {}) {
@@ -355,17 +358,22 @@ export class SqliteEventLog implements EventLog {
       const item = prepared[i];
       if (result.duplicate || item === undefined) continue;
       const chars = item.text.length;
-      this.#recent.set(result.position.offset * this.partitions + result.position.partition, {
-        event: item.event,
-        chars,
-      });
+      const key = result.position.offset * this.partitions + result.position.partition;
+      this.#recent.set(key, { event: item.event, chars });
+      this.#recentOrder.push(key);
       this.#recentChars += chars;
     }
     while (this.#recent.size > RECENT_MAX_EVENTS || this.#recentChars > RECENT_MAX_CHARS) {
-      const oldest = this.#recent.entries().next().value;
-      if (oldest === undefined) break;
-      this.#recent.delete(oldest[0]);
-      this.#recentChars -= oldest[1].chars;
+      const key = this.#recentOrder[this.#recentHead++];
+      if (key === undefined) break;
+      const entry = this.#recent.get(key);
+      if (entry === undefined) continue;
+      this.#recent.delete(key);
+      this.#recentChars -= entry.chars;
+    }
+    if (this.#recentHead > 1024 && this.#recentHead * 2 > this.#recentOrder.length) {
+      this.#recentOrder = this.#recentOrder.slice(this.#recentHead);
+      this.#recentHead = 0;
     }
   }
 
