@@ -59,9 +59,9 @@ export interface DispatcherOptions {
   readonly poisonAfterCrashes?: number;
   /**
    * Most deliveries this process holds in memory (queued or running), each with its event. Past it, fresh
-   * deliveries stay only in the ledger, pending until their lease (`leaseMs`) runs out, and the poller takes them
-   * then; the poller takes no more than there is room for. Bounds memory when events arrive faster than targets
-   * take them. @default 10000
+   * deliveries stay only in the ledger, made due at once, and the poller takes them as room frees (it is woken when
+   * the held count falls to half); it takes no more than there is room for. Bounds memory when events arrive faster
+   * than targets take them. @default 10000
    */
   readonly maxHeld?: number;
 }
@@ -130,6 +130,8 @@ export class Dispatcher {
   /** Deliveries queued or running in this process. */
   readonly #local = new Set<string>();
   readonly #idle: Array<() => void> = [];
+  /** Fresh deliveries were left to the ledger for want of room: wake the poller once room frees. */
+  #overflowed = false;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #polling = false;
@@ -274,13 +276,14 @@ export class Dispatcher {
 
   /**
    * Hands fresh deliveries (just enqueued in the ledger with a lease of `leaseMs`) to their lanes. Those past
-   * `maxHeld` are left to the ledger: the poller takes them once their lease runs out. Claimed ones (the poller
-   * holds their lease) are always taken; the poller claims no more than there is room for.
+   * `maxHeld` are left to the ledger, made due at once: the poller takes them as room frees (not a lease later).
+   * Claimed ones (the poller holds their lease) are always taken; the poller claims no more than there is room for.
    */
   submit(
     deliveries: readonly PendingDelivery[],
     options: { claimed?: boolean; possibleDuplicate?: boolean } = {},
   ): void {
+    let overflow: DeliveryKey[] | undefined;
     for (const delivery of deliveries) {
       const key = keyString(delivery);
       if (this.#local.has(key)) continue;
@@ -288,7 +291,10 @@ export class Dispatcher {
         if (options.claimed) this.#handBack.push({ delivery, claimed: true, possibleDuplicate: false });
         continue;
       }
-      if (!options.claimed && this.#local.size >= this.#maxHeld) continue;
+      if (!options.claimed && this.#local.size >= this.#maxHeld) {
+        (overflow ??= []).push(keyOf(delivery));
+        continue;
+      }
       this.#local.add(key);
       const laneKey = `${delivery.rule}\u0000${delivery.target}`;
       let lane = this.#lanes.get(laneKey);
@@ -309,6 +315,16 @@ export class Dispatcher {
       lane.size++;
       this.#pump(laneKey, lane);
     }
+    if (overflow !== undefined) this.#leaveToLedger(overflow);
+  }
+
+  /** Makes fresh deliveries this process has no room for due now, for the poller to take as room frees. */
+  #leaveToLedger(keys: readonly DeliveryKey[]): void {
+    this.#overflowed = true;
+    const now = this.#o.clock.now();
+    void (async () => {
+      for (let i = 0; i < keys.length; i += 500) await this.#o.ledger.makeDue(keys.slice(i, i + 500), now);
+    })().catch((error) => this.#o.onError?.(error));
   }
 
   #pump(laneKey: string, lane: Lane): void {
@@ -366,6 +382,10 @@ export class Dispatcher {
             const rule = this.#o.lookup(items[0]?.delivery.rule ?? '');
             if (!rule?.targets.some((t) => t.id === items[0]?.delivery.target))
               this.#adaptive.delete(laneKey);
+          }
+          if (this.#overflowed && this.#local.size <= this.#maxHeld / 2) {
+            this.#overflowed = false;
+            this.wake();
           }
           if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
         });
@@ -689,16 +709,33 @@ export class Dispatcher {
       const due = (await o.ledger.due(now, Math.min(256, room))).filter(
         (d) => !this.#local.has(keyString(d)),
       );
-      for (const d of due) {
-        const rule = o.lookup(d.rule);
-        const target = rule?.targets.find((t) => t.id === d.target);
-        const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
-        const before = await o.ledger.get(keyOf(d));
-        if (!(await o.ledger.claim(keyOf(d), now, lease))) continue;
-        // An entry found in flight had a lease that ran out: its process died mid-delivery.
-        this.submit([d], { claimed: true, possibleDuplicate: before?.entry.state === 'in-flight' });
+      // Claimed side by side (the SQLite ledger commits claims made in one turn together; DynamoDB takes them in
+      // parallel), then handed to the lanes in the ledger's order.
+      const claims = await Promise.allSettled(
+        due.map(async (d) => {
+          const rule = o.lookup(d.rule);
+          const target = rule?.targets.find((t) => t.id === d.target);
+          const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
+          const before = await o.ledger.get(keyOf(d));
+          if (!(await o.ledger.claim(keyOf(d), now, lease))) return undefined;
+          // An entry found in flight had a lease that ran out: its process died mid-delivery.
+          return { delivery: d, possibleDuplicate: before?.entry.state === 'in-flight' };
+        }),
+      );
+      let failure: PromiseRejectedResult | undefined;
+      for (const claim of claims) {
+        if (claim.status === 'rejected') {
+          failure ??= claim;
+          continue;
+        }
+        if (claim.value === undefined) continue;
+        this.submit([claim.value.delivery], {
+          claimed: true,
+          possibleDuplicate: claim.value.possibleDuplicate,
+        });
         taken++;
       }
+      if (failure !== undefined) throw failure.reason;
       if (due.length < Math.min(256, room)) return taken;
     }
   }

@@ -20,7 +20,7 @@ interface Receiver {
   stop(): void;
 }
 
-function startReceiver(args: readonly string[] = []): Promise<Receiver> {
+export function startReceiver(args: readonly string[] = []): Promise<Receiver> {
   const child = spawn(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', join(repoRoot, 'test/bench/support/receiver.ts'), ...args],
@@ -94,7 +94,10 @@ async function rateRound(url: string, receiver: Receiver, rate: number, seconds:
   } satisfies Round;
 }
 
-async function withBus<T>(fn: (bus: ChildBus) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+export async function withBus<T>(
+  fn: (bus: ChildBus) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
   const dir = tempDir('junction-bench-http-');
   const bus = await startChildBus(join(dir.path, 'data'), await freePort(), env);
   try {
@@ -105,7 +108,11 @@ async function withBus<T>(fn: (bus: ChildBus) => Promise<T>, env: Record<string,
   }
 }
 
-async function putRule(bus: ChildBus, url: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function putRule(
+  bus: ChildBus,
+  url: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const answer = await request(bus.url, 'PUT', '/rules/to-http', {
     pattern: { type: ['bench.event'] },
     targets: [{ id: 'receiver', type: 'http', url: `${url}/in`, ...extra }],

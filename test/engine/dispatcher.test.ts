@@ -161,6 +161,54 @@ describe('Dispatcher', () => {
     }
   });
 
+  test('delivers what it had no room for as soon as room frees, not a lease or a poll later', async () => {
+    const rule = validateRule(
+      'overflow',
+      {
+        pattern: { type: ['x'] },
+        targets: [{ id: 'web', type: 'http', url: 'http://127.0.0.1:1/', concurrency: 4 }],
+      },
+      Date.now(),
+    );
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const delivered = new Set<string>();
+    // A lease of ten minutes and a poll once a minute: only the hand-off on free room delivers the rest in time.
+    const dispatcher = dispatcherWith(
+      rule,
+      {
+        async deliver(request: DeliveryRequest) {
+          await gate;
+          delivered.add(request.event.id);
+          return { ok: true, status: 200 };
+        },
+      },
+      { maxHeld: 10, leaseMs: 600_000, pollMs: 60_000 },
+    );
+    const deliveries = await enqueue(
+      rule,
+      Array.from({ length: 60 }, (_, i) => ({ source: '/overflow', id: `overflow-${i}` })),
+      600_000,
+    );
+    dispatcher.start();
+    try {
+      dispatcher.submit(deliveries);
+      assert.equal(dispatcher.inFlight, 10);
+      await waitFor(
+        async () => (await stores.ledger.due(Date.now(), 100)).length >= 50,
+        'the 50 left made due',
+      );
+      release();
+      await waitFor(() => delivered.size === 60, 'every delivery, well before any lease or poll', 30_000);
+      for (const d of deliveries) assert.equal((await stores.ledger.get(d))?.entry.state, 'delivered');
+    } finally {
+      release();
+      await dispatcher.stop();
+    }
+  });
+
   test('stop hands queued deliveries back and cuts running ones off at the deadline, recording nothing for them', async () => {
     const rule = validateRule(
       'stopping',

@@ -46,6 +46,7 @@ CREATE INDEX IF NOT EXISTS ledger_state_due ON ledger (state, due_at);
 CREATE INDEX IF NOT EXISTS ledger_state_updated ON ledger (state, updated_at);
 CREATE INDEX IF NOT EXISTS ledger_live ON ledger (rule, target, created_at)
   WHERE state IN ('pending', 'in-flight');
+CREATE INDEX IF NOT EXISTS ledger_leases ON ledger (lease_until) WHERE state = 'in-flight';
 `;
 
 const KEY_WHERE = 'source = ? AND id = ? AND rule = ? AND target = ?';
@@ -93,11 +94,13 @@ export class SqliteLedger implements Ledger {
     if (limit === 0) return [];
     return this.#db
       .all(
-        // Two index range scans (state, due_at) with their own LIMIT, merged: no sort of the whole backlog.
+        // Two index range scans with their own LIMIT, merged: no sort of the whole backlog. Pending ones by
+        // (state, due_at); in-flight ones by their lease's end (only leases that ran out are read: not the many a
+        // busy process holds, which a scan by due_at would read on every call).
         `SELECT * FROM (SELECT ${COLUMNS}, rowid AS rid FROM ledger
            WHERE state = 'pending' AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?2)
-         UNION ALL SELECT * FROM (SELECT ${COLUMNS}, rowid AS rid FROM ledger
-           WHERE state = 'in-flight' AND due_at <= ?1 AND lease_until <= ?1 ORDER BY due_at, rowid LIMIT ?2)
+         UNION ALL SELECT * FROM (SELECT ${COLUMNS}, rowid AS rid FROM ledger INDEXED BY ledger_leases
+           WHERE state = 'in-flight' AND lease_until <= ?1 AND due_at <= ?1 ORDER BY due_at, rowid LIMIT ?2)
          ORDER BY due_at, rid LIMIT ?2`,
         now,
         limit,
