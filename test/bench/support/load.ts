@@ -1,13 +1,14 @@
 /**
  * A load generator run as its own process, so it does not share an event loop with the server it measures.
  * Modes: `single` (one binary-mode event per request), `batch` (N events per request), `rate` (single events at a
- * fixed rate, carrying their send time for latency probes). Prints one JSON line with its counts.
+ * fixed rate, carrying their send time for latency probes), `batch-rate` (batches of N at a fixed rate of events,
+ * each event carrying its send time). Prints one JSON line with its counts.
  */
 import { Agent, request } from 'node:http';
 
 interface Options {
   url: string;
-  mode: 'single' | 'batch' | 'rate' | 'get';
+  mode: 'single' | 'batch' | 'rate' | 'batch-rate' | 'get';
   seconds: number;
   concurrency: number;
   batch: number;
@@ -63,7 +64,7 @@ function single(extra: Record<string, unknown> = {}): Promise<number> {
   );
 }
 
-function batch(): Promise<number> {
+function batch(sentAt?: number): Promise<number> {
   const list = [];
   for (let i = 0; i < o.batch; i++) {
     list.push({
@@ -71,7 +72,7 @@ function batch(): Promise<number> {
       id: `${o.prefix}-${sequence++}`,
       source: '/bench',
       type: 'bench.event',
-      data: { n: sequence },
+      data: sentAt === undefined ? { n: sequence } : { n: sequence, sentAt },
     });
   }
   return send(
@@ -105,7 +106,8 @@ function percentile(p: number): number | undefined {
 }
 
 async function paced(): Promise<void> {
-  const interval = 1000 / o.rate;
+  const perRequest = o.mode === 'batch-rate' ? o.batch : 1;
+  const interval = (1000 * perRequest) / o.rate;
   let next = performance.now();
   const inflight = new Set<Promise<void>>();
   while (performance.now() < deadline) {
@@ -117,11 +119,11 @@ async function paced(): Promise<void> {
     while (next <= performance.now()) {
       next += interval;
       const sentAt = performance.timeOrigin + performance.now();
-      const p = single({ sentAt }).then((status) => {
+      const p = (perRequest === 1 ? single({ sentAt }) : batch(sentAt)).then((status) => {
         answers.push(performance.timeOrigin + performance.now() - sentAt);
         if (status >= 200 && status < 300) {
           ok++;
-          events++;
+          events += perRequest;
         } else failed++;
         inflight.delete(p);
       });
@@ -131,7 +133,7 @@ async function paced(): Promise<void> {
   await Promise.all(inflight);
 }
 
-if (o.mode === 'rate') await paced();
+if (o.mode === 'rate' || o.mode === 'batch-rate') await paced();
 else await Promise.all(Array.from({ length: o.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
 const answer = answers.length === 0 ? {} : { answerP50: percentile(50), answerP99: percentile(99) };
