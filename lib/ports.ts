@@ -459,8 +459,10 @@ export type DeliveryResult =
   | {
       readonly ok: true;
       readonly status?: number;
-      /** Events a function returned, to publish back onto the bus. */
+      /** Events a function returned (or an HTTP target with `reply` answered), to publish back onto the bus. */
       readonly emitted?: readonly unknown[];
+      /** Why the answer of an HTTP target with `reply` could not be read as events (the delivery still succeeded). */
+      readonly emitError?: string;
     }
   | {
       readonly ok: false;

@@ -402,6 +402,26 @@ export function serializeEvent(event: CloudEvent): string {
 }
 
 /**
+ * The event with some attributes set (or replaced), validated again; JSON data that arrived as text stays that text
+ * (a spread of the event would parse it, and a number a double cannot hold would change on the way out).
+ */
+export function withAttributes(
+  event: CloudEvent,
+  attributes: Readonly<Record<string, unknown>>,
+  options: ValidateEventOptions = {},
+): CloudEvent {
+  const base: Record<string, unknown> = {};
+  for (const key of Object.keys(event)) if (key !== 'data') base[key] = event[key];
+  Object.assign(base, attributes);
+  const text = rawDataText(event);
+  if (text === undefined) {
+    return validateEvent('data' in event ? { ...base, data: event.data } : base, options);
+  }
+  const head = JSON.stringify(base);
+  return parseEventJson(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${text}}`, options);
+}
+
+/**
  * Parses and validates one JSON-format event; `InvalidJson` or `InvalidEvent` on bad input. JSON data
  * is kept as its text and parsed only when read (see `validateEventParts`).
  */

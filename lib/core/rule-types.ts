@@ -69,6 +69,11 @@ export interface HttpTarget extends TargetBase {
   readonly keepResponseBody?: boolean;
   /** Opt-in batched delivery (`application/cloudevents-batch+json`). */
   readonly batch?: { readonly maxSize: number; readonly windowMs: number };
+  /**
+   * Publish the CloudEvent the target answers with (binary or structured mode, in a 2xx answer) back onto the bus,
+   * caused by the delivered event, as Knative brokers do with a subscriber's reply. @default false
+   */
+  readonly reply?: boolean;
 }
 
 export interface KafkaTarget extends TargetBase {

@@ -211,12 +211,22 @@ export function validateTarget(value: unknown, index: number): Target {
           `${path}.keepResponseBody`,
         );
       }
+      if (value.reply !== undefined && typeof value.reply !== 'boolean') {
+        throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
+      }
+      if (value.reply === true && batch !== undefined) {
+        throw invalid(
+          `${path}.reply cannot be combined with ${path}.batch: a reply answers one delivered event`,
+          `${path}.reply`,
+        );
+      }
       return Object.freeze({
         ...base,
         type,
         url: validateUrl(value.url, `${path}.url`),
         ...maxConcurrencyOf(value, base.concurrency, path),
         ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
+        ...(value.reply === true ? { reply: true } : {}),
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
         ...(headers === undefined ? {} : { headers }),

@@ -580,11 +580,12 @@ export class Dispatcher {
       ...(result.ok || result.response === undefined ? {} : { response: result.response }),
     });
     if (result.ok) {
-      // The ledger and the trace are written together: they share one group commit.
-      const completed = o.ledger.complete(key, attempt, finished);
-      completed.catch(() => undefined); // observed now; awaited (and rethrown) below, after the emitted events
       const entries = [attemptTrace, trace('delivered', { attempts: delivery.attempts.length + 1 })];
-      if (result.emitted && result.emitted.length > 0) {
+      // What the target returned is published before the delivery counts as done: a crash in between delivers
+      // again, and the publish is idempotent where the events' ids are stable (a function's are).
+      if (result.emitError !== undefined)
+        entries.push(trace('emitted', { error: result.emitError, events: [] }));
+      else if (result.emitted && result.emitted.length > 0) {
         try {
           const emitted = await o.onEmitted(result.emitted, { delivery, rule, target });
           entries.push(trace('emitted', { events: emitted }));
@@ -593,6 +594,8 @@ export class Dispatcher {
           entries.push(trace('emitted', { error: `${e.code}: ${e.message}`, events: [] }));
         }
       }
+      // The ledger and the trace are written together: they share one group commit.
+      const completed = o.ledger.complete(key, attempt, finished);
       await Promise.all([completed, o.traces.record(entries)]);
       return;
     }

@@ -3,7 +3,7 @@
  * management operations the HTTP API and the CLI expose. The local server and the Lambda handlers both use it.
  */
 import { compileFilter } from '../core/cesql/index.ts';
-import { validateEvent } from '../core/cloudevent.ts';
+import { validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
@@ -355,10 +355,11 @@ export class Junction {
   ): Promise<Array<{ source: string; id: string }>> {
     const { delivery, rule, target } = context;
     const fn = target.type === 'function' ? target.function : target.id;
+    const who = target.type === 'function' ? `function "${fn}"` : `target "${fn}" (its reply)`;
     if (returned.length > MAX_EMITTED_EVENTS) {
       throw new JunctionError(
         'InvalidEvent',
-        `function "${fn}" returned ${returned.length} events; at most ${MAX_EMITTED_EVENTS} are published per call, so none were`,
+        `${who} returned ${returned.length} events; at most ${MAX_EMITTED_EVENTS} are published per call, so none were`,
         { field: 'returned', details: { returned: returned.length, limit: MAX_EMITTED_EVENTS } },
       );
     }
@@ -366,7 +367,7 @@ export class Junction {
     if (returned.length > 0 && hops >= MAX_FUNCTION_HOPS) {
       const loop = new JunctionError(
         'InvalidEvent',
-        `function "${fn}" returned events from an event that has already passed ${hops - 1} function hops (${HOPS_EXTENSION}); a loop is likely, so they were not published (limit ${MAX_FUNCTION_HOPS})`,
+        `${who} returned events from an event that has already passed ${hops - 1} function or reply hops (${HOPS_EXTENSION}); a loop is likely, so they were not published (limit ${MAX_FUNCTION_HOPS})`,
         { field: HOPS_EXTENSION, details: { hops, limit: MAX_FUNCTION_HOPS } },
       );
       this.#o.onError?.(loop);
@@ -376,9 +377,19 @@ export class Junction {
       if (!isObject(raw)) {
         throw new JunctionError(
           'InvalidEvent',
-          `function "${fn}" returned a ${typeof raw} at index ${i}; return CloudEvent objects`,
+          `${who} returned a ${typeof raw} at index ${i}; return CloudEvent objects`,
         );
       }
+      const limits = { maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes };
+      const link = {
+        [HOPS_EXTENSION]: hops,
+        causationid: delivery.event.id,
+        causationsource: delivery.event.source,
+      };
+      // An HTTP subscriber's reply is an event already read by the codec: it keeps its own source and id, as
+      // Knative's brokers keep them (the rule's owner opted into publishing what that endpoint answers, `reply`),
+      // and its data as the subscriber wrote it.
+      if (target.type !== 'function') return withAttributes(raw as CloudEvent, link, limits);
       return validateEvent(
         {
           specversion: '1.0',
@@ -387,11 +398,9 @@ export class Junction {
           ...raw,
           // A function publishes as itself only: it cannot pose as a producer (nor block one's ids as duplicates).
           source: `/functions/${fn}`,
-          [HOPS_EXTENSION]: hops,
-          causationid: delivery.event.id,
-          causationsource: delivery.event.source,
+          ...link,
         },
-        { maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes },
+        limits,
       );
     });
     // The per-source ingest quota holds for a function's source as for any producer's: over it, none are published.

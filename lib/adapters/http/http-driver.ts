@@ -2,12 +2,19 @@
  * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured),
  * with an `Idempotency-Key`, over undici's keep-alive pool. 2xx is delivered; 408, 429, 5xx, timeouts and
  * connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
- * refuses, is final. At most `maxResponseBytes` of an answer are read.
+ * refuses, is final. At most `maxResponseBytes` of an answer are read — except the answer of a target with `reply`,
+ * read up to the largest event the bus accepts and handed back as the event(s) to publish.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
-import { toHttpBatch, toHttpMessage } from '../../core/codec/http.ts';
+import {
+  DEFAULT_INGEST_LIMITS,
+  parseHttpRequest,
+  toHttpBatch,
+  toHttpMessage,
+} from '../../core/codec/http.ts';
+import { toJunctionError } from '../../core/errors.ts';
 import { type AddressPolicy, createAddressPolicy, parseAddress } from '../../core/net/address-policy.ts';
 import { parseRetryAfter } from '../../core/retry.ts';
 import type { Clock, DeliveryRequest, DeliveryResult, TargetDriver, TargetResponse } from '../../ports.ts';
@@ -133,6 +140,39 @@ function flatHeaders(headers: Record<string, string | string[] | undefined>): Re
   return out;
 }
 
+/**
+ * A delivered answer of a target with `reply`: no body (or an empty one) is no reply; otherwise the body, read as a
+ * CloudEvents HTTP message (binary, structured or batch mode, as ingest reads a request), is the event(s) to publish.
+ * An answer that is no CloudEvent leaves the delivery delivered and says why (`emitError`).
+ */
+function replyOf(
+  status: number,
+  headers: Record<string, string>,
+  body: { bytes: Buffer; over: boolean },
+): DeliveryResult {
+  if (body.bytes.length === 0 && headers['ce-specversion'] === undefined) return { ok: true, status };
+  if (body.over) {
+    return {
+      ok: true,
+      status,
+      emitError: `PayloadTooLarge: the reply is larger than ${DEFAULT_INGEST_LIMITS.maxEventBytes} bytes, the largest event the bus accepts`,
+    };
+  }
+  try {
+    const parsed = parseHttpRequest(headers, body.bytes);
+    if (parsed.mode !== 'batch') return { ok: true, status, emitted: [parsed.event] };
+    const events = [];
+    for (const entry of parsed.entries) {
+      if (!entry.ok) return { ok: true, status, emitError: `${entry.error.code}: ${entry.error.message}` };
+      events.push(entry.event);
+    }
+    return { ok: true, status, emitted: events };
+  } catch (error) {
+    const e = toJunctionError(error);
+    return { ok: true, status, emitError: `${e.code}: the reply is not a CloudEvent: ${e.message}` };
+  }
+}
+
 export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver {
   const clock = options.clock ?? systemClock;
   const userAgent = options.userAgent ?? 'junction';
@@ -162,6 +202,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
     extra: Record<string, string>,
     timeoutMs: number,
     stop: AbortSignal | undefined,
+    reply = false,
   ): Promise<DeliveryResult> {
     const { method } = to;
     const url = new URL(to.url);
@@ -191,7 +232,10 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       });
       status = response.statusCode;
       responseHeaders = flatHeaders(response.headers);
-      start = await readCapped(response.body, maxResponseBytes);
+      start = await readCapped(
+        response.body,
+        reply ? Math.max(maxResponseBytes, DEFAULT_INGEST_LIMITS.maxEventBytes + 1) : maxResponseBytes,
+      );
     } catch (error) {
       const refused = refusedIn(error);
       if (refused) return { ok: false, retriable: false, error: `${where} refused: ${refused.message}` };
@@ -202,7 +246,8 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
         : `${e.cause?.code ?? e.code ?? e.name}: ${e.cause?.message ?? e.message}`;
       return { ok: false, retriable: true, error: `${where} failed: ${detail}` };
     }
-    if (status >= 200 && status < 300) return { ok: true, status };
+    if (status >= 200 && status < 300)
+      return reply ? replyOf(status, responseHeaders, start) : { ok: true, status };
     const text = new TextDecoder().decode(start.bytes.subarray(0, keepBodyBytes));
     const response: TargetResponse = {
       headers: responseHeaders,
@@ -229,6 +274,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
         { 'idempotency-key': headerSafe(request.idempotencyKey) },
         request.timeoutMs,
         request.signal,
+        request.target.type === 'http' && request.target.reply === true,
       );
     },
     /** A batch goes as `application/cloudevents-batch+json`; each event's (source, id) is its idempotency key. */
