@@ -7,6 +7,7 @@
  * The text must be valid JSON (a scanner checked it at ingest): this reader does not validate, it only finds ends.
  */
 import { JsonNumber } from '../pattern/json-number.ts';
+import { loadAscii, skipInMemory } from './json-wasm.ts';
 
 /** A trie of member names: the paths whose values are wanted. Made by `fieldTrie`. */
 export interface FieldTrie {
@@ -37,6 +38,11 @@ const MAX_RECURSION = 256;
 
 let src = '';
 let pos = 0;
+/** Whether `src` is also in the WebAssembly module's memory (ASCII), where skipped objects and arrays are stepped over. */
+let inMemory = false;
+
+/** Texts shorter than this are read in JS only: copying them into the module's memory would cost more than it saves. */
+const MEMORY_FROM = 256;
 
 /**
  * The value of `text` with, in every object on a path of `trie`, only the members the trie names (and members whose
@@ -47,6 +53,7 @@ let pos = 0;
 export function selectJson(text: string, trie: FieldTrie): unknown {
   src = text;
   pos = 0;
+  inMemory = text.length >= MEMORY_FROM && loadAscii(text);
   try {
     skipWhitespace();
     return trie.whole ? readWhole(0) : readSelected(trie, 0);
@@ -254,6 +261,12 @@ function skipValue(): void {
       const d = src.charCodeAt(++pos);
       if (d === 0x2c || d === 0x7d || d === 0x5d || d <= 0x20 || Number.isNaN(d)) return;
     }
+  }
+  if (inMemory) {
+    const end = skipInMemory(pos, src.length);
+    if (end < 0) throw new SyntaxError('unterminated value in JSON text the scanner accepted');
+    pos = end;
+    return;
   }
   let depth = 1;
   pos++;

@@ -125,6 +125,7 @@ const G_DEPTH = 2;
 const F_NUM = 0;
 const F_HEX = 1;
 const F_SCAN = 2;
+const F_SKIP = 3;
 
 /** isHex(i): whether the byte at i is a hex digit (the caller checked i < length). */
 function hexBody(): Code {
@@ -812,6 +813,50 @@ function scanBody(): Code {
   ];
 }
 
+/**
+ * skip(start, length): the offset just after the object or array whose opening bracket is at `start` (brackets
+ * counted, strings stepped over with their escapes), or -1 when the input ends first. For text a scanner has already
+ * checked (`selectJson` skipping values no pattern reads): it does not validate.
+ */
+function skipBody(): Code {
+  const I = 0; // the offset
+  const LEN = 1;
+  const C = 2; // the byte just read
+  const DEPTH = 3;
+  const next: Code = [...get(I), ...load8(), ...set(C), ...get(I), ...i32(1), ADD, ...set(I)];
+  const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
+  const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
+  return [
+    ...loop(
+      atEnd,
+      next,
+      // A string: to its closing quote, a backslash taking the byte after it.
+      isByte(0x22),
+      when(
+        loop(
+          atEnd,
+          next,
+          isByte(0x5c),
+          when(get(I), i32(1), [ADD], set(I), br(1)),
+          isByte(0x22),
+          [EQZ],
+          brIf(0),
+        ),
+      ),
+      isByte(0x7b),
+      isByte(0x5b),
+      [OR],
+      when(get(DEPTH), i32(1), [ADD], set(DEPTH)),
+      isByte(0x7d),
+      isByte(0x5d),
+      [OR],
+      when(get(DEPTH), i32(1), [SUB], tee(DEPTH), [EQZ], when(get(I), ret)),
+      br(0),
+    ),
+    ...i32(-1),
+  ];
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
 }
@@ -834,8 +879,9 @@ function assemble(): Uint8Array {
   const types = vector([
     [0x60, ...vector([[I32]]), ...vector([[I32]])], // (i32) → i32
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32, i32, i32) → i32
+    [0x60, ...vector([[I32], [I32]]), ...vector([[I32]])], // (i32, i32) → i32
   ]);
-  const functions = vector([[0], [0], [1]]);
+  const functions = vector([[0], [0], [1], [2]]);
   const memory = vector([[0x00, ...leb(1)]]);
   const globals = vector([
     [I32, 0x01, ...i32(0), 0x0b],
@@ -844,6 +890,7 @@ function assemble(): Uint8Array {
   ]);
   const exports = vector([
     [...name('scan'), 0x00, ...leb(F_SCAN)],
+    [...name('skip'), 0x00, ...leb(F_SKIP)],
     [...name('memory'), 0x02, 0x00],
     [...name('length'), 0x03, ...leb(G_LEN)],
     [...name('flags'), 0x03, ...leb(G_FLAGS)],
@@ -859,6 +906,7 @@ function assemble(): Uint8Array {
       ],
       scanBody(),
     ),
+    functionBody([[2, I32]], skipBody()),
   ]);
   return new Uint8Array([
     0x00,
@@ -882,6 +930,7 @@ function assemble(): Uint8Array {
 
 interface Scanner {
   readonly scan: (env: number, stackBase: number, tapeBase: number) => number;
+  readonly skip: (start: number, length: number) => number;
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   readonly length: { value: number };
   readonly flags: { value: number };
@@ -959,4 +1008,28 @@ export function checkWithWasm(body: Uint8Array): { flags: number; depth: number 
 
 function align(offset: number): number {
   return (offset + 15) & ~15;
+}
+
+const asciiEncoder = new TextEncoder();
+/** A view of the whole memory, remade when the memory grows (growing replaces its buffer). */
+let memoryBytes = new Uint8Array(0);
+
+/**
+ * Copies `text` into the module's memory (from offset 0) for `skipInMemory`, when it is ASCII (then its UTF-16 and
+ * byte offsets are the same). Answers whether it did; the copy holds until the next call into this module.
+ */
+export function loadAscii(text: string): boolean {
+  if (scanner === null || text.length > MAX_WASM_BODY) return false;
+  const memory = scanner.memory;
+  if (memory.buffer.byteLength < text.length) {
+    memory.grow(Math.ceil((text.length - memory.buffer.byteLength) / 65536));
+  }
+  if (memoryBytes.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
+  const { read, written } = asciiEncoder.encodeInto(text, memoryBytes);
+  return read === text.length && written === text.length;
+}
+
+/** The offset after the object or array at `start` of the text `loadAscii` copied (`length` long); -1 past its end. */
+export function skipInMemory(start: number, length: number): number {
+  return scanner === null ? -1 : scanner.skip(start, length);
 }

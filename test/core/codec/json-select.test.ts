@@ -70,6 +70,19 @@ describe('selectJson', () => {
     assert.deepEqual(selectJson(text, trie(['k3'], ['k13'])), { k3: 3, k13: 13 });
   });
 
+  it('steps over long skipped values in the WebAssembly module as in JS: brackets in strings, escapes, nesting', () => {
+    const noise = JSON.stringify({
+      s: 'brackets ] } [ { inside, a quote " and a backslash \\',
+      deep: [[[{ a: [1, 2, { b: '}' }] }]]],
+      e: '\\',
+    });
+    const text = `{"skip":${noise.repeat(1).replace(/^/, '')},"list":[${Array(20).fill(noise).join(',')}],"keep":{"x":1},"after":"]"}`;
+    assert.ok(text.length > 256);
+    assert.deepEqual(selectJson(text, trie(['keep', 'x'], ['after'])), { keep: { x: 1 }, after: ']' });
+    const nonAscii = text.replace('"x":1', '"x":"é"');
+    assert.deepEqual(selectJson(nonAscii, trie(['keep', 'x'])), { keep: { x: 'é' } });
+  });
+
   it('keeps members whose name holds a dot whole (a pattern may address them as a dotted path)', () => {
     assert.deepEqual(selectJson('{"a.b":{"c":1},"z":2}', trie(['a', 'b', 'c'])), { 'a.b': { c: 1 } });
   });
@@ -144,7 +157,10 @@ describe('selectJson', () => {
           '$1',
         );
         const t = trie(...paths);
-        assert.deepEqual(selectJson(text, t), prune(parseJsonPreservingNumbers(text), t));
+        const expected = prune(parseJsonPreservingNumbers(text), t);
+        assert.deepEqual(selectJson(text, t), expected);
+        // Long enough to be stepped over in the WebAssembly module's memory (when ASCII).
+        assert.deepEqual(selectJson(`${' '.repeat(300)}${text}`, t), expected);
       }),
       { numRuns: 2000, seed: 20261203 },
     );
