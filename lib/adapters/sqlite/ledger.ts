@@ -138,16 +138,19 @@ export class SqliteLedger implements Ledger {
     const k = keyParams(key);
     requireNumber('now', now);
     const attemptJson = attemptText(attempt);
-    await this.#db.write(() => {
-      const changed = this.#db.run(
-        `UPDATE ledger SET state = 'delivered', event = NULL, lease_until = NULL, updated_at = ?,
+    await this.#db.write(
+      () => {
+        const changed = this.#db.run(
+          `UPDATE ledger SET state = 'delivered', event = NULL, lease_until = NULL, updated_at = ?,
            attempts = json_insert(attempts, '$[#]', json(?)) WHERE ${KEY_WHERE}`,
-        now,
-        attemptJson,
-        ...k,
-      );
-      if (changed === 0) throw missing(key);
-    });
+          now,
+          attemptJson,
+          ...k,
+        );
+        if (changed === 0) throw missing(key);
+      },
+      { atomic: true },
+    );
   }
 
   async reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void> {

@@ -57,7 +57,7 @@ export class SqliteTraceStore implements TraceStore {
       ];
     });
     // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
-    await this.#db.write(() => this.#db.insertRows(INSERT, rows), { durable: false });
+    await this.#db.write(() => this.#db.insertRows(INSERT, rows), { durable: false, atomic: true });
   }
 
   async get(source: string, id: string): Promise<TraceEntry[]> {

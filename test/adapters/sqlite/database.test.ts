@@ -145,6 +145,41 @@ test(
 );
 
 test(
+  'runs an atomic write without a savepoint: its refusal fails it alone, and the others of the flush commit',
+  withDatabase(async (db) => {
+    const outcomes = await Promise.allSettled([
+      db.write(() => db.run("INSERT INTO t (k, v) VALUES ('a', 1)"), { atomic: true }),
+      db.write(
+        () => {
+          throw new JunctionError('NotFound', 'no such row', { field: 'k' });
+        },
+        { atomic: true },
+      ),
+      db.write(() => db.run("INSERT INTO t (k, v) VALUES ('c', 3)"), { atomic: true }),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, 'NotFound');
+    assert.deepEqual(
+      db.all('SELECT k FROM t ORDER BY k').map((r) => r.k),
+      ['a', 'c'],
+    );
+    // A database error in an atomic write still fails the whole flush, as in any other.
+    const clash = await Promise.allSettled([
+      db.write(() => db.run("INSERT INTO t (k, v) VALUES ('d', 4)")),
+      db.write(() => db.run("INSERT INTO t (k, v) VALUES ('a', 5)"), { atomic: true }),
+    ]);
+    assert.deepEqual(
+      clash.map((o) => o.status),
+      ['rejected', 'rejected'],
+    );
+    assert.equal(db.get("SELECT count(*) AS n FROM t WHERE k = 'd'")?.n, 0);
+  }),
+);
+
+test(
   'fails every write of the flush with a retriable BufferUnavailable on any other error, committing none',
   withDatabase(async (db) => {
     const outcomes = await Promise.allSettled([
