@@ -34,7 +34,14 @@ function invalid(message: string, path: string): JunctionError {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    // A long string is cut before it is quoted: an error message never copies a whole body.
+    text = JSON.stringify(typeof value === 'string' && value.length > 80 ? value.slice(0, 80) : value);
+  } catch {
+    // A value JSON cannot write (a cycle, a BigInt: only from a caller in code, never from a request body).
+    return Object.prototype.toString.call(value);
+  }
   return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

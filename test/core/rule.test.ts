@@ -49,3 +49,23 @@ describe('validateRule: maxConcurrency of http and bus targets', () => {
     assert.match(e.message, /at least targets\[0\]\.concurrency \(32\)/);
   });
 });
+
+describe('validateRule: error messages show bad values briefly, whatever they are', () => {
+  it('names a BigInt or a cyclic value without throwing anything but InvalidRule', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const bad of [10n, cyclic]) {
+      assert.throws(
+        () => validateRule('r', { pattern: { type: ['x'] }, description: bad, targets: [] }, 0),
+        (e: unknown) => (e as { code?: string }).code === 'InvalidRule' && /description/.test(String(e)),
+      );
+    }
+  });
+
+  it('cuts a long bad string before quoting it', () => {
+    assert.throws(
+      () => validateRule('r', { pattern: { type: ['x'] }, enabled: 'x'.repeat(1_000_000), targets: [] }, 0),
+      (e: unknown) => (e as Error).message.length < 400,
+    );
+  });
+});
