@@ -129,20 +129,17 @@ export async function benchMatchingPeer(options: {
       round(storedRun, count, roundMs / 4);
       for (let r = 0; r < rounds; r++) {
         // Alternate who goes first, so neither always runs on a warmer (or busier) machine.
-        const peerFirst = r % 2 === 1;
-        if (peerFirst) {
+        const peerLike = async () => {
           const p = await peer.bench(rules, plain, roundMs);
           results.peerLike.push(p.rate);
           matches.peerLike = p.matches;
-        }
+        };
+        const peerFirst = r % 2 === 1;
+        if (peerFirst) await peerLike();
         const j = round(likeRun, count, roundMs);
         results.like.push(j.rate);
         matches.like = j.matches;
-        if (!peerFirst) {
-          const p = await peer.bench(rules, plain, roundMs);
-          results.peerLike.push(p.rate);
-          matches.peerLike = p.matches;
-        }
+        if (!peerFirst) await peerLike();
         const s = round(storedRun, count, roundMs);
         results.stored.push(s.rate);
         matches.stored = s.matches;

@@ -49,6 +49,26 @@ describe('Dispatcher', () => {
     });
   }
 
+  /** A driver whose deliveries all wait for `release()`; `delivered` holds the ids of those answered. */
+  function gatedDriver(): { driver: TargetDriver; release: () => void; delivered: Set<string> } {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const delivered = new Set<string>();
+    return {
+      driver: {
+        async deliver(request: DeliveryRequest) {
+          await gate;
+          delivered.add(request.event.id);
+          return { ok: true, status: 200 };
+        },
+      },
+      release: () => release(),
+      delivered,
+    };
+  }
+
   /** Pending deliveries of `rule` to its target `web`, enqueued in the ledger as the router would. */
   async function enqueue(
     rule: Rule,
@@ -118,23 +138,9 @@ describe('Dispatcher', () => {
       },
       Date.now(),
     );
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const delivered = new Set<string>();
+    const { driver, release, delivered } = gatedDriver();
     let most = 0;
-    const dispatcher = dispatcherWith(
-      rule,
-      {
-        async deliver(request: DeliveryRequest) {
-          await gate;
-          delivered.add(request.event.id);
-          return { ok: true, status: 200 };
-        },
-      },
-      { maxHeld: 10, leaseMs: 200, pollMs: 20 },
-    );
+    const dispatcher = dispatcherWith(rule, driver, { maxHeld: 10, leaseMs: 200, pollMs: 20 });
     const deliveries = await enqueue(
       rule,
       Array.from({ length: 60 }, (_, i) => ({ source: '/held', id: `held-${i}` })),
@@ -170,23 +176,9 @@ describe('Dispatcher', () => {
       },
       Date.now(),
     );
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const delivered = new Set<string>();
+    const { driver, release, delivered } = gatedDriver();
     // A lease of ten minutes and a poll once a minute: only the hand-off on free room delivers the rest in time.
-    const dispatcher = dispatcherWith(
-      rule,
-      {
-        async deliver(request: DeliveryRequest) {
-          await gate;
-          delivered.add(request.event.id);
-          return { ok: true, status: 200 };
-        },
-      },
-      { maxHeld: 10, leaseMs: 600_000, pollMs: 60_000 },
-    );
+    const dispatcher = dispatcherWith(rule, driver, { maxHeld: 10, leaseMs: 600_000, pollMs: 60_000 });
     const deliveries = await enqueue(
       rule,
       Array.from({ length: 60 }, (_, i) => ({ source: '/overflow', id: `overflow-${i}` })),
