@@ -292,7 +292,8 @@ export class Dispatcher {
         continue;
       }
       if (!options.claimed && this.#local.size >= this.#maxHeld) {
-        (overflow ??= []).push(keyOf(delivery));
+        overflow ??= [];
+        overflow.push(keyOf(delivery));
         continue;
       }
       this.#local.add(key);
