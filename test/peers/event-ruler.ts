@@ -55,6 +55,11 @@ export interface EventRulerPeer {
   check(pattern: PatternInput, eventText: string): Promise<RulerAnswer>;
   /** `check` for many cases, pipelined (all written at once, answers read in order); answers in the cases' order. */
   checkMany(cases: readonly { pattern: PatternInput; event: string }[]): Promise<RulerAnswer[]>;
+  /**
+   * Whether event-ruler compares each number lexeme by value (a finite double whose `Double.toString` on this JVM is
+   * the same decimal) rather than only as text. JDKs before 19 print some doubles in more digits than needed.
+   */
+  comparable(lexemes: readonly string[]): Promise<boolean[]>;
   /** One Machine with all the rules; a warm-up pass over the lines, then `rounds` timed passes. */
   bench(
     rules: readonly { name: string; pattern: PatternInput }[],
@@ -284,6 +289,11 @@ export async function startEventRuler(): Promise<EventRulerPeer> {
     async checkMany(cases) {
       const answers = await send(cases.map((c) => checkRequest(c.pattern, c.event)));
       return (await Promise.all(answers)).map(toAnswer);
+    },
+    async comparable(lexemes) {
+      const answer = await ask({ op: 'numbers', lexemes });
+      if (answer.ok !== true) throw new Error(`event-ruler peer: numbers failed: ${String(answer.error)}`);
+      return answer.comparable as boolean[];
     },
     async bench(rules, lines, rounds) {
       const answer = await ask({ op: 'bench', rules, lines, rounds });

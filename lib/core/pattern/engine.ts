@@ -6,9 +6,9 @@
  */
 import { compilePattern } from './compile.ts';
 import { ipKey } from './ip.ts';
-import { JsonNumber } from './json-number.ts';
+import { JsonNumber, RepeatedKey } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
-import { fold, leafOf, matchLeaf } from './leaf.ts';
+import { caseKey, leafOf, matchLeaf } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { normalizeEvent, satisfiesFlat, satisfiesNormalized } from './satisfy.ts';
 import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
@@ -131,8 +131,10 @@ class AnchorIndex {
         return m.value === undefined ? [`l:${m.lexeme}`] : [];
       case 'literal':
         return [m.value === true ? 't' : m.value === false ? 'f' : 'z'];
-      case 'equals-ignore-case':
-        return [`i:${fold(m.value)}`];
+      case 'equals-ignore-case': {
+        const key = caseKey(m.value, m.forms);
+        return key === undefined ? [] : [`i:${key}`];
+      }
       default:
         return [];
     }
@@ -197,6 +199,12 @@ class AnchorIndex {
       }
       case 'prefix':
       case 'suffix': {
+        const key = m.ignoreCase ? caseKey(m.value, m.forms) : m.value;
+        if (key === undefined) {
+          if (add) this.scan.add(c);
+          else this.scan.delete(c);
+          return;
+        }
         const trie =
           m.kind === 'prefix'
             ? m.ignoreCase
@@ -205,7 +213,6 @@ class AnchorIndex {
             : m.ignoreCase
               ? this.suffixFolded
               : this.suffix;
-        const key = m.ignoreCase ? fold(m.value) : m.value;
         if (add) trie.add(key, c);
         else trie.remove(key, c);
         if (m.ignoreCase) this.folded += add ? 1 : -1;
@@ -233,7 +240,10 @@ class AnchorIndex {
     if (set !== undefined) for (const c of set) visit(c);
   }
 
-  /** Calls `visit` with every condition that the leaf satisfies. */
+  /**
+   * Calls `visit` with every condition that the leaf satisfies. Conditions found by case key (the
+   * equals-ignore-case family) are candidates, confirmed by `matchLeaf`.
+   */
   lookup(leaf: Leaf, visit: (c: Condition) => void): void {
     switch (leaf.kind) {
       case 's': {
@@ -243,10 +253,13 @@ class AnchorIndex {
         if (!this.prefix.isEmpty) this.prefix.collect(text, visit);
         if (!this.suffix.isEmpty) this.suffix.collect(text, visit);
         if (this.folded > 0) {
-          const folded = fold(text);
-          this.#exact(`i:${folded}`, visit);
-          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(folded, visit);
-          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(folded, visit);
+          const key = text.toUpperCase();
+          const confirm = (c: Condition): void => {
+            if (matchLeaf(c.matcher, leaf)) visit(c);
+          };
+          this.#exact(`i:${key}`, confirm);
+          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(key, confirm);
+          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(key, confirm);
         }
         if (!this.wildcard.isEmpty) {
           this.wildcard.collect(text, (c) => {
@@ -290,7 +303,7 @@ export class PatternIndex {
   #candidates: Sub[] = [];
   /** Whether the walk met an array or a dotted key, so that candidates need the array-consistent check. */
   #complex = false;
-  /** Whether the walk met a dotted key, so that the check needs the event with dotted keys merged. */
+  /** Whether the walk met a dotted or repeated key, so that the check needs the event with them merged. */
   #dotted = false;
   readonly #visit = (c: Condition): void => {
     for (const sub of c.subs) {
@@ -449,6 +462,13 @@ export class PatternIndex {
 
   #walk(value: unknown, node: PathNode): void {
     if (typeof value === 'object' && value !== null) {
+      if (value instanceof RepeatedKey) {
+        // A key written several times: like the spellings of a dotted key, merged before the full check.
+        this.#complex = true;
+        this.#dotted = true;
+        for (const item of value.values) this.#walk(item, node);
+        return;
+      }
       if (Array.isArray(value)) {
         this.#complex = true;
         for (const item of value) this.#walk(item, node);

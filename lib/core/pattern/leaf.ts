@@ -1,7 +1,7 @@
 /** Event leaves (strings, numbers, booleans, null) and how one matcher judges one leaf. */
 import { ipKey } from './ip.ts';
 import { JsonNumber, numberParts } from './json-number.ts';
-import type { Matcher } from './model.ts';
+import type { CaseForms, Matcher } from './model.ts';
 import { matchWildcard } from './wildcard.ts';
 
 /** A primitive value of the event: `s` string, `n` number (lexeme + comparable value), `t`/`f` booleans, `z` null. */
@@ -56,17 +56,75 @@ export function leafOf(value: unknown): Leaf | undefined {
   }
 }
 
-/** Case folding for the `equals-ignore-case` family. */
-export function fold(text: string): string {
-  return text.toLowerCase();
+/**
+ * The forms of an equals-ignore-case operand (see `CaseForms`): each character stands for its lower or its upper
+ * case, as event-ruler reads it (`"ß"` matches "ß" and "SS" but not "ss"; `"AΣ"` matches "aσ" but not "aς"). A
+ * character outside the BMP counts as one character (event-ruler splits it into two halves that match nothing).
+ */
+export function caseForms(value: string): CaseForms {
+  const out: string[][] = [];
+  for (const ch of value) {
+    const lower = ch.toLowerCase();
+    const upper = ch.toUpperCase();
+    out.push(lower === upper ? [lower] : [lower, upper]);
+  }
+  return out;
 }
 
-function startsWithFolded(value: string, prefix: string): boolean {
-  return fold(value).startsWith(fold(prefix));
+/**
+ * A key that every string an operand's forms accept shares with the operand (uppercase is applied per character),
+ * so that hash maps and tries can find candidates, which `matchLeaf` then confirms. `undefined` when some character
+ * of the operand has forms whose uppercase differs (`ϴ`, `ẞ`): such operands are checked one by one.
+ */
+export function caseKey(value: string, forms?: CaseForms): string | undefined {
+  if (forms === undefined) return value.toUpperCase();
+  let out = '';
+  for (const alternatives of forms) {
+    const key = (alternatives[0] as string).toUpperCase();
+    if (alternatives.some((a) => a.toUpperCase() !== key)) return undefined;
+    out += key;
+  }
+  return out;
 }
 
-function endsWithFolded(value: string, suffix: string): boolean {
-  return fold(value).endsWith(fold(suffix));
+/**
+ * The ends of the longest runs of `text` from `start` that the forms accept, in either direction (`step` 1 reads
+ * forward from `start`, -1 backward). Each character of the operand has at most two forms, so the set of positions
+ * stays small; linear in the operand times the few positions.
+ */
+function formEnds(forms: CaseForms, text: string, start: number, step: 1 | -1): number[] {
+  let positions = [start];
+  const count = forms.length;
+  for (let i = 0; i < count && positions.length > 0; i++) {
+    const alternatives = forms[step === 1 ? i : count - 1 - i] as readonly string[];
+    const next: number[] = [];
+    for (const pos of positions) {
+      for (const form of alternatives) {
+        const at = step === 1 ? pos : pos - form.length;
+        if (at >= 0 && text.startsWith(form, at)) {
+          const end = step === 1 ? pos + form.length : at;
+          if (!next.includes(end)) next.push(end);
+        }
+      }
+    }
+    positions = next;
+  }
+  return positions;
+}
+
+/** Whether `text` is the operand in one of its forms, per character. */
+export function equalsIgnoringCase(forms: CaseForms, text: string): boolean {
+  return formEnds(forms, text, 0, 1).includes(text.length);
+}
+
+/** Whether `text` starts with the operand in one of its forms. */
+export function startsIgnoringCase(forms: CaseForms, text: string): boolean {
+  return formEnds(forms, text, 0, 1).length > 0;
+}
+
+/** Whether `text` ends with the operand in one of its forms. */
+export function endsIgnoringCase(forms: CaseForms, text: string): boolean {
+  return formEnds(forms, text, text.length, -1).length > 0;
 }
 
 /** Whether one leaf satisfies one matcher. */
@@ -82,14 +140,15 @@ export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
     case 'prefix':
       return (
         leaf.kind === 's' &&
-        (m.ignoreCase ? startsWithFolded(leaf.text, m.value) : leaf.text.startsWith(m.value))
+        (m.forms !== undefined ? startsIgnoringCase(m.forms, leaf.text) : leaf.text.startsWith(m.value))
       );
     case 'suffix':
       return (
-        leaf.kind === 's' && (m.ignoreCase ? endsWithFolded(leaf.text, m.value) : leaf.text.endsWith(m.value))
+        leaf.kind === 's' &&
+        (m.forms !== undefined ? endsIgnoringCase(m.forms, leaf.text) : leaf.text.endsWith(m.value))
       );
     case 'equals-ignore-case':
-      return leaf.kind === 's' && fold(leaf.text) === fold(m.value);
+      return leaf.kind === 's' && equalsIgnoringCase(m.forms, leaf.text);
     case 'wildcard':
       return leaf.kind === 's' && matchWildcard(m.wildcard, leaf.text);
     case 'anything-but':
@@ -103,11 +162,8 @@ export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
       return leaf.kind !== 's' || !m.values.some((p) => leaf.text.startsWith(p));
     case 'anything-but-suffix':
       return leaf.kind !== 's' || !m.values.some((p) => leaf.text.endsWith(p));
-    case 'anything-but-equals-ignore-case': {
-      if (leaf.kind !== 's') return true;
-      const folded = fold(leaf.text);
-      return !m.values.some((v) => fold(v) === folded);
-    }
+    case 'anything-but-equals-ignore-case':
+      return leaf.kind !== 's' || !m.forms.some((forms) => equalsIgnoringCase(forms, leaf.text));
     case 'anything-but-wildcard':
       return leaf.kind !== 's' || !m.wildcards.some((w) => matchWildcard(w, leaf.text));
     case 'numeric': {

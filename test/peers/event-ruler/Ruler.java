@@ -7,6 +7,9 @@
 //   {"op":"bench","rules":[{"name":N,"pattern":P}],"lines":[E,...],"rounds":R}
 //       one Machine with the rules, one warm-up pass over the lines, then R timed passes:
 //       {"ok":true,"rounds":[{"events","nanos","cpuNanos","matches"}, ...]} (cpuNanos: this thread's CPU time)
+//   {"op":"numbers","lexemes":[L,...]}
+//       {"ok":true,"comparable":[bool,...]}: whether event-ruler compares each number lexeme by value (a finite double
+//       whose Double.toString is the same decimal, as its ComparableNumber requires) or only as text
 //   {"op":"version"}  {"ok":true,"runtime":"Java <version>"}
 // A bad request answers {"ok":false,"error":message}; the process never exits on one. Answers are flushed when no
 // more input is waiting, so a client may pipeline many requests.
@@ -18,6 +21,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
+import java.math.BigDecimal;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -38,6 +42,7 @@ public final class Ruler {
         switch (request.path("op").asText()) {
           case "check" -> check(request, answer);
           case "bench" -> bench(request, answer);
+          case "numbers" -> numbers(request, answer);
           case "version" -> answer.put("ok", true).put("runtime", "Java " + System.getProperty("java.version"));
           default -> answer.put("ok", false).put("error", "unknown op " + request.path("op"));
         }
@@ -72,6 +77,21 @@ public final class Ruler {
       return;
     }
     answer.put("ok", true).put("match", !matched.isEmpty());
+  }
+
+  private static void numbers(JsonNode request, ObjectNode answer) {
+    ArrayNode comparable = answer.put("ok", true).putArray("comparable");
+    for (JsonNode lexeme : request.path("lexemes")) {
+      boolean yes;
+      try {
+        BigDecimal exact = new BigDecimal(lexeme.asText());
+        double d = exact.doubleValue();
+        yes = Double.isFinite(d) && BigDecimal.valueOf(d).compareTo(exact) == 0;
+      } catch (NumberFormatException e) {
+        yes = false;
+      }
+      comparable.add(yes);
+    }
   }
 
   private static void bench(JsonNode request, ObjectNode answer) throws Exception {
