@@ -226,6 +226,31 @@ export const POLICY: readonly Policy[] = [
       fieldsOf(pattern, [], []).some((f) => f.stack.length === 1 && f.stack[0] === ''),
   },
   {
+    // event-ruler bug: a numeric range bounded by the largest double (`[">", 1.7976931348623157e308]`,
+    // `["<", -1.7976931348623157e308]`) crashes its compiler (ArrayIndexOutOfBoundsException). Junction accepts it.
+    name: 'largest-double-bound',
+    applies: ({ pattern }) =>
+      some(pattern, (j) => {
+        const o = operator(j);
+        return o?.[0] === 'numeric' && numbers(o[1]).some((n) => Math.abs(Number(n)) === Number.MAX_VALUE);
+      }),
+  },
+  {
+    // event-ruler bug: an exact string in a field's list beside a numeric range with an upper bound and a prefix is
+    // lost (`["x", {"numeric": ["<", 5]}, {"prefix": "y"}]` does not match "x").
+    name: 'string-beside-range-and-prefix',
+    applies: ({ pattern }) =>
+      fieldsOf(pattern, [], []).some(
+        (f) =>
+          f.list.some((m) => m.k === 's' || operator(m)?.[0] === 'exactly') &&
+          f.list.some((m) => operator(m)?.[0] === 'prefix') &&
+          f.list.some((m) => {
+            const o = operator(m);
+            return o?.[0] === 'numeric' && strings(o[1]).some((op) => op.startsWith('<'));
+          }),
+      ),
+  },
+  {
     // event-ruler bug: it notes which keys rules use by splitting their paths on dots with Java's String.split,
     // which drops trailing empty strings, so a path ending in an empty key (`{"a.": …}`, `{"a": {"": …}}`) never
     // reaches an event that spells it nested ({"a": {"": …}}), only one that spells it dotted ({"a.": …}).

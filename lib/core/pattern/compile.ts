@@ -1,6 +1,6 @@
 /** Validates an EventBridge event pattern and compiles it into sub-patterns, with errors that say where and why. */
 import { JunctionError } from '../errors.ts';
-import { cidrRange } from './ip.ts';
+import { cidrRange, ipKey } from './ip.ts';
 import {
   comparableValue,
   isJsonNumber,
@@ -218,7 +218,10 @@ class Compiler {
   }
 
   matcher(item: unknown, where: string, depth: number): Matcher | 'absent' {
-    if (typeof item === 'string') return { kind: 'string', value: item };
+    if (typeof item === 'string') {
+      const ip = ipKey(item);
+      return ip === undefined ? { kind: 'string', value: item } : { kind: 'string', value: item, ip };
+    }
     if (isJsonNumber(item)) {
       const parts = numberParts(item);
       return { kind: 'number', lexeme: parts.lexeme, value: parts.value };

@@ -102,6 +102,8 @@ function conditionKey(m: Matcher): string {
       return `cidr|${m.low}|${m.high}`;
     case 'literal':
       return `literal|${m.value}`;
+    case 'string':
+      return m.ip === undefined ? `string|${m.value}` : `ip|${m.ip}`;
     default:
       return `${m.kind}|${m.value}`;
   }
@@ -162,6 +164,12 @@ class AnchorIndex {
     }
     switch (m.kind) {
       case 'string': {
+        if (m.ip !== undefined) {
+          // An address: found by its key in the interval index, as a block of one address.
+          if (add) this.cidr.add({ low: m.ip, lowInclusive: true, high: m.ip, highInclusive: true, item: c });
+          else this.cidr.remove(c);
+          return;
+        }
         let set = this.strings.get(m.value);
         if (set === undefined) {
           set = new Set();

@@ -131,7 +131,8 @@ export function endsIgnoringCase(forms: CaseForms, text: string): boolean {
 export function matchLeaf(m: Matcher, leaf: Leaf): boolean {
   switch (m.kind) {
     case 'string':
-      return leaf.kind === 's' && leaf.text === m.value;
+      if (leaf.kind !== 's') return false;
+      return m.ip === undefined ? leaf.text === m.value : ipKey(leaf.text) === m.ip;
     case 'number':
       if (leaf.kind !== 'n') return false;
       return m.value !== undefined ? leaf.value === m.value : leaf.lexical && leaf.text === m.lexeme;

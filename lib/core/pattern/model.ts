@@ -9,7 +9,15 @@ export type CaseForms = readonly (readonly string[])[];
 
 /** One value condition on a leaf of the event. */
 export type Matcher =
-  | { readonly kind: 'string'; readonly value: string }
+  | {
+      readonly kind: 'string';
+      readonly value: string;
+      /**
+       * For a bare string that is an IP address (`"10.0.0.1"`, `"2001:db8::1"`): its key (`ipKey`). It matches any
+       * text of the same address (`"2001:DB8:0::1"`), as in event-ruler.
+       */
+      readonly ip?: string;
+    }
   | { readonly kind: 'number'; readonly lexeme: string; readonly value: number | undefined }
   | { readonly kind: 'literal'; readonly value: true | false | null }
   | {
