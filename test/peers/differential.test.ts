@@ -73,7 +73,9 @@ test('event-ruler gives the recorded answer on every fixed regression case', {
   const wrong = REGRESSIONS.flatMap((c, i) => {
     const a = answers[i];
     const got = a === undefined ? undefined : a.valid ? a.match : 'invalid';
-    return got === (c.ruler ?? c.expected) ? [] : [`${c.class}: ${c.pattern} ~ ${c.event}: event-ruler ${got}`];
+    return got === (c.ruler ?? c.expected)
+      ? []
+      : [`${c.class}: ${c.pattern} ~ ${c.event}: event-ruler ${got}`];
   });
   assert.deepEqual(wrong, []);
 });
