@@ -24,7 +24,7 @@ const show = option('show', 20);
 const peer = await startEventRuler();
 try {
   const started = Date.now();
-  const result = await runDifferential(peer, seed, cases);
+  const result = await runDifferential(peer, seed, cases, startEventRuler);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `seed ${seed}: ${result.cases} cases (${result.valid} valid patterns, ${result.matches} matches) in ${seconds} s against event-ruler ${peer.version} on ${peer.runtime}`,

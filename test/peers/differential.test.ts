@@ -54,7 +54,7 @@ test(`event-ruler and Junction agree on ${CASES} seeded cases outside the policy
   skip,
   timeout: 10 * 60_000,
 }, async () => {
-  const result = await runDifferential(peer, SEED, CASES);
+  const result = await runDifferential(peer, SEED, CASES, startEventRuler);
   assert.deepEqual(
     result.mismatches.map(describeMismatch),
     [],

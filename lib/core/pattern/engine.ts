@@ -8,7 +8,7 @@ import { compilePattern } from './compile.ts';
 import { ipKey } from './ip.ts';
 import { JsonNumber, RepeatedKey } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
-import { caseKey, leafOf, matchLeaf } from './leaf.ts';
+import { caseKey, leafOf, matchLeaf, textCaseKey } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { normalizeEvent, satisfiesFlat, satisfiesNormalized } from './satisfy.ts';
 import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
@@ -33,6 +33,11 @@ interface Sub {
 interface Condition {
   readonly key: string;
   readonly matcher: Matcher;
+  /**
+   * An equals-ignore-case operand of ASCII characters only: on an ASCII string, equal case keys are a match (only
+   * non-ASCII strings, such as "ſ" for "s", can share the key without being a form of the operand).
+   */
+  readonly ascii: boolean;
   readonly node: PathNode;
   readonly subs: Set<Sub>;
 }
@@ -78,6 +83,18 @@ function selectivity(m: Matcher): number {
     default:
       return 7;
   }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Whether a matcher of the equals-ignore-case family has an ASCII operand (see `Condition.ascii`). */
+function asciiOperand(m: Matcher): boolean {
+  if (m.kind === 'equals-ignore-case') return isAscii(m.value);
+  if ((m.kind === 'prefix' || m.kind === 'suffix') && m.ignoreCase) return isAscii(m.value);
+  return false;
 }
 
 function conditionKey(m: Matcher): string {
@@ -243,6 +260,24 @@ class AnchorIndex {
     }
   }
 
+  /** The leaf and visitor of the lookup under way, for `#confirm` (made once, not per leaf). */
+  #leaf: Leaf | undefined;
+  #visitConfirmed: (c: Condition) => void = () => {};
+  /** Visits a condition found by case key once `matchLeaf` confirms it. */
+  readonly #confirm = (c: Condition): void => {
+    const leaf = this.#leaf as Leaf;
+    if (c.ascii) {
+      this.#asciiLeaf ??= isAscii(leaf.text);
+      if (this.#asciiLeaf) {
+        this.#visitConfirmed(c);
+        return;
+      }
+    }
+    if (matchLeaf(c.matcher, leaf)) this.#visitConfirmed(c);
+  };
+  /** Whether the leaf of the lookup under way is ASCII, once a condition asked. */
+  #asciiLeaf: boolean | undefined;
+
   #exact(key: string, visit: (c: Condition) => void): void {
     const set = this.exact.get(key);
     if (set !== undefined) for (const c of set) visit(c);
@@ -261,13 +296,13 @@ class AnchorIndex {
         if (!this.prefix.isEmpty) this.prefix.collect(text, visit);
         if (!this.suffix.isEmpty) this.suffix.collect(text, visit);
         if (this.folded > 0) {
-          const key = text.toUpperCase();
-          const confirm = (c: Condition): void => {
-            if (matchLeaf(c.matcher, leaf)) visit(c);
-          };
-          this.#exact(`i:${key}`, confirm);
-          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(key, confirm);
-          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(key, confirm);
+          const key = textCaseKey(text);
+          this.#leaf = leaf;
+          this.#asciiLeaf = undefined;
+          this.#visitConfirmed = visit;
+          this.#exact(`i:${key}`, this.#confirm);
+          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(key, this.#confirm);
+          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(key, this.#confirm);
         }
         if (!this.wildcard.isEmpty) {
           this.wildcard.collect(text, (c) => {
@@ -375,7 +410,7 @@ export class PatternIndex {
         const key = conditionKey(m);
         let c = index.conditions.get(key);
         if (c === undefined) {
-          c = { key, matcher: m, node, subs: new Set() };
+          c = { key, matcher: m, node, subs: new Set(), ascii: asciiOperand(m) };
           index.conditions.set(key, c);
           index.file(c, true);
         }

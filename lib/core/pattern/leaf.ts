@@ -72,39 +72,81 @@ export function caseForms(value: string): CaseForms {
 }
 
 /**
- * A key that every string an operand's forms accept shares with the operand (uppercase is applied per character),
- * so that hash maps and tries can find candidates, which `matchLeaf` then confirms. `undefined` when some character
- * of the operand has forms whose uppercase differs (`ϴ`, `ẞ`): such operands are checked one by one.
+ * The case key of a string: lower case per character (`toLowerCase`, with the final-sigma rule undone, so that each
+ * character maps alone). Fast on ASCII.
+ */
+export function textCaseKey(text: string): string {
+  const lower = text.toLowerCase();
+  return lower.includes('ς') ? lower.replaceAll('ς', 'σ') : lower;
+}
+
+/**
+ * A key that every string the operand's forms accept shares with the operand (`textCaseKey` of the string), so that
+ * hash maps and tries can find candidates, which `matchLeaf` then confirms. `undefined` when the forms of some
+ * character have different keys (`ß` is "ß" or "SS"): such operands are checked one by one.
  */
 export function caseKey(value: string, forms?: CaseForms): string | undefined {
-  if (forms === undefined) return value.toUpperCase();
+  if (forms === undefined) return textCaseKey(value);
   let out = '';
   for (const alternatives of forms) {
-    const key = (alternatives[0] as string).toUpperCase();
-    if (alternatives.some((a) => a.toUpperCase() !== key)) return undefined;
+    const key = textCaseKey(alternatives[0] as string);
+    if (alternatives.some((a) => textCaseKey(a) !== key)) return undefined;
     out += key;
   }
   return out;
 }
 
 /**
- * The ends of the longest runs of `text` from `start` that the forms accept, in either direction (`step` 1 reads
- * forward from `start`, -1 backward). Each character of the operand has at most two forms, so the set of positions
- * stays small; linear in the operand times the few positions.
+ * Where a spelling of the operand (its forms, character by character) that starts at `start` in `text` can end,
+ * reading forward (`step` 1) or backward from `start` (`step` -1). Each character has at most two forms, so the
+ * set of ends stays small; in the usual case (one way on at each character) it is one position, kept without
+ * allocating. Linear in the operand.
  */
 function formEnds(forms: CaseForms, text: string, start: number, step: 1 | -1): number[] {
-  let positions = [start];
   const count = forms.length;
-  for (let i = 0; i < count && positions.length > 0; i++) {
+  let pos = start;
+  for (let i = 0; i < count; i++) {
+    const alternatives = forms[step === 1 ? i : count - 1 - i] as readonly string[];
+    let next = -1;
+    let ways = 0;
+    for (const form of alternatives) {
+      const end = advance(text, pos, form, step);
+      if (end >= 0 && end !== next) {
+        ways++;
+        next = end;
+      }
+    }
+    if (ways === 0) return [];
+    if (ways > 1) return formEndsFrom(forms, text, [pos], i, step);
+    pos = next;
+  }
+  return [pos];
+}
+
+/** Where `form` ends when read from `pos` in direction `step`, or -1 when the text does not hold it there. */
+function advance(text: string, pos: number, form: string, step: 1 | -1): number {
+  const at = step === 1 ? pos : pos - form.length;
+  if (at < 0 || !text.startsWith(form, at)) return -1;
+  return step === 1 ? pos + form.length : at;
+}
+
+/** `formEnds` from character `from` on, for a set of positions. */
+function formEndsFrom(
+  forms: CaseForms,
+  text: string,
+  start: readonly number[],
+  from: number,
+  step: 1 | -1,
+): number[] {
+  let positions = [...start];
+  const count = forms.length;
+  for (let i = from; i < count && positions.length > 0; i++) {
     const alternatives = forms[step === 1 ? i : count - 1 - i] as readonly string[];
     const next: number[] = [];
     for (const pos of positions) {
       for (const form of alternatives) {
-        const at = step === 1 ? pos : pos - form.length;
-        if (at >= 0 && text.startsWith(form, at)) {
-          const end = step === 1 ? pos + form.length : at;
-          if (!next.includes(end)) next.push(end);
-        }
+        const end = advance(text, pos, form, step);
+        if (end >= 0 && !next.includes(end)) next.push(end);
       }
     }
     positions = next;
@@ -114,6 +156,8 @@ function formEnds(forms: CaseForms, text: string, start: number, step: 1 | -1): 
 
 /** Whether `text` is the operand in one of its forms, per character. */
 export function equalsIgnoringCase(forms: CaseForms, text: string): boolean {
+  // Each form is at least one UTF-16 unit and at most three: a cheap bound first.
+  if (text.length < forms.length || text.length > forms.length * 3) return false;
   return formEnds(forms, text, 0, 1).includes(text.length);
 }
 

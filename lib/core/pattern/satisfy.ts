@@ -242,6 +242,11 @@ function isScalar(value: unknown): boolean {
  * (event-ruler checks absence in the sorted order of its fields, against what the fields before have chosen).
  */
 function satArray(items: readonly unknown[], present: readonly Cursor[], absent: readonly Cursor[]): boolean {
+  if (absent.length === 0 && present.length > 0 && present.every((c) => c.at !== c.field.segments.length)) {
+    // The usual case: fields that all go deeper, nothing absent: one element must hold them all.
+    for (const item of items) if (!isScalar(item) && sat(item, present, absent)) return true;
+    return false;
+  }
   const deeper: Cursor[] = [];
   const direct: Cursor[] = [];
   const unmet: Cursor[] = [];
