@@ -73,9 +73,8 @@ test('event-ruler gives the recorded answer on every fixed regression case', {
   const wrong = REGRESSIONS.flatMap((c, i) => {
     const a = answers[i];
     const got = a === undefined ? undefined : a.valid ? a.match : 'invalid';
-    return got === (c.ruler ?? c.expected)
-      ? []
-      : [`${c.class}: ${c.pattern} ~ ${c.event}: event-ruler ${got}`];
+    if (c.ruler === 'varies' || got === (c.ruler ?? c.expected)) return [];
+    return [`${c.class}: ${c.pattern} ~ ${c.event}: event-ruler ${got}`];
   });
   assert.deepEqual(wrong, []);
 });

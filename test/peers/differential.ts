@@ -236,19 +236,23 @@ export const POLICY: readonly Policy[] = [
       }),
   },
   {
-    // event-ruler bug: an exact string in a field's list beside a numeric range with an upper bound and a prefix is
-    // lost (`["x", {"numeric": ["<", 5]}, {"prefix": "y"}]` does not match "x").
-    name: 'string-beside-range-and-prefix',
+    // event-ruler bug: an exact string in a field's list beside a numeric range and another string or prefix can be
+    // lost (`["x", {"numeric": [">", -2.5]}, "y"]` and `["x", {"numeric": [">", -1, "<", 5]}, {"prefix": "y"}]` do
+    // not match "x").
+    name: 'strings-beside-range',
     applies: ({ pattern }) =>
-      fieldsOf(pattern, [], []).some(
-        (f) =>
-          f.list.some((m) => m.k === 's' || operator(m)?.[0] === 'exactly') &&
-          f.list.some((m) => operator(m)?.[0] === 'prefix') &&
-          f.list.some((m) => {
-            const o = operator(m);
-            return o?.[0] === 'numeric' && strings(o[1]).some((op) => op.startsWith('<'));
-          }),
-      ),
+      fieldsOf(pattern, [], []).some((f) => {
+        const stringy = f.list.filter(
+          (m) => m.k === 's' || ['exactly', 'prefix'].includes(operator(m)?.[0] ?? ''),
+        );
+        const range = f.list.some((m) => {
+          const o = operator(m);
+          return o?.[0] === 'numeric' && !strings(o[1]).includes('=');
+        });
+        return (
+          range && stringy.length >= 2 && stringy.some((m) => m.k === 's' || operator(m)?.[0] === 'exactly')
+        );
+      }),
   },
   {
     // event-ruler bug: it notes which keys rules use by splitting their paths on dots with Java's String.split,
@@ -396,12 +400,17 @@ export async function runDifferential(
     // process or in a fresh one, is not compared.
     if (suspects.length > 0) {
       const asked = suspects.map((i) => cases[i] as PatternCase);
-      const other = await fresh();
-      let answers: RulerAnswer[][];
-      try {
-        answers = [await peer.checkMany(asked), await other.checkMany(asked)];
-      } finally {
-        await other.close();
+      const answers: RulerAnswer[][] = [await peer.checkMany(asked)];
+      // Two fresh processes, one asked in the reverse order: the state a process has built up changes answers.
+      for (const order of ['same', 'reverse'] as const) {
+        const other = await fresh();
+        try {
+          const list = order === 'same' ? asked : [...asked].reverse();
+          const got = await other.checkMany(list);
+          answers.push(order === 'same' ? got : got.reverse());
+        } finally {
+          await other.close();
+        }
       }
       suspects.forEach((i, j) => {
         if (answers.some((a) => JSON.stringify(a[j]) !== JSON.stringify(rulers[i]))) {
