@@ -248,6 +248,20 @@ export const REGRESSIONS: readonly RegressionCase[] = [
     event: '{"a":[{"y":"1"},{"z":"z"}]}',
     expected: true,
   },
+  // A field that ends on an array may take a scalar inside a nested array element, which binds the outer array for
+  // an exists:false field after it.
+  {
+    class: 'exists-false-order',
+    pattern: '{"a":["x"],"a.f":[{"exists":false}]}',
+    event: '{"a":["x",{"f":1},["x"]]}',
+    expected: true,
+  },
+  {
+    class: 'exists-false-order',
+    pattern: '{"a":["x"],"a.f":[{"exists":false}]}',
+    event: '{"a":["x",{"f":1}]}',
+    expected: false,
+  },
   // Subnormal and extreme numbers.
   { class: 'numbers', pattern: '{"a":[5e-324]}', event: '{"a":5e-324}', expected: true },
   {
@@ -329,7 +343,7 @@ export const REGRESSIONS: readonly RegressionCase[] = [
     pattern: '{"a":["x",{"numeric":[">",-1,"<",5]},{"prefix":"y"}]}',
     event: '{"a":"x"}',
     expected: true,
-    ruler: false,
+    ruler: 'varies',
   },
   {
     class: 'strings-beside-range',
