@@ -5,6 +5,8 @@
  * (`::ffff:10.0.0.1`) is no address to event-ruler, so it is none here.
  */
 
+import { hexGroupBytes, unmapIpv4 } from '../net/ip.ts';
+
 const IPV4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
 
 function ipv4Bytes(text: string): number[] | undefined {
@@ -16,33 +18,7 @@ function ipv4Bytes(text: string): number[] | undefined {
 
 function ipv6Bytes(text: string): number[] | undefined {
   if (text.length > 64 || !/^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(text)) return undefined;
-  const parts = text.split('::');
-  if (parts.length > 2) return undefined;
-  const groups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = groups(parts[0] ?? '');
-  const right = parts.length === 2 ? groups(parts[1] ?? '') : [];
-  if (left === undefined || right === undefined) return undefined;
-  const wanted = 8;
-  let all: number[];
-  if (parts.length === 2) {
-    const missing = wanted - left.length - right.length;
-    if (missing < 1) return undefined;
-    all = [...left, ...new Array<number>(missing).fill(0), ...right];
-  } else {
-    if (left.length !== wanted) return undefined;
-    all = left;
-  }
-  const bytes: number[] = [];
-  for (const g of all) bytes.push(g >> 8, g & 0xff);
-  return bytes;
+  return hexGroupBytes(text, 8);
 }
 
 /** The bytes of an address: 4 for IPv4 (and IPv4-mapped IPv6, as Java's InetAddress reads it), 16 for IPv6. */
@@ -50,9 +26,7 @@ export function ipBytes(text: string): number[] | undefined {
   const v4 = ipv4Bytes(text);
   if (v4 !== undefined) return v4;
   const v6 = ipv6Bytes(text);
-  if (v6 === undefined) return undefined;
-  const mapped = v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
-  return mapped ? v6.slice(12) : v6;
+  return v6 === undefined ? undefined : unmapIpv4(v6);
 }
 
 function keyOf(bytes: readonly number[]): string {
