@@ -60,10 +60,12 @@ export interface EventRulerPeer {
    * the same decimal) rather than only as text. JDKs before 19 print some doubles in more digits than needed.
    */
   comparable(lexemes: readonly string[]): Promise<boolean[]>;
-  /** One Machine with all the rules; a warm-up pass over the lines, then `rounds` timed passes. */
+  /** Sends JSON lines once, for `bench` to name by the id answered instead of sending them again. */
+  loadLines(lines: readonly string[]): Promise<string>;
+  /** One Machine with all the rules; a warm-up pass over the lines (or those `loadLines` kept), then `rounds` timed passes. */
   bench(
     rules: readonly { name: string; pattern: PatternInput }[],
-    lines: readonly string[],
+    lines: readonly string[] | string,
     rounds: number,
   ): Promise<RulerRound[]>;
   /** Ends the JVM (closing its input; killed if it has not exited within 10 s). */
@@ -279,6 +281,7 @@ export async function startEventRuler(): Promise<EventRulerPeer> {
   };
   const checkRequest = (pattern: PatternInput, event: string) => ({ op: 'check', pattern, event });
 
+  let loaded = 0;
   const about = await ask({ op: 'version' });
   return {
     version: EVENT_RULER_VERSION,
@@ -294,6 +297,12 @@ export async function startEventRuler(): Promise<EventRulerPeer> {
       const answer = await ask({ op: 'numbers', lexemes });
       if (answer.ok !== true) throw new Error(`event-ruler peer: numbers failed: ${String(answer.error)}`);
       return answer.comparable as boolean[];
+    },
+    async loadLines(lines) {
+      const id = `lines-${++loaded}`;
+      const answer = await ask({ op: 'lines', id, lines });
+      if (answer.ok !== true) throw new Error(`event-ruler peer: lines failed: ${String(answer.error)}`);
+      return id;
     },
     async bench(rules, lines, rounds) {
       const answer = await ask({ op: 'bench', rules, lines, rounds });

@@ -4,7 +4,9 @@
 //       P is the pattern's JSON text (a string, so repeated keys reach event-ruler as written) or a JSON object;
 //       E the event's JSON text. A fresh Machine holds only that pattern and answers rulesForJSONEvent(E):
 //       {"ok":true,"match":bool} | {"ok":false,"stage":"pattern"|"event","error":message}
-//   {"op":"bench","rules":[{"name":N,"pattern":P}],"lines":[E,...],"rounds":R}
+//   {"op":"lines","id":K,"lines":[E,...]}
+//       keeps the lines under K, for benches that name them instead of sending them again: {"ok":true}
+//   {"op":"bench","rules":[{"name":N,"pattern":P}],"lines":[E,...] or K,"rounds":R}
 //       one Machine with the rules, one warm-up pass over the lines, then R timed passes:
 //       {"ok":true,"rounds":[{"events","nanos","cpuNanos","matches"}, ...]} (cpuNanos: this thread's CPU time)
 //   {"op":"numbers","lexemes":[L,...]}
@@ -25,11 +27,14 @@ import java.math.BigDecimal;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import software.amazon.event.ruler.Machine;
 
 public final class Ruler {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Map<String, List<String>> LINES = new HashMap<>();
 
   public static void main(String[] args) throws Exception {
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 20);
@@ -42,6 +47,10 @@ public final class Ruler {
         switch (request.path("op").asText()) {
           case "check" -> check(request, answer);
           case "bench" -> bench(request, answer);
+          case "lines" -> {
+            LINES.put(request.path("id").asText(), linesOf(request.path("lines")));
+            answer.put("ok", true);
+          }
           case "numbers" -> numbers(request, answer);
           case "version" -> answer.put("ok", true).put("runtime", "Java " + System.getProperty("java.version"));
           default -> answer.put("ok", false).put("error", "unknown op " + request.path("op"));
@@ -99,8 +108,9 @@ public final class Ruler {
     for (JsonNode rule : request.path("rules")) {
       machine.addRule(rule.path("name").asText(), patternText(rule.path("pattern")));
     }
-    List<String> lines = new ArrayList<>();
-    for (JsonNode l : request.path("lines")) lines.add(l.asText());
+    JsonNode given = request.path("lines");
+    List<String> lines = given.isTextual() ? LINES.get(given.asText()) : linesOf(given);
+    if (lines == null) throw new IllegalArgumentException("no lines kept under " + given.asText());
     int rounds = Math.max(1, Math.min(1000, request.path("rounds").asInt(1)));
     for (String l : lines) machine.rulesForJSONEvent(l);
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -118,5 +128,11 @@ public final class Ruler {
           .put("cpuNanos", cpuNanos)
           .put("matches", matches);
     }
+  }
+
+  private static List<String> linesOf(JsonNode array) {
+    List<String> lines = new ArrayList<>();
+    for (JsonNode l : array) lines.add(l.asText());
+    return lines;
   }
 }
