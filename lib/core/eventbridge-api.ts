@@ -240,7 +240,7 @@ export function describeRule(rule: Rule, ctx: ArnContext): EventBridgeRule {
   return {
     Name: rule.name,
     Arn: ruleArn(ctx, rule.name),
-    ...(rule.pattern === undefined ? {} : { EventPattern: JSON.stringify(rule.pattern) }),
+    ...(rule.pattern === undefined ? {} : { EventPattern: rule.patternText ?? JSON.stringify(rule.pattern) }),
     State: rule.enabled ? 'ENABLED' : 'DISABLED',
     ...(rule.description === undefined ? {} : { Description: rule.description }),
     EventBusName: DEFAULT_BUS_NAME,
@@ -290,6 +290,8 @@ export function ruleBodyOfPutRule(
   const description = optionalString(p, 'Description', 512);
   return {
     pattern,
+    // The text as sent: matching reads number lexemes and repeated keys from it, and DescribeRule answers it.
+    patternText: text,
     ...(description === undefined ? {} : { description }),
     ...(previous?.filter === undefined ? {} : { filter: previous.filter }),
     enabled: state === undefined || state === null ? (previous?.enabled ?? true) : state === 'ENABLED',

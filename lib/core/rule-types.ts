@@ -102,6 +102,12 @@ export interface Rule {
   readonly enabled: boolean;
   /** An EventBridge event pattern (JSON), applied to the CloudEvent as JSON. */
   readonly pattern?: unknown;
+  /**
+   * The pattern's JSON text as the client wrote it, kept by the APIs that receive it as text: it holds what a JSON
+   * value loses (number lexemes beyond a double's precision, key order, repeated keys), and matching compiles it
+   * instead of `pattern` when present, so that a rule on `12345678901234567890` does not match its neighbour.
+   */
+  readonly patternText?: string;
   /** A CloudEvents SQL expression. */
   readonly filter?: string;
   readonly targets: readonly Target[];

@@ -1,7 +1,7 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
-import { validatePattern } from './pattern/index.ts';
+import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
 import { compileInput } from './transform.ts';
@@ -20,6 +20,7 @@ const RULE_KEYS = new Set([
   'description',
   'enabled',
   'pattern',
+  'patternText',
   'filter',
   'targets',
   'createdAt',
@@ -305,7 +306,14 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   if (body.pattern === undefined && body.filter === undefined) {
     throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
   }
-  if (body.pattern !== undefined) validatePattern(body.pattern);
+  if (
+    body.patternText !== undefined &&
+    (typeof body.patternText !== 'string' || body.pattern === undefined)
+  ) {
+    throw invalid('patternText must be the JSON text of pattern', 'patternText');
+  }
+  if (typeof body.patternText === 'string') validatePattern(parsePatternText(body.patternText));
+  else if (body.pattern !== undefined) validatePattern(body.pattern);
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')
       throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
@@ -329,6 +337,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(body.description === undefined ? {} : { description: body.description as string }),
     enabled: (body.enabled as boolean | undefined) ?? true,
     ...(body.pattern === undefined ? {} : { pattern: deepFreeze(structuredClone(body.pattern)) }),
+    ...(typeof body.patternText === 'string' ? { patternText: body.patternText } : {}),
     ...(body.filter === undefined ? {} : { filter: body.filter as string }),
     targets: Object.freeze(targets),
     createdAt: previous?.createdAt ?? now,

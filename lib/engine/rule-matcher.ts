@@ -3,7 +3,7 @@ import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { type FieldTrie, fieldTrie, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
-import { type PathTrie, PatternIndex } from '../core/pattern/index.ts';
+import { compilePatternText, type PathTrie, PatternIndex } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
 interface Entry {
@@ -34,7 +34,8 @@ export class RuleMatcher {
     if (rule.pattern === undefined) {
       this.#filterOnly.set(rule.name, entry);
     } else {
-      this.#index.add(rule.name, rule.pattern);
+      if (rule.patternText === undefined) this.#index.add(rule.name, rule.pattern);
+      else this.#index.addCompiled(rule.name, compilePatternText(rule.patternText));
       this.#entries.set(rule.name, entry);
       this.#dataFields = undefined;
     }

@@ -203,6 +203,7 @@ describe('rules', () => {
     const body = ruleBodyOfPutRule({ Name: 'r', EventPattern: '{"source":["b"]}', Description: 'd' }, stored);
     assert.deepEqual(body, {
       pattern: { source: ['b'] },
+      patternText: '{"source":["b"]}',
       description: 'd',
       filter: "type = 'x'",
       enabled: false,

@@ -317,3 +317,36 @@ function parseDeep(text: string): unknown {
     pos = savedPos;
   }
 }
+
+/**
+ * The exact text of the member `name` of the JSON object `text` (valid JSON, checked before), its last occurrence as
+ * `JSON.parse` keeps it; `undefined` when `text` is no object or has no such member. For what a parsed value loses:
+ * a rule's pattern with its number lexemes and repeated keys.
+ */
+export function memberText(text: string, name: string): string | undefined {
+  src = text;
+  pos = 0;
+  inMemory = false;
+  try {
+    skipWhitespace();
+    if (src.charCodeAt(pos) !== 0x7b) return undefined;
+    pos++;
+    skipWhitespace();
+    let found: string | undefined;
+    if (src.charCodeAt(pos) === 0x7d) return undefined;
+    for (;;) {
+      const key = readString();
+      skipWhitespace();
+      pos++; // ':'
+      skipWhitespace();
+      const start = pos;
+      skipValue();
+      if (key === name) found = src.slice(start, pos);
+      skipWhitespace();
+      if (src.charCodeAt(pos++) === 0x7d) return found;
+      skipWhitespace();
+    }
+  } finally {
+    src = '';
+  }
+}
