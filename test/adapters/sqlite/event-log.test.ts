@@ -182,6 +182,33 @@ test('prunes old records but never past a group committed offset', async () => {
   }
 });
 
+test("finds duplicates among many ids of several sources, each answered with the accepted copy's position", async () => {
+  const h = openHarness();
+  try {
+    const log = h.stores.log;
+    // More ids per source than one lookup takes, so earlier copies sit in several chunks (the last one padded).
+    const first = makeEvents(75, (i) => ({ source: `urn:chunks:${i % 2}` }));
+    const accepted = await log.append(first, { dedupWindowMs: 60_000 });
+    const fresh = makeEvents(40, (i) => ({ source: `urn:chunks:${i % 3}` }));
+    const again = [...first.filter((_, i) => i % 3 === 0), ...fresh, fresh[5]!, first[74]!];
+    const results = await log.append(again, { dedupWindowMs: 60_000 });
+    const expected = again.map((event, i) => {
+      const earlier = first.indexOf(event);
+      if (earlier !== -1) return { duplicate: true, position: accepted[earlier]!.position };
+      if (i === again.length - 2)
+        return { duplicate: true, position: results[again.indexOf(event)]!.position };
+      return { duplicate: false };
+    });
+    assert.deepEqual(
+      results.map((r, i) => (expected[i]!.duplicate ? r : { duplicate: r.duplicate })),
+      expected,
+    );
+    assert.equal((await readAll(log)).length, 75 + 40);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('drops expired dedup entries lazily', async () => {
   const h = openHarness();
   try {
