@@ -43,6 +43,8 @@ const DEDUP_PRUNE_EVERY_MS = 1000;
 const DEDUP_PRUNE_BATCH = 5000;
 /** Ids per dedup lookup statement (one statement step finds which of them were accepted within the window). */
 const DEDUP_LOOKUP_CHUNK = 32;
+/** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
+const DEDUP_LOOKUP_FEW = 4;
 const DEDUP_LOOKUP_SQL = `SELECT id, partition, offset FROM log_dedup WHERE source = ? AND accepted_at > ? AND id IN (${Array(DEDUP_LOOKUP_CHUNK).fill('?').join(', ')})`;
 
 const SCHEMA = `
@@ -72,6 +74,12 @@ interface Prepared {
   readonly key: string;
   readonly text: string;
   timestamp: number;
+}
+
+/** Appends that share one write: their events in call order, and the write's answer for all of them. */
+interface PendingAppend {
+  readonly items: Prepared[];
+  readonly done: Promise<AppendResult[]>;
 }
 
 /** A record of `#recent`: what a read answers for it, and the size of its stored text. */
@@ -116,6 +124,8 @@ export class SqliteEventLog implements EventLog {
   #recentOrder: number[] = [];
   #recentHead = 0;
   #recentChars = 0;
+  /** The appends of this tick whose write has not run yet, by dedup window (see `#startBatch`). */
+  readonly #pending = new Map<number, PendingAppend>();
 
   constructor(db: SqliteDatabase, options: SqliteEventLogOptions = {}) {
     this.#db = db;
@@ -172,19 +182,47 @@ export class SqliteEventLog implements EventLog {
       timestamp: 0,
     }));
     if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
+    const batch = this.#pending.get(windowMs) ?? this.#startBatch(windowMs);
+    const start = batch.items.length;
+    for (const item of prepared) batch.items.push(item);
+    return batch.done.then((results) => results.slice(start, start + prepared.length));
+  }
+
+  /**
+   * One write for every append of this tick (with the same dedup window), in the order they were called: each call
+   * cost a lookup, an insert and a partition head read and update of its own (most of a single event's append).
+   * The events of later calls are duplicates of earlier ones as if each had been a write of its own, and a failure
+   * fails them all, as it failed the whole group commit before.
+   */
+  #startBatch(windowMs: number): PendingAppend {
+    const items: Prepared[] = [];
     const touched = new Set<number>();
+    const forget = () => {
+      if (this.#pending.get(windowMs)?.items === items) this.#pending.delete(windowMs);
+    };
     // Subscribers are woken at commit, before the fsync that the producer's answer waits for: routing starts while
     // the disk catches up. Were the append then lost to a power cut, the producer got no answer and sends again, so
     // an event delivered early is at worst delivered twice (at-least-once); an exactly-once claim is durable and,
     // coming later in the same WAL, makes the append durable before the target runs.
-    return this.#db.write(() => this.#appendNow(prepared, windowMs, touched), {
-      // It refuses nothing once it writes (a failure of SQLite fails the whole group commit).
-      atomic: true,
-      onCommit: (results) => {
-        this.#remember(prepared, results);
-        notifyAppend(this.#db.path, touched);
+    const done = this.#db.write(
+      () => {
+        forget();
+        return this.#appendNow(items, windowMs, touched);
       },
-    });
+      {
+        // It refuses nothing once it writes (a failure of SQLite fails the whole group commit).
+        atomic: true,
+        onCommit: (results) => {
+          this.#remember(items, results);
+          notifyAppend(this.#db.path, touched);
+        },
+      },
+    );
+    // A write refused before it ran (the database closed) must not take the appends that come after it.
+    done.then(forget, forget);
+    const batch = { items, done };
+    this.#pending.set(windowMs, batch);
+    return batch;
   }
 
   async read(partition: number, fromOffset: number, limit: number): Promise<LogRecord[]> {
@@ -359,7 +397,7 @@ export class SqliteEventLog implements EventLog {
           offset,
         );
       },
-      { durable: false },
+      { durable: false, atomic: true },
     );
   }
 
@@ -501,7 +539,8 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * The positions of the keys among `prepared` accepted after `since` (within the dedup window), by source then
-   * id: one lookup per `DEDUP_LOOKUP_CHUNK` ids of a source (a short chunk is padded with its last id).
+   * id: one lookup per `DEDUP_LOOKUP_CHUNK` ids of a source (a short chunk is padded with its last id, a very short
+   * one looked up an id at a time).
    */
   #acceptedSince(
     prepared: ReadonlyArray<{ event: CloudEvent }>,
@@ -518,6 +557,23 @@ export class SqliteEventLog implements EventLog {
     for (const [source, ids] of bySource) {
       for (let i = 0; i < ids.length; i += DEDUP_LOOKUP_CHUNK) {
         const chunk = ids.slice(i, i + DEDUP_LOOKUP_CHUNK);
+        if (chunk.length < DEDUP_LOOKUP_FEW) {
+          for (const id of chunk) {
+            const row = this.#db.get(
+              'SELECT partition, offset FROM log_dedup WHERE source = ? AND id = ? AND accepted_at > ?',
+              source,
+              id,
+              since,
+            );
+            if (row !== undefined) {
+              positionsOf(taken, source).set(id, {
+                partition: Number(row.partition),
+                offset: Number(row.offset),
+              });
+            }
+          }
+          continue;
+        }
         while (chunk.length < DEDUP_LOOKUP_CHUNK) chunk.push(chunk[chunk.length - 1] as string);
         for (const row of lookup.all(source, since, ...chunk)) {
           positionsOf(taken, source).set(String(row.id), {

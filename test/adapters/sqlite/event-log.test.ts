@@ -43,6 +43,41 @@ test('merges appends made in one tick into one commit', async () => {
   }
 });
 
+test('runs the appends of one tick as one write and answers each caller for its own events', async () => {
+  const h = openHarness();
+  try {
+    const log = h.stores.log;
+    const before = h.stores.database.stats.writes;
+    const calls = [
+      makeEvents(3, () => ({ source: 'urn:tick:a' })),
+      makeEvents(1, () => ({ source: 'urn:tick:b' })),
+      makeEvents(2, () => ({ source: 'urn:tick:a' })),
+    ];
+    const repeated = calls[0]![1]!;
+    const answers = await Promise.all([
+      ...calls.map((events) => log.append(events, { dedupWindowMs: 60_000 })),
+      log.append([repeated], { dedupWindowMs: 60_000 }),
+    ]);
+    assert.equal(h.stores.database.stats.writes - before, 1);
+    assert.deepEqual(
+      answers.map((results) => results.map((r) => r.duplicate)),
+      [[false, false, false], [false], [false, false], [true]],
+    );
+    assert.deepEqual(answers[3]![0]!.position, answers[0]![1]!.position);
+    const records = await readAll(log);
+    assert.equal(records.length, 6);
+    for (const [i, events] of calls.entries()) {
+      for (const [j, event] of events.entries()) {
+        const { partition, offset } = answers[i]![j]!.position!;
+        const record = records.find((r) => r.partition === partition && r.offset === offset);
+        assert.equal(record?.event.id, event.id);
+      }
+    }
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('rejects every caller of a failed flush with a retriable BufferUnavailable and commits none of it', async () => {
   const h = openHarness();
   try {
