@@ -4,7 +4,7 @@
  * fixed rate, carrying their send time for latency probes), `batch-rate` (batches of N at a fixed rate of events,
  * each event carrying its send time), `putevents` (EventBridge PutEvents calls of N entries, the events of `batch`),
  * `putevents-rate` (those at a fixed rate of events). With `like: 'putevents'`, `batch` and `batch-rate` send the
- * CloudEvents a PutEvents call becomes (with `time` and `datacontenttype`); with `sample: N`, every Nth event's data
+ * CloudEvents a PutEvents call becomes (with `time` and `datacontenttype`), with `ids: 'uuid'` random UUIDs as ids; with `sample: N`, every Nth event's data
  * carries `kind: "sampled"` (for a rule that matches a few). Prints one JSON line with its counts.
  */
 import { Agent, request } from 'node:http';
@@ -24,6 +24,8 @@ interface Options {
   sample?: number;
   /** `putevents`: batches carry the attributes a PutEvents entry becomes (`time`, `datacontenttype`). */
   like?: 'putevents';
+  /** `uuid`: batches carry random (version 4) UUIDs as ids, as many producers send. @default `${prefix}-${n}` */
+  ids?: 'uuid';
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -82,7 +84,7 @@ function data(sentAt: number | undefined): Record<string, unknown> {
 function batch(sentAt?: number): Promise<number> {
   const list = [];
   for (let i = 0; i < o.batch; i++) {
-    const id = `${o.prefix}-${sequence}`;
+    const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
     list.push({
       specversion: '1.0',
       id,
