@@ -214,15 +214,19 @@ export class SqliteDatabase {
   /**
    * Inserts rows with multi-row INSERTs of up to `INSERT_CHUNK` rows each: one statement step per chunk instead of
    * one per row (appends and traces are on the hot path). `insert` is the statement up to `VALUES`, e.g.
-   * `INSERT INTO t (a, b)`; every row has one value per column.
+   * `INSERT INTO t (a, b)`; every row has one value per column. `tail` follows the values (an `ON CONFLICT` clause).
    */
-  insertRows(insert: string, rows: readonly (readonly SQLInputValue[])[]): void {
+  insertRows(insert: string, rows: readonly (readonly SQLInputValue[])[], tail = ''): void {
     if (rows.length === 0) return;
-    let sql = this.#insertSql.get(insert);
+    const cacheKey = tail === '' ? insert : `${insert}\n${tail}`;
+    let sql = this.#insertSql.get(cacheKey);
     if (sql === undefined) {
       const columns = rows[0]!.length;
-      sql = { chunk: valuesSql(insert, columns, INSERT_CHUNK), one: valuesSql(insert, columns, 1) };
-      this.#insertSql.set(insert, sql);
+      sql = {
+        chunk: valuesSql(insert, columns, INSERT_CHUNK, tail),
+        one: valuesSql(insert, columns, 1, tail),
+      };
+      this.#insertSql.set(cacheKey, sql);
     }
     let i = 0;
     if (rows.length >= INSERT_CHUNK) {
@@ -437,10 +441,10 @@ export class SqliteDatabase {
 /** Rows per multi-row INSERT of `insertRows`. */
 const INSERT_CHUNK = 32;
 
-/** `insert` followed by `rows` groups of `columns` placeholders. */
-function valuesSql(insert: string, columns: number, rows: number): string {
+/** `insert` followed by `rows` groups of `columns` placeholders, then `tail`. */
+function valuesSql(insert: string, columns: number, rows: number, tail: string): string {
   const row = `(${Array(columns).fill('?').join(', ')})`;
-  return `${insert} VALUES ${Array(rows).fill(row).join(', ')}`;
+  return `${insert} VALUES ${Array(rows).fill(row).join(', ')}${tail === '' ? '' : ` ${tail}`}`;
 }
 
 /** A retriable `BufferUnavailable` error, keeping the cause's message. */
