@@ -1,6 +1,7 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
+import { toCloudEventsPattern } from './eventbridge-shape.ts';
 import { validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
@@ -161,6 +162,31 @@ function maxConcurrencyOf(
   return { maxConcurrency: max };
 }
 
+/**
+ * A target's `format`: `cloudevents` (the default, not stored) or `eventbridge`, which only `http` and `function`
+ * targets take (a Kafka topic and another bus carry CloudEvents).
+ */
+function formatOf(
+  value: Record<string, unknown>,
+  type: Target['type'],
+  path: string,
+): { format?: 'eventbridge' } {
+  const format = oneOf(
+    value.format,
+    `${path}.format`,
+    ['cloudevents', 'eventbridge'] as const,
+    'cloudevents',
+  );
+  if (format === 'cloudevents') return {};
+  if (type !== 'http' && type !== 'function') {
+    throw invalid(
+      `${path}.format "eventbridge" applies to http and function targets; a ${type} target carries CloudEvents`,
+      `${path}.format`,
+    );
+  }
+  return { format };
+}
+
 /** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
 export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
@@ -169,7 +195,8 @@ export function validateTarget(value: unknown, index: number): Target {
   if (value.type === undefined)
     throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
   const input = value.input as TargetInput | undefined;
-  if (input !== undefined) compileInput(input, `${path}.input`);
+  const format = formatOf(value, type, path);
+  if (input !== undefined) compileInput(input, `${path}.input`, format);
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -194,6 +221,7 @@ export function validateTarget(value: unknown, index: number): Target {
           FUNCTION_NAME,
           'is not a valid function name',
         ),
+        ...format,
       });
     case 'http': {
       const headers = validateHeaders(value.headers, `${path}.headers`);
@@ -214,6 +242,13 @@ export function validateTarget(value: unknown, index: number): Target {
       if (value.reply !== undefined && typeof value.reply !== 'boolean') {
         throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
       }
+      if (format.format !== undefined && (batch !== undefined || value.mode === 'structured')) {
+        const field = batch !== undefined ? 'batch' : 'mode';
+        throw invalid(
+          `${path}.${field} cannot be combined with ${path}.format "eventbridge": the body is one event in EventBridge's shape`,
+          `${path}.${field}`,
+        );
+      }
       if (value.reply === true && batch !== undefined) {
         throw invalid(
           `${path}.reply cannot be combined with ${path}.batch: a reply answers one delivered event`,
@@ -227,6 +262,7 @@ export function validateTarget(value: unknown, index: number): Target {
         ...maxConcurrencyOf(value, base.concurrency, path),
         ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
         ...(value.reply === true ? { reply: true } : {}),
+        ...format,
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
         ...(headers === undefined ? {} : { headers }),
@@ -298,7 +334,11 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   if (body.pattern === undefined && body.filter === undefined) {
     throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
   }
-  if (body.pattern !== undefined) validatePattern(body.pattern);
+  if (body.pattern !== undefined) {
+    validatePattern(body.pattern);
+    // The pattern as it is indexed (EventBridge's names read as CloudEvents'): refuses two names for one field.
+    validatePattern(toCloudEventsPattern(body.pattern));
+  }
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')
       throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
