@@ -310,13 +310,21 @@ export interface EventBridgeTarget {
   HttpParameters?: { HeaderParameters: Record<string, string> };
 }
 
-/** The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"). */
-export function targetArn(target: Target): string {
+/**
+ * The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"): a function that takes the event in
+ * EventBridge's shape as a Lambda ARN (as it was most likely given), an HTTP endpoint that does as
+ * `arn:junction:http-eventbridge:::<url>`.
+ */
+export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): string {
   switch (target.type) {
     case 'function':
-      return `arn:junction:function:::${target.function}`;
+      return target.format === 'eventbridge'
+        ? `arn:aws:lambda:${ctx.region}:${ctx.account}:function:${target.function}`
+        : `arn:junction:function:::${target.function}`;
     case 'http':
-      return `arn:junction:http:::${target.url}`;
+      return target.format === 'eventbridge'
+        ? `arn:junction:http-eventbridge:::${target.url}`
+        : `arn:junction:http:::${target.url}`;
     case 'kafka':
       return `arn:junction:kafka:::${target.topic}`;
     case 'bus':
@@ -324,8 +332,20 @@ export function targetArn(target: Target): string {
   }
 }
 
-export function describeTarget(target: Target): EventBridgeTarget {
-  const out: EventBridgeTarget = { Id: target.id, Arn: targetArn(target) };
+/** Whether two targets deliver to the same place (whatever the shape they deliver in). */
+export function sameDestination(a: Target, b: Target): boolean {
+  switch (a.type) {
+    case 'function':
+      return b.type === 'function' && a.function === b.function;
+    case 'kafka':
+      return b.type === 'kafka' && a.topic === b.topic && a.brokers?.join() === b.brokers?.join();
+    default:
+      return b.type === a.type && a.url === (b as typeof a).url;
+  }
+}
+
+export function describeTarget(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): EventBridgeTarget {
+  const out: EventBridgeTarget = { Id: target.id, Arn: targetArn(target, ctx) };
   const input = target.input;
   if (input?.path !== undefined) out.InputPath = input.path;
   else if (input?.template !== undefined && input.paths === undefined) out.Input = input.template;
@@ -372,7 +392,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
   if (arn === undefined) throw validation(`${field} is not in correct format: ${show(arnText)}`, field);
   const unsupported = (what: string) =>
     validation(
-      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name> or a Lambda ARN), HTTP endpoints (arn:junction:http:::<url>), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
+      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name>, or a Lambda ARN for the event in EventBridge's shape), HTTP endpoints (arn:junction:http:::<url>, or arn:junction:http-eventbridge:::<url> for the event in EventBridge's shape), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
       field,
     );
   if (arn.partition === 'junction') {
@@ -384,13 +404,15 @@ function destination(arnText: string, field: string): Record<string, unknown> {
         return { type: 'function', function: arn.resource };
       case 'http':
         return { type: 'http', url: arn.resource, mode: 'binary' };
+      case 'http-eventbridge':
+        return { type: 'http', url: arn.resource, format: 'eventbridge' };
       case 'kafka':
         return { type: 'kafka', topic: arn.resource };
       case 'bus':
         return { type: 'bus', url: arn.resource };
       default:
         throw validation(
-          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, kafka or bus)`,
+          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, http-eventbridge, kafka or bus)`,
           field,
         );
     }
@@ -410,7 +432,8 @@ function destination(arnText: string, field: string): Record<string, unknown> {
     }
     if (!FUNCTION_NAME.test(name))
       throw validation(`${field} names an invalid function name ${show(name)}`, field);
-    return { type: 'function', function: name };
+    // A Lambda ARN stands for a function written for EventBridge: it gets the event in EventBridge's shape.
+    return { type: 'function', function: name, format: 'eventbridge' };
   }
   if (arn.service === 'events') {
     if (arn.resource.startsWith('event-bus/')) {
@@ -474,7 +497,8 @@ export function targetBodyOf(value: unknown, index: number, previous?: Target): 
     body.delivery = previous.delivery;
     body.concurrency = previous.concurrency;
     body.timeoutMs = previous.timeoutMs;
-    if ('mode' in previous) body.mode = previous.mode;
+    // An EventBridge-shaped HTTP body has no binding mode to keep.
+    if ('mode' in previous && body.format === undefined) body.mode = previous.mode;
   }
   const inputs = ['Input', 'InputPath', 'InputTransformer'].filter(
     (k) => value[k] !== undefined && value[k] !== null,

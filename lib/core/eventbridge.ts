@@ -2,12 +2,17 @@
  * Amazon EventBridge's PutEvents and TestEventPattern (AWS JSON 1.1) mapped to and from Junction's CloudEvents,
  * so `@aws-sdk/client-eventbridge` pointed at the bus works unchanged. Pure: the HTTP wiring lives in lib/server.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+ * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html
  */
+import { parseEventJson } from './cloudevent.ts';
+import type { CloudEvent } from './cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
 import { nestsDeeperThan, parseJson } from './codec/json.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
+import { isUriReference } from './codec/uri.ts';
 import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
+import { fromEventBridgeEvent, SOURCE_EXTENSION } from './eventbridge-shape.ts';
 import { checkEventDepth } from './pattern/limits.ts';
 
 /** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
@@ -23,7 +28,7 @@ export interface PutEventsOptions {
 }
 
 export type PutEventsEntryResult =
-  | { readonly ok: true; readonly event: Record<string, unknown> }
+  | { readonly ok: true; readonly event: CloudEvent }
   | { readonly ok: false; readonly errorCode: string; readonly errorMessage: string };
 
 export type PutEventsResult =
@@ -75,8 +80,34 @@ function requiredString(entry: Record<string, unknown>, parameter: string): stri
   return value;
 }
 
-/** `Detail` is JSON text holding an object, as EventBridge requires. */
-function detail(entry: Record<string, unknown>): Record<string, unknown> {
+/** `Source`: any non-empty string but AWS's own (`aws.…`), as EventBridge accepts. */
+function source(entry: Record<string, unknown>): string {
+  const value = requiredString(entry, 'Source');
+  if (value.startsWith('aws.')) {
+    throw entryError(
+      'NotAuthorizedForSourceException',
+      `Not authorized for the source ${JSON.stringify(value)}: sources starting with "aws." are reserved for AWS services.`,
+      'Source',
+    );
+  }
+  return value;
+}
+
+/**
+ * The CloudEvents `source` of a `Source`, and the `ebsource` extension when they differ: a `Source` that is no
+ * URI-reference (`"my app"`, `"café.orders"`) is percent-encoded (`my%20app`), and kept as written in the extension.
+ */
+function sourceAttributes(value: string): Record<string, string> {
+  if (isUriReference(value)) return { source: value };
+  try {
+    return { source: encodeURIComponent(value), [SOURCE_EXTENSION]: value };
+  } catch {
+    throw invalidArgument('Source', 'Source must be well-formed Unicode (it has an unpaired surrogate).');
+  }
+}
+
+/** `Detail` is JSON text holding an object, as EventBridge requires; its text is kept as the event's data. */
+function detail(entry: Record<string, unknown>): string {
   const text = requiredString(entry, 'Detail');
   let parsed: unknown;
   try {
@@ -95,19 +126,31 @@ function detail(entry: Record<string, unknown>): Record<string, unknown> {
       'Detail',
     );
   }
-  return parsed;
+  return text;
 }
 
-/** `Time`: epoch seconds (what the SDK sends) or an RFC 3339 string; absent means now. */
+/**
+ * Epoch seconds as RFC 3339 with every fractional digit given (to nanoseconds), at least milliseconds; undefined
+ * outside years 0–9999. The SDKs send numbers (milliseconds from JavaScript, whole seconds from boto3).
+ */
+function epochSecondsText(value: number): string | undefined {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(String(value));
+  const date = new Date(m === null ? Math.round(value * 1000) : Number(m[1]) * 1000);
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 0 || date.getUTCFullYear() > 9999) {
+    return undefined;
+  }
+  if (m === null) return date.toISOString();
+  return `${date.toISOString().slice(0, 19)}.${(m[2] ?? '').slice(0, 9).padEnd(3, '0')}Z`;
+}
+
+/** `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string, kept to the digit; absent means now. */
 function time(entry: Record<string, unknown>, now: () => number): string {
   const value = entry.Time;
   if (value === undefined || value === null) return new Date(now()).toISOString();
   if (typeof value === 'string' && isRfc3339(value)) return value;
   if (typeof value === 'number' && Number.isFinite(value)) {
-    const date = new Date(Math.round(value * 1000));
-    if (!Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 0 && date.getUTCFullYear() <= 9999) {
-      return date.toISOString();
-    }
+    const text = epochSecondsText(value);
+    if (text !== undefined) return text;
   }
   throw invalidArgument(
     'Time',
@@ -145,30 +188,50 @@ function traceHeader(entry: Record<string, unknown>): string | undefined {
   return value;
 }
 
+/** The PutEvents parameter a CloudEvents attribute comes from, for the errors of the event's validation. */
+const PARAMETER_OF: Readonly<Record<string, string>> = {
+  source: 'Source',
+  [SOURCE_EXTENSION]: 'Source',
+  type: 'DetailType',
+  time: 'Time',
+  data: 'Detail',
+  resources: 'Resources',
+  eventbusname: 'EventBusName',
+  traceheader: 'TraceHeader',
+  traceparent: 'TraceHeader',
+};
+
 function mapEntry(raw: unknown, index: number, newId: () => string, now: () => number): PutEventsEntryResult {
   try {
     if (!isObject(raw))
       throw entryError('InvalidArgument', `Entries[${index}] must be an object, received ${describe(raw)}.`);
-    const event: Record<string, unknown> = {
+    const attributes: Record<string, unknown> = {
       specversion: '1.0',
       id: newId(),
-      source: requiredString(raw, 'Source'),
+      ...sourceAttributes(source(raw)),
       type: requiredString(raw, 'DetailType'),
-      time: '',
-      datacontenttype: 'application/json',
     };
-    event.data = detail(raw);
-    event.time = time(raw, now);
+    const data = detail(raw);
+    attributes.time = time(raw, now);
+    attributes.datacontenttype = 'application/json';
     const extensions = {
       resources: resources(raw),
       eventbusname: eventBusName(raw),
       traceheader: traceHeader(raw),
     };
-    for (const [name, value] of Object.entries(extensions)) if (value !== undefined) event[name] = value;
+    for (const [name, value] of Object.entries(extensions)) if (value !== undefined) attributes[name] = value;
     if (extensions.traceheader !== undefined && TRACEPARENT.test(extensions.traceheader)) {
-      event.traceparent = extensions.traceheader;
+      attributes.traceparent = extensions.traceheader;
     }
-    return { ok: true, event };
+    // The event is built from JSON text so that Detail stays the producer's text (a big integer keeps its digits).
+    const head = JSON.stringify(attributes);
+    try {
+      return { ok: true, event: parseEventJson(`${head.slice(0, -1)},"data":${data}}`) };
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      const parameter = (error.field === undefined ? undefined : PARAMETER_OF[error.field]) ?? 'Entries';
+      throw invalidArgument(parameter, error.message);
+    }
   } catch (error) {
     const awsErrorCode = error instanceof JunctionError ? error.details?.awsErrorCode : undefined;
     if (typeof awsErrorCode !== 'string') throw error;
@@ -177,9 +240,9 @@ function mapEntry(raw: unknown, index: number, newId: () => string, now: () => n
 }
 
 /**
- * Maps a PutEvents request body (parsed JSON) to one unvalidated CloudEvent per entry, in order. An entry that
- * EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`); the others are
- * unaffected.
+ * Maps a PutEvents request body (parsed JSON) to one validated CloudEvent per entry, in order, its data the text of
+ * `Detail`. An entry that EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`,
+ * `NotAuthorizedForSourceException`); the others are unaffected.
  * @throws JunctionError `InvalidRequest` when the body is not a PutEvents request (no `Entries` array, or an
  *   entry count outside 1..`maxEntries`).
  */
@@ -277,19 +340,39 @@ function jsonMember(
 }
 
 /**
- * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts. The event is returned as sent (an
- * EventBridge-shaped event is matched as such; a CloudEvent as such).
- * @throws JunctionError `InvalidPattern` for a missing or malformed `EventPattern` (EventBridge's
- *   InvalidEventPatternException), `InvalidRequest` for anything else wrong.
+ * The members TestEventPattern's `Event` must have. AWS's reference lists `resources` as well, but EventBridge
+ * accepts an event without it (LocalStack's tests against AWS record this), so it is not required here either.
  */
-export function mapTestEventPatternRequest(body: unknown): { pattern: unknown; event: unknown } {
+export const TEST_EVENT_REQUIRED = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
+
+/**
+ * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts, and the event is in EventBridge's
+ * shape with the members AWS requires (`TEST_EVENT_REQUIRED`). The event is returned as the CloudEvent PutEvents would
+ * make of it (`fromEventBridgeEvent`), so that it is matched as routing matches.
+ * @throws JunctionError `InvalidPattern` for a missing or malformed `EventPattern` (EventBridge's
+ *   InvalidEventPatternException), `InvalidRequest` for anything else wrong (ValidationException).
+ */
+export function mapTestEventPatternRequest(body: unknown): {
+  pattern: unknown;
+  event: Record<string, unknown>;
+} {
   if (!isObject(body)) {
     throw new JunctionError(
       'InvalidRequest',
       `a TestEventPattern request must be a JSON object, received ${describe(body)}`,
     );
   }
-  return { pattern: jsonMember(body, 'EventPattern'), event: jsonMember(body, 'Event') };
+  const pattern = jsonMember(body, 'EventPattern');
+  const event = jsonMember(body, 'Event');
+  const missing = TEST_EVENT_REQUIRED.filter((name) => !Object.hasOwn(event, name));
+  if (missing.length > 0) {
+    throw new JunctionError(
+      'InvalidRequest',
+      `Parameter Event is not valid. Reason: it has no ${missing.map((m) => JSON.stringify(m)).join(', ')}; an event in EventBridge's shape needs ${TEST_EVENT_REQUIRED.join(', ')}.`,
+      { field: 'Event' },
+    );
+  }
+  return { pattern, event: fromEventBridgeEvent(event) };
 }
 
 export function testEventPatternResponse(result: boolean): { Result: boolean } {

@@ -30,6 +30,13 @@ export interface TargetInput {
   readonly template?: string;
 }
 
+/**
+ * What a target receives: `cloudevents`, the CloudEvent (in the target's binding); `eventbridge`, the event in Amazon
+ * EventBridge's JSON shape (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`,
+ * `detail`), as a function or endpoint written for EventBridge expects it (docs/eventbridge.md).
+ */
+export type TargetFormat = 'cloudevents' | 'eventbridge';
+
 interface TargetBase {
   /** Unique within the rule. */
   readonly id: string;
@@ -50,6 +57,8 @@ interface TargetBase {
 export interface FunctionTarget extends TargetBase {
   readonly type: 'function';
   readonly function: string;
+  /** `eventbridge`: the handler's `event` is the event in EventBridge's shape. Absent: the CloudEvent. */
+  readonly format?: 'eventbridge';
 }
 
 export interface HttpTarget extends TargetBase {
@@ -74,6 +83,11 @@ export interface HttpTarget extends TargetBase {
    * caused by the delivered event, as Knative brokers do with a subscriber's reply. @default false
    */
   readonly reply?: boolean;
+  /**
+   * `eventbridge`: the body is the event in EventBridge's shape (`application/json`, no `ce-` headers). Absent: the
+   * CloudEvent in the binding `mode` says.
+   */
+  readonly format?: 'eventbridge';
 }
 
 export interface KafkaTarget extends TargetBase {

@@ -1,6 +1,7 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
+import { toCloudEventsPattern } from './eventbridge-shape.ts';
 import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
@@ -169,6 +170,31 @@ function maxConcurrencyOf(
   return { maxConcurrency: max };
 }
 
+/**
+ * A target's `format`: `cloudevents` (the default, not stored) or `eventbridge`, which only `http` and `function`
+ * targets take (a Kafka topic and another bus carry CloudEvents).
+ */
+function formatOf(
+  value: Record<string, unknown>,
+  type: Target['type'],
+  path: string,
+): { format?: 'eventbridge' } {
+  const format = oneOf(
+    value.format,
+    `${path}.format`,
+    ['cloudevents', 'eventbridge'] as const,
+    'cloudevents',
+  );
+  if (format === 'cloudevents') return {};
+  if (type !== 'http' && type !== 'function') {
+    throw invalid(
+      `${path}.format "eventbridge" applies to http and function targets; a ${type} target carries CloudEvents`,
+      `${path}.format`,
+    );
+  }
+  return { format };
+}
+
 /** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
 export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
@@ -177,7 +203,8 @@ export function validateTarget(value: unknown, index: number): Target {
   if (value.type === undefined)
     throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
   const input = value.input as TargetInput | undefined;
-  if (input !== undefined) compileInput(input, `${path}.input`);
+  const format = formatOf(value, type, path);
+  if (input !== undefined) compileInput(input, `${path}.input`, format);
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -202,6 +229,7 @@ export function validateTarget(value: unknown, index: number): Target {
           FUNCTION_NAME,
           'is not a valid function name',
         ),
+        ...format,
       });
     case 'http': {
       const headers = validateHeaders(value.headers, `${path}.headers`);
@@ -222,6 +250,13 @@ export function validateTarget(value: unknown, index: number): Target {
       if (value.reply !== undefined && typeof value.reply !== 'boolean') {
         throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
       }
+      if (format.format !== undefined && (batch !== undefined || value.mode === 'structured')) {
+        const field = batch !== undefined ? 'batch' : 'mode';
+        throw invalid(
+          `${path}.${field} cannot be combined with ${path}.format "eventbridge": the body is one event in EventBridge's shape`,
+          `${path}.${field}`,
+        );
+      }
       if (value.reply === true && batch !== undefined) {
         throw invalid(
           `${path}.reply cannot be combined with ${path}.batch: a reply answers one delivered event`,
@@ -235,6 +270,7 @@ export function validateTarget(value: unknown, index: number): Target {
         ...maxConcurrencyOf(value, base.concurrency, path),
         ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
         ...(value.reply === true ? { reply: true } : {}),
+        ...format,
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
         ...(headers === undefined ? {} : { headers }),
@@ -312,8 +348,12 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   ) {
     throw invalid('patternText must be the JSON text of pattern', 'patternText');
   }
-  if (typeof body.patternText === 'string') validatePattern(parsePatternText(body.patternText));
-  else if (body.pattern !== undefined) validatePattern(body.pattern);
+  if (body.pattern !== undefined) {
+    // The text as written when there is one (a repeated operator is refused there), else the value.
+    validatePattern(typeof body.patternText === 'string' ? parsePatternText(body.patternText) : body.pattern);
+    // The pattern as it is indexed (EventBridge's names read as CloudEvents'): refuses two names for one field.
+    validatePattern(toCloudEventsPattern(body.pattern));
+  }
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')
       throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');

@@ -1,18 +1,39 @@
 /**
  * The input transformer of rule targets: EventBridge's InputPath and InputTransformer (a paths map and a
  * template with `<var>` placeholders), with EventBridge's quoting rules and Junction's predefined variables.
+ * Paths that start with a member of EventBridge's envelope (`$.detail.…`, `$.detail-type`, `$.account`, …) read the
+ * event in EventBridge's shape (lib/core/eventbridge-shape.ts); the others read the CloudEvent.
  * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
  */
 import { serializeEvent } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
+import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
-import type { TargetInput } from './rule-types.ts';
+import { type ArnContext, DEFAULT_ARN_CONTEXT, ruleArn } from './eventbridge-api.ts';
+import {
+  EVENTBRIDGE_MEMBERS,
+  eventBridgeEnvelope,
+  eventBridgeEvent,
+  eventBridgeJson,
+} from './eventbridge-shape.ts';
+import type { TargetFormat, TargetInput } from './rule-types.ts';
 
 export interface TransformContext {
   readonly ruleName: string;
   readonly targetId: string;
   /** When the bus accepted the event (RFC 3339); the event's `time` when absent. */
   readonly ingestionTime?: string;
+  /** The account and region of `<aws.events.rule-arn>` and of the EventBridge shape. @default DEFAULT_ARN_CONTEXT */
+  readonly arn?: ArnContext;
+}
+
+export interface CompileInputOptions {
+  /**
+   * The shape paths read: `cloudevents` (the default) reads EventBridge's envelope names (`$.detail…`) in the
+   * EventBridge shape and everything else (`$`, `$.data…`, `$.type`) in the CloudEvent; `eventbridge` reads every
+   * path in the EventBridge shape, as EventBridge does.
+   */
+  readonly format?: TargetFormat;
 }
 
 export type InputTransform = (
@@ -30,19 +51,90 @@ export const MAX_TEMPLATE_LENGTH = 8192;
 const VARIABLE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 const PLACEHOLDER = /<([A-Za-z0-9_.-]+)>/g;
 
-/** The predefined variables: Junction's names and EventBridge's, which map to them. */
-const PREDEFINED: Record<string, 'event' | 'event-json' | 'rule-name' | 'target-id' | 'ingestion-time'> = {
-  'junction.event': 'event',
-  'junction.event.json': 'event-json',
-  'junction.rule-name': 'rule-name',
-  'junction.target-id': 'target-id',
-  'junction.event.ingestion-time': 'ingestion-time',
-  'aws.events.event': 'event',
-  'aws.events.event.json': 'event-json',
-  'aws.events.rule-name': 'rule-name',
-  'aws.events.rule-arn': 'rule-name',
-  'aws.events.event.ingestion-time': 'ingestion-time',
-};
+type Predefined =
+  | 'event'
+  | 'event-json'
+  | 'eventbridge-envelope'
+  | 'eventbridge-json'
+  | 'rule-name'
+  | 'rule-arn'
+  | 'target-id'
+  | 'ingestion-time';
+
+/** The predefined variables: Junction's (the CloudEvent) and EventBridge's (the event in EventBridge's shape). */
+const PREDEFINED: ReadonlyMap<string, Predefined> = new Map([
+  ['junction.event', 'event'],
+  ['junction.event.json', 'event-json'],
+  ['junction.rule-name', 'rule-name'],
+  ['junction.target-id', 'target-id'],
+  ['junction.event.ingestion-time', 'ingestion-time'],
+  ['aws.events.event', 'eventbridge-envelope'],
+  ['aws.events.event.json', 'eventbridge-json'],
+  ['aws.events.rule-name', 'rule-name'],
+  ['aws.events.rule-arn', 'rule-arn'],
+  ['aws.events.event.ingestion-time', 'ingestion-time'],
+]);
+
+/** JSON text inserted as it is (the data's own text: big integers keep their digits). */
+class RawJson {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** A parsed path: the shape it reads and its steps. */
+interface Path {
+  readonly eventBridge: boolean;
+  readonly steps: readonly Step[];
+}
+
+function compilePath(text: string, format: TargetFormat): Path {
+  const steps = parseJsonPath(text);
+  const first = steps[0];
+  const eventBridge =
+    format === 'eventbridge' || (typeof first === 'string' && EVENTBRIDGE_MEMBERS.has(first));
+  return { eventBridge, steps };
+}
+
+/** The shapes of one event a render reads, each made once and only when read. */
+class Shapes {
+  readonly #event: CloudEvent;
+  readonly #context: TransformContext;
+  #eventBridge: Record<string, unknown> | undefined;
+  constructor(event: CloudEvent, context: TransformContext) {
+    this.#event = event;
+    this.#context = context;
+  }
+
+  get options(): { arn: ArnContext; ingestionTime?: string } {
+    const ingestionTime = this.ingestionTime;
+    return {
+      arn: this.#context.arn ?? DEFAULT_ARN_CONTEXT,
+      ...(ingestionTime === undefined ? {} : { ingestionTime }),
+    };
+  }
+
+  get ingestionTime(): string | undefined {
+    return this.#context.ingestionTime ?? this.#event.time;
+  }
+
+  /** The value at a path; the data's own text (as `RawJson`) for the whole event or the whole data/detail. */
+  resolve(path: Path): unknown {
+    const { steps } = path;
+    const event = this.#event;
+    if (steps.length === 0) {
+      return new RawJson(path.eventBridge ? eventBridgeJson(event, this.options) : serializeEvent(event));
+    }
+    if (steps.length === 1 && steps[0] === (path.eventBridge ? 'detail' : 'data')) {
+      const raw = rawDataText(event);
+      if (raw !== undefined) return new RawJson(raw);
+    }
+    if (!path.eventBridge) return resolvePath(event, steps);
+    this.#eventBridge ??= eventBridgeEvent(event, this.options);
+    return resolvePath(this.#eventBridge, steps);
+  }
+}
 
 function invalid(path: string, message: string): never {
   throw new JunctionError('InvalidRule', `${path}: ${message}`, { path });
@@ -130,27 +222,33 @@ function splitTemplate(template: string, json: boolean, known: (name: string) =>
 }
 
 function jsonText(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
   return value === undefined ? 'null' : (JSON.stringify(value) ?? 'null');
 }
 
 /** Inside a JSON string: the value's text, escaped for that string (strings without their quotes). */
 function quotedText(value: unknown): string {
   if (value === undefined || value === null) return '';
-  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  const raw = typeof value === 'string' ? value : jsonText(value);
   return JSON.stringify(raw).slice(1, -1);
 }
 
 /** In a text template: strings as they are, anything else as JSON. */
 function plainText(value: unknown): string {
   if (value === undefined) return '';
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return typeof value === 'string' ? value : jsonText(value);
 }
 
 /**
  * Validates a target's `input` once (at rule creation) and returns the function that renders the delivered
  * body. Errors are `JunctionError('InvalidRule')` with `path` under `pathPrefix` (e.g. `targets[0].input`).
  */
-export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTransform {
+export function compileInput(
+  input: TargetInput,
+  pathPrefix = 'input',
+  options: CompileInputOptions = {},
+): InputTransform {
+  const format = options.format ?? 'cloudevents';
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(
       pathPrefix,
@@ -164,13 +262,16 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
     if (input.paths !== undefined || input.template !== undefined) {
       invalid(pathPrefix, 'path (InputPath) cannot be combined with paths/template (InputTransformer)');
     }
-    let steps: Step[];
+    let path: Path;
     try {
-      steps = parseJsonPath(input.path);
+      path = compilePath(input.path, format);
     } catch (error) {
       return invalid(`${pathPrefix}.path`, (error as Error).message);
     }
-    return (event) => ({ body: jsonText(resolvePath(event, steps)), contentType: 'application/json' });
+    return (event, context) => ({
+      body: jsonText(new Shapes(event, context).resolve(path)),
+      contentType: 'application/json',
+    });
   }
   if (input.template === undefined) {
     invalid(
@@ -189,7 +290,7 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
   if (input.template.length > MAX_TEMPLATE_LENGTH) {
     invalid(`${pathPrefix}.template`, `the template is longer than ${MAX_TEMPLATE_LENGTH} characters`);
   }
-  const variables = new Map<string, Step[]>();
+  const variables = new Map<string, Path>();
   const paths = input.paths ?? {};
   if (paths === null || typeof paths !== 'object' || Array.isArray(paths)) {
     invalid(
@@ -208,7 +309,7 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
       invalid(at, `variable names starting with "junction." or "aws." are reserved for predefined variables`);
     }
     try {
-      variables.set(name, parseJsonPath(paths[name] as string));
+      variables.set(name, compilePath(paths[name] as string, format));
     } catch (error) {
       invalid(at, (error as Error).message);
     }
@@ -216,7 +317,7 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
   const template = input.template;
   const trimmed = template.trim();
   const json = trimmed.startsWith('{') || trimmed.startsWith('[') || trimmed.startsWith('"');
-  const known = (name: string): boolean => variables.has(name) || name in PREDEFINED;
+  const known = (name: string): boolean => variables.has(name) || PREDEFINED.has(name);
   const pieces = splitTemplate(template, json, known);
   if (json) {
     const probe = pieces.map((p) => p.text ?? (p.quoted ? 'x' : 'null')).join('');
@@ -230,20 +331,27 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
     }
   }
   return (event, context) => {
+    const shapes = new Shapes(event, context);
     const value = (name: string): unknown => {
-      const steps = variables.get(name);
-      if (steps !== undefined) return resolvePath(event, steps);
-      switch (PREDEFINED[name]) {
+      const path = variables.get(name);
+      if (path !== undefined) return shapes.resolve(path);
+      switch (PREDEFINED.get(name)) {
         case 'event':
-          return event;
+          return new RawJson(serializeEvent(event)); // the producer's own data text, when it arrived as JSON
         case 'event-json':
-          return serializeEvent(event); // the producer's own data text, when it arrived as JSON
+          return serializeEvent(event);
+        case 'eventbridge-envelope':
+          return eventBridgeEnvelope(event, shapes.options);
+        case 'eventbridge-json':
+          return new RawJson(eventBridgeJson(event, shapes.options));
         case 'rule-name':
           return context.ruleName;
+        case 'rule-arn':
+          return ruleArn(context.arn ?? DEFAULT_ARN_CONTEXT, context.ruleName);
         case 'target-id':
           return context.targetId;
         default:
-          return context.ingestionTime ?? event.time ?? new Date().toISOString();
+          return shapes.ingestionTime ?? new Date().toISOString();
       }
     };
     let body = '';

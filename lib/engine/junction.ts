@@ -6,7 +6,15 @@ import { compileFilter } from '../core/cesql/index.ts';
 import { validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
+import { defineRawData, JsonText } from '../core/codec/raw-data.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
+import {
+  eventBridgeJson,
+  fromEventBridgeEvent,
+  isEventBridgeEvent,
+  matchingView,
+  toCloudEventsPattern,
+} from '../core/eventbridge-shape.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule } from '../core/rule.ts';
@@ -216,7 +224,7 @@ export class Junction {
       metrics: this.metrics,
       lookup: (name) => this.#rules.get(name),
       drivers: { ...options.drivers, function: createFunctionDriver(options.functions) },
-      transform: (event, rule, target) => this.#transform(event, rule, target),
+      transform: (event, rule, target, createdAt) => this.#transform(event, rule, target, createdAt),
       onEmitted: (returned, context) => this.#publishEmitted(returned, context),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
@@ -329,24 +337,46 @@ export class Junction {
     return verdicts;
   }
 
-  #transform(event: CloudEvent, rule: Rule, target: Target): CloudEvent {
-    if (target.input === undefined) return event;
-    let transform = this.#transforms.get(target);
-    if (!transform) {
-      transform = compileInput(target.input, 'input');
-      this.#transforms.set(target, transform);
-    }
-    const { body, contentType } = transform(event, { ruleName: rule.name, targetId: target.id });
-    const { data: _data, data_base64: _b64, ...attributes } = event;
-    let data: unknown = body;
-    if (contentType === 'application/json') {
-      try {
-        data = JSON.parse(body);
-      } catch {
-        data = body;
+  /**
+   * The event a target receives: as it is; or, with an input transformer or the `eventbridge` format, a CloudEvent
+   * with the same attributes whose data is the body the target gets (the transformer's output, or the event in
+   * EventBridge's shape). JSON output is kept as text, so the data's big integers keep their digits on the way out.
+   */
+  #transform(event: CloudEvent, rule: Rule, target: Target, createdAt: number): CloudEvent {
+    const eventBridge =
+      (target.type === 'http' || target.type === 'function') && target.format === 'eventbridge';
+    if (target.input === undefined && !eventBridge) return event;
+    const ingestionTime = new Date(createdAt).toISOString();
+    let body: string;
+    let contentType: 'application/json' | 'text/plain' = 'application/json';
+    if (target.input === undefined) {
+      body = eventBridgeJson(event, { ingestionTime });
+    } else {
+      let transform = this.#transforms.get(target);
+      if (!transform) {
+        transform = compileInput(target.input, 'input', eventBridge ? { format: 'eventbridge' } : {});
+        this.#transforms.set(target, transform);
+      }
+      ({ body, contentType } = transform(event, {
+        ruleName: rule.name,
+        targetId: target.id,
+        ingestionTime,
+      }));
+      if (contentType === 'application/json') {
+        try {
+          JSON.parse(body);
+        } catch {
+          contentType = 'text/plain';
+        }
       }
     }
-    return Object.freeze({ ...attributes, datacontenttype: contentType, data });
+    const delivered: Record<string, unknown> = {};
+    for (const key of Object.keys(event))
+      if (key !== 'data' && key !== 'data_base64') delivered[key] = event[key];
+    delivered.datacontenttype = contentType;
+    if (contentType === 'application/json') defineRawData(delivered, new JsonText(body, 0));
+    else delivered.data = body;
+    return Object.freeze(delivered) as CloudEvent;
   }
 
   async #publishEmitted(
@@ -524,16 +554,21 @@ export class Junction {
     }
     let matches = true;
     const explanation: unknown[] = [];
+    // An EventBridge-shaped event is read as the CloudEvent PutEvents makes of one; patterns in their CloudEvents
+    // shape, on the event as routing reads it (docs/eventbridge.md, "Events and patterns").
+    const read = isEventBridgeEvent(event) ? fromEventBridgeEvent(event) : event;
     if (pattern !== undefined) {
       validatePattern(pattern);
-      const result = explain(pattern, event);
+      const translated = toCloudEventsPattern(pattern);
+      validatePattern(translated);
+      const result = explain(translated, matchingView(read));
       matches = result.matches;
       explanation.push(...result.explanation);
     }
     if (filter !== undefined) {
       if (typeof filter !== 'string') throw invalidRequest('"filter" must be a CESQL string', 'filter');
       const compiled = compileFilter(filter, { path: 'filter' });
-      const { value, errors } = compiled.evaluate(event);
+      const { value, errors } = compiled.evaluate(read);
       if (value !== true) {
         matches = false;
         explanation.push({

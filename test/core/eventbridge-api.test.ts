@@ -12,6 +12,7 @@ import {
   parseArn,
   ruleBodyOfPutRule,
   ruleNameOfArn,
+  sameDestination,
   targetBodyOf,
   targetField,
 } from '../../lib/core/eventbridge-api.ts';
@@ -35,11 +36,13 @@ describe('target ARNs', () => {
       function: 'echo',
       id: 'a',
     });
+    // A Lambda ARN is a function written for EventBridge: it gets the event in EventBridge's shape.
     assert.deepEqual(
       targetBodyOf({ Id: 'a', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:echo' }, 0),
       {
         type: 'function',
         function: 'echo',
+        format: 'eventbridge',
         id: 'a',
       },
     );
@@ -53,6 +56,10 @@ describe('target ARNs', () => {
       mode: 'binary',
       id: 'a',
     });
+    assert.deepEqual(
+      targetBodyOf({ Id: 'a', Arn: 'arn:junction:http-eventbridge:::https://h.example/p' }, 0),
+      { type: 'http', url: 'https://h.example/p', format: 'eventbridge', id: 'a' },
+    );
     assert.equal(targetBodyOf({ Id: 'a', Arn: 'arn:junction:kafka:::orders.v1' }, 0).topic, 'orders.v1');
     assert.equal(
       targetBodyOf({ Id: 'a', Arn: 'arn:junction:bus:::http://other:8080' }, 0).url,
@@ -145,6 +152,34 @@ describe('target ARNs', () => {
         HttpParameters: { HeaderParameters: { 'x-k': 'v' } },
       });
     }
+  });
+
+  test('answers the ARN an EventBridge-shaped target was given as, and knows one destination in both shapes', () => {
+    const ctx = { region: 'eu-west-1', account: '123456789012' };
+    const lambda = validateTarget(
+      targetBodyOf({ Id: 'l', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:echo' }, 0),
+      0,
+    );
+    assert.equal(describeTarget(lambda, ctx).Arn, 'arn:aws:lambda:eu-west-1:123456789012:function:echo');
+    const plain = validateTarget(targetBodyOf({ Id: 'f', Arn: 'arn:junction:function:::echo' }, 0), 0);
+    assert.equal(describeTarget(plain, ctx).Arn, 'arn:junction:function:::echo');
+    assert.equal(sameDestination(lambda, plain), true);
+    const hook = validateTarget(
+      targetBodyOf({ Id: 'h', Arn: 'arn:junction:http-eventbridge:::https://h.example/x' }, 0),
+      0,
+    );
+    assert.equal(describeTarget(hook).Arn, 'arn:junction:http-eventbridge:::https://h.example/x');
+    const binary = validateTarget(
+      targetBodyOf({ Id: 'b', Arn: 'arn:junction:http:::https://h.example/x' }, 0),
+      0,
+    );
+    assert.equal(sameDestination(hook, binary), true);
+    assert.equal(sameDestination(hook, plain), false);
+    // Replacing a structured-mode target by an EventBridge-shaped one does not keep the mode.
+    const structured = validateTarget({ id: 't', type: 'http', url: 'http://a', mode: 'structured' }, 0);
+    const body = targetBodyOf({ Id: 't', Arn: 'arn:junction:http-eventbridge:::http://a' }, 0, structured);
+    const replaced = validateTarget(body, 0);
+    assert.equal(replaced.type === 'http' ? replaced.mode : undefined, 'binary');
   });
 
   test('keeps the Junction-only settings of the target it replaces when the kind is the same', () => {

@@ -1,6 +1,7 @@
 /** The input transformer: InputPath, InputTransformer templates with EventBridge's quoting, and validation. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseEventJson } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { compileInput } from '../../lib/core/transform.ts';
@@ -118,5 +119,94 @@ describe('compileInput', () => {
       /reserved/,
     );
     assert.match(errorOf(() => compileInput({ path: '$.a[*]' })).message, /unsupported bracket/);
+  });
+});
+
+describe('compileInput on EventBridge names (the event in EventBridge’s shape)', () => {
+  /** As PutEvents makes one: Detail's text kept, a big integer included. */
+  const put = parseEventJson(
+    '{"specversion":"1.0","id":"e-2","source":"my%20app","type":"order.created","time":"2026-01-02T03:04:05Z","datacontenttype":"application/json","ebsource":"my app","resources":"[\\"arn:aws:s3:::a\\"]","data":{"total":120,"id":9007199254740993}}',
+  );
+  const ctx = { ruleName: 'orders', targetId: 't', ingestionTime: '2026-01-02T03:04:06Z' };
+
+  it('reads $.detail…, $.detail-type, $.account, $.resources in the EventBridge shape, the rest in the CloudEvent', () => {
+    const render = compileInput({
+      paths: {
+        total: '$.detail.total',
+        kind: '$.detail-type',
+        source: '$.source',
+        account: '$.account',
+        region: '$.region',
+        resource: '$.resources[0]',
+        version: '$.version',
+        type: '$.type',
+        data: '$.data.total',
+      },
+      template: '[<total>, <kind>, <source>, <account>, <region>, <resource>, <version>, <type>, <data>]',
+    });
+    assert.deepEqual(JSON.parse(render(put, ctx).body), [
+      120,
+      'order.created',
+      'my app',
+      '000000000000',
+      'us-east-1',
+      'arn:aws:s3:::a',
+      '0',
+      'order.created',
+      120,
+    ]);
+  });
+
+  it('keeps the data’s own text for $.detail and $.data (an integer beyond 2^53 arrives exact)', () => {
+    const exact = '{"total":120,"id":9007199254740993}';
+    assert.equal(compileInput({ path: '$.detail' })(put, ctx).body, exact);
+    assert.equal(compileInput({ path: '$.data' })(put, ctx).body, exact);
+    assert.equal(
+      compileInput({ paths: { d: '$.detail' }, template: '{"d": <d>}' })(put, ctx).body,
+      `{"d": ${exact}}`,
+    );
+    assert.ok(compileInput({ path: '$' })(put, ctx).body.endsWith(`"data":${exact}}`));
+  });
+
+  it('with format eventbridge every path reads the EventBridge shape, $ included', () => {
+    const whole = compileInput({ path: '$' }, 'input', { format: 'eventbridge' })(put, ctx).body;
+    assert.equal(
+      whole,
+      '{"version":"0","id":"e-2","detail-type":"order.created","source":"my app","account":"000000000000","time":"2026-01-02T03:04:05Z","region":"us-east-1","resources":["arn:aws:s3:::a"],"detail":{"total":120,"id":9007199254740993}}',
+    );
+    const render = compileInput({ paths: { t: '$.type', d: '$.data' }, template: '[<t>, <d>]' }, 'input', {
+      format: 'eventbridge',
+    });
+    assert.equal(render(put, ctx).body, '[null, null]');
+  });
+
+  it('EventBridge’s predefined variables: the event without and with detail, the rule ARN, the ingestion time', () => {
+    const render = compileInput({
+      template:
+        '{"e": <aws.events.event>, "j": <aws.events.event.json>, "arn": "<aws.events.rule-arn>", "name": "<aws.events.rule-name>", "at": "<aws.events.event.ingestion-time>"}',
+    });
+    const body = render(put, ctx).body;
+    assert.ok(body.includes('"detail":{"total":120,"id":9007199254740993}'), body);
+    const parsed = JSON.parse(body);
+    assert.deepEqual(parsed.e, {
+      version: '0',
+      id: 'e-2',
+      'detail-type': 'order.created',
+      source: 'my app',
+      account: '000000000000',
+      time: '2026-01-02T03:04:05Z',
+      region: 'us-east-1',
+      resources: ['arn:aws:s3:::a'],
+    });
+    assert.equal(parsed.j['detail-type'], 'order.created');
+    assert.equal(parsed.arn, 'arn:aws:events:us-east-1:000000000000:rule/orders');
+    assert.equal(parsed.name, 'orders');
+    assert.equal(parsed.at, '2026-01-02T03:04:06Z');
+    // Inside a JSON string, the event's JSON is escaped text.
+    const quoted = compileInput({ template: '{"s": "<aws.events.event.json>"}' })(put, ctx).body;
+    assert.equal(JSON.parse(JSON.parse(quoted).s).detail.total, 120);
+    // Junction's own name still gives the CloudEvent.
+    const ce = JSON.parse(compileInput({ template: '{"e": <junction.event>}' })(put, ctx).body).e;
+    assert.equal(ce.type, 'order.created');
   });
 });

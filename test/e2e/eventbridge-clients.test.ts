@@ -1,13 +1,22 @@
 /**
  * The EventBridge management API driven by boto3 and the AWS CLI (`aws events …`), each a real client in its own
- * process, against a real bus on 127.0.0.1: rule and target created, PutEvents delivered, the rule managed, and
- * AWS-shaped errors. Without python3+boto3 or the `aws` CLI the tests skip (and fail under CI=true).
+ * process, and by `@aws-sdk/client-eventbridge`, against a real bus on 127.0.0.1: rule and target created, PutEvents
+ * delivered, the rule managed, and AWS-shaped errors; a pattern copied from AWS routes PutEvents' events, targets get
+ * the event in EventBridge's shape when asked, and a Detail integer beyond 2^53 arrives exact. Without python3+boto3
+ * or the `aws` CLI their tests skip (and fail under CI=true).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startTestBus, type TestBus } from '../helpers/bus.ts';
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+  TestEventPatternCommand,
+} from '@aws-sdk/client-eventbridge';
+import { startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -59,7 +68,7 @@ except botocore.exceptions.ClientError as e:
     print(json.dumps({'ok': False, 'code': e.response['Error']['Code'], 'message': e.response['Error']['Message']}))
 `;
 
-describe('EventBridge management API from boto3 and the AWS CLI', () => {
+describe('EventBridge from boto3, the AWS CLI and @aws-sdk/client-eventbridge', () => {
   let bus: TestBus;
   let sink: HttpTarget;
   let boto3: string | false = false;
@@ -249,5 +258,192 @@ describe('EventBridge management API from boto3 and the AWS CLI', () => {
       'ResourceNotFoundException',
       /cli-orders/,
     );
+  });
+  /** The operations the EventBridge scenario needs, as one client calls them. */
+  interface Client {
+    putRule(name: string, pattern: string): Promise<Answer>;
+    putTargets(rule: string, targets: Array<{ Id: string; Arn: string }>): Promise<Answer>;
+    putEvents(entries: Array<Record<string, unknown>>): Promise<Answer>;
+    testEventPattern(pattern: string, event: string): Promise<Answer>;
+  }
+
+  const boto3Client: Client = {
+    putRule: (Name, EventPattern) => viaBoto3('put_rule', { Name, EventPattern }),
+    putTargets: (Rule, Targets) => viaBoto3('put_targets', { Rule, Targets }),
+    putEvents: (Entries) => viaBoto3('put_events', { Entries }),
+    testEventPattern: (EventPattern, Event) => viaBoto3('test_event_pattern', { EventPattern, Event }),
+  };
+
+  const cliClient: Client = {
+    putRule: (name, pattern) => viaCli(['put-rule', '--name', name, '--event-pattern', pattern]),
+    putTargets: (rule, targets) =>
+      viaCli(['put-targets', '--rule', rule, '--targets', JSON.stringify(targets)]),
+    putEvents: (entries) => viaCli(['put-events', '--entries', JSON.stringify(entries)]),
+    testEventPattern: (pattern, event) =>
+      viaCli(['test-event-pattern', '--event-pattern', pattern, '--event', event]),
+  };
+
+  /** `@aws-sdk/client-eventbridge`, its answers and exceptions in the shape of the others'. */
+  function sdkClient(): Client & { destroy(): void } {
+    const client = new EventBridgeClient({
+      endpoint: bus.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const call = async (send: () => Promise<object>): Promise<Answer> => {
+      try {
+        const { $metadata: _m, ...value } = (await send()) as { $metadata: unknown };
+        return { ok: true, value };
+      } catch (error) {
+        return { ok: false, code: (error as Error).name, message: (error as Error).message };
+      }
+    };
+    return {
+      putRule: (Name, EventPattern) => call(() => client.send(new PutRuleCommand({ Name, EventPattern }))),
+      putTargets: (Rule, Targets) => call(() => client.send(new PutTargetsCommand({ Rule, Targets }))),
+      putEvents: (Entries) => call(() => client.send(new PutEventsCommand({ Entries }))),
+      testEventPattern: (EventPattern, Event) =>
+        call(() => client.send(new TestEventPatternCommand({ EventPattern, Event }))),
+      destroy: () => client.destroy(),
+    };
+  }
+
+  /** A Detail integer a double cannot hold: it must reach the targets with every digit. */
+  const BIG = '9007199254740993';
+
+  /**
+   * A rule with a pattern copied from AWS, one CloudEvents target and one EventBridge-shaped target; PutEvents of an
+   * event it matches (a big integer in its Detail), one it does not, one from an "aws." source and one from a source
+   * that is no URI; TestEventPattern on the same pattern.
+   */
+  async function eventBridgeScenario(client: Client, name: string): Promise<void> {
+    const source = `com.shop.${name}`;
+    const pattern = JSON.stringify({
+      source: [source],
+      'detail-type': ['order.created'],
+      detail: { total: [{ numeric: ['>', 100] }] },
+    });
+    assert.match(String(value(await client.putRule(`${name}-orders`, pattern)).RuleArn), /:rule\//);
+    const put = value(
+      await client.putTargets(`${name}-orders`, [
+        { Id: 'ce', Arn: `arn:junction:http:::${sink.url}/${name}-ce` },
+        { Id: 'eb', Arn: `arn:junction:http-eventbridge:::${sink.url}/${name}-eb` },
+      ]),
+    );
+    assert.equal(put.FailedEntryCount, 0, JSON.stringify(put));
+    const detail = `{"total": 120, "id": ${BIG}}`;
+    const sent = value(
+      await client.putEvents([
+        { Source: source, DetailType: 'order.created', Detail: '{"total": 50}' },
+        {
+          Source: source,
+          DetailType: 'order.created',
+          Detail: detail,
+          Resources: ['arn:aws:dynamodb:us-east-1:123456789012:table/orders'],
+        },
+        { Source: 'aws.ec2', DetailType: 'order.created', Detail: '{}' },
+        { Source: 'my app', DetailType: 'order.created', Detail: '{}' },
+      ]),
+    );
+    const entries = sent.Entries as Array<{ EventId?: string; ErrorCode?: string }>;
+    assert.equal(sent.FailedEntryCount, 1, JSON.stringify(sent));
+    assert.equal(entries[2]?.ErrorCode, 'NotAuthorizedForSourceException');
+    assert.equal(typeof entries[3]?.EventId, 'string');
+    const matchedId = entries[1]?.EventId as string;
+
+    const at = (path: string) => sink.received.filter((r) => r.url === `/${path}`);
+    await waitFor(
+      () => at(`${name}-ce`).length === 1 && at(`${name}-eb`).length === 1,
+      `${name}: both targets`,
+    );
+    // The CloudEvents target: binary mode, the data the producer's text.
+    const ce = at(`${name}-ce`)[0]!;
+    assert.equal(ce.body.toString('utf8'), detail);
+    assert.equal(ce.headers['ce-type'], 'order.created');
+    assert.equal(ce.headers['ce-id'], matchedId);
+    // The EventBridge-shaped target: the envelope as EventBridge writes it, no CloudEvents headers.
+    const eb = at(`${name}-eb`)[0]!;
+    const text = eb.body.toString('utf8');
+    assert.ok(text.includes(`"detail":{"total": 120, "id": ${BIG}}`), text);
+    assert.equal(eb.headers['content-type'], 'application/json');
+    assert.equal(
+      Object.keys(eb.headers).some((h) => h.startsWith('ce-')),
+      false,
+    );
+    const envelope = JSON.parse(text) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(envelope), [
+      'version',
+      'id',
+      'detail-type',
+      'source',
+      'account',
+      'time',
+      'region',
+      'resources',
+      'detail',
+    ]);
+    assert.deepEqual(
+      { ...envelope, time: undefined, detail: undefined },
+      {
+        version: '0',
+        id: matchedId,
+        'detail-type': 'order.created',
+        source,
+        account: '000000000000',
+        time: undefined,
+        region: 'us-east-1',
+        resources: ['arn:aws:dynamodb:us-east-1:123456789012:table/orders'],
+        detail: undefined,
+      },
+    );
+    assert.ok(!Number.isNaN(Date.parse(envelope.time as string)));
+    // The event under the threshold matched nothing.
+    const unmatchedId = entries[0]?.EventId as string;
+    await waitFor(
+      async () => (await traceOf(bus, unmatchedId, source)).some((e) => e.kind === 'unmatched'),
+      `${name}: the small order routed`,
+    );
+
+    // TestEventPattern answers as routing did, and requires EventBridge's envelope.
+    const event = {
+      version: '0',
+      id: 'x',
+      'detail-type': 'order.created',
+      source,
+      account: '123456789012',
+      time: '2026-01-02T03:04:05Z',
+      region: 'eu-west-1',
+      resources: [],
+      detail: { total: 101 },
+    };
+    assert.equal(value(await client.testEventPattern(pattern, JSON.stringify(event))).Result, true);
+    const small = { ...event, detail: { total: 100 } };
+    assert.equal(value(await client.testEventPattern(pattern, JSON.stringify(small))).Result, false);
+    const { account: _a, ...withoutAccount } = event;
+    refused(
+      await client.testEventPattern(pattern, JSON.stringify(withoutAccount)),
+      'ValidationException',
+      /Parameter Event is not valid.*"account"/,
+    );
+  }
+
+  test('boto3: an AWS pattern routes PutEvents; EventBridge-shaped and CloudEvents targets; int64 Detail exact', async (t) => {
+    if (boto3) return t.skip(boto3);
+    await eventBridgeScenario(boto3Client, 'boto3');
+  });
+
+  test('the AWS CLI: an AWS pattern routes PutEvents; EventBridge-shaped and CloudEvents targets; int64 Detail exact', async (t) => {
+    if (awsCli) return t.skip(awsCli);
+    await eventBridgeScenario(cliClient, 'cli');
+  });
+
+  test('@aws-sdk/client-eventbridge: an AWS pattern routes PutEvents; EventBridge-shaped and CloudEvents targets; int64 Detail exact', async () => {
+    const client = sdkClient();
+    try {
+      await eventBridgeScenario(client, 'sdk');
+    } finally {
+      client.destroy();
+    }
   });
 });

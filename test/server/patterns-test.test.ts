@@ -29,11 +29,23 @@ describe('POST /patterns/test and TestEventPattern', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.matches, false);
     assert.equal(res.body.explanation[0].path, 'data.order.k63');
+    // TestEventPattern takes the event in EventBridge's shape: the data is its detail.
+    const envelope = {
+      version: '0',
+      id: 'e-1',
+      'detail-type': 'order.placed',
+      source: 'shop',
+      account: '000000000000',
+      time: '2026-01-02T03:04:05Z',
+      region: 'us-east-1',
+      resources: [],
+      detail: (event as { data: unknown }).data,
+    };
     const amz = await request(
       bus.url,
       'POST',
       '/',
-      JSON.stringify({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(event) }),
+      JSON.stringify({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(envelope) }),
       AMZ,
     );
     assert.equal(amz.status, 200);

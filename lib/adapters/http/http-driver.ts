@@ -1,5 +1,6 @@
 /**
- * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured),
+ * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured) —
+ * or, to an `http` target with `format: "eventbridge"`, the event in EventBridge's shape as a plain JSON body —
  * with an `Idempotency-Key`, over undici's keep-alive pool. 2xx is delivered; 408, 429, 5xx, timeouts and
  * connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
  * refuses, is final. At most `maxResponseBytes` of an answer are read — except the answer of a target with `reply`,
@@ -14,6 +15,7 @@ import {
   toHttpBatch,
   toHttpMessage,
 } from '../../core/codec/http.ts';
+import { payloadToBytes } from '../../core/codec/payload.ts';
 import { toJunctionError } from '../../core/errors.ts';
 import { type AddressPolicy, createAddressPolicy, parseAddress } from '../../core/net/address-policy.ts';
 import { parseRetryAfter } from '../../core/retry.ts';
@@ -69,6 +71,17 @@ function destinationOf(request: DeliveryRequest): Destination {
     };
   }
   throw new TypeError(`http driver got a ${target.type} target`);
+}
+
+/** Whether the target takes the event in EventBridge's shape (the delivered event's data is that body). */
+function eventBridgeShaped(request: DeliveryRequest): boolean {
+  return request.target.type === 'http' && request.target.format === 'eventbridge';
+}
+
+/** The event's data as a plain HTTP body (its content type, no `ce-` headers): what an EventBridge target gets. */
+function bodyOnly(event: DeliveryRequest['event']): { headers: Record<string, string>; body: Uint8Array } {
+  const { contentType, body } = payloadToBytes(event);
+  return { headers: contentType === undefined ? {} : { 'content-type': contentType }, body };
 }
 
 /** The URL as shown in errors: without credentials or query (they may hold secrets). */
@@ -270,7 +283,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       const to = destinationOf(request);
       return send(
         to,
-        toHttpMessage(request.event, to.mode),
+        eventBridgeShaped(request) ? bodyOnly(request.event) : toHttpMessage(request.event, to.mode),
         { 'idempotency-key': headerSafe(request.idempotencyKey) },
         request.timeoutMs,
         request.signal,
