@@ -83,6 +83,28 @@ class RawJson {
   }
 }
 
+/** `JSON.rawJSON` and the reviver's source text (Node 22; not in the ES2023 lib TypeScript is given). */
+const PreciseJson = JSON as unknown as {
+  parse(
+    text: string,
+    reviver: (key: string, value: unknown, context: { source?: string }) => unknown,
+  ): unknown;
+  rawJSON(text: string): object;
+  isRawJSON(value: unknown): boolean;
+};
+
+/**
+ * JSON text parsed with every number that `JSON.parse` would change (beyond a double's digits) kept as its own text
+ * (a raw JSON value, which `JSON.stringify` writes as that text).
+ */
+function parsePrecisely(text: string): unknown {
+  return PreciseJson.parse(text, (_key, value, context) =>
+    typeof value === 'number' && context.source !== undefined && context.source !== String(value)
+      ? PreciseJson.rawJSON(context.source)
+      : value,
+  );
+}
+
 /** A parsed path: the shape it reads and its steps. */
 interface Path {
   readonly eventBridge: boolean;
@@ -102,6 +124,7 @@ class Shapes {
   readonly #event: CloudEvent;
   readonly #context: TransformContext;
   #eventBridge: Record<string, unknown> | undefined;
+  #data: { value: unknown } | undefined;
   constructor(event: CloudEvent, context: TransformContext) {
     this.#event = event;
     this.#context = context;
@@ -126,9 +149,12 @@ class Shapes {
     if (steps.length === 0) {
       return new RawJson(path.eventBridge ? eventBridgeJson(event, this.options) : serializeEvent(event));
     }
-    if (steps.length === 1 && steps[0] === (path.eventBridge ? 'detail' : 'data')) {
-      const raw = rawDataText(event);
-      if (raw !== undefined) return new RawJson(raw);
+    const raw = rawDataText(event);
+    if (raw !== undefined && steps[0] === (path.eventBridge ? 'detail' : 'data')) {
+      if (steps.length === 1) return new RawJson(raw);
+      // Below the data: its text parsed once, numbers a double cannot hold kept as written.
+      this.#data ??= { value: parsePrecisely(raw) };
+      return resolvePath(this.#data.value, steps.slice(1));
     }
     if (!path.eventBridge) return resolvePath(event, steps);
     this.#eventBridge ??= eventBridgeEvent(event, this.options);
@@ -176,7 +202,7 @@ export function parseJsonPath(text: string): Step[] {
 export function resolvePath(value: unknown, steps: readonly Step[]): unknown {
   let at: unknown = value;
   for (const step of steps) {
-    if (at === null || typeof at !== 'object') return undefined;
+    if (at === null || typeof at !== 'object' || PreciseJson.isRawJSON(at)) return undefined;
     if (typeof step === 'number') {
       if (!Array.isArray(at)) return undefined;
       at = at[step];

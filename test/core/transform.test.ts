@@ -166,6 +166,17 @@ describe('compileInput on EventBridge names (the event in EventBridge’s shape)
       `{"d": ${exact}}`,
     );
     assert.ok(compileInput({ path: '$' })(put, ctx).body.endsWith(`"data":${exact}}`));
+    // Below the data too: the number is kept as written, in JSON, in a JSON string and in text.
+    assert.equal(compileInput({ path: '$.detail.id' })(put, ctx).body, '9007199254740993');
+    assert.equal(
+      compileInput({ paths: { i: '$.data.id' }, template: '{"n": <i>, "s": "<i>"}' })(put, ctx).body,
+      '{"n": 9007199254740993, "s": "9007199254740993"}',
+    );
+    assert.equal(
+      compileInput({ paths: { i: '$.detail.id' }, template: 'id=<i>' })(put, ctx).body,
+      'id=9007199254740993',
+    );
+    assert.equal(compileInput({ path: '$.detail.id.rawJSON' })(put, ctx).body, 'null');
   });
 
   it('with format eventbridge every path reads the EventBridge shape, $ included', () => {
