@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS log_partitions (
 CREATE TABLE IF NOT EXISTS log_records (
   partition INTEGER NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, timestamp INTEGER NOT NULL,
   event TEXT NOT NULL, PRIMARY KEY (partition, offset));
-CREATE INDEX IF NOT EXISTS log_records_time ON log_records (partition, timestamp, offset);
+DROP INDEX IF EXISTS log_records_time;
 CREATE TABLE IF NOT EXISTS log_dedup (
   source TEXT NOT NULL, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, partition INTEGER NOT NULL,
   offset INTEGER NOT NULL, PRIMARY KEY (source, id));
@@ -290,14 +290,10 @@ export class SqliteEventLog implements EventLog {
       );
     }
     const ends = this.#endOffsetsNow();
-    return ends.map(({ partition, offset: end }) => {
-      const row = this.#db.get(
-        'SELECT offset FROM log_records WHERE partition = ? AND timestamp >= ? ORDER BY timestamp, offset LIMIT 1',
-        partition,
-        timestamp,
-      );
-      return { partition, offset: row === undefined ? end : Number(row.offset) };
-    });
+    return ends.map(({ partition, offset: end }) => ({
+      partition,
+      offset: this.#firstAtOrAfter(partition, timestamp, end),
+    }));
   }
 
   async endOffsets(): Promise<Position[]> {
@@ -329,17 +325,18 @@ export class SqliteEventLog implements EventLog {
     return this.#db.write(
       () => {
         let removed = 0;
-        for (let partition = 0; partition < this.partitions; partition += 1) {
+        for (const { partition, offset: end } of this.#endOffsetsNow()) {
           const row = this.#db.get(
             'SELECT min(offset) AS low FROM log_commits WHERE partition = ?',
             partition,
           );
           const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
+          // The records before `timestamp` are a prefix of the partition (timestamps never decrease in it).
+          const before = this.#firstAtOrAfter(partition, timestamp, end);
           removed += this.#db.run(
-            'DELETE FROM log_records WHERE partition = ? AND timestamp < ? AND offset < ?',
+            'DELETE FROM log_records WHERE partition = ? AND offset < ?',
             partition,
-            timestamp,
-            low,
+            Math.min(before, low),
           );
         }
         if (this.#maxDedupWindowMs > 0) {
@@ -399,6 +396,34 @@ export class SqliteEventLog implements EventLog {
       },
       { durable: false, atomic: true },
     );
+  }
+
+  /**
+   * The first offset of `partition` whose record's timestamp is at or after `timestamp`, else `end` (the partition's
+   * next offset). Record timestamps never decrease within a partition, so this is a binary search over offsets: a
+   * few primary-key lookups, where an index on time cost every append a b-tree insert (and its page in each commit).
+   */
+  #firstAtOrAfter(partition: number, timestamp: number, end: number): number {
+    const next = (offset: number) =>
+      this.#db.get(
+        'SELECT offset, timestamp FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT 1',
+        partition,
+        offset,
+      );
+    const first = next(0);
+    if (first === undefined) return end;
+    let low = Number(first.offset);
+    let high = end;
+    while (low < high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const row = next(middle);
+      if (row === undefined || Number(row.timestamp) >= timestamp) high = middle;
+      else low = Number(row.offset) + 1;
+    }
+    // Retention only ever deletes a prefix, so offsets are dense from the first; were one missing, the answer is the
+    // record at or after where the search ended.
+    const found = next(low);
+    return found === undefined ? end : Number(found.offset);
   }
 
   /** @internal Reads without the open check, for subscriptions finishing after close began. */

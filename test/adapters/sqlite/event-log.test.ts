@@ -244,6 +244,41 @@ test("finds duplicates among many ids of several sources, each answered with the
   }
 });
 
+test('finds offsets for a time and prunes by time without an index on time (timestamps never decrease)', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const log = h.stores.log as SqliteEventLog;
+    const t0 = h.clock.now();
+    for (let i = 0; i < 100; i++) {
+      await log.append([makeEvent({ source: 'urn:time' })]);
+      h.clock.advance(i % 3 === 0 ? 0 : 1 + (i % 7)); // runs of equal times, uneven steps
+    }
+    const records = await log.read(0, 0, 1000);
+    /** What an index on time would answer: the first record at or after `at`, else the end. */
+    const expected = (at: number, from = 0) =>
+      records.find((r) => r.offset >= from && r.timestamp >= at)?.offset ?? 100;
+    const times = [
+      t0 - 1,
+      ...records.map((r) => r.timestamp),
+      ...records.map((r) => r.timestamp + 0.5),
+      t0 + 10_000,
+    ];
+    for (const at of times)
+      assert.deepEqual(await log.offsetsForTime(at), [{ partition: 0, offset: expected(at) }]);
+    const cut = records[30]!.timestamp;
+    assert.equal(await log.pruneBefore(cut), expected(cut));
+    for (const at of times) {
+      assert.deepEqual(await log.offsetsForTime(at), [{ partition: 0, offset: expected(at, expected(cut)) }]);
+    }
+    assert.equal(
+      h.stores.database.get("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'log_records_time'")?.n,
+      0,
+    );
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('drops expired dedup entries lazily', async () => {
   const h = openHarness();
   try {
