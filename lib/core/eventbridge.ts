@@ -3,11 +3,16 @@
  * so `@aws-sdk/client-eventbridge` pointed at the bus works unchanged. Pure: the HTTP wiring lives in lib/server.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  */
+import { validateEventParts } from './cloudevent.ts';
+import type { CloudEvent } from './cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
 import { nestsDeeperThan, parseJson } from './codec/json.ts';
+import { payloadFromBytes } from './codec/payload.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
-import { utf8Length } from './codec/utf8.ts';
+import { encodeUtf8, utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
+import { type ArnContext, DEFAULT_ARN_CONTEXT } from './eventbridge-api.ts';
+import { checkEnvelope, cloudEventOfEventBridge } from './eventbridge-shape.ts';
 import { checkEventDepth } from './pattern/limits.ts';
 
 /** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
@@ -20,10 +25,12 @@ export interface PutEventsOptions {
   readonly now?: () => number;
   /** The most entries one request may carry (EventBridge allows 10). @default 10 */
   readonly maxEntries?: number;
+  /** The `account` and `region` each event is stamped with. @default 000000000000, us-east-1 */
+  readonly arn?: ArnContext;
 }
 
 export type PutEventsEntryResult =
-  | { readonly ok: true; readonly event: Record<string, unknown> }
+  | { readonly ok: true; readonly event: CloudEvent }
   | { readonly ok: false; readonly errorCode: string; readonly errorMessage: string };
 
 export type PutEventsResult =
@@ -75,8 +82,11 @@ function requiredString(entry: Record<string, unknown>, parameter: string): stri
   return value;
 }
 
-/** `Detail` is JSON text holding an object, as EventBridge requires. */
-function detail(entry: Record<string, unknown>): Record<string, unknown> {
+/**
+ * `Detail` is JSON text holding an object, as EventBridge requires. The event's `data` keeps that text (parsed
+ * only when read), so an integer beyond 2^53 reaches targets as it was sent.
+ */
+function detail(entry: Record<string, unknown>): unknown {
   const text = requiredString(entry, 'Detail');
   let parsed: unknown;
   try {
@@ -95,23 +105,30 @@ function detail(entry: Record<string, unknown>): Record<string, unknown> {
       'Detail',
     );
   }
-  return parsed;
+  return payloadFromBytes('application/json', encodeUtf8(text)).data;
 }
 
-/** `Time`: epoch seconds (what the SDK sends) or an RFC 3339 string; absent means now. */
+/** The largest epoch seconds whose date has a four-digit year (9999-12-31T23:59:59Z). */
+const MAX_EPOCH_SECONDS = 253_402_300_799;
+
+/**
+ * `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string (kept as sent); absent means now. Epoch
+ * seconds keep the fraction they were written with (`1767225600.123456` → `2026-01-01T00:00:00.123456Z`), to
+ * the digits a JSON number carries.
+ */
 function time(entry: Record<string, unknown>, now: () => number): string {
   const value = entry.Time;
   if (value === undefined || value === null) return new Date(now()).toISOString();
   if (typeof value === 'string' && isRfc3339(value)) return value;
-  if (typeof value === 'number' && Number.isFinite(value)) {
-    const date = new Date(Math.round(value * 1000));
-    if (!Number.isNaN(date.getTime()) && date.getUTCFullYear() >= 0 && date.getUTCFullYear() <= 9999) {
-      return date.toISOString();
-    }
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_EPOCH_SECONDS) {
+    const m = /^(\d+)\.(\d{4,})$/.exec(String(value));
+    if (m === null) return new Date(Math.round(value * 1000)).toISOString();
+    const whole = new Date(Number(m[1]) * 1000).toISOString().slice(0, 19);
+    return `${whole}.${(m[2] as string).slice(0, 9)}Z`;
   }
   throw invalidArgument(
     'Time',
-    `Time must be epoch seconds or an RFC 3339 timestamp, received ${describe(value)}.`,
+    `Time must be epoch seconds from 0 to ${MAX_EPOCH_SECONDS} or an RFC 3339 timestamp, received ${describe(value)}.`,
   );
 }
 
@@ -145,41 +162,69 @@ function traceHeader(entry: Record<string, unknown>): string | undefined {
   return value;
 }
 
-function mapEntry(raw: unknown, index: number, newId: () => string, now: () => number): PutEventsEntryResult {
+/** `Source`: any non-empty text, as EventBridge takes it, except the `aws.` sources AWS keeps for its services. */
+function source(entry: Record<string, unknown>): string {
+  const value = requiredString(entry, 'Source');
+  if (value.startsWith('aws.')) {
+    throw entryError(
+      'NotAuthorizedForSourceException',
+      `Not authorized for the source. Source ${JSON.stringify(value)} starts with "aws.", which AWS keeps for its own services.`,
+      'Source',
+    );
+  }
+  return value;
+}
+
+function mapEntry(
+  raw: unknown,
+  index: number,
+  newId: () => string,
+  now: () => number,
+  arn: ArnContext,
+): PutEventsEntryResult {
   try {
     if (!isObject(raw))
       throw entryError('InvalidArgument', `Entries[${index}] must be an object, received ${describe(raw)}.`);
-    const event: Record<string, unknown> = {
+    const input: Record<string, unknown> = {
       specversion: '1.0',
       id: newId(),
-      source: requiredString(raw, 'Source'),
+      source: source(raw),
       type: requiredString(raw, 'DetailType'),
-      time: '',
       datacontenttype: 'application/json',
     };
-    event.data = detail(raw);
-    event.time = time(raw, now);
-    const extensions = {
+    input.data = detail(raw);
+    input.time = time(raw, now);
+    const extensions = new Map<string, unknown>([
+      ['account', arn.account],
+      ['region', arn.region],
+    ]);
+    const added = {
       resources: resources(raw),
       eventbusname: eventBusName(raw),
       traceheader: traceHeader(raw),
     };
-    for (const [name, value] of Object.entries(extensions)) if (value !== undefined) event[name] = value;
-    if (extensions.traceheader !== undefined && TRACEPARENT.test(extensions.traceheader)) {
-      event.traceparent = extensions.traceheader;
+    for (const [name, value] of Object.entries(added)) if (value !== undefined) extensions.set(name, value);
+    if (added.traceheader !== undefined && TRACEPARENT.test(added.traceheader)) {
+      extensions.set('traceparent', added.traceheader);
     }
-    return { ok: true, event };
+    return { ok: true, event: validateEventParts(input, extensions, { sourceAsText: true }) };
   } catch (error) {
-    const awsErrorCode = error instanceof JunctionError ? error.details?.awsErrorCode : undefined;
-    if (typeof awsErrorCode !== 'string') throw error;
-    return { ok: false, errorCode: awsErrorCode, errorMessage: (error as JunctionError).message };
+    if (!(error instanceof JunctionError)) throw error;
+    const awsErrorCode = error.details?.awsErrorCode;
+    if (typeof awsErrorCode === 'string')
+      return { ok: false, errorCode: awsErrorCode, errorMessage: error.message };
+    if (error.code !== 'InvalidEvent') throw error;
+    // What CloudEvents validation refuses (a control character in DetailType, data nested too deep, …).
+    return { ok: false, errorCode: 'InvalidArgument', errorMessage: error.message };
   }
 }
 
 /**
- * Maps a PutEvents request body (parsed JSON) to one unvalidated CloudEvent per entry, in order. An entry that
- * EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`); the others are
- * unaffected.
+ * Maps a PutEvents request body (parsed JSON) to one validated CloudEvent per entry, in order: `Source` → `source`,
+ * `DetailType` → `type`, `Detail` → `data` (its text kept), `Time` → `time`, `Resources` → the `resources` extension
+ * (a JSON array text), the bus's `account` and `region` as extensions (docs/eventbridge.md). An entry that
+ * EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`,
+ * `NotAuthorizedForSourceException`); the others are unaffected.
  * @throws JunctionError `InvalidRequest` when the body is not a PutEvents request (no `Entries` array, or an
  *   entry count outside 1..`maxEntries`).
  */
@@ -190,6 +235,7 @@ export function mapPutEventsRequest(
   const newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_PUT_EVENTS_ENTRIES;
+  const arn = options.arn ?? DEFAULT_ARN_CONTEXT;
   if (!isObject(body)) {
     throw new JunctionError(
       'InvalidRequest',
@@ -213,7 +259,7 @@ export function mapPutEventsRequest(
       { field: 'Entries' },
     );
   }
-  return { entries: entries.map((entry, index) => mapEntry(entry, index, newId, now)) };
+  return { entries: entries.map((entry, index) => mapEntry(entry, index, newId, now, arn)) };
 }
 
 /** The PutEvents response EventBridge sends: one result per entry, in request order. */
@@ -277,19 +323,27 @@ function jsonMember(
 }
 
 /**
- * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts. The event is returned as sent (an
- * EventBridge-shaped event is matched as such; a CloudEvent as such).
+ * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts. The event must be EventBridge-shaped
+ * with the members AWS requires (`REQUIRED_ENVELOPE`); it is returned as the CloudEvent it stands for
+ * (`cloudEventOfEventBridge`), which is how routing would see it.
  * @throws JunctionError `InvalidPattern` for a missing or malformed `EventPattern` (EventBridge's
- *   InvalidEventPatternException), `InvalidRequest` for anything else wrong.
+ *   InvalidEventPatternException), `InvalidRequest` for anything else wrong (ValidationException), such as an
+ *   `Event` without `id`, `account`, `source`, `time`, `region` or `detail-type`.
  */
-export function mapTestEventPatternRequest(body: unknown): { pattern: unknown; event: unknown } {
+export function mapTestEventPatternRequest(body: unknown): {
+  pattern: unknown;
+  event: Record<string, unknown>;
+} {
   if (!isObject(body)) {
     throw new JunctionError(
       'InvalidRequest',
       `a TestEventPattern request must be a JSON object, received ${describe(body)}`,
     );
   }
-  return { pattern: jsonMember(body, 'EventPattern'), event: jsonMember(body, 'Event') };
+  const pattern = jsonMember(body, 'EventPattern');
+  const event = jsonMember(body, 'Event');
+  checkEnvelope(event);
+  return { pattern, event: cloudEventOfEventBridge(event) };
 }
 
 export function testEventPatternResponse(result: boolean): { Result: boolean } {

@@ -1,6 +1,7 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
+import { cloudEventsPattern } from './eventbridge-shape.ts';
 import { validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
@@ -298,7 +299,10 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   if (body.pattern === undefined && body.filter === undefined) {
     throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
   }
-  if (body.pattern !== undefined) validatePattern(body.pattern);
+  if (body.pattern !== undefined) {
+    validatePattern(body.pattern);
+    cloudEventsPattern(body.pattern); // refuses a pattern that spells one field both ways
+  }
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')
       throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');

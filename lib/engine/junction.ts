@@ -7,6 +7,12 @@ import { validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
+import {
+  cloudEventOfEventBridge,
+  cloudEventsPattern,
+  isEventBridgeEvent,
+  patternSubject,
+} from '../core/eventbridge-shape.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule } from '../core/rule.ts';
@@ -513,7 +519,11 @@ export class Junction {
     this.#remove(name);
   }
 
-  /** `POST /patterns/test`: matches a pattern and/or a CESQL filter against any JSON object. */
+  /**
+   * `POST /patterns/test` (and TestEventPattern): matches a pattern and/or a CESQL filter against any JSON object,
+   * as routing would — an EventBridge pattern through its CloudEvents form, an EventBridge-shaped event as its
+   * CloudEvent (`patternSubject`, docs/eventbridge.md).
+   */
   testPattern(request: unknown): PatternTestResult {
     if (!isObject(request))
       throw invalidRequest('the body must be a JSON object with "event" and "pattern" or "filter"');
@@ -526,14 +536,16 @@ export class Junction {
     const explanation: unknown[] = [];
     if (pattern !== undefined) {
       validatePattern(pattern);
-      const result = explain(pattern, event);
+      const result = explain(cloudEventsPattern(pattern), patternSubject(event));
       matches = result.matches;
       explanation.push(...result.explanation);
     }
     if (filter !== undefined) {
       if (typeof filter !== 'string') throw invalidRequest('"filter" must be a CESQL string', 'filter');
       const compiled = compileFilter(filter, { path: 'filter' });
-      const { value, errors } = compiled.evaluate(event);
+      const { value, errors } = compiled.evaluate(
+        isEventBridgeEvent(event) ? cloudEventOfEventBridge(event) : event,
+      );
       if (value !== true) {
         matches = false;
         explanation.push({

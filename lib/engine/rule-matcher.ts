@@ -3,6 +3,7 @@ import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { type FieldTrie, fieldTrie, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
+import { cloudEventsPattern, resourcesOf } from '../core/eventbridge-shape.ts';
 import { type PathTrie, PatternIndex } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
@@ -22,6 +23,8 @@ export class RuleMatcher {
   readonly #filterOnly = new Map<string, Entry>();
   /** What the patterns read of `data` (`null` when none reads it); `undefined` after a change, until the next match. */
   #dataFields: FieldTrie | null | undefined = null;
+  /** Whether a pattern reads `resources` (set with `#dataFields`). */
+  #readsResources = false;
 
   /** Adds or replaces a rule; a disabled rule is removed from matching. */
   set(rule: Rule): void {
@@ -34,7 +37,7 @@ export class RuleMatcher {
     if (rule.pattern === undefined) {
       this.#filterOnly.set(rule.name, entry);
     } else {
-      this.#index.add(rule.name, rule.pattern);
+      this.#index.add(rule.name, cloudEventsPattern(rule.pattern));
       this.#entries.set(rule.name, entry);
       this.#dataFields = undefined;
     }
@@ -67,21 +70,25 @@ export class RuleMatcher {
   }
 
   /**
-   * What the pattern index walks: the event itself, or — when its `data` is JSON text and patterns read `data` — a
-   * copy of its attributes with `data` read from the text selectively (only the members the patterns name; numbers
-   * with their lexeme). The event's own lazy `data` is left unparsed for whatever reads it later.
+   * What the pattern index walks: the event itself, or — when patterns read `data` and its `data` is JSON text, or
+   * read `resources` and it holds a JSON array text (docs/eventbridge.md) — a copy of its attributes with `data`
+   * read from the text selectively (only the members the patterns name; numbers with their lexeme) and
+   * `resources` as its array. The event's own lazy `data` is left unparsed for whatever reads it later.
    */
   #patternView(event: CloudEvent): CloudEvent {
     if (this.#dataFields === undefined) {
       const data = this.#index.paths.children.get('data');
       this.#dataFields = data === undefined ? null : selectorOf(data);
+      this.#readsResources = this.#index.paths.children.has('resources');
     }
-    if (this.#dataFields === null) return event;
-    const text = rawDataText(event);
-    if (text === undefined) return event;
+    const text = this.#dataFields === null ? undefined : rawDataText(event);
+    const resources = this.#readsResources ? resourcesOf(event.resources) : undefined;
+    if (text === undefined && resources === undefined) return event;
     const view: Record<string, unknown> = {};
     for (const key of Object.keys(event)) if (key !== 'data') view[key] = event[key];
-    view.data = selectJson(text, this.#dataFields);
+    if (text !== undefined) view.data = selectJson(text, this.#dataFields as FieldTrie);
+    else if (this.#dataFields !== null && event.data !== undefined) view.data = event.data;
+    if (resources !== undefined) view.resources = resources;
     return view as CloudEvent;
   }
 

@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EventBridgeClient, PutEventsCommand, TestEventPatternCommand } from '@aws-sdk/client-eventbridge';
-import { validateEvent } from '../../lib/core/cloudevent.ts';
+import { serializeEvent } from '../../lib/core/cloudevent.ts';
+import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { rawDataText } from '../../lib/core/codec/raw-data.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import {
   awsErrorBody,
@@ -48,7 +50,7 @@ function eventOf(entry: PutEventsEntryResult): Record<string, unknown> {
 const valid = { Source: 'com.example', DetailType: 'Thing', Detail: '{"a":1}' };
 
 describe('mapPutEventsRequest', () => {
-  test('maps the captured SDK request to CloudEvents that validateEvent accepts', () => {
+  test('maps the captured SDK request to validated CloudEvents', () => {
     const { entries } = mapPutEventsRequest(JSON.parse(fixture.body), {
       newId: sequentialIds(),
       now: fixedNow,
@@ -64,6 +66,8 @@ describe('mapPutEventsRequest', () => {
       time: '2026-11-27T10:15:30.250Z',
       datacontenttype: 'application/json',
       data: { id: 'o-1', total: 120, items: [{ sku: 'A1', qty: 2 }] },
+      account: '000000000000',
+      region: 'us-east-1',
       resources: '["arn:aws:dynamodb:us-east-1:123456789012:table/orders"]',
       traceheader: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
     });
@@ -75,8 +79,9 @@ describe('mapPutEventsRequest', () => {
       time: '2026-01-02T03:04:05.678Z',
       datacontenttype: 'application/json',
       data: { id: 'o-2' },
+      account: '000000000000',
+      region: 'us-east-1',
     });
-    for (const event of [first, second]) assert.equal(validateEvent(event).id, event!.id);
   });
 
   test('uses crypto.randomUUID for ids by default', () => {
@@ -125,6 +130,49 @@ describe('mapPutEventsRequest', () => {
     );
   });
 
+  test('keeps the text of Detail: an integer beyond 2^53 stays exact', () => {
+    const text = '{"id": 9007199254740993, "n": [1.50, -0]}';
+    const event = eventOf(only({ Entries: [{ ...valid, Detail: text }] }));
+    assert.equal(rawDataText(event), text);
+    assert.equal(serializeEvent(event as CloudEvent).includes('"data":{"id": 9007199254740993'), true);
+  });
+
+  test('fails an entry whose Source starts with "aws." as AWS does, and takes any other text', () => {
+    for (const source of ['aws.ec2', 'aws.']) {
+      const entry = failure(only({ Entries: [{ ...valid, Source: source }] }));
+      assert.equal(entry.errorCode, 'NotAuthorizedForSourceException');
+      assert.match(entry.errorMessage, /^Not authorized for the source\. Source "aws\./);
+    }
+    for (const source of ['my app', 'café.orders', 'aws', 'awsome.shop', 'AWS.x', '  spaced  ']) {
+      assert.equal(eventOf(only({ Entries: [{ ...valid, Source: source }] })).source, source);
+    }
+    const control = failure(only({ Entries: [{ ...valid, Source: 'a\u0001b' }] }));
+    assert.equal(control.errorCode, 'InvalidArgument');
+    assert.match(control.errorMessage, /source/);
+  });
+
+  test('stamps the account and region of the bus, which are an option', () => {
+    const event = eventOf(
+      mapPutEventsRequest({ Entries: [valid] }, { arn: { account: '123456789012', region: 'eu-west-1' } })
+        .entries[0]!,
+    );
+    assert.equal(event.account, '123456789012');
+    assert.equal(event.region, 'eu-west-1');
+  });
+
+  test('keeps the sub-millisecond digits of epoch seconds', () => {
+    const cases: Array<[number, string]> = [
+      [1767225600.123456, '2026-01-01T00:00:00.123456Z'],
+      [1767225600.1234, '2026-01-01T00:00:00.1234Z'],
+      [1767225600.123, '2026-01-01T00:00:00.123Z'],
+      [1767225600, '2026-01-01T00:00:00.000Z'],
+      [0.0000001, '1970-01-01T00:00:00.000Z'],
+    ];
+    for (const [seconds, time] of cases) {
+      assert.equal(eventOf(only({ Entries: [{ ...valid, Time: seconds }] })).time, time, String(seconds));
+    }
+  });
+
   test('converts Time from epoch seconds and keeps an RFC 3339 string as sent', () => {
     assert.equal(eventOf(only({ Entries: [{ ...valid, Time: 0 }] })).time, '1970-01-01T00:00:00.000Z');
     assert.equal(
@@ -136,7 +184,7 @@ describe('mapPutEventsRequest', () => {
   });
 
   test('answers InvalidArgument for a Time that is neither epoch seconds nor RFC 3339', () => {
-    for (const time of ['yesterday', true, 1e20]) {
+    for (const time of ['yesterday', true, 1e20, -1, 253402300800]) {
       const entry = failure(only({ Entries: [{ ...valid, Time: time }] }));
       assert.equal(entry.errorCode, 'InvalidArgument');
       assert.match(entry.errorMessage, /^Parameter Time is not valid/);
@@ -211,13 +259,57 @@ describe('responses', () => {
 });
 
 describe('mapTestEventPatternRequest', () => {
-  test('parses EventPattern and Event from their JSON texts', () => {
+  const envelope = {
+    version: '0',
+    id: 'e-1',
+    'detail-type': 'x',
+    source: 'com.example',
+    account: '123456789012',
+    time: '2026-01-01T00:00:00Z',
+    region: 'us-east-1',
+    resources: ['arn:a'],
+    detail: { n: 1 },
+  };
+
+  test('parses EventPattern and Event from their JSON texts; the event comes back as its CloudEvent', () => {
     const pattern = { source: ['com.example'] };
-    const event = { source: 'com.example', 'detail-type': 'x', detail: {} };
     assert.deepEqual(
-      mapTestEventPatternRequest({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(event) }),
-      { pattern, event },
+      mapTestEventPatternRequest({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(envelope) }),
+      {
+        pattern,
+        event: {
+          specversion: '1.0',
+          id: 'e-1',
+          source: 'com.example',
+          account: '123456789012',
+          time: '2026-01-01T00:00:00Z',
+          region: 'us-east-1',
+          resources: ['arn:a'],
+          type: 'x',
+          data: { n: 1 },
+        },
+      },
     );
+  });
+
+  test('requires the envelope members AWS requires of an Event (resources and detail may be left out)', () => {
+    const { resources: _r, detail: _d, version: _v, ...least } = envelope;
+    assert.equal(
+      mapTestEventPatternRequest({ EventPattern: '{}', Event: JSON.stringify(least) }).event.type,
+      'x',
+    );
+    for (const name of ['id', 'account', 'source', 'time', 'region', 'detail-type']) {
+      const { [name]: _gone, ...event } = envelope as Record<string, unknown>;
+      assert.throws(
+        () => mapTestEventPatternRequest({ EventPattern: '{}', Event: JSON.stringify(event) }),
+        (error: unknown) =>
+          error instanceof JunctionError &&
+          error.code === 'InvalidRequest' &&
+          error.field === `Event.${name}` &&
+          error.message.startsWith(`Parameter Event is not valid. Reason: the event has no "${name}"`),
+        name,
+      );
+    }
   });
 
   test('throws InvalidPattern for a missing or malformed EventPattern and InvalidRequest for a bad Event', () => {

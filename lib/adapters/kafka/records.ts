@@ -67,7 +67,10 @@ export function recordsFromBatches(
         if (name !== null) headers.push([name.toString('utf8'), value ?? new Uint8Array(0)]);
       }
       try {
-        const event = fromKafkaRecord({ key: record.key, value: record.value, headers });
+        const event = fromKafkaRecord(
+          { key: record.key, value: record.value, headers },
+          { sourceAsText: true },
+        );
         out.push({
           partition,
           offset,

@@ -473,7 +473,7 @@ export function parseFrozen<T>(text: SQLOutputValue | undefined): T {
 export function parseStoredEvent(text: SQLOutputValue | undefined): CloudEvent {
   const json = String(text);
   try {
-    return parseEventJson(json);
+    return parseEventJson(json, { sourceAsText: true });
   } catch {
     return parseFrozen<CloudEvent>(json);
   }
