@@ -308,13 +308,20 @@ export interface EventBridgeTarget {
   HttpParameters?: { HeaderParameters: Record<string, string> };
 }
 
-/** The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"). */
-export function targetArn(target: Target): string {
+/**
+ * The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"): a function of format `eventbridge`
+ * as a Lambda ARN (in `ctx`'s region and account), an HTTP target of that format as `arn:junction:api-destination`.
+ */
+export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): string {
   switch (target.type) {
     case 'function':
-      return `arn:junction:function:::${target.function}`;
+      return target.format === 'eventbridge'
+        ? `arn:aws:lambda:${ctx.region}:${ctx.account}:function:${target.function}`
+        : `arn:junction:function:::${target.function}`;
     case 'http':
-      return `arn:junction:http:::${target.url}`;
+      return target.format === 'eventbridge'
+        ? `arn:junction:api-destination:::${target.url}`
+        : `arn:junction:http:::${target.url}`;
     case 'kafka':
       return `arn:junction:kafka:::${target.topic}`;
     case 'bus':
@@ -322,8 +329,21 @@ export function targetArn(target: Target): string {
   }
 }
 
-export function describeTarget(target: Target): EventBridgeTarget {
-  const out: EventBridgeTarget = { Id: target.id, Arn: targetArn(target) };
+/** Where a target delivers, whatever its format: the same for a function named by a Lambda or a Junction ARN. */
+export function destinationOf(target: Target): string {
+  switch (target.type) {
+    case 'function':
+      return `function ${target.function}`;
+    case 'http':
+    case 'bus':
+      return `${target.type} ${target.url}`;
+    case 'kafka':
+      return `kafka ${target.topic}`;
+  }
+}
+
+export function describeTarget(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): EventBridgeTarget {
+  const out: EventBridgeTarget = { Id: target.id, Arn: targetArn(target, ctx) };
   const input = target.input;
   if (input?.path !== undefined) out.InputPath = input.path;
   else if (input?.template !== undefined && input.paths === undefined) out.Input = input.template;
@@ -382,13 +402,15 @@ function destination(arnText: string, field: string): Record<string, unknown> {
         return { type: 'function', function: arn.resource };
       case 'http':
         return { type: 'http', url: arn.resource, mode: 'binary' };
+      case 'api-destination':
+        return { type: 'http', url: arn.resource, format: 'eventbridge' };
       case 'kafka':
         return { type: 'kafka', topic: arn.resource };
       case 'bus':
         return { type: 'bus', url: arn.resource };
       default:
         throw validation(
-          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, kafka or bus)`,
+          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, api-destination, kafka or bus)`,
           field,
         );
     }
@@ -408,7 +430,8 @@ function destination(arnText: string, field: string): Record<string, unknown> {
     }
     if (!FUNCTION_NAME.test(name))
       throw validation(`${field} names an invalid function name ${show(name)}`, field);
-    return { type: 'function', function: name };
+    // A Lambda written for EventBridge runs unchanged: it is handed EventBridge's shape of the event.
+    return { type: 'function', function: name, format: 'eventbridge' };
   }
   if (arn.service === 'events') {
     if (arn.resource.startsWith('event-bus/')) {
@@ -427,7 +450,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
     }
     if (arn.resource.startsWith('api-destination/')) {
       throw validation(
-        `${field}: API destinations are not supported; target the endpoint with arn:junction:http:::<url>`,
+        `${field}: EventBridge API destinations are not supported; target the endpoint with arn:junction:api-destination:::<url> (EventBridge's JSON, as an API destination sends it) or arn:junction:http:::<url> (CloudEvents)`,
         field,
       );
     }
@@ -472,7 +495,7 @@ export function targetBodyOf(value: unknown, index: number, previous?: Target): 
     body.delivery = previous.delivery;
     body.concurrency = previous.concurrency;
     body.timeoutMs = previous.timeoutMs;
-    if ('mode' in previous) body.mode = previous.mode;
+    if ('mode' in previous && body.format !== 'eventbridge') body.mode = previous.mode;
   }
   const inputs = ['Input', 'InputPath', 'InputTransformer'].filter(
     (k) => value[k] !== undefined && value[k] !== null,
@@ -561,7 +584,7 @@ export function targetField(index: number, junctionPath: string | undefined): st
   const at = `Targets[${index}]`;
   const rest = (junctionPath ?? '').replace(/^targets\[\d+\]\.?/, '');
   if (rest === '') return at;
-  if (/^(function|url|topic|type|brokers|mode|method)\b/.test(rest)) return `${at}.Arn`;
+  if (/^(function|url|topic|type|brokers|mode|method|format)\b/.test(rest)) return `${at}.Arn`;
   if (rest.startsWith('input')) return `${at}.Input`;
   if (rest.startsWith('retry')) return `${at}.RetryPolicy`;
   if (rest.startsWith('headers')) return `${at}.HttpParameters.HeaderParameters`;

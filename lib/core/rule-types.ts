@@ -20,6 +20,13 @@ export interface RetryPolicy {
 
 export type DeliveryMode = 'at-least-once' | 'exactly-once';
 
+/**
+ * What a target receives: the CloudEvent (in the target's binding), or EventBridge's JSON shape of the event alone
+ * (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`, `detail`), as a target
+ * written for EventBridge expects (docs/eventbridge.md).
+ */
+export type TargetFormat = 'cloudevents' | 'eventbridge';
+
 /** EventBridge InputPath / InputTransformer, as `input` on a target. */
 export interface TargetInput {
   /** InputPath: a JSONPath (`$.data.order`) whose value is the delivered payload. */
@@ -50,6 +57,11 @@ interface TargetBase {
 export interface FunctionTarget extends TargetBase {
   readonly type: 'function';
   readonly function: string;
+  /**
+   * `eventbridge`: the handler's event is the EventBridge-shaped event (or the input transformer's output) instead
+   * of the CloudEvent. @default 'cloudevents'
+   */
+  readonly format?: TargetFormat;
 }
 
 export interface HttpTarget extends TargetBase {
@@ -57,8 +69,13 @@ export interface HttpTarget extends TargetBase {
   readonly url: string;
   /** @default 'POST' */
   readonly method: 'POST' | 'PUT';
-  /** CloudEvents HTTP binding mode. @default 'binary' */
+  /** CloudEvents HTTP binding mode (a target of format `eventbridge` has no binding). @default 'binary' */
   readonly mode: 'binary' | 'structured';
+  /**
+   * `eventbridge`: the body is the EventBridge-shaped event as JSON (or the input transformer's output), without
+   * `ce-` headers, as an EventBridge API destination sends it. @default 'cloudevents'
+   */
+  readonly format?: TargetFormat;
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * The most deliveries at once the adaptive limit may reach (it grows while the target answers fast and halves on

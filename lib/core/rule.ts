@@ -4,7 +4,7 @@ import { JunctionError } from './errors.ts';
 import { cloudEventsPattern } from './eventbridge-shape.ts';
 import { validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
-import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
+import type { DeliveryMode, RetryPolicy, Rule, Target, TargetFormat, TargetInput } from './rule-types.ts';
 import { compileInput } from './transform.ts';
 
 export type { Rule, Target } from './rule-types.ts';
@@ -16,6 +16,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers a target may not set: the binding and the engine own them. */
 const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
 const TARGET_TYPES = ['function', 'http', 'kafka', 'bus'] as const;
+const TARGET_FORMATS: readonly TargetFormat[] = ['cloudevents', 'eventbridge'];
 const RULE_KEYS = new Set([
   'name',
   'description',
@@ -171,6 +172,14 @@ export function validateTarget(value: unknown, index: number): Target {
     throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
   const input = value.input as TargetInput | undefined;
   if (input !== undefined) compileInput(input, `${path}.input`);
+  const format = oneOf<TargetFormat>(value.format, `${path}.format`, TARGET_FORMATS, 'cloudevents');
+  if (format === 'eventbridge' && (type === 'kafka' || type === 'bus')) {
+    throw invalid(
+      `${path}.format "eventbridge" is for http and function targets; ${type} targets carry CloudEvents`,
+      `${path}.format`,
+    );
+  }
+  const formatted = format === 'eventbridge' ? { format } : {};
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -195,6 +204,7 @@ export function validateTarget(value: unknown, index: number): Target {
           FUNCTION_NAME,
           'is not a valid function name',
         ),
+        ...formatted,
       });
     case 'http': {
       const headers = validateHeaders(value.headers, `${path}.headers`);
@@ -215,6 +225,18 @@ export function validateTarget(value: unknown, index: number): Target {
       if (value.reply !== undefined && typeof value.reply !== 'boolean') {
         throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
       }
+      if (format === 'eventbridge' && value.mode !== undefined) {
+        throw invalid(
+          `${path}.mode is the CloudEvents binding; a target with format "eventbridge" gets EventBridge's JSON alone, leave mode out`,
+          `${path}.mode`,
+        );
+      }
+      if (format === 'eventbridge' && batch !== undefined) {
+        throw invalid(
+          `${path}.batch sends a CloudEvents batch; it cannot be combined with format "eventbridge"`,
+          `${path}.batch`,
+        );
+      }
       if (value.reply === true && batch !== undefined) {
         throw invalid(
           `${path}.reply cannot be combined with ${path}.batch: a reply answers one delivered event`,
@@ -230,6 +252,7 @@ export function validateTarget(value: unknown, index: number): Target {
         ...(value.reply === true ? { reply: true } : {}),
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
+        ...formatted,
         ...(headers === undefined ? {} : { headers }),
         ...(batch === undefined ? {} : { batch }),
       });

@@ -1,12 +1,22 @@
 /**
  * The input transformer of rule targets: EventBridge's InputPath and InputTransformer (a paths map and a
  * template with `<var>` placeholders), with EventBridge's quoting rules and Junction's predefined variables.
+ * Paths read the CloudEvent, or its EventBridge form (lib/core/eventbridge-shape.ts) where they start with a name
+ * only that form has (`$.detail…`, `$.detail-type`, `$.account`, …) and everywhere for a target of format
+ * `eventbridge`.
  * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
  */
 import { serializeEvent } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { JunctionError } from './errors.ts';
-import type { TargetInput } from './rule-types.ts';
+import { DEFAULT_ARN_CONTEXT, ruleArn } from './eventbridge-api.ts';
+import {
+  EVENTBRIDGE_ONLY,
+  type EventBridgeEvent,
+  eventBridgeJson,
+  toEventBridgeEvent,
+} from './eventbridge-shape.ts';
+import type { TargetFormat, TargetInput } from './rule-types.ts';
 
 export interface TransformContext {
   readonly ruleName: string;
@@ -30,19 +40,29 @@ export const MAX_TEMPLATE_LENGTH = 8192;
 const VARIABLE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 const PLACEHOLDER = /<([A-Za-z0-9_.-]+)>/g;
 
-/** The predefined variables: Junction's names and EventBridge's, which map to them. */
-const PREDEFINED: Record<string, 'event' | 'event-json' | 'rule-name' | 'target-id' | 'ingestion-time'> = {
-  'junction.event': 'event',
-  'junction.event.json': 'event-json',
-  'junction.rule-name': 'rule-name',
-  'junction.target-id': 'target-id',
-  'junction.event.ingestion-time': 'ingestion-time',
-  'aws.events.event': 'event',
-  'aws.events.event.json': 'event-json',
-  'aws.events.rule-name': 'rule-name',
-  'aws.events.rule-arn': 'rule-name',
-  'aws.events.event.ingestion-time': 'ingestion-time',
-};
+type Predefined =
+  | 'event'
+  | 'event-json'
+  | 'eventbridge-event'
+  | 'eventbridge-event-json'
+  | 'rule-name'
+  | 'rule-arn'
+  | 'target-id'
+  | 'ingestion-time';
+
+/** The predefined variables: Junction's names (the CloudEvent) and EventBridge's (the EventBridge form). */
+const PREDEFINED: ReadonlyMap<string, Predefined> = new Map<string, Predefined>([
+  ['junction.event', 'event'],
+  ['junction.event.json', 'event-json'],
+  ['junction.rule-name', 'rule-name'],
+  ['junction.target-id', 'target-id'],
+  ['junction.event.ingestion-time', 'ingestion-time'],
+  ['aws.events.event', 'eventbridge-event'],
+  ['aws.events.event.json', 'eventbridge-event-json'],
+  ['aws.events.rule-name', 'rule-name'],
+  ['aws.events.rule-arn', 'rule-arn'],
+  ['aws.events.event.ingestion-time', 'ingestion-time'],
+]);
 
 function invalid(path: string, message: string): never {
   throw new JunctionError('InvalidRule', `${path}: ${message}`, { path });
@@ -147,10 +167,31 @@ function plainText(value: unknown): string {
 }
 
 /**
- * Validates a target's `input` once (at rule creation) and returns the function that renders the delivered
- * body. Errors are `JunctionError('InvalidRule')` with `path` under `pathPrefix` (e.g. `targets[0].input`).
+ * The value at a path of the event: on the CloudEvent, or on its EventBridge form (`eventBridge`) when the path
+ * starts with a name only that form has, or for every path when `format` is `eventbridge` (`$` is then that form).
  */
-export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTransform {
+function reader(
+  format: TargetFormat,
+  event: CloudEvent,
+  eventBridge: () => EventBridgeEvent,
+): (steps: readonly Step[]) => unknown {
+  return (steps) => {
+    const first = steps[0];
+    const shaped = format === 'eventbridge' || (typeof first === 'string' && EVENTBRIDGE_ONLY.has(first));
+    return resolvePath(shaped ? eventBridge() : event, steps);
+  };
+}
+
+/**
+ * Validates a target's `input` once (at rule creation) and returns the function that renders the delivered
+ * body; `format` is the target's (`eventbridge`: paths read the EventBridge form of the event). Errors are
+ * `JunctionError('InvalidRule')` with `path` under `pathPrefix` (e.g. `targets[0].input`).
+ */
+export function compileInput(
+  input: TargetInput,
+  pathPrefix = 'input',
+  format: TargetFormat = 'cloudevents',
+): InputTransform {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(
       pathPrefix,
@@ -170,7 +211,10 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
     } catch (error) {
       return invalid(`${pathPrefix}.path`, (error as Error).message);
     }
-    return (event) => ({ body: jsonText(resolvePath(event, steps)), contentType: 'application/json' });
+    return (event, context) => {
+      const read = reader(format, event, () => toEventBridgeEvent(event, context));
+      return { body: jsonText(read(steps)), contentType: 'application/json' };
+    };
   }
   if (input.template === undefined) {
     invalid(
@@ -216,7 +260,7 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
   const template = input.template;
   const trimmed = template.trim();
   const json = trimmed.startsWith('{') || trimmed.startsWith('[') || trimmed.startsWith('"');
-  const known = (name: string): boolean => variables.has(name) || name in PREDEFINED;
+  const known = (name: string): boolean => variables.has(name) || PREDEFINED.has(name);
   const pieces = splitTemplate(template, json, known);
   if (json) {
     const probe = pieces.map((p) => p.text ?? (p.quoted ? 'x' : 'null')).join('');
@@ -230,16 +274,28 @@ export function compileInput(input: TargetInput, pathPrefix = 'input'): InputTra
     }
   }
   return (event, context) => {
+    let shaped: EventBridgeEvent | undefined;
+    const eventBridge = (): EventBridgeEvent => {
+      shaped ??= toEventBridgeEvent(event, context);
+      return shaped;
+    };
+    const read = reader(format, event, eventBridge);
     const value = (name: string): unknown => {
       const steps = variables.get(name);
-      if (steps !== undefined) return resolvePath(event, steps);
-      switch (PREDEFINED[name]) {
+      if (steps !== undefined) return read(steps);
+      switch (PREDEFINED.get(name)) {
         case 'event':
           return event;
         case 'event-json':
           return serializeEvent(event); // the producer's own data text, when it arrived as JSON
+        case 'eventbridge-event':
+          return eventBridge();
+        case 'eventbridge-event-json':
+          return eventBridgeJson(event, context); // the same: `detail` as the producer's text
         case 'rule-name':
           return context.ruleName;
+        case 'rule-arn':
+          return ruleArn(DEFAULT_ARN_CONTEXT, context.ruleName);
         case 'target-id':
           return context.targetId;
         default:

@@ -38,8 +38,11 @@ export interface DispatcherOptions {
   /** The current definition of a rule (deliveries follow rule changes; a deleted rule dead-letters them). */
   readonly lookup: (rule: string) => Rule | undefined;
   readonly drivers: Readonly<Partial<Record<Target['type'], TargetDriver>>>;
-  /** Shapes the event a target receives (its input transformer). */
-  readonly transform: (event: CloudEvent, rule: Rule, target: Target) => CloudEvent;
+  /**
+   * Shapes the event a target receives (its input transformer, its format); `routedAt` is when the delivery was
+   * created (ms since the epoch), the time the bus took the event in as far as the target is concerned.
+   */
+  readonly transform: (event: CloudEvent, rule: Rule, target: Target, routedAt: number) => CloudEvent;
   /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
   readonly onEmitted: (
     returned: readonly unknown[],
@@ -433,7 +436,7 @@ export class Dispatcher {
     return {
       rule,
       target,
-      event: this.#o.transform(delivery.event, rule, target),
+      event: this.#o.transform(delivery.event, rule, target, delivery.createdAt),
       idempotencyKey: `${delivery.source}#${delivery.id}`,
       attempt: delivery.attempts.length + 1,
       possibleDuplicate: item.possibleDuplicate,

@@ -8,7 +8,9 @@ export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
       const { target } = request;
       if (target.type !== 'function') throw new TypeError(`function driver got a ${target.type} target`);
       try {
-        const result = await runner.invoke(target.function, request.event, {
+        // Format eventbridge: the handler's event is the data the transform made (the EventBridge-shaped event).
+        const event = target.format === 'eventbridge' ? request.event.data : request.event;
+        const result = await runner.invoke(target.function, event, {
           functionName: target.function,
           rule: request.rule.name,
           target: target.id,

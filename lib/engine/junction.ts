@@ -10,6 +10,7 @@ import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import {
   cloudEventOfEventBridge,
   cloudEventsPattern,
+  eventBridgeDelivery,
   isEventBridgeEvent,
   patternSubject,
 } from '../core/eventbridge-shape.ts';
@@ -222,7 +223,7 @@ export class Junction {
       metrics: this.metrics,
       lookup: (name) => this.#rules.get(name),
       drivers: { ...options.drivers, function: createFunctionDriver(options.functions) },
-      transform: (event, rule, target) => this.#transform(event, rule, target),
+      transform: (event, rule, target, routedAt) => this.#transform(event, rule, target, routedAt),
       onEmitted: (returned, context) => this.#publishEmitted(returned, context),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
@@ -335,14 +336,27 @@ export class Junction {
     return verdicts;
   }
 
-  #transform(event: CloudEvent, rule: Rule, target: Target): CloudEvent {
-    if (target.input === undefined) return event;
+  /**
+   * The event as the target receives it: as it is; with its `data` the input transformer's output; or, for a
+   * target of format `eventbridge` without an input, with its `data` the EventBridge-shaped event (the target
+   * then receives that data alone, lib/core/eventbridge-shape.ts).
+   */
+  #transform(event: CloudEvent, rule: Rule, target: Target, routedAt: number): CloudEvent {
+    const format = 'format' in target ? (target.format ?? 'cloudevents') : 'cloudevents';
+    if (target.input === undefined) {
+      if (format === 'cloudevents') return event;
+      return eventBridgeDelivery(event, { ingestionTime: new Date(routedAt).toISOString() });
+    }
     let transform = this.#transforms.get(target);
     if (!transform) {
-      transform = compileInput(target.input, 'input');
+      transform = compileInput(target.input, 'input', format);
       this.#transforms.set(target, transform);
     }
-    const { body, contentType } = transform(event, { ruleName: rule.name, targetId: target.id });
+    const { body, contentType } = transform(event, {
+      ruleName: rule.name,
+      targetId: target.id,
+      ingestionTime: new Date(routedAt).toISOString(),
+    });
     const { data: _data, data_base64: _b64, ...attributes } = event;
     let data: unknown = body;
     if (contentType === 'application/json') {

@@ -17,6 +17,7 @@ import {
   DEFAULT_ARN_CONTEXT,
   describeRule,
   describeTarget,
+  destinationOf,
   epochSeconds,
   isDefaultBus,
   isObject,
@@ -33,7 +34,6 @@ import {
   ruleArn,
   ruleBodyOfPutRule,
   ruleNameOfArn,
-  targetArn,
   targetBodyOf,
   targetField,
   toEpochSeconds,
@@ -359,7 +359,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       const rule = await storedRule(requiredName(p, 'Rule'), 'Rule');
       const { items, nextToken } = page(rule.targets, (t) => t.id, p);
       return {
-        Targets: items.map(describeTarget),
+        Targets: items.map((t) => describeTarget(t, ctx)),
         ...(nextToken === undefined ? {} : { NextToken: nextToken }),
       };
     },
@@ -370,14 +370,15 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       if (typeof arn !== 'string' || parseArn(arn) === undefined) {
         throw awsError('ValidationException', 'TargetArn is required: a target ARN', 'TargetArn');
       }
-      let wanted = arn;
+      let wanted: string | undefined;
       try {
-        wanted = targetArn(validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0), 0));
+        // Where the ARN delivers, whatever its format: a Lambda ARN and a Junction ARN find the same function.
+        wanted = destinationOf(validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0), 0));
       } catch {
         // An ARN no target can have: no rule names it.
       }
       const rules = (await junction.listRules()).filter((r) =>
-        r.targets.some((t) => targetArn(t) === wanted),
+        r.targets.some((t) => destinationOf(t) === wanted),
       );
       const { items, nextToken } = page(rules, (r) => r.name, p);
       return {

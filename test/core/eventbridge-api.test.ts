@@ -8,6 +8,7 @@ import {
   DEFAULT_ARN_CONTEXT,
   describeRule,
   describeTarget,
+  destinationOf,
   page,
   parseArn,
   ruleBodyOfPutRule,
@@ -35,11 +36,13 @@ describe('target ARNs', () => {
       function: 'echo',
       id: 'a',
     });
+    // A Lambda ARN names a function written for EventBridge: it gets EventBridge's shape.
     assert.deepEqual(
       targetBodyOf({ Id: 'a', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:echo' }, 0),
       {
         type: 'function',
         function: 'echo',
+        format: 'eventbridge',
         id: 'a',
       },
     );
@@ -53,6 +56,10 @@ describe('target ARNs', () => {
       mode: 'binary',
       id: 'a',
     });
+    assert.deepEqual(
+      targetBodyOf({ Id: 'a', Arn: 'arn:junction:api-destination:::http://127.0.0.1:9/hook' }, 0),
+      { type: 'http', url: 'http://127.0.0.1:9/hook', format: 'eventbridge', id: 'a' },
+    );
     assert.equal(targetBodyOf({ Id: 'a', Arn: 'arn:junction:kafka:::orders.v1' }, 0).topic, 'orders.v1');
     assert.equal(
       targetBodyOf({ Id: 'a', Arn: 'arn:junction:bus:::http://other:8080' }, 0).url,
@@ -147,6 +154,29 @@ describe('target ARNs', () => {
     }
   });
 
+  test('answers the ARN of each format: Lambda and api-destination for EventBridge shape', () => {
+    const ctx = { region: 'eu-west-1', account: '123456789012' };
+    const cases: Array<[string, string]> = [
+      ['arn:junction:function:::echo', 'arn:junction:function:::echo'],
+      [
+        'arn:aws:lambda:us-east-1:999999999999:function:echo',
+        'arn:aws:lambda:eu-west-1:123456789012:function:echo',
+      ],
+      ['arn:junction:http:::http://h.example/x', 'arn:junction:http:::http://h.example/x'],
+      [
+        'arn:junction:api-destination:::http://h.example/x',
+        'arn:junction:api-destination:::http://h.example/x',
+      ],
+    ];
+    for (const [given, answered] of cases) {
+      const target = validateTarget(targetBodyOf({ Id: 't', Arn: given }, 0), 0);
+      assert.equal(describeTarget(target, ctx).Arn, answered, given);
+    }
+    const lambda = validateTarget(targetBodyOf({ Id: 't', Arn: cases[1]![0] }, 0), 0);
+    const junction = validateTarget(targetBodyOf({ Id: 't', Arn: cases[0]![0] }, 0), 0);
+    assert.equal(destinationOf(lambda), destinationOf(junction));
+  });
+
   test('keeps the Junction-only settings of the target it replaces when the kind is the same', () => {
     const previous = validateTarget(
       {
@@ -163,6 +193,10 @@ describe('target ARNs', () => {
     assert.deepEqual([same.mode, same.concurrency, same.delivery], ['structured', 2, 'exactly-once']);
     const other = targetBodyOf({ Id: 't', Arn: 'arn:junction:function:::f' }, 0, previous);
     assert.equal(other.concurrency, undefined);
+    // The ARN decides the format: an api-destination takes no CloudEvents binding mode from before.
+    const shaped = targetBodyOf({ Id: 't', Arn: 'arn:junction:api-destination:::http://b' }, 0, previous);
+    assert.deepEqual([shaped.mode, shaped.format, shaped.concurrency], [undefined, 'eventbridge', 2]);
+    assert.equal(validateTarget(shaped, 0).type, 'http');
   });
 
   test('names the EventBridge parameter a Junction validation path came from', () => {

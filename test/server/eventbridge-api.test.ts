@@ -313,7 +313,9 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     assert.equal(rest.targets[1].retry.maxAttempts, 3);
     assert.equal(rest.targets[1].retry.maxAgeSeconds, 120);
     const listed = await client.send(new ListTargetsByRuleCommand({ Rule: 'shaped' }));
-    assert.equal(listed.Targets?.[0]?.Arn, 'arn:junction:function:::echo');
+    // The function is of format eventbridge (a Lambda ARN names a function written for EventBridge).
+    assert.equal(listed.Targets?.[0]?.Arn, 'arn:aws:lambda:us-east-1:000000000000:function:echo');
+    assert.equal(rest.targets[0].format, 'eventbridge');
     assert.deepEqual(listed.Targets?.[1]?.RetryPolicy, {
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 120,
@@ -349,7 +351,7 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
         t.Arn,
       ]),
       [
-        ['fn', 'arn:junction:function:::echo'],
+        ['fn', 'arn:aws:lambda:us-east-1:000000000000:function:echo'],
         ['web', `arn:junction:http:::${sink.url}/v2`],
       ],
     );

@@ -8,12 +8,14 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import {
   DEFAULT_INGEST_LIMITS,
   parseHttpRequest,
   toHttpBatch,
   toHttpMessage,
 } from '../../core/codec/http.ts';
+import { payloadToBytes } from '../../core/codec/payload.ts';
 import { toJunctionError } from '../../core/errors.ts';
 import { type AddressPolicy, createAddressPolicy, parseAddress } from '../../core/net/address-policy.ts';
 import { parseRetryAfter } from '../../core/retry.ts';
@@ -52,23 +54,38 @@ interface Destination {
   readonly url: string;
   readonly method: 'POST' | 'PUT';
   readonly mode: 'binary' | 'structured';
+  /** Format `eventbridge`: the event's data alone (the EventBridge-shaped event), no CloudEvents binding. */
+  readonly payloadOnly: boolean;
   readonly headers: Readonly<Record<string, string>>;
 }
 
 function destinationOf(request: DeliveryRequest): Destination {
   const { target } = request;
   if (target.type === 'http') {
-    return { url: target.url, method: target.method, mode: target.mode, headers: target.headers ?? {} };
+    return {
+      url: target.url,
+      method: target.method,
+      mode: target.mode,
+      payloadOnly: target.format === 'eventbridge',
+      headers: target.headers ?? {},
+    };
   }
   if (target.type === 'bus') {
     return {
       url: `${target.url.replace(/\/+$/, '')}/events`,
       method: 'POST',
       mode: 'structured',
+      payloadOnly: false,
       headers: {},
     };
   }
   throw new TypeError(`http driver got a ${target.type} target`);
+}
+
+/** The event's data as the whole message: its content type and bytes (JSON data as its text). */
+function payloadMessage(event: CloudEvent): { headers: Record<string, string>; body: Uint8Array } {
+  const { contentType, body } = payloadToBytes(event);
+  return { headers: contentType === undefined ? {} : { 'content-type': contentType }, body };
 }
 
 /** The URL as shown in errors: without credentials or query (they may hold secrets). */
@@ -270,7 +287,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       const to = destinationOf(request);
       return send(
         to,
-        toHttpMessage(request.event, to.mode),
+        to.payloadOnly ? payloadMessage(request.event) : toHttpMessage(request.event, to.mode),
         { 'idempotency-key': headerSafe(request.idempotencyKey) },
         request.timeoutMs,
         request.signal,

@@ -20,7 +20,6 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type {
   Clock,
@@ -426,7 +425,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
       }
     },
 
-    async invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult> {
+    async invoke(name: string, event: unknown, context: InvocationContext): Promise<InvocationResult> {
       const lambdaName = `${prefix}${validateName(name)}`;
       const started = clock.now();
       // The function's timeout when this runner has seen it (deploy, list, get); else Lambda's own timeout

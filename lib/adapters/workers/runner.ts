@@ -4,7 +4,6 @@
  * limit per function.
  */
 import { performance } from 'node:perf_hooks';
-import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import type {
   Clock,
@@ -266,7 +265,7 @@ class WorkerFunctionRunner implements WorkerRunner {
     return this.#store.delete(name);
   }
 
-  async invoke(name: string, event: CloudEvent, context: InvocationContext): Promise<InvocationResult> {
+  async invoke(name: string, event: unknown, context: InvocationContext): Promise<InvocationResult> {
     this.#assertOpen();
     const stored = this.#store.get(name);
     if (stored === undefined) {
