@@ -49,3 +49,39 @@ describe('validateRule: maxConcurrency of http and bus targets', () => {
     assert.match(e.message, /at least targets\[0\]\.concurrency \(32\)/);
   });
 });
+
+describe('validateRule: the format of http and function targets', () => {
+  it('keeps format "eventbridge" and leaves the default (cloudevents) out', () => {
+    const http = validateRule('r', target({ format: 'eventbridge' }), 0).targets[0];
+    assert.equal(http?.type === 'http' ? http.format : undefined, 'eventbridge');
+    const fn = validateRule(
+      'r',
+      {
+        pattern: { type: ['x'] },
+        targets: [{ id: 'f', type: 'function', function: 'echo', format: 'eventbridge' }],
+      },
+      0,
+    ).targets[0];
+    assert.equal(fn?.type === 'function' ? fn.format : undefined, 'eventbridge');
+    for (const body of [target({}), target({ format: 'cloudevents' })]) {
+      const plain = validateRule('r', body, 0).targets[0];
+      assert.equal(plain !== undefined && 'format' in plain, false);
+    }
+  });
+
+  it('refuses another format, format eventbridge on kafka and bus targets, and beside mode or batch', () => {
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ format: 'json' }, 'targets[0].format', /"cloudevents", "eventbridge"/],
+      [{ format: 'eventbridge', mode: 'binary' }, 'targets[0].mode', /leave mode out/],
+      [{ format: 'eventbridge', batch: { maxSize: 2 } }, 'targets[0].batch', /cannot be combined/],
+      [{ type: 'bus', format: 'eventbridge' }, 'targets[0].format', /bus targets carry CloudEvents/],
+      [{ type: 'kafka', topic: 'orders', format: 'eventbridge' }, 'targets[0].format', /kafka targets/],
+    ];
+    for (const [extra, field, message] of cases) {
+      const e = refusal(target(extra));
+      assert.equal(e.code, 'InvalidRule');
+      assert.equal(e.field, field, JSON.stringify(extra));
+      assert.match(e.message, message);
+    }
+  });
+});

@@ -1,8 +1,10 @@
 /** The input transformer: InputPath, InputTransformer templates with EventBridge's quoting, and validation. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseEventJson } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
+import { eventBridgeJson, toEventBridgeEvent } from '../../lib/core/eventbridge-shape.ts';
 import { compileInput } from '../../lib/core/transform.ts';
 
 const event: CloudEvent = Object.freeze({
@@ -118,5 +120,56 @@ describe('compileInput', () => {
       /reserved/,
     );
     assert.match(errorOf(() => compileInput({ path: '$.a[*]' })).message, /unsupported bracket/);
+  });
+
+  it('reads $.detail…, $.detail-type and the other EventBridge-only names from the EventBridge form', () => {
+    const render = compileInput({
+      paths: {
+        total: '$.detail.total',
+        kind: '$.detail-type',
+        account: '$.account',
+        resources: '$.resources',
+        version: '$.version',
+        type: '$.type',
+        data: '$.data.id',
+      },
+      template:
+        '{"total": <total>, "kind": "<kind>", "account": "<account>", "resources": <resources>, "v": "<version>", "type": "<type>", "data": "<data>"}',
+    });
+    assert.deepEqual(JSON.parse(render(event, context).body), {
+      total: 150,
+      kind: 'com.shop.order.created',
+      account: '000000000000',
+      resources: [],
+      v: '0',
+      type: 'com.shop.order.created',
+      data: 'o-9',
+    });
+    assert.equal(compileInput({ path: '$.detail.lines[0].sku' })(event, context).body, '"A"');
+  });
+
+  it("gives EventBridge's predefined variables the EventBridge form and the rule's ARN", () => {
+    const shaped = parseEventJson(
+      '{"specversion":"1.0","id":"e-2","source":"com.shop","type":"t","time":"2026-01-02T03:04:05Z","data":{"n":9007199254740993}}',
+    );
+    const render = compileInput({
+      template:
+        '{"event": <aws.events.event>, "json": "<aws.events.event.json>", "arn": "<aws.events.rule-arn>"}',
+    });
+    const out = JSON.parse(render(shaped, context).body);
+    assert.deepEqual(out.event, JSON.parse(JSON.stringify(toEventBridgeEvent(shaped))));
+    assert.equal(out.json, eventBridgeJson(shaped));
+    assert.match(out.json, /"detail":\{"n":9007199254740993\}/);
+    assert.equal(out.arn, 'arn:aws:events:us-east-1:000000000000:rule/big-orders');
+  });
+
+  it('reads every path from the EventBridge form for a target of format eventbridge ($ is that form)', () => {
+    const at = { ...context, ingestionTime: '2026-01-02T03:04:06Z' };
+    assert.deepEqual(
+      JSON.parse(compileInput({ path: '$' }, 'input', 'eventbridge')(event, at).body),
+      JSON.parse(JSON.stringify(toEventBridgeEvent(event, at))),
+    );
+    assert.equal(compileInput({ path: '$.data' }, 'input', 'eventbridge')(event, at).body, 'null');
+    assert.equal(compileInput({ path: '$.source' }, 'input', 'eventbridge')(event, at).body, '"shop"');
   });
 });
