@@ -225,9 +225,10 @@ export function validateTarget(value: unknown, index: number): Target {
       if (value.reply !== undefined && typeof value.reply !== 'boolean') {
         throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
       }
-      if (format === 'eventbridge' && value.mode !== undefined) {
+      if (format === 'eventbridge' && value.mode === 'structured') {
+        // "binary", the default, is what a read-back shows: the body is then the data alone, here EventBridge's JSON.
         throw invalid(
-          `${path}.mode is the CloudEvents binding; a target with format "eventbridge" gets EventBridge's JSON alone, leave mode out`,
+          `${path}.mode "structured" sends a CloudEvent; a target with format "eventbridge" gets EventBridge's JSON alone, leave mode out`,
           `${path}.mode`,
         );
       }

@@ -63,6 +63,9 @@ describe('validateRule: the format of http and function targets', () => {
       0,
     ).targets[0];
     assert.equal(fn?.type === 'function' ? fn.format : undefined, 'eventbridge');
+    // A target as a read-back shows it (mode filled in) validates again unchanged.
+    const again = validateRule('r', { pattern: { type: ['x'] }, targets: [http] }, 0).targets[0];
+    assert.deepEqual(again, http);
     for (const body of [target({}), target({ format: 'cloudevents' })]) {
       const plain = validateRule('r', body, 0).targets[0];
       assert.equal(plain !== undefined && 'format' in plain, false);
@@ -72,7 +75,7 @@ describe('validateRule: the format of http and function targets', () => {
   it('refuses another format, format eventbridge on kafka and bus targets, and beside mode or batch', () => {
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ format: 'json' }, 'targets[0].format', /"cloudevents", "eventbridge"/],
-      [{ format: 'eventbridge', mode: 'binary' }, 'targets[0].mode', /leave mode out/],
+      [{ format: 'eventbridge', mode: 'structured' }, 'targets[0].mode', /leave mode out/],
       [{ format: 'eventbridge', batch: { maxSize: 2 } }, 'targets[0].batch', /cannot be combined/],
       [{ type: 'bus', format: 'eventbridge' }, 'targets[0].format', /bus targets carry CloudEvents/],
       [{ type: 'kafka', topic: 'orders', format: 'eventbridge' }, 'targets[0].format', /kafka targets/],

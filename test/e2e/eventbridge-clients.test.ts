@@ -1,13 +1,24 @@
 /**
  * The EventBridge management API driven by boto3 and the AWS CLI (`aws events …`), each a real client in its own
- * process, against a real bus on 127.0.0.1: rule and target created, PutEvents delivered, the rule managed, and
- * AWS-shaped errors. Without python3+boto3 or the `aws` CLI the tests skip (and fail under CI=true).
+ * process, and by `@aws-sdk/client-eventbridge`, against a real bus on 127.0.0.1: rule and target created, PutEvents
+ * delivered, the rule managed, and AWS-shaped errors; and EventBridge-shaped events (#14 §2): a pattern copied from
+ * AWS routes PutEvents, targets receive EventBridge's JSON when asked, an int64 in Detail arrives exact, a Lambda
+ * written for EventBridge runs unchanged. Without python3+boto3 or the `aws` CLI their tests skip (and fail under
+ * CI=true).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startTestBus, type TestBus } from '../helpers/bus.ts';
+import {
+  DeleteRuleCommand,
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+  TestEventPatternCommand,
+} from '@aws-sdk/client-eventbridge';
+import { fixtureFunction, request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -120,6 +131,162 @@ describe('EventBridge management API from boto3 and the AWS CLI', () => {
 
   const received = (path: string) =>
     sink.received.filter((r) => r.url === path).map((r) => JSON.parse(r.body.toString('utf8')));
+
+  /** One EventBridge operation through one client: its answer, or the AWS error it raised. */
+  type Call = (operation: string, params: Record<string, unknown>) => Promise<Answer>;
+
+  const boto3Call: Call = (operation, params) =>
+    viaBoto3(
+      operation.replace(/[A-Z]/g, (c, i) => (i === 0 ? '' : '_') + c.toLowerCase()),
+      params,
+    );
+
+  const cliCall: Call = (operation, params) =>
+    viaCli([
+      operation.replace(/[A-Z]/g, (c, i) => (i === 0 ? '' : '-') + c.toLowerCase()),
+      '--cli-input-json',
+      JSON.stringify(params),
+    ]);
+
+  function sdkCall(client: EventBridgeClient): Call {
+    const commands: Record<string, (input: never) => unknown> = {
+      PutRule: (input) => new PutRuleCommand(input),
+      PutTargets: (input) => new PutTargetsCommand(input),
+      PutEvents: (input) => new PutEventsCommand(input),
+      TestEventPattern: (input) => new TestEventPatternCommand(input),
+      DeleteRule: (input) => new DeleteRuleCommand(input),
+    };
+    return async (operation, params) => {
+      const command = commands[operation];
+      if (command === undefined) throw new Error(`no command ${operation}`);
+      try {
+        const answer = (await client.send(command(params as never) as never)) as unknown;
+        const { $metadata: _m, ...out } = answer as Record<string, unknown>;
+        return { ok: true, value: out };
+      } catch (error) {
+        const e = error as { name?: string; message?: string; $metadata?: unknown };
+        if (e.$metadata === undefined) throw error;
+        return { ok: false, code: String(e.name), message: String(e.message) };
+      }
+    };
+  }
+
+  function newSdkClient(): EventBridgeClient {
+    return new EventBridgeClient({
+      endpoint: bus.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+  }
+
+  /** The pattern of issue #14, copied from AWS, for one client's source. */
+  const awsPattern = (source: string) =>
+    JSON.stringify({
+      source: [source],
+      'detail-type': ['order.created'],
+      detail: { total: [{ numeric: ['>', 100] }] },
+    });
+
+  /**
+   * One client's round trip: a rule with an EventBridge pattern and two HTTP targets (EventBridge's JSON and
+   * CloudEvents), PutEvents with a matching order (an int64 in its Detail), a small one, an `aws.` source and a
+   * free-text source; TestEventPattern on the delivered event.
+   */
+  async function eventBridgeShapes(name: string, call: Call): Promise<void> {
+    const source = `com.${name}`;
+    const pattern = awsPattern(source);
+    value(await call('PutRule', { Name: `${name}-shape`, EventPattern: pattern }));
+    const put = value(
+      await call('PutTargets', {
+        Rule: `${name}-shape`,
+        Targets: [
+          { Id: 'eb', Arn: `arn:junction:api-destination:::${sink.url}/${name}-eb` },
+          { Id: 'ce', Arn: `arn:junction:http:::${sink.url}/${name}-ce` },
+        ],
+      }),
+    );
+    assert.equal(put.FailedEntryCount, 0, JSON.stringify(put));
+    const detail = '{"total": 120, "orderId": 9007199254740993}';
+    const resource = `arn:aws:shop:us-east-1:123456789012:order/${name}`;
+    const sent = value(
+      await call('PutEvents', {
+        Entries: [
+          { Source: source, DetailType: 'order.created', Detail: detail, Resources: [resource] },
+          { Source: source, DetailType: 'order.created', Detail: '{"total": 50}' },
+          { Source: 'aws.shop', DetailType: 'order.created', Detail: '{"total": 500}' },
+          { Source: 'my app', DetailType: 'order.created', Detail: '{"total": 500}' },
+        ],
+      }),
+    );
+    const entries = sent.Entries as Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string }>;
+    assert.equal(sent.FailedEntryCount, 1, JSON.stringify(sent));
+    assert.equal(entries[2]?.ErrorCode, 'NotAuthorizedForSourceException');
+    assert.match(entries[2]?.ErrorMessage ?? '', /^Not authorized for the source/);
+    assert.ok(entries[3]?.EventId, 'a Source with a space is accepted');
+    const [matchedId, smallId] = [entries[0]?.EventId as string, entries[1]?.EventId as string];
+
+    const at = (path: string) => sink.received.filter((r) => r.url === path);
+    await waitFor(
+      () => at(`/${name}-eb`).length === 1 && at(`/${name}-ce`).length === 1,
+      `${name}'s deliveries`,
+    );
+    const shaped = at(`/${name}-eb`)[0]!;
+    const text = shaped.body.toString('utf8');
+    assert.equal(shaped.headers['content-type'], 'application/json');
+    assert.deepEqual(
+      Object.keys(shaped.headers).filter((h) => h.startsWith('ce-')),
+      [],
+    );
+    assert.ok(text.includes(`"detail":${detail}`), `Detail's text, int64 exact: ${text}`);
+    const event = JSON.parse(text);
+    assert.deepEqual(Object.keys(event), [
+      'version',
+      'id',
+      'detail-type',
+      'source',
+      'account',
+      'time',
+      'region',
+      'resources',
+      'detail',
+    ]);
+    assert.deepEqual(
+      [
+        event.version,
+        event.id,
+        event['detail-type'],
+        event.source,
+        event.account,
+        event.region,
+        event.resources,
+      ],
+      ['0', matchedId, 'order.created', source, '000000000000', 'us-east-1', [resource]],
+    );
+    assert.equal(event.detail.total, 120);
+    const cloud = at(`/${name}-ce`)[0]!;
+    assert.equal(cloud.headers['ce-type'], 'order.created');
+    assert.equal(cloud.headers['ce-id'], matchedId);
+    assert.equal(cloud.body.toString('utf8'), detail);
+    await waitFor(
+      async () => (await traceOf(bus, smallId, source)).some((e) => e.kind === 'unmatched'),
+      'the small order routed to no rule',
+    );
+
+    assert.equal(value(await call('TestEventPattern', { EventPattern: pattern, Event: text })).Result, true);
+    const small = { ...event, detail: { total: 50 } };
+    assert.equal(
+      value(await call('TestEventPattern', { EventPattern: pattern, Event: JSON.stringify(small) })).Result,
+      false,
+    );
+    const { account: _a, ...noAccount } = event;
+    refused(
+      await call('TestEventPattern', { EventPattern: pattern, Event: JSON.stringify(noAccount) }),
+      'ValidationException',
+      /Parameter Event is not valid\. Reason: the event has no "account"/,
+    );
+    value(await call('DeleteRule', { Name: `${name}-shape`, Force: true }));
+  }
 
   test('boto3 creates a rule and a target, publishes, manages and deletes the rule, and gets AWS errors', async (t) => {
     if (boto3) return t.skip(boto3);
@@ -249,5 +416,82 @@ describe('EventBridge management API from boto3 and the AWS CLI', () => {
       'ResourceNotFoundException',
       /cli-orders/,
     );
+  });
+
+  test('boto3: an EventBridge pattern routes PutEvents; EventBridge JSON when asked; int64 Detail exact', async (t) => {
+    if (boto3) return t.skip(boto3);
+    await eventBridgeShapes('py', boto3Call);
+  });
+
+  test('the AWS CLI: an EventBridge pattern routes PutEvents; EventBridge JSON when asked; int64 Detail exact', async (t) => {
+    if (awsCli) return t.skip(awsCli);
+    await eventBridgeShapes('cli', cliCall);
+  });
+
+  test('@aws-sdk/client-eventbridge: an EventBridge pattern routes PutEvents; EventBridge JSON when asked; int64 Detail exact', async () => {
+    const client = newSdkClient();
+    try {
+      await eventBridgeShapes('sdk', sdkCall(client));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('a Lambda written for EventBridge, named by its Lambda ARN, runs unchanged', async () => {
+    const deployed = await request(
+      bus.url,
+      'PUT',
+      '/functions/eb-lambda',
+      fixtureFunction('eventbridge-lambda'),
+    );
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    const client = newSdkClient();
+    const call = sdkCall(client);
+    try {
+      value(await call('PutRule', { Name: 'lambda-orders', EventPattern: awsPattern('com.lambda') }));
+      const put = value(
+        await call('PutTargets', {
+          Rule: 'lambda-orders',
+          Targets: [{ Id: 'fn', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:eb-lambda' }],
+        }),
+      );
+      assert.equal(put.FailedEntryCount, 0, JSON.stringify(put));
+      // What the function answers is routed by a second rule, in EventBridge's vocabulary too.
+      value(await call('PutRule', { Name: 'lambda-saw', EventPattern: '{"detail-type": ["lambda.saw"]}' }));
+      value(
+        await call('PutTargets', {
+          Rule: 'lambda-saw',
+          Targets: [{ Id: 'sink', Arn: `arn:junction:http:::${sink.url}/saw` }],
+        }),
+      );
+      const sent = value(
+        await call('PutEvents', {
+          Entries: [
+            {
+              Source: 'com.lambda',
+              DetailType: 'order.created',
+              Detail: '{"total": 250}',
+              Resources: ['arn:aws:shop:::order/7'],
+            },
+          ],
+        }),
+      );
+      assert.equal(sent.FailedEntryCount, 0);
+      await waitFor(() => received('/saw').length === 1, "the function's answer at the sink");
+      assert.deepEqual(received('/saw')[0], {
+        version: '0',
+        detailType: 'order.created',
+        source: 'com.lambda',
+        account: '000000000000',
+        region: 'us-east-1',
+        resources: ['arn:aws:shop:::order/7'],
+        total: 250,
+        keys: ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'],
+      });
+      value(await call('DeleteRule', { Name: 'lambda-orders', Force: true }));
+      value(await call('DeleteRule', { Name: 'lambda-saw', Force: true }));
+    } finally {
+      client.destroy();
+    }
   });
 });
