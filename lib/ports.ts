@@ -425,9 +425,9 @@ export interface FunctionRunner {
   get(name: string): Promise<FunctionInfo | undefined>;
   delete(name: string): Promise<boolean>;
   /**
-   * Runs the handler once with `event`: the CloudEvent, or — for a target of format `eventbridge` — the
-   * EventBridge-shaped event (or the input transformer's output). Rejects with `FunctionError` (it threw),
-   * `FunctionTimeout` or `FunctionOutOfMemory` (all retriable), or `NotFound`.
+   * Runs the handler once with `event`: the CloudEvent, or — for a target with `format: "eventbridge"` — the event in
+   * EventBridge's shape. Rejects with `FunctionError` (it threw), `FunctionTimeout` or `FunctionOutOfMemory`
+   * (all retriable), or `NotFound`.
    */
   invoke(name: string, event: unknown, context: InvocationContext): Promise<InvocationResult>;
   close(): Promise<void>;

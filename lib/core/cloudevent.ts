@@ -25,12 +25,6 @@ export interface ValidateEventOptions {
    * @default no limit
    */
   readonly maxEventBytes?: number;
-  /**
-   * Accept any non-empty `source` without excluded characters, not only an RFC 3986 URI-reference: EventBridge's
-   * `Source` is free text (`"my app"`, `"café.orders"`), and events stored from it are read back with this.
-   * @default false
-   */
-  readonly sourceAsText?: boolean;
 }
 
 /** How deep `data` may nest (objects and arrays) before the event is rejected. */
@@ -124,7 +118,7 @@ function validateParts(
   const out: Record<string, unknown> = {
     specversion: checkSpecversion(input.specversion),
     id: requiredString('id', input.id, plain & PLAIN_ID),
-    source: checkSource(input.source, plain & PLAIN_SOURCE, options.sourceAsText === true),
+    source: checkSource(input.source, plain & PLAIN_SOURCE),
     type: requiredString('type', input.type, plain & PLAIN_TYPE),
   };
   const datacontenttype = input.datacontenttype;
@@ -216,12 +210,11 @@ function checkSpecversion(value: unknown): '1.0' {
   throw invalid(`specversion must be "1.0"; received ${show(value)}`, 'specversion');
 }
 
-function checkSource(value: unknown, plain: number, asText: boolean): string {
+function checkSource(value: unknown, plain: number): string {
   const source = requiredString('source', value, plain);
   // A producer sends many events from one source: the last one that passed is not parsed again.
   if (source === lastSource) return source;
   if (!isUriReference(source)) {
-    if (asText) return source;
     throw invalid(`source must be a URI-reference (RFC 3986); received ${show(source)}`, 'source');
   }
   lastSource = source;

@@ -240,7 +240,7 @@ export function describeRule(rule: Rule, ctx: ArnContext): EventBridgeRule {
   return {
     Name: rule.name,
     Arn: ruleArn(ctx, rule.name),
-    ...(rule.pattern === undefined ? {} : { EventPattern: JSON.stringify(rule.pattern) }),
+    ...(rule.pattern === undefined ? {} : { EventPattern: rule.patternText ?? JSON.stringify(rule.pattern) }),
     State: rule.enabled ? 'ENABLED' : 'DISABLED',
     ...(rule.description === undefined ? {} : { Description: rule.description }),
     EventBusName: DEFAULT_BUS_NAME,
@@ -290,6 +290,8 @@ export function ruleBodyOfPutRule(
   const description = optionalString(p, 'Description', 512);
   return {
     pattern,
+    // The text as sent: matching reads number lexemes and repeated keys from it, and DescribeRule answers it.
+    patternText: text,
     ...(description === undefined ? {} : { description }),
     ...(previous?.filter === undefined ? {} : { filter: previous.filter }),
     enabled: state === undefined || state === null ? (previous?.enabled ?? true) : state === 'ENABLED',
@@ -309,8 +311,9 @@ export interface EventBridgeTarget {
 }
 
 /**
- * The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"): a function of format `eventbridge`
- * as a Lambda ARN (in `ctx`'s region and account), an HTTP target of that format as `arn:junction:api-destination`.
+ * The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"): a function that takes the event in
+ * EventBridge's shape as a Lambda ARN (as it was most likely given), an HTTP endpoint that does as
+ * `arn:junction:http-eventbridge:::<url>`.
  */
 export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): string {
   switch (target.type) {
@@ -320,7 +323,7 @@ export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT)
         : `arn:junction:function:::${target.function}`;
     case 'http':
       return target.format === 'eventbridge'
-        ? `arn:junction:api-destination:::${target.url}`
+        ? `arn:junction:http-eventbridge:::${target.url}`
         : `arn:junction:http:::${target.url}`;
     case 'kafka':
       return `arn:junction:kafka:::${target.topic}`;
@@ -329,16 +332,15 @@ export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT)
   }
 }
 
-/** Where a target delivers, whatever its format: the same for a function named by a Lambda or a Junction ARN. */
-export function destinationOf(target: Target): string {
-  switch (target.type) {
+/** Whether two targets deliver to the same place (whatever the shape they deliver in). */
+export function sameDestination(a: Target, b: Target): boolean {
+  switch (a.type) {
     case 'function':
-      return `function ${target.function}`;
-    case 'http':
-    case 'bus':
-      return `${target.type} ${target.url}`;
+      return b.type === 'function' && a.function === b.function;
     case 'kafka':
-      return `kafka ${target.topic}`;
+      return b.type === 'kafka' && a.topic === b.topic && a.brokers?.join() === b.brokers?.join();
+    default:
+      return b.type === a.type && a.url === (b as typeof a).url;
   }
 }
 
@@ -390,7 +392,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
   if (arn === undefined) throw validation(`${field} is not in correct format: ${show(arnText)}`, field);
   const unsupported = (what: string) =>
     validation(
-      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name> or a Lambda ARN), HTTP endpoints (arn:junction:http:::<url>), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
+      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name>, or a Lambda ARN for the event in EventBridge's shape), HTTP endpoints (arn:junction:http:::<url>, or arn:junction:http-eventbridge:::<url> for the event in EventBridge's shape), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
       field,
     );
   if (arn.partition === 'junction') {
@@ -402,7 +404,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
         return { type: 'function', function: arn.resource };
       case 'http':
         return { type: 'http', url: arn.resource, mode: 'binary' };
-      case 'api-destination':
+      case 'http-eventbridge':
         return { type: 'http', url: arn.resource, format: 'eventbridge' };
       case 'kafka':
         return { type: 'kafka', topic: arn.resource };
@@ -410,7 +412,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
         return { type: 'bus', url: arn.resource };
       default:
         throw validation(
-          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, api-destination, kafka or bus)`,
+          `${field}: unknown Junction target kind ${show(arn.service)} (function, http, http-eventbridge, kafka or bus)`,
           field,
         );
     }
@@ -430,7 +432,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
     }
     if (!FUNCTION_NAME.test(name))
       throw validation(`${field} names an invalid function name ${show(name)}`, field);
-    // A Lambda written for EventBridge runs unchanged: it is handed EventBridge's shape of the event.
+    // A Lambda ARN stands for a function written for EventBridge: it gets the event in EventBridge's shape.
     return { type: 'function', function: name, format: 'eventbridge' };
   }
   if (arn.service === 'events') {
@@ -450,7 +452,7 @@ function destination(arnText: string, field: string): Record<string, unknown> {
     }
     if (arn.resource.startsWith('api-destination/')) {
       throw validation(
-        `${field}: EventBridge API destinations are not supported; target the endpoint with arn:junction:api-destination:::<url> (EventBridge's JSON, as an API destination sends it) or arn:junction:http:::<url> (CloudEvents)`,
+        `${field}: API destinations are not supported; target the endpoint with arn:junction:http:::<url>`,
         field,
       );
     }
@@ -495,7 +497,8 @@ export function targetBodyOf(value: unknown, index: number, previous?: Target): 
     body.delivery = previous.delivery;
     body.concurrency = previous.concurrency;
     body.timeoutMs = previous.timeoutMs;
-    if ('mode' in previous && body.format !== 'eventbridge') body.mode = previous.mode;
+    // An EventBridge-shaped HTTP body has no binding mode to keep.
+    if ('mode' in previous && body.format === undefined) body.mode = previous.mode;
   }
   const inputs = ['Input', 'InputPath', 'InputTransformer'].filter(
     (k) => value[k] !== undefined && value[k] !== null,
@@ -584,7 +587,7 @@ export function targetField(index: number, junctionPath: string | undefined): st
   const at = `Targets[${index}]`;
   const rest = (junctionPath ?? '').replace(/^targets\[\d+\]\.?/, '');
   if (rest === '') return at;
-  if (/^(function|url|topic|type|brokers|mode|method|format)\b/.test(rest)) return `${at}.Arn`;
+  if (/^(function|url|topic|type|brokers|mode|method)\b/.test(rest)) return `${at}.Arn`;
   if (rest.startsWith('input')) return `${at}.Input`;
   if (rest.startsWith('retry')) return `${at}.RetryPolicy`;
   if (rest.startsWith('headers')) return `${at}.HttpParameters.HeaderParameters`;

@@ -1,285 +1,285 @@
 /**
- * EventBridge's event shape beside Junction's CloudEvents (docs/eventbridge.md, "EventBridge-shaped events"): one
- * mapping, used everywhere a pattern is compiled, an event is matched or a target is given EventBridge's JSON.
+ * EventBridge's event shape and Junction's CloudEvents, one mapping for both directions (docs/eventbridge.md,
+ * "Events and patterns"): an EventBridge-shaped pattern is translated into the CloudEvents-shaped pattern once, when
+ * it compiles, so matching itself is the same for every event; an EventBridge-shaped event (TestEventPattern,
+ * `/patterns/test`) is mapped as PutEvents maps one; a target can receive the event in EventBridge's shape. Pure.
  *
- * | EventBridge   | CloudEvents                                             |
- * |---------------|---------------------------------------------------------|
- * | `version`     | — (always `"0"`: a pattern on it is decided when it compiles) |
- * | `id`          | `id`                                                    |
- * | `detail-type` | `type`                                                  |
- * | `source`      | `source`                                                |
- * | `account`     | the `account` extension                                 |
- * | `time`        | `time`                                                  |
- * | `region`      | the `region` extension                                  |
- * | `resources`   | the `resources` extension: a JSON array text, matched as the array it holds |
- * | `detail`      | `data`                                                  |
- * | `replay-name` | the `replayname` extension                              |
- *
- * Pure: no I/O.
- * @see https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
+ * | EventBridge | CloudEvent |
+ * |---|---|
+ * | `id`, `source`, `time` | `id`, `source` (the `ebsource` extension when PutEvents had to encode it), `time` |
+ * | `detail-type` | `type` |
+ * | `detail` | `data` |
+ * | `account`, `region` | the extensions `account`, `region`; absent, the bus's (`000000000000`, `us-east-1`) |
+ * | `resources` | the extension `resources`: a JSON array text (one string that is no array is a list of one) |
+ * | `replay-name` | the extension `replayname` (set by replays) |
+ * | `version` | always `"0"` |
  */
 import type { CloudEvent } from './cloudevent-types.ts';
-import { defineRawData, JsonText, rawDataText } from './codec/raw-data.ts';
+import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
 import { type ArnContext, DEFAULT_ARN_CONTEXT } from './eventbridge-api.ts';
 import { matchesPattern } from './pattern/index.ts';
 
-/** EventBridge's `version`: the same in every event. */
+/** The `version` of every EventBridge event. */
 export const EVENTBRIDGE_VERSION = '0';
 
-/** The envelope members TestEventPattern requires of its `Event` (as AWS answers it; see docs/eventbridge.md). */
-export const REQUIRED_ENVELOPE = Object.freeze(['id', 'account', 'source', 'time', 'region', 'detail-type']);
+/**
+ * The extension holding a PutEvents `Source` that is no URI-reference (`"my app"`, `"café.orders"`): the
+ * CloudEvent's `source` is then its percent-encoding, and patterns, input paths and the EventBridge shape read this.
+ */
+export const SOURCE_EXTENSION = 'ebsource';
 
-/** EventBridge's envelope names whose CloudEvents names differ: a pattern's key or an input path starts with one. */
+/** EventBridge envelope members whose CloudEvents counterpart has another name. */
 const RENAMED: ReadonlyMap<string, string> = new Map([
   ['detail-type', 'type'],
   ['detail', 'data'],
+  ['replay-name', 'replayname'],
 ]);
 
-/** The first steps of an input path that read the EventBridge form of the event (its CloudEvent has no such member). */
-export const EVENTBRIDGE_ONLY = Object.freeze(
-  new Set(['detail-type', 'detail', 'version', 'account', 'region', 'resources']),
-);
+/** The members of EventBridge's envelope, in the order EventBridge writes them. */
+export const EVENTBRIDGE_MEMBERS: ReadonlySet<string> = new Set([
+  'version',
+  'id',
+  'detail-type',
+  'source',
+  'account',
+  'time',
+  'region',
+  'resources',
+  'detail',
+  'replay-name',
+]);
 
-/** An event in EventBridge's JSON shape, as a target with `format: "eventbridge"` receives it. */
-export interface EventBridgeEvent {
-  readonly version: string;
-  readonly id: string;
-  readonly 'detail-type': string;
-  readonly source: string;
-  readonly account: string;
-  readonly time: string;
-  readonly region: string;
-  readonly resources: readonly string[];
-  readonly detail: unknown;
-  readonly 'replay-name'?: string;
-}
-
-export interface EventBridgeShapeOptions {
-  /** Stands in for `time` when the CloudEvent has none: when the bus took the event in (RFC 3339). @default now */
-  readonly ingestionTime?: string;
-  /** The `account` and `region` of an event without those extensions. @default 000000000000, us-east-1 */
-  readonly arn?: ArnContext;
-}
+/** A condition that every CloudEvent meets, and one that none does (`specversion` is required). */
+const ALWAYS = Object.freeze([Object.freeze({ exists: true })]);
+const NEVER = Object.freeze([Object.freeze({ exists: false })]);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The first segment of a pattern key (`detail` of `detail.total`). */
-function head(key: string): string {
+/** Sets an own member (a plain assignment of `__proto__` would set the prototype instead). */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** The CloudEvents name of a pattern key (`detail.total` → `data.total`); undefined for one under `version`. */
+function patternKey(key: string): string | undefined {
   const dot = key.indexOf('.');
-  return dot < 0 ? key : key.slice(0, dot);
+  const head = dot < 0 ? key : key.slice(0, dot);
+  if (head === 'version') return undefined;
+  const renamed = RENAMED.get(head);
+  return renamed === undefined ? key : dot < 0 ? renamed : `${renamed}${key.slice(dot)}`;
 }
 
-function refuse(path: string, key: string, message: string): JunctionError {
-  return new JunctionError('InvalidPattern', `${path}.${key}: ${message}`, {
-    path: `${path}.${key}`,
-    field: `${path}.${key}`,
-  });
-}
-
-/** The CloudEvents name a pattern key's first segment stands for (`version` stands for `specversion`'s place). */
-function cloudEventsName(first: string): string {
-  return RENAMED.get(first) ?? (first === 'version' ? 'specversion' : first);
-}
-
-/**
- * Translates one object level of a pattern's top (the pattern itself, or a branch of a top-level `$or`).
- * `outer` maps the CloudEvents names the levels around it spell to how they spell them.
- */
-function translateLevel(
-  level: Record<string, unknown>,
-  path: string,
-  outer: ReadonlyMap<string, string>,
-): Record<string, unknown> {
-  const spelled = new Map(outer);
-  const here = new Set<string>();
-  for (const key of Object.keys(level)) {
-    if (key === '$or') continue;
-    const first = head(key);
-    const name = cloudEventsName(first);
-    const other = spelled.get(name);
-    if (other !== undefined && other !== first) {
-      const eventBridge = name === first ? other : first;
-      throw refuse(
-        path,
-        key,
-        name === 'specversion'
-          ? 'the pattern names both "version" (EventBridge\'s, always "0") and "specversion" (the CloudEvent\'s); use one of the two'
-          : `the pattern names both "${eventBridge}" and "${name}", one field (EventBridge's ${eventBridge} is the CloudEvent's ${name}); use one of the two names`,
-      );
-    }
-    if (first === 'version' && other !== undefined && !here.has(name)) {
-      throw refuse(path, key, '"version" is named both inside a $or branch and beside the $or; name it once');
-    }
-    spelled.set(name, first);
-    here.add(name);
-  }
+function translateLevel(level: Record<string, unknown>, path: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const versions: Record<string, unknown> = {};
+  const written = new Map<string, string>();
+  let version: Record<string, unknown> | undefined;
   for (const [key, value] of Object.entries(level)) {
     if (key === '$or' && Array.isArray(value)) {
-      out.$or = value.map((branch, i) =>
-        isObject(branch) ? translateLevel(branch, `${path}.$or[${i}]`, spelled) : branch,
+      define(
+        out,
+        key,
+        value.map((branch, i) => (isObject(branch) ? translateLevel(branch, `${path}.$or[${i}]`) : branch)),
       );
       continue;
     }
-    const first = head(key);
-    const renamed = RENAMED.get(first);
-    if (renamed !== undefined) out[renamed + key.slice(first.length)] = value;
-    else if (first === 'version') versions[key] = value;
-    else out[key] = value;
+    const name = patternKey(key);
+    if (name === undefined) {
+      version ??= {};
+      define(version, key, value);
+      continue;
+    }
+    const earlier = written.get(name);
+    if (earlier !== undefined) {
+      throw new JunctionError(
+        'InvalidPattern',
+        `${path}.${key}: ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both name the CloudEvent's ${JSON.stringify(name)} (EventBridge's ${earlier === name ? key : earlier} is its ${name}); write one of them`,
+        { path: `${path}.${key}` },
+      );
+    }
+    written.set(name, key);
+    define(out, name, value);
   }
-  if (Object.keys(versions).length > 0) {
-    // Every EventBridge event has version "0": the condition holds for all events or for none.
-    const holds = matchesPattern(versions, { version: EVENTBRIDGE_VERSION });
-    out.specversion = [{ exists: holds }];
+  // Every event's EventBridge `version` is "0": a condition on it is decided here, once.
+  if (version !== undefined) {
+    if (!matchesPattern(version, { version: EVENTBRIDGE_VERSION })) define(out, 'specversion', NEVER);
+    else if (Object.keys(out).length === 0) define(out, 'specversion', ALWAYS);
   }
   return out;
 }
 
 /**
- * The CloudEvents-shaped pattern a rule's pattern stands for: EventBridge's envelope names (`detail-type`,
- * `detail`, and `version`, decided here) become the CloudEvent's (`type`, `data`), at the top of the pattern and
- * in its top-level `$or` branches; everything else is kept. A pattern written for CloudEvents comes back equal.
- * The pattern must be valid (`validatePattern`) already.
- * @throws JunctionError `InvalidPattern` for a pattern that spells one field both ways (`detail-type` and `type`,
- *   `detail…` and `data…`, `version` and `specversion`) in one combination, with `path` at the second spelling.
+ * The CloudEvents-shaped pattern an event pattern stands for: EventBridge's names at the top level (and in top-level
+ * `$or` branches) become their CloudEvents counterparts — `detail-type` → `type`, `detail` (and `detail.x`) → `data`,
+ * `replay-name` → `replayname` — and a condition on `version` is decided against `"0"`. Every other key is kept, so a
+ * pattern may use either vocabulary or both. `pattern` must be valid (`validatePattern`); the result is too.
+ * @throws JunctionError `InvalidPattern` when two keys of one object name the same field (`detail` and `data`).
  */
-export function cloudEventsPattern(pattern: unknown): unknown {
-  if (!isObject(pattern)) return pattern;
-  return translateLevel(pattern, 'pattern', new Map());
+export function toCloudEventsPattern(pattern: unknown): unknown {
+  return isObject(pattern) ? translateLevel(pattern, 'pattern') : pattern;
 }
 
-/** The strings of a `resources` member: an array of strings as such, or the JSON array text the extension holds. */
-export function resourcesOf(value: unknown): readonly string[] | undefined {
-  if (Array.isArray(value)) return value.every((s) => typeof s === 'string') ? value : undefined;
-  if (typeof value !== 'string' || value.charCodeAt(0) !== 0x5b) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return undefined;
+/** Whether a JSON object is an event in EventBridge's shape (it has `detail-type` and no `specversion`). */
+export function isEventBridgeEvent(event: Readonly<Record<string, unknown>>): boolean {
+  return Object.hasOwn(event, 'detail-type') && !Object.hasOwn(event, 'specversion');
+}
+
+/**
+ * An EventBridge-shaped event as the CloudEvent PutEvents would have made of it, for matching (TestEventPattern,
+ * `/patterns/test`): `detail-type` → `type`, `detail` → `data`, `replay-name` → `replayname`, `version` dropped,
+ * `specversion` "1.0"; every other member kept (a renamed member wins over one already named so). Not validated.
+ */
+export function fromEventBridgeEvent(event: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { specversion: '1.0' };
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'version' || key === 'specversion' || RENAMED.has(key)) continue;
+    define(out, key, value);
   }
-  return Array.isArray(parsed) && parsed.every((s) => typeof s === 'string') ? parsed : undefined;
+  for (const [key, value] of Object.entries(event)) {
+    const name = RENAMED.get(key);
+    if (name !== undefined) define(out, name, value);
+  }
+  return out;
 }
 
-/** Whether a JSON object is an EventBridge-shaped event rather than a CloudEvent: no `specversion`, a `detail-type` or `detail`. */
-export function isEventBridgeEvent(event: Record<string, unknown>): boolean {
+/** Bits of `eventBridgeOverrides`' `reads`: the fields patterns read whose EventBridge value is derived. */
+export const READS_RESOURCES = 1;
+export const READS_ACCOUNT = 2;
+export const READS_REGION = 4;
+
+/** The `reads` bits for patterns whose top-level field names `reads(name)` answers for. */
+export function eventBridgeReads(reads: (name: string) => boolean): number {
   return (
-    event.specversion === undefined && (event['detail-type'] !== undefined || event.detail !== undefined)
+    (reads('resources') ? READS_RESOURCES : 0) |
+    (reads('account') ? READS_ACCOUNT : 0) |
+    (reads('region') ? READS_REGION : 0)
   );
 }
 
 /**
- * The CloudEvent an EventBridge-shaped event stands for, as patterns see it: `detail-type` → `type`, `detail` →
- * `data`, `replay-name` → `replayname`, `version` dropped (always "0"), `resources` kept as its array; any other
- * member as it is.
+ * The `resources` of an event as a list: the extension's JSON array text parsed, an array as it is, any other string
+ * a list of that one string; undefined when absent.
  */
-export function cloudEventOfEventBridge(event: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { specversion: '1.0' };
-  for (const [key, value] of Object.entries(event)) {
-    if (key === 'version' || key === 'detail-type' || key === 'detail' || key === 'replay-name') continue;
-    out[key] = value;
+export function resourcesOf(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (value.charCodeAt(0) === 0x5b) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (Array.isArray(parsed) && parsed.every((item) => typeof item === 'string')) return parsed;
+    } catch {
+      // Not JSON: a resource that starts with "[".
+    }
   }
-  if (event['detail-type'] !== undefined) out.type = event['detail-type'];
-  if (event.detail !== undefined) out.data = event.detail;
-  if (event['replay-name'] !== undefined) out.replayname = event['replay-name'];
+  return [value];
+}
+
+/**
+ * What a pattern sees of an event beyond its own members, as its EventBridge shape has them: `source` from
+ * `ebsource`; when `reads` says patterns read them, `resources` as a list and the bus's `account` and `region`
+ * when the event has none. Undefined when nothing differs (the common case: no allocation).
+ */
+export function eventBridgeOverrides(
+  event: Readonly<Record<string, unknown>>,
+  reads: number,
+  arn: ArnContext = DEFAULT_ARN_CONTEXT,
+): Record<string, unknown> | undefined {
+  const source = event[SOURCE_EXTENSION];
+  if (reads === 0 && source === undefined) return undefined;
+  let out: Record<string, unknown> | undefined;
+  if (typeof source === 'string') out = { source };
+  if ((reads & READS_RESOURCES) !== 0 && event.resources !== undefined) {
+    out ??= {};
+    out.resources = resourcesOf(event.resources);
+  }
+  if ((reads & READS_ACCOUNT) !== 0 && event.account === undefined) {
+    out ??= {};
+    out.account = arn.account;
+  }
+  if ((reads & READS_REGION) !== 0 && event.region === undefined) {
+    out ??= {};
+    out.region = arn.region;
+  }
   return out;
 }
 
-/**
- * What a pattern is matched against, for every way of testing one (`/patterns/test`, TestEventPattern): an
- * EventBridge-shaped event as its CloudEvent (`cloudEventOfEventBridge`); a CloudEvent as it is, its `resources`
- * extension read as the array it holds. Routing reads `resources` the same way (`RuleMatcher`).
- */
-export function patternSubject(event: Record<string, unknown>): Record<string, unknown> {
-  if (isEventBridgeEvent(event)) return cloudEventOfEventBridge(event);
-  if (typeof event.resources !== 'string') return event;
-  const resources = resourcesOf(event.resources);
-  return resources === undefined ? event : { ...event, resources };
+/** The event as a pattern reads it: `eventBridgeOverrides` applied to a copy (the event itself when none apply). */
+export function matchingView(
+  event: Readonly<Record<string, unknown>>,
+  reads = READS_RESOURCES | READS_ACCOUNT | READS_REGION,
+  arn: ArnContext = DEFAULT_ARN_CONTEXT,
+): Readonly<Record<string, unknown>> {
+  const overrides = eventBridgeOverrides(event, reads, arn);
+  return overrides === undefined ? event : { ...event, ...overrides };
+}
+
+export interface EventBridgeShapeOptions {
+  /** The account and region of events without `account`/`region` extensions. @default 000000000000, us-east-1 */
+  readonly arn?: ArnContext;
+  /** `time` of an event without one (when the bus took it in). @default now */
+  readonly ingestionTime?: string;
+}
+
+function text(value: unknown, fallback: string): string {
+  return value === undefined || value === null ? fallback : String(value);
 }
 
 /**
- * The TestEventPattern check of an `Event`: the members AWS requires are there (`REQUIRED_ENVELOPE`).
- * @throws JunctionError `InvalidRequest` (ValidationException) naming the first one missing.
+ * EventBridge's envelope of a CloudEvent, without `detail`: `version`, `id`, `detail-type`, `source`, `account`,
+ * `time`, `region`, `resources` (and `replay-name` for a replayed event), in EventBridge's order.
  */
-export function checkEnvelope(event: Record<string, unknown>, field = 'Event'): void {
-  for (const name of REQUIRED_ENVELOPE) {
-    if (event[name] === undefined) {
-      throw new JunctionError(
-        'InvalidRequest',
-        `Parameter ${field} is not valid. Reason: the event has no "${name}"; an EventBridge event needs ${REQUIRED_ENVELOPE.join(', ')}`,
-        { field: `${field}.${name}` },
-      );
-    }
-  }
-}
-
-/** `detail`: JSON data as it is, text data as its string, binary data as its base64 text, `{}` for no data. */
-function detailOf(event: CloudEvent): unknown {
-  if (event.data_base64 !== undefined) return event.data_base64;
-  return event.data === undefined ? {} : event.data;
-}
-
-function envelope(
+export function eventBridgeEnvelope(
   event: CloudEvent,
-  options: EventBridgeShapeOptions,
-): Omit<EventBridgeEvent, 'detail' | 'replay-name'> {
+  options: EventBridgeShapeOptions = {},
+): Record<string, unknown> {
   const arn = options.arn ?? DEFAULT_ARN_CONTEXT;
+  const source = event[SOURCE_EXTENSION];
   const resources = resourcesOf(event.resources);
-  return {
+  const envelope: Record<string, unknown> = {
     version: EVENTBRIDGE_VERSION,
     id: event.id,
     'detail-type': event.type,
-    source: event.source,
-    account: typeof event.account === 'string' ? event.account : arn.account,
+    source: typeof source === 'string' ? source : event.source,
+    account: text(event.account, arn.account),
     time: event.time ?? options.ingestionTime ?? new Date().toISOString(),
-    region: typeof event.region === 'string' ? event.region : arn.region,
-    resources: resources ?? (typeof event.resources === 'string' ? [event.resources] : []),
+    region: text(event.region, arn.region),
+    resources: Array.isArray(resources) ? resources : [],
   };
+  if (event.replayname !== undefined) envelope['replay-name'] = String(event.replayname);
+  return envelope;
 }
 
 /**
- * A CloudEvent in EventBridge's JSON shape (the table at the top of this module). Extensions other than
- * `account`, `region`, `resources` and `replayname` have no place in it, nor do `subject`, `dataschema` and
- * `datacontenttype`. Reading `detail` parses JSON data kept as text; `eventBridgeJson` keeps the text.
+ * The JSON text of `detail`: the data's own text when it arrived as JSON (big integers keep their digits), else its
+ * JSON (a text payload is a JSON string, bytes their base64 text); `{}` without data.
  */
-export function toEventBridgeEvent(
+function detailText(event: CloudEvent): string {
+  const raw = rawDataText(event);
+  if (raw !== undefined) return raw;
+  if (event.data_base64 !== undefined) return JSON.stringify(event.data_base64);
+  if (event.data === undefined) return '{}';
+  return JSON.stringify(event.data) ?? 'null';
+}
+
+/** The event in EventBridge's shape as JSON text, `detail` written as the data's own text (see `detailText`). */
+export function eventBridgeJson(event: CloudEvent, options: EventBridgeShapeOptions = {}): string {
+  const { 'replay-name': replay, ...envelope } = eventBridgeEnvelope(event, options);
+  const head = JSON.stringify(envelope);
+  return `${head.slice(0, -1)},"detail":${detailText(event)}${replay === undefined ? '' : `,"replay-name":${JSON.stringify(replay)}`}}`;
+}
+
+/** The event in EventBridge's shape as a value (`detail` parsed: numbers a double cannot hold are rounded). */
+export function eventBridgeEvent(
   event: CloudEvent,
   options: EventBridgeShapeOptions = {},
-): EventBridgeEvent {
-  return {
-    ...envelope(event, options),
-    detail: detailOf(event),
-    ...(typeof event.replayname === 'string' ? { 'replay-name': event.replayname } : {}),
-  };
-}
-
-/**
- * `toEventBridgeEvent` as JSON text, with JSON data written as the producer's text (an integer beyond 2^53 in
- * `detail` arrives as sent).
- */
-export function eventBridgeJson(event: CloudEvent, options: EventBridgeShapeOptions = {}): string {
-  const head = JSON.stringify(envelope(event, options));
-  const detail = rawDataText(event) ?? JSON.stringify(detailOf(event));
-  const replay =
-    typeof event.replayname === 'string' ? `,"replay-name":${JSON.stringify(event.replayname)}` : '';
-  return `${head.slice(0, -1)},"detail":${detail}${replay}}`;
-}
-
-/**
- * The CloudEvent a target with `format: "eventbridge"` is handed: the event's attributes, and as its `data` the
- * EventBridge-shaped event (`eventBridgeJson`, kept as text until read). A target of that format receives the
- * data alone.
- */
-export function eventBridgeDelivery(event: CloudEvent, options: EventBridgeShapeOptions = {}): CloudEvent {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(event)) {
-    if (key !== 'data' && key !== 'data_base64') out[key] = event[key];
-  }
-  out.datacontenttype = 'application/json';
-  defineRawData(out, new JsonText(eventBridgeJson(event, options), 0));
-  return Object.freeze(out) as unknown as CloudEvent;
+): Record<string, unknown> {
+  const { 'replay-name': replay, ...envelope } = eventBridgeEnvelope(event, options);
+  const detail =
+    rawDataText(event) !== undefined || event.data !== undefined
+      ? event.data
+      : event.data_base64 !== undefined
+        ? event.data_base64
+        : {};
+  return { ...envelope, detail, ...(replay === undefined ? {} : { 'replay-name': replay }) };
 }

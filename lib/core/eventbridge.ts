@@ -2,17 +2,17 @@
  * Amazon EventBridge's PutEvents and TestEventPattern (AWS JSON 1.1) mapped to and from Junction's CloudEvents,
  * so `@aws-sdk/client-eventbridge` pointed at the bus works unchanged. Pure: the HTTP wiring lives in lib/server.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+ * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html
  */
-import { validateEventParts } from './cloudevent.ts';
+import { parseEventJson } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
 import { nestsDeeperThan, parseJson } from './codec/json.ts';
-import { payloadFromBytes } from './codec/payload.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
-import { encodeUtf8, utf8Length } from './codec/utf8.ts';
+import { isUriReference } from './codec/uri.ts';
+import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
-import { type ArnContext, DEFAULT_ARN_CONTEXT } from './eventbridge-api.ts';
-import { checkEnvelope, cloudEventOfEventBridge } from './eventbridge-shape.ts';
+import { fromEventBridgeEvent, SOURCE_EXTENSION } from './eventbridge-shape.ts';
 import { checkEventDepth } from './pattern/limits.ts';
 
 /** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
@@ -25,8 +25,6 @@ export interface PutEventsOptions {
   readonly now?: () => number;
   /** The most entries one request may carry (EventBridge allows 10). @default 10 */
   readonly maxEntries?: number;
-  /** The `account` and `region` each event is stamped with. @default 000000000000, us-east-1 */
-  readonly arn?: ArnContext;
 }
 
 export type PutEventsEntryResult =
@@ -82,11 +80,34 @@ function requiredString(entry: Record<string, unknown>, parameter: string): stri
   return value;
 }
 
+/** `Source`: any non-empty string but AWS's own (`aws.…`), as EventBridge accepts. */
+function source(entry: Record<string, unknown>): string {
+  const value = requiredString(entry, 'Source');
+  if (value.startsWith('aws.')) {
+    throw entryError(
+      'NotAuthorizedForSourceException',
+      `Not authorized for the source ${JSON.stringify(value)}: sources starting with "aws." are reserved for AWS services.`,
+      'Source',
+    );
+  }
+  return value;
+}
+
 /**
- * `Detail` is JSON text holding an object, as EventBridge requires. The event's `data` keeps that text (parsed
- * only when read), so an integer beyond 2^53 reaches targets as it was sent.
+ * The CloudEvents `source` of a `Source`, and the `ebsource` extension when they differ: a `Source` that is no
+ * URI-reference (`"my app"`, `"café.orders"`) is percent-encoded (`my%20app`), and kept as written in the extension.
  */
-function detail(entry: Record<string, unknown>): unknown {
+function sourceAttributes(value: string): Record<string, string> {
+  if (isUriReference(value)) return { source: value };
+  try {
+    return { source: encodeURIComponent(value), [SOURCE_EXTENSION]: value };
+  } catch {
+    throw invalidArgument('Source', 'Source must be well-formed Unicode (it has an unpaired surrogate).');
+  }
+}
+
+/** `Detail` is JSON text holding an object, as EventBridge requires; its text is kept as the event's data. */
+function detail(entry: Record<string, unknown>): string {
   const text = requiredString(entry, 'Detail');
   let parsed: unknown;
   try {
@@ -105,30 +126,35 @@ function detail(entry: Record<string, unknown>): unknown {
       'Detail',
     );
   }
-  return payloadFromBytes('application/json', encodeUtf8(text)).data;
+  return text;
 }
 
-/** The largest epoch seconds whose date has a four-digit year (9999-12-31T23:59:59Z). */
-const MAX_EPOCH_SECONDS = 253_402_300_799;
-
 /**
- * `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string (kept as sent); absent means now. Epoch
- * seconds keep the fraction they were written with (`1767225600.123456` → `2026-01-01T00:00:00.123456Z`), to
- * the digits a JSON number carries.
+ * Epoch seconds as RFC 3339 with every fractional digit given (to nanoseconds), at least milliseconds; undefined
+ * outside years 0–9999. The SDKs send numbers (milliseconds from JavaScript, whole seconds from boto3).
  */
+function epochSecondsText(value: number): string | undefined {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(String(value));
+  const date = new Date(m === null ? Math.round(value * 1000) : Number(m[1]) * 1000);
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 0 || date.getUTCFullYear() > 9999) {
+    return undefined;
+  }
+  if (m === null) return date.toISOString();
+  return `${date.toISOString().slice(0, 19)}.${(m[2] ?? '').slice(0, 9).padEnd(3, '0')}Z`;
+}
+
+/** `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string, kept to the digit; absent means now. */
 function time(entry: Record<string, unknown>, now: () => number): string {
   const value = entry.Time;
   if (value === undefined || value === null) return new Date(now()).toISOString();
   if (typeof value === 'string' && isRfc3339(value)) return value;
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_EPOCH_SECONDS) {
-    const m = /^(\d+)\.(\d{4,})$/.exec(String(value));
-    if (m === null) return new Date(Math.round(value * 1000)).toISOString();
-    const whole = new Date(Number(m[1]) * 1000).toISOString().slice(0, 19);
-    return `${whole}.${(m[2] as string).slice(0, 9)}Z`;
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    const text = epochSecondsText(value);
+    if (text !== undefined) return text;
   }
   throw invalidArgument(
     'Time',
-    `Time must be epoch seconds from 0 to ${MAX_EPOCH_SECONDS} or an RFC 3339 timestamp, received ${describe(value)}.`,
+    `Time must be epoch seconds or an RFC 3339 timestamp, received ${describe(value)}.`,
   );
 }
 
@@ -162,68 +188,60 @@ function traceHeader(entry: Record<string, unknown>): string | undefined {
   return value;
 }
 
-/** `Source`: any non-empty text, as EventBridge takes it, except the `aws.` sources AWS keeps for its services. */
-function source(entry: Record<string, unknown>): string {
-  const value = requiredString(entry, 'Source');
-  if (value.startsWith('aws.')) {
-    throw entryError(
-      'NotAuthorizedForSourceException',
-      `Not authorized for the source. Source ${JSON.stringify(value)} starts with "aws.", which AWS keeps for its own services.`,
-      'Source',
-    );
-  }
-  return value;
-}
+/** The PutEvents parameter a CloudEvents attribute comes from, for the errors of the event's validation. */
+const PARAMETER_OF: Readonly<Record<string, string>> = {
+  source: 'Source',
+  [SOURCE_EXTENSION]: 'Source',
+  type: 'DetailType',
+  time: 'Time',
+  data: 'Detail',
+  resources: 'Resources',
+  eventbusname: 'EventBusName',
+  traceheader: 'TraceHeader',
+  traceparent: 'TraceHeader',
+};
 
-function mapEntry(
-  raw: unknown,
-  index: number,
-  newId: () => string,
-  now: () => number,
-  arn: ArnContext,
-): PutEventsEntryResult {
+function mapEntry(raw: unknown, index: number, newId: () => string, now: () => number): PutEventsEntryResult {
   try {
     if (!isObject(raw))
       throw entryError('InvalidArgument', `Entries[${index}] must be an object, received ${describe(raw)}.`);
-    const input: Record<string, unknown> = {
+    const attributes: Record<string, unknown> = {
       specversion: '1.0',
       id: newId(),
-      source: source(raw),
+      ...sourceAttributes(source(raw)),
       type: requiredString(raw, 'DetailType'),
-      datacontenttype: 'application/json',
     };
-    input.data = detail(raw);
-    input.time = time(raw, now);
-    const extensions = new Map<string, unknown>([
-      ['account', arn.account],
-      ['region', arn.region],
-    ]);
-    const added = {
+    const data = detail(raw);
+    attributes.time = time(raw, now);
+    attributes.datacontenttype = 'application/json';
+    const extensions = {
       resources: resources(raw),
       eventbusname: eventBusName(raw),
       traceheader: traceHeader(raw),
     };
-    for (const [name, value] of Object.entries(added)) if (value !== undefined) extensions.set(name, value);
-    if (added.traceheader !== undefined && TRACEPARENT.test(added.traceheader)) {
-      extensions.set('traceparent', added.traceheader);
+    for (const [name, value] of Object.entries(extensions)) if (value !== undefined) attributes[name] = value;
+    if (extensions.traceheader !== undefined && TRACEPARENT.test(extensions.traceheader)) {
+      attributes.traceparent = extensions.traceheader;
     }
-    return { ok: true, event: validateEventParts(input, extensions, { sourceAsText: true }) };
+    // The event is built from JSON text so that Detail stays the producer's text (a big integer keeps its digits).
+    const head = JSON.stringify(attributes);
+    try {
+      return { ok: true, event: parseEventJson(`${head.slice(0, -1)},"data":${data}}`) };
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      const parameter = (error.field === undefined ? undefined : PARAMETER_OF[error.field]) ?? 'Entries';
+      throw invalidArgument(parameter, error.message);
+    }
   } catch (error) {
-    if (!(error instanceof JunctionError)) throw error;
-    const awsErrorCode = error.details?.awsErrorCode;
-    if (typeof awsErrorCode === 'string')
-      return { ok: false, errorCode: awsErrorCode, errorMessage: error.message };
-    if (error.code !== 'InvalidEvent') throw error;
-    // What CloudEvents validation refuses (a control character in DetailType, data nested too deep, …).
-    return { ok: false, errorCode: 'InvalidArgument', errorMessage: error.message };
+    const awsErrorCode = error instanceof JunctionError ? error.details?.awsErrorCode : undefined;
+    if (typeof awsErrorCode !== 'string') throw error;
+    return { ok: false, errorCode: awsErrorCode, errorMessage: (error as JunctionError).message };
   }
 }
 
 /**
- * Maps a PutEvents request body (parsed JSON) to one validated CloudEvent per entry, in order: `Source` → `source`,
- * `DetailType` → `type`, `Detail` → `data` (its text kept), `Time` → `time`, `Resources` → the `resources` extension
- * (a JSON array text), the bus's `account` and `region` as extensions (docs/eventbridge.md). An entry that
- * EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`,
+ * Maps a PutEvents request body (parsed JSON) to one validated CloudEvent per entry, in order, its data the text of
+ * `Detail`. An entry that EventBridge would refuse yields its per-entry error (`InvalidArgument`, `MalformedDetail`,
  * `NotAuthorizedForSourceException`); the others are unaffected.
  * @throws JunctionError `InvalidRequest` when the body is not a PutEvents request (no `Entries` array, or an
  *   entry count outside 1..`maxEntries`).
@@ -235,7 +253,6 @@ export function mapPutEventsRequest(
   const newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_PUT_EVENTS_ENTRIES;
-  const arn = options.arn ?? DEFAULT_ARN_CONTEXT;
   if (!isObject(body)) {
     throw new JunctionError(
       'InvalidRequest',
@@ -259,7 +276,7 @@ export function mapPutEventsRequest(
       { field: 'Entries' },
     );
   }
-  return { entries: entries.map((entry, index) => mapEntry(entry, index, newId, now, arn)) };
+  return { entries: entries.map((entry, index) => mapEntry(entry, index, newId, now)) };
 }
 
 /** The PutEvents response EventBridge sends: one result per entry, in request order. */
@@ -323,12 +340,17 @@ function jsonMember(
 }
 
 /**
- * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts. The event must be EventBridge-shaped
- * with the members AWS requires (`REQUIRED_ENVELOPE`); it is returned as the CloudEvent it stands for
- * (`cloudEventOfEventBridge`), which is how routing would see it.
+ * The members TestEventPattern's `Event` must have. AWS's reference lists `resources` as well, but EventBridge
+ * accepts an event without it (LocalStack's tests against AWS record this), so it is not required here either.
+ */
+export const TEST_EVENT_REQUIRED = ['id', 'account', 'source', 'time', 'region', 'detail-type'] as const;
+
+/**
+ * Maps a TestEventPattern request: `EventPattern` and `Event` are JSON texts, and the event is in EventBridge's
+ * shape with the members AWS requires (`TEST_EVENT_REQUIRED`). The event is returned as the CloudEvent PutEvents would
+ * make of it (`fromEventBridgeEvent`), so that it is matched as routing matches.
  * @throws JunctionError `InvalidPattern` for a missing or malformed `EventPattern` (EventBridge's
- *   InvalidEventPatternException), `InvalidRequest` for anything else wrong (ValidationException), such as an
- *   `Event` without `id`, `account`, `source`, `time`, `region` or `detail-type`.
+ *   InvalidEventPatternException), `InvalidRequest` for anything else wrong (ValidationException).
  */
 export function mapTestEventPatternRequest(body: unknown): {
   pattern: unknown;
@@ -342,8 +364,15 @@ export function mapTestEventPatternRequest(body: unknown): {
   }
   const pattern = jsonMember(body, 'EventPattern');
   const event = jsonMember(body, 'Event');
-  checkEnvelope(event);
-  return { pattern, event: cloudEventOfEventBridge(event) };
+  const missing = TEST_EVENT_REQUIRED.filter((name) => !Object.hasOwn(event, name));
+  if (missing.length > 0) {
+    throw new JunctionError(
+      'InvalidRequest',
+      `Parameter Event is not valid. Reason: it has no ${missing.map((m) => JSON.stringify(m)).join(', ')}; an event in EventBridge's shape needs ${TEST_EVENT_REQUIRED.join(', ')}.`,
+      { field: 'Event' },
+    );
+  }
+  return { pattern, event: fromEventBridgeEvent(event) };
 }
 
 export function testEventPatternResponse(result: boolean): { Result: boolean } {

@@ -20,13 +20,6 @@ export interface RetryPolicy {
 
 export type DeliveryMode = 'at-least-once' | 'exactly-once';
 
-/**
- * What a target receives: the CloudEvent (in the target's binding), or EventBridge's JSON shape of the event alone
- * (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`, `detail`), as a target
- * written for EventBridge expects (docs/eventbridge.md).
- */
-export type TargetFormat = 'cloudevents' | 'eventbridge';
-
 /** EventBridge InputPath / InputTransformer, as `input` on a target. */
 export interface TargetInput {
   /** InputPath: a JSONPath (`$.data.order`) whose value is the delivered payload. */
@@ -36,6 +29,13 @@ export interface TargetInput {
   /** InputTransformer's InputTemplate, with `<var>` placeholders. */
   readonly template?: string;
 }
+
+/**
+ * What a target receives: `cloudevents`, the CloudEvent (in the target's binding); `eventbridge`, the event in Amazon
+ * EventBridge's JSON shape (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`,
+ * `detail`), as a function or endpoint written for EventBridge expects it (docs/eventbridge.md).
+ */
+export type TargetFormat = 'cloudevents' | 'eventbridge';
 
 interface TargetBase {
   /** Unique within the rule. */
@@ -57,11 +57,8 @@ interface TargetBase {
 export interface FunctionTarget extends TargetBase {
   readonly type: 'function';
   readonly function: string;
-  /**
-   * `eventbridge`: the handler's event is the EventBridge-shaped event (or the input transformer's output) instead
-   * of the CloudEvent. @default 'cloudevents'
-   */
-  readonly format?: TargetFormat;
+  /** `eventbridge`: the handler's `event` is the event in EventBridge's shape. Absent: the CloudEvent. */
+  readonly format?: 'eventbridge';
 }
 
 export interface HttpTarget extends TargetBase {
@@ -69,13 +66,8 @@ export interface HttpTarget extends TargetBase {
   readonly url: string;
   /** @default 'POST' */
   readonly method: 'POST' | 'PUT';
-  /** CloudEvents HTTP binding mode (a target of format `eventbridge` has no binding). @default 'binary' */
+  /** CloudEvents HTTP binding mode. @default 'binary' */
   readonly mode: 'binary' | 'structured';
-  /**
-   * `eventbridge`: the body is the EventBridge-shaped event as JSON (or the input transformer's output), without
-   * `ce-` headers, as an EventBridge API destination sends it. @default 'cloudevents'
-   */
-  readonly format?: TargetFormat;
   readonly headers?: Readonly<Record<string, string>>;
   /**
    * The most deliveries at once the adaptive limit may reach (it grows while the target answers fast and halves on
@@ -91,6 +83,11 @@ export interface HttpTarget extends TargetBase {
    * caused by the delivered event, as Knative brokers do with a subscriber's reply. @default false
    */
   readonly reply?: boolean;
+  /**
+   * `eventbridge`: the body is the event in EventBridge's shape (`application/json`, no `ce-` headers). Absent: the
+   * CloudEvent in the binding `mode` says.
+   */
+  readonly format?: 'eventbridge';
 }
 
 export interface KafkaTarget extends TargetBase {
@@ -119,6 +116,12 @@ export interface Rule {
   readonly enabled: boolean;
   /** An EventBridge event pattern (JSON), applied to the CloudEvent as JSON. */
   readonly pattern?: unknown;
+  /**
+   * The pattern's JSON text as the client wrote it, kept by the APIs that receive it as text: it holds what a JSON
+   * value loses (number lexemes beyond a double's precision, key order, repeated keys), and matching compiles it
+   * instead of `pattern` when present, so that a rule on `12345678901234567890` does not match its neighbour.
+   */
+  readonly patternText?: string;
   /** A CloudEvents SQL expression. */
   readonly filter?: string;
   readonly targets: readonly Target[];

@@ -1,10 +1,10 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
-import { cloudEventsPattern } from './eventbridge-shape.ts';
-import { validatePattern } from './pattern/index.ts';
+import { toCloudEventsPattern } from './eventbridge-shape.ts';
+import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
-import type { DeliveryMode, RetryPolicy, Rule, Target, TargetFormat, TargetInput } from './rule-types.ts';
+import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
 import { compileInput } from './transform.ts';
 
 export type { Rule, Target } from './rule-types.ts';
@@ -16,12 +16,12 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers a target may not set: the binding and the engine own them. */
 const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
 const TARGET_TYPES = ['function', 'http', 'kafka', 'bus'] as const;
-const TARGET_FORMATS: readonly TargetFormat[] = ['cloudevents', 'eventbridge'];
 const RULE_KEYS = new Set([
   'name',
   'description',
   'enabled',
   'pattern',
+  'patternText',
   'filter',
   'targets',
   'createdAt',
@@ -36,7 +36,14 @@ function invalid(message: string, path: string): JunctionError {
 }
 
 function show(value: unknown): string {
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    // A long string is cut before it is quoted: an error message never copies a whole body.
+    text = JSON.stringify(typeof value === 'string' && value.length > 80 ? value.slice(0, 80) : value);
+  } catch {
+    // A value JSON cannot write (a cycle, a BigInt: only from a caller in code, never from a request body).
+    return Object.prototype.toString.call(value);
+  }
   return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -163,6 +170,31 @@ function maxConcurrencyOf(
   return { maxConcurrency: max };
 }
 
+/**
+ * A target's `format`: `cloudevents` (the default, not stored) or `eventbridge`, which only `http` and `function`
+ * targets take (a Kafka topic and another bus carry CloudEvents).
+ */
+function formatOf(
+  value: Record<string, unknown>,
+  type: Target['type'],
+  path: string,
+): { format?: 'eventbridge' } {
+  const format = oneOf(
+    value.format,
+    `${path}.format`,
+    ['cloudevents', 'eventbridge'] as const,
+    'cloudevents',
+  );
+  if (format === 'cloudevents') return {};
+  if (type !== 'http' && type !== 'function') {
+    throw invalid(
+      `${path}.format "eventbridge" applies to http and function targets; a ${type} target carries CloudEvents`,
+      `${path}.format`,
+    );
+  }
+  return { format };
+}
+
 /** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
 export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
@@ -171,15 +203,8 @@ export function validateTarget(value: unknown, index: number): Target {
   if (value.type === undefined)
     throw invalid(`${path}.type is required (one of ${TARGET_TYPES.join(', ')})`, `${path}.type`);
   const input = value.input as TargetInput | undefined;
-  if (input !== undefined) compileInput(input, `${path}.input`);
-  const format = oneOf<TargetFormat>(value.format, `${path}.format`, TARGET_FORMATS, 'cloudevents');
-  if (format === 'eventbridge' && (type === 'kafka' || type === 'bus')) {
-    throw invalid(
-      `${path}.format "eventbridge" is for http and function targets; ${type} targets carry CloudEvents`,
-      `${path}.format`,
-    );
-  }
-  const formatted = format === 'eventbridge' ? { format } : {};
+  const format = formatOf(value, type, path);
+  if (input !== undefined) compileInput(input, `${path}.input`, format);
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -204,7 +229,7 @@ export function validateTarget(value: unknown, index: number): Target {
           FUNCTION_NAME,
           'is not a valid function name',
         ),
-        ...formatted,
+        ...format,
       });
     case 'http': {
       const headers = validateHeaders(value.headers, `${path}.headers`);
@@ -225,17 +250,11 @@ export function validateTarget(value: unknown, index: number): Target {
       if (value.reply !== undefined && typeof value.reply !== 'boolean') {
         throw invalid(`${path}.reply must be a boolean, got ${show(value.reply)}`, `${path}.reply`);
       }
-      if (format === 'eventbridge' && value.mode === 'structured') {
-        // "binary", the default, is what a read-back shows: the body is then the data alone, here EventBridge's JSON.
+      if (format.format !== undefined && (batch !== undefined || value.mode === 'structured')) {
+        const field = batch !== undefined ? 'batch' : 'mode';
         throw invalid(
-          `${path}.mode "structured" sends a CloudEvent; a target with format "eventbridge" gets EventBridge's JSON alone, leave mode out`,
-          `${path}.mode`,
-        );
-      }
-      if (format === 'eventbridge' && batch !== undefined) {
-        throw invalid(
-          `${path}.batch sends a CloudEvents batch; it cannot be combined with format "eventbridge"`,
-          `${path}.batch`,
+          `${path}.${field} cannot be combined with ${path}.format "eventbridge": the body is one event in EventBridge's shape`,
+          `${path}.${field}`,
         );
       }
       if (value.reply === true && batch !== undefined) {
@@ -251,9 +270,9 @@ export function validateTarget(value: unknown, index: number): Target {
         ...maxConcurrencyOf(value, base.concurrency, path),
         ...(value.keepResponseBody === true ? { keepResponseBody: true } : {}),
         ...(value.reply === true ? { reply: true } : {}),
+        ...format,
         method: oneOf(value.method, `${path}.method`, ['POST', 'PUT'] as const, 'POST'),
         mode: oneOf(value.mode, `${path}.mode`, ['binary', 'structured'] as const, 'binary'),
-        ...formatted,
         ...(headers === undefined ? {} : { headers }),
         ...(batch === undefined ? {} : { batch }),
       });
@@ -323,9 +342,17 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   if (body.pattern === undefined && body.filter === undefined) {
     throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
   }
+  if (
+    body.patternText !== undefined &&
+    (typeof body.patternText !== 'string' || body.pattern === undefined)
+  ) {
+    throw invalid('patternText must be the JSON text of pattern', 'patternText');
+  }
   if (body.pattern !== undefined) {
-    validatePattern(body.pattern);
-    cloudEventsPattern(body.pattern); // refuses a pattern that spells one field both ways
+    // The text as written when there is one (a repeated operator is refused there), else the value.
+    validatePattern(typeof body.patternText === 'string' ? parsePatternText(body.patternText) : body.pattern);
+    // The pattern as it is indexed (EventBridge's names read as CloudEvents'): refuses two names for one field.
+    validatePattern(toCloudEventsPattern(body.pattern));
   }
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')
@@ -350,6 +377,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(body.description === undefined ? {} : { description: body.description as string }),
     enabled: (body.enabled as boolean | undefined) ?? true,
     ...(body.pattern === undefined ? {} : { pattern: deepFreeze(structuredClone(body.pattern)) }),
+    ...(typeof body.patternText === 'string' ? { patternText: body.patternText } : {}),
     ...(body.filter === undefined ? {} : { filter: body.filter as string }),
     targets: Object.freeze(targets),
     createdAt: previous?.createdAt ?? now,

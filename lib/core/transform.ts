@@ -1,20 +1,20 @@
 /**
  * The input transformer of rule targets: EventBridge's InputPath and InputTransformer (a paths map and a
  * template with `<var>` placeholders), with EventBridge's quoting rules and Junction's predefined variables.
- * Paths read the CloudEvent, or its EventBridge form (lib/core/eventbridge-shape.ts) where they start with a name
- * only that form has (`$.detail…`, `$.detail-type`, `$.account`, …) and everywhere for a target of format
- * `eventbridge`.
+ * Paths that start with a member of EventBridge's envelope (`$.detail.…`, `$.detail-type`, `$.account`, …) read the
+ * event in EventBridge's shape (lib/core/eventbridge-shape.ts); the others read the CloudEvent.
  * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
  */
 import { serializeEvent } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
+import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
-import { DEFAULT_ARN_CONTEXT, ruleArn } from './eventbridge-api.ts';
+import { type ArnContext, DEFAULT_ARN_CONTEXT, ruleArn } from './eventbridge-api.ts';
 import {
-  EVENTBRIDGE_ONLY,
-  type EventBridgeEvent,
+  EVENTBRIDGE_MEMBERS,
+  eventBridgeEnvelope,
+  eventBridgeEvent,
   eventBridgeJson,
-  toEventBridgeEvent,
 } from './eventbridge-shape.ts';
 import type { TargetFormat, TargetInput } from './rule-types.ts';
 
@@ -23,6 +23,17 @@ export interface TransformContext {
   readonly targetId: string;
   /** When the bus accepted the event (RFC 3339); the event's `time` when absent. */
   readonly ingestionTime?: string;
+  /** The account and region of `<aws.events.rule-arn>` and of the EventBridge shape. @default DEFAULT_ARN_CONTEXT */
+  readonly arn?: ArnContext;
+}
+
+export interface CompileInputOptions {
+  /**
+   * The shape paths read: `cloudevents` (the default) reads EventBridge's envelope names (`$.detail…`) in the
+   * EventBridge shape and everything else (`$`, `$.data…`, `$.type`) in the CloudEvent; `eventbridge` reads every
+   * path in the EventBridge shape, as EventBridge does.
+   */
+  readonly format?: TargetFormat;
 }
 
 export type InputTransform = (
@@ -43,26 +54,113 @@ const PLACEHOLDER = /<([A-Za-z0-9_.-]+)>/g;
 type Predefined =
   | 'event'
   | 'event-json'
-  | 'eventbridge-event'
-  | 'eventbridge-event-json'
+  | 'eventbridge-envelope'
+  | 'eventbridge-json'
   | 'rule-name'
   | 'rule-arn'
   | 'target-id'
   | 'ingestion-time';
 
-/** The predefined variables: Junction's names (the CloudEvent) and EventBridge's (the EventBridge form). */
-const PREDEFINED: ReadonlyMap<string, Predefined> = new Map<string, Predefined>([
+/** The predefined variables: Junction's (the CloudEvent) and EventBridge's (the event in EventBridge's shape). */
+const PREDEFINED: ReadonlyMap<string, Predefined> = new Map([
   ['junction.event', 'event'],
   ['junction.event.json', 'event-json'],
   ['junction.rule-name', 'rule-name'],
   ['junction.target-id', 'target-id'],
   ['junction.event.ingestion-time', 'ingestion-time'],
-  ['aws.events.event', 'eventbridge-event'],
-  ['aws.events.event.json', 'eventbridge-event-json'],
+  ['aws.events.event', 'eventbridge-envelope'],
+  ['aws.events.event.json', 'eventbridge-json'],
   ['aws.events.rule-name', 'rule-name'],
   ['aws.events.rule-arn', 'rule-arn'],
   ['aws.events.event.ingestion-time', 'ingestion-time'],
 ]);
+
+/** JSON text inserted as it is (the data's own text: big integers keep their digits). */
+class RawJson {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** `JSON.rawJSON` and the reviver's source text (Node 22; not in the ES2023 lib TypeScript is given). */
+const PreciseJson = JSON as unknown as {
+  parse(
+    text: string,
+    reviver: (key: string, value: unknown, context: { source?: string }) => unknown,
+  ): unknown;
+  rawJSON(text: string): object;
+  isRawJSON(value: unknown): boolean;
+};
+
+/**
+ * JSON text parsed with every number that `JSON.parse` would change (beyond a double's digits) kept as its own text
+ * (a raw JSON value, which `JSON.stringify` writes as that text).
+ */
+function parsePrecisely(text: string): unknown {
+  return PreciseJson.parse(text, (_key, value, context) =>
+    typeof value === 'number' && context.source !== undefined && context.source !== String(value)
+      ? PreciseJson.rawJSON(context.source)
+      : value,
+  );
+}
+
+/** A parsed path: the shape it reads and its steps. */
+interface Path {
+  readonly eventBridge: boolean;
+  readonly steps: readonly Step[];
+}
+
+function compilePath(text: string, format: TargetFormat): Path {
+  const steps = parseJsonPath(text);
+  const first = steps[0];
+  const eventBridge =
+    format === 'eventbridge' || (typeof first === 'string' && EVENTBRIDGE_MEMBERS.has(first));
+  return { eventBridge, steps };
+}
+
+/** The shapes of one event a render reads, each made once and only when read. */
+class Shapes {
+  readonly #event: CloudEvent;
+  readonly #context: TransformContext;
+  #eventBridge: Record<string, unknown> | undefined;
+  #data: { value: unknown } | undefined;
+  constructor(event: CloudEvent, context: TransformContext) {
+    this.#event = event;
+    this.#context = context;
+  }
+
+  get options(): { arn: ArnContext; ingestionTime?: string } {
+    const ingestionTime = this.ingestionTime;
+    return {
+      arn: this.#context.arn ?? DEFAULT_ARN_CONTEXT,
+      ...(ingestionTime === undefined ? {} : { ingestionTime }),
+    };
+  }
+
+  get ingestionTime(): string | undefined {
+    return this.#context.ingestionTime ?? this.#event.time;
+  }
+
+  /** The value at a path; the data's own text (as `RawJson`) for the whole event or the whole data/detail. */
+  resolve(path: Path): unknown {
+    const { steps } = path;
+    const event = this.#event;
+    if (steps.length === 0) {
+      return new RawJson(path.eventBridge ? eventBridgeJson(event, this.options) : serializeEvent(event));
+    }
+    const raw = rawDataText(event);
+    if (raw !== undefined && steps[0] === (path.eventBridge ? 'detail' : 'data')) {
+      if (steps.length === 1) return new RawJson(raw);
+      // Below the data: its text parsed once, numbers a double cannot hold kept as written.
+      this.#data ??= { value: parsePrecisely(raw) };
+      return resolvePath(this.#data.value, steps.slice(1));
+    }
+    if (!path.eventBridge) return resolvePath(event, steps);
+    this.#eventBridge ??= eventBridgeEvent(event, this.options);
+    return resolvePath(this.#eventBridge, steps);
+  }
+}
 
 function invalid(path: string, message: string): never {
   throw new JunctionError('InvalidRule', `${path}: ${message}`, { path });
@@ -104,7 +202,7 @@ export function parseJsonPath(text: string): Step[] {
 export function resolvePath(value: unknown, steps: readonly Step[]): unknown {
   let at: unknown = value;
   for (const step of steps) {
-    if (at === null || typeof at !== 'object') return undefined;
+    if (at === null || typeof at !== 'object' || PreciseJson.isRawJSON(at)) return undefined;
     if (typeof step === 'number') {
       if (!Array.isArray(at)) return undefined;
       at = at[step];
@@ -150,48 +248,33 @@ function splitTemplate(template: string, json: boolean, known: (name: string) =>
 }
 
 function jsonText(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
   return value === undefined ? 'null' : (JSON.stringify(value) ?? 'null');
 }
 
 /** Inside a JSON string: the value's text, escaped for that string (strings without their quotes). */
 function quotedText(value: unknown): string {
   if (value === undefined || value === null) return '';
-  const raw = typeof value === 'string' ? value : JSON.stringify(value);
+  const raw = typeof value === 'string' ? value : jsonText(value);
   return JSON.stringify(raw).slice(1, -1);
 }
 
 /** In a text template: strings as they are, anything else as JSON. */
 function plainText(value: unknown): string {
   if (value === undefined) return '';
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/**
- * The value at a path of the event: on the CloudEvent, or on its EventBridge form (`eventBridge`) when the path
- * starts with a name only that form has, or for every path when `format` is `eventbridge` (`$` is then that form).
- */
-function reader(
-  format: TargetFormat,
-  event: CloudEvent,
-  eventBridge: () => EventBridgeEvent,
-): (steps: readonly Step[]) => unknown {
-  return (steps) => {
-    const first = steps[0];
-    const shaped = format === 'eventbridge' || (typeof first === 'string' && EVENTBRIDGE_ONLY.has(first));
-    return resolvePath(shaped ? eventBridge() : event, steps);
-  };
+  return typeof value === 'string' ? value : jsonText(value);
 }
 
 /**
  * Validates a target's `input` once (at rule creation) and returns the function that renders the delivered
- * body; `format` is the target's (`eventbridge`: paths read the EventBridge form of the event). Errors are
- * `JunctionError('InvalidRule')` with `path` under `pathPrefix` (e.g. `targets[0].input`).
+ * body. Errors are `JunctionError('InvalidRule')` with `path` under `pathPrefix` (e.g. `targets[0].input`).
  */
 export function compileInput(
   input: TargetInput,
   pathPrefix = 'input',
-  format: TargetFormat = 'cloudevents',
+  options: CompileInputOptions = {},
 ): InputTransform {
+  const format = options.format ?? 'cloudevents';
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     invalid(
       pathPrefix,
@@ -205,16 +288,16 @@ export function compileInput(
     if (input.paths !== undefined || input.template !== undefined) {
       invalid(pathPrefix, 'path (InputPath) cannot be combined with paths/template (InputTransformer)');
     }
-    let steps: Step[];
+    let path: Path;
     try {
-      steps = parseJsonPath(input.path);
+      path = compilePath(input.path, format);
     } catch (error) {
       return invalid(`${pathPrefix}.path`, (error as Error).message);
     }
-    return (event, context) => {
-      const read = reader(format, event, () => toEventBridgeEvent(event, context));
-      return { body: jsonText(read(steps)), contentType: 'application/json' };
-    };
+    return (event, context) => ({
+      body: jsonText(new Shapes(event, context).resolve(path)),
+      contentType: 'application/json',
+    });
   }
   if (input.template === undefined) {
     invalid(
@@ -233,7 +316,7 @@ export function compileInput(
   if (input.template.length > MAX_TEMPLATE_LENGTH) {
     invalid(`${pathPrefix}.template`, `the template is longer than ${MAX_TEMPLATE_LENGTH} characters`);
   }
-  const variables = new Map<string, Step[]>();
+  const variables = new Map<string, Path>();
   const paths = input.paths ?? {};
   if (paths === null || typeof paths !== 'object' || Array.isArray(paths)) {
     invalid(
@@ -252,7 +335,7 @@ export function compileInput(
       invalid(at, `variable names starting with "junction." or "aws." are reserved for predefined variables`);
     }
     try {
-      variables.set(name, parseJsonPath(paths[name] as string));
+      variables.set(name, compilePath(paths[name] as string, format));
     } catch (error) {
       invalid(at, (error as Error).message);
     }
@@ -274,32 +357,27 @@ export function compileInput(
     }
   }
   return (event, context) => {
-    let shaped: EventBridgeEvent | undefined;
-    const eventBridge = (): EventBridgeEvent => {
-      shaped ??= toEventBridgeEvent(event, context);
-      return shaped;
-    };
-    const read = reader(format, event, eventBridge);
+    const shapes = new Shapes(event, context);
     const value = (name: string): unknown => {
-      const steps = variables.get(name);
-      if (steps !== undefined) return read(steps);
+      const path = variables.get(name);
+      if (path !== undefined) return shapes.resolve(path);
       switch (PREDEFINED.get(name)) {
         case 'event':
-          return event;
+          return new RawJson(serializeEvent(event)); // the producer's own data text, when it arrived as JSON
         case 'event-json':
-          return serializeEvent(event); // the producer's own data text, when it arrived as JSON
-        case 'eventbridge-event':
-          return eventBridge();
-        case 'eventbridge-event-json':
-          return eventBridgeJson(event, context); // the same: `detail` as the producer's text
+          return serializeEvent(event);
+        case 'eventbridge-envelope':
+          return eventBridgeEnvelope(event, shapes.options);
+        case 'eventbridge-json':
+          return new RawJson(eventBridgeJson(event, shapes.options));
         case 'rule-name':
           return context.ruleName;
         case 'rule-arn':
-          return ruleArn(DEFAULT_ARN_CONTEXT, context.ruleName);
+          return ruleArn(context.arn ?? DEFAULT_ARN_CONTEXT, context.ruleName);
         case 'target-id':
           return context.targetId;
         default:
-          return context.ingestionTime ?? event.time ?? new Date().toISOString();
+          return shapes.ingestionTime ?? new Date().toISOString();
       }
     };
     let body = '';

@@ -39,10 +39,10 @@ export interface DispatcherOptions {
   readonly lookup: (rule: string) => Rule | undefined;
   readonly drivers: Readonly<Partial<Record<Target['type'], TargetDriver>>>;
   /**
-   * Shapes the event a target receives (its input transformer, its format); `routedAt` is when the delivery was
-   * created (ms since the epoch), the time the bus took the event in as far as the target is concerned.
+   * Shapes the event a target receives (its input transformer, its format); `createdAt` is when the delivery was
+   * made (the event's ingestion time to EventBridge-shaped targets).
    */
-  readonly transform: (event: CloudEvent, rule: Rule, target: Target, routedAt: number) => CloudEvent;
+  readonly transform: (event: CloudEvent, rule: Rule, target: Target, createdAt: number) => CloudEvent;
   /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
   readonly onEmitted: (
     returned: readonly unknown[],
@@ -295,7 +295,8 @@ export class Dispatcher {
         continue;
       }
       if (!options.claimed && this.#local.size >= this.#maxHeld) {
-        (overflow ??= []).push(keyOf(delivery));
+        overflow ??= [];
+        overflow.push(keyOf(delivery));
         continue;
       }
       this.#local.add(key);

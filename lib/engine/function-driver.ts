@@ -8,7 +8,7 @@ export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
       const { target } = request;
       if (target.type !== 'function') throw new TypeError(`function driver got a ${target.type} target`);
       try {
-        // Format eventbridge: the handler's event is the data the transform made (the EventBridge-shaped event).
+        // A function written for EventBridge gets the event in EventBridge's shape (the delivered event's data).
         const event = target.format === 'eventbridge' ? request.event.data : request.event;
         const result = await runner.invoke(target.function, event, {
           functionName: target.function,

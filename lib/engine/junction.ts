@@ -6,13 +6,14 @@ import { compileFilter } from '../core/cesql/index.ts';
 import { validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
+import { defineRawData, JsonText } from '../core/codec/raw-data.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import {
-  cloudEventOfEventBridge,
-  cloudEventsPattern,
-  eventBridgeDelivery,
+  eventBridgeJson,
+  fromEventBridgeEvent,
   isEventBridgeEvent,
-  patternSubject,
+  matchingView,
+  toCloudEventsPattern,
 } from '../core/eventbridge-shape.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { redactRule, restoreRedacted } from '../core/redact.ts';
@@ -223,7 +224,7 @@ export class Junction {
       metrics: this.metrics,
       lookup: (name) => this.#rules.get(name),
       drivers: { ...options.drivers, function: createFunctionDriver(options.functions) },
-      transform: (event, rule, target, routedAt) => this.#transform(event, rule, target, routedAt),
+      transform: (event, rule, target, createdAt) => this.#transform(event, rule, target, createdAt),
       onEmitted: (returned, context) => this.#publishEmitted(returned, context),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
@@ -337,36 +338,45 @@ export class Junction {
   }
 
   /**
-   * The event as the target receives it: as it is; with its `data` the input transformer's output; or, for a
-   * target of format `eventbridge` without an input, with its `data` the EventBridge-shaped event (the target
-   * then receives that data alone, lib/core/eventbridge-shape.ts).
+   * The event a target receives: as it is; or, with an input transformer or the `eventbridge` format, a CloudEvent
+   * with the same attributes whose data is the body the target gets (the transformer's output, or the event in
+   * EventBridge's shape). JSON output is kept as text, so the data's big integers keep their digits on the way out.
    */
-  #transform(event: CloudEvent, rule: Rule, target: Target, routedAt: number): CloudEvent {
-    const format = 'format' in target ? (target.format ?? 'cloudevents') : 'cloudevents';
+  #transform(event: CloudEvent, rule: Rule, target: Target, createdAt: number): CloudEvent {
+    const eventBridge =
+      (target.type === 'http' || target.type === 'function') && target.format === 'eventbridge';
+    if (target.input === undefined && !eventBridge) return event;
+    const ingestionTime = new Date(createdAt).toISOString();
+    let body: string;
+    let contentType: 'application/json' | 'text/plain' = 'application/json';
     if (target.input === undefined) {
-      if (format === 'cloudevents') return event;
-      return eventBridgeDelivery(event, { ingestionTime: new Date(routedAt).toISOString() });
-    }
-    let transform = this.#transforms.get(target);
-    if (!transform) {
-      transform = compileInput(target.input, 'input', format);
-      this.#transforms.set(target, transform);
-    }
-    const { body, contentType } = transform(event, {
-      ruleName: rule.name,
-      targetId: target.id,
-      ingestionTime: new Date(routedAt).toISOString(),
-    });
-    const { data: _data, data_base64: _b64, ...attributes } = event;
-    let data: unknown = body;
-    if (contentType === 'application/json') {
-      try {
-        data = JSON.parse(body);
-      } catch {
-        data = body;
+      body = eventBridgeJson(event, { ingestionTime });
+    } else {
+      let transform = this.#transforms.get(target);
+      if (!transform) {
+        transform = compileInput(target.input, 'input', eventBridge ? { format: 'eventbridge' } : {});
+        this.#transforms.set(target, transform);
+      }
+      ({ body, contentType } = transform(event, {
+        ruleName: rule.name,
+        targetId: target.id,
+        ingestionTime,
+      }));
+      if (contentType === 'application/json') {
+        try {
+          JSON.parse(body);
+        } catch {
+          contentType = 'text/plain';
+        }
       }
     }
-    return Object.freeze({ ...attributes, datacontenttype: contentType, data });
+    const delivered: Record<string, unknown> = {};
+    for (const key of Object.keys(event))
+      if (key !== 'data' && key !== 'data_base64') delivered[key] = event[key];
+    delivered.datacontenttype = contentType;
+    if (contentType === 'application/json') defineRawData(delivered, new JsonText(body, 0));
+    else delivered.data = body;
+    return Object.freeze(delivered) as CloudEvent;
   }
 
   async #publishEmitted(
@@ -533,11 +543,7 @@ export class Junction {
     this.#remove(name);
   }
 
-  /**
-   * `POST /patterns/test` (and TestEventPattern): matches a pattern and/or a CESQL filter against any JSON object,
-   * as routing would — an EventBridge pattern through its CloudEvents form, an EventBridge-shaped event as its
-   * CloudEvent (`patternSubject`, docs/eventbridge.md).
-   */
+  /** `POST /patterns/test`: matches a pattern and/or a CESQL filter against any JSON object. */
   testPattern(request: unknown): PatternTestResult {
     if (!isObject(request))
       throw invalidRequest('the body must be a JSON object with "event" and "pattern" or "filter"');
@@ -548,18 +554,21 @@ export class Junction {
     }
     let matches = true;
     const explanation: unknown[] = [];
+    // An EventBridge-shaped event is read as the CloudEvent PutEvents makes of one; patterns in their CloudEvents
+    // shape, on the event as routing reads it (docs/eventbridge.md, "Events and patterns").
+    const read = isEventBridgeEvent(event) ? fromEventBridgeEvent(event) : event;
     if (pattern !== undefined) {
       validatePattern(pattern);
-      const result = explain(cloudEventsPattern(pattern), patternSubject(event));
+      const translated = toCloudEventsPattern(pattern);
+      validatePattern(translated);
+      const result = explain(translated, matchingView(read));
       matches = result.matches;
       explanation.push(...result.explanation);
     }
     if (filter !== undefined) {
       if (typeof filter !== 'string') throw invalidRequest('"filter" must be a CESQL string', 'filter');
       const compiled = compileFilter(filter, { path: 'filter' });
-      const { value, errors } = compiled.evaluate(
-        isEventBridgeEvent(event) ? cloudEventOfEventBridge(event) : event,
-      );
+      const { value, errors } = compiled.evaluate(read);
       if (value !== true) {
         matches = false;
         explanation.push({

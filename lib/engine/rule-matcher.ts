@@ -3,8 +3,13 @@ import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { type FieldTrie, fieldTrie, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
-import { cloudEventsPattern, resourcesOf } from '../core/eventbridge-shape.ts';
-import { type PathTrie, PatternIndex } from '../core/pattern/index.ts';
+import {
+  eventBridgeOverrides,
+  eventBridgeReads,
+  SOURCE_EXTENSION,
+  toCloudEventsPattern,
+} from '../core/eventbridge-shape.ts';
+import { compilePatternText, type PathTrie, PatternIndex } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
 interface Entry {
@@ -16,6 +21,8 @@ interface Entry {
  * Matches events against every enabled rule. Rules with a pattern are found through the compiled index (cost in
  * proportion to the event and the matches, not the number of rules); a filter is then checked on those. Rules
  * with only a filter are evaluated one by one — their cost grows with their number (documented in docs/rules.md).
+ * A pattern is indexed in its CloudEvents shape (`toCloudEventsPattern`: EventBridge's `detail-type`, `detail`, …
+ * become `type`, `data`, …), and events are matched as that mapping reads them (`eventBridgeOverrides`).
  */
 export class RuleMatcher {
   readonly #index = new PatternIndex();
@@ -23,8 +30,8 @@ export class RuleMatcher {
   readonly #filterOnly = new Map<string, Entry>();
   /** What the patterns read of `data` (`null` when none reads it); `undefined` after a change, until the next match. */
   #dataFields: FieldTrie | null | undefined = null;
-  /** Whether a pattern reads `resources` (set with `#dataFields`). */
-  #readsResources = false;
+  /** Which derived EventBridge fields the patterns read (`eventBridgeReads`); set with `#dataFields`. */
+  #reads = 0;
 
   /** Adds or replaces a rule; a disabled rule is removed from matching. */
   set(rule: Rule): void {
@@ -37,7 +44,12 @@ export class RuleMatcher {
     if (rule.pattern === undefined) {
       this.#filterOnly.set(rule.name, entry);
     } else {
-      this.#index.add(rule.name, cloudEventsPattern(rule.pattern));
+      const shaped = toCloudEventsPattern(rule.pattern);
+      // The text as written keeps number lexemes and repeated keys; a pattern in EventBridge's vocabulary is indexed
+      // in its CloudEvents shape, translated from its value (the text is used when there is nothing to translate).
+      if (rule.patternText !== undefined && JSON.stringify(shaped) === JSON.stringify(rule.pattern)) {
+        this.#index.addCompiled(rule.name, compilePatternText(rule.patternText));
+      } else this.#index.add(rule.name, shaped);
       this.#entries.set(rule.name, entry);
       this.#dataFields = undefined;
     }
@@ -70,25 +82,31 @@ export class RuleMatcher {
   }
 
   /**
-   * What the pattern index walks: the event itself, or — when patterns read `data` and its `data` is JSON text, or
-   * read `resources` and it holds a JSON array text (docs/eventbridge.md) — a copy of its attributes with `data`
-   * read from the text selectively (only the members the patterns name; numbers with their lexeme) and
-   * `resources` as its array. The event's own lazy `data` is left unparsed for whatever reads it later.
+   * What the pattern index walks: the event itself, or a copy of its attributes — when its `data` is JSON text and
+   * patterns read `data`, with `data` read from the text selectively (only the members the patterns name; numbers
+   * with their lexeme); when the EventBridge mapping derives a field patterns read (`eventBridgeOverrides`), with
+   * that field. The event's own lazy `data` is left unparsed for whatever reads it later.
    */
   #patternView(event: CloudEvent): CloudEvent {
     if (this.#dataFields === undefined) {
-      const data = this.#index.paths.children.get('data');
+      const paths = this.#index.paths.children;
+      const data = paths.get('data');
       this.#dataFields = data === undefined ? null : selectorOf(data);
-      this.#readsResources = this.#index.paths.children.has('resources');
+      this.#reads = eventBridgeReads((name) => paths.has(name));
     }
+    const overrides =
+      this.#reads === 0 && event[SOURCE_EXTENSION] === undefined
+        ? undefined
+        : eventBridgeOverrides(event, this.#reads);
     const text = this.#dataFields === null ? undefined : rawDataText(event);
-    const resources = this.#readsResources ? resourcesOf(event.resources) : undefined;
-    if (text === undefined && resources === undefined) return event;
+    if (text === undefined && overrides === undefined) return event;
     const view: Record<string, unknown> = {};
-    for (const key of Object.keys(event)) if (key !== 'data') view[key] = event[key];
+    for (const key of Object.keys(event)) {
+      // Data no pattern reads is left out (a copy would parse it).
+      if (key !== 'data' || (text === undefined && this.#dataFields !== null)) view[key] = event[key];
+    }
     if (text !== undefined) view.data = selectJson(text, this.#dataFields as FieldTrie);
-    else if (this.#dataFields !== null && event.data !== undefined) view.data = event.data;
-    if (resources !== undefined) view.resources = resources;
+    if (overrides !== undefined) Object.assign(view, overrides);
     return view as CloudEvent;
   }
 

@@ -5,6 +5,7 @@
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
 import { nestsDeeperThan } from '../core/codec/json.ts';
+import { memberText } from '../core/codec/json-select.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
   awsErrorBody,
@@ -14,6 +15,7 @@ import {
   testEventPatternResponse,
 } from '../core/eventbridge.ts';
 import { checkEventDepth } from '../core/pattern/limits.ts';
+import { uuidv7 } from '../core/uuid.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
@@ -74,6 +76,44 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
   return { status, headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(value) };
 }
 
+/**
+ * A JSON answer holding rules: each rule's `pattern` is written as its `patternText` (the client's own text: number
+ * lexemes and repeated keys that the parsed value lost), and `patternText` itself is not shown.
+ */
+function rulesJson(status: number, value: unknown): ApiResponse {
+  const texts: string[] = [];
+  const mark = `\u0000${crypto.randomUUID()}:`;
+  const body = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    const text = (v as { patternText?: unknown }).patternText;
+    if (typeof text !== 'string') return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, item] of Object.entries(v)) {
+      if (k === 'pattern') {
+        out.pattern = `${mark}${texts.length}`;
+        texts.push(text);
+      } else if (k !== 'patternText') out[k] = item;
+    }
+    return out;
+  });
+  const marked = JSON.stringify(mark).slice(1, -1);
+  return {
+    status,
+    headers: JSON_TYPE,
+    body:
+      texts.length === 0
+        ? body
+        : body
+            .split(`"${marked}`)
+            .map((part, i) => {
+              if (i === 0) return part;
+              const end = part.indexOf('"');
+              return `${texts[Number(part.slice(0, end))]}${part.slice(end + 1)}`;
+            })
+            .join(''),
+  };
+}
+
 function errorResponse(error: JunctionError): ApiResponse {
   const headers: Record<string, string> = {};
   if (error.code === 'RateLimited' || error.code === 'BufferUnavailable') {
@@ -87,6 +127,20 @@ function errorResponse(error: JunctionError): ApiResponse {
 
 /** How deep a JSON request body may nest: far above any valid rule or pattern, far below a stack overflow. */
 export const MAX_BODY_DEPTH = 256;
+
+/**
+ * A rule body with `patternText`: the exact text of its `pattern` member (number lexemes and repeated keys that the
+ * parsed body lost), so that matching reads the pattern as written. Whatever the client sent as `patternText` is
+ * replaced.
+ */
+function withPatternText(request: ApiRequest, body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = { ...body };
+  delete out.patternText;
+  if (out.pattern === undefined) return out;
+  const text = memberText(decoder.decode(request.body), 'pattern');
+  return text === undefined ? out : { ...out, patternText: text };
+}
 
 function readJson(request: ApiRequest): unknown {
   const text = decoder.decode(request.body);
@@ -220,7 +274,9 @@ export function createApp(options: AppOptions): App {
       if (target === 'AWSEvents.TestEventPattern') capPatternTestBody(request, 'TestEventPattern');
       const body = readJson(request);
       if (target === 'AWSEvents.PutEvents') {
-        const mapped = mapPutEventsRequest(body);
+        // Time-ordered ids (UUID v7): each event's dedup key and traces then land at the end of their indexes,
+        // where version 4's random ids cost a write on a random page each (PutEvents ran at 0.6× of batches).
+        const mapped = mapPutEventsRequest(body, { newId: () => uuidv7() });
         const results: Array<{ eventId: string } | { errorCode: string; errorMessage: string }> = [];
         const valid = [];
         for (const entry of mapped.entries) {
@@ -319,22 +375,22 @@ export function createApp(options: AppOptions): App {
       case 'rules':
         if (parts.length === 1) {
           allow('GET');
-          return json(200, { rules: await junction.listRules() });
+          return rulesJson(200, { rules: await junction.listRules() });
         }
         if (parts.length === 2) {
           const name = second as string;
           allow('GET', 'PUT', 'DELETE');
-          if (method === 'GET') return json(200, await junction.getRule(name));
+          if (method === 'GET') return rulesJson(200, await junction.getRule(name));
           if (method === 'DELETE') {
             await junction.deleteRule(name);
             return { status: 204, headers: {}, body: '' };
           }
-          const { rule, created } = await junction.putRule(name, readJson(request));
-          return json(created ? 201 : 200, rule);
+          const { rule, created } = await junction.putRule(name, withPatternText(request, readJson(request)));
+          return rulesJson(created ? 201 : 200, rule);
         }
         if (parts.length === 3 && (third === 'enable' || third === 'disable')) {
           allow('POST');
-          return json(200, await junction.setRuleEnabled(second as string, third === 'enable'));
+          return rulesJson(200, await junction.setRuleEnabled(second as string, third === 'enable'));
         }
         if (parts.length === 3 && third === 'simulate' && options.extensions?.simulate) {
           allow('POST');

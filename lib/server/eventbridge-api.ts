@@ -17,7 +17,6 @@ import {
   DEFAULT_ARN_CONTEXT,
   describeRule,
   describeTarget,
-  destinationOf,
   epochSeconds,
   isDefaultBus,
   isObject,
@@ -34,6 +33,7 @@ import {
   ruleArn,
   ruleBodyOfPutRule,
   ruleNameOfArn,
+  sameDestination,
   targetBodyOf,
   targetField,
   toEpochSeconds,
@@ -370,15 +370,14 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       if (typeof arn !== 'string' || parseArn(arn) === undefined) {
         throw awsError('ValidationException', 'TargetArn is required: a target ARN', 'TargetArn');
       }
-      let wanted: string | undefined;
+      let wanted: Target | undefined;
       try {
-        // Where the ARN delivers, whatever its format: a Lambda ARN and a Junction ARN find the same function.
-        wanted = destinationOf(validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0), 0));
+        wanted = validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0), 0);
       } catch {
         // An ARN no target can have: no rule names it.
       }
-      const rules = (await junction.listRules()).filter((r) =>
-        r.targets.some((t) => destinationOf(t) === wanted),
+      const rules = (await junction.listRules()).filter(
+        (r) => wanted !== undefined && r.targets.some((t) => sameDestination(t, wanted)),
       );
       const { items, nextToken } = page(rules, (r) => r.name, p);
       return {

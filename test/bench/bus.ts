@@ -3,7 +3,7 @@
  * start at a fixed rate, the cost of exactly-once, and a healthy target's latency beside a failing sibling. The bus
  * and the load generator run in separate processes; every figure of a table comes from the same run.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
@@ -42,14 +42,15 @@ export function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
   });
 }
 
-function startNoop(): Promise<{ url: string; stop: () => void }> {
+/** The do-nothing node:http server (support/noop-server.ts) in a process of its own. */
+export function startNoop(): Promise<{ url: string; child: ChildProcess; stop: () => void }> {
   const child = spawn(process.execPath, [join(repoRoot, 'test/bench/support/noop-server.ts')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve) => {
     child.stdout.on('data', (c: Buffer) => {
       const m = /ready (\S+)/.exec(c.toString());
-      if (m) resolve({ url: m[1] as string, stop: () => child.kill('SIGTERM') });
+      if (m) resolve({ url: m[1] as string, child, stop: () => child.kill('SIGTERM') });
     });
   });
 }

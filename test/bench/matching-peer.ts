@@ -20,8 +20,8 @@ import { type PathTrie, PatternIndex } from '../../lib/core/pattern/index.ts';
 import type { Rule } from '../../lib/core/rule-types.ts';
 import { RuleMatcher } from '../../lib/engine/rule-matcher.ts';
 import { corpusDir } from '../helpers/paths.ts';
+import { type EventRulerPeer, startEventRuler } from '../peers/event-ruler.ts';
 import { lot, random } from './matching.ts';
-import { startEventRuler } from './support/event-ruler.ts';
 import type { BenchTable } from './table.ts';
 
 interface Group {
@@ -48,6 +48,18 @@ function round(run: (i: number) => number, count: number, ms: number): { rate: n
     elapsed = cpuMs() - start;
   }
   return { rate: (events / elapsed) * 1000, matches };
+}
+
+/** event-ruler's events per CPU-second of its matching thread over three timed passes, and the matches of the first. */
+async function peerRound(
+  peer: EventRulerPeer,
+  rules: readonly { name: string; pattern: unknown }[],
+  lines: string,
+): Promise<{ rate: number; matches: number }> {
+  const rounds = await peer.bench(rules as { name: string; pattern: Record<string, unknown> }[], lines, 3);
+  const events = rounds.reduce((n, r) => n + r.events, 0);
+  const cpuNanos = rounds.reduce((n, r) => n + r.cpuNanos, 0);
+  return { rate: (events / cpuNanos) * 1e9, matches: rounds[0]?.matches ?? 0 };
 }
 
 function median(values: readonly number[]): number {
@@ -129,25 +141,22 @@ export async function benchMatchingPeer(options: {
       round(storedRun, count, roundMs / 4);
       for (let r = 0; r < rounds; r++) {
         // Alternate who goes first, so neither always runs on a warmer (or busier) machine.
-        const peerFirst = r % 2 === 1;
-        if (peerFirst) {
-          const p = await peer.bench(rules, plain, roundMs);
+        const peerLike = async () => {
+          const p = await peerRound(peer, rules, plain);
           results.peerLike.push(p.rate);
           matches.peerLike = p.matches;
-        }
+        };
+        const peerFirst = r % 2 === 1;
+        if (peerFirst) await peerLike();
         const j = round(likeRun, count, roundMs);
         results.like.push(j.rate);
         matches.like = j.matches;
-        if (!peerFirst) {
-          const p = await peer.bench(rules, plain, roundMs);
-          results.peerLike.push(p.rate);
-          matches.peerLike = p.matches;
-        }
+        if (!peerFirst) await peerLike();
         const s = round(storedRun, count, roundMs);
         results.stored.push(s.rate);
         matches.stored = s.matches;
         results.window.push(round(windowRun, count, roundMs).rate);
-        const pb = await peer.bench(dataRules, wrapped, roundMs);
+        const pb = await peerRound(peer, dataRules, wrapped);
         results.peerBus.push(pb.rate);
         matches.peerBus = pb.matches;
       }

@@ -17,6 +17,7 @@ const BENCHES: Record<string, Bench> = {
   functions: async (quick) => (await import('./functions.ts')).benchFunctions({ quick }),
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),
   auth: async (quick) => (await import('./auth.ts')).benchAuth({ quick }),
+  ingest: async (quick) => (await import('./ingest.ts')).benchIngest({ quick }),
   'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');

@@ -8,11 +8,11 @@ import {
   DEFAULT_ARN_CONTEXT,
   describeRule,
   describeTarget,
-  destinationOf,
   page,
   parseArn,
   ruleBodyOfPutRule,
   ruleNameOfArn,
+  sameDestination,
   targetBodyOf,
   targetField,
 } from '../../lib/core/eventbridge-api.ts';
@@ -36,7 +36,7 @@ describe('target ARNs', () => {
       function: 'echo',
       id: 'a',
     });
-    // A Lambda ARN names a function written for EventBridge: it gets EventBridge's shape.
+    // A Lambda ARN is a function written for EventBridge: it gets the event in EventBridge's shape.
     assert.deepEqual(
       targetBodyOf({ Id: 'a', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:echo' }, 0),
       {
@@ -57,8 +57,8 @@ describe('target ARNs', () => {
       id: 'a',
     });
     assert.deepEqual(
-      targetBodyOf({ Id: 'a', Arn: 'arn:junction:api-destination:::http://127.0.0.1:9/hook' }, 0),
-      { type: 'http', url: 'http://127.0.0.1:9/hook', format: 'eventbridge', id: 'a' },
+      targetBodyOf({ Id: 'a', Arn: 'arn:junction:http-eventbridge:::https://h.example/p' }, 0),
+      { type: 'http', url: 'https://h.example/p', format: 'eventbridge', id: 'a' },
     );
     assert.equal(targetBodyOf({ Id: 'a', Arn: 'arn:junction:kafka:::orders.v1' }, 0).topic, 'orders.v1');
     assert.equal(
@@ -154,27 +154,32 @@ describe('target ARNs', () => {
     }
   });
 
-  test('answers the ARN of each format: Lambda and api-destination for EventBridge shape', () => {
+  test('answers the ARN an EventBridge-shaped target was given as, and knows one destination in both shapes', () => {
     const ctx = { region: 'eu-west-1', account: '123456789012' };
-    const cases: Array<[string, string]> = [
-      ['arn:junction:function:::echo', 'arn:junction:function:::echo'],
-      [
-        'arn:aws:lambda:us-east-1:999999999999:function:echo',
-        'arn:aws:lambda:eu-west-1:123456789012:function:echo',
-      ],
-      ['arn:junction:http:::http://h.example/x', 'arn:junction:http:::http://h.example/x'],
-      [
-        'arn:junction:api-destination:::http://h.example/x',
-        'arn:junction:api-destination:::http://h.example/x',
-      ],
-    ];
-    for (const [given, answered] of cases) {
-      const target = validateTarget(targetBodyOf({ Id: 't', Arn: given }, 0), 0);
-      assert.equal(describeTarget(target, ctx).Arn, answered, given);
-    }
-    const lambda = validateTarget(targetBodyOf({ Id: 't', Arn: cases[1]![0] }, 0), 0);
-    const junction = validateTarget(targetBodyOf({ Id: 't', Arn: cases[0]![0] }, 0), 0);
-    assert.equal(destinationOf(lambda), destinationOf(junction));
+    const lambda = validateTarget(
+      targetBodyOf({ Id: 'l', Arn: 'arn:aws:lambda:eu-west-1:123456789012:function:echo' }, 0),
+      0,
+    );
+    assert.equal(describeTarget(lambda, ctx).Arn, 'arn:aws:lambda:eu-west-1:123456789012:function:echo');
+    const plain = validateTarget(targetBodyOf({ Id: 'f', Arn: 'arn:junction:function:::echo' }, 0), 0);
+    assert.equal(describeTarget(plain, ctx).Arn, 'arn:junction:function:::echo');
+    assert.equal(sameDestination(lambda, plain), true);
+    const hook = validateTarget(
+      targetBodyOf({ Id: 'h', Arn: 'arn:junction:http-eventbridge:::https://h.example/x' }, 0),
+      0,
+    );
+    assert.equal(describeTarget(hook).Arn, 'arn:junction:http-eventbridge:::https://h.example/x');
+    const binary = validateTarget(
+      targetBodyOf({ Id: 'b', Arn: 'arn:junction:http:::https://h.example/x' }, 0),
+      0,
+    );
+    assert.equal(sameDestination(hook, binary), true);
+    assert.equal(sameDestination(hook, plain), false);
+    // Replacing a structured-mode target by an EventBridge-shaped one does not keep the mode.
+    const structured = validateTarget({ id: 't', type: 'http', url: 'http://a', mode: 'structured' }, 0);
+    const body = targetBodyOf({ Id: 't', Arn: 'arn:junction:http-eventbridge:::http://a' }, 0, structured);
+    const replaced = validateTarget(body, 0);
+    assert.equal(replaced.type === 'http' ? replaced.mode : undefined, 'binary');
   });
 
   test('keeps the Junction-only settings of the target it replaces when the kind is the same', () => {
@@ -193,10 +198,6 @@ describe('target ARNs', () => {
     assert.deepEqual([same.mode, same.concurrency, same.delivery], ['structured', 2, 'exactly-once']);
     const other = targetBodyOf({ Id: 't', Arn: 'arn:junction:function:::f' }, 0, previous);
     assert.equal(other.concurrency, undefined);
-    // The ARN decides the format: an api-destination takes no CloudEvents binding mode from before.
-    const shaped = targetBodyOf({ Id: 't', Arn: 'arn:junction:api-destination:::http://b' }, 0, previous);
-    assert.deepEqual([shaped.mode, shaped.format, shaped.concurrency], [undefined, 'eventbridge', 2]);
-    assert.equal(validateTarget(shaped, 0).type, 'http');
   });
 
   test('names the EventBridge parameter a Junction validation path came from', () => {
@@ -237,6 +238,7 @@ describe('rules', () => {
     const body = ruleBodyOfPutRule({ Name: 'r', EventPattern: '{"source":["b"]}', Description: 'd' }, stored);
     assert.deepEqual(body, {
       pattern: { source: ['b'] },
+      patternText: '{"source":["b"]}',
       description: 'd',
       filter: "type = 'x'",
       enabled: false,

@@ -4,7 +4,6 @@ import { describe, it } from 'node:test';
 import { parseEventJson } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
-import { eventBridgeJson, toEventBridgeEvent } from '../../lib/core/eventbridge-shape.ts';
 import { compileInput } from '../../lib/core/transform.ts';
 
 const event: CloudEvent = Object.freeze({
@@ -121,55 +120,104 @@ describe('compileInput', () => {
     );
     assert.match(errorOf(() => compileInput({ path: '$.a[*]' })).message, /unsupported bracket/);
   });
+});
 
-  it('reads $.detail…, $.detail-type and the other EventBridge-only names from the EventBridge form', () => {
+describe('compileInput on EventBridge names (the event in EventBridge’s shape)', () => {
+  /** As PutEvents makes one: Detail's text kept, a big integer included. */
+  const put = parseEventJson(
+    '{"specversion":"1.0","id":"e-2","source":"my%20app","type":"order.created","time":"2026-01-02T03:04:05Z","datacontenttype":"application/json","ebsource":"my app","resources":"[\\"arn:aws:s3:::a\\"]","data":{"total":120,"id":9007199254740993}}',
+  );
+  const ctx = { ruleName: 'orders', targetId: 't', ingestionTime: '2026-01-02T03:04:06Z' };
+
+  it('reads $.detail…, $.detail-type, $.account, $.resources in the EventBridge shape, the rest in the CloudEvent', () => {
     const render = compileInput({
       paths: {
         total: '$.detail.total',
         kind: '$.detail-type',
+        source: '$.source',
         account: '$.account',
-        resources: '$.resources',
+        region: '$.region',
+        resource: '$.resources[0]',
         version: '$.version',
         type: '$.type',
-        data: '$.data.id',
+        data: '$.data.total',
       },
-      template:
-        '{"total": <total>, "kind": "<kind>", "account": "<account>", "resources": <resources>, "v": "<version>", "type": "<type>", "data": "<data>"}',
+      template: '[<total>, <kind>, <source>, <account>, <region>, <resource>, <version>, <type>, <data>]',
     });
-    assert.deepEqual(JSON.parse(render(event, context).body), {
-      total: 150,
-      kind: 'com.shop.order.created',
-      account: '000000000000',
-      resources: [],
-      v: '0',
-      type: 'com.shop.order.created',
-      data: 'o-9',
-    });
-    assert.equal(compileInput({ path: '$.detail.lines[0].sku' })(event, context).body, '"A"');
+    assert.deepEqual(JSON.parse(render(put, ctx).body), [
+      120,
+      'order.created',
+      'my app',
+      '000000000000',
+      'us-east-1',
+      'arn:aws:s3:::a',
+      '0',
+      'order.created',
+      120,
+    ]);
   });
 
-  it("gives EventBridge's predefined variables the EventBridge form and the rule's ARN", () => {
-    const shaped = parseEventJson(
-      '{"specversion":"1.0","id":"e-2","source":"com.shop","type":"t","time":"2026-01-02T03:04:05Z","data":{"n":9007199254740993}}',
+  it('keeps the data’s own text for $.detail and $.data (an integer beyond 2^53 arrives exact)', () => {
+    const exact = '{"total":120,"id":9007199254740993}';
+    assert.equal(compileInput({ path: '$.detail' })(put, ctx).body, exact);
+    assert.equal(compileInput({ path: '$.data' })(put, ctx).body, exact);
+    assert.equal(
+      compileInput({ paths: { d: '$.detail' }, template: '{"d": <d>}' })(put, ctx).body,
+      `{"d": ${exact}}`,
     );
+    assert.ok(compileInput({ path: '$' })(put, ctx).body.endsWith(`"data":${exact}}`));
+    // Below the data too: the number is kept as written, in JSON, in a JSON string and in text.
+    assert.equal(compileInput({ path: '$.detail.id' })(put, ctx).body, '9007199254740993');
+    assert.equal(
+      compileInput({ paths: { i: '$.data.id' }, template: '{"n": <i>, "s": "<i>"}' })(put, ctx).body,
+      '{"n": 9007199254740993, "s": "9007199254740993"}',
+    );
+    assert.equal(
+      compileInput({ paths: { i: '$.detail.id' }, template: 'id=<i>' })(put, ctx).body,
+      'id=9007199254740993',
+    );
+    assert.equal(compileInput({ path: '$.detail.id.rawJSON' })(put, ctx).body, 'null');
+  });
+
+  it('with format eventbridge every path reads the EventBridge shape, $ included', () => {
+    const whole = compileInput({ path: '$' }, 'input', { format: 'eventbridge' })(put, ctx).body;
+    assert.equal(
+      whole,
+      '{"version":"0","id":"e-2","detail-type":"order.created","source":"my app","account":"000000000000","time":"2026-01-02T03:04:05Z","region":"us-east-1","resources":["arn:aws:s3:::a"],"detail":{"total":120,"id":9007199254740993}}',
+    );
+    const render = compileInput({ paths: { t: '$.type', d: '$.data' }, template: '[<t>, <d>]' }, 'input', {
+      format: 'eventbridge',
+    });
+    assert.equal(render(put, ctx).body, '[null, null]');
+  });
+
+  it('EventBridge’s predefined variables: the event without and with detail, the rule ARN, the ingestion time', () => {
     const render = compileInput({
       template:
-        '{"event": <aws.events.event>, "json": "<aws.events.event.json>", "arn": "<aws.events.rule-arn>"}',
+        '{"e": <aws.events.event>, "j": <aws.events.event.json>, "arn": "<aws.events.rule-arn>", "name": "<aws.events.rule-name>", "at": "<aws.events.event.ingestion-time>"}',
     });
-    const out = JSON.parse(render(shaped, context).body);
-    assert.deepEqual(out.event, JSON.parse(JSON.stringify(toEventBridgeEvent(shaped))));
-    assert.equal(out.json, eventBridgeJson(shaped));
-    assert.match(out.json, /"detail":\{"n":9007199254740993\}/);
-    assert.equal(out.arn, 'arn:aws:events:us-east-1:000000000000:rule/big-orders');
-  });
-
-  it('reads every path from the EventBridge form for a target of format eventbridge ($ is that form)', () => {
-    const at = { ...context, ingestionTime: '2026-01-02T03:04:06Z' };
-    assert.deepEqual(
-      JSON.parse(compileInput({ path: '$' }, 'input', 'eventbridge')(event, at).body),
-      JSON.parse(JSON.stringify(toEventBridgeEvent(event, at))),
-    );
-    assert.equal(compileInput({ path: '$.data' }, 'input', 'eventbridge')(event, at).body, 'null');
-    assert.equal(compileInput({ path: '$.source' }, 'input', 'eventbridge')(event, at).body, '"shop"');
+    const body = render(put, ctx).body;
+    assert.ok(body.includes('"detail":{"total":120,"id":9007199254740993}'), body);
+    const parsed = JSON.parse(body);
+    assert.deepEqual(parsed.e, {
+      version: '0',
+      id: 'e-2',
+      'detail-type': 'order.created',
+      source: 'my app',
+      account: '000000000000',
+      time: '2026-01-02T03:04:05Z',
+      region: 'us-east-1',
+      resources: ['arn:aws:s3:::a'],
+    });
+    assert.equal(parsed.j['detail-type'], 'order.created');
+    assert.equal(parsed.arn, 'arn:aws:events:us-east-1:000000000000:rule/orders');
+    assert.equal(parsed.name, 'orders');
+    assert.equal(parsed.at, '2026-01-02T03:04:06Z');
+    // Inside a JSON string, the event's JSON is escaped text.
+    const quoted = compileInput({ template: '{"s": "<aws.events.event.json>"}' })(put, ctx).body;
+    assert.equal(JSON.parse(JSON.parse(quoted).s).detail.total, 120);
+    // Junction's own name still gives the CloudEvent.
+    const ce = JSON.parse(compileInput({ template: '{"e": <junction.event>}' })(put, ctx).body).e;
+    assert.equal(ce.type, 'order.created');
   });
 });

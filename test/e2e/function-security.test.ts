@@ -110,7 +110,10 @@ describe('functions through the bus (sandbox)', () => {
       await publishBinary(bus, { id: 'l', source: '/shop', type: 'loop' });
       const last = `l${'+'.repeat(15)}`;
       const stopped = await emittedTrace(bus, last, '/functions/looper');
-      assert.match(stopped.error ?? '', /already passed 15 function or reply hops \(junctionhops\).*limit 16/);
+      assert.match(
+        stopped.error ?? '',
+        /already passed 15 function or reply hops \(junctionhops\).*limit 16/,
+      );
       assert.ok(
         errors.some((error) => /loop is likely/.test(String((error as Error).message))),
         'the loop is logged',

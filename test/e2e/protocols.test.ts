@@ -59,6 +59,13 @@ describe('ingest protocols, end to end', () => {
     assert.ok(out.Entries?.[0]?.EventId);
     assert.equal(out.Entries?.[1]?.ErrorCode, 'MalformedDetail');
     assert.ok(out.Entries?.[2]?.EventId);
+    // The bus makes time-ordered ids: UUID version 7, their first 48 bits the time of the call.
+    for (const entry of [out.Entries?.[0], out.Entries?.[2]]) {
+      const id = entry?.EventId ?? '';
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.ok(Math.abs(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16) - Date.now()) < 60_000);
+    }
+    assert.notEqual(out.Entries?.[0]?.EventId, out.Entries?.[2]?.EventId);
     await waitFor(() => sink.received.length === 1, 'the PutEvents delivery');
     const event = JSON.parse(sink.received[0]!.body.toString('utf8'));
     assert.equal(event.id, out.Entries?.[0]?.EventId);

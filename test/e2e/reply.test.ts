@@ -27,7 +27,7 @@ describe('HTTP targets with reply: true', () => {
             'ce-type': 'invoice.created',
             'content-type': 'application/json',
           },
-          body: '{"order":"' + id + '","total":12345678901234567890}',
+          body: `{"order":"${id}","total":12345678901234567890}`,
         };
       }
       if (id.startsWith('structured-')) {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseEventJson } from '../../lib/core/cloudevent.ts';
 import { rawDataText } from '../../lib/core/codec/raw-data.ts';
-import { PatternIndex, parseJsonPreservingNumbers } from '../../lib/core/pattern/index.ts';
+import { PatternIndex, parseEventText, parseJsonPreservingNumbers } from '../../lib/core/pattern/index.ts';
 import type { Rule } from '../../lib/core/rule-types.ts';
 import { RuleMatcher } from '../../lib/engine/rule-matcher.ts';
 
@@ -34,6 +34,14 @@ describe('RuleMatcher on events with JSON data text', () => {
     assert.deepEqual(names(matcher.match(event('{"id":12345678901234567000}'))), []);
     assert.deepEqual(names(matcher.match(event('{"id":12345678901234567890}'))), ['id']);
     assert.deepEqual(names(matcher.match(event('{"n":1.50}'))), ['one-and-a-half', 'positive']);
+  });
+
+  it('keeps every value of a key the event repeats, as event-ruler does', () => {
+    const matcher = new RuleMatcher();
+    matcher.set(rule('d', { data: { d: ['A'] } }));
+    assert.deepEqual(names(matcher.match(event('{"d":"A","d":""}'))), ['d']);
+    assert.deepEqual(names(matcher.match(event('{"d":"","d":"A"}'))), ['d']);
+    assert.deepEqual(names(matcher.match(event('{"d":"B","d":""}'))), []);
   });
 
   it('leaves the event itself untouched: data stays unparsed text for whatever reads it later', () => {
@@ -128,7 +136,7 @@ describe('RuleMatcher on events with JSON data text', () => {
           id: 'e',
           source: 's',
           type: 't',
-          data: parseJsonPreservingNumbers(text),
+          data: parseEventText(text),
         };
         assert.deepEqual(names(matcher.match(e)), index.match(full).sort());
       }),

@@ -313,9 +313,10 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     assert.equal(rest.targets[1].retry.maxAttempts, 3);
     assert.equal(rest.targets[1].retry.maxAgeSeconds, 120);
     const listed = await client.send(new ListTargetsByRuleCommand({ Rule: 'shaped' }));
-    // The function is of format eventbridge (a Lambda ARN names a function written for EventBridge).
-    assert.equal(listed.Targets?.[0]?.Arn, 'arn:aws:lambda:us-east-1:000000000000:function:echo');
+    // A Lambda ARN is a function written for EventBridge (the event in EventBridge's shape); it is answered as one,
+    // in the bus's region and account.
     assert.equal(rest.targets[0].format, 'eventbridge');
+    assert.equal(listed.Targets?.[0]?.Arn, 'arn:aws:lambda:us-east-1:000000000000:function:echo');
     assert.deepEqual(listed.Targets?.[1]?.RetryPolicy, {
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 120,

@@ -1,11 +1,12 @@
 /**
- * One semantics for EventBridge-shaped patterns over REST, through a real bus and a real HTTP target on 127.0.0.1
- * (#14 §2): the pattern copied from AWS answers the same in `/patterns/test`, routing, rule simulation and replay,
- * for CloudEvents and for PutEvents events alike; a target of format `eventbridge` gets EventBridge's JSON.
+ * EventBridge-shaped rules, events and targets on a real bus over its REST API: a pattern copied from AWS routes
+ * events from PutEvents and from CloudEvents producers alike, a function written for EventBridge runs unchanged, an
+ * HTTP target gets EventBridge's JSON (through an input transformer too), and simulation, replay and
+ * `/patterns/test` answer as routing does.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { after, before, describe, test } from 'node:test';
+import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -14,170 +15,207 @@ const AWS_PATTERN = {
   'detail-type': ['order.created'],
   detail: { total: [{ numeric: ['>', 100] }] },
 };
-const ALL_TIME = { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' };
+
 const AMZ = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' };
 
-/** A CloudEvent in structured mode as JSON text, its data written with an integer beyond 2^53. */
-function orderText(id: string, total: number): string {
-  return (
-    `{"specversion":"1.0","id":"${id}","source":"com.shop","type":"order.created","time":"2026-05-01T10:00:00.123456Z",` +
-    `"resources":"[\\"arn:aws:shop:::order/${id}\\"]","data":{"total": ${total}, "ref": 9007199254740993}}`
-  );
-}
-
-describe('EventBridge patterns and shapes over REST', () => {
+describe('EventBridge-shaped rules, events and targets', () => {
   let bus: TestBus;
   let sink: HttpTarget;
+  const from = Date.now() - 1000;
+
   before(async () => {
     bus = await startTestBus();
     sink = await startHttpTarget();
+    assert.equal(
+      (await request(bus.url, 'PUT', '/functions/ebfn', fixtureFunction('eventbridge-handler'))).status,
+      200,
+    );
   });
   after(async () => {
     await bus.stop();
     await sink.close();
   });
 
-  const at = (path: string) => sink.received.filter((r) => r.url === path);
+  const bodies = (path: string) =>
+    sink.received.filter((r) => r.url === path).map((r) => r.body.toString('utf8'));
 
-  it('POST /patterns/test matches the AWS pattern on a CloudEvent and on an EventBridge event alike', async () => {
-    const cloudEvent = {
-      specversion: '1.0',
-      id: '1',
-      source: 'com.shop',
-      type: 'order.created',
-      data: { total: 120 },
-    };
-    const eventBridge = {
+  async function putRule(name: string, body: unknown): Promise<void> {
+    const res = await request(bus.url, 'PUT', `/rules/${name}`, body);
+    assert.equal(res.status < 300, true, JSON.stringify(res.body));
+  }
+
+  async function putEvents(entries: unknown[]): Promise<string[]> {
+    const res = await request(bus.url, 'POST', '/', JSON.stringify({ Entries: entries }), AMZ);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.FailedEntryCount, 0, JSON.stringify(res.body));
+    return res.body.Entries.map((e: { EventId: string }) => e.EventId);
+  }
+
+  test('a function written for EventBridge runs unchanged on events from PutEvents and from CloudEvents', async () => {
+    await putRule('eb-fn', {
+      pattern: AWS_PATTERN,
+      targets: [{ id: 'fn', type: 'function', function: 'ebfn', format: 'eventbridge' }],
+    });
+    await putRule('eb-seen', {
+      pattern: { source: ['/functions/ebfn'], 'detail-type': ['order.seen'] },
+      targets: [{ id: 'sink', type: 'http', url: `${sink.url}/seen` }],
+    });
+    const [fromPut] = await putEvents([
+      {
+        Source: 'com.shop',
+        DetailType: 'order.created',
+        Detail: '{"total": 120}',
+        Resources: ['arn:aws:s3:::orders'],
+      },
+      { Source: 'com.shop', DetailType: 'order.created', Detail: '{"total": 99}' },
+    ]);
+    const published = await request(
+      bus.url,
+      'POST',
+      '/events',
+      JSON.stringify({
+        specversion: '1.0',
+        id: 'ce-1',
+        source: 'com.shop',
+        type: 'order.created',
+        account: '123456789012',
+        data: { total: 150 },
+      }),
+      { 'content-type': 'application/cloudevents+json' },
+    );
+    assert.equal(published.status < 300, true, JSON.stringify(published.body));
+    await waitFor(() => bodies('/seen').length === 2, 'what the function saw, twice');
+    const seen = bodies('/seen')
+      .map((b) => JSON.parse(b))
+      .sort((a, b) => a.total - b.total);
+    assert.deepEqual(seen, [
+      {
+        version: '0',
+        id: fromPut,
+        detailType: 'order.created',
+        source: 'com.shop',
+        account: '000000000000',
+        region: 'us-east-1',
+        resources: ['arn:aws:s3:::orders'],
+        total: 120,
+      },
+      {
+        version: '0',
+        id: 'ce-1',
+        detailType: 'order.created',
+        source: 'com.shop',
+        account: '123456789012',
+        region: 'us-east-1',
+        resources: [],
+        total: 150,
+      },
+    ]);
+  });
+
+  test('an HTTP target gets EventBridge’s JSON, through an input transformer on $.detail too', async () => {
+    await putRule('eb-hook', {
+      pattern: { source: ['com.hook'], 'detail-type': [{ prefix: 'order.' }] },
+      targets: [
+        { id: 'whole', type: 'http', url: `${sink.url}/whole`, format: 'eventbridge' },
+        {
+          id: 'shaped',
+          type: 'http',
+          url: `${sink.url}/shaped`,
+          format: 'eventbridge',
+          input: {
+            paths: { id: '$.detail.id', kind: '$.detail-type' },
+            template: '{"id": <id>, "kind": "<kind>", "rule": "<aws.events.rule-arn>"}',
+          },
+        },
+      ],
+    });
+    const [id] = await putEvents([
+      { Source: 'com.hook', DetailType: 'order.paid', Detail: '{"id": 9007199254740993}' },
+    ]);
+    await waitFor(() => bodies('/whole').length === 1 && bodies('/shaped').length === 1, 'both deliveries');
+    const whole = bodies('/whole')[0] as string;
+    assert.ok(whole.endsWith('"detail":{"id": 9007199254740993}}'), whole);
+    assert.equal(JSON.parse(whole).id, id);
+    const received = sink.received.find((r) => r.url === '/whole');
+    assert.equal(received?.headers['content-type'], 'application/json');
+    assert.equal(received?.headers['ce-id'], undefined);
+    assert.equal(
+      bodies('/shaped')[0],
+      '{"id": 9007199254740993, "kind": "order.paid", "rule": "arn:aws:events:us-east-1:000000000000:rule/eb-hook"}',
+    );
+  });
+
+  test('simulation and replay read an EventBridge pattern as routing does; a replayed event says so', async () => {
+    const to = Date.now() + 60_000;
+    const sim = await request(bus.url, 'POST', '/rules/sim/simulate', {
+      from,
+      to,
+      pattern: { 'detail-type': ['order.created'], detail: { total: [{ numeric: ['>', 100] }] } },
+    });
+    assert.equal(sim.status, 200, JSON.stringify(sim.body));
+    assert.equal(sim.body.matched, 2);
+    const replay = await request(bus.url, 'POST', '/replays', { from, to, rule: 'eb-hook', name: 'again' });
+    assert.equal(replay.status < 300, true, JSON.stringify(replay.body));
+    await waitFor(() => bodies('/whole').length === 2, 'the replayed delivery');
+    assert.equal(JSON.parse(bodies('/whole')[1] as string)['replay-name'], 'again');
+    // A pattern that leaves replays out, as EventBridge users write it.
+    const live = await request(bus.url, 'POST', '/patterns/test', {
+      pattern: { 'replay-name': [{ exists: false }] },
+      event: { specversion: '1.0', id: 'x', source: 's', type: 't', replayname: 'again' },
+    });
+    assert.equal(live.body.matches, false);
+  });
+
+  test('/patterns/test reads an EventBridge-shaped event as PutEvents would map it', async () => {
+    const event = {
       version: '0',
-      id: '1',
+      id: 'x',
       'detail-type': 'order.created',
       source: 'com.shop',
       account: '123456789012',
-      time: '2026-01-01T00:00:00Z',
-      region: 'us-east-1',
-      resources: [],
-      detail: { total: 120 },
+      time: '2026-01-02T03:04:05Z',
+      region: 'eu-west-1',
+      resources: ['arn:aws:s3:::a'],
+      detail: { total: 101 },
     };
-    for (const event of [cloudEvent, eventBridge]) {
-      const res = await request(bus.url, 'POST', '/patterns/test', { pattern: AWS_PATTERN, event });
-      assert.deepEqual(res.body, { matches: true });
-    }
-    const small = await request(bus.url, 'POST', '/patterns/test', {
+    const hit = await request(bus.url, 'POST', '/patterns/test', {
+      pattern: { ...AWS_PATTERN, resources: ['arn:aws:s3:::a'], region: ['eu-west-1'] },
+      event,
+    });
+    assert.deepEqual(hit.body, { matches: true });
+    const miss = await request(bus.url, 'POST', '/patterns/test', {
       pattern: AWS_PATTERN,
-      event: { ...eventBridge, detail: { total: 90 } },
+      event: { ...event, detail: { total: 100 } },
     });
-    assert.equal(small.body.matches, false);
-    assert.equal(small.body.explanation[0].path, 'data.total');
-    const mixed = await request(bus.url, 'POST', '/patterns/test', {
-      pattern: { ...AWS_PATTERN, type: ['order.created'] },
-      event: cloudEvent,
-    });
-    assert.equal(mixed.status, 400);
-    assert.equal(mixed.body.error.code, 'InvalidPattern');
-    assert.equal(mixed.body.error.path, 'pattern.type');
+    assert.equal(miss.body.matches, false);
+    assert.equal(miss.body.explanation[0].path, 'data.total');
   });
 
-  it('routes, simulates and replays the AWS pattern; a target of format eventbridge gets EventBridge JSON', async () => {
-    const put = await request(bus.url, 'PUT', '/rules/eb-orders', {
-      pattern: AWS_PATTERN,
-      targets: [
-        { id: 'shaped', type: 'http', url: `${sink.url}/shaped`, format: 'eventbridge' },
-        {
-          id: 'picked',
-          type: 'http',
-          url: `${sink.url}/picked`,
-          input: {
-            paths: { total: '$.detail.total', resource: '$.resources[0]' },
-            template: '{"total": <total>, "resource": "<resource>", "rule": "<aws.events.rule-arn>"}',
-          },
-        },
-      ],
+  test('refuses what cannot be: two names for one field, the eventbridge format where it cannot apply', async () => {
+    const clash = await request(bus.url, 'PUT', '/rules/clash', {
+      pattern: { detail: { a: [1] }, data: { b: [2] } },
+      targets: [{ id: 'h', type: 'http', url: `${sink.url}/x` }],
     });
-    assert.equal(put.status, 201, JSON.stringify(put.body));
-    assert.deepEqual(put.body.pattern, AWS_PATTERN, 'the rule keeps its pattern as written');
-    assert.equal(put.body.targets[0].format, 'eventbridge');
-
-    for (const [id, total] of [
-      ['o-1', 120],
-      ['o-2', 90],
-    ] as const) {
-      const res = await request(bus.url, 'POST', '/events', orderText(id, total), {
-        'content-type': 'application/cloudevents+json',
+    assert.equal(clash.status, 400);
+    assert.equal(clash.body.error.code, 'InvalidPattern');
+    assert.match(clash.body.error.message, /"detail" and "data" both name/);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ type: 'kafka', topic: 't', format: 'eventbridge' }, 'targets[0].format'],
+      [{ type: 'http', url: `${sink.url}/x`, mode: 'structured', format: 'eventbridge' }, 'targets[0].mode'],
+      [
+        { type: 'http', url: `${sink.url}/x`, batch: { maxSize: 2 }, format: 'eventbridge' },
+        'targets[0].batch',
+      ],
+      [{ type: 'http', url: `${sink.url}/x`, format: 'json' }, 'targets[0].format'],
+    ];
+    for (const [target, field] of cases) {
+      const res = await request(bus.url, 'PUT', '/rules/bad-format', {
+        pattern: { source: ['x'] },
+        targets: [{ id: 't', ...target }],
       });
-      assert.equal(res.status, 202, JSON.stringify(res.body));
+      assert.equal(res.status, 400, JSON.stringify(target));
+      assert.equal(res.body.error.code, 'InvalidRule');
+      assert.equal(res.body.error.field, field, res.body.error.message);
     }
-    const amz = await request(
-      bus.url,
-      'POST',
-      '/',
-      JSON.stringify({
-        Entries: [
-          {
-            Source: 'com.shop',
-            DetailType: 'order.created',
-            Detail: '{"total": 300, "ref": 9007199254740993}',
-          },
-        ],
-      }),
-      AMZ,
-    );
-    assert.equal(amz.body.FailedEntryCount, 0);
-    const fromPutEvents = amz.body.Entries[0].EventId as string;
-
-    await waitFor(
-      () => at('/shaped').length === 2 && at('/picked').length === 2,
-      'two orders at both targets',
-    );
-    const bodies = at('/shaped').map((r) => r.body.toString('utf8'));
-    for (const text of bodies) assert.match(text, /"ref": 9007199254740993\}/);
-    const shaped = bodies.map((text) => JSON.parse(text)).sort((a, b) => a.detail.total - b.detail.total);
-    assert.deepEqual(
-      shaped.map((e) => [e.id, e['detail-type'], e.account, e.region, e.resources, e.detail.total]),
-      [
-        ['o-1', 'order.created', '000000000000', 'us-east-1', ['arn:aws:shop:::order/o-1'], 120],
-        [fromPutEvents, 'order.created', '000000000000', 'us-east-1', [], 300],
-      ],
-    );
-    assert.equal(shaped[0].time, '2026-05-01T10:00:00.123456Z');
-    assert.equal(at('/shaped')[0]?.headers['ce-id'], undefined);
-    const picked = at('/picked').map((r) => JSON.parse(r.body.toString('utf8')));
-    assert.deepEqual(
-      picked.sort((a, b) => a.total - b.total),
-      [
-        {
-          total: 120,
-          resource: 'arn:aws:shop:::order/o-1',
-          rule: 'arn:aws:events:us-east-1:000000000000:rule/eb-orders',
-        },
-        { total: 300, resource: '', rule: 'arn:aws:events:us-east-1:000000000000:rule/eb-orders' },
-      ],
-    );
-
-    const simulated = await request(bus.url, 'POST', '/rules/eb-orders/simulate', ALL_TIME);
-    assert.equal(simulated.status, 200, JSON.stringify(simulated.body));
-    assert.deepEqual([simulated.body.scanned, simulated.body.matched], [3, 2]);
-    const narrower = await request(bus.url, 'POST', '/rules/eb-orders/simulate', {
-      ...ALL_TIME,
-      pattern: { 'detail-type': ['order.created'], detail: { total: [{ numeric: ['>', 200] }] } },
-    });
-    assert.equal(narrower.body.matched, 1);
-    assert.equal(narrower.body.sample[0].id, fromPutEvents);
-
-    const replay = await request(bus.url, 'POST', '/replays', {
-      ...ALL_TIME,
-      rule: 'eb-orders',
-      name: 'again',
-    });
-    assert.equal(replay.status, 202, JSON.stringify(replay.body));
-    assert.equal(replay.body.events, 2);
-    await waitFor(() => at('/shaped').length === 4, 'the replayed orders');
-    const replayed = at('/shaped')
-      .slice(2)
-      .map((r) => JSON.parse(r.body.toString('utf8')));
-    assert.deepEqual(
-      replayed.map((e) => e['replay-name']),
-      ['again', 'again'],
-    );
-    assert.equal(Object.keys(replayed[0]).at(-1), 'replay-name');
   });
 });

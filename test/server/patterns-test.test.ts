@@ -9,16 +9,6 @@ import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 
 const AMZ = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.TestEventPattern' };
 
-/** The members TestEventPattern requires of an event, as AWS does. */
-const ENVELOPE = {
-  id: 'e-1',
-  'detail-type': 'order.placed',
-  source: 'com.shop',
-  account: '123456789012',
-  time: '2026-01-01T00:00:00Z',
-  region: 'us-east-1',
-};
-
 /** `{"a":{"a":…}}` as JSON text, `depth` levels deep (JSON.stringify would overflow the stack building it). */
 function deepText(depth: number): string {
   return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
@@ -39,16 +29,23 @@ describe('POST /patterns/test and TestEventPattern', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.matches, false);
     assert.equal(res.body.explanation[0].path, 'data.order.k63');
-    // The same rule and event in EventBridge's shape (detail for data), as TestEventPattern takes them.
-    const { data: detail } = event as { data: unknown };
+    // TestEventPattern takes the event in EventBridge's shape: the data is its detail.
+    const envelope = {
+      version: '0',
+      id: 'e-1',
+      'detail-type': 'order.placed',
+      source: 'shop',
+      account: '000000000000',
+      time: '2026-01-02T03:04:05Z',
+      region: 'us-east-1',
+      resources: [],
+      detail: (event as { data: unknown }).data,
+    };
     const amz = await request(
       bus.url,
       'POST',
       '/',
-      JSON.stringify({
-        EventPattern: JSON.stringify({ detail: (pattern as { data: unknown }).data }),
-        Event: JSON.stringify({ ...ENVELOPE, detail }),
-      }),
+      JSON.stringify({ EventPattern: JSON.stringify(pattern), Event: JSON.stringify(envelope) }),
       AMZ,
     );
     assert.equal(amz.status, 200);

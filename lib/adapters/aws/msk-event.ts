@@ -215,7 +215,7 @@ export function decodeMskEvent(event: unknown): MskPartitionBatch[] {
       try {
         const keyBytes = base64Field(record.key, `${field}.key`);
         const value = base64Field(record.value, `${field}.value`);
-        const cloudEvent = fromKafkaRecord({ key: keyBytes, value, headers }, { sourceAsText: true });
+        const cloudEvent = fromKafkaRecord({ key: keyBytes, value, headers });
         const keyText = keyBytes === null ? undefined : decodeUtf8(keyBytes);
         batchOf(record.topic, record.partition).records.push({
           partition: record.partition,

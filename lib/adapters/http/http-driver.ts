@@ -1,5 +1,6 @@
 /**
- * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured),
+ * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured) —
+ * or, to an `http` target with `format: "eventbridge"`, the event in EventBridge's shape as a plain JSON body —
  * with an `Idempotency-Key`, over undici's keep-alive pool. 2xx is delivered; 408, 429, 5xx, timeouts and
  * connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
  * refuses, is final. At most `maxResponseBytes` of an answer are read — except the answer of a target with `reply`,
@@ -8,7 +9,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
-import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import {
   DEFAULT_INGEST_LIMITS,
   parseHttpRequest,
@@ -54,36 +54,32 @@ interface Destination {
   readonly url: string;
   readonly method: 'POST' | 'PUT';
   readonly mode: 'binary' | 'structured';
-  /** Format `eventbridge`: the event's data alone (the EventBridge-shaped event), no CloudEvents binding. */
-  readonly payloadOnly: boolean;
   readonly headers: Readonly<Record<string, string>>;
 }
 
 function destinationOf(request: DeliveryRequest): Destination {
   const { target } = request;
   if (target.type === 'http') {
-    return {
-      url: target.url,
-      method: target.method,
-      mode: target.mode,
-      payloadOnly: target.format === 'eventbridge',
-      headers: target.headers ?? {},
-    };
+    return { url: target.url, method: target.method, mode: target.mode, headers: target.headers ?? {} };
   }
   if (target.type === 'bus') {
     return {
       url: `${target.url.replace(/\/+$/, '')}/events`,
       method: 'POST',
       mode: 'structured',
-      payloadOnly: false,
       headers: {},
     };
   }
   throw new TypeError(`http driver got a ${target.type} target`);
 }
 
-/** The event's data as the whole message: its content type and bytes (JSON data as its text). */
-function payloadMessage(event: CloudEvent): { headers: Record<string, string>; body: Uint8Array } {
+/** Whether the target takes the event in EventBridge's shape (the delivered event's data is that body). */
+function eventBridgeShaped(request: DeliveryRequest): boolean {
+  return request.target.type === 'http' && request.target.format === 'eventbridge';
+}
+
+/** The event's data as a plain HTTP body (its content type, no `ce-` headers): what an EventBridge target gets. */
+function bodyOnly(event: DeliveryRequest['event']): { headers: Record<string, string>; body: Uint8Array } {
   const { contentType, body } = payloadToBytes(event);
   return { headers: contentType === undefined ? {} : { 'content-type': contentType }, body };
 }
@@ -287,7 +283,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       const to = destinationOf(request);
       return send(
         to,
-        to.payloadOnly ? payloadMessage(request.event) : toHttpMessage(request.event, to.mode),
+        eventBridgeShaped(request) ? bodyOnly(request.event) : toHttpMessage(request.event, to.mode),
         { 'idempotency-key': headerSafe(request.idempotencyKey) },
         request.timeoutMs,
         request.signal,

@@ -67,10 +67,7 @@ export function recordsFromBatches(
         if (name !== null) headers.push([name.toString('utf8'), value ?? new Uint8Array(0)]);
       }
       try {
-        const event = fromKafkaRecord(
-          { key: record.key, value: record.value, headers },
-          { sourceAsText: true },
-        );
+        const event = fromKafkaRecord({ key: record.key, value: record.value, headers });
         out.push({
           partition,
           offset,

@@ -41,6 +41,11 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 const MAX_BACKOFF_MS = 5000;
 const DEDUP_PRUNE_EVERY_MS = 1000;
 const DEDUP_PRUNE_BATCH = 5000;
+/** Ids per dedup lookup statement (one statement step finds which of them were accepted within the window). */
+const DEDUP_LOOKUP_CHUNK = 32;
+/** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
+const DEDUP_LOOKUP_FEW = 4;
+const DEDUP_LOOKUP_SQL = `SELECT id, partition, offset FROM log_dedup WHERE source = ? AND accepted_at > ? AND id IN (${Array(DEDUP_LOOKUP_CHUNK).fill('?').join(', ')})`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS log_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,7 +54,7 @@ CREATE TABLE IF NOT EXISTS log_partitions (
 CREATE TABLE IF NOT EXISTS log_records (
   partition INTEGER NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, timestamp INTEGER NOT NULL,
   event TEXT NOT NULL, PRIMARY KEY (partition, offset));
-CREATE INDEX IF NOT EXISTS log_records_time ON log_records (partition, timestamp, offset);
+DROP INDEX IF EXISTS log_records_time;
 CREATE TABLE IF NOT EXISTS log_dedup (
   source TEXT NOT NULL, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, partition INTEGER NOT NULL,
   offset INTEGER NOT NULL, PRIMARY KEY (source, id));
@@ -62,6 +67,28 @@ CREATE TABLE IF NOT EXISTS log_commits (
 const RECENT_MAX_EVENTS = 8192;
 /** …and how many characters of their stored text, at most. */
 const RECENT_MAX_CHARS = 16 * 1024 * 1024;
+
+/** An event on its way into the log: its partition key, stored text, and record timestamp once appended. */
+interface Prepared {
+  readonly event: CloudEvent;
+  readonly key: string;
+  readonly text: string;
+  timestamp: number;
+}
+
+/** Appends that share one write: their events in call order, and the write's answer for all of them. */
+interface PendingAppend {
+  readonly items: Prepared[];
+  readonly done: Promise<AppendResult[]>;
+}
+
+/** A record of `#recent`: what a read answers for it, and the size of its stored text. */
+interface Recent {
+  readonly event: CloudEvent;
+  readonly key: string;
+  readonly timestamp: number;
+  readonly chars: number;
+}
 
 /** Wake-ups of idle subscriptions after local appends, keyed by database file (several logs on one file). */
 const appendListeners = new Map<string, Set<(partitions: ReadonlySet<number>) => void>>();
@@ -87,15 +114,18 @@ export class SqliteEventLog implements EventLog {
   #lastDedupPrune = 0;
   #closed = false;
   /**
-   * The events this log appended most recently, by `offset * partitions + partition`, oldest first: a subscription
-   * reading them moments later takes the validated object instead of scanning its stored text again. Filled at
-   * commit (a rolled-back append leaves nothing), bounded by `RECENT_MAX_EVENTS` and `RECENT_MAX_CHARS`.
+   * The records this log appended most recently, by `offset * partitions + partition`, oldest first: a subscription
+   * reading them moments later takes them from here (the validated event object, not its stored text scanned
+   * again; and no rows read at all when every record it asks for is here). Filled at commit (a rolled-back append
+   * leaves nothing), bounded by `RECENT_MAX_EVENTS` and `RECENT_MAX_CHARS`, emptied when retention deletes records.
    */
-  readonly #recent = new Map<number, { readonly event: CloudEvent; readonly chars: number }>();
+  readonly #recent = new Map<number, Recent>();
   /** The keys of `#recent` oldest first, from `#recentHead` on (a queue: a Map's oldest entry is slow to find once many are deleted). */
   #recentOrder: number[] = [];
   #recentHead = 0;
   #recentChars = 0;
+  /** The appends of this tick whose write has not run yet, by dedup window (see `#startBatch`). */
+  readonly #pending = new Map<number, PendingAppend>();
 
   constructor(db: SqliteDatabase, options: SqliteEventLogOptions = {}) {
     this.#db = db;
@@ -145,23 +175,54 @@ export class SqliteEventLog implements EventLog {
         }
       }
     }
-    const prepared = events.map((event) => ({
+    const prepared: Prepared[] = events.map((event) => ({
       event,
       key: partitionKeyOf(event),
       text: serializeEvent(event),
+      timestamp: 0,
     }));
     if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
+    const batch = this.#pending.get(windowMs) ?? this.#startBatch(windowMs);
+    const start = batch.items.length;
+    for (const item of prepared) batch.items.push(item);
+    return batch.done.then((results) => results.slice(start, start + prepared.length));
+  }
+
+  /**
+   * One write for every append of this tick (with the same dedup window), in the order they were called: each call
+   * cost a lookup, an insert and a partition head read and update of its own (most of a single event's append).
+   * The events of later calls are duplicates of earlier ones as if each had been a write of its own, and a failure
+   * fails them all, as it failed the whole group commit before.
+   */
+  #startBatch(windowMs: number): PendingAppend {
+    const items: Prepared[] = [];
     const touched = new Set<number>();
+    const forget = () => {
+      if (this.#pending.get(windowMs)?.items === items) this.#pending.delete(windowMs);
+    };
     // Subscribers are woken at commit, before the fsync that the producer's answer waits for: routing starts while
     // the disk catches up. Were the append then lost to a power cut, the producer got no answer and sends again, so
     // an event delivered early is at worst delivered twice (at-least-once); an exactly-once claim is durable and,
     // coming later in the same WAL, makes the append durable before the target runs.
-    return this.#db.write(() => this.#appendNow(prepared, windowMs, touched), {
-      onCommit: (results) => {
-        this.#remember(prepared, results);
-        notifyAppend(this.#db.path, touched);
+    const done = this.#db.write(
+      () => {
+        forget();
+        return this.#appendNow(items, windowMs, touched);
       },
-    });
+      {
+        // It refuses nothing once it writes (a failure of SQLite fails the whole group commit).
+        atomic: true,
+        onCommit: (results) => {
+          this.#remember(items, results);
+          notifyAppend(this.#db.path, touched);
+        },
+      },
+    );
+    // A write refused before it ran (the database closed) must not take the appends that come after it.
+    done.then(forget, forget);
+    const batch = { items, done };
+    this.#pending.set(windowMs, batch);
+    return batch;
   }
 
   async read(partition: number, fromOffset: number, limit: number): Promise<LogRecord[]> {
@@ -229,14 +290,10 @@ export class SqliteEventLog implements EventLog {
       );
     }
     const ends = this.#endOffsetsNow();
-    return ends.map(({ partition, offset: end }) => {
-      const row = this.#db.get(
-        'SELECT offset FROM log_records WHERE partition = ? AND timestamp >= ? ORDER BY timestamp, offset LIMIT 1',
-        partition,
-        timestamp,
-      );
-      return { partition, offset: row === undefined ? end : Number(row.offset) };
-    });
+    return ends.map(({ partition, offset: end }) => ({
+      partition,
+      offset: this.#firstAtOrAfter(partition, timestamp, end),
+    }));
   }
 
   async endOffsets(): Promise<Position[]> {
@@ -265,26 +322,38 @@ export class SqliteEventLog implements EventLog {
         },
       );
     }
-    return this.#db.write(() => {
-      let removed = 0;
-      for (let partition = 0; partition < this.partitions; partition += 1) {
-        const row = this.#db.get('SELECT min(offset) AS low FROM log_commits WHERE partition = ?', partition);
-        const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
-        removed += this.#db.run(
-          'DELETE FROM log_records WHERE partition = ? AND timestamp < ? AND offset < ?',
-          partition,
-          timestamp,
-          low,
-        );
-      }
-      if (this.#maxDedupWindowMs > 0) {
-        this.#db.run(
-          'DELETE FROM log_dedup WHERE accepted_at <= ?',
-          this.#clock.now() - this.#maxDedupWindowMs,
-        );
-      }
-      return removed;
-    });
+    return this.#db.write(
+      () => {
+        let removed = 0;
+        for (const { partition, offset: end } of this.#endOffsetsNow()) {
+          const row = this.#db.get(
+            'SELECT min(offset) AS low FROM log_commits WHERE partition = ?',
+            partition,
+          );
+          const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
+          // The records before `timestamp` are a prefix of the partition (timestamps never decrease in it).
+          const before = this.#firstAtOrAfter(partition, timestamp, end);
+          removed += this.#db.run(
+            'DELETE FROM log_records WHERE partition = ? AND offset < ?',
+            partition,
+            Math.min(before, low),
+          );
+        }
+        if (this.#maxDedupWindowMs > 0) {
+          this.#db.run(
+            'DELETE FROM log_dedup WHERE accepted_at <= ?',
+            this.#clock.now() - this.#maxDedupWindowMs,
+          );
+        }
+        return removed;
+      },
+      {
+        // A read served from memory must not answer records retention has deleted.
+        onCommit: (removed) => {
+          if (removed > 0) this.#forgetRecent();
+        },
+      },
+    );
   }
 
   /** Stops every subscription (waiting for running handlers); the database stays open for its owner. */
@@ -325,12 +394,42 @@ export class SqliteEventLog implements EventLog {
           offset,
         );
       },
-      { durable: false },
+      { durable: false, atomic: true },
     );
+  }
+
+  /**
+   * The first offset of `partition` whose record's timestamp is at or after `timestamp`, else `end` (the partition's
+   * next offset). Record timestamps never decrease within a partition, so this is a binary search over offsets: a
+   * few primary-key lookups, where an index on time cost every append a b-tree insert (and its page in each commit).
+   */
+  #firstAtOrAfter(partition: number, timestamp: number, end: number): number {
+    const next = (offset: number) =>
+      this.#db.get(
+        'SELECT offset, timestamp FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT 1',
+        partition,
+        offset,
+      );
+    const first = next(0);
+    if (first === undefined) return end;
+    let low = Number(first.offset);
+    let high = end;
+    while (low < high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const row = next(middle);
+      if (row === undefined || Number(row.timestamp) >= timestamp) high = middle;
+      else low = Number(row.offset) + 1;
+    }
+    // Retention only ever deletes a prefix, so offsets are dense from the first; were one missing, the answer is the
+    // record at or after where the search ended.
+    const found = next(low);
+    return found === undefined ? end : Number(found.offset);
   }
 
   /** @internal Reads without the open check, for subscriptions finishing after close began. */
   readNow(partition: number, fromOffset: number, limit: number): LogRecord[] {
+    const recent = this.#readRecent(partition, fromOffset, limit);
+    if (recent !== undefined) return recent;
     const rows = this.#db.all(
       'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
       partition,
@@ -349,17 +448,38 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
-  /** Keeps the events an append committed (not its duplicates) for the subscriptions about to read them. */
-  #remember(
-    prepared: ReadonlyArray<{ event: CloudEvent; text: string }>,
-    results: readonly AppendResult[],
-  ): void {
+  /**
+   * The records from `fromOffset` on when every one of them (up to `limit`, up to the partition's end) is in
+   * `#recent`: offsets are dense, so the partition's next offset (one row) says which there are. Else undefined.
+   */
+  #readRecent(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
+    if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
+    const row = this.#db.get('SELECT next_offset FROM log_partitions WHERE partition = ?', partition);
+    const end = Math.min(Number(row?.next_offset ?? 0), fromOffset + limit);
+    const records: LogRecord[] = [];
+    for (let offset = fromOffset; offset < end; offset++) {
+      const item = this.#recent.get(offset * this.partitions + partition);
+      if (item === undefined) return undefined;
+      records.push({ partition, offset, key: item.key, timestamp: item.timestamp, event: item.event });
+    }
+    return records;
+  }
+
+  #forgetRecent(): void {
+    this.#recent.clear();
+    this.#recentOrder = [];
+    this.#recentHead = 0;
+    this.#recentChars = 0;
+  }
+
+  /** Keeps the records an append committed (not its duplicates) for the subscriptions about to read them. */
+  #remember(prepared: readonly Prepared[], results: readonly AppendResult[]): void {
     for (const [i, result] of results.entries()) {
       const item = prepared[i];
       if (result.duplicate || item === undefined) continue;
       const chars = item.text.length;
       const key = result.position.offset * this.partitions + result.position.partition;
-      this.#recent.set(key, { event: item.event, chars });
+      this.#recent.set(key, { event: item.event, key: item.key, timestamp: item.timestamp, chars });
       this.#recentOrder.push(key);
       this.#recentChars += chars;
     }
@@ -377,11 +497,7 @@ export class SqliteEventLog implements EventLog {
     }
   }
 
-  #appendNow(
-    prepared: ReadonlyArray<{ event: CloudEvent; key: string; text: string }>,
-    windowMs: number,
-    touched: Set<number>,
-  ): AppendResult[] {
+  #appendNow(prepared: readonly Prepared[], windowMs: number, touched: Set<number>): AppendResult[] {
     const now = this.#clock.now();
     this.#pruneDedupLazily(now);
     const heads = new Map<number, { next: number; last: number }>();
@@ -397,48 +513,43 @@ export class SqliteEventLog implements EventLog {
       }
       return h;
     };
+    // The keys accepted within the window (read a chunk at a time), then those this append takes: a repeat of
+    // either is a duplicate, answered with the position of the copy that was accepted.
+    const taken = windowMs > 0 ? this.#acceptedSince(prepared, now - windowMs) : undefined;
     const results: AppendResult[] = [];
     const records: [number, number, string, number, string][] = [];
-    for (const { event, key, text } of prepared) {
-      const partition = partitionFor(key, this.partitions);
-      const h = head(partition);
-      const offset = h.next;
-      if (windowMs > 0) {
-        // One conditional upsert both checks and records: it changes nothing when the key was accepted within
-        // the window (a duplicate, also within this batch), else it takes the key for this append.
-        const taken = this.#db.run(
-          `INSERT INTO log_dedup (source, id, accepted_at, partition, offset) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition,
-             offset = excluded.offset WHERE log_dedup.accepted_at <= ?`,
-          event.source,
-          event.id,
-          now,
-          partition,
-          offset,
-          now - windowMs,
-        );
-        if (taken === 0) {
-          const seen = this.#db.get(
-            'SELECT partition, offset FROM log_dedup WHERE source = ? AND id = ?',
-            event.source,
-            event.id,
-          );
-          results.push({
-            duplicate: true,
-            ...(seen === undefined
-              ? {}
-              : { position: { partition: Number(seen.partition), offset: Number(seen.offset) } }),
-          });
+    const keys: [string, string, number, number, number][] = [];
+    for (const item of prepared) {
+      const { event, key, text } = item;
+      if (taken !== undefined) {
+        const position = taken.get(event.source)?.get(event.id);
+        if (position !== undefined) {
+          results.push({ duplicate: true, position });
           continue;
         }
       }
+      const partition = partitionFor(key, this.partitions);
+      const h = head(partition);
+      const offset = h.next;
+      const position = { partition, offset };
+      if (taken !== undefined) {
+        positionsOf(taken, event.source).set(event.id, position);
+        keys.push([event.source, event.id, now, partition, offset]);
+      }
       const timestamp = Math.max(now, h.last);
+      item.timestamp = timestamp;
       records.push([partition, offset, key, timestamp, text]);
       h.next = offset + 1;
       h.last = timestamp;
       touched.add(partition);
-      results.push({ duplicate: false, position: { partition, offset } });
+      results.push({ duplicate: false, position });
     }
+    // A key that is in the table is older than the window: this append takes it over.
+    this.#db.insertRows(
+      'INSERT INTO log_dedup (source, id, accepted_at, partition, offset)',
+      keys,
+      'ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition, offset = excluded.offset',
+    );
     this.#db.insertRows('INSERT INTO log_records (partition, offset, key, timestamp, event)', records);
     for (const [partition, h] of heads) {
       this.#db.run(
@@ -449,6 +560,55 @@ export class SqliteEventLog implements EventLog {
       );
     }
     return results;
+  }
+
+  /**
+   * The positions of the keys among `prepared` accepted after `since` (within the dedup window), by source then
+   * id: one lookup per `DEDUP_LOOKUP_CHUNK` ids of a source (a short chunk is padded with its last id, a very short
+   * one looked up an id at a time).
+   */
+  #acceptedSince(
+    prepared: ReadonlyArray<{ event: CloudEvent }>,
+    since: number,
+  ): Map<string, Map<string, Position>> {
+    const bySource = new Map<string, string[]>();
+    for (const { event } of prepared) {
+      const ids = bySource.get(event.source);
+      if (ids === undefined) bySource.set(event.source, [event.id]);
+      else ids.push(event.id);
+    }
+    const taken = new Map<string, Map<string, Position>>();
+    const lookup = this.#db.statement(DEDUP_LOOKUP_SQL);
+    for (const [source, ids] of bySource) {
+      for (let i = 0; i < ids.length; i += DEDUP_LOOKUP_CHUNK) {
+        const chunk = ids.slice(i, i + DEDUP_LOOKUP_CHUNK);
+        if (chunk.length < DEDUP_LOOKUP_FEW) {
+          for (const id of chunk) {
+            const row = this.#db.get(
+              'SELECT partition, offset FROM log_dedup WHERE source = ? AND id = ? AND accepted_at > ?',
+              source,
+              id,
+              since,
+            );
+            if (row !== undefined) {
+              positionsOf(taken, source).set(id, {
+                partition: Number(row.partition),
+                offset: Number(row.offset),
+              });
+            }
+          }
+          continue;
+        }
+        while (chunk.length < DEDUP_LOOKUP_CHUNK) chunk.push(chunk[chunk.length - 1] as string);
+        for (const row of lookup.all(source, since, ...chunk)) {
+          positionsOf(taken, source).set(String(row.id), {
+            partition: Number(row.partition),
+            offset: Number(row.offset),
+          });
+        }
+      }
+    }
+    return taken;
   }
 
   /** Drops dedup entries older than the largest window seen, a bounded batch at most once a second. */
@@ -499,6 +659,16 @@ export class SqliteEventLog implements EventLog {
       throw new JunctionError('BufferUnavailable', 'the SQLite event log is closed', { retriable: true });
     }
   }
+}
+
+/** The positions by id of one source in a map of sources, made when missing. */
+function positionsOf(taken: Map<string, Map<string, Position>>, source: string): Map<string, Position> {
+  let positions = taken.get(source);
+  if (positions === undefined) {
+    positions = new Map();
+    taken.set(source, positions);
+  }
+  return positions;
 }
 
 function notifyAppend(path: string, partitions: ReadonlySet<number>): void {

@@ -1,19 +1,40 @@
-/** TraceStore on SQLite: every event's journey as rows keyed by (source, id), detail as JSON. */
+/**
+ * TraceStore on SQLite: every event's journey as rows keyed by (source, id), detail as JSON. The entries one
+ * `record` call makes for one event at one time (the router's `received` and `unmatched`, or `received` and each
+ * `matched`) share a row: the first in its columns, the others in `more` (a JSON array) — one row per routed event
+ * instead of two or more, each row three b-tree inserts.
+ */
+import type { SQLInputValue } from 'node:sqlite';
 import { JunctionError } from '../../core/errors.ts';
 import type { TraceEntry, TraceKind, TraceStore } from '../../ports.ts';
-import { parseFrozen, type Row, requireInteger, requireNumber, type SqliteDatabase } from './database.ts';
+import {
+  deepFreeze,
+  parseFrozen,
+  type Row,
+  requireInteger,
+  requireNumber,
+  type SqliteDatabase,
+} from './database.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS traces (
   seq INTEGER PRIMARY KEY, source TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
-  kind TEXT NOT NULL, rule TEXT, target TEXT, detail TEXT);
+  kind TEXT NOT NULL, rule TEXT, target TEXT, detail TEXT, more TEXT);
 CREATE INDEX IF NOT EXISTS traces_key ON traces (id, source, at);
 CREATE INDEX IF NOT EXISTS traces_at ON traces (at);
 DROP INDEX IF EXISTS traces_event;
 DROP INDEX IF EXISTS traces_id;
 `;
 
-const INSERT = 'INSERT INTO traces (source, id, at, kind, rule, target, detail)';
+const INSERT = 'INSERT INTO traces (source, id, at, kind, rule, target, detail, more)';
+
+/** An entry after the first of its row, as `more` holds it. */
+interface MoreEntry {
+  readonly kind: TraceKind;
+  readonly rule?: string;
+  readonly target?: string;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
 
 /** The SQLite TraceStore. `record` goes through the database's group commit (one write per tick). */
 export class SqliteTraceStore implements TraceStore {
@@ -22,6 +43,10 @@ export class SqliteTraceStore implements TraceStore {
   constructor(db: SqliteDatabase) {
     this.#db = db;
     db.migrate(SCHEMA);
+    // A database made before entries shared rows gets the column (its rows have none: NULL).
+    if (!db.all('PRAGMA table_info(traces)').some((column) => column.name === 'more')) {
+      db.migrate('ALTER TABLE traces ADD COLUMN more TEXT');
+    }
   }
 
   async record(entries: readonly TraceEntry[]): Promise<void> {
@@ -31,7 +56,16 @@ export class SqliteTraceStore implements TraceStore {
       });
     }
     if (entries.length === 0) return;
-    const rows = entries.map((e, i) => {
+    const rows: SQLInputValue[][] = [];
+    let row: SQLInputValue[] | undefined;
+    let more: MoreEntry[] = [];
+    const close = () => {
+      if (row === undefined) return;
+      row[7] = more.length === 0 ? null : JSON.stringify(more);
+      rows.push(row);
+      more = [];
+    };
+    for (const [i, e] of entries.entries()) {
       if (typeof e?.source !== 'string' || typeof e.id !== 'string' || typeof e.kind !== 'string') {
         throw new JunctionError('InvalidRequest', `entries[${i}] needs string source, id and kind`, {
           field: `entries[${i}]`,
@@ -46,7 +80,17 @@ export class SqliteTraceStore implements TraceStore {
           },
         );
       }
-      return [
+      if (row !== undefined && row[0] === e.source && row[1] === e.id && row[2] === e.at) {
+        more.push({
+          kind: e.kind,
+          ...(e.rule === undefined ? {} : { rule: e.rule }),
+          ...(e.target === undefined ? {} : { target: e.target }),
+          ...(e.detail === undefined ? {} : { detail: e.detail }),
+        });
+        continue;
+      }
+      close();
+      row = [
         e.source,
         e.id,
         e.at,
@@ -54,8 +98,10 @@ export class SqliteTraceStore implements TraceStore {
         e.rule ?? null,
         e.target ?? null,
         e.detail === undefined ? null : JSON.stringify(e.detail),
+        null,
       ];
-    });
+    }
+    close();
     // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
     await this.#db.write(() => this.#db.insertRows(INSERT, rows), { durable: false, atomic: true });
   }
@@ -63,11 +109,11 @@ export class SqliteTraceStore implements TraceStore {
   async get(source: string, id: string): Promise<TraceEntry[]> {
     return this.#db
       .all(
-        'SELECT source, id, at, kind, rule, target, detail FROM traces WHERE source = ? AND id = ? ORDER BY at, seq',
+        'SELECT source, id, at, kind, rule, target, detail, more FROM traces WHERE source = ? AND id = ? ORDER BY at, seq',
         source,
         id,
       )
-      .map(toEntry);
+      .flatMap(toEntries);
   }
 
   async sourcesOf(id: string, limit: number): Promise<string[]> {
@@ -77,20 +123,46 @@ export class SqliteTraceStore implements TraceStore {
       .map((row) => String(row.source));
   }
 
+  /** Deletes the entries older than `before`; answers how many (entries, not rows). */
   async prune(before: number): Promise<number> {
     requireNumber('before', before);
-    return this.#db.write(() => this.#db.run('DELETE FROM traces WHERE at < ?', before));
+    return this.#db.write(() => {
+      const row = this.#db.get(
+        'SELECT count(*) + coalesce(sum(json_array_length(more)), 0) AS n FROM traces WHERE at < ?',
+        before,
+      );
+      this.#db.run('DELETE FROM traces WHERE at < ?', before);
+      return Number(row?.n ?? 0);
+    });
   }
 }
 
-function toEntry(row: Row): TraceEntry {
-  return {
-    source: String(row.source),
-    id: String(row.id),
-    at: Number(row.at),
+/** The entries of a row: its own, then those of `more`. */
+function toEntries(row: Row): TraceEntry[] {
+  const source = String(row.source);
+  const id = String(row.id);
+  const at = Number(row.at);
+  const first: TraceEntry = {
+    source,
+    id,
+    at,
     kind: String(row.kind) as TraceKind,
     ...(row.rule === null ? {} : { rule: String(row.rule) }),
     ...(row.target === null ? {} : { target: String(row.target) }),
     ...(row.detail === null ? {} : { detail: parseFrozen<Record<string, unknown>>(row.detail) }),
   };
+  if (row.more === null || row.more === undefined) return [first];
+  const more = JSON.parse(String(row.more)) as MoreEntry[];
+  return [
+    first,
+    ...more.map((m) => ({
+      source,
+      id,
+      at,
+      kind: m.kind,
+      ...(m.rule === undefined ? {} : { rule: m.rule }),
+      ...(m.target === undefined ? {} : { target: m.target }),
+      ...(m.detail === undefined ? {} : { detail: deepFreeze(m.detail) }),
+    })),
+  ];
 }

@@ -1,12 +1,13 @@
 /**
  * Reads from JSON text only the members a set of field paths can reach: what the router needs of an event's `data`
  * to match it, without `JSON.parse` of the whole text and without the deep freeze of the value a target may read.
- * Numbers keep their lexeme where a double would lose it (`JsonNumber`, as `parseJsonPreservingNumbers` gives), so
- * the answer is the one the pattern language defines on the text.
+ * Numbers keep their lexeme where a double would lose it (`JsonNumber`) and a member written twice keeps every value
+ * (`RepeatedKey`), as `parseEventText` reads an event for the matchers (event-ruler's reading), so the answer is the
+ * one the pattern language defines on the text.
  *
  * The text must be valid JSON (a scanner checked it at ingest): this reader does not validate, it only finds ends.
  */
-import { JsonNumber } from '../pattern/json-number.ts';
+import { JsonNumber, RepeatedKey } from '../pattern/json-number.ts';
 import { loadAscii, skipInMemory } from './json-wasm.ts';
 
 /** A trie of member names: the paths whose values are wanted. Made by `fieldTrie`. */
@@ -47,8 +48,8 @@ const MEMORY_FROM = 256;
 /**
  * The value of `text` with, in every object on a path of `trie`, only the members the trie names (and members whose
  * name holds a `.`, which a pattern may address as a dotted path), kept whole where a path ends. Arrays keep every
- * element, each read against the same node. A member name repeated in one object keeps its last value, as with
- * `JSON.parse`.
+ * element, each read against the same node. A kept member written more than once in one object keeps every value
+ * (`RepeatedKey`), as `parseEventText` does.
  */
 export function selectJson(text: string, trie: FieldTrie): unknown {
   src = text;
@@ -288,8 +289,15 @@ function skipValue(): void {
   }
 }
 
-/** A member set as `JSON.parse` sets it (`__proto__` is an own member, not the prototype). */
+/**
+ * A member set as an own member (`__proto__` too, never the prototype); a name already there keeps both values, as
+ * `parseEventText` keeps them (`RepeatedKey`).
+ */
 function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (Object.hasOwn(out, key)) {
+    const seen = out[key];
+    value = new RepeatedKey(seen instanceof RepeatedKey ? [...seen.values, value] : [seen, value]);
+  }
   if (key === '__proto__') {
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   } else out[key] = value;
@@ -307,5 +315,38 @@ function parseDeep(text: string): unknown {
   } finally {
     src = saved;
     pos = savedPos;
+  }
+}
+
+/**
+ * The exact text of the member `name` of the JSON object `text` (valid JSON, checked before), its last occurrence as
+ * `JSON.parse` keeps it; `undefined` when `text` is no object or has no such member. For what a parsed value loses:
+ * a rule's pattern with its number lexemes and repeated keys.
+ */
+export function memberText(text: string, name: string): string | undefined {
+  src = text;
+  pos = 0;
+  inMemory = false;
+  try {
+    skipWhitespace();
+    if (src.charCodeAt(pos) !== 0x7b) return undefined;
+    pos++;
+    skipWhitespace();
+    let found: string | undefined;
+    if (src.charCodeAt(pos) === 0x7d) return undefined;
+    for (;;) {
+      const key = readString();
+      skipWhitespace();
+      pos++; // ':'
+      skipWhitespace();
+      const start = pos;
+      skipValue();
+      if (key === name) found = src.slice(start, pos);
+      skipWhitespace();
+      if (src.charCodeAt(pos++) === 0x7d) return found;
+      skipWhitespace();
+    }
+  } finally {
+    src = '';
   }
 }

@@ -7,7 +7,6 @@ import {
   isAttributeName,
   serializeEvent,
   show,
-  type ValidateEventOptions,
   validateEvent,
   validateEventParts,
   validateScannedEvent,
@@ -66,11 +65,10 @@ export function toKafkaRecord(event: CloudEvent, mode: 'structured' | 'binary' =
 
 /**
  * The event a Kafka record carries, in either mode (chosen by the `content-type` header, matched
- * case-insensitively). The key is not read: it is not part of the event. `options` go to validation (the bus's
- * own log reads with `sourceAsText`, as PutEvents wrote it). Throws `InvalidEvent`, `InvalidJson` or
- * `UnsupportedMediaType`.
+ * case-insensitively). The key is not read: it is not part of the event. Throws `InvalidEvent`,
+ * `InvalidJson` or `UnsupportedMediaType`.
  */
-export function fromKafkaRecord(record: KafkaRecordInput, options: ValidateEventOptions = {}): CloudEvent {
+export function fromKafkaRecord(record: KafkaRecordInput): CloudEvent {
   const headers = collectHeaders(record.headers);
   const contentType = contentTypeOf(headers);
   if (contentType !== undefined && contentType.slice(0, 23).toLowerCase() === 'application/cloudevents') {
@@ -86,8 +84,8 @@ export function fromKafkaRecord(record: KafkaRecordInput, options: ValidateEvent
       throw new JunctionError('InvalidEvent', 'a structured-mode Kafka record has an empty value');
     }
     const scanned = scanEventBody(record.value, undefined, 'record value');
-    if (scanned !== undefined) return validateScannedEvent(scanned, options);
-    return validateEvent(parseJson(decodeJsonText(record.value, 'record value'), 'record value'), options);
+    if (scanned !== undefined) return validateScannedEvent(scanned);
+    return validateEvent(parseJson(decodeJsonText(record.value, 'record value'), 'record value'));
   }
   const raw: Record<string, unknown> = {};
   const extensions = new Map<string, unknown>();
@@ -109,7 +107,7 @@ export function fromKafkaRecord(record: KafkaRecordInput, options: ValidateEvent
   const payload = payloadFromBytes(dataType, record.value ?? EMPTY);
   if (payload.data !== undefined) raw.data = payload.data;
   else if (payload.data_base64 !== undefined) raw.data_base64 = payload.data_base64;
-  return validateEventParts(raw, extensions, options);
+  return validateEventParts(raw, extensions);
 }
 
 /** Header values decoded as UTF-8 by name (names kept as sent); a repeated name or non-UTF-8 value is an error. */

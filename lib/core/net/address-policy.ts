@@ -1,6 +1,6 @@
 /** Which IP addresses an HTTP target may reach (the SSRF policy): address ranges, allow-lists, verdicts. */
 import { JunctionError } from '../errors.ts';
-import { ipBytes } from '../pattern/ip.ts';
+import { addressBytes } from './ip.ts';
 
 /** The kind of address, for the verdict's message. `public` is everything not listed here. */
 export type AddressRange =
@@ -35,7 +35,7 @@ export type AddressPolicy = (address: string) => AddressVerdict;
 
 function cidr(text: string): Cidr {
   const [address = '', bits] = text.split('/');
-  const bytes = ipBytes(address) as number[];
+  const bytes = addressBytes(address) as number[];
   return { bytes, prefix: bits === undefined ? bytes.length * 8 : Number(bits) };
 }
 
@@ -83,7 +83,7 @@ function embeddedIpv4(bytes: readonly number[]): number[] | undefined {
 /** Parses an address (IPv4, IPv6, IPv4-mapped IPv6, with or without `[]`) to its bytes, or undefined. */
 export function parseAddress(text: string): number[] | undefined {
   const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const bytes = ipBytes(bare.replace(/%.*$/, '')); // a zone id (`fe80::1%eth0`) does not change the range
+  const bytes = addressBytes(bare.replace(/%.*$/, '')); // a zone id (`fe80::1%eth0`) does not change the range
   if (bytes === undefined) return undefined;
   return embeddedIpv4(bytes) ?? bytes;
 }

@@ -1,7 +1,15 @@
 /** Validates an EventBridge event pattern and compiles it into sub-patterns, with errors that say where and why. */
 import { JunctionError } from '../errors.ts';
-import { cidrRange } from './ip.ts';
-import { comparableValue, isJsonNumber, JsonNumber, numberParts } from './json-number.ts';
+import { cidrRange, ipKey } from './ip.ts';
+import {
+  comparableValue,
+  isJsonNumber,
+  JsonNumber,
+  numberParts,
+  OrderedObject,
+  parseOrderedJson,
+} from './json-number.ts';
+import { caseForms } from './leaf.ts';
 import { MAX_PATH_SEGMENTS, nestsDeeperThan } from './limits.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { DEFAULT_PATTERN_LIMITS } from './model.ts';
@@ -17,6 +25,29 @@ const OPERATORS = new Set([
   'numeric',
   'exists',
   'cidr',
+]);
+
+/**
+ * Names event-ruler reserves inside `$or`, at any depth below it (the operators, numeric comparisons and names kept
+ * for future operators): a field of that name there is invalid.
+ */
+const RESERVED_IN_OR = new Set([
+  ...OPERATORS,
+  '=',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'regex',
+  'not-wildcard',
+  'not-equals-ignore-case',
+  'date-after',
+  'date-on-or-after',
+  'date-before',
+  'date-on-or-before',
+  'in-date-range',
+  'ip-address-in-range',
+  'ip-address-not-in-range',
 ]);
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
@@ -40,8 +71,24 @@ export function show(value: unknown): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof JsonNumber)
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof JsonNumber) &&
+    !(value instanceof OrderedObject)
   );
+}
+
+/** A JSON object of the pattern: a plain object, or one read from text with its members in order. */
+type PatternObject = Record<string, unknown> | OrderedObject;
+
+function isPatternObject(value: unknown): value is PatternObject {
+  return value instanceof OrderedObject || isPlainObject(value);
+}
+
+/** The members of a pattern object in the order written (repeated keys included, for one read from text). */
+function entriesOf(value: PatternObject): readonly (readonly [string, unknown])[] {
+  return value instanceof OrderedObject ? value.entries : Object.entries(value);
 }
 
 /** A field before same-path merging: `absent` when `exists: false` is one of its alternatives. */
@@ -69,9 +116,13 @@ class Compiler {
   }
 
   /** An object level of the pattern as a list of alternative conjunctions. */
+  /**
+   * `prefix` is the path of the object (undefined at the top: a key `""` there is a path of its own); `inOr` whether
+   * it sits in a `$or` branch, where event-ruler's reserved names are no field names.
+   */
   object(
-    value: Record<string, unknown>,
-    prefix: string,
+    value: PatternObject,
+    prefix: string | undefined,
     where: string,
     depth: number,
     inOr: boolean,
@@ -79,21 +130,20 @@ class Compiler {
     if (depth > this.limits.maxDepth) {
       this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
     }
-    const keys = Object.keys(value);
-    if (keys.length === 0) this.fail(where, 'Empty objects are not allowed');
+    const entries = entriesOf(value);
+    if (entries.length === 0) this.fail(where, 'Empty objects are not allowed');
     let alternatives: Alternative[] = [{ fields: [] }];
-    for (const key of keys) {
-      const child = value[key];
+    for (const [key, child] of entries) {
       const at = childPath(where, key);
       let next: Alternative[];
       if (key === '$or') {
         next = this.or(child, prefix, at, depth);
       } else {
-        if (inOr && OPERATORS.has(key)) {
-          this.fail(at, `${key} is a reserved operator name and cannot be used as a field inside $or`);
+        if (inOr && RESERVED_IN_OR.has(key)) {
+          this.fail(at, `${key} is a reserved name and cannot be used as a field inside $or`);
         }
-        const path = prefix === '' ? key : `${prefix}.${key}`;
-        if (isPlainObject(child)) next = this.object(child, path, at, depth + 1, false);
+        const path = prefix === undefined ? key : `${prefix}.${key}`;
+        if (isPatternObject(child)) next = this.object(child, path, at, depth + 1, inOr);
         else if (Array.isArray(child)) next = this.values(child, path, at, depth + 1);
         else {
           this.fail(at, `a field must hold an object or an array of match values, received ${show(child)}`);
@@ -123,7 +173,7 @@ class Compiler {
     return out;
   }
 
-  or(value: unknown, prefix: string, where: string, depth: number): Alternative[] {
+  or(value: unknown, prefix: string | undefined, where: string, depth: number): Alternative[] {
     if (!Array.isArray(value)) {
       this.fail(where, `$or must be an array of at least 2 pattern objects, received ${show(value)}`);
     }
@@ -133,7 +183,7 @@ class Compiler {
     const out: Alternative[] = [];
     value.forEach((branch, i) => {
       const at = childPath(where, i);
-      if (!isPlainObject(branch)) {
+      if (!isPatternObject(branch)) {
         this.fail(at, `each $or branch must be a pattern object, received ${show(branch)}`);
       }
       for (const alt of this.object(branch, prefix, at, depth + 1, true)) {
@@ -168,7 +218,10 @@ class Compiler {
   }
 
   matcher(item: unknown, where: string, depth: number): Matcher | 'absent' {
-    if (typeof item === 'string') return { kind: 'string', value: item };
+    if (typeof item === 'string') {
+      const ip = ipKey(item);
+      return ip === undefined ? { kind: 'string', value: item } : { kind: 'string', value: item, ip };
+    }
     if (isJsonNumber(item)) {
       const parts = numberParts(item);
       return { kind: 'number', lexeme: parts.lexeme, value: parts.value };
@@ -180,17 +233,16 @@ class Compiler {
         `a match value must be a string, number, boolean, null or an operator object, received ${show(item)}`,
       );
     }
-    if (!isPlainObject(item)) this.fail(where, `unsupported match value ${show(item)}`);
+    if (!isPatternObject(item)) this.fail(where, `unsupported match value ${show(item)}`);
     if (depth > this.limits.maxDepth)
       this.fail(where, `the pattern is nested deeper than ${this.limits.maxDepth} levels`);
-    const keys = Object.keys(item);
-    if (keys.length === 0) this.fail(where, 'Empty objects are not allowed');
-    const op = keys[0] as string;
+    const entries = entriesOf(item);
+    if (entries.length === 0) this.fail(where, 'Empty objects are not allowed');
+    const [op, arg] = entries[0] as readonly [string, unknown];
     if (!OPERATORS.has(op)) this.fail(childPath(where, op), `Unrecognized match type ${op}`);
-    if (keys.length > 1) {
-      this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
+    if (entries.length > 1) {
+      this.fail(where, `Only one key allowed in match expression, received ${show(entries.map(([k]) => k))}`);
     }
-    const arg = item[op];
     const at = childPath(where, op);
     switch (op) {
       case 'prefix':
@@ -198,8 +250,10 @@ class Compiler {
         return this.affix(op, arg, at);
       case 'exactly':
         return { kind: 'string', value: this.string(arg, at, 'exact') };
-      case 'equals-ignore-case':
-        return { kind: 'equals-ignore-case', value: this.string(arg, at, 'equals-ignore-case') };
+      case 'equals-ignore-case': {
+        const value = this.string(arg, at, 'equals-ignore-case');
+        return { kind: 'equals-ignore-case', value, forms: caseForms(value) };
+      }
       case 'wildcard':
         return this.wildcard(arg, at);
       case 'anything-but':
@@ -231,17 +285,21 @@ class Compiler {
 
   affix(op: 'prefix' | 'suffix', arg: unknown, where: string): Matcher {
     if (typeof arg === 'string') return { kind: op, value: arg, ignoreCase: false };
-    if (isPlainObject(arg)) {
-      const keys = Object.keys(arg);
-      const key = keys[0];
-      if (key === undefined) this.fail(where, 'Empty objects are not allowed');
+    if (isPatternObject(arg)) {
+      const entries = entriesOf(arg);
+      if (entries.length === 0) this.fail(where, 'Empty objects are not allowed');
+      const [key, inner] = entries[0] as readonly [string, unknown];
       if (key !== 'equals-ignore-case') {
-        this.fail(childPath(where, String(key)), `Unsupported ${op} pattern: ${String(key)}`);
+        this.fail(childPath(where, key), `Unsupported ${op} pattern: ${key}`);
       }
-      if (keys.length > 1)
-        this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
-      const value = this.string(arg[key], childPath(where, key), 'equals-ignore-case');
-      return { kind: op, value, ignoreCase: true };
+      if (entries.length > 1) {
+        this.fail(
+          where,
+          `Only one key allowed in match expression, received ${show(entries.map(([k]) => k))}`,
+        );
+      }
+      const value = this.string(inner, childPath(where, key), 'equals-ignore-case');
+      return { kind: op, value, ignoreCase: true, forms: caseForms(value) };
     }
     return this.fail(where, `${op} match pattern must be a string, received ${show(arg)}`);
   }
@@ -283,17 +341,20 @@ class Compiler {
     }
     if (isJsonNumber(arg)) return this.anythingButList([arg], where, arg);
     if (Array.isArray(arg)) return this.anythingButList(arg, where, arg);
-    if (isPlainObject(arg)) {
-      const keys = Object.keys(arg);
-      const key = keys[0];
-      if (key === undefined) this.fail(where, 'Empty objects are not allowed');
+    if (isPatternObject(arg)) {
+      const entries = entriesOf(arg);
+      if (entries.length === 0) this.fail(where, 'Empty objects are not allowed');
+      const [key, raw] = entries[0] as readonly [string, unknown];
       const at = childPath(where, key);
       if (!['prefix', 'suffix', 'equals-ignore-case', 'wildcard'].includes(key)) {
         this.fail(at, `Unsupported anything-but pattern: ${key}`);
       }
-      if (keys.length > 1)
-        this.fail(where, `Only one key allowed in match expression, received ${show(keys)}`);
-      const raw = arg[key];
+      if (entries.length > 1) {
+        this.fail(
+          where,
+          `Only one key allowed in match expression, received ${show(entries.map(([k]) => k))}`,
+        );
+      }
       const list = Array.isArray(raw) ? raw : [raw];
       if (list.length === 0) this.fail(at, 'Empty arrays are not allowed');
       if (list.length > this.limits.maxValues) {
@@ -314,6 +375,9 @@ class Compiler {
           this.parseWildcard(v, Array.isArray(raw) ? childPath(at, i) : at),
         );
         return { kind: 'anything-but-wildcard', values, wildcards };
+      }
+      if (key === 'equals-ignore-case') {
+        return { kind: 'anything-but-equals-ignore-case', values, forms: values.map(caseForms) };
       }
       return { kind: `anything-but-${key}` as 'anything-but-prefix', values };
     }
@@ -339,14 +403,19 @@ class Compiler {
         `Inside anything but list, either all values are number or string, mixed type is not supported: ${show(shown)}`,
       );
     }
-    for (const v of list) {
+    list.forEach((v, i) => {
       if (typeof v === 'string') strings.add(v);
       else {
         const parts = numberParts(v as number | JsonNumber);
-        if (parts.value !== undefined) numbers.add(parts.value);
-        else lexemes.add(parts.lexeme);
+        if (parts.value === undefined) {
+          this.fail(
+            Array.isArray(shown) ? childPath(where, i) : where,
+            `Cannot compare number : ${parts.lexeme}`,
+          );
+        }
+        numbers.add(parts.value);
       }
-    }
+    });
     return { kind: 'anything-but', strings, lexemes, numbers, shown };
   }
 
@@ -416,25 +485,13 @@ class Compiler {
 }
 
 /**
- * Fields of one combination that name the same path become one field whose values are alternatives, as
- * EventBridge (event-ruler) does: `{"a": ["x"], "$or": [{"a": ["y"]}, …]}` accepts `a` = x or y in that branch.
+ * Of the fields of one combination that name the same path, the last one written wins, as in event-ruler
+ * (`testWithRuleOverride`): `{"$or": [{"a": ["y"]}, {"b": ["z"]}], "a": ["x"]}` requires `a` = x in both branches,
+ * and `{"a": ["x"], "a.b": …, "a": {…}}` likewise takes the later spelling. The field keeps its first position.
  */
 function merge(fields: readonly RawField[]): RawField[] {
   const byPath = new Map<string, RawField>();
-  for (const f of fields) {
-    const seen = byPath.get(f.path);
-    byPath.set(
-      f.path,
-      seen === undefined
-        ? f
-        : {
-            path: f.path,
-            source: seen.source,
-            matchers: [...seen.matchers, ...f.matchers],
-            absent: seen.absent || f.absent,
-          },
-    );
-  }
+  for (const f of fields) byPath.set(f.path, f);
   return [...byPath.values()];
 }
 
@@ -459,14 +516,8 @@ function expand(fields: readonly RawField[]): SubPattern[] {
   return subs.map((s) => ({ fields: s }));
 }
 
-/** Bytes of the value's JSON text (UTF-8), counted exactly only when the text could exceed `max`. */
-function jsonSize(value: unknown, max: number): number {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? '';
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
+/** Bytes of a text in UTF-8, counted exactly only when the text could exceed `max`. */
+function utf8Size(text: string, max: number): number {
   if (text.length * 3 <= max) return text.length;
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
@@ -481,11 +532,22 @@ function jsonSize(value: unknown, max: number): number {
   return bytes;
 }
 
+/** Bytes of the value's JSON text (UTF-8), counted exactly only when the text could exceed `max`. */
+function jsonSize(value: unknown, max: number): number {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? '';
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+  return utf8Size(text, max);
+}
+
 /** Validates and compiles a pattern; throws `JunctionError('InvalidPattern', …, { path })` on the first problem. */
 export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> = {}): CompiledPattern {
   const all: PatternLimits = { ...DEFAULT_PATTERN_LIMITS, ...limits };
   const compiler: Compiler = new Compiler(all);
-  if (!isPlainObject(pattern)) {
+  if (!isPatternObject(pattern)) {
     compiler.fail('pattern', `a pattern must be a JSON object, received ${show(pattern)}`);
   }
   // Checked first and without recursion: the size check and the compiler walk the pattern recursively.
@@ -496,7 +558,7 @@ export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> 
   if (size > all.maxBytes) {
     compiler.fail('pattern', `the pattern is ${size} bytes of JSON, more than the limit of ${all.maxBytes}`);
   }
-  const alternatives = compiler.object(pattern, '', 'pattern', 1, false);
+  const alternatives = compiler.object(pattern, undefined, 'pattern', 1, false);
   const subPatterns: SubPattern[] = [];
   for (const alternative of alternatives) {
     for (const sub of expand(merge(alternative.fields))) {
@@ -515,4 +577,37 @@ export function compilePattern(pattern: unknown, limits: Partial<PatternLimits> 
 /** Throws `JunctionError('InvalidPattern')` unless `pattern` is a valid event pattern within `limits`. */
 export function validatePattern(pattern: unknown, limits?: Partial<PatternLimits>): void {
   compilePattern(pattern, limits);
+}
+
+/**
+ * Reads a pattern's JSON text as event-ruler does: numbers keep their lexemes, and objects keep their members in
+ * the order written, repeated keys included (`{"a": {"b": [1]}, "a": {"c": [2]}}` requires both `a.b` and `a.c`;
+ * of `{"a": ["x"], "a": ["y"]}` the last wins; `{"prefix": "x", "prefix": "y"}` is invalid). The result is for
+ * `compilePattern`, `PatternIndex.add`, `matchesPattern` and `explain`. Throws `JunctionError('InvalidPattern')`
+ * when the text is not JSON, is larger than `maxBytes` or nests deeper than `maxDepth`.
+ */
+export function parsePatternText(text: string, limits: Partial<PatternLimits> = {}): unknown {
+  const all: PatternLimits = { ...DEFAULT_PATTERN_LIMITS, ...limits };
+  const size = utf8Size(text, all.maxBytes);
+  if (size > all.maxBytes) {
+    throw new JunctionError(
+      'InvalidPattern',
+      `pattern: the pattern is ${size} bytes of JSON, more than the limit of ${all.maxBytes}`,
+      {
+        path: 'pattern',
+      },
+    );
+  }
+  try {
+    return parseOrderedJson(text, all.maxDepth + 2);
+  } catch (error) {
+    throw new JunctionError('InvalidPattern', `pattern: not valid JSON: ${(error as Error).message}`, {
+      path: 'pattern',
+    });
+  }
+}
+
+/** `compilePattern(parsePatternText(text, limits), limits)`. */
+export function compilePatternText(text: string, limits: Partial<PatternLimits> = {}): CompiledPattern {
+  return compilePattern(parsePatternText(text, limits), limits);
 }

@@ -6,9 +6,9 @@
  */
 import { compilePattern } from './compile.ts';
 import { ipKey } from './ip.ts';
-import { JsonNumber } from './json-number.ts';
+import { JsonNumber, RepeatedKey } from './json-number.ts';
 import type { Leaf } from './leaf.ts';
-import { fold, leafOf, matchLeaf } from './leaf.ts';
+import { caseKey, leafOf, matchLeaf, textCaseKey } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, Matcher, PatternLimits, SubPattern } from './model.ts';
 import { normalizeEvent, satisfiesFlat, satisfiesNormalized } from './satisfy.ts';
 import { CharTrie, FilteredMap, IntervalIndex } from './structures.ts';
@@ -33,6 +33,11 @@ interface Sub {
 interface Condition {
   readonly key: string;
   readonly matcher: Matcher;
+  /**
+   * An equals-ignore-case operand of ASCII characters only: on an ASCII string, equal case keys are a match (only
+   * non-ASCII strings, such as "ſ" for "s", can share the key without being a form of the operand).
+   */
+  readonly ascii: boolean;
   readonly node: PathNode;
   readonly subs: Set<Sub>;
 }
@@ -80,6 +85,18 @@ function selectivity(m: Matcher): number {
   }
 }
 
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Whether a matcher of the equals-ignore-case family has an ASCII operand (see `Condition.ascii`). */
+function asciiOperand(m: Matcher): boolean {
+  if (m.kind === 'equals-ignore-case') return isAscii(m.value);
+  if ((m.kind === 'prefix' || m.kind === 'suffix') && m.ignoreCase) return isAscii(m.value);
+  return false;
+}
+
 function conditionKey(m: Matcher): string {
   switch (m.kind) {
     case 'anything-but':
@@ -102,6 +119,8 @@ function conditionKey(m: Matcher): string {
       return `cidr|${m.low}|${m.high}`;
     case 'literal':
       return `literal|${m.value}`;
+    case 'string':
+      return m.ip === undefined ? `string|${m.value}` : `ip|${m.ip}`;
     default:
       return `${m.kind}|${m.value}`;
   }
@@ -131,8 +150,10 @@ class AnchorIndex {
         return m.value === undefined ? [`l:${m.lexeme}`] : [];
       case 'literal':
         return [m.value === true ? 't' : m.value === false ? 'f' : 'z'];
-      case 'equals-ignore-case':
-        return [`i:${fold(m.value)}`];
+      case 'equals-ignore-case': {
+        const key = caseKey(m.value, m.forms);
+        return key === undefined ? [] : [`i:${key}`];
+      }
       default:
         return [];
     }
@@ -160,6 +181,12 @@ class AnchorIndex {
     }
     switch (m.kind) {
       case 'string': {
+        if (m.ip !== undefined) {
+          // An address: found by its key in the interval index, as a block of one address.
+          if (add) this.cidr.add({ low: m.ip, lowInclusive: true, high: m.ip, highInclusive: true, item: c });
+          else this.cidr.remove(c);
+          return;
+        }
         let set = this.strings.get(m.value);
         if (set === undefined) {
           set = new Set();
@@ -197,6 +224,12 @@ class AnchorIndex {
       }
       case 'prefix':
       case 'suffix': {
+        const key = m.ignoreCase ? caseKey(m.value, m.forms) : m.value;
+        if (key === undefined) {
+          if (add) this.scan.add(c);
+          else this.scan.delete(c);
+          return;
+        }
         const trie =
           m.kind === 'prefix'
             ? m.ignoreCase
@@ -205,7 +238,6 @@ class AnchorIndex {
             : m.ignoreCase
               ? this.suffixFolded
               : this.suffix;
-        const key = m.ignoreCase ? fold(m.value) : m.value;
         if (add) trie.add(key, c);
         else trie.remove(key, c);
         if (m.ignoreCase) this.folded += add ? 1 : -1;
@@ -228,12 +260,33 @@ class AnchorIndex {
     }
   }
 
+  /** The leaf and visitor of the lookup under way, for `#confirm` (made once, not per leaf). */
+  #leaf: Leaf | undefined;
+  #visitConfirmed: (c: Condition) => void = () => {};
+  /** Visits a condition found by case key once `matchLeaf` confirms it. */
+  readonly #confirm = (c: Condition): void => {
+    const leaf = this.#leaf as Leaf;
+    if (c.ascii) {
+      this.#asciiLeaf ??= isAscii(leaf.text);
+      if (this.#asciiLeaf) {
+        this.#visitConfirmed(c);
+        return;
+      }
+    }
+    if (matchLeaf(c.matcher, leaf)) this.#visitConfirmed(c);
+  };
+  /** Whether the leaf of the lookup under way is ASCII, once a condition asked. */
+  #asciiLeaf: boolean | undefined;
+
   #exact(key: string, visit: (c: Condition) => void): void {
     const set = this.exact.get(key);
     if (set !== undefined) for (const c of set) visit(c);
   }
 
-  /** Calls `visit` with every condition that the leaf satisfies. */
+  /**
+   * Calls `visit` with every condition that the leaf satisfies. Conditions found by case key (the
+   * equals-ignore-case family) are candidates, confirmed by `matchLeaf`.
+   */
   lookup(leaf: Leaf, visit: (c: Condition) => void): void {
     switch (leaf.kind) {
       case 's': {
@@ -243,10 +296,13 @@ class AnchorIndex {
         if (!this.prefix.isEmpty) this.prefix.collect(text, visit);
         if (!this.suffix.isEmpty) this.suffix.collect(text, visit);
         if (this.folded > 0) {
-          const folded = fold(text);
-          this.#exact(`i:${folded}`, visit);
-          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(folded, visit);
-          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(folded, visit);
+          const key = textCaseKey(text);
+          this.#leaf = leaf;
+          this.#asciiLeaf = undefined;
+          this.#visitConfirmed = visit;
+          this.#exact(`i:${key}`, this.#confirm);
+          if (!this.prefixFolded.isEmpty) this.prefixFolded.collect(key, this.#confirm);
+          if (!this.suffixFolded.isEmpty) this.suffixFolded.collect(key, this.#confirm);
         }
         if (!this.wildcard.isEmpty) {
           this.wildcard.collect(text, (c) => {
@@ -290,7 +346,7 @@ export class PatternIndex {
   #candidates: Sub[] = [];
   /** Whether the walk met an array or a dotted key, so that candidates need the array-consistent check. */
   #complex = false;
-  /** Whether the walk met a dotted key, so that the check needs the event with dotted keys merged. */
+  /** Whether the walk met a dotted or repeated key, so that the check needs the event with them merged. */
   #dotted = false;
   readonly #visit = (c: Condition): void => {
     for (const sub of c.subs) {
@@ -354,7 +410,7 @@ export class PatternIndex {
         const key = conditionKey(m);
         let c = index.conditions.get(key);
         if (c === undefined) {
-          c = { key, matcher: m, node, subs: new Set() };
+          c = { key, matcher: m, node, subs: new Set(), ascii: asciiOperand(m) };
           index.conditions.set(key, c);
           index.file(c, true);
         }
@@ -449,6 +505,13 @@ export class PatternIndex {
 
   #walk(value: unknown, node: PathNode): void {
     if (typeof value === 'object' && value !== null) {
+      if (value instanceof RepeatedKey) {
+        // A key written several times: like the spellings of a dotted key, merged before the full check.
+        this.#complex = true;
+        this.#dotted = true;
+        for (const item of value.values) this.#walk(item, node);
+        return;
+      }
       if (Array.isArray(value)) {
         this.#complex = true;
         for (const item of value) this.#walk(item, node);

@@ -1,54 +1,24 @@
-/** IP addresses and CIDR blocks as comparable keys: `4` + 8 hex digits for IPv4, `6` + 32 for IPv6. */
+/**
+ * IP addresses and CIDR blocks as comparable keys: `4` + 8 hex digits for IPv4, `6` + 32 for IPv6. What is an
+ * address follows event-ruler (Java's `InetAddress` behind its own check of the text): four dot-separated decimal
+ * numbers up to 255 (`010.0.0.1` is 10.0.0.1), or hex groups and colons only — an IPv6 text with a dotted IPv4 tail
+ * (`::ffff:10.0.0.1`) is no address to event-ruler, so it is none here.
+ */
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+import { hexGroupBytes, unmapIpv4 } from '../net/ip.ts';
+
+const IPV4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
 
 function ipv4Bytes(text: string): number[] | undefined {
   const m = IPV4.exec(text);
-  if (m === null) return undefined;
+  if (m === null || text.length > 64) return undefined;
   const bytes = m.slice(1, 5).map(Number);
   return bytes.every((b) => b <= 255) ? bytes : undefined;
 }
 
 function ipv6Bytes(text: string): number[] | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  let head = text;
-  let tail4: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.')) {
-    const v4 = ipv4Bytes(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    tail4 = v4;
-    head = text.slice(0, lastColon + 1);
-    if (head.endsWith('::')) head = `${head}`;
-    else head = head.slice(0, -1);
-  }
-  const parts = head.split('::');
-  if (parts.length > 2) return undefined;
-  const groups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = groups(parts[0] ?? '');
-  const right = parts.length === 2 ? groups(parts[1] ?? '') : [];
-  if (left === undefined || right === undefined) return undefined;
-  const wanted = 8 - tail4.length / 2;
-  let all: number[];
-  if (parts.length === 2) {
-    const missing = wanted - left.length - right.length;
-    if (missing < 1) return undefined;
-    all = [...left, ...new Array<number>(missing).fill(0), ...right];
-  } else {
-    if (left.length !== wanted) return undefined;
-    all = left;
-  }
-  const bytes: number[] = [];
-  for (const g of all) bytes.push(g >> 8, g & 0xff);
-  return [...bytes, ...tail4];
+  if (text.length > 64 || !/^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(text)) return undefined;
+  return hexGroupBytes(text, 8);
 }
 
 /** The bytes of an address: 4 for IPv4 (and IPv4-mapped IPv6, as Java's InetAddress reads it), 16 for IPv6. */
@@ -56,9 +26,7 @@ export function ipBytes(text: string): number[] | undefined {
   const v4 = ipv4Bytes(text);
   if (v4 !== undefined) return v4;
   const v6 = ipv6Bytes(text);
-  if (v6 === undefined) return undefined;
-  const mapped = v6.slice(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff;
-  return mapped ? v6.slice(12) : v6;
+  return v6 === undefined ? undefined : unmapIpv4(v6);
 }
 
 function keyOf(bytes: readonly number[]): string {

@@ -79,11 +79,51 @@ export function numberParts(value: number | JsonNumber): { lexeme: string; value
 class JsonTextError extends Error {}
 
 /**
- * Parses JSON text like `JSON.parse`, except that a number whose lexeme `JSON.parse` would lose becomes a
- * `JsonNumber`. A key repeated in one object keeps its last value, as with `JSON.parse`. Throws a SyntaxError
- * naming the offset on bad input.
+ * The values of a key written more than once in one object of an event (`{"d": "A", "d": ""}`), in the order
+ * written: `parseEventText` keeps them all, as event-ruler does; the matchers read them as several values at one
+ * path, like the spellings of a dotted key (docs/patterns.md, "Dotted keys in events").
  */
-export function parseJsonPreservingNumbers(text: string): unknown {
+export class RepeatedKey {
+  readonly values: readonly unknown[];
+
+  constructor(values: readonly unknown[]) {
+    this.values = values;
+  }
+
+  /** As JSON: the last value, as `JSON.parse` would keep it. */
+  toJSON(): unknown {
+    return this.values[this.values.length - 1];
+  }
+}
+
+/**
+ * A pattern object read from text by `parsePatternText`: its members in the order written, repeated keys included,
+ * which decide a pattern's meaning (a path given twice: the last one written wins).
+ */
+export class OrderedObject {
+  readonly entries: readonly (readonly [string, unknown])[];
+
+  constructor(entries: readonly (readonly [string, unknown])[]) {
+    this.entries = entries;
+  }
+
+  /** As JSON: a plain object (the last value of a repeated key), for messages. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of this.entries) {
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+}
+
+/** What an object of the text becomes: `last` keeps a repeated key's last value (as `JSON.parse`). */
+type ObjectMode = 'last' | 'repeated' | 'ordered';
+
+/** Objects and arrays nested deeper than this are a SyntaxError (the parser recurses). */
+const MAX_TEXT_DEPTH = 512;
+
+function parseJson(text: string, mode: ObjectMode, maxDepth: number): unknown {
   let pos = 0;
   const fail = (what: string): never => {
     throw new JsonTextError(`${what} at offset ${pos}`);
@@ -111,17 +151,30 @@ export function parseJsonPreservingNumbers(text: string): unknown {
       return fail('Bad string');
     }
   };
+  const object = (entries: [string, unknown][]): unknown => {
+    if (mode === 'ordered') return new OrderedObject(entries);
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of entries) {
+      let value = v;
+      if (mode === 'repeated' && Object.hasOwn(out, key)) {
+        const seen = out[key];
+        value = new RepeatedKey(seen instanceof RepeatedKey ? [...seen.values, v] : [seen, v]);
+      }
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
   const value = (depth: number): unknown => {
-    if (depth > 512) fail('Too deeply nested');
+    if (depth > maxDepth) fail('Too deeply nested');
     ws();
     const c = text[pos];
     if (c === '{') {
       pos++;
-      const out: Record<string, unknown> = {};
+      const entries: [string, unknown][] = [];
       ws();
       if (text[pos] === '}') {
         pos++;
-        return out;
+        return object(entries);
       }
       for (;;) {
         ws();
@@ -130,8 +183,7 @@ export function parseJsonPreservingNumbers(text: string): unknown {
         ws();
         if (text[pos] !== ':') fail("Expected ':'");
         pos++;
-        const v = value(depth + 1);
-        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+        entries.push([key, value(depth + 1)]);
         ws();
         if (text[pos] === ',') {
           pos++;
@@ -139,7 +191,7 @@ export function parseJsonPreservingNumbers(text: string): unknown {
         }
         if (text[pos] === '}') {
           pos++;
-          return out;
+          return object(entries);
         }
         fail("Expected ',' or '}'");
       }
@@ -195,4 +247,27 @@ export function parseJsonPreservingNumbers(text: string): unknown {
     if (error instanceof JsonTextError) throw new SyntaxError(error.message);
     throw error;
   }
+}
+
+/**
+ * Parses JSON text like `JSON.parse`, except that a number whose lexeme `JSON.parse` would lose becomes a
+ * `JsonNumber`. A key repeated in one object keeps its last value, as with `JSON.parse`. Throws a SyntaxError
+ * naming the offset on bad input.
+ */
+export function parseJsonPreservingNumbers(text: string): unknown {
+  return parseJson(text, 'last', MAX_TEXT_DEPTH);
+}
+
+/**
+ * Parses an event's JSON text for the matchers as event-ruler reads it: numbers keep their lexemes (`JsonNumber`)
+ * and a key written more than once keeps every value (`RepeatedKey`). Throws a SyntaxError naming the offset on
+ * bad input, or on nesting deeper than 512 levels.
+ */
+export function parseEventText(text: string): unknown {
+  return parseJson(text, 'repeated', MAX_TEXT_DEPTH);
+}
+
+/** `parseJson` with objects as `OrderedObject`s, nested at most `maxDepth` levels: for `parsePatternText`. */
+export function parseOrderedJson(text: string, maxDepth: number): unknown {
+  return parseJson(text, 'ordered', maxDepth);
 }

@@ -1,6 +1,6 @@
 /** Bounds on the JSON that reaches the matchers' recursive walks, checked without recursion. */
 import { JunctionError } from '../errors.ts';
-import { JsonNumber } from './json-number.ts';
+import { JsonNumber, OrderedObject, RepeatedKey } from './json-number.ts';
 
 /**
  * How deep an event given to the matchers may nest: levels of objects and arrays below its top-level object. The
@@ -19,8 +19,21 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
     const v = stack.pop();
     const depth = depths.pop() as number;
     if (typeof v !== 'object' || v === null || v instanceof JsonNumber) continue;
+    if (v instanceof RepeatedKey) {
+      // The values of a key written several times sit at the key's own level.
+      for (const item of v.values) {
+        stack.push(item);
+        depths.push(depth);
+      }
+      continue;
+    }
     if (depth > max) return true;
-    if (Array.isArray(v)) {
+    if (v instanceof OrderedObject) {
+      for (const [, item] of v.entries) {
+        stack.push(item);
+        depths.push(depth + 1);
+      }
+    } else if (Array.isArray(v)) {
       for (const item of v) {
         if (typeof item === 'object' && item !== null) {
           stack.push(item);

@@ -1,14 +1,33 @@
 /** The compiled form of an event pattern: a disjunction of sub-patterns, each a conjunction of field conditions. */
 import type { Wildcard } from './wildcard.ts';
 
+/**
+ * An equals-ignore-case operand as event-ruler reads it: per character (per code point), the strings that may stand
+ * for it in the event, its lower and its upper case (`["ß", "SS"]`, `["a", "A"]`, `["1"]`).
+ */
+export type CaseForms = readonly (readonly string[])[];
+
 /** One value condition on a leaf of the event. */
 export type Matcher =
-  | { readonly kind: 'string'; readonly value: string }
+  | {
+      readonly kind: 'string';
+      readonly value: string;
+      /**
+       * For a bare string that is an IP address (`"10.0.0.1"`, `"2001:db8::1"`): its key (`ipKey`). It matches any
+       * text of the same address (`"2001:DB8:0::1"`), as in event-ruler.
+       */
+      readonly ip?: string;
+    }
   | { readonly kind: 'number'; readonly lexeme: string; readonly value: number | undefined }
   | { readonly kind: 'literal'; readonly value: true | false | null }
-  | { readonly kind: 'prefix'; readonly value: string; readonly ignoreCase: boolean }
-  | { readonly kind: 'suffix'; readonly value: string; readonly ignoreCase: boolean }
-  | { readonly kind: 'equals-ignore-case'; readonly value: string }
+  | {
+      readonly kind: 'prefix' | 'suffix';
+      readonly value: string;
+      readonly ignoreCase: boolean;
+      /** With `ignoreCase`: the forms of `value`. */
+      readonly forms?: CaseForms;
+    }
+  | { readonly kind: 'equals-ignore-case'; readonly value: string; readonly forms: CaseForms }
   | { readonly kind: 'wildcard'; readonly value: string; readonly wildcard: Wildcard }
   | {
       readonly kind: 'anything-but';
@@ -19,9 +38,12 @@ export type Matcher =
       readonly numbers: ReadonlySet<number>;
       readonly shown: unknown;
     }
+  | { readonly kind: 'anything-but-prefix' | 'anything-but-suffix'; readonly values: readonly string[] }
   | {
-      readonly kind: 'anything-but-prefix' | 'anything-but-suffix' | 'anything-but-equals-ignore-case';
+      readonly kind: 'anything-but-equals-ignore-case';
       readonly values: readonly string[];
+      /** The forms of each value. */
+      readonly forms: readonly CaseForms[];
     }
   | {
       readonly kind: 'anything-but-wildcard';

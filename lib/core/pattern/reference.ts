@@ -9,7 +9,10 @@ import { leafOf, matchLeaf } from './leaf.ts';
 import type { CompiledPattern, FieldCondition, SubPattern } from './model.ts';
 import { Merged, normalizeEvent } from './satisfy.ts';
 
-/** A leaf with its dotted path and its trail: `[arrayId, index, arrayId, index, …]` of the arrays it sits in. */
+/**
+ * A leaf with its dotted path and its trail: `[arrayId, index, arrayId, index, …]` of the arrays it sits in an
+ * element of. A leaf that is itself an element of an array sits in no element of that array (as in event-ruler).
+ */
 export interface FlatLeaf {
   readonly path: string;
   readonly leaf: Leaf;
@@ -24,7 +27,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Every leaf of the event, in document order, once dotted keys are merged into nesting (`normalizeEvent`).
- * Keys join with dots; arrays add to the trail.
+ * Keys join with dots; an object or array element of an array adds to the trail.
  */
 export function flattenEvent(event: unknown): FlatLeaf[] {
   return flattenNormalized(normalizeEvent(event));
@@ -38,20 +41,23 @@ export function flattenNormalized(tree: unknown): FlatLeaf[] {
     const l = leafOf(value);
     if (l !== undefined) out.push({ path, leaf: l, trail });
   };
-  const walk = (value: unknown, path: string, trail: readonly number[]): void => {
+  /** `path` is undefined at the top (a key `""` there is a path of its own). */
+  const walk = (value: unknown, path: string | undefined, trail: readonly number[]): void => {
+    const join = (key: string) => (path === undefined ? key : `${path}.${key}`);
     if (Array.isArray(value)) {
       const id = arrays++;
       value.forEach((item, i) => {
-        walk(item, path, [...trail, id, i]);
+        const scalar = !Array.isArray(item) && !(item instanceof Merged) && !isObject(item);
+        walk(item, path, scalar ? trail : [...trail, id, i]);
       });
     } else if (value instanceof Merged) {
-      if (path !== '') for (const v of value.leaves) leaf(v, path, trail);
-      for (const [key, child] of value.children) walk(child, path === '' ? key : `${path}.${key}`, trail);
+      if (path !== undefined) for (const v of value.leaves) leaf(v, path, trail);
+      for (const [key, child] of value.children) walk(child, join(key), trail);
     } else if (isObject(value)) {
-      for (const key of Object.keys(value)) walk(value[key], path === '' ? key : `${path}.${key}`, trail);
-    } else if (path !== '') leaf(value, path, trail);
+      for (const key of Object.keys(value)) walk(value[key], join(key), trail);
+    } else if (path !== undefined) leaf(value, path, trail);
   };
-  if (isObject(tree) || tree instanceof Merged) walk(tree, '', []);
+  if (isObject(tree) || tree instanceof Merged) walk(tree, undefined, []);
   return out;
 }
 
@@ -64,7 +70,11 @@ export function consistent(a: readonly number[], b: readonly number[]): boolean 
   return true;
 }
 
-/** Whether the leaves satisfy one sub-pattern. */
+/**
+ * Whether the leaves satisfy one sub-pattern: each present field takes a matching leaf, all pairwise consistent,
+ * and an absent field has no leaf consistent with the leaves taken by the present fields before it in path order
+ * (event-ruler's order: it checks each absent field against what the fields sorted before it have chosen).
+ */
 export function satisfiesSubPattern(sub: SubPattern, leaves: readonly FlatLeaf[]): boolean {
   const present = sub.fields.filter((f) => f.mode === 'present');
   const absent = sub.fields.filter((f) => f.mode === 'absent');
@@ -73,8 +83,10 @@ export function satisfiesSubPattern(sub: SubPattern, leaves: readonly FlatLeaf[]
   );
   if (candidates.some((c) => c.length === 0)) return false;
   const chosen: (readonly number[])[] = [];
-  const absentOk = (f: FieldCondition): boolean =>
-    !leaves.some((l) => l.path === f.path && chosen.every((t) => consistent(t, l.trail)));
+  const absentOk = (f: FieldCondition): boolean => {
+    const before = chosen.filter((_, i) => (present[i] as FieldCondition).path < f.path);
+    return !leaves.some((l) => l.path === f.path && before.every((t) => consistent(t, l.trail)));
+  };
   const search = (i: number): boolean => {
     if (i === present.length) return absent.every(absentOk);
     for (const leaf of candidates[i] ?? []) {

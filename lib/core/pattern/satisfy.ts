@@ -3,7 +3,7 @@
  * event the fields name: linear in the event, no backtracking over leaves or over dotted-key spellings.
  */
 import { JunctionError } from '../errors.ts';
-import { JsonNumber } from './json-number.ts';
+import { JsonNumber, RepeatedKey } from './json-number.ts';
 import { leafOf, matchLeaf } from './leaf.ts';
 import { MAX_EVENT_DEPTH, MAX_PATH_SEGMENTS } from './limits.ts';
 import type { FieldCondition, SubPattern } from './model.ts';
@@ -47,8 +47,8 @@ function tooDeep(): never {
 }
 
 /**
- * The event with every dotted key merged into the nested spelling of its path, so that each path leads to one
- * node (the semantics of docs/patterns.md, "Dotted keys"):
+ * The event with every dotted key (and every key written more than once, `RepeatedKey`) merged into the nested
+ * spelling of its path, so that each path leads to one node (the semantics of docs/patterns.md, "Dotted keys"):
  * - objects reached by several spellings merge key by key, and values that are not objects become `leaves`;
  * - when one of the spellings holds an array, all of them together are one array: the array's elements, then the
  *   other spellings' values, each an element.
@@ -83,25 +83,33 @@ function normalize(value: unknown, depth: number, segments: number): unknown {
     const dotted = key.includes('.');
     const count = dotted ? key.split('.').length : 1;
     const v = object[key];
-    const n = segments + count > MAX_PATH_SEGMENTS ? DROPPED : normalize(v, depth + 1, segments + count);
+    let n: unknown;
+    if (segments + count > MAX_PATH_SEGMENTS) n = DROPPED;
+    else if (v instanceof RepeatedKey) {
+      n = new RepeatedKey(v.values.map((item) => normalize(item, depth + 1, segments + count)));
+    } else n = normalize(v, depth + 1, segments + count);
     if (values === undefined && (n !== v || dotted)) values = keys.slice(0, i).map((k) => object[k]);
     values?.push(n);
   }
   if (values === undefined) return object;
   const parts = new Map<string, unknown[]>();
   for (let i = 0; i < keys.length; i++) {
-    let n = values[i];
+    const n = values[i];
     if (n === DROPPED) continue;
     const key = keys[i] as string;
     let head = key;
-    if (key.includes('.')) {
-      const path = key.split('.');
-      head = path[0] as string;
-      for (let j = path.length - 1; j >= 1; j--) n = new Merged(new Map([[path[j] as string, n]]), []);
+    const spellings = n instanceof RepeatedKey ? n.values : [n];
+    for (let spelling of spellings) {
+      if (key.includes('.')) {
+        const path = key.split('.');
+        head = path[0] as string;
+        for (let j = path.length - 1; j >= 1; j--)
+          spelling = new Merged(new Map([[path[j] as string, spelling]]), []);
+      }
+      const list = parts.get(head);
+      if (list === undefined) parts.set(head, [spelling]);
+      else list.push(spelling);
     }
-    const list = parts.get(head);
-    if (list === undefined) parts.set(head, [n]);
-    else list.push(n);
   }
   const children = new Map<string, unknown>();
   for (const [key, list] of parts) children.set(key, combine(list));
@@ -206,20 +214,82 @@ function satNode(
   return true;
 }
 
+/** Whether `value` (normalized) holds any leaf at the rest of the cursor's path, in any element of any array. */
+function anyLeaf(value: unknown, c: Cursor): boolean {
+  steps++;
+  if (Array.isArray(value)) {
+    for (const item of value) if (anyLeaf(item, c)) return true;
+    return false;
+  }
+  if (c.at === c.field.segments.length) {
+    if (value instanceof Merged) return value.leaves.some((v) => leafOf(v) !== undefined);
+    return leafOf(value) !== undefined;
+  }
+  if (!(value instanceof Merged) && !isObject(value)) return false;
+  const child = childOf(value, c.field.segments[c.at] as string);
+  return child !== undefined && anyLeaf(child.value, { field: c.field, at: c.at + 1 });
+}
+
+function isScalar(value: unknown): boolean {
+  return !Array.isArray(value) && !(value instanceof Merged) && !isObject(value);
+}
+
+/**
+ * An array, as event-ruler reads it: a leaf that is an element of the array itself belongs to no element of it
+ * (only leaves inside its object and array elements do), so a field that ends here may take any such leaf. The
+ * fields that go deeper (and those that end here but take no such leaf) must all find their leaves in one element.
+ * An absent field must find no leaf that could be taken together with the present fields *before it in path order*
+ * (event-ruler checks absence in the sorted order of its fields, against what the fields before have chosen).
+ */
+function satArray(items: readonly unknown[], present: readonly Cursor[], absent: readonly Cursor[]): boolean {
+  if (absent.length === 0 && present.length > 0 && present.every((c) => c.at !== c.field.segments.length)) {
+    // The usual case: fields that all go deeper, nothing absent: one element must hold them all.
+    for (const item of items) if (!isScalar(item) && sat(item, present, absent)) return true;
+    return false;
+  }
+  const deeper: Cursor[] = [];
+  const direct: Cursor[] = [];
+  const unmet: Cursor[] = [];
+  for (const c of present) {
+    if (c.at !== c.field.segments.length) deeper.push(c);
+    else {
+      const ok = items.some((v) => {
+        const leaf = isScalar(v) ? leafOf(v) : undefined;
+        return leaf !== undefined && c.field.matchers.some((m) => matchLeaf(m, leaf));
+      });
+      (ok ? direct : unmet).push(c);
+    }
+  }
+  const attempt = (bound: readonly Cursor[]): boolean => {
+    const inside: Cursor[] = [];
+    for (const c of absent) {
+      // A scalar element at the absent field's path belongs to no element: nothing chosen can exclude it.
+      if (c.at === c.field.segments.length && items.some((v) => isScalar(v) && leafOf(v) !== undefined)) {
+        return false;
+      }
+      if (bound.some((p) => p.field.path < c.field.path)) inside.push(c);
+      else if (anyLeaf(items, c)) return false;
+    }
+    if (bound.length === 0) return true;
+    for (const item of items) if (!isScalar(item) && sat(item, bound, inside)) return true;
+    return false;
+  };
+  // The fields ending here take a scalar element when they can; taking a leaf inside an element instead only helps
+  // an absent field after them in path order, so that is tried second.
+  if (attempt([...deeper, ...unmet])) return true;
+  if (direct.length === 0 || !absent.some((a) => direct.some((d) => d.field.path < a.field.path)))
+    return false;
+  return attempt([...deeper, ...unmet, ...direct]);
+}
+
 /**
  * Whether, inside `value` (normalized), every present cursor can take a matching leaf, all of them from the same
- * element of every array they share, and no absent cursor has a leaf that could be taken alongside them.
+ * element of every array they share, and no absent cursor has a leaf that could be taken alongside the present
+ * fields before it in path order.
  */
 function sat(value: unknown, present: readonly Cursor[], absent: readonly Cursor[]): boolean {
   steps++;
-  if (Array.isArray(value)) {
-    if (present.length > 0) {
-      for (const item of value) if (sat(item, present, absent)) return true;
-      return false;
-    }
-    for (const item of value) if (!sat(item, present, absent)) return false;
-    return true;
-  }
+  if (Array.isArray(value)) return satArray(value, present, absent);
   if (value instanceof Merged || isObject(value)) return satNode(value, present, absent);
   if (present.length === 0 && absent.length === 0) return true;
   const leaf = leafOf(value);

@@ -102,6 +102,29 @@ test('checkpoints the WAL on a timer, so that it starts over instead of growing'
   }
 });
 
+test('starts the WAL over under writes that never pause, past 16 MiB of frames', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  const db = new SqliteDatabase({ dataDir: dir.path, checkpointIntervalMs: 5 });
+  try {
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const row = 'y'.repeat(20_000);
+    let written = 0;
+    // Commits back to back, without a pause for a checkpoint on another thread to catch up with.
+    for (let i = 0; i < 4_000; i++) {
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 50, row), {
+        durable: false,
+      });
+      written += row.length;
+    }
+    // Never started over, it would hold every frame (more than the 80 MB written); it keeps its largest size.
+    const wal = statSync(join(dir.path, `${DATABASE_FILE}-wal`)).size;
+    assert.ok(wal < 40 * 1024 * 1024, `the WAL holds ${wal} bytes after ${written} bytes were written`);
+  } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
 test(
   'caches prepared statements by their SQL',
   withDatabase(async (db) => {

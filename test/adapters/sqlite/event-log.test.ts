@@ -43,6 +43,41 @@ test('merges appends made in one tick into one commit', async () => {
   }
 });
 
+test('runs the appends of one tick as one write and answers each caller for its own events', async () => {
+  const h = openHarness();
+  try {
+    const log = h.stores.log;
+    const before = h.stores.database.stats.writes;
+    const calls = [
+      makeEvents(3, () => ({ source: 'urn:tick:a' })),
+      makeEvents(1, () => ({ source: 'urn:tick:b' })),
+      makeEvents(2, () => ({ source: 'urn:tick:a' })),
+    ];
+    const repeated = calls[0]![1]!;
+    const answers = await Promise.all([
+      ...calls.map((events) => log.append(events, { dedupWindowMs: 60_000 })),
+      log.append([repeated], { dedupWindowMs: 60_000 }),
+    ]);
+    assert.equal(h.stores.database.stats.writes - before, 1);
+    assert.deepEqual(
+      answers.map((results) => results.map((r) => r.duplicate)),
+      [[false, false, false], [false], [false, false], [true]],
+    );
+    assert.deepEqual(answers[3]![0]!.position, answers[0]![1]!.position);
+    const records = await readAll(log);
+    assert.equal(records.length, 6);
+    for (const [i, events] of calls.entries()) {
+      for (const [j, event] of events.entries()) {
+        const { partition, offset } = answers[i]![j]!.position!;
+        const record = records.find((r) => r.partition === partition && r.offset === offset);
+        assert.equal(record?.event.id, event.id);
+      }
+    }
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('rejects every caller of a failed flush with a retriable BufferUnavailable and commits none of it', async () => {
   const h = openHarness();
   try {
@@ -177,6 +212,68 @@ test('prunes old records but never past a group committed offset', async () => {
     assert.equal(await log.pruneBefore(h.clock.now()), 6);
     const [next] = await log.append([makeEvent({ source: 'urn:prune' })]);
     assert.deepEqual(next?.position, { partition: 0, offset: 10 });
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test("finds duplicates among many ids of several sources, each answered with the accepted copy's position", async () => {
+  const h = openHarness();
+  try {
+    const log = h.stores.log;
+    // More ids per source than one lookup takes, so earlier copies sit in several chunks (the last one padded).
+    const first = makeEvents(75, (i) => ({ source: `urn:chunks:${i % 2}` }));
+    const accepted = await log.append(first, { dedupWindowMs: 60_000 });
+    const fresh = makeEvents(40, (i) => ({ source: `urn:chunks:${i % 3}` }));
+    const again = [...first.filter((_, i) => i % 3 === 0), ...fresh, fresh[5]!, first[74]!];
+    const results = await log.append(again, { dedupWindowMs: 60_000 });
+    const expected = again.map((event, i) => {
+      const earlier = first.indexOf(event);
+      if (earlier !== -1) return { duplicate: true, position: accepted[earlier]!.position };
+      if (i === again.length - 2)
+        return { duplicate: true, position: results[again.indexOf(event)]!.position };
+      return { duplicate: false };
+    });
+    assert.deepEqual(
+      results.map((r, i) => (expected[i]!.duplicate ? r : { duplicate: r.duplicate })),
+      expected,
+    );
+    assert.equal((await readAll(log)).length, 75 + 40);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('finds offsets for a time and prunes by time without an index on time (timestamps never decrease)', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const log = h.stores.log as SqliteEventLog;
+    const t0 = h.clock.now();
+    for (let i = 0; i < 100; i++) {
+      await log.append([makeEvent({ source: 'urn:time' })]);
+      h.clock.advance(i % 3 === 0 ? 0 : 1 + (i % 7)); // runs of equal times, uneven steps
+    }
+    const records = await log.read(0, 0, 1000);
+    /** What an index on time would answer: the first record at or after `at`, else the end. */
+    const expected = (at: number, from = 0) =>
+      records.find((r) => r.offset >= from && r.timestamp >= at)?.offset ?? 100;
+    const times = [
+      t0 - 1,
+      ...records.map((r) => r.timestamp),
+      ...records.map((r) => r.timestamp + 0.5),
+      t0 + 10_000,
+    ];
+    for (const at of times)
+      assert.deepEqual(await log.offsetsForTime(at), [{ partition: 0, offset: expected(at) }]);
+    const cut = records[30]!.timestamp;
+    assert.equal(await log.pruneBefore(cut), expected(cut));
+    for (const at of times) {
+      assert.deepEqual(await log.offsetsForTime(at), [{ partition: 0, offset: expected(at, expected(cut)) }]);
+    }
+    assert.equal(
+      h.stores.database.get("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'log_records_time'")?.n,
+      0,
+    );
   } finally {
     await h.cleanup();
   }

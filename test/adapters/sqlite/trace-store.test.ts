@@ -1,6 +1,11 @@
 /** The SQLite TraceStore against the shared suite. */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { DATABASE_FILE, openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
+import type { TraceEntry } from '../../../lib/ports.ts';
+import { tempDir } from '../../helpers/paths.ts';
 import { traceStoreSuite } from '../../ports/trace-store.suite.ts';
 import { openHarness } from './harness.ts';
 
@@ -20,5 +25,65 @@ test('keeps traces across a reopen of the database', async () => {
     ]);
   } finally {
     await h.cleanup();
+  }
+});
+
+test('keeps the entries one record makes for one event at one time in one row, and answers each of them', async () => {
+  const h = openHarness();
+  try {
+    const entries: TraceEntry[] = [
+      { source: 's', id: 'e1', at: 5, kind: 'received', detail: { partition: 0, offset: 1 } },
+      { source: 's', id: 'e1', at: 5, kind: 'unmatched' },
+      { source: 's', id: 'e2', at: 5, kind: 'received', detail: { partition: 1, offset: 7 } },
+      { source: 's', id: 'e2', at: 5, kind: 'matched', rule: 'r1', detail: { targets: ['a'] } },
+      { source: 's', id: 'e2', at: 5, kind: 'matched', rule: 'r2', detail: { targets: ['b', 'c'] } },
+      { source: 's', id: 'e2', at: 6, kind: 'attempt', rule: 'r1', target: 'a' },
+    ];
+    await h.stores.traces.record(entries);
+    const rows = () => Number(h.stores.database.get('SELECT count(*) AS n FROM traces')?.n);
+    assert.equal(rows(), 3);
+    assert.deepEqual(await h.stores.traces.get('s', 'e1'), entries.slice(0, 2));
+    const e2 = await h.stores.traces.get('s', 'e2');
+    assert.deepEqual(e2, entries.slice(2));
+    assert.ok(Object.isFrozen(e2[1]?.detail) && Object.isFrozen(e2[2]?.detail?.targets));
+    // Pruning counts entries, not rows.
+    assert.equal(await h.stores.traces.prune(6), 5);
+    assert.equal(rows(), 1);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('reads a database made before entries shared rows, and adds to it', async () => {
+  const dir = tempDir('junction-traces-old-');
+  try {
+    const old = new DatabaseSync(join(dir.path, DATABASE_FILE));
+    old.exec(`CREATE TABLE traces (
+      seq INTEGER PRIMARY KEY, source TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+      kind TEXT NOT NULL, rule TEXT, target TEXT, detail TEXT);
+      INSERT INTO traces (source, id, at, kind, detail) VALUES ('s', 'x', 1, 'received', '{"offset":3}');
+      INSERT INTO traces (source, id, at, kind) VALUES ('s', 'x', 1, 'unmatched');`);
+    old.close();
+    const stores = openSqliteStores({ dataDir: dir.path });
+    try {
+      await stores.traces.record([
+        { source: 's', id: 'x', at: 2, kind: 'replayed' },
+        { source: 's', id: 'x', at: 2, kind: 'unmatched' },
+      ]);
+      assert.deepEqual(
+        (await stores.traces.get('s', 'x')).map((e) => [e.at, e.kind]),
+        [
+          [1, 'received'],
+          [1, 'unmatched'],
+          [2, 'replayed'],
+          [2, 'unmatched'],
+        ],
+      );
+      assert.equal(await stores.traces.prune(3), 4);
+    } finally {
+      await stores.close();
+    }
+  } finally {
+    dir.remove();
   }
 });

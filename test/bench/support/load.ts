@@ -2,13 +2,16 @@
  * A load generator run as its own process, so it does not share an event loop with the server it measures.
  * Modes: `single` (one binary-mode event per request), `batch` (N events per request), `rate` (single events at a
  * fixed rate, carrying their send time for latency probes), `batch-rate` (batches of N at a fixed rate of events,
- * each event carrying its send time). Prints one JSON line with its counts.
+ * each event carrying its send time), `putevents` (EventBridge PutEvents calls of N entries, the events of `batch`),
+ * `putevents-rate` (those at a fixed rate of events). With `like: 'putevents'`, `batch` and `batch-rate` send the
+ * CloudEvents a PutEvents call becomes (with `time` and `datacontenttype`), with `ids: 'uuid'` random UUIDs as ids; with `sample: N`, every Nth event's data
+ * carries `kind: "sampled"` (for a rule that matches a few). Prints one JSON line with its counts.
  */
 import { Agent, request } from 'node:http';
 
 interface Options {
   url: string;
-  mode: 'single' | 'batch' | 'rate' | 'batch-rate' | 'get';
+  mode: 'single' | 'batch' | 'rate' | 'batch-rate' | 'putevents' | 'putevents-rate' | 'get';
   seconds: number;
   concurrency: number;
   batch: number;
@@ -17,6 +20,12 @@ interface Options {
   file: string;
   /** Extra headers on every request (e.g. authorization). */
   headers?: Record<string, string>;
+  /** Every `sample`th event's data has `kind: "sampled"`. @default none */
+  sample?: number;
+  /** `putevents`: batches carry the attributes a PutEvents entry becomes (`time`, `datacontenttype`). */
+  like?: 'putevents';
+  /** `uuid`: batches carry random (version 4) UUIDs as ids, as many producers send. @default `${prefix}-${n}` */
+  ids?: 'uuid';
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -64,15 +73,27 @@ function single(extra: Record<string, unknown> = {}): Promise<number> {
   );
 }
 
+/** The data of the next event (`sequence` counts events). */
+function data(sentAt: number | undefined): Record<string, unknown> {
+  const n = ++sequence;
+  const out: Record<string, unknown> = sentAt === undefined ? { n } : { n, sentAt };
+  if (o.sample !== undefined && n % o.sample === 0) out.kind = 'sampled';
+  return out;
+}
+
 function batch(sentAt?: number): Promise<number> {
   const list = [];
   for (let i = 0; i < o.batch; i++) {
+    const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
     list.push({
       specversion: '1.0',
-      id: `${o.prefix}-${sequence++}`,
+      id,
       source: '/bench',
       type: 'bench.event',
-      data: sentAt === undefined ? { n: sequence } : { n: sequence, sentAt },
+      ...(o.like === 'putevents'
+        ? { time: new Date().toISOString(), datacontenttype: 'application/json' }
+        : {}),
+      data: data(sentAt),
     });
   }
   return send(
@@ -83,16 +104,36 @@ function batch(sentAt?: number): Promise<number> {
   );
 }
 
+/** An EventBridge PutEvents call of `batch` entries, as `@aws-sdk/client-eventbridge` sends it (unsigned). */
+function putEvents(sentAt?: number): Promise<number> {
+  const entries = [];
+  for (let i = 0; i < o.batch; i++) {
+    entries.push({ Source: '/bench', DetailType: 'bench.event', Detail: JSON.stringify(data(sentAt)) });
+  }
+  return send(
+    '/',
+    'POST',
+    { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
+    JSON.stringify({ Entries: entries }),
+  );
+}
+
 const started = performance.now();
 const deadline = started + o.seconds * 1000;
 
 async function worker(): Promise<void> {
   while (performance.now() < deadline) {
     const status =
-      o.mode === 'batch' ? await batch() : o.mode === 'get' ? await send('/', 'GET', {}, '') : await single();
+      o.mode === 'batch'
+        ? await batch()
+        : o.mode === 'putevents'
+          ? await putEvents()
+          : o.mode === 'get'
+            ? await send('/', 'GET', {}, '')
+            : await single();
     if (status >= 200 && status < 300) {
       ok++;
-      events += o.mode === 'batch' ? o.batch : 1;
+      events += o.mode === 'batch' || o.mode === 'putevents' ? o.batch : 1;
     } else failed++;
   }
 }
@@ -106,7 +147,7 @@ function percentile(p: number): number | undefined {
 }
 
 async function paced(): Promise<void> {
-  const perRequest = o.mode === 'batch-rate' ? o.batch : 1;
+  const perRequest = o.mode === 'batch-rate' || o.mode === 'putevents-rate' ? o.batch : 1;
   const interval = (1000 * perRequest) / o.rate;
   let next = performance.now();
   const inflight = new Set<Promise<void>>();
@@ -119,7 +160,13 @@ async function paced(): Promise<void> {
     while (next <= performance.now()) {
       next += interval;
       const sentAt = performance.timeOrigin + performance.now();
-      const p = (perRequest === 1 ? single({ sentAt }) : batch(sentAt)).then((status) => {
+      const call =
+        o.mode === 'putevents-rate'
+          ? putEvents(sentAt)
+          : perRequest === 1
+            ? single({ sentAt })
+            : batch(sentAt);
+      const p = call.then((status) => {
         answers.push(performance.timeOrigin + performance.now() - sentAt);
         if (status >= 200 && status < 300) {
           ok++;
@@ -133,7 +180,7 @@ async function paced(): Promise<void> {
   await Promise.all(inflight);
 }
 
-if (o.mode === 'rate' || o.mode === 'batch-rate') await paced();
+if (o.mode === 'rate' || o.mode === 'batch-rate' || o.mode === 'putevents-rate') await paced();
 else await Promise.all(Array.from({ length: o.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
 const answer = answers.length === 0 ? {} : { answerP50: percentile(50), answerP99: percentile(99) };

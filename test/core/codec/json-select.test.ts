@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type FieldTrie, fieldTrie, selectJson } from '../../../lib/core/codec/json-select.ts';
-import { JsonNumber, parseJsonPreservingNumbers } from '../../../lib/core/pattern/index.ts';
+import { JsonNumber, parseEventText, RepeatedKey } from '../../../lib/core/pattern/index.ts';
 
 /** A trie from paths (a path ending at a node makes it whole). */
 function trie(...paths: string[][]): FieldTrie {
@@ -29,6 +29,7 @@ function trie(...paths: string[][]): FieldTrie {
 /** What the selection must equal: the full value, pruned to the trie in every object on its paths. */
 function prune(value: unknown, node: FieldTrie): unknown {
   if (node.whole) return value;
+  if (value instanceof RepeatedKey) return new RepeatedKey(value.values.map((v) => prune(v, node)));
   if (Array.isArray(value)) return value.map((v) => prune(v, node));
   if (typeof value !== 'object' || value === null || value instanceof JsonNumber) return value;
   const out: Record<string, unknown> = {};
@@ -87,14 +88,21 @@ describe('selectJson', () => {
     assert.deepEqual(selectJson('{"a.b":{"c":1},"z":2}', trie(['a', 'b', 'c'])), { 'a.b': { c: 1 } });
   });
 
-  it('decodes escaped names and values, and keeps a repeated name last, as JSON.parse does', () => {
+  it('decodes escaped names and values, and keeps every value of a repeated name, as parseEventText does', () => {
     const text = '{ "k\\u0065y" : "v\\u00e9\\n" , "key": "last", "other": {"key": 1} }';
-    assert.deepEqual(selectJson(text, trie(['key'])), { key: 'last' });
+    assert.deepEqual(selectJson(text, trie(['key'])), { key: new RepeatedKey(['v\u00e9\n', 'last']) });
     assert.deepEqual(
       selectJson('{"q":"a\\\\","n":1}', trie(['n'])),
       { n: 1 },
       'a value ending in an escaped backslash',
     );
+    const repeated = '{"a":{"b":1,"z":0},"a":{"c":2},"x":1,"x":[2],"x":{"y":3},"skip":1,"skip":2}';
+    const t = trie(['a', 'b'], ['a', 'c'], ['x', 'y']);
+    assert.deepEqual(selectJson(repeated, t), prune(parseEventText(repeated), t));
+    assert.deepEqual(selectJson(repeated, t), {
+      a: new RepeatedKey([{ b: 1 }, { c: 2 }]),
+      x: new RepeatedKey([1, [2], { y: 3 }]),
+    });
   });
 
   it('keeps __proto__ as an own member, never as the prototype', () => {
@@ -157,7 +165,7 @@ describe('selectJson', () => {
           '$1',
         );
         const t = trie(...paths);
-        const expected = prune(parseJsonPreservingNumbers(text), t);
+        const expected = prune(parseEventText(text), t);
         assert.deepEqual(selectJson(text, t), expected);
         // Long enough to be stepped over in the WebAssembly module's memory (when ASCII).
         assert.deepEqual(selectJson(`${' '.repeat(300)}${text}`, t), expected);

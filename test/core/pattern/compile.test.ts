@@ -4,10 +4,12 @@ import { describe, it } from 'node:test';
 import { isJunctionError, JunctionError } from '../../../lib/core/errors.ts';
 import {
   compilePattern,
+  compilePatternText,
   DEFAULT_PATTERN_LIMITS,
   parseJsonPreservingNumbers,
   validatePattern,
 } from '../../../lib/core/pattern/index.ts';
+import { describeMatcher } from '../../../lib/core/pattern/leaf.ts';
 import { deepJson } from '../../helpers/adversarial-patterns.ts';
 
 function errorOf(pattern: unknown, limits = {}): JunctionError {
@@ -105,11 +107,21 @@ describe('validatePattern', () => {
     assert.match(errorOf({ a: [{ 'anything-but': { prefix: '' } }] }).message, /must not be empty/);
   });
 
-  it('rejects $or that is not a list of at least two objects, and operator names as $or fields', () => {
+  it('rejects $or that is not a list of at least two objects, and reserved names as fields at any depth in $or', () => {
     assert.match(errorOf({ $or: [{ a: ['1'] }] }).message, /at least 2/);
     assert.equal(errorOf({ $or: { a: ['1'] } }).path, 'pattern.$or');
     assert.equal(errorOf({ d: { $or: [{ a: ['1'] }, [{ b: ['2'] }]] } }).path, 'pattern.d.$or[1]');
-    assert.match(errorOf({ $or: [{ numeric: ['>', 1] }, { a: ['1'] }] }).message, /reserved operator name/);
+    assert.match(errorOf({ $or: [{ numeric: ['>', 1] }, { a: ['1'] }] }).message, /reserved name/);
+    // event-ruler reserves more names than the operators, and checks them at every depth below $or.
+    assert.equal(errorOf({ $or: [{ regex: [''] }, { b: [2] }] }).path, 'pattern.$or[0].regex');
+    assert.equal(errorOf({ $or: [{ q: { '<=': [1] } }, { b: [2] }] }).path, 'pattern.$or[0].q["<="]');
+    validatePattern({ regex: [''], q: { prefix: ['x'] } });
+  });
+
+  it('rejects an anything-but number it cannot compare', () => {
+    const huge = parseJsonPreservingNumbers('{"b": [{"anything-but": [1, 9007199254740993]}]}');
+    assert.equal(errorOf(huge).path, 'pattern.b[0].anything-but[1]');
+    assert.match(errorOf(huge).message, /Cannot compare number : 9007199254740993/);
   });
 
   it('enforces the size, depth, wildcard and combination limits', () => {
@@ -127,14 +139,58 @@ describe('validatePattern', () => {
 });
 
 describe('compilePattern', () => {
-  it('expands $or into sub-patterns and merges fields named twice into alternatives', () => {
-    const compiled = compilePattern({ a: ['x'], $or: [{ a: ['y'] }, { b: ['z'] }] });
-    assert.equal(compiled.subPatterns.length, 2);
-    const first = compiled.subPatterns[0]?.fields ?? [];
-    assert.deepEqual(
-      first.map((f) => [f.path, f.matchers.length]),
-      [['a', 2]],
+  it('expands $or into sub-patterns; of a path given twice in one combination the last one written wins', () => {
+    const values = (pattern: unknown) =>
+      compilePattern(pattern).subPatterns.map((s) =>
+        s.fields.map((f) => [f.path, f.matchers.map(describeMatcher)]),
+      );
+    assert.deepEqual(values({ a: ['x'], $or: [{ a: ['y'] }, { b: ['z'] }] }), [
+      [['a', ['"y"']]],
+      [
+        ['a', ['"x"']],
+        ['b', ['"z"']],
+      ],
+    ]);
+    assert.deepEqual(values({ $or: [{ a: ['y'] }, { b: ['z'] }], a: ['x'] }), [
+      [['a', ['"x"']]],
+      [
+        ['b', ['"z"']],
+        ['a', ['"x"']],
+      ],
+    ]);
+    assert.deepEqual(values({ 'a.b': ['x'], a: { b: ['y'] } }), [[['a.b', ['"y"']]]]);
+  });
+
+  it('reads pattern text as written: repeated keys merge objects, repeat a field (last wins) or an operator (invalid)', () => {
+    const paths = (text: string) => compilePatternText(text).subPatterns[0]?.fields.map((f) => f.path);
+    assert.deepEqual(paths('{"a": {"b": [1]}, "a": {"c": [2]}}'), ['a.b', 'a.c']);
+    assert.deepEqual(compilePatternText('{"a": ["x"], "a": ["y"]}').subPatterns[0]?.fields[0]?.matchers, [
+      { kind: 'string', value: 'y' },
+    ]);
+    assert.throws(
+      () => compilePatternText('{"a": [{"prefix": "x", "prefix": "y"}]}'),
+      /Only one key allowed/,
     );
+    assert.throws(
+      () => compilePatternText('{"a": [1'),
+      (e: JunctionError) => e.code === 'InvalidPattern',
+    );
+    assert.throws(
+      () => compilePatternText(`{"a": ["${'x'.repeat(70_000)}"]}`),
+      /more than the limit of 65536/,
+    );
+    let deep = '{"leaf": ["x"]}';
+    for (let i = 0; i < 70; i++) deep = `{"n": ${deep}}`;
+    assert.throws(() => compilePatternText(deep), /nested deeper than 64|not valid JSON/);
+  });
+
+  it('names a path with empty keys by all its segments', () => {
+    assert.deepEqual(compilePattern({ '': { d: { a: ['x'] } } }).subPatterns[0]?.fields[0]?.segments, [
+      '',
+      'd',
+      'a',
+    ]);
+    assert.deepEqual(compilePattern({ '.a': ['x'] }).subPatterns[0]?.fields[0]?.segments, ['', 'a']);
   });
 
   it('splits a field with exists:false and other values into an absent and a present variant', () => {

@@ -59,7 +59,8 @@ describe('matchLeaf', () => {
 
   it('matches CIDR blocks of the same address family', () => {
     assert.equal(matches({ cidr: '10.0.0.0/8' }, '10.20.30.40'), true);
-    assert.equal(matches({ cidr: '10.0.0.0/8' }, '::ffff:10.1.1.1'), true);
+    assert.equal(matches({ cidr: '10.0.0.0/8' }, '::ffff:a01:101'), true);
+    assert.equal(matches({ cidr: '10.0.0.0/8' }, '::ffff:10.1.1.1'), false);
     assert.equal(matches({ cidr: '2001:db8::/32' }, '10.0.0.1'), false);
   });
 });

@@ -46,6 +46,33 @@ describe('satisfies', () => {
     assert.equal(holds({ b: [{ exists: false }] }, { b: [null] }), false);
   });
 
+  it('checks exists:false against the fields before it in path order, as event-ruler does', () => {
+    // a.x sorts before a.y: it is checked before a.y has chosen an element, and some element holds x.
+    assert.equal(agreed({ a: { x: [{ exists: false }], y: ['1'] } }, { a: [{ y: '1' }, { x: 'z' }] }), false);
+    assert.equal(agreed({ a: { z: [{ exists: false }], y: ['1'] } }, { a: [{ y: '1' }, { z: 'z' }] }), true);
+  });
+
+  it('reads a scalar element of an array as in no element of it', () => {
+    assert.equal(agreed({ a: ['x'], 'a.b': ['y'] }, { a: ['x', { b: 'y' }] }), true);
+    assert.equal(agreed({ a: ['x'], 'a.b': ['y'] }, { a: [{ b: 'y' }, ['x']] }), false);
+  });
+
+  it('stays linear when a field ending on arrays of scalars is tried inside nested arrays', () => {
+    const pattern = { a: ['x'], 'a.f': [{ exists: false }] };
+    const nested = (depth: number) => {
+      let v: unknown = ['x', { f: 1 }];
+      for (let i = 0; i < depth; i++) v = ['x', { f: 1 }, v];
+      return { a: v };
+    };
+    const steps = [14, 28, 56].map((depth) =>
+      stepsOf(() => assert.equal(agreed(pattern, nested(depth)), false)),
+    );
+    // Twice the depth, about twice the steps (not the square, not 2^depth).
+    assert.ok((steps[1] as number) < 3 * (steps[0] as number), `${steps}`);
+    assert.ok((steps[2] as number) < 3 * (steps[1] as number), `${steps}`);
+    assert.equal(agreed(pattern, { a: ['x', { f: 1 }, ['x']] }), true);
+  });
+
   it('reaches fields through dotted event keys', () => {
     assert.equal(holds({ a: { b: { c: ['x'] } } }, { 'a.b': { c: 'x' } }), true);
     assert.equal(holds({ a: { b: ['x'] } }, { a: { b: 'y' }, 'a.b': 'x' }), true);
