@@ -18,7 +18,7 @@ import type { CloudEvent } from './cloudevent-types.ts';
 import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
 import { type ArnContext, DEFAULT_ARN_CONTEXT } from './eventbridge-api.ts';
-import { matchesPattern } from './pattern/index.ts';
+import { matchesPattern, OrderedObject } from './pattern/index.ts';
 
 /** The `version` of every EventBridge event. */
 export const EVENTBRIDGE_VERSION = '0';
@@ -72,41 +72,85 @@ function patternKey(key: string): string | undefined {
   return renamed === undefined ? key : dot < 0 ? renamed : `${renamed}${key.slice(dot)}`;
 }
 
-function translateLevel(level: Record<string, unknown>, path: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const written = new Map<string, string>();
-  let version: Record<string, unknown> | undefined;
-  for (const [key, value] of Object.entries(level)) {
-    if (key === '$or' && Array.isArray(value)) {
-      define(
-        out,
+function clash(path: string, key: string, message: string): JunctionError {
+  return new JunctionError('InvalidPattern', `${path}.${key}: ${message}`, { path: `${path}.${key}` });
+}
+
+/** An object level of a pattern: a plain object, or one `parsePatternText` read (members in order, repeated keys). */
+type Level = Record<string, unknown> | OrderedObject;
+
+function isLevel(value: unknown): value is Level {
+  return value instanceof OrderedObject || isObject(value);
+}
+
+/**
+ * Translates one level of a pattern's top (the pattern, or a top-level `$or` branch) into a level of the same kind:
+ * an `OrderedObject` keeps its members' order and repeated keys, renamed.
+ */
+function translateLevel(level: Level, path: string, outer: ReadonlySet<string> = new Set()): Level {
+  const ordered = level instanceof OrderedObject;
+  const entries = ordered ? level.entries : Object.entries(level);
+  // `version` is decided per level, and `specversion` is what a decision becomes: neither may meet the other, nor
+  // `version` another `version`, in one combination (this level and the levels around it).
+  const heads = new Set(outer);
+  for (const [key] of entries) {
+    const head = key.split('.', 1)[0] as string;
+    if (head !== 'version' && head !== 'specversion') continue;
+    if (outer.has('version') && head === 'version') {
+      throw clash(path, key, '"version" is named both inside a $or branch and around it; name it once');
+    }
+    if (heads.has(head === 'version' ? 'specversion' : 'version')) {
+      throw clash(
+        path,
         key,
-        value.map((branch, i) => (isObject(branch) ? translateLevel(branch, `${path}.$or[${i}]`) : branch)),
+        'the pattern names both "version" (EventBridge\'s, always "0") and "specversion" (the CloudEvent\'s); write one of them',
       );
+    }
+    heads.add(head);
+  }
+  const out: Array<readonly [string, unknown]> = [];
+  const written = new Map<string, string>();
+  const version: Array<readonly [string, unknown]> = [];
+  for (const [key, value] of entries) {
+    if (key === '$or' && Array.isArray(value)) {
+      out.push([
+        key,
+        value.map((branch, i) =>
+          isLevel(branch) ? translateLevel(branch, `${path}.$or[${i}]`, heads) : branch,
+        ),
+      ]);
       continue;
     }
     const name = patternKey(key);
     if (name === undefined) {
-      version ??= {};
-      define(version, key, value);
+      version.push([key, value]);
       continue;
     }
+    // A key written twice is the pattern language's business (the last one wins); two spellings of one field are not.
     const earlier = written.get(name);
-    if (earlier !== undefined) {
-      throw new JunctionError(
-        'InvalidPattern',
-        `${path}.${key}: ${JSON.stringify(earlier)} and ${JSON.stringify(key)} both name the CloudEvent's ${JSON.stringify(name)} (EventBridge's ${earlier === name ? key : earlier} is its ${name}); write one of them`,
-        { path: `${path}.${key}` },
+    if (earlier !== undefined && earlier !== key) {
+      throw clash(
+        path,
+        key,
+        `${JSON.stringify(earlier)} and ${JSON.stringify(key)} both name the CloudEvent's ${JSON.stringify(name)} (EventBridge's ${earlier === name ? key : earlier} is its ${name}); write one of them`,
       );
     }
     written.set(name, key);
-    define(out, name, value);
+    out.push([name, value]);
   }
   // Every event's EventBridge `version` is "0": a condition on it is decided here, once.
-  if (version !== undefined) {
-    if (!matchesPattern(version, { version: EVENTBRIDGE_VERSION })) define(out, 'specversion', NEVER);
-    else if (Object.keys(out).length === 0) define(out, 'specversion', ALWAYS);
+  if (version.length > 0) {
+    const conditions = ordered ? new OrderedObject(version) : fromEntries(version);
+    if (!matchesPattern(conditions, { version: EVENTBRIDGE_VERSION })) out.push(['specversion', NEVER]);
+    else if (out.length === 0) out.push(['specversion', ALWAYS]);
   }
+  return ordered ? new OrderedObject(out) : fromEntries(out);
+}
+
+/** A plain object of entries (own members, `__proto__` included). */
+function fromEntries(entries: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of entries) define(out, key, value);
   return out;
 }
 
@@ -114,11 +158,13 @@ function translateLevel(level: Record<string, unknown>, path: string): Record<st
  * The CloudEvents-shaped pattern an event pattern stands for: EventBridge's names at the top level (and in top-level
  * `$or` branches) become their CloudEvents counterparts — `detail-type` → `type`, `detail` (and `detail.x`) → `data`,
  * `replay-name` → `replayname` — and a condition on `version` is decided against `"0"`. Every other key is kept, so a
- * pattern may use either vocabulary or both. `pattern` must be valid (`validatePattern`); the result is too.
+ * pattern may use either vocabulary or both. `pattern` must be valid (`validatePattern`); the result is too. A
+ * pattern read from its text (`parsePatternText`) comes back in that form, its order and repeated keys kept, so
+ * number lexemes and repeated keys mean the same in both vocabularies.
  * @throws JunctionError `InvalidPattern` when two keys of one object name the same field (`detail` and `data`).
  */
 export function toCloudEventsPattern(pattern: unknown): unknown {
-  return isObject(pattern) ? translateLevel(pattern, 'pattern') : pattern;
+  return isLevel(pattern) ? translateLevel(pattern, 'pattern') : pattern;
 }
 
 /** Whether a JSON object is an event in EventBridge's shape (it has `detail-type` and no `specversion`). */

@@ -350,9 +350,10 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   }
   if (body.pattern !== undefined) {
     // The text as written when there is one (a repeated operator is refused there), else the value.
-    validatePattern(typeof body.patternText === 'string' ? parsePatternText(body.patternText) : body.pattern);
+    const written = typeof body.patternText === 'string' ? parsePatternText(body.patternText) : body.pattern;
+    validatePattern(written);
     // The pattern as it is indexed (EventBridge's names read as CloudEvents'): refuses two names for one field.
-    validatePattern(toCloudEventsPattern(body.pattern));
+    validatePattern(toCloudEventsPattern(written));
   }
   if (body.filter !== undefined) {
     if (typeof body.filter !== 'string')

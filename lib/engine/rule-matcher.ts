@@ -9,7 +9,7 @@ import {
   SOURCE_EXTENSION,
   toCloudEventsPattern,
 } from '../core/eventbridge-shape.ts';
-import { compilePatternText, type PathTrie, PatternIndex } from '../core/pattern/index.ts';
+import { type PathTrie, PatternIndex, parsePatternText } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
 interface Entry {
@@ -44,12 +44,10 @@ export class RuleMatcher {
     if (rule.pattern === undefined) {
       this.#filterOnly.set(rule.name, entry);
     } else {
-      const shaped = toCloudEventsPattern(rule.pattern);
       // The text as written keeps number lexemes and repeated keys; a pattern in EventBridge's vocabulary is indexed
-      // in its CloudEvents shape, translated from its value (the text is used when there is nothing to translate).
-      if (rule.patternText !== undefined && JSON.stringify(shaped) === JSON.stringify(rule.pattern)) {
-        this.#index.addCompiled(rule.name, compilePatternText(rule.patternText));
-      } else this.#index.add(rule.name, shaped);
+      // in its CloudEvents shape, translated from that text when there is one (from the value otherwise).
+      const written = rule.patternText === undefined ? rule.pattern : parsePatternText(rule.patternText);
+      this.#index.add(rule.name, toCloudEventsPattern(written));
       this.#entries.set(rule.name, entry);
       this.#dataFields = undefined;
     }

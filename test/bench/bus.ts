@@ -20,14 +20,17 @@ export interface LoadResult {
   seconds: number;
 }
 
-/** Runs the load generator in a process of its own (so it does not share the bus's event loop). */
-export function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
+/**
+ * Runs the load generator in a process of its own (so it does not share the bus's event loop); `script` names another
+ * generator of the same protocol (one JSON line of counts on stdout), e.g. `support/load-nats.ts`.
+ */
+export function runLoad(options: Record<string, unknown>, script = 'load.ts'): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
         '--disable-warning=ExperimentalWarning',
-        join(repoRoot, 'test/bench/support/load.ts'),
+        join(repoRoot, 'test/bench/support', script),
         JSON.stringify(options),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
@@ -37,7 +40,7 @@ export function runLoad(options: Record<string, unknown>): Promise<LoadResult> {
       out += c.toString();
     });
     child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load exited ${code}`)),
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`${script} exited ${code}`)),
     );
   });
 }

@@ -1,23 +1,8 @@
-/**
- * Ingest side by side with its peers (issue #20), every peer measured in the same run in interleaved rounds (who
- * goes first rotates), medians and spreads of the rounds, and events per CPU-second of each server process (the
- * steadier measure on a shared 2-core machine):
- *
- * 1. single events (binary mode), 32 connections: Junction against a do-nothing node:http server;
- * 2. EventBridge PutEvents (10 entries × 8 connections) against CloudEvents batches of the same 10 events, on one
- *    bus with rules active, and the answer time of each at a low rate;
- * 3. durable batches (100 events × 8 connections): Junction (fsync before the 202) against NATS JetStream's file
- *    store, in its default mode (acks before the fsync) and with `sync_interval: always` (an fsync per message).
- *
- * `npm run bench -- --only=ingest` (`--quick` for a short run); `npx node test/bench/ingest.ts [--quick]
- * [--single] [--putevents] [--durable]` runs some tables alone.
- */
-import { spawn } from 'node:child_process';
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
-import { repoRoot, tempDir } from '../helpers/paths.ts';
+import { tempDir } from '../helpers/paths.ts';
 import { type LoadResult, runLoad, startNoop } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
@@ -46,24 +31,7 @@ interface Sample {
 
 /** Runs the load generator for NATS (support/load-nats.ts) in a process of its own. */
 function runNatsLoad(options: Record<string, unknown>): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--disable-warning=ExperimentalWarning',
-        join(repoRoot, 'test/bench/support/load-nats.ts'),
-        JSON.stringify(options),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load-nats exited ${code}`)),
-    );
-  });
+  return runLoad(options, 'load-nats.ts');
 }
 
 function percentile(sortedValues: readonly number[], p: number): number {

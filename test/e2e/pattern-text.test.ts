@@ -80,4 +80,19 @@ describe('patterns as written', () => {
     assert.deepEqual(await matched('e-1', '{"id":12345678901234567890}'), []);
     assert.deepEqual(await matched('e-2', '{"id":12345678901234567891}'), ['eb-big']);
   });
+
+  test("a pattern in EventBridge's vocabulary keeps its text too: detail's 64-bit id and repeated keys", async () => {
+    await putRawRule('eb-big-id', '{"source":["/text"],"detail":{"id":[12345678901234567890]}}');
+    assert.deepEqual(await matched('d-1', '{"id":12345678901234567000}'), []);
+    assert.deepEqual(await matched('d-2', '{"id":12345678901234567890}'), ['eb-big-id']);
+    await request(bus.url, 'DELETE', '/rules/eb-big-id');
+    await putRawRule('eb-both', '{"source":["/text"],"detail":{"a":{"b":[1]},"a":{"c":[2]}}}');
+    assert.deepEqual(await matched('d-3', '{"a":{"c":2}}'), []);
+    assert.deepEqual(await matched('d-4', '{"a":{"b":1,"c":2}}'), ['eb-both']);
+    await request(bus.url, 'DELETE', '/rules/eb-both');
+    // A key repeated at the top: the last one written wins, as in the CloudEvents vocabulary.
+    await putRawRule('eb-last', '{"source":["/text"],"detail-type":["x"],"detail-type":["t"]}');
+    assert.deepEqual(await matched('d-5', '{}'), ['eb-last']);
+    await request(bus.url, 'DELETE', '/rules/eb-last');
+  });
 });

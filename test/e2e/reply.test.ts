@@ -82,9 +82,18 @@ describe('HTTP targets with reply: true', () => {
       '{"order":"order-1","total":12345678901234567890}',
       'its data as written',
     );
+    // The reply is published (and may be routed) before the original's delivery and its trace are recorded.
+    await waitFor(
+      async () => (await traceOf(bus, 'order-1', '/shop')).some((e) => e.kind === 'emitted'),
+      'the emitted entry',
+    );
     const original = await traceOf(bus, 'order-1', '/shop');
     const emitted = original.find((e) => e.kind === 'emitted');
     assert.deepEqual(emitted?.detail?.events, [{ source: '/billing', id: 'invoice-for-order-1' }]);
+    await waitFor(
+      async () => (await traceOf(bus, 'invoice-for-order-1', '/billing')).some((e) => e.kind === 'received'),
+      "the reply's received entry",
+    );
     const reply = await traceOf(bus, 'invoice-for-order-1', '/billing');
     const received = reply.find((e) => e.kind === 'received');
     assert.deepEqual((received?.detail as { causedBy?: unknown } | undefined)?.causedBy, {
