@@ -1,3 +1,17 @@
+/**
+ * Ingest side by side with its peers (issue #20), every peer measured in the same run in interleaved rounds (who
+ * goes first rotates), medians and spreads of the rounds, and events per CPU-second of each server process (the
+ * steadier measure on a shared 2-core machine):
+ *
+ * 1. single events (binary mode), 32 connections: Junction against a do-nothing node:http server;
+ * 2. EventBridge PutEvents (10 entries × 8 connections) against CloudEvents batches of the same 10 events, on one
+ *    bus with rules active, and the answer time of each at a low rate;
+ * 3. durable batches (100 events × 8 connections): Junction (fsync before the 202) against NATS JetStream's file
+ *    store, in its default mode (acks before the fsync) and with `sync_interval: always` (an fsync per message).
+ *
+ * `npm run bench -- --only=ingest` (`--quick` for a short run); `npx node test/bench/ingest.ts [--quick]
+ * [--single] [--putevents] [--durable]` runs some tables alone.
+ */
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
