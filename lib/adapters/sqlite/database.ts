@@ -107,6 +107,8 @@ export class SqliteDatabase {
   readonly #busyTimeoutMs: number;
   /** The thread that runs checkpoints off the event loop (see `#checkpoint`), once started. */
   #checkpointer: Worker | undefined;
+  /** Set to 1 by the checkpoint thread once its connection is closed (or could not open). */
+  #checkpointerClosed: Int32Array | undefined;
   #noCheckpointer = false;
   /** Whether the checkpoint thread is at work. */
   #checkpointing = false;
@@ -278,9 +280,7 @@ export class SqliteDatabase {
     this.#flush();
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
-    // The thread closes its connection once its checkpoint (if one runs) is done.
-    this.#checkpointer?.postMessage('close');
-    this.#checkpointer = undefined;
+    this.#stopCheckpointThread();
     const waiting = this.#unsynced.splice(0);
     let failure: unknown;
     try {
@@ -415,10 +415,12 @@ export class SqliteDatabase {
   #checkpointThread(): Worker | undefined {
     if (this.#checkpointer !== undefined || this.#noCheckpointer) return this.#checkpointer;
     try {
+      const closed = new SharedArrayBuffer(4);
       const worker = new Worker(CHECKPOINTER, {
         eval: true,
-        workerData: { path: this.path, busyTimeoutMs: this.#busyTimeoutMs },
+        workerData: { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, closed },
       });
+      this.#checkpointerClosed = new Int32Array(closed);
       worker.unref();
       worker.on('message', (answer: { log: number }) => {
         this.#checkpointing = false;
@@ -487,6 +489,20 @@ export class SqliteDatabase {
     this.statement(sql).run();
   }
 
+  /**
+   * Has the checkpoint thread close its connection, and waits (a checkpoint's time, 5 s at most) until it has: a
+   * connection left open after `close()` would delete the WAL when it closes later, under whoever removes the
+   * folder or opens the file next.
+   */
+  #stopCheckpointThread(): void {
+    const worker = this.#checkpointer;
+    const closed = this.#checkpointerClosed;
+    this.#checkpointer = undefined;
+    if (worker === undefined || closed === undefined) return;
+    worker.postMessage('close');
+    Atomics.wait(closed, 0, 0, 5_000);
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw unavailable(`the SQLite database ${this.path} is closed`);
   }
@@ -495,19 +511,39 @@ export class SqliteDatabase {
 /**
  * The checkpoint thread (CommonJS, evaluated): a connection of its own to the database file that runs a PASSIVE
  * checkpoint for each `checkpoint` message, answers when done (`log`: the frames in the WAL; `error`), and closes
- * on `close`.
+ * on `close`, then sets `closed` (shared memory) to 1 for the thread that waits for it.
  */
 const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
-const db = new DatabaseSync(workerData.path);
-db.exec('PRAGMA busy_timeout = ' + Number(workerData.busyTimeoutMs));
-db.exec('PRAGMA synchronous = NORMAL');
-const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const closed = new Int32Array(workerData.closed);
+const done = () => {
+  Atomics.store(closed, 0, 1);
+  Atomics.notify(closed, 0);
+};
+let db;
+let checkpoint;
+try {
+  db = new DatabaseSync(workerData.path);
+  db.exec('PRAGMA busy_timeout = ' + Number(workerData.busyTimeoutMs));
+  db.exec('PRAGMA synchronous = NORMAL');
+  checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+} catch (e) {
+  try {
+    db?.close();
+  } finally {
+    done();
+  }
+  throw e;
+}
 parentPort.on('message', (message) => {
   if (message === 'close') {
-    db.close();
-    parentPort.close();
+    try {
+      db.close();
+    } finally {
+      done();
+      parentPort.close();
+    }
     return;
   }
   try {
