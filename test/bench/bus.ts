@@ -63,9 +63,13 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function withBus<T>(fn: (bus: ChildBus, dir: string) => Promise<T>): Promise<T> {
+/** A bus in a child process on a fresh data dir (inside `dir`, handed to `fn` too), with `env` added to its own. */
+export async function withBus<T>(
+  fn: (bus: ChildBus, dir: string) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
   const dir = tempDir('junction-bench-');
-  const bus = await startChildBus(join(dir.path, 'data'), await freePort());
+  const bus = await startChildBus(join(dir.path, 'data'), await freePort(), env);
   try {
     return await fn(bus, dir.path);
   } finally {

@@ -7,10 +7,10 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
+import type { ChildBus } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
-import { repoRoot, tempDir } from '../helpers/paths.ts';
-import { runLoad } from './bus.ts';
+import { repoRoot } from '../helpers/paths.ts';
+import { runLoad, withBus } from './bus.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
 
@@ -92,20 +92,6 @@ async function rateRound(url: string, receiver: Receiver, rate: number, seconds:
     received: latencies.length,
     sent: load.ok,
   } satisfies Round;
-}
-
-export async function withBus<T>(
-  fn: (bus: ChildBus) => Promise<T>,
-  env: Record<string, string> = {},
-): Promise<T> {
-  const dir = tempDir('junction-bench-http-');
-  const bus = await startChildBus(join(dir.path, 'data'), await freePort(), env);
-  try {
-    return await fn(bus);
-  } finally {
-    await stopGracefully(bus);
-    dir.remove();
-  }
 }
 
 export async function putRule(

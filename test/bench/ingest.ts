@@ -14,10 +14,9 @@
  */
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
 import { tempDir } from '../helpers/paths.ts';
-import { type LoadResult, runLoad, startNoop } from './bus.ts';
+import { type LoadResult, runLoad, startNoop, withBus } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { NATS_SERVER_VERSION, startNats } from './support/nats.ts';
@@ -173,18 +172,6 @@ function pairedRatio(samples: Sample[][], i: number, baseline: number, cpu: bool
 
 function verdict(value: number, goal: number): string {
   return `${value.toFixed(2)}× ${value >= goal ? 'met' : 'NOT met'}`;
-}
-
-/** A bus in a child process on a fresh data dir (inside `dir`, handed to `fn` too). */
-async function withBus<T>(fn: (bus: ChildBus, dir: string) => Promise<T>): Promise<T> {
-  const dir = tempDir('junction-bench-ingest-');
-  const bus = await startChildBus(join(dir.path, 'data'), await freePort());
-  try {
-    return await fn(bus, dir.path);
-  } finally {
-    await stopGracefully(bus);
-    dir.remove();
-  }
 }
 
 /** Goal 1: single events against a do-nothing node:http server, 32 connections. */
