@@ -263,7 +263,12 @@ export class Dispatcher {
     const fresh = items.filter((item) => !item.claimed).map((item) => keyOf(item.delivery));
     for (let i = 0; i < claimed.length; i += 500)
       await this.#o.ledger.release(claimed.slice(i, i + 500), now);
-    for (let i = 0; i < fresh.length; i += 500) await this.#o.ledger.makeDue(fresh.slice(i, i + 500), now);
+    await this.#makeDue(fresh, now);
+  }
+
+  /** Makes pending deliveries due at `now`, 500 keys per ledger call. */
+  async #makeDue(keys: readonly DeliveryKey[], now: number): Promise<void> {
+    for (let i = 0; i < keys.length; i += 500) await this.#o.ledger.makeDue(keys.slice(i, i + 500), now);
   }
 
   /** Resolves when nothing is queued or running locally. */
@@ -325,10 +330,7 @@ export class Dispatcher {
   /** Makes fresh deliveries this process has no room for due now, for the poller to take as room frees. */
   #leaveToLedger(keys: readonly DeliveryKey[]): void {
     this.#overflowed = true;
-    const now = this.#o.clock.now();
-    void (async () => {
-      for (let i = 0; i < keys.length; i += 500) await this.#o.ledger.makeDue(keys.slice(i, i + 500), now);
-    })().catch((error) => this.#o.onError?.(error));
+    this.#makeDue(keys, this.#o.clock.now()).catch((error) => this.#o.onError?.(error));
   }
 
   #pump(laneKey: string, lane: Lane): void {

@@ -1,7 +1,7 @@
 /** The live set of enabled rules, compiled: one pattern index for all patterns, CESQL filters beside it. */
 import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
-import { type FieldTrie, fieldTrie, selectJson } from '../core/codec/json-select.ts';
+import { type FieldTrie, fieldTrieOf, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
 import {
   eventBridgeOverrides,
@@ -9,7 +9,7 @@ import {
   SOURCE_EXTENSION,
   toCloudEventsPattern,
 } from '../core/eventbridge-shape.ts';
-import { type PathTrie, PatternIndex, parsePatternText } from '../core/pattern/index.ts';
+import { PatternIndex, parsePatternText } from '../core/pattern/index.ts';
 import type { Rule } from '../core/rule-types.ts';
 
 interface Entry {
@@ -89,7 +89,7 @@ export class RuleMatcher {
     if (this.#dataFields === undefined) {
       const paths = this.#index.paths.children;
       const data = paths.get('data');
-      this.#dataFields = data === undefined ? null : selectorOf(data);
+      this.#dataFields = data === undefined ? null : fieldTrieOf(data);
       this.#reads = eventBridgeReads((name) => paths.has(name));
     }
     const overrides =
@@ -111,15 +111,4 @@ export class RuleMatcher {
   get(name: string): Rule | undefined {
     return this.#entries.get(name)?.rule ?? this.#filterOnly.get(name)?.rule;
   }
-}
-
-/** A snapshot of the index's path trie as `selectJson` reads it: a node ends a path where more fields pass than go on. */
-function selectorOf(node: PathTrie): FieldTrie {
-  const children = new Map<string, FieldTrie>();
-  let below = 0;
-  for (const [name, child] of node.children) {
-    below += child.uses;
-    children.set(name, selectorOf(child));
-  }
-  return fieldTrie(children, node.uses > below || children.size === 0);
 }

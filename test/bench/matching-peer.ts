@@ -15,8 +15,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStoredEvent } from '../../lib/adapters/sqlite/database.ts';
 import { parseEventJson, serializeEvent } from '../../lib/core/cloudevent.ts';
-import { type FieldTrie, fieldTrie, selectJson } from '../../lib/core/codec/json-select.ts';
-import { type PathTrie, PatternIndex } from '../../lib/core/pattern/index.ts';
+import { fieldTrie, fieldTrieOf, selectJson } from '../../lib/core/codec/json-select.ts';
+import { PatternIndex } from '../../lib/core/pattern/index.ts';
 import type { Rule } from '../../lib/core/rule-types.ts';
 import { RuleMatcher } from '../../lib/engine/rule-matcher.ts';
 import { corpusDir } from '../helpers/paths.ts';
@@ -74,17 +74,6 @@ function spread(values: readonly number[]): string {
   return `${Math.round(Math.min(...values) / 1000)}–${Math.round(Math.max(...values) / 1000)}k`;
 }
 
-/** The index's path trie as `selectJson` reads it (what `RuleMatcher` builds for `data`, here for the whole line). */
-function selectorOf(node: PathTrie, root = true): FieldTrie {
-  const children = new Map<string, FieldTrie>();
-  let below = 0;
-  for (const [name, child] of node.children) {
-    below += child.uses;
-    children.set(name, selectorOf(child, false));
-  }
-  return fieldTrie(children, !root && (node.uses > below || children.size === 0));
-}
-
 export async function benchMatchingPeer(options: {
   quick: boolean;
   /** Only these families (event-ruler's group names). @default all */
@@ -123,7 +112,8 @@ export async function benchMatchingPeer(options: {
         index.add(`r${i}`, p);
         matcher.set({ name: `r${i}`, enabled: true, pattern: { data: p }, targets: [] } as unknown as Rule);
       });
-      const selector = selectorOf(index.paths);
+      // The whole line is the root: it is never kept whole itself (its uses are 0).
+      const selector = fieldTrie(fieldTrieOf(index.paths).children, false);
       const rules = patterns.map((p, i) => ({ name: `r${i}`, pattern: p }));
       const dataRules = patterns.map((p, i) => ({ name: `r${i}`, pattern: { data: p } }));
       const results = {

@@ -7,6 +7,7 @@
  *
  * The text must be valid JSON (a scanner checked it at ingest): this reader does not validate, it only finds ends.
  */
+import type { PathTrie } from '../pattern/engine.ts';
 import { JsonNumber, RepeatedKey } from '../pattern/json-number.ts';
 import { loadAscii, skipInMemory } from './json-wasm.ts';
 
@@ -18,6 +19,20 @@ export interface FieldTrie {
   /** The children's names and nodes side by side, when few enough to compare in place (else empty). */
   readonly names: readonly string[];
   readonly nodes: readonly FieldTrie[];
+}
+
+/**
+ * A snapshot of a pattern index's path trie (`PatternIndex.paths`, or a node of it) as `selectJson` reads it: a node
+ * ends a path, and is kept whole, where more fields pass through it than go on to its children.
+ */
+export function fieldTrieOf(node: PathTrie): FieldTrie {
+  const children = new Map<string, FieldTrie>();
+  let below = 0;
+  for (const [name, child] of node.children) {
+    below += child.uses;
+    children.set(name, fieldTrieOf(child));
+  }
+  return fieldTrie(children, node.uses > below || children.size === 0);
 }
 
 /** Up to this many children, a member name is compared in place with each, never sliced and hashed. */
