@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'InvalidFilter'
   | 'InvalidRule'
   | 'InvalidFunction'
+  | 'InvalidBus'
   | 'InvalidRequest'
   | 'NotFound'
   | 'Unauthorized'
@@ -36,6 +37,7 @@ const STATUS: Record<ErrorCode, number> = {
   InvalidFilter: 400,
   InvalidRule: 400,
   InvalidFunction: 400,
+  InvalidBus: 400,
   InvalidRequest: 400,
   NotFound: 404,
   Unauthorized: 401,

@@ -190,20 +190,16 @@ function eventsResource(text: string, kind: string): string | undefined {
 }
 
 /**
- * Checks `EventBusName` (a name or an event-bus ARN): only the default bus exists until several buses do (#13).
- * Any region and account are accepted in an ARN: the bus does not know which it stands for.
+ * Checks `EventBusName` (a name or an event-bus ARN) names `bus`, the bus the call reached (the buses app routes each
+ * call to the bus it names). Any region and account are accepted in an ARN: the bus does not know which it stands for.
  */
-export function checkBus(p: Record<string, unknown>, field = 'EventBusName'): void {
+export function checkBus(p: Record<string, unknown>, field = 'EventBusName', bus = DEFAULT_BUS_NAME): void {
   const value = p[field];
   if (value === undefined || value === null) return;
   if (typeof value !== 'string') throw validation(`${field} must be a string, got ${show(value)}`, field);
   const name = value.startsWith('arn:') ? eventsResource(value, 'event-bus') : value;
-  if (name !== DEFAULT_BUS_NAME) {
-    throw awsError(
-      'ResourceNotFoundException',
-      `Event bus ${value} does not exist. This bus serves only the "default" event bus (several buses come with issue #13).`,
-      field,
-    );
+  if (name !== bus) {
+    throw awsError('ResourceNotFoundException', `Event bus ${value} does not exist.`, field);
   }
 }
 
@@ -613,4 +609,73 @@ export function toEpochSeconds(rfc3339: string | undefined): number | undefined 
   if (rfc3339 === undefined) return undefined;
   const t = Date.parse(rfc3339);
   return Number.isNaN(t) ? undefined : t / 1000;
+}
+
+/** A bus name from `EventBusName` or an event-bus ARN (any region and account), or undefined for neither. */
+export function busNameOf(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  return value.startsWith('arn:') ? eventsResource(value, 'event-bus') : value;
+}
+
+/** Most strings `busesNamedIn` looks at: a PutEvents of 10 entries has a few dozen, a PutTargets of 10 a few hundred. */
+const MAX_SCANNED = 10_000;
+
+/**
+ * Every bus an EventBridge API body names, wherever it names it: `EventBusName` members (PutEvents entries too),
+ * `Name` of the event-bus operations, and event-bus and rule ARNs (`rule/<bus>/<name>`) in any string. What the
+ * auth layer checks the caller against, so that no parameter reaches a bus the credential does not cover. A body
+ * past `MAX_SCANNED` strings answers undefined (refuse it).
+ */
+export function busesNamedIn(operation: string, body: unknown): Set<string> | undefined {
+  const found = new Set<string>();
+  let seen = 0;
+  const busOperation = /^(Create|Delete|Describe|Update)EventBus$/.test(operation);
+  const visit = (value: unknown, key: string | undefined, depth: number): boolean => {
+    if (++seen > MAX_SCANNED || depth > 32) return false;
+    if (typeof value === 'string') {
+      if (key === 'EventBusName' || (busOperation && depth === 1 && key === 'Name')) {
+        const name = busNameOf(value);
+        if (name !== undefined) found.add(name);
+        else found.add(value);
+      }
+      if (value.startsWith('arn:')) {
+        const bus = eventsResource(value, 'event-bus');
+        if (bus !== undefined) found.add(bus);
+        const rule = eventsResource(value, 'rule');
+        if (rule?.includes('/')) found.add(rule.slice(0, rule.indexOf('/')));
+      }
+      return true;
+    }
+    if (Array.isArray(value)) return value.every((item) => visit(item, undefined, depth + 1));
+    if (typeof value === 'object' && value !== null) {
+      return Object.entries(value).every(([k, v]) => visit(v, k, depth + 1));
+    }
+    return true;
+  };
+  return visit(body, undefined, 0) ? found : undefined;
+}
+
+/**
+ * The buses an EventBridge API request reaches (`X-Amz-Target` operation, raw body text), and its parsed body when a
+ * bus other than the default may be named. One function for the auth layer (which checks the caller on each of
+ * them) and the buses app (which routes by them), so that the two cannot disagree. A body that names no bus (none
+ * of `EventBusName`, `"Name"` or an escape in its text: a key cannot be spelled without its letters or an escape)
+ * reaches the default bus and is not parsed here. `buses` is undefined for a body too large to scan (refuse it).
+ */
+export function amzBuses(
+  operation: string,
+  text: string,
+): { buses: Set<string> | undefined; body?: unknown } {
+  if (operation === 'TestEventPattern' || !/EventBusName|"Name"|\\|event-bus|:rule\//.test(text)) {
+    return { buses: new Set([DEFAULT_BUS_NAME]) };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { buses: new Set([DEFAULT_BUS_NAME]) }; // the default bus answers the JSON error
+  }
+  const buses = busesNamedIn(operation, body);
+  if (buses !== undefined && buses.size === 0) buses.add(DEFAULT_BUS_NAME);
+  return { buses, body };
 }

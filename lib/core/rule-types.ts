@@ -99,10 +99,27 @@ export interface KafkaTarget extends TargetBase {
   readonly mode: 'binary' | 'structured';
 }
 
-export interface BusTarget extends TargetBase {
+/**
+ * Another bus: a named bus of this deployment (`bus`), or another Junction's (`url`). Exactly one of the two. Each hop
+ * from bus to bus counts in the event's `junctionhops` extension, and an event at the hop limit is not forwarded
+ * (the delivery fails for good with a loop error, and its dead letter keeps the event).
+ */
+export type BusTarget = BusTargetByName | BusTargetByUrl;
+
+export interface BusTargetByName extends TargetBase {
+  readonly type: 'bus';
+  /** A named bus of this deployment (`PUT /buses/{name}`); not the rule's own bus. */
+  readonly bus: string;
+  readonly url?: undefined;
+  /** As an `http` target's. @default `concurrency` */
+  readonly maxConcurrency?: number;
+}
+
+export interface BusTargetByUrl extends TargetBase {
   readonly type: 'bus';
   /** Another Junction bus: its base URL (events are POSTed to `<url>/events`, structured). */
   readonly url: string;
+  readonly bus?: undefined;
   /** As an `http` target's. @default `concurrency` */
   readonly maxConcurrency?: number;
 }

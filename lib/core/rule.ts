@@ -1,4 +1,5 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
+import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
@@ -302,13 +303,29 @@ export function validateTarget(value: unknown, index: number): Target {
         ...(brokers === undefined ? {} : { brokers }),
       });
     }
-    case 'bus':
+    case 'bus': {
+      if ((value.url === undefined) === (value.bus === undefined)) {
+        throw invalid(
+          `${path} must name either a bus of this deployment ("bus") or another Junction's URL ("url"), not ${value.url === undefined ? 'neither' : 'both'}`,
+          value.url === undefined ? `${path}.bus` : `${path}.url`,
+        );
+      }
       return Object.freeze({
         ...base,
         type,
-        url: validateUrl(value.url, `${path}.url`),
+        ...(value.bus === undefined
+          ? { url: validateUrl(value.url, `${path}.url`) }
+          : {
+              bus: requiredString(
+                value.bus,
+                `${path}.bus`,
+                BUS_NAME,
+                'must be a bus name: 1-64 letters, digits, ".", "_" or "-"',
+              ),
+            }),
         ...maxConcurrencyOf(value, base.concurrency, path),
-      });
+      }) as Target;
+    }
   }
 }
 

@@ -68,6 +68,8 @@ export interface JunctionOptions {
   readonly retentionMs?: number;
   /** Per-source ingest quotas (429 with Retry-After over the quota). @default none */
   readonly quota?: QuotaOptions;
+  /** A quota on all the bus's events together (a named bus's `quota`), checked before the per-source ones. */
+  readonly busQuota?: { readonly bus: string; readonly eventsPerSecond: number; readonly burst?: number };
   /** @default 30000 */
   readonly leaseMs?: number;
   /** @default 1000 */
@@ -175,13 +177,13 @@ const REDRIVE_LIMIT = 5000;
 
 /** Most events one function call may publish (more fail the lot, as an oversized batch does). */
 export const MAX_EMITTED_EVENTS = 100;
-/** The extension counting how many functions an event has passed through. */
+/** The extension counting how many functions, replies and buses an event has passed through. */
 export const HOPS_EXTENSION = 'junctionhops';
 /** Events a function returns at this many hops are not published: the loop is reported instead. */
 export const MAX_FUNCTION_HOPS = 16;
 
-/** How many function hops an event has behind it (`junctionhops`; binary mode may carry it as a string). */
-function hopsOf(event: CloudEvent): number {
+/** How many function, reply and bus hops an event has behind it (`junctionhops`; binary mode may carry it as a string). */
+export function hopsOf(event: CloudEvent): number {
   const value = (event as Readonly<Record<string, unknown>>)[HOPS_EXTENSION];
   const hops = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value;
   return typeof hops === 'number' && Number.isSafeInteger(hops) && hops > 0 ? hops : 0;
@@ -202,6 +204,7 @@ export class Junction {
   readonly #rules = new Map<string, Rule>();
   readonly #transforms = new WeakMap<Target, InputTransform>();
   readonly #quota: SourceQuota | undefined;
+  readonly #busQuota: { readonly bus: string; readonly quota: SourceQuota } | undefined;
   #unwatch: (() => void) | undefined;
   #subscription: Subscription | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
@@ -211,6 +214,21 @@ export class Junction {
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new Metrics();
     this.#quota = options.quota === undefined ? undefined : new SourceQuota(options.quota, this.clock);
+    const busQuota = options.busQuota;
+    this.#busQuota =
+      busQuota === undefined
+        ? undefined
+        : {
+            bus: busQuota.bus,
+            quota: new SourceQuota(
+              {
+                eventsPerSecond: busQuota.eventsPerSecond,
+                ...(busQuota.burst === undefined ? {} : { burst: busQuota.burst }),
+                subject: { describe: (bus) => `the bus ${JSON.stringify(bus)}` },
+              },
+              this.clock,
+            ),
+          };
     this.ingest = createIngest({
       log: options.log,
       metrics: this.metrics,
@@ -322,17 +340,29 @@ export class Junction {
     return this.ingest.publish(events);
   }
 
-  /** Applies the per-source quotas: per event, undefined (admitted) or a `RateLimited` error (HTTP 429). */
+  /**
+   * Applies the bus's quota, then the per-source quotas: per event, undefined (admitted) or a `RateLimited` error
+   * (HTTP 429). An event the bus quota refuses takes no token from its source's bucket.
+   */
   admit(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
-    if (this.#quota === undefined) return events.map(() => undefined);
-    const verdicts = this.#quota.admit(events.map((e) => e.source));
+    if (this.#quota === undefined && this.#busQuota === undefined) return events.map(() => undefined);
+    const bus = this.#busQuota;
+    const verdicts: Array<JunctionError | undefined> =
+      bus === undefined ? events.map(() => undefined) : bus.quota.admit(events.map(() => bus.bus));
+    if (this.#quota !== undefined) {
+      const open = events.flatMap((_e, i) => (verdicts[i] === undefined ? [i] : []));
+      const bySource = this.#quota.admit(open.map((i) => (events[i] as CloudEvent).source));
+      open.forEach((i, k) => {
+        verdicts[i] = bySource[k];
+      });
+    }
     const limited = verdicts.filter((v) => v !== undefined).length;
     if (limited > 0)
       this.metrics.inc(
         'junction_events_rate_limited_total',
         undefined,
         limited,
-        'Events refused by a source quota.',
+        'Events refused by a bus or source quota.',
       );
     return verdicts;
   }

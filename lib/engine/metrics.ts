@@ -47,6 +47,20 @@ interface Family {
 export class Metrics {
   readonly #families = new Map<string, Family>();
   readonly #collectors: Array<() => Promise<void>> = [];
+  /** The constant labels (e.g. `bus="orders"`) every series of this registry carries, rendered; '' for none. */
+  readonly #constant: string;
+
+  /** `labels` go on every series (a bus's registry carries `bus`). */
+  constructor(labels?: Labels) {
+    const key = labelKey(labels);
+    this.#constant = key === '' ? '' : key.slice(1, -1);
+  }
+
+  #key(labels: Labels | undefined): string {
+    const key = labelKey(labels);
+    if (this.#constant === '') return key;
+    return key === '' ? `{${this.#constant}}` : `{${this.#constant},${key.slice(1)}`;
+  }
 
   #family(name: string, type: Family['type'], help: string): Family {
     let family = this.#families.get(name);
@@ -64,18 +78,18 @@ export class Metrics {
 
   inc(name: string, labels?: Labels, by = 1, help = ''): void {
     const family = this.#family(name, 'counter', help);
-    const key = labelKey(labels);
+    const key = this.#key(labels);
     family.values.set(key, ((family.values.get(key) as number | undefined) ?? 0) + by);
   }
 
   set(name: string, value: number, labels?: Labels, help = ''): void {
-    this.#family(name, 'gauge', help).values.set(labelKey(labels), value);
+    this.#family(name, 'gauge', help).values.set(this.#key(labels), value);
   }
 
   /** Records an observation in seconds. */
   observe(name: string, seconds: number, labels?: Labels, help = ''): void {
     const family = this.#family(name, 'histogram', help);
-    const key = labelKey(labels);
+    const key = this.#key(labels);
     let histogram = family.values.get(key) as Histogram | undefined;
     if (!histogram) {
       histogram = new Histogram(LATENCY_BUCKETS);
@@ -86,7 +100,7 @@ export class Metrics {
 
   /** A counter's current value (for tests and the CLI). */
   value(name: string, labels?: Labels): number {
-    const v = this.#families.get(name)?.values.get(labelKey(labels));
+    const v = this.#families.get(name)?.values.get(this.#key(labels));
     return typeof v === 'number' ? v : (v?.count ?? 0);
   }
 
@@ -96,24 +110,43 @@ export class Metrics {
   }
 
   async render(): Promise<string> {
-    await Promise.all(this.#collectors.map((c) => c().catch(() => undefined)));
+    return Metrics.renderAll([this]);
+  }
+
+  /** Several registries (one per bus) as one exposition: each family once, with the series of every registry. */
+  static async renderAll(registries: readonly Metrics[]): Promise<string> {
+    await Promise.all(registries.flatMap((m) => m.#collectors.map((c) => c().catch(() => undefined))));
+    const families = new Map<string, Family[]>();
+    for (const registry of registries) {
+      for (const [name, family] of registry.#families) {
+        const list = families.get(name);
+        if (list === undefined) families.set(name, [family]);
+        else list.push(family);
+      }
+    }
     const lines: string[] = [];
-    for (const [name, family] of this.#families) {
-      lines.push(`# HELP ${name} ${family.help || name}`, `# TYPE ${name} ${family.type}`);
-      for (const [key, value] of family.values) {
-        if (typeof value === 'number') {
-          lines.push(`${name}${key} ${value}`);
-          continue;
+    for (const [name, list] of families) {
+      const first = list[0] as Family;
+      lines.push(
+        `# HELP ${name} ${list.find((f) => f.help !== '')?.help ?? name}`,
+        `# TYPE ${name} ${first.type}`,
+      );
+      for (const family of list) {
+        for (const [key, value] of family.values) {
+          if (typeof value === 'number') {
+            lines.push(`${name}${key} ${value}`);
+            continue;
+          }
+          const inner = key === '' ? '' : key.slice(1, -1);
+          const join = (le: string) => `{${inner}${inner ? ',' : ''}le="${le}"}`;
+          let cumulative = 0;
+          value.buckets.forEach((b, i) => {
+            cumulative += value.counts[i] as number;
+            lines.push(`${name}_bucket${join(String(b))} ${cumulative}`);
+          });
+          lines.push(`${name}_bucket${join('+Inf')} ${value.count}`);
+          lines.push(`${name}_sum${key} ${value.sum}`, `${name}_count${key} ${value.count}`);
         }
-        const inner = key === '' ? '' : key.slice(1, -1);
-        const join = (le: string) => `{${inner}${inner ? ',' : ''}le="${le}"}`;
-        let cumulative = 0;
-        value.buckets.forEach((b, i) => {
-          cumulative += value.counts[i] as number;
-          lines.push(`${name}_bucket${join(String(b))} ${cumulative}`);
-        });
-        lines.push(`${name}_bucket${join('+Inf')} ${value.count}`);
-        lines.push(`${name}_sum${key} ${value.sum}`, `${name}_count${key} ${value.count}`);
       }
     }
     return `${lines.join('\n')}\n`;

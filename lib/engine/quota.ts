@@ -12,6 +12,8 @@ export interface QuotaOptions {
   readonly burst?: number;
   /** At most this many sources are tracked; the least recently seen are forgotten first. @default 100000 */
   readonly maxSources?: number;
+  /** What a key is, in the 429's message and `field`. @default a source: `source "<key>"`, field `source` */
+  readonly subject?: { readonly describe: (key: string) => string; readonly field?: string };
 }
 
 interface Bucket {
@@ -24,6 +26,7 @@ export class SourceQuota {
   readonly #burst: number;
   readonly #maxSources: number;
   readonly #clock: Clock;
+  readonly #subject: NonNullable<QuotaOptions['subject']>;
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(options: QuotaOptions, clock: Clock) {
@@ -40,6 +43,10 @@ export class SourceQuota {
     this.#burst = Math.max(1, options.burst ?? options.eventsPerSecond);
     this.#maxSources = options.maxSources ?? 100_000;
     this.#clock = clock;
+    this.#subject = options.subject ?? {
+      describe: (key) => `source ${JSON.stringify(key)}`,
+      field: 'source',
+    };
   }
 
   /** Takes one token for each event's source; answers, per event, undefined (admitted) or the 429 error. */
@@ -66,8 +73,12 @@ export class SourceQuota {
       const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate));
       return new JunctionError(
         'RateLimited',
-        `source "${source}" is over its quota of ${this.#rate} events/s (burst ${this.#burst}); retry in ${retryAfterSeconds} s`,
-        { field: 'source', retriable: true, details: { retryAfterSeconds } },
+        `${this.#subject.describe(source)} is over its quota of ${this.#rate} events/s (burst ${this.#burst}); retry in ${retryAfterSeconds} s`,
+        {
+          ...(this.#subject.field === undefined ? {} : { field: this.#subject.field }),
+          retriable: true,
+          details: { retryAfterSeconds },
+        },
       );
     });
   }

@@ -2,6 +2,8 @@
  * The HTTP API of CONTRACT.md as a transport-agnostic handler: `ApiRequest → ApiResponse`. The local server
  * (node:http) and the Lambda handlers (API Gateway events) only translate to and from these shapes.
  */
+
+import type { Need } from '../core/auth/scopes.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
 import { nestsDeeperThan } from '../core/codec/json.ts';
@@ -30,7 +32,9 @@ export interface ApiRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Uint8Array;
   /** Set by the auth layer for publishers limited to a source prefix: an error refuses that event (403). */
-  readonly allowSource?: (source: string) => JunctionError | undefined;
+  readonly allowSource?: (source: string, bus: string) => JunctionError | undefined;
+  /** Set by the auth layer: whether the caller may make a call that needs `need` on `bus` (lists filter with it). */
+  readonly may?: (need: Need, bus: string) => boolean;
 }
 
 export interface ApiResponse {
@@ -41,6 +45,8 @@ export interface ApiResponse {
 
 export interface AppOptions {
   readonly junction: Junction;
+  /** The bus this API serves (EventBridge's `EventBusName` must name it). @default 'default' */
+  readonly busName?: string;
   readonly limits?: Partial<IngestLimits>;
   /** Optional features served beside the core API (replay, simulation). */
   readonly extensions?: Extensions;
@@ -215,13 +221,14 @@ function segments(path: string): string[] {
 
 export function createApp(options: AppOptions): App {
   const { junction } = options;
+  const busName = options.busName ?? 'default';
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const eventBridge = createEventBridgeApi(options);
 
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
     const parsed = parseHttpRequest(request.headers, request.body, limits);
     if (parsed.mode !== 'batch') {
-      const denied = request.allowSource?.(parsed.event.source);
+      const denied = request.allowSource?.(parsed.event.source, busName);
       if (denied) throw denied;
       const [limited] = junction.admit([parsed.event]);
       if (limited) throw limited;
@@ -231,7 +238,7 @@ export function createApp(options: AppOptions): App {
     const denied = new Map<CloudEvent, JunctionError>();
     if (request.allowSource !== undefined) {
       for (const e of parsed.entries) {
-        const error = e.ok ? request.allowSource(e.event.source) : undefined;
+        const error = e.ok ? request.allowSource(e.event.source, busName) : undefined;
         if (error && e.ok) denied.set(e.event, error);
       }
     }
@@ -285,7 +292,7 @@ export function createApp(options: AppOptions): App {
             continue;
           }
           const { event } = entry;
-          const denied = request.allowSource?.(event.source);
+          const denied = request.allowSource?.(event.source, busName);
           if (denied) {
             results.push({ errorCode: 'AccessDeniedException', errorMessage: denied.message });
             continue;

@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, hash, randomBytes } from 'node:crypto
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BUS, isScope, NAME_PATTERN, type Scope } from '../core/auth/scopes.ts';
+import { BUS_NAME } from '../core/bus.ts';
 import { invalidRequest, JunctionError } from '../core/errors.ts';
 import type { CredentialStore, StoredCredential } from '../ports.ts';
 
@@ -88,6 +89,8 @@ export class SecretBox {
 export interface NewCredential {
   readonly name: string;
   readonly scope: Scope;
+  /** The bus the scope applies to. @default 'default' */
+  readonly bus?: string;
   /** `publish` only. */
   readonly sourcePrefix?: string;
   /** An AWS access key (Signature V4) instead of a bearer key. @default false */
@@ -109,7 +112,7 @@ export interface CreatedCredential {
 /** Checks the request body of `POST /keys` (or the CLI's flags); errors name the field. */
 export function parseNewCredential(body: unknown): NewCredential {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalidRequest('the body must be {"name", "scope", "sourcePrefix"?, "aws"?}');
+    throw invalidRequest('the body must be {"name", "scope", "bus"?, "sourcePrefix"?, "aws"?}');
   }
   const b = body as Record<string, unknown>;
   if (typeof b.name !== 'string' || !NAME_PATTERN.test(b.name)) {
@@ -129,9 +132,13 @@ export function parseNewCredential(body: unknown): NewCredential {
       throw invalidRequest('sourcePrefix applies to the publish scope only', 'sourcePrefix');
   }
   if (b.aws !== undefined && typeof b.aws !== 'boolean') throw invalidRequest('aws must be a boolean', 'aws');
+  if (b.bus !== undefined && (typeof b.bus !== 'string' || !BUS_NAME.test(b.bus))) {
+    throw invalidRequest(`bus must be a bus name; got ${JSON.stringify(b.bus)}`, 'bus');
+  }
   return {
     name: b.name,
     scope: b.scope,
+    ...(typeof b.bus === 'string' ? { bus: b.bus } : {}),
     ...(typeof b.sourcePrefix === 'string' ? { sourcePrefix: b.sourcePrefix } : {}),
     ...(b.aws === true ? { aws: true } : {}),
   };
@@ -147,7 +154,7 @@ export async function createCredential(
   const base = {
     name: spec.name,
     scope: spec.scope,
-    bus: DEFAULT_BUS,
+    bus: spec.bus ?? DEFAULT_BUS,
     ...(spec.sourcePrefix === undefined ? {} : { sourcePrefix: spec.sourcePrefix }),
     createdAt: now,
   };

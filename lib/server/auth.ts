@@ -14,18 +14,20 @@ import {
 } from '../core/auth/request-guard.ts';
 import {
   ANONYMOUS,
+  busNeedsOf,
   checkSource,
   DEFAULT_BUS,
   forbidden,
   type Grant,
   isScope,
   type Need,
-  needOf,
   type Principal,
   permits,
 } from '../core/auth/scopes.ts';
+import { BUS_NAME } from '../core/bus.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import { awsErrorBody } from '../core/eventbridge.ts';
+import { amzBuses } from '../core/eventbridge-api.ts';
 import type { Clock, CredentialStore, StoredCredential } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import type { ApiRequest, ApiResponse, App } from './app.ts';
@@ -48,7 +50,8 @@ export interface JwtOptions {
   readonly audience?: string;
   /**
    * The claim holding scopes: a space-separated string or an array; `junction:publish`, `junction:manage` and
-   * `junction:read` grant those scopes on the default bus. @default 'scope'
+   * `junction:read` grant those scopes on the default bus, `junction:publish:orders` (and so on) on the bus
+   * `orders`. @default 'scope'
    */
   readonly scopeClaim?: string;
   /** The claim holding a source prefix for `junction:publish`. @default 'junction:source_prefix' */
@@ -84,6 +87,8 @@ export interface AuthLayerOptions extends AuthOptions {
   readonly tls?: boolean;
   readonly clock?: Clock;
   readonly onError?: (error: unknown) => void;
+  /** The deployment's buses: keys may name only a bus that exists. @default only the default bus */
+  readonly buses?: { exists(name: string): boolean };
 }
 
 export interface AuthLayer {
@@ -242,11 +247,13 @@ async function jwtVerifier(options: JwtOptions): Promise<JwtVerifier> {
     const prefix = payload[prefixClaim];
     const grants: Grant[] = [];
     for (const value of values) {
-      const scope = typeof value === 'string' && value.startsWith('junction:') ? value.slice(9) : undefined;
-      if (!isScope(scope)) continue;
+      // `junction:<scope>` on the default bus, `junction:<scope>:<bus>` on a named one.
+      const [scope, bus = DEFAULT_BUS, ...more] =
+        typeof value === 'string' && value.startsWith('junction:') ? value.slice(9).split(':') : [];
+      if (!isScope(scope) || more.length > 0 || !BUS_NAME.test(bus)) continue;
       grants.push({
         scope,
-        bus: DEFAULT_BUS,
+        bus,
         ...(scope === 'publish' && typeof prefix === 'string' ? { sourcePrefix: prefix } : {}),
       });
     }
@@ -362,6 +369,11 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
         );
       }
       const spec = parseNewCredential(body);
+      if (spec.bus !== undefined && spec.bus !== DEFAULT_BUS && !(options.buses?.exists(spec.bus) ?? false)) {
+        throw new JunctionError('NotFound', `there is no bus named ${JSON.stringify(spec.bus)}`, {
+          field: 'bus',
+        });
+      }
       if (spec.aws && options.secrets === undefined)
         throw invalidRequest('this bus cannot keep AWS secrets', 'aws');
       const secrets =
@@ -408,16 +420,30 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
         need: 'manage',
       };
     }
-    const need = needOf(request.method, parts, header(request, 'x-amz-target'));
+    const amzTarget = header(request, 'x-amz-target');
+    const amz =
+      parts.length === 0 && request.method === 'POST' && amzTarget !== undefined
+        ? amzBuses(
+            amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '',
+            decoder.decode(request.body),
+          ).buses
+        : undefined;
+    const { need, buses } = busNeedsOf(request.method, parts, amzTarget, amz);
     let principal = ANONYMOUS;
     try {
       if (need !== 'public' && (await required())) principal = await authenticate(request);
     } catch (error) {
       return { response: errorResponse(toJunctionError(error), aws), who: 'unauthenticated', need };
     }
-    if (!permits(principal, need)) {
+    const open = principal === ANONYMOUS;
+    const refusedBus = open
+      ? undefined
+      : buses.length === 0
+        ? '(too many to check)'
+        : buses.find((bus) => !permits(principal, need, bus));
+    if (refusedBus !== undefined) {
       return {
-        response: errorResponse(forbidden(principal, need, request.method, request.path), aws),
+        response: errorResponse(forbidden(principal, need, request.method, request.path, refusedBus), aws),
         who: principal.name,
         need,
       };
@@ -430,11 +456,14 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
     }
     if (response === undefined) {
       const limited = principal.grants.some((g) => g.scope === 'publish' && g.sourcePrefix !== undefined);
-      response = await app(
-        need === 'publish' && limited
-          ? { ...request, allowSource: (source) => checkSource(principal, source) }
-          : request,
-      );
+      const may = open ? undefined : (n: Need, bus: string) => permits(principal, n, bus);
+      response = await app({
+        ...request,
+        ...(may === undefined ? {} : { may }),
+        ...(need === 'publish' && limited
+          ? { allowSource: (source: string, bus: string) => checkSource(principal, source, bus) }
+          : {}),
+      });
     }
     return { response, who: principal.name, need };
   }

@@ -8,21 +8,26 @@ import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
+import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
-import { openSqliteStores } from '../adapters/sqlite/index.ts';
+import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
+import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
 import { JunctionError } from '../core/errors.ts';
 import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
 import type { Target } from '../core/rule-types.ts';
+import { createBusDriver } from '../engine/bus-driver.ts';
 import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
+import { Metrics } from '../engine/metrics.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
 import type { Clock, EventLog, TargetDriver, TraceEntry, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
 import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
 import { SecretBox } from './auth-keys.ts';
+import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
@@ -104,6 +109,11 @@ export interface EmbeddedBus {
   close(): Promise<CloseReport>;
 }
 
+/** Where a named bus keeps its data: `<data dir>/buses/<name>` (the default bus is the data dir itself). */
+export function busDir(dataDir: string, name: string): string {
+  return resolve(dataDir, 'buses', name);
+}
+
 export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
   const dataDir = resolve(options.dataDir ?? './.junction');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -150,7 +160,7 @@ function observed(
 /** Refuses, at `PUT /rules`, an `http` or `bus` target whose URL is a literal address the policy refuses. */
 function targetChecker(policy: ReturnType<typeof createAddressPolicy>) {
   return (target: Target, path: string): void => {
-    if (target.type !== 'http' && target.type !== 'bus') return;
+    if ((target.type !== 'http' && target.type !== 'bus') || target.url === undefined) return;
     const { hostname } = new URL(target.url);
     if (parseAddress(hostname) === undefined) return; // a name: checked when connecting
     const verdict = policy(hostname);
@@ -185,52 +195,180 @@ async function open(
   });
   undo.push(() => stores.close());
   const credentials = new SqliteCredentialStore(stores.database);
+  const registry = new SqliteBusRegistry(stores.database);
   await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
-  const log = options.log ?? stores.log;
-  const functions = await createWorkerRunner({
-    dataDir,
-    clock,
-    ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
-    ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
-    ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
-  });
-  undo.push(() => functions.close());
   const http = createHttpDriver({ clock, addressPolicy });
   undo.push(() => http.close?.());
   const kafkaTargets = createKafkaTargetDriver(
     options.kafka === undefined ? {} : { connection: options.kafka },
   );
   undo.push(async () => kafkaTargets.close?.());
-  const junction = await Junction.open({
-    ...stores,
-    traces: observed(stores.traces, options.onTrace, onError),
-    log,
-    functions,
-    drivers: { http, bus: http, kafka: kafkaTargets, ...options.drivers },
+  let buses: BusHost | undefined;
+  const busDriver = createBusDriver({ lookup: async (name) => buses?.junction(name), http });
+  const checkAddress = targetChecker(addressPolicy);
+
+  /** Opens one bus's engine and API on its stores (the default bus's are the data dir's own). */
+  async function openBus(
+    name: string,
+    spec: BusSpec | undefined,
+    dir: string,
+    busStores: SqliteStores,
+    log: EventLog,
+    steps: Array<() => Promise<void> | void>,
+  ): Promise<OpenedBus> {
+    const functions = await createWorkerRunner({
+      dataDir: dir,
+      clock,
+      ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
+      ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
+      ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
+    });
+    steps.push(() => functions.close());
+    const retentionMs = spec?.retentionMs ?? options.retentionMs;
+    const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
+    const sourceQuota = spec?.sourceQuota ?? options.quota;
+    const junction = await Junction.open({
+      ...busStores,
+      traces: observed(busStores.traces, options.onTrace, onError),
+      log,
+      functions,
+      drivers: { http, bus: busDriver, kafka: kafkaTargets, ...options.drivers },
+      clock,
+      onError,
+      metrics: new Metrics({ bus: name }),
+      ...(name === DEFAULT_BUS || options.kafka === undefined ? {} : { group: `junction-router.${name}` }),
+      ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
+      ...(retentionMs === undefined ? {} : { retentionMs }),
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(sourceQuota === undefined ? {} : { quota: sourceQuota }),
+      ...(spec?.quota === undefined ? {} : { busQuota: { bus: name, ...spec.quota } }),
+      ...(options.redriveLimit === undefined ? {} : { redriveLimit: options.redriveLimit }),
+      checkTarget: (target, path) => {
+        checkAddress(target, path);
+        if (target.type !== 'bus' || target.bus === undefined) return;
+        if (target.bus === name) {
+          throw new JunctionError(
+            'InvalidRule',
+            `${path}.bus: a rule cannot deliver to its own bus (it would loop)`,
+            {
+              field: `${path}.bus`,
+              path: `${path}.bus`,
+            },
+          );
+        }
+        if (buses !== undefined && !buses.exists(target.bus)) {
+          throw new JunctionError(
+            'InvalidRule',
+            `${path}.bus: there is no bus named ${JSON.stringify(target.bus)}`,
+            {
+              field: `${path}.bus`,
+              path: `${path}.bus`,
+            },
+          );
+        }
+      },
+    });
+    await junction.start();
+    steps.push(async () => {
+      await junction.stop();
+    });
+    const app = createApp({
+      junction,
+      busName: name,
+      onError,
+      extensions: createReplayExtensions({
+        junction,
+        log,
+        file: resolve(dir, 'replays.json'),
+        onError,
+      }),
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+    });
+    return {
+      name,
+      junction,
+      app,
+      async close(stop = {}) {
+        const report = await junction.stop(stop);
+        await functions.close();
+        if (log !== busStores.log) await log.close();
+        if (busStores !== stores) await busStores.close();
+        return report;
+      },
+    };
+  }
+
+  /** A named bus on its own directory (and, on Kafka, its own topic). */
+  async function openNamed(spec: BusSpec): Promise<OpenedBus> {
+    const steps: Array<() => Promise<void> | void> = [];
+    try {
+      const dir = busDir(dataDir, spec.name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const busStores = openSqliteStores({
+        dataDir: dir,
+        clock,
+        onError,
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+        ...((spec.retentionMs ?? options.retentionMs) === undefined
+          ? {}
+          : { retentionMs: spec.retentionMs ?? options.retentionMs }),
+      });
+      steps.push(() => busStores.close());
+      let log: EventLog = busStores.log;
+      if (options.kafka !== undefined && options.log !== undefined) {
+        const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
+        log = await createKafkaEventLog({
+          ...options.kafka,
+          topic: `${options.kafka.topic}.${spec.name}`,
+          ...(spec.retentionMs === undefined ? {} : { retentionMs: spec.retentionMs }),
+        });
+        const kafkaLog = log;
+        steps.push(() => kafkaLog.close());
+      }
+      return await openBus(spec.name, spec, dir, busStores, log, steps);
+    } catch (error) {
+      for (const step of steps.reverse()) await Promise.resolve(step()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  const log = options.log ?? stores.log;
+  const defaultSteps: Array<() => Promise<void> | void> = [];
+  undo.push(async () => {
+    for (const step of defaultSteps.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  });
+  const defaultBus = await openBus(DEFAULT_BUS, undefined, dataDir, stores, log, defaultSteps);
+  const junction = defaultBus.junction;
+  buses = new BusHost({
+    defaultBus,
+    registry,
+    open: openNamed,
+    destroy: async (name) => removeBusDir(busDir(dataDir, name)),
+    onDeleted: async (name) => {
+      // Keys of a deleted bus must not come back to life should a bus of the same name be created later.
+      for (const credential of await credentials.list()) {
+        if (credential.bus === name) await credentials.revoke(credential.name);
+      }
+    },
+    defaults: {
+      retentionMs: options.retentionMs ?? 7 * 86_400_000,
+      dedupWindowMs: options.dedupWindowMs ?? 86_400_000,
+    },
     clock,
     onError,
-    ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
-    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-    ...(options.quota === undefined ? {} : { quota: options.quota }),
-    ...(options.redriveLimit === undefined ? {} : { redriveLimit: options.redriveLimit }),
-    checkTarget: targetChecker(addressPolicy),
   });
-  await junction.start();
+  const busHost = buses;
   undo.push(async () => {
-    await junction.stop();
+    await busHost.close();
   });
+  await busHost.start();
   let listeningPort = options.port ?? 8080;
   let secrets: SecretBox | undefined;
   const auth = createAuthLayer({
     ...options.auth,
-    app: createApp({
-      junction,
-      onError,
-      extensions: createReplayExtensions({ junction, log, file: resolve(dataDir, 'replays.json'), onError }),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
-    }),
+    app: createBusesApp(busHost, onError),
+    buses: busHost,
     store: credentials,
     secrets: () => {
       secrets ??= SecretBox.open(dataDir);
@@ -256,11 +394,10 @@ async function open(
     await server.close();
     // Running deliveries get the deadline less a reserve for the rest of the close; then they are cut off (their
     // requests aborted; function processes are killed just below) and left in the ledger for the next start.
-    const report = await junction.stop({ deadlineMs: stopDeadlineMs - Math.min(2_000, stopDeadlineMs / 4) });
-    await functions.close();
+    const deadlineMs = stopDeadlineMs - Math.min(2_000, stopDeadlineMs / 4);
+    const [report] = await Promise.all([defaultBus.close({ deadlineMs }), busHost.close({ deadlineMs })]);
     await http.close?.();
     await kafkaTargets.close?.();
-    if (log !== stores.log) await log.close();
     await stores.close();
     lock.release();
     return report;

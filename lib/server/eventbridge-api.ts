@@ -15,6 +15,7 @@ import {
   busArn,
   checkBus,
   DEFAULT_ARN_CONTEXT,
+  DEFAULT_BUS_NAME,
   describeRule,
   describeTarget,
   epochSeconds,
@@ -46,6 +47,8 @@ import type { Extensions } from './extensions.ts';
 
 export interface EventBridgeApiOptions {
   readonly junction: Junction;
+  /** The bus this API serves: `EventBusName` must name it. @default 'default' */
+  readonly busName?: string;
   /** Replays (StartReplay and the rest answer OperationDisabledException without). @default none */
   readonly extensions?: Extensions;
   /** The region and account the answered ARNs carry. @default us-east-1, 000000000000 */
@@ -77,6 +80,7 @@ type Params = Record<string, unknown>;
 
 export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridgeApi {
   const { junction, extensions } = options;
+  const busName = options.busName ?? DEFAULT_BUS_NAME;
   const ctx: ArnContext = { ...DEFAULT_ARN_CONTEXT, ...options.arn };
   const locks = new Map<string, Promise<unknown>>();
 
@@ -215,7 +219,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
 
   const operations: Record<string, (p: Params) => Promise<unknown>> = {
     async PutRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Name');
       return locked(name, async () => {
         const previous = await maybeRule(name);
@@ -225,13 +229,13 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async DescribeRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const rule = await storedRule(requiredName(p, 'Name'));
       return { ...describeRule(rule, ctx), CreatedBy: ctx.account };
     },
 
     async ListRules(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const prefix = optionalString(p, 'NamePrefix', 64) ?? '';
       const rules = (await junction.listRules()).filter((r) => r.name.startsWith(prefix));
       const { items, nextToken } = page(rules, (r) => r.name, p);
@@ -242,7 +246,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async DeleteRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Name');
       const force = optionalBoolean(p, 'Force');
       return locked(name, async () => {
@@ -261,7 +265,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async EnableRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Name');
       await storedRule(name);
       await locked(name, () => junction.setRuleEnabled(name, true, { allowNoTargets: true }));
@@ -269,7 +273,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async DisableRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Name');
       await storedRule(name);
       await locked(name, () => junction.setRuleEnabled(name, false));
@@ -277,7 +281,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async PutTargets(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Rule');
       const targets = targetsParam(p, 'Targets');
       // The call's shape is checked whole (as EventBridge does); what a target means is answered per target.
@@ -335,7 +339,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async RemoveTargets(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Rule');
       const ids = targetsParam(p, 'Ids');
       ids.forEach((id, i) => {
@@ -355,7 +359,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async ListTargetsByRule(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const rule = await storedRule(requiredName(p, 'Rule'), 'Rule');
       const { items, nextToken } = page(rule.targets, (t) => t.id, p);
       return {
@@ -365,7 +369,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
 
     async ListRuleNamesByTarget(p) {
-      checkBus(p);
+      checkBus(p, 'EventBusName', busName);
       const arn = p.TargetArn;
       if (typeof arn !== 'string' || parseArn(arn) === undefined) {
         throw awsError('ValidationException', 'TargetArn is required: a target ARN', 'TargetArn');
@@ -455,7 +459,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
           'Destination.Arn',
         );
       }
-      checkBus(destination, 'Arn');
+      checkBus(destination, 'Arn', busName);
       const filters = destination.FilterArns ?? [];
       if (!Array.isArray(filters) || filters.length > 1) {
         throw awsError(

@@ -44,8 +44,8 @@ async function publish(url: string, id: string, source: string): Promise<number>
 async function pendingAndLag(url: string): Promise<[number, number]> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return [
-    Number(/^junction_deliveries_pending (\d+)/m.exec(text)?.[1] ?? 'NaN'),
-    Number(/^junction_router_lag_events (\d+)/m.exec(text)?.[1] ?? 'NaN'),
+    Number(/^junction_deliveries_pending\{bus="default"\} (\d+)/m.exec(text)?.[1] ?? 'NaN'),
+    Number(/^junction_router_lag_events\{bus="default"\} (\d+)/m.exec(text)?.[1] ?? 'NaN'),
   ];
 }
 

@@ -63,6 +63,7 @@ function destinationOf(request: DeliveryRequest): Destination {
     return { url: target.url, method: target.method, mode: target.mode, headers: target.headers ?? {} };
   }
   if (target.type === 'bus') {
+    if (target.url === undefined) throw new TypeError('the http driver got a bus target by name');
     return {
       url: `${target.url.replace(/\/+$/, '')}/events`,
       method: 'POST',

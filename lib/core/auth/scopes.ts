@@ -10,8 +10,11 @@ export type Scope = 'publish' | 'manage' | 'read';
 
 export const SCOPES: readonly Scope[] = ['publish', 'manage', 'read'];
 
-/** The bus a grant applies to. One bus per process today; the name is kept so grants can name several later. */
+/** The bus a grant applies to when it names none: the default bus. */
 export const DEFAULT_BUS = 'default';
+
+/** In `permits`: any bus (a call any credential of any bus may make, e.g. listing the buses it can see). */
+export const ANY_BUS = '*';
 
 /** One permission of a principal. */
 export interface Grant {
@@ -72,10 +75,48 @@ export function needOf(method: string, parts: readonly string[], amzTarget: stri
   return read ? 'read' : 'manage';
 }
 
-/** Whether the principal may make a call that needs `need` on `bus`. */
+/**
+ * What a call needs, and on which buses (issue #13). `/buses/{name}/…` needs on `name` what the same call needs on
+ * the default bus; `GET /buses/{name}` needs `read` there; creating, changing and deleting buses, and everything
+ * under `/keys` and `/audit`, needs `manage` on the default bus (its managers administer the deployment); `GET
+ * /buses` needs any credential (it lists the buses the caller may read). An EventBridge call needs its scope on
+ * every bus it names (`amzBuses`, the default when none), and `Create`/`Delete`/`UpdateEventBus` need `manage` on
+ * the default bus.
+ */
+export function busNeedsOf(
+  method: string,
+  parts: readonly string[],
+  amzTarget: string | undefined,
+  amzBuses: ReadonlySet<string> | undefined,
+): { need: Need; buses: readonly string[] } {
+  const [head, second] = parts;
+  if (head === 'buses') {
+    if (parts.length === 1)
+      return { need: method === 'GET' || method === 'HEAD' ? 'any' : 'manage', buses: [ANY_BUS] };
+    if (parts.length === 2) {
+      return method === 'GET' || method === 'HEAD'
+        ? { need: 'read', buses: [second as string] }
+        : { need: 'manage', buses: [DEFAULT_BUS] };
+    }
+    const rest = parts.slice(2);
+    // A bus has no keys or audit of its own (they are the deployment's): such paths are refused as management.
+    if (rest[0] === 'keys' || rest[0] === 'audit') return { need: 'manage', buses: [DEFAULT_BUS] };
+    return { need: needOf(method, rest, amzTarget), buses: [second as string] };
+  }
+  const need = needOf(method, parts, amzTarget);
+  if (parts.length === 0 && method === 'POST' && amzTarget !== undefined) {
+    if (/^AWSEvents\.(Create|Delete|Update)EventBus$/.test(amzTarget))
+      return { need: 'manage', buses: [DEFAULT_BUS] };
+    if (amzTarget === 'AWSEvents.ListEventBuses') return { need: 'any', buses: [ANY_BUS] };
+    return { need, buses: amzBuses === undefined ? [] : [...amzBuses] };
+  }
+  return { need, buses: [DEFAULT_BUS] };
+}
+
+/** Whether the principal may make a call that needs `need` on `bus` (`ANY_BUS`: on some bus). */
 export function permits(principal: Principal, need: Need, bus = DEFAULT_BUS): boolean {
   if (need === 'public') return true;
-  const grants = principal.grants.filter((g) => g.bus === bus);
+  const grants = bus === ANY_BUS ? principal.grants : principal.grants.filter((g) => g.bus === bus);
   if (need === 'any') return grants.length > 0;
   if (need === 'read') return grants.some((g) => g.scope === 'read' || g.scope === 'manage');
   return grants.some((g) => g.scope === need);
@@ -103,12 +144,19 @@ export function checkSource(
   );
 }
 
-/** A message for a refused call: which scope it needed. */
-export function forbidden(principal: Principal, need: Need, method: string, path: string): JunctionError {
+/** A message for a refused call: which scope it needed, and on which bus. */
+export function forbidden(
+  principal: Principal,
+  need: Need,
+  method: string,
+  path: string,
+  bus = DEFAULT_BUS,
+): JunctionError {
   const wanted = need === 'read' ? 'read or manage' : need;
+  const where = bus === DEFAULT_BUS ? '' : bus === ANY_BUS ? ' on some bus' : ` on the bus ${bus}`;
   return new JunctionError(
     'Forbidden',
-    `${principal.name} may not ${method} ${path}: it needs the ${wanted} scope`,
-    { details: { needs: need } },
+    `${principal.name} may not ${method} ${path}: it needs the ${wanted} scope${where}`,
+    { details: { needs: need, ...(bus === DEFAULT_BUS ? {} : { bus }) } },
   );
 }

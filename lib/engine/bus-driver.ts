@@ -1,0 +1,97 @@
+/**
+ * The `bus` target driver: to a named bus of this deployment, the event is published on that bus (its quota and
+ * dedup window apply); to another Junction's URL, the HTTP driver posts it. Each bus hop counts in `junctionhops`
+ * (with function and reply hops), and an event at the limit is not forwarded: a loop between buses ends in a dead
+ * letter instead of running forever.
+ */
+import { withAttributes } from '../core/cloudevent.ts';
+import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
+import type { DeliveryRequest, DeliveryResult, TargetDriver } from '../ports.ts';
+import { HOPS_EXTENSION, hopsOf, type Junction } from './junction.ts';
+
+/** Events that have passed this many hops are not forwarded to another bus. */
+export const MAX_BUS_HOPS = 16;
+
+export interface BusDriverOptions {
+  /** The engine of a named bus of this deployment, or undefined when there is no such bus. */
+  readonly lookup: (name: string) => Promise<Junction | undefined>;
+  /** Delivers to `url` bus targets (another Junction's HTTP API). */
+  readonly http?: TargetDriver;
+}
+
+export function createBusDriver(options: BusDriverOptions): TargetDriver {
+  async function deliverLocal(request: DeliveryRequest, name: string): Promise<DeliveryResult> {
+    const hops = hopsOf(request.event);
+    if (hops >= MAX_BUS_HOPS) {
+      return {
+        ok: false,
+        retriable: false,
+        error: `LoopDetected: the event has passed ${hops} hops (${HOPS_EXTENSION}); a loop between buses is likely, so it was not forwarded to bus "${name}" (limit ${MAX_BUS_HOPS})`,
+      };
+    }
+    const bus = await options.lookup(name);
+    if (bus === undefined) {
+      return { ok: false, retriable: true, error: `NotFound: there is no bus named "${name}"` };
+    }
+    const event = withAttributes(
+      request.event,
+      { [HOPS_EXTENSION]: hops + 1 },
+      {
+        maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes,
+      },
+    );
+    const [limited] = bus.admit([event]);
+    if (limited !== undefined) {
+      const seconds = Number(limited.details?.retryAfterSeconds ?? 1);
+      return {
+        ok: false,
+        retriable: true,
+        retryAfterMs: seconds * 1000,
+        status: 429,
+        error: `RateLimited: ${limited.message}`,
+      };
+    }
+    await bus.publish([event]);
+    return { ok: true };
+  }
+
+  return {
+    async deliver(request) {
+      const { target } = request;
+      if (target.type !== 'bus') throw new TypeError(`the bus driver got a ${target.type} target`);
+      if (target.bus !== undefined) return deliverLocal(request, target.bus);
+      if (options.http === undefined) {
+        return {
+          ok: false,
+          retriable: false,
+          error: 'this deployment does not deliver to other Junctions by URL',
+        };
+      }
+      const hops = hopsOf(request.event);
+      if (hops >= MAX_BUS_HOPS) {
+        return {
+          ok: false,
+          retriable: false,
+          error: `LoopDetected: the event has passed ${hops} hops (${HOPS_EXTENSION}); a loop between buses is likely, so it was not forwarded to ${new URL(target.url).host} (limit ${MAX_BUS_HOPS})`,
+        };
+      }
+      const event = withAttributes(
+        request.event,
+        { [HOPS_EXTENSION]: hops + 1 },
+        {
+          maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes,
+        },
+      );
+      return options.http.deliver({ ...request, event });
+    },
+    check(target) {
+      if (target.type === 'bus' && target.url !== undefined && options.http === undefined) {
+        return { message: 'this deployment does not deliver to other Junctions by URL', field: 'url' };
+      }
+      return undefined;
+    },
+    async close() {
+      // The http driver is closed by its owner.
+    },
+  };
+}

@@ -1,0 +1,534 @@
+/**
+ * Named event buses (issue #13) in one deployment: the bus host opens each bus's engine on its own storage (its own
+ * SQLite files under `<data dir>/buses/<name>`, or its own Kafka topic), and the buses app routes `/buses/{name}/…`
+ * (and EventBridge's `EventBusName`) to the bus's own API. The default bus is the data dir itself: every path
+ * without `/buses/{name}` serves it, as before buses existed.
+ */
+import { rm } from 'node:fs/promises';
+import type { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
+import { type BusSpec, DEFAULT_BUS, MAX_BUSES, validateBusName, validateBusSpec } from '../core/bus.ts';
+import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
+import { awsErrorBody } from '../core/eventbridge.ts';
+import { amzBuses, busArn, busNameOf, DEFAULT_ARN_CONTEXT } from '../core/eventbridge-api.ts';
+import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
+import type { Junction } from '../engine/junction.ts';
+import { Metrics } from '../engine/metrics.ts';
+import type { Clock } from '../ports.ts';
+import type { ApiRequest, ApiResponse, App } from './app.ts';
+
+/** One bus's engine and API, open. */
+export interface OpenedBus {
+  readonly name: string;
+  readonly junction: Junction;
+  /** The bus's own API (the paths of CONTRACT.md, relative to `/buses/{name}`). */
+  readonly app: App;
+  /** Stops the engine and closes the bus's storage (within `options.deadlineMs`). */
+  close(options?: StopOptions): Promise<StopReport>;
+}
+
+/** A bus as `GET /buses` and `GET /buses/{name}` show it. */
+export interface BusView {
+  readonly name: string;
+  readonly arn: string;
+  readonly description?: string;
+  readonly quota?: BusSpec['quota'];
+  readonly sourceQuota?: BusSpec['sourceQuota'];
+  readonly retentionMs: number;
+  readonly dedupWindowMs: number;
+  readonly createdAt?: number;
+}
+
+export interface BusHostOptions {
+  readonly defaultBus: OpenedBus;
+  readonly registry: SqliteBusRegistry;
+  /** Opens a named bus's engine on its own storage. */
+  readonly open: (spec: BusSpec) => Promise<OpenedBus>;
+  /** Removes a deleted bus's storage (its directory, its topic). */
+  readonly destroy: (name: string) => Promise<void>;
+  /** Called after a bus is deleted (e.g. to revoke the credentials that named it). */
+  readonly onDeleted?: (name: string) => Promise<void>;
+  /** The deployment's defaults, for what a bus does not set. */
+  readonly defaults: { readonly retentionMs: number; readonly dedupWindowMs: number };
+  readonly clock: Clock;
+  readonly onError: (error: unknown) => void;
+  /** @default MAX_BUSES (100, the default bus included) */
+  readonly maxBuses?: number;
+}
+
+/** Opens, lists, changes and deletes the named buses of one deployment; the default bus is always there. */
+export class BusHost {
+  readonly #o: BusHostOptions;
+  /** Named buses being opened or open. */
+  readonly #open = new Map<string, Promise<OpenedBus>>();
+  /** Changes (put, delete) of one bus run one after another. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #closed = false;
+
+  constructor(options: BusHostOptions) {
+    this.#o = options;
+  }
+
+  /** The default bus (always open). */
+  get defaultBus(): OpenedBus {
+    return this.#o.defaultBus;
+  }
+
+  /** Opens every stored bus (their routers resume their logs, their dispatchers their ledgers). */
+  async start(): Promise<void> {
+    for (const spec of this.#o.registry.list()) await this.#opened(spec);
+  }
+
+  #opened(spec: BusSpec): Promise<OpenedBus> {
+    let bus = this.#open.get(spec.name);
+    if (bus === undefined) {
+      bus = this.#o.open(spec);
+      this.#open.set(spec.name, bus);
+      bus.catch(() => {
+        if (this.#open.get(spec.name) === bus) this.#open.delete(spec.name);
+      });
+    }
+    return bus;
+  }
+
+  /** The bus, opened when it exists but is not open yet (created by another process on shared stores); or undefined. */
+  async get(name: string): Promise<OpenedBus | undefined> {
+    if (this.#closed)
+      throw new JunctionError('BufferUnavailable', 'the bus is shutting down', { retriable: true });
+    if (name === DEFAULT_BUS) return this.#o.defaultBus;
+    await this.#locks.get(name)?.catch(() => undefined);
+    return this.#current(name);
+  }
+
+  /** The bus as it is now (no waiting for a change of it in progress). */
+  #current(name: string): Promise<OpenedBus> | undefined {
+    const open = this.#open.get(name);
+    if (open !== undefined) return open;
+    if (!BUS_NAME_OK(name)) return undefined;
+    const spec = this.#o.registry.get(name);
+    return spec === undefined ? undefined : this.#opened(spec);
+  }
+
+  /** The bus's engine, or undefined (for `bus` targets). */
+  async junction(name: string): Promise<Junction | undefined> {
+    return (await this.get(name))?.junction;
+  }
+
+  /** Whether a bus of this name exists. */
+  exists(name: string): boolean {
+    return name === DEFAULT_BUS || this.#o.registry.get(name) !== undefined;
+  }
+
+  #view(spec: BusSpec | undefined, name: string): BusView {
+    return {
+      name,
+      arn: busArn(DEFAULT_ARN_CONTEXT, name),
+      ...(spec?.description === undefined ? {} : { description: spec.description }),
+      ...(spec?.quota === undefined ? {} : { quota: spec.quota }),
+      ...(spec?.sourceQuota === undefined ? {} : { sourceQuota: spec.sourceQuota }),
+      retentionMs: spec?.retentionMs ?? this.#o.defaults.retentionMs,
+      dedupWindowMs: spec?.dedupWindowMs ?? this.#o.defaults.dedupWindowMs,
+      ...(spec === undefined ? {} : { createdAt: spec.createdAt }),
+    };
+  }
+
+  /** Every bus, the default first. */
+  list(): BusView[] {
+    return [this.#view(undefined, DEFAULT_BUS), ...this.#o.registry.list().map((s) => this.#view(s, s.name))];
+  }
+
+  describe(name: string): BusView {
+    if (name === DEFAULT_BUS) return this.#view(undefined, DEFAULT_BUS);
+    const spec = this.#o.registry.get(name);
+    if (spec === undefined) throw notFound(name);
+    return this.#view(spec, name);
+  }
+
+  #locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(name) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.catch(() => undefined);
+    this.#locks.set(name, tail);
+    void tail.then(() => {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    });
+    return run;
+  }
+
+  /**
+   * Creates a bus, or changes one (its engine restarts on the new settings: deliveries in flight go back to its
+   * ledger and run again).
+   */
+  put(name: string, body: unknown): Promise<{ bus: BusView; created: boolean }> {
+    validateBusName(name);
+    if (name === DEFAULT_BUS) {
+      throw new JunctionError(
+        'InvalidBus',
+        "the default bus takes the deployment's settings (junction dev options); it cannot be changed here",
+        { field: 'name' },
+      );
+    }
+    return this.#locked(name, async () => {
+      const previous = this.#o.registry.get(name);
+      const spec = validateBusSpec(name, body, this.#o.clock.now(), previous);
+      const max = this.#o.maxBuses ?? MAX_BUSES;
+      if (previous === undefined && this.#o.registry.list().length + 1 >= max) {
+        throw new JunctionError(
+          'Conflict',
+          `this deployment holds at most ${max} buses (the default included); delete one first`,
+          { field: 'name', details: { limit: max } },
+        );
+      }
+      await this.#o.registry.put(spec);
+      const open = this.#open.get(name);
+      if (open !== undefined) {
+        this.#open.delete(name);
+        await (await open).close();
+      }
+      await this.#opened(spec);
+      return { bus: this.#view(spec, name), created: previous === undefined };
+    });
+  }
+
+  /** Deletes a bus with everything it holds; refused (409) while it has rules, unless `force`. */
+  delete(name: string, force: boolean): Promise<void> {
+    validateBusName(name);
+    if (name === DEFAULT_BUS) {
+      throw new JunctionError('InvalidBus', 'the default bus cannot be deleted', { field: 'name' });
+    }
+    return this.#locked(name, async () => {
+      if (this.#o.registry.get(name) === undefined) throw notFound(name);
+      const bus = await this.#current(name);
+      const rules = bus === undefined ? 0 : (await bus.junction.listRules()).length;
+      if (rules > 0 && !force) {
+        throw new JunctionError(
+          'Conflict',
+          `the bus ${name} has ${rules} rule${rules === 1 ? '' : 's'}; delete them first, or delete with ?force=true`,
+          { field: 'name', details: { rules } },
+        );
+      }
+      await this.#o.registry.delete(name);
+      this.#open.delete(name);
+      await bus?.close({ deadlineMs: 5_000 });
+      await this.#o.destroy(name);
+      await this.#o.onDeleted?.(name);
+    });
+  }
+
+  /** The metrics of the buses `include` answers true for, in one exposition (each series labelled with its bus). */
+  async metrics(include: (bus: string) => boolean = () => true): Promise<string> {
+    const named = await Promise.all([...this.#open.values()].map((p) => p.catch(() => undefined)));
+    return Metrics.renderAll(
+      [this.#o.defaultBus, ...named.flatMap((b) => (b === undefined ? [] : [b]))]
+        .filter((b) => include(b.name))
+        .map((b) => b.junction.metrics),
+    );
+  }
+
+  /** Stops the named buses (the default bus is closed by its owner). */
+  async close(options: StopOptions = {}): Promise<StopReport[]> {
+    this.#closed = true;
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    const reports = await Promise.all(
+      open.map(async (p) => {
+        const bus = await p.catch(() => undefined);
+        return bus === undefined ? undefined : bus.close(options).catch((e) => void this.#o.onError(e));
+      }),
+    );
+    return reports.filter((r): r is StopReport => r !== undefined);
+  }
+}
+
+function BUS_NAME_OK(name: string): boolean {
+  try {
+    validateBusName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notFound(name: string): JunctionError {
+  return new JunctionError('NotFound', `there is no bus named ${JSON.stringify(name)}`, { field: 'name' });
+}
+
+/** Removes a bus's directory (after its engine closed). */
+export async function removeBusDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return { status, headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(value) };
+}
+
+function decodeSegments(path: string): string[] {
+  return path
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw invalidRequest(`the path segment "${s}" is not valid percent-encoding`);
+      }
+    });
+}
+
+const decoder = new TextDecoder();
+
+/** Whether a request may reach `bus` with `need` (set by the auth layer; absent on an open bus: yes). */
+function mayRead(request: ApiRequest, bus: string): boolean {
+  return request.may === undefined || request.may('read', bus);
+}
+
+/**
+ * The API of a deployment with named buses: `/buses` (list), `/buses/{name}` (create, change, describe, delete),
+ * `/buses/{name}/…` (the bus's own API), EventBridge calls routed by `EventBusName`, and every other path on the
+ * default bus.
+ */
+export function createBusesApp(host: BusHost, onError: (error: unknown) => void): App {
+  async function onBus(name: string, request: ApiRequest, path: string): Promise<ApiResponse> {
+    const bus = await host.get(name);
+    if (bus === undefined) throw notFound(name);
+    return bus.app({ ...request, path });
+  }
+
+  async function buses(request: ApiRequest, parts: string[]): Promise<ApiResponse> {
+    const { method } = request;
+    const allow = (...methods: string[]) => {
+      if (!methods.includes(method)) {
+        throw new JunctionError(
+          'MethodNotAllowed',
+          `${method} is not allowed on ${request.path}; use ${methods.join(' or ')}`,
+          { details: { allow: methods } },
+        );
+      }
+    };
+    if (parts.length === 1) {
+      allow('GET');
+      return json(200, { buses: host.list().filter((b) => mayRead(request, b.name)) });
+    }
+    const name = parts[1] as string;
+    if (parts.length === 2) {
+      allow('GET', 'PUT', 'DELETE');
+      if (method === 'GET') return json(200, host.describe(name));
+      if (method === 'DELETE') {
+        const force = request.query.get('force');
+        if (force !== null && force !== 'true' && force !== 'false') {
+          throw invalidRequest(`query parameter force must be true or false, got "${force}"`, 'force');
+        }
+        await host.delete(name, force === 'true');
+        return { status: 204, headers: {}, body: '' };
+      }
+      const text = decoder.decode(request.body);
+      let body: unknown = {};
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch (error) {
+          throw new JunctionError(
+            'InvalidJson',
+            `the request body is not valid JSON: ${(error as Error).message}`,
+          );
+        }
+      }
+      const { bus, created } = await host.put(name, body);
+      return json(created ? 201 : 200, bus);
+    }
+    const rest = request.path
+      .split('/')
+      .filter((s) => s.length > 0)
+      .slice(2);
+    return onBus(name, request, `/${rest.join('/')}`);
+  }
+
+  return async (request) => {
+    try {
+      const parts = decodeSegments(request.path);
+      if (parts[0] === 'buses') return await buses(request, parts);
+      if (parts.length === 1 && parts[0] === 'metrics' && request.method === 'GET') {
+        // The series of every bus the caller may read, each labelled with its bus (`/buses/{name}/metrics`: one bus's).
+        return {
+          status: 200,
+          headers: { 'content-type': 'text/plain; version=0.0.4' },
+          body: await host.metrics((bus) => mayRead(request, bus)),
+        };
+      }
+      if (parts.length === 0 && request.method === 'POST' && request.headers['x-amz-target'] !== undefined) {
+        return await eventBridge(host, request);
+      }
+      return await host.defaultBus.app(request);
+    } catch (error) {
+      const e = toJunctionError(error);
+      if (e.status >= 500 && e.code !== 'BufferUnavailable') onError(error);
+      return json(e.status, e.toJSON(), e.code === 'BufferUnavailable' ? { 'retry-after': '1' } : {});
+    }
+  };
+}
+
+/**
+ * EventBridge calls: the event-bus operations are answered here; the others go to the bus their `EventBusName`
+ * names (the default when none). A PutEvents whose entries name several buses is split, each bus taking its
+ * entries, and the answers are put back in the entries' order.
+ */
+async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiResponse> {
+  const target = String(request.headers['x-amz-target']);
+  const operation = target.startsWith('AWSEvents.') ? target.slice(10) : '';
+  const awsJson = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() };
+  const fail = (status: number, code: string, message: string) =>
+    json(status, awsErrorBody(code, message), awsJson);
+  const routed = amzBuses(operation, decoder.decode(request.body));
+  if (routed.body === undefined) return host.defaultBus.app(request);
+  const body = routed.body;
+  const p = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<
+    string,
+    unknown
+  >;
+  switch (operation) {
+    case 'CreateEventBus': {
+      const name = typeof p.Name === 'string' ? p.Name : '';
+      if (host.exists(name))
+        return fail(400, 'ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
+      try {
+        const { bus } = await host.put(
+          name,
+          typeof p.Description === 'string' ? { description: p.Description } : {},
+        );
+        return json(
+          200,
+          {
+            EventBusArn: bus.arn,
+            ...(bus.description === undefined ? {} : { Description: bus.description }),
+          },
+          awsJson,
+        );
+      } catch (error) {
+        const e = toJunctionError(error);
+        if (e.status >= 500) throw e;
+        return fail(400, e.code === 'Conflict' ? 'LimitExceededException' : 'ValidationException', e.message);
+      }
+    }
+    case 'DescribeEventBus':
+    case 'DeleteEventBus': {
+      const name = busNameOf(p.Name) ?? DEFAULT_BUS;
+      if (!host.exists(name)) {
+        if (operation === 'DeleteEventBus') return json(200, {}, awsJson); // EventBridge: deleting a missing bus succeeds
+        return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
+      }
+      if (operation === 'DescribeEventBus') {
+        const bus = host.describe(name);
+        return json(
+          200,
+          {
+            Name: bus.name,
+            Arn: bus.arn,
+            ...(bus.description === undefined ? {} : { Description: bus.description }),
+            ...(bus.createdAt === undefined ? {} : { CreationTime: bus.createdAt / 1000 }),
+          },
+          awsJson,
+        );
+      }
+      try {
+        await host.delete(name, true);
+        return json(200, {}, awsJson);
+      } catch (error) {
+        const e = toJunctionError(error);
+        if (e.status >= 500) throw e;
+        return fail(400, 'ValidationException', e.message);
+      }
+    }
+    case 'ListEventBuses': {
+      const prefix = typeof p.NamePrefix === 'string' ? p.NamePrefix : '';
+      const listed = host
+        .list()
+        .filter((b) => b.name.startsWith(prefix) && mayRead(request, b.name))
+        .map((b) => ({
+          Name: b.name,
+          Arn: b.arn,
+          ...(b.description === undefined ? {} : { Description: b.description }),
+        }));
+      return json(200, { EventBuses: listed }, awsJson);
+    }
+    case 'PutEvents':
+      return putEvents(host, request, p, fail);
+  }
+  const name = busNameOf(p.EventBusName) ?? DEFAULT_BUS;
+  const bus = await host.get(name);
+  if (bus === undefined) return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
+  return bus.app(request);
+}
+
+async function putEvents(
+  host: BusHost,
+  request: ApiRequest,
+  p: Record<string, unknown>,
+  fail: (status: number, code: string, message: string) => ApiResponse,
+): Promise<ApiResponse> {
+  const entries = Array.isArray(p.Entries) ? (p.Entries as unknown[]) : undefined;
+  if (entries === undefined) return host.defaultBus.app(request);
+  const groups = new Map<string, number[]>();
+  entries.forEach((entry, i) => {
+    const raw =
+      typeof entry === 'object' && entry !== null
+        ? (entry as Record<string, unknown>).EventBusName
+        : undefined;
+    const name = busNameOf(raw) ?? DEFAULT_BUS;
+    const list = groups.get(name);
+    if (list === undefined) groups.set(name, [i]);
+    else list.push(i);
+  });
+  const results: unknown[] = new Array(entries.length);
+  let failed = 0;
+  for (const [name, indexes] of groups) {
+    const bus = await host.get(name);
+    if (bus === undefined) {
+      for (const i of indexes) {
+        results[i] = {
+          ErrorCode: 'ResourceNotFoundException',
+          ErrorMessage: `Event bus ${name} does not exist.`,
+        };
+      }
+      failed += indexes.length;
+      continue;
+    }
+    const sub =
+      groups.size === 1
+        ? request
+        : {
+            ...request,
+            body: new TextEncoder().encode(JSON.stringify({ ...p, Entries: indexes.map((i) => entries[i]) })),
+          };
+    const answer = await bus.app(sub);
+    if (answer.status !== 200)
+      return groups.size === 1
+        ? answer
+        : fail(
+            answer.status,
+            'ValidationException',
+            decoder.decode(
+              typeof answer.body === 'string' ? new TextEncoder().encode(answer.body) : answer.body,
+            ),
+          );
+    const parsed = JSON.parse(
+      typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body),
+    ) as {
+      FailedEntryCount: number;
+      Entries: unknown[];
+    };
+    if (groups.size === 1) return answer;
+    failed += parsed.FailedEntryCount;
+    indexes.forEach((i, k) => {
+      results[i] = parsed.Entries[k];
+    });
+  }
+  return json(
+    200,
+    { FailedEntryCount: failed, Entries: results },
+    {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': crypto.randomUUID(),
+    },
+  );
+}
