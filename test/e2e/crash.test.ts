@@ -122,7 +122,9 @@ test('survives SIGKILL at random moments without losing or duplicating accepted 
     const deadline = Date.now() + 120_000;
     for (;;) {
       const metrics = await (await fetch(`${bus.url}/metrics`)).text();
-      const pending = Number(/^junction_deliveries_pending\{bus="default"\} (\d+)/m.exec(metrics)?.[1] ?? 'NaN');
+      const pending = Number(
+        /^junction_deliveries_pending\{bus="default"\} (\d+)/m.exec(metrics)?.[1] ?? 'NaN',
+      );
       const lag = Number(/^junction_router_lag_events\{bus="default"\} (\d+)/m.exec(metrics)?.[1] ?? 'NaN');
       if (pending === 0 && lag === 0) break;
       if (Date.now() > deadline)
