@@ -275,9 +275,11 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     );
     const forced = await client.send(new DeleteRuleCommand({ Name: 'by-arn', Force: true }));
     assert.ok(forced.$metadata.requestId);
-    const buses = await refusal(client.send(new CreateEventBusCommand({ Name: 'orders-bus' })));
-    assert.equal(buses.name, 'OperationDisabledException');
-    assert.match(buses.message, /#13/);
+    // Named buses exist now (#13): a second CreateEventBus of the same name is the refusal.
+    const created = await client.send(new CreateEventBusCommand({ Name: 'orders-bus' }));
+    assert.match(created.EventBusArn ?? '', /:event-bus\/orders-bus$/);
+    const again = await refusal(client.send(new CreateEventBusCommand({ Name: 'orders-bus' })));
+    assert.equal(again.name, 'ResourceAlreadyExistsException');
   });
 
   test('maps a Lambda ARN to the function, and InputTransformer and RetryPolicy to the target', async () => {
