@@ -344,7 +344,15 @@ async function open(
     defaultBus,
     registry,
     open: openNamed,
-    destroy: async (name) => removeBusDir(busDir(dataDir, name)),
+    destroy: async (name) => {
+      await removeBusDir(busDir(dataDir, name));
+      if (options.kafka !== undefined && options.log !== undefined) {
+        const { deleteKafkaTopic } = await import('../adapters/kafka/index.ts');
+        await deleteKafkaTopic({ ...options.kafka, topic: `${options.kafka.topic}.${name}` }, [
+          `junction-router.${name}`,
+        ]);
+      }
+    },
     onDeleted: async (name) => {
       // Keys of a deleted bus must not come back to life should a bus of the same name be created later.
       for (const credential of await credentials.list()) {

@@ -270,7 +270,9 @@ describe('the bus on Kafka', { skip }, () => {
     }
   });
 
-  test('a named bus gets its own topic and consumer group, with its own retention', { timeout: 90_000 }, async () => {
+  test('a named bus gets its own topic and consumer group, with its own retention', {
+    timeout: 90_000,
+  }, async () => {
     const { createKafkaEventLog } = await import('../../lib/adapters/kafka/index.ts');
     const { Admin } = await import('@platformatic/kafka');
     const topic = `buses-${Date.now()}`;
@@ -301,14 +303,23 @@ describe('the bus on Kafka', { skip }, () => {
       const topics = await admin.listTopics();
       assert.ok(topics.includes(`${topic}.orders`), `topics: ${topics.join(', ')}`);
       const configs = await admin.describeConfigs({
-        resources: [{ resourceType: 2, resourceName: `${topic}.orders`, configurationKeys: ['retention.ms'] }],
+        resources: [
+          { resourceType: 2, resourceName: `${topic}.orders`, configurationKeys: ['retention.ms'] },
+        ],
       });
       assert.equal(
         configs[0]?.configs.find((c: { name: string }) => c.name === 'retention.ms')?.value,
         '3600000',
       );
       const groups = await admin.listGroups();
-      assert.ok([...groups.keys()].includes('junction-router.orders'), `groups: ${[...groups.keys()].join(', ')}`);
+      assert.ok(
+        [...groups.keys()].includes('junction-router.orders'),
+        `groups: ${[...groups.keys()].join(', ')}`,
+      );
+      // Deleting the bus deletes its topic and its group.
+      assert.equal((await request(bus.url, 'DELETE', '/buses/orders?force=true')).status, 204);
+      assert.ok(!(await admin.listTopics()).includes(`${topic}.orders`));
+      assert.ok(![...(await admin.listGroups()).keys()].includes('junction-router.orders'));
     } finally {
       await admin.close().catch(() => undefined);
       await bus.stop();

@@ -96,6 +96,26 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
   }
 }
 
+/**
+ * Deletes a topic and consumer groups (a deleted bus's): what is missing already is not an error. The groups go
+ * first (a group with members cannot be deleted; a closed bus's group has none).
+ */
+export async function deleteKafkaTopic(
+  options: KafkaEventLogOptions,
+  groups: readonly string[] = [],
+): Promise<void> {
+  const resolved = resolveKafkaOptions(options);
+  const admin = new Admin({ ...clientConnectionOptions(resolved, 'admin'), retries: 2, retryDelay: 250 });
+  try {
+    if (groups.length > 0) await admin.deleteGroups({ groups: [...groups] }).catch(() => undefined);
+    if ((await admin.listTopics()).includes(resolved.topic)) {
+      await admin.deleteTopics({ topics: [resolved.topic] });
+    }
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
 async function ensureTopic(admin: Admin, options: ResolvedKafkaOptions): Promise<number> {
   const existing = await partitionCount(admin, options.topic);
   if (existing !== undefined) return existing;

@@ -10,7 +10,7 @@ export { clientConnectionOptions, resolveKafkaOptions } from './config.ts';
 export type { DedupStore, MemoryDedupStoreOptions } from './dedup.ts';
 export { createMemoryDedupStore } from './dedup.ts';
 export type { KafkaEventLog } from './event-log.ts';
-export { createKafkaEventLog } from './event-log.ts';
+export { createKafkaEventLog, deleteKafkaTopic } from './event-log.ts';
 export type { MskIamTokenProviderOptions, MskTokenGenerator } from './msk-iam.ts';
 export { mskIamTokenProvider } from './msk-iam.ts';
 export { partitionOf } from './records.ts';
