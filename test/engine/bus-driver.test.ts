@@ -92,7 +92,7 @@ describe('the bus target driver', () => {
     const driver = createBusDriver({ lookup: async () => undefined, http });
     const ok = await driver.deliver(requestFor({ type: 'bus', url: 'http://127.0.0.1:1/' }, makeEvent()));
     assert.equal(ok.ok, true);
-    assert.equal((sent[0]?.event as Record<string, unknown>).junctionhops, 1);
+    assert.equal((sent[0] as DeliveryRequest).event.junctionhops, 1);
     const loop = await driver.deliver(
       requestFor({ type: 'bus', url: 'http://127.0.0.1:1/' }, makeEvent({ junctionhops: '16' })),
     );
