@@ -79,6 +79,11 @@ export class BusHost {
   }
 
   #opened(spec: BusSpec): Promise<OpenedBus> {
+    if (this.#closed) {
+      return Promise.reject(
+        new JunctionError('BufferUnavailable', 'the bus is shutting down', { retriable: true }),
+      );
+    }
     let bus = this.#open.get(spec.name);
     if (bus === undefined) {
       bus = this.#o.open(spec);
