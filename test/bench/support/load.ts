@@ -5,7 +5,8 @@
  * each event carrying its send time), `putevents` (EventBridge PutEvents calls of N entries, the events of `batch`),
  * `putevents-rate` (those at a fixed rate of events). With `like: 'putevents'`, `batch` and `batch-rate` send the
  * CloudEvents a PutEvents call becomes (with `time` and `datacontenttype`), with `ids: 'uuid'` random UUIDs as ids; with `sample: N`, every Nth event's data
- * carries `kind: "sampled"` (for a rule that matches a few). Prints one JSON line with its counts.
+ * carries `kind: "sampled"` (for a rule that matches a few). A path in `url` (e.g. `/buses/b`) goes before the API's paths
+ * (a named bus); `source` sets the events' source. Prints one JSON line with its counts (429 answers also as `rejected`).
  */
 import { Agent, request } from 'node:http';
 
@@ -26,15 +27,20 @@ interface Options {
   like?: 'putevents';
   /** `uuid`: batches carry random (version 4) UUIDs as ids, as many producers send. @default `${prefix}-${n}` */
   ids?: 'uuid';
+  /** The events' source. @default '/bench' */
+  source?: string;
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
 const target = new URL(o.url);
+const base = target.pathname.replace(/\/$/, '');
+const eventSource = o.source ?? '/bench';
 const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
 let sequence = 0;
 let ok = 0;
 let failed = 0;
 let events = 0;
+let rejected = 0;
 
 function send(path: string, method: string, headers: Record<string, string>, body: string): Promise<number> {
   return new Promise((resolve) => {
@@ -42,12 +48,13 @@ function send(path: string, method: string, headers: Record<string, string>, bod
       {
         host: target.hostname,
         port: target.port,
-        path,
+        path: `${base}${path}`,
         method,
         headers: { ...o.headers, ...headers, 'content-length': Buffer.byteLength(body) },
         agent,
       },
       (res) => {
+        if (res.statusCode === 429) rejected++;
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       },
@@ -65,7 +72,7 @@ function single(extra: Record<string, unknown> = {}): Promise<number> {
     {
       'ce-specversion': '1.0',
       'ce-id': id,
-      'ce-source': '/bench',
+      'ce-source': eventSource,
       'ce-type': 'bench.event',
       'content-type': 'application/json',
     },
@@ -88,7 +95,7 @@ function batch(sentAt?: number): Promise<number> {
     list.push({
       specversion: '1.0',
       id,
-      source: '/bench',
+      source: eventSource,
       type: 'bench.event',
       ...(o.like === 'putevents'
         ? { time: new Date().toISOString(), datacontenttype: 'application/json' }
@@ -108,7 +115,7 @@ function batch(sentAt?: number): Promise<number> {
 function putEvents(sentAt?: number): Promise<number> {
   const entries = [];
   for (let i = 0; i < o.batch; i++) {
-    entries.push({ Source: '/bench', DetailType: 'bench.event', Detail: JSON.stringify(data(sentAt)) });
+    entries.push({ Source: eventSource, DetailType: 'bench.event', Detail: JSON.stringify(data(sentAt)) });
   }
   return send(
     '/',
@@ -184,5 +191,5 @@ if (o.mode === 'rate' || o.mode === 'batch-rate' || o.mode === 'putevents-rate')
 else await Promise.all(Array.from({ length: o.concurrency }, worker));
 const seconds = (performance.now() - started) / 1000;
 const answer = answers.length === 0 ? {} : { answerP50: percentile(50), answerP99: percentile(99) };
-process.stdout.write(`${JSON.stringify({ ok, failed, events, seconds, ...answer })}\n`);
+process.stdout.write(`${JSON.stringify({ ok, failed, rejected, events, seconds, ...answer })}\n`);
 agent.destroy();

@@ -1,0 +1,275 @@
+/**
+ * The noisy neighbour (issue #13): bus A is flooded above its quota while bus B publishes 500 events/s; B's publish →
+ * delivery latency (at an HTTP receiver) with A flooding against B alone, in interleaved rounds of one run. Two
+ * storage models side by side, in the same bus process: per-bus storage (A and B are named buses, each with its own
+ * log and stores) and one shared bus (A's flood and B's events are two sources of one bus with a per-source quota,
+ * what `--quota-per-source` sets). On SQLite, and on Kafka with `bootstrap` (each named bus its own topic).
+ * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
+ */
+import { readFileSync } from 'node:fs';
+import type { ChildBus } from '../e2e/support/child-bus.ts';
+import { request } from '../helpers/bus.ts';
+import { type LoadResult, runLoad, withBus } from './bus.ts';
+import { startReceiver } from './http-targets.ts';
+import { cpuSeconds } from './support/cpu.ts';
+import { type BenchTable, printTable } from './table.ts';
+
+/** A's quota (events/s, burst the same) and the rate its load generator sends at: twice the quota. */
+const QUOTA = 2000;
+const FLOOD = 2 * QUOTA;
+/** B's rate. */
+const B_RATE = 500;
+
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+interface Model {
+  /** The row's name. */
+  readonly name: string;
+  /** Where A's and B's events go (a bus's base URL). */
+  readonly aUrl: string;
+  readonly bUrl: string;
+}
+
+interface Phase {
+  readonly p50: number;
+  readonly p99: number;
+  readonly received: number;
+  readonly sent: number;
+  /** A's events accepted per second, and its 429 answers (with A flooding). */
+  readonly aAccepted: number;
+  readonly aRejected: number;
+  /** The bus process's CPU over B's window, in cores. */
+  readonly busCores: number;
+  /** How long A's backlog took to reach its receiver once the flood stopped (s). */
+  readonly aDrain: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function median(values: readonly number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+function spread(values: readonly number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const f = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  return `${f(sorted[0] ?? Number.NaN)}–${f(sorted.at(-1) ?? Number.NaN)}`;
+}
+
+/** Waits (60 s at most) until the receiver has `count` events. */
+async function waitFor(receiver: Receiver, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && (await receiver.stats()).count < count) await sleep(50);
+}
+
+async function put(bus: ChildBus, path: string, body: unknown): Promise<void> {
+  const answer = await request(bus.url, 'PUT', path, body);
+  if (answer.status >= 300)
+    throw new Error(`PUT ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+}
+
+/** Buses a (bus quota), b and shared (per-source quota), each with rules to the receivers; answers the two models. */
+async function setUp(bus: ChildBus, a: Receiver, b: Receiver): Promise<Model[]> {
+  const quota = { eventsPerSecond: QUOTA, burst: QUOTA };
+  await put(bus, '/buses/a', { quota });
+  await put(bus, '/buses/b', {});
+  await put(bus, '/buses/shared', { sourceQuota: quota });
+  const rule = (source: string, receiver: Receiver) => ({
+    pattern: { source: [source] },
+    targets: [{ id: 'receiver', type: 'http', url: `${receiver.url}/in` }],
+  });
+  await put(bus, '/buses/a/rules/to-a', rule('/bench-a', a));
+  await put(bus, '/buses/b/rules/to-b', rule('/bench-b', b));
+  await put(bus, '/buses/shared/rules/to-a', rule('/bench-a', a));
+  await put(bus, '/buses/shared/rules/to-b', rule('/bench-b', b));
+  return [
+    {
+      name: 'per-bus storage: A and B are buses of their own',
+      aUrl: `${bus.url}/buses/a`,
+      bUrl: `${bus.url}/buses/b`,
+    },
+    {
+      name: 'shared: A and B are two sources of one bus',
+      aUrl: `${bus.url}/buses/shared`,
+      bUrl: `${bus.url}/buses/shared`,
+    },
+  ];
+}
+
+/** One phase: B at 500/s for `seconds`, with A flooding (from half a second before B to B's end) or not. */
+async function phase(
+  bus: ChildBus,
+  model: Model,
+  receivers: { a: Receiver; b: Receiver },
+  options: { flood: boolean; seconds: number; prefix: string },
+): Promise<Phase> {
+  await receivers.a.stats(true);
+  await receivers.b.stats(true);
+  const { seconds, prefix } = options;
+  const aLoad = options.flood
+    ? runLoad({
+        url: model.aUrl,
+        mode: 'rate',
+        rate: FLOOD,
+        seconds: seconds + 0.5,
+        concurrency: 64,
+        prefix: `${prefix}-a`,
+        file: 'bench',
+        source: '/bench-a',
+      })
+    : undefined;
+  if (aLoad !== undefined) await sleep(500);
+  const cpuStart = cpuSeconds(bus.child.pid);
+  const startedAt = performance.now();
+  const bLoad = await runLoad({
+    url: model.bUrl,
+    mode: 'rate',
+    rate: B_RATE,
+    seconds,
+    concurrency: 64,
+    prefix: `${prefix}-b`,
+    file: 'bench',
+    source: '/bench-b',
+  });
+  const cpuEnd = cpuSeconds(bus.child.pid);
+  const elapsed = (performance.now() - startedAt) / 1000;
+  const a = (await aLoad) as (LoadResult & { rejected?: number }) | undefined;
+  const aEnded = performance.now();
+  await waitFor(receivers.b, bLoad.ok);
+  // A's backlog is delivered before the next phase starts: B alone must not run beside it.
+  if (a !== undefined) await waitFor(receivers.a, a.ok);
+  const aDrain = (performance.now() - aEnded) / 1000;
+  const latencies = (await receivers.b.stats(true)).latencies.sort((x, y) => x - y);
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    received: latencies.length,
+    sent: bLoad.ok,
+    aAccepted: a === undefined ? 0 : a.ok / a.seconds,
+    aRejected: a?.rejected ?? 0,
+    busCores: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : (cpuEnd - cpuStart) / elapsed,
+    aDrain: a === undefined ? 0 : aDrain,
+  };
+}
+
+/** The machine's load average over the last minute (what else ran), from /proc. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
+/** Interleaved rounds of both models, B alone and with A flooding, on a bus with `env` (e.g. its Kafka). */
+async function noisyTable(backend: string, quick: boolean, env: Record<string, string>): Promise<BenchTable> {
+  const seconds = quick ? 3 : 5;
+  const rounds = quick ? 2 : 4;
+  const loadBefore = loadAverage();
+  const a = await startReceiver();
+  const b = await startReceiver();
+  try {
+    return await withBus(async (bus) => {
+      const models = await setUp(bus, a, b);
+      for (const [m, model] of models.entries()) {
+        await phase(bus, model, { a, b }, { flood: true, seconds: 1, prefix: `warm-${m}` });
+      }
+      const results = models.map(() => ({ alone: [] as Phase[], flooded: [] as Phase[] }));
+      for (let round = 0; round < rounds; round++) {
+        // Alternate the order round by round, so that neither scenario always follows the other.
+        const order = round % 2 === 0 ? [false, true] : [true, false];
+        for (const [m, model] of models.entries()) {
+          for (const flood of order) {
+            const result = await phase(
+              bus,
+              model,
+              { a, b },
+              { flood, seconds, prefix: `r${round}-m${m}-${flood}` },
+            );
+            (flood ? results[m]?.flooded : results[m]?.alone)?.push(result);
+          }
+        }
+      }
+      const rows = models.map((model, m) => {
+        const { alone, flooded } = results[m] as { alone: Phase[]; flooded: Phase[] };
+        const ratio = median(flooded.map((r) => r.p99)) / median(alone.map((r) => r.p99));
+        const count = (list: Phase[]) =>
+          `${list.reduce((n, r) => n + r.received, 0)}/${list.reduce((n, r) => n + r.sent, 0)}`;
+        return [
+          model.name,
+          median(alone.map((r) => r.p50)),
+          median(alone.map((r) => r.p99)),
+          spread(alone.map((r) => r.p99)),
+          median(flooded.map((r) => r.p50)),
+          median(flooded.map((r) => r.p99)),
+          spread(flooded.map((r) => r.p99)),
+          `${ratio.toFixed(2)}×`,
+          Math.round(median(flooded.map((r) => r.aAccepted))),
+          Math.round(median(flooded.map((r) => r.aRejected))),
+          `${median(alone.map((r) => r.busCores)).toFixed(2)} / ${median(flooded.map((r) => r.busCores)).toFixed(2)}`,
+          Number(median(flooded.map((r) => r.aDrain)).toFixed(1)),
+          `${count(alone)} · ${count(flooded)}`,
+        ];
+      });
+      return {
+        title: `Noisy neighbour (${backend}): B's publish → delivery latency (ms) at ${B_RATE} events/s, alone and with A flooding at ${FLOOD}/s over its ${QUOTA}/s quota`,
+        columns: [
+          'storage model',
+          'B alone p50',
+          'B alone p99',
+          'spread',
+          'with A p50',
+          'with A p99',
+          'spread',
+          'p99 ratio',
+          'A accepted/s',
+          "A's 429s",
+          'bus cores alone / with A',
+          'A drained after (s)',
+          'B received/sent alone · with A',
+        ],
+        rows,
+        notes: [
+          `${rounds} interleaved rounds of ${seconds} s per scenario, one bus process, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
+          `Each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${QUOTA}/s, burst ${QUOTA}.`,
+          `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
+          'Target (#13): p99 ratio ≤ 2×.',
+        ],
+      };
+    }, env);
+  } finally {
+    a.stop();
+    b.stop();
+  }
+}
+
+/** The noisy-neighbour tables: on SQLite, and on Kafka when `bootstrap` is given. */
+export async function benchNoisy(options: { quick: boolean; bootstrap?: string }): Promise<BenchTable[]> {
+  const tables = [await noisyTable('SQLite', options.quick, {})];
+  if (options.bootstrap !== undefined) {
+    tables.push(
+      await noisyTable('Kafka', options.quick, {
+        JUNCTION_KAFKA: options.bootstrap,
+        JUNCTION_KAFKA_TOPIC: `noisy-${Date.now()}`,
+      }),
+    );
+  }
+  return tables;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // The SQLite table alone (no broker); `--profile=DIR` has the bus write a CPU profile there.
+  const quick = process.argv.includes('--quick');
+  const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
+  const env: Record<string, string> =
+    profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` };
+  printTable(await noisyTable('SQLite', quick, env));
+}
