@@ -29,6 +29,10 @@ const BENCHES: Record<string, Bench> = {
       await broker.remove();
     }
   },
+  noisy: async (quick) => {
+    const { startBroker } = await import('../kafka/broker.ts');
+    return (await import('./noisy.ts')).benchNoisy({ quick, startBroker });
+  },
 };
 
 const args = process.argv.slice(2);
