@@ -14,16 +14,10 @@ import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
 
-/** A's quota (events/s, burst the same) and the rate its load generator sends at: twice the quota. */
+/** A's quota (events/s, burst the same) unless told otherwise; A's load generator sends twice its quota. */
 const QUOTA = 2000;
-const FLOOD = 2 * QUOTA;
 /** B's rate. */
 const B_RATE = 500;
-/**
- * A's connections: enough that its requests are not held back by the bus's answer time (on Kafka a single event's
- * append takes tens of ms; 64 connections kept A under its quota there).
- */
-const A_CONNECTIONS = 256;
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
@@ -33,6 +27,8 @@ interface Model {
   /** Where A's and B's events go (a bus's base URL). */
   readonly aUrl: string;
   readonly bUrl: string;
+  /** A's quota; A sends twice that. */
+  readonly quota: number;
 }
 
 interface Phase {
@@ -82,8 +78,8 @@ async function put(bus: ChildBus, path: string, body: unknown): Promise<void> {
 }
 
 /** Buses a (bus quota), b and shared (per-source quota), each with rules to the receivers; answers the two models. */
-async function setUp(bus: ChildBus, a: Receiver, b: Receiver): Promise<Model[]> {
-  const quota = { eventsPerSecond: QUOTA, burst: QUOTA };
+async function setUp(bus: ChildBus, a: Receiver, b: Receiver, eventsPerSecond: number): Promise<Model[]> {
+  const quota = { eventsPerSecond, burst: eventsPerSecond };
   await put(bus, '/buses/a', { quota });
   await put(bus, '/buses/b', {});
   await put(bus, '/buses/shared', { sourceQuota: quota });
@@ -100,11 +96,13 @@ async function setUp(bus: ChildBus, a: Receiver, b: Receiver): Promise<Model[]> 
       name: 'per-bus storage: A and B are buses of their own',
       aUrl: `${bus.url}/buses/a`,
       bUrl: `${bus.url}/buses/b`,
+      quota: eventsPerSecond,
     },
     {
       name: 'shared: A and B are two sources of one bus',
       aUrl: `${bus.url}/buses/shared`,
       bUrl: `${bus.url}/buses/shared`,
+      quota: eventsPerSecond,
     },
   ];
 }
@@ -123,9 +121,9 @@ async function phase(
     ? runLoad({
         url: model.aUrl,
         mode: 'rate',
-        rate: FLOOD,
+        rate: 2 * model.quota,
         seconds: seconds + 0.5,
-        concurrency: A_CONNECTIONS,
+        concurrency: 64,
         prefix: `${prefix}-a`,
         file: 'bench',
         source: '/bench-a',
@@ -175,7 +173,12 @@ function loadAverage(): string {
 }
 
 /** Interleaved rounds of both models, B alone and with A flooding, on a bus with `env` (e.g. its Kafka). */
-async function noisyTable(backend: string, quick: boolean, env: Record<string, string>): Promise<BenchTable> {
+async function noisyTable(
+  backend: string,
+  quick: boolean,
+  env: Record<string, string>,
+  quota = QUOTA,
+): Promise<BenchTable> {
   const seconds = quick ? 3 : 5;
   const rounds = quick ? 2 : 4;
   const loadBefore = loadAverage();
@@ -183,7 +186,7 @@ async function noisyTable(backend: string, quick: boolean, env: Record<string, s
   const b = await startReceiver();
   try {
     return await withBus(async (bus) => {
-      const models = await setUp(bus, a, b);
+      const models = await setUp(bus, a, b, quota);
       for (const [m, model] of models.entries()) {
         await phase(bus, model, { a, b }, { flood: true, seconds: 1, prefix: `warm-${m}` });
       }
@@ -225,7 +228,7 @@ async function noisyTable(backend: string, quick: boolean, env: Record<string, s
         ];
       });
       return {
-        title: `Noisy neighbour (${backend}): B's publish → delivery latency (ms) at ${B_RATE} events/s, alone and with A flooding at ${FLOOD}/s over its ${QUOTA}/s quota`,
+        title: `Noisy neighbour (${backend}): B's publish → delivery latency (ms) at ${B_RATE} events/s, alone and with A flooding at ${2 * quota}/s over its ${quota}/s quota`,
         columns: [
           'storage model',
           'B alone p50',
@@ -244,7 +247,7 @@ async function noisyTable(backend: string, quick: boolean, env: Record<string, s
         rows,
         notes: [
           `${rounds} interleaved rounds of ${seconds} s per scenario, one bus process, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
-          `Single events (binary mode), A on ${A_CONNECTIONS} connections, B on 64; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${QUOTA}/s, burst ${QUOTA}.`,
+          `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
           `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
           'Target (#13): p99 ratio ≤ 2×.',
         ],
@@ -282,10 +285,11 @@ export async function benchNoisy(options: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // The SQLite table alone (no broker); `--profile=DIR` has the bus write a CPU profile there.
+  // The SQLite table alone (no broker); `--quota=N` sets A's quota; `--profile=DIR` has the bus write CPU profiles there.
   const quick = process.argv.includes('--quick');
   const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
   const env: Record<string, string> =
     profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` };
-  printTable(await noisyTable('SQLite', quick, env));
+  const quota = Number(process.argv.find((a) => a.startsWith('--quota='))?.slice('--quota='.length) ?? QUOTA);
+  printTable(await noisyTable('SQLite', quick, env, quota));
 }
