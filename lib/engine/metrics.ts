@@ -86,6 +86,11 @@ export class Metrics {
     this.#family(name, 'gauge', help).values.set(this.#key(labels), value);
   }
 
+  /** Drops every series of a metric (a collector that sets a gauge per rule clears the rules that went away). */
+  clear(name: string): void {
+    this.#families.get(name)?.values.clear();
+  }
+
   /** Records an observation in seconds. */
   observe(name: string, seconds: number, labels?: Labels, help = ''): void {
     const family = this.#family(name, 'histogram', help);
