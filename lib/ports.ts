@@ -329,6 +329,13 @@ export interface DeadLetterPage {
   readonly nextCursor?: string;
 }
 
+/** The dead letters of one rule and target (`DeadLetters.countByTarget`). */
+export interface DeadLetterCount {
+  readonly rule: string;
+  readonly target: string;
+  readonly count: number;
+}
+
 export interface DeadLetters {
   add(letter: DeadLetter): Promise<void>;
   /** Newest first. */
@@ -342,6 +349,11 @@ export interface DeadLetters {
   /** Removes them (after a redrive). Answers how many went. */
   remove(dlIds: readonly string[]): Promise<number>;
   count(): Promise<number>;
+  /**
+   * How many dead letters each rule and target has (for /metrics). Stores that read letters to answer bound their work
+   * (DynamoDB: the first 10,000 letters).
+   */
+  countByTarget(): Promise<DeadLetterCount[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

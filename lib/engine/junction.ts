@@ -269,6 +269,11 @@ export class Junction {
       'Live (pending and in-flight) deliveries per rule and target.',
     );
     this.metrics.declare(
+      'junction_target_dead_letters',
+      'gauge',
+      'Dead letters stored per rule and target (redrive or expiry removes them).',
+    );
+    this.metrics.declare(
       'junction_target_oldest_pending_age_seconds',
       'gauge',
       'Age of the oldest live delivery per rule and target, seconds since it was routed.',
@@ -296,10 +301,19 @@ export class Junction {
         undefined,
         'Dead letters stored.',
       );
-      const stats = await options.ledger.pendingByTarget();
+      const [stats, dead] = await Promise.all([
+        options.ledger.pendingByTarget(),
+        options.deadLetters.countByTarget(),
+      ]);
       const now = this.clock.now();
       this.metrics.clear('junction_target_pending');
       this.metrics.clear('junction_target_oldest_pending_age_seconds');
+      this.metrics.clear('junction_target_dead_letters');
+      for (const count of dead)
+        this.metrics.set('junction_target_dead_letters', count.count, {
+          rule: count.rule,
+          target: count.target,
+        });
       for (const stat of stats) {
         const labels = { rule: stat.rule, target: stat.target };
         this.metrics.set('junction_target_pending', stat.count, labels);

@@ -70,6 +70,7 @@ describe('the Grafana dashboard', () => {
       'junction_deliveries_total',
       'junction_target_pending',
       'junction_dead_letters_total',
+      'junction_target_dead_letters',
       'junction_router_lag_events',
       'junction_delivery_latency_seconds_bucket',
       'junction_events_rejected_total',

@@ -1,7 +1,7 @@
 /**
  * The per-rule and per-target metrics the alerts and the dashboard read, on a real bus: matches per rule, live
  * deliveries and the oldest one's age per target (gone once delivered), refusals of POST /events by code, function
- * errors by code.
+ * errors by code, dead letters stored per target.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -129,7 +129,7 @@ describe('per-rule and per-target metrics', () => {
     assert.equal(sample(text, 'junction_events_rejected_total', { code: entryCode }), 1, entryCode);
   });
 
-  test('count function errors by rule, target and code', async () => {
+  test('count function errors by rule, target and code, and the dead letters per target', async () => {
     const deployed = await request(bus.url, 'PUT', '/functions/throws', fixtureFunction('throws'));
     assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
     const put = await request(bus.url, 'PUT', '/rules/fails', {
@@ -155,6 +155,11 @@ describe('per-rule and per-target metrics', () => {
           code: 'FunctionError',
         }) === 1,
       'a FunctionError in /metrics',
+    );
+    await waitFor(
+      async () =>
+        sample(await metrics(), 'junction_target_dead_letters', { rule: 'fails', target: 'fn' }) === 1,
+      'its dead letter in /metrics',
     );
   });
 });
