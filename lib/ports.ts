@@ -239,6 +239,11 @@ export interface Ledger {
   /** How many deliveries are pending (for /metrics). */
   pendingCount(): Promise<number>;
   /**
+   * The live (pending and in-flight) deliveries per rule and target: how many and when the oldest was created (for
+   * /metrics). Stores that read entries to answer bound their work (DynamoDB: the first 10,000 live deliveries).
+   */
+  pendingByTarget(): Promise<PendingStat[]>;
+  /**
    * One page of the live (pending and in-flight) deliveries, filtered. The order is the store's own but stable
    * under `makeDue` and `reschedule`, so paging with `nextCursor` visits each live delivery at most once
    * (deliveries created meanwhile may or may not be seen). A page may hold fewer than `limit` deliveries while
@@ -257,6 +262,15 @@ export interface Ledger {
    * deliveries are left alone. Answers how many were changed.
    */
   release(keys: readonly DeliveryKey[], now: number): Promise<number>;
+}
+
+/** The live deliveries of one rule and target (`Ledger.pendingByTarget`). */
+export interface PendingStat {
+  readonly rule: string;
+  readonly target: string;
+  readonly count: number;
+  /** The oldest one's `createdAt`, ms since the epoch. */
+  readonly oldestCreatedAt: number;
 }
 
 /** What `Ledger.list` answers about: live deliveries, optionally of one state, rule or target. */
@@ -315,6 +329,13 @@ export interface DeadLetterPage {
   readonly nextCursor?: string;
 }
 
+/** The dead letters of one rule and target (`DeadLetters.countByTarget`). */
+export interface DeadLetterCount {
+  readonly rule: string;
+  readonly target: string;
+  readonly count: number;
+}
+
 export interface DeadLetters {
   add(letter: DeadLetter): Promise<void>;
   /** Newest first. */
@@ -328,6 +349,11 @@ export interface DeadLetters {
   /** Removes them (after a redrive). Answers how many went. */
   remove(dlIds: readonly string[]): Promise<number>;
   count(): Promise<number>;
+  /**
+   * How many dead letters each rule and target has (for /metrics). Stores that read letters to answer bound their work
+   * (DynamoDB: the first 10,000 letters).
+   */
+  countByTarget(): Promise<DeadLetterCount[]>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ export interface DevOptions {
   readonly auth?: DevAuthOptions;
   /** SIGINT/SIGTERM stops the bus within this (running deliveries are cut off, kept for the next start). @default 10000 */
   readonly stopDeadlineMs?: number;
+  /** What the terminal gets: `text` for a person, `json` for one JSON object per line. @default 'text' */
+  readonly logFormat?: 'text' | 'json';
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -116,6 +118,7 @@ const FLAGS = {
   'quota-per-source': { type: 'string' },
   'quota-burst': { type: 'string' },
   'stop-deadline-ms': { type: 'string' },
+  'log-format': { type: 'string' },
   type: { type: 'string' },
   source: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -624,8 +627,13 @@ const COMMANDS: readonly Command[] = [
       'jwt-jwks-url': ['URL', 'also accept JWTs signed by a key of this JWKS (docs/security.md)'],
       'jwt-issuer': ['I', 'the JWT issuer to require'],
       'jwt-audience': ['A', 'the JWT audience to require'],
+      'log-format': ['F', 'text (default) or json: one JSON object per line (docs/operations.md#json-logs)'],
     },
-    examples: ['junction dev', 'junction dev --port 9090 --data-dir /tmp/bus'],
+    examples: [
+      'junction dev',
+      'junction dev --port 9090 --data-dir /tmp/bus',
+      'junction dev --log-format json',
+    ],
     async run(ctx) {
       const env = ctx.io.env;
       const quota = str(ctx, 'quota-per-source') ?? env.JUNCTION_QUOTA_PER_SOURCE;
@@ -649,6 +657,9 @@ const COMMANDS: readonly Command[] = [
           '--stop-deadline-ms',
         );
       }
+      const logFormat = str(ctx, 'log-format');
+      if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json')
+        throw new UsageError(`--log-format must be text or json, got "${logFormat}"`, '--log-format');
       const host = str(ctx, 'host') ?? env.JUNCTION_HOST ?? '127.0.0.1';
       const port = Number(portText);
       const kafka = str(ctx, 'kafka') ?? (env.JUNCTION_KAFKA || undefined);
@@ -670,6 +681,7 @@ const COMMANDS: readonly Command[] = [
           ...(quota === undefined ? {} : { quotaPerSource: Number(quota) }),
           ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
+          ...(logFormat === undefined ? {} : { logFormat }),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;

@@ -1,6 +1,8 @@
 /**
  * What `junction dev` prints while it runs: failing deliveries (one line per target per interval, not per
  * attempt), dead letters, and a short summary when something happened — nothing when idle. Fed trace entries.
+ * With `format: 'json'` it writes one JSON object per line instead, for a log pipeline: every accepted batch, failed
+ * attempt, function error and dead letter with its event's source and id (docs/operations.md#json-logs).
  */
 import type { Clock, TraceEntry } from '../ports.ts';
 import { systemClock } from '../ports.ts';
@@ -8,6 +10,8 @@ import { systemClock } from '../ports.ts';
 export interface DevReporterOptions {
   /** Receives each line (without a newline). */
   readonly write: (line: string) => void;
+  /** `text` for a person at a terminal, `json` for one JSON object per line. @default 'text' */
+  readonly format?: 'text' | 'json';
   /** How often the summary is printed (when anything happened since the last one). @default 30000 */
   readonly summaryMs?: number;
   /** At most one failure line, and one dead-letter line, per target per this interval. @default 10000 */
@@ -18,8 +22,8 @@ export interface DevReporterOptions {
 }
 
 export interface DevReporter {
-  /** Feeds the entries the bus traced (the embedded bus's `onTrace`). */
-  observe(entries: readonly TraceEntry[]): void;
+  /** Feeds the entries a bus traced (the embedded bus's `onTrace`, with the bus's name). */
+  observe(entries: readonly TraceEntry[], bus?: string): void;
   /** Prints what is pending (a last summary) and stops the timer. */
   close(): void;
 }
@@ -31,6 +35,10 @@ interface Limited {
 }
 
 const MAX_TEXT = 160;
+/** How many events of an accepted batch a JSON line names (`more` counts the rest). */
+const MAX_LISTED = 10;
+/** The longest error or reason a JSON line carries. */
+const MAX_JSON_TEXT = 1000;
 
 function short(text: string): string {
   const line = text.replace(/\s+/g, ' ');
@@ -48,6 +56,7 @@ export function createDevReporter(options: DevReporterOptions): DevReporter {
   const clock = options.clock ?? systemClock;
   const summaryMs = options.summaryMs ?? 30_000;
   const lineEveryMs = options.lineEveryMs ?? 10_000;
+  const json = options.format === 'json';
   const counts = { accepted: 0, delivered: 0, retrying: 0, deadLettered: 0, failed: 0 };
   const failing = new Map<string, Limited>();
   const dead = new Map<string, Limited>();
@@ -77,17 +86,82 @@ export function createDevReporter(options: DevReporterOptions): DevReporter {
     const seconds = Math.max(1, Math.round((now - since) / 1000));
     since = now;
     if (accepted + delivered + retrying + deadLettered + failed === 0) return;
-    write(
-      `last ${seconds} s: ${accepted} accepted, ${delivered} delivered, ${retrying} retrying, ` +
-        `${deadLettered} dead-lettered`,
-    );
+    if (json)
+      write(
+        JSON.stringify({
+          time: new Date(now).toISOString(),
+          level: 'info',
+          event: 'summary',
+          seconds,
+          accepted,
+          delivered,
+          failed,
+          retrying,
+          deadLettered,
+        }),
+      );
+    else
+      write(
+        `last ${seconds} s: ${accepted} accepted, ${delivered} delivered, ${retrying} retrying, ` +
+          `${deadLettered} dead-lettered`,
+      );
     counts.accepted = counts.delivered = counts.retrying = counts.deadLettered = counts.failed = 0;
   }
 
   const stop = (options.every ?? defaultEvery)(summaryMs, summary);
 
+  /** The JSON lines of one write of trace entries: an accepted batch, failed attempts, dead letters. */
+  function logJson(entries: readonly TraceEntry[], bus: string | undefined): void {
+    const time = new Date(clock.now()).toISOString();
+    const base = (level: string, event: string) => ({
+      time,
+      level,
+      event,
+      ...(bus === undefined ? {} : { bus }),
+    });
+    const received = entries.filter((e) => e.kind === 'received');
+    if (received.length > 0) {
+      write(
+        JSON.stringify({
+          ...base('info', 'accepted'),
+          count: received.length,
+          events: received.slice(0, MAX_LISTED).map((e) => ({ source: e.source, id: e.id })),
+          ...(received.length > MAX_LISTED ? { more: received.length - MAX_LISTED } : {}),
+        }),
+      );
+    }
+    for (const entry of entries) {
+      const where = { source: entry.source, id: entry.id, rule: entry.rule, target: entry.target };
+      if (entry.kind === 'attempt' && entry.detail?.outcome === 'failed') {
+        const error = String(entry.detail?.error ?? 'failed').slice(0, MAX_JSON_TEXT);
+        const code = /^([A-Z][A-Za-z]+): /.exec(error)?.[1];
+        const fn = code?.startsWith('Function') === true;
+        write(
+          JSON.stringify({
+            ...base(fn ? 'error' : 'warn', fn ? 'function-error' : 'delivery-failed'),
+            ...where,
+            attempt: entry.detail?.number,
+            ...(code === undefined ? {} : { code }),
+            error,
+          }),
+        );
+      } else if (entry.kind === 'dead-lettered') {
+        write(
+          JSON.stringify({
+            ...base('error', 'dead-lettered'),
+            ...where,
+            dlId: entry.detail?.dlId,
+            attempts: entry.detail?.attempts,
+            reason: String(entry.detail?.reason ?? '').slice(0, MAX_JSON_TEXT),
+          }),
+        );
+      }
+    }
+  }
+
   return {
-    observe(entries) {
+    observe(entries, bus) {
+      if (json) logJson(entries, bus);
       const now = clock.now();
       for (const entry of entries) {
         const where = `${entry.rule ?? '?'}/${entry.target ?? '?'}`;
@@ -104,6 +178,7 @@ export function createDevReporter(options: DevReporterOptions): DevReporter {
           case 'attempt': {
             if (entry.detail?.outcome !== 'failed') break;
             counts.failed++;
+            if (json) break;
             const quiet = gate(failing, where, now);
             if (quiet === undefined) break;
             write(
@@ -114,6 +189,7 @@ export function createDevReporter(options: DevReporterOptions): DevReporter {
           }
           case 'dead-lettered': {
             counts.deadLettered++;
+            if (json) break;
             const quiet = gate(dead, where, now);
             if (quiet === undefined) break;
             write(

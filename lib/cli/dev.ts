@@ -77,7 +77,12 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
     io.err(`junction: ${tls}\n`);
     return DEV_START_FAILED;
   }
-  const reporter = createDevReporter({ ...io.reporter, write: (line) => io.out(`${line}\n`) });
+  const json = options.logFormat === 'json';
+  const reporter = createDevReporter({
+    ...io.reporter,
+    format: json ? 'json' : 'text',
+    write: (line) => io.out(`${line}\n`),
+  });
   let bus: EmbeddedBus;
   try {
     if (kafka !== undefined) {
@@ -95,7 +100,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       port: options.port,
       host: options.host,
       dataDir: options.dataDir,
-      onTrace: (entries) => reporter.observe(entries),
+      onTrace: (entries, name) => reporter.observe(entries, name),
       ...(allow === undefined ? {} : { httpTargets: { allow } }),
       ...(log === undefined ? {} : { log }),
       ...(kafka === undefined ? {} : { kafka }),
@@ -118,24 +123,34 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
     return error.field === 'host' ? DEV_REFUSED : DEV_START_FAILED;
   }
   const health = await bus.junction.health();
-  io.out(
-    [
-      `Junction is running at ${bus.url}`,
-      `  data dir   ${bus.dataDir}`,
-      `  log        ${options.kafka ? `Kafka ${options.kafka}` : `SQLite, ${health.partitions} partitions`}`,
-      `  rules      ${health.rules}`,
-      '',
-      `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
-      `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,
-      `Trace:    npm run junction -- trace 1`,
-      'Failing deliveries, dead letters and a summary every 30 s (when anything happened) show up here.',
-      'Stop with Ctrl-C.',
-      '',
-    ].join('\n'),
-  );
+  const logText = options.kafka ? `Kafka ${options.kafka}` : `SQLite, ${health.partitions} partitions`;
+  if (json) {
+    io.out(
+      `${JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'started', url: bus.url, dataDir: bus.dataDir, log: logText, rules: health.rules })}\n`,
+    );
+  } else
+    io.out(
+      [
+        `Junction is running at ${bus.url}`,
+        `  data dir   ${bus.dataDir}`,
+        `  log        ${logText}`,
+        `  rules      ${health.rules}`,
+        '',
+        `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
+        `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,
+        `Trace:    npm run junction -- trace 1`,
+        'Failing deliveries, dead letters and a summary every 30 s (when anything happened) show up here.',
+        'Stop with Ctrl-C.',
+        '',
+      ].join('\n'),
+    );
   await (io.stopped ?? signals());
   const deadlineMs = options.stopDeadlineMs ?? 10_000;
-  io.out(`\nstopping (within ${deadlineMs / 1000} s)…\n`);
+  io.out(
+    json
+      ? `${JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'stopping', deadlineMs })}\n`
+      : `\nstopping (within ${deadlineMs / 1000} s)…\n`,
+  );
   let late: NodeJS.Timeout | undefined;
   try {
     const report = await Promise.race([

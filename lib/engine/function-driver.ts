@@ -1,8 +1,15 @@
 /** The `function` target: runs a user function through the FunctionRunner port (worker threads or Lambda). */
 import { toJunctionError } from '../core/errors.ts';
 import type { DeliveryRequest, DeliveryResult, FunctionRunner, TargetDriver } from '../ports.ts';
+import type { Metrics } from './metrics.ts';
 
-export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
+/** The driver of `function` targets; failed invocations are counted in `metrics` by rule, target and error code. */
+export function createFunctionDriver(runner: FunctionRunner, metrics?: Metrics): TargetDriver {
+  metrics?.declare(
+    'junction_function_errors_total',
+    'counter',
+    'Failed function invocations by error code (FunctionTimeout: the function ran out of time).',
+  );
   return {
     async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
       const { target } = request;
@@ -22,6 +29,11 @@ export function createFunctionDriver(runner: FunctionRunner): TargetDriver {
         return { ok: true, emitted: result.returned };
       } catch (error) {
         const e = toJunctionError(error);
+        metrics?.inc('junction_function_errors_total', {
+          rule: request.rule.name,
+          target: target.id,
+          code: e.code,
+        });
         // A missing function may be deployed before the retries run out; everything a handler does is retried.
         return {
           ok: false,

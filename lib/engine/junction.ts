@@ -241,7 +241,7 @@ export class Junction {
       clock: this.clock,
       metrics: this.metrics,
       lookup: (name) => this.#rules.get(name),
-      drivers: { ...options.drivers, function: createFunctionDriver(options.functions) },
+      drivers: { ...options.drivers, function: createFunctionDriver(options.functions, this.metrics) },
       transform: (event, rule, target, createdAt) => this.#transform(event, rule, target, createdAt),
       onEmitted: (returned, context) => this.#publishEmitted(returned, context),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
@@ -256,6 +256,28 @@ export class Junction {
       metrics: this.metrics,
       dispatcher: this.dispatcher,
     });
+    // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
+    this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
+    this.metrics.declare(
+      'junction_events_rate_limited_total',
+      'counter',
+      'Events refused by a bus or source quota.',
+    );
+    this.metrics.declare(
+      'junction_target_pending',
+      'gauge',
+      'Live (pending and in-flight) deliveries per rule and target.',
+    );
+    this.metrics.declare(
+      'junction_target_dead_letters',
+      'gauge',
+      'Dead letters stored per rule and target (redrive or expiry removes them).',
+    );
+    this.metrics.declare(
+      'junction_target_oldest_pending_age_seconds',
+      'gauge',
+      'Age of the oldest live delivery per rule and target, seconds since it was routed.',
+    );
     this.metrics.collect(async () => {
       const [ends, committed] = await Promise.all([
         options.log.endOffsets(),
@@ -279,6 +301,28 @@ export class Junction {
         undefined,
         'Dead letters stored.',
       );
+      const [stats, dead] = await Promise.all([
+        options.ledger.pendingByTarget(),
+        options.deadLetters.countByTarget(),
+      ]);
+      const now = this.clock.now();
+      this.metrics.clear('junction_target_pending');
+      this.metrics.clear('junction_target_oldest_pending_age_seconds');
+      this.metrics.clear('junction_target_dead_letters');
+      for (const count of dead)
+        this.metrics.set('junction_target_dead_letters', count.count, {
+          rule: count.rule,
+          target: count.target,
+        });
+      for (const stat of stats) {
+        const labels = { rule: stat.rule, target: stat.target };
+        this.metrics.set('junction_target_pending', stat.count, labels);
+        this.metrics.set(
+          'junction_target_oldest_pending_age_seconds',
+          Math.max(0, now - stat.oldestCreatedAt) / 1000,
+          labels,
+        );
+      }
     });
   }
 

@@ -12,6 +12,9 @@ function labelKey(labels: Labels | undefined): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** How many rendered label keys a registry caches (cleared when full: label sets are bounded by rules × targets). */
+const MAX_CACHED_KEYS = 10_000;
+
 /** Latency buckets in seconds: 0.5 ms to 30 s. */
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -47,6 +50,8 @@ interface Family {
 export class Metrics {
   readonly #families = new Map<string, Family>();
   readonly #collectors: Array<() => Promise<void>> = [];
+  /** Rendered label keys of up to three labels, by their names and values in insertion order (bounded). */
+  readonly #keys = new Map<string, string>();
   /** The constant labels (e.g. `bus="orders"`) every series of this registry carries, rendered; '' for none. */
   readonly #constant: string;
 
@@ -57,6 +62,32 @@ export class Metrics {
   }
 
   #key(labels: Labels | undefined): string {
+    // The hot path (a match per rule, an attempt per target) has one or two labels: their rendered key is cached.
+    if (labels !== undefined) {
+      let id = '';
+      let n = 0;
+      for (const k in labels) {
+        const value = String(labels[k]);
+        // A value holding the separator could make two label sets one id: those are not cached.
+        if (++n > 3 || value.includes('\u0000')) {
+          n = 4;
+          break;
+        }
+        id += `${k}\u0000${value}\u0000`;
+      }
+      if (n <= 3) {
+        const cached = this.#keys.get(id);
+        if (cached !== undefined) return cached;
+        const rendered = this.#render(labels);
+        if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+        this.#keys.set(id, rendered);
+        return rendered;
+      }
+    }
+    return this.#render(labels);
+  }
+
+  #render(labels: Labels | undefined): string {
     const key = labelKey(labels);
     if (this.#constant === '') return key;
     return key === '' ? `{${this.#constant}}` : `{${this.#constant},${key.slice(1)}`;
@@ -84,6 +115,11 @@ export class Metrics {
 
   set(name: string, value: number, labels?: Labels, help = ''): void {
     this.#family(name, 'gauge', help).values.set(this.#key(labels), value);
+  }
+
+  /** Drops every series of a metric (a collector that sets a gauge per rule clears the rules that went away). */
+  clear(name: string): void {
+    this.#families.get(name)?.values.clear();
   }
 
   /** Records an observation in seconds. */

@@ -78,6 +78,7 @@ export class Router {
       // A replayed event is a new delivery on purpose: its key carries the replay's name.
       const id = typeof event.replayname === 'string' ? `${event.id}#replay:${event.replayname}` : event.id;
       for (const rule of rules) {
+        metrics.inc('junction_rule_matches_total', { rule: rule.name });
         traces.push({
           source: event.source,
           id: event.id,

@@ -224,8 +224,25 @@ export function createApp(options: AppOptions): App {
   const busName = options.busName ?? 'default';
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const eventBridge = createEventBridgeApi(options);
+  junction.metrics.declare(
+    'junction_events_rejected_total',
+    'counter',
+    'Events (or whole requests) POST /events refused, by error code (RateLimited is a 429).',
+  );
+  const rejected = (code: string, by = 1) =>
+    junction.metrics.inc('junction_events_rejected_total', { code }, by);
 
+  /** POST /events, counting what it refuses by error code (a bounded set). */
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
+    try {
+      return await ingestEvents(request, rejected);
+    } catch (error) {
+      rejected(toJunctionError(error).code);
+      throw error;
+    }
+  }
+
+  async function ingestEvents(request: ApiRequest, reject: (code: string) => void): Promise<ApiResponse> {
     const parsed = parseHttpRequest(request.headers, request.body, limits);
     if (parsed.mode !== 'batch') {
       const denied = request.allowSource?.(parsed.event.source, busName);
@@ -254,6 +271,7 @@ export function createApp(options: AppOptions): App {
         ? entry
         : { ok: false as const, id: entry.ok ? entry.event.id : entry.id, error };
     });
+    for (const entry of entries) if (!entry.ok) reject(entry.error.code);
     const accepted = entries.flatMap((e) => (e.ok ? [e.event] : []));
     const appended = await junction.publish(accepted);
     let next = 0;

@@ -64,8 +64,8 @@ export interface EmbeddedOptions {
    * listens on loopback (`host` 127.0.0.1, ::1 or localhost). @default { allow: [] }
    */
   readonly httpTargets?: { readonly allow?: readonly string[] };
-  /** Hears every trace entry as it is recorded (the `junction dev` terminal). @default none */
-  readonly onTrace?: (entries: readonly TraceEntry[]) => void;
+  /** Hears every trace entry as it is recorded, with its bus's name (the `junction dev` terminal). @default none */
+  readonly onTrace?: (entries: readonly TraceEntry[], bus: string) => void;
   /** Replaces a target driver (tests). */
   readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
   readonly clock?: Clock;
@@ -138,14 +138,15 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
 /** The trace store, with `onTrace` hearing each write (an observer that throws does not fail the write). */
 function observed(
   traces: TraceStore,
-  onTrace: ((entries: readonly TraceEntry[]) => void) | undefined,
+  onTrace: ((entries: readonly TraceEntry[], bus: string) => void) | undefined,
+  bus: string,
   onError: (error: unknown) => void,
 ): TraceStore {
   if (onTrace === undefined) return traces;
   return {
     record(entries) {
       try {
-        onTrace(entries);
+        onTrace(entries, bus);
       } catch (error) {
         onError(error);
       }
@@ -229,7 +230,7 @@ async function open(
     const sourceQuota = spec?.sourceQuota ?? options.quota;
     const junction = await Junction.open({
       ...busStores,
-      traces: observed(busStores.traces, options.onTrace, onError),
+      traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,
       drivers: { http, bus: busDriver, kafka: kafkaTargets, ...options.drivers },

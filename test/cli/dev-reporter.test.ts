@@ -126,4 +126,69 @@ describe('dev reporter', () => {
     assert.equal(h.stopped(), true);
     assert.deepEqual(h.lines, ['last 5 s: 1 accepted, 0 delivered, 0 retrying, 0 dead-lettered']);
   });
+
+  it('writes one JSON object per notable event with format json, each with its source and id', () => {
+    const lines: string[] = [];
+    const reporter = createDevReporter({
+      write: (line) => lines.push(line),
+      format: 'json',
+      clock: { now: () => 1_000_000 },
+      every: () => () => {},
+    });
+    const received = Array.from(
+      { length: 12 },
+      (_, i): TraceEntry => ({
+        source: '/shop',
+        id: `o-${i}`,
+        at: 0,
+        kind: 'received',
+      }),
+    );
+    reporter.observe(received, 'orders');
+    reporter.observe([
+      ...failed(),
+      ...failed(),
+      ...failed('FunctionTimeout: function f did not finish within 10 ms'),
+    ]);
+    reporter.observe([
+      { ...base, kind: 'dead-lettered', detail: { dlId: 'dl-1', reason: 'retries exhausted', attempts: 3 } },
+    ]);
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      parsed.map((l) => l.event),
+      ['accepted', 'delivery-failed', 'delivery-failed', 'function-error', 'dead-lettered'],
+      'every failure, no rate limit, no text lines',
+    );
+    assert.deepEqual(parsed[0], {
+      time: new Date(1_000_000).toISOString(),
+      level: 'info',
+      event: 'accepted',
+      bus: 'orders',
+      count: 12,
+      events: received.slice(0, 10).map((e) => ({ source: e.source, id: e.id })),
+      more: 2,
+    });
+    assert.equal(parsed[3]?.code, 'FunctionTimeout');
+    assert.equal(parsed[3]?.level, 'error');
+    assert.deepEqual(
+      { ...parsed[4], time: undefined },
+      {
+        time: undefined,
+        level: 'error',
+        event: 'dead-lettered',
+        source: '/shop',
+        id: 'o-1',
+        rule: 'enriched',
+        target: 'hook',
+        dlId: 'dl-1',
+        attempts: 3,
+        reason: 'retries exhausted',
+      },
+    );
+    reporter.close();
+    const summary = JSON.parse(lines.at(-1) as string) as Record<string, unknown>;
+    assert.equal(summary.event, 'summary');
+    assert.equal(summary.accepted, 12);
+    assert.equal(summary.deadLettered, 1);
+  });
 });

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEV_START_FAILED, runDev } from '../../lib/cli/dev.ts';
-import { request } from '../helpers/bus.ts';
+import { fixtureFunction, request } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
@@ -158,6 +158,79 @@ describe('junction dev', () => {
     c.stop();
     assert.equal(await running, 0);
     assert.match(c.out(), /last \d+ s: 1 accepted, 0 delivered, 3 retrying, 1 dead-lettered\n/);
+    dir.remove();
+  });
+
+  it('writes JSON lines with --log-format json: accepted batch, failed attempt, function error, dead letter', async () => {
+    const dir = tempDir();
+    const c = collector();
+    const running = runDev({ ...devOptions(dir.path), logFormat: 'json' }, c.io);
+    const lines = () =>
+      c
+        .out()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitFor(() => c.out().includes('\n'), 'the started line');
+    const started = lines()[0] as Record<string, unknown>;
+    assert.equal(started.event, 'started');
+    const url = started.url as string;
+    const deployed = await request(url, 'PUT', '/functions/throws', fixtureFunction('throws'));
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    const once = { maxAttempts: 1, maxAgeSeconds: 60 };
+    const put = await request(url, 'PUT', '/rules/r', {
+      pattern: { type: ['t'] },
+      targets: [
+        { id: 'hook', type: 'http', url: 'http://127.0.0.1:9/hook', retry: once },
+        { id: 'fn', type: 'function', function: 'throws', retry: once },
+      ],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const published = await request(url, 'POST', '/events', '{}', {
+      'ce-specversion': '1.0',
+      'ce-id': 'dev-json-1',
+      'ce-source': '/s',
+      'ce-type': 't',
+      'content-type': 'application/json',
+    });
+    assert.equal(published.status, 202);
+    await waitFor(
+      () => lines().filter((l) => l.event === 'dead-lettered').length === 2,
+      'two dead-letter lines',
+    );
+    const all = lines();
+    const of = (event: string) => all.filter((l) => l.event === event);
+    const accepted = of('accepted');
+    assert.equal(accepted.length, 1, c.out());
+    assert.equal(accepted[0]?.bus, 'default');
+    assert.equal(accepted[0]?.count, 1);
+    assert.deepEqual(accepted[0]?.events, [{ source: '/s', id: 'dev-json-1' }]);
+    const failed = of('delivery-failed');
+    assert.equal(failed.length, 1, c.out());
+    assert.equal(failed[0]?.target, 'hook');
+    assert.equal(failed[0]?.id, 'dev-json-1');
+    assert.match(String(failed[0]?.error), /ECONNREFUSED/);
+    const fnError = of('function-error');
+    assert.equal(fnError.length, 1, c.out());
+    assert.equal(fnError[0]?.target, 'fn');
+    assert.equal(fnError[0]?.source, '/s');
+    assert.match(String(fnError[0]?.code), /^Function/);
+    for (const line of of('dead-lettered')) {
+      assert.equal(line.id, 'dev-json-1');
+      assert.equal(line.rule, 'r');
+      assert.equal(typeof line.dlId, 'string');
+      assert.equal(line.level, 'error');
+    }
+    for (const line of all)
+      assert.ok(!Number.isNaN(Date.parse(String(line.time))), `${line.event} has a time`);
+    c.stop();
+    assert.equal(await running, 0);
+    const after = lines();
+    assert.ok(after.some((l) => l.event === 'stopping'));
+    assert.ok(
+      after.some((l) => l.event === 'summary' && l.deadLettered === 2),
+      c.out(),
+    );
     dir.remove();
   });
 

@@ -21,6 +21,7 @@ function boundedLists(store: DeadLetters, maxLists: number): DeadLetters & { lis
     get: (dlId: string) => store.get(dlId),
     remove: (dlIds: readonly string[]) => store.remove(dlIds),
     count: () => store.count(),
+    countByTarget: () => store.countByTarget(),
     list: (filter?: DeadLetterFilter) => {
       count();
       return store.list(filter);

@@ -103,6 +103,26 @@ export function deadLettersSuite(name: string, open: () => Promise<DeadLettersHa
         assert.equal(await store.count(), 105);
       }));
 
+    test('counts dead letters per rule and target', () =>
+      withStore(async (store) => {
+        assert.deepEqual(await store.countByTarget(), []);
+        const a = makeDeadLetter({ rule: 'a', target: 't1' });
+        for (const l of [
+          a,
+          makeDeadLetter({ rule: 'a', target: 't1' }),
+          makeDeadLetter({ rule: 'a', target: 't2' }),
+        ])
+          await store.add(l);
+        await store.add(makeDeadLetter({ rule: 'b', target: 't1' }));
+        assert.deepEqual(await store.countByTarget(), [
+          { rule: 'a', target: 't1', count: 2 },
+          { rule: 'a', target: 't2', count: 1 },
+          { rule: 'b', target: 't1', count: 1 },
+        ]);
+        await store.remove([a.dlId]);
+        assert.equal((await store.countByTarget())[0]?.count, 1);
+      }));
+
     test('removes dead letters by id, answering how many went', () =>
       withStore(async (store) => {
         const a = makeDeadLetter();

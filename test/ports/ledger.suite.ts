@@ -163,6 +163,25 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal(await ledger.pendingCount(), 0);
       }));
 
+    test('counts live deliveries per rule and target with the oldest creation time', () =>
+      withLedger(async ({ ledger }) => {
+        assert.deepEqual(await ledger.pendingByTarget(), []);
+        const a1 = makeDelivery({ rule: 'a', target: 't1', createdAt: T0 + 5 });
+        const a2 = makeDelivery({ rule: 'a', target: 't1', createdAt: T0 + 2 });
+        const b = makeDelivery({ rule: 'b', target: 't2', createdAt: T0 + 7 });
+        const done = makeDelivery({ rule: 'c', target: 't3' });
+        const dead = makeDelivery({ rule: 'a', target: 't1', createdAt: T0 });
+        await ledger.enqueue([a1, a2, b, done, dead]);
+        assert.equal(await ledger.claim(keyOf(a2), T0, T0 + 1_000), true, 'in flight still counts');
+        assert.equal(await ledger.claim(keyOf(done), T0, T0 + 1_000), true);
+        await ledger.complete(keyOf(done), delivered(T0), T0 + 1);
+        await ledger.abandon(keyOf(dead), T0 + 1);
+        assert.deepEqual(await ledger.pendingByTarget(), [
+          { rule: 'a', target: 't1', count: 2, oldestCreatedAt: T0 + 2 },
+          { rule: 'b', target: 't2', count: 1, oldestCreatedAt: T0 + 7 },
+        ]);
+      }));
+
     test('lets exactly one of two concurrent claims win', () =>
       withLedger(async ({ ledger }) => {
         const d = makeDelivery();

@@ -7,15 +7,26 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
+  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
-import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetterPage, DeadLetters } from '../../ports.ts';
+import type {
+  Attempt,
+  DeadLetter,
+  DeadLetterCount,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetters,
+} from '../../ports.ts';
 import { batchGet, conditional, countAll, guard, type Item, mapLimit, queryAll } from './client.ts';
 import { deepFreeze, n, num, requireNum, requireStr, s, shardOf, str } from './codec.ts';
 import { PayloadStore } from './payload.ts';
 import { INDEX_SHARDS } from './tables.ts';
+
+/** How many dead letters `countByTarget` reads at most. */
+const COUNT_BY_TARGET_MAX = 10_000;
 
 export interface DynamoDeadLettersOptions {
   readonly client: DynamoDBClient;
@@ -192,6 +203,44 @@ export class DynamoDeadLetters implements DeadLetters {
       ),
     );
     return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * Scans the table for the rule and target of each letter (a projection: the events are not returned, though a scan's
+   * read capacity counts whole items). Bounded: at most `COUNT_BY_TARGET_MAX` letters are read, so above that the
+   * counts are a lower bound (`count` still counts them all).
+   */
+  async countByTarget(): Promise<DeadLetterCount[]> {
+    const counts = new Map<string, { rule: string; target: string; count: number }>();
+    let budget = COUNT_BY_TARGET_MAX;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await guard('Scan', this.#table, () =>
+        this.#client.send(
+          new ScanCommand({
+            TableName: this.#table,
+            ProjectionExpression: '#rule, #target',
+            ExpressionAttributeNames: { '#rule': 'rule', '#target': 'target' },
+            Limit: Math.min(budget, 1000),
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        ),
+      );
+      const items = out.Items ?? [];
+      budget -= items.length;
+      for (const item of items) {
+        const rule = requireStr(item, 'rule', this.#table);
+        const target = requireStr(item, 'target', this.#table);
+        const key = JSON.stringify([rule, target]);
+        const found = counts.get(key);
+        if (found === undefined) counts.set(key, { rule, target, count: 1 });
+        else found.count += 1;
+      }
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined && budget > 0);
+    return [...counts.values()].sort((a, b) =>
+      a.rule === b.rule ? (a.target < b.target ? -1 : 1) : a.rule < b.rule ? -1 : 1,
+    );
   }
 
   async #byIds(filter: DeadLetterFilter): Promise<Item[]> {

@@ -23,6 +23,7 @@ import type {
   LedgerState,
   LiveDelivery,
   PendingDelivery,
+  PendingStat,
   ReopenItem,
   ReopenOutcome,
 } from '../../ports.ts';
@@ -357,6 +358,59 @@ export class DynamoLedger implements Ledger {
   }
 
   /**
+   * Reads the keys of the sparse `due` index shard by shard, then the entries (consistent BatchGetItem; the index may
+   * lag), grouping the live ones by rule and target. Bounded: at most `PENDING_STATS_MAX` live deliveries are read,
+   * so on a larger backlog the counts are a lower bound (`pendingCount` still counts them all).
+   */
+  async pendingByTarget(): Promise<PendingStat[]> {
+    const stats = new Map<string, { rule: string; target: string; count: number; oldestCreatedAt: number }>();
+    let budget = PENDING_STATS_MAX;
+    for (const shard of this.#shardList()) {
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const out = await guard('Query', this.#table, () =>
+          this.#client.send(
+            new QueryCommand({
+              TableName: this.#table,
+              IndexName: 'due',
+              KeyConditionExpression: 'dueShard = :shard',
+              ExpressionAttributeValues: { ':shard': s(shard) },
+              Limit: Math.min(budget, 1000),
+              ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+            }),
+          ),
+        );
+        const keys = out.Items ?? [];
+        budget -= keys.length;
+        const items = await batchGet(
+          this.#client,
+          this.#table,
+          keys.map((key) => ({ pk: s(requireStr(key, 'pk', this.#table)) })),
+        );
+        for (const item of items) {
+          const state = str(item, 'state');
+          if (state !== 'pending' && state !== 'in-flight') continue;
+          const rule = requireStr(item, 'rule', this.#table);
+          const target = requireStr(item, 'target', this.#table);
+          const createdAt = requireNum(item, 'createdAt', this.#table);
+          const key = JSON.stringify([rule, target]);
+          const stat = stats.get(key);
+          if (stat === undefined) stats.set(key, { rule, target, count: 1, oldestCreatedAt: createdAt });
+          else {
+            stat.count += 1;
+            stat.oldestCreatedAt = Math.min(stat.oldestCreatedAt, createdAt);
+          }
+        }
+        start = out.LastEvaluatedKey;
+      } while (start !== undefined && budget > 0);
+      if (budget <= 0) break;
+    }
+    return [...stats.values()].sort((a, b) =>
+      a.rule === b.rule ? (a.target < b.target ? -1 : 1) : a.rule < b.rule ? -1 : 1,
+    );
+  }
+
+  /**
    * Live deliveries shard by shard through the sparse `due` index, in (dueKey, pk) order within a shard; the
    * entries are read (consistently) to filter them. At most `scanBudget` index keys are read per call (default 1000
    * or 4 × limit): with a narrow filter a page may be short, or empty, and still carry a `nextCursor`. `makeDue`
@@ -630,6 +684,9 @@ export class DynamoLedger implements Ledger {
 }
 
 /** The partition key of a delivery: its four parts, unambiguously joined (hashed when long). */
+/** How many live deliveries `pendingByTarget` reads at most. */
+const PENDING_STATS_MAX = 10_000;
+
 export function keyString(key: DeliveryKey): string {
   return boundedKey(JSON.stringify([key.source, key.id, key.rule, key.target]));
 }

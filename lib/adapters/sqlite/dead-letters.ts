@@ -2,7 +2,14 @@
 import { serializeEvent } from '../../core/cloudevent.ts';
 import { decodeCursor, encodeCursor } from '../../core/cursor.ts';
 import { JunctionError } from '../../core/errors.ts';
-import type { Attempt, DeadLetter, DeadLetterFilter, DeadLetterPage, DeadLetters } from '../../ports.ts';
+import type {
+  Attempt,
+  DeadLetter,
+  DeadLetterCount,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetters,
+} from '../../ports.ts';
 import {
   optionalNumber,
   parseFrozen,
@@ -151,6 +158,12 @@ export class SqliteDeadLetters implements DeadLetters {
 
   async count(): Promise<number> {
     return Number(this.#db.get('SELECT count(*) AS n FROM dead_letters')?.n ?? 0);
+  }
+
+  async countByTarget(): Promise<DeadLetterCount[]> {
+    return this.#db
+      .all('SELECT rule, target, count(*) AS n FROM dead_letters GROUP BY rule, target ORDER BY rule, target')
+      .map((row) => ({ rule: String(row.rule), target: String(row.target), count: Number(row.n) }));
   }
 
   /** Drops dead letters dead-lettered before `before`. Answers how many went. */

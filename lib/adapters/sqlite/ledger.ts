@@ -15,6 +15,7 @@ import type {
   LedgerState,
   LiveDelivery,
   PendingDelivery,
+  PendingStat,
   ReopenItem,
   ReopenOutcome,
 } from '../../ports.ts';
@@ -261,6 +262,21 @@ export class SqliteLedger implements Ledger {
   async pendingCount(): Promise<number> {
     const row = this.#db.get("SELECT count(*) AS n FROM ledger WHERE state IN ('pending', 'in-flight')");
     return Number(row?.n ?? 0);
+  }
+
+  /** One pass over the partial index `ledger_live` (it covers rule, target and created_at). */
+  async pendingByTarget(): Promise<PendingStat[]> {
+    return this.#db
+      .all(
+        `SELECT rule, target, count(*) AS n, min(created_at) AS oldest FROM ledger INDEXED BY ledger_live
+         WHERE state IN ('pending', 'in-flight') GROUP BY rule, target ORDER BY rule, target`,
+      )
+      .map((row) => ({
+        rule: String(row.rule),
+        target: String(row.target),
+        count: Number(row.n),
+        oldestCreatedAt: Number(row.oldest),
+      }));
   }
 
   /**

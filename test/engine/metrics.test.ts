@@ -1,0 +1,36 @@
+/** The metrics registry's label keys: cached for speed, never merging two different label sets. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Metrics } from '../../lib/engine/metrics.ts';
+
+describe('Metrics label keys', () => {
+  test('one series per label set, whatever the order of the labels, with the constant labels', async () => {
+    const m = new Metrics({ bus: 'orders' });
+    m.inc('x_total', { rule: 'a', target: 't' });
+    m.inc('x_total', { target: 't', rule: 'a' });
+    m.inc('x_total', { rule: 'a', target: 'u' });
+    const text = await m.render();
+    assert.match(text, /^x_total\{bus="orders",rule="a",target="t"\} 2$/m);
+    assert.match(text, /^x_total\{bus="orders",rule="a",target="u"\} 1$/m);
+  });
+
+  test('label values holding the cache separator do not collide with other label sets', async () => {
+    const m = new Metrics();
+    m.inc('y_total', { a: 'x', b: 'y' });
+    m.inc('y_total', { a: 'x\u0000b\u0000y' });
+    m.inc('y_total', { a: 'x', b: 'y' });
+    assert.equal(m.value('y_total', { a: 'x', b: 'y' }), 2);
+    assert.equal(m.value('y_total', { a: 'x\u0000b\u0000y' }), 1);
+  });
+
+  test('clear drops the series of a metric and keeps it listed', async () => {
+    const m = new Metrics();
+    m.set('g', 3, { rule: 'gone' });
+    m.clear('g');
+    m.set('g', 1, { rule: 'kept' });
+    const text = await m.render();
+    assert.doesNotMatch(text, /gone/);
+    assert.match(text, /^# TYPE g gauge$/m);
+    assert.match(text, /^g\{rule="kept"\} 1$/m);
+  });
+});
