@@ -384,9 +384,18 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
   const awsJson = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() };
   const fail = (status: number, code: string, message: string) =>
     json(status, awsErrorBody(code, message), awsJson);
-  const routed = amzBuses(operation, decoder.decode(request.body));
-  if (routed.body === undefined) return host.defaultBus.app(request);
-  const body = routed.body;
+  const text = decoder.decode(request.body);
+  const routed = amzBuses(operation, text);
+  let body = routed.body;
+  if (body === undefined) {
+    // Nothing names a bus: the default bus answers, but for the event-bus operations, which are answered here.
+    if (!/^(Create|Delete|Describe|List)EventBus(es)?$/.test(operation)) return host.defaultBus.app(request);
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      return host.defaultBus.app(request); // its answer names the JSON error
+    }
+  }
   const p = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<
     string,
     unknown
