@@ -34,10 +34,15 @@ export interface BusSpec {
   readonly retentionMs?: number;
   /** How long an event id (per source) is remembered for deduplication. @default the deployment's (24 h) */
   readonly dedupWindowMs?: number;
+  /**
+   * The buses whose rules may forward events here (EventBridge's resource policy on a bus, `PutPermission`): a rule
+   * of another bus may target this one when its author may publish here, or when its bus is listed. @default none
+   */
+  readonly acceptFrom?: readonly string[];
   readonly createdAt: number;
 }
 
-const KEYS = new Set(['name', 'description', 'quota', 'sourceQuota', 'retentionMs', 'dedupWindowMs']);
+const KEYS = new Set(['name', 'description', 'quota', 'sourceQuota', 'retentionMs', 'dedupWindowMs', 'acceptFrom']);
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
@@ -86,6 +91,13 @@ function quotaOf(value: unknown, field: string): BusQuota {
     : { eventsPerSecond, burst: wholeNumber(q.burst, `${field}.burst`, 1, 10_000_000) };
 }
 
+function acceptFromOf(value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.length > MAX_BUSES) {
+    throw invalid(`acceptFrom must be an array of at most ${MAX_BUSES} bus names, got ${show(value)}`, 'acceptFrom');
+  }
+  return Object.freeze(value.map((name, i) => validateBusName(name, `acceptFrom[${i}]`)));
+}
+
 /**
  * Validates the body of `PUT /buses/{name}` (every field optional: `{}` creates a bus with the deployment's
  * defaults) and returns the frozen spec. `createdAt` is kept from `previous` on an update.
@@ -122,6 +134,7 @@ export function validateBusSpec(name: string, body: unknown, now: number, previo
     ...(b.dedupWindowMs === undefined
       ? {}
       : { dedupWindowMs: wholeNumber(b.dedupWindowMs, 'dedupWindowMs', 1000, 30 * DAY) }),
+    ...(b.acceptFrom === undefined ? {} : { acceptFrom: acceptFromOf(b.acceptFrom) }),
     createdAt: previous?.createdAt ?? now,
   });
 }

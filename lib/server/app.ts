@@ -47,6 +47,8 @@ export interface AppOptions {
   readonly junction: Junction;
   /** The bus this API serves (EventBridge's `EventBusName` must name it). @default 'default' */
   readonly busName?: string;
+  /** Whether the bus `to` accepts events forwarded by the rules of the bus `from` (its `acceptFrom`). @default no */
+  readonly busAccepts?: (from: string, to: string) => boolean;
   readonly limits?: Partial<IngestLimits>;
   /** Optional features served beside the core API (replay, simulation). */
   readonly extensions?: Extensions;
@@ -146,6 +148,34 @@ function withPatternText(request: ApiRequest, body: unknown): unknown {
   if (out.pattern === undefined) return out;
   const text = memberText(decoder.decode(request.body), 'pattern');
   return text === undefined ? out : { ...out, patternText: text };
+}
+
+/**
+ * A rule that forwards to another bus of the deployment publishes there: whoever puts it must be allowed to publish
+ * on that bus, or that bus must accept the rule's bus (`acceptFrom`) — else a manager of one bus could feed any other
+ * through a rule. Checked where the auth layer says who is calling (`request.may`); an open bus checks nothing.
+ */
+function checkBusTargets(
+  request: ApiRequest,
+  body: unknown,
+  from: string,
+  accepts: ((from: string, to: string) => boolean) | undefined,
+): void {
+  if (request.may === undefined || typeof body !== 'object' || body === null) return;
+  const targets = (body as { targets?: unknown }).targets;
+  if (!Array.isArray(targets)) return;
+  targets.forEach((target: unknown, i) => {
+    if (typeof target !== 'object' || target === null) return;
+    const { type, bus } = target as { type?: unknown; bus?: unknown };
+    if (type !== 'bus' || typeof bus !== 'string') return;
+    if (!request.may?.('publish', bus) && !(accepts?.(from, bus) ?? false)) {
+      throw new JunctionError(
+        'Forbidden',
+        `targets[${i}].bus: a rule of the bus ${from} may forward to the bus ${bus} only when its author may publish there or ${bus} lists ${from} in its acceptFrom`,
+        { field: `targets[${i}].bus`, details: { needs: 'publish', bus } },
+      );
+    }
+  });
 }
 
 function readJson(request: ApiRequest): unknown {
@@ -410,7 +440,9 @@ export function createApp(options: AppOptions): App {
             await junction.deleteRule(name);
             return { status: 204, headers: {}, body: '' };
           }
-          const { rule, created } = await junction.putRule(name, withPatternText(request, readJson(request)));
+          const body = readJson(request);
+          checkBusTargets(request, body, busName, options.busAccepts);
+          const { rule, created } = await junction.putRule(name, withPatternText(request, body));
           return rulesJson(created ? 201 : 200, rule);
         }
         if (parts.length === 3 && (third === 'enable' || third === 'disable')) {

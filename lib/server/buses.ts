@@ -35,6 +35,7 @@ export interface BusView {
   readonly sourceQuota?: BusSpec['sourceQuota'];
   readonly retentionMs: number;
   readonly dedupWindowMs: number;
+  readonly acceptFrom?: readonly string[];
   readonly createdAt?: number;
 }
 
@@ -118,6 +119,11 @@ export class BusHost {
     return (await this.get(name))?.junction;
   }
 
+  /** Whether the bus `to` lists `from` in its `acceptFrom`. */
+  accepts(from: string, to: string): boolean {
+    return to !== DEFAULT_BUS && (this.#o.registry.get(to)?.acceptFrom?.includes(from) ?? false);
+  }
+
   /** Whether a bus of this name exists. */
   exists(name: string): boolean {
     return name === DEFAULT_BUS || this.#o.registry.get(name) !== undefined;
@@ -132,6 +138,7 @@ export class BusHost {
       ...(spec?.sourceQuota === undefined ? {} : { sourceQuota: spec.sourceQuota }),
       retentionMs: spec?.retentionMs ?? this.#o.defaults.retentionMs,
       dedupWindowMs: spec?.dedupWindowMs ?? this.#o.defaults.dedupWindowMs,
+      ...(spec?.acceptFrom === undefined ? {} : { acceptFrom: spec.acceptFrom }),
       ...(spec === undefined ? {} : { createdAt: spec.createdAt }),
     };
   }

@@ -277,6 +277,7 @@ async function open(
     const app = createApp({
       junction,
       busName: name,
+      busAccepts: (from, to) => buses?.accepts(from, to) ?? false,
       onError,
       extensions: createReplayExtensions({
         junction,

@@ -101,7 +101,9 @@ export function busNeedsOf(
     const rest = parts.slice(2);
     // A bus has no keys or audit of its own (they are the deployment's): such paths are refused as management.
     if (rest[0] === 'keys' || rest[0] === 'audit') return { need: 'manage', buses: [DEFAULT_BUS] };
-    return { need: needOf(method, rest, amzTarget), buses: [second as string] };
+    // A named bus's health (its rule and event counts) is its own: `read` there, not public as the server's is.
+    const need = needOf(method, rest, amzTarget);
+    return { need: need === 'public' ? 'read' : need, buses: [second as string] };
   }
   const need = needOf(method, parts, amzTarget);
   if (parts.length === 0 && method === 'POST' && amzTarget !== undefined) {
