@@ -42,7 +42,15 @@ export interface BusSpec {
   readonly createdAt: number;
 }
 
-const KEYS = new Set(['name', 'description', 'quota', 'sourceQuota', 'retentionMs', 'dedupWindowMs', 'acceptFrom']);
+const KEYS = new Set([
+  'name',
+  'description',
+  'quota',
+  'sourceQuota',
+  'retentionMs',
+  'dedupWindowMs',
+  'acceptFrom',
+]);
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
@@ -93,7 +101,10 @@ function quotaOf(value: unknown, field: string): BusQuota {
 
 function acceptFromOf(value: unknown): readonly string[] {
   if (!Array.isArray(value) || value.length > MAX_BUSES) {
-    throw invalid(`acceptFrom must be an array of at most ${MAX_BUSES} bus names, got ${show(value)}`, 'acceptFrom');
+    throw invalid(
+      `acceptFrom must be an array of at most ${MAX_BUSES} bus names, got ${show(value)}`,
+      'acceptFrom',
+    );
   }
   return Object.freeze(value.map((name, i) => validateBusName(name, `acceptFrom[${i}]`)));
 }
