@@ -16,11 +16,13 @@ describe('readAwsConfig', () => {
       JUNCTION_FUNCTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/fn',
     });
     assert.deepEqual(config, {
+      busName: 'default',
       tablePrefix: 'prod-junction',
       kafkaClusterArn: ARN,
       kafkaTopic: 'junction-events',
       kafkaBootstrap: undefined,
       kafkaReplication: -1,
+      kafkaRetentionMs: undefined,
       functionPrefix: 'junction-fn-',
       functionRoleArn: 'arn:aws:iam::123456789012:role/fn',
       dynamodbEndpoint: undefined,
@@ -38,6 +40,33 @@ describe('readAwsConfig', () => {
       () => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_REPLICATION: '0' }),
       (e: { field?: string }) => e.field === 'JUNCTION_KAFKA_REPLICATION',
     );
+  });
+
+  it('serves the bus JUNCTION_BUS names and creates its topic with JUNCTION_KAFKA_RETENTION_MS', () => {
+    const config = readAwsConfig({
+      JUNCTION_KAFKA_CLUSTER_ARN: ARN,
+      JUNCTION_BUS: 'orders.eu',
+      JUNCTION_KAFKA_RETENTION_MS: '259200000',
+    });
+    assert.equal(config.busName, 'orders.eu');
+    assert.equal(config.kafkaRetentionMs, 259_200_000);
+    assert.equal(
+      readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_RETENTION_MS: '-1' }).kafkaRetentionMs,
+      -1,
+    );
+    for (const bus of ['.orders', 'a/b', 'x'.repeat(65)]) {
+      assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_BUS: bus }), {
+        code: 'InvalidRequest',
+        field: 'JUNCTION_BUS',
+      });
+    }
+    for (const retention of ['0', '-2', '1.5', '3d', '1e9', '99999999999999999999']) {
+      assert.throws(
+        () => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_RETENTION_MS: retention }),
+        { code: 'InvalidRequest', field: 'JUNCTION_KAFKA_RETENTION_MS', message: new RegExp(retention) },
+        retention,
+      );
+    }
   });
 
   it('takes the brokers from JUNCTION_KAFKA_BOOTSTRAP and the region from AWS_REGION', () => {
