@@ -64,9 +64,9 @@ export const DEFAULT_TOPIC = 'junction-events';
 
 /** The names a bus's resources get unless its props say otherwise. */
 export interface BusResourceNames {
-  /** `junction-events`, or `junction-events.<bus>` (as a named bus's topic on Kafka, docs/kafka.md). */
+  /** `<topic>` for the default bus, `<topic>.<bus>` for another (as a named bus's topic on Kafka, docs/kafka.md). */
   readonly topic: string;
-  /** `junction`, or `junction.<bus>`: the tables are `<prefix>-<store>`. */
+  /** `<tablePrefix>` for the default bus, `<tablePrefix>.<bus>` for another: the tables are `<prefix>-<store>`. */
   readonly tablePrefix: string;
   /** `junction-router`, or `junction-router.<bus>`. */
   readonly consumerGroup: string;
@@ -75,21 +75,25 @@ export interface BusResourceNames {
 }
 
 /**
- * The default names of a bus's topic, tables, consumer group and user functions: the default bus keeps the names
- * of a one-bus deployment, every other bus gets names of its own (`.` never occurs in the default bus's names).
+ * The default names of a bus's topic, tables, consumer group and user functions, from the default bus's topic and
+ * table prefix: the default bus keeps the names of a one-bus deployment, every other bus gets its own after a `.`.
  */
-export function busResourceNames(busName: string): BusResourceNames {
+export function busResourceNames(
+  busName: string,
+  topic = DEFAULT_TOPIC,
+  tablePrefix = DEFAULT_TABLE_PREFIX,
+): BusResourceNames {
   if (busName === DEFAULT_BUS) {
     return {
-      topic: DEFAULT_TOPIC,
-      tablePrefix: DEFAULT_TABLE_PREFIX,
+      topic,
+      tablePrefix,
       consumerGroup: ROUTER_CONSUMER_GROUP,
       functionPrefix: functionPrefixOf(busName),
     };
   }
   return {
-    topic: `${DEFAULT_TOPIC}.${busName}`,
-    tablePrefix: `${DEFAULT_TABLE_PREFIX}.${busName}`,
+    topic: `${topic}.${busName}`,
+    tablePrefix: `${tablePrefix}.${busName}`,
     consumerGroup: `${ROUTER_CONSUMER_GROUP}.${busName}`,
     functionPrefix: functionPrefixOf(busName),
   };

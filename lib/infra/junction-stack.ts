@@ -3,7 +3,13 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TABLES } from '../adapters/dynamodb/tables.ts';
 import { DEFAULT_BUS } from '../core/bus.ts';
-import { assertBusName, JunctionBus, type JunctionBusProps, type RouterOptions } from './junction-bus.ts';
+import {
+  assertBusName,
+  busResourceNames,
+  JunctionBus,
+  type JunctionBusProps,
+  type RouterOptions,
+} from './junction-bus.ts';
 import type { IJunctionKafkaCluster } from './kafka-cluster.ts';
 
 /** One bus of a `JunctionStack`: its name and what differs from the stack's `bus` settings. */
@@ -14,10 +20,24 @@ export interface JunctionBusSpec {
   readonly retention?: Duration;
   /** The bus's router mapping (see `JunctionBusProps.router`). @default the stack's `bus.router` */
   readonly router?: RouterOptions;
+  /**
+   * The bus's topic, e.g. an existing one; no two buses may share one.
+   * @default '<the stack's bus.topic, else junction-events>.<name>' ('junction-events' for the default bus)
+   */
+  readonly topic?: string;
+  /**
+   * The bus's table prefix, e.g. of existing tables; no two buses may share a table.
+   * @default '<the stack's bus.tablePrefix, else junction>.<name>' ('junction' for the default bus)
+   */
+  readonly tablePrefix?: string;
 }
 
 export interface JunctionStackProps extends StackProps {
-  /** Settings of every bus. @default the defaults of `JunctionBusProps` */
+  /**
+   * Settings of every bus. Its `topic` and `tablePrefix` are the default bus's, and the base of the others'
+   * (`<topic>.<name>`, `<tablePrefix>.<name>`); its VPC and cluster settings make the ones all buses share.
+   * @default the defaults of `JunctionBusProps`
+   */
   readonly bus?: JunctionBusProps;
   /**
    * The buses of the stack. The default bus is always there, first (construct id `Bus`, the names of a one-bus
@@ -94,24 +114,6 @@ function orderBuses(specs: readonly JunctionBusSpec[]): JunctionBusSpec[] {
   return ordered;
 }
 
-/** Settings that name one bus's resources cannot be shared by several; the names come from `buses`. */
-function checkSharedProps(bus: JunctionBusProps, count: number): void {
-  if (bus.busName !== undefined) {
-    throw new Error(
-      `JunctionStack: bus.busName cannot be set (got ${JSON.stringify(bus.busName)}); name the buses in buses`,
-    );
-  }
-  if (count === 1) return;
-  for (const key of ['topic', 'tablePrefix'] as const) {
-    if (bus[key] !== undefined) {
-      throw new Error(
-        `JunctionStack: bus.${key} would give every bus the same ${key} (got ${JSON.stringify(bus[key])}); ` +
-          'with several buses each gets its own',
-      );
-    }
-  }
-}
-
 /** Throws when two buses would get the same topic, table, consumer group or user-function prefix. */
 function checkDistinctNames(buses: readonly JunctionBus[]): void {
   const owners = new Map<string, string>();
@@ -145,8 +147,12 @@ export class JunctionStack extends Stack {
       ...props,
     });
     const shared = props.bus ?? {};
+    if (shared.busName !== undefined) {
+      throw new Error(
+        `JunctionStack: bus.busName cannot be set (got ${JSON.stringify(shared.busName)}); name the buses in buses`,
+      );
+    }
     const specs = orderBuses(props.buses ?? []);
-    checkSharedProps(shared, specs.length);
 
     const buses = new Map<string, JunctionBus>();
     let first: JunctionBus | undefined;
@@ -154,14 +160,19 @@ export class JunctionStack extends Stack {
       const own: JunctionBusProps = {
         ...(spec.retention !== undefined ? { retention: spec.retention } : {}),
         ...(spec.router !== undefined ? { router: spec.router } : {}),
+        ...(spec.topic !== undefined ? { topic: spec.topic } : {}),
+        ...(spec.tablePrefix !== undefined ? { tablePrefix: spec.tablePrefix } : {}),
       };
       if (first === undefined) {
         first = new JunctionBus(this, 'Bus', { ...shared, ...own });
         buses.set(spec.name, first);
         continue;
       }
+      const names = busResourceNames(spec.name, shared.topic, shared.tablePrefix);
       const bus = new JunctionBus(this, `Bus-${spec.name}`, {
         ...withoutClusterAndNetwork(shared),
+        topic: names.topic,
+        tablePrefix: names.tablePrefix,
         ...own,
         busName: spec.name,
         kafkaCluster: sharedCluster(first),
