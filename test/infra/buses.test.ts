@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { App, type CfnElement, Duration, type Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -10,7 +10,7 @@ import { TABLES } from '../../lib/adapters/dynamodb/tables.ts';
 import {
   busResourceNames,
   functionPrefixOf,
-  type JunctionBus,
+  JunctionBus,
   JunctionStack,
   MAX_STACK_BUSES,
   parseBusesContext,
@@ -367,6 +367,30 @@ describe('bus names and settings', () => {
     );
   });
 
+  test('JunctionBus on its own: a named bus gets its own names, a bad busName is refused', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Own');
+    const bus = new JunctionBus(stack, 'Orders', { busName: 'orders' });
+    assert.deepEqual(
+      [bus.busName, bus.topic, bus.tablePrefix, bus.consumerGroup, bus.functionPrefix],
+      [
+        'orders',
+        'junction-events.orders',
+        'junction.orders',
+        'junction-router.orders',
+        functionPrefixOf('orders'),
+      ],
+    );
+    for (const busName of ['', 'a/b', 'x'.repeat(65)]) {
+      assert.throws(
+        () => new JunctionBus(stack, `Bad${busName.length}`, { busName }),
+        (e: Error) =>
+          e.message ===
+          `JunctionBus: busName must be 1-64 of [A-Za-z0-9._-] starting with a letter or digit, got ${JSON.stringify(busName)}`,
+      );
+    }
+  });
+
   test('rejects a retention outside 1 minute to 3650 days, and a shared network with a VPC of its own', () => {
     for (const retention of [Duration.seconds(59), Duration.days(3651)]) {
       assert.throws(
@@ -377,7 +401,7 @@ describe('bus names and settings', () => {
     const stack = build({});
     assert.throws(
       () =>
-        new (stack.bus.constructor as typeof JunctionBus)(stack, 'Other', {
+        new JunctionBus(stack, 'Other', {
           busName: 'other',
           sharedNetwork: stack.bus.network as NonNullable<JunctionBus['network']>,
           network: { natGateways: 1 },
