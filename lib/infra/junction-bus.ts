@@ -139,8 +139,9 @@ export interface UserFunctionOptions {
 export interface JunctionBusProps {
   /**
    * The bus's name: 1-64 of `[A-Za-z0-9._-]`, starting with a letter or digit. It names the bus's topic, tables,
-   * consumer group and user functions (see `busResourceNames`) and is the `EventBusName` its API answers to
-   * (`JUNCTION_BUS`). Several buses share one stack, cluster and VPC: see `JunctionStack`'s `buses`.
+   * consumer group and user functions (see `busResourceNames`), and its EventBridge management calls must name it
+   * as `EventBusName` (`JUNCTION_BUS`). Several buses share one stack, cluster and VPC: see `JunctionStack`'s
+   * `buses`.
    * @default 'default'
    */
   readonly busName?: string;

@@ -199,7 +199,10 @@ export class JunctionStack extends Stack {
       ...(isDefault
         ? { KafkaClusterArn: [bus.kafkaCluster.clusterArn, 'The MSK cluster (JUNCTION_KAFKA_CLUSTER_ARN)'] }
         : {
-            BusName: [bus.busName, 'The bus (JUNCTION_BUS; the EventBusName its API answers to)'],
+            BusName: [
+              bus.busName,
+              'The bus (JUNCTION_BUS; the EventBusName of its EventBridge management calls)',
+            ],
             FunctionPrefix: [
               bus.functionPrefix,
               `Lambda names of user functions${of} start with this (JUNCTION_FUNCTION_PREFIX)`,

@@ -21,8 +21,8 @@ import { createLambdaRunner, type LambdaRunner } from '../lambda/runner.ts';
 /** What the handlers are configured with (from the environment the CDK stack sets). */
 export interface AwsConfig {
   /**
-   * `JUNCTION_BUS`: the bus these handlers serve (the `EventBusName` the EventBridge API answers to); each bus of
-   * a stack has its own handlers, tables and topic. @default 'default'
+   * `JUNCTION_BUS`: the bus these handlers serve (the `EventBusName` its EventBridge management calls must name);
+   * each bus of a stack has its own handlers, tables and topic. @default 'default'
    */
   readonly busName: string;
   /** `JUNCTION_TABLE_PREFIX`: DynamoDB tables are `<prefix>-<store>`. @default 'junction' */
