@@ -1,10 +1,22 @@
 /** Junction's CDK constructs: the `JunctionBus` L3 construct, its parts, and the default stack. */
 export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } from './front-door.ts';
 export { JunctionFrontDoor } from './front-door.ts';
-export type { HandlerName, JunctionBusProps, RouterOptions, UserFunctionOptions } from './junction-bus.ts';
-export { HANDLER_NAMES, JunctionBus, ROUTER_CONSUMER_GROUP } from './junction-bus.ts';
-export type { JunctionStackProps } from './junction-stack.ts';
-export { JunctionStack } from './junction-stack.ts';
+export type {
+  BusResourceNames,
+  HandlerName,
+  JunctionBusProps,
+  RouterOptions,
+  UserFunctionOptions,
+} from './junction-bus.ts';
+export {
+  busResourceNames,
+  DEFAULT_TOPIC,
+  HANDLER_NAMES,
+  JunctionBus,
+  ROUTER_CONSUMER_GROUP,
+} from './junction-bus.ts';
+export type { JunctionBusSpec, JunctionStackProps } from './junction-stack.ts';
+export { JunctionStack, MAX_STACK_BUSES, parseBusesContext } from './junction-stack.ts';
 export type {
   IJunctionKafkaCluster,
   JunctionKafkaClusterProps,
@@ -15,4 +27,4 @@ export type {
 export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
 export type { JunctionNetworkProps } from './network.ts';
 export { JunctionNetwork } from './network.ts';
-export { FUNCTION_PREFIX, FUNCTION_TAG, MANAGED_TAG } from './user-functions.ts';
+export { FUNCTION_PREFIX, FUNCTION_TAG, functionPrefixOf, MANAGED_TAG } from './user-functions.ts';

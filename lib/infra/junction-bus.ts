@@ -20,6 +20,7 @@ import {
   TABLES,
   type TableDefinition,
 } from '../adapters/dynamodb/tables.ts';
+import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import {
   type ApiType,
   type IngestAuthorization,
@@ -40,8 +41,8 @@ import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
 import {
   discoverFunctions,
-  FUNCTION_PREFIX,
   FUNCTION_TAG,
+  functionPrefixOf,
   MANAGED_TAG,
   validateFunctionName,
   writeWrapper,
@@ -55,8 +56,48 @@ export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api',
 /** The project root of this package (where `functions/` and `package-lock.json` are). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The router's consumer group on the events topic (the event source mapping's `kafkaConsumerGroupId`). */
+/** The default bus's router consumer group on its topic (the event source mapping's `kafkaConsumerGroupId`). */
 export const ROUTER_CONSUMER_GROUP = 'junction-router';
+
+/** The default bus's events topic. */
+export const DEFAULT_TOPIC = 'junction-events';
+
+/** The names a bus's resources get unless its props say otherwise. */
+export interface BusResourceNames {
+  /** `<topic>` for the default bus, `<topic>.<bus>` for another (as a named bus's topic on Kafka, docs/kafka.md). */
+  readonly topic: string;
+  /** `<tablePrefix>` for the default bus, `<tablePrefix>.<bus>` for another: the tables are `<prefix>-<store>`. */
+  readonly tablePrefix: string;
+  /** `junction-router`, or `junction-router.<bus>`. */
+  readonly consumerGroup: string;
+  /** `junction-fn-`, or `jfn-<hash>-` (see `functionPrefixOf`). */
+  readonly functionPrefix: string;
+}
+
+/**
+ * The default names of a bus's topic, tables, consumer group and user functions, from the default bus's topic and
+ * table prefix: the default bus keeps the names of a one-bus deployment, every other bus gets its own after a `.`.
+ */
+export function busResourceNames(
+  busName: string,
+  topic = DEFAULT_TOPIC,
+  tablePrefix = DEFAULT_TABLE_PREFIX,
+): BusResourceNames {
+  if (busName === DEFAULT_BUS) {
+    return {
+      topic,
+      tablePrefix,
+      consumerGroup: ROUTER_CONSUMER_GROUP,
+      functionPrefix: functionPrefixOf(busName),
+    };
+  }
+  return {
+    topic: `${topic}.${busName}`,
+    tablePrefix: `${tablePrefix}.${busName}`,
+    consumerGroup: `${ROUTER_CONSUMER_GROUP}.${busName}`,
+    functionPrefix: functionPrefixOf(busName),
+  };
+}
 
 /** How the router Lambda consumes the topic (the MSK event source mapping). */
 export interface RouterOptions {
@@ -97,6 +138,26 @@ export interface UserFunctionOptions {
 
 export interface JunctionBusProps {
   /**
+   * The bus's name: 1-64 of `[A-Za-z0-9._-]`, starting with a letter or digit. It names the bus's topic, tables,
+   * consumer group and user functions (see `busResourceNames`), and its EventBridge management calls must name it
+   * as `EventBusName` (`JUNCTION_BUS`). Several buses share one stack, cluster and VPC: see `JunctionStack`'s
+   * `buses`.
+   * @default 'default'
+   */
+  readonly busName?: string;
+  /**
+   * `retention.ms` of the bus's topic, set when a handler creates the topic (`JUNCTION_KAFKA_RETENTION_MS`);
+   * 1 minute to 3650 days. A topic that already exists keeps its own retention.
+   * @default the cluster's `log.retention.*` (7 days on MSK)
+   */
+  readonly retention?: Duration;
+  /**
+   * Run in a `JunctionNetwork` another bus created (its VPC, and its endpoints, which this bus's handlers are let
+   * into). Excludes `vpc` and `network`.
+   * @default a new `JunctionNetwork`, unless `vpc` is given
+   */
+  readonly sharedNetwork?: JunctionNetwork;
+  /**
    * Bring your own VPC: the functions and the Kafka cluster go into `vpcSubnets`. Your VPC must route to
    * DynamoDB and Lambda (NAT or endpoints).
    * @default a new `JunctionNetwork` (2 AZs, no NAT, VPC endpoints)
@@ -112,11 +173,14 @@ export interface JunctionBusProps {
   readonly kafkaClusterType?: KafkaClusterType;
   /** Sizing of a provisioned cluster we create. @default the defaults of `ProvisionedKafkaOptions` */
   readonly provisionedKafka?: ProvisionedKafkaOptions;
-  /** The topic every event is appended to. @default 'junction-events' */
+  /** The topic every event is appended to. @default 'junction-events', or 'junction-events.<busName>' */
   readonly topic?: string;
   /** Topics that `kafka` targets may write to (besides the events topic). @default none */
   readonly targetTopics?: string[];
-  /** Table names are `<tablePrefix>-<suffix>` (`lib/adapters/dynamodb/tables.ts`). @default 'junction' */
+  /**
+   * Table names are `<tablePrefix>-<suffix>` (`lib/adapters/dynamodb/tables.ts`).
+   * @default 'junction', or 'junction.<busName>'
+   */
   readonly tablePrefix?: string;
   /** What happens to the tables and the failure bucket when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
@@ -144,7 +208,7 @@ export interface JunctionBusProps {
    * @default false: HTTPS (443) anywhere and Kafka (9098) to the cluster only
    */
   readonly handlersAllowAllOutbound?: boolean;
-  /** A folder whose `*.ts` files each become a user function `junction-fn-<file name>`. @default none */
+  /** A folder whose `*.ts` files each become a user function `<functionPrefix><file name>`. @default none */
   readonly functionsDir?: string;
   /**
    * Entry files of the handlers, for tests and forks.
@@ -160,16 +224,26 @@ export interface JunctionBusProps {
 }
 
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+const MINUTE_MS = 60_000;
+const MAX_RETENTION_MS = 3650 * 86_400_000;
 const TABLE_PREFIX = /^[a-zA-Z0-9_.-]{1,200}$/;
 
 /** Junction on AWS: ingest behind API Gateway, MSK as the log, the router on an MSK event source mapping, DynamoDB. */
 export class JunctionBus extends Construct {
+  /** The bus's name (`JUNCTION_BUS`). */
+  readonly busName: string;
   readonly vpc: ec2.IVpc;
-  /** The network we created, when no `vpc` was given. */
+  /** The network the bus runs in: the one we created, or `sharedNetwork`; none with `vpc`. */
   readonly network?: JunctionNetwork;
   readonly kafkaCluster: IJunctionKafkaCluster;
   readonly topic: string;
+  /** `retention.ms` of the topic when a handler creates it. @default the cluster's default */
+  readonly retention?: Duration;
+  /** The router's consumer group on the topic (the event source mapping's). */
+  readonly consumerGroup: string;
   readonly tablePrefix: string;
+  /** The Lambda name prefix of the bus's user functions (`JUNCTION_FUNCTION_PREFIX`); IAM is scoped to it. */
+  readonly functionPrefix: string;
   readonly tables: Readonly<Record<StoreName, dynamodb.TableV2>>;
   readonly ingestFunction: nodejs.NodejsFunction;
   readonly routerFunction: nodejs.NodejsFunction;
@@ -202,8 +276,13 @@ export class JunctionBus extends Construct {
   constructor(scope: Construct, id: string, props: JunctionBusProps = {}) {
     super(scope, id);
     validateProps(props);
-    this.topic = props.topic ?? 'junction-events';
-    this.tablePrefix = props.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+    this.busName = props.busName ?? DEFAULT_BUS;
+    const names = busResourceNames(this.busName);
+    this.topic = props.topic ?? names.topic;
+    this.tablePrefix = props.tablePrefix ?? names.tablePrefix;
+    this.consumerGroup = names.consumerGroup;
+    this.functionPrefix = names.functionPrefix;
+    if (props.retention !== undefined) this.retention = props.retention;
     this.projectRoot = resolve(props.projectRoot ?? PACKAGE_ROOT);
     this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.architecture = props.architecture ?? lambda.Architecture.ARM_64;
@@ -213,6 +292,9 @@ export class JunctionBus extends Construct {
     // Network
     if (props.vpc !== undefined) {
       this.vpc = props.vpc;
+    } else if (props.sharedNetwork !== undefined) {
+      this.network = props.sharedNetwork;
+      this.vpc = this.network.vpc;
     } else {
       this.network = new JunctionNetwork(this, 'Network', props.network);
       this.vpc = this.network.vpc;
@@ -243,7 +325,7 @@ export class JunctionBus extends Construct {
     this.functionRole = this.createFunctionRole();
     this.deployRole = new iam.Role(this, 'DeployRole', {
       assumedBy: new iam.AccountRootPrincipal(),
-      description: 'Deploys Junction user functions (junction-fn-*): junction functions deploy --aws',
+      description: `Deploys Junction user functions (${this.functionPrefix}*): junction functions deploy --aws`,
     });
     this.grantDeployFunctions(this.deployRole);
 
@@ -274,12 +356,16 @@ export class JunctionBus extends Construct {
     );
 
     const environment: Record<string, string> = {
+      JUNCTION_BUS: this.busName,
       JUNCTION_TABLE_PREFIX: this.tablePrefix,
       JUNCTION_KAFKA_CLUSTER_ARN: this.kafkaCluster.clusterArn,
       JUNCTION_KAFKA_TOPIC: this.topic,
       JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
-      JUNCTION_FUNCTION_PREFIX: FUNCTION_PREFIX,
+      JUNCTION_FUNCTION_PREFIX: this.functionPrefix,
       JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
+      ...(this.retention !== undefined
+        ? { JUNCTION_KAFKA_RETENTION_MS: String(this.retention.toMilliseconds()) }
+        : {}),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
@@ -357,16 +443,18 @@ export class JunctionBus extends Construct {
 
     // User functions from a folder
     if (props.functionsDir !== undefined) {
-      for (const [name, file] of discoverFunctions(props.functionsDir)) this.addFunction(name, file);
+      for (const [name, file] of discoverFunctions(props.functionsDir, this.functionPrefix)) {
+        this.addFunction(name, file);
+      }
     }
   }
 
   /**
-   * Adds a user function `junction-fn-<name>` (nodejs22.x) bundled from `entry`, which exports
+   * Adds a user function `<functionPrefix><name>` (nodejs22.x) bundled from `entry`, which exports
    * `handler(event, context)` as locally. The router and the scheduler may invoke it.
    */
   addFunction(name: string, entry: string, options: UserFunctionOptions = {}): nodejs.NodejsFunction {
-    validateFunctionName(name, 'addFunction');
+    validateFunctionName(name, 'addFunction', this.functionPrefix);
     if (this.functions.has(name))
       throw new Error(`addFunction: a function named '${name}' was already added`);
     const memorySize = options.memorySize ?? 256;
@@ -387,7 +475,7 @@ export class JunctionBus extends Construct {
         entry: wrapper,
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
-        functionName: `${FUNCTION_PREFIX}${name}`,
+        functionName: `${this.functionPrefix}${name}`,
         description: options.description ?? `Junction user function ${name}`,
         memorySize,
         timeout: options.timeout ?? Duration.seconds(30),
@@ -413,7 +501,7 @@ export class JunctionBus extends Construct {
     return this.frontDoor.grantManage(grantee);
   }
 
-  /** Allows `grantee` to create, update and delete user functions `junction-fn-*` with the function role. */
+  /** Allows `grantee` to create, update and delete the bus's user functions `<functionPrefix>*` with its function role. */
   grantDeployFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
     const create = iam.Grant.addToPrincipal({
@@ -442,11 +530,11 @@ export class JunctionBus extends Construct {
       resourceArns: [this.functionRole.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     });
-    suppressUserFunctionWildcards(grantee, 'deploys user functions');
+    suppressUserFunctionWildcards(grantee, 'deploys user functions', this.functionPrefix);
     return create;
   }
 
-  /** Allows `grantee` to invoke Junction's user functions (name `junction-fn-*` and tag `junction:managed=true`). */
+  /** Allows `grantee` to invoke the bus's user functions (name `<functionPrefix>*` and tag `junction:managed=true`). */
   grantInvokeFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
     const grant = iam.Grant.addToPrincipal({
@@ -455,7 +543,7 @@ export class JunctionBus extends Construct {
       resourceArns: [functions],
       conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
     });
-    suppressUserFunctionWildcards(grantee, 'invokes user functions');
+    suppressUserFunctionWildcards(grantee, 'invokes user functions', this.functionPrefix);
     return grant;
   }
 
@@ -463,7 +551,7 @@ export class JunctionBus extends Construct {
     return Stack.of(this).formatArn({
       service: 'lambda',
       resource: 'function',
-      resourceName: `${FUNCTION_PREFIX}*`,
+      resourceName: `${this.functionPrefix}*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
   }
@@ -504,12 +592,12 @@ export class JunctionBus extends Construct {
   private createFunctionRole(): iam.Role {
     const role = new iam.Role(this, 'FunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Execution role of Junction user functions (junction-fn-*)',
+      description: `Execution role of Junction user functions (${this.functionPrefix}*)`,
     });
     const logGroups = Stack.of(this).formatArn({
       service: 'logs',
       resource: 'log-group',
-      resourceName: `/aws/lambda/${FUNCTION_PREFIX}*`,
+      resourceName: `/aws/lambda/${this.functionPrefix}*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     role.addToPrincipalPolicy(
@@ -522,11 +610,11 @@ export class JunctionBus extends Construct {
     acknowledgeNag(
       role,
       'AwsSolutions-IAM5',
-      'User functions are created later by name (junction-fn-<name>); each writes to its own log group ' +
-        '/aws/lambda/junction-fn-<name>, so the role is scoped to that name prefix and its log streams.',
+      `User functions are created later by name (${this.functionPrefix}<name>); each writes to its own log group ` +
+        `/aws/lambda/${this.functionPrefix}<name>, so the role is scoped to that name prefix and its log streams.`,
       [
-        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${FUNCTION_PREFIX}*`,
-        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${FUNCTION_PREFIX}*:*`,
+        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${this.functionPrefix}*`,
+        `Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/lambda/${this.functionPrefix}*:*`,
       ],
     );
     return role;
@@ -588,7 +676,7 @@ export class JunctionBus extends Construct {
     }
 
     // Router: what the MSK event source mapping does with the function's role.
-    const routerGroup = cluster.groupArn(ROUTER_CONSUMER_GROUP);
+    const routerGroup = cluster.groupArn(this.consumerGroup);
     this.routerFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'MskMappingCluster',
@@ -634,7 +722,7 @@ export class JunctionBus extends Construct {
     }
   }
 
-  /** GET and DELETE /functions: read, list and delete user functions `junction-fn-*`, no create or update. */
+  /** GET and DELETE /functions: read, list and delete the bus's user functions, no create or update. */
   private grantReadDeleteFunctions(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({
       grantee,
@@ -647,7 +735,7 @@ export class JunctionBus extends Construct {
       resourceArns: [this.userFunctionArn()],
     });
     iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
-    suppressUserFunctionWildcards(grantee, 'lists, reads and deletes user functions');
+    suppressUserFunctionWildcards(grantee, 'lists, reads and deletes user functions', this.functionPrefix);
   }
 
   private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {
@@ -677,7 +765,7 @@ export class JunctionBus extends Construct {
     const mapping = this.routerFunction.addEventSourceMapping('Kafka', {
       eventSourceArn: this.kafkaCluster.clusterArn,
       kafkaTopic: this.topic,
-      kafkaConsumerGroupId: ROUTER_CONSUMER_GROUP,
+      kafkaConsumerGroupId: this.consumerGroup,
       startingPosition: options.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
       batchSize: options.batchSize ?? 100,
       ...(options.maxBatchingWindow !== undefined ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
@@ -741,6 +829,21 @@ export class JunctionBus extends Construct {
 
 /** Early validation of the props, with the bad value in the message. */
 function validateProps(props: JunctionBusProps): void {
+  assertBusName(props.busName, 'JunctionBus: busName');
+  const retention = props.retention;
+  if (retention !== undefined && !Token.isUnresolved(retention.toMilliseconds())) {
+    const ms = retention.toMilliseconds();
+    if (!Number.isInteger(ms) || ms < MINUTE_MS || ms > MAX_RETENTION_MS) {
+      throw new Error(
+        `JunctionBus: retention must be whole milliseconds from 1 minute to 3650 days, got ${retention.toHumanString()}`,
+      );
+    }
+  }
+  if (props.sharedNetwork !== undefined && (props.vpc !== undefined || props.network !== undefined)) {
+    throw new Error(
+      'JunctionBus: sharedNetwork is the network of another bus; it cannot be combined with vpc or network',
+    );
+  }
   const topic = props.topic;
   if (topic !== undefined && !TOPIC.test(topic)) {
     throw new Error(`JunctionBus: topic must be 1-249 of [a-zA-Z0-9._-], got '${topic}'`);
@@ -796,6 +899,16 @@ function validateProps(props: JunctionBusProps): void {
         `JunctionBus: handlerEntries keys must be one of ${HANDLER_NAMES.join(', ')}, got '${name}'`,
       );
     }
+  }
+}
+
+/** Throws naming `what` unless `name` is undefined or a valid bus name (`BUS_NAME`, as the embedded server's). */
+export function assertBusName(name: unknown, what: string): void {
+  if (name === undefined) return;
+  if (typeof name !== 'string' || !BUS_NAME.test(name)) {
+    throw new Error(
+      `${what} must be 1-64 of [A-Za-z0-9._-] starting with a letter or digit, got ${JSON.stringify(name)}`,
+    );
   }
 }
 
@@ -859,18 +972,18 @@ function resolveHandlerEntries(overrides: Partial<Record<HandlerName, string>>):
   return entries;
 }
 
-/** Wildcards on `junction-fn-*` are the design (functions uploaded later by name): say so to cdk-nag. */
-function suppressUserFunctionWildcards(grantee: iam.IGrantable, what: string): void {
+/** Wildcards on `<functionPrefix>*` are the design (functions uploaded later by name): say so to cdk-nag. */
+function suppressUserFunctionWildcards(grantee: iam.IGrantable, what: string, prefix: string): void {
   const principal = grantee.grantPrincipal;
   if (!(principal instanceof Construct)) return;
   acknowledgeNag(
     principal,
     'AwsSolutions-IAM5',
     `This principal ${what}. User functions are uploaded later by name (junction functions deploy --aws), ` +
-      `so the resource is the name prefix ${FUNCTION_PREFIX}* (invocation additionally requires the tag ` +
+      `so the resource is the name prefix ${prefix}* (invocation additionally requires the tag ` +
       `${MANAGED_TAG}=true, creation requires passing it); ListFunctions has no resource-level permissions.`,
     [
-      `Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${FUNCTION_PREFIX}*`,
+      `Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${prefix}*`,
       'Resource::*',
     ],
   );

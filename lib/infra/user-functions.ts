@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FUNCTION_TAG, MANAGED_TAG, WRAPPER_SOURCE } from '../adapters/lambda/runner.ts';
+import { DEFAULT_BUS } from '../core/bus.ts';
 
-/** Every user function's Lambda name starts with this; IAM is scoped to it. */
+/** Every user function's Lambda name starts with this (the default bus's); IAM is scoped to it. */
 export const FUNCTION_PREFIX = 'junction-fn-';
 
 /** The tags of a user function (the same as the CLI's): `junction:managed=true` is the router's IAM condition. */
@@ -13,21 +14,33 @@ export { FUNCTION_TAG, MANAGED_TAG };
 /** The import of the user's module in the runner's wrapper. */
 const USER_MODULE = "'./user.mjs'";
 
-/** Lambda names are ≤ 64 characters of [a-zA-Z0-9-_]; the prefix takes 12. */
-const FUNCTION_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,51}$/;
+/** Lambda names are at most 64 characters of [a-zA-Z0-9-_]. */
+const LAMBDA_NAME_MAX = 64;
+
+/**
+ * The Lambda name prefix of a bus's user functions: `junction-fn-` for the default bus, `jfn-<10 hex>-` (a hash of
+ * the name) for the others. Bus names may hold `.` and run to 64 characters, which Lambda names cannot; and a
+ * fixed-length hash makes the prefixes of two buses never prefixes of each other, so the IAM wildcard
+ * `<prefix>*` of one bus never covers another bus's functions.
+ */
+export function functionPrefixOf(busName: string): string {
+  if (busName === DEFAULT_BUS) return FUNCTION_PREFIX;
+  return `jfn-${createHash('sha256').update(busName).digest('hex').slice(0, 10)}-`;
+}
 
 /** Rejects a function name Lambda or the prefix would not accept, showing the value. */
-export function validateFunctionName(name: string, where: string): void {
-  if (!FUNCTION_NAME.test(name)) {
+export function validateFunctionName(name: string, where: string, prefix = FUNCTION_PREFIX): void {
+  const max = LAMBDA_NAME_MAX - prefix.length;
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]*$/.test(name) || name.length > max) {
     throw new Error(
-      `${where}: a function name must be 1-52 letters, digits, '-' or '_' starting with a letter or digit ` +
-        `(the Lambda name is '${FUNCTION_PREFIX}<name>', at most 64 characters), got '${name}'`,
+      `${where}: a function name must be 1-${max} letters, digits, '-' or '_' starting with a letter or digit ` +
+        `(the Lambda name is '${prefix}<name>', at most ${LAMBDA_NAME_MAX} characters), got '${name}'`,
     );
   }
 }
 
 /** The `<name> → <file>` of every `*.ts` handler in a folder (not `*.d.ts` or `*.test.ts`), sorted by name. */
-export function discoverFunctions(dir: string): Map<string, string> {
+export function discoverFunctions(dir: string, prefix = FUNCTION_PREFIX): Map<string, string> {
   const folder = resolve(dir);
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
     throw new Error(`functionsDir: '${dir}' is not a folder (resolved to '${folder}')`);
@@ -36,7 +49,7 @@ export function discoverFunctions(dir: string): Map<string, string> {
   for (const file of readdirSync(folder).sort()) {
     if (!file.endsWith('.ts') || file.endsWith('.d.ts') || file.endsWith('.test.ts')) continue;
     const name = basename(file, '.ts');
-    validateFunctionName(name, `functionsDir file '${file}'`);
+    validateFunctionName(name, `functionsDir file '${file}'`, prefix);
     found.set(name, join(folder, file));
   }
   return found;

@@ -10,7 +10,7 @@ const out = tempDir('junction-cdk-app-');
 after(() => out.remove());
 
 /** Runs the app as the CDK CLI does: context in CDK_CONTEXT_JSON, the assembly into CDK_OUTDIR. */
-function runApp(context: Record<string, string>, outdir: string): { status: number | null; output: string } {
+function runApp(context: Record<string, unknown>, outdir: string): { status: number | null; output: string } {
   const result = spawnSync(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', join(repoRoot, 'bin', 'app.ts')],
@@ -38,5 +38,38 @@ describe('bin/app.ts', () => {
       pluginReports: unknown[];
     };
     assert.deepEqual(report.pluginReports, []);
+  });
+
+  test('adds the buses of -c buses=… (with their retention), with cdk-nag enabled and nothing reported', () => {
+    const outdir = join(out.path, 'buses');
+    const run = runApp({ nag: 'true', buses: 'orders:3d,billing', 'aws:cdk:bundling-stacks': [] }, outdir);
+    assert.equal(run.status, 0, run.output);
+    const template = JSON.parse(readFileSync(join(outdir, 'Junction.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const mappings = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+      .map((r) => (r.Properties.Topics as string[]).join())
+      .sort();
+    assert.deepEqual(mappings, ['junction-events', 'junction-events.billing', 'junction-events.orders']);
+    const retentions = Object.values(template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .map((r) => (r.Properties.Environment as { Variables?: Record<string, string> } | undefined)?.Variables)
+      .filter((v) => v?.JUNCTION_KAFKA_RETENTION_MS !== undefined)
+      .map((v) => `${v?.JUNCTION_BUS} ${v?.JUNCTION_KAFKA_RETENTION_MS}`);
+    assert.deepEqual(retentions, Array(4).fill('orders 259200000'));
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: unknown[];
+    };
+    assert.deepEqual(report.pluginReports, []);
+  });
+
+  test('refuses a bad -c buses=… in one line that names the entry, with no stack trace', () => {
+    const run = runApp({ buses: 'orders,no/slash' }, join(out.path, 'bad'));
+    assert.equal(run.status, 1, run.output);
+    assert.equal(
+      run.output.trim(),
+      `junction cdk app: -c buses: the bus name in 'no/slash' must be 1-64 of [A-Za-z0-9._-] starting with a letter or digit, got "no/slash"`,
+    );
   });
 });

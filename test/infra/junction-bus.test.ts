@@ -203,6 +203,7 @@ describe('resources', () => {
       assert.equal(props.Handler, 'index.handler');
       assert.equal(props.VpcConfig.SubnetIds.length, 2);
       assert.deepEqual(Object.keys(props.Environment.Variables).sort(), [
+        'JUNCTION_BUS',
         'JUNCTION_FUNCTION_PREFIX',
         'JUNCTION_FUNCTION_ROLE_ARN',
         'JUNCTION_KAFKA_BOOTSTRAP',
@@ -210,6 +211,7 @@ describe('resources', () => {
         'JUNCTION_KAFKA_TOPIC',
         'JUNCTION_TABLE_PREFIX',
       ]);
+      assert.equal(props.Environment.Variables.JUNCTION_BUS, 'default');
       assert.equal(props.Environment.Variables.JUNCTION_TABLE_PREFIX, 'junction');
       assert.equal(props.Environment.Variables.JUNCTION_KAFKA_TOPIC, 'junction-events');
       assert.equal(props.Environment.Variables.JUNCTION_FUNCTION_PREFIX, 'junction-fn-');

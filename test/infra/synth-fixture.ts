@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import type { JunctionBusProps } from '../../lib/infra/index.ts';
+import type { JunctionBusProps, JunctionBusSpec } from '../../lib/infra/index.ts';
 import { JunctionStack } from '../../lib/infra/index.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
@@ -24,13 +24,17 @@ export interface Synthesized {
 }
 
 /**
- * Synthesizes a JunctionStack. `bundle: false` skips esbuild (CDK's `aws:cdk:bundling-stacks` context) for
- * tests about the template only.
+ * Synthesizes a JunctionStack (with `buses` besides the default one, if given). `bundle: false` skips esbuild
+ * (CDK's `aws:cdk:bundling-stacks` context) for tests about the template only.
  */
-export function synthStack(bus: JunctionBusProps = {}, options: { bundle?: boolean } = {}): Synthesized {
+export function synthStack(
+  bus: JunctionBusProps = {},
+  options: { bundle?: boolean; buses?: readonly JunctionBusSpec[] } = {},
+): Synthesized {
   const app = new App(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {});
   const stack = new JunctionStack(app, 'Junction', {
     bus,
+    ...(options.buses !== undefined ? { buses: options.buses } : {}),
   });
   return { app, stack, template: Template.fromStack(stack) };
 }

@@ -5,6 +5,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
+import { BUS_NAME, DEFAULT_BUS } from '../../core/bus.ts';
 import { JunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { Junction } from '../../engine/junction.ts';
@@ -19,6 +20,11 @@ import { createLambdaRunner, type LambdaRunner } from '../lambda/runner.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
 export interface AwsConfig {
+  /**
+   * `JUNCTION_BUS`: the bus these handlers serve (the `EventBusName` its EventBridge management calls must name);
+   * each bus of a stack has its own handlers, tables and topic. @default 'default'
+   */
+  readonly busName: string;
   /** `JUNCTION_TABLE_PREFIX`: DynamoDB tables are `<prefix>-<store>`. @default 'junction' */
   readonly tablePrefix: string;
   /** `JUNCTION_KAFKA_CLUSTER_ARN`: the MSK cluster. When set, Kafka connections use MSK IAM (TLS + OAUTHBEARER). */
@@ -33,6 +39,11 @@ export interface AwsConfig {
    * @default -1 with an MSK cluster, else 1
    */
   readonly kafkaReplication: number;
+  /**
+   * `JUNCTION_KAFKA_RETENTION_MS`: `retention.ms` of the events topic when a handler creates it (-1: forever).
+   * @default the broker's default
+   */
+  readonly kafkaRetentionMs: number | undefined;
   /** `JUNCTION_FUNCTION_PREFIX`. @default 'junction-fn-' */
   readonly functionPrefix: string;
   /** `JUNCTION_FUNCTION_ROLE_ARN`: execution role of deployed user functions. @default undefined (no deploys) */
@@ -62,6 +73,10 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** Reads and validates the configuration from an environment (`process.env` in the handlers). */
 export function readAwsConfig(env: Readonly<Record<string, string | undefined>>): AwsConfig {
+  const busName = nonEmpty(env.JUNCTION_BUS) ?? DEFAULT_BUS;
+  if (!BUS_NAME.test(busName)) {
+    throw bad('JUNCTION_BUS', 'must be 1-64 of a-z A-Z 0-9 . _ - starting with a letter or digit', busName);
+  }
   const tablePrefix = nonEmpty(env.JUNCTION_TABLE_PREFIX) ?? 'junction';
   if (!/^[a-zA-Z0-9_.-]{1,200}$/.test(tablePrefix)) {
     throw bad('JUNCTION_TABLE_PREFIX', 'must be 1-200 of a-z A-Z 0-9 _ . -', tablePrefix);
@@ -107,17 +122,33 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
       replicationText ?? '',
     );
   }
+  const retentionText = nonEmpty(env.JUNCTION_KAFKA_RETENTION_MS);
+  const kafkaRetentionMs = retentionText === undefined ? undefined : Number(retentionText);
+  if (
+    kafkaRetentionMs !== undefined &&
+    (!/^-?\d+$/.test(retentionText ?? '') ||
+      !Number.isSafeInteger(kafkaRetentionMs) ||
+      (kafkaRetentionMs < 1 && kafkaRetentionMs !== -1))
+  ) {
+    throw bad(
+      'JUNCTION_KAFKA_RETENTION_MS',
+      'must be -1 (forever) or a whole number of milliseconds ≥ 1',
+      retentionText ?? '',
+    );
+  }
   const functionPrefix = env.JUNCTION_FUNCTION_PREFIX ?? 'junction-fn-';
   if (!/^[a-zA-Z0-9_-]{0,40}$/.test(functionPrefix)) {
     throw bad('JUNCTION_FUNCTION_PREFIX', 'must be up to 40 of a-z A-Z 0-9 _ -', functionPrefix);
   }
   const arnRegion = kafkaClusterArn?.split(':')[3];
   return {
+    busName,
     tablePrefix,
     kafkaClusterArn,
     kafkaTopic,
     kafkaBootstrap,
     kafkaReplication,
+    kafkaRetentionMs,
     functionPrefix,
     functionRoleArn: nonEmpty(env.JUNCTION_FUNCTION_ROLE_ARN),
     dynamodbEndpoint: nonEmpty(env.JUNCTION_DYNAMODB_ENDPOINT),
@@ -216,6 +247,7 @@ export async function createAwsRuntime(
       bootstrap,
       topic: config.kafkaTopic,
       replication: config.kafkaReplication,
+      ...(config.kafkaRetentionMs === undefined ? {} : { retentionMs: config.kafkaRetentionMs }),
       dedup: stores.dedup,
       clientId: 'junction-lambda',
       onWarning: (message, error) => onError(error ?? new Error(message)),
@@ -253,7 +285,12 @@ export async function createAwsRuntime(
     closers.push(async () => {
       await junction.stop();
     });
-    const app = createApp({ junction, onError, extensions: createReplayExtensions({ junction, log }) });
+    const app = createApp({
+      junction,
+      busName: config.busName,
+      onError,
+      extensions: createReplayExtensions({ junction, log }),
+    });
     return {
       config,
       junction,

@@ -1,10 +1,13 @@
 /** The AWS wiring: configuration from the environment, and the brokers from GetBootstrapBrokers (once). */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { KafkaClient } from '@aws-sdk/client-kafka';
-import { lazy, readAwsConfig, resolveBootstrap } from '../../../lib/adapters/aws/wiring.ts';
+import { Admin } from '@platformatic/kafka';
+import { createAwsRuntime, lazy, readAwsConfig, resolveBootstrap } from '../../../lib/adapters/aws/wiring.ts';
+import { startDynalite, uniquePrefix } from '../../helpers/dynalite.ts';
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/junction/751d2973-a626-431c-9d4e-d7975eb44dd7-2';
 
@@ -16,11 +19,13 @@ describe('readAwsConfig', () => {
       JUNCTION_FUNCTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/fn',
     });
     assert.deepEqual(config, {
+      busName: 'default',
       tablePrefix: 'prod-junction',
       kafkaClusterArn: ARN,
       kafkaTopic: 'junction-events',
       kafkaBootstrap: undefined,
       kafkaReplication: -1,
+      kafkaRetentionMs: undefined,
       functionPrefix: 'junction-fn-',
       functionRoleArn: 'arn:aws:iam::123456789012:role/fn',
       dynamodbEndpoint: undefined,
@@ -38,6 +43,33 @@ describe('readAwsConfig', () => {
       () => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_REPLICATION: '0' }),
       (e: { field?: string }) => e.field === 'JUNCTION_KAFKA_REPLICATION',
     );
+  });
+
+  it('serves the bus JUNCTION_BUS names and creates its topic with JUNCTION_KAFKA_RETENTION_MS', () => {
+    const config = readAwsConfig({
+      JUNCTION_KAFKA_CLUSTER_ARN: ARN,
+      JUNCTION_BUS: 'orders.eu',
+      JUNCTION_KAFKA_RETENTION_MS: '259200000',
+    });
+    assert.equal(config.busName, 'orders.eu');
+    assert.equal(config.kafkaRetentionMs, 259_200_000);
+    assert.equal(
+      readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_RETENTION_MS: '-1' }).kafkaRetentionMs,
+      -1,
+    );
+    for (const bus of ['.orders', 'a/b', 'x'.repeat(65)]) {
+      assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_BUS: bus }), {
+        code: 'InvalidRequest',
+        field: 'JUNCTION_BUS',
+      });
+    }
+    for (const retention of ['0', '-2', '1.5', '3d', '1e9', '99999999999999999999']) {
+      assert.throws(
+        () => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: ARN, JUNCTION_KAFKA_RETENTION_MS: retention }),
+        { code: 'InvalidRequest', field: 'JUNCTION_KAFKA_RETENTION_MS', message: new RegExp(retention) },
+        retention,
+      );
+    }
   });
 
   it('takes the brokers from JUNCTION_KAFKA_BOOTSTRAP and the region from AWS_REGION', () => {
@@ -67,6 +99,63 @@ describe('readAwsConfig', () => {
     assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_BOOTSTRAP: 'b:1', JUNCTION_TABLE_PREFIX: 'x/y' }), {
       field: 'JUNCTION_TABLE_PREFIX',
     });
+  });
+});
+
+const kafka = process.env.JUNCTION_TEST_KAFKA || undefined;
+
+describe('createAwsRuntime for a named bus (a real broker, dynalite)', {
+  skip:
+    kafka === undefined
+      ? `no Kafka broker: ${process.env.JUNCTION_TEST_KAFKA_WHY ?? 'JUNCTION_TEST_KAFKA is unset'}`
+      : false,
+}, () => {
+  it("creates the bus's topic with its retention and answers to its EventBusName only", async () => {
+    const prefix = uniquePrefix();
+    const dynalite = await startDynalite(prefix);
+    const topic = `junction-events.orders-${randomUUID().slice(0, 8)}`;
+    const runtime = await createAwsRuntime(
+      readAwsConfig({
+        JUNCTION_BUS: 'orders',
+        JUNCTION_KAFKA_BOOTSTRAP: kafka,
+        JUNCTION_KAFKA_TOPIC: topic,
+        JUNCTION_KAFKA_RETENTION_MS: '3600000',
+        JUNCTION_TABLE_PREFIX: prefix,
+        JUNCTION_DYNAMODB_ENDPOINT: dynalite.endpoint,
+        AWS_REGION: 'us-east-1',
+      }),
+      { onError: () => undefined },
+    );
+    const admin = new Admin({ clientId: 'wiring-test', bootstrapBrokers: [kafka as string] });
+    try {
+      const configs = await admin.describeConfigs({
+        resources: [{ resourceType: 2, resourceName: topic, configurationKeys: ['retention.ms'] }],
+      });
+      assert.equal(
+        configs[0]?.configs.find((c: { name: string }) => c.name === 'retention.ms')?.value,
+        '3600000',
+      );
+      const putRule = (bus: string) =>
+        runtime.app({
+          method: 'POST',
+          path: '/',
+          query: new URLSearchParams(),
+          headers: { 'x-amz-target': 'AWSEvents.PutRule', 'content-type': 'application/x-amz-json-1.1' },
+          body: new TextEncoder().encode(
+            JSON.stringify({ Name: 'big', EventBusName: bus, EventPattern: '{"source":["shop"]}' }),
+          ),
+        });
+      const mine = await putRule('orders');
+      assert.equal(mine.status, 200, String(mine.body));
+      const other = await putRule('default');
+      assert.equal(other.status, 400, String(other.body));
+      assert.match(String(other.body), /ResourceNotFoundException.*Event bus default does not exist/);
+    } finally {
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.close().catch(() => undefined);
+      await runtime.close();
+      await dynalite.stop();
+    }
   });
 });
 
