@@ -725,10 +725,9 @@ export class Dispatcher {
           const rule = o.lookup(d.rule);
           const target = rule?.targets.find((t) => t.id === d.target);
           const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
-          const before = await o.ledger.get(keyOf(d));
           if (!(await o.ledger.claim(keyOf(d), now, lease))) return undefined;
           // An entry found in flight had a lease that ran out: its process died mid-delivery.
-          return { delivery: d, possibleDuplicate: before?.entry.state === 'in-flight' };
+          return { delivery: d, possibleDuplicate: d.state === 'in-flight' };
         }),
       );
       let failure: PromiseRejectedResult | undefined;

@@ -90,7 +90,7 @@ export class SqliteLedger implements Ledger {
     );
   }
 
-  async due(now: number, limit: number): Promise<PendingDelivery[]> {
+  async due(now: number, limit: number): Promise<LiveDelivery[]> {
     requireNumber('now', now);
     requireInteger('limit', limit, 0);
     if (limit === 0) return [];
@@ -107,7 +107,7 @@ export class SqliteLedger implements Ledger {
         now,
         limit,
       )
-      .map(toPending);
+      .map(toLive);
   }
 
   async nextDueAt(): Promise<number | undefined> {
