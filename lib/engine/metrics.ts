@@ -56,10 +56,21 @@ export class Metrics {
     this.#constant = key === '' ? '' : key.slice(1, -1);
   }
 
+  /** The series keys of frozen labels objects: a caller that passes the same frozen labels has them keyed once. */
+  readonly #frozenKeys = new WeakMap<Labels, string>();
+
   #key(labels: Labels | undefined): string {
+    if (labels === undefined) return this.#constant === '' ? '' : `{${this.#constant}}`;
+    const frozen = Object.isFrozen(labels);
+    if (frozen) {
+      const found = this.#frozenKeys.get(labels);
+      if (found !== undefined) return found;
+    }
     const key = labelKey(labels);
-    if (this.#constant === '') return key;
-    return key === '' ? `{${this.#constant}}` : `{${this.#constant},${key.slice(1)}`;
+    const full =
+      this.#constant === '' ? key : key === '' ? `{${this.#constant}}` : `{${this.#constant},${key.slice(1)}`;
+    if (frozen) this.#frozenKeys.set(labels, full);
+    return full;
   }
 
   #family(name: string, type: Family['type'], help: string): Family {
