@@ -206,8 +206,11 @@ export interface Ledger {
    * it is known, which may be before the write is durable.
    */
   enqueue(deliveries: readonly PendingDelivery[], options?: EnqueueOptions): Promise<boolean[]>;
-  /** Pending deliveries due at or before `now` whose lease (if any) has run out, oldest due first. */
-  due(now: number, limit: number): Promise<PendingDelivery[]>;
+  /**
+   * Pending deliveries due at or before `now` whose lease (if any) has run out, oldest due first, each with its
+   * state: one found `in-flight` had a lease that ran out (its process may have died mid-delivery).
+   */
+  due(now: number, limit: number): Promise<LiveDelivery[]>;
   /** The next due time among pending deliveries, or undefined when none is pending. */
   nextDueAt(): Promise<number | undefined>;
   /**

@@ -115,6 +115,29 @@ interface Adaptive {
   readonly max: number;
 }
 
+/** A lane's metric labels, made once per target definition and frozen (the registry keys them once). */
+interface LaneLabels {
+  readonly lane: Readonly<Record<string, string>>;
+  readonly delivered: Readonly<Record<string, string>>;
+  readonly failed: Readonly<Record<string, string>>;
+}
+
+const laneLabels = new WeakMap<Target, LaneLabels>();
+
+function labelsOf(rule: Rule, target: Target): LaneLabels {
+  let labels = laneLabels.get(target);
+  if (labels === undefined || labels.lane.rule !== rule.name) {
+    const lane = { rule: rule.name, target: target.id };
+    labels = {
+      lane: Object.freeze(lane),
+      delivered: Object.freeze({ ...lane, outcome: 'delivered' }),
+      failed: Object.freeze({ ...lane, outcome: 'failed' }),
+    };
+    laneLabels.set(target, labels);
+  }
+  return labels;
+}
+
 export function keyString(key: DeliveryKey): string {
   return `${key.source}\u0000${key.id}\u0000${key.rule}\u0000${key.target}`;
 }
@@ -143,6 +166,8 @@ export class Dispatcher {
   #stopped = false;
   /** Aborted at the stop deadline: running attempts are cut off. */
   readonly #interrupt = new AbortController();
+  /** Cuts off each running attempt at the stop deadline (a set, not a listener per attempt on the signal). */
+  readonly #cuts = new Set<() => void>();
   #pollDone: Promise<void> | undefined;
   /** Held deliveries the stop hands back to the ledger. */
   readonly #handBack: Item[] = [];
@@ -247,7 +272,10 @@ export class Dispatcher {
       });
       deadlineReached = await Promise.race([this.idle().then(() => false), deadline]);
       clearTimeout(timer);
-      if (deadlineReached) this.#interrupt.abort(new Error('the bus is stopping'));
+      if (deadlineReached) {
+        this.#interrupt.abort(new Error('the bus is stopping'));
+        for (const cut of this.#cuts) cut();
+      }
     }
     await this.idle();
     await this.#returnHeld();
@@ -471,12 +499,20 @@ export class Dispatcher {
 
   /** The driver's answer, or INTERRUPTED thrown at the stop deadline (the driver's late answer is ignored). */
   #interruptible(answer: Promise<DeliveryResult>): Promise<DeliveryResult> {
-    const signal = this.#interrupt.signal;
-    if (signal.aborted) return Promise.reject(INTERRUPTED);
+    if (this.#interrupt.signal.aborted) return Promise.reject(INTERRUPTED);
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(INTERRUPTED);
-      signal.addEventListener('abort', onAbort, { once: true });
-      answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      const cut = () => reject(INTERRUPTED);
+      this.#cuts.add(cut);
+      answer.then(
+        (result) => {
+          this.#cuts.delete(cut);
+          resolve(result);
+        },
+        (error) => {
+          this.#cuts.delete(cut);
+          reject(error);
+        },
+      );
     });
   }
 
@@ -568,9 +604,9 @@ export class Dispatcher {
                 : { headers: result.response.headers },
           }),
     };
-    const labels = { rule: rule.name, target: target.id };
-    o.metrics.observe('junction_delivery_latency_seconds', attempt.latencyMs / 1000, labels);
-    o.metrics.inc('junction_deliveries_total', { ...labels, outcome: attempt.outcome });
+    const labels = labelsOf(rule, target);
+    o.metrics.observe('junction_delivery_latency_seconds', attempt.latencyMs / 1000, labels.lane);
+    o.metrics.inc('junction_deliveries_total', labels[attempt.outcome]);
     const trace = (kind: TraceEntry['kind'], detail: Record<string, unknown>): TraceEntry => ({
       source: delivery.event.source,
       id: delivery.event.id,
@@ -725,10 +761,9 @@ export class Dispatcher {
           const rule = o.lookup(d.rule);
           const target = rule?.targets.find((t) => t.id === d.target);
           const lease = now + Math.max(this.#leaseMs, (target?.timeoutMs ?? 0) * 2);
-          const before = await o.ledger.get(keyOf(d));
           if (!(await o.ledger.claim(keyOf(d), now, lease))) return undefined;
           // An entry found in flight had a lease that ran out: its process died mid-delivery.
-          return { delivery: d, possibleDuplicate: before?.entry.state === 'in-flight' };
+          return { delivery: d, possibleDuplicate: d.state === 'in-flight' };
         }),
       );
       let failure: PromiseRejectedResult | undefined;

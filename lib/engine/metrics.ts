@@ -61,36 +61,51 @@ export class Metrics {
     this.#constant = key === '' ? '' : key.slice(1, -1);
   }
 
+  /** The series keys of frozen labels objects: a caller that passes the same frozen labels has them keyed once. */
+  readonly #frozenKeys = new WeakMap<Labels, string>();
+
   #key(labels: Labels | undefined): string {
-    // The hot path (a match per rule, an attempt per target) has one or two labels: their rendered key is cached.
-    if (labels !== undefined) {
-      let id = '';
-      let n = 0;
-      for (const k in labels) {
-        const value = String(labels[k]);
-        // A value holding the separator could make two label sets one id: those are not cached.
-        if (++n > 3 || value.includes('\u0000')) {
-          n = 4;
-          break;
-        }
-        id += `${k}\u0000${value}\u0000`;
-      }
-      if (n <= 3) {
-        const cached = this.#keys.get(id);
-        if (cached !== undefined) return cached;
-        const rendered = this.#render(labels);
-        if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
-        this.#keys.set(id, rendered);
-        return rendered;
-      }
+    if (labels === undefined) return this.#constant === '' ? '' : `{${this.#constant}}`;
+    // Frozen labels (a dispatcher lane's) are keyed once per object.
+    const frozen = Object.isFrozen(labels);
+    if (frozen) {
+      const found = this.#frozenKeys.get(labels);
+      if (found !== undefined) return found;
     }
-    return this.#render(labels);
+    const full = this.#cached(labels);
+    if (frozen) this.#frozenKeys.set(labels, full);
+    return full;
+  }
+
+  /** The hot path (a match per rule, an attempt per target) has one to three labels: their rendered key is cached. */
+  #cached(labels: Labels): string {
+    let id = '';
+    let n = 0;
+    for (const k in labels) {
+      const value = String(labels[k]);
+      // A value holding the separator could make two label sets one id: those are not cached.
+      if (++n > 3 || value.includes('\u0000')) {
+        n = 4;
+        break;
+      }
+      id += `${k}\u0000${value}\u0000`;
+    }
+    if (n > 3) return this.#render(labels);
+    const cached = this.#keys.get(id);
+    if (cached !== undefined) return cached;
+    const rendered = this.#render(labels);
+    if (this.#keys.size >= MAX_CACHED_KEYS) this.#keys.clear();
+    this.#keys.set(id, rendered);
+    return rendered;
   }
 
   #render(labels: Labels | undefined): string {
     const key = labelKey(labels);
-    if (this.#constant === '') return key;
-    return key === '' ? `{${this.#constant}}` : `{${this.#constant},${key.slice(1)}`;
+    return this.#constant === ''
+      ? key
+      : key === ''
+        ? `{${this.#constant}}`
+        : `{${this.#constant},${key.slice(1)}`;
   }
 
   #family(name: string, type: Family['type'], help: string): Family {

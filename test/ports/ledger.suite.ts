@@ -141,8 +141,12 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         const future = makeDelivery({ dueAt: T0 + 1_000 });
         await ledger.enqueue([late, early, future, middle]);
         assert.deepEqual(
-          (await ledger.due(T0 + 30, 10)).map((d) => d.id),
-          [early.id, middle.id, late.id],
+          (await ledger.due(T0 + 30, 10)).map((d) => [d.id, d.state]),
+          [
+            [early.id, 'pending'],
+            [middle.id, 'pending'],
+            [late.id, 'pending'],
+          ],
         );
         assert.deepEqual(
           (await ledger.due(T0 + 30, 2)).map((d) => d.id),
@@ -203,9 +207,10 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerHarness>): v
         assert.equal(await ledger.claim(keyOf(d), T0, T0 + 1_000), true);
         assert.deepEqual(await ledger.due(T0 + 500, 10), []);
         assert.equal(await ledger.claim(keyOf(d), T0 + 500, T0 + 1_500), false, 'lease still held');
+        // Found in flight, its lease run out: the caller knows its process may have died mid-delivery.
         assert.deepEqual(
-          (await ledger.due(T0 + 1_000, 10)).map((x) => x.id),
-          [d.id],
+          (await ledger.due(T0 + 1_000, 10)).map((x) => [x.id, x.state, x.leaseUntil]),
+          [[d.id, 'in-flight', T0 + 1_000]],
         );
         assert.equal(
           await ledger.claim(keyOf(d), T0 + 1_000, T0 + 2_000),

@@ -123,7 +123,7 @@ export class DynamoLedger implements Ledger {
     return added;
   }
 
-  async due(now: number, limit: number): Promise<PendingDelivery[]> {
+  async due(now: number, limit: number): Promise<LiveDelivery[]> {
     if (limit <= 0) return [];
     const perShard = await Promise.all(
       this.#shardList().map((shard) =>
@@ -157,7 +157,17 @@ export class DynamoLedger implements Ledger {
     const stillDue = items
       .filter((item) => isDue(item) && (num(item, 'dueKey') ?? Infinity) <= now)
       .sort(byDueKey);
-    return Promise.all(stillDue.map((item) => this.#toPending(item)));
+    return Promise.all(
+      stillDue.map(async (item): Promise<LiveDelivery> => {
+        const state = str(item, 'state') as 'pending' | 'in-flight';
+        const leaseUntil = state === 'in-flight' ? num(item, 'leaseUntil') : undefined;
+        return {
+          ...(await this.#toPending(item)),
+          state,
+          ...(leaseUntil === undefined ? {} : { leaseUntil }),
+        };
+      }),
+    );
   }
 
   async nextDueAt(): Promise<number | undefined> {

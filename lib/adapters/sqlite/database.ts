@@ -78,8 +78,10 @@ export const DATABASE_FILE = 'junction.db';
  *
  * Durability without blocking the event loop: the connection commits with `synchronous = NORMAL` (the commit writes
  * its WAL frames but does not fsync), and a write's promise resolves only after an fsync of the WAL file that
- * started after its commit — run in libuv's thread pool, and shared by every commit made while the previous fsync
- * ran. A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
+ * started after its commit — run in libuv's thread pool. Writes queued while an fsync runs wait for it to return and
+ * are then committed together: that costs a durable write no time (it would have waited for the next fsync anyway),
+ * and under load it makes one transaction of what would have been many (each COMMIT writes its dirty pages to the
+ * WAL again; ledger rows and index pages touched by many writes are written once). A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
  * commit's fsync returns, it and every commit before it are durable: the guarantee `synchronous = FULL` gives,
  * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on a timer, on a
  * thread of their own, rather than inside whichever commit crosses a size threshold (see `#checkpoint`).
@@ -93,6 +95,8 @@ export class SqliteDatabase {
   readonly #insertSql = new Map<string, { readonly chunk: string; readonly one: string }>();
   #queue: Job[] = [];
   #scheduled = false;
+  /** Writes are queued while an fsync runs: they are committed together once it returns. */
+  #deferred = false;
   #closed = false;
   #commits = 0;
   #writes = 0;
@@ -269,7 +273,8 @@ export class SqliteDatabase {
       });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.#flush());
+        if (this.#syncing) this.#deferred = true;
+        else setImmediate(() => this.#flush());
       }
     });
   }
@@ -380,6 +385,10 @@ export class SqliteDatabase {
       for (const done of waiting) done(error ?? undefined);
       if (this.#closed) this.#closeWal();
       else if (this.#unsynced.length > 0) this.#startSync();
+      if (this.#deferred) {
+        this.#deferred = false;
+        setImmediate(() => this.#flush());
+      }
     });
   }
 

@@ -43,8 +43,10 @@ CREATE TABLE IF NOT EXISTS ledger (
   created_at INTEGER NOT NULL, due_at INTEGER NOT NULL, attempts TEXT NOT NULL DEFAULT '[]',
   lease_until INTEGER, redrive_of TEXT, updated_at INTEGER NOT NULL,
   PRIMARY KEY (source, id, rule, target));
-CREATE INDEX IF NOT EXISTS ledger_state_due ON ledger (state, due_at);
-CREATE INDEX IF NOT EXISTS ledger_state_updated ON ledger (state, updated_at);
+DROP INDEX IF EXISTS ledger_state_due;
+DROP INDEX IF EXISTS ledger_state_updated;
+CREATE INDEX IF NOT EXISTS ledger_pending_due ON ledger (due_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS ledger_done ON ledger (updated_at) WHERE state IN ('delivered', 'dead-lettered');
 CREATE INDEX IF NOT EXISTS ledger_live ON ledger (rule, target, created_at)
   WHERE state IN ('pending', 'in-flight');
 CREATE INDEX IF NOT EXISTS ledger_leases ON ledger (lease_until) WHERE state = 'in-flight';
@@ -89,7 +91,7 @@ export class SqliteLedger implements Ledger {
     );
   }
 
-  async due(now: number, limit: number): Promise<PendingDelivery[]> {
+  async due(now: number, limit: number): Promise<LiveDelivery[]> {
     requireNumber('now', now);
     requireInteger('limit', limit, 0);
     if (limit === 0) return [];
@@ -106,7 +108,7 @@ export class SqliteLedger implements Ledger {
         now,
         limit,
       )
-      .map(toPending);
+      .map(toLive);
   }
 
   async nextDueAt(): Promise<number | undefined> {

@@ -219,3 +219,68 @@ describe('http driver: what is read of an answer', () => {
     await close(target.server);
   });
 });
+
+describe('http driver: deadlines', () => {
+  /** A target that reads each request and never answers; `held` counts the requests it holds. */
+  async function silent() {
+    let held = 0;
+    const target = await listen((req) => {
+      held++;
+      req.resume();
+    });
+    return { ...target, held: () => held };
+  }
+
+  it('times out a target that does not answer, as a retriable failure', async () => {
+    const target = await silent();
+    const driver = createHttpDriver({ addressPolicy: loopbackOk });
+    const result = await driver.deliver({ ...requestFor(`${target.url}/hook`), timeoutMs: 200 });
+    assert.deepEqual(result, {
+      ok: false,
+      retriable: true,
+      error: `POST ${target.url}/hook failed: timed out after 200 ms`,
+    });
+    await driver.close?.();
+    await close(target.server);
+  });
+
+  it('times out a request still waiting for a connection, which is then never sent', async () => {
+    const target = await silent();
+    const driver = createHttpDriver({ addressPolicy: loopbackOk, connectionsPerOrigin: 1 });
+    const first = driver.deliver({ ...requestFor(`${target.url}/hook`), timeoutMs: 2_000 });
+    const queued = await driver.deliver({ ...requestFor(`${target.url}/hook`), timeoutMs: 100 });
+    assert.equal(queued.ok, false);
+    assert.match((queued as { error: string }).error, /timed out after 100 ms$/);
+    assert.match(((await first) as { error: string }).error, /timed out after 2000 ms$/);
+    assert.equal(target.held(), 1, 'the queued request was not sent');
+    await driver.close?.();
+    await close(target.server);
+  });
+
+  it('aborts every request in flight when the stop signal fires, and refuses to start once it has', async () => {
+    const target = await silent();
+    const driver = createHttpDriver({ addressPolicy: loopbackOk });
+    const stop = new AbortController();
+    const running = [1, 2, 3].map(() =>
+      driver.deliver({ ...requestFor(`${target.url}/hook`), signal: stop.signal }),
+    );
+    const deadline = Date.now() + 10_000;
+    while (target.held() < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stop.abort(new Error('the bus is stopping'));
+    for (const result of await Promise.all(running)) {
+      assert.deepEqual(result, {
+        ok: false,
+        retriable: true,
+        error: `POST ${target.url}/hook failed: Error: the bus is stopping`,
+      });
+    }
+    const late = await driver.deliver({ ...requestFor(`${target.url}/hook`), signal: stop.signal });
+    assert.equal(
+      (late as { error: string }).error,
+      `POST ${target.url}/hook failed: Error: the bus is stopping`,
+    );
+    assert.equal(target.held(), 3);
+    await driver.close?.();
+    await close(target.server);
+  });
+});

@@ -146,6 +146,38 @@ test(
 );
 
 test(
+  'commits the writes made while an fsync runs together, once it returned',
+  withDatabase(async (db) => {
+    const insert = (k: string) => () => db.run('INSERT INTO t (k, v) VALUES (?, 1)', k);
+    let later: Promise<unknown> | undefined;
+    let syncsAtFirst = -1;
+    let commitsAtFirst = -1;
+    let syncsAtSecond = -1;
+    const first = db.write(insert('a'), {
+      onCommit: () => {
+        syncsAtFirst = db.stats.syncs;
+        commitsAtFirst = db.stats.commits;
+        // Right after this commit its fsync starts: these two writes, in two turns of the loop, come while it runs.
+        queueMicrotask(() => {
+          const second = db.write(insert('b'), {
+            onCommit: () => {
+              syncsAtSecond = db.stats.syncs;
+            },
+          });
+          later = new Promise((resolve) => setImmediate(() => resolve(db.write(insert('c')))));
+          later = Promise.all([second, later]);
+        });
+      },
+    });
+    await first;
+    await later;
+    assert.ok(syncsAtSecond > syncsAtFirst, 'the second write was committed after the first fsync returned');
+    assert.equal(db.stats.commits - commitsAtFirst, 1, 'the two later writes share one commit');
+    assert.equal(db.get('SELECT count(*) AS n FROM t')?.n, 3);
+  }),
+);
+
+test(
   'commits the writes of one tick in one transaction and answers each its own result',
   withDatabase(async (db) => {
     const before = db.stats.commits;

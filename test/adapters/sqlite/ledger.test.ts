@@ -1,6 +1,8 @@
 /** The SQLite Ledger against the shared suite, plus SQLite specifics (group commit of enqueues, bad input). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
+import { SqliteLedger } from '../../../lib/adapters/sqlite/ledger.ts';
 import type { DeliveryKey } from '../../../lib/ports.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
 import { openHarness } from './harness.ts';
@@ -68,6 +70,42 @@ test('fails a call with a bad key alone, leaving the group commit of the others 
     assert.equal(ok.status, 'fulfilled');
     assert.equal(failed.status, 'rejected');
     assert.equal((failed as PromiseRejectedResult).reason.field, 'key.id');
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('indexes only live rows by due time and only finished rows by age, replacing the indexes of an older database', async () => {
+  const h = openHarness();
+  try {
+    // An older database: the full (state, …) indexes that every state change had to keep up to date.
+    const db = new SqliteDatabase({ dataDir: `${h.dataDir}/older` });
+    db.migrate(
+      `CREATE TABLE ledger (source TEXT NOT NULL, id TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+        state TEXT NOT NULL, event TEXT, partition INTEGER, offset INTEGER, created_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL, attempts TEXT NOT NULL DEFAULT '[]', lease_until INTEGER, redrive_of TEXT,
+        updated_at INTEGER NOT NULL, PRIMARY KEY (source, id, rule, target));
+      CREATE INDEX ledger_state_due ON ledger (state, due_at);
+      CREATE INDEX ledger_state_updated ON ledger (state, updated_at);`,
+    );
+    const ledger = new SqliteLedger(db, { clock: h.clock });
+    const indexes = db
+      .all(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL",
+      )
+      .map((row) => String(row.name))
+      .sort();
+    assert.deepEqual(indexes, ['ledger_done', 'ledger_leases', 'ledger_live', 'ledger_pending_due']);
+    const [due, later] = [makeDelivery(), makeDelivery({ dueAt: h.clock.now() + 60_000 })];
+    await ledger.enqueue([due, later]);
+    assert.deepEqual(
+      (await ledger.due(h.clock.now(), 10)).map((d) => d.id),
+      [due.id],
+    );
+    await ledger.complete(due, { at: h.clock.now(), outcome: 'delivered', latencyMs: 1 }, h.clock.now());
+    assert.equal(await ledger.prune(h.clock.now() + 1), 1);
+    assert.equal(await ledger.pendingCount(), 1);
+    db.close();
   } finally {
     await h.cleanup();
   }

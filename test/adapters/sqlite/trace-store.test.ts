@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import { DATABASE_FILE, openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
+import { DATABASE_FILE, openSqliteStores, SqliteDatabase } from '../../../lib/adapters/sqlite/index.ts';
+import { SqliteTraceStore } from '../../../lib/adapters/sqlite/trace-store.ts';
 import type { TraceEntry } from '../../../lib/ports.ts';
 import { tempDir } from '../../helpers/paths.ts';
 import { traceStoreSuite } from '../../ports/trace-store.suite.ts';
@@ -85,5 +86,59 @@ test('reads a database made before entries shared rows, and adds to it', async (
     }
   } finally {
     dir.remove();
+  }
+});
+
+test('inserts what every record call made before a flush with one write, and answers each caller', async () => {
+  const h = openHarness();
+  try {
+    const db = h.stores.database;
+    const before = db.stats.writes;
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        h.stores.traces.record([
+          { source: 's', id: `d${i}`, at: 7, kind: 'attempt', rule: 'r', target: 't', detail: { number: 1 } },
+          { source: 's', id: `d${i}`, at: 7, kind: 'delivered', rule: 'r', target: 't' },
+        ]),
+      ),
+    );
+    assert.equal(db.stats.writes - before, 1, 'one write for 40 record calls');
+    for (const i of [0, 17, 39]) {
+      assert.deepEqual(
+        (await h.stores.traces.get('s', `d${i}`)).map((e) => e.kind),
+        ['attempt', 'delivered'],
+      );
+    }
+    // A record after that flush is a write of its own.
+    await h.stores.traces.record([{ source: 's', id: 'late', at: 8, kind: 'received' }]);
+    assert.equal(db.stats.writes - before, 2);
+    assert.equal((await h.stores.traces.get('s', 'late')).length, 1);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('fails the callers of a flush that failed, and records again afterwards', async () => {
+  const h = openHarness();
+  try {
+    const locked = new SqliteDatabase({ dataDir: h.dataDir, busyTimeoutMs: 0 });
+    const traces = new SqliteTraceStore(locked);
+    // A flush whose transaction cannot start (another connection holds the write lock) fails every write in it.
+    const other = new DatabaseSync(join(h.dataDir, DATABASE_FILE));
+    other.exec('BEGIN IMMEDIATE');
+    await assert.rejects(traces.record([{ source: 's', id: 'x', at: 1, kind: 'received' }]), {
+      code: 'BufferUnavailable',
+    });
+    other.exec('ROLLBACK');
+    other.close();
+    await traces.record([{ source: 's', id: 'y', at: 2, kind: 'received' }]);
+    assert.deepEqual(
+      (await traces.get('s', 'y')).map((e) => e.kind),
+      ['received'],
+    );
+    assert.deepEqual(await traces.get('s', 'x'), []);
+    locked.close();
+  } finally {
+    await h.cleanup();
   }
 });
