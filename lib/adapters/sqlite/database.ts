@@ -2,7 +2,7 @@
  * One SQLite database file shared by every SQLite adapter: WAL, cached statements, group commit, and commits made
  * durable by an fsync of the WAL that runs off the event loop.
  */
-import { chmodSync, closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
@@ -116,6 +116,8 @@ export class SqliteDatabase {
   #noCheckpointer = false;
   /** Whether the checkpoint thread is at work. */
   #checkpointing = false;
+  /** Whether commits wait for the checkpoint thread because the WAL passed `WAL_HOLD_BYTES` (see `#flush`). */
+  #heldForCheckpoint = false;
 
   constructor(options: SqliteDatabaseOptions) {
     if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -282,7 +284,7 @@ export class SqliteDatabase {
   /** Commits queued writes now and makes them durable, then closes the file. Idempotent. */
   close(): void {
     if (this.#closed) return;
-    this.#flush();
+    this.#flush(true);
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
     this.#stopCheckpointThread();
@@ -304,7 +306,17 @@ export class SqliteDatabase {
     if (!this.#syncing) this.#closeWal();
   }
 
-  #flush(): void {
+  /**
+   * Commits every queued write in one transaction. While the checkpoint thread is at work and the WAL has passed
+   * `WAL_HOLD_BYTES`, the queue waits for that checkpoint to end instead (`force` commits anyway: close): a checkpoint
+   * slowed down by a busy disk or CPU would otherwise let commits that never pause grow the WAL without a bound.
+   */
+  #flush(force = false): void {
+    if (!force && this.#checkpointing && this.#queue.length > 0 && this.#walBytes() > WAL_HOLD_BYTES) {
+      this.#scheduled = true;
+      this.#heldForCheckpoint = true;
+      return;
+    }
     this.#scheduled = false;
     const jobs = this.#queue;
     this.#queue = [];
@@ -434,18 +446,38 @@ export class SqliteDatabase {
       worker.on('message', (answer: { log: number }) => {
         this.#checkpointing = false;
         if (!this.#closed && answer.log >= WAL_RESTART_FRAMES) this.#checkpointHere();
+        this.#releaseHeld();
       });
       worker.on('error', () => {
         // The thread is gone: checkpoints run here from now on.
         this.#checkpointing = false;
         this.#checkpointer = undefined;
         this.#noCheckpointer = true;
+        this.#releaseHeld();
       });
       this.#checkpointer = worker;
       return worker;
     } catch {
       this.#noCheckpointer = true;
       return undefined;
+    }
+  }
+
+  /** Commits what waited for the checkpoint thread (see `#flush`). */
+  #releaseHeld(): void {
+    if (!this.#heldForCheckpoint) return;
+    this.#heldForCheckpoint = false;
+    if (this.#syncing) this.#deferred = true;
+    else setImmediate(() => this.#flush());
+  }
+
+  /** The WAL file's size in bytes (0 when it cannot be told). */
+  #walBytes(): number {
+    if (this.#walFd === undefined) return 0;
+    try {
+      return fstatSync(this.#walFd).size;
+    } catch {
+      return 0;
     }
   }
 
@@ -565,6 +597,12 @@ parentPort.on('message', (message) => {
 
 /** WAL frames past which a checkpoint runs on the event loop as well, so that the WAL starts over (16 MiB of 4 KiB pages). */
 const WAL_RESTART_FRAMES = 4096;
+
+/**
+ * WAL bytes past which commits wait for a running checkpoint to end (twice `WAL_RESTART_FRAMES` of 4 KiB pages): the
+ * WAL stays well under `journal_size_limit` (64 MiB) however slow the checkpoint thread is.
+ */
+const WAL_HOLD_BYTES = 32 * 1024 * 1024;
 
 /** Rows per multi-row INSERT of `insertRows`. */
 const INSERT_CHUNK = 32;
