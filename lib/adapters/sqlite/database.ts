@@ -2,7 +2,16 @@
  * One SQLite database file shared by every SQLite adapter: WAL, cached statements, group commit, and commits made
  * durable by an fsync of the WAL that runs off the event loop.
  */
-import { chmodSync, closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
