@@ -6,6 +6,7 @@
 
 import type { Scope } from './core/auth/scopes.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
+import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -584,4 +585,61 @@ export interface CredentialStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Audit entries, newest first, at most `limit` (@default 100, at most 1000), with `seq` below `before` if given. */
   listAudit(options?: { readonly limit?: number; readonly before?: number }): Promise<AuditRecord[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Connectors (issue #18)
+
+/** A record a source read but could not turn into an event: dead-lettered with the reason, never retried. */
+export interface InvalidSourceRecord {
+  /** Where it was read, e.g. `orders/2/1041` (topic/partition/offset). */
+  readonly position: string;
+  readonly reason: string;
+  /** What the record held, as JSON-able values (text where it is UTF-8, else base64), for the dead letter. */
+  readonly record: Readonly<Record<string, unknown>>;
+}
+
+/** What a source hands the bus at a time: what it read from one place of its system, in order. */
+export interface SourceBatch {
+  /** Events whose ids derive from where they were read, so that reading them again publishes nothing twice. */
+  readonly events: readonly CloudEvent[];
+  readonly invalid: readonly InvalidSourceRecord[];
+}
+
+/** Where a source stands. */
+export interface SourceStatus {
+  /** Its committed position (Kafka: the next offset per partition). */
+  readonly position: Readonly<Record<string, number>>;
+  /** What is left to read behind that position (Kafka: records), when the source can tell. */
+  readonly lag?: number;
+}
+
+export interface SourceContext {
+  /** Takes a batch into the log; the source commits its position past the batch only once this resolved. */
+  readonly handle: (batch: SourceBatch) => Promise<void>;
+  /** Told what goes wrong while it runs (the source retries by itself). */
+  readonly onWarning: (message: string, error?: unknown) => void;
+}
+
+/**
+ * A connector's reader: reads from its system, hands batches to `handle`, and commits its position past a batch only
+ * after `handle` resolved; a rejected `handle` is retried from the committed position after a backoff. So a crash
+ * loses nothing, and what it reads again has the same event ids (dropped by the log's deduplication).
+ */
+export interface Source {
+  /** Starts reading; rejects when the source cannot start (its system unreachable, a bad setting). */
+  start(context: SourceContext): Promise<void>;
+  status(): Promise<SourceStatus>;
+  /** Stops reading; waits for a running `handle` and its commit. */
+  close(): Promise<void>;
+}
+
+/** The connectors of a bus, as declared through the API. */
+export interface ConnectorStore {
+  put(definition: ConnectorDefinition): Promise<void>;
+  get(name: string): Promise<ConnectorDefinition | undefined>;
+  /** Every connector, by name. */
+  list(): Promise<ConnectorDefinition[]>;
+  /** Answers whether it existed. */
+  delete(name: string): Promise<boolean>;
 }

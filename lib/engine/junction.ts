@@ -800,9 +800,11 @@ export class Junction {
       const page = await this.#o.deadLetters.page(
         cursor === undefined ? pageFilter : { ...pageFilter, cursor },
       );
-      const counts = await this.#redrivePage(page.deadLetters);
+      // A connector's letters hold records that never became events: there is no delivery to redrive.
+      const deliveries = page.deadLetters.filter((letter) => !letter.rule.startsWith('connector/'));
+      const counts = await this.#redrivePage(deliveries);
       redriven += counts.redriven;
-      skipped += counts.skipped;
+      skipped += counts.skipped + page.deadLetters.length - deliveries.length;
       taken += page.deadLetters.length;
       if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
       if (taken >= limit) return { redriven, skipped, nextCursor: page.nextCursor };

@@ -18,6 +18,7 @@ import {
 } from '../core/eventbridge.ts';
 import { checkEventDepth } from '../core/pattern/limits.ts';
 import { uuidv7 } from '../core/uuid.ts';
+import type { Connectors } from '../engine/connectors.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
@@ -52,6 +53,8 @@ export interface AppOptions {
   readonly limits?: Partial<IngestLimits>;
   /** Optional features served beside the core API (replay, simulation). */
   readonly extensions?: Extensions;
+  /** The bus's source connectors (`/connectors`); absent, those paths answer 404. */
+  readonly connectors?: Connectors;
   /** Called with unexpected errors (500s). */
   readonly onError?: (error: unknown) => void;
 }
@@ -463,6 +466,30 @@ export function createApp(options: AppOptions): App {
           return json(200, junction.testPattern(body));
         }
         break;
+      case 'connectors': {
+        const connectors = options.connectors;
+        if (connectors === undefined) break;
+        if (parts.length === 1) {
+          allow('GET');
+          return json(200, { connectors: await connectors.list() });
+        }
+        const name = second as string;
+        if (parts.length === 2) {
+          allow('GET', 'PUT', 'DELETE');
+          if (method === 'GET') return json(200, await connectors.get(name));
+          if (method === 'DELETE') {
+            await connectors.delete(name);
+            return { status: 204, headers: {}, body: '' };
+          }
+          const { connector, created } = await connectors.put(name, readJson(request));
+          return json(created ? 201 : 200, connector);
+        }
+        if (parts.length === 3 && (third === 'pause' || third === 'resume')) {
+          allow('POST');
+          return json(200, third === 'pause' ? await connectors.pause(name) : await connectors.resume(name));
+        }
+        break;
+      }
       case 'functions':
         if (parts.length === 1) {
           allow('GET');

@@ -6,9 +6,11 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
+import { KafkaSource } from '../adapters/kafka/source.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
+import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
@@ -18,6 +20,7 @@ import { JunctionError } from '../core/errors.ts';
 import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
 import type { Target } from '../core/rule-types.ts';
 import { createBusDriver } from '../engine/bus-driver.ts';
+import { Connectors } from '../engine/connectors.ts';
 import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
@@ -274,8 +277,27 @@ async function open(
     steps.push(async () => {
       await junction.stop();
     });
+    const connectors = new Connectors({
+      store: new SqliteConnectorStore(busStores.database),
+      open: (_connector, spec) =>
+        new KafkaSource({
+          spec,
+          clientId: `junction-connector-${name}`,
+          ...(options.kafka === undefined ? {} : { connection: options.kafka }),
+        }),
+      admit: (events) => junction.admit(events),
+      publish: (events) => junction.publish(events),
+      deadLetters: busStores.deadLetters,
+      metrics: junction.metrics,
+      clock,
+      hasOwnKafka: options.kafka !== undefined,
+      onWarning: (message, error) => onError(new Error(message, { cause: error })),
+    });
+    await connectors.start();
+    steps.push(() => connectors.close());
     const app = createApp({
       junction,
+      connectors,
       busName: name,
       busAccepts: (from, to) => buses?.accepts(from, to) ?? false,
       onError,
@@ -292,6 +314,7 @@ async function open(
       junction,
       app,
       async close(stop = {}) {
+        await connectors.close();
         const report = await junction.stop(stop);
         await functions.close();
         if (log !== busStores.log) await log.close();

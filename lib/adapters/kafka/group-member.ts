@@ -2,19 +2,19 @@
  * One member of a consumer group on the log's topic: fetches its partitions itself, calls the handler with one
  * partition's batch at a time, and commits past a batch only after the handler resolved.
  */
-import { Consumer, type ConsumerGroupJoinPayload } from '@platformatic/kafka';
-import type { LogRecord, RecordHandler, Subscription } from '../../ports.ts';
+import { Consumer, type ConsumerGroupJoinPayload, type RecordsBatch } from '@platformatic/kafka';
+import type { LogRecord, Subscription } from '../../ports.ts';
 import { clientConnectionOptions, type ResolvedKafkaOptions } from './config.ts';
 import { recordsFromBatches } from './records.ts';
 
-interface PartitionState {
+interface PartitionState<R extends { readonly offset: number }> {
   readonly partition: number;
   /** The first offset of the next batch; the group's committed offset while no handler call runs. */
   position: number;
   /** The next offset to fetch: records are fetched ahead while a handler call runs. */
   fetchFrom: number;
   /** Fetched records not yet handed out, in offset order (the ones after a running batch). */
-  buffer: LogRecord[];
+  buffer: R[];
   /** The running handler call (and its commit), if any. */
   busy: Promise<void> | undefined;
   /** No handler call before this time (ms, Date.now) after a failure. */
@@ -22,10 +22,22 @@ interface PartitionState {
   failures: number;
 }
 
-export interface GroupMemberOptions {
+/** Turns fetched batches into the records handed out (from `fromOffset` on); a record left out goes to `onSkip`. */
+export type RecordDecoder<R> = (
+  batches: readonly RecordsBatch[],
+  partition: number,
+  fromOffset: number,
+  onSkip: (offset: number, error: unknown) => void,
+) => R[];
+
+export interface GroupMemberOptions<R extends { readonly offset: number } = LogRecord> {
   readonly group: string;
-  readonly handler: RecordHandler;
+  readonly handler: (records: R[]) => Promise<void>;
   readonly maxBatch: number;
+  /** @default the log's records: CloudEvents in the Kafka binding (`recordsFromBatches`) */
+  readonly decode?: RecordDecoder<R>;
+  /** Where a partition the group has no committed offset for starts. @default 'earliest' */
+  readonly startAt?: 'earliest' | 'latest';
 }
 
 /** Longest a rejoin waits for running handler calls before going on (a handler stuck past it is not waited for). */
@@ -44,11 +56,12 @@ function sleep(ms: number): Promise<void> {
  * `protocolsMetadata` first), it stops handing out batches and waits for running handler calls and their
  * commits, so a partition moves to another member only with its position committed.
  */
-export class GroupMember implements Subscription {
+export class GroupMember<R extends { readonly offset: number } = LogRecord> implements Subscription {
   readonly #options: ResolvedKafkaOptions;
-  readonly #member: GroupMemberOptions;
+  readonly #member: GroupMemberOptions<R>;
+  readonly #decode: RecordDecoder<R>;
   readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  readonly #owned = new Map<number, PartitionState>();
+  readonly #owned = new Map<number, PartitionState<R>>();
   /** Bumped at every rejoin: work started under an older epoch is discarded. */
   #epoch = 0;
   #paused = true;
@@ -60,9 +73,10 @@ export class GroupMember implements Subscription {
   #inactiveTicks = 0;
   #watchdog: NodeJS.Timeout | undefined;
 
-  constructor(options: ResolvedKafkaOptions, member: GroupMemberOptions) {
+  constructor(options: ResolvedKafkaOptions, member: GroupMemberOptions<R>) {
     this.#options = options;
     this.#member = member;
+    this.#decode = member.decode ?? (recordsFromBatches as unknown as RecordDecoder<R>);
     this.#consumer = new Consumer({
       ...clientConnectionOptions(options, 'consumer'),
       groupId: member.group,
@@ -175,7 +189,19 @@ export class GroupMember implements Subscription {
     this.#wakeUp();
   }
 
-  /** The committed offset of each partition, or the log start where the group has none. */
+  /** The partitions this member owns, with the next offset it hands out of each (its committed one while idle). */
+  positions(): Map<number, number> {
+    return new Map([...this.#owned.values()].map((s) => [s.partition, s.position]));
+  }
+
+  /** The end offset (the next offset to be written) of each partition of the topic. */
+  async endOffsets(): Promise<Map<number, number>> {
+    const topic = this.#options.topic;
+    const ends = await this.#consumer.listOffsets({ topics: [topic], timestamp: -1n });
+    return new Map((ends.get(topic) ?? []).map((offset, partition) => [partition, Number(offset)]));
+  }
+
+  /** The committed offset of each partition, or the log start (the end, with `startAt: 'latest'`) where the group has none. */
   async #startPositions(partitions: number[]): Promise<Map<number, number>> {
     const out = new Map<number, number>();
     if (partitions.length === 0) return out;
@@ -184,7 +210,12 @@ export class GroupMember implements Subscription {
     const offsets = committed.get(topic) ?? [];
     const missing = partitions.filter((p) => (offsets[p] ?? -1n) < 0n);
     const earliest =
-      missing.length > 0 ? await this.#consumer.listOffsets({ topics: [topic], timestamp: -2n }) : undefined;
+      missing.length > 0
+        ? await this.#consumer.listOffsets({
+            topics: [topic],
+            timestamp: this.#member.startAt === 'latest' ? -1n : -2n,
+          })
+        : undefined;
     for (const partition of partitions) {
       const offset = offsets[partition] ?? -1n;
       out.set(partition, Number(offset >= 0n ? offset : (earliest?.get(topic)?.[partition] ?? 0n)));
@@ -238,7 +269,7 @@ export class GroupMember implements Subscription {
     }
   }
 
-  async #fetchInto(states: PartitionState[], maxWaitTime: number): Promise<void> {
+  async #fetchInto(states: PartitionState<R>[], maxWaitTime: number): Promise<void> {
     const epoch = this.#epoch;
     const topic = this.#options.topic;
     try {
@@ -246,7 +277,7 @@ export class GroupMember implements Subscription {
       const info = metadata.topics.get(topic);
       if (info === undefined) throw new Error(`topic ${topic} has no metadata`);
       const requested = new Map(states.map((s) => [s.partition, s.fetchFrom]));
-      const byLeader = new Map<number, PartitionState[]>();
+      const byLeader = new Map<number, PartitionState<R>[]>();
       for (const state of states) {
         const leader = info.partitions[state.partition]?.leader ?? -1;
         byLeader.set(leader, [...(byLeader.get(leader) ?? []), state]);
@@ -297,7 +328,7 @@ export class GroupMember implements Subscription {
                 );
                 continue;
               }
-              const records = recordsFromBatches(part.records ?? [], state.partition, from, (offset, error) =>
+              const records = this.#decode(part.records ?? [], state.partition, from, (offset, error) =>
                 this.#options.onWarning(`skipped the undecodable record ${state.partition}:${offset}`, error),
               );
               state.buffer.push(...records);
@@ -316,7 +347,7 @@ export class GroupMember implements Subscription {
     }
   }
 
-  #dispatch(state: PartitionState): void {
+  #dispatch(state: PartitionState<R>): void {
     const epoch = this.#epoch;
     const batch = state.buffer.splice(0, this.#member.maxBatch);
     const first = batch[0];

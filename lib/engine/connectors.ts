@@ -1,0 +1,393 @@
+/**
+ * The connectors of a bus (issue #18): declared through the API, stored, and each run on its own with a supervisor.
+ * A connector's batches go through the bus's own ingest (quotas, then the idempotent publish), so a source that reads
+ * something again publishes nothing twice; a batch the bus refuses (a quota, the log unavailable) is read again later,
+ * never dropped. Records that cannot become events are dead-lettered (rule `connector/<name>`) with their reason.
+ * A connector that fails (its system unreachable) is retried with a growing backoff; it never holds up the bus or
+ * another connector.
+ */
+
+import type { CloudEvent } from '../core/cloudevent-types.ts';
+import {
+  type ConnectorDefinition,
+  type ConnectorSpec,
+  MAX_CONNECTORS,
+  validateConnectorName,
+  validateConnectorSpec,
+} from '../core/connector.ts';
+import { JunctionError, notFound } from '../core/errors.ts';
+import type {
+  AppendResult,
+  Clock,
+  ConnectorStore,
+  DeadLetters,
+  Source,
+  SourceBatch,
+  SourceStatus,
+} from '../ports.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The rule name of a connector's dead letters. */
+export function connectorRule(name: string): string {
+  return `connector/${name}`;
+}
+
+/** The type of the event a connector's dead letter holds (the record it could not turn into an event). */
+export const CONNECTOR_LETTER_TYPE = 'junction.connector.invalid-record';
+
+export type ConnectorState = 'starting' | 'running' | 'failed' | 'paused';
+
+/** A connector as `GET /connectors/{name}` shows it: its definition and how it runs. */
+export interface ConnectorView {
+  readonly name: string;
+  readonly spec: ConnectorSpec;
+  readonly state: ConnectorState;
+  readonly paused: boolean;
+  readonly position: Readonly<Record<string, number>>;
+  readonly lag?: number;
+  /** Events taken into the log since the process started (duplicates not counted). */
+  readonly events: number;
+  readonly duplicates: number;
+  readonly invalid: number;
+  /** Events taken per second over the last 10 s. */
+  readonly eventsPerSecond: number;
+  readonly lastError?: { readonly message: string; readonly at: string };
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ConnectorHostOptions {
+  readonly store: ConnectorStore;
+  /** The reader of a connector (the composition root knows the technologies). */
+  readonly open: (name: string, spec: ConnectorSpec) => Source;
+  /** The bus's quotas: per event, undefined (admitted) or why not. */
+  readonly admit: (events: readonly CloudEvent[]) => Array<JunctionError | undefined>;
+  /** The bus's idempotent publish. */
+  readonly publish: (events: readonly CloudEvent[]) => Promise<AppendResult[]>;
+  readonly deadLetters: DeadLetters;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  /** Whether a kafka connector may leave out `brokers` (the bus runs on Kafka). */
+  readonly hasOwnKafka: boolean;
+  readonly onWarning?: (message: string, error?: unknown) => void;
+}
+
+const RATE_WINDOW_S = 10;
+const RESTART_BASE_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+
+/** One connector at run time. */
+class Runner {
+  readonly name: string;
+  definition: ConnectorDefinition;
+  state: ConnectorState = 'starting';
+  source: Source | undefined;
+  lastError: { message: string; at: number } | undefined;
+  events = 0;
+  duplicates = 0;
+  invalid = 0;
+  failures = 0;
+  restartTimer: NodeJS.Timeout | undefined;
+  stopped = false;
+  /** Events per second, the last `RATE_WINDOW_S` seconds: [second, count]. */
+  readonly buckets: Array<[number, number]> = [];
+
+  constructor(definition: ConnectorDefinition) {
+    this.name = definition.name;
+    this.definition = definition;
+  }
+
+  count(n: number, nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
+    const last = this.buckets.at(-1);
+    if (last !== undefined && last[0] === second) last[1] += n;
+    else this.buckets.push([second, n]);
+    while (this.buckets.length > 0 && (this.buckets[0] as [number, number])[0] <= second - RATE_WINDOW_S) {
+      this.buckets.shift();
+    }
+  }
+
+  rate(nowMs: number): number {
+    const second = Math.floor(nowMs / 1000);
+    let total = 0;
+    for (const [s, n] of this.buckets) if (s > second - RATE_WINDOW_S) total += n;
+    return Math.round((total / RATE_WINDOW_S) * 10) / 10;
+  }
+}
+
+export class Connectors {
+  readonly #o: ConnectorHostOptions;
+  readonly #runners = new Map<string, Runner>();
+  #closed = false;
+
+  constructor(options: ConnectorHostOptions) {
+    this.#o = options;
+    options.metrics.declare(
+      'junction_connector_events_total',
+      'counter',
+      'Events a connector took into the log.',
+    );
+    options.metrics.declare(
+      'junction_connector_invalid_total',
+      'counter',
+      'Records a connector could not turn into events (dead-lettered).',
+    );
+    options.metrics.declare('junction_connector_lag_records', 'gauge', 'What a connector has left to read.');
+    options.metrics.declare(
+      'junction_connector_up',
+      'gauge',
+      '1 while a connector runs, 0 when failed or paused.',
+    );
+    options.metrics.collect(async () => {
+      for (const runner of this.#runners.values()) {
+        const labels = { connector: runner.name };
+        options.metrics.set('junction_connector_up', runner.state === 'running' ? 1 : 0, labels);
+        const status = await this.#status(runner);
+        if (status.lag !== undefined)
+          options.metrics.set('junction_connector_lag_records', status.lag, labels);
+      }
+    });
+  }
+
+  /** Starts every stored connector that is not paused. */
+  async start(): Promise<void> {
+    for (const definition of await this.#o.store.list()) {
+      const runner = new Runner(definition);
+      this.#runners.set(definition.name, runner);
+      if (definition.paused) runner.state = 'paused';
+      else this.#launch(runner);
+    }
+  }
+
+  /** Creates or replaces a connector (a replaced one restarts with its new spec; paused stays paused). */
+  async put(name: string, body: unknown): Promise<{ connector: ConnectorView; created: boolean }> {
+    validateConnectorName(name);
+    const spec = validateConnectorSpec(body, { hasOwnKafka: this.#o.hasOwnKafka });
+    const existing = this.#runners.get(name);
+    if (existing === undefined && this.#runners.size >= MAX_CONNECTORS) {
+      throw new JunctionError('Conflict', `this bus has ${MAX_CONNECTORS} connectors, the most it holds`);
+    }
+    const now = this.#o.clock.now();
+    const definition: ConnectorDefinition = Object.freeze({
+      name,
+      spec,
+      paused: existing?.definition.paused ?? false,
+      createdAt: existing?.definition.createdAt ?? now,
+      updatedAt: now,
+    });
+    await this.#o.store.put(definition);
+    if (existing !== undefined) await this.#stop(existing);
+    const runner = new Runner(definition);
+    this.#runners.set(name, runner);
+    if (definition.paused) runner.state = 'paused';
+    else this.#launch(runner);
+    return { connector: await this.#view(runner), created: existing === undefined };
+  }
+
+  async get(name: string): Promise<ConnectorView> {
+    return this.#view(this.#runner(name));
+  }
+
+  async list(): Promise<ConnectorView[]> {
+    const runners = [...this.#runners.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return Promise.all(runners.map((runner) => this.#view(runner)));
+  }
+
+  /** Stops reading (the position stays committed); `resume` goes on from it. */
+  async pause(name: string): Promise<ConnectorView> {
+    const runner = this.#runner(name);
+    if (!runner.definition.paused) {
+      runner.definition = Object.freeze({
+        ...runner.definition,
+        paused: true,
+        updatedAt: this.#o.clock.now(),
+      });
+      await this.#o.store.put(runner.definition);
+      await this.#stop(runner);
+      runner.stopped = false;
+      runner.state = 'paused';
+    }
+    return this.#view(runner);
+  }
+
+  async resume(name: string): Promise<ConnectorView> {
+    const runner = this.#runner(name);
+    if (runner.definition.paused) {
+      runner.definition = Object.freeze({
+        ...runner.definition,
+        paused: false,
+        updatedAt: this.#o.clock.now(),
+      });
+      await this.#o.store.put(runner.definition);
+      runner.failures = 0;
+      this.#launch(runner);
+    }
+    return this.#view(runner);
+  }
+
+  /** Stops and forgets a connector (its position stays in its system: a new one with the same group goes on). */
+  async delete(name: string): Promise<void> {
+    const runner = this.#runner(name);
+    await this.#stop(runner);
+    this.#runners.delete(name);
+    await this.#o.store.delete(name);
+  }
+
+  /** Stops every connector, each after its running batch. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#runners.values()].map((runner) => this.#stop(runner)));
+  }
+
+  #runner(name: string): Runner {
+    validateConnectorName(name);
+    const runner = this.#runners.get(name);
+    if (runner === undefined) throw notFound(`connector ${name}`);
+    return runner;
+  }
+
+  #launch(runner: Runner): void {
+    if (this.#closed) return;
+    runner.stopped = false;
+    runner.state = 'starting';
+    const source = this.#o.open(runner.name, runner.definition.spec);
+    runner.source = source;
+    source
+      .start({
+        handle: (batch) => this.#handle(runner, batch),
+        onWarning: (message, error) => {
+          this.#o.onWarning?.(`connector ${runner.name}: ${message}`, error);
+        },
+      })
+      .then(
+        () => {
+          if (runner.source !== source) return;
+          if (runner.state === 'starting') runner.state = 'running';
+          runner.failures = 0;
+        },
+        (error: unknown) => {
+          if (runner.source !== source) return;
+          runner.source = undefined;
+          this.#failed(runner, error);
+          void source.close().catch(() => undefined);
+          if (runner.stopped || this.#closed) return;
+          runner.failures += 1;
+          const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (runner.failures - 1));
+          runner.restartTimer = setTimeout(() => {
+            runner.restartTimer = undefined;
+            if (!runner.stopped && !this.#closed) this.#launch(runner);
+          }, delay);
+          runner.restartTimer.unref();
+        },
+      );
+  }
+
+  #failed(runner: Runner, error: unknown): void {
+    runner.state = 'failed';
+    runner.lastError = {
+      message: error instanceof Error ? error.message : String(error),
+      at: this.#o.clock.now(),
+    };
+    this.#o.onWarning?.(`connector ${runner.name} failed: ${runner.lastError.message}`);
+  }
+
+  /** A batch into the log: invalid records dead-lettered, then the events through quotas and the idempotent publish. */
+  async #handle(runner: Runner, batch: SourceBatch): Promise<void> {
+    try {
+      const now = this.#o.clock.now();
+      for (const record of batch.invalid) {
+        await this.#o.deadLetters.add({
+          dlId: `${runner.name}:${record.position}`,
+          source: `junction:connectors/${runner.name}`,
+          id: record.position,
+          rule: connectorRule(runner.name),
+          target: runner.name,
+          event: Object.freeze({
+            specversion: '1.0',
+            id: record.position,
+            source: `junction:connectors/${runner.name}`,
+            type: CONNECTOR_LETTER_TYPE,
+            time: new Date(now).toISOString(),
+            datacontenttype: 'application/json',
+            data: record.record,
+          }) as CloudEvent,
+          reason: record.reason,
+          attempts: [],
+          at: now,
+        });
+      }
+      if (batch.invalid.length > 0) {
+        runner.invalid += batch.invalid.length;
+        this.#o.metrics.inc(
+          'junction_connector_invalid_total',
+          { connector: runner.name },
+          batch.invalid.length,
+        );
+      }
+      if (batch.events.length > 0) {
+        const refused = this.#o.admit(batch.events).find((verdict) => verdict !== undefined);
+        // The whole batch is read again after the source's backoff: a quota delays a connector, never drops events.
+        if (refused !== undefined) throw refused;
+        const results = await this.#o.publish(batch.events);
+        const duplicates = results.filter((r) => r.duplicate).length;
+        const taken = results.length - duplicates;
+        runner.events += taken;
+        runner.duplicates += duplicates;
+        runner.count(taken, this.#o.clock.now());
+        if (taken > 0)
+          this.#o.metrics.inc('junction_connector_events_total', { connector: runner.name }, taken);
+      }
+      if (runner.state !== 'paused') runner.state = 'running';
+    } catch (error) {
+      if (error instanceof JunctionError && error.code === 'RateLimited') {
+        // Backpressure, not a failure: the connector keeps running and reads the batch again after a backoff.
+        runner.lastError = { message: error.message, at: this.#o.clock.now() };
+      } else this.#failed(runner, error);
+      throw error;
+    }
+  }
+
+  async #stop(runner: Runner): Promise<void> {
+    runner.stopped = true;
+    clearTimeout(runner.restartTimer);
+    runner.restartTimer = undefined;
+    const source = runner.source;
+    runner.source = undefined;
+    await source?.close().catch((error: unknown) => {
+      this.#o.onWarning?.(`connector ${runner.name}: closing failed`, error);
+    });
+  }
+
+  async #status(runner: Runner): Promise<SourceStatus> {
+    if (runner.source === undefined) return { position: {} };
+    try {
+      return await runner.source.status();
+    } catch {
+      return { position: {} };
+    }
+  }
+
+  async #view(runner: Runner): Promise<ConnectorView> {
+    const status = await this.#status(runner);
+    const { definition } = runner;
+    return {
+      name: runner.name,
+      spec: definition.spec,
+      state: runner.state,
+      paused: definition.paused,
+      position: status.position,
+      ...(status.lag === undefined ? {} : { lag: status.lag }),
+      events: runner.events,
+      duplicates: runner.duplicates,
+      invalid: runner.invalid,
+      eventsPerSecond: runner.rate(this.#o.clock.now()),
+      ...(runner.lastError === undefined
+        ? {}
+        : {
+            lastError: { message: runner.lastError.message, at: new Date(runner.lastError.at).toISOString() },
+          }),
+      createdAt: new Date(definition.createdAt).toISOString(),
+      updatedAt: new Date(definition.updatedAt).toISOString(),
+    };
+  }
+}
