@@ -89,6 +89,8 @@ class Runner {
   failures = 0;
   restartTimer: NodeJS.Timeout | undefined;
   stopped = false;
+  /** The source's last status, shown while it does not run (paused, failed, restarting). */
+  lastStatus: SourceStatus = { position: {} };
   /** Events per second, the last `RATE_WINDOW_S` seconds: [second, count]. */
   readonly buckets: Array<[number, number]> = [];
 
@@ -352,6 +354,7 @@ export class Connectors {
     clearTimeout(runner.restartTimer);
     runner.restartTimer = undefined;
     const source = runner.source;
+    if (source !== undefined) await this.#status(runner);
     runner.source = undefined;
     await source?.close().catch((error: unknown) => {
       this.#o.onWarning?.(`connector ${runner.name}: closing failed`, error);
@@ -359,11 +362,13 @@ export class Connectors {
   }
 
   async #status(runner: Runner): Promise<SourceStatus> {
-    if (runner.source === undefined) return { position: {} };
+    if (runner.source === undefined) return runner.lastStatus;
     try {
-      return await runner.source.status();
+      const status = await runner.source.status();
+      if (Object.keys(status.position).length > 0) runner.lastStatus = status;
+      return status;
     } catch {
-      return { position: {} };
+      return runner.lastStatus;
     }
   }
 
