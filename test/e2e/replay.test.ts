@@ -64,7 +64,7 @@ for (const { name, skip, open } of logs)
       t2 = Date.now();
       await pause(30);
       await publishBinary(bus, { id: 'after-1', source: '/replay', type: 'r' });
-      await waitFor(() => a.received.length === 8 && b.received.length === 8, 'the first deliveries');
+      await waitFor(() => a.received.length === 8 && b.received.length === 8, 'the first deliveries', 120_000);
     });
     after(async () => {
       await bus.stop();
@@ -83,7 +83,7 @@ for (const { name, skip, open } of logs)
       assert.equal(res.body.name, 'fix-123');
       assert.equal(res.body.events, 5);
       assert.equal(res.body.deliveries, 5);
-      await waitFor(() => a.received.length === 13, 'the replayed deliveries');
+      await waitFor(() => a.received.length === 13, 'the replayed deliveries', 60_000);
       const replayed = a.received.slice(8);
       assert.deepEqual(replayed.map((r) => r.headers['ce-id']).sort(), [
         'in-0',

@@ -18,7 +18,14 @@ describe('Kafka topic source', { skip: kafkaSkip }, () => {
   let admin: Admin;
 
   before(() => {
-    producer = new Producer({ clientId: 'source-test', bootstrapBrokers: bootstrap, acks: -1, retries: 5 });
+    // Idempotent: a retried send on a busy broker must not write a record twice (the positions are asserted).
+    producer = new Producer({
+      clientId: 'source-test',
+      bootstrapBrokers: bootstrap,
+      acks: -1,
+      idempotent: true,
+      retries: 5,
+    });
     admin = new Admin({ clientId: 'source-test-admin', bootstrapBrokers: bootstrap, retries: 5 });
   });
   after(async () => {
