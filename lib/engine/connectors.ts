@@ -69,6 +69,8 @@ export interface ConnectorHostOptions {
   readonly clock: Clock;
   /** Whether a kafka connector may leave out `brokers` (the bus runs on Kafka). */
   readonly hasOwnKafka: boolean;
+  /** Further checks of a spec at put (the composition root's address policy); throws a JunctionError to refuse. */
+  readonly checkSpec?: (spec: ConnectorSpec) => void;
   readonly onWarning?: (message: string, error?: unknown) => void;
 }
 
@@ -165,6 +167,7 @@ export class Connectors {
   async put(name: string, body: unknown): Promise<{ connector: ConnectorView; created: boolean }> {
     validateConnectorName(name);
     const spec = validateConnectorSpec(body, { hasOwnKafka: this.#o.hasOwnKafka });
+    this.#o.checkSpec?.(spec);
     const existing = this.#runners.get(name);
     if (existing === undefined && this.#runners.size >= MAX_CONNECTORS) {
       throw new JunctionError('Conflict', `this bus has ${MAX_CONNECTORS} connectors, the most it holds`);

@@ -31,6 +31,7 @@ import { createApp } from './app.ts';
 import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
 import { SecretBox } from './auth-keys.ts';
 import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
+import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
@@ -280,11 +281,15 @@ async function open(
     const connectors = new Connectors({
       store: new SqliteConnectorStore(busStores.database),
       open: (_connector, spec) =>
-        new KafkaSource({
-          spec,
-          clientId: `junction-connector-${name}`,
-          ...(options.kafka === undefined ? {} : { connection: options.kafka }),
-        }),
+        guardedSource(
+          new KafkaSource({
+            spec,
+            clientId: `junction-connector-${name}`,
+            ...(options.kafka === undefined ? {} : { connection: options.kafka }),
+          }),
+          () => resolveConnectorBrokers(addressPolicy, spec),
+        ),
+      checkSpec: (spec) => checkConnectorBrokers(addressPolicy, spec),
       admit: (events) => junction.admit(events),
       publish: (events) => junction.publish(events),
       deadLetters: busStores.deadLetters,
