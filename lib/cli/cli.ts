@@ -1436,7 +1436,115 @@ const COMMANDS: readonly Command[] = [
       return EXIT.ok;
     },
   },
+  {
+    name: 'connectors list',
+    summary: 'the source connectors, their state, lag and rate',
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/connectors')) as { connectors: ConnectorView[] };
+      print(ctx, body, () =>
+        body.connectors.length === 0
+          ? 'no connectors yet — declare one with: junction connectors put NAME connector.json'
+          : table([
+              ['NAME', 'TYPE', 'STATE', 'TOPIC', 'LAG', 'EVENTS/S', 'LAST ERROR'],
+              ...body.connectors.map((c) => [
+                c.name,
+                c.spec.type,
+                c.state,
+                c.spec.topic ?? '',
+                c.lag === undefined ? '?' : String(c.lag),
+                String(c.eventsPerSecond),
+                c.lastError === undefined || c.state === 'running' ? '' : oneLine(c.lastError.message),
+              ]),
+            ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'connectors put',
+    args: ['NAME', 'FILE'],
+    summary:
+      'declare or change the connector NAME from JSON (inline, a file, or - for standard input); see docs/connectors.md',
+    examples: [
+      'junction connectors put orders \'{"type":"kafka","brokers":["localhost:9092"],"topic":"orders","group":"junction"}\'',
+      'junction connectors put orders connector.json',
+    ],
+    async run(ctx, [name, file]) {
+      const definition = await jsonInput(ctx, file!, 'FILE', true);
+      const c = (await call(ctx, 'PUT', `/connectors/${seg(name!)}`, { json: definition })) as ConnectorView;
+      print(ctx, c, () => `connector ${name} saved (${c.spec.type} ${c.spec.topic ?? ''}); it is ${c.state}`);
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'connectors status',
+    args: ['NAME'],
+    summary: 'one connector: state, last error, position, lag, counts',
+    notFound: 'list them with `junction connectors list`',
+    async run(ctx, [name]) {
+      const c = (await call(ctx, 'GET', `/connectors/${seg(name!)}`)) as ConnectorView;
+      const position = Object.entries(c.position)
+        .map(([p, o]) => `${p}:${o}`)
+        .join(' ');
+      print(ctx, c, () =>
+        table([
+          ['name', c.name],
+          ['type', `${c.spec.type} ${c.spec.topic ?? ''} (group ${c.spec.group ?? '?'})`],
+          ['state', c.state],
+          ...(c.lastError === undefined
+            ? []
+            : [['last error', `${oneLine(c.lastError.message)} (at ${time(c.lastError.at)})`]]),
+          ['position', position === '' ? '(none yet)' : position],
+          ['lag', c.lag === undefined ? '?' : `${c.lag} records`],
+          ['events', `${c.events} taken, ${c.duplicates} duplicates dropped, ${c.invalid} dead-lettered`],
+          ['rate', `${c.eventsPerSecond} events/s (last 10 s)`],
+        ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  ...(['pause', 'resume'] as const).map(
+    (verb): Command => ({
+      name: `connectors ${verb}`,
+      args: ['NAME'],
+      summary:
+        verb === 'pause'
+          ? 'stop reading (the position stays committed) until resumed'
+          : 'read again from the committed position',
+      notFound: 'list them with `junction connectors list`',
+      async run(ctx, [name]) {
+        const c = (await call(ctx, 'POST', `/connectors/${seg(name!)}/${verb}`)) as ConnectorView;
+        print(ctx, c, () => `connector ${name} ${verb === 'pause' ? 'paused' : `resumed (${c.state})`}`);
+        return EXIT.ok;
+      },
+    }),
+  ),
+  {
+    name: 'connectors delete',
+    args: ['NAME'],
+    summary: 'stop and remove a connector (--json prints {"deleted": NAME})',
+    notFound: 'list them with `junction connectors list`',
+    async run(ctx, [name]) {
+      await call(ctx, 'DELETE', `/connectors/${seg(name!)}`);
+      print(ctx, { deleted: name }, () => `deleted connector ${name}`);
+      return EXIT.ok;
+    },
+  },
 ];
+
+/** What the CLI reads of `GET /connectors/{name}`. */
+interface ConnectorView {
+  name: string;
+  spec: { type: string; topic?: string; group?: string };
+  state: string;
+  position: Record<string, number>;
+  lag?: number;
+  events: number;
+  duplicates: number;
+  invalid: number;
+  eventsPerSecond: number;
+  lastError?: { message: string; at: unknown };
+}
 
 interface Replay {
   name: string;
