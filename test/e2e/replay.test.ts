@@ -64,7 +64,11 @@ for (const { name, skip, open } of logs)
       t2 = Date.now();
       await pause(30);
       await publishBinary(bus, { id: 'after-1', source: '/replay', type: 'r' });
-      await waitFor(() => a.received.length === 8 && b.received.length === 8, 'the first deliveries', 120_000);
+      await waitFor(
+        () => a.received.length === 8 && b.received.length === 8,
+        'the first deliveries',
+        120_000,
+      );
     });
     after(async () => {
       await bus.stop();
