@@ -1,17 +1,19 @@
 /**
  * The CLI and named buses (issue #13) against a running bus: `junction buses list|get|put|delete`, the global `--bus`
- * flag (and $JUNCTION_BUS) sending a bus's commands to `/buses/NAME/…`.
+ * flag (and $JUNCTION_BUS) sending a bus's commands to `/buses/NAME/…`, `keys create --bus`, and the example of
+ * docs/security.md ("Buses in scopes") run line by line.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EXIT } from '../../lib/cli/cli.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { cli } from '../helpers/cli.ts';
+import { fences } from '../helpers/doc-examples.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
-import { tempDir } from '../helpers/paths.ts';
+import { repoRoot, tempDir } from '../helpers/paths.ts';
 
 describe('junction buses and --bus', () => {
   let bus: TestBus;
@@ -180,5 +182,51 @@ describe('junction buses and --bus', () => {
     const again = await cli(['buses', 'delete', 'orders', ...url]);
     assert.equal(again.code, EXIT.apiError);
     assert.match(again.err, /list the buses with `junction buses list`/);
+  });
+});
+
+/**
+ * The ```sh example under "Buses in scopes" in docs/security.md, run line by line: `export NAME=value` sets the
+ * environment (`jk_…` is the key the last `keys create` printed), and each `junction …` line ends with a comment
+ * `# exit N` or `# exit N: text` that its exit code and output must fit.
+ */
+describe('docs/security.md: a key scoped to one bus', () => {
+  let bus: TestBus;
+
+  before(async () => {
+    bus = await startTestBus();
+  });
+  after(async () => {
+    await bus.stop();
+  });
+
+  test('runs as documented', async () => {
+    const doc = readFileSync(join(repoRoot, 'docs', 'security.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### Buses in scopes'));
+    const block = fences(section).find((f) => f.info === 'sh');
+    assert.ok(block !== undefined, 'the section has a ```sh example');
+    const env: Record<string, string> = { JUNCTION_URL: bus.url };
+    let lastKey = '';
+    let ran = 0;
+    for (const raw of block.lines) {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) continue;
+      const exported = /^export (\w+)=(\S+)/.exec(line);
+      if (exported !== null) {
+        env[exported[1] as string] = exported[2] === 'jk_…' ? lastKey : (exported[2] as string);
+        continue;
+      }
+      const m = /^junction (.*?)\s+# exit (\d)(?:: (.*))?$/.exec(line);
+      assert.ok(m !== null, `a line the test cannot read: ${line}`);
+      const args = (m[1] as string).match(/"[^"]*"|\S+/g)?.map((a) => a.replace(/^"|"$/g, '')) ?? [];
+      const run = await cli(args, { env });
+      assert.equal(run.code, Number(m[2]), `${line}\n${run.out}${run.err}`);
+      if (m[3] !== undefined)
+        assert.ok(`${run.out}${run.err}`.includes(m[3]), `${line}\n${run.out}${run.err}`);
+      const key = /\b(jk_[A-Za-z0-9_-]+)/.exec(run.out);
+      if (key !== null) lastKey = key[1] as string;
+      ran += 1;
+    }
+    assert.ok(ran >= 5, `the example runs ${ran} commands`);
   });
 });
