@@ -117,7 +117,13 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
       new PutTargetsCommand({
         Rule: 'everything',
         EventBusName: 'audit',
-        Targets: [{ Id: 'sink', Arn: `arn:junction:http:::${sink.url}/audit` }],
+        Targets: [
+          {
+            Id: 'sink',
+            Arn: `arn:junction:http:::${sink.url}/audit`,
+            InputTransformer: { InputTemplate: '{"rule": <aws.events.rule-arn>}' },
+          },
+        ],
       }),
     );
     assert.equal(sinkTarget.FailedEntryCount, 0, JSON.stringify(sinkTarget.FailedEntries));
@@ -148,6 +154,9 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
     const delivered = sink.received.find((r) => r.url === '/audit');
     assert.equal(delivered?.headers['ce-id'], sent.Entries?.[0]?.EventId);
     assert.equal(delivered?.headers['ce-junctionhops'], '1', 'one bus hop');
+    assert.deepEqual(JSON.parse(delivered?.body.toString('utf8') ?? ''), {
+      rule: `${ACCOUNT}:rule/audit/everything`,
+    });
   });
 
   test("a replay on a named bus names its rule by the bus's rule ARN", async () => {
