@@ -1,11 +1,13 @@
 /**
- * The `junction` CLI: each command talks to the HTTP API (`--url`, default the local bus), prints readable output
+ * The `junction` CLI: each command talks to the HTTP API (`--url`, default the local bus; `--bus NAME` sends the
+ * commands of one bus to `/buses/NAME/…`), prints readable output
  * (or, with `--json`, the bus's JSON unchanged), and exits 0 on success, 1 when the bus answered with an error,
  * 2 on a usage error (a bad flag, a bad local file or JSON), 3 when the bus cannot be reached, 4 on a bug in the CLI.
  * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import { JunctionError } from '../core/errors.ts';
 import {
   AUTH_FLAGS,
@@ -106,6 +108,7 @@ type Values = Readonly<Record<string, string | boolean | string[] | undefined>>;
 /** Every flag the CLI knows, for node:util parseArgs; each command says which of them it takes. */
 const FLAGS = {
   url: { type: 'string' },
+  bus: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
@@ -143,6 +146,12 @@ const FLAGS = {
   'timeout-ms': { type: 'string' },
   'memory-mb': { type: 'string' },
   aws: { type: 'boolean' },
+  description: { type: 'string' },
+  quota: { type: 'string' },
+  retention: { type: 'string' },
+  'dedup-window': { type: 'string' },
+  'accept-from': { type: 'string', multiple: true },
+  force: { type: 'boolean' },
   ...AUTH_FLAGS,
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
@@ -151,6 +160,10 @@ type Flag = keyof typeof FLAGS;
 /** The flags every command takes. */
 const GLOBAL_FLAGS: Readonly<Partial<Record<Flag, readonly [string, string]>>> = {
   url: ['URL', `the bus (default $JUNCTION_URL, else ${DEFAULT_URL})`],
+  bus: [
+    'NAME',
+    'the named bus to act on, at /buses/NAME/… (default $JUNCTION_BUS, else default: the paths without /buses)',
+  ],
   json: ['', "print the bus's JSON answer unchanged; errors as one JSON object on stderr"],
   help: ['', 'this help (also: junction help COMMAND)'],
 };
@@ -185,6 +198,8 @@ interface Command {
   readonly conflict?: string;
   /** Talks to the bus (false for `dev` and `functions deploy --aws`); it reads --url. */
   readonly local?: boolean;
+  /** Acts on the deployment, not on one bus (`buses …`, `keys …`, `dev`): `--bus` is not its option. */
+  readonly deployment?: boolean;
   readonly run: (ctx: Context, args: readonly string[]) => Promise<number | undefined>;
 }
 
@@ -359,6 +374,28 @@ function busUrl(ctx: Context): string {
   return raw.replace(/\/+$/, '');
 }
 
+/** The bus a bus-scoped command acts on: `--bus`, else $JUNCTION_BUS, else the default bus. */
+function busOf(ctx: Context): string {
+  const fromFlag = str(ctx, 'bus');
+  const env = ctx.io.env.JUNCTION_BUS;
+  const name = fromFlag ?? (env === undefined || env === '' ? DEFAULT_BUS : env);
+  if (!BUS_NAME.test(name)) {
+    const where = fromFlag === undefined ? '$JUNCTION_BUS' : '--bus';
+    throw new UsageError(
+      `${where} must be a bus name: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit; got "${name}"`,
+      '--bus',
+    );
+  }
+  return name;
+}
+
+/** The path of a call: a bus-scoped command on a named bus goes to `/buses/{name}/…`. */
+function pathOn(ctx: Context, path: string): string {
+  if (ctx.command.deployment) return path;
+  const bus = busOf(ctx);
+  return bus === DEFAULT_BUS ? path : `/buses/${encodeURIComponent(bus)}${path}`;
+}
+
 async function readAnswer(response: Response): Promise<string> {
   if (response.body === null) return '';
   const reader = response.body.getReader();
@@ -383,7 +420,17 @@ async function readAnswer(response: Response): Promise<string> {
 type Body = { readonly json: unknown } | { readonly raw: Uint8Array; readonly type: string };
 
 async function call(ctx: Context, method: string, path: string, body?: Body): Promise<unknown> {
+  return (await callWithStatus(ctx, method, path, body)).body;
+}
+
+async function callWithStatus(
+  ctx: Context,
+  method: string,
+  path: string,
+  body?: Body,
+): Promise<{ status: number; body: unknown }> {
   const base = busUrl(ctx);
+  const target = pathOn(ctx, path);
   const headers: Record<string, string> = { accept: 'application/json' };
   const apiKey = ctx.io.env.JUNCTION_API_KEY;
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
@@ -402,7 +449,7 @@ async function call(ctx: Context, method: string, path: string, body?: Body): Pr
   let response: Response;
   let text: string;
   try {
-    response = await fetch(`${base}${path}`, {
+    response = await fetch(`${base}${target}`, {
       method,
       headers,
       signal: AbortSignal.timeout(timeoutMs),
@@ -431,7 +478,7 @@ async function call(ctx: Context, method: string, path: string, body?: Body): Pr
     }
   }
   if (!response.ok) throw new ApiError(response.status, parsed);
-  return parsed;
+  return { status: response.status, body: parsed };
 }
 
 /**
@@ -502,7 +549,7 @@ function table(rows: readonly (readonly string[])[]): string {
 
 function nextPage(ctx: Context, nextCursor: unknown): string[] {
   if (typeof nextCursor !== 'string' || nextCursor === '') return [];
-  const kept = (['rule', 'target', 'state', 'limit', 'from', 'to'] as const)
+  const kept = (['bus', 'rule', 'target', 'state', 'limit', 'from', 'to'] as const)
     .filter((f) => str(ctx, f) !== undefined)
     .map((f) => ` --${f} ${JSON.stringify(str(ctx, f))}`)
     .join('');
@@ -595,9 +642,201 @@ const CORE_ATTRIBUTES = new Set([
   'data_base64',
 ]);
 
+/** A bus as `GET /buses` and `GET /buses/{name}` answer it. */
+interface BusView {
+  name: string;
+  arn: string;
+  description?: string;
+  quota?: { eventsPerSecond: number; burst?: number };
+  sourceQuota?: { eventsPerSecond: number; burst?: number };
+  retentionMs: number;
+  dedupWindowMs: number;
+  acceptFrom?: string[];
+  createdAt?: number;
+}
+
+/** A duration flag (`90s`, `30m`, `12h`, `7d`, `2w`, or milliseconds) in ms, within `range`. */
+function durationFlag(ctx: Context, flag: Flag, range: readonly [number, number]): number | undefined {
+  const value = str(ctx, flag);
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,12})(ms|s|m|h|d|w)?$/.exec(value.trim());
+  const ms = m === null ? Number.NaN : Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] as number);
+  if (!(ms >= range[0] && ms <= range[1])) {
+    throw new UsageError(
+      `--${flag} must be a duration like 90m, 12h or 7d (or milliseconds) from ${showDuration(range[0])} to ${showDuration(range[1])}, got "${value}"`,
+      `--${flag}`,
+    );
+  }
+  return ms;
+}
+
+/** Milliseconds in the largest unit, up to days, that divides them (`604800000` → `7d`). */
+function showDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit] as number;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function showQuota(q: BusView['quota']): string {
+  if (q === undefined) return '';
+  return `${q.eventsPerSecond}/s${q.burst === undefined ? '' : ` (burst ${q.burst})`}`;
+}
+
+function busRows(b: BusView): string[][] {
+  return [
+    ['name', b.name],
+    ['arn', b.arn],
+    ...(b.description === undefined ? [] : [['description', oneLine(b.description)]]),
+    ['quota', showQuota(b.quota) || 'none'],
+    ['per source', showQuota(b.sourceQuota) || "the deployment's"],
+    ['retention', showDuration(b.retentionMs)],
+    ['dedup window', showDuration(b.dedupWindowMs)],
+    ['accepts from', b.acceptFrom?.join(', ') || 'none'],
+    ...(b.createdAt === undefined ? [] : [['created', time(b.createdAt)]]),
+  ];
+}
+
+const NO_BUS = 'list the buses with `junction buses list`';
+
+/** `junction buses …`: the deployment's named buses (docs/api.md#buses). */
+const BUS_COMMANDS: readonly Command[] = [
+  {
+    name: 'buses list',
+    summary: 'list the buses (the default bus first); a key sees the buses it may read',
+    deployment: true,
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/buses')) as { buses: BusView[] };
+      print(ctx, body, () =>
+        table([
+          ['NAME', 'QUOTA', 'PER SOURCE', 'RETENTION', 'DEDUP', 'ACCEPTS FROM', 'DESCRIPTION'],
+          ...body.buses.map((b) => [
+            b.name,
+            showQuota(b.quota),
+            showQuota(b.sourceQuota),
+            showDuration(b.retentionMs),
+            showDuration(b.dedupWindowMs),
+            b.acceptFrom?.join(',') ?? '',
+            oneLine(b.description ?? ''),
+          ]),
+        ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'buses get',
+    args: ['NAME'],
+    summary: "one bus's settings",
+    deployment: true,
+    notFound: NO_BUS,
+    async run(ctx, [name]) {
+      const bus = (await call(ctx, 'GET', `/buses/${seg(name!)}`)) as BusView;
+      print(ctx, bus, () => table(busRows(bus)));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'buses put',
+    args: ['NAME'],
+    synopsis:
+      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--description TEXT]',
+    summary:
+      "create a bus, or replace a bus's settings (a setting not given takes the deployment's; its rules and events stay)",
+    deployment: true,
+    flags: {
+      quota: ['N', 'the whole bus accepts at most N events/s; over it, 429 (default: no bus quota)'],
+      'quota-burst': ['N', '…and N at once after an idle spell (default: N of --quota)'],
+      'quota-per-source': ['N', "each source of the bus at most N events/s (default: the deployment's)"],
+      retention: [
+        'D',
+        "how long the bus keeps its log and traces: 90m, 12h, 7d, … (default: the deployment's)",
+      ],
+      'dedup-window': [
+        'D',
+        "how long an event id is remembered per source, e.g. 24h (default: the deployment's)",
+      ],
+      'accept-from': [
+        'BUS',
+        "the rules of BUS may forward events here (repeatable; the bus's resource policy)",
+      ],
+      description: ['TEXT', 'what the bus is for'],
+    },
+    fields: {
+      quota: '--quota',
+      'quota.eventsPerSecond': '--quota',
+      'quota.burst': '--quota-burst',
+      'sourceQuota.eventsPerSecond': '--quota-per-source',
+      retentionMs: '--retention',
+      dedupWindowMs: '--dedup-window',
+      acceptFrom: '--accept-from',
+      description: '--description',
+      name: 'NAME',
+    },
+    conflict: 'a deployment holds at most 100 buses: delete one first (`junction buses delete NAME`)',
+    examples: [
+      'junction buses put orders --quota 500 --retention 3d',
+      'junction buses put audit --accept-from orders --description "every order event, kept"',
+      'junction rules list --bus orders',
+    ],
+    async run(ctx, [name]) {
+      const quota = wholeNumber(ctx, 'quota', [1, 1_000_000]);
+      const burst = wholeNumber(ctx, 'quota-burst', [1, 10_000_000]);
+      if (burst !== undefined && quota === undefined) {
+        throw new UsageError('--quota-burst needs --quota', '--quota-burst');
+      }
+      const perSource = wholeNumber(ctx, 'quota-per-source', [1, 1_000_000]);
+      const retentionMs = durationFlag(ctx, 'retention', [60_000, 3650 * 86_400_000]);
+      const dedupWindowMs = durationFlag(ctx, 'dedup-window', [1000, 30 * 86_400_000]);
+      const acceptFrom = list(ctx, 'accept-from');
+      const description = str(ctx, 'description');
+      const body = {
+        ...(description === undefined ? {} : { description }),
+        ...(quota === undefined
+          ? {}
+          : { quota: { eventsPerSecond: quota, ...(burst === undefined ? {} : { burst }) } }),
+        ...(perSource === undefined ? {} : { sourceQuota: { eventsPerSecond: perSource } }),
+        ...(retentionMs === undefined ? {} : { retentionMs }),
+        ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
+        ...(acceptFrom.length === 0 ? {} : { acceptFrom }),
+      };
+      const { status, body: answer } = await callWithStatus(ctx, 'PUT', `/buses/${seg(name!)}`, {
+        json: body,
+      });
+      const bus = answer as BusView;
+      print(ctx, bus, () =>
+        [
+          `${status === 201 ? 'created' : 'updated'} bus ${bus.name} — use it with --bus ${bus.name} (or JUNCTION_BUS=${bus.name})`,
+          '',
+          table(busRows(bus)),
+        ].join('\n'),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'buses delete',
+    args: ['NAME'],
+    synopsis: '[--force]',
+    summary:
+      'delete a bus with its events, rules, functions and dead letters (--json prints {"deleted": NAME})',
+    deployment: true,
+    flags: { force: ['', 'delete it even while it has rules (they go with it)'] },
+    notFound: NO_BUS,
+    conflict: 'delete its rules first (`junction rules list --bus NAME`), or pass --force',
+    async run(ctx, [name]) {
+      await call(ctx, 'DELETE', `/buses/${seg(name!)}${ctx.values.force === true ? '?force=true' : ''}`);
+      print(ctx, { deleted: name }, () => `deleted bus ${name} and everything it held`);
+      return EXIT.ok;
+    },
+  },
+];
+
 const COMMANDS: readonly Command[] = [
   {
     name: 'dev',
+    deployment: true,
     local: true,
     summary: 'run the embedded bus in the foreground (Ctrl-C stops it)',
     flags: {
@@ -1048,22 +1287,26 @@ const COMMANDS: readonly Command[] = [
       return EXIT.ok;
     },
   },
+  ...BUS_COMMANDS,
   {
     name: 'keys create',
     args: ['NAME'],
-    synopsis: '--scope publish|manage|read [--source-prefix P] [--aws] [--data-dir DIR]',
+    synopsis: '--scope publish|manage|read [--bus NAME] [--source-prefix P] [--aws] [--data-dir DIR]',
     summary: 'create an API key (or with --aws an AWS access key for SigV4); it is printed once',
+    deployment: true,
     flags: {
       scope: ['S', 'publish (send events), read (GET the management API) or manage (everything)'],
+      bus: ['NAME', 'the bus the scope applies to (default: the default bus); the bus must exist'],
       'source-prefix': ['P', 'publish only events whose source starts with P'],
       aws: ['', 'an AWS access key id and secret (EventBridge API with SigV4) instead of an API key'],
       'data-dir': ['DIR', "work offline on the bus's data directory (the bootstrap: no key needed)"],
     },
-    fields: { scope: '--scope', sourcePrefix: '--source-prefix', name: 'NAME' },
+    fields: { scope: '--scope', sourcePrefix: '--source-prefix', name: 'NAME', bus: '--bus' },
     conflict: 'revoke it first (`junction keys revoke NAME`) or pick another name',
     examples: [
       'junction keys create admin --scope manage --data-dir ./.junction',
       'junction keys create shop --scope publish --source-prefix /shop',
+      'junction keys create orders-team --scope manage --bus orders',
     ],
     async run(ctx, [name]) {
       const scope = str(ctx, 'scope');
@@ -1072,6 +1315,8 @@ const COMMANDS: readonly Command[] = [
       const body: Record<string, unknown> = { name, scope };
       const prefix = str(ctx, 'source-prefix');
       if (prefix !== undefined) body.sourcePrefix = prefix;
+      const bus = str(ctx, 'bus');
+      if (bus !== undefined) body.bus = bus;
       if (has(ctx, 'aws')) body.aws = true;
       const created = await withKeys(
         ctx,
@@ -1086,6 +1331,7 @@ const COMMANDS: readonly Command[] = [
   {
     name: 'keys list',
     synopsis: '[--data-dir DIR]',
+    deployment: true,
     summary: 'list the keys (names, scopes, never the keys themselves)',
     flags: { 'data-dir': ['DIR', "read the bus's data directory instead of the API"] },
     async run(ctx) {
@@ -1106,6 +1352,7 @@ const COMMANDS: readonly Command[] = [
     name: 'keys revoke',
     args: ['NAME'],
     synopsis: '[--data-dir DIR]',
+    deployment: true,
     summary: 'revoke a key: it stops working on the next request',
     flags: { 'data-dir': ['DIR', "work offline on the bus's data directory"] },
     notFound: 'list them with `junction keys list`',
@@ -1619,11 +1866,18 @@ function commandHelp(c: Command): string {
     `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`,
     '',
     'Options:',
-    ...flagLines({ ...(c.flags ?? {}), ...(c.local && c.name === 'dev' ? {} : GLOBAL_FLAGS) }),
+    ...flagLines({ ...(c.flags ?? {}), ...(c.local && c.name === 'dev' ? {} : globalFlagsOf(c)) }),
     ...(c.examples === undefined ? [] : ['', 'Examples:', ...c.examples.map((e) => `  ${e}`)]),
     '',
     EXIT_TEXT,
   ].join('\n');
+}
+
+/** The global flags a command takes: all but `--bus` for one that acts on the deployment. */
+function globalFlagsOf(c: Command): Readonly<Partial<Record<Flag, readonly [string, string]>>> {
+  if (!c.deployment) return GLOBAL_FLAGS;
+  const { bus: _bus, ...rest } = GLOBAL_FLAGS;
+  return rest;
 }
 
 function groupHelp(group: string): string {
@@ -1633,7 +1887,7 @@ function groupHelp(group: string): string {
     '',
     ...subs.flatMap((c) => [`  ${usageLine(c)}`, `      ${c.summary}`]),
     '',
-    `Options of every command: ${Object.keys(GLOBAL_FLAGS)
+    `Options of every command: ${Object.keys(subs[0] === undefined ? GLOBAL_FLAGS : globalFlagsOf(subs[0]))
       .map((f) => `--${f}`)
       .join(', ')}. Run \`junction ${group} <subcommand> --help\` for its options.`,
   ].join('\n');
@@ -1752,7 +2006,8 @@ async function run(argv: readonly string[], io: CliIo, state: RunState): Promise
     return EXIT.ok;
   }
   for (const key of Object.keys(values)) {
-    if (key in GLOBAL_FLAGS || (command.flags !== undefined && key in command.flags)) continue;
+    if (command.flags !== undefined && key in command.flags) continue;
+    if (key in GLOBAL_FLAGS && !(key === 'bus' && command.deployment)) continue;
     throw new UsageError(`--${key} is not an option of \`junction ${command.name}\``, `--${key}`);
   }
   const args = command.args ?? [];
@@ -1810,15 +2065,17 @@ function describeApiError(error: ApiError, command: Command | undefined): { line
   const hint =
     error.status === 404 && /^no route for /.test(message)
       ? 'is the bus older than this CLI?'
-      : error.status === 404
-        ? command?.notFound
-        : error.status === 409
-          ? command?.conflict
-          : error.status === 429
-            ? `retry in ${e.retryAfterSeconds ?? 1} s`
-            : error.status === 503
-              ? 'the log is unavailable: try again shortly'
-              : undefined;
+      : error.status === 404 && /^there is no bus named /.test(message) && !command?.name.startsWith('buses ')
+        ? 'list the buses with `junction buses list`, or create it with `junction buses put NAME`'
+        : error.status === 404
+          ? command?.notFound
+          : error.status === 409
+            ? command?.conflict
+            : error.status === 429
+              ? `retry in ${e.retryAfterSeconds ?? 1} s`
+              : error.status === 503
+                ? 'the log is unavailable: try again shortly'
+                : undefined;
   return {
     line: `${e.code ?? `HTTP ${error.status}`}${where}: ${message}${hint ? ` — ${hint}` : ''}`,
     json: flag === undefined ? body : { ...body, error: { ...e, flag } },

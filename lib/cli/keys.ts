@@ -68,6 +68,8 @@ export function parseDevAuth(values: Values, env: Env): DevAuthOptions | string 
 export interface Created {
   name: string;
   scope: string;
+  /** The bus the scope applies to (`default` when the key was made for no other). */
+  bus?: string;
   sourcePrefix?: string;
   key?: string;
   accessKeyId?: string;
@@ -78,6 +80,7 @@ export interface Listed {
   name: string;
   kind: string;
   scope: string;
+  bus?: string;
   sourcePrefix?: string;
   accessKeyId?: string;
   createdAt: number;
@@ -92,11 +95,14 @@ export interface KeysBackend {
 }
 
 export async function openOfflineKeys(dataDir: string): Promise<KeysBackend> {
-  const [{ SqliteDatabase }, { SqliteCredentialStore }, keys] = await Promise.all([
-    import('../adapters/sqlite/database.ts'),
-    import('../adapters/sqlite/credential-store.ts'),
-    import('../server/auth-keys.ts'),
-  ]);
+  const [{ SqliteDatabase }, { SqliteCredentialStore }, { SqliteBusRegistry }, keys, { JunctionError }] =
+    await Promise.all([
+      import('../adapters/sqlite/database.ts'),
+      import('../adapters/sqlite/credential-store.ts'),
+      import('../adapters/sqlite/bus-registry.ts'),
+      import('../server/auth-keys.ts'),
+      import('../core/errors.ts'),
+    ]);
   const db = new SqliteDatabase({ dataDir });
   const store = new SqliteCredentialStore(db);
   let box: ReturnType<typeof keys.SecretBox.open> | undefined;
@@ -105,6 +111,16 @@ export async function openOfflineKeys(dataDir: string): Promise<KeysBackend> {
   return {
     async create(body) {
       const spec = keys.parseNewCredential(body);
+      // As the API does: a key names a bus that exists (the registry is in the default bus's database).
+      if (
+        spec.bus !== undefined &&
+        spec.bus !== 'default' &&
+        new SqliteBusRegistry(db).get(spec.bus) === undefined
+      ) {
+        throw new JunctionError('NotFound', `there is no bus named ${JSON.stringify(spec.bus)}`, {
+          field: 'bus',
+        });
+      }
       const created = await keys.createCredential(
         store,
         () => (box ??= keys.SecretBox.open(dataDir)),
@@ -135,7 +151,8 @@ export async function openOfflineKeys(dataDir: string): Promise<KeysBackend> {
 
 /** What `keys create` prints: the key (or AWS secret) once, and how to use it. */
 export function describeCreated(c: Created): string {
-  const scope = `${c.scope}${c.sourcePrefix === undefined ? '' : ` (sources starting with ${c.sourcePrefix})`}`;
+  const on = c.bus === undefined || c.bus === 'default' ? '' : ` on bus ${c.bus}`;
+  const scope = `${c.scope}${on}${c.sourcePrefix === undefined ? '' : ` (sources starting with ${c.sourcePrefix})`}`;
   return c.key !== undefined
     ? `created key ${c.name}, scope ${scope}\n\n  ${c.key}\n\nThis is the only time the key is shown: store it now. Send it as Authorization: Bearer <key> (the CLI sends $JUNCTION_API_KEY).`
     : `created AWS access key ${c.name}, scope ${scope}\n\n  access key id      ${c.accessKeyId}\n  secret access key  ${c.secretAccessKey}\n\nThis is the only time the secret is shown: store it now (e.g. in ~/.aws/credentials).`;
@@ -144,11 +161,12 @@ export function describeCreated(c: Created): string {
 /** `keys list` as table rows (never a key or secret: the store only has their hashes or sealed secrets). */
 export function keyRows(keys: readonly Listed[]): string[][] {
   return [
-    ['NAME', 'KIND', 'SCOPE', 'SOURCE PREFIX', 'ACCESS KEY ID', 'CREATED'],
+    ['NAME', 'KIND', 'SCOPE', 'BUS', 'SOURCE PREFIX', 'ACCESS KEY ID', 'CREATED'],
     ...keys.map((k) => [
       k.name,
       k.kind,
       k.scope,
+      k.bus ?? 'default',
       k.sourcePrefix ?? '',
       k.accessKeyId ?? '',
       new Date(k.createdAt).toISOString(),

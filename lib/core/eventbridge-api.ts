@@ -170,8 +170,10 @@ export function busArn(ctx: ArnContext, name = DEFAULT_BUS_NAME): string {
   return `arn:aws:events:${ctx.region}:${ctx.account}:event-bus/${name}`;
 }
 
-export function ruleArn(ctx: ArnContext, name: string): string {
-  return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${name}`;
+/** A rule's ARN: `rule/<name>` on the default bus, `rule/<bus>/<name>` on a named bus (as EventBridge's). */
+export function ruleArn(ctx: ArnContext, name: string, bus = DEFAULT_BUS_NAME): string {
+  const path = bus === DEFAULT_BUS_NAME ? name : `${bus}/${name}`;
+  return `arn:aws:events:${ctx.region}:${ctx.account}:rule/${path}`;
 }
 
 export function archiveArn(ctx: ArnContext, name = LOG_ARCHIVE_NAME): string {
@@ -203,13 +205,16 @@ export function checkBus(p: Record<string, unknown>, field = 'EventBusName', bus
   }
 }
 
-/** A rule name from a rule ARN (`…:rule/<name>` or `…:rule/default/<name>`), or undefined. */
-export function ruleNameOfArn(text: string): string | undefined {
+/**
+ * The name of a rule of `bus` from its ARN (`…:rule/<bus>/<name>`; on the default bus also `…:rule/<name>`), or
+ * undefined when the ARN is not a rule ARN of that bus.
+ */
+export function ruleNameOfArn(text: string, bus = DEFAULT_BUS_NAME): string | undefined {
   const rest = eventsResource(text, 'rule');
   if (rest === undefined) return undefined;
   const parts = rest.split('/');
-  if (parts.length === 1) return parts[0];
-  return parts.length === 2 && parts[0] === DEFAULT_BUS_NAME ? parts[1] : undefined;
+  if (parts.length === 1) return bus === DEFAULT_BUS_NAME ? parts[0] : undefined;
+  return parts.length === 2 && parts[0] === bus ? parts[1] : undefined;
 }
 
 /** The archive name of an archive ARN, or undefined. */
@@ -232,14 +237,15 @@ export interface EventBridgeRule {
   EventBusName: string;
 }
 
-export function describeRule(rule: Rule, ctx: ArnContext): EventBridgeRule {
+/** The EventBridge view of a rule of the bus `bus`. */
+export function describeRule(rule: Rule, ctx: ArnContext, bus = DEFAULT_BUS_NAME): EventBridgeRule {
   return {
     Name: rule.name,
-    Arn: ruleArn(ctx, rule.name),
+    Arn: ruleArn(ctx, rule.name, bus),
     ...(rule.pattern === undefined ? {} : { EventPattern: rule.patternText ?? JSON.stringify(rule.pattern) }),
     State: rule.enabled ? 'ENABLED' : 'DISABLED',
     ...(rule.description === undefined ? {} : { Description: rule.description }),
-    EventBusName: DEFAULT_BUS_NAME,
+    EventBusName: bus,
   };
 }
 
@@ -309,7 +315,7 @@ export interface EventBridgeTarget {
 /**
  * The ARN a Junction target answers as (docs/eventbridge.md, "Target ARNs"): a function that takes the event in
  * EventBridge's shape as a Lambda ARN (as it was most likely given), an HTTP endpoint that does as
- * `arn:junction:http-eventbridge:::<url>`.
+ * `arn:junction:http-eventbridge:::<url>`, a bus of this deployment as its event-bus ARN.
  */
 export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT): string {
   switch (target.type) {
@@ -324,7 +330,7 @@ export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT)
     case 'kafka':
       return `arn:junction:kafka:::${target.topic}`;
     case 'bus':
-      return `arn:junction:bus:::${target.url}`;
+      return target.bus === undefined ? `arn:junction:bus:::${target.url}` : busArn(ctx, target.bus);
   }
 }
 
@@ -335,6 +341,8 @@ export function sameDestination(a: Target, b: Target): boolean {
       return b.type === 'function' && a.function === b.function;
     case 'kafka':
       return b.type === 'kafka' && a.topic === b.topic && a.brokers?.join() === b.brokers?.join();
+    case 'bus':
+      return b.type === 'bus' && a.bus === b.bus && a.url === b.url;
     default:
       return b.type === a.type && a.url === (b as typeof a).url;
   }
@@ -382,13 +390,13 @@ const KNOWN_TARGET_FIELDS = new Set([
   ...UNSUPPORTED_TARGET_FIELDS,
 ]);
 
-/** The Junction target body (before `validateTarget`) an ARN stands for. */
-function destination(arnText: string, field: string): Record<string, unknown> {
+/** The Junction target body (before `validateTarget`) an ARN stands for, on a rule of the bus `bus`. */
+function destination(arnText: string, field: string, bus: string): Record<string, unknown> {
   const arn = parseArn(arnText);
   if (arn === undefined) throw validation(`${field} is not in correct format: ${show(arnText)}`, field);
   const unsupported = (what: string) =>
     validation(
-      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name>, or a Lambda ARN for the event in EventBridge's shape), HTTP endpoints (arn:junction:http:::<url>, or arn:junction:http-eventbridge:::<url> for the event in EventBridge's shape), Kafka topics (arn:junction:kafka:::<topic>) and other Junction buses (arn:junction:bus:::<url>)`,
+      `${field}: ${what} are not supported targets; Junction delivers to functions (arn:junction:function:::<name>, or a Lambda ARN for the event in EventBridge's shape), HTTP endpoints (arn:junction:http:::<url>, or arn:junction:http-eventbridge:::<url> for the event in EventBridge's shape), Kafka topics (arn:junction:kafka:::<topic>), the other buses of this deployment (their event-bus ARNs) and other Junctions' buses (arn:junction:bus:::<url>)`,
       field,
     );
   if (arn.partition === 'junction') {
@@ -434,17 +442,15 @@ function destination(arnText: string, field: string): Record<string, unknown> {
   if (arn.service === 'events') {
     if (arn.resource.startsWith('event-bus/')) {
       const name = arn.resource.slice('event-bus/'.length);
-      if (name === DEFAULT_BUS_NAME) {
+      if (name === bus) {
         throw validation(
-          `${field}: a rule of the default bus cannot target the default bus itself (it would loop)`,
+          `${field}: a rule of the bus ${bus} cannot target the bus ${bus} itself (it would loop)`,
           field,
         );
       }
-      throw awsError(
-        'ResourceNotFoundException',
-        `${field}: event bus ${show(name)} does not exist (several buses come with issue #13; target another Junction bus with arn:junction:bus:::<url>)`,
-        field,
-      );
+      // Another bus of this deployment (the cross-bus pattern): the event is published there (any region and
+      // account: the deployment's buses are all in one). Whether it exists is checked with the target.
+      return { type: 'bus', bus: name };
     }
     if (arn.resource.startsWith('api-destination/')) {
       throw validation(
@@ -461,7 +467,12 @@ function destination(arnText: string, field: string): Record<string, unknown> {
  * `previous` (the stored target with the same Id) keeps Junction-only settings (delivery, concurrency, timeout,
  * mode) when the destination kind is unchanged.
  */
-export function targetBodyOf(value: unknown, index: number, previous?: Target): Record<string, unknown> {
+export function targetBodyOf(
+  value: unknown,
+  index: number,
+  previous?: Target,
+  bus = DEFAULT_BUS_NAME,
+): Record<string, unknown> {
   const at = `Targets[${index}]`;
   if (!isObject(value)) throw validation(`${at} must be an object, got ${show(value)}`, at);
   for (const key of Object.keys(value)) {
@@ -488,7 +499,7 @@ export function targetBodyOf(value: unknown, index: number, previous?: Target): 
   if (typeof value.Arn !== 'string' || value.Arn === '') {
     throw validation(`${at}.Arn is required, got ${show(value.Arn)}`, `${at}.Arn`);
   }
-  const body: Record<string, unknown> = { ...destination(value.Arn, `${at}.Arn`), id };
+  const body: Record<string, unknown> = { ...destination(value.Arn, `${at}.Arn`, bus), id };
   if (previous !== undefined && previous.type === body.type) {
     body.delivery = previous.delivery;
     body.concurrency = previous.concurrency;
@@ -583,7 +594,7 @@ export function targetField(index: number, junctionPath: string | undefined): st
   const at = `Targets[${index}]`;
   const rest = (junctionPath ?? '').replace(/^targets\[\d+\]\.?/, '');
   if (rest === '') return at;
-  if (/^(function|url|topic|type|brokers|mode|method)\b/.test(rest)) return `${at}.Arn`;
+  if (/^(function|url|bus|topic|type|brokers|mode|method)\b/.test(rest)) return `${at}.Arn`;
   if (rest.startsWith('input')) return `${at}.Input`;
   if (rest.startsWith('retry')) return `${at}.RetryPolicy`;
   if (rest.startsWith('headers')) return `${at}.HttpParameters.HeaderParameters`;
@@ -624,15 +635,22 @@ const MAX_SCANNED = 10_000;
  * Every bus an EventBridge API body names, wherever it names it: `EventBusName` members (PutEvents entries too),
  * `Name` of the event-bus operations, and event-bus and rule ARNs (`rule/<bus>/<name>`) in any string. What the
  * auth layer checks the caller against, so that no parameter reaches a bus the credential does not cover. A body
- * past `MAX_SCANNED` strings answers undefined (refuse it).
+ * past `MAX_SCANNED` strings answers undefined (refuse it). One exception: the event-bus ARN a PutTargets target
+ * forwards to (`Targets[i].Arn`) is not counted — forwarding neither reads nor changes that bus, and the call itself
+ * checks it as `PUT /rules` does (the caller may publish there, or that bus's `acceptFrom` lists the rule's bus).
  */
 export function busesNamedIn(operation: string, body: unknown): Set<string> | undefined {
   const found = new Set<string>();
   let seen = 0;
   const busOperation = /^(Create|Delete|Describe|Update)EventBus$/.test(operation);
-  const visit = (value: unknown, key: string | undefined, depth: number): boolean => {
+  /** Where the value is: PutTargets' `Targets` array, one of its targets, or a member of one. */
+  type Where = 'targets' | 'target' | 'member' | undefined;
+  const visit = (value: unknown, key: string | undefined, depth: number, where?: Where): boolean => {
     if (++seen > MAX_SCANNED || depth > 32) return false;
     if (typeof value === 'string') {
+      if (where === 'member' && key === 'Arn' && eventsResource(value, 'event-bus') !== undefined) {
+        return true; // a target's destination: PutTargets checks it itself
+      }
       if (key === 'EventBusName' || (busOperation && depth === 1 && key === 'Name')) {
         const name = busNameOf(value);
         if (name !== undefined) found.add(name);
@@ -646,9 +664,24 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
       }
       return true;
     }
-    if (Array.isArray(value)) return value.every((item) => visit(item, undefined, depth + 1));
+    if (Array.isArray(value)) {
+      return value.every((item) =>
+        visit(item, undefined, depth + 1, where === 'targets' ? 'target' : undefined),
+      );
+    }
     if (typeof value === 'object' && value !== null) {
-      return Object.entries(value).every(([k, v]) => visit(v, k, depth + 1));
+      return Object.entries(value).every(([k, v]) =>
+        visit(
+          v,
+          k,
+          depth + 1,
+          where === 'target'
+            ? 'member'
+            : depth === 0 && k === 'Targets' && operation === 'PutTargets'
+              ? 'targets'
+              : undefined,
+        ),
+      );
     }
     return true;
   };

@@ -25,6 +25,8 @@ export interface TransformContext {
   readonly ingestionTime?: string;
   /** The account and region of `<aws.events.rule-arn>` and of the EventBridge shape. @default DEFAULT_ARN_CONTEXT */
   readonly arn?: ArnContext;
+  /** The rule's bus: `<aws.events.rule-arn>` is `…:rule/<bus>/<name>` on a named bus. @default 'default' */
+  readonly bus?: string;
 }
 
 export interface CompileInputOptions {
@@ -373,7 +375,7 @@ export function compileInput(
         case 'rule-name':
           return context.ruleName;
         case 'rule-arn':
-          return ruleArn(context.arn ?? DEFAULT_ARN_CONTEXT, context.ruleName);
+          return ruleArn(context.arn ?? DEFAULT_ARN_CONTEXT, context.ruleName, context.bus);
         case 'target-id':
           return context.targetId;
         default:

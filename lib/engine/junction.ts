@@ -81,6 +81,8 @@ export interface JunctionOptions {
   readonly redriveLimit?: number;
   /** The router's consumer group. @default 'junction-router' */
   readonly group?: string;
+  /** The bus this engine serves (it names the rules' ARNs in input transformers). @default 'default' */
+  readonly busName?: string;
   /** Records per router batch. @default 500 */
   readonly maxBatch?: number;
   readonly onError?: (error: unknown) => void;
@@ -435,6 +437,7 @@ export class Junction {
         ruleName: rule.name,
         targetId: target.id,
         ingestionTime,
+        ...(this.#o.busName === undefined ? {} : { bus: this.#o.busName }),
       }));
       if (contentType === 'application/json') {
         try {

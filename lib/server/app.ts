@@ -364,7 +364,7 @@ export function createApp(options: AppOptions): App {
         return json(200, testEventPatternResponse(junction.testPattern({ pattern, event }).matches), awsJson);
       }
       const managed = target?.startsWith('AWSEvents.')
-        ? await eventBridge(target.slice(10), body)
+        ? await eventBridge(target.slice(10), body, request.may === undefined ? {} : { may: request.may })
         : undefined;
       if (managed !== undefined) return json(managed.status, managed.body, awsJson);
       return json(

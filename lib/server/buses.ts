@@ -475,7 +475,9 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
     case 'PutEvents':
       return putEvents(host, request, p, fail);
   }
-  const name = busNameOf(p.EventBusName) ?? DEFAULT_BUS;
+  // A replay names its bus as its destination.
+  const destination = operation === 'StartReplay' ? (p.Destination as { Arn?: unknown } | null) : undefined;
+  const name = busNameOf(p.EventBusName) ?? busNameOf(destination?.Arn) ?? DEFAULT_BUS;
   const bus = await host.get(name);
   if (bus === undefined) return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
   return bus.app(request);

@@ -241,6 +241,7 @@ async function open(
       clock,
       onError,
       metrics: new Metrics({ bus: name }),
+      busName: name,
       ...(name === DEFAULT_BUS || options.kafka === undefined ? {} : { group: `junction-router.${name}` }),
       ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
       ...(retentionMs === undefined ? {} : { retentionMs }),

@@ -51,6 +51,11 @@ export interface EventBridgeApiOptions {
   readonly busName?: string;
   /** Replays (StartReplay and the rest answer OperationDisabledException without). @default none */
   readonly extensions?: Extensions;
+  /**
+   * Whether the bus `to` accepts events forwarded by the rules of the bus `from` (its `acceptFrom`): a target on
+   * another bus of the deployment needs it when the caller may not publish there. @default no
+   */
+  readonly busAccepts?: (from: string, to: string) => boolean;
   /** The region and account the answered ARNs carry. @default us-east-1, 000000000000 */
   readonly arn?: Partial<ArnContext>;
   /** Hears unexpected errors (answered as InternalException, 500). */
@@ -62,8 +67,18 @@ export interface EventBridgeAnswer {
   readonly body: unknown;
 }
 
+/** Who calls, as the auth layer says (absent on an open bus: anyone may do anything). */
+export interface EventBridgeCaller {
+  /** Whether the caller may make a call that needs `need` on `bus`. */
+  readonly may?: (need: 'publish' | 'read' | 'manage', bus: string) => boolean;
+}
+
 /** Answers one operation (`PutRule`, …), or undefined for an operation this module does not serve. */
-export type EventBridgeApi = (operation: string, body: unknown) => Promise<EventBridgeAnswer | undefined>;
+export type EventBridgeApi = (
+  operation: string,
+  body: unknown,
+  caller?: EventBridgeCaller,
+) => Promise<EventBridgeAnswer | undefined>;
 
 /** The event-bus operations: they come with several buses (issue #13). */
 const BUS_OPERATIONS = new Set([
@@ -103,7 +118,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       if (toJunctionError(error).code === 'NotFound') {
         throw awsError(
           'ResourceNotFoundException',
-          `Rule ${name} does not exist on EventBus default.`,
+          `Rule ${name} does not exist on EventBus ${busName}.`,
           field,
         );
       }
@@ -176,8 +191,8 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       ...(s.error === undefined ? {} : { StateReason: s.error }),
       EventSourceArn: archiveArn(ctx),
       Destination: {
-        Arn: busArn(ctx),
-        ...(s.rule === undefined ? {} : { FilterArns: [ruleArn(ctx, s.rule)] }),
+        Arn: busArn(ctx, busName),
+        ...(s.rule === undefined ? {} : { FilterArns: [ruleArn(ctx, s.rule, busName)] }),
       },
       EventStartTime: toEpochSeconds(s.from),
       EventEndTime: toEpochSeconds(s.to),
@@ -217,21 +232,34 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     return value;
   }
 
-  const operations: Record<string, (p: Params) => Promise<unknown>> = {
+  /**
+   * A target on another bus of the deployment publishes there: as for `PUT /rules`, the caller must be allowed to
+   * publish on that bus, or that bus must accept this one (`acceptFrom`).
+   */
+  function checkBusTarget(target: Target, caller: EventBridgeCaller): void {
+    if (target.type !== 'bus' || target.bus === undefined || caller.may === undefined) return;
+    if (caller.may('publish', target.bus) || (options.busAccepts?.(busName, target.bus) ?? false)) return;
+    throw awsError(
+      'AccessDeniedException',
+      `a rule of the bus ${busName} may forward to the bus ${target.bus} only when its author may publish there or ${target.bus} lists ${busName} in its acceptFrom`,
+    );
+  }
+
+  const operations: Record<string, (p: Params, caller: EventBridgeCaller) => Promise<unknown>> = {
     async PutRule(p) {
       checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Name');
       return locked(name, async () => {
         const previous = await maybeRule(name);
         await junction.putRule(name, ruleBodyOfPutRule(p, previous), { allowNoTargets: true });
-        return { RuleArn: ruleArn(ctx, name) };
+        return { RuleArn: ruleArn(ctx, name, busName) };
       });
     },
 
     async DescribeRule(p) {
       checkBus(p, 'EventBusName', busName);
       const rule = await storedRule(requiredName(p, 'Name'));
-      return { ...describeRule(rule, ctx), CreatedBy: ctx.account };
+      return { ...describeRule(rule, ctx, busName), CreatedBy: ctx.account };
     },
 
     async ListRules(p) {
@@ -240,7 +268,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       const rules = (await junction.listRules()).filter((r) => r.name.startsWith(prefix));
       const { items, nextToken } = page(rules, (r) => r.name, p);
       return {
-        Rules: items.map((r) => describeRule(r, ctx)),
+        Rules: items.map((r) => describeRule(r, ctx, busName)),
         ...(nextToken === undefined ? {} : { NextToken: nextToken }),
       };
     },
@@ -280,7 +308,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       return {};
     },
 
-    async PutTargets(p) {
+    async PutTargets(p, caller) {
       checkBus(p, 'EventBusName', busName);
       const name = requiredName(p, 'Rule');
       const targets = targetsParam(p, 'Targets');
@@ -309,8 +337,9 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
           const id = (raw as { Id: string }).Id;
           try {
             const at = next.findIndex((t) => t.id === id);
-            const target = validateTarget(targetBodyOf(raw, i, next[at]), i);
+            const target = validateTarget(targetBodyOf(raw, i, next[at], busName), i);
             await junction.checkTarget(target, `targets[${i}]`);
+            checkBusTarget(target, caller);
             if (at >= 0) next[at] = target;
             else next.push(target);
           } catch (error) {
@@ -376,7 +405,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       }
       let wanted: Target | undefined;
       try {
-        wanted = validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0), 0);
+        wanted = validateTarget(targetBodyOf({ Id: 'x', Arn: arn }, 0, undefined, busName), 0);
       } catch {
         // An ARN no target can have: no rule names it.
       }
@@ -470,7 +499,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       }
       let rule: string | undefined;
       if (filters.length === 1) {
-        rule = typeof filters[0] === 'string' ? ruleNameOfArn(filters[0]) : undefined;
+        rule = typeof filters[0] === 'string' ? ruleNameOfArn(filters[0], busName) : undefined;
         if (rule === undefined) {
           throw awsError(
             'ValidationException',
@@ -532,17 +561,17 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     },
   };
 
-  return async (operation, body) => {
+  return async (operation, body, caller = {}) => {
     const handler = Object.hasOwn(operations, operation) ? operations[operation] : undefined;
     if (handler === undefined && !BUS_OPERATIONS.has(operation)) return undefined;
     try {
       if (handler === undefined) {
         throw awsError(
           'OperationDisabledException',
-          `${operation} is not available yet: this bus serves one event bus, "default"; event-bus operations come with several buses (issue #13)`,
+          `${operation} is not supported: change a bus's description, and the buses it accepts events from (its resource policy, acceptFrom), with PUT /buses/{name}`,
         );
       }
-      return { status: 200, body: await handler(params(body, operation)) };
+      return { status: 200, body: await handler(params(body, operation), caller) };
     } catch (error) {
       const e: JunctionError = toJunctionError(error);
       if (e.status >= 500 && e.details?.awsErrorCode === undefined) {

@@ -117,14 +117,43 @@ describe('the buses an EventBridge call names', () => {
       [...(busesNamedIn('ListTargetsByRule', { Rule: 'arn:aws:events:us-east-1:1:rule/orders/r' }) ?? [])],
       ['orders'],
     );
+    // A target's event-bus ARN is where the rule forwards to, which PutTargets checks itself (publish there, or
+    // that bus's acceptFrom): it is not a bus the call reaches. Anywhere else in the body, it is.
     assert.deepEqual(
       [
         ...(busesNamedIn('PutTargets', {
           Rule: 'r',
+          EventBusName: 'a',
+          Targets: [{ Id: 't', Arn: 'arn:aws:events:us-east-1:1:event-bus/other' }],
+        }) ?? []),
+      ],
+      ['a'],
+    );
+    assert.deepEqual(
+      [
+        ...(busesNamedIn('PutTargets', {
+          Rule: 'r',
+          Targets: [
+            {
+              Id: 't',
+              Arn: 'arn:aws:events:us-east-1:1:event-bus/other',
+              Input: 'arn:aws:events:us-east-1:1:event-bus/third',
+            },
+          ],
+          Other: [{ Arn: 'arn:aws:events:us-east-1:1:event-bus/fourth' }],
+        }) ?? []),
+      ].sort(),
+      ['fourth', 'third'],
+    );
+    assert.deepEqual(
+      [
+        ...(busesNamedIn('PutRule', {
+          Name: 'r',
           Targets: [{ Id: 't', Arn: 'arn:aws:events:us-east-1:1:event-bus/other' }],
         }) ?? []),
       ],
       ['other'],
+      'only PutTargets forwards',
     );
     const huge = { Entries: Array.from({ length: 20_000 }, () => ({ Source: 's' })) };
     assert.equal(busesNamedIn('PutEvents', huge), undefined, 'past the scan limit: refuse');

@@ -67,13 +67,30 @@ describe('target ARNs', () => {
     );
   });
 
+  test("maps an event-bus ARN to a bus target of this deployment, but not to the rule's own bus", () => {
+    assert.deepEqual(targetBodyOf({ Id: 'a', Arn: 'arn:aws:events:eu-west-1:1:event-bus/orders' }, 0), {
+      type: 'bus',
+      bus: 'orders',
+      id: 'a',
+    });
+    assert.deepEqual(
+      targetBodyOf({ Id: 'a', Arn: 'arn:aws:events:us-east-1:1:event-bus/default' }, 0, undefined, 'orders'),
+      { type: 'bus', bus: 'default', id: 'a' },
+    );
+    const loop = thrown(() =>
+      targetBodyOf({ Id: 'a', Arn: 'arn:aws:events:us-east-1:1:event-bus/orders' }, 2, undefined, 'orders'),
+    );
+    assert.equal(loop.code, 'ValidationException');
+    assert.equal(loop.field, 'Targets[2].Arn');
+    assert.match(loop.message, /bus orders itself \(it would loop\)/);
+  });
+
   test('refuses what it cannot deliver to, naming Targets[i].Arn', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['arn:aws:sqs:us-east-1:1:q', 'ValidationException', /sqs resources are not supported/],
       ['arn:aws:lambda:us-east-1:1:function:f:prod', 'ValidationException', /qualifier/],
       ['arn:aws:lambda:us-east-1:1:layer:x', 'ValidationException', /not a Lambda function ARN/],
       ['arn:aws:events:us-east-1:1:event-bus/default', 'ValidationException', /loop/],
-      ['arn:aws:events:us-east-1:1:event-bus/orders', 'ResourceNotFoundException', /#13/],
       ['arn:aws:events:us-east-1:1:api-destination/d/1', 'ValidationException', /arn:junction:http/],
       ['arn:junction:queue:::x', 'ValidationException', /unknown Junction target kind/],
       ['arn:junction:function:::-bad', 'ValidationException', /invalid function name/],
@@ -180,6 +197,20 @@ describe('target ARNs', () => {
     const body = targetBodyOf({ Id: 't', Arn: 'arn:junction:http-eventbridge:::http://a' }, 0, structured);
     const replaced = validateTarget(body, 0);
     assert.equal(replaced.type === 'http' ? replaced.mode : undefined, 'binary');
+    // A bus of this deployment answers as its event-bus ARN; two buses are two destinations.
+    const orders = validateTarget(
+      targetBodyOf({ Id: 'o', Arn: 'arn:aws:events:r:1:event-bus/orders' }, 0),
+      0,
+    );
+    assert.equal(describeTarget(orders, ctx).Arn, 'arn:aws:events:eu-west-1:123456789012:event-bus/orders');
+    const audit = validateTarget({ id: 'a', type: 'bus', bus: 'audit' }, 0);
+    const ordersAgain = validateTarget({ id: 'x', type: 'bus', bus: 'orders' }, 0);
+    assert.equal(sameDestination(orders, audit), false);
+    assert.equal(sameDestination(orders, ordersAgain), true);
+    assert.equal(
+      sameDestination(orders, validateTarget({ id: 'u', type: 'bus', url: 'http://h' }, 0)),
+      false,
+    );
   });
 
   test('keeps the Junction-only settings of the target it replaces when the kind is the same', () => {
@@ -219,6 +250,10 @@ describe('target ARNs', () => {
     assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/orders'), 'orders');
     assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/default/orders'), 'orders');
     assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/other/orders'), undefined);
+    // On a named bus, its rules' ARNs carry the bus: `rule/<name>` is a rule of the default bus.
+    assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/other/orders', 'other'), 'orders');
+    assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/orders', 'other'), undefined);
+    assert.equal(ruleNameOfArn('arn:aws:events:r:1:rule/default/orders', 'other'), undefined);
   });
 });
 
@@ -282,6 +317,14 @@ describe('rules', () => {
       EventPattern: '{"source":["a"]}',
       State: 'DISABLED',
       EventBusName: 'default',
+    });
+    // A rule of a named bus: its ARN carries the bus (`rule/<bus>/<name>`), as EventBridge's do.
+    assert.deepEqual(describeRule(stored, DEFAULT_ARN_CONTEXT, 'orders'), {
+      Name: 'r',
+      Arn: 'arn:aws:events:us-east-1:000000000000:rule/orders/r',
+      EventPattern: '{"source":["a"]}',
+      State: 'DISABLED',
+      EventBusName: 'orders',
     });
   });
 

@@ -212,6 +212,9 @@ describe('compileInput on EventBridge names (the event in EventBridge’s shape)
     assert.equal(parsed.j['detail-type'], 'order.created');
     assert.equal(parsed.arn, 'arn:aws:events:us-east-1:000000000000:rule/orders');
     assert.equal(parsed.name, 'orders');
+    // A rule of a named bus: its ARN carries the bus, as EventBridge's do.
+    const onBus = JSON.parse(render(put, { ...ctx, bus: 'shop' }).body);
+    assert.equal(onBus.arn, 'arn:aws:events:us-east-1:000000000000:rule/shop/orders');
     assert.equal(parsed.at, '2026-01-02T03:04:06Z');
     // Inside a JSON string, the event's JSON is escaped text.
     const quoted = compileInput({ template: '{"s": "<aws.events.event.json>"}' })(put, ctx).body;

@@ -188,6 +188,27 @@ describe('EventBridge from boto3, the AWS CLI and @aws-sdk/client-eventbridge', 
     refused(await viaBoto3('describe_rule', { Name: 'py-orders' }), 'ResourceNotFoundException', /py-orders/);
   });
 
+  test("boto3 on a named bus: the rule ARN carries the bus, and a missing bus is AWS's error", async (t) => {
+    if (boto3) return t.skip(boto3);
+    value(await viaBoto3('create_event_bus', { Name: 'py-bus' }));
+    const rule = value(
+      await viaBoto3('put_rule', {
+        Name: 'py-r',
+        EventBusName: 'py-bus',
+        EventPattern: '{"source": ["com.py"]}',
+      }),
+    );
+    assert.equal(rule.RuleArn, 'arn:aws:events:us-east-1:000000000000:rule/py-bus/py-r');
+    const described = value(await viaBoto3('describe_rule', { Name: 'py-r', EventBusName: 'py-bus' }));
+    assert.equal(described.EventBusName, 'py-bus');
+    refused(
+      await viaBoto3('list_rules', { EventBusName: 'py-none' }),
+      'ResourceNotFoundException',
+      /^Event bus py-none does not exist\.$/,
+    );
+    value(await viaBoto3('delete_event_bus', { Name: 'py-bus' }));
+  });
+
   test('the AWS CLI creates a rule and a target, publishes, manages and deletes the rule, and gets AWS errors', async (t) => {
     if (awsCli) return t.skip(awsCli);
     const rule = value(

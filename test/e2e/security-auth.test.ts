@@ -200,7 +200,7 @@ describe('API keys and scopes on a running bus', () => {
     const listed = await cli(['keys', 'list', '--url', bus.url], { JUNCTION_API_KEY: admin });
     assert.equal(listed.code, EXIT.ok, listed.err);
     assert.match(listed.out, /admin\s+key\s+manage/);
-    assert.match(listed.out, /shop\s+key\s+publish\s+com\.shop\./);
+    assert.match(listed.out, /shop\s+key\s+publish\s+default\s+com\.shop\./);
     assert.equal(listed.out.includes(admin) || listed.out.includes(publisher), false);
   });
 
