@@ -33,7 +33,12 @@ describe('OpenTelemetry traces over OTLP', () => {
 
   before(async () => {
     collector = await startOtlpCollector();
-    target = await startHttpTarget((req) => ({ status: req.url === '/refuse' ? 400 : 200 }));
+    let flaky = 0;
+    target = await startHttpTarget((req) => {
+      if (req.url === '/refuse') return { status: 400 };
+      if (req.url === '/flaky') return { status: flaky++ === 0 ? 503 : 200 };
+      return { status: 200 };
+    });
     bus = await startTestBus({ otlpEndpoint: collector.url });
     const put = await request(bus.url, 'PUT', '/rules/orders', {
       pattern: { type: ['order.created'] },
@@ -45,6 +50,19 @@ describe('OpenTelemetry traces over OTLP', () => {
       targets: [{ id: 'strict', type: 'http', url: `${target.url}/refuse`, mode: 'binary' }],
     });
     assert.equal(refuse.status, 201, JSON.stringify(refuse.body));
+    const retried = await request(bus.url, 'PUT', '/rules/retried', {
+      pattern: { type: ['order.flaky'] },
+      targets: [
+        {
+          id: 'flaky',
+          type: 'http',
+          url: `${target.url}/flaky`,
+          mode: 'binary',
+          retry: { backoff: { kind: 'fixed', initialMs: 100, jitter: false } },
+        },
+      ],
+    });
+    assert.equal(retried.status, 201, JSON.stringify(retried.body));
     assert.equal(
       (await request(bus.url, 'PUT', '/functions/traced', fixtureFunction('emit-traced'))).status,
       200,
@@ -202,6 +220,54 @@ describe('OpenTelemetry traces over OTLP', () => {
     assert.ok(dead, `a dead-lettered event, got ${JSON.stringify(deliver.events)}`);
     assert.match(String(dead.attributes['junction.dead_letter.reason']), /400|final|not retriable/i);
     assert.equal(typeof dead.attributes['junction.dead_letter.id'], 'string');
+  });
+
+  test('each attempt is a deliver span of its own, under the same route span', async () => {
+    const res = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'f-1', source: '/shop', type: 'order.flaky' },
+      { 'content-type': 'application/cloudevents+json' },
+    );
+    assert.equal(res.status, 202);
+    await waitFor(
+      () =>
+        collector.spans.filter((s) => s.name === 'deliver' && s.attributes['cloudevents.event_id'] === 'f-1')
+          .length === 2,
+      'two deliver spans of f-1',
+      60_000,
+    );
+    const spans = await spansOf('f-1');
+    const route = one(spans, 'route');
+    const attempts = spans
+      .filter((s) => s.name === 'deliver')
+      .sort(
+        (a, b) =>
+          Number(a.attributes['junction.delivery.attempt']) -
+          Number(b.attributes['junction.delivery.attempt']),
+      );
+    assert.deepEqual(
+      attempts.map((s) => [
+        s.attributes['junction.delivery.attempt'],
+        s.attributes['http.response.status_code'],
+      ]),
+      [
+        [1, 503],
+        [2, 200],
+      ],
+    );
+    for (const attempt of attempts) assert.equal(attempt.parentSpanId, route.spanId);
+    assert.equal(attempts[0]?.status.code, 2);
+    assert.ok(attempts[0]?.events.some((e) => e.name === 'retry-scheduled'));
+    const headers = target.received
+      .filter((r) => r.url === '/flaky')
+      .map((r) => parentOf(r.headers.traceparent));
+    assert.deepEqual(
+      headers.map((h) => h.spanId),
+      attempts.map((s) => s.spanId),
+      'each request carries its own attempt span',
+    );
   });
 
   test('the span tree of one event: ingest → route → deliver (function) → ingest (emitted) → route → deliver (HTTP)', async () => {
