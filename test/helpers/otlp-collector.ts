@@ -31,6 +31,8 @@ export interface OtlpCollector {
   readonly requests: number;
   /** Requests that could not be decoded (a test asserts there are none). */
   readonly malformed: string[];
+  /** Bytes of export request bodies received. */
+  readonly bytes: number;
   close(): Promise<void>;
 }
 
@@ -65,14 +67,24 @@ function hexId(id: string | undefined, bytes: number): string {
   return Buffer.from(id, 'base64').toString('hex');
 }
 
-export async function startOtlpCollector(options: { hang?: boolean } = {}): Promise<OtlpCollector> {
+/**
+ * `hang`: never answers. `decode: false`: answers at once without decoding (spans stay empty; `requests` and
+ * `bytes` count), so that a benchmark's receiver costs its machine little.
+ */
+export async function startOtlpCollector(
+  options: { hang?: boolean; decode?: boolean } = {},
+): Promise<OtlpCollector> {
   const spans: CollectedSpan[] = [];
   const malformed: string[] = [];
   const hanging: ServerResponse[] = [];
   let requests = 0;
+  let bytes = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (options.decode !== false) chunks.push(c);
+    });
     req.on('end', () => {
       requests++;
       if (options.hang) {
@@ -81,6 +93,10 @@ export async function startOtlpCollector(options: { hang?: boolean } = {}): Prom
       }
       if (req.method !== 'POST' || req.url !== '/v1/traces') {
         res.writeHead(404).end();
+        return;
+      }
+      if (options.decode === false) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         return;
       }
       try {
@@ -128,6 +144,9 @@ export async function startOtlpCollector(options: { hang?: boolean } = {}): Prom
     spans,
     get requests() {
       return requests;
+    },
+    get bytes() {
+      return bytes;
     },
     malformed,
     close: () =>
