@@ -133,6 +133,9 @@ interface LaneLabels {
 
 const laneLabels = new WeakMap<Target, LaneLabels>();
 
+/** An `http` or `bus` target's host, for its spans (`server.address`), parsed once per target definition. */
+const hostnames = new WeakMap<Target, string>();
+
 function labelsOf(rule: Rule, target: Target): LaneLabels {
   let labels = laneLabels.get(target);
   if (labels === undefined || labels.lane.rule !== rule.name) {
@@ -498,7 +501,11 @@ export class Dispatcher {
     const parent = eventTraceContext(delivery.event);
     let server: string | undefined;
     if ((target.type === 'http' || target.type === 'bus') && target.url !== undefined) {
-      server = new URL(target.url).hostname;
+      server = hostnames.get(target);
+      if (server === undefined) {
+        server = new URL(target.url).hostname;
+        hostnames.set(target, server);
+      }
     }
     return this.#tracer.startSpan('deliver', {
       kind: 'client',

@@ -385,3 +385,46 @@ describe('OpenTelemetry with a collector that never answers', () => {
     await bus.stop();
   });
 });
+
+describe('tracing off (the default)', () => {
+  let target: HttpTarget;
+  let bus: TestBus;
+
+  before(async () => {
+    for (const name of [
+      'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]) {
+      delete process.env[name];
+    }
+    target = await startHttpTarget();
+    bus = await startTestBus();
+    const put = await request(bus.url, 'PUT', '/rules/plain', {
+      pattern: { type: ['plain'] },
+      targets: [{ id: 'sink', type: 'http', url: `${target.url}/plain`, mode: 'binary' }],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+  });
+  after(async () => {
+    await bus?.stop();
+    await target?.close();
+  });
+
+  test('events keep the trace context they came with, and targets get no traceparent header of the bus', async () => {
+    const res = await request(bus.url, 'POST', '/events', '{}', {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'p-1',
+      'ce-source': '/plain',
+      'ce-type': 'plain',
+      'ce-traceparent': '00-ab-cd-01',
+      traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01`,
+    });
+    assert.equal(res.status, 202);
+    await waitFor(() => target.received.some((r) => r.headers['ce-id'] === 'p-1'), 'p-1 delivered', 60_000);
+    const received = target.received.find((r) => r.headers['ce-id'] === 'p-1');
+    assert.equal(received?.headers['ce-traceparent'], '00-ab-cd-01', 'the extension as sent');
+    assert.equal(received?.headers.traceparent, undefined);
+  });
+});
