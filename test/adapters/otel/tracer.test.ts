@@ -98,3 +98,28 @@ describe('OpenTelemetry tracer: what it exports', () => {
     await tracer.close();
   });
 });
+
+describe('OpenTelemetry tracer: the sampler', () => {
+  test('OTEL_TRACES_SAMPLER=always_off records nothing, yet the context still propagates (not sampled)', async () => {
+    const before = process.env.OTEL_TRACES_SAMPLER;
+    process.env.OTEL_TRACES_SAMPLER = 'always_off';
+    try {
+      const exporter = new InMemorySpanExporter();
+      const tracer = createOtelTracer({ exporter });
+      const span = tracer.startSpan('ingest', {
+        kind: 'server',
+        parent: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      });
+      const parsed = parseTraceparent(span.context?.traceparent);
+      assert.equal(parsed?.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal((parsed?.flags ?? 1) & 1, 0);
+      span.end();
+      await tracer.flush();
+      assert.equal(exporter.getFinishedSpans().length, 0);
+      await tracer.close();
+    } finally {
+      if (before === undefined) delete process.env.OTEL_TRACES_SAMPLER;
+      else process.env.OTEL_TRACES_SAMPLER = before;
+    }
+  });
+});
