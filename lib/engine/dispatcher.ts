@@ -518,7 +518,7 @@ export class Dispatcher {
         'junction.target.id': target.id,
         'junction.target.type': target.type,
         'junction.function': target.type === 'function' ? target.function : undefined,
-        'junction.bus': target.type === 'bus' ? target.bus : undefined,
+        'junction.target.bus': target.type === 'bus' ? target.bus : undefined,
         'server.address': server,
         'junction.delivery.attempt': delivery.attempts.length + 1,
         'junction.delivery.mode': target.delivery,
