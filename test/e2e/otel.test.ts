@@ -270,6 +270,57 @@ describe('OpenTelemetry traces over OTLP', () => {
     );
   });
 
+  test('a rule forwarding to another bus continues the trace there', async () => {
+    assert.equal((await request(bus.url, 'PUT', '/buses/audit', {})).status, 201);
+    const hook = await request(bus.url, 'PUT', '/buses/audit/rules/hook', {
+      pattern: { type: ['order.audited'] },
+      targets: [{ id: 'audit-hook', type: 'http', url: `${target.url}/audit`, mode: 'binary' }],
+    });
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    const forward = await request(bus.url, 'PUT', '/rules/forward', {
+      pattern: { type: ['order.audited'] },
+      targets: [{ id: 'to-audit', type: 'bus', bus: 'audit' }],
+    });
+    assert.equal(forward.status, 201, JSON.stringify(forward.body));
+    const res = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'a-1', source: '/shop', type: 'order.audited' },
+      { 'content-type': 'application/cloudevents+json', traceparent: `00-${TRACE}-${PRODUCER_SPAN}-01` },
+    );
+    assert.equal(res.status, 202);
+    await waitFor(
+      () =>
+        collector.spans.filter((s) => s.attributes['cloudevents.event_id'] === 'a-1' && s.name === 'deliver')
+          .length === 2,
+      'the deliver spans of a-1 on both buses',
+      60_000,
+    );
+    const spans = collector.spans.filter((s) => s.attributes['cloudevents.event_id'] === 'a-1');
+    const on = (name: string, busName: string) => {
+      const found = spans.filter((s) => s.name === name && s.attributes['junction.bus.name'] === busName);
+      assert.equal(found.length, 1, `one ${name} span on ${busName}`);
+      return found[0] as CollectedSpan;
+    };
+    const forwarded = on('deliver', 'default');
+    assert.equal(forwarded.attributes['junction.target.type'], 'bus');
+    assert.equal(forwarded.attributes['junction.target.bus'], 'audit');
+    const auditIngest = on('ingest', 'audit');
+    assert.equal(auditIngest.traceId, TRACE);
+    assert.equal(
+      auditIngest.parentSpanId,
+      forwarded.spanId,
+      "the other bus's ingest is a child of the forwarding attempt",
+    );
+    assert.equal(auditIngest.kind, PRODUCER);
+    assert.equal(on('route', 'audit').parentSpanId, auditIngest.spanId);
+    const auditDeliver = on('deliver', 'audit');
+    await waitFor(() => target.received.some((r) => r.url === '/audit'), 'the audit hook called', 60_000);
+    const received = target.received.find((r) => r.url === '/audit');
+    assert.equal(parentOf(received?.headers.traceparent).spanId, auditDeliver.spanId);
+  });
+
   test('the span tree of one event: ingest → route → deliver (function) → ingest (emitted) → route → deliver (HTTP)', async () => {
     const res = await request(
       bus.url,
