@@ -456,11 +456,30 @@ export class Dispatcher {
     const rule = this.#o.lookup(delivery.rule);
     const target = rule?.targets.find((t) => t.id === delivery.target);
     if (rule && target) return { rule, target };
-    await this.#deadLetter(
-      delivery,
-      [],
-      `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`,
-    );
+    const reason = `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`;
+    // No attempt is made: the span says so, with the dead letter as its event.
+    let span: TraceSpan | undefined;
+    if (this.#tracer.enabled) {
+      const parent = eventTraceContext(delivery.event);
+      span = this.#tracer.startSpan('deliver', {
+        kind: 'client',
+        ...(parent === undefined ? {} : { parent }),
+        attributes: {
+          ...eventSpanAttributes(delivery.event),
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': delivery.target,
+          'junction.rule': delivery.rule,
+          'junction.target.id': delivery.target,
+          'junction.delivery.outcome': 'failed',
+        },
+      });
+      span.setError(reason);
+    }
+    try {
+      await this.#deadLetter(delivery, [], reason, span);
+    } finally {
+      span?.end();
+    }
     return undefined;
   }
 

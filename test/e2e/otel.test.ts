@@ -37,6 +37,7 @@ describe('OpenTelemetry traces over OTLP', () => {
     target = await startHttpTarget((req) => {
       if (req.url === '/refuse') return { status: 400 };
       if (req.url === '/flaky') return { status: flaky++ === 0 ? 503 : 200 };
+      if (req.url === '/unavailable') return { status: 503 };
       return { status: 200 };
     });
     bus = await startTestBus({ otlpEndpoint: collector.url });
@@ -319,6 +320,46 @@ describe('OpenTelemetry traces over OTLP', () => {
     await waitFor(() => target.received.some((r) => r.url === '/audit'), 'the audit hook called', 60_000);
     const received = target.received.find((r) => r.url === '/audit');
     assert.equal(parentOf(received?.headers.traceparent).spanId, auditDeliver.spanId);
+  });
+
+  test('a delivery whose rule was deleted is dead-lettered under a deliver span saying so', async () => {
+    const put = await request(bus.url, 'PUT', '/rules/doomed', {
+      pattern: { type: ['order.doomed'] },
+      targets: [
+        {
+          id: 'down',
+          type: 'http',
+          url: `${target.url}/unavailable`,
+          mode: 'binary',
+          retry: { backoff: { kind: 'fixed', initialMs: 1000, jitter: false } },
+        },
+      ],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const res = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'd-1', source: '/shop', type: 'order.doomed' },
+      { 'content-type': 'application/cloudevents+json' },
+    );
+    assert.equal(res.status, 202);
+    await waitFor(() => target.received.some((r) => r.url === '/unavailable'), 'a first attempt', 60_000);
+    assert.equal((await request(bus.url, 'DELETE', '/rules/doomed')).status, 204);
+    const deadLettered = () =>
+      collector.spans.find(
+        (s) =>
+          s.name === 'deliver' &&
+          s.attributes['cloudevents.event_id'] === 'd-1' &&
+          s.events.some((e) => e.name === 'dead-lettered'),
+      );
+    await waitFor(() => deadLettered() !== undefined, 'the dead-lettered deliver span of d-1', 60_000);
+    const span = deadLettered() as CollectedSpan;
+    const route = one(await spansOf('d-1'), 'route');
+    assert.equal(span.parentSpanId, route.spanId);
+    assert.equal(span.status.code, 2);
+    assert.match(String(span.status.message), /no longer exists/);
+    assert.equal(span.attributes['junction.target.type'], undefined);
   });
 
   test('the span tree of one event: ingest → route → deliver (function) → ingest (emitted) → route → deliver (HTTP)', async () => {
