@@ -8,6 +8,7 @@ import type { Scope } from './core/auth/scopes.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
+import type { TraceContext } from './core/trace-context.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Clock
@@ -437,6 +438,10 @@ export interface InvocationContext {
   readonly timeoutMs?: number;
   /** True when an earlier attempt may have completed without its outcome being recorded (after a crash). */
   readonly possibleDuplicate?: boolean;
+  /** The W3C `traceparent` of the delivery's span when tracing is on: user code may start child spans from it. */
+  readonly traceparent?: string;
+  /** The trace's W3C `tracestate`, when it has one. */
+  readonly tracestate?: string;
 }
 
 /** A handler's returned events, before validation (the engine validates and publishes them). */
@@ -484,6 +489,11 @@ export interface DeliveryRequest {
    * dispatcher no longer waits for it, and the delivery stays in the ledger for the next start). @default none
    */
   readonly signal?: AbortSignal;
+  /**
+   * The trace context of this attempt's `deliver` span when tracing is on: HTTP drivers send it as the `traceparent`
+   * (and `tracestate`) headers, the function driver hands it to the function. @default none
+   */
+  readonly trace?: TraceContext;
 }
 
 export type DeliveryResult =
@@ -643,3 +653,70 @@ export interface ConnectorStore {
   /** Answers whether it existed. */
   delete(name: string): Promise<boolean>;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Tracer: distributed tracing (OpenTelemetry in lib/adapters/otel). The engine starts spans through it and
+// propagates their W3C trace context; the no-op tracer is the default, and then nothing is traced or changed.
+// ---------------------------------------------------------------------------------------------------------
+
+/** As in OpenTelemetry: a span's role in its trace. */
+export type SpanKind = 'server' | 'client' | 'producer' | 'consumer' | 'internal';
+
+/** Span attributes: undefined values are left out. */
+export type SpanAttributes = Readonly<
+  Record<string, string | number | boolean | readonly string[] | undefined>
+>;
+
+export interface SpanOptions {
+  readonly kind: SpanKind;
+  /** The parent span's context (possibly another process's); absent, the span starts a new trace. */
+  readonly parent?: TraceContext;
+  readonly attributes?: SpanAttributes;
+  /** When the span started, ms since the epoch. @default now */
+  readonly startTime?: number;
+}
+
+/** One span, open until `end()`. */
+export interface TraceSpan {
+  /**
+   * The context to propagate to what this span causes: its own `traceparent` (and the trace's `tracestate`). The
+   * no-op tracer's spans answer their parent's context (or undefined): it passes through unchanged.
+   */
+  readonly context: TraceContext | undefined;
+  setAttributes(attributes: SpanAttributes): void;
+  /** Something that happened during the span (e.g. `dead-lettered`). */
+  addEvent(name: string, attributes?: SpanAttributes): void;
+  /** Marks the span as failed, with a message. */
+  setError(message: string): void;
+  /** Ends the span (later calls are ignored). @param endTime ms since the epoch, default now */
+  end(endTime?: number): void;
+}
+
+export interface Tracer {
+  /** False for the no-op tracer: callers skip the work that only feeds spans, and change no event. */
+  readonly enabled: boolean;
+  startSpan(name: string, options: SpanOptions): TraceSpan;
+  /**
+   * Hands the ended spans to the exporter and waits at most a bounded time for it. Never throws: an exporter that
+   * fails or hangs drops spans, it does not stop the bus.
+   */
+  flush(): Promise<void>;
+  /** Flushes as `flush` does, then stops exporting. */
+  close(): Promise<void>;
+}
+
+const noopSpan = (context: TraceContext | undefined): TraceSpan => ({
+  context,
+  setAttributes() {},
+  addEvent() {},
+  setError() {},
+  end() {},
+});
+
+/** Traces nothing; its spans pass their parent's context through. */
+export const noopTracer: Tracer = {
+  enabled: false,
+  startSpan: (_name, options) => noopSpan(options.parent),
+  flush: async () => {},
+  close: async () => {},
+};

@@ -52,6 +52,8 @@ export interface DevOptions {
   readonly stopDeadlineMs?: number;
   /** What the terminal gets: `text` for a person, `json` for one JSON object per line. @default 'text' */
   readonly logFormat?: 'text' | 'json';
+  /** Export OpenTelemetry traces to this OTLP/HTTP endpoint (docs/tracing.md). @default the OTEL_* variables, else off */
+  readonly otlpEndpoint?: string;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -122,6 +124,7 @@ const FLAGS = {
   'quota-burst': { type: 'string' },
   'stop-deadline-ms': { type: 'string' },
   'log-format': { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
   type: { type: 'string' },
   source: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -867,6 +870,10 @@ const COMMANDS: readonly Command[] = [
       'jwt-issuer': ['I', 'the JWT issuer to require'],
       'jwt-audience': ['A', 'the JWT audience to require'],
       'log-format': ['F', 'text (default) or json: one JSON object per line (docs/operations.md#json-logs)'],
+      'otlp-endpoint': [
+        'URL',
+        'export OpenTelemetry traces over OTLP/HTTP to this collector, e.g. http://localhost:4318 (default $JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT, else off; docs/tracing.md)',
+      ],
     },
     examples: [
       'junction dev',
@@ -899,6 +906,13 @@ const COMMANDS: readonly Command[] = [
       const logFormat = str(ctx, 'log-format');
       if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json')
         throw new UsageError(`--log-format must be text or json, got "${logFormat}"`, '--log-format');
+      const otlpEndpoint = str(ctx, 'otlp-endpoint');
+      if (otlpEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(otlpEndpoint)) {
+        throw new UsageError(
+          `--otlp-endpoint must be an http(s) URL such as http://localhost:4318, got "${otlpEndpoint}"`,
+          '--otlp-endpoint',
+        );
+      }
       const host = str(ctx, 'host') ?? env.JUNCTION_HOST ?? '127.0.0.1';
       const port = Number(portText);
       const kafka = str(ctx, 'kafka') ?? (env.JUNCTION_KAFKA || undefined);
@@ -921,6 +935,7 @@ const COMMANDS: readonly Command[] = [
           ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
           ...(logFormat === undefined ? {} : { logFormat }),
+          ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;

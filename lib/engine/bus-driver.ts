@@ -51,7 +51,8 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
         error: `RateLimited: ${limited.message}`,
       };
     }
-    await bus.publish([event]);
+    // The event carries the attempt's trace context: the other bus's `ingest` span continues the trace.
+    await bus.publish([event], { kind: 'producer' });
     return { ok: true };
   }
 

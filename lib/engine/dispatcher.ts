@@ -8,25 +8,32 @@ import { AimdLimit } from '../core/concurrency.ts';
 import { toJunctionError } from '../core/errors.ts';
 import { decideRetry } from '../core/retry.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
-import type {
-  Attempt,
-  Clock,
-  DeadLetters,
-  DeliveryKey,
-  DeliveryRequest,
-  DeliveryResult,
-  Ledger,
-  PendingDelivery,
-  TargetDriver,
-  TraceEntry,
-  TraceStore,
+import { eventTraceContext, type TraceContext, withTraceContext } from '../core/trace-context.ts';
+import {
+  type Attempt,
+  type Clock,
+  type DeadLetters,
+  type DeliveryKey,
+  type DeliveryRequest,
+  type DeliveryResult,
+  type Ledger,
+  noopTracer,
+  type PendingDelivery,
+  type TargetDriver,
+  type TraceEntry,
+  type Tracer,
+  type TraceSpan,
+  type TraceStore,
 } from '../ports.ts';
 import type { Metrics } from './metrics.ts';
+import { eventSpanAttributes } from './spans.ts';
 
 export interface EmittedContext {
   readonly delivery: PendingDelivery;
   readonly rule: Rule;
   readonly target: Target;
+  /** The trace context of the attempt that returned the events (its `deliver` span), when tracing is on. */
+  readonly trace?: TraceContext;
 }
 
 export interface DispatcherOptions {
@@ -67,6 +74,8 @@ export interface DispatcherOptions {
    * than targets take them. @default 10000
    */
   readonly maxHeld?: number;
+  /** A `deliver` span per attempt, child of the event's `route` span. @default no tracing */
+  readonly tracer?: Tracer;
 }
 
 /** What `stop()` did with the deliveries this process held. */
@@ -124,6 +133,9 @@ interface LaneLabels {
 
 const laneLabels = new WeakMap<Target, LaneLabels>();
 
+/** An `http` or `bus` target's host, for its spans (`server.address`), parsed once per target definition. */
+const hostnames = new WeakMap<Target, string>();
+
 function labelsOf(rule: Rule, target: Target): LaneLabels {
   let labels = laneLabels.get(target);
   if (labels === undefined || labels.lane.rule !== rule.name) {
@@ -173,9 +185,11 @@ export class Dispatcher {
   readonly #handBack: Item[] = [];
   #interrupted = 0;
   readonly #maxHeld: number;
+  readonly #tracer: Tracer;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    this.#tracer = options.tracer ?? noopTracer;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#maxHeld = options.maxHeld ?? 10_000;
     this.#pollMs = options.pollMs ?? 1_000;
@@ -442,11 +456,30 @@ export class Dispatcher {
     const rule = this.#o.lookup(delivery.rule);
     const target = rule?.targets.find((t) => t.id === delivery.target);
     if (rule && target) return { rule, target };
-    await this.#deadLetter(
-      delivery,
-      [],
-      `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`,
-    );
+    const reason = `rule "${delivery.rule}" or its target "${delivery.target}" no longer exists`;
+    // No attempt is made: the span says so, with the dead letter as its event.
+    let span: TraceSpan | undefined;
+    if (this.#tracer.enabled) {
+      const parent = eventTraceContext(delivery.event);
+      span = this.#tracer.startSpan('deliver', {
+        kind: 'client',
+        ...(parent === undefined ? {} : { parent }),
+        attributes: {
+          ...eventSpanAttributes(delivery.event),
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': delivery.target,
+          'junction.rule': delivery.rule,
+          'junction.target.id': delivery.target,
+          'junction.delivery.outcome': 'failed',
+        },
+      });
+      span.setError(reason);
+    }
+    try {
+      await this.#deadLetter(delivery, [], reason, span);
+    } finally {
+      span?.end();
+    }
     return undefined;
   }
 
@@ -462,18 +495,56 @@ export class Dispatcher {
     return won;
   }
 
-  #request(item: Item, rule: Rule, target: Target): DeliveryRequest {
+  #request(item: Item, rule: Rule, target: Target, span?: TraceSpan): DeliveryRequest {
     const { delivery } = item;
+    const event = this.#o.transform(delivery.event, rule, target, delivery.createdAt);
+    const trace = span?.context;
     return {
       rule,
       target,
-      event: this.#o.transform(delivery.event, rule, target, delivery.createdAt),
+      // The target gets the attempt's context, in the event's extension as in the headers.
+      event: trace === undefined ? event : withTraceContext(event, trace),
       idempotencyKey: `${delivery.source}#${delivery.id}`,
       attempt: delivery.attempts.length + 1,
       possibleDuplicate: item.possibleDuplicate,
       timeoutMs: target.timeoutMs,
       signal: this.#interrupt.signal,
+      ...(trace === undefined ? {} : { trace }),
     };
+  }
+
+  /** The `deliver` span of one attempt (a client span, child of the event's `route` span), when tracing is on. */
+  #startSpan(item: Item, rule: Rule, target: Target): TraceSpan | undefined {
+    if (!this.#tracer.enabled) return undefined;
+    const { delivery } = item;
+    const parent = eventTraceContext(delivery.event);
+    let server: string | undefined;
+    if ((target.type === 'http' || target.type === 'bus') && target.url !== undefined) {
+      server = hostnames.get(target);
+      if (server === undefined) {
+        server = new URL(target.url).hostname;
+        hostnames.set(target, server);
+      }
+    }
+    return this.#tracer.startSpan('deliver', {
+      kind: 'client',
+      ...(parent === undefined ? {} : { parent }),
+      attributes: {
+        ...eventSpanAttributes(delivery.event),
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': target.id,
+        'junction.rule': rule.name,
+        'junction.target.id': target.id,
+        'junction.target.type': target.type,
+        'junction.function': target.type === 'function' ? target.function : undefined,
+        'junction.target.bus': target.type === 'bus' ? target.bus : undefined,
+        'server.address': server,
+        'junction.delivery.attempt': delivery.attempts.length + 1,
+        'junction.delivery.mode': target.delivery,
+        'junction.delivery.possible_duplicate': item.possibleDuplicate || undefined,
+        'junction.redrive_of': delivery.redriveOf,
+      },
+    });
   }
 
   async #call(
@@ -532,15 +603,18 @@ export class Dispatcher {
     const started = this.#o.clock.now();
     if (!(await this.#claim(item, target, started))) return;
     const sent = this.#o.clock.now();
+    const span = this.#startSpan(item, rule, target);
     let result: DeliveryResult;
     try {
-      result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target)));
+      result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target, span)));
     } catch (error) {
+      span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
+      span?.end();
       if (error !== INTERRUPTED) throw error;
       return this.#cutOff([item], target.delivery === 'exactly-once');
     }
     answered(target, result, sent);
-    await this.#record(item, rule, target, started, result);
+    await this.#record(item, rule, target, started, result, span);
   }
 
   /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
@@ -561,7 +635,9 @@ export class Dispatcher {
       )
     ).filter((item): item is Item => item !== undefined);
     if (claimed.length === 0) return;
-    const requests = claimed.map((item) => this.#request(item, rule, target));
+    const spans = claimed.map((item) => this.#startSpan(item, rule, target));
+    for (const span of spans) span?.setAttributes({ 'messaging.batch.message_count': claimed.length });
+    const requests = claimed.map((item, i) => this.#request(item, rule, target, spans[i]));
     const sent = this.#o.clock.now();
     let result: DeliveryResult;
     try {
@@ -569,20 +645,47 @@ export class Dispatcher {
         driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
       );
     } catch (error) {
+      for (const span of spans) {
+        span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
+        span?.end();
+      }
       if (error !== INTERRUPTED) throw error;
       return this.#cutOff(claimed, target.delivery === 'exactly-once');
     }
     answered(target, result, sent);
-    await Promise.all(claimed.map((item) => this.#record(item, rule, target, started, result)));
+    await Promise.all(claimed.map((item, i) => this.#record(item, rule, target, started, result, spans[i])));
   }
 
-  /** Records an attempt's outcome: delivered, a retry at a due time, or a dead letter. */
+  /** Records an attempt's outcome (and ends its span): delivered, a retry at a due time, or a dead letter. */
   async #record(
     item: Item,
     rule: Rule,
     target: Target,
     started: number,
     result: DeliveryResult,
+    span?: TraceSpan,
+  ): Promise<void> {
+    if (span === undefined) return this.#recordOutcome(item, rule, target, started, result);
+    span.setAttributes({
+      'junction.delivery.outcome': result.ok ? 'delivered' : 'failed',
+      'http.response.status_code': result.status,
+      'junction.delivery.latency_ms': this.#o.clock.now() - started,
+    });
+    if (!result.ok) span.setError(result.error);
+    try {
+      await this.#recordOutcome(item, rule, target, started, result, span);
+    } finally {
+      span.end();
+    }
+  }
+
+  async #recordOutcome(
+    item: Item,
+    rule: Rule,
+    target: Target,
+    started: number,
+    result: DeliveryResult,
+    span?: TraceSpan,
   ): Promise<void> {
     const o = this.#o;
     const { delivery } = item;
@@ -629,7 +732,13 @@ export class Dispatcher {
         entries.push(trace('emitted', { error: result.emitError, events: [] }));
       else if (result.emitted && result.emitted.length > 0) {
         try {
-          const emitted = await o.onEmitted(result.emitted, { delivery, rule, target });
+          const emitted = await o.onEmitted(result.emitted, {
+            delivery,
+            rule,
+            target,
+            ...(span?.context === undefined ? {} : { trace: span.context }),
+          });
+          span?.setAttributes({ 'junction.emitted': emitted.length });
           entries.push(trace('emitted', { events: emitted }));
         } catch (error) {
           const e = toJunctionError(error);
@@ -645,7 +754,12 @@ export class Dispatcher {
     const crashes = attempts.filter((a) => a.error?.startsWith('FunctionCrashed:')).length;
     if (crashes >= (o.poisonAfterCrashes ?? 3)) {
       await o.traces.record([attemptTrace]);
-      await this.#deadLetter(delivery, attempts, `poison: the function crashed its process ${crashes} times`);
+      await this.#deadLetter(
+        delivery,
+        attempts,
+        `poison: the function crashed its process ${crashes} times`,
+        span,
+      );
       return;
     }
     const decision = decideRetry(
@@ -669,10 +783,14 @@ export class Dispatcher {
         ]),
       ]);
       this.#schedule(decision.dueAt);
+      span?.addEvent('retry-scheduled', {
+        'junction.retry.delay_ms': decision.delayMs,
+        'junction.retry.due_at': new Date(decision.dueAt).toISOString(),
+      });
       return;
     }
     await o.traces.record([attemptTrace]);
-    await this.#deadLetter(delivery, attempts, decision.reason);
+    await this.#deadLetter(delivery, attempts, decision.reason, span);
   }
 
   async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {
@@ -692,10 +810,21 @@ export class Dispatcher {
     }
   }
 
-  async #deadLetter(delivery: PendingDelivery, attempts: readonly Attempt[], reason: string): Promise<void> {
+  /** Dead-letters a delivery; the attempt's span (when there is one) gets a `dead-lettered` event. */
+  async #deadLetter(
+    delivery: PendingDelivery,
+    attempts: readonly Attempt[],
+    reason: string,
+    span?: TraceSpan,
+  ): Promise<void> {
     const o = this.#o;
     const now = o.clock.now();
     const dlId = globalThis.crypto.randomUUID();
+    span?.addEvent('dead-lettered', {
+      'junction.dead_letter.id': dlId,
+      'junction.dead_letter.reason': reason,
+      'junction.delivery.attempts': attempts.length,
+    });
     await o.deadLetters.add({
       dlId,
       source: delivery.source,

@@ -25,6 +25,13 @@ export function createFunctionDriver(runner: FunctionRunner, metrics?: Metrics):
           attempt: request.attempt,
           // The function's own timeout (set when it was deployed) governs a function target.
           possibleDuplicate: request.possibleDuplicate,
+          // The attempt's span: the function may continue the trace (child spans of its own).
+          ...(request.trace === undefined
+            ? {}
+            : {
+                traceparent: request.trace.traceparent,
+                ...(request.trace.tracestate === undefined ? {} : { tracestate: request.trace.tracestate }),
+              }),
         });
         return { ok: true, emitted: result.returned };
       } catch (error) {

@@ -40,12 +40,13 @@ import type {
   Subscription,
   TargetDriver,
   TraceEntry,
+  Tracer,
   TraceStore,
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
 import { createFunctionDriver } from './function-driver.ts';
-import { createIngest, type Ingest } from './ingest.ts';
+import { createIngest, type Ingest, type PublishOptions } from './ingest.ts';
 import { Metrics } from './metrics.ts';
 import { type QuotaOptions, SourceQuota } from './quota.ts';
 import { Router } from './router.ts';
@@ -91,6 +92,11 @@ export interface JunctionOptions {
    * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
    */
   readonly checkTarget?: (target: Target, path: string) => void;
+  /**
+   * Distributed tracing: an `ingest`, a `route` and a `deliver` span per attempt for each event, linked by the W3C
+   * trace context the event carries (docs/tracing.md). @default none (nothing traced, events unchanged)
+   */
+  readonly tracer?: Tracer;
 }
 
 /** How `putRule` and `setRuleEnabled` treat a rule. */
@@ -235,6 +241,7 @@ export class Junction {
       log: options.log,
       metrics: this.metrics,
       ...(options.dedupWindowMs === undefined ? {} : { dedupWindowMs: options.dedupWindowMs }),
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
     this.dispatcher = new Dispatcher({
       ledger: options.ledger,
@@ -249,6 +256,7 @@ export class Junction {
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
     this.router = new Router({
       matcher: this.#matcher,
@@ -257,6 +265,8 @@ export class Junction {
       clock: this.clock,
       metrics: this.metrics,
       dispatcher: this.dispatcher,
+      group: options.group ?? 'junction-router',
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
     // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
     this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
@@ -382,8 +392,9 @@ export class Junction {
 
   // ---- ingest ------------------------------------------------------------------------------------------
 
-  publish(events: readonly CloudEvent[]): Promise<AppendResult[]> {
-    return this.ingest.publish(events);
+  /** Appends events durably; `options.parent` is the caller's trace context (e.g. the HTTP `traceparent` header). */
+  publish(events: readonly CloudEvent[], options?: PublishOptions): Promise<AppendResult[]> {
+    return this.ingest.publish(events, options);
   }
 
   /**
@@ -513,7 +524,11 @@ export class Junction {
     // The per-source ingest quota holds for a function's source as for any producer's: over it, none are published.
     const limited = this.admit(events).find((verdict) => verdict !== undefined);
     if (limited !== undefined) throw limited;
-    await this.publish(events);
+    // Their `ingest` spans continue the trace of the attempt that returned them (unless they carry their own).
+    await this.publish(events, {
+      kind: 'producer',
+      ...(context.trace === undefined ? {} : { parent: context.trace }),
+    });
     return events.map((e) => ({ source: e.source, id: e.id }));
   }
 

@@ -4,10 +4,25 @@
  * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
  */
 import type { CloudEvent } from '../core/cloudevent-types.ts';
-import type { Clock, Ledger, LogRecord, PendingDelivery, TraceEntry, TraceStore } from '../ports.ts';
+import { eventTraceContext, withTraceContext } from '../core/trace-context.ts';
+import {
+  type Clock,
+  type Ledger,
+  type LogRecord,
+  noopTracer,
+  type PendingDelivery,
+  type TraceEntry,
+  type Tracer,
+  type TraceSpan,
+  type TraceStore,
+} from '../ports.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { Metrics } from './metrics.ts';
 import type { RuleMatcher } from './rule-matcher.ts';
+import { eventSpanAttributes } from './spans.ts';
+
+/** Most rule names a `route` span lists (`junction.rules`); `junction.rules.matched` counts them all. */
+const MAX_SPAN_RULES = 64;
 
 export interface RouterOptions {
   readonly matcher: RuleMatcher;
@@ -16,6 +31,10 @@ export interface RouterOptions {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly dispatcher: Dispatcher;
+  /** A `route` span per event, the parent of its deliveries' spans. @default no tracing */
+  readonly tracer?: Tracer;
+  /** The consumer group, for the spans. */
+  readonly group?: string;
 }
 
 export class Router {
@@ -48,11 +67,34 @@ export class Router {
     const now = clock.now();
     const deliveries: PendingDelivery[] = [];
     const traces: TraceEntry[] = [];
+    const tracer = this.#o.tracer ?? noopTracer;
+    const spans: TraceSpan[] = [];
     let matchedEvents = 0;
     for (const record of records) {
-      const event: CloudEvent =
+      let event: CloudEvent =
         replayName === undefined ? record.event : Object.freeze({ ...record.event, replayname: replayName });
       const rules = matcher.match(event);
+      if (tracer.enabled) {
+        const parent = eventTraceContext(event);
+        const span = tracer.startSpan('route', {
+          kind: 'consumer',
+          ...(parent === undefined ? {} : { parent }),
+          attributes: {
+            ...eventSpanAttributes(event),
+            'messaging.operation.type': 'process',
+            'messaging.consumer.group.name': this.#o.group,
+            'messaging.destination.partition.id': String(record.partition),
+            'junction.log.offset': record.offset,
+            'junction.replay': replayName,
+            'junction.rules.matched': rules.length,
+            'junction.rules': rules.slice(0, MAX_SPAN_RULES).map((r) => r.name),
+          },
+        });
+        spans.push(span);
+        // The deliveries carry the route span's context (kept in the ledger with the event, so that a retry in
+        // another process still continues the trace); each attempt's span is its child.
+        if (rules.length > 0 && span.context !== undefined) event = withTraceContext(event, span.context);
+      }
       metrics.observe('junction_ingest_to_route_seconds', Math.max(0, now - record.timestamp) / 1000);
       const received: Record<string, unknown> = {
         partition: record.partition,
@@ -110,10 +152,17 @@ export class Router {
       const fresh = deliveries.filter((_, i) => added[i]);
       if (fresh.length > 0) dispatcher.submit(fresh);
     };
-    await Promise.all([
-      deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries, { onAdded }) : undefined,
-      this.#o.traces.record(traces),
-    ]);
+    try {
+      await Promise.all([
+        deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries, { onAdded }) : undefined,
+        this.#o.traces.record(traces),
+      ]);
+    } catch (error) {
+      for (const span of spans) span.setError(error instanceof Error ? error.message : String(error));
+      throw error;
+    } finally {
+      for (const span of spans) span.end();
+    }
     return deliveries.length;
   }
 }

@@ -17,6 +17,7 @@ import {
   testEventPatternResponse,
 } from '../core/eventbridge.ts';
 import { checkEventDepth } from '../core/pattern/limits.ts';
+import { readTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { uuidv7 } from '../core/uuid.ts';
 import type { Connectors } from '../engine/connectors.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
@@ -202,6 +203,17 @@ function header(request: ApiRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * The publish options of an ingest request: its W3C `traceparent`/`tracestate` headers as the parent of the events'
+ * `ingest` spans (an event's own extension wins). A malformed header is ignored: the events start a new trace.
+ */
+function publishOptions(request: ApiRequest): { parent?: TraceContext } {
+  const traceparent = header(request, 'traceparent');
+  if (traceparent === undefined) return {};
+  const parent = readTraceContext(traceparent, header(request, 'tracestate'));
+  return parent === undefined ? {} : { parent };
+}
+
 function optionalInt(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null) return undefined;
@@ -282,7 +294,7 @@ export function createApp(options: AppOptions): App {
       if (denied) throw denied;
       const [limited] = junction.admit([parsed.event]);
       if (limited) throw limited;
-      const [result] = await junction.publish([parsed.event]);
+      const [result] = await junction.publish([parsed.event], publishOptions(request));
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
     }
     const denied = new Map<CloudEvent, JunctionError>();
@@ -306,7 +318,7 @@ export function createApp(options: AppOptions): App {
     });
     for (const entry of entries) if (!entry.ok) reject(entry.error.code);
     const accepted = entries.flatMap((e) => (e.ok ? [e.event] : []));
-    const appended = await junction.publish(accepted);
+    const appended = await junction.publish(accepted, publishOptions(request));
     let next = 0;
     const results = entries.map((entry) => {
       if (!entry.ok) {
@@ -356,7 +368,7 @@ export function createApp(options: AppOptions): App {
           results.push({ eventId: event.id });
           valid.push(event);
         }
-        await junction.publish(valid);
+        await junction.publish(valid, publishOptions(request));
         return json(200, putEventsResponse(results), awsJson);
       }
       if (target === 'AWSEvents.TestEventPattern') {

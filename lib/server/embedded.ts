@@ -8,6 +8,7 @@ import { createHttpDriver } from '../adapters/http/http-driver.ts';
 import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { KafkaSource } from '../adapters/kafka/source.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
+import { tracerFromConfig } from '../adapters/otel/index.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
@@ -25,7 +26,8 @@ import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
-import type { Clock, EventLog, TargetDriver, TraceEntry, TraceStore } from '../ports.ts';
+import { scopedTracer } from '../engine/spans.ts';
+import type { Clock, EventLog, TargetDriver, TraceEntry, Tracer, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { createApp } from './app.ts';
 import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
@@ -96,6 +98,14 @@ export interface EmbeddedOptions {
    * cannot hold up a shutdown. @default 10000
    */
   readonly stopDeadlineMs?: number;
+  /**
+   * Export OpenTelemetry traces over OTLP/HTTP to this collector (a base URL such as `http://localhost:4318`, or the
+   * full `…/v1/traces` URL); also `JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT` and the standard `OTEL_EXPORTER_OTLP_*`
+   * variables (docs/tracing.md). @default off
+   */
+  readonly otlpEndpoint?: string;
+  /** Trace with this tracer instead (tests; it is closed with the bus). @default from `otlpEndpoint` */
+  readonly tracer?: Tracer;
 }
 
 /** What `close()` did with the deliveries the bus held (see `stopDeadlineMs`). */
@@ -191,6 +201,8 @@ async function open(
   const { dataDir, host, addressPolicy, lock } = context;
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
+  const tracer = options.tracer ?? (await tracerFromConfig(options.otlpEndpoint));
+  undo.push(() => tracer.close());
   const stores = openSqliteStores({
     dataDir,
     clock,
@@ -242,6 +254,9 @@ async function open(
       onError,
       metrics: new Metrics({ bus: name }),
       busName: name,
+      ...(tracer.enabled
+        ? { tracer: scopedTracer(tracer, { 'junction.bus.name': name, 'messaging.destination.name': name }) }
+        : {}),
       ...(name === DEFAULT_BUS || options.kafka === undefined ? {} : { group: `junction-router.${name}` }),
       ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
       ...(retentionMs === undefined ? {} : { retentionMs }),
@@ -438,6 +453,8 @@ async function open(
     await http.close?.();
     await kafkaTargets.close?.();
     await stores.close();
+    // The last spans are exported within a bounded time: a collector that does not answer cannot hold up the stop.
+    await tracer.close();
     lock.release();
     return report;
   };

@@ -19,6 +19,7 @@ const BENCHES: Record<string, Bench> = {
   auth: async (quick) => (await import('./auth.ts')).benchAuth({ quick }),
   ingest: async (quick) => (await import('./ingest.ts')).benchIngest({ quick }),
   'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
+  tracing: async (quick) => (await import('./tracing.ts')).benchTracing({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     const { benchKafkaRaw } = await import('./kafka.ts');

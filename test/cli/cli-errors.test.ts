@@ -120,6 +120,11 @@ const badJson: Case[] = [
 /** Flags and arguments the CLI refuses before asking the bus; the error names the CLI flag. */
 const badUsage: Case[] = [
   { args: ['frobnicate'], exit: EXIT.usage, err: /unknown command "frobnicate"/ },
+  {
+    args: ['dev', '--otlp-endpoint', 'collector:4318'],
+    exit: EXIT.usage,
+    err: /--otlp-endpoint must be an http\(s\) URL such as http:\/\/localhost:4318, got "collector:4318"/,
+  },
   { args: ['rules', 'frob'], exit: EXIT.usage, err: /unknown command "rules frob"/ },
   { args: ['rules'], exit: EXIT.usage, err: /rules needs a subcommand: list, get/ },
   { args: ['rules', 'put'], exit: EXIT.usage, err: /missing NAME FILE; usage: junction rules put NAME FILE/ },

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEV_START_FAILED, runDev } from '../../lib/cli/dev.ts';
 import { fixtureFunction, request } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
+import { startOtlpCollector } from '../helpers/otlp-collector.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
 function devOptions(dataDir: string, port = 0) {
@@ -231,6 +232,33 @@ describe('junction dev', () => {
       after.some((l) => l.event === 'summary' && l.deadLettered === 2),
       c.out(),
     );
+    dir.remove();
+  });
+
+  it('exports OpenTelemetry spans with --otlp-endpoint', async () => {
+    const dir = tempDir();
+    const otlp = await startOtlpCollector();
+    const c = collector();
+    const running = runDev({ ...devOptions(dir.path), logFormat: 'json', otlpEndpoint: otlp.url }, c.io);
+    await waitFor(() => c.out().includes('\n'), 'the started line');
+    const url = (JSON.parse(c.out().split('\n')[0] as string) as { url: string }).url;
+    const published = await request(url, 'POST', '/events', '{}', {
+      'ce-specversion': '1.0',
+      'ce-id': 'dev-otel-1',
+      'ce-source': '/s',
+      'ce-type': 't',
+      'content-type': 'application/json',
+    });
+    assert.equal(published.status, 202);
+    await waitFor(
+      () =>
+        otlp.spans.some((s) => s.name === 'ingest' && s.attributes['cloudevents.event_id'] === 'dev-otel-1'),
+      'the ingest span at the collector',
+      60_000,
+    );
+    c.stop();
+    assert.equal(await running, 0);
+    await otlp.close();
     dir.remove();
   });
 

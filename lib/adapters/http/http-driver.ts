@@ -1,8 +1,8 @@
 /**
  * The `http` and `bus` targets: POST (or PUT) the event in the CloudEvents HTTP binding (binary or structured) —
  * or, to an `http` target with `format: "eventbridge"`, the event in EventBridge's shape as a plain JSON body —
- * with an `Idempotency-Key`, over undici's keep-alive pool. 2xx is delivered; 408, 429, 5xx, timeouts and
- * connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
+ * with an `Idempotency-Key` (and, when tracing is on, the attempt's W3C `traceparent`), over undici's keep-alive
+ * pool. 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are retriable (honouring `Retry-After`); any other status, and an address the SSRF policy
  * refuses, is final. At most `maxResponseBytes` of an answer are read — except the answer of a target with `reply`,
  * read up to the largest event the bus accepts and handed back as the event(s) to publish.
  */
@@ -309,6 +309,15 @@ function replyOf(
   }
 }
 
+/** The W3C trace context headers of an attempt (its `deliver` span) when tracing is on. */
+function traceHeaders(request: DeliveryRequest): Record<string, string> {
+  const trace = request.trace;
+  if (trace === undefined) return {};
+  return trace.tracestate === undefined
+    ? { traceparent: trace.traceparent }
+    : { traceparent: trace.traceparent, tracestate: trace.tracestate };
+}
+
 export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver {
   const clock = options.clock ?? systemClock;
   const userAgent = options.userAgent ?? 'junction';
@@ -429,7 +438,7 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       return send(
         to,
         eventBridgeShaped(request) ? bodyOnly(request.event) : toHttpMessage(request.event, to.mode),
-        { 'idempotency-key': headerSafe(request.idempotencyKey) },
+        { 'idempotency-key': headerSafe(request.idempotencyKey), ...traceHeaders(request) },
         request.timeoutMs,
         request.signal,
         request.target.type === 'http' && request.target.reply === true,
@@ -442,7 +451,8 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
       return send(
         destinationOf(first),
         toHttpBatch(requests.map((r) => r.event)),
-        {},
+        // One request, one context: the first delivery's (each event of the batch carries its own as well).
+        traceHeaders(first),
         first.timeoutMs,
         first.signal,
       );

@@ -442,6 +442,8 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
           attempt: context.attempt,
           possibleDuplicate: context.possibleDuplicate ?? false,
           ...(known === undefined ? {} : { deadline: started + known }),
+          ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
+          ...(context.tracestate === undefined ? {} : { tracestate: context.tracestate }),
         },
       };
       let response: InvokeCommandOutput;

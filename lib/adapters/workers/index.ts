@@ -9,7 +9,8 @@
  *   deeply frozen: a structured-clone copy, so nothing the handler does reaches the bus's copy. It is not the
  *   `cloudevents` SDK's class; a function that wants one can build it with `new CloudEvent(event)`.
  * - `context` is a frozen `FunctionContext`: functionName, rule, target, idempotencyKey, attempt,
- *   possibleDuplicate, deadline (ms since the epoch, the runner's clock) and `log(...args)`.
+ *   possibleDuplicate, deadline (ms since the epoch, the runner's clock), `traceparent`/`tracestate` (when
+ *   tracing is on: the delivery's span, to start child spans from) and `log(...args)`.
  * - It may answer nothing (undefined or null), one event object, or an array of event objects; anything else,
  *   or anything structured clone cannot copy (functions, symbols), fails the call with `FunctionError`.
  * - Console output (stdout and stderr) goes line by line to the runner's `logger`.

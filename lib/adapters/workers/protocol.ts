@@ -19,6 +19,10 @@ export interface WireContext {
   readonly possibleDuplicate: boolean;
   /** When the runner stops the call, ms since the epoch (the runner's clock). */
   readonly deadline: number;
+  /** The W3C `traceparent` of the delivery's span when tracing is on (start child spans from it). */
+  readonly traceparent?: string;
+  /** The trace's W3C `tracestate`, when it has one. */
+  readonly tracestate?: string;
 }
 
 /** The second argument of a user function's `handler(event, context)`. */

@@ -285,6 +285,8 @@ class WorkerFunctionRunner implements WorkerRunner {
       attempt: context.attempt,
       possibleDuplicate: context.possibleDuplicate ?? false,
       deadline: this.#options.clock.now() + timeoutMs,
+      ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
+      ...(context.tracestate === undefined ? {} : { tracestate: context.tracestate }),
     };
     const returned = await this.#pool.invoke(name, event, wire, override);
     return { returned, durationMs: performance.now() - started };

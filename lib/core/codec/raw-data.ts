@@ -58,6 +58,11 @@ export function defineRawData(target: Record<string, unknown>, data: JsonText): 
   Object.defineProperty(target, RAW_DATA, { value: data });
 }
 
+/** An event's lazy `data` (to define on a copy of the event with `defineRawData`), or `undefined`. */
+export function rawDataOf(event: object): JsonText | undefined {
+  return (event as { [RAW_DATA]?: RawData })[RAW_DATA];
+}
+
 /** The JSON text an event's `data` came from, or `undefined` when its data is a plain value (or absent). */
 export function rawDataText(event: object): string | undefined {
   return (event as { [RAW_DATA]?: RawData })[RAW_DATA]?.text;
