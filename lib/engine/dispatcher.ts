@@ -19,6 +19,7 @@ import {
   type Ledger,
   noopTracer,
   type PendingDelivery,
+  type SpanAttributes,
   type TargetDriver,
   type TraceEntry,
   type Tracer,
@@ -460,18 +461,8 @@ export class Dispatcher {
     // No attempt is made: the span says so, with the dead letter as its event.
     let span: TraceSpan | undefined;
     if (this.#tracer.enabled) {
-      const parent = eventTraceContext(delivery.event);
-      span = this.#tracer.startSpan('deliver', {
-        kind: 'client',
-        ...(parent === undefined ? {} : { parent }),
-        attributes: {
-          ...eventSpanAttributes(delivery.event),
-          'messaging.operation.type': 'send',
-          'messaging.destination.name': delivery.target,
-          'junction.rule': delivery.rule,
-          'junction.target.id': delivery.target,
-          'junction.delivery.outcome': 'failed',
-        },
+      span = this.#deliverSpan(delivery, delivery.rule, delivery.target, {
+        'junction.delivery.outcome': 'failed',
       });
       span.setError(reason);
     }
@@ -517,7 +508,6 @@ export class Dispatcher {
   #startSpan(item: Item, rule: Rule, target: Target): TraceSpan | undefined {
     if (!this.#tracer.enabled) return undefined;
     const { delivery } = item;
-    const parent = eventTraceContext(delivery.event);
     let server: string | undefined;
     if ((target.type === 'http' || target.type === 'bus') && target.url !== undefined) {
       server = hostnames.get(target);
@@ -526,23 +516,36 @@ export class Dispatcher {
         hostnames.set(target, server);
       }
     }
+    return this.#deliverSpan(delivery, rule.name, target.id, {
+      'junction.target.type': target.type,
+      'junction.function': target.type === 'function' ? target.function : undefined,
+      'junction.target.bus': target.type === 'bus' ? target.bus : undefined,
+      'server.address': server,
+      'junction.delivery.attempt': delivery.attempts.length + 1,
+      'junction.delivery.mode': target.delivery,
+      'junction.delivery.possible_duplicate': item.possibleDuplicate || undefined,
+      'junction.redrive_of': delivery.redriveOf,
+    });
+  }
+
+  /** A `deliver` span (a client span, child of the event's `route` span) with the attributes every attempt has. */
+  #deliverSpan(
+    delivery: PendingDelivery,
+    rule: string,
+    targetId: string,
+    attributes: SpanAttributes,
+  ): TraceSpan {
+    const parent = eventTraceContext(delivery.event);
     return this.#tracer.startSpan('deliver', {
       kind: 'client',
       ...(parent === undefined ? {} : { parent }),
       attributes: {
         ...eventSpanAttributes(delivery.event),
         'messaging.operation.type': 'send',
-        'messaging.destination.name': target.id,
-        'junction.rule': rule.name,
-        'junction.target.id': target.id,
-        'junction.target.type': target.type,
-        'junction.function': target.type === 'function' ? target.function : undefined,
-        'junction.target.bus': target.type === 'bus' ? target.bus : undefined,
-        'server.address': server,
-        'junction.delivery.attempt': delivery.attempts.length + 1,
-        'junction.delivery.mode': target.delivery,
-        'junction.delivery.possible_duplicate': item.possibleDuplicate || undefined,
-        'junction.redrive_of': delivery.redriveOf,
+        'messaging.destination.name': targetId,
+        'junction.rule': rule,
+        'junction.target.id': targetId,
+        ...attributes,
       },
     });
   }
