@@ -15,6 +15,7 @@ import { request } from '../helpers/bus.ts';
 import { tempDir } from '../helpers/paths.ts';
 import { kafkaSkip, testKafka } from '../kafka/env.ts';
 import { type ChildBus, freePort, kill9, startChildBus, stopGracefully } from './support/child-bus.ts';
+import { idCountsInLog } from './support/log-ids.ts';
 
 const KILLS = 5;
 const PARTITIONS = 3;
@@ -95,15 +96,7 @@ test('a connector killed with SIGKILL at random moments takes every record into 
 
     const stores = openSqliteStores({ dataDir: join(dir.path, 'data') });
     try {
-      const inLog = new Map<string, number>();
-      for (let p = 0; p < stores.log.partitions; p++) {
-        for (let offset = 0; ; ) {
-          const records = await stores.log.read(p, offset, 1000);
-          if (records.length === 0) break;
-          for (const r of records) inLog.set(r.event.id, (inLog.get(r.event.id) ?? 0) + 1);
-          offset = (records.at(-1)?.offset ?? offset) + 1;
-        }
-      }
+      const inLog = await idCountsInLog(stores.log);
       const perPartition = Math.ceil(written / PARTITIONS);
       const expected: string[] = [];
       for (let p = 0; p < PARTITIONS; p++)

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Admin, Producer } from '@platformatic/kafka';
-import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { publishBinary, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { kafkaSkip, testKafka } from '../kafka/env.ts';
@@ -170,13 +170,7 @@ describe('source connectors through the API', { skip: kafkaSkip }, () => {
     await send(name, [{ key: 'order-2', value: '{"total":7}', headers: { kind: 'order' } }]);
     // A barrier: an event published through the bus after the record was written; once it is delivered, a connector
     // that kept reading would have had its chance to deliver the record too.
-    const barrier = await request(
-      bus.url,
-      'POST',
-      '/events',
-      { specversion: '1.0', id: 'barrier', source: '/producer', type: 't' },
-      { 'content-type': 'application/cloudevents+json' },
-    );
+    const barrier = await publishBinary(bus, { id: 'barrier', source: '/producer', type: 't' });
     assert.equal(barrier.status, 202);
     await waitFor(() => delivered().some((d) => d.id === 'barrier'), 'the barrier event', 60_000);
     assert.equal((await request(bus.url, 'GET', '/connectors/orders')).body.position['0'], 3);
@@ -208,13 +202,7 @@ describe('source connectors through the API', { skip: kafkaSkip }, () => {
     const status = (await request(bus.url, 'GET', '/connectors/nowhere')).body;
     assert.equal(typeof status.lastError.message, 'string');
     assert.ok(!status.lastError.message.includes('    at '));
-    const res = await request(
-      bus.url,
-      'POST',
-      '/events',
-      { specversion: '1.0', id: 'still-up', source: '/producer', type: 't' },
-      { 'content-type': 'application/cloudevents+json' },
-    );
+    const res = await publishBinary(bus, { id: 'still-up', source: '/producer', type: 't' });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     await waitFor(
       () => delivered().some((d) => d.id === 'still-up'),

@@ -13,6 +13,7 @@ import { fixtureFunction, request } from '../helpers/bus.ts';
 import { startHttpTarget } from '../helpers/http-target.ts';
 import { tempDir } from '../helpers/paths.ts';
 import { type ChildBus, freePort, kill9, startChildBus, stopGracefully } from './support/child-bus.ts';
+import { idCountsInLog } from './support/log-ids.ts';
 
 const KILLS = 10;
 const SOURCE = '/crash';
@@ -135,15 +136,7 @@ test('survives SIGKILL at random moments without losing or duplicating accepted 
 
     const stores = openSqliteStores({ dataDir: join(dir.path, 'data') });
     try {
-      const inLog = new Map<string, number>();
-      for (let p = 0; p < stores.log.partitions; p++) {
-        for (let offset = 0; ; ) {
-          const records = await stores.log.read(p, offset, 1000);
-          if (records.length === 0) break;
-          for (const r of records) inLog.set(r.event.id, (inLog.get(r.event.id) ?? 0) + 1);
-          offset = records[records.length - 1]!.offset + 1;
-        }
-      }
+      const inLog = await idCountsInLog(stores.log);
       for (const id of acked) assert.equal(inLog.get(id), 1, `acknowledged ${id} is in the log exactly once`);
       for (const [id, n] of inLog) assert.equal(n, 1, `${id} is in the log once`);
 
