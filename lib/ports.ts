@@ -8,6 +8,7 @@ import type { Scope } from './core/auth/scopes.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
+import type { SchemaDefinition } from './core/schema.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Clock
@@ -641,5 +642,22 @@ export interface ConnectorStore {
   /** Every connector, by name. */
   list(): Promise<ConnectorDefinition[]>;
   /** Answers whether it existed. */
+  delete(name: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Schemas (issue #16)
+
+/**
+ * The schema registry of a bus. Versions are immutable: `put` writes a schema's settings and adds the versions the
+ * store does not hold yet; a version it holds is never changed (a definition whose version N differs from the stored
+ * one keeps the stored one).
+ */
+export interface SchemaStore {
+  put(definition: SchemaDefinition): Promise<void>;
+  get(name: string): Promise<SchemaDefinition | undefined>;
+  /** Every schema, by name. */
+  list(): Promise<SchemaDefinition[]>;
+  /** Removes the schema and its versions; answers whether it existed. */
   delete(name: string): Promise<boolean>;
 }

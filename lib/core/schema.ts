@@ -753,3 +753,27 @@ export function checkCompatibility(
   }
   return out;
 }
+
+// ---- stored schemas -----------------------------------------------------------------------------------------
+
+/** One immutable version of a schema. */
+export interface SchemaVersion {
+  readonly version: number;
+  readonly dialect: Dialect;
+  /** The JSON Schema that events' `data` is checked against (an OpenAPI document's, converted). */
+  readonly schema: unknown;
+  /** `canonicalJson` of `schema`: the same schema registered again is this version. */
+  readonly fingerprint: string;
+  readonly createdAt: number;
+}
+
+/** A schema as stored and as `GET /schemas/{name}` shows it: its settings and its versions, oldest first. */
+export interface SchemaDefinition {
+  readonly name: string;
+  readonly compatibility: Compatibility;
+  readonly binding: SchemaBinding;
+  readonly enforcement: Enforcement;
+  readonly versions: readonly SchemaVersion[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
