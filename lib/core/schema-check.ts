@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { JunctionError } from './errors.ts';
-import { type Dialect, MAX_PATTERN_INPUT } from './schema.ts';
+import { analyzeRegex, type Dialect, MAX_PATTERN_BUDGET, MAX_PATTERN_INPUT } from './schema.ts';
 
 /** One value that failed its schema: where in the event, and which keyword it broke. */
 export interface Violation {
@@ -24,18 +24,28 @@ export const MAX_VIOLATIONS = 20;
 /** Checks a value: the violations, none when it is valid. */
 export type SchemaChecker = (data: unknown) => Violation[];
 
+/** What quadratic patterns may still read in the check under way (reset before each one: checks are synchronous). */
+let budget = MAX_PATTERN_BUDGET;
+
 /**
- * The regular expressions of `pattern` and `patternProperties`: a string longer than `MAX_PATTERN_INPUT` fails the
- * pattern unchecked, so that one regex never runs on more than that (`regexHazard` keeps its time polynomial of a
- * low degree in it).
+ * The regular expressions of `pattern` and `patternProperties`. A linear one (`analyzeRegex` degree 1) runs as it is;
+ * a quadratic one runs on strings of at most `MAX_PATTERN_INPUT` characters, and on at most `MAX_PATTERN_BUDGET`
+ * characters of one event together: past either, the string fails the pattern unchecked.
  */
 function boundedRegExp(
   pattern: string,
   flags: string,
 ): { test: (s: string) => boolean; toString: () => string } {
   const rx = new RegExp(pattern, flags);
+  const linear = analyzeRegex(pattern).degree <= 1;
   return {
-    test: (s: string) => s.length <= MAX_PATTERN_INPUT && rx.test(s),
+    test: linear
+      ? (s: string) => rx.test(s)
+      : (s: string) => {
+          if (s.length > MAX_PATTERN_INPUT || s.length > budget) return false;
+          budget -= s.length;
+          return rx.test(s);
+        },
     // ajv keys its compiled patterns by this text: distinct patterns must have distinct keys.
     toString: () => rx.toString(),
   };
@@ -92,6 +102,7 @@ export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema
     );
   }
   return (data) => {
+    budget = MAX_PATTERN_BUDGET;
     if (validate(data)) return [];
     return (validate.errors ?? []).slice(0, MAX_VIOLATIONS).map(violationOf);
   };

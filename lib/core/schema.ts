@@ -17,9 +17,14 @@ export const MAX_SCHEMAS = 100;
 export const MAX_VERSIONS = 100;
 /** Most items an array with `uniqueItems` may be declared to hold (`maxItems`): uniqueness is pairwise. */
 export const MAX_UNIQUE_ITEMS = 1000;
-/** Longest string a `pattern` (or `patternProperties` key) is run on; a longer one fails the pattern. */
-export const MAX_PATTERN_INPUT = 4096;
-/** Most unbounded quantifiers one regular expression of a schema may hold (each one multiplies its worst case). */
+/**
+ * Longest string a quadratic `pattern` (or `patternProperties` key; degree 2 in `analyzeRegex`) is run on; a longer
+ * one fails the pattern unchecked. Linear patterns run on strings of any length.
+ */
+export const MAX_PATTERN_INPUT = 1024;
+/** Most characters of one event that quadratic patterns are run on, together; past it they fail unchecked. */
+export const MAX_PATTERN_BUDGET = 64 * 1024;
+/** Most unbounded quantifiers one regular expression of a schema may hold, counting one for a regex without `^`. */
 export const MAX_REGEX_QUANTIFIERS = 2;
 
 export const COMPATIBILITIES = [
@@ -269,18 +274,32 @@ export function escapePointer(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** What `analyzeRegex` finds: why a regex is refused, or its worst-case degree (1: linear in its input). */
+export interface RegexAnalysis {
+  readonly hazard?: string;
+  /** Unbounded quantifiers, plus one for a regex not anchored with `^` (it is tried at every position). */
+  readonly degree: number;
+}
+
 /**
- * Why a regular expression could take more than linear time, or undefined: a backreference; a quantified group
- * that holds a quantifier or an alternation (nested or ambiguous repetition: exponential backtracking); more than
- * `MAX_REGEX_QUANTIFIERS` unbounded quantifiers (each multiplies the worst case by the input's length).
+ * How long a regular expression can take. Backtracking makes the worst case exponential when a repeated group can
+ * match the same text in several ways, and polynomial of degree k with k unbounded quantifiers (an unanchored regex
+ * is tried at every position: one more). Refused (`hazard`): a backreference; a quantifier on a group that holds an
+ * alternation or a repetition, past a small bound (`(a+)+`, `(a|ab)*`, `(a*){2,9}`, `(\d{1,16}){16}` — while
+ * `(\d{1,3}\.){3}` is fine); a degree over `MAX_REGEX_QUANTIFIERS`. Unbounded: `*`, `+`, `{n,}`, `{n,m}` with m over 16.
  */
-export function regexHazard(source: string): string | undefined {
-  if (/\\[1-9]|\\k</.test(source)) return 'it uses a backreference';
-  // Per open group: whether it holds a quantifier or an alternation.
-  const groups: Array<{ quantified: boolean; alternation: boolean }> = [];
+export function analyzeRegex(source: string): RegexAnalysis {
+  if (/\\[1-9]|\\k</.test(source)) return { hazard: 'it uses a backreference', degree: 0 };
+  interface Group {
+    /** The most repetitions of one atom inside (nested counts multiply). */
+    inner: number;
+    alternation: boolean;
+  }
+  const groups: Group[] = [];
   let unbounded = 0;
   let inClass = false;
-  let lastGroup: { quantified: boolean; alternation: boolean } | undefined;
+  let topLevelAlternation = false;
+  let lastGroup: Group | undefined;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
     if (c === '\\') {
@@ -292,60 +311,68 @@ export function regexHazard(source: string): string | undefined {
       if (c === ']') inClass = false;
       continue;
     }
-    let quantifier: 'bounded' | 'unbounded' | undefined;
+    let max: number | undefined;
     if (c === '[') {
       inClass = true;
       lastGroup = undefined;
     } else if (c === '(') {
-      groups.push({ quantified: false, alternation: false });
+      groups.push({ inner: 1, alternation: false });
       lastGroup = undefined;
     } else if (c === ')') {
       lastGroup = groups.pop();
-      if (lastGroup !== undefined) {
-        const parent = groups[groups.length - 1];
-        if (parent !== undefined) {
-          parent.quantified ||= lastGroup.quantified;
-          parent.alternation ||= lastGroup.alternation;
-        }
+      const parent = groups[groups.length - 1];
+      if (lastGroup !== undefined && parent !== undefined) {
+        parent.inner = Math.max(parent.inner, lastGroup.inner);
+        parent.alternation ||= lastGroup.alternation;
       }
       continue;
     } else if (c === '|') {
       const top = groups[groups.length - 1];
       if (top !== undefined) top.alternation = true;
+      else topLevelAlternation = true;
       lastGroup = undefined;
     } else if (c === '*' || c === '+') {
-      quantifier = 'unbounded';
+      max = Number.POSITIVE_INFINITY;
     } else if (c === '?') {
       // `?` after `(` is a group modifier, after a quantifier a lazy marker: neither repeats.
-      if (source[i - 1] !== '(' && !/[*+?}]/.test(source[i - 1] ?? '')) quantifier = 'bounded';
+      if (source[i - 1] !== '(' && !/[*+?}]/.test(source[i - 1] ?? '')) max = 1;
     } else if (c === '{') {
       const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
       if (m !== null) {
-        const max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
-        quantifier = max > 16 ? 'unbounded' : 'bounded';
+        max = m[2] === undefined ? Number(m[1]) : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
         i += m[0].length - 1;
       }
     } else lastGroup = undefined;
-    if (quantifier !== undefined) {
-      if (quantifier === 'unbounded') unbounded++;
-      if (
-        lastGroup !== undefined &&
-        (lastGroup.quantified || lastGroup.alternation) &&
-        quantifier === 'unbounded'
-      ) {
-        return lastGroup.quantified
-          ? 'it repeats a group that holds a repetition (nested quantifiers)'
-          : 'it repeats a group that holds an alternation';
+    if (max === undefined) continue;
+    if (max > 16) unbounded++;
+    let repeats = max;
+    if (lastGroup !== undefined) {
+      if (max > 16 && lastGroup.alternation) {
+        return { hazard: 'it repeats a group that holds an alternation', degree: 0 };
       }
-      const top = groups[groups.length - 1];
-      if (top !== undefined) top.quantified = true;
-      lastGroup = undefined;
+      repeats = max * lastGroup.inner;
+      if (lastGroup.inner > 1 && max > 1 && (repeats > 64 || !Number.isFinite(repeats))) {
+        return { hazard: 'it repeats a group that holds a repetition (nested quantifiers)', degree: 0 };
+      }
     }
+    const top = groups[groups.length - 1];
+    if (top !== undefined) top.inner = Math.max(top.inner, repeats);
+    lastGroup = undefined;
   }
-  if (unbounded > MAX_REGEX_QUANTIFIERS) {
-    return `it holds ${unbounded} unbounded quantifiers, more than ${MAX_REGEX_QUANTIFIERS}`;
+  const anchored = source.startsWith('^') && !topLevelAlternation;
+  const degree = unbounded + (anchored ? 0 : 1);
+  if (degree > MAX_REGEX_QUANTIFIERS) {
+    return {
+      hazard: `it holds ${unbounded} unbounded quantifiers${anchored ? '' : ' and is not anchored with ^ (which counts as one more)'}, more than ${MAX_REGEX_QUANTIFIERS}`,
+      degree,
+    };
   }
-  return undefined;
+  return { degree };
+}
+
+/** Why a regular expression is refused (`analyzeRegex`), or undefined. */
+export function regexHazard(source: string): string | undefined {
+  return analyzeRegex(source).hazard;
 }
 
 /** The formats checked at ingest (ajv-formats); others would be ignored silently, so they are refused. */
