@@ -377,7 +377,8 @@ export type TraceKind =
   | 'redriven'
   | 'replayed'
   | 'emitted'
-  | 'skipped';
+  | 'skipped'
+  | 'schema-violation';
 
 export interface TraceEntry {
   /** The event's source and id. */

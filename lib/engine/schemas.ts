@@ -5,6 +5,7 @@
  * version compiles once, when first needed.
  */
 import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { rawDataText } from '../core/codec/raw-data.ts';
 import { JunctionError, notFound } from '../core/errors.ts';
 import {
   canonicalJson,
@@ -20,13 +21,19 @@ import {
   validateSchemaRequest,
 } from '../core/schema.ts';
 import { compileSchema, type SchemaChecker, type Violation } from '../core/schema-check.ts';
-import type { Clock, SchemaStore } from '../ports.ts';
+import type { Clock, SchemaStore, TraceEntry, TraceStore } from '../ports.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface SchemasOptions {
   readonly store: SchemaStore;
   readonly metrics: Metrics;
   readonly clock: Clock;
+  /** Where an event accepted in `warn` mode gets a `schema-violation` entry. @default none */
+  readonly traces?: Pick<TraceStore, 'record'>;
+  /** Told when such a trace cannot be written. */
+  readonly onError?: (error: unknown) => void;
+  /** Most schemas and versions per schema (tests lower them). @default MAX_SCHEMAS, MAX_VERSIONS */
+  readonly limits?: { readonly schemas?: number; readonly versions?: number };
 }
 
 /** A schema as the API shows it: its settings and its versions (without their schemas). */
@@ -145,8 +152,10 @@ export class Schemas {
     const request = validateSchemaRequest(body);
     return this.#serial(async () => {
       const existing = this.#schemas.get(name);
-      if (existing === undefined && this.#schemas.size >= MAX_SCHEMAS) {
-        throw new JunctionError('Conflict', `this bus has ${MAX_SCHEMAS} schemas, the most it holds`, {
+      const maxSchemas = this.#o.limits?.schemas ?? MAX_SCHEMAS;
+      const maxVersions = this.#o.limits?.versions ?? MAX_VERSIONS;
+      if (existing === undefined && this.#schemas.size >= maxSchemas) {
+        throw new JunctionError('Conflict', `this bus has ${maxSchemas} schemas, the most it holds`, {
           field: 'name',
         });
       }
@@ -167,10 +176,10 @@ export class Schemas {
       let added: SchemaVersion[] = [];
       if (same !== undefined) version = same.version;
       else {
-        if (versions.length >= MAX_VERSIONS) {
+        if (versions.length >= maxVersions) {
           throw new JunctionError(
             'Conflict',
-            `the schema ${name} has ${MAX_VERSIONS} versions, the most it holds; delete it or register another name`,
+            `the schema ${name} has ${maxVersions} versions, the most it holds; delete it or register another name`,
             { field: 'schema' },
           );
         }
@@ -288,7 +297,8 @@ export class Schemas {
    */
   check(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
     if (this.#schemas.size === 0) return events.map(() => undefined);
-    return events.map((event) => {
+    const warned: TraceEntry[] = [];
+    const verdicts = events.map((event) => {
       const governing = this.#governing(event);
       if (governing === undefined || governing.definition.enforcement === 'off') return undefined;
       const { definition, version, wanted } = governing;
@@ -309,15 +319,31 @@ export class Schemas {
             message: 'binary data cannot be checked against a JSON schema',
           },
         ];
-      } else if (event.data === undefined) {
-        violations = [{ pointer: '/data', keyword: 'required', message: 'the event has no data' }];
-      } else violations = this.#checker(definition.name, version)(event.data);
+      } else {
+        // The producer's JSON text, parsed here: the event's own `data` accessor would also deep-freeze and keep the
+        // value (twice the cost, measured), and the router reads it only when a pattern looks into data.
+        const text = rawDataText(event);
+        const data = text === undefined ? event.data : JSON.parse(text);
+        violations =
+          data === undefined
+            ? [{ pointer: '/data', keyword: 'required', message: 'the event has no data' }]
+            : this.#checker(definition.name, version)(data);
+      }
       if (violations.length === 0) return undefined;
       this.#o.metrics.inc('junction_schema_violations_total', {
         schema: definition.name,
         enforcement: definition.enforcement,
       });
-      if (definition.enforcement === 'warn') return undefined;
+      if (definition.enforcement === 'warn') {
+        warned.push({
+          source: event.source,
+          id: event.id,
+          at: this.#o.clock.now(),
+          kind: 'schema-violation',
+          detail: { schema: definition.name, version: wanted, violations },
+        });
+        return undefined;
+      }
       const first = violations[0] as Violation;
       const listed = violations.map((v) => `${v.pointer} ${v.message} (${v.keyword})`).join('; ');
       return new JunctionError(
@@ -329,5 +355,10 @@ export class Schemas {
         },
       );
     });
+    if (warned.length > 0 && this.#o.traces !== undefined) {
+      // A trace is a record, not a promise (TraceStore): the events are accepted whether or not it is written.
+      this.#o.traces.record(warned).catch((error: unknown) => this.#o.onError?.(error));
+    }
+    return verdicts;
   }
 }

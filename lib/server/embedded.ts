@@ -301,6 +301,8 @@ async function open(
       store: new SqliteSchemaStore(busStores.database),
       metrics: junction.metrics,
       clock,
+      traces: busStores.traces,
+      onError,
     });
     await schemas.start();
     const app = createApp({

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
-import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -107,6 +107,7 @@ describe('schemas on a real bus', () => {
     assert.deepEqual(got.body.binding, { type: 'com.shop.order.created', source: '/shop' });
     const v1 = await request(bus.url, 'GET', '/schemas/orders/versions/1');
     assert.deepEqual(v1.body.schema, order);
+    assert.equal((await request(bus.url, 'GET', '/schemas/orders/versions/latest')).body.version, 2);
     assert.equal((await request(bus.url, 'GET', '/schemas/orders/versions/9')).status, 404);
     assert.equal((await request(bus.url, 'GET', '/schemas/nothing')).status, 404);
     const clash = await request(bus.url, 'PUT', '/schemas/orders-again', {
@@ -296,6 +297,18 @@ describe('schemas on a real bus', () => {
       );
     assert.equal((await send('w-1')).status, 202);
     assert.equal(await metric(bus, warned), before + 1);
+    // Traced: the event's journey says which schema it failed, and where.
+    await waitFor(
+      async () => (await traceOf(bus, 'w-1', '/shop')).some((e) => e.kind === 'schema-violation'),
+      'the schema-violation trace entry',
+      60_000,
+    );
+    const entry = (await traceOf(bus, 'w-1', '/shop')).find((e) => e.kind === 'schema-violation');
+    assert.equal(entry?.detail?.schema, 'payments');
+    assert.deepEqual(
+      entry?.detail?.violations.map((v: Loose) => `${v.pointer} ${v.keyword}`),
+      ['/data/amount required'],
+    );
     await waitFor(
       () => sink.received.some((r) => JSON.parse(r.body.toString()).id === 'w-1'),
       'the warned event delivered',
