@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
+import { cli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
@@ -448,5 +449,56 @@ describe('schemas on a real bus', () => {
       (await request(bus.url, 'GET', '/buses/other/schemas')).body.schemas.map((s: Loose) => s.name),
       ['things'],
     );
+  });
+});
+
+describe('schemas and credentials', () => {
+  let bus: TestBus;
+  const keys: Record<string, string> = {};
+
+  before(async () => {
+    bus = await startTestBus();
+    for (const [name, scope] of [
+      ['admin', 'manage'],
+      ['reader', 'read'],
+      ['producer', 'publish'],
+    ] as const) {
+      const made = await cli(['keys', 'create', name, '--scope', scope, '--data-dir', bus.dataDir, '--json']);
+      assert.equal(made.code, 0, made.err);
+      keys[name] = JSON.parse(made.out).key as string;
+    }
+  });
+  after(() => bus?.stop());
+
+  test('registering and deleting need manage; reading needs read; publishing is checked for a publish key', async () => {
+    const as = (name: string) => ({ authorization: `Bearer ${keys[name]}` });
+    const spec = { schema: { type: 'object', required: ['a'] }, binding: { type: 'k' } };
+    for (const name of ['reader', 'producer']) {
+      const refused = await request(bus.url, 'PUT', '/schemas/k', spec, as(name));
+      assert.equal(refused.status, 403, name);
+      assert.equal(refused.body.error.needs, 'manage');
+    }
+    assert.equal((await request(bus.url, 'PUT', '/schemas/k', spec)).status, 401);
+    assert.equal((await request(bus.url, 'PUT', '/schemas/k', spec, as('admin'))).status, 201);
+    assert.equal((await request(bus.url, 'GET', '/schemas/k', undefined, as('reader'))).status, 200);
+    assert.equal((await request(bus.url, 'GET', '/schemas', undefined, as('producer'))).status, 403);
+    const refused = await request(
+      bus.url,
+      'POST',
+      '/events',
+      {},
+      {
+        ...as('producer'),
+        'ce-specversion': '1.0',
+        'ce-id': 'k-1',
+        'ce-source': '/s',
+        'ce-type': 'k',
+        'content-type': 'application/json',
+      },
+    );
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'SchemaViolation');
+    assert.equal((await request(bus.url, 'DELETE', '/schemas/k', undefined, as('reader'))).status, 403);
+    assert.equal((await request(bus.url, 'DELETE', '/schemas/k', undefined, as('admin'))).status, 204);
   });
 });
