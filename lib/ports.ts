@@ -8,6 +8,7 @@ import type { Scope } from './core/auth/scopes.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
+import type { SchemaDefinition } from './core/schema.ts';
 import type { TraceContext } from './core/trace-context.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -377,7 +378,8 @@ export type TraceKind =
   | 'redriven'
   | 'replayed'
   | 'emitted'
-  | 'skipped';
+  | 'skipped'
+  | 'schema-violation';
 
 export interface TraceEntry {
   /** The event's source and id. */
@@ -720,3 +722,20 @@ export const noopTracer: Tracer = {
   flush: async () => {},
   close: async () => {},
 };
+
+// ---------------------------------------------------------------------------------------------------------
+// Schemas (issue #16)
+
+/**
+ * The schema registry of a bus. Versions are immutable: `put` writes a schema's settings and adds the versions the
+ * store does not hold yet; a version it holds is never changed (a definition whose version N differs from the stored
+ * one keeps the stored one).
+ */
+export interface SchemaStore {
+  put(definition: SchemaDefinition): Promise<void>;
+  get(name: string): Promise<SchemaDefinition | undefined>;
+  /** Every schema, by name. */
+  list(): Promise<SchemaDefinition[]>;
+  /** Removes the schema and its versions; answers whether it existed. */
+  delete(name: string): Promise<boolean>;
+}

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'InvalidRule'
   | 'InvalidFunction'
   | 'InvalidBus'
+  | 'InvalidSchema'
+  | 'SchemaViolation'
   | 'InvalidRequest'
   | 'NotFound'
   | 'Unauthorized'
@@ -17,6 +19,7 @@ export type ErrorCode =
   | 'MisdirectedRequest'
   | 'Conflict'
   | 'ReplayExists'
+  | 'IncompatibleSchema'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType'
   | 'MethodNotAllowed'
@@ -38,6 +41,8 @@ const STATUS: Record<ErrorCode, number> = {
   InvalidRule: 400,
   InvalidFunction: 400,
   InvalidBus: 400,
+  InvalidSchema: 400,
+  SchemaViolation: 400,
   InvalidRequest: 400,
   NotFound: 404,
   Unauthorized: 401,
@@ -45,6 +50,7 @@ const STATUS: Record<ErrorCode, number> = {
   MisdirectedRequest: 421,
   Conflict: 409,
   ReplayExists: 409,
+  IncompatibleSchema: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   MethodNotAllowed: 405,

@@ -21,6 +21,7 @@ import { readTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { uuidv7 } from '../core/uuid.ts';
 import type { Connectors } from '../engine/connectors.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
+import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
 import type { Extensions } from './extensions.ts';
@@ -56,6 +57,8 @@ export interface AppOptions {
   readonly extensions?: Extensions;
   /** The bus's source connectors (`/connectors`); absent, those paths answer 404. */
   readonly connectors?: Connectors;
+  /** The bus's schema registry (`/schemas`), enforced at ingest; absent, those paths answer 404. */
+  readonly schemas?: Schemas;
   /** Called with unexpected errors (500s). */
   readonly onError?: (error: unknown) => void;
 }
@@ -276,6 +279,14 @@ export function createApp(options: AppOptions): App {
   );
   const rejected = (code: string, by = 1) =>
     junction.metrics.inc('junction_events_rejected_total', { code }, by);
+  /** The quotas, then the schemas bound to the events the quotas let through: per event, undefined or the refusal. */
+  const admit = (events: readonly CloudEvent[]): Array<JunctionError | undefined> => {
+    const verdicts = junction.admit(events);
+    if (options.schemas === undefined) return verdicts;
+    const checked = options.schemas.check(events.filter((_e, i) => verdicts[i] === undefined));
+    let next = 0;
+    return verdicts.map((verdict) => verdict ?? checked[next++]);
+  };
 
   /** POST /events, counting what it refuses by error code (a bounded set). */
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
@@ -292,7 +303,7 @@ export function createApp(options: AppOptions): App {
     if (parsed.mode !== 'batch') {
       const denied = request.allowSource?.(parsed.event.source, busName);
       if (denied) throw denied;
-      const [limited] = junction.admit([parsed.event]);
+      const [limited] = admit([parsed.event]);
       if (limited) throw limited;
       const [result] = await junction.publish([parsed.event], publishOptions(request));
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
@@ -305,7 +316,7 @@ export function createApp(options: AppOptions): App {
       }
     }
     const valid = parsed.entries.flatMap((e) => (e.ok && !denied.has(e.event) ? [e.event] : []));
-    const verdicts = junction.admit(valid);
+    const verdicts = admit(valid);
     const refused = new Map(
       valid.flatMap((event, i) => (verdicts[i] ? [[event, verdicts[i]] as const] : [])),
     );
@@ -360,9 +371,10 @@ export function createApp(options: AppOptions): App {
             results.push({ errorCode: 'AccessDeniedException', errorMessage: denied.message });
             continue;
           }
-          const [limited] = junction.admit([event]);
+          const [limited] = admit([event]);
           if (limited) {
-            results.push({ errorCode: 'ThrottlingException', errorMessage: limited.message });
+            const errorCode = limited.code === 'RateLimited' ? 'ThrottlingException' : limited.code;
+            results.push({ errorCode, errorMessage: limited.message });
             continue;
           }
           results.push({ eventId: event.id });
@@ -499,6 +511,30 @@ export function createApp(options: AppOptions): App {
         if (parts.length === 3 && (third === 'pause' || third === 'resume')) {
           allow('POST');
           return json(200, third === 'pause' ? await connectors.pause(name) : await connectors.resume(name));
+        }
+        break;
+      }
+      case 'schemas': {
+        const schemas = options.schemas;
+        if (schemas === undefined) break;
+        if (parts.length === 1) {
+          allow('GET');
+          return json(200, { schemas: schemas.list() });
+        }
+        const name = second as string;
+        if (parts.length === 2) {
+          allow('GET', 'PUT', 'DELETE');
+          if (method === 'GET') return json(200, schemas.get(name));
+          if (method === 'DELETE') {
+            await schemas.delete(name);
+            return { status: 204, headers: {}, body: '' };
+          }
+          const { schema, version, created } = await schemas.put(name, readJson(request));
+          return json(created ? 201 : 200, { ...schema, version });
+        }
+        if (parts.length === 4 && third === 'versions') {
+          allow('GET');
+          return json(200, schemas.getVersion(name, parts[3] as string));
         }
         break;
       }

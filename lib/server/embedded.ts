@@ -14,6 +14,7 @@ import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
+import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
@@ -26,6 +27,7 @@ import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
+import { Schemas } from '../engine/schemas.ts';
 import { scopedTracer } from '../engine/spans.ts';
 import type { Clock, EventLog, TargetDriver, TraceEntry, Tracer, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
@@ -316,9 +318,18 @@ async function open(
     });
     await connectors.start();
     steps.push(() => connectors.close());
+    const schemas = new Schemas({
+      store: new SqliteSchemaStore(busStores.database),
+      metrics: junction.metrics,
+      clock,
+      traces: busStores.traces,
+      onError,
+    });
+    await schemas.start();
     const app = createApp({
       junction,
       connectors,
+      schemas,
       busName: name,
       busAccepts: (from, to) => buses?.accepts(from, to) ?? false,
       onError,

@@ -22,13 +22,13 @@ import { cpuSeconds } from './support/cpu.ts';
 import { NATS_SERVER_VERSION, startNats } from './support/nats.ts';
 import { type BenchTable, printTable } from './table.ts';
 
-interface Settings {
+export interface Settings {
   readonly rounds: number;
   readonly seconds: number;
 }
 
 /** One side of a comparison: how to load it once, and the server process whose CPU time counts. */
-interface Contestant {
+export interface Contestant {
   readonly name: string;
   readonly pid: () => number | undefined;
   readonly load: (prefix: string) => Promise<LoadResult>;
@@ -112,7 +112,7 @@ function ratioText(values: readonly number[]): string {
  * Loads each contestant once per round, rotating who goes first; answers each one's samples by round. A short
  * warm-up load of each comes first (connections, JIT), not counted.
  */
-async function interleave(
+export async function interleave(
   contestants: readonly Contestant[],
   settings: Settings,
   countRequests = false,
@@ -142,7 +142,11 @@ async function interleave(
  * Rows for `samples` against the first contestant (the baseline): medians and spreads of the rates, and the
  * median of the paired per-round ratios (one disturbed round moves a mean of rates, not this).
  */
-function rows(contestants: readonly Contestant[], samples: Sample[][], baseline = 0): (string | number)[][] {
+export function rows(
+  contestants: readonly Contestant[],
+  samples: Sample[][],
+  baseline = 0,
+): (string | number)[][] {
   const base = samples[baseline] as Sample[];
   return contestants.map((c, i) => {
     const mine = samples[i] as Sample[];
@@ -161,7 +165,7 @@ function rows(contestants: readonly Contestant[], samples: Sample[][], baseline 
   });
 }
 
-function pairedRatio(samples: Sample[][], i: number, baseline: number, cpu: boolean): number {
+export function pairedRatio(samples: Sample[][], i: number, baseline: number, cpu: boolean): number {
   const base = samples[baseline] as Sample[];
   return median(
     (samples[i] as Sample[]).map((s, round) =>
@@ -170,7 +174,7 @@ function pairedRatio(samples: Sample[][], i: number, baseline: number, cpu: bool
   );
 }
 
-function verdict(value: number, goal: number): string {
+export function verdict(value: number, goal: number): string {
   return `${value.toFixed(2)}× ${value >= goal ? 'met' : 'NOT met'}`;
 }
 

@@ -18,6 +18,7 @@ const BENCHES: Record<string, Bench> = {
   sqlite: async (quick) => (await import('./sqlite.ts')).benchSqlite({ quick }),
   auth: async (quick) => (await import('./auth.ts')).benchAuth({ quick }),
   ingest: async (quick) => (await import('./ingest.ts')).benchIngest({ quick }),
+  schemas: async (quick) => (await import('./schemas.ts')).benchSchemas({ quick }),
   'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
   tracing: async (quick) => (await import('./tracing.ts')).benchTracing({ quick }),
   kafka: async (quick) => {

@@ -1,0 +1,111 @@
+/**
+ * Checking events' `data` against a schema (issue #16) with ajv, a compiled JSON Schema validator: Ajv2020 for
+ * 2020-12, Ajv for draft-07, the formats of ajv-formats. Pure computation, no I/O: a schema compiles to a function
+ * once, and checking a value is linear in its size for the schemas `normalizeSchema` accepts.
+ */
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { JunctionError } from './errors.ts';
+import { analyzeRegex, type Dialect, MAX_PATTERN_BUDGET, MAX_PATTERN_INPUT } from './schema.ts';
+
+/** One value that failed its schema: where in the event, and which keyword it broke. */
+export interface Violation {
+  /** JSON pointer into the event, e.g. `/data/total`. */
+  readonly pointer: string;
+  /** The JSON Schema keyword it broke, e.g. `type`, `required`, `maxLength`. */
+  readonly keyword: string;
+  readonly message: string;
+}
+
+/** Most violations one event reports (the first ones, in the validator's order). */
+export const MAX_VIOLATIONS = 20;
+
+/** Checks a value: the violations, none when it is valid. */
+export type SchemaChecker = (data: unknown) => Violation[];
+
+/** What quadratic patterns may still read in the check under way (reset before each one: checks are synchronous). */
+let budget = MAX_PATTERN_BUDGET;
+
+/**
+ * The regular expressions of `pattern` and `patternProperties`. A linear one (`analyzeRegex` degree 1) runs as it is;
+ * a quadratic one runs on strings of at most `MAX_PATTERN_INPUT` characters, and on at most `MAX_PATTERN_BUDGET`
+ * characters of one event together: past either, the string fails the pattern unchecked.
+ */
+function boundedRegExp(
+  pattern: string,
+  flags: string,
+): { test: (s: string) => boolean; toString: () => string } {
+  const rx = new RegExp(pattern, flags);
+  const linear = analyzeRegex(pattern).degree <= 1;
+  return {
+    test: linear
+      ? (s: string) => rx.test(s)
+      : (s: string) => {
+          if (s.length > MAX_PATTERN_INPUT || s.length > budget) return false;
+          budget -= s.length;
+          return rx.test(s);
+        },
+    // ajv keys its compiled patterns by this text: distinct patterns must have distinct keys.
+    toString: () => rx.toString(),
+  };
+}
+boundedRegExp.code = 'boundedRegExp';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, options: { mode: 'fast' | 'full' }) => Ajv;
+
+const OPTIONS: Options = {
+  allErrors: true,
+  // Annotations such as x-* and OpenAPI's `example` are not errors; unknown formats are refused by normalizeSchema.
+  strict: false,
+  validateFormats: true,
+  code: { regExp: boundedRegExp },
+  // Nothing is fetched: a reference outside the schema is refused before compiling.
+  loadSchema: undefined,
+};
+
+function newAjv(dialect: Dialect): Ajv {
+  const ajv = dialect === '2020-12' ? new Ajv2020(OPTIONS) : new Ajv(OPTIONS);
+  // Fast mode checks a format's shape (a date-time's digits, an email's parts), not whether February 30 exists: the
+  // full mode's checks cost more than the rest of a 20-property schema together (measured, test/bench/schemas.ts).
+  addFormats(ajv, { mode: 'fast' });
+  return ajv;
+}
+
+function violationOf(error: ErrorObject): Violation {
+  let pointer = `/data${error.instancePath}`;
+  if (error.keyword === 'required' && typeof error.params.missingProperty === 'string') {
+    pointer = `${pointer}/${error.params.missingProperty.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  } else if (
+    error.keyword === 'additionalProperties' &&
+    typeof error.params.additionalProperty === 'string'
+  ) {
+    pointer = `${pointer}/${error.params.additionalProperty.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  }
+  return { pointer, keyword: error.keyword, message: error.message ?? error.keyword };
+}
+
+/**
+ * Compiles a normalized schema (`normalizeSchema`'s) into a checker. Throws `InvalidSchema` when ajv cannot compile
+ * it (an unknown `$ref`, a keyword of the wrong shape), with ajv's reason.
+ */
+export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema'): SchemaChecker {
+  let validate: ValidateFunction;
+  try {
+    // A fresh instance per schema: `$id`s of different schemas (or versions) never clash.
+    validate = newAjv(dialect).compile(schema as object | boolean);
+  } catch (error) {
+    throw new JunctionError(
+      'InvalidSchema',
+      `${field}: not a valid JSON Schema: ${(error as Error).message}`,
+      {
+        field,
+      },
+    );
+  }
+  return (data) => {
+    budget = MAX_PATTERN_BUDGET;
+    if (validate(data)) return [];
+    return (validate.errors ?? []).slice(0, MAX_VIOLATIONS).map(violationOf);
+  };
+}
