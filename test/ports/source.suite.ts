@@ -103,6 +103,31 @@ export function sourceSuite(name: string, harness: SourceHarness): void {
       }
     });
 
+    test('a source closed while it starts lets go: it reads nothing, and the next source on its place reads all', async () => {
+      // A connector paused or deleted right after it was (re)started: its source is closed during `start`.
+      const fixture = await harness.fixture();
+      try {
+        const early = collector();
+        const first = fixture.open();
+        const starting = first.start(early.context).then(
+          () => 'started',
+          () => 'refused',
+        );
+        await first.close();
+        await starting;
+        await fixture.write([1, 2, 3]);
+        const late = collector();
+        const second = fixture.open();
+        await second.start(late.context);
+        await waitFor(() => late.events.length >= 3, 'late.events.length >= 3', 60_000);
+        await second.close();
+        assert.deepEqual(ns(late.events), [1, 2, 3]);
+        assert.deepEqual(early.events, [], 'the closed source read nothing');
+      } finally {
+        await fixture.cleanup();
+      }
+    });
+
     test('a new source goes on after the committed position, and reads the same record to the same id', async () => {
       const fixture = await harness.fixture();
       try {

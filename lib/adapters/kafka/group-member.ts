@@ -72,6 +72,8 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
   #joining = false;
   #inactiveTicks = 0;
   #watchdog: NodeJS.Timeout | undefined;
+  /** `start` while it runs: `close` waits for it, so that a member closed while joining does not go on consuming. */
+  #starting: Promise<void> | undefined;
 
   constructor(options: ResolvedKafkaOptions, member: GroupMemberOptions<R>) {
     this.#options = options;
@@ -92,6 +94,16 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
 
   /** Joins the group (resolves once this member has its assignment) and starts consuming. */
   async start(): Promise<void> {
+    if (this.#closed) throw new Error(`consumer group ${this.#member.group}: the member is closed`);
+    this.#starting = this.#start();
+    try {
+      await this.#starting;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  async #start(): Promise<void> {
     this.#consumer.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => {
       void this.#assigned(payload.assignments ?? []).catch((error: unknown) => {
         this.#options.onWarning(`consumer group ${this.#member.group}: taking the assignment failed`, error);
@@ -103,6 +115,8 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
     });
     this.#consumer.topics.track(this.#options.topic);
     await this.#consumer.joinGroup({});
+    // Closed while joining: `close` is waiting for this start to end, and then lets go of the consumer.
+    if (this.#closed) return;
     this.#watchdog = setInterval(() => this.#rejoinIfLost(), WATCHDOG_MS);
     this.#watchdog.unref();
     this.#loop = this.#run();
@@ -111,6 +125,7 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#starting?.catch(() => undefined);
     clearInterval(this.#watchdog);
     this.#paused = true;
     this.#wakeUp();

@@ -90,12 +90,14 @@ function recordDecoder(spec: KafkaConnectorSpec) {
 export class KafkaSource implements Source {
   readonly #options: KafkaSourceOptions;
   #member: GroupMember<Decoded> | undefined;
+  #closed = false;
 
   constructor(options: KafkaSourceOptions) {
     this.#options = options;
   }
 
   async start(context: SourceContext): Promise<void> {
+    if (this.#closed) throw new Error('the connector is closed');
     const { spec, connection } = this.#options;
     const bootstrap = spec.brokers ?? connection?.bootstrap;
     if (bootstrap === undefined)
@@ -125,13 +127,15 @@ export class KafkaSource implements Source {
         await context.handle({ events, invalid });
       },
     });
+    // Kept before it has joined, so that a close during the join closes it (else it would go on consuming).
+    this.#member = member;
     try {
       await member.start();
     } catch (error) {
+      if (this.#member === member) this.#member = undefined;
       await member.close().catch(() => undefined);
       throw error;
     }
-    this.#member = member;
   }
 
   async status(): Promise<SourceStatus> {
@@ -153,6 +157,7 @@ export class KafkaSource implements Source {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const member = this.#member;
     this.#member = undefined;
     await member?.close();

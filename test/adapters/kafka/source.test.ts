@@ -161,6 +161,24 @@ describe('Kafka topic source', { skip: kafkaSkip }, () => {
     }
   });
 
+  test('closed while it joins, a source leaves its consumer group (it does not go on consuming)', async () => {
+    const name = await topic();
+    const group = `g-${randomUUID()}`;
+    const reader = source(name, group);
+    try {
+      const starting = reader.start({ handle: async () => {}, onWarning: () => {} }).catch(() => undefined);
+      await reader.close();
+      await starting;
+      const members = async () =>
+        (await admin.describeGroups({ groups: [group] })).get(group)?.members.size ?? 0;
+      // Before the fix the member joined after close() and stayed in the group, heartbeating, for good.
+      await waitFor(async () => (await members()) === 0, 'the group without members', 60_000);
+      await assert.rejects(reader.start({ handle: async () => {}, onWarning: () => {} }), /closed/);
+    } finally {
+      await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
+    }
+  });
+
   test('a source on brokers that do not answer fails to start', async () => {
     const reader = new KafkaSource({
       spec: validateConnectorSpec({
