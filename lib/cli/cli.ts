@@ -155,6 +155,9 @@ const FLAGS = {
   'dedup-window': { type: 'string' },
   'accept-from': { type: 'string', multiple: true },
   force: { type: 'boolean' },
+  compatibility: { type: 'string' },
+  enforcement: { type: 'string' },
+  dataschema: { type: 'string' },
   ...AUTH_FLAGS,
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
@@ -1792,7 +1795,154 @@ const COMMANDS: readonly Command[] = [
       return EXIT.ok;
     },
   },
+  {
+    name: 'schemas list',
+    summary: 'the schemas of the bus: binding, enforcement, compatibility, latest version',
+    async run(ctx) {
+      const body = (await call(ctx, 'GET', '/schemas')) as { schemas: SchemaView[] };
+      print(ctx, body, () =>
+        body.schemas.length === 0
+          ? 'no schemas yet — register one with: junction schemas put NAME schema.json --type TYPE'
+          : table([
+              ['NAME', 'LATEST', 'BINDING', 'ENFORCEMENT', 'COMPATIBILITY'],
+              ...body.schemas.map((s) => [
+                s.name,
+                String(s.latest),
+                describeBinding(s.binding),
+                s.enforcement,
+                s.compatibility,
+              ]),
+            ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas put',
+    args: ['NAME', 'FILE'],
+    synopsis: '[--type T [--source PREFIX] | --dataschema URI] [--compatibility C] [--enforcement E]',
+    summary:
+      'register a version of the schema NAME: FILE (inline, a file, or -) is a JSON Schema (or an EventBridge OpenAPI export) with the flags, or a whole request {"schema", "binding", …}; see docs/schemas.md',
+    flags: {
+      type: ['TYPE', 'bind the schema to events of this type'],
+      source: ['PREFIX', 'narrow the binding to sources starting with PREFIX (with --type)'],
+      dataschema: ['URI', 'bind the schema to events whose dataschema is URI (instead of --type)'],
+      compatibility: ['C', 'NONE, BACKWARD (the default), FORWARD, FULL, or a _TRANSITIVE form'],
+      enforcement: ['E', 'off, warn or reject (the default): what ingest does with an event that fails it'],
+    },
+    fields: {
+      'binding.type': '--type',
+      'binding.source': '--source',
+      'binding.dataschema': '--dataschema',
+      compatibility: '--compatibility',
+      enforcement: '--enforcement',
+    },
+    examples: [
+      'junction schemas put invoices invoice.schema.json --type com.shop.invoice.issued --enforcement warn',
+      'junction schemas put invoices request.json',
+    ],
+    conflict:
+      'see docs/schemas.md for what each compatibility mode allows, or register it under another name',
+    async run(ctx, [name, file]) {
+      const document = await jsonInput(ctx, file!, 'FILE', true);
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      const dataschema = str(ctx, 'dataschema');
+      const compatibility = str(ctx, 'compatibility');
+      const enforcement = str(ctx, 'enforcement');
+      const flagged = [type, source, dataschema, compatibility, enforcement].some((v) => v !== undefined);
+      if (source !== undefined && type === undefined)
+        throw new UsageError('--source narrows a --type binding: give --type too', '--source');
+      if (dataschema !== undefined && type !== undefined)
+        throw new UsageError('bind by --type or by --dataschema, not both', '--dataschema');
+      const isRequest =
+        typeof document === 'object' && document !== null && !Array.isArray(document) && 'schema' in document;
+      if (isRequest && flagged)
+        throw new UsageError(
+          'FILE is a whole request (it has a "schema" member): put the binding and settings in it, or give FILE as the bare schema with the flags',
+          'FILE',
+        );
+      const request = isRequest
+        ? document
+        : {
+            schema: document,
+            ...(type === undefined ? {} : { binding: { type, ...(source === undefined ? {} : { source }) } }),
+            ...(dataschema === undefined ? {} : { binding: { dataschema } }),
+            ...(compatibility === undefined ? {} : { compatibility }),
+            ...(enforcement === undefined ? {} : { enforcement }),
+          };
+      const answer = await callWithStatus(ctx, 'PUT', `/schemas/${seg(name!)}`, { json: request });
+      const saved = answer.body as SchemaView & { version: number };
+      const how = `${describeBinding(saved.binding)}, enforcement ${saved.enforcement}`;
+      print(ctx, saved, () =>
+        answer.status === 201
+          ? `schema ${name} version ${saved.version} registered (${how})`
+          : `schema ${name} unchanged: it is version ${saved.version} (${how})`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas get',
+    args: ['NAME'],
+    summary: 'one schema: its binding, settings and versions',
+    notFound: 'list them with `junction schemas list`',
+    async run(ctx, [name]) {
+      const s = (await call(ctx, 'GET', `/schemas/${seg(name!)}`)) as SchemaView;
+      print(ctx, s, () =>
+        table([
+          ['name', s.name],
+          ['binding', describeBinding(s.binding)],
+          ['enforcement', s.enforcement],
+          ['compatibility', s.compatibility],
+          ['latest', String(s.latest)],
+          ...s.versions.map((v) => [`version ${v.version}`, `registered ${time(v.createdAt)}`]),
+        ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas version',
+    args: ['NAME', 'V'],
+    summary: 'print version V of the schema NAME as JSON (--json prints it with its version and dialect)',
+    notFound: 'list its versions with `junction schemas get NAME`',
+    async run(ctx, [name, v]) {
+      if (!/^[1-9]\d{0,5}$/.test(v!))
+        throw new UsageError(`V must be a version number, got ${JSON.stringify(v)}`, 'V');
+      const body = (await call(ctx, 'GET', `/schemas/${seg(name!)}/versions/${v}`)) as { schema: unknown };
+      print(ctx, body, () => JSON.stringify(body.schema, null, 2));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas delete',
+    args: ['NAME'],
+    summary:
+      'remove a schema and all its versions: its events are no longer checked (--json prints {"deleted": NAME})',
+    notFound: 'list them with `junction schemas list`',
+    async run(ctx, [name]) {
+      await call(ctx, 'DELETE', `/schemas/${seg(name!)}`);
+      print(ctx, { deleted: name }, () => `deleted schema ${name}`);
+      return EXIT.ok;
+    },
+  },
 ];
+
+/** What the CLI reads of `GET /schemas/{name}`. */
+interface SchemaView {
+  name: string;
+  binding: { type?: string; source?: string; dataschema?: string };
+  enforcement: string;
+  compatibility: string;
+  latest: number;
+  versions: Array<{ version: number; createdAt: unknown }>;
+}
+
+function describeBinding(binding: SchemaView['binding']): string {
+  if (binding.dataschema !== undefined) return `dataschema ${binding.dataschema}`;
+  return `type ${binding.type ?? '?'}${binding.source === undefined ? '' : ` from ${binding.source}*`}`;
+}
 
 /** What the CLI reads of `GET /connectors/{name}`. */
 interface ConnectorView {
