@@ -633,7 +633,8 @@ const MAX_SCANNED = 10_000;
 
 /**
  * Every bus an EventBridge API body names, wherever it names it: `EventBusName` members (PutEvents entries too),
- * `Name` of the event-bus operations, and event-bus and rule ARNs (`rule/<bus>/<name>`) in any string. What the
+ * `Name` of the event-bus operations, `ArchiveName` of the archive operations and archive ARNs (a bus's one archive
+ * is named as the bus), and event-bus and rule ARNs (`rule/<bus>/<name>`) in any string. What the
  * auth layer checks the caller against, so that no parameter reaches a bus the credential does not cover. A body
  * past `MAX_SCANNED` strings answers undefined (refuse it). One exception: the event-bus ARN a PutTargets target
  * forwards to (`Targets[i].Arn`) is not counted — forwarding neither reads nor changes that bus, and the call itself
@@ -643,6 +644,7 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
   const found = new Set<string>();
   let seen = 0;
   const busOperation = /^(Create|Delete|Describe|Update)EventBus$/.test(operation);
+  const archiveOperation = /^(Create|Delete|Describe|Update)Archive$/.test(operation);
   /** Where the value is: PutTargets' `Targets` array, one of its targets, or a member of one. */
   type Where = 'targets' | 'target' | 'member' | undefined;
   const visit = (value: unknown, key: string | undefined, depth: number, where?: Where): boolean => {
@@ -651,6 +653,8 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
       if (where === 'member' && key === 'Arn' && eventsResource(value, 'event-bus') !== undefined) {
         return true; // a target's destination: PutTargets checks it itself
       }
+      // A bus's one archive is named as the bus: an archive's name or ARN names its bus.
+      if (archiveOperation && depth === 1 && key === 'ArchiveName' && value !== '') found.add(value);
       if (key === 'EventBusName' || (busOperation && depth === 1 && key === 'Name')) {
         const name = busNameOf(value);
         if (name !== undefined) found.add(name);
@@ -659,6 +663,8 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
       if (value.startsWith('arn:')) {
         const bus = eventsResource(value, 'event-bus');
         if (bus !== undefined) found.add(bus);
+        const archive = eventsResource(value, 'archive');
+        if (archive !== undefined && archive !== '') found.add(archive);
         const rule = eventsResource(value, 'rule');
         if (rule?.includes('/')) found.add(rule.slice(0, rule.indexOf('/')));
       }
@@ -692,14 +698,18 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
  * The buses an EventBridge API request reaches (`X-Amz-Target` operation, raw body text), and its parsed body when a
  * bus other than the default may be named. One function for the auth layer (which checks the caller on each of
  * them) and the buses app (which routes by them), so that the two cannot disagree. A body that names no bus (none
- * of `EventBusName`, `"Name"` or an escape in its text: a key cannot be spelled without its letters or an escape)
+ * of `EventBusName`, `"Name"`, `"ArchiveName"`, an ARN or an escape in its text: a key cannot be spelled without its
+ * letters or an escape)
  * reaches the default bus and is not parsed here. `buses` is undefined for a body too large to scan (refuse it).
  */
 export function amzBuses(
   operation: string,
   text: string,
 ): { buses: Set<string> | undefined; body?: unknown } {
-  if (operation === 'TestEventPattern' || !/EventBusName|"Name"|\\|event-bus|:rule\//.test(text)) {
+  if (
+    operation === 'TestEventPattern' ||
+    !/EventBusName|"Name"|"ArchiveName"|\\|event-bus|:rule\/|:archive\//.test(text)
+  ) {
     return { buses: new Set([DEFAULT_BUS_NAME]) };
   }
   let body: unknown;

@@ -9,7 +9,14 @@ import type { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { type BusSpec, DEFAULT_BUS, MAX_BUSES, validateBusName, validateBusSpec } from '../core/bus.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import { awsErrorBody } from '../core/eventbridge.ts';
-import { amzBuses, busArn, busNameOf, DEFAULT_ARN_CONTEXT } from '../core/eventbridge-api.ts';
+import {
+  amzBuses,
+  archiveNameOfArn,
+  busArn,
+  busNameOf,
+  DEFAULT_ARN_CONTEXT,
+  page,
+} from '../core/eventbridge-api.ts';
 import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
 import type { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
@@ -170,7 +177,11 @@ export class BusHost {
    * Creates a bus, or changes one (its engine restarts on the new settings: deliveries in flight go back to its
    * ledger and run again).
    */
-  put(name: string, body: unknown): Promise<{ bus: BusView; created: boolean }> {
+  put(
+    name: string,
+    body: unknown,
+    options: { merge?: boolean } = {},
+  ): Promise<{ bus: BusView; created: boolean }> {
     validateBusName(name);
     if (name === DEFAULT_BUS) {
       throw new JunctionError(
@@ -181,7 +192,12 @@ export class BusHost {
     }
     return this.#locked(name, async () => {
       const previous = this.#o.registry.get(name);
-      const spec = validateBusSpec(name, body, this.#o.clock.now(), previous);
+      // `merge` (EventBridge's UpdateEventBus): the settings not in the body stay as they are.
+      const merged =
+        options.merge === true && previous !== undefined && typeof body === 'object' && body !== null
+          ? { ...settingsOf(previous), ...body }
+          : body;
+      const spec = validateBusSpec(name, merged, this.#o.clock.now(), previous);
       const max = this.#o.maxBuses ?? MAX_BUSES;
       if (previous === undefined && this.#o.registry.list().length + 1 >= max) {
         throw new JunctionError(
@@ -291,6 +307,12 @@ function decodeSegments(path: string): string[] {
 const decoder = new TextDecoder();
 
 /** Whether a request may reach `bus` with `need` (set by the auth layer; absent on an open bus: yes). */
+/** The settings of a stored bus, as a `PUT /buses/{name}` body. */
+function settingsOf(spec: BusSpec): Record<string, unknown> {
+  const { name: _name, createdAt: _createdAt, ...settings } = spec;
+  return settings;
+}
+
 function mayRead(request: ApiRequest, bus: string): boolean {
   return request.may === undefined || request.may('read', bus);
 }
@@ -396,7 +418,11 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
   let body = routed.body;
   if (body === undefined) {
     // Nothing names a bus: the default bus answers, but for the event-bus operations, which are answered here.
-    if (!/^(Create|Delete|Describe|List)EventBus(es)?$/.test(operation)) return host.defaultBus.app(request);
+    if (
+      !/^(Create|Delete|Describe|List|Update)EventBus(es)?$/.test(operation) &&
+      !ACROSS_BUSES.has(operation)
+    )
+      return host.defaultBus.app(request);
     try {
       body = text.trim() === '' ? {} : JSON.parse(text);
     } catch {
@@ -472,15 +498,147 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
         }));
       return json(200, { EventBuses: listed }, awsJson);
     }
+    case 'UpdateEventBus': {
+      const name = busNameOf(p.Name) ?? DEFAULT_BUS;
+      if (!host.exists(name))
+        return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
+      for (const field of ['KmsKeyIdentifier', 'DeadLetterConfig'] as const) {
+        if (p[field] !== undefined)
+          return fail(
+            400,
+            'ValidationException',
+            `${field} is not supported: Junction keeps a bus's data itself`,
+          );
+      }
+      if (p.Description !== undefined && typeof p.Description !== 'string')
+        return fail(400, 'ValidationException', 'Description must be a string');
+      try {
+        const { bus } = await host.put(
+          name,
+          p.Description === undefined ? {} : { description: p.Description },
+          { merge: true },
+        );
+        return json(
+          200,
+          {
+            Name: bus.name,
+            Arn: bus.arn,
+            ...(bus.description === undefined ? {} : { Description: bus.description }),
+          },
+          awsJson,
+        );
+      } catch (error) {
+        const e = toJunctionError(error);
+        if (e.status >= 500) throw e;
+        return fail(400, 'ValidationException', e.message);
+      }
+    }
     case 'PutEvents':
       return putEvents(host, request, p, fail);
   }
-  // A replay names its bus as its destination.
+  // A replay names its bus as its destination; an archive (named as its bus) or a bus ARN name theirs.
   const destination = operation === 'StartReplay' ? (p.Destination as { Arn?: unknown } | null) : undefined;
-  const name = busNameOf(p.EventBusName) ?? busNameOf(destination?.Arn) ?? DEFAULT_BUS;
+  const named = busNameOf(p.EventBusName) ?? busNameOf(destination?.Arn) ?? archiveBusOf(operation, p);
+  if (named === undefined && ACROSS_BUSES.has(operation))
+    return acrossBuses(host, request, operation, p, awsJson);
+  const name = named ?? DEFAULT_BUS;
   const bus = await host.get(name);
-  if (bus === undefined) return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
+  if (bus === undefined) {
+    if (/^(Describe|Update|Delete)Archive$/.test(operation) || operation === 'ListReplays')
+      return fail(400, 'ResourceNotFoundException', `Archive ${name} does not exist.`);
+    return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
+  }
   return bus.app(request);
+}
+
+/**
+ * The operations that may concern every bus when the call names none: the lists merge what each bus the caller may
+ * read answers, and a replay (named only by its name) is looked for on each such bus, the default first.
+ */
+const ACROSS_BUSES = new Set(['ListArchives', 'ListReplays', 'DescribeReplay', 'CancelReplay']);
+
+/**
+ * The bus an archive operation names: a bus's one archive is named as the bus (`default` for the default bus), so
+ * `ArchiveName` and an archive ARN name the bus; `EventSourceArn` is a bus ARN for CreateArchive and ListArchives.
+ */
+function archiveBusOf(operation: string, p: Record<string, unknown>): string | undefined {
+  if (operation === 'CreateArchive' || operation === 'ListArchives') return busNameOf(p.EventSourceArn);
+  if (
+    /^(Describe|Update|Delete)Archive$/.test(operation) &&
+    typeof p.ArchiveName === 'string' &&
+    p.ArchiveName !== ''
+  )
+    return p.ArchiveName;
+  if (typeof p.EventSourceArn === 'string') return archiveNameOfArn(p.EventSourceArn);
+  return undefined;
+}
+
+async function acrossBuses(
+  host: BusHost,
+  request: ApiRequest,
+  operation: string,
+  p: Record<string, unknown>,
+  awsJson: Record<string, string>,
+): Promise<ApiResponse> {
+  const names = [
+    DEFAULT_BUS,
+    ...host
+      .list()
+      .map((b) => b.name)
+      .filter((n) => n !== DEFAULT_BUS),
+  ].filter((n) => mayRead(request, n));
+  const answerOf = (answer: ApiResponse) =>
+    JSON.parse(typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body)) as Record<
+      string,
+      unknown
+    >;
+  if (operation === 'DescribeReplay' || operation === 'CancelReplay') {
+    let first: ApiResponse | undefined;
+    for (const name of names) {
+      const bus = await host.get(name);
+      if (bus === undefined) continue;
+      const answer = await bus.app(request);
+      first ??= answer;
+      if (answer.status === 200) return answer;
+      const code = String((answerOf(answer) as { __type?: unknown }).__type ?? '');
+      if (!code.endsWith('ResourceNotFoundException')) return answer;
+    }
+    return (
+      first ??
+      json(
+        400,
+        awsErrorBody('ResourceNotFoundException', `Replay ${String(p.ReplayName)} does not exist.`),
+        awsJson,
+      )
+    );
+  }
+  // The lists: each bus answers all it has (no paging), and the merged list is paged here.
+  const { Limit: _limit, NextToken: _token, ...filters } = p;
+  const sub = { ...request, body: new TextEncoder().encode(JSON.stringify({ ...filters, Limit: 100 })) };
+  const member = operation === 'ListArchives' ? 'Archives' : 'Replays';
+  const all: Array<Record<string, unknown>> = [];
+  for (const name of names) {
+    const bus = await host.get(name);
+    if (bus === undefined) continue;
+    const answer = await bus.app(sub);
+    if (answer.status !== 200) return answer;
+    all.push(...((answerOf(answer)[member] as Array<Record<string, unknown>> | undefined) ?? []));
+  }
+  const key = (item: Record<string, unknown>) =>
+    operation === 'ListArchives'
+      ? String(item.ArchiveName)
+      : `${String(item.ReplayName)}\u0000${String(item.EventSourceArn)}`;
+  try {
+    const { items, nextToken } = page(all, key, p);
+    return json(
+      200,
+      { [member]: items, ...(nextToken === undefined ? {} : { NextToken: nextToken }) },
+      awsJson,
+    );
+  } catch (error) {
+    const e = toJunctionError(error);
+    return json(400, awsErrorBody('ValidationException', e.message), awsJson);
+  }
 }
 
 async function putEvents(

@@ -13,13 +13,13 @@ import {
   awsCodeOf,
   awsError,
   busArn,
+  busNameOf,
   checkBus,
   DEFAULT_ARN_CONTEXT,
   DEFAULT_BUS_NAME,
   describeRule,
   describeTarget,
   epochSeconds,
-  isDefaultBus,
   isObject,
   LOG_ARCHIVE_NAME,
   MAX_TARGETS_PER_CALL,
@@ -97,6 +97,8 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
   const { junction, extensions } = options;
   const busName = options.busName ?? DEFAULT_BUS_NAME;
   const ctx: ArnContext = { ...DEFAULT_ARN_CONTEXT, ...options.arn };
+  /** A bus's one archive, its retained log, is named as the bus (`default` for the default bus). */
+  const archiveName = busName === DEFAULT_BUS_NAME ? LOG_ARCHIVE_NAME : busName;
   const locks = new Map<string, Promise<unknown>>();
 
   /** Runs read-modify-write steps on one rule one at a time (in this process). */
@@ -163,10 +165,10 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       if (required) throw awsError('ValidationException', 'EventSourceArn is required', 'EventSourceArn');
       return;
     }
-    if (typeof source !== 'string' || !isDefaultBus(source)) {
+    if (typeof source !== 'string' || busNameOf(source) !== busName) {
       throw awsError(
         'ResourceNotFoundException',
-        `Event bus ${String(source)} does not exist. This bus serves only the "default" event bus.`,
+        `Event bus ${String(source)} does not exist.`,
         'EventSourceArn',
       );
     }
@@ -174,9 +176,9 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
 
   function archive(): Params {
     return {
-      ArchiveArn: archiveArn(ctx),
-      ArchiveName: LOG_ARCHIVE_NAME,
-      EventSourceArn: busArn(ctx),
+      ArchiveArn: archiveArn(ctx, archiveName),
+      ArchiveName: archiveName,
+      EventSourceArn: busArn(ctx, busName),
       Description: "the bus's retained log: every event, kept as long as the log keeps it",
       State: 'ENABLED',
       RetentionDays: Math.max(1, Math.ceil(junction.retentionMs / 86_400_000)),
@@ -189,7 +191,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       ReplayArn: replayArn(ctx, s.name),
       State: replayState(s.state),
       ...(s.error === undefined ? {} : { StateReason: s.error }),
-      EventSourceArn: archiveArn(ctx),
+      EventSourceArn: archiveArn(ctx, archiveName),
       Destination: {
         Arn: busArn(ctx, busName),
         ...(s.rule === undefined ? {} : { FilterArns: [ruleArn(ctx, s.rule, busName)] }),
@@ -422,7 +424,7 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
     async CreateArchive(p) {
       const name = requiredName(p, 'ArchiveName');
       checkArchiveSource(p, true);
-      if (name === LOG_ARCHIVE_NAME) {
+      if (name === archiveName) {
         throw awsError(
           'ResourceAlreadyExistsException',
           `Archive ${name} already exists: it is the bus's retained log`,
@@ -431,14 +433,14 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       }
       throw awsError(
         'LimitExceededException',
-        `Junction keeps one archive per bus, its retained log, named "${LOG_ARCHIVE_NAME}" (${archiveArn(ctx)}); replay from it with StartReplay`,
+        `Junction keeps one archive per bus, its retained log, named as the bus: "${archiveName}" (${archiveArn(ctx, archiveName)}); replay from it with StartReplay`,
         'ArchiveName',
       );
     },
 
     async DescribeArchive(p) {
       const name = requiredName(p, 'ArchiveName');
-      if (name !== LOG_ARCHIVE_NAME) {
+      if (name !== archiveName) {
         throw awsError('ResourceNotFoundException', `Archive ${name} does not exist.`, 'ArchiveName');
       }
       return archive();
@@ -449,8 +451,8 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       const source = p.EventSourceArn;
       const state = p.State;
       const shown =
-        LOG_ARCHIVE_NAME.startsWith(prefix) &&
-        (source === undefined || source === null || (typeof source === 'string' && isDefaultBus(source))) &&
+        archiveName.startsWith(prefix) &&
+        (source === undefined || source === null || busNameOf(source) === busName) &&
         (state === undefined || state === null || state === 'ENABLED');
       const { items, nextToken } = page(shown ? [archive()] : [], (a) => a.ArchiveName as string, p);
       return {
@@ -471,10 +473,10 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
       }
       optionalString(p, 'Description', 512);
       const source = p.EventSourceArn;
-      if (typeof source !== 'string' || archiveNameOfArn(source) !== LOG_ARCHIVE_NAME) {
+      if (typeof source !== 'string' || archiveNameOfArn(source) !== archiveName) {
         throw awsError(
           'ResourceNotFoundException',
-          `Archive ${String(source)} does not exist; the bus's one archive is ${archiveArn(ctx)}`,
+          `Archive ${String(source)} does not exist; the bus's one archive is ${archiveArn(ctx, archiveName)}`,
           'EventSourceArn',
         );
       }
@@ -539,7 +541,9 @@ export function createEventBridgeApi(options: EventBridgeApiOptions): EventBridg
         (s) =>
           s.name.startsWith(prefix) &&
           (state === undefined || replayState(s.state) === state) &&
-          (source === undefined || source === null || source === archiveArn(ctx)),
+          (source === undefined ||
+            source === null ||
+            (typeof source === 'string' && archiveNameOfArn(source) === archiveName)),
       );
       const { items, nextToken } = page(shown, (s) => s.name, p);
       return {

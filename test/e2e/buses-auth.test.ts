@@ -218,6 +218,24 @@ describe('bus isolation under authentication', () => {
       ['DescribeEventBus', { Name: 'b' }],
       ['DeleteEventBus', { Name: 'b' }],
       ['CreateEventBus', { Name: 'c' }],
+      ['UpdateEventBus', { Name: 'b', Description: 'x' }],
+      // A bus's archive is named as the bus: its name or ARN reaches the bus.
+      ['DescribeArchive', { ArchiveName: 'b' }],
+      ['ListReplays', { EventSourceArn: 'arn:aws:events:us-east-1:1:archive/b' }],
+      ['ListArchives', { EventSourceArn: 'arn:aws:events:us-east-1:1:event-bus/b' }],
+      [
+        'StartReplay',
+        {
+          ReplayName: 'x',
+          EventSourceArn: 'arn:aws:events:us-east-1:1:archive/b',
+          EventStartTime: 1,
+          EventEndTime: 2,
+          Destination: { Arn: 'arn:aws:events:us-east-1:1:event-bus/a' },
+        },
+      ],
+      // Named by nothing but their name, replays are looked for across buses: that needs the default bus.
+      ['DescribeReplay', { ReplayName: 'x' }],
+      ['ListReplays', {}],
     ];
     for (const [op, body] of calls) {
       const answer = await request(bus.url, 'POST', '/', JSON.stringify(body), amz(key, op));
@@ -233,6 +251,15 @@ describe('bus isolation under authentication', () => {
       ['a'],
     );
     // The same kind of call on A works.
+    const archiveOfA = await request(
+      bus.url,
+      'POST',
+      '/',
+      '{"ArchiveName": "a"}',
+      amz(key, 'DescribeArchive'),
+    );
+    assert.equal(archiveOfA.status, 200, JSON.stringify(archiveOfA.body));
+    assert.equal(archiveOfA.body.EventSourceArn, 'arn:aws:events:us-east-1:000000000000:event-bus/a');
     const onA = await request(
       bus.url,
       'POST',

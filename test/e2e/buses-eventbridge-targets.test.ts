@@ -9,8 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   CreateEventBusCommand,
+  DescribeArchiveCommand,
+  DescribeReplayCommand,
   DescribeRuleCommand,
   EventBridgeClient,
+  ListArchivesCommand,
+  ListReplaysCommand,
   ListRuleNamesByTargetCommand,
   ListRulesCommand,
   ListTargetsByRuleCommand,
@@ -18,6 +22,7 @@ import {
   PutRuleCommand,
   PutTargetsCommand,
   StartReplayCommand,
+  UpdateEventBusCommand,
 } from '@aws-sdk/client-eventbridge';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
@@ -159,13 +164,28 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
     });
   });
 
-  test("a replay on a named bus names its rule by the bus's rule ARN", async () => {
+  test("a named bus's archive is named as the bus: describe, list, replay from it, describe and list the replay", async () => {
+    const archive = await client.send(new DescribeArchiveCommand({ ArchiveName: 'orders' }));
+    assert.equal(archive.ArchiveArn, `${ACCOUNT}:archive/orders`);
+    assert.equal(archive.EventSourceArn, busArn('orders'));
+    const mine = await client.send(new ListArchivesCommand({ EventSourceArn: busArn('orders') }));
+    assert.deepEqual(
+      mine.Archives?.map((a) => a.ArchiveName),
+      ['orders'],
+    );
+    const all = await client.send(new ListArchivesCommand({}));
+    assert.ok(all.Archives?.some((a) => a.ArchiveName === 'default'));
+    assert.ok(all.Archives?.some((a) => a.ArchiveName === 'orders'));
+    const missing = await failure(client.send(new DescribeArchiveCommand({ ArchiveName: 'nope' })));
+    assert.equal(missing.name, 'ResourceNotFoundException');
+    assert.equal(missing.message, 'Archive nope does not exist.');
+
     const now = Date.now();
-    const replay = (name: string, filter: string) =>
+    const replay = (name: string, filter: string, source = archive.ArchiveArn) =>
       client.send(
         new StartReplayCommand({
           ReplayName: name,
-          EventSourceArn: `${ACCOUNT}:archive/default`,
+          EventSourceArn: source,
           EventStartTime: new Date(now - 3_600_000),
           EventEndTime: new Date(now + 60_000),
           Destination: { Arn: busArn('orders'), FilterArns: [filter] },
@@ -176,6 +196,53 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
     const wrongBus = await failure(replay('orders-wrong', `${ACCOUNT}:rule/placed`));
     assert.equal(wrongBus.name, 'ValidationException');
     assert.match(wrongBus.message, /FilterArns\[0\] must be a rule ARN/);
+    const otherArchive = await failure(
+      replay('orders-other', `${ACCOUNT}:rule/orders/placed`, `${ACCOUNT}:archive/default`),
+    );
+    assert.equal(otherArchive.name, 'ResourceNotFoundException');
+    assert.match(otherArchive.message, /archive\/orders/);
+
+    // A replay is named only by its name: it is found on the bus that ran it.
+    const described = await client.send(new DescribeReplayCommand({ ReplayName: 'orders-again' }));
+    assert.equal(described.EventSourceArn, `${ACCOUNT}:archive/orders`);
+    assert.equal(described.Destination?.Arn, busArn('orders'));
+    const listed = await client.send(new ListReplaysCommand({ NamePrefix: 'orders-' }));
+    assert.deepEqual(
+      listed.Replays?.map((r) => [r.ReplayName, r.EventSourceArn]),
+      [['orders-again', `${ACCOUNT}:archive/orders`]],
+    );
+    const bySource = await client.send(
+      new ListReplaysCommand({ EventSourceArn: `${ACCOUNT}:archive/default` }),
+    );
+    assert.ok(!bySource.Replays?.some((r) => r.ReplayName === 'orders-again'));
+    const none = await failure(client.send(new DescribeReplayCommand({ ReplayName: 'never-ran' })));
+    assert.equal(none.name, 'ResourceNotFoundException');
+  });
+
+  test('UpdateEventBus changes the description and keeps the other settings', async () => {
+    assert.equal(
+      (await request(bus.url, 'PUT', '/buses/billing', { retentionMs: 3 * 86_400_000 })).status,
+      201,
+    );
+    const updated = await client.send(
+      new UpdateEventBusCommand({ Name: 'billing', Description: 'invoices' }),
+    );
+    assert.equal(updated.Description, 'invoices');
+    assert.equal(updated.Arn, busArn('billing'));
+    const described = await request(bus.url, 'GET', '/buses/billing');
+    assert.equal(described.body.description, 'invoices');
+    assert.equal(described.body.retentionMs, 3 * 86_400_000, 'the retention stays');
+    const missing = await failure(client.send(new UpdateEventBusCommand({ Name: 'nope', Description: 'x' })));
+    assert.equal(missing.name, 'ResourceNotFoundException');
+    const kms = await failure(
+      client.send(new UpdateEventBusCommand({ Name: 'billing', KmsKeyIdentifier: 'alias/x' })),
+    );
+    assert.equal(kms.name, 'ValidationException');
+    assert.match(kms.message, /KmsKeyIdentifier/);
+    const defaultBus = await failure(
+      client.send(new UpdateEventBusCommand({ Name: 'default', Description: 'x' })),
+    );
+    assert.equal(defaultBus.name, 'ValidationException');
   });
 
   test("refuses a target on the rule's own bus and on a bus that does not exist, per target", async () => {

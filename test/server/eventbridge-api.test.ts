@@ -366,8 +366,19 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     assert.equal(archive.ArchiveArn, 'arn:aws:events:us-east-1:000000000000:archive/default');
     assert.equal(archive.State, 'ENABLED');
     assert.equal(archive.RetentionDays, 7);
+    // Each bus has its archive, named as the bus: the list without EventSourceArn has every bus's.
     assert.deepEqual(
       (await client.send(new ListArchivesCommand({}))).Archives?.map((a) => a.ArchiveName),
+      ['default', 'orders-bus'],
+    );
+    assert.deepEqual(
+      (
+        await client.send(
+          new ListArchivesCommand({
+            EventSourceArn: 'arn:aws:events:us-east-1:000000000000:event-bus/default',
+          }),
+        )
+      ).Archives?.map((a) => a.ArchiveName),
       ['default'],
     );
     const exists = await refusal(
