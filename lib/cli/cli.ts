@@ -54,6 +54,8 @@ export interface DevOptions {
   readonly logFormat?: 'text' | 'json';
   /** Export OpenTelemetry traces to this OTLP/HTTP endpoint (docs/tracing.md). @default the OTEL_* variables, else off */
   readonly otlpEndpoint?: string;
+  /** Open the MQTT front door on this port (docs/mqtt.md). @default off */
+  readonly mqttPort?: number;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -125,6 +127,7 @@ const FLAGS = {
   'stop-deadline-ms': { type: 'string' },
   'log-format': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  'mqtt-port': { type: 'string' },
   type: { type: 'string' },
   source: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -877,6 +880,10 @@ const COMMANDS: readonly Command[] = [
         'URL',
         'export OpenTelemetry traces over OTLP/HTTP to this collector, e.g. http://localhost:4318 (default $JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT, else off; docs/tracing.md)',
       ],
+      'mqtt-port': [
+        'N',
+        'also take CloudEvents over MQTT 3.1.1/5 on this port (TLS with --tls-cert), topic events/<anything> (default $JUNCTION_MQTT_PORT, else off; docs/mqtt.md)',
+      ],
     },
     examples: [
       'junction dev',
@@ -916,6 +923,13 @@ const COMMANDS: readonly Command[] = [
           '--otlp-endpoint',
         );
       }
+      const mqttText = str(ctx, 'mqtt-port') ?? (env.JUNCTION_MQTT_PORT || undefined);
+      if (mqttText !== undefined && (!/^\d{1,5}$/.test(mqttText) || Number(mqttText) > 65535)) {
+        throw new UsageError(
+          `--mqtt-port must be a whole number from 0 to 65535, got "${mqttText}"`,
+          '--mqtt-port',
+        );
+      }
       const host = str(ctx, 'host') ?? env.JUNCTION_HOST ?? '127.0.0.1';
       const port = Number(portText);
       const kafka = str(ctx, 'kafka') ?? (env.JUNCTION_KAFKA || undefined);
@@ -939,6 +953,7 @@ const COMMANDS: readonly Command[] = [
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
           ...(logFormat === undefined ? {} : { logFormat }),
           ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
+          ...(mqttText === undefined ? {} : { mqttPort: Number(mqttText) }),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;

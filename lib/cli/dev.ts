@@ -115,6 +115,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
       ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
       ...(options.otlpEndpoint === undefined ? {} : { otlpEndpoint: options.otlpEndpoint }),
+      ...(options.mqttPort === undefined ? {} : { mqttPort: options.mqttPort }),
     });
   } catch (error) {
     reporter.close();
@@ -127,7 +128,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
   const logText = options.kafka ? `Kafka ${options.kafka}` : `SQLite, ${health.partitions} partitions`;
   if (json) {
     io.out(
-      `${JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'started', url: bus.url, dataDir: bus.dataDir, log: logText, rules: health.rules })}\n`,
+      `${JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'started', url: bus.url, dataDir: bus.dataDir, log: logText, rules: health.rules, ...(bus.mqtt === undefined ? {} : { mqtt: bus.mqtt.url }) })}\n`,
     );
   } else
     io.out(
@@ -136,6 +137,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
         `  data dir   ${bus.dataDir}`,
         `  log        ${logText}`,
         `  rules      ${health.rules}`,
+        ...(bus.mqtt === undefined ? [] : [`  mqtt       ${bus.mqtt.url} (topic events/<anything>)`]),
         '',
         `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
         `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,

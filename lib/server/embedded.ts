@@ -37,6 +37,7 @@ import { SecretBox } from './auth-keys.ts';
 import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
 import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
 
@@ -108,6 +109,11 @@ export interface EmbeddedOptions {
   readonly otlpEndpoint?: string;
   /** Trace with this tracer instead (tests; it is closed with the bus). @default from `otlpEndpoint` */
   readonly tracer?: Tracer;
+  /**
+   * Open the MQTT front door on this port (0 picks one), on the bus's host, with TLS when the bus has `tls`:
+   * devices publish CloudEvents to `events/<anything>` (docs/mqtt.md). @default off
+   */
+  readonly mqttPort?: number;
 }
 
 /** What `close()` did with the deliveries the bus held (see `stopDeadlineMs`). */
@@ -121,6 +127,8 @@ export interface EmbeddedBus {
   readonly server: RunningServer;
   /** Whether calls need a credential now (open on loopback until a key exists, unless told otherwise). */
   authRequired(): Promise<boolean>;
+  /** The MQTT front door, when `mqttPort` opened it. */
+  readonly mqtt?: MqttFrontDoor;
   /** Stops within `stopDeadlineMs` (see there); answers what happened to the held deliveries. */
   close(): Promise<CloseReport>;
 }
@@ -453,9 +461,28 @@ async function open(
     ...(options.tls === undefined ? {} : { tls: options.tls }),
   });
   listeningPort = server.port;
+  let mqtt: MqttFrontDoor | undefined;
+  if (options.mqttPort !== undefined) {
+    try {
+      mqtt = await startMqttFrontDoor({
+        app: auth.app,
+        port: options.mqttPort,
+        host,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        // A loopback name with the HTTP port: what the Host guard always accepts.
+        httpHost: () => `127.0.0.1:${listeningPort}`,
+        credentialsRequired: () => auth.required(),
+        onWarning: (message, error) => onError(new Error(message, { cause: error })),
+      });
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
   let closing: Promise<CloseReport> | undefined;
   const stopDeadlineMs = options.stopDeadlineMs ?? 10_000;
   const close = async (): Promise<CloseReport> => {
+    await mqtt?.close();
     await server.close();
     // Running deliveries get the deadline less a reserve for the rest of the close; then they are cut off (their
     // requests aborted; function processes are killed just below) and left in the ledger for the next start.
@@ -476,6 +503,7 @@ async function open(
     junction,
     server,
     authRequired: () => auth.required(),
+    ...(mqtt === undefined ? {} : { mqtt }),
     close() {
       closing ??= close();
       return closing;
