@@ -54,6 +54,8 @@ export interface DevOptions {
   readonly logFormat?: 'text' | 'json';
   /** Export OpenTelemetry traces to this OTLP/HTTP endpoint (docs/tracing.md). @default the OTEL_* variables, else off */
   readonly otlpEndpoint?: string;
+  /** Infer draft schemas from the events accepted (docs/schemas.md#discovery). */
+  readonly schemaDiscovery?: boolean;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -158,6 +160,10 @@ const FLAGS = {
   compatibility: { type: 'string' },
   enforcement: { type: 'string' },
   dataschema: { type: 'string' },
+  'draft-version': { type: 'string' },
+  'discover-schemas': { type: 'boolean' },
+  lang: { type: 'string' },
+  out: { type: 'string' },
   ...AUTH_FLAGS,
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
@@ -877,6 +883,10 @@ const COMMANDS: readonly Command[] = [
         'URL',
         'export OpenTelemetry traces over OTLP/HTTP to this collector, e.g. http://localhost:4318 (default $JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT, else off; docs/tracing.md)',
       ],
+      'discover-schemas': [
+        '',
+        'infer a draft schema per (source, type) from the events accepted, for `junction schemas discover` ($JUNCTION_SCHEMA_DISCOVERY=on; docs/schemas.md#discovery)',
+      ],
     },
     examples: [
       'junction dev',
@@ -939,6 +949,9 @@ const COMMANDS: readonly Command[] = [
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
           ...(logFormat === undefined ? {} : { logFormat }),
           ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
+          ...(has(ctx, 'discover-schemas') || env.JUNCTION_SCHEMA_DISCOVERY === 'on'
+            ? { schemaDiscovery: true }
+            : {}),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;
@@ -1912,6 +1925,121 @@ const COMMANDS: readonly Command[] = [
         throw new UsageError(`V must be a version number, got ${JSON.stringify(v)}`, 'V');
       const body = (await call(ctx, 'GET', `/schemas/${seg(name!)}/versions/${v}`)) as { schema: unknown };
       print(ctx, body, () => JSON.stringify(body.schema, null, 2));
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas discover',
+    synopsis: '[--type T --source S [--draft-version V]]',
+    summary:
+      'the draft schemas discovery inferred from traffic (the bus runs with --discover-schemas); with --type and --source, print that draft as JSON, ready to save',
+    flags: {
+      type: ['T', 'the draft of events of this type (with --source)'],
+      source: ['S', 'the draft of events from this source (with --type)'],
+      'draft-version': ['V', 'that version of the draft (default the latest)'],
+    },
+    notFound: 'list the drafts with `junction schemas discover`',
+    examples: [
+      'junction schemas discover',
+      'junction schemas discover --type com.shop.order.created --source /shop > order.schema.json',
+    ],
+    async run(ctx) {
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      const version = wholeNumber(ctx, 'draft-version', [1, 999_999_999]);
+      if ((type === undefined) !== (source === undefined))
+        throw new UsageError(
+          'a draft is named by --type and --source together',
+          type === undefined ? '--type' : '--source',
+        );
+      if (type !== undefined && source !== undefined) {
+        const path = `/schemas/discovered/${seg(source)}/${seg(type)}${version === undefined ? '' : `/versions/${version}`}`;
+        const body = (await call(ctx, 'GET', path)) as { schema: unknown };
+        print(ctx, body, () => JSON.stringify(body.schema, null, 2));
+        return EXIT.ok;
+      }
+      if (version !== undefined)
+        throw new UsageError('--draft-version needs --type and --source', '--draft-version');
+      const body = (await call(ctx, 'GET', '/schemas/discovered')) as {
+        discovery: string;
+        drafts: Array<{ source: string; type: string; version: number; events: number; lastSeen: string }>;
+      };
+      print(ctx, body, () =>
+        body.drafts.length === 0
+          ? body.discovery === 'on'
+            ? 'no discovered schemas yet: publish some events'
+            : 'no discovered schemas: discovery is off — start the bus with `junction dev --discover-schemas`'
+          : table([
+              ['TYPE', 'SOURCE', 'VERSION', 'EVENTS', 'LAST SEEN'],
+              ...body.drafts.map((d) => [
+                d.type,
+                d.source,
+                String(d.version),
+                String(d.events),
+                time(d.lastSeen),
+              ]),
+            ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas promote',
+    args: ['NAME'],
+    synopsis:
+      '--type T --source S [--draft-version V] [--compatibility C] [--enforcement E] [--dataschema URI]',
+    summary:
+      'register a discovered draft (the latest version unless --draft-version) as a version of the schema NAME, bound to its type and source unless --dataschema, enforcement warn unless --enforcement',
+    flags: {
+      type: ['T', 'the draft of events of this type'],
+      source: ['S', 'the draft of events from this source (the binding takes it as a source prefix)'],
+      'draft-version': ['V', 'that version of the draft (default the latest)'],
+      compatibility: ['C', 'NONE, BACKWARD (the default), FORWARD, FULL, or a _TRANSITIVE form'],
+      enforcement: ['E', 'off, warn (the default for a promoted draft) or reject'],
+      dataschema: ['URI', 'bind the schema to events whose dataschema is URI instead'],
+    },
+    fields: {
+      'binding.dataschema': '--dataschema',
+      compatibility: '--compatibility',
+      enforcement: '--enforcement',
+      version: '--draft-version',
+    },
+    notFound: 'list the drafts with `junction schemas discover`',
+    conflict: 'see docs/schemas.md for what each compatibility mode allows, or promote it under another name',
+    examples: [
+      'junction schemas promote orders --type com.shop.order.created --source /shop --enforcement reject',
+    ],
+    async run(ctx, [name]) {
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      if (type === undefined) throw new UsageError('--type is required: the type of the draft', '--type');
+      if (source === undefined)
+        throw new UsageError('--source is required: the source of the draft', '--source');
+      const version = wholeNumber(ctx, 'draft-version', [1, 999_999_999]);
+      const compatibility = str(ctx, 'compatibility');
+      const enforcement = str(ctx, 'enforcement');
+      const dataschema = str(ctx, 'dataschema');
+      const answer = await callWithStatus(
+        ctx,
+        'POST',
+        `/schemas/discovered/${seg(source)}/${seg(type)}/promote`,
+        {
+          json: {
+            name,
+            ...(version === undefined ? {} : { version }),
+            ...(compatibility === undefined ? {} : { compatibility }),
+            ...(enforcement === undefined ? {} : { enforcement }),
+            ...(dataschema === undefined ? {} : { binding: { dataschema } }),
+          },
+        },
+      );
+      const saved = answer.body as SchemaView & { version: number; promotedFrom: { version: number } };
+      const how = `${describeBinding(saved.binding)}, enforcement ${saved.enforcement}`;
+      print(ctx, saved, () =>
+        answer.status === 201
+          ? `draft version ${saved.promotedFrom.version} of ${type} from ${source} registered as schema ${name} version ${saved.version} (${how})`
+          : `schema ${name} unchanged: draft version ${saved.promotedFrom.version} is its version ${saved.version} (${how})`,
+      );
       return EXIT.ok;
     },
   },

@@ -115,6 +115,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
       ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
       ...(options.otlpEndpoint === undefined ? {} : { otlpEndpoint: options.otlpEndpoint }),
+      ...(options.schemaDiscovery === true ? { schemaDiscovery: true } : {}),
     });
   } catch (error) {
     reporter.close();
