@@ -6,9 +6,11 @@
  * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import { JunctionError } from '../core/errors.ts';
+import type { CodegenSchema } from './codegen.ts';
 import {
   AUTH_FLAGS,
   type DevAuthOptions,
@@ -196,6 +198,8 @@ interface Command {
   readonly name: string;
   /** Its positional arguments, all required, e.g. `['NAME', 'FILE']`. */
   readonly args?: readonly string[];
+  /** It takes any number of positional arguments after `args` (`schemas codegen NAME …`). */
+  readonly variadic?: boolean;
   /** The flags of the usage line, e.g. `--from T --to T [--rule R]`. */
   readonly synopsis?: string;
   readonly summary: string;
@@ -2044,6 +2048,60 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'schemas codegen',
+    variadic: true,
+    synopsis: '--lang ts [NAME ...] [--out FILE]',
+    summary:
+      "TypeScript types for the latest version of each schema (or of NAME …): one type per schema named after it, CloudEvent<T> and EventTypes (each bound type's data type), for handler(event: CloudEvent<OrderCreated>)",
+    flags: {
+      lang: ['ts', 'the language: ts (TypeScript) is the one there is'],
+      out: ['FILE', 'write the module to FILE instead of standard output'],
+    },
+    notFound: 'list them with `junction schemas list`',
+    examples: [
+      'junction schemas codegen --lang ts --out shop-types.ts',
+      'junction schemas codegen --lang ts invoices order-created',
+    ],
+    async run(ctx, names) {
+      const lang = str(ctx, 'lang');
+      if (lang === undefined) throw new UsageError('--lang is required: --lang ts', '--lang');
+      if (lang !== 'ts') throw new UsageError(`--lang must be ts (TypeScript), got "${lang}"`, '--lang');
+      const out = str(ctx, 'out');
+      // json-schema-to-typescript (and the prettier it formats with) load only for this command.
+      const { generateTypes, typeName } = await import('./codegen.ts');
+      const wanted =
+        names.length > 0
+          ? [...new Set(names)]
+          : ((await call(ctx, 'GET', '/schemas')) as { schemas: SchemaView[] }).schemas.map((s) => s.name);
+      const schemas: CodegenSchema[] = [];
+      for (const name of wanted) {
+        const view = (await call(ctx, 'GET', `/schemas/${seg(name)}`)) as SchemaView;
+        const latest = (await call(ctx, 'GET', `/schemas/${seg(name)}/versions/latest`)) as {
+          version: number;
+          schema: unknown;
+        };
+        schemas.push({ name, version: latest.version, binding: view.binding, schema: latest.schema });
+      }
+      const code = await generateTypes(schemas, `the bus ${busOf(ctx)}`);
+      if (out === undefined) {
+        ctx.io.out(code.replace(/\n$/, ''));
+        return EXIT.ok;
+      }
+      try {
+        await writeFile(out, code);
+      } catch (error) {
+        throw new UsageError(`cannot write --out ${out}: ${fsReason(error)}`, '--out');
+      }
+      print(
+        ctx,
+        { out, schemas: schemas.map((s) => ({ name: s.name, version: s.version, type: typeName(s.name) })) },
+        () =>
+          `wrote ${out}: ${schemas.length === 0 ? 'no schemas' : schemas.map((s) => `${typeName(s.name)} (${s.name} v${s.version})`).join(', ')}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
     name: 'schemas delete',
     args: ['NAME'],
     summary:
@@ -2307,7 +2365,8 @@ async function run(argv: readonly string[], io: CliIo, state: RunState): Promise
   if (rest.length < args.length) {
     throw new UsageError(`missing ${args.slice(rest.length).join(' ')}; usage: ${usageLine(command)}`);
   }
-  if (rest.length > args.length) throw new UsageError(`unexpected argument "${rest[args.length]}"`);
+  if (rest.length > args.length && command.variadic !== true)
+    throw new UsageError(`unexpected argument "${rest[args.length]}"`);
   const ctx: Context = {
     io,
     json: state.json,
