@@ -8,7 +8,7 @@
  */
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
-import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
+import { invalidRequest, notFound } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema.ts';
 import {
   type DraftVersion,
@@ -382,7 +382,6 @@ export class SchemaDiscovery {
       );
     const draft = this.#draft(source, type);
     const found = this.#version(draft, request.version as number | undefined);
-    if (found === undefined) throw new JunctionError('NotFound', 'no such version', { field: 'version' });
     const answer = await this.#o.schemas.put(request.name, {
       schema: found.schema,
       binding: request.binding ?? { type: draft.type, source: draft.source },
