@@ -218,6 +218,30 @@ describe('schema discovery on a real bus', () => {
   });
 });
 
+describe('schema discovery on a named bus', () => {
+  test('each bus has its own drafts', async () => {
+    const bus = await startTestBus({ schemaDiscovery: true });
+    try {
+      const created = await request(bus.url, 'PUT', '/buses/orders', {});
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const sent = await request(bus.url, 'POST', '/buses/orders/events', JSON.stringify({ total: 5 }), {
+        'ce-specversion': '1.0',
+        'ce-id': 'n-1',
+        'ce-source': '/shop',
+        'ce-type': TYPE,
+        'content-type': 'application/json',
+      });
+      assert.equal(sent.status, 202, JSON.stringify(sent.body));
+      const draft = await draftWith(bus, `/buses/orders${PATH}`, 1);
+      assert.deepEqual(draft.schema.properties, { total: { type: 'integer' } });
+      const onDefault = await request(bus.url, 'GET', '/schemas/discovered');
+      assert.deepEqual(onDefault.body.drafts, []);
+    } finally {
+      await bus.stop();
+    }
+  });
+});
+
 describe('schema discovery off (the default)', () => {
   test('reads nothing, and says so', async () => {
     const bus = await startTestBus();
