@@ -16,8 +16,10 @@ import { canonicalJson, DIALECT_URIS } from './schema.ts';
 export const DISCOVERY_MAX_DEPTH = 8;
 /** Most properties one inferred object declares (the first ones met); others stay undeclared (objects are open). */
 export const DISCOVERY_MAX_PROPERTIES = 64;
-/** Most subschemas in one inferred schema; past it, subschemas are `{}` (anything). */
-export const DISCOVERY_MAX_NODES = 1000;
+/** Most subschemas in one inferred schema; past it, properties are undeclared and `items` dropped (see `prune`). */
+export const DISCOVERY_MAX_NODES = 500;
+/** Longest property name declared; a longer one stays undeclared (objects are open: it is still accepted). */
+export const DISCOVERY_MAX_KEY_LENGTH = 64;
 /** Longest string whose format is looked for; a longer one is a plain string. */
 export const DISCOVERY_MAX_FORMAT_INPUT = 512;
 
@@ -122,6 +124,7 @@ function infer(value: unknown, depth: number, budget: Budget): InferredSchema {
   let count = 0;
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     if (count >= DISCOVERY_MAX_PROPERTIES) break;
+    if (key.length > DISCOVERY_MAX_KEY_LENGTH) continue;
     count++;
     properties[key] = infer(item, depth + 1, budget);
     required.push(key);

@@ -26,9 +26,9 @@ import type { Metrics } from './metrics.ts';
 import type { Schemas, SchemaView } from './schemas.ts';
 
 /** Most (source, type) pairs one bus keeps drafts for; events of further pairs are not read. */
-export const DISCOVERY_MAX_PAIRS = 200;
+export const DISCOVERY_MAX_PAIRS = 100;
 /** Most versions a draft keeps (the latest ones); numbering goes on. */
-export const DISCOVERY_MAX_DRAFT_VERSIONS = 20;
+export const DISCOVERY_MAX_DRAFT_VERSIONS = 10;
 /** Most shape fingerprints a draft remembers; past it, it forgets them all (a repeated shape is merged again). */
 export const DISCOVERY_MAX_SHAPES = 256;
 /** Most events waiting to be read; past it, events are counted as skipped and not read. */

@@ -143,6 +143,14 @@ describe('inferSchema', () => {
     assert.deepEqual(node, {});
     assert.deepEqual(accepts(deepSchema, deep), []);
 
+    const long = inferSchema({ [`k${'x'.repeat(100)}`]: 1, short: 2 });
+    assert.deepEqual(long, {
+      type: 'object',
+      properties: { short: { type: 'integer' } },
+      required: ['short'],
+    });
+    assert.deepEqual(accepts(long, { [`k${'x'.repeat(100)}`]: 1, short: 2 }), []);
+
     const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`p${i}`, i]));
     const wideSchema = inferSchema(wide);
     assert.equal(Object.keys(wideSchema.properties ?? {}).length, DISCOVERY_MAX_PROPERTIES);
