@@ -89,7 +89,7 @@ interface Budget {
 
 /** The schema of one JSON value (as `JSON.parse` makes it), within the bounds. */
 export function inferSchema(value: unknown): InferredSchema {
-  return infer(value, 1, { nodes: 0 });
+  return prune(infer(value, 1, { nodes: 0 }));
 }
 
 function infer(value: unknown, depth: number, budget: Budget): InferredSchema {
@@ -111,12 +111,19 @@ function infer(value: unknown, depth: number, budget: Budget): InferredSchema {
       return {};
   }
   if (Array.isArray(value)) {
+    // Items merge into one schema: each starts from the budget left here (what they use overlaps), and the merged
+    // schema is cut to the bound by `prune`.
     let items: InferredSchema | undefined;
+    let used = budget.nodes;
     for (const item of value) {
-      const schema = infer(item, depth + 1, budget);
-      items = items === undefined ? schema : merge(items, schema, budget);
+      const own = { nodes: budget.nodes };
+      const schema = infer(item, depth + 1, own);
+      used = Math.max(used, own.nodes);
+      if (items === undefined) items = schema;
+      else if (!covers(items, schema)) items = merge(items, schema, budget);
       if (isAny(items)) break;
     }
+    budget.nodes = used;
     return items === undefined ? { type: 'array' } : { type: 'array', items };
   }
   const properties: Record<string, InferredSchema> = {};
@@ -137,6 +144,36 @@ function objectSchema(properties: Record<string, InferredSchema>, required: stri
   if (Object.keys(properties).length > 0) out.properties = properties;
   if (required.length > 0) out.required = [...required].sort();
   return out;
+}
+
+/**
+ * Whether merging `b` into `a` would leave `a` as it is (so the merge can be skipped): `a` already has `b`'s types,
+ * formats, properties (recursively) and items, and requires nothing `b` lacks. Allocates nothing.
+ */
+export function covers(a: InferredSchema, b: InferredSchema): boolean {
+  if (isAny(a)) return true;
+  if (isAny(b)) return false;
+  const ta = typesOf(a);
+  const tb = typesOf(b);
+  for (const t of tb) if (!ta.includes(t) && !(t === 'integer' && ta.includes('number'))) return false;
+  if (tb.includes('number') && ta.includes('integer') && !ta.includes('number')) return false;
+  if (tb.includes('string') && a.format !== undefined && a.format !== b.format) return false;
+  if (tb.includes('array') && b.items !== undefined && (a.items === undefined || !covers(a.items, b.items)))
+    return false;
+  if (tb.includes('object')) {
+    const pa = a.properties ?? {};
+    const pb = b.properties ?? {};
+    let count = Object.keys(pa).length;
+    for (const key of Object.keys(pb)) {
+      if (Object.hasOwn(pa, key)) {
+        if (!covers(pa[key] as InferredSchema, pb[key] as InferredSchema)) return false;
+      } else if (count < DISCOVERY_MAX_PROPERTIES) return false;
+      else count++;
+    }
+    const rb = b.required ?? [];
+    for (const key of a.required ?? []) if (!rb.includes(key)) return false;
+  }
+  return true;
 }
 
 /** A schema that accepts every value `a` or `b` accepts (and a little more: see the module's comment). */

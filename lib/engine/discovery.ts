@@ -11,6 +11,7 @@ import { rawDataText } from '../core/codec/raw-data.ts';
 import { invalidRequest, notFound } from '../core/errors.ts';
 import { canonicalJson } from '../core/schema.ts';
 import {
+  covers,
   type DraftVersion,
   draftDocument,
   type InferredSchema,
@@ -31,6 +32,8 @@ export const DISCOVERY_MAX_PAIRS = 100;
 export const DISCOVERY_MAX_DRAFT_VERSIONS = 10;
 /** Most shape fingerprints a draft remembers; past it, it forgets them all (a repeated shape is merged again). */
 export const DISCOVERY_MAX_SHAPES = 256;
+/** Largest data read (its JSON text); a larger event is not read (parsing it would hold the event loop). */
+export const DISCOVERY_MAX_DATA_BYTES = 64 * 1024;
 /** Most events waiting to be read; past it, events are counted as skipped and not read. */
 export const DISCOVERY_MAX_QUEUE = 1000;
 /** Most events read in one turn of the event loop, and the time one turn may take. */
@@ -107,7 +110,7 @@ export class SchemaDiscovery {
     options.metrics.declare(
       'junction_schema_discovery_events_total',
       'counter',
-      'Events schema discovery saw, by outcome: read (inferred), skipped (the queue was full, or past the most pairs a bus keeps), unreadable (no JSON data).',
+      'Events schema discovery saw, by outcome: read (inferred), skipped (the queue was full, or past the most pairs a bus keeps), too-large (data over 64 KiB), unreadable (no JSON data).',
     );
   }
 
@@ -170,6 +173,10 @@ export class SchemaDiscovery {
     try {
       if (event.data_base64 === undefined) {
         const text = rawDataText(event);
+        if (text !== undefined && text.length > DISCOVERY_MAX_DATA_BYTES) {
+          this.#o.metrics.inc('junction_schema_discovery_events_total', { outcome: 'too-large' });
+          return;
+        }
         data = text === undefined ? event.data : JSON.parse(text);
       }
     } catch {
@@ -208,6 +215,7 @@ export class SchemaDiscovery {
     if (draft.shapes.has(fingerprint)) return;
     if (draft.shapes.size >= DISCOVERY_MAX_SHAPES) draft.shapes.clear();
     draft.shapes.add(fingerprint);
+    if (draft.latest !== undefined && covers(draft.latest, shape)) return;
     const merged = draft.latest === undefined ? prune(shape) : mergeSchemas(draft.latest, shape);
     if (draft.latest !== undefined && canonicalJson(merged) === canonicalJson(draft.latest)) return;
     const last = draft.versions[draft.versions.length - 1];

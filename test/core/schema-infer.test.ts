@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { canonicalJson, normalizeSchema } from '../../lib/core/schema.ts';
 import { compileSchema } from '../../lib/core/schema-check.ts';
 import {
+  covers,
   DISCOVERY_MAX_DEPTH,
   DISCOVERY_MAX_NODES,
   DISCOVERY_MAX_PROPERTIES,
@@ -240,6 +241,28 @@ const shapes = [
 ];
 
 describe('discovery over random streams (property)', () => {
+  test('covers(a, b) only when merging b into a changes nothing', () => {
+    fc.assert(
+      fc.property(fc.oneof(...shapes), fc.oneof(...shapes), fc.oneof(...shapes), (x, y, z) => {
+        const [a, b, c] = [x, y, z].map((v) => inferSchema(JSON.parse(JSON.stringify(v)) as unknown));
+        const ab = mergeSchemas(a as InferredSchema, b as InferredSchema);
+        for (const [into, what] of [
+          [ab, c],
+          [ab, a],
+          [a, b],
+        ] as Array<[InferredSchema, InferredSchema]>) {
+          if (covers(into, what))
+            assert.equal(canonicalJson(mergeSchemas(into, what)), canonicalJson(prune(into)));
+        }
+        assert.ok(
+          covers(ab, a as InferredSchema) && covers(ab, b as InferredSchema),
+          'a merge covers its parts',
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   test('the draft validates every event it read, and stops changing once the shapes repeat', () => {
     fc.assert(
       fc.property(

@@ -202,6 +202,25 @@ describe('schema discovery on a real bus', () => {
     assert.equal(missing.status, 404);
   });
 
+  test('an event whose data is over 64 KiB is counted, not read', async () => {
+    const big = await order(bus, { blob: 'x'.repeat(70 * 1024) }, '/shop/big', 'com.shop.big');
+    assert.equal(big.status, 202, JSON.stringify(big.body));
+    await waitFor(
+      async () =>
+        /junction_schema_discovery_events_total\{[^}]*outcome="too-large"[^}]*\} 1\b/.test(
+          (await request(bus.url, 'GET', '/metrics')).body as string,
+        ),
+      'the too-large count',
+      60_000,
+    );
+    const none = await request(
+      bus.url,
+      'GET',
+      `/schemas/discovered/${encodeURIComponent('/shop/big')}/com.shop.big`,
+    );
+    assert.equal(none.status, 404);
+  });
+
   test('drafts survive a restart, with the events counted since the last version; a deleted draft is gone', async () => {
     await order(bus, { id: 'again', total: 2, at: '2026-12-06T00:00:00Z', lines: [] });
     assert.equal((await draftWith(bus, PATH, 9)).version, 3);

@@ -121,6 +121,7 @@ describe('SchemaDiscovery', () => {
       );
       assert.throws(() => discovery.getVersion('/shop', 'com.shop.order.created', '1'), /keeps versions 3-4/);
 
+      await assert.rejects(discovery.promote('/a', 't', { name: 'zz', version: 'x' }), { field: 'version' });
       discovery.observe([makeEvent({ source: '/a', type: 't', data: undefined, data_base64: 'AAE=' })]);
       await discovery.settle();
       assert.equal(metrics.value('junction_schema_discovery_events_total', { outcome: 'unreadable' }), 1);
