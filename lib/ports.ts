@@ -9,6 +9,7 @@ import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
 import type { SchemaDefinition } from './core/schema.ts';
+import type { SchemaDraft } from './core/schema-infer.ts';
 import type { TraceContext } from './core/trace-context.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -738,4 +739,17 @@ export interface SchemaStore {
   list(): Promise<SchemaDefinition[]>;
   /** Removes the schema and its versions; answers whether it existed. */
   delete(name: string): Promise<boolean>;
+}
+
+/**
+ * The drafts schema discovery infers from traffic (issue #16), one per (source, type). `put` replaces a draft as a
+ * whole (its versions, counts and times).
+ */
+export interface DraftStore {
+  put(draft: SchemaDraft): Promise<void>;
+  get(source: string, type: string): Promise<SchemaDraft | undefined>;
+  /** Every draft, by type then source. */
+  list(): Promise<SchemaDraft[]>;
+  /** Removes the draft; answers whether it existed. */
+  delete(source: string, type: string): Promise<boolean>;
 }

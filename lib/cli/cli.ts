@@ -6,9 +6,11 @@
  * Every failure is one line on stderr (a JSON object under `--json`), never a stack trace.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import { JunctionError } from '../core/errors.ts';
+import type { CodegenSchema } from './codegen.ts';
 import {
   AUTH_FLAGS,
   type DevAuthOptions,
@@ -56,6 +58,8 @@ export interface DevOptions {
   readonly otlpEndpoint?: string;
   /** Open the MQTT front door on this port (docs/mqtt.md). @default off */
   readonly mqttPort?: number;
+  /** Infer draft schemas from the events accepted (docs/schemas.md#discovery). */
+  readonly schemaDiscovery?: boolean;
 }
 
 /** The exit codes; documented in docs/api.md. */
@@ -161,6 +165,10 @@ const FLAGS = {
   compatibility: { type: 'string' },
   enforcement: { type: 'string' },
   dataschema: { type: 'string' },
+  'draft-version': { type: 'string' },
+  'discover-schemas': { type: 'boolean' },
+  lang: { type: 'string' },
+  out: { type: 'string' },
   ...AUTH_FLAGS,
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
@@ -193,6 +201,8 @@ interface Command {
   readonly name: string;
   /** Its positional arguments, all required, e.g. `['NAME', 'FILE']`. */
   readonly args?: readonly string[];
+  /** It takes any number of positional arguments after `args` (`schemas codegen NAME …`). */
+  readonly variadic?: boolean;
   /** The flags of the usage line, e.g. `--from T --to T [--rule R]`. */
   readonly synopsis?: string;
   readonly summary: string;
@@ -884,6 +894,10 @@ const COMMANDS: readonly Command[] = [
         'N',
         'also take CloudEvents over MQTT 3.1.1/5 on this port (TLS with --tls-cert), topic events/<anything> (default $JUNCTION_MQTT_PORT, else off; docs/mqtt.md)',
       ],
+      'discover-schemas': [
+        '',
+        'infer a draft schema per (source, type) from the events accepted, for `junction schemas discover` ($JUNCTION_SCHEMA_DISCOVERY=on; docs/schemas.md#discovery)',
+      ],
     },
     examples: [
       'junction dev',
@@ -954,6 +968,9 @@ const COMMANDS: readonly Command[] = [
           ...(logFormat === undefined ? {} : { logFormat }),
           ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
           ...(mqttText === undefined ? {} : { mqttPort: Number(mqttText) }),
+          ...(has(ctx, 'discover-schemas') || env.JUNCTION_SCHEMA_DISCOVERY === 'on'
+            ? { schemaDiscovery: true }
+            : {}),
         });
       } catch (error) {
         const errno = (error as { code?: string }).code;
@@ -1931,6 +1948,175 @@ const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'schemas discover',
+    synopsis: '[--type T --source S [--draft-version V]]',
+    summary:
+      'the draft schemas discovery inferred from traffic (the bus runs with --discover-schemas); with --type and --source, print that draft as JSON, ready to save',
+    flags: {
+      type: ['T', 'the draft of events of this type (with --source)'],
+      source: ['S', 'the draft of events from this source (with --type)'],
+      'draft-version': ['V', 'that version of the draft (default the latest)'],
+    },
+    notFound: 'list the drafts with `junction schemas discover`',
+    examples: [
+      'junction schemas discover',
+      'junction schemas discover --type com.shop.order.created --source /shop > order.schema.json',
+    ],
+    async run(ctx) {
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      const version = wholeNumber(ctx, 'draft-version', [1, 999_999_999]);
+      if ((type === undefined) !== (source === undefined))
+        throw new UsageError(
+          'a draft is named by --type and --source together',
+          type === undefined ? '--type' : '--source',
+        );
+      if (type !== undefined && source !== undefined) {
+        const path = `/schemas/discovered/${seg(source)}/${seg(type)}${version === undefined ? '' : `/versions/${version}`}`;
+        const body = (await call(ctx, 'GET', path)) as { schema: unknown };
+        print(ctx, body, () => JSON.stringify(body.schema, null, 2));
+        return EXIT.ok;
+      }
+      if (version !== undefined)
+        throw new UsageError('--draft-version needs --type and --source', '--draft-version');
+      const body = (await call(ctx, 'GET', '/schemas/discovered')) as {
+        discovery: string;
+        drafts: Array<{ source: string; type: string; version: number; events: number; lastSeen: string }>;
+      };
+      print(ctx, body, () =>
+        body.drafts.length === 0
+          ? body.discovery === 'on'
+            ? 'no discovered schemas yet: publish some events'
+            : 'no discovered schemas: discovery is off — start the bus with `junction dev --discover-schemas`'
+          : table([
+              ['TYPE', 'SOURCE', 'VERSION', 'EVENTS', 'LAST SEEN'],
+              ...body.drafts.map((d) => [
+                d.type,
+                d.source,
+                String(d.version),
+                String(d.events),
+                time(d.lastSeen),
+              ]),
+            ]),
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas promote',
+    args: ['NAME'],
+    synopsis:
+      '--type T --source S [--draft-version V] [--compatibility C] [--enforcement E] [--dataschema URI]',
+    summary:
+      'register a discovered draft (the latest version unless --draft-version) as a version of the schema NAME, bound to its type and source unless --dataschema, enforcement warn unless --enforcement',
+    flags: {
+      type: ['T', 'the draft of events of this type'],
+      source: ['S', 'the draft of events from this source (the binding takes it as a source prefix)'],
+      'draft-version': ['V', 'that version of the draft (default the latest)'],
+      compatibility: ['C', 'NONE, BACKWARD (the default), FORWARD, FULL, or a _TRANSITIVE form'],
+      enforcement: ['E', 'off, warn (the default for a promoted draft) or reject'],
+      dataschema: ['URI', 'bind the schema to events whose dataschema is URI instead'],
+    },
+    fields: {
+      'binding.dataschema': '--dataschema',
+      compatibility: '--compatibility',
+      enforcement: '--enforcement',
+      version: '--draft-version',
+    },
+    notFound: 'list the drafts with `junction schemas discover`',
+    conflict: 'see docs/schemas.md for what each compatibility mode allows, or promote it under another name',
+    examples: [
+      'junction schemas promote orders --type com.shop.order.created --source /shop --enforcement reject',
+    ],
+    async run(ctx, [name]) {
+      const type = str(ctx, 'type');
+      const source = str(ctx, 'source');
+      if (type === undefined) throw new UsageError('--type is required: the type of the draft', '--type');
+      if (source === undefined)
+        throw new UsageError('--source is required: the source of the draft', '--source');
+      const version = wholeNumber(ctx, 'draft-version', [1, 999_999_999]);
+      const compatibility = str(ctx, 'compatibility');
+      const enforcement = str(ctx, 'enforcement');
+      const dataschema = str(ctx, 'dataschema');
+      const answer = await callWithStatus(
+        ctx,
+        'POST',
+        `/schemas/discovered/${seg(source)}/${seg(type)}/promote`,
+        {
+          json: {
+            name,
+            ...(version === undefined ? {} : { version }),
+            ...(compatibility === undefined ? {} : { compatibility }),
+            ...(enforcement === undefined ? {} : { enforcement }),
+            ...(dataschema === undefined ? {} : { binding: { dataschema } }),
+          },
+        },
+      );
+      const saved = answer.body as SchemaView & { version: number; promotedFrom: { version: number } };
+      const how = `${describeBinding(saved.binding)}, enforcement ${saved.enforcement}`;
+      print(ctx, saved, () =>
+        answer.status === 201
+          ? `draft version ${saved.promotedFrom.version} of ${type} from ${source} registered as schema ${name} version ${saved.version} (${how})`
+          : `schema ${name} unchanged: draft version ${saved.promotedFrom.version} is its version ${saved.version} (${how})`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'schemas codegen',
+    variadic: true,
+    synopsis: '--lang ts [NAME ...] [--out FILE]',
+    summary:
+      "TypeScript types for the latest version of each schema (or of NAME …): one type per schema named after it, CloudEvent<T> and EventTypes (each bound type's data type), for handler(event: CloudEvent<OrderCreated>)",
+    flags: {
+      lang: ['ts', 'the language: ts (TypeScript) is the one there is'],
+      out: ['FILE', 'write the module to FILE instead of standard output'],
+    },
+    notFound: 'list them with `junction schemas list`',
+    examples: [
+      'junction schemas codegen --lang ts --out shop-types.ts',
+      'junction schemas codegen --lang ts invoices order-created',
+    ],
+    async run(ctx, names) {
+      const lang = str(ctx, 'lang');
+      if (lang === undefined) throw new UsageError('--lang is required: --lang ts', '--lang');
+      if (lang !== 'ts') throw new UsageError(`--lang must be ts (TypeScript), got "${lang}"`, '--lang');
+      const out = str(ctx, 'out');
+      // json-schema-to-typescript (and the prettier it formats with) load only for this command.
+      const { generateTypes, typeName } = await import('./codegen.ts');
+      const wanted =
+        names.length > 0
+          ? [...new Set(names)]
+          : ((await call(ctx, 'GET', '/schemas')) as { schemas: SchemaView[] }).schemas.map((s) => s.name);
+      const schemas: CodegenSchema[] = [];
+      for (const name of wanted) {
+        const view = (await call(ctx, 'GET', `/schemas/${seg(name)}`)) as SchemaView;
+        const latest = (await call(ctx, 'GET', `/schemas/${seg(name)}/versions/latest`)) as {
+          version: number;
+          schema: unknown;
+        };
+        schemas.push({ name, version: latest.version, binding: view.binding, schema: latest.schema });
+      }
+      const code = await generateTypes(schemas, `the bus ${busOf(ctx)}`);
+      if (out === undefined) {
+        ctx.io.out(code.replace(/\n$/, ''));
+        return EXIT.ok;
+      }
+      try {
+        await writeFile(out, code);
+      } catch (error) {
+        throw new UsageError(`cannot write --out ${out}: ${fsReason(error)}`, '--out');
+      }
+      print(
+        ctx,
+        { out, schemas: schemas.map((s) => ({ name: s.name, version: s.version, type: typeName(s.name) })) },
+        () =>
+          `wrote ${out}: ${schemas.length === 0 ? 'no schemas' : schemas.map((s) => `${typeName(s.name)} (${s.name} v${s.version})`).join(', ')}`,
+      );
+      return EXIT.ok;
+    },
+  },
+  {
     name: 'schemas delete',
     args: ['NAME'],
     summary:
@@ -2194,7 +2380,8 @@ async function run(argv: readonly string[], io: CliIo, state: RunState): Promise
   if (rest.length < args.length) {
     throw new UsageError(`missing ${args.slice(rest.length).join(' ')}; usage: ${usageLine(command)}`);
   }
-  if (rest.length > args.length) throw new UsageError(`unexpected argument "${rest[args.length]}"`);
+  if (rest.length > args.length && command.variadic !== true)
+    throw new UsageError(`unexpected argument "${rest[args.length]}"`);
   const ctx: Context = {
     io,
     json: state.json,

@@ -116,6 +116,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
       ...(options.otlpEndpoint === undefined ? {} : { otlpEndpoint: options.otlpEndpoint }),
       ...(options.mqttPort === undefined ? {} : { mqttPort: options.mqttPort }),
+      ...(options.schemaDiscovery === true ? { schemaDiscovery: true } : {}),
     });
   } catch (error) {
     reporter.close();

@@ -86,6 +86,13 @@ function show(value: unknown): string {
 }
 
 export function validateSchemaName(name: string): string {
+  if (name === 'discovered') {
+    throw new JunctionError(
+      'InvalidSchema',
+      'the schema name "discovered" is reserved: /schemas/discovered serves the discovered drafts',
+      { field: 'name' },
+    );
+  }
   if (!SCHEMA_NAME.test(name)) {
     throw new JunctionError(
       'InvalidSchema',

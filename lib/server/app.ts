@@ -20,6 +20,7 @@ import { checkEventDepth } from '../core/pattern/limits.ts';
 import { readTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { uuidv7 } from '../core/uuid.ts';
 import type { Connectors } from '../engine/connectors.ts';
+import type { SchemaDiscovery } from '../engine/discovery.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
@@ -59,6 +60,8 @@ export interface AppOptions {
   readonly connectors?: Connectors;
   /** The bus's schema registry (`/schemas`), enforced at ingest; absent, those paths answer 404. */
   readonly schemas?: Schemas;
+  /** Schema discovery (`/schemas/discovered`): reads the events the bus accepts when it is on. */
+  readonly discovery?: SchemaDiscovery;
   /** Called with unexpected errors (500s). */
   readonly onError?: (error: unknown) => void;
 }
@@ -306,6 +309,7 @@ export function createApp(options: AppOptions): App {
       const [limited] = admit([parsed.event]);
       if (limited) throw limited;
       const [result] = await junction.publish([parsed.event], publishOptions(request));
+      options.discovery?.observe([parsed.event]);
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
     }
     const denied = new Map<CloudEvent, JunctionError>();
@@ -330,6 +334,7 @@ export function createApp(options: AppOptions): App {
     for (const entry of entries) if (!entry.ok) reject(entry.error.code);
     const accepted = entries.flatMap((e) => (e.ok ? [e.event] : []));
     const appended = await junction.publish(accepted, publishOptions(request));
+    options.discovery?.observe(accepted);
     let next = 0;
     const results = entries.map((entry) => {
       if (!entry.ok) {
@@ -381,6 +386,7 @@ export function createApp(options: AppOptions): App {
           valid.push(event);
         }
         await junction.publish(valid, publishOptions(request));
+        options.discovery?.observe(valid);
         return json(200, putEventsResponse(results), awsJson);
       }
       if (target === 'AWSEvents.TestEventPattern') {
@@ -522,6 +528,34 @@ export function createApp(options: AppOptions): App {
           return json(200, { schemas: schemas.list() });
         }
         const name = second as string;
+        const discovery = options.discovery;
+        if (name === 'discovered' && discovery !== undefined) {
+          if (parts.length === 2) {
+            allow('GET');
+            return json(200, { discovery: discovery.enabled ? 'on' : 'off', drafts: discovery.list() });
+          }
+          const [source, type, fifth, sixth] = parts.slice(2) as [string, string, string?, string?];
+          if (parts.length === 4) {
+            allow('GET', 'DELETE');
+            if (method === 'GET') return json(200, discovery.get(source, type));
+            await discovery.delete(source, type);
+            return { status: 204, headers: {}, body: '' };
+          }
+          if (parts.length === 5 && fifth === 'promote') {
+            allow('POST');
+            const { schema, version, created, from } = await discovery.promote(
+              source,
+              type,
+              readJson(request),
+            );
+            return json(created ? 201 : 200, { ...schema, version, promotedFrom: { source, type, ...from } });
+          }
+          if (parts.length === 6 && fifth === 'versions') {
+            allow('GET');
+            return json(200, discovery.getVersion(source, type, sixth as string));
+          }
+          break;
+        }
         if (parts.length === 2) {
           allow('GET', 'PUT', 'DELETE');
           if (method === 'GET') return json(200, schemas.get(name));

@@ -13,6 +13,7 @@ import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
+import { SqliteDraftStore } from '../adapters/sqlite/draft-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
 import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
@@ -23,6 +24,7 @@ import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/a
 import type { Target } from '../core/rule-types.ts';
 import { createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
+import { SchemaDiscovery } from '../engine/discovery.ts';
 import type { StopReport } from '../engine/dispatcher.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
@@ -114,6 +116,11 @@ export interface EmbeddedOptions {
    * devices publish CloudEvents to `events/<anything>` (docs/mqtt.md). @default off
    */
   readonly mqttPort?: number;
+  /**
+   * Schema discovery on every bus: infer a draft schema per (source, type) from the events accepted, served at
+   * `/schemas/discovered` (docs/schemas.md#discovery). @default false
+   */
+  readonly schemaDiscovery?: boolean;
 }
 
 /** What `close()` did with the deliveries the bus held (see `stopDeadlineMs`). */
@@ -334,10 +341,20 @@ async function open(
       onError,
     });
     await schemas.start();
+    const discovery = new SchemaDiscovery({
+      store: new SqliteDraftStore(busStores.database),
+      metrics: junction.metrics,
+      clock,
+      schemas,
+      enabled: options.schemaDiscovery === true,
+      onError,
+    });
+    await discovery.start();
     const app = createApp({
       junction,
       connectors,
       schemas,
+      discovery,
       busName: name,
       busAccepts: (from, to) => buses?.accepts(from, to) ?? false,
       onError,
@@ -355,6 +372,7 @@ async function open(
       app,
       async close(stop = {}) {
         await connectors.close();
+        await discovery.close();
         const report = await junction.stop(stop);
         await functions.close();
         if (log !== busStores.log) await log.close();
