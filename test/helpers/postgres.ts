@@ -50,7 +50,10 @@ export interface TestPostgres {
   /** A connected client (closed by `stop`). */
   readonly client: pg.Client;
   /** Runs SQL on the helper's client. */
-  query(sql: string, values?: unknown[]): Promise<pg.QueryResult>;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
   stop(): Promise<void>;
 }
 
@@ -132,7 +135,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     database: 'postgres',
     url,
     client,
-    query: (sql, values) => client.query(sql, values),
+    query: <R extends pg.QueryResultRow>(sql: string, values?: unknown[]) => client.query<R>(sql, values),
     async stop() {
       await client.end().catch(() => undefined);
       try {
