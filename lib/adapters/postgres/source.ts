@@ -54,7 +54,8 @@ function jsonValue(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => jsonValue(v, depth + 1));
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = jsonValue(v, depth + 1);
+    // Undefined: a column the message does not carry (a key-only old row, an unchanged TOASTed value): left out.
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = jsonValue(v, depth + 1);
     return out;
   }
   return value;

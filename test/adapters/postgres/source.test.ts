@@ -177,6 +177,28 @@ describe('PostgreSQL CDC source', { skip: postgresSkip }, () => {
     }
   });
 
+  test('an unchanged TOASTed value is left out of an update, not shown as null', async () => {
+    const { table, publication, slot } = await place('n int, big text');
+    const batches: SourceBatch[] = [];
+    const source = new PostgresCdcSource({ spec: spec({ publication, slot }) });
+    try {
+      await source.start({ handle: async (batch) => void batches.push(batch), onWarning: () => {} });
+      // Random text, so that compression leaves it over the TOAST threshold: stored out of line.
+      await db.query(
+        `INSERT INTO ${table} (n, big) SELECT 1, string_agg(md5(random()::text), '') FROM generate_series(1, 400)`,
+      );
+      await db.query(`UPDATE ${table} SET n = 2`);
+      const events = (): CloudEvent[] => batches.flatMap((b) => [...b.events]);
+      await waitFor(() => events().length >= 2, 'two events', 60_000);
+      const [insert, update] = events() as [CloudEvent, CloudEvent];
+      assert.equal(((insert.data as { after: { big: string } }).after.big ?? '').length, 400 * 32);
+      assert.deepEqual((update.data as { after: unknown }).after, { id: 1, n: 2 });
+    } finally {
+      await source.close();
+      await dropSlot(slot);
+    }
+  });
+
   test('a missing publication fails the start with the reason', async () => {
     const source = new PostgresCdcSource({ spec: spec({ publication: 'no_such_pub', slot: 'never_made' }) });
     await assert.rejects(
