@@ -1742,12 +1742,12 @@ const COMMANDS: readonly Command[] = [
         body.connectors.length === 0
           ? 'no connectors yet — declare one with: junction connectors put NAME connector.json'
           : table([
-              ['NAME', 'TYPE', 'STATE', 'TOPIC', 'LAG', 'EVENTS/S', 'LAST ERROR'],
+              ['NAME', 'TYPE', 'STATE', 'READS', 'LAG', 'EVENTS/S', 'LAST ERROR'],
               ...body.connectors.map((c) => [
                 c.name,
                 c.spec.type,
                 c.state,
-                c.spec.topic ?? '',
+                c.spec.topic ?? c.spec.publication ?? '',
                 c.lag === undefined ? '?' : String(c.lag),
                 String(c.eventsPerSecond),
                 c.lastError === undefined || c.state === 'running' ? '' : oneLine(c.lastError.message),
@@ -1769,7 +1769,7 @@ const COMMANDS: readonly Command[] = [
     async run(ctx, [name, file]) {
       const definition = await jsonInput(ctx, file!, 'FILE', true);
       const c = (await call(ctx, 'PUT', `/connectors/${seg(name!)}`, { json: definition })) as ConnectorView;
-      print(ctx, c, () => `connector ${name} saved (${c.spec.type} ${c.spec.topic ?? ''}); it is ${c.state}`);
+      print(ctx, c, () => `connector ${name} saved (${connectorReads(c)}); it is ${c.state}`);
       return EXIT.ok;
     },
   },
@@ -1786,7 +1786,7 @@ const COMMANDS: readonly Command[] = [
       print(ctx, c, () =>
         table([
           ['name', c.name],
-          ['type', `${c.spec.type} ${c.spec.topic ?? ''} (group ${c.spec.group ?? '?'})`],
+          ['type', connectorReads(c)],
           ['state', c.state],
           ...(c.lastError === undefined
             ? []
@@ -2146,9 +2146,16 @@ function describeBinding(binding: SchemaView['binding']): string {
 }
 
 /** What the CLI reads of `GET /connectors/{name}`. */
+/** What a connector reads: `kafka orders (group g)`, `postgres-cdc publication shop (slot s)`. */
+function connectorReads(c: ConnectorView): string {
+  return c.spec.type === 'postgres-cdc'
+    ? `${c.spec.type} publication ${c.spec.publication ?? '?'} (slot ${c.spec.slot ?? '?'})`
+    : `${c.spec.type} ${c.spec.topic ?? ''} (group ${c.spec.group ?? '?'})`;
+}
+
 interface ConnectorView {
   name: string;
-  spec: { type: string; topic?: string; group?: string };
+  spec: { type: string; topic?: string; group?: string; publication?: string; slot?: string };
   state: string;
   position: Record<string, number>;
   lag?: number;

@@ -17,7 +17,7 @@ export const CONNECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const MAX_CONNECTORS = 50;
 
 /** The types of connector this build runs. */
-export const CONNECTOR_TYPES = ['kafka'] as const;
+export const CONNECTOR_TYPES = ['kafka', 'postgres-cdc'] as const;
 
 /**
  * How a Kafka record that is not a CloudEvent becomes one: each attribute a template over the record, where
@@ -52,7 +52,39 @@ export interface KafkaConnectorSpec {
   readonly maxBatch: number;
 }
 
-export type ConnectorSpec = KafkaConnectorSpec;
+/** Where a PostgreSQL source connects, parsed from its connection string (the password kept for the connection only). */
+export interface PostgresConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password?: string;
+  /** `disable` (plaintext), `require` (TLS, any certificate) or `verify-full` (TLS, a verified certificate). */
+  readonly sslmode: 'disable' | 'require' | 'verify-full';
+}
+
+/** PostgreSQL change data capture: logical replication (`pgoutput`) of a publication through a replication slot. */
+export interface PostgresCdcConnectorSpec {
+  readonly type: 'postgres-cdc';
+  /** `postgres://user:password@host:port/database?sslmode=…`; shown with the password redacted. */
+  readonly connection: string;
+  /** The publication to stream (it must exist: `CREATE PUBLICATION p FOR TABLE …`). */
+  readonly publication: string;
+  /** The logical replication slot: its confirmed LSN is the connector's position (created when missing). */
+  readonly slot: string;
+  /** An initial snapshot of the tables: not supported yet, so `false`. @default false */
+  readonly snapshot: false;
+  /** Event types are `<typePrefix>.<schema>.<table>.insert|update|delete|truncate`. @default "postgres" */
+  readonly typePrefix: string;
+  /** The events' `source` (with the ids, the deduplication key). @default `postgres://host:port/database/slot` */
+  readonly source: string;
+  /** `change`: data is `{before, after}`; `row`: data is the row (after, or before for a delete). @default "change" */
+  readonly data: 'change' | 'row';
+  /** Row changes per batch handed to the log at most. @default 500 */
+  readonly maxBatch: number;
+}
+
+export type ConnectorSpec = KafkaConnectorSpec | PostgresCdcConnectorSpec;
 
 /** A connector as stored and as `GET /connectors/{name}` shows its definition. */
 export interface ConnectorDefinition {
@@ -140,6 +172,7 @@ export function validateConnectorSpec(
   options: { hasOwnKafka?: boolean } = {},
 ): ConnectorSpec {
   if (!isObject(value)) throw invalid('the body must be a JSON object describing the connector', 'body');
+  if (value.type === 'postgres-cdc') return validatePostgresCdcSpec(value);
   if (value.type !== 'kafka') {
     throw invalid(
       `type must be one of ${CONNECTOR_TYPES.map((t) => `"${t}"`).join(', ')}; got ${JSON.stringify(value.type) ?? 'nothing'}`,
@@ -190,6 +223,126 @@ export function validateConnectorSpec(
     mapping: validateMapping(value.mapping),
     maxBatch,
   });
+}
+
+const PG_KEYS = new Set([
+  'type',
+  'connection',
+  'publication',
+  'slot',
+  'snapshot',
+  'typePrefix',
+  'source',
+  'data',
+  'maxBatch',
+]);
+/** Slot and publication names: PostgreSQL identifiers that need no quoting (the slot's own rule). */
+const PG_NAME = /^[a-z0-9_]{1,63}$/;
+const TYPE_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SSL_MODES = new Set(['disable', 'require', 'verify-full']);
+
+/** Parses a `postgres://` connection string; throws `InvalidRequest` naming `connection` (never echoing it). */
+export function parsePostgresConnection(text: unknown): PostgresConnection {
+  const fail = (why: string) =>
+    invalid(`connection must be "postgres://user:password@host:port/database": ${why}`, 'connection');
+  if (typeof text !== 'string' || text.length === 0 || text.length > 1024)
+    throw fail('a string of 1-1024 characters');
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw fail('it does not parse as a URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw fail('the scheme is postgres://');
+  if (url.hostname === '') throw fail('a host is required');
+  const port = url.port === '' ? 5432 : Number(url.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw fail('the port is 1-65535');
+  const user = decodeURIComponent(url.username);
+  if (user === '') throw fail('a user is required');
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/') || database.length > 63) throw fail('a database is required');
+  let sslmode = 'disable';
+  for (const [key, value] of url.searchParams) {
+    if (key !== 'sslmode') throw fail(`the only parameter is sslmode (got ${key.slice(0, 40)})`);
+    if (!SSL_MODES.has(value)) throw fail('sslmode is disable, require or verify-full');
+    sslmode = value;
+  }
+  if (url.hash !== '') throw fail('no fragment');
+  const password = url.password === '' ? undefined : decodeURIComponent(url.password);
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return Object.freeze({
+    host,
+    port,
+    database,
+    user,
+    ...(password === undefined ? {} : { password }),
+    sslmode: sslmode as PostgresConnection['sslmode'],
+  });
+}
+
+function validatePostgresCdcSpec(value: Record<string, unknown>): PostgresCdcConnectorSpec {
+  for (const key of Object.keys(value)) {
+    if (!PG_KEYS.has(key)) {
+      throw invalid(`${key} is not a field of a postgres-cdc connector; use ${[...PG_KEYS].join(', ')}`, key);
+    }
+  }
+  const connection = parsePostgresConnection(value.connection);
+  for (const field of ['publication', 'slot'] as const) {
+    if (typeof value[field] !== 'string' || !PG_NAME.test(value[field])) {
+      throw invalid(`${field} must be 1-63 of lower-case letters, digits and "_"`, field);
+    }
+  }
+  const snapshot = value.snapshot ?? false;
+  if (snapshot !== false) {
+    throw invalid(
+      'snapshot must be false: an initial snapshot is not supported yet (see docs/connectors.md)',
+      'snapshot',
+    );
+  }
+  const typePrefix = value.typePrefix ?? 'postgres';
+  if (typeof typePrefix !== 'string' || !TYPE_PREFIX.test(typePrefix)) {
+    throw invalid(
+      'typePrefix must be 1-128 of letters, digits, ".", "_" or "-", starting with a letter or digit',
+      'typePrefix',
+    );
+  }
+  const host = connection.host.includes(':') ? `[${connection.host}]` : connection.host;
+  const source =
+    value.source ??
+    `postgres://${host}:${connection.port}/${encodeURIComponent(connection.database)}/${value.slot}`;
+  if (typeof source !== 'string' || source.length === 0 || source.length > 512) {
+    throw invalid('source must be a URI reference of 1-512 characters', 'source');
+  }
+  const data = value.data ?? 'change';
+  if (data !== 'change' && data !== 'row') throw invalid('data must be "change" or "row"', 'data');
+  const maxBatch = value.maxBatch ?? 500;
+  if (typeof maxBatch !== 'number' || !Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 5000) {
+    throw invalid('maxBatch must be an integer from 1 to 5000', 'maxBatch');
+  }
+  return Object.freeze({
+    type: 'postgres-cdc',
+    connection: value.connection as string,
+    publication: value.publication as string,
+    slot: value.slot as string,
+    snapshot: false,
+    typePrefix,
+    source,
+    data,
+    maxBatch,
+  });
+}
+
+/** A spec as every read shows it: a connection string's password replaced by `***`. */
+export function redactConnectorSpec(spec: ConnectorSpec): ConnectorSpec {
+  if (spec.type !== 'postgres-cdc') return spec;
+  try {
+    const url = new URL(spec.connection);
+    if (url.password === '') return spec;
+    url.password = '***';
+    return Object.freeze({ ...spec, connection: url.toString() });
+  } catch {
+    return Object.freeze({ ...spec, connection: '***' });
+  }
 }
 
 /** A record as a Kafka source reads it. */

@@ -12,6 +12,7 @@ import {
   type ConnectorDefinition,
   type ConnectorSpec,
   MAX_CONNECTORS,
+  redactConnectorSpec,
   validateConnectorName,
   validateConnectorSpec,
 } from '../core/connector.ts';
@@ -380,7 +381,8 @@ export class Connectors {
     const { definition } = runner;
     return {
       name: runner.name,
-      spec: definition.spec,
+      // A password in a connection string is never shown.
+      spec: redactConnectorSpec(definition.spec),
       state: runner.state,
       paused: definition.paused,
       position: status.position,

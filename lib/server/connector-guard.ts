@@ -7,7 +7,7 @@
  * brokers reads the bus's own Kafka, which the operator configured.
  */
 import { lookup } from 'node:dns/promises';
-import type { ConnectorSpec } from '../core/connector.ts';
+import { type ConnectorSpec, parsePostgresConnection } from '../core/connector.ts';
 import { JunctionError } from '../core/errors.ts';
 import { type AddressPolicy, parseAddress } from '../core/net/address-policy.ts';
 import type { Source, SourceContext } from '../ports.ts';
@@ -24,29 +24,41 @@ function refusal(address: string, range: string): string {
   );
 }
 
-/** Refuses (400, naming `brokers[i]`) a broker given as a literal address the policy refuses. */
-export function checkConnectorBrokers(policy: AddressPolicy, spec: ConnectorSpec): void {
-  (spec.brokers ?? []).forEach((broker, i) => {
-    const host = hostOf(broker);
-    if (parseAddress(host) === undefined) return; // a name: resolved and checked when the connector starts
-    const verdict = policy(host);
-    if (!verdict.allowed) {
-      throw new JunctionError('InvalidRequest', `brokers[${i}]: ${refusal(host, verdict.range)}`, {
-        field: `brokers[${i}]`,
-      });
-    }
-  });
+/** The hosts a connector connects to: its field (for errors), a label (never a password) and the host. */
+function hostsOf(spec: ConnectorSpec): Array<{ field: string; label: string; host: string }> {
+  if (spec.type === 'postgres-cdc') {
+    const { host, port } = parsePostgresConnection(spec.connection);
+    return [{ field: 'connection', label: `host ${host}:${port}`, host }];
+  }
+  return (spec.brokers ?? []).map((broker, i) => ({
+    field: `brokers[${i}]`,
+    label: `broker ${broker}`,
+    host: hostOf(broker),
+  }));
 }
 
-/** Resolves every broker name and rejects when one resolves to an address the policy refuses. */
+/**
+ * Refuses (400, naming `brokers[i]` or `connection`) a broker or database host given as a literal address the policy
+ * refuses.
+ */
+export function checkConnectorBrokers(policy: AddressPolicy, spec: ConnectorSpec): void {
+  for (const { field, host } of hostsOf(spec)) {
+    if (parseAddress(host) === undefined) continue; // a name: resolved and checked when the connector starts
+    const verdict = policy(host);
+    if (!verdict.allowed) {
+      throw new JunctionError('InvalidRequest', `${field}: ${refusal(host, verdict.range)}`, { field });
+    }
+  }
+}
+
+/** Resolves every broker (or database host) name and rejects when one resolves to an address the policy refuses. */
 export async function resolveConnectorBrokers(policy: AddressPolicy, spec: ConnectorSpec): Promise<void> {
-  for (const broker of spec.brokers ?? []) {
-    const host = hostOf(broker);
+  for (const { label, host } of hostsOf(spec)) {
     const addresses =
       parseAddress(host) === undefined ? await lookup(host, { all: true }) : [{ address: host }];
     for (const { address } of addresses) {
       const verdict = policy(address);
-      if (!verdict.allowed) throw new Error(`broker ${broker}: ${refusal(address, verdict.range)}`);
+      if (!verdict.allowed) throw new Error(`${label}: ${refusal(address, verdict.range)}`);
     }
   }
 }

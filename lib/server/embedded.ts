@@ -9,6 +9,7 @@ import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { KafkaSource } from '../adapters/kafka/source.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import { tracerFromConfig } from '../adapters/otel/index.ts';
+import { PostgresCdcSource } from '../adapters/postgres/source.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
@@ -315,11 +316,13 @@ async function open(
       store: new SqliteConnectorStore(busStores.database),
       open: (_connector, spec) =>
         guardedSource(
-          new KafkaSource({
-            spec,
-            clientId: `junction-connector-${name}`,
-            ...(options.kafka === undefined ? {} : { connection: options.kafka }),
-          }),
+          spec.type === 'postgres-cdc'
+            ? new PostgresCdcSource({ spec })
+            : new KafkaSource({
+                spec,
+                clientId: `junction-connector-${name}`,
+                ...(options.kafka === undefined ? {} : { connection: options.kafka }),
+              }),
           () => resolveConnectorBrokers(addressPolicy, spec),
         ),
       checkSpec: (spec) => checkConnectorBrokers(addressPolicy, spec),

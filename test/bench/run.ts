@@ -31,6 +31,7 @@ const BENCHES: Record<string, Bench> = {
       await broker.remove();
     }
   },
+  cdc: async (quick) => (await import('./cdc.ts')).benchCdc({ quick }),
   noisy: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     return (await import('./noisy.ts')).benchNoisy({ quick, startBroker });

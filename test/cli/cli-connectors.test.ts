@@ -58,7 +58,7 @@ describe('junction connectors', { skip: kafkaSkip }, () => {
 
     const list = await run('connectors', 'list');
     assert.equal(list.code, EXIT.ok);
-    assert.match(list.out, /^NAME\s+TYPE\s+STATE\s+TOPIC\s+LAG/);
+    assert.match(list.out, /^NAME\s+TYPE\s+STATE\s+READS\s+LAG/);
     assert.match(list.out, /\nfeed\s+kafka\s+running\s+cli-\S+\s+0\b/);
     const json = JSON.parse((await run('connectors', 'list', '--json')).out);
     assert.equal(json.connectors[0].name, 'feed');

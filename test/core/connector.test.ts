@@ -3,7 +3,11 @@ import { test } from 'node:test';
 import {
   eventOfRecord,
   isCloudEventRecord,
+  type KafkaConnectorSpec,
   mapRecord,
+  type PostgresCdcConnectorSpec,
+  parsePostgresConnection,
+  redactConnectorSpec,
   type SourceRecord,
   validateConnectorName,
   validateConnectorSpec,
@@ -79,7 +83,56 @@ test('a connector spec that is wrong is refused, naming the field', () => {
   // Without brokers only where the bus has a Kafka of its own.
   const { brokers: _omitted, ...own } = base;
   fails(() => validateConnectorSpec(own), 'InvalidRequest', 'brokers');
-  assert.equal(validateConnectorSpec(own, { hasOwnKafka: true }).brokers, undefined);
+  assert.equal((validateConnectorSpec(own, { hasOwnKafka: true }) as KafkaConnectorSpec).brokers, undefined);
+});
+
+test('a postgres-cdc spec: defaults, every field checked, the password redacted on read', () => {
+  const base = {
+    type: 'postgres-cdc',
+    connection: 'postgres://app:s3cret@db.example.com:6543/shop',
+    publication: 'p',
+    slot: 's',
+  };
+  const spec = validateConnectorSpec(base) as PostgresCdcConnectorSpec;
+  assert.equal(spec.typePrefix, 'postgres');
+  assert.equal(spec.source, 'postgres://db.example.com:6543/shop/s');
+  assert.equal(spec.data, 'change');
+  assert.equal(spec.maxBatch, 500);
+  assert.equal(spec.snapshot, false);
+  const shown = redactConnectorSpec(spec) as PostgresCdcConnectorSpec;
+  assert.equal(shown.connection, 'postgres://app:***@db.example.com:6543/shop');
+  assert.ok(!JSON.stringify(shown).includes('s3cret'));
+  assert.deepEqual(parsePostgresConnection(base.connection), {
+    host: 'db.example.com',
+    port: 6543,
+    database: 'shop',
+    user: 'app',
+    password: 's3cret',
+    sslmode: 'disable',
+  });
+  for (const [bad, field] of [
+    [{ connection: 'mysql://a@b/c' }, 'connection'],
+    [{ connection: 'postgres://b/c' }, 'connection'],
+    [{ connection: 'postgres://a@b/' }, 'connection'],
+    [{ connection: 'postgres://a@b/c?sslmode=prefer' }, 'connection'],
+    [{ connection: 'postgres://a@b/c?options=-c' }, 'connection'],
+    [{ publication: 'P; DROP' }, 'publication'],
+    [{ slot: 'x'.repeat(64) }, 'slot'],
+    [{ snapshot: true }, 'snapshot'],
+    [{ typePrefix: '.x' }, 'typePrefix'],
+    [{ data: 'rows' }, 'data'],
+    [{ maxBatch: 0 }, 'maxBatch'],
+    [{ topic: 't' }, 'topic'],
+  ] as const) {
+    fails(() => validateConnectorSpec({ ...base, ...bad }), 'InvalidRequest', field);
+  }
+  // The connection string is never echoed in an error (it may hold a password).
+  try {
+    validateConnectorSpec({ ...base, connection: 'postgres://a:hunter2@b/c?x=1' });
+    assert.fail('accepted');
+  } catch (error) {
+    assert.ok(!String((error as Error).message).includes('hunter2'));
+  }
 });
 
 test('connector names follow the rule-name rules', () => {

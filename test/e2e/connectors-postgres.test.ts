@@ -1,0 +1,126 @@
+/**
+ * The postgres-cdc connector through the API, against a real PostgreSQL: row changes become events in the log, the
+ * password is never shown, the host goes through the address guard, pause and resume keep the position.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
+import { postgresSkip, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+
+describe('the postgres-cdc connector through the API', { skip: postgresSkip }, () => {
+  let db: TestPostgres;
+  let bus: TestBus;
+  let target: HttpTarget;
+  before(async () => {
+    db = await startPostgres();
+    bus = await startTestBus();
+    target = await startHttpTarget();
+    const rule = await request(bus.url, 'PUT', '/rules/db', {
+      pattern: { type: [{ prefix: 'com.example.db.' }] },
+      targets: [{ id: 'sink', type: 'http', url: target.url }],
+    });
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    await db.query('CREATE TABLE orders (id serial PRIMARY KEY, status text NOT NULL)');
+    await db.query('CREATE PUBLICATION shop FOR TABLE orders');
+  });
+  after(async () => {
+    await bus?.stop();
+    await target?.close();
+    await db?.stop();
+  });
+
+  /** The events of a type delivered (each delivery of the rule is one event, structured JSON). */
+  async function logged(type: string): Promise<Array<Record<string, unknown>>> {
+    const events = target.received.map((r) => {
+      const body = JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
+      return r.headers['ce-type'] === undefined
+        ? body
+        : { type: r.headers['ce-type'], subject: r.headers['ce-subject'], data: body };
+    });
+    return events.filter((e) => e.type === type);
+  }
+
+  test('refuses a metadata host and a bad field with 400 naming it, never echoing the password', async () => {
+    for (const [body, field] of [
+      [{ connection: 'postgres://u:hunter2@169.254.169.254:5432/db' }, 'connection'],
+      [{ connection: 'postgres://u:hunter2@[::]:5432/db' }, 'connection'],
+      [{ publication: 'Shop' }, 'publication'],
+      [{ snapshot: true }, 'snapshot'],
+    ] as const) {
+      const res = await request(bus.url, 'PUT', '/connectors/bad', {
+        ...{ type: 'postgres-cdc', publication: 'shop', slot: 'bad' },
+        ...{ connection: 'postgres://u:hunter2@127.0.0.1:5432/db' },
+        ...body,
+      });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.error.field, field);
+      assert.ok(!JSON.stringify(res.body).includes('hunter2'));
+    }
+  });
+
+  test('streams inserts, updates and deletes into the log; the password is redacted on every read', async () => {
+    const put = await request(bus.url, 'PUT', '/connectors/shop', {
+      type: 'postgres-cdc',
+      connection: db.url,
+      publication: 'shop',
+      slot: 'junction_shop',
+      typePrefix: 'com.example.db',
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    for (const res of [
+      put,
+      await request(bus.url, 'GET', '/connectors/shop'),
+      await request(bus.url, 'GET', '/connectors'),
+    ]) {
+      assert.ok(!JSON.stringify(res.body).includes(db.password), JSON.stringify(res.body));
+    }
+    assert.equal(put.body.spec.connection, `postgres://postgres:***@127.0.0.1:${db.port}/postgres`);
+    await waitFor(
+      async () => (await request(bus.url, 'GET', '/connectors/shop')).body.state === 'running',
+      'running',
+      60_000,
+    );
+    await db.query("INSERT INTO orders (status) VALUES ('new')");
+    await db.query("UPDATE orders SET status = 'paid' WHERE id = 1");
+    await db.query('DELETE FROM orders WHERE id = 1');
+    await waitFor(
+      async () => (await logged('com.example.db.public.orders.delete')).length === 1,
+      'the delete in the log',
+      60_000,
+    );
+    const [insert] = await logged('com.example.db.public.orders.insert');
+    const [update] = await logged('com.example.db.public.orders.update');
+    assert.deepEqual(insert?.data, { before: null, after: { id: 1, status: 'new' } });
+    assert.deepEqual(update?.data, { before: null, after: { id: 1, status: 'paid' } });
+    assert.equal(insert?.subject, 'id=1');
+    const status = await request(bus.url, 'GET', '/connectors/shop');
+    assert.equal(status.body.events, 3);
+    assert.ok(status.body.position.lsn > 0, JSON.stringify(status.body));
+
+    // Paused, changes wait in the slot; resumed, they come, once.
+    const paused = await request(bus.url, 'POST', '/connectors/shop/pause', {});
+    assert.equal(paused.body.state, 'paused');
+    await db.query("INSERT INTO orders (status) VALUES ('while-paused')");
+    await request(bus.url, 'POST', '/connectors/shop/resume', {});
+    await waitFor(
+      async () => (await logged('com.example.db.public.orders.insert')).length === 2,
+      'the insert made while paused',
+      60_000,
+    );
+    const deleted = await request(bus.url, 'DELETE', '/connectors/shop');
+    assert.equal(deleted.status, 204);
+    await waitFor(
+      async () => {
+        const { rows } = await db.query<{ active: boolean }>(
+          "SELECT active FROM pg_replication_slots WHERE slot_name = 'junction_shop'",
+        );
+        return rows[0]?.active === false;
+      },
+      'the slot let go',
+      60_000,
+    );
+    assert.equal((await logged('com.example.db.public.orders.insert')).length, 2);
+  });
+});
