@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { CONSOLE_CSP } from '../../lib/server/console.ts';
-import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
@@ -184,6 +184,41 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     assert.deepEqual(kinds.slice(0, 2), ['received', 'matched']);
     assert.ok(kinds.includes('attempt'));
     await page.screenshot({ path: join(shots, 'console-journey.png'), fullPage: true });
+  });
+
+  test('follows a journey into the events a function emitted', async () => {
+    const deployed = await request(bus.url, 'PUT', '/functions/echo', fixtureFunction('echo'), {
+      'content-type': 'application/typescript',
+      ...bearer(),
+    });
+    assert.equal(deployed.status, 200);
+    const rule = await request(
+      bus.url,
+      'PUT',
+      '/rules/console-echo',
+      { pattern: { source: ['/console-fn'] }, targets: [{ id: 'echo', type: 'function', function: 'echo' }] },
+      bearer(),
+    );
+    assert.equal(rule.status, 201);
+    const published = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'console-fn-1', source: '/console-fn', type: 'order', data: { n: 1 } },
+      { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
+    );
+    assert.equal(published.status, 202);
+    await page.goto(`${bus.url}/console#/journey/console-fn-1`);
+    await waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Show journey' }).click();
+        return (await page.locator('.emitted .trace h3').count()) > 0;
+      },
+      'the emitted event in the journey',
+      60_000,
+    );
+    assert.match((await page.locator('.emitted .trace h3').first().textContent()) ?? '', /console-fn-1-echo/);
+    assert.ok((await page.locator('.trace >> nth=0 >> [data-kind=delivered]').count()) > 0);
   });
 
   test('redrives a dead letter from the console, and it is delivered', async () => {
