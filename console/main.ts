@@ -1,5 +1,6 @@
 /**
- * The Junction console: Overview, Rules (with a live pattern editor), an event's Journey, Dead letters. Preact + htm,
+ * The Junction console: Overview, Rules (with a live pattern editor), an event's Journey, Dead letters, Pending
+ * deliveries (retry now), Replays, Functions. Preact + htm,
  * bundled by the bus with esbuild (lib/server/console.ts). Pages are addressed by the URL hash (`#/rules`).
  */
 import { html, render } from 'htm/preact';
@@ -506,6 +507,196 @@ function DeadLetters() {
   </section>`;
 }
 
+// ---- Pending deliveries --------------------------------------------------------------------------------------
+
+interface Delivery {
+  readonly source: string;
+  readonly id: string;
+  readonly rule: string;
+  readonly target: string;
+  readonly state: string;
+  readonly createdAt: number;
+  readonly dueAt: number;
+  readonly attempts: number;
+  readonly lastAttempt?: { outcome: string; error?: string; status?: number };
+}
+
+const deliveryKey = (d: Delivery) => JSON.stringify([d.source, d.id, d.rule, d.target]);
+
+function Pending() {
+  const [rule, setRule] = useState('');
+  const [list, setList] = useState<Delivery[] | undefined>();
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [error, setError] = useState<string | undefined>();
+  const [notice, setNotice] = useState<string | undefined>();
+  const load = async () => {
+    try {
+      const q = new URLSearchParams({ limit: '100' });
+      if (rule !== '') q.set('rule', rule);
+      setList((await call<{ deliveries: Delivery[] }>('GET', `/deliveries?${q}`)).deliveries);
+      setError(undefined);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+  const retry = async () => {
+    try {
+      const keys = (list ?? [])
+        .filter((d) => selected.has(deliveryKey(d)))
+        .map((d) => ({ source: d.source, id: d.id, rule: d.rule, target: d.target }));
+      const answer = await call<{ retried: number }>('POST', '/deliveries/retry', { keys });
+      setNotice(`Retried ${answer.retried} now.`);
+      setSelected(new Set());
+      await load();
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  const flip = (key: string) => {
+    const next = new Set(selected);
+    if (next.has(key)) next.delete(key);
+    else next.add(key);
+    setSelected(next);
+  };
+  return html`<section>
+    <h2>Pending deliveries</h2>
+    <form class="inline" onSubmit=${(e: Event) => {
+      e.preventDefault();
+      void load();
+    }}>
+      <input name="rule" placeholder="rule" value=${rule} onInput=${(e: Event) => setRule((e.target as HTMLInputElement).value)} />
+      <button type="submit">Filter</button>
+      <button type="button" name="retry" disabled=${selected.size === 0} onClick=${retry}>
+        Retry selected now (${selected.size})</button>
+    </form>
+    <${ErrorLine} error=${error} />
+    ${notice === undefined ? null : html`<p class="notice" role="status">${notice}</p>`}
+    <table class="deliveries">
+      <thead><tr><th></th><th>Event</th><th>Rule / target</th><th>State</th><th>Attempts</th><th>Due</th><th>Last attempt</th></tr></thead>
+      <tbody>
+        ${(list ?? []).map(
+          (d) => html`<tr data-event=${d.id}>
+            <td><input type="checkbox" aria-label=${`select ${d.id}`} checked=${selected.has(deliveryKey(d))}
+              onChange=${() => flip(deliveryKey(d))} /></td>
+            <td><a href=${`#/journey/${encodeURIComponent(d.id)}`}><code>${d.source}</code> <code>${d.id}</code></a></td>
+            <td>${d.rule} / ${d.target}</td>
+            <td>${d.state}</td>
+            <td>${d.attempts}</td>
+            <td>${when(d.dueAt)}</td>
+            <td>${d.lastAttempt === undefined ? '' : `${d.lastAttempt.outcome}${d.lastAttempt.error ? ` — ${d.lastAttempt.error}` : ''}`}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${list?.length === 0 ? html`<p class="muted">Nothing pending.</p>` : null}
+  </section>`;
+}
+
+// ---- Replays and functions -----------------------------------------------------------------------------------
+
+interface Replay {
+  readonly name: string;
+  readonly state: string;
+  readonly from: string;
+  readonly to: string;
+  readonly rule?: string;
+  readonly progress: { read: number; total: number };
+  readonly counts: { events: number; deliveries: number };
+  readonly error?: string;
+}
+
+function Replays() {
+  const [replays, setReplays] = useState<Replay[] | undefined>();
+  const [from, setFrom] = useState(new Date(Date.now() - 3_600_000).toISOString());
+  const [to, setTo] = useState(new Date().toISOString());
+  const [rule, setRule] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const load = async () => {
+    try {
+      setReplays((await call<{ replays: Replay[] }>('GET', '/replays')).replays);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => {
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => clearInterval(timer);
+  }, []);
+  const start = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await call('POST', '/replays', { from, to, ...(rule === '' ? {} : { rule }) });
+      setError(undefined);
+      await load();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return html`<section>
+    <h2>Replays</h2>
+    <form class="inline" onSubmit=${start}>
+      <input name="from" value=${from} onInput=${(e: Event) => setFrom((e.target as HTMLInputElement).value)} />
+      <input name="to" value=${to} onInput=${(e: Event) => setTo((e.target as HTMLInputElement).value)} />
+      <input name="rule" placeholder="rule (all rules when empty)" value=${rule}
+        onInput=${(e: Event) => setRule((e.target as HTMLInputElement).value)} />
+      <button type="submit">Start replay</button>
+    </form>
+    <${ErrorLine} error=${error} />
+    <table class="replays">
+      <thead><tr><th>Name</th><th>State</th><th>Range</th><th>Rule</th><th>Progress</th><th>Events</th><th>Deliveries</th></tr></thead>
+      <tbody>
+        ${(replays ?? []).map(
+          (r) => html`<tr data-replay=${r.name}>
+            <td>${r.name}</td><td data-state=${r.state}>${r.state}${r.error ? ` — ${r.error}` : ''}</td>
+            <td>${when(r.from)} – ${when(r.to)}</td><td>${r.rule ?? 'all'}</td>
+            <td>${r.progress.read} / ${r.progress.total}</td>
+            <td>${r.counts.events}</td><td>${r.counts.deliveries}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+interface FunctionInfo {
+  readonly name: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly updatedAt: number | string;
+  readonly timeoutMs: number;
+  readonly memoryMb: number;
+}
+
+function Functions() {
+  const [list, setList] = useState<FunctionInfo[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    call<{ functions: FunctionInfo[] }>('GET', '/functions')
+      .then((answer) => setList(answer.functions))
+      .catch((e: unknown) => setError(message(e)));
+  }, []);
+  return html`<section>
+    <h2>Functions</h2>
+    <${ErrorLine} error=${error} />
+    <table class="functions">
+      <thead><tr><th>Name</th><th>Size</th><th>SHA-256</th><th>Updated</th><th>Timeout</th><th>Memory</th></tr></thead>
+      <tbody>
+        ${(list ?? []).map(
+          (f) => html`<tr data-function=${f.name}>
+            <td>${f.name}</td><td>${f.size} B</td><td><code>${f.sha256.slice(0, 12)}</code></td>
+            <td>${when(f.updatedAt)}</td><td>${f.timeoutMs} ms</td><td>${f.memoryMb} MB</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
+    ${list?.length === 0 ? html`<p class="muted">No functions deployed.</p>` : null}
+  </section>`;
+}
+
 // ---- Shell ---------------------------------------------------------------------------------------------------
 
 function App() {
@@ -519,6 +710,9 @@ function App() {
     ['rules', 'Rules'],
     ['journey', 'Journey'],
     ['dead-letters', 'Dead letters'],
+    ['pending', 'Pending'],
+    ['replays', 'Replays'],
+    ['functions', 'Functions'],
   ];
   let body: unknown;
   if (prompt !== undefined) {
@@ -529,6 +723,9 @@ function App() {
   } else if (page === 'rules') body = html`<${Rules} />`;
   else if (page === 'journey') body = html`<${Journey} initial=${decodeURIComponent(arg)} key=${arg} />`;
   else if (page === 'dead-letters') body = html`<${DeadLetters} />`;
+  else if (page === 'pending') body = html`<${Pending} />`;
+  else if (page === 'replays') body = html`<${Replays} />`;
+  else if (page === 'functions') body = html`<${Functions} />`;
   else body = html`<${Overview} />`;
   return html`<header>
       <h1>Junction</h1>
