@@ -8,11 +8,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { CONSOLE_CSP } from '../../lib/server/console.ts';
 import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
@@ -73,34 +71,6 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     await browser?.close();
     await target?.close();
     await bus?.stop();
-  });
-
-  test('serves the page, its script and style from the bus with a strict CSP and no inline script', async () => {
-    const html = await fetch(`${bus.url}/console`);
-    assert.equal(html.status, 200);
-    assert.equal(html.headers.get('content-security-policy'), CONSOLE_CSP);
-    assert.match(CONSOLE_CSP, /script-src 'self';/);
-    const text = await html.text();
-    assert.doesNotMatch(text, /<script(?![^>]*\bsrc=)/, 'no inline script');
-    assert.doesNotMatch(text, /https?:\/\//, 'no asset from elsewhere');
-    const js = await fetch(`${bus.url}/console/app.js`);
-    assert.equal(js.status, 200);
-    assert.match(js.headers.get('content-type') ?? '', /javascript/);
-    assert.ok((await js.text()).length > 1000, 'the bundled console');
-    assert.equal((await fetch(`${bus.url}/console/nothing`)).status, 404);
-    assert.equal(
-      (await fetch(`${bus.url}/console`, { method: 'POST', headers: { 'content-type': 'application/json' } }))
-        .status,
-      405,
-    );
-    // The Host guard applies to the console too (DNS rebinding).
-    const rebound = await new Promise<number | undefined>((done, fail) =>
-      get(`${bus.url}/console`, { headers: { host: `evil.example:${bus.port}` } }, (res) => {
-        res.resume();
-        done(res.statusCode);
-      }).on('error', fail),
-    );
-    assert.equal(rebound, 421);
   });
 
   test('asks for an API key (401), then shows the overview with live rates', async () => {
