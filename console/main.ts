@@ -1,7 +1,7 @@
 /**
- * The Junction console: Overview, Rules (with a live pattern editor), an event's Journey, Dead letters, Pending
- * deliveries (retry now), Replays, Functions. Preact + htm,
- * bundled by the bus with esbuild (lib/server/console.ts). Pages are addressed by the URL hash (`#/rules`).
+ * The Junction console: Overview, Rules (with a live pattern editor), recent Events, an event's Journey, Dead letters,
+ * Pending deliveries (retry now), Replays, Functions. Preact + htm, bundled by the bus with esbuild
+ * (lib/server/console.ts). Pages are addressed by the URL hash (`#/rules`).
  */
 import { html, render } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -218,12 +218,14 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
   const [verdicts, setVerdicts] = useState<Array<Verdict | string>>([]);
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
-    // Real events the bus kept with their bodies: those of the newest dead letters.
-    call<{ deadLetters: Array<{ event: Json }> }>('GET', '/dead-letters?limit=10')
-      .then((page) => setRecent(page.deadLetters.map((d) => d.event)))
+    // Recent real events: the newest the log retains.
+    call<{ events: Array<{ event: Json }> }>('GET', '/events?limit=10')
+      .then((page) => setRecent(page.events.map((found) => found.event)))
       .catch(() => setRecent([]));
   }, []);
   useEffect(() => {
+    // Answers to an older text arrive after the timer of a newer one is cleared: they are dropped.
+    let current = true;
     const timer = setTimeout(async () => {
       const p = parseJson(pattern, 'the pattern');
       const s = parseJson(sample, 'the sample event');
@@ -239,9 +241,12 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
           ),
         ),
       );
-      setVerdicts(answers);
+      if (current) setVerdicts(answers);
     }, 250);
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [pattern, sample, recent]);
   const save = async (e: Event) => {
     e.preventDefault();
@@ -283,8 +288,7 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
         <ul class="verdicts">
           ${verdicts.map((v, i) => {
             const event = events[i] as Json | undefined;
-            const label =
-              i === 0 ? 'test event' : `dead-lettered ${String(event?.source)} ${String(event?.id)}`;
+            const label = i === 0 ? 'test event' : `recent ${String(event?.source)} ${String(event?.id)}`;
             if (typeof v === 'string') return html`<li class="error">${label}: ${v}</li>`;
             return html`<li class=${v.matches ? 'match' : 'nomatch'} data-verdict=${v.matches ? 'match' : 'no-match'}>
               <strong>${v.matches ? 'matches' : 'does not match'}</strong> ${label}
@@ -301,6 +305,70 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
     <button type="submit">Save rule</button>
     <button type="button" class="secondary" onClick=${done}>Cancel</button>
   </form>`;
+}
+
+// ---- Events --------------------------------------------------------------------------------------------------
+
+interface FoundEvent {
+  readonly event: Json & { id: string; source: string; type: string };
+  readonly partition: number;
+  readonly offset: number;
+  readonly acceptedAt: string;
+}
+
+function Events() {
+  const [source, setSource] = useState('');
+  const [type, setType] = useState('');
+  const [id, setId] = useState('');
+  const [found, setFound] = useState<{ events: FoundEvent[]; truncated?: boolean } | undefined>();
+  const [open, setOpen] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const load = async () => {
+    try {
+      const q = new URLSearchParams({ limit: '50' });
+      if (source !== '') q.set('source', source);
+      if (type !== '') q.set('type', type);
+      if (id !== '') q.set('id', id);
+      setFound(await call<{ events: FoundEvent[]; truncated?: boolean }>('GET', `/events?${q}`));
+      setError(undefined);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+  const input = (name: string, value: string, set: (v: string) => void) =>
+    html`<input name=${name} placeholder=${name} value=${value}
+      onInput=${(e: Event) => set((e.target as HTMLInputElement).value)} />`;
+  return html`<section>
+    <h2>Recent events</h2>
+    <form class="inline" onSubmit=${(e: Event) => {
+      e.preventDefault();
+      void load();
+    }}>
+      ${input('source', source, setSource)} ${input('type', type, setType)} ${input('id', id, setId)}
+      <button type="submit">Search</button>
+    </form>
+    <${ErrorLine} error=${error} />
+    <table class="events">
+      <thead><tr><th>Accepted</th><th>Source</th><th>Id</th><th>Type</th><th>Position</th><th></th></tr></thead>
+      <tbody>
+        ${(found?.events ?? []).map((f) => {
+          const key = `${f.partition}:${f.offset}`;
+          return html`<tr data-event=${f.event.id}>
+              <td>${when(f.acceptedAt)}</td><td><code>${f.event.source}</code></td>
+              <td><a href=${`#/journey/${encodeURIComponent(f.event.id)}`}><code>${f.event.id}</code></a></td>
+              <td>${f.event.type}</td><td>${f.partition}/${f.offset}</td>
+              <td><button type="button" class="small secondary" onClick=${() => setOpen(open === key ? undefined : key)}>JSON</button></td>
+            </tr>
+            ${open === key ? html`<tr class="detail"><td colspan="6"><pre>${JSON.stringify(f.event, null, 2)}</pre></td></tr>` : null}`;
+        })}
+      </tbody>
+    </table>
+    ${found?.events.length === 0 ? html`<p class="muted">No matching events retained.</p>` : null}
+    ${found?.truncated ? html`<p class="muted">The search stopped at its bound: older matches may exist.</p>` : null}
+  </section>`;
 }
 
 // ---- Journey -------------------------------------------------------------------------------------------------
@@ -708,6 +776,7 @@ function App() {
   const nav = [
     ['overview', 'Overview'],
     ['rules', 'Rules'],
+    ['events', 'Events'],
     ['journey', 'Journey'],
     ['dead-letters', 'Dead letters'],
     ['pending', 'Pending'],
@@ -723,6 +792,7 @@ function App() {
   } else if (page === 'rules') body = html`<${Rules} />`;
   else if (page === 'journey') body = html`<${Journey} initial=${decodeURIComponent(arg)} key=${arg} />`;
   else if (page === 'dead-letters') body = html`<${DeadLetters} />`;
+  else if (page === 'events') body = html`<${Events} />`;
   else if (page === 'pending') body = html`<${Pending} />`;
   else if (page === 'replays') body = html`<${Replays} />`;
   else if (page === 'functions') body = html`<${Functions} />`;

@@ -93,6 +93,20 @@ describe('web console in Chromium', { skip: executable === false }, () => {
   });
 
   test('creates a rule in the console, tests its pattern as you type, then shows a published event’s journey', async () => {
+    // A real event the pattern editor tests the pattern against (the newest retained events).
+    const earlier = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'console-0', source: '/console-shop', type: 'order', data: { total: 500 } },
+      { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
+    );
+    assert.equal(earlier.status, 202);
+    await page.goto(`${bus.url}/console#/events`);
+    await page.locator('tr[data-event=console-0]').waitFor({ timeout: 60_000 });
+    await page.locator('tr[data-event=console-0]').getByRole('button', { name: 'JSON' }).click();
+    assert.match((await page.locator('tr.detail').textContent()) ?? '', /"total": 500/);
+    await page.screenshot({ path: join(shots, 'console-events.png') });
     await page.goto(`${bus.url}/console#/rules`);
     await page.getByRole('button', { name: 'New rule' }).click();
     await page.fill('input[name=name]', 'console-orders');
@@ -119,6 +133,9 @@ describe('web console in Chromium', { skip: executable === false }, () => {
       ),
     );
     await page.locator('[data-verdict=match]').first().waitFor({ timeout: 60_000 });
+    await page.locator('[data-verdict=match]', { hasText: 'recent /console-shop console-0' }).waitFor({
+      timeout: 60_000,
+    });
     await page.fill(
       'textarea[name=targets]',
       JSON.stringify([{ id: 'hook', type: 'http', url: target.url, retry: { maxAttempts: 1 } }], null, 2),
@@ -303,7 +320,11 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     const replays = await request(bus.url, 'GET', '/replays', undefined, bearer());
     assert.equal(replays.body.replays.length, 1);
     assert.equal(replays.body.replays[0].rule, 'console-orders');
-    assert.equal(replays.body.replays[0].counts.events, 2, 'console-1 and console-2 matched console-orders');
+    assert.equal(
+      replays.body.replays[0].counts.events,
+      3,
+      'console-0, console-1 and console-2 match console-orders',
+    );
     await page.goto(`${bus.url}/console#/functions`);
     await page.locator('tr[data-function=echo]').waitFor({ timeout: 60_000 });
     await page.screenshot({ path: join(shots, 'console-functions.png') });
