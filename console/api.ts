@@ -76,3 +76,70 @@ export function total(sample: Map<string, number>, name: string, having = ''): n
   }
   return sum;
 }
+
+/** A series' name and labels: `name{a="x",b="y"}` → `{ name, labels: { a: 'x', b: 'y' } }`. */
+export function parseSeries(series: string): { name: string; labels: Record<string, string> } {
+  const brace = series.indexOf('{');
+  if (brace === -1) return { name: series, labels: {} };
+  const labels: Record<string, string> = {};
+  for (const m of series.slice(brace).matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+    labels[m[1] as string] = (m[2] as string).replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c));
+  }
+  return { name: series.slice(0, brace), labels };
+}
+
+/** Per (rule, target): the sum of `name`'s series, filtered by `where` (e.g. `{ outcome: 'failed' }`). */
+export function perTarget(
+  sample: Map<string, number>,
+  name: string,
+  where: Record<string, string> = {},
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [series, value] of sample) {
+    const parsed = parseSeries(series);
+    if (parsed.name !== name || parsed.labels.rule === undefined || parsed.labels.target === undefined)
+      continue;
+    if (Object.entries(where).some(([k, v]) => parsed.labels[k] !== v)) continue;
+    const key = JSON.stringify([parsed.labels.rule, parsed.labels.target]);
+    out.set(key, (out.get(key) ?? 0) + value);
+  }
+  return out;
+}
+
+/**
+ * The `q` quantile (0–1) of a histogram's per-(rule, target) buckets (`name_bucket{…,le}`), in the histogram's unit:
+ * the upper bound of the first bucket holding it, as Prometheus's histogram_quantile would interpolate, or undefined
+ * when the histogram is empty. `before` (an older sample) makes it the quantile of what happened in between.
+ */
+export function quantile(
+  sample: Map<string, number>,
+  before: Map<string, number> | undefined,
+  name: string,
+  key: string,
+  q: number,
+): number | undefined {
+  const buckets: Array<[number, number]> = [];
+  for (const [series, value] of sample) {
+    const parsed = parseSeries(series);
+    if (parsed.name !== `${name}_bucket`) continue;
+    if (JSON.stringify([parsed.labels.rule, parsed.labels.target]) !== key) continue;
+    const le = parsed.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(parsed.labels.le);
+    buckets.push([le, value - (before?.get(series) ?? 0)]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const count = buckets.at(-1)?.[1] ?? 0;
+  if (count <= 0) return undefined;
+  const rank = q * count;
+  let lower = 0;
+  let below = 0;
+  for (const [le, cumulative] of buckets) {
+    if (cumulative >= rank) {
+      if (!Number.isFinite(le)) return lower;
+      const inBucket = cumulative - below;
+      return inBucket <= 0 ? le : lower + ((le - lower) * (rank - below)) / inBucket;
+    }
+    lower = le;
+    below = cumulative;
+  }
+  return lower;
+}

@@ -5,7 +5,17 @@
  */
 import { html, render } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, apiKey, call, parseMetrics, setApiKey, total, whenUnauthorized } from './api.ts';
+import {
+  ApiError,
+  apiKey,
+  call,
+  parseMetrics,
+  perTarget,
+  quantile,
+  setApiKey,
+  total,
+  whenUnauthorized,
+} from './api.ts';
 
 type Json = Record<string, unknown>;
 
@@ -54,11 +64,65 @@ function KeyPrompt({ reason, done }: { reason: string; done: () => void }) {
 
 // ---- Overview ------------------------------------------------------------------------------------------------
 
+interface TargetRow {
+  readonly rule: string;
+  readonly target: string;
+  readonly delivered: number;
+  readonly failed: number;
+  /** Failed attempts over all attempts in the interval, or undefined when there were none. */
+  readonly errorRatio: number | undefined;
+  readonly pending: number;
+  readonly oldestPendingSeconds: number;
+  readonly p50: number | undefined;
+  readonly p99: number | undefined;
+}
+
 interface Rates {
   readonly at: number;
   readonly values: Record<string, number>;
   readonly pending: number;
+  readonly targets: TargetRow[];
 }
+
+/** Per (rule, target) rates, error ratio, backlog and attempt latency between two samples of /metrics. */
+function targetRows(
+  sample: Map<string, number>,
+  before: { at: number; sample: Map<string, number> } | undefined,
+  seconds: number,
+): TargetRow[] {
+  const delta = (name: string, where: Record<string, string> = {}) => {
+    const now = perTarget(sample, name, where);
+    const then = before === undefined ? undefined : perTarget(before.sample, name, where);
+    return { now, diff: (key: string) => Math.max(0, (now.get(key) ?? 0) - (then?.get(key) ?? 0)) };
+  };
+  const delivered = delta('junction_deliveries_total', { outcome: 'delivered' });
+  const failed = delta('junction_deliveries_total', { outcome: 'failed' });
+  const pending = perTarget(sample, 'junction_target_pending');
+  const oldest = perTarget(sample, 'junction_target_oldest_pending_age_seconds');
+  const keys = new Set([...delivered.now.keys(), ...failed.now.keys(), ...pending.keys()]);
+  return [...keys].sort().map((key) => {
+    const [rule, target] = JSON.parse(key) as [string, string];
+    const ok = delivered.diff(key);
+    const bad = failed.diff(key);
+    const latency = (q: number) => {
+      const v = quantile(sample, before?.sample, 'junction_delivery_latency_seconds', key, q);
+      return v === undefined ? undefined : v * 1000;
+    };
+    return {
+      rule,
+      target,
+      delivered: before === undefined ? 0 : ok / seconds,
+      failed: before === undefined ? 0 : bad / seconds,
+      errorRatio: before === undefined || ok + bad === 0 ? undefined : bad / (ok + bad),
+      pending: pending.get(key) ?? 0,
+      oldestPendingSeconds: oldest.get(key) ?? 0,
+      p50: latency(0.5),
+      p99: latency(0.99),
+    };
+  });
+}
+
+const ms = (v: number | undefined) => (v === undefined ? '—' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
 
 const SERIES: ReadonlyArray<readonly [string, string, string?]> = [
   ['in', 'junction_events_in_total'],
@@ -89,7 +153,13 @@ function Overview() {
               : Math.max(0, now - total(before.sample, name, having)) / ((at - before.at) / 1000);
         }
         if (!stopped) {
-          setRates({ at, values, pending: total(sample, 'junction_target_pending') });
+          const seconds = before === undefined ? 1 : (at - before.at) / 1000;
+          setRates({
+            at,
+            values,
+            pending: total(sample, 'junction_target_pending'),
+            targets: targetRows(sample, before, seconds),
+          });
           setError(undefined);
         }
       } catch (e) {
@@ -119,6 +189,23 @@ function Overview() {
         <div class="label">pending (retrying) now</div>
       </div>
     </div>
+    <h3>Per rule and target</h3>
+    <p class="muted">Rates, the share of failed attempts and the attempts' p50/p99 latency over the last 2 s; the
+      backlog now.</p>
+    <table class="targets">
+      <thead><tr><th>Rule / target</th><th>Delivered /s</th><th>Failed /s</th><th>Error ratio</th><th>p50</th>
+        <th>p99</th><th>Pending</th><th>Oldest pending</th></tr></thead>
+      <tbody>
+        ${(rates?.targets ?? []).map(
+          (t) => html`<tr data-lane=${`${t.rule}/${t.target}`}>
+            <td>${t.rule} / ${t.target}</td><td data-col="delivered">${t.delivered.toFixed(1)}</td><td>${t.failed.toFixed(1)}</td>
+            <td data-col="error-ratio">${t.errorRatio === undefined ? '—' : `${(t.errorRatio * 100).toFixed(0)} %`}</td>
+            <td data-col="p50">${ms(t.p50)}</td><td data-col="p99">${ms(t.p99)}</td><td data-col="pending">${t.pending}</td>
+            <td>${t.oldestPendingSeconds.toFixed(0)} s</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>
   </section>`;
 }
 

@@ -330,7 +330,8 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     await page.screenshot({ path: join(shots, 'console-functions.png') });
     await page.goto(`${bus.url}/console#/overview`);
     await page.locator('.tile[data-series=pending]').waitFor({ timeout: 60_000 });
-    // Live: events published while the page polls show up as a rate above zero.
+    // Live: events published while the page polls show up as rates above zero, bus-wide and per rule and target
+    // (console-orders delivers them to the target, which answers 200: an error ratio of 0 % and a latency).
     let n = 0;
     await waitFor(
       async () => {
@@ -338,16 +339,28 @@ describe('web console in Chromium', { skip: executable === false }, () => {
           bus.url,
           'POST',
           '/events',
-          { specversion: '1.0', id: `console-live-${n++}`, source: '/console-live', type: 'tick' },
+          {
+            specversion: '1.0',
+            id: `console-live-${n++}`,
+            source: '/console-shop',
+            type: 'tick',
+            data: { total: 101 },
+          },
           { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
         );
         assert.equal(published.status, 202);
         const shown = await page.locator('.tile[data-series=in] .value').textContent();
-        return Number(shown) > 0;
+        const lane = page.locator('tr[data-lane="console-orders/hook"]');
+        if ((await lane.count()) === 0) return false;
+        const delivered = await lane.locator('[data-col=delivered]').textContent();
+        const p50 = await lane.locator('[data-col=p50]').textContent();
+        const ratio = await lane.locator('[data-col=error-ratio]').textContent();
+        return Number(shown) > 0 && Number(delivered) > 0 && /ms$/.test(p50 ?? '') && ratio === '0 %';
       },
-      'a rate of events in above zero on the overview',
+      'rates of events in and delivered above zero, a p50 and a 0 % error ratio on the overview',
       60_000,
     );
+    await page.locator('tr[data-lane="console-slow/hook"]').waitFor({ timeout: 60_000 });
     await page.screenshot({ path: join(shots, 'console-overview.png') });
   });
 });
