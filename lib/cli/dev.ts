@@ -143,6 +143,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
         `Publish:  curl -X POST ${bus.url}/events -H 'ce-specversion: 1.0' -H 'ce-id: 1' \\`,
         `            -H 'ce-source: /demo' -H 'ce-type: demo.hello' -H 'content-type: application/json' -d '{"hello":"world"}'`,
         `Trace:    npm run junction -- trace 1`,
+        `Console:  ${bus.url}/console`,
         'Failing deliveries, dead letters and a summary every 30 s (when anything happened) show up here.',
         'Stop with Ctrl-C.',
         '',

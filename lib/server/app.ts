@@ -21,6 +21,7 @@ import { readTraceContext, type TraceContext } from '../core/trace-context.ts';
 import { uuidv7 } from '../core/uuid.ts';
 import type { Connectors } from '../engine/connectors.ts';
 import type { SchemaDiscovery } from '../engine/discovery.ts';
+import { MAX_EVENT_SEARCH_LIMIT } from '../engine/event-search.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
@@ -442,8 +443,22 @@ export function createApp(options: AppOptions): App {
     switch (head) {
       case 'events':
         if (parts.length === 1) {
-          allow('POST');
-          return ingest(request);
+          const search = options.extensions?.events;
+          if (search === undefined) allow('POST');
+          else allow('GET', 'POST');
+          if (method === 'POST') return ingest(request);
+          const q = request.query;
+          return json(
+            200,
+            await (search as NonNullable<typeof search>)({
+              ...(q.get('source') ? { source: q.get('source') as string } : {}),
+              ...(q.get('type') ? { type: q.get('type') as string } : {}),
+              ...(q.get('id') ? { id: q.get('id') as string } : {}),
+              ...(q.get('from') ? { from: parseTime(q.get('from'), 'from') } : {}),
+              ...(q.get('to') ? { to: parseTime(q.get('to'), 'to') } : {}),
+              limit: limitParam(q, 20, MAX_EVENT_SEARCH_LIMIT),
+            }),
+          );
         }
         if (parts.length === 3 && third === 'trace') {
           allow('GET');

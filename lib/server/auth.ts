@@ -89,6 +89,11 @@ export interface AuthLayerOptions extends AuthOptions {
   readonly onError?: (error: unknown) => void;
   /** The deployment's buses: keys may name only a bus that exists. @default only the default bus */
   readonly buses?: { exists(name: string): boolean };
+  /**
+   * Serves the web console's assets under `/console` (public: they hold no data; the Host guard still applies).
+   * @default none (404)
+   */
+  readonly console?: App;
 }
 
 export interface AuthLayer {
@@ -409,6 +414,12 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
       checkOrigin(request.headers, g) ??
       checkCrossSite(request.method, request.headers);
     if (refused) return { response: errorResponse(refused, aws), who: 'unauthenticated', need: 'manage' };
+    if (
+      options.console !== undefined &&
+      (request.path === '/console' || request.path.startsWith('/console/'))
+    ) {
+      return { response: await options.console(request), who: 'unauthenticated', need: 'public' };
+    }
     const parts = segments(request.path);
     if (parts === undefined) {
       return {

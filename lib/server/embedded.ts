@@ -39,6 +39,7 @@ import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './a
 import { SecretBox } from './auth-keys.ts';
 import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
 import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
+import { serveConsole } from './console.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
@@ -463,6 +464,7 @@ async function open(
     ...options.auth,
     app: createBusesApp(busHost, onError),
     buses: busHost,
+    console: serveConsole,
     store: credentials,
     secrets: () => {
       secrets ??= SecretBox.open(dataDir);

@@ -1,3 +1,5 @@
+import type { EventQuery } from '../engine/event-search.ts';
+
 /** Optional API features served beside the core API, supplied by the wiring that has what they need. */
 
 export interface Extensions {
@@ -9,4 +11,6 @@ export interface Extensions {
   readonly replayStatus?: (name: string) => Promise<unknown>;
   /** `POST /rules/{name}/simulate {"from", "to"}`: run a rule over retained events, delivering nothing. */
   readonly simulate?: (name: string, body: unknown) => Promise<unknown>;
+  /** `GET /events?source=&type=&id=&from=&to=&limit=`: the newest retained events that match. */
+  readonly events?: (query: EventQuery) => Promise<unknown>;
 }

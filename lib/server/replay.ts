@@ -3,6 +3,7 @@
  * replays is kept there (JSON, rewritten when a replay starts or ends), so it survives a restart.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { searchEvents } from '../engine/event-search.ts';
 import type { Junction } from '../engine/junction.ts';
 import { type ReplayStatus, Replays, simulate } from '../engine/replay.ts';
 import type { EventLog } from '../ports.ts';
@@ -52,5 +53,6 @@ export function createReplayExtensions(options: ReplayExtensionsOptions): Extens
     replays: async () => ({ replays: replays.list() }),
     replayStatus: async (name) => replays.get(name),
     simulate: (name, body) => simulate(junction, log, name, body, parseTime),
+    events: (query) => searchEvents(log, query),
   };
 }

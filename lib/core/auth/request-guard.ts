@@ -70,11 +70,26 @@ export function checkHost(headers: Headers, options: RequestGuardOptions): Junct
   );
 }
 
-/** 403 when an `Origin` header is present and not allowed (a web page is calling the API). */
+/**
+ * Whether `origin` is the bus's own: the scheme it serves and the request's own `Host` (which `checkHost` has
+ * allowed). Browsers send `Origin` on a same-origin POST/PUT/DELETE too, so the console the bus serves (/console)
+ * calls the API with its own origin; a page elsewhere (or a rebound name, refused by `checkHost`) cannot.
+ */
+function ownOrigin(origin: string, headers: Headers, options: RequestGuardOptions): boolean {
+  const host = first(headers, 'host') ?? first(headers, ':authority');
+  if (host === undefined || host === '') return false;
+  return origin.toLowerCase() === `${options.tls ? 'https' : 'http'}://${host.trim().toLowerCase()}`;
+}
+
+/**
+ * 403 when an `Origin` header is present and not allowed (a web page is calling the API); the bus's own origin (its
+ * console, same scheme and Host) is allowed.
+ */
 export function checkOrigin(headers: Headers, options: RequestGuardOptions): JunctionError | undefined {
   const origin = first(headers, 'origin');
   if (origin === undefined) return undefined;
-  if ((options.allowedOrigins ?? []).includes(origin)) return undefined;
+  if ((options.allowedOrigins ?? []).includes(origin) || ownOrigin(origin, headers, options))
+    return undefined;
   return new JunctionError(
     'Forbidden',
     `requests from web pages of origin ${JSON.stringify(origin.slice(0, 100))} are not allowed; add it to the allowed origins (--allowed-origin) to allow them`,

@@ -62,6 +62,16 @@ test('refuses any Origin that is not allowed, and none by default', () => {
   );
 });
 
+test("allows the bus's own origin (its console: same scheme and Host), and no other", () => {
+  const host = { host: '127.0.0.1:8080' };
+  assert.equal(checkOrigin({ ...host, origin: 'http://127.0.0.1:8080' }, opts), undefined);
+  assert.equal(checkOrigin({ ...host, origin: 'https://127.0.0.1:8080' }, opts)?.code, 'Forbidden');
+  assert.equal(checkOrigin({ ...host, origin: 'http://127.0.0.1:8081' }, opts)?.code, 'Forbidden');
+  assert.equal(checkOrigin({ ...host, origin: 'http://localhost:8080' }, opts)?.code, 'Forbidden');
+  assert.equal(checkOrigin({ origin: 'http://127.0.0.1:8080' }, opts)?.code, 'Forbidden');
+  assert.equal(checkOrigin({ ...host, origin: 'https://127.0.0.1:8080' }, { ...opts, tls: true }), undefined);
+});
+
 test('refuses a POST a cross-site form could send, unless a preflighted header comes with it', () => {
   for (const type of [
     undefined,

@@ -1,0 +1,145 @@
+/**
+ * The console's only way to the bus: the documented HTTP API, on the page's own origin. A key the user typed is kept
+ * in sessionStorage (gone when the tab closes) and sent as `Authorization: Bearer`; a 401 asks for it again.
+ */
+
+const KEY = 'junction.apiKey';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let onUnauthorized: (message: string) => void = () => {};
+
+/** Called with the bus's message when a call is refused for want of a (valid) credential. */
+export function whenUnauthorized(handler: (message: string) => void): void {
+  onUnauthorized = handler;
+}
+
+export function apiKey(): string | null {
+  return sessionStorage.getItem(KEY);
+}
+
+export function setApiKey(key: string | null): void {
+  if (key === null || key === '') sessionStorage.removeItem(KEY);
+  else sessionStorage.setItem(KEY, key);
+}
+
+/** Calls the API: JSON in (with a JSON content type, as the CSRF guard wants), JSON or text out. */
+export async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const key = apiKey();
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined || method === 'POST') headers['content-type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: 'omit',
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const type = response.headers.get('content-type') ?? '';
+  const value: unknown = type.includes('json') && text !== '' ? JSON.parse(text) : text;
+  if (!response.ok) {
+    const error = (value as { error?: { code?: string; message?: string } }).error;
+    const message = error?.message ?? `${method} ${path}: HTTP ${response.status}`;
+    if (response.status === 401) onUnauthorized(message);
+    throw new ApiError(response.status, error?.code ?? String(response.status), message);
+  }
+  return value as T;
+}
+
+/** One sample of Prometheus text: each series (`name{labels}`) to its value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    const value = Number(line.slice(space + 1));
+    if (Number.isFinite(value)) out.set(line.slice(0, space), value);
+  }
+  return out;
+}
+
+/** The sum of every series of `name` whose labels contain `having` (e.g. `outcome="delivered"`). */
+export function total(sample: Map<string, number>, name: string, having = ''): number {
+  let sum = 0;
+  for (const [series, value] of sample) {
+    const bare = series.split('{')[0];
+    if (bare === name && series.includes(having)) sum += value;
+  }
+  return sum;
+}
+
+/** A series' name and labels: `name{a="x",b="y"}` → `{ name, labels: { a: 'x', b: 'y' } }`. */
+export function parseSeries(series: string): { name: string; labels: Record<string, string> } {
+  const brace = series.indexOf('{');
+  if (brace === -1) return { name: series, labels: {} };
+  const labels: Record<string, string> = {};
+  for (const m of series.slice(brace).matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+    labels[m[1] as string] = (m[2] as string).replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c));
+  }
+  return { name: series.slice(0, brace), labels };
+}
+
+/** Per (rule, target): the sum of `name`'s series, filtered by `where` (e.g. `{ outcome: 'failed' }`). */
+export function perTarget(
+  sample: Map<string, number>,
+  name: string,
+  where: Record<string, string> = {},
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [series, value] of sample) {
+    const parsed = parseSeries(series);
+    if (parsed.name !== name || parsed.labels.rule === undefined || parsed.labels.target === undefined)
+      continue;
+    if (Object.entries(where).some(([k, v]) => parsed.labels[k] !== v)) continue;
+    const key = JSON.stringify([parsed.labels.rule, parsed.labels.target]);
+    out.set(key, (out.get(key) ?? 0) + value);
+  }
+  return out;
+}
+
+/**
+ * The `q` quantile (0–1) of a histogram's per-(rule, target) buckets (`name_bucket{…,le}`), in the histogram's unit:
+ * the upper bound of the first bucket holding it, as Prometheus's histogram_quantile would interpolate, or undefined
+ * when the histogram is empty. `before` (an older sample) makes it the quantile of what happened in between.
+ */
+export function quantile(
+  sample: Map<string, number>,
+  before: Map<string, number> | undefined,
+  name: string,
+  key: string,
+  q: number,
+): number | undefined {
+  const buckets: Array<[number, number]> = [];
+  for (const [series, value] of sample) {
+    const parsed = parseSeries(series);
+    if (parsed.name !== `${name}_bucket`) continue;
+    if (JSON.stringify([parsed.labels.rule, parsed.labels.target]) !== key) continue;
+    const le = parsed.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(parsed.labels.le);
+    buckets.push([le, value - (before?.get(series) ?? 0)]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  const count = buckets.at(-1)?.[1] ?? 0;
+  if (count <= 0) return undefined;
+  const rank = q * count;
+  let lower = 0;
+  let below = 0;
+  for (const [le, cumulative] of buckets) {
+    if (cumulative >= rank) {
+      if (!Number.isFinite(le)) return lower;
+      const inBucket = cumulative - below;
+      return inBucket <= 0 ? le : lower + ((le - lower) * (rank - below)) / inBucket;
+    }
+    lower = le;
+    below = cumulative;
+  }
+  return lower;
+}
