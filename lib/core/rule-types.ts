@@ -52,6 +52,12 @@ interface TargetBase {
   /** Per-attempt timeout. @default 10000 */
   readonly timeoutMs: number;
   readonly input?: TargetInput;
+  /**
+   * A JSONata expression (https://jsonata.org) whose result, as JSON, is the body the target receives; it reads the
+   * CloudEvent (or the event in EventBridge's shape with `format: "eventbridge"`). Not with `input`. Evaluated
+   * within bounds (lib/core/jsonata.ts, docs/patterns.md).
+   */
+  readonly inputJsonata?: string;
 }
 
 export interface FunctionTarget extends TargetBase {

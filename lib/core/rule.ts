@@ -3,6 +3,7 @@ import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
+import { compileJsonata } from './jsonata.ts';
 import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
@@ -206,6 +207,16 @@ export function validateTarget(value: unknown, index: number): Target {
   const input = value.input as TargetInput | undefined;
   const format = formatOf(value, type, path);
   if (input !== undefined) compileInput(input, `${path}.input`, format);
+  const inputJsonata = value.inputJsonata;
+  if (inputJsonata !== undefined) {
+    if (input !== undefined) {
+      throw invalid(
+        `${path}.inputJsonata cannot be combined with ${path}.input (an input path or transformer): a target's body is shaped one way`,
+        `${path}.inputJsonata`,
+      );
+    }
+    compileJsonata(inputJsonata, `${path}.inputJsonata`);
+  }
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -218,6 +229,7 @@ export function validateTarget(value: unknown, index: number): Target {
     concurrency: integer(value.concurrency, `${path}.concurrency`, 1, RULE_LIMITS.maxConcurrency, 16),
     timeoutMs: integer(value.timeoutMs, `${path}.timeoutMs`, 10, 900_000, 10_000),
     ...(input === undefined ? {} : { input: Object.freeze({ ...input }) }),
+    ...(typeof inputJsonata === 'string' ? { inputJsonata } : {}),
   };
   switch (type) {
     case 'function':

@@ -50,7 +50,12 @@ export interface DispatcherOptions {
    * Shapes the event a target receives (its input transformer, its format); `createdAt` is when the delivery was
    * made (the event's ingestion time to EventBridge-shaped targets).
    */
-  readonly transform: (event: CloudEvent, rule: Rule, target: Target, createdAt: number) => CloudEvent;
+  readonly transform: (
+    event: CloudEvent,
+    rule: Rule,
+    target: Target,
+    createdAt: number,
+  ) => CloudEvent | Promise<CloudEvent>;
   /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
   readonly onEmitted: (
     returned: readonly unknown[],
@@ -486,9 +491,9 @@ export class Dispatcher {
     return won;
   }
 
-  #request(item: Item, rule: Rule, target: Target, span?: TraceSpan): DeliveryRequest {
+  async #request(item: Item, rule: Rule, target: Target, span?: TraceSpan): Promise<DeliveryRequest> {
     const { delivery } = item;
-    const event = this.#o.transform(delivery.event, rule, target, delivery.createdAt);
+    const event = await this.#o.transform(delivery.event, rule, target, delivery.createdAt);
     const trace = span?.context;
     return {
       rule,
@@ -609,7 +614,9 @@ export class Dispatcher {
     const span = this.#startSpan(item, rule, target);
     let result: DeliveryResult;
     try {
-      result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target, span)));
+      result = await this.#call(target, async (driver) =>
+        driver.deliver(await this.#request(item, rule, target, span)),
+      );
     } catch (error) {
       span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
       span?.end();
@@ -640,13 +647,17 @@ export class Dispatcher {
     if (claimed.length === 0) return;
     const spans = claimed.map((item) => this.#startSpan(item, rule, target));
     for (const span of spans) span?.setAttributes({ 'messaging.batch.message_count': claimed.length });
-    const requests = claimed.map((item, i) => this.#request(item, rule, target, spans[i]));
     const sent = this.#o.clock.now();
     let result: DeliveryResult;
     try {
-      result = await this.#call(target, (driver) =>
-        driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
-      );
+      result = await this.#call(target, async (driver) => {
+        const requests = await Promise.all(
+          claimed.map((item, i) => this.#request(item, rule, target, spans[i])),
+        );
+        return driver.deliverBatch
+          ? driver.deliverBatch(requests)
+          : driver.deliver(requests[0] as DeliveryRequest);
+      });
     } catch (error) {
       for (const span of spans) {
         span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
