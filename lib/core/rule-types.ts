@@ -58,6 +58,18 @@ interface TargetBase {
    * within bounds (lib/core/jsonata.ts, docs/patterns.md).
    */
   readonly inputJsonata?: string;
+  /**
+   * Ordered delivery per key: deliveries whose events have the same key reach the target one at a time, in log
+   * order; a failing delivery holds back only its own key (docs/delivery.md). Not with `batch`.
+   */
+  readonly ordering?: OrderingOption;
+}
+
+export interface OrderingOption {
+  /** `partitionkey` (the event's extension) or a JSON path into the CloudEvent (`$.data.orderId`). */
+  readonly key: string;
+  /** What a dead-lettered delivery does to its key: `continue` (the next one goes on). @default 'continue' */
+  readonly onFailure: 'continue';
 }
 
 export interface FunctionTarget extends TargetBase {

@@ -6,6 +6,7 @@
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { AimdLimit } from '../core/concurrency.ts';
 import { toJunctionError } from '../core/errors.ts';
+import { compileOrderingKey, type OrderingKeyOf } from '../core/ordering.ts';
 import { decideRetry } from '../core/retry.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { eventTraceContext, type TraceContext, withTraceContext } from '../core/trace-context.ts';
@@ -119,6 +120,53 @@ interface Lane {
   readonly bySource: Map<string, Item[]>;
 }
 
+/** One live delivery of an ordered target, in its key's queue (log order). */
+interface OrderedEntry {
+  /** `keyString` of the delivery. */
+  readonly key: string;
+  /** Log partition, offset, then creation time: the order deliveries of one key go in. */
+  readonly order: readonly [number, number, number];
+  /** The delivery, once this process holds it (fresh from the router or due from the ledger). */
+  item?: Item | undefined;
+  running: boolean;
+}
+
+/**
+ * The state of one ordered target (`ordering`) in this process: every live delivery of the target, queued per key
+ * in log order; only the head of a key runs. Filled from the ledger once (`ready`) before any delivery runs, so that a
+ * restart knows the deliveries an earlier process left pending (a retry due later still holds its key back).
+ */
+interface OrderedLane {
+  readonly byKey: Map<string, OrderedEntry[]>;
+  /** `keyString` → its ordering key. */
+  readonly keyOf: Map<string, string>;
+  ready: boolean;
+}
+
+const orderingKeys = new WeakMap<Target, OrderingKeyOf>();
+
+function orderingKeyOf(target: Target): OrderingKeyOf | undefined {
+  if (target.ordering === undefined) return undefined;
+  let keyOf = orderingKeys.get(target);
+  if (keyOf === undefined) {
+    keyOf = compileOrderingKey(target.ordering.key);
+    orderingKeys.set(target, keyOf);
+  }
+  return keyOf;
+}
+
+function logOrder(d: PendingDelivery): readonly [number, number, number] {
+  return [
+    d.position?.partition ?? Number.MAX_SAFE_INTEGER,
+    d.position?.offset ?? Number.MAX_SAFE_INTEGER,
+    d.createdAt,
+  ];
+}
+
+function before(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
+  return a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
+}
+
 /** Thrown out of an attempt cut off at the stop deadline. */
 const INTERRUPTED = Symbol('interrupted');
 
@@ -169,6 +217,8 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #lanes = new Map<string, Lane>();
+  /** Ordered targets' per-key queues, per lane key. */
+  readonly #ordered = new Map<string, OrderedLane>();
   /** Adaptive limits per lane key (`http` and `bus` targets). */
   readonly #adaptive = new Map<string, Adaptive>();
   /** Deliveries queued or running in this process. */
@@ -281,6 +331,14 @@ export class Dispatcher {
       lane.batchTimer = undefined;
       if (lane.active === 0) this.#lanes.delete(laneKey);
     }
+    for (const ordered of this.#ordered.values()) {
+      for (const queue of ordered.byKey.values()) {
+        for (const entry of queue) {
+          if (entry.item !== undefined && !entry.running) this.#handBack.push(entry.item);
+          if (!entry.running) entry.item = undefined;
+        }
+      }
+    }
     const returned = this.#handBack.length;
     for (const item of this.#handBack) this.#local.delete(keyString(item.delivery));
     if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -354,6 +412,23 @@ export class Dispatcher {
       }
       this.#local.add(key);
       const laneKey = `${delivery.rule}\u0000${delivery.target}`;
+      const item: Item = {
+        delivery,
+        claimed: options.claimed ?? false,
+        possibleDuplicate: options.possibleDuplicate ?? false,
+      };
+      const target = this.#o.lookup(delivery.rule)?.targets.find((t) => t.id === delivery.target);
+      const keyOfEvent = target === undefined ? undefined : orderingKeyOf(target);
+      if (keyOfEvent !== undefined) this.#admitOrdered(laneKey, keyOfEvent, item);
+      else this.#enqueue(laneKey, item);
+    }
+    if (overflow !== undefined) this.#leaveToLedger(overflow);
+  }
+
+  /** Puts an item in its lane's queue and starts what the lane's limit allows. */
+  #enqueue(laneKey: string, item: Item): void {
+    const { delivery } = item;
+    {
       let lane = this.#lanes.get(laneKey);
       if (!lane) {
         lane = { active: 0, size: 0, bySource: new Map() };
@@ -364,15 +439,120 @@ export class Dispatcher {
         queue = [];
         lane.bySource.set(delivery.source, queue);
       }
-      queue.push({
-        delivery,
-        claimed: options.claimed ?? false,
-        possibleDuplicate: options.possibleDuplicate ?? false,
-      });
+      queue.push(item);
       lane.size++;
       this.#pump(laneKey, lane);
     }
-    if (overflow !== undefined) this.#leaveToLedger(overflow);
+  }
+
+  /**
+   * Queues an ordered target's delivery under its key, in log order; it runs once it is the head of its key. The
+   * first delivery of a target in this process reads the target's live deliveries from the ledger first.
+   */
+  #admitOrdered(laneKey: string, keyOfEvent: OrderingKeyOf, item: Item): void {
+    let ordered = this.#ordered.get(laneKey);
+    if (ordered === undefined) {
+      const made: OrderedLane = { byKey: new Map(), keyOf: new Map(), ready: false };
+      ordered = made;
+      this.#ordered.set(laneKey, made);
+      this.#loadOrdered(laneKey, made, keyOfEvent, item.delivery.rule, item.delivery.target);
+    }
+    const orderKey = this.#placeOrdered(ordered, keyOfEvent, item.delivery);
+    const entry = ordered.byKey.get(orderKey)?.find((e) => e.key === keyString(item.delivery));
+    if (entry !== undefined && !entry.running) entry.item = item;
+    this.#releaseHead(laneKey, ordered, orderKey);
+  }
+
+  /** Records a live delivery under its key (once); answers the key. */
+  #placeOrdered(ordered: OrderedLane, keyOfEvent: OrderingKeyOf, delivery: PendingDelivery): string {
+    const key = keyString(delivery);
+    const known = ordered.keyOf.get(key);
+    if (known !== undefined) return known;
+    const orderKey = keyOfEvent(delivery.event);
+    ordered.keyOf.set(key, orderKey);
+    let queue = ordered.byKey.get(orderKey);
+    if (queue === undefined) {
+      queue = [];
+      ordered.byKey.set(orderKey, queue);
+    }
+    const entry: OrderedEntry = { key, order: logOrder(delivery), running: false };
+    let at = queue.length;
+    while (at > 0 && before(entry.order, (queue[at - 1] as OrderedEntry).order)) at--;
+    queue.splice(at, 0, entry);
+    return orderKey;
+  }
+
+  /** Reads every live delivery of an ordered target from the ledger (in pages), then lets the heads run. */
+  #loadOrdered(
+    laneKey: string,
+    ordered: OrderedLane,
+    keyOfEvent: OrderingKeyOf,
+    rule: string,
+    target: string,
+  ): void {
+    const load = async (): Promise<void> => {
+      let cursor: string | undefined;
+      do {
+        const page = await this.#o.ledger.list({
+          rule,
+          target,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const delivery of page.deliveries) this.#placeOrdered(ordered, keyOfEvent, delivery);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+    };
+    load().then(
+      () => {
+        ordered.ready = true;
+        for (const orderKey of ordered.byKey.keys()) this.#releaseHead(laneKey, ordered, orderKey);
+      },
+      (error) => {
+        this.#o.onError?.(error);
+        // Tried again: nothing of this target runs before its live deliveries are known.
+        const retry = setTimeout(
+          () => this.#loadOrdered(laneKey, ordered, keyOfEvent, rule, target),
+          this.#pollMs,
+        );
+        retry.unref();
+      },
+    );
+  }
+
+  /** Starts the head of a key when this process holds it and nothing of the key runs. */
+  #releaseHead(laneKey: string, ordered: OrderedLane, orderKey: string): void {
+    if (!ordered.ready || this.#stopped) return;
+    const queue = ordered.byKey.get(orderKey);
+    const head = queue?.[0];
+    if (head === undefined || head.item === undefined) return;
+    // A redriven delivery sorts before the one running: it waits until that one has finished.
+    if (queue?.some((e) => e.running)) return;
+    head.running = true;
+    this.#enqueue(laneKey, head.item);
+  }
+
+  /**
+   * The head of a key finished an attempt: a final outcome (delivered, dead-lettered, found done) lets the next one
+   * of the key go; a retry keeps the key held until the retry (due from the ledger) is final.
+   */
+  #orderedDone(laneKey: string, item: Item, final: boolean): void {
+    const ordered = this.#ordered.get(laneKey);
+    const key = keyString(item.delivery);
+    const orderKey = ordered?.keyOf.get(key);
+    if (ordered === undefined || orderKey === undefined) return;
+    const queue = ordered.byKey.get(orderKey) ?? [];
+    const at = queue.findIndex((e) => e.key === key);
+    const entry = queue[at];
+    if (entry === undefined) return;
+    entry.running = false;
+    entry.item = undefined;
+    if (final) {
+      queue.splice(at, 1);
+      ordered.keyOf.delete(key);
+      if (queue.length === 0) ordered.byKey.delete(orderKey);
+    }
+    this.#releaseHead(laneKey, ordered, orderKey);
   }
 
   /** Makes fresh deliveries this process has no room for due now, for the poller to take as room frees. */
@@ -421,12 +601,21 @@ export class Dispatcher {
         this.#adapt(laneKey, target, result, started, full);
         release();
       };
+      const ordered = this.#ordered.has(laneKey) && items.length === 1 && batch === undefined;
       const run =
         items.length === 1 && batch === undefined
           ? this.#run(items[0] as Item, answered)
-          : this.#runBatch(items, answered);
+          : this.#runBatch(items, answered).then(() => true);
       run
-        .catch((error) => this.#o.onError?.(error))
+        .then(
+          (final) => {
+            if (ordered) this.#orderedDone(laneKey, items[0] as Item, final);
+          },
+          (error) => {
+            if (ordered) this.#orderedDone(laneKey, items[0] as Item, false);
+            this.#o.onError?.(error);
+          },
+        )
         .finally(() => {
           release();
           for (const item of items) this.#local.delete(keyString(item.delivery));
@@ -601,15 +790,19 @@ export class Dispatcher {
     for (const item of items) this.#handBack.push(claimedNow ? { ...item, claimed: true } : item);
   }
 
+  /** One attempt; answers whether the delivery is finished (delivered, dead-lettered or found done). */
   async #run(
     item: Item,
     answered: (target: Target, result: DeliveryResult, started: number) => void,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const resolved = await this.#resolve(item);
-    if (!resolved) return;
+    if (!resolved) return true;
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
-    if (!(await this.#claim(item, target, started))) return;
+    if (!(await this.#claim(item, target, started))) {
+      const state = (await this.#o.ledger.get(keyOf(item.delivery)))?.entry.state;
+      return state === 'delivered' || state === 'dead-lettered';
+    }
     const sent = this.#o.clock.now();
     const span = this.#startSpan(item, rule, target);
     let result: DeliveryResult;
@@ -621,10 +814,11 @@ export class Dispatcher {
       span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
       span?.end();
       if (error !== INTERRUPTED) throw error;
-      return this.#cutOff([item], target.delivery === 'exactly-once');
+      this.#cutOff([item], target.delivery === 'exactly-once');
+      return false;
     }
     answered(target, result, sent);
-    await this.#record(item, rule, target, started, result, span);
+    return this.#record(item, rule, target, started, result, span);
   }
 
   /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
@@ -678,7 +872,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<void> {
+  ): Promise<boolean> {
     if (span === undefined) return this.#recordOutcome(item, rule, target, started, result);
     span.setAttributes({
       'junction.delivery.outcome': result.ok ? 'delivered' : 'failed',
@@ -687,7 +881,7 @@ export class Dispatcher {
     });
     if (!result.ok) span.setError(result.error);
     try {
-      await this.#recordOutcome(item, rule, target, started, result, span);
+      return await this.#recordOutcome(item, rule, target, started, result, span);
     } finally {
       span.end();
     }
@@ -700,7 +894,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const o = this.#o;
     const { delivery } = item;
     const key = keyOf(delivery);
@@ -762,7 +956,7 @@ export class Dispatcher {
       // The ledger and the trace are written together: they share one group commit.
       const completed = o.ledger.complete(key, attempt, finished);
       await Promise.all([completed, o.traces.record(entries)]);
-      return;
+      return true;
     }
     const attempts = [...delivery.attempts, attempt];
     const crashes = attempts.filter((a) => a.error?.startsWith('FunctionCrashed:')).length;
@@ -774,7 +968,7 @@ export class Dispatcher {
         `poison: the function crashed its process ${crashes} times`,
         span,
       );
-      return;
+      return true;
     }
     const decision = decideRetry(
       target.retry,
@@ -801,10 +995,11 @@ export class Dispatcher {
         'junction.retry.delay_ms': decision.delayMs,
         'junction.retry.due_at': new Date(decision.dueAt).toISOString(),
       });
-      return;
+      return false;
     }
     await o.traces.record([attemptTrace]);
     await this.#deadLetter(delivery, attempts, decision.reason, span);
+    return true;
   }
 
   async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {
@@ -894,9 +1089,11 @@ export class Dispatcher {
       const room = this.#maxHeld - this.#local.size;
       if (room <= 0 || this.#stopped) return taken;
       const now = o.clock.now();
-      const due = (await o.ledger.due(now, Math.min(256, room))).filter(
-        (d) => !this.#local.has(keyString(d)),
-      );
+      // Deliveries held here (an ordered target's deliveries wait behind their key's head) may be due in the ledger
+      // too: they are read past, so that they cannot crowd out the ones to take.
+      const limit = Math.min(256, room) + (this.#ordered.size > 0 ? this.#local.size : 0);
+      const rows = await o.ledger.due(now, limit);
+      const due = rows.filter((d) => !this.#local.has(keyString(d)));
       // Claimed side by side (the SQLite ledger commits claims made in one turn together; DynamoDB takes them in
       // parallel), then handed to the lanes in the ledger's order.
       const claims = await Promise.allSettled(
@@ -923,7 +1120,7 @@ export class Dispatcher {
         taken++;
       }
       if (failure !== undefined) throw failure.reason;
-      if (due.length < Math.min(256, room)) return taken;
+      if (rows.length < limit || due.length === 0) return taken;
     }
   }
 
