@@ -10,7 +10,7 @@
  * - size: sequences of at most `JSONATA_LIMITS.maxSequence` items (jsonata's `sequence` guard), `$pad` widths and the
  *   result's JSON text of at most `JSONATA_LIMITS.maxResultChars` characters;
  * - regular expressions (`/…/`) are refused at validation: JavaScript's regex engine backtracks and one match cannot
- *   be interrupted.
+ *   be interrupted; `$eval` (an expression parsed at run time) is not available.
  */
 import jsonata from 'jsonata';
 import { JunctionError } from './errors.ts';
@@ -140,6 +140,10 @@ export function compileJsonata(expression: unknown, path = 'inputJsonata'): Json
     );
   }
   compiled.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, yieldSometimes);
+  // `$eval` parses an expression at run time: it could hold what validation refuses (a regular expression).
+  compiled.registerFunction('eval', () => {
+    throw { code: 'J0002', message: '$eval is not available in inputJsonata' };
+  });
   compiled.registerFunction(
     'pad',
     (text: string | undefined, width: number, char?: string) => {

@@ -104,6 +104,16 @@ describe('compileJsonata', () => {
     assert.equal(await compileJsonata('$pad("ab", -4, "#")')(event, context), '"##ab"');
   });
 
+  it('has no $eval: a regular expression cannot come in at run time', async () => {
+    const error = await rejection(() =>
+      compileJsonata('$eval("$match(\\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\\", /(a+)+b/)")')(
+        event,
+        context,
+      ),
+    );
+    assert.match(error.message, /\$eval is not available/);
+  });
+
   it('reports an evaluation error with its code', async () => {
     const error = await rejection(() => compileJsonata('$number("not a number")')(event, context));
     assert.equal(error.code, 'DeliveryFailed');
