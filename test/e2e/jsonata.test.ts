@@ -82,6 +82,42 @@ describe('JSONata target input', () => {
     }
   });
 
+  test('with format "eventbridge", the expression reads the event in EventBridge\'s shape', async () => {
+    const target = await startHttpTarget();
+    try {
+      const put = await request(bus.url, 'PUT', '/rules/eb-shape', {
+        pattern: { type: ['eb.shape'] },
+        targets: [
+          {
+            id: 'eb',
+            type: 'http',
+            url: target.url,
+            retry: once,
+            format: 'eventbridge',
+            inputJsonata: '{"kind": $."detail-type", "id": detail.id, "from": source}',
+          },
+        ],
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      const res = await publishBinary(
+        bus,
+        { id: 'eb-1', source: '/shop', type: 'eb.shape' },
+        JSON.stringify({ id: 'o-9' }),
+        'application/json',
+      );
+      assert.equal(res.status, 202);
+      await waitFor(() => target.received.length === 1, 'the delivery', 60_000);
+      assert.deepEqual(JSON.parse(target.received[0]!.body.toString('utf8')), {
+        kind: 'eb.shape',
+        id: 'o-9',
+        from: '/shop',
+      });
+    } finally {
+      await target.close();
+      await request(bus.url, 'DELETE', '/rules/eb-shape');
+    }
+  });
+
   test('refuses a syntax error and inputJsonata beside input at PUT', async () => {
     const bad = await request(bus.url, 'PUT', '/rules/bad', {
       pattern: { type: ['x'] },
