@@ -124,16 +124,21 @@ interface Lane {
 interface OrderedEntry {
   /** `keyString` of the delivery. */
   readonly key: string;
+  readonly delivery: DeliveryKey;
   /** Log partition, offset, then creation time: the order deliveries of one key go in. */
   readonly order: readonly [number, number, number];
-  /** The delivery, once this process holds it (fresh from the router or due from the ledger). */
-  item?: Item | undefined;
+  /** Being fetched from the ledger, queued in its lane or running. */
   running: boolean;
+  /** A failed attempt's retry is due later: the poller hands it over when due (no earlier: the backoff holds). */
+  awaitingRetry: boolean;
+  /** This process took its lease (the router's enqueue, or the poller's claim). */
+  leasedHere: boolean;
 }
 
 /**
  * The state of one ordered target (`ordering`) in this process: every live delivery of the target, queued per key
- * in log order; only the head of a key runs. Filled from the ledger once (`ready`) before any delivery runs, so that a
+ * in log order (its key and position only; only a key's head is held in memory, with its event); only the head of a
+ * key runs, fetched from the ledger when it becomes the head. Filled from the ledger once (`ready`) before any delivery runs, so that a
  * restart knows the deliveries an earlier process left pending (a retry due later still holds its key back).
  */
 interface OrderedLane {
@@ -331,14 +336,6 @@ export class Dispatcher {
       lane.batchTimer = undefined;
       if (lane.active === 0) this.#lanes.delete(laneKey);
     }
-    for (const ordered of this.#ordered.values()) {
-      for (const queue of ordered.byKey.values()) {
-        for (const entry of queue) {
-          if (entry.item !== undefined && !entry.running) this.#handBack.push(entry.item);
-          if (!entry.running) entry.item = undefined;
-        }
-      }
-    }
     const returned = this.#handBack.length;
     for (const item of this.#handBack) this.#local.delete(keyString(item.delivery));
     if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -405,20 +402,22 @@ export class Dispatcher {
         if (options.claimed) this.#handBack.push({ delivery, claimed: true, possibleDuplicate: false });
         continue;
       }
+      const laneKey = `${delivery.rule}\u0000${delivery.target}`;
+      const target = this.#o.lookup(delivery.rule)?.targets.find((t) => t.id === delivery.target);
+      const keyOfEvent = target === undefined ? undefined : orderingKeyOf(target);
       if (!options.claimed && this.#local.size >= this.#maxHeld) {
         overflow ??= [];
         overflow.push(keyOf(delivery));
+        // Left to the ledger, but its place in its key's queue is kept: nothing after it may overtake it.
+        if (keyOfEvent !== undefined) this.#orderedLane(laneKey, keyOfEvent, delivery);
         continue;
       }
       this.#local.add(key);
-      const laneKey = `${delivery.rule}\u0000${delivery.target}`;
       const item: Item = {
         delivery,
         claimed: options.claimed ?? false,
         possibleDuplicate: options.possibleDuplicate ?? false,
       };
-      const target = this.#o.lookup(delivery.rule)?.targets.find((t) => t.id === delivery.target);
-      const keyOfEvent = target === undefined ? undefined : orderingKeyOf(target);
       if (keyOfEvent !== undefined) this.#admitOrdered(laneKey, keyOfEvent, item);
       else this.#enqueue(laneKey, item);
     }
@@ -450,17 +449,46 @@ export class Dispatcher {
    * first delivery of a target in this process reads the target's live deliveries from the ledger first.
    */
   #admitOrdered(laneKey: string, keyOfEvent: OrderingKeyOf, item: Item): void {
+    const ordered = this.#orderedLane(laneKey, keyOfEvent, item.delivery);
+    const orderKey = this.#placeOrdered(ordered, keyOfEvent, item.delivery);
+    const key = keyString(item.delivery);
+    const queue = ordered.byKey.get(orderKey) ?? [];
+    const entry = queue.find((e) => e.key === key);
+    if (entry !== undefined) entry.leasedHere = true;
+    if (
+      entry !== undefined &&
+      entry === queue[0] &&
+      ordered.ready &&
+      !this.#stopped &&
+      !queue.some((e) => e.running)
+    ) {
+      // The head, handed over: it runs now (a due retry, or the next of its key).
+      entry.running = true;
+      entry.awaitingRetry = false;
+      this.#enqueue(laneKey, item);
+      return;
+    }
+    // Not its turn: only its place is kept; the ledger keeps the delivery, fetched when it becomes the head.
+    this.#local.delete(key);
+    if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    if (entry === queue[0] && entry?.awaitingRetry === true) entry.awaitingRetry = false;
+    this.#releaseHead(laneKey, ordered, orderKey);
+  }
+
+  /**
+   * The ordered state of a target (made, and filled from the ledger, on first use in this process), with the
+   * delivery placed under its key.
+   */
+  #orderedLane(laneKey: string, keyOfEvent: OrderingKeyOf, delivery: PendingDelivery): OrderedLane {
     let ordered = this.#ordered.get(laneKey);
     if (ordered === undefined) {
       const made: OrderedLane = { byKey: new Map(), keyOf: new Map(), ready: false };
       ordered = made;
       this.#ordered.set(laneKey, made);
-      this.#loadOrdered(laneKey, made, keyOfEvent, item.delivery.rule, item.delivery.target);
+      this.#loadOrdered(laneKey, made, keyOfEvent, delivery.rule, delivery.target);
     }
-    const orderKey = this.#placeOrdered(ordered, keyOfEvent, item.delivery);
-    const entry = ordered.byKey.get(orderKey)?.find((e) => e.key === keyString(item.delivery));
-    if (entry !== undefined && !entry.running) entry.item = item;
-    this.#releaseHead(laneKey, ordered, orderKey);
+    this.#placeOrdered(ordered, keyOfEvent, delivery);
+    return ordered;
   }
 
   /** Records a live delivery under its key (once); answers the key. */
@@ -475,7 +503,15 @@ export class Dispatcher {
       queue = [];
       ordered.byKey.set(orderKey, queue);
     }
-    const entry: OrderedEntry = { key, order: logOrder(delivery), running: false };
+    const entry: OrderedEntry = {
+      key,
+      delivery: keyOf(delivery),
+      order: logOrder(delivery),
+      running: false,
+      // Found in the ledger with a failed attempt whose retry is not due yet.
+      awaitingRetry: delivery.attempts.length > 0 && delivery.dueAt > this.#o.clock.now(),
+      leasedHere: false,
+    };
     let at = queue.length;
     while (at > 0 && before(entry.order, (queue[at - 1] as OrderedEntry).order)) at--;
     queue.splice(at, 0, entry);
@@ -525,20 +561,53 @@ export class Dispatcher {
     if (!ordered.ready || this.#stopped) return;
     const queue = ordered.byKey.get(orderKey);
     const head = queue?.[0];
-    if (head === undefined || head.item === undefined) return;
+    if (head === undefined || head.awaitingRetry) return;
     // A redriven delivery sorts before the one running: it waits until that one has finished.
     if (queue?.some((e) => e.running)) return;
     head.running = true;
-    this.#enqueue(laneKey, head.item);
+    this.#fetchHead(laneKey, ordered, orderKey, head).catch((error) => {
+      this.#o.onError?.(error);
+      head.running = false;
+      const retry = setTimeout(() => this.#releaseHead(laneKey, ordered, orderKey), this.#pollMs);
+      retry.unref();
+    });
+  }
+
+  /** Reads a key's new head from the ledger and queues it in its lane; a finished one lets the next go. */
+  async #fetchHead(
+    laneKey: string,
+    ordered: OrderedLane,
+    orderKey: string,
+    head: OrderedEntry,
+  ): Promise<void> {
+    const found = await this.#o.ledger.get(head.delivery);
+    if (this.#stopped) {
+      head.running = false;
+      return;
+    }
+    const state = found?.entry.state;
+    if (found?.pending === undefined || state === 'delivered' || state === 'dead-lettered') {
+      this.#orderedDone(laneKey, head.key, true);
+      return;
+    }
+    const now = this.#o.clock.now();
+    // In flight under a lease: this process's own (taken when it was not its turn yet) is given back so that the
+    // attempt may claim it; one a dead process left means the delivery may have run.
+    if (state === 'in-flight') await this.#o.ledger.release([head.delivery], now);
+    this.#local.add(head.key);
+    this.#enqueue(laneKey, {
+      delivery: found.pending,
+      claimed: false,
+      possibleDuplicate: state === 'in-flight' && !head.leasedHere,
+    });
   }
 
   /**
    * The head of a key finished an attempt: a final outcome (delivered, dead-lettered, found done) lets the next one
    * of the key go; a retry keeps the key held until the retry (due from the ledger) is final.
    */
-  #orderedDone(laneKey: string, item: Item, final: boolean): void {
+  #orderedDone(laneKey: string, key: string, final: boolean): void {
     const ordered = this.#ordered.get(laneKey);
-    const key = keyString(item.delivery);
     const orderKey = ordered?.keyOf.get(key);
     if (ordered === undefined || orderKey === undefined) return;
     const queue = ordered.byKey.get(orderKey) ?? [];
@@ -546,7 +615,7 @@ export class Dispatcher {
     const entry = queue[at];
     if (entry === undefined) return;
     entry.running = false;
-    entry.item = undefined;
+    if (!final) entry.awaitingRetry = true;
     if (final) {
       queue.splice(at, 1);
       ordered.keyOf.delete(key);
@@ -609,10 +678,10 @@ export class Dispatcher {
       run
         .then(
           (final) => {
-            if (ordered) this.#orderedDone(laneKey, items[0] as Item, final);
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), final);
           },
           (error) => {
-            if (ordered) this.#orderedDone(laneKey, items[0] as Item, false);
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), false);
             this.#o.onError?.(error);
           },
         )
@@ -1089,11 +1158,9 @@ export class Dispatcher {
       const room = this.#maxHeld - this.#local.size;
       if (room <= 0 || this.#stopped) return taken;
       const now = o.clock.now();
-      // Deliveries held here (an ordered target's deliveries wait behind their key's head) may be due in the ledger
-      // too: they are read past, so that they cannot crowd out the ones to take.
-      const limit = Math.min(256, room) + (this.#ordered.size > 0 ? this.#local.size : 0);
-      const rows = await o.ledger.due(now, limit);
-      const due = rows.filter((d) => !this.#local.has(keyString(d)));
+      const due = (await o.ledger.due(now, Math.min(256, room))).filter(
+        (d) => !this.#local.has(keyString(d)),
+      );
       // Claimed side by side (the SQLite ledger commits claims made in one turn together; DynamoDB takes them in
       // parallel), then handed to the lanes in the ledger's order.
       const claims = await Promise.allSettled(
@@ -1120,7 +1187,7 @@ export class Dispatcher {
         taken++;
       }
       if (failure !== undefined) throw failure.reason;
-      if (rows.length < limit || due.length === 0) return taken;
+      if (due.length < Math.min(256, room)) return taken;
     }
   }
 
