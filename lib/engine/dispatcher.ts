@@ -565,7 +565,7 @@ export class Dispatcher {
     // A redriven delivery sorts before the one running: it waits until that one has finished.
     if (queue?.some((e) => e.running)) return;
     head.running = true;
-    this.#fetchHead(laneKey, ordered, orderKey, head).catch((error) => {
+    this.#fetchHead(laneKey, head).catch((error) => {
       this.#o.onError?.(error);
       head.running = false;
       const retry = setTimeout(() => this.#releaseHead(laneKey, ordered, orderKey), this.#pollMs);
@@ -574,12 +574,7 @@ export class Dispatcher {
   }
 
   /** Reads a key's new head from the ledger and queues it in its lane; a finished one lets the next go. */
-  async #fetchHead(
-    laneKey: string,
-    ordered: OrderedLane,
-    orderKey: string,
-    head: OrderedEntry,
-  ): Promise<void> {
+  async #fetchHead(laneKey: string, head: OrderedEntry): Promise<void> {
     const found = await this.#o.ledger.get(head.delivery);
     if (this.#stopped) {
       head.running = false;
