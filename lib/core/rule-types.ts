@@ -68,8 +68,11 @@ interface TargetBase {
 export interface OrderingOption {
   /** `partitionkey` (the event's extension) or a JSON path into the CloudEvent (`$.data.orderId`). */
   readonly key: string;
-  /** What a dead-lettered delivery does to its key: `continue` (the next one goes on). @default 'continue' */
-  readonly onFailure: 'continue';
+  /**
+   * What a dead-lettered delivery does to its key: `continue` (the next one goes on) or `hold` (the key waits until
+   * the dead letter is redriven and delivered). @default 'continue'
+   */
+  readonly onFailure: 'continue' | 'hold';
 }
 
 export interface FunctionTarget extends TargetBase {

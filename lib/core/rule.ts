@@ -218,7 +218,7 @@ function validateOrdering(value: unknown, path: string): OrderingOption | undefi
       );
     }
   }
-  const onFailure = oneOf(value.onFailure, `${path}.onFailure`, ['continue'] as const, 'continue');
+  const onFailure = oneOf(value.onFailure, `${path}.onFailure`, ['continue', 'hold'] as const, 'continue');
   return Object.freeze({ key, onFailure });
 }
 

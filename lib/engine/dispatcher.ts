@@ -133,6 +133,8 @@ interface OrderedEntry {
   awaitingRetry: boolean;
   /** This process took its lease (the router's enqueue, or the poller's claim). */
   leasedHere: boolean;
+  /** Dead-lettered, and the target holds its key (`onFailure: "hold"`) until the letter is redriven. */
+  held: boolean;
 }
 
 /**
@@ -171,6 +173,9 @@ function logOrder(d: PendingDelivery): readonly [number, number, number] {
 function before(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
   return a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
 }
+
+/** What an attempt came to: finished (delivered or found done), dead-lettered, or still to go (a retry, a cut-off). */
+type Outcome = 'delivered' | 'dead-lettered' | 'retry';
 
 /** Thrown out of an attempt cut off at the stop deadline. */
 const INTERRUPTED = Symbol('interrupted');
@@ -454,7 +459,11 @@ export class Dispatcher {
     const key = keyString(item.delivery);
     const queue = ordered.byKey.get(orderKey) ?? [];
     const entry = queue.find((e) => e.key === key);
-    if (entry !== undefined) entry.leasedHere = true;
+    if (entry !== undefined) {
+      entry.leasedHere = true;
+      // Live again (a redrive of its dead letter): the key goes on with it.
+      entry.held = false;
+    }
     if (
       entry !== undefined &&
       entry === queue[0] &&
@@ -511,11 +520,18 @@ export class Dispatcher {
       // Found in the ledger with a failed attempt whose retry is not due yet.
       awaitingRetry: delivery.attempts.length > 0 && delivery.dueAt > this.#o.clock.now(),
       leasedHere: false,
+      held: false,
     };
     let at = queue.length;
     while (at > 0 && before(entry.order, (queue[at - 1] as OrderedEntry).order)) at--;
     queue.splice(at, 0, entry);
     return orderKey;
+  }
+
+  /** Whether an ordered lane's target holds a key after a dead letter (`ordering.onFailure: "hold"`). */
+  #holds(laneKey: string): boolean {
+    const [rule = '', target = ''] = laneKey.split('\u0000');
+    return this.#o.lookup(rule)?.targets.find((t) => t.id === target)?.ordering?.onFailure === 'hold';
   }
 
   /** Reads every live delivery of an ordered target from the ledger (in pages), then lets the heads run. */
@@ -536,6 +552,23 @@ export class Dispatcher {
           ...(cursor === undefined ? {} : { cursor }),
         });
         for (const delivery of page.deliveries) this.#placeOrdered(ordered, keyOfEvent, delivery);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      if (!this.#holds(laneKey)) return;
+      // Holding keys: each dead letter of the target holds its key, at its log position, until it is redriven.
+      do {
+        const page = await this.#o.deadLetters.page({
+          rule,
+          target,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const letter of page.deadLetters) {
+          const delivery = { ...letter, createdAt: letter.at, dueAt: letter.at };
+          const orderKey = this.#placeOrdered(ordered, keyOfEvent, delivery);
+          const entry = ordered.byKey.get(orderKey)?.find((e) => e.key === keyString(letter));
+          if (entry !== undefined) entry.held = true;
+        }
         cursor = page.nextCursor;
       } while (cursor !== undefined);
     };
@@ -561,7 +594,7 @@ export class Dispatcher {
     if (!ordered.ready || this.#stopped) return;
     const queue = ordered.byKey.get(orderKey);
     const head = queue?.[0];
-    if (head === undefined || head.awaitingRetry) return;
+    if (head === undefined || head.awaitingRetry || head.held) return;
     // A redriven delivery sorts before the one running: it waits until that one has finished.
     if (queue?.some((e) => e.running)) return;
     head.running = true;
@@ -582,7 +615,7 @@ export class Dispatcher {
     }
     const state = found?.entry.state;
     if (found?.pending === undefined || state === 'delivered' || state === 'dead-lettered') {
-      this.#orderedDone(laneKey, head.key, true);
+      this.#orderedDone(laneKey, head.key, state === 'dead-lettered' ? state : 'delivered');
       return;
     }
     const now = this.#o.clock.now();
@@ -601,7 +634,7 @@ export class Dispatcher {
    * The head of a key finished an attempt: a final outcome (delivered, dead-lettered, found done) lets the next one
    * of the key go; a retry keeps the key held until the retry (due from the ledger) is final.
    */
-  #orderedDone(laneKey: string, key: string, final: boolean): void {
+  #orderedDone(laneKey: string, key: string, outcome: Outcome): void {
     const ordered = this.#ordered.get(laneKey);
     const orderKey = ordered?.keyOf.get(key);
     if (ordered === undefined || orderKey === undefined) return;
@@ -610,8 +643,9 @@ export class Dispatcher {
     const entry = queue[at];
     if (entry === undefined) return;
     entry.running = false;
-    if (!final) entry.awaitingRetry = true;
-    if (final) {
+    if (outcome === 'retry') entry.awaitingRetry = true;
+    else if (outcome === 'dead-lettered' && this.#holds(laneKey)) entry.held = true;
+    else {
       queue.splice(at, 1);
       ordered.keyOf.delete(key);
       if (queue.length === 0) ordered.byKey.delete(orderKey);
@@ -669,14 +703,14 @@ export class Dispatcher {
       const run =
         items.length === 1 && batch === undefined
           ? this.#run(items[0] as Item, answered)
-          : this.#runBatch(items, answered).then(() => true);
+          : this.#runBatch(items, answered).then((): Outcome => 'delivered');
       run
         .then(
-          (final) => {
-            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), final);
+          (outcome) => {
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), outcome);
           },
           (error) => {
-            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), false);
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), 'retry');
             this.#o.onError?.(error);
           },
         )
@@ -854,18 +888,18 @@ export class Dispatcher {
     for (const item of items) this.#handBack.push(claimedNow ? { ...item, claimed: true } : item);
   }
 
-  /** One attempt; answers whether the delivery is finished (delivered, dead-lettered or found done). */
+  /** One attempt; answers what it came to. */
   async #run(
     item: Item,
     answered: (target: Target, result: DeliveryResult, started: number) => void,
-  ): Promise<boolean> {
+  ): Promise<Outcome> {
     const resolved = await this.#resolve(item);
-    if (!resolved) return true;
+    if (!resolved) return 'dead-lettered';
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
     if (!(await this.#claim(item, target, started))) {
       const state = (await this.#o.ledger.get(keyOf(item.delivery)))?.entry.state;
-      return state === 'delivered' || state === 'dead-lettered';
+      return state === 'delivered' || state === 'dead-lettered' ? state : 'retry';
     }
     const sent = this.#o.clock.now();
     const span = this.#startSpan(item, rule, target);
@@ -879,7 +913,7 @@ export class Dispatcher {
       span?.end();
       if (error !== INTERRUPTED) throw error;
       this.#cutOff([item], target.delivery === 'exactly-once');
-      return false;
+      return 'retry';
     }
     answered(target, result, sent);
     return this.#record(item, rule, target, started, result, span);
@@ -936,7 +970,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<boolean> {
+  ): Promise<Outcome> {
     if (span === undefined) return this.#recordOutcome(item, rule, target, started, result);
     span.setAttributes({
       'junction.delivery.outcome': result.ok ? 'delivered' : 'failed',
@@ -958,7 +992,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<boolean> {
+  ): Promise<Outcome> {
     const o = this.#o;
     const { delivery } = item;
     const key = keyOf(delivery);
@@ -1020,7 +1054,7 @@ export class Dispatcher {
       // The ledger and the trace are written together: they share one group commit.
       const completed = o.ledger.complete(key, attempt, finished);
       await Promise.all([completed, o.traces.record(entries)]);
-      return true;
+      return 'delivered';
     }
     const attempts = [...delivery.attempts, attempt];
     const crashes = attempts.filter((a) => a.error?.startsWith('FunctionCrashed:')).length;
@@ -1032,7 +1066,7 @@ export class Dispatcher {
         `poison: the function crashed its process ${crashes} times`,
         span,
       );
-      return true;
+      return 'dead-lettered';
     }
     const decision = decideRetry(
       target.retry,
@@ -1059,11 +1093,11 @@ export class Dispatcher {
         'junction.retry.delay_ms': decision.delayMs,
         'junction.retry.due_at': new Date(decision.dueAt).toISOString(),
       });
-      return false;
+      return 'retry';
     }
     await o.traces.record([attemptTrace]);
     await this.#deadLetter(delivery, attempts, decision.reason, span);
-    return true;
+    return 'dead-lettered';
   }
 
   async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {

@@ -48,6 +48,10 @@ describe('target ordering validation', () => {
       put({ ...target, ordering: { key: 'partitionkey' } }).targets[0]?.ordering?.key,
       'partitionkey',
     );
+    assert.equal(
+      put({ ...target, ordering: { key: '$.id', onFailure: 'hold' } }).targets[0]?.ordering?.onFailure,
+      'hold',
+    );
   });
 
   it('refuses bad keys, unknown settings and batching, naming the field', () => {

@@ -166,6 +166,64 @@ describe('ordered delivery per key', () => {
     }
   });
 
+  test('onFailure "hold": a dead-lettered event holds its key, across a restart, until it is redriven', async () => {
+    let bus = await startTestBus({ pollMs: 20 });
+    let broken = true;
+    const { target, receipts } = await flakyTarget(0, 3, (key) => broken && key === 'x');
+    try {
+      const res = await request(bus.url, 'PUT', '/rules/hold', {
+        pattern: { type: ['ordered'] },
+        targets: [
+          {
+            id: 'web',
+            type: 'http',
+            url: target.url,
+            retry: fixed(10, 2),
+            ordering: { key: '$.data.key', onFailure: 'hold' },
+          },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      for (let seq = 0; seq < 4; seq++) {
+        await publish(bus, 'x', seq);
+        await publish(bus, 'y', seq);
+      }
+      await waitFor(
+        async () => (await request(bus.url, 'GET', '/dead-letters?rule=hold')).body.deadLetters.length === 1,
+        'the dead letter of x-0',
+        60_000,
+      );
+      await waitFor(() => (firstSuccesses(receipts).get('y')?.length ?? 0) === 4, 'the other key', 60_000);
+      // The held key survives a restart: its later events are still not sent.
+      await bus.stop({ keepData: true });
+      bus = await bus.restart({ pollMs: 20 });
+      for (let seq = 4; seq < 6; seq++) await publish(bus, 'y', seq);
+      await waitFor(
+        () => (firstSuccesses(receipts).get('y')?.length ?? 0) === 6,
+        'the other key after the restart',
+        60_000,
+      );
+      assert.deepEqual(
+        receipts.filter((r) => r.key === 'x').map((r) => r.seq),
+        [0, 0],
+        'only x-0 was tried (twice), before and after the restart',
+      );
+      broken = false;
+      const redrive = await request(bus.url, 'POST', '/dead-letters/redrive', { rule: 'hold' });
+      assert.equal(redrive.status, 200, JSON.stringify(redrive.body));
+      await waitFor(
+        () => (firstSuccesses(receipts).get('x')?.length ?? 0) === 4,
+        'the held key after the redrive',
+        60_000,
+      );
+      assert.deepEqual(firstSuccesses(receipts).get('x'), [0, 1, 2, 3]);
+      assert.deepEqual(firstSuccesses(receipts).get('y'), [0, 1, 2, 3, 4, 5]);
+    } finally {
+      await target.close();
+      await bus.stop();
+    }
+  });
+
   test('a restart mid-stream keeps every key in log order', async () => {
     let bus = await startTestBus({ pollMs: 20 });
     const { target, receipts } = await flakyTarget(0.4, 7);
