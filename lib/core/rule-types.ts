@@ -52,6 +52,27 @@ interface TargetBase {
   /** Per-attempt timeout. @default 10000 */
   readonly timeoutMs: number;
   readonly input?: TargetInput;
+  /**
+   * A JSONata expression (https://jsonata.org) whose result, as JSON, is the body the target receives; it reads the
+   * CloudEvent (or the event in EventBridge's shape with `format: "eventbridge"`). Not with `input`. Evaluated
+   * within bounds (lib/core/jsonata.ts, docs/patterns.md).
+   */
+  readonly inputJsonata?: string;
+  /**
+   * Ordered delivery per key: deliveries whose events have the same key reach the target one at a time, in log
+   * order; a failing delivery holds back only its own key (docs/delivery.md). Not with `batch`.
+   */
+  readonly ordering?: OrderingOption;
+}
+
+export interface OrderingOption {
+  /** `partitionkey` (the event's extension) or a JSON path into the CloudEvent (`$.data.orderId`). */
+  readonly key: string;
+  /**
+   * What a dead-lettered delivery does to its key: `continue` (the next one goes on) or `hold` (the key waits until
+   * the dead letter is redriven and delivered). @default 'continue'
+   */
+  readonly onFailure: 'continue' | 'hold';
 }
 
 export interface FunctionTarget extends TargetBase {

@@ -3,9 +3,11 @@ import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
+import { compileJsonata } from './jsonata.ts';
+import { compileOrderingKey } from './ordering.ts';
 import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
-import type { DeliveryMode, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
+import type { DeliveryMode, OrderingOption, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
 import { compileInput } from './transform.ts';
 
 export type { Rule, Target } from './rule-types.ts';
@@ -196,6 +198,30 @@ function formatOf(
   return { format };
 }
 
+function validateOrdering(value: unknown, path: string): OrderingOption | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw invalid(`${path} must be an object like {"key": "$.data.orderId"}`, path);
+  for (const k of Object.keys(value)) {
+    if (k !== 'key' && k !== 'onFailure') {
+      throw invalid(`${path}.${k} is not an ordering setting (allowed: key, onFailure)`, `${path}.${k}`);
+    }
+  }
+  const key = requiredString(value.key, `${path}.key`);
+  if (key.length > 256) throw invalid(`${path}.key is longer than 256 characters`, `${path}.key`);
+  if (key !== 'partitionkey') {
+    try {
+      compileOrderingKey(key);
+    } catch (error) {
+      throw invalid(
+        `${path}.key must be "partitionkey" or a JSON path into the event: ${(error as Error).message}`,
+        `${path}.key`,
+      );
+    }
+  }
+  const onFailure = oneOf(value.onFailure, `${path}.onFailure`, ['continue', 'hold'] as const, 'continue');
+  return Object.freeze({ key, onFailure });
+}
+
 /** Validates one target body (the `targets[index]` of a rule body) and returns the frozen target. */
 export function validateTarget(value: unknown, index: number): Target {
   const path = `targets[${index}]`;
@@ -206,6 +232,23 @@ export function validateTarget(value: unknown, index: number): Target {
   const input = value.input as TargetInput | undefined;
   const format = formatOf(value, type, path);
   if (input !== undefined) compileInput(input, `${path}.input`, format);
+  const inputJsonata = value.inputJsonata;
+  if (inputJsonata !== undefined) {
+    if (input !== undefined) {
+      throw invalid(
+        `${path}.inputJsonata cannot be combined with ${path}.input (an input path or transformer): a target's body is shaped one way`,
+        `${path}.inputJsonata`,
+      );
+    }
+    compileJsonata(inputJsonata, `${path}.inputJsonata`);
+  }
+  const ordering = validateOrdering(value.ordering, `${path}.ordering`);
+  if (ordering !== undefined && value.batch !== undefined) {
+    throw invalid(
+      `${path}.ordering cannot be combined with ${path}.batch: ordered deliveries go one at a time per key`,
+      `${path}.ordering`,
+    );
+  }
   const base = {
     id: requiredString(value.id, `${path}.id`, TARGET_ID, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     delivery: oneOf<DeliveryMode>(
@@ -218,6 +261,8 @@ export function validateTarget(value: unknown, index: number): Target {
     concurrency: integer(value.concurrency, `${path}.concurrency`, 1, RULE_LIMITS.maxConcurrency, 16),
     timeoutMs: integer(value.timeoutMs, `${path}.timeoutMs`, 10, 900_000, 10_000),
     ...(input === undefined ? {} : { input: Object.freeze({ ...input }) }),
+    ...(typeof inputJsonata === 'string' ? { inputJsonata } : {}),
+    ...(ordering === undefined ? {} : { ordering }),
   };
   switch (type) {
     case 'function':

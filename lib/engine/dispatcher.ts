@@ -6,6 +6,7 @@
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { AimdLimit } from '../core/concurrency.ts';
 import { toJunctionError } from '../core/errors.ts';
+import { compileOrderingKey, type OrderingKeyOf } from '../core/ordering.ts';
 import { decideRetry } from '../core/retry.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { eventTraceContext, type TraceContext, withTraceContext } from '../core/trace-context.ts';
@@ -50,7 +51,12 @@ export interface DispatcherOptions {
    * Shapes the event a target receives (its input transformer, its format); `createdAt` is when the delivery was
    * made (the event's ingestion time to EventBridge-shaped targets).
    */
-  readonly transform: (event: CloudEvent, rule: Rule, target: Target, createdAt: number) => CloudEvent;
+  readonly transform: (
+    event: CloudEvent,
+    rule: Rule,
+    target: Target,
+    createdAt: number,
+  ) => CloudEvent | Promise<CloudEvent>;
   /** Publishes what a function returned back onto the bus; answers the emitted events' keys. */
   readonly onEmitted: (
     returned: readonly unknown[],
@@ -114,6 +120,63 @@ interface Lane {
   readonly bySource: Map<string, Item[]>;
 }
 
+/** One live delivery of an ordered target, in its key's queue (log order). */
+interface OrderedEntry {
+  /** `keyString` of the delivery. */
+  readonly key: string;
+  readonly delivery: DeliveryKey;
+  /** Log partition, offset, then creation time: the order deliveries of one key go in. */
+  readonly order: readonly [number, number, number];
+  /** Being fetched from the ledger, queued in its lane or running. */
+  running: boolean;
+  /** A failed attempt's retry is due later: the poller hands it over when due (no earlier: the backoff holds). */
+  awaitingRetry: boolean;
+  /** This process took its lease (the router's enqueue, or the poller's claim). */
+  leasedHere: boolean;
+  /** Dead-lettered, and the target holds its key (`onFailure: "hold"`) until the letter is redriven. */
+  held: boolean;
+}
+
+/**
+ * The state of one ordered target (`ordering`) in this process: every live delivery of the target, queued per key
+ * in log order (its key and position only; only a key's head is held in memory, with its event); only the head of a
+ * key runs, fetched from the ledger when it becomes the head. Filled from the ledger once (`ready`) before any delivery runs, so that a
+ * restart knows the deliveries an earlier process left pending (a retry due later still holds its key back).
+ */
+interface OrderedLane {
+  readonly byKey: Map<string, OrderedEntry[]>;
+  /** `keyString` → its ordering key. */
+  readonly keyOf: Map<string, string>;
+  ready: boolean;
+}
+
+const orderingKeys = new WeakMap<Target, OrderingKeyOf>();
+
+function orderingKeyOf(target: Target): OrderingKeyOf | undefined {
+  if (target.ordering === undefined) return undefined;
+  let keyOf = orderingKeys.get(target);
+  if (keyOf === undefined) {
+    keyOf = compileOrderingKey(target.ordering.key);
+    orderingKeys.set(target, keyOf);
+  }
+  return keyOf;
+}
+
+function logOrder(d: PendingDelivery): readonly [number, number, number] {
+  return [
+    d.position?.partition ?? Number.MAX_SAFE_INTEGER,
+    d.position?.offset ?? Number.MAX_SAFE_INTEGER,
+    d.createdAt,
+  ];
+}
+
+function before(a: readonly [number, number, number], b: readonly [number, number, number]): boolean {
+  return a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
+}
+
+/** What an attempt came to: finished (delivered or found done), dead-lettered, or still to go (a retry, a cut-off). */
+type Outcome = 'delivered' | 'dead-lettered' | 'retry';
+
 /** Thrown out of an attempt cut off at the stop deadline. */
 const INTERRUPTED = Symbol('interrupted');
 
@@ -164,6 +227,8 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #lanes = new Map<string, Lane>();
+  /** Ordered targets' per-key queues, per lane key. */
+  readonly #ordered = new Map<string, OrderedLane>();
   /** Adaptive limits per lane key (`http` and `bus` targets). */
   readonly #adaptive = new Map<string, Adaptive>();
   /** Deliveries queued or running in this process. */
@@ -342,13 +407,32 @@ export class Dispatcher {
         if (options.claimed) this.#handBack.push({ delivery, claimed: true, possibleDuplicate: false });
         continue;
       }
+      const laneKey = `${delivery.rule}\u0000${delivery.target}`;
+      const target = this.#o.lookup(delivery.rule)?.targets.find((t) => t.id === delivery.target);
+      const keyOfEvent = target === undefined ? undefined : orderingKeyOf(target);
       if (!options.claimed && this.#local.size >= this.#maxHeld) {
         overflow ??= [];
         overflow.push(keyOf(delivery));
+        // Left to the ledger, but its place in its key's queue is kept: nothing after it may overtake it.
+        if (keyOfEvent !== undefined) this.#orderedLane(laneKey, keyOfEvent, delivery);
         continue;
       }
       this.#local.add(key);
-      const laneKey = `${delivery.rule}\u0000${delivery.target}`;
+      const item: Item = {
+        delivery,
+        claimed: options.claimed ?? false,
+        possibleDuplicate: options.possibleDuplicate ?? false,
+      };
+      if (keyOfEvent !== undefined) this.#admitOrdered(laneKey, keyOfEvent, item);
+      else this.#enqueue(laneKey, item);
+    }
+    if (overflow !== undefined) this.#leaveToLedger(overflow);
+  }
+
+  /** Puts an item in its lane's queue and starts what the lane's limit allows. */
+  #enqueue(laneKey: string, item: Item): void {
+    const { delivery } = item;
+    {
       let lane = this.#lanes.get(laneKey);
       if (!lane) {
         lane = { active: 0, size: 0, bySource: new Map() };
@@ -359,15 +443,214 @@ export class Dispatcher {
         queue = [];
         lane.bySource.set(delivery.source, queue);
       }
-      queue.push({
-        delivery,
-        claimed: options.claimed ?? false,
-        possibleDuplicate: options.possibleDuplicate ?? false,
-      });
+      queue.push(item);
       lane.size++;
       this.#pump(laneKey, lane);
     }
-    if (overflow !== undefined) this.#leaveToLedger(overflow);
+  }
+
+  /**
+   * Queues an ordered target's delivery under its key, in log order; it runs once it is the head of its key. The
+   * first delivery of a target in this process reads the target's live deliveries from the ledger first.
+   */
+  #admitOrdered(laneKey: string, keyOfEvent: OrderingKeyOf, item: Item): void {
+    const ordered = this.#orderedLane(laneKey, keyOfEvent, item.delivery);
+    const orderKey = this.#placeOrdered(ordered, keyOfEvent, item.delivery);
+    const key = keyString(item.delivery);
+    const queue = ordered.byKey.get(orderKey) ?? [];
+    const entry = queue.find((e) => e.key === key);
+    if (entry !== undefined) {
+      entry.leasedHere = true;
+      // Live again (a redrive of its dead letter): the key goes on with it.
+      entry.held = false;
+    }
+    if (
+      entry !== undefined &&
+      entry === queue[0] &&
+      ordered.ready &&
+      !this.#stopped &&
+      !queue.some((e) => e.running)
+    ) {
+      // The head, handed over: it runs now (a due retry, or the next of its key).
+      entry.running = true;
+      entry.awaitingRetry = false;
+      this.#enqueue(laneKey, item);
+      return;
+    }
+    // Not its turn: only its place is kept; the ledger keeps the delivery, fetched when it becomes the head.
+    this.#local.delete(key);
+    if (this.#local.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    if (entry === queue[0] && entry?.awaitingRetry === true) entry.awaitingRetry = false;
+    this.#releaseHead(laneKey, ordered, orderKey);
+  }
+
+  /**
+   * The ordered state of a target (made, and filled from the ledger, on first use in this process), with the
+   * delivery placed under its key.
+   */
+  #orderedLane(laneKey: string, keyOfEvent: OrderingKeyOf, delivery: PendingDelivery): OrderedLane {
+    let ordered = this.#ordered.get(laneKey);
+    if (ordered === undefined) {
+      const made: OrderedLane = { byKey: new Map(), keyOf: new Map(), ready: false };
+      ordered = made;
+      this.#ordered.set(laneKey, made);
+      this.#loadOrdered(laneKey, made, keyOfEvent, delivery.rule, delivery.target);
+    }
+    this.#placeOrdered(ordered, keyOfEvent, delivery);
+    return ordered;
+  }
+
+  /** Records a live delivery under its key (once); answers the key. */
+  #placeOrdered(ordered: OrderedLane, keyOfEvent: OrderingKeyOf, delivery: PendingDelivery): string {
+    const key = keyString(delivery);
+    const known = ordered.keyOf.get(key);
+    if (known !== undefined) return known;
+    const orderKey = keyOfEvent(delivery.event);
+    ordered.keyOf.set(key, orderKey);
+    let queue = ordered.byKey.get(orderKey);
+    if (queue === undefined) {
+      queue = [];
+      ordered.byKey.set(orderKey, queue);
+    }
+    const entry: OrderedEntry = {
+      key,
+      delivery: keyOf(delivery),
+      order: logOrder(delivery),
+      running: false,
+      // Found in the ledger with a failed attempt whose retry is not due yet.
+      awaitingRetry: delivery.attempts.length > 0 && delivery.dueAt > this.#o.clock.now(),
+      leasedHere: false,
+      held: false,
+    };
+    let at = queue.length;
+    while (at > 0 && before(entry.order, (queue[at - 1] as OrderedEntry).order)) at--;
+    queue.splice(at, 0, entry);
+    return orderKey;
+  }
+
+  /** Whether an ordered lane's target holds a key after a dead letter (`ordering.onFailure: "hold"`). */
+  #holds(laneKey: string): boolean {
+    const [rule = '', target = ''] = laneKey.split('\u0000');
+    return this.#o.lookup(rule)?.targets.find((t) => t.id === target)?.ordering?.onFailure === 'hold';
+  }
+
+  /** Reads every live delivery of an ordered target from the ledger (in pages), then lets the heads run. */
+  #loadOrdered(
+    laneKey: string,
+    ordered: OrderedLane,
+    keyOfEvent: OrderingKeyOf,
+    rule: string,
+    target: string,
+  ): void {
+    const load = async (): Promise<void> => {
+      let cursor: string | undefined;
+      do {
+        const page = await this.#o.ledger.list({
+          rule,
+          target,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const delivery of page.deliveries) this.#placeOrdered(ordered, keyOfEvent, delivery);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      if (!this.#holds(laneKey)) return;
+      // Holding keys: each dead letter of the target holds its key, at its log position, until it is redriven.
+      do {
+        const page = await this.#o.deadLetters.page({
+          rule,
+          target,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        for (const letter of page.deadLetters) {
+          const delivery = { ...letter, createdAt: letter.at, dueAt: letter.at };
+          const orderKey = this.#placeOrdered(ordered, keyOfEvent, delivery);
+          const entry = ordered.byKey.get(orderKey)?.find((e) => e.key === keyString(letter));
+          if (entry !== undefined) entry.held = true;
+        }
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+    };
+    load().then(
+      () => {
+        ordered.ready = true;
+        for (const orderKey of ordered.byKey.keys()) this.#releaseHead(laneKey, ordered, orderKey);
+      },
+      (error) => {
+        this.#o.onError?.(error);
+        // Tried again: nothing of this target runs before its live deliveries are known.
+        const retry = setTimeout(
+          () => this.#loadOrdered(laneKey, ordered, keyOfEvent, rule, target),
+          this.#pollMs,
+        );
+        retry.unref();
+      },
+    );
+  }
+
+  /** Starts the head of a key when this process holds it and nothing of the key runs. */
+  #releaseHead(laneKey: string, ordered: OrderedLane, orderKey: string): void {
+    if (!ordered.ready || this.#stopped) return;
+    const queue = ordered.byKey.get(orderKey);
+    const head = queue?.[0];
+    if (head === undefined || head.awaitingRetry || head.held) return;
+    // A redriven delivery sorts before the one running: it waits until that one has finished.
+    if (queue?.some((e) => e.running)) return;
+    head.running = true;
+    this.#fetchHead(laneKey, head).catch((error) => {
+      this.#o.onError?.(error);
+      head.running = false;
+      const retry = setTimeout(() => this.#releaseHead(laneKey, ordered, orderKey), this.#pollMs);
+      retry.unref();
+    });
+  }
+
+  /** Reads a key's new head from the ledger and queues it in its lane; a finished one lets the next go. */
+  async #fetchHead(laneKey: string, head: OrderedEntry): Promise<void> {
+    const found = await this.#o.ledger.get(head.delivery);
+    if (this.#stopped) {
+      head.running = false;
+      return;
+    }
+    const state = found?.entry.state;
+    if (found?.pending === undefined || state === 'delivered' || state === 'dead-lettered') {
+      this.#orderedDone(laneKey, head.key, state === 'dead-lettered' ? state : 'delivered');
+      return;
+    }
+    const now = this.#o.clock.now();
+    // In flight under a lease: this process's own (taken when it was not its turn yet) is given back so that the
+    // attempt may claim it; one a dead process left means the delivery may have run.
+    if (state === 'in-flight') await this.#o.ledger.release([head.delivery], now);
+    this.#local.add(head.key);
+    this.#enqueue(laneKey, {
+      delivery: found.pending,
+      claimed: false,
+      possibleDuplicate: state === 'in-flight' && !head.leasedHere,
+    });
+  }
+
+  /**
+   * The head of a key finished an attempt: a final outcome (delivered, dead-lettered, found done) lets the next one
+   * of the key go; a retry keeps the key held until the retry (due from the ledger) is final.
+   */
+  #orderedDone(laneKey: string, key: string, outcome: Outcome): void {
+    const ordered = this.#ordered.get(laneKey);
+    const orderKey = ordered?.keyOf.get(key);
+    if (ordered === undefined || orderKey === undefined) return;
+    const queue = ordered.byKey.get(orderKey) ?? [];
+    const at = queue.findIndex((e) => e.key === key);
+    const entry = queue[at];
+    if (entry === undefined) return;
+    entry.running = false;
+    if (outcome === 'retry') entry.awaitingRetry = true;
+    else if (outcome === 'dead-lettered' && this.#holds(laneKey)) entry.held = true;
+    else {
+      queue.splice(at, 1);
+      ordered.keyOf.delete(key);
+      if (queue.length === 0) ordered.byKey.delete(orderKey);
+    }
+    this.#releaseHead(laneKey, ordered, orderKey);
   }
 
   /** Makes fresh deliveries this process has no room for due now, for the poller to take as room frees. */
@@ -416,12 +699,21 @@ export class Dispatcher {
         this.#adapt(laneKey, target, result, started, full);
         release();
       };
+      const ordered = this.#ordered.has(laneKey) && items.length === 1 && batch === undefined;
       const run =
         items.length === 1 && batch === undefined
           ? this.#run(items[0] as Item, answered)
-          : this.#runBatch(items, answered);
+          : this.#runBatch(items, answered).then((): Outcome => 'delivered');
       run
-        .catch((error) => this.#o.onError?.(error))
+        .then(
+          (outcome) => {
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), outcome);
+          },
+          (error) => {
+            if (ordered) this.#orderedDone(laneKey, keyString((items[0] as Item).delivery), 'retry');
+            this.#o.onError?.(error);
+          },
+        )
         .finally(() => {
           release();
           for (const item of items) this.#local.delete(keyString(item.delivery));
@@ -486,9 +778,9 @@ export class Dispatcher {
     return won;
   }
 
-  #request(item: Item, rule: Rule, target: Target, span?: TraceSpan): DeliveryRequest {
+  async #request(item: Item, rule: Rule, target: Target, span?: TraceSpan): Promise<DeliveryRequest> {
     const { delivery } = item;
-    const event = this.#o.transform(delivery.event, rule, target, delivery.createdAt);
+    const event = await this.#o.transform(delivery.event, rule, target, delivery.createdAt);
     const trace = span?.context;
     return {
       rule,
@@ -596,28 +888,35 @@ export class Dispatcher {
     for (const item of items) this.#handBack.push(claimedNow ? { ...item, claimed: true } : item);
   }
 
+  /** One attempt; answers what it came to. */
   async #run(
     item: Item,
     answered: (target: Target, result: DeliveryResult, started: number) => void,
-  ): Promise<void> {
+  ): Promise<Outcome> {
     const resolved = await this.#resolve(item);
-    if (!resolved) return;
+    if (!resolved) return 'dead-lettered';
     const { rule, target } = resolved;
     const started = this.#o.clock.now();
-    if (!(await this.#claim(item, target, started))) return;
+    if (!(await this.#claim(item, target, started))) {
+      const state = (await this.#o.ledger.get(keyOf(item.delivery)))?.entry.state;
+      return state === 'delivered' || state === 'dead-lettered' ? state : 'retry';
+    }
     const sent = this.#o.clock.now();
     const span = this.#startSpan(item, rule, target);
     let result: DeliveryResult;
     try {
-      result = await this.#call(target, (driver) => driver.deliver(this.#request(item, rule, target, span)));
+      result = await this.#call(target, async (driver) =>
+        driver.deliver(await this.#request(item, rule, target, span)),
+      );
     } catch (error) {
       span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
       span?.end();
       if (error !== INTERRUPTED) throw error;
-      return this.#cutOff([item], target.delivery === 'exactly-once');
+      this.#cutOff([item], target.delivery === 'exactly-once');
+      return 'retry';
     }
     answered(target, result, sent);
-    await this.#record(item, rule, target, started, result, span);
+    return this.#record(item, rule, target, started, result, span);
   }
 
   /** One request for several deliveries of a batching target; the answer is every delivery's outcome. */
@@ -640,13 +939,17 @@ export class Dispatcher {
     if (claimed.length === 0) return;
     const spans = claimed.map((item) => this.#startSpan(item, rule, target));
     for (const span of spans) span?.setAttributes({ 'messaging.batch.message_count': claimed.length });
-    const requests = claimed.map((item, i) => this.#request(item, rule, target, spans[i]));
     const sent = this.#o.clock.now();
     let result: DeliveryResult;
     try {
-      result = await this.#call(target, (driver) =>
-        driver.deliverBatch ? driver.deliverBatch(requests) : driver.deliver(requests[0] as DeliveryRequest),
-      );
+      result = await this.#call(target, async (driver) => {
+        const requests = await Promise.all(
+          claimed.map((item, i) => this.#request(item, rule, target, spans[i])),
+        );
+        return driver.deliverBatch
+          ? driver.deliverBatch(requests)
+          : driver.deliver(requests[0] as DeliveryRequest);
+      });
     } catch (error) {
       for (const span of spans) {
         span?.setError(error === INTERRUPTED ? 'cut off: the bus stopped' : String(error));
@@ -667,7 +970,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<void> {
+  ): Promise<Outcome> {
     if (span === undefined) return this.#recordOutcome(item, rule, target, started, result);
     span.setAttributes({
       'junction.delivery.outcome': result.ok ? 'delivered' : 'failed',
@@ -676,7 +979,7 @@ export class Dispatcher {
     });
     if (!result.ok) span.setError(result.error);
     try {
-      await this.#recordOutcome(item, rule, target, started, result, span);
+      return await this.#recordOutcome(item, rule, target, started, result, span);
     } finally {
       span.end();
     }
@@ -689,7 +992,7 @@ export class Dispatcher {
     started: number,
     result: DeliveryResult,
     span?: TraceSpan,
-  ): Promise<void> {
+  ): Promise<Outcome> {
     const o = this.#o;
     const { delivery } = item;
     const key = keyOf(delivery);
@@ -751,7 +1054,7 @@ export class Dispatcher {
       // The ledger and the trace are written together: they share one group commit.
       const completed = o.ledger.complete(key, attempt, finished);
       await Promise.all([completed, o.traces.record(entries)]);
-      return;
+      return 'delivered';
     }
     const attempts = [...delivery.attempts, attempt];
     const crashes = attempts.filter((a) => a.error?.startsWith('FunctionCrashed:')).length;
@@ -763,7 +1066,7 @@ export class Dispatcher {
         `poison: the function crashed its process ${crashes} times`,
         span,
       );
-      return;
+      return 'dead-lettered';
     }
     const decision = decideRetry(
       target.retry,
@@ -790,10 +1093,11 @@ export class Dispatcher {
         'junction.retry.delay_ms': decision.delayMs,
         'junction.retry.due_at': new Date(decision.dueAt).toISOString(),
       });
-      return;
+      return 'retry';
     }
     await o.traces.record([attemptTrace]);
     await this.#deadLetter(delivery, attempts, decision.reason, span);
+    return 'dead-lettered';
   }
 
   async #skipIfDelivered(delivery: PendingDelivery): Promise<void> {

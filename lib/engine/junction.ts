@@ -3,7 +3,7 @@
  * management operations the HTTP API and the CLI expose. The local server and the Lambda handlers both use it.
  */
 import { compileFilter } from '../core/cesql/index.ts';
-import { validateEvent, withAttributes } from '../core/cloudevent.ts';
+import { serializeEvent, validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
 import { defineRawData, JsonText } from '../core/codec/raw-data.ts';
@@ -15,6 +15,7 @@ import {
   matchingView,
   toCloudEventsPattern,
 } from '../core/eventbridge-shape.ts';
+import { compileJsonata, type JsonataTransform } from '../core/jsonata.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule } from '../core/rule.ts';
@@ -211,6 +212,8 @@ export class Junction {
   readonly #matcher = new RuleMatcher();
   readonly #rules = new Map<string, Rule>();
   readonly #transforms = new WeakMap<Target, InputTransform>();
+  /** Compiled `inputJsonata` expressions, once per target of a rule version. */
+  readonly #jsonata = new WeakMap<Target, JsonataTransform>();
   readonly #quota: SourceQuota | undefined;
   readonly #busQuota: { readonly bus: string; readonly quota: SourceQuota } | undefined;
   #unwatch: (() => void) | undefined;
@@ -429,9 +432,15 @@ export class Junction {
    * with the same attributes whose data is the body the target gets (the transformer's output, or the event in
    * EventBridge's shape). JSON output is kept as text, so the data's big integers keep their digits on the way out.
    */
-  #transform(event: CloudEvent, rule: Rule, target: Target, createdAt: number): CloudEvent {
+  #transform(
+    event: CloudEvent,
+    rule: Rule,
+    target: Target,
+    createdAt: number,
+  ): CloudEvent | Promise<CloudEvent> {
     const eventBridge =
       (target.type === 'http' || target.type === 'function') && target.format === 'eventbridge';
+    if (target.inputJsonata !== undefined) return this.#transformJsonata(event, rule, target, createdAt);
     if (target.input === undefined && !eventBridge) return event;
     const ingestionTime = new Date(createdAt).toISOString();
     let body: string;
@@ -458,13 +467,33 @@ export class Junction {
         }
       }
     }
-    const delivered: Record<string, unknown> = {};
-    for (const key of Object.keys(event))
-      if (key !== 'data' && key !== 'data_base64') delivered[key] = event[key];
-    delivered.datacontenttype = contentType;
-    if (contentType === 'application/json') defineRawData(delivered, new JsonText(body, 0));
-    else delivered.data = body;
-    return Object.freeze(delivered) as CloudEvent;
+    return withBody(event, body, contentType);
+  }
+
+  /**
+   * The event a target with `inputJsonata` receives: its attributes, and as data the expression's result (JSON), the
+   * expression reading the CloudEvent as JSON (or the event in EventBridge's shape with the `eventbridge` format).
+   * Throws `DeliveryFailed` (not retried: the delivery goes to the dead letters with the reason) when the evaluation
+   * fails or passes its bounds.
+   */
+  async #transformJsonata(
+    event: CloudEvent,
+    rule: Rule,
+    target: Target,
+    createdAt: number,
+  ): Promise<CloudEvent> {
+    const expression = target.inputJsonata as string;
+    let transform = this.#jsonata.get(target);
+    if (!transform) {
+      transform = compileJsonata(expression, 'inputJsonata');
+      this.#jsonata.set(target, transform);
+    }
+    const ingestionTime = new Date(createdAt).toISOString();
+    const eventBridge =
+      (target.type === 'http' || target.type === 'function') && target.format === 'eventbridge';
+    const input = JSON.parse(eventBridge ? eventBridgeJson(event, { ingestionTime }) : serializeEvent(event));
+    const body = await transform(input, { ruleName: rule.name, targetId: target.id, ingestionTime });
+    return withBody(event, body, 'application/json');
   }
 
   async #publishEmitted(
@@ -1001,4 +1030,19 @@ export class Junction {
       deliveriesInFlight: this.dispatcher.inFlight,
     };
   }
+}
+
+/** The event with the same attributes and `body` as its data. */
+function withBody(
+  event: CloudEvent,
+  body: string,
+  contentType: 'application/json' | 'text/plain',
+): CloudEvent {
+  const delivered: Record<string, unknown> = {};
+  for (const key of Object.keys(event))
+    if (key !== 'data' && key !== 'data_base64') delivered[key] = event[key];
+  delivered.datacontenttype = contentType;
+  if (contentType === 'application/json') defineRawData(delivered, new JsonText(body, 0));
+  else delivered.data = body;
+  return Object.freeze(delivered) as CloudEvent;
 }

@@ -21,6 +21,7 @@ const BENCHES: Record<string, Bench> = {
   schemas: async (quick) => (await import('./schemas.ts')).benchSchemas({ quick }),
   'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
   tracing: async (quick) => (await import('./tracing.ts')).benchTracing({ quick }),
+  ordering: async (quick) => (await import('./ordering.ts')).benchOrdering({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     const { benchKafkaRaw } = await import('./kafka.ts');
