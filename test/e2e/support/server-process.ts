@@ -38,6 +38,7 @@ const bus = await startEmbedded({
     ? {}
     : { stopDeadlineMs: Number(env.JUNCTION_STOP_DEADLINE_MS) }),
   ...(env.JUNCTION_FUNCTION_ISOLATION === 'thread' ? { functionIsolation: 'thread' as const } : {}),
+  ...(env.JUNCTION_MQTT_PORT === undefined ? {} : { mqttPort: Number(env.JUNCTION_MQTT_PORT) }),
 });
 process.stdout.write(`ready ${bus.url}\n`);
 process.once('SIGTERM', () => {
