@@ -33,6 +33,7 @@ const BENCHES: Record<string, Bench> = {
     }
   },
   cdc: async (quick) => (await import('./cdc.ts')).benchCdc({ quick }),
+  mqtt: async (quick) => (await import('./mqtt.ts')).benchMqtt({ quick }),
   noisy: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     return (await import('./noisy.ts')).benchNoisy({ quick, startBroker });
