@@ -182,8 +182,15 @@ export interface JunctionBusProps {
    * @default 'junction', or 'junction.<busName>'
    */
   readonly tablePrefix?: string;
-  /** What happens to the tables and the failure bucket when the stack is deleted. @default RemovalPolicy.RETAIN */
+  /**
+   * What happens to the tables and the failure bucket when the stack is deleted or they are replaced. The default
+   * keeps them, except when the stack's first deploy fails (CloudFormation's `RetainExceptOnCreate`): a failed
+   * first deploy (MSK takes 30–40 minutes and can fail) leaves no tables behind to collide with the next try.
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+   */
   readonly removalPolicy?: RemovalPolicy;
+  /** Turn on DynamoDB deletion protection on the bus's tables (they cannot be deleted until it is off). @default false */
+  readonly deletionProtection?: boolean;
   /** @default 'http' */
   readonly apiType?: ApiType;
   /** Who may publish. @default 'iam' (SigV4; see `grantPublish`) */
@@ -242,6 +249,7 @@ export class JunctionBus extends Construct {
   /** The router's consumer group on the topic (the event source mapping's). */
   readonly consumerGroup: string;
   readonly tablePrefix: string;
+  private readonly deletionProtection: boolean;
   /** The Lambda name prefix of the bus's user functions (`JUNCTION_FUNCTION_PREFIX`); IAM is scoped to it. */
   readonly functionPrefix: string;
   readonly tables: Readonly<Record<StoreName, dynamodb.TableV2>>;
@@ -314,7 +322,8 @@ export class JunctionBus extends Construct {
     this.bootstrapBrokers = this.kafkaCluster.bootstrapBrokers ?? this.lookUpBootstrapBrokers();
 
     // Tables
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+    this.deletionProtection = props.deletionProtection ?? false;
     const tables: Partial<Record<StoreName, dynamodb.TableV2>> = {};
     for (const [store, definition] of Object.entries(TABLES) as [StoreName, TableDefinition][]) {
       tables[store] = this.createTable(store, definition, removalPolicy);
@@ -586,6 +595,7 @@ export class JunctionBus extends Construct {
           index.projection === 'ALL' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
       })),
       removalPolicy,
+      ...(this.deletionProtection ? { deletionProtection: true } : {}),
     });
   }
 

@@ -182,6 +182,18 @@ describe('JunctionBus options', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { Topics: ['acme.events'] });
   });
 
+  test('turns on deletion protection on every table when asked', () => {
+    const { template } = synthStack({ deletionProtection: true }, noBundling);
+    const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
+    assert.equal(tables.length, 5);
+    for (const table of tables)
+      assert.equal(
+        (table.Properties as { Replicas: Array<{ DeletionProtectionEnabled?: boolean }> }).Replicas[0]
+          ?.DeletionProtectionEnabled,
+        true,
+      );
+  });
+
   test('lets the handlers reach any port when handlersAllowAllOutbound is on', () => {
     const { stack, template } = synthStack({ handlersAllowAllOutbound: true }, noBundling);
     const sgId = stack.getLogicalId(stack.bus.functionSecurityGroup.node.defaultChild as CfnElement);

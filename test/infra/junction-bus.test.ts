@@ -184,7 +184,18 @@ describe('resources', () => {
               })),
       });
     }
-    synth.template.allResources('AWS::DynamoDB::GlobalTable', { DeletionPolicy: 'Retain' });
+    // Kept on delete and replacement, but not after a failed first deploy (it would block the next try).
+    synth.template.allResources('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+    });
+    for (const table of Object.values(synth.template.findResources('AWS::DynamoDB::GlobalTable')))
+      assert.equal(
+        (table.Properties as { Replicas: Array<{ DeletionProtectionEnabled?: boolean }> }).Replicas[0]
+          ?.DeletionProtectionEnabled,
+        undefined,
+        'no deletion protection unless asked',
+      );
   });
 
   test('runs the four handlers on nodejs22.x arm64 in the private subnets with the documented environment', () => {
