@@ -27,4 +27,10 @@ export type {
 export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
 export type { JunctionNetworkProps } from './network.ts';
 export { JunctionNetwork } from './network.ts';
-export { FUNCTION_PREFIX, FUNCTION_TAG, functionPrefixOf, MANAGED_TAG } from './user-functions.ts';
+export {
+  FUNCTION_PREFIX,
+  FUNCTION_TAG,
+  functionPrefixOf,
+  kafkaClusterNameOf,
+  MANAGED_TAG,
+} from './user-functions.ts';

@@ -43,6 +43,7 @@ import {
   discoverFunctions,
   FUNCTION_TAG,
   functionPrefixOf,
+  kafkaClusterNameOf,
   MANAGED_TAG,
   validateFunctionName,
   writeWrapper,
@@ -169,7 +170,10 @@ export interface JunctionBusProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /** Bring your own MSK cluster (IAM auth): `JunctionKafkaCluster.fromClusterAttributes(…)`. @default a new cluster */
   readonly kafkaCluster?: IJunctionKafkaCluster;
-  /** The type of the cluster we create. @default 'provisioned' (2 × kafka.t3.small; see docs/aws-costs.md) */
+  /**
+   * The type of the cluster we create (named `kafkaClusterNameOf(busName)`: `junction`, or `junction-<hash>`).
+   * @default 'provisioned' (2 × kafka.t3.small; see docs/aws-costs.md)
+   */
   readonly kafkaClusterType?: KafkaClusterType;
   /** Sizing of a provisioned cluster we create. @default the defaults of `ProvisionedKafkaOptions` */
   readonly provisionedKafka?: ProvisionedKafkaOptions;
@@ -315,6 +319,7 @@ export class JunctionBus extends Construct {
       new JunctionKafkaCluster(this, 'Kafka', {
         vpc: this.vpc,
         vpcSubnets: subnets,
+        clusterName: kafkaClusterNameOf(this.busName),
         clusterType: props.kafkaClusterType ?? 'provisioned',
         ...(props.provisionedKafka !== undefined ? { provisioned: props.provisionedKafka } : {}),
         logRetention: this.logRetention,

@@ -28,6 +28,16 @@ export function functionPrefixOf(busName: string): string {
   return `jfn-${createHash('sha256').update(busName).digest('hex').slice(0, 10)}-`;
 }
 
+/**
+ * The name of the MSK cluster a bus creates for itself: `junction` for the default bus, `junction-<10 hex>` (a hash
+ * of the bus name, as in `functionPrefixOf`) for the others, so two stacks of different buses in one account and
+ * region do not collide (MSK cluster names are unique there; they allow only letters, digits and `-`).
+ */
+export function kafkaClusterNameOf(busName: string): string {
+  if (busName === DEFAULT_BUS) return 'junction';
+  return `junction-${createHash('sha256').update(busName).digest('hex').slice(0, 10)}`;
+}
+
 /** Rejects a function name Lambda or the prefix would not accept, showing the value. */
 export function validateFunctionName(name: string, where: string, prefix = FUNCTION_PREFIX): void {
   const max = LAMBDA_NAME_MAX - prefix.length;

@@ -6,7 +6,7 @@ import { App, type CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-li
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { type JunctionBusProps, JunctionKafkaCluster } from '../../lib/infra/index.ts';
+import { type JunctionBusProps, JunctionKafkaCluster, kafkaClusterNameOf } from '../../lib/infra/index.ts';
 import { JunctionBus } from '../../lib/infra/junction-bus.ts';
 import { fixtureEntries, fixturesDir, synthStack } from './synth-fixture.ts';
 
@@ -180,6 +180,22 @@ describe('JunctionBus options', () => {
       assert.equal(env?.JUNCTION_KAFKA_TOPIC, 'acme.events');
     }
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { Topics: ['acme.events'] });
+  });
+
+  test("names a bus's own MSK cluster after the bus, so stacks of two buses do not collide", () => {
+    const clusterName = (busName: string): unknown => {
+      const { template } = busIn(() => ({ busName }));
+      const clusters = Object.values(template.findResources('AWS::MSK::Cluster'));
+      assert.equal(clusters.length, 1);
+      return (clusters[0]!.Properties as { ClusterName: unknown }).ClusterName;
+    };
+    const orders = clusterName('orders');
+    const billing = clusterName('billing.eu');
+    assert.equal(orders, kafkaClusterNameOf('orders'));
+    assert.match(String(orders), /^junction-[0-9a-f]{10}$/);
+    assert.match(String(billing), /^junction-[0-9a-f]{10}$/);
+    assert.notEqual(orders, billing);
+    assert.equal(kafkaClusterNameOf('default'), 'junction');
   });
 
   test('turns on deletion protection on every table when asked', () => {
