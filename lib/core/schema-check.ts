@@ -59,6 +59,10 @@ const OPTIONS: Options = {
   // Annotations such as x-* and OpenAPI's `example` are not errors; unknown formats are refused by normalizeSchema.
   strict: false,
   validateFormats: true,
+  // Only the data's own properties count: event data is parsed JSON, whose objects inherit `toString`,
+  // `constructor`… — without this a schema declaring such a property refuses events that lack it (and
+  // `required: ["constructor"]` passes `{}`). Found by the discovery property test.
+  ownProperties: true,
   code: { regExp: boundedRegExp },
   // Nothing is fetched: a reference outside the schema is refused before compiling.
   loadSchema: undefined,

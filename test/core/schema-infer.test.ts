@@ -282,7 +282,8 @@ describe('discovery over random streams (property)', () => {
           assert.equal(canonicalJson(discover(again).schema), canonicalJson(first.schema));
         },
       ),
-      { numRuns: 300 },
+      // The counterexample a CI run found (a property named like an inherited one): kept as a fixed case.
+      { numRuns: 300, examples: [[[{ id: '' }, { toString: false }, null], 1]] },
     );
   });
 });

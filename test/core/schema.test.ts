@@ -213,6 +213,24 @@ describe('checking data', () => {
     assert.deepEqual(quadratic(many.slice(0, 65)), []);
   });
 
+  test("only the data's own properties count, not what parsed JSON objects inherit", () => {
+    // Found by the discovery property test: {"id": ""} was refused by a draft declaring `toString`.
+    for (const dialect of ['2020-12', 'draft-07'] as const) {
+      const check = compileSchema(dialect, {
+        type: 'object',
+        properties: { toString: { type: 'boolean' }, constructor: { type: 'string' } },
+      });
+      assert.deepEqual(check(JSON.parse('{"id": ""}')), [], dialect);
+      assert.equal(check(JSON.parse('{"toString": 1}')).length, 1, dialect);
+      const required = compileSchema(dialect, { type: 'object', required: ['constructor'] });
+      assert.equal(
+        required(JSON.parse('{}')).length,
+        1,
+        `${dialect}: an inherited constructor is not present`,
+      );
+    }
+  });
+
   test('draft-07 schemas are checked as draft-07', () => {
     const check = compileSchema('draft-07', {
       $schema: 'http://json-schema.org/draft-07/schema#',
