@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request, startTestBus, type TestBus, traceOf } from '../helpers/bus.ts';
 import { cli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
+import { freePort } from '../helpers/net.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 import { typeCheck } from '../helpers/tsc.ts';
 
@@ -37,14 +37,6 @@ function junctionLine(readme: string, start: string): string[] {
   const line = readme.split('\n').find((l) => l.replace(/^npm run (-s )?junction -- /, '').startsWith(start));
   assert.ok(line, `the README runs junction ${start}`);
   return line.replace(/^npm run (-s )?junction -- /, '').split(/\s+/);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('the README tour', () => {

@@ -7,10 +7,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './events.ts';
+import { freePort } from './net.ts';
 import { repoRoot, tempDir } from './paths.ts';
 
 /** The Jaeger release the tests build: v1.75.0 is the module version of the Jaeger v2 binary (`cmd/jaeger`). */
@@ -54,15 +54,6 @@ export function jaegerBinary(log: (line: string) => void = (l) => process.stderr
   go(['build', '-o', `${binary}.partial`, 'github.com/jaegertracing/jaeger/cmd/jaeger']);
   renameSync(`${binary}.partial`, binary);
   return binary;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** A span as Jaeger's query API (`/api/traces/{id}`) answers it. */

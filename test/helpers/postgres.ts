@@ -7,9 +7,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './net.ts';
 import { tempDir } from './paths.ts';
 
 const PASSWORD = 'test-secret-pw';
@@ -55,17 +55,6 @@ export interface TestPostgres {
     values?: unknown[],
   ): Promise<pg.QueryResult<R>>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 function run(command: string, args: string[], asUser: string | undefined): void {

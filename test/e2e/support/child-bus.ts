@@ -1,6 +1,5 @@
 /** Runs the bus as a child process (to kill it with SIGKILL) and waits until it serves. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../helpers/paths.ts';
 
@@ -13,14 +12,7 @@ export interface ChildBus {
   readonly stdout: string[];
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
+export { freePort } from '../../helpers/net.ts';
 
 export function startChildBus(
   dataDir: string,
