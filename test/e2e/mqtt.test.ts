@@ -6,8 +6,7 @@
  * an API key, checked with its scope and source prefix; MQTT over TLS.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -17,6 +16,7 @@ import { cli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
 
 const run = promisify(execFile);
 const mosquitto = spawnSync('mosquitto_pub', ['--help']).error === undefined;
@@ -221,28 +221,8 @@ describe('MQTT front door with credentials and TLS', () => {
   let publisher: string;
 
   before(async () => {
-    const cert = join(dir.path, 'cert.pem');
-    const key = join(dir.path, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        ...[
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-        ],
-        ...['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-        ...['-keyout', key, '-out', cert],
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(cert);
+    const tls = selfSignedCert(dir.path);
+    ca = tls.cert;
     // The key is made offline (the bootstrap) in the data dir, before the bus starts on it.
     const dataDir = join(dir.path, 'data');
     const made = await cli([
@@ -259,7 +239,7 @@ describe('MQTT front door with credentials and TLS', () => {
     ]);
     assert.equal(made.code, 0, made.err);
     publisher = JSON.parse(made.out).key;
-    bus = await startTestBus({ dataDir, mqttPort: 0, tls: { cert: ca, key: readFileSync(key) } });
+    bus = await startTestBus({ dataDir, mqttPort: 0, tls });
   });
   after(async () => {
     await bus?.stop();

@@ -14,6 +14,7 @@ import { EXIT, runCli } from '../../lib/cli/cli.ts';
 import { runDev } from '../../lib/cli/dev.ts';
 import { publishBinary, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
+import { selfSignedCert } from '../helpers/tls.ts';
 
 async function cli(
   args: string[],
@@ -497,33 +498,9 @@ describe('TLS: HTTPS with HTTP/2 and HTTP/1.1', () => {
   let ca: Buffer;
 
   before(async () => {
-    const cert = join(dir.path, 'cert.pem');
-    const key = join(dir.path, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(cert);
-    bus = await startTestBus({ tls: { cert: ca, key: readFileSync(key) } });
+    const tls = selfSignedCert(dir.path);
+    ca = tls.cert;
+    bus = await startTestBus({ tls });
   });
   after(async () => {
     await bus.stop();
