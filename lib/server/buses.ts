@@ -307,6 +307,11 @@ function decodeSegments(path: string): string[] {
 const decoder = new TextDecoder();
 
 /** Whether a request may reach `bus` with `need` (set by the auth layer; absent on an open bus: yes). */
+/** An answer's body as text. */
+function bodyText(answer: ApiResponse): string {
+  return typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body);
+}
+
 /** The settings of a stored bus, as a `PUT /buses/{name}` body. */
 function settingsOf(spec: BusSpec): Record<string, unknown> {
   const { name: _name, createdAt: _createdAt, ...settings } = spec;
@@ -587,11 +592,7 @@ async function acrossBuses(
       .map((b) => b.name)
       .filter((n) => n !== DEFAULT_BUS),
   ].filter((n) => mayRead(request, n));
-  const answerOf = (answer: ApiResponse) =>
-    JSON.parse(typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body)) as Record<
-      string,
-      unknown
-    >;
+  const answerOf = (answer: ApiResponse) => JSON.parse(bodyText(answer)) as Record<string, unknown>;
   if (operation === 'DescribeReplay' || operation === 'CancelReplay') {
     let first: ApiResponse | undefined;
     for (const name of names) {
@@ -683,18 +684,8 @@ async function putEvents(
           };
     const answer = await bus.app(sub);
     if (answer.status !== 200)
-      return groups.size === 1
-        ? answer
-        : fail(
-            answer.status,
-            'ValidationException',
-            decoder.decode(
-              typeof answer.body === 'string' ? new TextEncoder().encode(answer.body) : answer.body,
-            ),
-          );
-    const parsed = JSON.parse(
-      typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body),
-    ) as {
+      return groups.size === 1 ? answer : fail(answer.status, 'ValidationException', bodyText(answer));
+    const parsed = JSON.parse(bodyText(answer)) as {
       FailedEntryCount: number;
       Entries: unknown[];
     };
