@@ -55,6 +55,65 @@ export async function call<T = unknown>(method: string, path: string, body?: unk
   return value as T;
 }
 
+/**
+ * Opens a live tail (`GET /events/tail`, server-sent events) and calls `onFrame` with each frame's event name and
+ * parsed data until `signal` aborts. fetch rather than EventSource: EventSource cannot send the Authorization header.
+ * Reconnects with the last frame's id after a drop (as EventSource would), and throws the API's error on a refusal.
+ */
+export async function tail(
+  query: URLSearchParams,
+  onFrame: (event: string, data: unknown) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let cursor: string | undefined;
+  while (!signal.aborted) {
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    const key = apiKey();
+    if (key !== null) headers.authorization = `Bearer ${key}`;
+    if (cursor !== undefined) headers['last-event-id'] = cursor;
+    let response: Response;
+    try {
+      response = await fetch(`/events/tail?${query}`, { headers, credentials: 'omit', signal });
+    } catch {
+      if (signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 3000));
+      continue;
+    }
+    if (!response.ok || response.body === null) {
+      const value = (await response.json().catch(() => ({}))) as {
+        error?: { code?: string; message?: string };
+      };
+      const message = value.error?.message ?? `GET /events/tail: HTTP ${response.status}`;
+      if (response.status === 401) onUnauthorized(message);
+      throw new ApiError(response.status, value.error?.code ?? String(response.status), message);
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = 'message';
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) event = line.slice(7);
+            else if (line.startsWith('id: ')) cursor = line.slice(4);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data !== '') onFrame(event, JSON.parse(data));
+        }
+      }
+    } catch {
+      if (signal.aborted) return;
+    }
+    if (!signal.aborted) await new Promise((r) => setTimeout(r, 3000));
+  }
+}
+
 /** One sample of Prometheus text: each series (`name{labels}`) to its value. */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -13,6 +13,7 @@ import {
   perTarget,
   quantile,
   setApiKey,
+  tail,
   total,
   whenUnauthorized,
 } from './api.ts';
@@ -458,6 +459,78 @@ function Events() {
   </section>`;
 }
 
+/** The most events the live tail keeps on screen (newest first). */
+const TAIL_ROWS = 200;
+
+/** A live tail of the bus (`GET /events/tail`) filtered by a pattern, newest first. */
+function LiveTail() {
+  const [pattern, setPattern] = useState('');
+  const [live, setLive] = useState<AbortController | undefined>();
+  const [rows, setRows] = useState<FoundEvent[]>([]);
+  const [skipped, setSkipped] = useState(0);
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => () => live?.abort(), [live]);
+  const start = () => {
+    const abort = new AbortController();
+    const q = new URLSearchParams();
+    if (pattern.trim() !== '') q.set('pattern', pattern);
+    setRows([]);
+    setSkipped(0);
+    setError(undefined);
+    setLive(abort);
+    tail(
+      q,
+      (event, data) => {
+        if (event === 'cloudevent') setRows((old) => [data as FoundEvent, ...old].slice(0, TAIL_ROWS));
+        else if (event === 'skipped') setSkipped((n) => n + (data as { skipped: number }).skipped);
+        else if (event === 'error') setError((data as { error?: { message?: string } }).error?.message);
+      },
+      abort.signal,
+    ).catch((e: unknown) => {
+      setError(message(e));
+      setLive(undefined);
+    });
+  };
+  const stop = () => {
+    live?.abort();
+    setLive(undefined);
+  };
+  return html`<section class="tail">
+    <h2>Live tail</h2>
+    <form class="inline" onSubmit=${(e: Event) => {
+      e.preventDefault();
+      if (live === undefined) start();
+      else stop();
+    }}>
+      <input name="tail-pattern" class="wide" placeholder='pattern, e.g. {"type": ["order.created"]} (empty: every event)'
+        value=${pattern} disabled=${live !== undefined}
+        onInput=${(e: Event) => setPattern((e.target as HTMLInputElement).value)} />
+      <button type="submit">${live === undefined ? 'Start live tail' : 'Stop'}</button>
+      ${live === undefined ? null : html`<span class="muted" role="status">live</span>`}
+    </form>
+    <${ErrorLine} error=${error} />
+    ${skipped > 0 ? html`<p class="muted">${skipped} events went by too fast to show (the tail skipped ahead).</p>` : null}
+    ${
+      rows.length === 0
+        ? live === undefined
+          ? null
+          : html`<p class="muted">Waiting for matching events…</p>`
+        : html`<table class="events">
+      <thead><tr><th>Accepted</th><th>Source</th><th>Id</th><th>Type</th><th>Position</th></tr></thead>
+      <tbody>
+        ${rows.map(
+          (f) => html`<tr data-tail-event=${f.event.id} key=${`${f.partition}:${f.offset}`}>
+            <td>${when(f.acceptedAt)}</td><td><code>${f.event.source}</code></td>
+            <td><a href=${`#/journey/${encodeURIComponent(f.event.id)}`}><code>${f.event.id}</code></a></td>
+            <td>${f.event.type}</td><td>${f.partition}/${f.offset}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`
+    }
+  </section>`;
+}
+
 // ---- Journey -------------------------------------------------------------------------------------------------
 
 interface TraceEntry {
@@ -879,7 +952,7 @@ function App() {
   } else if (page === 'rules') body = html`<${Rules} />`;
   else if (page === 'journey') body = html`<${Journey} initial=${decodeURIComponent(arg)} key=${arg} />`;
   else if (page === 'dead-letters') body = html`<${DeadLetters} />`;
-  else if (page === 'events') body = html`<${Events} />`;
+  else if (page === 'events') body = html`<${Events} /><${LiveTail} />`;
   else if (page === 'pending') body = html`<${Pending} />`;
   else if (page === 'replays') body = html`<${Replays} />`;
   else if (page === 'functions') body = html`<${Functions} />`;

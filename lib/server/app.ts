@@ -46,6 +46,12 @@ export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: string | Uint8Array;
+  /**
+   * A response that goes on after `body` (server-sent events: `GET /events/tail`): the chunks are written as they
+   * come, until the stream ends or the signal aborts (the client went away, the server closes). Only the embedded
+   * server streams; transports that answer once (API Gateway, MQTT) are never handed one.
+   */
+  readonly stream?: (signal: AbortSignal) => AsyncIterable<string>;
 }
 
 export interface AppOptions {
@@ -459,6 +465,33 @@ export function createApp(options: AppOptions): App {
               limit: limitParam(q, 20, MAX_EVENT_SEARCH_LIMIT),
             }),
           );
+        }
+        if (parts.length === 2 && second === 'tail') {
+          allow('GET');
+          const tail = options.extensions?.tail;
+          if (tail === undefined) {
+            throw new JunctionError(
+              'NotFound',
+              'the live tail is served by the embedded bus only: it needs a long-lived connection (server-sent events), which API Gateway and Lambda do not keep; search with GET /events instead',
+            );
+          }
+          const q = request.query;
+          const cursor = header(request, 'last-event-id') ?? q.get('cursor') ?? undefined;
+          const stream = tail({
+            ...(q.get('pattern') === null ? {} : { pattern: q.get('pattern') as string }),
+            ...(q.get('filter') === null ? {} : { filter: q.get('filter') as string }),
+            ...(cursor === undefined || cursor === '' ? {} : { cursor }),
+          });
+          return {
+            status: 200,
+            headers: {
+              'content-type': 'text/event-stream; charset=utf-8',
+              'cache-control': 'no-store',
+              'x-accel-buffering': 'no',
+            },
+            body: '',
+            stream,
+          };
         }
         if (parts.length === 3 && third === 'trace') {
           allow('GET');

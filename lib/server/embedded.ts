@@ -367,6 +367,7 @@ async function open(
         log,
         file: resolve(dir, 'replays.json'),
         onError,
+        tail: {},
       }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });

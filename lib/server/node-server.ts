@@ -48,12 +48,58 @@ type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
 function send(res: Res, response: ApiResponse): void {
+  if (response.stream !== undefined) {
+    void sendStream(res, response, response.stream);
+    return;
+  }
   const body = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
   const headers: Record<string, string> = { ...response.headers, 'content-length': String(body.byteLength) };
   // HTTP/2 has no connection header (sending one is an error there).
   if ('stream' in res) delete headers.connection;
   (res as ServerResponse).writeHead(response.status, headers);
   res.end(body);
+}
+
+/**
+ * Writes a streaming answer (server-sent events): the headers and `body` at once, then each chunk as it comes, waiting
+ * for the socket to drain when the client reads slowly; the stream is aborted when the client goes away (or the
+ * server closes its connections), and the answer ends when the stream does.
+ */
+async function sendStream(
+  res: Res,
+  response: ApiResponse,
+  stream: NonNullable<ApiResponse['stream']>,
+): Promise<void> {
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  res.once('close', stop);
+  const headers: Record<string, string> = { ...response.headers };
+  if ('stream' in res) delete headers.connection;
+  (res as ServerResponse).writeHead(response.status, headers);
+  if (response.body.length > 0) (res as ServerResponse).write(response.body);
+  try {
+    for await (const chunk of stream(abort.signal)) {
+      if (abort.signal.aborted) break;
+      if (!(res as ServerResponse).write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            abort.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          res.on('drain', done);
+          abort.signal.addEventListener('abort', done, { once: true });
+        });
+      }
+    }
+    if (!abort.signal.aborted) res.end();
+  } catch {
+    // The stream failed after the headers went out: all that is left is to cut the connection.
+    res.destroy();
+  } finally {
+    res.off('close', stop);
+    abort.abort();
+  }
 }
 
 /** Lower-case header names to values; HTTP/2 requests keep their pseudo-headers (`:authority`). */

@@ -4,6 +4,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { searchEvents } from '../engine/event-search.ts';
+import { EventTails, type TailLimits } from '../engine/event-tail.ts';
 import type { Junction } from '../engine/junction.ts';
 import { type ReplayStatus, Replays, simulate } from '../engine/replay.ts';
 import type { EventLog } from '../ports.ts';
@@ -16,6 +17,8 @@ export interface ReplayExtensionsOptions {
   /** Where the list of replays is kept. @default none (the list lives in memory) */
   readonly file?: string;
   readonly onError?: (error: unknown) => void;
+  /** Serve `GET /events/tail` (a long-lived stream: the embedded server only), with these limits. @default off */
+  readonly tail?: Partial<TailLimits>;
 }
 
 function load(file: string | undefined): ReplayStatus[] {
@@ -48,11 +51,13 @@ export function createReplayExtensions(options: ReplayExtensionsOptions): Extens
           },
         }),
   });
+  const tails = options.tail === undefined ? undefined : new EventTails(log, options.tail);
   return {
     replay: (body) => replays.start(body),
     replays: async () => ({ replays: replays.list() }),
     replayStatus: async (name) => replays.get(name),
     simulate: (name, body) => simulate(junction, log, name, body, parseTime),
     events: (query) => searchEvents(log, query),
+    ...(tails === undefined ? {} : { tail: (query) => tails.tail(query) }),
   };
 }

@@ -85,6 +85,7 @@ describe('bus isolation under authentication', () => {
 
   const rest: Array<[string, string, unknown?]> = [
     ['POST', '/events', ce('x-1')],
+    ['GET', '/events?limit=1'],
     ['GET', '/events/b-1/trace?source=%2Ft'],
     ['GET', '/rules'],
     ['GET', '/rules/r'],

@@ -309,6 +309,43 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     );
   });
 
+  test('tails the events that match a pattern, live', async () => {
+    await page.goto(`${bus.url}/console#/events`);
+    await page.fill('input[name=tail-pattern]', '{"source": ["/console-live"], "type": ["wanted"]}');
+    await page.getByRole('button', { name: 'Start live tail' }).click();
+    await page.getByText('Waiting for matching events…').waitFor({ timeout: 60_000 });
+    const publish = async (id: string, type: string) => {
+      const res = await request(
+        bus.url,
+        'POST',
+        '/events',
+        { specversion: '1.0', id, source: '/console-live', type, data: {} },
+        { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
+      );
+      assert.equal(res.status, 202);
+    };
+    await publish('live-1', 'unwanted');
+    await publish('live-2', 'wanted');
+    await page.locator('tr[data-tail-event=live-2]').waitFor({ timeout: 60_000 });
+    await publish('live-3', 'wanted');
+    await page.locator('tr[data-tail-event=live-3]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('tr[data-tail-event=live-1]').count(), 0, 'the pattern filters');
+    assert.deepEqual(
+      await page
+        .locator('tr[data-tail-event]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-tail-event'))),
+      ['live-3', 'live-2'],
+      'newest first',
+    );
+    await page.screenshot({ path: join(shots, 'console-tail.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.getByRole('button', { name: 'Start live tail' }).waitFor({ timeout: 60_000 });
+    // A bad pattern is the API's 400, shown in the page.
+    await page.fill('input[name=tail-pattern]', '{"type": "wanted"}');
+    await page.getByRole('button', { name: 'Start live tail' }).click();
+    await page.locator('.tail .error').waitFor({ timeout: 60_000 });
+  });
+
   test('starts a replay from the console and shows its counts; lists the functions; shows live rates', async () => {
     await page.goto(`${bus.url}/console#/replays`);
     await page.fill('input[name=from]', '2000-01-01T00:00:00Z');
