@@ -296,6 +296,10 @@ interface Verdict {
   readonly explanation?: ReadonlyArray<{ path: string; condition: string; actual?: unknown; reason: string }>;
 }
 
+type TargetPreview =
+  | { readonly ok: true; readonly body?: string; readonly contentType?: string }
+  | { readonly ok: false; readonly error: { readonly message: string } };
+
 function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }) {
   const [name, setName] = useState(rule?.name ?? '');
   const [pattern, setPattern] = useState(JSON.stringify(rule?.pattern ?? { source: ['/shop'] }, null, 2));
@@ -336,6 +340,34 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
       clearTimeout(timer);
     };
   }, [pattern, sample, recent]);
+  const [previews, setPreviews] = useState<Array<{ id: string; answer: TargetPreview | string }>>([]);
+  useEffect(() => {
+    // What each target would receive for the test event (POST /targets/test), as you type.
+    let current = true;
+    const timer = setTimeout(async () => {
+      const t = parseJson(targets, 'the targets');
+      const s = parseJson(sample, 'the sample event');
+      if (t.error !== undefined || s.error !== undefined || !Array.isArray(t.value)) {
+        setPreviews([]);
+        return;
+      }
+      const answers = await Promise.all(
+        (t.value as Json[]).slice(0, 10).map(async (target) => ({
+          id: String(target.id ?? '?'),
+          answer: await call<TargetPreview>('POST', '/targets/test', {
+            event: s.value,
+            target,
+            ...(name === '' ? {} : { rule: name }),
+          }).catch((e: unknown) => message(e)),
+        })),
+      );
+      if (current) setPreviews(answers);
+    }, 250);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [targets, sample, name]);
   const save = async (e: Event) => {
     e.preventDefault();
     const p = parseJson(pattern, 'the pattern');
@@ -386,6 +418,17 @@ function RuleEditor({ rule, done }: { rule: Rule | undefined; done: () => void }
               )}
             </li>`;
           })}
+        </ul>
+        <h3>Target input <span class="muted">(POST /targets/test: what each target receives for the test event)</span></h3>
+        <ul class="previews">
+          ${previews.map(({ id, answer }) =>
+            typeof answer === 'string'
+              ? html`<li class="error" data-preview=${id}><strong>${id}</strong>: ${answer}</li>`
+              : answer.ok
+                ? html`<li data-preview=${id}><strong>${id}</strong> <span class="muted">${answer.contentType ?? ''}</span>
+                    <pre>${answer.body ?? '(no body)'}</pre></li>`
+                : html`<li class="error" data-preview=${id}><strong>${id}</strong>: ${answer.error.message}</li>`,
+          )}
         </ul>
       </div>
     </div>

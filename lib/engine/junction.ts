@@ -6,7 +6,7 @@ import { compileFilter } from '../core/cesql/index.ts';
 import { serializeEvent, validateEvent, withAttributes } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
-import { defineRawData, JsonText } from '../core/codec/raw-data.ts';
+import { defineRawData, JsonText, rawDataText } from '../core/codec/raw-data.ts';
 import { invalidRequest, JunctionError, notFound } from '../core/errors.ts';
 import {
   eventBridgeJson,
@@ -18,7 +18,7 @@ import {
 import { compileJsonata, type JsonataTransform } from '../core/jsonata.ts';
 import { explain, validatePattern } from '../core/pattern/index.ts';
 import { redactRule, restoreRedacted } from '../core/redact.ts';
-import { validateRule } from '../core/rule.ts';
+import { validateRule, validateTarget } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
 import type {
@@ -116,6 +116,18 @@ export interface PatternTestResult {
   readonly matches: boolean;
   readonly explanation?: unknown[];
 }
+
+/** `POST /targets/test`: what a target would receive for an event (issue #17, the console's transformer preview). */
+export type TargetPreview =
+  | {
+      readonly ok: true;
+      /** The CloudEvent the target receives (a function's argument; an HTTP target's ce-* headers and body). */
+      readonly event: unknown;
+      /** Its data as text: the body of an HTTP target's request. */
+      readonly body: string | undefined;
+      readonly contentType: string | undefined;
+    }
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
 /** `POST /deliveries/retry`: which pending deliveries to make due now. */
 export interface RetryRequest {
@@ -702,6 +714,67 @@ export class Junction {
       }
     }
     return matches ? { matches } : { matches, explanation };
+  }
+
+  /**
+   * `POST /targets/test {"event", "target", "rule"?}`: shapes the event as the target would receive it (its input
+   * path, input transformer, `inputJsonata` or `eventbridge` format), without delivering anything. A bad event or
+   * target is a 400 naming the field; a transformation that fails answers `ok: false` with the reason the delivery
+   * would be dead-lettered with.
+   */
+  async previewTarget(request: unknown): Promise<TargetPreview> {
+    if (!isObject(request)) throw invalidRequest('the body must be a JSON object with "event" and "target"');
+    const { event, target, rule } = request as { event?: unknown; target?: unknown; rule?: unknown };
+    if (!isObject(event)) throw invalidRequest('"event" must be a JSON object', 'event');
+    if (rule !== undefined && (typeof rule !== 'string' || rule === '' || rule.length > 256)) {
+      throw invalidRequest('"rule" must be a rule name (1–256 characters)', 'rule');
+    }
+    let checked: Target;
+    try {
+      checked = validateTarget(target, 0);
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      const rename = (text: string | undefined) => text?.replaceAll('targets[0]', 'target');
+      throw new JunctionError(error.code, rename(error.message) as string, {
+        field: rename(error.field) ?? 'target',
+        ...(error.path === undefined ? {} : { path: rename(error.path) as string }),
+      });
+    }
+    const read = isEventBridgeEvent(event) ? fromEventBridgeEvent(event) : event;
+    let input: CloudEvent;
+    try {
+      input = validateEvent(read);
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      throw new JunctionError(error.code, `event: ${error.message}`, {
+        field: error.field === undefined ? 'event' : `event.${error.field}`,
+      });
+    }
+    const now = this.clock.now();
+    const shaped: Rule = {
+      name: (rule as string | undefined) ?? 'preview',
+      enabled: true,
+      targets: [checked],
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      const out = await this.#transform(input, shaped, checked, now);
+      const json = JSON.parse(serializeEvent(out)) as Record<string, unknown>;
+      const body =
+        out.data === undefined && out.data_base64 === undefined
+          ? undefined
+          : (rawDataText(out) ?? (typeof out.data === 'string' ? out.data : JSON.stringify(out.data)));
+      return {
+        ok: true,
+        event: json,
+        body,
+        contentType: typeof out.datacontenttype === 'string' ? out.datacontenttype : undefined,
+      };
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      return { ok: false, error: { code: error.code, message: error.message } };
+    }
   }
 
   // ---- functions --------------------------------------------------------------------------------------

@@ -544,6 +544,15 @@ export function createApp(options: AppOptions): App {
           return json(200, junction.testPattern(body));
         }
         break;
+      case 'targets':
+        if (parts.length === 2 && second === 'test') {
+          allow('POST');
+          capPatternTestBody(request, '/targets/test');
+          const body = readJson(request);
+          if (typeof body === 'object' && body !== null) checkEventDepth((body as { event?: unknown }).event);
+          return json(200, await junction.previewTarget(body));
+        }
+        break;
       case 'connectors': {
         const connectors = options.connectors;
         if (connectors === undefined) break;

@@ -309,6 +309,53 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     );
   });
 
+  test("previews each target's input for the test event as you type", async () => {
+    await page.goto(`${bus.url}/console#/rules`);
+    await page.getByRole('button', { name: 'New rule' }).click();
+    await page.fill('input[name=name]', 'console-preview');
+    await page.fill(
+      'textarea[name=sample]',
+      JSON.stringify({ specversion: '1.0', id: 'p-1', source: '/shop', type: 'order', data: { total: 42 } }),
+    );
+    await page.fill(
+      'textarea[name=targets]',
+      JSON.stringify([
+        {
+          id: 'shaped',
+          type: 'http',
+          url: 'https://hooks.example.com/x',
+          input: { paths: { t: '$.data.total' }, template: '{"amount": <t>}' },
+        },
+        {
+          id: 'jsonata',
+          type: 'http',
+          url: 'https://hooks.example.com/y',
+          inputJsonata: '{"doubled": data.total * 2}',
+        },
+        { id: 'broken', type: 'http', url: 'ftp://hooks.example.com' },
+      ]),
+    );
+    const shaped = page.locator('li[data-preview=shaped] pre');
+    await shaped.waitFor({ timeout: 60_000 });
+    await waitFor(
+      async () => ((await shaped.textContent()) ?? '').includes('{"amount": 42}'),
+      'the shaped body',
+      60_000,
+    );
+    await waitFor(
+      async () =>
+        ((await page.locator('li[data-preview=jsonata] pre').textContent()) ?? '').includes('"doubled":84'),
+      'the JSONata body',
+      60_000,
+    );
+    assert.match(
+      (await page.locator('li[data-preview=broken]').textContent()) ?? '',
+      /target\.url must use http or https/,
+    );
+    await page.screenshot({ path: join(shots, 'console-target-preview.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   test('tails the events that match a pattern, live', async () => {
     await page.goto(`${bus.url}/console#/events`);
     await page.fill('input[name=tail-pattern]', '{"source": ["/console-live"], "type": ["wanted"]}');

@@ -71,6 +71,7 @@ export function needOf(method: string, parts: readonly string[], amzTarget: stri
   if (head === 'healthz' && parts.length === 1 && read) return 'public';
   if (head === 'events' && parts.length === 1 && method === 'POST') return 'publish';
   if (head === 'patterns' && method === 'POST') return 'any';
+  if (head === 'targets' && parts.length === 2 && method === 'POST') return 'any';
   if (head === 'rules' && parts.length === 3 && third === 'simulate' && method === 'POST') return 'read';
   return read ? 'read' : 'manage';
 }
