@@ -31,13 +31,32 @@ export function setApiKey(key: string | null): void {
   else sessionStorage.setItem(KEY, key);
 }
 
+const BUS = 'junction.bus';
+
+/** The bus the console shows (`default` unless one was chosen in this tab). */
+export function currentBus(): string {
+  return sessionStorage.getItem(BUS) ?? 'default';
+}
+
+export function setBus(name: string): void {
+  if (name === 'default') sessionStorage.removeItem(BUS);
+  else sessionStorage.setItem(BUS, name);
+}
+
+/** A bus-scoped path on the chosen bus: `/rules` is `/buses/orders/rules` there; the default bus has no prefix. */
+export function onBus(path: string): string {
+  const bus = currentBus();
+  if (bus === 'default' || /^\/(buses|keys|audit)(\/|\?|$)/.test(path)) return path;
+  return `/buses/${encodeURIComponent(bus)}${path}`;
+}
+
 /** Calls the API: JSON in (with a JSON content type, as the CSRF guard wants), JSON or text out. */
 export async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = apiKey();
   if (key !== null) headers.authorization = `Bearer ${key}`;
   if (body !== undefined || method === 'POST') headers['content-type'] = 'application/json';
-  const response = await fetch(path, {
+  const response = await fetch(onBus(path), {
     method,
     headers,
     credentials: 'omit',
@@ -73,7 +92,7 @@ export async function tail(
     if (cursor !== undefined) headers['last-event-id'] = cursor;
     let response: Response;
     try {
-      response = await fetch(`/events/tail?${query}`, { headers, credentials: 'omit', signal });
+      response = await fetch(onBus(`/events/tail?${query}`), { headers, credentials: 'omit', signal });
     } catch {
       if (signal.aborted) return;
       await new Promise((r) => setTimeout(r, 3000));

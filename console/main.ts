@@ -9,10 +9,12 @@ import {
   ApiError,
   apiKey,
   call,
+  currentBus,
   parseMetrics,
   perTarget,
   quantile,
   setApiKey,
+  setBus,
   tail,
   total,
   whenUnauthorized,
@@ -451,6 +453,8 @@ function Events() {
   const [source, setSource] = useState('');
   const [type, setType] = useState('');
   const [id, setId] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const [found, setFound] = useState<{ events: FoundEvent[]; truncated?: boolean } | undefined>();
   const [open, setOpen] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -460,6 +464,9 @@ function Events() {
       if (source !== '') q.set('source', source);
       if (type !== '') q.set('type', type);
       if (id !== '') q.set('id', id);
+      // datetime-local fields hold the browser's local time: sent as an instant.
+      if (from !== '') q.set('from', new Date(from).toISOString());
+      if (to !== '') q.set('to', new Date(to).toISOString());
       setFound(await call<{ events: FoundEvent[]; truncated?: boolean }>('GET', `/events?${q}`));
       setError(undefined);
     } catch (e) {
@@ -479,6 +486,10 @@ function Events() {
       void load();
     }}>
       ${input('source', source, setSource)} ${input('type', type, setType)} ${input('id', id, setId)}
+      <label>from <input type="datetime-local" step="1" name="from" value=${from}
+        onInput=${(e: Event) => setFrom((e.target as HTMLInputElement).value)} /></label>
+      <label>to <input type="datetime-local" step="1" name="to" value=${to}
+        onInput=${(e: Event) => setTo((e.target as HTMLInputElement).value)} /></label>
       <button type="submit">Search</button>
     </form>
     <${ErrorLine} error=${error} />
@@ -970,6 +981,33 @@ function Functions() {
 
 // ---- Shell ---------------------------------------------------------------------------------------------------
 
+/**
+ * The bus the console shows: the buses the key may read (`GET /buses`); every page then calls that bus's API
+ * (`/buses/{name}/…`). With a key that may read one bus only, that bus is the only choice.
+ */
+function BusPicker({ changed }: { changed: () => void }) {
+  const [buses, setBuses] = useState<string[]>([currentBus()]);
+  useEffect(() => {
+    call<{ buses: Array<{ name: string }> }>('GET', '/buses')
+      .then((answer) => {
+        const names = answer.buses.map((b) => b.name);
+        setBuses(names.length === 0 ? [currentBus()] : names);
+        if (names.length > 0 && !names.includes(currentBus())) {
+          setBus(names[0] as string);
+          changed();
+        }
+      })
+      .catch(() => setBuses([currentBus()]));
+  }, []);
+  return html`<label class="bus">bus <select name="bus" value=${currentBus()}
+    onChange=${(e: Event) => {
+      setBus((e.target as HTMLSelectElement).value);
+      changed();
+    }}>
+    ${buses.map((name) => html`<option value=${name}>${name}</option>`)}
+  </select></label>`;
+}
+
 function App() {
   const hash = useHash();
   const [prompt, setPrompt] = useState<string | undefined>();
@@ -1002,6 +1040,7 @@ function App() {
   else body = html`<${Overview} />`;
   return html`<header>
       <h1>Junction</h1>
+      <${BusPicker} key=${generation} changed=${() => setGeneration(generation + 1)} />
       <nav>${nav.map(([id, label]) => html`<a href=${`#/${id}`} class=${page === id ? 'active' : ''}>${label}</a>`)}</nav>
       ${
         apiKey() === null
