@@ -51,16 +51,22 @@ export function onBus(path: string): string {
 }
 
 /** Calls the API: JSON in (with a JSON content type, as the CSRF guard wants), JSON or text out. */
-export async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+export async function call<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  /** Send `body` (a string) as it is, with this content type (a function's source), instead of as JSON. */
+  contentType?: string,
+): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = apiKey();
   if (key !== null) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined || method === 'POST') headers['content-type'] = 'application/json';
+  if (body !== undefined || method === 'POST') headers['content-type'] = contentType ?? 'application/json';
   const response = await fetch(onBus(path), {
     method,
     headers,
     credentials: 'omit',
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body: contentType === undefined ? JSON.stringify(body) : String(body) }),
   });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';

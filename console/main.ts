@@ -953,29 +953,136 @@ interface FunctionInfo {
   readonly memoryMb: number;
 }
 
+interface FunctionActivity {
+  readonly invocations: number;
+  readonly failures: number;
+  readonly failuresByCode: Record<string, number>;
+  readonly durationMs?: { p50: number; p99: number; max: number };
+  readonly lastInvokedAt?: number;
+  readonly logs: Array<{ at: number; line: string }>;
+  readonly droppedLines: number;
+}
+
+const SAMPLE_FUNCTION = `export async function handler(event: { id: string; data?: unknown }) {
+  console.log('got', event.id);
+}
+`;
+
+/** Deploys a function from the browser: its source (TypeScript or JavaScript), timeout and memory. */
+function DeployFunction({ done }: { done: (name: string) => void }) {
+  const [name, setName] = useState('');
+  const [source, setSource] = useState(SAMPLE_FUNCTION);
+  const [timeoutMs, setTimeoutMs] = useState('10000');
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const deploy = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const q = new URLSearchParams({ timeoutMs });
+      await call('PUT', `/functions/${encodeURIComponent(name)}?${q}`, source, 'application/typescript');
+      setError(undefined);
+      done(name);
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="card" onSubmit=${deploy}>
+    <h3>Deploy a function</h3>
+    <label>Name <input name="function-name" value=${name}
+      onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} /></label>
+    <label>Timeout (ms) <input name="function-timeout" type="number" min="1" value=${timeoutMs}
+      onInput=${(e: Event) => setTimeoutMs((e.target as HTMLInputElement).value)} /></label>
+    <label>Source (TypeScript or JavaScript exporting <code>handler(event, context)</code>)
+      <textarea name="function-source" rows="10" spellcheck="false" value=${source}
+        onInput=${(e: Event) => setSource((e.target as HTMLTextAreaElement).value)}></textarea></label>
+    <${ErrorLine} error=${error} />
+    <button type="submit" disabled=${busy}>${busy ? 'Deploying…' : 'Deploy'}</button>
+  </form>`;
+}
+
+/** One function's invocations, failures, durations and last log lines, refreshed every 2 s. */
+function Activity({ name }: { name: string }) {
+  const [activity, setActivity] = useState<FunctionActivity | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      call<FunctionActivity>('GET', `/functions/${encodeURIComponent(name)}/activity`)
+        .then((a) => {
+          if (live) {
+            setActivity(a);
+            setError(undefined);
+          }
+        })
+        .catch((e: unknown) => live && setError(message(e)));
+    void load();
+    const timer = setInterval(load, 2000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [name]);
+  const a = activity;
+  return html`<section class="activity" data-activity=${name}>
+    <h3>Activity of ${name}</h3>
+    <${ErrorLine} error=${error} />
+    ${
+      a === undefined
+        ? null
+        : html`<p>
+        <span data-stat="invocations">${a.invocations}</span> invocations,${' '}
+        <span data-stat="failures">${a.failures}</span> failed
+        ${Object.entries(a.failuresByCode).map(([code, n]) => html` <code>${code}</code> ×${n}`)}
+        ${a.durationMs === undefined ? null : html` · p50 ${a.durationMs.p50.toFixed(1)} ms, p99 ${a.durationMs.p99.toFixed(1)} ms`}
+        ${a.lastInvokedAt === undefined ? null : html` · last ${when(a.lastInvokedAt)}`}
+      </p>
+      <pre class="logs">${a.logs.length === 0 ? '(no log lines yet)' : a.logs.map((l) => `${when(l.at)}  ${l.line}`).join('\n')}</pre>
+      ${a.droppedLines > 0 ? html`<p class="muted">Older lines were dropped (the last ${a.logs.length} are kept).</p>` : null}`
+    }
+  </section>`;
+}
+
 function Functions() {
   const [list, setList] = useState<FunctionInfo[] | undefined>();
   const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
+  const [selected, setSelected] = useState<string | undefined>();
+  const [deploying, setDeploying] = useState(false);
+  const load = () =>
     call<{ functions: FunctionInfo[] }>('GET', '/functions')
       .then((answer) => setList(answer.functions))
       .catch((e: unknown) => setError(message(e)));
+  useEffect(() => {
+    void load();
   }, []);
   return html`<section>
-    <h2>Functions</h2>
+    <h2>Functions <button type="button" class="small" onClick=${() => setDeploying(!deploying)}>Deploy a function</button></h2>
+    ${
+      deploying
+        ? html`<${DeployFunction} done=${(name: string) => {
+            setDeploying(false);
+            setSelected(name);
+            void load();
+          }} />`
+        : null
+    }
     <${ErrorLine} error=${error} />
     <table class="functions">
-      <thead><tr><th>Name</th><th>Size</th><th>SHA-256</th><th>Updated</th><th>Timeout</th><th>Memory</th></tr></thead>
+      <thead><tr><th>Name</th><th>Size</th><th>SHA-256</th><th>Updated</th><th>Timeout</th><th>Memory</th><th></th></tr></thead>
       <tbody>
         ${(list ?? []).map(
           (f) => html`<tr data-function=${f.name}>
             <td>${f.name}</td><td>${f.size} B</td><td><code>${f.sha256.slice(0, 12)}</code></td>
             <td>${when(f.updatedAt)}</td><td>${f.timeoutMs} ms</td><td>${f.memoryMb} MB</td>
+            <td><button type="button" class="small secondary" onClick=${() => setSelected(selected === f.name ? undefined : f.name)}>Activity</button></td>
           </tr>`,
         )}
       </tbody>
     </table>
     ${list?.length === 0 ? html`<p class="muted">No functions deployed.</p>` : null}
+    ${selected === undefined ? null : html`<${Activity} name=${selected} key=${selected} />`}
   </section>`;
 }
 

@@ -1,10 +1,18 @@
 /** The `function` target: runs a user function through the FunctionRunner port (worker threads or Lambda). */
 import { toJunctionError } from '../core/errors.ts';
 import type { DeliveryRequest, DeliveryResult, FunctionRunner, TargetDriver } from '../ports.ts';
+import type { FunctionActivity } from './function-activity.ts';
 import type { Metrics } from './metrics.ts';
 
-/** The driver of `function` targets; failed invocations are counted in `metrics` by rule, target and error code. */
-export function createFunctionDriver(runner: FunctionRunner, metrics?: Metrics): TargetDriver {
+/**
+ * The driver of `function` targets; failed invocations are counted in `metrics` by rule, target and error code, and
+ * every invocation's duration and outcome in `activity` (the console's Functions page) when there is one.
+ */
+export function createFunctionDriver(
+  runner: FunctionRunner,
+  metrics?: Metrics,
+  activity?: FunctionActivity,
+): TargetDriver {
   metrics?.declare(
     'junction_function_errors_total',
     'counter',
@@ -14,6 +22,7 @@ export function createFunctionDriver(runner: FunctionRunner, metrics?: Metrics):
     async deliver(request: DeliveryRequest): Promise<DeliveryResult> {
       const { target } = request;
       if (target.type !== 'function') throw new TypeError(`function driver got a ${target.type} target`);
+      const started = performance.now();
       try {
         // A function written for EventBridge gets the event in EventBridge's shape (the delivered event's data).
         const event = target.format === 'eventbridge' ? request.event.data : request.event;
@@ -33,9 +42,11 @@ export function createFunctionDriver(runner: FunctionRunner, metrics?: Metrics):
                 ...(request.trace.tracestate === undefined ? {} : { tracestate: request.trace.tracestate }),
               }),
         });
+        activity?.invoked(target.function, performance.now() - started);
         return { ok: true, emitted: result.returned };
       } catch (error) {
         const e = toJunctionError(error);
+        activity?.invoked(target.function, performance.now() - started, e.code);
         metrics?.inc('junction_function_errors_total', {
           rule: request.rule.name,
           target: target.id,

@@ -46,6 +46,7 @@ import type {
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
+import type { FunctionActivity, FunctionActivitySnapshot } from './function-activity.ts';
 import { createFunctionDriver } from './function-driver.ts';
 import { createIngest, type Ingest, type PublishOptions } from './ingest.ts';
 import { Metrics } from './metrics.ts';
@@ -60,6 +61,11 @@ export interface JunctionOptions {
   readonly deadLetters: DeadLetters;
   readonly traces: TraceStore;
   readonly functions: FunctionRunner;
+  /**
+   * Where invocations and log lines of the functions are kept for `GET /functions/{name}/activity` (the process that
+   * runs them: the embedded bus). @default none (the endpoint answers 404 with where to look instead)
+   */
+  readonly functionActivity?: FunctionActivity;
   /** Drivers for `http`, `kafka` and `bus` targets (the `function` driver is built from `functions`). */
   readonly drivers?: Readonly<Partial<Record<Target['type'], TargetDriver>>>;
   readonly clock?: Clock;
@@ -265,7 +271,10 @@ export class Junction {
       clock: this.clock,
       metrics: this.metrics,
       lookup: (name) => this.#rules.get(name),
-      drivers: { ...options.drivers, function: createFunctionDriver(options.functions, this.metrics) },
+      drivers: {
+        ...options.drivers,
+        function: createFunctionDriver(options.functions, this.metrics, options.functionActivity),
+      },
       transform: (event, rule, target, createdAt) => this.#transform(event, rule, target, createdAt),
       onEmitted: (returned, context) => this.#publishEmitted(returned, context),
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
@@ -783,6 +792,19 @@ export class Junction {
     return this.#o.functions.deploy(name, source, config);
   }
 
+  /** `GET /functions/{name}/activity`: what the function did lately in this process (its invocations and logs). */
+  async functionActivity(name: string): Promise<FunctionActivitySnapshot & { readonly name: string }> {
+    const activity = this.#o.functionActivity;
+    if (activity === undefined) {
+      throw new JunctionError(
+        'NotFound',
+        `the activity of function "${name}" is kept by the embedded bus only; on AWS its invocations and log lines are in CloudWatch (Lambda metrics, the log group /aws/lambda/<function name>)`,
+      );
+    }
+    await this.getFunction(name);
+    return { name, ...activity.snapshot(name) };
+  }
+
   listFunctions(): Promise<FunctionInfo[]> {
     return this.#o.functions.list();
   }
@@ -807,6 +829,7 @@ export class Junction {
       );
     }
     if (!(await this.#o.functions.delete(name))) throw notFound(`function "${name}"`);
+    this.#o.functionActivity?.forget(name);
   }
 
   // ---- traces and dead letters ------------------------------------------------------------------------

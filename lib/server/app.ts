@@ -657,6 +657,10 @@ export function createApp(options: AppOptions): App {
           }
           return json(200, await junction.deployFunction(name, request.body, config));
         }
+        if (parts.length === 3 && third === 'activity') {
+          allow('GET');
+          return json(200, await junction.functionActivity(second as string));
+        }
         break;
       case 'dead-letters': {
         if (parts.length === 1) {

@@ -27,6 +27,7 @@ import { createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
 import { SchemaDiscovery } from '../engine/discovery.ts';
 import type { StopReport } from '../engine/dispatcher.ts';
+import { FunctionActivity } from '../engine/function-activity.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
 import type { QuotaOptions } from '../engine/quota.ts';
@@ -252,10 +253,17 @@ async function open(
     log: EventLog,
     steps: Array<() => Promise<void> | void>,
   ): Promise<OpenedBus> {
+    // Each line a function writes goes to the bus's activity (GET /functions/{name}/activity), then to the log.
+    const functionActivity = new FunctionActivity({}, () => clock.now());
+    const functionLog =
+      options.functionLog ?? ((fn: string, line: string) => process.stderr.write(`[fn:${fn}] ${line}\n`));
     const functions = await createWorkerRunner({
       dataDir: dir,
       clock,
-      ...(options.functionLog === undefined ? {} : { logger: options.functionLog }),
+      logger: (fn, line) => {
+        functionActivity.log(fn, line);
+        functionLog(fn, line);
+      },
       ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
       ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
     });
@@ -268,6 +276,7 @@ async function open(
       traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,
+      functionActivity,
       drivers: { http, bus: busDriver, kafka: kafkaTargets, ...options.drivers },
       clock,
       onError,

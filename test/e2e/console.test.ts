@@ -447,6 +447,66 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     await page.locator('.tail .error').waitFor({ timeout: 60_000 });
   });
 
+  test('deploys a function from the browser, then shows its invocations and log lines', async () => {
+    await page.goto(`${bus.url}/console#/functions`);
+    await page.getByRole('button', { name: 'Deploy a function' }).click();
+    await page.fill('input[name=function-name]', 'browser-fn');
+    await page.fill(
+      'textarea[name=function-source]',
+      [
+        'export async function handler(event: { id: string }) {',
+        "  console.log('handled ' + event.id);",
+        "  if (event.id.endsWith('-bad')) throw new Error('refused');",
+        '}',
+      ].join('\n'),
+    );
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.locator('tr[data-function=browser-fn]').waitFor({ timeout: 60_000 });
+    const info = await request(bus.url, 'GET', '/functions/browser-fn', undefined, bearer());
+    assert.equal(info.status, 200, 'deployed through the API');
+    const rule = await request(
+      bus.url,
+      'PUT',
+      '/rules/console-fn-live',
+      {
+        pattern: { source: ['/console-fn-live'] },
+        targets: [{ id: 'f', type: 'function', function: 'browser-fn', retry: { maxAttempts: 1 } }],
+      },
+      bearer(),
+    );
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    for (const id of ['fl-1', 'fl-2-bad']) {
+      const res = await request(
+        bus.url,
+        'POST',
+        '/events',
+        { specversion: '1.0', id, source: '/console-fn-live', type: 'order', data: {} },
+        { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
+      );
+      assert.equal(res.status, 202);
+    }
+    const panel = page.locator('section[data-activity=browser-fn]');
+    await panel.waitFor({ timeout: 60_000 });
+    await waitFor(
+      async () =>
+        (await panel.locator('[data-stat=invocations]').textContent()) === '2' &&
+        (await panel.locator('[data-stat=failures]').textContent()) === '1',
+      'two invocations, one failed, in the panel (refreshed every 2 s)',
+      60_000,
+    );
+    const logs = (await panel.locator('pre.logs').textContent()) ?? '';
+    assert.match(logs, /handled fl-1/);
+    assert.match(logs, /handled fl-2-bad/);
+    assert.match((await panel.textContent()) ?? '', /FunctionError/);
+    await page.screenshot({ path: join(shots, 'console-function-activity.png'), fullPage: true });
+    // A build error is the API's 400, shown in the form.
+    await page.getByRole('button', { name: 'Deploy a function' }).click();
+    await page.fill('input[name=function-name]', 'broken-fn');
+    await page.fill('textarea[name=function-source]', 'export const handler = (;');
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page.locator('form .error').waitFor({ timeout: 60_000 });
+  });
+
   test('starts a replay from the console and shows its counts; lists the functions; shows live rates', async () => {
     await page.goto(`${bus.url}/console#/replays`);
     await page.fill('input[name=from]', '2000-01-01T00:00:00Z');
