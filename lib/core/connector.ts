@@ -9,6 +9,7 @@ import type { CloudEvent } from './cloudevent-types.ts';
 import { encodeBase64 } from './codec/base64.ts';
 import { fromKafkaRecord } from './codec/kafka.ts';
 import { JunctionError } from './errors.ts';
+import { redactConnection } from './redact.ts';
 
 /** Connector names: as rule names, 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const CONNECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -335,14 +336,8 @@ function validatePostgresCdcSpec(value: Record<string, unknown>): PostgresCdcCon
 /** A spec as every read shows it: a connection string's password replaced by `***`. */
 export function redactConnectorSpec(spec: ConnectorSpec): ConnectorSpec {
   if (spec.type !== 'postgres-cdc') return spec;
-  try {
-    const url = new URL(spec.connection);
-    if (url.password === '') return spec;
-    url.password = '***';
-    return Object.freeze({ ...spec, connection: url.toString() });
-  } catch {
-    return Object.freeze({ ...spec, connection: '***' });
-  }
+  const connection = redactConnection(spec.connection);
+  return connection === spec.connection ? spec : Object.freeze({ ...spec, connection });
 }
 
 /** A record as a Kafka source reads it. */

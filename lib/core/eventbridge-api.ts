@@ -3,8 +3,10 @@
  * rules and targets and Junction's, request parameters and paging. Errors carry the AWS exception name.
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Operations.html
  */
+
+import { parsePostgresConnection } from './connector.ts';
 import { JunctionError } from './errors.ts';
-import type { Rule, Target } from './rule-types.ts';
+import type { PostgresTarget, Rule, Target } from './rule-types.ts';
 
 /** Where the ARNs the bus answers point: AWS's partition, a region and an account id (none of them checked). */
 export interface ArnContext {
@@ -331,7 +333,15 @@ export function targetArn(target: Target, ctx: ArnContext = DEFAULT_ARN_CONTEXT)
       return `arn:junction:kafka:::${target.topic}`;
     case 'bus':
       return target.bus === undefined ? `arn:junction:bus:::${target.url}` : busArn(ctx, target.bus);
+    case 'postgres':
+      return `arn:junction:postgres:::${postgresPlace(target)}`;
   }
+}
+
+/** Where a postgres target writes, without its credentials: `host:port/database/table`. */
+function postgresPlace(target: PostgresTarget): string {
+  const { host, port, database } = parsePostgresConnection(target.connection);
+  return `${host.includes(':') ? `[${host}]` : host}:${port}/${database}/${target.table}`;
 }
 
 /** Whether two targets deliver to the same place (whatever the shape they deliver in). */
@@ -343,6 +353,8 @@ export function sameDestination(a: Target, b: Target): boolean {
       return b.type === 'kafka' && a.topic === b.topic && a.brokers?.join() === b.brokers?.join();
     case 'bus':
       return b.type === 'bus' && a.bus === b.bus && a.url === b.url;
+    case 'postgres':
+      return b.type === 'postgres' && postgresPlace(a) === postgresPlace(b);
     default:
       return b.type === a.type && a.url === (b as typeof a).url;
   }

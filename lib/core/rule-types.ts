@@ -145,7 +145,25 @@ export interface BusTargetByUrl extends TargetBase {
   readonly maxConcurrency?: number;
 }
 
-export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget;
+/**
+ * A PostgreSQL sink (issue #18): a row per delivered event in `table`, each column from a JSON path into the event
+ * (as delivered: after its input transformer). `key` names a column that gets the delivery's key (rule, target,
+ * source and id: unique per delivery) so that a retried or replayed delivery inserts nothing twice; `upsert` names
+ * the columns of a unique constraint, and a row that exists is updated instead.
+ */
+export interface PostgresTarget extends TargetBase {
+  readonly type: 'postgres';
+  /** `postgres://user:password@host:port/database[?sslmode=…]`; reads show the password as `***`. */
+  readonly connection: string;
+  /** `table` or `schema.table`. */
+  readonly table: string;
+  /** Column name → JSON path into the event (`$` is the whole event, as JSON). */
+  readonly columns: Readonly<Record<string, string>>;
+  readonly key?: string;
+  readonly upsert?: readonly string[];
+}
+
+export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget | PostgresTarget;
 
 export interface Rule {
   readonly name: string;

@@ -1,14 +1,23 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
 import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
+import { parsePostgresConnection } from './connector.ts';
 import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
 import { compileJsonata } from './jsonata.ts';
 import { compileOrderingKey } from './ordering.ts';
 import { parsePatternText, validatePattern } from './pattern/index.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
-import type { DeliveryMode, OrderingOption, RetryPolicy, Rule, Target, TargetInput } from './rule-types.ts';
-import { compileInput } from './transform.ts';
+import type {
+  DeliveryMode,
+  OrderingOption,
+  PostgresTarget,
+  RetryPolicy,
+  Rule,
+  Target,
+  TargetInput,
+} from './rule-types.ts';
+import { compileInput, parseJsonPath } from './transform.ts';
 
 export type { Rule, Target } from './rule-types.ts';
 
@@ -18,7 +27,7 @@ const FUNCTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers a target may not set: the binding and the engine own them. */
 const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
-const TARGET_TYPES = ['function', 'http', 'kafka', 'bus'] as const;
+const TARGET_TYPES = ['function', 'http', 'kafka', 'bus', 'postgres'] as const;
 const RULE_KEYS = new Set([
   'name',
   'description',
@@ -348,6 +357,8 @@ export function validateTarget(value: unknown, index: number): Target {
         ...(brokers === undefined ? {} : { brokers }),
       });
     }
+    case 'postgres':
+      return validatePostgresTarget(value, base, path);
     case 'bus': {
       if ((value.url === undefined) === (value.bus === undefined)) {
         throw invalid(
@@ -372,6 +383,104 @@ export function validateTarget(value: unknown, index: number): Target {
       }) as Target;
     }
   }
+}
+
+/** A PostgreSQL identifier as written unquoted: letters, digits, `_` and `$`, not starting with a digit. */
+const PG_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+/** Most columns one postgres target writes. */
+const MAX_PG_COLUMNS = 64;
+
+function pgIdentifier(value: unknown, path: string): string {
+  return requiredString(
+    value,
+    path,
+    PG_IDENTIFIER,
+    'must be a PostgreSQL identifier (letters, digits, _ or $; 1-63)',
+  );
+}
+
+function validatePostgresTarget(
+  value: Record<string, unknown>,
+  base: Omit<PostgresTarget, 'type' | 'connection' | 'table' | 'columns'>,
+  path: string,
+): Target {
+  for (const field of ['format', 'batch', 'url', 'headers', 'mode', 'method', 'reply']) {
+    if (value[field] !== undefined) {
+      throw invalid(`${path}.${field} is not a setting of a postgres target`, `${path}.${field}`);
+    }
+  }
+  try {
+    parsePostgresConnection(value.connection);
+  } catch (error) {
+    if (!(error instanceof JunctionError)) throw error;
+    throw invalid(`${path}.${error.message}`, `${path}.connection`);
+  }
+  if (typeof value.table !== 'string')
+    throw invalid(`${path}.table is required ("table" or "schema.table")`, `${path}.table`);
+  const parts = value.table.split('.');
+  if (parts.length > 2) throw invalid(`${path}.table must be "table" or "schema.table"`, `${path}.table`);
+  for (const part of parts) pgIdentifier(part, `${path}.table`);
+  if (!isObject(value.columns) || Object.keys(value.columns).length === 0) {
+    throw invalid(
+      `${path}.columns must map column names to JSON paths into the event, e.g. {"id": "$.id"}`,
+      `${path}.columns`,
+    );
+  }
+  const entries = Object.entries(value.columns);
+  if (entries.length > MAX_PG_COLUMNS) {
+    throw invalid(
+      `${path}.columns has ${entries.length} columns, more than ${MAX_PG_COLUMNS}`,
+      `${path}.columns`,
+    );
+  }
+  const columns: Record<string, string> = {};
+  for (const [column, jsonPath] of entries) {
+    const field = `${path}.columns.${column}`;
+    pgIdentifier(column, field);
+    if (typeof jsonPath !== 'string')
+      throw invalid(`${field} must be a JSON path string such as "$.data.id"`, field);
+    try {
+      parseJsonPath(jsonPath);
+    } catch (error) {
+      throw invalid(`${field}: ${(error as Error).message}`, field);
+    }
+    columns[column] = jsonPath;
+  }
+  const key = value.key === undefined ? undefined : pgIdentifier(value.key, `${path}.key`);
+  if (key !== undefined && columns[key] !== undefined) {
+    throw invalid(`${path}.key names the column ${key}, which columns already fills`, `${path}.key`);
+  }
+  let upsert: string[] | undefined;
+  if (value.upsert !== undefined) {
+    if (key !== undefined) {
+      throw invalid(
+        `${path}.upsert cannot be combined with ${path}.key: the row is found by one unique constraint`,
+        `${path}.upsert`,
+      );
+    }
+    if (!Array.isArray(value.upsert) || value.upsert.length === 0 || value.upsert.length > MAX_PG_COLUMNS) {
+      throw invalid(`${path}.upsert must list the columns of a unique constraint`, `${path}.upsert`);
+    }
+    upsert = value.upsert.map((c, i) => {
+      const column = pgIdentifier(c, `${path}.upsert[${i}]`);
+      if (columns[column] === undefined) {
+        throw invalid(
+          `${path}.upsert[${i}] names ${column}, which columns does not fill`,
+          `${path}.upsert[${i}]`,
+        );
+      }
+      return column;
+    });
+  }
+  return Object.freeze({
+    ...base,
+    type: 'postgres' as const,
+    connection: value.connection as string,
+    table: value.table,
+    columns: Object.freeze(columns),
+    ...(key === undefined ? {} : { key }),
+    ...(upsert === undefined ? {} : { upsert: Object.freeze(upsert) }),
+  });
 }
 
 /**

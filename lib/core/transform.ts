@@ -43,7 +43,7 @@ export type InputTransform = (
   context: TransformContext,
 ) => { body: string; contentType: 'application/json' | 'text/plain' };
 
-type Step = string | number;
+export type Step = string | number;
 
 /** Most variables in a paths map, as EventBridge allows. */
 export const MAX_INPUT_PATHS = 100;

@@ -9,6 +9,7 @@ import type { KafkaEventLogOptions } from '../adapters/kafka/config.ts';
 import { KafkaSource } from '../adapters/kafka/source.ts';
 import { createKafkaTargetDriver } from '../adapters/kafka/target-driver.ts';
 import { tracerFromConfig } from '../adapters/otel/index.ts';
+import { createPostgresTargetDriver } from '../adapters/postgres/sink.ts';
 import { PostgresCdcSource } from '../adapters/postgres/source.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
@@ -20,6 +21,7 @@ import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
+import { parsePostgresConnection } from '../core/connector.ts';
 import { JunctionError } from '../core/errors.ts';
 import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
 import type { Target } from '../core/rule-types.ts';
@@ -81,7 +83,7 @@ export interface EmbeddedOptions {
   /** Hears every trace entry as it is recorded, with its bus's name (the `junction dev` terminal). @default none */
   readonly onTrace?: (entries: readonly TraceEntry[], bus: string) => void;
   /** Replaces a target driver (tests). */
-  readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus', TargetDriver>>>;
+  readonly drivers?: Readonly<Partial<Record<'kafka' | 'http' | 'bus' | 'postgres', TargetDriver>>>;
   readonly clock?: Clock;
   /** Where errors that no caller can receive go. @default stderr */
   readonly onError?: (error: unknown) => void;
@@ -192,18 +194,25 @@ function observed(
   };
 }
 
-/** Refuses, at `PUT /rules`, an `http` or `bus` target whose URL is a literal address the policy refuses. */
+/**
+ * Refuses, at `PUT /rules`, an `http` or `bus` target whose URL, or a `postgres` target whose host, is a literal
+ * address the policy refuses.
+ */
 function targetChecker(policy: ReturnType<typeof createAddressPolicy>) {
   return (target: Target, path: string): void => {
-    if ((target.type !== 'http' && target.type !== 'bus') || target.url === undefined) return;
-    const { hostname } = new URL(target.url);
+    let field: string;
+    let hostname: string;
+    if (target.type === 'postgres') {
+      field = `${path}.connection`;
+      hostname = parsePostgresConnection(target.connection).host;
+    } else if ((target.type === 'http' || target.type === 'bus') && target.url !== undefined) {
+      field = `${path}.url`;
+      hostname = new URL(target.url).hostname;
+    } else return;
     if (parseAddress(hostname) === undefined) return; // a name: checked when connecting
     const verdict = policy(hostname);
     if (verdict.allowed) return;
-    throw new JunctionError('InvalidRule', `${path}.url: ${verdict.reason}`, {
-      field: `${path}.url`,
-      path: `${path}.url`,
-    });
+    throw new JunctionError('InvalidRule', `${field}: ${verdict.reason}`, { field, path: field });
   };
 }
 
@@ -242,6 +251,8 @@ async function open(
   undo.push(async () => kafkaTargets.close?.());
   let buses: BusHost | undefined;
   const busDriver = createBusDriver({ lookup: async (name) => buses?.junction(name), http });
+  const postgresTargets = createPostgresTargetDriver({ addressPolicy });
+  undo.push(() => postgresTargets.close?.());
   const checkAddress = targetChecker(addressPolicy);
 
   /** Opens one bus's engine and API on its stores (the default bus's are the data dir's own). */
@@ -277,7 +288,7 @@ async function open(
       log,
       functions,
       functionActivity,
-      drivers: { http, bus: busDriver, kafka: kafkaTargets, ...options.drivers },
+      drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets, ...options.drivers },
       clock,
       onError,
       metrics: new Metrics({ bus: name }),

@@ -19,6 +19,7 @@ import {
   parsePostgresConnection,
 } from '../../core/connector.ts';
 import type { InvalidSourceRecord, Source, SourceContext, SourceStatus } from '../../ports.ts';
+import { pgClientConfig } from './client.ts';
 
 export interface PostgresCdcSourceOptions {
   readonly spec: PostgresCdcConnectorSpec;
@@ -105,21 +106,7 @@ export class PostgresCdcSource implements Source {
   }
 
   #clientConfig(): pg.ClientConfig {
-    const c = this.#connection;
-    return {
-      host: c.host,
-      port: c.port,
-      database: c.database,
-      user: c.user,
-      ...(c.password === undefined ? {} : { password: c.password }),
-      ...(c.sslmode === 'disable'
-        ? {}
-        : {
-            ssl: c.sslmode === 'verify-full' ? { rejectUnauthorized: true } : { rejectUnauthorized: false },
-          }),
-      connectionTimeoutMillis: 15_000,
-      application_name: `junction-cdc-${this.#spec.slot}`,
-    };
+    return pgClientConfig(this.#connection, `junction-cdc-${this.#spec.slot}`);
   }
 
   async start(context: SourceContext): Promise<void> {
