@@ -402,6 +402,118 @@ export function serializeEvent(event: CloudEvent): string {
 }
 
 /**
+ * `serializeEvent`, and where the JSON data that arrived as text was written in it: `text.slice(dataAt, dataEnd)` is
+ * that text. `dataAt` is -1 when the event's data is not such text (no data, `data_base64`, or a plain value): a store
+ * that keeps the span can read the record back with `readStoredEvent`, without the codec's scan.
+ */
+export function serializeStoredEvent(event: CloudEvent): { text: string; dataAt: number; dataEnd: number } {
+  const raw = rawDataText(event);
+  if (raw === undefined) return { text: JSON.stringify(event), dataAt: -1, dataEnd: -1 };
+  let json = '{';
+  let dataAt = -1;
+  for (const key of Object.keys(event)) {
+    if (json.length > 1) json += ',';
+    if (key === 'data') {
+      json += '"data":';
+      dataAt = json.length;
+      json += raw;
+    } else json += `"${key}":${JSON.stringify(event[key])}`;
+  }
+  return { text: `${json}}`, dataAt, dataEnd: dataAt < 0 ? -1 : dataAt + raw.length };
+}
+
+/**
+ * Reads back a record that `serializeStoredEvent` wrote for an event this bus had validated, given the span of its
+ * data: the attributes are `JSON.parse`d without the data (no check: they passed validation when the event came in),
+ * and the data stays that text, flagged as checked (`JsonText`, parsed and frozen only when something reads it). The
+ * event is the one `parseEventJson` would read from the text, attributes in the same order and data last.
+ *
+ * The caller vouches that the record is the bus's own: only a store no one else writes may call this (see
+ * docs/security.md, "Stored records"). What it still checks is the span's shape — a span that does not sit right after
+ * `,"data":` and before `,` or `}`, or attributes that are not a JSON object without `data` — and then answers
+ * `undefined`, for the caller to read the text with the full check (`parseEventJson`) instead.
+ */
+export function readStoredEvent(text: string, dataAt: number, dataEnd: number): CloudEvent | undefined {
+  if (!(Number.isInteger(dataAt) && Number.isInteger(dataEnd))) return undefined;
+  if (dataAt < 9 || dataEnd <= dataAt || dataEnd >= text.length) return undefined;
+  if (!text.startsWith(',"data":', dataAt - 8)) return undefined;
+  const after = text.charCodeAt(dataEnd);
+  if (after !== 0x2c && !(after === 0x7d && dataEnd === text.length - 1)) return undefined;
+  // The shape `validateParts` gives every event: the required attributes first, in one literal. The bus wrote them
+  // first, in this order.
+  const out: Record<string, unknown> = { specversion: '', id: '', source: '', type: '' };
+  if (!readMembers(text, dataAt - 8, dataEnd, out)) return undefined;
+  defineRawData(out, new JsonText(text.slice(dataAt, dataEnd), 0));
+  return Object.freeze(out) as CloudEvent;
+}
+
+/**
+ * Reads the members of the JSON object `text`, but for the characters in [skipFrom, skipTo) (the data member), into
+ * `out`, whose first members (`LEADING`) must come first in the text, in that order, as strings. False unless every member is a string, a
+ * finite number, `true` or `false` under a valid attribute name other than `data`. Strings without a backslash are
+ * sliced; others are read by `JSON.parse`.
+ */
+const LEADING: readonly string[] = ['specversion', 'id', 'source', 'type'];
+
+function readMembers(text: string, skipFrom: number, skipTo: number, out: Record<string, unknown>): boolean {
+  if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(text.length - 1) !== 0x7d) return false;
+  let index = 0;
+  let i = 1;
+  const end = text.length - 1;
+  while (i < end) {
+    if (i === skipFrom) {
+      i = skipTo;
+      continue;
+    }
+    if (text.charCodeAt(i) === 0x2c) i++;
+    if (text.charCodeAt(i) !== 0x22) return false;
+    const close = text.indexOf('"', i + 1);
+    if (close < 0 || text.charCodeAt(close + 1) !== 0x3a) return false;
+    const name = text.slice(i + 1, close);
+    const isLeading = index < LEADING.length;
+    if (isLeading ? name !== LEADING[index++] : name === 'data' || !isAttributeName(name)) return false;
+    i = close + 2;
+    let value: unknown;
+    const first = text.charCodeAt(i);
+    if (first === 0x22) {
+      let j = i + 1;
+      let escaped = false;
+      for (; j < end; j++) {
+        const c = text.charCodeAt(j);
+        if (c === 0x22) break;
+        if (c === 0x5c) {
+          escaped = true;
+          j++;
+        }
+      }
+      if (j >= end) return false;
+      if (escaped) {
+        try {
+          value = JSON.parse(text.slice(i, j + 1));
+        } catch {
+          return false;
+        }
+      } else value = text.slice(i + 1, j);
+      i = j + 1;
+    } else {
+      let j = i;
+      while (j < end && j !== skipFrom && text.charCodeAt(j) !== 0x2c) j++;
+      const lexeme = text.slice(i, j);
+      if (lexeme === 'true') value = true;
+      else if (lexeme === 'false') value = false;
+      else {
+        value = Number(lexeme);
+        if (lexeme.length === 0 || !Number.isFinite(value)) return false;
+      }
+      i = j;
+    }
+    if (isLeading && typeof value !== 'string') return false;
+    out[name] = value;
+  }
+  return i === end && index === LEADING.length;
+}
+
+/**
  * The event with some attributes set (or replaced), validated again; JSON data that arrived as text stays that text
  * (a spread of the event would parse it, and a number a double cannot hold would change on the way out).
  */
