@@ -439,62 +439,81 @@ export function readStoredEvent(text: string, dataAt: number, dataEnd: number): 
   if (!text.startsWith(',"data":', dataAt - 8)) return undefined;
   const after = text.charCodeAt(dataEnd);
   if (after !== 0x2c && !(after === 0x7d && dataEnd === text.length - 1)) return undefined;
-  // The shape `validateParts` gives every event: the required attributes first, in one literal. The bus wrote them
-  // first, in this order.
-  const out: Record<string, unknown> = { specversion: '', id: '', source: '', type: '' };
+  // The shape `validateParts` gives every event: the required attributes first, in one literal.
+  const out: Record<string, unknown> = { specversion: '1.0', id: '', source: '', type: '' };
   if (!readMembers(text, dataAt - 8, dataEnd, out)) return undefined;
   defineRawData(out, new JsonText(text.slice(dataAt, dataEnd), 0));
   return Object.freeze(out) as CloudEvent;
 }
 
+/** How every record the bus writes begins (`validateParts` puts these first), and the names that follow. */
+const STORED_HEAD = '{"specversion":"1.0","id":';
+const STORED_SOURCE = ',"source":';
+const STORED_TYPE = ',"type":';
+
+/** Where the last `readString` stopped (just after the closing quote). */
+let stop = 0;
+
+/**
+ * The JSON string at `at` in `text` (a quote there), ending before `end`: sliced when it has no backslash, else read by
+ * `JSON.parse`; `undefined` when there is no string there. Sets `stop`.
+ */
+function readString(text: string, at: number, end: number): string | undefined {
+  if (text.charCodeAt(at) !== 0x22) return undefined;
+  let j = at + 1;
+  let escaped = false;
+  for (; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22) break;
+    if (c === 0x5c) {
+      escaped = true;
+      j++;
+    }
+  }
+  if (j >= end) return undefined;
+  stop = j + 1;
+  if (!escaped) return text.slice(at + 1, j);
+  try {
+    return JSON.parse(text.slice(at, j + 1)) as string;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads the members of the JSON object `text`, but for the characters in [skipFrom, skipTo) (the data member), into
- * `out`, whose first members (`LEADING`) must come first in the text, in that order, as strings. False unless every member is a string, a
- * finite number, `true` or `false` under a valid attribute name other than `data`. Strings without a backslash are
- * sliced; others are read by `JSON.parse`.
+ * `out`: `specversion` ("1.0"), `id`, `source` and `type` first, in that order, as strings, then the others. False
+ * unless every member is a string, a finite number, `true` or `false` under a valid attribute name other than `data`.
  */
-const LEADING: readonly string[] = ['specversion', 'id', 'source', 'type'];
-
 function readMembers(text: string, skipFrom: number, skipTo: number, out: Record<string, unknown>): boolean {
-  if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(text.length - 1) !== 0x7d) return false;
-  let index = 0;
-  let i = 1;
   const end = text.length - 1;
+  if (text.charCodeAt(end) !== 0x7d || !text.startsWith(STORED_HEAD)) return false;
+  const id = readString(text, STORED_HEAD.length, end);
+  if (id === undefined || !text.startsWith(STORED_SOURCE, stop)) return false;
+  const source = readString(text, stop + STORED_SOURCE.length, end);
+  if (source === undefined || !text.startsWith(STORED_TYPE, stop)) return false;
+  const type = readString(text, stop + STORED_TYPE.length, end);
+  if (type === undefined) return false;
+  out.id = id;
+  out.source = source;
+  out.type = type;
+  let i = stop;
   while (i < end) {
     if (i === skipFrom) {
       i = skipTo;
       continue;
     }
-    if (text.charCodeAt(i) === 0x2c) i++;
-    if (text.charCodeAt(i) !== 0x22) return false;
-    const close = text.indexOf('"', i + 1);
+    if (text.charCodeAt(i) !== 0x2c || text.charCodeAt(i + 1) !== 0x22) return false;
+    const close = text.indexOf('"', i + 2);
     if (close < 0 || text.charCodeAt(close + 1) !== 0x3a) return false;
-    const name = text.slice(i + 1, close);
-    const isLeading = index < LEADING.length;
-    if (isLeading ? name !== LEADING[index++] : name === 'data' || !isAttributeName(name)) return false;
+    const name = text.slice(i + 2, close);
+    if (name === 'data' || !isAttributeName(name)) return false;
     i = close + 2;
     let value: unknown;
-    const first = text.charCodeAt(i);
-    if (first === 0x22) {
-      let j = i + 1;
-      let escaped = false;
-      for (; j < end; j++) {
-        const c = text.charCodeAt(j);
-        if (c === 0x22) break;
-        if (c === 0x5c) {
-          escaped = true;
-          j++;
-        }
-      }
-      if (j >= end) return false;
-      if (escaped) {
-        try {
-          value = JSON.parse(text.slice(i, j + 1));
-        } catch {
-          return false;
-        }
-      } else value = text.slice(i + 1, j);
-      i = j + 1;
+    if (text.charCodeAt(i) === 0x22) {
+      value = readString(text, i, end);
+      if (value === undefined) return false;
+      i = stop;
     } else {
       let j = i;
       while (j < end && j !== skipFrom && text.charCodeAt(j) !== 0x2c) j++;
@@ -507,10 +526,9 @@ function readMembers(text: string, skipFrom: number, skipTo: number, out: Record
       }
       i = j;
     }
-    if (isLeading && typeof value !== 'string') return false;
     out[name] = value;
   }
-  return i === end && index === LEADING.length;
+  return i === end;
 }
 
 /**
