@@ -13,7 +13,7 @@ import {
 } from './codec/event-scan.ts';
 import { parseJson } from './codec/json.ts';
 import { payloadKind } from './codec/media-type.ts';
-import { defineRawData, JsonText, rawDataText } from './codec/raw-data.ts';
+import { defineRawData, JsonText, rawDataOf, rawDataText } from './codec/raw-data.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { isAbsoluteUri, isUriReference } from './codec/uri.ts';
 import { encodeUtf8Scratch, utf8Length } from './codec/utf8.ts';
@@ -529,6 +529,26 @@ function readMembers(text: string, skipFrom: number, skipTo: number, out: Record
     out[name] = value;
   }
   return i === end;
+}
+
+/**
+ * The event with one extension set (in its place when the event has it, else last) to a value the caller vouches for,
+ * not validated again: a frozen copy whose JSON data stays the producer's text, unparsed (a spread of the event would
+ * read `data`, and so parse and deep-freeze it).
+ */
+export function withExtension(event: CloudEvent, name: string, value: string | number | boolean): CloudEvent {
+  const raw = rawDataOf(event);
+  const out: Record<string, unknown> = {};
+  let set = false;
+  for (const key of Object.keys(event)) {
+    if (key === name) {
+      out[key] = value;
+      set = true;
+    } else if (key === 'data' && raw !== undefined) defineRawData(out, raw);
+    else out[key] = event[key];
+  }
+  if (!set) out[name] = value;
+  return Object.freeze(out) as CloudEvent;
 }
 
 /**

@@ -7,9 +7,10 @@ import {
   serializeEvent,
   serializeStoredEvent,
   validateEvent,
+  withExtension,
 } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
-import { rawDataText } from '../../lib/core/codec/raw-data.ts';
+import { rawDataOf, rawDataText } from '../../lib/core/codec/raw-data.ts';
 import { withTraceContext } from '../../lib/core/trace-context.ts';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -107,4 +108,24 @@ test('a span that does not fit the record is refused (the caller then reads it w
     const at = bad.lastIndexOf(',"data":') + 8;
     assert.equal(readStoredEvent(bad, at, bad.length - 1), undefined, bad);
   }
+});
+
+test('withExtension sets one extension on a copy and leaves JSON data as unparsed text (a replay marks events so)', () => {
+  const text =
+    '{"specversion":"1.0","id":"a","source":"s","type":"t","ext":"x","data":{"n":12345678901234567890123}}';
+  const event = parseEventJson(text);
+  const replayed = withExtension(event, 'replayname', 'r1');
+  assert.equal(rawDataText(replayed), '{"n":12345678901234567890123}', 'the data is still the text');
+  assert.equal(rawDataOf(replayed)?.parsed, false, 'and was not parsed');
+  assert.equal(
+    serializeEvent(replayed),
+    '{"specversion":"1.0","id":"a","source":"s","type":"t","ext":"x","data":{"n":12345678901234567890123},"replayname":"r1"}',
+  );
+  assert.ok(Object.isFrozen(replayed));
+  assert.equal(event.replayname, undefined, 'the event itself is unchanged');
+  // An extension the event has keeps its place.
+  assert.deepEqual(Object.keys(withExtension(event, 'ext', 'y')), Object.keys(event));
+  assert.equal(withExtension(event, 'ext', 'y').ext, 'y');
+  // Data read later is parsed and frozen then, once.
+  assert.ok(Object.isFrozen(replayed.data));
 });
