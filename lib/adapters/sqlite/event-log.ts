@@ -66,10 +66,10 @@ CREATE TABLE IF NOT EXISTS log_commits (
 `;
 
 /**
- * The columns that mark a record as written by this bus from an event it had validated (format 1): \`data_at\` and
- * \`data_end\` are the span of the event's JSON data text in \`event\` (\`serializeStoredEvent\`), read back with
- * \`readStoredEvent\` — no scan of the record. NULL (rows written before the columns existed, events whose data is not
- * such text, rows from elsewhere): the record is read with the codec's full check (\`parseStoredEvent\`).
+ * The columns that mark a record as written by this bus from an event it had validated (format 1): `data_at` and
+ * `data_end` are the span of the event's JSON data text in `event` (`serializeStoredEvent`), read back with
+ * `readStoredEvent` — no scan of the record. NULL (rows written before the columns existed, events whose data is not
+ * such text, rows from elsewhere): the record is read with the codec's full check (`parseStoredEvent`).
  */
 const LAYOUT_COLUMNS = ['data_at', 'data_end'] as const;
 
@@ -83,7 +83,7 @@ interface Prepared {
   readonly event: CloudEvent;
   readonly key: string;
   readonly text: string;
-  /** Where the event's JSON data text is in \`text\` (\`serializeStoredEvent\`), or -1. */
+  /** Where the event's JSON data text is in `text` (`serializeStoredEvent`), or -1. */
   readonly dataAt: number;
   readonly dataEnd: number;
   timestamp: number;
@@ -801,7 +801,7 @@ class SqliteSubscription implements Subscription {
 }
 
 /**
- * The event of a \`log_records\` row: by its layout when the bus marked it (\`LAYOUT_COLUMNS\`; the database is the bus's
+ * The event of a `log_records` row: by its layout when the bus marked it (`LAYOUT_COLUMNS`; the database is the bus's
  * own, see docs/security.md), else — or when the marked span does not fit the text — with the codec's full check.
  */
 export function readRecord(row: Readonly<Record<string, SQLOutputValue>>): CloudEvent {
