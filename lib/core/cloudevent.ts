@@ -424,13 +424,15 @@ export function serializeStoredEvent(event: CloudEvent): { text: string; dataAt:
 
 /**
  * Reads back a record that `serializeStoredEvent` wrote for an event this bus had validated, given the span of its
- * data: the attributes are `JSON.parse`d without the data (no check: they passed validation when the event came in),
- * and the data stays that text, flagged as checked (`JsonText`, parsed and frozen only when something reads it). The
- * event is the one `parseEventJson` would read from the text, attributes in the same order and data last.
+ * data: the attributes are read by a reader of the bus's own layout (`readMembers`; no check of their values: they
+ * passed validation when the event came in), and the data stays that text, flagged as checked (`JsonText`, parsed and
+ * frozen only when something reads it). The event is the one `parseEventJson` would read from the text, attributes in
+ * the same order and data last.
  *
  * The caller vouches that the record is the bus's own: only a store no one else writes may call this (see
- * docs/security.md, "Stored records"). What it still checks is the span's shape — a span that does not sit right after
- * `,"data":` and before `,` or `}`, or attributes that are not a JSON object without `data` — and then answers
+ * docs/security.md, "Stored records"). What it still checks is the shape — a span that does not sit right after
+ * `,"data":` and before `,` or `}`, a record that does not begin with `specversion`, `id`, `source` and `type`, or a
+ * member that is not a string, a finite number or a boolean under a valid name other than `data` — and then it answers
  * `undefined`, for the caller to read the text with the full check (`parseEventJson`) instead.
  */
 export function readStoredEvent(text: string, dataAt: number, dataEnd: number): CloudEvent | undefined {
