@@ -13,7 +13,7 @@ import {
 } from './codec/event-scan.ts';
 import { parseJson } from './codec/json.ts';
 import { payloadKind } from './codec/media-type.ts';
-import { defineRawData, JsonText, rawDataText } from './codec/raw-data.ts';
+import { defineRawData, JsonText, rawDataOf, rawDataText } from './codec/raw-data.ts';
 import { isRfc3339 } from './codec/rfc3339.ts';
 import { isAbsoluteUri, isUriReference } from './codec/uri.ts';
 import { encodeUtf8Scratch, utf8Length } from './codec/utf8.ts';
@@ -399,6 +399,158 @@ export function serializeEvent(event: CloudEvent): string {
     json += key === 'data' ? `"data":${text}` : `"${key}":${JSON.stringify(event[key])}`;
   }
   return `${json}}`;
+}
+
+/**
+ * `serializeEvent`, and where the JSON data that arrived as text was written in it: `text.slice(dataAt, dataEnd)` is
+ * that text. `dataAt` is -1 when the event's data is not such text (no data, `data_base64`, or a plain value): a store
+ * that keeps the span can read the record back with `readStoredEvent`, without the codec's scan.
+ */
+export function serializeStoredEvent(event: CloudEvent): { text: string; dataAt: number; dataEnd: number } {
+  const raw = rawDataText(event);
+  if (raw === undefined) return { text: JSON.stringify(event), dataAt: -1, dataEnd: -1 };
+  let json = '{';
+  let dataAt = -1;
+  for (const key of Object.keys(event)) {
+    if (json.length > 1) json += ',';
+    if (key === 'data') {
+      json += '"data":';
+      dataAt = json.length;
+      json += raw;
+    } else json += `"${key}":${JSON.stringify(event[key])}`;
+  }
+  return { text: `${json}}`, dataAt, dataEnd: dataAt < 0 ? -1 : dataAt + raw.length };
+}
+
+/**
+ * Reads back a record that `serializeStoredEvent` wrote for an event this bus had validated, given the span of its
+ * data: the attributes are read by a reader of the bus's own layout (`readMembers`; no check of their values: they
+ * passed validation when the event came in), and the data stays that text, flagged as checked (`JsonText`, parsed and
+ * frozen only when something reads it). The event is the one `parseEventJson` would read from the text, attributes in
+ * the same order and data last.
+ *
+ * The caller vouches that the record is the bus's own: only a store no one else writes may call this (see
+ * docs/security.md, "Stored records"). What it still checks is the shape — a span that does not sit right after
+ * `,"data":` and before `,` or `}`, a record that does not begin with `specversion`, `id`, `source` and `type`, or a
+ * member that is not a string, a finite number or a boolean under a valid name other than `data` — and then it answers
+ * `undefined`, for the caller to read the text with the full check (`parseEventJson`) instead.
+ */
+export function readStoredEvent(text: string, dataAt: number, dataEnd: number): CloudEvent | undefined {
+  if (!(Number.isInteger(dataAt) && Number.isInteger(dataEnd))) return undefined;
+  if (dataAt < 9 || dataEnd <= dataAt || dataEnd >= text.length) return undefined;
+  if (!text.startsWith(',"data":', dataAt - 8)) return undefined;
+  const after = text.charCodeAt(dataEnd);
+  if (after !== 0x2c && !(after === 0x7d && dataEnd === text.length - 1)) return undefined;
+  // The shape `validateParts` gives every event: the required attributes first, in one literal.
+  const out: Record<string, unknown> = { specversion: '1.0', id: '', source: '', type: '' };
+  if (!readMembers(text, dataAt - 8, dataEnd, out)) return undefined;
+  defineRawData(out, new JsonText(text.slice(dataAt, dataEnd), 0));
+  return Object.freeze(out) as CloudEvent;
+}
+
+/** How every record the bus writes begins (`validateParts` puts these first), and the names that follow. */
+const STORED_HEAD = '{"specversion":"1.0","id":';
+const STORED_SOURCE = ',"source":';
+const STORED_TYPE = ',"type":';
+
+/** Where the last `readString` stopped (just after the closing quote). */
+let stop = 0;
+
+/**
+ * The JSON string at `at` in `text` (a quote there), ending before `end`: sliced when it has no backslash, else read by
+ * `JSON.parse`; `undefined` when there is no string there. Sets `stop`.
+ */
+function readString(text: string, at: number, end: number): string | undefined {
+  if (text.charCodeAt(at) !== 0x22) return undefined;
+  let j = at + 1;
+  let escaped = false;
+  for (; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22) break;
+    if (c === 0x5c) {
+      escaped = true;
+      j++;
+    }
+  }
+  if (j >= end) return undefined;
+  stop = j + 1;
+  if (!escaped) return text.slice(at + 1, j);
+  try {
+    return JSON.parse(text.slice(at, j + 1)) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the members of the JSON object `text`, but for the characters in [skipFrom, skipTo) (the data member), into
+ * `out`: `specversion` ("1.0"), `id`, `source` and `type` first, in that order, as strings, then the others. False
+ * unless every member is a string, a finite number, `true` or `false` under a valid attribute name other than `data`.
+ */
+function readMembers(text: string, skipFrom: number, skipTo: number, out: Record<string, unknown>): boolean {
+  const end = text.length - 1;
+  if (text.charCodeAt(end) !== 0x7d || !text.startsWith(STORED_HEAD)) return false;
+  const id = readString(text, STORED_HEAD.length, end);
+  if (id === undefined || !text.startsWith(STORED_SOURCE, stop)) return false;
+  const source = readString(text, stop + STORED_SOURCE.length, end);
+  if (source === undefined || !text.startsWith(STORED_TYPE, stop)) return false;
+  const type = readString(text, stop + STORED_TYPE.length, end);
+  if (type === undefined) return false;
+  out.id = id;
+  out.source = source;
+  out.type = type;
+  let i = stop;
+  while (i < end) {
+    if (i === skipFrom) {
+      i = skipTo;
+      continue;
+    }
+    if (text.charCodeAt(i) !== 0x2c || text.charCodeAt(i + 1) !== 0x22) return false;
+    const close = text.indexOf('"', i + 2);
+    if (close < 0 || text.charCodeAt(close + 1) !== 0x3a) return false;
+    const name = text.slice(i + 2, close);
+    if (name === 'data' || !isAttributeName(name)) return false;
+    i = close + 2;
+    let value: unknown;
+    if (text.charCodeAt(i) === 0x22) {
+      value = readString(text, i, end);
+      if (value === undefined) return false;
+      i = stop;
+    } else {
+      let j = i;
+      while (j < end && j !== skipFrom && text.charCodeAt(j) !== 0x2c) j++;
+      const lexeme = text.slice(i, j);
+      if (lexeme === 'true') value = true;
+      else if (lexeme === 'false') value = false;
+      else {
+        value = Number(lexeme);
+        if (lexeme.length === 0 || !Number.isFinite(value)) return false;
+      }
+      i = j;
+    }
+    out[name] = value;
+  }
+  return i === end;
+}
+
+/**
+ * The event with one extension set (in its place when the event has it, else last) to a value the caller vouches for,
+ * not validated again: a frozen copy whose JSON data stays the producer's text, unparsed (a spread of the event would
+ * read `data`, and so parse and deep-freeze it).
+ */
+export function withExtension(event: CloudEvent, name: string, value: string | number | boolean): CloudEvent {
+  const raw = rawDataOf(event);
+  const out: Record<string, unknown> = {};
+  let set = false;
+  for (const key of Object.keys(event)) {
+    if (key === name) {
+      out[key] = value;
+      set = true;
+    } else if (key === 'data' && raw !== undefined) defineRawData(out, raw);
+    else out[key] = event[key];
+  }
+  if (!set) out[name] = value;
+  return Object.freeze(out) as CloudEvent;
 }
 
 /**

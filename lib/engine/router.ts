@@ -3,6 +3,7 @@
  * matched (rule, target) before the batch counts as processed — so the log position only advances past events
  * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
  */
+import { withExtension } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { eventTraceContext, withTraceContext } from '../core/trace-context.ts';
 import {
@@ -72,7 +73,7 @@ export class Router {
     let matchedEvents = 0;
     for (const record of records) {
       let event: CloudEvent =
-        replayName === undefined ? record.event : Object.freeze({ ...record.event, replayname: replayName });
+        replayName === undefined ? record.event : withExtension(record.event, 'replayname', replayName);
       const rules = matcher.match(event);
       if (tracer.enabled) {
         const parent = eventTraceContext(event);

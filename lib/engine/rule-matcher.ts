@@ -32,6 +32,8 @@ export class RuleMatcher {
   #dataFields: FieldTrie | null | undefined = null;
   /** Which derived EventBridge fields the patterns read (`eventBridgeReads`); set with `#dataFields`. */
   #reads = 0;
+  /** The top-level names the patterns read besides `data` (what a view copies of the event); set with `#dataFields`. */
+  #attributes: readonly string[] = [];
 
   /** Adds or replaces a rule; a disabled rule is removed from matching. */
   set(rule: Rule): void {
@@ -91,6 +93,7 @@ export class RuleMatcher {
       const data = paths.get('data');
       this.#dataFields = data === undefined ? null : fieldTrieOf(data);
       this.#reads = eventBridgeReads((name) => paths.has(name));
+      this.#attributes = [...paths.keys()].filter((name) => name !== 'data');
     }
     const overrides =
       this.#reads === 0 && event[SOURCE_EXTENSION] === undefined
@@ -98,11 +101,12 @@ export class RuleMatcher {
         : eventBridgeOverrides(event, this.#reads);
     const text = this.#dataFields === null ? undefined : rawDataText(event);
     if (text === undefined && overrides === undefined) return event;
+    // Only what the index walks: it reads an event along the paths of its trie, and nothing else (the top-level names
+    // of an event have no dots). Data no pattern reads is left out (a copy would parse it).
     const view: Record<string, unknown> = {};
-    for (const key of Object.keys(event)) {
-      // Data no pattern reads is left out (a copy would parse it).
-      if (key !== 'data' || (text === undefined && this.#dataFields !== null)) view[key] = event[key];
-    }
+    for (const key of this.#attributes) if (Object.hasOwn(event, key)) view[key] = event[key];
+    if (text === undefined && this.#dataFields !== null && Object.hasOwn(event, 'data'))
+      view.data = event.data;
     if (text !== undefined) view.data = selectJson(text, this.#dataFields as FieldTrie);
     if (overrides !== undefined) Object.assign(view, overrides);
     return view as CloudEvent;

@@ -67,6 +67,23 @@ describe('RuleMatcher on events with JSON data text', () => {
     assert.deepEqual(names(matcher.match(e)), []);
   });
 
+  it('reads the attributes the patterns name beside the selected data, and their absence', () => {
+    const matcher = new RuleMatcher();
+    matcher.set(rule('source', { source: ['s'] }));
+    matcher.set(rule('no-subject', { subject: [{ exists: false }], data: { a: ['x'] } }));
+    matcher.set(rule('subject', { subject: [{ prefix: 'sub' }] }));
+    matcher.set(rule('not-type', { type: [{ 'anything-but': 't' }] }));
+    matcher.set(rule('ext', { ext: [7], data: { a: [{ exists: true }] } }));
+    matcher.set(rule('ext-absent', { ext: [{ exists: false }] }));
+    matcher.set(rule('constructor', { constructor: [{ exists: true }] }));
+    assert.deepEqual(names(matcher.match(event('{"a":"x"}'))), ['ext-absent', 'no-subject', 'source']);
+    assert.deepEqual(names(matcher.match(event('{"a":"y"}', ',"subject":"subject","ext":7'))), [
+      'ext',
+      'source',
+      'subject',
+    ]);
+  });
+
   it('checks a CESQL filter on the event and a pattern on its selected data together', () => {
     const matcher = new RuleMatcher();
     matcher.set(rule('both', { data: { a: ['x'] } }, { filter: "type = 't'" } as Partial<Rule>));

@@ -1,5 +1,7 @@
 /** EventLog on SQLite: a partitioned, durable, replayable log in one table, with dedup, consumer groups and retention. */
-import { serializeEvent } from '../../core/cloudevent.ts';
+
+import type { SQLOutputValue } from 'node:sqlite';
+import { readStoredEvent, serializeStoredEvent } from '../../core/cloudevent.ts';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { partitionKeyOf } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS log_partitions (
   partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL, last_timestamp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS log_records (
   partition INTEGER NOT NULL, offset INTEGER NOT NULL, key TEXT NOT NULL, timestamp INTEGER NOT NULL,
-  event TEXT NOT NULL, PRIMARY KEY (partition, offset));
+  event TEXT NOT NULL, data_at INTEGER, data_end INTEGER, PRIMARY KEY (partition, offset));
 DROP INDEX IF EXISTS log_records_time;
 CREATE TABLE IF NOT EXISTS log_dedup (
   source TEXT NOT NULL, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, partition INTEGER NOT NULL,
@@ -62,6 +64,14 @@ CREATE INDEX IF NOT EXISTS log_dedup_time ON log_dedup (accepted_at);
 CREATE TABLE IF NOT EXISTS log_commits (
   grp TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, partition));
 `;
+
+/**
+ * The columns that mark a record as written by this bus from an event it had validated (format 1): `data_at` and
+ * `data_end` are the span of the event's JSON data text in `event` (`serializeStoredEvent`), read back with
+ * `readStoredEvent` — no scan of the record. NULL (rows written before the columns existed, events whose data is not
+ * such text, rows from elsewhere): the record is read with the codec's full check (`parseStoredEvent`).
+ */
+const LAYOUT_COLUMNS = ['data_at', 'data_end'] as const;
 
 /** How many just-appended events a log keeps in memory for its readers, at most (see `#recent`). */
 const RECENT_MAX_EVENTS = 8192;
@@ -73,6 +83,9 @@ interface Prepared {
   readonly event: CloudEvent;
   readonly key: string;
   readonly text: string;
+  /** Where the event's JSON data text is in `text` (`serializeStoredEvent`), or -1. */
+  readonly dataAt: number;
+  readonly dataEnd: number;
   timestamp: number;
 }
 
@@ -137,6 +150,11 @@ export class SqliteEventLog implements EventLog {
     const retentionInterval = requireInteger('retentionIntervalMs', options.retentionIntervalMs ?? 60_000, 0);
     if (options.partitions !== undefined) requireInteger('partitions', options.partitions, 1, MAX_PARTITIONS);
     db.migrate(SCHEMA);
+    // A database made before records carried their layout gets the columns (its rows have none: NULL, full check).
+    const columns = new Set(db.all('PRAGMA table_info(log_records)').map((column) => String(column.name)));
+    for (const name of LAYOUT_COLUMNS) {
+      if (!columns.has(name)) db.migrate(`ALTER TABLE log_records ADD COLUMN ${name} INTEGER`);
+    }
     this.partitions = this.#initPartitions(options.partitions);
     if (retentionInterval > 0) {
       this.#retentionTimer = setInterval(() => {
@@ -175,12 +193,10 @@ export class SqliteEventLog implements EventLog {
         }
       }
     }
-    const prepared: Prepared[] = events.map((event) => ({
-      event,
-      key: partitionKeyOf(event),
-      text: serializeEvent(event),
-      timestamp: 0,
-    }));
+    const prepared: Prepared[] = events.map((event) => {
+      const { text, dataAt, dataEnd } = serializeStoredEvent(event);
+      return { event, key: partitionKeyOf(event), text, dataAt, dataEnd, timestamp: 0 };
+    });
     if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
     const batch = this.#pending.get(windowMs) ?? this.#startBatch(windowMs);
     const start = batch.items.length;
@@ -431,7 +447,7 @@ export class SqliteEventLog implements EventLog {
     const recent = this.#readRecent(partition, fromOffset, limit);
     if (recent !== undefined) return recent;
     const rows = this.#db.all(
-      'SELECT offset, key, timestamp, event FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
+      'SELECT offset, key, timestamp, event, data_at, data_end FROM log_records WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?',
       partition,
       fromOffset,
       limit,
@@ -443,7 +459,7 @@ export class SqliteEventLog implements EventLog {
         offset,
         key: String(row.key),
         timestamp: Number(row.timestamp),
-        event: this.#recent.get(offset * this.partitions + partition)?.event ?? parseStoredEvent(row.event),
+        event: this.#recent.get(offset * this.partitions + partition)?.event ?? readRecord(row),
       };
     });
   }
@@ -517,10 +533,10 @@ export class SqliteEventLog implements EventLog {
     // either is a duplicate, answered with the position of the copy that was accepted.
     const taken = windowMs > 0 ? this.#acceptedSince(prepared, now - windowMs) : undefined;
     const results: AppendResult[] = [];
-    const records: [number, number, string, number, string][] = [];
+    const records: [number, number, string, number, string, number | null, number | null][] = [];
     const keys: [string, string, number, number, number][] = [];
     for (const item of prepared) {
-      const { event, key, text } = item;
+      const { event, key, text, dataAt, dataEnd } = item;
       if (taken !== undefined) {
         const position = taken.get(event.source)?.get(event.id);
         if (position !== undefined) {
@@ -538,7 +554,15 @@ export class SqliteEventLog implements EventLog {
       }
       const timestamp = Math.max(now, h.last);
       item.timestamp = timestamp;
-      records.push([partition, offset, key, timestamp, text]);
+      records.push([
+        partition,
+        offset,
+        key,
+        timestamp,
+        text,
+        dataAt < 0 ? null : dataAt,
+        dataAt < 0 ? null : dataEnd,
+      ]);
       h.next = offset + 1;
       h.last = timestamp;
       touched.add(partition);
@@ -550,7 +574,10 @@ export class SqliteEventLog implements EventLog {
       keys,
       'ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition, offset = excluded.offset',
     );
-    this.#db.insertRows('INSERT INTO log_records (partition, offset, key, timestamp, event)', records);
+    this.#db.insertRows(
+      'INSERT INTO log_records (partition, offset, key, timestamp, event, data_at, data_end)',
+      records,
+    );
     for (const [partition, h] of heads) {
       this.#db.run(
         'UPDATE log_partitions SET next_offset = ?, last_timestamp = ? WHERE partition = ?',
@@ -771,4 +798,17 @@ class SqliteSubscription implements Subscription {
       this.#wakers.set(partition, wake);
     });
   }
+}
+
+/**
+ * The event of a `log_records` row: by its layout when the bus marked it (`LAYOUT_COLUMNS`; the database is the bus's
+ * own, see docs/security.md), else — or when the marked span does not fit the text — with the codec's full check.
+ */
+export function readRecord(row: Readonly<Record<string, SQLOutputValue>>): CloudEvent {
+  const { event, data_at: dataAt, data_end: dataEnd } = row;
+  if (typeof event === 'string' && typeof dataAt === 'number' && typeof dataEnd === 'number') {
+    const read = readStoredEvent(event, dataAt, dataEnd);
+    if (read !== undefined) return read;
+  }
+  return parseStoredEvent(event);
 }

@@ -10,6 +10,10 @@ import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import type { SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
 import { openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
 import { murmur2 } from '../../../lib/adapters/sqlite/partitioner.ts';
+import { parseEventJson, serializeEvent } from '../../../lib/core/cloudevent.ts';
+import type { CloudEvent } from '../../../lib/core/cloudevent-types.ts';
+import { rawDataText } from '../../../lib/core/codec/raw-data.ts';
+import { withTraceContext } from '../../../lib/core/trace-context.ts';
 import type { AppendResult, Position } from '../../../lib/ports.ts';
 import { makeEvent, makeEvents, waitFor } from '../../helpers/events.ts';
 import { eventLogSuite, readAll } from '../../ports/event-log.suite.ts';
@@ -430,6 +434,119 @@ test('rejects an event without source or id before it reaches the group commit',
     assert.equal(ok.status, 'fulfilled');
     assert.equal((failed as PromiseRejectedResult).reason.code, 'InvalidEvent');
     assert.equal((failed as PromiseRejectedResult).reason.field, 'id');
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('records the log wrote are marked and read back without the scan; others get the full check', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const text = (id: string, data: string, more = '') =>
+      `{"specversion":"1.0","id":"${id}","source":"urn:marked","type":"t"${more},"data":${data}}`;
+    const events = [
+      parseEventJson(text('a', '{"n":1.50,"nested":{"data":2,"b":"}"}}')),
+      withTraceContext(parseEventJson(text('b', '[1,{"data":"x"}]', ',"ext":7')), {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      }),
+      parseEventJson(text('c', '"a string"')),
+      parseEventJson('{"specversion":"1.0","id":"d","source":"urn:marked","type":"t"}'),
+    ];
+    await h.stores.log.append(events);
+    const rows = h.stores.database.all(
+      'SELECT offset, event, data_at, data_end FROM log_records ORDER BY offset',
+    );
+    assert.deepEqual(
+      rows.map((row) => row.data_at !== null),
+      [true, true, false, false],
+      'only events whose data is JSON text carry a span',
+    );
+    // A second log on the file has none of them in memory: it reads the rows.
+    const other = h.reopen().log;
+    const read = await other.read(0, 0, 10);
+    assert.equal(read.length, events.length);
+    read.forEach((record, i) => {
+      const full = parseEventJson(String(rows[i]?.event));
+      assert.deepEqual(record.event, full);
+      assert.deepEqual(Object.keys(record.event), Object.keys(full));
+      assert.equal(serializeEvent(record.event), serializeEvent(full));
+      assert.deepEqual(record.event, events[i]);
+      assert.equal(rawDataText(record.event), rawDataText(full));
+    });
+
+    // Rows the bus did not mark, or marked wrongly: each must be read with the full check. The data of these is
+    // written so that the fast path would give another event (or a text the check refuses).
+    const insert = (offset: number, event: string, dataAt: number | null, dataEnd: number | null) =>
+      h.stores.database.run(
+        'INSERT INTO log_records (partition, offset, key, timestamp, event, data_at, data_end) VALUES (0, ?, ?, 0, ?, ?, ?)',
+        offset,
+        'k',
+        event,
+        dataAt,
+        dataEnd,
+      );
+    h.stores.database.run('UPDATE log_partitions SET next_offset = 10 WHERE partition = 0');
+    // 4: no mark, and an attribute the check refuses (so it is read with a plain parse: data parsed, not kept as text).
+    const refused = text('e', '{"n":1}', ',"time":"yesterday"');
+    insert(4, refused, null, null);
+    // 5: a forged span on the member named data inside the data.
+    const nested = text('f', '{"a":1,"data":2,"b":3}');
+    insert(5, nested, nested.indexOf(',"data":2') + 8, nested.indexOf(',"data":2') + 9);
+    // 6: a span one character off, and 7: out of range.
+    const plain = text('g', '{"a":[1,2]}');
+    const at = plain.lastIndexOf(',"data":') + 8;
+    insert(6, plain, at + 1, plain.length - 1);
+    insert(7, plain, at, plain.length + 5);
+    // 8: a span on an event whose attributes the bus would never write (a member that is an object).
+    const odd = text('h', '{"a":1}', ',"ext":{"x":1}');
+    insert(8, odd, odd.lastIndexOf(',"data":') + 8, odd.length - 1);
+    // 9: no mark on a valid event: read as the full check reads it.
+    insert(9, plain, null, null);
+    const others = await other.read(0, 4, 10);
+    assert.equal(others.length, 6);
+    const [e, f, g, g2, hh, g3] = others.map((r) => r.event);
+    assert.equal(
+      rawDataText(e as CloudEvent),
+      undefined,
+      'a record the check refuses is parsed, not trusted',
+    );
+    assert.deepEqual(e, JSON.parse(refused));
+    assert.deepEqual(f, parseEventJson(nested));
+    assert.deepEqual((f as CloudEvent).data, { a: 1, data: 2, b: 3 });
+    for (const event of [g, g2, g3]) {
+      assert.deepEqual(event, parseEventJson(plain));
+      assert.equal(rawDataText(event as CloudEvent), '{"a":[1,2]}');
+    }
+    assert.equal(rawDataText(hh as CloudEvent), undefined, 'an object-valued extension fails the check');
+    assert.deepEqual(hh, JSON.parse(odd));
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('a log made before records carried their span gets the columns; its rows are read with the full check', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const event = parseEventJson(
+      '{"specversion":"1.0","id":"old","source":"urn:old","type":"t","data":{"n":1}}',
+    );
+    await h.stores.log.append([event]);
+    const db = new SqliteDatabase({ dataDir: h.dataDir });
+    db.run('ALTER TABLE log_records DROP COLUMN data_end');
+    db.run('ALTER TABLE log_records DROP COLUMN data_at');
+    db.close();
+    const reopened = h.reopen().log;
+    const columns = h.stores.database.all('PRAGMA table_info(log_records)').map((c) => c.name);
+    assert.ok(columns.includes('data_at') && columns.includes('data_end'), `columns: ${columns.join(', ')}`);
+    const [record] = await reopened.read(0, 0, 1);
+    assert.deepEqual(record?.event, event);
+    assert.equal(rawDataText(record?.event as CloudEvent), '{"n":1}');
+    const [next] = await reopened.append([
+      parseEventJson('{"specversion":"1.0","id":"new","source":"urn:old","type":"t","data":{"n":2}}'),
+    ]);
+    assert.equal(next?.position?.offset, 1);
+    const marked = h.stores.database.get('SELECT data_at FROM log_records WHERE offset = 1');
+    assert.equal(typeof marked?.data_at, 'number');
   } finally {
     await h.cleanup();
   }
