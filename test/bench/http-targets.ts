@@ -6,6 +6,7 @@
  * medians and spreads, delivered events per bus CPU-second. `--quick` for a short run.
  */
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildBus } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
@@ -40,6 +41,43 @@ export function startReceiver(args: readonly string[] = []): Promise<Receiver> {
             latencies: number[];
           },
         stop: () => child.kill('SIGTERM'),
+      });
+    });
+  });
+}
+
+/**
+ * Starts the disk-heavy neighbour (test/bench/support/fsync-neighbour.ts) in the temp folder the buses use; `stop()`
+ * answers what its own fsyncs took.
+ */
+function startFsyncNeighbour(): Promise<{ stop(): Promise<string> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(repoRoot, 'test/bench/support/fsync-neighbour.ts'),
+      tmpdir(),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fsync neighbour exited (${code})`)));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (!out.includes('ready\n')) return;
+      out = '';
+      child.removeAllListeners('exit');
+      let stopped: Promise<string> | undefined;
+      resolve({
+        // Once: the table stops it before it answers, and the finally of a failed run again.
+        stop: () => {
+          stopped ??= new Promise((done) => {
+            child.once('exit', () => done(out.trim()));
+            child.kill('SIGTERM');
+          });
+          return stopped;
+        },
       });
     });
   });
@@ -106,10 +144,11 @@ export async function putRule(
   if (answer.status >= 300) throw new Error(`PUT /rules answered ${answer.status}`);
 }
 
-async function latencyTable(quick: boolean): Promise<BenchTable> {
+async function latencyTable(quick: boolean, fsyncNeighbour = false): Promise<BenchTable> {
   const seconds = quick ? 3 : 5;
   const rounds = quick ? 2 : 3;
   const receiver = await startReceiver();
+  const neighbour = fsyncNeighbour ? await startFsyncNeighbour() : undefined;
   try {
     return await withBus(async (bus) => {
       await putRule(bus, receiver.url);
@@ -140,8 +179,9 @@ async function latencyTable(quick: boolean): Promise<BenchTable> {
         const ratio = median(junction.map((r) => r.p99)) / median(floor.map((r) => r.p99));
         rows.push([`${rate}/s`, 'p99 ratio (Junction / floor)', '', '', `${ratio.toFixed(1)}×`, '', '']);
       }
+      const neighbourFsyncs = await neighbour?.stop();
       return {
-        title: 'HTTP target latency: publish → received by one HTTP target (ms), interleaved rounds',
+        title: `HTTP target latency: publish → received by one HTTP target (ms), interleaved rounds${neighbour === undefined ? '' : ', beside a disk-heavy neighbour'}`,
         columns: [
           'rate',
           'path',
@@ -155,10 +195,14 @@ async function latencyTable(quick: boolean): Promise<BenchTable> {
         notes: [
           `${rounds} rounds of ${seconds} s each, floor and Junction alternating; medians of the rounds' percentiles.`,
           'Target (#20): p99 < 50 ms at 1,000 events/s.',
+          ...(neighbourFsyncs === undefined
+            ? []
+            : [`The neighbour wrote 8 MiB and fdatasync'd it in a loop all along: ${neighbourFsyncs}.`]),
         ],
       };
     });
   } finally {
+    await neighbour?.stop();
     receiver.stop();
   }
 }
@@ -381,7 +425,9 @@ export async function benchHttpTargets(options: { quick: boolean }): Promise<Ben
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes('--quick');
-  if (!process.argv.includes('--saturation')) printTable(await latencyTable(quick));
+  // `--fsync-neighbour`: the latency table beside a process that writes and fsyncs 8 MiB in a loop (a busy disk).
+  if (!process.argv.includes('--saturation'))
+    printTable(await latencyTable(quick, process.argv.includes('--fsync-neighbour')));
   // `--profile=DIR`: the bus of the saturation run writes a CPU profile there.
   const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
   const env: Record<string, string> =
