@@ -323,6 +323,43 @@ function mayRead(request: ApiRequest, bus: string): boolean {
 }
 
 /**
+ * Whether a bus other than `except` has a replay named `name`: replay names are unique across the deployment, as
+ * EventBridge's are in an account (DescribeReplay and CancelReplay name a replay by its name alone).
+ */
+async function replayElsewhere(host: BusHost, name: string, except: string): Promise<boolean> {
+  for (const { name: other } of host.list()) {
+    if (other === except) continue;
+    const bus = await host.get(other);
+    if (bus === undefined) continue;
+    const answer = await bus.app({
+      method: 'GET',
+      path: `/replays/${encodeURIComponent(name)}`,
+      query: new URLSearchParams(),
+      headers: {},
+      body: new Uint8Array(),
+    });
+    if (answer.status === 200) return true;
+  }
+  return false;
+}
+
+/** Refuses `POST /replays` (on `bus`) naming a replay another bus has (409 ReplayExists); lets the rest through. */
+async function checkReplayName(host: BusHost, request: ApiRequest, bus: string): Promise<void> {
+  let name: unknown;
+  try {
+    name = (JSON.parse(decoder.decode(request.body)) as { name?: unknown } | null)?.name;
+  } catch {
+    return; // the bus answers the bad body itself
+  }
+  if (typeof name !== 'string' || !(await replayElsewhere(host, name, bus))) return;
+  throw new JunctionError(
+    'ReplayExists',
+    `a replay named "${name}" exists on another bus; replay names are unique across the deployment (as EventBridge's are in an account): choose another name`,
+    { field: 'name' },
+  );
+}
+
+/**
  * The API of a deployment with named buses: `/buses` (list), `/buses/{name}` (create, change, describe, delete),
  * `/buses/{name}/…` (the bus's own API), EventBridge calls routed by `EventBusName`, and every other path on the
  * default bus.
@@ -380,6 +417,13 @@ export function createBusesApp(host: BusHost, onError: (error: unknown) => void)
       .split('/')
       .filter((s) => s.length > 0)
       .slice(2);
+    if (
+      method === 'POST' &&
+      rest.length === 1 &&
+      rest[0] === 'replays' &&
+      host.list().some((b) => b.name === name)
+    )
+      await checkReplayName(host, request, name);
     return onBus(name, request, `/${rest.join('/')}`);
   }
 
@@ -398,6 +442,8 @@ export function createBusesApp(host: BusHost, onError: (error: unknown) => void)
       if (parts.length === 0 && request.method === 'POST' && request.headers['x-amz-target'] !== undefined) {
         return await eventBridge(host, request);
       }
+      if (request.method === 'POST' && parts.length === 1 && parts[0] === 'replays')
+        await checkReplayName(host, request, DEFAULT_BUS);
       return await host.defaultBus.app(request);
     } catch (error) {
       const e = toJunctionError(error);
@@ -553,6 +599,12 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
       return fail(400, 'ResourceNotFoundException', `Archive ${name} does not exist.`);
     return fail(400, 'ResourceNotFoundException', `Event bus ${name} does not exist.`);
   }
+  if (
+    operation === 'StartReplay' &&
+    typeof p.ReplayName === 'string' &&
+    (await replayElsewhere(host, p.ReplayName, name))
+  )
+    return fail(400, 'ResourceAlreadyExistsException', `Replay ${p.ReplayName} already exists.`);
   return bus.app(request);
 }
 

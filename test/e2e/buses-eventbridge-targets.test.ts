@@ -217,6 +217,42 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
     assert.ok(!bySource.Replays?.some((r) => r.ReplayName === 'orders-again'));
     const none = await failure(client.send(new DescribeReplayCommand({ ReplayName: 'never-ran' })));
     assert.equal(none.name, 'ResourceNotFoundException');
+
+    // Replay names are unique across the deployment, as in an EventBridge account: the default bus cannot reuse it,
+    // neither through StartReplay nor through POST /replays.
+    const taken = await failure(
+      client.send(
+        new StartReplayCommand({
+          ReplayName: 'orders-again',
+          EventSourceArn: `${ACCOUNT}:archive/default`,
+          EventStartTime: new Date(now - 3_600_000),
+          EventEndTime: new Date(now + 60_000),
+          Destination: { Arn: busArn('default') },
+        }),
+      ),
+    );
+    assert.equal(taken.name, 'ResourceAlreadyExistsException');
+    const rest = await request(bus.url, 'POST', '/replays', {
+      name: 'orders-again',
+      from: now - 1000,
+      to: now,
+    });
+    assert.equal(rest.status, 409);
+    assert.equal(rest.body.error.code, 'ReplayExists');
+    assert.equal(rest.body.error.field, 'name');
+    assert.equal((await request(bus.url, 'PUT', '/buses/replay-b', {})).status, 201);
+    const restOnBus = await request(bus.url, 'POST', '/buses/replay-b/replays', {
+      name: 'orders-again',
+      from: now - 1000,
+      to: now,
+    });
+    assert.equal(restOnBus.status, 409, JSON.stringify(restOnBus.body));
+    const fresh = await request(bus.url, 'POST', '/replays', {
+      name: 'default-again',
+      from: now - 1000,
+      to: now,
+    });
+    assert.equal(fresh.status, 202, JSON.stringify(fresh.body));
   });
 
   test('UpdateEventBus changes the description and keeps the other settings', async () => {
