@@ -7,6 +7,7 @@
 import { parsePostgresConnection } from './connector.ts';
 import { JunctionError } from './errors.ts';
 import type { PostgresTarget, Rule, Target } from './rule-types.ts';
+import { parseSchedule } from './schedule.ts';
 
 /** Where the ARNs the bus answers point: AWS's partition, a region and an account id (none of them checked). */
 export interface ArnContext {
@@ -234,6 +235,7 @@ export interface EventBridgeRule {
   Name: string;
   Arn: string;
   EventPattern?: string;
+  ScheduleExpression?: string;
   State: 'ENABLED' | 'DISABLED';
   Description?: string;
   EventBusName: string;
@@ -245,6 +247,7 @@ export function describeRule(rule: Rule, ctx: ArnContext, bus = DEFAULT_BUS_NAME
     Name: rule.name,
     Arn: ruleArn(ctx, rule.name, bus),
     ...(rule.pattern === undefined ? {} : { EventPattern: rule.patternText ?? JSON.stringify(rule.pattern) }),
+    ...(rule.schedule === undefined ? {} : { ScheduleExpression: rule.schedule.expression }),
     State: rule.enabled ? 'ENABLED' : 'DISABLED',
     ...(rule.description === undefined ? {} : { Description: rule.description }),
     EventBusName: bus,
@@ -260,11 +263,37 @@ export function ruleBodyOfPutRule(
   p: Record<string, unknown>,
   previous: Rule | undefined,
 ): Record<string, unknown> {
+  const state = p.State;
+  if (state !== undefined && state !== null && state !== 'ENABLED' && state !== 'DISABLED') {
+    throw validation(`State must be ENABLED or DISABLED, got ${show(state)}`, 'State');
+  }
+  const enabled = state === undefined || state === null ? (previous?.enabled ?? true) : state === 'ENABLED';
   if (p.ScheduleExpression !== undefined && p.ScheduleExpression !== null && p.ScheduleExpression !== '') {
-    throw validation(
-      'ScheduleExpression is not supported: Junction rules match events; schedule an event source instead',
-      'ScheduleExpression',
-    );
+    if (p.EventPattern !== undefined && p.EventPattern !== null && p.EventPattern !== '') {
+      throw validation(
+        'give EventPattern or ScheduleExpression, not both: a scheduled rule delivers the events of its schedule',
+        'ScheduleExpression',
+      );
+    }
+    if (typeof p.ScheduleExpression !== 'string') {
+      throw validation(
+        `ScheduleExpression must be a string, got ${show(p.ScheduleExpression)}`,
+        'ScheduleExpression',
+      );
+    }
+    try {
+      parseSchedule(p.ScheduleExpression, 'UTC', 'ScheduleExpression');
+    } catch (error) {
+      throw validation((error as Error).message, 'ScheduleExpression');
+    }
+    const description = optionalString(p, 'Description', 512);
+    return {
+      // EventBridge's scheduled rules are in UTC; the event is its "Scheduled Event" from "aws.events".
+      schedule: { expression: p.ScheduleExpression },
+      ...(description === undefined ? {} : { description }),
+      enabled,
+      targets: previous?.targets ?? [],
+    };
   }
   const text = p.EventPattern;
   if (text === undefined || text === null || text === '') {
@@ -287,10 +316,6 @@ export function ruleBodyOfPutRule(
       'EventPattern',
     );
   }
-  const state = p.State;
-  if (state !== undefined && state !== null && state !== 'ENABLED' && state !== 'DISABLED') {
-    throw validation(`State must be ENABLED or DISABLED, got ${show(state)}`, 'State');
-  }
   const description = optionalString(p, 'Description', 512);
   return {
     pattern,
@@ -298,7 +323,7 @@ export function ruleBodyOfPutRule(
     patternText: text,
     ...(description === undefined ? {} : { description }),
     ...(previous?.filter === undefined ? {} : { filter: previous.filter }),
-    enabled: state === undefined || state === null ? (previous?.enabled ?? true) : state === 'ENABLED',
+    enabled,
     targets: previous?.targets ?? [],
   };
 }

@@ -165,6 +165,20 @@ export interface PostgresTarget extends TargetBase {
 
 export type Target = FunctionTarget | HttpTarget | KafkaTarget | BusTarget | PostgresTarget;
 
+export interface RuleSchedule {
+  /** `rate(5 minutes)`, `cron(0 12 * * ? *)` or `at(2026-12-24T18:00:00)`. */
+  readonly expression: string;
+  /** The IANA time zone of `cron` and `at`. @default 'UTC' */
+  readonly timezone: string;
+  /** What the bus publishes at each slot. @default source `aws.events`, type `Scheduled Event`, data `{}` */
+  readonly event: {
+    readonly source: string;
+    readonly type: string;
+    readonly subject?: string;
+    readonly data: unknown;
+  };
+}
+
 export interface Rule {
   readonly name: string;
   readonly description?: string;
@@ -180,6 +194,11 @@ export interface Rule {
   readonly patternText?: string;
   /** A CloudEvents SQL expression. */
   readonly filter?: string;
+  /**
+   * A scheduled rule (instead of a pattern or filter): the bus publishes `schedule.event` at each slot of the
+   * expression, and the rule delivers it to its targets (docs/schedules.md).
+   */
+  readonly schedule?: RuleSchedule;
   readonly targets: readonly Target[];
   readonly createdAt: number;
   readonly updatedAt: number;

@@ -14,9 +14,11 @@ import type {
   PostgresTarget,
   RetryPolicy,
   Rule,
+  RuleSchedule,
   Target,
   TargetInput,
 } from './rule-types.ts';
+import { parseSchedule } from './schedule.ts';
 import { compileInput, parseJsonPath } from './transform.ts';
 
 export type { Rule, Target } from './rule-types.ts';
@@ -29,6 +31,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const RESERVED_HEADERS = /^(ce-|content-length$|content-type$|host$|idempotency-key$|transfer-encoding$)/i;
 const TARGET_TYPES = ['function', 'http', 'kafka', 'bus', 'postgres'] as const;
 const RULE_KEYS = new Set([
+  'schedule',
   'name',
   'description',
   'enabled',
@@ -483,6 +486,62 @@ function validatePostgresTarget(
   });
 }
 
+/** The most bytes of JSON a scheduled event's `data` may have. */
+const MAX_SCHEDULE_DATA_BYTES = 64 * 1024;
+
+function validateSchedule(value: unknown): RuleSchedule {
+  if (!isObject(value))
+    throw invalid('schedule must be an object {"expression", "timezone"?, "event"?}', 'schedule');
+  for (const key of Object.keys(value)) {
+    if (!['expression', 'timezone', 'event'].includes(key)) {
+      throw invalid(
+        `schedule.${key} is not a schedule setting (expression, timezone, event)`,
+        `schedule.${key}`,
+      );
+    }
+  }
+  const timezone = value.timezone ?? 'UTC';
+  parseSchedule(value.expression, timezone);
+  const event = value.event ?? {};
+  if (!isObject(event))
+    throw invalid(
+      'schedule.event must be an object {"source"?, "type"?, "subject"?, "data"?}',
+      'schedule.event',
+    );
+  for (const key of Object.keys(event)) {
+    if (!['source', 'type', 'subject', 'data'].includes(key)) {
+      throw invalid(
+        `schedule.event.${key} is not settable (source, type, subject, data)`,
+        `schedule.event.${key}`,
+      );
+    }
+  }
+  for (const key of ['source', 'type', 'subject'] as const) {
+    const v = event[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length === 0 || v.length > 256)) {
+      throw invalid(`schedule.event.${key} must be a string of 1-256 characters`, `schedule.event.${key}`);
+    }
+  }
+  const data = event.data ?? {};
+  const text = JSON.stringify(data);
+  if (text === undefined || new TextEncoder().encode(text).length > MAX_SCHEDULE_DATA_BYTES) {
+    throw invalid(
+      `schedule.event.data must be JSON of at most ${MAX_SCHEDULE_DATA_BYTES} bytes`,
+      'schedule.event.data',
+    );
+  }
+  return deepFreeze({
+    expression: value.expression as string,
+    timezone: timezone as string,
+    event: {
+      source: (event.source as string | undefined) ?? 'aws.events',
+      type: (event.type as string | undefined) ?? 'Scheduled Event',
+      ...(event.subject === undefined ? {} : { subject: event.subject as string }),
+      data: structuredClone(data),
+    },
+  }) as RuleSchedule;
+}
+
 /**
  * Validates a rule body (the JSON of `PUT /rules/{name}`) and returns the frozen rule.
  * Throws `InvalidRule` (or `InvalidPattern` / `InvalidFilter`) with the path of the offending field.
@@ -510,8 +569,15 @@ export function validateRule(name: string, body: unknown, now: number, previous?
   if (body.enabled !== undefined && typeof body.enabled !== 'boolean') {
     throw invalid(`enabled must be a boolean, got ${show(body.enabled)}`, 'enabled');
   }
-  if (body.pattern === undefined && body.filter === undefined) {
-    throw invalid('a rule needs a pattern, a filter, or both', 'pattern');
+  const schedule = body.schedule === undefined ? undefined : validateSchedule(body.schedule);
+  if (schedule !== undefined && (body.pattern !== undefined || body.filter !== undefined)) {
+    throw invalid(
+      'a scheduled rule has no pattern or filter: it delivers the events of its schedule (another rule may match them)',
+      body.pattern !== undefined ? 'pattern' : 'filter',
+    );
+  }
+  if (schedule === undefined && body.pattern === undefined && body.filter === undefined) {
+    throw invalid('a rule needs a pattern, a filter, or both (or a schedule)', 'pattern');
   }
   if (
     body.patternText !== undefined &&
@@ -551,6 +617,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(body.pattern === undefined ? {} : { pattern: deepFreeze(structuredClone(body.pattern)) }),
     ...(typeof body.patternText === 'string' ? { patternText: body.patternText } : {}),
     ...(body.filter === undefined ? {} : { filter: body.filter as string }),
+    ...(schedule === undefined ? {} : { schedule }),
     targets: Object.freeze(targets),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,

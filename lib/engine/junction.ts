@@ -53,6 +53,7 @@ import { Metrics } from './metrics.ts';
 import { type QuotaOptions, SourceQuota } from './quota.ts';
 import { Router } from './router.ts';
 import { RuleMatcher } from './rule-matcher.ts';
+import { Scheduler } from './scheduler.ts';
 
 export interface JunctionOptions {
   readonly log: EventLog;
@@ -228,6 +229,8 @@ export class Junction {
   readonly dispatcher: Dispatcher;
   readonly #o: JunctionOptions;
   readonly #matcher = new RuleMatcher();
+  /** Publishes the events of scheduled rules while the engine runs (`start` to `stop`). */
+  readonly #scheduler: Scheduler;
   readonly #rules = new Map<string, Rule>();
   readonly #transforms = new WeakMap<Target, InputTransform>();
   /** Compiled `inputJsonata` expressions, once per target of a rule version. */
@@ -242,6 +245,12 @@ export class Junction {
     this.#o = options;
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new Metrics();
+    this.#scheduler = new Scheduler({
+      publish: (events) => this.publish(events),
+      clock: this.clock,
+      onFired: (rule) => this.metrics.inc('junction_schedule_fired_total', { rule }),
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+    });
     this.#quota = options.quota === undefined ? undefined : new SourceQuota(options.quota, this.clock);
     const busQuota = options.busQuota;
     this.#busQuota =
@@ -376,11 +385,13 @@ export class Junction {
   #apply(rule: Rule): void {
     this.#rules.set(rule.name, rule);
     this.#matcher.set(rule);
+    this.#scheduler.set(rule);
   }
 
   #remove(name: string): void {
     this.#rules.delete(name);
     this.#matcher.delete(name);
+    this.#scheduler.delete(name);
   }
 
   /** Consumes the log and delivers, until `stop()`. */
@@ -391,6 +402,12 @@ export class Junction {
       handler: (records) => this.router.processBatch(records),
       maxBatch: this.#o.maxBatch ?? 500,
     });
+    this.metrics.declare(
+      'junction_schedule_fired_total',
+      'counter',
+      'Slots of scheduled rules whose event was published (or found published: another process fired it).',
+    );
+    this.#scheduler.start();
     const retention = this.#o.retentionMs ?? 7 * DAY;
     const prune = async () => {
       const before = this.clock.now() - retention;
@@ -408,6 +425,7 @@ export class Junction {
    */
   async stop(options: StopOptions = {}): Promise<StopReport> {
     if (this.#housekeeping) clearInterval(this.#housekeeping);
+    this.#scheduler.stop();
     this.#unwatch?.();
     await this.#subscription?.close();
     this.#subscription = undefined;

@@ -24,6 +24,9 @@ interface Entry {
  * A pattern is indexed in its CloudEvents shape (`toCloudEventsPattern`: EventBridge's `detail-type`, `detail`, …
  * become `type`, `data`, …), and events are matched as that mapping reads them (`eventBridgeOverrides`).
  */
+/** The extension attribute naming the scheduled rule an event of a schedule is for (lib/engine/scheduler.ts). */
+export const SCHEDULE_EXTENSION = 'schedulerule';
+
 export class RuleMatcher {
   readonly #index = new PatternIndex();
   readonly #entries = new Map<string, Entry>();
@@ -43,7 +46,12 @@ export class RuleMatcher {
       rule,
       filter: rule.filter === undefined ? undefined : compileFilter(rule.filter, { path: 'filter' }),
     };
-    if (rule.pattern === undefined) {
+    if (rule.schedule !== undefined) {
+      // A scheduled rule matches the events its schedule publishes: they name it in an extension.
+      this.#index.add(rule.name, { [SCHEDULE_EXTENSION]: [rule.name] });
+      this.#entries.set(rule.name, entry);
+      this.#dataFields = undefined;
+    } else if (rule.pattern === undefined) {
       this.#filterOnly.set(rule.name, entry);
     } else {
       // The text as written keeps number lexemes and repeated keys; a pattern in EventBridge's vocabulary is indexed

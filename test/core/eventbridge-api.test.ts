@@ -283,9 +283,22 @@ describe('rules', () => {
     assert.equal(ruleBodyOfPutRule({ EventPattern: '{}' }, undefined).enabled, true);
   });
 
-  test('refuses schedules, a missing or non-JSON pattern and an unknown state', () => {
+  test('maps a schedule; refuses a bad one, a schedule with a pattern, a missing or non-JSON pattern and an unknown state', () => {
+    assert.deepEqual(
+      ruleBodyOfPutRule({ ScheduleExpression: 'rate(1 hour)', State: 'DISABLED' }, undefined),
+      {
+        schedule: { expression: 'rate(1 hour)' },
+        enabled: false,
+        targets: [],
+      },
+    );
     assert.equal(
-      thrown(() => ruleBodyOfPutRule({ ScheduleExpression: 'rate(1 hour)' }, undefined)).field,
+      thrown(() => ruleBodyOfPutRule({ ScheduleExpression: 'rate(1 hours)' }, undefined)).field,
+      'ScheduleExpression',
+    );
+    assert.equal(
+      thrown(() => ruleBodyOfPutRule({ ScheduleExpression: 'rate(1 hour)', EventPattern: '{}' }, undefined))
+        .field,
       'ScheduleExpression',
     );
     assert.deepEqual(

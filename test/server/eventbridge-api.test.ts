@@ -206,10 +206,18 @@ describe('EventBridge management API (@aws-sdk/client-eventbridge)', () => {
     );
     assert.equal(notJson.name, 'InvalidEventPatternException');
     const schedule = await refusal(
-      client.send(new PutRuleCommand({ Name: 'cron', ScheduleExpression: 'rate(5 minutes)' })),
+      client.send(new PutRuleCommand({ Name: 'cron', ScheduleExpression: 'rate(5 minute)' })),
     );
     assert.equal(schedule.name, 'ValidationException');
-    assert.match(schedule.message, /ScheduleExpression/);
+    assert.match(schedule.message, /ScheduleExpression: write rate\(5 minutes\)/);
+    // A valid one is a scheduled rule, described with its expression.
+    await client.send(
+      new PutRuleCommand({ Name: 'cron', ScheduleExpression: 'cron(0 12 * * ? *)', State: 'DISABLED' }),
+    );
+    const cron = await client.send(new DescribeRuleCommand({ Name: 'cron' }));
+    assert.equal(cron.ScheduleExpression, 'cron(0 12 * * ? *)');
+    assert.equal(cron.EventPattern, undefined);
+    await client.send(new DeleteRuleCommand({ Name: 'cron' }));
     const noPattern = await refusal(client.send(new PutRuleCommand({ Name: 'none' })));
     assert.equal(noPattern.name, 'ValidationException');
     assert.match(noPattern.message, /EventPattern/);
