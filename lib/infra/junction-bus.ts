@@ -45,6 +45,7 @@ import {
   functionPrefixOf,
   kafkaClusterNameOf,
   MANAGED_TAG,
+  managedTagValue,
   validateFunctionName,
   writeWrapper,
 } from './user-functions.ts';
@@ -232,7 +233,18 @@ export interface JunctionBusProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default lambda.Architecture.ARM_64 */
   readonly architecture?: lambda.Architecture;
+  /**
+   * Who may assume `deployRole` (the CLI, with the deployer's own credentials: `junction functions deploy --aws`).
+   * Given, it is trusted as is. By default the role trusts this account's principals **that carry the IAM tag
+   * `junction:deployer=<busName>`** (`aws:PrincipalTag` condition): an administrator opts each deployer in by
+   * tagging its user or role, and a principal of the account that may assume any role cannot use it untagged.
+   * @default this account, only principals tagged `junction:deployer=<busName>`
+   */
+  readonly deployRolePrincipal?: iam.IPrincipal;
 }
+
+/** The IAM tag a principal needs (with the bus's name as value) to assume a bus's default `deployRole`. */
+export const DEPLOYER_TAG = 'junction:deployer';
 
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const MINUTE_MS = 60_000;
@@ -272,7 +284,10 @@ export class JunctionBus extends Construct {
   readonly schedule: events.Rule;
   /** The execution role of every user function (`JUNCTION_FUNCTION_ROLE_ARN`, passed by the CLI). */
   readonly functionRole: iam.Role;
-  /** A role that deploys user functions (`junction functions deploy --aws`), assumable within this account. */
+  /**
+   * A role that deploys user functions (`junction functions deploy --aws`): by default assumable by this account's
+   * principals tagged `junction:deployer=<busName>` (see `deployRolePrincipal`).
+   */
   readonly deployRole: iam.Role;
   /** `host:9098,…` of the cluster's IAM listener (`JUNCTION_KAFKA_BOOTSTRAP`). */
   readonly bootstrapBrokers: string;
@@ -338,7 +353,11 @@ export class JunctionBus extends Construct {
     // Roles for user functions
     this.functionRole = this.createFunctionRole();
     this.deployRole = new iam.Role(this, 'DeployRole', {
-      assumedBy: new iam.AccountRootPrincipal(),
+      assumedBy:
+        props.deployRolePrincipal ??
+        new iam.AccountRootPrincipal().withConditions({
+          StringEquals: { [`aws:PrincipalTag/${DEPLOYER_TAG}`]: this.busName },
+        }),
       description: `Deploys Junction user functions (${this.functionPrefix}*): junction functions deploy --aws`,
     });
     this.grantDeployFunctions(this.deployRole);
@@ -500,7 +519,7 @@ export class JunctionBus extends Construct {
       },
     );
     Tags.of(fn).add(FUNCTION_TAG, name);
-    Tags.of(fn).add(MANAGED_TAG, 'true');
+    Tags.of(fn).add(MANAGED_TAG, managedTagValue(this.busName));
     this.functions.set(name, fn);
     return fn;
   }
@@ -515,26 +534,39 @@ export class JunctionBus extends Construct {
     return this.frontDoor.grantManage(grantee);
   }
 
-  /** Allows `grantee` to create, update and delete the bus's user functions `<functionPrefix>*` with its function role. */
+  /**
+   * Allows `grantee` to create, update and delete the bus's user functions `<functionPrefix>*` with its function
+   * role: creating and tagging only with `junction:managed=<busName>` (and no other tag keys than Junction's),
+   * changing and deleting only functions tagged so.
+   */
   grantDeployFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
+    const ours = managedTagValue(this.busName);
     const create = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:CreateFunction'],
       resourceArns: [functions],
-      conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' } },
+      conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: ours } },
+    });
+    // Tagging (also needed to create a function with tags): only this bus's value, only Junction's keys.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:TagResource'],
+      resourceArns: [functions],
+      conditions: {
+        StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: ours },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [MANAGED_TAG, FUNCTION_TAG] },
+      },
     });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'lambda:UpdateFunctionCode',
-        'lambda:UpdateFunctionConfiguration',
-        'lambda:GetFunction',
-        'lambda:GetFunctionConfiguration',
-        'lambda:DeleteFunction',
-        'lambda:TagResource',
-        'lambda:ListTags',
-      ],
+      actions: ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration', 'lambda:DeleteFunction'],
+      resourceArns: [functions],
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:ListTags'],
       resourceArns: [functions],
     });
     iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
@@ -544,20 +576,29 @@ export class JunctionBus extends Construct {
       resourceArns: [this.functionRole.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     });
-    suppressUserFunctionWildcards(grantee, 'deploys user functions', this.functionPrefix);
+    suppressUserFunctionWildcards(grantee, 'deploys user functions', this.functionPrefix, ours);
     return create;
   }
 
-  /** Allows `grantee` to invoke the bus's user functions (name `<functionPrefix>*` and tag `junction:managed=true`). */
+  /**
+   * Allows `grantee` to invoke the bus's user functions (name `<functionPrefix>*` and tag
+   * `junction:managed=<busName>`), and to read their tags (the runner checks the tag before it invokes).
+   */
   grantInvokeFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
+    const ours = managedTagValue(this.busName);
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
       resourceArns: [functions],
-      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
     });
-    suppressUserFunctionWildcards(grantee, 'invokes user functions', this.functionPrefix);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:GetFunction', 'lambda:ListTags'],
+      resourceArns: [functions],
+    });
+    suppressUserFunctionWildcards(grantee, 'invokes user functions', this.functionPrefix, ours);
     return grant;
   }
 
@@ -739,18 +780,25 @@ export class JunctionBus extends Construct {
 
   /** GET and DELETE /functions: read, list and delete the bus's user functions, no create or update. */
   private grantReadDeleteFunctions(grantee: iam.IGrantable): void {
+    const ours = managedTagValue(this.busName);
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'lambda:GetFunction',
-        'lambda:GetFunctionConfiguration',
-        'lambda:ListTags',
-        'lambda:DeleteFunction',
-      ],
+      actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:ListTags'],
       resourceArns: [this.userFunctionArn()],
     });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:DeleteFunction'],
+      resourceArns: [this.userFunctionArn()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
+    });
     iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
-    suppressUserFunctionWildcards(grantee, 'lists, reads and deletes user functions', this.functionPrefix);
+    suppressUserFunctionWildcards(
+      grantee,
+      'lists, reads and deletes user functions',
+      this.functionPrefix,
+      ours,
+    );
   }
 
   private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {
@@ -988,15 +1036,21 @@ function resolveHandlerEntries(overrides: Partial<Record<HandlerName, string>>):
 }
 
 /** Wildcards on `<functionPrefix>*` are the design (functions uploaded later by name): say so to cdk-nag. */
-function suppressUserFunctionWildcards(grantee: iam.IGrantable, what: string, prefix: string): void {
+function suppressUserFunctionWildcards(
+  grantee: iam.IGrantable,
+  what: string,
+  prefix: string,
+  tag: string,
+): void {
   const principal = grantee.grantPrincipal;
   if (!(principal instanceof Construct)) return;
   acknowledgeNag(
     principal,
     'AwsSolutions-IAM5',
     `This principal ${what}. User functions are uploaded later by name (junction functions deploy --aws), ` +
-      `so the resource is the name prefix ${prefix}* (invocation additionally requires the tag ` +
-      `${MANAGED_TAG}=true, creation requires passing it); ListFunctions has no resource-level permissions.`,
+      `so the resource is the name prefix ${prefix}* (invoking, changing and deleting additionally require the ` +
+      `tag ${MANAGED_TAG}=${tag}, creating and tagging require passing it); ListFunctions has no resource-level ` +
+      'permissions.',
     [
       `Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${prefix}*`,
       'Resource::*',

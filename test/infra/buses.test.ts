@@ -233,6 +233,71 @@ describe('several buses in one stack', () => {
     }
   });
 
+  test("lets each bus's roles invoke, change, tag and delete only functions tagged junction:managed=<its bus>", () => {
+    /** Actions that act on a function and must be bound to the bus's tag (by the resource's or the request's). */
+    const tagBound = new Map([
+      ['lambda:InvokeFunction', 'aws:ResourceTag/junction:managed'],
+      ['lambda:DeleteFunction', 'aws:ResourceTag/junction:managed'],
+      ['lambda:UpdateFunctionCode', 'aws:ResourceTag/junction:managed'],
+      ['lambda:UpdateFunctionConfiguration', 'aws:ResourceTag/junction:managed'],
+      ['lambda:CreateFunction', 'aws:RequestTag/junction:managed'],
+      ['lambda:TagResource', 'aws:RequestTag/junction:managed'],
+    ]);
+    const policies = Object.values(synth.template.findResources('AWS::IAM::Policy'));
+    for (const bus of stack.buses.values()) {
+      const roleIds = new Set(
+        bus.node
+          .findAll()
+          .filter((c): c is iam.Role => c instanceof iam.Role)
+          .map((r) => stack.getLogicalId(r.node.defaultChild as CfnElement)),
+      );
+      const seen = new Set<string>();
+      for (const policy of policies) {
+        const props = policy.Properties as {
+          Roles?: { Ref: string }[];
+          PolicyDocument: { Statement: { Action: string | string[]; Condition?: Record<string, unknown> }[] };
+        };
+        if (!(props.Roles ?? []).some((r) => roleIds.has(r.Ref))) continue;
+        for (const statement of props.PolicyDocument.Statement) {
+          const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+          for (const action of actions) {
+            const key = tagBound.get(action);
+            if (key === undefined) continue;
+            seen.add(action);
+            const equals = statement.Condition?.StringEquals as Record<string, unknown> | undefined;
+            assert.equal(equals?.[key], bus.busName, `${bus.busName}: ${action} needs ${key}=${bus.busName}`);
+          }
+        }
+      }
+      assert.deepEqual(
+        [...seen].sort(),
+        [...tagBound.keys()].sort(),
+        `${bus.busName}: every bound action seen`,
+      );
+      // Its own functions carry its tag; its deploy role trusts only principals tagged as its deployers.
+      for (const fn of bus.userFunctions.values()) {
+        const tags = (
+          synth.template.findResources('AWS::Lambda::Function')[logicalId(fn)]!.Properties as {
+            Tags: { Key: string; Value: string }[];
+          }
+        ).Tags;
+        assert.deepEqual(
+          tags.find((t) => t.Key === 'junction:managed'),
+          { Key: 'junction:managed', Value: bus.busName },
+        );
+      }
+      const trust = (
+        synth.template.findResources('AWS::IAM::Role')[logicalId(bus.deployRole)]!.Properties as {
+          AssumeRolePolicyDocument: { Statement: { Condition?: unknown }[] };
+        }
+      ).AssumeRolePolicyDocument.Statement;
+      assert.deepEqual(
+        trust.map((t) => t.Condition),
+        [{ StringEquals: { 'aws:PrincipalTag/junction:deployer': bus.busName } }],
+      );
+    }
+  });
+
   test('the isolation check finds a grant across buses when one is made (it is live)', () => {
     // Built here, not with synthStack: a stack synthesized once keeps its first template.
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });

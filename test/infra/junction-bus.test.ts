@@ -268,7 +268,7 @@ describe('resources', () => {
         Role: { 'Fn::GetAtt': [logicalId(bus.functionRole), 'Arn'] },
         Tags: Match.arrayWith([
           { Key: 'junction:function', Value: name },
-          { Key: 'junction:managed', Value: 'true' },
+          { Key: 'junction:managed', Value: 'default' },
         ]),
         VpcConfig: Match.absent(),
       });
@@ -444,6 +444,7 @@ describe('IAM (least privilege)', () => {
       'MskMappingGroup',
       'MskMappingRead',
       'WriteOwnLogs',
+      'lambda:GetFunction,lambda:ListTags',
       'lambda:InvokeFunction',
     ]);
     assert.deepEqual(actionsOf(s.get('MskMappingRead')!), [
@@ -463,7 +464,11 @@ describe('IAM (least privilege)', () => {
     ]);
     const invoke = s.get('lambda:InvokeFunction')!;
     assert.match(res(invoke), /function:junction-fn-\*/);
-    assert.deepEqual(invoke.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'true' } });
+    assert.deepEqual(invoke.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } });
+    // Reading the tag (the runner checks it before invoking) has no condition: a mistagged function is seen, refused.
+    const read = s.get('lambda:GetFunction,lambda:ListTags')!;
+    assert.match(res(read), /function:junction-fn-\*/);
+    assert.equal(read.Condition, undefined);
     assert.deepEqual(actionsOf(s.get('FailureDestinationPut')!), ['s3:PutObject']);
     assert.match(res(s.get('FailureDestinationPut')), /\/\*/);
     assert.deepEqual(actionsOf(s.get('FailureDestinationList')!), ['s3:ListBucket']);
@@ -478,8 +483,12 @@ describe('IAM (least privilege)', () => {
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',
+      'lambda:GetFunction,lambda:ListTags',
       'lambda:InvokeFunction',
     ]);
+    assert.deepEqual(s.get('lambda:InvokeFunction')?.Condition, {
+      StringEquals: { 'aws:ResourceTag/junction:managed': 'default' },
+    });
   });
 
   test('lets the API read and append to the topic and read, list and delete junction-fn-* functions only', () => {
@@ -487,12 +496,14 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual(actionsOf(s.get('KafkaReplayRead')!), ['kafka-cluster:ReadData']);
     const manage = [...s.values()].find((x) => actionsOf(x).includes('lambda:GetFunction'))!;
     assert.deepEqual(actionsOf(manage), [
-      'lambda:DeleteFunction',
       'lambda:GetFunction',
       'lambda:GetFunctionConfiguration',
       'lambda:ListTags',
     ]);
     assert.match(res(manage), /function:junction-fn-\*/);
+    const remove = s.get('lambda:DeleteFunction')!;
+    assert.match(res(remove), /function:junction-fn-\*/);
+    assert.deepEqual(remove.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } });
     assert.equal(s.get('lambda:ListFunctions')?.Resource, '*');
     const all = [...s.values()].flatMap(actionsOf);
     for (const action of [
@@ -505,7 +516,7 @@ describe('IAM (least privilege)', () => {
     }
   });
 
-  test('gives the deploy role only the deploy statements, assumable within the account', () => {
+  test('gives the deploy role only the deploy statements, tag-scoped, assumable by tagged principals of the account', () => {
     const s = roles.get(logicalId(bus.deployRole))!;
     const actions = s.flatMap(actionsOf).sort();
     assert.deepEqual(actions, [
@@ -520,8 +531,27 @@ describe('IAM (least privilege)', () => {
       'lambda:UpdateFunctionCode',
       'lambda:UpdateFunctionConfiguration',
     ]);
+    const byActions = new Map(s.map((x) => [actionsOf(x).join(','), x]));
+    assert.deepEqual(byActions.get('lambda:CreateFunction')?.Condition, {
+      StringEquals: { 'aws:RequestTag/junction:managed': 'default' },
+    });
+    assert.deepEqual(byActions.get('lambda:TagResource')?.Condition, {
+      StringEquals: { 'aws:RequestTag/junction:managed': 'default' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['junction:managed', 'junction:function'] },
+    });
+    assert.deepEqual(
+      byActions.get('lambda:DeleteFunction,lambda:UpdateFunctionCode,lambda:UpdateFunctionConfiguration')
+        ?.Condition,
+      { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } },
+    );
     const role = synth.template.findResources('AWS::IAM::Role')[logicalId(bus.deployRole)];
-    assert.match(JSON.stringify(role?.Properties), /:root/);
+    const trust = (role!.Properties as { AssumeRolePolicyDocument: { Statement: Statement[] } })
+      .AssumeRolePolicyDocument.Statement;
+    assert.equal(trust.length, 1);
+    assert.match(JSON.stringify(trust[0]?.Principal), /:root/);
+    assert.deepEqual(trust[0]?.Condition, {
+      StringEquals: { 'aws:PrincipalTag/junction:deployer': 'default' },
+    });
   });
 
   test('lets user functions write only to /aws/lambda/junction-fn-* log groups', () => {

@@ -45,6 +45,7 @@ export interface Statement {
   readonly Action: string | string[];
   readonly Resource: unknown;
   readonly Condition?: unknown;
+  readonly Principal?: unknown;
 }
 
 /** Every IAM statement attached to a role (through AWS::IAM::Policy resources), by the role's logical id. */
