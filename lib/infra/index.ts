@@ -3,6 +3,7 @@ export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } fr
 export { JunctionFrontDoor } from './front-door.ts';
 export type {
   BusResourceNames,
+  EventsTopicOptions,
   HandlerName,
   JunctionBusProps,
   RouterOptions,
@@ -11,6 +12,7 @@ export type {
 export {
   busResourceNames,
   DEFAULT_TOPIC,
+  DEPLOYER_TAG,
   HANDLER_NAMES,
   JunctionBus,
   ROUTER_CONSUMER_GROUP,
@@ -33,4 +35,5 @@ export {
   functionPrefixOf,
   kafkaClusterNameOf,
   MANAGED_TAG,
+  managedTagValue,
 } from './user-functions.ts';

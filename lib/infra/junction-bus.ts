@@ -2,7 +2,16 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  type CfnElement,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Tags,
+  Token,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -50,10 +59,29 @@ import {
   writeWrapper,
 } from './user-functions.ts';
 
-/** The four Lambda handlers of Junction (entry points in `functions/`). */
-export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler';
+/**
+ * The Lambda functions of Junction (entry points in `functions/`): the four handlers, and `topic`, the deploy-time
+ * custom resource that creates the events topic.
+ */
+export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler' | 'topic';
 
-export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler'];
+export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler', 'topic'];
+
+/** The events topic as the deploy-time custom resource creates it (`Custom::JunctionKafkaTopic`). */
+export interface EventsTopicOptions {
+  /** Partitions (1–10000; can grow on a later deploy, never shrink). @default 6 */
+  readonly partitions?: number;
+  /**
+   * Replicas of each partition (fixed once created: another value fails the deploy, see docs/aws.md).
+   * @default min(3, brokers) of a cluster we create (2 by default), else the cluster's `default.replication.factor`
+   */
+  readonly replicationFactor?: number;
+  /**
+   * `min.insync.replicas`: replicas that must have an event before it is acknowledged (ingest writes with
+   * acks=all). @default replicationFactor − 1 (at least 1), or the cluster's default when the factor is
+   */
+  readonly minInsyncReplicas?: number;
+}
 
 /** The project root of this package (where `functions/` and `package-lock.json` are). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -148,11 +176,13 @@ export interface JunctionBusProps {
    */
   readonly busName?: string;
   /**
-   * `retention.ms` of the bus's topic, set when a handler creates the topic (`JUNCTION_KAFKA_RETENTION_MS`);
-   * 1 minute to 3650 days. A topic that already exists keeps its own retention.
+   * `retention.ms` of the bus's topic, set at deploy time by the topic custom resource (on an existing topic too);
+   * 1 minute to 3650 days.
    * @default the cluster's `log.retention.*` (7 days on MSK)
    */
   readonly retention?: Duration;
+  /** Partitions, replication and `min.insync.replicas` of the events topic. @default see `EventsTopicOptions` */
+  readonly eventsTopic?: EventsTopicOptions;
   /**
    * Run in a `JunctionNetwork` another bus created (its VPC, and its endpoints, which this bus's handlers are let
    * into). Excludes `vpc` and `network`.
@@ -273,6 +303,10 @@ export class JunctionBus extends Construct {
   readonly routerFunction: nodejs.NodejsFunction;
   readonly apiFunction: nodejs.NodejsFunction;
   readonly schedulerFunction: nodejs.NodejsFunction;
+  /** The deploy-time custom resource handler that creates and updates the events topic (`functions/topic.ts`). */
+  readonly topicFunction: nodejs.NodejsFunction;
+  /** The events topic as a CloudFormation resource (`Custom::JunctionKafkaTopic`); deleting it keeps the topic. */
+  readonly eventsTopicResource: CustomResource;
   /** The security group of the four handlers (allowed into the cluster on 9098). */
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly frontDoor: JunctionFrontDoor;
@@ -396,9 +430,6 @@ export class JunctionBus extends Construct {
       JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
       JUNCTION_FUNCTION_PREFIX: this.functionPrefix,
       JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
-      ...(this.retention !== undefined
-        ? { JUNCTION_KAFKA_RETENTION_MS: String(this.retention.toMilliseconds()) }
-        : {}),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
@@ -438,6 +469,21 @@ export class JunctionBus extends Construct {
 
     this.grantHandlerPermissions(props.targetTopics ?? []);
 
+    // The events topic, created at deploy time with its declared durability (no runtime role may create topics).
+    // One topic function per stack and cluster serves every bus on that cluster (a bus adds one resource).
+    this.topicFunction = topicProviderOf(this, {
+      entry: entries.topic,
+      projectRoot: this.projectRoot,
+      environment: {
+        JUNCTION_KAFKA_CLUSTER_ARN: this.kafkaCluster.clusterArn,
+        JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
+      },
+      architecture: this.architecture,
+      logRetention: this.logRetention,
+      vpc: vpcPlacement,
+    }).fn;
+    this.eventsTopicResource = this.createEventsTopic(props.eventsTopic ?? {});
+
     // The router on the topic
     this.failureBucket = new s3.Bucket(this, 'FailureBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -453,6 +499,7 @@ export class JunctionBus extends Construct {
         'batch); CloudTrail covers who did what, and an access-log bucket would double the buckets to run.',
     );
     this.eventSourceMapping = this.createEventSourceMapping(router);
+    this.eventSourceMapping.node.addDependency(this.eventsTopicResource);
 
     // Scheduled retries
     const rate = props.schedulerRate ?? Duration.minutes(1);
@@ -711,17 +758,6 @@ export class JunctionBus extends Construct {
       );
     }
 
-    // Whichever handler opens the log first creates the events topic when it is missing.
-    for (const fn of handlers) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'KafkaCreateEventsTopic',
-          actions: ['kafka-cluster:CreateTopic'],
-          resources: [eventsTopic],
-        }),
-      );
-    }
-
     // Ingest: append to the events topic with an idempotent producer.
     for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.ingestFunction.addToRolePolicy(s);
 
@@ -799,6 +835,47 @@ export class JunctionBus extends Construct {
       this.functionPrefix,
       ours,
     );
+  }
+
+  /** The topic custom resource: CDK's provider framework calling `topicFunction` (Create, Update, Delete). */
+  private createEventsTopic(options: EventsTopicOptions): CustomResource {
+    const cluster = this.kafkaCluster;
+    const brokers = cluster.brokerCount;
+    const replicationFactor =
+      options.replicationFactor ?? (brokers === undefined ? -1 : Math.min(3, brokers));
+    const minInsync =
+      options.minInsyncReplicas ??
+      (replicationFactor === -1 ? undefined : Math.max(1, replicationFactor - 1));
+    if (minInsync !== undefined && replicationFactor !== -1 && minInsync > replicationFactor) {
+      throw new Error(
+        `JunctionBus: eventsTopic.minInsyncReplicas (${minInsync}) exceeds the replication factor (${replicationFactor})`,
+      );
+    }
+    const shared = topicProviderOf(this);
+    shared.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'kafka-cluster:CreateTopic',
+          'kafka-cluster:DescribeTopic',
+          'kafka-cluster:AlterTopic',
+          'kafka-cluster:DescribeTopicDynamicConfiguration',
+          'kafka-cluster:AlterTopicDynamicConfiguration',
+        ],
+        resources: [cluster.topicArn(this.topic)],
+      }),
+    );
+    const retentionMs = this.retention?.toMilliseconds();
+    return new CustomResource(this, 'EventsTopic', {
+      serviceToken: shared.provider.serviceToken,
+      resourceType: 'Custom::JunctionKafkaTopic',
+      properties: {
+        Topic: this.topic,
+        Partitions: String(options.partitions ?? 6),
+        ReplicationFactor: String(replicationFactor),
+        ...(minInsync === undefined ? {} : { MinInsyncReplicas: String(minInsync) }),
+        ...(retentionMs === undefined ? {} : { RetentionMs: String(retentionMs) }),
+      },
+    });
   }
 
   private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {
@@ -890,6 +967,92 @@ export class JunctionBus extends Construct {
   }
 }
 
+interface TopicProviderSettings {
+  readonly entry: string;
+  readonly projectRoot: string;
+  readonly environment: Record<string, string>;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+  readonly vpc: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly sg: ec2.ISecurityGroup;
+  };
+}
+
+/** The topic function (`functions/topic.ts`) and CDK's provider framework in front of it, for one cluster. */
+class EventsTopicProvider extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly provider: cr.Provider;
+
+  constructor(scope: Construct, id: string, settings: TopicProviderSettings, clusterArn: string) {
+    super(scope, id);
+    this.fn = createHandlerFunction(this, 'TopicFunction', {
+      entry: settings.entry,
+      projectRoot: settings.projectRoot,
+      depsLockFilePath: join(settings.projectRoot, 'package-lock.json'),
+      description: 'Junction: creates and updates events topics (CloudFormation custom resource)',
+      memorySize: 256,
+      timeout: Duration.minutes(5),
+      environment: settings.environment,
+      architecture: settings.architecture,
+      logRetention: settings.logRetention,
+      vpc: settings.vpc,
+    });
+    this.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaConnect',
+        actions: ['kafka-cluster:Connect'],
+        resources: [clusterArn],
+      }),
+    );
+    const logGroup = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.provider = new cr.Provider(this, 'Provider', { onEventHandler: this.fn, logGroup });
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-IAM4',
+      "CDK's custom resource provider framework function (it only relays CloudFormation's request to the topic " +
+        'function during deployments) runs with the AWS-managed AWSLambdaBasicExecutionRole.',
+      ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    );
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-IAM5',
+      "CDK's provider framework invokes the topic function by ARN and by any version or alias of it (<arn>:*).",
+      [`Resource::<${Stack.of(this).getLogicalId(this.fn.node.defaultChild as CfnElement)}.Arn>:*`],
+    );
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-L1',
+      "The runtime of CDK's provider framework function is chosen by aws-cdk-lib; it only runs during deployments.",
+    );
+  }
+}
+
+/** By stack, then by cluster ARN (a token, the same string for every bus of a shared cluster). */
+const topicProviders = new WeakMap<Stack, Map<string, EventsTopicProvider>>();
+
+/** The stack's topic provider for the bus's cluster: created by the first bus on that cluster (`settings`). */
+function topicProviderOf(bus: JunctionBus, settings?: TopicProviderSettings): EventsTopicProvider {
+  const stack = Stack.of(bus);
+  let byCluster = topicProviders.get(stack);
+  if (byCluster === undefined) {
+    byCluster = new Map();
+    topicProviders.set(stack, byCluster);
+  }
+  let found = byCluster.get(bus.kafkaCluster.clusterArn);
+  if (found === undefined) {
+    if (settings === undefined) throw new Error('JunctionBus: the topic provider was not created');
+    const id = byCluster.size === 0 ? 'JunctionTopics' : `JunctionTopics${byCluster.size + 1}`;
+    found = new EventsTopicProvider(stack, id, settings, bus.kafkaCluster.clusterArn);
+    byCluster.set(bus.kafkaCluster.clusterArn, found);
+  }
+  return found;
+}
+
 /** Early validation of the props, with the bad value in the message. */
 function validateProps(props: JunctionBusProps): void {
   assertBusName(props.busName, 'JunctionBus: busName');
@@ -902,6 +1065,7 @@ function validateProps(props: JunctionBusProps): void {
       );
     }
   }
+  validateEventsTopic(props.eventsTopic ?? {});
   if (props.sharedNetwork !== undefined && (props.vpc !== undefined || props.network !== undefined)) {
     throw new Error(
       'JunctionBus: sharedNetwork is the network of another bus; it cannot be combined with vpc or network',
@@ -972,6 +1136,26 @@ export function assertBusName(name: unknown, what: string): void {
     throw new Error(
       `${what} must be 1-64 of [A-Za-z0-9._-] starting with a letter or digit, got ${JSON.stringify(name)}`,
     );
+  }
+}
+
+function validateEventsTopic(topic: EventsTopicOptions): void {
+  const { partitions, replicationFactor, minInsyncReplicas } = topic;
+  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1 || partitions > 10000)) {
+    throw new Error(`JunctionBus: eventsTopic.partitions must be an integer in 1..10000, got ${partitions}`);
+  }
+  if (replicationFactor !== undefined && (!Number.isInteger(replicationFactor) || replicationFactor < 1)) {
+    throw new Error(
+      `JunctionBus: eventsTopic.replicationFactor must be an integer >= 1, got ${replicationFactor}`,
+    );
+  }
+  if (minInsyncReplicas !== undefined) {
+    const max = replicationFactor ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(minInsyncReplicas) || minInsyncReplicas < 1 || minInsyncReplicas > max) {
+      throw new Error(
+        `JunctionBus: eventsTopic.minInsyncReplicas must be an integer from 1 to the replication factor${replicationFactor === undefined ? '' : ` (${replicationFactor})`}, got ${minInsyncReplicas}`,
+      );
+    }
   }
 }
 

@@ -182,7 +182,7 @@ describe('several buses in one stack', () => {
     }
   });
 
-  test("configures each bus's four handlers with its bus, tables, topic and retention", () => {
+  test("configures each bus's four handlers with its bus, tables and topic, and its topic resource with its retention", () => {
     for (const bus of stack.buses.values()) {
       for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
         const resource = synth.template.findResources('AWS::Lambda::Function')[logicalId(fn)];
@@ -193,11 +193,13 @@ describe('several buses in one stack', () => {
         assert.equal(env.JUNCTION_TABLE_PREFIX, busResourceNames(bus.busName).tablePrefix);
         assert.equal(env.JUNCTION_KAFKA_TOPIC, busResourceNames(bus.busName).topic);
         assert.equal(env.JUNCTION_FUNCTION_PREFIX, functionPrefixOf(bus.busName));
-        assert.equal(
-          env.JUNCTION_KAFKA_RETENTION_MS,
-          bus.busName === 'orders' ? String(3 * 86_400_000) : undefined,
-        );
+        assert.equal(env.JUNCTION_KAFKA_RETENTION_MS, undefined, "retention is the topic resource's");
       }
+      const topic = synth.template.findResources('Custom::JunctionKafkaTopic')[
+        logicalId(bus.eventsTopicResource)
+      ]?.Properties as Record<string, unknown>;
+      assert.equal(topic.Topic, busResourceNames(bus.busName).topic);
+      assert.equal(topic.RetentionMs, bus.busName === 'orders' ? String(3 * 86_400_000) : undefined);
     }
   });
 
@@ -400,7 +402,7 @@ describe('bus names and settings', () => {
   test('rejects a name listed twice, too many buses, and a busName for every bus', () => {
     assert.throws(() => build({ buses: [{ name: 'a' }, { name: 'a' }] }), /the bus 'a' is listed twice/);
     const many = Array.from({ length: MAX_STACK_BUSES }, (_, i) => ({ name: `b${i}` }));
-    assert.throws(() => build({ buses: many }), /at most 10 buses per stack .* got 11/);
+    assert.throws(() => build({ buses: many }), /at most 9 buses per stack .* got 10/);
     // The most buses stay under CloudFormation's 500 resources per stack.
     const largest = Template.fromStack(build({ buses: many.slice(1) })).toJSON() as { Resources: object };
     const count = Object.keys(largest.Resources).length;

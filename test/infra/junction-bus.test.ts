@@ -57,13 +57,14 @@ describe('resources', () => {
       'AWS::EC2::SecurityGroup': 3,
       'AWS::EC2::SecurityGroupIngress': 4,
       'AWS::EC2::SecurityGroupEgress': 4,
-      'AWS::IAM::Role': 8,
-      'AWS::IAM::Policy': 8,
-      'AWS::Logs::LogGroup': 10,
+      'AWS::IAM::Role': 10,
+      'AWS::IAM::Policy': 10,
+      'AWS::Logs::LogGroup': 12,
       'AWS::MSK::Cluster': 1,
       'Custom::AWS': 1,
+      'Custom::JunctionKafkaTopic': 1,
       'AWS::DynamoDB::GlobalTable': 5,
-      'AWS::Lambda::Function': 7,
+      'AWS::Lambda::Function': 9,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Permission': 4,
       'AWS::S3::Bucket': 1,
@@ -253,7 +254,11 @@ describe('resources', () => {
       assert.doesNotMatch(text, /native\.wasm/, 'no WebAssembly file is read beside the bundle');
     }
     const withKafka = texts.filter((t) => t.includes('AGFzbQ'));
-    assert.equal(withKafka.length, 4, "the four handlers carry the Kafka client's WebAssembly inline");
+    assert.equal(
+      withKafka.length,
+      5,
+      "the four handlers and the topic function carry the Kafka client's WebAssembly inline",
+    );
     const user = texts.filter((t) => t.includes('"enriched"') || t.includes('enriched:'));
     assert.equal(user.length, 1, 'the enrich-order user function is bundled once');
     assert.match(user[0]!, /"event"in e\?e\.event/, 'with the { event, context } adapter of the CLI');
@@ -273,6 +278,29 @@ describe('resources', () => {
         VpcConfig: Match.absent(),
       });
     }
+  });
+
+  test('creates the events topic at deploy time (6 partitions, RF 2 and min.insync 1 on two brokers), before the mapping', () => {
+    const topics = synth.template.findResources('Custom::JunctionKafkaTopic');
+    const id = logicalId(bus.eventsTopicResource);
+    const props = topics[id]?.Properties as Record<string, unknown>;
+    assert.equal(props.Topic, 'junction-events');
+    assert.equal(props.Partitions, '6');
+    assert.equal(props.ReplicationFactor, '2');
+    assert.equal(props.MinInsyncReplicas, '1');
+    assert.equal(props.RetentionMs, undefined);
+    assert.deepEqual(
+      topics[id]?.DeletionPolicy,
+      'Delete',
+      'deleting the resource runs the handler, which keeps the topic',
+    );
+    const mapping = Object.values(synth.template.findResources('AWS::Lambda::EventSourceMapping'))[0];
+    assert.ok((mapping!.DependsOn as string[]).includes(id), 'the mapping waits for the topic');
+    const fn = synth.template.findResources('AWS::Lambda::Function')[logicalId(bus.topicFunction)];
+    const env = (fn!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+      .Variables;
+    assert.deepEqual(Object.keys(env).sort(), ['JUNCTION_KAFKA_BOOTSTRAP', 'JUNCTION_KAFKA_CLUSTER_ARN']);
+    assert.ok((fn!.Properties as { VpcConfig?: unknown }).VpcConfig, 'in the VPC, to reach the brokers');
   });
 
   test('feeds the router from the topic through an MSK event source mapping with an S3 on-failure destination', () => {
@@ -406,12 +434,11 @@ describe('IAM (least privilege)', () => {
     }
   });
 
-  test('lets ingest connect, create the events topic and write to it idempotently, and nothing else on Kafka', () => {
+  test('lets ingest connect and write to the events topic idempotently, and nothing else on Kafka', () => {
     const s = statementsOf(logicalId(bus.ingestFunction));
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',
@@ -425,8 +452,25 @@ describe('IAM (least privilege)', () => {
       'kafka-cluster:WriteData',
     ]);
     assert.match(res(s.get('KafkaWriteTopics')), /topic\/.*\/junction-events/);
-    assert.deepEqual(actionsOf(s.get('KafkaCreateEventsTopic')!), ['kafka-cluster:CreateTopic']);
-    assert.match(res(s.get('KafkaCreateEventsTopic')), /topic\/.*\/junction-events"/);
+  });
+
+  test('lets no runtime role create topics: only the topic function may, on the events topic', () => {
+    for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
+      const all = [...statementsOf(logicalId(fn)).values()].flatMap(actionsOf);
+      assert.ok(!all.includes('kafka-cluster:CreateTopic'), `${fn.node.id} has no CreateTopic`);
+      assert.ok(!all.some((a) => a.startsWith('kafka-cluster:Alter') && a !== 'kafka-cluster:AlterGroup'));
+    }
+    const s = statementsOf(logicalId(bus.topicFunction));
+    assert.deepEqual(actionsOf(s.get('KafkaConnect')!), ['kafka-cluster:Connect']);
+    const manage = [...s.values()].find((x) => actionsOf(x).includes('kafka-cluster:CreateTopic'))!;
+    assert.deepEqual(actionsOf(manage), [
+      'kafka-cluster:AlterTopic',
+      'kafka-cluster:AlterTopicDynamicConfiguration',
+      'kafka-cluster:CreateTopic',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:DescribeTopicDynamicConfiguration',
+    ]);
+    assert.match(res(manage), /topic\/.*\/junction-events"/);
   });
 
   test('lets the router read its topic in its own group, write back, invoke tagged user functions and store failures', () => {
@@ -436,7 +480,6 @@ describe('IAM (least privilege)', () => {
       'FailureDestinationPut',
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'MskMappingCluster',
@@ -479,7 +522,6 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',

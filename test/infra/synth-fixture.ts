@@ -15,6 +15,7 @@ export const fixtureEntries = {
   router: join(fixturesDir, 'handlers', 'router.ts'),
   api: join(fixturesDir, 'handlers', 'api.ts'),
   scheduler: join(fixturesDir, 'handlers', 'scheduler.ts'),
+  topic: join(fixturesDir, 'handlers', 'topic.ts'),
 };
 
 export interface Synthesized {
