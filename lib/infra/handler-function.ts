@@ -29,6 +29,8 @@ export const BUNDLING: nodejs.BundlingOptions = {
     "import { createRequire as __junctionCreateRequire } from 'node:module'; const require = __junctionCreateRequire(import.meta.url);",
   forceDockerBundling: false,
   minify: true,
+  // The deployed code runs the locked SDK versions, not whichever the Lambda runtime ships.
+  bundleAwsSDK: true,
   esbuildArgs: { '--alias:@platformatic/wasm-utils': WASM_UTILS_BUNDLED },
 };
 
