@@ -52,6 +52,8 @@ export interface HandlerFunctionOptions {
   };
   /** @default a generated name */
   readonly functionName?: string;
+  /** Concurrency reserved for (and limiting) the function. @default none: the account's unreserved pool */
+  readonly reservedConcurrentExecutions?: number;
   /** The execution role. @default a new role that may write to the function's log group (and manage VPC ENIs) */
   readonly role?: iam.IRole;
 }
@@ -132,6 +134,9 @@ export function createHandlerFunction(
     role,
     logGroup,
     ...(options.functionName !== undefined ? { functionName: options.functionName } : {}),
+    ...(options.reservedConcurrentExecutions !== undefined
+      ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions }
+      : {}),
     ...(options.vpc !== undefined
       ? { vpc: options.vpc.vpc, vpcSubnets: options.vpc.subnets, securityGroups: [options.vpc.sg] }
       : {}),

@@ -29,6 +29,7 @@ export type {
 export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
 export type { JunctionNetworkProps } from './network.ts';
 export { JunctionNetwork } from './network.ts';
+export type { AlarmOptions } from './operations.ts';
 export {
   FUNCTION_PREFIX,
   FUNCTION_TAG,

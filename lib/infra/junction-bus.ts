@@ -12,6 +12,7 @@ import {
   Tags,
   Token,
 } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -21,6 +22,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
@@ -48,6 +50,7 @@ import {
 } from './kafka-cluster.ts';
 import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
+import { type AlarmOptions, createAlarms } from './operations.ts';
 import {
   discoverFunctions,
   FUNCTION_TAG,
@@ -271,6 +274,20 @@ export interface JunctionBusProps {
    * @default this account, only principals tagged `junction:deployer=<busName>`
    */
   readonly deployRolePrincipal?: iam.IPrincipal;
+  /**
+   * CloudWatch alarms of the bus (router lag, handler errors and throttles, API 5xx, table throttles; broker disk
+   * and CPU credits of a cluster the bus creates) to an SNS topic; `false` for none. See docs/aws.md, "Alarms".
+   * @default on, to one SNS topic per stack (`JunctionAlarms`)
+   */
+  readonly alarms?: AlarmOptions | false;
+  /**
+   * Concurrency reserved for `ingest` and `api`: it also caps them, so that a burst of publishes or API calls
+   * cannot take the whole account's concurrency from the router, the scheduler and user functions. Each value
+   * comes out of the account's unreserved pool, which Lambda keeps at 100 or more (a deploy that would leave
+   * less fails), so it is off by default.
+   * @default none (the account's unreserved pool)
+   */
+  readonly reservedConcurrency?: { readonly ingest?: number; readonly api?: number };
 }
 
 /** The IAM tag a principal needs (with the bus's name as value) to assume a bus's default `deployRole`. */
@@ -327,6 +344,10 @@ export class JunctionBus extends Construct {
   readonly bootstrapBrokers: string;
   /** User functions created by this construct, by name. */
   readonly userFunctions: ReadonlyMap<string, nodejs.NodejsFunction>;
+  /** The bus's alarms (empty with `alarms: false`). */
+  readonly alarms: readonly cloudwatch.Alarm[];
+  /** Where the alarms go (undefined with `alarms: false`). */
+  readonly alarmTopic?: sns.ITopic;
 
   private readonly functions = new Map<string, nodejs.NodejsFunction>();
   private readonly projectRoot: string;
@@ -434,8 +455,15 @@ export class JunctionBus extends Construct {
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
     const router = props.router ?? {};
+    const reserved = props.reservedConcurrency ?? {};
     const handler = (name: HandlerName, memorySize: number, timeout: Duration, description: string) =>
       createHandlerFunction(this, `${capitalize(name)}Function`, {
+        ...(name === 'ingest' && reserved.ingest !== undefined
+          ? { reservedConcurrentExecutions: reserved.ingest }
+          : {}),
+        ...(name === 'api' && reserved.api !== undefined
+          ? { reservedConcurrentExecutions: reserved.api }
+          : {}),
         entry: entries[name],
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
@@ -520,6 +548,41 @@ export class JunctionBus extends Construct {
       logRetention: this.logRetention,
     });
     this.apiUrl = this.frontDoor.url;
+
+    // Alarms
+    if (props.alarms === false) {
+      this.alarms = [];
+    } else {
+      const ownCluster =
+        props.kafkaCluster === undefined &&
+        this.kafkaCluster instanceof JunctionKafkaCluster &&
+        this.kafkaCluster.brokerCount !== undefined &&
+        this.kafkaCluster.instanceType !== undefined
+          ? {
+              clusterName: this.kafkaCluster.clusterName,
+              brokerCount: this.kafkaCluster.brokerCount,
+              instanceType: this.kafkaCluster.instanceType,
+            }
+          : undefined;
+      const created = createAlarms(
+        this,
+        {
+          busName: this.busName,
+          handlers: {
+            ingest: this.ingestFunction,
+            router: this.routerFunction,
+            api: this.apiFunction,
+            scheduler: this.schedulerFunction,
+          },
+          frontDoor: this.frontDoor,
+          tables: Object.values(this.tables),
+          ...(ownCluster === undefined ? {} : { cluster: ownCluster }),
+        },
+        props.alarms ?? {},
+      );
+      this.alarms = created.alarms;
+      this.alarmTopic = created.topic;
+    }
 
     // User functions from a folder
     if (props.functionsDir !== undefined) {
@@ -1066,6 +1129,27 @@ function validateProps(props: JunctionBusProps): void {
     }
   }
   validateEventsTopic(props.eventsTopic ?? {});
+  for (const [name, value] of Object.entries(props.reservedConcurrency ?? {})) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 10000)) {
+      throw new Error(
+        `JunctionBus: reservedConcurrency.${name} must be an integer in 1..10000, got ${value}`,
+      );
+    }
+  }
+  if (props.alarms !== undefined && props.alarms !== false) {
+    const { offsetLag, brokerDiskUsedPercent, cpuCreditBalance } = props.alarms;
+    if (offsetLag !== undefined && !(offsetLag >= 1)) {
+      throw new Error(`JunctionBus: alarms.offsetLag must be at least 1 record, got ${offsetLag}`);
+    }
+    if (brokerDiskUsedPercent !== undefined && !(brokerDiskUsedPercent > 0 && brokerDiskUsedPercent < 100)) {
+      throw new Error(
+        `JunctionBus: alarms.brokerDiskUsedPercent must be between 0 and 100, got ${brokerDiskUsedPercent}`,
+      );
+    }
+    if (cpuCreditBalance !== undefined && !(cpuCreditBalance > 0)) {
+      throw new Error(`JunctionBus: alarms.cpuCreditBalance must be above 0, got ${cpuCreditBalance}`);
+    }
+  }
   if (props.sharedNetwork !== undefined && (props.vpc !== undefined || props.network !== undefined)) {
     throw new Error(
       'JunctionBus: sharedNetwork is the network of another bus; it cannot be combined with vpc or network',

@@ -146,6 +146,10 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
   readonly brokerLogGroup?: logs.LogGroup;
   /** Brokers of a provisioned cluster (`brokersPerAz` × AZs); undefined for Serverless. */
   readonly brokerCount?: number;
+  /** The cluster's name (the `Cluster Name` dimension of its CloudWatch metrics). */
+  readonly clusterName: string;
+  /** The broker instance type of a provisioned cluster; undefined for Serverless. */
+  readonly instanceType?: string;
 
   constructor(scope: Construct, id: string, props: JunctionKafkaClusterProps) {
     super(scope, id);
@@ -165,6 +169,7 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
       );
     }
     this.clusterType = clusterType;
+    this.clusterName = clusterName;
 
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: privateSubnetType(props.vpc) });
     const azs = new Set(subnets.availabilityZones);
@@ -231,6 +236,7 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
     this.brokerCount = brokersPerAz * subnets.subnetIds.length;
+    this.instanceType = instanceType;
     const cluster = new msk.CfnCluster(this, 'Resource', {
       clusterName,
       kafkaVersion: options.kafkaVersion ?? '3.8.x',
