@@ -22,7 +22,7 @@ import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot } from '../helpers/paths.ts';
-import { type Synthesized, synthStack } from '../infra/synth-fixture.ts';
+import { fixturesDir, type Synthesized, synthStack } from '../infra/synth-fixture.ts';
 
 const kafka = process.env.JUNCTION_TEST_KAFKA || undefined;
 const skip =
@@ -169,7 +169,7 @@ describe('synthesized bundles run as deployed (dynalite, the local broker)', { s
   }
 
   before(async () => {
-    synth = synthStack({});
+    synth = synthStack({ functionsDir: join(fixturesDir, 'user-functions') });
     dynalite = await startDynalite(prefix);
     lambda = await startFakeLambda();
     target = await startHttpTarget();
@@ -185,6 +185,10 @@ describe('synthesized bundles run as deployed (dynalite, the local broker)', { s
   });
 
   it('bundles the AWS SDK into every handler (no @aws-sdk import left for the runtime to resolve)', () => {
+    assert.ok(
+      synth.stack.bus.userFunctions.size >= 2,
+      'the user functions of functionsDir are synthesized too',
+    );
     const bus: JunctionBus = synth.stack.bus;
     for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
       const text = readFileSync(join(assetOf(fn).dir, 'index.mjs'), 'utf8');
@@ -257,6 +261,30 @@ describe('synthesized bundles run as deployed (dynalite, the local broker)', { s
       60_000,
     );
     assert.equal(target.received[0]?.headers['ce-id'], 'order-1');
+  });
+
+  it("runs a user function's bundle with the { event, context } payload the router sends", async () => {
+    const fn = synth.stack.bus.userFunctions.get('enrich-order');
+    assert.ok(fn, 'enrich-order from functionsDir');
+    const user = start('enrich-order', fn);
+    const event = {
+      specversion: '1.0',
+      id: 'e-1',
+      source: '/shop',
+      type: 'com.shop.order.created',
+      data: { total: 1 },
+    };
+    const returned = await user.invoke<{ data: Record<string, unknown> }>({
+      event,
+      context: {
+        functionName: 'enrich-order',
+        rule: 'r',
+        target: 't',
+        idempotencyKey: '/shop#e-1',
+        attempt: 1,
+      },
+    });
+    assert.deepEqual(returned.data, { total: 1, enriched: true });
   });
 
   it('runs the scheduler bundle on its schedule event', async () => {
