@@ -3,13 +3,18 @@
  * Lambda function `<prefix><NAME>` through the Lambda FunctionRunner, with the role and prefix of the stack.
  */
 import { readFileSync } from 'node:fs';
-import { createLambdaRunner, type LambdaRunnerOptions } from '../adapters/lambda/runner.ts';
+import { createLambdaRunner, functionPrefixOf, type LambdaRunnerOptions } from '../adapters/lambda/runner.ts';
 import { JunctionError } from '../core/errors.ts';
 import type { FunctionConfig, FunctionRunner } from '../ports.ts';
 
 export interface AwsDeployRequest {
   readonly name: string;
   readonly file: string;
+  /**
+   * The bus the function belongs to (`--bus`, else `JUNCTION_BUS`): it is tagged `junction:managed=<bus>` and named
+   * `functionPrefixOf(bus)<NAME>` unless `JUNCTION_FUNCTION_PREFIX` says otherwise. @default 'default'
+   */
+  readonly bus?: string;
   /** `--timeout-ms`, as typed. */
   readonly timeoutMs?: string;
   /** `--memory-mb`, as typed. */
@@ -21,7 +26,7 @@ export interface AwsDeployIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   /**
-   * Read: `JUNCTION_FUNCTION_ROLE_ARN` (required), `JUNCTION_FUNCTION_PREFIX` (@default 'junction-fn-'),
+   * Read: `JUNCTION_FUNCTION_ROLE_ARN` (required), `JUNCTION_FUNCTION_PREFIX` (@default the bus's prefix),
    * `AWS_REGION`, `JUNCTION_LAMBDA_ENDPOINT` (tests).
    */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -57,15 +62,18 @@ export async function runAwsDeploy(
     return EXIT.usage;
   }
   const env = io.env;
+  const bus = request.bus ?? 'default';
+  const prefix = env.JUNCTION_FUNCTION_PREFIX ?? functionPrefixOf(bus);
   const runner = createRunner({
+    busName: bus,
+    prefix,
     ...(env.JUNCTION_FUNCTION_ROLE_ARN ? { roleArn: env.JUNCTION_FUNCTION_ROLE_ARN } : {}),
-    ...(env.JUNCTION_FUNCTION_PREFIX !== undefined ? { prefix: env.JUNCTION_FUNCTION_PREFIX } : {}),
     ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
     ...(env.JUNCTION_LAMBDA_ENDPOINT ? { endpoint: env.JUNCTION_LAMBDA_ENDPOINT } : {}),
   });
   try {
     const info = await runner.deploy(request.name, source, config);
-    const lambdaName = `${env.JUNCTION_FUNCTION_PREFIX ?? 'junction-fn-'}${info.name}`;
+    const lambdaName = `${prefix}${info.name}`;
     io.out(
       request.json
         ? JSON.stringify({ ...info, lambdaName }, null, 2)

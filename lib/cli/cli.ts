@@ -1279,6 +1279,7 @@ const COMMANDS: readonly Command[] = [
           {
             name: name!,
             file: file!,
+            bus: busOf(ctx),
             json: ctx.json,
             ...(timeoutMs === undefined ? {} : { timeoutMs: String(timeoutMs) }),
             ...(memoryMb === undefined ? {} : { memoryMb: String(memoryMb) }),

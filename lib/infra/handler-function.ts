@@ -29,6 +29,8 @@ export const BUNDLING: nodejs.BundlingOptions = {
     "import { createRequire as __junctionCreateRequire } from 'node:module'; const require = __junctionCreateRequire(import.meta.url);",
   forceDockerBundling: false,
   minify: true,
+  // The deployed code runs the locked SDK versions, not whichever the Lambda runtime ships.
+  bundleAwsSDK: true,
   esbuildArgs: { '--alias:@platformatic/wasm-utils': WASM_UTILS_BUNDLED },
 };
 
@@ -50,6 +52,8 @@ export interface HandlerFunctionOptions {
   };
   /** @default a generated name */
   readonly functionName?: string;
+  /** Concurrency reserved for (and limiting) the function. @default none: the account's unreserved pool */
+  readonly reservedConcurrentExecutions?: number;
   /** The execution role. @default a new role that may write to the function's log group (and manage VPC ENIs) */
   readonly role?: iam.IRole;
 }
@@ -130,6 +134,9 @@ export function createHandlerFunction(
     role,
     logGroup,
     ...(options.functionName !== undefined ? { functionName: options.functionName } : {}),
+    ...(options.reservedConcurrentExecutions !== undefined
+      ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions }
+      : {}),
     ...(options.vpc !== undefined
       ? { vpc: options.vpc.vpc, vpcSubnets: options.vpc.subnets, securityGroups: [options.vpc.sg] }
       : {}),

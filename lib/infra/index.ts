@@ -3,6 +3,7 @@ export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } fr
 export { JunctionFrontDoor } from './front-door.ts';
 export type {
   BusResourceNames,
+  EventsTopicOptions,
   HandlerName,
   JunctionBusProps,
   RouterOptions,
@@ -11,6 +12,7 @@ export type {
 export {
   busResourceNames,
   DEFAULT_TOPIC,
+  DEPLOYER_TAG,
   HANDLER_NAMES,
   JunctionBus,
   ROUTER_CONSUMER_GROUP,
@@ -27,10 +29,12 @@ export type {
 export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
 export type { JunctionNetworkProps } from './network.ts';
 export { JunctionNetwork } from './network.ts';
+export type { AlarmOptions } from './operations.ts';
 export {
   FUNCTION_PREFIX,
   FUNCTION_TAG,
   functionPrefixOf,
   kafkaClusterNameOf,
   MANAGED_TAG,
+  managedTagValue,
 } from './user-functions.ts';

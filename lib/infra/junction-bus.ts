@@ -2,7 +2,17 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  type CfnElement,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Tags,
+  Token,
+} from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -12,6 +22,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import {
@@ -39,20 +50,41 @@ import {
 } from './kafka-cluster.ts';
 import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
+import { type AlarmOptions, createAlarms } from './operations.ts';
 import {
   discoverFunctions,
   FUNCTION_TAG,
   functionPrefixOf,
   kafkaClusterNameOf,
   MANAGED_TAG,
+  managedTagValue,
   validateFunctionName,
   writeWrapper,
 } from './user-functions.ts';
 
-/** The four Lambda handlers of Junction (entry points in `functions/`). */
-export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler';
+/**
+ * The Lambda functions of Junction (entry points in `functions/`): the four handlers, and `topic`, the deploy-time
+ * custom resource that creates the events topic.
+ */
+export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler' | 'topic';
 
-export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler'];
+export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler', 'topic'];
+
+/** The events topic as the deploy-time custom resource creates it (`Custom::JunctionKafkaTopic`). */
+export interface EventsTopicOptions {
+  /** Partitions (1–10000; can grow on a later deploy, never shrink). @default 6 */
+  readonly partitions?: number;
+  /**
+   * Replicas of each partition (fixed once created: another value fails the deploy, see docs/aws.md).
+   * @default min(3, brokers) of a cluster we create (2 by default), else the cluster's `default.replication.factor`
+   */
+  readonly replicationFactor?: number;
+  /**
+   * `min.insync.replicas`: replicas that must have an event before it is acknowledged (ingest writes with
+   * acks=all). @default replicationFactor − 1 (at least 1), or the cluster's default when the factor is
+   */
+  readonly minInsyncReplicas?: number;
+}
 
 /** The project root of this package (where `functions/` and `package-lock.json` are). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -147,11 +179,13 @@ export interface JunctionBusProps {
    */
   readonly busName?: string;
   /**
-   * `retention.ms` of the bus's topic, set when a handler creates the topic (`JUNCTION_KAFKA_RETENTION_MS`);
-   * 1 minute to 3650 days. A topic that already exists keeps its own retention.
+   * `retention.ms` of the bus's topic, set at deploy time by the topic custom resource (on an existing topic too);
+   * 1 minute to 3650 days.
    * @default the cluster's `log.retention.*` (7 days on MSK)
    */
   readonly retention?: Duration;
+  /** Partitions, replication and `min.insync.replicas` of the events topic. @default see `EventsTopicOptions` */
+  readonly eventsTopic?: EventsTopicOptions;
   /**
    * Run in a `JunctionNetwork` another bus created (its VPC, and its endpoints, which this bus's handlers are let
    * into). Excludes `vpc` and `network`.
@@ -232,7 +266,32 @@ export interface JunctionBusProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default lambda.Architecture.ARM_64 */
   readonly architecture?: lambda.Architecture;
+  /**
+   * Who may assume `deployRole` (the CLI, with the deployer's own credentials: `junction functions deploy --aws`).
+   * Given, it is trusted as is. By default the role trusts this account's principals **that carry the IAM tag
+   * `junction:deployer=<busName>`** (`aws:PrincipalTag` condition): an administrator opts each deployer in by
+   * tagging its user or role, and a principal of the account that may assume any role cannot use it untagged.
+   * @default this account, only principals tagged `junction:deployer=<busName>`
+   */
+  readonly deployRolePrincipal?: iam.IPrincipal;
+  /**
+   * CloudWatch alarms of the bus (router lag, handler errors and throttles, API 5xx, table throttles; broker disk
+   * and CPU credits of a cluster the bus creates) to an SNS topic; `false` for none. See docs/aws.md, "Alarms".
+   * @default on, to one SNS topic per stack (`JunctionAlarms`)
+   */
+  readonly alarms?: AlarmOptions | false;
+  /**
+   * Concurrency reserved for `ingest` and `api`: it also caps them, so that a burst of publishes or API calls
+   * cannot take the whole account's concurrency from the router, the scheduler and user functions. Each value
+   * comes out of the account's unreserved pool, which Lambda keeps at 100 or more (a deploy that would leave
+   * less fails), so it is off by default.
+   * @default none (the account's unreserved pool)
+   */
+  readonly reservedConcurrency?: { readonly ingest?: number; readonly api?: number };
 }
+
+/** The IAM tag a principal needs (with the bus's name as value) to assume a bus's default `deployRole`. */
+export const DEPLOYER_TAG = 'junction:deployer';
 
 const TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 const MINUTE_MS = 60_000;
@@ -261,6 +320,10 @@ export class JunctionBus extends Construct {
   readonly routerFunction: nodejs.NodejsFunction;
   readonly apiFunction: nodejs.NodejsFunction;
   readonly schedulerFunction: nodejs.NodejsFunction;
+  /** The deploy-time custom resource handler that creates and updates the events topic (`functions/topic.ts`). */
+  readonly topicFunction: nodejs.NodejsFunction;
+  /** The events topic as a CloudFormation resource (`Custom::JunctionKafkaTopic`); deleting it keeps the topic. */
+  readonly eventsTopicResource: CustomResource;
   /** The security group of the four handlers (allowed into the cluster on 9098). */
   readonly functionSecurityGroup: ec2.SecurityGroup;
   readonly frontDoor: JunctionFrontDoor;
@@ -272,12 +335,19 @@ export class JunctionBus extends Construct {
   readonly schedule: events.Rule;
   /** The execution role of every user function (`JUNCTION_FUNCTION_ROLE_ARN`, passed by the CLI). */
   readonly functionRole: iam.Role;
-  /** A role that deploys user functions (`junction functions deploy --aws`), assumable within this account. */
+  /**
+   * A role that deploys user functions (`junction functions deploy --aws`): by default assumable by this account's
+   * principals tagged `junction:deployer=<busName>` (see `deployRolePrincipal`).
+   */
   readonly deployRole: iam.Role;
   /** `host:9098,…` of the cluster's IAM listener (`JUNCTION_KAFKA_BOOTSTRAP`). */
   readonly bootstrapBrokers: string;
   /** User functions created by this construct, by name. */
   readonly userFunctions: ReadonlyMap<string, nodejs.NodejsFunction>;
+  /** The bus's alarms (empty with `alarms: false`). */
+  readonly alarms: readonly cloudwatch.Alarm[];
+  /** Where the alarms go (undefined with `alarms: false`). */
+  readonly alarmTopic?: sns.ITopic;
 
   private readonly functions = new Map<string, nodejs.NodejsFunction>();
   private readonly projectRoot: string;
@@ -338,7 +408,11 @@ export class JunctionBus extends Construct {
     // Roles for user functions
     this.functionRole = this.createFunctionRole();
     this.deployRole = new iam.Role(this, 'DeployRole', {
-      assumedBy: new iam.AccountRootPrincipal(),
+      assumedBy:
+        props.deployRolePrincipal ??
+        new iam.AccountRootPrincipal().withConditions({
+          StringEquals: { [`aws:PrincipalTag/${DEPLOYER_TAG}`]: this.busName },
+        }),
       description: `Deploys Junction user functions (${this.functionPrefix}*): junction functions deploy --aws`,
     });
     this.grantDeployFunctions(this.deployRole);
@@ -377,15 +451,19 @@ export class JunctionBus extends Construct {
       JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
       JUNCTION_FUNCTION_PREFIX: this.functionPrefix,
       JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
-      ...(this.retention !== undefined
-        ? { JUNCTION_KAFKA_RETENTION_MS: String(this.retention.toMilliseconds()) }
-        : {}),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
     const router = props.router ?? {};
+    const reserved = props.reservedConcurrency ?? {};
     const handler = (name: HandlerName, memorySize: number, timeout: Duration, description: string) =>
       createHandlerFunction(this, `${capitalize(name)}Function`, {
+        ...(name === 'ingest' && reserved.ingest !== undefined
+          ? { reservedConcurrentExecutions: reserved.ingest }
+          : {}),
+        ...(name === 'api' && reserved.api !== undefined
+          ? { reservedConcurrentExecutions: reserved.api }
+          : {}),
         entry: entries[name],
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
@@ -419,6 +497,21 @@ export class JunctionBus extends Construct {
 
     this.grantHandlerPermissions(props.targetTopics ?? []);
 
+    // The events topic, created at deploy time with its declared durability (no runtime role may create topics).
+    // One topic function per stack and cluster serves every bus on that cluster (a bus adds one resource).
+    this.topicFunction = topicProviderOf(this, {
+      entry: entries.topic,
+      projectRoot: this.projectRoot,
+      environment: {
+        JUNCTION_KAFKA_CLUSTER_ARN: this.kafkaCluster.clusterArn,
+        JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
+      },
+      architecture: this.architecture,
+      logRetention: this.logRetention,
+      vpc: vpcPlacement,
+    }).fn;
+    this.eventsTopicResource = this.createEventsTopic(props.eventsTopic ?? {});
+
     // The router on the topic
     this.failureBucket = new s3.Bucket(this, 'FailureBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -434,6 +527,7 @@ export class JunctionBus extends Construct {
         'batch); CloudTrail covers who did what, and an access-log bucket would double the buckets to run.',
     );
     this.eventSourceMapping = this.createEventSourceMapping(router);
+    this.eventSourceMapping.node.addDependency(this.eventsTopicResource);
 
     // Scheduled retries
     const rate = props.schedulerRate ?? Duration.minutes(1);
@@ -454,6 +548,41 @@ export class JunctionBus extends Construct {
       logRetention: this.logRetention,
     });
     this.apiUrl = this.frontDoor.url;
+
+    // Alarms
+    if (props.alarms === false) {
+      this.alarms = [];
+    } else {
+      const ownCluster =
+        props.kafkaCluster === undefined &&
+        this.kafkaCluster instanceof JunctionKafkaCluster &&
+        this.kafkaCluster.brokerCount !== undefined &&
+        this.kafkaCluster.instanceType !== undefined
+          ? {
+              clusterName: this.kafkaCluster.clusterName,
+              brokerCount: this.kafkaCluster.brokerCount,
+              instanceType: this.kafkaCluster.instanceType,
+            }
+          : undefined;
+      const created = createAlarms(
+        this,
+        {
+          busName: this.busName,
+          handlers: {
+            ingest: this.ingestFunction,
+            router: this.routerFunction,
+            api: this.apiFunction,
+            scheduler: this.schedulerFunction,
+          },
+          frontDoor: this.frontDoor,
+          tables: Object.values(this.tables),
+          ...(ownCluster === undefined ? {} : { cluster: ownCluster }),
+        },
+        props.alarms ?? {},
+      );
+      this.alarms = created.alarms;
+      this.alarmTopic = created.topic;
+    }
 
     // User functions from a folder
     if (props.functionsDir !== undefined) {
@@ -500,7 +629,7 @@ export class JunctionBus extends Construct {
       },
     );
     Tags.of(fn).add(FUNCTION_TAG, name);
-    Tags.of(fn).add(MANAGED_TAG, 'true');
+    Tags.of(fn).add(MANAGED_TAG, managedTagValue(this.busName));
     this.functions.set(name, fn);
     return fn;
   }
@@ -515,26 +644,39 @@ export class JunctionBus extends Construct {
     return this.frontDoor.grantManage(grantee);
   }
 
-  /** Allows `grantee` to create, update and delete the bus's user functions `<functionPrefix>*` with its function role. */
+  /**
+   * Allows `grantee` to create, update and delete the bus's user functions `<functionPrefix>*` with its function
+   * role: creating and tagging only with `junction:managed=<busName>` (and no other tag keys than Junction's),
+   * changing and deleting only functions tagged so.
+   */
   grantDeployFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
+    const ours = managedTagValue(this.busName);
     const create = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:CreateFunction'],
       resourceArns: [functions],
-      conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' } },
+      conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: ours } },
+    });
+    // Tagging (also needed to create a function with tags): only this bus's value, only Junction's keys.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:TagResource'],
+      resourceArns: [functions],
+      conditions: {
+        StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: ours },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [MANAGED_TAG, FUNCTION_TAG] },
+      },
     });
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'lambda:UpdateFunctionCode',
-        'lambda:UpdateFunctionConfiguration',
-        'lambda:GetFunction',
-        'lambda:GetFunctionConfiguration',
-        'lambda:DeleteFunction',
-        'lambda:TagResource',
-        'lambda:ListTags',
-      ],
+      actions: ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration', 'lambda:DeleteFunction'],
+      resourceArns: [functions],
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:ListTags'],
       resourceArns: [functions],
     });
     iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
@@ -544,20 +686,29 @@ export class JunctionBus extends Construct {
       resourceArns: [this.functionRole.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } },
     });
-    suppressUserFunctionWildcards(grantee, 'deploys user functions', this.functionPrefix);
+    suppressUserFunctionWildcards(grantee, 'deploys user functions', this.functionPrefix, ours);
     return create;
   }
 
-  /** Allows `grantee` to invoke the bus's user functions (name `<functionPrefix>*` and tag `junction:managed=true`). */
+  /**
+   * Allows `grantee` to invoke the bus's user functions (name `<functionPrefix>*` and tag
+   * `junction:managed=<busName>`), and to read their tags (the runner checks the tag before it invokes).
+   */
   grantInvokeFunctions(grantee: iam.IGrantable): iam.Grant {
     const functions = this.userFunctionArn();
+    const ours = managedTagValue(this.busName);
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['lambda:InvokeFunction'],
       resourceArns: [functions],
-      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
     });
-    suppressUserFunctionWildcards(grantee, 'invokes user functions', this.functionPrefix);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:GetFunction', 'lambda:ListTags'],
+      resourceArns: [functions],
+    });
+    suppressUserFunctionWildcards(grantee, 'invokes user functions', this.functionPrefix, ours);
     return grant;
   }
 
@@ -670,17 +821,6 @@ export class JunctionBus extends Construct {
       );
     }
 
-    // Whichever handler opens the log first creates the events topic when it is missing.
-    for (const fn of handlers) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'KafkaCreateEventsTopic',
-          actions: ['kafka-cluster:CreateTopic'],
-          resources: [eventsTopic],
-        }),
-      );
-    }
-
     // Ingest: append to the events topic with an idempotent producer.
     for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.ingestFunction.addToRolePolicy(s);
 
@@ -739,18 +879,66 @@ export class JunctionBus extends Construct {
 
   /** GET and DELETE /functions: read, list and delete the bus's user functions, no create or update. */
   private grantReadDeleteFunctions(grantee: iam.IGrantable): void {
+    const ours = managedTagValue(this.busName);
     iam.Grant.addToPrincipal({
       grantee,
-      actions: [
-        'lambda:GetFunction',
-        'lambda:GetFunctionConfiguration',
-        'lambda:ListTags',
-        'lambda:DeleteFunction',
-      ],
+      actions: ['lambda:GetFunction', 'lambda:GetFunctionConfiguration', 'lambda:ListTags'],
       resourceArns: [this.userFunctionArn()],
     });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['lambda:DeleteFunction'],
+      resourceArns: [this.userFunctionArn()],
+      conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: ours } },
+    });
     iam.Grant.addToPrincipal({ grantee, actions: ['lambda:ListFunctions'], resourceArns: ['*'] });
-    suppressUserFunctionWildcards(grantee, 'lists, reads and deletes user functions', this.functionPrefix);
+    suppressUserFunctionWildcards(
+      grantee,
+      'lists, reads and deletes user functions',
+      this.functionPrefix,
+      ours,
+    );
+  }
+
+  /** The topic custom resource: CDK's provider framework calling `topicFunction` (Create, Update, Delete). */
+  private createEventsTopic(options: EventsTopicOptions): CustomResource {
+    const cluster = this.kafkaCluster;
+    const brokers = cluster.brokerCount;
+    const replicationFactor =
+      options.replicationFactor ?? (brokers === undefined ? -1 : Math.min(3, brokers));
+    const minInsync =
+      options.minInsyncReplicas ??
+      (replicationFactor === -1 ? undefined : Math.max(1, replicationFactor - 1));
+    if (minInsync !== undefined && replicationFactor !== -1 && minInsync > replicationFactor) {
+      throw new Error(
+        `JunctionBus: eventsTopic.minInsyncReplicas (${minInsync}) exceeds the replication factor (${replicationFactor})`,
+      );
+    }
+    const shared = topicProviderOf(this);
+    shared.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'kafka-cluster:CreateTopic',
+          'kafka-cluster:DescribeTopic',
+          'kafka-cluster:AlterTopic',
+          'kafka-cluster:DescribeTopicDynamicConfiguration',
+          'kafka-cluster:AlterTopicDynamicConfiguration',
+        ],
+        resources: [cluster.topicArn(this.topic)],
+      }),
+    );
+    const retentionMs = this.retention?.toMilliseconds();
+    return new CustomResource(this, 'EventsTopic', {
+      serviceToken: shared.provider.serviceToken,
+      resourceType: 'Custom::JunctionKafkaTopic',
+      properties: {
+        Topic: this.topic,
+        Partitions: String(options.partitions ?? 6),
+        ReplicationFactor: String(replicationFactor),
+        ...(minInsync === undefined ? {} : { MinInsyncReplicas: String(minInsync) }),
+        ...(retentionMs === undefined ? {} : { RetentionMs: String(retentionMs) }),
+      },
+    });
   }
 
   private createEventSourceMapping(options: RouterOptions): lambda.EventSourceMapping {
@@ -842,6 +1030,92 @@ export class JunctionBus extends Construct {
   }
 }
 
+interface TopicProviderSettings {
+  readonly entry: string;
+  readonly projectRoot: string;
+  readonly environment: Record<string, string>;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+  readonly vpc: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly sg: ec2.ISecurityGroup;
+  };
+}
+
+/** The topic function (`functions/topic.ts`) and CDK's provider framework in front of it, for one cluster. */
+class EventsTopicProvider extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly provider: cr.Provider;
+
+  constructor(scope: Construct, id: string, settings: TopicProviderSettings, clusterArn: string) {
+    super(scope, id);
+    this.fn = createHandlerFunction(this, 'TopicFunction', {
+      entry: settings.entry,
+      projectRoot: settings.projectRoot,
+      depsLockFilePath: join(settings.projectRoot, 'package-lock.json'),
+      description: 'Junction: creates and updates events topics (CloudFormation custom resource)',
+      memorySize: 256,
+      timeout: Duration.minutes(5),
+      environment: settings.environment,
+      architecture: settings.architecture,
+      logRetention: settings.logRetention,
+      vpc: settings.vpc,
+    });
+    this.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaConnect',
+        actions: ['kafka-cluster:Connect'],
+        resources: [clusterArn],
+      }),
+    );
+    const logGroup = new logs.LogGroup(this, 'ProviderLogs', {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.provider = new cr.Provider(this, 'Provider', { onEventHandler: this.fn, logGroup });
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-IAM4',
+      "CDK's custom resource provider framework function (it only relays CloudFormation's request to the topic " +
+        'function during deployments) runs with the AWS-managed AWSLambdaBasicExecutionRole.',
+      ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    );
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-IAM5',
+      "CDK's provider framework invokes the topic function by ARN and by any version or alias of it (<arn>:*).",
+      [`Resource::<${Stack.of(this).getLogicalId(this.fn.node.defaultChild as CfnElement)}.Arn>:*`],
+    );
+    acknowledgeNag(
+      this.provider,
+      'AwsSolutions-L1',
+      "The runtime of CDK's provider framework function is chosen by aws-cdk-lib; it only runs during deployments.",
+    );
+  }
+}
+
+/** By stack, then by cluster ARN (a token, the same string for every bus of a shared cluster). */
+const topicProviders = new WeakMap<Stack, Map<string, EventsTopicProvider>>();
+
+/** The stack's topic provider for the bus's cluster: created by the first bus on that cluster (`settings`). */
+function topicProviderOf(bus: JunctionBus, settings?: TopicProviderSettings): EventsTopicProvider {
+  const stack = Stack.of(bus);
+  let byCluster = topicProviders.get(stack);
+  if (byCluster === undefined) {
+    byCluster = new Map();
+    topicProviders.set(stack, byCluster);
+  }
+  let found = byCluster.get(bus.kafkaCluster.clusterArn);
+  if (found === undefined) {
+    if (settings === undefined) throw new Error('JunctionBus: the topic provider was not created');
+    const id = byCluster.size === 0 ? 'JunctionTopics' : `JunctionTopics${byCluster.size + 1}`;
+    found = new EventsTopicProvider(stack, id, settings, bus.kafkaCluster.clusterArn);
+    byCluster.set(bus.kafkaCluster.clusterArn, found);
+  }
+  return found;
+}
+
 /** Early validation of the props, with the bad value in the message. */
 function validateProps(props: JunctionBusProps): void {
   assertBusName(props.busName, 'JunctionBus: busName');
@@ -852,6 +1126,28 @@ function validateProps(props: JunctionBusProps): void {
       throw new Error(
         `JunctionBus: retention must be whole milliseconds from 1 minute to 3650 days, got ${retention.toHumanString()}`,
       );
+    }
+  }
+  validateEventsTopic(props.eventsTopic ?? {});
+  for (const [name, value] of Object.entries(props.reservedConcurrency ?? {})) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 10000)) {
+      throw new Error(
+        `JunctionBus: reservedConcurrency.${name} must be an integer in 1..10000, got ${value}`,
+      );
+    }
+  }
+  if (props.alarms !== undefined && props.alarms !== false) {
+    const { offsetLag, brokerDiskUsedPercent, cpuCreditBalance } = props.alarms;
+    if (offsetLag !== undefined && !(offsetLag >= 1)) {
+      throw new Error(`JunctionBus: alarms.offsetLag must be at least 1 record, got ${offsetLag}`);
+    }
+    if (brokerDiskUsedPercent !== undefined && !(brokerDiskUsedPercent > 0 && brokerDiskUsedPercent < 100)) {
+      throw new Error(
+        `JunctionBus: alarms.brokerDiskUsedPercent must be between 0 and 100, got ${brokerDiskUsedPercent}`,
+      );
+    }
+    if (cpuCreditBalance !== undefined && !(cpuCreditBalance > 0)) {
+      throw new Error(`JunctionBus: alarms.cpuCreditBalance must be above 0, got ${cpuCreditBalance}`);
     }
   }
   if (props.sharedNetwork !== undefined && (props.vpc !== undefined || props.network !== undefined)) {
@@ -927,6 +1223,26 @@ export function assertBusName(name: unknown, what: string): void {
   }
 }
 
+function validateEventsTopic(topic: EventsTopicOptions): void {
+  const { partitions, replicationFactor, minInsyncReplicas } = topic;
+  if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1 || partitions > 10000)) {
+    throw new Error(`JunctionBus: eventsTopic.partitions must be an integer in 1..10000, got ${partitions}`);
+  }
+  if (replicationFactor !== undefined && (!Number.isInteger(replicationFactor) || replicationFactor < 1)) {
+    throw new Error(
+      `JunctionBus: eventsTopic.replicationFactor must be an integer >= 1, got ${replicationFactor}`,
+    );
+  }
+  if (minInsyncReplicas !== undefined) {
+    const max = replicationFactor ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(minInsyncReplicas) || minInsyncReplicas < 1 || minInsyncReplicas > max) {
+      throw new Error(
+        `JunctionBus: eventsTopic.minInsyncReplicas must be an integer from 1 to the replication factor${replicationFactor === undefined ? '' : ` (${replicationFactor})`}, got ${minInsyncReplicas}`,
+      );
+    }
+  }
+}
+
 function validateRouter(router: RouterOptions): void {
   const batchSize = router.batchSize;
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000)) {
@@ -988,15 +1304,21 @@ function resolveHandlerEntries(overrides: Partial<Record<HandlerName, string>>):
 }
 
 /** Wildcards on `<functionPrefix>*` are the design (functions uploaded later by name): say so to cdk-nag. */
-function suppressUserFunctionWildcards(grantee: iam.IGrantable, what: string, prefix: string): void {
+function suppressUserFunctionWildcards(
+  grantee: iam.IGrantable,
+  what: string,
+  prefix: string,
+  tag: string,
+): void {
   const principal = grantee.grantPrincipal;
   if (!(principal instanceof Construct)) return;
   acknowledgeNag(
     principal,
     'AwsSolutions-IAM5',
     `This principal ${what}. User functions are uploaded later by name (junction functions deploy --aws), ` +
-      `so the resource is the name prefix ${prefix}* (invocation additionally requires the tag ` +
-      `${MANAGED_TAG}=true, creation requires passing it); ListFunctions has no resource-level permissions.`,
+      `so the resource is the name prefix ${prefix}* (invoking, changing and deleting additionally require the ` +
+      `tag ${MANAGED_TAG}=${tag}, creating and tagging require passing it); ListFunctions has no resource-level ` +
+      'permissions.',
     [
       `Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${prefix}*`,
       'Resource::*',

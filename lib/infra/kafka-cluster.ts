@@ -20,6 +20,11 @@ export interface IJunctionKafkaCluster {
   readonly connections: ec2.Connections;
   /** `host:port,…` of the SASL/IAM listener, when known at synth time. @default resolved at deploy time */
   readonly bootstrapBrokers?: string;
+  /**
+   * Brokers of a provisioned cluster, when known at synth time (the default replication factor of a bus's topic
+   * is `min(3, brokerCount)`). @default unknown (imported or Serverless: the cluster's default)
+   */
+  readonly brokerCount?: number;
   /** The ARN of a topic of this cluster (for `kafka-cluster:*` data-plane permissions). */
   topicArn(topic: string): string;
   /** The ARN of a consumer group of this cluster. */
@@ -139,6 +144,12 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
   readonly resource: msk.CfnCluster | msk.CfnServerlessCluster;
   /** Broker logs (provisioned clusters only). */
   readonly brokerLogGroup?: logs.LogGroup;
+  /** Brokers of a provisioned cluster (`brokersPerAz` × AZs); undefined for Serverless. */
+  readonly brokerCount?: number;
+  /** The cluster's name (the `Cluster Name` dimension of its CloudWatch metrics). */
+  readonly clusterName: string;
+  /** The broker instance type of a provisioned cluster; undefined for Serverless. */
+  readonly instanceType?: string;
 
   constructor(scope: Construct, id: string, props: JunctionKafkaClusterProps) {
     super(scope, id);
@@ -158,6 +169,7 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
       );
     }
     this.clusterType = clusterType;
+    this.clusterName = clusterName;
 
     const subnets = props.vpc.selectSubnets(props.vpcSubnets ?? { subnetType: privateSubnetType(props.vpc) });
     const azs = new Set(subnets.availabilityZones);
@@ -223,6 +235,8 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
     this.brokerLogGroup = new logs.LogGroup(this, 'BrokerLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
+    this.brokerCount = brokersPerAz * subnets.subnetIds.length;
+    this.instanceType = instanceType;
     const cluster = new msk.CfnCluster(this, 'Resource', {
       clusterName,
       kafkaVersion: options.kafkaVersion ?? '3.8.x',

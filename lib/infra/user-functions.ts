@@ -2,31 +2,29 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { FUNCTION_TAG, MANAGED_TAG, WRAPPER_SOURCE } from '../adapters/lambda/runner.ts';
+import {
+  FUNCTION_TAG,
+  functionPrefixOf,
+  MANAGED_TAG,
+  managedTagValue,
+  WRAPPER_SOURCE,
+} from '../adapters/lambda/runner.ts';
 import { DEFAULT_BUS } from '../core/bus.ts';
 
 /** Every user function's Lambda name starts with this (the default bus's); IAM is scoped to it. */
 export const FUNCTION_PREFIX = 'junction-fn-';
 
-/** The tags of a user function (the same as the CLI's): `junction:managed=true` is the router's IAM condition. */
-export { FUNCTION_TAG, MANAGED_TAG };
+/**
+ * The tags of a user function (the same as the CLI's): `junction:managed=<bus>` is the router's and api's IAM
+ * condition; `functionPrefixOf` names a bus's functions (the runner's, so CLI, runtime and stack agree).
+ */
+export { FUNCTION_TAG, functionPrefixOf, MANAGED_TAG, managedTagValue };
 
 /** The import of the user's module in the runner's wrapper. */
 const USER_MODULE = "'./user.mjs'";
 
 /** Lambda names are at most 64 characters of [a-zA-Z0-9-_]. */
 const LAMBDA_NAME_MAX = 64;
-
-/**
- * The Lambda name prefix of a bus's user functions: `junction-fn-` for the default bus, `jfn-<10 hex>-` (a hash of
- * the name) for the others. Bus names may hold `.` and run to 64 characters, which Lambda names cannot; and a
- * fixed-length hash makes the prefixes of two buses never prefixes of each other, so the IAM wildcard
- * `<prefix>*` of one bus never covers another bus's functions.
- */
-export function functionPrefixOf(busName: string): string {
-  if (busName === DEFAULT_BUS) return FUNCTION_PREFIX;
-  return `jfn-${createHash('sha256').update(busName).digest('hex').slice(0, 10)}-`;
-}
 
 /**
  * The name of the MSK cluster a bus creates for itself: `junction` for the default bus, `junction-<10 hex>` (a hash

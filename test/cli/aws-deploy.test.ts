@@ -56,6 +56,29 @@ describe('functions deploy --aws', () => {
     );
   });
 
+  it("deploys for the bus of --bus (or JUNCTION_BUS): the bus's prefix and junction:managed=<bus>", async () => {
+    const run = io({ ...env, JUNCTION_BUS: 'billing.eu' });
+    const code = await runCli(['functions', 'deploy', 'echo', echo, '--aws', '--bus', 'orders'], run.io);
+    assert.equal(code, 0, run.err.join('\n'));
+    const match = /as (jfn-[0-9a-f]{10}-echo):/.exec(run.out.join('\n'));
+    assert.ok(match, run.out.join('\n'));
+    assert.deepEqual(lambda.functions.get(match[1]!)?.tags, {
+      'junction:function': 'echo',
+      'junction:managed': 'orders',
+    });
+    const viaEnv = io({ ...env, JUNCTION_BUS: 'billing.eu' });
+    assert.equal(
+      await runCli(['functions', 'deploy', 'echo', echo, '--aws'], viaEnv.io),
+      0,
+      viaEnv.err.join('\n'),
+    );
+    const other = /as (jfn-[0-9a-f]{10}-echo):/.exec(viaEnv.out.join('\n'))?.[1];
+    assert.ok(other !== undefined && other !== match[1]);
+    assert.equal(lambda.functions.get(other)?.tags['junction:managed'], 'billing.eu');
+    // The default bus's function stays the default bus's.
+    assert.equal(lambda.functions.get('junction-fn-echo')?.tags['junction:managed'], 'default');
+  });
+
   it('fails with exit 1 naming the role when JUNCTION_FUNCTION_ROLE_ARN is unset', async () => {
     const { JUNCTION_FUNCTION_ROLE_ARN: _role, ...rest } = env;
     const run = io(rest);

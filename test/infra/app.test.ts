@@ -53,11 +53,14 @@ describe('bin/app.ts', () => {
       .sort();
     assert.deepEqual(mappings, ['junction-events', 'junction-events.billing', 'junction-events.orders']);
     const retentions = Object.values(template.Resources)
-      .filter((r) => r.Type === 'AWS::Lambda::Function')
-      .map((r) => (r.Properties.Environment as { Variables?: Record<string, string> } | undefined)?.Variables)
-      .filter((v) => v?.JUNCTION_KAFKA_RETENTION_MS !== undefined)
-      .map((v) => `${v?.JUNCTION_BUS} ${v?.JUNCTION_KAFKA_RETENTION_MS}`);
-    assert.deepEqual(retentions, Array(4).fill('orders 259200000'));
+      .filter((r) => r.Type === 'Custom::JunctionKafkaTopic')
+      .map((r) => `${r.Properties.Topic} ${r.Properties.RetentionMs ?? '-'}`)
+      .sort();
+    assert.deepEqual(retentions, [
+      'junction-events -',
+      'junction-events.billing -',
+      'junction-events.orders 259200000',
+    ]);
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: unknown[];
     };

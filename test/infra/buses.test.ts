@@ -182,7 +182,7 @@ describe('several buses in one stack', () => {
     }
   });
 
-  test("configures each bus's four handlers with its bus, tables, topic and retention", () => {
+  test("configures each bus's four handlers with its bus, tables and topic, and its topic resource with its retention", () => {
     for (const bus of stack.buses.values()) {
       for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
         const resource = synth.template.findResources('AWS::Lambda::Function')[logicalId(fn)];
@@ -193,11 +193,13 @@ describe('several buses in one stack', () => {
         assert.equal(env.JUNCTION_TABLE_PREFIX, busResourceNames(bus.busName).tablePrefix);
         assert.equal(env.JUNCTION_KAFKA_TOPIC, busResourceNames(bus.busName).topic);
         assert.equal(env.JUNCTION_FUNCTION_PREFIX, functionPrefixOf(bus.busName));
-        assert.equal(
-          env.JUNCTION_KAFKA_RETENTION_MS,
-          bus.busName === 'orders' ? String(3 * 86_400_000) : undefined,
-        );
+        assert.equal(env.JUNCTION_KAFKA_RETENTION_MS, undefined, "retention is the topic resource's");
       }
+      const topic = synth.template.findResources('Custom::JunctionKafkaTopic')[
+        logicalId(bus.eventsTopicResource)
+      ]?.Properties as Record<string, unknown>;
+      assert.equal(topic.Topic, busResourceNames(bus.busName).topic);
+      assert.equal(topic.RetentionMs, bus.busName === 'orders' ? String(3 * 86_400_000) : undefined);
     }
   });
 
@@ -230,6 +232,71 @@ describe('several buses in one stack', () => {
       assert.ok(own.some((r) => r.endsWith(`:topic/<sel>/<sel>/${mine.topic}`)));
       assert.ok(own.some((r) => r.endsWith(`:group/<sel>/<sel>/${mine.group}`)));
       assert.ok(own.some((r) => r.includes(`:function:${mine.functionPrefix}*`)));
+    }
+  });
+
+  test("lets each bus's roles invoke, change, tag and delete only functions tagged junction:managed=<its bus>", () => {
+    /** Actions that act on a function and must be bound to the bus's tag (by the resource's or the request's). */
+    const tagBound = new Map([
+      ['lambda:InvokeFunction', 'aws:ResourceTag/junction:managed'],
+      ['lambda:DeleteFunction', 'aws:ResourceTag/junction:managed'],
+      ['lambda:UpdateFunctionCode', 'aws:ResourceTag/junction:managed'],
+      ['lambda:UpdateFunctionConfiguration', 'aws:ResourceTag/junction:managed'],
+      ['lambda:CreateFunction', 'aws:RequestTag/junction:managed'],
+      ['lambda:TagResource', 'aws:RequestTag/junction:managed'],
+    ]);
+    const policies = Object.values(synth.template.findResources('AWS::IAM::Policy'));
+    for (const bus of stack.buses.values()) {
+      const roleIds = new Set(
+        bus.node
+          .findAll()
+          .filter((c): c is iam.Role => c instanceof iam.Role)
+          .map((r) => stack.getLogicalId(r.node.defaultChild as CfnElement)),
+      );
+      const seen = new Set<string>();
+      for (const policy of policies) {
+        const props = policy.Properties as {
+          Roles?: { Ref: string }[];
+          PolicyDocument: { Statement: { Action: string | string[]; Condition?: Record<string, unknown> }[] };
+        };
+        if (!(props.Roles ?? []).some((r) => roleIds.has(r.Ref))) continue;
+        for (const statement of props.PolicyDocument.Statement) {
+          const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+          for (const action of actions) {
+            const key = tagBound.get(action);
+            if (key === undefined) continue;
+            seen.add(action);
+            const equals = statement.Condition?.StringEquals as Record<string, unknown> | undefined;
+            assert.equal(equals?.[key], bus.busName, `${bus.busName}: ${action} needs ${key}=${bus.busName}`);
+          }
+        }
+      }
+      assert.deepEqual(
+        [...seen].sort(),
+        [...tagBound.keys()].sort(),
+        `${bus.busName}: every bound action seen`,
+      );
+      // Its own functions carry its tag; its deploy role trusts only principals tagged as its deployers.
+      for (const fn of bus.userFunctions.values()) {
+        const tags = (
+          synth.template.findResources('AWS::Lambda::Function')[logicalId(fn)]!.Properties as {
+            Tags: { Key: string; Value: string }[];
+          }
+        ).Tags;
+        assert.deepEqual(
+          tags.find((t) => t.Key === 'junction:managed'),
+          { Key: 'junction:managed', Value: bus.busName },
+        );
+      }
+      const trust = (
+        synth.template.findResources('AWS::IAM::Role')[logicalId(bus.deployRole)]!.Properties as {
+          AssumeRolePolicyDocument: { Statement: { Condition?: unknown }[] };
+        }
+      ).AssumeRolePolicyDocument.Statement;
+      assert.deepEqual(
+        trust.map((t) => t.Condition),
+        [{ StringEquals: { 'aws:PrincipalTag/junction:deployer': bus.busName } }],
+      );
     }
   });
 
@@ -335,7 +402,7 @@ describe('bus names and settings', () => {
   test('rejects a name listed twice, too many buses, and a busName for every bus', () => {
     assert.throws(() => build({ buses: [{ name: 'a' }, { name: 'a' }] }), /the bus 'a' is listed twice/);
     const many = Array.from({ length: MAX_STACK_BUSES }, (_, i) => ({ name: `b${i}` }));
-    assert.throws(() => build({ buses: many }), /at most 10 buses per stack .* got 11/);
+    assert.throws(() => build({ buses: many }), /at most 8 buses per stack .* got 9/);
     // The most buses stay under CloudFormation's 500 resources per stack.
     const largest = Template.fromStack(build({ buses: many.slice(1) })).toJSON() as { Resources: object };
     const count = Object.keys(largest.Resources).length;

@@ -257,9 +257,27 @@ describe('JunctionBus options', () => {
           ).PolicyDocument.Statement,
       );
     const create = statements.find((s) => s.Action === 'lambda:CreateFunction');
-    assert.deepEqual(create?.Condition, { StringEquals: { 'aws:RequestTag/junction:managed': 'true' } });
+    assert.deepEqual(create?.Condition, { StringEquals: { 'aws:RequestTag/junction:managed': 'default' } });
     const pass = statements.find((s) => s.Action === 'iam:PassRole');
     assert.deepEqual(pass?.Condition, { StringEquals: { 'iam:PassedToService': 'lambda.amazonaws.com' } });
+  });
+
+  test('deployRolePrincipal replaces the default trust (tagged principals of the account) with the given principal', () => {
+    const principal = new iam.ArnPrincipal('arn:aws:iam::123456789012:role/ci-deployer');
+    const { stack, template } = synthStack({ deployRolePrincipal: principal }, noBundling);
+    const role =
+      template.findResources('AWS::IAM::Role')[
+        stack.getLogicalId(stack.bus.deployRole.node.defaultChild as CfnElement)
+      ];
+    const trust = (
+      role!.Properties as {
+        AssumeRolePolicyDocument: { Statement: { Principal: unknown; Condition?: unknown }[] };
+      }
+    ).AssumeRolePolicyDocument.Statement;
+    assert.deepEqual(
+      trust.map((t) => [t.Principal, t.Condition]),
+      [[{ AWS: 'arn:aws:iam::123456789012:role/ci-deployer' }, undefined]],
+    );
   });
 
   test('grantManage allows execute-api:Invoke on every route of the API', () => {
@@ -351,7 +369,7 @@ describe('JunctionBus validation', () => {
     [
       'an unknown handler entry',
       () => ({ handlerEntries: { worker: 'x.ts' } as never }),
-      /handlerEntries keys must be one of ingest, router, api, scheduler, got 'worker'/,
+      /handlerEntries keys must be one of ingest, router, api, scheduler, topic, got 'worker'/,
     ],
     [
       'a handler entry that does not exist',

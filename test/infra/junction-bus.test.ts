@@ -57,13 +57,14 @@ describe('resources', () => {
       'AWS::EC2::SecurityGroup': 3,
       'AWS::EC2::SecurityGroupIngress': 4,
       'AWS::EC2::SecurityGroupEgress': 4,
-      'AWS::IAM::Role': 8,
-      'AWS::IAM::Policy': 8,
-      'AWS::Logs::LogGroup': 10,
+      'AWS::IAM::Role': 10,
+      'AWS::IAM::Policy': 10,
+      'AWS::Logs::LogGroup': 12,
       'AWS::MSK::Cluster': 1,
       'Custom::AWS': 1,
+      'Custom::JunctionKafkaTopic': 1,
       'AWS::DynamoDB::GlobalTable': 5,
-      'AWS::Lambda::Function': 7,
+      'AWS::Lambda::Function': 9,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Permission': 4,
       'AWS::S3::Bucket': 1,
@@ -73,6 +74,9 @@ describe('resources', () => {
       'AWS::ApiGatewayV2::Integration': 2,
       'AWS::ApiGatewayV2::Route': 3,
       'AWS::ApiGatewayV2::Stage': 1,
+      'AWS::CloudWatch::Alarm': 7,
+      'AWS::SNS::Topic': 1,
+      'AWS::SNS::TopicPolicy': 1,
     });
   });
 
@@ -253,7 +257,11 @@ describe('resources', () => {
       assert.doesNotMatch(text, /native\.wasm/, 'no WebAssembly file is read beside the bundle');
     }
     const withKafka = texts.filter((t) => t.includes('AGFzbQ'));
-    assert.equal(withKafka.length, 4, "the four handlers carry the Kafka client's WebAssembly inline");
+    assert.equal(
+      withKafka.length,
+      5,
+      "the four handlers and the topic function carry the Kafka client's WebAssembly inline",
+    );
     const user = texts.filter((t) => t.includes('"enriched"') || t.includes('enriched:'));
     assert.equal(user.length, 1, 'the enrich-order user function is bundled once');
     assert.match(user[0]!, /"event"in e\?e\.event/, 'with the { event, context } adapter of the CLI');
@@ -268,11 +276,34 @@ describe('resources', () => {
         Role: { 'Fn::GetAtt': [logicalId(bus.functionRole), 'Arn'] },
         Tags: Match.arrayWith([
           { Key: 'junction:function', Value: name },
-          { Key: 'junction:managed', Value: 'true' },
+          { Key: 'junction:managed', Value: 'default' },
         ]),
         VpcConfig: Match.absent(),
       });
     }
+  });
+
+  test('creates the events topic at deploy time (6 partitions, RF 2 and min.insync 1 on two brokers), before the mapping', () => {
+    const topics = synth.template.findResources('Custom::JunctionKafkaTopic');
+    const id = logicalId(bus.eventsTopicResource);
+    const props = topics[id]?.Properties as Record<string, unknown>;
+    assert.equal(props.Topic, 'junction-events');
+    assert.equal(props.Partitions, '6');
+    assert.equal(props.ReplicationFactor, '2');
+    assert.equal(props.MinInsyncReplicas, '1');
+    assert.equal(props.RetentionMs, undefined);
+    assert.deepEqual(
+      topics[id]?.DeletionPolicy,
+      'Delete',
+      'deleting the resource runs the handler, which keeps the topic',
+    );
+    const mapping = Object.values(synth.template.findResources('AWS::Lambda::EventSourceMapping'))[0];
+    assert.ok((mapping!.DependsOn as string[]).includes(id), 'the mapping waits for the topic');
+    const fn = synth.template.findResources('AWS::Lambda::Function')[logicalId(bus.topicFunction)];
+    const env = (fn!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+      .Variables;
+    assert.deepEqual(Object.keys(env).sort(), ['JUNCTION_KAFKA_BOOTSTRAP', 'JUNCTION_KAFKA_CLUSTER_ARN']);
+    assert.ok((fn!.Properties as { VpcConfig?: unknown }).VpcConfig, 'in the VPC, to reach the brokers');
   });
 
   test('feeds the router from the topic through an MSK event source mapping with an S3 on-failure destination', () => {
@@ -406,12 +437,11 @@ describe('IAM (least privilege)', () => {
     }
   });
 
-  test('lets ingest connect, create the events topic and write to it idempotently, and nothing else on Kafka', () => {
+  test('lets ingest connect and write to the events topic idempotently, and nothing else on Kafka', () => {
     const s = statementsOf(logicalId(bus.ingestFunction));
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',
@@ -425,8 +455,25 @@ describe('IAM (least privilege)', () => {
       'kafka-cluster:WriteData',
     ]);
     assert.match(res(s.get('KafkaWriteTopics')), /topic\/.*\/junction-events/);
-    assert.deepEqual(actionsOf(s.get('KafkaCreateEventsTopic')!), ['kafka-cluster:CreateTopic']);
-    assert.match(res(s.get('KafkaCreateEventsTopic')), /topic\/.*\/junction-events"/);
+  });
+
+  test('lets no runtime role create topics: only the topic function may, on the events topic', () => {
+    for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
+      const all = [...statementsOf(logicalId(fn)).values()].flatMap(actionsOf);
+      assert.ok(!all.includes('kafka-cluster:CreateTopic'), `${fn.node.id} has no CreateTopic`);
+      assert.ok(!all.some((a) => a.startsWith('kafka-cluster:Alter') && a !== 'kafka-cluster:AlterGroup'));
+    }
+    const s = statementsOf(logicalId(bus.topicFunction));
+    assert.deepEqual(actionsOf(s.get('KafkaConnect')!), ['kafka-cluster:Connect']);
+    const manage = [...s.values()].find((x) => actionsOf(x).includes('kafka-cluster:CreateTopic'))!;
+    assert.deepEqual(actionsOf(manage), [
+      'kafka-cluster:AlterTopic',
+      'kafka-cluster:AlterTopicDynamicConfiguration',
+      'kafka-cluster:CreateTopic',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:DescribeTopicDynamicConfiguration',
+    ]);
+    assert.match(res(manage), /topic\/.*\/junction-events"/);
   });
 
   test('lets the router read its topic in its own group, write back, invoke tagged user functions and store failures', () => {
@@ -436,7 +483,6 @@ describe('IAM (least privilege)', () => {
       'FailureDestinationPut',
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'MskMappingCluster',
@@ -444,6 +490,7 @@ describe('IAM (least privilege)', () => {
       'MskMappingGroup',
       'MskMappingRead',
       'WriteOwnLogs',
+      'lambda:GetFunction,lambda:ListTags',
       'lambda:InvokeFunction',
     ]);
     assert.deepEqual(actionsOf(s.get('MskMappingRead')!), [
@@ -463,7 +510,11 @@ describe('IAM (least privilege)', () => {
     ]);
     const invoke = s.get('lambda:InvokeFunction')!;
     assert.match(res(invoke), /function:junction-fn-\*/);
-    assert.deepEqual(invoke.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'true' } });
+    assert.deepEqual(invoke.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } });
+    // Reading the tag (the runner checks it before invoking) has no condition: a mistagged function is seen, refused.
+    const read = s.get('lambda:GetFunction,lambda:ListTags')!;
+    assert.match(res(read), /function:junction-fn-\*/);
+    assert.equal(read.Condition, undefined);
     assert.deepEqual(actionsOf(s.get('FailureDestinationPut')!), ['s3:PutObject']);
     assert.match(res(s.get('FailureDestinationPut')), /\/\*/);
     assert.deepEqual(actionsOf(s.get('FailureDestinationList')!), ['s3:ListBucket']);
@@ -474,12 +525,15 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual([...s.keys()].sort(), [
       'JunctionTables',
       'KafkaConnectProduce',
-      'KafkaCreateEventsTopic',
       'KafkaWriteTopics',
       'ManageVpcNetworkInterfaces',
       'WriteOwnLogs',
+      'lambda:GetFunction,lambda:ListTags',
       'lambda:InvokeFunction',
     ]);
+    assert.deepEqual(s.get('lambda:InvokeFunction')?.Condition, {
+      StringEquals: { 'aws:ResourceTag/junction:managed': 'default' },
+    });
   });
 
   test('lets the API read and append to the topic and read, list and delete junction-fn-* functions only', () => {
@@ -487,12 +541,14 @@ describe('IAM (least privilege)', () => {
     assert.deepEqual(actionsOf(s.get('KafkaReplayRead')!), ['kafka-cluster:ReadData']);
     const manage = [...s.values()].find((x) => actionsOf(x).includes('lambda:GetFunction'))!;
     assert.deepEqual(actionsOf(manage), [
-      'lambda:DeleteFunction',
       'lambda:GetFunction',
       'lambda:GetFunctionConfiguration',
       'lambda:ListTags',
     ]);
     assert.match(res(manage), /function:junction-fn-\*/);
+    const remove = s.get('lambda:DeleteFunction')!;
+    assert.match(res(remove), /function:junction-fn-\*/);
+    assert.deepEqual(remove.Condition, { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } });
     assert.equal(s.get('lambda:ListFunctions')?.Resource, '*');
     const all = [...s.values()].flatMap(actionsOf);
     for (const action of [
@@ -505,7 +561,7 @@ describe('IAM (least privilege)', () => {
     }
   });
 
-  test('gives the deploy role only the deploy statements, assumable within the account', () => {
+  test('gives the deploy role only the deploy statements, tag-scoped, assumable by tagged principals of the account', () => {
     const s = roles.get(logicalId(bus.deployRole))!;
     const actions = s.flatMap(actionsOf).sort();
     assert.deepEqual(actions, [
@@ -520,8 +576,27 @@ describe('IAM (least privilege)', () => {
       'lambda:UpdateFunctionCode',
       'lambda:UpdateFunctionConfiguration',
     ]);
+    const byActions = new Map(s.map((x) => [actionsOf(x).join(','), x]));
+    assert.deepEqual(byActions.get('lambda:CreateFunction')?.Condition, {
+      StringEquals: { 'aws:RequestTag/junction:managed': 'default' },
+    });
+    assert.deepEqual(byActions.get('lambda:TagResource')?.Condition, {
+      StringEquals: { 'aws:RequestTag/junction:managed': 'default' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['junction:managed', 'junction:function'] },
+    });
+    assert.deepEqual(
+      byActions.get('lambda:DeleteFunction,lambda:UpdateFunctionCode,lambda:UpdateFunctionConfiguration')
+        ?.Condition,
+      { StringEquals: { 'aws:ResourceTag/junction:managed': 'default' } },
+    );
     const role = synth.template.findResources('AWS::IAM::Role')[logicalId(bus.deployRole)];
-    assert.match(JSON.stringify(role?.Properties), /:root/);
+    const trust = (role!.Properties as { AssumeRolePolicyDocument: { Statement: Statement[] } })
+      .AssumeRolePolicyDocument.Statement;
+    assert.equal(trust.length, 1);
+    assert.match(JSON.stringify(trust[0]?.Principal), /:root/);
+    assert.deepEqual(trust[0]?.Condition, {
+      StringEquals: { 'aws:PrincipalTag/junction:deployer': 'default' },
+    });
   });
 
   test('lets user functions write only to /aws/lambda/junction-fn-* log groups', () => {

@@ -80,6 +80,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-IAM5',
       'AwsSolutions-L1',
       'AwsSolutions-S1',
+      'AwsSolutions-SNS2',
     ]);
   });
 

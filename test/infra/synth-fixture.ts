@@ -15,6 +15,7 @@ export const fixtureEntries = {
   router: join(fixturesDir, 'handlers', 'router.ts'),
   api: join(fixturesDir, 'handlers', 'api.ts'),
   scheduler: join(fixturesDir, 'handlers', 'scheduler.ts'),
+  topic: join(fixturesDir, 'handlers', 'topic.ts'),
 };
 
 export interface Synthesized {
@@ -45,6 +46,7 @@ export interface Statement {
   readonly Action: string | string[];
   readonly Resource: unknown;
   readonly Condition?: unknown;
+  readonly Principal?: unknown;
 }
 
 /** Every IAM statement attached to a role (through AWS::IAM::Policy resources), by the role's logical id. */

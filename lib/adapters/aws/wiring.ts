@@ -16,7 +16,7 @@ import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dy
 import { createHttpDriver } from '../http/http-driver.ts';
 import { createKafkaEventLog, type KafkaEventLogOptions } from '../kafka/index.ts';
 import { createKafkaTargetDriver } from '../kafka/target-driver.ts';
-import { createLambdaRunner, type LambdaRunner } from '../lambda/runner.ts';
+import { createLambdaRunner, functionPrefixOf, type LambdaRunner } from '../lambda/runner.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
 export interface AwsConfig {
@@ -44,7 +44,7 @@ export interface AwsConfig {
    * @default the broker's default
    */
   readonly kafkaRetentionMs: number | undefined;
-  /** `JUNCTION_FUNCTION_PREFIX`. @default 'junction-fn-' */
+  /** `JUNCTION_FUNCTION_PREFIX`. @default `functionPrefixOf(busName)`: 'junction-fn-' for the default bus */
   readonly functionPrefix: string;
   /** `JUNCTION_FUNCTION_ROLE_ARN`: execution role of deployed user functions. @default undefined (no deploys) */
   readonly functionRoleArn: string | undefined;
@@ -136,7 +136,7 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
       retentionText ?? '',
     );
   }
-  const functionPrefix = env.JUNCTION_FUNCTION_PREFIX ?? 'junction-fn-';
+  const functionPrefix = env.JUNCTION_FUNCTION_PREFIX ?? functionPrefixOf(busName);
   if (!/^[a-zA-Z0-9_-]{0,40}$/.test(functionPrefix)) {
     throw bad('JUNCTION_FUNCTION_PREFIX', 'must be up to 40 of a-z A-Z 0-9 _ -', functionPrefix);
   }
@@ -264,6 +264,7 @@ export async function createAwsRuntime(
     const functions = createLambdaRunner({
       region: config.region,
       prefix: config.functionPrefix,
+      busName: config.busName,
       ...(config.lambdaEndpoint === undefined ? {} : { endpoint: config.lambdaEndpoint }),
       ...(config.functionRoleArn === undefined ? {} : { roleArn: config.functionRoleArn }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),

@@ -6,6 +6,7 @@
  * @see https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
  */
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -32,9 +33,32 @@ import type {
 import { systemClock } from '../../ports.ts';
 import { writeZip } from './zip-writer.ts';
 
-/** Tags every function this runner creates carries. */
+/** Tags every function this runner creates carries: its Junction name, and the bus it belongs to. */
 export const FUNCTION_TAG = 'junction:function';
+/**
+ * The tag whose value names the bus a function belongs to (`junction:managed=<bus>`): the router's and api's IAM
+ * conditions, and the runner's own check before it invokes, overwrites or deletes a function.
+ */
 export const MANAGED_TAG = 'junction:managed';
+
+/** The default bus's name (lib/core/bus.ts's DEFAULT_BUS, repeated so that this adapter needs nothing else). */
+const DEFAULT_BUS_NAME = 'default';
+
+/** The value of `junction:managed` on a bus's functions: the bus's name. */
+export function managedTagValue(busName: string): string {
+  return busName;
+}
+
+/**
+ * The Lambda name prefix of a bus's user functions: `junction-fn-` for the default bus, `jfn-<10 hex>-` (a hash of
+ * the name) for the others. Bus names may hold `.` and run to 64 characters, which Lambda names cannot; and a
+ * fixed-length hash makes the prefixes of two buses never prefixes of each other, so the IAM wildcard
+ * `<prefix>*` of one bus never covers another bus's functions.
+ */
+export function functionPrefixOf(busName: string): string {
+  if (busName === DEFAULT_BUS_NAME) return 'junction-fn-';
+  return `jfn-${createHash('sha256').update(busName).digest('hex').slice(0, 10)}-`;
+}
 
 /** The module Lambda runs (`index.handler`): adapts `{ event, context }` to the user's `handler(event, context)`. */
 export const WRAPPER_SOURCE = [
@@ -59,8 +83,15 @@ export interface LambdaRunnerOptions {
   readonly region?: string;
   /** A Lambda-compatible endpoint (tests). @default the regional endpoint */
   readonly endpoint?: string;
-  /** Lambda function names are `<prefix><name>`. @default 'junction-fn-' */
+  /** Lambda function names are `<prefix><name>`. @default `functionPrefixOf(busName)` */
   readonly prefix?: string;
+  /**
+   * The bus whose functions these are: created functions are tagged `junction:managed=<busName>`, and a function
+   * tagged for another bus (or not at all) is never invoked, overwritten or deleted. @default 'default'
+   */
+  readonly busName?: string;
+  /** How long a function's verified tag is trusted before `invoke` checks it again. @default 60000 */
+  readonly tagCheckTtlMs?: number;
   /** The execution role of created functions; `deploy` needs it. @default undefined */
   readonly roleArn?: string;
   /** @default 10000 */
@@ -190,7 +221,9 @@ export interface LambdaRunner extends FunctionRunner {
 }
 
 export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRunner {
-  const prefix = options.prefix ?? 'junction-fn-';
+  const busName = options.busName ?? DEFAULT_BUS_NAME;
+  const managed = managedTagValue(busName);
+  const prefix = options.prefix ?? functionPrefixOf(busName);
   if (!/^[a-zA-Z0-9_-]{0,40}$/.test(prefix)) {
     throw new JunctionError(
       'InvalidRequest',
@@ -217,6 +250,9 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
   /** Timeouts of functions this runner saw, so `invoke` knows how long to wait without asking. */
   const timeouts = new Map<string, number>();
   const bundler = options.bundle ?? esbuildBundler;
+  const tagCheckTtlMs = options.tagCheckTtlMs ?? 60_000;
+  /** Functions whose tag said this bus, until when (`invoke` asks Lambda again after that). */
+  const verified = new Map<string, number>();
 
   function validateName(name: unknown): string {
     if (typeof name !== 'string' || !NAME.test(name) || name.length > maxName) {
@@ -295,22 +331,53 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
     }
   }
 
-  /** Refuses a function that exists but is not tagged as Junction's. */
-  async function existingManaged(lambdaName: string): Promise<FunctionConfiguration | undefined> {
+  /** The refusal of a function that exists but is not this bus's (another bus's tag, or none). */
+  function notOurs(lambdaName: string, tag: string | undefined, what: string): JunctionError {
+    return new JunctionError(
+      'InvalidFunction',
+      `the Lambda function ${lambdaName} is tagged ${MANAGED_TAG}=${tag === undefined ? '(none)' : JSON.stringify(tag)}, not ${JSON.stringify(managed)} (bus ${busName}); Junction does not ${what} it`,
+      { field: 'name' },
+    );
+  }
+
+  /** Refuses a function that exists but is not tagged as this bus's. */
+  async function existingManaged(
+    lambdaName: string,
+    what: string,
+  ): Promise<FunctionConfiguration | undefined> {
     try {
       const found = await client.send(new GetFunctionCommand({ FunctionName: lambdaName }));
-      if (found.Tags?.[MANAGED_TAG] !== 'true') {
-        throw new JunctionError(
-          'InvalidFunction',
-          `a Lambda function named ${lambdaName} exists but is not tagged ${MANAGED_TAG}=true; Junction does not overwrite it`,
-          { field: 'name' },
-        );
-      }
+      const tag = found.Tags?.[MANAGED_TAG];
+      if (tag !== managed) throw notOurs(lambdaName, tag, what);
       return found.Configuration;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw serviceError('GetFunction', lambdaName, error);
     }
+  }
+
+  /**
+   * Before an invocation: the function must carry this bus's tag (IAM says the same on AWS; this also holds
+   * against an endpoint without IAM, and names the cause). A positive answer is trusted for `tagCheckTtlMs`.
+   */
+  async function verifyBeforeInvoke(name: string, lambdaName: string): Promise<void> {
+    const until = verified.get(name);
+    if (until !== undefined && clock.now() < until) return;
+    let tag: string | undefined;
+    try {
+      const found = await client.send(new GetFunctionCommand({ FunctionName: lambdaName }));
+      tag = found.Tags?.[MANAGED_TAG];
+      if (tag === managed && found.Configuration !== undefined) infoOf(found.Configuration);
+    } catch (error) {
+      if (isNotFound(error))
+        throw new JunctionError('NotFound', `function "${name}" (${lambdaName}) does not exist`);
+      throw serviceError('GetFunction', lambdaName, error);
+    }
+    if (tag !== managed) {
+      verified.delete(name);
+      throw notOurs(lambdaName, tag, 'invoke');
+    }
+    verified.set(name, clock.now() + tagCheckTtlMs);
   }
 
   return {
@@ -336,7 +403,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
         { name: 'index.mjs', data: Buffer.from(WRAPPER_SOURCE, 'utf8') },
         { name: 'user.mjs', data: Buffer.from(bundle, 'utf8') },
       ]);
-      const existing = await existingManaged(lambdaName);
+      const existing = await existingManaged(lambdaName, 'overwrite');
       let configuration: FunctionConfiguration;
       try {
         if (existing === undefined) {
@@ -352,7 +419,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
               MemorySize: memoryMb,
               Architectures: [options.architecture ?? 'x86_64'],
               Description: `Junction user function ${name}`,
-              Tags: { [FUNCTION_TAG]: name, [MANAGED_TAG]: 'true' },
+              Tags: { [FUNCTION_TAG]: name, [MANAGED_TAG]: managed },
             }),
           );
         } else {
@@ -404,7 +471,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
       const lambdaName = `${prefix}${validateName(name)}`;
       try {
         const found = await client.send(new GetFunctionCommand({ FunctionName: lambdaName }));
-        if (found.Tags?.[MANAGED_TAG] !== 'true' || found.Configuration === undefined) return undefined;
+        if (found.Tags?.[MANAGED_TAG] !== managed || found.Configuration === undefined) return undefined;
         return infoOf(found.Configuration);
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -414,10 +481,11 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
 
     async delete(name: string): Promise<boolean> {
       const lambdaName = `${prefix}${validateName(name)}`;
-      if ((await existingManaged(lambdaName)) === undefined) return false;
+      if ((await existingManaged(lambdaName, 'delete')) === undefined) return false;
       try {
         await client.send(new DeleteFunctionCommand({ FunctionName: lambdaName }));
         timeouts.delete(name);
+        verified.delete(name);
         return true;
       } catch (error) {
         if (isNotFound(error)) return false;
@@ -427,6 +495,7 @@ export function createLambdaRunner(options: LambdaRunnerOptions = {}): LambdaRun
 
     async invoke(name: string, event: unknown, context: InvocationContext): Promise<InvocationResult> {
       const lambdaName = `${prefix}${validateName(name)}`;
+      await verifyBeforeInvoke(name, lambdaName);
       const started = clock.now();
       // The function's timeout when this runner has seen it (deploy, list, get); else Lambda's own timeout
       // ends the call first, and the deadline is left out rather than guessed.

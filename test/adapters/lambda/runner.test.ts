@@ -76,7 +76,7 @@ describe('Lambda FunctionRunner', () => {
     assert.equal(body.PackageType, 'Zip');
     assert.equal(body.Timeout, 5);
     assert.equal(body.MemorySize, 256);
-    assert.deepEqual(body.Tags, { 'junction:function': 'echo', 'junction:managed': 'true' });
+    assert.deepEqual(body.Tags, { 'junction:function': 'echo', 'junction:managed': 'default' });
     const zip = Buffer.from(String((body.Code as { ZipFile: string }).ZipFile), 'base64');
     const files = readZip(zip);
     assert.deepEqual([...files.keys()].sort(), ['index.mjs', 'user.mjs']);
@@ -188,7 +188,7 @@ describe('Lambda FunctionRunner', () => {
           MemorySize: 128,
         },
         zip: Buffer.alloc(0),
-        tags: { 'junction:managed': 'true' },
+        tags: { 'junction:managed': 'default' },
         invocations: 0,
       });
     }
@@ -212,6 +212,72 @@ describe('Lambda FunctionRunner', () => {
     );
     assert.equal(await runner.delete('throws'), false);
     await assert.rejects(runner.invoke('throws', event, context('throws')), { code: 'NotFound' });
+  });
+
+  it('refuses to invoke, overwrite or delete a function tagged for another bus, and never calls it', async () => {
+    const echoFn = lambda.functions.get('junction-fn-echo')!;
+    lambda.functions.set('junction-fn-foreign', {
+      configuration: { ...echoFn.configuration, FunctionName: 'junction-fn-foreign' },
+      zip: echoFn.zip,
+      tags: { 'junction:function': 'foreign', 'junction:managed': 'orders' },
+      invocations: 0,
+    });
+    const refused = {
+      code: 'InvalidFunction',
+      field: 'name',
+      message: /tagged junction:managed="orders", not "default"/,
+    };
+    await assert.rejects(runner.invoke('foreign', event, context('foreign')), refused);
+    await assert.rejects(runner.delete('foreign'), refused);
+    await assert.rejects(runner.deploy('foreign', fixture('echo')), refused);
+    assert.equal(await runner.get('foreign'), undefined);
+    assert.equal(lambda.functions.get('junction-fn-foreign')?.invocations, 0);
+    assert.ok(
+      !lambda.requests.some(
+        (r) =>
+          r.path.startsWith('/2015-03-31/functions/junction-fn-foreign/') ||
+          (r.method === 'DELETE' && r.path.endsWith('/junction-fn-foreign')),
+      ),
+      'no Invoke, UpdateFunctionCode or DeleteFunction of the foreign function',
+    );
+    // The bus it is tagged for may invoke it (its prefix set to the same one, to share the function).
+    const orders = createLambdaRunner({ client, roleArn: ROLE, busName: 'orders', prefix: 'junction-fn-' });
+    const result = await orders.invoke('foreign', event, context('foreign'));
+    assert.equal(result.returned.length, 1);
+    assert.equal(lambda.functions.get('junction-fn-foreign')?.invocations, 1);
+    lambda.functions.delete('junction-fn-foreign');
+  });
+
+  it("names and tags a named bus's functions after the bus, and checks the tag again once its check expires", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const orders = createLambdaRunner({ client, roleArn: ROLE, busName: 'orders', deployPollMs: 10, clock });
+    const lambdaName = orders.lambdaName('echo');
+    assert.match(lambdaName, /^jfn-[0-9a-f]{10}-echo$/);
+    await orders.deploy('echo', fixture('echo'));
+    assert.deepEqual(lambda.functions.get(lambdaName)?.tags, {
+      'junction:function': 'echo',
+      'junction:managed': 'orders',
+    });
+    const gets = () =>
+      lambda.requests.filter((r) => r.method === 'GET' && r.path === `/2015-03-31/functions/${lambdaName}`)
+        .length;
+    await orders.invoke('echo', event, context('echo'));
+    const afterFirst = gets();
+    await orders.invoke('echo', event, context('echo'));
+    assert.equal(gets(), afterFirst, 'a verified tag is trusted within tagCheckTtlMs');
+    // Retagged for another bus: refused once the minute has passed.
+    lambda.functions.get(lambdaName)!.tags['junction:managed'] = 'billing';
+    now += 60_001;
+    await assert.rejects(orders.invoke('echo', event, context('echo')), {
+      code: 'InvalidFunction',
+      field: 'name',
+    });
+    assert.equal(gets(), afterFirst + 1);
+    // The default bus's runner does not see it at all (another prefix).
+    assert.equal(await runner.get('echo').then((f) => f?.name), 'echo');
+    assert.ok(!(await runner.list()).some((f) => f.name.startsWith('jfn-')));
+    lambda.functions.delete(lambdaName);
   });
 
   it('rejects a bad name, a missing role and a module without a handler before calling Lambda', async () => {
