@@ -432,6 +432,15 @@ export class Junction {
     return this.dispatcher.stop(options);
   }
 
+  /**
+   * Publishes the slots of scheduled rules that fell in the last `lookbackMs` (a host without timers: the AWS
+   * scheduler Lambda). Slots published before are duplicates for the log. Answers how many slots were published.
+   */
+  fireDueSchedules(lookbackMs: number): Promise<number> {
+    const now = this.clock.now();
+    return this.#scheduler.fireDue(now - lookbackMs, now);
+  }
+
   // ---- ingest ------------------------------------------------------------------------------------------
 
   /** Appends events durably; `options.parent` is the caller's trace context (e.g. the HTTP `traceparent` header). */

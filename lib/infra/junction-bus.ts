@@ -492,7 +492,7 @@ export class JunctionBus extends Construct {
       'scheduler',
       512,
       Duration.seconds(55),
-      'Junction scheduler: due retries',
+      'Junction scheduler: due retries and scheduled rules',
     );
 
     this.grantHandlerPermissions(props.targetTopics ?? []);
@@ -536,6 +536,11 @@ export class JunctionBus extends Construct {
       schedule: events.Schedule.rate(rate),
       targets: [new eventsTargets.LambdaFunction(this.schedulerFunction, { retryAttempts: 0 })],
     });
+    // Scheduled rules: each run publishes the slots of the last two periods and a minute (duplicates drop out).
+    this.schedulerFunction.addEnvironment(
+      'JUNCTION_SCHEDULE_LOOKBACK_MS',
+      String(rate.toMilliseconds() * 2 + 60_000),
+    );
 
     // Front door
     this.frontDoor = new JunctionFrontDoor(this, 'Api', {

@@ -1,4 +1,7 @@
-/** The `scheduler` handler: runs deliveries that are due (retries) and waits for them within the time budget. */
+/**
+ * The `scheduler` handler: publishes the slots of scheduled rules that fell in its lookback, runs deliveries that are
+ * due (retries) and waits for them within the time budget.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRouterHandler, createSchedulerHandler } from '../../lib/adapters/aws/handlers.ts';
@@ -26,7 +29,36 @@ describe('scheduler handler', () => {
 
   it('finds nothing to do when nothing is due', async () => {
     const scheduler = createSchedulerHandler(async () => rt, { marginMs: 500 });
-    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 0, stillRunning: 0 });
+    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 0, stillRunning: 0, schedules: 0 });
+  });
+
+  it('publishes the slots of scheduled rules in its lookback, each once whatever the runs that cover it', async () => {
+    await rt.junction.putRule('tick', {
+      schedule: { expression: 'rate(1 minute)', event: { source: '/cron', type: 'tick' } },
+      targets: [{ id: 'hook', type: 'http', url: `${target.url}/tick` }],
+    });
+    const scheduler = createSchedulerHandler(async () => rt, { marginMs: 500, scheduleLookbackMs: 150_000 });
+    // The minute slots in (now - 150 s, now]: two or three, by where now falls in its minute.
+    const inLookback = (now: number) => Math.floor(now / 60_000) - Math.floor((now - 150_000) / 60_000);
+    const expected = inLookback(rt.clock.now());
+    const first = await scheduler({}, lambdaContext());
+    assert.equal(first.schedules, expected, 'the minute slots of the last 150 s');
+    rt.clock.advance(60_000);
+    const second = await scheduler({}, lambdaContext());
+    assert.equal(second.schedules, inLookback(rt.clock.now()), 'one new slot, the others published already');
+    const slots = async () => {
+      const found: string[] = [];
+      for (const p of await rt.stores.log.endOffsets()) {
+        for (const r of await rt.stores.log.read(p.partition, 0, 1000))
+          if (r.event.source === '/cron') found.push(r.event.id);
+      }
+      return found.sort();
+    };
+    const ids = await slots();
+    assert.equal(ids.length, expected + 1, `every slot in the log once: ${ids.join(' ')}`);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids) assert.match(id, /^tick@\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/);
+    await rt.junction.deleteRule('tick');
   });
 
   it('delivers a retry that has come due', async () => {
@@ -51,7 +83,7 @@ describe('scheduler handler', () => {
     const scheduler = createSchedulerHandler(async () => rt, { marginMs: 500 });
     assert.equal((await scheduler({}, lambdaContext())).taken, 0, 'the retry is not due yet');
     rt.clock.advance(60 * 60 * 1000);
-    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 1, stillRunning: 0 });
+    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 1, stillRunning: 0, schedules: 0 });
     assert.equal(target.received.length, 2);
     const kinds = (await rt.junction.trace('r-1', '/s')).entries.map((e) => e.kind);
     assert.ok(kinds.includes('retry-scheduled'), kinds.join(' '));

@@ -224,6 +224,7 @@ describe('resources', () => {
         'JUNCTION_KAFKA_BOOTSTRAP',
         'JUNCTION_KAFKA_CLUSTER_ARN',
         'JUNCTION_KAFKA_TOPIC',
+        ...(fn === bus.schedulerFunction ? ['JUNCTION_SCHEDULE_LOOKBACK_MS'] : []),
         'JUNCTION_TABLE_PREFIX',
       ]);
       assert.equal(props.Environment.Variables.JUNCTION_BUS, 'default');
@@ -359,6 +360,10 @@ describe('resources', () => {
       Action: 'lambda:InvokeFunction',
       Principal: 'events.amazonaws.com',
       FunctionName: { 'Fn::GetAtt': [logicalId(bus.schedulerFunction), 'Arn'] },
+    });
+    // Scheduled rules: it publishes the slots of the last two periods and a minute.
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ JUNCTION_SCHEDULE_LOOKBACK_MS: '180000' }) },
     });
   });
 

@@ -206,18 +206,29 @@ export interface SchedulerSummary {
   /** Due deliveries claimed and started. */
   readonly taken: number;
   readonly stillRunning: number;
+  /** Slots of scheduled rules published (a slot published by an earlier run is a duplicate, counted here too). */
+  readonly schedules: number;
 }
 
-/** A schedule → due retries: `dispatcher.runDue()`, then waits for them within the time budget. */
+/**
+ * A schedule → the slots of scheduled rules in the last `scheduleLookbackMs` published (docs/schedules.md), then due
+ * retries: `dispatcher.runDue()`, and waits for them within the time budget.
+ */
 export function createSchedulerHandler(
   runtime: RuntimeProvider,
-  options: WaitOptions = {},
+  options: WaitOptions & {
+    /** How far back slots are published: more than the schedule's rate. @default JUNCTION_SCHEDULE_LOOKBACK_MS, else 3 min */
+    readonly scheduleLookbackMs?: number;
+  } = {},
 ): (event?: unknown, context?: LambdaContextLike) => Promise<SchedulerSummary> {
   const marginMs = options.marginMs ?? 2000;
+  const lookback =
+    options.scheduleLookbackMs ?? (Number(process.env.JUNCTION_SCHEDULE_LOOKBACK_MS) || 180_000);
   return async (_event, context) => {
     const rt = await runtime();
+    const schedules = await rt.junction.fireDueSchedules(lookback);
     const taken = await rt.junction.dispatcher.runDue();
     await idleWithin(rt, context, marginMs);
-    return { taken, stillRunning: rt.junction.dispatcher.inFlight };
+    return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules };
   };
 }
