@@ -47,7 +47,7 @@ describe('the postgres-cdc connector through the API', { skip: postgresSkip }, (
       [{ connection: 'postgres://u:hunter2@169.254.169.254:5432/db' }, 'connection'],
       [{ connection: 'postgres://u:hunter2@[::]:5432/db' }, 'connection'],
       [{ publication: 'Shop' }, 'publication'],
-      [{ snapshot: true }, 'snapshot'],
+      [{ snapshot: 'yes' }, 'snapshot'],
     ] as const) {
       const res = await request(bus.url, 'PUT', '/connectors/bad', {
         ...{ type: 'postgres-cdc', publication: 'shop', slot: 'bad' },
