@@ -116,6 +116,8 @@ export class PostgresCdcSource implements Source {
   /** The initial snapshot to read before streaming (set by `#prepare`), and the rows of it taken so far. */
   #snapshot: { reader: pg.Client; lsn: string } | undefined;
   #snapshotRows = 0;
+  /** The snapshot page being handed to the log (`close` waits for it). */
+  #snapshotHandling: Promise<void> | undefined;
 
   constructor(options: PostgresCdcSourceOptions) {
     this.#spec = options.spec;
@@ -306,7 +308,12 @@ export class PostgresCdcSource implements Source {
           const events: CloudEvent[] = [];
           const invalid: InvalidSourceRecord[] = [];
           for (const raw of page.rows) this.#read(schema, table, keys, raw, lsn, time, events, invalid);
-          await (this.#context as SourceContext).handle({ events, invalid });
+          this.#snapshotHandling = (this.#context as SourceContext).handle({ events, invalid });
+          try {
+            await this.#snapshotHandling;
+          } finally {
+            this.#snapshotHandling = undefined;
+          }
           this.#snapshotRows += page.rows.length;
           if (page.rows.length < spec.maxBatch) break;
         }
@@ -601,6 +608,8 @@ export class PostgresCdcSource implements Source {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    // A snapshot page being taken is waited for; the read stops before the next (it is read again on the next start).
+    await this.#snapshotHandling?.catch(() => undefined);
     await this.#endSnapshot();
     this.#retryTimer = undefined;
     const run = this.#run;
