@@ -279,11 +279,15 @@ export class PostgresCdcSource implements Source {
     const spec = this.#spec;
     try {
       const time = (await reader.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now ?? new Date();
-      const tables = await reader.query<{ schema: string; table: string }>(
-        'SELECT schemaname AS schema, tablename AS table FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
+      // As JSON: the column list (`attnames`) and row filter (`rowfilter`) exist from PostgreSQL 15 on.
+      const tables = await reader.query<{
+        t: { schemaname: string; tablename: string; attnames?: string[] | null; rowfilter?: string | null };
+      }>(
+        'SELECT to_jsonb(p) AS t FROM pg_publication_tables p WHERE pubname = $1 ORDER BY schemaname, tablename',
         [spec.publication],
       );
-      for (const { schema, table } of tables.rows) {
+      for (const { t } of tables.rows) {
+        const { schemaname: schema, tablename: table } = t;
         if (this.#closed) throw new Error('the connector was closed while it read its snapshot');
         const keys = (
           await reader.query<{ name: string }>(
@@ -296,8 +300,12 @@ export class PostgresCdcSource implements Source {
         ).rows.map((r) => r.name);
         const name = `${reader.escapeIdentifier(schema)}.${reader.escapeIdentifier(table)}`;
         // Without a primary key, the row's place in the table names it (stable unless the row moved).
-        const select =
-          keys.length > 0 ? `SELECT * FROM ${name}` : `SELECT ctid::text AS "$ctid", * FROM ${name}`;
+        // The publication's column list and row filter (an expression from the catalog) apply as to the stream.
+        const columns = Array.isArray(t.attnames) ? t.attnames : undefined;
+        const keyed = keys.length > 0 && (columns === undefined || keys.every((k) => columns.includes(k)));
+        const list = columns === undefined ? '*' : columns.map((c) => reader.escapeIdentifier(c)).join(', ');
+        const where = typeof t.rowfilter === 'string' && t.rowfilter !== '' ? ` WHERE ${t.rowfilter}` : '';
+        const select = `SELECT ${keyed ? '' : 'ctid::text AS "$ctid", '}${list} FROM ${name}${where}`;
         await reader.query(`DECLARE ${SNAPSHOT_CURSOR} NO SCROLL CURSOR FOR ${select}`);
         for (;;) {
           if (this.#closed) throw new Error('the connector was closed while it read its snapshot');
@@ -307,7 +315,9 @@ export class PostgresCdcSource implements Source {
           if (page.rows.length === 0) break;
           const events: CloudEvent[] = [];
           const invalid: InvalidSourceRecord[] = [];
-          for (const raw of page.rows) this.#read(schema, table, keys, raw, lsn, time, events, invalid);
+          for (const raw of page.rows) {
+            this.#read(schema, table, keyed ? keys : [], raw, lsn, time, events, invalid);
+          }
           this.#snapshotHandling = (this.#context as SourceContext).handle({ events, invalid });
           try {
             await this.#snapshotHandling;
