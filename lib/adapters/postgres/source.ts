@@ -60,6 +60,12 @@ function lsnText(n: number): string {
   return `${high.toString(16).toUpperCase()}/${low.toString(16).toUpperCase()}`;
 }
 
+/** An LSN as the stream's events show it (`00000000/0153A2B8`, as pg-logical-replication formats commit LSNs). */
+function lsnPadded(lsn: string): string {
+  const [high, low] = lsn.split('/');
+  return `${(high ?? '0').toUpperCase().padStart(8, '0')}/${(low ?? '0').toUpperCase().padStart(8, '0')}`;
+}
+
 /** A column value as JSON: dates as RFC 3339, bytes as base64, big integers as strings. */
 function jsonValue(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined) return null;
@@ -367,7 +373,7 @@ export class PostgresCdcSource implements Source {
       ...(subject === undefined ? {} : { subject }),
       datacontenttype: 'application/json',
       data: spec.data === 'row' ? after : { before: null, after },
-      pglsn: lsn,
+      pglsn: lsnPadded(lsn),
     };
     try {
       events.push(validateEvent(event, { maxEventBytes: this.#maxEventBytes }));

@@ -215,6 +215,7 @@ describe('PostgreSQL CDC source', { skip: postgresSkip }, () => {
       assert.equal(first.type, `db.public.${table}.read`);
       assert.equal(first.id, `snapshot:public.${table}:id=1`);
       assert.equal(first.subject, 'id=1');
+      assert.match(String(first.pglsn), /^[0-9A-F]{8}\/[0-9A-F]{8}$/);
       assert.deepEqual(first.data, { before: null, after: { id: 1, n: 1, label: 'r1' } });
       assert.equal(new Set(events().map((e) => e.id)).size, 250);
       // The mark is gone: a restart streams, it does not read the tables again.
