@@ -149,7 +149,7 @@ test('a postgres-cdc snapshot killed with SIGKILL midway is read again: every ro
         'every row inserted after the slot was made, once, from the stream',
       );
       t.diagnostic(
-        `${[...inserts.keys()].filter((k) => reads.has(k)).length} of ${insertedLater} later rows also came as a read (inserted between a kill and the snapshot read again)`,
+        `${[...inserts.keys()].filter((k) => reads.has(k)).length} of ${insertedLater} later rows also came as a read (inserted after the slot, before the snapshot was read again)`,
       );
     } finally {
       stores.close();

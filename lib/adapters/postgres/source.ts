@@ -11,10 +11,11 @@
  * (`SET TRANSACTION SNAPSHOT`) through a cursor, a page of `maxBatch` rows at a time, as
  * `<prefix>.<schema>.<table>.read` events with ids from the table and the primary key; streaming from the slot's LSN
  * starts once every page was taken by the log. A snapshot in progress is marked durably by a physical slot
- * `<slot>_snap` (it reserves no WAL) created before the logical slot and dropped once the snapshot is done: a start that
- * finds both slots reads the tables again (in a new snapshot; the ids drop the rows already published), then streams
- * from the slot's LSN, which nothing moved while the snapshot was not done.
+ * `<slot>_junction_snap` (it reserves no WAL) created before the logical slot and dropped once the snapshot is done:
+ * a start that finds both slots reads the tables again (in a new snapshot; the ids drop the rows already published),
+ * then streams from the slot's LSN, which nothing moved while the snapshot was not done.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pgoutput } from 'pg-logical-replication';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
@@ -42,9 +43,15 @@ const RETRY_BASE_MS = 250;
 /** The cursor of a snapshot's table read. */
 const SNAPSHOT_CURSOR = 'junction_snapshot';
 
-/** The physical slot marking a snapshot in progress for a logical slot (names are 1-63 of `[a-z0-9_]`). */
+/**
+ * The physical slot marking a snapshot in progress for a logical slot (slot names are 1-63 of `[a-z0-9_]`): the name
+ * with `_junction_snap`, a long name cut and told apart by a hash of it.
+ */
 export function snapshotMarkerSlot(slot: string): string {
-  return `${slot.slice(0, 58)}_snap`;
+  const suffix = '_junction_snap';
+  if (slot.length + suffix.length <= 63) return `${slot}${suffix}`;
+  const hash = createHash('sha256').update(slot).digest('hex').slice(0, 8);
+  return `${slot.slice(0, 63 - suffix.length - 9)}_${hash}${suffix}`;
 }
 const RETRY_MAX_MS = 30_000;
 
@@ -144,7 +151,10 @@ export class PostgresCdcSource implements Source {
 
   async #open(): Promise<void> {
     await this.#prepare();
-    if (this.#closed) throw new Error('the connector was closed while it started');
+    if (this.#closed) {
+      await this.#endSnapshot();
+      throw new Error('the connector was closed while it started');
+    }
     if (this.#snapshot !== undefined) await this.#readSnapshot(this.#snapshot);
     const deadline = Date.now() + this.#slotWaitMs;
     for (;;) {
@@ -185,6 +195,11 @@ export class PostgresCdcSource implements Source {
           await client.query('SELECT pg_create_physical_replication_slot($1)', [marker]);
         } catch (error) {
           if ((error as { code?: string }).code !== '42710') throw error;
+          if (!(await this.#marked(client, marker))) {
+            throw new Error(
+              `replication slot "${marker}" exists and is not a physical slot marking a snapshot`,
+            );
+          }
         }
         this.#snapshot = await this.#createSlotWithSnapshot();
       } else if (found.rowCount === 0) {
@@ -194,10 +209,7 @@ export class PostgresCdcSource implements Source {
           if ((error as { code?: string }).code !== '42710') throw error; // created meanwhile by another
         }
       } else if (this.#spec.snapshot) {
-        const marked = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
-          marker,
-        ]);
-        if (marked.rowCount !== 0) {
+        if (await this.#marked(client, marker)) {
           // A snapshot that did not finish: read again in a new snapshot; the ids drop what was published.
           const lsn = found.rows[0]?.confirmed ?? '0/0';
           this.#context?.onWarning(
@@ -226,6 +238,15 @@ export class PostgresCdcSource implements Source {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+
+  /** Whether the physical slot marking a snapshot in progress exists. */
+  async #marked(client: pg.Client, marker: string): Promise<boolean> {
+    const found = await client.query(
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'",
+      [marker],
+    );
+    return found.rowCount !== 0;
   }
 
   /**
@@ -336,7 +357,10 @@ export class PostgresCdcSource implements Source {
         await reader.query(`CLOSE ${SNAPSHOT_CURSOR}`);
       }
       await reader.query('COMMIT');
-      await reader.query('SELECT pg_drop_replication_slot($1)', [snapshotMarkerSlot(spec.slot)]);
+      await reader.query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'",
+        [snapshotMarkerSlot(spec.slot)],
+      );
     } finally {
       await this.#endSnapshot();
     }

@@ -223,6 +223,10 @@ describe('PostgreSQL CDC source', { skip: postgresSkip }, () => {
         snapshotMarkerSlot(slot),
       ]);
       assert.equal(marker.rowCount, 0);
+      // Mark names are slot names (at most 63), told apart also when cut.
+      const long = ['a', 'b'].map((c) => snapshotMarkerSlot(`${'x'.repeat(60)}${c}`));
+      assert.ok(long.every((m) => m.length <= 63 && /^[a-z0-9_]+$/.test(m)));
+      assert.notEqual(long[0], long[1]);
       await db.query(`UPDATE ${table} SET label = 'x' WHERE n = 7`);
       await db.query(`INSERT INTO ${table} (n) VALUES (251)`);
       await waitFor(() => events().length >= 252, 'the changes after the snapshot', 60_000);
