@@ -304,6 +304,7 @@ export class PostgresCdcSource implements Source {
   async #readSnapshot(snapshot: { reader: pg.Client; lsn: string }): Promise<void> {
     const { reader, lsn } = snapshot;
     const spec = this.#spec;
+    this.#snapshotRows = 0;
     try {
       const time = (await reader.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now ?? new Date();
       // As JSON: the column list (`attnames`) and row filter (`rowfilter`) exist from PostgreSQL 15 on.
