@@ -73,8 +73,12 @@ export interface PostgresCdcConnectorSpec {
   readonly publication: string;
   /** The logical replication slot: its confirmed LSN is the connector's position (created when missing). */
   readonly slot: string;
-  /** An initial snapshot of the tables: not supported yet, so `false`. @default false */
-  readonly snapshot: false;
+  /**
+   * Whether a new slot starts with an initial snapshot: every row of the publication's tables, read in the slot's
+   * exported snapshot, as `<typePrefix>.<schema>.<table>.read` events (ids from the table and the primary key), then
+   * the changes from the slot's LSN. @default false
+   */
+  readonly snapshot: boolean;
   /** Event types are `<typePrefix>.<schema>.<table>.insert|update|delete|truncate`. @default "postgres" */
   readonly typePrefix: string;
   /** The events' `source` (with the ids, the deduplication key). @default `postgres://host:port/database/slot` */
@@ -294,12 +298,7 @@ function validatePostgresCdcSpec(value: Record<string, unknown>): PostgresCdcCon
     }
   }
   const snapshot = value.snapshot ?? false;
-  if (snapshot !== false) {
-    throw invalid(
-      'snapshot must be false: an initial snapshot is not supported yet (see docs/connectors.md)',
-      'snapshot',
-    );
-  }
+  if (typeof snapshot !== 'boolean') throw invalid('snapshot must be true or false', 'snapshot');
   const typePrefix = value.typePrefix ?? 'postgres';
   if (typeof typePrefix !== 'string' || !TYPE_PREFIX.test(typePrefix)) {
     throw invalid(
@@ -325,7 +324,7 @@ function validatePostgresCdcSpec(value: Record<string, unknown>): PostgresCdcCon
     connection: value.connection as string,
     publication: value.publication as string,
     slot: value.slot as string,
-    snapshot: false,
+    snapshot,
     typePrefix,
     source,
     data,

@@ -118,7 +118,7 @@ test('a postgres-cdc spec: defaults, every field checked, the password redacted 
     [{ connection: 'postgres://a@b/c?options=-c' }, 'connection'],
     [{ publication: 'P; DROP' }, 'publication'],
     [{ slot: 'x'.repeat(64) }, 'slot'],
-    [{ snapshot: true }, 'snapshot'],
+    [{ snapshot: 'yes' }, 'snapshot'],
     [{ typePrefix: '.x' }, 'typePrefix'],
     [{ data: 'rows' }, 'data'],
     [{ maxBatch: 0 }, 'maxBatch'],

@@ -1,6 +1,7 @@
 /**
  * The postgres-cdc connector through the API, against a real PostgreSQL: row changes become events in the log, the
- * password is never shown, the host goes through the address guard, pause and resume keep the position.
+ * password is never shown, the host goes through the address guard, pause and resume keep the position; with
+ * `snapshot`, the rows already there come first as read events.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -47,7 +48,7 @@ describe('the postgres-cdc connector through the API', { skip: postgresSkip }, (
       [{ connection: 'postgres://u:hunter2@169.254.169.254:5432/db' }, 'connection'],
       [{ connection: 'postgres://u:hunter2@[::]:5432/db' }, 'connection'],
       [{ publication: 'Shop' }, 'publication'],
-      [{ snapshot: true }, 'snapshot'],
+      [{ snapshot: 'yes' }, 'snapshot'],
     ] as const) {
       const res = await request(bus.url, 'PUT', '/connectors/bad', {
         ...{ type: 'postgres-cdc', publication: 'shop', slot: 'bad' },
@@ -122,5 +123,41 @@ describe('the postgres-cdc connector through the API', { skip: postgresSkip }, (
       60_000,
     );
     assert.equal((await logged('com.example.db.public.orders.insert')).length, 2);
+  });
+  test('snapshot: the rows already in the table come as read events, then the changes, each once', async () => {
+    await db.query('CREATE TABLE stock (sku text PRIMARY KEY, qty int NOT NULL)');
+    await db.query("INSERT INTO stock SELECT 'sku-' || g, g FROM generate_series(1, 30) AS g");
+    await db.query('CREATE PUBLICATION stockpub FOR TABLE stock');
+    const put = await request(bus.url, 'PUT', '/connectors/stock', {
+      type: 'postgres-cdc',
+      connection: db.url,
+      publication: 'stockpub',
+      slot: 'junction_stock',
+      snapshot: true,
+      maxBatch: 7,
+      typePrefix: 'com.example.db',
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.spec.snapshot, true);
+    await waitFor(
+      async () => (await logged('com.example.db.public.stock.read')).length === 30,
+      'the 30 rows as read events',
+      60_000,
+    );
+    await db.query("UPDATE stock SET qty = 0 WHERE sku = 'sku-3'");
+    await waitFor(
+      async () => (await logged('com.example.db.public.stock.update')).length === 1,
+      'the update after the snapshot',
+      60_000,
+    );
+    const reads = await logged('com.example.db.public.stock.read');
+    assert.equal(new Set(reads.map((e) => e.subject)).size, 30);
+    const third = reads.find((e) => e.subject === 'sku=sku-3');
+    assert.deepEqual(third?.data, { before: null, after: { sku: 'sku-3', qty: 3 } });
+    const status = await request(bus.url, 'GET', '/connectors/stock');
+    assert.equal(status.body.state, 'running');
+    assert.equal(status.body.events, 31);
+    assert.equal(status.body.duplicates, 0);
+    assert.equal((await request(bus.url, 'DELETE', '/connectors/stock')).status, 204);
   });
 });

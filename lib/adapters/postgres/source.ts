@@ -5,7 +5,17 @@
  * commit LSN and time as extensions, and an id from the position (the commit LSN and the change's index in its
  * transaction), so a transaction streamed again after a crash is dropped by the idempotent publish. The slot's
  * confirmed LSN is the connector's position: it moves past a transaction only once the log took every change of it.
+ *
+ * With `snapshot: true`, a slot the source creates starts with an initial snapshot: the slot is created on a
+ * replication connection with `EXPORT_SNAPSHOT`, and every row of the publication's tables is read in that snapshot
+ * (`SET TRANSACTION SNAPSHOT`) through a cursor, a page of `maxBatch` rows at a time, as
+ * `<prefix>.<schema>.<table>.read` events with ids from the table and the primary key; streaming from the slot's LSN
+ * starts once every page was taken by the log. A snapshot in progress is marked durably by a physical slot
+ * `<slot>_junction_snap` (it reserves no WAL) created before the logical slot and dropped once the snapshot is done:
+ * a start that finds both slots reads the tables again (in a new snapshot; the ids drop the rows already published),
+ * then streams from the slot's LSN, which nothing moved while the snapshot was not done.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pgoutput } from 'pg-logical-replication';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
@@ -30,6 +40,19 @@ export interface PostgresCdcSourceOptions {
 }
 
 const RETRY_BASE_MS = 250;
+/** The cursor of a snapshot's table read. */
+const SNAPSHOT_CURSOR = 'junction_snapshot';
+
+/**
+ * The physical slot marking a snapshot in progress for a logical slot (slot names are 1-63 of `[a-z0-9_]`): the name
+ * with `_junction_snap`, a long name cut and told apart by a hash of it.
+ */
+export function snapshotMarkerSlot(slot: string): string {
+  const suffix = '_junction_snap';
+  if (slot.length + suffix.length <= 63) return `${slot}${suffix}`;
+  const hash = createHash('sha256').update(slot).digest('hex').slice(0, 8);
+  return `${slot.slice(0, 63 - suffix.length - 9)}_${hash}${suffix}`;
+}
 const RETRY_MAX_MS = 30_000;
 
 /** An LSN (`XXXXXXXX/XXXXXXXX`) as a number (exact below 2^53 bytes of WAL). */
@@ -42,6 +65,12 @@ function lsnText(n: number): string {
   const high = Math.floor(n / 2 ** 32);
   const low = n - high * 2 ** 32;
   return `${high.toString(16).toUpperCase()}/${low.toString(16).toUpperCase()}`;
+}
+
+/** An LSN as the stream's events show it (`00000000/0153A2B8`, as pg-logical-replication formats commit LSNs). */
+function lsnPadded(lsn: string): string {
+  const [high, low] = lsn.split('/');
+  return `${(high ?? '0').toUpperCase().padStart(8, '0')}/${(low ?? '0').toUpperCase().padStart(8, '0')}`;
 }
 
 /** A column value as JSON: dates as RFC 3339, bytes as base64, big integers as strings. */
@@ -97,6 +126,11 @@ export class PostgresCdcSource implements Source {
   #failures = 0;
   /** What a failed run had received and not handed over: still behind the confirmed LSN while the next run starts. */
   #behind = 0;
+  /** The initial snapshot to read before streaming (set by `#prepare`), and the rows of it taken so far. */
+  #snapshot: { reader: pg.Client; lsn: string } | undefined;
+  #snapshotRows = 0;
+  /** The snapshot page being handed to the log (`close` waits for it). */
+  #snapshotHandling: Promise<void> | undefined;
 
   constructor(options: PostgresCdcSourceOptions) {
     this.#spec = options.spec;
@@ -117,7 +151,11 @@ export class PostgresCdcSource implements Source {
 
   async #open(): Promise<void> {
     await this.#prepare();
-    if (this.#closed) throw new Error('the connector was closed while it started');
+    if (this.#closed) {
+      await this.#endSnapshot();
+      throw new Error('the connector was closed while it started');
+    }
+    if (this.#snapshot !== undefined) await this.#readSnapshot(this.#snapshot);
     const deadline = Date.now() + this.#slotWaitMs;
     for (;;) {
       try {
@@ -150,12 +188,37 @@ export class PostgresCdcSource implements Source {
         'SELECT plugin, database, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
         [slot],
       );
-      if (found.rowCount === 0) {
+      const marker = snapshotMarkerSlot(slot);
+      if (found.rowCount === 0 && this.#spec.snapshot) {
+        // Marked first: a crash after the slot was made and before the snapshot was taken leaves the mark.
+        try {
+          await client.query('SELECT pg_create_physical_replication_slot($1)', [marker]);
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42710') throw error;
+          if (!(await this.#marked(client, marker))) {
+            throw new Error(
+              `replication slot "${marker}" exists and is not a physical slot marking a snapshot`,
+            );
+          }
+        }
+        this.#snapshot = await this.#createSlotWithSnapshot();
+      } else if (found.rowCount === 0) {
         try {
           await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
         } catch (error) {
           if ((error as { code?: string }).code !== '42710') throw error; // created meanwhile by another
         }
+      } else if (this.#spec.snapshot) {
+        if (await this.#marked(client, marker)) {
+          // A snapshot that did not finish: read again in a new snapshot; the ids drop what was published.
+          const lsn = found.rows[0]?.confirmed ?? '0/0';
+          this.#context?.onWarning(
+            `the initial snapshot of slot ${slot} did not finish; reading the tables again (rows already published are dropped by their ids)`,
+          );
+          this.#snapshot = { reader: await this.#openReader(undefined), lsn };
+        }
+      }
+      if (found.rowCount === 0) {
         found = await client.query(
           'SELECT plugin, database, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
           [slot],
@@ -169,8 +232,188 @@ export class PostgresCdcSource implements Source {
         );
       }
       if (info.confirmed !== null) this.#confirmed = info.confirmed;
+    } catch (error) {
+      await this.#endSnapshot();
+      throw error;
     } finally {
       await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Whether the physical slot marking a snapshot in progress exists. */
+  async #marked(client: pg.Client, marker: string): Promise<boolean> {
+    const found = await client.query(
+      "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'",
+      [marker],
+    );
+    return found.rowCount !== 0;
+  }
+
+  /**
+   * Creates the slot on a replication connection exporting its snapshot, and imports that snapshot into a reader's
+   * transaction (the export lives only until the replication connection's next command, so it is imported first).
+   */
+  async #createSlotWithSnapshot(): Promise<{ reader: pg.Client; lsn: string }> {
+    const replication = new pg.Client({
+      ...this.#clientConfig(),
+      replication: 'database',
+    } as pg.ClientConfig);
+    replication.on('error', () => undefined);
+    await replication.connect();
+    try {
+      const created = await replication.query<{ consistent_point: string; snapshot_name: string | null }>(
+        `CREATE_REPLICATION_SLOT ${this.#spec.slot} LOGICAL pgoutput EXPORT_SNAPSHOT`,
+      );
+      const info = created.rows[0];
+      if (info?.snapshot_name == null)
+        throw new Error(`replication slot "${this.#spec.slot}" exported no snapshot`);
+      const reader = await this.#openReader(info.snapshot_name);
+      return { reader, lsn: info.consistent_point };
+    } finally {
+      await replication.end().catch(() => undefined);
+    }
+  }
+
+  /** A connection in a read-only repeatable-read transaction, in the given exported snapshot or a new one. */
+  async #openReader(snapshotName: string | undefined): Promise<pg.Client> {
+    const reader = new pg.Client(this.#clientConfig());
+    reader.on('error', () => undefined);
+    await reader.connect();
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      if (snapshotName !== undefined) {
+        await reader.query(`SET TRANSACTION SNAPSHOT ${reader.escapeLiteral(snapshotName)}`);
+      }
+      return reader;
+    } catch (error) {
+      await reader.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async #endSnapshot(): Promise<void> {
+    const snapshot = this.#snapshot;
+    this.#snapshot = undefined;
+    if (snapshot !== undefined) await snapshot.reader.end().catch(() => undefined);
+  }
+
+  /**
+   * Reads every row of the publication's tables in the snapshot, a page of `maxBatch` rows at a time through a cursor,
+   * hands each page to the log, then drops the mark: from then on the slot streams from its LSN.
+   */
+  async #readSnapshot(snapshot: { reader: pg.Client; lsn: string }): Promise<void> {
+    const { reader, lsn } = snapshot;
+    const spec = this.#spec;
+    this.#snapshotRows = 0;
+    try {
+      const time = (await reader.query<{ now: Date }>('SELECT now() AS now')).rows[0]?.now ?? new Date();
+      // As JSON: the column list (`attnames`) and row filter (`rowfilter`) exist from PostgreSQL 15 on.
+      const tables = await reader.query<{
+        t: { schemaname: string; tablename: string; attnames?: string[] | null; rowfilter?: string | null };
+      }>(
+        'SELECT to_jsonb(p) AS t FROM pg_publication_tables p WHERE pubname = $1 ORDER BY schemaname, tablename',
+        [spec.publication],
+      );
+      for (const { t } of tables.rows) {
+        const { schemaname: schema, tablename: table } = t;
+        if (this.#closed) throw new Error('the connector was closed while it read its snapshot');
+        const keys = (
+          await reader.query<{ name: string }>(
+            `SELECT a.attname AS name
+               FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+              WHERE i.indrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass AND i.indisprimary
+              ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+            [schema, table],
+          )
+        ).rows.map((r) => r.name);
+        const name = `${reader.escapeIdentifier(schema)}.${reader.escapeIdentifier(table)}`;
+        // Without a primary key, the row's place in the table names it (stable unless the row moved).
+        // The publication's column list and row filter (an expression from the catalog) apply as to the stream.
+        const columns = Array.isArray(t.attnames) ? t.attnames : undefined;
+        const keyed = keys.length > 0 && (columns === undefined || keys.every((k) => columns.includes(k)));
+        const list = columns === undefined ? '*' : columns.map((c) => reader.escapeIdentifier(c)).join(', ');
+        const where = typeof t.rowfilter === 'string' && t.rowfilter !== '' ? ` WHERE ${t.rowfilter}` : '';
+        const select = `SELECT ${keyed ? '' : 'ctid::text AS "$ctid", '}${list} FROM ${name}${where}`;
+        await reader.query(`DECLARE ${SNAPSHOT_CURSOR} NO SCROLL CURSOR FOR ${select}`);
+        for (;;) {
+          if (this.#closed) throw new Error('the connector was closed while it read its snapshot');
+          const page = await reader.query<Record<string, unknown>>(
+            `FETCH FORWARD ${spec.maxBatch} FROM ${SNAPSHOT_CURSOR}`,
+          );
+          if (page.rows.length === 0) break;
+          const events: CloudEvent[] = [];
+          const invalid: InvalidSourceRecord[] = [];
+          for (const raw of page.rows) {
+            this.#read(schema, table, keyed ? keys : [], raw, lsn, time, events, invalid);
+          }
+          this.#snapshotHandling = (this.#context as SourceContext).handle({ events, invalid });
+          try {
+            await this.#snapshotHandling;
+          } finally {
+            this.#snapshotHandling = undefined;
+          }
+          this.#snapshotRows += page.rows.length;
+          if (page.rows.length < spec.maxBatch) break;
+        }
+        await reader.query(`CLOSE ${SNAPSHOT_CURSOR}`);
+      }
+      await reader.query('COMMIT');
+      await reader.query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'",
+        [snapshotMarkerSlot(spec.slot)],
+      );
+    } finally {
+      await this.#endSnapshot();
+    }
+  }
+
+  /** One snapshot row as a `read` event (or an invalid record when it cannot be one). */
+  #read(
+    schema: string,
+    table: string,
+    keys: readonly string[],
+    raw: Record<string, unknown>,
+    lsn: string,
+    time: Date,
+    events: CloudEvent[],
+    invalid: InvalidSourceRecord[],
+  ): void {
+    const spec = this.#spec;
+    const { $ctid: ctid, ...values } = raw;
+    const after = row(values) ?? {};
+    const subject =
+      keys.length > 0
+        ? keys
+            .map((k) => `${k}=${typeof after[k] === 'string' ? after[k] : JSON.stringify(after[k])}`)
+            .join(',')
+        : undefined;
+    const id = `snapshot:${schema}.${table}:${subject ?? `ctid=${String(ctid)}`}`;
+    const at = time.toISOString();
+    const event: Record<string, unknown> = {
+      specversion: '1.0',
+      id,
+      source: spec.source,
+      type: `${spec.typePrefix}.${schema}.${table}.read`,
+      time: at,
+      ...(subject === undefined ? {} : { subject }),
+      datacontenttype: 'application/json',
+      data: spec.data === 'row' ? after : { before: null, after },
+      pglsn: lsnPadded(lsn),
+    };
+    try {
+      events.push(validateEvent(event, { maxEventBytes: this.#maxEventBytes }));
+    } catch (error) {
+      invalid.push({
+        position: id,
+        reason: error instanceof Error ? error.message : String(error),
+        record: {
+          schema,
+          table,
+          operation: 'read',
+          snapshotLsn: lsn,
+          ...(subject === undefined ? {} : { key: subject }),
+        },
+      });
     }
   }
 
@@ -399,12 +642,16 @@ export class PostgresCdcSource implements Source {
     // The changes received past the confirmed LSN and not yet taken by the log (PostgreSQL cannot count the ones it
     // has not decoded yet).
     const lag = Math.max(this.#behind, run === undefined ? 0 : run.received - run.handed);
+    if (this.#snapshot !== undefined) position.snapshotRows = this.#snapshotRows;
     return run === undefined && this.#behind === 0 ? { position } : { position, lag };
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    // A snapshot page being taken is waited for; the read stops before the next (it is read again on the next start).
+    await this.#snapshotHandling?.catch(() => undefined);
+    await this.#endSnapshot();
     this.#retryTimer = undefined;
     const run = this.#run;
     this.#run = undefined;
