@@ -1,7 +1,7 @@
 /** The DynamoDB table definitions of Junction, as plain data: the adapters and the CDK stack both read them. */
 
 /** The stores that get a table each. */
-export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup';
+export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup' | 'schemas' | 'drafts';
 
 /** The table name of each store. */
 export type TableNames = Record<StoreName, string>;
@@ -105,6 +105,20 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     globalIndexes: [],
     ttlAttribute: 'ttl',
   },
+  schemas: {
+    suffix: 'schemas',
+    description:
+      'Schema registry (issue #16): per schema (pk name) its settings (sk "~") and one item per immutable version (sk zero-padded version)',
+    partitionKey: S('pk'),
+    sortKey: S('sk'),
+    globalIndexes: [],
+  },
+  drafts: {
+    suffix: 'drafts',
+    description: 'Schema discovery drafts (issue #16): one item per (source, type), the draft as a document',
+    partitionKey: S('pk'),
+    globalIndexes: [],
+  },
 };
 
 /** The table names for a prefix, with per-store overrides. */
@@ -119,6 +133,8 @@ export function tableNames(
     traces: name('traces'),
     deadLetters: name('deadLetters'),
     dedup: name('dedup'),
+    schemas: name('schemas'),
+    drafts: name('drafts'),
   };
 }
 
