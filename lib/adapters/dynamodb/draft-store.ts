@@ -1,31 +1,36 @@
 /**
- * DraftStore on DynamoDB (issue #16): one item per (source, type), keyed by both (hashed when long, as trace keys
- * are), holding the draft as a document (gzip'd when large). A put replaces the item as a whole.
+ * DraftStore on DynamoDB (issue #16), in the rules table beside the schemas: one item per (source, type) (pk `draft`,
+ * sk both, hashed when long, as trace keys are), holding the draft as a document (gzip'd when large). A put replaces
+ * the item as a whole.
  */
 import {
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { JunctionError } from '../../core/errors.ts';
 import type { SchemaDraft } from '../../core/schema-infer.ts';
 import type { DraftStore } from '../../ports.ts';
-import { conditional, guard, type Item } from './client.ts';
+import { conditional, guard, type Item, queryAll } from './client.ts';
 import { boundedKey, decodeDocument, encodeDocument, requireStr, s } from './codec.ts';
 
 export interface DynamoDraftStoreOptions {
   readonly client: DynamoDBClient;
-  /** The drafts table (see TABLES.drafts). */
+  /** The rules table (see TABLES.rules), which holds the drafts beside the rules and schemas. */
   readonly table: string;
 }
 
 /** Most drafts a list reads (discovery keeps far fewer pairs). */
 const MAX_DRAFTS = 10_000;
 
+const DRAFT_PK = 'draft';
+
 /** The key of a pair: type and source joined by a character neither holds (CloudEvents attributes are printable). */
-const keyOf = (source: string, type: string): Item => ({ pk: s(boundedKey(`${type}\u0000${source}`)) });
+const keyOf = (source: string, type: string): Item => ({
+  pk: s(DRAFT_PK),
+  sk: s(boundedKey(`${type}\u0000${source}`)),
+});
 
 export class DynamoDraftStore implements DraftStore {
   readonly #client: DynamoDBClient;
@@ -78,22 +83,17 @@ export class DynamoDraftStore implements DraftStore {
   }
 
   async list(): Promise<SchemaDraft[]> {
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await guard('Scan', this.#table, () =>
-        this.#client.send(
-          new ScanCommand({
-            TableName: this.#table,
-            ConsistentRead: true,
-            ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined && items.length < MAX_DRAFTS);
-    const drafts = await Promise.all(items.slice(0, MAX_DRAFTS).map((item) => this.#draft(item)));
+    const items = await queryAll(
+      this.#client,
+      {
+        TableName: this.#table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': s(DRAFT_PK) },
+        ConsistentRead: true,
+      },
+      MAX_DRAFTS,
+    );
+    const drafts = await Promise.all(items.map((item) => this.#draft(item)));
     return drafts.sort((a, b) =>
       a.type !== b.type ? (a.type < b.type ? -1 : 1) : a.source < b.source ? -1 : a.source > b.source ? 1 : 0,
     );

@@ -68,9 +68,9 @@ export interface DynamoStores {
   readonly traces: TraceStore;
   readonly deadLetters: DeadLetters;
   readonly dedup: DynamoDedupStore;
-  /** The schema registry (issue #16). */
+  /** The schema registry (issue #16), in the rules table. */
   readonly schemas: SchemaStore;
-  /** The drafts of schema discovery (issue #16). */
+  /** The drafts of schema discovery (issue #16), in the rules table. */
   readonly drafts: DraftStore;
   /** The table names in use. */
   readonly tables: TableNames;
@@ -107,8 +107,8 @@ export function createDynamoStores(options: DynamoStoresOptions): DynamoStores {
     }),
     deadLetters: new DynamoDeadLetters({ client, table: tables.deadLetters, shards }),
     dedup: new DynamoDedupStore({ client, table: tables.dedup, ...(clock ? { clock } : {}) }),
-    schemas: new DynamoSchemaStore({ client, table: tables.schemas }),
-    drafts: new DynamoDraftStore({ client, table: tables.drafts }),
+    schemas: new DynamoSchemaStore({ client, table: tables.rules }),
+    drafts: new DynamoDraftStore({ client, table: tables.rules }),
     tables,
     close: () => rules.close(),
   };

@@ -1,13 +1,15 @@
 /**
- * SchemaStore on DynamoDB (issue #16): per schema (partition key its name) one settings item (sort key `~`) and one
- * item per immutable version (sort key the zero-padded version), written with `attribute_not_exists` so that a
- * version, once stored, is never changed — by a later put or by another instance racing this one.
+ * SchemaStore on DynamoDB (issue #16), in the rules table (the bus's configuration; no table of its own, as a
+ * stack of ten buses is near CloudFormation's 500 resources): one settings item per schema (pk `schema`, sk its
+ * name) and one item per immutable version (pk `schema#<name>`, sk the zero-padded version). Versions are written
+ * with `attribute_not_exists`, so a stored version never changes — by a later put or another instance racing this
+ * one — and before the settings item, so a reader that sees a schema sees its versions.
  */
 import {
   DeleteItemCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
-  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { JunctionError } from '../../core/errors.ts';
@@ -18,16 +20,16 @@ import { decodeDocument, encodeDocument, n, pad, requireNum, requireStr, s } fro
 
 export interface DynamoSchemaStoreOptions {
   readonly client: DynamoDBClient;
-  /** The schemas table (see TABLES.schemas). */
+  /** The rules table (see TABLES.rules), which holds the schemas beside the rules. */
   readonly table: string;
 }
 
-/** The sort key of a schema's settings item: after every zero-padded version, so a Query reads versions first. */
-const SETTINGS = '~';
-/** Most items a list reads: MAX_SCHEMAS schemas of MAX_VERSIONS versions each, and their settings, with room. */
-const MAX_ITEMS = 20_000;
-/** Version items written at once by one put. */
-const WRITE_CONCURRENCY = 8;
+const SETTINGS_PK = 'schema';
+const versionsPk = (name: string): string => `schema#${name}`;
+/** Most schemas a list reads, and versions a schema holds: far above MAX_SCHEMAS and MAX_VERSIONS. */
+const MAX_ITEMS = 10_000;
+/** Items read or written at once by one call. */
+const CONCURRENCY = 8;
 
 type Settings = Pick<SchemaDefinition, 'compatibility' | 'binding' | 'enforcement'>;
 
@@ -43,19 +45,18 @@ export class DynamoSchemaStore implements SchemaStore {
   async put(definition: SchemaDefinition): Promise<void> {
     const name = schemaName(definition?.name);
     const { compatibility, binding, enforcement } = definition;
-    // Versions first: a reader that sees the settings item sees every version the put meant to add.
     const stored = new Set(
-      (await this.#items(name, true)).map((item) => requireStr(item, 'sk', this.#table)),
+      (await this.#versionItems(name, true)).map((item) => requireStr(item, 'sk', this.#table)),
     );
     const missing = definition.versions.filter((v) => !stored.has(pad(v.version)));
-    await mapLimit(missing, WRITE_CONCURRENCY, async (v) => {
+    await mapLimit(missing, CONCURRENCY, async (v) => {
       const doc = await encodeDocument('schema', v.schema, 'schema');
       try {
         await this.#client.send(
           new PutItemCommand({
             TableName: this.#table,
             Item: {
-              pk: s(name),
+              pk: s(versionsPk(name)),
               sk: s(pad(v.version)),
               version: n(v.version),
               dialect: s(v.dialect),
@@ -75,7 +76,7 @@ export class DynamoSchemaStore implements SchemaStore {
       this.#client.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { pk: s(name), sk: s(SETTINGS) },
+          Key: { pk: s(SETTINGS_PK), sk: s(name) },
           UpdateExpression:
             'SET settings = :settings, updatedAt = :updated, createdAt = if_not_exists(createdAt, :created)',
           ExpressionAttributeValues: {
@@ -90,42 +91,31 @@ export class DynamoSchemaStore implements SchemaStore {
 
   async get(name: string): Promise<SchemaDefinition | undefined> {
     if (!validName(name)) return undefined;
-    return this.#definition(await this.#items(name, false));
+    const out = await guard('GetItem', this.#table, () =>
+      this.#client.send(
+        new GetItemCommand({
+          TableName: this.#table,
+          Key: { pk: s(SETTINGS_PK), sk: s(name) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item === undefined ? undefined : this.#definition(out.Item);
   }
 
   async list(): Promise<SchemaDefinition[]> {
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await guard('Scan', this.#table, () =>
-        this.#client.send(
-          new ScanCommand({
-            TableName: this.#table,
-            ConsistentRead: true,
-            ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      if (items.length > MAX_ITEMS) {
-        throw new JunctionError(
-          'Internal',
-          `DynamoDB table ${this.#table} holds more than ${MAX_ITEMS} schema items, more than a registry can`,
-        );
-      }
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    const byName = new Map<string, Item[]>();
-    for (const item of items) {
-      const name = requireStr(item, 'pk', this.#table);
-      const list = byName.get(name) ?? [];
-      list.push(item);
-      byName.set(name, list);
-    }
-    const definitions = await Promise.all([...byName.values()].map((list) => this.#definition(list)));
-    return definitions
-      .filter((d): d is SchemaDefinition => d !== undefined)
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const settings = await queryAll(
+      this.#client,
+      {
+        TableName: this.#table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': s(SETTINGS_PK) },
+        ConsistentRead: true,
+      },
+      MAX_ITEMS,
+    );
+    // Sort keys are the names: the query answers them in order.
+    return mapLimit(settings, CONCURRENCY, (item) => this.#definition(item));
   }
 
   async delete(name: string): Promise<boolean> {
@@ -135,30 +125,30 @@ export class DynamoSchemaStore implements SchemaStore {
       this.#client.send(
         new DeleteItemCommand({
           TableName: this.#table,
-          Key: { pk: s(name), sk: s(SETTINGS) },
+          Key: { pk: s(SETTINGS_PK), sk: s(name) },
           ReturnValues: 'ALL_OLD',
         }),
       ),
     );
-    const versions = await this.#items(name, true);
+    const versions = await this.#versionItems(name, true);
     await batchWrite(
       this.#client,
       this.#table,
       versions.map((item) => ({
-        DeleteRequest: { Key: { pk: s(name), sk: s(requireStr(item, 'sk', this.#table)) } },
+        DeleteRequest: { Key: { pk: s(versionsPk(name)), sk: s(requireStr(item, 'sk', this.#table)) } },
       })),
     );
     return out.Attributes !== undefined;
   }
 
-  /** Every item of a schema (consistent reads), or only their keys. */
-  #items(name: string, keysOnly: boolean): Promise<Item[]> {
+  /** The version items of a schema, oldest first (consistent reads), or only their keys. */
+  #versionItems(name: string, keysOnly: boolean): Promise<Item[]> {
     return queryAll(
       this.#client,
       {
         TableName: this.#table,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': s(name) },
+        ExpressionAttributeValues: { ':pk': s(versionsPk(name)) },
         ConsistentRead: true,
         ...(keysOnly ? { ProjectionExpression: 'pk, sk' } : {}),
       },
@@ -166,34 +156,30 @@ export class DynamoSchemaStore implements SchemaStore {
     );
   }
 
-  /** The definition the items of one schema make, or undefined without a settings item (absent or being deleted). */
-  async #definition(items: readonly Item[]): Promise<SchemaDefinition | undefined> {
-    const settingsItem = items.find((item) => requireStr(item, 'sk', this.#table) === SETTINGS);
-    if (settingsItem === undefined) return undefined;
-    const settings = JSON.parse(requireStr(settingsItem, 'settings', this.#table)) as Settings;
+  /** The definition of a settings item, with its versions. */
+  async #definition(item: Item): Promise<SchemaDefinition> {
+    const name = requireStr(item, 'sk', this.#table);
+    const settings = JSON.parse(requireStr(item, 'settings', this.#table)) as Settings;
     const versions = await Promise.all(
-      items
-        .filter((item) => item !== settingsItem)
-        .map(
-          async (item): Promise<SchemaVersion> =>
-            Object.freeze({
-              version: requireNum(item, 'version', this.#table),
-              dialect: requireStr(item, 'dialect', this.#table) as SchemaVersion['dialect'],
-              schema: await decodeDocument(item, 'schema'),
-              fingerprint: requireStr(item, 'fingerprint', this.#table),
-              createdAt: requireNum(item, 'createdAt', this.#table),
-            }),
-        ),
+      (await this.#versionItems(name, false)).map(
+        async (v): Promise<SchemaVersion> =>
+          Object.freeze({
+            version: requireNum(v, 'version', this.#table),
+            dialect: requireStr(v, 'dialect', this.#table) as SchemaVersion['dialect'],
+            schema: await decodeDocument(v, 'schema'),
+            fingerprint: requireStr(v, 'fingerprint', this.#table),
+            createdAt: requireNum(v, 'createdAt', this.#table),
+          }),
+      ),
     );
-    versions.sort((a, b) => a.version - b.version);
     return Object.freeze({
-      name: requireStr(settingsItem, 'pk', this.#table),
+      name,
       compatibility: settings.compatibility,
       binding: settings.binding,
       enforcement: settings.enforcement,
       versions: Object.freeze(versions),
-      createdAt: requireNum(settingsItem, 'createdAt', this.#table),
-      updatedAt: requireNum(settingsItem, 'updatedAt', this.#table),
+      createdAt: requireNum(item, 'createdAt', this.#table),
+      updatedAt: requireNum(item, 'updatedAt', this.#table),
     });
   }
 }

@@ -1,7 +1,7 @@
 /** The DynamoDB table definitions of Junction, as plain data: the adapters and the CDK stack both read them. */
 
 /** The stores that get a table each. */
-export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup' | 'schemas' | 'drafts';
+export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup';
 
 /** The table name of each store. */
 export type TableNames = Record<StoreName, string>;
@@ -50,7 +50,9 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
   rules: {
     suffix: 'rules',
     description:
-      'Rules (pk "rule", sk name), the rule change log (pk "change", sk zero-padded revision), the revision head',
+      'Bus configuration: rules (pk "rule", sk name), the rule change log (pk "change", sk zero-padded revision), ' +
+      'the revision head; schemas (pk "schema", sk name; versions pk "schema#<name>", sk zero-padded version) and ' +
+      'discovery drafts (pk "draft", sk type+source)',
     partitionKey: S('pk'),
     sortKey: S('sk'),
     globalIndexes: [],
@@ -105,20 +107,6 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     globalIndexes: [],
     ttlAttribute: 'ttl',
   },
-  schemas: {
-    suffix: 'schemas',
-    description:
-      'Schema registry (issue #16): per schema (pk name) its settings (sk "~") and one item per immutable version (sk zero-padded version)',
-    partitionKey: S('pk'),
-    sortKey: S('sk'),
-    globalIndexes: [],
-  },
-  drafts: {
-    suffix: 'drafts',
-    description: 'Schema discovery drafts (issue #16): one item per (source, type), the draft as a document',
-    partitionKey: S('pk'),
-    globalIndexes: [],
-  },
 };
 
 /** The table names for a prefix, with per-store overrides. */
@@ -133,8 +121,6 @@ export function tableNames(
     traces: name('traces'),
     deadLetters: name('deadLetters'),
     dedup: name('dedup'),
-    schemas: name('schemas'),
-    drafts: name('drafts'),
   };
 }
 

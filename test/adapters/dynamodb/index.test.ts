@@ -50,6 +50,11 @@ describe('createDynamoStores', () => {
     );
     await stores.drafts.put({ source: 's', type: 't', versions: [], events: 1, firstSeen: 1, lastSeen: 1 });
     assert.equal((await stores.drafts.list()).length, 1);
+    // Schemas and drafts share the rules table: the rules are as they were.
+    assert.deepEqual(
+      (await stores.rules.list()).map((r) => r.name),
+      ['wired'],
+    );
     await stores.close();
     await stores.rules.put(makeRule('after-close'));
     await new Promise((resolve) => setTimeout(resolve, 100));

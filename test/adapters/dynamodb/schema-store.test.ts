@@ -16,7 +16,7 @@ before(async () => {
 after(() => db.stop());
 
 schemaStoreSuite('DynamoSchemaStore (dynalite)', async () => {
-  const { schemas } = await db.freshTables();
+  const { rules: schemas } = await db.freshTables();
   return {
     store: new DynamoSchemaStore({ client: db.client, table: schemas }),
     reopen: async () => new DynamoSchemaStore({ client: db.client, table: schemas }),
@@ -25,7 +25,7 @@ schemaStoreSuite('DynamoSchemaStore (dynalite)', async () => {
 });
 
 draftStoreSuite('DynamoDraftStore (dynalite)', async () => {
-  const { drafts } = await db.freshTables();
+  const { rules: drafts } = await db.freshTables();
   return {
     store: new DynamoDraftStore({ client: db.client, table: drafts }),
     reopen: async () => new DynamoDraftStore({ client: db.client, table: drafts }),
@@ -53,7 +53,7 @@ function definition(name: string, versions: number, schema: (v: number) => unkno
 
 describe('DynamoSchemaStore', () => {
   test('keeps the version another instance stored first (conditional writes)', async () => {
-    const { schemas } = await db.freshTables();
+    const { rules: schemas } = await db.freshTables();
     const a = new DynamoSchemaStore({ client: db.client, table: schemas });
     const b = new DynamoSchemaStore({ client: db.client, table: schemas });
     // Two instances, each with a stale view, register version 2 at once with different schemas.
@@ -77,7 +77,7 @@ describe('DynamoSchemaStore', () => {
   });
 
   test('stores large schemas compressed and lists them among many others', async () => {
-    const { schemas } = await db.freshTables();
+    const { rules: schemas } = await db.freshTables();
     const store = new DynamoSchemaStore({ client: db.client, table: schemas });
     // ~60 KB per version: more than an uncompressed item should hold, so it is gzip'd.
     const big = (v: number) => ({
@@ -86,7 +86,10 @@ describe('DynamoSchemaStore', () => {
     });
     await store.put(definition('big', 3, big));
     const raw = await db.client.send(
-      new GetItemCommand({ TableName: schemas, Key: { pk: { S: 'big' }, sk: { S: '0000000000000001' } } }),
+      new GetItemCommand({
+        TableName: schemas,
+        Key: { pk: { S: 'schema#big' }, sk: { S: '0000000000000001' } },
+      }),
     );
     assert.ok(raw.Item?.schemaGz?.B !== undefined, 'the version is stored gzip-compressed');
     for (let i = 0; i < 30; i++)
@@ -103,7 +106,7 @@ describe('DynamoSchemaStore', () => {
   });
 
   test('answers no schema for a name DynamoDB cannot key, and refuses to store one', async () => {
-    const { schemas } = await db.freshTables();
+    const { rules: schemas } = await db.freshTables();
     const store = new DynamoSchemaStore({ client: db.client, table: schemas });
     assert.equal(await store.get(''), undefined);
     assert.equal(await store.delete(''), false);
@@ -113,7 +116,7 @@ describe('DynamoSchemaStore', () => {
 
 describe('DynamoDraftStore', () => {
   test('keys a pair whose source is longer than a key holds', async () => {
-    const { drafts } = await db.freshTables();
+    const { rules: drafts } = await db.freshTables();
     const store = new DynamoDraftStore({ client: db.client, table: drafts });
     const source = `/long/${'x'.repeat(3_000)}`;
     const draft = {

@@ -19,8 +19,6 @@ describe('TABLES', () => {
       traces: 'junction-traces',
       deadLetters: 'junction-dead-letters',
       dedup: 'junction-dedup',
-      schemas: 'junction-schemas',
-      drafts: 'junction-drafts',
     });
     assert.equal(tableNames('acme', { ledger: 'my-ledger' }).ledger, 'my-ledger');
     assert.equal(tableNames('acme').traces, 'acme-traces');
@@ -59,8 +57,6 @@ describe('TABLES', () => {
         ttl: undefined,
       },
       dedup: { keys: ['pk:S'], indexes: [], ttl: 'ttl' },
-      schemas: { keys: ['pk:S', 'sk:S'], indexes: [], ttl: undefined },
-      drafts: { keys: ['pk:S'], indexes: [], ttl: undefined },
     });
   });
 
