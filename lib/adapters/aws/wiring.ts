@@ -6,7 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { BUS_NAME, DEFAULT_BUS } from '../../core/bus.ts';
-import { JunctionError } from '../../core/errors.ts';
+import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
@@ -381,8 +381,20 @@ export function withFreshSchemas(
   return async (request) => {
     const change =
       request.method !== 'GET' && request.method !== 'HEAD' && /^\/schemas(\/|$)/.test(request.path);
-    if (change) await schemas.refresh();
-    else if (clock.now() - loadedAt >= refreshMs) await load();
+    if (change) {
+      // Numbering a version after a stale registry could answer a number another instance already stored: refuse.
+      try {
+        await schemas.refresh();
+      } catch (error) {
+        onError(error);
+        const e = toJunctionError(error);
+        return {
+          status: e.status,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(e.toJSON()),
+        };
+      }
+    } else if (clock.now() - loadedAt >= refreshMs) await load();
     return app(request);
   };
 }

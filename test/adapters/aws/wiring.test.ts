@@ -308,8 +308,18 @@ describe('withFreshSchemas', () => {
       await app(get('/schemas/orders', 'DELETE'));
       assert.equal(seen[3], 'orders@2', 'reloaded before a change, however recent the last load');
       assert.deepEqual(errors, []);
-    } finally {
+      // DynamoDB gone: a change is refused with a JSON error; ingest goes on with the registry as last loaded.
       await dynalite.stop();
+      const refused = await app(get('/schemas/orders', 'PUT'));
+      assert.equal(refused.status, 500);
+      assert.equal(JSON.parse(String(refused.body)).error.code, 'Internal');
+      assert.equal(seen.length, 4, 'the change did not reach the app');
+      now += 5_000;
+      assert.equal((await app(get('/events', 'POST'))).status, 200);
+      assert.equal(seen[4], 'orders@2');
+      assert.equal(errors.length, 2, 'both failed reloads were reported');
+    } finally {
+      await dynalite.stop().catch(() => undefined);
     }
   });
 });
