@@ -93,6 +93,27 @@ export class Schemas {
     this.#index();
   }
 
+  /**
+   * Reloads the registry from the store: what other processes sharing it (the Lambda instances on AWS) registered
+   * or deleted since. A version whose schema changed under its number (deleted and registered again) is compiled
+   * again; the others keep their compiled checker. Runs between writes, never during one.
+   */
+  refresh(): Promise<void> {
+    return this.#serial(async () => {
+      const fresh = new Map((await this.#o.store.list()).map((d) => [d.name, d]));
+      for (const [name, old] of this.#schemas) {
+        const next = fresh.get(name);
+        for (const v of old.versions) {
+          if (next?.versions.find((w) => w.version === v.version)?.fingerprint !== v.fingerprint)
+            this.#compiled.delete(`${name}\u0000${v.version}`);
+        }
+      }
+      this.#schemas.clear();
+      for (const [name, definition] of fresh) this.#schemas.set(name, definition);
+      this.#index();
+    });
+  }
+
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#writes.then(work, work);
     this.#writes = run.catch(() => undefined);

@@ -131,4 +131,31 @@ describe('Schemas (engine)', () => {
       assert.deepEqual(schemas.check([makeEvent({ type: 't', source: '/x', data: {} })]), [undefined]);
     });
   });
+  test('refresh picks up what another process sharing the store registered, deleted and registered again', async () => {
+    await withSchemas(async (a, { reopen }) => {
+      const b = await reopen();
+      const needs = (type: string) => ({
+        schema: { type: 'object', properties: { n: { type } }, required: ['n'] },
+        binding: { type: 'com.shared' },
+        enforcement: 'reject',
+      });
+      const event = (n: unknown) => makeEvent({ type: 'com.shared', data: { n } });
+      await a.put('shared', needs('string'));
+      assert.deepEqual(b.check([event(1)]), [undefined], 'b has not seen the schema yet');
+      await b.refresh();
+      assert.equal(b.check([event(1)])[0]?.code, 'SchemaViolation');
+      assert.equal(b.check([event('x')])[0], undefined);
+      // Version 1 again, another schema: b compiles it anew rather than keep the old checker.
+      await a.delete('shared');
+      await a.put('shared', needs('number'));
+      await b.refresh();
+      assert.equal(b.get('shared').latest, 1);
+      assert.equal(b.check([event(1)])[0], undefined);
+      assert.equal(b.check([event('x')])[0]?.code, 'SchemaViolation');
+      await a.delete('shared');
+      await b.refresh();
+      assert.deepEqual(b.list(), []);
+      assert.deepEqual(b.check([event('x')]), [undefined]);
+    });
+  });
 });

@@ -6,10 +6,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { BUS_NAME, DEFAULT_BUS } from '../../core/bus.ts';
-import { JunctionError } from '../../core/errors.ts';
+import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
+import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
-import type { Clock, DeadLetters, EventLog, TraceStore } from '../../ports.ts';
+import { Schemas } from '../../engine/schemas.ts';
+import { type Clock, type DeadLetters, type EventLog, systemClock, type TraceStore } from '../../ports.ts';
 import { type App, createApp } from '../../server/app.ts';
 import { createReplayExtensions } from '../../server/replay.ts';
 import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
@@ -201,6 +203,8 @@ export interface AwsRuntime extends HandlerRuntime {
   readonly log: EventLog;
   readonly stores: DynamoStores;
   readonly functions: LambdaRunner;
+  /** The schema registry, enforced at ingest (docs/schemas.md). */
+  readonly schemas: Schemas;
   /** Stops the engine and closes the log, the stores and the clients (tests; Lambda just freezes). */
   close(): Promise<void>;
 }
@@ -214,6 +218,12 @@ export interface AwsRuntimeOptions {
   readonly kafkaClient?: KafkaClient;
   /** How often the rule store polls DynamoDB for rule changes. @default 1000 */
   readonly rulePollMs?: number;
+  /**
+   * The schema registry is reloaded from DynamoDB before a request when it was last loaded longer ago than this
+   * (ms), and before every change to it; so an instance enforces what another registered within this time.
+   * @default 1000
+   */
+  readonly schemaRefreshMs?: number;
 }
 
 /** Builds the engine for the configuration: Kafka log, DynamoDB stores, Lambda functions, HTTP targets. */
@@ -286,16 +296,46 @@ export async function createAwsRuntime(
     closers.push(async () => {
       await junction.stop();
     });
-    const app = createApp({
+    const schemas = new Schemas({
+      store: stores.schemas,
+      metrics: junction.metrics,
+      clock: options.clock ?? systemClock,
+      traces: stores.traces,
+      onError,
+    });
+    await schemas.start();
+    // Discovery keeps its drafts in memory and would race other instances' writes of the same draft: off on AWS;
+    // `/schemas/discovered` serves the drafts table (docs/schemas.md#discovery).
+    const discovery = new SchemaDiscovery({
+      store: stores.drafts,
+      metrics: junction.metrics,
+      clock: options.clock ?? systemClock,
+      schemas,
+      enabled: false,
+      onError,
+    });
+    await discovery.start();
+    closers.push(() => discovery.close());
+    const serve = createApp({
       junction,
+      schemas,
+      discovery,
       busName: config.busName,
       onError,
       extensions: createReplayExtensions({ junction, log }),
     });
+    const app = withFreshSchemas(
+      serve,
+      schemas,
+      options.schemaRefreshMs ?? 1000,
+      options.clock ?? systemClock,
+      onError,
+    );
     return {
       config,
       junction,
       app,
+      schemas,
       log,
       stores,
       functions,
@@ -307,6 +347,57 @@ export async function createAwsRuntime(
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The app, reloading the schema registry first when it is older than `refreshMs`, and always before a change to
+ * `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a time;
+ * requests that arrive during one wait for it.
+ */
+export function withFreshSchemas(
+  app: App,
+  schemas: Schemas,
+  refreshMs: number,
+  clock: Clock,
+  onError: (error: unknown) => void,
+): App {
+  let loadedAt = clock.now();
+  let loading: Promise<void> | undefined;
+  // A failed reload is reported and the request served with the registry as last loaded (ingest stays up while
+  // DynamoDB fails); the next request tries again.
+  const load = (): Promise<void> => {
+    loading ??= (async () => {
+      const started = clock.now();
+      try {
+        await schemas.refresh();
+        loadedAt = started;
+      } catch (error) {
+        onError(error);
+      } finally {
+        loading = undefined;
+      }
+    })();
+    return loading;
+  };
+  return async (request) => {
+    const change =
+      request.method !== 'GET' && request.method !== 'HEAD' && /^\/schemas(\/|$)/.test(request.path);
+    if (change) {
+      // Numbering a version after a stale registry could answer a number another instance already stored: refuse.
+      try {
+        await schemas.refresh();
+      } catch (error) {
+        onError(error);
+        const e = toJunctionError(error);
+        return {
+          status: e.status,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(e.toJSON()),
+        };
+      }
+    } else if (clock.now() - loadedAt >= refreshMs) await load();
+    return app(request);
+  };
 }
 
 /**

@@ -1,10 +1,23 @@
-/** The DynamoDB adapters of Junction: the storage ports (rules, ledger, traces, dead letters) and the dedup store. */
+/**
+ * The DynamoDB adapters of Junction: the storage ports (rules, ledger, traces, dead letters, schemas, schema drafts)
+ * and the dedup store.
+ */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Clock, DeadLetters, Ledger, RuleStore, TraceStore } from '../../ports.ts';
+import type {
+  Clock,
+  DeadLetters,
+  DraftStore,
+  Ledger,
+  RuleStore,
+  SchemaStore,
+  TraceStore,
+} from '../../ports.ts';
 import { DynamoDeadLetters } from './dead-letters.ts';
 import { DynamoDedupStore } from './dedup-store.ts';
+import { DynamoDraftStore } from './draft-store.ts';
 import { DynamoLedger } from './ledger.ts';
 import { DynamoRuleStore } from './rule-store.ts';
+import { DynamoSchemaStore } from './schema-store.ts';
 import { DEFAULT_TABLE_PREFIX, INDEX_SHARDS, type TableNames, tableNames } from './tables.ts';
 import { DynamoTraceStore } from './trace-store.ts';
 
@@ -12,9 +25,11 @@ export { createDynamoClient, createTables, type DynamoClientOptions } from './cl
 export { COMPRESS_ABOVE_BYTES, MAX_STORED_DOCUMENT_BYTES } from './codec.ts';
 export { DynamoDeadLetters, type DynamoDeadLettersOptions } from './dead-letters.ts';
 export { DynamoDedupStore, type DynamoDedupStoreOptions } from './dedup-store.ts';
+export { DynamoDraftStore, type DynamoDraftStoreOptions } from './draft-store.ts';
 export { DynamoLedger, type DynamoLedgerOptions } from './ledger.ts';
 export { CHUNK_BYTES, MAX_PAYLOAD_CHUNKS } from './payload.ts';
 export { DynamoRuleStore, type DynamoRuleStoreOptions } from './rule-store.ts';
+export { DynamoSchemaStore, type DynamoSchemaStoreOptions } from './schema-store.ts';
 export {
   attributeDefinitions,
   DEFAULT_TABLE_PREFIX,
@@ -53,6 +68,10 @@ export interface DynamoStores {
   readonly traces: TraceStore;
   readonly deadLetters: DeadLetters;
   readonly dedup: DynamoDedupStore;
+  /** The schema registry (issue #16), in the rules table. */
+  readonly schemas: SchemaStore;
+  /** The drafts of schema discovery (issue #16), in the rules table. */
+  readonly drafts: DraftStore;
   /** The table names in use. */
   readonly tables: TableNames;
   /** Stops the rule store's polling. The client stays open (it belongs to the caller). */
@@ -88,6 +107,8 @@ export function createDynamoStores(options: DynamoStoresOptions): DynamoStores {
     }),
     deadLetters: new DynamoDeadLetters({ client, table: tables.deadLetters, shards }),
     dedup: new DynamoDedupStore({ client, table: tables.dedup, ...(clock ? { clock } : {}) }),
+    schemas: new DynamoSchemaStore({ client, table: tables.rules }),
+    drafts: new DynamoDraftStore({ client, table: tables.rules }),
     tables,
     close: () => rules.close(),
   };

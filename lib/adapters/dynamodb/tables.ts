@@ -50,7 +50,9 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
   rules: {
     suffix: 'rules',
     description:
-      'Rules (pk "rule", sk name), the rule change log (pk "change", sk zero-padded revision), the revision head',
+      'Bus configuration: rules (pk "rule", sk name), the rule change log (pk "change", sk zero-padded revision), ' +
+      'the revision head; schemas (pk "schema", sk name; versions pk "schema#<name>", sk zero-padded version) and ' +
+      'discovery drafts (pk "draft", sk type+source)',
     partitionKey: S('pk'),
     sortKey: S('sk'),
     globalIndexes: [],

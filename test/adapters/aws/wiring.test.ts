@@ -6,7 +6,17 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { Admin } from '@platformatic/kafka';
-import { createAwsRuntime, lazy, readAwsConfig, resolveBootstrap } from '../../../lib/adapters/aws/wiring.ts';
+import {
+  createAwsRuntime,
+  lazy,
+  readAwsConfig,
+  resolveBootstrap,
+  withFreshSchemas,
+} from '../../../lib/adapters/aws/wiring.ts';
+import { DynamoSchemaStore } from '../../../lib/adapters/dynamodb/schema-store.ts';
+import { Metrics } from '../../../lib/engine/metrics.ts';
+import { Schemas } from '../../../lib/engine/schemas.ts';
+import type { ApiRequest, ApiResponse } from '../../../lib/server/app.ts';
 import { startDynalite, uniquePrefix } from '../../helpers/dynalite.ts';
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/junction/751d2973-a626-431c-9d4e-d7975eb44dd7-2';
@@ -155,6 +165,161 @@ describe('createAwsRuntime for a named bus (a real broker, dynalite)', {
       await admin.close().catch(() => undefined);
       await runtime.close();
       await dynalite.stop();
+    }
+  });
+
+  it('enforces at ingest a schema the api function registered in another instance (DynamoDB registry)', async () => {
+    const prefix = uniquePrefix();
+    const dynalite = await startDynalite(prefix);
+    const topic = `junction-events.schemas-${randomUUID().slice(0, 8)}`;
+    const config = readAwsConfig({
+      JUNCTION_KAFKA_BOOTSTRAP: kafka,
+      JUNCTION_KAFKA_TOPIC: topic,
+      JUNCTION_TABLE_PREFIX: prefix,
+      JUNCTION_DYNAMODB_ENDPOINT: dynalite.endpoint,
+      AWS_REGION: 'us-east-1',
+    });
+    // Two instances, as the api and ingest functions are; the ingest one reloads the registry on every request.
+    const api = await createAwsRuntime(config, { onError: () => undefined });
+    const ingest = await createAwsRuntime(config, { onError: () => undefined, schemaRefreshMs: 0 });
+    const admin = new Admin({ clientId: 'wiring-test', bootstrapBrokers: [kafka as string] });
+    const request = (method: string, path: string, body: unknown, type = 'application/json'): ApiRequest => ({
+      method,
+      path,
+      query: new URLSearchParams(),
+      headers: { 'content-type': type },
+      body: new TextEncoder().encode(JSON.stringify(body)),
+    });
+    const event = (amount: unknown) =>
+      request(
+        'POST',
+        '/events',
+        {
+          specversion: '1.0',
+          id: randomUUID(),
+          source: '/billing',
+          type: 'com.shop.invoice.issued',
+          data: { amount },
+        },
+        'application/cloudevents+json',
+      );
+    try {
+      assert.equal((await ingest.app(event('none yet'))).status, 202, 'no schema yet: accepted');
+      const put = await api.app(
+        request('PUT', '/schemas/invoices', {
+          schema: { type: 'object', required: ['amount'], properties: { amount: { type: 'integer' } } },
+          binding: { type: 'com.shop.invoice.issued' },
+          enforcement: 'reject',
+        }),
+      );
+      assert.equal(put.status, 201, String(put.body));
+      const refused: ApiResponse = await ingest.app(event('ten'));
+      assert.equal(refused.status, 400, String(refused.body));
+      assert.match(String(refused.body), /SchemaViolation/);
+      assert.equal((await ingest.app(event(10))).status, 202);
+      const listed = await ingest.app(request('GET', '/schemas/invoices', undefined));
+      assert.equal(listed.status, 200);
+      assert.equal(JSON.parse(String(listed.body)).latest, 1);
+      // The api instance numbers the next version after what is stored, whichever instance stored it.
+      const second = await ingest.app(
+        request('PUT', '/schemas/invoices', {
+          schema: { type: 'object', required: ['amount'], properties: { amount: { type: 'number' } } },
+          binding: { type: 'com.shop.invoice.issued' },
+          enforcement: 'reject',
+        }),
+      );
+      assert.equal(second.status, 201, String(second.body));
+      const third = await api.app(
+        request('PUT', '/schemas/invoices', {
+          schema: {
+            type: 'object',
+            required: ['amount'],
+            properties: { amount: { type: 'number' }, note: { type: 'string' } },
+          },
+          binding: { type: 'com.shop.invoice.issued' },
+          enforcement: 'reject',
+        }),
+      );
+      assert.equal(third.status, 201, String(third.body));
+      assert.equal(JSON.parse(String(third.body)).version, 3);
+    } finally {
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.close().catch(() => undefined);
+      await ingest.close();
+      await api.close();
+      await dynalite.stop();
+    }
+  });
+});
+
+describe('withFreshSchemas', () => {
+  it('reloads the registry when it is older than the refresh time, and before every change to /schemas', async () => {
+    const dynalite = await startDynalite();
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const open = async () => {
+      const schemas = new Schemas({
+        store: new DynamoSchemaStore({ client: dynalite.client, table: dynalite.tables.rules }),
+        metrics: new Metrics(),
+        clock,
+      });
+      await schemas.start();
+      return schemas;
+    };
+    const writer = await open();
+    const reader = await open();
+    const seen: string[] = [];
+    const errors: unknown[] = [];
+    const app = withFreshSchemas(
+      async (r) => {
+        seen.push(
+          reader
+            .list()
+            .map((s) => `${s.name}@${s.latest}`)
+            .join(',') || r.path,
+        );
+        return { status: 200, headers: {}, body: '' };
+      },
+      reader,
+      5_000,
+      clock,
+      (e) => errors.push(e),
+    );
+    const get = (path: string, method = 'GET'): ApiRequest => ({
+      method,
+      path,
+      query: new URLSearchParams(),
+      headers: {},
+      body: new Uint8Array(),
+    });
+    try {
+      await writer.put('orders', { schema: { type: 'object' }, binding: { type: 'com.order' } });
+      await app(get('/events', 'POST'));
+      now += 4_999;
+      await app(get('/events', 'POST'));
+      assert.deepEqual(seen, ['/events', '/events'], 'not reloaded within the refresh time');
+      now += 1;
+      await app(get('/events', 'POST'));
+      assert.equal(seen[2], 'orders@1', 'reloaded once the refresh time passed');
+      await writer.put('orders', {
+        schema: { type: 'object', properties: { a: { type: 'string' } } },
+        binding: { type: 'com.order' },
+      });
+      await app(get('/schemas/orders', 'DELETE'));
+      assert.equal(seen[3], 'orders@2', 'reloaded before a change, however recent the last load');
+      assert.deepEqual(errors, []);
+      // DynamoDB gone: a change is refused with a JSON error; ingest goes on with the registry as last loaded.
+      await dynalite.stop();
+      const refused = await app(get('/schemas/orders', 'PUT'));
+      assert.equal(refused.status, 500);
+      assert.equal(JSON.parse(String(refused.body)).error.code, 'Internal');
+      assert.equal(seen.length, 4, 'the change did not reach the app');
+      now += 5_000;
+      assert.equal((await app(get('/events', 'POST'))).status, 200);
+      assert.equal(seen[4], 'orders@2');
+      assert.equal(errors.length, 2, 'both failed reloads were reported');
+    } finally {
+      await dynalite.stop().catch(() => undefined);
     }
   });
 });

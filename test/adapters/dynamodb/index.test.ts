@@ -35,6 +35,26 @@ describe('createDynamoStores', () => {
     const dedup: DedupStore = stores.dedup;
     await dedup.remember(['s\u0000i'], 60_000);
     assert.deepEqual(await dedup.seen(['s\u0000i']), [true]);
+    await stores.schemas.put({
+      name: 'wired',
+      compatibility: 'NONE',
+      binding: { type: 'com.wired' },
+      enforcement: 'reject',
+      versions: [],
+      createdAt: 1,
+      updatedAt: 1,
+    });
+    assert.deepEqual(
+      (await stores.schemas.list()).map((d) => d.name),
+      ['wired'],
+    );
+    await stores.drafts.put({ source: 's', type: 't', versions: [], events: 1, firstSeen: 1, lastSeen: 1 });
+    assert.equal((await stores.drafts.list()).length, 1);
+    // Schemas and drafts share the rules table: the rules are as they were.
+    assert.deepEqual(
+      (await stores.rules.list()).map((r) => r.name),
+      ['wired'],
+    );
     await stores.close();
     await stores.rules.put(makeRule('after-close'));
     await new Promise((resolve) => setTimeout(resolve, 100));
