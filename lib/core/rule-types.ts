@@ -1,3 +1,5 @@
+import type { AggregateSpec } from './aggregate.ts';
+
 /** The rule model: what a rule matches (pattern and/or CESQL filter) and the targets it delivers to. */
 
 /** Retry policy of a target. Defaults follow Amazon EventBridge. */
@@ -163,6 +165,11 @@ export interface Rule {
   /** A CloudEvents SQL expression. */
   readonly filter?: string;
   readonly targets: readonly Target[];
+  /**
+   * An aggregation rule: the events it selects are grouped and folded into windows, and each closed window is
+   * published as an event of its own (docs/aggregation.md). Such a rule has no targets.
+   */
+  readonly aggregate?: AggregateSpec;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
