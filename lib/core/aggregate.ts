@@ -292,6 +292,52 @@ export function validateAggregate(value: unknown, rule: string, path = 'aggregat
   });
 }
 
+/**
+ * A rule's `aggregate` as stored and shown (`GET /rules/{name}`): the body's own form with every default filled in and
+ * durations in milliseconds, so that a rule read back and PUT again is the same rule.
+ */
+export interface AggregateBody {
+  readonly groupBy: string;
+  readonly window:
+    | { readonly tumbling: number }
+    | { readonly hopping: { readonly size: number; readonly advance: number } }
+    | { readonly session: { readonly gap: number } };
+  readonly allowedLateness: number;
+  readonly maxOpenWindows: number;
+  readonly aggregates: Readonly<Record<string, unknown>>;
+  readonly emit: { readonly type: string; readonly source: string };
+}
+
+/** The stored form of a validated spec (see `AggregateBody`). */
+export function aggregateBody(spec: AggregateSpec): AggregateBody {
+  const w = spec.window;
+  const window =
+    w.kind === 'tumbling'
+      ? { tumbling: w.size }
+      : w.kind === 'hopping'
+        ? { hopping: { size: w.size, advance: w.advance } }
+        : { session: { gap: w.gap } };
+  const aggregates: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(spec.aggregates)) {
+    aggregates[name] =
+      fn.kind === 'count'
+        ? { count: {} }
+        : fn.kind === 'distinctCount'
+          ? { distinctCount: { path: fn.path, limit: fn.limit } }
+          : fn.kind === 'percentile'
+            ? { percentile: { path: fn.path, p: fn.p } }
+            : { [fn.kind]: fn.path };
+  }
+  return {
+    groupBy: spec.groupBy,
+    window,
+    allowedLateness: spec.allowedLateness,
+    maxOpenWindows: spec.maxOpenWindows,
+    aggregates,
+    emit: { ...spec.emit },
+  };
+}
+
 /** How long a window lasts (a session's gap for sessions). */
 export function windowSpan(window: WindowSpec): number {
   return window.kind === 'session' ? window.gap : window.size;

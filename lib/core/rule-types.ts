@@ -1,4 +1,4 @@
-import type { AggregateSpec } from './aggregate.ts';
+import type { AggregateBody } from './aggregate.ts';
 
 /** The rule model: what a rule matches (pattern and/or CESQL filter) and the targets it delivers to. */
 
@@ -169,7 +169,7 @@ export interface Rule {
    * An aggregation rule: the events it selects are grouped and folded into windows, and each closed window is
    * published as an event of its own (docs/aggregation.md). Such a rule has no targets.
    */
-  readonly aggregate?: AggregateSpec;
+  readonly aggregate?: AggregateBody;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

@@ -1,5 +1,5 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
-import { validateAggregate } from './aggregate.ts';
+import { aggregateBody, validateAggregate } from './aggregate.ts';
 import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { JunctionError } from './errors.ts';
@@ -453,7 +453,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(typeof body.patternText === 'string' ? { patternText: body.patternText } : {}),
     ...(body.filter === undefined ? {} : { filter: body.filter as string }),
     targets: Object.freeze(targets),
-    ...(aggregate === undefined ? {} : { aggregate }),
+    ...(aggregate === undefined ? {} : { aggregate: deepFreeze(aggregateBody(aggregate)) }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   });

@@ -16,6 +16,7 @@ import {
   type OpenWindow,
   restoreState,
   step,
+  validateAggregate,
 } from '../core/aggregate.ts';
 import type { Accumulator } from '../core/aggregate-functions.ts';
 import { validateEvent } from '../core/cloudevent.ts';
@@ -108,7 +109,8 @@ export class Aggregator {
       this.delete(rule.name);
       return;
     }
-    this.#rules.set(rule.name, { rule, spec: rule.aggregate, read: compileReader(rule.aggregate) });
+    const spec = validateAggregate(rule.aggregate, rule.name);
+    this.#rules.set(rule.name, { rule, spec, read: compileReader(spec) });
     this.#matcher.set(rule);
   }
 

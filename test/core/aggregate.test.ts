@@ -104,7 +104,7 @@ describe('validateAggregate', () => {
   it('makes a rule without targets, and refuses targets beside it', () => {
     const rule = validateRule('agg', { pattern: { type: ['sale'] }, aggregate: ok }, 1);
     assert.deepEqual(rule.targets, []);
-    assert.equal(rule.aggregate?.window.kind, 'tumbling');
+    assert.deepEqual(rule.aggregate?.window, { tumbling: 60_000 });
     assert.throws(
       () =>
         validateRule(
