@@ -2,7 +2,7 @@
  * The aggregate functions of an aggregation rule (docs/aggregation.md): each keeps a small JSON-able accumulator per
  * window, folds one event's value into it, and answers the window's result when it closes. Every accumulator is
  * bounded: `distinctCount` keeps at most `limit` distinct values (exact up to it, then it stops growing and the result
- * says `capped`), `percentile` keeps a DDSketch (relative error 1 %, at most 512 bins per sign; the lowest collapse).
+ * says `capped`), `percentile` keeps a DDSketch (relative error 1 % over a range of 10^8, at most 1,024 bins per sign; lower values collapse into the lowest bin).
  */
 import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 
@@ -27,7 +27,7 @@ export const AGGREGATE_KINDS = [
 
 /** The percentile sketch's relative accuracy and bin limit (per sign). */
 export const SKETCH_ACCURACY = 0.01;
-export const SKETCH_BIN_LIMIT = 512;
+export const SKETCH_BIN_LIMIT = 1024;
 
 /**
  * An accumulator (JSON-able, so that a store keeps it as text). `n`: how many values it took; `v`: the running value
@@ -122,9 +122,7 @@ export function accumulate(fn: AggregateFunction, acc: Accumulator, value: unkno
     case 'percentile': {
       const x = numeric(value);
       if (x === undefined) return;
-      const sketch = toSketch(acc.s);
-      sketch.accept(x);
-      acc.s = fromSketch(sketch);
+      liveSketch(acc).accept(x);
       acc.n++;
       return;
     }
@@ -159,13 +157,48 @@ export function result(fn: AggregateFunction, acc: Accumulator): unknown {
     case 'distinctCount':
       return acc.n;
     case 'percentile':
-      return acc.n === 0 ? null : toSketch(acc.s).getValueAtQuantile(fn.p);
+      return acc.n === 0 ? null : (live.get(acc) ?? toSketch(acc.s)).getValueAtQuantile(fn.p);
   }
 }
 
 /** Whether a `distinctCount` reached its limit (its result is then a lower bound). */
 export function capped(acc: Accumulator): boolean {
   return acc.c === true;
+}
+
+/**
+ * The sketch of an accumulator while it is folded into: built from its bins once, then kept beside it, so that an
+ * event costs one `accept` rather than a rebuild. `acc.s` is then stale; the accumulator's `toJSON` (which the stores'
+ * JSON goes through) and `sketchBins` answer the live bins.
+ */
+const live = new WeakMap<Accumulator, LogCollapsingLowestDenseDDSketch>();
+
+function liveSketch(acc: Accumulator): LogCollapsingLowestDenseDDSketch {
+  let sketch = live.get(acc);
+  if (sketch === undefined) {
+    sketch = toSketch(acc.s);
+    live.set(acc, sketch);
+    Object.defineProperty(acc, 'toJSON', {
+      configurable: true,
+      enumerable: false,
+      value(this: Accumulator) {
+        return { ...this, s: sketchBins(this) };
+      },
+    });
+  }
+  return sketch;
+}
+
+/** An accumulator's sketch bins, current (see `live`). */
+export function sketchBins(acc: Accumulator): SketchBins | undefined {
+  const sketch = live.get(acc);
+  return sketch === undefined ? acc.s : fromSketch(sketch);
+}
+
+/** Replaces an accumulator's bins (a merge): the live sketch, if any, is dropped. */
+export function setSketchBins(acc: Accumulator, bins: SketchBins): void {
+  live.delete(acc);
+  acc.s = bins;
 }
 
 function toSketch(bins: SketchBins | undefined): LogCollapsingLowestDenseDDSketch {

@@ -16,6 +16,8 @@ import {
   capped,
   newAccumulator,
   result,
+  setSketchBins,
+  sketchBins,
 } from './aggregate-functions.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { rawDataText } from './codec/raw-data.ts';
@@ -717,9 +719,11 @@ function combine(spec: AggregateSpec, a: Accumulator[], b: Accumulator[]): void 
 }
 
 function mergeSketch(x: Accumulator, y: Accumulator): void {
-  if (y.s === undefined) return;
-  if (x.s === undefined) {
-    x.s = y.s;
+  const ys = sketchBins(y);
+  if (ys === undefined) return;
+  const xs = sketchBins(x);
+  if (xs === undefined) {
+    setSketchBins(x, ys);
     x.n = y.n;
     return;
   }
@@ -730,7 +734,7 @@ function mergeSketch(x: Accumulator, y: Accumulator): void {
       m.set(from[i] as number, (m.get(from[i] as number) ?? 0) + (from[i + 1] as number));
     return [...m.entries()].sort((p, q) => p[0] - q[0]).flat();
   };
-  x.s = { z: x.s.z + y.s.z, p: add(x.s.p, y.s.p), m: add(x.s.m, y.s.m) };
+  setSketchBins(x, { z: xs.z + ys.z, p: add(xs.p, ys.p), m: add(xs.m, ys.m) });
   x.n += y.n;
 }
 

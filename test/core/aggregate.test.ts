@@ -197,6 +197,62 @@ describe('aggregate functions', () => {
   });
 });
 
+describe('percentile state', () => {
+  const s = validateAggregate(
+    {
+      window: { session: { gap: '10s' } },
+      // No event is late: every one counts, and the exact percentile below reads them all.
+      allowedLateness: '7d',
+      aggregates: { p90: { percentile: { path: '$.data.ms', p: 0.9 } } },
+    },
+    'r',
+  );
+
+  it('is the same after a save and restore mid-window, and after sessions merge', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            time: fc.integer({ min: 0, max: 60_000 }),
+            ms: fc.double({ min: 1, max: 1e8, noNaN: true }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 200,
+          },
+        ),
+        fc.nat(),
+        (events, cut) => {
+          const closeAll = { key: 'k', time: 8 * 86_400_000, values: [0] };
+          const run = (saveAt: number) => {
+            let state = newState();
+            const closed: ClosedWindow[] = [];
+            events.forEach((e, i) => {
+              if (i === saveAt) state = roundTrip(state);
+              closed.push(...step(s, state, { key: 'k', time: e.time, values: [e.ms] }).closed);
+            });
+            closed.push(...step(s, state, closeAll).closed);
+            return closed;
+          };
+          const plain = run(-1);
+          assert.deepEqual(run(cut % events.length), plain);
+          // Every session's p90 is within 1 % of the exact one (rank ⌊0.9 × (n − 1)⌋, as the sketch reads it).
+          for (const w of plain) {
+            const values = events
+              .filter((e) => e.time >= w.start && e.time < w.end)
+              .map((e) => e.ms)
+              .sort((a, b) => a - b);
+            const exact = values[Math.floor(0.9 * (values.length - 1))] as number;
+            const got = w.aggregates.p90 as number;
+            assert.ok(Math.abs(got - exact) <= 0.0101 * Math.abs(exact), `p90 ${got}, exactly ${exact}`);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // Property tests against a reference model
 // ---------------------------------------------------------------------------------------------------------------
