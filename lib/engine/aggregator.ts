@@ -97,6 +97,11 @@ export class Aggregator {
       'counter',
       'Aggregation windows closed and published, per rule.',
     );
+    m.declare(
+      'junction_aggregate_open_windows',
+      'gauge',
+      'Aggregation windows open (in this process, over its partitions), per rule.',
+    );
   }
 
   /** Whether a rule is an aggregation rule (this aggregator's, not the router's). */
@@ -177,12 +182,23 @@ export class Aggregator {
     await this.#o.store.commit(change);
     part.fence = change.fence;
     part.drop.clear();
+    this.#gauge();
     for (const [rule, c] of counts) {
       if (c.events > 0) metrics.inc('junction_aggregate_events_total', { rule }, c.events);
       if (c.late > 0) metrics.inc('junction_aggregate_late_total', { rule }, c.late);
       if (c.overflow > 0) metrics.inc('junction_aggregate_overflow_total', { rule }, c.overflow);
       if (c.windows > 0) metrics.inc('junction_aggregate_windows_total', { rule }, c.windows);
     }
+  }
+
+  /** Sets the open-windows gauge of each rule (a sum over the partitions this process holds). */
+  #gauge(): void {
+    const open = new Map<string, number>();
+    for (const part of this.#partitions.values()) {
+      for (const [name, rs] of part.rules) open.set(name, (open.get(name) ?? 0) + rs.state.windows.size);
+    }
+    this.#o.metrics.clear('junction_aggregate_open_windows');
+    for (const [rule, n] of open) this.#o.metrics.set('junction_aggregate_open_windows', n, { rule });
   }
 
   #event(rule: Rule, spec: AggregateSpec, partition: number, closed: ClosedWindow): CloudEvent {

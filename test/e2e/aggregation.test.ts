@@ -88,7 +88,9 @@ describe('aggregation rules', () => {
           const text = String((await request(bus.url, 'GET', '/metrics')).body);
           return (
             /junction_aggregate_late_total\{[^}]*rule="sales-per-region"[^}]*\} 1\b/.test(text) &&
-            /junction_aggregate_windows_total\{[^}]*rule="sales-per-region"[^}]*\} 1\b/.test(text)
+            /junction_aggregate_windows_total\{[^}]*rule="sales-per-region"[^}]*\} 1\b/.test(text) &&
+            // Open: eu's [10:01, 10:02) and us's [10:00, 10:01).
+            /junction_aggregate_open_windows\{[^}]*rule="sales-per-region"[^}]*\} 2\b/.test(text)
           );
         },
         'the late event and the closed window counted',

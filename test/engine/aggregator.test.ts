@@ -6,12 +6,16 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { SqliteAggregateStore } from '../../lib/adapters/sqlite/aggregate-store.ts';
 import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
+import { openSqliteStores } from '../../lib/adapters/sqlite/index.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { JunctionError } from '../../lib/core/errors.ts';
 import { validateRule } from '../../lib/core/rule.ts';
 import { Aggregator } from '../../lib/engine/aggregator.ts';
+import { Junction } from '../../lib/engine/junction.ts';
 import { Metrics } from '../../lib/engine/metrics.ts';
 import type { AggregateCommit, AggregateStore, LogRecord } from '../../lib/ports.ts';
 import { makeEvent } from '../helpers/events.ts';
+import { noFunctions } from '../helpers/no-functions.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const rule = validateRule(
@@ -174,5 +178,37 @@ describe('Aggregator', () => {
     );
     const loaded = await store.load(0);
     assert.ok(loaded.rules.every((r) => r.version === 2));
+  });
+});
+
+describe('Junction and aggregation rules', () => {
+  test('a bus without an aggregate store (the Kafka log, AWS) refuses them, naming the field; one with it takes them', async () => {
+    const dir = tempDir('junction-aggregator-');
+    const stores = openSqliteStores({ dataDir: dir.path });
+    try {
+      const body = {
+        pattern: { type: ['sale'] },
+        aggregate: { window: { tumbling: '1m' }, aggregates: { n: { count: {} } } },
+      };
+      const without = await Junction.open({ ...stores, functions: noFunctions });
+      await assert.rejects(
+        without.putRule('agg', body),
+        (e: unknown) => e instanceof JunctionError && e.code === 'InvalidRule' && e.field === 'aggregate',
+      );
+      const withStore = await Junction.open({
+        ...stores,
+        functions: noFunctions,
+        aggregates: new SqliteAggregateStore(stores.database),
+      });
+      const { rule, created } = await withStore.putRule('agg', body);
+      assert.equal(created, true);
+      assert.deepEqual(rule.targets, []);
+      assert.deepEqual(rule.aggregate?.window, { tumbling: 60_000 });
+      await withStore.stop();
+      await without.stop();
+    } finally {
+      await stores.close();
+      dir.remove();
+    }
   });
 });
