@@ -73,6 +73,8 @@ export class Aggregator {
   readonly #matcher = new RuleMatcher();
   readonly #rules = new Map<string, CompiledRule>();
   readonly #partitions = new Map<number, PartitionState>();
+  /** Partitions known to hold no state, while there are no aggregation rules. */
+  readonly #clean = new Set<number>();
 
   constructor(options: AggregatorOptions) {
     this.#o = options;
@@ -127,7 +129,8 @@ export class Aggregator {
   /** Folds a batch of one partition into the windows; resolves once its state (and what it closed) is durable. */
   async process(records: readonly LogRecord[]): Promise<void> {
     const first = records[0];
-    if (first === undefined || (this.#rules.size === 0 && !this.#partitions.has(first.partition))) return;
+    // Without aggregation rules a partition is read once, for state of rules deleted meanwhile (dropped below).
+    if (first === undefined || (this.#rules.size === 0 && this.#clean.has(first.partition))) return;
     const partition = first.partition;
     try {
       await this.#process(partition, records);
@@ -150,6 +153,14 @@ export class Aggregator {
         part.drop.add(name);
       }
     }
+    if (this.#rules.size === 0 && part.rules.size === 0 && part.drop.size === 0) {
+      // Nothing to keep: no write (the fence may stay behind; records past it change no state).
+      this.#clean.add(partition);
+      this.#partitions.delete(partition);
+      this.#gauge();
+      return;
+    }
+    this.#clean.delete(partition);
     const events: CloudEvent[] = [];
     const counts = new Map<string, { events: number; late: number; overflow: number; windows: number }>();
     for (const record of records) {

@@ -181,6 +181,29 @@ describe('Aggregator', () => {
   });
 });
 
+describe('Aggregator state of deleted rules', () => {
+  test('is dropped at the next batch, also by a process that starts with no aggregation rule', async () => {
+    const dir = tempDir('junction-aggregator-');
+    const db = new SqliteDatabase({ dataDir: dir.path });
+    try {
+      const store = new SqliteAggregateStore(db);
+      await open(store, []).process(records(0, 15));
+      assert.ok((await store.load(0)).windows.length > 0);
+      // The rule was deleted while the bus was down: the new process has none.
+      const none = new Aggregator({ store, metrics: new Metrics(), publish: async () => undefined });
+      await none.process(records(15, 20));
+      const after = await store.load(0);
+      assert.deepEqual([after.rules, after.windows, after.fence], [[], [], 20]);
+      // Nothing left: later batches write nothing.
+      await none.process(records(20, 25));
+      assert.equal((await store.load(0)).fence, 20);
+    } finally {
+      db.close();
+      dir.remove();
+    }
+  });
+});
+
 describe('Junction and aggregation rules', () => {
   test('a bus without an aggregate store (the Kafka log, AWS) refuses them, naming the field; one with it takes them', async () => {
     const dir = tempDir('junction-aggregator-');
