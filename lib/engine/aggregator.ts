@@ -26,6 +26,9 @@ import type { AggregateCommit, AggregateStore, LogRecord } from '../ports.ts';
 import type { Metrics } from './metrics.ts';
 import { RuleMatcher } from './rule-matcher.ts';
 
+/** Most events of closed windows one append carries. */
+const PUBLISH_CHUNK = 1000;
+
 export interface AggregatorOptions {
   readonly store: AggregateStore;
   /** Appends the events of closed windows to the bus (idempotent by source and id). */
@@ -188,7 +191,9 @@ export class Aggregator {
         for (const closed of outcome.closed) events.push(this.#event(rule, spec, partition, closed));
       }
     }
-    if (events.length > 0) await this.#o.publish(events);
+    // In appends of at most PUBLISH_CHUNK (one watermark step may close a window of every key at once).
+    for (let i = 0; i < events.length; i += PUBLISH_CHUNK)
+      await this.#o.publish(events.slice(i, i + PUBLISH_CHUNK));
     const change = this.#drain(part, partition, last.offset + 1);
     await this.#o.store.commit(change);
     part.fence = change.fence;
