@@ -109,13 +109,14 @@ export function accumulate(fn: AggregateFunction, acc: Accumulator, value: unkno
       const set = acc.d ?? [];
       acc.d = set;
       const key = distinctKey(value);
-      if (set.includes(key)) return;
+      // A sorted array: the state stays JSON, and a lookup is a binary search.
+      const at = insertionPoint(set, key);
+      if (set[at] === key) return;
       if (set.length >= fn.limit) {
         acc.c = true;
         return;
       }
-      // A sorted array: the state stays JSON, and lookups stay logarithmic below.
-      set.splice(insertionPoint(set, key), 0, key);
+      set.splice(at, 0, key);
       acc.n = set.length;
       return;
     }
