@@ -19,6 +19,7 @@ import {
   setSketchBins,
   sketchBins,
 } from './aggregate-functions.ts';
+import { validateEvent } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
@@ -284,6 +285,13 @@ export function validateAggregate(value: unknown, rule: string, path = 'aggregat
       `${path}.emit.source`,
     );
   }
+  // The events it publishes must pass the same checks as any event (a source is a URI-reference).
+  try {
+    validateEvent({ specversion: '1.0', id: 'probe', source, type });
+  } catch (error) {
+    const field = error instanceof JunctionError && error.field === 'type' ? 'type' : 'source';
+    throw invalid(`${path}.emit.${field}: ${(error as Error).message}`, `${path}.emit.${field}`);
+  }
   return Object.freeze({
     groupBy,
     window: Object.freeze(window),
@@ -359,6 +367,12 @@ export interface AggregateInput {
 
 const MAX_KEY_CHARS = 1024;
 
+/**
+ * Event times a window can hold: a window's ends stay within a Date's range (±8.64e15 ms) when the event time is at
+ * least the longest window inside it. An event with a time outside takes the log's time.
+ */
+const MAX_EVENT_TIME = 8.64e15 - 2 * AGGREGATE_LIMITS.maxWindowMs;
+
 function keyText(value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
@@ -386,7 +400,7 @@ export function compileReader(
     const parsed = typeof event.time === 'string' ? Date.parse(event.time) : Number.NaN;
     return {
       key: keyText(resolvePath(doc, key)),
-      time: Number.isFinite(parsed) ? parsed : fallbackTime,
+      time: Number.isFinite(parsed) && Math.abs(parsed) <= MAX_EVENT_TIME ? parsed : fallbackTime,
       values: paths.map((p) => (p === undefined ? undefined : resolvePath(doc, p))),
     };
   };

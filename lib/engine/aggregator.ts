@@ -218,13 +218,12 @@ export class Aggregator {
   }
 
   #event(rule: Rule, spec: AggregateSpec, partition: number, closed: ClosedWindow): CloudEvent {
-    return validateEvent({
+    const event = {
       specversion: '1.0',
       id: aggregateEventId(rule, partition, closed),
       source: spec.emit.source,
       type: spec.emit.type,
       time: new Date(closed.end).toISOString(),
-      ...(closed.key === '' ? {} : { subject: closed.key }),
       datacontenttype: 'application/json',
       data: {
         rule: rule.name,
@@ -233,7 +232,15 @@ export class Aggregator {
         aggregates: closed.aggregates,
         ...(closed.capped === undefined ? {} : { capped: closed.capped }),
       },
-    });
+    };
+    if (closed.key === '') return validateEvent(event);
+    try {
+      return validateEvent({ ...event, subject: closed.key });
+    } catch {
+      // A key from the events' data may hold what an attribute may not (a control character): it stays in the data
+      // only. (An event that cannot be published would stop the partition's aggregation for good.)
+      return validateEvent(event);
+    }
   }
 
   #drain(part: PartitionState, partition: number, fence: number): AggregateCommit {

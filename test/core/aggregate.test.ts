@@ -98,6 +98,7 @@ describe('validateAggregate', () => {
     refused({ ...ok, aggregates: many }, 'aggregate.aggregates');
     refused({ ...ok, emit: { type: '' } }, 'aggregate.emit.type');
     refused({ ...ok, emit: { topic: 'x' } }, 'aggregate.emit.topic');
+    refused({ ...ok, emit: { source: '/a%zz' } }, 'aggregate.emit.source');
     refused({ ...ok, every: '1m' }, 'aggregate.every');
   });
 

@@ -181,6 +181,36 @@ describe('Aggregator', () => {
   });
 });
 
+describe('Aggregator events', () => {
+  test('a key an attribute cannot hold (a control character) is in the data only, not the subject', async () => {
+    const dir = tempDir('junction-aggregator-');
+    const db = new SqliteDatabase({ dataDir: dir.path });
+    try {
+      const published: CloudEvent[] = [];
+      const odd = (i: number, k: string): LogRecord => ({
+        ...record(i),
+        event: makeEvent({
+          id: `odd-${i}`,
+          type: 'sale',
+          time: new Date(i * 1000).toISOString(),
+          data: { k, amount: 1 },
+        }),
+      });
+      await open(new SqliteAggregateStore(db), published).process([
+        odd(0, 'a\u0001b'),
+        odd(1, 'plain'),
+        odd(20, 'x'),
+      ]);
+      const byKey = new Map(published.map((e) => [(e.data as { key: string }).key, e]));
+      assert.equal(byKey.get('a\u0001b')?.subject, undefined);
+      assert.equal(byKey.get('plain')?.subject, 'plain');
+    } finally {
+      db.close();
+      dir.remove();
+    }
+  });
+});
+
 describe('Aggregator state of deleted rules', () => {
   test('is dropped at the next batch, also by a process that starts with no aggregation rule', async () => {
     const dir = tempDir('junction-aggregator-');
