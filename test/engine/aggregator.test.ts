@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { SqliteAggregateStore } from '../../lib/adapters/sqlite/aggregate-store.ts';
 import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
 import { openSqliteStores } from '../../lib/adapters/sqlite/index.ts';
@@ -261,6 +262,119 @@ describe('Junction and aggregation rules', () => {
       await without.stop();
     } finally {
       await stores.close();
+      dir.remove();
+    }
+  });
+});
+
+describe('Aggregator under random crashes (property)', () => {
+  test('batches split anywhere, commits failing anywhere, the log re-delivering from a lagging position: the windows published (deduplicated by id) are those of one clean pass', async () => {
+    const dir = tempDir('junction-aggregator-prop-');
+    const db = new SqliteDatabase({ dataDir: dir.path });
+    let run = 0;
+    try {
+      // Times move forward with jitter (some events late): record i has time i s minus 0–7 s.
+      const stream = (jitter: readonly number[]) =>
+        jitter.map((j, i) => {
+          const r = record(i);
+          return {
+            ...r,
+            event: makeEvent({
+              id: `p-${i}`,
+              type: 'sale',
+              time: new Date(Math.max(0, i * 1000 - j * 1000)).toISOString(),
+              data: { k: `k${i % 4}`, amount: i },
+            }),
+          };
+        });
+      const clean = async (records: readonly LogRecord[]): Promise<Map<string, unknown>> => {
+        const published: CloudEvent[] = [];
+        await open(
+          new SqliteAggregateStore(new SqliteDatabase({ dataDir: tempDir('junction-aggregator-').path })),
+          published,
+        ).process(records);
+        return new Map(published.map((e) => [e.id, e.data]));
+      };
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 80 }),
+          fc.array(
+            fc.record({
+              size: fc.integer({ min: 1, max: 12 }),
+              fail: fc.boolean(),
+              crash: fc.boolean(),
+              lag: fc.nat(10),
+            }),
+            {
+              minLength: 1,
+              maxLength: 40,
+            },
+          ),
+          async (jitter, plan) => {
+            run++;
+            const records = stream(jitter);
+            const expected = await clean(records);
+            // A fresh partition of a fresh database per run (each run its own partition number in one file).
+            const partition = run;
+            const input = records.map((r) => ({ ...r, partition }));
+            const real = new SqliteAggregateStore(db);
+            let failNext = false;
+            const store: AggregateStore = {
+              load: (p) => real.load(p),
+              commit: (change) => {
+                if (failNext) {
+                  failNext = false;
+                  return Promise.reject(new Error('crash before the commit'));
+                }
+                return real.commit(change);
+              },
+            };
+            const log = new Map<string, unknown>();
+            const publishInto = (into: Map<string, unknown>) => async (events: readonly CloudEvent[]) => {
+              for (const e of events) {
+                if (into.has(e.id))
+                  assert.deepEqual(into.get(e.id), e.data, `${e.id} published again with other data`);
+                else into.set(e.id, e.data);
+              }
+            };
+            const fresh = () => {
+              const a = new Aggregator({ store, metrics: new Metrics(), publish: publishInto(log) });
+              a.set(rule);
+              return a;
+            };
+            let aggregator = fresh();
+            let position = 0; // the log's committed position: it may lag behind the aggregator's fence
+            let step = 0;
+            while (position < input.length) {
+              const planned = plan[step % plan.length] as (typeof plan)[number];
+              // Every other attempt runs clean, so that the stream gets through.
+              const p = step++ % 2 === 0 ? planned : { ...planned, fail: false, crash: false };
+              const batch = input.slice(position, position + p.size);
+              failNext = p.fail;
+              try {
+                await aggregator.process(batch);
+                // The log commits its position only sometimes before a crash (lag), else past the batch.
+                if (!p.crash || p.lag === 0) position += batch.length;
+              } catch {
+                // The handler failed: the log hands the batch again.
+              }
+              if (p.crash) aggregator = fresh();
+              if (step > 2000) assert.fail('no progress');
+            }
+            // The windows closed by the clean pass are the ones published, with its data.
+            const clean2 = new Map(
+              [...expected].map(([id, data]) => [id.replace(/\.\d+\.(\d+)\.([^.]+)$/, '.X.$1.$2'), data]),
+            );
+            const got = new Map(
+              [...log].map(([id, data]) => [id.replace(/\.\d+\.(\d+)\.([^.]+)$/, '.X.$1.$2'), data]),
+            );
+            assert.deepEqual(got, clean2);
+          },
+        ),
+        { numRuns: 30 },
+      );
+    } finally {
+      db.close();
       dir.remove();
     }
   });
