@@ -753,3 +753,56 @@ export interface DraftStore {
   /** Removes the draft; answers whether it existed. */
   delete(source: string, type: string): Promise<boolean>;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// AggregateStore: the state of aggregation rules (docs/aggregation.md), per log partition
+// ---------------------------------------------------------------------------------------------------------
+
+/** One open window of an aggregation rule on a partition; `state` is the engine's JSON text. */
+export interface AggregateWindowRow {
+  readonly rule: string;
+  readonly key: string;
+  readonly start: number;
+  readonly state: string;
+}
+
+/** A rule's own state on a partition (watermark, counters) as JSON text, with the rule version it belongs to. */
+export interface AggregateRuleRow {
+  readonly rule: string;
+  readonly version: number;
+  readonly state: string;
+}
+
+/** Everything stored for one partition. */
+export interface AggregatePartition {
+  /** The next log offset to apply: the records below it are in the state already. 0 when nothing was stored. */
+  readonly fence: number;
+  readonly rules: readonly AggregateRuleRow[];
+  readonly windows: readonly AggregateWindowRow[];
+}
+
+/** The changes one batch of records made to a partition's state, written at once. */
+export interface AggregateCommit {
+  readonly partition: number;
+  /** The fence the writer's state stands on; the write is refused (`Conflict`) when the store holds another. */
+  readonly expectedFence: number;
+  /** The new fence: the offset after the batch's last record. */
+  readonly fence: number;
+  /** Rules whose state on this partition is forgotten (deleted, or changed), before the upserts below. */
+  readonly dropRules: readonly string[];
+  readonly rules: readonly AggregateRuleRow[];
+  /** Window upserts; `state: null` removes the window (it closed, or merged into another). */
+  readonly windows: ReadonlyArray<Omit<AggregateWindowRow, 'state'> & { readonly state: string | null }>;
+}
+
+/**
+ * Window state of aggregation rules, per log partition. A commit is all or nothing and carries the partition's fence
+ * (the log offset its state has applied up to), so the router counts an event exactly once: after a crash, records
+ * the log hands again below the fence are skipped. The fence is the aggregation's own consumer position, written in
+ * the same transaction as the state it describes.
+ */
+export interface AggregateStore {
+  load(partition: number): Promise<AggregatePartition>;
+  /** Writes a batch's changes atomically; rejects with `Conflict` when the stored fence is not `expectedFence`. */
+  commit(change: AggregateCommit): Promise<void>;
+}

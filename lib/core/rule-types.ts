@@ -1,3 +1,5 @@
+import type { AggregateBody } from './aggregate.ts';
+
 /** The rule model: what a rule matches (pattern and/or CESQL filter) and the targets it delivers to. */
 
 /** Retry policy of a target. Defaults follow Amazon EventBridge. */
@@ -200,6 +202,11 @@ export interface Rule {
    */
   readonly schedule?: RuleSchedule;
   readonly targets: readonly Target[];
+  /**
+   * An aggregation rule: the events it selects are grouped and folded into windows, and each closed window is
+   * published as an event of its own (docs/aggregation.md). Such a rule has no targets.
+   */
+  readonly aggregate?: AggregateBody;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

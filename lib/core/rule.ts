@@ -1,4 +1,5 @@
 /** Rule validation: turns an untrusted rule body into a frozen `Rule` with every default filled in. */
+import { aggregateBody, validateAggregate } from './aggregate.ts';
 import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { parsePostgresConnection } from './connector.ts';
@@ -39,6 +40,7 @@ const RULE_KEYS = new Set([
   'patternText',
   'filter',
   'targets',
+  'aggregate',
   'createdAt',
   'updatedAt',
 ]);
@@ -597,14 +599,28 @@ export function validateRule(name: string, body: unknown, now: number, previous?
       throw invalid(`filter must be a CESQL string, got ${show(body.filter)}`, 'filter');
     compileFilter(body.filter, { path: 'filter' });
   }
-  if (!Array.isArray(body.targets)) throw invalid('targets must be an array (it may be empty)', 'targets');
-  if (body.targets.length > RULE_LIMITS.maxTargets) {
+  if (schedule !== undefined && body.aggregate !== undefined) {
     throw invalid(
-      `a rule has at most ${RULE_LIMITS.maxTargets} targets, got ${body.targets.length}`,
+      'a scheduled rule cannot aggregate: aggregate the events it publishes with a rule of their own',
+      'aggregate',
+    );
+  }
+  const aggregate = body.aggregate === undefined ? undefined : validateAggregate(body.aggregate, name);
+  const bodyTargets: unknown = aggregate !== undefined && body.targets === undefined ? [] : body.targets;
+  if (!Array.isArray(bodyTargets)) throw invalid('targets must be an array (it may be empty)', 'targets');
+  if (aggregate !== undefined && bodyTargets.length > 0) {
+    throw invalid(
+      'an aggregation rule has no targets: route the events it publishes (aggregate.emit) with a rule of their own',
       'targets',
     );
   }
-  const targets = body.targets.map((t, i) => validateTarget(t, i));
+  if (bodyTargets.length > RULE_LIMITS.maxTargets) {
+    throw invalid(
+      `a rule has at most ${RULE_LIMITS.maxTargets} targets, got ${bodyTargets.length}`,
+      'targets',
+    );
+  }
+  const targets = bodyTargets.map((t, i) => validateTarget(t, i));
   const seen = new Set<string>();
   targets.forEach((t, i) => {
     if (seen.has(t.id)) throw invalid(`target id ${show(t.id)} is used twice`, `targets[${i}].id`);
@@ -619,6 +635,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(body.filter === undefined ? {} : { filter: body.filter as string }),
     ...(schedule === undefined ? {} : { schedule }),
     targets: Object.freeze(targets),
+    ...(aggregate === undefined ? {} : { aggregate: deepFreeze(aggregateBody(aggregate)) }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   });

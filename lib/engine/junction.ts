@@ -22,6 +22,7 @@ import { validateRule, validateTarget } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
 import type {
+  AggregateStore,
   AppendResult,
   Attempt,
   Clock,
@@ -45,6 +46,7 @@ import type {
   TraceStore,
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
+import { Aggregator } from './aggregator.ts';
 import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
 import type { FunctionActivity, FunctionActivitySnapshot } from './function-activity.ts';
 import { createFunctionDriver } from './function-driver.ts';
@@ -95,6 +97,8 @@ export interface JunctionOptions {
   /** Records per router batch. @default 500 */
   readonly maxBatch?: number;
   readonly onError?: (error: unknown) => void;
+  /** Where aggregation rules keep their windows (docs/aggregation.md); without it, such rules are refused. */
+  readonly aggregates?: AggregateStore;
   /**
    * More checks on a rule's targets at `PUT /rules` (the deployment's, e.g. the SSRF policy on literal addresses):
    * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
@@ -227,6 +231,8 @@ export class Junction {
   readonly ingest: Ingest;
   readonly router: Router;
   readonly dispatcher: Dispatcher;
+  /** Runs the aggregation rules on the router's batches; absent without an aggregate store. */
+  readonly aggregator: Aggregator | undefined;
   readonly #o: JunctionOptions;
   readonly #matcher = new RuleMatcher();
   /** Publishes the events of scheduled rules while the engine runs (`start` to `stop`). */
@@ -301,6 +307,14 @@ export class Junction {
       group: options.group ?? 'junction-router',
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
+    this.aggregator =
+      options.aggregates === undefined
+        ? undefined
+        : new Aggregator({
+            store: options.aggregates,
+            metrics: this.metrics,
+            publish: (events) => this.publish(events, { kind: 'producer' }),
+          });
     // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
     this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
     this.metrics.declare(
@@ -384,7 +398,14 @@ export class Junction {
 
   #apply(rule: Rule): void {
     this.#rules.set(rule.name, rule);
-    this.#matcher.set(rule);
+    // An aggregation rule is the aggregator's: it has no targets for the router to deliver to.
+    if (Aggregator.handles(rule)) {
+      this.#matcher.delete(rule.name);
+      this.aggregator?.set(rule);
+    } else {
+      this.aggregator?.delete(rule.name);
+      this.#matcher.set(rule);
+    }
     this.#scheduler.set(rule);
   }
 
@@ -392,6 +413,7 @@ export class Junction {
     this.#rules.delete(name);
     this.#matcher.delete(name);
     this.#scheduler.delete(name);
+    this.aggregator?.delete(name);
   }
 
   /** Consumes the log and delivers, until `stop()`. */
@@ -399,7 +421,10 @@ export class Junction {
     this.dispatcher.start();
     this.#subscription = await this.#o.log.subscribe({
       group: this.#o.group ?? 'junction-router',
-      handler: (records) => this.router.processBatch(records),
+      handler: async (records) => {
+        await this.router.processBatch(records);
+        await this.aggregator?.process(records);
+      },
       maxBatch: this.#o.maxBatch ?? 500,
     });
     this.metrics.declare(
@@ -648,6 +673,16 @@ export class Junction {
   }
 
   async #checkDeliverable(rule: Rule, options: RulePutOptions = {}): Promise<void> {
+    if (rule.aggregate !== undefined) {
+      if (this.aggregator === undefined) {
+        throw new JunctionError(
+          'InvalidRule',
+          'this bus keeps no aggregation state (aggregation rules run on the embedded SQLite bus); see docs/aggregation.md',
+          { path: 'aggregate', field: 'aggregate' },
+        );
+      }
+      return;
+    }
     if (rule.targets.length === 0 && rule.enabled && options.allowNoTargets !== true) {
       throw new JunctionError(
         'InvalidRule',

@@ -12,6 +12,7 @@ import { tracerFromConfig } from '../adapters/otel/index.ts';
 import { createPostgresTargetDriver } from '../adapters/postgres/sink.ts';
 import { PostgresCdcSource } from '../adapters/postgres/source.ts';
 import type { SandboxOptions } from '../adapters/process/index.ts';
+import { SqliteAggregateStore } from '../adapters/sqlite/aggregate-store.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
@@ -284,6 +285,9 @@ async function open(
     const sourceQuota = spec?.sourceQuota ?? options.quota;
     const junction = await Junction.open({
       ...busStores,
+      // Aggregation state is per process: it runs on the SQLite log only, whose partitions never move (with Kafka,
+      // a rebalance would hand a partition to a process that lacks its windows; docs/aggregation.md).
+      ...(log === busStores.log ? { aggregates: new SqliteAggregateStore(busStores.database) } : {}),
       traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,

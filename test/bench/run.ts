@@ -22,6 +22,7 @@ const BENCHES: Record<string, Bench> = {
   'http-targets': async (quick) => (await import('./http-targets.ts')).benchHttpTargets({ quick }),
   tracing: async (quick) => (await import('./tracing.ts')).benchTracing({ quick }),
   ordering: async (quick) => (await import('./ordering.ts')).benchOrdering({ quick }),
+  aggregation: async (quick) => (await import('./aggregation.ts')).benchAggregation({ quick }),
   kafka: async (quick) => {
     const { startBroker } = await import('../kafka/broker.ts');
     const { benchKafkaRaw } = await import('./kafka.ts');

@@ -95,6 +95,13 @@ describe('scheduled rules', () => {
       [{ schedule: { expression: 'rate(1 day)', event: { id: 'x' } } }, 'schedule.event.id'],
       [{ schedule: { expression: 'rate(1 day)' }, pattern: { type: ['x'] } }, 'pattern'],
       [{ schedule: 'rate(1 day)' }, 'schedule'],
+      [
+        {
+          schedule: { expression: 'rate(1 day)' },
+          aggregate: { groupBy: '$.source', window: { tumbling: '1m' }, aggregates: { n: { count: {} } } },
+        },
+        'aggregate',
+      ],
     ] as const) {
       const res = await request(url, 'PUT', '/rules/bad-schedule', { ...body, targets: [], enabled: false });
       assert.equal(res.status, 400, JSON.stringify(body));

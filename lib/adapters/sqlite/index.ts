@@ -8,6 +8,7 @@ import { SqliteLedger } from './ledger.ts';
 import { SqliteRuleStore } from './rule-store.ts';
 import { SqliteTraceStore } from './trace-store.ts';
 
+export { SqliteAggregateStore } from './aggregate-store.ts';
 export { SqliteCredentialStore, type SqliteCredentialStoreOptions } from './credential-store.ts';
 export { DATABASE_FILE, SqliteDatabase, type SqliteDatabaseOptions } from './database.ts';
 export { SqliteDeadLetters } from './dead-letters.ts';
