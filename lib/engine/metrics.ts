@@ -12,6 +12,15 @@ function labelKey(labels: Labels | undefined): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** The labels of a rendered key (`{a="x",b="y\\"z"}`), as `labelKey` escaped them. */
+function parseLabelKey(key: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const m of key.matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+    labels[m[1] as string] = (m[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+  }
+  return labels;
+}
+
 /** How many rendered label keys a registry caches (cleared when full: label sets are bounded by rules × targets). */
 const MAX_CACHED_KEYS = 10_000;
 
@@ -158,6 +167,16 @@ export class Metrics {
   /** Registers a function that refreshes gauges before each render (e.g. router lag). */
   collect(collector: () => Promise<void>): void {
     this.#collectors.push(collector);
+  }
+
+  /** Every counter series: its name, its labels (the registry's constant ones included) and its value. */
+  *counters(): Generator<{ name: string; labels: Record<string, string>; value: number }> {
+    for (const [name, family] of this.#families) {
+      if (family.type !== 'counter') continue;
+      for (const [key, value] of family.values) {
+        if (typeof value === 'number') yield { name, labels: parseLabelKey(key), value };
+      }
+    }
   }
 
   async render(): Promise<string> {

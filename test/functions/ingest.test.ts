@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createEmfPublisher } from '../../lib/adapters/aws/emf.ts';
 import { createIngestHandler } from '../../lib/adapters/aws/handlers.ts';
 import { repoRoot } from '../helpers/paths.ts';
 import { startTestRuntime, type TestRuntime } from './runtime.ts';
@@ -33,6 +34,23 @@ describe('ingest handler', () => {
     assert.equal(stored?.event.source, '/shop');
     assert.equal(stored?.event.time, '2026-11-27T17:30:00Z');
     assert.deepEqual(stored?.event.data, { id: 'o-1', total: 120, n: 1 });
+  });
+
+  it('writes the counters that moved as CloudWatch EMF records after the invocation', async () => {
+    const lines: string[] = [];
+    const emf = createEmfPublisher(rt.junction.metrics, { output: { log: (line) => void lines.push(line) } });
+    const metered = createIngestHandler(async () => ({ ...rt, emf }));
+    const event = fixture('apigw-http-v2-ingest');
+    const result = await metered({
+      ...event,
+      headers: { ...(event.headers as Record<string, string>), 'ce-id': 'order-emf' },
+    });
+    assert.equal(result.statusCode, 202, result.body);
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const accepted = records.find((r) => 'junction_events_in_total' in r);
+    assert.ok(accepted, `an EMF record of events in: ${lines.join('\n')}`);
+    assert.ok(Number(accepted.junction_events_in_total) >= 1);
+    assert.ok('_aws' in accepted);
   });
 
   it('reports the same event again as a duplicate', async () => {

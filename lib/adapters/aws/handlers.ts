@@ -43,6 +43,19 @@ function notFoundResult(method: string, path: string, version: '1.0' | '2.0'): A
   );
 }
 
+/** Runs an invocation, then writes the counters that moved as CloudWatch EMF records (lib/adapters/aws/emf.ts). */
+async function metered<T>(runtime: RuntimeProvider, invocation: () => Promise<T>): Promise<T> {
+  try {
+    return await invocation();
+  } finally {
+    try {
+      (await runtime()).emf?.flush();
+    } catch {
+      // Metrics never fail an invocation.
+    }
+  }
+}
+
 /** API Gateway (HTTP API or REST API) → the app, answering only the ingest routes. */
 export function createIngestHandler(runtime: RuntimeProvider): (event: unknown) => Promise<ApiGatewayResult> {
   return async (event) => {
@@ -51,7 +64,7 @@ export function createIngestHandler(runtime: RuntimeProvider): (event: unknown) 
     if (!isIngestRoute(request.method, request.path))
       return notFoundResult(request.method, request.path, version);
     const { app } = await runtime();
-    return toApiGatewayResult(await app(request), version);
+    return metered(runtime, async () => toApiGatewayResult(await app(request), version));
   };
 }
 
@@ -61,7 +74,7 @@ export function createApiHandler(runtime: RuntimeProvider): (event: unknown) => 
     const version = apiGatewayVersion(event);
     const request = fromApiGatewayEvent(event);
     const { app } = await runtime();
-    return toApiGatewayResult(await app(request), version);
+    return metered(runtime, async () => toApiGatewayResult(await app(request), version));
   };
 }
 
@@ -164,42 +177,43 @@ export function createRouterHandler(
   options: WaitOptions = {},
 ): (event: unknown, context?: LambdaContextLike) => Promise<RouterSummary> {
   const marginMs = options.marginMs ?? 2000;
-  return async (event, context) => {
-    const batches = decodeMskEvent(event);
-    const rt = await runtime();
-    const now = rt.junction.clock.now();
-    const failures: JunctionError[] = [];
-    let routed = 0;
-    let undecodable = 0;
-    await Promise.all(
-      batches.map(async (batch) => {
-        try {
-          if (batch.undecodable.length > 0) await recordUndecodable(rt, batch.undecodable, now);
-          undecodable += batch.undecodable.length;
-          if (batch.records.length > 0) await rt.junction.router.processBatch(batch.records);
-          routed += batch.records.length;
-        } catch (error) {
-          const e = toJunctionError(error);
-          failures.push(
-            new JunctionError(e.code, `${batch.topic}-${batch.partition}: ${e.message}`, {
-              retriable: true,
-              cause: error,
-            }),
-          );
-        }
-      }),
-    );
-    if (failures.length > 0) {
-      await idleWithin(rt, context, marginMs);
-      throw new JunctionError(
-        'BufferUnavailable',
-        `routing failed for ${failures.length} of ${batches.length} partition batches; the mapping retries the batch: ${failures.map((f) => f.message).join('; ')}`,
-        { retriable: true, cause: failures[0] },
+  return (event, context) =>
+    metered(runtime, async () => {
+      const batches = decodeMskEvent(event);
+      const rt = await runtime();
+      const now = rt.junction.clock.now();
+      const failures: JunctionError[] = [];
+      let routed = 0;
+      let undecodable = 0;
+      await Promise.all(
+        batches.map(async (batch) => {
+          try {
+            if (batch.undecodable.length > 0) await recordUndecodable(rt, batch.undecodable, now);
+            undecodable += batch.undecodable.length;
+            if (batch.records.length > 0) await rt.junction.router.processBatch(batch.records);
+            routed += batch.records.length;
+          } catch (error) {
+            const e = toJunctionError(error);
+            failures.push(
+              new JunctionError(e.code, `${batch.topic}-${batch.partition}: ${e.message}`, {
+                retriable: true,
+                cause: error,
+              }),
+            );
+          }
+        }),
       );
-    }
-    await idleWithin(rt, context, marginMs);
-    return { routed, undecodable, stillRunning: rt.junction.dispatcher.inFlight };
-  };
+      if (failures.length > 0) {
+        await idleWithin(rt, context, marginMs);
+        throw new JunctionError(
+          'BufferUnavailable',
+          `routing failed for ${failures.length} of ${batches.length} partition batches; the mapping retries the batch: ${failures.map((f) => f.message).join('; ')}`,
+          { retriable: true, cause: failures[0] },
+        );
+      }
+      await idleWithin(rt, context, marginMs);
+      return { routed, undecodable, stillRunning: rt.junction.dispatcher.inFlight };
+    });
 }
 
 export interface SchedulerSummary {
@@ -224,11 +238,12 @@ export function createSchedulerHandler(
   const marginMs = options.marginMs ?? 2000;
   const lookback =
     options.scheduleLookbackMs ?? (Number(process.env.JUNCTION_SCHEDULE_LOOKBACK_MS) || 180_000);
-  return async (_event, context) => {
-    const rt = await runtime();
-    const schedules = await rt.junction.fireDueSchedules(lookback);
-    const taken = await rt.junction.dispatcher.runDue();
-    await idleWithin(rt, context, marginMs);
-    return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules };
-  };
+  return (_event, context) =>
+    metered(runtime, async () => {
+      const rt = await runtime();
+      const schedules = await rt.junction.fireDueSchedules(lookback);
+      const taken = await rt.junction.dispatcher.runDue();
+      await idleWithin(rt, context, marginMs);
+      return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules };
+    });
 }

@@ -19,6 +19,7 @@ import { createHttpDriver } from '../http/http-driver.ts';
 import { createKafkaEventLog, type KafkaEventLogOptions } from '../kafka/index.ts';
 import { createKafkaTargetDriver } from '../kafka/target-driver.ts';
 import { createLambdaRunner, functionPrefixOf, type LambdaRunner } from '../lambda/runner.ts';
+import { createEmfPublisher, type EmfPublisher } from './emf.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
 export interface AwsConfig {
@@ -196,6 +197,8 @@ export interface HandlerRuntime {
   readonly app: App;
   readonly deadLetters: DeadLetters;
   readonly traces: TraceStore;
+  /** Writes the engine's counters as CloudWatch EMF records after each invocation. @default none */
+  readonly emf?: EmfPublisher;
 }
 
 export interface AwsRuntime extends HandlerRuntime {
@@ -335,6 +338,7 @@ export async function createAwsRuntime(
       config,
       junction,
       app,
+      emf: createEmfPublisher(junction.metrics, { serviceName: config.busName }),
       schemas,
       log,
       stores,

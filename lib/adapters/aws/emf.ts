@@ -1,0 +1,59 @@
+/**
+ * CloudWatch metrics from the Lambda handlers (issue #15), in the Embedded Metric Format through Powertools for AWS
+ * Lambda's Metrics (the convention for Node.js Lambdas): after each invocation, every counter of the engine's
+ * registry that moved since the last flush is written to the function's log as one EMF record per series — its
+ * labels (`bus`, `rule`, `target`, `code`) as dimensions, the increase as the value — and CloudWatch turns them into
+ * metrics. Counters only: events accepted, matched, delivered, retried, dead-lettered and the rest of `/metrics`'s
+ * counter families, summed across instances by CloudWatch (the `/metrics` endpoint counts one instance only).
+ */
+import { MetricUnit, Metrics as Powertools } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '../../engine/metrics.ts';
+
+export interface EmfOptions {
+  /** @default 'Junction' */
+  readonly namespace?: string;
+  /** The `service` dimension. @default 'junction' */
+  readonly serviceName?: string;
+  /** Most series written per flush (the rest wait for the next one). @default 500 */
+  readonly maxSeries?: number;
+  /** Where the records go. @default the function's standard output, as Powertools writes them */
+  readonly output?: { log(line: string): void };
+}
+
+export interface EmfPublisher {
+  /** Writes the counters' increases since the last flush; answers how many series were written. */
+  flush(): number;
+}
+
+/** CloudWatch allows at most 30 dimensions; Junction's series carry at most five labels. */
+const MAX_DIMENSIONS = 29;
+
+export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}): EmfPublisher {
+  const namespace = options.namespace ?? 'Junction';
+  const serviceName = options.serviceName ?? 'junction';
+  const maxSeries = options.maxSeries ?? 500;
+  const published = new Map<string, number>();
+  const powertools = new Powertools({ namespace, serviceName });
+  return {
+    flush() {
+      let written = 0;
+      for (const { name, labels, value } of registry.counters()) {
+        const id = `${name}${JSON.stringify(labels)}`;
+        const before = published.get(id) ?? 0;
+        if (value <= before) continue;
+        if (written >= maxSeries) break;
+        const single = powertools.singleMetric();
+        // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
+        if (options.output !== undefined)
+          (single as unknown as { console: unknown }).console = options.output;
+        const dimensions = Object.entries(labels).slice(0, MAX_DIMENSIONS);
+        for (const [k, v] of dimensions) single.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
+        single.addMetric(name, MetricUnit.Count, value - before);
+        single.publishStoredMetrics();
+        published.set(id, value);
+        written += 1;
+      }
+      return written;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * CloudWatch metrics in the Embedded Metric Format (lib/adapters/aws/emf.ts): each counter series that moved since
+ * the last flush is one EMF record (its labels as dimensions, the increase as the value), read here as CloudWatch
+ * would read the function's log.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createEmfPublisher } from '../../../lib/adapters/aws/emf.ts';
+import { Metrics } from '../../../lib/engine/metrics.ts';
+
+/** A publisher's output, and the records written by `fn`. */
+function sink() {
+  const lines: string[] = [];
+  return {
+    output: { log: (line: string) => void lines.push(line) },
+    taken(fn: () => void): Array<Record<string, unknown>> {
+      lines.length = 0;
+      fn();
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+}
+
+test('writes the increase of each moved counter series as an EMF record with its labels as dimensions', () => {
+  const metrics = new Metrics({ bus: 'orders' });
+  metrics.declare('junction_events_in_total', 'counter', 'in');
+  metrics.inc('junction_events_in_total', undefined, 5);
+  metrics.inc('junction_deliveries_total', { rule: 'r1', target: 't1', outcome: 'delivered' }, 2);
+  metrics.set('junction_target_pending', 7, { rule: 'r1', target: 't1' });
+  const out = sink();
+  const emf = createEmfPublisher(metrics, { namespace: 'Test', output: out.output });
+  const first = out.taken(() => assert.equal(emf.flush(), 2));
+  assert.equal(first.length, 2, 'gauges are not written');
+  const delivered = first.find((r) => 'junction_deliveries_total' in r) as Record<string, unknown>;
+  assert.equal(delivered.junction_deliveries_total, 2);
+  assert.equal(delivered.bus, 'orders');
+  assert.equal(delivered.rule, 'r1');
+  assert.equal(delivered.target, 't1');
+  const aws = delivered._aws as {
+    CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: unknown[] }>;
+  };
+  assert.equal(aws.CloudWatchMetrics[0]?.Namespace, 'Test');
+  assert.deepEqual([...(aws.CloudWatchMetrics[0]?.Dimensions[0] ?? [])].sort(), [
+    'bus',
+    'outcome',
+    'rule',
+    'service',
+    'target',
+  ]);
+  assert.deepEqual(aws.CloudWatchMetrics[0]?.Metrics, [{ Name: 'junction_deliveries_total', Unit: 'Count' }]);
+  // Nothing moved: nothing written. Then only the increase.
+  assert.equal(out.taken(() => assert.equal(emf.flush(), 0)).length, 0);
+  metrics.inc('junction_events_in_total', undefined, 3);
+  const second = out.taken(() => emf.flush());
+  assert.equal(second.length, 1);
+  assert.equal(second[0]?.junction_events_in_total, 3);
+});
+
+test('bounds the series written per flush; the rest follow at the next one', () => {
+  const metrics = new Metrics();
+  for (let i = 0; i < 5; i++) metrics.inc('junction_rule_matched_total', { rule: `r${i}` });
+  const out = sink();
+  const emf = createEmfPublisher(metrics, { maxSeries: 3, output: out.output });
+  assert.equal(out.taken(() => assert.equal(emf.flush(), 3)).length, 3);
+  assert.equal(out.taken(() => assert.equal(emf.flush(), 2)).length, 2);
+});
+
+test('labels with quotes, backslashes and new lines come back as written', () => {
+  const metrics = new Metrics();
+  metrics.inc('junction_x_total', { rule: 'a"b\\c\nd' });
+  const out = sink();
+  const [record] = out.taken(() => createEmfPublisher(metrics, { output: out.output }).flush());
+  assert.equal(record?.rule, 'a"b\\c\nd');
+});
