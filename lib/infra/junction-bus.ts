@@ -50,7 +50,7 @@ import {
 } from './kafka-cluster.ts';
 import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
-import { type AlarmOptions, createAlarms } from './operations.ts';
+import { type AlarmOptions, createAlarms, createDashboard } from './operations.ts';
 import {
   discoverFunctions,
   FUNCTION_TAG,
@@ -281,6 +281,11 @@ export interface JunctionBusProps {
    */
   readonly alarms?: AlarmOptions | false;
   /**
+   * A CloudWatch dashboard of the bus (events, deliveries, dead letters, router lag, handler errors, throttles and
+   * p99 duration, API 5xx); `false` for none. @default on
+   */
+  readonly dashboard?: boolean;
+  /**
    * Concurrency reserved for `ingest` and `api`: it also caps them, so that a burst of publishes or API calls
    * cannot take the whole account's concurrency from the router, the scheduler and user functions. Each value
    * comes out of the account's unreserved pool, which Lambda keeps at 100 or more (a deploy that would leave
@@ -348,6 +353,8 @@ export class JunctionBus extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
   /** Where the alarms go (undefined with `alarms: false`). */
   readonly alarmTopic?: sns.ITopic;
+  /** The bus's CloudWatch dashboard (absent with `dashboard: false`). */
+  readonly dashboard?: cloudwatch.Dashboard;
 
   private readonly functions = new Map<string, nodejs.NodejsFunction>();
   private readonly projectRoot: string;
@@ -587,6 +594,19 @@ export class JunctionBus extends Construct {
       );
       this.alarms = created.alarms;
       this.alarmTopic = created.topic;
+    }
+    if (props.dashboard !== false) {
+      this.dashboard = createDashboard(this, {
+        busName: this.busName,
+        handlers: {
+          ingest: this.ingestFunction,
+          router: this.routerFunction,
+          api: this.apiFunction,
+          scheduler: this.schedulerFunction,
+        },
+        frontDoor: this.frontDoor,
+        tables: Object.values(this.tables),
+      });
     }
 
     // User functions from a folder

@@ -1,6 +1,7 @@
 /**
  * Operations of a bus: CloudWatch alarms on what needs a person (consumer lag, handler errors and throttles, API
- * 5xx, DynamoDB throttles; for a cluster the bus created, broker disk use and CPU credits), sent to an SNS topic.
+ * 5xx, DynamoDB throttles, dead letters; for a cluster the bus created, broker disk use and CPU credits), sent to an
+ * SNS topic, and a dashboard.
  * What each alarm means and what to do: docs/aws.md, "Alarms".
  */
 import { Duration, Stack } from 'aws-cdk-lib';
@@ -66,6 +67,98 @@ function sum(
   label: string,
 ): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({ expression, usingMetrics: metrics, label, period: FIVE_MINUTES });
+}
+
+/** A bus's total of a counter the handlers write as EMF (lib/adapters/aws/emf.ts: the `service` dimension alone). */
+function busTotal(bus: string, metricName: string, label?: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'Junction',
+    metricName,
+    dimensionsMap: { service: bus },
+    statistic: cloudwatch.Stats.SUM,
+    period: FIVE_MINUTES,
+    ...(label === undefined ? {} : { label }),
+  });
+}
+
+/**
+ * The bus's dashboard: events in and matched, deliveries and dead letters (the EMF totals), the router's lag, the
+ * handlers' errors, throttles and p99 duration, the API's 5xx.
+ */
+export function createDashboard(scope: Construct, targets: AlarmTargets): cloudwatch.Dashboard {
+  const bus = targets.busName;
+  const { ingest, router, api, scheduler } = targets.handlers;
+  const handlers = { ingest, router, api, scheduler };
+  const door = targets.frontDoor;
+  const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
+    defaultInterval: Duration.hours(3),
+  });
+  dashboard.addWidgets(
+    new cloudwatch.TextWidget({
+      markdown: `# Junction bus ${bus}\nWhat each graph means and what to do when an alarm fires: docs/aws.md (Metrics, Alarms).`,
+      width: 24,
+      height: 2,
+    }),
+  );
+  dashboard.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: 'Events (per 5 minutes)',
+      left: [
+        busTotal(bus, 'junction_events_in_total', 'accepted'),
+        busTotal(bus, 'junction_events_matched_total', 'matched a rule'),
+        busTotal(bus, 'junction_events_unmatched_total', 'matched none'),
+      ],
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Deliveries (per 5 minutes)',
+      left: [
+        busTotal(bus, 'junction_deliveries_total', 'attempts'),
+        busTotal(bus, 'junction_dead_letters_total', 'dead-lettered'),
+      ],
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Router lag (records behind the events topic)',
+      left: [
+        new cloudwatch.Metric({
+          namespace: 'AWS/Lambda',
+          metricName: 'OffsetLag',
+          dimensionsMap: { FunctionName: router.functionName },
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: FIVE_MINUTES,
+        }),
+      ],
+      width: 8,
+    }),
+  );
+  dashboard.addWidgets(
+    new cloudwatch.GraphWidget({
+      title: 'Handler errors and throttles',
+      left: Object.entries(handlers).flatMap(([name, fn]) => [
+        fn.metricErrors({ period: FIVE_MINUTES, label: `${name} errors` }),
+        fn.metricThrottles({ period: FIVE_MINUTES, label: `${name} throttles` }),
+      ]),
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Handler duration p99 (ms)',
+      left: Object.entries(handlers).map(([name, fn]) =>
+        fn.metricDuration({ period: FIVE_MINUTES, statistic: 'p99', label: name }),
+      ),
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'API 5xx',
+      left: [
+        door.httpApi !== undefined
+          ? door.httpApi.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM })
+          : door.restApi!.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+      ],
+      width: 8,
+    }),
+  );
+  return dashboard;
 }
 
 /** Creates the bus's alarms (and its cluster's), each sending ALARM and OK to the topic; answers them. */
@@ -160,6 +253,15 @@ export function createAlarms(
   add('TableThrottlesAlarm', {
     alarmDescription: `Junction bus ${bus}: DynamoDB throttled reads or writes of the bus's tables (docs/aws.md, Alarms)`,
     metric: sum(Object.keys(throttleMetrics).join(' + '), throttleMetrics, 'table throttle events'),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+
+  add('DeadLettersAlarm', {
+    alarmDescription: `Junction bus ${bus}: deliveries were dead-lettered (docs/aws.md, Alarms)`,
+    metric: busTotal(bus, 'junction_dead_letters_total'),
     threshold: 1,
     evaluationPeriods: 1,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

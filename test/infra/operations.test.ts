@@ -34,7 +34,7 @@ function alarmsOf(template: Template): Map<string, AlarmProps> {
 }
 
 describe('alarms', () => {
-  test('are on by default: lag, errors, throttles, 5xx, table throttles, broker disk and CPU credits, all to one topic', () => {
+  test('are on by default: lag, errors, throttles, 5xx, table throttles, dead letters, broker disk and CPU credits, all to one topic', () => {
     const { stack, template } = synthStack({}, noBundling);
     const bus = stack.bus;
     const alarms = alarmsOf(template);
@@ -42,6 +42,7 @@ describe('alarms', () => {
       'Api5xxAlarm',
       'BrokerCpuCreditsAlarm',
       'BrokerDiskAlarm',
+      'DeadLettersAlarm',
       'HandlerErrorsAlarm',
       'HandlerThrottlesAlarm',
       'RouterOffsetLagAlarm',
@@ -53,6 +54,11 @@ describe('alarms', () => {
       assert.deepEqual(a.OKActions, [{ Ref: topic }], `${id} says when it is over`);
       assert.match(a.AlarmDescription, /docs\/aws\.md, Alarms/);
     }
+    const dead = alarms.get('BusDeadLettersAlarm')!;
+    assert.equal(dead.Namespace, 'Junction', 'the EMF totals the handlers write');
+    assert.equal(dead.MetricName, 'junction_dead_letters_total');
+    assert.deepEqual(dead.Dimensions, [{ Name: 'service', Value: 'default' }]);
+    assert.equal(dead.Threshold, 1);
     const lag = alarms.get('BusRouterOffsetLagAlarm')!;
     assert.equal(lag.MetricName, 'OffsetLag');
     assert.deepEqual(lag.Dimensions, [
@@ -109,7 +115,7 @@ describe('alarms', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SNS::Topic', 1);
     const alarms = alarmsOf(template);
-    assert.equal(alarms.size, 6, 'no CPU credit alarm for m7g brokers');
+    assert.equal(alarms.size, 7, 'no CPU credit alarm for m7g brokers');
     const pager = stack.getLogicalId(mine.node.defaultChild as CfnElement);
     for (const a of alarms.values()) assert.deepEqual(a.AlarmActions, [{ Ref: pager }]);
     assert.equal(alarms.get('BusRouterOffsetLagAlarm')?.Threshold, 500);
@@ -176,5 +182,31 @@ describe('log retention and reserved concurrency', () => {
       () => synthStack({ reservedConcurrency: { ingest: 0 } }, noBundling),
       /reservedConcurrency\.ingest must be an integer in 1\.\.10000, got 0/,
     );
+  });
+});
+
+describe('dashboard', () => {
+  test('is on by default: events, deliveries and dead letters from the EMF totals, lag, handlers, 5xx', () => {
+    const { template } = synthStack({}, noBundling);
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    assert.equal(dashboards.length, 1);
+    const body = JSON.stringify((dashboards[0]?.Properties as { DashboardBody: unknown }).DashboardBody);
+    for (const name of [
+      'junction_events_in_total',
+      'junction_events_matched_total',
+      'junction_deliveries_total',
+      'junction_dead_letters_total',
+      'OffsetLag',
+      'Throttles',
+      'Duration',
+      '5xx',
+    ]) {
+      assert.ok(body.includes(name), `the dashboard shows ${name}`);
+    }
+  });
+
+  test('dashboard: false leaves it out', () => {
+    const { template } = synthStack({ dashboard: false }, noBundling);
+    assert.equal(Object.keys(template.findResources('AWS::CloudWatch::Dashboard')).length, 0);
   });
 });

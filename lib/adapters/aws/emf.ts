@@ -4,7 +4,9 @@
  * registry that moved since the last flush is written to the function's log as one EMF record per series — its
  * labels (`bus`, `rule`, `target`, `code`) as dimensions, the increase as the value — and CloudWatch turns them into
  * metrics. Counters only: events accepted, matched, delivered, retried, dead-lettered and the rest of `/metrics`'s
- * counter families, summed across instances by CloudWatch (the `/metrics` endpoint counts one instance only).
+ * counter families, summed across instances by CloudWatch (the `/metrics` endpoint counts one instance only). Each
+ * family's increase across its series is written once more with the `service` dimension (the bus) alone: the bus's
+ * totals, which alarms and the dashboard read (a CloudWatch alarm cannot sum a search over dimension sets).
  */
 import { MetricUnit, Metrics as Powertools } from '@aws-lambda-powertools/metrics';
 import type { Metrics } from '../../engine/metrics.ts';
@@ -37,11 +39,14 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
   return {
     flush() {
       let written = 0;
+      /** Each family's increase across its series: also written with the `service` dimension alone (alarms). */
+      const totals = new Map<string, number>();
       for (const { name, labels, value } of registry.counters()) {
         const id = `${name}${JSON.stringify(labels)}`;
         const before = published.get(id) ?? 0;
         if (value <= before) continue;
         if (written >= maxSeries) break;
+        totals.set(name, (totals.get(name) ?? 0) + (value - before));
         const single = powertools.singleMetric();
         // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
         if (options.output !== undefined)
@@ -52,6 +57,13 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
         single.publishStoredMetrics();
         published.set(id, value);
         written += 1;
+      }
+      for (const [name, increase] of totals) {
+        const single = powertools.singleMetric();
+        if (options.output !== undefined)
+          (single as unknown as { console: unknown }).console = options.output;
+        single.addMetric(name, MetricUnit.Count, increase);
+        single.publishStoredMetrics();
       }
       return written;
     },

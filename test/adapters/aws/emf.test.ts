@@ -30,8 +30,19 @@ test('writes the increase of each moved counter series as an EMF record with its
   const out = sink();
   const emf = createEmfPublisher(metrics, { namespace: 'Test', output: out.output });
   const first = out.taken(() => assert.equal(emf.flush(), 2));
-  assert.equal(first.length, 2, 'gauges are not written');
-  const delivered = first.find((r) => 'junction_deliveries_total' in r) as Record<string, unknown>;
+  assert.equal(first.length, 4, "two series and their two families' totals; gauges are not written");
+  const totals = first.filter((r) => r.rule === undefined && r.bus === undefined);
+  assert.equal(totals.length, 2);
+  assert.deepEqual(
+    (totals[0]?._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }).CloudWatchMetrics[0]
+      ?.Dimensions,
+    [['service']],
+    'a total carries the service (the bus) alone',
+  );
+  const delivered = first.find((r) => 'junction_deliveries_total' in r && r.rule !== undefined) as Record<
+    string,
+    unknown
+  >;
   assert.equal(delivered.junction_deliveries_total, 2);
   assert.equal(delivered.bus, 'orders');
   assert.equal(delivered.rule, 'r1');
@@ -52,8 +63,8 @@ test('writes the increase of each moved counter series as an EMF record with its
   assert.equal(out.taken(() => assert.equal(emf.flush(), 0)).length, 0);
   metrics.inc('junction_events_in_total', undefined, 3);
   const second = out.taken(() => emf.flush());
-  assert.equal(second.length, 1);
-  assert.equal(second[0]?.junction_events_in_total, 3);
+  assert.equal(second.length, 2, 'the series and its total');
+  assert.ok(second.every((r) => r.junction_events_in_total === 3));
 });
 
 test('bounds the series written per flush; the rest follow at the next one', () => {
@@ -61,14 +72,22 @@ test('bounds the series written per flush; the rest follow at the next one', () 
   for (let i = 0; i < 5; i++) metrics.inc('junction_rule_matched_total', { rule: `r${i}` });
   const out = sink();
   const emf = createEmfPublisher(metrics, { maxSeries: 3, output: out.output });
-  assert.equal(out.taken(() => assert.equal(emf.flush(), 3)).length, 3);
-  assert.equal(out.taken(() => assert.equal(emf.flush(), 2)).length, 2);
+  assert.equal(out.taken(() => assert.equal(emf.flush(), 3)).length, 4, 'three series and the family total');
+  const rest = out.taken(() => assert.equal(emf.flush(), 2));
+  assert.equal(rest.length, 3);
+  assert.equal(
+    rest.find((r) => r.rule === undefined)?.junction_rule_matched_total,
+    2,
+    'the total of what moved',
+  );
 });
 
 test('labels with quotes, backslashes and new lines come back as written', () => {
   const metrics = new Metrics();
   metrics.inc('junction_x_total', { rule: 'a"b\\c\nd' });
   const out = sink();
-  const [record] = out.taken(() => createEmfPublisher(metrics, { output: out.output }).flush());
+  const [record] = out
+    .taken(() => createEmfPublisher(metrics, { output: out.output }).flush())
+    .filter((r) => r.rule !== undefined);
   assert.equal(record?.rule, 'a"b\\c\nd');
 });
