@@ -190,7 +190,8 @@ describe('dashboard', () => {
     const { template } = synthStack({}, noBundling);
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
     assert.equal(dashboards.length, 1);
-    const body = JSON.stringify((dashboards[0]?.Properties as { DashboardBody: unknown }).DashboardBody);
+    const props = dashboards[0]?.Properties as { DashboardBody: unknown } | undefined;
+    const body = JSON.stringify(props?.DashboardBody);
     for (const name of [
       'junction_events_in_total',
       'junction_events_matched_total',

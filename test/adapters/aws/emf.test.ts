@@ -33,9 +33,9 @@ test('writes the increase of each moved counter series as an EMF record with its
   assert.equal(first.length, 4, "two series and their two families' totals; gauges are not written");
   const totals = first.filter((r) => r.rule === undefined && r.bus === undefined);
   assert.equal(totals.length, 2);
+  const totalAws = totals[0]?._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> } | undefined;
   assert.deepEqual(
-    (totals[0]?._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }).CloudWatchMetrics[0]
-      ?.Dimensions,
+    totalAws?.CloudWatchMetrics[0]?.Dimensions,
     [['service']],
     'a total carries the service (the bus) alone',
   );
