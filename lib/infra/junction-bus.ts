@@ -66,6 +66,13 @@ import {
  * The Lambda functions of Junction (entry points in `functions/`): the four handlers, and `topic`, the deploy-time
  * custom resource that creates the events topic.
  */
+
+/** The brokers of the `production` profile: non-burstable, 100 GiB growing to 1,000 GiB. */
+const PRODUCTION_KAFKA: ProvisionedKafkaOptions = {
+  instanceType: 'kafka.m7g.large',
+  volumeSizeGiB: 100,
+  storageAutoScaling: { maxVolumeSizeGiB: 1000 },
+};
 export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler' | 'topic';
 
 export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler', 'topic'];
@@ -211,6 +218,13 @@ export interface JunctionBusProps {
   readonly kafkaClusterType?: KafkaClusterType;
   /** Sizing of a provisioned cluster we create. @default the defaults of `ProvisionedKafkaOptions` */
   readonly provisionedKafka?: ProvisionedKafkaOptions;
+  /**
+   * `development`: the cheap default (2 AZs, 2 `kafka.t3.small` brokers with 10 GiB, replication factor 2). `production`
+   * (docs/aws.md, "Profiles"): 3 AZs, 3 `kafka.m7g.large` brokers with 100 GiB that grow up to 1,000 GiB (storage auto
+   * scaling at 60%), so the events topic gets replication factor 3 and `min.insync.replicas` 2. Explicit `network`,
+   * `provisionedKafka` and `eventsTopic` settings win over the profile's. @default 'development'
+   */
+  readonly profile?: 'development' | 'production';
   /** The topic every event is appended to. @default 'junction-events', or 'junction-events.<busName>' */
   readonly topic?: string;
   /** Topics that `kafka` targets may write to (besides the events topic). @default none */
@@ -379,14 +393,23 @@ export class JunctionBus extends Construct {
     this.apiDeploysFunctions = props.apiDeploysFunctions ?? false;
 
     // Network
+    const production = props.profile === 'production';
     if (props.vpc !== undefined) {
       this.vpc = props.vpc;
     } else if (props.sharedNetwork !== undefined) {
       this.network = props.sharedNetwork;
       this.vpc = this.network.vpc;
     } else {
-      this.network = new JunctionNetwork(this, 'Network', props.network);
+      this.network = new JunctionNetwork(this, 'Network', {
+        ...(production ? { maxAzs: 3 } : {}),
+        ...props.network,
+      });
       this.vpc = this.network.vpc;
+      if (production && props.network?.maxAzs === undefined && this.vpc.availabilityZones.length < 3) {
+        throw new Error(
+          `JunctionBus: the production profile spreads brokers over 3 availability zones, but this stack knows ${this.vpc.availabilityZones.length}: give the stack an env (account and region; an environment-agnostic stack sees 2), or set network.maxAzs`,
+        );
+      }
     }
     const subnets = props.vpcSubnets ?? { subnetType: privateSubnetType(this.vpc) };
 
@@ -398,7 +421,9 @@ export class JunctionBus extends Construct {
         vpcSubnets: subnets,
         clusterName: kafkaClusterNameOf(this.busName),
         clusterType: props.kafkaClusterType ?? 'provisioned',
-        ...(props.provisionedKafka !== undefined ? { provisioned: props.provisionedKafka } : {}),
+        ...(props.provisionedKafka !== undefined || (production && props.kafkaClusterType !== 'serverless')
+          ? { provisioned: { ...(production ? PRODUCTION_KAFKA : {}), ...props.provisionedKafka } }
+          : {}),
         logRetention: this.logRetention,
       });
     this.bootstrapBrokers = this.kafkaCluster.bootstrapBrokers ?? this.lookUpBootstrapBrokers();

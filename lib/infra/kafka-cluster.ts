@@ -1,5 +1,6 @@
 /** The Kafka buffer on AWS: an MSK cluster with IAM auth (provisioned or Serverless), created here or imported. */
 import { Annotations, Arn, ArnFormat, Fn, Stack, Token } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -41,6 +42,16 @@ export interface ProvisionedKafkaOptions {
   readonly volumeSizeGiB?: number;
   /** The Apache Kafka version. @default '3.8.x' (the version MSK recommends) */
   readonly kafkaVersion?: string;
+  /**
+   * Grow the broker volumes before they fill (MSK storage auto scaling: a target-tracking policy on broker storage
+   * use; volumes grow, never shrink). @default none
+   */
+  readonly storageAutoScaling?: {
+    /** The largest a volume may grow to, in GiB (more than `volumeSizeGiB`, at most 16384). */
+    readonly maxVolumeSizeGiB: number;
+    /** The storage use (percent) the policy keeps brokers under. @default 60 */
+    readonly targetUtilizationPercent?: number;
+  };
 }
 
 export interface JunctionKafkaClusterProps {
@@ -255,6 +266,38 @@ export class JunctionKafkaCluster extends Construct implements IJunctionKafkaClu
     });
     this.resource = cluster;
     this.clusterArn = cluster.attrArn;
+    const scaling = options.storageAutoScaling;
+    if (scaling !== undefined) {
+      const { maxVolumeSizeGiB } = scaling;
+      const target = scaling.targetUtilizationPercent ?? 60;
+      if (
+        !Number.isInteger(maxVolumeSizeGiB) ||
+        maxVolumeSizeGiB <= volumeSizeGiB ||
+        maxVolumeSizeGiB > 16384
+      ) {
+        throw new Error(
+          `kafka cluster: storageAutoScaling.maxVolumeSizeGiB must be an integer above volumeSizeGiB (${volumeSizeGiB}) and at most 16384, got ${maxVolumeSizeGiB}`,
+        );
+      }
+      if (!Number.isInteger(target) || target < 10 || target > 80) {
+        throw new Error(
+          `kafka cluster: storageAutoScaling.targetUtilizationPercent must be 10..80, got ${target}`,
+        );
+      }
+      const scalable = new appscaling.ScalableTarget(this, 'StorageScaling', {
+        serviceNamespace: appscaling.ServiceNamespace.KAFKA,
+        scalableDimension: 'kafka:broker-storage:VolumeSize',
+        resourceId: cluster.attrArn,
+        minCapacity: 1,
+        maxCapacity: maxVolumeSizeGiB,
+      });
+      scalable.scaleToTrackMetric('StorageUtilization', {
+        predefinedMetric: appscaling.PredefinedMetric.KAFKA_BROKER_STORAGE_UTILIZATION,
+        targetValue: target,
+        // MSK never shrinks a volume.
+        disableScaleIn: true,
+      });
+    }
   }
 
   topicArn(topic: string): string {

@@ -8,6 +8,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { type JunctionBusProps, JunctionKafkaCluster, kafkaClusterNameOf } from '../../lib/infra/index.ts';
 import { JunctionBus } from '../../lib/infra/junction-bus.ts';
+import { JunctionStack } from '../../lib/infra/junction-stack.ts';
 import { fixtureEntries, fixturesDir, synthStack } from './synth-fixture.ts';
 
 const noBundling = { bundle: false } as const;
@@ -38,6 +39,66 @@ describe('JunctionBus options', () => {
     template.resourceCountIs('AWS::MSK::ServerlessCluster', 1);
     template.resourceCountIs('AWS::MSK::Cluster', 0);
     template.resourceCountIs('Custom::AWS', 1);
+  });
+
+  test('the production profile: 3 AZs, 3 non-burstable brokers with growing storage, RF 3 and min.insync 2', () => {
+    const inRegion = (bus: JunctionBusProps) => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new JunctionStack(app, 'Prod', {
+        env: { account: '123456789012', region: 'eu-west-1' },
+        bus,
+      });
+      return Template.fromStack(stack);
+    };
+    const template = inRegion({ profile: 'production' });
+    template.hasResourceProperties('AWS::MSK::Cluster', {
+      NumberOfBrokerNodes: 3,
+      BrokerNodeGroupInfo: Match.objectLike({
+        InstanceType: 'kafka.m7g.large',
+        StorageInfo: { EBSStorageInfo: { VolumeSize: 100 } },
+      }),
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      ServiceNamespace: 'kafka',
+      ScalableDimension: 'kafka:broker-storage:VolumeSize',
+      MaxCapacity: 1000,
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        TargetValue: 60,
+        DisableScaleIn: true,
+        PredefinedMetricSpecification: { PredefinedMetricType: 'KafkaBrokerStorageUtilization' },
+      }),
+    });
+    const cluster = Object.values(template.findResources('AWS::MSK::Cluster'))[0]?.Properties as
+      | { BrokerNodeGroupInfo: { ClientSubnets: unknown[] } }
+      | undefined;
+    assert.equal(cluster?.BrokerNodeGroupInfo.ClientSubnets.length, 3, 'one subnet per AZ, three AZs');
+    const topic = Object.values(template.findResources('Custom::JunctionKafkaTopic'))[0]?.Properties as
+      | Record<string, unknown>
+      | undefined;
+    assert.equal(topic?.ReplicationFactor, '3');
+    assert.equal(topic?.MinInsyncReplicas, '2');
+    // Explicit settings win over the profile's.
+    const own = inRegion({
+      profile: 'production',
+      provisionedKafka: { instanceType: 'kafka.m7g.xlarge' },
+      network: { maxAzs: 2 },
+    });
+    own.hasResourceProperties('AWS::MSK::Cluster', {
+      NumberOfBrokerNodes: 2,
+      BrokerNodeGroupInfo: Match.objectLike({ InstanceType: 'kafka.m7g.xlarge' }),
+    });
+    // With MSK Serverless the profile sizes nothing.
+    inRegion({ profile: 'production', kafkaClusterType: 'serverless' }).resourceCountIs(
+      'AWS::MSK::ServerlessCluster',
+      1,
+    );
+    // An environment-agnostic stack knows 2 AZs: refused rather than a 2-AZ "production" cluster.
+    assert.throws(
+      () => synthStack({ profile: 'production' }, noBundling),
+      /3 availability zones.*give the stack an env/,
+    );
   });
 
   test('uses an imported cluster with known brokers: no cluster, no lookup, ingress on its security group', () => {
