@@ -1,10 +1,10 @@
 /**
  * The CDK app (`cdk.json` runs it): the default Junction stack; `-c buses=orders:3d,billing` adds named buses (with
  * an optional topic retention), `-c profile=production` the production profile (docs/aws.md, "Profiles"), `-c nag=true` the
- * cdk-nag AwsSolutions checks.
+ * cdk-nag AwsSolutions and Serverless checks.
  */
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { JunctionStack, parseBusesContext } from '../lib/infra/index.ts';
 
 const app = new App();
@@ -31,7 +31,10 @@ try {
     ...(buses !== undefined ? { buses: parseBusesContext(String(buses)) } : {}),
   });
   if (app.node.tryGetContext('nag') === 'true' || app.node.tryGetContext('nag') === true) {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+    Validations.of(app).addPlugins(
+      new AwsSolutionsChecks(app, { verbose: true }),
+      new ServerlessChecks(app, { verbose: true }),
+    );
   }
   app.synth();
 } catch (error) {

@@ -179,6 +179,12 @@ export class JunctionFrontDoor extends Construct {
         'validate strictly, answering 400 with the offending field; an API Gateway model cannot express the ' +
         'binary mode, so gateway validation would only duplicate part of it.',
     );
+    acknowledgeNag(
+      api.deploymentStage,
+      'Serverless-APIGWXrayEnabled',
+      'Junction traces events with OpenTelemetry (W3C trace context from the request through ingest, routing and ' +
+        'each delivery, docs/tracing.md); X-Ray on the stage would add a second, gateway-only trace at a cost.',
+    );
     const apiKeyRequired = props.rest.apiKeyRequired ?? false;
     const ingestAuth =
       props.ingestAuthorization === 'iam' ? apigw.AuthorizationType.IAM : apigw.AuthorizationType.NONE;

@@ -147,5 +147,24 @@ export function createHandlerFunction(
     'Junction targets Node.js 22 on purpose: the code runs unbuilt on Node 22 locally (type stripping), ' +
       '@platformatic/kafka requires node >= 22.22, and the runtime is the same for every function.',
   );
+  acknowledgeNag(
+    fn,
+    'Serverless-LambdaLatestVersion',
+    'Junction targets Node.js 22 on purpose: the code runs unbuilt on Node 22 locally (type stripping), ' +
+      'the engine and its tests run on 22, and the runtime is the same for every function.',
+  );
+  acknowledgeNag(
+    fn,
+    'Serverless-LambdaDLQ',
+    'Junction handlers are invoked synchronously (API Gateway, the MSK event source mapping with its own ' +
+      'on-failure bucket) or, the scheduler, every minute by a rule whose next run covers a failed one; user ' +
+      'functions are invoked synchronously by the router, whose failures go to the dead-letter store.',
+  );
+  acknowledgeNag(
+    fn,
+    'Serverless-LambdaTracing',
+    'Junction traces events with OpenTelemetry (docs/tracing.md: W3C trace context through ingest, route and ' +
+      'every delivery); X-Ray active tracing would add a second, Lambda-only trace per invocation at a cost.',
+  );
   return fn;
 }

@@ -568,6 +568,12 @@ export class JunctionBus extends Construct {
       schedule: events.Schedule.rate(rate),
       targets: [new eventsTargets.LambdaFunction(this.schedulerFunction, { retryAttempts: 0 })],
     });
+    acknowledgeNag(
+      this.schedule,
+      'Serverless-EventBusDLQ',
+      'The scheduler rule fires every period with no payload: a delivery to the function that failed is covered by ' +
+        'the next run (due retries stay due; scheduled-rule slots are looked back over two periods and a minute).',
+    );
     // Scheduled rules: each run publishes the slots of the last two periods and a minute (duplicates drop out).
     this.schedulerFunction.addEnvironment(
       'JUNCTION_SCHEDULE_LOOKBACK_MS',
@@ -1075,6 +1081,19 @@ export class JunctionBus extends Construct {
         "The runtime of CDK's AwsCustomResource provider is chosen by aws-cdk-lib, not by this stack; it " +
           'only runs during deployments.',
       );
+      for (const rule of [
+        'Serverless-LambdaDefaultMemorySize',
+        'Serverless-LambdaLatestVersion',
+        'Serverless-LambdaDLQ',
+        'Serverless-LambdaTracing',
+      ]) {
+        acknowledgeNag(
+          provider,
+          rule,
+          "CDK's AwsCustomResource provider function (its memory, runtime, invocation and tracing) is defined by " +
+            'aws-cdk-lib, not by this stack; it runs once per deployment to read the bootstrap brokers.',
+        );
+      }
     }
     return lookup.getResponseField('BootstrapBrokerStringSaslIam');
   }
@@ -1142,6 +1161,19 @@ class EventsTopicProvider extends Construct {
       'AwsSolutions-L1',
       "The runtime of CDK's provider framework function is chosen by aws-cdk-lib; it only runs during deployments.",
     );
+    for (const rule of [
+      'Serverless-LambdaDefaultMemorySize',
+      'Serverless-LambdaLatestVersion',
+      'Serverless-LambdaDLQ',
+      'Serverless-LambdaTracing',
+    ]) {
+      acknowledgeNag(
+        this.provider,
+        rule,
+        "CDK's custom resource provider framework function (its memory, runtime, invocation and tracing) is defined " +
+          'by aws-cdk-lib; it only relays CloudFormation requests to the topic function during deployments.',
+      );
+    }
   }
 }
 

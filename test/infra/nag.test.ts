@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import type { JunctionBusProps } from '../../lib/infra/index.ts';
 import { synthStack } from './synth-fixture.ts';
@@ -47,6 +48,31 @@ const variants: Record<string, JunctionBusProps> = {
   },
 };
 
+describe('cdk-nag Serverless', () => {
+  for (const [name, props] of Object.entries(variants)) {
+    test(`reports no finding on the ${name} stack`, () => {
+      const { app, stack } = synthStack(props, { bundle: false });
+      const report = new ServerlessChecks(app, { verbose: true }).validateScope(stack);
+      const findings = report.violations.map(
+        (v) =>
+          `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}: ${v.description}`,
+      );
+      assert.deepEqual(findings, []);
+    });
+  }
+
+  test('finds a problem when one is introduced (the check is live)', () => {
+    const { app, stack } = synthStack({}, { bundle: false });
+    new lambda.Function(stack, 'Plain', {
+      runtime: lambda.Runtime.NODEJS_20_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => {};'),
+    });
+    const report = new ServerlessChecks(app).validateScope(stack);
+    assert.ok(report.violations.some((v) => v.ruleName === 'Serverless-LambdaDefaultMemorySize'));
+  });
+});
+
 describe('cdk-nag AwsSolutions', () => {
   for (const [name, props] of Object.entries(variants)) {
     test(`reports no finding on the ${name} stack`, () => {
@@ -65,7 +91,7 @@ describe('cdk-nag AwsSolutions', () => {
     const all = acknowledgments(stack).filter((a) => !a.id.startsWith('CloudFormation-Validate::'));
     assert.ok(all.length > 0);
     for (const ack of all) {
-      assert.match(ack.id, /^AwsSolutions-[A-Z]+\d+(\[.+\])?$/, ack.id);
+      assert.match(ack.id, /^(AwsSolutions-[A-Z]+\d+|Serverless-[A-Za-z]+)(\[.+\])?$/, ack.id);
       assert.ok(ack.reason.length >= 80, `${ack.path} ${ack.id}: reason too short: ${ack.reason}`);
       assert.notEqual(ack.path, stack.node.path, 'nothing is acknowledged for the whole stack');
       assert.notEqual(ack.path, `${stack.node.path}/Bus`, 'nothing is acknowledged for the whole bus');
@@ -81,6 +107,12 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-L1',
       'AwsSolutions-S1',
       'AwsSolutions-SNS2',
+      'Serverless-APIGWXrayEnabled',
+      'Serverless-EventBusDLQ',
+      'Serverless-LambdaDLQ',
+      'Serverless-LambdaDefaultMemorySize',
+      'Serverless-LambdaLatestVersion',
+      'Serverless-LambdaTracing',
     ]);
   });
 
