@@ -289,10 +289,14 @@ describe('Aggregator under random crashes (property)', () => {
         });
       const clean = async (records: readonly LogRecord[]): Promise<Map<string, unknown>> => {
         const published: CloudEvent[] = [];
-        await open(
-          new SqliteAggregateStore(new SqliteDatabase({ dataDir: tempDir('junction-aggregator-').path })),
-          published,
-        ).process(records);
+        const cleanDir = tempDir('junction-aggregator-');
+        const cleanDb = new SqliteDatabase({ dataDir: cleanDir.path });
+        try {
+          await open(new SqliteAggregateStore(cleanDb), published).process(records);
+        } finally {
+          cleanDb.close();
+          cleanDir.remove();
+        }
         return new Map(published.map((e) => [e.id, e.data]));
       };
       await fc.assert(

@@ -451,7 +451,6 @@ export class SqliteDatabase {
         workerData: { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, closed },
       });
       this.#checkpointerClosed = new Int32Array(closed);
-      worker.unref();
       worker.on('message', (answer: { log: number }) => {
         this.#checkpointing = false;
         if (!this.#closed && answer.log >= WAL_RESTART_FRAMES) this.#checkpointHere();
@@ -464,6 +463,9 @@ export class SqliteDatabase {
         this.#noCheckpointer = true;
         this.#releaseHeld();
       });
+      // After the listeners: adding a 'message' listener refs the worker's port again, and a database left open
+      // would then keep its process from ever exiting.
+      worker.unref();
       this.#checkpointer = worker;
       return worker;
     } catch {

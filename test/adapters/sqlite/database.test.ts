@@ -1,6 +1,7 @@
 /** The shared SQLite database: pragmas, statement cache and group commit semantics. */
 import assert from 'node:assert/strict';
-import { existsSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
@@ -303,4 +304,48 @@ test('rejects a missing data dir, a bad busy timeout and a bad checkpoint interv
 test('freezes parsed values all the way down', () => {
   const value = deepFreeze({ a: { b: [1, { c: 2 }] } });
   assert.ok(Object.isFrozen(value.a.b[1]));
+});
+
+test('a database left open does not keep its process alive (the checkpoint thread is unref’d)', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  // A process that opens a database, writes until its checkpoint thread has run, and never closes it: it must end
+  // by itself (it hung when the thread's port was ref'd again by its message listener).
+  const module = new URL('../../../lib/adapters/sqlite/database.ts', import.meta.url).href;
+  const script = `
+    import { SqliteDatabase } from ${JSON.stringify(module)};
+    const db = new SqliteDatabase({ dataDir: ${JSON.stringify(dir.path)}, checkpointIntervalMs: 5 });
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    for (let i = 0; i < 20; i++) {
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 3, 'x'.repeat(10000)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.stdout.write('written');
+  `;
+  // A module file, not -e: an evaluated module ends its process when it settles, whatever is still open.
+  const file = join(dir.path, 'child.mjs');
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the process did not exit within 60 s (output: ${out})`)),
+        60_000,
+      );
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(out, 'written');
+    assert.equal(code, 0);
+  } finally {
+    child.kill('SIGKILL');
+    dir.remove();
+  }
 });
