@@ -449,6 +449,13 @@ interface FoundEvent {
   readonly acceptedAt: string;
 }
 
+/** The cells of one found event (search and live tail): accepted, source, id (to its journey), type, position. */
+function eventCells(f: FoundEvent) {
+  return html`<td>${when(f.acceptedAt)}</td><td><code>${f.event.source}</code></td>
+    <td><a href=${`#/journey/${encodeURIComponent(f.event.id)}`}><code>${f.event.id}</code></a></td>
+    <td>${f.event.type}</td><td>${f.partition}/${f.offset}</td>`;
+}
+
 function Events() {
   const [source, setSource] = useState('');
   const [type, setType] = useState('');
@@ -499,9 +506,7 @@ function Events() {
         ${(found?.events ?? []).map((f) => {
           const key = `${f.partition}:${f.offset}`;
           return html`<tr data-event=${f.event.id}>
-              <td>${when(f.acceptedAt)}</td><td><code>${f.event.source}</code></td>
-              <td><a href=${`#/journey/${encodeURIComponent(f.event.id)}`}><code>${f.event.id}</code></a></td>
-              <td>${f.event.type}</td><td>${f.partition}/${f.offset}</td>
+              ${eventCells(f)}
               <td><button type="button" class="small secondary" onClick=${() => setOpen(open === key ? undefined : key)}>JSON</button></td>
             </tr>
             ${open === key ? html`<tr class="detail"><td colspan="6"><pre>${JSON.stringify(f.event, null, 2)}</pre></td></tr>` : null}`;
@@ -573,11 +578,8 @@ function LiveTail() {
       <thead><tr><th>Accepted</th><th>Source</th><th>Id</th><th>Type</th><th>Position</th></tr></thead>
       <tbody>
         ${rows.map(
-          (f) => html`<tr data-tail-event=${f.event.id} key=${`${f.partition}:${f.offset}`}>
-            <td>${when(f.acceptedAt)}</td><td><code>${f.event.source}</code></td>
-            <td><a href=${`#/journey/${encodeURIComponent(f.event.id)}`}><code>${f.event.id}</code></a></td>
-            <td>${f.event.type}</td><td>${f.partition}/${f.offset}</td>
-          </tr>`,
+          (f) =>
+            html`<tr data-tail-event=${f.event.id} key=${`${f.partition}:${f.offset}`}>${eventCells(f)}</tr>`,
         )}
       </tbody>
     </table>`

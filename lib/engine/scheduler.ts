@@ -31,6 +31,17 @@ const MAX_DELAY = 2 ** 31 - 1;
 /** Most slots looked at when finding the latest missed one. */
 const MAX_CATCH_UP_STEPS = 10_000;
 
+/** The slots of a schedule in (`from`, `to`], oldest first, at most `max`. */
+function* slotsIn(schedule: Schedule, from: number, to: number, max: number): Generator<number> {
+  let at = from;
+  for (let i = 0; i < max; i++) {
+    const slot = schedule.next(at);
+    if (slot === undefined || slot > to) return;
+    yield slot;
+    at = slot;
+  }
+}
+
 export function scheduledEvent(rule: Rule, slot: number): CloudEvent {
   const schedule = rule.schedule;
   if (schedule === undefined) throw new TypeError(`rule ${rule.name} has no schedule`);
@@ -81,13 +92,7 @@ export class Scheduler {
     const catchUp = this.#o.catchUpMs ?? 86_400_000;
     for (const [name, { schedule }] of this.#rules) {
       let latest: number | undefined;
-      let at = now - catchUp;
-      for (let i = 0; i < MAX_CATCH_UP_STEPS; i++) {
-        const next = schedule.next(at);
-        if (next === undefined || next > now) break;
-        latest = next;
-        at = next;
-      }
+      for (const slot of slotsIn(schedule, now - catchUp, now, MAX_CATCH_UP_STEPS)) latest = slot;
       if (latest !== undefined) void this.#fire(name, latest);
       this.#arm(name, now);
     }
@@ -101,14 +106,10 @@ export class Scheduler {
   async fireDue(from: number, to: number): Promise<number> {
     let fired = 0;
     for (const [name, { rule, schedule }] of this.#rules) {
-      let at = from;
-      for (let i = 0; i < 100; i++) {
-        const slot = schedule.next(at);
-        if (slot === undefined || slot > to) break;
+      for (const slot of slotsIn(schedule, from, to, 100)) {
         await this.#o.publish([scheduledEvent(rule, slot)]);
         this.#o.onFired?.(name, slot);
         fired += 1;
-        at = slot;
       }
     }
     return fired;

@@ -36,6 +36,15 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
   const maxSeries = options.maxSeries ?? 500;
   const published = new Map<string, number>();
   const powertools = new Powertools({ namespace, serviceName });
+  /** One EMF record: a metric of its own, with these dimensions (besides `service`). */
+  const write = (name: string, increase: number, dimensions: ReadonlyArray<[string, string]> = []) => {
+    const single = powertools.singleMetric();
+    // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
+    if (options.output !== undefined) (single as unknown as { console: unknown }).console = options.output;
+    for (const [k, v] of dimensions) single.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
+    single.addMetric(name, MetricUnit.Count, increase);
+    single.publishStoredMetrics();
+  };
   return {
     flush() {
       let written = 0;
@@ -47,24 +56,11 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
         if (value <= before) continue;
         if (written >= maxSeries) break;
         totals.set(name, (totals.get(name) ?? 0) + (value - before));
-        const single = powertools.singleMetric();
-        // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
-        if (options.output !== undefined)
-          (single as unknown as { console: unknown }).console = options.output;
-        const dimensions = Object.entries(labels).slice(0, MAX_DIMENSIONS);
-        for (const [k, v] of dimensions) single.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
-        single.addMetric(name, MetricUnit.Count, value - before);
-        single.publishStoredMetrics();
+        write(name, value - before, Object.entries(labels).slice(0, MAX_DIMENSIONS));
         published.set(id, value);
         written += 1;
       }
-      for (const [name, increase] of totals) {
-        const single = powertools.singleMetric();
-        if (options.output !== undefined)
-          (single as unknown as { console: unknown }).console = options.output;
-        single.addMetric(name, MetricUnit.Count, increase);
-        single.publishStoredMetrics();
-      }
+      for (const [name, increase] of totals) write(name, increase);
       return written;
     },
   };
