@@ -593,6 +593,18 @@ export class JunctionBus extends Construct {
     this.apiUrl = this.frontDoor.url;
 
     // Alarms
+    // What the alarms and the dashboard watch.
+    const watched = {
+      busName: this.busName,
+      handlers: {
+        ingest: this.ingestFunction,
+        router: this.routerFunction,
+        api: this.apiFunction,
+        scheduler: this.schedulerFunction,
+      },
+      frontDoor: this.frontDoor,
+      tables: Object.values(this.tables),
+    };
     if (props.alarms === false) {
       this.alarms = [];
     } else {
@@ -609,36 +621,13 @@ export class JunctionBus extends Construct {
           : undefined;
       const created = createAlarms(
         this,
-        {
-          busName: this.busName,
-          handlers: {
-            ingest: this.ingestFunction,
-            router: this.routerFunction,
-            api: this.apiFunction,
-            scheduler: this.schedulerFunction,
-          },
-          frontDoor: this.frontDoor,
-          tables: Object.values(this.tables),
-          ...(ownCluster === undefined ? {} : { cluster: ownCluster }),
-        },
+        { ...watched, ...(ownCluster === undefined ? {} : { cluster: ownCluster }) },
         props.alarms ?? {},
       );
       this.alarms = created.alarms;
       this.alarmTopic = created.topic;
     }
-    if (props.dashboard !== false) {
-      this.dashboard = createDashboard(this, {
-        busName: this.busName,
-        handlers: {
-          ingest: this.ingestFunction,
-          router: this.routerFunction,
-          api: this.apiFunction,
-          scheduler: this.schedulerFunction,
-        },
-        frontDoor: this.frontDoor,
-        tables: Object.values(this.tables),
-      });
-    }
+    if (props.dashboard !== false) this.dashboard = createDashboard(this, watched);
 
     // User functions from a folder
     if (props.functionsDir !== undefined) {
