@@ -10,6 +10,13 @@ const files = args.filter((a) => !a.startsWith('--'));
 const flags = args.filter((a) => a.startsWith('--'));
 const patterns = files.length > 0 ? files : ['test/**/*.test.ts'];
 const ci = process.env.CI === 'true';
+/**
+ * How long one test file may run, its process included: a file whose tests passed but whose process never exits (a
+ * handle left open) would otherwise hold `npm test` for ever with no output. Node's runner applies `--test-timeout`
+ * to each file's process (and to every test that sets no timeout of its own), so such a file fails, named, instead.
+ * Generous: the longest file takes a few minutes on a busy machine. JUNCTION_TEST_FILE_TIMEOUT_MS overrides it.
+ */
+const fileTimeoutMs = Number(process.env.JUNCTION_TEST_FILE_TIMEOUT_MS ?? 20 * 60_000);
 
 /**
  * A run of chosen files needs the broker only when one of them mentions Kafka (its tests import test/kafka/env.ts);
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
       '--test',
       '--test-concurrency=2',
       '--test-reporter=spec',
+      `--test-timeout=${fileTimeoutMs}`,
       ...flags,
       ...patterns,
     ],
