@@ -56,6 +56,8 @@ export interface HandlerFunctionOptions {
   readonly reservedConcurrentExecutions?: number;
   /** The execution role. @default a new role that may write to the function's log group (and manage VPC ENIs) */
   readonly role?: iam.IRole;
+  /** Lambda layers (e.g. an OpenTelemetry collector extension). @default none */
+  readonly layers?: lambda.ILayerVersion[];
 }
 
 /** The statements every function role gets: its own log group, and the ENI actions Lambda needs in a VPC. */
@@ -137,6 +139,7 @@ export function createHandlerFunction(
     ...(options.reservedConcurrentExecutions !== undefined
       ? { reservedConcurrentExecutions: options.reservedConcurrentExecutions }
       : {}),
+    ...(options.layers !== undefined && options.layers.length > 0 ? { layers: options.layers } : {}),
     ...(options.vpc !== undefined
       ? { vpc: options.vpc.vpc, vpcSubnets: options.vpc.subnets, securityGroups: [options.vpc.sg] }
       : {}),

@@ -7,6 +7,7 @@ export type {
   HandlerName,
   JunctionBusProps,
   RouterOptions,
+  TracingOptions,
   UserFunctionOptions,
 } from './junction-bus.ts';
 export {

@@ -164,6 +164,22 @@ export interface RouterOptions {
   readonly memorySize?: number;
 }
 
+/** OpenTelemetry spans from the four handlers (docs/tracing.md#on-aws). */
+export interface TracingOptions {
+  /**
+   * The OTLP/HTTP endpoint's base URL (`/v1/traces` is added): `http://localhost:4318` with an OpenTelemetry
+   * collector running as a Lambda extension (see `layers`), or a collector the handlers reach from their subnets.
+   */
+  readonly otlpEndpoint: string;
+  /** `service.name` of the spans. @default 'junction' */
+  readonly serviceName?: string;
+  /**
+   * Layers added to the four handlers, e.g. the AWS Distro for OpenTelemetry collector layer, which receives OTLP
+   * on localhost:4318 and forwards to X-Ray or any back end its configuration names. @default none
+   */
+  readonly layers?: lambda.ILayerVersion[];
+}
+
 /** Options of one user function. */
 export interface UserFunctionOptions {
   /** @default 256 */
@@ -307,6 +323,34 @@ export interface JunctionBusProps {
    * @default none (the account's unreserved pool)
    */
   readonly reservedConcurrency?: { readonly ingest?: number; readonly api?: number };
+  /**
+   * OpenTelemetry spans (ingest → route → each delivery attempt, continuing the producer's `traceparent`) exported
+   * over OTLP/HTTP by the four handlers, flushed before each invocation returns. @default off (the SDK not loaded)
+   */
+  readonly tracing?: TracingOptions;
+}
+
+/** The handlers' environment for `tracing` (read by lib/adapters/aws/wiring.ts). Throws on an endpoint that is no URL. */
+function tracingEnvironment(tracing: TracingOptions | undefined): Record<string, string> {
+  if (tracing === undefined) return {};
+  const endpoint = tracing.otlpEndpoint;
+  if (!Token.isUnresolved(endpoint)) {
+    let protocol = '';
+    try {
+      protocol = new URL(endpoint).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new Error(
+        `JunctionBus: tracing.otlpEndpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`,
+      );
+    }
+  }
+  return {
+    JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_SERVICE_NAME: tracing.serviceName ?? 'junction',
+  };
 }
 
 /** The IAM tag a principal needs (with the bus's name as value) to assume a bus's default `deployRole`. */
@@ -483,6 +527,7 @@ export class JunctionBus extends Construct {
       JUNCTION_KAFKA_BOOTSTRAP: this.bootstrapBrokers,
       JUNCTION_FUNCTION_PREFIX: this.functionPrefix,
       JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
+      ...tracingEnvironment(props.tracing),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
@@ -506,6 +551,7 @@ export class JunctionBus extends Construct {
         architecture: this.architecture,
         logRetention: this.logRetention,
         vpc: vpcPlacement,
+        ...(props.tracing?.layers === undefined ? {} : { layers: props.tracing.layers }),
       });
     this.ingestFunction = handler(
       'ingest',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { JunctionBus } from '../../lib/infra/junction-bus.ts';
 import { fixtureEntries, logicalId, synthStack } from './synth-fixture.ts';
@@ -209,5 +210,50 @@ describe('dashboard', () => {
   test('dashboard: false leaves it out', () => {
     const { template } = synthStack({ dashboard: false }, noBundling);
     assert.equal(Object.keys(template.findResources('AWS::CloudWatch::Dashboard')).length, 0);
+  });
+});
+
+describe('tracing', () => {
+  const handlerEnv = (template: Template, stack: Stack, fn: { node: { defaultChild?: unknown } }) =>
+    template.findResources('AWS::Lambda::Function')[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!
+      .Properties as { Environment: { Variables: Record<string, unknown> }; Layers?: unknown[] };
+
+  test('is off by default: no OTLP endpoint in any handler', () => {
+    const { template } = synthStack({}, noBundling);
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment
+        ?.Variables;
+      assert.equal(vars?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+    }
+  });
+
+  test('names the endpoint, the service and the collector layer on the four handlers', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Traced');
+    const layer = lambda.LayerVersion.fromLayerVersionArn(
+      stack,
+      'Collector',
+      'arn:aws:lambda:us-east-1:901920570463:layer:aws-otel-collector-arm64-ver-0-102-1:1',
+    );
+    const bus = new JunctionBus(stack, 'Bus', {
+      handlerEntries: fixtureEntries,
+      tracing: { otlpEndpoint: 'http://localhost:4318', serviceName: 'orders-bus', layers: [layer] },
+    });
+    const template = Template.fromStack(stack);
+    for (const fn of [bus.ingestFunction, bus.routerFunction, bus.apiFunction, bus.schedulerFunction]) {
+      const props = handlerEnv(template, stack, fn);
+      assert.equal(props.Environment.Variables.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT, 'http://localhost:4318');
+      assert.equal(props.Environment.Variables.OTEL_SERVICE_NAME, 'orders-bus');
+      assert.deepEqual(props.Layers, [
+        'arn:aws:lambda:us-east-1:901920570463:layer:aws-otel-collector-arm64-ver-0-102-1:1',
+      ]);
+    }
+  });
+
+  test('refuses an endpoint that is not an http(s) URL', () => {
+    assert.throws(
+      () => synthStack({ tracing: { otlpEndpoint: 'collector:4318' } }, noBundling),
+      /tracing\.otlpEndpoint must be an http\(s\) URL, got "collector:4318"/,
+    );
   });
 });

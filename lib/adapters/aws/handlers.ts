@@ -43,15 +43,21 @@ function notFoundResult(method: string, path: string, version: '1.0' | '2.0'): A
   );
 }
 
-/** Runs an invocation, then writes the counters that moved as CloudWatch EMF records (lib/adapters/aws/emf.ts). */
+/**
+ * Runs an invocation, then writes the counters that moved as CloudWatch EMF records (lib/adapters/aws/emf.ts) and
+ * exports its spans: Lambda freezes the process once the handler returns, so nothing is left to a background timer.
+ */
 async function metered<T>(runtime: RuntimeProvider, invocation: () => Promise<T>): Promise<T> {
   try {
     return await invocation();
   } finally {
     try {
-      (await runtime()).emf?.flush();
+      const rt = await runtime();
+      rt.emf?.flush();
+      // Bounded (OTLP_FLUSH_TIMEOUT_MS) and never throws: a collector that hangs drops spans, not invocations.
+      await rt.tracer?.flush();
     } catch {
-      // Metrics never fail an invocation.
+      // Metrics and spans never fail an invocation.
     }
   }
 }

@@ -11,7 +11,16 @@ import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
 import { Schemas } from '../../engine/schemas.ts';
-import { type Clock, type DeadLetters, type EventLog, systemClock, type TraceStore } from '../../ports.ts';
+import { scopedTracer } from '../../engine/spans.ts';
+import {
+  type Clock,
+  type DeadLetters,
+  type EventLog,
+  noopTracer,
+  systemClock,
+  type Tracer,
+  type TraceStore,
+} from '../../ports.ts';
 import { type App, createApp } from '../../server/app.ts';
 import { createReplayExtensions } from '../../server/replay.ts';
 import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
@@ -19,6 +28,7 @@ import { createHttpDriver } from '../http/http-driver.ts';
 import { createKafkaEventLog, type KafkaEventLogOptions } from '../kafka/index.ts';
 import { createKafkaTargetDriver } from '../kafka/target-driver.ts';
 import { createLambdaRunner, functionPrefixOf, type LambdaRunner } from '../lambda/runner.ts';
+import { type OtlpTarget, otlpTarget } from '../otel/config.ts';
 import { createEmfPublisher, type EmfPublisher } from './emf.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
@@ -62,7 +72,16 @@ export interface AwsConfig {
    * SSRF policy refuses their range (docs/delivery.md). @default none
    */
   readonly httpTargetsAllow?: readonly string[];
+  /**
+   * Where OpenTelemetry spans go (docs/tracing.md#on-aws): `JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT`, or the standard
+   * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `OTEL_EXPORTER_OTLP_ENDPOINT` (`OTEL_SDK_DISABLED=true` turns it off).
+   * @default undefined: tracing off, the SDK not loaded
+   */
+  readonly otlp?: OtlpTarget;
 }
+
+/** How long a handler waits at the end of an invocation for its spans to be exported (Lambda freezes after). */
+export const OTLP_FLUSH_TIMEOUT_MS = 2_000;
 
 function bad(variable: string, message: string, value: string): JunctionError {
   return new JunctionError('InvalidRequest', `${variable} ${message}; received ${JSON.stringify(value)}`, {
@@ -144,6 +163,7 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
     throw bad('JUNCTION_FUNCTION_PREFIX', 'must be up to 40 of a-z A-Z 0-9 _ -', functionPrefix);
   }
   const arnRegion = kafkaClusterArn?.split(':')[3];
+  const otlp = otlpTarget(undefined, env);
   return {
     busName,
     tablePrefix,
@@ -160,6 +180,7 @@ export function readAwsConfig(env: Readonly<Record<string, string | undefined>>)
     ...(nonEmpty(env.JUNCTION_HTTP_TARGETS_ALLOW) === undefined
       ? {}
       : { httpTargetsAllow: (env.JUNCTION_HTTP_TARGETS_ALLOW as string).split(',').map((a) => a.trim()) }),
+    ...(otlp === undefined ? {} : { otlp }),
   };
 }
 
@@ -199,6 +220,8 @@ export interface HandlerRuntime {
   readonly traces: TraceStore;
   /** Writes the engine's counters as CloudWatch EMF records after each invocation. @default none */
   readonly emf?: EmfPublisher;
+  /** Spans of the invocation, flushed before it returns (Lambda freezes the process after). @default none */
+  readonly tracer?: Tracer;
 }
 
 export interface AwsRuntime extends HandlerRuntime {
@@ -227,6 +250,15 @@ export interface AwsRuntimeOptions {
    * @default 1000
    */
   readonly schemaRefreshMs?: number;
+  /** Traces with this tracer instead of the one `config.otlp` names (tests). */
+  readonly tracer?: Tracer;
+}
+
+/** The tracer `config.otlp` names (the OpenTelemetry SDK loaded only then), else the no-op tracer. */
+async function awsTracer(config: AwsConfig): Promise<Tracer> {
+  if (config.otlp === undefined) return noopTracer;
+  const { createOtelTracer } = await import('../otel/tracer.ts');
+  return createOtelTracer({ url: config.otlp.url, flushTimeoutMs: OTLP_FLUSH_TIMEOUT_MS });
 }
 
 /** Builds the engine for the configuration: Kafka log, DynamoDB stores, Lambda functions, HTTP targets. */
@@ -255,6 +287,8 @@ export async function createAwsRuntime(
     for (const close of closers.reverse()) await close().catch(onError);
   };
   try {
+    const tracer = options.tracer ?? (await awsTracer(config));
+    closers.push(() => tracer.close());
     const bootstrap = await resolveBootstrap(config, options.kafkaClient);
     const connection: KafkaEventLogOptions = {
       bootstrap,
@@ -294,6 +328,15 @@ export async function createAwsRuntime(
       functions,
       drivers: { http, bus: http, kafka: kafkaTargets },
       onError,
+      busName: config.busName,
+      ...(tracer.enabled
+        ? {
+            tracer: scopedTracer(tracer, {
+              'junction.bus.name': config.busName,
+              'messaging.destination.name': config.busName,
+            }),
+          }
+        : {}),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     closers.push(async () => {
@@ -339,6 +382,7 @@ export async function createAwsRuntime(
       junction,
       app,
       emf: createEmfPublisher(junction.metrics, { serviceName: config.busName }),
+      ...(tracer.enabled ? { tracer } : {}),
       schemas,
       log,
       stores,

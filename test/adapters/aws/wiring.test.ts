@@ -94,6 +94,24 @@ describe('readAwsConfig', () => {
     assert.equal(config.kafkaClusterArn, undefined);
   });
 
+  it('traces to the OTLP endpoint the tracing prop sets, and not when the SDK is disabled', () => {
+    const base = { JUNCTION_KAFKA_BOOTSTRAP: 'b:1' };
+    assert.equal(readAwsConfig(base).otlp, undefined, 'off by default');
+    assert.deepEqual(
+      readAwsConfig({ ...base, JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318' }).otlp,
+      { url: 'http://localhost:4318/v1/traces', from: 'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT' },
+    );
+    assert.equal(
+      readAwsConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' })
+        .otlp,
+      undefined,
+    );
+    assert.throws(() => readAwsConfig({ ...base, JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), {
+      code: 'InvalidRequest',
+      field: 'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT',
+    });
+  });
+
   it('rejects bad values, naming the variable and the value', () => {
     assert.throws(() => readAwsConfig({}), { code: 'InvalidRequest', field: 'JUNCTION_KAFKA_CLUSTER_ARN' });
     assert.throws(() => readAwsConfig({ JUNCTION_KAFKA_CLUSTER_ARN: 'arn:aws:s3:::bucket' }), {
