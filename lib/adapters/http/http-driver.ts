@@ -39,6 +39,11 @@ export interface HttpDriverOptions {
   readonly connectionsPerOrigin?: number;
   /** How DNS names are resolved (tests). @default node:dns lookup */
   readonly lookup?: LookupFunction;
+  /**
+   * Certificates (PEM) trusted for `https` targets instead of Node's bundled roots (and `NODE_EXTRA_CA_CERTS`), e.g.
+   * a private CA. @default Node's roots
+   */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
 
 /** Header values must be ISO-8859-1 without controls: percent-encode anything else. */
@@ -324,9 +329,13 @@ export function createHttpDriver(options: HttpDriverOptions = {}): TargetDriver 
   const policy = options.addressPolicy ?? createAddressPolicy();
   const maxResponseBytes = options.maxResponseBytes ?? 65_536;
   const keepBodyBytes = options.keepBodyBytes ?? 256;
+  // undici offers HTTP/2 by ALPN on every TLS connection (`allowH2` defaults to true): an https target whose server
+  // accepts h2 gets one multiplexed connection, others HTTP/1.1 keep-alive (docs/delivery.md#http2).
   const connector = buildConnector({
     lookup: guardedLookup(policy, options.lookup ?? (dnsLookup as LookupFunction)),
-  });
+    allowH2: true,
+    ...(options.ca === undefined ? {} : { ca: options.ca as string | Buffer | Array<string | Buffer> }),
+  } as buildConnector.BuildOptions);
   const agent = new Agent({
     connections: options.connectionsPerOrigin ?? 64,
     keepAliveTimeout: 30_000,

@@ -1,6 +1,8 @@
 /** The HTTP target driver against real node:http servers on 127.0.0.1: headers, SSRF guard, capped answers. */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createHttpDriver } from '../../../lib/adapters/http/http-driver.ts';
@@ -8,6 +10,8 @@ import { createAddressPolicy } from '../../../lib/core/net/address-policy.ts';
 import { validateRule } from '../../../lib/core/rule.ts';
 import type { DeliveryRequest, TargetDriver } from '../../../lib/ports.ts';
 import { makeEvent } from '../../helpers/events.ts';
+import { tempDir } from '../../helpers/paths.ts';
+import { selfSignedCert } from '../../helpers/tls.ts';
 
 type Handler = Parameters<typeof createServer>[1];
 
@@ -282,5 +286,69 @@ describe('http driver: deadlines', () => {
     assert.equal(target.held(), 3);
     await driver.close?.();
     await close(target.server);
+  });
+});
+
+describe('http driver: HTTPS and HTTP/2', () => {
+  const dir = tempDir('junction-h2-');
+  const { cert, key } = selfSignedCert(dir.path);
+  const versions: string[] = [];
+  const h2Sessions: string[] = [];
+  let h2: Http2SecureServer;
+  let h1: HttpsServer;
+  let h2Url = '';
+  let h1Url = '';
+  let driver: TargetDriver;
+  before(async () => {
+    h2 = createSecureServer({ cert, key, allowHTTP1: true }, (req, res) => {
+      versions.push(`h2-server:${req.httpVersion}`);
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    h2.on('session', () => h2Sessions.push('session'));
+    h1 = createHttpsServer({ cert, key }, (req, res) => {
+      versions.push(`h1-server:${req.httpVersion}`);
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    for (const server of [h2, h1]) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    h2Url = `https://127.0.0.1:${(h2.address() as AddressInfo).port}`;
+    h1Url = `https://127.0.0.1:${(h1.address() as AddressInfo).port}`;
+    driver = createHttpDriver({ addressPolicy: loopbackOk, ca: cert });
+  });
+  after(async () => {
+    await driver.close?.();
+    await new Promise<void>((r) => h2.close(() => r()));
+    h1.closeAllConnections();
+    await new Promise<void>((r) => h1.close(() => r()));
+    dir.remove();
+  });
+
+  it('delivers over HTTP/2 to a server that offers it, many deliveries on one connection', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => driver.deliver(requestFor(`${h2Url}/hook`))),
+    );
+    assert.deepEqual(
+      results.map((r) => r.ok),
+      results.map(() => true),
+    );
+    assert.deepEqual(new Set(versions.filter((v) => v.startsWith('h2-server'))), new Set(['h2-server:2.0']));
+    assert.equal(h2Sessions.length, 1, 'twenty concurrent deliveries multiplexed on one HTTP/2 session');
+  });
+
+  it('delivers over HTTP/1.1 to an HTTPS server without HTTP/2', async () => {
+    assert.equal((await driver.deliver(requestFor(`${h1Url}/hook`))).ok, true);
+    assert.ok(versions.includes('h1-server:1.1'), versions.join(' '));
+  });
+
+  it('refuses a certificate it does not trust, as a retriable failure naming the cause', async () => {
+    const untrusting = createHttpDriver({ addressPolicy: loopbackOk });
+    try {
+      const result = await untrusting.deliver(requestFor(`${h2Url}/hook`));
+      assert.equal(result.ok, false);
+      assert.match(String(result.ok ? '' : result.error), /SELF_SIGNED|certificate/i);
+    } finally {
+      await untrusting.close?.();
+    }
   });
 });
