@@ -59,6 +59,8 @@ interface Family {
 export class Metrics {
   readonly #families = new Map<string, Family>();
   readonly #collectors: Array<() => Promise<void>> = [];
+  /** Called with every observation (the EMF publisher samples them); none in the embedded bus. */
+  readonly #observers: Array<(name: string, seconds: number, key: string) => void> = [];
   /** Rendered label keys of up to three labels, by their names and values in insertion order (bounded). */
   readonly #keys = new Map<string, string>();
   /** The constant labels (e.g. `bus="orders"`) every series of this registry carries, rendered; '' for none. */
@@ -156,6 +158,20 @@ export class Metrics {
       family.values.set(key, histogram);
     }
     histogram.observe(seconds);
+    for (const observer of this.#observers) observer(name, seconds, key);
+  }
+
+  /**
+   * Calls `observer` with each observation from now on: the histogram's name, the value (seconds) and its series'
+   * key (`labelsOf` reads it).
+   */
+  onObserve(observer: (name: string, seconds: number, key: string) => void): void {
+    this.#observers.push(observer);
+  }
+
+  /** A series key's labels (the registry's constant ones included). */
+  static labelsOf(key: string): Record<string, string> {
+    return parseLabelKey(key);
   }
 
   /** A counter's current value (for tests and the CLI). */

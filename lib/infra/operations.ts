@@ -81,8 +81,21 @@ function busTotal(bus: string, metricName: string, label?: string): cloudwatch.M
   });
 }
 
+/** A percentile of a latency the handlers sample as EMF values (lib/adapters/aws/emf.ts), the bus's own. */
+function busLatency(bus: string, metricName: string, statistic: string, label: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'Junction',
+    metricName,
+    dimensionsMap: { service: bus },
+    statistic,
+    period: FIVE_MINUTES,
+    label,
+  });
+}
+
 /**
- * The bus's dashboard: events in and matched, deliveries and dead letters (the EMF totals), the router's lag, the
+ * The bus's dashboard: events in and matched, deliveries and dead letters (the EMF totals), delivery and
+ * ingest → route latency percentiles (the EMF samples), the router's lag, the
  * handlers' errors, throttles and p99 duration, the API's 5xx.
  */
 export function createDashboard(scope: Construct, targets: AlarmTargets): cloudwatch.Dashboard {
@@ -115,6 +128,15 @@ export function createDashboard(scope: Construct, targets: AlarmTargets): cloudw
       left: [
         busTotal(bus, 'junction_deliveries_total', 'attempts'),
         busTotal(bus, 'junction_dead_letters_total', 'dead-lettered'),
+      ],
+      width: 8,
+    }),
+    new cloudwatch.GraphWidget({
+      title: 'Latency (ms): delivery attempts, ingest → route',
+      left: [
+        busLatency(bus, 'junction_delivery_latency_ms', 'p50', 'delivery p50'),
+        busLatency(bus, 'junction_delivery_latency_ms', 'p99', 'delivery p99'),
+        busLatency(bus, 'junction_ingest_to_route_ms', 'p99', 'ingest → route p99'),
       ],
       width: 8,
     }),

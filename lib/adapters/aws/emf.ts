@@ -7,9 +7,14 @@
  * counter families, summed across instances by CloudWatch (the `/metrics` endpoint counts one instance only). Each
  * family's increase across its series is written once more with the `service` dimension (the bus) alone: the bus's
  * totals, which alarms and the dashboard read (a CloudWatch alarm cannot sum a search over dimension sets).
+ *
+ * Latencies (the histograms: delivery attempts, ingest → route) are written as samples: each series' observations
+ * since the last flush, up to 100 of them (EMF's most values per metric; beyond, a uniform sample of them — reservoir
+ * sampling), in milliseconds, with the series' dimensions and once more with `service` alone, so that CloudWatch's
+ * percentile statistics (p50, p99) work on them.
  */
 import { MetricUnit, Metrics as Powertools } from '@aws-lambda-powertools/metrics';
-import type { Metrics } from '../../engine/metrics.ts';
+import { Metrics } from '../../engine/metrics.ts';
 
 export interface EmfOptions {
   /** @default 'Junction' */
@@ -23,8 +28,32 @@ export interface EmfOptions {
 }
 
 export interface EmfPublisher {
-  /** Writes the counters' increases since the last flush; answers how many series were written. */
+  /**
+   * Writes the counters' increases and the latencies observed since the last flush; answers how many series were
+   * written.
+   */
   flush(): number;
+}
+
+/** Most values of one metric in one EMF record (CloudWatch's limit). */
+export const EMF_MAX_VALUES = 100;
+
+/** Up to `EMF_MAX_VALUES` of the observations since the last flush, a uniform sample when there were more. */
+interface Sample {
+  readonly name: string;
+  /** The series' label key; '' for a family's total. */
+  readonly key: string;
+  values: number[];
+  seen: number;
+}
+
+function sampled(sample: Sample, value: number): void {
+  sample.seen += 1;
+  if (sample.values.length < EMF_MAX_VALUES) sample.values.push(value);
+  else {
+    const slot = Math.floor(Math.random() * sample.seen);
+    if (slot < EMF_MAX_VALUES) sample.values[slot] = value;
+  }
 }
 
 /** CloudWatch allows at most 30 dimensions; Junction's series carry at most five labels. */
@@ -42,9 +71,39 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
     // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
     if (options.output !== undefined) (single as unknown as { console: unknown }).console = options.output;
     for (const [k, v] of dimensions) single.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
+    // A single metric is written as it is added (publishing it again would only log a warning).
     single.addMetric(name, MetricUnit.Count, increase);
-    single.publishStoredMetrics();
   };
+  /** One EMF record of many values (milliseconds): a latency sample. */
+  const latencies = new Powertools({ namespace, serviceName });
+  if (options.output !== undefined) (latencies as unknown as { console: unknown }).console = options.output;
+  const writeSample = (sample: Sample) => {
+    for (const [k, v] of Object.entries(Metrics.labelsOf(sample.key)).slice(0, MAX_DIMENSIONS)) {
+      latencies.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
+    }
+    const metric = sample.name.replace(/_seconds$/, '_ms');
+    for (const seconds of sample.values) latencies.addMetric(metric, MetricUnit.Milliseconds, seconds * 1000);
+    latencies.publishStoredMetrics();
+  };
+  /**
+   * The observations since the last flush, per family (the `service` total) and per labelled series (a series
+   * without labels is its family's total).
+   */
+  const families = new Map<string, Sample>();
+  const series = new Map<string, Sample>();
+  const take = (map: Map<string, Sample>, id: string, name: string, key: string, seconds: number) => {
+    let sample = map.get(id);
+    if (sample === undefined) {
+      if (map.size >= 4 * maxSeries) return;
+      sample = { name, key, values: [], seen: 0 };
+      map.set(id, sample);
+    }
+    sampled(sample, seconds);
+  };
+  registry.onObserve((name, seconds, key) => {
+    take(families, name, name, '', seconds);
+    if (key !== '') take(series, `${name}${key}`, name, key, seconds);
+  });
   return {
     flush() {
       let written = 0;
@@ -61,6 +120,16 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
         written += 1;
       }
       for (const [name, increase] of totals) write(name, increase);
+      // Each family's sample first (the `service` totals the dashboard reads), then the series' up to the bound;
+      // the latencies of series past it are dropped, not carried over (they are samples).
+      for (const sample of families.values()) writeSample(sample);
+      for (const sample of series.values()) {
+        if (written >= maxSeries) break;
+        writeSample(sample);
+        written += 1;
+      }
+      families.clear();
+      series.clear();
       return written;
     },
   };

@@ -91,3 +91,47 @@ test('labels with quotes, backslashes and new lines come back as written', () =>
     .filter((r) => r.rule !== undefined);
   assert.equal(record?.rule, 'a"b\\c\nd');
 });
+
+test('writes the latencies observed since the last flush as samples in milliseconds, per series and per family', () => {
+  const metrics = new Metrics({ bus: 'orders' });
+  const out = sink();
+  const emf = createEmfPublisher(metrics, { output: out.output });
+  const lane = { rule: 'r1', target: 't1' };
+  for (const seconds of [0.001, 0.002, 0.25])
+    metrics.observe('junction_delivery_latency_seconds', seconds, lane);
+  metrics.observe('junction_delivery_latency_seconds', 0.004, { rule: 'r2', target: 't2' });
+  const records = out.taken(() => emf.flush());
+  const lat = records.filter((r) => 'junction_delivery_latency_ms' in r);
+  assert.equal(lat.length, 3, 'the family total and two series');
+  const total = lat.find((r) => r.rule === undefined);
+  assert.deepEqual(total?.junction_delivery_latency_ms, [1, 2, 250, 4]);
+  const aws = total?._aws as { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: unknown[] }> };
+  assert.deepEqual(aws.CloudWatchMetrics[0]?.Dimensions, [['service']]);
+  assert.deepEqual(aws.CloudWatchMetrics[0]?.Metrics, [
+    { Name: 'junction_delivery_latency_ms', Unit: 'Milliseconds' },
+  ]);
+  const r1 = lat.find((r) => r.rule === 'r1');
+  assert.deepEqual(r1?.junction_delivery_latency_ms, [1, 2, 250]);
+  assert.equal(r1?.bus, 'orders');
+  assert.equal(r1?.target, 't1');
+  // Only what was observed since: nothing, then the new observation alone.
+  assert.equal(out.taken(() => emf.flush()).filter((r) => 'junction_delivery_latency_ms' in r).length, 0);
+  metrics.observe('junction_delivery_latency_seconds', 0.003, lane);
+  const again = out.taken(() => emf.flush()).filter((r) => r.rule === 'r1');
+  assert.equal(again[0]?.junction_delivery_latency_ms, 3, 'one value is written as a number');
+});
+
+test('keeps at most 100 latencies of a series per flush, a uniform sample of them', () => {
+  const metrics = new Metrics();
+  const out = sink();
+  const emf = createEmfPublisher(metrics, { output: out.output });
+  for (let i = 1; i <= 10_000; i++) metrics.observe('junction_ingest_to_route_seconds', i / 1000);
+  const [record] = out.taken(() => emf.flush()).filter((r) => 'junction_ingest_to_route_ms' in r);
+  const values = record?.junction_ingest_to_route_ms as number[];
+  assert.equal(values.length, 100);
+  assert.equal(new Set(values).size, 100, 'distinct observations');
+  // A uniform sample of 1..10,000 ms: its median is near 5,000 (a sample of the first 100 would be ≤ 100).
+  const sorted = [...values].sort((a, b) => a - b);
+  const median = sorted[50] as number;
+  assert.ok(median > 2_000 && median < 8_000, `median of the sample ${median}`);
+});
