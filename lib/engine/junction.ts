@@ -348,6 +348,10 @@ export class Junction {
         lag += Math.max(0, end.offset - c);
       }
       this.metrics.set('junction_router_lag_events', lag, undefined, 'Events in the log not yet routed.');
+    });
+    // Apart from the lag: where the log cannot answer (on AWS only the router may describe its group), the
+    // deliveries' gauges still can.
+    this.metrics.collect(async () => {
       this.metrics.set(
         'junction_deliveries_pending',
         await options.ledger.pendingCount(),

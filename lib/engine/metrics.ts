@@ -185,6 +185,19 @@ export class Metrics {
     this.#collectors.push(collector);
   }
 
+  /** Runs the collectors (which refresh the gauges), each on its own: one that fails is reported, not fatal. */
+  async refresh(onError: (error: unknown) => void = () => undefined): Promise<void> {
+    await Promise.all(this.#collectors.map((c) => c().catch(onError)));
+  }
+
+  /** Every gauge series as last set: its name, its label key (`labelsOf` reads it) and its value. */
+  *gauges(): Generator<{ name: string; key: string; value: number }> {
+    for (const [name, family] of this.#families) {
+      if (family.type !== 'gauge') continue;
+      for (const [key, value] of family.values) if (typeof value === 'number') yield { name, key, value };
+    }
+  }
+
   /** Every counter series: its name, its labels (the registry's constant ones included) and its value. */
   *counters(): Generator<{ name: string; labels: Record<string, string>; value: number }> {
     for (const [name, family] of this.#families) {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createEmfPublisher } from '../../lib/adapters/aws/emf.ts';
 import { createRouterHandler, createSchedulerHandler } from '../../lib/adapters/aws/handlers.ts';
 import { buildMskEvent } from '../../lib/adapters/aws/msk-event.ts';
 import { toKafkaRecord } from '../../lib/core/codec/kafka.ts';
@@ -29,7 +30,12 @@ describe('scheduler handler', () => {
 
   it('finds nothing to do when nothing is due', async () => {
     const scheduler = createSchedulerHandler(async () => rt, { marginMs: 500 });
-    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 0, stillRunning: 0, schedules: 0 });
+    assert.deepEqual(await scheduler({}, lambdaContext()), {
+      taken: 0,
+      stillRunning: 0,
+      schedules: 0,
+      gauges: 0,
+    });
   });
 
   it('publishes the slots of scheduled rules in its lookback, each once whatever the runs that cover it', async () => {
@@ -82,8 +88,37 @@ describe('scheduler handler', () => {
     assert.equal(target.received.length, 1, 'the first attempt got a 503');
     const scheduler = createSchedulerHandler(async () => rt, { marginMs: 500 });
     assert.equal((await scheduler({}, lambdaContext())).taken, 0, 'the retry is not due yet');
+    // With an EMF publisher (as on AWS), each run writes the gauges: one delivery pending for all/hook.
+    const lines: string[] = [];
+    const emf = createEmfPublisher(rt.junction.metrics, {
+      serviceName: 'default',
+      output: { log: (line: string) => void lines.push(line) },
+    });
+    const metered = createSchedulerHandler(async () => ({ ...rt, emf }), { marginMs: 500 });
+    const run = await metered({}, lambdaContext());
+    assert.equal(run.taken, 0);
+    assert.ok(run.gauges > 0, `gauges written: ${run.gauges}`);
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const pending = records.filter((r) => 'junction_target_pending' in r);
+    assert.deepEqual(
+      pending.map((r) => [r.rule ?? '(total)', r.target ?? '(total)', r.junction_target_pending]),
+      [
+        ['all', 'hook', 1],
+        ['(total)', '(total)', 1],
+      ],
+    );
+    const age = records.find((r) => 'junction_target_oldest_pending_age_seconds' in r && r.rule === 'all');
+    assert.equal(typeof age?.junction_target_oldest_pending_age_seconds, 'number', JSON.stringify(age));
+    const aws = age?._aws as { CloudWatchMetrics: Array<{ Metrics: Array<{ Unit: string }> }> };
+    assert.equal(aws.CloudWatchMetrics[0]?.Metrics[0]?.Unit, 'Seconds');
+    assert.equal(records.find((r) => 'junction_deliveries_pending' in r)?.junction_deliveries_pending, 1);
     rt.clock.advance(60 * 60 * 1000);
-    assert.deepEqual(await scheduler({}, lambdaContext()), { taken: 1, stillRunning: 0, schedules: 0 });
+    assert.deepEqual(await scheduler({}, lambdaContext()), {
+      taken: 1,
+      stillRunning: 0,
+      schedules: 0,
+      gauges: 0,
+    });
     assert.equal(target.received.length, 2);
     const kinds = (await rt.junction.trace('r-1', '/s')).entries.map((e) => e.kind);
     assert.ok(kinds.includes('retry-scheduled'), kinds.join(' '));

@@ -33,6 +33,13 @@ export interface EmfPublisher {
    * written.
    */
   flush(): number;
+  /**
+   * Runs the registry's collectors and writes every gauge's value (pending deliveries, the oldest one's age, dead
+   * letters, per rule and target, and each labelled family's total — a sum, the largest for an age — with `service`
+   * alone); answers how many series were written. A collector that fails is reported to `onError`; the others' gauges
+   * are still written. The scheduler function calls it once per run (each gauge costs the stores a query).
+   */
+  flushGauges(onError?: (error: unknown) => void): Promise<number>;
 }
 
 /** Most values of one metric in one EMF record (CloudWatch's limit). */
@@ -56,6 +63,8 @@ function sampled(sample: Sample, value: number): void {
   }
 }
 
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
 /** CloudWatch allows at most 30 dimensions; Junction's series carry at most five labels. */
 const MAX_DIMENSIONS = 29;
 
@@ -66,13 +75,18 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
   const published = new Map<string, number>();
   const powertools = new Powertools({ namespace, serviceName });
   /** One EMF record: a metric of its own, with these dimensions (besides `service`). */
-  const write = (name: string, increase: number, dimensions: ReadonlyArray<[string, string]> = []) => {
+  const write = (
+    name: string,
+    increase: number,
+    dimensions: ReadonlyArray<[string, string]> = [],
+    unit: Unit = MetricUnit.Count,
+  ) => {
     const single = powertools.singleMetric();
     // Powertools writes through its `console` property (a Console on stdout): a given output replaces it.
     if (options.output !== undefined) (single as unknown as { console: unknown }).console = options.output;
     for (const [k, v] of dimensions) single.addDimension(k, v === '' ? '-' : v.slice(0, 1024));
     // A single metric is written as it is added (publishing it again would only log a warning).
-    single.addMetric(name, MetricUnit.Count, increase);
+    single.addMetric(name, unit, increase);
   };
   /** One EMF record of many values (milliseconds): a latency sample. */
   const latencies = new Powertools({ namespace, serviceName });
@@ -130,6 +144,28 @@ export function createEmfPublisher(registry: Metrics, options: EmfOptions = {}):
       }
       families.clear();
       series.clear();
+      return written;
+    },
+    async flushGauges(onError) {
+      await registry.refresh(onError);
+      let written = 0;
+      /** Each labelled family's total across its series: a sum, or the largest for an age. */
+      const totals = new Map<string, number>();
+      for (const { name, key, value } of registry.gauges()) {
+        if (written >= maxSeries) break;
+        const unit = name.endsWith('_seconds') ? MetricUnit.Seconds : MetricUnit.Count;
+        const labels = Object.entries(Metrics.labelsOf(key)).slice(0, MAX_DIMENSIONS);
+        if (labels.length > 0) {
+          const total = totals.get(name);
+          const age = name.includes('_age_');
+          totals.set(name, total === undefined ? value : age ? Math.max(total, value) : total + value);
+        }
+        write(name, value, labels, unit);
+        written += 1;
+      }
+      for (const [name, total] of totals) {
+        write(name, total, [], name.endsWith('_seconds') ? MetricUnit.Seconds : MetricUnit.Count);
+      }
       return written;
     },
   };

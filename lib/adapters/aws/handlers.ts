@@ -228,11 +228,13 @@ export interface SchedulerSummary {
   readonly stillRunning: number;
   /** Slots of scheduled rules published (a slot published by an earlier run is a duplicate, counted here too). */
   readonly schedules: number;
+  /** Gauge series written as EMF (0 without a publisher). */
+  readonly gauges: number;
 }
 
 /**
  * A schedule → the slots of scheduled rules in the last `scheduleLookbackMs` published (docs/schedules.md), then due
- * retries: `dispatcher.runDue()`, and waits for them within the time budget.
+ * retries: `dispatcher.runDue()`, and waits for them within the time budget; then the gauges as EMF.
  */
 export function createSchedulerHandler(
   runtime: RuntimeProvider,
@@ -250,6 +252,8 @@ export function createSchedulerHandler(
       const schedules = await rt.junction.fireDueSchedules(lookback);
       const taken = await rt.junction.dispatcher.runDue();
       await idleWithin(rt, context, marginMs);
-      return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules };
+      // Once a minute (this function's rate), the gauges: pending deliveries, their oldest age, dead letters.
+      const gauges = (await rt.emf?.flushGauges((error) => console.error('junction: a gauge:', error))) ?? 0;
+      return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules, gauges };
     });
 }

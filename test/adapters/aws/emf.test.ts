@@ -135,3 +135,29 @@ test('keeps at most 100 latencies of a series per flush, a uniform sample of the
   const median = sorted[50] as number;
   assert.ok(median > 2_000 && median < 8_000, `median of the sample ${median}`);
 });
+
+test('writes the gauges after running the collectors: each series, a sum per family, the largest age', async () => {
+  const metrics = new Metrics();
+  metrics.collect(async () => {
+    metrics.set('junction_target_pending', 3, { rule: 'r1', target: 't1' });
+    metrics.set('junction_target_pending', 4, { rule: 'r2', target: 't2' });
+    metrics.set('junction_target_oldest_pending_age_seconds', 10, { rule: 'r1', target: 't1' });
+    metrics.set('junction_target_oldest_pending_age_seconds', 30, { rule: 'r2', target: 't2' });
+  });
+  metrics.collect(async () => {
+    throw new Error('the log cannot describe the group');
+  });
+  const lines: string[] = [];
+  const errors: unknown[] = [];
+  const emf = createEmfPublisher(metrics, { output: { log: (line: string) => void lines.push(line) } });
+  assert.equal(await emf.flushGauges((e) => errors.push(e)), 4);
+  assert.match(String(errors[0]), /cannot describe the group/, 'the failing collector is reported');
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const totals = records.filter((r) => r.rule === undefined);
+  assert.deepEqual(
+    totals.map((r) => r.junction_target_pending ?? r.junction_target_oldest_pending_age_seconds),
+    [7, 30],
+    'pending summed, the oldest age the largest',
+  );
+  assert.equal(records.length, 6);
+});
