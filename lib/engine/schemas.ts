@@ -314,9 +314,14 @@ export class Schemas {
 
   /**
    * Checks events against the schemas bound to them: per event, undefined (accepted: no schema, `off`, valid, or
-   * `warn`) or a `SchemaViolation` error (`reject`) listing each failing value's pointer and keyword.
+   * `warn`) or a `SchemaViolation` error (`reject`) listing each failing value's pointer and keyword. An event
+   * accepted in `warn` mode gets a `schema-violation` trace entry; a refused one too with `traceRefused` (for entries
+   * with no caller to tell: a schedule, an aggregation, a function's events), with `"refused": true`.
    */
-  check(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
+  check(
+    events: readonly CloudEvent[],
+    options: { readonly traceRefused?: boolean } = {},
+  ): Array<JunctionError | undefined> {
     if (this.#schemas.size === 0) return events.map(() => undefined);
     const warned: TraceEntry[] = [];
     const verdicts = events.map((event) => {
@@ -364,6 +369,15 @@ export class Schemas {
           detail: { schema: definition.name, version: wanted, violations },
         });
         return undefined;
+      }
+      if (options.traceRefused === true) {
+        warned.push({
+          source: event.source,
+          id: event.id,
+          at: this.#o.clock.now(),
+          kind: 'schema-violation',
+          detail: { schema: definition.name, version: wanted, violations, refused: true },
+        });
       }
       const first = violations[0] as Violation;
       const listed = violations.map((v) => `${v.pointer} ${v.message} (${v.keyword})`).join('; ');

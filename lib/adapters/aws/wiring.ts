@@ -10,6 +10,7 @@ import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
+import { Metrics } from '../../engine/metrics.ts';
 import { Schemas } from '../../engine/schemas.ts';
 import { type Clock, type DeadLetters, type EventLog, systemClock, type TraceStore } from '../../ports.ts';
 import { type App, createApp } from '../../server/app.ts';
@@ -199,6 +200,12 @@ export interface HandlerRuntime {
   readonly traces: TraceStore;
   /** Writes the engine's counters as CloudWatch EMF records after each invocation. @default none */
   readonly emf?: EmfPublisher;
+  /**
+   * Reloads the schema registry when it is older than its refresh interval: the router and scheduler handlers call
+   * it before their work, since the events they publish (functions', forwarded, scheduled) are checked against it.
+   * @default none
+   */
+  readonly freshenSchemas?: () => Promise<void>;
 }
 
 export interface AwsRuntime extends HandlerRuntime {
@@ -287,21 +294,11 @@ export async function createAwsRuntime(
       addressPolicy: createAddressPolicy({ allow: config.httpTargetsAllow ?? [] }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    const junction = await Junction.open({
-      // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
-      ...stores,
-      log,
-      functions,
-      drivers: { http, bus: http, kafka: kafkaTargets },
-      onError,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-    });
-    closers.push(async () => {
-      await junction.stop();
-    });
+    const metrics = new Metrics();
+    // The registry before the engine: the engine checks every event entering the bus against it (docs/schemas.md).
     const schemas = new Schemas({
       store: stores.schemas,
-      metrics: junction.metrics,
+      metrics,
       clock: options.clock ?? systemClock,
       traces: stores.traces,
       onError,
@@ -311,7 +308,7 @@ export async function createAwsRuntime(
     // `/schemas/discovered` serves the drafts table (docs/schemas.md#discovery).
     const discovery = new SchemaDiscovery({
       store: stores.drafts,
-      metrics: junction.metrics,
+      metrics,
       clock: options.clock ?? systemClock,
       schemas,
       enabled: false,
@@ -319,6 +316,21 @@ export async function createAwsRuntime(
     });
     await discovery.start();
     closers.push(() => discovery.close());
+    const junction = await Junction.open({
+      // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
+      ...stores,
+      log,
+      functions,
+      drivers: { http, bus: http, kafka: kafkaTargets },
+      onError,
+      metrics,
+      schemas,
+      discovery,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    closers.push(async () => {
+      await junction.stop();
+    });
     const serve = createApp({
       junction,
       schemas,
@@ -327,17 +339,18 @@ export async function createAwsRuntime(
       onError,
       extensions: createReplayExtensions({ junction, log }),
     });
-    const app = withFreshSchemas(
-      serve,
+    const refresher = schemaRefresher(
       schemas,
       options.schemaRefreshMs ?? 1000,
       options.clock ?? systemClock,
       onError,
     );
+    const app = withFreshSchemas(serve, schemas, refresher, onError);
     return {
       config,
       junction,
       app,
+      freshenSchemas: () => refresher.fresh(),
       emf: createEmfPublisher(junction.metrics, { serviceName: config.busName }),
       schemas,
       log,
@@ -353,22 +366,17 @@ export async function createAwsRuntime(
   }
 }
 
-/**
- * The app, reloading the schema registry first when it is older than `refreshMs`, and always before a change to
- * `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a time;
- * requests that arrive during one wait for it.
- */
-export function withFreshSchemas(
-  app: App,
+/** Reloads a schema registry when it is older than `refreshMs` (`fresh`); loads run one at a time. */
+export function schemaRefresher(
   schemas: Schemas,
   refreshMs: number,
   clock: Clock,
   onError: (error: unknown) => void,
-): App {
+): { fresh(): Promise<void> } {
   let loadedAt = clock.now();
   let loading: Promise<void> | undefined;
-  // A failed reload is reported and the request served with the registry as last loaded (ingest stays up while
-  // DynamoDB fails); the next request tries again.
+  // A failed reload is reported and the work done with the registry as last loaded (ingest stays up while DynamoDB
+  // fails); the next call tries again.
   const load = (): Promise<void> => {
     loading ??= (async () => {
       const started = clock.now();
@@ -383,6 +391,22 @@ export function withFreshSchemas(
     })();
     return loading;
   };
+  return {
+    fresh: () => (clock.now() - loadedAt >= refreshMs ? load() : Promise.resolve()),
+  };
+}
+
+/**
+ * The app, reloading the schema registry first when it is older than the refresher's interval, and always before a
+ * change to `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a
+ * time; requests that arrive during one wait for it.
+ */
+export function withFreshSchemas(
+  app: App,
+  schemas: Schemas,
+  refresher: { fresh(): Promise<void> },
+  onError: (error: unknown) => void,
+): App {
   return async (request) => {
     const change =
       request.method !== 'GET' && request.method !== 'HEAD' && /^\/schemas(\/|$)/.test(request.path);
@@ -399,7 +423,7 @@ export function withFreshSchemas(
           body: JSON.stringify(e.toJSON()),
         };
       }
-    } else if (clock.now() - loadedAt >= refreshMs) await load();
+    } else await refresher.fresh();
     return app(request);
   };
 }
