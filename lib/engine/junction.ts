@@ -118,7 +118,7 @@ export interface JunctionOptions {
    */
   readonly schemas?: Pick<Schemas, 'check'>;
   /** Schema discovery: reads every event `publish` appended, whatever its entry. @default none */
-  readonly discovery?: Pick<SchemaDiscovery, 'observe'>;
+  readonly discovery?: Pick<SchemaDiscovery, 'observe' | 'enabled'>;
 }
 
 /** How `putRule` and `setRuleEnabled` treat a rule. */
@@ -493,7 +493,7 @@ export class Junction {
   publish(events: readonly CloudEvent[], options?: PublishOptions): Promise<AppendResult[]> {
     const discovery = this.#o.discovery;
     const appended = this.ingest.publish(events, options);
-    if (discovery === undefined) return appended;
+    if (discovery === undefined || !discovery.enabled) return appended;
     return appended.then((results) => {
       discovery.observe(events);
       return results;

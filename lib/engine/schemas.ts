@@ -283,33 +283,42 @@ export class Schemas {
     });
   }
 
+  /** The schema's version `wanted` (its latest when undefined), with the number it named should it not exist. */
+  #at(
+    definition: SchemaDefinition | undefined,
+    wanted?: number,
+  ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
+    if (definition === undefined) return undefined;
+    if (wanted === undefined) {
+      const latest = definition.versions[definition.versions.length - 1];
+      return latest === undefined ? undefined : { definition, version: latest, wanted: latest.version };
+    }
+    return { definition, version: definition.versions.find((v) => v.version === wanted), wanted };
+  }
+
   /** The schema and version that govern an event, with the version it named should it not exist. */
   #governing(
     event: CloudEvent,
   ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
-    const at = (definition: SchemaDefinition | undefined, wanted?: number) => {
-      if (definition === undefined) return undefined;
-      const latest = definition.versions[definition.versions.length - 1];
-      if (wanted === undefined)
-        return latest === undefined ? undefined : { definition, version: latest, wanted: latest.version };
-      return { definition, version: definition.versions.find((v) => v.version === wanted), wanted };
-    };
     const uri = event.dataschema;
     if (typeof uri === 'string' && uri.length > 0) {
       const bound = this.#byDataschema.get(uri);
-      if (bound !== undefined) return at(this.#schemas.get(bound));
+      if (bound !== undefined) return this.#at(this.#schemas.get(bound));
       const versioned = VERSIONED.exec(uri);
       const base = versioned === null ? undefined : this.#byDataschema.get(versioned[1] as string);
-      if (versioned !== null && base !== undefined) return at(this.#schemas.get(base), Number(versioned[2]));
+      if (versioned !== null && base !== undefined)
+        return this.#at(this.#schemas.get(base), Number(versioned[2]));
       const own = REGISTRY_URI.exec(uri);
       if (own !== null && this.#schemas.has(own[1] as string)) {
-        return at(this.#schemas.get(own[1] as string), Number(own[2]));
+        return this.#at(this.#schemas.get(own[1] as string), Number(own[2]));
       }
     }
     const candidates = this.#byType.get(event.type);
     if (candidates === undefined) return undefined;
-    const match = candidates.find((c) => event.source.startsWith(c.prefix));
-    return match === undefined ? undefined : at(this.#schemas.get(match.name));
+    for (const candidate of candidates) {
+      if (event.source.startsWith(candidate.prefix)) return this.#at(this.#schemas.get(candidate.name));
+    }
+    return undefined;
   }
 
   /**
