@@ -1,7 +1,7 @@
 /**
- * The `bus` target driver: to a named bus of this deployment, the event is published on that bus (its quota and
- * dedup window apply); to another Junction's URL, the HTTP driver posts it. Each bus hop counts in `junctionhops`
- * (with function and reply hops), and an event at the limit is not forwarded: a loop between buses ends in a dead
+ * The `bus` target driver: to a named bus of this deployment, the event is published on that bus (its quota, dedup
+ * window and schemas apply: an event its schemas refuse is a dead letter here, not retried); to another Junction's
+ * URL, the HTTP driver posts it. Each bus hop counts in `junctionhops` (with function and reply hops), and an event at the limit is not forwarded: a loop between buses ends in a dead
  * letter instead of running forever.
  */
 import { withAttributes } from '../core/cloudevent.ts';
@@ -40,7 +40,16 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
         maxEventBytes: DEFAULT_INGEST_LIMITS.maxEventBytes,
       },
     );
+    // The receiving bus's gate: its quotas, then its schemas.
     const [limited] = bus.admit([event]);
+    if (limited !== undefined && limited.code !== 'RateLimited') {
+      // Refused for what it is (its data breaks the receiving bus's schema): every retry would be refused too.
+      return {
+        ok: false,
+        retriable: false,
+        error: `${limited.code}: bus "${name}" refused it: ${limited.message}`,
+      };
+    }
     if (limited !== undefined) {
       const seconds = Number(limited.details?.retryAfterSeconds ?? 1);
       return {

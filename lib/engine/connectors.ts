@@ -1,8 +1,9 @@
 /**
  * The connectors of a bus (issue #18): declared through the API, stored, and each run on its own with a supervisor.
- * A connector's batches go through the bus's own ingest (quotas, then the idempotent publish), so a source that reads
- * something again publishes nothing twice; a batch the bus refuses (a quota, the log unavailable) is read again later,
- * never dropped. Records that cannot become events are dead-lettered (rule `connector/<name>`) with their reason.
+ * A connector's batches go through the bus's own ingest (quotas, schemas, then the idempotent publish), so a source
+ * that reads something again publishes nothing twice; a batch the bus refuses (a quota, the log unavailable) is read
+ * again later, never dropped. Records that cannot become events, and events the bus's schemas refuse, are
+ * dead-lettered (rule `connector/<name>`) with their reason.
  * A connector that fails (its system unreachable) is retried with a growing backoff; it never holds up the bus or
  * another connector.
  */
@@ -61,7 +62,10 @@ export interface ConnectorHostOptions {
   readonly store: ConnectorStore;
   /** The reader of a connector (the composition root knows the technologies). */
   readonly open: (name: string, spec: ConnectorSpec) => Source;
-  /** The bus's quotas: per event, undefined (admitted) or why not. */
+  /**
+   * The bus's gate (quotas, then schemas): per event, undefined (admitted) or why not. A `RateLimited` event holds
+   * its batch back (read again later); one refused otherwise (a `SchemaViolation`) is dead-lettered with the reason.
+   */
   readonly admit: (events: readonly CloudEvent[]) => Array<JunctionError | undefined>;
   /** The bus's idempotent publish. */
   readonly publish: (events: readonly CloudEvent[]) => Promise<AppendResult[]>;
@@ -135,7 +139,7 @@ export class Connectors {
     options.metrics.declare(
       'junction_connector_invalid_total',
       'counter',
-      'Records a connector could not turn into events (dead-lettered).',
+      'Records a connector could not turn into events, or whose events the bus refused (a schema): dead-lettered.',
     );
     options.metrics.declare('junction_connector_lag_records', 'gauge', 'What a connector has left to read.');
     options.metrics.declare(
@@ -330,11 +334,39 @@ export class Connectors {
           batch.invalid.length,
         );
       }
-      if (batch.events.length > 0) {
-        const refused = this.#o.admit(batch.events).find((verdict) => verdict !== undefined);
+      let events = batch.events;
+      if (events.length > 0) {
+        const verdicts = this.#o.admit(events);
+        const limited = verdicts.find((verdict) => verdict?.code === 'RateLimited');
         // The whole batch is read again after the source's backoff: a quota delays a connector, never drops events.
-        if (refused !== undefined) throw refused;
-        const results = await this.#o.publish(batch.events);
+        if (limited !== undefined) throw limited;
+        if (verdicts.some((verdict) => verdict !== undefined)) {
+          // An event the bus refuses for what it is (its data breaks the schema bound to it) would be refused on
+          // every reading: it is dead-lettered, as a record that cannot become an event is, and the batch goes on.
+          const refused = events.flatMap((event, i) => {
+            const verdict = verdicts[i];
+            return verdict === undefined ? [] : [{ event, verdict }];
+          });
+          for (const { event, verdict } of refused) {
+            await this.#o.deadLetters.add({
+              dlId: `${runner.name}:${event.source}:${event.id}`,
+              source: event.source,
+              id: event.id,
+              rule: connectorRule(runner.name),
+              target: runner.name,
+              event,
+              reason: `${verdict.code}: ${verdict.message}`,
+              attempts: [],
+              at: now,
+            });
+          }
+          runner.invalid += refused.length;
+          this.#o.metrics.inc('junction_connector_invalid_total', { connector: runner.name }, refused.length);
+          events = events.filter((_e, i) => verdicts[i] === undefined);
+        }
+      }
+      if (events.length > 0) {
+        const results = await this.#o.publish(events);
         const duplicates = results.filter((r) => r.duplicate).length;
         const taken = results.length - duplicates;
         runner.events += taken;

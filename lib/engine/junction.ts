@@ -47,6 +47,7 @@ import type {
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { Aggregator } from './aggregator.ts';
+import type { SchemaDiscovery } from './discovery.ts';
 import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
 import type { FunctionActivity, FunctionActivitySnapshot } from './function-activity.ts';
 import { createFunctionDriver } from './function-driver.ts';
@@ -56,6 +57,7 @@ import { type QuotaOptions, SourceQuota } from './quota.ts';
 import { Router } from './router.ts';
 import { RuleMatcher } from './rule-matcher.ts';
 import { Scheduler } from './scheduler.ts';
+import type { Schemas } from './schemas.ts';
 
 export interface JunctionOptions {
   readonly log: EventLog;
@@ -109,6 +111,14 @@ export interface JunctionOptions {
    * trace context the event carries (docs/tracing.md). @default none (nothing traced, events unchanged)
    */
   readonly tracer?: Tracer;
+  /**
+   * The bus's schema registry (docs/schemas.md): every event entering the bus is checked against it — in `admit`
+   * (the API, MQTT, connectors, functions' events, other buses) and before a schedule's or an aggregation's publish.
+   * @default none (nothing checked)
+   */
+  readonly schemas?: Pick<Schemas, 'check'>;
+  /** Schema discovery: reads every event `publish` appended, whatever its entry. @default none */
+  readonly discovery?: Pick<SchemaDiscovery, 'observe' | 'enabled'>;
 }
 
 /** How `putRule` and `setRuleEnabled` treat a rule. */
@@ -221,6 +231,14 @@ export function hopsOf(event: CloudEvent): number {
   return typeof hops === 'number' && Number.isSafeInteger(hops) && hops > 0 ? hops : 0;
 }
 
+/** The same refusal, its message prefixed with what was refused (the code, field and details kept). */
+function refusedAt(error: JunctionError, what: string): JunctionError {
+  return new JunctionError(error.code, `${what}: ${error.message}`, {
+    ...(error.field === undefined ? {} : { field: error.field }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+  });
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -252,7 +270,7 @@ export class Junction {
     this.clock = options.clock ?? systemClock;
     this.metrics = options.metrics ?? new Metrics();
     this.#scheduler = new Scheduler({
-      publish: (events) => this.publish(events),
+      publish: (events) => this.#publishOwn(events, 'a schedule'),
       clock: this.clock,
       onFired: (rule) => this.metrics.inc('junction_schedule_fired_total', { rule }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
@@ -313,7 +331,7 @@ export class Junction {
         : new Aggregator({
             store: options.aggregates,
             metrics: this.metrics,
-            publish: (events) => this.publish(events, { kind: 'producer' }),
+            publish: (events) => this.#publishOwn(events, 'an aggregation', { kind: 'producer' }),
           });
     // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
     this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
@@ -472,16 +490,63 @@ export class Junction {
 
   // ---- ingest ------------------------------------------------------------------------------------------
 
-  /** Appends events durably; `options.parent` is the caller's trace context (e.g. the HTTP `traceparent` header). */
+  /**
+   * Appends events durably (and hands them to schema discovery); `options.parent` is the caller's trace context (e.g.
+   * the HTTP `traceparent` header). Checks nothing: call `admit` first.
+   */
   publish(events: readonly CloudEvent[], options?: PublishOptions): Promise<AppendResult[]> {
-    return this.ingest.publish(events, options);
+    const discovery = this.#o.discovery;
+    const appended = this.ingest.publish(events, options);
+    if (discovery === undefined || !discovery.enabled) return appended;
+    return appended.then((results) => {
+      discovery.observe(events);
+      return results;
+    });
   }
 
   /**
-   * Applies the bus's quota, then the per-source quotas: per event, undefined (admitted) or a `RateLimited` error
-   * (HTTP 429). An event the bus quota refuses takes no token from its source's bucket.
+   * Publishes the bus's own events (a schedule's, an aggregation's; `what` names it): checked against the schemas
+   * (not the quotas). There is no caller to answer, so an event the schemas refuse is not published and the refusal
+   * is its trace (`schema-violation`, `refused`), the bus's error log and the violations counter; the others are.
    */
-  admit(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
+  async #publishOwn(events: readonly CloudEvent[], what: string, options?: PublishOptions): Promise<void> {
+    const verdicts = this.#o.schemas?.check(events, { traceRefused: true });
+    if (verdicts === undefined || verdicts.every((v) => v === undefined)) {
+      await this.publish(events, options);
+      return;
+    }
+    const accepted: CloudEvent[] = [];
+    for (const [i, event] of events.entries()) {
+      const verdict = verdicts[i];
+      if (verdict === undefined) accepted.push(event);
+      else this.#o.onError?.(refusedAt(verdict, `the event ${event.id} of ${what} was not published`));
+    }
+    if (accepted.length > 0) await this.publish(accepted, options);
+  }
+
+  /**
+   * Applies the bus's quota, then the per-source quotas, then the schemas bound to the events the quotas let through:
+   * per event, undefined (admitted), a `RateLimited` error (HTTP 429) or a `SchemaViolation` (400). An event the bus
+   * quota refuses takes no token from its source's bucket. `traceRefused` records a trace entry for each event the
+   * schemas refuse (entries with no caller to answer).
+   */
+  admit(
+    events: readonly CloudEvent[],
+    options?: { readonly traceRefused?: boolean },
+  ): Array<JunctionError | undefined> {
+    const verdicts = this.#admitQuotas(events);
+    const schemas = this.#o.schemas;
+    if (schemas === undefined) return verdicts;
+    if (verdicts.every((v) => v === undefined)) return schemas.check(events, options);
+    const checked = schemas.check(
+      events.filter((_e, i) => verdicts[i] === undefined),
+      options,
+    );
+    let next = 0;
+    return verdicts.map((verdict) => verdict ?? checked[next++]);
+  }
+
+  #admitQuotas(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
     if (this.#quota === undefined && this.#busQuota === undefined) return events.map(() => undefined);
     const bus = this.#busQuota;
     const verdicts: Array<JunctionError | undefined> =
@@ -627,9 +692,21 @@ export class Junction {
         limits,
       );
     });
-    // The per-source ingest quota holds for a function's source as for any producer's: over it, none are published.
-    const limited = this.admit(events).find((verdict) => verdict !== undefined);
-    if (limited !== undefined) throw limited;
+    // The per-source ingest quota holds for a function's source as for any producer's, and the schemas for its
+    // events as for anyone's: an event either refuses, and none are published (as past MAX_EMITTED_EVENTS).
+    const verdicts = this.admit(events, { traceRefused: true });
+    const refused = verdicts.findIndex((verdict) => verdict !== undefined);
+    if (refused >= 0) {
+      const verdict = verdicts[refused] as JunctionError;
+      if (verdict.code !== 'SchemaViolation') throw verdict;
+      const error = refusedAt(
+        verdict,
+        `${who} returned an event (index ${refused}, id ${(events[refused] as CloudEvent).id}) its bus refuses, so none of its ${events.length} were published`,
+      );
+      this.#o.onError?.(error);
+      if (target.type === 'function') this.#o.functionActivity?.log(fn, `junction: ${error.message}`);
+      throw error;
+    }
     // Their `ingest` spans continue the trace of the attempt that returned them (unless they carry their own).
     await this.publish(events, {
       kind: 'producer',

@@ -283,40 +283,54 @@ export class Schemas {
     });
   }
 
+  /** The schema's version `wanted` (its latest when undefined), with the number it named should it not exist. */
+  #at(
+    definition: SchemaDefinition | undefined,
+    wanted?: number,
+  ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
+    if (definition === undefined) return undefined;
+    if (wanted === undefined) {
+      const latest = definition.versions[definition.versions.length - 1];
+      return latest === undefined ? undefined : { definition, version: latest, wanted: latest.version };
+    }
+    return { definition, version: definition.versions.find((v) => v.version === wanted), wanted };
+  }
+
   /** The schema and version that govern an event, with the version it named should it not exist. */
   #governing(
     event: CloudEvent,
   ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
-    const at = (definition: SchemaDefinition | undefined, wanted?: number) => {
-      if (definition === undefined) return undefined;
-      const latest = definition.versions[definition.versions.length - 1];
-      if (wanted === undefined)
-        return latest === undefined ? undefined : { definition, version: latest, wanted: latest.version };
-      return { definition, version: definition.versions.find((v) => v.version === wanted), wanted };
-    };
     const uri = event.dataschema;
     if (typeof uri === 'string' && uri.length > 0) {
       const bound = this.#byDataschema.get(uri);
-      if (bound !== undefined) return at(this.#schemas.get(bound));
+      if (bound !== undefined) return this.#at(this.#schemas.get(bound));
       const versioned = VERSIONED.exec(uri);
       const base = versioned === null ? undefined : this.#byDataschema.get(versioned[1] as string);
-      if (versioned !== null && base !== undefined) return at(this.#schemas.get(base), Number(versioned[2]));
+      if (versioned !== null && base !== undefined)
+        return this.#at(this.#schemas.get(base), Number(versioned[2]));
       const own = REGISTRY_URI.exec(uri);
       if (own !== null && this.#schemas.has(own[1] as string)) {
-        return at(this.#schemas.get(own[1] as string), Number(own[2]));
+        return this.#at(this.#schemas.get(own[1] as string), Number(own[2]));
       }
     }
     const candidates = this.#byType.get(event.type);
     if (candidates === undefined) return undefined;
-    const match = candidates.find((c) => event.source.startsWith(c.prefix));
-    return match === undefined ? undefined : at(this.#schemas.get(match.name));
+    for (const candidate of candidates) {
+      if (event.source.startsWith(candidate.prefix)) return this.#at(this.#schemas.get(candidate.name));
+    }
+    return undefined;
   }
 
   /**
    * Checks events against the schemas bound to them: per event, undefined (accepted: no schema, `off`, valid, or
-   * `warn`) or a `SchemaViolation` error (`reject`) listing each failing value's pointer and keyword.
+   * `warn`) or a `SchemaViolation` error (`reject`) listing each failing value's pointer and keyword. An event
+   * accepted in `warn` mode gets a `schema-violation` trace entry; a refused one too with `traceRefused` (for entries
+   * with no caller to tell: a schedule, an aggregation, a function's events), with `"refused": true`.
    */
-  check(events: readonly CloudEvent[]): Array<JunctionError | undefined> {
+  check(
+    events: readonly CloudEvent[],
+    options: { readonly traceRefused?: boolean } = {},
+  ): Array<JunctionError | undefined> {
     if (this.#schemas.size === 0) return events.map(() => undefined);
     const warned: TraceEntry[] = [];
     const verdicts = events.map((event) => {
@@ -364,6 +378,15 @@ export class Schemas {
           detail: { schema: definition.name, version: wanted, violations },
         });
         return undefined;
+      }
+      if (options.traceRefused === true) {
+        warned.push({
+          source: event.source,
+          id: event.id,
+          at: this.#o.clock.now(),
+          kind: 'schema-violation',
+          detail: { schema: definition.name, version: wanted, violations, refused: true },
+        });
       }
       const first = violations[0] as Violation;
       const listed = violations.map((v) => `${v.pointer} ${v.message} (${v.keyword})`).join('; ');

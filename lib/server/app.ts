@@ -65,9 +65,12 @@ export interface AppOptions {
   readonly extensions?: Extensions;
   /** The bus's source connectors (`/connectors`); absent, those paths answer 404. */
   readonly connectors?: Connectors;
-  /** The bus's schema registry (`/schemas`), enforced at ingest; absent, those paths answer 404. */
+  /**
+   * The bus's schema registry (`/schemas`); absent, those paths answer 404. The engine enforces it: give the same
+   * registry to the `Junction` (`JunctionOptions.schemas`).
+   */
   readonly schemas?: Schemas;
-  /** Schema discovery (`/schemas/discovered`): reads the events the bus accepts when it is on. */
+  /** Schema discovery (`/schemas/discovered`); the engine feeds it (`JunctionOptions.discovery`). */
   readonly discovery?: SchemaDiscovery;
   /** Called with unexpected errors (500s). */
   readonly onError?: (error: unknown) => void;
@@ -289,14 +292,8 @@ export function createApp(options: AppOptions): App {
   );
   const rejected = (code: string, by = 1) =>
     junction.metrics.inc('junction_events_rejected_total', { code }, by);
-  /** The quotas, then the schemas bound to the events the quotas let through: per event, undefined or the refusal. */
-  const admit = (events: readonly CloudEvent[]): Array<JunctionError | undefined> => {
-    const verdicts = junction.admit(events);
-    if (options.schemas === undefined) return verdicts;
-    const checked = options.schemas.check(events.filter((_e, i) => verdicts[i] === undefined));
-    let next = 0;
-    return verdicts.map((verdict) => verdict ?? checked[next++]);
-  };
+  /** The quotas, then the schemas (the engine's gate): per event, undefined or the refusal. */
+  const admit = (events: readonly CloudEvent[]): Array<JunctionError | undefined> => junction.admit(events);
 
   /** POST /events, counting what it refuses by error code (a bounded set). */
   async function ingest(request: ApiRequest): Promise<ApiResponse> {
@@ -316,7 +313,6 @@ export function createApp(options: AppOptions): App {
       const [limited] = admit([parsed.event]);
       if (limited) throw limited;
       const [result] = await junction.publish([parsed.event], publishOptions(request));
-      options.discovery?.observe([parsed.event]);
       return json(202, { id: parsed.event.id, duplicate: result?.duplicate ?? false });
     }
     const denied = new Map<CloudEvent, JunctionError>();
@@ -341,7 +337,6 @@ export function createApp(options: AppOptions): App {
     for (const entry of entries) if (!entry.ok) reject(entry.error.code);
     const accepted = entries.flatMap((e) => (e.ok ? [e.event] : []));
     const appended = await junction.publish(accepted, publishOptions(request));
-    options.discovery?.observe(accepted);
     let next = 0;
     const results = entries.map((entry) => {
       if (!entry.ok) {
@@ -393,7 +388,6 @@ export function createApp(options: AppOptions): App {
           valid.push(event);
         }
         await junction.publish(valid, publishOptions(request));
-        options.discovery?.observe(valid);
         return json(200, putEventsResponse(results), awsJson);
       }
       if (target === 'AWSEvents.TestEventPattern') {

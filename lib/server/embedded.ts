@@ -283,6 +283,27 @@ async function open(
     const retentionMs = spec?.retentionMs ?? options.retentionMs;
     const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
     const sourceQuota = spec?.sourceQuota ?? options.quota;
+    const metrics = new Metrics({ bus: name });
+    // The registry and discovery before the engine: the engine checks every event that enters the bus against the
+    // registry and hands every event it appends to discovery, whatever its entry (docs/schemas.md).
+    const schemas = new Schemas({
+      store: new SqliteSchemaStore(busStores.database),
+      metrics,
+      clock,
+      traces: busStores.traces,
+      onError,
+    });
+    await schemas.start();
+    const discovery = new SchemaDiscovery({
+      store: new SqliteDraftStore(busStores.database),
+      metrics,
+      clock,
+      schemas,
+      enabled: options.schemaDiscovery === true,
+      onError,
+    });
+    await discovery.start();
+    steps.push(() => discovery.close());
     const junction = await Junction.open({
       ...busStores,
       // Aggregation state is per process: it runs on the SQLite log only, whose partitions never move (with Kafka,
@@ -295,7 +316,9 @@ async function open(
       drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets, ...options.drivers },
       clock,
       onError,
-      metrics: new Metrics({ bus: name }),
+      metrics,
+      schemas,
+      discovery,
       busName: name,
       ...(tracer.enabled
         ? { tracer: scopedTracer(tracer, { 'junction.bus.name': name, 'messaging.destination.name': name }) }
@@ -361,23 +384,6 @@ async function open(
     });
     await connectors.start();
     steps.push(() => connectors.close());
-    const schemas = new Schemas({
-      store: new SqliteSchemaStore(busStores.database),
-      metrics: junction.metrics,
-      clock,
-      traces: busStores.traces,
-      onError,
-    });
-    await schemas.start();
-    const discovery = new SchemaDiscovery({
-      store: new SqliteDraftStore(busStores.database),
-      metrics: junction.metrics,
-      clock,
-      schemas,
-      enabled: options.schemaDiscovery === true,
-      onError,
-    });
-    await discovery.start();
     const app = createApp({
       junction,
       connectors,

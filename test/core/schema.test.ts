@@ -231,6 +231,34 @@ describe('checking data', () => {
     }
   });
 
+  test('a schema naming no inherited property checks parsed JSON the same (compiled without ownProperties)', () => {
+    // Only schemas that name `constructor`, `toString`, `__proto__`… read own properties (it costs a hasOwnProperty
+    // per property); on any other schema, data with such keys (own, from JSON) must be checked the same way.
+    const plain = compileSchema('2020-12', {
+      type: 'object',
+      additionalProperties: false,
+      required: ['n'],
+      properties: { n: { type: 'integer' }, tags: { type: 'array', items: { type: 'string' } } },
+    });
+    assert.deepEqual(plain(JSON.parse('{"n": 1, "tags": ["a"]}')), []);
+    assert.deepEqual(
+      plain(JSON.parse('{"n": 1, "constructor": 1, "__proto__": {"n": 2}}')).map((v) => v.pointer),
+      ['/data/constructor', '/data/__proto__'],
+      'own keys named like inherited ones are additional properties',
+    );
+    assert.deepEqual(
+      plain(JSON.parse('{"__proto__": {"n": 2}}')).map((v) => `${v.pointer} ${v.keyword}`),
+      ['/data/n required', '/data/__proto__ additionalProperties'],
+      'a "__proto__" key is not a prototype',
+    );
+    // Named anywhere (here only in a nested `required`), the schema reads own properties.
+    const nested = compileSchema('2020-12', {
+      type: 'object',
+      properties: { inner: { type: 'object', required: ['valueOf'] } },
+    });
+    assert.equal(nested(JSON.parse('{"inner": {}}')).length, 1, 'an inherited valueOf is not present');
+  });
+
   test('draft-07 schemas are checked as draft-07', () => {
     const check = compileSchema('draft-07', {
       $schema: 'http://json-schema.org/draft-07/schema#',

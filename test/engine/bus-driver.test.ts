@@ -33,7 +33,7 @@ function fakeBus(room = Number.POSITIVE_INFINITY): { bus: Junction; published: C
     admit: (events: readonly CloudEvent[]) =>
       events.map(() => {
         if (left-- > 0) return undefined;
-        return { message: 'over quota', details: { retryAfterSeconds: 2 } };
+        return { code: 'RateLimited', message: 'over quota', details: { retryAfterSeconds: 2 } };
       }),
     publish: async (events: readonly CloudEvent[]) => {
       published.push(...events);
@@ -79,6 +79,28 @@ describe('the bus target driver', () => {
     assert.equal(!full.ok && full.retriable, true);
     assert.equal(!full.ok ? full.retryAfterMs : 0, 2000);
     assert.equal(!full.ok ? full.status : 0, 429);
+  });
+
+  test("an event the receiving bus's schemas refuse is not retried: it fails with the violation", async () => {
+    const published: CloudEvent[] = [];
+    const bus = {
+      admit: (events: readonly CloudEvent[]) =>
+        events.map(() => ({ code: 'SchemaViolation', message: 'the event does not match /data/total' })),
+      publish: async (events: readonly CloudEvent[]) => {
+        published.push(...events);
+        return events.map(() => ({ duplicate: false }));
+      },
+    } as unknown as Junction;
+    const result = await createBusDriver({ lookup: async () => bus }).deliver(
+      requestFor({ type: 'bus', bus: 'orders' }, makeEvent()),
+    );
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.retriable, false);
+    assert.equal(
+      !result.ok ? result.error : '',
+      'SchemaViolation: bus "orders" refused it: the event does not match /data/total',
+    );
+    assert.equal(published.length, 0);
   });
 
   test('a URL target goes to the HTTP driver with the hop counted; at the limit it does not', async () => {

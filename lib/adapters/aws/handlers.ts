@@ -187,6 +187,8 @@ export function createRouterHandler(
     metered(runtime, async () => {
       const batches = decodeMskEvent(event);
       const rt = await runtime();
+      // What functions return and rules forward is checked against the registry: reload it when it is stale.
+      await rt.freshenSchemas?.();
       const now = rt.junction.clock.now();
       const failures: JunctionError[] = [];
       let routed = 0;
@@ -249,6 +251,8 @@ export function createSchedulerHandler(
   return (_event, context) =>
     metered(runtime, async () => {
       const rt = await runtime();
+      // Scheduled events, and what retried functions return, are checked against the registry.
+      await rt.freshenSchemas?.();
       const schedules = await rt.junction.fireDueSchedules(lookback);
       const taken = await rt.junction.dispatcher.runDue();
       await idleWithin(rt, context, marginMs);

@@ -10,6 +10,7 @@ import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
+import { Metrics } from '../../engine/metrics.ts';
 import { Schemas } from '../../engine/schemas.ts';
 import { scopedTracer } from '../../engine/spans.ts';
 import {
@@ -222,6 +223,12 @@ export interface HandlerRuntime {
   readonly emf?: EmfPublisher;
   /** Spans of the invocation, flushed before it returns (Lambda freezes the process after). @default none */
   readonly tracer?: Tracer;
+  /**
+   * Reloads the schema registry when it is older than its refresh interval: the router and scheduler handlers call
+   * it before their work, since the events they publish (functions', forwarded, scheduled) are checked against it.
+   * @default none
+   */
+  readonly freshenSchemas?: () => Promise<void>;
 }
 
 export interface AwsRuntime extends HandlerRuntime {
@@ -321,6 +328,28 @@ export async function createAwsRuntime(
       addressPolicy: createAddressPolicy({ allow: config.httpTargetsAllow ?? [] }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    const metrics = new Metrics();
+    // The registry before the engine: the engine checks every event entering the bus against it (docs/schemas.md).
+    const schemas = new Schemas({
+      store: stores.schemas,
+      metrics,
+      clock: options.clock ?? systemClock,
+      traces: stores.traces,
+      onError,
+    });
+    await schemas.start();
+    // Discovery keeps its drafts in memory and would race other instances' writes of the same draft: off on AWS;
+    // `/schemas/discovered` serves the drafts table (docs/schemas.md#discovery).
+    const discovery = new SchemaDiscovery({
+      store: stores.drafts,
+      metrics,
+      clock: options.clock ?? systemClock,
+      schemas,
+      enabled: false,
+      onError,
+    });
+    await discovery.start();
+    closers.push(() => discovery.close());
     const junction = await Junction.open({
       // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
       ...stores,
@@ -328,6 +357,9 @@ export async function createAwsRuntime(
       functions,
       drivers: { http, bus: http, kafka: kafkaTargets },
       onError,
+      metrics,
+      schemas,
+      discovery,
       busName: config.busName,
       ...(tracer.enabled
         ? {
@@ -342,26 +374,6 @@ export async function createAwsRuntime(
     closers.push(async () => {
       await junction.stop();
     });
-    const schemas = new Schemas({
-      store: stores.schemas,
-      metrics: junction.metrics,
-      clock: options.clock ?? systemClock,
-      traces: stores.traces,
-      onError,
-    });
-    await schemas.start();
-    // Discovery keeps its drafts in memory and would race other instances' writes of the same draft: off on AWS;
-    // `/schemas/discovered` serves the drafts table (docs/schemas.md#discovery).
-    const discovery = new SchemaDiscovery({
-      store: stores.drafts,
-      metrics: junction.metrics,
-      clock: options.clock ?? systemClock,
-      schemas,
-      enabled: false,
-      onError,
-    });
-    await discovery.start();
-    closers.push(() => discovery.close());
     const serve = createApp({
       junction,
       schemas,
@@ -370,17 +382,18 @@ export async function createAwsRuntime(
       onError,
       extensions: createReplayExtensions({ junction, log }),
     });
-    const app = withFreshSchemas(
-      serve,
+    const refresher = schemaRefresher(
       schemas,
       options.schemaRefreshMs ?? 1000,
       options.clock ?? systemClock,
       onError,
     );
+    const app = withFreshSchemas(serve, schemas, refresher, onError);
     return {
       config,
       junction,
       app,
+      freshenSchemas: () => refresher.fresh(),
       emf: createEmfPublisher(junction.metrics, { serviceName: config.busName }),
       ...(tracer.enabled ? { tracer } : {}),
       schemas,
@@ -397,22 +410,17 @@ export async function createAwsRuntime(
   }
 }
 
-/**
- * The app, reloading the schema registry first when it is older than `refreshMs`, and always before a change to
- * `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a time;
- * requests that arrive during one wait for it.
- */
-export function withFreshSchemas(
-  app: App,
+/** Reloads a schema registry when it is older than `refreshMs` (`fresh`); loads run one at a time. */
+export function schemaRefresher(
   schemas: Schemas,
   refreshMs: number,
   clock: Clock,
   onError: (error: unknown) => void,
-): App {
+): { fresh(): Promise<void> } {
   let loadedAt = clock.now();
   let loading: Promise<void> | undefined;
-  // A failed reload is reported and the request served with the registry as last loaded (ingest stays up while
-  // DynamoDB fails); the next request tries again.
+  // A failed reload is reported and the work done with the registry as last loaded (ingest stays up while DynamoDB
+  // fails); the next call tries again.
   const load = (): Promise<void> => {
     loading ??= (async () => {
       const started = clock.now();
@@ -427,6 +435,22 @@ export function withFreshSchemas(
     })();
     return loading;
   };
+  return {
+    fresh: () => (clock.now() - loadedAt >= refreshMs ? load() : Promise.resolve()),
+  };
+}
+
+/**
+ * The app, reloading the schema registry first when it is older than the refresher's interval, and always before a
+ * change to `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a
+ * time; requests that arrive during one wait for it.
+ */
+export function withFreshSchemas(
+  app: App,
+  schemas: Schemas,
+  refresher: { fresh(): Promise<void> },
+  onError: (error: unknown) => void,
+): App {
   return async (request) => {
     const change =
       request.method !== 'GET' && request.method !== 'HEAD' && /^\/schemas(\/|$)/.test(request.path);
@@ -443,7 +467,7 @@ export function withFreshSchemas(
           body: JSON.stringify(e.toJSON()),
         };
       }
-    } else if (clock.now() - loadedAt >= refreshMs) await load();
+    } else await refresher.fresh();
     return app(request);
   };
 }

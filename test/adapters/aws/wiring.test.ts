@@ -11,6 +11,7 @@ import {
   lazy,
   readAwsConfig,
   resolveBootstrap,
+  schemaRefresher,
   withFreshSchemas,
 } from '../../../lib/adapters/aws/wiring.ts';
 import { DynamoSchemaStore } from '../../../lib/adapters/dynamodb/schema-store.ts';
@@ -299,8 +300,7 @@ describe('withFreshSchemas', () => {
         return { status: 200, headers: {}, body: '' };
       },
       reader,
-      5_000,
-      clock,
+      schemaRefresher(reader, 5_000, clock, (e) => errors.push(e)),
       (e) => errors.push(e),
     );
     const get = (path: string, method = 'GET'): ApiRequest => ({
