@@ -45,9 +45,13 @@ import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.t
 import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
 import { serveConsole } from './console.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { schemaRefresher, withFreshSchemas } from './fresh-schemas.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
+
+/** How stale a process's schema registry may be when processes share the data dir (the Kafka log). */
+const SHARED_SCHEMA_REFRESH_MS = 1_000;
 
 export interface EmbeddedOptions {
   /** @default 8080 */
@@ -384,7 +388,7 @@ async function open(
     });
     await connectors.start();
     steps.push(() => connectors.close());
-    const app = createApp({
+    const served = createApp({
       junction,
       connectors,
       schemas,
@@ -401,11 +405,23 @@ async function open(
       }),
       ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
+    // On the Kafka log, processes share the data dir and with it the schema store, each holding the registry in
+    // memory: each reloads it every second (for what the router publishes) and before requests when it is older,
+    // and always before a change to /schemas, as Lambda instances do on DynamoDB (docs/schemas.md).
+    let app = served;
+    let refreshTimer: NodeJS.Timeout | undefined;
+    if (options.kafka !== undefined) {
+      const refresher = schemaRefresher(schemas, SHARED_SCHEMA_REFRESH_MS, clock, onError);
+      app = withFreshSchemas(served, schemas, refresher, onError);
+      refreshTimer = setInterval(() => void refresher.fresh(), SHARED_SCHEMA_REFRESH_MS);
+      refreshTimer.unref();
+    }
     return {
       name,
       junction,
       app,
       async close(stop = {}) {
+        clearInterval(refreshTimer);
         await connectors.close();
         await discovery.close();
         const report = await junction.stop(stop);

@@ -6,7 +6,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import { BUS_NAME, DEFAULT_BUS } from '../../core/bus.ts';
-import { JunctionError, toJunctionError } from '../../core/errors.ts';
+import { JunctionError } from '../../core/errors.ts';
 import { createAddressPolicy } from '../../core/net/address-policy.ts';
 import { SchemaDiscovery } from '../../engine/discovery.ts';
 import { Junction } from '../../engine/junction.ts';
@@ -23,6 +23,7 @@ import {
   type TraceStore,
 } from '../../ports.ts';
 import { type App, createApp } from '../../server/app.ts';
+import { schemaRefresher, withFreshSchemas } from '../../server/fresh-schemas.ts';
 import { createReplayExtensions } from '../../server/replay.ts';
 import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
 import { createHttpDriver } from '../http/http-driver.ts';
@@ -408,68 +409,6 @@ export async function createAwsRuntime(
     await closeAll();
     throw error;
   }
-}
-
-/** Reloads a schema registry when it is older than `refreshMs` (`fresh`); loads run one at a time. */
-export function schemaRefresher(
-  schemas: Schemas,
-  refreshMs: number,
-  clock: Clock,
-  onError: (error: unknown) => void,
-): { fresh(): Promise<void> } {
-  let loadedAt = clock.now();
-  let loading: Promise<void> | undefined;
-  // A failed reload is reported and the work done with the registry as last loaded (ingest stays up while DynamoDB
-  // fails); the next call tries again.
-  const load = (): Promise<void> => {
-    loading ??= (async () => {
-      const started = clock.now();
-      try {
-        await schemas.refresh();
-        loadedAt = started;
-      } catch (error) {
-        onError(error);
-      } finally {
-        loading = undefined;
-      }
-    })();
-    return loading;
-  };
-  return {
-    fresh: () => (clock.now() - loadedAt >= refreshMs ? load() : Promise.resolve()),
-  };
-}
-
-/**
- * The app, reloading the schema registry first when it is older than the refresher's interval, and always before a
- * change to `/schemas` (so that a version is numbered after the versions other instances stored). Loads run one at a
- * time; requests that arrive during one wait for it.
- */
-export function withFreshSchemas(
-  app: App,
-  schemas: Schemas,
-  refresher: { fresh(): Promise<void> },
-  onError: (error: unknown) => void,
-): App {
-  return async (request) => {
-    const change =
-      request.method !== 'GET' && request.method !== 'HEAD' && /^\/schemas(\/|$)/.test(request.path);
-    if (change) {
-      // Numbering a version after a stale registry could answer a number another instance already stored: refuse.
-      try {
-        await schemas.refresh();
-      } catch (error) {
-        onError(error);
-        const e = toJunctionError(error);
-        return {
-          status: e.status,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(e.toJSON()),
-        };
-      }
-    } else await refresher.fresh();
-    return app(request);
-  };
 }
 
 /**

@@ -6,18 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { KafkaClient } from '@aws-sdk/client-kafka';
 import { Admin } from '@platformatic/kafka';
-import {
-  createAwsRuntime,
-  lazy,
-  readAwsConfig,
-  resolveBootstrap,
-  schemaRefresher,
-  withFreshSchemas,
-} from '../../../lib/adapters/aws/wiring.ts';
+import { createAwsRuntime, lazy, readAwsConfig, resolveBootstrap } from '../../../lib/adapters/aws/wiring.ts';
 import { DynamoSchemaStore } from '../../../lib/adapters/dynamodb/schema-store.ts';
 import { Metrics } from '../../../lib/engine/metrics.ts';
 import { Schemas } from '../../../lib/engine/schemas.ts';
 import type { ApiRequest, ApiResponse } from '../../../lib/server/app.ts';
+import { schemaRefresher, withFreshSchemas } from '../../../lib/server/fresh-schemas.ts';
 import { startDynalite, uniquePrefix } from '../../helpers/dynalite.ts';
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/junction/751d2973-a626-431c-9d4e-d7975eb44dd7-2';
