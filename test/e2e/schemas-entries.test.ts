@@ -1,8 +1,9 @@
 /**
  * Schemas at every entry of the bus (issue #16, "the check runs where ingest runs"), on a real bus on 127.0.0.1:
  * events a function returns, events a rule forwards from another bus (checked against the receiving bus's schemas),
- * scheduled events, aggregation windows, and events published over MQTT with a real MQTT client (MQTT 5: PUBACK 0x99 with the violation;
- * 3.1.1: the connection is closed). Discovery reads the events of each entry. Connectors: schemas-connector.test.ts.
+ * scheduled events, aggregation windows, and events published over MQTT with a real MQTT client (MQTT 5: PUBACK 0x99
+ * with the violation; 3.1.1: the connection is closed). Discovery reads the events of each entry. Connectors:
+ * schemas-connector.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
