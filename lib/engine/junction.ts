@@ -693,7 +693,7 @@ export class Junction {
       );
     });
     // The per-source ingest quota holds for a function's source as for any producer's, and the schemas for its
-    // events as for anyone's: an event either refuses, and none are published (as past MAX_EMITTED_EVENTS).
+    // events as for anyone's: when either refuses one event, none are published (as past MAX_EMITTED_EVENTS).
     const verdicts = this.admit(events, { traceRefused: true });
     const refused = verdicts.findIndex((verdict) => verdict !== undefined);
     if (refused >= 0) {

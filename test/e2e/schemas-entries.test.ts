@@ -1,8 +1,9 @@
 /**
  * Schemas at every entry of the bus (issue #16, "the check runs where ingest runs"), on a real bus on 127.0.0.1:
  * events a function returns, events a rule forwards from another bus (checked against the receiving bus's schemas),
- * scheduled events, and events published over MQTT with a real MQTT client (MQTT 5: PUBACK 0x99 with the violation;
- * 3.1.1: the connection is closed). Discovery reads the events of each entry. Connectors: schemas-connector.test.ts.
+ * scheduled events, aggregation windows, and events published over MQTT with a real MQTT client (MQTT 5: PUBACK 0x99
+ * with the violation; 3.1.1: the connection is closed). Discovery reads the events of each entry. Connectors:
+ * schemas-connector.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -257,6 +258,72 @@ describe('schemas at every entry', () => {
     );
     await barrier('b-ticks');
     assert.ok(!deliveredIds().includes(id('bad-tick')));
+  });
+
+  test('an aggregation window the schemas refuse is not published; the other windows are', async () => {
+    await putSchema(bus, '/schemas/windows', {
+      schema: {
+        type: 'object',
+        required: ['aggregates'],
+        properties: {
+          aggregates: { type: 'object', properties: { orders: { type: 'integer', maximum: 2 } } },
+        },
+      },
+      binding: { type: 'sales.window' },
+      enforcement: 'reject',
+    });
+    const agg = await request(bus.url, 'PUT', '/rules/sales-windows', {
+      pattern: { type: ['order.paid'] },
+      aggregate: {
+        groupBy: '$.data.region',
+        window: { tumbling: '1m' },
+        aggregates: { orders: { count: {} } },
+        emit: { type: 'sales.window', source: '/aggregations/sales' },
+      },
+    });
+    assert.equal(agg.status, 201, JSON.stringify(agg.body));
+    const out = await request(bus.url, 'PUT', '/rules/sales-out', {
+      pattern: { type: ['sales.window'] },
+      targets: [{ id: 'sink', type: 'http', url: sink.url, mode: 'structured' }],
+    });
+    assert.equal(out.status, 201, JSON.stringify(out.body));
+    // One partition (one partition key) for one watermark: eu's window has 3 orders (refused), us's 2 (published).
+    const sale = (id: string, region: string, at: string) => ({
+      ...event(id, '/shop', 'order.paid', { region }),
+      time: `2026-12-04T10:${at}Z`,
+      partitionkey: 'sales',
+    });
+    const sales = [
+      sale('p1', 'eu', '00:05'),
+      sale('p2', 'eu', '00:10'),
+      sale('p3', 'eu', '00:15'),
+      sale('p4', 'us', '00:20'),
+      sale('p5', 'us', '00:25'),
+      sale('p6', 'eu', '01:30'), // the watermark passes 10:01: both windows close
+    ];
+    const batch = await request(bus.url, 'POST', '/events', sales, {
+      'content-type': 'application/cloudevents-batch+json',
+    });
+    assert.equal(batch.status, 200, JSON.stringify(batch.body));
+    assert.equal(batch.body.failed, 0, JSON.stringify(batch.body));
+    const windows = () =>
+      sink.received
+        .map((r) => JSON.parse(r.body.toString('utf8')))
+        .filter((e: Loose) => e.type === 'sales.window');
+    await waitFor(() => windows().length >= 1, "us's window delivered", 60_000);
+    await waitFor(
+      () =>
+        errors.some((e) =>
+          /of an aggregation was not published: .*\/data\/aggregates\/orders/.test(String(e)),
+        ),
+      "eu's window refused",
+      60_000,
+    );
+    await barrier('b-windows');
+    assert.deepEqual(
+      windows().map((w: Loose) => [w.subject, w.data.aggregates.orders]),
+      [['us', 2]],
+    );
   });
 
   test('MQTT: a refused event gets 0x99 and the violation (MQTT 5) or a closed connection (3.1.1)', async () => {
