@@ -55,7 +55,7 @@ export const CORRELATE_LIMITS = Object.freeze({
   /** Keys are cut at this many characters. */
   maxKeyChars: 1024,
   /** An A (or B) whose JSON is longer is carried without its data. */
-  maxCarriedChars: 64 * 1024,
+  maxCarriedChars: 8 * 1024,
 });
 
 const CORRELATE_KEYS = new Set(['first', 'followedBy', 'key', 'within', 'mode', 'maxPending', 'emit']);
