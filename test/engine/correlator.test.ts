@@ -277,6 +277,48 @@ describe('Correlator events', () => {
     }
   });
 
+  test('an A over 8 KiB is carried without its data (data.cut); a key with a control character is not the subject', async () => {
+    const dir = tempDir('junction-correlator-');
+    const db = new SqliteDatabase({ dataDir: dir.path });
+    try {
+      const published: CloudEvent[] = [];
+      const c = new Correlator({
+        store: new SqliteCorrelationStore(db),
+        metrics: new Metrics(),
+        clock: { now: () => 10 * WITHIN },
+        marginMs: 0,
+        partitions: 1,
+        endOffsets: async () => [{ partition: 0, offset: 2 }],
+        publish: async (events) => {
+          published.push(...events);
+        },
+      });
+      c.set(rules[1] as (typeof rules)[number]);
+      const big = makeEvent({ id: 'big', type: 'a', data: { k: 'x', pad: 'p'.repeat(9000) } });
+      const odd = makeEvent({ id: 'odd', type: 'a', data: { k: 'x\u0001y' } });
+      await c.process([
+        { partition: 0, offset: 0, key: 'x', timestamp: 0, event: big },
+        { partition: 0, offset: 1, key: 'x', timestamp: 0, event: odd },
+      ]);
+      await c.tick();
+      assert.equal(published.length, 2);
+      const [first, second] = published as [CloudEvent, CloudEvent];
+      const d1 = first.data as { first: Record<string, unknown>; cut?: string[] };
+      assert.equal(d1.first.id, 'big');
+      assert.equal(d1.first.data, undefined);
+      assert.deepEqual(d1.cut, ['first']);
+      assert.equal(first.subject, 'x');
+      const d2 = second.data as { first: { data: unknown }; key: string; cut?: string[] };
+      assert.deepEqual(d2.first.data, { k: 'x\u0001y' });
+      assert.equal(d2.cut, undefined);
+      assert.equal(d2.key, 'x\u0001y');
+      assert.equal(second.subject, undefined);
+    } finally {
+      db.close();
+      dir.remove();
+    }
+  });
+
   test('a tick does not move the clock of a partition whose records are not all applied', async () => {
     const dir = tempDir('junction-correlator-');
     const db = new SqliteDatabase({ dataDir: dir.path });
