@@ -109,6 +109,7 @@ export class Correlator {
   /** Per partition, the tail of its chain of work: batches and ticks never run at once on one partition. */
   readonly #locks = new Map<number, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
   #running = false;
 
   constructor(options: CorrelatorOptions) {
@@ -180,9 +181,10 @@ export class Correlator {
     this.#running = true;
     const loop = () => {
       this.#timer = undefined;
-      void this.tick()
+      this.#ticking = this.tick()
         .catch((error) => this.#o.onError?.(error))
         .finally(() => {
+          this.#ticking = undefined;
           if (!this.#running) return;
           this.#timer = setTimeout(loop, this.#o.tickMs ?? 1000);
           this.#timer.unref();
@@ -191,10 +193,12 @@ export class Correlator {
     loop();
   }
 
-  stop(): void {
+  /** Stops the ticks; resolves once a tick under way has finished (so the stores may close). */
+  async stop(): Promise<void> {
     this.#running = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    await this.#ticking;
   }
 
   /**

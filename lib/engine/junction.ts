@@ -478,7 +478,7 @@ export class Junction {
   async stop(options: StopOptions = {}): Promise<StopReport> {
     if (this.#housekeeping) clearInterval(this.#housekeeping);
     this.#scheduler.stop();
-    this.correlator?.stop();
+    await this.correlator?.stop();
     this.#unwatch?.();
     await this.#subscription?.close();
     this.#subscription = undefined;

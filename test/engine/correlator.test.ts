@@ -10,13 +10,16 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SqliteCorrelationStore } from '../../lib/adapters/sqlite/correlation-store.ts';
 import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
+import { openSqliteStores } from '../../lib/adapters/sqlite/index.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { validateRule } from '../../lib/core/rule.ts';
 import { Correlator } from '../../lib/engine/correlator.ts';
+import { Junction } from '../../lib/engine/junction.ts';
 import { Metrics } from '../../lib/engine/metrics.ts';
 import type { CorrelationStore, LogRecord } from '../../lib/ports.ts';
 import { makeEvent } from '../helpers/events.ts';
+import { noFunctions } from '../helpers/no-functions.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const WITHIN = 10_000;
@@ -388,5 +391,34 @@ describe('correlation rules at PUT', () => {
       emit: { type: 'junction.correlated', source: '/correlations/unpaid' },
     });
     assert.deepEqual(rule.targets, []);
+  });
+});
+
+describe('Junction and correlation rules', () => {
+  test('a bus without a correlation store (the Kafka log, AWS) refuses them, naming the field; one with it takes them', async () => {
+    const dir = tempDir('junction-correlator-');
+    const stores = openSqliteStores({ dataDir: dir.path });
+    try {
+      const body = { correlate: correlate('absence') };
+      const without = await Junction.open({ ...stores, functions: noFunctions });
+      await assert.rejects(
+        without.putRule('corr', body),
+        (e: unknown) => e instanceof JunctionError && e.code === 'InvalidRule' && e.field === 'correlate',
+      );
+      const withStore = await Junction.open({
+        ...stores,
+        functions: noFunctions,
+        correlations: new SqliteCorrelationStore(stores.database),
+      });
+      const { rule, created } = await withStore.putRule('corr', body);
+      assert.equal(created, true);
+      assert.deepEqual(rule.targets, []);
+      assert.equal(rule.correlate?.within, WITHIN);
+      await withStore.stop();
+      await without.stop();
+    } finally {
+      await stores.close();
+      dir.remove();
+    }
   });
 });
