@@ -115,7 +115,7 @@ describe('Correlator under random crashes (property)', () => {
               // Whole seconds (some 0): a B exactly `within` after its A (too late) comes up often.
               dt: fc.integer({ min: 0, max: 6 }).map((s) => s * 1000),
             }),
-            { minLength: 1, maxLength: 80 },
+            { minLength: 1, maxLength: 80, size: 'max' },
           ),
           fc.array(
             fc.record({
