@@ -806,3 +806,59 @@ export interface AggregateStore {
   /** Writes a batch's changes atomically; rejects with `Conflict` when the stored fence is not `expectedFence`. */
   commit(change: AggregateCommit): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// CorrelationStore: the state of correlation rules (docs/correlation.md), per log partition
+// ---------------------------------------------------------------------------------------------------------
+
+/** One pending A of a correlation rule on a partition (by A's log offset); `state` is the engine's JSON text. */
+export interface CorrelationPendingRow {
+  readonly rule: string;
+  readonly offset: number;
+  readonly key: string;
+  /** When it times out, ms since the epoch (log time). */
+  readonly deadline: number;
+  readonly state: string;
+}
+
+/** A correlation rule's own state on a partition (its clock, counters) and the rule version it belongs to. */
+export interface CorrelationRuleRow {
+  readonly rule: string;
+  readonly version: number;
+  readonly state: string;
+}
+
+export interface CorrelationPartition {
+  /** The next log offset to apply: the records below it are in the state already. 0 when nothing was stored. */
+  readonly fence: number;
+  readonly rules: readonly CorrelationRuleRow[];
+  readonly pending: readonly CorrelationPendingRow[];
+}
+
+/** The changes one batch of records (or one firing of timers) made to a partition's state, written at once. */
+export interface CorrelationCommit {
+  readonly partition: number;
+  /** The fence the writer's state stands on; the write is refused (`Conflict`) when the store holds another. */
+  readonly expectedFence: number;
+  /** The new fence (equal to `expectedFence` when only timers fired). */
+  readonly fence: number;
+  /** Rules whose state on the partition is dropped first (deleted or changed since). */
+  readonly dropRules: readonly string[];
+  /** Rule rows to upsert. */
+  readonly rules: readonly CorrelationRuleRow[];
+  /** Pending A's to upsert. */
+  readonly put: readonly CorrelationPendingRow[];
+  /** Pending A's to remove (completed or timed out); removing one that is not there is no error. */
+  readonly remove: ReadonlyArray<{ readonly rule: string; readonly offset: number }>;
+}
+
+/**
+ * State of correlation rules (pending A's and their timers), per log partition. A commit is all or nothing and carries
+ * the partition's fence (the log offset its state has applied up to), as `AggregateStore` does: after a crash the
+ * records the log hands again below the fence are skipped, and a timer that fired (its A removed) is not fired again.
+ */
+export interface CorrelationStore {
+  load(partition: number): Promise<CorrelationPartition>;
+  /** Writes the changes atomically; rejects with `Conflict` when the stored fence is not `expectedFence`. */
+  commit(change: CorrelationCommit): Promise<void>;
+}

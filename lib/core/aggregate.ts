@@ -45,6 +45,13 @@ export interface AggregateSpec {
   readonly aggregates: Readonly<Record<string, AggregateFunction>>;
   /** The CloudEvent published per closed window. */
   readonly emit: { readonly type: string; readonly source: string };
+  /**
+   * Late events: `drop` (counted), or `correct`: a closed window is kept `correctFor` ms of watermark after its end,
+   * and each late event within it folds into the window and publishes its corrected result (a new revision).
+   */
+  readonly late: 'drop' | 'correct';
+  /** With `late: "correct"`: how long (in watermark time) after its end a closed window takes corrections. */
+  readonly correctFor: number;
 }
 
 export const AGGREGATE_LIMITS = Object.freeze({
@@ -55,8 +62,10 @@ export const AGGREGATE_LIMITS = Object.freeze({
   /** Window sizes and gaps: from 1 s to 31 days. */
   minWindowMs: 1000,
   maxWindowMs: 31 * 86_400_000,
-  /** Allowed lateness: up to 7 days. */
+  /** Allowed lateness: up to 7 days (and `correctFor`). */
   maxLatenessMs: 7 * 86_400_000,
+  /** `correctFor` when `late` is "correct" and it is not given: 10 minutes. */
+  defaultCorrectForMs: 600_000,
   /** A hopping window's size / advance: how many windows one event falls in. */
   maxWindowsPerEvent: 100,
   maxDistinct: 10_000,
@@ -72,6 +81,8 @@ const AGGREGATE_KEYS = new Set([
   'maxOpenWindows',
   'aggregates',
   'emit',
+  'late',
+  'correctFor',
 ]);
 const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const EVENT_TYPE = /^[\x21-\x7e]{1,256}$/;
@@ -292,6 +303,25 @@ export function validateAggregate(value: unknown, rule: string, path = 'aggregat
     const field = error instanceof JunctionError && error.field === 'type' ? 'type' : 'source';
     throw invalid(`${path}.emit.${field}: ${(error as Error).message}`, `${path}.emit.${field}`);
   }
+  const late = value.late ?? 'drop';
+  if (late !== 'drop' && late !== 'correct') {
+    throw invalid(`${path}.late must be "drop" or "correct", got ${show(late)}`, `${path}.late`);
+  }
+  if (late === 'correct' && window.kind === 'session') {
+    throw invalid(
+      `${path}.late: "correct" works with tumbling and hopping windows (a late event may not reopen a session)`,
+      `${path}.late`,
+    );
+  }
+  if (late === 'drop' && value.correctFor !== undefined) {
+    throw invalid(`${path}.correctFor needs "late": "correct"`, `${path}.correctFor`);
+  }
+  const correctFor =
+    late === 'drop'
+      ? 0
+      : value.correctFor === undefined
+        ? AGGREGATE_LIMITS.defaultCorrectForMs
+        : parseDuration(value.correctFor, `${path}.correctFor`, 1000, AGGREGATE_LIMITS.maxLatenessMs);
   return Object.freeze({
     groupBy,
     window: Object.freeze(window),
@@ -299,6 +329,8 @@ export function validateAggregate(value: unknown, rule: string, path = 'aggregat
     maxOpenWindows,
     aggregates: Object.freeze(aggregates),
     emit: Object.freeze({ type, source }),
+    late,
+    correctFor,
   });
 }
 
@@ -316,6 +348,9 @@ export interface AggregateBody {
   readonly maxOpenWindows: number;
   readonly aggregates: Readonly<Record<string, unknown>>;
   readonly emit: { readonly type: string; readonly source: string };
+  /** Only when "correct" (a rule that drops late events is stored as before). */
+  readonly late?: 'correct';
+  readonly correctFor?: number;
 }
 
 /** The stored form of a validated spec (see `AggregateBody`). */
@@ -345,6 +380,7 @@ export function aggregateBody(spec: AggregateSpec): AggregateBody {
     maxOpenWindows: spec.maxOpenWindows,
     aggregates,
     emit: { ...spec.emit },
+    ...(spec.late === 'correct' ? { late: 'correct' as const, correctFor: spec.correctFor } : {}),
   };
 }
 
@@ -417,6 +453,11 @@ export interface OpenWindow {
   end: number;
   /** One per aggregate, in the spec's order. */
   readonly acc: Accumulator[];
+  /**
+   * Set once the window has closed and is kept for corrections (`late: "correct"`): the revision last published (0
+   * for the result at the close).
+   */
+  rev?: number;
 }
 
 /** A closed window's output: the data of the event the bus publishes. */
@@ -427,6 +468,8 @@ export interface ClosedWindow {
   readonly aggregates: Record<string, unknown>;
   /** The `distinctCount` aggregates that reached their limit (their value is a lower bound). */
   readonly capped?: string[];
+  /** A correction of a window published before (`late: "correct"`): 1 for the first, and so on. */
+  readonly revision?: number;
 }
 
 /**
@@ -471,13 +514,19 @@ export function newState(): AggregateState {
 export function restoreState(
   meta: { maxTime: number | null; late: number; overflow: number },
   windows: Iterable<OpenWindow>,
+  correctFor = 0,
 ): AggregateState {
   const state = newState();
   state.maxTime = meta.maxTime;
   state.late = meta.late;
   state.overflow = meta.overflow;
-  for (const w of windows) addWindow(state, w, false);
+  for (const w of windows) addWindow(state, w, false, correctFor);
   return state;
+}
+
+/** When a window leaves the state: at its end while open, `correctFor` later once closed and kept. */
+function leavesAt(w: OpenWindow, correctFor: number): number {
+  return w.rev === undefined ? w.end : w.end + correctFor;
 }
 
 export function watermark(spec: AggregateSpec, state: AggregateState): number {
@@ -530,7 +579,7 @@ function heapPop(heap: Array<readonly [number, string]>): readonly [number, stri
   return top;
 }
 
-function addWindow(state: AggregateState, w: OpenWindow, changed = true): void {
+function addWindow(state: AggregateState, w: OpenWindow, changed = true, correctFor = 0): void {
   const id = windowId(w.key, w.start);
   state.windows.set(id, w);
   let ids = state.byKey.get(w.key);
@@ -539,7 +588,7 @@ function addWindow(state: AggregateState, w: OpenWindow, changed = true): void {
     state.byKey.set(w.key, ids);
   }
   ids.add(id);
-  heapPush(state.heap, [w.end, id]);
+  heapPush(state.heap, [leavesAt(w, correctFor), id]);
   if (changed) state.changed.set(id, w);
 }
 
@@ -552,7 +601,7 @@ function removeWindow(state: AggregateState, w: OpenWindow): void {
   state.changed.set(id, null);
 }
 
-function output(spec: AggregateSpec, w: OpenWindow): ClosedWindow {
+function output(spec: AggregateSpec, w: OpenWindow, revision = 0): ClosedWindow {
   const aggregates: Record<string, unknown> = {};
   const cappedNames: string[] = [];
   Object.entries(spec.aggregates).forEach(([name, fn], i) => {
@@ -566,6 +615,7 @@ function output(spec: AggregateSpec, w: OpenWindow): ClosedWindow {
     end: w.end,
     aggregates,
     ...(cappedNames.length > 0 ? { capped: cappedNames } : {}),
+    ...(revision > 0 ? { revision } : {}),
   };
 }
 
@@ -603,12 +653,31 @@ export interface StepResult {
 export function step(spec: AggregateSpec, state: AggregateState, input: AggregateInput): StepResult {
   const mark = watermark(spec, state);
   let dropped: StepResult['dropped'];
+  const corrected: ClosedWindow[] = [];
   if (spec.window.kind === 'session') dropped = stepSession(spec, state, input, mark);
   else {
     let taken = false;
     for (const [start, end] of windowsOf(spec.window, input.time)) {
-      if (end <= mark) continue;
       const id = windowId(input.key, start);
+      if (end <= mark) {
+        // Closed. With corrections, a window still within `correctFor` takes the event and publishes again.
+        if (spec.late !== 'correct' || end + spec.correctFor <= mark) continue;
+        let w = state.windows.get(id);
+        if (w === undefined) {
+          // It closed with no event of this key: its first result is a correction (revision 1).
+          if (state.windows.size >= spec.maxOpenWindows) {
+            dropped ??= 'overflow';
+            continue;
+          }
+          w = { key: input.key, start, end, acc: freshAccumulators(spec), rev: 0 };
+          addWindow(state, w, true, spec.correctFor);
+        } else state.changed.set(id, w);
+        fold(spec, w, input);
+        w.rev = (w.rev ?? 0) + 1;
+        corrected.push(output(spec, w, w.rev));
+        taken = true;
+        continue;
+      }
       let w = state.windows.get(id);
       if (w === undefined) {
         if (state.windows.size >= spec.maxOpenWindows) {
@@ -631,7 +700,7 @@ export function step(spec: AggregateSpec, state: AggregateState, input: Aggregat
     state.maxTime = input.time;
     state.metaChanged = true;
   }
-  const closed = advance(spec, state);
+  const closed = corrected.length === 0 ? advance(spec, state) : [...corrected, ...advance(spec, state)];
   return dropped === undefined ? { closed } : { closed, dropped };
 }
 
@@ -762,9 +831,18 @@ export function advance(spec: AggregateSpec, state: AggregateState): ClosedWindo
     heapPop(state.heap);
     const w = state.windows.get(top[1]);
     // A window merged away or moved (a session that grew) left its old heap entry behind.
-    if (w === undefined || w.end !== top[0]) continue;
-    removeWindow(state, w);
+    if (w === undefined || leavesAt(w, spec.correctFor) !== top[0]) continue;
+    if (w.rev !== undefined) {
+      removeWindow(state, w); // kept for corrections until now
+      continue;
+    }
     closed.push(output(spec, w));
+    if (spec.late === 'correct') {
+      // Kept (it still counts against maxOpenWindows) until the watermark passes its end + correctFor.
+      w.rev = 0;
+      state.changed.set(windowId(w.key, w.start), w);
+      heapPush(state.heap, [leavesAt(w, spec.correctFor), windowId(w.key, w.start)]);
+    } else removeWindow(state, w);
   }
   return closed;
 }

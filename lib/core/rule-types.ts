@@ -1,4 +1,5 @@
 import type { AggregateBody } from './aggregate.ts';
+import type { CorrelateBody } from './correlate.ts';
 
 /** The rule model: what a rule matches (pattern and/or CESQL filter) and the targets it delivers to. */
 
@@ -207,6 +208,12 @@ export interface Rule {
    * published as an event of its own (docs/aggregation.md). Such a rule has no targets.
    */
   readonly aggregate?: AggregateBody;
+  /**
+   * A correlation rule: "A then B with the same key within T" publishes a correlated event, or (absence) "A not
+   * followed by B within T" a timeout event (docs/correlation.md). It selects with `correlate.first` and
+   * `correlate.followedBy`, not with `pattern` or `filter`, and has no targets.
+   */
+  readonly correlate?: CorrelateBody;
   readonly createdAt: number;
   readonly updatedAt: number;
 }

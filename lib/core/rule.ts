@@ -3,6 +3,7 @@ import { aggregateBody, validateAggregate } from './aggregate.ts';
 import { BUS_NAME } from './bus.ts';
 import { compileFilter } from './cesql/index.ts';
 import { parsePostgresConnection } from './connector.ts';
+import { validateCorrelate } from './correlate.ts';
 import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
 import { compileJsonata } from './jsonata.ts';
@@ -41,6 +42,7 @@ const RULE_KEYS = new Set([
   'filter',
   'targets',
   'aggregate',
+  'correlate',
   'createdAt',
   'updatedAt',
 ]);
@@ -578,7 +580,21 @@ export function validateRule(name: string, body: unknown, now: number, previous?
       body.pattern !== undefined ? 'pattern' : 'filter',
     );
   }
-  if (schedule === undefined && body.pattern === undefined && body.filter === undefined) {
+  if (body.correlate !== undefined) {
+    const other = ['schedule', 'pattern', 'filter', 'aggregate'].find((k) => body[k] !== undefined);
+    if (other !== undefined) {
+      throw invalid(
+        `a correlation rule selects its events with correlate.first and correlate.followedBy: it has no ${other}`,
+        other,
+      );
+    }
+  }
+  if (
+    schedule === undefined &&
+    body.correlate === undefined &&
+    body.pattern === undefined &&
+    body.filter === undefined
+  ) {
     throw invalid('a rule needs a pattern, a filter, or both (or a schedule)', 'pattern');
   }
   if (
@@ -606,8 +622,16 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     );
   }
   const aggregate = body.aggregate === undefined ? undefined : validateAggregate(body.aggregate, name);
-  const bodyTargets: unknown = aggregate !== undefined && body.targets === undefined ? [] : body.targets;
+  const correlate = body.correlate === undefined ? undefined : validateCorrelate(body.correlate, name);
+  const bodyTargets: unknown =
+    (aggregate !== undefined || correlate !== undefined) && body.targets === undefined ? [] : body.targets;
   if (!Array.isArray(bodyTargets)) throw invalid('targets must be an array (it may be empty)', 'targets');
+  if (correlate !== undefined && bodyTargets.length > 0) {
+    throw invalid(
+      'a correlation rule has no targets: route the events it publishes (correlate.emit) with a rule of their own',
+      'targets',
+    );
+  }
   if (aggregate !== undefined && bodyTargets.length > 0) {
     throw invalid(
       'an aggregation rule has no targets: route the events it publishes (aggregate.emit) with a rule of their own',
@@ -636,6 +660,7 @@ export function validateRule(name: string, body: unknown, now: number, previous?
     ...(schedule === undefined ? {} : { schedule }),
     targets: Object.freeze(targets),
     ...(aggregate === undefined ? {} : { aggregate: deepFreeze(aggregateBody(aggregate)) }),
+    ...(correlate === undefined ? {} : { correlate: deepFreeze(structuredClone(correlate)) }),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   });

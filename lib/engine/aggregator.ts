@@ -57,6 +57,8 @@ interface PartitionState {
 interface WindowText {
   readonly end: number;
   readonly acc: Accumulator[];
+  /** Set once closed and kept for corrections: the revision last published. */
+  readonly rev?: number;
 }
 
 interface MetaText {
@@ -68,7 +70,8 @@ interface MetaText {
 /** The id of the event a closed window publishes: the same whenever the same window closes again. */
 export function aggregateEventId(rule: Rule, partition: number, window: ClosedWindow): string {
   const key = createHash('sha256').update(window.key).digest('base64url').slice(0, 22);
-  return `${rule.name}.${rule.updatedAt}.${partition}.${window.start}.${key}`;
+  const base = `${rule.name}.${rule.updatedAt}.${partition}.${window.start}.${key}`;
+  return window.revision === undefined ? base : `${base}.r${window.revision}`;
 }
 
 export class Aggregator {
@@ -101,6 +104,11 @@ export class Aggregator {
       'junction_aggregate_windows_total',
       'counter',
       'Aggregation windows closed and published, per rule.',
+    );
+    m.declare(
+      'junction_aggregate_corrections_total',
+      'counter',
+      'Corrected results of closed windows published for late events (late: "correct"), per rule.',
     );
     m.declare(
       'junction_aggregate_open_windows',
@@ -165,7 +173,10 @@ export class Aggregator {
     }
     this.#clean.delete(partition);
     const events: CloudEvent[] = [];
-    const counts = new Map<string, { events: number; late: number; overflow: number; windows: number }>();
+    const counts = new Map<
+      string,
+      { events: number; late: number; overflow: number; windows: number; corrections: number }
+    >();
     for (const record of records) {
       if (record.offset < part.fence) continue;
       const event = record.event;
@@ -182,12 +193,15 @@ export class Aggregator {
           part.rules.set(rule.name, rs);
         }
         const outcome = step(spec, rs.state, compiled.read(event, record.timestamp));
-        const c = counts.get(rule.name) ?? { events: 0, late: 0, overflow: 0, windows: 0 };
+        const c = counts.get(rule.name) ?? { events: 0, late: 0, overflow: 0, windows: 0, corrections: 0 };
         counts.set(rule.name, c);
         if (outcome.dropped === 'late') c.late++;
         else if (outcome.dropped === 'overflow') c.overflow++;
         else c.events++;
-        c.windows += outcome.closed.length;
+        for (const closed of outcome.closed) {
+          if (closed.revision === undefined) c.windows++;
+          else c.corrections++;
+        }
         for (const closed of outcome.closed) events.push(this.#event(rule, spec, partition, closed));
       }
     }
@@ -204,6 +218,7 @@ export class Aggregator {
       if (c.late > 0) metrics.inc('junction_aggregate_late_total', { rule }, c.late);
       if (c.overflow > 0) metrics.inc('junction_aggregate_overflow_total', { rule }, c.overflow);
       if (c.windows > 0) metrics.inc('junction_aggregate_windows_total', { rule }, c.windows);
+      if (c.corrections > 0) metrics.inc('junction_aggregate_corrections_total', { rule }, c.corrections);
     }
   }
 
@@ -231,6 +246,7 @@ export class Aggregator {
         window: { start: new Date(closed.start).toISOString(), end: new Date(closed.end).toISOString() },
         aggregates: closed.aggregates,
         ...(closed.capped === undefined ? {} : { capped: closed.capped }),
+        ...(closed.revision === undefined ? {} : { revision: closed.revision }),
       },
     };
     if (closed.key === '') return validateEvent(event);
@@ -255,7 +271,7 @@ export class Aggregator {
       }
       for (const [, w] of state.changed) {
         if (w === null) continue;
-        const text: WindowText = { end: w.end, acc: w.acc };
+        const text: WindowText = { end: w.end, acc: w.acc, ...(w.rev === undefined ? {} : { rev: w.rev }) };
         windows.push({ rule: name, key: w.key, start: w.start, state: JSON.stringify(text) });
       }
       for (const [id, w] of state.changed) {
@@ -283,7 +299,13 @@ export class Aggregator {
     for (const row of stored.windows) {
       const text = JSON.parse(row.state) as WindowText;
       const list = byRule.get(row.rule) ?? [];
-      list.push({ key: row.key, start: row.start, end: text.end, acc: text.acc });
+      list.push({
+        key: row.key,
+        start: row.start,
+        end: text.end,
+        acc: text.acc,
+        ...(text.rev === undefined ? {} : { rev: text.rev }),
+      });
       byRule.set(row.rule, list);
     }
     const part: PartitionState = { fence: stored.fence, rules: new Map(), drop: new Set() };
@@ -291,7 +313,11 @@ export class Aggregator {
       const meta = JSON.parse(row.state) as MetaText;
       part.rules.set(row.rule, {
         version: row.version,
-        state: restoreState(meta, byRule.get(row.rule) ?? []),
+        state: restoreState(
+          meta,
+          byRule.get(row.rule) ?? [],
+          this.#rules.get(row.rule)?.spec.correctFor ?? 0,
+        ),
       });
     }
     // Windows of a rule whose own row is missing cannot be (a commit writes both); drop them should it happen.

@@ -26,6 +26,7 @@ import type {
   AppendResult,
   Attempt,
   Clock,
+  CorrelationStore,
   DeadLetter,
   DeadLetterFilter,
   DeadLetterPage,
@@ -47,6 +48,7 @@ import type {
 } from '../ports.ts';
 import { systemClock } from '../ports.ts';
 import { Aggregator } from './aggregator.ts';
+import { Correlator } from './correlator.ts';
 import type { SchemaDiscovery } from './discovery.ts';
 import { Dispatcher, type EmittedContext, type StopOptions, type StopReport } from './dispatcher.ts';
 import type { FunctionActivity, FunctionActivitySnapshot } from './function-activity.ts';
@@ -101,6 +103,8 @@ export interface JunctionOptions {
   readonly onError?: (error: unknown) => void;
   /** Where aggregation rules keep their windows (docs/aggregation.md); without it, such rules are refused. */
   readonly aggregates?: AggregateStore;
+  /** Where correlation rules keep their pending events and timers (docs/correlation.md); without it, such rules are refused. */
+  readonly correlations?: CorrelationStore;
   /**
    * More checks on a rule's targets at `PUT /rules` (the deployment's, e.g. the SSRF policy on literal addresses):
    * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
@@ -251,6 +255,8 @@ export class Junction {
   readonly dispatcher: Dispatcher;
   /** Runs the aggregation rules on the router's batches; absent without an aggregate store. */
   readonly aggregator: Aggregator | undefined;
+  /** Runs the correlation rules on the router's batches and fires their timers; absent without a correlation store. */
+  readonly correlator: Correlator | undefined;
   readonly #o: JunctionOptions;
   readonly #matcher = new RuleMatcher();
   /** Publishes the events of scheduled rules while the engine runs (`start` to `stop`). */
@@ -332,6 +338,19 @@ export class Junction {
             store: options.aggregates,
             metrics: this.metrics,
             publish: (events) => this.#publishOwn(events, 'an aggregation', { kind: 'producer' }),
+          });
+    this.correlator =
+      options.correlations === undefined
+        ? undefined
+        : new Correlator({
+            store: options.correlations,
+            metrics: this.metrics,
+            clock: this.clock,
+            partitions: options.log.partitions,
+            endOffsets: () => options.log.endOffsets(),
+            // Checked against the bus's schemas like every event entering the bus; a refused one is not published.
+            publish: (events) => this.#publishOwn(events, 'a correlation', { kind: 'producer' }),
+            ...(options.onError === undefined ? {} : { onError: options.onError }),
           });
     // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
     this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
@@ -423,9 +442,15 @@ export class Junction {
     // An aggregation rule is the aggregator's: it has no targets for the router to deliver to.
     if (Aggregator.handles(rule)) {
       this.#matcher.delete(rule.name);
+      this.correlator?.delete(rule.name);
       this.aggregator?.set(rule);
+    } else if (Correlator.handles(rule)) {
+      this.#matcher.delete(rule.name);
+      this.aggregator?.delete(rule.name);
+      this.correlator?.set(rule);
     } else {
       this.aggregator?.delete(rule.name);
+      this.correlator?.delete(rule.name);
       this.#matcher.set(rule);
     }
     this.#scheduler.set(rule);
@@ -436,6 +461,7 @@ export class Junction {
     this.#matcher.delete(name);
     this.#scheduler.delete(name);
     this.aggregator?.delete(name);
+    this.correlator?.delete(name);
   }
 
   /** Consumes the log and delivers, until `stop()`. */
@@ -446,6 +472,7 @@ export class Junction {
       handler: async (records) => {
         await this.router.processBatch(records);
         await this.aggregator?.process(records);
+        await this.correlator?.process(records);
       },
       maxBatch: this.#o.maxBatch ?? 500,
     });
@@ -455,6 +482,7 @@ export class Junction {
       'Slots of scheduled rules whose event was published (or found published: another process fired it).',
     );
     this.#scheduler.start();
+    this.correlator?.start();
     const retention = this.#o.retentionMs ?? 7 * DAY;
     const prune = async () => {
       const before = this.clock.now() - retention;
@@ -473,6 +501,7 @@ export class Junction {
   async stop(options: StopOptions = {}): Promise<StopReport> {
     if (this.#housekeeping) clearInterval(this.#housekeeping);
     this.#scheduler.stop();
+    await this.correlator?.stop();
     this.#unwatch?.();
     await this.#subscription?.close();
     this.#subscription = undefined;
@@ -760,6 +789,16 @@ export class Junction {
           'InvalidRule',
           'this bus keeps no aggregation state (aggregation rules run on the embedded SQLite bus); see docs/aggregation.md',
           { path: 'aggregate', field: 'aggregate' },
+        );
+      }
+      return;
+    }
+    if (rule.correlate !== undefined) {
+      if (this.correlator === undefined) {
+        throw new JunctionError(
+          'InvalidRule',
+          'this bus keeps no correlation state (correlation rules run on the embedded SQLite bus); see docs/correlation.md',
+          { path: 'correlate', field: 'correlate' },
         );
       }
       return;

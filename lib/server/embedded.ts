@@ -15,6 +15,7 @@ import type { SandboxOptions } from '../adapters/process/index.ts';
 import { SqliteAggregateStore } from '../adapters/sqlite/aggregate-store.ts';
 import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
+import { SqliteCorrelationStore } from '../adapters/sqlite/correlation-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
 import { SqliteDraftStore } from '../adapters/sqlite/draft-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
@@ -312,7 +313,12 @@ async function open(
       ...busStores,
       // Aggregation state is per process: it runs on the SQLite log only, whose partitions never move (with Kafka,
       // a rebalance would hand a partition to a process that lacks its windows; docs/aggregation.md).
-      ...(log === busStores.log ? { aggregates: new SqliteAggregateStore(busStores.database) } : {}),
+      ...(log === busStores.log
+        ? {
+            aggregates: new SqliteAggregateStore(busStores.database),
+            correlations: new SqliteCorrelationStore(busStores.database),
+          }
+        : {}),
       traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,

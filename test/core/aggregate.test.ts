@@ -455,3 +455,75 @@ describe('step against the reference model', () => {
     assert.equal(state.overflow, 1);
   });
 });
+
+describe('late: "correct"', () => {
+  const correcting = (window: unknown = { tumbling: '10s' }) =>
+    validateAggregate(
+      { groupBy: '$.k', window, aggregates: { n: { count: {} } }, late: 'correct', correctFor: '10s' },
+      'r',
+    );
+  const at = (time: number, key = 'k') => ({ key, time, values: [1] });
+
+  it('a late event within correctFor publishes the corrected window as the next revision; past it, it is dropped', () => {
+    const s = correcting();
+    const state = newState();
+    assert.deepEqual(step(s, state, at(1000)).closed, []);
+    step(s, state, at(5000));
+    assert.deepEqual(
+      step(s, state, at(14_000)).closed.map((w) => [w.start, w.aggregates.n, w.revision]),
+      [[0, 2, undefined]],
+    );
+    assert.deepEqual(
+      step(s, state, at(8000)).closed.map((w) => [w.start, w.aggregates.n, w.revision]),
+      [[0, 3, 1]],
+    );
+    // A window that closed with no event of its key: its first result is revision 1.
+    assert.deepEqual(
+      step(s, state, at(2000, 'other')).closed.map((w) => [w.key, w.aggregates.n, w.revision]),
+      [['other', 1, 1]],
+    );
+    // The state survives a store round trip (the kept window and its revision).
+    const kept = [...state.windows.values()].map((w) => structuredClone({ ...w }));
+    const again = restoreState(
+      { maxTime: state.maxTime, late: state.late, overflow: state.overflow },
+      kept,
+      s.correctFor,
+    );
+    assert.deepEqual(
+      step(s, again, at(9000)).closed.map((w) => [w.start, w.aggregates.n, w.revision]),
+      [[0, 4, 2]],
+    );
+    // The watermark passes [0, 10 s) + 10 s: the kept window goes; a late event for it is dropped and counted.
+    const outcome = step(s, again, at(31_000));
+    assert.deepEqual(
+      outcome.closed.map((w) => [w.start, w.revision]),
+      [[10_000, undefined]],
+    );
+    assert.equal(step(s, again, at(9500)).dropped, 'late');
+    assert.equal(again.late, 1);
+    assert.equal(
+      [...again.windows.values()].some((w) => w.start === 0),
+      false,
+    );
+  });
+
+  it('is refused for session windows and correctFor without it (400 naming the field); stored only when set', () => {
+    const refused = (body: Record<string, unknown>, field: string) =>
+      assert.throws(
+        () => validateAggregate({ groupBy: '$.k', aggregates: { n: { count: {} } }, ...body }, 'r'),
+        (e: unknown) => e instanceof JunctionError && e.field === field,
+      );
+    refused({ window: { session: { gap: '10s' } }, late: 'correct' }, 'aggregate.late');
+    refused({ window: { tumbling: '10s' }, late: 'fix' }, 'aggregate.late');
+    refused({ window: { tumbling: '10s' }, correctFor: '10s' }, 'aggregate.correctFor');
+    refused({ window: { tumbling: '10s' }, late: 'correct', correctFor: '8d' }, 'aggregate.correctFor');
+    const body = {
+      pattern: { type: ['t'] },
+      aggregate: { window: { tumbling: '10s' }, aggregates: { n: { count: {} } } },
+    };
+    assert.equal('late' in (validateRule('r', body, 1).aggregate ?? {}), false);
+    const fixing = validateRule('r', { ...body, aggregate: { ...body.aggregate, late: 'correct' } }, 1);
+    assert.equal(fixing.aggregate?.late, 'correct');
+    assert.equal(fixing.aggregate?.correctFor, 600_000);
+  });
+});

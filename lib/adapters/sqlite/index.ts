@@ -9,6 +9,7 @@ import { SqliteRuleStore } from './rule-store.ts';
 import { SqliteTraceStore } from './trace-store.ts';
 
 export { SqliteAggregateStore } from './aggregate-store.ts';
+export { SqliteCorrelationStore } from './correlation-store.ts';
 export { SqliteCredentialStore, type SqliteCredentialStoreOptions } from './credential-store.ts';
 export { DATABASE_FILE, SqliteDatabase, type SqliteDatabaseOptions } from './database.ts';
 export { SqliteDeadLetters } from './dead-letters.ts';
