@@ -526,6 +526,29 @@ function readString(text: string, at: number, end: number): string | undefined {
 }
 
 /**
+ * Attribute names met in stored records (valid, not `data`), up to `MAX_KNOWN_NAMES`: a member name equal to one of
+ * them is taken from here rather than sliced from the text — a sliced name costs V8 a string-table lookup on every
+ * store into the event, and a check of its characters.
+ */
+const knownNames: string[] = [...CONTEXT_ATTRIBUTES].filter(
+  (name) => name !== 'data' && isAttributeName(name),
+);
+const MAX_KNOWN_NAMES = 64;
+
+/** The valid attribute name (other than `data`) in `text` from `at` to `close`, else `undefined`. */
+function memberName(text: string, at: number, close: number): string | undefined {
+  const length = close - at;
+  for (let n = 0; n < knownNames.length; n++) {
+    const known = knownNames[n] as string;
+    if (known.length === length && text.startsWith(known, at)) return known;
+  }
+  const name = text.slice(at, close);
+  if (name === 'data' || !isAttributeName(name)) return undefined;
+  if (knownNames.length < MAX_KNOWN_NAMES) knownNames.push(name);
+  return name;
+}
+
+/**
  * Reads the members of the JSON object `text`, but for the characters in [skipFrom, skipTo) (the data member), into
  * `out`: `specversion` ("1.0"), `id`, `source` and `type` first, in that order, as strings, then the others. False
  * unless every member is a string, a finite number, `true` or `false` under a valid attribute name other than `data`.
@@ -551,8 +574,8 @@ function readMembers(text: string, skipFrom: number, skipTo: number, out: Record
     if (text.charCodeAt(i) !== 0x2c || text.charCodeAt(i + 1) !== 0x22) return false;
     const close = text.indexOf('"', i + 2);
     if (close < 0 || text.charCodeAt(close + 1) !== 0x3a) return false;
-    const name = text.slice(i + 2, close);
-    if (name === 'data' || !isAttributeName(name)) return false;
+    const name = memberName(text, i + 2, close);
+    if (name === undefined) return false;
     i = close + 2;
     let value: unknown;
     if (text.charCodeAt(i) === 0x22) {
