@@ -14,8 +14,8 @@ import { startHttpTarget } from '../helpers/http-target.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 const SOURCE = '/stored';
-const text = (id: string, data: string) =>
-  `{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"t","data":${data}}`;
+const text = (id: string, data: string, more = '') =>
+  `{"specversion":"1.0","id":"${id}","source":"${SOURCE}","type":"t"${more},"data":${data}}`;
 
 describe('routing rows read back from the SQLite log', () => {
   it('matches a marked row on its stored text, and a row without the mark or with a forged one on the checked event', async () => {
@@ -34,12 +34,15 @@ describe('routing rows read back from the SQLite log', () => {
         });
         assert.equal(put.status, 201, JSON.stringify(put.body));
       }
-      const marked = serializeStoredEvent(parseEventJson(text('marked', '{"a":1,"b":[2]}')));
+      const cause = ',"causationid":"c-1","causationsource":"/cause"';
+      const marked = serializeStoredEvent(parseEventJson(text('marked', '{"a":1,"b":[2]}', cause)));
+      const markedNone = serializeStoredEvent(parseEventJson(text('marked-none', '{"a":3}', cause)));
       // A span on the member named data inside the data: read by that span, the data would be 2 (rule data-two).
       const forged = text('forged', '{"a":1,"data":2}');
       const inner = forged.lastIndexOf(',"data":2') + 8;
       const rows: [string, string, number | null, number | null][] = [
         ['marked', marked.text, marked.dataAt, marked.dataEnd],
+        ['marked-none', markedNone.text, markedNone.dataAt, markedNone.dataEnd],
         ['forged', forged, inner, inner + 1],
         ['unmarked', text('unmarked', '{"a":1}'), null, null],
         ['nothing', text('nothing', '{"a":3}'), null, null],
@@ -81,7 +84,19 @@ describe('routing rows read back from the SQLite log', () => {
       );
       assert.deepEqual(matched('unmarked'), ['a-one']);
       assert.deepEqual(matched('nothing'), []);
-      assert.ok(traces.get('nothing')?.some((t) => t.kind === 'unmatched'));
+      assert.deepEqual(matched('marked-none'), []);
+      for (const id of ['nothing', 'marked-none']) {
+        assert.ok(
+          traces.get(id)?.some((t) => t.kind === 'unmatched'),
+          `${id}: unmatched`,
+        );
+      }
+      // The traces of a record matched on its stored text read its stored attributes.
+      for (const id of ['marked', 'marked-none']) {
+        const received = traces.get(id)?.find((t) => t.kind === 'received');
+        assert.deepEqual(received?.detail.causedBy, { source: '/cause', id: 'c-1' }, id);
+        assert.equal(received?.detail.partition, 0);
+      }
       await waitFor(() => target.received.length >= 3, 'the three deliveries', 60_000);
       assert.deepEqual(target.received.map((r) => r.url).sort(), ['/a-one', '/a-one', '/a-one']);
       const delivered = target.received.map((r) => r.headers['ce-id']).sort();
