@@ -5,6 +5,7 @@
  */
 
 import type { Scope } from './core/auth/scopes.ts';
+import type { StoredEvent } from './core/cloudevent.ts';
 import type { CloudEvent } from './core/cloudevent-types.ts';
 import type { ConnectorDefinition } from './core/connector.ts';
 import type { Rule, Target } from './core/rule-types.ts';
@@ -33,13 +34,25 @@ export interface Position {
   readonly offset: number;
 }
 
-/** One event as stored in the log. */
+/**
+ * One event as stored in the log. `event` may be an accessor that builds the event on first read (and then keeps
+ * it): read it from the record, do not copy the record by spreading it.
+ */
 export interface LogRecord extends Position {
   /** The partition key (`partitionkey` extension, else `source`). */
   readonly key: string;
   /** When the log accepted it, ms since the epoch (Kafka: the record timestamp). */
   readonly timestamp: number;
   readonly event: CloudEvent;
+  /**
+   * The event as the log stored it, for a reader that can work on text (the router matches it with
+   * `RuleMatcher.matchStored` and reads `event` only when a rule matched): its attributes and its JSON data text,
+   * exactly those of `event` (`storedEvent(stored)` is `event`). Optional: only a log whose records no one but this
+   * bus writes, and only for a record it wrote itself from an event it had validated, may set it — the SQLite log for
+   * rows it marked (see docs/security.md, "Stored records"). A Kafka record, a row without the mark, or one whose
+   * mark does not fit its text has none, and its `event` went through the codec's full check.
+   */
+  readonly stored?: StoredEvent;
 }
 
 /** The result of appending one event. */

@@ -3,8 +3,9 @@
  * matched (rule, target) before the batch counts as processed — so the log position only advances past events
  * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
  */
-import { withExtension } from '../core/cloudevent.ts';
+import { type StoredEvent, withExtension } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
+import type { Rule } from '../core/rule-types.ts';
 import { eventTraceContext, withTraceContext } from '../core/trace-context.ts';
 import {
   type Clock,
@@ -72,10 +73,21 @@ export class Router {
     const spans: TraceSpan[] = [];
     let matchedEvents = 0;
     for (const record of records) {
-      let event: CloudEvent =
-        replayName === undefined ? record.event : withExtension(record.event, 'replayname', replayName);
-      const rules = matcher.match(event);
-      if (tracer.enabled) {
+      // A record its log vouches for (`LogRecord.stored`) is matched on its stored attributes and data text: its event
+      // is built only when a rule matched (most records match none). A replay changes the event; a span reads it.
+      const stored = replayName === undefined && !tracer.enabled ? record.stored : undefined;
+      let event: CloudEvent | undefined;
+      let rules: Rule[];
+      if (stored === undefined) {
+        event =
+          replayName === undefined ? record.event : withExtension(record.event, 'replayname', replayName);
+        rules = matcher.match(event);
+      } else rules = matcher.matchStored(stored, () => record.event);
+      // The attributes the traces read: the event's, or the same values as stored.
+      const head: Readonly<Record<string, unknown>> = event ?? (stored as StoredEvent).attributes;
+      const source = head.source as string;
+      const eventId = head.id as string;
+      if (event !== undefined && tracer.enabled) {
         const parent = eventTraceContext(event);
         const span = tracer.startSpan('route', {
           kind: 'consumer',
@@ -102,21 +114,22 @@ export class Router {
         offset: record.offset,
         acceptedAt: record.timestamp,
       };
-      if (typeof event.causationid === 'string') {
-        received.causedBy = { source: event.causationsource, id: event.causationid };
+      if (typeof head.causationid === 'string') {
+        received.causedBy = { source: head.causationsource, id: head.causationid };
       }
-      if (typeof event.replayname === 'string') received.replay = event.replayname;
+      if (typeof head.replayname === 'string') received.replay = head.replayname;
       traces.push({
-        source: event.source,
-        id: event.id,
+        source,
+        id: eventId,
         at: now,
         kind: replayName === undefined ? 'received' : 'replayed',
         detail: received,
       });
       if (rules.length === 0) {
-        traces.push({ source: event.source, id: event.id, at: now, kind: 'unmatched' });
+        traces.push({ source, id: eventId, at: now, kind: 'unmatched' });
         continue;
       }
+      event ??= record.event;
       matchedEvents++;
       // A replayed event is a new delivery on purpose: its key carries the replay's name.
       const id = typeof event.replayname === 'string' ? `${event.id}#replay:${event.replayname}` : event.id;

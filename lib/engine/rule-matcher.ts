@@ -1,5 +1,6 @@
 /** The live set of enabled rules, compiled: one pattern index for all patterns, CESQL filters beside it. */
 import { type CompiledFilter, compileFilter } from '../core/cesql/index.ts';
+import type { StoredEvent } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { type FieldTrie, fieldTrieOf, selectJson } from '../core/codec/json-select.ts';
 import { rawDataText } from '../core/codec/raw-data.ts';
@@ -77,29 +78,55 @@ export class RuleMatcher {
 
   /** The enabled rules the event matches, in name order (so traces and deliveries are deterministic). */
   match(event: CloudEvent): Rule[] {
+    return this.#match(event, rawDataText(event), 0, () => event);
+  }
+
+  /**
+   * `match` for an event as its log stored it (`LogRecord.stored`): the same rules `match(event)` answers for the event
+   * it is (the index walks the same view, made from the stored attributes and data text), without the event — `event`
+   * is called only when a rule with a filter matched the pattern, or a rule has only a filter (CESQL reads events).
+   */
+  matchStored(stored: StoredEvent, event: () => CloudEvent): Rule[] {
+    return this.#match(stored.attributes, stored.text, stored.dataAt, event);
+  }
+
+  #match(
+    attributes: Readonly<Record<string, unknown>>,
+    text: string | undefined,
+    dataAt: number,
+    event: () => CloudEvent,
+  ): Rule[] {
     const matched: Rule[] = [];
-    for (const name of this.#index.match(this.#patternView(event))) {
+    for (const name of this.#index.match(this.#patternView(attributes, text, dataAt))) {
       const entry = this.#entries.get(name);
-      if (entry && (entry.filter === undefined || entry.filter.matches(event))) matched.push(entry.rule);
+      if (entry && (entry.filter === undefined || entry.filter.matches(event()))) matched.push(entry.rule);
     }
-    for (const entry of this.#filterOnly.values()) {
-      if (entry.filter?.matches(event)) matched.push(entry.rule);
+    if (this.#filterOnly.size > 0) {
+      const whole = event();
+      for (const entry of this.#filterOnly.values()) {
+        if (entry.filter?.matches(whole)) matched.push(entry.rule);
+      }
     }
     if (matched.length > 1) matched.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return matched;
   }
 
   /**
-   * What the pattern index walks: the event itself, or a copy of its attributes — when its `data` is JSON text and
-   * patterns read `data`, with `data` read from the text selectively (only the members the patterns name; numbers
-   * with their lexeme); when the EventBridge mapping derives a field patterns read (`eventBridgeOverrides`), with
-   * that field. The event's own lazy `data` is left unparsed for whatever reads it later.
+   * What the pattern index walks: the event's attributes themselves (the event, or a stored event's attributes), or
+   * a copy of those patterns read — when its `data` is JSON text (in `text` from `dataAt`) and patterns read `data`,
+   * with `data` read from the text selectively (only the members the patterns name; numbers with their lexeme); when
+   * the EventBridge mapping derives a field patterns read (`eventBridgeOverrides`), with that field. An event's own
+   * lazy `data` is left unparsed for whatever reads it later.
    */
-  #patternView(event: CloudEvent): CloudEvent {
+  #patternView(
+    event: Readonly<Record<string, unknown>>,
+    data: string | undefined,
+    dataAt: number,
+  ): CloudEvent {
     if (this.#dataFields === undefined) {
       const paths = this.#index.paths.children;
-      const data = paths.get('data');
-      this.#dataFields = data === undefined ? null : fieldTrieOf(data);
+      const fields = paths.get('data');
+      this.#dataFields = fields === undefined ? null : fieldTrieOf(fields);
       this.#reads = eventBridgeReads((name) => paths.has(name));
       this.#attributes = [...paths.keys()].filter((name) => name !== 'data');
     }
@@ -107,15 +134,15 @@ export class RuleMatcher {
       this.#reads === 0 && event[SOURCE_EXTENSION] === undefined
         ? undefined
         : eventBridgeOverrides(event, this.#reads);
-    const text = this.#dataFields === null ? undefined : rawDataText(event);
-    if (text === undefined && overrides === undefined) return event;
+    const text = this.#dataFields === null ? undefined : data;
+    if (text === undefined && overrides === undefined) return event as CloudEvent;
     // Only what the index walks: it reads an event along the paths of its trie, and nothing else (the top-level names
     // of an event have no dots). Data no pattern reads is left out (a copy would parse it).
     const view: Record<string, unknown> = {};
     for (const key of this.#attributes) if (Object.hasOwn(event, key)) view[key] = event[key];
     if (text === undefined && this.#dataFields !== null && Object.hasOwn(event, 'data'))
       view.data = event.data;
-    if (text !== undefined) view.data = selectJson(text, this.#dataFields as FieldTrie);
+    if (text !== undefined) view.data = selectJson(text, this.#dataFields as FieldTrie, dataAt);
     if (overrides !== undefined) Object.assign(view, overrides);
     return view as CloudEvent;
   }

@@ -1,8 +1,10 @@
 /** The shared test suite every EventLog implementation passes (SQLite, Kafka): call `eventLogSuite` from a test. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseEventJson, storedEvent } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { partitionKeyOf } from '../../lib/core/cloudevent-types.ts';
+import { rawDataText } from '../../lib/core/codec/raw-data.ts';
 import type { EventLog, LogRecord, Position } from '../../lib/ports.ts';
 import { deferred, makeEvent, makeEvents, waitFor } from '../helpers/events.ts';
 
@@ -23,6 +25,11 @@ export interface EventLogCapabilities {
   readonly groupMembers?: boolean;
   /** Offsets within a partition start at 0 in a fresh log and have no gaps. @default true */
   readonly denseOffsets?: boolean;
+  /**
+   * Records the log wrote from events with JSON data text, read back by another log on the same data, offer their
+   * stored text (`LogRecord.stored`). @default false (a log may never offer it)
+   */
+  readonly storedText?: boolean;
 }
 
 const WINDOW = 60_000;
@@ -275,6 +282,47 @@ export function eventLogSuite(
         advanceClock(1_001);
         const [again] = await log.append([event], { dedupWindowMs: 1_000 });
         assert.equal(again?.duplicate, false);
+      }));
+
+    test("a record's stored text, when the log offers it, is its event's: attributes and data text", () =>
+      withLog(async ({ log, reopen }, track) => {
+        const texts = [
+          '{"specversion":"1.0","id":"st-1","source":"urn:test:stored","type":"t","data":{"n":1.50,"s":"\\u00e9\\""}}',
+          '{"specversion":"1.0","id":"st-2","source":"urn:test:stored","type":"t","subject":"a \\"b\\"","ext":7,"flag":true,"data":[1,{"data":2}]}',
+          '{"specversion":"1.0","id":"st-3","source":"urn:test:stored","type":"t","data":"text"}',
+          '{"specversion":"1.0","id":"st-4","source":"urn:test:stored","type":"t","data_base64":"AAE="}',
+          '{"specversion":"1.0","id":"st-5","source":"urn:test:stored","type":"t"}',
+        ];
+        const events = texts.map((text) => parseEventJson(text));
+        const results = await log.append(events);
+        // Another log on the same data reads what this one wrote (none of it in its memory).
+        let reader = log;
+        if (reopen !== undefined) {
+          await log.close();
+          reader = track(await reopen());
+        }
+        let offered = 0;
+        for (const [i, result] of results.entries()) {
+          const position = result.position!;
+          const [record] = await reader.read(position.partition, position.offset, 1);
+          assert.ok(record, `record ${i}`);
+          assert.deepEqual(record.event, events[i]);
+          const stored = record.stored;
+          if (stored === undefined) continue;
+          offered++;
+          assert.equal(
+            rawDataText(events[i]!) !== undefined,
+            true,
+            `record ${i}: stored text only for JSON data text`,
+          );
+          assert.deepEqual(storedEvent(stored), record.event, `record ${i}: the stored event is the event`);
+          assert.equal(stored.text.slice(stored.dataAt, stored.dataEnd), rawDataText(record.event));
+          const { data: _data, ...attributes } = events[i]!;
+          assert.deepEqual({ ...stored.attributes }, attributes);
+        }
+        if (capabilities.storedText && reopen !== undefined) {
+          assert.equal(offered, 2, 'the records with JSON object or array data text offer their stored text');
+        }
       }));
 
     test('keeps appended events across a reopen and continues their offsets', () =>

@@ -1,7 +1,13 @@
 /** EventLog on SQLite: a partitioned, durable, replayable log in one table, with dedup, consumer groups and retention. */
 
 import type { SQLOutputValue } from 'node:sqlite';
-import { readStoredEvent, serializeStoredEvent } from '../../core/cloudevent.ts';
+import {
+  readStoredAttributes,
+  readStoredEvent,
+  type StoredEvent,
+  serializeStoredEvent,
+  storedEvent,
+} from '../../core/cloudevent.ts';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { partitionKeyOf } from '../../core/cloudevent-types.ts';
 import { JunctionError } from '../../core/errors.ts';
@@ -454,13 +460,13 @@ export class SqliteEventLog implements EventLog {
     );
     return rows.map((row) => {
       const offset = Number(row.offset);
-      return {
-        partition,
-        offset,
-        key: String(row.key),
-        timestamp: Number(row.timestamp),
-        event: this.#recent.get(offset * this.partitions + partition)?.event ?? readRecord(row),
-      };
+      const key = String(row.key);
+      const timestamp = Number(row.timestamp);
+      const event = this.#recent.get(offset * this.partitions + partition)?.event;
+      if (event !== undefined) return { partition, offset, key, timestamp, event };
+      const stored = readStored(row);
+      if (stored !== undefined) return new StoredRecord(partition, offset, key, timestamp, stored);
+      return { partition, offset, key, timestamp, event: readRecord(row) };
     });
   }
 
@@ -798,6 +804,45 @@ class SqliteSubscription implements Subscription {
       this.#wakers.set(partition, wake);
     });
   }
+}
+
+/**
+ * A row the bus marked, as its attributes and data text (`LogRecord.stored`); the event is built when first read —
+ * the router reads it only for records that matched a rule.
+ */
+class StoredRecord implements LogRecord {
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string;
+  readonly timestamp: number;
+  readonly stored: StoredEvent;
+  #event: CloudEvent | undefined;
+
+  constructor(partition: number, offset: number, key: string, timestamp: number, stored: StoredEvent) {
+    this.partition = partition;
+    this.offset = offset;
+    this.key = key;
+    this.timestamp = timestamp;
+    this.stored = stored;
+  }
+
+  get event(): CloudEvent {
+    this.#event ??= storedEvent(this.stored);
+    return this.#event;
+  }
+}
+
+/**
+ * The stored event of a `log_records` row the bus marked (`LAYOUT_COLUMNS`; the database is the bus's own, see
+ * docs/security.md), read by its layout without building the event; `undefined` when the row has no mark or the
+ * marked span does not fit the text (such a row is read with the codec's full check: `readRecord`).
+ */
+export function readStored(row: Readonly<Record<string, SQLOutputValue>>): StoredEvent | undefined {
+  const { event, data_at: dataAt, data_end: dataEnd } = row;
+  if (typeof event !== 'string' || typeof dataAt !== 'number' || typeof dataEnd !== 'number')
+    return undefined;
+  const attributes = readStoredAttributes(event, dataAt, dataEnd);
+  return attributes === undefined ? undefined : { attributes, text: event, dataAt, dataEnd };
 }
 
 /**

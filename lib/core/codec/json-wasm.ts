@@ -1020,11 +1020,15 @@ let memoryBytes = new Uint8Array(0);
  */
 export function loadAscii(text: string): boolean {
   if (scanner === null || text.length > MAX_WASM_BODY) return false;
-  const memory = scanner.memory;
-  if (memory.buffer.byteLength < text.length) {
-    memory.grow(Math.ceil((text.length - memory.buffer.byteLength) / 65536));
+  // The view is remade only when it is too short: growing the memory (here or for `scan`) detaches the buffer it
+  // views, whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.)
+  if (memoryBytes.length < text.length) {
+    const memory = scanner.memory;
+    if (memory.buffer.byteLength < text.length) {
+      memory.grow(Math.ceil((text.length - memory.buffer.byteLength) / 65536));
+    }
+    memoryBytes = new Uint8Array(memory.buffer);
   }
-  if (memoryBytes.buffer !== memory.buffer) memoryBytes = new Uint8Array(memory.buffer);
   const { read, written } = asciiEncoder.encodeInto(text, memoryBytes);
   return read === text.length && written === text.length;
 }

@@ -10,7 +10,7 @@ import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import type { SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
 import { openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
 import { murmur2 } from '../../../lib/adapters/sqlite/partitioner.ts';
-import { parseEventJson, serializeEvent } from '../../../lib/core/cloudevent.ts';
+import { parseEventJson, serializeEvent, storedEvent } from '../../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../../lib/core/cloudevent-types.ts';
 import { rawDataText } from '../../../lib/core/codec/raw-data.ts';
 import { withTraceContext } from '../../../lib/core/trace-context.ts';
@@ -30,7 +30,7 @@ eventLogSuite(
       cleanup: h.cleanup,
     };
   },
-  { groupMembers: false, denseOffsets: true },
+  { groupMembers: false, denseOffsets: true, storedText: true },
 );
 
 test('merges appends made in one tick into one commit', async () => {
@@ -472,6 +472,19 @@ test('records the log wrote are marked and read back without the scan; others ge
       assert.equal(serializeEvent(record.event), serializeEvent(full));
       assert.deepEqual(record.event, events[i]);
       assert.equal(rawDataText(record.event), rawDataText(full));
+      // A marked row also offers its stored text (what the router matches), the same event's.
+      const stored = record.stored;
+      assert.equal(
+        stored !== undefined,
+        rows[i]?.data_at !== null,
+        `record ${i}: stored text only for a marked row`,
+      );
+      if (stored !== undefined) {
+        assert.deepEqual(storedEvent(stored), full);
+        assert.equal(stored.text.slice(stored.dataAt, stored.dataEnd), rawDataText(full));
+        const { data: _data, ...attributes } = full;
+        assert.deepEqual({ ...stored.attributes }, attributes);
+      }
     });
 
     // Rows the bus did not mark, or marked wrongly: each must be read with the full check. The data of these is
@@ -504,6 +517,11 @@ test('records the log wrote are marked and read back without the scan; others ge
     insert(9, plain, null, null);
     const others = await other.read(0, 4, 10);
     assert.equal(others.length, 6);
+    assert.deepEqual(
+      others.map((r) => r.stored),
+      others.map(() => undefined),
+      'no stored text for a row without the mark, or whose mark does not fit: the router matches the checked event',
+    );
     const [e, f, g, g2, hh, g3] = others.map((r) => r.event);
     assert.equal(
       rawDataText(e as CloudEvent),
