@@ -22,7 +22,9 @@ import type {
   AppendResult,
   Clock,
   ConnectorStore,
+  DeadLetter,
   DeadLetters,
+  InvalidSourceRecord,
   Source,
   SourceBatch,
   SourceStatus,
@@ -36,6 +38,33 @@ export function connectorRule(name: string): string {
 
 /** The type of the event a connector's dead letter holds (the record it could not turn into an event). */
 export const CONNECTOR_LETTER_TYPE = 'junction.connector.invalid-record';
+
+/**
+ * The dead letter of a record a connector could not turn into an event: rule `connector/<name>`, an id from where
+ * the record was read (so the record read again replaces its letter), the record and the reason. Shared by the
+ * embedded host and the AWS connector function.
+ */
+export function connectorDeadLetter(name: string, record: InvalidSourceRecord, now: number): DeadLetter {
+  return {
+    dlId: `${name}:${record.position}`,
+    source: `junction:connectors/${name}`,
+    id: record.position,
+    rule: connectorRule(name),
+    target: name,
+    event: Object.freeze({
+      specversion: '1.0',
+      id: record.position,
+      source: `junction:connectors/${name}`,
+      type: CONNECTOR_LETTER_TYPE,
+      time: new Date(now).toISOString(),
+      datacontenttype: 'application/json',
+      data: record.record,
+    }) as CloudEvent,
+    reason: record.reason,
+    attempts: [],
+    at: now,
+  };
+}
 
 export type ConnectorState = 'starting' | 'running' | 'failed' | 'paused';
 
@@ -306,25 +335,7 @@ export class Connectors {
     try {
       const now = this.#o.clock.now();
       for (const record of batch.invalid) {
-        await this.#o.deadLetters.add({
-          dlId: `${runner.name}:${record.position}`,
-          source: `junction:connectors/${runner.name}`,
-          id: record.position,
-          rule: connectorRule(runner.name),
-          target: runner.name,
-          event: Object.freeze({
-            specversion: '1.0',
-            id: record.position,
-            source: `junction:connectors/${runner.name}`,
-            type: CONNECTOR_LETTER_TYPE,
-            time: new Date(now).toISOString(),
-            datacontenttype: 'application/json',
-            data: record.record,
-          }) as CloudEvent,
-          reason: record.reason,
-          attempts: [],
-          at: now,
-        });
+        await this.#o.deadLetters.add(connectorDeadLetter(runner.name, record, now));
       }
       if (batch.invalid.length > 0) {
         runner.invalid += batch.invalid.length;
