@@ -5,6 +5,7 @@
  * environment naming the variable at fault.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   type ConnectorFunctionConfig,
@@ -12,7 +13,10 @@ import {
   readConnectorConfig,
 } from '../../lib/adapters/aws/handlers.ts';
 import { buildMskEvent, type RawKafkaRecord } from '../../lib/adapters/aws/msk-event.ts';
+import { type AwsRuntime, createAwsRuntime, readAwsConfig } from '../../lib/adapters/aws/wiring.ts';
 import { validateMapping } from '../../lib/core/connector.ts';
+import { startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
+import { kafkaSkip, testKafka } from '../kafka/env.ts';
 import { startTestRuntime, type TestRuntime } from './runtime.ts';
 
 const TOPIC = 'shop.orders';
@@ -186,5 +190,57 @@ describe('readConnectorConfig', () => {
         }),
       (e: { field?: string }) => e.field?.startsWith('JUNCTION_CONNECTOR_MAPPING') === true,
     );
+  });
+});
+
+describe('connector handler on the runtime a Lambda builds (Kafka log, DynamoDB dedup in dynalite)', {
+  skip: kafkaSkip,
+}, () => {
+  it('publishes the batch into the events topic once, however often it is delivered', async () => {
+    const prefix = uniquePrefix();
+    const dynalite = await startDynalite(prefix);
+    const topic = `junction-events.connector-${randomUUID().slice(0, 8)}`;
+    const runtimes: AwsRuntime[] = [];
+    try {
+      const config = readAwsConfig({
+        JUNCTION_KAFKA_BOOTSTRAP: testKafka,
+        JUNCTION_KAFKA_TOPIC: topic,
+        JUNCTION_TABLE_PREFIX: prefix,
+        JUNCTION_DYNAMODB_ENDPOINT: dynalite.endpoint,
+        AWS_REGION: 'us-east-1',
+      });
+      const handlerOn = async () => {
+        const runtime = await createAwsRuntime(config, { onError: () => undefined });
+        runtimes.push(runtime);
+        return createConnectorHandler(
+          async () => runtime,
+          () =>
+            readConnectorConfig({
+              JUNCTION_CONNECTOR_NAME: 'orders',
+              JUNCTION_CONNECTOR_MAPPING: JSON.stringify({ type: 'com.shop.{value.kind}', source: '/shop' }),
+            }),
+        );
+      };
+      const first = await handlerOn();
+      assert.deepEqual(await first(batch()), { published: 4, duplicates: 0, invalid: 2 });
+      assert.deepEqual(await first(batch()), { published: 0, duplicates: 4, invalid: 2 });
+      // Another Lambda environment given the same batch (a retry after a timeout): the DynamoDB dedup drops it.
+      const second = await handlerOn();
+      assert.deepEqual(await second(batch()), { published: 0, duplicates: 4, invalid: 2 });
+      const runtime = runtimes[0] as AwsRuntime;
+      const ids: string[] = [];
+      for (let partition = 0; partition < runtime.log.partitions; partition++) {
+        for (const record of await runtime.log.read(partition, 0, 100)) ids.push(record.event.id);
+      }
+      assert.deepEqual(ids.sort(), ['given-id', 'shop.orders-0-40', 'shop.orders-0-41', 'structured-1']);
+      const letters = await runtime.deadLetters.list({ rule: 'connector/orders' });
+      assert.deepEqual(letters.map((l) => l.dlId).sort(), [
+        'orders:shop.orders/1/10',
+        'orders:shop.orders/1/9',
+      ]);
+    } finally {
+      for (const runtime of runtimes) await runtime.close();
+      await dynalite.stop();
+    }
   });
 });
