@@ -66,6 +66,29 @@ export function connectorDeadLetter(name: string, record: InvalidSourceRecord, n
   };
 }
 
+/**
+ * The dead letter of an event the bus refuses for what it is (its data breaks the schema bound to it): it would be
+ * refused on every reading, so it is dead-lettered and the batch goes on. Shared with the AWS connector function.
+ */
+export function connectorRefusedLetter(
+  name: string,
+  event: CloudEvent,
+  verdict: JunctionError,
+  now: number,
+): DeadLetter {
+  return {
+    dlId: `${name}:${event.source}:${event.id}`,
+    source: event.source,
+    id: event.id,
+    rule: connectorRule(name),
+    target: name,
+    event,
+    reason: `${verdict.code}: ${verdict.message}`,
+    attempts: [],
+    at: now,
+  };
+}
+
 export type ConnectorState = 'starting' | 'running' | 'failed' | 'paused';
 
 /** A connector as `GET /connectors/{name}` shows it: its definition and how it runs. */
@@ -359,17 +382,7 @@ export class Connectors {
             return verdict === undefined ? [] : [{ event, verdict }];
           });
           for (const { event, verdict } of refused) {
-            await this.#o.deadLetters.add({
-              dlId: `${runner.name}:${event.source}:${event.id}`,
-              source: event.source,
-              id: event.id,
-              rule: connectorRule(runner.name),
-              target: runner.name,
-              event,
-              reason: `${verdict.code}: ${verdict.message}`,
-              attempts: [],
-              at: now,
-            });
+            await this.#o.deadLetters.add(connectorRefusedLetter(runner.name, event, verdict, now));
           }
           runner.invalid += refused.length;
           this.#o.metrics.inc('junction_connector_invalid_total', { connector: runner.name }, refused.length);

@@ -8,7 +8,7 @@ import { validateEvent } from '../../core/cloudevent.ts';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { type RecordMapping, validateConnectorName, validateMapping } from '../../core/connector.ts';
 import { JunctionError, toJunctionError } from '../../core/errors.ts';
-import { connectorDeadLetter } from '../../engine/connectors.ts';
+import { connectorDeadLetter, connectorRefusedLetter } from '../../engine/connectors.ts';
 import type { DeadLetter, InvalidSourceRecord, TraceEntry } from '../../ports.ts';
 import { decodeSourceRecord } from '../kafka/source.ts';
 import {
@@ -306,7 +306,7 @@ export interface ConnectorSummary {
   readonly published: number;
   /** Events the log already held (a batch delivered again): dropped by the idempotent publish. */
   readonly duplicates: number;
-  /** Records that could not become events, dead-lettered with the reason. */
+  /** Records that could not become events, or whose events the bus refuses (a schema), dead-lettered with the reason. */
   readonly invalid: number;
 }
 
@@ -330,6 +330,8 @@ export function createConnectorHandler(
       const { name, mapping } = connector();
       const batches = mskSourceRecords(event);
       const rt = await runtime();
+      // The events are checked against the bus's schemas (admit): with the registry as other instances left it.
+      await rt.freshenSchemas?.();
       const events: CloudEvent[] = [];
       const invalid: InvalidSourceRecord[] = [];
       for (const batch of batches) {
@@ -348,20 +350,38 @@ export function createConnectorHandler(
             .map((record) => rt.deadLetters.add(connectorDeadLetter(name, record, now))),
         );
       }
+      let taken = events;
+      let refused = 0;
+      if (events.length > 0) {
+        const verdicts = rt.junction.admit(events);
+        // Over a quota the mapping delivers the batch again later: a quota delays a connector, never drops events.
+        const limited = verdicts.find((verdict) => verdict?.code === 'RateLimited');
+        if (limited !== undefined) throw limited;
+        // An event refused for what it is (its data breaks its schema) would be refused on every delivery of the
+        // batch: dead-lettered, as the embedded connector does, and the batch goes on.
+        const letters = events.flatMap((event, i) => {
+          const verdict = verdicts[i];
+          return verdict === undefined ? [] : [connectorRefusedLetter(name, event, verdict, now)];
+        });
+        for (let i = 0; i < letters.length; i += LETTERS_AT_ONCE) {
+          await Promise.all(
+            letters.slice(i, i + LETTERS_AT_ONCE).map((letter) => rt.deadLetters.add(letter)),
+          );
+        }
+        refused = letters.length;
+        if (refused > 0) taken = events.filter((_e, i) => verdicts[i] === undefined);
+      }
       const labels = { connector: name };
-      if (invalid.length > 0)
-        rt.junction.metrics.inc('junction_connector_invalid_total', labels, invalid.length);
+      if (invalid.length + refused > 0)
+        rt.junction.metrics.inc('junction_connector_invalid_total', labels, invalid.length + refused);
       let published = 0;
       let duplicates = 0;
-      if (events.length > 0) {
-        // Over a quota the mapping delivers the batch again later: a quota delays a connector, never drops events.
-        const refused = rt.junction.admit(events).find((verdict) => verdict !== undefined);
-        if (refused !== undefined) throw refused;
-        const results = await rt.junction.publish(events);
+      if (taken.length > 0) {
+        const results = await rt.junction.publish(taken);
         duplicates = results.filter((r) => r.duplicate).length;
         published = results.length - duplicates;
         if (published > 0) rt.junction.metrics.inc('junction_connector_events_total', labels, published);
       }
-      return { published, duplicates, invalid: invalid.length };
+      return { published, duplicates, invalid: invalid.length + refused };
     });
 }
