@@ -22,7 +22,9 @@ import type {
   AppendResult,
   Clock,
   ConnectorStore,
+  DeadLetter,
   DeadLetters,
+  InvalidSourceRecord,
   Source,
   SourceBatch,
   SourceStatus,
@@ -36,6 +38,56 @@ export function connectorRule(name: string): string {
 
 /** The type of the event a connector's dead letter holds (the record it could not turn into an event). */
 export const CONNECTOR_LETTER_TYPE = 'junction.connector.invalid-record';
+
+/**
+ * The dead letter of a record a connector could not turn into an event: rule `connector/<name>`, an id from where
+ * the record was read (so the record read again replaces its letter), the record and the reason. Shared by the
+ * embedded host and the AWS connector function.
+ */
+export function connectorDeadLetter(name: string, record: InvalidSourceRecord, now: number): DeadLetter {
+  return {
+    dlId: `${name}:${record.position}`,
+    source: `junction:connectors/${name}`,
+    id: record.position,
+    rule: connectorRule(name),
+    target: name,
+    event: Object.freeze({
+      specversion: '1.0',
+      id: record.position,
+      source: `junction:connectors/${name}`,
+      type: CONNECTOR_LETTER_TYPE,
+      time: new Date(now).toISOString(),
+      datacontenttype: 'application/json',
+      data: record.record,
+    }) as CloudEvent,
+    reason: record.reason,
+    attempts: [],
+    at: now,
+  };
+}
+
+/**
+ * The dead letter of an event the bus refuses for what it is (its data breaks the schema bound to it): it would be
+ * refused on every reading, so it is dead-lettered and the batch goes on. Shared with the AWS connector function.
+ */
+export function connectorRefusedLetter(
+  name: string,
+  event: CloudEvent,
+  verdict: JunctionError,
+  now: number,
+): DeadLetter {
+  return {
+    dlId: `${name}:${event.source}:${event.id}`,
+    source: event.source,
+    id: event.id,
+    rule: connectorRule(name),
+    target: name,
+    event,
+    reason: `${verdict.code}: ${verdict.message}`,
+    attempts: [],
+    at: now,
+  };
+}
 
 export type ConnectorState = 'starting' | 'running' | 'failed' | 'paused';
 
@@ -306,25 +358,7 @@ export class Connectors {
     try {
       const now = this.#o.clock.now();
       for (const record of batch.invalid) {
-        await this.#o.deadLetters.add({
-          dlId: `${runner.name}:${record.position}`,
-          source: `junction:connectors/${runner.name}`,
-          id: record.position,
-          rule: connectorRule(runner.name),
-          target: runner.name,
-          event: Object.freeze({
-            specversion: '1.0',
-            id: record.position,
-            source: `junction:connectors/${runner.name}`,
-            type: CONNECTOR_LETTER_TYPE,
-            time: new Date(now).toISOString(),
-            datacontenttype: 'application/json',
-            data: record.record,
-          }) as CloudEvent,
-          reason: record.reason,
-          attempts: [],
-          at: now,
-        });
+        await this.#o.deadLetters.add(connectorDeadLetter(runner.name, record, now));
       }
       if (batch.invalid.length > 0) {
         runner.invalid += batch.invalid.length;
@@ -348,17 +382,7 @@ export class Connectors {
             return verdict === undefined ? [] : [{ event, verdict }];
           });
           for (const { event, verdict } of refused) {
-            await this.#o.deadLetters.add({
-              dlId: `${runner.name}:${event.source}:${event.id}`,
-              source: event.source,
-              id: event.id,
-              rule: connectorRule(runner.name),
-              target: runner.name,
-              event,
-              reason: `${verdict.code}: ${verdict.message}`,
-              attempts: [],
-              at: now,
-            });
+            await this.#o.deadLetters.add(connectorRefusedLetter(runner.name, event, verdict, now));
           }
           runner.invalid += refused.length;
           this.#o.metrics.inc('junction_connector_invalid_total', { connector: runner.name }, refused.length);

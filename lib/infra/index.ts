@@ -28,6 +28,7 @@ export type {
   ProvisionedKafkaOptions,
 } from './kafka-cluster.ts';
 export { JunctionKafkaCluster, MSK_IAM_PORT } from './kafka-cluster.ts';
+export type { KafkaSourceProps } from './kafka-sources.ts';
 export type { JunctionNetworkProps } from './network.ts';
 export { JunctionNetwork } from './network.ts';
 export type { AlarmOptions } from './operations.ts';

@@ -48,6 +48,7 @@ import {
   type ProvisionedKafkaOptions,
   privateSubnetType,
 } from './kafka-cluster.ts';
+import { addKafkaSources, type KafkaSourceProps } from './kafka-sources.ts';
 import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
 import { type AlarmOptions, createAlarms, createDashboard } from './operations.ts';
@@ -328,6 +329,11 @@ export interface JunctionBusProps {
    * over OTLP/HTTP by the four handlers, flushed before each invocation returns. @default off (the SDK not loaded)
    */
   readonly tracing?: TracingOptions;
+  /**
+   * Kafka topics read into the bus's log, each by a `connector` function on a Kafka event source mapping (the
+   * embedded bus's `kafka` connector on Lambda; docs/connectors.md#on-aws). @default none
+   */
+  readonly kafkaSources?: readonly KafkaSourceProps[];
 }
 
 /** The handlers' environment for `tracing` (read by lib/adapters/aws/wiring.ts). Throws on an endpoint that is no URL. */
@@ -409,6 +415,8 @@ export class JunctionBus extends Construct {
   readonly userFunctions: ReadonlyMap<string, nodejs.NodejsFunction>;
   /** The bus's alarms (empty with `alarms: false`). */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The connector function of each `kafkaSources` entry, by its name. */
+  readonly kafkaSourceFunctions: ReadonlyMap<string, nodejs.NodejsFunction>;
   /** Where the alarms go (undefined with `alarms: false`). */
   readonly alarmTopic?: sns.ITopic;
   /** The bus's CloudWatch dashboard (absent with `dashboard: false`). */
@@ -606,6 +614,25 @@ export class JunctionBus extends Construct {
     );
     this.eventSourceMapping = this.createEventSourceMapping(router);
     this.eventSourceMapping.node.addDependency(this.eventsTopicResource);
+
+    // Kafka sources (issue #18): a connector function and its event source mapping per entry.
+    this.kafkaSourceFunctions = addKafkaSources(this, props.kafkaSources ?? [], {
+      busName: this.busName,
+      vpc: this.vpc,
+      subnets,
+      securityGroup: this.functionSecurityGroup,
+      ...(this.network === undefined ? {} : { network: this.network }),
+      cluster: this.kafkaCluster,
+      eventsTopic: this.topic,
+      tables: Object.values(this.tables),
+      environment,
+      entry: join(PACKAGE_ROOT, 'functions', 'connector.ts'),
+      projectRoot: this.projectRoot,
+      depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
+      architecture: this.architecture,
+      logRetention: this.logRetention,
+      failureBucket: this.failureBucket,
+    });
 
     // Scheduled retries
     const rate = props.schedulerRate ?? Duration.minutes(1);

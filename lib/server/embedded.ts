@@ -23,10 +23,8 @@ import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
 import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
-import { parsePostgresConnection } from '../core/connector.ts';
 import { JunctionError } from '../core/errors.ts';
-import { createAddressPolicy, isLoopbackHost, parseAddress } from '../core/net/address-policy.ts';
-import type { Target } from '../core/rule-types.ts';
+import { createAddressPolicy, isLoopbackHost } from '../core/net/address-policy.ts';
 import { createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
 import { SchemaDiscovery } from '../engine/discovery.ts';
@@ -50,6 +48,7 @@ import { schemaRefresher, withFreshSchemas } from './fresh-schemas.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
+import { targetChecker } from './target-guard.ts';
 
 /** How stale a process's schema registry may be when processes share the data dir (the Kafka log). */
 const SHARED_SCHEMA_REFRESH_MS = 1_000;
@@ -197,28 +196,6 @@ function observed(
     get: (source, id) => traces.get(source, id),
     sourcesOf: (id, limit) => traces.sourcesOf(id, limit),
     prune: (before) => traces.prune(before),
-  };
-}
-
-/**
- * Refuses, at `PUT /rules`, an `http` or `bus` target whose URL, or a `postgres` target whose host, is a literal
- * address the policy refuses.
- */
-function targetChecker(policy: ReturnType<typeof createAddressPolicy>) {
-  return (target: Target, path: string): void => {
-    let field: string;
-    let hostname: string;
-    if (target.type === 'postgres') {
-      field = `${path}.connection`;
-      hostname = parsePostgresConnection(target.connection).host;
-    } else if ((target.type === 'http' || target.type === 'bus') && target.url !== undefined) {
-      field = `${path}.url`;
-      hostname = new URL(target.url).hostname;
-    } else return;
-    if (parseAddress(hostname) === undefined) return; // a name: checked when connecting
-    const verdict = policy(hostname);
-    if (verdict.allowed) return;
-    throw new JunctionError('InvalidRule', `${field}: ${verdict.reason}`, { field, path: field });
   };
 }
 

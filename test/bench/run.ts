@@ -33,6 +33,16 @@ const BENCHES: Record<string, Bench> = {
       await broker.remove();
     }
   },
+  'kafka-source': async (quick) => {
+    const { startBroker } = await import('../kafka/broker.ts');
+    const { benchKafkaSource } = await import('./kafka-source.ts');
+    const broker = await startBroker();
+    try {
+      return await benchKafkaSource({ quick, bootstrap: broker.bootstrap });
+    } finally {
+      await broker.remove();
+    }
+  },
   cdc: async (quick) => (await import('./cdc.ts')).benchCdc({ quick }),
   mqtt: async (quick) => (await import('./mqtt.ts')).benchMqtt({ quick }),
   noisy: async (quick) => {

@@ -7,7 +7,7 @@ describe('functions/ entry points', () => {
     const saved = process.env.JUNCTION_KAFKA_BOOTSTRAP;
     delete process.env.JUNCTION_KAFKA_BOOTSTRAP;
     try {
-      for (const name of ['ingest', 'router', 'api', 'scheduler']) {
+      for (const name of ['ingest', 'router', 'api', 'scheduler', 'connector']) {
         const module = (await import(`../../functions/${name}.ts`)) as { handler?: unknown };
         assert.equal(typeof module.handler, 'function', `functions/${name}.ts exports handler`);
       }

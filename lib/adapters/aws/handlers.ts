@@ -1,18 +1,23 @@
 /**
- * The four Lambda handlers as functions of a runtime: `ingest` and `api` (API Gateway → the app), `router` (an
- * MSK event source mapping → the router, then deliveries), `scheduler` (due retries). `functions/` wires them to
+ * The Lambda handlers as functions of a runtime: `ingest` and `api` (API Gateway → the app), `router` (an
+ * MSK event source mapping → the router, then deliveries), `scheduler` (due retries), `connector` (a Kafka event
+ * source mapping on another topic → events into the log). `functions/` wires them to
  * the environment's runtime; tests wire them to their own.
  */
 import { validateEvent } from '../../core/cloudevent.ts';
+import type { CloudEvent } from '../../core/cloudevent-types.ts';
+import { type RecordMapping, validateConnectorName, validateMapping } from '../../core/connector.ts';
 import { JunctionError, toJunctionError } from '../../core/errors.ts';
-import type { DeadLetter, TraceEntry } from '../../ports.ts';
+import { connectorDeadLetter, connectorRefusedLetter } from '../../engine/connectors.ts';
+import type { DeadLetter, InvalidSourceRecord, TraceEntry } from '../../ports.ts';
+import { decodeSourceRecord } from '../kafka/source.ts';
 import {
   type ApiGatewayResult,
   apiGatewayVersion,
   fromApiGatewayEvent,
   toApiGatewayResult,
 } from './apigateway.ts';
-import { decodeMskEvent, type UndecodableRecord } from './msk-event.ts';
+import { decodeMskEvent, mskSourceRecords, type UndecodableRecord } from './msk-event.ts';
 import type { HandlerRuntime } from './wiring.ts';
 
 /** The part of the Lambda context the handlers use. */
@@ -259,5 +264,124 @@ export function createSchedulerHandler(
       // Once a minute (this function's rate), the gauges: pending deliveries, their oldest age, dead letters.
       const gauges = (await rt.emf?.flushGauges((error) => console.error('junction: a gauge:', error))) ?? 0;
       return { taken, stillRunning: rt.junction.dispatcher.inFlight, schedules, gauges };
+    });
+}
+
+/** What a connector function reads from, as the construct declares it (`kafkaSources`). */
+export interface ConnectorFunctionConfig {
+  /** The connector's name: its dead letters are the rule `connector/<name>`. */
+  readonly name: string;
+  /** How records that are not CloudEvents become events (ids from their position by default). */
+  readonly mapping: RecordMapping;
+}
+
+/** Reads `JUNCTION_CONNECTOR_NAME` and `JUNCTION_CONNECTOR_MAPPING` (JSON, optional); throws naming the variable. */
+export function readConnectorConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): ConnectorFunctionConfig {
+  const name = env.JUNCTION_CONNECTOR_NAME?.trim() ?? '';
+  try {
+    validateConnectorName(name);
+  } catch (error) {
+    throw new JunctionError(
+      'InvalidRequest',
+      `JUNCTION_CONNECTOR_NAME: ${toJunctionError(error).message}; received ${JSON.stringify(name)}`,
+      { field: 'JUNCTION_CONNECTOR_NAME' },
+    );
+  }
+  const text = env.JUNCTION_CONNECTOR_MAPPING?.trim();
+  let mapping: unknown;
+  try {
+    mapping = text === undefined || text === '' ? undefined : JSON.parse(text);
+  } catch {
+    throw new JunctionError('InvalidRequest', 'JUNCTION_CONNECTOR_MAPPING must be a JSON object', {
+      field: 'JUNCTION_CONNECTOR_MAPPING',
+    });
+  }
+  return { name, mapping: validateMapping(mapping, 'JUNCTION_CONNECTOR_MAPPING') };
+}
+
+export interface ConnectorSummary {
+  /** Events taken into the log (duplicates not counted). */
+  readonly published: number;
+  /** Events the log already held (a batch delivered again): dropped by the idempotent publish. */
+  readonly duplicates: number;
+  /** Records that could not become events, or whose events the bus refuses (a schema), dead-lettered with the reason. */
+  readonly invalid: number;
+}
+
+/** Dead letters written at once at most (DynamoDB calls in flight). */
+const LETTERS_AT_ONCE = 16;
+
+/**
+ * A Kafka event source mapping on a topic that is not Junction's log → the bus's log, as the embedded Kafka source
+ * does it: each record a CloudEvent as it is (Kafka binding) or through the mapping (`decodeSourceRecord`, the
+ * same code), with an id from its position by default; published through the quotas and the idempotent publish,
+ * so a batch the mapping delivers again publishes nothing twice. A record that cannot become an event is
+ * dead-lettered (rule `connector/<name>`) with the reason and does not hold the partition. Throws (so the mapping
+ * retries the batch) when the log refused or failed: nothing is lost.
+ */
+export function createConnectorHandler(
+  runtime: RuntimeProvider,
+  connector: () => ConnectorFunctionConfig,
+): (event: unknown) => Promise<ConnectorSummary> {
+  return (event) =>
+    metered(runtime, async () => {
+      const { name, mapping } = connector();
+      const batches = mskSourceRecords(event);
+      const rt = await runtime();
+      // The events are checked against the bus's schemas (admit): with the registry as other instances left it.
+      await rt.freshenSchemas?.();
+      const events: CloudEvent[] = [];
+      const invalid: InvalidSourceRecord[] = [];
+      for (const batch of batches) {
+        invalid.push(...batch.malformed);
+        for (const record of batch.records) {
+          const decoded = decodeSourceRecord(record, mapping);
+          if ('event' in decoded) events.push(decoded.event);
+          else invalid.push(decoded.invalid);
+        }
+      }
+      const now = rt.junction.clock.now();
+      for (let i = 0; i < invalid.length; i += LETTERS_AT_ONCE) {
+        await Promise.all(
+          invalid
+            .slice(i, i + LETTERS_AT_ONCE)
+            .map((record) => rt.deadLetters.add(connectorDeadLetter(name, record, now))),
+        );
+      }
+      let taken = events;
+      let refused = 0;
+      if (events.length > 0) {
+        const verdicts = rt.junction.admit(events);
+        // Over a quota the mapping delivers the batch again later: a quota delays a connector, never drops events.
+        const limited = verdicts.find((verdict) => verdict?.code === 'RateLimited');
+        if (limited !== undefined) throw limited;
+        // An event refused for what it is (its data breaks its schema) would be refused on every delivery of the
+        // batch: dead-lettered, as the embedded connector does, and the batch goes on.
+        const letters = events.flatMap((event, i) => {
+          const verdict = verdicts[i];
+          return verdict === undefined ? [] : [connectorRefusedLetter(name, event, verdict, now)];
+        });
+        for (let i = 0; i < letters.length; i += LETTERS_AT_ONCE) {
+          await Promise.all(
+            letters.slice(i, i + LETTERS_AT_ONCE).map((letter) => rt.deadLetters.add(letter)),
+          );
+        }
+        refused = letters.length;
+        if (refused > 0) taken = events.filter((_e, i) => verdicts[i] === undefined);
+      }
+      const labels = { connector: name };
+      if (invalid.length + refused > 0)
+        rt.junction.metrics.inc('junction_connector_invalid_total', labels, invalid.length + refused);
+      let published = 0;
+      let duplicates = 0;
+      if (taken.length > 0) {
+        const results = await rt.junction.publish(taken);
+        duplicates = results.filter((r) => r.duplicate).length;
+        published = results.length - duplicates;
+        if (published > 0) rt.junction.metrics.inc('junction_connector_events_total', labels, published);
+      }
+      return { published, duplicates, invalid: invalid.length + refused };
     });
 }

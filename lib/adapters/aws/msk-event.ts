@@ -6,8 +6,9 @@
 import { decodeBase64, encodeBase64, isBase64 } from '../../core/codec/base64.ts';
 import { fromKafkaRecord } from '../../core/codec/kafka.ts';
 import { decodeUtf8 } from '../../core/codec/utf8.ts';
+import type { SourceRecord } from '../../core/connector.ts';
 import { JunctionError } from '../../core/errors.ts';
-import type { LogRecord } from '../../ports.ts';
+import type { InvalidSourceRecord, LogRecord } from '../../ports.ts';
 
 /** One header as the mapping sends it: a single-key object whose value is the bytes as signed Java bytes. */
 export type MskHeader = Readonly<Record<string, readonly number[]>>;
@@ -179,13 +180,7 @@ function keyFallback(key: string): { topic: string; partition: number } {
  * not MSK-shaped at all throws (`InvalidRequest`, naming the field).
  */
 export function decodeMskEvent(event: unknown): MskPartitionBatch[] {
-  if (!isObject(event)) throw shapeError('must be an object', 'event', event);
-  const source = event.eventSource;
-  if (source !== 'aws:kafka' && source !== 'SelfManagedKafka' && source !== 'aws:SelfManagedKafka') {
-    throw shapeError('must be "aws:kafka" or "SelfManagedKafka"', 'eventSource', source);
-  }
-  if (!isObject(event.records))
-    throw shapeError('must be an object keyed "<topic>-<partition>"', 'records', event.records);
+  const all = checkMskShape(event);
   const batches = new Map<
     string,
     { topic: string; partition: number; records: LogRecord[]; undecodable: UndecodableRecord[] }
@@ -199,7 +194,7 @@ export function decodeMskEvent(event: unknown): MskPartitionBatch[] {
     }
     return batch;
   };
-  for (const [key, list] of Object.entries(event.records)) {
+  for (const [key, list] of Object.entries(all)) {
     if (!Array.isArray(list)) throw shapeError('must be an array of records', `records["${key}"]`, list);
     list.forEach((raw: unknown, i: number) => {
       const field = `records["${key}"][${i}]`;
@@ -234,6 +229,85 @@ export function decodeMskEvent(event: unknown): MskPartitionBatch[] {
     batch.records.sort((a, b) => a.offset - b.offset);
     batch.undecodable.sort((a, b) => a.offset - b.offset);
   }
+  return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+}
+
+/** The records of one topic partition of an MSK event as a source connector reads them (not decoded to events). */
+export interface MskSourceBatch {
+  readonly topic: string;
+  readonly partition: number;
+  /** In offset order. */
+  readonly records: readonly SourceRecord[];
+  /** Records the mapping sent in a shape that is not a record (bad base64, a missing offset), with the reason. */
+  readonly malformed: readonly InvalidSourceRecord[];
+}
+
+function checkMskShape(event: unknown): Record<string, unknown> {
+  if (!isObject(event)) throw shapeError('must be an object', 'event', event);
+  const source = event.eventSource;
+  if (source !== 'aws:kafka' && source !== 'SelfManagedKafka' && source !== 'aws:SelfManagedKafka') {
+    throw shapeError('must be "aws:kafka" or "SelfManagedKafka"', 'eventSource', source);
+  }
+  if (!isObject(event.records))
+    throw shapeError('must be an object keyed "<topic>-<partition>"', 'records', event.records);
+  return event.records;
+}
+
+/**
+ * An MSK (or self-managed Kafka) event as source records, one batch per topic partition in offset order: the
+ * records of a topic that is not Junction's log, for a connector to map (`decodeSourceRecord`). A record whose shape
+ * is wrong is `malformed`, with the reason; only an event that is not MSK-shaped at all throws (`InvalidRequest`).
+ */
+export function mskSourceRecords(event: unknown): MskSourceBatch[] {
+  const all = checkMskShape(event);
+  const batches = new Map<
+    string,
+    { topic: string; partition: number; records: SourceRecord[]; malformed: InvalidSourceRecord[] }
+  >();
+  const batchOf = (topic: string, partition: number) => {
+    const id = `${partition}\u0000${topic}`;
+    let batch = batches.get(id);
+    if (!batch) {
+      batch = { topic, partition, records: [], malformed: [] };
+      batches.set(id, batch);
+    }
+    return batch;
+  };
+  for (const [key, list] of Object.entries(all)) {
+    if (!Array.isArray(list)) throw shapeError('must be an array of records', `records["${key}"]`, list);
+    list.forEach((raw: unknown, i: number) => {
+      const field = `records["${key}"][${i}]`;
+      try {
+        const { record, headers } = decodeRecord(raw, field);
+        batchOf(record.topic, record.partition).records.push({
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          timestamp: record.timestamp,
+          key: base64Field(record.key, `${field}.key`),
+          value: base64Field(record.value, `${field}.value`),
+          headers,
+        });
+      } catch (error) {
+        const bad = undecodable(raw, keyFallback(key), error);
+        batchOf(bad.topic, bad.partition).malformed.push({
+          position: `${bad.topic}/${bad.partition}/${bad.offset}`,
+          reason: bad.error.message,
+          record: {
+            topic: bad.topic,
+            partition: bad.partition,
+            offset: bad.offset,
+            timestamp: bad.timestamp,
+            key: bad.key,
+            value: bad.value,
+            headers: Object.fromEntries(bad.headers.map((h) => [h.name, h.value])),
+          },
+        });
+      }
+    });
+  }
+  const out = [...batches.values()];
+  for (const batch of out) batch.records.sort((a, b) => a.offset - b.offset);
   return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
 }
 

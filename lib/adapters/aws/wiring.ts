@@ -1,7 +1,7 @@
 /**
  * The AWS wiring: reads the handlers' environment (the only module that does), and builds the engine from the
- * Kafka EventLog (MSK IAM), the DynamoDB stores, the Lambda FunctionRunner and the HTTP driver — once per cold
- * start, reused by every invocation.
+ * Kafka EventLog (MSK IAM), the DynamoDB stores, the Lambda FunctionRunner and the HTTP, Kafka and PostgreSQL
+ * target drivers — once per cold start, reused by every invocation.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
@@ -25,12 +25,14 @@ import {
 import { type App, createApp } from '../../server/app.ts';
 import { schemaRefresher, withFreshSchemas } from '../../server/fresh-schemas.ts';
 import { createReplayExtensions } from '../../server/replay.ts';
+import { targetChecker } from '../../server/target-guard.ts';
 import { createDynamoClient, createDynamoStores, type DynamoStores } from '../dynamodb/index.ts';
 import { createHttpDriver } from '../http/http-driver.ts';
 import { createKafkaEventLog, type KafkaEventLogOptions } from '../kafka/index.ts';
 import { createKafkaTargetDriver } from '../kafka/target-driver.ts';
 import { createLambdaRunner, functionPrefixOf, type LambdaRunner } from '../lambda/runner.ts';
 import { type OtlpTarget, otlpTarget } from '../otel/config.ts';
+import { createPostgresTargetDriver } from '../postgres/sink.ts';
 import { createEmfPublisher, type EmfPublisher } from './emf.ts';
 
 /** What the handlers are configured with (from the environment the CDK stack sets). */
@@ -325,10 +327,16 @@ export async function createAwsRuntime(
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     closers.push(() => functions.close());
+    // One outbound address policy for every target that connects somewhere, as on the embedded bus: the router
+    // runs in the VPC, so private ranges are refused unless JUNCTION_HTTP_TARGETS_ALLOW lists them.
+    const addressPolicy = createAddressPolicy({ allow: config.httpTargetsAllow ?? [] });
     const http = createHttpDriver({
-      addressPolicy: createAddressPolicy({ allow: config.httpTargetsAllow ?? [] }),
+      addressPolicy,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    // `postgres` targets (the PostgreSQL sink): a pool per connection string, kept while the instance is warm.
+    const postgres = createPostgresTargetDriver({ addressPolicy });
+    closers.push(async () => postgres.close?.());
     const metrics = new Metrics();
     // The registry before the engine: the engine checks every event entering the bus against it (docs/schemas.md).
     const schemas = new Schemas({
@@ -356,7 +364,8 @@ export async function createAwsRuntime(
       ...stores,
       log,
       functions,
-      drivers: { http, bus: http, kafka: kafkaTargets },
+      drivers: { http, bus: http, kafka: kafkaTargets, postgres },
+      checkTarget: targetChecker(addressPolicy),
       onError,
       metrics,
       schemas,

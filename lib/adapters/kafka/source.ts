@@ -7,7 +7,12 @@
 import type { RecordsBatch } from '@platformatic/kafka';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { encodeBase64 } from '../../core/codec/base64.ts';
-import { eventOfRecord, type KafkaConnectorSpec, type SourceRecord } from '../../core/connector.ts';
+import {
+  eventOfRecord,
+  type KafkaConnectorSpec,
+  type RecordMapping,
+  type SourceRecord,
+} from '../../core/connector.ts';
 import type { InvalidSourceRecord, Source, SourceContext, SourceStatus } from '../../ports.ts';
 import { type KafkaEventLogOptions, resolveKafkaOptions } from './config.ts';
 import { GroupMember } from './group-member.ts';
@@ -39,6 +44,39 @@ function show(bytes: Uint8Array | null): unknown {
   }
 }
 
+/**
+ * One record as an event, or as an invalid record with the reason (the host dead-letters it): a CloudEvent in the
+ * Kafka binding as it is, any other record through the mapping. Shared by the embedded source and the AWS connector
+ * function (an event source mapping's records), so both give a record the same event and the same id.
+ */
+export function decodeSourceRecord(
+  record: SourceRecord,
+  mapping: RecordMapping,
+): { readonly event: CloudEvent } | { readonly invalid: InvalidSourceRecord } {
+  try {
+    return { event: eventOfRecord(record, mapping) };
+  } catch (error) {
+    return { invalid: invalidRecord(record, error instanceof Error ? error.message : String(error)) };
+  }
+}
+
+/** A record that could not become an event, as its dead letter shows it (text where UTF-8, else base64). */
+export function invalidRecord(record: SourceRecord, reason: string): InvalidSourceRecord {
+  return {
+    position: `${record.topic}/${record.partition}/${record.offset}`,
+    reason,
+    record: {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      timestamp: record.timestamp,
+      key: show(record.key),
+      headers: Object.fromEntries(record.headers.map(([n, v]) => [n, show(v)])),
+      value: show(record.value),
+    },
+  };
+}
+
 /** Fetched batches as source records, each decoded to an event or marked invalid with the reason. */
 function recordDecoder(spec: KafkaConnectorSpec) {
   return (batches: readonly RecordsBatch[], partition: number, fromOffset: number): Decoded[] => {
@@ -60,26 +98,7 @@ function recordDecoder(spec: KafkaConnectorSpec) {
           headers,
           timestamp: Number(batch.firstTimestamp + raw.timestampDelta),
         };
-        try {
-          out.push({ offset, event: eventOfRecord(record, spec.mapping) });
-        } catch (error) {
-          out.push({
-            offset,
-            invalid: {
-              position: `${spec.topic}/${partition}/${offset}`,
-              reason: error instanceof Error ? error.message : String(error),
-              record: {
-                topic: spec.topic,
-                partition,
-                offset,
-                timestamp: record.timestamp,
-                key: show(raw.key),
-                headers: Object.fromEntries(headers.map(([n, v]) => [n, show(v)])),
-                value: show(raw.value),
-              },
-            },
-          });
-        }
+        out.push({ offset, ...decodeSourceRecord(record, spec.mapping) });
       }
     }
     return out;
