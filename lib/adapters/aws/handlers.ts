@@ -12,6 +12,7 @@ import {
   fromApiGatewayEvent,
   toApiGatewayResult,
 } from './apigateway.ts';
+import { authorizeGatewayRequest, type GatewayAuth } from './gateway-auth.ts';
 import { decodeMskEvent, type UndecodableRecord } from './msk-event.ts';
 import type { HandlerRuntime } from './wiring.ts';
 
@@ -68,11 +69,42 @@ export function createIngestHandler(runtime: RuntimeProvider): (event: unknown) 
   };
 }
 
+export interface ApiHandlerOptions {
+  /**
+   * How the gateway authenticates: with `jwt` (a JWT or Cognito authorizer) the function enforces the token's
+   * scopes on every call (lib/adapters/aws/gateway-auth.ts). @default { type: 'iam' }
+   */
+  readonly auth?: GatewayAuth;
+}
+
+function errorResult(error: JunctionError, version: '1.0' | '2.0'): ApiGatewayResult {
+  return toApiGatewayResult(
+    {
+      status: error.status,
+      headers: {
+        'content-type': 'application/json',
+        ...(error.code === 'Unauthorized' ? { 'www-authenticate': 'Bearer realm="junction"' } : {}),
+      },
+      body: JSON.stringify(error.toJSON()),
+    },
+    version,
+  );
+}
+
 /** API Gateway → the whole HTTP API of CONTRACT.md (rules, functions, traces, dead letters, replays, ingest). */
-export function createApiHandler(runtime: RuntimeProvider): (event: unknown) => Promise<ApiGatewayResult> {
+export function createApiHandler(
+  runtime: RuntimeProvider,
+  options: ApiHandlerOptions = {},
+): (event: unknown) => Promise<ApiGatewayResult> {
+  const auth = options.auth ?? { type: 'iam' };
   return async (event) => {
     const version = apiGatewayVersion(event);
-    const request = fromApiGatewayEvent(event);
+    let request = fromApiGatewayEvent(event);
+    try {
+      request = authorizeGatewayRequest(request, event, auth);
+    } catch (error) {
+      return errorResult(toJunctionError(error), version);
+    }
     const { app } = await runtime();
     return metered(runtime, async () => toApiGatewayResult(await app(request), version));
   };
