@@ -34,6 +34,7 @@ import {
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import type { ApiAuth } from './api-auth.ts';
 import type { ApiDomainOptions } from './api-domain.ts';
+import { consoleAssetCommands } from './console-assets.ts';
 import {
   type ApiType,
   type IngestAuthorization,
@@ -516,6 +517,9 @@ export class JunctionBus extends Construct {
         ...(name === 'api' && reserved.api !== undefined
           ? { reservedConcurrentExecutions: reserved.api }
           : {}),
+        // --- awsconsole: the console's assets in the api bundle (lib/infra/console-assets.ts)
+        ...(name === 'api' ? { afterBundling: consoleAssetCommands } : {}),
+        // --- end awsconsole
         entry: entries[name],
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),

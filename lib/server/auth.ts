@@ -38,6 +38,7 @@ import {
   type SecretBox,
 } from './auth-keys.ts';
 import { isSigV4, SigV4Error, verifySigV4 } from './auth-sigv4.ts';
+import type { ConsoleSignIn } from './console.ts';
 
 /** Verifying bearer JWTs against a JWKS (both publishers and managers). */
 export interface JwtOptions {
@@ -55,6 +56,11 @@ export interface JwtOptions {
   readonly scopeClaim?: string;
   /** The claim holding a source prefix for `junction:publish`. @default 'junction:source_prefix' */
   readonly sourcePrefixClaim?: string;
+  /**
+   * The web console's sign-in at the issuer (authorization code with PKCE, a public client whose redirect URI is
+   * `<bus url>/console/`). @default none: the console asks for a pasted token
+   */
+  readonly signIn?: ConsoleSignIn;
 }
 
 /** How the bus authenticates callers. Every field is optional; the defaults are the safe ones. */

@@ -123,9 +123,13 @@ describe('api handler with a JWT authorizer', () => {
     assert.equal(status(await cognito(restEvent('PUT', '/rules/other', admin, RULE))), 201);
   });
 
-  it('with IAM (the default) trusts the gateway: no claims needed', async () => {
-    const iam = createApiHandler(async () => rt);
+  it('with IAM (the default) trusts the gateway: no claims needed; no console, and it says why', async () => {
+    const iam = createApiHandler(async () => rt, { console: { prebuiltDir: join(repoRoot, 'console') } });
     assert.equal(status(await iam(httpEvent('GET', '/rules', undefined))), 200);
+    const page = await iam(httpEvent('GET', '/console', undefined));
+    assert.equal(status(page), 404);
+    assert.equal(code(page), 'NotFound');
+    assert.match(page.body, /not served with IAM auth: a browser cannot sign requests with SigV4/);
     assert.throws(() => gatewayAuthFromEnv({ JUNCTION_API_AUTH: 'oauth' }), /JUNCTION_API_AUTH must be/);
   });
 });

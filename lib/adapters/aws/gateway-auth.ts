@@ -9,6 +9,7 @@ import type { Principal } from '../../core/auth/scopes.ts';
 import { JunctionError } from '../../core/errors.ts';
 import type { ApiRequest } from '../../server/app.ts';
 import { asPrincipal, needsOf, refusalOf, segments } from '../../server/auth.ts';
+import { type ConsoleSignIn, validateSignIn } from '../../server/console.ts';
 
 /** How the API is authenticated at the gateway: `iam` (SigV4: any caller IAM lets through may do everything). */
 export interface GatewayAuth extends ClaimMapping {
@@ -89,4 +90,36 @@ export function authorizeGatewayRequest(request: ApiRequest, event: unknown, aut
   const refusal = refusalOf(request, principal, need, buses);
   if (refusal !== undefined) throw refusal;
   return asPrincipal(request, principal, need);
+}
+
+/** The console's sign-in from the api function's environment (`JUNCTION_CONSOLE_*`), when all three are set. */
+export function consoleSignInFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): ConsoleSignIn | undefined {
+  const clientId = env.JUNCTION_CONSOLE_CLIENT_ID;
+  const authorizationEndpoint = env.JUNCTION_CONSOLE_AUTHORIZE_URL;
+  const tokenEndpoint = env.JUNCTION_CONSOLE_TOKEN_URL;
+  if (!clientId || !authorizationEndpoint || !tokenEndpoint) return undefined;
+  const scopes = (env.JUNCTION_CONSOLE_SCOPES ?? 'openid').split(' ').filter((s) => s !== '');
+  return validateSignIn({ clientId, authorizationEndpoint, tokenEndpoint, scopes }, 'JUNCTION_CONSOLE');
+}
+
+/**
+ * The path before the app's path in the browser's URL: a REST API's stage (`/v1`, from `requestContext.path`), an
+ * HTTP API's named stage; '' on `$default` and at a custom domain's root.
+ */
+export function browserBase(event: unknown, appPath: string): string {
+  if (!isObject(event) || !isObject(event.requestContext)) return '';
+  const context = event.requestContext;
+  if (typeof context.path === 'string' && context.path.endsWith(appPath))
+    return context.path.slice(0, context.path.length - appPath.length);
+  if (
+    typeof event.rawPath === 'string' &&
+    typeof context.stage === 'string' &&
+    context.stage !== '$default'
+  ) {
+    const prefix = `/${context.stage}`;
+    if (event.rawPath.startsWith(`${prefix}/`)) return prefix;
+  }
+  return '';
 }
