@@ -241,6 +241,8 @@ export interface SignIn {
   readonly authorizationEndpoint: string;
   readonly tokenEndpoint: string;
   readonly scopes: readonly string[];
+  /** Which token to keep from the token endpoint's answer. @default 'access_token' */
+  readonly token?: 'access_token' | 'id_token';
 }
 
 const PKCE = 'junction.pkce';
@@ -322,9 +324,10 @@ export async function completeSignIn(config: SignIn | undefined): Promise<string
       code_verifier: pending.verifier,
     }),
   });
-  const tokens = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string };
-  if (!response.ok || typeof tokens.access_token !== 'string')
-    return `Sign-in failed at the token endpoint: HTTP ${response.status} ${tokens.error ?? ''}`.trim();
-  setApiKey(tokens.access_token);
+  const tokens = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const token = tokens[config.token ?? 'access_token'];
+  if (!response.ok || typeof token !== 'string')
+    return `Sign-in failed at the token endpoint: HTTP ${response.status} ${String(tokens.error ?? '')}`.trim();
+  setApiKey(token);
   return undefined;
 }

@@ -95,7 +95,7 @@ export class JunctionApiAuth extends Construct {
   readonly userPoolClient?: cognito.IUserPoolClient;
   /** The Hosted UI's base URL (`https://<prefix>.auth.<region>.amazoncognito.com`), when known. */
   readonly hostedUiUrl?: string;
-  private readonly signIn?: ConsoleSignInOptions;
+  private readonly signIn?: ConsoleSignInOptions & { readonly token?: 'id_token' };
   private readonly scopeClaims?: readonly string[];
 
   constructor(scope: Construct, id: string, props: JunctionApiAuthProps) {
@@ -202,6 +202,9 @@ export class JunctionApiAuth extends Construct {
         authorizationEndpoint: `${hosted}/oauth2/authorize`,
         tokenEndpoint: `${hosted}/oauth2/token`,
         scopes: ['openid', 'email', 'profile'],
+        // The ID token: Cognito's REST API authorizer takes it without OAuth scopes on the method, the HTTP API
+        // authorizer checks its aud (the client), and it carries cognito:groups.
+        token: 'id_token',
       };
     }
     if (props.apiType === 'http') {
@@ -226,6 +229,7 @@ export class JunctionApiAuth extends Construct {
             JUNCTION_CONSOLE_AUTHORIZE_URL: this.signIn.authorizationEndpoint,
             JUNCTION_CONSOLE_TOKEN_URL: this.signIn.tokenEndpoint,
             JUNCTION_CONSOLE_SCOPES: (this.signIn.scopes ?? ['openid']).join(' '),
+            ...(this.signIn.token === undefined ? {} : { JUNCTION_CONSOLE_TOKEN: this.signIn.token }),
           }),
     };
   }

@@ -30,6 +30,11 @@ export interface ConsoleSignIn {
   readonly tokenEndpoint: string;
   /** @default ['openid'] */
   readonly scopes?: readonly string[];
+  /**
+   * Which token of the token endpoint's answer the console sends: Cognito's REST API authorizer takes the ID token
+   * (an access token only on methods with OAuth scopes). @default 'access_token'
+   */
+  readonly token?: 'access_token' | 'id_token';
 }
 
 export interface ConsoleOptions {
@@ -176,6 +181,7 @@ export async function serveConsole(request: ApiRequest, options: ConsoleOptions 
                 authorizationEndpoint: signIn.authorizationEndpoint,
                 tokenEndpoint: signIn.tokenEndpoint,
                 scopes: signIn.scopes ?? ['openid'],
+                ...(signIn.token === undefined ? {} : { token: signIn.token }),
               },
             },
       ),

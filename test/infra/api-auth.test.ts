@@ -137,6 +137,11 @@ describe('JunctionBus auth', () => {
     assert.equal(routes(template).get('ANY /{proxy+}')?.AuthorizationType, 'JWT');
     const env = apiEnvironment(template);
     assert.equal(env.JUNCTION_API_AUTH, 'cognito');
+    assert.equal(
+      env.JUNCTION_CONSOLE_TOKEN,
+      'id_token',
+      'the ID token: what both authorizers take from Cognito',
+    );
     assert.match(JSON.stringify(env.JUNCTION_CONSOLE_AUTHORIZE_URL), /oauth2\/authorize/);
     assert.match(JSON.stringify(env.JUNCTION_CONSOLE_TOKEN_URL), /oauth2\/token/);
     assert.match(JSON.stringify(env.JUNCTION_CONSOLE_CLIENT_ID), /ConsoleClient/);

@@ -101,7 +101,11 @@ export function consoleSignInFromEnv(
   const tokenEndpoint = env.JUNCTION_CONSOLE_TOKEN_URL;
   if (!clientId || !authorizationEndpoint || !tokenEndpoint) return undefined;
   const scopes = (env.JUNCTION_CONSOLE_SCOPES ?? 'openid').split(' ').filter((s) => s !== '');
-  return validateSignIn({ clientId, authorizationEndpoint, tokenEndpoint, scopes }, 'JUNCTION_CONSOLE');
+  const token = env.JUNCTION_CONSOLE_TOKEN === 'id_token' ? ({ token: 'id_token' } as const) : {};
+  return validateSignIn(
+    { clientId, authorizationEndpoint, tokenEndpoint, scopes, ...token },
+    'JUNCTION_CONSOLE',
+  );
 }
 
 /**
