@@ -5,6 +5,12 @@
 
 const KEY = 'junction.apiKey';
 
+/**
+ * Where the API is: the path before `/console` (empty on the embedded bus; `/v1` on a REST API stage), so that every
+ * call goes to the origin and stage the page came from.
+ */
+export const BASE = location.pathname.replace(/\/console(\/.*)?$/, '');
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -62,7 +68,7 @@ export async function call<T = unknown>(
   const key = apiKey();
   if (key !== null) headers.authorization = `Bearer ${key}`;
   if (body !== undefined || method === 'POST') headers['content-type'] = contentType ?? 'application/json';
-  const response = await fetch(onBus(path), {
+  const response = await fetch(BASE + onBus(path), {
     method,
     headers,
     credentials: 'omit',
@@ -98,7 +104,7 @@ export async function tail(
     if (cursor !== undefined) headers['last-event-id'] = cursor;
     let response: Response;
     try {
-      response = await fetch(onBus(`/events/tail?${query}`), { headers, credentials: 'omit', signal });
+      response = await fetch(BASE + onBus(`/events/tail?${query}`), { headers, credentials: 'omit', signal });
     } catch {
       if (signal.aborted) return;
       await new Promise((r) => setTimeout(r, 3000));
@@ -226,4 +232,102 @@ export function quantile(
     below = cumulative;
   }
   return lower;
+}
+
+// ---- Sign-in: OAuth 2.0 authorization code with PKCE (RFC 7636), a public client --------------------------------
+
+export interface SignIn {
+  readonly clientId: string;
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  readonly scopes: readonly string[];
+  /** Which token to keep from the token endpoint's answer. @default 'access_token' */
+  readonly token?: 'access_token' | 'id_token';
+}
+
+const PKCE = 'junction.pkce';
+
+/** The sign-in the bus offers (`GET /console/config.json`), or undefined (paste a key or token). */
+export async function signInConfig(): Promise<SignIn | undefined> {
+  try {
+    const response = await fetch(`${BASE}/console/config.json`, { credentials: 'omit' });
+    if (!response.ok) return undefined;
+    const value = (await response.json()) as { signIn?: SignIn };
+    return value.signIn;
+  } catch {
+    return undefined;
+  }
+}
+
+function base64url(bytes: Uint8Array): string {
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function randomString(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** Where the issuer sends the browser back: this console's own URL, without query or hash. */
+export function redirectUri(): string {
+  return `${location.origin}${BASE}/console/`;
+}
+
+/** Starts the sign-in: a verifier and state kept in this tab, the browser sent to the issuer with the challenge. */
+export async function beginSignIn(config: SignIn): Promise<void> {
+  const verifier = randomString();
+  const state = randomString();
+  sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state }));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const url = new URL(config.authorizationEndpoint);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: config.clientId,
+    redirect_uri: redirectUri(),
+    scope: config.scopes.join(' '),
+    state,
+    code_challenge: base64url(digest),
+    code_challenge_method: 'S256',
+  }).toString();
+  location.assign(url.toString());
+}
+
+/**
+ * Completes a sign-in when the issuer sent the browser back (`?code=…&state=…`, or `?error=…`): checks the state,
+ * exchanges the code and the verifier for tokens, keeps the access token as the credential, and clears the query.
+ * Answers undefined when the URL is no redirect, or a message for the user.
+ */
+export async function completeSignIn(config: SignIn | undefined): Promise<string | undefined> {
+  const query = new URLSearchParams(location.search);
+  const code = query.get('code');
+  const error = query.get('error');
+  if (code === null && error === null) return undefined;
+  history.replaceState(null, '', `${location.pathname}${location.hash}`);
+  const saved = sessionStorage.getItem(PKCE);
+  sessionStorage.removeItem(PKCE);
+  if (error !== null)
+    return `Sign-in failed at the issuer: ${error} ${query.get('error_description') ?? ''}`.trim();
+  if (config === undefined) return 'Sign-in is not configured on this bus.';
+  const pending = saved === null ? undefined : (JSON.parse(saved) as { verifier: string; state: string });
+  if (pending === undefined || pending.state !== query.get('state'))
+    return 'Sign-in failed: the answer does not match the request this tab made (state). Try again.';
+  const response = await fetch(config.tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    credentials: 'omit',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: code as string,
+      redirect_uri: redirectUri(),
+      client_id: config.clientId,
+      code_verifier: pending.verifier,
+    }),
+  });
+  const tokens = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  const token = tokens[config.token ?? 'access_token'];
+  if (!response.ok || typeof token !== 'string')
+    return `Sign-in failed at the token endpoint: HTTP ${response.status} ${String(tokens.error ?? '')}`.trim();
+  setApiKey(token);
+  return undefined;
 }

@@ -8,13 +8,17 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
   apiKey,
+  beginSignIn,
   call,
+  completeSignIn,
   currentBus,
   parseMetrics,
   perTarget,
   quantile,
+  type SignIn,
   setApiKey,
   setBus,
+  signInConfig,
   tail,
   total,
   whenUnauthorized,
@@ -50,18 +54,28 @@ function ErrorLine({ error }: { error: string | undefined }) {
 
 function KeyPrompt({ reason, done }: { reason: string; done: () => void }) {
   const [key, setKey] = useState('');
+  const [config, setConfig] = useState<SignIn | undefined>();
+  useEffect(() => {
+    signInConfig().then(setConfig);
+  }, []);
   const submit = (e: Event) => {
     e.preventDefault();
     setApiKey(key.trim());
     done();
   };
   return html`<form class="card key-prompt" onSubmit=${submit}>
-    <h2>API key</h2>
+    <h2>Sign in</h2>
     <p>${reason}</p>
-    <p class="muted">The key stays in this tab (sessionStorage) and is sent as <code>Authorization: Bearer</code>.</p>
-    <input name="apikey" type="password" autocomplete="off" placeholder="jk_…" value=${key}
+    ${
+      config === undefined
+        ? null
+        : html`<p><button type="button" name="signin" onClick=${() => beginSignIn(config)}>Sign in with your identity provider</button></p>
+          <p class="muted">Or paste a token:</p>`
+    }
+    <p class="muted">An API key or a token (JWT) stays in this tab (sessionStorage) and is sent as <code>Authorization: Bearer</code>.</p>
+    <input name="apikey" type="password" autocomplete="off" placeholder="jk_… or eyJ…" value=${key}
       onInput=${(e: Event) => setKey((e.target as HTMLInputElement).value)} />
-    <button type="submit">Use this key</button>
+    <button type="submit">Use this key or token</button>
   </form>`;
 }
 
@@ -1117,9 +1131,9 @@ function BusPicker({ changed }: { changed: () => void }) {
   </select></label>`;
 }
 
-function App() {
+function App({ initialPrompt }: { initialPrompt?: string }) {
   const hash = useHash();
-  const [prompt, setPrompt] = useState<string | undefined>();
+  const [prompt, setPrompt] = useState<string | undefined>(initialPrompt);
   const [generation, setGeneration] = useState(0);
   useEffect(() => whenUnauthorized((reason) => setPrompt(reason)), []);
   const [, page = 'overview', arg = ''] = hash.split('/');
@@ -1165,6 +1179,12 @@ function App() {
 
 const root = document.getElementById('app');
 if (root !== null) {
-  root.textContent = '';
-  render(html`<${App} />`, root);
+  // Back from the issuer's sign-in (`?code=`): exchange the code first, so the app starts signed in.
+  const returning = /[?&](code|error)=/.test(location.search);
+  (returning ? signInConfig().then(completeSignIn) : Promise.resolve(undefined))
+    .catch((error: unknown) => `Sign-in failed: ${String(error)}`)
+    .then((failure) => {
+      root.textContent = '';
+      render(html`<${App} initialPrompt=${failure} />`, root);
+    });
 }

@@ -885,6 +885,15 @@ const COMMANDS: readonly Command[] = [
       'jwt-jwks-url': ['URL', 'also accept JWTs signed by a key of this JWKS (docs/security.md)'],
       'jwt-issuer': ['I', 'the JWT issuer to require'],
       'jwt-audience': ['A', 'the JWT audience to require'],
+      'jwt-client-id': [
+        'ID',
+        "the console's sign-in: a public client of the issuer (with --jwt-authorize-url, --jwt-token-url)",
+      ],
+      'jwt-authorize-url': [
+        'URL',
+        "the console's sign-in: the issuer's authorization endpoint (code flow with PKCE)",
+      ],
+      'jwt-token-url': ['URL', "the console's sign-in: the issuer's token endpoint (must answer CORS)"],
       'log-format': ['F', 'text (default) or json: one JSON object per line (docs/operations.md#json-logs)'],
       'otlp-endpoint': [
         'URL',

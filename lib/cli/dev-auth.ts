@@ -8,5 +8,15 @@ export interface DevAuthOptions {
   /** PEM files: serve HTTPS (HTTP/2 and HTTP/1.1). */
   readonly tlsCert?: string;
   readonly tlsKey?: string;
-  readonly jwt?: { readonly jwksUrl: string; readonly issuer?: string; readonly audience?: string };
+  readonly jwt?: {
+    readonly jwksUrl: string;
+    readonly issuer?: string;
+    readonly audience?: string;
+    /** The console's sign-in at the issuer (authorization code with PKCE). */
+    readonly signIn?: {
+      readonly clientId: string;
+      readonly authorizationEndpoint: string;
+      readonly tokenEndpoint: string;
+    };
+  };
 }

@@ -19,6 +19,9 @@ export const AUTH_FLAGS = {
   'jwt-jwks-url': { type: 'string' },
   'jwt-issuer': { type: 'string' },
   'jwt-audience': { type: 'string' },
+  'jwt-client-id': { type: 'string' },
+  'jwt-authorize-url': { type: 'string' },
+  'jwt-token-url': { type: 'string' },
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -46,6 +49,12 @@ export function parseDevAuth(values: Values, env: Env): DevAuthOptions | string 
   const audience = str('jwt-audience', 'JUNCTION_JWT_AUDIENCE');
   if (jwks === undefined && (issuer !== undefined || audience !== undefined))
     return '--jwt-issuer and --jwt-audience need --jwt-jwks-url';
+  const clientId = str('jwt-client-id', 'JUNCTION_JWT_CLIENT_ID');
+  const authorizeUrl = str('jwt-authorize-url', 'JUNCTION_JWT_AUTHORIZE_URL');
+  const tokenUrl = str('jwt-token-url', 'JUNCTION_JWT_TOKEN_URL');
+  const signInParts = [clientId, authorizeUrl, tokenUrl].filter((v) => v !== undefined).length;
+  if (signInParts !== 0 && (signInParts !== 3 || jwks === undefined))
+    return "the console's sign-in needs --jwt-client-id, --jwt-authorize-url and --jwt-token-url together, with --jwt-jwks-url";
   const hosts = list(values['allowed-host'], env.JUNCTION_ALLOWED_HOSTS);
   const origins = list(values['allowed-origin'], env.JUNCTION_ALLOWED_ORIGINS);
   return {
@@ -60,6 +69,15 @@ export function parseDevAuth(values: Values, env: Env): DevAuthOptions | string 
             jwksUrl: jwks,
             ...(issuer === undefined ? {} : { issuer }),
             ...(audience === undefined ? {} : { audience }),
+            ...(signInParts === 3
+              ? {
+                  signIn: {
+                    clientId: clientId as string,
+                    authorizationEndpoint: authorizeUrl as string,
+                    tokenEndpoint: tokenUrl as string,
+                  },
+                }
+              : {}),
           },
         }),
   };

@@ -1,4 +1,6 @@
 /** Junction's HTTPS front door: API Gateway (HTTP API by default, REST API as an option) for ingest and the API. */
+
+import { Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -8,6 +10,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { type ApiAuth, JunctionApiAuth } from './api-auth.ts';
+import { type ApiDomainOptions, JunctionApiDomain } from './api-domain.ts';
 import { acknowledgeNag } from './nag.ts';
 
 /** `http`: API Gateway HTTP API (cheaper, faster); `rest`: REST API (API keys, usage plans, AWS WAF). */
@@ -38,6 +42,12 @@ export interface JunctionFrontDoorProps {
   readonly throttle: ThrottleOptions;
   readonly rest: RestApiOptions;
   readonly logRetention: logs.RetentionDays;
+  /** How management callers authenticate (ingest keeps `ingestAuthorization`). @default { type: 'iam' } */
+  readonly auth?: ApiAuth;
+  /** The bus's name (names the Cognito domain a `cognito` auth creates). @default 'default' */
+  readonly busName?: string;
+  /** A custom domain (with a hosted zone: its alias records). @default the execute-api URL only */
+  readonly domain?: ApiDomainOptions;
 }
 
 /** The ingest routes: CloudEvents on POST /events, EventBridge PutEvents on POST /. */
@@ -69,6 +79,11 @@ export class JunctionFrontDoor extends Construct {
   readonly httpApi?: apigwv2.HttpApi;
   readonly restApi?: apigw.RestApi;
   readonly accessLogGroup: logs.LogGroup;
+  /** The authorizer of the management routes, and the `api` function's environment for it. */
+  readonly auth: JunctionApiAuth;
+  /** The custom domain, when `domain` was given (its `url` is `https://<name>/`). */
+  readonly domain?: JunctionApiDomain;
+  private httpStage?: apigwv2.HttpStage;
   private readonly publishArns: string[];
   private readonly manageArns: string[];
 
@@ -76,7 +91,19 @@ export class JunctionFrontDoor extends Construct {
     super(scope, id);
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     if (props.apiType === 'http') {
-      const api = this.buildHttpApi(props);
+      const api = new apigwv2.HttpApi(this, 'HttpApi', {
+        description: 'Junction: CloudEvents ingest and the management API',
+        createDefaultStage: false,
+      });
+      this.auth = this.buildAuth(props, () => api.apiEndpoint.concat('/'));
+      this.buildHttpApi(api, props);
+      if (props.domain !== undefined) {
+        this.domain = new JunctionApiDomain(this, 'Domain', {
+          ...props.domain,
+          httpApi: api,
+          ...(this.httpStage === undefined ? {} : { httpStage: this.httpStage }),
+        });
+      }
       this.httpApi = api;
       this.url = api.apiEndpoint.concat('/');
       this.publishArns = INGEST_ROUTES.map(([method, path]) =>
@@ -84,7 +111,17 @@ export class JunctionFrontDoor extends Construct {
       );
       this.manageArns = [api.arnForExecuteApi('*', '/*', '$default')];
     } else {
-      const api = this.buildRestApi(props);
+      const api = this.newRestApi(props);
+      // The stage's URL without a reference to the stage (the stage depends on the methods, the methods on the
+      // api function, whose environment holds the Cognito client that redirects to this URL).
+      this.auth = this.buildAuth(
+        props,
+        () => `https://${api.restApiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}/v1/`,
+      );
+      this.buildRestApi(api, props);
+      if (props.domain !== undefined) {
+        this.domain = new JunctionApiDomain(this, 'Domain', { ...props.domain, restApi: api });
+      }
       this.restApi = api;
       this.url = api.url;
       const stage = api.deploymentStage.stageName;
@@ -111,12 +148,18 @@ export class JunctionFrontDoor extends Construct {
     });
   }
 
-  private buildHttpApi(props: JunctionFrontDoorProps): apigwv2.HttpApi {
-    const api = new apigwv2.HttpApi(this, 'HttpApi', {
-      description: 'Junction: CloudEvents ingest and the management API',
-      createDefaultStage: false,
+  private buildAuth(props: JunctionFrontDoorProps, url: () => string): JunctionApiAuth {
+    return new JunctionApiAuth(this, 'Auth', {
+      auth: props.auth ?? { type: 'iam' },
+      apiType: props.apiType,
+      busName: props.busName ?? 'default',
+      ...(props.domain === undefined ? {} : { domainUrl: `https://${props.domain.name}/` }),
+      url,
     });
-    new apigwv2.HttpStage(this, 'DefaultStage', {
+  }
+
+  private buildHttpApi(api: apigwv2.HttpApi, props: JunctionFrontDoorProps): void {
+    this.httpStage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: api,
       stageName: '$default',
       autoDeploy: true,
@@ -138,12 +181,30 @@ export class JunctionFrontDoor extends Construct {
       });
       ingestRoutes.push(...added);
     }
+    const apiIntegration = new HttpLambdaIntegration('Api', props.api);
     api.addRoutes({
       path: '/{proxy+}',
       methods: [apigwv2.HttpMethod.ANY],
-      integration: new HttpLambdaIntegration('Api', props.api),
-      authorizer: iamAuth,
+      integration: apiIntegration,
+      authorizer: this.auth.httpAuthorizer ?? iamAuth,
     });
+    // The console's page and assets (no data: every call they make goes through the authorizer above). With IAM
+    // there is no console: its paths stay behind IAM, and the api function answers a signed caller 404 with why.
+    for (const path of this.auth.type === 'iam' ? [] : ['/console', '/console/{proxy+}']) {
+      for (const route of api.addRoutes({
+        path,
+        methods: [apigwv2.HttpMethod.GET],
+        integration: apiIntegration,
+      })) {
+        acknowledgeNag(
+          route,
+          'AwsSolutions-APIG4',
+          "The web console's page, script and style sheet are public as a browser must load them before it holds " +
+            'a token (and the sign-in redirect lands here); they hold no data, and every API call they make ' +
+            'carries the bearer token the JWT or Cognito authorizer verifies.',
+        );
+      }
+    }
     if (props.ingestAuthorization === 'none') {
       for (const route of ingestRoutes) {
         acknowledgeNag(
@@ -155,11 +216,10 @@ export class JunctionFrontDoor extends Construct {
         );
       }
     }
-    return api;
   }
 
-  private buildRestApi(props: JunctionFrontDoorProps): apigw.RestApi {
-    const api = new apigw.RestApi(this, 'RestApi', {
+  private newRestApi(props: JunctionFrontDoorProps): apigw.RestApi {
+    return new apigw.RestApi(this, 'RestApi', {
       description: 'Junction: CloudEvents ingest and the management API',
       cloudWatchRole: true,
       deployOptions: {
@@ -172,6 +232,9 @@ export class JunctionFrontDoor extends Construct {
       },
       binaryMediaTypes: ['application/octet-stream', 'application/zip'],
     });
+  }
+
+  private buildRestApi(api: apigw.RestApi, props: JunctionFrontDoorProps): void {
     acknowledgeNag(
       api,
       'AwsSolutions-APIG2',
@@ -195,9 +258,30 @@ export class JunctionFrontDoor extends Construct {
       api.root.addMethod('POST', ingest, methodOptions),
     ];
     const proxy = api.root.addResource('{proxy+}');
-    proxy.addMethod('ANY', new apigw.LambdaIntegration(props.api), {
-      authorizationType: apigw.AuthorizationType.IAM,
-    });
+    const apiIntegration = new apigw.LambdaIntegration(props.api);
+    proxy.addMethod(
+      'ANY',
+      apiIntegration,
+      this.auth.restAuthorizer === undefined
+        ? { authorizationType: apigw.AuthorizationType.IAM }
+        : { authorizationType: apigw.AuthorizationType.COGNITO, authorizer: this.auth.restAuthorizer },
+    );
+    // The console's page and assets, public as on the HTTP API (see buildHttpApi).
+    const consoleResource = this.auth.type === 'iam' ? undefined : api.root.addResource('console');
+    for (const resource of consoleResource
+      ? [consoleResource, consoleResource.addResource('{proxy+}')]
+      : []) {
+      const method = resource.addMethod('GET', apiIntegration, {
+        authorizationType: apigw.AuthorizationType.NONE,
+      });
+      acknowledgeNag(
+        method,
+        'AwsSolutions-APIG4',
+        "The web console's page, script and style sheet are public as a browser must load them before it holds " +
+          'a token (and the sign-in redirect lands here); they hold no data, and every API call they make ' +
+          'carries the bearer token the Cognito authorizer verifies.',
+      );
+    }
     if (apiKeyRequired) {
       const plan = api.addUsagePlan('UsagePlan', {
         description: 'Junction publishers: throttle per API key',
@@ -234,8 +318,9 @@ export class JunctionFrontDoor extends Construct {
     acknowledgeNag(
       api,
       'AwsSolutions-COG4',
-      'Callers authenticate with IAM (SigV4) as on every AWS API; Junction has no Cognito user pool. Open ' +
-        'ingest (ingestAuthorization "none") is the deployer\'s explicit choice.',
+      'Publishers authenticate with IAM (SigV4) as on every AWS API, and managers too unless auth is ' +
+        '"cognito" (then the management routes use the Cognito authorizer); the console\'s assets are public. ' +
+        'Open ingest (ingestAuthorization "none") is the deployer\'s explicit choice.',
     );
     if (props.ingestAuthorization === 'none') {
       for (const method of ingestMethods) {
@@ -247,6 +332,5 @@ export class JunctionFrontDoor extends Construct {
         );
       }
     }
-    return api;
   }
 }

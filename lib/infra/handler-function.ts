@@ -54,6 +54,8 @@ export interface HandlerFunctionOptions {
   readonly functionName?: string;
   /** Concurrency reserved for (and limiting) the function. @default none: the account's unreserved pool */
   readonly reservedConcurrentExecutions?: number;
+  /** Shell commands run after bundling, given the bundle's output folder (assets to ship beside it). @default none */
+  readonly afterBundling?: (outputDir: string) => string[];
   /** The execution role. @default a new role that may write to the function's log group (and manage VPC ENIs) */
   readonly role?: iam.IRole;
   /** Lambda layers (e.g. an OpenTelemetry collector extension). @default none */
@@ -132,7 +134,18 @@ export function createHandlerFunction(
     timeout: options.timeout,
     description: options.description,
     environment: options.environment,
-    bundling: BUNDLING,
+    bundling:
+      options.afterBundling === undefined
+        ? BUNDLING
+        : {
+            ...BUNDLING,
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (_inputDir, outputDir) =>
+                (options.afterBundling as (o: string) => string[])(outputDir),
+            },
+          },
     role,
     logGroup,
     ...(options.functionName !== undefined ? { functionName: options.functionName } : {}),

@@ -1,4 +1,8 @@
 /** Junction's CDK constructs: the `JunctionBus` L3 construct, its parts, and the default stack. */
+export type { ApiAuth, CognitoAuth, ConsoleSignInOptions, IamAuth, JwtAuth } from './api-auth.ts';
+export { COGNITO_GROUPS, JunctionApiAuth } from './api-auth.ts';
+export type { ApiDomainOptions } from './api-domain.ts';
+export { JunctionApiDomain } from './api-domain.ts';
 export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } from './front-door.ts';
 export { JunctionFrontDoor } from './front-door.ts';
 export type {

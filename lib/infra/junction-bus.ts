@@ -32,6 +32,9 @@ import {
   type TableDefinition,
 } from '../adapters/dynamodb/tables.ts';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
+import type { ApiAuth } from './api-auth.ts';
+import type { ApiDomainOptions } from './api-domain.ts';
+import { consoleAssetCommands } from './console-assets.ts';
 import {
   type ApiType,
   type IngestAuthorization,
@@ -334,6 +337,22 @@ export interface JunctionBusProps {
    * embedded bus's `kafka` connector on Lambda; docs/connectors.md#on-aws). @default none
    */
   readonly kafkaSources?: readonly KafkaSourceProps[];
+
+  // --- awsconsole: management auth (JWT / Cognito) -------------------------------------------------------------
+  /**
+   * How callers of the management API (and the web console) authenticate: `{ type: 'iam' }` (SigV4), `{ type:
+   * 'jwt', issuer, audience }` (HTTP API only) or `{ type: 'cognito' }`. The api function enforces the token's
+   * scopes. Publishing keeps `ingestAuthorization`. See docs/aws.md, "The console on AWS".
+   * @default { type: 'iam' }
+   */
+  readonly auth?: ApiAuth;
+  /**
+   * A custom domain for the API: `{ name, certificate, hostedZone? }` (a regional ACM certificate; with a zone, the
+   * A and AAAA alias records). `apiUrl` stays the execute-api URL; `domainUrl` is `https://<name>/`.
+   * @default none
+   */
+  readonly domain?: ApiDomainOptions;
+  // --- end awsconsole ------------------------------------------------------------------------------------------
 }
 
 /** The handlers' environment for `tracing` (read by lib/adapters/aws/wiring.ts). Throws on an endpoint that is no URL. */
@@ -398,6 +417,8 @@ export class JunctionBus extends Construct {
   readonly frontDoor: JunctionFrontDoor;
   /** The invoke URL of the API. */
   readonly apiUrl: string;
+  /** awsconsole: `https://<domain.name>/` when `domain` was given. */
+  readonly domainUrl?: string;
   /** Batches the router could not process (the event source mapping's on-failure destination). */
   readonly failureBucket: s3.Bucket;
   readonly eventSourceMapping: lambda.EventSourceMapping;
@@ -549,6 +570,9 @@ export class JunctionBus extends Construct {
         ...(name === 'api' && reserved.api !== undefined
           ? { reservedConcurrentExecutions: reserved.api }
           : {}),
+        // --- awsconsole: the console's assets in the api bundle (lib/infra/console-assets.ts)
+        ...(name === 'api' ? { afterBundling: consoleAssetCommands } : {}),
+        // --- end awsconsole
         entry: entries[name],
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
@@ -662,8 +686,19 @@ export class JunctionBus extends Construct {
       throttle: props.throttle ?? { rateLimit: 1000, burstLimit: 2000 },
       rest: props.restApi ?? {},
       logRetention: this.logRetention,
+      // --- awsconsole
+      ...(props.auth === undefined ? {} : { auth: props.auth }),
+      ...(props.domain === undefined ? {} : { domain: props.domain }),
+      busName: this.busName,
+      // --- end awsconsole
     });
     this.apiUrl = this.frontDoor.url;
+    // --- awsconsole: the custom domain; the api function enforces the token's scopes (lib/adapters/aws/gateway-auth.ts)
+    if (this.frontDoor.domain !== undefined) this.domainUrl = this.frontDoor.domain.url;
+    for (const [name, value] of Object.entries(this.frontDoor.auth.environment)) {
+      this.apiFunction.addEnvironment(name, value);
+    }
+    // --- end awsconsole
 
     // Alarms
     // What the alarms and the dashboard watch.

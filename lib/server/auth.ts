@@ -4,6 +4,7 @@
  * condition on publishing, the `/keys` and `/audit` endpoints, and the audit log of management calls.
  */
 
+import { principalOfClaims } from '../core/auth/claims.ts';
 import {
   checkCrossSite,
   checkHost,
@@ -19,12 +20,10 @@ import {
   DEFAULT_BUS,
   forbidden,
   type Grant,
-  isScope,
   type Need,
   type Principal,
   permits,
 } from '../core/auth/scopes.ts';
-import { BUS_NAME } from '../core/bus.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import { awsErrorBody } from '../core/eventbridge.ts';
 import { amzBuses } from '../core/eventbridge-api.ts';
@@ -39,6 +38,7 @@ import {
   type SecretBox,
 } from './auth-keys.ts';
 import { isSigV4, SigV4Error, verifySigV4 } from './auth-sigv4.ts';
+import type { ConsoleSignIn } from './console.ts';
 
 /** Verifying bearer JWTs against a JWKS (both publishers and managers). */
 export interface JwtOptions {
@@ -56,6 +56,11 @@ export interface JwtOptions {
   readonly scopeClaim?: string;
   /** The claim holding a source prefix for `junction:publish`. @default 'junction:source_prefix' */
   readonly sourcePrefixClaim?: string;
+  /**
+   * The web console's sign-in at the issuer (authorization code with PKCE, a public client whose redirect URI is
+   * `<bus url>/console/`). @default none: the console asks for a pasted token
+   */
+  readonly signIn?: ConsoleSignIn;
 }
 
 /** How the bus authenticates callers. Every field is optional; the defaults are the safe ones. */
@@ -114,7 +119,7 @@ function header(request: ApiRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function segments(path: string): string[] | undefined {
+export function segments(path: string): string[] | undefined {
   try {
     return path
       .split('/')
@@ -247,22 +252,47 @@ async function jwtVerifier(options: JwtOptions): Promise<JwtVerifier> {
         `the bearer token is not a valid JWT for this bus: ${(error as Error).message}`,
       );
     }
-    const raw = payload[scopeClaim];
-    const values = typeof raw === 'string' ? raw.split(' ') : Array.isArray(raw) ? raw : [];
-    const prefix = payload[prefixClaim];
-    const grants: Grant[] = [];
-    for (const value of values) {
-      // `junction:<scope>` on the default bus, `junction:<scope>:<bus>` on a named one.
-      const [scope, bus = DEFAULT_BUS, ...more] =
-        typeof value === 'string' && value.startsWith('junction:') ? value.slice(9).split(':') : [];
-      if (!isScope(scope) || more.length > 0 || !BUS_NAME.test(bus)) continue;
-      grants.push({
-        scope,
-        bus,
-        ...(scope === 'publish' && typeof prefix === 'string' ? { sourcePrefix: prefix } : {}),
-      });
-    }
-    return { name: `jwt:${typeof payload.sub === 'string' ? payload.sub : 'unknown'}`, kind: 'jwt', grants };
+    return principalOfClaims(payload, { scopeClaims: [scopeClaim], sourcePrefixClaim: prefixClaim });
+  };
+}
+
+/** What a call needs, and on which buses (an EventBridge call's buses are read from its body). */
+export function needsOf(
+  request: ApiRequest,
+  parts: readonly string[],
+): { need: Need; buses: readonly string[] } {
+  const amzTarget = header(request, 'x-amz-target');
+  const amz =
+    parts.length === 0 && request.method === 'POST' && amzTarget !== undefined
+      ? amzBuses(amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '', decoder.decode(request.body))
+          .buses
+      : undefined;
+  return busNeedsOf(request.method, parts, amzTarget, amz);
+}
+
+/** Why the principal may not make the call (403), or undefined when it may. */
+export function refusalOf(
+  request: ApiRequest,
+  principal: Principal,
+  need: Need,
+  buses: readonly string[],
+): JunctionError | undefined {
+  const refusedBus =
+    buses.length === 0 ? '(too many to check)' : buses.find((bus) => !permits(principal, need, bus));
+  return refusedBus === undefined
+    ? undefined
+    : forbidden(principal, need, request.method, request.path, refusedBus);
+}
+
+/** The request as the app sees it from an authenticated principal: what it may do, which sources it may publish. */
+export function asPrincipal(request: ApiRequest, principal: Principal, need: Need): ApiRequest {
+  const limited = principal.grants.some((g) => g.scope === 'publish' && g.sourcePrefix !== undefined);
+  return {
+    ...request,
+    may: (n: Need, bus: string) => permits(principal, n, bus),
+    ...(need === 'publish' && limited
+      ? { allowSource: (source: string, bus: string) => checkSource(principal, source, bus) }
+      : {}),
   };
 }
 
@@ -431,15 +461,7 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
         need: 'manage',
       };
     }
-    const amzTarget = header(request, 'x-amz-target');
-    const amz =
-      parts.length === 0 && request.method === 'POST' && amzTarget !== undefined
-        ? amzBuses(
-            amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '',
-            decoder.decode(request.body),
-          ).buses
-        : undefined;
-    const { need, buses } = busNeedsOf(request.method, parts, amzTarget, amz);
+    const { need, buses } = needsOf(request, parts);
     let principal = ANONYMOUS;
     try {
       if (need !== 'public' && (await required())) principal = await authenticate(request);
@@ -447,35 +469,15 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
       return { response: errorResponse(toJunctionError(error), aws), who: 'unauthenticated', need };
     }
     const open = principal === ANONYMOUS;
-    const refusedBus = open
-      ? undefined
-      : buses.length === 0
-        ? '(too many to check)'
-        : buses.find((bus) => !permits(principal, need, bus));
-    if (refusedBus !== undefined) {
-      return {
-        response: errorResponse(forbidden(principal, need, request.method, request.path, refusedBus), aws),
-        who: principal.name,
-        need,
-      };
-    }
+    const refusal = open ? undefined : refusalOf(request, principal, need, buses);
+    if (refusal !== undefined) return { response: errorResponse(refusal, aws), who: principal.name, need };
     let response: ApiResponse | undefined;
     try {
       response = await keysAndAudit(request, parts);
     } catch (error) {
       response = errorResponse(toJunctionError(error), false);
     }
-    if (response === undefined) {
-      const limited = principal.grants.some((g) => g.scope === 'publish' && g.sourcePrefix !== undefined);
-      const may = open ? undefined : (n: Need, bus: string) => permits(principal, n, bus);
-      response = await app({
-        ...request,
-        ...(may === undefined ? {} : { may }),
-        ...(need === 'publish' && limited
-          ? { allowSource: (source: string, bus: string) => checkSource(principal, source, bus) }
-          : {}),
-      });
-    }
+    if (response === undefined) response = await app(open ? request : asPrincipal(request, principal, need));
     return { response, who: principal.name, need };
   }
 

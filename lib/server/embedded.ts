@@ -42,7 +42,7 @@ import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './a
 import { SecretBox } from './auth-keys.ts';
 import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
 import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
-import { serveConsole } from './console.ts';
+import { serveConsole, validateSignIn } from './console.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { schemaRefresher, withFreshSchemas } from './fresh-schemas.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
@@ -490,11 +490,13 @@ async function open(
   await busHost.start();
   let listeningPort = options.port ?? 8080;
   let secrets: SecretBox | undefined;
+  const signIn = options.auth?.jwt?.signIn;
+  const consoleOptions = signIn === undefined ? {} : { signIn: validateSignIn(signIn, 'jwt.signIn') };
   const auth = createAuthLayer({
     ...options.auth,
     app: createBusesApp(busHost, onError),
     buses: busHost,
-    console: serveConsole,
+    console: (request) => serveConsole(request, consoleOptions),
     store: credentials,
     secrets: () => {
       secrets ??= SecretBox.open(dataDir);

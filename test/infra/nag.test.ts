@@ -40,6 +40,11 @@ const variants: Record<string, JunctionBusProps> = {
     apiType: 'rest',
     restApi: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/junction/0f1e2d3c' },
   },
+  'HTTP API with a JWT authorizer': {
+    auth: { type: 'jwt', issuer: 'https://login.example.com/', audience: ['junction'] },
+  },
+  'HTTP API with a Cognito user pool': { auth: { type: 'cognito' } },
+  'REST API with a Cognito user-pool authorizer': { apiType: 'rest', auth: { type: 'cognito' } },
   'HTTP API with open ingest, a NAT gateway, all outbound and provisioned pollers': {
     ingestAuthorization: 'none',
     network: { natGateways: 1 },

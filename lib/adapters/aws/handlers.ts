@@ -10,6 +10,8 @@ import { type RecordMapping, validateConnectorName, validateMapping } from '../.
 import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { connectorDeadLetter, connectorRefusedLetter } from '../../engine/connectors.ts';
 import type { DeadLetter, InvalidSourceRecord, TraceEntry } from '../../ports.ts';
+import type { ApiRequest } from '../../server/app.ts';
+import { type ConsoleSignIn, serveConsole } from '../../server/console.ts';
 import { decodeSourceRecord } from '../kafka/source.ts';
 import {
   type ApiGatewayResult,
@@ -17,6 +19,7 @@ import {
   fromApiGatewayEvent,
   toApiGatewayResult,
 } from './apigateway.ts';
+import { authorizeGatewayRequest, browserBase, type GatewayAuth } from './gateway-auth.ts';
 import { decodeMskEvent, mskSourceRecords, type UndecodableRecord } from './msk-event.ts';
 import type { HandlerRuntime } from './wiring.ts';
 
@@ -79,11 +82,79 @@ export function createIngestHandler(runtime: RuntimeProvider): (event: unknown) 
   };
 }
 
+export interface ApiHandlerOptions {
+  /**
+   * How the gateway authenticates: with `jwt` (a JWT or Cognito authorizer) the function enforces the token's
+   * scopes on every call (lib/adapters/aws/gateway-auth.ts). @default { type: 'iam' }
+   */
+  readonly auth?: GatewayAuth;
+  /**
+   * The web console's assets bundled into the function (`index.html`, `app.css`, `app.js`: the CDK construct's
+   * build writes them beside the handler) and its sign-in. Served only with `jwt` auth. @default no console
+   */
+  readonly console?: { readonly prebuiltDir: string; readonly signIn?: ConsoleSignIn };
+}
+
+/** `/console` and below: the console's page and assets, public (they hold no data), or why there are none. */
+async function consoleResult(
+  request: ApiRequest,
+  event: unknown,
+  options: ApiHandlerOptions,
+  version: '1.0' | '2.0',
+): Promise<ApiGatewayResult> {
+  if ((options.auth?.type ?? 'iam') === 'iam') {
+    return errorResult(
+      new JunctionError(
+        'NotFound',
+        "the console is not served with IAM auth: a browser cannot sign requests with SigV4. Deploy the bus with auth { type: 'jwt' } or { type: 'cognito' } (docs/aws.md, \"The console on AWS\"), or use the CLI",
+      ),
+      version,
+    );
+  }
+  if (options.console === undefined) {
+    return errorResult(
+      new JunctionError('NotFound', 'this api function was built without the console'),
+      version,
+    );
+  }
+  const response = await serveConsole(request, {
+    prebuiltDir: options.console.prebuiltDir,
+    base: browserBase(event, request.path),
+    ...(options.console.signIn === undefined ? {} : { signIn: options.console.signIn }),
+  });
+  return toApiGatewayResult(response, version);
+}
+
+function errorResult(error: JunctionError, version: '1.0' | '2.0'): ApiGatewayResult {
+  return toApiGatewayResult(
+    {
+      status: error.status,
+      headers: {
+        'content-type': 'application/json',
+        ...(error.code === 'Unauthorized' ? { 'www-authenticate': 'Bearer realm="junction"' } : {}),
+      },
+      body: JSON.stringify(error.toJSON()),
+    },
+    version,
+  );
+}
+
 /** API Gateway → the whole HTTP API of CONTRACT.md (rules, functions, traces, dead letters, replays, ingest). */
-export function createApiHandler(runtime: RuntimeProvider): (event: unknown) => Promise<ApiGatewayResult> {
+export function createApiHandler(
+  runtime: RuntimeProvider,
+  options: ApiHandlerOptions = {},
+): (event: unknown) => Promise<ApiGatewayResult> {
+  const auth = options.auth ?? { type: 'iam' };
   return async (event) => {
     const version = apiGatewayVersion(event);
-    const request = fromApiGatewayEvent(event);
+    let request = fromApiGatewayEvent(event);
+    if (request.path === '/console' || request.path.startsWith('/console/'))
+      return consoleResult(request, event, options, version);
+    try {
+      request = authorizeGatewayRequest(request, event, auth);
+    } catch (error) {
+      return errorResult(toJunctionError(error), version);
+    }
     const { app } = await runtime();
     return metered(runtime, async () => toApiGatewayResult(await app(request), version));
   };
