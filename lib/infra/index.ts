@@ -1,11 +1,15 @@
 /** Junction's CDK constructs: the `JunctionBus` L3 construct, its parts, and the default stack. */
+export type { BusMetricOptions, IJunctionBus, JunctionBusAttributes } from './bus-api.ts';
+export { METRIC_NAMESPACE } from './bus-api.ts';
 export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } from './front-door.ts';
 export { JunctionFrontDoor } from './front-door.ts';
 export type {
   BusResourceNames,
   EventsTopicOptions,
+  HandlerFunctionProps,
   HandlerName,
   JunctionBusProps,
+  JunctionTableProps,
   RouterOptions,
   UserFunctionOptions,
 } from './junction-bus.ts';
@@ -17,6 +21,13 @@ export {
   JunctionBus,
   ROUTER_CONSUMER_GROUP,
 } from './junction-bus.ts';
+export type {
+  JunctionRuleOptions,
+  JunctionRuleProps,
+  JunctionRuleSchedule,
+  JunctionRuleTarget,
+} from './junction-rule.ts';
+export { JunctionRule } from './junction-rule.ts';
 export type { JunctionBusSpec, JunctionStackProps } from './junction-stack.ts';
 export { JunctionStack, MAX_STACK_BUSES, parseBusesContext } from './junction-stack.ts';
 export type {
