@@ -18,14 +18,14 @@ import {
   type JunctionBusProps,
   JunctionRule,
 } from '../../lib/infra/index.ts';
-import { actionsOf, type Statement, statementsByRole } from './synth-fixture.ts';
+import { actionsOf, cdkJsonContext, type Statement, statementsByRole } from './synth-fixture.ts';
 
 /** A bare stack (no bundling) with a bus, and whatever `more` adds, synthesized. */
 function build(
   props: (stack: Stack) => JunctionBusProps = () => ({}),
   more: (stack: Stack, bus: JunctionBus) => void = () => undefined,
 ): { app: App; stack: Stack; bus: JunctionBus; template: Template } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
   const bus = new JunctionBus(stack, 'Bus', props(stack));
   more(stack, bus);
@@ -37,7 +37,7 @@ build.agnostic = (
   props: (stack: Stack) => JunctionBusProps,
   more: (stack: Stack, bus: JunctionBus) => void,
 ): { app: App; stack: Stack } => {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test');
   more(stack, new JunctionBus(stack, 'Bus', props(stack)));
   return { app, stack };
