@@ -3,13 +3,17 @@ export type { ApiAuth, CognitoAuth, ConsoleSignInOptions, IamAuth, JwtAuth } fro
 export { COGNITO_GROUPS, JunctionApiAuth } from './api-auth.ts';
 export type { ApiDomainOptions } from './api-domain.ts';
 export { JunctionApiDomain } from './api-domain.ts';
+export type { BusMetricOptions, IJunctionBus, JunctionBusAttributes } from './bus-api.ts';
+export { METRIC_NAMESPACE } from './bus-api.ts';
 export type { ApiType, IngestAuthorization, RestApiOptions, ThrottleOptions } from './front-door.ts';
 export { JunctionFrontDoor } from './front-door.ts';
 export type {
   BusResourceNames,
   EventsTopicOptions,
+  HandlerFunctionProps,
   HandlerName,
   JunctionBusProps,
+  JunctionTableProps,
   RouterOptions,
   TracingOptions,
   UserFunctionOptions,
@@ -22,6 +26,13 @@ export {
   JunctionBus,
   ROUTER_CONSUMER_GROUP,
 } from './junction-bus.ts';
+export type {
+  JunctionRuleOptions,
+  JunctionRuleProps,
+  JunctionRuleSchedule,
+  JunctionRuleTarget,
+} from './junction-rule.ts';
+export { JunctionRule } from './junction-rule.ts';
 export type { JunctionBusSpec, JunctionStackProps } from './junction-stack.ts';
 export { JunctionStack, MAX_STACK_BUSES, parseBusesContext } from './junction-stack.ts';
 export type {

@@ -18,13 +18,14 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
-import { Construct } from 'constructs';
+import { Construct, DependencyGroup, type IDependable } from 'constructs';
 import {
   DEFAULT_TABLE_PREFIX,
   type StoreName,
@@ -34,6 +35,13 @@ import {
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import type { ApiAuth } from './api-auth.ts';
 import type { ApiDomainOptions } from './api-domain.ts';
+import {
+  type BusMetricOptions,
+  busMetrics,
+  type IJunctionBus,
+  ImportedJunctionBus,
+  type JunctionBusAttributes,
+} from './bus-api.ts';
 import { consoleAssetCommands } from './console-assets.ts';
 import {
   type ApiType,
@@ -43,6 +51,7 @@ import {
   type ThrottleOptions,
 } from './front-door.ts';
 import { createHandlerFunction } from './handler-function.ts';
+import { JunctionRule, type JunctionRuleOptions } from './junction-rule.ts';
 import {
   type IJunctionKafkaCluster,
   JunctionKafkaCluster,
@@ -77,9 +86,16 @@ const PRODUCTION_KAFKA: ProvisionedKafkaOptions = {
   volumeSizeGiB: 100,
   storageAutoScaling: { maxVolumeSizeGiB: 1000 },
 };
-export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler' | 'topic';
+export type HandlerName = 'ingest' | 'router' | 'api' | 'scheduler' | 'topic' | 'rule';
 
-export const HANDLER_NAMES: readonly HandlerName[] = ['ingest', 'router', 'api', 'scheduler', 'topic'];
+export const HANDLER_NAMES: readonly HandlerName[] = [
+  'ingest',
+  'router',
+  'api',
+  'scheduler',
+  'topic',
+  'rule',
+];
 
 /** The events topic as the deploy-time custom resource creates it (`Custom::JunctionKafkaTopic`). */
 export interface EventsTopicOptions {
@@ -353,6 +369,26 @@ export interface JunctionBusProps {
    */
   readonly domain?: ApiDomainOptions;
   // --- end awsconsole ------------------------------------------------------------------------------------------
+
+  // --- CDK-native overrides (issue #15, in the style of AWS Solutions Constructs) ---
+  /**
+   * Settings of the bus's DynamoDB tables (all of them). `encryptionKey` here wins over the bus's `encryptionKey`.
+   * @default on-demand billing, point-in-time recovery on, the AWS-owned key (or `encryptionKey`)
+   */
+  readonly tableProps?: JunctionTableProps;
+  /**
+   * A customer-managed KMS key for the bus's tables, its log groups (functions, API access logs, cluster broker
+   * logs) and the alarm topic it creates. A key of this app gets the key-policy statements CloudWatch Logs and
+   * CloudWatch alarms need; an imported key must already allow them (docs/aws.md, "Overrides").
+   * @default AWS-managed encryption
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Memory, timeout and extra environment of the four handlers. `environment` adds variables (e.g.
+   * `JUNCTION_HTTP_TARGETS_ALLOW`); it cannot replace one the construct sets.
+   * @default ingest 512 MB / 29 s, router 1024 MB / 2 min (or `router`), api 1024 MB / 29 s, scheduler 512 MB / 55 s
+   */
+  readonly functionProps?: Partial<Record<'ingest' | 'router' | 'api' | 'scheduler', HandlerFunctionProps>>;
 }
 
 /** The handlers' environment for `tracing` (read by lib/adapters/aws/wiring.ts). Throws on an endpoint that is no URL. */
@@ -378,6 +414,26 @@ function tracingEnvironment(tracing: TracingOptions | undefined): Record<string,
   };
 }
 
+/** `JunctionBusProps.tableProps`. */
+export interface JunctionTableProps {
+  /** @default dynamodb.Billing.onDemand() */
+  readonly billing?: dynamodb.Billing;
+  /** @default true */
+  readonly pointInTimeRecovery?: boolean;
+  /** A customer-managed key for the tables. @default the bus's `encryptionKey`, else the AWS-owned key */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** `JunctionBusProps.functionProps` of one handler. */
+export interface HandlerFunctionProps {
+  /** 128–10240 MB. */
+  readonly memorySize?: number;
+  /** At most 15 minutes (the router: 14, the limit of Kafka mappings). */
+  readonly timeout?: Duration;
+  /** Added to the construct's variables, which it cannot replace. */
+  readonly environment?: Record<string, string>;
+}
+
 /** The IAM tag a principal needs (with the bus's name as value) to assume a bus's default `deployRole`. */
 export const DEPLOYER_TAG = 'junction:deployer';
 
@@ -387,7 +443,7 @@ const MAX_RETENTION_MS = 3650 * 86_400_000;
 const TABLE_PREFIX = /^[a-zA-Z0-9_.-]{1,200}$/;
 
 /** Junction on AWS: ingest behind API Gateway, MSK as the log, the router on an MSK event source mapping, DynamoDB. */
-export class JunctionBus extends Construct {
+export class JunctionBus extends Construct implements IJunctionBus {
   /** The bus's name (`JUNCTION_BUS`). */
   readonly busName: string;
   readonly vpc: ec2.IVpc;
@@ -442,6 +498,13 @@ export class JunctionBus extends Construct {
   readonly alarmTopic?: sns.ITopic;
   /** The bus's CloudWatch dashboard (absent with `dashboard: false`). */
   readonly dashboard?: cloudwatch.Dashboard;
+  /** What a `JunctionRule` waits for: the api function with its role, the tables and the events topic. */
+  readonly ruleDependencies: IDependable;
+  /** The customer-managed key of `encryptionKey`, if any. */
+  readonly encryptionKey?: kms.IKey;
+  private readonly tableProps: JunctionTableProps;
+  private readonly ruleEntry: string;
+  private readonly metrics: ReturnType<typeof busMetrics>;
 
   private readonly functions = new Map<string, nodejs.NodejsFunction>();
   private readonly projectRoot: string;
@@ -464,6 +527,10 @@ export class JunctionBus extends Construct {
     this.architecture = props.architecture ?? lambda.Architecture.ARM_64;
     this.userFunctions = this.functions;
     this.apiDeploysFunctions = props.apiDeploysFunctions ?? false;
+    // CDK-native overrides (issue #15)
+    this.tableProps = props.tableProps ?? {};
+    if (props.encryptionKey !== undefined) this.encryptionKey = props.encryptionKey;
+    this.metrics = busMetrics(this.busName);
 
     // Network
     const production = props.profile === 'production';
@@ -559,10 +626,17 @@ export class JunctionBus extends Construct {
       ...tracingEnvironment(props.tracing),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
+    this.ruleEntry = entries.rule;
     const vpcPlacement = { vpc: this.vpc, subnets, sg: this.functionSecurityGroup };
     const router = props.router ?? {};
     const reserved = props.reservedConcurrency ?? {};
-    const handler = (name: HandlerName, memorySize: number, timeout: Duration, description: string) =>
+    const overrides = props.functionProps ?? {};
+    const handler = (
+      name: 'ingest' | 'router' | 'api' | 'scheduler',
+      memorySize: number,
+      timeout: Duration,
+      description: string,
+    ) =>
       createHandlerFunction(this, `${capitalize(name)}Function`, {
         ...(name === 'ingest' && reserved.ingest !== undefined
           ? { reservedConcurrentExecutions: reserved.ingest }
@@ -577,9 +651,9 @@ export class JunctionBus extends Construct {
         projectRoot: this.projectRoot,
         depsLockFilePath: join(this.projectRoot, 'package-lock.json'),
         description,
-        memorySize,
-        timeout,
-        environment,
+        memorySize: overrides[name]?.memorySize ?? memorySize,
+        timeout: overrides[name]?.timeout ?? timeout,
+        environment: { ...overrides[name]?.environment, ...environment },
         architecture: this.architecture,
         logRetention: this.logRetention,
         vpc: vpcPlacement,
@@ -730,12 +804,21 @@ export class JunctionBus extends Construct {
       const created = createAlarms(
         this,
         { ...watched, ...(ownCluster === undefined ? {} : { cluster: ownCluster }) },
-        props.alarms ?? {},
+        this.alarmOptionsWithKey(props.alarms ?? {}),
       );
       this.alarms = created.alarms;
       this.alarmTopic = created.topic;
     }
     if (props.dashboard !== false) this.dashboard = createDashboard(this, watched);
+
+    // CDK-native overrides (issue #15): the key on the tables' readers and every log group of the bus.
+    this.applyEncryptionKey();
+    this.ruleDependencies = new DependencyGroup(
+      this.apiFunction,
+      this.apiFunction.role!,
+      ...Object.values(this.tables),
+      this.eventsTopicResource,
+    );
 
     // User functions from a folder
     if (props.functionsDir !== undefined) {
@@ -865,6 +948,135 @@ export class JunctionBus extends Construct {
     return grant;
   }
 
+  // --- The CDK-native API (issue #15): IJunctionBus, rules, metrics, the encryption key ---
+
+  /** A bus defined elsewhere (another stack or app), by its name and API URL; `apiFunctionArn` for `addRule`. */
+  static fromAttributes(scope: Construct, id: string, attributes: JunctionBusAttributes): IJunctionBus {
+    return new ImportedJunctionBus(scope, id, attributes);
+  }
+
+  /** As `aws-events`' `grantPutEventsTo`: the same as `grantPublish` (POST /events and POST /). */
+  grantPutEvents(grantee: iam.IGrantable): iam.Grant {
+    return this.grantPublish(grantee);
+  }
+
+  /**
+   * Declares a rule on this bus (a `JunctionRule`): put through the bus's API at deploy time (the api function,
+   * invoked directly), replaced when its props change, deleted with the construct.
+   */
+  addRule(id: string, options: JunctionRuleOptions): JunctionRule {
+    return new JunctionRule(this, id, { ...options, bus: this, handlerEntry: this.ruleEntry });
+  }
+
+  /** A metric the handlers write (namespace `Junction`, dimension `service` = the bus), summed per 5 minutes. */
+  metric(metricName: string, options?: BusMetricOptions): cloudwatch.Metric {
+    return this.metrics.metric(metricName, options);
+  }
+  /** Events accepted into the log. */
+  metricEventsIn(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.metricEventsIn(options);
+  }
+  /** Events that matched at least one rule. */
+  metricEventsMatched(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.metricEventsMatched(options);
+  }
+  /** Events that matched no rule. */
+  metricEventsUnmatched(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.metricEventsUnmatched(options);
+  }
+  /** Events one rule matched. */
+  metricRuleMatches(rule: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.metricRuleMatches(rule, options);
+  }
+  /** Delivery attempts (every outcome); one lane's with `rule` and `target`. */
+  metricDeliveries(options?: BusMetricOptions): cloudwatch.Metric {
+    return this.metrics.metricDeliveries(options);
+  }
+  /** Failed delivery attempts of one lane (rule and target). */
+  metricDeliveryErrors(rule: string, target: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metrics.metricDeliveryErrors(rule, target, options);
+  }
+  /** Deliveries dead-lettered; one lane's with `rule` and `target`. */
+  metricDeadLetters(options?: BusMetricOptions): cloudwatch.Metric {
+    return this.metrics.metricDeadLetters(options);
+  }
+
+  /** The key of the tables: `tableProps.encryptionKey`, else `encryptionKey`. */
+  private tableKey(): kms.IKey | undefined {
+    return this.tableProps.encryptionKey ?? this.encryptionKey;
+  }
+
+  /** With `encryptionKey` and no topic of theirs, the alarms go to a topic of this bus encrypted with the key. */
+  private alarmOptionsWithKey(options: AlarmOptions): AlarmOptions {
+    const key = this.encryptionKey;
+    if (key === undefined || options.topic !== undefined) return options;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Junction alarms (${this.busName})`,
+      enforceSSL: true,
+      masterKey: key,
+    });
+    return { ...options, topic };
+  }
+
+  /** The handlers may use the tables' key; every log group of the bus is encrypted with `encryptionKey`. */
+  private applyEncryptionKey(): void {
+    const tableKey = this.tableKey();
+    if (tableKey !== undefined) {
+      for (const fn of [this.ingestFunction, this.routerFunction, this.apiFunction, this.schedulerFunction]) {
+        tableKey.grant(
+          fn,
+          'kms:Decrypt',
+          'kms:Encrypt',
+          'kms:ReEncrypt*',
+          'kms:GenerateDataKey*',
+          'kms:DescribeKey',
+        );
+        acknowledgeNag(
+          fn.role!,
+          'AwsSolutions-IAM5',
+          "DynamoDB encrypts and decrypts the tables with the customer-managed key on the caller's behalf; " +
+            'kms:ReEncrypt* and kms:GenerateDataKey* are the action families it uses (as CDK grants for a table), on that one key.',
+          ['Action::kms:ReEncrypt*', 'Action::kms:GenerateDataKey*'],
+        );
+      }
+    }
+    const key = this.encryptionKey;
+    if (key === undefined) return;
+    const stack = Stack.of(this);
+    // CloudWatch Logs encrypts a log group with the key only when the key policy lets the regional service in.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsOfTheBus',
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    for (const child of this.node.findAll()) {
+      if (child instanceof logs.CfnLogGroup && child.kmsKeyId === undefined) {
+        child.kmsKeyId = key.keyArn;
+      }
+    }
+  }
+
   private userFunctionArn(): string {
     return Stack.of(this).formatArn({
       service: 'lambda',
@@ -892,9 +1104,13 @@ export class JunctionBus extends Construct {
       tableName: `${this.tablePrefix}-${definition.suffix}`,
       partitionKey: key(definition.partitionKey),
       ...(definition.sortKey !== undefined ? { sortKey: key(definition.sortKey) } : {}),
-      billing: dynamodb.Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      billing: this.tableProps.billing ?? dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: this.tableProps.pointInTimeRecovery ?? true,
+      },
+      encryption: this.tableKey()
+        ? dynamodb.TableEncryptionV2.customerManagedKey(this.tableKey() as kms.IKey)
+        : dynamodb.TableEncryptionV2.awsManagedKey(),
       ...(definition.ttlAttribute !== undefined ? { timeToLiveAttribute: definition.ttlAttribute } : {}),
       globalSecondaryIndexes: definition.globalIndexes.map((index) => ({
         indexName: index.indexName,
@@ -1379,6 +1595,7 @@ function validateProps(props: JunctionBusProps): void {
     );
   }
   validateRouter(props.router ?? {});
+  validateFunctionProps(props);
   const rate = props.schedulerRate;
   if (rate !== undefined && !Token.isUnresolved(rate.toSeconds()) && rate.toSeconds() < 60) {
     throw new Error(`JunctionBus: schedulerRate must be at least 1 minute, got ${rate.toHumanString()}`);
@@ -1418,6 +1635,51 @@ function validateEventsTopic(topic: EventsTopicOptions): void {
       throw new Error(
         `JunctionBus: eventsTopic.minInsyncReplicas must be an integer from 1 to the replication factor${replicationFactor === undefined ? '' : ` (${replicationFactor})`}, got ${minInsyncReplicas}`,
       );
+    }
+  }
+}
+
+/** The variables the construct sets on the handlers: `functionProps.*.environment` may not replace them. */
+const CONSTRUCT_VARIABLES = new Set([
+  'JUNCTION_BUS',
+  'JUNCTION_TABLE_PREFIX',
+  'JUNCTION_KAFKA_CLUSTER_ARN',
+  'JUNCTION_KAFKA_TOPIC',
+  'JUNCTION_KAFKA_BOOTSTRAP',
+  'JUNCTION_FUNCTION_PREFIX',
+  'JUNCTION_FUNCTION_ROLE_ARN',
+  'JUNCTION_SCHEDULE_LOOKBACK_MS',
+]);
+
+function validateFunctionProps(props: JunctionBusProps): void {
+  for (const [name, fn] of Object.entries(props.functionProps ?? {})) {
+    if (!['ingest', 'router', 'api', 'scheduler'].includes(name)) {
+      throw new Error(
+        `JunctionBus: functionProps keys must be ingest, router, api or scheduler, got '${name}'`,
+      );
+    }
+    if (fn === undefined) continue;
+    const at = `JunctionBus: functionProps.${name}`;
+    const memory = fn.memorySize;
+    if (memory !== undefined && (!Number.isInteger(memory) || memory < 128 || memory > 10240)) {
+      throw new Error(`${at}.memorySize must be an integer in 128..10240 (MB), got ${memory}`);
+    }
+    const seconds = fn.timeout?.toSeconds();
+    const max = name === 'router' ? 14 * 60 : 15 * 60;
+    if (seconds !== undefined && !Token.isUnresolved(seconds) && (seconds < 1 || seconds > max)) {
+      throw new Error(
+        `${at}.timeout must be 1 second to ${max / 60} minutes, got ${fn.timeout?.toHumanString()}`,
+      );
+    }
+    if (name === 'router' && (memory !== undefined || fn.timeout !== undefined)) {
+      if (props.router?.memorySize !== undefined || props.router?.timeout !== undefined) {
+        throw new Error(`${at} and router both size the router: set memorySize and timeout in one of them`);
+      }
+    }
+    for (const key of Object.keys(fn.environment ?? {})) {
+      if (CONSTRUCT_VARIABLES.has(key)) {
+        throw new Error(`${at}.environment cannot replace ${key}, which the construct sets`);
+      }
     }
   }
 }

@@ -43,6 +43,16 @@ const BENCHES: Record<string, Bench> = {
       await broker.remove();
     }
   },
+  'aws-handlers': async (quick) => {
+    const { startBroker } = await import('../kafka/broker.ts');
+    const { benchAwsHandlers } = await import('./aws-handlers.ts');
+    const broker = await startBroker();
+    try {
+      return await benchAwsHandlers({ quick, bootstrap: broker.bootstrap });
+    } finally {
+      await broker.remove();
+    }
+  },
   cdc: async (quick) => (await import('./cdc.ts')).benchCdc({ quick }),
   mqtt: async (quick) => (await import('./mqtt.ts')).benchMqtt({ quick }),
   noisy: async (quick) => {

@@ -430,7 +430,7 @@ describe('JunctionBus validation', () => {
     [
       'an unknown handler entry',
       () => ({ handlerEntries: { worker: 'x.ts' } as never }),
-      /handlerEntries keys must be one of ingest, router, api, scheduler, topic, got 'worker'/,
+      /handlerEntries keys must be one of ingest, router, api, scheduler, topic, rule, got 'worker'/,
     ],
     [
       'a handler entry that does not exist',

@@ -1,4 +1,5 @@
 /** Shared set-up of the infra tests: a stack with fixture handlers, its template, and IAM statements by role. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -8,6 +9,11 @@ import { JunctionStack } from '../../lib/infra/index.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
 export const fixturesDir = join(repoRoot, 'test', 'infra', 'fixtures');
+
+/** The context of cdk.json (the feature flags `npx cdk synth` runs with), so that tests build the stack it builds. */
+export const cdkJsonContext = (
+  JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 /** Tiny stand-ins for the handlers of `functions/`, to test the `handlerEntries` prop. */
 export const fixtureEntries = {
@@ -32,7 +38,9 @@ export function synthStack(
   bus: JunctionBusProps = {},
   options: { bundle?: boolean; buses?: readonly JunctionBusSpec[] } = {},
 ): Synthesized {
-  const app = new App(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {});
+  const app = new App({
+    context: { ...cdkJsonContext, ...(options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {}) },
+  });
   const stack = new JunctionStack(app, 'Junction', {
     bus,
     ...(options.buses !== undefined ? { buses: options.buses } : {}),
