@@ -33,6 +33,7 @@ import {
   type TableDefinition,
 } from '../adapters/dynamodb/tables.ts';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
+import { createAddressPolicy } from '../core/net/address-policy.ts';
 import type { ApiAuth } from './api-auth.ts';
 import type { ApiDomainOptions } from './api-domain.ts';
 import {
@@ -353,6 +354,12 @@ export interface JunctionBusProps {
    * embedded bus's `kafka` connector on Lambda; docs/connectors.md#on-aws). @default none
    */
   readonly kafkaSources?: readonly KafkaSourceProps[];
+  /**
+   * Private addresses or CIDR blocks (`10.0.0.0/16`) that `http`, `bus` and `postgres` targets may reach although the
+   * outbound address policy refuses private ranges — a database or service in the VPC (docs/aws.md): sets
+   * `JUNCTION_HTTP_TARGETS_ALLOW` on the handlers. @default none
+   */
+  readonly targetsAllow?: readonly string[];
 
   // --- awsconsole: management auth (JWT / Cognito) -------------------------------------------------------------
   /**
@@ -389,6 +396,21 @@ export interface JunctionBusProps {
    * @default ingest 512 MB / 29 s, router 1024 MB / 2 min (or `router`), api 1024 MB / 29 s, scheduler 512 MB / 55 s
    */
   readonly functionProps?: Partial<Record<'ingest' | 'router' | 'api' | 'scheduler', HandlerFunctionProps>>;
+}
+
+/** The handlers' environment for `targetsAllow`; throws on an entry that is no address or CIDR block. */
+function targetsAllowEnvironment(allow: readonly string[] | undefined): Record<string, string> {
+  if (allow === undefined || allow.length === 0) return {};
+  for (const [i, entry] of allow.entries()) {
+    try {
+      createAddressPolicy({ allow: [entry] });
+    } catch {
+      throw new Error(
+        `JunctionBus: targetsAllow[${i}] must be an IP address or a CIDR block, got ${JSON.stringify(entry)}`,
+      );
+    }
+  }
+  return { JUNCTION_HTTP_TARGETS_ALLOW: allow.join(',') };
 }
 
 /** The handlers' environment for `tracing` (read by lib/adapters/aws/wiring.ts). Throws on an endpoint that is no URL. */
@@ -624,6 +646,7 @@ export class JunctionBus extends Construct implements IJunctionBus {
       JUNCTION_FUNCTION_PREFIX: this.functionPrefix,
       JUNCTION_FUNCTION_ROLE_ARN: this.functionRole.roleArn,
       ...tracingEnvironment(props.tracing),
+      ...targetsAllowEnvironment(props.targetsAllow),
     };
     const entries = resolveHandlerEntries(props.handlerEntries ?? {});
     this.ruleEntry = entries.rule;

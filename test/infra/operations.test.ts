@@ -260,3 +260,22 @@ describe('tracing', () => {
     );
   });
 });
+
+describe('targetsAllow', () => {
+  test('lets targets reach the listed private ranges: JUNCTION_HTTP_TARGETS_ALLOW on the handlers', () => {
+    const { stack, template } = synthStack({ targetsAllow: ['10.0.0.0/16', '192.168.1.5'] }, noBundling);
+    const fns = template.findResources('AWS::Lambda::Function');
+    for (const fn of [stack.bus.routerFunction, stack.bus.schedulerFunction, stack.bus.apiFunction]) {
+      const vars = (
+        fns[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties as {
+          Environment: { Variables: Record<string, unknown> };
+        }
+      ).Environment.Variables;
+      assert.equal(vars.JUNCTION_HTTP_TARGETS_ALLOW, '10.0.0.0/16,192.168.1.5');
+    }
+    assert.throws(
+      () => synthStack({ targetsAllow: ['10.0.0.0/99'] }, noBundling),
+      /targetsAllow\[0\] must be an IP address or a CIDR block, got "10\.0\.0\.0\/99"/,
+    );
+  });
+});
