@@ -180,56 +180,45 @@ function keyFallback(key: string): { topic: string; partition: number } {
  * not MSK-shaped at all throws (`InvalidRequest`, naming the field).
  */
 export function decodeMskEvent(event: unknown): MskPartitionBatch[] {
-  const all = checkMskShape(event);
-  const batches = new Map<
-    string,
-    { topic: string; partition: number; records: LogRecord[]; undecodable: UndecodableRecord[] }
-  >();
-  const batchOf = (topic: string, partition: number) => {
-    const id = `${partition}\u0000${topic}`;
-    let batch = batches.get(id);
-    if (!batch) {
-      batch = { topic, partition, records: [], undecodable: [] };
-      batches.set(id, batch);
+  const batches = partitionBatches((topic, partition) => ({
+    topic,
+    partition,
+    records: [] as LogRecord[],
+    undecodable: [] as UndecodableRecord[],
+  }));
+  const batchOf = batches.of;
+  forEachRawRecord(event, (raw, field, key) => {
+    let decoded: ReturnType<typeof decodeRecord>;
+    try {
+      decoded = decodeRecord(raw, field);
+    } catch (error) {
+      const bad = undecodable(raw, keyFallback(key), error);
+      batchOf(bad.topic, bad.partition).undecodable.push(bad);
+      return;
     }
-    return batch;
-  };
-  for (const [key, list] of Object.entries(all)) {
-    if (!Array.isArray(list)) throw shapeError('must be an array of records', `records["${key}"]`, list);
-    list.forEach((raw: unknown, i: number) => {
-      const field = `records["${key}"][${i}]`;
-      let decoded: ReturnType<typeof decodeRecord>;
-      try {
-        decoded = decodeRecord(raw, field);
-      } catch (error) {
-        const bad = undecodable(raw, keyFallback(key), error);
-        batchOf(bad.topic, bad.partition).undecodable.push(bad);
-        return;
-      }
-      const { record, headers } = decoded;
-      try {
-        const keyBytes = base64Field(record.key, `${field}.key`);
-        const value = base64Field(record.value, `${field}.value`);
-        const cloudEvent = fromKafkaRecord({ key: keyBytes, value, headers });
-        const keyText = keyBytes === null ? undefined : decodeUtf8(keyBytes);
-        batchOf(record.topic, record.partition).records.push({
-          partition: record.partition,
-          offset: record.offset,
-          key: keyText ?? cloudEvent.source,
-          timestamp: record.timestamp,
-          event: cloudEvent,
-        });
-      } catch (error) {
-        batchOf(record.topic, record.partition).undecodable.push(undecodable(raw, record, error));
-      }
-    });
-  }
-  const out = [...batches.values()];
+    const { record, headers } = decoded;
+    try {
+      const keyBytes = base64Field(record.key, `${field}.key`);
+      const value = base64Field(record.value, `${field}.value`);
+      const cloudEvent = fromKafkaRecord({ key: keyBytes, value, headers });
+      const keyText = keyBytes === null ? undefined : decodeUtf8(keyBytes);
+      batchOf(record.topic, record.partition).records.push({
+        partition: record.partition,
+        offset: record.offset,
+        key: keyText ?? cloudEvent.source,
+        timestamp: record.timestamp,
+        event: cloudEvent,
+      });
+    } catch (error) {
+      batchOf(record.topic, record.partition).undecodable.push(undecodable(raw, record, error));
+    }
+  });
+  const out = batches.sorted();
   for (const batch of out) {
     batch.records.sort((a, b) => a.offset - b.offset);
     batch.undecodable.sort((a, b) => a.offset - b.offset);
   }
-  return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  return out;
 }
 
 /** The records of one topic partition of an MSK event as a source connector reads them (not decoded to events). */
@@ -240,6 +229,39 @@ export interface MskSourceBatch {
   readonly records: readonly SourceRecord[];
   /** Records the mapping sent in a shape that is not a record (bad base64, a missing offset), with the reason. */
   readonly malformed: readonly InvalidSourceRecord[];
+}
+
+/** Batches per topic partition, made on first use; `sorted()` answers them by topic, then partition. */
+function partitionBatches<B extends { readonly topic: string; readonly partition: number }>(
+  make: (topic: string, partition: number) => B,
+): { of(topic: string, partition: number): B; sorted(): B[] } {
+  const batches = new Map<string, B>();
+  return {
+    of(topic, partition) {
+      const id = `${partition}\u0000${topic}`;
+      let batch = batches.get(id);
+      if (batch === undefined) {
+        batch = make(topic, partition);
+        batches.set(id, batch);
+      }
+      return batch;
+    },
+    sorted: () =>
+      [...batches.values()].sort((a, b) =>
+        a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
+      ),
+  };
+}
+
+/**
+ * Calls `each` with every raw record of an MSK-shaped event, its field path (`records["t-0"][3]`) and its
+ * `records` key; throws `InvalidRequest` naming the field when the event is not MSK-shaped.
+ */
+function forEachRawRecord(event: unknown, each: (raw: unknown, field: string, key: string) => void): void {
+  for (const [key, list] of Object.entries(checkMskShape(event))) {
+    if (!Array.isArray(list)) throw shapeError('must be an array of records', `records["${key}"]`, list);
+    for (const [i, raw] of (list as unknown[]).entries()) each(raw, `records["${key}"][${i}]`, key);
+  }
 }
 
 function checkMskShape(event: unknown): Record<string, unknown> {
@@ -259,56 +281,45 @@ function checkMskShape(event: unknown): Record<string, unknown> {
  * is wrong is `malformed`, with the reason; only an event that is not MSK-shaped at all throws (`InvalidRequest`).
  */
 export function mskSourceRecords(event: unknown): MskSourceBatch[] {
-  const all = checkMskShape(event);
-  const batches = new Map<
-    string,
-    { topic: string; partition: number; records: SourceRecord[]; malformed: InvalidSourceRecord[] }
-  >();
-  const batchOf = (topic: string, partition: number) => {
-    const id = `${partition}\u0000${topic}`;
-    let batch = batches.get(id);
-    if (!batch) {
-      batch = { topic, partition, records: [], malformed: [] };
-      batches.set(id, batch);
+  const batches = partitionBatches((topic, partition) => ({
+    topic,
+    partition,
+    records: [] as SourceRecord[],
+    malformed: [] as InvalidSourceRecord[],
+  }));
+  const batchOf = batches.of;
+  forEachRawRecord(event, (raw, field, key) => {
+    try {
+      const { record, headers } = decodeRecord(raw, field);
+      batchOf(record.topic, record.partition).records.push({
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: base64Field(record.key, `${field}.key`),
+        value: base64Field(record.value, `${field}.value`),
+        headers,
+      });
+    } catch (error) {
+      const bad = undecodable(raw, keyFallback(key), error);
+      batchOf(bad.topic, bad.partition).malformed.push({
+        position: `${bad.topic}/${bad.partition}/${bad.offset}`,
+        reason: bad.error.message,
+        record: {
+          topic: bad.topic,
+          partition: bad.partition,
+          offset: bad.offset,
+          timestamp: bad.timestamp,
+          key: bad.key,
+          value: bad.value,
+          headers: Object.fromEntries(bad.headers.map((h) => [h.name, h.value])),
+        },
+      });
     }
-    return batch;
-  };
-  for (const [key, list] of Object.entries(all)) {
-    if (!Array.isArray(list)) throw shapeError('must be an array of records', `records["${key}"]`, list);
-    list.forEach((raw: unknown, i: number) => {
-      const field = `records["${key}"][${i}]`;
-      try {
-        const { record, headers } = decodeRecord(raw, field);
-        batchOf(record.topic, record.partition).records.push({
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          timestamp: record.timestamp,
-          key: base64Field(record.key, `${field}.key`),
-          value: base64Field(record.value, `${field}.value`),
-          headers,
-        });
-      } catch (error) {
-        const bad = undecodable(raw, keyFallback(key), error);
-        batchOf(bad.topic, bad.partition).malformed.push({
-          position: `${bad.topic}/${bad.partition}/${bad.offset}`,
-          reason: bad.error.message,
-          record: {
-            topic: bad.topic,
-            partition: bad.partition,
-            offset: bad.offset,
-            timestamp: bad.timestamp,
-            key: bad.key,
-            value: bad.value,
-            headers: Object.fromEntries(bad.headers.map((h) => [h.name, h.value])),
-          },
-        });
-      }
-    });
-  }
-  const out = [...batches.values()];
+  });
+  const out = batches.sorted();
   for (const batch of out) batch.records.sort((a, b) => a.offset - b.offset);
-  return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  return out;
 }
 
 /** A raw Kafka record, as a consumer fetched it. */
