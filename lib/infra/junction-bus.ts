@@ -62,7 +62,7 @@ import {
   privateSubnetType,
 } from './kafka-cluster.ts';
 import { addKafkaSources, type KafkaSourceProps } from './kafka-sources.ts';
-import { acknowledgeNag, nagGetAtt } from './nag.ts';
+import { acknowledgeNag, acknowledgeProviderNag, nagGetAtt } from './nag.ts';
 import { JunctionNetwork, type JunctionNetworkProps } from './network.ts';
 import { type AlarmOptions, createAlarms, createDashboard } from './operations.ts';
 import {
@@ -1479,37 +1479,7 @@ class EventsTopicProvider extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.provider = new cr.Provider(this, 'Provider', { onEventHandler: this.fn, logGroup });
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-IAM4',
-      "CDK's custom resource provider framework function (it only relays CloudFormation's request to the topic " +
-        'function during deployments) runs with the AWS-managed AWSLambdaBasicExecutionRole.',
-      ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-    );
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-IAM5',
-      "CDK's provider framework invokes the topic function by ARN and by any version or alias of it (<arn>:*).",
-      [`Resource::<${Stack.of(this).getLogicalId(this.fn.node.defaultChild as CfnElement)}.Arn>:*`],
-    );
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-L1',
-      "The runtime of CDK's provider framework function is chosen by aws-cdk-lib; it only runs during deployments.",
-    );
-    for (const rule of [
-      'Serverless-LambdaDefaultMemorySize',
-      'Serverless-LambdaLatestVersion',
-      'Serverless-LambdaDLQ',
-      'Serverless-LambdaTracing',
-    ]) {
-      acknowledgeNag(
-        this.provider,
-        rule,
-        "CDK's custom resource provider framework function (its memory, runtime, invocation and tracing) is defined " +
-          'by aws-cdk-lib; it only relays CloudFormation requests to the topic function during deployments.',
-      );
-    }
+    acknowledgeProviderNag(this.provider, this.fn, 'topic');
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CfnElement, CustomResource, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import { validateRule } from '../core/rule.ts';
 import type { IJunctionBus } from './bus-api.ts';
 import { createHandlerFunction } from './handler-function.ts';
-import { acknowledgeNag } from './nag.ts';
+import { acknowledgeProviderNag } from './nag.ts';
 
 /** A rule's schedule, as `PUT /rules/{name}` takes it (docs/schedules.md). */
 export interface JunctionRuleSchedule {
@@ -166,37 +166,7 @@ class RuleProvider extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.provider = new cr.Provider(this, 'Provider', { onEventHandler: this.fn, logGroup });
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-IAM4',
-      "CDK's custom resource provider framework function (it only relays CloudFormation's request to the rule " +
-        'function during deployments) runs with the AWS-managed AWSLambdaBasicExecutionRole.',
-      ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-    );
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-IAM5',
-      "CDK's provider framework invokes the rule function by ARN and by any version or alias of it (<arn>:*).",
-      [`Resource::<${Stack.of(this).getLogicalId(this.fn.node.defaultChild as CfnElement)}.Arn>:*`],
-    );
-    acknowledgeNag(
-      this.provider,
-      'AwsSolutions-L1',
-      "The runtime of CDK's provider framework function is chosen by aws-cdk-lib; it only runs during deployments.",
-    );
-    for (const rule of [
-      'Serverless-LambdaDefaultMemorySize',
-      'Serverless-LambdaLatestVersion',
-      'Serverless-LambdaDLQ',
-      'Serverless-LambdaTracing',
-    ]) {
-      acknowledgeNag(
-        this.provider,
-        rule,
-        "CDK's custom resource provider framework function (its memory, runtime, invocation and tracing) is defined " +
-          'by aws-cdk-lib; it only relays CloudFormation requests to the rule function during deployments.',
-      );
-    }
+    acknowledgeProviderNag(this.provider, this.fn, 'rule');
   }
 }
 
