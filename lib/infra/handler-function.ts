@@ -1,14 +1,15 @@
 /** Lambda functions of Junction built with local esbuild (no Docker), each with its own role and log group. */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type CfnElement, type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { acknowledgeNag } from './nag.ts';
+import { acknowledgeNag, nagGetAtt } from './nag.ts';
 
 /**
  * The build of `@platformatic/wasm-utils` (used by the Kafka client) with its WebAssembly inlined: the default
@@ -183,4 +184,34 @@ export function createHandlerFunction(
       'every delivery); X-Ray active tracing would add a second, Lambda-only trace per invocation at a cost.',
   );
   return fn;
+}
+
+/**
+ * What every handler needs of the Junction tables (the engine opens every store): item reads and writes on the tables
+ * and queries of their indexes, with cdk-nag's finding on `<table>/index/*` acknowledged.
+ */
+export function grantJunctionTables(fn: lambda.IFunction, tables: readonly dynamodb.ITable[]): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: 'JunctionTables',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:Scan',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+      ],
+      resources: tables.flatMap((t) => [t.tableArn, `${t.tableArn}/index/*`]),
+    }),
+  );
+  acknowledgeNag(
+    fn.role as iam.IRole,
+    'AwsSolutions-IAM5',
+    'The stores query the global secondary indexes of their own tables (due, finished, byId, byTime, ' +
+      'byRule); "<table>/index/*" names exactly the indexes of the Junction tables.',
+    tables.map((t) => `Resource::${nagGetAtt(t.node.defaultChild as CfnElement, 'Arn')}/index/*`),
+  );
 }

@@ -51,7 +51,7 @@ import {
   type RestApiOptions,
   type ThrottleOptions,
 } from './front-door.ts';
-import { createHandlerFunction } from './handler-function.ts';
+import { createHandlerFunction, grantJunctionTables } from './handler-function.ts';
 import { JunctionRule, type JunctionRuleOptions } from './junction-rule.ts';
 import {
   type IJunctionKafkaCluster,
@@ -1184,34 +1184,7 @@ export class JunctionBus extends Construct implements IJunctionBus {
     const eventsTopic = cluster.topicArn(this.topic);
     const writeTopics = [eventsTopic, ...targetTopics.map((t) => cluster.topicArn(t))];
     const handlers = [this.ingestFunction, this.routerFunction, this.apiFunction, this.schedulerFunction];
-    const tableArns = Object.values(this.tables).flatMap((t) => [t.tableArn, `${t.tableArn}/index/*`]);
-    for (const fn of handlers) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'JunctionTables',
-          actions: [
-            'dynamodb:GetItem',
-            'dynamodb:BatchGetItem',
-            'dynamodb:Query',
-            'dynamodb:Scan',
-            'dynamodb:PutItem',
-            'dynamodb:UpdateItem',
-            'dynamodb:DeleteItem',
-            'dynamodb:BatchWriteItem',
-          ],
-          resources: tableArns,
-        }),
-      );
-      acknowledgeNag(
-        fn.role!,
-        'AwsSolutions-IAM5',
-        'The stores query the global secondary indexes of their own tables (due, finished, byId, byTime, ' +
-          'byRule); "<table>/index/*" names exactly the indexes of the Junction tables.',
-        Object.values(this.tables).map(
-          (t) => `Resource::${nagGetAtt(t.node.defaultChild as CfnElement, 'Arn')}/index/*`,
-        ),
-      );
-    }
+    for (const fn of handlers) grantJunctionTables(fn, Object.values(this.tables));
 
     // Ingest: append to the events topic with an idempotent producer.
     for (const s of kafkaProducerStatements(cluster, [eventsTopic])) this.ingestFunction.addToRolePolicy(s);

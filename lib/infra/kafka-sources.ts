@@ -16,7 +16,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { CONNECTOR_NAME, type RecordMapping, validateMapping } from '../core/connector.ts';
-import { createHandlerFunction } from './handler-function.ts';
+import { createHandlerFunction, grantJunctionTables } from './handler-function.ts';
 import { type IJunctionKafkaCluster, kafkaProducerStatements } from './kafka-cluster.ts';
 import { acknowledgeNag, nagGetAtt } from './nag.ts';
 import type { JunctionNetwork } from './network.ts';
@@ -156,30 +156,7 @@ export function addKafkaSources(
     const role = fn.role as iam.IRole;
 
     // The runtime's stores (publish dedup, dead letters; the engine opens every store, as the ingest function's).
-    const tableArns = context.tables.flatMap((t) => [t.tableArn, `${t.tableArn}/index/*`]);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'JunctionTables',
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:BatchGetItem',
-          'dynamodb:Query',
-          'dynamodb:Scan',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:BatchWriteItem',
-        ],
-        resources: tableArns,
-      }),
-    );
-    acknowledgeNag(
-      role,
-      'AwsSolutions-IAM5',
-      'The stores query the global secondary indexes of their own tables (due, finished, byId, byTime, ' +
-        'byRule); "<table>/index/*" names exactly the indexes of the Junction tables.',
-      context.tables.map((t) => `Resource::${nagGetAtt(t.node.defaultChild as CfnElement, 'Arn')}/index/*`),
-    );
+    grantJunctionTables(fn, context.tables);
     // The events topic: the idempotent publish.
     for (const statement of kafkaProducerStatements(cluster, [cluster.topicArn(context.eventsTopic)]))
       fn.addToRolePolicy(statement);
