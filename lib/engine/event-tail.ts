@@ -186,6 +186,9 @@ export class EventTails {
         }
         if (!more) await sleep(pollMs, signal);
       }
+      // Where the tail stands when its window ends (a transport that answers once ends the stream after a while):
+      // the client goes on from there. A block with an id and no data moves EventSource's Last-Event-ID too.
+      yield `id: ${id()}\n: the window ends, go on from this id\n\n`;
     } catch (error) {
       // The log failed or closed (the bus is stopping or was deleted): say so, and end; the client reconnects.
       const e =

@@ -54,6 +54,19 @@ export interface ApiResponse {
   readonly stream?: (signal: AbortSignal) => AsyncIterable<string>;
 }
 
+/**
+ * The response as one body, for transports that answer once (API Gateway and Lambda): a streamed response's chunks
+ * for at most `windowMs`, then the stream is ended (a live tail ends with its cursor, so the client goes on from it
+ * with `Last-Event-ID`: a long poll). Other responses as they are.
+ */
+export async function answeredOnce(response: ApiResponse, windowMs: number): Promise<ApiResponse> {
+  const stream = response.stream;
+  if (stream === undefined) return response;
+  let body = typeof response.body === 'string' ? response.body : new TextDecoder().decode(response.body);
+  for await (const chunk of stream(AbortSignal.timeout(windowMs))) body += chunk;
+  return { status: response.status, headers: response.headers, body };
+}
+
 export interface AppOptions {
   readonly junction: Junction;
   /** The bus this API serves (EventBridge's `EventBusName` must name it). @default 'default' */

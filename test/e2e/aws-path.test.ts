@@ -273,4 +273,49 @@ describe('AWS path: ingest → Kafka → MSK poller → router → function and 
     assert.equal(await rt.stores.ledger.pendingCount(), 0);
     assert.equal(await rt.stores.deadLetters.count(), 1, 'only the undecodable record');
   });
+  it('answers the live tail as a long poll: one window of frames, ended by the cursor to go on from', async () => {
+    const { createApiHandler } = await import('../../lib/adapters/aws/handlers.ts');
+    const tailApi = createApiHandler(runtime, { tailWindowMs: 1_500 });
+    const query = `pattern=${encodeURIComponent(JSON.stringify({ type: ['tail.test'] }))}`;
+    const poll = (cursor?: string) => {
+      const request = apiRequest('GET', '/events/tail', undefined, query) as unknown as {
+        headers: Record<string, string>;
+      };
+      return tailApi(
+        cursor === undefined
+          ? request
+          : { ...request, headers: { ...request.headers, 'last-event-id': cursor } },
+        lambdaContext(),
+      );
+    };
+    const cursorOf = (body: string) => [...body.matchAll(/^id: (.+)$/gm)].at(-1)?.[1];
+    const first = await poll();
+    assert.equal(first.statusCode, 200, first.body);
+    assert.match(String(first.headers?.['content-type']), /text\/event-stream/);
+    let cursor = cursorOf(first.body);
+    assert.ok(cursor !== undefined, `the window ends with a cursor: ${first.body}`);
+    for (const id of ['t-1', 't-2', 't-3']) {
+      const request = fixture('apigw-http-v2-ingest') as { headers: Record<string, string> };
+      request.headers['ce-id'] = id;
+      request.headers['ce-type'] = 'tail.test';
+      assert.equal((await ingest(request)).statusCode, 202);
+    }
+    const seen: string[] = [];
+    await until(async () => {
+      const answer = await poll(cursor);
+      assert.equal(answer.statusCode, 200, answer.body);
+      for (const [, data] of answer.body.matchAll(/^event: cloudevent\ndata: (.+)$/gm)) {
+        seen.push((JSON.parse(data as string) as { event: { id: string } }).event.id);
+      }
+      cursor = cursorOf(answer.body) ?? cursor;
+      return seen.length >= 3;
+    }, 'the three events through the tail');
+    assert.deepEqual([...seen].sort(), ['t-1', 't-2', 't-3'], 'each once, nothing else (the pattern)');
+    const after = await poll(cursor);
+    assert.equal(
+      [...after.body.matchAll(/^event: cloudevent$/gm)].length,
+      0,
+      'nothing twice after the cursor',
+    );
+  });
 });

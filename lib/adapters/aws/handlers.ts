@@ -10,7 +10,7 @@ import { type RecordMapping, validateConnectorName, validateMapping } from '../.
 import { JunctionError, toJunctionError } from '../../core/errors.ts';
 import { connectorDeadLetter, connectorRefusedLetter } from '../../engine/connectors.ts';
 import type { DeadLetter, InvalidSourceRecord, TraceEntry } from '../../ports.ts';
-import type { ApiRequest } from '../../server/app.ts';
+import { type ApiRequest, answeredOnce } from '../../server/app.ts';
 import { type ConsoleSignIn, serveConsole } from '../../server/console.ts';
 import { decodeSourceRecord } from '../kafka/source.ts';
 import {
@@ -93,6 +93,12 @@ export interface ApiHandlerOptions {
    * build writes them beside the handler) and its sign-in. Served only with `jwt` auth. @default no console
    */
   readonly console?: { readonly prebuiltDir: string; readonly signIn?: ConsoleSignIn };
+  /**
+   * How long one `GET /events/tail` answers: API Gateway and Lambda answer once, so the tail's frames of this window
+   * are the body, ended by its cursor, and the client goes on from it (a long poll; docs/api.md). At most the
+   * invocation's remaining time less 2 s. @default 10000
+   */
+  readonly tailWindowMs?: number;
 }
 
 /** `/console` and below: the console's page and assets, public (they hold no data), or why there are none. */
@@ -143,9 +149,10 @@ function errorResult(error: JunctionError, version: '1.0' | '2.0'): ApiGatewayRe
 export function createApiHandler(
   runtime: RuntimeProvider,
   options: ApiHandlerOptions = {},
-): (event: unknown) => Promise<ApiGatewayResult> {
+): (event: unknown, context?: LambdaContextLike) => Promise<ApiGatewayResult> {
   const auth = options.auth ?? { type: 'iam' };
-  return async (event) => {
+  const tailWindowMs = options.tailWindowMs ?? 10_000;
+  return async (event, context) => {
     const version = apiGatewayVersion(event);
     let request = fromApiGatewayEvent(event);
     if (request.path === '/console' || request.path.startsWith('/console/'))
@@ -156,7 +163,13 @@ export function createApiHandler(
       return errorResult(toJunctionError(error), version);
     }
     const { app } = await runtime();
-    return metered(runtime, async () => toApiGatewayResult(await app(request), version));
+    const window = Math.max(
+      0,
+      Math.min(tailWindowMs, (context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY) - 2_000),
+    );
+    return metered(runtime, async () =>
+      toApiGatewayResult(await answeredOnce(await app(request), window), version),
+    );
   };
 }
 

@@ -390,7 +390,8 @@ export async function createAwsRuntime(
       discovery,
       busName: config.busName,
       onError,
-      extensions: createReplayExtensions({ junction, log }),
+      // The live tail as a long poll: the api handler answers each GET /events/tail with one window of it.
+      extensions: createReplayExtensions({ junction, log, tail: {} }),
     });
     const refresher = schemaRefresher(
       schemas,
