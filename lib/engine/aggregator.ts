@@ -70,7 +70,14 @@ interface MetaText {
 /** The id of the event a closed window publishes: the same whenever the same window closes again. */
 export function aggregateEventId(rule: Rule, partition: number, window: ClosedWindow): string {
   const key = createHash('sha256').update(window.key).digest('base64url').slice(0, 22);
-  const base = `${rule.name}.${rule.updatedAt}.${partition}.${window.start}.${key}`;
+  // A session is named by its start and end: a late event can join an open session and move its start back to a
+  // closed session's, so two sessions of a key may share a start (never a start and an end: the later one ends past
+  // the events that opened it, after the closed one's end). Tumbling and hopping windows: the start names the window.
+  const span =
+    rule.aggregate !== undefined && 'session' in rule.aggregate.window
+      ? `${window.start}-${window.end}`
+      : `${window.start}`;
+  const base = `${rule.name}.${rule.updatedAt}.${partition}.${span}.${key}`;
   return window.revision === undefined ? base : `${base}.r${window.revision}`;
 }
 

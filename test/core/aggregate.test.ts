@@ -23,6 +23,7 @@ import {
 import { parseEventJson } from '../../lib/core/cloudevent.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { validateRule } from '../../lib/core/rule.ts';
+import { aggregateEventId } from '../../lib/engine/aggregator.ts';
 
 const AGGREGATES = {
   n: { count: {} },
@@ -440,23 +441,20 @@ describe('step against the reference model', () => {
           const ref = reference(window, lateness, events);
           near(sortClosed(closed), sortClosed(ref.closed));
           assert.equal(state.late, ref.late);
-          // None twice: (key, start) identifies a window (the published event's id is made of it). Not yet for
-          // sessions: see the todo test 'a late event bridging back over a closed session' below.
-          if (window.kind !== 'session') {
-            const ids = closed.map((w) => `${w.key}@${w.start}`);
-            assert.equal(new Set(ids).size, ids.length);
-          }
+          // None twice: what names a window (the published event's id is made of it) — (key, start), and for
+          // sessions (key, start, end): see 'a late event bridging back over a closed session' below.
+          const ids = closed.map((w) => `${w.key}@${w.start}${window.kind === 'session' ? `-${w.end}` : ''}`);
+          assert.equal(new Set(ids).size, ids.length);
         },
       ),
       { numRuns: 400 },
     );
   });
 
-  it('a late event bridging back over a closed session does not close a second window with its (key, start)', {
-    todo:
-      'known defect: the late event joins the open session and moves its start back to that of the closed one, ' +
-      'so two closed windows share the (key, start) that aggregateEventId is made of',
-  }, () => {
+  it('a late event bridging back over a closed session closes a second session with its start, named apart by its end', () => {
+    // The late event joins the open session and moves its start back to that of the closed one: two closed sessions
+    // share (key, start). aggregateEventId names a session by its start and end, so their results get two ids (with
+    // the start alone, the log's dedup dropped the second result as a duplicate).
     // Found by the property above once its streams were long (size 'max'), shrunk by hand.
     const s = specOf({ kind: 'session', gap: 2000 }, 0);
     const state = newState();
@@ -471,7 +469,14 @@ describe('step against the reference model', () => {
     ] as const) {
       closed.push(...step(s, state, { key, time, values: [undefined, 0, 0, 0, 0, 0, 0, 0] }).closed);
     }
-    const ids = closed.map((w) => `${w.key}@${w.start}`);
+    const starts = closed.filter((w) => w.key === 'b').map((w) => w.start);
+    assert.deepEqual(starts, [998_750, 998_750], 'two sessions of b share a start');
+    const rule = {
+      name: 'r',
+      updatedAt: 1,
+      aggregate: { window: { session: { gap: 2000 } } },
+    } as unknown as Parameters<typeof aggregateEventId>[0];
+    const ids = closed.map((w) => aggregateEventId(rule, 0, w));
     assert.equal(new Set(ids).size, ids.length, ids.join(' '));
   });
 
