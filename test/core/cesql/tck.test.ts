@@ -1,4 +1,4 @@
-/** Runs every case of the CESQL v1.0.0 TCK (shared/corpus/cloudevents/cesql-tck) as one test each. */
+/** Runs every case of the CESQL v1.0.0 TCK (test/corpus/cloudevents/cesql-tck, provenance in test/corpus/README.md) as one test each. */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
