@@ -127,6 +127,7 @@ export class SqliteDatabase {
   #checkpointing = false;
   /** Whether commits wait for the checkpoint thread because the WAL passed `WAL_HOLD_BYTES` (see `#flush`). */
   #heldForCheckpoint = false;
+  #held = 0;
 
   constructor(options: SqliteDatabaseOptions) {
     if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -191,9 +192,17 @@ export class SqliteDatabase {
     return this.#closed;
   }
 
-  /** Committed group-commit transactions, the writes they carried and the WAL fsyncs that made them durable. */
-  get stats(): { readonly commits: number; readonly writes: number; readonly syncs: number } {
-    return { commits: this.#commits, writes: this.#writes, syncs: this.#syncs };
+  /**
+   * Committed group-commit transactions, the writes they carried, the WAL fsyncs that made them durable, and how often
+   * queued writes waited for the checkpoint thread (a WAL past `WAL_HOLD_BYTES`, see `#flush`).
+   */
+  get stats(): {
+    readonly commits: number;
+    readonly writes: number;
+    readonly syncs: number;
+    readonly held: number;
+  } {
+    return { commits: this.#commits, writes: this.#writes, syncs: this.#syncs, held: this.#held };
   }
 
   /** Runs schema statements (idempotent `CREATE … IF NOT EXISTS`) in one transaction. */
@@ -323,7 +332,11 @@ export class SqliteDatabase {
   #flush(force = false): void {
     if (!force && this.#checkpointing && this.#queue.length > 0 && this.#walBytes() > WAL_HOLD_BYTES) {
       this.#scheduled = true;
+      if (!this.#heldForCheckpoint) this.#held += 1;
       this.#heldForCheckpoint = true;
+      // The thread is unref'd (a database left open must not keep its process alive), but writes that wait for its
+      // answer must: without a ref a process with nothing else to do would end with their promises pending.
+      this.#checkpointer?.ref();
       return;
     }
     this.#scheduled = false;
@@ -478,6 +491,7 @@ export class SqliteDatabase {
   #releaseHeld(): void {
     if (!this.#heldForCheckpoint) return;
     this.#heldForCheckpoint = false;
+    this.#checkpointer?.unref();
     if (this.#syncing) this.#deferred = true;
     else setImmediate(() => this.#flush());
   }
@@ -551,6 +565,8 @@ export class SqliteDatabase {
     const closed = this.#checkpointerClosed;
     this.#checkpointer = undefined;
     if (worker === undefined || closed === undefined) return;
+    // Writes held for it (see `#flush`) were committed by the close: the thread no longer keeps the process alive.
+    worker.unref();
     worker.postMessage('close');
     Atomics.wait(closed, 0, 0, 5_000);
   }

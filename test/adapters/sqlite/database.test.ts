@@ -349,3 +349,56 @@ test('a database left open does not keep its process alive (the checkpoint threa
     dir.remove();
   }
 });
+
+test('writes that wait for a busy checkpoint thread keep their process alive until they commit', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  // Past 32 MiB of WAL, queued writes wait for the checkpoint thread to end; that thread is unref'd, so a process with
+  // nothing else to do ended with their promises pending (exit code 13, "unsettled top-level await"): found as a
+  // property test that hung the test runner after many runs on one database. Each round writes a WAL past the limit,
+  // lets the timer start a checkpoint of it, and writes again while it runs; rounds go on until a write was held.
+  const module = new URL('../../../lib/adapters/sqlite/database.ts', import.meta.url).href;
+  const script = `
+    import { SqliteDatabase } from ${JSON.stringify(module)};
+    const db = new SqliteDatabase({ dataDir: ${JSON.stringify(dir.path)}, checkpointIntervalMs: 5 });
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const big = 'x'.repeat(1 << 20);
+    for (let round = 0; round < 20 && db.stats.held === 0; round++) {
+      await db.write(() => {
+        for (let i = 0; i < 36; i++) db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i, big);
+      });
+      await new Promise((r) => setTimeout(r, 15));
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', 100, 'small'));
+    }
+    process.stdout.write('held ' + db.stats.held);
+  `;
+  const file = join(dir.path, 'child.mjs');
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the process did not exit within 120 s (output: ${out})`)),
+        120_000,
+      );
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, `the process ended with ${code} before its writes committed (output: ${out})`);
+    assert.match(
+      out,
+      /^held [1-9]/,
+      'a write waited for the checkpoint thread (else the test shows nothing)',
+    );
+  } finally {
+    child.kill('SIGKILL');
+    dir.remove();
+  }
+});
