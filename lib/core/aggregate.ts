@@ -24,6 +24,7 @@ import type { CloudEvent } from './cloudevent-types.ts';
 import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
 import { parseJsonPath, resolvePath } from './transform.ts';
+import { isObject, show } from './values.ts';
 
 export type { AggregateFunction } from './aggregate-functions.ts';
 
@@ -89,15 +90,6 @@ const EVENT_TYPE = /^[\x21-\x7e]{1,256}$/;
 
 function invalid(message: string, path: string): JunctionError {
   return new JunctionError('InvalidRule', message, { path, field: path });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

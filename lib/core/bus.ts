@@ -4,6 +4,7 @@
  * operator sets per bus (quotas, retention, the dedup window).
  */
 import { JunctionError } from './errors.ts';
+import { show } from './values.ts';
 
 /** The bus every deployment has; it cannot be deleted, and the paths without `/buses/{name}` serve it. */
 export const DEFAULT_BUS = 'default';
@@ -56,11 +57,6 @@ const DAY = 86_400_000;
 
 function invalid(message: string, field: string): JunctionError {
   return new JunctionError('InvalidBus', message, { field });
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** Throws `InvalidBus` (400) naming `name` unless it is a valid bus name. */

@@ -10,6 +10,7 @@ import { encodeBase64 } from './codec/base64.ts';
 import { fromKafkaRecord } from './codec/kafka.ts';
 import { JunctionError } from './errors.ts';
 import { redactConnection } from './redact.ts';
+import { isObject } from './values.ts';
 
 /** Connector names: as rule names, 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const CONNECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -112,10 +113,6 @@ const PLACEHOLDER_NAME =
 
 function invalid(message: string, field: string): JunctionError {
   return new JunctionError('InvalidRequest', message, { field });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Checks a connector name from the path; throws `InvalidRequest` naming it. */

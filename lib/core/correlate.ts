@@ -20,6 +20,7 @@ import { JunctionError } from './errors.ts';
 import { toCloudEventsPattern } from './eventbridge-shape.ts';
 import { validatePattern } from './pattern/index.ts';
 import { parseJsonPath } from './transform.ts';
+import { isObject, show } from './values.ts';
 
 /** What selects the A's or the B's: an EventBridge pattern, a CESQL filter, or both (like a rule's own). */
 export interface CorrelateSelector {
@@ -63,16 +64,6 @@ const EVENT_TYPE = /^[\x21-\x7e]{1,256}$/;
 
 function invalid(message: string, path: string): JunctionError {
   return new JunctionError('InvalidRule', message, { path, field: path });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(typeof value === 'string' && value.length > 80 ? value.slice(0, 80) : value);
-  const t = text ?? String(value);
-  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }
 
 function validateSelector(value: unknown, path: string): CorrelateSelector {

@@ -8,6 +8,7 @@ import { parsePostgresConnection } from './connector.ts';
 import { JunctionError } from './errors.ts';
 import type { PostgresTarget, Rule, Target } from './rule-types.ts';
 import { parseSchedule } from './schedule.ts';
+import { isObject, show } from './values.ts';
 
 /** Where the ARNs the bus answers point: AWS's partition, a region and an account id (none of them checked). */
 export interface ArnContext {
@@ -68,15 +69,6 @@ export function awsCodeOf(error: JunctionError): string {
 
 function validation(message: string, field: string): JunctionError {
   return awsError('ValidationException', message, field);
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The request body as an object, or a ValidationException. */

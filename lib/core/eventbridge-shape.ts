@@ -19,6 +19,7 @@ import { rawDataText } from './codec/raw-data.ts';
 import { JunctionError } from './errors.ts';
 import { type ArnContext, DEFAULT_ARN_CONTEXT } from './eventbridge-api.ts';
 import { matchesPattern, OrderedObject } from './pattern/index.ts';
+import { isObject } from './values.ts';
 
 /** The `version` of every EventBridge event. */
 export const EVENTBRIDGE_VERSION = '0';
@@ -53,10 +54,6 @@ export const EVENTBRIDGE_MEMBERS: ReadonlySet<string> = new Set([
 /** A condition that every CloudEvent meets, and one that none does (`specversion` is required). */
 const ALWAYS = Object.freeze([Object.freeze({ exists: true })]);
 const NEVER = Object.freeze([Object.freeze({ exists: false })]);
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Sets an own member (a plain assignment of `__proto__` would set the prototype instead). */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {

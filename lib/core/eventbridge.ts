@@ -14,6 +14,7 @@ import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
 import { fromEventBridgeEvent, SOURCE_EXTENSION } from './eventbridge-shape.ts';
 import { checkEventDepth } from './pattern/limits.ts';
+import { isObject } from './values.ts';
 
 /** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
 const MAX_MEMBER_DEPTH = 256;
@@ -52,10 +53,6 @@ function describe(value: unknown): string {
     return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A per-entry refusal: `details.awsErrorCode` is the `ErrorCode` EventBridge would answer for the entry. */

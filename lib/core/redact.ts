@@ -4,6 +4,7 @@
  */
 import { JunctionError } from './errors.ts';
 import type { Rule, Target } from './rule-types.ts';
+import { isObject } from './values.ts';
 
 /** What a configured header value reads as. */
 export const REDACTED = '***';
@@ -71,10 +72,6 @@ function restoreConnection(target: Record<string, unknown>, i: number, previous:
   }
   url.password = password;
   return { ...target, connection: url.toString() };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -22,6 +22,7 @@ import type {
 } from './rule-types.ts';
 import { parseSchedule } from './schedule.ts';
 import { compileInput, parseJsonPath } from './transform.ts';
+import { isObject, show } from './values.ts';
 
 export type { Rule, Target } from './rule-types.ts';
 
@@ -52,22 +53,6 @@ export const RULE_LIMITS = Object.freeze({ maxTargets: 10, maxDescription: 512, 
 
 function invalid(message: string, path: string): JunctionError {
   return new JunctionError('InvalidRule', message, { path, field: path });
-}
-
-function show(value: unknown): string {
-  let text: string | undefined;
-  try {
-    // A long string is cut before it is quoted: an error message never copies a whole body.
-    text = JSON.stringify(typeof value === 'string' && value.length > 80 ? value.slice(0, 80) : value);
-  } catch {
-    // A value JSON cannot write (a cycle, a BigInt: only from a caller in code, never from a request body).
-    return Object.prototype.toString.call(value);
-  }
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function integer(value: unknown, path: string, min: number, max: number, fallback: number): number {

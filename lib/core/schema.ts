@@ -4,6 +4,7 @@
  * writes the rules down.
  */
 import { JunctionError } from './errors.ts';
+import { isObject, show } from './values.ts';
 
 /** Schema names: as rule names, 1–64 of letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const SCHEMA_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -74,15 +75,6 @@ export interface SchemaRequest extends NormalizedSchema {
 
 function invalid(message: string, field: string): JunctionError {
   return new JunctionError('InvalidSchema', `${field}: ${message}`, { field });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 export function validateSchemaName(name: string): string {

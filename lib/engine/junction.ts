@@ -21,6 +21,7 @@ import { redactRule, restoreRedacted } from '../core/redact.ts';
 import { validateRule, validateTarget } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
 import { compileInput, type InputTransform } from '../core/transform.ts';
+import { isObject } from '../core/values.ts';
 import type {
   AggregateStore,
   AppendResult,
@@ -241,10 +242,6 @@ function refusedAt(error: JunctionError, what: string): JunctionError {
     ...(error.field === undefined ? {} : { field: error.field }),
     ...(error.details === undefined ? {} : { details: error.details }),
   });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export class Junction {

@@ -20,7 +20,6 @@ import {
   describeRule,
   describeTarget,
   epochSeconds,
-  isObject,
   LOG_ARCHIVE_NAME,
   MAX_TARGETS_PER_CALL,
   optionalBoolean,
@@ -41,6 +40,7 @@ import {
 } from '../core/eventbridge-api.ts';
 import { RULE_LIMITS, validateTarget } from '../core/rule.ts';
 import type { Rule, Target } from '../core/rule-types.ts';
+import { isObject } from '../core/values.ts';
 import type { Junction } from '../engine/junction.ts';
 import type { ReplayStatus } from '../engine/replay.ts';
 import type { Extensions } from './extensions.ts';

@@ -6,6 +6,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { JunctionError } from '../../core/errors.ts';
+import { isObject } from '../../core/values.ts';
 import type { ApiRequest, ApiResponse } from '../../server/app.ts';
 
 /** The fields of an HTTP API (payload format 2.0) event this adapter reads. */
@@ -51,10 +52,6 @@ export interface ApiGatewayResult {
 }
 
 export type ApiGatewayVersion = '1.0' | '2.0';
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function badEvent(message: string, field: string): JunctionError {
   return new JunctionError('InvalidRequest', `API Gateway event: ${message}`, { field });

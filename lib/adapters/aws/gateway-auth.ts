@@ -7,6 +7,7 @@
 import { type ClaimMapping, principalOfClaims } from '../../core/auth/claims.ts';
 import type { Principal } from '../../core/auth/scopes.ts';
 import { JunctionError } from '../../core/errors.ts';
+import { isObject } from '../../core/values.ts';
 import type { ApiRequest } from '../../server/app.ts';
 import { asPrincipal, needsOf, refusalOf, segments } from '../../server/auth.ts';
 import { type ConsoleSignIn, validateSignIn } from '../../server/console.ts';
@@ -36,10 +37,6 @@ export function gatewayAuthFromEnv(env: Readonly<Record<string, string | undefin
       ? { sourcePrefixClaim: env.JUNCTION_JWT_SOURCE_PREFIX_CLAIM }
       : {}),
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -8,6 +8,7 @@ import { fromKafkaRecord } from '../../core/codec/kafka.ts';
 import { decodeUtf8 } from '../../core/codec/utf8.ts';
 import type { SourceRecord } from '../../core/connector.ts';
 import { JunctionError } from '../../core/errors.ts';
+import { isObject } from '../../core/values.ts';
 import type { InvalidSourceRecord, LogRecord } from '../../ports.ts';
 
 /** One header as the mapping sends it: a single-key object whose value is the bytes as signed Java bytes. */
@@ -55,10 +56,6 @@ export interface MskPartitionBatch {
   readonly partition: number;
   readonly records: readonly LogRecord[];
   readonly undecodable: readonly UndecodableRecord[];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function shapeError(message: string, field: string, value: unknown): JunctionError {
