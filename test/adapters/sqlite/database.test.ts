@@ -306,73 +306,21 @@ test('freezes parsed values all the way down', () => {
   assert.ok(Object.isFrozen(value.a.b[1]));
 });
 
-test('a database left open does not keep its process alive (the checkpoint thread is unref’d)', async () => {
+/**
+ * Runs `body` as an ES module in a process of its own, after opening a database on a fresh folder as `db` (a
+ * checkpoint every 5 ms), and answers its exit code and what it wrote to stdout. A module file, not -e: an evaluated
+ * module ends its process when it settles, whatever is still open.
+ */
+async function inChildProcess(body: string): Promise<{ code: number | null; out: string }> {
   const dir = tempDir('junction-sqlite-db-');
-  // A process that opens a database, writes until its checkpoint thread has run, and never closes it: it must end
-  // by itself (it hung when the thread's port was ref'd again by its message listener).
   const module = new URL('../../../lib/adapters/sqlite/database.ts', import.meta.url).href;
-  const script = `
-    import { SqliteDatabase } from ${JSON.stringify(module)};
-    const db = new SqliteDatabase({ dataDir: ${JSON.stringify(dir.path)}, checkpointIntervalMs: 5 });
-    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-    for (let i = 0; i < 20; i++) {
-      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 3, 'x'.repeat(10000)));
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    process.stdout.write('written');
-  `;
-  // A module file, not -e: an evaluated module ends its process when it settles, whatever is still open.
   const file = join(dir.path, 'child.mjs');
-  writeFileSync(file, script);
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', file], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`the process did not exit within 60 s (output: ${out})`)),
-        60_000,
-      );
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    assert.equal(out, 'written');
-    assert.equal(code, 0);
-  } finally {
-    child.kill('SIGKILL');
-    dir.remove();
-  }
-});
-
-test('writes that wait for a busy checkpoint thread keep their process alive until they commit', async () => {
-  const dir = tempDir('junction-sqlite-db-');
-  // Past 32 MiB of WAL, queued writes wait for the checkpoint thread to end; that thread is unref'd, so a process with
-  // nothing else to do ended with their promises pending (exit code 13, "unsettled top-level await"): found as a
-  // property test that hung the test runner after many runs on one database. Each round writes a WAL past the limit,
-  // lets the timer start a checkpoint of it, and writes again while it runs; rounds go on until a write was held.
-  const module = new URL('../../../lib/adapters/sqlite/database.ts', import.meta.url).href;
-  const script = `
-    import { SqliteDatabase } from ${JSON.stringify(module)};
-    const db = new SqliteDatabase({ dataDir: ${JSON.stringify(dir.path)}, checkpointIntervalMs: 5 });
-    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-    const big = 'x'.repeat(1 << 20);
-    for (let round = 0; round < 20 && db.stats.held === 0; round++) {
-      await db.write(() => {
-        for (let i = 0; i < 36; i++) db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i, big);
-      });
-      await new Promise((r) => setTimeout(r, 15));
-      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', 100, 'small'));
-    }
-    process.stdout.write('held ' + db.stats.held);
-  `;
-  const file = join(dir.path, 'child.mjs');
-  writeFileSync(file, script);
+  writeFileSync(
+    file,
+    `import { SqliteDatabase } from ${JSON.stringify(module)};
+    const db = new SqliteDatabase({ dataDir: ${JSON.stringify(join(dir.path, 'data'))}, checkpointIntervalMs: 5 });
+    ${body}`,
+  );
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', file], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -391,14 +339,45 @@ test('writes that wait for a busy checkpoint thread keep their process alive unt
         resolve(c);
       });
     });
-    assert.equal(code, 0, `the process ended with ${code} before its writes committed (output: ${out})`);
-    assert.match(
-      out,
-      /^held [1-9]/,
-      'a write waited for the checkpoint thread (else the test shows nothing)',
-    );
+    return { code, out };
   } finally {
     child.kill('SIGKILL');
     dir.remove();
   }
+}
+
+test('a database left open does not keep its process alive (the checkpoint thread is unref’d)', async () => {
+  // A process that opens a database, writes until its checkpoint thread has run, and never closes it: it must end
+  // by itself (it hung when the thread's port was ref'd again by its message listener).
+  const { code, out } = await inChildProcess(`
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    for (let i = 0; i < 20; i++) {
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 3, 'x'.repeat(10000)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.stdout.write('written');
+  `);
+  assert.equal(out, 'written');
+  assert.equal(code, 0);
+});
+
+test('writes that wait for a busy checkpoint thread keep their process alive until they commit', async () => {
+  // Past 32 MiB of WAL, queued writes wait for the checkpoint thread to end; that thread is unref'd, so a process with
+  // nothing else to do ended with their promises pending (exit code 13, "unsettled top-level await"): found as a
+  // property test that hung the test runner after many runs on one database. Each round writes a WAL past the limit,
+  // lets the timer start a checkpoint of it, and writes again while it runs; rounds go on until a write was held.
+  const { code, out } = await inChildProcess(`
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const big = 'x'.repeat(1 << 20);
+    for (let round = 0; round < 20 && db.stats.held === 0; round++) {
+      await db.write(() => {
+        for (let i = 0; i < 36; i++) db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i, big);
+      });
+      await new Promise((r) => setTimeout(r, 15));
+      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', 100, 'small'));
+    }
+    process.stdout.write('held ' + db.stats.held);
+  `);
+  assert.equal(code, 0, `the process ended with ${code} before its writes committed (output: ${out})`);
+  assert.match(out, /^held [1-9]/, 'a write waited for the checkpoint thread (else the test shows nothing)');
 });
