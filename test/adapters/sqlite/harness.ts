@@ -1,4 +1,6 @@
 /** Opens SQLite stores on a fresh temp folder for the shared port suites, with a clock the tests can move. */
+
+import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import {
   openSqliteStores,
   type SqliteStores,
@@ -48,6 +50,34 @@ export function openHarness(options: Partial<SqliteStoresOptions> = {}): SqliteH
     },
     cleanup: async () => {
       for (const stores of opened) await stores.close();
+      dir.remove();
+    },
+  };
+}
+
+/**
+ * A store of one kind on a database in a fresh temp folder, for a port's shared suite: `reopen` closes the oldest
+ * database still open and opens the store again on the same file (a restart), `cleanup` closes all and removes it.
+ */
+export function storeOnOneDatabase<S>(
+  prefix: string,
+  make: (db: SqliteDatabase) => S,
+): { store: S; reopen: () => Promise<S>; cleanup: () => Promise<void> } {
+  const dir = tempDir(prefix);
+  const databases: SqliteDatabase[] = [];
+  const open = () => {
+    const db = new SqliteDatabase({ dataDir: dir.path });
+    databases.push(db);
+    return make(db);
+  };
+  return {
+    store: open(),
+    reopen: async () => {
+      databases.shift()?.close();
+      return open();
+    },
+    cleanup: async () => {
+      for (const db of databases) db.close();
       dir.remove();
     },
   };
