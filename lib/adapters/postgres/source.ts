@@ -37,6 +37,11 @@ export interface PostgresCdcSourceOptions {
   readonly maxEventBytes?: number;
   /** How long `start` waits for a slot another connection still holds. @default 30 s */
   readonly slotWaitMs?: number;
+  /**
+   * Changes received and not yet taken by the bus past which a run ends and streams again from the confirmed LSN
+   * after a backoff (see `#onData`). @default 50000
+   */
+  readonly maxUnhandled?: number;
 }
 
 const RETRY_BASE_MS = 250;
@@ -116,6 +121,7 @@ export class PostgresCdcSource implements Source {
   readonly #spec: PostgresCdcConnectorSpec;
   readonly #connection: PostgresConnection;
   readonly #maxEventBytes: number;
+  readonly #maxUnhandled: number;
   readonly #slotWaitMs: number;
   #context: SourceContext | undefined;
   #run: Run | undefined;
@@ -136,6 +142,7 @@ export class PostgresCdcSource implements Source {
     this.#spec = options.spec;
     this.#connection = parsePostgresConnection(options.spec.connection);
     this.#maxEventBytes = options.maxEventBytes ?? DEFAULT_INGEST_LIMITS.maxEventBytes;
+    this.#maxUnhandled = options.maxUnhandled ?? 50_000;
     this.#slotWaitMs = options.slotWaitMs ?? 30_000;
   }
 
@@ -485,6 +492,12 @@ export class PostgresCdcSource implements Source {
 
   async #onData(run: Run, message: Pgoutput.Message): Promise<void> {
     if (run.failed || this.#run !== run) return;
+    // The stream does not wait for the bus: while batches wait (a slow log, a quota holding the connector back), what
+    // arrives is kept here. Past a bound the run ends and streams again, after a backoff, from the confirmed LSN.
+    if (run.received - run.handed > this.#maxUnhandled) {
+      this.#fail(run, new Error(`over ${this.#maxUnhandled} changes received and not yet taken by the bus`));
+      return;
+    }
     switch (message.tag) {
       case 'begin':
         run.tx = {

@@ -177,6 +177,44 @@ describe('PostgreSQL CDC source', { skip: postgresSkip }, () => {
     }
   });
 
+  test('a run whose changes wait for the bus past maxUnhandled ends and streams again from the confirmed LSN', async () => {
+    // The stream does not wait for a slow handle (a quota holding the connector back): what arrives is kept. Past the
+    // bound the run ends, and the next one reads from the confirmed LSN what was not taken: nothing lost, memory bounded.
+    const { table, publication, slot } = await place();
+    const seen = new Set<string>();
+    const warnings: string[] = [];
+    let release: (() => void) | undefined;
+    let blocked = true;
+    const source = new PostgresCdcSource({
+      spec: spec({ publication, slot, maxBatch: 10, data: 'row' }),
+      maxUnhandled: 50,
+    });
+    try {
+      await source.start({
+        handle: async (batch) => {
+          // The first batch waits until the run has ended (a warning says so), as a connector held by a quota would.
+          if (blocked) await new Promise<void>((resolve) => (release = resolve));
+          for (const e of batch.events) seen.add(e.id);
+        },
+        onWarning: (m) => void warnings.push(m),
+      });
+      // One transaction per row: the first commit's batch blocks while the others arrive.
+      for (let i = 0; i < 120; i++) await db.query(`INSERT INTO ${table} (n) VALUES ($1)`, [i]);
+      await waitFor(
+        () => warnings.some((w) => /streaming again/.test(w)),
+        'the run ended past the bound',
+        60_000,
+      );
+      blocked = false;
+      release?.();
+      await waitFor(() => seen.size === 120, 'every change taken, by the next run', 60_000);
+    } finally {
+      release?.();
+      await source.close();
+      await dropSlot(slot);
+    }
+  });
+
   test('an unchanged TOASTed value is left out of an update, not shown as null', async () => {
     const { table, publication, slot } = await place('n int, big text');
     const batches: SourceBatch[] = [];
