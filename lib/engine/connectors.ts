@@ -135,6 +135,51 @@ const RATE_WINDOW_S = 10;
 const RESTART_BASE_MS = 1000;
 const RESTART_MAX_MS = 60_000;
 
+/** Longest wait for a quota between two offers of the events it held back (its Retry-After, capped). */
+export const QUOTA_WAIT_MAX_MS = 30_000;
+
+/**
+ * A connector's events through the bus's gate (quotas, then schemas) in rounds: what it admits is taken (published) at
+ * once, what it refuses for what it is (a schema) is handed to `refuse` (dead letters), and what a quota holds back
+ * waits for the quota's Retry-After (`wait`, at most `QUOTA_WAIT_MAX_MS`) and is offered again, until all went one
+ * way or the other. `wait` answers false to give up: the 429 is thrown, and the caller's source reads the batch
+ * again later (what was taken is then a duplicate). So a batch larger than the quota's burst gets through, each event
+ * takes one token and is checked against its schema once; re-reading the whole batch at each 429 never did (the
+ * tokens went to the events admitted before the refusal, none of which was published).
+ */
+export async function admitInRounds(
+  events: readonly CloudEvent[],
+  o: {
+    readonly admit: (events: readonly CloudEvent[]) => Array<JunctionError | undefined>;
+    readonly take: (admitted: readonly CloudEvent[]) => Promise<void>;
+    readonly refuse: (refused: ReadonlyArray<{ event: CloudEvent; verdict: JunctionError }>) => Promise<void>;
+    readonly wait: (ms: number, limited: JunctionError) => Promise<boolean>;
+  },
+): Promise<void> {
+  let pending = events;
+  while (pending.length > 0) {
+    const verdicts = o.admit(pending);
+    const admitted: CloudEvent[] = [];
+    const held: CloudEvent[] = [];
+    const refused: Array<{ event: CloudEvent; verdict: JunctionError }> = [];
+    let limited: JunctionError | undefined;
+    pending.forEach((event, i) => {
+      const verdict = verdicts[i];
+      if (verdict === undefined) admitted.push(event);
+      else if (verdict.code === 'RateLimited') {
+        held.push(event);
+        limited ??= verdict;
+      } else refused.push({ event, verdict });
+    });
+    if (refused.length > 0) await o.refuse(refused);
+    if (admitted.length > 0) await o.take(admitted);
+    if (limited === undefined) return;
+    const seconds = (limited.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1;
+    if (!(await o.wait(Math.min(QUOTA_WAIT_MAX_MS, Math.max(1, seconds) * 1000), limited))) throw limited;
+    pending = held;
+  }
+}
+
 /** One connector at run time. */
 class Runner {
   readonly name: string;
@@ -148,6 +193,8 @@ class Runner {
   failures = 0;
   restartTimer: NodeJS.Timeout | undefined;
   stopped = false;
+  /** Ends a wait for a quota under way (see `#handle`). */
+  wake: (() => void) | undefined;
   /** The source's last status, shown while it does not run (paused, failed, restarting). */
   lastStatus: SourceStatus = { position: {} };
   /** Events per second, the last `RATE_WINDOW_S` seconds: [second, count]. */
@@ -368,49 +415,56 @@ export class Connectors {
           batch.invalid.length,
         );
       }
-      let events = batch.events;
-      if (events.length > 0) {
-        const verdicts = this.#o.admit(events);
-        const limited = verdicts.find((verdict) => verdict?.code === 'RateLimited');
-        // The whole batch is read again after the source's backoff: a quota delays a connector, never drops events.
-        if (limited !== undefined) throw limited;
-        if (verdicts.some((verdict) => verdict !== undefined)) {
-          // An event the bus refuses for what it is (its data breaks the schema bound to it) would be refused on
-          // every reading: it is dead-lettered, as a record that cannot become an event is, and the batch goes on.
-          const refused = events.flatMap((event, i) => {
-            const verdict = verdicts[i];
-            return verdict === undefined ? [] : [{ event, verdict }];
-          });
+      await admitInRounds(batch.events, {
+        admit: (events) => this.#o.admit(events),
+        refuse: async (refused) => {
           for (const { event, verdict } of refused) {
             await this.#o.deadLetters.add(connectorRefusedLetter(runner.name, event, verdict, now));
           }
           runner.invalid += refused.length;
           this.#o.metrics.inc('junction_connector_invalid_total', { connector: runner.name }, refused.length);
-          events = events.filter((_e, i) => verdicts[i] === undefined);
-        }
-      }
-      if (events.length > 0) {
-        const results = await this.#o.publish(events);
-        const duplicates = results.filter((r) => r.duplicate).length;
-        const taken = results.length - duplicates;
-        runner.events += taken;
-        runner.duplicates += duplicates;
-        runner.count(taken, this.#o.clock.now());
-        if (taken > 0)
-          this.#o.metrics.inc('junction_connector_events_total', { connector: runner.name }, taken);
-      }
+        },
+        take: async (admitted) => {
+          const results = await this.#o.publish(admitted);
+          const duplicates = results.filter((r) => r.duplicate).length;
+          const taken = results.length - duplicates;
+          runner.events += taken;
+          runner.duplicates += duplicates;
+          runner.count(taken, this.#o.clock.now());
+          if (taken > 0)
+            this.#o.metrics.inc('junction_connector_events_total', { connector: runner.name }, taken);
+        },
+        wait: async (ms, limited) => {
+          // Backpressure, not a failure: the connector keeps running and waits for the quota. Stopped meanwhile, the
+          // source reads the batch again at its next start (what was published is dropped then as a duplicate).
+          runner.lastError = { message: limited.message, at: this.#o.clock.now() };
+          await this.#waitForQuota(runner, ms);
+          return !runner.stopped && !this.#closed;
+        },
+      });
       if (runner.state !== 'paused') runner.state = 'running';
     } catch (error) {
-      if (error instanceof JunctionError && error.code === 'RateLimited') {
-        // Backpressure, not a failure: the connector keeps running and reads the batch again after a backoff.
-        runner.lastError = { message: error.message, at: this.#o.clock.now() };
-      } else this.#failed(runner, error);
+      if (!(error instanceof JunctionError && error.code === 'RateLimited')) this.#failed(runner, error);
       throw error;
     }
   }
 
+  /** Waits `ms` for a quota to refill; ends early when the connector is stopped (paused, deleted, the bus closing). */
+  #waitForQuota(runner: Runner, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        runner.wake = undefined;
+        resolve();
+      }
+      runner.wake = done;
+    });
+  }
+
   async #stop(runner: Runner): Promise<void> {
     runner.stopped = true;
+    runner.wake?.();
     clearTimeout(runner.restartTimer);
     runner.restartTimer = undefined;
     const source = runner.source;
