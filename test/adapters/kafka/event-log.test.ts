@@ -120,6 +120,40 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
+  test('appends made together go in one request and each answers its own positions, in its order', async () => {
+    // The appends of one turn of the event loop are produced together (one request per 512 KiB): the broker's base
+    // offsets are split back to each caller. 120 appends of 1–3 events on one partition key, all at once: every
+    // position is answered once, each append's in its own order, and the log holds each event where it was told.
+    const topic = freshTopic();
+    const log = await createKafkaEventLog({ bootstrap, topic, partitions: 3 });
+    try {
+      const appends = Array.from({ length: 120 }, (_, i) =>
+        Array.from({ length: 1 + (i % 3) }, (_, j) => makeEvent({ id: `a${i}-e${j}`, partitionkey: 'one' })),
+      );
+      const answers = await Promise.all(appends.map((events) => log.append(events)));
+      const placed = new Map<number, string>();
+      let partition: number | undefined;
+      for (const [i, answer] of answers.entries()) {
+        assert.equal(answer.length, (appends[i] as unknown[]).length);
+        for (const [j, result] of answer.entries()) {
+          const position = result.position as { partition: number; offset: number };
+          partition ??= position.partition;
+          assert.equal(position.partition, partition, 'one key, one partition');
+          if (j > 0) assert.equal(position.offset, (answer[j - 1]?.position?.offset as number) + 1);
+          assert.ok(!placed.has(position.offset), `offset ${position.offset} answered twice`);
+          placed.set(position.offset, `a${i}-e${j}`);
+        }
+      }
+      const total = appends.reduce((sum, events) => sum + events.length, 0);
+      assert.equal(placed.size, total);
+      const read = await log.read(partition as number, 0, total + 10);
+      assert.equal(read.length, total);
+      for (const record of read) assert.equal(record.event.id, placed.get(record.offset));
+    } finally {
+      await log.close();
+    }
+  });
+
   test('rejects bad arguments with the field named', async () => {
     const log = await createKafkaEventLog({ bootstrap, topic: freshTopic(), partitions: 2 });
     try {
