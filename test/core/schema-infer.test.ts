@@ -266,7 +266,7 @@ describe('discovery over random streams (property)', () => {
   test('the draft validates every event it read, and stops changing once the shapes repeat', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(...shapes), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.oneof(...shapes), { minLength: 1, maxLength: 40, size: 'max' }),
         fc.integer({ min: 1, max: 3 }),
         (stream, repeats) => {
           const values = JSON.parse(JSON.stringify(stream)) as unknown[];
@@ -278,12 +278,28 @@ describe('discovery over random streams (property)', () => {
           const replayed = discover([...values, ...Array.from({ length: repeats }, () => again).flat()]);
           assert.equal(canonicalJson(replayed.schema), canonicalJson(first.schema));
           assert.deepEqual(replayed.versions, first.versions);
-          // Merging is order-independent: the reversed stream ends on the same schema.
+          // Merging is order-independent: the reversed stream ends on the same schema (within the bounds: see the
+          // todo test 'an object past 64 properties' below).
           assert.equal(canonicalJson(discover(again).schema), canonicalJson(first.schema));
         },
       ),
       // The counterexample a CI run found (a property named like an inherited one): kept as a fixed case.
-      { numRuns: 300, examples: [[[{ id: '' }, { toString: false }, null], 1]] },
+      // 100 runs: with size 'max' a stream is ~20 events (it was ~6, at most 12) and each run discovers it three times.
+      { numRuns: 100, examples: [[[{ id: '' }, { toString: false }, null], 1]] },
+    );
+  });
+
+  test('an object past 64 properties: the reversed stream ends on the same draft', {
+    todo:
+      'known limit: an object declares the first 64 properties met (docs/schemas.md), so past the bound the draft ' +
+      'depends on the order the events came in, which the same page says it does not',
+  }, () => {
+    // Found by the property above when its shapes included objects of 50-80 keys (too slow to keep), reduced by hand.
+    const wide = Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 0]));
+    const stream = [wide, { id: 'a' }, { customer: 1 }];
+    assert.equal(
+      canonicalJson(discover([...stream].reverse()).schema),
+      canonicalJson(discover(stream).schema),
     );
   });
 });

@@ -53,38 +53,93 @@ test('agrees with the dates the platform can represent', () => {
   );
 });
 
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/**
+ * Date-time parts around every limit the check has: years where the leap rule turns (0, 1900, 2000, 2100, 2400,
+ * 9999), months 0-13, days 0-32 (often 28-31, often in February), hours to 24, minutes to 60, seconds to 61 (60 is
+ * a leap second), fractions (empty is wrong), and offsets ±00:00 to ±24:60.
+ */
+const parts = fc.record({
+  year: fc.oneof(
+    fc.integer({ min: 0, max: 9999 }),
+    fc.constantFrom(0, 4, 1900, 2000, 2023, 2024, 2100, 2400, 9999),
+  ),
+  month: fc.oneof(fc.integer({ min: 0, max: 13 }), fc.constant(2)),
+  day: fc.oneof(fc.integer({ min: 0, max: 32 }), fc.integer({ min: 28, max: 31 })),
+  hour: fc.integer({ min: 0, max: 24 }),
+  minute: fc.integer({ min: 0, max: 60 }),
+  second: fc.oneof(fc.integer({ min: 0, max: 61 }), fc.constant(60)),
+  sep: fc.constantFrom('T', 't', ' '),
+  fraction: fc.constantFrom('', '.5', '.123456789', '.'),
+  zone: fc.oneof(
+    fc.constantFrom('Z', 'z', '', '+05'),
+    fc.record({
+      sign: fc.constantFrom('+', '-'),
+      hour: fc.integer({ min: 0, max: 24 }),
+      minute: fc.integer({ min: 0, max: 60 }),
+    }),
+  ),
+});
+type Parts = typeof parts extends fc.Arbitrary<infer T> ? T : never;
+
+function textOf(t: Parts): string {
+  const zone =
+    typeof t.zone === 'string' ? t.zone : `${t.zone.sign}${pad(t.zone.hour, 2)}:${pad(t.zone.minute, 2)}`;
+  return `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}${t.sep}${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${t.fraction}${zone}`;
+}
+
+/** Whether the parts make an RFC 3339 date-time, the calendar asked of the platform's Date. */
+function expected(t: Parts): boolean {
+  const date = new Date(0);
+  date.setUTCFullYear(t.year, t.month - 1, t.day);
+  const real =
+    date.getUTCFullYear() === t.year && date.getUTCMonth() === t.month - 1 && date.getUTCDate() === t.day;
+  const zone =
+    typeof t.zone === 'string' ? t.zone === 'Z' || t.zone === 'z' : t.zone.hour <= 23 && t.zone.minute <= 59;
+  return (
+    t.month >= 1 &&
+    t.month <= 12 &&
+    real &&
+    t.sep !== ' ' &&
+    t.hour <= 23 &&
+    t.minute <= 59 &&
+    t.second <= 60 &&
+    t.fraction !== '.' &&
+    zone
+  );
+}
+
+test("agrees with the platform's calendar at the limits: leap years, leap seconds, offsets", () => {
+  fc.assert(
+    fc.property(parts, (t) => {
+      assert.equal(isRfc3339(textOf(t)), expected(t), textOf(t));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 test("the byte check gives the string check's answer on any ASCII text", () => {
   const enc = new TextEncoder();
-  const pad = (n: number, width: number) => String(n).padStart(width, '0');
-  const timeLike = fc
-    .tuple(
-      fc.record({
-        year: fc.integer({ min: 0, max: 9999 }),
-        month: fc.integer({ min: 0, max: 13 }),
-        day: fc.integer({ min: 0, max: 32 }),
-        hour: fc.integer({ min: 0, max: 24 }),
-        minute: fc.integer({ min: 0, max: 60 }),
-        second: fc.integer({ min: 0, max: 61 }),
-      }),
-      fc.constantFrom('T', 't', ' '),
-      fc.constantFrom('', '.5', '.123456789', '.'),
-      fc.constantFrom('Z', 'z', '+05:30', '-23:59', '+24:00', '+05', ''),
-    )
-    .map(
-      ([t, sep, fraction, zone]) =>
-        `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}${sep}${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${fraction}${zone}`,
-    );
+  const timeLike = parts.map(textOf);
   const mutated = fc.tuple(timeLike, fc.nat(), fc.stringMatching(/^[0-9:.TZz+-]$/)).map(([text, at, c]) => {
     const i = at % (text.length + 1);
     return text.slice(0, i) + c + text.slice(i + 1);
   });
+  // The text sits between other bytes (digits, signs, '_'), which the byte check must not read.
+  const around = fc.string({ unit: fc.constantFrom('0', '9', ':', '.', 'Z', '+', '_'), maxLength: 5 });
   fc.assert(
     fc.property(
-      fc.oneof(timeLike, mutated, fc.string({ unit: 'binary-ascii', maxLength: 30 })),
-      fc.nat(5),
-      (text, pad) => {
-        const bytes = enc.encode(`${'_'.repeat(pad)}${text}__`);
-        assert.equal(isRfc3339Bytes(bytes, pad, pad + text.length), isRfc3339(text), text);
+      fc.oneof(timeLike, mutated, fc.string({ unit: 'binary-ascii', maxLength: 30, size: 'max' })),
+      around,
+      around,
+      (text, before, after) => {
+        const bytes = enc.encode(`${before}${text}${after}`);
+        assert.equal(
+          isRfc3339Bytes(bytes, before.length, before.length + text.length),
+          isRfc3339(text),
+          text,
+        );
       },
     ),
     { numRuns: 3000 },

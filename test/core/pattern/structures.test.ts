@@ -31,27 +31,53 @@ describe('CharTrie', () => {
 
 describe('IntervalIndex', () => {
   it('finds exactly the ranges that contain a point, through adds and removes', () => {
-    const op = fc.oneof(
-      fc.record({
-        kind: fc.constant('add' as const),
-        a: fc.integer({ min: -20, max: 20 }),
-        b: fc.integer({ min: -20, max: 20 }),
-        li: fc.boolean(),
-        hi: fc.boolean(),
-      }),
-      fc.record({ kind: fc.constant('remove' as const), at: fc.nat() }),
-      fc.record({ kind: fc.constant('query' as const), x: fc.integer({ min: -22, max: 22 }) }),
-    );
+    // Weighted towards adds, so that an index grows to tens of ranges: the tree is built when more than 32 + √n
+    // changes wait (adds, or removes of ranges in the tree), or when a 'put' gives an id used before (live or
+    // removed) a new range. Puts make every lookup rebuild, so some runs have none.
+    const range = {
+      a: fc.integer({ min: -20, max: 20 }),
+      b: fc.integer({ min: -20, max: 20 }),
+      li: fc.boolean(),
+      hi: fc.boolean(),
+    };
+    const add = fc.record({ kind: fc.constant('add' as const), ...range });
+    const put = fc.record({ kind: fc.constant('put' as const), at: fc.nat(), ...range });
+    const remove = fc.record({ kind: fc.constant('remove' as const), at: fc.nat() });
+    const query = fc.record({ kind: fc.constant('query' as const), x: fc.integer({ min: -22, max: 22 }) });
+    // size 'max': fast-check's default size keeps arrays to ~10 items whatever maxLength says, and then no index
+    // ever held more than 32 + √n pending changes: the tree was never built, only the pending list was searched.
+    const changes = (puts: number) =>
+      fc.array(
+        fc.oneof(
+          { weight: 4, arbitrary: add },
+          { weight: puts, arbitrary: put },
+          { weight: 2, arbitrary: remove },
+          { weight: 3, arbitrary: query },
+        ),
+        { maxLength: 300, size: 'max' },
+      );
+    // Grows, then mostly removes: more than 32 + √n ranges removed from the tree make a lookup rebuild it.
+    const drain = fc
+      .tuple(
+        changes(0),
+        fc.array(fc.oneof({ weight: 3, arbitrary: remove }, { weight: 1, arbitrary: query }), {
+          maxLength: 150,
+          size: 'max',
+        }),
+      )
+      .map(([grow, shrink]) => [...grow, ...shrink]);
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      fc.property(fc.oneof(changes(0), changes(1), drain), (ops) => {
         const index = new IntervalIndex<number, number>();
         const live = new Map<number, { low: number; high: number; li: boolean; hi: boolean }>();
         let id = 0;
         for (const o of ops) {
-          if (o.kind === 'add') {
+          if (o.kind === 'add' || o.kind === 'put') {
             const r = { low: Math.min(o.a, o.b), high: Math.max(o.a, o.b), li: o.li, hi: o.hi };
-            index.add({ low: r.low, high: r.high, lowInclusive: r.li, highInclusive: r.hi, item: id });
-            live.set(id++, r);
+            // put: an id used before (live or removed) gets a new range.
+            const item = o.kind === 'put' && id > 0 ? o.at % id : id++;
+            index.add({ low: r.low, high: r.high, lowInclusive: r.li, highInclusive: r.hi, item });
+            live.set(item, r);
           } else if (o.kind === 'remove') {
             const ids = [...live.keys()];
             if (ids.length === 0) continue;
