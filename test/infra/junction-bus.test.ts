@@ -63,7 +63,7 @@ describe('resources', () => {
       'AWS::MSK::Cluster': 1,
       'Custom::AWS': 1,
       'Custom::JunctionKafkaTopic': 1,
-      'AWS::DynamoDB::GlobalTable': 5,
+      'AWS::DynamoDB::GlobalTable': 6,
       'AWS::Lambda::Function': 9,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Permission': 4,
@@ -74,7 +74,7 @@ describe('resources', () => {
       'AWS::ApiGatewayV2::Integration': 2,
       'AWS::ApiGatewayV2::Route': 3,
       'AWS::ApiGatewayV2::Stage': 1,
-      'AWS::CloudWatch::Alarm': 8,
+      'AWS::CloudWatch::Alarm': 9,
       'AWS::CloudWatch::Dashboard': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
@@ -436,7 +436,7 @@ describe('IAM (least privilege)', () => {
       const tables = s.get('JunctionTables')!;
       assert.deepEqual(actionsOf(tables), tableActions);
       const resources = tables.Resource as unknown[];
-      assert.equal(resources.length, 10, 'five tables and their indexes');
+      assert.equal(resources.length, 12, 'six tables and their indexes');
       for (const table of Object.values(bus.tables)) {
         assert.match(JSON.stringify(resources), new RegExp(logicalId(table)));
       }
