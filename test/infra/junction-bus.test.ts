@@ -160,6 +160,29 @@ describe('resources', () => {
     assert.match(create, /BootstrapBrokerStringSaslIam/);
   });
 
+  test('keeps aggregation and correlation state in the state table, which the router and the scheduler may write', () => {
+    synth.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'junction-state',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
+    });
+    const state = logicalId(bus.tables.state);
+    for (const fn of [bus.routerFunction, bus.schedulerFunction]) {
+      const tables = statementsOf(logicalId(fn)).get('JunctionTables');
+      assert.ok(actionsOf(tables!).includes('dynamodb:UpdateItem'), `${fn.node.id} commits state`);
+      assert.ok(actionsOf(tables!).includes('dynamodb:Query'), `${fn.node.id} reads state`);
+      assert.match(JSON.stringify(tables?.Resource), new RegExp(state), `${fn.node.id} on the state table`);
+    }
+  });
+
   test('creates exactly the tables of lib/adapters/dynamodb/tables.ts: keys, indexes, TTL, on-demand, PITR, SSE', () => {
     for (const definition of Object.values(TABLES)) {
       const keySchema = [{ AttributeName: definition.partitionKey.name, KeyType: 'HASH' }];
