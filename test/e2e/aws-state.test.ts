@@ -258,4 +258,68 @@ describe('AWS path: aggregation and correlation state in DynamoDB (Kafka, dynali
     assert.equal(JSON.stringify(unpaid[0]?.data).includes('o-1'), true, 'for o-1');
     assert.equal(JSON.stringify(unpaid).includes('o-2'), false, 'not for the paid o-2');
   });
+  it('another instance that held the partition before reads the state afresh (no stale window published)', async () => {
+    await poller?.close();
+    poller = undefined;
+    // A second Lambda instance: its own engine over the same tables and topic.
+    const other = await createAwsRuntime(
+      readAwsConfig({
+        AWS_REGION: 'us-east-1',
+        JUNCTION_TABLE_PREFIX: prefix,
+        JUNCTION_KAFKA_BOOTSTRAP: kafka,
+        JUNCTION_KAFKA_TOPIC: topic,
+        JUNCTION_HTTP_TARGETS_ALLOW: '127.0.0.1',
+        JUNCTION_DYNAMODB_ENDPOINT: dynalite.endpoint,
+      }),
+      { onError: () => {} },
+    );
+    try {
+      const routers = [createRouterHandler(provider), createRouterHandler(() => Promise.resolve(other))];
+      let instance = 0;
+      let invocations = 0;
+      poller = await startMskPoller({
+        bootstrap: [kafka as string],
+        topic,
+        group: 'junction-router',
+        batchWindowMs: 200,
+        handler: async (msk, ctx) => {
+          const out = await (routers[instance] as (e: unknown, c?: unknown) => Promise<unknown>)(msk, ctx);
+          invocations++;
+          return out;
+        },
+      });
+      const applied = async (n: number) => waitFor(() => invocations >= n, `invocation ${n}`, 120_000);
+      // Instance 0 folds the first order of window [2m, 3m) for "us" and keeps the state in memory.
+      await rt.junction.publish([event('u-1', 'order.paid', { orderId: 'u-1', region: 'us' }, T0 + 125_000)]);
+      await applied(1);
+      // Instance 1 folds two more.
+      instance = 1;
+      const before = invocations;
+      await rt.junction.publish([
+        event('u-2', 'order.paid', { orderId: 'u-2', region: 'us' }, T0 + 130_000),
+        event('u-3', 'order.paid', { orderId: 'u-3', region: 'us' }, T0 + 135_000),
+      ]);
+      await applied(before + 1);
+      // Back on instance 0, an event past the window's end closes it: counted from the stored state, 3.
+      instance = 0;
+      await rt.junction.publish([event('u-4', 'order.paid', { orderId: 'u-4', region: 'us' }, T0 + 190_000)]);
+      await waitFor(
+        () => received('orders.counted').some((e) => e.data.key === 'us'),
+        'the window event for us',
+        120_000,
+      );
+      await waitFor(() => rt.junction.dispatcher.inFlight === 0, 'deliveries idle', 60_000);
+      const us = received('orders.counted').filter((e) => e.data.key === 'us');
+      assert.equal(us.length, 1);
+      assert.equal(
+        us[0]?.data.aggregates?.orders,
+        3,
+        'the window counted from the state both instances wrote',
+      );
+    } finally {
+      await poller?.close();
+      poller = undefined;
+      await other.close();
+    }
+  });
 });
