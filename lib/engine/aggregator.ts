@@ -144,6 +144,15 @@ export class Aggregator {
     this.#matcher.delete(name);
   }
 
+  /**
+   * Forgets the state kept in memory, so the next batch or tick of a partition reads it from the store: for hosts
+   * where another process may have moved a partition's state since (AWS Lambda instances; docs/aggregation.md).
+   */
+  forget(): void {
+    this.#partitions.clear();
+    this.#clean.clear();
+  }
+
   /** Folds a batch of one partition into the windows; resolves once its state (and what it closed) is durable. */
   async process(records: readonly LogRecord[]): Promise<void> {
     const first = records[0];

@@ -176,6 +176,15 @@ export class Correlator {
     this.#matcher.delete(`${name}${SEP}followedBy`);
   }
 
+  /**
+   * Forgets the state kept in memory, so the next batch or tick of a partition reads it from the store: for hosts
+   * where another process may have moved a partition's state since (AWS Lambda instances; docs/aggregation.md).
+   */
+  forget(): void {
+    this.#partitions.clear();
+    this.#clean.clear();
+  }
+
   /** Starts the ticks that fire the timers of idle partitions (the first one at once: timers due while down). */
   start(): void {
     this.#running = true;

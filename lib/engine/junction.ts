@@ -784,7 +784,7 @@ export class Junction {
       if (this.aggregator === undefined) {
         throw new JunctionError(
           'InvalidRule',
-          'this bus keeps no aggregation state (aggregation rules run on the embedded SQLite bus); see docs/aggregation.md',
+          'this bus keeps no aggregation state (aggregation rules run on the embedded bus with the SQLite log, and on AWS); see docs/aggregation.md',
           { path: 'aggregate', field: 'aggregate' },
         );
       }
@@ -794,7 +794,7 @@ export class Junction {
       if (this.correlator === undefined) {
         throw new JunctionError(
           'InvalidRule',
-          'this bus keeps no correlation state (correlation rules run on the embedded SQLite bus); see docs/correlation.md',
+          'this bus keeps no correlation state (correlation rules run on the embedded bus with the SQLite log, and on AWS); see docs/correlation.md',
           { path: 'correlate', field: 'correlate' },
         );
       }

@@ -257,29 +257,32 @@ export function createAlarms(
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
   });
-  const throttleMetrics: Record<string, cloudwatch.IMetric> = {};
-  targets.tables.forEach((table, n) => {
-    for (const [k, name] of [
-      ['r', 'ReadThrottleEvents'],
-      ['w', 'WriteThrottleEvents'],
-    ] as const) {
-      throttleMetrics[`${k}${n}`] = new cloudwatch.Metric({
-        namespace: 'AWS/DynamoDB',
-        metricName: name,
-        dimensionsMap: { TableName: table.tableName },
-        statistic: cloudwatch.Stats.SUM,
-        period: FIVE_MINUTES,
-      });
-    }
-  });
-  add('TableThrottlesAlarm', {
-    alarmDescription: `Junction bus ${bus}: DynamoDB throttled reads or writes of the bus's tables (docs/aws.md, Alarms)`,
-    metric: sum(Object.keys(throttleMetrics).join(' + '), throttleMetrics, 'table throttle events'),
-    threshold: 1,
-    evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-  });
+  // A math expression holds at most 10 metrics: one alarm per 5 tables (their read and write throttles).
+  for (let first = 0; first < targets.tables.length; first += 5) {
+    const throttleMetrics: Record<string, cloudwatch.IMetric> = {};
+    targets.tables.slice(first, first + 5).forEach((table, n) => {
+      for (const [k, name] of [
+        ['r', 'ReadThrottleEvents'],
+        ['w', 'WriteThrottleEvents'],
+      ] as const) {
+        throttleMetrics[`${k}${n}`] = new cloudwatch.Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName: name,
+          dimensionsMap: { TableName: table.tableName },
+          statistic: cloudwatch.Stats.SUM,
+          period: FIVE_MINUTES,
+        });
+      }
+    });
+    add(first === 0 ? 'TableThrottlesAlarm' : `TableThrottlesAlarm${first / 5 + 1}`, {
+      alarmDescription: `Junction bus ${bus}: DynamoDB throttled reads or writes of the bus's tables (docs/aws.md, Alarms)`,
+      metric: sum(Object.keys(throttleMetrics).join(' + '), throttleMetrics, 'table throttle events'),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
 
   add('DeadLettersAlarm', {
     alarmDescription: `Junction bus ${bus}: deliveries were dead-lettered (docs/aws.md, Alarms)`,

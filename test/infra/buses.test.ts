@@ -166,12 +166,12 @@ describe('several buses in one stack', () => {
     assert.deepEqual(mappings.map((m) => m.fn).sort(), routers, "each bus's own router");
   });
 
-  test('gives each bus its own five tables, named after the bus', () => {
+  test('gives each bus its own six tables, named after the bus', () => {
     const names = resources('AWS::DynamoDB::GlobalTable').map(
       (t) => (t.Properties as { TableName: string }).TableName,
     );
-    assert.equal(names.length, 15);
-    assert.equal(new Set(names).size, 15);
+    assert.equal(names.length, 18);
+    assert.equal(new Set(names).size, 18);
     for (const [bus, prefix] of [
       ['default', 'junction'],
       ['orders', 'junction.orders'],

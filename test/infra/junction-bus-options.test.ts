@@ -262,7 +262,7 @@ describe('JunctionBus options', () => {
   test('turns on deletion protection on every table when asked', () => {
     const { template } = synthStack({ deletionProtection: true }, noBundling);
     const tables = Object.values(template.findResources('AWS::DynamoDB::GlobalTable'));
-    assert.equal(tables.length, 5);
+    assert.equal(tables.length, 6);
     for (const table of tables)
       assert.equal(
         (table.Properties as { Replicas: Array<{ DeletionProtectionEnabled?: boolean }> }).Replicas[0]

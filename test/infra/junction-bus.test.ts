@@ -63,7 +63,7 @@ describe('resources', () => {
       'AWS::MSK::Cluster': 1,
       'Custom::AWS': 1,
       'Custom::JunctionKafkaTopic': 1,
-      'AWS::DynamoDB::GlobalTable': 5,
+      'AWS::DynamoDB::GlobalTable': 6,
       'AWS::Lambda::Function': 9,
       'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Permission': 4,
@@ -74,7 +74,7 @@ describe('resources', () => {
       'AWS::ApiGatewayV2::Integration': 2,
       'AWS::ApiGatewayV2::Route': 3,
       'AWS::ApiGatewayV2::Stage': 1,
-      'AWS::CloudWatch::Alarm': 8,
+      'AWS::CloudWatch::Alarm': 9,
       'AWS::CloudWatch::Dashboard': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
@@ -158,6 +158,29 @@ describe('resources', () => {
     const create = JSON.stringify((lookup!.Properties as { Update: unknown }).Update);
     assert.match(create, /GetBootstrapBrokers/);
     assert.match(create, /BootstrapBrokerStringSaslIam/);
+  });
+
+  test('keeps aggregation and correlation state in the state table, which the router and the scheduler may write', () => {
+    synth.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'junction-state',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
+    });
+    const state = logicalId(bus.tables.state);
+    for (const fn of [bus.routerFunction, bus.schedulerFunction]) {
+      const tables = statementsOf(logicalId(fn)).get('JunctionTables');
+      assert.ok(actionsOf(tables!).includes('dynamodb:UpdateItem'), `${fn.node.id} commits state`);
+      assert.ok(actionsOf(tables!).includes('dynamodb:Query'), `${fn.node.id} reads state`);
+      assert.match(JSON.stringify(tables?.Resource), new RegExp(state), `${fn.node.id} on the state table`);
+    }
   });
 
   test('creates exactly the tables of lib/adapters/dynamodb/tables.ts: keys, indexes, TTL, on-demand, PITR, SSE', () => {
@@ -436,7 +459,7 @@ describe('IAM (least privilege)', () => {
       const tables = s.get('JunctionTables')!;
       assert.deepEqual(actionsOf(tables), tableActions);
       const resources = tables.Resource as unknown[];
-      assert.equal(resources.length, 10, 'five tables and their indexes');
+      assert.equal(resources.length, 12, 'six tables and their indexes');
       for (const table of Object.values(bus.tables)) {
         assert.match(JSON.stringify(resources), new RegExp(logicalId(table)));
       }

@@ -276,6 +276,9 @@ export function createRouterHandler(
     metered(runtime, async () => {
       const batches = decodeMskEvent(event);
       const rt = await runtime();
+      // Another instance may have moved a partition's aggregation or correlation state since this one last ran.
+      rt.junction.aggregator?.forget();
+      rt.junction.correlator?.forget();
       // What functions return and rules forward is checked against the registry: reload it when it is stale.
       await rt.freshenSchemas?.();
       const now = rt.junction.clock.now();
@@ -287,7 +290,12 @@ export function createRouterHandler(
           try {
             if (batch.undecodable.length > 0) await recordUndecodable(rt, batch.undecodable, now);
             undecodable += batch.undecodable.length;
-            if (batch.records.length > 0) await rt.junction.router.processBatch(batch.records);
+            if (batch.records.length > 0) {
+              await rt.junction.router.processBatch(batch.records);
+              // Aggregation and correlation state of the partition, fenced in DynamoDB (docs/aggregation.md#on-aws).
+              await rt.junction.aggregator?.process(batch.records);
+              await rt.junction.correlator?.process(batch.records);
+            }
             routed += batch.records.length;
           } catch (error) {
             const e = toJunctionError(error);
@@ -343,6 +351,12 @@ export function createSchedulerHandler(
       // Scheduled events, and what retried functions return, are checked against the registry.
       await rt.freshenSchemas?.();
       const schedules = await rt.junction.fireDueSchedules(lookback);
+      // Timers of correlation rules on idle partitions (absence: the timeout events), from the stored state.
+      // A failed tick (a router instance moved the partition meanwhile: Conflict) fires again at the next run.
+      rt.junction.correlator?.forget();
+      await rt.junction.correlator
+        ?.tick()
+        .catch((error) => console.error('junction: a correlation tick:', error));
       const taken = await rt.junction.dispatcher.runDue();
       await idleWithin(rt, context, marginMs);
       // Once a minute (this function's rate), the gauges: pending deliveries, their oldest age, dead letters.

@@ -1,10 +1,12 @@
 /**
- * The DynamoDB adapters of Junction: the storage ports (rules, ledger, traces, dead letters, schemas, schema drafts)
- * and the dedup store.
+ * The DynamoDB adapters of Junction: the storage ports (rules, ledger, traces, dead letters, schemas, schema drafts,
+ * aggregation and correlation state) and the dedup store.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type {
+  AggregateStore,
   Clock,
+  CorrelationStore,
   DeadLetters,
   DraftStore,
   Ledger,
@@ -12,6 +14,8 @@ import type {
   SchemaStore,
   TraceStore,
 } from '../../ports.ts';
+import { DynamoAggregateStore } from './aggregate-store.ts';
+import { DynamoCorrelationStore } from './correlation-store.ts';
 import { DynamoDeadLetters } from './dead-letters.ts';
 import { DynamoDedupStore } from './dedup-store.ts';
 import { DynamoDraftStore } from './draft-store.ts';
@@ -21,8 +25,10 @@ import { DynamoSchemaStore } from './schema-store.ts';
 import { DEFAULT_TABLE_PREFIX, INDEX_SHARDS, type TableNames, tableNames } from './tables.ts';
 import { DynamoTraceStore } from './trace-store.ts';
 
+export { DynamoAggregateStore, type DynamoAggregateStoreOptions } from './aggregate-store.ts';
 export { createDynamoClient, createTables, type DynamoClientOptions } from './client.ts';
 export { COMPRESS_ABOVE_BYTES, MAX_STORED_DOCUMENT_BYTES } from './codec.ts';
+export { DynamoCorrelationStore, type DynamoCorrelationStoreOptions } from './correlation-store.ts';
 export { DynamoDeadLetters, type DynamoDeadLettersOptions } from './dead-letters.ts';
 export { DynamoDedupStore, type DynamoDedupStoreOptions } from './dedup-store.ts';
 export { DynamoDraftStore, type DynamoDraftStoreOptions } from './draft-store.ts';
@@ -72,6 +78,10 @@ export interface DynamoStores {
   readonly schemas: SchemaStore;
   /** The drafts of schema discovery (issue #16), in the rules table. */
   readonly drafts: DraftStore;
+  /** Window state of aggregation rules per log partition (docs/aggregation.md), in the state table. */
+  readonly aggregates: AggregateStore;
+  /** Pending events of correlation rules per log partition (docs/correlation.md), in the state table. */
+  readonly correlations: CorrelationStore;
   /** The table names in use. */
   readonly tables: TableNames;
   /** Stops the rule store's polling. The client stays open (it belongs to the caller). */
@@ -109,6 +119,8 @@ export function createDynamoStores(options: DynamoStoresOptions): DynamoStores {
     dedup: new DynamoDedupStore({ client, table: tables.dedup, ...(clock ? { clock } : {}) }),
     schemas: new DynamoSchemaStore({ client, table: tables.rules }),
     drafts: new DynamoDraftStore({ client, table: tables.rules }),
+    aggregates: new DynamoAggregateStore({ client, table: tables.state }),
+    correlations: new DynamoCorrelationStore({ client, table: tables.state }),
     tables,
     close: () => rules.close(),
   };

@@ -1,7 +1,7 @@
 /** The DynamoDB table definitions of Junction, as plain data: the adapters and the CDK stack both read them. */
 
 /** The stores that get a table each. */
-export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup';
+export type StoreName = 'rules' | 'ledger' | 'traces' | 'deadLetters' | 'dedup' | 'state';
 
 /** The table name of each store. */
 export type TableNames = Record<StoreName, string>;
@@ -107,6 +107,16 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     globalIndexes: [],
     ttlAttribute: 'ttl',
   },
+  state: {
+    suffix: 'state',
+    description:
+      'Aggregation and correlation state per log partition (pk "aggregate#<p>" or "correlate#<p>"): the fence ' +
+      '(sk "!fence"), rule rows, windows, pending events, and redo chunks of large commits (sk "~redo#…", TTL)',
+    partitionKey: S('pk'),
+    sortKey: S('sk'),
+    globalIndexes: [],
+    ttlAttribute: 'ttl',
+  },
 };
 
 /** The table names for a prefix, with per-store overrides. */
@@ -121,6 +131,7 @@ export function tableNames(
     traces: name('traces'),
     deadLetters: name('deadLetters'),
     dedup: name('dedup'),
+    state: name('state'),
   };
 }
 

@@ -19,6 +19,7 @@ describe('TABLES', () => {
       traces: 'junction-traces',
       deadLetters: 'junction-dead-letters',
       dedup: 'junction-dedup',
+      state: 'junction-state',
     });
     assert.equal(tableNames('acme', { ledger: 'my-ledger' }).ledger, 'my-ledger');
     assert.equal(tableNames('acme').traces, 'acme-traces');
@@ -57,6 +58,7 @@ describe('TABLES', () => {
         ttl: undefined,
       },
       dedup: { keys: ['pk:S'], indexes: [], ttl: 'ttl' },
+      state: { keys: ['pk:S', 'sk:S'], indexes: [], ttl: 'ttl' },
     });
   });
 
