@@ -14,7 +14,7 @@ import { canonicalJson, DIALECT_URIS } from './schema.ts';
 
 /** Deepest level of data inferred; values nested deeper are `{}` (anything). */
 export const DISCOVERY_MAX_DEPTH = 8;
-/** Most properties one inferred object declares (the first ones met); others stay undeclared (objects are open). */
+/** Most properties one inferred object declares (the first ones by name); others stay undeclared (objects are open). */
 export const DISCOVERY_MAX_PROPERTIES = 64;
 /** Most subschemas in one inferred schema; past it, properties are undeclared and `items` dropped (see `prune`). */
 export const DISCOVERY_MAX_NODES = 500;
@@ -128,15 +128,32 @@ function infer(value: unknown, depth: number, budget: Budget): InferredSchema {
   }
   const properties: Record<string, InferredSchema> = {};
   const required: string[] = [];
-  let count = 0;
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    if (count >= DISCOVERY_MAX_PROPERTIES) break;
-    if (key.length > DISCOVERY_MAX_KEY_LENGTH) continue;
-    count++;
+  const entries = Object.entries(value as Record<string, unknown>).filter(
+    ([key]) => key.length <= DISCOVERY_MAX_KEY_LENGTH,
+  );
+  const kept = declared(entries.map(([key]) => key));
+  for (const [key, item] of entries) {
+    if (kept !== undefined && !kept.has(key)) continue;
     properties[key] = infer(item, depth + 1, budget);
     required.push(key);
   }
   return objectSchema(properties, required);
+}
+
+/**
+ * The properties an object declares when it has more than `DISCOVERY_MAX_PROPERTIES` (undefined: all of them): the
+ * first ones by name, not the first ones met, so that what a draft declares does not depend on the order the events
+ * came in (the smallest names of a union are the smallest of the smallest of its parts: merging stays commutative and
+ * associative). A bounded sort: objects past the bound are cut to `DISCOVERY_MAX_KEY_LENGTH`-character names first.
+ */
+function declared(keys: readonly string[]): Set<string> | undefined {
+  if (keys.length <= DISCOVERY_MAX_PROPERTIES) return undefined;
+  return new Set([...keys].sort(byName).slice(0, DISCOVERY_MAX_PROPERTIES));
+}
+
+/** Names in UTF-16 code unit order (the same everywhere, unlike localeCompare). */
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function objectSchema(properties: Record<string, InferredSchema>, required: string[]): InferredSchema {
@@ -163,12 +180,15 @@ export function covers(a: InferredSchema, b: InferredSchema): boolean {
   if (tb.includes('object')) {
     const pa = a.properties ?? {};
     const pb = b.properties ?? {};
-    let count = Object.keys(pa).length;
+    const declaredA = Object.keys(pa);
+    // A property of b that a lacks is added, unless a declares the most and all its names come first.
+    let last: string | undefined;
+    if (declaredA.length >= DISCOVERY_MAX_PROPERTIES)
+      for (const key of declaredA) if (last === undefined || key > last) last = key;
     for (const key of Object.keys(pb)) {
       if (Object.hasOwn(pa, key)) {
         if (!covers(pa[key] as InferredSchema, pb[key] as InferredSchema)) return false;
-      } else if (count < DISCOVERY_MAX_PROPERTIES) return false;
-      else count++;
+      } else if (last === undefined || key < last) return false;
     }
     const rb = b.required ?? [];
     for (const key of a.required ?? []) if (!rb.includes(key)) return false;
@@ -209,17 +229,14 @@ function merge(a: InferredSchema, b: InferredSchema, budget: Budget): InferredSc
     const pa = a.properties ?? {};
     const pb = b.properties ?? {};
     const properties: Record<string, InferredSchema> = {};
-    let count = 0;
+    const kept = declared([...Object.keys(pa), ...Object.keys(pb).filter((key) => !Object.hasOwn(pa, key))]);
     for (const key of Object.keys(pa)) {
-      if (count >= DISCOVERY_MAX_PROPERTIES) break;
-      count++;
+      if (kept !== undefined && !kept.has(key)) continue;
       const sa = pa[key] as InferredSchema;
       properties[key] = Object.hasOwn(pb, key) ? merge(sa, pb[key] as InferredSchema, budget) : sa;
     }
     for (const key of Object.keys(pb)) {
-      if (count >= DISCOVERY_MAX_PROPERTIES) break;
-      if (Object.hasOwn(properties, key)) continue;
-      count++;
+      if (Object.hasOwn(properties, key) || (kept !== undefined && !kept.has(key))) continue;
       properties[key] = pb[key] as InferredSchema;
     }
     const rb = new Set(b.required ?? []);
