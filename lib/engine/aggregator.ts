@@ -145,12 +145,18 @@ export class Aggregator {
   }
 
   /**
-   * Forgets the state kept in memory, so the next batch or tick of a partition reads it from the store: for hosts
-   * where another process may have moved a partition's state since (AWS Lambda instances; docs/aggregation.md).
+   * Forgets the state kept in memory (of one partition, or of all), so the next batch or tick of it reads it from the
+   * store: for hosts where another process may have moved a partition's state since (AWS Lambda instances, the
+   * processes of a bus on Kafka; docs/aggregation.md).
    */
-  forget(): void {
-    this.#partitions.clear();
-    this.#clean.clear();
+  forget(partition?: number): void {
+    if (partition === undefined) {
+      this.#partitions.clear();
+      this.#clean.clear();
+    } else {
+      this.#partitions.delete(partition);
+      this.#clean.delete(partition);
+    }
   }
 
   /** Folds a batch of one partition into the windows; resolves once its state (and what it closed) is durable. */

@@ -57,6 +57,11 @@ export interface CorrelatorOptions {
    */
   readonly marginMs?: number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Whether each tick reads a partition's state from the store (another process may have moved it since: the
+   * processes of a bus on Kafka). @default false
+   */
+  readonly freshTicks?: boolean;
 }
 
 interface CompiledRule {
@@ -177,12 +182,18 @@ export class Correlator {
   }
 
   /**
-   * Forgets the state kept in memory, so the next batch or tick of a partition reads it from the store: for hosts
-   * where another process may have moved a partition's state since (AWS Lambda instances; docs/aggregation.md).
+   * Forgets the state kept in memory (of one partition, or of all), so the next batch or tick of it reads it from the
+   * store: for hosts where another process may have moved a partition's state since (AWS Lambda instances, the
+   * processes of a bus on Kafka; docs/aggregation.md).
    */
-  forget(): void {
-    this.#partitions.clear();
-    this.#clean.clear();
+  forget(partition?: number): void {
+    if (partition === undefined) {
+      this.#partitions.clear();
+      this.#clean.clear();
+    } else {
+      this.#partitions.delete(partition);
+      this.#clean.delete(partition);
+    }
   }
 
   /** Starts the ticks that fire the timers of idle partitions (the first one at once: timers due while down). */
@@ -220,6 +231,7 @@ export class Correlator {
     const ends = await this.#o.endOffsets();
     for (const { partition, offset: end } of ends) {
       await this.#locked(partition, async () => {
+        if (this.#o.freshTicks === true) this.#partitions.delete(partition);
         const part = await this.#load(partition);
         // Records not applied yet may hold B's older than `now`: the batches that bring them move the clock.
         if (part.fence < end) return;

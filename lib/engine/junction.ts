@@ -107,6 +107,12 @@ export interface JunctionOptions {
   /** Where correlation rules keep their pending events and timers (docs/correlation.md); without it, such rules are refused. */
   readonly correlations?: CorrelationStore;
   /**
+   * Whether the log's partitions may move to another process sharing these stores (Kafka consumer groups): then the
+   * aggregation and correlation state of a partition is read from its store at each batch and tick, never from what
+   * this process kept from before (docs/aggregation.md). @default false
+   */
+  readonly movingPartitions?: boolean;
+  /**
    * More checks on a rule's targets at `PUT /rules` (the deployment's, e.g. the SSRF policy on literal addresses):
    * throws a `JunctionError` naming the field (`targets[i].url`) to refuse the rule.
    */
@@ -348,6 +354,7 @@ export class Junction {
             // Checked against the bus's schemas like every event entering the bus; a refused one is not published.
             publish: (events) => this.#publishOwn(events, 'a correlation', { kind: 'producer' }),
             ...(options.onError === undefined ? {} : { onError: options.onError }),
+            ...(options.movingPartitions === true ? { freshTicks: true } : {}),
           });
     // Per rule and target: bounded by the bus's rules and their targets (the rule limits), not by the traffic.
     this.metrics.declare('junction_rule_matches_total', 'counter', 'Events a rule matched.');
@@ -468,6 +475,11 @@ export class Junction {
       group: this.#o.group ?? 'junction-router',
       handler: async (records) => {
         await this.router.processBatch(records);
+        const partition = records[0]?.partition;
+        if (this.#o.movingPartitions === true && partition !== undefined) {
+          this.aggregator?.forget(partition);
+          this.correlator?.forget(partition);
+        }
         await this.aggregator?.process(records);
         await this.correlator?.process(records);
       },
@@ -784,7 +796,7 @@ export class Junction {
       if (this.aggregator === undefined) {
         throw new JunctionError(
           'InvalidRule',
-          'this bus keeps no aggregation state (aggregation rules run on the embedded bus with the SQLite log, and on AWS); see docs/aggregation.md',
+          'this bus keeps no aggregation state (aggregation rules run on the embedded bus, on either log, and on AWS); see docs/aggregation.md',
           { path: 'aggregate', field: 'aggregate' },
         );
       }
@@ -794,7 +806,7 @@ export class Junction {
       if (this.correlator === undefined) {
         throw new JunctionError(
           'InvalidRule',
-          'this bus keeps no correlation state (correlation rules run on the embedded bus with the SQLite log, and on AWS); see docs/correlation.md',
+          'this bus keeps no correlation state (correlation rules run on the embedded bus, on either log, and on AWS); see docs/correlation.md',
           { path: 'correlate', field: 'correlate' },
         );
       }

@@ -288,14 +288,12 @@ async function open(
     steps.push(() => discovery.close());
     const junction = await Junction.open({
       ...busStores,
-      // Aggregation state is per process: it runs on the SQLite log only, whose partitions never move (with Kafka,
-      // a rebalance would hand a partition to a process that lacks its windows; docs/aggregation.md).
-      ...(log === busStores.log
-        ? {
-            aggregates: new SqliteAggregateStore(busStores.database),
-            correlations: new SqliteCorrelationStore(busStores.database),
-          }
-        : {}),
+      // Aggregation and correlation state in the data dir's SQLite, fenced per log partition. On Kafka the processes
+      // of one data dir share it and a rebalance moves partitions between them: each batch and tick reads the state of
+      // its partition afresh (docs/aggregation.md).
+      aggregates: new SqliteAggregateStore(busStores.database),
+      correlations: new SqliteCorrelationStore(busStores.database),
+      ...(log === busStores.log ? {} : { movingPartitions: true }),
       traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,

@@ -126,6 +126,42 @@ describe('Aggregator', () => {
     assert.equal(published[0]?.source, '/aggregations/per-key');
   });
 
+  test('a partition that moved away and back: forget(partition) reads its state afresh; without it a stale window is published', async () => {
+    // Two processes sharing one store (the Kafka log: a rebalance moves partition 0 from A to B and back). A folds
+    // 0..12, B 12..25, then A gets 25..35 (which close [20,30)). A kept 0..12 in memory: folding on that stale state
+    // publishes [10,20) again (its own, missing B's records 12..19) before the fence refuses the commit — a wrong
+    // window under the id B published it with. With forget(0) first A reads B's state and publishes only [20,30).
+    for (const forget of [false, true]) {
+      const db = new SqliteDatabase({ dataDir: tempDir('junction-aggregator-').path });
+      databases.push(db);
+      const store = new SqliteAggregateStore(db);
+      const byA: CloudEvent[] = [];
+      const byB: CloudEvent[] = [];
+      const a = open(store, byA);
+      const b = open(store, byB);
+      await a.process(records(0, 12));
+      await b.process(records(12, 25));
+      const before = byA.length;
+      if (forget) a.forget(0);
+      const moved = a.process(records(25, 35));
+      if (!forget) {
+        await assert.rejects(moved, (e: unknown) => e instanceof JunctionError && e.code === 'Conflict');
+        const stale = byA.slice(before).map((e) => e.data as { window: { start: string } });
+        assert.ok(
+          stale.some((d) => Date.parse(d.window.start) === 10_000),
+          'the stale state published [10,20) again before the fence refused it',
+        );
+        continue;
+      }
+      await moved;
+      const again = byA
+        .slice(before)
+        .map((e) => Date.parse((e.data as { window: { start: string } }).window.start));
+      assert.deepEqual([...new Set(again)], [20_000], 'only [20,30) closes now');
+      assert.equal(again.length, 3, 'one window per key');
+    }
+  });
+
   test('a batch whose state commit failed publishes the same ids when it is processed again', async () => {
     const db = new SqliteDatabase({ dataDir: tempDir('junction-aggregator-').path });
     databases.push(db);
