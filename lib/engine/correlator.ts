@@ -182,18 +182,13 @@ export class Correlator {
   }
 
   /**
-   * Forgets the state kept in memory (of one partition, or of all), so the next batch or tick of it reads it from the
-   * store: for hosts where another process may have moved a partition's state since (AWS Lambda instances, the
-   * processes of a bus on Kafka; docs/aggregation.md).
+   * Forgets the state of a partition kept in memory, so its next batch or tick reads it from the store: for hosts
+   * where another process may have moved it since (AWS Lambda instances, the processes of a bus on Kafka;
+   * docs/aggregation.md).
    */
-  forget(partition?: number): void {
-    if (partition === undefined) {
-      this.#partitions.clear();
-      this.#clean.clear();
-    } else {
-      this.#partitions.delete(partition);
-      this.#clean.delete(partition);
-    }
+  forget(partition: number): void {
+    this.#partitions.delete(partition);
+    this.#clean.delete(partition);
   }
 
   /** Starts the ticks that fire the timers of idle partitions (the first one at once: timers due while down). */

@@ -39,6 +39,7 @@ import type {
   FunctionInfo,
   FunctionRunner,
   Ledger,
+  LogRecord,
   PendingDelivery,
   RuleStore,
   Subscription,
@@ -468,6 +469,21 @@ export class Junction {
     this.correlator?.delete(name);
   }
 
+  /**
+   * Folds a batch of one partition, once routed, into the aggregation and correlation state. With `movingPartitions`
+   * the partition's state is read from its store first: another process (or Lambda instance) may have moved it since.
+   */
+  async foldState(records: readonly LogRecord[]): Promise<void> {
+    const partition = records[0]?.partition;
+    if (partition === undefined) return;
+    if (this.#o.movingPartitions === true) {
+      this.aggregator?.forget(partition);
+      this.correlator?.forget(partition);
+    }
+    await this.aggregator?.process(records);
+    await this.correlator?.process(records);
+  }
+
   /** Consumes the log and delivers, until `stop()`. */
   async start(): Promise<void> {
     this.dispatcher.start();
@@ -475,13 +491,7 @@ export class Junction {
       group: this.#o.group ?? 'junction-router',
       handler: async (records) => {
         await this.router.processBatch(records);
-        const partition = records[0]?.partition;
-        if (this.#o.movingPartitions === true && partition !== undefined) {
-          this.aggregator?.forget(partition);
-          this.correlator?.forget(partition);
-        }
-        await this.aggregator?.process(records);
-        await this.correlator?.process(records);
+        await this.foldState(records);
       },
       maxBatch: this.#o.maxBatch ?? 500,
     });

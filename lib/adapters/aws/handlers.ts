@@ -276,9 +276,6 @@ export function createRouterHandler(
     metered(runtime, async () => {
       const batches = decodeMskEvent(event);
       const rt = await runtime();
-      // Another instance may have moved a partition's aggregation or correlation state since this one last ran.
-      rt.junction.aggregator?.forget();
-      rt.junction.correlator?.forget();
       // What functions return and rules forward is checked against the registry: reload it when it is stale.
       await rt.freshenSchemas?.();
       const now = rt.junction.clock.now();
@@ -292,9 +289,9 @@ export function createRouterHandler(
             undecodable += batch.undecodable.length;
             if (batch.records.length > 0) {
               await rt.junction.router.processBatch(batch.records);
-              // Aggregation and correlation state of the partition, fenced in DynamoDB (docs/aggregation.md#on-aws).
-              await rt.junction.aggregator?.process(batch.records);
-              await rt.junction.correlator?.process(batch.records);
+              // Aggregation and correlation state of the partition, fenced in DynamoDB and read afresh: another
+              // instance may have moved it since (movingPartitions; docs/aggregation.md#state-on-aws).
+              await rt.junction.foldState(batch.records);
             }
             routed += batch.records.length;
           } catch (error) {
@@ -352,8 +349,8 @@ export function createSchedulerHandler(
       await rt.freshenSchemas?.();
       const schedules = await rt.junction.fireDueSchedules(lookback);
       // Timers of correlation rules on idle partitions (absence: the timeout events), from the stored state.
-      // A failed tick (a router instance moved the partition meanwhile: Conflict) fires again at the next run.
-      rt.junction.correlator?.forget();
+      // Each partition's state is read afresh (movingPartitions); a failed tick (a router instance moved the partition
+      // meanwhile: Conflict) fires again at the next run.
       await rt.junction.correlator
         ?.tick()
         .catch((error) => console.error('junction: a correlation tick:', error));

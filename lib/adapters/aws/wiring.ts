@@ -362,6 +362,8 @@ export async function createAwsRuntime(
     const junction = await Junction.open({
       // The stores' rules, ledger, deadLetters and traces (their extra members are not the engine's).
       ...stores,
+      // Lambda instances share the partitions' aggregation and correlation state (DynamoDB): it is read at each batch.
+      movingPartitions: true,
       log,
       functions,
       drivers: { http, bus: http, kafka: kafkaTargets, postgres },
