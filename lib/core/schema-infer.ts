@@ -144,7 +144,7 @@ function infer(value: unknown, depth: number, budget: Budget): InferredSchema {
  * The properties an object declares when it has more than `DISCOVERY_MAX_PROPERTIES` (undefined: all of them): the
  * first ones by name, not the first ones met, so that what a draft declares does not depend on the order the events
  * came in (the smallest names of a union are the smallest of the smallest of its parts: merging stays commutative and
- * associative). A bounded sort: objects past the bound are cut to `DISCOVERY_MAX_KEY_LENGTH`-character names first.
+ * associative). The sort is bounded: discovery reads no event whose data passes 64 KiB of JSON text.
  */
 function declared(keys: readonly string[]): Set<string> | undefined {
   if (keys.length <= DISCOVERY_MAX_PROPERTIES) return undefined;
