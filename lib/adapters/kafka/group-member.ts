@@ -4,6 +4,7 @@
  */
 import { Consumer, type ConsumerGroupJoinPayload, type RecordsBatch } from '@platformatic/kafka';
 import type { LogRecord, Subscription } from '../../ports.ts';
+import { subscribedRoundRobin } from './assigner.ts';
 import { clientConnectionOptions, type ResolvedKafkaOptions } from './config.ts';
 import { recordsFromBatches } from './records.ts';
 
@@ -87,6 +88,7 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
       heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 10)),
       rebalanceTimeout: Math.max(options.sessionTimeoutMs, REVOKE_WAIT_MS + 10_000),
       protocolsMetadata: () => this.#beforeJoin(),
+      partitionAssigner: subscribedRoundRobin,
       retries: 3,
       retryDelay: 250,
     });
@@ -172,6 +174,14 @@ export class GroupMember<R extends { readonly offset: number } = LogRecord> impl
     const partitions = assignments
       .filter((a) => a.topic === this.#options.topic)
       .flatMap((a) => a.partitions);
+    const foreign = assignments.filter((a) => a.topic !== this.#options.topic && a.partitions.length > 0);
+    if (foreign.length > 0) {
+      // Only a leader that assigns without regard to subscriptions (not Junction's) does this: those partitions
+      // are consumed by nobody until the group is rebalanced by one of ours.
+      this.#options.onWarning(
+        `consumer group ${this.#member.group}: handed partitions of ${foreign.map((a) => a.topic).join(', ')}, which this member does not read; give each topic its own group`,
+      );
+    }
     let positions: Map<number, number> | undefined;
     // The broker may be away for a while: keep trying until it answers, a rejoin supersedes this, or close.
     while (positions === undefined) {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka';
 import { JunctionError } from '../../core/errors.ts';
 import { buildMskEvent, type MskEvent } from '../aws/msk-event.ts';
+import { subscribedRoundRobin } from './assigner.ts';
 
 /** The part of the Lambda context the poller provides to the handler. */
 export interface PollerContext {
@@ -97,6 +98,8 @@ export async function startMskPoller(options: MskPollerOptions): Promise<MskPoll
     heartbeatInterval: 1000,
     retries: 3,
     retryDelay: 250,
+    // As MSK's mapping, it hands a topic's partitions only to members reading that topic (see assigner.ts).
+    partitionAssigner: subscribedRoundRobin,
   });
   consumer.on('error', onError);
 

@@ -120,6 +120,47 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
+  test('buses on two topics may share a group name: each member is handed only its own topic’s partitions', async () => {
+    // The client's default assigner hands every topic's partitions round-robin over ALL members of a group, whatever
+    // each subscribed to: a member then drops the partitions of the other topic and nobody consumes them (the CI
+    // failure of test/e2e/kafka.test.ts: tests on other topics had joined "junction-router" meanwhile).
+    const group = `g-shared-${randomUUID()}`;
+    const logs = await Promise.all(
+      [freshTopic(), freshTopic()].map((topic) => createKafkaEventLog({ bootstrap, topic, partitions: 4 })),
+    );
+    const subscriptions: { close(): Promise<void> }[] = [];
+    try {
+      const handled = logs.map(() => new Set<string>());
+      for (const [i, log] of logs.entries()) {
+        subscriptions.push(
+          await log.subscribe({
+            group,
+            handler: async (records) => {
+              for (const r of records) handled[i]!.add(r.event.id);
+            },
+          }),
+        );
+      }
+      const ids = logs.map((_, i) => Array.from({ length: 40 }, (_, n) => `t${i}-${n}`));
+      for (const [i, log] of logs.entries())
+        await log.append(ids[i]!.map((id) => makeEvent({ id, source: 'urn:test:shared-group' })));
+      await waitFor(
+        () => logs.every((_, i) => handled[i]!.size === 40),
+        'both members to handle all 40 events of their own topic',
+        60_000,
+      );
+      for (const [i, log] of logs.entries())
+        assert.deepEqual(
+          (await log.committed(group)).map((p) => p.offset).reduce((a, b) => a + b, 0),
+          40,
+          `topic ${i}: every partition committed`,
+        );
+    } finally {
+      for (const s of subscriptions) await s.close();
+      for (const log of logs) await log.close();
+    }
+  });
+
   test('concurrent appends each answer their own positions, in their order', async () => {
     // 120 appends of 1–3 events on one partition key, all at once: every position is answered once, each append's in
     // its own order, and the log holds each event where it was told (kept for a producer that sends appends together).

@@ -146,4 +146,58 @@ describe('MSK poller', { skip }, () => {
     await until(() => again >= 1, 'the late event');
     assert.equal(again, 1);
   });
+
+  it('shares a group name with a bus on another topic and each consumes only, and all of, its own topic', async () => {
+    // Both join one group: with the client's default assigner, a leader spread every topic over both members, each
+    // dropped the other topic's partitions and part of each topic was consumed by nobody (the CI stall of the AWS
+    // tracing and Kafka takeover tests, which share the group junction-router on one broker).
+    const group = `g-shared-${randomUUID().slice(0, 8)}`;
+    const other = await createKafkaEventLog({
+      bootstrap: [kafka as string],
+      topic: `junction-poller-other-${randomUUID().slice(0, 8)}`,
+      partitions: 4,
+    });
+    const mine = await createKafkaEventLog({
+      bootstrap: [kafka as string],
+      topic: `junction-poller-mine-${randomUUID().slice(0, 8)}`,
+      partitions: 4,
+    });
+    const polled = new Set<string>();
+    const routed = new Set<string>();
+    // The poller joins first.
+    const poller = await startMskPoller({
+      bootstrap: [kafka as string],
+      topic: mine.topic,
+      group,
+      batchWindowMs: 100,
+      handler: async (e) => {
+        for (const record of Object.values(e.records).flat())
+          polled.add(
+            (JSON.parse(Buffer.from(record.value ?? '', 'base64').toString('utf8')) as { id: string }).id,
+          );
+      },
+    });
+    // Once it consumes, it is the group's only member: its leader, which computes the next assignment.
+    await mine.append([event('first', '/first')]);
+    await until(() => polled.has('first'), 'the poller to consume', 60_000);
+    const subscription = await other.subscribe({
+      group,
+      handler: async (records) => {
+        for (const r of records) routed.add(r.event.id);
+      },
+    });
+    try {
+      const ids = Array.from({ length: 24 }, (_, i) => `s-${i}`);
+      await mine.append(ids.map((id) => event(`m${id}`, `/m${id}`)));
+      await other.append(ids.map((id) => event(`o${id}`, `/o${id}`)));
+      await until(() => polled.size === 25 && routed.size === 24, 'all 24 events of each topic', 60_000);
+      assert.ok([...polled].every((id) => id.startsWith('m') || id === 'first'));
+      assert.ok([...routed].every((id) => id.startsWith('o')));
+    } finally {
+      await poller.close();
+      await subscription.close();
+      await mine.close();
+      await other.close();
+    }
+  });
 });
