@@ -87,7 +87,15 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
   try {
     if (kafka !== undefined) {
       const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
-      log = await createKafkaEventLog(kafka);
+      log = await createKafkaEventLog({
+        ...kafka,
+        // The consumer group's and the producer's trouble (a failed fetch, a lost member, a rejoin) is the
+        // operator's to see: on stderr, one line each.
+        onWarning: (message, error) =>
+          io.err(
+            `junction: warning: ${message}${error === undefined ? '' : `: ${error instanceof Error ? error.message : String(error)}`}\n`,
+          ),
+      });
     }
     bus = await startEmbedded({
       ...(tls === undefined ? {} : { tls }),

@@ -436,6 +436,7 @@ async function open(
         log = await createKafkaEventLog({
           ...options.kafka,
           topic: `${options.kafka.topic}.${spec.name}`,
+          onWarning: (message, error) => onError(new Error(message, { cause: error })),
           ...(spec.retentionMs === undefined ? {} : { retentionMs: spec.retentionMs }),
         });
         const kafkaLog = log;

@@ -122,7 +122,9 @@ describe('the bus on Kafka', { skip }, () => {
         const [pending, lag] = await pendingAndLag(b.url);
         if (pending === 0 && lag === 0) break;
         if (Date.now() > deadline)
-          assert.fail(`the survivor still has ${pending} pending deliveries and ${lag} unrouted events`);
+          assert.fail(
+            `the survivor still has ${pending} pending deliveries and ${lag} unrouted events; its stderr ends:\n${b.stderr.join('').slice(-6000)}`,
+          );
         await new Promise((r) => setTimeout(r, 250));
       }
       await stopGracefully(b);

@@ -23,6 +23,10 @@ const kafka =
         topic: env.JUNCTION_KAFKA_TOPIC ?? 'junction-events',
         partitions: Number(env.JUNCTION_KAFKA_PARTITIONS ?? 6),
         appendTimeoutMs: Number(env.JUNCTION_APPEND_TIMEOUT_MS ?? 5000),
+        onWarning: (message: string, error?: unknown) =>
+          process.stderr.write(
+            `${new Date().toISOString()} kafka warning: ${message}${error === undefined ? '' : `: ${String(error)}`}\n`,
+          ),
       };
 const bus = await startEmbedded({
   dataDir,
