@@ -14,8 +14,10 @@ export interface DynamoAggregateStoreOptions {
   readonly table: string;
   /** Uncompressed bytes of changes per redo chunk (tests make it small). @default 300 KiB */
   readonly chunkBytes?: number;
-  /** A partition holding more items than this is refused on load. @default 1_000_000 */
+  /** A partition holding more live items than this is refused on load. @default 1_000_000 */
   readonly maxItems?: number;
+  /** The clock, in ms since the epoch (tests age tombstones with it). @default Date.now */
+  readonly now?: () => number;
 }
 
 export class DynamoAggregateStore implements AggregateStore {

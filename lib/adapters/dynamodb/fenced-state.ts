@@ -11,10 +11,24 @@
  *    no redo is pending: new fence, generation + 1, and the redo (inline chunk, or token and count). This write is
  *    the commit point: a crash before it leaves the previous state as it was (the chunk items are garbage, ignored
  *    and expired); a crash after it leaves a pending redo that every later load or commit finishes first.
- * 3. The changes are applied to the items, each put or delete on the condition that the item's generation is not
- *    newer than the redo's (a late, repeated application never undoes a later commit), then the redo is cleared.
+ * 3. The changes are applied to the items, each on the condition that the item's generation is not newer than the
+ *    redo's (a late, repeated application never undoes a later commit), then the redo is cleared. A delete is a put
+ *    of a TOMBSTONE (`{pk, sk, gen, tomb: <ms written>, ttl}`) under the same condition, not a DeleteItem: were the
+ *    item simply gone, a late applier of an older redo that puts it (writer A stalled while applying generation 5;
+ *    B finished that redo, then committed generation 6 deleting the item) would pass `attribute_not_exists(gen)` and
+ *    bring the item back with stale state. The tombstone keeps generation 6, so A's put fails its condition.
  *
- * Reads are consistent and paginated, and refuse a partition holding more than `maxItems` items.
+ * Tombstones are state nobody reads: `load` and `keysUnder` skip them (`maxItems` counts live items only). They are
+ * kept TOMBSTONE_MS (20 minutes), longer than any applier may still write: an applier stops, with a retriable error,
+ * once it has run APPLY_DEADLINE_MS (10 minutes) since it began (before its commit write, or before the fence read
+ * that found the pending redo, so before any later commit could delete an item), leaving the redo pending for the
+ * next load; and the only writers on AWS are Lambda invocations, which live at most 15 minutes. The margin covers
+ * clock skew and a write in flight. Each `load` then deletes at most CLEAN_MAX of the older tombstones it read (on
+ * the condition that the item is still that tombstone, so an item put again meanwhile is never removed; best effort),
+ * and the `ttl` attribute lets DynamoDB expire those of partitions no longer loaded. So a load reads the live items
+ * plus the tombstones of about the last 20 minutes.
+ *
+ * Reads are consistent and paginated, and refuse a partition holding more than `maxItems` live items.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -59,14 +73,26 @@ export interface FencedStateOptions {
   readonly maxItems?: number;
   /** Uncompressed JSON bytes of changes per redo chunk. @default 300 KiB */
   readonly chunkBytes?: number;
-  /** Item writes in flight while applying a redo. @default 16 */
+  /** Item writes in flight while applying a redo (and deletes of old tombstones while loading). @default 16 */
   readonly concurrency?: number;
+  /** The clock, in ms since the epoch (tests age tombstones and appliers with it). @default Date.now */
+  readonly now?: () => number;
 }
 
 /** The largest state text of one item (DynamoDB items hold 400 KB, with the keys and other attributes). */
 export const MAX_STATE_BYTES = 350 * 1024;
 /** Redo chunk items expire (DynamoDB TTL) this long after they were written; a committed redo is applied before. */
 const CHUNK_TTL_SECONDS = 7 * 24 * 3600;
+/** A tombstone older than this is deleted by the next load: longer than an applier may still write (see above). */
+export const TOMBSTONE_MS = 20 * 60 * 1000;
+/** An applier stops (retriable; the redo stays pending for the next load) once it has run this long. */
+export const APPLY_DEADLINE_MS = 10 * 60 * 1000;
+/** At most this many old tombstones are deleted per load. */
+export const CLEAN_MAX = 500;
+/** Tombstones expire (DynamoDB TTL, the backstop of the cleaning by loads) this long after they were written. */
+const TOMBSTONE_TTL_SECONDS = 24 * 3600;
+
+const isTombstone = (item: Item): boolean => item.tomb !== undefined;
 
 interface Fence {
   readonly exists: boolean;
@@ -96,17 +122,22 @@ export class FencedState {
   readonly #o: Required<FencedStateOptions>;
 
   constructor(options: FencedStateOptions) {
-    this.#o = { maxItems: 1_000_000, chunkBytes: 300 * 1024, concurrency: 16, ...options };
+    this.#o = { maxItems: 1_000_000, chunkBytes: 300 * 1024, concurrency: 16, now: Date.now, ...options };
   }
 
   #pk(partition: number): string {
     return `${this.#o.kind}#${partition}`;
   }
 
-  /** The fence and every state item of a partition (a pending redo applied first). */
+  /**
+   * The fence and every live state item of a partition (a pending redo applied first). Deletes up to CLEAN_MAX of the
+   * tombstones older than TOMBSTONE_MS that it reads.
+   */
   async load(partition: number): Promise<{ fence: number; items: Item[] }> {
     const f = await this.#settled(partition);
-    const { table, client, maxItems } = this.#o;
+    const { table, client, maxItems, now } = this.#o;
+    const cutoff = now() - TOMBSTONE_MS;
+    const old: { sk: string; gen: number }[] = [];
     const items = await queryAll(
       client,
       {
@@ -118,9 +149,15 @@ export class FencedState {
       maxItems + 1,
       (item) => {
         const sk = str(item, 'sk') ?? '';
-        return sk !== FENCE_SK && !sk.startsWith(REDO_PREFIX);
+        if (sk === FENCE_SK || sk.startsWith(REDO_PREFIX)) return false;
+        if (!isTombstone(item)) return true;
+        const gen = num(item, 'gen');
+        if (old.length < CLEAN_MAX && (num(item, 'tomb') ?? 0) < cutoff && gen !== undefined)
+          old.push({ sk, gen });
+        return false;
       },
     );
+    await this.#clean(partition, old);
     if (items.length > maxItems) {
       throw new JunctionError(
         'Internal',
@@ -140,10 +177,11 @@ export class FencedState {
         TableName: table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': s(this.#pk(partition)), ':prefix': s(prefix) },
-        ProjectionExpression: 'sk',
+        ProjectionExpression: 'sk, tomb',
         ConsistentRead: true,
       },
       maxItems,
+      (item) => !isTombstone(item),
     );
     return items.map((item) => str(item, 'sk') ?? '');
   }
@@ -159,7 +197,7 @@ export class FencedState {
     fence: number,
     ops: readonly StateOp[],
   ): Promise<void> {
-    const { client, table } = this.#o;
+    const { client, table, now } = this.#o;
     const f = await this.#settled(partition);
     if (f.fence !== expectedFence) throw this.#conflict(partition, f.fence, expectedFence);
     const last = new Map<string, StateOp>();
@@ -182,7 +220,7 @@ export class FencedState {
     const pk = this.#pk(partition);
     const token = randomUUID();
     if (chunks.length > 1) {
-      const expires = Math.ceil(Date.now() / 1000) + CHUNK_TTL_SECONDS;
+      const expires = Math.ceil(now() / 1000) + CHUNK_TTL_SECONDS;
       await batchWrite(
         client,
         table,
@@ -211,6 +249,8 @@ export class FencedState {
           ? ', redoGen = :g, redoOps = :ops'
           : ', redoGen = :g, redoToken = :token, redoChunks = :count';
     let condition = 'attribute_not_exists(pk)';
+    // The applier of this redo begins before the redo can be committed (see APPLY_DEADLINE_MS).
+    const started = now();
     if (f.exists) {
       condition = 'fence = :expected AND gen = :old AND attribute_not_exists(redoGen)';
       values[':expected'] = n(expectedFence);
@@ -232,7 +272,7 @@ export class FencedState {
       throw this.#conflict(partition, now.fence, expectedFence);
     }
     if (chunks.length > 0)
-      await this.#apply(partition, { exists: true, fence, gen, redoGen: gen }, chunks, token);
+      await this.#apply(partition, { exists: true, fence, gen, redoGen: gen }, chunks, token, started);
   }
 
   #conflict(partition: number, stored: number, expected: number): JunctionError {
@@ -268,6 +308,8 @@ export class FencedState {
 
   /** The fence, after finishing a pending redo (a writer that crashed after its commit point). */
   async #settled(partition: number): Promise<Fence> {
+    // Begins before the read that finds the redo pending, so before any later commit (see APPLY_DEADLINE_MS).
+    const started = this.#o.now();
     const f = await this.#fence(partition);
     if (f.redoGen === undefined || f.item === undefined) return f;
     const inline = f.item.redoOps;
@@ -293,7 +335,7 @@ export class FencedState {
         );
       }
     }
-    await this.#apply(partition, f, chunks, token);
+    await this.#apply(partition, f, chunks, token, started);
     return { exists: true, fence: f.fence, gen: f.gen };
   }
 
@@ -316,8 +358,18 @@ export class FencedState {
     return Promise.all(groups.map(async (g) => new Uint8Array(await gzipAsync(`[${g.join(',')}]`))));
   }
 
-  async #apply(partition: number, f: Fence, chunks: readonly Uint8Array[], token: string): Promise<void> {
-    const { client, table, concurrency } = this.#o;
+  /**
+   * Applies a committed redo to the items (deletes as tombstones), then clears it. Refuses to write once
+   * APPLY_DEADLINE_MS have passed since `started`: the redo stays pending and the next load finishes it.
+   */
+  async #apply(
+    partition: number,
+    f: Fence,
+    chunks: readonly Uint8Array[],
+    token: string,
+    started: number,
+  ): Promise<void> {
+    const { client, table, concurrency, now } = this.#o;
     const gen = f.redoGen as number;
     const pk = this.#pk(partition);
     const ops: StateOp[] = [];
@@ -326,23 +378,24 @@ export class FencedState {
     }
     const condition = 'attribute_not_exists(gen) OR gen <= :g';
     await mapLimit(ops, concurrency, async (op) => {
-      const key = { pk: s(pk), sk: s(op.sk) };
-      if (op.row === undefined) {
-        await conditional('DeleteItem', table, () =>
-          client.send(
-            new DeleteItemCommand({
-              TableName: table,
-              Key: key,
-              ConditionExpression: condition,
-              ExpressionAttributeValues: { ':g': n(gen) },
-            }),
-          ),
+      const at = now();
+      if (at - started > APPLY_DEADLINE_MS) {
+        throw new JunctionError(
+          'Internal',
+          `applying the ${this.#o.what} redo of partition ${partition} took over ${APPLY_DEADLINE_MS / 1000} s; ` +
+            'it stays pending and the next load finishes it',
+          { field: 'partition', retriable: true },
         );
-        return;
       }
+      const key = { pk: s(pk), sk: s(op.sk) };
       const item: Item = { ...key, gen: n(gen) };
-      for (const [name, value] of Object.entries(op.row))
-        item[name] = typeof value === 'number' ? n(value) : s(value);
+      if (op.row === undefined) {
+        item.tomb = n(at);
+        item.ttl = n(Math.ceil(at / 1000) + TOMBSTONE_TTL_SECONDS);
+      } else {
+        for (const [name, value] of Object.entries(op.row))
+          item[name] = typeof value === 'number' ? n(value) : s(value);
+      }
       await conditional('PutItem', table, () =>
         client.send(
           new PutItemCommand({
@@ -377,5 +430,23 @@ export class FencedState {
         })),
       ).catch(() => undefined);
     }
+  }
+
+  /** Deletes old tombstones, each only while it is still that tombstone (best effort: failures are ignored). */
+  async #clean(partition: number, old: readonly { sk: string; gen: number }[]): Promise<void> {
+    const { client, table, concurrency } = this.#o;
+    const pk = this.#pk(partition);
+    await mapLimit(old, concurrency, async ({ sk, gen }) => {
+      await conditional('DeleteItem', table, () =>
+        client.send(
+          new DeleteItemCommand({
+            TableName: table,
+            Key: { pk: s(pk), sk: s(sk) },
+            ConditionExpression: 'gen = :g AND attribute_exists(tomb)',
+            ExpressionAttributeValues: { ':g': n(gen) },
+          }),
+        ),
+      ).catch(() => undefined);
+    });
   }
 }

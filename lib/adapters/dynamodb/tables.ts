@@ -111,7 +111,8 @@ export const TABLES: Readonly<Record<StoreName, TableDefinition>> = {
     suffix: 'state',
     description:
       'Aggregation and correlation state per log partition (pk "aggregate#<p>" or "correlate#<p>"): the fence ' +
-      '(sk "!fence"), rule rows, windows, pending events, and redo chunks of large commits (sk "~redo#…", TTL)',
+      '(sk "!fence"), rule rows, windows, pending events, tombstones of deleted ones (attribute tomb, TTL), and redo ' +
+      'chunks of large commits (sk "~redo#…", TTL)',
     partitionKey: S('pk'),
     sortKey: S('sk'),
     globalIndexes: [],
