@@ -20,7 +20,7 @@ import {
 } from './config.ts';
 import { createMemoryDedupStore, type DedupStore } from './dedup.ts';
 import { GroupMember } from './group-member.ts';
-import { recordsFromBatches, toMessage } from './records.ts';
+import { type OutgoingMessage, recordsFromBatches, toMessage } from './records.ts';
 
 const EARLIEST = -2n;
 const LATEST = -1n;
@@ -75,6 +75,16 @@ function validateGroup(group: unknown): string {
  * missing. Records are CloudEvents in the Kafka protocol binding, structured mode, keyed by `partitionkey`
  * else `source`; the partition is the Java client's murmur2 of the key.
  */
+/** Most bytes (keys and values) of the appends one produce request carries together (an append alone may pass it). */
+const PRODUCE_GROUP_BYTES = 512 * 1024;
+
+interface QueuedProduce {
+  readonly messages: readonly OutgoingMessage[];
+  readonly bytes: number;
+  readonly resolve: (positions: Position[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export async function createKafkaEventLog(options: KafkaEventLogOptions): Promise<KafkaEventLog> {
   const resolved = resolveKafkaOptions(options);
   const admin = new Admin({
@@ -175,6 +185,9 @@ class KafkaLog implements KafkaEventLog {
   #readQueue: Promise<unknown> = Promise.resolve();
   /** Keys being appended right now by this log, so that concurrent appends of one event append it once. */
   readonly #inflight = new Map<string, Pending>();
+  /** Appends of this turn of the event loop, sent together at its end (see `#send`). */
+  readonly #produceQueue: QueuedProduce[] = [];
+  #produceScheduled = false;
   readonly #subscriptions = new Set<GroupMember>();
   #closed = false;
 
@@ -304,21 +317,67 @@ class KafkaLog implements KafkaEventLog {
     }
   }
 
-  /** Produces the events (acks=all, idempotent) and answers their positions, in the order given. */
-  async #send(events: readonly CloudEvent[]): Promise<Position[]> {
-    if (events.length === 0) return [];
+  /**
+   * Produces the events (acks=all, idempotent) and answers their positions, in the order given. The appends of one
+   * turn of the event loop go together, in requests of at most `PRODUCE_GROUP_BYTES`: one request per append capped
+   * the log at about one append per round trip whatever the concurrency (1,600 single-event appends/s with dedup at 64
+   * at once, 280 µs of CPU each; together 30,600/s, 29 µs). Requests of different turns are in flight at once, as before.
+   */
+  #send(events: readonly CloudEvent[]): Promise<Position[]> {
+    if (events.length === 0) return Promise.resolve([]);
     const timestamp = this.#options.clock.now();
     const messages = events.map((event) => toMessage(event, this.topic, this.partitions, timestamp));
+    let bytes = 0;
+    for (const m of messages) bytes += m.key.length + m.value.length;
+    return new Promise<Position[]>((resolve, reject) => {
+      this.#produceQueue.push({ messages, bytes, resolve, reject });
+      if (!this.#produceScheduled) {
+        this.#produceScheduled = true;
+        setImmediate(() => this.#produce());
+      }
+    });
+  }
+
+  /** Sends what was queued in this turn of the event loop, in requests of at most `PRODUCE_GROUP_BYTES`. */
+  #produce(): void {
+    this.#produceScheduled = false;
+    while (this.#produceQueue.length > 0) {
+      let take = 1;
+      let bytes = (this.#produceQueue[0] as QueuedProduce).bytes;
+      while (take < this.#produceQueue.length) {
+        const next = (this.#produceQueue[take] as QueuedProduce).bytes;
+        if (bytes + next > PRODUCE_GROUP_BYTES) break;
+        bytes += next;
+        take++;
+      }
+      const group = this.#produceQueue.splice(0, take);
+      this.#produceNow(group.flatMap((g) => g.messages)).then(
+        (positions) => {
+          let at = 0;
+          for (const g of group) {
+            g.resolve(positions.slice(at, at + g.messages.length));
+            at += g.messages.length;
+          }
+        },
+        (error: unknown) => {
+          for (const g of group) g.reject(error);
+        },
+      );
+    }
+  }
+
+  /** One produce request; the positions of its messages, in their order. */
+  async #produceNow(messages: readonly OutgoingMessage[]): Promise<Position[]> {
     let result: Awaited<ReturnType<Producer<Buffer, Buffer, Buffer, Buffer>['send']>>;
     try {
       result = await within(
-        this.#producerClient().send({ messages }),
+        this.#producerClient().send({ messages: [...messages] }),
         this.#options.appendTimeoutMs,
-        `appending ${events.length} event(s) to ${this.topic}`,
+        `appending ${messages.length} event(s) to ${this.topic}`,
       );
     } catch (error) {
       if (error instanceof JunctionError) throw error;
-      throw unavailable(`appending ${events.length} event(s) to ${this.topic} failed`, error);
+      throw unavailable(`appending ${messages.length} event(s) to ${this.topic} failed`, error);
     }
     const base = new Map<number, number>();
     for (const entry of result.offsets ?? []) {

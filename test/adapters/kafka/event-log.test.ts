@@ -161,9 +161,10 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
-  test('concurrent appends each answer their own positions, in their order', async () => {
-    // 120 appends of 1–3 events on one partition key, all at once: every position is answered once, each append's in
-    // its own order, and the log holds each event where it was told (kept for a producer that sends appends together).
+  test('appends made together go in one request and each answers its own positions, in its order', async () => {
+    // The appends of one turn of the event loop are produced together (one request per 512 KiB): the broker's base
+    // offsets are split back to each caller. 120 appends of 1–3 events on one partition key, all at once: every
+    // position is answered once, each append's in its own order, and the log holds each event where it was told.
     const topic = freshTopic();
     const log = await createKafkaEventLog({ bootstrap, topic, partitions: 3 });
     try {
