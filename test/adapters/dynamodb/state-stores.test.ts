@@ -128,85 +128,51 @@ describe('DynamoDB state stores: commits over one write', () => {
     assert.deepEqual(await tags(store), { fence: 30, tags: new Set(['c']), windows: WINDOWS });
   });
 
-  test('a late application of an older redo does not undo a newer commit', async () => {
-    const { state: table } = await db.freshTables();
-    const store = new DynamoAggregateStore({ client: db.client, table });
-    const one = (fence: number, expectedFence: number, tag: string): AggregateCommit => ({
-      ...big(fence, expectedFence, tag),
-      windows: [{ rule: 'r', key: 'k', start: 0, state: `{"tag":"${tag}"}` }],
+  // Writer A commits generation 2 (puts the window) and stalls while applying it, on the window's item; meanwhile
+  // writer B loads (finishing A's redo) and commits generation 3, which rewrites the window or deletes it; then A
+  // wakes and puts the window at generation 2. Before tombstones, the deleted window came back with A's state.
+  for (const [third, what, after] of [
+    ['c', 'undo a newer commit', { fence: 30, tags: new Set(['c']), windows: 1 }],
+    [null, 'bring back an item a newer commit deleted', { fence: 30, tags: new Set(['gone']), windows: 0 }],
+  ] as const) {
+    test(`a late application of an older redo does not ${what}`, async () => {
+      const { state: table } = await db.freshTables();
+      const store = new DynamoAggregateStore({ client: db.client, table });
+      const one = (fence: number, expectedFence: number, tag: string | null): AggregateCommit => ({
+        ...big(fence, expectedFence, tag ?? 'gone'),
+        windows: [{ rule: 'r', key: 'k', start: 0, state: tag === null ? null : `{"tag":"${tag}"}` }],
+      });
+      await store.commit(one(10, 0, 'a'));
+      let reached!: () => void;
+      const held = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const stalling = {
+        send: async (command: {
+          constructor: { name: string };
+          input?: { Item?: Record<string, { S?: string }> };
+        }) => {
+          if (command.constructor.name === 'PutItemCommand' && command.input?.Item?.sk?.S === 'w#r#0#k') {
+            reached();
+            await released;
+          }
+          return (db.client.send as (c: unknown) => Promise<unknown>)(command);
+        },
+      } as unknown as DynamoDBClient;
+      const a = new DynamoAggregateStore({ client: stalling, table }).commit(one(20, 10, 'b'));
+      await held;
+      assert.deepEqual(await tags(store), { fence: 20, tags: new Set(['b']), windows: 1 });
+      await store.commit(one(30, 20, third));
+      assert.deepEqual(await tags(store), after);
+      release();
+      await a;
+      assert.deepEqual(await tags(store), after);
     });
-    await store.commit(one(10, 0, 'a'));
-    // Writer A commits generation 2 and stalls while applying it, on the window's item.
-    let reached!: () => void;
-    const held = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const stalling = {
-      send: async (command: {
-        constructor: { name: string };
-        input?: { Item?: Record<string, { S?: string }> };
-      }) => {
-        if (command.constructor.name === 'PutItemCommand' && command.input?.Item?.sk?.S === 'w#r#0#k') {
-          reached();
-          await released;
-        }
-        return (db.client.send as (c: unknown) => Promise<unknown>)(command);
-      },
-    } as unknown as DynamoDBClient;
-    const a = new DynamoAggregateStore({ client: stalling, table }).commit(one(20, 10, 'b'));
-    await held;
-    // Meanwhile writer B loads (finishing A's redo) and commits generation 3.
-    assert.deepEqual(await tags(store), { fence: 20, tags: new Set(['b']), windows: 1 });
-    await store.commit(one(30, 20, 'c'));
-    release();
-    await a;
-    assert.deepEqual(await tags(store), { fence: 30, tags: new Set(['c']), windows: 1 });
-  });
-
-  test('a late application of an older redo does not bring back an item a newer commit deleted', async () => {
-    const { state: table } = await db.freshTables();
-    const store = new DynamoAggregateStore({ client: db.client, table });
-    const one = (fence: number, expectedFence: number, tag: string | null): AggregateCommit => ({
-      ...big(fence, expectedFence, tag ?? 'gone'),
-      windows: [{ rule: 'r', key: 'k', start: 0, state: tag === null ? null : `{"tag":"${tag}"}` }],
-    });
-    await store.commit(one(10, 0, 'a'));
-    // Writer A commits generation 2 (puts the window) and stalls while applying it, on the window's item.
-    let reached!: () => void;
-    const held = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const stalling = {
-      send: async (command: {
-        constructor: { name: string };
-        input?: { Item?: Record<string, { S?: string }> };
-      }) => {
-        if (command.constructor.name === 'PutItemCommand' && command.input?.Item?.sk?.S === 'w#r#0#k') {
-          reached();
-          await released;
-        }
-        return (db.client.send as (c: unknown) => Promise<unknown>)(command);
-      },
-    } as unknown as DynamoDBClient;
-    const a = new DynamoAggregateStore({ client: stalling, table }).commit(one(20, 10, 'b'));
-    await held;
-    // Meanwhile writer B loads (finishing A's redo) and commits generation 3, which deletes the window.
-    assert.deepEqual(await tags(store), { fence: 20, tags: new Set(['b']), windows: 1 });
-    await store.commit(one(30, 20, null));
-    assert.deepEqual(await tags(store), { fence: 30, tags: new Set(['gone']), windows: 0 });
-    // A wakes and puts the window at generation 2: refused, the window stays deleted.
-    release();
-    await a;
-    assert.deepEqual(await tags(store), { fence: 30, tags: new Set(['gone']), windows: 0 });
-  });
+  }
 
   test('a correlation commit over one write, crashed before its commit point, leaves the previous state', async () => {
     const { state: table } = await db.freshTables();
