@@ -294,13 +294,20 @@ export async function benchNoisy(options: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // The SQLite table alone (no broker); `--quota=N` sets A's quota; `--profile=DIR` has the bus write CPU profiles there.
+  // One table: on SQLite, or with `--kafka=HOST:PORT` on that broker's log; `--quota=N` sets A's quota;
+  // `--profile=DIR` has the bus write CPU profiles there.
+  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = process.argv.includes('--quick');
-  const profile = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length);
-  const env: Record<string, string> =
-    profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` };
-  const quota = Number(
-    process.argv.find((a) => a.startsWith('--quota='))?.slice('--quota='.length) ?? QUOTAS[0],
+  const profile = arg('profile');
+  const kafka = arg('kafka');
+  const quota = Number(arg('quota') ?? QUOTAS[0]);
+  const env: Record<string, string> = {
+    ...(profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` }),
+    ...(kafka === undefined
+      ? {}
+      : { JUNCTION_KAFKA: kafka, JUNCTION_KAFKA_TOPIC: `noisy-${quota}-${Date.now()}` }),
+  };
+  printTable(
+    await noisyTable(kafka === undefined ? 'SQLite' : 'Kafka log, SQLite stores', quick, env, quota),
   );
-  printTable(await noisyTable('SQLite', quick, env, quota));
 }
