@@ -6,7 +6,14 @@ import { publishBinary, request, startTestBus, type TestBus } from '../helpers/b
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 
+/** Spaces publishes apart in time (the replay ranges are times); not a wait for a condition. */
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Deliveries the bus still has to make (pending or in flight), from its metrics. */
+async function pending(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^junction_deliveries_pending\{bus="default"\} (\d+)/m.exec(text)?.[1] ?? 'NaN');
+}
 
 const kafka = process.env.JUNCTION_TEST_KAFKA;
 const logs: Array<{ name: string; skip: string | false; open: () => Promise<EventLog | undefined> }> = [
@@ -100,7 +107,8 @@ for (const { name, skip, open } of logs)
       // A replay is a new delivery on purpose: its idempotency key carries the replay's name.
       for (const r of replayed)
         assert.equal(r.headers['idempotency-key'], `/replay#${r.headers['ce-id']}#replay:fix-123`);
-      await pause(100);
+      // Every delivery made (a stray replayed one would have arrived by then): only then the counts say "nothing else".
+      await waitFor(async () => (await pending(bus.url)) === 0, 'no delivery left to make', 60_000);
       assert.equal(b.received.length, 8, 'the other rule got nothing');
       assert.equal(a.received.length, 13, 'nothing outside the range');
     });
@@ -131,7 +139,7 @@ for (const { name, skip, open } of logs)
         404,
         'simulation creates no rule',
       );
-      await pause(100);
+      await waitFor(async () => (await pending(bus.url)) === 0, 'no delivery left to make', 60_000);
       assert.equal(a.received.length + b.received.length, before, 'nothing was delivered');
     });
 
