@@ -522,7 +522,9 @@ export class PostgresCdcSource implements Source {
       case 'commit':
         run.tx = undefined;
         if (message.commitEndLsn !== null) run.ackable = message.commitEndLsn;
-        if (run.events.length + run.invalid.length >= this.#spec.maxBatch) await this.#flush(run);
+        // Not awaited: with the library's flow control an awaited handle would stall the stream behind a slow bus
+        // whenever changes arrived together (one read), and only then; the bound above is what limits memory.
+        if (run.events.length + run.invalid.length >= this.#spec.maxBatch) void this.#flush(run);
         else if (run.flushTimer === undefined) {
           // Everything already received is handled first (the library drains its queue without a macrotask).
           run.flushTimer = setImmediate(() => {
@@ -535,7 +537,7 @@ export class PostgresCdcSource implements Source {
         return;
     }
     // Within a large transaction: hand over a full batch (nothing is confirmed before its commit).
-    if (run.events.length + run.invalid.length >= this.#spec.maxBatch) await this.#flush(run);
+    if (run.events.length + run.invalid.length >= this.#spec.maxBatch) void this.#flush(run);
   }
 
   #change(
