@@ -3,22 +3,11 @@
  * fenced-state.ts for how a commit of any size is all or nothing and fenced). Items of partition P under pk
  * `aggregate#P`: `r#<rule>#` (the rule's own row) and `w#<rule>#<start>#<key>` (a window).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AggregateCommit, AggregatePartition, AggregateStore } from '../../ports.ts';
 import { requireNum, requireStr } from './codec.ts';
-import { FencedState, type StateOp, stateSk } from './fenced-state.ts';
+import { FencedState, type FencedStoreOptions, ruleRow, type StateOp, stateSk } from './fenced-state.ts';
 
-export interface DynamoAggregateStoreOptions {
-  readonly client: DynamoDBClient;
-  /** The state table (see TABLES.state). */
-  readonly table: string;
-  /** Uncompressed bytes of changes per redo chunk (tests make it small). @default 300 KiB */
-  readonly chunkBytes?: number;
-  /** A partition holding more live items than this is refused on load. @default 1_000_000 */
-  readonly maxItems?: number;
-  /** The clock, in ms since the epoch (tests age tombstones with it). @default Date.now */
-  readonly now?: () => number;
-}
+export type DynamoAggregateStoreOptions = FencedStoreOptions;
 
 export class DynamoAggregateStore implements AggregateStore {
   readonly #state: FencedState;
@@ -37,11 +26,7 @@ export class DynamoAggregateStore implements AggregateStore {
     for (const item of items) {
       const kind = requireStr(item, 't', t);
       if (kind === 'r') {
-        rules.push({
-          rule: requireStr(item, 'rule', t),
-          version: requireNum(item, 'version', t),
-          state: requireStr(item, 'state', t),
-        });
+        rules.push(ruleRow(item, t));
       } else if (kind === 'w') {
         windows.push({
           rule: requireStr(item, 'rule', t),

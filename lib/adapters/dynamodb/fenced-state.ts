@@ -42,7 +42,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { JunctionError } from '../../core/errors.ts';
 import { batchWrite, conditional, guard, type Item, mapLimit, queryAll } from './client.ts';
-import { n, num, s, str } from './codec.ts';
+import { n, num, requireNum, requireStr, s, str } from './codec.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -77,6 +77,21 @@ export interface FencedStateOptions {
   readonly concurrency?: number;
   /** The clock, in ms since the epoch (tests age tombstones and appliers with it). @default Date.now */
   readonly now?: () => number;
+}
+
+/** What the two stores on a fenced state (aggregation, correlation) are given: the state's options but its kind. */
+export type FencedStoreOptions = Pick<
+  FencedStateOptions,
+  'client' | 'table' | 'chunkBytes' | 'maxItems' | 'now'
+>;
+
+/** A rule's own row (`t` = `r`), as both stores keep it. */
+export function ruleRow(item: Item, table: string): { rule: string; version: number; state: string } {
+  return {
+    rule: requireStr(item, 'rule', table),
+    version: requireNum(item, 'version', table),
+    state: requireStr(item, 'state', table),
+  };
 }
 
 /** The largest state text of one item (DynamoDB items hold 400 KB, with the keys and other attributes). */
