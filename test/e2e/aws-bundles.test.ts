@@ -18,6 +18,7 @@ import { type MskPoller, startMskPoller } from '../../lib/adapters/kafka/msk-pol
 import { describeTopic } from '../../lib/adapters/kafka/topic-admin.ts';
 import type { JunctionBus } from '../../lib/infra/index.ts';
 import { type FakeLambda, startFakeLambda } from '../adapters/lambda/fake-lambda.ts';
+import { apiGatewayRequest as apiRequest, awsFixture as fixture } from '../helpers/aws-fixtures.ts';
 import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
@@ -31,24 +32,6 @@ const skip =
     : false;
 
 const host = join(repoRoot, 'test', 'e2e', 'support', 'lambda-host.mjs');
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-
-function apiRequest(method: string, rawPath: string, body?: string) {
-  const base = fixture('apigw-http-v2-put-rule') as { requestContext: { http: Record<string, unknown> } };
-  return {
-    ...base,
-    rawPath,
-    rawQueryString: '',
-    body: body ?? null,
-    isBase64Encoded: false,
-    requestContext: { ...base.requestContext, http: { ...base.requestContext.http, method, path: rawPath } },
-  };
-}
-
 interface FunctionResource {
   readonly Handler: string;
   readonly Timeout: number;

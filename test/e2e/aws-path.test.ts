@@ -14,6 +14,7 @@ import type { ApiGatewayResult } from '../../lib/adapters/aws/apigateway.ts';
 import type { AwsRuntime } from '../../lib/adapters/aws/wiring.ts';
 import { type MskPoller, startMskPoller } from '../../lib/adapters/kafka/msk-poller.ts';
 import { type FakeLambda, startFakeLambda } from '../adapters/lambda/fake-lambda.ts';
+import { apiGatewayRequest as apiRequest, awsFixture as fixture } from '../helpers/aws-fixtures.ts';
 import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot } from '../helpers/paths.ts';
@@ -22,11 +23,6 @@ const kafka = process.env.JUNCTION_TEST_KAFKA || undefined;
 const skip = kafka === undefined ? 'no Kafka broker: JUNCTION_TEST_KAFKA is unset' : false;
 
 type Handler<R> = (event: unknown, context?: unknown) => Promise<R>;
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
 const lambdaContext = () => {
   const until = Date.now() + 30_000;
   return { getRemainingTimeInMillis: () => until - Date.now() };
@@ -41,18 +37,6 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
 }
 
 /** An HTTP API (2.0) request to the management API, shaped like the recorded one. */
-function apiRequest(method: string, rawPath: string, body?: string, rawQueryString = '') {
-  const base = fixture('apigw-http-v2-put-rule') as { requestContext: { http: Record<string, unknown> } };
-  return {
-    ...base,
-    rawPath,
-    rawQueryString,
-    body: body ?? null,
-    isBase64Encoded: false,
-    requestContext: { ...base.requestContext, http: { ...base.requestContext.http, method, path: rawPath } },
-  };
-}
-
 describe('AWS path: ingest → Kafka → MSK poller → router → function and HTTP targets (dynalite)', {
   skip,
 }, () => {

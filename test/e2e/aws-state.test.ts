@@ -7,10 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createApiHandler,
@@ -22,10 +20,10 @@ import { type AwsRuntime, createAwsRuntime, readAwsConfig } from '../../lib/adap
 import { DynamoAggregateStore } from '../../lib/adapters/dynamodb/aggregate-store.ts';
 import { type MskPoller, startMskPoller } from '../../lib/adapters/kafka/msk-poller.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { apiGatewayRequest as apiRequest } from '../helpers/aws-fixtures.ts';
 import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
-import { repoRoot } from '../helpers/paths.ts';
 
 const kafka = process.env.JUNCTION_TEST_KAFKA || undefined;
 const skip = kafka === undefined ? 'no Kafka broker: JUNCTION_TEST_KAFKA is unset' : false;
@@ -87,24 +85,6 @@ async function startFaultyProxy(upstream: string): Promise<FaultyProxy> {
     },
     failed: () => failed,
     close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-
-function apiRequest(method: string, rawPath: string, body?: string) {
-  const base = fixture('apigw-http-v2-put-rule') as { requestContext: { http: Record<string, unknown> } };
-  return {
-    ...base,
-    rawPath,
-    rawQueryString: '',
-    body: body ?? null,
-    isBase64Encoded: false,
-    requestContext: { ...base.requestContext, http: { ...base.requestContext.http, method, path: rawPath } },
   };
 }
 

@@ -8,17 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ApiGatewayResult } from '../../lib/adapters/aws/apigateway.ts';
 import type { AwsRuntime } from '../../lib/adapters/aws/wiring.ts';
 import { type MskPoller, startMskPoller } from '../../lib/adapters/kafka/msk-poller.ts';
+import { awsFixture as fixture } from '../helpers/aws-fixtures.ts';
 import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { type CollectedSpan, type OtlpCollector, startOtlpCollector } from '../helpers/otlp-collector.ts';
-import { repoRoot } from '../helpers/paths.ts';
 
 const kafka = process.env.JUNCTION_TEST_KAFKA || undefined;
 const skip = kafka === undefined ? 'no Kafka broker: JUNCTION_TEST_KAFKA is unset' : false;
@@ -27,12 +25,6 @@ const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PRODUCER_SPAN = '00f067aa0ba902b7';
 
 type Handler<R> = (event: unknown, context?: unknown) => Promise<R>;
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-
 describe('AWS handlers export OpenTelemetry spans over OTLP (tracing prop)', { skip }, () => {
   const saved = { ...process.env };
   let dynalite: Dynalite;

@@ -4,26 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApiHandler } from '../../lib/adapters/aws/handlers.ts';
+import { awsFixture as fixture, apiGatewayRequest as request } from '../helpers/aws-fixtures.ts';
 import { repoRoot } from '../helpers/paths.ts';
 import { startTestRuntime, type TestRuntime } from './runtime.ts';
-
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-
-function request(method: string, rawPath: string, body?: unknown, rawQueryString = '') {
-  const base = fixture('apigw-http-v2-put-rule') as { requestContext: { http: Record<string, unknown> } };
-  return {
-    ...base,
-    rawPath,
-    rawQueryString,
-    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: { ...base.requestContext, http: { ...base.requestContext.http, method, path: rawPath } },
-  };
-}
 
 describe('api handler', () => {
   let rt: TestRuntime;

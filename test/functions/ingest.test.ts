@@ -1,18 +1,10 @@
 /** The `ingest` handler with recorded API Gateway events: CloudEvents in, appended to the log, answers per CONTRACT.md. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createEmfPublisher } from '../../lib/adapters/aws/emf.ts';
 import { createIngestHandler } from '../../lib/adapters/aws/handlers.ts';
-import { repoRoot } from '../helpers/paths.ts';
+import { awsFixture as fixture } from '../helpers/aws-fixtures.ts';
 import { startTestRuntime, type TestRuntime } from './runtime.ts';
-
-const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'aws', `${name}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  >;
 
 describe('ingest handler', () => {
   let rt: TestRuntime;
