@@ -909,7 +909,8 @@ describe('robustness', () => {
         data_base64: optional(fc.base64String({ maxLength: 40 })),
         myext: fc.oneof(
           { weight: 2, arbitrary: fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.string()) },
-          { weight: 1, arbitrary: fc.double() },
+          // JSON has no −0 (it is written `0`): the round-trip could not keep it.
+          { weight: 1, arbitrary: fc.double().map((d) => (Object.is(d, -0) ? 0 : d)) },
         ),
       },
       { requiredKeys: ['specversion', 'id', 'source', 'type'] },
