@@ -255,6 +255,46 @@ describe('the EventBridge API per bus, through @aws-sdk/client-eventbridge', () 
     assert.equal(fresh.status, 202, JSON.stringify(fresh.body));
   });
 
+  test('replays of one name started at once on several buses: one is started, the others are refused', async () => {
+    const now = Date.now();
+    for (const name of ['race-a', 'race-b', 'race-c'])
+      assert.equal((await request(bus.url, 'PUT', `/buses/${name}`, {})).status, 201);
+    for (let round = 0; round < 5; round++) {
+      const name = `raced-${round}`;
+      const body = { name, from: now - 1000, to: now };
+      const answers = await Promise.all([
+        request(bus.url, 'POST', '/buses/race-a/replays', body),
+        request(bus.url, 'POST', '/buses/race-b/replays', body),
+        request(bus.url, 'POST', '/replays', body),
+        client
+          .send(
+            new StartReplayCommand({
+              ReplayName: name,
+              EventSourceArn: `${ACCOUNT}:archive/race-c`,
+              EventStartTime: new Date(now - 1000),
+              EventEndTime: new Date(now),
+              Destination: { Arn: busArn('race-c') },
+            }),
+          )
+          .then(
+            () => ({ status: 202, body: {} }),
+            (error: Error) => ({ status: 409, body: { error: { code: error.name } } }),
+          ),
+      ]);
+      const statuses = answers.map((a) => a.status);
+      assert.equal(
+        statuses.filter((s) => s === 202).length,
+        1,
+        `round ${round}: ${JSON.stringify(answers.map((a) => a.body))}`,
+      );
+      assert.equal(
+        statuses.filter((s) => s === 409).length,
+        3,
+        `round ${round}: ${JSON.stringify(statuses)}`,
+      );
+    }
+  });
+
   test('UpdateEventBus changes the description and keeps the other settings', async () => {
     assert.equal(
       (await request(bus.url, 'PUT', '/buses/billing', { retentionMs: 3 * 86_400_000 })).status,
