@@ -207,6 +207,17 @@ async function latencyTable(quick: boolean, fsyncNeighbour = false): Promise<Ben
   }
 }
 
+/** The router's lag over every partition of the bus (events in the log it has not routed yet), from /metrics. */
+async function routerLag(bus: ChildBus): Promise<number> {
+  const text = await fetch(`${bus.url}/metrics`).then((r) => r.text());
+  let lag = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('junction_router_lag_events'))
+      lag += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return lag;
+}
+
 /** Delivered events/s to one target while the bus is fed faster than it can deliver (batches of 100 × 8). */
 async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: number, prefix: string) {
   await receiver.stats(true);
@@ -222,10 +233,17 @@ async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: numbe
   const elapsed = (performance.now() - startAt) / 1000;
   const cpuEnd = cpuSeconds(pid);
   const delivered = endCount - startCount;
-  // Then the backlog alone (no ingest beside it): 3 s, or until every published event arrived.
+  // Then the backlog alone (no ingest beside it). The router first catches up with the log (its lag: what ingest put
+  // there faster than it routed), which takes a few seconds in which deliveries ramp up; the drain is measured once
+  // it has (30 s at most), for 5 s or until every published event arrived.
+  const routedBy = performance.now() + 30_000;
+  while (performance.now() < routedBy && (await routerLag(bus)) > 0) await sleep(100);
+  const caughtUp = (performance.now() - startAt) / 1000 - elapsed;
+  const drainFrom = (await receiver.stats()).count;
+  const drainCpuStart = cpuSeconds(pid);
   const drainStart = performance.now();
-  const drainDeadline = drainStart + 3000;
-  let drained = endCount;
+  const drainDeadline = drainStart + 5000;
+  let drained = drainFrom;
   while (performance.now() < drainDeadline && drained < published.events) {
     await sleep(100);
     drained = (await receiver.stats()).count;
@@ -236,11 +254,12 @@ async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: numbe
     rate: delivered / elapsed,
     perCpu: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : delivered / (cpuEnd - cpuStart),
     published: published.events / published.seconds,
-    drainRate: (drained - endCount) / ((performance.now() - drainStart) / 1000),
+    caughtUp,
+    drainRate: (drained - drainFrom) / ((performance.now() - drainStart) / 1000),
     drainPerCpu:
-      cpuEnd === undefined || drainCpu === undefined
+      drainCpuStart === undefined || drainCpu === undefined
         ? Number.NaN
-        : (drained - endCount) / (drainCpu - cpuEnd),
+        : (drained - drainFrom) / (drainCpu - drainCpuStart),
   };
 }
 
@@ -255,6 +274,7 @@ async function saturationTable(quick: boolean, env: Record<string, string> = {})
     const published: number[] = [];
     const drain: number[] = [];
     const drainPerCpu: number[] = [];
+    const caughtUp: number[] = [];
     for (let round = 0; round < rounds; round++) {
       await receiver.stats(true);
       const raw = await runLoad({
@@ -275,6 +295,7 @@ async function saturationTable(quick: boolean, env: Record<string, string> = {})
       published.push(r.published);
       drain.push(r.drainRate);
       drainPerCpu.push(r.drainPerCpu);
+      caughtUp.push(r.caughtUp);
     }
     return {
       title: 'HTTP target throughput: sustained deliveries/s to one keep-alive HTTP/1.1 target',
@@ -295,7 +316,7 @@ async function saturationTable(quick: boolean, env: Record<string, string> = {})
           `${((median(rates) / median(floor)) * 100).toFixed(0)}%`,
         ],
         [
-          'Junction: the backlog alone, once ingest stopped (3 s at most)',
+          `Junction: the backlog alone, once the router caught up (${median(caughtUp).toFixed(1)} s after ingest stopped), 5 s at most`,
           Math.round(median(drain)),
           spread(drain),
           Math.round(median(drainPerCpu)),
@@ -304,7 +325,7 @@ async function saturationTable(quick: boolean, env: Record<string, string> = {})
       ],
       notes: [
         `${rounds} interleaved rounds; Junction (a fresh bus each round) fed batches of 100 × 8 connections for ${seconds} s, measured from the first second to the end of the load.`,
-        'Target (#20): ≥ 5,000 events/s.',
+        'While ingest saturates the bus, ingest comes first (#20: backpressure never slows ingest); the goal (#20, ≥ 5,000 events/s sustained) is measured by the sustained table, at a fixed feed rate; the backlog row is how fast a backlog drains once routed.',
       ],
     };
   } finally {
