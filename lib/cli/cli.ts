@@ -56,6 +56,8 @@ export interface DevOptions {
   readonly logFormat?: 'text' | 'json';
   /** Export OpenTelemetry traces to this OTLP/HTTP endpoint (docs/tracing.md). @default the OTEL_* variables, else off */
   readonly otlpEndpoint?: string;
+  /** `http/json`, `http/protobuf` or `grpc`. @default the OTEL_* variables, else 'http/json' */
+  readonly otlpProtocol?: string;
   /** Open the MQTT front door on this port (docs/mqtt.md). @default off */
   readonly mqttPort?: number;
   /** Infer draft schemas from the events accepted (docs/schemas.md#discovery). */
@@ -131,6 +133,7 @@ const FLAGS = {
   'stop-deadline-ms': { type: 'string' },
   'log-format': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
+  'otlp-protocol': { type: 'string' },
   'mqtt-port': { type: 'string' },
   type: { type: 'string' },
   source: { type: 'string' },
@@ -897,7 +900,11 @@ const COMMANDS: readonly Command[] = [
       'log-format': ['F', 'text (default) or json: one JSON object per line (docs/operations.md#json-logs)'],
       'otlp-endpoint': [
         'URL',
-        'export OpenTelemetry traces over OTLP/HTTP to this collector, e.g. http://localhost:4318 (default $JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT, else off; docs/tracing.md)',
+        'export OpenTelemetry traces over OTLP to this collector, e.g. http://localhost:4318 (default $JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT, else off; docs/tracing.md)',
+      ],
+      'otlp-protocol': [
+        'P',
+        'http/json (default), http/protobuf or grpc (then --otlp-endpoint is the gRPC port, e.g. http://localhost:4317; default $OTEL_EXPORTER_OTLP_PROTOCOL)',
       ],
       'mqtt-port': [
         'N',
@@ -946,6 +953,16 @@ const COMMANDS: readonly Command[] = [
           '--otlp-endpoint',
         );
       }
+      const otlpProtocol = str(ctx, 'otlp-protocol');
+      if (
+        otlpProtocol !== undefined &&
+        !['http/json', 'http/protobuf', 'grpc'].includes(otlpProtocol.trim().toLowerCase())
+      ) {
+        throw new UsageError(
+          `--otlp-protocol must be http/json, http/protobuf or grpc, got "${otlpProtocol}"`,
+          '--otlp-protocol',
+        );
+      }
       const mqttText = str(ctx, 'mqtt-port') ?? (env.JUNCTION_MQTT_PORT || undefined);
       if (mqttText !== undefined && (!/^\d{1,5}$/.test(mqttText) || Number(mqttText) > 65535)) {
         throw new UsageError(
@@ -976,6 +993,7 @@ const COMMANDS: readonly Command[] = [
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
           ...(logFormat === undefined ? {} : { logFormat }),
           ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
+          ...(otlpProtocol === undefined ? {} : { otlpProtocol }),
           ...(mqttText === undefined ? {} : { mqttPort: Number(mqttText) }),
           ...(has(ctx, 'discover-schemas') || env.JUNCTION_SCHEMA_DISCOVERY === 'on'
             ? { schemaDiscovery: true }

@@ -123,6 +123,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
       ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
       ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
       ...(options.otlpEndpoint === undefined ? {} : { otlpEndpoint: options.otlpEndpoint }),
+      ...(options.otlpProtocol === undefined ? {} : { otlpProtocol: options.otlpProtocol }),
       ...(options.mqttPort === undefined ? {} : { mqttPort: options.mqttPort }),
       ...(options.schemaDiscovery === true ? { schemaDiscovery: true } : {}),
     });

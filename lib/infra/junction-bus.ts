@@ -192,6 +192,11 @@ export interface TracingOptions {
    * collector running as a Lambda extension (see `layers`), or a collector the handlers reach from their subnets.
    */
   readonly otlpEndpoint: string;
+  /**
+   * `http/json`, `http/protobuf`, or `grpc` (then `otlpEndpoint` is the collector's gRPC URL, e.g.
+   * `http://localhost:4317`, used as it is). @default 'http/json'
+   */
+  readonly protocol?: 'http/json' | 'http/protobuf' | 'grpc';
   /** `service.name` of the spans. @default 'junction' */
   readonly serviceName?: string;
   /**
@@ -430,8 +435,15 @@ function tracingEnvironment(tracing: TracingOptions | undefined): Record<string,
       );
     }
   }
+  const protocol = tracing.protocol;
+  if (protocol !== undefined && !['http/json', 'http/protobuf', 'grpc'].includes(protocol)) {
+    throw new Error(
+      `JunctionBus: tracing.protocol must be http/json, http/protobuf or grpc, got ${JSON.stringify(protocol)}`,
+    );
+  }
   return {
     JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    ...(protocol === undefined ? {} : { JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL: protocol }),
     OTEL_SERVICE_NAME: tracing.serviceName ?? 'junction',
   };
 }

@@ -119,6 +119,12 @@ export interface EmbeddedOptions {
    * variables (docs/tracing.md). @default off
    */
   readonly otlpEndpoint?: string;
+  /**
+   * How: `http/json`, `http/protobuf` or `grpc` (then `otlpEndpoint` is the collector's gRPC URL, e.g.
+   * `http://localhost:4317`); also `JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL` and the standard `OTEL_EXPORTER_OTLP_*PROTOCOL`
+   * variables. @default 'http/json'
+   */
+  readonly otlpProtocol?: string;
   /** Trace with this tracer instead (tests; it is closed with the bus). @default from `otlpEndpoint` */
   readonly tracer?: Tracer;
   /**
@@ -213,7 +219,8 @@ async function open(
   const { dataDir, host, addressPolicy, lock } = context;
   const clock = options.clock ?? systemClock;
   const onError = options.onError ?? ((error: unknown) => console.error('junction:', error));
-  const tracer = options.tracer ?? (await tracerFromConfig(options.otlpEndpoint));
+  const tracer =
+    options.tracer ?? (await tracerFromConfig(options.otlpEndpoint, {}, process.env, options.otlpProtocol));
   undo.push(() => tracer.close());
   const stores = openSqliteStores({
     dataDir,

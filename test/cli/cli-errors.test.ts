@@ -125,6 +125,11 @@ const badUsage: Case[] = [
     exit: EXIT.usage,
     err: /--otlp-endpoint must be an http\(s\) URL such as http:\/\/localhost:4318, got "collector:4318"/,
   },
+  {
+    args: ['dev', '--otlp-protocol', 'thrift'],
+    exit: EXIT.usage,
+    err: /--otlp-protocol must be http\/json, http\/protobuf or grpc, got "thrift"/,
+  },
   { args: ['rules', 'frob'], exit: EXIT.usage, err: /unknown command "rules frob"/ },
   { args: ['rules'], exit: EXIT.usage, err: /rules needs a subcommand: list, get/ },
   { args: ['rules', 'put'], exit: EXIT.usage, err: /missing NAME FILE; usage: junction rules put NAME FILE/ },

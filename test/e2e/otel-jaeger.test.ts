@@ -3,7 +3,9 @@
  * Collector with Jaeger's storage, built from the Go module proxy by test/helpers/jaeger.ts), and Jaeger's query API
  * answers the span tree of one event: ingest (child of the producer's span) → route → deliver to a function → the
  * ingest of the event the function emitted → its route → its deliver to an HTTP target, whose request carries that
- * last span's traceparent. Skipped only where no Go toolchain can build Jaeger and CI is not set.
+ * last span's traceparent; and the same tree of one event over each OTLP protocol (`http/json`, the default above;
+ * `http/protobuf`; `grpc` to Jaeger's OTLP/gRPC receiver). Skipped only where no Go toolchain can build Jaeger and CI
+ * is not set.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -118,4 +120,55 @@ describe('OpenTelemetry into Jaeger (a real OTLP receiver)', { skip: unavailable
       new RegExp(`^00-${TRACE}-${childDeliver!.spanID}-01$`),
     );
   });
+
+  for (const [protocol, traceId] of [
+    ['http/protobuf', '6cf92f3577b34da6a3ce929d0e0e4736'],
+    ['grpc', '7df92f3577b34da6a3ce929d0e0e4736'],
+  ] as const) {
+    test(`over ${protocol}: Jaeger answers ingest → route → deliver of one event`, async () => {
+      const other = await startTestBus({
+        otlpEndpoint: protocol === 'grpc' ? jaeger.otlpGrpcUrl : jaeger.otlpUrl,
+        otlpProtocol: protocol,
+      });
+      try {
+        const rule = await request(other.url, 'PUT', '/rules/hook', {
+          pattern: { type: ['ping'] },
+          targets: [{ id: 'hook', type: 'http', url: `${target.url}/${protocol.replace('/', '-')}` }],
+        });
+        assert.equal(rule.status, 201, JSON.stringify(rule.body));
+        const id = `proto-${protocol}`;
+        const res = await request(
+          other.url,
+          'POST',
+          '/events',
+          { specversion: '1.0', id, source: '/protocols', type: 'ping' },
+          {
+            'content-type': 'application/cloudevents+json',
+            traceparent: `00-${traceId}-${PRODUCER_SPAN}-01`,
+          },
+        );
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        let found: JaegerTrace | undefined;
+        const named = (name: string) =>
+          found?.spans.filter((s) => s.operationName === name && tag(s, 'cloudevents.event_id') === id) ?? [];
+        await waitFor(
+          async () => {
+            found = await jaeger.trace(traceId);
+            return ['ingest', 'route', 'deliver'].every((n) => named(n).length === 1);
+          },
+          `the three spans of the event in Jaeger, exported over ${protocol}`,
+          60_000,
+        );
+        const [ingest, route, deliver] = ['ingest', 'route', 'deliver'].map(
+          (n) => named(n)[0],
+        ) as JaegerSpan[];
+        assert.equal(parent(ingest!), PRODUCER_SPAN);
+        assert.equal(parent(route!), ingest!.spanID);
+        assert.equal(parent(deliver!), route!.spanID);
+        assert.equal(tag(deliver!, 'junction.target.id'), 'hook');
+      } finally {
+        await other.stop();
+      }
+    });
+  }
 });

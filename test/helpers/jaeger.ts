@@ -78,6 +78,8 @@ export interface JaegerTrace {
 export interface Jaeger {
   /** The OTLP/HTTP endpoint (the base URL: exporters add `/v1/traces`). */
   readonly otlpUrl: string;
+  /** The OTLP/gRPC endpoint (`http://127.0.0.1:<port>`: no TLS). */
+  readonly otlpGrpcUrl: string;
   readonly queryUrl: string;
   /** The trace as Jaeger stored it, or undefined while it has none of it. */
   trace(traceId: string): Promise<JaegerTrace | undefined>;
@@ -88,7 +90,12 @@ export interface Jaeger {
 export async function startJaeger(): Promise<Jaeger> {
   const path = jaegerBinary();
   const dir = tempDir('junction-jaeger-');
-  const [otlp, http, grpc] = [await freePort(), await freePort(), await freePort()];
+  const [otlp, otlpGrpc, http, grpc] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const config = join(dir.path, 'config.yaml');
   writeFileSync(
     config,
@@ -122,6 +129,8 @@ receivers:
     protocols:
       http:
         endpoint: 127.0.0.1:${otlp}
+      grpc:
+        endpoint: 127.0.0.1:${otlpGrpc}
 processors:
   batch:
     timeout: 100ms
@@ -158,6 +167,7 @@ exporters:
   }
   return {
     otlpUrl: `http://127.0.0.1:${otlp}`,
+    otlpGrpcUrl: `http://127.0.0.1:${otlpGrpc}`,
     queryUrl,
     async trace(traceId) {
       const res = await fetch(`${queryUrl}/api/traces/${traceId}`);

@@ -267,6 +267,39 @@ describe('tracing', () => {
       /tracing\.otlpEndpoint must be an http\(s\) URL, got "collector:4318"/,
     );
   });
+
+  test('sets the protocol when one is given, and refuses one it does not know', () => {
+    const { stack, template } = synthStack(
+      { tracing: { otlpEndpoint: 'http://localhost:4317', protocol: 'grpc' } },
+      noBundling,
+    );
+    const fns = template.findResources('AWS::Lambda::Function');
+    const traced = Object.values(fns).filter(
+      (fn) =>
+        (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables
+          ?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT !== undefined,
+    );
+    assert.equal(traced.length, 4, `the four handlers of ${stack.stackName}`);
+    for (const fn of traced) {
+      const vars = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
+        .Variables;
+      assert.equal(vars.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, 'grpc');
+    }
+    const plain = synthStack({ tracing: { otlpEndpoint: 'http://localhost:4318' } }, noBundling).template;
+    for (const fn of Object.values(plain.findResources('AWS::Lambda::Function'))) {
+      const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment
+        ?.Variables;
+      assert.equal(vars?.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, undefined);
+    }
+    assert.throws(
+      () =>
+        synthStack(
+          { tracing: { otlpEndpoint: 'http://localhost:4318', protocol: 'thrift' as 'grpc' } },
+          noBundling,
+        ),
+      /tracing\.protocol must be http\/json, http\/protobuf or grpc, got "thrift"/,
+    );
+  });
 });
 
 describe('targetsAllow', () => {

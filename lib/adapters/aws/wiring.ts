@@ -267,8 +267,8 @@ export interface AwsRuntimeOptions {
 /** The tracer `config.otlp` names (the OpenTelemetry SDK loaded only then), else the no-op tracer. */
 async function awsTracer(config: AwsConfig): Promise<Tracer> {
   if (config.otlp === undefined) return noopTracer;
-  const { createOtelTracer } = await import('../otel/tracer.ts');
-  return createOtelTracer({ url: config.otlp.url, flushTimeoutMs: OTLP_FLUSH_TIMEOUT_MS });
+  const { tracerFor } = await import('../otel/index.ts');
+  return tracerFor(config.otlp, { flushTimeoutMs: OTLP_FLUSH_TIMEOUT_MS });
 }
 
 /** Builds the engine for the configuration: Kafka log, DynamoDB stores, Lambda functions, HTTP targets. */

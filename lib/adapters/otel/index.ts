@@ -3,10 +3,10 @@
  * The SDK is loaded only when tracing is on.
  */
 import { noopTracer, type Tracer } from '../../ports.ts';
-import { otlpTarget } from './config.ts';
+import { type OtlpTarget, otlpTarget } from './config.ts';
 import type { OtelTracerOptions } from './tracer.ts';
 
-export { type OtlpTarget, otlpTarget } from './config.ts';
+export { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpTarget, otlpTarget } from './config.ts';
 export type { OtelTracerOptions } from './tracer.ts';
 
 /**
@@ -15,11 +15,26 @@ export type { OtelTracerOptions } from './tracer.ts';
  */
 export async function tracerFromConfig(
   otlpEndpoint: string | undefined,
-  options: Omit<OtelTracerOptions, 'url'> = {},
+  options: Omit<OtelTracerOptions, 'url' | 'exporter'> = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
+  otlpProtocol?: string,
 ): Promise<Tracer> {
-  const target = otlpTarget(otlpEndpoint, env);
+  const target = otlpTarget(otlpEndpoint, env, otlpProtocol);
   if (target === undefined) return noopTracer;
-  const { createOtelTracer } = await import('./tracer.ts');
-  return createOtelTracer({ ...options, url: target.url });
+  return tracerFor(target, options);
+}
+
+/** The OpenTelemetry tracer exporting to `target` (its protocol's exporter, loaded only now). */
+export async function tracerFor(
+  target: OtlpTarget,
+  options: Omit<OtelTracerOptions, 'url' | 'exporter'> = {},
+): Promise<Tracer> {
+  const { createOtelTracer, createOtlpExporter } = await import('./tracer.ts');
+  const exporter = await createOtlpExporter({
+    url: target.url,
+    protocol: target.protocol,
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(options.exportTimeoutMs === undefined ? {} : { timeoutMillis: options.exportTimeoutMs }),
+  });
+  return createOtelTracer({ ...options, exporter });
 }

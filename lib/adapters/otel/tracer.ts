@@ -1,6 +1,7 @@
 /**
  * The `Tracer` port on the OpenTelemetry JS SDK: spans go through a `BatchSpanProcessor` (a bounded queue, exported
- * in the background; past the queue's size spans are dropped, never waited for) to an OTLP/HTTP exporter (JSON).
+ * in the background; past the queue's size spans are dropped, never waited for) to an OTLP exporter: OTLP/HTTP with
+ * JSON (the default) or protobuf bodies, or OTLP/gRPC (`createOtlpExporter`).
  * A collector that fails, refuses or never answers costs the bus nothing but the dropped spans: nothing on the
  * delivery path awaits the exporter, and `flush`/`close` wait a bounded time.
  *
@@ -33,9 +34,13 @@ import {
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { formatTraceparent, parseTraceparent, type TraceContext } from '../../core/trace-context.ts';
 import type { SpanAttributes, SpanKind, SpanOptions, Tracer, TraceSpan } from '../../ports.ts';
+import type { OtlpProtocol } from './config.ts';
 
 export interface OtelTracerOptions {
-  /** The OTLP/HTTP traces URL, e.g. `http://localhost:4318/v1/traces`. Ignored when `exporter` is given. */
+  /**
+   * The OTLP/HTTP traces URL, e.g. `http://localhost:4318/v1/traces`, exported to with JSON bodies. Ignored when
+   * `exporter` is given (`createOtlpExporter` makes one for the other protocols).
+   */
   readonly url?: string;
   /** Headers sent with each export (besides `OTEL_EXPORTER_OTLP_HEADERS`, which the exporter reads itself). */
   readonly headers?: Readonly<Record<string, string>>;
@@ -111,7 +116,41 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A `Tracer` exporting over OTLP/HTTP with the OpenTelemetry SDK. */
+/**
+ * An OTLP span exporter of the OpenTelemetry JS SDK for `protocol`: `http/json` (exporter-trace-otlp-http),
+ * `http/protobuf` (exporter-trace-otlp-proto) or `grpc` (exporter-trace-otlp-grpc, whose channel is insecure for an
+ * `http:` URL and TLS for `https:`). Only the one asked for is loaded. Each reads `OTEL_EXPORTER_OTLP_HEADERS` (and
+ * the other standard variables it knows) itself; `headers` adds to them over OTLP/HTTP only.
+ */
+export async function createOtlpExporter(options: {
+  readonly url: string;
+  readonly protocol: OtlpProtocol;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMillis?: number;
+}): Promise<SpanExporter> {
+  const timeoutMillis = options.timeoutMillis ?? 10_000;
+  const http = {
+    url: options.url,
+    ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
+    timeoutMillis,
+  };
+  switch (options.protocol) {
+    case 'http/json':
+      return new OTLPTraceExporter(http);
+    case 'http/protobuf': {
+      const { OTLPTraceExporter: ProtoExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+      return new ProtoExporter(http);
+    }
+    case 'grpc': {
+      if (options.headers !== undefined)
+        throw new Error('headers are not supported over OTLP/gRPC here: set OTEL_EXPORTER_OTLP_HEADERS');
+      const { OTLPTraceExporter: GrpcExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
+      return new GrpcExporter({ url: options.url, timeoutMillis });
+    }
+  }
+}
+
+/** A `Tracer` exporting over OTLP with the OpenTelemetry SDK. */
 export function createOtelTracer(options: OtelTracerOptions): Tracer {
   const exporter =
     options.exporter ??

@@ -94,7 +94,28 @@ describe('readAwsConfig', () => {
     assert.equal(readAwsConfig(base).otlp, undefined, 'off by default');
     assert.deepEqual(
       readAwsConfig({ ...base, JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318' }).otlp,
-      { url: 'http://localhost:4318/v1/traces', from: 'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT' },
+      {
+        url: 'http://localhost:4318/v1/traces',
+        from: 'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT',
+        protocol: 'http/json',
+      },
+    );
+    assert.deepEqual(
+      readAwsConfig({
+        ...base,
+        JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4317',
+        JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      }).otlp,
+      { url: 'http://localhost:4317', from: 'JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT', protocol: 'grpc' },
+    );
+    assert.throws(
+      () =>
+        readAwsConfig({
+          ...base,
+          JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:4318',
+          JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL: 'zipkin',
+        }),
+      { code: 'InvalidRequest', field: 'JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL' },
     );
     assert.equal(
       readAwsConfig({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' })
