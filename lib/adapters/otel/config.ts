@@ -100,5 +100,7 @@ export function otlpTarget(
   if (found === undefined) return undefined;
   const [url, from, isBase] = found;
   const protocol = protocolOf(protocolOption, env);
-  return checked(isBase && protocol !== 'grpc' ? tracesUrl(url) : url, from, protocol);
+  // Checked as the setting has it (a refusal quotes what the user wrote), then made the traces URL.
+  checked(url, from, protocol);
+  return { url: isBase && protocol !== 'grpc' ? tracesUrl(url) : url, from, protocol };
 }
