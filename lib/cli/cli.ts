@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { isOtlpProtocol } from '../adapters/otel/config.ts';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import { JunctionError } from '../core/errors.ts';
 import type { CodegenSchema } from './codegen.ts';
@@ -954,10 +955,7 @@ const COMMANDS: readonly Command[] = [
         );
       }
       const otlpProtocol = str(ctx, 'otlp-protocol');
-      if (
-        otlpProtocol !== undefined &&
-        !['http/json', 'http/protobuf', 'grpc'].includes(otlpProtocol.trim().toLowerCase())
-      ) {
+      if (otlpProtocol !== undefined && !isOtlpProtocol(otlpProtocol.trim().toLowerCase())) {
         throw new UsageError(
           `--otlp-protocol must be http/json, http/protobuf or grpc, got "${otlpProtocol}"`,
           '--otlp-protocol',

@@ -32,6 +32,7 @@ import {
   TABLES,
   type TableDefinition,
 } from '../adapters/dynamodb/tables.ts';
+import { isOtlpProtocol, type OtlpProtocol } from '../adapters/otel/config.ts';
 import { BUS_NAME, DEFAULT_BUS } from '../core/bus.ts';
 import { createAddressPolicy } from '../core/net/address-policy.ts';
 import type { ApiAuth } from './api-auth.ts';
@@ -196,7 +197,7 @@ export interface TracingOptions {
    * `http/json`, `http/protobuf`, or `grpc` (then `otlpEndpoint` is the collector's gRPC URL, e.g.
    * `http://localhost:4317`, used as it is). @default 'http/json'
    */
-  readonly protocol?: 'http/json' | 'http/protobuf' | 'grpc';
+  readonly protocol?: OtlpProtocol;
   /** `service.name` of the spans. @default 'junction' */
   readonly serviceName?: string;
   /**
@@ -436,7 +437,7 @@ function tracingEnvironment(tracing: TracingOptions | undefined): Record<string,
     }
   }
   const protocol = tracing.protocol;
-  if (protocol !== undefined && !['http/json', 'http/protobuf', 'grpc'].includes(protocol)) {
+  if (protocol !== undefined && !isOtlpProtocol(protocol)) {
     throw new Error(
       `JunctionBus: tracing.protocol must be http/json, http/protobuf or grpc, got ${JSON.stringify(protocol)}`,
     );

@@ -11,6 +11,11 @@ import { JunctionError } from '../../core/errors.ts';
 export const OTLP_PROTOCOLS = ['http/json', 'http/protobuf', 'grpc'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
+/** Whether `value` names one of `OTLP_PROTOCOLS` (as written: callers trim or lower-case first where they allow it). */
+export function isOtlpProtocol(value: string): value is OtlpProtocol {
+  return (OTLP_PROTOCOLS as readonly string[]).includes(value);
+}
+
 /** Where the traces go, how, and which setting said so (for messages). */
 export interface OtlpTarget {
   /** OTLP/HTTP: the full traces URL (`…/v1/traces`). OTLP/gRPC: the collector's URL (`http://host:4317`). */
@@ -61,7 +66,7 @@ function protocolOf(option: string | undefined, env: Env): OtlpProtocol {
   for (const [from, value] of settings) {
     if (value === undefined || value.trim() === '') continue;
     const protocol = value.trim().toLowerCase();
-    if ((OTLP_PROTOCOLS as readonly string[]).includes(protocol)) return protocol as OtlpProtocol;
+    if (isOtlpProtocol(protocol)) return protocol;
     throw new JunctionError(
       'InvalidRequest',
       `${from} must be one of ${OTLP_PROTOCOLS.join(', ')}, got ${JSON.stringify(value.slice(0, 64))}`,

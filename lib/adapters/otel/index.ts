@@ -4,10 +4,14 @@
  */
 import { noopTracer, type Tracer } from '../../ports.ts';
 import { type OtlpTarget, otlpTarget } from './config.ts';
-import type { OtelTracerOptions } from './tracer.ts';
+import type { OtelTracerOptions, OtlpExporterOptions } from './tracer.ts';
 
 export { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpTarget, otlpTarget } from './config.ts';
-export type { OtelTracerOptions } from './tracer.ts';
+export type { OtelTracerOptions, OtlpExporterOptions } from './tracer.ts';
+
+/** What the tracer and its exporter take besides the target (tests tune them; the servers use the defaults). */
+export type TracerSettings = Omit<OtelTracerOptions, 'exporter'> &
+  Pick<OtlpExporterOptions, 'headers' | 'timeoutMillis'>;
 
 /**
  * The tracer a server runs with: OpenTelemetry exporting to the configured OTLP endpoint (see `otlpTarget`), else
@@ -15,7 +19,7 @@ export type { OtelTracerOptions } from './tracer.ts';
  */
 export async function tracerFromConfig(
   otlpEndpoint: string | undefined,
-  options: Omit<OtelTracerOptions, 'url' | 'exporter'> = {},
+  options: TracerSettings = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
   otlpProtocol?: string,
 ): Promise<Tracer> {
@@ -25,16 +29,14 @@ export async function tracerFromConfig(
 }
 
 /** The OpenTelemetry tracer exporting to `target` (its protocol's exporter, loaded only now). */
-export async function tracerFor(
-  target: OtlpTarget,
-  options: Omit<OtelTracerOptions, 'url' | 'exporter'> = {},
-): Promise<Tracer> {
+export async function tracerFor(target: OtlpTarget, options: TracerSettings = {}): Promise<Tracer> {
   const { createOtelTracer, createOtlpExporter } = await import('./tracer.ts');
+  const { headers, timeoutMillis, ...tracer } = options;
   const exporter = await createOtlpExporter({
     url: target.url,
     protocol: target.protocol,
-    ...(options.headers === undefined ? {} : { headers: options.headers }),
-    ...(options.exportTimeoutMs === undefined ? {} : { timeoutMillis: options.exportTimeoutMs }),
+    ...(headers === undefined ? {} : { headers }),
+    ...(timeoutMillis === undefined ? {} : { timeoutMillis }),
   });
-  return createOtelTracer({ ...options, exporter });
+  return createOtelTracer({ ...tracer, exporter });
 }

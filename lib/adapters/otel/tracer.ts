@@ -37,25 +37,27 @@ import type { SpanAttributes, SpanKind, SpanOptions, Tracer, TraceSpan } from '.
 import type { OtlpProtocol } from './config.ts';
 
 export interface OtelTracerOptions {
-  /**
-   * The OTLP/HTTP traces URL, e.g. `http://localhost:4318/v1/traces`, exported to with JSON bodies. Ignored when
-   * `exporter` is given (`createOtlpExporter` makes one for the other protocols).
-   */
-  readonly url?: string;
-  /** Headers sent with each export (besides `OTEL_EXPORTER_OTLP_HEADERS`, which the exporter reads itself). */
-  readonly headers?: Readonly<Record<string, string>>;
-  /** Exports through this exporter instead (tests). */
-  readonly exporter?: SpanExporter;
+  /** Where spans go: `createOtlpExporter`'s exporter for the configured protocol (tests pass an in-memory one). */
+  readonly exporter: SpanExporter;
   /** @default the `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` environment variables, else parent-based always-on */
   readonly sampler?: Sampler;
   /** `service.name`, unless `OTEL_SERVICE_NAME` (or `OTEL_RESOURCE_ATTRIBUTES`) says otherwise. @default 'junction' */
   readonly serviceName?: string;
   /** The batch processor's queue and timing. @default the `OTEL_BSP_*` variables, else 2048 spans, 512 per export */
   readonly batch?: BufferConfig;
-  /** How long one export request may take before it is abandoned. @default 10000 */
-  readonly exportTimeoutMs?: number;
   /** How long `flush()` and `close()` wait for the exporter at most. @default 5000 */
   readonly flushTimeoutMs?: number;
+}
+
+/** `createOtlpExporter`'s settings. */
+export interface OtlpExporterOptions {
+  /** OTLP/HTTP: the traces URL (`http://localhost:4318/v1/traces`); OTLP/gRPC: the collector's URL. */
+  readonly url: string;
+  readonly protocol: OtlpProtocol;
+  /** Headers sent with each export (besides `OTEL_EXPORTER_OTLP_HEADERS`, which the exporter reads itself). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** How long one export request may take before it is abandoned. @default 10000 */
+  readonly timeoutMillis?: number;
 }
 
 const KINDS: Record<SpanKind, OtelSpanKind> = {
@@ -122,12 +124,7 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
  * `http:` URL and TLS for `https:`). Only the one asked for is loaded. Each reads `OTEL_EXPORTER_OTLP_HEADERS` (and
  * the other standard variables it knows) itself; `headers` adds to them over OTLP/HTTP only.
  */
-export async function createOtlpExporter(options: {
-  readonly url: string;
-  readonly protocol: OtlpProtocol;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly timeoutMillis?: number;
-}): Promise<SpanExporter> {
+export async function createOtlpExporter(options: OtlpExporterOptions): Promise<SpanExporter> {
   const timeoutMillis = options.timeoutMillis ?? 10_000;
   const http = {
     url: options.url,
@@ -152,13 +149,7 @@ export async function createOtlpExporter(options: {
 
 /** A `Tracer` exporting over OTLP with the OpenTelemetry SDK. */
 export function createOtelTracer(options: OtelTracerOptions): Tracer {
-  const exporter =
-    options.exporter ??
-    new OTLPTraceExporter({
-      ...(options.url === undefined ? {} : { url: options.url }),
-      ...(options.headers === undefined ? {} : { headers: { ...options.headers } }),
-      timeoutMillis: options.exportTimeoutMs ?? 10_000,
-    });
+  const { exporter } = options;
   // Junction's name, then what the environment says (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) over it.
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName ?? 'junction' }))
