@@ -18,6 +18,7 @@ import { type FakeLambda, startFakeLambda } from '../adapters/lambda/fake-lambda
 import { type Dynalite, startDynalite, uniquePrefix } from '../helpers/dynalite.ts';
 import { repoRoot } from '../helpers/paths.ts';
 import { synthStack } from '../infra/synth-fixture.ts';
+import { requiredCpuSeconds } from './support/cpu.ts';
 import type { BenchTable } from './table.ts';
 
 const host = join(repoRoot, 'test', 'e2e', 'support', 'lambda-host.mjs');
@@ -32,15 +33,6 @@ interface FunctionResource {
   readonly Timeout: number;
   readonly Code: { S3Key: string };
   readonly Environment?: { Variables: Record<string, unknown> };
-}
-
-const TICK_MS = 10; // USER_HZ is 100 on Linux
-
-/** utime + stime of a process, in ms (Linux). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
 /** A bundle in a fresh process. */
@@ -190,14 +182,14 @@ export async function benchAwsHandlers(options: { quick: boolean; bootstrap: str
           const load = await h.ready;
           const first = await h.invoke(events[name]());
           const pid = h.child.pid as number;
-          const afterCold = cpuMs(pid);
+          const afterCold = requiredCpuSeconds(pid) * 1000;
           const warm: number[] = [];
           for (let i = 0; i < warmN; i++) warm.push(await h.invoke(events[name]()));
           s.load.push(load);
           s.first.push(first);
           s.warm.push(median(warm));
           s.coldCpu.push(afterCold);
-          s.warmCpu.push((cpuMs(pid) - afterCold) / warmN);
+          s.warmCpu.push((requiredCpuSeconds(pid) * 1000 - afterCold) / warmN);
         } finally {
           h.stop();
         }

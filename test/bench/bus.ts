@@ -78,7 +78,8 @@ export async function withBus<T>(
   }
 }
 
-async function metric(bus: ChildBus, name: string): Promise<number> {
+/** A metric of the bus's /metrics, summed over its series (every label set). */
+export async function metric(bus: ChildBus, name: string): Promise<number> {
   const text = await (await fetch(`${bus.url}/metrics`)).text();
   let total = 0;
   for (const line of text.split('\n')) {

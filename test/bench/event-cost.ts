@@ -7,26 +7,10 @@
  *
  * `npx node test/bench/event-cost.ts [--rate=500] [--seconds=10] [--profile=DIR]` — not part of `npm run bench`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { request } from '../helpers/bus.ts';
 import { runLoad, withBus } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
-
-/** CPU seconds per thread of a process, by `<tid>:<name>`. */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(`${tid}:${name}`, (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
-}
+import { threadCpuSeconds } from './support/cpu.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const rate = Number(arg('rate') ?? 500);
@@ -53,10 +37,10 @@ try {
         source: '/bench-cost',
       };
       await runLoad({ ...load, seconds: 2, prefix: 'warm' });
-      const before = threadCpu(pid);
+      const before = threadCpuSeconds(pid);
       const started = performance.now();
       const sent = await runLoad({ ...load, seconds, prefix: 'cost' });
-      const after = threadCpu(pid);
+      const after = threadCpuSeconds(pid);
       const elapsed = (performance.now() - started) / 1000;
       const rows = [...after]
         .map(([thread, cpu]) => [thread, cpu - (before.get(thread) ?? 0)] as const)

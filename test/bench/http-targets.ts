@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ChildBus } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
 import { repoRoot } from '../helpers/paths.ts';
-import { runLoad, withBus } from './bus.ts';
+import { metric, runLoad, withBus } from './bus.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
 
@@ -207,17 +207,6 @@ async function latencyTable(quick: boolean, fsyncNeighbour = false): Promise<Ben
   }
 }
 
-/** The router's lag over every partition of the bus (events in the log it has not routed yet), from /metrics. */
-async function routerLag(bus: ChildBus): Promise<number> {
-  const text = await fetch(`${bus.url}/metrics`).then((r) => r.text());
-  let lag = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('junction_router_lag_events'))
-      lag += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
-  return lag;
-}
-
 /** Delivered events/s to one target while the bus is fed faster than it can deliver (batches of 100 × 8). */
 async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: number, prefix: string) {
   await receiver.stats(true);
@@ -237,7 +226,8 @@ async function saturationRound(bus: ChildBus, receiver: Receiver, seconds: numbe
   // there faster than it routed), which takes a few seconds in which deliveries ramp up; the drain is measured once
   // it has (30 s at most), for 5 s or until every published event arrived.
   const routedBy = performance.now() + 30_000;
-  while (performance.now() < routedBy && (await routerLag(bus)) > 0) await sleep(100);
+  while (performance.now() < routedBy && (await metric(bus, 'junction_router_lag_events')) > 0)
+    await sleep(100);
   const caughtUp = (performance.now() - startAt) / 1000 - elapsed;
   const drainFrom = (await receiver.stats()).count;
   const drainCpuStart = cpuSeconds(pid);

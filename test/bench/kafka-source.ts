@@ -10,7 +10,6 @@
  * Standalone: `npx node --disable-warning=ExperimentalWarning test/bench/kafka-source.ts [--quick]`.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +17,7 @@ import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { freePort, startChildBus, stopGracefully } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { requiredCpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
 
 const PARTITIONS = 3;
@@ -25,8 +25,6 @@ const PARTITIONS = 3;
 const FILL_BATCH = 500;
 /** The connector's `maxBatch` (records handed to the log at a time). */
 const MAX_BATCH = 1000;
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
-const TICKS = 100;
 
 type Kind = 'binary' | 'mapped';
 
@@ -89,14 +87,6 @@ interface Measured {
   readonly perCpuSecond: number;
 }
 
-/** CPU seconds (user + system) of a process so far, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The fields after the command (which may hold spaces), from field 3 on: utime is field 14, stime field 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
 async function until(check: () => Promise<boolean>, what: string, ms = 600_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -142,7 +132,7 @@ async function connector(
   count: number,
 ): Promise<Measured> {
   const name = `bench-${randomUUID().slice(0, 8)}`;
-  const cpu0 = cpuSecondsOf(bus.pid);
+  const cpu0 = requiredCpuSeconds(bus.pid);
   const started = performance.now();
   const put = await request(bus.url, 'PUT', `/connectors/${name}`, {
     type: 'kafka',
@@ -163,7 +153,7 @@ async function connector(
     return Number(status.events) + Number(status.duplicates) >= count;
   }, `the connector on ${topic}`);
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuSecondsOf(bus.pid) - cpu0;
+  const cpu = requiredCpuSeconds(bus.pid) - cpu0;
   if (Number(status.events) !== count || Number(status.invalid) !== 0) {
     throw new Error(`the connector took ${JSON.stringify(status)} of ${count} records`);
   }

@@ -1,5 +1,18 @@
-/** CPU time of a process, for rates per CPU-second in the benchmarks. */
-import { readFileSync } from 'node:fs';
+/** CPU time of a process (or of each of its threads), for rates per CPU-second in the benchmarks. */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const TICKS = 100;
+
+/**
+ * utime + stime in seconds from a /proc `stat` file (a process's, or a thread's under `task/`). The fields are
+ * counted after the command name, which may hold spaces: utime is field 14, stime field 15. Throws when unreadable.
+ */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
 
 /**
  * The CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere. Events per CPU
@@ -8,10 +21,30 @@ import { readFileSync } from 'node:fs';
 export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return statCpuSeconds(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
+}
+
+/** `cpuSeconds` for a process that must be there: throws naming the process otherwise. */
+export function requiredCpuSeconds(pid: number): number {
+  const seconds = cpuSeconds(pid);
+  if (seconds === undefined) throw new Error(`cannot read the CPU time of process ${pid} from /proc`);
+  return seconds;
+}
+
+/** The CPU seconds each thread of a process has used, by `<tid>:<name>` (threads that end meanwhile are left out). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const path = `/proc/${pid}/task/${tid}/stat`;
+      const stat = readFileSync(path, 'utf8');
+      out.set(`${tid}:${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`, statCpuSeconds(path));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }
