@@ -59,6 +59,9 @@ describe('OpenTelemetry into Jaeger (a real OTLP receiver)', { skip: unavailable
 
   const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
   const parent = (span: JaegerSpan) => span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+  /** The spans of `trace` named `name` for the event `id`. */
+  const spansOf = (trace: JaegerTrace | undefined, id: string, name: string) =>
+    trace?.spans.filter((s) => s.operationName === name && tag(s, 'cloudevents.event_id') === id) ?? [];
 
   test('Jaeger answers the span tree of one event, through a function and the event it emitted', async () => {
     const res = await request(
@@ -77,8 +80,7 @@ describe('OpenTelemetry into Jaeger (a real OTLP receiver)', { skip: unavailable
     );
 
     let trace: JaegerTrace | undefined;
-    const of = (id: string, name: string) =>
-      trace?.spans.filter((s) => s.operationName === name && tag(s, 'cloudevents.event_id') === id) ?? [];
+    const of = (id: string, name: string) => spansOf(trace, id, name);
     await waitFor(
       async () => {
         trace = await jaeger.trace(TRACE);
@@ -149,8 +151,7 @@ describe('OpenTelemetry into Jaeger (a real OTLP receiver)', { skip: unavailable
         );
         assert.equal(res.status, 202, JSON.stringify(res.body));
         let found: JaegerTrace | undefined;
-        const named = (name: string) =>
-          found?.spans.filter((s) => s.operationName === name && tag(s, 'cloudevents.event_id') === id) ?? [];
+        const named = (name: string) => spansOf(found, id, name);
         await waitFor(
           async () => {
             found = await jaeger.trace(traceId);

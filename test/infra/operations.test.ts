@@ -225,6 +225,9 @@ describe('dashboard', () => {
 });
 
 describe('tracing', () => {
+  /** A synthesized function's environment variables (none: undefined). */
+  const variablesOf = (fn: { Properties?: unknown }) =>
+    (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables;
   const handlerEnv = (template: Template, stack: Stack, fn: { node: { defaultChild?: unknown } }) =>
     template.findResources('AWS::Lambda::Function')[stack.getLogicalId(fn.node.defaultChild as CfnElement)]!
       .Properties as { Environment: { Variables: Record<string, unknown> }; Layers?: unknown[] };
@@ -232,9 +235,7 @@ describe('tracing', () => {
   test('is off by default: no OTLP endpoint in any handler', () => {
     const { template } = synthStack({}, noBundling);
     for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
-      const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment
-        ?.Variables;
-      assert.equal(vars?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+      assert.equal(variablesOf(fn)?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
     }
   });
 
@@ -275,21 +276,13 @@ describe('tracing', () => {
     );
     const fns = template.findResources('AWS::Lambda::Function');
     const traced = Object.values(fns).filter(
-      (fn) =>
-        (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables
-          ?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT !== undefined,
+      (fn) => variablesOf(fn)?.JUNCTION_OTEL_EXPORTER_OTLP_ENDPOINT !== undefined,
     );
     assert.equal(traced.length, 4, `the four handlers of ${stack.stackName}`);
-    for (const fn of traced) {
-      const vars = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment
-        .Variables;
-      assert.equal(vars.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, 'grpc');
-    }
+    for (const fn of traced) assert.equal(variablesOf(fn)?.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, 'grpc');
     const plain = synthStack({ tracing: { otlpEndpoint: 'http://localhost:4318' } }, noBundling).template;
     for (const fn of Object.values(plain.findResources('AWS::Lambda::Function'))) {
-      const vars = (fn.Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment
-        ?.Variables;
-      assert.equal(vars?.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, undefined);
+      assert.equal(variablesOf(fn)?.JUNCTION_OTEL_EXPORTER_OTLP_PROTOCOL, undefined);
     }
     assert.throws(
       () =>
