@@ -909,32 +909,43 @@ describe('robustness', () => {
         data_base64: optional(fc.base64String({ maxLength: 40 })),
         myext: fc.oneof(
           { weight: 2, arbitrary: fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.string()) },
-          // JSON has no −0 (it is written `0`): the round-trip could not keep it.
-          { weight: 1, arbitrary: fc.double().map((d) => (Object.is(d, -0) ? 0 : d)) },
+          { weight: 1, arbitrary: fc.double() },
         ),
       },
       { requiredKeys: ['specversion', 'id', 'source', 'type'] },
     );
+    // JSON writes −0 as `0`, so a value holding one (fc.jsonValue and fc.double draw it, in data or an extension, at
+    // any depth) cannot round-trip through a message: every drawn value has its −0s made 0 first.
+    const withoutNegativeZero = (value: unknown): unknown => {
+      if (Object.is(value, -0)) return 0;
+      if (Array.isArray(value)) return value.map(withoutNegativeZero);
+      if (typeof value === 'object' && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNegativeZero(v)]));
+      }
+      return value;
+    };
     fc.assert(
       fc.property(
-        fc.oneof(
-          { weight: 1, arbitrary: fc.jsonValue() },
-          {
-            weight: 1,
-            arbitrary: fc.record(
-              {
-                specversion: fc.constant('1.0'),
-                id: fc.string(),
-                source: fc.string(),
-                type: fc.string(),
-                data: fc.jsonValue(),
-                myext: fc.oneof(fc.integer(), fc.string()),
-              },
-              { requiredKeys: [] },
-            ),
-          },
-          { weight: 4, arbitrary: event },
-        ),
+        fc
+          .oneof(
+            { weight: 1, arbitrary: fc.jsonValue() },
+            {
+              weight: 1,
+              arbitrary: fc.record(
+                {
+                  specversion: fc.constant('1.0'),
+                  id: fc.string(),
+                  source: fc.string(),
+                  type: fc.string(),
+                  data: fc.jsonValue(),
+                  myext: fc.oneof(fc.integer(), fc.string()),
+                },
+                { requiredKeys: [] },
+              ),
+            },
+            { weight: 4, arbitrary: event },
+          )
+          .map(withoutNegativeZero),
         (raw) => {
           try {
             const event = validateEvent(raw);
