@@ -61,6 +61,8 @@ export interface BusHostOptions {
   readonly onError: (error: unknown) => void;
   /** @default MAX_BUSES (100, the default bus included) */
   readonly maxBuses?: number;
+  /** The process's own series (CPU, memory, GC, event-loop delay): in `/metrics` for callers that may read the default bus. */
+  readonly processMetrics?: Metrics;
 }
 
 /** Opens, lists, changes and deletes the named buses of one deployment; the default bus is always there. */
@@ -245,11 +247,13 @@ export class BusHost {
   /** The metrics of the buses `include` answers true for, in one exposition (each series labelled with its bus). */
   async metrics(include: (bus: string) => boolean = () => true): Promise<string> {
     const named = await Promise.all([...this.#open.values()].map((p) => p.catch(() => undefined)));
-    return Metrics.renderAll(
-      [this.#o.defaultBus, ...named.flatMap((b) => (b === undefined ? [] : [b]))]
+    const own = this.#o.processMetrics;
+    return Metrics.renderAll([
+      ...(own !== undefined && include(DEFAULT_BUS) ? [own] : []),
+      ...[this.#o.defaultBus, ...named.flatMap((b) => (b === undefined ? [] : [b]))]
         .filter((b) => include(b.name))
         .map((b) => b.junction.metrics),
-    );
+    ]);
   }
 
   /** Stops the named buses (the default bus is closed by its owner). */

@@ -48,6 +48,7 @@ import { schemaRefresher, withFreshSchemas } from './fresh-schemas.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
+import { RuntimeMetrics } from './runtime-metrics.ts';
 import { targetChecker } from './target-guard.ts';
 
 /** How stale a process's schema registry may be when processes share the data dir (the Kafka log). */
@@ -463,9 +464,12 @@ async function open(
   });
   const defaultBus = await openBus(DEFAULT_BUS, undefined, dataDir, stores, log, defaultSteps);
   const junction = defaultBus.junction;
+  const runtime = new RuntimeMetrics();
+  undo.push(() => runtime.close());
   buses = new BusHost({
     defaultBus,
     registry,
+    processMetrics: runtime.metrics,
     open: openNamed,
     destroy: async (name) => {
       await removeBusDir(busDir(dataDir, name));
@@ -554,6 +558,7 @@ async function open(
     await stores.close();
     // The last spans are exported within a bounded time: a collector that does not answer cannot hold up the stop.
     await tracer.close();
+    runtime.close();
     lock.release();
     return report;
   };

@@ -354,6 +354,13 @@ describe('bus isolation under authentication', () => {
     );
     assert.match(all, /bus="a"/);
     assert.doesNotMatch(all, /bus="b"/);
+    // The process's own series (CPU, memory, the event loop) describe every bus's load: the default bus's readers
+    // see them, a key of bus A does not.
+    assert.doesNotMatch(text, /^process_cpu_seconds_total /m);
+    assert.doesNotMatch(text, /^nodejs_eventloop_lag_p99_seconds /m);
+    const admins = String((await request(bus.url, 'GET', '/metrics', undefined, bearer(admin))).body);
+    assert.match(admins, /^process_cpu_seconds_total /m);
+    assert.match(admins, /^nodejs_eventloop_lag_p99_seconds /m);
   });
 
   test('deleting bus A leaves B intact and revokes the keys of A', async () => {

@@ -1,0 +1,87 @@
+/**
+ * The process's own series on `/metrics` (lib/server/runtime-metrics.ts), on a real bus in this process: CPU time
+ * that grows, memory, the event loop's delay since the previous scrape (a loop held for 300 ms shows in the next
+ * scrape's maximum and is gone from the one after), garbage-collection pauses by kind.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestBus, type TestBus } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+
+/** The value of an unlabelled series, or undefined. */
+function value(text: string, name: string): number | undefined {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+describe('process metrics', () => {
+  let bus: TestBus;
+  const scrape = async () => (await fetch(`${bus.url}/metrics`)).text();
+
+  before(async () => {
+    bus = await startTestBus();
+  });
+  after(async () => {
+    await bus.stop();
+  });
+
+  test('CPU time, memory and the start time, under the names Node.js exporters use', async () => {
+    const first = await scrape();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_heap_size_total_bytes',
+      'nodejs_external_memory_bytes',
+    ]) {
+      assert.ok((value(first, name) ?? 0) > 0, `${name} in\n${first}`);
+    }
+    const started = value(first, 'process_start_time_seconds') ?? 0;
+    assert.ok(Math.abs(started - (Date.now() / 1000 - process.uptime())) < 5, `start time ${started}`);
+    assert.match(first, /^# TYPE process_cpu_seconds_total counter$/m);
+    const before = value(first, 'process_cpu_seconds_total') ?? Number.NaN;
+    const spin = Date.now();
+    while (Date.now() - spin < 50) {
+      // CPU time for the next scrape to count.
+    }
+    const later = value(await scrape(), 'process_cpu_seconds_total') ?? Number.NaN;
+    assert.ok(later >= before + 0.03, `CPU seconds ${before} → ${later}`);
+    assert.equal(first.includes('bus="default"'), true, 'the buses’ series are still there');
+    assert.doesNotMatch(first, /^process_cpu_seconds_total\{/m, 'process series carry no bus label');
+  });
+
+  test("the event loop's delay: a held loop shows in the next scrape, not in the one after", async () => {
+    await scrape();
+    // Hold the loop the bus runs on (this process's) for 300 ms: every timer due meanwhile fires that late.
+    const held = Date.now();
+    while (Date.now() - held < 300) {
+      // Busy on purpose.
+    }
+    // A sample after the hold: the monitor records a delay when its next timer fires.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const text = await scrape();
+    const max = value(text, 'nodejs_eventloop_lag_max_seconds') ?? 0;
+    assert.ok(max >= 0.25, `max delay ${max} s after a 300 ms hold:\n${text}`);
+    assert.ok((value(text, 'nodejs_eventloop_lag_p99_seconds') ?? -1) >= 0);
+    // The window starts again at each scrape: with the loop free, the next one's maximum is below the hold.
+    await waitFor(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return (value(await scrape(), 'nodejs_eventloop_lag_max_seconds') ?? 1) < 0.25;
+    }, 'a scrape whose window holds no 300 ms delay');
+  });
+
+  test('garbage-collection pauses by kind', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    // Garbage enough for a scavenge, whether or not the test runs with --expose-gc.
+    let keep: unknown[] = [];
+    await waitFor(async () => {
+      for (let i = 0; i < 200_000; i++) keep.push({ i, s: `x${i}` });
+      keep = [];
+      gc?.();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return /^nodejs_gc_duration_seconds_count\{kind="(minor|major|incremental)"\} [1-9]/m.test(
+        await scrape(),
+      );
+    }, 'a garbage collection in nodejs_gc_duration_seconds');
+    assert.match(await scrape(), /^# TYPE nodejs_gc_duration_seconds histogram$/m);
+  });
+});
