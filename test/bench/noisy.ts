@@ -46,6 +46,25 @@ interface Phase {
   readonly busCores: number;
   /** How long A's backlog took to reach its receiver once the flood stopped (s). */
   readonly aDrain: number;
+  /** The bus process's event-loop delay over B's window (ms): p99 and longest (docs/operations.md#process-metrics). */
+  readonly loopP99: number;
+  readonly loopMax: number;
+  /** Garbage-collection pauses over B's window, in ms per second. */
+  readonly gcMsPerSecond: number;
+}
+
+/** The bus process's event-loop delay since the previous scrape (ms) and its GC time so far (s), from /metrics. */
+async function processState(bus: ChildBus): Promise<{ p99: number; max: number; gcSeconds: number }> {
+  const text = await (await fetch(`${bus.url}/metrics`)).text();
+  const one = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  let gcSeconds = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
+    gcSeconds += Number(m[1]);
+  return {
+    p99: one('nodejs_eventloop_lag_p99_seconds') * 1000,
+    max: one('nodejs_eventloop_lag_max_seconds') * 1000,
+    gcSeconds,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,6 +152,8 @@ async function phase(
       })
     : undefined;
   if (aLoad !== undefined) await sleep(500);
+  // A scrape starts the event-loop delay's window afresh: the one after B's load covers B's window.
+  const before = await processState(bus);
   const cpuStart = cpuSeconds(bus.child.pid);
   const startedAt = performance.now();
   const bLoad = await runLoad({
@@ -147,6 +168,7 @@ async function phase(
   });
   const cpuEnd = cpuSeconds(bus.child.pid);
   const elapsed = (performance.now() - startedAt) / 1000;
+  const during = await processState(bus);
   const a = (await aLoad) as (LoadResult & { rejected?: number }) | undefined;
   const aEnded = performance.now();
   await waitFor(receivers.b, bLoad.ok);
@@ -163,6 +185,9 @@ async function phase(
     aRejected: a?.rejected ?? 0,
     busCores: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : (cpuEnd - cpuStart) / elapsed,
     aDrain: a === undefined ? 0 : aDrain,
+    loopP99: during.p99,
+    loopMax: during.max,
+    gcMsPerSecond: ((during.gcSeconds - before.gcSeconds) * 1000) / elapsed,
   };
 }
 
@@ -227,6 +252,9 @@ async function noisyTable(
           Math.round(median(flooded.map((r) => r.aRejected))),
           `${median(alone.map((r) => r.busCores)).toFixed(2)} / ${median(flooded.map((r) => r.busCores)).toFixed(2)}`,
           Number(median(flooded.map((r) => r.aDrain)).toFixed(1)),
+          `${median(alone.map((r) => r.loopP99)).toFixed(1)} / ${median(flooded.map((r) => r.loopP99)).toFixed(1)}`,
+          `${median(alone.map((r) => r.loopMax)).toFixed(0)} / ${median(flooded.map((r) => r.loopMax)).toFixed(0)}`,
+          `${median(alone.map((r) => r.gcMsPerSecond)).toFixed(0)} / ${median(flooded.map((r) => r.gcMsPerSecond)).toFixed(0)}`,
           `${count(alone)} · ${count(flooded)}`,
         ];
       });
@@ -245,6 +273,9 @@ async function noisyTable(
           "A's 429s",
           'bus cores alone / with A',
           'A drained after (s)',
+          'loop delay p99 alone / with A (ms)',
+          'loop delay max alone / with A (ms)',
+          'GC ms/s alone / with A',
           'B received/sent alone · with A',
         ],
         rows,
