@@ -31,7 +31,8 @@ export class RuntimeMetrics {
   readonly #delay: RecordableHistogram = createHistogram();
   readonly #ticker: NodeJS.Timeout;
   readonly #gc: PerformanceObserver;
-  #cpu = process.cpuUsage();
+  /** CPU time counted so far: the first scrape counts everything since the process started. */
+  #cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
 
   constructor() {
     const m = this.metrics;

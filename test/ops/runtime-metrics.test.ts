@@ -39,6 +39,12 @@ describe('process metrics', () => {
     assert.ok(Math.abs(started - (Date.now() / 1000 - process.uptime())) < 5, `start time ${started}`);
     assert.match(first, /^# TYPE process_cpu_seconds_total counter$/m);
     const before = value(first, 'process_cpu_seconds_total') ?? Number.NaN;
+    // The counter starts at the process's start, not at the bus's: at least what this process had used before.
+    const usage = process.cpuUsage();
+    assert.ok(
+      before >= 0.9 * ((usage.user + usage.system) / 1e6) - 0.05,
+      `CPU seconds ${before} since start`,
+    );
     const spin = Date.now();
     while (Date.now() - spin < 50) {
       // CPU time for the next scrape to count.
