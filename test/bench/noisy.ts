@@ -46,25 +46,40 @@ interface Phase {
   readonly busCores: number;
   /** How long A's backlog took to reach its receiver once the flood stopped (s). */
   readonly aDrain: number;
-  /** The bus process's event-loop delay over B's window (ms): p99 and longest (docs/operations.md#process-metrics). */
+  /**
+   * The bus process's event-loop delay over B's window (ms, as bucket bounds): p99 and longest
+   * (`nodejs_eventloop_delay_seconds`, docs/operations.md#process-metrics).
+   */
   readonly loopP99: number;
   readonly loopMax: number;
   /** Garbage-collection pauses over B's window, in ms per second. */
   readonly gcMsPerSecond: number;
 }
 
-/** The bus process's event-loop delay since the previous scrape (ms) and its GC time so far (s), from /metrics. */
-async function processState(bus: ChildBus): Promise<{ p99: number; max: number; gcSeconds: number }> {
+/** The bus process's event-loop delay histogram (cumulative counts by bucket bound, s) and GC time so far (s). */
+async function processState(bus: ChildBus): Promise<{ delay: Map<number, number>; gcSeconds: number }> {
   const text = await (await fetch(`${bus.url}/metrics`)).text();
-  const one = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const delay = new Map<number, number>();
+  for (const m of text.matchAll(/^nodejs_eventloop_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
+    delay.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
   let gcSeconds = 0;
   for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
     gcSeconds += Number(m[1]);
-  return {
-    p99: one('nodejs_eventloop_lag_p99_seconds') * 1000,
-    max: one('nodejs_eventloop_lag_max_seconds') * 1000,
-    gcSeconds,
-  };
+  return { delay, gcSeconds };
+}
+
+/**
+ * The loop's delay between two states (ms), as the bucket bounds hold it: the bound under which 99% of the ticks
+ * fell, and the bound of the highest bucket any tick reached (buckets of LATENCY_BUCKETS: 0.5, 1, 2.5, 5, 10, 25 ms…).
+ */
+function delayBetween(before: Map<number, number>, after: Map<number, number>): { p99: number; max: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const count = (bound: number) => (after.get(bound) ?? 0) - (before.get(bound) ?? 0);
+  const total = count(Number.POSITIVE_INFINITY);
+  if (total <= 0) return { p99: Number.NaN, max: Number.NaN };
+  const p99 = bounds.find((bound) => count(bound) >= 0.99 * total) ?? Number.NaN;
+  const max = bounds.find((bound) => count(bound) >= total) ?? Number.NaN;
+  return { p99: p99 * 1000, max: max * 1000 };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,7 +167,6 @@ async function phase(
       })
     : undefined;
   if (aLoad !== undefined) await sleep(500);
-  // A scrape starts the event-loop delay's window afresh: the one after B's load covers B's window.
   const before = await processState(bus);
   const cpuStart = cpuSeconds(bus.child.pid);
   const startedAt = performance.now();
@@ -185,8 +199,8 @@ async function phase(
     aRejected: a?.rejected ?? 0,
     busCores: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : (cpuEnd - cpuStart) / elapsed,
     aDrain: a === undefined ? 0 : aDrain,
-    loopP99: during.p99,
-    loopMax: during.max,
+    loopP99: delayBetween(before.delay, during.delay).p99,
+    loopMax: delayBetween(before.delay, during.delay).max,
     gcMsPerSecond: ((during.gcSeconds - before.gcSeconds) * 1000) / elapsed,
   };
 }
@@ -273,8 +287,8 @@ async function noisyTable(
           "A's 429s",
           'bus cores alone / with A',
           'A drained after (s)',
-          'loop delay p99 alone / with A (ms)',
-          'loop delay max alone / with A (ms)',
+          'loop delay p99 alone / with A (ms, ≤ bucket)',
+          'loop delay max alone / with A (ms, ≤ bucket)',
           'GC ms/s alone / with A',
           'B received/sent alone · with A',
         ],
