@@ -78,6 +78,7 @@ export class SourceQuota {
           ...(this.#subject.field === undefined ? {} : { field: this.#subject.field }),
           retriable: true,
           details: { retryAfterSeconds },
+          stack: false,
         },
       );
     });

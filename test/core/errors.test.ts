@@ -34,3 +34,21 @@ test('knows the status of every code', () => {
   assert.equal(statusOf('MethodNotAllowed'), 405);
   assert.equal(statusOf('PayloadTooLarge'), 413);
 });
+
+test('an error made with stack: false captures no frames; the others do, and the limit is restored', async () => {
+  const { SourceQuota } = await import('../../lib/engine/quota.ts');
+  const frames = (error: Error) =>
+    (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).length;
+  const limit = Error.stackTraceLimit;
+  assert.equal(frames(new JunctionError('RateLimited', 'slow down', { stack: false })), 0);
+  assert.ok(frames(new JunctionError('InvalidEvent', 'source is required')) > 0);
+  assert.equal(Error.stackTraceLimit, limit);
+  // The quota's 429, made at a flood's rate: no frames, the same body.
+  const quota = new SourceQuota({ eventsPerSecond: 1, burst: 1 }, { now: () => 0 });
+  const [first, second] = quota.admit(['/a', '/a']);
+  assert.equal(first, undefined);
+  assert.equal(second?.code, 'RateLimited');
+  assert.equal(frames(second as Error), 0);
+  assert.deepEqual(second?.toJSON().error.retryAfterSeconds, 1);
+  assert.ok(frames(new Error('after')) > 0, 'errors made afterwards have their frames');
+});
