@@ -80,7 +80,11 @@ export async function withBus<T>(
 
 /** A metric of the bus's /metrics, summed over its series (every label set). */
 export async function metric(bus: ChildBus, name: string): Promise<number> {
-  const text = await (await fetch(`${bus.url}/metrics`)).text();
+  return metricSum(await (await fetch(`${bus.url}/metrics`)).text(), name);
+}
+
+/** A metric's series summed (every label set) in a `/metrics` text. */
+export function metricSum(text: string, name: string): number {
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) {

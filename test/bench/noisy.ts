@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChildBus } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
-import { type LoadResult, runLoad, withBus } from './bus.ts';
+import { type LoadResult, metricSum, runLoad, withBus } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
@@ -62,10 +62,7 @@ async function processState(bus: ChildBus): Promise<{ delay: Map<number, number>
   const delay = new Map<number, number>();
   for (const m of text.matchAll(/^nodejs_eventloop_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
     delay.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
-  let gcSeconds = 0;
-  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
-    gcSeconds += Number(m[1]);
-  return { delay, gcSeconds };
+  return { delay, gcSeconds: metricSum(text, 'nodejs_gc_duration_seconds_sum') };
 }
 
 /**
@@ -183,6 +180,7 @@ async function phase(
   const cpuEnd = cpuSeconds(bus.child.pid);
   const elapsed = (performance.now() - startedAt) / 1000;
   const during = await processState(bus);
+  const loop = delayBetween(before.delay, during.delay);
   const a = (await aLoad) as (LoadResult & { rejected?: number }) | undefined;
   const aEnded = performance.now();
   await waitFor(receivers.b, bLoad.ok);
@@ -199,8 +197,8 @@ async function phase(
     aRejected: a?.rejected ?? 0,
     busCores: cpuStart === undefined || cpuEnd === undefined ? Number.NaN : (cpuEnd - cpuStart) / elapsed,
     aDrain: a === undefined ? 0 : aDrain,
-    loopP99: delayBetween(before.delay, during.delay).p99,
-    loopMax: delayBetween(before.delay, during.delay).max,
+    loopP99: loop.p99,
+    loopMax: loop.max,
     gcMsPerSecond: ((during.gcSeconds - before.gcSeconds) * 1000) / elapsed,
   };
 }

@@ -5,11 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 const TICKS = 100;
 
 /**
- * utime + stime in seconds from a /proc `stat` file (a process's, or a thread's under `task/`). The fields are
- * counted after the command name, which may hold spaces: utime is field 14, stime field 15. Throws when unreadable.
+ * utime + stime in seconds from the text of a /proc `stat` file (a process's, or a thread's under `task/`). The
+ * fields are counted after the command name, which may hold spaces: utime is field 14, stime field 15.
  */
-function statCpuSeconds(path: string): number {
-  const stat = readFileSync(path, 'utf8');
+function statCpuSeconds(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
@@ -21,7 +20,7 @@ function statCpuSeconds(path: string): number {
 export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    return statCpuSeconds(`/proc/${pid}/stat`);
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
@@ -39,9 +38,8 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const path = `/proc/${pid}/task/${tid}/stat`;
-      const stat = readFileSync(path, 'utf8');
-      out.set(`${tid}:${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`, statCpuSeconds(path));
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      out.set(`${tid}:${stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))}`, statCpuSeconds(stat));
     } catch {
       // The thread ended meanwhile.
     }
