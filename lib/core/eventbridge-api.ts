@@ -730,10 +730,12 @@ export function busesNamedIn(operation: string, body: unknown): Set<string> | un
  * of `EventBusName`, `"Name"`, `"ArchiveName"`, an ARN or an escape in its text: a key cannot be spelled without its
  * letters or an escape)
  * reaches the default bus and is not parsed here. `buses` is undefined for a body too large to scan (refuse it).
+ * `parse` parses the text (the server passes one that parses each request's body once for all its layers).
  */
 export function amzBuses(
   operation: string,
   text: string,
+  parse: (text: string) => unknown = JSON.parse,
 ): { buses: Set<string> | undefined; body?: unknown } {
   if (
     operation === 'TestEventPattern' ||
@@ -743,7 +745,7 @@ export function amzBuses(
   }
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = parse(text);
   } catch {
     return { buses: new Set([DEFAULT_BUS_NAME]) }; // the default bus answers the JSON error
   }

@@ -25,6 +25,7 @@ import { MAX_EVENT_SEARCH_LIMIT } from '../engine/event-search.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
+import { bodyJson, bodyText } from './body.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
 import type { Extensions } from './extensions.ts';
 
@@ -212,12 +213,12 @@ function checkBusTargets(
 }
 
 function readJson(request: ApiRequest): unknown {
-  const text = decoder.decode(request.body);
+  const text = bodyText(request.body);
   if (text.trim() === '')
     throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = bodyJson(request.body);
   } catch (error) {
     throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
   }

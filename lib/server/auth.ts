@@ -38,6 +38,7 @@ import {
   type SecretBox,
 } from './auth-keys.ts';
 import { isSigV4, SigV4Error, verifySigV4 } from './auth-sigv4.ts';
+import { bodyJson, bodyText } from './body.ts';
 import type { ConsoleSignIn } from './console.ts';
 
 /** Verifying bearer JWTs against a JWKS (both publishers and managers). */
@@ -264,8 +265,9 @@ export function needsOf(
   const amzTarget = header(request, 'x-amz-target');
   const amz =
     parts.length === 0 && request.method === 'POST' && amzTarget !== undefined
-      ? amzBuses(amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '', decoder.decode(request.body))
-          .buses
+      ? amzBuses(amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '', bodyText(request.body), () =>
+          bodyJson(request.body),
+        ).buses
       : undefined;
   return busNeedsOf(request.method, parts, amzTarget, amz);
 }

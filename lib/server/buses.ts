@@ -22,6 +22,7 @@ import type { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
 import type { Clock } from '../ports.ts';
 import type { ApiRequest, ApiResponse, App } from './app.ts';
+import { bodyJson, bodyText } from './body.ts';
 
 /** One bus's engine and API, open. */
 export interface OpenedBus {
@@ -312,7 +313,7 @@ const decoder = new TextDecoder();
 
 /** Whether a request may reach `bus` with `need` (set by the auth layer; absent on an open bus: yes). */
 /** An answer's body as text. */
-function bodyText(answer: ApiResponse): string {
+function answerText(answer: ApiResponse): string {
   return typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body);
 }
 
@@ -468,8 +469,8 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
   const awsJson = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': crypto.randomUUID() };
   const fail = (status: number, code: string, message: string) =>
     json(status, awsErrorBody(code, message), awsJson);
-  const text = decoder.decode(request.body);
-  const routed = amzBuses(operation, text);
+  const text = bodyText(request.body);
+  const routed = amzBuses(operation, text, () => bodyJson(request.body));
   let body = routed.body;
   if (body === undefined) {
     // Nothing names a bus: the default bus answers, but for the event-bus operations, which are answered here.
@@ -648,7 +649,7 @@ async function acrossBuses(
       .map((b) => b.name)
       .filter((n) => n !== DEFAULT_BUS),
   ].filter((n) => mayRead(request, n));
-  const answerOf = (answer: ApiResponse) => JSON.parse(bodyText(answer)) as Record<string, unknown>;
+  const answerOf = (answer: ApiResponse) => JSON.parse(answerText(answer)) as Record<string, unknown>;
   if (operation === 'DescribeReplay' || operation === 'CancelReplay') {
     let first: ApiResponse | undefined;
     for (const name of names) {
@@ -739,13 +740,12 @@ async function putEvents(
             body: new TextEncoder().encode(JSON.stringify({ ...p, Entries: indexes.map((i) => entries[i]) })),
           };
     const answer = await bus.app(sub);
-    if (answer.status !== 200)
-      return groups.size === 1 ? answer : fail(answer.status, 'ValidationException', bodyText(answer));
-    const parsed = JSON.parse(bodyText(answer)) as {
+    if (groups.size === 1) return answer; // the bus's answer as it is: nothing to put back in order
+    if (answer.status !== 200) return fail(answer.status, 'ValidationException', answerText(answer));
+    const parsed = JSON.parse(answerText(answer)) as {
       FailedEntryCount: number;
       Entries: unknown[];
     };
-    if (groups.size === 1) return answer;
     failed += parsed.FailedEntryCount;
     indexes.forEach((i, k) => {
       results[i] = parsed.Entries[k];
