@@ -69,7 +69,7 @@ describe('request bodies', () => {
         if (source === text) parses += 1;
         return parse.call(this, source, reviver);
       } as typeof JSON.parse;
-      let answer: Awaited<ReturnType<typeof request>>;
+      let answer: Awaited<ReturnType<typeof request<{ FailedEntryCount: number; Entries: unknown[] }>>>;
       try {
         answer = await request(bus.url, 'POST', '/', text, {
           authorization: `Bearer ${key}`,
