@@ -74,6 +74,9 @@ const GT_S = 0x4a;
 const GT_U = 0x4b;
 const GE_U = 0x4f;
 const CTZ = 0x68;
+const POPCNT = 0x69;
+const CLZ = 0x67;
+const XOR = 0x73;
 const ADD = 0x6a;
 const SUB = 0x6b;
 const AND = 0x71;
@@ -817,23 +820,138 @@ function scanBody(): Code {
  * skip(start, length): the offset just after the object or array whose opening bracket is at `start` (brackets
  * counted, strings stepped over with their escapes), or -1 when the input ends first. For text a scanner has already
  * checked (`selectJson` skipping values no pattern reads): it does not validate.
+ *
+ * 16 bytes at a time where it can (SIMD). Outside strings, a block up to its first backslash (only strings hold one)
+ * is taken whole: its quotes, paired, mark which bytes are inside strings (a prefix XOR of their bitmask), and the
+ * brackets outside strings move the depth — unless the block ends inside a string (then it is taken up to that
+ * string's opening quote), or it holds as many closing brackets as the depth (the value may end there: those bytes
+ * go one at a time). Inside a string, to its first quote or backslash. Skipping the coordinates of a citylots2 lot
+ * (`{"x":…,"y":…,"z":0}` objects) was a third of the time of matching its record.
  */
 function skipBody(): Code {
   const I = 0; // the offset
   const LEN = 1;
   const C = 2; // the byte just read
   const DEPTH = 3;
+  const K = 4; // bytes of the block taken at once
+  const N = 5; // closing brackets among them, outside strings
+  const Q = 6; // the block's quotes (bitmask)
+  const OUT = 7; // the bytes taken at once that are outside strings (bitmask)
+  const V = 8; // the block (v128)
   const next: Code = [...get(I), ...load8(), ...set(C), ...get(I), ...i32(1), ADD, ...set(I)];
   const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
   const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
+  /** Whether 16 bytes from I are in the input. */
+  const blockFits: Code = [...get(I), ...i32(16), ADD, ...get(LEN), GT_U, EQZ];
+  /** The bitmask of the block's bytes equal to `byte`. */
+  const maskOf = (byte: number): Code => [
+    ...get(V),
+    ...v128Const(byte),
+    ...simd(I8X16_EQ),
+    ...simd(I8X16_BITMASK),
+  ];
+  /** x ^= x << shift, for the prefix XOR of the value on the stack (kept in OUT). */
+  const xorShift = (shift: number): Code => [...tee(OUT), ...get(OUT), ...i32(shift), SHL, XOR];
   return [
     ...loop(
+      // Outside strings, a block at a time (from the first byte after the opening bracket).
+      block(
+        get(DEPTH),
+        [EQZ],
+        brIf(0),
+        blockFits,
+        [EQZ],
+        brIf(0),
+        get(I),
+        v128Load,
+        set(V),
+        // K: the bytes before the first backslash (16: none); Q: the quotes among them.
+        maskOf(0x5c),
+        i32(0x10000),
+        [OR, CTZ],
+        tee(K),
+        maskOf(0x22),
+        i32(1),
+        get(K),
+        [SHL],
+        i32(1),
+        [SUB, AND],
+        tee(Q),
+        // An odd number of quotes: the last one opens a string that goes on past them; take the bytes before it.
+        [POPCNT],
+        i32(1),
+        [AND],
+        when(i32(31), get(Q), [CLZ, SUB], set(K), get(Q), i32(1), get(K), [SHL], i32(1), [SUB, AND], set(Q)),
+        get(K),
+        [EQZ],
+        brIf(0),
+        // The bytes outside strings: not between a quote and the next (the prefix XOR of Q), among the first K.
+        get(Q),
+        xorShift(1),
+        xorShift(2),
+        xorShift(4),
+        xorShift(8),
+        i32(-1),
+        [XOR],
+        i32(1),
+        get(K),
+        [SHL],
+        i32(1),
+        [SUB, AND],
+        set(OUT),
+        // '[' | 0x20 is '{' and ']' | 0x20 is '}', and no other byte becomes either.
+        get(V),
+        v128Const(0x20),
+        simd(V128_OR),
+        set(V),
+        maskOf(0x7d),
+        get(OUT),
+        [AND, POPCNT],
+        tee(N),
+        get(DEPTH),
+        [GE_U],
+        brIf(0),
+        maskOf(0x7b),
+        get(OUT),
+        [AND, POPCNT],
+        get(DEPTH),
+        [ADD],
+        get(N),
+        [SUB],
+        set(DEPTH),
+        get(I),
+        get(K),
+        [ADD],
+        set(I),
+        br(1),
+      ),
       atEnd,
       next,
       // A string: to its closing quote, a backslash taking the byte after it.
       isByte(0x22),
       when(
         loop(
+          // A block at a time to its first quote or backslash.
+          block(
+            blockFits,
+            [EQZ],
+            brIf(0),
+            get(I),
+            v128Load,
+            set(V),
+            maskOf(0x22),
+            maskOf(0x5c),
+            [OR],
+            tee(K),
+            i32(0x10000),
+            [OR, CTZ],
+            get(I),
+            [ADD],
+            set(I),
+            get(K),
+            [EQZ],
+            brIf(1),
+          ),
           atEnd,
           next,
           isByte(0x5c),
@@ -906,7 +1024,13 @@ function assemble(): Uint8Array {
       ],
       scanBody(),
     ),
-    functionBody([[2, I32]], skipBody()),
+    functionBody(
+      [
+        [6, I32], // locals 2 to 7
+        [1, V128], // local 8
+      ],
+      skipBody(),
+    ),
   ]);
   return new Uint8Array([
     0x00,

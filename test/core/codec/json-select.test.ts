@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type FieldTrie, fieldTrie, selectJson } from '../../../lib/core/codec/json-select.ts';
+import { loadAscii, skipInMemory } from '../../../lib/core/codec/json-wasm.ts';
 import { JsonNumber, parseEventText, RepeatedKey } from '../../../lib/core/pattern/index.ts';
 
 /** A trie from paths (a path ending at a node makes it whole). */
@@ -171,6 +172,37 @@ describe('selectJson', () => {
         assert.deepEqual(selectJson(`${' '.repeat(300)}${text}`, t), expected);
       }),
       { numRuns: 2000, seed: 20261203 },
+    );
+  });
+
+  it('steps over any object or array in the WebAssembly module to just after its end, 16 bytes at a time or one', () => {
+    // The SIMD skip takes blocks whole: brackets inside strings, quotes that pair up or not within a block,
+    // backslashes, closing brackets that may end the value mid-block, values shorter and longer than a block,
+    // at every alignment. The answer must be exactly where the value's text ends.
+    const char = fc.constantFrom('a', ' ', '"', '\\', '[', ']', '{', '}', ',', ':', '0');
+    const text = fc.array(char, { maxLength: 40 }).map((chars) => chars.join(''));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(null, true, 0, -122.47628352090716, 1e21),
+        text,
+        fc.array(tie('value'), { maxLength: 6 }),
+        fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+      ),
+    })).value;
+    const container = fc.oneof(fc.array(json, { maxLength: 8 }), fc.dictionary(text, json, { maxKeys: 8 }));
+    fc.assert(
+      fc.property(container, fc.nat({ max: 40 }), fc.boolean(), (value, pad, spaced) => {
+        const body = JSON.stringify(value, null, spaced ? 2 : undefined);
+        const whole = `${' '.repeat(pad)}${body},"after":[1]}`;
+        assert.ok(loadAscii(whole));
+        assert.equal(skipInMemory(pad, whole.length), pad + body.length, whole);
+        // Cut before its last byte, the value has no end.
+        const cut = `${' '.repeat(pad)}${body.slice(0, -1)}`;
+        assert.ok(loadAscii(cut));
+        assert.equal(skipInMemory(pad, cut.length), -1, cut);
+      }),
+      { numRuns: 3000, seed: 20261205 },
     );
   });
 });
