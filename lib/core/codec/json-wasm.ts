@@ -841,8 +841,20 @@ function skipBody(): Code {
   const next: Code = [...get(I), ...load8(), ...set(C), ...get(I), ...i32(1), ADD, ...set(I)];
   const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
   const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
-  /** Whether 16 bytes from I are in the input. */
-  const blockFits: Code = [...get(I), ...i32(16), ADD, ...get(LEN), GT_U, EQZ];
+  /** The 16 bytes from I into V; out of the enclosing block when they are not all in the input. */
+  const loadBlock: Code = [
+    ...get(I),
+    ...i32(16),
+    ADD,
+    ...get(LEN),
+    GT_U,
+    ...brIf(0),
+    ...get(I),
+    ...v128Load,
+    ...set(V),
+  ];
+  /** The mask on the stack, bits K and up cleared. */
+  const belowK: Code = [...i32(1), ...get(K), SHL, ...i32(1), SUB, AND];
   /** The bitmask of the block's bytes equal to `byte`. */
   const maskOf = (byte: number): Code => [
     ...get(V),
@@ -859,29 +871,20 @@ function skipBody(): Code {
         get(DEPTH),
         [EQZ],
         brIf(0),
-        blockFits,
-        [EQZ],
-        brIf(0),
-        get(I),
-        v128Load,
-        set(V),
+        loadBlock,
         // K: the bytes before the first backslash (16: none); Q: the quotes among them.
         maskOf(0x5c),
         i32(0x10000),
         [OR, CTZ],
         tee(K),
         maskOf(0x22),
-        i32(1),
-        get(K),
-        [SHL],
-        i32(1),
-        [SUB, AND],
+        belowK,
         tee(Q),
         // An odd number of quotes: the last one opens a string that goes on past them; take the bytes before it.
         [POPCNT],
         i32(1),
         [AND],
-        when(i32(31), get(Q), [CLZ, SUB], set(K), get(Q), i32(1), get(K), [SHL], i32(1), [SUB, AND], set(Q)),
+        when(i32(31), get(Q), [CLZ, SUB], set(K), get(Q), belowK, set(Q)),
         get(K),
         [EQZ],
         brIf(0),
@@ -893,11 +896,7 @@ function skipBody(): Code {
         xorShift(8),
         i32(-1),
         [XOR],
-        i32(1),
-        get(K),
-        [SHL],
-        i32(1),
-        [SUB, AND],
+        belowK,
         set(OUT),
         // '[' | 0x20 is '{' and ']' | 0x20 is '}', and no other byte becomes either.
         get(V),
@@ -933,12 +932,7 @@ function skipBody(): Code {
         loop(
           // A block at a time to its first quote or backslash.
           block(
-            blockFits,
-            [EQZ],
-            brIf(0),
-            get(I),
-            v128Load,
-            set(V),
+            loadBlock,
             maskOf(0x22),
             maskOf(0x5c),
             [OR],
