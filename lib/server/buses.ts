@@ -311,7 +311,6 @@ function decodeSegments(path: string): string[] {
 
 const decoder = new TextDecoder();
 
-/** Whether a request may reach `bus` with `need` (set by the auth layer; absent on an open bus: yes). */
 /** An answer's body as text. */
 function answerText(answer: ApiResponse): string {
   return typeof answer.body === 'string' ? answer.body : decoder.decode(answer.body);
@@ -323,6 +322,7 @@ function settingsOf(spec: BusSpec): Record<string, unknown> {
   return settings;
 }
 
+/** Whether a request may read `bus` (`request.may`, set by the auth layer; absent on an open bus: yes). */
 function mayRead(request: ApiRequest, bus: string): boolean {
   return request.may === undefined || request.may('read', bus);
 }
@@ -352,7 +352,8 @@ async function replayElsewhere(host: BusHost, name: string, except: string): Pro
 async function checkReplayName(host: BusHost, request: ApiRequest, bus: string): Promise<void> {
   let name: unknown;
   try {
-    name = (JSON.parse(decoder.decode(request.body)) as { name?: unknown } | null)?.name;
+    // Parsed once for both readers: the bus's app reads the same body (lib/server/body.ts).
+    name = (bodyJson(request.body) as { name?: unknown } | null)?.name;
   } catch {
     return; // the bus answers the bad body itself
   }
