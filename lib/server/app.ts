@@ -6,7 +6,6 @@
 import type { Need } from '../core/auth/scopes.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
-import { nestsDeeperThan } from '../core/codec/json.ts';
 import { memberText } from '../core/codec/json-select.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import {
@@ -25,7 +24,7 @@ import { MAX_EVENT_SEARCH_LIMIT } from '../engine/event-search.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
-import { bodyJson, bodyText } from './body.ts';
+import { readJsonBody } from './body.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
 import type { Extensions } from './extensions.ts';
 
@@ -167,8 +166,7 @@ function errorResponse(error: JunctionError): ApiResponse {
   return json(error.status, error.toJSON(), headers);
 }
 
-/** How deep a JSON request body may nest: far above any valid rule or pattern, far below a stack overflow. */
-export const MAX_BODY_DEPTH = 256;
+export { MAX_BODY_DEPTH } from './body.ts';
 
 /**
  * A rule body with `patternText`: the exact text of its `pattern` member (number lexemes and repeated keys that the
@@ -213,19 +211,7 @@ function checkBusTargets(
 }
 
 function readJson(request: ApiRequest): unknown {
-  const text = bodyText(request.body);
-  if (text.trim() === '')
-    throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
-  let value: unknown;
-  try {
-    value = bodyJson(request.body);
-  } catch (error) {
-    throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
-    throw new JunctionError('InvalidJson', `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
-  }
-  return value;
+  return readJsonBody(request.body);
 }
 
 function header(request: ApiRequest, name: string): string | undefined {

@@ -38,7 +38,7 @@ import {
   type SecretBox,
 } from './auth-keys.ts';
 import { isSigV4, SigV4Error, verifySigV4 } from './auth-sigv4.ts';
-import { bodyJson, bodyText } from './body.ts';
+import { bodyJson, bodyText, readJsonBody } from './body.ts';
 import type { ConsoleSignIn } from './console.ts';
 
 /** Verifying bearer JWTs against a JWKS (both publishers and managers). */
@@ -396,16 +396,7 @@ export function createAuthLayer(options: AuthLayerOptions): AuthLayer {
           'MethodNotAllowed',
           `${request.method} is not allowed on /keys; use GET or POST`,
         );
-      let body: unknown;
-      try {
-        body = JSON.parse(decoder.decode(request.body));
-      } catch (error) {
-        throw new JunctionError(
-          'InvalidJson',
-          `the request body is not valid JSON: ${(error as Error).message}`,
-        );
-      }
-      const spec = parseNewCredential(body);
+      const spec = parseNewCredential(readJsonBody(request.body));
       if (spec.bus !== undefined && spec.bus !== DEFAULT_BUS && !(options.buses?.exists(spec.bus) ?? false)) {
         throw new JunctionError('NotFound', `there is no bus named ${JSON.stringify(spec.bus)}`, {
           field: 'bus',

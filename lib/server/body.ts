@@ -6,6 +6,12 @@
  * the value it is given.
  */
 
+import { nestsDeeperThan } from '../core/codec/json.ts';
+import { JunctionError } from '../core/errors.ts';
+
+/** How deep a JSON request body may nest: far above any valid rule or pattern, far below a stack overflow. */
+export const MAX_BODY_DEPTH = 256;
+
 interface Read {
   readonly text: string;
   parsed?: { readonly value: unknown } | { readonly error: unknown };
@@ -40,4 +46,27 @@ export function bodyJson(body: Uint8Array): unknown {
   }
   if ('error' in read.parsed) throw read.parsed.error;
   return read.parsed.value;
+}
+
+/**
+ * The JSON document of an API request's body, as every route reads it: `InvalidJson` (400) when the body is empty
+ * (unless `empty` says what an empty body stands for), is not JSON, or nests deeper than `MAX_BODY_DEPTH` levels —
+ * so that no route hands a hostile document on to code that walks it.
+ */
+export function readJsonBody(body: Uint8Array, empty?: () => unknown): unknown {
+  const text = bodyText(body);
+  if (text.trim() === '') {
+    if (empty !== undefined) return empty();
+    throw new JunctionError('InvalidJson', 'the request body is empty; send a JSON document');
+  }
+  let value: unknown;
+  try {
+    value = bodyJson(body);
+  } catch (error) {
+    throw new JunctionError('InvalidJson', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (nestsDeeperThan(text, MAX_BODY_DEPTH)) {
+    throw new JunctionError('InvalidJson', `the request body nests deeper than ${MAX_BODY_DEPTH} levels`);
+  }
+  return value;
 }

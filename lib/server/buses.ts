@@ -22,7 +22,7 @@ import type { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
 import type { Clock } from '../ports.ts';
 import type { ApiRequest, ApiResponse, App } from './app.ts';
-import { bodyJson, bodyText } from './body.ts';
+import { bodyJson, bodyText, readJsonBody } from './body.ts';
 
 /** One bus's engine and API, open. */
 export interface OpenedBus {
@@ -404,19 +404,10 @@ export function createBusesApp(host: BusHost, onError: (error: unknown) => void)
         await host.delete(name, force === 'true');
         return { status: 204, headers: {}, body: '' };
       }
-      const text = decoder.decode(request.body);
-      let body: unknown = {};
-      if (text.trim() !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch (error) {
-          throw new JunctionError(
-            'InvalidJson',
-            `the request body is not valid JSON: ${(error as Error).message}`,
-          );
-        }
-      }
-      const { bus, created } = await host.put(name, body);
+      const { bus, created } = await host.put(
+        name,
+        readJsonBody(request.body, () => ({})),
+      );
       return json(created ? 201 : 200, bus);
     }
     const rest = request.path
@@ -481,7 +472,7 @@ async function eventBridge(host: BusHost, request: ApiRequest): Promise<ApiRespo
     )
       return host.defaultBus.app(request);
     try {
-      body = text.trim() === '' ? {} : JSON.parse(text);
+      body = text.trim() === '' ? {} : bodyJson(request.body);
     } catch {
       return host.defaultBus.app(request); // its answer names the JSON error
     }

@@ -31,6 +31,8 @@ describe('app: hostile request bodies', () => {
     ['a simulation range', 'POST', '/rules/r1/simulate', (d) => `{"from":${d},"to":1}`],
     ['a replay range', 'POST', '/replays', (d) => `{"from":${d},"to":1}`],
     ['redriven ids', 'POST', '/dead-letters/redrive', (d) => `{"ids":${d}}`],
+    ['a bus', 'PUT', '/buses/b1', (d) => `{"description":${d}}`],
+    ['a new key', 'POST', '/keys', (d) => `{"name":"k","scopes":${d}}`],
   ];
   for (const [what, method, path, body] of cases) {
     for (const [shape, deep] of [
