@@ -9,7 +9,15 @@
  */
 import type { PathTrie } from '../pattern/engine.ts';
 import { JsonNumber, RepeatedKey } from '../pattern/json-number.ts';
-import { loadAscii, skipInMemory } from './json-wasm.ts';
+import {
+  loadAscii,
+  MEMBER_WORDS,
+  membersAt,
+  membersInMemory,
+  membersTape,
+  namesTable,
+  skipInMemory,
+} from './json-wasm.ts';
 
 /** A trie of member names: the paths whose values are wanted. Made by `fieldTrie`. */
 export interface FieldTrie {
@@ -19,6 +27,8 @@ export interface FieldTrie {
   /** The children's names and nodes side by side, when few enough to compare in place (else empty). */
   readonly names: readonly string[];
   readonly nodes: readonly FieldTrie[];
+  /** `names` as the WebAssembly module compares them (`namesTable`), when they are few, ASCII and short. */
+  readonly table: Uint8Array | undefined;
 }
 
 /**
@@ -41,11 +51,13 @@ const FEW_CHILDREN = 8;
 /** A trie node: its children by name, and whether a path ends at it. */
 export function fieldTrie(children: ReadonlyMap<string, FieldTrie>, whole: boolean): FieldTrie {
   const few = children.size <= FEW_CHILDREN;
+  const names = few ? [...children.keys()] : [];
   return {
     children,
     whole,
-    names: few ? [...children.keys()] : [],
+    names,
     nodes: few ? [...children.values()] : [],
+    table: names.length > 0 ? namesTable(names) : undefined,
   };
 }
 
@@ -88,6 +100,7 @@ function readSelected(node: FieldTrie, depth: number): unknown {
   const c = src.charCodeAt(pos);
   if (c === 0x7b) {
     if (depth >= MAX_RECURSION) return readWhole(depth);
+    if (inMemory && node.table !== undefined) return readSelectedInMemory(node, node.table, depth);
     pos++;
     const out: Record<string, unknown> = {};
     skipWhitespace();
@@ -152,6 +165,55 @@ function readSelected(node: FieldTrie, depth: number): unknown {
     }
   }
   return readScalar(c);
+}
+
+/**
+ * `readSelected` of the object at `pos` when the text is in the module's memory: the module walks its members,
+ * compares their keys with the node's names and steps over the values of the others; it records named strings,
+ * numbers and literals (read here) and stops at a named object or array, or a key with an escape or a dot, for the
+ * value to be read here, then goes on after it.
+ */
+function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number): Record<string, unknown> {
+  const { names, nodes } = node;
+  const out: Record<string, unknown> = {};
+  let count = membersInMemory(pos, src.length, table, false);
+  for (;;) {
+    if (count < 0) throw new SyntaxError('unterminated object in JSON text the scanner accepted');
+    const tape = membersTape;
+    let at = membersAt;
+    const end = tape[at - 4] as number;
+    let next = tape[at - 3] as number;
+    for (let r = 0; r < count; r++, at += MEMBER_WORDS) {
+      const index = tape[at] as number;
+      pos = tape[at + 3] as number;
+      if ((tape[at + 4] as number) >= 0) {
+        // A named string, number or literal (reading it does not call the module: the tape stays).
+        put(out, names[index] as string, readScalar(src.charCodeAt(pos)));
+        continue;
+      }
+      // The last record: a value the module left to JS.
+      if (index >= 0) {
+        const child = nodes[index] as FieldTrie;
+        put(out, names[index] as string, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
+      } else {
+        const raw = src.slice(tape[at + 1] as number, tape[at + 2] as number);
+        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const child = node.children.get(key);
+        if (child !== undefined) {
+          put(out, key, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
+        } else if (key.includes('.')) {
+          // A name with a dot is kept whole: a pattern may address it as a dotted path.
+          put(out, key, readWhole(depth + 1));
+        } else skipValue();
+      }
+      next = pos;
+    }
+    if (end >= 0) {
+      pos = end;
+      return out;
+    }
+    count = membersInMemory(next, src.length, table, true);
+  }
 }
 
 /** The whole value at `pos`. */

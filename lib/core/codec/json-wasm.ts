@@ -129,6 +129,7 @@ const F_NUM = 0;
 const F_HEX = 1;
 const F_SCAN = 2;
 const F_SKIP = 3;
+const F_MEMBERS = 4;
 
 /** isHex(i): whether the byte at i is a hex digit (the caller checked i < length). */
 function hexBody(): Code {
@@ -969,6 +970,346 @@ function skipBody(): Code {
   ];
 }
 
+/** Most records one `members` call writes before it stops (JS then resumes it). */
+export const MAX_MEMBERS = 256;
+/** Words per `members` record: the name's index (-1: for JS to decide), key start and end, value start and end. */
+export const MEMBER_WORDS = 5;
+/** Bytes of the `members` tape: the object's end and where to resume, padding, then the records. */
+export const MEMBERS_TAPE_BYTES = 16 + MAX_MEMBERS * MEMBER_WORDS * 4;
+/** Most bytes of a `members` names table (a count, then each name as its length and bytes). */
+export const MAX_NAMES_BYTES = 256;
+
+/**
+ * members(start, length, tape, names, resume): walks the object whose `{` is at `start` in the first `length` bytes
+ * (valid JSON, as a scanner checked it) — or, with `resume`, goes on after the member value that ends at `start` —
+ * comparing each plain key with the names of the table at `names` and stepping over the values of the others. A
+ * record of MEMBER_WORDS words per member from `tape + 16`: the index of its name, its key's start and end (inside
+ * the quotes), its value's start and end. A named string, number or literal is recorded and the walk goes on; a
+ * named object or array is recorded with end -1, and so is a key with an escape or a dot (index -1): the walk stops
+ * there for JS to read the value (or step over it) and resume after it. At `tape`: the offset just after the object
+ * when the walk reached its end, else -1 — and then, unless the last record waits for JS, at `tape + 4` where to
+ * resume (after MAX_MEMBERS records). Answers how many records, or -1 when the text ends or breaks the grammar.
+ */
+function membersBody(): Code {
+  const START = 0;
+  const LEN = 1;
+  const TAPE = 2;
+  const NAMES = 3;
+  const RESUME = 4;
+  const I = 5;
+  const C = 6;
+  const K = 7;
+  const COUNT = 8;
+  const KS = 9;
+  const KE = 10;
+  const FLAGS = 11;
+  const VS = 12;
+  const IDX = 13;
+  const P = 14;
+  const N = 15;
+  const J = 16;
+  const V = 17; // v128
+  const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
+  const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
+  const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
+  /** Skips whitespace from I; C is then the byte at I. */
+  const ws: Code = loop(
+    atEnd,
+    get(I),
+    load8(),
+    set(C),
+    isByte(0x20),
+    isByte(0x0a),
+    [OR],
+    isByte(0x0d),
+    [OR],
+    isByte(0x09),
+    [OR],
+    when(inc, br(1)),
+  );
+  const maskOf = (byte: number): Code => [
+    ...get(V),
+    ...v128Const(byte),
+    ...simd(I8X16_EQ),
+    ...simd(I8X16_BITMASK),
+  ];
+  /** From just after a string's opening quote at I to just after its closing quote, 16 bytes at a time. */
+  const skipString: Code = loop(
+    block(
+      get(I),
+      i32(16),
+      [ADD],
+      get(LEN),
+      [GT_U],
+      brIf(0),
+      get(I),
+      v128Load,
+      set(V),
+      maskOf(0x22),
+      maskOf(0x5c),
+      [OR],
+      tee(K),
+      i32(0x10000),
+      [OR, CTZ],
+      get(I),
+      [ADD],
+      set(I),
+      get(K),
+      [EQZ],
+      brIf(1),
+    ),
+    atEnd,
+    get(I),
+    load8(),
+    set(C),
+    inc,
+    isByte(0x5c),
+    when(inc, br(1)),
+    isByte(0x22),
+    [EQZ],
+    brIf(0),
+  );
+  /** Steps over the value at I (its first byte in C), to just after it. */
+  const skipValue: Code = [
+    ...isByte(0x22),
+    ...ifElse(
+      [inc, skipString],
+      [
+        isByte(0x7b),
+        isByte(0x5b),
+        [OR],
+        ifElse(
+          [get(I), get(LEN), call(F_SKIP), tee(I), i32(0), [LT_S], failIf(-1)],
+          [
+            loop(
+              inc,
+              atEnd,
+              get(I),
+              load8(),
+              set(C),
+              isByte(0x2c),
+              isByte(0x7d),
+              [OR],
+              isByte(0x5d),
+              [OR],
+              get(C),
+              i32(0x20),
+              [0x4d], // i32.le_u
+              [OR, EQZ],
+              brIf(0),
+            ),
+          ],
+        ),
+      ],
+    ),
+  ];
+  /** Writes a record (the value's end from `end`), counts it. */
+  const record = (end: Code): Code => [
+    ...get(TAPE),
+    ...i32(16),
+    ADD,
+    ...get(COUNT),
+    ...i32(MEMBER_WORDS * 4),
+    0x6c, // i32.mul
+    ADD,
+    ...tee(P),
+    ...get(IDX),
+    ...store32(0),
+    ...get(P),
+    ...get(KS),
+    ...store32(4),
+    ...get(P),
+    ...get(KE),
+    ...store32(8),
+    ...get(P),
+    ...get(VS),
+    ...store32(12),
+    ...get(P),
+    ...end,
+    ...store32(16),
+    ...get(COUNT),
+    ...i32(1),
+    ADD,
+    ...set(COUNT),
+  ];
+  /** Stops with the walk unfinished: `tape` = -1, `tape + 4` = where to resume. */
+  const stop: Code = [
+    ...get(TAPE),
+    ...i32(-1),
+    ...store32(0),
+    ...get(TAPE),
+    ...get(I),
+    ...store32(4),
+    ...get(COUNT),
+    ...ret,
+  ];
+  /** IDX: the index of the name in the table equal to the key's bytes [KS, KE), else -1. */
+  const lookup: Code = [
+    ...i32(-1),
+    ...set(IDX),
+    ...get(NAMES),
+    ...i32(1),
+    ADD,
+    ...set(P),
+    ...i32(0),
+    ...set(N),
+    ...block(
+      loop(
+        get(N),
+        get(NAMES),
+        load8(),
+        [GE_U],
+        brIf(1),
+        // The name's length is the key's: compare the bytes.
+        get(P),
+        load8(),
+        get(KE),
+        get(KS),
+        [SUB],
+        [EQ],
+        when(
+          i32(0),
+          set(J),
+          block(
+            loop(
+              get(J),
+              get(KE),
+              get(KS),
+              [SUB],
+              [GE_U],
+              brIf(1),
+              get(KS),
+              get(J),
+              [ADD],
+              load8(),
+              get(P),
+              get(J),
+              [ADD],
+              load8(1),
+              [NE],
+              brIf(1),
+              get(J),
+              i32(1),
+              [ADD],
+              set(J),
+              br(0),
+            ),
+          ),
+          get(J),
+          get(KE),
+          get(KS),
+          [SUB],
+          [EQ],
+          when(get(N), set(IDX), br(3)),
+        ),
+        get(P),
+        get(P),
+        load8(),
+        [ADD],
+        i32(1),
+        [ADD],
+        set(P),
+        get(N),
+        i32(1),
+        [ADD],
+        set(N),
+        br(0),
+      ),
+    ),
+  ];
+  return [
+    ...get(START),
+    ...set(I),
+    ...get(RESUME),
+    ...ifElse(
+      [ws],
+      [
+        inc,
+        ws,
+        // An empty object.
+        isByte(0x7d),
+        when(get(TAPE), get(I), i32(1), [ADD], store32(0), i32(0), ret),
+        // Into the loop as if after a member and its comma.
+        i32(0x2c),
+        set(C),
+        get(I),
+        i32(1),
+        [SUB],
+        set(I),
+      ],
+    ),
+    ...loop(
+      // After a value (C its next byte past whitespace): a comma and the next member, or the end.
+      isByte(0x7d),
+      when(get(TAPE), get(I), i32(1), [ADD], store32(0), get(COUNT), ret),
+      isByte(0x2c),
+      [EQZ],
+      failIf(-1),
+      get(COUNT),
+      i32(MAX_MEMBERS),
+      [GE_U],
+      when(stop),
+      inc,
+      ws,
+      // The key: a byte at a time (keys are short), noting escapes and dots.
+      isByte(0x22),
+      [EQZ],
+      failIf(-1),
+      inc,
+      get(I),
+      set(KS),
+      i32(0),
+      set(FLAGS),
+      loop(
+        atEnd,
+        get(I),
+        load8(),
+        set(C),
+        isByte(0x5c),
+        when(i32(1), set(FLAGS), get(I), i32(2), [ADD], set(I), br(1)),
+        isByte(0x2e),
+        when(i32(1), set(FLAGS)),
+        isByte(0x22),
+        [EQZ],
+        when(inc, br(1)),
+      ),
+      get(I),
+      set(KE),
+      inc,
+      ws,
+      isByte(0x3a),
+      [EQZ],
+      failIf(-1),
+      inc,
+      ws,
+      get(I),
+      set(VS),
+      // A key with an escape or a dot: JS decides.
+      get(FLAGS),
+      when(i32(-1), set(IDX), record(i32(-1)), get(TAPE), i32(-1), store32(0), get(COUNT), ret),
+      lookup,
+      get(IDX),
+      i32(0),
+      [LT_S],
+      ifElse(
+        [skipValue],
+        [
+          isByte(0x7b),
+          isByte(0x5b),
+          [OR],
+          // A named object or array: JS reads it.
+          when(record(i32(-1)), get(TAPE), i32(-1), store32(0), get(COUNT), ret),
+          skipValue,
+          record(get(I)),
+        ],
+      ),
+      ws,
+      br(0),
+    ),
+    ...i32(-1),
+  ];
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
 }
@@ -992,8 +1333,9 @@ function assemble(): Uint8Array {
     [0x60, ...vector([[I32]]), ...vector([[I32]])], // (i32) → i32
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32, i32, i32) → i32
     [0x60, ...vector([[I32], [I32]]), ...vector([[I32]])], // (i32, i32) → i32
+    [0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([[I32]])], // (i32 × 5) → i32
   ]);
-  const functions = vector([[0], [0], [1], [2]]);
+  const functions = vector([[0], [0], [1], [2], [3]]);
   const memory = vector([[0x00, ...leb(1)]]);
   const globals = vector([
     [I32, 0x01, ...i32(0), 0x0b],
@@ -1003,6 +1345,7 @@ function assemble(): Uint8Array {
   const exports = vector([
     [...name('scan'), 0x00, ...leb(F_SCAN)],
     [...name('skip'), 0x00, ...leb(F_SKIP)],
+    [...name('members'), 0x00, ...leb(F_MEMBERS)],
     [...name('memory'), 0x02, 0x00],
     [...name('length'), 0x03, ...leb(G_LEN)],
     [...name('flags'), 0x03, ...leb(G_FLAGS)],
@@ -1024,6 +1367,13 @@ function assemble(): Uint8Array {
         [1, V128], // local 8
       ],
       skipBody(),
+    ),
+    functionBody(
+      [
+        [12, I32], // locals 5 to 16
+        [1, V128], // local 17
+      ],
+      membersBody(),
     ),
   ]);
   return new Uint8Array([
@@ -1049,6 +1399,7 @@ function assemble(): Uint8Array {
 interface Scanner {
   readonly scan: (env: number, stackBase: number, tapeBase: number) => number;
   readonly skip: (start: number, length: number) => number;
+  readonly members: (start: number, length: number, tape: number, names: number, resume: number) => number;
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   readonly length: { value: number };
   readonly flags: { value: number };
@@ -1131,21 +1482,27 @@ function align(offset: number): number {
 const asciiEncoder = new TextEncoder();
 /** A view of the whole memory, remade when the memory grows (growing replaces its buffer). */
 let memoryBytes = new Uint8Array(0);
+/** The same memory as words, for the `members` tape; remade with `memoryBytes`. */
+let memoryWords = new Int32Array(0);
 
 /**
- * Copies `text` into the module's memory (from offset 0) for `skipInMemory`, when it is ASCII (then its UTF-16 and
- * byte offsets are the same). Answers whether it did; the copy holds until the next call into this module.
+ * Copies `text` into the module's memory (from offset 0) for `skipInMemory` and `membersInMemory`, when it is ASCII
+ * (then its UTF-16 and byte offsets are the same). Answers whether it did; the copy holds until the next call into
+ * this module.
  */
 export function loadAscii(text: string): boolean {
   if (scanner === null || text.length > MAX_WASM_BODY) return false;
-  // The view is remade only when it is too short: growing the memory (here or for `scan`) detaches the buffer it
-  // views, whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.)
-  if (memoryBytes.length < text.length) {
+  // The views are remade only when too short: growing the memory (here or for `scan`) detaches the buffer they view,
+  // whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.) Room is kept after the
+  // text for the `members` tape and names table.
+  const needed = align(text.length) + MEMBERS_TAPE_BYTES + MAX_NAMES_BYTES;
+  if (memoryBytes.length < needed) {
     const memory = scanner.memory;
-    if (memory.buffer.byteLength < text.length) {
-      memory.grow(Math.ceil((text.length - memory.buffer.byteLength) / 65536));
+    if (memory.buffer.byteLength < needed) {
+      memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
     }
     memoryBytes = new Uint8Array(memory.buffer);
+    memoryWords = new Int32Array(memory.buffer);
   }
   const { read, written } = asciiEncoder.encodeInto(text, memoryBytes);
   return read === text.length && written === text.length;
@@ -1155,3 +1512,44 @@ export function loadAscii(text: string): boolean {
 export function skipInMemory(start: number, length: number): number {
   return scanner === null ? -1 : scanner.skip(start, length);
 }
+
+/**
+ * `members` over the text `loadAscii` copied (`length` long), from the object at `start` (its `{`) or, with `resume`,
+ * after the member value ending at `start`, comparing keys with `names` (a table made by `namesTable`): how many
+ * records, -1 when the text breaks first. Record `r`'s words are `membersTape[membersAt + r * MEMBER_WORDS + 0…4]`
+ * (name index, key start and end, value start and end); `membersTape[membersAt - 4]` is the offset after the object
+ * (-1: unfinished; resume after the last record's value, or at `membersTape[membersAt - 3]` when that value is read)
+ * — until the next call into this module.
+ */
+export function membersInMemory(start: number, length: number, names: Uint8Array, resume: boolean): number {
+  if (scanner === null) return -1;
+  const tapeBase = align(length);
+  const namesAt = tapeBase + MEMBERS_TAPE_BYTES;
+  memoryBytes.set(names, namesAt);
+  membersTape = memoryWords;
+  membersAt = (tapeBase >> 2) + 4;
+  return scanner.members(start, length, tapeBase, namesAt, resume ? 1 : 0);
+}
+
+/**
+ * The names table of `members` for up to 255 names: a count, then each name's length and bytes; `undefined` when the
+ * names are not all ASCII or the table would pass `MAX_NAMES_BYTES`.
+ */
+export function namesTable(names: readonly string[]): Uint8Array | undefined {
+  if (names.length > 255) return undefined;
+  const bytes = [names.length];
+  for (const name of names) {
+    if (name.length > 255) return undefined;
+    bytes.push(name.length);
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c > 0x7f) return undefined;
+      bytes.push(c);
+    }
+  }
+  return bytes.length > MAX_NAMES_BYTES ? undefined : new Uint8Array(bytes);
+}
+
+/** Where `membersInMemory` wrote: the memory as words, and the index of the first record in it. */
+export let membersTape: Int32Array = new Int32Array(0);
+export let membersAt = 0;

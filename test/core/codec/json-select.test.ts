@@ -175,6 +175,52 @@ describe('selectJson', () => {
     );
   });
 
+  it('reads objects in the WebAssembly module as in JS: long strings, escaped and dotted names, many members', () => {
+    // In the module's memory (ASCII texts of 256 characters and more) the module lists an object's members and JS
+    // reads only the kept ones; the answer must be the full parse pruned to the trie, as for the JS walk.
+    const char = fc.constantFrom('a', '.', ' ', '"', '\\', '[', ']', '{', '}', ',', ':', '0');
+    const text = fc.array(char, { maxLength: 40 }).map((chars) => chars.join(''));
+    const key = fc.oneof(fc.constantFrom('a', 'b', 'a.b', 'x"y', 'k\\', ''), text);
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(null, true, false, 0, -122.47628352090716, 1e21),
+        text,
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(key, tie('value'), { maxKeys: 6 }),
+      ),
+    })).value;
+    const pathArb = fc.array(
+      fc.array(fc.constantFrom('a', 'b', 'a.b', 'x"y', ''), { minLength: 1, maxLength: 3 }),
+      {
+        maxLength: 4,
+      },
+    );
+    fc.assert(
+      fc.property(json, pathArb, fc.boolean(), fc.boolean(), (value, paths, spaced, escapeDot) => {
+        let body = JSON.stringify(value, null, spaced ? 2 : undefined);
+        // A name whose dot is written as an escape is a dotted name too.
+        if (escapeDot) body = body.replaceAll('"a.b":', '"a\\u002eb":');
+        const t = trie(...paths);
+        const expected = prune(parseEventText(body), t);
+        assert.deepEqual(selectJson(`${' '.repeat(300)}${body}`, t), expected, body);
+      }),
+      { numRuns: 2000, seed: 20261205 },
+    );
+    // More named members than the module records in one call (a repeated name): it stops and is resumed.
+    const repeated = `{${Array.from({ length: 700 }, (_, i) => `"a":${i},"b":"${i}"`).join(',')}}`;
+    const expected = prune(parseEventText(repeated), trie(['a']));
+    assert.equal((expected as { a: RepeatedKey }).a.values.length, 700);
+    assert.deepEqual(selectJson(repeated, trie(['a'])), expected);
+    // More members than the module lists at once: the object is walked in JS.
+    const many = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`m${i}`, { a: i, b: 'x'.repeat(i % 40) }]),
+    );
+    assert.deepEqual(selectJson(JSON.stringify({ a: many }), trie(['a', 'm299', 'a'], ['a', 'm0', 'b'])), {
+      a: { m0: { b: '' }, m299: { a: 299 } },
+    });
+  });
+
   it('steps over any object or array in the WebAssembly module to just after its end, 16 bytes at a time or one', () => {
     // The SIMD skip takes blocks whole: brackets inside strings, quotes that pair up or not within a block,
     // backslashes, closing brackets that may end the value mid-block, values shorter and longer than a block,
