@@ -16,7 +16,12 @@ import type { Rule } from '../core/rule-types.ts';
 interface Entry {
   readonly rule: Rule;
   readonly filter: CompiledFilter | undefined;
+  /** The rule's place among all the rules' names in sorted order (`#rankEntries`), for ordering matches. */
+  rank: number;
 }
+
+/** Up to this many matches are ordered by insertion (no comparator calls); more by `Array.prototype.sort`. */
+const FEW_MATCHES = 16;
 
 /**
  * Matches events against every enabled rule. Rules with a pattern are found through the compiled index (cost in
@@ -38,6 +43,8 @@ export class RuleMatcher {
   #reads = 0;
   /** The top-level names the patterns read besides `data` (what a view copies of the event); set with `#dataFields`. */
   #attributes: readonly string[] = [];
+  /** Whether every entry's `rank` is current (a rule set since has none yet; a deletion keeps the others' order). */
+  #ranked = true;
 
   /** Adds or replaces a rule; a disabled rule is removed from matching. */
   set(rule: Rule): void {
@@ -46,7 +53,9 @@ export class RuleMatcher {
     const entry: Entry = {
       rule,
       filter: rule.filter === undefined ? undefined : compileFilter(rule.filter, { path: 'filter' }),
+      rank: 0,
     };
+    this.#ranked = false;
     if (rule.schedule !== undefined) {
       // A scheduled rule matches the events its schedule publishes: they name it in an extension.
       this.#index.add(rule.name, { [SCHEDULE_EXTENSION]: [rule.name] });
@@ -96,19 +105,42 @@ export class RuleMatcher {
     dataAt: number,
     event: () => CloudEvent,
   ): Rule[] {
-    const matched: Rule[] = [];
+    const matched: Entry[] = [];
     for (const name of this.#index.match(this.#patternView(attributes, text, dataAt))) {
       const entry = this.#entries.get(name);
-      if (entry && (entry.filter === undefined || entry.filter.matches(event()))) matched.push(entry.rule);
+      if (entry && (entry.filter === undefined || entry.filter.matches(event()))) matched.push(entry);
     }
     if (this.#filterOnly.size > 0) {
       const whole = event();
       for (const entry of this.#filterOnly.values()) {
-        if (entry.filter?.matches(whole)) matched.push(entry.rule);
+        if (entry.filter?.matches(whole)) matched.push(entry);
       }
     }
-    if (matched.length > 1) matched.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return matched;
+    const n = matched.length;
+    const rules = new Array<Rule>(n);
+    if (n === 1) rules[0] = (matched[0] as Entry).rule;
+    if (n < 2) return rules;
+    // In name order, by the rules' ranks: comparing the names themselves was 6% of matching where most events match
+    // several rules (event-ruler's ANYTHING_BUT families).
+    if (!this.#ranked) this.#rankEntries();
+    if (n <= FEW_MATCHES) {
+      for (let i = 1; i < n; i++) {
+        const entry = matched[i] as Entry;
+        let j = i - 1;
+        for (; j >= 0 && (matched[j] as Entry).rank > entry.rank; j--) matched[j + 1] = matched[j] as Entry;
+        matched[j + 1] = entry;
+      }
+    } else matched.sort((a, b) => a.rank - b.rank);
+    for (let i = 0; i < n; i++) rules[i] = (matched[i] as Entry).rule;
+    return rules;
+  }
+
+  /** Gives every entry its place in the sorted order of all the rules' names. */
+  #rankEntries(): void {
+    const all = [...this.#entries.values(), ...this.#filterOnly.values()];
+    all.sort((a, b) => (a.rule.name < b.rule.name ? -1 : a.rule.name > b.rule.name ? 1 : 0));
+    for (let i = 0; i < all.length; i++) (all[i] as Entry).rank = i;
+    this.#ranked = true;
   }
 
   /**

@@ -36,6 +36,30 @@ describe('RuleMatcher on events with JSON data text', () => {
     assert.deepEqual(names(matcher.match(event('{"n":1.50}'))), ['one-and-a-half', 'positive']);
   });
 
+  it('answers the matched rules in name order, few or many, as rules come and go', () => {
+    const matcher = new RuleMatcher();
+    const all = Array.from({ length: 40 }, (_, i) => `r-${(i * 7919) % 101}`);
+    const sorted = (list: string[]) => [...list].sort();
+    // Three matches (ordered by insertion), then forty (by sort), each set in an order other than the names'.
+    for (const name of all.slice(0, 3)) matcher.set(rule(name, { data: { n: [1] } }));
+    assert.deepEqual(names(matcher.match(event('{"n":1}'))), sorted(all.slice(0, 3)));
+    for (const name of all.slice(3)) matcher.set(rule(name, { data: { n: [1] } }));
+    assert.deepEqual(names(matcher.match(event('{"n":1}'))), sorted(all));
+    // Rules set after a match (not ranked yet), a filter-only rule among them, and rules deleted.
+    matcher.set(rule('a-first', { data: { n: [1] } }));
+    matcher.set(rule('zz-filter', undefined, { filter: "type = 't'" }));
+    matcher.set(rule('m-middle', { data: { n: [1] } }, { filter: 'data.n = 1' }));
+    for (const name of all.slice(10, 30)) matcher.delete(name);
+    const expected = sorted([...all.slice(0, 10), ...all.slice(30), 'a-first', 'zz-filter', 'm-middle']);
+    assert.deepEqual(names(matcher.match(event('{"n":1}'))), expected);
+    matcher.delete('a-first');
+    matcher.delete('zz-filter');
+    assert.deepEqual(
+      names(matcher.match(event('{"n":1}'))),
+      expected.filter((n) => n !== 'a-first' && n !== 'zz-filter'),
+    );
+  });
+
   it('keeps every value of a key the event repeats, as event-ruler does', () => {
     const matcher = new RuleMatcher();
     matcher.set(rule('d', { data: { d: ['A'] } }));
