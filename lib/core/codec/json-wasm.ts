@@ -829,16 +829,22 @@ function scanBody(): Code {
  * go one at a time). Inside a string, to its first quote or backslash. Skipping the coordinates of a citylots2 lot
  * (`{"x":…,"y":…,"z":0}` objects) was a third of the time of matching its record.
  */
-function skipBody(): Code {
-  const I = 0; // the offset
-  const LEN = 1;
-  const C = 2; // the byte just read
-  const DEPTH = 3;
-  const K = 4; // bytes of the block taken at once
-  const N = 5; // closing brackets among them, outside strings
-  const Q = 6; // the block's quotes (bitmask)
-  const OUT = 7; // the bytes taken at once that are outside strings (bitmask)
-  const V = 8; // the block (v128)
+/** The locals the byte-walking helpers below read and set. */
+interface WalkLocals {
+  /** The offset. */
+  readonly I: number;
+  /** The input's length. */
+  readonly LEN: number;
+  /** The byte just read. */
+  readonly C: number;
+  /** A bitmask of the block. */
+  readonly K: number;
+  /** The block (v128). */
+  readonly V: number;
+}
+
+/** Code that `skip` and `members` share: reading bytes, 16-byte blocks, and stepping over the rest of a string. */
+function walkCode({ I, LEN, C, K, V }: WalkLocals) {
   const next: Code = [...get(I), ...load8(), ...set(C), ...get(I), ...i32(1), ADD, ...set(I)];
   const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
   const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
@@ -854,8 +860,6 @@ function skipBody(): Code {
     ...v128Load,
     ...set(V),
   ];
-  /** The mask on the stack, bits K and up cleared. */
-  const belowK: Code = [...i32(1), ...get(K), SHL, ...i32(1), SUB, AND];
   /** The bitmask of the block's bytes equal to `byte`. */
   const maskOf = (byte: number): Code => [
     ...get(V),
@@ -863,6 +867,48 @@ function skipBody(): Code {
     ...simd(I8X16_EQ),
     ...simd(I8X16_BITMASK),
   ];
+  /** From just after a string's opening quote to just after its closing quote, a backslash taking the byte after it. */
+  const restOfString: Code = loop(
+    // A block at a time to its first quote or backslash.
+    block(
+      loadBlock,
+      maskOf(0x22),
+      maskOf(0x5c),
+      [OR],
+      tee(K),
+      i32(0x10000),
+      [OR, CTZ],
+      get(I),
+      [ADD],
+      set(I),
+      get(K),
+      [EQZ],
+      brIf(1),
+    ),
+    atEnd,
+    next,
+    isByte(0x5c),
+    when(get(I), i32(1), [ADD], set(I), br(1)),
+    isByte(0x22),
+    [EQZ],
+    brIf(0),
+  );
+  return { next, atEnd, isByte, loadBlock, maskOf, restOfString };
+}
+
+function skipBody(): Code {
+  const I = 0; // the offset
+  const LEN = 1;
+  const C = 2; // the byte just read
+  const DEPTH = 3;
+  const K = 4; // bytes of the block taken at once
+  const N = 5; // closing brackets among them, outside strings
+  const Q = 6; // the block's quotes (bitmask)
+  const OUT = 7; // the bytes taken at once that are outside strings (bitmask)
+  const V = 8; // the block (v128)
+  const { next, atEnd, isByte, loadBlock, maskOf, restOfString } = walkCode({ I, LEN, C, K, V });
+  /** The mask on the stack, bits K and up cleared. */
+  const belowK: Code = [...i32(1), ...get(K), SHL, ...i32(1), SUB, AND];
   /** x ^= x << shift, for the prefix XOR of the value on the stack (kept in OUT). */
   const xorShift = (shift: number): Code => [...tee(OUT), ...get(OUT), ...i32(shift), SHL, XOR];
   return [
@@ -927,35 +973,9 @@ function skipBody(): Code {
       ),
       atEnd,
       next,
-      // A string: to its closing quote, a backslash taking the byte after it.
+      // A string: to its closing quote.
       isByte(0x22),
-      when(
-        loop(
-          // A block at a time to its first quote or backslash.
-          block(
-            loadBlock,
-            maskOf(0x22),
-            maskOf(0x5c),
-            [OR],
-            tee(K),
-            i32(0x10000),
-            [OR, CTZ],
-            get(I),
-            [ADD],
-            set(I),
-            get(K),
-            [EQZ],
-            brIf(1),
-          ),
-          atEnd,
-          next,
-          isByte(0x5c),
-          when(get(I), i32(1), [ADD], set(I), br(1)),
-          isByte(0x22),
-          [EQZ],
-          brIf(0),
-        ),
-      ),
+      when(restOfString),
       isByte(0x7b),
       isByte(0x5b),
       [OR],
@@ -1009,8 +1029,7 @@ function membersBody(): Code {
   const N = 15;
   const J = 16;
   const V = 17; // v128
-  const atEnd: Code = [...get(I), ...get(LEN), GE_U, ...failIf(-1)];
-  const isByte = (byte: number): Code => [...get(C), ...i32(byte), EQ];
+  const { atEnd, isByte, restOfString } = walkCode({ I, LEN, C, K, V });
   const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
   /** Skips whitespace from I; C is then the byte at I. */
   const ws: Code = loop(
@@ -1027,53 +1046,11 @@ function membersBody(): Code {
     [OR],
     when(inc, br(1)),
   );
-  const maskOf = (byte: number): Code => [
-    ...get(V),
-    ...v128Const(byte),
-    ...simd(I8X16_EQ),
-    ...simd(I8X16_BITMASK),
-  ];
-  /** From just after a string's opening quote at I to just after its closing quote, 16 bytes at a time. */
-  const skipString: Code = loop(
-    block(
-      get(I),
-      i32(16),
-      [ADD],
-      get(LEN),
-      [GT_U],
-      brIf(0),
-      get(I),
-      v128Load,
-      set(V),
-      maskOf(0x22),
-      maskOf(0x5c),
-      [OR],
-      tee(K),
-      i32(0x10000),
-      [OR, CTZ],
-      get(I),
-      [ADD],
-      set(I),
-      get(K),
-      [EQZ],
-      brIf(1),
-    ),
-    atEnd,
-    get(I),
-    load8(),
-    set(C),
-    inc,
-    isByte(0x5c),
-    when(inc, br(1)),
-    isByte(0x22),
-    [EQZ],
-    brIf(0),
-  );
   /** Steps over the value at I (its first byte in C), to just after it. */
   const skipValue: Code = [
     ...isByte(0x22),
     ...ifElse(
-      [inc, skipString],
+      [inc, restOfString],
       [
         isByte(0x7b),
         isByte(0x5b),
