@@ -8,7 +8,7 @@
  * The text must be valid JSON (a scanner checked it at ingest): this reader does not validate, it only finds ends.
  */
 import type { PathTrie } from '../pattern/engine.ts';
-import { JsonNumber, RepeatedKey } from '../pattern/json-number.ts';
+import { JsonNumber, printsBack, RepeatedKey } from '../pattern/json-number.ts';
 import {
   loadAscii,
   MEMBER_WORDS,
@@ -290,7 +290,7 @@ function readNumber(): number | JsonNumber {
   const value = Number(lexeme);
   // A plain integer of up to 15 digits (no leading zero in valid JSON, except "0" and "-0") prints back as itself.
   if (plainInteger && lexeme.length <= 15 && lexeme !== '-0') return value;
-  return String(value) === lexeme ? value : new JsonNumber(lexeme);
+  return printsBack(lexeme, value) ? value : new JsonNumber(lexeme);
 }
 
 /** The string whose opening quote is at `pos`, decoded; `pos` ends after its closing quote. */
