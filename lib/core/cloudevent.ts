@@ -476,7 +476,8 @@ export function readStoredAttributes(
 ): Record<string, string | number | boolean> | undefined {
   if (!(Number.isInteger(dataAt) && Number.isInteger(dataEnd))) return undefined;
   if (dataAt < 9 || dataEnd <= dataAt || dataEnd >= text.length) return undefined;
-  if (!text.startsWith(',"data":', dataAt - 8)) return undefined;
+  // Compared as a slice: `startsWith` at an offset costs more (see `memberName`).
+  if (text.slice(dataAt - 8, dataAt) !== ',"data":') return undefined;
   const after = text.charCodeAt(dataEnd);
   if (after !== 0x2c && !(after === 0x7d && dataEnd === text.length - 1)) return undefined;
   // The shape `validateParts` gives every event: the required attributes first, in one literal.

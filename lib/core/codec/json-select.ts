@@ -136,13 +136,7 @@ function readSelected(node: FieldTrie, depth: number): unknown {
       skipWhitespace();
       pos++; // ':'
       skipWhitespace();
-      if (child !== undefined) {
-        put(out, key as string, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
-      } else if (key?.includes('.')) {
-        put(out, key, readWhole(depth + 1));
-      } else {
-        skipValue();
-      }
+      readMember(out, key, child, depth);
       skipWhitespace();
       if (src.charCodeAt(pos++) === 0x7d) return out;
       skipWhitespace();
@@ -191,20 +185,13 @@ function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number)
         put(out, names[index] as string, readScalar(src.charCodeAt(pos)));
         continue;
       }
-      // The last record: a value the module left to JS.
-      if (index >= 0) {
-        const child = nodes[index] as FieldTrie;
-        put(out, names[index] as string, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
-      } else {
-        const raw = src.slice(tape[at + 1] as number, tape[at + 2] as number);
-        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-        const child = node.children.get(key);
-        if (child !== undefined) {
-          put(out, key, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
-        } else if (key.includes('.')) {
-          // A name with a dot is kept whole: a pattern may address it as a dotted path.
-          put(out, key, readWhole(depth + 1));
-        } else skipValue();
+      // The last record: a value the module left to JS (a named object or array, or a name with an escape or a dot).
+      if (index >= 0) readMember(out, names[index], nodes[index], depth);
+      else {
+        // The name with its quotes, decoded as `readString` decodes one.
+        const quoted = src.slice((tape[at + 1] as number) - 1, (tape[at + 2] as number) + 1);
+        const key = quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
+        readMember(out, key, node.children.get(key), depth);
       }
       next = pos;
     }
@@ -213,6 +200,26 @@ function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number)
       return out;
     }
     count = membersInMemory(next, src.length, table, true);
+  }
+}
+
+/**
+ * The value at `pos` of the member `key` of an object at `depth` into `out`: read along its trie node `child`, kept
+ * whole for a name with a dot (a pattern may address it as a dotted path), else stepped over. `key` is undefined for
+ * a plain name that none of a node's few names is.
+ */
+function readMember(
+  out: Record<string, unknown>,
+  key: string | undefined,
+  child: FieldTrie | undefined,
+  depth: number,
+): void {
+  if (child !== undefined) {
+    put(out, key as string, child.whole ? readWhole(depth + 1) : readSelected(child, depth + 1));
+  } else if (key?.includes('.')) {
+    put(out, key, readWhole(depth + 1));
+  } else {
+    skipValue();
   }
 }
 

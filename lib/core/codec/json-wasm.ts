@@ -817,18 +817,6 @@ function scanBody(): Code {
   ];
 }
 
-/**
- * skip(start, length): the offset just after the object or array whose opening bracket is at `start` (brackets
- * counted, strings stepped over with their escapes), or -1 when the input ends first. For text a scanner has already
- * checked (`selectJson` skipping values no pattern reads): it does not validate.
- *
- * 16 bytes at a time where it can (SIMD). Outside strings, a block up to its first backslash (only strings hold one)
- * is taken whole: its quotes, paired, mark which bytes are inside strings (a prefix XOR of their bitmask), and the
- * brackets outside strings move the depth — unless the block ends inside a string (then it is taken up to that
- * string's opening quote), or it holds as many closing brackets as the depth (the value may end there: those bytes
- * go one at a time). Inside a string, to its first quote or backslash. Skipping the coordinates of a citylots2 lot
- * (`{"x":…,"y":…,"z":0}` objects) was a third of the time of matching its record.
- */
 /** The locals the byte-walking helpers below read and set. */
 interface WalkLocals {
   /** The offset. */
@@ -896,6 +884,18 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
   return { next, atEnd, isByte, loadBlock, maskOf, restOfString };
 }
 
+/**
+ * skip(start, length): the offset just after the object or array whose opening bracket is at `start` (brackets
+ * counted, strings stepped over with their escapes), or -1 when the input ends first. For text a scanner has already
+ * checked (`selectJson` skipping values no pattern reads): it does not validate.
+ *
+ * 16 bytes at a time where it can (SIMD). Outside strings, a block up to its first backslash (only strings hold one)
+ * is taken whole: its quotes, paired, mark which bytes are inside strings (a prefix XOR of their bitmask), and the
+ * brackets outside strings move the depth — unless the block ends inside a string (then it is taken up to that
+ * string's opening quote), or it holds as many closing brackets as the depth (the value may end there: those bytes
+ * go one at a time). Inside a string, to its first quote or backslash. Skipping the coordinates of a citylots2 lot
+ * (`{"x":…,"y":…,"z":0}` objects) was a third of the time of matching its record.
+ */
 function skipBody(): Code {
   const I = 0; // the offset
   const LEN = 1;
@@ -1109,17 +1109,10 @@ function membersBody(): Code {
     ADD,
     ...set(COUNT),
   ];
-  /** Stops with the walk unfinished: `tape` = -1, `tape + 4` = where to resume. */
-  const stop: Code = [
-    ...get(TAPE),
-    ...i32(-1),
-    ...store32(0),
-    ...get(TAPE),
-    ...get(I),
-    ...store32(4),
-    ...get(COUNT),
-    ...ret,
-  ];
+  /** Stops with the walk unfinished for JS to read the last record's value: `tape` = -1. */
+  const waitForJs: Code = [...get(TAPE), ...i32(-1), ...store32(0), ...get(COUNT), ...ret];
+  /** Stops with the walk unfinished after MAX_MEMBERS records: `tape` = -1, `tape + 4` = where to resume. */
+  const stop: Code = [...get(TAPE), ...get(I), ...store32(4), ...waitForJs];
   /** IDX: the index of the name in the table equal to the key's bytes [KS, KE), else -1. */
   const lookup: Code = [
     ...i32(-1),
@@ -1263,7 +1256,7 @@ function membersBody(): Code {
       set(VS),
       // A key with an escape or a dot: JS decides.
       get(FLAGS),
-      when(i32(-1), set(IDX), record(i32(-1)), get(TAPE), i32(-1), store32(0), get(COUNT), ret),
+      when(i32(-1), set(IDX), record(i32(-1)), waitForJs),
       lookup,
       get(IDX),
       i32(0),
@@ -1275,7 +1268,7 @@ function membersBody(): Code {
           isByte(0x5b),
           [OR],
           // A named object or array: JS reads it.
-          when(record(i32(-1)), get(TAPE), i32(-1), store32(0), get(COUNT), ret),
+          when(record(i32(-1)), waitForJs),
           skipValue,
           record(get(I)),
         ],
