@@ -47,9 +47,9 @@ export interface LogRecord extends Position {
   /**
    * The event as the log stored it, for a reader that can work on text (the router matches it with
    * `RuleMatcher.matchStored` and reads `event` only when a rule matched): its attributes and its JSON data text,
-   * exactly those of `event` (`storedEvent(stored)` is `event`, made of the attributes object itself once read). Optional: only a log whose records no one but this
-   * bus writes, and only for a record it wrote itself from an event it had validated, may set it — the SQLite log for
-   * rows it marked (see docs/security.md, "Stored records"). A Kafka record, a row without the mark, or one whose
+   * exactly those of `event` (`storedEvent(stored)` is `event`, made of the attributes object itself once read).
+   * Optional: only a log whose records no one but this bus writes, and only for a record it wrote itself from an event
+   * it had validated, may set it — the SQLite log for rows it marked (see docs/security.md, "Stored records"). A Kafka record, a row without the mark, or one whose
    * mark does not fit its text has none, and its `event` went through the codec's full check.
    */
   readonly stored?: StoredEvent;

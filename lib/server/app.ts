@@ -24,7 +24,7 @@ import { MAX_EVENT_SEARCH_LIMIT } from '../engine/event-search.ts';
 import { type Junction, MAX_LIST } from '../engine/junction.ts';
 import type { Schemas } from '../engine/schemas.ts';
 import type { DeadLetterFilter, FunctionConfig } from '../ports.ts';
-import { readJsonBody } from './body.ts';
+import { bodyText, readJsonBody } from './body.ts';
 import { createEventBridgeApi } from './eventbridge-api.ts';
 import type { Extensions } from './extensions.ts';
 
@@ -111,8 +111,6 @@ function capPatternTestBody(request: ApiRequest, what: string): void {
   }
 }
 
-const decoder = new TextDecoder();
-
 function json(status: number, value: unknown, headers: Record<string, string> = {}): ApiResponse {
   return { status, headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(value) };
 }
@@ -178,7 +176,7 @@ function withPatternText(request: ApiRequest, body: unknown): unknown {
   const out: Record<string, unknown> = { ...body };
   delete out.patternText;
   if (out.pattern === undefined) return out;
-  const text = memberText(decoder.decode(request.body), 'pattern');
+  const text = memberText(bodyText(request.body), 'pattern');
   return text === undefined ? out : { ...out, patternText: text };
 }
 
