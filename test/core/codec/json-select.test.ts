@@ -212,7 +212,7 @@ describe('selectJson', () => {
     const expected = prune(parseEventText(repeated), trie(['a']));
     assert.equal((expected as { a: RepeatedKey }).a.values.length, 700);
     assert.deepEqual(selectJson(repeated, trie(['a'])), expected);
-    // More members than the module lists at once: the object is walked in JS.
+    // An object of 300 members, the two named ones first and last: the module steps over the others between them.
     const many = Object.fromEntries(
       Array.from({ length: 300 }, (_, i) => [`m${i}`, { a: i, b: 'x'.repeat(i % 40) }]),
     );
