@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
-import type { SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
+import { SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
 import { openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
 import { murmur2 } from '../../../lib/adapters/sqlite/partitioner.ts';
 import { parseEventJson, serializeEvent, storedEvent } from '../../../lib/core/cloudevent.ts';
@@ -16,6 +16,7 @@ import { rawDataText } from '../../../lib/core/codec/raw-data.ts';
 import { withTraceContext } from '../../../lib/core/trace-context.ts';
 import type { AppendResult, Position } from '../../../lib/ports.ts';
 import { makeEvent, makeEvents, waitFor } from '../../helpers/events.ts';
+import { tempDir } from '../../helpers/paths.ts';
 import { eventLogSuite, readAll } from '../../ports/event-log.suite.ts';
 import { openHarness } from './harness.ts';
 
@@ -322,6 +323,55 @@ test('runs one member per group and reports handler failures to onError', async 
     await again.close();
   } finally {
     await h.cleanup();
+  }
+});
+
+test('a subscription that has read what this process appended waits for the next append instead of reading no rows', async () => {
+  const dir = tempDir('junction-sqlite-');
+  const db = new SqliteDatabase({ dataDir: dir.path });
+  const otherDb = new SqliteDatabase({ dataDir: dir.path });
+  // No polling within the test: every record below must reach the handler by an append's wake-up.
+  const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 600_000 });
+  const other = new SqliteEventLog(otherDb, { partitions: 1, pollIntervalMs: 600_000 });
+  let rowReads = 0;
+  const all = db.all.bind(db);
+  db.all = (sql, ...params) => {
+    if (sql.includes('FROM log_records')) rowReads += 1;
+    return all(sql, ...params);
+  };
+  const seen: string[] = [];
+  const subscription = await log.subscribe({
+    group: 'g',
+    handler: async (records) => {
+      for (const r of records) seen.push(r.event.id);
+    },
+  });
+  try {
+    const events = makeEvents(33);
+    for (const [i, event] of events.slice(0, 30).entries()) {
+      await log.append([event]);
+      // Once its position is committed the loop has gone on: to wait (now) or to read rows (before).
+      await waitFor(() => seen.length === i + 1 && log.committedNow('g')[0] === i + 1, `event ${i}`);
+    }
+    // The first read (an empty log) reads rows; the thirty records come from memory, and after each no rows are read.
+    assert.ok(rowReads <= 2, `read rows ${rowReads} times for 30 appends`);
+    // Another log of this process on the same file appends between two of this one's: a hole in what this log
+    // remembers, which the next read fills from the rows.
+    await log.append([events[30]!]);
+    await other.append([events[31]!]);
+    await log.append([events[32]!]);
+    await waitFor(() => seen.length === 33, "the records around the other log's append");
+    assert.deepEqual(
+      seen,
+      events.map((e) => e.id),
+    );
+  } finally {
+    await subscription.close();
+    await log.close();
+    await other.close();
+    db.close();
+    otherDb.close();
+    dir.remove();
   }
 });
 
