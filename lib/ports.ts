@@ -207,6 +207,22 @@ export interface EnqueueOptions {
    * Not called when the write fails.
    */
   readonly onAdded?: (added: readonly boolean[]) => void;
+  /**
+   * false: the promise may answer once the write is committed, before it is durable — for a caller whose next
+   * write to the same store (the router's log position, in the ledger's SQLite database) is ordered after it, so
+   * that a power cut cannot keep the position and lose the deliveries (a WAL survives as a prefix of its commits).
+   * A store that cannot tell commit from durable answers when durable. @default true
+   */
+  readonly durable?: boolean;
+}
+
+export interface CompleteOptions {
+  /**
+   * false: the promise may answer once the write is committed, before it is durable. For at-least-once deliveries:
+   * were the write lost to a power cut, the delivery would be pending again and made once more. An exactly-once
+   * delivery's completion is what keeps it from running twice: it stays durable. @default true
+   */
+  readonly durable?: boolean;
 }
 
 /**
@@ -236,7 +252,7 @@ export interface Ledger {
    */
   claim(key: DeliveryKey, now: number, leaseUntil: number): Promise<boolean>;
   /** Records a successful delivery: the entry becomes `delivered` (payload dropped); its attempt is kept. */
-  complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void>;
+  complete(key: DeliveryKey, attempt: Attempt, now: number, options?: CompleteOptions): Promise<void>;
   /** Records a failed attempt and sets the next due time; the entry becomes `pending` again. */
   reschedule(key: DeliveryKey, attempt: Attempt, dueAt: number): Promise<void>;
   /** Removes the pending delivery (it has been dead-lettered); the entry becomes `dead-lettered`. */

@@ -1052,7 +1052,10 @@ export class Dispatcher {
         }
       }
       // The ledger and the trace are written together: they share one group commit.
-      const completed = o.ledger.complete(key, attempt, finished);
+      // An at-least-once completion lost to a power cut makes the delivery once more: it need not wait for an fsync.
+      const completed = o.ledger.complete(key, attempt, finished, {
+        durable: target.delivery === 'exactly-once',
+      });
       await Promise.all([completed, o.traces.record(entries)]);
       return 'delivered';
     }

@@ -98,6 +98,11 @@ export interface JunctionOptions {
   readonly redriveLimit?: number;
   /** The router's consumer group. @default 'junction-router' */
   readonly group?: string;
+  /**
+   * Whether the log commits the router's positions in the ledger's store (one SQLite database): the router's
+   * enqueue then answers at commit, not after its fsync (RouterOptions.positionsInLedgerStore). @default false
+   */
+  readonly positionsInLedgerStore?: boolean;
   /** The bus this engine serves (it names the rules' ARNs in input transformers). @default 'default' */
   readonly busName?: string;
   /** Records per router batch. @default 500 */
@@ -333,6 +338,7 @@ export class Junction {
       metrics: this.metrics,
       dispatcher: this.dispatcher,
       group: options.group ?? 'junction-router',
+      ...(options.positionsInLedgerStore === true ? { positionsInLedgerStore: true } : {}),
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
     });
     this.aggregator =

@@ -1,7 +1,8 @@
 /**
  * The router: consumes log records, matches them against the rules, and durably enqueues one pending delivery per
  * matched (rule, target) before the batch counts as processed — so the log position only advances past events
- * whose every delivery has a durable next step. Delivery itself is the dispatcher's, off the consume path.
+ * whose every delivery has a durable next step (where the positions are written to the ledger's own store after the
+ * enqueue, that order is enough: `positionsInLedgerStore`). Delivery itself is the dispatcher's, off the consume path.
  */
 import { type StoredEvent, withExtension } from '../core/cloudevent.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
@@ -37,6 +38,12 @@ export interface RouterOptions {
   readonly tracer?: Tracer;
   /** The consumer group, for the spans. */
   readonly group?: string;
+  /**
+   * Whether the log commits the router's positions in the ledger's store, after the enqueue (the SQLite log and
+   * ledger of one database): the enqueue then need not be durable before the position is committed — the store
+   * keeps the two in order, and the log's append before them was durable already. @default false
+   */
+  readonly positionsInLedgerStore?: boolean;
 }
 
 export class Router {
@@ -57,14 +64,24 @@ export class Router {
 
   /** Processes records of one partition; resolves when every matched delivery is durably pending or done. */
   async processBatch(records: readonly LogRecord[]): Promise<void> {
-    await this.route(records, this.#o.matcher);
+    await this.#route(records, this.#o.matcher, undefined, this.#o.positionsInLedgerStore !== true);
   }
 
   /**
-   * Routes records with a given matcher. A replay passes its own name: the events are delivered again, marked with
-   * the `replayname` extension, as deliveries of their own (their ledger key carries the replay's name).
+   * Routes records with a given matcher; resolves once the deliveries are durably pending. A replay passes its own
+   * name: the events are delivered again, marked with the `replayname` extension, as deliveries of their own (their
+   * ledger key carries the replay's name).
    */
-  async route(records: readonly LogRecord[], matcher: RuleMatcher, replayName?: string): Promise<number> {
+  route(records: readonly LogRecord[], matcher: RuleMatcher, replayName?: string): Promise<number> {
+    return this.#route(records, matcher, replayName, true);
+  }
+
+  async #route(
+    records: readonly LogRecord[],
+    matcher: RuleMatcher,
+    replayName: string | undefined,
+    durable: boolean,
+  ): Promise<number> {
     const { clock, metrics, dispatcher } = this.#o;
     const now = clock.now();
     const deliveries: PendingDelivery[] = [];
@@ -168,7 +185,7 @@ export class Router {
     };
     try {
       await Promise.all([
-        deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries, { onAdded }) : undefined,
+        deliveries.length > 0 ? this.#o.ledger.enqueue(deliveries, { onAdded, durable }) : undefined,
         this.#o.traces.record(traces),
       ]);
     } catch (error) {

@@ -301,7 +301,7 @@ async function open(
       // its partition afresh (docs/aggregation.md).
       aggregates: new SqliteAggregateStore(busStores.database),
       correlations: new SqliteCorrelationStore(busStores.database),
-      ...(log === busStores.log ? {} : { movingPartitions: true }),
+      ...(log === busStores.log ? { positionsInLedgerStore: true } : { movingPartitions: true }),
       traces: observed(busStores.traces, options.onTrace, name, onError),
       log,
       functions,

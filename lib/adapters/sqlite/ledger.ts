@@ -6,6 +6,7 @@ import { JunctionError } from '../../core/errors.ts';
 import type {
   Attempt,
   Clock,
+  CompleteOptions,
   DeliveryFilter,
   DeliveryKey,
   DeliveryPage,
@@ -87,7 +88,10 @@ export class SqliteLedger implements Ledger {
               ...params,
             ) === 1,
         ),
-      options.onAdded === undefined ? {} : { onCommit: options.onAdded },
+      {
+        durable: options.durable ?? true,
+        ...(options.onAdded === undefined ? {} : { onCommit: options.onAdded }),
+      },
     );
   }
 
@@ -137,7 +141,12 @@ export class SqliteLedger implements Ledger {
     );
   }
 
-  async complete(key: DeliveryKey, attempt: Attempt, now: number): Promise<void> {
+  async complete(
+    key: DeliveryKey,
+    attempt: Attempt,
+    now: number,
+    options: CompleteOptions = {},
+  ): Promise<void> {
     const k = keyParams(key);
     requireNumber('now', now);
     const attemptJson = attemptText(attempt);
@@ -152,7 +161,7 @@ export class SqliteLedger implements Ledger {
         );
         if (changed === 0) throw missing(key);
       },
-      { atomic: true },
+      { atomic: true, durable: options.durable ?? true },
     );
   }
 

@@ -24,6 +24,31 @@ test('commits concurrent enqueues that arrive in one tick together', async () =>
   }
 });
 
+test('answers an enqueue or a completion that need not be durable at commit, without waiting for an fsync', async () => {
+  const h = openHarness();
+  try {
+    const { ledger, database } = h.stores;
+    const [early, durable] = [makeDelivery(), makeDelivery()];
+    let syncs = database.stats.syncs;
+    assert.deepEqual(await ledger.enqueue([early], { durable: false }), [true]);
+    assert.equal(database.stats.syncs, syncs, 'answered at commit');
+    assert.deepEqual(await ledger.enqueue([durable]), [true]);
+    assert.ok(database.stats.syncs > syncs, 'answered after an fsync of the WAL');
+    const attempt = { at: h.clock.now(), outcome: 'delivered' as const, latencyMs: 1 };
+    syncs = database.stats.syncs;
+    await ledger.complete(early, attempt, h.clock.now(), { durable: false });
+    assert.equal(database.stats.syncs, syncs, 'answered at commit');
+    await ledger.complete(durable, attempt, h.clock.now());
+    assert.ok(database.stats.syncs > syncs, 'answered after an fsync of the WAL');
+    // Committed either way: what the ledger answers next sees both.
+    assert.equal((await ledger.get(early))?.entry.state, 'delivered');
+    assert.equal((await ledger.get(durable))?.entry.state, 'delivered');
+    assert.equal(await ledger.pendingCount(), 0);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('rejects a delivery without a rule, naming the field and leaving the others of the tick alone', async () => {
   const h = openHarness();
   try {
