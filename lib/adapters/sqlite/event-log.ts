@@ -452,7 +452,7 @@ export class SqliteEventLog implements EventLog {
 
   /** @internal Reads without the open check, for subscriptions finishing after close began. */
   readNow(partition: number, fromOffset: number, limit: number): LogRecord[] {
-    return this.readRecentNow(partition, fromOffset, limit) ?? this.#readRows(partition, fromOffset, limit);
+    return this.#readRecent(partition, fromOffset, limit) ?? this.#readRows(partition, fromOffset, limit);
   }
 
   #readRows(partition: number, fromOffset: number, limit: number): LogRecord[] {
@@ -475,12 +475,30 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * @internal The records from `fromOffset` on, up to `limit`, that follow one another in `#recent` — no row read —
-   * or undefined when `fromOffset` is not there. Offsets are dense and `#recent` is filled at commit, so a record
-   * there has every offset before it committed; the answer stops before the first offset it does not hold (not yet
-   * appended, or appended by another process: a read of the rows finds that one).
+   * The records from `fromOffset` on when every one of them (up to `limit`, up to the partition's end) is in
+   * `#recent`: offsets are dense, so the partition's next offset (one row) says which there are. Else undefined.
    */
-  readRecentNow(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
+  #readRecent(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
+    if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
+    const row = this.#db.get('SELECT next_offset FROM log_partitions WHERE partition = ?', partition);
+    const end = Math.min(Number(row?.next_offset ?? 0), fromOffset + limit);
+    const records: LogRecord[] = [];
+    for (let offset = fromOffset; offset < end; offset++) {
+      const item = this.#recent.get(offset * this.partitions + partition);
+      if (item === undefined) return undefined;
+      records.push({ partition, offset, key: item.key, timestamp: item.timestamp, event: item.event });
+    }
+    return records;
+  }
+
+  /**
+   * @internal For subscriptions: the records from `fromOffset` on, up to `limit`, that follow one another in
+   * `#recent` — no row read — or undefined when `fromOffset` is not there. Offsets are dense and `#recent` is filled
+   * at commit, so a record there has every offset before it committed; but the answer stops before the first offset
+   * it does not hold (not appended yet, or appended by another process), so a short answer is not the partition's
+   * end: `read` answers that (`localEnd` says whether this process appended past the stop).
+   */
+  readOwnAppends(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
     if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
     const records: LogRecord[] = [];
     for (let offset = fromOffset; records.length < limit; offset++) {
@@ -779,7 +797,7 @@ class SqliteSubscription implements Subscription {
       const announced = this.#announced[partition] ?? 0;
       let fromRecent = true;
       try {
-        records = log.readRecentNow(partition, position, maxBatch);
+        records = log.readOwnAppends(partition, position, maxBatch);
         if (records === undefined) {
           fromRecent = false;
           records = log.readNow(partition, position, maxBatch);
