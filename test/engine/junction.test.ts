@@ -328,15 +328,18 @@ describe('the router and dispatcher on the SQLite log and ledger of one database
       const ledger = new Proxy(stores.ledger, {
         get(target, name, receiver) {
           const value = Reflect.get(target, name, receiver);
-          if (name !== 'enqueue' && name !== 'complete') return value.bind(target);
+          if (name !== 'enqueue' && name !== 'complete')
+            return typeof value === 'function' ? value.bind(target) : value;
           return (...args: unknown[]) => {
             const options = args[name === 'enqueue' ? 1 : 3] as { durable?: boolean } | undefined;
-            asked.push({ call: name, durable: options?.durable });
+            const which = name === 'complete' ? `:${(args[0] as { target: string }).target}` : '';
+            asked.push({ call: `${name}${which}`, durable: options?.durable });
             return value.apply(target, args);
           };
         },
       });
       const delivered: string[] = [];
+      const errors: unknown[] = [];
       const junction = await Junction.open({
         ...stores,
         ledger,
@@ -351,23 +354,34 @@ describe('the router and dispatcher on the SQLite log and ledger of one database
         },
         pollMs: 20,
         positionsInLedgerStore,
+        onError: (error) => errors.push(error),
       });
       try {
         await junction.start();
         await junction.putRule('hook', {
           pattern: { type: ['hook'] },
-          targets: [{ id: 'hook', type: 'http', url: 'https://example.com/hook' }],
+          targets: [
+            { id: 'hook', type: 'http', url: 'https://example.com/hook' },
+            { id: 'once', type: 'http', url: 'https://example.com/once', delivery: 'exactly-once' },
+          ],
         });
         await junction.publish([makeEvent({ source: '/durable', id: 'd-1', type: 'hook' })]);
         await waitFor(
-          () => delivered.length === 1 && asked.some((a) => a.call === 'complete'),
-          'the delivery',
+          () => asked.filter((a) => a.call.startsWith('complete')).length === 2,
+          'both deliveries completed',
         );
-        // The enqueue precedes the position in the same WAL; an at-least-once completion may be lost (made again).
-        assert.deepEqual(asked, [
-          { call: 'enqueue', durable: !positionsInLedgerStore },
-          { call: 'complete', durable: false },
-        ]);
+        // The enqueue precedes the position in the same WAL; an at-least-once completion may be lost (made again),
+        // an exactly-once one is what keeps it from running twice.
+        assert.deepEqual(
+          asked.sort((a, b) => a.call.localeCompare(b.call)),
+          [
+            { call: 'complete:hook', durable: false },
+            { call: 'complete:once', durable: true },
+            { call: 'enqueue', durable: !positionsInLedgerStore },
+          ],
+        );
+        assert.equal(delivered.length, 2);
+        assert.deepEqual(errors, []);
       } finally {
         await junction.stop();
         await stores.close();
