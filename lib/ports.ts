@@ -234,9 +234,9 @@ export interface CompleteOptions {
  */
 export interface Ledger {
   /**
-   * Adds pending deliveries in one durable write. A delivery whose key exists already (pending, in flight or
-   * delivered) is left as it is. Answers, per input, whether it was added; `options.onAdded` hears it as soon as
-   * it is known, which may be before the write is durable.
+   * Adds pending deliveries in one write, durable before it answers (unless `options.durable` is false). A delivery
+   * whose key exists already (pending, in flight or delivered) is left as it is. Answers, per input, whether it was
+   * added; `options.onAdded` hears it as soon as it is known, which may be before the write is durable.
    */
   enqueue(deliveries: readonly PendingDelivery[], options?: EnqueueOptions): Promise<boolean[]>;
   /**
