@@ -481,14 +481,9 @@ export class SqliteEventLog implements EventLog {
   #readRecent(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
     if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
     const row = this.#db.get('SELECT next_offset FROM log_partitions WHERE partition = ?', partition);
-    const end = Math.min(Number(row?.next_offset ?? 0), fromOffset + limit);
-    const records: LogRecord[] = [];
-    for (let offset = fromOffset; offset < end; offset++) {
-      const item = this.#recent.get(offset * this.partitions + partition);
-      if (item === undefined) return undefined;
-      records.push({ partition, offset, key: item.key, timestamp: item.timestamp, event: item.event });
-    }
-    return records;
+    const wanted = Math.max(0, Math.min(Number(row?.next_offset ?? 0), fromOffset + limit) - fromOffset);
+    const records = this.readOwnAppends(partition, fromOffset, wanted);
+    return records?.length === wanted ? records : undefined;
   }
 
   /**
