@@ -265,8 +265,17 @@ export class SqliteDatabase {
     let i = 0;
     if (rows.length >= INSERT_CHUNK) {
       const chunk = this.statement(sql.chunk);
-      for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK)
-        chunk.run(...rows.slice(i, i + INSERT_CHUNK).flat());
+      // One array of a chunk's values, filled in place (a slice and a flat per chunk were ≈ 1.5% of batch ingest).
+      const columns = rows[0]!.length;
+      const params = new Array<SQLInputValue>(INSERT_CHUNK * columns);
+      for (; i + INSERT_CHUNK <= rows.length; i += INSERT_CHUNK) {
+        let at = 0;
+        for (let r = i; r < i + INSERT_CHUNK; r++) {
+          const row = rows[r]!;
+          for (let c = 0; c < columns; c++) params[at++] = row[c] as SQLInputValue;
+        }
+        chunk.run(...params);
+      }
     }
     // The rest one row at a time: a statement per leftover size would crowd the statement cache.
     if (i < rows.length) {
