@@ -270,6 +270,53 @@ describe('API keys and scopes on a running bus', () => {
     assert.deepEqual(trace.body.entries ?? [], [], 'the refused entry was not appended');
   });
 
+  test('answers a mixed batch entry by entry, in order: accepted, outside the prefix, malformed, refused by a schema', async () => {
+    const schema = await request(
+      bus.url,
+      'PUT',
+      '/schemas/mixed-batch',
+      {
+        schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+        binding: { type: 'com.shop.mixed' },
+        enforcement: 'reject',
+      },
+      bearer(admin),
+    );
+    assert.equal(schema.status, 201, JSON.stringify(schema.body));
+    try {
+      const batch = await request(
+        bus.url,
+        'POST',
+        '/events',
+        JSON.stringify([
+          { specversion: '1.0', id: 'm1', source: 'com.shop.a', type: 'com.shop.mixed', data: { n: 1 } },
+          { specversion: '1.0', id: 'm2', source: 'com.bank.a', type: 'com.shop.mixed', data: { n: 2 } },
+          { specversion: '1.0', id: 'm3', source: 'com.shop.a' },
+          { specversion: '1.0', id: 'm4', source: 'com.shop.a', type: 'com.shop.mixed', data: { n: 'four' } },
+          { specversion: '1.0', id: 'm5', source: 'com.shop.b', type: 'com.shop.mixed', data: { n: 5 } },
+        ]),
+        { ...bearer(publisher), 'content-type': 'application/cloudevents-batch+json' },
+      );
+      assert.equal(batch.status, 200, JSON.stringify(batch.body));
+      assert.equal(batch.body.accepted, 2);
+      assert.equal(batch.body.failed, 3);
+      const results = batch.body.results as Array<{ id?: string; error?: { code: string; field?: string } }>;
+      assert.deepEqual(
+        results.map((r) => [r.id, r.error?.code]),
+        [
+          ['m1', undefined],
+          ['m2', 'Forbidden'],
+          ['m3', 'InvalidEvent'],
+          ['m4', 'SchemaViolation'],
+          ['m5', undefined],
+        ],
+      );
+      assert.equal(results[3]?.error?.field, 'data.n');
+    } finally {
+      await request(bus.url, 'DELETE', '/schemas/mixed-batch', undefined, bearer(admin));
+    }
+  });
+
   test('deploys a function from the CLI with a manage key (PUT /functions with source code)', async () => {
     const file = join(repoRoot, 'test/fixtures/functions/echo.ts');
     const denied = await cli(['functions', 'deploy', 'echo', file, '--url', bus.url]);
