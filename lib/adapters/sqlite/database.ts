@@ -26,6 +26,11 @@ export interface SqliteDatabaseOptions {
   readonly busyTimeoutMs?: number;
   /** How often the WAL is checkpointed into the database file (when anything was committed since). @default 250 */
   readonly checkpointIntervalMs?: number;
+  /**
+   * @internal How a commit's fsync of the WAL runs (off the event loop): `fs.fdatasync` but for tests, which hold it
+   * to see what waits for it.
+   */
+  readonly fdatasync?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 }
 
 /** How a write is committed. */
@@ -47,6 +52,13 @@ export interface WriteOptions<T> {
    * transaction either way.) @default false
    */
   readonly atomic?: boolean;
+  /**
+   * Commits in the next turn even while an fsync is under way, instead of waiting for it to return with the writes
+   * queued meanwhile: for a write that is not durable and whose commit starts work that should not wait for the disk
+   * (a router's enqueue, whose commit starts the deliveries). The durable writes queued by then go in the same
+   * transaction and are answered after the next fsync, as they would have been. @default false
+   */
+  readonly eager?: boolean;
 }
 
 /** A row as node:sqlite answers it. */
@@ -88,9 +100,11 @@ export const DATABASE_FILE = 'junction.db';
  * Durability without blocking the event loop: the connection commits with `synchronous = NORMAL` (the commit writes
  * its WAL frames but does not fsync), and a write's promise resolves only after an fsync of the WAL file that
  * started after its commit — run in libuv's thread pool. Writes queued while an fsync runs wait for it to return and
- * are then committed together: that costs a durable write no time (it would have waited for the next fsync anyway),
- * and under load it makes one transaction of what would have been many (each COMMIT writes its dirty pages to the
- * WAL again; ledger rows and index pages touched by many writes are written once). A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
+ * are then committed together, before the next fsync starts: that costs a durable write no time (it would have
+ * waited for the next fsync anyway), and under load it makes one transaction of what would have been many (each
+ * COMMIT writes its dirty pages to the WAL again; ledger rows and index pages touched by many writes are written
+ * once). An eager write (`WriteOptions.eager`: not durable, and its commit starts work) does not wait: it commits in
+ * the next turn with the writes queued so far. A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
  * commit's fsync returns, it and every commit before it are durable: the guarantee `synchronous = FULL` gives,
  * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on a timer, on a
  * thread of their own, rather than inside whichever commit crosses a size threshold (see `#checkpoint`).
@@ -118,6 +132,7 @@ export class SqliteDatabase {
   readonly #checkpointTimer: NodeJS.Timeout;
   #checkpointedAt = 0;
   readonly #busyTimeoutMs: number;
+  readonly #fdatasync: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
   /** The thread that runs checkpoints off the event loop (see `#checkpoint`), once started. */
   #checkpointer: Worker | undefined;
   /** Set to 1 by the checkpoint thread once its connection is closed (or could not open). */
@@ -158,6 +173,7 @@ export class SqliteDatabase {
         { field: 'checkpointIntervalMs' },
       );
     }
+    this.#fdatasync = options.fdatasync ?? fdatasync;
     const dir = resolve(options.dataDir);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, DATABASE_FILE);
@@ -302,8 +318,12 @@ export class SqliteDatabase {
       });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        if (this.#syncing) this.#deferred = true;
+        if (this.#syncing && options.eager !== true) this.#deferred = true;
         else setImmediate(() => this.#flush());
+      } else if (this.#deferred && options.eager === true) {
+        // Queued behind the fsync under way: commit in the next turn instead, this write and those waiting.
+        this.#deferred = false;
+        setImmediate(() => this.#flush());
       }
     });
   }
@@ -422,16 +442,20 @@ export class SqliteDatabase {
       return;
     }
     this.#syncing = true;
-    fdatasync(fd, (error) => {
+    this.#fdatasync(fd, (error) => {
       this.#syncing = false;
       this.#syncs += 1;
       for (const done of waiting) done(error ?? undefined);
       if (this.#closed) this.#closeWal();
-      else if (this.#unsynced.length > 0) this.#startSync();
       if (this.#deferred) {
+        // The writes deferred behind this fsync are committed first, so that the next fsync covers them and any an
+        // eager write committed meanwhile (`WriteOptions.eager`) together: one fsync more for them otherwise.
         this.#deferred = false;
-        setImmediate(() => this.#flush());
-      }
+        setImmediate(() => {
+          this.#flush();
+          if (!this.#closed && !this.#syncing && this.#unsynced.length > 0) this.#startSync();
+        });
+      } else if (!this.#closed && this.#unsynced.length > 0) this.#startSync();
     });
   }
 

@@ -90,6 +90,8 @@ export class SqliteLedger implements Ledger {
         ),
       {
         durable: options.durable ?? true,
+        // A non-durable enqueue's commit starts its deliveries: it does not wait for an fsync under way.
+        eager: options.durable === false,
         ...(options.onAdded === undefined ? {} : { onCommit: options.onAdded }),
       },
     );

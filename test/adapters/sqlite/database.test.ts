@@ -8,6 +8,14 @@ import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { tempDir } from '../../helpers/paths.ts';
 
+async function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 function withDatabase(run: (db: SqliteDatabase, dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
     const dir = tempDir('junction-sqlite-db-');
@@ -265,6 +273,76 @@ test(
     assert.equal(db.get('SELECT count(*) AS n FROM t')?.n, 0);
   }),
 );
+
+test('an eager write commits while an fsync runs; the durable writes it takes along wait for the next fsync', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  // The test holds each fsync of the WAL until it lets it return, and notes the rows committed when each started.
+  const held: Array<() => void> = [];
+  const startedWith: string[][] = [];
+  const rows = () => db.all('SELECT k FROM t ORDER BY k').map((r) => String(r.k));
+  const db: SqliteDatabase = new SqliteDatabase({
+    dataDir: dir.path,
+    fdatasync: (_fd, done) => {
+      startedWith.push(rows());
+      held.push(() => done(null));
+    },
+  });
+  const settled = new Set<string>();
+  const track = <T>(name: string, promise: Promise<T>) => {
+    void promise.then(() => settled.add(name));
+    return promise;
+  };
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+  try {
+    db.migrate('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    track(
+      'a',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('a')")),
+    );
+    await waitUntil(() => held.length === 1, 'the first fsync');
+    // Behind the fsync under way: a durable write, and a write that is not durable but not eager either.
+    track(
+      'b',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('b')")),
+    );
+    track(
+      'c',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('c')"), { durable: false }),
+    );
+    await turns(3);
+    assert.deepEqual(rows(), ['a'], 'both wait for the fsync under way');
+    // An eager write commits at once, and takes them along; the fsync is still held.
+    track(
+      'e',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('e')"), { durable: false, eager: true }),
+    );
+    await waitUntil(
+      () => settled.has('e') && settled.has('c'),
+      'the eager write and the write it took along',
+    );
+    assert.deepEqual(rows(), ['a', 'b', 'c', 'e']);
+    assert.deepEqual([...settled].sort(), ['c', 'e'], 'a and b wait for their fsyncs');
+    // A durable write queued now is deferred behind the first fsync, and committed before the second one starts.
+    track(
+      'f',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('f')")),
+    );
+    held.shift()?.();
+    await waitUntil(() => settled.has('a') && held.length === 1, 'a, and the second fsync');
+    assert.deepEqual(startedWith[1], ['a', 'b', 'c', 'e', 'f'], 'the second fsync covers b and f');
+    await turns(3);
+    assert.equal(settled.has('b'), false, 'b was committed during the first fsync: it waits for the second');
+    held.shift()?.();
+    await waitUntil(() => settled.has('b') && settled.has('f'), 'b and f');
+    assert.equal(startedWith.length, 2, 'two fsyncs in all');
+  } finally {
+    for (const release of held.splice(0)) release();
+    db.close();
+    dir.remove();
+  }
+});
 
 test('commits queued writes on close and rejects writes after it', async () => {
   const dir = tempDir('junction-sqlite-db-');

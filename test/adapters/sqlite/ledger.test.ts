@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import { SqliteLedger } from '../../../lib/adapters/sqlite/ledger.ts';
 import type { DeliveryKey } from '../../../lib/ports.ts';
+import { tempDir } from '../../helpers/paths.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
 import { openHarness } from './harness.ts';
 
@@ -46,6 +47,33 @@ test('answers an enqueue or a completion that need not be durable at commit, wit
     assert.equal(await ledger.pendingCount(), 0);
   } finally {
     await h.cleanup();
+  }
+});
+
+test('commits an enqueue that need not be durable while an fsync of the WAL runs: its deliveries start at once', async () => {
+  const dir = tempDir('junction-sqlite-ledger-');
+  const held: Array<() => void> = [];
+  const database = new SqliteDatabase({
+    dataDir: dir.path,
+    fdatasync: (_fd, done) => held.push(() => done(null)),
+  });
+  try {
+    const ledger = new SqliteLedger(database);
+    const durable = ledger.enqueue([makeDelivery()]);
+    const deadline = Date.now() + 30_000;
+    while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(held.length, 1, 'the durable enqueue is waiting for its fsync');
+    let added: readonly boolean[] | undefined;
+    const early = ledger.enqueue([makeDelivery()], { durable: false, onAdded: (a) => (added = a) });
+    while (added === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(added, [true], 'committed with the fsync still under way');
+    assert.deepEqual(await early, [true]);
+    held.shift()?.();
+    assert.deepEqual(await durable, [true]);
+  } finally {
+    for (const release of held.splice(0)) release();
+    database.close();
+    dir.remove();
   }
 });
 
