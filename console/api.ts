@@ -1,6 +1,7 @@
 /**
  * The console's only way to the bus: the documented HTTP API, on the page's own origin. A key the user typed is kept
- * in sessionStorage (gone when the tab closes) and sent as `Authorization: Bearer`; a 401 asks for it again.
+ * in sessionStorage (gone when the tab closes) and sent as `Authorization: Bearer`; a 401 for the key in use asks
+ * for it again.
  */
 
 const KEY = 'junction.apiKey';
@@ -80,7 +81,8 @@ export async function call<T = unknown>(
   if (!response.ok) {
     const error = (value as { error?: { code?: string; message?: string } }).error;
     const message = error?.message ?? `${method} ${path}: HTTP ${response.status}`;
-    if (response.status === 401) onUnauthorized(message);
+    // A 401 for a key the user has since replaced is stale: it must not ask for the new one again.
+    if (response.status === 401 && apiKey() === key) onUnauthorized(message);
     throw new ApiError(response.status, error?.code ?? String(response.status), message);
   }
   return value as T;
@@ -115,7 +117,7 @@ export async function tail(
         error?: { code?: string; message?: string };
       };
       const message = value.error?.message ?? `GET /events/tail: HTTP ${response.status}`;
-      if (response.status === 401) onUnauthorized(message);
+      if (response.status === 401 && apiKey() === key) onUnauthorized(message);
       throw new ApiError(response.status, value.error?.code ?? String(response.status), message);
     }
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

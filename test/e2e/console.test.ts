@@ -82,14 +82,66 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     await page.goto(`${bus.url}/console#/overview`);
     await page.locator('input[name=apikey]').waitFor({ timeout: 60_000 });
     await page.screenshot({ path: join(shots, 'console-key.png') });
+    const refused = page.waitForResponse(
+      (r) => r.request().headers().authorization === 'Bearer not-a-key' && r.status() === 401,
+      { timeout: 60_000 },
+    );
     await page.fill('input[name=apikey]', 'not-a-key');
     await page.click('button[type=submit]');
+    await refused;
     await page.locator('input[name=apikey]').waitFor({ timeout: 60_000 });
     await page.fill('input[name=apikey]', admin);
     await page.click('button[type=submit]');
     await page.locator('.tile[data-series=in]').waitFor({ timeout: 60_000 });
     assert.equal(await page.evaluate(() => sessionStorage.getItem('junction.apiKey')), admin);
     assert.deepEqual(errors, []);
+  });
+
+  test('a 401 that answers a key the user has since replaced does not ask for the new one again', async () => {
+    const tab = await browser.newPage();
+    try {
+      // The bad key's calls (the overview's poll, the bus picker's list) are held until the good key is in use, then
+      // answered: 401.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await tab.route('**/*', async (route) => {
+        if (route.request().headers().authorization === 'Bearer stale-key') await held;
+        await route.continue();
+      });
+      await tab.goto(`${bus.url}/console#/overview`);
+      await tab.locator('input[name=apikey]').waitFor({ timeout: 60_000 });
+      const staleAnswered = tab.waitForResponse(
+        (r) => r.request().headers().authorization === 'Bearer stale-key' && r.status() === 401,
+        { timeout: 60_000 },
+      );
+      await tab.fill('input[name=apikey]', 'stale-key');
+      await tab.click('button[type=submit]');
+      await tab.waitForFunction(() => sessionStorage.getItem('junction.apiKey') === 'stale-key', null, {
+        timeout: 60_000,
+      });
+      // The user signs out and in again with the good key while the bad key's call is still out.
+      await tab.evaluate((k) => sessionStorage.setItem('junction.apiKey', k), admin);
+      const good = tab.waitForResponse(
+        (r) =>
+          r.url().endsWith('/metrics') && r.request().headers().authorization === `Bearer ${admin}` && r.ok(),
+        { timeout: 60_000 },
+      );
+      await good;
+      release();
+      await staleAnswered;
+      // The next polls (every 2 s) go on with the good key; the prompt stays away.
+      await tab.waitForResponse(
+        (r) =>
+          r.url().endsWith('/metrics') && r.request().headers().authorization === `Bearer ${admin}` && r.ok(),
+        { timeout: 60_000 },
+      );
+      assert.equal(await tab.locator('input[name=apikey]').count(), 0, 'no prompt for the good key');
+      assert.equal(await tab.evaluate(() => sessionStorage.getItem('junction.apiKey')), admin);
+    } finally {
+      await tab.close();
+    }
   });
 
   test('creates a rule in the console, tests its pattern as you type, then shows a published event’s journey', async () => {
