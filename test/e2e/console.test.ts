@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
-import { waitFor } from '../helpers/events.ts';
+import { deferred, waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
@@ -102,12 +102,9 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     try {
       // The bad key's calls (the overview's poll, the bus picker's list) are held until the good key is in use, then
       // answered: 401.
-      let release: () => void = () => {};
-      const held = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const held = deferred();
       await tab.route('**/*', async (route) => {
-        if (route.request().headers().authorization === 'Bearer stale-key') await held;
+        if (route.request().headers().authorization === 'Bearer stale-key') await held.promise;
         await route.continue();
       });
       await tab.goto(`${bus.url}/console#/overview`);
@@ -129,7 +126,7 @@ describe('web console in Chromium', { skip: executable === false }, () => {
         { timeout: 60_000 },
       );
       await good;
-      release();
+      held.resolve();
       await staleAnswered;
       // The next polls (every 2 s) go on with the good key; the prompt stays away.
       await tab.waitForResponse(

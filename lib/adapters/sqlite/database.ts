@@ -30,8 +30,11 @@ export interface SqliteDatabaseOptions {
    * @internal How a commit's fsync of the WAL runs (off the event loop): `fs.fdatasync` but for tests, which hold it
    * to see what waits for it.
    */
-  readonly fdatasync?: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+  readonly fdatasync?: Fdatasync;
 }
+
+/** `fs.fdatasync`'s callback form. */
+type Fdatasync = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 
 /** How a write is committed. */
 export interface WriteOptions<T> {
@@ -132,7 +135,7 @@ export class SqliteDatabase {
   readonly #checkpointTimer: NodeJS.Timeout;
   #checkpointedAt = 0;
   readonly #busyTimeoutMs: number;
-  readonly #fdatasync: (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+  readonly #fdatasync: Fdatasync;
   /** The thread that runs checkpoints off the event loop (see `#checkpoint`), once started. */
   #checkpointer: Worker | undefined;
   /** Set to 1 by the checkpoint thread once its connection is closed (or could not open). */

@@ -6,15 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
+import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function withDatabase(run: (db: SqliteDatabase, dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -301,7 +294,7 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
       'a',
       db.write(() => db.run("INSERT INTO t (k) VALUES ('a')")),
     );
-    await waitUntil(() => held.length === 1, 'the first fsync');
+    await waitFor(() => held.length === 1, 'the first fsync', 30_000);
     // Behind the fsync under way: a durable write, and a write that is not durable but not eager either.
     track(
       'b',
@@ -318,9 +311,10 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
       'e',
       db.write(() => db.run("INSERT INTO t (k) VALUES ('e')"), { durable: false, eager: true }),
     );
-    await waitUntil(
+    await waitFor(
       () => settled.has('e') && settled.has('c'),
       'the eager write and the write it took along',
+      30_000,
     );
     assert.deepEqual(rows(), ['a', 'b', 'c', 'e']);
     assert.deepEqual([...settled].sort(), ['c', 'e'], 'a and b wait for their fsyncs');
@@ -330,12 +324,12 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
       db.write(() => db.run("INSERT INTO t (k) VALUES ('f')")),
     );
     held.shift()?.();
-    await waitUntil(() => settled.has('a') && held.length === 1, 'a, and the second fsync');
+    await waitFor(() => settled.has('a') && held.length === 1, 'a, and the second fsync', 30_000);
     assert.deepEqual(startedWith[1], ['a', 'b', 'c', 'e', 'f'], 'the second fsync covers b and f');
     await turns(3);
     assert.equal(settled.has('b'), false, 'b was committed during the first fsync: it waits for the second');
     held.shift()?.();
-    await waitUntil(() => settled.has('b') && settled.has('f'), 'b and f');
+    await waitFor(() => settled.has('b') && settled.has('f'), 'b and f', 30_000);
     assert.equal(startedWith.length, 2, 'two fsyncs in all');
   } finally {
     for (const release of held.splice(0)) release();

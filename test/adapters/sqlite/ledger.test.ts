@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import { SqliteLedger } from '../../../lib/adapters/sqlite/ledger.ts';
 import type { DeliveryKey } from '../../../lib/ports.ts';
+import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
 import { openHarness } from './harness.ts';
@@ -60,12 +61,11 @@ test('commits an enqueue that need not be durable while an fsync of the WAL runs
   try {
     const ledger = new SqliteLedger(database);
     const durable = ledger.enqueue([makeDelivery()]);
-    const deadline = Date.now() + 30_000;
-    while (held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => held.length > 0, 'the durable enqueue to wait for its fsync', 30_000);
     assert.equal(held.length, 1, 'the durable enqueue is waiting for its fsync');
     let added: readonly boolean[] | undefined;
     const early = ledger.enqueue([makeDelivery()], { durable: false, onAdded: (a) => (added = a) });
-    while (added === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => added !== undefined, 'the non-durable enqueue to commit', 30_000);
     assert.deepEqual(added, [true], 'committed with the fsync still under way');
     assert.deepEqual(await early, [true]);
     held.shift()?.();
