@@ -52,11 +52,13 @@ function send(res: Res, response: ApiResponse): void {
     void sendStream(res, response, response.stream);
     return;
   }
-  const body = typeof response.body === 'string' ? Buffer.from(response.body) : response.body;
-  const headers: Record<string, string> = { ...response.headers, 'content-length': String(body.byteLength) };
+  const body = response.body;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  const headers: Record<string, string> = { ...response.headers, 'content-length': String(length) };
   // HTTP/2 has no connection header (sending one is an error there).
   if ('stream' in res) delete headers.connection;
   (res as ServerResponse).writeHead(response.status, headers);
+  // A string body goes out with the head in one write; a Buffer would make it two (corked, then a writev).
   res.end(body);
 }
 
@@ -104,7 +106,14 @@ async function sendStream(
 
 /** Lower-case header names to values; HTTP/2 requests keep their pseudo-headers (`:authority`). */
 function headersOf(req: Req): Record<string, string | string[] | undefined> {
-  if ('headersDistinct' in req) return req.headersDistinct;
+  if ('headersDistinct' in req) {
+    // Node has already built `headers` (its server reads `host` and `expect` from it). When no name came twice, each
+    // value there is the one sent, and building `headersDistinct` (an array per header) would be a second pass.
+    const headers = req.headers;
+    let names = 0;
+    for (const _ in headers) names++;
+    return names * 2 === req.rawHeaders.length ? headers : req.headersDistinct;
+  }
   const out: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(req.headers)) out[name] = value;
   return out;

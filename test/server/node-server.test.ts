@@ -146,6 +146,46 @@ describe('node server', () => {
     await server.close();
   });
 
+  it('hands the app every value of a repeated header, and single ones as sent, names in lower case', async () => {
+    await start();
+    const client = await rawClient(server.port);
+    const values = (v: string | string[] | undefined) => (v === undefined ? [] : ([] as string[]).concat(v));
+    // Node keeps only the first of a repeated content-type and joins repeated ce-* values with ", ": the codec's
+    // refusal of a repeated attribute needs every value.
+    client.socket.write(
+      'POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\ncontent-type: text/plain\r\n' +
+        'CE-Type: a\r\nce-type: b, c\r\nX-One: 1\r\ncontent-length: 0\r\n\r\n' +
+        'POST /events HTTP/1.1\r\nhost: x\r\nCE-Type: a, b\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+    );
+    await within(client.closed, 10_000, 'the connection to close');
+    assert.equal(stored.length, 2);
+    const [repeated, single] = stored as [ApiRequest, ApiRequest];
+    assert.deepEqual(values(repeated.headers['content-type']), ['application/json', 'text/plain']);
+    assert.deepEqual(values(repeated.headers['ce-type']), ['a', 'b, c']);
+    assert.deepEqual(values(repeated.headers['x-one']), ['1']);
+    assert.deepEqual(values(single.headers['ce-type']), ['a, b']);
+    assert.deepEqual(values(single.headers.host), ['x']);
+  });
+
+  it('answers a string body with its length in bytes', async () => {
+    const body = '{"name":"café ☕"}';
+    server = await serve({
+      app: async () => ({ status: 200, headers: { 'content-type': 'application/json' }, body }),
+      port: 0,
+    });
+    started.push(server);
+    const client = await rawClient(server.port);
+    client.socket.write('GET /x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    await within(client.closed, 10_000, 'the connection to close');
+    const raw = Buffer.from(client.text(), 'latin1');
+    const split = raw.indexOf('\r\n\r\n');
+    assert.match(
+      raw.subarray(0, split).toString('latin1'),
+      new RegExp(`content-length: ${Buffer.byteLength(body)}\r\n`, 'i'),
+    );
+    assert.equal(raw.subarray(split + 4).toString('utf8'), body);
+  });
+
   it('caps the number of connections', async () => {
     await start({ maxConnections: 2 });
     const a = await rawClient(server.port);
