@@ -1,7 +1,7 @@
 /**
  * Aggregation windows (issue #19): events/s through the aggregator with 10 and with 100,000 keys, in the same run,
  * interleaved. Each round opens a fresh SQLite database (the bus's stores), gives the aggregator one partition's
- * records in batches of 500 (as the router does) for a count/sum/max rule over 1 s tumbling windows, and publishes
+ * records in batches of 500 (the router's batch until 2026-12-05; it now takes up to 2,000 when behind) for a count/sum/max rule over 1 s tumbling windows, and publishes
  * what closes to the real log; every batch ends with the state commit. Rates are per wall second and per CPU second
  * of this process (`process.cpuUsage`), so that other load on the machine cancels out of the second. `--quick` for a
  * short run.
