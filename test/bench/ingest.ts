@@ -16,7 +16,7 @@ import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from '../helpers/bus.ts';
 import { tempDir } from '../helpers/paths.ts';
-import { type LoadResult, runLoad, startNoop, withBus } from './bus.ts';
+import { type LoadResult, metricSum, runLoad, startNoop, withBus } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { NATS_SERVER_VERSION, startNats } from './support/nats.ts';
@@ -339,6 +339,31 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
     try {
       return await withBus(async (bus) => {
         const common = { seconds: settings.seconds, concurrency: 8, batch: 100 };
+        // Whether routing kept pace with the appends: how far behind the router was when the load ended, how long it
+        // then took to route the rest (counted in the round's CPU), and the mean time from ingest to route.
+        const routing: Array<{ lag: number; catchUpMs: number; meanMs: number }> = [];
+        const metrics = async () => (await fetch(`${bus.url}/metrics`)).text();
+        const routed = async (prefix: string) => {
+          const before = await metrics();
+          const result = await runLoad({ ...common, url: bus.url, mode: 'batch', prefix });
+          const end = await metrics();
+          const started = performance.now();
+          let now = end;
+          while (metricSum(now, 'junction_router_lag_events') > 0 && performance.now() - started < 120_000) {
+            await new Promise((resolve) => setTimeout(resolve, 10));
+            now = await metrics();
+          }
+          const sum = 'junction_ingest_to_route_seconds_sum';
+          const count = 'junction_ingest_to_route_seconds_count';
+          routing.push({
+            lag: metricSum(end, 'junction_router_lag_events'),
+            catchUpMs: performance.now() - started,
+            meanMs:
+              (1000 * (metricSum(now, sum) - metricSum(before, sum))) /
+              Math.max(1, metricSum(now, count) - metricSum(before, count)),
+          });
+          return result;
+        };
         const contestants: Contestant[] = [
           {
             name: 'NATS JetStream, file store, default (acks before fsync)',
@@ -348,7 +373,7 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
           {
             name: 'Junction (fsync before the 202)',
             pid: () => bus.child.pid,
-            load: (prefix) => runLoad({ ...common, url: bus.url, mode: 'batch', prefix }),
+            load: routed,
           },
           {
             name: 'NATS JetStream, file store, sync_interval: always',
@@ -372,6 +397,10 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
           rows: rows(contestants, samples),
           notes: [
             `Goal (#20) Junction ≥ 1.0× JetStream's default: wall ${verdict(pairedRatio(samples, 1, 0, false), 1)}, per server CPU-second ${verdict(pairedRatio(samples, 1, 0, true), 1)}; against sync-always ${pairedRatio(samples, 1, 2, false).toFixed(2)}× (wall).`,
+            `Routing, over Junction's rounds (warm-up included): the router was ${range(routing.map((r) => r.lag))} events behind when the load ended and routed the rest within ${range(routing.map((r) => r.catchUpMs))} ms (counted in the round's CPU); ingest → route ${range(
+              routing.map((r) => r.meanMs),
+              1,
+            )} ms on average.`,
             'Junction: POST /events with a CloudEvents batch, answered 200 once the events are committed and the WAL fsync has returned; dedup of (source, id) on; no rules. JetStream: one stream (subjects bench.>, file storage), the same CloudEvent JSON per message with its id as msgID (dedup), a batch = 100 publishes in flight, the next batch once all are acknowledged; one connection per load worker.',
           ],
         };
@@ -383,6 +412,12 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
     await natsDefault.stop();
     dir.remove();
   }
+}
+
+/** `low–high` of some numbers, rounded to `digits` decimals. */
+function range(values: readonly number[], digits = 0): string {
+  if (values.length === 0) return 'n/a';
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 }
 
 const TABLES = {
