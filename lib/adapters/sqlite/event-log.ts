@@ -35,7 +35,10 @@ export interface SqliteEventLogOptions {
   readonly retentionMs?: number;
   /** How often the retention pass runs, in ms; 0 turns it off. @default 60000 */
   readonly retentionIntervalMs?: number;
-  /** How often an idle subscription looks for appends made by other processes, in ms. @default 100 */
+  /**
+   * How often an idle subscription looks for appends made by other processes, in ms: this often at first, then half
+   * as often after each read that found nothing, down to once a second (`idlePause`). @default 100
+   */
   readonly pollIntervalMs?: number;
   /** First delay before a rejected handler call is retried, doubling up to 5 s. @default 100 */
   readonly retryBackoffMs?: number;
@@ -745,6 +748,21 @@ interface SubscriptionParts {
   readonly onClosed: (subscription: SqliteSubscription) => void;
 }
 
+/** The longest an idle partition's loop waits between reads (see `idlePause`). */
+const IDLE_POLL_MAX_MS = 1_000;
+
+/**
+ * How long a partition's loop waits after its `empty`-th read in a row that found nothing: `pollMs`, doubling from
+ * the second such read on, up to `IDLE_POLL_MAX_MS` (or `pollMs` if that is longer). Appends made in this process
+ * wake the loop at once whatever the wait; only another process's appends wait for the next read — up to a second
+ * on a partition idle for a while. Before, an idle bus read each of its partitions ten times a second: `junction dev`
+ * with 11 idle buses used 4.5% of a core, 3.0% with the back-off.
+ */
+export function idlePause(pollMs: number, empty: number): number {
+  const ceiling = Math.max(pollMs, IDLE_POLL_MAX_MS);
+  return Math.min(ceiling, pollMs * 2 ** Math.min(Math.max(0, empty - 1), 30));
+}
+
 /** One consumer-group member: a loop per partition, one handler call in flight per partition. */
 class SqliteSubscription implements Subscription {
   readonly #parts: SubscriptionParts;
@@ -787,6 +805,8 @@ class SqliteSubscription implements Subscription {
     const { log, group, handler, maxBatch, pollMs, backoffMs, onError } = this.#parts;
     let position = start;
     let failures = 0;
+    /** Reads in a row that found nothing: an idle partition polls less and less often (`idlePause`). */
+    let empty = 0;
     while (!this.#closed && !log.databaseClosed) {
       let records: LogRecord[] | undefined;
       const announced = this.#announced[partition] ?? 0;
@@ -803,9 +823,11 @@ class SqliteSubscription implements Subscription {
         continue;
       }
       if (records.length === 0) {
-        await this.#pause(partition, pollMs);
+        empty += 1;
+        await this.#pause(partition, idlePause(pollMs, empty));
         continue;
       }
+      empty = 0;
       try {
         await handler(records);
         const next = records.at(-1)!.offset + 1;

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
-import { SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
+import { idlePause, SqliteEventLog } from '../../../lib/adapters/sqlite/event-log.ts';
 import { openSqliteStores } from '../../../lib/adapters/sqlite/index.ts';
 import { murmur2 } from '../../../lib/adapters/sqlite/partitioner.ts';
 import { parseEventJson, serializeEvent, storedEvent } from '../../../lib/core/cloudevent.ts';
@@ -376,6 +376,57 @@ test('a subscription that has read what this process appended waits for the next
     await other.close();
     db.close();
     otherDb.close();
+    dir.remove();
+  }
+});
+
+test('an idle partition is read less and less often: the poll interval doubles up to a second', () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 50].map((n) => idlePause(100, n)),
+    [100, 200, 400, 800, 1000, 1000, 1000],
+  );
+  assert.deepEqual(
+    [1, 2, 6, 7, 8].map((n) => idlePause(20, n)),
+    [20, 40, 640, 1000, 1000],
+  );
+  // A poll interval above a second is kept as it is.
+  assert.deepEqual(
+    [1, 2, 9].map((n) => idlePause(5000, n)),
+    [5000, 5000, 5000],
+  );
+});
+
+test('an idle subscription backs off its reads of the table, and still takes an append at once', async () => {
+  const dir = tempDir('junction-sqlite-');
+  const db = new SqliteDatabase({ dataDir: dir.path });
+  const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 10 });
+  const reads: number[] = [];
+  const all = db.all.bind(db);
+  db.all = (sql, ...params) => {
+    if (sql.includes('FROM log_records')) reads.push(performance.now());
+    return all(sql, ...params);
+  };
+  const seen: string[] = [];
+  const subscription = await log.subscribe({
+    group: 'g',
+    handler: async (records) => {
+      for (const r of records) seen.push(r.event.id);
+    },
+  });
+  try {
+    // Eight reads of an empty log: at 10 ms apart that took ≈ 70 ms; backing off (10, 20, … 640 ms) at least 1.27 s.
+    await waitFor(() => reads.length >= 8, 'eight reads of the idle partition');
+    const span = (reads[7] as number) - (reads[0] as number);
+    assert.ok(span >= 1_200, `eight idle reads within ${span.toFixed(0)} ms`);
+    // Waiting up to a second for the next read, the loop is woken by an append of this process.
+    const [event] = makeEvents(1);
+    await log.append([event!]);
+    await waitFor(() => seen.length === 1, 'the append to reach the idle subscription');
+    assert.deepEqual(seen, [event!.id]);
+  } finally {
+    await subscription.close();
+    await log.close();
+    db.close();
     dir.remove();
   }
 });
