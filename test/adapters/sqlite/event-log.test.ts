@@ -326,19 +326,19 @@ test('runs one member per group and reports handler failures to onError', async 
   }
 });
 
-test('a subscription that has read what this process appended waits for the next append instead of reading no rows', async () => {
-  const dir = tempDir('junction-sqlite-');
-  const db = new SqliteDatabase({ dataDir: dir.path });
-  const otherDb = new SqliteDatabase({ dataDir: dir.path });
-  // No polling within the test: every record below must reach the handler by an append's wake-up.
-  const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 600_000 });
-  const other = new SqliteEventLog(otherDb, { partitions: 1, pollIntervalMs: 600_000 });
-  let rowReads = 0;
+/** When the database was asked for rows of the log's records table (`performance.now()` of each read). */
+function readsOfRecords(db: SqliteDatabase): number[] {
+  const reads: number[] = [];
   const all = db.all.bind(db);
   db.all = (sql, ...params) => {
-    if (sql.includes('FROM log_records')) rowReads += 1;
+    if (sql.includes('FROM log_records')) reads.push(performance.now());
     return all(sql, ...params);
   };
+  return reads;
+}
+
+/** A subscription of group `g` that collects the ids of the records it is handed. */
+async function collect(log: SqliteEventLog) {
   const seen: string[] = [];
   const subscription = await log.subscribe({
     group: 'g',
@@ -346,6 +346,18 @@ test('a subscription that has read what this process appended waits for the next
       for (const r of records) seen.push(r.event.id);
     },
   });
+  return { seen, subscription };
+}
+
+test('a subscription that has read what this process appended waits for the next append instead of reading no rows', async () => {
+  const dir = tempDir('junction-sqlite-');
+  const db = new SqliteDatabase({ dataDir: dir.path });
+  const otherDb = new SqliteDatabase({ dataDir: dir.path });
+  // No polling within the test: every record below must reach the handler by an append's wake-up.
+  const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 600_000 });
+  const other = new SqliteEventLog(otherDb, { partitions: 1, pollIntervalMs: 600_000 });
+  const rowReads = readsOfRecords(db);
+  const { seen, subscription } = await collect(log);
   try {
     const events = makeEvents(33);
     for (const [i, event] of events.slice(0, 30).entries()) {
@@ -354,7 +366,7 @@ test('a subscription that has read what this process appended waits for the next
       await waitFor(() => seen.length === i + 1 && log.committedNow('g')[0] === i + 1, `event ${i}`);
     }
     // The first read (an empty log) reads rows; the thirty records come from memory, and after each no rows are read.
-    assert.ok(rowReads <= 2, `read rows ${rowReads} times for 30 appends`);
+    assert.ok(rowReads.length <= 2, `read rows ${rowReads.length} times for 30 appends`);
     // Another log of this process on the same file appends between two of this one's: a hole in what this log
     // remembers, which the next read fills from the rows.
     await log.append([events[30]!]);
@@ -400,19 +412,8 @@ test('an idle subscription backs off its reads of the table, and still takes an 
   const dir = tempDir('junction-sqlite-');
   const db = new SqliteDatabase({ dataDir: dir.path });
   const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 10 });
-  const reads: number[] = [];
-  const all = db.all.bind(db);
-  db.all = (sql, ...params) => {
-    if (sql.includes('FROM log_records')) reads.push(performance.now());
-    return all(sql, ...params);
-  };
-  const seen: string[] = [];
-  const subscription = await log.subscribe({
-    group: 'g',
-    handler: async (records) => {
-      for (const r of records) seen.push(r.event.id);
-    },
-  });
+  const reads = readsOfRecords(db);
+  const { seen, subscription } = await collect(log);
   try {
     // Eight reads of an empty log: at 10 ms apart that took ≈ 70 ms; backing off (10, 20, … 640 ms) at least 1.27 s.
     await waitFor(() => reads.length >= 8, 'eight reads of the idle partition');
