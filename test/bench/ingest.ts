@@ -397,10 +397,7 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
           rows: rows(contestants, samples),
           notes: [
             `Goal (#20) Junction ≥ 1.0× JetStream's default: wall ${verdict(pairedRatio(samples, 1, 0, false), 1)}, per server CPU-second ${verdict(pairedRatio(samples, 1, 0, true), 1)}; against sync-always ${pairedRatio(samples, 1, 2, false).toFixed(2)}× (wall).`,
-            `Routing, over Junction's rounds (warm-up included): the router was ${range(routing.map((r) => r.lag))} events behind when the load ended and routed the rest within ${range(routing.map((r) => r.catchUpMs))} ms (counted in the round's CPU); ingest → route ${range(
-              routing.map((r) => r.meanMs),
-              1,
-            )} ms on average.`,
+            `Routing, over Junction's rounds (warm-up included): the router was ${spread(routing.map((r) => r.lag))} events behind when the load ended and routed the rest within ${spread(routing.map((r) => r.catchUpMs))} ms (counted in the round's CPU); ingest → route ${spread(routing.map((r) => r.meanMs))} ms on average.`,
             'Junction: POST /events with a CloudEvents batch, answered 200 once the events are committed and the WAL fsync has returned; dedup of (source, id) on; no rules. JetStream: one stream (subjects bench.>, file storage), the same CloudEvent JSON per message with its id as msgID (dedup), a batch = 100 publishes in flight, the next batch once all are acknowledged; one connection per load worker.',
           ],
         };
@@ -412,12 +409,6 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
     await natsDefault.stop();
     dir.remove();
   }
-}
-
-/** `low–high` of some numbers, rounded to `digits` decimals. */
-function range(values: readonly number[], digits = 0): string {
-  if (values.length === 0) return 'n/a';
-  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 }
 
 const TABLES = {
