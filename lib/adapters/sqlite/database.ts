@@ -14,10 +14,10 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { Worker } from 'node:worker_threads';
 import { parseEventJson } from '../../core/cloudevent.ts';
 import type { CloudEvent } from '../../core/cloudevent-types.ts';
 import { isJunctionError, JunctionError } from '../../core/errors.ts';
+import { type CheckpointLane, joinCheckpointer } from './checkpointer.ts';
 
 export interface SqliteDatabaseOptions {
   /** The folder that holds `junction.db`; created when missing. */
@@ -110,7 +110,8 @@ export const DATABASE_FILE = 'junction.db';
  * the next turn with the writes queued so far. A WAL survives a power cut as a prefix of its commits (SQLite checks each frame's checksum), so once a
  * commit's fsync returns, it and every commit before it are durable: the guarantee `synchronous = FULL` gives,
  * without an fsync on the loop per commit. Checkpoints (which fsync the WAL and the database file) run on a timer, on a
- * thread of their own, rather than inside whichever commit crosses a size threshold (see `#checkpoint`).
+ * checkpoint thread (shared with the process's other databases, `checkpointer.ts`), rather than inside whichever commit
+ * crosses a size threshold (see `#checkpoint`).
  */
 export class SqliteDatabase {
   /** The absolute path of the database file (the key of in-process registries). */
@@ -136,10 +137,8 @@ export class SqliteDatabase {
   #checkpointedAt = 0;
   readonly #busyTimeoutMs: number;
   readonly #fdatasync: Fdatasync;
-  /** The thread that runs checkpoints off the event loop (see `#checkpoint`), once started. */
-  #checkpointer: Worker | undefined;
-  /** Set to 1 by the checkpoint thread once its connection is closed (or could not open). */
-  #checkpointerClosed: Int32Array | undefined;
+  /** This database's place on a checkpoint thread (see `#checkpoint`), once it has one. */
+  #checkpointer: CheckpointLane | undefined;
   #noCheckpointer = false;
   /** Whether the checkpoint thread is at work. */
   #checkpointing = false;
@@ -368,7 +367,7 @@ export class SqliteDatabase {
       this.#heldForCheckpoint = true;
       // The thread is unref'd (a database left open must not keep its process alive), but writes that wait for its
       // answer must: without a ref a process with nothing else to do would end with their promises pending.
-      this.#checkpointer?.ref();
+      this.#checkpointer?.hold();
       return;
     }
     this.#scheduled = false;
@@ -471,7 +470,7 @@ export class SqliteDatabase {
 
   /**
    * Copies the WAL into the database file (PASSIVE: it never waits for a lock) so that the next write starts the WAL
-   * over instead of growing it; each checkpoint fsyncs the WAL and the database file. It runs on a thread of its own
+   * over instead of growing it; each checkpoint fsyncs the WAL and the database file. It runs on a checkpoint thread
    * (its own connection), where it costs the event loop nothing (at 40k events/s one took 16 ms, up to 100 ms, on
    * the loop). Only a checkpoint that ends with no newer commit lets the next write start the WAL over, which under
    * a steady load one on another thread seldom does: once the WAL holds `WAL_RESTART_FRAMES`, a second one runs
@@ -481,53 +480,42 @@ export class SqliteDatabase {
   #checkpoint(): void {
     if (this.#closed || this.#checkpointing || this.#commits === this.#checkpointedAt) return;
     this.#checkpointedAt = this.#commits;
-    const thread = this.#checkpointThread();
-    if (thread === undefined) {
+    const lane = this.#checkpointLane();
+    if (lane === undefined) {
       this.#checkpointHere();
       return;
     }
     this.#checkpointing = true;
-    thread.postMessage('checkpoint');
+    lane.checkpoint();
   }
 
-  /** The checkpoint thread, started on first use; undefined (checkpoints run here) when it cannot start. */
-  #checkpointThread(): Worker | undefined {
+  /** This database's place on a checkpoint thread, taken on first use; undefined (checkpoints run here) without one. */
+  #checkpointLane(): CheckpointLane | undefined {
     if (this.#checkpointer !== undefined || this.#noCheckpointer) return this.#checkpointer;
-    try {
-      const closed = new SharedArrayBuffer(4);
-      const worker = new Worker(CHECKPOINTER, {
-        eval: true,
-        workerData: { path: this.path, busyTimeoutMs: this.#busyTimeoutMs, closed },
-      });
-      this.#checkpointerClosed = new Int32Array(closed);
-      worker.on('message', (answer: { log: number }) => {
+    this.#checkpointer = joinCheckpointer(this.path, this.#busyTimeoutMs, {
+      done: (log) => {
         this.#checkpointing = false;
-        if (!this.#closed && answer.log >= WAL_RESTART_FRAMES) this.#checkpointHere();
+        if (!this.#closed && log >= WAL_RESTART_FRAMES) this.#checkpointHere();
         this.#releaseHeld();
-      });
-      worker.on('error', () => {
-        // The thread is gone: checkpoints run here from now on.
+      },
+      lost: () => {
+        // The thread cannot serve this database: checkpoints run here from now on.
         this.#checkpointing = false;
+        this.#checkpointer?.close();
         this.#checkpointer = undefined;
         this.#noCheckpointer = true;
         this.#releaseHeld();
-      });
-      // After the listeners: adding a 'message' listener refs the worker's port again, and a database left open
-      // would then keep its process from ever exiting.
-      worker.unref();
-      this.#checkpointer = worker;
-      return worker;
-    } catch {
-      this.#noCheckpointer = true;
-      return undefined;
-    }
+      },
+    });
+    if (this.#checkpointer === undefined) this.#noCheckpointer = true;
+    return this.#checkpointer;
   }
 
   /** Commits what waited for the checkpoint thread (see `#flush`). */
   #releaseHeld(): void {
     if (!this.#heldForCheckpoint) return;
     this.#heldForCheckpoint = false;
-    this.#checkpointer?.unref();
+    this.#checkpointer?.release();
     if (this.#syncing) this.#deferred = true;
     else setImmediate(() => this.#flush());
   }
@@ -597,66 +585,16 @@ export class SqliteDatabase {
    * folder or opens the file next.
    */
   #stopCheckpointThread(): void {
-    const worker = this.#checkpointer;
-    const closed = this.#checkpointerClosed;
+    const lane = this.#checkpointer;
     this.#checkpointer = undefined;
-    if (worker === undefined || closed === undefined) return;
-    // Writes held for it (see `#flush`) were committed by the close: the thread no longer keeps the process alive.
-    worker.unref();
-    worker.postMessage('close');
-    Atomics.wait(closed, 0, 0, 5_000);
+    // Writes held for it (see `#flush`) were committed by the close: the lane no longer keeps the process alive.
+    lane?.close();
   }
 
   #assertOpen(): void {
     if (this.#closed) throw unavailable(`the SQLite database ${this.path} is closed`);
   }
 }
-
-/**
- * The checkpoint thread (CommonJS, evaluated): a connection of its own to the database file that runs a PASSIVE
- * checkpoint for each `checkpoint` message, answers when done (`log`: the frames in the WAL; `error`), and closes
- * on `close`, then sets `closed` (shared memory) to 1 for the thread that waits for it.
- */
-const CHECKPOINTER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { DatabaseSync } = require('node:sqlite');
-const closed = new Int32Array(workerData.closed);
-const done = () => {
-  Atomics.store(closed, 0, 1);
-  Atomics.notify(closed, 0);
-};
-let db;
-let checkpoint;
-try {
-  db = new DatabaseSync(workerData.path);
-  db.exec('PRAGMA busy_timeout = ' + Number(workerData.busyTimeoutMs));
-  db.exec('PRAGMA synchronous = NORMAL');
-  checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-} catch (e) {
-  try {
-    db?.close();
-  } finally {
-    done();
-  }
-  throw e;
-}
-parentPort.on('message', (message) => {
-  if (message === 'close') {
-    try {
-      db.close();
-    } finally {
-      done();
-      parentPort.close();
-    }
-    return;
-  }
-  try {
-    parentPort.postMessage({ log: Number(checkpoint.get().log) });
-  } catch (e) {
-    parentPort.postMessage({ log: 0, error: String((e && e.message) || e) });
-  }
-});
-`;
 
 /** WAL frames past which a checkpoint runs on the event loop as well, so that the WAL starts over (16 MiB of 4 KiB pages). */
 const WAL_RESTART_FRAMES = 4096;
