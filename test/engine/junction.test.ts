@@ -1,13 +1,7 @@
 /** The engine's management operations on SQLite stores: redrive of more dead letters than one page. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
-import { SqliteDeadLetters } from '../../lib/adapters/sqlite/dead-letters.ts';
-import { SqliteEventLog } from '../../lib/adapters/sqlite/event-log.ts';
 import { openSqliteStores, type SqliteStores } from '../../lib/adapters/sqlite/index.ts';
-import { SqliteLedger } from '../../lib/adapters/sqlite/ledger.ts';
-import { SqliteRuleStore } from '../../lib/adapters/sqlite/rule-store.ts';
-import { SqliteTraceStore } from '../../lib/adapters/sqlite/trace-store.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { validateTarget } from '../../lib/core/rule.ts';
 import { Junction } from '../../lib/engine/junction.ts';
@@ -405,22 +399,11 @@ describe('the router under a slow WAL fsync', () => {
     // the burst must be routed before it does.
     const dir = tempDir('junction-engine-');
     const held: Array<() => void> = [];
-    const database = new SqliteDatabase({
+    const stores = openSqliteStores({
       dataDir: dir.path,
       fdatasync: (_fd, done) => held.push(() => done(null)),
     });
-    const log = new SqliteEventLog(database);
-    const rules = new SqliteRuleStore(database);
-    const junction = await Junction.open({
-      log,
-      rules,
-      ledger: new SqliteLedger(database),
-      deadLetters: new SqliteDeadLetters(database),
-      traces: new SqliteTraceStore(database),
-      functions: noFunctions,
-      drivers: {},
-      pollMs: 20,
-    });
+    const junction = await Junction.open({ ...stores, functions: noFunctions, drivers: {}, pollMs: 20 });
     try {
       await junction.start();
       const count = 1_500;
@@ -437,9 +420,7 @@ describe('the router under a slow WAL fsync', () => {
     } finally {
       for (const release of held.splice(0)) release();
       await junction.stop();
-      rules.close();
-      await log.close();
-      database.close();
+      await stores.close();
       dir.remove();
     }
   });

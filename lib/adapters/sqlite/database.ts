@@ -34,7 +34,7 @@ export interface SqliteDatabaseOptions {
 }
 
 /** `fs.fdatasync`'s callback form. */
-type Fdatasync = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+export type Fdatasync = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
 
 /** How a write is committed. */
 export interface WriteOptions<T> {

@@ -1,7 +1,7 @@
 /** The SQLite adapters: every storage port on one database file (`<dataDir>/junction.db`). */
 import type { Clock, DeadLetters, EventLog, Ledger, RuleStore, TraceStore } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { SqliteDatabase } from './database.ts';
+import { type Fdatasync, SqliteDatabase } from './database.ts';
 import { SqliteDeadLetters } from './dead-letters.ts';
 import { SqliteEventLog } from './event-log.ts';
 import { SqliteLedger } from './ledger.ts';
@@ -30,6 +30,8 @@ export interface SqliteStoresOptions {
   readonly retentionMs?: number;
   /** Told about handler failures and background errors; nothing is logged to the console. */
   readonly onError?: (error: unknown) => void;
+  /** @internal How the WAL's fsync runs (see `SqliteDatabaseOptions.fdatasync`): tests hold it. */
+  readonly fdatasync?: Fdatasync;
 }
 
 export interface SqliteStores {
@@ -46,7 +48,10 @@ export interface SqliteStores {
 
 /** Opens (creating when needed) every SQLite store on `<dataDir>/junction.db`, sharing one connection. */
 export function openSqliteStores(options: SqliteStoresOptions): SqliteStores {
-  const database = new SqliteDatabase({ dataDir: options.dataDir });
+  const database = new SqliteDatabase({
+    dataDir: options.dataDir,
+    ...(options.fdatasync === undefined ? {} : { fdatasync: options.fdatasync }),
+  });
   try {
     const clock = options.clock ?? systemClock;
     const log = new SqliteEventLog(database, {
