@@ -137,7 +137,7 @@ export class SqliteDatabase {
   #checkpointedAt = 0;
   readonly #busyTimeoutMs: number;
   readonly #fdatasync: Fdatasync;
-  /** This database's place on a checkpoint thread (see `#checkpoint`), once it has one. */
+  /** This database's place among the checkpoint threads (see `#checkpoint`), once it has one. */
   #checkpointer: CheckpointLane | undefined;
   #noCheckpointer = false;
   /** Whether the checkpoint thread is at work. */
@@ -489,7 +489,7 @@ export class SqliteDatabase {
     lane.checkpoint();
   }
 
-  /** This database's place on a checkpoint thread, taken on first use; undefined (checkpoints run here) without one. */
+  /** This database's place among the checkpoint threads, taken on first use; undefined once lost (checkpoints run here). */
   #checkpointLane(): CheckpointLane | undefined {
     if (this.#checkpointer !== undefined || this.#noCheckpointer) return this.#checkpointer;
     this.#checkpointer = joinCheckpointer(this.path, this.#busyTimeoutMs, {
@@ -507,7 +507,6 @@ export class SqliteDatabase {
         this.#releaseHeld();
       },
     });
-    if (this.#checkpointer === undefined) this.#noCheckpointer = true;
     return this.#checkpointer;
   }
 
