@@ -49,6 +49,7 @@ import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
 import { RuntimeMetrics } from './runtime-metrics.ts';
+import { observeSqliteStorage } from './sqlite-metrics.ts';
 import { targetChecker } from './target-guard.ts';
 
 /** How stale a process's schema registry may be when processes share the data dir (the Kafka log). */
@@ -274,6 +275,7 @@ async function open(
     const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
     const sourceQuota = spec?.sourceQuota ?? options.quota;
     const metrics = new Metrics({ bus: name });
+    steps.push(observeSqliteStorage(busStores.database, metrics));
     // The registry and discovery before the engine: the engine checks every event that enters the bus against the
     // registry and hands every event it appends to discovery, whatever its entry (docs/schemas.md).
     const schemas = new Schemas({

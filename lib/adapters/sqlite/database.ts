@@ -133,6 +133,7 @@ export class SqliteDatabase {
   /** Callbacks of commits waiting for an fsync that has not started yet. */
   #unsynced: Array<(error: unknown) => void> = [];
   #syncing = false;
+  #fsyncListeners: Array<(seconds: number) => void> = [];
   readonly #checkpointTimer: NodeJS.Timeout;
   #checkpointedAt = 0;
   readonly #busyTimeoutMs: number;
@@ -211,16 +212,34 @@ export class SqliteDatabase {
   }
 
   /**
-   * Committed group-commit transactions, the writes they carried, the WAL fsyncs that made them durable, and how often
-   * queued writes waited for the checkpoint thread (a WAL past `WAL_HOLD_BYTES`, see `#flush`).
+   * Committed group-commit transactions, the writes they carried, the WAL fsyncs that made them durable, how often
+   * queued writes waited for a checkpoint (a WAL past `WAL_HOLD_BYTES`, see `#flush`), and the WAL file's size now.
    */
   get stats(): {
     readonly commits: number;
     readonly writes: number;
     readonly syncs: number;
     readonly held: number;
+    readonly walBytes: number;
   } {
-    return { commits: this.#commits, writes: this.#writes, syncs: this.#syncs, held: this.#held };
+    return {
+      commits: this.#commits,
+      writes: this.#writes,
+      syncs: this.#syncs,
+      held: this.#held,
+      walBytes: this.#walBytes(),
+    };
+  }
+
+  /**
+   * Tells `listener` how long each fsync of the WAL run off the event loop took, in seconds, from now on (metrics: a
+   * durable write's answer waits for one). Answers how to stop.
+   */
+  observeFsyncs(listener: (seconds: number) => void): () => void {
+    this.#fsyncListeners.push(listener);
+    return () => {
+      this.#fsyncListeners = this.#fsyncListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Runs schema statements (idempotent `CREATE … IF NOT EXISTS`) in one transaction. */
@@ -444,9 +463,14 @@ export class SqliteDatabase {
       return;
     }
     this.#syncing = true;
+    const started = performance.now();
     this.#fdatasync(fd, (error) => {
       this.#syncing = false;
       this.#syncs += 1;
+      if (this.#fsyncListeners.length > 0) {
+        const seconds = (performance.now() - started) / 1000;
+        for (const listener of this.#fsyncListeners) listener(seconds);
+      }
       for (const done of waiting) done(error ?? undefined);
       if (this.#closed) this.#closeWal();
       if (this.#deferred) {

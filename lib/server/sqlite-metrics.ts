@@ -1,0 +1,45 @@
+/**
+ * A bus's SQLite storage in its metrics (docs/operations.md#storage-metrics): how long the WAL's fsyncs take — what
+ * every durable write's answer waits for, and the first thing to look at when ingest or routing slows down with the
+ * CPU idle — the group commits and the writes they carry, the WAL's size, and how often writes waited for a
+ * checkpoint.
+ */
+import type { SqliteDatabase } from '../adapters/sqlite/database.ts';
+import type { Metrics } from '../engine/metrics.ts';
+
+/** Observes `database` into `metrics` (the bus's registry) from now on; answers how to stop. */
+export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics): () => void {
+  metrics.declare(
+    'junction_sqlite_fsync_seconds',
+    'histogram',
+    "How long each fsync of the bus's SQLite WAL took, in seconds (a durable write's answer waits for one).",
+  );
+  metrics.declare(
+    'junction_sqlite_commits_total',
+    'counter',
+    "Group-commit transactions of the bus's SQLite database.",
+  );
+  metrics.declare(
+    'junction_sqlite_writes_total',
+    'counter',
+    "Writes the bus's SQLite group commits carried (appends, ledger and trace writes, …).",
+  );
+  metrics.declare(
+    'junction_sqlite_checkpoint_waits_total',
+    'counter',
+    "Times the bus's queued writes waited for a checkpoint because its WAL had passed 32 MiB.",
+  );
+  metrics.declare('junction_sqlite_wal_bytes', 'gauge', "The size of the bus's SQLite WAL file, in bytes.");
+  const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
+  let last = { commits: 0, writes: 0, held: 0 };
+  metrics.collect(async () => {
+    if (database.closed) return;
+    const now = database.stats;
+    metrics.inc('junction_sqlite_commits_total', undefined, now.commits - last.commits);
+    metrics.inc('junction_sqlite_writes_total', undefined, now.writes - last.writes);
+    metrics.inc('junction_sqlite_checkpoint_waits_total', undefined, now.held - last.held);
+    metrics.set('junction_sqlite_wal_bytes', now.walBytes);
+    last = now;
+  });
+  return stop;
+}

@@ -1,0 +1,96 @@
+/**
+ * A bus's SQLite storage on `/metrics` (lib/server/sqlite-metrics.ts), on a real bus: the WAL's fsync times, the
+ * group commits and the writes they carried, the WAL's size — per bus, each bus its own database.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
+import { Metrics } from '../../lib/engine/metrics.ts';
+import { observeSqliteStorage } from '../../lib/server/sqlite-metrics.ts';
+import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { makeEvent } from '../helpers/events.ts';
+import { tempDir } from '../helpers/paths.ts';
+
+/** The value of the series of `name` for `bus` (no other label), or undefined. */
+function series(text: string, name: string, bus: string): number | undefined {
+  const match = new RegExp(`^${name}\\{bus="${bus}"\\} (\\S+)$`, 'm').exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+describe("a bus's SQLite storage metrics", () => {
+  let bus: TestBus;
+  const scrape = async (path = '/metrics') => (await fetch(`${bus.url}${path}`)).text();
+  const publish = async (name: string, ids: readonly string[]) => {
+    for (const id of ids) {
+      const answer = await request(bus.url, 'POST', `/buses/${name}/events`, makeEvent({ id }), {
+        'content-type': 'application/cloudevents+json',
+      });
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    }
+  };
+
+  before(async () => {
+    bus = await startTestBus();
+    assert.equal((await request(bus.url, 'PUT', '/buses/orders', {})).status, 201);
+  });
+  after(async () => {
+    await bus.stop();
+  });
+
+  test('fsync times, commits, writes and the WAL size of each bus, counted as it writes', async () => {
+    await publish('orders', ['s-1', 's-2', 's-3']);
+    const first = await scrape();
+    const fsyncs = series(first, 'junction_sqlite_fsync_seconds_count', 'orders') ?? 0;
+    const commits = series(first, 'junction_sqlite_commits_total', 'orders') ?? 0;
+    const writes = series(first, 'junction_sqlite_writes_total', 'orders') ?? 0;
+    // Each accepted event waited for an fsync of its append (one fsync may cover several commits).
+    assert.ok(fsyncs >= 1, `${fsyncs} fsyncs`);
+    assert.ok((series(first, 'junction_sqlite_fsync_seconds_sum', 'orders') ?? 0) > 0, 'their time');
+    assert.ok(commits >= 3, `${commits} commits for three appends`);
+    assert.ok(writes >= commits, `${writes} writes in ${commits} commits`);
+    assert.ok((series(first, 'junction_sqlite_wal_bytes', 'orders') ?? 0) > 0, 'the WAL has frames');
+    assert.equal(series(first, 'junction_sqlite_checkpoint_waits_total', 'orders'), 0);
+    // The default bus has series of its own, from its own database.
+    assert.notEqual(series(first, 'junction_sqlite_commits_total', 'default'), undefined);
+
+    await publish('orders', ['s-4', 's-5']);
+    const second = await scrape();
+    assert.ok((series(second, 'junction_sqlite_commits_total', 'orders') ?? 0) >= commits + 2, 'counted on');
+    assert.ok((series(second, 'junction_sqlite_fsync_seconds_count', 'orders') ?? 0) > fsyncs);
+  });
+
+  test("a bus's own metrics show its storage and no other bus's", async () => {
+    const text = await scrape('/buses/orders/metrics');
+    assert.notEqual(series(text, 'junction_sqlite_commits_total', 'orders'), undefined);
+    assert.equal(series(text, 'junction_sqlite_commits_total', 'default'), undefined);
+  });
+});
+
+test('each scrape adds what the database did since the last one; stopped, fsyncs are no longer observed', async () => {
+  const dir = tempDir('junction-storage-metrics-');
+  const database = new SqliteDatabase({ dataDir: dir.path });
+  const metrics = new Metrics({ bus: 'b' });
+  const stop = observeSqliteStorage(database, metrics);
+  try {
+    database.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY)');
+    for (let k = 0; k < 3; k++) await database.write(() => database.run('INSERT INTO t (k) VALUES (?)', k));
+    const first = await metrics.render();
+    assert.equal(series(first, 'junction_sqlite_commits_total', 'b'), database.stats.commits);
+    assert.equal(series(first, 'junction_sqlite_writes_total', 'b'), 3);
+    // Each durable write waited for an fsync run off the loop (the schema's own fsync ran on the loop: not timed).
+    const fsyncs = series(first, 'junction_sqlite_fsync_seconds_count', 'b') ?? 0;
+    assert.ok(fsyncs >= 1 && fsyncs <= 3, `${fsyncs} fsyncs timed for three writes`);
+    // Nothing written in between: the next scrape counts nothing more.
+    assert.equal(await metrics.render(), first);
+    await database.write(() => database.run('INSERT INTO t (k) VALUES (3)'));
+    const second = await metrics.render();
+    assert.equal(series(second, 'junction_sqlite_writes_total', 'b'), 4);
+    stop();
+    const syncs = series(second, 'junction_sqlite_fsync_seconds_count', 'b');
+    await database.write(() => database.run('INSERT INTO t (k) VALUES (4)'));
+    assert.equal(series(await metrics.render(), 'junction_sqlite_fsync_seconds_count', 'b'), syncs);
+  } finally {
+    database.close();
+    dir.remove();
+  }
+});
