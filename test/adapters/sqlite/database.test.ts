@@ -456,13 +456,13 @@ test('writes that wait for a busy checkpoint thread keep their process alive unt
 
 test('tells fsync observers how long each fsync of the WAL took, until they stop', async () => {
   const dir = tempDir('junction-sqlite-db-');
-  let release: (() => void) | undefined;
+  const held: Array<() => void> = [];
   let heldAt = 0;
   const db = new SqliteDatabase({
     dataDir: dir.path,
     fdatasync: (_fd, done) => {
       heldAt = performance.now();
-      release = () => done(null);
+      held.push(() => done(null));
     },
   });
   try {
@@ -470,22 +470,21 @@ test('tells fsync observers how long each fsync of the WAL took, until they stop
     const seen: number[] = [];
     const stop = db.observeFsyncs((seconds) => seen.push(seconds));
     const written = db.write(() => db.run('INSERT INTO t (k) VALUES (1)'));
-    await waitFor(() => release !== undefined, 'the fsync to start', 30_000);
+    await waitFor(() => held.length === 1, 'the fsync to start', 30_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const heldFor = (performance.now() - heldAt) / 1000;
-    release?.();
+    held.shift()?.();
     await written;
     assert.equal(seen.length, 1);
     assert.ok((seen[0] ?? 0) >= heldFor, `${seen[0]} s observed for an fsync held ${heldFor} s`);
     stop();
-    release = undefined;
     const next = db.write(() => db.run('INSERT INTO t (k) VALUES (2)'));
-    await waitFor(() => release !== undefined, 'the next fsync to start', 30_000);
-    release?.();
+    await waitFor(() => held.length === 1, 'the next fsync to start', 30_000);
+    held.shift()?.();
     await next;
     assert.equal(seen.length, 1, 'not told after it stopped');
   } finally {
-    release?.();
+    for (const release of held.splice(0)) release();
     db.close();
     dir.remove();
   }
