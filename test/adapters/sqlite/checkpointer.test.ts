@@ -1,6 +1,6 @@
 /** The checkpoint threads shared by a process's SQLite databases. */
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -15,33 +15,10 @@ import {
 import { DATABASE_FILE, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
+import { untilTheWalStartsOver } from './harness.ts';
 
 /** The threads of this process. */
 const threadCount = () => readdirSync('/proc/self/task').length;
-
-/**
- * Writes 20 kB rows to `db` until its WAL file has not grown for 10 writes in a row: it only stops growing when
- * checkpoints copy it into the database file and the WAL starts over.
- */
-async function untilTheWalStartsOver(db: SqliteDatabase, dir: string): Promise<void> {
-  db.migrate('CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-  const row = 'x'.repeat(20_000);
-  const wal = () => statSync(join(dir, `${DATABASE_FILE}-wal`)).size;
-  const deadline = Date.now() + 90_000;
-  let same = 0;
-  let last = -1;
-  let writes = 0;
-  while (same < 10) {
-    assert.ok(Date.now() < deadline, `${dir}: the WAL still grows after ${writes} writes: ${wal()} bytes`);
-    await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', writes % 5, row));
-    writes++;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    const size = wal();
-    same = size === last ? same + 1 : 0;
-    last = size;
-  }
-  assert.ok(last < writes * row.length, `${dir}: the WAL holds ${last} bytes after ${writes} writes`);
-}
 
 /** A database file in WAL mode with a committed row in its WAL (its connection left open, so the WAL stays). */
 function walDatabase(dir: string, name: string): { path: string; db: DatabaseSync } {

@@ -8,6 +8,7 @@ import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
+import { untilTheWalStartsOver } from './harness.ts';
 
 function withDatabase(run: (db: SqliteDatabase, dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -88,29 +89,7 @@ test('checkpoints the WAL on a timer, so that it starts over instead of growing'
   const dir = tempDir('junction-sqlite-db-');
   const db = new SqliteDatabase({ dataDir: dir.path, checkpointIntervalMs: 5 });
   try {
-    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-    const row = 'x'.repeat(20_000);
-    // Without checkpoints every write makes the WAL file longer. With them, the WAL starts over and its file stops
-    // growing: written until its size has not changed for 10 writes in a row (however slowly a loaded machine's
-    // checkpoint thread keeps up), with a deadline far above it.
-    const wal = () => statSync(join(dir.path, `${DATABASE_FILE}-wal`)).size;
-    const deadline = Date.now() + 60_000;
-    let same = 0;
-    let last = -1;
-    let writes = 0;
-    while (same < 10) {
-      assert.ok(Date.now() < deadline, `the WAL still grows after ${writes} writes: ${wal()} bytes`);
-      await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', writes % 5, row));
-      writes++;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      const size = wal();
-      same = size === last ? same + 1 : 0;
-      last = size;
-    }
-    assert.ok(
-      last < writes * row.length,
-      `the WAL holds ${last} bytes after ${writes} writes of ${row.length}`,
-    );
+    await untilTheWalStartsOver(db, dir.path);
   } finally {
     db.close();
     dir.remove();

@@ -1,6 +1,9 @@
 /** Opens SQLite stores on a fresh temp folder for the shared port suites, with a clock the tests can move. */
 
-import { SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATABASE_FILE, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
 import {
   openSqliteStores,
   type SqliteStores,
@@ -81,4 +84,32 @@ export function storeOnOneDatabase<S>(
       dir.remove();
     },
   };
+}
+
+/**
+ * Writes 20 kB rows to `db` (its data dir `dir`) until its WAL file has not grown for 10 writes in a row, however
+ * slowly a loaded machine's checkpoint threads keep up (90 s at most): without checkpoints every write makes the WAL
+ * longer; with them it starts over and stops growing.
+ */
+export async function untilTheWalStartsOver(db: SqliteDatabase, dir: string): Promise<void> {
+  db.migrate('CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  const row = 'x'.repeat(20_000);
+  const wal = () => statSync(join(dir, `${DATABASE_FILE}-wal`)).size;
+  const deadline = Date.now() + 90_000;
+  let same = 0;
+  let last = -1;
+  let writes = 0;
+  while (same < 10) {
+    assert.ok(Date.now() < deadline, `${dir}: the WAL still grows after ${writes} writes: ${wal()} bytes`);
+    await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', writes % 5, row));
+    writes++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const size = wal();
+    same = size === last ? same + 1 : 0;
+    last = size;
+  }
+  assert.ok(
+    last < writes * row.length,
+    `${dir}: the WAL holds ${last} bytes after ${writes} writes of ${row.length}`,
+  );
 }
