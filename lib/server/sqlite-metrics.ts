@@ -1,9 +1,10 @@
 /**
  * A bus's SQLite storage in its metrics (docs/operations.md#storage-metrics): how long the WAL's fsyncs take — what
  * every durable write's answer waits for, and the first thing to look at when ingest or routing slows down with the
- * CPU idle — the group commits and the writes they carry, the WAL's size, and how often writes waited for a
- * checkpoint.
+ * CPU idle — the group commits and the writes they carry, the WAL's and the database file's sizes, and how often
+ * writes waited for a checkpoint.
  */
+import { statSync } from 'node:fs';
 import type { SqliteDatabase } from '../adapters/sqlite/database.ts';
 import type { Metrics } from '../engine/metrics.ts';
 
@@ -30,6 +31,11 @@ export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics)
     "Times the bus's queued writes waited for a checkpoint because its WAL had passed 32 MiB.",
   );
   metrics.declare('junction_sqlite_wal_bytes', 'gauge', "The size of the bus's SQLite WAL file, in bytes.");
+  metrics.declare(
+    'junction_sqlite_database_bytes',
+    'gauge',
+    "The size of the bus's SQLite database file (its log within retention, ledger, traces, dead letters), in bytes.",
+  );
   const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
   let last = { commits: 0, writes: 0, held: 0 };
   metrics.collect(async () => {
@@ -39,6 +45,11 @@ export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics)
     metrics.inc('junction_sqlite_writes_total', undefined, now.writes - last.writes);
     metrics.inc('junction_sqlite_checkpoint_waits_total', undefined, now.held - last.held);
     metrics.set('junction_sqlite_wal_bytes', now.walBytes);
+    try {
+      metrics.set('junction_sqlite_database_bytes', statSync(database.path).size);
+    } catch {
+      // Gone (the bus is being deleted): the gauge keeps its last value until the bus's metrics go.
+    }
     last = now;
   });
   return stop;

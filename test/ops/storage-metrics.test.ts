@@ -49,6 +49,7 @@ describe("a bus's SQLite storage metrics", () => {
     assert.ok(commits >= 3, `${commits} commits for three appends`);
     assert.ok(writes >= commits, `${writes} writes in ${commits} commits`);
     assert.ok((series(first, 'junction_sqlite_wal_bytes', 'orders') ?? 0) > 0, 'the WAL has frames');
+    assert.ok((series(first, 'junction_sqlite_database_bytes', 'orders') ?? 0) >= 8192, 'the file has its tables');
     assert.equal(series(first, 'junction_sqlite_checkpoint_waits_total', 'orders'), 0);
     // The default bus has series of its own, from its own database.
     assert.notEqual(series(first, 'junction_sqlite_commits_total', 'default'), undefined);
