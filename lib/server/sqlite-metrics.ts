@@ -34,7 +34,7 @@ export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics)
   metrics.declare(
     'junction_sqlite_database_bytes',
     'gauge',
-    "The size of the bus's SQLite database file (its log within retention, ledger, traces, dead letters), in bytes.",
+    "The size of the bus's SQLite database file (its log within retention, ledger, traces, dead letters; pages not yet checkpointed are in the WAL), in bytes.",
   );
   const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
   let last = { commits: 0, writes: 0, held: 0 };
