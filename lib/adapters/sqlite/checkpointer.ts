@@ -46,8 +46,6 @@ interface Thread {
 
 interface Member {
   readonly id: number;
-  readonly path: string;
-  readonly busyTimeoutMs: number;
   readonly listener: CheckpointListener;
   /** Connections the threads have to it, or will have once an `open` sent is read (shared memory). */
   readonly open: Int32Array;
@@ -110,8 +108,6 @@ export function joinCheckpointer(
 ): CheckpointLane {
   const member: Member = {
     id: nextId++,
-    path,
-    busyTimeoutMs,
     listener,
     open: new Int32Array(new SharedArrayBuffer(4)),
     running: undefined,
