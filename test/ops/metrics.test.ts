@@ -8,22 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import { fixtureFunction, request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
+import { metricValue } from '../helpers/metrics.ts';
 
-/** The value of one series of `/metrics` (labels in any order), or undefined when it is absent. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (match === null || match[1] !== name) continue;
-    const got = Object.fromEntries(
-      [...(match[2] as string).matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1] as string, m[2] as string]),
-    );
-    const want = { bus: 'default', ...labels };
-    const keys = Object.keys(want);
-    if (Object.keys(got).length === keys.length && keys.every((k) => got[k] === want[k as keyof typeof want]))
-      return Number(match[3]);
-  }
-  return undefined;
-}
+/** The value of one series of the default bus (its other labels in any order), or undefined when it is absent. */
+const sample = (text: string, name: string, labels: Record<string, string>) =>
+  metricValue(text, name, { bus: 'default', ...labels });
 
 describe('per-rule and per-target metrics', () => {
   let bus: TestBus;

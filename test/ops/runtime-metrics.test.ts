@@ -8,27 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import { RuntimeMetrics } from '../../lib/server/runtime-metrics.ts';
 import { startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
-
-/** The value of an unlabelled series, or undefined. */
-function value(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return match === null ? undefined : Number(match[1]);
-}
-
-/** The value of the series of `name` whose labels include `label` (e.g. `le="0.25"`), or undefined. */
-function series(text: string, name: string, label: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes(label))
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
+import { metricValue } from '../helpers/metrics.ts';
 
 describe('process metrics: the delay gauges', () => {
   test('describe the last complete window, whoever scrapes and however often', async () => {
     const runtime = new RuntimeMetrics({ windowMs: 200 });
     try {
-      const gauge = async (name: string) => value(await runtime.metrics.render(), name) ?? Number.NaN;
+      const gauge = async (name: string) => metricValue(await runtime.metrics.render(), name) ?? Number.NaN;
       const held = Date.now();
       while (Date.now() - held < 300) {
         // Busy on purpose.
@@ -70,12 +56,12 @@ describe('process metrics', () => {
       'nodejs_heap_size_total_bytes',
       'nodejs_external_memory_bytes',
     ]) {
-      assert.ok((value(first, name) ?? 0) > 0, `${name} in\n${first}`);
+      assert.ok((metricValue(first, name) ?? 0) > 0, `${name} in\n${first}`);
     }
-    const started = value(first, 'process_start_time_seconds') ?? 0;
+    const started = metricValue(first, 'process_start_time_seconds') ?? 0;
     assert.ok(Math.abs(started - (Date.now() / 1000 - process.uptime())) < 5, `start time ${started}`);
     assert.match(first, /^# TYPE process_cpu_seconds_total counter$/m);
-    const before = value(first, 'process_cpu_seconds_total') ?? Number.NaN;
+    const before = metricValue(first, 'process_cpu_seconds_total') ?? Number.NaN;
     // The counter starts at the process's start, not at the bus's: at least what this process had used before.
     const usage = process.cpuUsage();
     assert.ok(
@@ -87,7 +73,7 @@ describe('process metrics', () => {
     while (process.cpuUsage(spin).user < 50_000) {
       // Busy on purpose.
     }
-    const later = value(await scrape(), 'process_cpu_seconds_total') ?? Number.NaN;
+    const later = metricValue(await scrape(), 'process_cpu_seconds_total') ?? Number.NaN;
     assert.ok(later >= before + 0.03, `CPU seconds ${before} → ${later}`);
     assert.equal(first.includes('bus="default"'), true, 'the buses’ series are still there');
     assert.doesNotMatch(first, /^process_cpu_seconds_total\{/m, 'process series carry no bus label');
@@ -95,8 +81,8 @@ describe('process metrics', () => {
 
   test("the event loop's delay: a held loop is counted in the histogram at once", async () => {
     const over = (text: string) =>
-      (value(text, 'nodejs_eventloop_delay_seconds_count') ?? 0) -
-      (series(text, 'nodejs_eventloop_delay_seconds_bucket', 'le="0.25"') ?? 0);
+      (metricValue(text, 'nodejs_eventloop_delay_seconds_count') ?? 0) -
+      (metricValue(text, 'nodejs_eventloop_delay_seconds_bucket', { le: '0.25' }) ?? 0);
     const before = over(await scrape());
     // Hold the loop the bus runs on (this process's) for 300 ms: the timer due meanwhile fires that late.
     const held = Date.now();

@@ -10,13 +10,11 @@ import { Metrics } from '../../lib/engine/metrics.ts';
 import { observeSqliteStorage } from '../../lib/server/sqlite-metrics.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { makeEvent } from '../helpers/events.ts';
+import { metricValue } from '../helpers/metrics.ts';
 import { tempDir } from '../helpers/paths.ts';
 
 /** The value of the series of `name` for `bus` (no other label), or undefined. */
-function series(text: string, name: string, bus: string): number | undefined {
-  const match = new RegExp(`^${name}\\{bus="${bus}"\\} (\\S+)$`, 'm').exec(text);
-  return match === null ? undefined : Number(match[1]);
-}
+const series = (text: string, name: string, bus: string) => metricValue(text, name, { bus });
 
 describe("a bus's SQLite storage metrics", () => {
   let bus: TestBus;
