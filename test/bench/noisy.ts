@@ -138,6 +138,13 @@ async function setUp(bus: ChildBus, a: Receiver, b: Receiver, eventsPerSecond: n
       bUrl: `${bus.url}/buses/shared`,
       quota: eventsPerSecond,
     },
+    {
+      // The same processes with the bus left out: what the machine alone does to B's latency when A's load runs.
+      name: 'floor: no bus, each load generator posts straight to its receiver',
+      aUrl: a.url,
+      bUrl: b.url,
+      quota: eventsPerSecond,
+    },
   ];
 }
 
@@ -295,6 +302,7 @@ async function noisyTable(
           `${rounds} interleaved rounds of ${seconds} s per scenario, one bus process, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
           `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
           `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
+          "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
           'Target (#13): p99 ratio ≤ 2×.',
         ],
       };

@@ -46,3 +46,21 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * A thread's context switches so far, from `/proc/<pid>/task/<tid>/status`: voluntary (it waited: for I/O, a lock, a
+ * timer) and involuntary (another thread took its core); undefined when the thread is gone.
+ */
+export function contextSwitches(
+  pid: number,
+  tid = pid,
+): { voluntary: number; involuntary: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(status)?.[1] ?? Number.NaN);
+    return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
+  } catch {
+    return undefined;
+  }
+}
