@@ -3,7 +3,8 @@
  * delivery latency (at an HTTP receiver) with A flooding against B alone, in interleaved rounds of one run. Two
  * storage models side by side, in the same bus process: per-bus storage (A and B are named buses, each with its own
  * log and stores) and one shared bus (A's flood and B's events are two sources of one bus with a per-source quota,
- * what `--quota-per-source` sets). On SQLite, and on Kafka (each named bus its own topic and consumer group).
+ * what `--quota-per-source` sets); then A and B in bus processes of their own (what CPU isolation per bus would
+ * give), and a floor without the bus. On SQLite, and on Kafka (each named bus its own topic and consumer group).
  * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
  */
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ interface Model {
   readonly bUrl: string;
   /** A's quota; A sends twice that. */
   readonly quota: number;
+  /** The bus process that serves B (its CPU, loop delay and GC are the row's process columns). */
+  readonly busOf: ChildBus;
 }
 
 interface Phase {
@@ -111,8 +114,17 @@ async function put(bus: ChildBus, path: string, body: unknown): Promise<void> {
     throw new Error(`PUT ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
 }
 
-/** Buses a (bus quota), b and shared (per-source quota), each with rules to the receivers; answers the two models. */
-async function setUp(bus: ChildBus, a: Receiver, b: Receiver, eventsPerSecond: number): Promise<Model[]> {
+/**
+ * Buses a (bus quota), b and shared (per-source quota) in one process, and b in a second process, each with rules to
+ * the receivers; answers the models.
+ */
+async function setUp(
+  bus: ChildBus,
+  other: ChildBus,
+  a: Receiver,
+  b: Receiver,
+  eventsPerSecond: number,
+): Promise<Model[]> {
   const quota = { eventsPerSecond, burst: eventsPerSecond };
   await put(bus, '/buses/a', { quota });
   await put(bus, '/buses/b', {});
@@ -125,18 +137,30 @@ async function setUp(bus: ChildBus, a: Receiver, b: Receiver, eventsPerSecond: n
   await put(bus, '/buses/b/rules/to-b', rule('/bench-b', b));
   await put(bus, '/buses/shared/rules/to-a', rule('/bench-a', a));
   await put(bus, '/buses/shared/rules/to-b', rule('/bench-b', b));
+  await put(other, '/buses/b', {});
+  await put(other, '/buses/b/rules/to-b', rule('/bench-b', b));
   return [
     {
       name: 'per-bus storage: A and B are buses of their own',
       aUrl: `${bus.url}/buses/a`,
       bUrl: `${bus.url}/buses/b`,
       quota: eventsPerSecond,
+      busOf: bus,
+    },
+    {
+      // What a bus per process (or an isolated worker) would give: A's bus and B's share the cores, not a loop.
+      name: 'process per bus: A and B in bus processes of their own',
+      aUrl: `${bus.url}/buses/a`,
+      bUrl: `${other.url}/buses/b`,
+      quota: eventsPerSecond,
+      busOf: other,
     },
     {
       name: 'shared: A and B are two sources of one bus',
       aUrl: `${bus.url}/buses/shared`,
       bUrl: `${bus.url}/buses/shared`,
       quota: eventsPerSecond,
+      busOf: bus,
     },
     {
       // The same processes with the bus left out: what the machine alone does to B's latency when A's load runs.
@@ -144,13 +168,13 @@ async function setUp(bus: ChildBus, a: Receiver, b: Receiver, eventsPerSecond: n
       aUrl: a.url,
       bUrl: b.url,
       quota: eventsPerSecond,
+      busOf: bus,
     },
   ];
 }
 
 /** One phase: B at 500/s for `seconds`, with A flooding (from half a second before B to B's end) or not. */
 async function phase(
-  bus: ChildBus,
   model: Model,
   receivers: { a: Receiver; b: Receiver },
   options: { flood: boolean; seconds: number; prefix: string },
@@ -158,6 +182,7 @@ async function phase(
   await receivers.a.stats(true);
   await receivers.b.stats(true);
   const { seconds, prefix } = options;
+  const bus = model.busOf;
   const aLoad = options.flood
     ? runLoad({
         url: model.aUrl,
@@ -232,81 +257,90 @@ async function noisyTable(
   const a = await startReceiver();
   const b = await startReceiver();
   try {
-    return await withBus(async (bus) => {
-      const models = await setUp(bus, a, b, quota);
-      for (const [m, model] of models.entries()) {
-        await phase(bus, model, { a, b }, { flood: true, seconds: 1, prefix: `warm-${m}` });
-      }
-      const results = models.map(() => ({ alone: [] as Phase[], flooded: [] as Phase[] }));
-      for (let round = 0; round < rounds; round++) {
-        // Alternate the order round by round, so that neither scenario always follows the other.
-        const order = round % 2 === 0 ? [false, true] : [true, false];
-        for (const [m, model] of models.entries()) {
-          for (const flood of order) {
-            const result = await phase(
-              bus,
-              model,
-              { a, b },
-              { flood, seconds, prefix: `r${round}-m${m}-${flood}` },
-            );
-            (flood ? results[m]?.flooded : results[m]?.alone)?.push(result);
+    // A second bus process for the process-per-bus row (on Kafka, topics of its own).
+    const otherEnv =
+      env.JUNCTION_KAFKA_TOPIC === undefined
+        ? env
+        : { ...env, JUNCTION_KAFKA_TOPIC: `${env.JUNCTION_KAFKA_TOPIC}-p2` };
+    return await withBus(
+      async (bus) =>
+        withBus(async (other) => {
+          const models = await setUp(bus, other, a, b, quota);
+          for (const [m, model] of models.entries()) {
+            await phase(model, { a, b }, { flood: true, seconds: 1, prefix: `warm-${m}` });
           }
-        }
-      }
-      const rows = models.map((model, m) => {
-        const { alone, flooded } = results[m] as { alone: Phase[]; flooded: Phase[] };
-        const ratio = median(flooded.map((r) => r.p99)) / median(alone.map((r) => r.p99));
-        const count = (list: Phase[]) =>
-          `${list.reduce((n, r) => n + r.received, 0)}/${list.reduce((n, r) => n + r.sent, 0)}`;
-        return [
-          model.name,
-          median(alone.map((r) => r.p50)),
-          median(alone.map((r) => r.p99)),
-          spread(alone.map((r) => r.p99)),
-          median(flooded.map((r) => r.p50)),
-          median(flooded.map((r) => r.p99)),
-          spread(flooded.map((r) => r.p99)),
-          `${ratio.toFixed(2)}×`,
-          Math.round(median(flooded.map((r) => r.aAccepted))),
-          Math.round(median(flooded.map((r) => r.aRejected))),
-          `${median(alone.map((r) => r.busCores)).toFixed(2)} / ${median(flooded.map((r) => r.busCores)).toFixed(2)}`,
-          Number(median(flooded.map((r) => r.aDrain)).toFixed(1)),
-          `${median(alone.map((r) => r.loopP99)).toFixed(1)} / ${median(flooded.map((r) => r.loopP99)).toFixed(1)}`,
-          `${median(alone.map((r) => r.loopMax)).toFixed(0)} / ${median(flooded.map((r) => r.loopMax)).toFixed(0)}`,
-          `${median(alone.map((r) => r.gcMsPerSecond)).toFixed(0)} / ${median(flooded.map((r) => r.gcMsPerSecond)).toFixed(0)}`,
-          `${count(alone)} · ${count(flooded)}`,
-        ];
-      });
-      return {
-        title: `Noisy neighbour (${backend}): B's publish → delivery latency (ms) at ${B_RATE} events/s, alone and with A flooding at ${2 * quota}/s over its ${quota}/s quota`,
-        columns: [
-          'storage model',
-          'B alone p50',
-          'B alone p99',
-          'spread',
-          'with A p50',
-          'with A p99',
-          'spread',
-          'p99 ratio',
-          'A accepted/s',
-          "A's 429s",
-          'bus cores alone / with A',
-          'A drained after (s)',
-          'loop delay p99 alone / with A (ms, ≤ bucket)',
-          'loop delay max alone / with A (ms, ≤ bucket)',
-          'GC ms/s alone / with A',
-          'B received/sent alone · with A',
-        ],
-        rows,
-        notes: [
-          `${rounds} interleaved rounds of ${seconds} s per scenario, one bus process, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
-          `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
-          `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
-          "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
-          'Target (#13): p99 ratio ≤ 2×.',
-        ],
-      };
-    }, env);
+          const results = models.map(() => ({ alone: [] as Phase[], flooded: [] as Phase[] }));
+          for (let round = 0; round < rounds; round++) {
+            // Alternate the order round by round, so that neither scenario always follows the other.
+            const order = round % 2 === 0 ? [false, true] : [true, false];
+            for (const [m, model] of models.entries()) {
+              for (const flood of order) {
+                const result = await phase(
+                  model,
+                  { a, b },
+                  { flood, seconds, prefix: `r${round}-m${m}-${flood}` },
+                );
+                (flood ? results[m]?.flooded : results[m]?.alone)?.push(result);
+              }
+            }
+          }
+          const rows = models.map((model, m) => {
+            const { alone, flooded } = results[m] as { alone: Phase[]; flooded: Phase[] };
+            const ratio = median(flooded.map((r) => r.p99)) / median(alone.map((r) => r.p99));
+            const count = (list: Phase[]) =>
+              `${list.reduce((n, r) => n + r.received, 0)}/${list.reduce((n, r) => n + r.sent, 0)}`;
+            return [
+              model.name,
+              median(alone.map((r) => r.p50)),
+              median(alone.map((r) => r.p99)),
+              spread(alone.map((r) => r.p99)),
+              median(flooded.map((r) => r.p50)),
+              median(flooded.map((r) => r.p99)),
+              spread(flooded.map((r) => r.p99)),
+              `${ratio.toFixed(2)}×`,
+              Math.round(median(flooded.map((r) => r.aAccepted))),
+              Math.round(median(flooded.map((r) => r.aRejected))),
+              `${median(alone.map((r) => r.busCores)).toFixed(2)} / ${median(flooded.map((r) => r.busCores)).toFixed(2)}`,
+              Number(median(flooded.map((r) => r.aDrain)).toFixed(1)),
+              `${median(alone.map((r) => r.loopP99)).toFixed(1)} / ${median(flooded.map((r) => r.loopP99)).toFixed(1)}`,
+              `${median(alone.map((r) => r.loopMax)).toFixed(0)} / ${median(flooded.map((r) => r.loopMax)).toFixed(0)}`,
+              `${median(alone.map((r) => r.gcMsPerSecond)).toFixed(0)} / ${median(flooded.map((r) => r.gcMsPerSecond)).toFixed(0)}`,
+              `${count(alone)} · ${count(flooded)}`,
+            ];
+          });
+          return {
+            title: `Noisy neighbour (${backend}): B's publish → delivery latency (ms) at ${B_RATE} events/s, alone and with A flooding at ${2 * quota}/s over its ${quota}/s quota`,
+            columns: [
+              'storage model',
+              'B alone p50',
+              'B alone p99',
+              'spread',
+              'with A p50',
+              'with A p99',
+              'spread',
+              'p99 ratio',
+              'A accepted/s',
+              "A's 429s",
+              'bus cores alone / with A',
+              'A drained after (s)',
+              'loop delay p99 alone / with A (ms, ≤ bucket)',
+              'loop delay max alone / with A (ms, ≤ bucket)',
+              'GC ms/s alone / with A',
+              'B received/sent alone · with A',
+            ],
+            rows,
+            notes: [
+              `${rounds} interleaved rounds of ${seconds} s per scenario, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
+              `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
+              `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
+              "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
+              "Process per bus: bus a in the first bus process, bus b in a second one (each its own event loop and database); the row's process columns are B's process's.",
+              'Target (#13): p99 ratio ≤ 2×.',
+            ],
+          };
+        }, otherEnv),
+      env,
+    );
   } finally {
     a.stop();
     b.stop();
