@@ -40,6 +40,8 @@ interface Model {
 interface Phase {
   readonly p50: number;
   readonly p99: number;
+  /** B's latencies (ms), sorted. */
+  readonly latencies: readonly number[];
   readonly received: number;
   readonly sent: number;
   /** A's events accepted per second, and its 429 answers (with A flooding). */
@@ -223,6 +225,7 @@ async function phase(
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    latencies,
     received: latencies.length,
     sent: bLoad.ok,
     aAccepted: a === undefined ? 0 : a.ok / a.seconds,
@@ -287,6 +290,14 @@ async function noisyTable(
           const rows = models.map((model, m) => {
             const { alone, flooded } = results[m] as { alone: Phase[]; flooded: Phase[] };
             const ratio = median(flooded.map((r) => r.p99)) / median(alone.map((r) => r.p99));
+            // The p99 of every round's latencies together: a hundred times more samples than one round's tail.
+            const pooled = (list: Phase[]) =>
+              percentile(
+                list.flatMap((r) => r.latencies).sort((x, y) => x - y),
+                99,
+              );
+            const pooledAlone = pooled(alone);
+            const pooledFlooded = pooled(flooded);
             const count = (list: Phase[]) =>
               `${list.reduce((n, r) => n + r.received, 0)}/${list.reduce((n, r) => n + r.sent, 0)}`;
             return [
@@ -298,6 +309,7 @@ async function noisyTable(
               median(flooded.map((r) => r.p99)),
               spread(flooded.map((r) => r.p99)),
               `${ratio.toFixed(2)}×`,
+              `${pooledAlone.toFixed(1)} → ${pooledFlooded.toFixed(1)} (${(pooledFlooded / pooledAlone).toFixed(2)}×)`,
               Math.round(median(flooded.map((r) => r.aAccepted))),
               Math.round(median(flooded.map((r) => r.aRejected))),
               `${median(alone.map((r) => r.busCores)).toFixed(2)} / ${median(flooded.map((r) => r.busCores)).toFixed(2)}`,
@@ -319,6 +331,7 @@ async function noisyTable(
               'with A p99',
               'spread',
               'p99 ratio',
+              'p99 of all rounds together, alone → with A',
               'A accepted/s',
               "A's 429s",
               'bus cores alone / with A',
@@ -330,7 +343,7 @@ async function noisyTable(
             ],
             rows,
             notes: [
-              `${rounds} interleaved rounds of ${seconds} s per scenario, medians of the rounds' percentiles; A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
+              `${rounds} interleaved rounds of ${seconds} s per scenario, medians of the rounds' percentiles (the goal's ratio; beside it the p99 of all rounds' latencies together); A's load starts 0.5 s before B's; A's backlog is delivered before the next scenario.`,
               `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
               `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
               "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
