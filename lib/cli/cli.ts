@@ -165,6 +165,7 @@ const FLAGS = {
   retention: { type: 'string' },
   'dedup-window': { type: 'string' },
   'accept-from': { type: 'string', multiple: true },
+  isolation: { type: 'string' },
   force: { type: 'boolean' },
   compatibility: { type: 'string' },
   enforcement: { type: 'string' },
@@ -675,6 +676,8 @@ interface BusView {
   retentionMs: number;
   dedupWindowMs: number;
   acceptFrom?: string[];
+  isolation?: 'shared' | 'process';
+  process?: { state: string; pid?: number; restarts: number };
   createdAt?: number;
 }
 
@@ -717,8 +720,17 @@ function busRows(b: BusView): string[][] {
     ['retention', showDuration(b.retentionMs)],
     ['dedup window', showDuration(b.dedupWindowMs)],
     ['accepts from', b.acceptFrom?.join(', ') || 'none'],
+    ['isolation', showIsolation(b)],
     ...(b.createdAt === undefined ? [] : [['created', time(b.createdAt)]]),
   ];
+}
+
+/** Where a bus runs: `shared`, or `process` with its process's state, pid and restarts. */
+function showIsolation(b: BusView): string {
+  if (b.isolation !== 'process') return "shared (in the deployment's process)";
+  const p = b.process;
+  if (p === undefined) return 'process';
+  return `process (${p.state}${p.pid === undefined ? '' : `, pid ${p.pid}`}${p.restarts === 0 ? '' : `, ${p.restarts} restart${p.restarts === 1 ? '' : 's'}`})`;
 }
 
 const NO_BUS = 'list the buses with `junction buses list`';
@@ -733,9 +745,10 @@ const BUS_COMMANDS: readonly Command[] = [
       const body = (await call(ctx, 'GET', '/buses')) as { buses: BusView[] };
       print(ctx, body, () =>
         table([
-          ['NAME', 'QUOTA', 'PER SOURCE', 'RETENTION', 'DEDUP', 'ACCEPTS FROM', 'DESCRIPTION'],
+          ['NAME', 'ISOLATION', 'QUOTA', 'PER SOURCE', 'RETENTION', 'DEDUP', 'ACCEPTS FROM', 'DESCRIPTION'],
           ...body.buses.map((b) => [
             b.name,
+            b.isolation ?? 'shared',
             showQuota(b.quota),
             showQuota(b.sourceQuota),
             showDuration(b.retentionMs),
@@ -764,7 +777,7 @@ const BUS_COMMANDS: readonly Command[] = [
     name: 'buses put',
     args: ['NAME'],
     synopsis:
-      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--description TEXT]',
+      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process] [--description TEXT]',
     summary:
       "create a bus, or replace a bus's settings (a setting not given takes the deployment's; its rules and events stay)",
     deployment: true,
@@ -784,6 +797,10 @@ const BUS_COMMANDS: readonly Command[] = [
         'BUS',
         "the rules of BUS may forward events here (repeatable; the bus's resource policy)",
       ],
+      isolation: [
+        'shared|process',
+        "process: run the bus in a bus process of its own, so a flood on another bus cannot slow it (default: shared, in the deployment's process)",
+      ],
       description: ['TEXT', 'what the bus is for'],
     },
     fields: {
@@ -794,6 +811,7 @@ const BUS_COMMANDS: readonly Command[] = [
       retentionMs: '--retention',
       dedupWindowMs: '--dedup-window',
       acceptFrom: '--accept-from',
+      isolation: '--isolation',
       description: '--description',
       name: 'NAME',
     },
@@ -801,6 +819,7 @@ const BUS_COMMANDS: readonly Command[] = [
     examples: [
       'junction buses put orders --quota 500 --retention 3d',
       'junction buses put audit --accept-from orders --description "every order event, kept"',
+      'junction buses put ledger --isolation process',
       'junction rules list --bus orders',
     ],
     async run(ctx, [name]) {
@@ -813,6 +832,10 @@ const BUS_COMMANDS: readonly Command[] = [
       const retentionMs = durationFlag(ctx, 'retention', [60_000, 3650 * 86_400_000]);
       const dedupWindowMs = durationFlag(ctx, 'dedup-window', [1000, 30 * 86_400_000]);
       const acceptFrom = list(ctx, 'accept-from');
+      const isolation = str(ctx, 'isolation');
+      if (isolation !== undefined && isolation !== 'shared' && isolation !== 'process') {
+        throw new UsageError(`--isolation must be shared or process, got "${isolation}"`, '--isolation');
+      }
       const description = str(ctx, 'description');
       const body = {
         ...(description === undefined ? {} : { description }),
@@ -823,6 +846,7 @@ const BUS_COMMANDS: readonly Command[] = [
         ...(retentionMs === undefined ? {} : { retentionMs }),
         ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
         ...(acceptFrom.length === 0 ? {} : { acceptFrom }),
+        ...(isolation === undefined ? {} : { isolation }),
       };
       const { status, body: answer } = await callWithStatus(ctx, 'PUT', `/buses/${seg(name!)}`, {
         json: body,

@@ -40,8 +40,17 @@ export interface BusSpec {
    * of another bus may target this one when its author may publish here, or when its bus is listed. @default none
    */
   readonly acceptFrom?: readonly string[];
+  /**
+   * Where the bus runs: `shared` in the deployment's process, beside the other buses; `process` in a bus process of
+   * its own (its router, dispatcher and functions' supervision on CPU time of their own), so that a flood on one bus
+   * cannot slow another's deliveries. @default 'shared'
+   */
+  readonly isolation?: BusIsolation;
   readonly createdAt: number;
 }
+
+/** How a bus shares the deployment's process (`BusSpec.isolation`). */
+export type BusIsolation = 'shared' | 'process';
 
 const KEYS = new Set([
   'name',
@@ -51,6 +60,7 @@ const KEYS = new Set([
   'retentionMs',
   'dedupWindowMs',
   'acceptFrom',
+  'isolation',
 ]);
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -105,6 +115,13 @@ function acceptFromOf(value: unknown): readonly string[] {
   return Object.freeze(value.map((name, i) => validateBusName(name, `acceptFrom[${i}]`)));
 }
 
+function isolationOf(value: unknown): BusIsolation {
+  if (value !== 'shared' && value !== 'process') {
+    throw invalid(`isolation must be "shared" or "process", got ${show(value)}`, 'isolation');
+  }
+  return value;
+}
+
 /**
  * Validates the body of `PUT /buses/{name}` (every field optional: `{}` creates a bus with the deployment's
  * defaults) and returns the frozen spec. `createdAt` is kept from `previous` on an update.
@@ -142,6 +159,7 @@ export function validateBusSpec(name: string, body: unknown, now: number, previo
       ? {}
       : { dedupWindowMs: wholeNumber(b.dedupWindowMs, 'dedupWindowMs', 1000, 30 * DAY) }),
     ...(b.acceptFrom === undefined ? {} : { acceptFrom: acceptFromOf(b.acceptFrom) }),
+    ...(b.isolation === undefined || b.isolation === 'shared' ? {} : { isolation: isolationOf(b.isolation) }),
     createdAt: previous?.createdAt ?? now,
   });
 }

@@ -5,16 +5,40 @@
  * letter instead of running forever.
  */
 import { withAttributes } from '../core/cloudevent.ts';
+import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from '../core/codec/http.ts';
+import type { JunctionError } from '../core/errors.ts';
 import type { DeliveryRequest, DeliveryResult, TargetDriver } from '../ports.ts';
 import { HOPS_EXTENSION, hopsOf, type Junction } from './junction.ts';
 
 /** Events that have passed this many hops are not forwarded to another bus. */
 export const MAX_BUS_HOPS = 16;
 
+/** What the bus driver needs of a receiving bus, in this process or in a bus process of its own. */
+export interface BusInbox {
+  /**
+   * Puts the event through the bus's gate (its quotas, then its schemas) and, when it passes, on the bus's log:
+   * answers the gate's refusal, or undefined once the event is appended.
+   */
+  offer(event: CloudEvent): Promise<JunctionError | undefined>;
+}
+
+/** The inbox of a bus whose engine runs in this process. */
+export function inboxOf(junction: Pick<Junction, 'admit' | 'publish'>): BusInbox {
+  return {
+    async offer(event) {
+      const [refused] = junction.admit([event]);
+      if (refused !== undefined) return refused;
+      // The event carries the attempt's trace context: the other bus's `ingest` span continues the trace.
+      await junction.publish([event], { kind: 'producer' });
+      return undefined;
+    },
+  };
+}
+
 export interface BusDriverOptions {
-  /** The engine of a named bus of this deployment, or undefined when there is no such bus. */
-  readonly lookup: (name: string) => Promise<Junction | undefined>;
+  /** The inbox of a named bus of this deployment, or undefined when there is no such bus. */
+  readonly lookup: (name: string) => Promise<BusInbox | undefined>;
   /** Delivers to `url` bus targets (another Junction's HTTP API). */
   readonly http?: TargetDriver;
 }
@@ -41,7 +65,7 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
       },
     );
     // The receiving bus's gate: its quotas, then its schemas.
-    const [limited] = bus.admit([event]);
+    const limited = await bus.offer(event);
     if (limited !== undefined && limited.code !== 'RateLimited') {
       // Refused for what it is (its data breaks the receiving bus's schema): every retry would be refused too.
       return {
@@ -60,8 +84,6 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
         error: `RateLimited: ${limited.message}`,
       };
     }
-    // The event carries the attempt's trace context: the other bus's `ingest` span continues the trace.
-    await bus.publish([event], { kind: 'producer' });
     return { ok: true };
   }
 

@@ -251,3 +251,44 @@ export class Metrics {
     return `${lines.join('\n')}\n`;
   }
 }
+
+/**
+ * Several expositions (the text format of `Metrics.render`) as one: each family once, its `HELP` and `TYPE` from the
+ * first exposition that has it, followed by the series of every exposition in order (a bus in a process of its own
+ * renders its series there; the deployment's `/metrics` merges them with its own). A series line before any
+ * `HELP`/`TYPE` line is kept under a family of its own name.
+ */
+export function mergeExpositions(texts: readonly string[]): string {
+  const families = new Map<string, { help?: string; type?: string; series: string[] }>();
+  const familyOf = (name: string) => {
+    let family = families.get(name);
+    if (family === undefined) {
+      family = { series: [] };
+      families.set(name, family);
+    }
+    return family;
+  };
+  for (const text of texts) {
+    let current: string | undefined;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
+      if (meta !== null) {
+        current = meta[2] as string;
+        const family = familyOf(current);
+        if (meta[1] === 'HELP') family.help ??= line;
+        else family.type ??= line;
+        continue;
+      }
+      if (line.startsWith('#')) continue;
+      familyOf(current ?? (/^[^\s{]+/.exec(line)?.[0] as string)).series.push(line);
+    }
+  }
+  const lines: string[] = [];
+  for (const { help, type, series } of families.values()) {
+    if (help !== undefined) lines.push(help);
+    if (type !== undefined) lines.push(type);
+    lines.push(...series);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -3,7 +3,7 @@
  * (node:http) and the Lambda handlers (API Gateway events) only translate to and from these shapes.
  */
 
-import type { Need } from '../core/auth/scopes.ts';
+import type { Need, Principal } from '../core/auth/scopes.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS, type IngestLimits, parseHttpRequest } from '../core/codec/http.ts';
 import { memberText } from '../core/codec/json-select.ts';
@@ -40,6 +40,11 @@ export interface ApiRequest {
   readonly allowSource?: (source: string, bus: string) => JunctionError | undefined;
   /** Set by the auth layer: whether the caller may make a call that needs `need` on `bus` (lists filter with it). */
   readonly may?: (need: Need, bus: string) => boolean;
+  /**
+   * Set by the auth layer with `may`: who calls and what the call needs, as data (a bus in a process of its own gets
+   * them with the request and derives `may` and `allowSource` from them again).
+   */
+  readonly caller?: { readonly principal: Principal; readonly need: Need };
 }
 
 export interface ApiResponse {

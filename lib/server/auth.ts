@@ -291,6 +291,7 @@ export function asPrincipal(request: ApiRequest, principal: Principal, need: Nee
   const limited = principal.grants.some((g) => g.scope === 'publish' && g.sourcePrefix !== undefined);
   return {
     ...request,
+    caller: { principal, need },
     may: (n: Need, bus: string) => permits(principal, n, bus),
     ...(need === 'publish' && limited
       ? { allowSource: (source: string, bus: string) => checkSource(principal, source, bus) }

@@ -6,7 +6,14 @@
  */
 import { rm } from 'node:fs/promises';
 import type { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
-import { type BusSpec, DEFAULT_BUS, MAX_BUSES, validateBusName, validateBusSpec } from '../core/bus.ts';
+import {
+  type BusIsolation,
+  type BusSpec,
+  DEFAULT_BUS,
+  MAX_BUSES,
+  validateBusName,
+  validateBusSpec,
+} from '../core/bus.ts';
 import { invalidRequest, JunctionError, toJunctionError } from '../core/errors.ts';
 import { awsErrorBody } from '../core/eventbridge.ts';
 import {
@@ -17,21 +24,55 @@ import {
   DEFAULT_ARN_CONTEXT,
   page,
 } from '../core/eventbridge-api.ts';
+import { type BusInbox, inboxOf } from '../engine/bus-driver.ts';
 import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
 import type { Junction } from '../engine/junction.ts';
-import { Metrics } from '../engine/metrics.ts';
+import { Metrics, mergeExpositions } from '../engine/metrics.ts';
 import type { Clock } from '../ports.ts';
 import type { ApiRequest, ApiResponse, App } from './app.ts';
 import { bodyJson, bodyText, readJsonBody } from './body.ts';
+import type { BusProcessStatus } from './isolated-bus.ts';
 
-/** One bus's engine and API, open. */
+/** One bus's engine and API, open: in this process, or in a bus process of its own (`isolation: process`). */
 export interface OpenedBus {
   readonly name: string;
-  readonly junction: Junction;
+  /** The bus's engine, when it runs in this process. */
+  readonly junction?: Junction;
   /** The bus's own API (the paths of CONTRACT.md, relative to `/buses/{name}`). */
   readonly app: App;
+  /** Where other buses' `bus` targets put events on it. */
+  readonly inbox: BusInbox;
+  /** How many rules it has. */
+  ruleCount(): Promise<number>;
+  /** Its series as an exposition, when they live in another process (in process: `junction.metrics`). */
+  exposition?(): Promise<string>;
+  /** Hears that the deployment's buses changed (a bus process keeps the list its rules' `bus` targets check). */
+  directoryChanged?(buses: readonly BusListing[]): Promise<void>;
+  /** Its process, when it has one of its own. */
+  status?(): BusProcessStatus;
   /** Stops the engine and closes the bus's storage (within `options.deadlineMs`). */
   close(options?: StopOptions): Promise<StopReport>;
+}
+
+/** A bus as the rules of another see it: its name and whose rules it accepts. */
+export interface BusListing {
+  readonly name: string;
+  readonly acceptFrom?: readonly string[];
+}
+
+/** A bus whose engine runs in this process, as the bus host holds it. */
+export function inProcess(bus: {
+  readonly name: string;
+  readonly junction: Junction;
+  readonly app: App;
+  close(options?: StopOptions): Promise<StopReport>;
+}): OpenedBus & { readonly junction: Junction } {
+  return {
+    ...bus,
+    close: (options) => bus.close(options),
+    inbox: inboxOf(bus.junction),
+    ruleCount: async () => (await bus.junction.listRules()).length,
+  };
 }
 
 /** A bus as `GET /buses` and `GET /buses/{name}` show it. */
@@ -44,11 +85,14 @@ export interface BusView {
   readonly retentionMs: number;
   readonly dedupWindowMs: number;
   readonly acceptFrom?: readonly string[];
+  readonly isolation: BusIsolation;
+  /** Its process, when it has one of its own (`isolation: process`). */
+  readonly process?: BusProcessStatus;
   readonly createdAt?: number;
 }
 
 export interface BusHostOptions {
-  readonly defaultBus: OpenedBus;
+  readonly defaultBus: OpenedBus & { readonly junction: Junction };
   readonly registry: SqliteBusRegistry;
   /** Opens a named bus's engine on its own storage. */
   readonly open: (spec: BusSpec) => Promise<OpenedBus>;
@@ -73,14 +117,16 @@ export class BusHost {
   readonly #open = new Map<string, Promise<OpenedBus>>();
   /** Changes (put, delete) of one bus run one after another. */
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** How to read the process of each open bus that has one. */
+  readonly #status = new Map<string, () => BusProcessStatus>();
   #closed = false;
 
   constructor(options: BusHostOptions) {
     this.#o = options;
   }
 
-  /** The default bus (always open). */
-  get defaultBus(): OpenedBus {
+  /** The default bus (always open, in this process). */
+  get defaultBus(): OpenedBus & { readonly junction: Junction } {
     return this.#o.defaultBus;
   }
 
@@ -99,9 +145,16 @@ export class BusHost {
     if (bus === undefined) {
       bus = this.#o.open(spec);
       this.#open.set(spec.name, bus);
-      bus.catch(() => {
-        if (this.#open.get(spec.name) === bus) this.#open.delete(spec.name);
-      });
+      const opening = bus;
+      opening.then(
+        (opened) => {
+          if (opened.status !== undefined && this.#open.get(spec.name) === opening)
+            this.#status.set(spec.name, () => (opened.status as () => BusProcessStatus)());
+        },
+        () => {
+          if (this.#open.get(spec.name) === opening) this.#open.delete(spec.name);
+        },
+      );
     }
     return bus;
   }
@@ -124,9 +177,30 @@ export class BusHost {
     return spec === undefined ? undefined : this.#opened(spec);
   }
 
-  /** The bus's engine, or undefined (for `bus` targets). */
-  async junction(name: string): Promise<Junction | undefined> {
-    return (await this.get(name))?.junction;
+  /** The bus's inbox, or undefined (for `bus` targets). */
+  async inbox(name: string): Promise<BusInbox | undefined> {
+    return (await this.get(name))?.inbox;
+  }
+
+  /** The deployment's buses as a bus's rules see them. */
+  listing(): BusListing[] {
+    return [
+      { name: DEFAULT_BUS },
+      ...this.#o.registry
+        .list()
+        .map((s) =>
+          s.acceptFrom === undefined ? { name: s.name } : { name: s.name, acceptFrom: s.acceptFrom },
+        ),
+    ];
+  }
+
+  /** Tells the buses in processes of their own that the list changed (they check `bus` targets against it). */
+  async #announce(): Promise<void> {
+    const listing = this.listing();
+    const open = await Promise.all([...this.#open.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all(
+      open.map((bus) => bus?.directoryChanged?.(listing).catch((e: unknown) => this.#o.onError(e))),
+    );
   }
 
   /** Whether the bus `to` lists `from` in its `acceptFrom`. */
@@ -140,6 +214,7 @@ export class BusHost {
   }
 
   #view(spec: BusSpec | undefined, name: string): BusView {
+    const status = this.#status.get(name)?.();
     return {
       name,
       arn: busArn(DEFAULT_ARN_CONTEXT, name),
@@ -149,6 +224,8 @@ export class BusHost {
       retentionMs: spec?.retentionMs ?? this.#o.defaults.retentionMs,
       dedupWindowMs: spec?.dedupWindowMs ?? this.#o.defaults.dedupWindowMs,
       ...(spec?.acceptFrom === undefined ? {} : { acceptFrom: spec.acceptFrom }),
+      isolation: spec?.isolation ?? 'shared',
+      ...(status === undefined ? {} : { process: status }),
       ...(spec === undefined ? {} : { createdAt: spec.createdAt }),
     };
   }
@@ -213,9 +290,13 @@ export class BusHost {
       const open = this.#open.get(name);
       if (open !== undefined) {
         this.#open.delete(name);
+        this.#status.delete(name);
         await (await open).close();
       }
-      await this.#opened(spec);
+      const opened = await this.#opened(spec);
+      if (opened.status !== undefined)
+        this.#status.set(name, () => (opened.status as () => BusProcessStatus)());
+      await this.#announce();
       return { bus: this.#view(spec, name), created: previous === undefined };
     });
   }
@@ -229,7 +310,7 @@ export class BusHost {
     return this.#locked(name, async () => {
       if (this.#o.registry.get(name) === undefined) throw notFound(name);
       const bus = await this.#current(name);
-      const rules = bus === undefined ? 0 : (await bus.junction.listRules()).length;
+      const rules = bus === undefined ? 0 : await bus.ruleCount();
       if (rules > 0 && !force) {
         throw new JunctionError(
           'Conflict',
@@ -239,22 +320,40 @@ export class BusHost {
       }
       await this.#o.registry.delete(name);
       this.#open.delete(name);
+      this.#status.delete(name);
       await bus?.close({ deadlineMs: 5_000 });
+      await this.#announce();
       await this.#o.destroy(name);
       await this.#o.onDeleted?.(name);
     });
   }
 
-  /** The metrics of the buses `include` answers true for, in one exposition (each series labelled with its bus). */
+  /**
+   * The metrics of the buses `include` answers true for, in one exposition (each series labelled with its bus; a bus
+   * in a process of its own adds that process's series, labelled with its bus too).
+   */
   async metrics(include: (bus: string) => boolean = () => true): Promise<string> {
     const named = await Promise.all([...this.#open.values()].map((p) => p.catch(() => undefined)));
     const own = this.#o.processMetrics;
-    return Metrics.renderAll([
+    const buses = [this.#o.defaultBus, ...named.flatMap((b) => (b === undefined ? [] : [b]))].filter((b) =>
+      include(b.name),
+    );
+    const local = await Metrics.renderAll([
       ...(own !== undefined && include(DEFAULT_BUS) ? [own] : []),
-      ...[this.#o.defaultBus, ...named.flatMap((b) => (b === undefined ? [] : [b]))]
-        .filter((b) => include(b.name))
-        .map((b) => b.junction.metrics),
+      ...buses.flatMap((b) => (b.junction === undefined ? [] : [b.junction.metrics])),
     ]);
+    const remote = await Promise.all(
+      buses.map((b) =>
+        b.junction !== undefined || b.exposition === undefined
+          ? ''
+          : b.exposition().catch((e: unknown) => {
+              this.#o.onError(e);
+              return '';
+            }),
+      ),
+    );
+    const others = remote.filter((text) => text !== '');
+    return others.length === 0 ? local : mergeExpositions([local, ...others]);
   }
 
   /** Stops the named buses (the default bus is closed by its owner). */

@@ -21,14 +21,16 @@ import { SqliteDraftStore } from '../adapters/sqlite/draft-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
 import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
 import { createWorkerRunner } from '../adapters/workers/index.ts';
+import type { Need, Principal } from '../core/auth/scopes.ts';
 import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
+import type { CloudEvent } from '../core/cloudevent-types.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
 import { JunctionError } from '../core/errors.ts';
 import { createAddressPolicy, isLoopbackHost } from '../core/net/address-policy.ts';
 import { createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
 import { SchemaDiscovery } from '../engine/discovery.ts';
-import type { StopReport } from '../engine/dispatcher.ts';
+import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
 import { FunctionActivity } from '../engine/function-activity.ts';
 import { Junction } from '../engine/junction.ts';
 import { Metrics } from '../engine/metrics.ts';
@@ -37,14 +39,28 @@ import { Schemas } from '../engine/schemas.ts';
 import { scopedTracer } from '../engine/spans.ts';
 import type { Clock, EventLog, TargetDriver, TraceEntry, Tracer, TraceStore } from '../ports.ts';
 import { systemClock } from '../ports.ts';
-import { createApp } from './app.ts';
-import { type AuthOptions, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
+import { type App, createApp } from './app.ts';
+import { type AuthOptions, asPrincipal, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
 import { SecretBox } from './auth-keys.ts';
-import { BusHost, createBusesApp, type OpenedBus, removeBusDir } from './buses.ts';
+import {
+  BusHost,
+  type BusListing,
+  createBusesApp,
+  inProcess,
+  type OpenedBus,
+  removeBusDir,
+} from './buses.ts';
 import { checkConnectorBrokers, guardedSource, resolveConnectorBrokers } from './connector-guard.ts';
 import { serveConsole, validateSignIn } from './console.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { schemaRefresher, withFreshSchemas } from './fresh-schemas.ts';
+import {
+  type BusProcessConfig,
+  type BusProcessOptions,
+  CALLER_HEADER,
+  cloneable,
+  openIsolatedBus,
+} from './isolated-bus.ts';
 import { type MqttFrontDoor, startMqttFrontDoor } from './mqtt.ts';
 import { type RunningServer, serve } from './node-server.ts';
 import { createReplayExtensions } from './replay.ts';
@@ -207,6 +223,421 @@ function observed(
   };
 }
 
+/** What every bus of a process shares: the deployment's options, its drivers, and how to reach the other buses. */
+interface BusEnvironment {
+  readonly options: EmbeddedOptions;
+  readonly clock: Clock;
+  readonly onError: (error: unknown) => void;
+  readonly tracer: Tracer;
+  readonly drivers: Readonly<Record<'kafka' | 'http' | 'bus' | 'postgres', TargetDriver>>;
+  readonly addressPolicy: ReturnType<typeof createAddressPolicy>;
+  readonly checkAddress: ReturnType<typeof targetChecker>;
+  /** The deployment's buses, for `bus` targets: whether one exists, whether it accepts another's rules. */
+  readonly directory: BusDirectory;
+}
+
+/** The deployment's buses as a bus's rules see them (`bus` targets). */
+export interface BusDirectory {
+  exists(name: string): boolean;
+  accepts(from: string, to: string): boolean;
+}
+
+/** Opens one bus's engine and API on its stores (the default bus's are the data dir's own). */
+async function openBus(
+  env: BusEnvironment,
+  name: string,
+  spec: BusSpec | undefined,
+  dir: string,
+  busStores: SqliteStores,
+  log: EventLog,
+  steps: Array<() => Promise<void> | void>,
+  ownStores: boolean,
+): Promise<OpenedBus & { readonly junction: Junction }> {
+  const { options, clock, onError, tracer, drivers, checkAddress, directory } = env;
+  // Each line a function writes goes to the bus's activity (GET /functions/{name}/activity), then to the log.
+  const functionActivity = new FunctionActivity({}, () => clock.now());
+  const functionLog =
+    options.functionLog ?? ((fn: string, line: string) => process.stderr.write(`[fn:${fn}] ${line}\n`));
+  const functions = await createWorkerRunner({
+    dataDir: dir,
+    clock,
+    logger: (fn, line) => {
+      functionActivity.log(fn, line);
+      functionLog(fn, line);
+    },
+    ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
+    ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
+  });
+  steps.push(() => functions.close());
+  const retentionMs = spec?.retentionMs ?? options.retentionMs;
+  const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
+  const sourceQuota = spec?.sourceQuota ?? options.quota;
+  const metrics = new Metrics({ bus: name });
+  steps.push(observeSqliteStorage(busStores.database, metrics));
+  // The registry and discovery before the engine: the engine checks every event that enters the bus against the
+  // registry and hands every event it appends to discovery, whatever its entry (docs/schemas.md).
+  const schemas = new Schemas({
+    store: new SqliteSchemaStore(busStores.database),
+    metrics,
+    clock,
+    traces: busStores.traces,
+    onError,
+  });
+  await schemas.start();
+  const discovery = new SchemaDiscovery({
+    store: new SqliteDraftStore(busStores.database),
+    metrics,
+    clock,
+    schemas,
+    enabled: options.schemaDiscovery === true,
+    onError,
+  });
+  await discovery.start();
+  steps.push(() => discovery.close());
+  const junction = await Junction.open({
+    ...busStores,
+    // Aggregation and correlation state in the data dir's SQLite, fenced per log partition. On Kafka the processes
+    // of one data dir share it and a rebalance moves partitions between them: each batch and tick reads the state of
+    // its partition afresh (docs/aggregation.md).
+    aggregates: new SqliteAggregateStore(busStores.database),
+    correlations: new SqliteCorrelationStore(busStores.database),
+    ...(log === busStores.log ? { positionsInLedgerStore: true } : { movingPartitions: true }),
+    traces: observed(busStores.traces, options.onTrace, name, onError),
+    log,
+    functions,
+    functionActivity,
+    drivers: { ...drivers, ...options.drivers },
+    clock,
+    onError,
+    metrics,
+    schemas,
+    discovery,
+    busName: name,
+    ...(tracer.enabled
+      ? { tracer: scopedTracer(tracer, { 'junction.bus.name': name, 'messaging.destination.name': name }) }
+      : {}),
+    ...(name === DEFAULT_BUS || options.kafka === undefined ? {} : { group: `junction-router.${name}` }),
+    ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
+    ...(retentionMs === undefined ? {} : { retentionMs }),
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(sourceQuota === undefined ? {} : { quota: sourceQuota }),
+    ...(spec?.quota === undefined ? {} : { busQuota: { bus: name, ...spec.quota } }),
+    ...(options.redriveLimit === undefined ? {} : { redriveLimit: options.redriveLimit }),
+    checkTarget: (target, path) => {
+      checkAddress(target, path);
+      if (target.type !== 'bus' || target.bus === undefined) return;
+      if (target.bus === name) {
+        throw new JunctionError(
+          'InvalidRule',
+          `${path}.bus: a rule cannot deliver to its own bus (it would loop)`,
+          {
+            field: `${path}.bus`,
+            path: `${path}.bus`,
+          },
+        );
+      }
+      if (!directory.exists(target.bus)) {
+        throw new JunctionError(
+          'InvalidRule',
+          `${path}.bus: there is no bus named ${JSON.stringify(target.bus)}`,
+          {
+            field: `${path}.bus`,
+            path: `${path}.bus`,
+          },
+        );
+      }
+    },
+  });
+  await junction.start();
+  steps.push(async () => {
+    await junction.stop();
+  });
+  const connectors = new Connectors({
+    store: new SqliteConnectorStore(busStores.database),
+    open: (_connector, spec) =>
+      guardedSource(
+        spec.type === 'postgres-cdc'
+          ? new PostgresCdcSource({ spec })
+          : new KafkaSource({
+              spec,
+              clientId: `junction-connector-${name}`,
+              ...(options.kafka === undefined ? {} : { connection: options.kafka }),
+            }),
+        () => resolveConnectorBrokers(env.addressPolicy, spec),
+      ),
+    checkSpec: (spec) => checkConnectorBrokers(env.addressPolicy, spec),
+    admit: (events) => junction.admit(events),
+    publish: (events) => junction.publish(events),
+    deadLetters: busStores.deadLetters,
+    metrics: junction.metrics,
+    clock,
+    hasOwnKafka: options.kafka !== undefined,
+    onWarning: (message, error) => onError(new Error(message, { cause: error })),
+  });
+  await connectors.start();
+  steps.push(() => connectors.close());
+  const served = createApp({
+    junction,
+    connectors,
+    schemas,
+    discovery,
+    busName: name,
+    busAccepts: (from, to) => directory.accepts(from, to),
+    onError,
+    extensions: createReplayExtensions({
+      junction,
+      log,
+      file: resolve(dir, 'replays.json'),
+      onError,
+      tail: {},
+    }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
+  // On the Kafka log, processes share the data dir and with it the schema store, each holding the registry in
+  // memory: each reloads it every second (for what the router publishes) and before requests when it is older,
+  // and always before a change to /schemas, as Lambda instances do on DynamoDB (docs/schemas.md).
+  let app = served;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  if (options.kafka !== undefined) {
+    const refresher = schemaRefresher(schemas, SHARED_SCHEMA_REFRESH_MS, clock, onError);
+    app = withFreshSchemas(served, schemas, refresher, onError);
+    refreshTimer = setInterval(() => void refresher.fresh(), SHARED_SCHEMA_REFRESH_MS);
+    refreshTimer.unref();
+  }
+  return inProcess({
+    name,
+    junction,
+    app,
+    async close(stop = {}) {
+      clearInterval(refreshTimer);
+      await connectors.close();
+      await discovery.close();
+      const report = await junction.stop(stop);
+      await functions.close();
+      if (log !== busStores.log) await log.close();
+      if (ownStores) await busStores.close();
+      return report;
+    },
+  });
+}
+
+/** A named bus in this process, on its own directory (and, with `kafkaLog`, its own Kafka topic). */
+async function openNamedBus(
+  env: BusEnvironment,
+  dataDir: string,
+  spec: BusSpec,
+  kafkaLog: boolean,
+): Promise<OpenedBus & { readonly junction: Junction }> {
+  const { options, clock, onError } = env;
+  const steps: Array<() => Promise<void> | void> = [];
+  try {
+    const dir = busDir(dataDir, spec.name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const busStores = openSqliteStores({
+      dataDir: dir,
+      clock,
+      onError,
+      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...((spec.retentionMs ?? options.retentionMs) === undefined
+        ? {}
+        : { retentionMs: spec.retentionMs ?? options.retentionMs }),
+    });
+    steps.push(() => busStores.close());
+    let log: EventLog = busStores.log;
+    if (kafkaLog && options.kafka !== undefined) {
+      const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
+      log = await createKafkaEventLog({
+        ...options.kafka,
+        topic: `${options.kafka.topic}.${spec.name}`,
+        onWarning: (message, error) => onError(new Error(message, { cause: error })),
+        ...(spec.retentionMs === undefined ? {} : { retentionMs: spec.retentionMs }),
+      });
+      const opened = log;
+      steps.push(() => opened.close());
+    }
+    return await openBus(env, spec.name, spec, dir, busStores, log, steps, true);
+  } catch (error) {
+    for (const step of steps.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The deployment's options a bus process takes. */
+function busProcessOptions(options: EmbeddedOptions, host: string): BusProcessOptions {
+  const {
+    partitions,
+    limits,
+    dedupWindowMs,
+    retentionMs,
+    pollMs,
+    leaseMs,
+    quota,
+    redriveLimit,
+    kafka,
+    httpTargets,
+    functionIsolation,
+    functionSandbox,
+    stopDeadlineMs,
+    otlpEndpoint,
+    otlpProtocol,
+    schemaDiscovery,
+  } = options;
+  const picked: Record<string, unknown> = {
+    host,
+    partitions,
+    limits,
+    dedupWindowMs,
+    retentionMs,
+    pollMs,
+    leaseMs,
+    quota,
+    redriveLimit,
+    kafka,
+    httpTargets,
+    functionIsolation,
+    functionSandbox,
+    stopDeadlineMs,
+    otlpEndpoint,
+    otlpProtocol,
+    schemaDiscovery,
+  };
+  for (const key of Object.keys(picked)) if (picked[key] === undefined) delete picked[key];
+  return picked as BusProcessOptions;
+}
+
+/** What the bus process needs of the deployment that started it. */
+export interface DeploymentLink {
+  /** Offers an event to another bus of the deployment (a `bus` target). */
+  offer(bus: string, event: CloudEvent): Promise<JunctionError | undefined>;
+  /** The deployment's buses, as last told. */
+  buses(): readonly BusListing[];
+  readonly onTrace?: (entries: readonly TraceEntry[]) => void;
+  readonly functionLog: (fn: string, line: string) => void;
+  readonly onError: (error: unknown) => void;
+}
+
+/** A bus open in a bus process: what the entry module drives. */
+export interface BusProcess {
+  readonly junction: Junction;
+  ruleCount(): Promise<number>;
+  /** The bus's series and the process's, labelled with the bus. */
+  exposition(): Promise<string>;
+  close(options?: StopOptions): Promise<StopReport>;
+}
+
+/**
+ * Opens one named bus in this process, a bus process of its own (`isolation: process`): the bus's storage under the
+ * deployment's data dir, its API on the config's Unix socket (who calls comes with each request from the front
+ * door), its `bus` targets through the deployment.
+ */
+export async function startBusProcess(config: BusProcessConfig, link: DeploymentLink): Promise<BusProcess> {
+  const options: EmbeddedOptions = {
+    ...config.options,
+    functionLog: link.functionLog,
+    onError: link.onError,
+    ...(link.onTrace === undefined ? {} : { onTrace: (entries) => link.onTrace?.(entries) }),
+  };
+  const { spec } = config;
+  const dir = busDir(config.dataDir, spec.name);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const host = options.host ?? '127.0.0.1';
+  const addressPolicy = createAddressPolicy({
+    allow: options.httpTargets?.allow ?? [],
+    allowLoopback: isLoopbackHost(host),
+  });
+  // The SQLite log is this process's alone, as the deployment's own; on Kafka, processes share stores on purpose.
+  const lock: DataDirLock = config.kafkaLog ? { path: dir, release: () => undefined } : lockDataDir(dir);
+  const undo: Array<() => Promise<void> | void> = [() => lock.release()];
+  try {
+    const clock = systemClock;
+    const onError = link.onError;
+    const tracer = await tracerFromConfig(options.otlpEndpoint, {}, process.env, options.otlpProtocol);
+    undo.push(() => tracer.close());
+    const http = createHttpDriver({ clock, addressPolicy });
+    undo.push(() => http.close?.());
+    const kafkaTargets = createKafkaTargetDriver(
+      options.kafka === undefined ? {} : { connection: options.kafka },
+    );
+    undo.push(async () => kafkaTargets.close?.());
+    const postgresTargets = createPostgresTargetDriver({ addressPolicy });
+    undo.push(() => postgresTargets.close?.());
+    const busDriver = createBusDriver({
+      lookup: async (name) =>
+        link.buses().some((b) => b.name === name) ? { offer: (event) => link.offer(name, event) } : undefined,
+      http,
+    });
+    const env: BusEnvironment = {
+      options,
+      clock,
+      onError,
+      tracer,
+      drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets },
+      addressPolicy,
+      checkAddress: targetChecker(addressPolicy),
+      directory: {
+        exists: (name) => link.buses().some((b) => b.name === name),
+        accepts: (from, to) =>
+          to !== DEFAULT_BUS &&
+          (link
+            .buses()
+            .find((b) => b.name === to)
+            ?.acceptFrom?.includes(from) ??
+            false),
+      },
+    };
+    const bus = await openNamedBus(env, config.dataDir, spec, config.kafkaLog);
+    undo.push(async () => {
+      await bus.close();
+    });
+    const runtime = new RuntimeMetrics({ labels: { bus: spec.name } });
+    undo.push(() => runtime.close());
+    const server = await serve({
+      app: fromFrontDoor(bus.app),
+      socketPath: config.socketPath,
+      maxBodyBytes: options.limits?.maxBatchBytes ?? 10 * 1024 * 1024,
+    });
+    return {
+      junction: bus.junction,
+      ruleCount: () => bus.ruleCount(),
+      exposition: () => Metrics.renderAll([runtime.metrics, bus.junction.metrics]),
+      async close(stop = {}) {
+        await server.close();
+        const report = await bus.close(stop);
+        await http.close?.();
+        await kafkaTargets.close?.();
+        await postgresTargets.close?.();
+        await tracer.close();
+        runtime.close();
+        lock.release();
+        return report;
+      },
+    };
+  } catch (error) {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The bus's API as the front door hands it requests: who calls (if anyone had to say) comes in a header. */
+function fromFrontDoor(app: App): App {
+  return (request) => {
+    const header = request.headers[CALLER_HEADER];
+    if (typeof header !== 'string') return app(request);
+    let caller: { principal: Principal; need: Need };
+    try {
+      caller = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as typeof caller;
+    } catch {
+      return Promise.resolve({
+        status: 400,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { code: 'InvalidRequest', message: `bad ${CALLER_HEADER} header` } }),
+      });
+    }
+    return app(asPrincipal(request, caller.principal, caller.need));
+  };
+}
+
 /** Opens the stores, the engine and the server; `undo` collects how to close what is open should a step fail. */
 async function open(
   options: EmbeddedOptions,
@@ -242,221 +673,47 @@ async function open(
   );
   undo.push(async () => kafkaTargets.close?.());
   let buses: BusHost | undefined;
-  const busDriver = createBusDriver({ lookup: async (name) => buses?.junction(name), http });
+  const busDriver = createBusDriver({ lookup: async (name) => buses?.inbox(name), http });
   const postgresTargets = createPostgresTargetDriver({ addressPolicy });
   undo.push(() => postgresTargets.close?.());
-  const checkAddress = targetChecker(addressPolicy);
+  const env: BusEnvironment = {
+    options,
+    clock,
+    onError,
+    tracer,
+    drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets },
+    addressPolicy,
+    checkAddress: targetChecker(addressPolicy),
+    directory: {
+      // While the default bus opens (its rules load) the bus host is not there yet: nothing to check against.
+      exists: (name) => buses === undefined || buses.exists(name),
+      accepts: (from, to) => buses?.accepts(from, to) ?? false,
+    },
+  };
+  const kafkaLog = options.kafka !== undefined && options.log !== undefined;
 
-  /** Opens one bus's engine and API on its stores (the default bus's are the data dir's own). */
-  async function openBus(
-    name: string,
-    spec: BusSpec | undefined,
-    dir: string,
-    busStores: SqliteStores,
-    log: EventLog,
-    steps: Array<() => Promise<void> | void>,
-  ): Promise<OpenedBus> {
-    // Each line a function writes goes to the bus's activity (GET /functions/{name}/activity), then to the log.
-    const functionActivity = new FunctionActivity({}, () => clock.now());
-    const functionLog =
-      options.functionLog ?? ((fn: string, line: string) => process.stderr.write(`[fn:${fn}] ${line}\n`));
-    const functions = await createWorkerRunner({
-      dataDir: dir,
-      clock,
-      logger: (fn, line) => {
-        functionActivity.log(fn, line);
-        functionLog(fn, line);
+  /** A named bus on its own directory (and, on Kafka, its own topic): in this process, or in one of its own. */
+  function openNamed(spec: BusSpec): Promise<OpenedBus> {
+    if (spec.isolation !== 'process') return openNamedBus(env, dataDir, spec, kafkaLog);
+    return openIsolatedBus({
+      spec,
+      config: {
+        dataDir,
+        kafkaLog,
+        options: cloneable(busProcessOptions(options, host)),
+        traces: options.onTrace !== undefined,
       },
-      ...(options.functionIsolation === undefined ? {} : { isolation: options.functionIsolation }),
-      ...(options.functionSandbox === undefined ? {} : { sandbox: options.functionSandbox }),
-    });
-    steps.push(() => functions.close());
-    const retentionMs = spec?.retentionMs ?? options.retentionMs;
-    const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
-    const sourceQuota = spec?.sourceQuota ?? options.quota;
-    const metrics = new Metrics({ bus: name });
-    steps.push(observeSqliteStorage(busStores.database, metrics));
-    // The registry and discovery before the engine: the engine checks every event that enters the bus against the
-    // registry and hands every event it appends to discovery, whatever its entry (docs/schemas.md).
-    const schemas = new Schemas({
-      store: new SqliteSchemaStore(busStores.database),
-      metrics,
-      clock,
-      traces: busStores.traces,
-      onError,
-    });
-    await schemas.start();
-    const discovery = new SchemaDiscovery({
-      store: new SqliteDraftStore(busStores.database),
-      metrics,
-      clock,
-      schemas,
-      enabled: options.schemaDiscovery === true,
-      onError,
-    });
-    await discovery.start();
-    steps.push(() => discovery.close());
-    const junction = await Junction.open({
-      ...busStores,
-      // Aggregation and correlation state in the data dir's SQLite, fenced per log partition. On Kafka the processes
-      // of one data dir share it and a rebalance moves partitions between them: each batch and tick reads the state of
-      // its partition afresh (docs/aggregation.md).
-      aggregates: new SqliteAggregateStore(busStores.database),
-      correlations: new SqliteCorrelationStore(busStores.database),
-      ...(log === busStores.log ? { positionsInLedgerStore: true } : { movingPartitions: true }),
-      traces: observed(busStores.traces, options.onTrace, name, onError),
-      log,
-      functions,
-      functionActivity,
-      drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets, ...options.drivers },
-      clock,
-      onError,
-      metrics,
-      schemas,
-      discovery,
-      busName: name,
-      ...(tracer.enabled
-        ? { tracer: scopedTracer(tracer, { 'junction.bus.name': name, 'messaging.destination.name': name }) }
-        : {}),
-      ...(name === DEFAULT_BUS || options.kafka === undefined ? {} : { group: `junction-router.${name}` }),
-      ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
-      ...(retentionMs === undefined ? {} : { retentionMs }),
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-      ...(sourceQuota === undefined ? {} : { quota: sourceQuota }),
-      ...(spec?.quota === undefined ? {} : { busQuota: { bus: name, ...spec.quota } }),
-      ...(options.redriveLimit === undefined ? {} : { redriveLimit: options.redriveLimit }),
-      checkTarget: (target, path) => {
-        checkAddress(target, path);
-        if (target.type !== 'bus' || target.bus === undefined) return;
-        if (target.bus === name) {
-          throw new JunctionError(
-            'InvalidRule',
-            `${path}.bus: a rule cannot deliver to its own bus (it would loop)`,
-            {
-              field: `${path}.bus`,
-              path: `${path}.bus`,
-            },
-          );
-        }
-        if (buses !== undefined && !buses.exists(target.bus)) {
-          throw new JunctionError(
-            'InvalidRule',
-            `${path}.bus: there is no bus named ${JSON.stringify(target.bus)}`,
-            {
-              field: `${path}.bus`,
-              path: `${path}.bus`,
-            },
-          );
-        }
+      buses: () => buses?.listing() ?? [{ name: DEFAULT_BUS }],
+      forward: async (name, event) => {
+        const inbox = await buses?.inbox(name);
+        if (inbox === undefined)
+          return new JunctionError('NotFound', `there is no bus named ${JSON.stringify(name)}`);
+        return inbox.offer(event);
       },
-    });
-    await junction.start();
-    steps.push(async () => {
-      await junction.stop();
-    });
-    const connectors = new Connectors({
-      store: new SqliteConnectorStore(busStores.database),
-      open: (_connector, spec) =>
-        guardedSource(
-          spec.type === 'postgres-cdc'
-            ? new PostgresCdcSource({ spec })
-            : new KafkaSource({
-                spec,
-                clientId: `junction-connector-${name}`,
-                ...(options.kafka === undefined ? {} : { connection: options.kafka }),
-              }),
-          () => resolveConnectorBrokers(addressPolicy, spec),
-        ),
-      checkSpec: (spec) => checkConnectorBrokers(addressPolicy, spec),
-      admit: (events) => junction.admit(events),
-      publish: (events) => junction.publish(events),
-      deadLetters: busStores.deadLetters,
-      metrics: junction.metrics,
-      clock,
-      hasOwnKafka: options.kafka !== undefined,
-      onWarning: (message, error) => onError(new Error(message, { cause: error })),
-    });
-    await connectors.start();
-    steps.push(() => connectors.close());
-    const served = createApp({
-      junction,
-      connectors,
-      schemas,
-      discovery,
-      busName: name,
-      busAccepts: (from, to) => buses?.accepts(from, to) ?? false,
+      ...(options.onTrace === undefined ? {} : { onTrace: options.onTrace }),
+      ...(options.functionLog === undefined ? {} : { functionLog: options.functionLog }),
       onError,
-      extensions: createReplayExtensions({
-        junction,
-        log,
-        file: resolve(dir, 'replays.json'),
-        onError,
-        tail: {},
-      }),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
-    // On the Kafka log, processes share the data dir and with it the schema store, each holding the registry in
-    // memory: each reloads it every second (for what the router publishes) and before requests when it is older,
-    // and always before a change to /schemas, as Lambda instances do on DynamoDB (docs/schemas.md).
-    let app = served;
-    let refreshTimer: NodeJS.Timeout | undefined;
-    if (options.kafka !== undefined) {
-      const refresher = schemaRefresher(schemas, SHARED_SCHEMA_REFRESH_MS, clock, onError);
-      app = withFreshSchemas(served, schemas, refresher, onError);
-      refreshTimer = setInterval(() => void refresher.fresh(), SHARED_SCHEMA_REFRESH_MS);
-      refreshTimer.unref();
-    }
-    return {
-      name,
-      junction,
-      app,
-      async close(stop = {}) {
-        clearInterval(refreshTimer);
-        await connectors.close();
-        await discovery.close();
-        const report = await junction.stop(stop);
-        await functions.close();
-        if (log !== busStores.log) await log.close();
-        if (busStores !== stores) await busStores.close();
-        return report;
-      },
-    };
-  }
-
-  /** A named bus on its own directory (and, on Kafka, its own topic). */
-  async function openNamed(spec: BusSpec): Promise<OpenedBus> {
-    const steps: Array<() => Promise<void> | void> = [];
-    try {
-      const dir = busDir(dataDir, spec.name);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const busStores = openSqliteStores({
-        dataDir: dir,
-        clock,
-        onError,
-        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
-        ...((spec.retentionMs ?? options.retentionMs) === undefined
-          ? {}
-          : { retentionMs: spec.retentionMs ?? options.retentionMs }),
-      });
-      steps.push(() => busStores.close());
-      let log: EventLog = busStores.log;
-      if (options.kafka !== undefined && options.log !== undefined) {
-        const { createKafkaEventLog } = await import('../adapters/kafka/index.ts');
-        log = await createKafkaEventLog({
-          ...options.kafka,
-          topic: `${options.kafka.topic}.${spec.name}`,
-          onWarning: (message, error) => onError(new Error(message, { cause: error })),
-          ...(spec.retentionMs === undefined ? {} : { retentionMs: spec.retentionMs }),
-        });
-        const kafkaLog = log;
-        steps.push(() => kafkaLog.close());
-      }
-      return await openBus(spec.name, spec, dir, busStores, log, steps);
-    } catch (error) {
-      for (const step of steps.reverse()) await Promise.resolve(step()).catch(() => undefined);
-      throw error;
-    }
   }
 
   const log = options.log ?? stores.log;
@@ -464,7 +721,7 @@ async function open(
   undo.push(async () => {
     for (const step of defaultSteps.reverse()) await Promise.resolve(step()).catch(() => undefined);
   });
-  const defaultBus = await openBus(DEFAULT_BUS, undefined, dataDir, stores, log, defaultSteps);
+  const defaultBus = await openBus(env, DEFAULT_BUS, undefined, dataDir, stores, log, defaultSteps, false);
   const junction = defaultBus.junction;
   const runtime = new RuntimeMetrics();
   undo.push(() => runtime.close());

@@ -35,6 +35,11 @@ export interface NodeServerOptions {
    * timeout closes a silent connection; the 408 answers are plain HTTP's. @default plain HTTP
    */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * Listen on this Unix socket instead of `host`:`port` (a bus in a process of its own serves the deployment's
+   * front door there); `url` is then `unix:<path>` and `port` 0. @default none
+   */
+  readonly socketPath?: string;
 }
 
 export interface RunningServer {
@@ -299,6 +304,21 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, port, host));
     server.once('error', failed);
+    const close = () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        for (const socket of sockets) socket.destroy();
+      });
+    if (options.socketPath !== undefined) {
+      const path = options.socketPath;
+      server.off('error', failed);
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve({ server, port: 0, url: `unix:${path}`, close });
+      });
+      return;
+    }
     server.listen(port, host, () => {
       server.off('error', failed);
       const { port: bound } = server.address() as AddressInfo;
@@ -306,11 +326,7 @@ export function serve(options: NodeServerOptions): Promise<RunningServer> {
         server,
         port: bound,
         url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            for (const socket of sockets) socket.destroy();
-          }),
+        close,
       });
     });
   });

@@ -25,6 +25,11 @@ const WINDOW_MS = 10_000;
 export interface RuntimeMetricsOptions {
   /** The window the delay's p50/p99/max/mean gauges describe. @default 10 s */
   readonly windowMs?: number;
+  /**
+   * Labels on every series: a bus in a process of its own labels its process's series with its bus, so the
+   * deployment's `/metrics` tells them from the deployment process's own. @default none
+   */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** V8's garbage-collection kinds (`PerformanceEntry.detail.kind`) as the `kind` label. */
@@ -36,7 +41,7 @@ const GC_KINDS: Readonly<Record<number, string>> = {
 };
 
 export class RuntimeMetrics {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   /** How late each 10 ms tick of `#ticker` ran in the window under way, in nanoseconds (at least 1: the floor). */
   readonly #delay: RecordableHistogram = createHistogram();
   readonly #ticker: NodeJS.Timeout;
@@ -49,6 +54,7 @@ export class RuntimeMetrics {
   #cpu: NodeJS.CpuUsage = { user: 0, system: 0 };
 
   constructor(options: RuntimeMetricsOptions = {}) {
+    this.metrics = new Metrics(options.labels);
     const m = this.metrics;
     m.declare(
       'nodejs_eventloop_delay_seconds',

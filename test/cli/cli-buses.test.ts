@@ -62,6 +62,18 @@ describe('junction buses and --bus', () => {
     assert.equal(body.quota, undefined, 'put replaces the settings: the quota not given is gone');
     const again = await cli(['buses', 'put', 'orders', '--quota', '50', ...url]);
     assert.match(again.out, /^updated bus orders/);
+    assert.match(again.out, /\n\s*isolation\s+shared \(in the deployment's process\)\n/);
+  });
+
+  test('buses put --isolation process moves a bus into a process of its own, and back', async () => {
+    const isolated = await cli(['buses', 'put', 'solo', '--isolation', 'process', ...url]);
+    assert.equal(isolated.code, EXIT.ok, isolated.err);
+    assert.match(isolated.out, /\n\s*isolation\s+process \(running, pid \d+\)\n/);
+    const listed = await cli(['buses', 'list', ...url]);
+    assert.match(listed.out, /\nsolo\s+process\s/);
+    const back = await cli(['buses', 'put', 'solo', '--isolation', 'shared', '--json', ...url]);
+    assert.equal(JSON.parse(back.out).process, undefined);
+    assert.equal((await cli(['buses', 'delete', 'solo', ...url])).code, EXIT.ok);
   });
 
   test("buses list and get are readable, and --json is the bus's answer", async () => {
@@ -70,10 +82,10 @@ describe('junction buses and --bus', () => {
     const lines = listed.out.trim().split('\n');
     assert.match(
       lines[0] ?? '',
-      /^NAME\s+QUOTA\s+PER SOURCE\s+RETENTION\s+DEDUP\s+ACCEPTS FROM\s+DESCRIPTION$/,
+      /^NAME\s+ISOLATION\s+QUOTA\s+PER SOURCE\s+RETENTION\s+DEDUP\s+ACCEPTS FROM\s+DESCRIPTION$/,
     );
-    assert.match(lines[1] ?? '', /^default\s/);
-    assert.match(lines[2] ?? '', /^orders\s+50\/s\s/);
+    assert.match(lines[1] ?? '', /^default\s+shared\s/);
+    assert.match(lines[2] ?? '', /^orders\s+shared\s+50\/s\s/);
     const json = JSON.parse((await cli(['buses', 'list', '--json', ...url])).out);
     assert.deepEqual(
       json.buses.map((b: { name: string }) => b.name),
@@ -157,6 +169,7 @@ describe('junction buses and --bus', () => {
       [['--retention', '1s'], /--retention must be a duration like 90m, 12h or 7d .*from 1m to 3650d/],
       [['--quota', '0'], /--quota must be a whole number from 1 to 1000000/],
       [['--dedup-window', 'forever'], /--dedup-window must be a duration/],
+      [['--isolation', 'thread'], /--isolation must be shared or process, got "thread"/],
     ];
     for (const [flags, message] of cases) {
       const run = await cli(['buses', 'put', 'orders', ...flags, ...url]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { validateRule } from '../../lib/core/rule.ts';
-import { createBusDriver, MAX_BUS_HOPS } from '../../lib/engine/bus-driver.ts';
+import { createBusDriver, inboxOf, MAX_BUS_HOPS } from '../../lib/engine/bus-driver.ts';
 import type { Junction } from '../../lib/engine/junction.ts';
 import type { DeliveryRequest, TargetDriver } from '../../lib/ports.ts';
 import { makeEvent } from '../helpers/events.ts';
@@ -46,7 +46,9 @@ function fakeBus(room = Number.POSITIVE_INFINITY): { bus: Junction; published: C
 describe('the bus target driver', () => {
   test('publishes on the named bus with the hop counted', async () => {
     const { bus, published } = fakeBus();
-    const driver = createBusDriver({ lookup: async (name) => (name === 'orders' ? bus : undefined) });
+    const driver = createBusDriver({
+      lookup: async (name) => (name === 'orders' ? inboxOf(bus) : undefined),
+    });
     const result = await driver.deliver(
       requestFor({ type: 'bus', bus: 'orders' }, makeEvent({ junctionhops: 2 })),
     );
@@ -57,7 +59,7 @@ describe('the bus target driver', () => {
 
   test('does not forward an event at the hop limit, and says why', async () => {
     const { bus, published } = fakeBus();
-    const driver = createBusDriver({ lookup: async () => bus });
+    const driver = createBusDriver({ lookup: async () => inboxOf(bus) });
     const result = await driver.deliver(
       requestFor({ type: 'bus', bus: 'orders' }, makeEvent({ junctionhops: MAX_BUS_HOPS })),
     );
@@ -73,7 +75,7 @@ describe('the bus target driver', () => {
     assert.equal(!missing.ok && missing.retriable, true);
     assert.match(!missing.ok ? missing.error : '', /no bus named "gone"/);
     const { bus } = fakeBus(0);
-    const full = await createBusDriver({ lookup: async () => bus }).deliver(
+    const full = await createBusDriver({ lookup: async () => inboxOf(bus) }).deliver(
       requestFor({ type: 'bus', bus: 'orders' }, makeEvent()),
     );
     assert.equal(!full.ok && full.retriable, true);
@@ -91,7 +93,7 @@ describe('the bus target driver', () => {
         return events.map(() => ({ duplicate: false }));
       },
     } as unknown as Junction;
-    const result = await createBusDriver({ lookup: async () => bus }).deliver(
+    const result = await createBusDriver({ lookup: async () => inboxOf(bus) }).deliver(
       requestFor({ type: 'bus', bus: 'orders' }, makeEvent()),
     );
     assert.equal(result.ok, false);

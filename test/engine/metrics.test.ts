@@ -1,7 +1,7 @@
 /** The metrics registry's label keys: cached for speed, never merging two different label sets. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Metrics } from '../../lib/engine/metrics.ts';
+import { Metrics, mergeExpositions } from '../../lib/engine/metrics.ts';
 
 describe('Metrics label keys', () => {
   test('one series per label set, whatever the order of the labels, with the constant labels', async () => {
@@ -48,5 +48,36 @@ describe('Metrics label keys', () => {
     assert.match(text, /^hits\{bus="orders",rule="r\\\\1",target="t\\"1"\} 5$/m);
     assert.match(text, /^hits\{bus="orders"\} 1$/m);
     assert.match(text, /^latency_count\{bus="orders",rule="r\\\\1",target="t\\"1"\} 2$/m);
+  });
+});
+
+describe('mergeExpositions', () => {
+  test("one exposition with each family once, every registry's series under it, as renderAll gives", async () => {
+    const a = new Metrics({ bus: 'default' });
+    const b = new Metrics({ bus: 'iso' });
+    for (const m of [a, b]) {
+      m.declare('events_total', 'counter', 'Events.');
+      m.declare('wait_seconds', 'histogram', 'Waits.');
+    }
+    a.inc('events_total', { rule: 'r' }, 2);
+    b.inc('events_total', { rule: 'r' }, 3);
+    a.observe('wait_seconds', 0.01, undefined);
+    b.observe('wait_seconds', 0.02, undefined);
+    b.inc('only_iso_total', undefined, 1);
+    const merged = mergeExpositions([await a.render(), await b.render()]);
+    assert.equal(merged, await Metrics.renderAll([a, b]));
+    const lines = merged.split('\n');
+    assert.equal(lines.filter((l) => l === '# TYPE events_total counter').length, 1);
+    assert.ok(
+      lines.indexOf('events_total{bus="iso",rule="r"} 3') > lines.indexOf('# TYPE events_total counter'),
+    );
+    assert.ok(lines.includes('wait_seconds_count{bus="iso"} 1'));
+  });
+
+  test('series before any HELP or TYPE line keep a family of their own name', () => {
+    assert.equal(
+      mergeExpositions(['x 1\n', '# TYPE x counter\nx{a="b"} 2\n']),
+      '# TYPE x counter\nx 1\nx{a="b"} 2\n',
+    );
   });
 });

@@ -1,0 +1,655 @@
+/**
+ * A bus in a process of its own (`PUT /buses/{name}` with `"isolation": "process"`, issue #13): the deployment's
+ * process starts a bus process for it, supervises it (a process that dies is started again, with a growing pause),
+ * and hands it the bus's requests over a Unix socket in a private directory. The bus process opens the bus on the
+ * same storage an in-process bus would (`<data dir>/buses/<name>`, or its Kafka topic), so a bus can move in and out
+ * of its process by a `PUT`. Authentication stays at the front door: the request carries who calls, as data.
+ *
+ * What crosses the IPC channel besides: the bus's `bus` targets go through the deployment (which reaches the other
+ * buses, in process or not), the list of buses the bus's rules may target, its trace entries and function lines for
+ * the `junction dev` terminal, its rule count and its metrics, and the stop.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BusSpec } from '../core/bus.ts';
+import { parseEventJson, serializeEvent } from '../core/cloudevent.ts';
+import type { CloudEvent } from '../core/cloudevent-types.ts';
+import { JunctionError } from '../core/errors.ts';
+import type { BusInbox } from '../engine/bus-driver.ts';
+import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
+import type { TraceEntry } from '../ports.ts';
+import type { ApiRequest, ApiResponse } from './app.ts';
+import type { BusListing, OpenedBus } from './buses.ts';
+import type { EmbeddedOptions } from './embedded.ts';
+
+/** The deployment's options a bus process takes (the ones that can cross a process boundary). */
+export type BusProcessOptions = Pick<
+  EmbeddedOptions,
+  | 'host'
+  | 'partitions'
+  | 'limits'
+  | 'dedupWindowMs'
+  | 'retentionMs'
+  | 'pollMs'
+  | 'leaseMs'
+  | 'quota'
+  | 'redriveLimit'
+  | 'kafka'
+  | 'httpTargets'
+  | 'functionIsolation'
+  | 'functionSandbox'
+  | 'stopDeadlineMs'
+  | 'otlpEndpoint'
+  | 'otlpProtocol'
+  | 'schemaDiscovery'
+>;
+
+/** What a bus process is started with. */
+export interface BusProcessConfig {
+  readonly spec: BusSpec;
+  /** The deployment's data dir (the bus's is `<dataDir>/buses/<name>`). */
+  readonly dataDir: string;
+  readonly socketPath: string;
+  /** The bus's log is its own Kafka topic (`<topic>.<name>`), not its SQLite log. */
+  readonly kafkaLog: boolean;
+  readonly options: BusProcessOptions;
+  /** Send each trace entry to the deployment (it has an `onTrace`). */
+  readonly traces: boolean;
+  readonly buses: readonly BusListing[];
+}
+
+/** Messages from the deployment to a bus process. */
+export type ToBusProcess =
+  | { readonly kind: 'start'; readonly config: BusProcessConfig }
+  | { readonly kind: 'buses'; readonly id: number; readonly buses: readonly BusListing[] }
+  | { readonly kind: 'call'; readonly id: number; readonly op: 'rules' | 'metrics' }
+  | { readonly kind: 'offer'; readonly id: number; readonly event: string }
+  | {
+      readonly kind: 'forwarded';
+      readonly id: number;
+      readonly refused?: ErrorData;
+      readonly failed?: string;
+    }
+  | { readonly kind: 'stop'; readonly deadlineMs?: number };
+
+/** Messages from a bus process to the deployment. */
+export type FromBusProcess =
+  | { readonly kind: 'ready'; readonly pid: number }
+  | { readonly kind: 'failed'; readonly error: ErrorData }
+  | { readonly kind: 'reply'; readonly id: number; readonly value?: unknown; readonly failed?: string }
+  | { readonly kind: 'forward'; readonly id: number; readonly bus: string; readonly event: string }
+  | { readonly kind: 'trace'; readonly entries: readonly TraceEntry[] }
+  | { readonly kind: 'log'; readonly fn: string; readonly line: string }
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'stopped'; readonly report: StopReport };
+
+/** A JunctionError as data. */
+export interface ErrorData {
+  readonly code: string;
+  readonly message: string;
+  readonly field?: string;
+  readonly details?: Record<string, unknown>;
+}
+
+export function errorData(error: JunctionError): ErrorData {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.field === undefined ? {} : { field: error.field }),
+    ...(error.details === undefined ? {} : { details: { ...error.details } }),
+  };
+}
+
+export function errorOfData(data: ErrorData): JunctionError {
+  return new JunctionError(data.code as JunctionError['code'], data.message, {
+    ...(data.field === undefined ? {} : { field: data.field }),
+    ...(data.details === undefined ? {} : { details: data.details }),
+  });
+}
+
+/** The header that carries who calls (`ApiRequest.caller`, base64 JSON) to a bus process. */
+export const CALLER_HEADER = 'x-junction-caller';
+
+/** How long a request waits for a bus process that is starting again before it is answered 503. */
+const WAIT_FOR_PROCESS_MS = 15_000;
+/** How long a bus process may take to open its bus. */
+const START_TIMEOUT_MS = 120_000;
+/** The pauses before starting a dead bus process again: from the first to the last, doubling. */
+const RESTART_FIRST_MS = 250;
+const RESTART_MAX_MS = 30_000;
+/** A process that ran this long before it died is started again after the first pause. */
+const STEADY_MS = 60_000;
+/** Hop-by-hop headers, not passed on by the proxy (RFC 9110 §7.6.1), and the ones node sets itself. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+  'content-length',
+  'date',
+]);
+
+/** Where a bus process is, as `GET /buses/{name}` shows it. */
+export interface BusProcessStatus {
+  readonly state: 'starting' | 'running' | 'restarting' | 'stopped';
+  readonly pid?: number;
+  /** Times it was started again after it died. */
+  readonly restarts: number;
+}
+
+export interface IsolatedBusOptions {
+  readonly spec: BusSpec;
+  readonly config: Omit<BusProcessConfig, 'spec' | 'socketPath' | 'buses'>;
+  /** The deployment's buses now (sent at each start). */
+  readonly buses: () => readonly BusListing[];
+  /** A `bus` target of this bus: the deployment offers the event to the bus it names. */
+  readonly forward: (bus: string, event: CloudEvent) => Promise<JunctionError | undefined>;
+  readonly onTrace?: (entries: readonly TraceEntry[], bus: string) => void;
+  readonly functionLog?: (fn: string, line: string) => void;
+  readonly onError: (error: unknown) => void;
+  /** The bus process's entry module. @default ./bus-process-entry.ts */
+  readonly entry?: string;
+}
+
+/** Starts the bus's process and answers once it serves the bus (or rejects with why it could not). */
+export async function openIsolatedBus(options: IsolatedBusOptions): Promise<OpenedBus> {
+  const supervisor = new BusProcessSupervisor(options);
+  try {
+    await supervisor.start();
+  } catch (error) {
+    await supervisor.close({ deadlineMs: 2_000 });
+    throw error;
+  }
+  return supervisor.opened();
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+class BusProcessSupervisor {
+  readonly #o: IsolatedBusOptions;
+  readonly #name: string;
+  readonly #dir: string;
+  readonly #socketPath: string;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  #child: ChildProcess | undefined;
+  #state: BusProcessStatus['state'] = 'starting';
+  #restarts = 0;
+  #pause = RESTART_FIRST_MS;
+  #startedAt = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  /** Settles when the process now starting serves the bus. */
+  #ready: Promise<void> = Promise.resolve();
+  #nextId = 1;
+  readonly #calls = new Map<number, Pending>();
+  #stopped: ((report: StopReport) => void) | undefined;
+
+  constructor(options: IsolatedBusOptions) {
+    this.#o = options;
+    this.#name = options.spec.name;
+    // A short path (a socket's path is limited to ~107 bytes) in a directory only this user can enter.
+    this.#dir = mkdtempSync(join(tmpdir(), 'junction-sock-'));
+    this.#socketPath = join(this.#dir, 'bus.sock');
+  }
+
+  status(): BusProcessStatus {
+    return {
+      state: this.#state,
+      ...(this.#child?.pid === undefined || this.#state !== 'running' ? {} : { pid: this.#child.pid }),
+      restarts: this.#restarts,
+    };
+  }
+
+  start(): Promise<void> {
+    const entry = this.#o.entry ?? new URL('./bus-process-entry.ts', import.meta.url).pathname;
+    // A process that died leaves its socket behind.
+    rmSync(this.#socketPath, { force: true });
+    const child = fork(entry, [], {
+      execArgv: ['--disable-warning=ExperimentalWarning'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#child = child;
+    this.#startedAt = Date.now();
+    this.#state = this.#state === 'restarting' ? 'restarting' : 'starting';
+    this.#ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new JunctionError(
+            'BufferUnavailable',
+            `the process of bus ${this.#name} did not start within ${START_TIMEOUT_MS / 1000} s`,
+            { retriable: true },
+          ),
+        );
+        child.kill('SIGKILL');
+      }, START_TIMEOUT_MS);
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
+        child.off('message', onStart);
+        child.off('exit', onEarlyExit);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onStart = (message: FromBusProcess) => {
+        if (message.kind === 'ready') {
+          this.#state = 'running';
+          settle();
+        } else if (message.kind === 'failed') settle(errorOfData(message.error));
+      };
+      const onEarlyExit = (code: number | null, signal: string | null) =>
+        settle(
+          new JunctionError(
+            'BufferUnavailable',
+            `the process of bus ${this.#name} exited while starting (${signal ?? `code ${code}`})`,
+            { retriable: true },
+          ),
+        );
+      child.on('message', onStart);
+      child.once('exit', onEarlyExit);
+    });
+    this.#ready.catch(() => undefined);
+    child.on('message', (message: FromBusProcess) => this.#onMessage(message));
+    child.once('exit', (code, signal) => this.#onExit(child, code, signal));
+    child.on('error', (error) => this.#o.onError(error));
+    const config: BusProcessConfig = {
+      ...this.#o.config,
+      spec: this.#o.spec,
+      socketPath: this.#socketPath,
+      buses: this.#o.buses(),
+    };
+    this.#send({ kind: 'start', config });
+    return this.#ready;
+  }
+
+  #send(message: ToBusProcess): boolean {
+    const child = this.#child;
+    if (child === undefined || !child.connected) return false;
+    try {
+      child.send(message);
+      return true;
+    } catch (error) {
+      this.#o.onError(error);
+      return false;
+    }
+  }
+
+  #onMessage(message: FromBusProcess): void {
+    switch (message.kind) {
+      case 'reply': {
+        const call = this.#calls.get(message.id);
+        if (call === undefined) return;
+        this.#calls.delete(message.id);
+        if (message.failed !== undefined) call.reject(new Error(message.failed));
+        else call.resolve(message.value);
+        return;
+      }
+      case 'forward':
+        void this.#forward(message.id, message.bus, message.event);
+        return;
+      case 'trace':
+        try {
+          this.#o.onTrace?.(message.entries, this.#name);
+        } catch (error) {
+          this.#o.onError(error);
+        }
+        return;
+      case 'log':
+        try {
+          if (this.#o.functionLog !== undefined) this.#o.functionLog(message.fn, message.line);
+          else process.stderr.write(`[fn:${message.fn}] ${message.line}\n`);
+        } catch {
+          // A failing logger must not take the supervisor down.
+        }
+        return;
+      case 'error':
+        this.#o.onError(new Error(`bus ${this.#name}: ${message.message}`));
+        return;
+      case 'stopped':
+        this.#stopped?.(message.report);
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #forward(id: number, bus: string, text: string): Promise<void> {
+    let reply: ToBusProcess;
+    try {
+      const refused = await this.#o.forward(bus, parseEventJson(text));
+      reply = { kind: 'forwarded', id, ...(refused === undefined ? {} : { refused: errorData(refused) }) };
+    } catch (error) {
+      reply = { kind: 'forwarded', id, failed: error instanceof Error ? error.message : String(error) };
+    }
+    this.#send(reply);
+  }
+
+  #onExit(child: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.#child !== child) return;
+    for (const call of this.#calls.values()) {
+      call.reject(new Error(`the process of bus ${this.#name} exited`));
+    }
+    this.#calls.clear();
+    if (this.#state === 'stopped') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'restarting';
+    if (Date.now() - this.#startedAt >= STEADY_MS) this.#pause = RESTART_FIRST_MS;
+    const pause = this.#pause;
+    this.#pause = Math.min(RESTART_MAX_MS, this.#pause * 2);
+    if (wasRunning) {
+      this.#o.onError(
+        new Error(
+          `the process of bus ${this.#name} exited (${signal ?? `code ${code}`}); starting it again in ${pause} ms`,
+        ),
+      );
+    }
+    // Requests meanwhile wait for the next start (up to WAIT_FOR_PROCESS_MS).
+    let restarted!: () => void;
+    let failed!: (error: Error) => void;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      restarted = resolve;
+      failed = reject;
+    });
+    this.#ready.catch(() => undefined);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#state === 'stopped') return;
+      this.#restarts += 1;
+      this.start().then(restarted, (error: Error) => {
+        failed(error);
+        this.#o.onError(error);
+      });
+    }, pause);
+  }
+
+  /** Resolves when `child` has exited and the supervisor has seen it (bounded by WAIT_FOR_PROCESS_MS). */
+  #exitOf(child: ChildProcess): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, WAIT_FOR_PROCESS_MS);
+      const done = () => {
+        clearTimeout(timer);
+        // After the supervisor's own 'exit' listener (registered first) has run.
+        setImmediate(resolve);
+      };
+      if (child.exitCode !== null || child.signalCode !== null) done();
+      else child.once('exit', done);
+    });
+  }
+
+  /** Waits (bounded) for the process to serve the bus; 503 when it does not in time. */
+  async #running(): Promise<void> {
+    if (this.#state === 'running') return;
+    if (this.#state === 'stopped') {
+      throw new JunctionError('BufferUnavailable', `the bus ${this.#name} is shutting down`, {
+        retriable: true,
+      });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new JunctionError(
+              'BufferUnavailable',
+              `the process of bus ${this.#name} is starting again; try again shortly`,
+              { retriable: true },
+            ),
+          ),
+        WAIT_FOR_PROCESS_MS,
+      );
+    });
+    try {
+      await Promise.race([this.#ready, late]);
+    } catch (error) {
+      if (error instanceof JunctionError && error.code === 'BufferUnavailable') throw error;
+      throw new JunctionError(
+        'BufferUnavailable',
+        `the process of bus ${this.#name} could not be started again (${(error as Error).message}); it is tried again shortly`,
+        { retriable: true },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #call(op: 'rules' | 'metrics'): Promise<unknown> {
+    await this.#running();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject });
+      if (!this.#send({ kind: 'call', id, op })) {
+        this.#calls.delete(id);
+        reject(new Error(`the process of bus ${this.#name} is not reachable`));
+      }
+    });
+  }
+
+  /** Sends the deployment's buses to the process and waits until it has them (bounded). */
+  async directoryChanged(buses: readonly BusListing[]): Promise<void> {
+    if (this.#state !== 'running') return; // a start sends the list afresh
+    const id = this.#nextId++;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#calls.delete(id);
+        resolve();
+      }, 5_000);
+      this.#calls.set(id, {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+      if (!this.#send({ kind: 'buses', id, buses })) {
+        clearTimeout(timer);
+        this.#calls.delete(id);
+        resolve();
+      }
+    });
+  }
+
+  /** Passes the request to the bus process over its socket and answers what it answered (streamed on). */
+  async app(request: ApiRequest): Promise<ApiResponse> {
+    await this.#running();
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name) || name === CALLER_HEADER || name === 'authorization')
+        continue;
+      headers[name] = value;
+    }
+    if (request.caller !== undefined) {
+      headers[CALLER_HEADER] = Buffer.from(JSON.stringify(request.caller)).toString('base64');
+    }
+    headers['content-length'] = String(request.body.byteLength);
+    const query = request.query.toString();
+    const send = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            socketPath: this.#socketPath,
+            agent: this.#agent,
+            method: request.method,
+            path: `${request.path}${query === '' ? '' : `?${query}`}`,
+            headers,
+          },
+          resolve,
+        );
+        req.once('error', (error: NodeJS.ErrnoException) =>
+          reject(Object.assign(error, { unsent: unsent(error, req.reusedSocket) })),
+        );
+        req.end(request.body);
+      });
+    let res: IncomingMessage;
+    const child = this.#child;
+    try {
+      res = await send();
+    } catch (first) {
+      // The process died under the request before it could take it: once the next one runs, it gets it.
+      if (!(first as { unsent?: boolean }).unsent) throw unreachable(this.#name, first);
+      if (this.#child === child && child !== undefined) await this.#exitOf(child);
+      await this.#running();
+      try {
+        res = await send();
+      } catch (error) {
+        throw unreachable(this.#name, error);
+      }
+    }
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
+      out[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const status = res.statusCode ?? 502;
+    if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      return {
+        status,
+        headers: out,
+        body: '',
+        stream: (signal) => streamOf(res, signal),
+      };
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw new JunctionError(
+        'BufferUnavailable',
+        `the process of bus ${this.#name} went away while answering (${(error as Error).message}); try again`,
+        { retriable: true },
+      );
+    }
+    return { status, headers: out, body: new Uint8Array(Buffer.concat(chunks)) };
+  }
+
+  inbox(): BusInbox {
+    return {
+      offer: async (event) => {
+        await this.#running();
+        const id = this.#nextId++;
+        const answer = (await new Promise((resolve, reject) => {
+          this.#calls.set(id, { resolve, reject });
+          if (!this.#send({ kind: 'offer', id, event: serializeEvent(event) })) {
+            this.#calls.delete(id);
+            reject(new Error(`the process of bus ${this.#name} is not reachable`));
+          }
+        })) as ErrorData | undefined;
+        return answer === undefined ? undefined : errorOfData(answer);
+      },
+    };
+  }
+
+  opened(): OpenedBus {
+    return {
+      name: this.#name,
+      app: (request) => this.app(request),
+      inbox: this.inbox(),
+      ruleCount: async () => Number(await this.#call('rules')),
+      exposition: async () => String(await this.#call('metrics')),
+      directoryChanged: (buses) => this.directoryChanged(buses),
+      status: () => this.status(),
+      close: (options) => this.close(options),
+    };
+  }
+
+  async close(options: StopOptions = {}): Promise<StopReport> {
+    const none: StopReport = { deadlineReached: false, interrupted: 0, returned: 0 };
+    this.#state = 'stopped';
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    let report = none;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const stopped = new Promise<StopReport>((resolve) => {
+        this.#stopped = resolve;
+      });
+      if (
+        this.#send({
+          kind: 'stop',
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+        })
+      ) {
+        // The process stops its engine within the deadline; past it and a reserve, it is killed.
+        const limit = (options.deadlineMs ?? 30_000) + 5_000;
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), limit);
+        });
+        const first = await Promise.race([stopped, exited.then(() => 'exited' as const), late]);
+        if (typeof first === 'object') report = first;
+        const end = await Promise.race([exited.then(() => 'exited' as const), late]);
+        clearTimeout(timer);
+        if (end === 'late') child.kill('SIGKILL');
+      } else {
+        child.kill('SIGKILL');
+      }
+      await exited;
+    }
+    this.#agent.destroy();
+    rmSync(this.#dir, { recursive: true, force: true });
+    return report;
+  }
+}
+
+/**
+ * Whether a request that failed with `error` never reached the bus process: nothing listened on the socket, or a
+ * kept-alive connection was found closed when the request went out on it (Node's advice: retry those).
+ */
+function unsent(error: NodeJS.ErrnoException, reusedSocket: boolean): boolean {
+  return (
+    error.code === 'ECONNREFUSED' ||
+    error.code === 'ENOENT' ||
+    (reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE'))
+  );
+}
+
+function unreachable(name: string, error: unknown): JunctionError {
+  return new JunctionError(
+    'BufferUnavailable',
+    `the process of bus ${name} could not be reached (${(error as Error).message}); try again shortly`,
+    { retriable: true },
+  );
+}
+
+async function* streamOf(res: IncomingMessage, signal: AbortSignal): AsyncIterable<string> {
+  const stop = () => res.destroy();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    res.setEncoding('utf8');
+    for await (const chunk of res) {
+      if (signal.aborted) return;
+      yield chunk as string;
+    }
+  } catch {
+    // The bus process went away: the stream ends (a tail's client goes on from its last id).
+  } finally {
+    signal.removeEventListener('abort', stop);
+    res.destroy();
+  }
+}
+
+/** The value with what cannot cross to another process (functions, class instances) left out. */
+export function cloneable<T>(value: T): T {
+  if (value === null || typeof value !== 'object')
+    return (typeof value === 'function' ? undefined : value) as T;
+  if (ArrayBuffer.isView(value)) return value;
+  if (Array.isArray(value)) return value.map((v) => cloneable(v)) as T;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'function') continue;
+    const copied = cloneable(v);
+    if (copied !== undefined) out[key] = copied;
+  }
+  return out as T;
+}

@@ -1,0 +1,210 @@
+/**
+ * A bus in a process of its own (issue #13, `"isolation": "process"`): the deployment starts a bus process for it,
+ * hands it the bus's requests (the live tail streamed), reaches it from other buses' `bus` targets and it them,
+ * merges its series into `/metrics`, starts it again when it dies, stops it on close and on delete, and opens it
+ * again on the next start; moving a bus in and out of its process keeps its data.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
+import { waitFor } from '../helpers/events.ts';
+import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
+import { openSse } from '../helpers/sse.ts';
+
+const CE = { 'content-type': 'application/cloudevents+json' };
+
+function event(id: string, type = 'order.placed') {
+  return { specversion: '1.0', id, source: '/shop', type, datacontenttype: 'application/json', data: { id } };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a bus in a process of its own', () => {
+  let bus: TestBus;
+  let target: HttpTarget;
+  const received = (path: string) =>
+    target.received.filter((r) => r.url === path).map((r) => String(r.headers['ce-id']));
+  const pidOf = async (name: string): Promise<number> => {
+    const got = await request(bus.url, 'GET', `/buses/${name}`);
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    return got.body.process?.pid as number;
+  };
+
+  before(async () => {
+    bus = await startTestBus({ pollMs: 50 });
+    target = await startHttpTarget();
+  });
+  after(async () => {
+    await bus?.stop();
+    await target?.close();
+  });
+
+  test('PUT /buses/{name} with isolation "process" starts a bus process; a bad value names the field', async () => {
+    const bad = await request(bus.url, 'PUT', '/buses/iso', { isolation: 'thread' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'InvalidBus');
+    assert.equal(bad.body.error.field, 'isolation');
+    const made = await request(bus.url, 'PUT', '/buses/iso', { isolation: 'process' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.isolation, 'process');
+    assert.equal(made.body.process.state, 'running');
+    const pid = made.body.process.pid as number;
+    assert.ok(
+      Number.isInteger(pid) && pid !== process.pid && alive(pid),
+      `a live process of its own: ${pid}`,
+    );
+    const shared = await request(bus.url, 'PUT', '/buses/plain', {});
+    assert.equal(shared.body.isolation, 'shared');
+    assert.equal(shared.body.process, undefined);
+  });
+
+  test('its rules run in its process, and bus targets cross into and out of it', async () => {
+    const url = (path: string) => `${target.url}${path}`;
+    const put = async (path: string, body: unknown) => {
+      const res = await request(bus.url, 'PUT', path, body);
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    };
+    await put('/buses/iso/rules/out', {
+      pattern: { type: ['order.placed'] },
+      targets: [
+        { id: 'h', type: 'http', url: url('/iso') },
+        { id: 'up', type: 'bus', bus: 'default' },
+      ],
+    });
+    await put('/rules/seen', {
+      pattern: { type: ['order.placed'] },
+      targets: [{ id: 'h', type: 'http', url: url('/default') }],
+    });
+    await put('/rules/down', {
+      pattern: { type: ['order.shipped'] },
+      targets: [{ id: 'b', type: 'bus', bus: 'iso' }],
+    });
+    await put('/buses/iso/rules/shipped', {
+      pattern: { type: ['order.shipped'] },
+      targets: [{ id: 'h', type: 'http', url: url('/iso-shipped') }],
+    });
+    // A bus target naming a bus that does not exist is refused by the bus process too.
+    const none = await request(bus.url, 'PUT', '/buses/iso/rules/nowhere', {
+      pattern: { type: ['x'] },
+      targets: [{ id: 'b', type: 'bus', bus: 'nope' }],
+    });
+    assert.equal(none.status, 400);
+    assert.match(none.body.error.message, /no bus named "nope"/);
+    // A bus created after the bus process started is known to it at once.
+    assert.equal((await request(bus.url, 'PUT', '/buses/later', {})).status, 201);
+    await put('/buses/iso/rules/to-later', {
+      pattern: { type: ['x'] },
+      targets: [{ id: 'b', type: 'bus', bus: 'later' }],
+    });
+
+    assert.equal((await request(bus.url, 'POST', '/buses/iso/events', event('p-1'), CE)).status, 202);
+    await waitFor(
+      () => received('/iso').includes('p-1') && received('/default').includes('p-1'),
+      'p-1 at both',
+    );
+    assert.equal((await request(bus.url, 'POST', '/events', event('s-1', 'order.shipped'), CE)).status, 202);
+    await waitFor(() => received('/iso-shipped').includes('s-1'), 's-1 forwarded into the bus process');
+    const listed = await request(bus.url, 'GET', '/buses/iso/rules');
+    assert.deepEqual(listed.body.rules.map((r: { name: string }) => r.name).sort(), [
+      'out',
+      'shipped',
+      'to-later',
+    ]);
+    // Nothing of the isolated bus shows on the default bus or on another, and the reverse.
+    const defaults = await request(bus.url, 'GET', '/rules');
+    assert.deepEqual(defaults.body.rules.map((r: { name: string }) => r.name).sort(), ['down', 'seen']);
+    assert.equal((await request(bus.url, 'GET', '/buses/plain/rules')).body.rules.length, 0);
+  });
+
+  test('the live tail streams through the front door', async () => {
+    const s = await openSse(`${bus.url}/buses/iso/events/tail`);
+    try {
+      assert.equal(s.status, 200);
+      await s.until(() => s.comments.includes('tailing'), 'the tail to start');
+      assert.equal((await request(bus.url, 'POST', '/buses/iso/events', event('t-1'), CE)).status, 202);
+      await s.until((frames) => frames.some((f) => f.data.includes('"t-1"')), 't-1 on the tail');
+    } finally {
+      s.close();
+    }
+  });
+
+  test("/metrics merges the bus process's series, labelled with its bus", async () => {
+    const text = String((await request(bus.url, 'GET', '/metrics')).body);
+    const lines = text.split('\n');
+    assert.ok(
+      lines.some((l) => /^junction_\w+\{[^}]*bus="iso"/.test(l)),
+      'the engine series of bus iso',
+    );
+    assert.ok(
+      lines.some((l) => /^process_cpu_seconds_total\{bus="iso"\}|^nodejs_\w+\{[^}]*bus="iso"/.test(l)),
+      'the bus process series, labelled',
+    );
+    for (const family of lines.filter((l) => l.startsWith('# TYPE '))) {
+      assert.equal(lines.filter((l) => l === family).length, 1, `${family} once in the exposition`);
+    }
+    const own = String((await request(bus.url, 'GET', '/buses/iso/metrics')).body);
+    assert.match(own, /bus="iso"/);
+    assert.doesNotMatch(own, /bus="default"/);
+  });
+
+  test('a bus process that dies is started again, its data intact, and requests meanwhile wait', async () => {
+    const pid = await pidOf('iso');
+    process.kill(pid, 'SIGKILL');
+    // A request sent while it is down waits for the new process rather than failing.
+    const during = await request(bus.url, 'POST', '/buses/iso/events', event('k-1'), CE);
+    assert.equal(during.status, 202, JSON.stringify(during.body));
+    await waitFor(async () => {
+      const got = await request(bus.url, 'GET', '/buses/iso');
+      return got.body.process?.state === 'running' && got.body.process.pid !== pid;
+    }, 'the bus process to run again');
+    const got = await request(bus.url, 'GET', '/buses/iso');
+    assert.ok(got.body.process.restarts >= 1);
+    await waitFor(() => received('/iso').includes('k-1'), 'k-1 delivered by the new process');
+    const rules = await request(bus.url, 'GET', '/buses/iso/rules');
+    assert.equal(rules.body.rules.length, 3);
+  });
+
+  test('moving a bus out of its process and back keeps its rules and events', async () => {
+    const before = await pidOf('iso');
+    const out = await request(bus.url, 'PUT', '/buses/iso', { isolation: 'shared' });
+    assert.equal(out.status, 200, JSON.stringify(out.body));
+    assert.equal(out.body.process, undefined);
+    await waitFor(() => !alive(before), 'the old bus process to end');
+    assert.equal((await request(bus.url, 'GET', '/buses/iso/rules')).body.rules.length, 3);
+    assert.equal((await request(bus.url, 'POST', '/buses/iso/events', event('m-1'), CE)).status, 202);
+    await waitFor(() => received('/iso').includes('m-1'), 'm-1 delivered in process');
+    const back = await request(bus.url, 'PUT', '/buses/iso', { isolation: 'process' });
+    assert.equal(back.status, 200);
+    assert.equal(back.body.process.state, 'running');
+    assert.equal((await request(bus.url, 'GET', '/buses/iso/rules')).body.rules.length, 3);
+  });
+
+  test('the next start opens it in a process again; close stops the process; delete removes it', async () => {
+    const pid = await pidOf('iso');
+    await bus.stop({ keepData: true });
+    assert.ok(!alive(pid), 'the bus process ended with the deployment');
+    bus = await bus.restart();
+    const again = await pidOf('iso');
+    assert.ok(alive(again) && again !== pid);
+    assert.equal((await request(bus.url, 'GET', '/buses/iso/rules')).body.rules.length, 3);
+    assert.equal((await request(bus.url, 'POST', '/buses/iso/events', event('r-1'), CE)).status, 202);
+    await waitFor(() => received('/iso').includes('r-1'), 'r-1 after the restart');
+    const refused = await request(bus.url, 'DELETE', '/buses/iso');
+    assert.equal(refused.status, 409);
+    const deleted = await request(bus.url, 'DELETE', '/buses/iso?force=true');
+    assert.equal(deleted.status, 204);
+    await waitFor(() => !alive(again), 'the deleted bus process to end');
+    assert.ok(!existsSync(join(bus.dataDir, 'buses', 'iso')));
+    assert.equal((await request(bus.url, 'GET', '/buses/iso')).status, 404);
+    assert.equal((await request(bus.url, 'GET', '/buses/plain/rules')).status, 200);
+  });
+});
