@@ -166,6 +166,7 @@ const FLAGS = {
   'dedup-window': { type: 'string' },
   'accept-from': { type: 'string', multiple: true },
   isolation: { type: 'string' },
+  'endpoint-port': { type: 'string' },
   force: { type: 'boolean' },
   compatibility: { type: 'string' },
   enforcement: { type: 'string' },
@@ -677,7 +678,8 @@ interface BusView {
   dedupWindowMs: number;
   acceptFrom?: string[];
   isolation?: 'shared' | 'process';
-  process?: { state: string; pid?: number; restarts: number };
+  port?: number;
+  process?: { state: string; pid?: number; restarts: number; endpoint?: string };
   createdAt?: number;
 }
 
@@ -730,7 +732,7 @@ function showIsolation(b: BusView): string {
   if (b.isolation !== 'process') return "shared (in the deployment's process)";
   const p = b.process;
   if (p === undefined) return 'process';
-  return `process (${p.state}${p.pid === undefined ? '' : `, pid ${p.pid}`}${p.restarts === 0 ? '' : `, ${p.restarts} restart${p.restarts === 1 ? '' : 's'}`})`;
+  return `process (${p.state}${p.pid === undefined ? '' : `, pid ${p.pid}`}${p.restarts === 0 ? '' : `, ${p.restarts} restart${p.restarts === 1 ? '' : 's'}`})${p.endpoint === undefined ? '' : `, endpoint ${p.endpoint}`}`;
 }
 
 const NO_BUS = 'list the buses with `junction buses list`';
@@ -777,7 +779,7 @@ const BUS_COMMANDS: readonly Command[] = [
     name: 'buses put',
     args: ['NAME'],
     synopsis:
-      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process] [--description TEXT]',
+      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process [--endpoint-port N]] [--description TEXT]',
     summary:
       "create a bus, or replace a bus's settings (a setting not given takes the deployment's; its rules and events stay)",
     deployment: true,
@@ -801,6 +803,10 @@ const BUS_COMMANDS: readonly Command[] = [
         'shared|process',
         "process: run the bus in a bus process of its own, so a flood on another bus cannot slow it (default: shared, in the deployment's process)",
       ],
+      'endpoint-port': [
+        'N',
+        "with --isolation process: the bus process also serves the bus on port N, its publishers' own endpoint",
+      ],
       description: ['TEXT', 'what the bus is for'],
     },
     fields: {
@@ -812,6 +818,7 @@ const BUS_COMMANDS: readonly Command[] = [
       dedupWindowMs: '--dedup-window',
       acceptFrom: '--accept-from',
       isolation: '--isolation',
+      port: '--endpoint-port',
       description: '--description',
       name: 'NAME',
     },
@@ -819,7 +826,7 @@ const BUS_COMMANDS: readonly Command[] = [
     examples: [
       'junction buses put orders --quota 500 --retention 3d',
       'junction buses put audit --accept-from orders --description "every order event, kept"',
-      'junction buses put ledger --isolation process',
+      'junction buses put ledger --isolation process --endpoint-port 8081',
       'junction rules list --bus orders',
     ],
     async run(ctx, [name]) {
@@ -836,6 +843,7 @@ const BUS_COMMANDS: readonly Command[] = [
       if (isolation !== undefined && isolation !== 'shared' && isolation !== 'process') {
         throw new UsageError(`--isolation must be shared or process, got "${isolation}"`, '--isolation');
       }
+      const port = wholeNumber(ctx, 'endpoint-port', [1, 65_535]);
       const description = str(ctx, 'description');
       const body = {
         ...(description === undefined ? {} : { description }),
@@ -847,6 +855,7 @@ const BUS_COMMANDS: readonly Command[] = [
         ...(dedupWindowMs === undefined ? {} : { dedupWindowMs }),
         ...(acceptFrom.length === 0 ? {} : { acceptFrom }),
         ...(isolation === undefined ? {} : { isolation }),
+        ...(port === undefined ? {} : { port }),
       };
       const { status, body: answer } = await callWithStatus(ctx, 'PUT', `/buses/${seg(name!)}`, {
         json: body,

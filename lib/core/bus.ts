@@ -46,6 +46,12 @@ export interface BusSpec {
    * cannot slow another's deliveries. @default 'shared'
    */
   readonly isolation?: BusIsolation;
+  /**
+   * With `isolation: process`: the bus process also serves the bus's API on this port of the deployment's host (its
+   * endpoint, as an Event Grid topic has one), so that its publishers do not pass the deployment's front door at
+   * all; authentication as on the front door. @default none (only through the front door)
+   */
+  readonly port?: number;
   readonly createdAt: number;
 }
 
@@ -61,6 +67,7 @@ const KEYS = new Set([
   'dedupWindowMs',
   'acceptFrom',
   'isolation',
+  'port',
 ]);
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -122,6 +129,17 @@ function isolationOf(value: unknown): BusIsolation {
   return value;
 }
 
+function portOf(value: unknown, isolation: unknown): number {
+  const port = wholeNumber(value, 'port', 1, 65_535);
+  if (isolation !== 'process') {
+    throw invalid(
+      'port needs "isolation": "process" (a bus in the deployment\'s process is served by its front door)',
+      'port',
+    );
+  }
+  return port;
+}
+
 /**
  * Validates the body of `PUT /buses/{name}` (every field optional: `{}` creates a bus with the deployment's
  * defaults) and returns the frozen spec. `createdAt` is kept from `previous` on an update.
@@ -160,6 +178,7 @@ export function validateBusSpec(name: string, body: unknown, now: number, previo
       : { dedupWindowMs: wholeNumber(b.dedupWindowMs, 'dedupWindowMs', 1000, 30 * DAY) }),
     ...(b.acceptFrom === undefined ? {} : { acceptFrom: acceptFromOf(b.acceptFrom) }),
     ...(b.isolation === undefined || b.isolation === 'shared' ? {} : { isolation: isolationOf(b.isolation) }),
+    ...(b.port === undefined ? {} : { port: portOf(b.port, b.isolation) }),
     createdAt: previous?.createdAt ?? now,
   });
 }

@@ -76,7 +76,11 @@ async function start(message: Extract<ToBusProcess, { kind: 'start' }>): Promise
     process.exit(1);
   }
   if (stopping) return;
-  await send({ kind: 'ready', pid: process.pid });
+  await send({
+    kind: 'ready',
+    pid: process.pid,
+    ...(bus.endpoint === undefined ? {} : { endpoint: bus.endpoint }),
+  });
 }
 
 async function answer(id: number, work: () => Promise<unknown>): Promise<void> {

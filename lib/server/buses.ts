@@ -86,6 +86,8 @@ export interface BusView {
   readonly dedupWindowMs: number;
   readonly acceptFrom?: readonly string[];
   readonly isolation: BusIsolation;
+  /** The port of its own endpoint (`isolation: process`). */
+  readonly port?: number;
   /** Its process, when it has one of its own (`isolation: process`). */
   readonly process?: BusProcessStatus;
   readonly createdAt?: number;
@@ -225,6 +227,7 @@ export class BusHost {
       dedupWindowMs: spec?.dedupWindowMs ?? this.#o.defaults.dedupWindowMs,
       ...(spec?.acceptFrom === undefined ? {} : { acceptFrom: spec.acceptFrom }),
       isolation: spec?.isolation ?? 'shared',
+      ...(spec?.port === undefined ? {} : { port: spec.port }),
       ...(status === undefined ? {} : { process: status }),
       ...(spec === undefined ? {} : { createdAt: spec.createdAt }),
     };
@@ -293,7 +296,18 @@ export class BusHost {
         this.#status.delete(name);
         await (await open).close();
       }
-      const opened = await this.#opened(spec);
+      let opened: OpenedBus;
+      try {
+        opened = await this.#opened(spec);
+      } catch (error) {
+        // The bus stays as it was (or is not created): its last settings, open again.
+        if (previous === undefined) await this.#o.registry.delete(name);
+        else {
+          await this.#o.registry.put(previous);
+          await this.#opened(previous).catch((e: unknown) => this.#o.onError(e));
+        }
+        throw error;
+      }
       if (opened.status !== undefined)
         this.#status.set(name, () => (opened.status as () => BusProcessStatus)());
       await this.#announce();

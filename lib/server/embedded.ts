@@ -17,6 +17,7 @@ import { SqliteBusRegistry } from '../adapters/sqlite/bus-registry.ts';
 import { SqliteConnectorStore } from '../adapters/sqlite/connector-store.ts';
 import { SqliteCorrelationStore } from '../adapters/sqlite/correlation-store.ts';
 import { SqliteCredentialStore } from '../adapters/sqlite/credential-store.ts';
+import { SqliteDatabase } from '../adapters/sqlite/database.ts';
 import { SqliteDraftStore } from '../adapters/sqlite/draft-store.ts';
 import { openSqliteStores, type SqliteStores } from '../adapters/sqlite/index.ts';
 import { SqliteSchemaStore } from '../adapters/sqlite/schema-store.ts';
@@ -26,6 +27,8 @@ import { type BusSpec, DEFAULT_BUS } from '../core/bus.ts';
 import type { CloudEvent } from '../core/cloudevent-types.ts';
 import type { IngestLimits } from '../core/codec/http.ts';
 import { JunctionError } from '../core/errors.ts';
+import { awsErrorBody } from '../core/eventbridge.ts';
+import { amzBuses } from '../core/eventbridge-api.ts';
 import { createAddressPolicy, isLoopbackHost } from '../core/net/address-policy.ts';
 import { createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
@@ -42,6 +45,7 @@ import { systemClock } from '../ports.ts';
 import { type App, createApp } from './app.ts';
 import { type AuthOptions, asPrincipal, createAuthLayer, refuseExposedWithoutAuth } from './auth.ts';
 import { SecretBox } from './auth-keys.ts';
+import { bodyJson, bodyText } from './body.ts';
 import {
   BusHost,
   type BusListing,
@@ -482,8 +486,12 @@ function busProcessOptions(options: EmbeddedOptions, host: string): BusProcessOp
     otlpEndpoint,
     otlpProtocol,
     schemaDiscovery,
+    auth,
+    tls,
   } = options;
   const picked: Record<string, unknown> = {
+    auth,
+    tls,
     host,
     partitions,
     limits,
@@ -520,6 +528,8 @@ export interface DeploymentLink {
 /** A bus open in a bus process: what the entry module drives. */
 export interface BusProcess {
   readonly junction: Junction;
+  /** The URL of the bus's own endpoint, when it has a `port`. */
+  readonly endpoint?: string;
   ruleCount(): Promise<number>;
   /** The bus's series and the process's, labelled with the bus. */
   exposition(): Promise<string>;
@@ -592,16 +602,57 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
     });
     const runtime = new RuntimeMetrics({ labels: { bus: spec.name } });
     undo.push(() => runtime.close());
+    const maxBodyBytes = options.limits?.maxBatchBytes ?? 10 * 1024 * 1024;
     const server = await serve({
       app: fromFrontDoor(bus.app),
       socketPath: config.socketPath,
-      maxBodyBytes: options.limits?.maxBatchBytes ?? 10 * 1024 * 1024,
+      maxBodyBytes,
     });
+    undo.push(() => server.close());
+    let endpoint: RunningServer | undefined;
+    let deployment: SqliteDatabase | undefined;
+    if (spec.port !== undefined) {
+      // Its own endpoint: the front door's authentication, on the deployment's keys (a second connection to its
+      // database: keys created there are seen here at the next request, as processes on Kafka share them).
+      const database = new SqliteDatabase({ dataDir: config.dataDir });
+      deployment = database;
+      undo.push(() => database.close());
+      const credentials = new SqliteCredentialStore(database);
+      await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
+      let secrets: SecretBox | undefined;
+      const port = spec.port;
+      const auth = createAuthLayer({
+        ...options.auth,
+        app: withoutBusPrefix(spec.name, bus.app),
+        buses: env.directory,
+        store: credentials,
+        secrets: () => {
+          secrets ??= SecretBox.open(config.dataDir);
+          return secrets;
+        },
+        host,
+        port: () => port,
+        tls: options.tls !== undefined,
+        clock,
+        onError,
+      });
+      endpoint = await serve({
+        app: onBusPaths(spec.name, auth.app),
+        port,
+        host,
+        maxBodyBytes,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+      });
+      const opened = endpoint;
+      undo.push(() => opened.close());
+    }
     return {
       junction: bus.junction,
+      ...(endpoint === undefined ? {} : { endpoint: endpoint.url }),
       ruleCount: () => bus.ruleCount(),
       exposition: () => Metrics.renderAll([runtime.metrics, bus.junction.metrics]),
       async close(stop = {}) {
+        await endpoint?.close();
         await server.close();
         const report = await bus.close(stop);
         await http.close?.();
@@ -609,6 +660,7 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
         await postgresTargets.close?.();
         await tracer.close();
         runtime.close();
+        await deployment?.close();
         lock.release();
         return report;
       },
@@ -617,6 +669,60 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
     for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A bus endpoint's requests as the auth layer judges them: each path on the bus (`/events` is
+ * `/buses/{name}/events`), but `/healthz` (public) and the EventBridge calls, which must name this bus in their
+ * `EventBusName` (an endpoint serves its bus only; a call naming none or another is refused).
+ */
+function onBusPaths(name: string, app: App): App {
+  const prefix = `/buses/${encodeURIComponent(name)}`;
+  return async (request) => {
+    const amzTarget = request.headers['x-amz-target'];
+    if (request.path === '/' && request.method === 'POST' && typeof amzTarget === 'string') {
+      const operation = amzTarget.startsWith('AWSEvents.') ? amzTarget.slice(10) : '';
+      let named: ReadonlySet<string> | undefined;
+      try {
+        named = amzBuses(operation, bodyText(request.body), () => bodyJson(request.body)).buses;
+      } catch {
+        return app(request); // its answer names the bad body
+      }
+      if (named === undefined || [...named].some((bus) => bus !== name)) {
+        return {
+          status: 400,
+          headers: { 'content-type': 'application/x-amz-json-1.1' },
+          body: JSON.stringify(
+            awsErrorBody(
+              'ValidationException',
+              `this endpoint serves the event bus ${name} only: name it in EventBusName (the deployment's endpoint serves the others)`,
+            ),
+          ),
+        };
+      }
+      return app(request);
+    }
+    if (request.path === '/healthz') return app(request);
+    return app({ ...request, path: request.path === '/' ? prefix : `${prefix}${request.path}` });
+  };
+}
+
+/** The bus's app behind `onBusPaths` and the auth layer: the `/buses/{name}` prefix taken off again. */
+function withoutBusPrefix(name: string, app: App): App {
+  const prefix = `/buses/${encodeURIComponent(name)}`;
+  return (request) => {
+    if (request.path === prefix) return app({ ...request, path: '/' });
+    if (request.path.startsWith(`${prefix}/`))
+      return app({ ...request, path: request.path.slice(prefix.length) });
+    if (request.path === '/' || request.path === '/healthz') return app(request);
+    return Promise.resolve({
+      status: 404,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        error: { code: 'NotFound', message: `this endpoint serves the bus ${name} only` },
+      }),
+    });
+  };
 }
 
 /** The bus's API as the front door hands it requests: who calls (if anyone had to say) comes in a header. */

@@ -45,6 +45,8 @@ export type BusProcessOptions = Pick<
   | 'otlpEndpoint'
   | 'otlpProtocol'
   | 'schemaDiscovery'
+  | 'auth'
+  | 'tls'
 >;
 
 /** What a bus process is started with. */
@@ -77,7 +79,7 @@ export type ToBusProcess =
 
 /** Messages from a bus process to the deployment. */
 export type FromBusProcess =
-  | { readonly kind: 'ready'; readonly pid: number }
+  | { readonly kind: 'ready'; readonly pid: number; readonly endpoint?: string }
   | { readonly kind: 'failed'; readonly error: ErrorData }
   | { readonly kind: 'reply'; readonly id: number; readonly value?: unknown; readonly failed?: string }
   | { readonly kind: 'forward'; readonly id: number; readonly bus: string; readonly event: string }
@@ -141,6 +143,8 @@ export interface BusProcessStatus {
   readonly pid?: number;
   /** Times it was started again after it died. */
   readonly restarts: number;
+  /** Its own endpoint's URL, when the bus has a `port`. */
+  readonly endpoint?: string;
 }
 
 export interface IsolatedBusOptions {
@@ -183,6 +187,7 @@ class BusProcessSupervisor {
   #child: ChildProcess | undefined;
   #state: BusProcessStatus['state'] = 'starting';
   #restarts = 0;
+  #endpoint: string | undefined;
   #pause = RESTART_FIRST_MS;
   #startedAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -205,6 +210,7 @@ class BusProcessSupervisor {
       state: this.#state,
       ...(this.#child?.pid === undefined || this.#state !== 'running' ? {} : { pid: this.#child.pid }),
       restarts: this.#restarts,
+      ...(this.#endpoint === undefined || this.#state !== 'running' ? {} : { endpoint: this.#endpoint }),
     };
   }
 
@@ -241,6 +247,7 @@ class BusProcessSupervisor {
       const onStart = (message: FromBusProcess) => {
         if (message.kind === 'ready') {
           this.#state = 'running';
+          this.#endpoint = message.endpoint;
           settle();
         } else if (message.kind === 'failed') settle(errorOfData(message.error));
       };

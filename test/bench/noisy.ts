@@ -3,14 +3,16 @@
  * delivery latency (at an HTTP receiver) with A flooding against B alone, in interleaved rounds of one run. Two
  * storage models side by side, in the same bus process: per-bus storage (A and B are named buses, each with its own
  * log and stores) and one shared bus (A's flood and B's events are two sources of one bus with a per-source quota,
- * what `--quota-per-source` sets); then A and B in bus processes of their own (what CPU isolation per bus would
- * give), and a floor without the bus. On SQLite, and on Kafka (each named bus its own topic and consumer group).
+ * what `--quota-per-source` sets); B as a bus in a process of its own in A's deployment (`isolation: process`); A and
+ * B in two deployments (no front door shared); and a floor without the bus. On SQLite, and on Kafka (each named bus its own topic and consumer group).
  * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
  */
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import type { ChildBus } from '../e2e/support/child-bus.ts';
 import { request } from '../helpers/bus.ts';
-import { type LoadResult, metricSum, runLoad, withBus } from './bus.ts';
+import { type LoadResult, runLoad, withBus } from './bus.ts';
 import { startReceiver } from './http-targets.ts';
 import { cpuSeconds } from './support/cpu.ts';
 import { type BenchTable, printTable } from './table.ts';
@@ -37,6 +39,15 @@ interface Model {
   readonly busOf: ChildBus;
 }
 
+/** A free TCP port on 127.0.0.1 (for a bus's own endpoint). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 interface Phase {
   readonly p50: number;
   readonly p99: number;
@@ -61,13 +72,22 @@ interface Phase {
   readonly gcMsPerSecond: number;
 }
 
-/** The bus process's event-loop delay histogram (cumulative counts by bucket bound, s) and GC time so far (s). */
+/**
+ * The bus process's event-loop delay histogram (cumulative counts by bucket bound, s) and GC time so far (s): the
+ * deployment process's own series (those without a `bus` label; a bus in a process of its own labels its process's).
+ */
 async function processState(bus: ChildBus): Promise<{ delay: Map<number, number>; gcSeconds: number }> {
   const text = await (await fetch(`${bus.url}/metrics`)).text();
   const delay = new Map<number, number>();
-  for (const m of text.matchAll(/^nodejs_eventloop_delay_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
-    delay.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
-  return { delay, gcSeconds: metricSum(text, 'nodejs_gc_duration_seconds_sum') };
+  for (const m of text.matchAll(/^nodejs_eventloop_delay_seconds_bucket\{(.*?)le="([^"]+)"\} (\S+)$/gm)) {
+    if (m[1] !== '') continue;
+    delay.set(m[2] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[2]), Number(m[3]));
+  }
+  let gcSeconds = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{(.*?)kind="[^"]*"\} (\S+)$/gm)) {
+    if (m[1] === '') gcSeconds += Number(m[2]);
+  }
+  return { delay, gcSeconds };
 }
 
 /**
@@ -127,6 +147,7 @@ async function setUp(
   b: Receiver,
   eventsPerSecond: number,
 ): Promise<Model[]> {
+  const endpointPort = await freePort();
   const quota = { eventsPerSecond, burst: eventsPerSecond };
   await put(bus, '/buses/a', { quota });
   await put(bus, '/buses/b', {});
@@ -141,6 +162,12 @@ async function setUp(
   await put(bus, '/buses/shared/rules/to-b', rule('/bench-b', b));
   await put(other, '/buses/b', {});
   await put(other, '/buses/b/rules/to-b', rule('/bench-b', b));
+  // The hybrid model: the large (flooding) bus in a bus process of its own, B in the deployment's process — A's
+  // publishers through the deployment's front door, or on A's own endpoint (`port`), which the front door never sees.
+  await put(bus, '/buses/a-isolated', { quota, isolation: 'process' });
+  await put(bus, '/buses/a-isolated/rules/to-a', rule('/bench-a', a));
+  await put(bus, '/buses/a-endpoint', { quota, isolation: 'process', port: endpointPort });
+  await put(bus, '/buses/a-endpoint/rules/to-a', rule('/bench-a', a));
   return [
     {
       name: 'per-bus storage: A and B are buses of their own',
@@ -150,8 +177,22 @@ async function setUp(
       busOf: bus,
     },
     {
-      // What a bus per process (or an isolated worker) would give: A's bus and B's share the cores, not a loop.
-      name: 'process per bus: A and B in bus processes of their own',
+      name: 'isolated flood: A in a bus process of its own, its publishers through the front door; B in the deployment process',
+      aUrl: `${bus.url}/buses/a-isolated`,
+      bUrl: `${bus.url}/buses/b`,
+      quota: eventsPerSecond,
+      busOf: bus,
+    },
+    {
+      name: 'isolated flood, own endpoint: A in a bus process of its own, its publishers on its port; B in the deployment process',
+      aUrl: `http://127.0.0.1:${endpointPort}`,
+      bUrl: `${bus.url}/buses/b`,
+      quota: eventsPerSecond,
+      busOf: bus,
+    },
+    {
+      // Two deployments, one bus each: A's bus and B's share the cores, not a loop nor a front door.
+      name: 'process per bus: A and B in deployments of their own',
       aUrl: `${bus.url}/buses/a`,
       bUrl: `${other.url}/buses/b`,
       quota: eventsPerSecond,
@@ -199,7 +240,8 @@ async function phase(
     : undefined;
   if (aLoad !== undefined) await sleep(500);
   const before = await processState(bus);
-  const cpuStart = cpuSeconds(bus.child.pid);
+  const pid = bus.child.pid;
+  const cpuStart = cpuSeconds(pid);
   const startedAt = performance.now();
   const bLoad = await runLoad({
     url: model.bUrl,
@@ -211,7 +253,7 @@ async function phase(
     file: 'bench',
     source: '/bench-b',
   });
-  const cpuEnd = cpuSeconds(bus.child.pid);
+  const cpuEnd = cpuSeconds(pid);
   const elapsed = (performance.now() - startedAt) / 1000;
   const during = await processState(bus);
   const loop = delayBetween(before.delay, during.delay);
@@ -347,7 +389,8 @@ async function noisyTable(
               `Single events (binary mode), 64 connections each; each side has its own HTTP receiver (own process); A's quota is a bus quota (per-bus) or a per-source quota (shared), ${quota}/s, burst ${quota}.`,
               `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
               "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
-              "Process per bus: bus a in the first bus process, bus b in a second one (each its own event loop and database); the row's process columns are B's process's.",
+              "Isolated flood: A's bus has `isolation: process` (and a bus quota) in B's deployment; through the front door, A's requests pass the deployment process on their way to A's bus process (a Unix socket); on its own endpoint (`port`) they never reach the deployment process. The process columns are the deployment process's (B's).",
+              "Process per bus: bus a in the first deployment's process, bus b in a second deployment (each its own event loop, database and front door); the row's process columns are B's process's.",
               'Target (#13): p99 ratio ≤ 2×.',
             ],
           };

@@ -13,6 +13,7 @@ import { cli } from '../helpers/cli.ts';
 import { fences } from '../helpers/doc-examples.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
+import { freePort } from '../helpers/net.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
 describe('junction buses and --bus', () => {
@@ -66,9 +67,25 @@ describe('junction buses and --bus', () => {
   });
 
   test('buses put --isolation process moves a bus into a process of its own, and back', async () => {
-    const isolated = await cli(['buses', 'put', 'solo', '--isolation', 'process', ...url]);
+    const port = await freePort();
+    const isolated = await cli([
+      'buses',
+      'put',
+      'solo',
+      '--isolation',
+      'process',
+      '--endpoint-port',
+      String(port),
+      ...url,
+    ]);
     assert.equal(isolated.code, EXIT.ok, isolated.err);
-    assert.match(isolated.out, /\n\s*isolation\s+process \(running, pid \d+\)\n/);
+    assert.match(
+      isolated.out,
+      new RegExp(
+        `\\n\\s*isolation\\s+process \\(running, pid \\d+\\), endpoint http://127\\.0\\.0\\.1:${port}\\n`,
+      ),
+    );
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
     const listed = await cli(['buses', 'list', ...url]);
     assert.match(listed.out, /\nsolo\s+process\s/);
     const back = await cli(['buses', 'put', 'solo', '--isolation', 'shared', '--json', ...url]);

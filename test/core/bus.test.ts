@@ -51,6 +51,14 @@ describe('bus names and settings', () => {
     );
     assert.equal(full.createdAt, 7, 'an update keeps the creation time');
     assert.deepEqual(full.quota, { eventsPerSecond: 10, burst: 20 });
+    // `shared` is the default and is not stored; `process` is, with its optional endpoint port.
+    assert.deepEqual(validateBusSpec('o', { isolation: 'shared' }, 1), { name: 'o', createdAt: 1 });
+    assert.deepEqual(validateBusSpec('o', { isolation: 'process', port: 8081 }, 1), {
+      name: 'o',
+      isolation: 'process',
+      port: 8081,
+      createdAt: 1,
+    });
     const cases: Array<[unknown, string]> = [
       [[], ''],
       [{ quota: 5 }, 'quota'],
@@ -64,6 +72,11 @@ describe('bus names and settings', () => {
       [{ description: 'x'.repeat(513) }, 'description'],
       [{ name: 'other' }, 'name'],
       [{ colour: 'red' }, 'colour'],
+      [{ isolation: 'thread' }, 'isolation'],
+      [{ port: 8081 }, 'port'],
+      [{ isolation: 'shared', port: 8081 }, 'port'],
+      [{ isolation: 'process', port: 0 }, 'port'],
+      [{ isolation: 'process', port: 70_000 }, 'port'],
     ];
     for (const [body, field] of cases) {
       assert.equal(

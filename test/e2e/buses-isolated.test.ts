@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
+import { freePort } from '../helpers/net.ts';
 import { openSse } from '../helpers/sse.ts';
 
 const CE = { 'content-type': 'application/cloudevents+json' };
@@ -206,5 +207,120 @@ describe('a bus in a process of its own', () => {
     assert.ok(!existsSync(join(bus.dataDir, 'buses', 'iso')));
     assert.equal((await request(bus.url, 'GET', '/buses/iso')).status, 404);
     assert.equal((await request(bus.url, 'GET', '/buses/plain/rules')).status, 200);
+  });
+});
+
+describe("an isolated bus's own endpoint (port)", () => {
+  let bus: TestBus;
+  let target: HttpTarget;
+  let admin = '';
+  let endpoint = '';
+  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+  const key = async (name: string, scope: string, on: string) => {
+    const made = await request(bus.url, 'POST', '/keys', { name, scope, bus: on }, bearer(admin));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    return made.body.key as string;
+  };
+
+  before(async () => {
+    bus = await startTestBus({ pollMs: 50 });
+    target = await startHttpTarget();
+    admin = (await request(bus.url, 'POST', '/keys', { name: 'admin', scope: 'manage' })).body.key;
+  });
+  after(async () => {
+    await bus?.stop();
+    await target?.close();
+  });
+
+  test('port needs isolation process, and a port in use is refused with the bus left as it was', async () => {
+    const shared = await request(bus.url, 'PUT', '/buses/fast', { port: 1234 }, bearer(admin));
+    assert.equal(shared.status, 400);
+    assert.equal(shared.body.error.field, 'port');
+    const taken = await request(
+      bus.url,
+      'PUT',
+      '/buses/fast',
+      { isolation: 'process', port: bus.port },
+      bearer(admin),
+    );
+    assert.equal(taken.status, 400, JSON.stringify(taken.body));
+    assert.match(taken.body.error.message, /in use/);
+    // Not stored: the next test's PUT creates it (201).
+  });
+
+  test('its publishers reach it on its own port, authenticated with the deployment keys', async () => {
+    const port = await freePort();
+    const made = await request(bus.url, 'PUT', '/buses/fast', { isolation: 'process', port }, bearer(admin));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.port, port);
+    endpoint = made.body.process.endpoint;
+    assert.equal(endpoint, `http://127.0.0.1:${port}`);
+    assert.equal((await request(bus.url, 'PUT', '/buses/other', {}, bearer(admin))).status, 201);
+    const manager = await key('fast-manage', 'manage', 'fast');
+    const rule = await request(
+      bus.url,
+      'PUT',
+      '/buses/fast/rules/r',
+      {
+        pattern: { type: ['order.placed'] },
+        targets: [{ id: 'h', type: 'http', url: `${target.url}/fast` }],
+      },
+      bearer(manager),
+    );
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    // Keys made after the bus process started are honoured at once; a key of another bus is not.
+    const fastKey = await key('fast-pub', 'publish', 'fast');
+    const otherKey = await key('other-pub', 'publish', 'other');
+    const none = await request(endpoint, 'POST', '/events', event('e-0'), CE);
+    assert.equal(none.status, 401, JSON.stringify(none.body));
+    const wrong = await request(endpoint, 'POST', '/events', event('e-1'), { ...CE, ...bearer(otherKey) });
+    assert.equal(wrong.status, 403, JSON.stringify(wrong.body));
+    const ok = await request(endpoint, 'POST', '/events', event('e-2'), { ...CE, ...bearer(fastKey) });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    await waitFor(() => target.received.some((r) => r.headers['ce-id'] === 'e-2'), 'e-2 delivered');
+    assert.ok(!target.received.some((r) => ['e-0', 'e-1'].includes(String(r.headers['ce-id']))));
+    // The endpoint serves its bus only: no keys, no bus administration, no other bus.
+    for (const path of ['/keys', '/buses', '/buses/other/rules']) {
+      const res = await request(endpoint, 'GET', path, undefined, bearer(admin));
+      assert.ok(res.status === 404 || res.status === 403, `${path}: ${res.status}`);
+    }
+    assert.equal((await request(endpoint, 'GET', '/healthz')).status, 200);
+    assert.equal((await request(endpoint, 'GET', '/rules', undefined, bearer(fastKey))).status, 403);
+    const rules = await request(endpoint, 'GET', '/rules', undefined, bearer(manager));
+    assert.equal(rules.status, 200, JSON.stringify(rules.body));
+    assert.deepEqual(
+      rules.body.rules.map((r: { name: string }) => r.name),
+      ['r'],
+    );
+  });
+
+  test('EventBridge PutEvents on the endpoint must name its bus', async () => {
+    const fastKey = await key('fast-pub-2', 'publish', 'fast');
+    const amz = {
+      ...bearer(fastKey),
+      'x-amz-target': 'AWSEvents.PutEvents',
+      'content-type': 'application/x-amz-json-1.1',
+    };
+    const entry = { Source: 'shop', DetailType: 'order.placed', Detail: '{"n":1}' };
+    const unnamed = await request(endpoint, 'POST', '/', JSON.stringify({ Entries: [entry] }), amz);
+    assert.equal(unnamed.status, 400, JSON.stringify(unnamed.body));
+    assert.match(unnamed.body.message ?? unnamed.body.Message ?? '', /serves the event bus fast only/);
+    const named = await request(
+      endpoint,
+      'POST',
+      '/',
+      JSON.stringify({ Entries: [{ ...entry, EventBusName: 'fast' }] }),
+      amz,
+    );
+    assert.equal(named.status, 200, JSON.stringify(named.body));
+    assert.equal(named.body.FailedEntryCount, 0);
+  });
+
+  test('the endpoint goes with the bus', async () => {
+    assert.equal(
+      (await request(bus.url, 'DELETE', '/buses/fast?force=true', undefined, bearer(admin))).status,
+      204,
+    );
+    await assert.rejects(fetch(`${endpoint}/healthz`));
   });
 });
