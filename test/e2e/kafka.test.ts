@@ -272,60 +272,66 @@ describe('the bus on Kafka', { skip }, () => {
     }
   });
 
-  test('a named bus gets its own topic and consumer group, with its own retention', {
-    timeout: 90_000,
-  }, async () => {
-    const { createKafkaEventLog } = await import('../../lib/adapters/kafka/index.ts');
-    const { Admin } = await import('@platformatic/kafka');
-    const topic = `buses-${Date.now()}`;
-    const kafka = { bootstrap: [bootstrap as string], topic, partitions: 2 };
-    const bus = await startTestBus({ log: await createKafkaEventLog(kafka), kafka, pollMs: 50 });
-    const target = await startHttpTarget();
-    const admin = new Admin({ clientId: 'test-buses', bootstrapBrokers: [bootstrap as string] });
-    try {
-      const created = await request(bus.url, 'PUT', '/buses/orders', { retentionMs: 3_600_000 });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      for (const [path, id] of [
-        ['/buses/orders/rules/r', 'o'],
-        ['/rules/r', 'd'],
-      ] as const) {
-        const rule = await request(bus.url, 'PUT', path, {
-          pattern: { type: ['kafka.test'] },
-          targets: [{ id, type: 'http', url: `${target.url}/${id}` }],
+  for (const isolation of ['shared', 'process'] as const)
+    test(`a named bus gets its own topic and consumer group, with its own retention (isolation: ${isolation})`, {
+      timeout: 90_000,
+    }, async () => {
+      const { createKafkaEventLog } = await import('../../lib/adapters/kafka/index.ts');
+      const { Admin } = await import('@platformatic/kafka');
+      const topic = `buses-${isolation}-${Date.now()}`;
+      const kafka = { bootstrap: [bootstrap as string], topic, partitions: 2 };
+      const bus = await startTestBus({ log: await createKafkaEventLog(kafka), kafka, pollMs: 50 });
+      const target = await startHttpTarget();
+      const admin = new Admin({ clientId: 'test-buses', bootstrapBrokers: [bootstrap as string] });
+      try {
+        const created = await request(bus.url, 'PUT', '/buses/orders', {
+          retentionMs: 3_600_000,
+          // In a bus process of its own, the bus opens its topic and joins its group there.
+          ...(isolation === 'process' ? { isolation } : {}),
         });
-        assert.equal(rule.status, 201, JSON.stringify(rule.body));
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        assert.equal(created.body.process?.state, isolation === 'process' ? 'running' : undefined);
+        for (const [path, id] of [
+          ['/buses/orders/rules/r', 'o'],
+          ['/rules/r', 'd'],
+        ] as const) {
+          const rule = await request(bus.url, 'PUT', path, {
+            pattern: { type: ['kafka.test'] },
+            targets: [{ id, type: 'http', url: `${target.url}/${id}` }],
+          });
+          assert.equal(rule.status, 201, JSON.stringify(rule.body));
+        }
+        const res = await fetch(`${bus.url}/buses/orders/events`, {
+          method: 'POST',
+          headers: { 'ce-specversion': '1.0', 'ce-id': 'nb-1', 'ce-source': '/nb', 'ce-type': 'kafka.test' },
+        });
+        assert.equal(res.status, 202);
+        await waitFor(() => target.received.some((r) => r.url === '/o'), 'the orders bus delivering', 60_000);
+        assert.ok(!target.received.some((r) => r.url === '/d'), 'the default bus never saw it');
+        const topics = await admin.listTopics();
+        assert.ok(topics.includes(`${topic}.orders`), `topics: ${topics.join(', ')}`);
+        const configs = await admin.describeConfigs({
+          resources: [
+            { resourceType: 2, resourceName: `${topic}.orders`, configurationKeys: ['retention.ms'] },
+          ],
+        });
+        assert.equal(
+          configs[0]?.configs.find((c: { name: string }) => c.name === 'retention.ms')?.value,
+          '3600000',
+        );
+        const groups = await admin.listGroups();
+        assert.ok(
+          [...groups.keys()].includes('junction-router.orders'),
+          `groups: ${[...groups.keys()].join(', ')}`,
+        );
+        // Deleting the bus deletes its topic and its group.
+        assert.equal((await request(bus.url, 'DELETE', '/buses/orders?force=true')).status, 204);
+        assert.ok(!(await admin.listTopics()).includes(`${topic}.orders`));
+        assert.ok(![...(await admin.listGroups()).keys()].includes('junction-router.orders'));
+      } finally {
+        await admin.close().catch(() => undefined);
+        await bus.stop();
+        await target.close();
       }
-      const res = await fetch(`${bus.url}/buses/orders/events`, {
-        method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': 'nb-1', 'ce-source': '/nb', 'ce-type': 'kafka.test' },
-      });
-      assert.equal(res.status, 202);
-      await waitFor(() => target.received.some((r) => r.url === '/o'), 'the orders bus delivering', 60_000);
-      assert.ok(!target.received.some((r) => r.url === '/d'), 'the default bus never saw it');
-      const topics = await admin.listTopics();
-      assert.ok(topics.includes(`${topic}.orders`), `topics: ${topics.join(', ')}`);
-      const configs = await admin.describeConfigs({
-        resources: [
-          { resourceType: 2, resourceName: `${topic}.orders`, configurationKeys: ['retention.ms'] },
-        ],
-      });
-      assert.equal(
-        configs[0]?.configs.find((c: { name: string }) => c.name === 'retention.ms')?.value,
-        '3600000',
-      );
-      const groups = await admin.listGroups();
-      assert.ok(
-        [...groups.keys()].includes('junction-router.orders'),
-        `groups: ${[...groups.keys()].join(', ')}`,
-      );
-      // Deleting the bus deletes its topic and its group.
-      assert.equal((await request(bus.url, 'DELETE', '/buses/orders?force=true')).status, 204);
-      assert.ok(!(await admin.listTopics()).includes(`${topic}.orders`));
-      assert.ok(![...(await admin.listGroups()).keys()].includes('junction-router.orders'));
-    } finally {
-      await admin.close().catch(() => undefined);
-      await bus.stop();
-      await target.close();
-    }
-  });
+    });
 });
