@@ -467,50 +467,31 @@ async function openNamedBus(
   }
 }
 
-/** The deployment's options a bus process takes. */
+/** The deployment's options a bus process takes (besides `host`, which the bus process needs resolved). */
+const BUS_PROCESS_OPTIONS = [
+  'auth',
+  'tls',
+  'partitions',
+  'limits',
+  'dedupWindowMs',
+  'retentionMs',
+  'pollMs',
+  'leaseMs',
+  'quota',
+  'redriveLimit',
+  'kafka',
+  'httpTargets',
+  'functionIsolation',
+  'functionSandbox',
+  'stopDeadlineMs',
+  'otlpEndpoint',
+  'otlpProtocol',
+  'schemaDiscovery',
+] as const satisfies ReadonlyArray<keyof BusProcessOptions>;
+
 function busProcessOptions(options: EmbeddedOptions, host: string): BusProcessOptions {
-  const {
-    partitions,
-    limits,
-    dedupWindowMs,
-    retentionMs,
-    pollMs,
-    leaseMs,
-    quota,
-    redriveLimit,
-    kafka,
-    httpTargets,
-    functionIsolation,
-    functionSandbox,
-    stopDeadlineMs,
-    otlpEndpoint,
-    otlpProtocol,
-    schemaDiscovery,
-    auth,
-    tls,
-  } = options;
-  const picked: Record<string, unknown> = {
-    auth,
-    tls,
-    host,
-    partitions,
-    limits,
-    dedupWindowMs,
-    retentionMs,
-    pollMs,
-    leaseMs,
-    quota,
-    redriveLimit,
-    kafka,
-    httpTargets,
-    functionIsolation,
-    functionSandbox,
-    stopDeadlineMs,
-    otlpEndpoint,
-    otlpProtocol,
-    schemaDiscovery,
-  };
-  for (const key of Object.keys(picked)) if (picked[key] === undefined) delete picked[key];
+  const picked: Record<string, unknown> = { host };
+  for (const key of BUS_PROCESS_OPTIONS) if (options[key] !== undefined) picked[key] = options[key];
   return picked as BusProcessOptions;
 }
 

@@ -13,20 +13,12 @@ import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
 import { freePort } from '../helpers/net.ts';
 import { openSse } from '../helpers/sse.ts';
+import { alive } from '../kafka/broker.ts';
 
 const CE = { 'content-type': 'application/cloudevents+json' };
 
 function event(id: string, type = 'order.placed') {
   return { specversion: '1.0', id, source: '/shop', type, datacontenttype: 'application/json', data: { id } };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('a bus in a process of its own', () => {
