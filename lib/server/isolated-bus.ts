@@ -117,6 +117,8 @@ export const CALLER_HEADER = 'x-junction-caller';
 
 /** How long a request waits for a bus process that is starting again before it is answered 503. */
 const WAIT_FOR_PROCESS_MS = 15_000;
+/** A connection failure this soon before its bus process exits is the process dying. */
+const DIED_WITHIN_MS = 2_000;
 /** How long a bus process may take to open its bus. */
 const START_TIMEOUT_MS = 120_000;
 /** The pauses before starting a dead bus process again: from the first to the last, doubling. */
@@ -376,17 +378,19 @@ class BusProcessSupervisor {
     }, pause);
   }
 
-  /** Resolves when `child` has exited and the supervisor has seen it (bounded by WAIT_FOR_PROCESS_MS). */
-  #exitOf(child: ChildProcess): Promise<void> {
+  /** Whether `child` exits (or has exited) within `ms` (when it does, the supervisor has seen it: its listener is first). */
+  #exits(child: ChildProcess, ms: number): Promise<boolean> {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, WAIT_FOR_PROCESS_MS);
       const done = () => {
         clearTimeout(timer);
-        // After the supervisor's own 'exit' listener (registered first) has run.
-        setImmediate(resolve);
+        resolve(true);
       };
-      if (child.exitCode !== null || child.signalCode !== null) done();
-      else child.once('exit', done);
+      const timer = setTimeout(() => {
+        child.off('exit', done);
+        resolve(false);
+      }, ms);
+      child.once('exit', done);
     });
   }
 
@@ -496,19 +500,21 @@ class BusProcessSupervisor {
         );
         req.end(request.body);
       });
-    let res: IncomingMessage;
+    let res: IncomingMessage | undefined;
     const child = this.#child;
-    try {
-      res = await send();
-    } catch (first) {
-      // The process died under the request before it could take it: once the next one runs, it gets it.
-      if (!(first as { unsent?: boolean }).unsent) throw unreachable(this.#name, first);
-      if (this.#child === child && child !== undefined) await this.#exitOf(child);
-      await this.#running();
+    for (let attempt = 0; res === undefined; attempt++) {
       try {
         res = await send();
       } catch (error) {
-        throw unreachable(this.#name, error);
+        // The bus process died under the request: the next one gets it, once it runs (a publish the dead one took
+        // and appended is a duplicate there, answered as such). A kept-alive connection it had just closed: again at
+        // once. Anything else, or a third failure: 503.
+        if (attempt >= 2) throw unreachable(this.#name, error);
+        const notTaken = (error as { unsent?: boolean }).unsent === true;
+        if (attempt === 0 && notTaken) continue;
+        const died = child !== undefined && (await this.#exits(child, DIED_WITHIN_MS));
+        if (!died && !notTaken) throw unreachable(this.#name, error);
+        await this.#running();
       }
     }
     const out: Record<string, string> = {};
