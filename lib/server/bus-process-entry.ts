@@ -9,6 +9,7 @@ import { parseEventJson, serializeEvent } from '../core/cloudevent.ts';
 import { toJunctionError } from '../core/errors.ts';
 import { inboxOf } from '../engine/bus-driver.ts';
 import type { StopReport } from '../engine/dispatcher.ts';
+import type { TraceEntry } from '../ports.ts';
 import type { BusListing } from './buses.ts';
 import { type BusProcess, startBusProcess } from './embedded.ts';
 import { errorData, errorOfData, type FromBusProcess, type ToBusProcess } from './isolated-bus.ts';
@@ -51,6 +52,7 @@ async function stop(deadlineMs: number | undefined): Promise<void> {
   } catch (error) {
     await send({ kind: 'error', message: `stopping: ${describe(error)}` });
   }
+  flushTraces();
   await send({ kind: 'stopped', report });
   process.exit(0);
 }
@@ -67,7 +69,7 @@ async function start(message: Extract<ToBusProcess, { kind: 'start' }>): Promise
           forwards.set(id, { resolve: resolve as (value: unknown) => void, reject });
           void send({ kind: 'forward', id, bus: name, event: serializeEvent(event) });
         }),
-      ...(message.config.traces ? { onTrace: (entries) => void send({ kind: 'trace', entries }) } : {}),
+      ...(message.config.traces ? { onTrace: (entries) => traced(entries) } : {}),
       functionLog: (fn, line) => void send({ kind: 'log', fn, line }),
       onError: (error) => void send({ kind: 'error', message: describe(error) }),
     });
@@ -81,6 +83,32 @@ async function start(message: Extract<ToBusProcess, { kind: 'start' }>): Promise
     pid: process.pid,
     ...(bus.endpoint === undefined ? {} : { endpoint: bus.endpoint }),
   });
+}
+
+/**
+ * Trace entries for the deployment's `onTrace` (the `junction dev` terminal), sent together every TRACE_FLUSH_MS: a
+ * message per write would cost the deployment's process an IPC message per hop of every event of a busy bus — the
+ * very load the bus process is there to keep off it.
+ */
+const TRACE_FLUSH_MS = 100;
+/** Past this many entries waiting, they are sent at once. */
+const TRACE_BATCH = 5_000;
+let traces: TraceEntry[] = [];
+let traceTimer: NodeJS.Timeout | undefined;
+
+function flushTraces(): void {
+  clearTimeout(traceTimer);
+  traceTimer = undefined;
+  if (traces.length === 0) return;
+  const entries = traces;
+  traces = [];
+  void send({ kind: 'trace', entries });
+}
+
+function traced(entries: readonly TraceEntry[]): void {
+  traces.push(...entries);
+  if (traces.length >= TRACE_BATCH) flushTraces();
+  else traceTimer ??= setTimeout(flushTraces, TRACE_FLUSH_MS);
 }
 
 async function answer(id: number, work: () => Promise<unknown>): Promise<void> {

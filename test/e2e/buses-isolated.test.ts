@@ -316,3 +316,46 @@ describe("an isolated bus's own endpoint (port)", () => {
     await assert.rejects(fetch(`${endpoint}/healthz`));
   });
 });
+
+describe("a bus process's traces and function lines reach the deployment's terminal", () => {
+  let bus: TestBus;
+  const traced: Array<{ kind: string; id: string; bus: string }> = [];
+  const lines: Array<{ fn: string; line: string }> = [];
+
+  before(async () => {
+    bus = await startTestBus({
+      pollMs: 50,
+      onTrace: (entries, name) => {
+        for (const e of entries) traced.push({ kind: e.kind, id: e.id, bus: name });
+      },
+      functionLog: (fn, line) => lines.push({ fn, line }),
+    });
+  });
+  after(async () => {
+    await bus?.stop();
+  });
+
+  test('with the bus named, as from an in-process bus', async () => {
+    assert.equal((await request(bus.url, 'PUT', '/buses/iso', { isolation: 'process' })).status, 201);
+    const code = "export async function handler(event) { console.log('saw', event.id); }\n";
+    const deployed = await request(bus.url, 'PUT', '/buses/iso/functions/logger', code, {
+      'content-type': 'application/typescript',
+    });
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    const rule = await request(bus.url, 'PUT', '/buses/iso/rules/log', {
+      pattern: { type: ['order.placed'] },
+      targets: [{ id: 'fn', type: 'function', function: 'logger' }],
+    });
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    assert.equal((await request(bus.url, 'POST', '/buses/iso/events', event('f-1'), CE)).status, 202);
+    await waitFor(
+      () => traced.some((t) => t.id === 'f-1' && t.kind === 'delivered' && t.bus === 'iso'),
+      'the delivered entry of f-1, named with its bus',
+    );
+    assert.ok(traced.some((t) => t.id === 'f-1' && t.kind === 'received' && t.bus === 'iso'));
+    await waitFor(
+      () => lines.some((l) => l.fn === 'logger' && l.line.includes('saw f-1')),
+      "the function's line",
+    );
+  });
+});
