@@ -167,6 +167,7 @@ const FLAGS = {
   'accept-from': { type: 'string', multiple: true },
   isolation: { type: 'string' },
   'endpoint-port': { type: 'string' },
+  nice: { type: 'string' },
   force: { type: 'boolean' },
   compatibility: { type: 'string' },
   enforcement: { type: 'string' },
@@ -679,6 +680,7 @@ interface BusView {
   acceptFrom?: string[];
   isolation?: 'shared' | 'process';
   port?: number;
+  nice?: number;
   process?: { state: string; pid?: number; restarts: number; endpoint?: string };
   createdAt?: number;
 }
@@ -723,6 +725,7 @@ function busRows(b: BusView): string[][] {
     ['dedup window', showDuration(b.dedupWindowMs)],
     ['accepts from', b.acceptFrom?.join(', ') || 'none'],
     ['isolation', showIsolation(b)],
+    ...(b.nice === undefined ? [] : [['nice', String(b.nice)]]),
     ...(b.createdAt === undefined ? [] : [['created', time(b.createdAt)]]),
   ];
 }
@@ -779,7 +782,7 @@ const BUS_COMMANDS: readonly Command[] = [
     name: 'buses put',
     args: ['NAME'],
     synopsis:
-      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process [--endpoint-port N]] [--description TEXT]',
+      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process [--endpoint-port N] [--nice N]] [--description TEXT]',
     summary:
       "create a bus, or replace a bus's settings (a setting not given takes the deployment's; its rules and events stay)",
     deployment: true,
@@ -807,6 +810,10 @@ const BUS_COMMANDS: readonly Command[] = [
         'N',
         "with --isolation process: the bus process also serves the bus on port N, its publishers' own endpoint",
       ],
+      nice: [
+        'N',
+        'with --isolation process: the bus process runs at niceness N (0-19): a busy machine gives the other buses the CPU first',
+      ],
       description: ['TEXT', 'what the bus is for'],
     },
     fields: {
@@ -819,6 +826,7 @@ const BUS_COMMANDS: readonly Command[] = [
       acceptFrom: '--accept-from',
       isolation: '--isolation',
       port: '--endpoint-port',
+      nice: '--nice',
       description: '--description',
       name: 'NAME',
     },
@@ -844,6 +852,7 @@ const BUS_COMMANDS: readonly Command[] = [
         throw new UsageError(`--isolation must be shared or process, got "${isolation}"`, '--isolation');
       }
       const port = wholeNumber(ctx, 'endpoint-port', [1, 65_535]);
+      const nice = wholeNumber(ctx, 'nice', [0, 19]);
       const description = str(ctx, 'description');
       const body = {
         ...(description === undefined ? {} : { description }),
@@ -856,6 +865,7 @@ const BUS_COMMANDS: readonly Command[] = [
         ...(acceptFrom.length === 0 ? {} : { acceptFrom }),
         ...(isolation === undefined ? {} : { isolation }),
         ...(port === undefined ? {} : { port }),
+        ...(nice === undefined ? {} : { nice }),
       };
       const { status, body: answer } = await callWithStatus(ctx, 'PUT', `/buses/${seg(name!)}`, {
         json: body,

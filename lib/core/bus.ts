@@ -52,6 +52,11 @@ export interface BusSpec {
    * all; authentication as on the front door. @default none (only through the front door)
    */
   readonly port?: number;
+  /**
+   * With `isolation: process`: the bus process's niceness (0–19, Linux `nice`): above 0 the kernel gives the other
+   * buses' processes the CPU first when the machine is busy, so a bus that floods yields to the others. @default 0
+   */
+  readonly nice?: number;
   readonly createdAt: number;
 }
 
@@ -68,6 +73,7 @@ const KEYS = new Set([
   'acceptFrom',
   'isolation',
   'port',
+  'nice',
 ]);
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -140,6 +146,14 @@ function portOf(value: unknown, isolation: unknown): number {
   return port;
 }
 
+function niceOf(value: unknown, isolation: unknown): number {
+  const nice = wholeNumber(value, 'nice', 0, 19);
+  if (isolation !== 'process') {
+    throw invalid('nice needs "isolation": "process" (it is the niceness of the bus\'s own process)', 'nice');
+  }
+  return nice;
+}
+
 /**
  * Validates the body of `PUT /buses/{name}` (every field optional: `{}` creates a bus with the deployment's
  * defaults) and returns the frozen spec. `createdAt` is kept from `previous` on an update.
@@ -179,6 +193,7 @@ export function validateBusSpec(name: string, body: unknown, now: number, previo
     ...(b.acceptFrom === undefined ? {} : { acceptFrom: acceptFromOf(b.acceptFrom) }),
     ...(b.isolation === undefined || b.isolation === 'shared' ? {} : { isolation: isolationOf(b.isolation) }),
     ...(b.port === undefined ? {} : { port: portOf(b.port, b.isolation) }),
+    ...(b.nice === undefined || b.nice === 0 ? {} : { nice: niceOf(b.nice, b.isolation) }),
     createdAt: previous?.createdAt ?? now,
   });
 }

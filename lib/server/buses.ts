@@ -88,6 +88,8 @@ export interface BusView {
   readonly isolation: BusIsolation;
   /** The port of its own endpoint (`isolation: process`). */
   readonly port?: number;
+  /** Its process's niceness (`isolation: process`). */
+  readonly nice?: number;
   /** Its process, when it has one of its own (`isolation: process`). */
   readonly process?: BusProcessStatus;
   readonly createdAt?: number;
@@ -228,6 +230,7 @@ export class BusHost {
       ...(spec?.acceptFrom === undefined ? {} : { acceptFrom: spec.acceptFrom }),
       isolation: spec?.isolation ?? 'shared',
       ...(spec?.port === undefined ? {} : { port: spec.port }),
+      ...(spec?.nice === undefined ? {} : { nice: spec.nice }),
       ...(status === undefined ? {} : { process: status }),
       ...(spec === undefined ? {} : { createdAt: spec.createdAt }),
     };

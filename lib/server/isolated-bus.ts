@@ -10,7 +10,7 @@
  * the `junction dev` terminal, its rule count and its metrics, and the stop.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +117,8 @@ export const CALLER_HEADER = 'x-junction-caller';
 
 /** How long a request waits for a bus process that is starting again before it is answered 503. */
 const WAIT_FOR_PROCESS_MS = 15_000;
+/** Runs a command at a lower CPU priority (coreutils). */
+const NICE = '/usr/bin/nice';
 /** A connection failure this soon before its bus process exits is the process dying. */
 const DIED_WITHIN_MS = 2_000;
 /** How long a bus process may take to open its bus. */
@@ -220,8 +222,22 @@ class BusProcessSupervisor {
     const entry = this.#o.entry ?? new URL('./bus-process-entry.ts', import.meta.url).pathname;
     // A process that died leaves its socket behind.
     rmSync(this.#socketPath, { force: true });
+    const nice = this.#o.spec.nice ?? 0;
+    if (nice !== 0 && !existsSync(NICE)) {
+      return Promise.reject(
+        new JunctionError('InvalidBus', `nice needs ${NICE} (coreutils) on the deployment's machine`, {
+          field: 'nice',
+        }),
+      );
+    }
+    // Niceness through `nice`, so that every thread of the process has it from the start (Linux's is per thread).
     const child = fork(entry, [], {
-      execArgv: ['--disable-warning=ExperimentalWarning'],
+      ...(nice === 0
+        ? { execArgv: ['--disable-warning=ExperimentalWarning'] }
+        : {
+            execPath: NICE,
+            execArgv: ['-n', String(nice), process.execPath, '--disable-warning=ExperimentalWarning'],
+          }),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -243,6 +259,7 @@ class BusProcessSupervisor {
         clearTimeout(timer);
         child.off('message', onStart);
         child.off('exit', onEarlyExit);
+        child.off('error', onEarlyError);
         if (error === undefined) resolve();
         else reject(error);
       };
@@ -261,8 +278,19 @@ class BusProcessSupervisor {
             { retriable: true },
           ),
         );
+      const onEarlyError = (error: Error) =>
+        settle(
+          new JunctionError(
+            'BufferUnavailable',
+            `the process of bus ${this.#name} cannot start: ${error.message}`,
+            {
+              retriable: true,
+            },
+          ),
+        );
       child.on('message', onStart);
       child.once('exit', onEarlyExit);
+      child.once('error', onEarlyError);
     });
     this.#ready.catch(() => undefined);
     child.on('message', (message: FromBusProcess) => this.#onMessage(message));

@@ -148,6 +148,7 @@ async function setUp(
   eventsPerSecond: number,
 ): Promise<Model[]> {
   const endpointPort = await freePort();
+  const nicePort = await freePort();
   const quota = { eventsPerSecond, burst: eventsPerSecond };
   await put(bus, '/buses/a', { quota });
   await put(bus, '/buses/b', {});
@@ -168,6 +169,9 @@ async function setUp(
   await put(bus, '/buses/a-isolated/rules/to-a', rule('/bench-a', a));
   await put(bus, '/buses/a-endpoint', { quota, isolation: 'process', port: endpointPort });
   await put(bus, '/buses/a-endpoint/rules/to-a', rule('/bench-a', a));
+  // …and the same at a lower CPU priority (nice 10): the kernel runs B's deployment first when both want a core.
+  await put(bus, '/buses/a-nice', { quota, isolation: 'process', port: nicePort, nice: 10 });
+  await put(bus, '/buses/a-nice/rules/to-a', rule('/bench-a', a));
   return [
     {
       name: 'per-bus storage: A and B are buses of their own',
@@ -186,6 +190,13 @@ async function setUp(
     {
       name: 'isolated flood, own endpoint: A in a bus process of its own, its publishers on its port; B in the deployment process',
       aUrl: `http://127.0.0.1:${endpointPort}`,
+      bUrl: `${bus.url}/buses/b`,
+      quota: eventsPerSecond,
+      busOf: bus,
+    },
+    {
+      name: "isolated flood, own endpoint, nice 10: as above, A's bus process at a lower CPU priority",
+      aUrl: `http://127.0.0.1:${nicePort}`,
       bUrl: `${bus.url}/buses/b`,
       quota: eventsPerSecond,
       busOf: bus,

@@ -77,6 +77,9 @@ describe('bus names and settings', () => {
       [{ isolation: 'shared', port: 8081 }, 'port'],
       [{ isolation: 'process', port: 0 }, 'port'],
       [{ isolation: 'process', port: 70_000 }, 'port'],
+      [{ nice: 10 }, 'nice'],
+      [{ isolation: 'process', nice: 20 }, 'nice'],
+      [{ isolation: 'process', nice: -1 }, 'nice'],
     ];
     for (const [body, field] of cases) {
       assert.equal(

@@ -5,7 +5,7 @@
  * again on the next start; moving a bus in and out of its process keeps its data.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
@@ -147,6 +147,22 @@ describe('a bus in a process of its own', () => {
     const own = String((await request(bus.url, 'GET', '/buses/iso/metrics')).body);
     assert.match(own, /bus="iso"/);
     assert.doesNotMatch(own, /bus="default"/);
+  });
+
+  test('nice lowers the CPU priority of every thread of the bus process', async () => {
+    const made = await request(bus.url, 'PUT', '/buses/low', { isolation: 'process', nice: 10 });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.nice, 10);
+    const pid = made.body.process.pid as number;
+    // /proc/<pid>/task/<tid>/stat: the 19th field is the niceness (after the command, which is in parentheses).
+    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const threads = readdirSync(`/proc/${pid}/task`);
+    assert.ok(threads.length > 1, 'node runs several threads');
+    for (const tid of threads) {
+      assert.equal(niceOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')), 10, `thread ${tid}`);
+    }
+    assert.equal(niceOf(readFileSync(`/proc/${process.pid}/stat`, 'utf8')), 0, 'the deployment is not niced');
+    assert.equal((await request(bus.url, 'DELETE', '/buses/low')).status, 204);
   });
 
   test('a bus process that dies is started again, its data intact, and requests meanwhile wait', async () => {
