@@ -30,7 +30,7 @@ import { JunctionError } from '../core/errors.ts';
 import { awsErrorBody } from '../core/eventbridge.ts';
 import { amzBuses } from '../core/eventbridge-api.ts';
 import { createAddressPolicy, isLoopbackHost } from '../core/net/address-policy.ts';
-import { createBusDriver } from '../engine/bus-driver.ts';
+import { type BusInbox, createBusDriver } from '../engine/bus-driver.ts';
 import { Connectors } from '../engine/connectors.ts';
 import { SchemaDiscovery } from '../engine/discovery.ts';
 import type { StopOptions, StopReport } from '../engine/dispatcher.ts';
@@ -426,6 +426,29 @@ async function openBus(
   });
 }
 
+/**
+ * The target drivers the buses of one process share; the `bus` driver reaches the deployment's buses through
+ * `lookup`. `close` closes them all.
+ */
+function openDrivers(
+  options: EmbeddedOptions,
+  clock: Clock,
+  addressPolicy: ReturnType<typeof createAddressPolicy>,
+  lookup: (name: string) => Promise<BusInbox | undefined>,
+): { readonly drivers: BusEnvironment['drivers']; close(): Promise<void> } {
+  const http = createHttpDriver({ clock, addressPolicy });
+  const kafka = createKafkaTargetDriver(options.kafka === undefined ? {} : { connection: options.kafka });
+  const postgres = createPostgresTargetDriver({ addressPolicy });
+  return {
+    drivers: { http, kafka, postgres, bus: createBusDriver({ lookup, http }) },
+    async close() {
+      await http.close?.();
+      await kafka.close?.();
+      await postgres.close?.();
+    },
+  };
+}
+
 /** A named bus in this process, on its own directory (and, with `kafkaLog`, its own Kafka topic). */
 async function openNamedBus(
   env: BusEnvironment,
@@ -545,25 +568,16 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
     const onError = link.onError;
     const tracer = await tracerFromConfig(options.otlpEndpoint, {}, process.env, options.otlpProtocol);
     undo.push(() => tracer.close());
-    const http = createHttpDriver({ clock, addressPolicy });
-    undo.push(() => http.close?.());
-    const kafkaTargets = createKafkaTargetDriver(
-      options.kafka === undefined ? {} : { connection: options.kafka },
+    const shared = openDrivers(options, clock, addressPolicy, async (name) =>
+      link.buses().some((b) => b.name === name) ? { offer: (event) => link.offer(name, event) } : undefined,
     );
-    undo.push(async () => kafkaTargets.close?.());
-    const postgresTargets = createPostgresTargetDriver({ addressPolicy });
-    undo.push(() => postgresTargets.close?.());
-    const busDriver = createBusDriver({
-      lookup: async (name) =>
-        link.buses().some((b) => b.name === name) ? { offer: (event) => link.offer(name, event) } : undefined,
-      http,
-    });
+    undo.push(() => shared.close());
     const env: BusEnvironment = {
       options,
       clock,
       onError,
       tracer,
-      drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets },
+      drivers: shared.drivers,
       addressPolicy,
       checkAddress: targetChecker(addressPolicy),
       directory: {
@@ -636,9 +650,7 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
         await endpoint?.close();
         await server.close();
         const report = await bus.close(stop);
-        await http.close?.();
-        await kafkaTargets.close?.();
-        await postgresTargets.close?.();
+        await shared.close();
         await tracer.close();
         runtime.close();
         await deployment?.close();
@@ -753,22 +765,15 @@ async function open(
   const credentials = new SqliteCredentialStore(stores.database);
   const registry = new SqliteBusRegistry(stores.database);
   await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
-  const http = createHttpDriver({ clock, addressPolicy });
-  undo.push(() => http.close?.());
-  const kafkaTargets = createKafkaTargetDriver(
-    options.kafka === undefined ? {} : { connection: options.kafka },
-  );
-  undo.push(async () => kafkaTargets.close?.());
   let buses: BusHost | undefined;
-  const busDriver = createBusDriver({ lookup: async (name) => buses?.inbox(name), http });
-  const postgresTargets = createPostgresTargetDriver({ addressPolicy });
-  undo.push(() => postgresTargets.close?.());
+  const shared = openDrivers(options, clock, addressPolicy, async (name) => buses?.inbox(name));
+  undo.push(() => shared.close());
   const env: BusEnvironment = {
     options,
     clock,
     onError,
     tracer,
-    drivers: { http, bus: busDriver, kafka: kafkaTargets, postgres: postgresTargets },
+    drivers: shared.drivers,
     addressPolicy,
     checkAddress: targetChecker(addressPolicy),
     directory: {
@@ -899,8 +904,7 @@ async function open(
     // requests aborted; function processes are killed just below) and left in the ledger for the next start.
     const deadlineMs = stopDeadlineMs - Math.min(2_000, stopDeadlineMs / 4);
     const [report] = await Promise.all([defaultBus.close({ deadlineMs }), busHost.close({ deadlineMs })]);
-    await http.close?.();
-    await kafkaTargets.close?.();
+    await shared.close();
     await stores.close();
     // The last spans are exported within a bounded time: a collector that does not answer cannot hold up the stop.
     await tracer.close();
