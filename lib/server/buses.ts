@@ -60,6 +60,29 @@ export interface BusListing {
   readonly acceptFrom?: readonly string[];
 }
 
+/** The deployment's buses as a bus's rules see them (`bus` targets). */
+export interface BusDirectory {
+  exists(name: string): boolean;
+  accepts(from: string, to: string): boolean;
+}
+
+/**
+ * The deployment's buses as a bus in a process of its own sees them (the list the deployment last sent): whether one
+ * exists, whether `to` accepts the rules of `from` — what `BusHost.exists` and `BusHost.accepts` answer in the
+ * deployment's process.
+ */
+export function listingDirectory(buses: () => readonly BusListing[]): BusDirectory {
+  return {
+    exists: (name) => buses().some((b) => b.name === name),
+    accepts: (from, to) =>
+      to !== DEFAULT_BUS &&
+      (buses()
+        .find((b) => b.name === to)
+        ?.acceptFrom?.includes(from) ??
+        false),
+  };
+}
+
 /** A bus whose engine runs in this process, as the bus host holds it. */
 export function inProcess(bus: {
   readonly name: string;
@@ -121,8 +144,8 @@ export class BusHost {
   readonly #open = new Map<string, Promise<OpenedBus>>();
   /** Changes (put, delete) of one bus run one after another. */
   readonly #locks = new Map<string, Promise<unknown>>();
-  /** How to read the process of each open bus that has one. */
-  readonly #status = new Map<string, () => BusProcessStatus>();
+  /** The named buses open now (what `#open` resolved to), for what the views read synchronously. */
+  readonly #ready = new Map<string, OpenedBus>();
   #closed = false;
 
   constructor(options: BusHostOptions) {
@@ -152,8 +175,7 @@ export class BusHost {
       const opening = bus;
       opening.then(
         (opened) => {
-          if (opened.status !== undefined && this.#open.get(spec.name) === opening)
-            this.#status.set(spec.name, () => (opened.status as () => BusProcessStatus)());
+          if (this.#open.get(spec.name) === opening) this.#ready.set(spec.name, opened);
         },
         () => {
           if (this.#open.get(spec.name) === opening) this.#open.delete(spec.name);
@@ -218,7 +240,7 @@ export class BusHost {
   }
 
   #view(spec: BusSpec | undefined, name: string): BusView {
-    const status = this.#status.get(name)?.();
+    const status = this.#ready.get(name)?.status?.();
     return {
       name,
       arn: busArn(DEFAULT_ARN_CONTEXT, name),
@@ -296,12 +318,11 @@ export class BusHost {
       const open = this.#open.get(name);
       if (open !== undefined) {
         this.#open.delete(name);
-        this.#status.delete(name);
+        this.#ready.delete(name);
         await (await open).close();
       }
-      let opened: OpenedBus;
       try {
-        opened = await this.#opened(spec);
+        await this.#opened(spec);
       } catch (error) {
         // The bus stays as it was (or is not created): its last settings, open again.
         if (previous === undefined) await this.#o.registry.delete(name);
@@ -311,8 +332,6 @@ export class BusHost {
         }
         throw error;
       }
-      if (opened.status !== undefined)
-        this.#status.set(name, () => (opened.status as () => BusProcessStatus)());
       await this.#announce();
       return { bus: this.#view(spec, name), created: previous === undefined };
     });
@@ -337,7 +356,7 @@ export class BusHost {
       }
       await this.#o.registry.delete(name);
       this.#open.delete(name);
-      this.#status.delete(name);
+      this.#ready.delete(name);
       await bus?.close({ deadlineMs: 5_000 });
       await this.#announce();
       await this.#o.destroy(name);
@@ -378,6 +397,7 @@ export class BusHost {
     this.#closed = true;
     const open = [...this.#open.values()];
     this.#open.clear();
+    this.#ready.clear();
     const reports = await Promise.all(
       open.map(async (p) => {
         const bus = await p.catch(() => undefined);

@@ -47,10 +47,12 @@ import { type AuthOptions, asPrincipal, createAuthLayer, refuseExposedWithoutAut
 import { SecretBox } from './auth-keys.ts';
 import { bodyJson, bodyText } from './body.ts';
 import {
+  type BusDirectory,
   BusHost,
   type BusListing,
   createBusesApp,
   inProcess,
+  listingDirectory,
   type OpenedBus,
   removeBusDir,
 } from './buses.ts';
@@ -240,12 +242,6 @@ interface BusEnvironment {
   readonly directory: BusDirectory;
 }
 
-/** The deployment's buses as a bus's rules see them (`bus` targets). */
-export interface BusDirectory {
-  exists(name: string): boolean;
-  accepts(from: string, to: string): boolean;
-}
-
 /** Opens one bus's engine and API on its stores (the default bus's are the data dir's own). */
 async function openBus(
   env: BusEnvironment,
@@ -427,20 +423,25 @@ async function openBus(
 }
 
 /**
- * The target drivers the buses of one process share; the `bus` driver reaches the deployment's buses through
- * `lookup`. `close` closes them all.
+ * What the buses of one process share: the target drivers (the `bus` driver reaches the deployment's buses through
+ * `lookup`) and how they see the deployment's buses. `close` closes the drivers.
  */
-function openDrivers(
+function openBusEnvironment(
   options: EmbeddedOptions,
-  clock: Clock,
-  addressPolicy: ReturnType<typeof createAddressPolicy>,
+  context: Pick<BusEnvironment, 'clock' | 'onError' | 'tracer' | 'addressPolicy' | 'directory'>,
   lookup: (name: string) => Promise<BusInbox | undefined>,
-): { readonly drivers: BusEnvironment['drivers']; close(): Promise<void> } {
+): { readonly env: BusEnvironment; close(): Promise<void> } {
+  const { clock, addressPolicy } = context;
   const http = createHttpDriver({ clock, addressPolicy });
   const kafka = createKafkaTargetDriver(options.kafka === undefined ? {} : { connection: options.kafka });
   const postgres = createPostgresTargetDriver({ addressPolicy });
   return {
-    drivers: { http, kafka, postgres, bus: createBusDriver({ lookup, http }) },
+    env: {
+      ...context,
+      options,
+      drivers: { http, kafka, postgres, bus: createBusDriver({ lookup, http }) },
+      checkAddress: targetChecker(addressPolicy),
+    },
     async close() {
       await http.close?.();
       await kafka.close?.();
@@ -568,29 +569,14 @@ export async function startBusProcess(config: BusProcessConfig, link: Deployment
     const onError = link.onError;
     const tracer = await tracerFromConfig(options.otlpEndpoint, {}, process.env, options.otlpProtocol);
     undo.push(() => tracer.close());
-    const shared = openDrivers(options, clock, addressPolicy, async (name) =>
-      link.buses().some((b) => b.name === name) ? { offer: (event) => link.offer(name, event) } : undefined,
+    const directory = listingDirectory(link.buses);
+    const shared = openBusEnvironment(
+      options,
+      { clock, onError, tracer, addressPolicy, directory },
+      async (name) => (directory.exists(name) ? { offer: (event) => link.offer(name, event) } : undefined),
     );
     undo.push(() => shared.close());
-    const env: BusEnvironment = {
-      options,
-      clock,
-      onError,
-      tracer,
-      drivers: shared.drivers,
-      addressPolicy,
-      checkAddress: targetChecker(addressPolicy),
-      directory: {
-        exists: (name) => link.buses().some((b) => b.name === name),
-        accepts: (from, to) =>
-          to !== DEFAULT_BUS &&
-          (link
-            .buses()
-            .find((b) => b.name === to)
-            ?.acceptFrom?.includes(from) ??
-            false),
-      },
-    };
+    const env = shared.env;
     const bus = await openNamedBus(env, config.dataDir, spec, config.kafkaLog);
     undo.push(async () => {
       await bus.close();
@@ -766,22 +752,23 @@ async function open(
   const registry = new SqliteBusRegistry(stores.database);
   await refuseExposedWithoutAuth(host, options.auth ?? {}, credentials);
   let buses: BusHost | undefined;
-  const shared = openDrivers(options, clock, addressPolicy, async (name) => buses?.inbox(name));
-  undo.push(() => shared.close());
-  const env: BusEnvironment = {
+  const shared = openBusEnvironment(
     options,
-    clock,
-    onError,
-    tracer,
-    drivers: shared.drivers,
-    addressPolicy,
-    checkAddress: targetChecker(addressPolicy),
-    directory: {
-      // While the default bus opens (its rules load) the bus host is not there yet: nothing to check against.
-      exists: (name) => buses === undefined || buses.exists(name),
-      accepts: (from, to) => buses?.accepts(from, to) ?? false,
+    {
+      clock,
+      onError,
+      tracer,
+      addressPolicy,
+      directory: {
+        // While the default bus opens (its rules load) the bus host is not there yet: nothing to check against.
+        exists: (name) => buses === undefined || buses.exists(name),
+        accepts: (from, to) => buses?.accepts(from, to) ?? false,
+      },
     },
-  };
+    async (name) => buses?.inbox(name),
+  );
+  undo.push(() => shared.close());
+  const env = shared.env;
   const kafkaLog = options.kafka !== undefined && options.log !== undefined;
 
   /** A named bus on its own directory (and, on Kafka, its own topic): in this process, or in one of its own. */

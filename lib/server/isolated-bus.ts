@@ -243,7 +243,6 @@ class BusProcessSupervisor {
     });
     this.#child = child;
     this.#startedAt = Date.now();
-    this.#state = this.#state === 'restarting' ? 'restarting' : 'starting';
     this.#ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
@@ -458,43 +457,32 @@ class BusProcessSupervisor {
     }
   }
 
-  async #call(op: 'rules' | 'metrics'): Promise<unknown> {
-    await this.#running();
+  /** Sends the message `make` builds with a fresh id, and answers the process's reply to it. */
+  #request(make: (id: number) => ToBusProcess): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { resolve, reject });
-      if (!this.#send({ kind: 'call', id, op })) {
+      if (!this.#send(make(id))) {
         this.#calls.delete(id);
         reject(new Error(`the process of bus ${this.#name} is not reachable`));
       }
     });
   }
 
-  /** Sends the deployment's buses to the process and waits until it has them (bounded). */
+  async #call(op: 'rules' | 'metrics'): Promise<unknown> {
+    await this.#running();
+    return this.#request((id) => ({ kind: 'call', id, op }));
+  }
+
+  /** Sends the deployment's buses to the process and waits until it has them (at most 5 s). */
   async directoryChanged(buses: readonly BusListing[]): Promise<void> {
     if (this.#state !== 'running') return; // a start sends the list afresh
-    const id = this.#nextId++;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#calls.delete(id);
-        resolve();
-      }, 5_000);
-      this.#calls.set(id, {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-      if (!this.#send({ kind: 'buses', id, buses })) {
-        clearTimeout(timer);
-        this.#calls.delete(id);
-        resolve();
-      }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 5_000);
     });
+    await Promise.race([this.#request((id) => ({ kind: 'buses', id, buses })).catch(() => undefined), late]);
+    clearTimeout(timer);
   }
 
   /** Passes the request to the bus process over its socket and answers what it answered (streamed on). */
@@ -576,15 +564,12 @@ class BusProcessSupervisor {
     return {
       offer: async (event) => {
         await this.#running();
-        const id = this.#nextId++;
-        const answer = (await new Promise((resolve, reject) => {
-          this.#calls.set(id, { resolve, reject });
-          if (!this.#send({ kind: 'offer', id, event: serializeEvent(event) })) {
-            this.#calls.delete(id);
-            reject(new Error(`the process of bus ${this.#name} is not reachable`));
-          }
-        })) as ErrorData | undefined;
-        return answer === undefined ? undefined : errorOfData(answer);
+        const refused = (await this.#request((id) => ({
+          kind: 'offer',
+          id,
+          event: serializeEvent(event),
+        }))) as ErrorData | undefined;
+        return refused === undefined ? undefined : errorOfData(refused);
       },
     };
   }
