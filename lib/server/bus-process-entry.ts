@@ -12,7 +12,13 @@ import type { StopReport } from '../engine/dispatcher.ts';
 import type { TraceEntry } from '../ports.ts';
 import type { BusListing } from './buses.ts';
 import { type BusProcess, startBusProcess } from './embedded.ts';
-import { errorData, errorOfData, type FromBusProcess, type ToBusProcess } from './isolated-bus.ts';
+import {
+  errorData,
+  errorOfData,
+  type FromBusProcess,
+  type FunctionLine,
+  type ToBusProcess,
+} from './isolated-bus.ts';
 
 const NONE: StopReport = { deadlineReached: false, interrupted: 0, returned: 0 };
 /** How long the bus gets to stop when the deployment's process is gone without saying so. */
@@ -52,7 +58,7 @@ async function stop(deadlineMs: number | undefined): Promise<void> {
   } catch (error) {
     await send({ kind: 'error', message: `stopping: ${describe(error)}` });
   }
-  flushTraces();
+  flushTerminal();
   await send({ kind: 'stopped', report });
   process.exit(0);
 }
@@ -70,7 +76,10 @@ async function start(message: Extract<ToBusProcess, { kind: 'start' }>): Promise
           void send({ kind: 'forward', id, bus: name, event: serializeEvent(event) });
         }),
       ...(message.config.traces ? { onTrace: (entries) => traced(entries) } : {}),
-      functionLog: (fn, line) => void send({ kind: 'log', fn, line }),
+      functionLog: (fn, line) => {
+        logged.push({ fn, line });
+        queued();
+      },
       onError: (error) => void send({ kind: 'error', message: describe(error) }),
     });
   } catch (error) {
@@ -86,29 +95,41 @@ async function start(message: Extract<ToBusProcess, { kind: 'start' }>): Promise
 }
 
 /**
- * Trace entries for the deployment's `onTrace` (the `junction dev` terminal), sent together every TRACE_FLUSH_MS: a
- * message per write would cost the deployment's process an IPC message per hop of every event of a busy bus — the
- * very load the bus process is there to keep off it.
+ * The terminal's output — trace entries for the deployment's `onTrace` (the `junction dev` terminal) and the lines
+ * functions log — sent together every FLUSH_MS: a message per write would cost the deployment's process an IPC
+ * message per hop of every event of a busy bus, or per line of a function that logs per event — the very load the
+ * bus process is there to keep off it.
  */
-const TRACE_FLUSH_MS = 100;
-/** Past this many entries waiting, they are sent at once. */
-const TRACE_BATCH = 5_000;
+const FLUSH_MS = 100;
+/** Past this many entries and lines waiting, they are sent at once. */
+const FLUSH_BATCH = 5_000;
 let traces: TraceEntry[] = [];
-let traceTimer: NodeJS.Timeout | undefined;
+let logged: FunctionLine[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
 
-function flushTraces(): void {
-  clearTimeout(traceTimer);
-  traceTimer = undefined;
-  if (traces.length === 0) return;
-  const entries = traces;
-  traces = [];
-  void send({ kind: 'trace', entries });
+function flushTerminal(): void {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (traces.length > 0) {
+    const entries = traces;
+    traces = [];
+    void send({ kind: 'trace', entries });
+  }
+  if (logged.length > 0) {
+    const lines = logged;
+    logged = [];
+    void send({ kind: 'log', lines });
+  }
+}
+
+function queued(): void {
+  if (traces.length + logged.length >= FLUSH_BATCH) flushTerminal();
+  else flushTimer ??= setTimeout(flushTerminal, FLUSH_MS);
 }
 
 function traced(entries: readonly TraceEntry[]): void {
   traces.push(...entries);
-  if (traces.length >= TRACE_BATCH) flushTraces();
-  else traceTimer ??= setTimeout(flushTraces, TRACE_FLUSH_MS);
+  queued();
 }
 
 async function answer(id: number, work: () => Promise<unknown>): Promise<void> {

@@ -84,9 +84,15 @@ export type FromBusProcess =
   | { readonly kind: 'reply'; readonly id: number; readonly value?: unknown; readonly failed?: string }
   | { readonly kind: 'forward'; readonly id: number; readonly bus: string; readonly event: string }
   | { readonly kind: 'trace'; readonly entries: readonly TraceEntry[] }
-  | { readonly kind: 'log'; readonly fn: string; readonly line: string }
+  | { readonly kind: 'log'; readonly lines: readonly FunctionLine[] }
   | { readonly kind: 'error'; readonly message: string }
   | { readonly kind: 'stopped'; readonly report: StopReport };
+
+/** A line a function of the bus logged. */
+export interface FunctionLine {
+  readonly fn: string;
+  readonly line: string;
+}
 
 /** A JunctionError as data. */
 export interface ErrorData {
@@ -338,11 +344,13 @@ class BusProcessSupervisor {
         }
         return;
       case 'log':
-        try {
-          if (this.#o.functionLog !== undefined) this.#o.functionLog(message.fn, message.line);
-          else process.stderr.write(`[fn:${message.fn}] ${message.line}\n`);
-        } catch {
-          // A failing logger must not take the supervisor down.
+        for (const { fn, line } of message.lines) {
+          try {
+            if (this.#o.functionLog !== undefined) this.#o.functionLog(fn, line);
+            else process.stderr.write(`[fn:${fn}] ${line}\n`);
+          } catch {
+            // A failing logger must not take the supervisor down.
+          }
         }
         return;
       case 'error':

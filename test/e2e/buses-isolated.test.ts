@@ -353,7 +353,9 @@ describe("a bus process's traces and function lines reach the deployment's termi
 
   test('with the bus named, as from an in-process bus', async () => {
     assert.equal((await request(bus.url, 'PUT', '/buses/iso', { isolation: 'process' })).status, 201);
-    const code = "export async function handler(event) { console.log('saw', event.id); }\n";
+    // A line, then a burst of them: they cross to the deployment in batches, every one of them and in order.
+    const code =
+      "export async function handler(event) { console.log('saw', event.id); for (let i = 0; i < 300; i++) console.log('line', i); }\n";
     const deployed = await request(bus.url, 'PUT', '/buses/iso/functions/logger', code, {
       'content-type': 'application/typescript',
     });
@@ -369,9 +371,12 @@ describe("a bus process's traces and function lines reach the deployment's termi
       'the delivered entry of f-1, named with its bus',
     );
     assert.ok(traced.some((t) => t.id === 'f-1' && t.kind === 'received' && t.bus === 'iso'));
-    await waitFor(
-      () => lines.some((l) => l.fn === 'logger' && l.line.includes('saw f-1')),
-      "the function's line",
+    await waitFor(() => lines.filter((l) => l.fn === 'logger').length >= 301, "the function's 301 lines");
+    const logged = lines.filter((l) => l.fn === 'logger').map((l) => l.line);
+    assert.match(logged[0] as string, /saw f-1/);
+    assert.deepEqual(
+      logged.slice(1).map((l) => Number(/line (\d+)/.exec(l)?.[1])),
+      Array.from({ length: 300 }, (_, i) => i),
     );
   });
 });
