@@ -24,17 +24,22 @@ export interface LoadResult {
  * Runs the load generator in a process of its own (so it does not share the bus's event loop); `script` names another
  * generator of the same protocol (one JSON line of counts on stdout), e.g. `support/load-nats.ts`.
  */
-export function runLoad(options: Record<string, unknown>, script = 'load.ts'): Promise<LoadResult> {
+export function runLoad(
+  options: Record<string, unknown>,
+  script = 'load.ts',
+  launch: { readonly nice?: number } = {},
+): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
+    const argv = [
       process.execPath,
-      [
-        '--disable-warning=ExperimentalWarning',
-        join(repoRoot, 'test/bench/support', script),
-        JSON.stringify(options),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+      '--disable-warning=ExperimentalWarning',
+      join(repoRoot, 'test/bench/support', script),
+      JSON.stringify(options),
+    ];
+    // `nice`: the load generator runs at that niceness (through coreutils nice, so every thread has it).
+    const [command, ...args] =
+      launch.nice === undefined ? argv : ['nice', '-n', String(launch.nice), ...argv];
+    const child = spawn(command as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
