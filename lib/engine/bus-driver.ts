@@ -66,6 +66,10 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
     );
     // The receiving bus's gate: its quotas, then its schemas.
     const limited = await bus.offer(event);
+    if (limited?.retriable === true && limited.code !== 'RateLimited') {
+      // Refused for now (a bus in a process of its own whose deployment no longer or not yet has the bus it names).
+      return { ok: false, retriable: true, error: `${limited.code}: ${limited.message}` };
+    }
     if (limited !== undefined && limited.code !== 'RateLimited') {
       // Refused for what it is (its data breaks the receiving bus's schema): every retry would be refused too.
       return {

@@ -785,8 +785,11 @@ async function open(
       buses: () => buses?.listing() ?? [{ name: DEFAULT_BUS }],
       forward: async (name, event) => {
         const inbox = await buses?.inbox(name);
+        // Retriable, as for a bus in this process: the bus process's list may be a step ahead or behind.
         if (inbox === undefined)
-          return new JunctionError('NotFound', `there is no bus named ${JSON.stringify(name)}`);
+          return new JunctionError('NotFound', `there is no bus named ${JSON.stringify(name)}`, {
+            retriable: true,
+          });
         return inbox.offer(event);
       },
       ...(options.onTrace === undefined ? {} : { onTrace: options.onTrace }),

@@ -100,6 +100,8 @@ export interface ErrorData {
   readonly message: string;
   readonly field?: string;
   readonly details?: Record<string, unknown>;
+  /** Whether trying again may succeed (a bus not found while it is created or removed elsewhere). */
+  readonly retriable?: boolean;
 }
 
 export function errorData(error: JunctionError): ErrorData {
@@ -108,6 +110,7 @@ export function errorData(error: JunctionError): ErrorData {
     message: error.message,
     ...(error.field === undefined ? {} : { field: error.field }),
     ...(error.details === undefined ? {} : { details: { ...error.details } }),
+    ...(error.retriable ? { retriable: true } : {}),
   };
 }
 
@@ -115,6 +118,7 @@ export function errorOfData(data: ErrorData): JunctionError {
   return new JunctionError(data.code as JunctionError['code'], data.message, {
     ...(data.field === undefined ? {} : { field: data.field }),
     ...(data.details === undefined ? {} : { details: data.details }),
+    ...(data.retriable === true ? { retriable: true } : {}),
   });
 }
 

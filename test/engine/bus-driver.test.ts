@@ -6,10 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { JunctionError } from '../../lib/core/errors.ts';
 import { validateRule } from '../../lib/core/rule.ts';
 import { createBusDriver, inboxOf, MAX_BUS_HOPS } from '../../lib/engine/bus-driver.ts';
 import type { Junction } from '../../lib/engine/junction.ts';
 import type { DeliveryRequest, TargetDriver } from '../../lib/ports.ts';
+import { errorData, errorOfData } from '../../lib/server/isolated-bus.ts';
 import { makeEvent } from '../helpers/events.ts';
 
 function requestFor(target: Record<string, unknown>, event: CloudEvent): DeliveryRequest {
@@ -81,6 +83,18 @@ describe('the bus target driver', () => {
     assert.equal(!full.ok && full.retriable, true);
     assert.equal(!full.ok ? full.retryAfterMs : 0, 2000);
     assert.equal(!full.ok ? full.status : 0, 429);
+  });
+
+  test('a refusal marked retriable (a bus the deployment does not have, asked from a bus process) is retried', async () => {
+    // What the deployment answers a bus process whose list of buses is a step ahead of its own (isolated-bus.ts).
+    const refused = errorOfData(
+      errorData(new JunctionError('NotFound', 'there is no bus named "orders"', { retriable: true })),
+    );
+    const result = await createBusDriver({ lookup: async () => ({ offer: async () => refused }) }).deliver(
+      requestFor({ type: 'bus', bus: 'orders' }, makeEvent()),
+    );
+    assert.equal(!result.ok && result.retriable, true);
+    assert.equal(!result.ok ? result.error : '', 'NotFound: there is no bus named "orders"');
   });
 
   test("an event the receiving bus's schemas refuse is not retried: it fails with the violation", async () => {
