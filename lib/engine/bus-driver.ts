@@ -66,19 +66,8 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
     );
     // The receiving bus's gate: its quotas, then its schemas.
     const limited = await bus.offer(event);
-    if (limited?.retriable === true && limited.code !== 'RateLimited') {
-      // Refused for now (a bus in a process of its own whose deployment no longer or not yet has the bus it names).
-      return { ok: false, retriable: true, error: `${limited.code}: ${limited.message}` };
-    }
-    if (limited !== undefined && limited.code !== 'RateLimited') {
-      // Refused for what it is (its data breaks the receiving bus's schema): every retry would be refused too.
-      return {
-        ok: false,
-        retriable: false,
-        error: `${limited.code}: bus "${name}" refused it: ${limited.message}`,
-      };
-    }
-    if (limited !== undefined) {
+    if (limited === undefined) return { ok: true };
+    if (limited.code === 'RateLimited') {
       const seconds = Number(limited.details?.retryAfterSeconds ?? 1);
       return {
         ok: false,
@@ -88,7 +77,16 @@ export function createBusDriver(options: BusDriverOptions): TargetDriver {
         error: `RateLimited: ${limited.message}`,
       };
     }
-    return { ok: true };
+    if (limited.retriable === true) {
+      // Refused for now (a bus in a process of its own whose deployment no longer or not yet has the bus it names).
+      return { ok: false, retriable: true, error: `${limited.code}: ${limited.message}` };
+    }
+    // Refused for what it is (its data breaks the receiving bus's schema): every retry would be refused too.
+    return {
+      ok: false,
+      retriable: false,
+      error: `${limited.code}: bus "${name}" refused it: ${limited.message}`,
+    };
   }
 
   return {
