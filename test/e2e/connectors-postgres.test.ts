@@ -96,6 +96,12 @@ describe('the postgres-cdc connector through the API', { skip: postgresSkip }, (
     assert.deepEqual(insert?.data, { before: null, after: { id: 1, status: 'new' } });
     assert.deepEqual(update?.data, { before: null, after: { id: 1, status: 'paid' } });
     assert.equal(insert?.subject, 'id=1');
+    // The connector counts an event when the log's answer reaches it, which can be after the router has delivered it.
+    await waitFor(
+      async () => (await request(bus.url, 'GET', '/connectors/shop')).body.events === 3,
+      'the connector counting the 3 events',
+      60_000,
+    );
     const status = await request(bus.url, 'GET', '/connectors/shop');
     assert.equal(status.body.events, 3);
     assert.ok(status.body.position.lsn > 0, JSON.stringify(status.body));
@@ -154,6 +160,12 @@ describe('the postgres-cdc connector through the API', { skip: postgresSkip }, (
     assert.equal(new Set(reads.map((e) => e.subject)).size, 30);
     const third = reads.find((e) => e.subject === 'sku=sku-3');
     assert.deepEqual(third?.data, { before: null, after: { sku: 'sku-3', qty: 3 } });
+    // Counted when the log's answer reaches the connector, which can be after the delivery (see above).
+    await waitFor(
+      async () => (await request(bus.url, 'GET', '/connectors/stock')).body.events >= 31,
+      'the connector counting the 31 events',
+      60_000,
+    );
     const status = await request(bus.url, 'GET', '/connectors/stock');
     assert.equal(status.body.state, 'running');
     assert.equal(status.body.events, 31);
