@@ -3,7 +3,16 @@
  * 2020-12, Ajv for draft-07, the formats of ajv-formats. Pure computation, no I/O: a schema compiles to a function
  * once, and checking a value is linear in its size for the schemas `normalizeSchema` accepts.
  */
-import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import {
+  _,
+  Ajv,
+  type CodeKeywordDefinition,
+  type ErrorObject,
+  type KeywordCxt,
+  type Options,
+  str,
+  type ValidateFunction,
+} from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { JunctionError } from './errors.ts';
@@ -87,9 +96,51 @@ function namesInherited(schema: unknown, depth = 0): boolean {
   return false;
 }
 
+/** A string's length in code points (a surrogate pair counts once, a lone surrogate once), as JSON Schema counts it. */
+export function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++, count++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return count;
+}
+
+/**
+ * `maxLength` and `minLength` as ajv's own (same errors, same order), but counting code points only when the UTF-16
+ * length leaves the answer open: a string has at most `length` and at least `length / 2` code points. ajv counts every
+ * string's code points, a loop over each character: ≈ 0.65 µs of the benchmark's 1.3 µs check (its 400-character
+ * note), for strings that are ASCII all but always.
+ */
+const LIMIT_LENGTH: CodeKeywordDefinition = {
+  keyword: ['maxLength', 'minLength'],
+  type: 'string',
+  schemaType: 'number',
+  $data: true,
+  before: 'pattern',
+  error: {
+    message: ({ keyword, schemaCode }) =>
+      str`must NOT have ${keyword === 'maxLength' ? 'more' : 'fewer'} than ${schemaCode} characters`,
+    params: ({ schemaCode }) => _`{limit: ${schemaCode}}`,
+  },
+  code(cxt: KeywordCxt) {
+    const { keyword, data, schemaCode, gen } = cxt;
+    const count = gen.scopeValue('func', { ref: codePoints });
+    cxt.fail$data(
+      keyword === 'maxLength'
+        ? _`${data}.length > ${schemaCode} && ${count}(${data}) > ${schemaCode}`
+        : _`${data}.length < ${schemaCode} || (${data}.length < 2 * ${schemaCode} && ${count}(${data}) < ${schemaCode})`,
+    );
+  },
+};
+
 function newAjv(dialect: Dialect, ownProperties: boolean): Ajv {
   const options = { ...OPTIONS, ownProperties };
   const ajv = dialect === '2020-12' ? new Ajv2020(options) : new Ajv(options);
+  ajv.removeKeyword('maxLength').removeKeyword('minLength').addKeyword(LIMIT_LENGTH);
   // Fast mode checks a format's shape (a date-time's digits, an email's parts), not whether February 30 exists: the
   // full mode's checks cost more than the rest of a 20-property schema together (measured, test/bench/schemas.ts).
   addFormats(ajv, { mode: 'fast' });

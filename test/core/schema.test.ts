@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import fc from 'fast-check';
 import { JunctionError } from '../../lib/core/errors.ts';
 import {
   type Compatibility,
@@ -11,7 +14,7 @@ import {
   validateSchemaName,
   validateSchemaRequest,
 } from '../../lib/core/schema.ts';
-import { compileSchema } from '../../lib/core/schema-check.ts';
+import { codePoints, compileSchema, type SchemaChecker } from '../../lib/core/schema-check.ts';
 
 function refused(fn: () => unknown, code: string, field?: string | RegExp): JunctionError {
   try {
@@ -257,6 +260,41 @@ describe('checking data', () => {
       properties: { inner: { type: 'object', required: ['valueOf'] } },
     });
     assert.equal(nested(JSON.parse('{"inner": {}}')).length, 1, 'an inherited valueOf is not present');
+  });
+
+  test('minLength and maxLength count code points exactly as ajv does, with the same errors', () => {
+    // The check counts code points only when the UTF-16 length leaves the answer open; ajv's own keyword counts every
+    // string. Compared with ajv (its default keyword, 2020-12 and draft-07) on strings of ASCII, other BMP
+    // characters, surrogate pairs and lone surrogates around the limits.
+    const pieces = ['a', 'é', '\u{1F600}', '\uD800', '\uDC00', '\uDBFF\uDFFF'];
+    const text = fc.array(fc.constantFrom(...pieces), { maxLength: 12 }).map((parts) => parts.join(''));
+    for (const dialect of ['2020-12', 'draft-07'] as const) {
+      const Reference = dialect === '2020-12' ? Ajv2020 : Ajv;
+      const compiled = new Map<string, { reference: ValidateFunction; check: SchemaChecker }>();
+      fc.assert(
+        fc.property(text, fc.nat(8), fc.nat(8), (value, min, max) => {
+          const key = `${min}/${max}`;
+          let pair = compiled.get(key);
+          if (pair === undefined) {
+            const schema = { type: 'string', minLength: min, maxLength: max };
+            pair = {
+              reference: new Reference({ allErrors: true, strict: false }).compile(schema),
+              check: compileSchema(dialect, schema),
+            };
+            compiled.set(key, pair);
+          }
+          const { reference, check } = pair;
+          const expected = reference(value)
+            ? []
+            : (reference.errors ?? []).map((e) => `${e.keyword} ${e.message}`);
+          const actual = check(value).map((v) => `${v.keyword} ${v.message}`);
+          assert.deepEqual(actual, expected, JSON.stringify({ value, min, max }));
+        }),
+        { numRuns: 500 },
+      );
+    }
+    assert.equal(codePoints('a\u{1F600}é'), 3);
+    assert.equal(codePoints('\uDC00\uD800é\uD800'), 4, 'lone surrogates count one each');
   });
 
   test('draft-07 schemas are checked as draft-07', () => {
