@@ -7,7 +7,7 @@
  * the front door, on its own endpoint, and on its own endpoint with its bus process and load generator at niceness
  * 19); A and B in two deployments (no front door shared); and floors without the bus (A's load generator at niceness 0
  * and 19). On SQLite, and on Kafka (each named bus its own topic and consumer group). The goal's rows (nice 19 and its
- * floor) run last, in a deployment of their own.
+ * floor) run last, in a deployment of their own (on Kafka, its own topics).
  * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
  */
 import { readFileSync } from 'node:fs';
@@ -352,27 +352,34 @@ async function noisyTable(
   const a = await startReceiver();
   const b = await startReceiver();
   try {
-    // A second bus process for the process-per-bus row (on Kafka, topics of its own).
-    const otherEnv =
+    // On Kafka, topics named after `suffix` (each bus's topic is named after the log's): a deployment of its own.
+    const withTopics = (suffix: string) =>
       env.JUNCTION_KAFKA_TOPIC === undefined
         ? env
-        : { ...env, JUNCTION_KAFKA_TOPIC: `${env.JUNCTION_KAFKA_TOPIC}-p2` };
+        : { ...env, JUNCTION_KAFKA_TOPIC: `${env.JUNCTION_KAFKA_TOPIC}${suffix}` };
     // The goal's rows (A's bus process at nice 19, and its floor) in a deployment of their own, after the other rows:
     // B's deployment then holds what the goal's scenario has (buses A and B), not the other rows' buses after their
     // floods (their stores, WAL and heap; the goal row's B p99 with A was 15.9 ms in a full run of 2026-12-06 and
-    // 7–8 ms in runs of that row alone, with the same CPU in B's process).
-    const measure = (goal: boolean) =>
-      withBus(
+    // 7–8 ms in runs of that row alone, with the same CPU in B's process). On Kafka it gets topics of its own too: the
+    // consumer groups are named after the buses, and on the first deployment's topics they would resume at its offsets.
+    // The second bus process (the process-per-bus row) has topics of its own in either.
+    const measure = (goal: boolean) => {
+      const suffix = goal ? '-goal' : '';
+      return withBus(
         async (bus) =>
-          withBus(async (other) => {
-            const models = (await setUp(bus, other, a, b, quota)).filter(
-              (m) =>
-                (m.goal === true) === goal && (options.rows === undefined || m.name.includes(options.rows)),
-            );
-            return { models, results: await measureModels(models) };
-          }, otherEnv),
-        env,
+          withBus(
+            async (other) => {
+              const models = (await setUp(bus, other, a, b, quota)).filter(
+                (m) =>
+                  (m.goal === true) === goal && (options.rows === undefined || m.name.includes(options.rows)),
+              );
+              return { models, results: await measureModels(models) };
+            },
+            withTopics(`${suffix}-p2`),
+          ),
+        withTopics(suffix),
       );
+    };
     const measureModels = async (models: readonly Model[]) => {
       for (const [m, model] of models.entries()) {
         await phase(model, { a, b }, { flood: true, seconds: 1, prefix: `warm-${m}-${groupOf(model)}` });
@@ -462,7 +469,7 @@ async function noisyTable(
         `Load average (1 min) before the table: ${loadBefore}, after: ${loadAverage()}.`,
         "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
         "Isolated flood: A's bus has `isolation: process` (and a bus quota) in B's deployment; through the front door, A's requests pass the deployment process on their way to A's bus process (a Unix socket); on its own endpoint (`port`) they never reach the deployment process. The process columns are the deployment process's (B's).",
-        `The goal's rows (nice ${A_NICE}: the row and its floor) run after the others, in a deployment of their own (a new bus process and data folder with the same buses), so that B's deployment holds no store nor heap the other rows' floods left.`,
+        `The goal's rows (nice ${A_NICE}: the row and its floor) run after the others, in a deployment of their own (a new bus process and data folder with the same buses; on Kafka, topics of their own), so that B's deployment holds no store nor heap the other rows' floods left.`,
         `Nice ${A_NICE}: A's bus process runs at niceness ${A_NICE} (\`nice\` on the bus), and A's load generator too — it stands for A's publishers, which a deployment has on machines of their own, not on B's two cores; the floor row of the same name is that generator without the bus.`,
         "Process per bus: bus a in the first deployment's process, bus b in a second deployment (each its own event loop, database and front door); the row's process columns are B's process's.",
         'Target (#13): p99 ratio ≤ 2×.',
