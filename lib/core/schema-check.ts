@@ -14,6 +14,7 @@ import {
   type ValidateFunction,
 } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
 import addFormatsModule from 'ajv-formats';
 import { JunctionError } from './errors.ts';
 import { analyzeRegex, type Dialect, MAX_PATTERN_BUDGET, MAX_PATTERN_INPUT } from './schema.ts';
@@ -96,18 +97,11 @@ function namesInherited(schema: unknown, depth = 0): boolean {
   return false;
 }
 
-/** A string's length in code points (a surrogate pair counts once, a lone surrogate once), as JSON Schema counts it. */
-export function codePoints(text: string): number {
-  let count = 0;
-  for (let i = 0; i < text.length; i++, count++) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-    }
-  }
-  return count;
-}
+/**
+ * A string's length in code points, as JSON Schema counts it (a surrogate pair once, a lone surrogate once): ajv's
+ * own counter, the one its `maxLength`/`minLength` call (a CommonJS module: its function is the `default` member).
+ */
+export const codePoints = ucs2lengthModule.default;
 
 /**
  * `maxLength` and `minLength` as ajv's own (same errors, same order), but counting code points only when the UTF-16
