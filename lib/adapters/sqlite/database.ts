@@ -62,6 +62,14 @@ export interface WriteOptions<T> {
    * transaction and are answered after the next fsync, as they would have been. @default false
    */
   readonly eager?: boolean;
+  /**
+   * How long (ms) the write may wait for an fsync under way before it is committed anyway, in a transaction of its
+   * own with the writes queued by then (as `eager` does at once): for a durable write whose commit starts work (a
+   * log's append wakes the router), so that a slow fsync delays that work by this much at most, while a fast one
+   * still gathers the writes of its time into one transaction. A durable write is answered after an fsync that
+   * starts after its commit either way. @default unbounded (it waits for the fsync to return)
+   */
+  readonly syncPatienceMs?: number;
 }
 
 /** A row as node:sqlite answers it. */
@@ -124,6 +132,9 @@ export class SqliteDatabase {
   #scheduled = false;
   /** Writes are queued while an fsync runs: they are committed together once it returns. */
   #deferred = false;
+  /** Commits the deferred writes when a write's `syncPatienceMs` runs out before the fsync returns; when it is due. */
+  #patience: NodeJS.Timeout | undefined;
+  #patienceDue = Number.POSITIVE_INFINITY;
   #closed = false;
   #commits = 0;
   #writes = 0;
@@ -339,13 +350,16 @@ export class SqliteDatabase {
       });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        if (this.#syncing && options.eager !== true) this.#deferred = true;
-        else setImmediate(() => this.#flush());
+        if (this.#syncing && options.eager !== true) {
+          this.#deferred = true;
+          this.#limitDeferral(options.syncPatienceMs);
+        } else setImmediate(() => this.#flush());
       } else if (this.#deferred && options.eager === true) {
         // Queued behind the fsync under way: commit in the next turn instead, this write and those waiting.
         this.#deferred = false;
+        this.#stopPatience();
         setImmediate(() => this.#flush());
-      }
+      } else if (this.#deferred) this.#limitDeferral(options.syncPatienceMs);
     });
   }
 
@@ -355,6 +369,7 @@ export class SqliteDatabase {
     this.#flush(true);
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
+    this.#stopPatience();
     this.#stopCheckpointThread();
     const waiting = this.#unsynced.splice(0);
     let failure: unknown;
@@ -448,6 +463,38 @@ export class SqliteDatabase {
     });
   }
 
+  /**
+   * Has the deferred writes committed `patienceMs` from now if the fsync under way has not returned by then
+   * (`WriteOptions.syncPatienceMs`); the earliest such time of the writes deferred wins. Counted from the write, not
+   * from the fsync's start: during a slow fsync that makes one transaction per `patienceMs` at most (from its start,
+   * every write after the first commit would commit in a transaction of its own: in two quick runs single-event ingest
+   * made 0.40× and 0.41× of a do-nothing server's requests per CPU-second, against 0.46× and 0.45× without patience).
+   */
+  #limitDeferral(patienceMs: number | undefined): void {
+    if (patienceMs === undefined) return;
+    const due = performance.now() + patienceMs;
+    if (due >= this.#patienceDue) return;
+    this.#stopPatience();
+    this.#patienceDue = due;
+    this.#patience = setTimeout(
+      () => {
+        this.#patience = undefined;
+        this.#patienceDue = Number.POSITIVE_INFINITY;
+        if (!this.#deferred) return;
+        this.#deferred = false;
+        this.#flush();
+      },
+      Math.max(0, due - performance.now()),
+    );
+  }
+
+  #stopPatience(): void {
+    if (this.#patience === undefined) return;
+    clearTimeout(this.#patience);
+    this.#patience = undefined;
+    this.#patienceDue = Number.POSITIVE_INFINITY;
+  }
+
   /** Calls `done` once an fsync of the WAL that started after now has returned (with its error, if any). */
   #afterSync(done: (error: unknown) => void): void {
     this.#unsynced.push(done);
@@ -477,6 +524,7 @@ export class SqliteDatabase {
         // The writes deferred behind this fsync are committed first, so that the next fsync covers them and any an
         // eager write committed meanwhile (`WriteOptions.eager`) together: one fsync more for them otherwise.
         this.#deferred = false;
+        this.#stopPatience();
         setImmediate(() => {
           this.#flush();
           if (!this.#closed && !this.#syncing && this.#unsynced.length > 0) this.#startSync();

@@ -317,6 +317,57 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
   }
 });
 
+test('a write with syncPatienceMs is committed when the fsync under way outlasts it, with the writes deferred before it; all answer after the next fsync', async () => {
+  const dir = tempDir('junction-sqlite-db-');
+  const held: Array<() => void> = [];
+  const db: SqliteDatabase = new SqliteDatabase({
+    dataDir: dir.path,
+    fdatasync: (_fd, done) => held.push(() => done(null)),
+  });
+  const rows = () => db.all('SELECT k FROM t ORDER BY k').map((r) => String(r.k));
+  const settled = new Set<string>();
+  const track = <T>(name: string, promise: Promise<T>) => {
+    void promise.then(() => settled.add(name));
+    return promise;
+  };
+  try {
+    db.migrate('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    track(
+      'a',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('a')")),
+    );
+    await waitFor(() => held.length === 1, 'the first fsync', 30_000);
+    track(
+      'b',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('b')")),
+    );
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(rows(), ['a'], 'b waits for the fsync under way');
+    track(
+      'p',
+      db.write(() => db.run("INSERT INTO t (k) VALUES ('p')"), { syncPatienceMs: 20 }),
+    );
+    // The fsync is held for good: only the patience commits p, and b with it.
+    await waitFor(() => rows().length === 3, 'p and b to be committed with the fsync still held', 30_000);
+    assert.deepEqual(rows(), ['a', 'b', 'p']);
+    assert.equal(held.length, 1, 'still the first fsync');
+    assert.deepEqual([...settled], [], 'nobody is answered before an fsync returns');
+    held.shift()?.();
+    await waitFor(() => settled.has('a') && held.length === 1, 'a, and the fsync for b and p', 30_000);
+    assert.equal(
+      settled.has('b') || settled.has('p'),
+      false,
+      'b and p wait for the fsync after their commit',
+    );
+    held.shift()?.();
+    await waitFor(() => settled.has('b') && settled.has('p'), 'b and p', 30_000);
+  } finally {
+    for (const release of held.splice(0)) release();
+    db.close();
+    dir.remove();
+  }
+});
+
 test('commits queued writes on close and rejects writes after it', async () => {
   const dir = tempDir('junction-sqlite-db-');
   try {

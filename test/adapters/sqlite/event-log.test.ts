@@ -392,6 +392,47 @@ test('a subscription that has read what this process appended waits for the next
   }
 });
 
+test('an append made while a slow fsync of the WAL runs is committed without waiting for it: the subscriber has it before that fsync returns, its producer after the next', async () => {
+  const dir = tempDir('junction-sqlite-');
+  const held: Array<() => void> = [];
+  const db = new SqliteDatabase({ dataDir: dir.path, fdatasync: (_fd, done) => held.push(() => done(null)) });
+  const log = new SqliteEventLog(db, { partitions: 1, pollIntervalMs: 600_000 });
+  const { seen, subscription } = await collect(log);
+  try {
+    const [first, second] = makeEvents(2) as [CloudEvent, CloudEvent];
+    const answered: string[] = [];
+    const one = log.append([first]).then(() => answered.push(first.id));
+    await waitFor(
+      () => held.length === 1 && seen.length === 1,
+      'the first append to be routed, its fsync held',
+    );
+    const two = log.append([second]).then(() => answered.push(second.id));
+    // Before, the second append waited for the first fsync to return before it was committed at all.
+    await waitFor(
+      () => seen.length === 2,
+      'the second append to reach the subscriber with the first fsync held',
+    );
+    assert.deepEqual(seen, [first.id, second.id]);
+    assert.equal(held.length, 1, 'the first fsync is still the only one');
+    assert.deepEqual(answered, [], 'no producer is answered before an fsync returns');
+    held.shift()?.();
+    await one;
+    // The first fsync started before the second append's commit: its producer waits for the next one.
+    await waitFor(() => held.length === 1, 'an fsync for the second append');
+    assert.deepEqual(answered, [first.id]);
+    held.shift()?.();
+    await two;
+    assert.deepEqual(answered, [first.id, second.id]);
+  } finally {
+    for (const release of held.splice(0)) release();
+    await subscription.close();
+    await log.close();
+    for (const release of held.splice(0)) release();
+    db.close();
+    dir.remove();
+  }
+});
+
 test('an idle partition is read less and less often: the poll interval doubles up to a second', () => {
   assert.deepEqual(
     [1, 2, 3, 4, 5, 6, 50].map((n) => idlePause(100, n)),
