@@ -4,7 +4,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DATABASE_FILE, deepFreeze, SqliteDatabase } from '../../../lib/adapters/sqlite/database.ts';
+import {
+  DATABASE_FILE,
+  deepFreeze,
+  SqliteDatabase,
+  type WriteOptions,
+} from '../../../lib/adapters/sqlite/database.ts';
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
@@ -246,6 +251,13 @@ test(
   }),
 );
 
+/** Inserts key `k` into table `t` in a write of its own, and adds `k` to `settled` once the write answers. */
+function insertKey(db: SqliteDatabase, settled: Set<string>, k: string, options?: WriteOptions<unknown>) {
+  const written = db.write(() => db.run(`INSERT INTO t (k) VALUES ('${k}')`), options);
+  void written.then(() => settled.add(k));
+  return written;
+}
+
 test('an eager write commits while an fsync runs; the durable writes it takes along wait for the next fsync', async () => {
   const dir = tempDir('junction-sqlite-db-');
   // The test holds each fsync of the WAL until it lets it return, and notes the rows committed when each started.
@@ -260,36 +272,20 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
     },
   });
   const settled = new Set<string>();
-  const track = <T>(name: string, promise: Promise<T>) => {
-    void promise.then(() => settled.add(name));
-    return promise;
-  };
   const turns = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
   };
   try {
     db.migrate('CREATE TABLE t (k TEXT PRIMARY KEY)');
-    track(
-      'a',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('a')")),
-    );
+    insertKey(db, settled, 'a');
     await waitFor(() => held.length === 1, 'the first fsync', 30_000);
     // Behind the fsync under way: a durable write, and a write that is not durable but not eager either.
-    track(
-      'b',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('b')")),
-    );
-    track(
-      'c',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('c')"), { durable: false }),
-    );
+    insertKey(db, settled, 'b');
+    insertKey(db, settled, 'c', { durable: false });
     await turns(3);
     assert.deepEqual(rows(), ['a'], 'both wait for the fsync under way');
     // An eager write commits at once, and takes them along; the fsync is still held.
-    track(
-      'e',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('e')"), { durable: false, eager: true }),
-    );
+    insertKey(db, settled, 'e', { durable: false, eager: true });
     await waitFor(
       () => settled.has('e') && settled.has('c'),
       'the eager write and the write it took along',
@@ -298,10 +294,7 @@ test('an eager write commits while an fsync runs; the durable writes it takes al
     assert.deepEqual(rows(), ['a', 'b', 'c', 'e']);
     assert.deepEqual([...settled].sort(), ['c', 'e'], 'a and b wait for their fsyncs');
     // A durable write queued now is deferred behind the first fsync, and committed before the second one starts.
-    track(
-      'f',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('f')")),
-    );
+    insertKey(db, settled, 'f');
     held.shift()?.();
     await waitFor(() => settled.has('a') && held.length === 1, 'a, and the second fsync', 30_000);
     assert.deepEqual(startedWith[1], ['a', 'b', 'c', 'e', 'f'], 'the second fsync covers b and f');
@@ -326,27 +319,14 @@ test('a write with syncPatienceMs is committed when the fsync under way outlasts
   });
   const rows = () => db.all('SELECT k FROM t ORDER BY k').map((r) => String(r.k));
   const settled = new Set<string>();
-  const track = <T>(name: string, promise: Promise<T>) => {
-    void promise.then(() => settled.add(name));
-    return promise;
-  };
   try {
     db.migrate('CREATE TABLE t (k TEXT PRIMARY KEY)');
-    track(
-      'a',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('a')")),
-    );
+    insertKey(db, settled, 'a');
     await waitFor(() => held.length === 1, 'the first fsync', 30_000);
-    track(
-      'b',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('b')")),
-    );
+    insertKey(db, settled, 'b');
     for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
     assert.deepEqual(rows(), ['a'], 'b waits for the fsync under way');
-    track(
-      'p',
-      db.write(() => db.run("INSERT INTO t (k) VALUES ('p')"), { syncPatienceMs: 20 }),
-    );
+    insertKey(db, settled, 'p', { syncPatienceMs: 20 });
     // The fsync is held for good: only the patience commits p, and b with it.
     await waitFor(() => rows().length === 3, 'p and b to be committed with the fsync still held', 30_000);
     assert.deepEqual(rows(), ['a', 'b', 'p']);
