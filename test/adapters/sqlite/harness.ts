@@ -89,21 +89,23 @@ export function storeOnOneDatabase<S>(
 /**
  * Writes 20 kB rows to `db` (its data dir `dir`) until its WAL file has not grown for 10 writes in a row, however
  * slowly a loaded machine's checkpoint threads keep up (90 s at most): without checkpoints every write makes the WAL
- * longer; with them it starts over and stops growing.
+ * longer; with them it starts over and stops growing, which the WAL header's checkpoint sequence then confirms.
  */
 export async function untilTheWalStartsOver(db: SqliteDatabase, dir: string): Promise<void> {
   db.migrate('CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
   const row = 'x'.repeat(20_000);
-  const wal = () => statSync(join(dir, `${DATABASE_FILE}-wal`)).size;
+  const walPath = join(dir, `${DATABASE_FILE}-wal`);
+  const wal = () => statSync(walPath).size;
+  const put = (k: number) => db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', k, row));
   const deadline = Date.now() + 90_000;
   let same = 0;
   let last = -1;
   let writes = 0;
-  await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', 0, row));
-  const first = walSequence(dir);
+  await put(0);
+  const first = walSequence(walPath);
   while (same < 10) {
     assert.ok(Date.now() < deadline, `${dir}: the WAL still grows after ${writes} writes: ${wal()} bytes`);
-    await db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', writes % 5, row));
+    await put(writes % 5);
     writes++;
     await new Promise((resolve) => setTimeout(resolve, 10));
     const size = wal();
@@ -113,12 +115,12 @@ export async function untilTheWalStartsOver(db: SqliteDatabase, dir: string): Pr
   // The WAL header's checkpoint sequence (bytes 12–15) moves each time the WAL starts over: what the sizes suggest,
   // told for certain (its size alone fell short of the writes' frames only when it started over early: a loaded
   // machine's first restart came after 24 writes of ≈ 29 kB of frames, 700 kB against 34 × 20 kB).
-  assert.notEqual(walSequence(dir), first, `${dir}: the WAL never started over in ${writes} writes`);
+  assert.notEqual(walSequence(walPath), first, `${dir}: the WAL never started over in ${writes} writes`);
 }
 
-/** The checkpoint sequence number in the header of the WAL of the database in `dir`. */
-function walSequence(dir: string): number {
-  const fd = openSync(join(dir, `${DATABASE_FILE}-wal`), 'r');
+/** The checkpoint sequence number in the header of the WAL file at `path`. */
+function walSequence(path: string): number {
+  const fd = openSync(path, 'r');
   try {
     const header = Buffer.alloc(16);
     readSync(fd, header, 0, 16, 0);
