@@ -10,6 +10,7 @@ import { type ChildBus, freePort, startChildBus, stopGracefully } from '../e2e/s
 import { fixtureFunction, request } from '../helpers/bus.ts';
 import { startHttpTarget } from '../helpers/http-target.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
+import { sharedNow } from './support/clock.ts';
 import { type BenchTable, printTable } from './table.ts';
 
 /** What one run of the load generator (test/bench/support/load.ts) reports. */
@@ -275,7 +276,7 @@ async function isolationTable(seconds: number): Promise<BenchTable> {
       const got: number[] = [];
       const healthy = await startHttpTarget((r) => {
         const sentAt = JSON.parse(r.body.toString()).sentAt as number;
-        got.push(performance.timeOrigin + performance.now() - sentAt);
+        got.push(sharedNow() - sentAt);
         return { status: 200 };
       });
       const failing = await startHttpTarget(() => ({ status: 503, delayMs: 50 }));

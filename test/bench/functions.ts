@@ -8,10 +8,11 @@ import { createWorkerRunner } from '../../lib/adapters/workers/index.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import type { InvocationContext } from '../../lib/ports.ts';
 import { tempDir } from '../helpers/paths.ts';
+import { sharedNow as now } from './support/clock.ts';
 import { type BenchTable, printTable } from './table.ts';
 
-/** Answers when (on the wall clock, as threads and processes share it) the handler started. */
-const STAMP = 'export function handler() { return { t: performance.timeOrigin + performance.now() }; }\n';
+/** Answers when the handler started, on the clock the machine's processes share (support/clock.ts, spelled out). */
+const STAMP = 'export function handler() { return { t: Number(process.hrtime.bigint()) / 1e6 }; }\n';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -30,7 +31,6 @@ function row(name: string, samples: number[], perSecond: number | string): (stri
   ];
 }
 
-const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function event(index: number): CloudEvent {

@@ -9,6 +9,7 @@
  * (a named bus); `source` sets the events' source. Prints one JSON line with its counts (429 answers also as `rejected`).
  */
 import { Agent, request } from 'node:http';
+import { sharedNow } from './clock.ts';
 
 interface Options {
   url: string;
@@ -197,7 +198,7 @@ async function paced(): Promise<void> {
     }
     while (next <= performance.now()) {
       next += interval;
-      const sentAt = performance.timeOrigin + performance.now();
+      const sentAt = sharedNow();
       const call =
         o.mode === 'putevents-rate'
           ? putEvents(sentAt)
@@ -205,7 +206,7 @@ async function paced(): Promise<void> {
             ? single({ sentAt })
             : batch(sentAt);
       const p = call.then((status) => {
-        answers.push(performance.timeOrigin + performance.now() - sentAt);
+        answers.push(sharedNow() - sentAt);
         if (status >= 200 && status < 300) {
           ok++;
           events += perRequest;

@@ -4,6 +4,7 @@
  * latencies since the last `GET /stats?reset=1`. `--delay=MS` answers that late (a slow target).
  */
 import { createServer } from 'node:http';
+import { sharedNow } from './clock.ts';
 
 const delayMs = Number(process.argv.find((a) => a.startsWith('--delay='))?.slice('--delay='.length) ?? 0);
 let count = 0;
@@ -24,7 +25,7 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const now = performance.timeOrigin + performance.now();
+    const now = sharedNow();
     count++;
     try {
       const sentAt = (JSON.parse(Buffer.concat(chunks).toString()) as { sentAt?: unknown }).sentAt;
