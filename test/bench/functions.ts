@@ -2,7 +2,6 @@
  * Benchmark of the function runner, in the process sandbox (the default) and in worker threads (the old runner,
  * the baseline): cold start, warm round trip, paced 1,000/s, throughput.
  */
-import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createWorkerRunner } from '../../lib/adapters/workers/index.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
