@@ -165,6 +165,28 @@ describe('a bus in a process of its own', () => {
     assert.equal((await request(bus.url, 'DELETE', '/buses/low')).status, 204);
   });
 
+  test('nice "idle" runs every thread of the bus process in SCHED_IDLE, and the bus serves as before', async () => {
+    const made = await request(bus.url, 'PUT', '/buses/idle', { isolation: 'process', nice: 'idle' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.nice, 'idle');
+    const pid = made.body.process.pid as number;
+    // /proc/<pid>/task/<tid>/stat: the 41st field is the scheduling policy (5 is SCHED_IDLE, 0 SCHED_OTHER).
+    const policyOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    const threads = readdirSync(`/proc/${pid}/task`);
+    assert.ok(threads.length > 1, 'node runs several threads');
+    for (const tid of threads) {
+      assert.equal(policyOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')), 5, `thread ${tid}`);
+    }
+    assert.equal(
+      policyOf(readFileSync(`/proc/${process.pid}/stat`, 'utf8')),
+      0,
+      'the deployment is not idle',
+    );
+    const sent = await request(bus.url, 'POST', '/buses/idle/events', event('idle-1'), CE);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    assert.equal((await request(bus.url, 'DELETE', '/buses/idle')).status, 204);
+  });
+
   test('a bus process that dies is started again, its data intact, and requests meanwhile wait', async () => {
     const pid = await pidOf('iso');
     process.kill(pid, 'SIGKILL');
