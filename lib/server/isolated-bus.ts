@@ -129,8 +129,6 @@ export const CALLER_HEADER = 'x-junction-caller';
 const WAIT_FOR_PROCESS_MS = 15_000;
 /** Runs a command at a lower CPU priority (coreutils). */
 const NICE = '/usr/bin/nice';
-/** util-linux's `chrt`, which starts the bus process in Linux's `SCHED_IDLE` class (`nice: "idle"`). */
-const CHRT = '/usr/bin/chrt';
 /** A connection failure this soon before its bus process exits is the process dying. */
 const DIED_WITHIN_MS = 2_000;
 /** How long a bus process may take to open its bus. */
@@ -235,25 +233,21 @@ class BusProcessSupervisor {
     // A process that died leaves its socket behind.
     rmSync(this.#socketPath, { force: true });
     const nice = this.#o.spec.nice ?? 0;
-    const tool = nice === 'idle' ? CHRT : NICE;
-    if (nice !== 0 && !existsSync(tool)) {
+    if (nice !== 0 && !existsSync(NICE)) {
       return Promise.reject(
-        new JunctionError(
-          'InvalidBus',
-          `nice: ${JSON.stringify(nice)} needs ${tool} (${nice === 'idle' ? 'util-linux' : 'coreutils'}) on the deployment's machine`,
-          { field: 'nice' },
-        ),
+        new JunctionError('InvalidBus', `nice needs ${NICE} (coreutils) on the deployment's machine`, {
+          field: 'nice',
+        }),
       );
     }
-    // Through `nice` or `chrt`, so that every thread of the process has its priority from the start (Linux's is per
-    // thread, and a thread inherits its creator's).
-    const node = [process.execPath, '--disable-warning=ExperimentalWarning'];
+    // Niceness through `nice`, so that every thread of the process has it from the start (Linux's is per thread).
     const child = fork(entry, [], {
       ...(nice === 0
         ? { execArgv: ['--disable-warning=ExperimentalWarning'] }
-        : nice === 'idle'
-          ? { execPath: CHRT, execArgv: ['--idle', '0', ...node] }
-          : { execPath: NICE, execArgv: ['-n', String(nice), ...node] }),
+        : {
+            execPath: NICE,
+            execArgv: ['-n', String(nice), process.execPath, '--disable-warning=ExperimentalWarning'],
+          }),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
