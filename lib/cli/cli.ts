@@ -680,7 +680,7 @@ interface BusView {
   acceptFrom?: string[];
   isolation?: 'shared' | 'process';
   port?: number;
-  nice?: number;
+  nice?: number | 'idle';
   process?: { state: string; pid?: number; restarts: number; endpoint?: string };
   createdAt?: number;
 }
@@ -782,7 +782,7 @@ const BUS_COMMANDS: readonly Command[] = [
     name: 'buses put',
     args: ['NAME'],
     synopsis:
-      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process [--endpoint-port N] [--nice N]] [--description TEXT]',
+      '[--quota N [--quota-burst N]] [--quota-per-source N] [--retention D] [--dedup-window D] [--accept-from BUS]… [--isolation shared|process [--endpoint-port N] [--nice N|idle]] [--description TEXT]',
     summary:
       "create a bus, or replace a bus's settings (a setting not given takes the deployment's; its rules and events stay)",
     deployment: true,
@@ -811,8 +811,8 @@ const BUS_COMMANDS: readonly Command[] = [
         "with --isolation process: the bus process also serves the bus on port N, its publishers' own endpoint",
       ],
       nice: [
-        'N',
-        'with --isolation process: the bus process runs at niceness N (0-19): a busy machine gives the other buses the CPU first',
+        'N|idle',
+        'with --isolation process: the bus process runs at niceness N (0-19): a busy machine gives the other buses the CPU first; idle: only on CPU time nothing else wants (Linux SCHED_IDLE)',
       ],
       description: ['TEXT', 'what the bus is for'],
     },
@@ -852,7 +852,14 @@ const BUS_COMMANDS: readonly Command[] = [
         throw new UsageError(`--isolation must be shared or process, got "${isolation}"`, '--isolation');
       }
       const port = wholeNumber(ctx, 'endpoint-port', [1, 65_535]);
-      const nice = wholeNumber(ctx, 'nice', [0, 19]);
+      const niceFlag = str(ctx, 'nice');
+      if (niceFlag !== undefined && niceFlag !== 'idle' && !/^(1?[0-9])$/.test(niceFlag)) {
+        throw new UsageError(
+          `--nice must be a whole number from 0 to 19 or idle, got "${niceFlag}"`,
+          '--nice',
+        );
+      }
+      const nice = niceFlag === undefined || niceFlag === 'idle' ? niceFlag : Number(niceFlag);
       const description = str(ctx, 'description');
       const body = {
         ...(description === undefined ? {} : { description }),

@@ -54,11 +54,16 @@ export interface BusSpec {
   readonly port?: number;
   /**
    * With `isolation: process`: the bus process's niceness (0–19, Linux `nice`): above 0 the kernel gives the other
-   * buses' processes the CPU first when the machine is busy, so a bus that floods yields to the others. @default 0
+   * buses' processes the CPU first when the machine is busy, so a bus that floods yields to the others. `"idle"`
+   * goes further (Linux's `SCHED_IDLE` class, through `chrt`): the process runs only on CPU time no other process
+   * wants, and one that wakes takes its core at once. @default 0
    */
-  readonly nice?: number;
+  readonly nice?: BusNice;
   readonly createdAt: number;
 }
+
+/** A bus process's CPU priority (`BusSpec.nice`): a niceness, or Linux's idle scheduling class. */
+export type BusNice = number | 'idle';
 
 /** How a bus shares the deployment's process (`BusSpec.isolation`). */
 export type BusIsolation = 'shared' | 'process';
@@ -146,8 +151,14 @@ function portOf(value: unknown, isolation: unknown): number {
   return port;
 }
 
-function niceOf(value: unknown, isolation: unknown): number {
-  const nice = wholeNumber(value, 'nice', 0, 19);
+function niceOf(value: unknown, isolation: unknown): BusNice {
+  if (
+    value !== 'idle' &&
+    (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 19)
+  ) {
+    throw invalid(`nice must be a whole number from 0 to 19 or "idle", got ${show(value)}`, 'nice');
+  }
+  const nice = value as BusNice;
   if (isolation !== 'process') {
     throw invalid('nice needs "isolation": "process" (it is the niceness of the bus\'s own process)', 'nice');
   }

@@ -111,8 +111,8 @@ export interface BusView {
   readonly isolation: BusIsolation;
   /** The port of its own endpoint (`isolation: process`). */
   readonly port?: number;
-  /** Its process's niceness (`isolation: process`). */
-  readonly nice?: number;
+  /** Its process's niceness, or `"idle"` (`isolation: process`). */
+  readonly nice?: BusSpec['nice'];
   /** Its process, when it has one of its own (`isolation: process`). */
   readonly process?: BusProcessStatus;
   readonly createdAt?: number;

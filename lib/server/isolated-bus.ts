@@ -9,8 +9,8 @@
  * buses, in process or not), the list of buses the bus's rules may target, its trace entries and function lines for
  * the `junction dev` terminal, its rule count and its metrics, and the stop.
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +129,8 @@ export const CALLER_HEADER = 'x-junction-caller';
 const WAIT_FOR_PROCESS_MS = 15_000;
 /** Runs a command at a lower CPU priority (coreutils). */
 const NICE = '/usr/bin/nice';
+/** util-linux's `chrt`, which starts the bus process in Linux's `SCHED_IDLE` class (`nice: "idle"`). */
+const CHRT = '/usr/bin/chrt';
 /** A connection failure this soon before its bus process exits is the process dying. */
 const DIED_WITHIN_MS = 2_000;
 /** How long a bus process may take to open its bus. */
@@ -233,21 +235,26 @@ class BusProcessSupervisor {
     // A process that died leaves its socket behind.
     rmSync(this.#socketPath, { force: true });
     const nice = this.#o.spec.nice ?? 0;
-    if (nice !== 0 && !existsSync(NICE)) {
+    const tool = nice === 'idle' ? CHRT : NICE;
+    if (nice !== 0 && !existsSync(tool)) {
       return Promise.reject(
-        new JunctionError('InvalidBus', `nice needs ${NICE} (coreutils) on the deployment's machine`, {
-          field: 'nice',
-        }),
+        new JunctionError(
+          'InvalidBus',
+          `nice: ${JSON.stringify(nice)} needs ${tool} (${nice === 'idle' ? 'util-linux' : 'coreutils'}) on the deployment's machine`,
+          { field: 'nice' },
+        ),
       );
     }
-    // Niceness through `nice`, so that every thread of the process has it from the start (Linux's is per thread).
+    // A niceness through `nice`, so that every thread of the process has it from the start (Linux's is per thread, and
+    // a thread inherits its creator's). `idle` starts at normal priority and moves once the process serves the bus: in
+    // the idle class from the start, it would barely start while every core is busy (it weighs 3 against 1,024).
     const child = fork(entry, [], {
-      ...(nice === 0
-        ? { execArgv: ['--disable-warning=ExperimentalWarning'] }
-        : {
+      ...(typeof nice === 'number' && nice !== 0
+        ? {
             execPath: NICE,
             execArgv: ['-n', String(nice), process.execPath, '--disable-warning=ExperimentalWarning'],
-          }),
+          }
+        : { execArgv: ['--disable-warning=ExperimentalWarning'] }),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -255,7 +262,7 @@ class BusProcessSupervisor {
     this.#startedAt = Date.now();
     this.#ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(
+        settle(
           new JunctionError(
             'BufferUnavailable',
             `the process of bus ${this.#name} did not start within ${START_TIMEOUT_MS / 1000} s`,
@@ -264,7 +271,10 @@ class BusProcessSupervisor {
         );
         child.kill('SIGKILL');
       }, START_TIMEOUT_MS);
+      let settled = false;
       const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         child.off('message', onStart);
         child.off('exit', onEarlyExit);
@@ -274,9 +284,26 @@ class BusProcessSupervisor {
       };
       const onStart = (message: FromBusProcess) => {
         if (message.kind === 'ready') {
-          this.#state = 'running';
-          this.#endpoint = message.endpoint;
-          settle();
+          const serve = () => {
+            if (settled) return; // it exited, or timed out, meanwhile
+            this.#state = 'running';
+            this.#endpoint = message.endpoint;
+            settle();
+          };
+          if (nice !== 'idle' || child.pid === undefined) serve();
+          else {
+            child.off('message', onStart);
+            idleClass(child.pid, true).then(serve, (error: Error) => {
+              settle(
+                new JunctionError(
+                  'BufferUnavailable',
+                  `the process of bus ${this.#name} could not be moved to the idle class: ${error.message}`,
+                  { retriable: true },
+                ),
+              );
+              child.kill('SIGKILL');
+            });
+          }
         } else if (message.kind === 'failed') settle(errorOfData(message.error));
       };
       const onEarlyExit = (code: number | null, signal: string | null) =>
@@ -607,6 +634,10 @@ class BusProcessSupervisor {
     let report = none;
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // An idle process stops at normal priority, not only when the cores are free. Leaving the idle class needs
+      // privilege (root or RLIMIT_NICE): without it, it stops as it is, within the deadline, or is killed past it.
+      if (this.#o.spec.nice === 'idle' && child.pid !== undefined)
+        await idleClass(child.pid, false).catch(() => undefined);
       const stopped = new Promise<StopReport>((resolve) => {
         this.#stopped = resolve;
       });
@@ -635,6 +666,57 @@ class BusProcessSupervisor {
     this.#agent.destroy();
     rmSync(this.#dir, { recursive: true, force: true });
     return report;
+  }
+}
+
+/** How often `idleClass` moves a process's threads before it gives up on one that a new thread keeps escaping. */
+const IDLE_ATTEMPTS = 3;
+
+/**
+ * Moves every thread of process `pid` into Linux's idle scheduling class (`SCHED_IDLE`), or back to the normal one,
+ * through util-linux `chrt -a`; then reads each thread's policy (field 41 of /proc/PID/task/TID/stat) and moves again
+ * if a thread started meanwhile escaped (a new thread inherits its creator's class).
+ */
+async function idleClass(pid: number, idle: boolean): Promise<void> {
+  const policy = idle ? SCHED_IDLE : SCHED_OTHER;
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        CHRT,
+        [idle ? '--idle' : '--other', '--all-tasks', '--pid', '0', String(pid)],
+        { timeout: 30_000 },
+        (error, _out, err) =>
+          error === null ? resolve() : reject(new Error(String(err).trim() || error.message)),
+      ),
+    );
+    const astray = threadsOf(pid).filter((tid) => {
+      const now = policyOf(pid, tid);
+      return now !== undefined && now !== policy;
+    });
+    if (astray.length === 0) return;
+    if (attempt >= IDLE_ATTEMPTS) throw new Error(`threads ${astray.join(', ')} kept their class`);
+  }
+}
+
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+
+function threadsOf(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // it has exited
+  }
+}
+
+/** A thread's scheduling policy, or undefined once it has exited. */
+function policyOf(pid: number, tid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // Counted after the command, which is in parentheses and may hold spaces.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  } catch {
+    return undefined;
   }
 }
 

@@ -91,6 +91,9 @@ describe('junction buses and --bus', () => {
     const niced = await cli(['buses', 'put', 'solo', '--isolation', 'process', '--nice', '5', ...url]);
     assert.equal(niced.code, EXIT.ok, niced.err);
     assert.match(niced.out, /\n\s*nice\s+5\n/);
+    const idle = await cli(['buses', 'put', 'solo', '--isolation', 'process', '--nice', 'idle', ...url]);
+    assert.equal(idle.code, EXIT.ok, idle.err);
+    assert.match(idle.out, /\n\s*nice\s+idle\n/);
     const back = await cli(['buses', 'put', 'solo', '--isolation', 'shared', '--json', ...url]);
     assert.equal(JSON.parse(back.out).process, undefined);
     assert.equal((await cli(['buses', 'delete', 'solo', ...url])).code, EXIT.ok);
@@ -190,7 +193,8 @@ describe('junction buses and --bus', () => {
       [['--quota', '0'], /--quota must be a whole number from 1 to 1000000/],
       [['--dedup-window', 'forever'], /--dedup-window must be a duration/],
       [['--isolation', 'thread'], /--isolation must be shared or process, got "thread"/],
-      [['--nice', '20'], /--nice must be a whole number from 0 to 19/],
+      [['--nice', '20'], /--nice must be a whole number from 0 to 19 or idle, got "20"/],
+      [['--nice', 'lazy'], /--nice must be a whole number from 0 to 19 or idle, got "lazy"/],
     ];
     for (const [flags, message] of cases) {
       const run = await cli(['buses', 'put', 'orders', ...flags, ...url]);

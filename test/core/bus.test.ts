@@ -53,6 +53,8 @@ describe('bus names and settings', () => {
     assert.deepEqual(full.quota, { eventsPerSecond: 10, burst: 20 });
     // `shared` is the default and is not stored; `process` is, with its optional endpoint port.
     assert.deepEqual(validateBusSpec('o', { isolation: 'shared' }, 1), { name: 'o', createdAt: 1 });
+    assert.equal(validateBusSpec('o', { isolation: 'process', nice: 'idle' }, 1).nice, 'idle');
+    assert.equal(validateBusSpec('o', { isolation: 'process', nice: 19 }, 1).nice, 19);
     assert.deepEqual(validateBusSpec('o', { isolation: 'process', port: 8081 }, 1), {
       name: 'o',
       isolation: 'process',
@@ -80,6 +82,9 @@ describe('bus names and settings', () => {
       [{ nice: 10 }, 'nice'],
       [{ isolation: 'process', nice: 20 }, 'nice'],
       [{ isolation: 'process', nice: -1 }, 'nice'],
+      [{ isolation: 'process', nice: 'low' }, 'nice'],
+      [{ isolation: 'process', nice: 2.5 }, 'nice'],
+      [{ nice: 'idle' }, 'nice'],
     ];
     for (const [body, field] of cases) {
       assert.equal(

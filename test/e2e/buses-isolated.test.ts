@@ -17,6 +17,20 @@ import { alive } from '../kafka/broker.ts';
 
 const CE = { 'content-type': 'application/cloudevents+json' };
 
+/** Field `n` (1-based, as proc(5) numbers them) of a /proc stat file: counted after the command, which is in parentheses. */
+function statField(path: string, n: number): number {
+  const stat = readFileSync(path, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
+}
+
+/** Asserts that every thread of process `pid` has `value` in stat field `n` (Linux's priority is per thread). */
+function assertEveryThread(pid: number, n: number, value: number): void {
+  const threads = readdirSync(`/proc/${pid}/task`);
+  assert.ok(threads.length > 1, 'node runs several threads');
+  for (const tid of threads)
+    assert.equal(statField(`/proc/${pid}/task/${tid}/stat`, n), value, `thread ${tid}`);
+}
+
 function event(id: string, type = 'order.placed') {
   return { specversion: '1.0', id, source: '/shop', type, datacontenttype: 'application/json', data: { id } };
 }
@@ -153,16 +167,24 @@ describe('a bus in a process of its own', () => {
     const made = await request(bus.url, 'PUT', '/buses/low', { isolation: 'process', nice: 10 });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.equal(made.body.nice, 10);
-    const pid = made.body.process.pid as number;
-    // /proc/<pid>/task/<tid>/stat: the 19th field is the niceness (after the command, which is in parentheses).
-    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    const threads = readdirSync(`/proc/${pid}/task`);
-    assert.ok(threads.length > 1, 'node runs several threads');
-    for (const tid of threads) {
-      assert.equal(niceOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')), 10, `thread ${tid}`);
-    }
-    assert.equal(niceOf(readFileSync(`/proc/${process.pid}/stat`, 'utf8')), 0, 'the deployment is not niced');
+    // The 19th field of stat is the niceness.
+    assertEveryThread(made.body.process.pid as number, 19, 10);
+    assert.equal(statField(`/proc/${process.pid}/stat`, 19), 0, 'the deployment is not niced');
     assert.equal((await request(bus.url, 'DELETE', '/buses/low')).status, 204);
+  });
+
+  test('nice "idle" runs every thread of the bus process in SCHED_IDLE, and the bus serves as before', async () => {
+    const made = await request(bus.url, 'PUT', '/buses/idle', { isolation: 'process', nice: 'idle' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.nice, 'idle');
+    // The 41st field of stat is the scheduling policy: 5 is SCHED_IDLE, 0 SCHED_OTHER.
+    assertEveryThread(made.body.process.pid as number, 41, 5);
+    assert.equal(statField(`/proc/${process.pid}/stat`, 41), 0, 'the deployment is not idle');
+    const sent = await request(bus.url, 'POST', '/buses/idle/events', event('idle-1'), CE);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    // The threads it started since (to append, to answer) inherited the class.
+    assertEveryThread(made.body.process.pid as number, 41, 5);
+    assert.equal((await request(bus.url, 'DELETE', '/buses/idle')).status, 204);
   });
 
   test('a bus process that dies is started again, its data intact, and requests meanwhile wait', async () => {
