@@ -28,7 +28,7 @@ export interface LoadResult {
 export function runLoad(
   options: Record<string, unknown>,
   script = 'load.ts',
-  launch: { readonly nice?: number } = {},
+  launch: { readonly nice?: number | 'idle' } = {},
 ): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const argv = [
@@ -37,9 +37,14 @@ export function runLoad(
       join(repoRoot, 'test/bench/support', script),
       JSON.stringify(options),
     ];
-    // `nice`: the load generator runs at that niceness (through coreutils nice, so every thread has it).
+    // `nice`: the load generator runs at that niceness (through coreutils nice, so every thread has it), or in Linux's
+    // idle scheduling class (util-linux chrt).
     const [command, ...args] =
-      launch.nice === undefined ? argv : ['nice', '-n', String(launch.nice), ...argv];
+      launch.nice === undefined
+        ? argv
+        : launch.nice === 'idle'
+          ? ['chrt', '--idle', '0', ...argv]
+          : ['nice', '-n', String(launch.nice), ...argv];
     const child = spawn(command as string, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => {

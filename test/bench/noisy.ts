@@ -44,7 +44,7 @@ interface Model {
    * The niceness A's load generator runs at: it stands for A's publishers, which run on machines of their own in a
    * deployment; here they share B's two cores, and this keeps them behind B's processes as A's bus process is.
    */
-  readonly aNice?: number;
+  readonly aNice?: number | 'idle';
   /** The goal's row and its floor: measured over more rounds (GOAL_ROUNDS), as the ratio the goal is read from. */
   readonly goal?: boolean;
 }
@@ -55,8 +55,13 @@ interface Model {
  */
 const GOAL_ROUNDS = 10;
 
-/** The niceness of A's bus process and A's load generator in the rows that lower A's priority. */
-const A_NICE = 19;
+/**
+ * The CPU priority of A's bus process and A's load generator in the rows that lower A's priority (the goal's): Linux's
+ * idle class (`nice: "idle"`), or with `--a-nice=19` niceness 19, what those rows used before 2026-12-06 18:00.
+ */
+const A_NICE: number | 'idle' = process.argv.includes('--a-nice=19') ? 19 : 'idle';
+/** How the rows' notes name A_NICE. */
+const A_PRIORITY = A_NICE === 'idle' ? "Linux's idle scheduling class (SCHED_IDLE)" : `niceness ${A_NICE}`;
 
 /** A free TCP port on 127.0.0.1 (for a bus's own endpoint). */
 async function freePort(): Promise<number> {
@@ -214,7 +219,7 @@ async function setUp(
       busOf: bus,
     },
     {
-      name: `isolated flood, own endpoint, nice ${A_NICE}: as above, A's bus process and A's load generator at niceness ${A_NICE}`,
+      name: `isolated flood, own endpoint, nice ${A_NICE}: as above, A's bus process and A's load generator in ${A_PRIORITY}`,
       aUrl: `http://127.0.0.1:${nicePort}`,
       bUrl: `${bus.url}/buses/b`,
       quota: eventsPerSecond,
@@ -246,7 +251,7 @@ async function setUp(
       busOf: bus,
     },
     {
-      name: `floor, nice ${A_NICE}: as above, A's load generator at niceness ${A_NICE}`,
+      name: `floor, nice ${A_NICE}: as above, A's load generator in ${A_PRIORITY}`,
       aUrl: a.url,
       bUrl: b.url,
       quota: eventsPerSecond,
@@ -470,7 +475,7 @@ async function noisyTable(
         "Floor: the same load generators and receivers without the bus (A's events all reach its receiver: no quota); its ratio is what sharing the machine's cores with A's load does to B's latency by itself.",
         "Isolated flood: A's bus has `isolation: process` (and a bus quota) in B's deployment; through the front door, A's requests pass the deployment process on their way to A's bus process (a Unix socket); on its own endpoint (`port`) they never reach the deployment process. The process columns are the deployment process's (B's).",
         `The goal's rows (nice ${A_NICE}: the row and its floor) run after the others, in a deployment of their own (a new bus process and data folder with the same buses; on Kafka, topics of their own), so that B's deployment holds no store nor heap the other rows' floods left.`,
-        `Nice ${A_NICE}: A's bus process runs at niceness ${A_NICE} (\`nice\` on the bus), and A's load generator too — it stands for A's publishers, which a deployment has on machines of their own, not on B's two cores; the floor row of the same name is that generator without the bus.`,
+        `Nice ${A_NICE}: A's bus process runs in ${A_PRIORITY} (\`nice: ${JSON.stringify(A_NICE)}\` on the bus), and A's load generator too — it stands for A's publishers, which a deployment has on machines of their own, not on B's two cores; the floor row of the same name is that generator without the bus.`,
         "Process per bus: bus a in the first deployment's process, bus b in a second deployment (each its own event loop, database and front door); the row's process columns are B's process's.",
         'Target (#13): p99 ratio ≤ 2×.',
       ],
@@ -515,7 +520,7 @@ export async function benchNoisy(options: {
 if (import.meta.url === `file://${process.argv[1]}`) {
   // One table: on SQLite, or with `--kafka=HOST:PORT` on that broker's log; `--quota=N` sets A's quota;
   // `--profile=DIR` has the bus write CPU profiles there; `--rows=TEXT` measures the rows whose name has TEXT only;
-  // `--rounds=N` sets the rounds.
+  // `--rounds=N` sets the rounds; `--a-nice=19` runs A's side of the goal's rows at niceness 19 instead of idle.
   const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = process.argv.includes('--quick');
   const profile = arg('profile');
