@@ -4,10 +4,11 @@
  * storage models side by side, in the same bus process: per-bus storage (A and B are named buses, each with its own
  * log and stores) and one shared bus (A's flood and B's events are two sources of one bus with a per-source quota,
  * what `--quota-per-source` sets); A as a bus in a process of its own in B's deployment (`isolation: process`: through
- * the front door, on its own endpoint, and on its own endpoint with its bus process and load generator at niceness
- * 19); A and B in two deployments (no front door shared); and floors without the bus (A's load generator at niceness 0
- * and 19). On SQLite, and on Kafka (each named bus its own topic and consumer group). The goal's rows (nice 19 and its
- * floor) run last, in a deployment of their own (on Kafka, its own topics).
+ * the front door, on its own endpoint, and on its own endpoint with its bus process and load generator in Linux's idle
+ * class, or with `--a-nice=19` at niceness 19); A and B in two deployments (no front door shared); and floors without
+ * the bus (A's load generator at normal priority and as in the goal's row). On SQLite, and on Kafka (each named bus its
+ * own topic and consumer group). The goal's rows (A idle and its floor) run last, in a deployment of their own (on
+ * Kafka, its own topics).
  * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
  */
 import { readFileSync } from 'node:fs';
