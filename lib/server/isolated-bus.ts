@@ -24,6 +24,7 @@ import type { TraceEntry } from '../ports.ts';
 import type { ApiRequest, ApiResponse } from './app.ts';
 import type { BusListing, OpenedBus } from './buses.ts';
 import type { EmbeddedOptions } from './embedded.ts';
+import { statField } from './proc-stat.ts';
 
 /** The deployment's options a bus process takes (the ones that can cross a process boundary). */
 export type BusProcessOptions = Pick<
@@ -712,9 +713,7 @@ function threadsOf(pid: number): string[] {
 /** A thread's scheduling policy, or undefined once it has exited. */
 function policyOf(pid: number, tid: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    // Counted after the command, which is in parentheses and may hold spaces.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+    return statField(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'), 41);
   } catch {
     return undefined;
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { statField } from '../../lib/server/proc-stat.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
 import { type HttpTarget, startHttpTarget } from '../helpers/http-target.ts';
@@ -17,10 +18,9 @@ import { alive } from '../kafka/broker.ts';
 
 const CE = { 'content-type': 'application/cloudevents+json' };
 
-/** Field `n` (1-based, as proc(5) numbers them) of a /proc stat file: counted after the command, which is in parentheses. */
-function statField(path: string, n: number): number {
-  const stat = readFileSync(path, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
+/** Field `n` (1-based, as proc(5) numbers them) of the /proc stat file at `path`. */
+function statFieldOf(path: string, n: number): number {
+  return statField(readFileSync(path, 'utf8'), n);
 }
 
 /** Asserts that every thread of process `pid` has `value` in stat field `n` (Linux's priority is per thread). */
@@ -28,7 +28,7 @@ function assertEveryThread(pid: number, n: number, value: number): void {
   const threads = readdirSync(`/proc/${pid}/task`);
   assert.ok(threads.length > 1, 'node runs several threads');
   for (const tid of threads)
-    assert.equal(statField(`/proc/${pid}/task/${tid}/stat`, n), value, `thread ${tid}`);
+    assert.equal(statFieldOf(`/proc/${pid}/task/${tid}/stat`, n), value, `thread ${tid}`);
 }
 
 function event(id: string, type = 'order.placed') {
@@ -169,7 +169,7 @@ describe('a bus in a process of its own', () => {
     assert.equal(made.body.nice, 10);
     // The 19th field of stat is the niceness.
     assertEveryThread(made.body.process.pid as number, 19, 10);
-    assert.equal(statField(`/proc/${process.pid}/stat`, 19), 0, 'the deployment is not niced');
+    assert.equal(statFieldOf(`/proc/${process.pid}/stat`, 19), 0, 'the deployment is not niced');
     assert.equal((await request(bus.url, 'DELETE', '/buses/low')).status, 204);
   });
 
@@ -179,7 +179,7 @@ describe('a bus in a process of its own', () => {
     assert.equal(made.body.nice, 'idle');
     // The 41st field of stat is the scheduling policy: 5 is SCHED_IDLE, 0 SCHED_OTHER.
     assertEveryThread(made.body.process.pid as number, 41, 5);
-    assert.equal(statField(`/proc/${process.pid}/stat`, 41), 0, 'the deployment is not idle');
+    assert.equal(statFieldOf(`/proc/${process.pid}/stat`, 41), 0, 'the deployment is not idle');
     const sent = await request(bus.url, 'POST', '/buses/idle/events', event('idle-1'), CE);
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
     // The threads it started since (to append, to answer) inherited the class.

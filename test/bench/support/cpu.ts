@@ -1,5 +1,6 @@
 /** CPU time of a process (or of each of its threads), for rates per CPU-second in the benchmarks. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { statField } from '../../../lib/server/proc-stat.ts';
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS = 100;
@@ -9,8 +10,7 @@ const TICKS = 100;
  * fields are counted after the command name, which may hold spaces: utime is field 14, stime field 15.
  */
 function statCpuSeconds(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return (statField(stat, 14) + statField(stat, 15)) / TICKS;
 }
 
 /**
