@@ -176,6 +176,8 @@ export interface IsolatedBusOptions {
   readonly onError: (error: unknown) => void;
   /** The bus process's entry module. @default ./bus-process-entry.ts */
   readonly entry?: string;
+  /** util-linux's `chrt`, which moves the bus process into the idle class (`nice: "idle"`). @default /usr/bin/chrt */
+  readonly chrt?: string;
 }
 
 /** Starts the bus's process and answers once it serves the bus (or rejects with why it could not). */
@@ -236,7 +238,8 @@ class BusProcessSupervisor {
     // A process that died leaves its socket behind.
     rmSync(this.#socketPath, { force: true });
     const nice = this.#o.spec.nice ?? 0;
-    const tool = nice === 'idle' ? CHRT : NICE;
+    const chrt = this.#o.chrt ?? CHRT;
+    const tool = nice === 'idle' ? chrt : NICE;
     if (nice !== 0 && !existsSync(tool)) {
       return Promise.reject(
         new JunctionError(
@@ -294,7 +297,7 @@ class BusProcessSupervisor {
           if (nice !== 'idle' || child.pid === undefined) serve();
           else {
             child.off('message', onStart);
-            idleClass(child.pid, true).then(serve, (error: Error) => {
+            idleClass(chrt, child.pid, true, IDLE_MOVE_MS).then(serve, (error: Error) => {
               settle(
                 new JunctionError(
                   'BufferUnavailable',
@@ -638,7 +641,7 @@ class BusProcessSupervisor {
       // An idle process stops at normal priority, not only when the cores are free. Leaving the idle class needs
       // privilege (root or RLIMIT_NICE): without it, it stops as it is, within the deadline, or is killed past it.
       if (this.#o.spec.nice === 'idle' && child.pid !== undefined)
-        await idleClass(child.pid, false).catch(() => undefined);
+        await idleClass(this.#o.chrt ?? CHRT, child.pid, false, IDLE_LEAVE_MS).catch(() => undefined);
       const stopped = new Promise<StopReport>((resolve) => {
         this.#stopped = resolve;
       });
@@ -672,22 +675,37 @@ class BusProcessSupervisor {
 
 /** How often `idleClass` moves a process's threads before it gives up on one that a new thread keeps escaping. */
 const IDLE_ATTEMPTS = 3;
+/** How long moving a started bus process into the idle class may take, all attempts together. */
+const IDLE_MOVE_MS = 30_000;
+/** How long moving a stopping bus process out of the idle class may take before it is asked to stop as it is. */
+const IDLE_LEAVE_MS = 5_000;
 
 /**
  * Moves every thread of process `pid` into Linux's idle scheduling class (`SCHED_IDLE`), or back to the normal one,
  * through util-linux `chrt -a`; then reads each thread's policy (field 41 of /proc/PID/task/TID/stat) and moves again
- * if a thread started meanwhile escaped (a new thread inherits its creator's class).
+ * if a thread started meanwhile escaped (a new thread inherits its creator's class). Gives up after `withinMs`.
  */
-async function idleClass(pid: number, idle: boolean): Promise<void> {
+async function idleClass(chrt: string, pid: number, idle: boolean, withinMs: number): Promise<void> {
   const policy = idle ? SCHED_IDLE : SCHED_OTHER;
+  const end = Date.now() + withinMs;
   for (let attempt = 1; ; attempt++) {
+    const left = end - Date.now();
+    if (left <= 0) throw new Error(`chrt did not finish within ${withinMs} ms`);
     await new Promise<void>((resolve, reject) =>
       execFile(
-        CHRT,
+        chrt,
         [idle ? '--idle' : '--other', '--all-tasks', '--pid', '0', String(pid)],
-        { timeout: 30_000 },
+        { timeout: left, killSignal: 'SIGKILL' },
         (error, _out, err) =>
-          error === null ? resolve() : reject(new Error(String(err).trim() || error.message)),
+          error === null
+            ? resolve()
+            : reject(
+                new Error(
+                  error.killed
+                    ? `chrt did not finish within ${withinMs} ms`
+                    : String(err).trim() || error.message,
+                ),
+              ),
       ),
     );
     const astray = threadsOf(pid).filter((tid) => {
