@@ -9,7 +9,8 @@
  * the bus (A's load generator at normal priority and as in the goal's row). On SQLite, and on Kafka (each named bus its
  * own topic and consumer group). The goal's rows (A idle and its floor) run last, in a deployment of their own (on
  * Kafka, its own topics).
- * The bus, both load generators and both receivers run in processes of their own. `--quick` for a short run.
+ * The bus, both load generators and both receivers run in processes of their own; each phase starts once the machine
+ * is quiet. `--quick` for a short run.
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -93,6 +94,8 @@ interface Phase {
    */
   readonly loopP99: number;
   readonly loopMax: number;
+  /** How long the phase waited for the machine to go quiet before it started (s). */
+  readonly settled: number;
   /** Garbage-collection pauses over B's window, in ms per second. */
   readonly gcMsPerSecond: number;
 }
@@ -269,6 +272,9 @@ async function phase(
   receivers: { a: Receiver; b: Receiver },
   options: { flood: boolean; seconds: number; prefix: string },
 ): Promise<Phase> {
+  // What the last phase left running (an idle A's bus process finishing its backlog's bookkeeping on CPU time nobody
+  // wants, but with fsyncs of its own) must not run into this one: B alone would not be alone.
+  const settled = await machineQuiet();
   await receivers.a.stats(true);
   await receivers.b.stats(true);
   const { seconds, prefix } = options;
@@ -328,7 +334,60 @@ async function phase(
     loopP99: loop.p99,
     loopMax: loop.max,
     gcMsPerSecond: ((during.gcSeconds - before.gcSeconds) * 1000) / elapsed,
+    settled,
   };
+}
+
+/** The machine counts as quiet when its processes use less than this many cores together (over QUIET_WINDOW_MS). */
+const QUIET_CORES = 0.2;
+const QUIET_WINDOW_MS = 250;
+/** How long a phase waits for a quiet machine before it starts anyway. */
+const QUIET_WAIT_MS = 10_000;
+
+/** Waits until the machine's CPU use (all processes, from /proc/stat) falls under QUIET_CORES; the seconds waited. */
+async function machineQuiet(): Promise<number> {
+  const started = performance.now();
+  let last = busyJiffies();
+  while (performance.now() - started < QUIET_WAIT_MS) {
+    await sleep(QUIET_WINDOW_MS);
+    const now = busyJiffies();
+    if (last === undefined || now === undefined) break;
+    // USER_HZ is 100 on Linux: a jiffy is 10 ms of one core.
+    const cores = ((now - last) * 10) / QUIET_WINDOW_MS;
+    if (cores < QUIET_CORES) break;
+    last = now;
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** Jiffies all cores spent busy since boot (/proc/stat's `cpu` line without idle and iowait), if readable. */
+function busyJiffies(): number | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    return fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The goal's rows' p99 round by round (ms), in the order measured: what the medians are taken from. */
+function goalRoundsNotes(
+  models: readonly Model[],
+  results: readonly { alone: readonly Phase[]; flooded: readonly Phase[] }[],
+): string[] {
+  return models.flatMap((model, m) => {
+    const result = results[m];
+    if (model.goal !== true || result === undefined) return [];
+    const p99s = (list: readonly Phase[]) => list.map((r) => r.p99.toFixed(1)).join(' ');
+    return [
+      `${model.name.split(':')[0]}, p99 per round (ms): alone ${p99s(result.alone)}; with A ${p99s(result.flooded)}.`,
+    ];
+  });
 }
 
 /** The machine's load average over the last minute (what else ran), from /proc. */
@@ -444,6 +503,7 @@ async function noisyTable(
         `${median(alone.map((r) => r.loopP99)).toFixed(1)} / ${median(flooded.map((r) => r.loopP99)).toFixed(1)}`,
         `${median(alone.map((r) => r.loopMax)).toFixed(0)} / ${median(flooded.map((r) => r.loopMax)).toFixed(0)}`,
         `${median(alone.map((r) => r.gcMsPerSecond)).toFixed(0)} / ${median(flooded.map((r) => r.gcMsPerSecond)).toFixed(0)}`,
+        `${median(alone.map((r) => r.settled)).toFixed(1)} / ${median(flooded.map((r) => r.settled)).toFixed(1)}`,
         `${count(alone)} · ${count(flooded)}`,
       ];
     });
@@ -466,6 +526,7 @@ async function noisyTable(
         'loop delay p99 alone / with A (ms, ≤ bucket)',
         'loop delay max alone / with A (ms, ≤ bucket)',
         'GC ms/s alone / with A',
+        'quiet after (s) alone / with A',
         'B received/sent alone · with A',
       ],
       rows,
@@ -478,6 +539,8 @@ async function noisyTable(
         `The goal's rows (nice ${A_NICE}: the row and its floor) run after the others, in a deployment of their own (a new bus process and data folder with the same buses; on Kafka, topics of their own), so that B's deployment holds no store nor heap the other rows' floods left.`,
         `Nice ${A_NICE}: A's bus process runs in ${A_PRIORITY} (\`nice: ${JSON.stringify(A_NICE)}\` on the bus), and A's load generator too — it stands for A's publishers, which a deployment has on machines of their own, not on B's two cores; the floor row of the same name is that generator without the bus.`,
         "Process per bus: bus a in the first deployment's process, bus b in a second deployment (each its own event loop, database and front door); the row's process columns are B's process's.",
+        `Each phase starts once the machine is quiet (its processes together under ${QUIET_CORES} cores for ${QUIET_WINDOW_MS} ms, /proc/stat; at most ${QUIET_WAIT_MS / 1000} s, the "quiet after" column), so that what a flood left running (an idle A finishing its bookkeeping) does not run into B alone.`,
+        ...goalRoundsNotes(models, results),
         'Target (#13): p99 ratio ≤ 2×.',
       ],
     };
