@@ -202,6 +202,8 @@ class BusProcessSupervisor {
   readonly #name: string;
   readonly #dir: string;
   readonly #socketPath: string;
+  /** util-linux's `chrt` (`nice: "idle"`). */
+  readonly #chrt: string;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 256 });
   #child: ChildProcess | undefined;
   #state: BusProcessStatus['state'] = 'starting';
@@ -222,6 +224,7 @@ class BusProcessSupervisor {
     // A short path (a socket's path is limited to ~107 bytes) in a directory only this user can enter.
     this.#dir = mkdtempSync(join(tmpdir(), 'junction-sock-'));
     this.#socketPath = join(this.#dir, 'bus.sock');
+    this.#chrt = options.chrt ?? CHRT;
   }
 
   status(): BusProcessStatus {
@@ -238,8 +241,7 @@ class BusProcessSupervisor {
     // A process that died leaves its socket behind.
     rmSync(this.#socketPath, { force: true });
     const nice = this.#o.spec.nice ?? 0;
-    const chrt = this.#o.chrt ?? CHRT;
-    const tool = nice === 'idle' ? chrt : NICE;
+    const tool = nice === 'idle' ? this.#chrt : NICE;
     if (nice !== 0 && !existsSync(tool)) {
       return Promise.reject(
         new JunctionError(
@@ -297,7 +299,7 @@ class BusProcessSupervisor {
           if (nice !== 'idle' || child.pid === undefined) serve();
           else {
             child.off('message', onStart);
-            idleClass(chrt, child.pid, true, IDLE_MOVE_MS).then(serve, (error: Error) => {
+            idleClass(this.#chrt, child.pid, true, IDLE_MOVE_MS).then(serve, (error: Error) => {
               settle(
                 new JunctionError(
                   'BufferUnavailable',
@@ -641,7 +643,7 @@ class BusProcessSupervisor {
       // An idle process stops at normal priority, not only when the cores are free. Leaving the idle class needs
       // privilege (root or RLIMIT_NICE): without it, it stops as it is, within the deadline, or is killed past it.
       if (this.#o.spec.nice === 'idle' && child.pid !== undefined)
-        await idleClass(this.#o.chrt ?? CHRT, child.pid, false, IDLE_LEAVE_MS).catch(() => undefined);
+        await idleClass(this.#chrt, child.pid, false, IDLE_LEAVE_MS).catch(() => undefined);
       const stopped = new Promise<StopReport>((resolve) => {
         this.#stopped = resolve;
       });
@@ -688,9 +690,10 @@ const IDLE_LEAVE_MS = 5_000;
 async function idleClass(chrt: string, pid: number, idle: boolean, withinMs: number): Promise<void> {
   const policy = idle ? SCHED_IDLE : SCHED_OTHER;
   const end = Date.now() + withinMs;
+  const late = `chrt did not finish within ${withinMs} ms`;
   for (let attempt = 1; ; attempt++) {
     const left = end - Date.now();
-    if (left <= 0) throw new Error(`chrt did not finish within ${withinMs} ms`);
+    if (left <= 0) throw new Error(late);
     await new Promise<void>((resolve, reject) =>
       execFile(
         chrt,
@@ -699,13 +702,7 @@ async function idleClass(chrt: string, pid: number, idle: boolean, withinMs: num
         (error, _out, err) =>
           error === null
             ? resolve()
-            : reject(
-                new Error(
-                  error.killed
-                    ? `chrt did not finish within ${withinMs} ms`
-                    : String(err).trim() || error.message,
-                ),
-              ),
+            : reject(new Error(error.killed ? late : String(err).trim() || error.message)),
       ),
     );
     const astray = threadsOf(pid).filter((tid) => {

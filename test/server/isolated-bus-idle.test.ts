@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BusSpec } from '../../lib/core/bus.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { openIsolatedBus } from '../../lib/server/isolated-bus.ts';
-import { statField } from '../../lib/server/proc-stat.ts';
+import { statField, statText } from '../../lib/server/proc-stat.ts';
 import { waitFor } from '../helpers/events.ts';
 
 const REAL_CHRT = '/usr/bin/chrt';
@@ -119,7 +119,7 @@ describe('nice "idle" when chrt fails', {
 /** A process's state letter (field 3 of /proc/PID/stat), or undefined once it is gone. */
 function procState(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    return statText(readFileSync(`/proc/${pid}/stat`, 'utf8'), 3);
   } catch {
     return undefined;
   }

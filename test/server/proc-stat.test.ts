@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { statField } from '../../lib/server/proc-stat.ts';
+import { statField, statText } from '../../lib/server/proc-stat.ts';
 
 describe('statField', () => {
   test('counts fields after the command, whatever spaces and parentheses the command holds', () => {
@@ -11,6 +11,7 @@ describe('statField', () => {
     assert.equal(statField(stat, 14), 123); // utime
     assert.equal(statField(stat, 15), 45); // stime
     assert.equal(statField(stat, 19), 0); // nice
+    assert.equal(statText(stat, 3), 'S'); // state
   });
 
   test("reads this process's parent from its own stat file", () => {
