@@ -1029,6 +1029,10 @@ function membersBody(): Code {
   const N = 15;
   const J = 16;
   const V = 17; // v128
+  // Where the name after the last one found starts, its index, and how many names are left to compare.
+  const LP = 18;
+  const LN = 19;
+  const M = 20;
   const { atEnd, isByte, restOfString } = walkCode({ I, LEN, C, K, V });
   const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
   /** Skips whitespace from I; C is then the byte at I. */
@@ -1113,23 +1117,35 @@ function membersBody(): Code {
   const waitForJs: Code = [...get(TAPE), ...i32(-1), ...store32(0), ...get(COUNT), ...ret];
   /** Stops with the walk unfinished after MAX_MEMBERS records: `tape` = -1, `tape + 4` = where to resume. */
   const stop: Code = [...get(TAPE), ...get(I), ...store32(4), ...waitForJs];
-  /** IDX: the index of the name in the table equal to the key's bytes [KS, KE), else -1. */
+  /**
+   * IDX: the index of the name in the table equal to the key's bytes [KS, KE), else -1. The names are compared from the
+   * one after the last found, wrapping around: keys written in the table's order (a producer's, a schema's) are each
+   * found at the first compare.
+   */
   const lookup: Code = [
     ...i32(-1),
     ...set(IDX),
-    ...get(NAMES),
-    ...i32(1),
-    ADD,
+    ...get(LP),
     ...set(P),
-    ...i32(0),
+    ...get(LN),
     ...set(N),
+    ...get(NAMES),
+    ...load8(),
+    ...set(M),
     ...block(
       loop(
+        get(M),
+        [EQZ],
+        brIf(1),
+        get(M),
+        i32(1),
+        [SUB],
+        set(M),
         get(N),
         get(NAMES),
         load8(),
         [GE_U],
-        brIf(1),
+        when(get(NAMES), i32(1), [ADD], set(P), i32(0), set(N)),
         // The name's length is the key's: compare the bytes.
         get(P),
         load8(),
@@ -1170,7 +1186,22 @@ function membersBody(): Code {
           get(KS),
           [SUB],
           [EQ],
-          when(get(N), set(IDX), br(3)),
+          when(
+            get(N),
+            set(IDX),
+            get(P),
+            get(P),
+            load8(),
+            [ADD],
+            i32(1),
+            [ADD],
+            set(LP),
+            get(N),
+            i32(1),
+            [ADD],
+            set(LN),
+            br(3),
+          ),
         ),
         get(P),
         get(P),
@@ -1188,6 +1219,10 @@ function membersBody(): Code {
     ),
   ];
   return [
+    ...get(NAMES),
+    ...i32(1),
+    ADD,
+    ...set(LP),
     ...get(START),
     ...set(I),
     ...get(RESUME),
@@ -1342,6 +1377,7 @@ function assemble(): Uint8Array {
       [
         [12, I32], // locals 5 to 16
         [1, V128], // local 17
+        [3, I32], // locals 18 to 20
       ],
       membersBody(),
     ),
@@ -1476,6 +1512,11 @@ export function loadAscii(text: string): boolean {
   }
   const { read, written } = asciiEncoder.encodeInto(text, memoryBytes);
   return read === text.length && written === text.length;
+}
+
+/** The module's memory as bytes, holding the text `loadAscii` copied (at 0) until the next call into this module. */
+export function asciiMemory(): Uint8Array {
+  return memoryBytes;
 }
 
 /** The offset after the object or array at `start` of the text `loadAscii` copied (`length` long); -1 past its end. */
