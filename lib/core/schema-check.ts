@@ -18,6 +18,7 @@ import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
 import addFormatsModule from 'ajv-formats';
 import { JunctionError } from './errors.ts';
 import { analyzeRegex, type Dialect, MAX_PATTERN_BUDGET, MAX_PATTERN_INPUT } from './schema.ts';
+import { compileTextCheck, type TextCheck } from './schema-text.ts';
 
 /** One value that failed its schema: where in the event, and which keyword it broke. */
 export interface Violation {
@@ -31,8 +32,14 @@ export interface Violation {
 /** Most violations one event reports (the first ones, in the validator's order). */
 export const MAX_VIOLATIONS = 20;
 
-/** Checks a value: the violations, none when it is valid. */
-export type SchemaChecker = (data: unknown) => Violation[];
+/**
+ * Checks a value: the violations, none when it is valid. `validText`, for the schemas `compileTextCheck` reads: whether
+ * the value's JSON text is certainly valid, without parsing it (`false`: not known — parse it and call the checker).
+ */
+export interface SchemaChecker {
+  (data: unknown): Violation[];
+  readonly validText?: TextCheck | undefined;
+}
 
 /** What quadratic patterns may still read in the check under way (reset before each one: checks are synchronous). */
 let budget = MAX_PATTERN_BUDGET;
@@ -160,9 +167,12 @@ function violationOf(error: ErrorObject): Violation {
  */
 export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema'): SchemaChecker {
   let validate: ValidateFunction;
+  let validText: TextCheck | undefined;
   try {
     // A fresh instance per schema: `$id`s of different schemas (or versions) never clash.
-    validate = newAjv(dialect, namesInherited(schema)).compile(schema as object | boolean);
+    const ajv = newAjv(dialect, namesInherited(schema));
+    validate = ajv.compile(schema as object | boolean);
+    validText = compileTextCheck(schema, ajv.formats);
   } catch (error) {
     throw new JunctionError(
       'InvalidSchema',
@@ -172,9 +182,10 @@ export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema
       },
     );
   }
-  return (data) => {
+  const check = (data: unknown): Violation[] => {
     budget = MAX_PATTERN_BUDGET;
     if (validate(data)) return [];
     return (validate.errors ?? []).slice(0, MAX_VIOLATIONS).map(violationOf);
   };
+  return Object.assign(check, { validText });
 }

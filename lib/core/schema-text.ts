@@ -1,0 +1,545 @@
+/**
+ * A schema check that reads an event's `data` as JSON text instead of as a parsed value (issue #16): the
+ * WebAssembly member walk of `codec/json-wasm.ts` steps through each object, comparing keys with the schema's
+ * property names and stepping over what the schema does not describe, and only the strings and numbers a keyword
+ * reads are made. `JSON.parse` of a 1 KB event's data cost more than ajv's whole check of it; this check builds no
+ * value.
+ *
+ * It answers only "certainly valid" (`true`) or "not known" (`false`): a caller that gets `false` parses the data and
+ * asks ajv, which decides every refusal and words its errors. So it may say `false` of valid data (a text with a
+ * backslash or a non-ASCII character, a key with a dot, a number that overflows), never `true` of invalid data. It
+ * is made only for schemas whose every keyword it knows, with ajv's meaning (`compileTextCheck` answers `undefined`
+ * for the others): `type`, `enum` and `const` of JSON scalars, `properties`, `required`, `additionalProperties` as a
+ * boolean, `items` as one schema, `minItems`/`maxItems`, `minLength`/`maxLength`, `pattern` (linear ones),
+ * `format` (the bus's ajv formats, on strings), `minimum`/`maximum`/`exclusiveMinimum`/`exclusiveMaximum` as numbers,
+ * and annotations. test/core/schema-text.test.ts holds it to ajv's answers.
+ */
+import {
+  asciiMemory,
+  loadAscii,
+  MEMBER_WORDS,
+  membersAt,
+  membersInMemory,
+  membersTape,
+  namesTable,
+  skipInMemory,
+} from './codec/json-wasm.ts';
+import { analyzeRegex } from './schema.ts';
+
+/** Whether a JSON text is certainly valid against the schema (`false`: not known; ask ajv). */
+export type TextCheck = (text: string) => boolean;
+
+const STRING = 1;
+const NUMBER = 2;
+const INTEGER = 4;
+const BOOLEAN = 8;
+const NULL = 16;
+const OBJECT = 32;
+const ARRAY = 64;
+const ANY = STRING | NUMBER | INTEGER | BOOLEAN | NULL | OBJECT | ARRAY;
+const KINDS: Readonly<Record<string, number>> = {
+  string: STRING,
+  number: NUMBER,
+  integer: INTEGER,
+  boolean: BOOLEAN,
+  null: NULL,
+  object: OBJECT,
+  array: ARRAY,
+};
+
+/** Keywords that never make a value invalid (ajv's `strict: false` ignores unknown ones; these are known to be inert). */
+const ANNOTATIONS = new Set([
+  '$schema',
+  '$id',
+  '$comment',
+  '$defs',
+  'definitions',
+  'title',
+  'description',
+  'default',
+  'examples',
+  'example',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  'contentMediaType',
+  'contentEncoding',
+]);
+
+/** One schema, compiled for the walk. */
+interface Node {
+  /** The kinds `type` allows (`ANY` without `type`); `INTEGER` alone: numbers with no fraction. */
+  readonly kinds: number;
+  readonly minLength: number;
+  readonly maxLength: number;
+  readonly pattern: RegExp | undefined;
+  readonly format: ((value: string) => boolean) | undefined;
+  readonly minimum: number;
+  readonly maximum: number;
+  readonly exclusiveMinimum: number;
+  readonly exclusiveMaximum: number;
+  /** `enum` (and `const`): the values allowed, all JSON scalars; `undefined` without either. */
+  readonly allowed: ReadonlySet<unknown> | undefined;
+  /** The strings of `allowed` (compared in place, no string made); `undefined` without `enum` or `const`. */
+  readonly strings: readonly string[] | undefined;
+  /** Whether a string value must be made (`pattern` or `format` reads it). */
+  readonly readsStrings: boolean;
+  /** Whether a number's value must be read (bounds, `enum`, or `integer` without `number`). */
+  readonly readsNumbers: boolean;
+  /** Property names, then the names `required` adds that `properties` lacks. */
+  readonly names: readonly string[];
+  /** How many of `names` are properties (with a node each in `nodes`). */
+  readonly properties: number;
+  readonly nodes: readonly Node[];
+  /** `names` as the module compares them; `undefined` without names (the object is stepped over). */
+  readonly table: Uint8Array | undefined;
+  /** Indices into `names` of the required ones. */
+  readonly required: readonly number[];
+  /** The required ones as bits (`1 << index`) when `names` are at most 31, else 0 (then `required` is read). */
+  readonly requiredBits: number;
+  /** `additionalProperties: false`: no member but the properties. */
+  readonly closed: boolean;
+  /** Arrays: whether any array keyword is present (else an array is stepped over). */
+  readonly arrays: boolean;
+  readonly items: Node | undefined;
+  readonly minItems: number;
+  readonly maxItems: number;
+}
+
+/** Thrown while compiling: the schema uses what this check does not read (the caller keeps to ajv). */
+class Unsupported extends Error {}
+
+type Formats = Readonly<Record<string, unknown>>;
+
+/**
+ * The text check of a schema (as `normalizeSchema` gives it), with `formats` the table of the ajv instance that checks
+ * it (`ajv.formats`), or `undefined` when the schema has a keyword (or a form of one) this check does not read.
+ */
+export function compileTextCheck(schema: unknown, formats: Formats): TextCheck | undefined {
+  let root: Node;
+  try {
+    root = compile(schema, formats, 0);
+  } catch (error) {
+    if (error instanceof Unsupported) return undefined;
+    throw error;
+  }
+  return (text) => checkText(root, text);
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function nonNegativeInteger(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new Unsupported();
+  return value;
+}
+
+function isScalar(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || isNumber(value);
+}
+
+function formatOf(name: unknown, formats: Formats): ((value: string) => boolean) | undefined {
+  if (typeof name !== 'string' || !Object.hasOwn(formats, name)) throw new Unsupported();
+  let format = formats[name];
+  if (format === true) return undefined;
+  if (typeof format === 'object' && format !== null && !(format instanceof RegExp)) {
+    const definition = format as { type?: unknown; async?: unknown; validate?: unknown };
+    if (definition.async === true || (definition.type !== undefined && definition.type !== 'string')) {
+      throw new Unsupported();
+    }
+    format = definition.validate;
+  }
+  if (format instanceof RegExp) {
+    const rx = format;
+    return (value) => rx.test(value);
+  }
+  if (typeof format === 'function') return format as (value: string) => boolean;
+  throw new Unsupported();
+}
+
+function linearPattern(source: unknown): RegExp {
+  if (typeof source !== 'string') throw new Unsupported();
+  const analysis = analyzeRegex(source);
+  if (analysis.hazard !== undefined || analysis.degree > 1) throw new Unsupported();
+  try {
+    return new RegExp(source, 'u');
+  } catch {
+    throw new Unsupported();
+  }
+}
+
+function compile(schema: unknown, formats: Formats, depth: number): Node {
+  // normalizeSchema bounds schemas to 32 levels; a deeper one would be refused before this.
+  if (depth > 64) throw new Unsupported();
+  if (schema === true) schema = {};
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Unsupported();
+  let kinds = ANY;
+  let minLength = 0;
+  let maxLength = Number.POSITIVE_INFINITY;
+  let pattern: RegExp | undefined;
+  let format: ((value: string) => boolean) | undefined;
+  let minimum = Number.NEGATIVE_INFINITY;
+  let maximum = Number.POSITIVE_INFINITY;
+  let exclusiveMinimum = Number.NEGATIVE_INFINITY;
+  let exclusiveMaximum = Number.POSITIVE_INFINITY;
+  let allowed: Set<unknown> | undefined;
+  let properties: Record<string, unknown> = {};
+  let requiredNames: string[] = [];
+  let closed = false;
+  let arrays = false;
+  let items: Node | undefined;
+  let minItems = 0;
+  let maxItems = Number.POSITIVE_INFINITY;
+  const restrict = (values: Set<unknown>) => {
+    allowed = allowed === undefined ? values : new Set([...allowed].filter((v) => values.has(v)));
+  };
+  for (const [keyword, value] of Object.entries(schema)) {
+    if (ANNOTATIONS.has(keyword) || keyword.startsWith('x-')) continue;
+    switch (keyword) {
+      case 'type': {
+        const names = Array.isArray(value) ? value : [value];
+        kinds = 0;
+        for (const name of names) {
+          const kind = typeof name === 'string' && Object.hasOwn(KINDS, name) ? KINDS[name] : undefined;
+          if (kind === undefined) throw new Unsupported();
+          kinds |= kind;
+        }
+        break;
+      }
+      case 'enum':
+        if (!Array.isArray(value) || !value.every(isScalar)) throw new Unsupported();
+        restrict(new Set(value));
+        break;
+      case 'const':
+        if (!isScalar(value)) throw new Unsupported();
+        restrict(new Set([value]));
+        break;
+      case 'minLength':
+        minLength = nonNegativeInteger(value);
+        break;
+      case 'maxLength':
+        maxLength = nonNegativeInteger(value);
+        break;
+      case 'pattern':
+        // ajv compiles `pattern` with the `u` flag; a quadratic one runs under a budget (schema-check.ts): not here.
+        pattern = linearPattern(value);
+        break;
+      case 'format':
+        format = formatOf(value, formats);
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        if (!isNumber(value)) throw new Unsupported();
+        if (keyword === 'minimum') minimum = value;
+        else if (keyword === 'maximum') maximum = value;
+        else if (keyword === 'exclusiveMinimum') exclusiveMinimum = value;
+        else exclusiveMaximum = value;
+        break;
+      case 'properties':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Unsupported();
+        properties = value as Record<string, unknown>;
+        break;
+      case 'required':
+        if (!Array.isArray(value) || !value.every((name) => typeof name === 'string'))
+          throw new Unsupported();
+        requiredNames = value as string[];
+        break;
+      case 'additionalProperties':
+        if (typeof value !== 'boolean') throw new Unsupported();
+        closed = !value;
+        break;
+      case 'items':
+        // A tuple (draft-07's array form) or `false` is not read here.
+        if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+          throw new Unsupported();
+        }
+        items = compile(value, formats, depth + 1);
+        arrays = true;
+        break;
+      case 'minItems':
+        minItems = nonNegativeInteger(value);
+        arrays = true;
+        break;
+      case 'maxItems':
+        maxItems = nonNegativeInteger(value);
+        arrays = true;
+        break;
+      default:
+        throw new Unsupported();
+    }
+  }
+  const names = Object.keys(properties);
+  const nodes = names.map((name) => compile(properties[name], formats, depth + 1));
+  const count = names.length;
+  for (const name of requiredNames) if (!names.includes(name)) names.push(name);
+  const required = [...new Set(requiredNames)].map((name) => names.indexOf(name));
+  const table = names.length > 0 ? namesTable(names) : undefined;
+  if (names.length > 0 && table === undefined) throw new Unsupported();
+  return {
+    kinds,
+    minLength,
+    maxLength,
+    pattern,
+    format,
+    minimum,
+    maximum,
+    exclusiveMinimum,
+    exclusiveMaximum,
+    allowed,
+    strings: allowed === undefined ? undefined : [...allowed].filter((v) => typeof v === 'string'),
+    readsStrings: pattern !== undefined || format !== undefined,
+    readsNumbers:
+      allowed !== undefined ||
+      (kinds & NUMBER) === 0 ||
+      minimum !== Number.NEGATIVE_INFINITY ||
+      maximum !== Number.POSITIVE_INFINITY ||
+      exclusiveMinimum !== Number.NEGATIVE_INFINITY ||
+      exclusiveMaximum !== Number.POSITIVE_INFINITY,
+    names,
+    properties: count,
+    nodes,
+    table,
+    required,
+    requiredBits: names.length <= 31 ? required.reduce((bits, index) => bits | (1 << index), 0) : 0,
+    closed,
+    arrays,
+    items,
+    minItems,
+    maxItems,
+  };
+}
+
+// ---- the walk: over the text `loadAscii` copied into the module's memory -------------------------------------
+
+let src = '';
+/** `src` as the module's memory holds it: its characters' codes, read faster than `charCodeAt` reads them. */
+let bytes: Uint8Array = new Uint8Array(0);
+let length = 0;
+let pos = 0;
+
+function checkText(root: Node, text: string): boolean {
+  // Without a backslash, a string's text is its value; with ASCII only, its length counts its code points (and the
+  // module's byte offsets are the text's offsets).
+  if (text.indexOf('\\') !== -1 || !loadAscii(text)) return false;
+  src = text;
+  bytes = asciiMemory();
+  length = text.length;
+  pos = 0;
+  try {
+    skipWhitespace();
+    return checkValue(root);
+  } catch {
+    return false; // a format's function that throws: ajv decides
+  } finally {
+    src = '';
+    bytes = EMPTY;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function skipWhitespace(): void {
+  pos = skipWhitespaceFrom(pos);
+}
+
+/** The value at `pos`; `pos` ends after it when it passes. */
+function checkValue(node: Node): boolean {
+  const c = bytes[pos] as number;
+  if (c === 0x7b) return (node.kinds & OBJECT) !== 0 && node.allowed === undefined && checkObject(node);
+  if (c === 0x5b) return (node.kinds & ARRAY) !== 0 && node.allowed === undefined && checkArray(node);
+  const start = pos;
+  pos = scalarEnd(c, start);
+  return checkScalar(node, start, pos);
+}
+
+/** The offset after the string, number or literal starting with `c` at `start` (no backslash in the text). */
+function scalarEnd(c: number, start: number): number {
+  if (c === 0x22) return src.indexOf('"', start + 1) + 1;
+  let i = start + 1;
+  while (i < length) {
+    const d = bytes[i] as number;
+    if (d === 0x2c || d === 0x7d || d === 0x5d || d <= 0x20) break;
+    i++;
+  }
+  return i;
+}
+
+function checkScalar(node: Node, start: number, end: number): boolean {
+  const c = bytes[start] as number;
+  const { allowed } = node;
+  if (c === 0x22) {
+    if ((node.kinds & STRING) === 0) return false;
+    const length = end - start - 2;
+    if (length < node.minLength || length > node.maxLength) return false;
+    if (node.readsStrings) {
+      const value = src.slice(start + 1, end - 1);
+      if (node.pattern !== undefined && !node.pattern.test(value)) return false;
+      if (node.format !== undefined && !node.format(value)) return false;
+    }
+    return node.strings === undefined || oneOf(node.strings, start + 1, length);
+  }
+  if (c === 0x74 || c === 0x66) {
+    return (node.kinds & BOOLEAN) !== 0 && (allowed === undefined || allowed.has(c === 0x74));
+  }
+  if (c === 0x6e) return (node.kinds & NULL) !== 0 && (allowed === undefined || allowed.has(null));
+  if (!node.readsNumbers) return (node.kinds & NUMBER) !== 0;
+  const value = numberAt(start, end);
+  if (!Number.isFinite(value)) return false;
+  if ((node.kinds & NUMBER) === 0 && ((node.kinds & INTEGER) === 0 || !Number.isInteger(value))) return false;
+  if (value < node.minimum || value > node.maximum) return false;
+  if (value <= node.exclusiveMinimum || value >= node.exclusiveMaximum) return false;
+  return allowed === undefined || allowed.has(value);
+}
+
+/** Whether the string of `length` characters at `start` is one of `strings`. */
+function oneOf(strings: readonly string[], start: number, length: number): boolean {
+  for (const string of strings) if (string.length === length && src.startsWith(string, start)) return true;
+  return false;
+}
+
+/** Powers of ten a double holds exactly. */
+const POWERS = Array.from({ length: 16 }, (_, k) => 10 ** k);
+
+/**
+ * The number whose lexeme spans `start` to `end`, as `Number` reads it. A lexeme of at most 15 digits without an
+ * exponent is read here without making its string: its digits are an exact integer m, and m / 10^k (both exact
+ * doubles) is correctly rounded, as `Number`'s reading of the decimal is.
+ */
+function numberAt(start: number, end: number): number {
+  let i = start;
+  const negative = (bytes[i] as number) === 0x2d;
+  if (negative) i++;
+  let m = 0;
+  let digits = 0;
+  let point = -1;
+  for (; i < end; i++) {
+    const d = (bytes[i] as number) - 0x30;
+    if (d >= 0 && d <= 9) {
+      m = m * 10 + d;
+      digits++;
+    } else if (d === -2 && point < 0) point = i;
+    else return Number(src.slice(start, end));
+  }
+  if (digits > 15) return Number(src.slice(start, end));
+  const value = point < 0 ? m : m / (POWERS[end - point - 1] as number);
+  return negative ? -value : value;
+}
+
+/** Whether `src` between `from` and `to` holds no member (only whitespace and a comma: no quote). */
+function noMemberBetween(from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if ((bytes[i] as number) === 0x22) return false;
+  return true;
+}
+
+/**
+ * The object at `pos`: the module walks its members, compares their keys with the node's names and steps over the
+ * values of the others; it records named scalars (checked here) and stops at a named object or array, or a key with a
+ * dot, for the value to be read here, then goes on after it.
+ */
+function checkObject(node: Node): boolean {
+  const { table } = node;
+  if (table === undefined) {
+    // No names: `{}` when closed, else anything (`required` names a member, so it is not empty here).
+    return (!node.closed || bytes[skipWhitespaceFrom(pos + 1)] === 0x7d) && skipAfter();
+  }
+  const { required, requiredBits, closed, nodes, properties } = node;
+  // The required names seen: as bits up to 31 names (no allocation), else flags.
+  const seen = required.length > 0 && node.names.length > 31 ? new Uint8Array(node.names.length) : undefined;
+  let seenBits = 0;
+  let last = pos + 1; // where the previous member's value ended
+  let count = membersInMemory(pos, src.length, table, false);
+  for (;;) {
+    if (count < 0) return false;
+    const tape = membersTape;
+    let at = membersAt;
+    const end = tape[at - 4] as number;
+    let next = tape[at - 3] as number;
+    for (let r = 0; r < count; r++, at += MEMBER_WORDS) {
+      let index = tape[at] as number;
+      const keyStart = tape[at + 1] as number;
+      // A member the module stepped over lies between the last one and this one: its name is no property.
+      if (closed && !noMemberBetween(last, keyStart - 1)) return false;
+      if (index < 0) index = node.names.indexOf(src.slice(keyStart, tape[at + 2] as number));
+      if (index >= 0) {
+        if (seen !== undefined) seen[index] = 1;
+        else seenBits |= 1 << index;
+      }
+      const child = index >= 0 && index < properties ? nodes[index] : undefined;
+      if (child === undefined && closed) return false;
+      pos = tape[at + 3] as number;
+      const valueEnd = tape[at + 4] as number;
+      if (valueEnd >= 0) {
+        // A named string, number or literal (checking it does not call the module: the tape stays).
+        if (child !== undefined && !checkScalar(child, pos, valueEnd)) return false;
+        last = valueEnd;
+        continue;
+      }
+      // The last record: a value the module left to JS (a named object or array, or a key with a dot).
+      if (child !== undefined) {
+        if (!checkValue(child)) return false;
+      } else if (!skipValue()) return false;
+      last = pos;
+      next = pos;
+    }
+    if (end >= 0) {
+      if (closed && !noMemberBetween(last, end - 1)) return false;
+      pos = end;
+      break;
+    }
+    count = membersInMemory(next, src.length, table, true);
+  }
+  if (seen !== undefined) {
+    for (const index of required) if (seen[index] !== 1) return false;
+    return true;
+  }
+  return (seenBits & requiredBits) === requiredBits;
+}
+
+function skipWhitespaceFrom(i: number): number {
+  while (i < length) {
+    const c = bytes[i] as number;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/** Steps over the object or array at `pos` (the module's skip); `false` when the text breaks first. */
+function skipAfter(): boolean {
+  const end = skipInMemory(pos, src.length);
+  if (end < 0) return false;
+  pos = end;
+  return true;
+}
+
+/** Steps over the value at `pos`; `false` when the text breaks first. */
+function skipValue(): boolean {
+  const c = bytes[pos] as number;
+  if (c === 0x7b || c === 0x5b) return skipAfter();
+  pos = scalarEnd(c, pos);
+  return pos > 0;
+}
+
+/** The array at `pos`: its length and, with `items`, each element. */
+function checkArray(node: Node): boolean {
+  if (!node.arrays) return skipAfter();
+  const { items, maxItems } = node;
+  pos = skipWhitespaceFrom(pos + 1);
+  let length = 0;
+  if ((bytes[pos] as number) === 0x5d) pos++;
+  else {
+    for (;;) {
+      if (++length > maxItems) return false;
+      if (items !== undefined ? !checkValue(items) : !skipValue()) return false;
+      pos = skipWhitespaceFrom(pos);
+      const c = bytes[pos++] as number;
+      if (c === 0x5d) break;
+      if (c !== 0x2c) return false;
+      pos = skipWhitespaceFrom(pos);
+    }
+  }
+  return length >= node.minItems;
+}

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { compileSchema, type SchemaChecker } from '../../lib/core/schema-check.ts';
+import type { TextCheck } from '../../lib/core/schema-text.ts';
+import { WIDE_SCHEMA } from '../bench/schemas.ts';
+
+/** The checker of a schema with its text check, which the schema must have. */
+function compiled(
+  schema: unknown,
+  dialect: '2020-12' | 'draft-07' = '2020-12',
+): SchemaChecker & { validText: TextCheck } {
+  const checker = compileSchema(dialect, schema);
+  const { validText } = checker;
+  assert.ok(validText !== undefined, `no text check for ${JSON.stringify(schema)}`);
+  return Object.assign(checker, { validText });
+}
+
+function ajvValid(checker: SchemaChecker, text: string): boolean {
+  return checker(JSON.parse(text)).length === 0;
+}
+
+/** The benchmark's events (test/bench/support/load.ts `wideData`). */
+function wide(n: number): Record<string, unknown> {
+  return {
+    n,
+    orderId: `ord-${n}`,
+    customerId: crypto.randomUUID(),
+    email: `customer${n}@shop.example`,
+    createdAt: new Date(1_700_000_000_000 + n * 1000).toISOString(),
+    status: ['new', 'paid', 'shipped'][n % 3],
+    total: (n % 1000) + 0.99,
+    currency: 'EUR',
+    quantity: (n % 7) + 1,
+    express: n % 2 === 0,
+    giftWrap: false,
+    coupon: n % 5 === 0 ? null : 'SPRING',
+    country: 'DE',
+    city: 'Berlin',
+    street: 'Unter den Linden 1',
+    postcode: '10117',
+    tags: ['web', 'mobile', 'loyal'],
+    items: [
+      { sku: 'sku-1', qty: 1, price: 9.99 },
+      { sku: 'sku-2', qty: 2, price: 19.5 },
+    ],
+    channel: { name: 'web', campaign: 'spring-sale' },
+    note: 'Please leave the parcel with the neighbour if nobody is at home. '.repeat(6),
+  };
+}
+
+describe('the schema check on JSON text', () => {
+  test("the benchmark's 20-property events pass from their text, and each broken rule makes it ask ajv", () => {
+    const checker = compiled(WIDE_SCHEMA);
+    for (let n = 0; n < 200; n++) {
+      const text = JSON.stringify(wide(n));
+      assert.equal(checker.validText(text), true, text);
+      assert.equal(ajvValid(checker, text), true);
+    }
+    const broken: Array<[string, Record<string, unknown>]> = [
+      ['pattern', { orderId: 'order-1' }],
+      ['format uuid', { customerId: 'not-a-uuid' }],
+      ['format email', { email: 'nobody' }],
+      ['format date-time', { createdAt: '2026-12-07 10:00' }],
+      ['enum', { status: 'lost' }],
+      ['minimum', { total: -0.5 }],
+      ['maxLength', { currency: 'EURO' }],
+      ['minLength', { currency: 'EU' }],
+      ['integer', { quantity: 1.5 }],
+      ['type', { express: 'yes' }],
+      ['type of an item', { items: [{ sku: 'a', qty: 1, price: '1' }] }],
+      ['required of an item', { items: [{ sku: 'a', qty: 1 }] }],
+      ['maxItems', { tags: Array.from({ length: 21 }, () => 'x') }],
+      ['items', { tags: ['web', 7] }],
+      ['additionalProperties', { extra: 1 }],
+      ['type of a nested member', { channel: { name: 7 } }],
+    ];
+    for (const [rule, change] of broken) {
+      const text = JSON.stringify({ ...wide(1), ...change });
+      assert.equal(checker.validText(text), false, rule);
+      assert.equal(ajvValid(checker, text), false, rule);
+    }
+    const { n: _n, ...withoutN } = wide(1);
+    assert.equal(checker.validText(JSON.stringify(withoutN)), false, 'required');
+  });
+
+  test('texts it does not read alone answer "not known": a backslash, a character past ASCII, a duplicate key', () => {
+    const checker = compiled({
+      type: 'object',
+      properties: { a: { type: 'string' }, b: { type: 'integer' } },
+    });
+    assert.equal(checker.validText('{"a":"x","b":1}'), true);
+    assert.equal(checker.validText('{"a":"x\\n","b":1}'), false); // valid, but ajv decides
+    assert.equal(checker.validText('{"a":"é","b":1}'), false);
+    // JSON.parse keeps the last of a repeated key: ajv refuses the first text and accepts the second.
+    assert.equal(checker.validText('{"b":1,"b":"x"}'), false);
+    assert.equal(ajvValid(checker, '{"b":1,"b":"x"}'), false);
+    assert.equal(checker.validText('{"b":"x","b":1}'), false);
+    assert.equal(ajvValid(checker, '{"b":"x","b":1}'), true);
+    // A number past a double: ajv decides.
+    assert.equal(checker.validText('{"b":1e400}'), false);
+  });
+
+  test('keys in any order, with whitespace, dots and more members than one walk records', () => {
+    const checker = compiled({
+      type: 'object',
+      additionalProperties: false,
+      required: ['a', 'c', 'x.y'],
+      properties: {
+        a: { type: 'integer' },
+        b: { type: 'string' },
+        c: { type: 'boolean' },
+        'x.y': { type: 'null' },
+      },
+    });
+    assert.equal(checker.validText('{"c":true,"b":"s","a":1,"x.y":null}'), true);
+    assert.equal(checker.validText('{ "x.y" : null ,\n "c" : false , "a" : 2 }'), true);
+    assert.equal(checker.validText('{"c":true,"a":1}'), false); // x.y missing
+    assert.equal(checker.validText('{"c":true,"a":1,"x.y":null,"d":0}'), false); // d: not allowed
+    assert.equal(checker.validText('{"d":0,"c":true,"a":1,"x.y":null}'), false);
+    const open = compiled({ type: 'object', required: ['z'], properties: { z: { type: 'integer' } } });
+    const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, i]));
+    assert.equal(open.validText(JSON.stringify({ ...many, z: 1 })), true);
+    assert.equal(open.validText(JSON.stringify({ ...many, z: 'one' })), false);
+    assert.equal(open.validText(JSON.stringify(many)), false);
+    const closed = compileSchema('2020-12', {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(Object.keys(many).map((k) => [k, { type: 'integer' }])),
+    });
+    assert.equal(closed.validText, undefined, 'a names table past 256 bytes is left to ajv');
+    // More named members than one walk records (256): the walk resumes where it stopped.
+    const repeated = compiled({
+      type: 'object',
+      additionalProperties: false,
+      required: ['a'],
+      properties: { a: { type: 'integer' }, b: { type: 'object' } },
+    });
+    const members = Array.from({ length: 300 }, (_, i) => (i % 100 === 50 ? '"b":{"x":[1]}' : '"a":1'));
+    assert.equal(repeated.validText(`{${members.join(',')}}`), true);
+    assert.equal(ajvValid(repeated, `{${members.join(',')}}`), true);
+    assert.equal(repeated.validText(`{${[...members, '"a":"x"'].join(',')}}`), false);
+    assert.equal(
+      repeated.validText(`{${[...members.slice(0, 280), '"c":1', ...members.slice(280)].join(',')}}`),
+      false,
+    );
+  });
+
+  test('schemas with keywords it does not read have no text check', () => {
+    for (const schema of [
+      { $ref: '#/$defs/a', $defs: { a: { type: 'string' } } },
+      { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+      { type: 'object', patternProperties: { '^a': { type: 'string' } } },
+      { type: 'array', uniqueItems: true },
+      { type: 'number', multipleOf: 0.01 },
+      { type: 'object', additionalProperties: { type: 'string' } },
+      { type: 'string', pattern: 'a+b+' }, // quadratic: ajv runs it under a budget
+      { type: 'object', properties: { a: false } },
+      { enum: [{ a: 1 }] },
+      { type: 'string', nullable: true },
+    ]) {
+      assert.equal(compileSchema('2020-12', schema).validText, undefined, JSON.stringify(schema));
+    }
+    // A tuple (draft-07's array form of `items`).
+    assert.equal(
+      compileSchema('draft-07', { type: 'array', items: [{ type: 'string' }] }).validText,
+      undefined,
+    );
+  });
+
+  // The property that matters: on texts it reads (ASCII, no backslash), its answer is ajv's, both ways.
+  const KEYS = ['a', 'b', 'c', 'd.e'];
+  const PATTERNS = ['^[0-9]{2}$', '^x', 'y$', '^[a-z]+$'];
+  const FORMATS = ['uuid', 'email', 'date-time', 'date', 'time', 'ipv4', 'uri', 'hostname'];
+  const scalars = fc.oneof(
+    fc.constantFrom(
+      0,
+      -0,
+      1,
+      -1,
+      2,
+      5,
+      7,
+      1.5,
+      -2.25,
+      -10,
+      10,
+      99.99,
+      100,
+      1e3,
+      1e6,
+      123456789012345,
+      1e21,
+      0.1,
+      1e-7,
+    ),
+    fc.integer({ min: -1000, max: 1000 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+    fc.constantFrom('', 'x', 'xy', '12', 'abc', 'y', 'xyz', 'ABC'),
+    fc.constantFrom(
+      '0f8fad5b-d9cb-469f-a165-70867728950e',
+      'URN:UUID:0F8FAD5B-D9CB-469F-A165-70867728950E',
+      'someone@shop.example',
+      '2026-12-07T10:00:00Z',
+      '2026-12-07T10:00:00.123+01:00',
+      '2026-12-07',
+      '10:00:00Z',
+      '192.168.0.1',
+      'https://shop.example/a',
+      'shop.example',
+    ),
+    fc.string({ unit: fc.constantFrom('a', 'b', '0', '1', '-', ' ', ':', '.'), maxLength: 12 }),
+    fc.boolean(),
+    fc.constant(null),
+  );
+  const values = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalars,
+      fc.array(tie('value'), { maxLength: 4 }),
+      fc.dictionary(fc.constantFrom(...KEYS, 'z'), tie('value'), { maxKeys: 5 }),
+    ),
+  })).value;
+  const scalarSchema = fc.oneof(
+    fc.record(
+      {
+        type: fc.constantFrom('string', ['string', 'null']),
+        minLength: fc.nat(4),
+        maxLength: fc.nat(12),
+        pattern: fc.constantFrom(...PATTERNS),
+        format: fc.constantFrom(...FORMATS),
+      },
+      { requiredKeys: ['type'] },
+    ),
+    fc.record(
+      {
+        type: fc.constantFrom('integer', 'number', ['integer', 'string'], ['number', 'boolean']),
+        minimum: fc.integer({ min: -10, max: 10 }),
+        maximum: fc.constantFrom(0, 5, 100, 1e6),
+        exclusiveMinimum: fc.constantFrom(-1, 0, 1.5),
+        exclusiveMaximum: fc.constantFrom(10, 99.99, 1e21),
+      },
+      { requiredKeys: ['type'] },
+    ),
+    fc.record({
+      enum: fc.uniqueArray(scalars, { minLength: 1, maxLength: 4, selector: (v) => JSON.stringify(v) }),
+    }),
+    fc.record({ const: scalars }),
+    fc.constantFrom({ type: 'boolean' }, { type: 'null' }, {}, true, { title: 'anything', 'x-note': 1 }),
+  );
+  const schemas = fc.letrec<{ schema: unknown }>((tie) => ({
+    schema: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalarSchema,
+      fc.record(
+        {
+          type: fc.constant('object'),
+          properties: fc.dictionary(fc.constantFrom(...KEYS), tie('schema'), { maxKeys: 4 }),
+          required: fc.uniqueArray(fc.constantFrom(...KEYS, 'z'), { maxLength: 3 }),
+          additionalProperties: fc.boolean(),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.record(
+        { type: fc.constant('array'), items: tie('schema'), minItems: fc.nat(2), maxItems: fc.nat(4) },
+        { requiredKeys: [] },
+      ),
+    ),
+  })).schema;
+
+  test('property: on ASCII texts without a backslash it answers as ajv does, in both dialects', () => {
+    let agreedValid = 0;
+    let agreedInvalid = 0;
+    fc.assert(
+      fc.property(
+        schemas,
+        values,
+        fc.constantFrom(undefined, 1, '\t'),
+        fc.constantFrom('2020-12', 'draft-07'),
+        (schema, value, indent, dialect) => {
+          const checker = compileSchema(dialect as '2020-12' | 'draft-07', schema);
+          if (checker.validText === undefined) return;
+          const text = JSON.stringify(value, null, indent);
+          const valid = checker(JSON.parse(text)).length === 0;
+          assert.equal(checker.validText(text), valid, `${text} against ${JSON.stringify(schema)}`);
+          if (valid) agreedValid++;
+          else agreedInvalid++;
+        },
+      ),
+      { numRuns: 4000 },
+    );
+    // Both answers are reached often enough for the property to mean something.
+    assert.ok(agreedValid > 400 && agreedInvalid > 400, `${agreedValid} valid, ${agreedInvalid} invalid`);
+  });
+
+  test('property: whatever the text, "valid" is never said of what ajv refuses', () => {
+    const texts = fc.oneof(
+      values.map((v) => JSON.stringify(v)),
+      // Escapes, characters past ASCII and repeated keys.
+      fc
+        .tuple(fc.constantFrom(...KEYS), scalars, scalars)
+        .map(([k, x, y]) => `{"${k}":${JSON.stringify(x)},"${k}":${JSON.stringify(y)}}`),
+      fc
+        .string({ unit: fc.constantFrom('a', 'é', '"', '\\', '\n', '€', '😀'), maxLength: 6 })
+        .map((s) => JSON.stringify({ a: s, b: [s] })),
+    );
+    fc.assert(
+      fc.property(schemas, texts, (schema, text) => {
+        const checker = compileSchema('2020-12', schema);
+        if (checker.validText?.(text) === true) {
+          assert.equal(checker(JSON.parse(text)).length, 0, `${text} against ${JSON.stringify(schema)}`);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
