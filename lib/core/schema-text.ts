@@ -73,7 +73,11 @@ interface Node {
   readonly minLength: number;
   readonly maxLength: number;
   readonly pattern: RegExp | undefined;
-  readonly format: ((value: string) => boolean) | undefined;
+  /** `format`: ajv's regular expression for it, or its function. */
+  readonly formatRegExp: RegExp | undefined;
+  readonly formatFunction: ((value: string) => boolean) | undefined;
+  /** `format: uuid`: read from the bytes (`uuidAt`), not by ajv-formats' regular expression. */
+  readonly uuid: boolean;
   readonly minimum: number;
   readonly maximum: number;
   readonly exclusiveMinimum: number;
@@ -139,7 +143,41 @@ function isScalar(value: unknown): boolean {
   return value === null || typeof value === 'string' || typeof value === 'boolean' || isNumber(value);
 }
 
-function formatOf(name: unknown, formats: Formats): ((value: string) => boolean) | undefined {
+/** ajv-formats' `uuid` (both modes). V8 runs it in ≈ 200 ns on a 36-character string; `uuidAt` reads the bytes. */
+const UUID = /^(?:urn:uuid:)?[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+
+function isUuidRegExp(rx: RegExp): boolean {
+  return rx.source === UUID.source && rx.flags === UUID.flags;
+}
+
+const URN = 'urn:uuid:';
+/** Hexadecimal digits in either case, by byte. */
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+
+/**
+ * `UUID.test` of the ASCII string of `length` bytes at `at` in `bytes`: 36 characters, hexadecimal digits in either case
+ * with hyphens at 8, 13, 18 and 23, after an optional `urn:uuid:` in either case. test/core/schema-text.test.ts holds
+ * the two together.
+ */
+function uuidAt(at: number, length: number): boolean {
+  if (length === 45) {
+    // A letter's code with 0x20 set is its lower case, and only its two cases give it.
+    for (let i = 0; i < 9; i++) {
+      const wanted = URN.charCodeAt(i);
+      const c = bytes[at + i] as number;
+      if ((wanted === 0x3a ? c : c | 0x20) !== wanted) return false;
+    }
+    at += 9;
+  } else if (length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = bytes[at + i] as number;
+    if (i === 8 || i === 13 || i === 18 || i === 23 ? c !== 0x2d : HEX[c] !== 1) return false;
+  }
+  return true;
+}
+
+function formatOf(name: unknown, formats: Formats): RegExp | ((value: string) => boolean) | undefined {
   if (typeof name !== 'string' || !Object.hasOwn(formats, name)) throw new Unsupported();
   let format = formats[name];
   if (format === true) return undefined;
@@ -150,10 +188,7 @@ function formatOf(name: unknown, formats: Formats): ((value: string) => boolean)
     }
     format = definition.validate;
   }
-  if (format instanceof RegExp) {
-    const rx = format;
-    return (value) => rx.test(value);
-  }
+  if (format instanceof RegExp) return format;
   if (typeof format === 'function') return format as (value: string) => boolean;
   throw new Unsupported();
 }
@@ -178,7 +213,7 @@ function compile(schema: unknown, formats: Formats, depth: number): Node {
   let minLength = 0;
   let maxLength = Number.POSITIVE_INFINITY;
   let pattern: RegExp | undefined;
-  let format: ((value: string) => boolean) | undefined;
+  let format: RegExp | ((value: string) => boolean) | undefined;
   let minimum = Number.NEGATIVE_INFINITY;
   let maximum = Number.POSITIVE_INFINITY;
   let exclusiveMinimum = Number.NEGATIVE_INFINITY;
@@ -283,14 +318,17 @@ function compile(schema: unknown, formats: Formats, depth: number): Node {
     minLength,
     maxLength,
     pattern,
-    format,
+    formatRegExp: format instanceof RegExp && !isUuidRegExp(format) ? format : undefined,
+    formatFunction: typeof format === 'function' ? format : undefined,
+    uuid: format instanceof RegExp && isUuidRegExp(format),
     minimum,
     maximum,
     exclusiveMinimum,
     exclusiveMaximum,
     allowed,
     strings: allowed === undefined ? undefined : [...allowed].filter((v) => typeof v === 'string'),
-    readsStrings: pattern !== undefined || format !== undefined,
+    readsStrings:
+      pattern !== undefined || (format !== undefined && !(format instanceof RegExp && isUuidRegExp(format))),
     readsNumbers:
       allowed !== undefined ||
       (kinds & NUMBER) === 0 ||
@@ -374,10 +412,12 @@ function checkScalar(node: Node, start: number, end: number): boolean {
     if ((node.kinds & STRING) === 0) return false;
     const length = end - start - 2;
     if (length < node.minLength || length > node.maxLength) return false;
+    if (node.uuid && !uuidAt(start + 1, length)) return false;
     if (node.readsStrings) {
       const value = src.slice(start + 1, end - 1);
       if (node.pattern !== undefined && !node.pattern.test(value)) return false;
-      if (node.format !== undefined && !node.format(value)) return false;
+      if (node.formatRegExp !== undefined && !node.formatRegExp.test(value)) return false;
+      if (node.formatFunction !== undefined && !node.formatFunction(value)) return false;
     }
     return node.strings === undefined || oneOf(node.strings, start + 1, length);
   }

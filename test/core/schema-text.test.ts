@@ -146,6 +146,46 @@ describe('the schema check on JSON text', () => {
     );
   });
 
+  test('each bound at its limit and one step past it, as ajv answers', () => {
+    const cases: Array<[object, string, boolean]> = [
+      [{ minimum: 5 }, '5', true],
+      [{ minimum: 5 }, '4.99', false],
+      [{ maximum: 5 }, '5', true],
+      [{ maximum: 5 }, '5.01', false],
+      [{ exclusiveMinimum: 5 }, '5', false],
+      [{ exclusiveMinimum: 5 }, '5.01', true],
+      [{ exclusiveMaximum: 5 }, '5', false],
+      [{ exclusiveMaximum: 5 }, '4.99', true],
+      [{ minimum: -2.5 }, '-2.5', true],
+      [{ minimum: -2.5 }, '-2.51', false],
+      [{ maximum: 0 }, '-0', true],
+      [{ type: 'integer' }, '2', true],
+      [{ type: 'integer' }, '2.5', false],
+      [{ type: 'integer' }, '1e2', true],
+      [{ type: 'integer', maximum: 123456789012345 }, '123456789012345', true],
+      [{ type: 'integer', maximum: 123456789012345 }, '123456789012346', false],
+      [{ minLength: 2 }, '"ab"', true],
+      [{ minLength: 2 }, '"a"', false],
+      [{ maxLength: 2 }, '"ab"', true],
+      [{ maxLength: 2 }, '"abc"', false],
+      [{ minItems: 2 }, '[1,2]', true],
+      [{ minItems: 2 }, '[1]', false],
+      [{ maxItems: 2 }, '[1, 2]', true],
+      [{ maxItems: 2 }, '[1,2,3]', false],
+      [{ enum: ['a', 1, true, null] }, '"a"', true],
+      [{ enum: ['a', 1, true, null] }, '1.0', true],
+      [{ enum: ['a', 1, true, null] }, 'false', false],
+      [{ enum: ['a', 1, true, null] }, '"ab"', false],
+      [{ const: 0 }, '-0', true],
+    ];
+    for (const [schema, text, valid] of cases) {
+      const checker = compiled(schema);
+      const label = `${text} against ${JSON.stringify(schema)}`;
+      assert.equal(ajvValid(checker, text), valid, `ajv: ${label}`);
+      assert.equal(checker.validText(text), valid, label);
+    }
+  });
+
   test('schemas with keywords it does not read have no text check', () => {
     for (const schema of [
       { $ref: '#/$defs/a', $defs: { a: { type: 'string' } } },
@@ -272,25 +312,84 @@ describe('the schema check on JSON text', () => {
     let agreedValid = 0;
     let agreedInvalid = 0;
     fc.assert(
+      // Ten values per schema: compiling a schema costs ajv far more than checking a value.
       fc.property(
         schemas,
-        values,
+        fc.array(values, { minLength: 10, maxLength: 10 }),
         fc.constantFrom(undefined, 1, '\t'),
         fc.constantFrom('2020-12', 'draft-07'),
-        (schema, value, indent, dialect) => {
+        (schema, list, indent, dialect) => {
           const checker = compileSchema(dialect as '2020-12' | 'draft-07', schema);
           if (checker.validText === undefined) return;
-          const text = JSON.stringify(value, null, indent);
-          const valid = checker(JSON.parse(text)).length === 0;
-          assert.equal(checker.validText(text), valid, `${text} against ${JSON.stringify(schema)}`);
-          if (valid) agreedValid++;
-          else agreedInvalid++;
+          for (const value of list) {
+            const text = JSON.stringify(value, null, indent);
+            const valid = checker(JSON.parse(text)).length === 0;
+            assert.equal(checker.validText(text), valid, `${text} against ${JSON.stringify(schema)}`);
+            if (valid) agreedValid++;
+            else agreedInvalid++;
+          }
         },
       ),
-      { numRuns: 4000 },
+      { numRuns: 500 },
     );
     // Both answers are reached often enough for the property to mean something.
     assert.ok(agreedValid > 400 && agreedInvalid > 400, `${agreedValid} valid, ${agreedInvalid} invalid`);
+  });
+
+  test("property: format uuid read from the bytes answers as ajv-formats' regular expression", () => {
+    const checker = compiled({ type: 'string', format: 'uuid' });
+    const digits = [...'0123456789abcdefABCDEF'];
+    // Mostly groups of the right length and digits, now and then one off by a character or in length.
+    const group = (n: number) =>
+      fc
+        .oneof(
+          { weight: 6, arbitrary: fc.array(fc.constantFrom(...digits), { minLength: n, maxLength: n }) },
+          {
+            weight: 1,
+            arbitrary: fc.array(fc.constantFrom(...digits, 'g', 'G', '-'), {
+              minLength: n - 1,
+              maxLength: n + 1,
+            }),
+          },
+        )
+        .map((cs) => cs.join(''));
+    const uuids = fc
+      .tuple(
+        fc.constantFrom(
+          '',
+          '',
+          '',
+          'urn:uuid:',
+          'URN:UUID:',
+          'Urn:Uuid:',
+          'urn:uuid',
+          'urn;uuid:',
+          'urm:uuid:',
+          'xurn:uuid:',
+        ),
+        group(8),
+        group(4),
+        group(4),
+        group(4),
+        group(12),
+        fc.constantFrom('-', '-', '-', '-', '-', '_', ''),
+      )
+      .map(([prefix, a, b, c, d, e, dash]) => `${prefix}${a}-${b}${dash}${c}-${d}-${e}`);
+    const strings = fc.oneof(
+      uuids,
+      fc.string({ unit: fc.constantFrom('a', 'F', '0', '-', ':', 'u'), maxLength: 46 }),
+    );
+    let valid = 0;
+    fc.assert(
+      fc.property(strings, (value) => {
+        const text = JSON.stringify(value);
+        const expected = ajvValid(checker, text);
+        if (expected) valid++;
+        assert.equal(checker.validText(text), expected, value);
+      }),
+      { numRuns: 5000 },
+    );
+    assert.ok(valid > 500, `${valid} valid`);
   });
 
   test('property: whatever the text, "valid" is never said of what ajv refuses', () => {
@@ -305,13 +404,15 @@ describe('the schema check on JSON text', () => {
         .map((s) => JSON.stringify({ a: s, b: [s] })),
     );
     fc.assert(
-      fc.property(schemas, texts, (schema, text) => {
+      fc.property(schemas, fc.array(texts, { minLength: 10, maxLength: 10 }), (schema, list) => {
         const checker = compileSchema('2020-12', schema);
-        if (checker.validText?.(text) === true) {
-          assert.equal(checker(JSON.parse(text)).length, 0, `${text} against ${JSON.stringify(schema)}`);
+        for (const text of list) {
+          if (checker.validText?.(text) === true) {
+            assert.equal(checker(JSON.parse(text)).length, 0, `${text} against ${JSON.stringify(schema)}`);
+          }
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: 400 },
     );
   });
 });
