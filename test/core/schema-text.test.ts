@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { compileSchema, type SchemaChecker } from '../../lib/core/schema-check.ts';
 import type { TextCheck } from '../../lib/core/schema-text.ts';
 import { WIDE_SCHEMA } from '../bench/schemas.ts';
+import { wideData as wide } from '../bench/support/wide-data.ts';
 
 /** The checker of a schema with its text check, which the schema must have. */
 function compiled(
@@ -18,35 +19,6 @@ function compiled(
 
 function ajvValid(checker: SchemaChecker, text: string): boolean {
   return checker(JSON.parse(text)).length === 0;
-}
-
-/** The benchmark's events (test/bench/support/load.ts `wideData`). */
-function wide(n: number): Record<string, unknown> {
-  return {
-    n,
-    orderId: `ord-${n}`,
-    customerId: crypto.randomUUID(),
-    email: `customer${n}@shop.example`,
-    createdAt: new Date(1_700_000_000_000 + n * 1000).toISOString(),
-    status: ['new', 'paid', 'shipped'][n % 3],
-    total: (n % 1000) + 0.99,
-    currency: 'EUR',
-    quantity: (n % 7) + 1,
-    express: n % 2 === 0,
-    giftWrap: false,
-    coupon: n % 5 === 0 ? null : 'SPRING',
-    country: 'DE',
-    city: 'Berlin',
-    street: 'Unter den Linden 1',
-    postcode: '10117',
-    tags: ['web', 'mobile', 'loyal'],
-    items: [
-      { sku: 'sku-1', qty: 1, price: 9.99 },
-      { sku: 'sku-2', qty: 2, price: 19.5 },
-    ],
-    channel: { name: 'web', campaign: 'spring-sale' },
-    note: 'Please leave the parcel with the neighbour if nobody is at home. '.repeat(6),
-  };
 }
 
 describe('the schema check on JSON text', () => {

@@ -1117,6 +1117,8 @@ function membersBody(): Code {
   const waitForJs: Code = [...get(TAPE), ...i32(-1), ...store32(0), ...get(COUNT), ...ret];
   /** Stops with the walk unfinished after MAX_MEMBERS records: `tape` = -1, `tape + 4` = where to resume. */
   const stop: Code = [...get(TAPE), ...get(I), ...store32(4), ...waitForJs];
+  /** Where the name after the one at P starts in the table (P + its length byte + its bytes). */
+  const afterName: Code = [...get(P), ...get(P), ...load8(), ADD, ...i32(1), ADD];
   /**
    * IDX: the index of the name in the table equal to the key's bytes [KS, KE), else -1. The names are compared from the
    * one after the last found, wrapping around: keys written in the table's order (a producer's, a schema's) are each
@@ -1186,29 +1188,9 @@ function membersBody(): Code {
           get(KS),
           [SUB],
           [EQ],
-          when(
-            get(N),
-            set(IDX),
-            get(P),
-            get(P),
-            load8(),
-            [ADD],
-            i32(1),
-            [ADD],
-            set(LP),
-            get(N),
-            i32(1),
-            [ADD],
-            set(LN),
-            br(3),
-          ),
+          when(get(N), set(IDX), afterName, set(LP), get(N), i32(1), [ADD], set(LN), br(3)),
         ),
-        get(P),
-        get(P),
-        load8(),
-        [ADD],
-        i32(1),
-        [ADD],
+        afterName,
         set(P),
         get(N),
         i32(1),

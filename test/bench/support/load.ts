@@ -10,6 +10,7 @@
  */
 import { Agent, request } from 'node:http';
 import { sharedNow } from './clock.ts';
+import { wideData } from './wide-data.ts';
 
 interface Options {
   url: string;
@@ -81,35 +82,6 @@ function single(extra: Record<string, unknown> = {}): Promise<number> {
     },
     JSON.stringify(o.data === 'wide' ? wideData(sequence) : { n: sequence, file: o.file, ...extra }),
   );
-}
-
-/** About 1 KB of JSON in 20 properties of every kind, as `test/bench/schemas.ts`'s schema describes them. */
-function wideData(n: number): Record<string, unknown> {
-  return {
-    n,
-    orderId: `ord-${n}`,
-    customerId: crypto.randomUUID(),
-    email: `customer${n}@shop.example`,
-    createdAt: new Date().toISOString(),
-    status: ['new', 'paid', 'shipped'][n % 3],
-    total: (n % 1000) + 0.99,
-    currency: 'EUR',
-    quantity: (n % 7) + 1,
-    express: n % 2 === 0,
-    giftWrap: false,
-    coupon: n % 5 === 0 ? null : 'SPRING',
-    country: 'DE',
-    city: 'Berlin',
-    street: 'Unter den Linden 1',
-    postcode: '10117',
-    tags: ['web', 'mobile', 'loyal'],
-    items: [
-      { sku: 'sku-1', qty: 1, price: 9.99 },
-      { sku: 'sku-2', qty: 2, price: 19.5 },
-    ],
-    channel: { name: 'web', campaign: 'spring-sale' },
-    note: 'Please leave the parcel with the neighbour if nobody is at home. '.repeat(6),
-  };
 }
 
 /** The data of the next event (`sequence` counts events). */
