@@ -110,7 +110,7 @@ interface Node {
   readonly maxItems: number;
 }
 
-/** Thrown while compiling: the schema uses what this check does not read (the caller keeps to ajv). */
+/** Thrown while compiling: the schema uses what this check does not read (ajv checks alone). */
 class Unsupported extends Error {}
 
 type Formats = Readonly<Record<string, unknown>>;
@@ -123,9 +123,9 @@ export function compileTextCheck(schema: unknown, formats: Formats): TextCheck |
   let root: Node;
   try {
     root = compile(schema, formats, 0);
-  } catch (error) {
-    if (error instanceof Unsupported) return undefined;
-    throw error;
+  } catch {
+    // Unsupported, or anything else: the text check is a shortcut, and ajv, which compiled the schema, checks alone.
+    return undefined;
   }
   return (text) => checkText(root, text);
 }
