@@ -166,13 +166,11 @@ function violationOf(error: ErrorObject): Violation {
  * it (an unknown `$ref`, a keyword of the wrong shape), with ajv's reason.
  */
 export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema'): SchemaChecker {
+  // A fresh instance per schema: `$id`s of different schemas (or versions) never clash.
+  const ajv = newAjv(dialect, namesInherited(schema));
   let validate: ValidateFunction;
-  let validText: TextCheck | undefined;
   try {
-    // A fresh instance per schema: `$id`s of different schemas (or versions) never clash.
-    const ajv = newAjv(dialect, namesInherited(schema));
     validate = ajv.compile(schema as object | boolean);
-    validText = compileTextCheck(schema, ajv.formats);
   } catch (error) {
     throw new JunctionError(
       'InvalidSchema',
@@ -182,6 +180,8 @@ export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema
       },
     );
   }
+  // Never throws: a schema it does not read is left to ajv alone.
+  const validText = compileTextCheck(schema, ajv.formats);
   const check = (data: unknown): Violation[] => {
     budget = MAX_PATTERN_BUDGET;
     if (validate(data)) return [];
