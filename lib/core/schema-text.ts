@@ -19,8 +19,10 @@ import {
   loadAscii,
   MEMBER_WORDS,
   membersAt,
+  membersInBlock,
   membersInMemory,
   membersTape,
+  NamesBlock,
   namesTable,
   skipInMemory,
 } from './codec/json-wasm.ts';
@@ -97,6 +99,8 @@ interface Node {
   readonly nodes: readonly Node[];
   /** `names` as the module compares them; `undefined` without names (the object is stepped over). */
   readonly table: Uint8Array | undefined;
+  /** `table`'s offset in the schema's names block (copied once a text), or -1: it is copied a call. */
+  readonly tableAt: number;
   /** Indices into `names` of the required ones. */
   readonly required: readonly number[];
   /** The required ones as bits (`1 << index`) when `names` are at most 31, else 0 (then `required` is read). */
@@ -121,13 +125,15 @@ type Formats = Readonly<Record<string, unknown>>;
  */
 export function compileTextCheck(schema: unknown, formats: Formats): TextCheck | undefined {
   let root: Node;
+  const block = new NamesBlock();
   try {
-    root = compile(schema, formats, 0);
+    root = compile(schema, formats, 0, block);
   } catch {
     // Unsupported, or anything else: the text check is a shortcut, and ajv, which compiled the schema, checks alone.
     return undefined;
   }
-  return (text) => checkText(root, text);
+  const tables = block.bytes();
+  return (text) => checkText(root, tables, text);
 }
 
 function isNumber(value: unknown): value is number {
@@ -204,7 +210,7 @@ function linearPattern(source: unknown): RegExp {
   }
 }
 
-function compile(schema: unknown, formats: Formats, depth: number): Node {
+function compile(schema: unknown, formats: Formats, depth: number, block: NamesBlock): Node {
   // normalizeSchema bounds schemas to 32 levels; a deeper one would be refused before this.
   if (depth > 64) throw new Unsupported();
   if (schema === true) schema = {};
@@ -291,7 +297,7 @@ function compile(schema: unknown, formats: Formats, depth: number): Node {
         if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
           throw new Unsupported();
         }
-        items = compile(value, formats, depth + 1);
+        items = compile(value, formats, depth + 1, block);
         arrays = true;
         break;
       case 'minItems':
@@ -307,12 +313,13 @@ function compile(schema: unknown, formats: Formats, depth: number): Node {
     }
   }
   const names = Object.keys(properties);
-  const nodes = names.map((name) => compile(properties[name], formats, depth + 1));
+  const nodes = names.map((name) => compile(properties[name], formats, depth + 1, block));
   const count = names.length;
   for (const name of requiredNames) if (!names.includes(name)) names.push(name);
   const required = [...new Set(requiredNames)].map((name) => names.indexOf(name));
   const table = names.length > 0 ? namesTable(names) : undefined;
   if (names.length > 0 && table === undefined) throw new Unsupported();
+  const tableAt = table === undefined ? -1 : (block.add(table) ?? -1);
   const uuid = format instanceof RegExp && isUuidRegExp(format);
   return {
     kinds,
@@ -340,6 +347,7 @@ function compile(schema: unknown, formats: Formats, depth: number): Node {
     properties: count,
     nodes,
     table,
+    tableAt,
     required,
     requiredBits: names.length <= 31 ? required.reduce((bits, index) => bits | (1 << index), 0) : 0,
     closed,
@@ -359,10 +367,10 @@ let bytes: Uint8Array = new Uint8Array(0);
 let textEnd = 0;
 let pos = 0;
 
-function checkText(root: Node, text: string): boolean {
+function checkText(root: Node, tables: Uint8Array | undefined, text: string): boolean {
   // Without a backslash, a string's text is its value; with ASCII only, its length counts its code points (and the
   // module's byte offsets are the text's offsets).
-  if (text.indexOf('\\') !== -1 || !loadAscii(text)) return false;
+  if (text.indexOf('\\') !== -1 || !loadAscii(text, tables)) return false;
   src = text;
   bytes = asciiMemory();
   textEnd = text.length;
@@ -481,12 +489,13 @@ function checkObject(node: Node): boolean {
     // No names: `{}` when closed, else anything (`required` names a member, so it is not empty here).
     return (!node.closed || bytes[skipWhitespaceFrom(pos + 1)] === 0x7d) && skipAfter();
   }
-  const { required, requiredBits, closed, nodes, properties } = node;
+  const { required, requiredBits, closed, nodes, properties, tableAt } = node;
   // The required names seen: as bits up to 31 names (no allocation), else flags.
   const seen = required.length > 0 && node.names.length > 31 ? new Uint8Array(node.names.length) : undefined;
   let seenBits = 0;
   let last = pos + 1; // where the previous member's value ended
-  let count = membersInMemory(pos, textEnd, table, false);
+  let count =
+    tableAt >= 0 ? membersInBlock(pos, textEnd, tableAt, false) : membersInMemory(pos, textEnd, table, false);
   for (;;) {
     if (count < 0) return false;
     const tape = membersTape;
@@ -525,7 +534,10 @@ function checkObject(node: Node): boolean {
       pos = end;
       break;
     }
-    count = membersInMemory(next, textEnd, table, true);
+    count =
+      tableAt >= 0
+        ? membersInBlock(next, textEnd, tableAt, true)
+        : membersInMemory(next, textEnd, table, true);
   }
   if (seen !== undefined) {
     for (const index of required) if (seen[index] !== 1) return false;

@@ -118,6 +118,44 @@ describe('the schema check on JSON text', () => {
     );
   });
 
+  test('a schema whose names tables pass the block (4,096 bytes): the later ones are copied a call, same answers', () => {
+    // 40 objects of 10 names of 10 bytes: ≈ 4,600 bytes of tables, so the last objects' tables are not in the block.
+    const names = (o: number) =>
+      Array.from({ length: 10 }, (_, k) => `o${String(o).padStart(2, '0')}name_${k}_`);
+    const schema = {
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: 40 }, (_, o) => [
+          `o${o}`,
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: names(o).slice(0, 3),
+            properties: Object.fromEntries(
+              names(o).map((n, k) => [n, { type: k % 2 === 0 ? 'integer' : 'string' }]),
+            ),
+          },
+        ]),
+      ),
+    };
+    const checker = compiled(schema);
+    const value = (o: number) => Object.fromEntries(names(o).map((n, k) => [n, k % 2 === 0 ? k : `v${k}`]));
+    const data: Record<string, unknown> = Object.fromEntries(
+      Array.from({ length: 40 }, (_, o) => [`o${o}`, value(o)]),
+    );
+    assert.equal(checker.validText(JSON.stringify(data)), true);
+    assert.equal(ajvValid(checker, JSON.stringify(data)), true);
+    for (const o of [0, 30, 39]) {
+      const first = names(o)[0] as string;
+      const wrongType = { ...data, [`o${o}`]: { ...value(o), [first]: 'x' } };
+      const missing = { ...data, [`o${o}`]: Object.fromEntries(Object.entries(value(o)).slice(1)) };
+      const extra = { ...data, [`o${o}`]: { ...value(o), other: 1 } };
+      for (const bad of [wrongType, missing, extra]) {
+        assert.equal(checker.validText(JSON.stringify(bad)), false, `o${o}`);
+        assert.equal(ajvValid(checker, JSON.stringify(bad)), false);
+      }
+    }
+  });
   test('each bound at its limit and one step past it, as ajv answers', () => {
     const cases: Array<[object, string, boolean]> = [
       [{ minimum: 5 }, '5', true],
