@@ -72,6 +72,7 @@ const LT_S = 0x48;
 const LT_U = 0x49;
 const GT_S = 0x4a;
 const GT_U = 0x4b;
+const LE_U = 0x4d;
 const GE_U = 0x4f;
 const CTZ = 0x68;
 const POPCNT = 0x69;
@@ -84,6 +85,8 @@ const OR = 0x72;
 const SHL = 0x74;
 const simd = (op: number, ...immediates: number[]): Code => [0xfd, ...leb(op), ...immediates];
 const v128Load: Code = simd(0x00, 0x00, 0x00);
+/** v128.load of the 16 bytes at the address on the stack plus `offset`. */
+const v128LoadAt = (offset: number): Code => simd(0x00, 0x00, ...leb(offset));
 const v128Const = (byte: number): Code => simd(0x0c, ...new Array<number>(16).fill(byte));
 const I8X16_EQ = 0x23;
 const I8X16_LT_U = 0x26;
@@ -1035,22 +1038,29 @@ function membersBody(): Code {
   const LP = 18;
   const LN = 19;
   const M = 20;
-  const { atEnd, isByte, restOfString } = walkCode({ I, LEN, C, K, V });
+  const { atEnd, isByte, loadBlock, maskOf, restOfString } = walkCode({ I, LEN, C, K, V });
   const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
   /** Skips whitespace from I; C is then the byte at I. */
-  const ws: Code = loop(
-    atEnd,
-    get(I),
-    load8(),
-    set(C),
-    isByte(0x20),
-    isByte(0x0a),
-    [OR],
-    isByte(0x0d),
-    [OR],
-    isByte(0x09),
-    [OR],
-    when(inc, br(1)),
+  const ws: Code = block(
+    loop(
+      atEnd,
+      get(I),
+      load8(),
+      set(C),
+      // A byte past the space is no whitespace (the common case: JSON.stringify writes none).
+      get(C),
+      i32(0x20),
+      [GT_U],
+      brIf(1),
+      isByte(0x20),
+      isByte(0x0a),
+      [OR],
+      isByte(0x0d),
+      [OR],
+      isByte(0x09),
+      [OR],
+      when(inc, br(1)),
+    ),
   );
   /** Steps over the value at I (its first byte in C), to just after it. */
   const skipValue: Code = [
@@ -1077,7 +1087,7 @@ function membersBody(): Code {
               [OR],
               get(C),
               i32(0x20),
-              [0x4d], // i32.le_u
+              [LE_U],
               [OR, EQZ],
               brIf(0),
             ),
@@ -1158,32 +1168,63 @@ function membersBody(): Code {
         [SUB],
         [EQ],
         when(
-          i32(0),
-          set(J),
-          block(
-            loop(
-              get(J),
+          // Up to 16 bytes, compared as one block (the key is in the text, the name in the table; both have 16 bytes of
+          // memory after them); longer ones a byte at a time. J: the bytes equal (the key's length when all are).
+          get(KE),
+          get(KS),
+          [SUB],
+          i32(16),
+          [LE_U],
+          ifElse(
+            [
+              get(KS),
+              v128Load,
+              get(P),
+              v128LoadAt(1),
+              simd(I8X16_EQ),
+              simd(I8X16_BITMASK),
+              i32(0xffff),
+              [XOR],
+              i32(1),
               get(KE),
               get(KS),
               [SUB],
-              [GE_U],
-              brIf(1),
-              get(KS),
-              get(J),
-              [ADD],
-              load8(),
-              get(P),
-              get(J),
-              [ADD],
-              load8(1),
-              [NE],
-              brIf(1),
-              get(J),
+              [SHL],
               i32(1),
-              [ADD],
+              [SUB],
+              [AND],
+              [EQZ],
+              ifElse([get(KE), get(KS), [SUB], set(J)], [i32(-1), set(J)]),
+            ],
+            [
+              i32(0),
               set(J),
-              br(0),
-            ),
+              block(
+                loop(
+                  get(J),
+                  get(KE),
+                  get(KS),
+                  [SUB],
+                  [GE_U],
+                  brIf(1),
+                  get(KS),
+                  get(J),
+                  [ADD],
+                  load8(),
+                  get(P),
+                  get(J),
+                  [ADD],
+                  load8(1),
+                  [NE],
+                  brIf(1),
+                  get(J),
+                  i32(1),
+                  [ADD],
+                  set(J),
+                  br(0),
+                ),
+              ),
+            ],
           ),
           get(J),
           get(KE),
@@ -1240,7 +1281,7 @@ function membersBody(): Code {
       when(stop),
       inc,
       ws,
-      // The key: a byte at a time (keys are short), noting escapes and dots.
+      // The key: 16 bytes at a time to its first quote, backslash or dot, noting escapes and dots.
       isByte(0x22),
       [EQZ],
       failIf(-1),
@@ -1250,6 +1291,24 @@ function membersBody(): Code {
       i32(0),
       set(FLAGS),
       loop(
+        // A block at a time to its first quote, backslash or dot.
+        block(
+          loadBlock,
+          maskOf(0x22),
+          maskOf(0x5c),
+          [OR],
+          maskOf(0x2e),
+          [OR],
+          tee(K),
+          i32(0x10000),
+          [OR, CTZ],
+          get(I),
+          [ADD],
+          set(I),
+          get(K),
+          [EQZ],
+          brIf(1),
+        ),
         atEnd,
         get(I),
         load8(),
@@ -1485,7 +1544,8 @@ export function loadAscii(text: string, block?: Uint8Array): boolean {
   // The views are remade only when too short: growing the memory (here or for `scan`) detaches the buffer they view,
   // whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.) Room is kept after the
   // text for the `members` tape and names table.
-  const needed = align(text.length) + MEMBERS_TAPE_BYTES + MAX_NAMES_BYTES + MAX_BLOCK_BYTES;
+  // 16 more: `members` compares a name at the block's end as a 16-byte block.
+  const needed = align(text.length) + MEMBERS_TAPE_BYTES + MAX_NAMES_BYTES + MAX_BLOCK_BYTES + 16;
   if (memoryBytes.length < needed) {
     const memory = scanner.memory;
     if (memory.buffer.byteLength < needed) {

@@ -180,7 +180,15 @@ describe('selectJson', () => {
     // reads only the kept ones; the answer must be the full parse pruned to the trie, as for the JS walk.
     const char = fc.constantFrom('a', '.', ' ', '"', '\\', '[', ']', '{', '}', ',', ':', '0');
     const text = fc.array(char, { maxLength: 40 }).map((chars) => chars.join(''));
-    const key = fc.oneof(fc.constantFrom('a', 'b', 'a.b', 'x"y', 'k\\', ''), text);
+    // Names around the module's 16-byte compare: shorter, equal, longer, and differing only in the last byte.
+    const long = [
+      'abcdefghijklmno',
+      'abcdefghijklmnop',
+      'abcdefghijklmnoq',
+      'abcdefghijklmnopq',
+      'a'.repeat(32),
+    ];
+    const key = fc.oneof(fc.constantFrom('a', 'b', 'a.b', 'x"y', 'k\\', '', ...long), text);
     const json = fc.letrec((tie) => ({
       value: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
@@ -191,7 +199,7 @@ describe('selectJson', () => {
       ),
     })).value;
     const pathArb = fc.array(
-      fc.array(fc.constantFrom('a', 'b', 'a.b', 'x"y', ''), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.constantFrom('a', 'b', 'a.b', 'x"y', '', ...long), { minLength: 1, maxLength: 3 }),
       {
         maxLength: 4,
       },
