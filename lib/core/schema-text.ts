@@ -472,12 +472,6 @@ function numberAt(start: number, end: number): number {
   return negative ? -value : value;
 }
 
-/** Whether `src` between `from` and `to` holds no member (only whitespace and a comma: no quote). */
-function noMemberBetween(from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if ((bytes[i] as number) === 0x22) return false;
-  return true;
-}
-
 /**
  * The object at `pos`: the module walks its members, compares their keys with the node's names and steps over the
  * values of the others; it records named scalars (checked here) and stops at a named object or array, or a key with a
@@ -493,21 +487,19 @@ function checkObject(node: Node): boolean {
   // The required names seen: as bits up to 31 names (no allocation), else flags.
   const seen = required.length > 0 && node.names.length > 31 ? new Uint8Array(node.names.length) : undefined;
   let seenBits = 0;
-  let last = pos + 1; // where the previous member's value ended
   let count =
     tableAt >= 0 ? membersInBlock(pos, textEnd, tableAt, false) : membersInMemory(pos, textEnd, table, false);
   for (;;) {
     if (count < 0) return false;
     const tape = membersTape;
     let at = membersAt;
+    // A member the module stepped over: its name is no property.
+    if (closed && (tape[at - 2] as number) !== 0) return false;
     const end = tape[at - 4] as number;
     let next = tape[at - 3] as number;
     for (let r = 0; r < count; r++, at += MEMBER_WORDS) {
       let index = tape[at] as number;
-      const keyStart = tape[at + 1] as number;
-      // A member the module stepped over lies between the last one and this one: its name is no property.
-      if (closed && !noMemberBetween(last, keyStart - 1)) return false;
-      if (index < 0) index = node.names.indexOf(src.slice(keyStart, tape[at + 2] as number));
+      if (index < 0) index = node.names.indexOf(src.slice(tape[at + 1] as number, tape[at + 2] as number));
       if (index >= 0) {
         if (seen !== undefined) seen[index] = 1;
         else seenBits |= 1 << index;
@@ -519,18 +511,15 @@ function checkObject(node: Node): boolean {
       if (valueEnd >= 0) {
         // A named string, number or literal (checking it does not call the module: the tape stays).
         if (child !== undefined && !checkScalar(child, pos, valueEnd)) return false;
-        last = valueEnd;
         continue;
       }
       // The last record: a value the module left to JS (a named object or array, or a key with a dot).
       if (child !== undefined) {
         if (!checkValue(child)) return false;
       } else if (!skipValue()) return false;
-      last = pos;
       next = pos;
     }
     if (end >= 0) {
-      if (closed && !noMemberBetween(last, end - 1)) return false;
       pos = end;
       break;
     }

@@ -1013,7 +1013,8 @@ export const MAX_BLOCK_BYTES = 4096;
  * named object or array is recorded with end -1, and so is a key with an escape or a dot (index -1): the walk stops
  * there for JS to read the value (or step over it) and resume after it. At `tape`: the offset just after the object
  * when the walk reached its end, else -1 — and then, unless the last record waits for JS, at `tape + 4` where to
- * resume (after MAX_MEMBERS records). Answers how many records, or -1 when the text ends or breaks the grammar.
+ * resume (after MAX_MEMBERS records). At `tape + 8`: how many members it stepped over (their keys no name of the table).
+ * Answers how many records, or -1 when the text ends or breaks the grammar.
  */
 function membersBody(): Code {
   const START = 0;
@@ -1244,6 +1245,10 @@ function membersBody(): Code {
     ),
   ];
   return [
+    // No member stepped over yet.
+    ...get(TAPE),
+    ...i32(0),
+    ...store32(8),
     ...get(NAMES),
     ...i32(1),
     ADD,
@@ -1340,7 +1345,8 @@ function membersBody(): Code {
       i32(0),
       [LT_S],
       ifElse(
-        [skipValue],
+        // A member no name is: stepped over, and counted (a closed object has none).
+        [skipValue, get(TAPE), get(TAPE), load32(8), i32(1), [ADD], store32(8)],
         [
           isByte(0x7b),
           isByte(0x5b),
@@ -1580,8 +1586,9 @@ export function skipInMemory(start: number, length: number): number {
  * after the member value ending at `start`, comparing keys with `names` (a table made by `namesTable`): how many
  * records, -1 when the text breaks first. Record `r`'s words are `membersTape[membersAt + r * MEMBER_WORDS + 0…4]`
  * (name index, key start and end, value start and end); `membersTape[membersAt - 4]` is the offset after the object
- * (-1: unfinished; resume after the last record's value, or at `membersTape[membersAt - 3]` when that value is read)
- * — until the next call into this module.
+ * (-1: unfinished; resume after the last record's value, or at `membersTape[membersAt - 3]` when that value is read),
+ * and `membersTape[membersAt - 2]` how many members this call stepped over (no name of the table) — until the next call
+ * into this module.
  */
 export function membersInMemory(start: number, length: number, names: Uint8Array, resume: boolean): number {
   if (scanner === null) return -1;
