@@ -13,8 +13,10 @@ import {
   loadAscii,
   MEMBER_WORDS,
   membersAt,
+  membersInBlock,
   membersInMemory,
   membersTape,
+  NamesBlock,
   namesTable,
   skipInMemory,
 } from './json-wasm.ts';
@@ -29,36 +31,45 @@ export interface FieldTrie {
   readonly nodes: readonly FieldTrie[];
   /** `names` as the WebAssembly module compares them (`namesTable`), when they are few, ASCII and short. */
   readonly table: Uint8Array | undefined;
+  /**
+   * The names block of the trie this node was built in (`fieldTrieOf`: one for the whole trie), copied into the
+   * module's memory with the text, and `table`'s offset in it (-1: not in it; `table` is copied a call).
+   */
+  readonly block: NamesBlock | undefined;
+  readonly tableAt: number;
 }
 
 /**
  * A snapshot of a pattern index's path trie (`PatternIndex.paths`, or a node of it) as `selectJson` reads it: a node
  * ends a path, and is kept whole, where more fields pass through it than go on to its children.
  */
-export function fieldTrieOf(node: PathTrie): FieldTrie {
+export function fieldTrieOf(node: PathTrie, block = new NamesBlock()): FieldTrie {
   const children = new Map<string, FieldTrie>();
   let below = 0;
   for (const [name, child] of node.children) {
     below += child.uses;
-    children.set(name, fieldTrieOf(child));
+    children.set(name, fieldTrieOf(child, block));
   }
-  return fieldTrie(children, node.uses > below || children.size === 0);
+  return fieldTrie(children, node.uses > below || children.size === 0, block);
 }
 
 /** Up to this many children, a member name is compared in place with each, never sliced and hashed. */
 const FEW_CHILDREN = 8;
 
-/** A trie node: its children by name, and whether a path ends at it. */
-export function fieldTrie(children: ReadonlyMap<string, FieldTrie>, whole: boolean): FieldTrie {
+/**
+ * A trie node: its children by name, and whether a path ends at it. With `block` (the same for every node of a trie,
+ * children first), its names table is added to the block, which `selectJson` copies once a text.
+ */
+export function fieldTrie(
+  children: ReadonlyMap<string, FieldTrie>,
+  whole: boolean,
+  block?: NamesBlock,
+): FieldTrie {
   const few = children.size <= FEW_CHILDREN;
   const names = few ? [...children.keys()] : [];
-  return {
-    children,
-    whole,
-    names,
-    nodes: few ? [...children.values()] : [],
-    table: names.length > 0 ? namesTable(names) : undefined,
-  };
+  const table = names.length > 0 ? namesTable(names) : undefined;
+  const tableAt = table === undefined || block === undefined ? -1 : (block.add(table) ?? -1);
+  return { children, whole, names, nodes: few ? [...children.values()] : [], table, block, tableAt };
 }
 
 /** Nesting beyond this is read by `JSON.parse`-like full reading through an explicit stack, never by recursion. */
@@ -68,6 +79,8 @@ let src = '';
 let pos = 0;
 /** Whether `src` is also in the WebAssembly module's memory (ASCII), where skipped objects and arrays are stepped over. */
 let inMemory = false;
+/** The names block copied with `src` (the root's): a node's `tableAt` is read only when its block is this one. */
+let loadedBlock: NamesBlock | undefined;
 
 /** Texts shorter than this are read in JS only: copying them into the module's memory would cost more than it saves. */
 const MEMORY_FROM = 256;
@@ -82,7 +95,8 @@ const MEMORY_FROM = 256;
 export function selectJson(text: string, trie: FieldTrie, from = 0): unknown {
   src = text;
   pos = from;
-  inMemory = text.length >= MEMORY_FROM && loadAscii(text);
+  loadedBlock = trie.block;
+  inMemory = text.length >= MEMORY_FROM && loadAscii(text, loadedBlock?.bytes());
   try {
     skipWhitespace();
     return trie.whole ? readWhole(0) : readSelected(trie, 0);
@@ -170,7 +184,10 @@ function readSelected(node: FieldTrie, depth: number): unknown {
 function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number): Record<string, unknown> {
   const { names, nodes } = node;
   const out: Record<string, unknown> = {};
-  let count = membersInMemory(pos, src.length, table, false);
+  const inBlock = node.tableAt >= 0 && node.block === loadedBlock;
+  let count = inBlock
+    ? membersInBlock(pos, src.length, node.tableAt, false)
+    : membersInMemory(pos, src.length, table, false);
   for (;;) {
     if (count < 0) throw new SyntaxError('unterminated object in JSON text the scanner accepted');
     const tape = membersTape;
@@ -199,7 +216,9 @@ function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number)
       pos = end;
       return out;
     }
-    count = membersInMemory(next, src.length, table, true);
+    count = inBlock
+      ? membersInBlock(next, src.length, node.tableAt, true)
+      : membersInMemory(next, src.length, table, true);
   }
 }
 

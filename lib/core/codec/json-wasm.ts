@@ -1619,18 +1619,21 @@ export function membersInBlock(start: number, length: number, at: number, resume
  */
 export class NamesBlock {
   readonly #bytes: number[] = [];
+  #made: Uint8Array | undefined;
 
   /** The offset of `table` (a `namesTable`) in the block, or undefined when the block has no room for it. */
   add(table: Uint8Array): number | undefined {
     if (this.#bytes.length + table.length > MAX_BLOCK_BYTES) return undefined;
     const at = this.#bytes.length;
     for (const byte of table) this.#bytes.push(byte);
+    this.#made = undefined;
     return at;
   }
 
-  /** The block's bytes, for `loadAscii`; undefined when it holds no table. */
+  /** The block's bytes, for `loadAscii` (made once, until the next `add`); undefined when it holds no table. */
   bytes(): Uint8Array | undefined {
-    return this.#bytes.length === 0 ? undefined : new Uint8Array(this.#bytes);
+    if (this.#made === undefined && this.#bytes.length > 0) this.#made = new Uint8Array(this.#bytes);
+    return this.#made;
   }
 }
 

@@ -3,11 +3,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type FieldTrie, fieldTrie, selectJson } from '../../../lib/core/codec/json-select.ts';
-import { loadAscii, skipInMemory } from '../../../lib/core/codec/json-wasm.ts';
+import { loadAscii, NamesBlock, skipInMemory } from '../../../lib/core/codec/json-wasm.ts';
 import { JsonNumber, parseEventText, RepeatedKey } from '../../../lib/core/pattern/index.ts';
 
-/** A trie from paths (a path ending at a node makes it whole). */
+/**
+ * A trie from paths (a path ending at a node makes it whole), its names tables in one block as the router's
+ * (`fieldTrieOf`) are, or (`copied`) each copied into the module's memory a call.
+ */
 function trie(...paths: string[][]): FieldTrie {
+  return trieOf(paths, new NamesBlock());
+}
+
+function copiedTrie(...paths: string[][]): FieldTrie {
+  return trieOf(paths, undefined);
+}
+
+function trieOf(paths: string[][], block: NamesBlock | undefined): FieldTrie {
   type Node = { children: Map<string, Node>; whole: boolean };
   const root: Node = { children: new Map(), whole: false };
   for (const path of paths) {
@@ -23,7 +34,7 @@ function trie(...paths: string[][]): FieldTrie {
     node.whole = true;
   }
   const build = (node: Node): FieldTrie =>
-    fieldTrie(new Map([...node.children].map(([name, child]) => [name, build(child)])), node.whole);
+    fieldTrie(new Map([...node.children].map(([name, child]) => [name, build(child)])), node.whole, block);
   return build(root);
 }
 
@@ -83,6 +94,20 @@ describe('selectJson', () => {
     assert.deepEqual(selectJson(text, trie(['keep', 'x'], ['after'])), { keep: { x: 1 }, after: ']' });
     const nonAscii = text.replace('"x":1', '"x":"é"');
     assert.deepEqual(selectJson(nonAscii, trie(['keep', 'x'])), { keep: { x: 'é' } });
+  });
+
+  it('reads the names tables of a trie from its block, and those of nodes built in another trie by copying', () => {
+    const pad = 'p'.repeat(300);
+    const text = JSON.stringify({ pad, x: { a: { b: 1, c: 2 }, d: 3 }, y: { b: 4, zz: 5 } });
+    const own = trie(['x', 'a', 'b'], ['y', 'zz']);
+    assert.deepEqual(selectJson(text, own), { x: { a: { b: 1 } }, y: { zz: 5 } });
+    // A root without a block over a node of `other`'s block: the node's table is not in what was copied.
+    const other = trie(['zz'], ['b']);
+    const joined = fieldTrie(new Map([['y', other]]), false);
+    assert.equal(other.tableAt >= 0 && joined.block === undefined, true);
+    // Another trie's block, of other names, copied at the same place just before.
+    assert.deepEqual(selectJson(text, trie(['pad'], ['x', 'd'])), { pad, x: { d: 3 } });
+    assert.deepEqual(selectJson(text, joined), { y: { b: 4, zz: 5 } });
   });
 
   it('keeps members whose name holds a dot whole (a pattern may address them as a dotted path)', () => {
@@ -212,6 +237,7 @@ describe('selectJson', () => {
         const t = trie(...paths);
         const expected = prune(parseEventText(body), t);
         assert.deepEqual(selectJson(`${' '.repeat(300)}${body}`, t), expected, body);
+        assert.deepEqual(selectJson(`${' '.repeat(300)}${body}`, copiedTrie(...paths)), expected, body);
       }),
       { numRuns: 2000, seed: 20261205 },
     );
