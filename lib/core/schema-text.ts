@@ -90,6 +90,8 @@ interface Node {
   readonly strings: readonly string[] | undefined;
   /** Whether a string value must be made (`pattern` or `format` reads it). */
   readonly readsStrings: boolean;
+  /** Whether a string is read past its type and length (`format`, `pattern`, `enum`/`const`). */
+  readonly readsString: boolean;
   /** Whether a number's value must be read (bounds, `enum`, or `integer` without `number`). */
   readonly readsNumbers: boolean;
   /** Property names, then the names `required` adds that `properties` lacks. */
@@ -336,6 +338,7 @@ function compile(schema: unknown, formats: Formats, depth: number, block: NamesB
     allowed,
     strings: allowed === undefined ? undefined : [...allowed].filter((v) => typeof v === 'string'),
     readsStrings: pattern !== undefined || (format !== undefined && !uuid),
+    readsString: pattern !== undefined || format !== undefined || allowed !== undefined,
     readsNumbers:
       allowed !== undefined ||
       (kinds & NUMBER) === 0 ||
@@ -410,31 +413,45 @@ function scalarEnd(c: number, start: number): number {
 }
 
 function checkScalar(node: Node, start: number, end: number): boolean {
+  // Small enough for V8 to inline where it is called: what most values need (a type, a length) is read here, the
+  // rest in the functions it calls.
   const c = bytes[start] as number;
-  const { allowed } = node;
   if (c === 0x22) {
-    if ((node.kinds & STRING) === 0) return false;
     const length = end - start - 2;
-    if (length < node.minLength || length > node.maxLength) return false;
-    if (node.uuid && !uuidAt(start + 1, length)) return false;
-    if (node.readsStrings) {
-      const value = src.slice(start + 1, end - 1);
-      if (node.pattern !== undefined && !node.pattern.test(value)) return false;
-      if (node.formatRegExp !== undefined && !node.formatRegExp.test(value)) return false;
-      if (node.formatFunction !== undefined && !node.formatFunction(value)) return false;
-    }
-    return node.strings === undefined || oneOf(node.strings, start + 1, length);
+    if ((node.kinds & STRING) === 0 || length < node.minLength || length > node.maxLength) return false;
+    return !node.readsString || checkString(node, start, end, length);
   }
-  if (c === 0x74 || c === 0x66) {
-    return (node.kinds & BOOLEAN) !== 0 && (allowed === undefined || allowed.has(c === 0x74));
+  if (c === 0x74 || c === 0x66 || c === 0x6e) return checkLiteral(node, c);
+  return node.readsNumbers ? checkNumber(node, start, end) : (node.kinds & NUMBER) !== 0;
+}
+
+/** A string's `format`, `pattern` and `enum`, its type and length checked. */
+function checkString(node: Node, start: number, end: number, length: number): boolean {
+  if (node.uuid && !uuidAt(start + 1, length)) return false;
+  if (node.readsStrings) {
+    const value = src.slice(start + 1, end - 1);
+    if (node.pattern !== undefined && !node.pattern.test(value)) return false;
+    if (node.formatRegExp !== undefined && !node.formatRegExp.test(value)) return false;
+    if (node.formatFunction !== undefined && !node.formatFunction(value)) return false;
   }
+  return node.strings === undefined || oneOf(node.strings, start + 1, length);
+}
+
+/** `true`, `false` or `null` (first byte `c`). */
+function checkLiteral(node: Node, c: number): boolean {
+  const { allowed } = node;
   if (c === 0x6e) return (node.kinds & NULL) !== 0 && (allowed === undefined || allowed.has(null));
-  if (!node.readsNumbers) return (node.kinds & NUMBER) !== 0;
+  return (node.kinds & BOOLEAN) !== 0 && (allowed === undefined || allowed.has(c === 0x74));
+}
+
+/** A number whose value a keyword reads. */
+function checkNumber(node: Node, start: number, end: number): boolean {
   const value = numberAt(start, end);
   if (!Number.isFinite(value)) return false;
   if ((node.kinds & NUMBER) === 0 && ((node.kinds & INTEGER) === 0 || !Number.isInteger(value))) return false;
   if (value < node.minimum || value > node.maximum) return false;
   if (value <= node.exclusiveMinimum || value >= node.exclusiveMaximum) return false;
+  const { allowed } = node;
   return allowed === undefined || allowed.has(value);
 }
 
