@@ -858,14 +858,14 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
     ...simd(I8X16_EQ),
     ...simd(I8X16_BITMASK),
   ];
-  /** From just after a string's opening quote to just after its closing quote, a backslash taking the byte after it. */
-  const restOfString: Code = loop(
-    // A block at a time to its first quote or backslash.
+  /**
+   * Inside a loop: I moves a block at a time to the first of `bytes`; a block with none of them starts the loop again
+   * after it. Out of the block (I at one of them, or fewer than 16 bytes left) the loop's body goes on a byte at a time.
+   */
+  const toFirstOf = (...bytes: number[]): Code =>
     block(
       loadBlock,
-      maskOf(0x22),
-      maskOf(0x5c),
-      [OR],
+      ...bytes.map((byte, k) => (k === 0 ? maskOf(byte) : [...maskOf(byte), OR])),
       tee(K),
       i32(0x10000),
       [OR, CTZ],
@@ -875,7 +875,11 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
       get(K),
       [EQZ],
       brIf(1),
-    ),
+    );
+  /** From just after a string's opening quote to just after its closing quote, a backslash taking the byte after it. */
+  const restOfString: Code = loop(
+    // A block at a time to its first quote or backslash.
+    toFirstOf(0x22, 0x5c),
     atEnd,
     next,
     isByte(0x5c),
@@ -884,7 +888,7 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
     [EQZ],
     brIf(0),
   );
-  return { next, atEnd, isByte, loadBlock, maskOf, restOfString };
+  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString };
 }
 
 /**
@@ -1039,7 +1043,7 @@ function membersBody(): Code {
   const LP = 18;
   const LN = 19;
   const M = 20;
-  const { atEnd, isByte, loadBlock, maskOf, restOfString } = walkCode({ I, LEN, C, K, V });
+  const { atEnd, isByte, toFirstOf, restOfString } = walkCode({ I, LEN, C, K, V });
   const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
   /** Skips whitespace from I; C is then the byte at I. */
   const ws: Code = block(
@@ -1297,23 +1301,7 @@ function membersBody(): Code {
       set(FLAGS),
       loop(
         // A block at a time to its first quote, backslash or dot.
-        block(
-          loadBlock,
-          maskOf(0x22),
-          maskOf(0x5c),
-          [OR],
-          maskOf(0x2e),
-          [OR],
-          tee(K),
-          i32(0x10000),
-          [OR, CTZ],
-          get(I),
-          [ADD],
-          set(I),
-          get(K),
-          [EQZ],
-          brIf(1),
-        ),
+        toFirstOf(0x22, 0x5c, 0x2e),
         atEnd,
         get(I),
         load8(),
