@@ -19,7 +19,6 @@ import {
   loadAscii,
   MEMBER_WORDS,
   membersAt,
-  membersInBlock,
   membersInMemory,
   membersTape,
   NamesBlock,
@@ -89,7 +88,7 @@ interface Node {
   /** The strings of `allowed` (compared in place, no string made); `undefined` without `enum` or `const`. */
   readonly strings: readonly string[] | undefined;
   /** Whether a string value must be made (`pattern` or `format` reads it). */
-  readonly readsStrings: boolean;
+  readonly makesString: boolean;
   /** Whether a string is read past its type and length (`format`, `pattern`, `enum`/`const`). */
   readonly readsString: boolean;
   /** Whether a number's value must be read (bounds, `enum`, or `integer` without `number`). */
@@ -337,7 +336,7 @@ function compile(schema: unknown, formats: Formats, depth: number, block: NamesB
     exclusiveMaximum,
     allowed,
     strings: allowed === undefined ? undefined : [...allowed].filter((v) => typeof v === 'string'),
-    readsStrings: pattern !== undefined || (format !== undefined && !uuid),
+    makesString: pattern !== undefined || (format !== undefined && !uuid),
     readsString: pattern !== undefined || format !== undefined || allowed !== undefined,
     readsNumbers:
       allowed !== undefined ||
@@ -428,7 +427,7 @@ function checkScalar(node: Node, start: number, end: number): boolean {
 /** A string's `format`, `pattern` and `enum`, its type and length checked. */
 function checkString(node: Node, start: number, end: number, length: number): boolean {
   if (node.uuid && !uuidAt(start + 1, length)) return false;
-  if (node.readsStrings) {
+  if (node.makesString) {
     const value = src.slice(start + 1, end - 1);
     if (node.pattern !== undefined && !node.pattern.test(value)) return false;
     if (node.formatRegExp !== undefined && !node.formatRegExp.test(value)) return false;
@@ -504,8 +503,7 @@ function checkObject(node: Node): boolean {
   // The required names seen: as bits up to 31 names (no allocation), else flags.
   const seen = required.length > 0 && node.names.length > 31 ? new Uint8Array(node.names.length) : undefined;
   let seenBits = 0;
-  let count =
-    tableAt >= 0 ? membersInBlock(pos, textEnd, tableAt, false) : membersInMemory(pos, textEnd, table, false);
+  let count = membersInMemory(pos, textEnd, table, false, tableAt);
   for (;;) {
     if (count < 0) return false;
     const tape = membersTape;
@@ -540,10 +538,7 @@ function checkObject(node: Node): boolean {
       pos = end;
       break;
     }
-    count =
-      tableAt >= 0
-        ? membersInBlock(next, textEnd, tableAt, true)
-        : membersInMemory(next, textEnd, table, true);
+    count = membersInMemory(next, textEnd, table, true, tableAt);
   }
   if (seen !== undefined) {
     for (const index of required) if (seen[index] !== 1) return false;

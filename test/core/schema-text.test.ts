@@ -156,6 +156,7 @@ describe('the schema check on JSON text', () => {
       }
     }
   });
+
   test('each bound at its limit and one step past it, as ajv answers', () => {
     const cases: Array<[object, string, boolean]> = [
       [{ minimum: 5 }, '5', true],

@@ -13,7 +13,6 @@ import {
   loadAscii,
   MEMBER_WORDS,
   membersAt,
-  membersInBlock,
   membersInMemory,
   membersTape,
   NamesBlock,
@@ -184,10 +183,9 @@ function readSelected(node: FieldTrie, depth: number): unknown {
 function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number): Record<string, unknown> {
   const { names, nodes } = node;
   const out: Record<string, unknown> = {};
-  const inBlock = node.tableAt >= 0 && node.block === loadedBlock;
-  let count = inBlock
-    ? membersInBlock(pos, src.length, node.tableAt, false)
-    : membersInMemory(pos, src.length, table, false);
+  // The table's offset in the block copied with the text: only a node of the root's block has one there.
+  const tableAt = node.block === loadedBlock ? node.tableAt : -1;
+  let count = membersInMemory(pos, src.length, table, false, tableAt);
   for (;;) {
     if (count < 0) throw new SyntaxError('unterminated object in JSON text the scanner accepted');
     const tape = membersTape;
@@ -216,9 +214,7 @@ function readSelectedInMemory(node: FieldTrie, table: Uint8Array, depth: number)
       pos = end;
       return out;
     }
-    count = inBlock
-      ? membersInBlock(next, src.length, node.tableAt, true)
-      : membersInMemory(next, src.length, table, true);
+    count = membersInMemory(next, src.length, table, true, tableAt);
   }
 }
 

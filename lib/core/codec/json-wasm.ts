@@ -1005,7 +1005,7 @@ export const MEMBER_WORDS = 5;
 export const MEMBERS_TAPE_BYTES = 16 + MAX_MEMBERS * MEMBER_WORDS * 4;
 /** Most bytes of a `members` names table (a count, then each name as its length and bytes). */
 export const MAX_NAMES_BYTES = 256;
-/** Most bytes of a `NamesBlock` (its tables, copied with the text: see `membersInBlock`). */
+/** Most bytes of a `NamesBlock` (its tables, copied with the text: see `membersInMemory`). */
 export const MAX_BLOCK_BYTES = 4096;
 
 /**
@@ -1529,15 +1529,14 @@ let memoryBytes = new Uint8Array(0);
 let memoryWords = new Int32Array(0);
 
 /**
- * Copies `text` into the module's memory (from offset 0) for `skipInMemory`, `membersInMemory` and `membersInBlock`,
- * when it is ASCII (then its UTF-16 and byte offsets are the same), and `block` (a `NamesBlock`'s bytes) after it.
+ * Copies `text` into the module's memory (from offset 0) for `skipInMemory` and `membersInMemory`, when it is ASCII (then its UTF-16 and byte offsets are the same), and `block` (a `NamesBlock`'s bytes) after it.
  * Answers whether it did; the copies hold until the next call into this module that loads or scans.
  */
 export function loadAscii(text: string, block?: Uint8Array): boolean {
   if (scanner === null || text.length > MAX_WASM_BODY) return false;
   // The views are remade only when too short: growing the memory (here or for `scan`) detaches the buffer they view,
   // whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.) Room is kept after the
-  // text for the `members` tape and names table.
+  // text for the `members` tape, one names table and a names block.
   // 16 more: `members` compares a name at the block's end as a 16-byte block.
   const needed = align(text.length) + MEMBERS_TAPE_BYTES + MAX_NAMES_BYTES + MAX_BLOCK_BYTES + 16;
   if (memoryBytes.length < needed) {
@@ -1571,39 +1570,39 @@ export function skipInMemory(start: number, length: number): number {
 
 /**
  * `members` over the text `loadAscii` copied (`length` long), from the object at `start` (its `{`) or, with `resume`,
- * after the member value ending at `start`, comparing keys with `names` (a table made by `namesTable`): how many
+ * after the member value ending at `start`, comparing keys with `names` (a table made by `namesTable`) — or, when `at`
+ * is not negative, with the table at offset `at` of the `NamesBlock` that `loadAscii` copied with the text (no copy
+ * of the table a call: copying one cost ≈ 50 ns, a third of a small object's walk): how many
  * records, -1 when the text breaks first. Record `r`'s words are `membersTape[membersAt + r * MEMBER_WORDS + 0…4]`
  * (name index, key start and end, value start and end); `membersTape[membersAt - 4]` is the offset after the object
  * (-1: unfinished; resume after the last record's value, or at `membersTape[membersAt - 3]` when that value is read),
  * and `membersTape[membersAt - 2]` how many members this call stepped over (no name of the table) — until the next call
  * into this module.
  */
-export function membersInMemory(start: number, length: number, names: Uint8Array, resume: boolean): number {
+export function membersInMemory(
+  start: number,
+  length: number,
+  names: Uint8Array,
+  resume: boolean,
+  at = -1,
+): number {
   if (scanner === null) return -1;
   const tapeBase = align(length);
-  const namesAt = tapeBase + MEMBERS_TAPE_BYTES;
-  memoryBytes.set(names, namesAt);
+  let namesAt: number;
+  if (at >= 0) namesAt = blockAt(length) + at;
+  else {
+    namesAt = tapeBase + MEMBERS_TAPE_BYTES;
+    memoryBytes.set(names, namesAt);
+  }
   membersTape = memoryWords;
   membersAt = (tapeBase >> 2) + 4;
   return scanner.members(start, length, tapeBase, namesAt, resume ? 1 : 0);
 }
 
 /**
- * `membersInMemory` with the names table at offset `at` of the block `loadAscii` copied with the text (`NamesBlock`):
- * no copy of the table a call. Copying a table into the memory cost ≈ 50 ns, a third of a small object's walk.
- */
-export function membersInBlock(start: number, length: number, at: number, resume: boolean): number {
-  if (scanner === null) return -1;
-  const tapeBase = align(length);
-  membersTape = memoryWords;
-  membersAt = (tapeBase >> 2) + 4;
-  return scanner.members(start, length, tapeBase, blockAt(length) + at, resume ? 1 : 0);
-}
-
-/**
  * The names tables of one reader (a schema's objects, a path trie's nodes) side by side, copied into the module's
- * memory once a text (`loadAscii(text, block.bytes())`), each read by its offset (`membersInBlock`). Tables past
- * `MAX_BLOCK_BYTES` get no offset: the reader passes those to `membersInMemory`, which copies them a call.
+ * memory once a text (`loadAscii(text, block.bytes())`), each read by its offset (`membersInMemory`'s `at`). Tables
+ * past `MAX_BLOCK_BYTES` get no offset: `membersInMemory` copies those a call.
  */
 export class NamesBlock {
   readonly #bytes: number[] = [];
