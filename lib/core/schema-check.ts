@@ -18,7 +18,7 @@ import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
 import addFormatsModule from 'ajv-formats';
 import { JunctionError } from './errors.ts';
 import { analyzeRegex, type Dialect, MAX_PATTERN_BUDGET, MAX_PATTERN_INPUT } from './schema.ts';
-import { compileTextCheck, type TextCheck } from './schema-text.ts';
+import { compileTextCheck, type TextCheck, type TextWalk } from './schema-text.ts';
 
 /** One value that failed its schema: where in the event, and which keyword it broke. */
 export interface Violation {
@@ -163,9 +163,15 @@ function violationOf(error: ErrorObject): Violation {
 
 /**
  * Compiles a normalized schema (`normalizeSchema`'s) into a checker. Throws `InvalidSchema` when ajv cannot compile
- * it (an unknown `$ref`, a keyword of the wrong shape), with ajv's reason.
+ * it (an unknown `$ref`, a keyword of the wrong shape), with ajv's reason. `walk` chooses the text check's walk (the
+ * tests hold both to ajv).
  */
-export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema'): SchemaChecker {
+export function compileSchema(
+  dialect: Dialect,
+  schema: unknown,
+  field = 'schema',
+  walk: TextWalk = 'module',
+): SchemaChecker {
   // A fresh instance per schema: `$id`s of different schemas (or versions) never clash.
   const ajv = newAjv(dialect, namesInherited(schema));
   let validate: ValidateFunction;
@@ -181,7 +187,7 @@ export function compileSchema(dialect: Dialect, schema: unknown, field = 'schema
     );
   }
   // Never throws: a schema it does not read is left to ajv alone.
-  const validText = compileTextCheck(schema, ajv.formats);
+  const validText = compileTextCheck(schema, ajv.formats, walk);
   const check = (data: unknown): Violation[] => {
     budget = MAX_PATTERN_BUDGET;
     if (validate(data)) return [];

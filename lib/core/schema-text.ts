@@ -16,7 +16,16 @@
  */
 import {
   asciiMemory,
+  CHECK_FLAG,
+  CHECK_NODE,
+  CHECK_WORDS,
+  checkAt,
+  checkInMemory,
+  checkTape,
+  KIND,
+  LITERAL,
   loadAscii,
+  MAX_PROGRAM_BYTES,
   MEMBER_WORDS,
   membersAt,
   membersInMemory,
@@ -30,13 +39,7 @@ import { analyzeRegex } from './schema.ts';
 /** Whether a JSON text is certainly valid against the schema (`false`: not known; ask ajv). */
 export type TextCheck = (text: string) => boolean;
 
-const STRING = 1;
-const NUMBER = 2;
-const INTEGER = 4;
-const BOOLEAN = 8;
-const NULL = 16;
-const OBJECT = 32;
-const ARRAY = 64;
+const { STRING, NUMBER, INTEGER, BOOLEAN, NULL, OBJECT, ARRAY } = KIND;
 const ANY = STRING | NUMBER | INTEGER | BOOLEAN | NULL | OBJECT | ARRAY;
 const KINDS: Readonly<Record<string, number>> = {
   string: STRING,
@@ -121,10 +124,20 @@ class Unsupported extends Error {}
 type Formats = Readonly<Record<string, unknown>>;
 
 /**
+ * Who walks the text: `module`, the WebAssembly module's `check` over a schema program (JS reads only the patterns and
+ * formats), for schemas whose program fits (`programOf`), else JS; `js`, JS over the module's member walk.
+ */
+export type TextWalk = 'module' | 'js';
+
+/**
  * The text check of a schema (as `normalizeSchema` gives it), with `formats` the table of the ajv instance that checks
  * it (`ajv.formats`), or `undefined` when the schema has a keyword (or a form of one) this check does not read.
  */
-export function compileTextCheck(schema: unknown, formats: Formats): TextCheck | undefined {
+export function compileTextCheck(
+  schema: unknown,
+  formats: Formats,
+  walk: TextWalk = 'module',
+): TextCheck | undefined {
   let root: Node;
   const block = new NamesBlock();
   try {
@@ -134,7 +147,111 @@ export function compileTextCheck(schema: unknown, formats: Formats): TextCheck |
     return undefined;
   }
   const tables = block.bytes();
+  const program = walk === 'module' ? programOf(root) : undefined;
+  if (program !== undefined) {
+    // More strings and numbers for JS than the module records (an array of hundreds of patterned strings): JS walks.
+    return (text) => checkProgram(program, text) ?? checkText(root, tables, text);
+  }
   return (text) => checkText(root, tables, text);
+}
+
+/** A schema as the module's `check` reads it (`CHECK_NODE`), and its nodes by index (for the records JS checks). */
+interface Program {
+  readonly bytes: Uint8Array;
+  readonly nodes: readonly Node[];
+}
+
+/** Most names of an object the module's `check` takes (`required` is a 32-bit mask). */
+const MAX_PROGRAM_NAMES = 32;
+
+/**
+ * The program of the schema whose root is `root`: its nodes (`CHECK_NODE.BYTES` each, the root first), then each
+ * one's children and tables; `undefined` when an object has more than 32 names or the program passes the room the
+ * module keeps for it (then `checkText` walks it from JS).
+ */
+function programOf(root: Node): Program | undefined {
+  const nodes: Node[] = [];
+  const visit = (node: Node) => {
+    nodes.push(node);
+    for (const child of node.nodes) visit(child);
+    if (node.items !== undefined) visit(node.items);
+  };
+  visit(root);
+  if (nodes.some((node) => node.names.length > MAX_PROGRAM_NAMES)) return undefined;
+  const index = new Map(nodes.map((node, i) => [node, i]));
+  // The tail after the nodes: a node's children (a word each), its names table and its enum's strings table.
+  const tail: number[] = [];
+  let end = nodes.length * CHECK_NODE.BYTES;
+  const place = (bytes: ArrayLike<number>): number => {
+    while ((end + tail.length) % 4 !== 0) tail.push(0);
+    const at = end + tail.length;
+    for (let i = 0; i < bytes.length; i++) tail.push(bytes[i] as number);
+    return at;
+  };
+  const nodeAt = (node: Node) => (index.get(node) as number) * CHECK_NODE.BYTES;
+  const laid = nodes.map((node) => {
+    const children = new Uint8Array(new Int32Array(node.nodes.map(nodeAt)).buffer);
+    const strings = node.strings ?? [];
+    const enumTable = strings.length === 0 ? undefined : namesTable(strings);
+    return {
+      children: node.nodes.length === 0 ? -1 : place(children),
+      names: node.table === undefined ? -1 : place(node.table),
+      // -1: no string is allowed; -2: JS compares them (a table cannot hold them).
+      enumAt: strings.length === 0 ? -1 : enumTable === undefined ? -2 : place(enumTable),
+    };
+  });
+  end += tail.length;
+  if (end > MAX_PROGRAM_BYTES) return undefined;
+  const bytes = new Uint8Array(end);
+  bytes.set(tail, nodes.length * CHECK_NODE.BYTES);
+  const view = new DataView(bytes.buffer);
+  const word = (at: number, value: number) => view.setInt32(at, Math.min(value, 0x7fffffff) | 0, true);
+  nodes.forEach((node, i) => {
+    const at = i * CHECK_NODE.BYTES;
+    const { allowed } = node;
+    const { children, names, enumAt } = laid[i] as (typeof laid)[number];
+    const bounded =
+      node.minimum !== Number.NEGATIVE_INFINITY ||
+      node.maximum !== Number.POSITIVE_INFINITY ||
+      node.exclusiveMinimum !== Number.NEGATIVE_INFINITY ||
+      node.exclusiveMaximum !== Number.POSITIVE_INFINITY;
+    const flags =
+      (node.makesString || enumAt === -2 ? CHECK_FLAG.JS_STRING : 0) |
+      (node.uuid ? CHECK_FLAG.UUID : 0) |
+      (allowed !== undefined ? CHECK_FLAG.JS_NUMBER | CHECK_FLAG.ENUM : 0) |
+      (node.closed ? CHECK_FLAG.CLOSED : 0) |
+      (node.arrays ? CHECK_FLAG.ARRAYS : 0) |
+      (bounded ? CHECK_FLAG.BOUNDS : 0);
+    const literals =
+      allowed === undefined
+        ? 0
+        : (allowed.has(true) ? LITERAL.TRUE : 0) |
+          (allowed.has(false) ? LITERAL.FALSE : 0) |
+          (allowed.has(null) ? LITERAL.NULL : 0);
+    word(at + CHECK_NODE.KINDS, node.kinds);
+    word(at + CHECK_NODE.FLAGS, flags);
+    word(at + CHECK_NODE.MIN_LENGTH, node.minLength);
+    word(at + CHECK_NODE.MAX_LENGTH, node.maxLength);
+    word(at + CHECK_NODE.NAMES, names);
+    view.setUint32(
+      at + CHECK_NODE.REQUIRED,
+      node.required.reduce((bits, i) => (bits | (1 << i)) >>> 0, 0),
+      true,
+    );
+    word(at + CHECK_NODE.PROPERTIES, node.properties);
+    word(at + CHECK_NODE.CHILDREN, children);
+    word(at + CHECK_NODE.ITEMS, node.items === undefined ? -1 : nodeAt(node.items));
+    word(at + CHECK_NODE.MIN_ITEMS, node.minItems);
+    word(at + CHECK_NODE.MAX_ITEMS, node.maxItems);
+    word(at + CHECK_NODE.ENUM, enumAt);
+    word(at + CHECK_NODE.LITERALS, literals);
+    word(at + CHECK_NODE.INDEX, i);
+    view.setFloat64(at + CHECK_NODE.MINIMUM, node.minimum, true);
+    view.setFloat64(at + CHECK_NODE.MAXIMUM, node.maximum, true);
+    view.setFloat64(at + CHECK_NODE.EXCLUSIVE_MINIMUM, node.exclusiveMinimum, true);
+    view.setFloat64(at + CHECK_NODE.EXCLUSIVE_MAXIMUM, node.exclusiveMaximum, true);
+  });
+  return { bytes, nodes };
 }
 
 function isNumber(value: unknown): value is number {
@@ -388,6 +505,35 @@ function checkText(root: Node, tables: Uint8Array | undefined, text: string): bo
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The module's `check` walks the whole value (types, lengths, enums, bounds, members, elements); JS reads only the
+ * strings and numbers it recorded: a pattern, a format, a number's enum (`checkScalar`). `undefined`: more of them
+ * than the module records.
+ */
+function checkProgram(program: Program, text: string): boolean | undefined {
+  if (text.indexOf('\\') !== -1 || !loadAscii(text, program.bytes)) return false;
+  src = text;
+  bytes = asciiMemory();
+  textEnd = text.length;
+  try {
+    const count = checkInMemory(skipWhitespaceFrom(0), textEnd);
+    if (count === -2) return undefined;
+    if (count < 0) return false;
+    const tape = checkTape;
+    const { nodes } = program;
+    for (let r = 0, at = checkAt; r < count; r++, at += CHECK_WORDS) {
+      const node = nodes[tape[at] as number] as Node;
+      if (!checkScalar(node, tape[at + 1] as number, tape[at + 2] as number)) return false;
+    }
+    return true;
+  } catch {
+    return false; // a format's function that throws: ajv decides
+  } finally {
+    src = '';
+    bytes = EMPTY;
+  }
+}
 
 /** The value at `pos`; `pos` ends after it when it passes. */
 function checkValue(node: Node): boolean {

@@ -2,20 +2,24 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { compileSchema, type SchemaChecker } from '../../lib/core/schema-check.ts';
-import type { TextCheck } from '../../lib/core/schema-text.ts';
+import type { TextCheck, TextWalk } from '../../lib/core/schema-text.ts';
 import { WIDE_SCHEMA } from '../bench/schemas.ts';
 import { wideData as wide } from '../bench/support/wide-data.ts';
 
-/** The checker of a schema with its text check, which the schema must have. */
+/** The checker of a schema with its text check (walked by `walk`), which the schema must have. */
 function compiled(
   schema: unknown,
   dialect: '2020-12' | 'draft-07' = '2020-12',
+  walk: TextWalk = 'module',
 ): SchemaChecker & { validText: TextCheck } {
-  const checker = compileSchema(dialect, schema);
+  const checker = compileSchema(dialect, schema, 'schema', walk);
   const { validText } = checker;
   assert.ok(validText !== undefined, `no text check for ${JSON.stringify(schema)}`);
   return Object.assign(checker, { validText });
 }
+
+/** The two walks of the text check: the module's over a schema program, JS's over the module's member walk. */
+const WALKS: readonly TextWalk[] = ['module', 'js'];
 
 function ajvValid(checker: SchemaChecker, text: string): boolean {
   return checker(JSON.parse(text)).length === 0;
@@ -157,6 +161,46 @@ describe('the schema check on JSON text', () => {
     }
   });
 
+  test("the module's walk: past its records, or an object of more than 32 names, JS walks; answers as ajv", () => {
+    // 600 patterned strings: more records than the module keeps (MAX_CHECK_RECORDS), so JS walks the text.
+    const patterned = compiled({ type: 'array', items: { type: 'string', pattern: '^[a-z]+$' } });
+    const words = Array.from({ length: 600 }, (_, i) => 'abcdefghij'.slice(i % 10));
+    assert.equal(patterned.validText(JSON.stringify(words)), true);
+    assert.equal(patterned.validText(JSON.stringify([...words, 'x1'])), false);
+    assert.equal(patterned.validText(JSON.stringify(['x1', ...words])), false);
+    assert.equal(ajvValid(patterned, JSON.stringify([...words, 'x1'])), false);
+    // 40 names: `required` does not fit the module's 32-bit mask, so JS walks this object.
+    const names = Array.from({ length: 40 }, (_, i) => `p${i}`);
+    const wide40 = compiled({
+      type: 'object',
+      additionalProperties: false,
+      required: names,
+      properties: Object.fromEntries(names.map((n) => [n, { type: 'integer', minimum: 0 }])),
+    });
+    const all = Object.fromEntries(names.map((n, i) => [n, i]));
+    assert.equal(wide40.validText(JSON.stringify(all)), true);
+    for (const bad of [
+      { ...all, p39: -1 },
+      { ...all, q: 1 },
+      Object.fromEntries(Object.entries(all).slice(1)),
+    ]) {
+      assert.equal(wide40.validText(JSON.stringify(bad)), false, JSON.stringify(bad).slice(0, 40));
+      assert.equal(ajvValid(wide40, JSON.stringify(bad)), false);
+    }
+    // 32 names, the last one required: the mask's top bit.
+    const names32 = names.slice(0, 32);
+    const wide32 = compiled({
+      type: 'object',
+      required: ['p31'],
+      properties: Object.fromEntries(names32.map((n) => [n, { type: 'integer' }])),
+    });
+    const all32 = Object.fromEntries(names32.map((n, i) => [n, i]));
+    assert.equal(wide32.validText(JSON.stringify(all32)), true);
+    const { p31: _p31, ...without31 } = all32;
+    assert.equal(wide32.validText(JSON.stringify(without31)), false);
+    assert.equal(ajvValid(wide32, JSON.stringify(without31)), false);
+  });
+
   test('each bound at its limit and one step past it, as ajv answers', () => {
     const cases: Array<[object, string, boolean]> = [
       [{ minimum: 5 }, '5', true],
@@ -175,6 +219,26 @@ describe('the schema check on JSON text', () => {
       [{ type: 'integer' }, '1e2', true],
       [{ type: 'integer', maximum: 123456789012345 }, '123456789012345', true],
       [{ type: 'integer', maximum: 123456789012345 }, '123456789012346', false],
+      // 16 digits, an exponent: read by JS (the module reads up to 15 digits without one).
+      [{ type: 'integer', maximum: 1234567890123456 }, '1234567890123456', true],
+      [{ type: 'integer', maximum: 1234567890123456 }, '1234567890123457', false],
+      // 16 digits past 2^53: read as an integer first, they would round twice (to 1e15, past the maximum).
+      [{ maximum: 999999999999999.9 }, '999999999999999.9', true],
+      [{ minimum: 15 }, '1.5e1', true],
+      [{ minimum: 15 }, '1.4e1', false],
+      [{ type: 'integer' }, '10.0', true],
+      [{ type: 'integer' }, '-0.0', true],
+      [{ type: 'integer' }, '-1.25', false],
+      [{ exclusiveMinimum: 0 }, '-0.0', false],
+      [{ enum: ['a', 'bb', 'ccc'] }, '"bb"', true],
+      [{ enum: ['a', 'bb', 'ccc'] }, '"b"', false],
+      [{ enum: [1, 2] }, '"1"', false],
+      [{ const: true }, 'true', true],
+      [{ const: true }, 'false', false],
+      [{ enum: [null] }, 'null', true],
+      [{ enum: [false] }, 'null', false],
+      [{ enum: ['a'] }, '{}', false],
+      [{ enum: ['a'] }, '[]', false],
       [{ minLength: 2 }, '"ab"', true],
       [{ minLength: 2 }, '"a"', false],
       [{ maxLength: 2 }, '"ab"', true],
@@ -190,10 +254,12 @@ describe('the schema check on JSON text', () => {
       [{ const: 0 }, '-0', true],
     ];
     for (const [schema, text, valid] of cases) {
-      const checker = compiled(schema);
-      const label = `${text} against ${JSON.stringify(schema)}`;
-      assert.equal(ajvValid(checker, text), valid, `ajv: ${label}`);
-      assert.equal(checker.validText(text), valid, label);
+      for (const walk of WALKS) {
+        const checker = compiled(schema, '2020-12', walk);
+        const label = `${text} against ${JSON.stringify(schema)} (${walk})`;
+        assert.equal(ajvValid(checker, text), valid, `ajv: ${label}`);
+        assert.equal(checker.validText(text), valid, label);
+      }
     }
   });
 
@@ -332,10 +398,12 @@ describe('the schema check on JSON text', () => {
         (schema, list, indent, dialect) => {
           const checker = compileSchema(dialect as '2020-12' | 'draft-07', schema);
           if (checker.validText === undefined) return;
+          const js = compileSchema(dialect as '2020-12' | 'draft-07', schema, 'schema', 'js').validText;
           for (const value of list) {
             const text = JSON.stringify(value, null, indent);
             const valid = checker(JSON.parse(text)).length === 0;
             assert.equal(checker.validText(text), valid, `${text} against ${JSON.stringify(schema)}`);
+            assert.equal(js?.(text), valid, `${text} against ${JSON.stringify(schema)} (js)`);
             if (valid) agreedValid++;
             else agreedInvalid++;
           }
@@ -349,6 +417,7 @@ describe('the schema check on JSON text', () => {
 
   test("property: format uuid read from the bytes answers as ajv-formats' regular expression", () => {
     const checker = compiled({ type: 'string', format: 'uuid' });
+    const js = compiled({ type: 'string', format: 'uuid' }, '2020-12', 'js');
     const digits = [...'0123456789abcdefABCDEF'];
     // Mostly groups of the right length and digits, now and then one off by a character or in length.
     const group = (n: number) =>
@@ -397,6 +466,7 @@ describe('the schema check on JSON text', () => {
         const expected = ajvValid(checker, text);
         if (expected) valid++;
         assert.equal(checker.validText(text), expected, value);
+        assert.equal(js.validText(text), expected, `${value} (js)`);
       }),
       { numRuns: 5000 },
     );
@@ -417,9 +487,12 @@ describe('the schema check on JSON text', () => {
     fc.assert(
       fc.property(schemas, fc.array(texts, { minLength: 10, maxLength: 10 }), (schema, list) => {
         const checker = compileSchema('2020-12', schema);
+        const js = compileSchema('2020-12', schema, 'schema', 'js').validText;
         for (const text of list) {
-          if (checker.validText?.(text) === true) {
-            assert.equal(checker(JSON.parse(text)).length, 0, `${text} against ${JSON.stringify(schema)}`);
+          for (const validText of [checker.validText, js]) {
+            if (validText?.(text) === true) {
+              assert.equal(checker(JSON.parse(text)).length, 0, `${text} against ${JSON.stringify(schema)}`);
+            }
           }
         }
       }),

@@ -5,11 +5,16 @@
  * tape that `event-scan.ts` reads. V8 runs such a byte loop about three times faster than the same
  * loop in JS. Bodies it does not take (non-ASCII, a BOM, very deep nesting, very large) answer
  * `undefined`: the JS scanner reads those.
+ *
+ * The same module reads text that has been checked already: `skip` steps over a value, `members` walks an
+ * object's members against a table of names (the router's selective reader, `json-select.ts`), and `check` walks a
+ * value against a schema program (the schema check from the text, `schema-text.ts`).
  */
 
 // ---- a minimal WebAssembly assembler: opcodes as bytes ------------------------------------------------
 
 const I32 = 0x7f;
+const F64 = 0x7c;
 const V128 = 0x7b;
 const VOID = 0x40;
 
@@ -72,6 +77,7 @@ const LT_S = 0x48;
 const LT_U = 0x49;
 const GT_S = 0x4a;
 const GT_U = 0x4b;
+const GE_S = 0x4e;
 const LE_U = 0x4d;
 const GE_U = 0x4f;
 const CTZ = 0x68;
@@ -83,6 +89,21 @@ const SUB = 0x6b;
 const AND = 0x71;
 const OR = 0x72;
 const SHL = 0x74;
+const MUL = 0x6c;
+/** f64.const of `value` (8 bytes, little-endian). */
+const f64 = (value: number): Code => [0x44, ...new Uint8Array(new Float64Array([value]).buffer)];
+const f64Load = (offset: number): Code => [0x2b, 0x03, ...leb(offset)];
+const F64_CONVERT_I32_U = 0xb8;
+const F64_NEG = 0x9a;
+const F64_TRUNC = 0x9d;
+const F64_ADD = 0xa0;
+const F64_MUL = 0xa2;
+const F64_DIV = 0xa3;
+const F64_NE = 0x62;
+const F64_LT = 0x63;
+const F64_GT = 0x64;
+const F64_LE = 0x65;
+const F64_GE = 0x66;
 const simd = (op: number, ...immediates: number[]): Code => [0xfd, ...leb(op), ...immediates];
 const v128Load: Code = simd(0x00, 0x00, 0x00);
 /** v128.load of the 16 bytes at the address on the stack plus `offset`. */
@@ -90,6 +111,7 @@ const v128LoadAt = (offset: number): Code => simd(0x00, 0x00, ...leb(offset));
 const v128Const = (byte: number): Code => simd(0x0c, ...new Array<number>(16).fill(byte));
 const I8X16_EQ = 0x23;
 const I8X16_LT_U = 0x26;
+const I8X16_SUB = 0x71;
 const I8X16_GT_U = 0x28;
 const V128_OR = 0x50;
 const I8X16_BITMASK = 0x64;
@@ -127,12 +149,18 @@ const MAX_STACK = 4096;
 const G_LEN = 0;
 const G_FLAGS = 1;
 const G_DEPTH = 2;
+// `check`'s: where its schema program starts, where it writes its records, and how many it wrote.
+const G_BASE = 3;
+const G_RECORDS = 4;
+const G_COUNT = 5;
 // Functions.
 const F_NUM = 0;
 const F_HEX = 1;
 const F_SCAN = 2;
 const F_SKIP = 3;
 const F_MEMBERS = 4;
+const F_CHECK = 5;
+const F_CHECK_ROOT = 6;
 
 /** isHex(i): whether the byte at i is a hex digit (the caller checked i < length). */
 function hexBody(): Code {
@@ -888,7 +916,64 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
     [EQZ],
     brIf(0),
   );
-  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString };
+  const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
+  /** Skips whitespace from I; C is then the byte at I. */
+  const ws: Code = block(
+    loop(
+      atEnd,
+      get(I),
+      load8(),
+      set(C),
+      // A byte past the space is no whitespace (the common case: JSON.stringify writes none).
+      get(C),
+      i32(0x20),
+      [GT_U],
+      brIf(1),
+      isByte(0x20),
+      isByte(0x0a),
+      [OR],
+      isByte(0x0d),
+      [OR],
+      isByte(0x09),
+      [OR],
+      when(inc, br(1)),
+    ),
+  );
+  /** Steps over the value at I (its first byte in C), to just after it. */
+  const skipValue: Code = [
+    ...isByte(0x22),
+    ...ifElse(
+      [inc, restOfString],
+      [
+        isByte(0x7b),
+        isByte(0x5b),
+        [OR],
+        ifElse(
+          [get(I), get(LEN), call(F_SKIP), tee(I), i32(0), [LT_S], failIf(-1)],
+          [
+            loop(
+              inc,
+              atEnd,
+              get(I),
+              load8(),
+              set(C),
+              isByte(0x2c),
+              isByte(0x7d),
+              [OR],
+              isByte(0x5d),
+              [OR],
+              get(C),
+              i32(0x20),
+              [LE_U],
+              [OR, EQZ],
+              brIf(0),
+            ),
+          ],
+        ),
+      ],
+    ),
+  ];
+  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString, inc, ws, skipValue };
 }
 
 /**
@@ -1007,133 +1092,30 @@ export const MEMBERS_TAPE_BYTES = 16 + MAX_MEMBERS * MEMBER_WORDS * 4;
 export const MAX_NAMES_BYTES = 256;
 /** Most bytes of a `NamesBlock` (its tables, copied with the text: see `membersInMemory`). */
 export const MAX_BLOCK_BYTES = 4096;
+/** Most bytes of a schema program (`check`), copied with the text where a names block would be. */
+export const MAX_PROGRAM_BYTES = 16384;
 
-/**
- * members(start, length, tape, names, resume): walks the object whose `{` is at `start` in the first `length` bytes
- * (valid JSON, as a scanner checked it) — or, with `resume`, goes on after the member value that ends at `start` —
- * comparing each plain key with the names of the table at `names` and stepping over the values of the others. A
- * record of MEMBER_WORDS words per member from `tape + 16`: the index of its name, its key's start and end (inside
- * the quotes), its value's start and end. A named string, number or literal is recorded and the walk goes on; a
- * named object or array is recorded with end -1, and so is a key with an escape or a dot (index -1): the walk stops
- * there for JS to read the value (or step over it) and resume after it. At `tape`: the offset just after the object
- * when the walk reached its end, else -1 — and then, unless the last record waits for JS, at `tape + 4` where to
- * resume (after MAX_MEMBERS records). At `tape + 8`: how many members it stepped over (their keys no name of the table).
- * Answers how many records, or -1 when the text ends or breaks the grammar.
- */
-function membersBody(): Code {
-  const START = 0;
-  const LEN = 1;
-  const TAPE = 2;
-  const NAMES = 3;
-  const RESUME = 4;
-  const I = 5;
-  const C = 6;
-  const K = 7;
-  const COUNT = 8;
-  const KS = 9;
-  const KE = 10;
-  const FLAGS = 11;
-  const VS = 12;
-  const IDX = 13;
-  const P = 14;
-  const N = 15;
-  const J = 16;
-  const V = 17; // v128
-  // Where the name after the last one found starts, its index, and how many names are left to compare.
-  const LP = 18;
-  const LN = 19;
-  const M = 20;
-  const { atEnd, isByte, toFirstOf, restOfString } = walkCode({ I, LEN, C, K, V });
-  const inc: Code = [...get(I), ...i32(1), ADD, ...set(I)];
-  /** Skips whitespace from I; C is then the byte at I. */
-  const ws: Code = block(
-    loop(
-      atEnd,
-      get(I),
-      load8(),
-      set(C),
-      // A byte past the space is no whitespace (the common case: JSON.stringify writes none).
-      get(C),
-      i32(0x20),
-      [GT_U],
-      brIf(1),
-      isByte(0x20),
-      isByte(0x0a),
-      [OR],
-      isByte(0x0d),
-      [OR],
-      isByte(0x09),
-      [OR],
-      when(inc, br(1)),
-    ),
-  );
-  /** Steps over the value at I (its first byte in C), to just after it. */
-  const skipValue: Code = [
-    ...isByte(0x22),
-    ...ifElse(
-      [inc, restOfString],
-      [
-        isByte(0x7b),
-        isByte(0x5b),
-        [OR],
-        ifElse(
-          [get(I), get(LEN), call(F_SKIP), tee(I), i32(0), [LT_S], failIf(-1)],
-          [
-            loop(
-              inc,
-              atEnd,
-              get(I),
-              load8(),
-              set(C),
-              isByte(0x2c),
-              isByte(0x7d),
-              [OR],
-              isByte(0x5d),
-              [OR],
-              get(C),
-              i32(0x20),
-              [LE_U],
-              [OR, EQZ],
-              brIf(0),
-            ),
-          ],
-        ),
-      ],
-    ),
-  ];
-  /** Writes a record (the value's end from `end`), counts it. */
-  const record = (end: Code): Code => [
-    ...get(TAPE),
-    ...i32(16),
-    ADD,
-    ...get(COUNT),
-    ...i32(MEMBER_WORDS * 4),
-    0x6c, // i32.mul
-    ADD,
-    ...tee(P),
-    ...get(IDX),
-    ...store32(0),
-    ...get(P),
-    ...get(KS),
-    ...store32(4),
-    ...get(P),
-    ...get(KE),
-    ...store32(8),
-    ...get(P),
-    ...get(VS),
-    ...store32(12),
-    ...get(P),
-    ...end,
-    ...store32(16),
-    ...get(COUNT),
-    ...i32(1),
-    ADD,
-    ...set(COUNT),
-  ];
-  /** Stops with the walk unfinished for JS to read the last record's value: `tape` = -1. */
-  const waitForJs: Code = [...get(TAPE), ...i32(-1), ...store32(0), ...get(COUNT), ...ret];
-  /** Stops with the walk unfinished after MAX_MEMBERS records: `tape` = -1, `tape + 4` = where to resume. */
-  const stop: Code = [...get(TAPE), ...get(I), ...store32(4), ...waitForJs];
+/** The locals the name lookup (`lookupCode`) reads and sets. */
+interface LookupLocals {
+  /** The index found (-1: none). */
+  readonly IDX: number;
+  /** Where the name after the last one found starts, and its index (the compare starts there). */
+  readonly LP: number;
+  readonly LN: number;
+  /** Scratch: a name's offset, its index, names left, bytes compared. */
+  readonly P: number;
+  readonly N: number;
+  readonly M: number;
+  readonly J: number;
+  /** The table's offset. */
+  readonly NAMES: number;
+  /** The key's bytes: [KS, KE). */
+  readonly KS: number;
+  readonly KE: number;
+}
+
+/** Code that `members` and `check` share: the index of a key's name in a names table. */
+function lookupCode({ IDX, LP, P, LN, N, NAMES, M, KS, KE, J }: LookupLocals): Code {
   /** Where the name after the one at P starts in the table (P + its length byte + its bytes). */
   const afterName: Code = [...get(P), ...get(P), ...load8(), ADD, ...i32(1), ADD];
   /**
@@ -1141,7 +1123,7 @@ function membersBody(): Code {
    * one after the last found, wrapping around: keys written in the table's order (a producer's, a schema's) are each
    * found at the first compare.
    */
-  const lookup: Code = [
+  return [
     ...i32(-1),
     ...set(IDX),
     ...get(LP),
@@ -1248,6 +1230,78 @@ function membersBody(): Code {
       ),
     ),
   ];
+}
+
+/**
+ * members(start, length, tape, names, resume): walks the object whose `{` is at `start` in the first `length` bytes
+ * (valid JSON, as a scanner checked it) — or, with `resume`, goes on after the member value that ends at `start` —
+ * comparing each plain key with the names of the table at `names` and stepping over the values of the others. A
+ * record of MEMBER_WORDS words per member from `tape + 16`: the index of its name, its key's start and end (inside
+ * the quotes), its value's start and end. A named string, number or literal is recorded and the walk goes on; a
+ * named object or array is recorded with end -1, and so is a key with an escape or a dot (index -1): the walk stops
+ * there for JS to read the value (or step over it) and resume after it. At `tape`: the offset just after the object
+ * when the walk reached its end, else -1 — and then, unless the last record waits for JS, at `tape + 4` where to
+ * resume (after MAX_MEMBERS records). At `tape + 8`: how many members it stepped over (their keys no name of the table).
+ * Answers how many records, or -1 when the text ends or breaks the grammar.
+ */
+function membersBody(): Code {
+  const START = 0;
+  const LEN = 1;
+  const TAPE = 2;
+  const NAMES = 3;
+  const RESUME = 4;
+  const I = 5;
+  const C = 6;
+  const K = 7;
+  const COUNT = 8;
+  const KS = 9;
+  const KE = 10;
+  const FLAGS = 11;
+  const VS = 12;
+  const IDX = 13;
+  const P = 14;
+  const N = 15;
+  const J = 16;
+  const V = 17; // v128
+  // Where the name after the last one found starts, its index, and how many names are left to compare.
+  const LP = 18;
+  const LN = 19;
+  const M = 20;
+  const { atEnd, isByte, toFirstOf, inc, ws, skipValue } = walkCode({ I, LEN, C, K, V });
+  /** Writes a record (the value's end from `end`), counts it. */
+  const record = (end: Code): Code => [
+    ...get(TAPE),
+    ...i32(16),
+    ADD,
+    ...get(COUNT),
+    ...i32(MEMBER_WORDS * 4),
+    0x6c, // i32.mul
+    ADD,
+    ...tee(P),
+    ...get(IDX),
+    ...store32(0),
+    ...get(P),
+    ...get(KS),
+    ...store32(4),
+    ...get(P),
+    ...get(KE),
+    ...store32(8),
+    ...get(P),
+    ...get(VS),
+    ...store32(12),
+    ...get(P),
+    ...end,
+    ...store32(16),
+    ...get(COUNT),
+    ...i32(1),
+    ADD,
+    ...set(COUNT),
+  ];
+  /** Stops with the walk unfinished for JS to read the last record's value: `tape` = -1. */
+  const waitForJs: Code = [...get(TAPE), ...i32(-1), ...store32(0), ...get(COUNT), ...ret];
+  /** Stops with the walk unfinished after MAX_MEMBERS records: `tape` = -1, `tape + 4` = where to resume. */
+  const stop: Code = [...get(TAPE), ...get(I), ...store32(4), ...waitForJs];
+  const lookup = lookupCode({ IDX, LP, P, LN, N, NAMES, M, KS, KE, J });
   return [
     // No member stepped over yet.
     ...get(TAPE),
@@ -1352,6 +1406,600 @@ function membersBody(): Code {
   ];
 }
 
+/** The kinds of a schema node's `type`, as bits (`CheckNode.kinds`). */
+export const KIND = {
+  STRING: 1,
+  NUMBER: 2,
+  INTEGER: 4,
+  BOOLEAN: 8,
+  NULL: 16,
+  OBJECT: 32,
+  ARRAY: 64,
+} as const;
+
+/** Bits of a schema node's flags (`CheckNode.flags`). */
+export const CHECK_FLAG = {
+  /** A string is recorded for JS (a pattern or a format it reads), its type and length checked. */
+  JS_STRING: 1,
+  /** A number is recorded for JS (an `enum` with numbers), its type checked. */
+  JS_NUMBER: 2,
+  /** `additionalProperties: false`. */
+  CLOSED: 4,
+  /** An array keyword is present (else an array is stepped over). */
+  ARRAYS: 8,
+  /** A number's value is read against the node's four bounds. */
+  BOUNDS: 16,
+  /** `enum` or `const`: no object or array; strings from the enum table, literals from the literals bits. */
+  ENUM: 32,
+  /** `format: uuid`: 36 characters, hexadecimal digits with hyphens at 8, 13, 18 and 23 (another length: JS reads it). */
+  UUID: 64,
+} as const;
+
+/** The literals an `enum` allows (`CheckNode.literals`). */
+export const LITERAL = { TRUE: 1, FALSE: 2, NULL: 4 } as const;
+
+/**
+ * Byte offsets of the fields of a node of a schema program (`check`); offsets of nodes and tables are from the
+ * program's start. A node is `CHECK_NODE.BYTES` long and starts at a multiple of 8.
+ */
+export const CHECK_NODE = {
+  KINDS: 0,
+  FLAGS: 4,
+  MIN_LENGTH: 8,
+  MAX_LENGTH: 12,
+  /** The names table of `properties` then the names `required` adds (-1: none; the object is stepped over). */
+  NAMES: 16,
+  /** The required names as bits (1 << index; at most 32 names). */
+  REQUIRED: 20,
+  /** How many of the names are properties (each with a child). */
+  PROPERTIES: 24,
+  /** The children: a word per property, the offset of its node. */
+  CHILDREN: 28,
+  /** The node of `items` (-1: none). */
+  ITEMS: 32,
+  MIN_ITEMS: 36,
+  MAX_ITEMS: 40,
+  /** The names table of the enum's strings (-1: the enum has none; -2: JS compares them). */
+  ENUM: 44,
+  LITERALS: 48,
+  /** The node's index, written in its records for JS. */
+  INDEX: 52,
+  MINIMUM: 56,
+  MAXIMUM: 64,
+  EXCLUSIVE_MINIMUM: 72,
+  EXCLUSIVE_MAXIMUM: 80,
+  BYTES: 88,
+} as const;
+
+/** Words per `check` record: the node's index, the value's start and end. */
+export const CHECK_WORDS = 3;
+/** Most records one `check` writes (in the room of the `members` tape); past them it answers -1. */
+export const MAX_CHECK_RECORDS = Math.floor(MEMBERS_TAPE_BYTES / (CHECK_WORDS * 4));
+
+/**
+ * check(node, start): checks the value at `start` of the text (G_LEN bytes, valid JSON without a backslash, as the
+ * caller knows it) against the schema node at `node` of a schema program (see `CHECK_NODE`) starting at G_BASE:
+ * its type, a string's length and enum, a number's value against its bounds, an object's members against their
+ * nodes (calling itself), `required` and `additionalProperties: false`, an array's elements and length. A string or
+ * number the node's flags leave to JS is recorded (CHECK_WORDS words at G_RECORDS, counted in G_COUNT). Answers the
+ * offset after the value, or -1 when it is invalid, or not known here (then JS asks ajv): a number with an exponent
+ * or more than 15 digits is recorded instead.
+ */
+function checkBody(): Code {
+  const NODE = 0;
+  const I = 1;
+  const LEN = 2;
+  const C = 3;
+  const K = 4;
+  const KINDS = 5;
+  const FLAGS = 6;
+  const E = 7;
+  const SEEN = 8;
+  const IDX = 9;
+  const KS = 10;
+  const KE = 11;
+  const P = 12;
+  const N = 13;
+  const J = 14;
+  const M = 15;
+  const LP = 16;
+  const LN = 17;
+  const NAMES = 18;
+  const COUNT = 19;
+  const V = 20; // v128
+  const X = 21; // f64: a number's value
+  const Y = 22; // f64: the power of ten it is divided by
+  const { atEnd, isByte, toFirstOf, inc, ws, skipValue } = walkCode({ I, LEN, C, K, V });
+  const lookup = lookupCode({ IDX, LP, P, LN, N, NAMES, M, KS, KE, J });
+  const field = (offset: number): Code => [...get(NODE), ...load32(offset)];
+  const flag = (bit: number): Code => [...get(FLAGS), ...i32(bit), AND];
+  const kind = (bits: number): Code => [...get(KINDS), ...i32(bits), AND];
+  /** Records [start, end) for JS; past MAX_CHECK_RECORDS, -1 (and the count one past them). */
+  const record = (start: Code, end: Code): Code => [
+    ...gget(G_COUNT),
+    ...i32(MAX_CHECK_RECORDS),
+    GE_U,
+    ...when(i32(MAX_CHECK_RECORDS + 1), gset(G_COUNT), i32(-1), ret),
+    ...gget(G_RECORDS),
+    ...gget(G_COUNT),
+    ...i32(CHECK_WORDS * 4),
+    MUL,
+    ADD,
+    ...tee(P),
+    ...field(CHECK_NODE.INDEX),
+    ...store32(0),
+    ...get(P),
+    ...start,
+    ...store32(4),
+    ...get(P),
+    ...end,
+    ...store32(8),
+    ...gget(G_COUNT),
+    ...i32(1),
+    ADD,
+    ...gset(G_COUNT),
+  ];
+  /** The node at the program offset on the stack, checking the value at I: I after it, or -1 returned. */
+  const child: Code = [
+    ...gget(G_BASE),
+    ADD,
+    ...get(I),
+    ...call(F_CHECK),
+    ...tee(I),
+    ...i32(0),
+    LT_S,
+    ...failIf(-1),
+  ];
+  /** From just after a string's opening quote to its closing quote (no backslash in the text). */
+  const toQuote: Code = loop(
+    toFirstOf(0x22),
+    atEnd,
+    get(I),
+    load8(),
+    set(C),
+    isByte(0x22),
+    [EQZ],
+    when(inc, br(1)),
+  );
+  const object: Code = [
+    ...kind(KIND.OBJECT),
+    EQZ,
+    ...flag(CHECK_FLAG.ENUM),
+    OR,
+    ...failIf(-1),
+    ...field(CHECK_NODE.NAMES),
+    ...tee(NAMES),
+    ...i32(0),
+    LT_S,
+    // No names: `{}` when closed, else anything.
+    ...when(
+      flag(CHECK_FLAG.CLOSED),
+      ifElse(
+        [inc, ws, isByte(0x7d), [EQZ], failIf(-1), get(I), i32(1), [ADD], ret],
+        [get(I), get(LEN), call(F_SKIP), ret],
+      ),
+    ),
+    ...get(NAMES),
+    ...gget(G_BASE),
+    ADD,
+    ...tee(NAMES),
+    ...i32(1),
+    ADD,
+    ...set(LP),
+    ...i32(0),
+    ...set(LN),
+    ...i32(0),
+    ...set(SEEN),
+    ...inc,
+    ...ws,
+    ...isByte(0x7d),
+    EQZ,
+    ...when(
+      loop(
+        isByte(0x22),
+        [EQZ],
+        failIf(-1),
+        inc,
+        get(I),
+        set(KS),
+        toQuote,
+        get(I),
+        set(KE),
+        inc,
+        ws,
+        isByte(0x3a),
+        [EQZ],
+        failIf(-1),
+        inc,
+        ws,
+        lookup,
+        get(IDX),
+        i32(0),
+        [LT_S],
+        ifElse(
+          // No property: refused by a closed object, else stepped over.
+          [flag(CHECK_FLAG.CLOSED), failIf(-1), skipValue],
+          [
+            i32(1),
+            get(IDX),
+            [SHL],
+            get(SEEN),
+            [OR],
+            set(SEEN),
+            get(IDX),
+            field(CHECK_NODE.PROPERTIES),
+            [LT_U],
+            ifElse(
+              [
+                field(CHECK_NODE.CHILDREN),
+                gget(G_BASE),
+                [ADD],
+                get(IDX),
+                i32(2),
+                [SHL],
+                [ADD],
+                load32(),
+                child,
+              ],
+              // A name only `required` adds.
+              [flag(CHECK_FLAG.CLOSED), failIf(-1), skipValue],
+            ),
+          ],
+        ),
+        ws,
+        isByte(0x2c),
+        when(inc, ws, br(1)),
+        isByte(0x7d),
+        [EQZ],
+        failIf(-1),
+      ),
+    ),
+    ...get(SEEN),
+    ...field(CHECK_NODE.REQUIRED),
+    AND,
+    ...field(CHECK_NODE.REQUIRED),
+    NE,
+    ...failIf(-1),
+    ...get(I),
+    ...i32(1),
+    ADD,
+    ...ret,
+  ];
+  const array: Code = [
+    ...kind(KIND.ARRAY),
+    EQZ,
+    ...flag(CHECK_FLAG.ENUM),
+    OR,
+    ...failIf(-1),
+    ...flag(CHECK_FLAG.ARRAYS),
+    EQZ,
+    ...when(get(I), get(LEN), call(F_SKIP), ret),
+    ...i32(0),
+    ...set(COUNT),
+    ...inc,
+    ...ws,
+    ...isByte(0x5d),
+    ...ifElse(
+      [inc],
+      [
+        loop(
+          get(COUNT),
+          i32(1),
+          [ADD],
+          tee(COUNT),
+          field(CHECK_NODE.MAX_ITEMS),
+          [GT_U],
+          failIf(-1),
+          field(CHECK_NODE.ITEMS),
+          tee(E),
+          i32(0),
+          [LT_S],
+          ifElse([skipValue], [get(E), child]),
+          ws,
+          isByte(0x2c),
+          when(inc, ws, br(1)),
+          isByte(0x5d),
+          [EQZ],
+          failIf(-1),
+          inc,
+        ),
+      ],
+    ),
+    ...get(COUNT),
+    ...field(CHECK_NODE.MIN_ITEMS),
+    LT_U,
+    ...failIf(-1),
+    ...get(I),
+    ...ret,
+  ];
+  /**
+   * Not 0 unless the 16 bytes from `offset` of a uuid's text are hexadecimal digits but for hyphens where `hyphens`'
+   * bits are (a digit: its byte minus '0' below 10, or its byte with 0x20 set minus 'a' below 6).
+   */
+  const uuidBlock = (offset: number, hyphens: number): Code => [
+    ...get(KS),
+    ...v128LoadAt(1 + offset),
+    ...tee(V),
+    ...v128Const(0x30),
+    ...simd(I8X16_SUB),
+    ...v128Const(10),
+    ...simd(I8X16_LT_U),
+    ...get(V),
+    ...v128Const(0x20),
+    ...simd(V128_OR),
+    ...v128Const(0x61),
+    ...simd(I8X16_SUB),
+    ...v128Const(6),
+    ...simd(I8X16_LT_U),
+    ...simd(V128_OR),
+    ...simd(I8X16_BITMASK),
+    ...i32(0xffff ^ hyphens),
+    XOR,
+    ...get(V),
+    ...v128Const(0x2d),
+    ...simd(I8X16_EQ),
+    ...simd(I8X16_BITMASK),
+    ...i32(hyphens),
+    XOR,
+    OR,
+  ];
+  const string: Code = [
+    ...get(I),
+    ...set(KS),
+    ...inc,
+    ...toQuote,
+    ...get(I),
+    ...set(KE),
+    ...kind(KIND.STRING),
+    EQZ,
+    ...failIf(-1),
+    ...get(KE),
+    ...get(KS),
+    SUB,
+    ...i32(1),
+    SUB,
+    ...tee(E),
+    ...field(CHECK_NODE.MIN_LENGTH),
+    LT_U,
+    ...get(E),
+    ...field(CHECK_NODE.MAX_LENGTH),
+    GT_U,
+    OR,
+    ...failIf(-1),
+    ...flag(CHECK_FLAG.JS_STRING),
+    ...when(record(get(KS), [...get(KE), ...i32(1), ADD])),
+    ...flag(CHECK_FLAG.UUID),
+    ...when(
+      get(E),
+      i32(36),
+      [NE],
+      ifElse(
+        [record(get(KS), [...get(KE), ...i32(1), ADD])],
+        [
+          uuidBlock(0, (1 << 8) | (1 << 13)),
+          uuidBlock(16, (1 << 2) | (1 << 7)),
+          [OR],
+          uuidBlock(20, 1 << 3),
+          [OR],
+          failIf(-1),
+        ],
+      ),
+    ),
+    ...flag(CHECK_FLAG.ENUM),
+    ...when(
+      field(CHECK_NODE.ENUM),
+      tee(NAMES),
+      i32(-1),
+      [EQ],
+      failIf(-1),
+      get(NAMES),
+      i32(0),
+      [GE_S],
+      when(
+        get(NAMES),
+        gget(G_BASE),
+        [ADD],
+        tee(NAMES),
+        i32(1),
+        [ADD],
+        set(LP),
+        i32(0),
+        set(LN),
+        get(KS),
+        i32(1),
+        [ADD],
+        set(KS),
+        lookup,
+        get(IDX),
+        i32(0),
+        [LT_S],
+        failIf(-1),
+      ),
+    ),
+    ...get(KE),
+    ...i32(1),
+    ADD,
+    ...ret,
+  ];
+  /** `true`, `false` or `null`: its kind, and under an enum its bit; `length` bytes. */
+  const literal = (bits: number, bit: number, length: number): Code => [
+    ...kind(bits),
+    EQZ,
+    ...failIf(-1),
+    ...flag(CHECK_FLAG.ENUM),
+    ...when(field(CHECK_NODE.LITERALS), i32(bit), [AND, EQZ], failIf(-1)),
+    ...get(I),
+    ...i32(length),
+    ADD,
+    ...ret,
+  ];
+  /** A bound the value X must not pass: `compare` true of X and the bound refuses it. */
+  const bound = (offset: number, compare: number): Code => [
+    ...get(X),
+    ...get(NODE),
+    ...f64Load(offset),
+    compare,
+    ...failIf(-1),
+  ];
+  const number: Code = [
+    ...kind(KIND.NUMBER | KIND.INTEGER),
+    EQZ,
+    ...failIf(-1),
+    // E: the offset after the lexeme.
+    ...get(I),
+    ...set(E),
+    ...block(
+      loop(
+        get(E),
+        get(LEN),
+        [GE_U],
+        brIf(1),
+        get(E),
+        load8(),
+        set(C),
+        isByte(0x2c),
+        isByte(0x7d),
+        [OR],
+        isByte(0x5d),
+        [OR],
+        get(C),
+        i32(0x20),
+        [LE_U],
+        [OR],
+        brIf(1),
+        get(E),
+        i32(1),
+        [ADD],
+        set(E),
+        br(0),
+      ),
+    ),
+    ...flag(CHECK_FLAG.JS_NUMBER),
+    ...when(record(get(I), get(E)), get(E), ret),
+    // Read only for `integer` without `number`, or bounds.
+    ...kind(KIND.NUMBER),
+    EQZ,
+    ...flag(CHECK_FLAG.BOUNDS),
+    OR,
+    EQZ,
+    ...when(get(E), ret),
+    // X: the digits as an integer (exact up to 15 of them); J: how many; N: how many after the point (-1: no point);
+    // M: a minus sign. An exponent, or more digits, is read by JS.
+    ...f64(0),
+    ...set(X),
+    ...i32(0),
+    ...set(J),
+    ...i32(-1),
+    ...set(N),
+    ...get(I),
+    ...set(P),
+    ...get(P),
+    ...load8(),
+    ...i32(0x2d),
+    EQ,
+    ...tee(M),
+    ...when(get(P), i32(1), [ADD], set(P)),
+    ...block(
+      loop(
+        get(P),
+        get(E),
+        [GE_U],
+        brIf(1),
+        get(P),
+        load8(),
+        i32(0x30),
+        [SUB],
+        tee(C),
+        i32(10),
+        [LT_U],
+        ifElse(
+          [
+            get(X),
+            f64(10),
+            [F64_MUL],
+            get(C),
+            [F64_CONVERT_I32_U, F64_ADD],
+            set(X),
+            get(J),
+            i32(1),
+            [ADD],
+            set(J),
+            get(N),
+            i32(0),
+            [GE_S],
+            when(get(N), i32(1), [ADD], set(N)),
+          ],
+          [
+            // A point (0x2e - 0x30), or an exponent: JS reads it.
+            get(C),
+            i32(-2),
+            [EQ],
+            ifElse([i32(0), set(N)], [record(get(I), get(E)), get(E), ret]),
+          ],
+        ),
+        get(P),
+        i32(1),
+        [ADD],
+        set(P),
+        br(0),
+      ),
+    ),
+    ...get(J),
+    ...i32(15),
+    GT_U,
+    ...when(record(get(I), get(E)), get(E), ret),
+    // X / 10^N: both exact, so correctly rounded, as `Number` reads the decimal.
+    ...get(N),
+    ...i32(0),
+    GT_S,
+    ...when(
+      f64(1),
+      set(Y),
+      loop(get(Y), f64(10), [F64_MUL], set(Y), get(N), i32(1), [SUB], tee(N), brIf(0)),
+      get(X),
+      get(Y),
+      [F64_DIV],
+      set(X),
+    ),
+    ...get(M),
+    ...when(get(X), [F64_NEG], set(X)),
+    ...kind(KIND.NUMBER),
+    EQZ,
+    ...when(get(X), get(X), [F64_TRUNC, F64_NE], failIf(-1)),
+    ...bound(CHECK_NODE.MINIMUM, F64_LT),
+    ...bound(CHECK_NODE.MAXIMUM, F64_GT),
+    ...bound(CHECK_NODE.EXCLUSIVE_MINIMUM, F64_LE),
+    ...bound(CHECK_NODE.EXCLUSIVE_MAXIMUM, F64_GE),
+    ...get(E),
+    ...ret,
+  ];
+  return [
+    ...gget(G_LEN),
+    ...set(LEN),
+    ...field(CHECK_NODE.KINDS),
+    ...set(KINDS),
+    ...field(CHECK_NODE.FLAGS),
+    ...set(FLAGS),
+    ...atEnd,
+    ...get(I),
+    ...load8(),
+    ...set(C),
+    ...isByte(0x7b),
+    ...when(object),
+    ...isByte(0x5b),
+    ...when(array),
+    ...isByte(0x22),
+    ...when(string),
+    ...isByte(0x74),
+    ...when(literal(KIND.BOOLEAN, LITERAL.TRUE, 4)),
+    ...isByte(0x66),
+    ...when(literal(KIND.BOOLEAN, LITERAL.FALSE, 5)),
+    ...isByte(0x6e),
+    ...when(literal(KIND.NULL, LITERAL.NULL, 4)),
+    ...number,
+  ];
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...leb(content.length), ...content];
 }
@@ -1376,14 +2024,11 @@ function assemble(): Uint8Array {
     [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])], // (i32, i32, i32) → i32
     [0x60, ...vector([[I32], [I32]]), ...vector([[I32]])], // (i32, i32) → i32
     [0x60, ...vector([[I32], [I32], [I32], [I32], [I32]]), ...vector([[I32]])], // (i32 × 5) → i32
+    [0x60, ...vector([[I32], [I32], [I32], [I32]]), ...vector([[I32]])], // (i32 × 4) → i32
   ]);
-  const functions = vector([[0], [0], [1], [2], [3]]);
+  const functions = vector([[0], [0], [1], [2], [3], [2], [4]]);
   const memory = vector([[0x00, ...leb(1)]]);
-  const globals = vector([
-    [I32, 0x01, ...i32(0), 0x0b],
-    [I32, 0x01, ...i32(0), 0x0b],
-    [I32, 0x01, ...i32(0), 0x0b],
-  ]);
+  const globals = vector(Array.from({ length: 6 }, () => [I32, 0x01, ...i32(0), 0x0b]));
   const exports = vector([
     [...name('scan'), 0x00, ...leb(F_SCAN)],
     [...name('skip'), 0x00, ...leb(F_SKIP)],
@@ -1392,6 +2037,7 @@ function assemble(): Uint8Array {
     [...name('length'), 0x03, ...leb(G_LEN)],
     [...name('flags'), 0x03, ...leb(G_FLAGS)],
     [...name('depth'), 0x03, ...leb(G_DEPTH)],
+    [...name('check'), 0x00, ...leb(F_CHECK_ROOT)],
   ]);
   const code = vector([
     functionBody([[2, I32]], numberBody()),
@@ -1417,6 +2063,35 @@ function assemble(): Uint8Array {
         [3, I32], // locals 18 to 20
       ],
       membersBody(),
+    ),
+    functionBody(
+      [
+        [18, I32], // locals 2 to 19
+        [1, V128], // local 20
+        [2, F64], // locals 21 and 22
+      ],
+      checkBody(),
+    ),
+    functionBody(
+      [],
+      [
+        ...get(0),
+        ...gset(G_BASE),
+        ...get(1),
+        ...gset(G_RECORDS),
+        ...get(2),
+        ...gset(G_LEN),
+        ...i32(0),
+        ...gset(G_COUNT),
+        ...get(0),
+        ...get(3),
+        ...call(F_CHECK),
+        ...i32(0),
+        LT_S,
+        // Past the records: -2.
+        ...when(i32(-1), gget(G_COUNT), i32(MAX_CHECK_RECORDS), [GT_U], [SUB], ret),
+        ...gget(G_COUNT),
+      ],
     ),
   ]);
   return new Uint8Array([
@@ -1447,6 +2122,8 @@ interface Scanner {
   readonly length: { value: number };
   readonly flags: { value: number };
   readonly depth: { value: number };
+  /** check(base, records, length, start): `check` of the program at `base` from `start`, its records at `records`. */
+  readonly check: (base: number, records: number, length: number, start: number) => number;
 }
 
 /** The WebAssembly API as far as this module uses it (the project's TypeScript libs do not declare it). */
@@ -1536,9 +2213,14 @@ export function loadAscii(text: string, block?: Uint8Array): boolean {
   if (scanner === null || text.length > MAX_WASM_BODY) return false;
   // The views are remade only when too short: growing the memory (here or for `scan`) detaches the buffer they view,
   // whose length is then 0. (Reading `memory.buffer` on every call cost more than the check.) Room is kept after the
-  // text for the `members` tape, one names table and a names block.
+  // text for the `members` tape, one names table and a names block (or a schema program).
   // 16 more: `members` compares a name at the block's end as a 16-byte block.
-  const needed = align(text.length) + MEMBERS_TAPE_BYTES + MAX_NAMES_BYTES + MAX_BLOCK_BYTES + 16;
+  const needed =
+    align(text.length) +
+    MEMBERS_TAPE_BYTES +
+    MAX_NAMES_BYTES +
+    Math.max(MAX_BLOCK_BYTES, MAX_PROGRAM_BYTES) +
+    16;
   if (memoryBytes.length < needed) {
     const memory = scanner.memory;
     if (memory.buffer.byteLength < needed) {
@@ -1646,3 +2328,21 @@ export function namesTable(names: readonly string[]): Uint8Array | undefined {
 /** Where `membersInMemory` wrote: the memory as words, and the index of the first record in it. */
 export let membersTape: Int32Array = new Int32Array(0);
 export let membersAt = 0;
+
+/**
+ * `check` of the text `loadAscii` copied (`length` long) from the value at `start`, against the schema program that
+ * `loadAscii` copied with it as its block (its root node at offset 0): how many records it wrote for JS, -1 when
+ * the value is invalid or not known there, -2 when it needed more than MAX_CHECK_RECORDS records. Record `r`'s words are `checkTape[checkAt + r * CHECK_WORDS + 0…2]` (the
+ * node's index, the value's start and end) — until the next call into this module.
+ */
+export function checkInMemory(start: number, length: number): number {
+  if (scanner === null) return -1;
+  const tapeBase = align(length);
+  checkTape = memoryWords;
+  checkAt = tapeBase >> 2;
+  return scanner.check(blockAt(length), tapeBase, length, start);
+}
+
+/** Where `checkInMemory` wrote: the memory as words, and the index of the first record in it. */
+export let checkTape: Int32Array = new Int32Array(0);
+export let checkAt = 0;
