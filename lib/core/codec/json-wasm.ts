@@ -939,6 +939,18 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
       when(inc, br(1)),
     ),
   );
+  /** Whether C ends a number or literal: a comma, a closing bracket, whitespace. */
+  const endsScalar: Code = [
+    ...isByte(0x2c),
+    ...isByte(0x7d),
+    OR,
+    ...isByte(0x5d),
+    OR,
+    ...get(C),
+    ...i32(0x20),
+    LE_U,
+    OR,
+  ];
   /** Steps over the value at I (its first byte in C), to just after it. */
   const skipValue: Code = [
     ...isByte(0x22),
@@ -950,30 +962,12 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
         [OR],
         ifElse(
           [get(I), get(LEN), call(F_SKIP), tee(I), i32(0), [LT_S], failIf(-1)],
-          [
-            loop(
-              inc,
-              atEnd,
-              get(I),
-              load8(),
-              set(C),
-              isByte(0x2c),
-              isByte(0x7d),
-              [OR],
-              isByte(0x5d),
-              [OR],
-              get(C),
-              i32(0x20),
-              [LE_U],
-              [OR, EQZ],
-              brIf(0),
-            ),
-          ],
+          [loop(inc, atEnd, get(I), load8(), set(C), endsScalar, [EQZ], brIf(0))],
         ),
       ],
     ),
   ];
-  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString, inc, ws, skipValue };
+  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString, inc, ws, endsScalar, skipValue };
 }
 
 /**
@@ -1509,7 +1503,7 @@ function checkBody(): Code {
   const V = 20; // v128
   const X = 21; // f64: a number's value
   const Y = 22; // f64: the power of ten it is divided by
-  const { atEnd, isByte, toFirstOf, inc, ws, skipValue } = walkCode({ I, LEN, C, K, V });
+  const { atEnd, isByte, toFirstOf, inc, ws, endsScalar, skipValue } = walkCode({ I, LEN, C, K, V });
   const lookup = lookupCode({ IDX, LP, P, LN, N, NAMES, M, KS, KE, J });
   const field = (offset: number): Code => [...get(NODE), ...load32(offset)];
   const flag = (bit: number): Code => [...get(FLAGS), ...i32(bit), AND];
@@ -1857,15 +1851,7 @@ function checkBody(): Code {
         get(E),
         load8(),
         set(C),
-        isByte(0x2c),
-        isByte(0x7d),
-        [OR],
-        isByte(0x5d),
-        [OR],
-        get(C),
-        i32(0x20),
-        [LE_U],
-        [OR],
+        endsScalar,
         brIf(1),
         get(E),
         i32(1),
