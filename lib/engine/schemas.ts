@@ -68,6 +68,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const REGISTRY_URI = /(?:^|[/:])schemas\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/versions\/(\d{1,9})$/;
 const VERSIONED = /^(.*)\/versions\/(\d{1,9})$/;
 
+/** The schema and version that govern an event, with the version number it named (its latest, or `dataschema`'s). */
+interface Governing {
+  readonly definition: SchemaDefinition;
+  readonly version: SchemaVersion | undefined;
+  readonly wanted: number;
+}
+
 export class Schemas {
   readonly #o: SchemasOptions;
   readonly #schemas = new Map<string, SchemaDefinition>();
@@ -283,23 +290,26 @@ export class Schemas {
     });
   }
 
+  /** Each definition's latest version as `#at` answers it: made once, not once an event (a definition is immutable). */
+  readonly #latest = new WeakMap<SchemaDefinition, Governing>();
+
   /** The schema's version `wanted` (its latest when undefined), with the number it named should it not exist. */
-  #at(
-    definition: SchemaDefinition | undefined,
-    wanted?: number,
-  ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
+  #at(definition: SchemaDefinition | undefined, wanted?: number): Governing | undefined {
     if (definition === undefined) return undefined;
     if (wanted === undefined) {
+      const known = this.#latest.get(definition);
+      if (known !== undefined) return known;
       const latest = definition.versions[definition.versions.length - 1];
-      return latest === undefined ? undefined : { definition, version: latest, wanted: latest.version };
+      if (latest === undefined) return undefined;
+      const governing = { definition, version: latest, wanted: latest.version };
+      this.#latest.set(definition, governing);
+      return governing;
     }
     return { definition, version: definition.versions.find((v) => v.version === wanted), wanted };
   }
 
   /** The schema and version that govern an event, with the version it named should it not exist. */
-  #governing(
-    event: CloudEvent,
-  ): { definition: SchemaDefinition; version: SchemaVersion | undefined; wanted: number } | undefined {
+  #governing(event: CloudEvent): Governing | undefined {
     const uri = event.dataschema;
     if (typeof uri === 'string' && uri.length > 0) {
       const bound = this.#byDataschema.get(uri);
