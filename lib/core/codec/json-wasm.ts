@@ -939,6 +939,8 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
       when(inc, br(1)),
     ),
   );
+  /** From a key's closing quote (at I) past the colon to the first byte of its value (in C). */
+  const toValue: Code = [...inc, ...ws, ...isByte(0x3a), EQZ, ...failIf(-1), ...inc, ...ws];
   /** Whether C ends a number or literal: a comma, a closing bracket, whitespace. */
   const endsScalar: Code = [
     ...isByte(0x2c),
@@ -967,7 +969,20 @@ function walkCode({ I, LEN, C, K, V }: WalkLocals) {
       ],
     ),
   ];
-  return { next, atEnd, isByte, loadBlock, maskOf, toFirstOf, restOfString, inc, ws, endsScalar, skipValue };
+  return {
+    next,
+    atEnd,
+    isByte,
+    loadBlock,
+    maskOf,
+    toFirstOf,
+    restOfString,
+    inc,
+    ws,
+    toValue,
+    endsScalar,
+    skipValue,
+  };
 }
 
 /**
@@ -1261,7 +1276,7 @@ function membersBody(): Code {
   const LP = 18;
   const LN = 19;
   const M = 20;
-  const { atEnd, isByte, toFirstOf, inc, ws, skipValue } = walkCode({ I, LEN, C, K, V });
+  const { atEnd, isByte, toFirstOf, inc, ws, toValue, skipValue } = walkCode({ I, LEN, C, K, V });
   /** Writes a record (the value's end from `end`), counts it. */
   const record = (end: Code): Code => [
     ...get(TAPE),
@@ -1364,13 +1379,7 @@ function membersBody(): Code {
       ),
       get(I),
       set(KE),
-      inc,
-      ws,
-      isByte(0x3a),
-      [EQZ],
-      failIf(-1),
-      inc,
-      ws,
+      toValue,
       get(I),
       set(VS),
       // A key with an escape or a dot: JS decides.
@@ -1503,7 +1512,7 @@ function checkBody(): Code {
   const V = 20; // v128
   const X = 21; // f64: a number's value
   const Y = 22; // f64: the power of ten it is divided by
-  const { atEnd, isByte, toFirstOf, inc, ws, endsScalar, skipValue } = walkCode({ I, LEN, C, K, V });
+  const { atEnd, isByte, toFirstOf, inc, ws, toValue, endsScalar, skipValue } = walkCode({ I, LEN, C, K, V });
   const lookup = lookupCode({ IDX, LP, P, LN, N, NAMES, M, KS, KE, J });
   const field = (offset: number): Code => [...get(NODE), ...load32(offset)];
   const flag = (bit: number): Code => [...get(FLAGS), ...i32(bit), AND];
@@ -1599,13 +1608,7 @@ function checkBody(): Code {
         toQuote,
         get(I),
         set(KE),
-        inc,
-        ws,
-        isByte(0x3a),
-        [EQZ],
-        failIf(-1),
-        inc,
-        ws,
+        toValue,
         lookup,
         get(IDX),
         i32(0),
