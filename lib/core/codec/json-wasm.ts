@@ -58,6 +58,9 @@ const load8 = (offset = 0): Code => [0x2d, 0x00, ...leb(offset)];
 const load32 = (offset = 0): Code => [0x28, 0x00, ...leb(offset)];
 const store8: Code = [0x3a, 0x00, 0x00];
 const store32 = (offset: number): Code => [0x36, 0x00, ...leb(offset)];
+/** `words` stored one after another from the address on the stack, which local `local` keeps. */
+const storeWords = (local: number, words: Code[]): Code =>
+  words.flatMap((word, k) => [...(k === 0 ? tee(local) : get(local)), ...word, ...store32(4 * k)]);
 const block = (...body: Code[]): Code => [0x02, VOID, ...body.flat(), 0x0b];
 const loop = (...body: Code[]): Code => [0x03, VOID, ...body.flat(), 0x0b];
 const when = (...body: Code[]): Code => [0x04, VOID, ...body.flat(), 0x0b];
@@ -531,7 +534,7 @@ function scanBody(): Code {
     ...get(TAPE),
     ...get(COUNT),
     ...i32(RECORD_WORDS * 4),
-    0x6c, // i32.mul
+    MUL,
     ADD,
     ...set(OPEN),
     ...word(0, i32(kind)),
@@ -1284,23 +1287,9 @@ function membersBody(): Code {
     ADD,
     ...get(COUNT),
     ...i32(MEMBER_WORDS * 4),
-    0x6c, // i32.mul
+    MUL,
     ADD,
-    ...tee(P),
-    ...get(IDX),
-    ...store32(0),
-    ...get(P),
-    ...get(KS),
-    ...store32(4),
-    ...get(P),
-    ...get(KE),
-    ...store32(8),
-    ...get(P),
-    ...get(VS),
-    ...store32(12),
-    ...get(P),
-    ...end,
-    ...store32(16),
+    ...storeWords(P, [get(IDX), get(KS), get(KE), get(VS), end]),
     ...get(COUNT),
     ...i32(1),
     ADD,
@@ -1528,15 +1517,7 @@ function checkBody(): Code {
     ...i32(CHECK_WORDS * 4),
     MUL,
     ADD,
-    ...tee(P),
-    ...field(CHECK_NODE.INDEX),
-    ...store32(0),
-    ...get(P),
-    ...start,
-    ...store32(4),
-    ...get(P),
-    ...end,
-    ...store32(8),
+    ...storeWords(P, [field(CHECK_NODE.INDEX), start, end]),
     ...gget(G_COUNT),
     ...i32(1),
     ADD,
