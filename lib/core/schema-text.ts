@@ -218,7 +218,7 @@ function programOf(root: Node): Program | undefined {
     const flags =
       (node.makesString || enumAt === -2 ? CHECK_FLAG.JS_STRING : 0) |
       (node.uuid ? CHECK_FLAG.UUID : 0) |
-      (allowed !== undefined ? CHECK_FLAG.JS_NUMBER | CHECK_FLAG.ENUM : 0) |
+      (allowed !== undefined ? CHECK_FLAG.ENUM : 0) |
       (node.closed ? CHECK_FLAG.CLOSED : 0) |
       (node.arrays ? CHECK_FLAG.ARRAYS : 0) |
       (bounded ? CHECK_FLAG.BOUNDS : 0);

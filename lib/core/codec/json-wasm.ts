@@ -1398,7 +1398,7 @@ function membersBody(): Code {
   ];
 }
 
-/** The kinds of a schema node's `type`, as bits (`CheckNode.kinds`). */
+/** The kinds of a schema node's `type`, as bits (`CHECK_NODE.KINDS`). */
 export const KIND = {
   STRING: 1,
   NUMBER: 2,
@@ -1409,25 +1409,26 @@ export const KIND = {
   ARRAY: 64,
 } as const;
 
-/** Bits of a schema node's flags (`CheckNode.flags`). */
+/** Bits of a schema node's flags (`CHECK_NODE.FLAGS`). */
 export const CHECK_FLAG = {
   /** A string is recorded for JS (a pattern or a format it reads), its type and length checked. */
   JS_STRING: 1,
-  /** A number is recorded for JS (an `enum` with numbers), its type checked. */
-  JS_NUMBER: 2,
   /** `additionalProperties: false`. */
   CLOSED: 4,
   /** An array keyword is present (else an array is stepped over). */
   ARRAYS: 8,
   /** A number's value is read against the node's four bounds. */
   BOUNDS: 16,
-  /** `enum` or `const`: no object or array; strings from the enum table, literals from the literals bits. */
+  /**
+   * `enum` or `const`: no object or array; strings from the enum table, literals from the literals bits; a number is
+   * recorded for JS, its type checked.
+   */
   ENUM: 32,
   /** `format: uuid`: 36 characters, hexadecimal digits with hyphens at 8, 13, 18 and 23 (another length: JS reads it). */
   UUID: 64,
 } as const;
 
-/** The literals an `enum` allows (`CheckNode.literals`). */
+/** The literals an `enum` allows (`CHECK_NODE.LITERALS`). */
 export const LITERAL = { TRUE: 1, FALSE: 2, NULL: 4 } as const;
 
 /**
@@ -1844,7 +1845,7 @@ function checkBody(): Code {
         br(0),
       ),
     ),
-    ...flag(CHECK_FLAG.JS_NUMBER),
+    ...flag(CHECK_FLAG.ENUM),
     ...when(record(get(I), get(E)), get(E), ret),
     // Read only for `integer` without `number`, or bounds.
     ...kind(KIND.NUMBER),
