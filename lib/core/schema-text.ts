@@ -150,9 +150,10 @@ export function compileTextCheck(
   const program = walk === 'module' ? programOf(root) : undefined;
   if (program !== undefined) {
     // More strings and numbers for JS than the module records (an array of hundreds of patterned strings): JS walks.
-    return (text) => checkProgram(program, text) ?? checkText(root, tables, text);
+    return (text) =>
+      readText(text, program.bytes, walkInModule, program) ?? readText(text, tables, walkInJs, root) === true;
   }
-  return (text) => checkText(root, tables, text);
+  return (text) => readText(text, tables, walkInJs, root) === true;
 }
 
 /** A schema as the module's `check` reads it (`CHECK_NODE`), and its nodes by index (for the records JS checks). */
@@ -167,7 +168,7 @@ const MAX_PROGRAM_NAMES = 32;
 /**
  * The program of the schema whose root is `root`: its nodes (`CHECK_NODE.BYTES` each, the root first), then each
  * one's children and tables; `undefined` when an object has more than 32 names or the program passes the room the
- * module keeps for it (then `checkText` walks it from JS).
+ * module keeps for it (then `walkInJs` walks it).
  */
 function programOf(root: Node): Program | undefined {
   const nodes: Node[] = [];
@@ -486,16 +487,24 @@ let bytes: Uint8Array = new Uint8Array(0);
 let textEnd = 0;
 let pos = 0;
 
-function checkText(root: Node, tables: Uint8Array | undefined, text: string): boolean {
+/**
+ * `walk(subject, start)` over `text` copied into the module's memory with `block` after it, from its first byte past
+ * whitespace; `false` when the module cannot take the text or a format's function throws (ajv decides then).
+ */
+function readText<S>(
+  text: string,
+  block: Uint8Array | undefined,
+  walk: (subject: S, start: number) => boolean | undefined,
+  subject: S,
+): boolean | undefined {
   // Without a backslash, a string's text is its value; with ASCII only, its length counts its code points (and the
   // module's byte offsets are the text's offsets).
-  if (text.indexOf('\\') !== -1 || !loadAscii(text, tables)) return false;
+  if (text.indexOf('\\') !== -1 || !loadAscii(text, block)) return false;
   src = text;
   bytes = asciiMemory();
   textEnd = text.length;
-  pos = skipWhitespaceFrom(0);
   try {
-    return checkValue(root);
+    return walk(subject, skipWhitespaceFrom(0));
   } catch {
     return false; // a format's function that throws: ajv decides
   } finally {
@@ -506,33 +515,28 @@ function checkText(root: Node, tables: Uint8Array | undefined, text: string): bo
 
 const EMPTY = new Uint8Array(0);
 
+/** JS walks the value from `start` over the module's member walk (the schema's names tables are the block). */
+function walkInJs(root: Node, start: number): boolean {
+  pos = start;
+  return checkValue(root);
+}
+
 /**
  * The module's `check` walks the whole value (types, lengths, enums, bounds, members, elements); JS reads only the
  * strings and numbers it recorded: a pattern, a format, a number's enum (`checkScalar`). `undefined`: more of them
  * than the module records.
  */
-function checkProgram(program: Program, text: string): boolean | undefined {
-  if (text.indexOf('\\') !== -1 || !loadAscii(text, program.bytes)) return false;
-  src = text;
-  bytes = asciiMemory();
-  textEnd = text.length;
-  try {
-    const count = checkInMemory(skipWhitespaceFrom(0), textEnd);
-    if (count === -2) return undefined;
-    if (count < 0) return false;
-    const tape = checkTape;
-    const { nodes } = program;
-    for (let r = 0, at = checkAt; r < count; r++, at += CHECK_WORDS) {
-      const node = nodes[tape[at] as number] as Node;
-      if (!checkScalar(node, tape[at + 1] as number, tape[at + 2] as number)) return false;
-    }
-    return true;
-  } catch {
-    return false; // a format's function that throws: ajv decides
-  } finally {
-    src = '';
-    bytes = EMPTY;
+function walkInModule(program: Program, start: number): boolean | undefined {
+  const count = checkInMemory(start, textEnd);
+  if (count === -2) return undefined;
+  if (count < 0) return false;
+  const tape = checkTape;
+  const { nodes } = program;
+  for (let r = 0, at = checkAt; r < count; r++, at += CHECK_WORDS) {
+    const node = nodes[tape[at] as number] as Node;
+    if (!checkScalar(node, tape[at + 1] as number, tape[at + 2] as number)) return false;
   }
+  return true;
 }
 
 /** The value at `pos`; `pos` ends after it when it passes. */
