@@ -16,6 +16,8 @@ interface Options {
   concurrency: number;
   batch: number;
   prefix: string;
+  /** `uuid`: random (version 4) UUIDs as ids, as load.ts's option. @default `${prefix}-${n}` */
+  ids?: 'uuid';
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -51,7 +53,8 @@ async function worker(nc: NatsConnection): Promise<void> {
     waiting = o.batch;
     refused = 0;
     for (let i = 0; i < o.batch; i++) {
-      const id = `${o.prefix}-${sequence++}`;
+      const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
+      sequence++;
       const event = { specversion: '1.0', id, source: '/bench', type: 'bench.event', data: { n: sequence } };
       const h = headers();
       h.set('Nats-Msg-Id', id);
