@@ -14,13 +14,14 @@ import { utf8Length } from './codec/utf8.ts';
 import { JunctionError } from './errors.ts';
 import { fromEventBridgeEvent, SOURCE_EXTENSION } from './eventbridge-shape.ts';
 import { checkEventDepth } from './pattern/limits.ts';
+import { uuidv7 } from './uuid.ts';
 import { isObject } from './values.ts';
 
 /** How deep the JSON text of `Event` and `EventPattern` may nest (matching and validation recurse). */
 const MAX_MEMBER_DEPTH = 256;
 
 export interface PutEventsOptions {
-  /** Makes the `id` of each event. @default globalThis.crypto.randomUUID */
+  /** Makes the `id` of each event. @default uuidv7 (time-ordered: the dedup index grows at one end) */
   readonly newId?: () => string;
   /** The current time in epoch milliseconds, for entries without `Time`. @default Date.now */
   readonly now?: () => number;
@@ -247,7 +248,7 @@ export function mapPutEventsRequest(
   body: unknown,
   options: PutEventsOptions = {},
 ): { entries: PutEventsEntryResult[] } {
-  const newId = options.newId ?? (() => globalThis.crypto.randomUUID());
+  const newId = options.newId ?? (() => uuidv7());
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? DEFAULT_MAX_PUT_EVENTS_ENTRIES;
   if (!isObject(body)) {

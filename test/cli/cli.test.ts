@@ -66,6 +66,13 @@ describe('the junction CLI', () => {
     assert.equal(sent.out.trim(), 'accepted: /cli cli-1');
     const again = await cli(['put', '--type', 'cli.test', '--source', '/cli', '--id', 'cli-1', ...url]);
     assert.equal(again.out.trim(), 'duplicate (already accepted): /cli cli-1');
+    // Without --id the CLI mints a time-ordered id (UUID v7), which the dedup index takes at one end.
+    const minted = await cli(['put', '--type', 'cli.minted', '--source', '/cli', ...url]);
+    assert.equal(minted.code, EXIT.ok, minted.err);
+    const id = /^accepted: \/cli (\S+)$/.exec(minted.out.trim())?.[1] ?? '';
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const millis = Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+    assert.ok(Math.abs(millis - Date.now()) < 10 * 60_000, `the id's time ${millis} is now`);
 
     await waitFor(
       async () => (await cli(['trace', 'cli-1', ...url])).out.includes('delivered'),

@@ -81,9 +81,15 @@ describe('mapPutEventsRequest', () => {
     for (const event of [first, second]) assert.equal(validateEvent(event).id, event!.id);
   });
 
-  test('uses crypto.randomUUID for ids by default', () => {
-    const event = eventOf(mapPutEventsRequest({ Entries: [valid] }).entries[0]!);
-    assert.match(event.id as string, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  test('mints time-ordered ids (UUID v7) by default', () => {
+    const before = Date.now();
+    const ids = mapPutEventsRequest({ Entries: [valid, valid] }).entries.map((e) => eventOf(e).id as string);
+    for (const id of ids) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const millis = Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+      assert.ok(millis >= before && millis <= Date.now(), `${id} carries the time it was made`);
+    }
+    assert.notEqual(ids[0], ids[1]);
   });
 
   test('answers InvalidArgument for each missing required parameter', () => {
