@@ -27,7 +27,7 @@ interface Options {
   sample?: number;
   /** `putevents`: batches carry the attributes a PutEvents entry becomes (`time`, `datacontenttype`). */
   like?: 'putevents';
-  /** `uuid`: batches carry random (version 4) UUIDs as ids, as many producers send. @default `${prefix}-${n}` */
+  /** `uuid`: events carry random (version 4) UUIDs as ids, as many producers send. @default `${prefix}-${n}` */
   ids?: 'uuid';
   /** The events' source. @default '/bench' */
   source?: string;
@@ -69,7 +69,8 @@ function send(path: string, method: string, headers: Record<string, string>, bod
 }
 
 function single(extra: Record<string, unknown> = {}): Promise<number> {
-  const id = `${o.prefix}-${sequence++}`;
+  const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
+  sequence++;
   return send(
     '/events',
     'POST',
