@@ -21,7 +21,11 @@ import { isObject } from './values.ts';
 const MAX_MEMBER_DEPTH = 256;
 
 export interface PutEventsOptions {
-  /** Makes the `id` of each event. @default uuidv7 (time-ordered: the dedup index grows at one end) */
+  /**
+   * Makes the `id` of each event. @default uuidv7: time-ordered, so each event's dedup key and traces land at the end
+   * of their indexes, where version 4's random ids cost a write on a random page each (PutEvents ran at 0.6× of
+   * CloudEvents batches with them).
+   */
   readonly newId?: () => string;
   /** The current time in epoch milliseconds, for entries without `Time`. @default Date.now */
   readonly now?: () => number;

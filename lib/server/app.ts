@@ -17,7 +17,6 @@ import {
 } from '../core/eventbridge.ts';
 import { checkEventDepth } from '../core/pattern/limits.ts';
 import { readTraceContext, type TraceContext } from '../core/trace-context.ts';
-import { uuidv7 } from '../core/uuid.ts';
 import type { Connectors } from '../engine/connectors.ts';
 import type { SchemaDiscovery } from '../engine/discovery.ts';
 import { MAX_EVENT_SEARCH_LIMIT } from '../engine/event-search.ts';
@@ -371,9 +370,8 @@ export function createApp(options: AppOptions): App {
       if (target === 'AWSEvents.TestEventPattern') capPatternTestBody(request, 'TestEventPattern');
       const body = readJson(request);
       if (target === 'AWSEvents.PutEvents') {
-        // Time-ordered ids (UUID v7): each event's dedup key and traces then land at the end of their indexes,
-        // where version 4's random ids cost a write on a random page each (PutEvents ran at 0.6× of batches).
-        const mapped = mapPutEventsRequest(body, { newId: () => uuidv7() });
+        // The mapping mints time-ordered ids (UUID v7, its default; see `PutEventsOptions.newId`).
+        const mapped = mapPutEventsRequest(body);
         const results: Array<{ eventId: string } | { errorCode: string; errorMessage: string }> = [];
         const valid = [];
         for (const entry of mapped.entries) {

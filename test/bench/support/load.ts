@@ -68,9 +68,13 @@ function send(path: string, method: string, headers: Record<string, string>, bod
   });
 }
 
+/** The id of event number `n`: a random UUID with `ids: 'uuid'`, else `${prefix}-${n}`. */
+function idOf(n: number): string {
+  return o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${n}`;
+}
+
 function single(extra: Record<string, unknown> = {}): Promise<number> {
-  const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
-  sequence++;
+  const id = idOf(sequence++);
   return send(
     '/events',
     'POST',
@@ -96,7 +100,7 @@ function data(sentAt: number | undefined): Record<string, unknown> {
 function batch(sentAt?: number): Promise<number> {
   const list = [];
   for (let i = 0; i < o.batch; i++) {
-    const id = o.ids === 'uuid' ? crypto.randomUUID() : `${o.prefix}-${sequence}`;
+    const id = idOf(sequence);
     list.push({
       specversion: '1.0',
       id,
