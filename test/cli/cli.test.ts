@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { EXIT } from '../../lib/cli/cli.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
 import { cli, deadUrl } from '../helpers/cli.ts';
-import { waitFor } from '../helpers/events.ts';
+import { UUID_V7, uuidv7Millis, waitFor } from '../helpers/events.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
 describe('the junction CLI', () => {
@@ -70,8 +70,8 @@ describe('the junction CLI', () => {
     const minted = await cli(['put', '--type', 'cli.minted', '--source', '/cli', ...url]);
     assert.equal(minted.code, EXIT.ok, minted.err);
     const id = /^accepted: \/cli (\S+)$/.exec(minted.out.trim())?.[1] ?? '';
-    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    const millis = Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+    assert.match(id, UUID_V7);
+    const millis = uuidv7Millis(id);
     assert.ok(Math.abs(millis - Date.now()) < 10 * 60_000, `the id's time ${millis} is now`);
 
     await waitFor(

@@ -18,6 +18,7 @@ import {
   putEventsResponse,
   testEventPatternResponse,
 } from '../../lib/core/eventbridge.ts';
+import { UUID_V7, uuidv7Millis } from '../helpers/events.ts';
 import { repoRoot } from '../helpers/paths.ts';
 
 const fixture = JSON.parse(
@@ -85,8 +86,8 @@ describe('mapPutEventsRequest', () => {
     const before = Date.now();
     const ids = mapPutEventsRequest({ Entries: [valid, valid] }).entries.map((e) => eventOf(e).id as string);
     for (const id of ids) {
-      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      const millis = Number.parseInt(id.replace('-', '').slice(0, 12), 16);
+      assert.match(id, UUID_V7);
+      const millis = uuidv7Millis(id);
       assert.ok(millis >= before && millis <= Date.now(), `${id} carries the time it was made`);
     }
     assert.notEqual(ids[0], ids[1]);

@@ -49,3 +49,11 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   });
   return { promise, resolve };
 }
+
+/** A UUID version 7 (RFC 9562 §5.7), as `lib/core/uuid.ts` mints them. */
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The time a UUID version 7 carries: its first 48 bits, epoch milliseconds. */
+export function uuidv7Millis(id: string): number {
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
