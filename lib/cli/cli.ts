@@ -797,7 +797,7 @@ const BUS_COMMANDS: readonly Command[] = [
       ],
       'dedup-window': [
         'D',
-        "how long an event id is remembered per source, e.g. 24h (default: the deployment's)",
+        "how long an event id is remembered per source, e.g. 24h; up to 10m the ids are kept in memory (default: the deployment's)",
       ],
       'accept-from': [
         'BUS',

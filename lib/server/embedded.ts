@@ -273,7 +273,7 @@ async function openBus(
   const dedupWindowMs = spec?.dedupWindowMs ?? options.dedupWindowMs;
   const sourceQuota = spec?.sourceQuota ?? options.quota;
   const metrics = new Metrics({ bus: name });
-  steps.push(observeSqliteStorage(busStores.database, metrics));
+  steps.push(observeSqliteStorage(busStores.database, metrics, busStores.log));
   // The registry and discovery before the engine: the engine checks every event that enters the bus against the
   // registry and hands every event it appends to discovery, whatever its entry (docs/schemas.md).
   const schemas = new Schemas({

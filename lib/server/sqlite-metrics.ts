@@ -8,8 +8,20 @@ import { statSync } from 'node:fs';
 import type { SqliteDatabase } from '../adapters/sqlite/database.ts';
 import type { Metrics } from '../engine/metrics.ts';
 
-/** Observes `database` into `metrics` (the bus's registry) from now on; answers how to stop. */
-export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics): () => void {
+/** The dedup keys an event log keeps in memory (`SqliteEventLog.dedupMemory`). */
+export interface DedupMemory {
+  readonly dedupMemory: { readonly keys: number; readonly spilled: number };
+}
+
+/**
+ * Observes `database` (and the dedup keys in memory of `log`, the bus's log on it) into `metrics` (the bus's
+ * registry) from now on; answers how to stop.
+ */
+export function observeSqliteStorage(
+  database: SqliteDatabase,
+  metrics: Metrics,
+  log?: DedupMemory,
+): () => void {
   metrics.declare(
     'junction_sqlite_fsync_seconds',
     'histogram',
@@ -36,6 +48,17 @@ export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics)
     'gauge',
     "The size of the bus's SQLite database file (its log within retention, ledger, traces, dead letters; pages not yet checkpointed are in the WAL), in bytes.",
   );
+  metrics.declare(
+    'junction_sqlite_dedup_keys_in_memory',
+    'gauge',
+    "Dedup keys of the bus's short windows (up to 10 minutes) held in memory instead of the dedup index.",
+  );
+  metrics.declare(
+    'junction_sqlite_dedup_keys_spilled_total',
+    'counter',
+    "Dedup keys of the bus's short windows written to the dedup index because memory held its bound (1 million keys).",
+  );
+  let spilled = 0;
   const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
   let last = { commits: 0, writes: 0, held: 0 };
   metrics.collect(async () => {
@@ -45,6 +68,12 @@ export function observeSqliteStorage(database: SqliteDatabase, metrics: Metrics)
     metrics.inc('junction_sqlite_writes_total', undefined, now.writes - last.writes);
     metrics.inc('junction_sqlite_checkpoint_waits_total', undefined, now.held - last.held);
     metrics.set('junction_sqlite_wal_bytes', now.walBytes);
+    if (log !== undefined) {
+      const memory = log.dedupMemory;
+      metrics.set('junction_sqlite_dedup_keys_in_memory', memory.keys);
+      metrics.inc('junction_sqlite_dedup_keys_spilled_total', undefined, memory.spilled - spilled);
+      spilled = memory.spilled;
+    }
     try {
       metrics.set('junction_sqlite_database_bytes', statSync(database.path).size);
     } catch {

@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { SqliteDatabase } from '../../lib/adapters/sqlite/database.ts';
+import { openSqliteStores } from '../../lib/adapters/sqlite/index.ts';
 import { Metrics } from '../../lib/engine/metrics.ts';
 import { observeSqliteStorage } from '../../lib/server/sqlite-metrics.ts';
 import { request, startTestBus, type TestBus } from '../helpers/bus.ts';
-import { makeEvent } from '../helpers/events.ts';
+import { makeEvent, makeEvents } from '../helpers/events.ts';
 import { metricValue } from '../helpers/metrics.ts';
 import { tempDir } from '../helpers/paths.ts';
 
@@ -60,6 +61,16 @@ describe("a bus's SQLite storage metrics", () => {
     assert.ok((series(second, 'junction_sqlite_fsync_seconds_count', 'orders') ?? 0) > fsyncs);
   });
 
+  test('the dedup keys a bus with a short window keeps in memory; none for the default 24 hours', async () => {
+    assert.equal((await request(bus.url, 'PUT', '/buses/brief', { dedupWindowMs: 120_000 })).status, 201);
+    await publish('brief', ['k-1', 'k-2', 'k-3']);
+    await publish('orders', ['k-1']);
+    const text = await scrape();
+    assert.equal(series(text, 'junction_sqlite_dedup_keys_in_memory', 'brief'), 3);
+    assert.equal(series(text, 'junction_sqlite_dedup_keys_in_memory', 'orders'), 0);
+    assert.equal(series(text, 'junction_sqlite_dedup_keys_spilled_total', 'brief'), 0);
+  });
+
   test("a bus's own metrics show its storage and no other bus's", async () => {
     const text = await scrape('/buses/orders/metrics');
     assert.notEqual(series(text, 'junction_sqlite_commits_total', 'orders'), undefined);
@@ -93,6 +104,31 @@ test('each scrape adds what the database did since the last one; stopped, fsyncs
     assert.equal(series(await metrics.render(), 'junction_sqlite_fsync_seconds_count', 'b'), syncs);
   } finally {
     database.close();
+    dir.remove();
+  }
+});
+
+test('counts the dedup keys of short windows that memory had no room for', async () => {
+  const dir = tempDir('junction-storage-metrics-');
+  const stores = openSqliteStores({ dataDir: dir.path, memoryDedupKeys: 4 });
+  const metrics = new Metrics({ bus: 'b' });
+  const stop = observeSqliteStorage(stores.database, metrics, stores.log);
+  try {
+    const window = { dedupWindowMs: 60_000 };
+    await stores.log.append(makeEvents(3), window);
+    const first = await metrics.render();
+    assert.equal(series(first, 'junction_sqlite_dedup_keys_in_memory', 'b'), 3);
+    assert.equal(series(first, 'junction_sqlite_dedup_keys_spilled_total', 'b'), 0);
+    // Two more would make 5: they go to the index, as the bound says.
+    await stores.log.append(makeEvents(2), window);
+    await stores.log.append(makeEvents(1), window);
+    const second = await metrics.render();
+    assert.equal(series(second, 'junction_sqlite_dedup_keys_in_memory', 'b'), 4);
+    assert.equal(series(second, 'junction_sqlite_dedup_keys_spilled_total', 'b'), 2);
+    assert.equal(Number(stores.database.get('SELECT count(*) AS n FROM log_dedup')?.n), 2);
+  } finally {
+    stop();
+    await stores.close();
     dir.remove();
   }
 });

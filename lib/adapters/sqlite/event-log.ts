@@ -25,6 +25,7 @@ import type {
 import { systemClock } from '../../ports.ts';
 import { parseStoredEvent, requireInteger, type SqliteDatabase } from './database.ts';
 import { partitionFor } from './partitioner.ts';
+import { MEMORY_DEDUP_MAX_KEYS, MEMORY_DEDUP_MAX_WINDOW_MS, RecentKeys } from './recent-keys.ts';
 
 export interface SqliteEventLogOptions {
   /** Number of partitions; fixed when the log is first created. @default 4 (or the count the file already has) */
@@ -44,6 +45,11 @@ export interface SqliteEventLogOptions {
   readonly retryBackoffMs?: number;
   /** Told about handler failures and background errors (nothing is logged to the console). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Dedup keys of windows up to 10 minutes held in memory, at most (`RecentKeys`); past it, and for longer windows,
+   * keys are rows of `log_dedup`. 0 keeps every key in `log_dedup`. @default 1000000
+   */
+  readonly memoryDedupKeys?: number;
 }
 
 const DEFAULT_PARTITIONS = 4;
@@ -52,6 +58,8 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 const MAX_BACKOFF_MS = 5000;
 const DEDUP_PRUNE_EVERY_MS = 1000;
 const DEDUP_PRUNE_BATCH = 5000;
+/** Records read a statement when the keys in memory are built from the log. */
+const KEY_INDEX_CHUNK = 4096;
 /** Ids per dedup lookup statement (one statement step finds which of them were accepted within the window). */
 const DEDUP_LOOKUP_CHUNK = 32;
 /** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
@@ -134,6 +142,15 @@ export class SqliteEventLog implements EventLog {
   readonly #retentionTimer: NodeJS.Timeout | undefined;
   #maxDedupWindowMs = 0;
   #lastDedupPrune = 0;
+  /** The keys of short dedup windows (undefined: all in `log_dedup`), and by partition the offset they cover up to. */
+  readonly #keys: RecentKeys | undefined;
+  #indexed: number[] = [];
+  /** Whether the keys in memory must be built from the log again before a windowed append (a start, a failed write, a longer window). */
+  #stale = false;
+  /** Keys of short windows that went to `log_dedup` because memory held `maxKeys` (`dedupMemory`). */
+  #spilled = 0;
+  /** That build while it runs (`#rebuildKeys`). */
+  #rebuilding: Promise<void> | undefined;
   #closed = false;
   /**
    * The records this log appended most recently, by `offset * partitions + partition`, oldest first: a subscription
@@ -160,6 +177,8 @@ export class SqliteEventLog implements EventLog {
     this.#onError = options.onError ?? (() => {});
     const retentionInterval = requireInteger('retentionIntervalMs', options.retentionIntervalMs ?? 60_000, 0);
     if (options.partitions !== undefined) requireInteger('partitions', options.partitions, 1, MAX_PARTITIONS);
+    const memoryKeys = requireInteger('memoryDedupKeys', options.memoryDedupKeys ?? MEMORY_DEDUP_MAX_KEYS, 0);
+    this.#keys = memoryKeys > 0 ? new RecentKeys(memoryKeys) : undefined;
     db.migrate(SCHEMA);
     // A database made before records carried their layout gets the columns (its rows have none: NULL, full check).
     const columns = new Set(db.all('PRAGMA table_info(log_records)').map((column) => String(column.name)));
@@ -209,6 +228,13 @@ export class SqliteEventLog implements EventLog {
       return { event, key: partitionKeyOf(event), text, dataAt, dataEnd, timestamp: 0 };
     });
     if (windowMs > this.#maxDedupWindowMs) this.#maxDedupWindowMs = windowMs;
+    const memory = this.#keys;
+    if (windowMs > 0 && memory !== undefined) {
+      if (windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS && memory.cover(windowMs)) this.#stale = true;
+      if (memory.spanMs > 0 && (this.#stale || this.#rebuilding !== undefined)) {
+        await this.#rebuildKeys(memory);
+      }
+    }
     const batch = this.#pending.get(windowMs) ?? this.#startBatch(windowMs);
     const start = batch.items.length;
     for (const item of prepared) batch.items.push(item);
@@ -248,8 +274,13 @@ export class SqliteEventLog implements EventLog {
         },
       },
     );
-    // A write refused before it ran (the database closed) must not take the appends that come after it.
-    done.then(forget, forget);
+    // A write refused before it ran (the database closed) must not take the appends that come after it. One that
+    // failed rolled back: what the keys in memory cover is read from the log again (`#indexKeys`).
+    done.then(forget, () => {
+      forget();
+      this.#indexed = [];
+      this.#stale = true;
+    });
     const batch = { items, done };
     this.#pending.set(windowMs, batch);
     return batch;
@@ -306,6 +337,14 @@ export class SqliteEventLog implements EventLog {
     this.#subscriptions.add(subscription);
     subscription.start();
     return subscription;
+  }
+
+  /**
+   * The dedup keys of short windows this log holds in memory, and how many such keys went to `log_dedup` instead
+   * because memory was full (the storage metrics, docs/operations.md).
+   */
+  get dedupMemory(): { readonly keys: number; readonly spilled: number } {
+    return { keys: this.#keys?.size ?? 0, spilled: this.#spilled };
   }
 
   async offsetsForTime(timestamp: number): Promise<Position[]> {
@@ -565,16 +604,36 @@ export class SqliteEventLog implements EventLog {
       }
       return h;
     };
-    // The keys accepted within the window (read a chunk at a time), then those this append takes: a repeat of
-    // either is a duplicate, answered with the position of the copy that was accepted.
-    const taken = windowMs > 0 ? this.#acceptedSince(prepared, now - windowMs) : undefined;
+    // The keys accepted within the window: in memory for a short window (`RecentKeys`), else in `log_dedup` (read a
+    // chunk at a time) — and in both when each holds some. A repeat of one of them or of a key this append takes is
+    // a duplicate, answered with the position of the copy that was accepted.
+    const since = now - windowMs;
+    const memory = windowMs > 0 ? this.#keys : undefined;
+    let inMemory = false;
+    let indexed = false;
+    if (memory !== undefined) {
+      if (memory.spanMs > 0) {
+        this.#indexKeys(memory, now);
+        indexed = true;
+      }
+      inMemory = windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS && memory.size + prepared.length <= memory.maxKeys;
+    }
+    const taken =
+      windowMs > 0 && (!inMemory || this.#tableHoldsSince(since))
+        ? this.#acceptedSince(prepared, since)
+        : windowMs > 0
+          ? new Map<string, Map<string, Position>>()
+          : undefined;
     const results: AppendResult[] = [];
     const records: [number, number, string, number, string, number | null, number | null][] = [];
     const keys: [string, string, number, number, number][] = [];
     for (const item of prepared) {
       const { event, key, text, dataAt, dataEnd } = item;
       if (taken !== undefined) {
-        const position = taken.get(event.source)?.get(event.id);
+        let position = taken.get(event.source)?.get(event.id);
+        if (position === undefined && memory !== undefined && memory.size > 0) {
+          position = this.#acceptedInMemory(memory, event, since);
+        }
         if (position !== undefined) {
           results.push({ duplicate: true, position });
           continue;
@@ -586,7 +645,8 @@ export class SqliteEventLog implements EventLog {
       const position = { partition, offset };
       if (taken !== undefined) {
         positionsOf(taken, event.source).set(event.id, position);
-        keys.push([event.source, event.id, now, partition, offset]);
+        if (inMemory) memory?.set(event.source, event.id, offset * this.partitions + partition, now);
+        else keys.push([event.source, event.id, now, partition, offset]);
       }
       const timestamp = Math.max(now, h.last);
       item.timestamp = timestamp;
@@ -604,6 +664,8 @@ export class SqliteEventLog implements EventLog {
       touched.add(partition);
       results.push({ duplicate: false, position });
     }
+    if (!inMemory && memory !== undefined && windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS)
+      this.#spilled += keys.length;
     // A key that is in the table is older than the window: this append takes it over.
     this.#db.insertRows(
       'INSERT INTO log_dedup (source, id, accepted_at, partition, offset)',
@@ -621,8 +683,129 @@ export class SqliteEventLog implements EventLog {
         h.last,
         partition,
       );
+      // Indexed up to the head before this append (not if it had no window: another process's appends may come
+      // before it): its own keys are in memory already, or, past the bound, in the table.
+      if (indexed) this.#indexed[partition] = h.next;
     }
     return results;
+  }
+
+  /**
+   * Puts in memory the keys of records appended since it last looked: those another process (or another log on the
+   * file) appended, or any append's while it built them (`#rebuildKeys`). Runs in the write, so no append comes
+   * between; were memory not built (a write failed since the append that waited for the build), it builds it here.
+   */
+  #indexKeys(memory: RecentKeys, now: number): void {
+    for (const { partition, offset: end } of this.#endOffsetsNow()) {
+      let from = this.#startOfSpan(memory, partition, end, now, this.#indexed[partition]);
+      while (from < end) from = this.#indexChunk(memory, partition, from, end, now);
+      this.#indexed[partition] = end;
+    }
+  }
+
+  /**
+   * Builds the keys in memory from the records of the kept span, a chunk of `KEY_INDEX_CHUNK` records an event-loop
+   * turn (a million records take about a second), while windowed appends wait for it: after a start, a failed
+   * write or a longer window. Records appended meanwhile are indexed by the next write (`#indexKeys`).
+   */
+  #rebuildKeys(memory: RecentKeys): Promise<void> {
+    if (this.#rebuilding === undefined) {
+      this.#stale = false;
+      const build = async () => {
+        const now = this.#clock.now();
+        const indexed: number[] = [];
+        for (const { partition, offset: end } of this.#endOffsetsNow()) {
+          let from = this.#startOfSpan(memory, partition, end, now, undefined);
+          while (from < end) {
+            from = this.#indexChunk(memory, partition, from, end, now);
+            await new Promise((resolve) => setImmediate(resolve));
+            this.#assertOpen();
+          }
+          indexed[partition] = end;
+        }
+        // A write that failed meanwhile asks for another build.
+        if (!this.#stale) this.#indexed = indexed;
+      };
+      this.#rebuilding = build().finally(() => {
+        this.#rebuilding = undefined;
+      });
+    }
+    return this.#rebuilding;
+  }
+
+  /**
+   * Where the keys of a partition that memory does not cover start: after `indexed` if given, else at the kept span;
+   * and at most `maxKeys / partitions` records before its end (past the bound, a repeat of an older key in the span
+   * is not found: let in twice, never refused wrongly).
+   */
+  #startOfSpan(
+    memory: RecentKeys,
+    partition: number,
+    end: number,
+    now: number,
+    indexed: number | undefined,
+  ): number {
+    const from = indexed ?? this.#firstAtOrAfter(partition, now - memory.spanMs, end);
+    return Math.max(from, end - Math.ceil(memory.maxKeys / this.partitions));
+  }
+
+  /** Puts in memory the keys of up to `KEY_INDEX_CHUNK` records of `partition` from `from` (before `end`); answers where the next chunk starts. */
+  #indexChunk(memory: RecentKeys, partition: number, from: number, end: number, now: number): number {
+    const rows = this.#db.all(
+      'SELECT offset, event, data_at, data_end FROM log_records WHERE partition = ? AND offset >= ? AND offset < ? ORDER BY offset LIMIT ?',
+      partition,
+      from,
+      end,
+      KEY_INDEX_CHUNK,
+    );
+    if (rows.length === 0) return end;
+    let next = from;
+    for (const row of rows) {
+      const offset = Number(row.offset);
+      const { source, id } = attributesOf(row);
+      if (typeof source === 'string' && typeof id === 'string') {
+        memory.set(source, id, offset * this.partitions + partition, now);
+      }
+      next = offset + 1;
+    }
+    return next;
+  }
+
+  /** Whether `log_dedup` holds a key accepted after `since` (one step of its time index). */
+  #tableHoldsSince(since: number): boolean {
+    const row = this.#db.get('SELECT max(accepted_at) AS at FROM log_dedup');
+    return row?.at !== null && row?.at !== undefined && Number(row.at) > since;
+  }
+
+  /**
+   * The position of the copy of `event` accepted after `since`, as memory has it and the record there confirms
+   * (a key left by a rolled-back write, or whose record is gone, names a record of another event or none).
+   */
+  #acceptedInMemory(memory: RecentKeys, event: CloudEvent, since: number): Position | undefined {
+    const packed = memory.get(event.source, event.id);
+    if (packed === undefined) return undefined;
+    const partition = packed % this.partitions;
+    const offset = (packed - partition) / this.partitions;
+    let source: unknown;
+    let id: unknown;
+    let timestamp: number;
+    const recent = this.#recent.get(packed);
+    if (recent !== undefined) {
+      ({ source, id } = recent.event);
+      timestamp = recent.timestamp;
+    } else {
+      const row = this.#db.get(
+        'SELECT event, data_at, data_end, timestamp FROM log_records WHERE partition = ? AND offset = ?',
+        partition,
+        offset,
+      );
+      if (row === undefined) return undefined;
+      ({ source, id } = attributesOf(row));
+      timestamp = Number(row.timestamp);
+    }
+    return source === event.source && id === event.id && timestamp > since
+      ? { partition, offset }
+      : undefined;
   }
 
   /**
@@ -721,6 +904,20 @@ export class SqliteEventLog implements EventLog {
     if (this.#closed) {
       throw new JunctionError('BufferUnavailable', 'the SQLite event log is closed', { retriable: true });
     }
+  }
+}
+
+/** The source and id of a `log_records` row, as its layout gives them or else from its whole text. */
+function attributesOf(row: Readonly<Record<string, SQLOutputValue>>): { source?: unknown; id?: unknown } {
+  const { event, data_at: dataAt, data_end: dataEnd } = row;
+  if (typeof event === 'string' && typeof dataAt === 'number' && typeof dataEnd === 'number') {
+    const attributes = readStoredAttributes(event, dataAt, dataEnd);
+    if (attributes !== undefined) return attributes;
+  }
+  try {
+    return parseStoredEvent(event);
+  } catch {
+    return {};
   }
 }
 

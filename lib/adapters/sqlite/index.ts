@@ -30,12 +30,18 @@ export interface SqliteStoresOptions {
   readonly retentionMs?: number;
   /** Told about handler failures and background errors; nothing is logged to the console. */
   readonly onError?: (error: unknown) => void;
+  /** Dedup keys of short windows the log holds in memory, at most (`SqliteEventLogOptions.memoryDedupKeys`). @default 1000000 */
+  readonly memoryDedupKeys?: number;
   /** @internal How the WAL's fsync runs (see `SqliteDatabaseOptions.fdatasync`): tests hold it. */
   readonly fdatasync?: Fdatasync;
 }
 
 export interface SqliteStores {
-  readonly log: EventLog & { pruneBefore(timestamp: number): Promise<number> };
+  readonly log: EventLog & {
+    pruneBefore(timestamp: number): Promise<number>;
+    /** The dedup keys of short windows held in memory, and those that went to the table past the bound. */
+    readonly dedupMemory: { readonly keys: number; readonly spilled: number };
+  };
   readonly rules: RuleStore;
   readonly ledger: Ledger;
   readonly deadLetters: DeadLetters & { prune(before: number): Promise<number> };
@@ -59,6 +65,7 @@ export function openSqliteStores(options: SqliteStoresOptions): SqliteStores {
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
       ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.memoryDedupKeys === undefined ? {} : { memoryDedupKeys: options.memoryDedupKeys }),
     });
     const rules = new SqliteRuleStore(
       database,

@@ -20,19 +20,30 @@ import { tempDir } from '../../helpers/paths.ts';
 import { eventLogSuite, readAll } from '../../ports/event-log.suite.ts';
 import { openHarness } from './harness.ts';
 
-eventLogSuite(
-  'SqliteEventLog',
-  async () => {
-    const h = openHarness();
-    return {
-      log: h.stores.log,
-      reopen: async () => h.reopen().log,
-      advanceClock: (ms) => h.clock.advance(ms),
-      cleanup: h.cleanup,
-    };
-  },
-  { groupMembers: false, denseOffsets: true, storedText: true },
-);
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+// Dedup keys of short windows (the suite's) in memory, the default; all in log_dedup; and a bound of 2 keys in
+// memory, past which keys go to log_dedup: lookups then take both.
+for (const [name, memoryDedupKeys] of [
+  ['SqliteEventLog', undefined],
+  ['SqliteEventLog, dedup keys in the table', 0],
+  ['SqliteEventLog, 2 dedup keys in memory', 2],
+] as const) {
+  eventLogSuite(
+    name,
+    async () => {
+      const h = openHarness(memoryDedupKeys === undefined ? {} : { memoryDedupKeys });
+      return {
+        log: h.stores.log,
+        reopen: async () => h.reopen().log,
+        advanceClock: (ms) => h.clock.advance(ms),
+        cleanup: h.cleanup,
+      };
+    },
+    { groupMembers: false, denseOffsets: true, storedText: true },
+  );
+}
 
 test('merges appends made in one tick into one commit', async () => {
   const h = openHarness();
@@ -287,12 +298,156 @@ test('finds offsets for a time and prunes by time without an index on time (time
 test('drops expired dedup entries lazily', async () => {
   const h = openHarness();
   try {
-    await h.stores.log.append(makeEvents(5), { dedupWindowMs: 1_000 });
+    // A window longer than memory holds (10 minutes) keeps its keys in the table.
+    await h.stores.log.append(makeEvents(5), { dedupWindowMs: HOUR });
     const count = () => Number(h.stores.database.get('SELECT count(*) AS n FROM log_dedup')?.n);
     assert.equal(count(), 5);
-    h.clock.advance(2_000);
-    await h.stores.log.append([makeEvent()], { dedupWindowMs: 1_000 });
+    h.clock.advance(2 * HOUR);
+    await h.stores.log.append([makeEvent()], { dedupWindowMs: HOUR });
     assert.equal(count(), 1);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('keeps the dedup keys of a short window in memory and those of a long one in log_dedup', async () => {
+  const h = openHarness();
+  try {
+    const { log, database } = h.stores;
+    const rows = () => Number(database.get('SELECT count(*) AS n FROM log_dedup')?.n);
+    const short = makeEvents(3);
+    const accepted = await log.append(short, { dedupWindowMs: 2 * MINUTE });
+    assert.equal(rows(), 0, 'a 2-minute window writes no row');
+    const again = await log.append(short, { dedupWindowMs: 2 * MINUTE });
+    assert.deepEqual(
+      again,
+      accepted.map((r) => ({ duplicate: true, position: r.position })),
+    );
+    const long = makeEvents(2);
+    await log.append(long, { dedupWindowMs: HOUR });
+    assert.equal(rows(), 2, 'an hour is longer than memory keeps keys (10 minutes)');
+    // Each window finds the keys the other kept: the long one looks in memory, the short one in the table (it
+    // holds a key newer than the window).
+    const crossed = await log.append([short[0]!, long[0]!], { dedupWindowMs: HOUR });
+    assert.deepEqual(
+      crossed.map((r) => r.duplicate),
+      [true, true],
+    );
+    const crossedBack = await log.append([long[1]!], { dedupWindowMs: 2 * MINUTE });
+    assert.equal(crossedBack[0]?.duplicate, true);
+    // Past the window, a key still in memory is not a duplicate: its record is too old.
+    h.clock.advance(2 * MINUTE + 1);
+    const [later] = await log.append([short[1]!], { dedupWindowMs: 2 * MINUTE });
+    assert.equal(later?.duplicate, false);
+    assert.equal(rows(), 2);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('finds the keys another log on the file appended, and rebuilds its keys from the log at a start', async () => {
+  const h = openHarness();
+  try {
+    const window = { dedupWindowMs: 5 * MINUTE };
+    const first = h.stores.log;
+    const second = h.reopen().log;
+    const a = makeEvents(40, (i) => ({ source: `urn:two:${i % 3}` }));
+    const b = makeEvents(40, (i) => ({ source: `urn:two:${i % 3}` }));
+    const fromFirst = await first.append(a, window);
+    await second.append([makeEvent()], window);
+    const fromSecond = await second.append(b, window);
+    // Each log sees the other's appends, made since it last wrote, as duplicates.
+    assert.deepEqual(
+      await second.append(a, window),
+      fromFirst.map((r) => ({ duplicate: true, position: r.position })),
+    );
+    assert.deepEqual(
+      await first.append(b, window),
+      fromSecond.map((r) => ({ duplicate: true, position: r.position })),
+    );
+    assert.equal(Number(h.stores.database.get('SELECT count(*) AS n FROM log_dedup')?.n), 0);
+    // An append without a window, after another log's, does not skip the other's keys.
+    const c = makeEvent({ source: 'urn:two:0' });
+    const [fromOther] = await second.append([c], window);
+    await first.append([makeEvent({ source: 'urn:two:0' })], { dedupWindowMs: 0 });
+    assert.deepEqual(await first.append([c], window), [{ duplicate: true, position: fromOther!.position }]);
+    // A third log opened later builds its keys from the records of the window.
+    h.clock.advance(MINUTE);
+    const third = h.reopen().log;
+    const results = await third.append([...a, ...b, makeEvent()], window);
+    assert.deepEqual(
+      results.map((r) => r.duplicate),
+      [...a.map(() => true), ...b.map(() => true), false],
+    );
+    // …and none of a window that has passed.
+    h.clock.advance(5 * MINUTE);
+    const fourth = h.reopen().log;
+    const late = await fourth.append([a[0]!, b[0]!], window);
+    assert.deepEqual(
+      late.map((r) => r.duplicate),
+      [false, false],
+    );
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('builds its dedup keys from the log a chunk an event-loop turn, the windowed appends waiting for it', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const window = { dedupWindowMs: 10 * MINUTE };
+    const events = makeEvents(40_000, (i) => ({ source: `urn:build:${i % 4}` }));
+    for (let i = 0; i < events.length; i += 1000)
+      await h.stores.log.append(events.slice(i, i + 1000), window);
+    const stores = h.reopen();
+    // The turn of the event loop each read of records ran in.
+    let turn = 0;
+    let counting = true;
+    const count = () => {
+      turn += 1;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const turns: number[] = [];
+    const all = stores.database.all.bind(stores.database);
+    stores.database.all = (sql, ...params) => {
+      if (sql.includes('FROM log_records')) turns.push(turn);
+      return all(sql, ...params);
+    };
+    const results = await stores.log.append([events[0]!, events[39_999]!, makeEvent()], window);
+    counting = false;
+    assert.deepEqual(
+      results.map((r) => r.duplicate),
+      [true, true, false],
+    );
+    // 40,000 records are 10 chunks of 4,096, each read in a turn of its own.
+    assert.equal(turns.length, 10);
+    assert.equal(new Set(turns).size, 10, `the chunks were read in turns ${turns.join(', ')}`);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('a dedup key kept in memory by a write that rolled back refuses nothing', async () => {
+  const h = openHarness({ partitions: 1 });
+  try {
+    const window = { dedupWindowMs: MINUTE };
+    // A first append builds the keys in memory: the one that fails then fails at its insert, its key set.
+    await h.stores.log.append([makeEvent({ source: 'urn:rolled-back' })], window);
+    const lost = makeEvent({ source: 'urn:rolled-back' });
+    const other = new SqliteDatabase({ dataDir: h.dataDir });
+    other.run('ALTER TABLE log_records RENAME TO log_records_away');
+    await assert.rejects(h.stores.log.append([lost], window), { code: 'BufferUnavailable' });
+    other.run('ALTER TABLE log_records_away RENAME TO log_records');
+    other.close();
+    // Another event takes the position the rolled-back key names; the lost event is then new, not its duplicate.
+    const taker = makeEvent({ source: 'urn:rolled-back' });
+    const [took] = await h.stores.log.append([taker], window);
+    assert.deepEqual(took, { duplicate: false, position: { partition: 0, offset: 1 } });
+    const [retried] = await h.stores.log.append([lost], window);
+    assert.deepEqual(retried, { duplicate: false, position: { partition: 0, offset: 2 } });
+    const [repeated] = await h.stores.log.append([lost], window);
+    assert.deepEqual(repeated, { duplicate: true, position: { partition: 0, offset: 2 } });
   } finally {
     await h.cleanup();
   }
