@@ -47,7 +47,7 @@ export interface SqliteEventLogOptions {
   readonly onError?: (error: unknown) => void;
   /**
    * Dedup keys of windows up to 10 minutes held in memory, at most (`RecentKeys`); past it, and for longer windows,
-   * keys are rows of `log_dedup`. 0 keeps every key in `log_dedup`. @default 1000000
+   * keys are rows of `log_dedup`. 0 keeps every key in `log_dedup`. @default 4000000
    */
   readonly memoryDedupKeys?: number;
 }

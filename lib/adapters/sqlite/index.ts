@@ -30,7 +30,7 @@ export interface SqliteStoresOptions {
   readonly retentionMs?: number;
   /** Told about handler failures and background errors; nothing is logged to the console. */
   readonly onError?: (error: unknown) => void;
-  /** Dedup keys of short windows the log holds in memory, at most (`SqliteEventLogOptions.memoryDedupKeys`). @default 1000000 */
+  /** Dedup keys of short windows the log holds in memory, at most (`SqliteEventLogOptions.memoryDedupKeys`). @default 4000000 */
   readonly memoryDedupKeys?: number;
   /** @internal How the WAL's fsync runs (see `SqliteDatabaseOptions.fdatasync`): tests hold it. */
   readonly fdatasync?: Fdatasync;
