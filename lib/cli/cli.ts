@@ -54,6 +54,8 @@ export interface DevOptions {
   readonly auth?: DevAuthOptions;
   /** SIGINT/SIGTERM stops the bus within this (running deliveries are cut off, kept for the next start). @default 10000 */
   readonly stopDeadlineMs?: number;
+  /** Dedup keys of short windows each bus holds in memory, at most (docs/delivery.md). @default 4000000 */
+  readonly dedupMemoryKeys?: number;
   /** What the terminal gets: `text` for a person, `json` for one JSON object per line. @default 'text' */
   readonly logFormat?: 'text' | 'json';
   /** Export OpenTelemetry traces to this OTLP/HTTP endpoint (docs/tracing.md). @default the OTEL_* variables, else off */
@@ -133,6 +135,7 @@ const FLAGS = {
   'quota-per-source': { type: 'string' },
   'quota-burst': { type: 'string' },
   'stop-deadline-ms': { type: 'string' },
+  'dedup-memory-keys': { type: 'string' },
   'log-format': { type: 'string' },
   'otlp-endpoint': { type: 'string' },
   'otlp-protocol': { type: 'string' },
@@ -929,6 +932,10 @@ const COMMANDS: readonly Command[] = [
         'N',
         'Ctrl-C/SIGTERM stops within N ms; deliveries still running then are kept for the next start (default $JUNCTION_STOP_DEADLINE_MS, else 10000)',
       ],
+      'dedup-memory-keys': [
+        'N',
+        'dedup keys of windows up to 10m each bus holds in memory, 21-43 bytes a key; past it they go to the index, 0 keeps them all there (default $JUNCTION_DEDUP_MEMORY_KEYS, else 4000000)',
+      ],
       auth: ['', 'require a credential even on loopback before any key exists ($JUNCTION_AUTH=required)'],
       'allowed-host': ['H', 'also accept this Host header (repeatable; $JUNCTION_ALLOWED_HOSTS)'],
       'allowed-origin': [
@@ -995,6 +1002,13 @@ const COMMANDS: readonly Command[] = [
           '--stop-deadline-ms',
         );
       }
+      const memoryText = str(ctx, 'dedup-memory-keys') ?? (env.JUNCTION_DEDUP_MEMORY_KEYS || undefined);
+      if (memoryText !== undefined && !(/^\d{1,9}$/.test(memoryText) && Number(memoryText) <= 100_000_000)) {
+        throw new UsageError(
+          `--dedup-memory-keys must be a whole number from 0 to 100000000, got "${memoryText}"`,
+          '--dedup-memory-keys',
+        );
+      }
       const logFormat = str(ctx, 'log-format');
       if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json')
         throw new UsageError(`--log-format must be text or json, got "${logFormat}"`, '--log-format');
@@ -1040,6 +1054,7 @@ const COMMANDS: readonly Command[] = [
           ...(quota === undefined ? {} : { quotaPerSource: Number(quota) }),
           ...(burst === undefined ? {} : { quotaBurst: Number(burst) }),
           ...(deadlineText === undefined ? {} : { stopDeadlineMs: Number(deadlineText) }),
+          ...(memoryText === undefined ? {} : { dedupMemoryKeys: Number(memoryText) }),
           ...(logFormat === undefined ? {} : { logFormat }),
           ...(otlpEndpoint === undefined ? {} : { otlpEndpoint }),
           ...(otlpProtocol === undefined ? {} : { otlpProtocol }),

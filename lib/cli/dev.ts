@@ -122,6 +122,7 @@ export async function runDev(options: DevOptions, io: DevIo = processIo): Promis
           }),
       ...(options.partitions === undefined || log !== undefined ? {} : { partitions: options.partitions }),
       ...(options.stopDeadlineMs === undefined ? {} : { stopDeadlineMs: options.stopDeadlineMs }),
+      ...(options.dedupMemoryKeys === undefined ? {} : { dedupMemoryKeys: options.dedupMemoryKeys }),
       ...(options.otlpEndpoint === undefined ? {} : { otlpEndpoint: options.otlpEndpoint }),
       ...(options.otlpProtocol === undefined ? {} : { otlpProtocol: options.otlpProtocol }),
       ...(options.mqttPort === undefined ? {} : { mqttPort: options.mqttPort }),

@@ -91,6 +91,12 @@ export interface EmbeddedOptions {
   readonly limits?: Partial<IngestLimits>;
   /** @default 86400000 */
   readonly dedupWindowMs?: number;
+  /**
+   * Dedup keys of windows up to 10 minutes each bus's SQLite log holds in memory, at most (21–43 bytes a key); past
+   * it, and for longer windows, they are rows of its index (docs/delivery.md, "Idempotent publish"). 0 keeps them all
+   * there. @default 4000000
+   */
+  readonly dedupMemoryKeys?: number;
   /** How long traces and finished deliveries are kept. @default 604800000 (7 days) */
   readonly retentionMs?: number;
   /** Ledger poll interval for due retries. @default 1000 */
@@ -467,6 +473,7 @@ async function openNamedBus(
       clock,
       onError,
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.dedupMemoryKeys === undefined ? {} : { dedupMemoryKeys: options.dedupMemoryKeys }),
       ...((spec.retentionMs ?? options.retentionMs) === undefined
         ? {}
         : { retentionMs: spec.retentionMs ?? options.retentionMs }),
@@ -498,6 +505,7 @@ const BUS_PROCESS_OPTIONS = [
   'partitions',
   'limits',
   'dedupWindowMs',
+  'dedupMemoryKeys',
   'retentionMs',
   'pollMs',
   'leaseMs',
@@ -746,6 +754,7 @@ async function open(
     onError,
     ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
+    ...(options.dedupMemoryKeys === undefined ? {} : { dedupMemoryKeys: options.dedupMemoryKeys }),
   });
   undo.push(() => stores.close());
   const credentials = new SqliteCredentialStore(stores.database);

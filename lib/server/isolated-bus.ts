@@ -33,6 +33,7 @@ export type BusProcessOptions = Pick<
   | 'partitions'
   | 'limits'
   | 'dedupWindowMs'
+  | 'dedupMemoryKeys'
   | 'retentionMs'
   | 'pollMs'
   | 'leaseMs'

@@ -130,6 +130,16 @@ const badUsage: Case[] = [
     exit: EXIT.usage,
     err: /--otlp-protocol must be http\/json, http\/protobuf or grpc, got "thrift"/,
   },
+  {
+    args: ['dev', '--dedup-memory-keys', '-1'],
+    exit: EXIT.usage,
+    err: /--dedup-memory-keys must be a whole number from 0 to 100000000, got "-1"/,
+  },
+  {
+    args: ['dev', '--dedup-memory-keys', '200000000'],
+    exit: EXIT.usage,
+    err: /--dedup-memory-keys must be a whole number from 0 to 100000000, got "200000000"/,
+  },
   { args: ['rules', 'frob'], exit: EXIT.usage, err: /unknown command "rules frob"/ },
   { args: ['rules'], exit: EXIT.usage, err: /rules needs a subcommand: list, get/ },
   { args: ['rules', 'put'], exit: EXIT.usage, err: /missing NAME FILE; usage: junction rules put NAME FILE/ },
@@ -467,5 +477,26 @@ describe('junction dev errors', () => {
     assert.deepEqual(lines, [
       'junction dev: cannot listen on 127.0.0.1:8123: the address is in use (pick another --port) — see `junction dev --help`',
     ]);
+  });
+
+  test('--dedup-memory-keys, or JUNCTION_DEDUP_MEMORY_KEYS, reaches the bus', async () => {
+    const seen: Array<{ dedupMemoryKeys?: number }> = [];
+    const run = (args: string[], env: Record<string, string>) =>
+      runCli(['dev', ...args], {
+        out: () => {},
+        err: () => {},
+        env,
+        dev: async (options) => {
+          seen.push(options);
+          return 0;
+        },
+      });
+    await run(['--dedup-memory-keys', '0'], { JUNCTION_DEDUP_MEMORY_KEYS: '5' });
+    await run([], { JUNCTION_DEDUP_MEMORY_KEYS: '250000' });
+    await run([], {});
+    assert.deepEqual(
+      seen.map((o) => o.dedupMemoryKeys),
+      [0, 250_000, undefined],
+    );
   });
 });

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEV_START_FAILED, runDev } from '../../lib/cli/dev.ts';
 import { fixtureFunction, request } from '../helpers/bus.ts';
 import { waitFor } from '../helpers/events.ts';
+import { metricValue } from '../helpers/metrics.ts';
 import { startOtlpCollector } from '../helpers/otlp-collector.ts';
 import { repoRoot, tempDir } from '../helpers/paths.ts';
 
@@ -260,6 +261,42 @@ describe('junction dev', () => {
     assert.equal(await running, 0);
     await otlp.close();
     dir.remove();
+  });
+
+  it('holds at most --dedup-memory-keys keys of a short window in memory, in a bus of its process or its own', async () => {
+    const dir = tempDir();
+    const c = collector();
+    const running = runDev({ ...devOptions(dir.path), dedupMemoryKeys: 2 }, c.io);
+    await waitFor(() => /running at (\S+)/.exec(c.out()) !== null, 'the banner');
+    const url = (/running at (\S+)/.exec(c.out()) as RegExpExecArray)[1] as string;
+    try {
+      for (const [name, isolation] of [
+        ['brief', 'shared'],
+        ['apart', 'process'],
+      ] as const) {
+        const put = await request(url, 'PUT', `/buses/${name}`, { dedupWindowMs: 120_000, isolation });
+        assert.equal(put.status, 201, JSON.stringify(put.body));
+        const events = Array.from({ length: 3 }, (_, i) => ({
+          specversion: '1.0',
+          id: `k-${i}`,
+          source: '/s',
+          type: 't',
+        }));
+        for (const event of events) {
+          const res = await request(url, 'POST', `/buses/${name}/events`, JSON.stringify(event), {
+            'content-type': 'application/cloudevents+json',
+          });
+          assert.equal(res.status, 202, JSON.stringify(res.body));
+        }
+        const text = await (await fetch(`${url}/buses/${name}/metrics`)).text();
+        assert.equal(metricValue(text, 'junction_sqlite_dedup_keys_in_memory', { bus: name }), 2, name);
+        assert.equal(metricValue(text, 'junction_sqlite_dedup_keys_spilled_total', { bus: name }), 1, name);
+      }
+    } finally {
+      c.stop();
+      assert.equal(await running, 0, c.err());
+      dir.remove();
+    }
   });
 
   it('stops by --stop-deadline-ms while a target holds requests, and says how many it cut off', async () => {

@@ -110,7 +110,7 @@ test('each scrape adds what the database did since the last one; stopped, fsyncs
 
 test('counts the dedup keys of short windows that memory had no room for', async () => {
   const dir = tempDir('junction-storage-metrics-');
-  const stores = openSqliteStores({ dataDir: dir.path, memoryDedupKeys: 4 });
+  const stores = openSqliteStores({ dataDir: dir.path, dedupMemoryKeys: 4 });
   const metrics = new Metrics({ bus: 'b' });
   const stop = observeSqliteStorage(stores.database, metrics, stores.log);
   try {

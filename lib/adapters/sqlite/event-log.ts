@@ -49,7 +49,7 @@ export interface SqliteEventLogOptions {
    * Dedup keys of windows up to 10 minutes held in memory, at most (`RecentKeys`); past it, and for longer windows,
    * keys are rows of `log_dedup`. 0 keeps every key in `log_dedup`. @default 4000000
    */
-  readonly memoryDedupKeys?: number;
+  readonly dedupMemoryKeys?: number;
 }
 
 const DEFAULT_PARTITIONS = 4;
@@ -177,7 +177,7 @@ export class SqliteEventLog implements EventLog {
     this.#onError = options.onError ?? (() => {});
     const retentionInterval = requireInteger('retentionIntervalMs', options.retentionIntervalMs ?? 60_000, 0);
     if (options.partitions !== undefined) requireInteger('partitions', options.partitions, 1, MAX_PARTITIONS);
-    const memoryKeys = requireInteger('memoryDedupKeys', options.memoryDedupKeys ?? MEMORY_DEDUP_MAX_KEYS, 0);
+    const memoryKeys = requireInteger('dedupMemoryKeys', options.dedupMemoryKeys ?? MEMORY_DEDUP_MAX_KEYS, 0);
     this.#keys = memoryKeys > 0 ? new RecentKeys(memoryKeys) : undefined;
     db.migrate(SCHEMA);
     // A database made before records carried their layout gets the columns (its rows have none: NULL, full check).

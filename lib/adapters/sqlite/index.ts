@@ -30,8 +30,8 @@ export interface SqliteStoresOptions {
   readonly retentionMs?: number;
   /** Told about handler failures and background errors; nothing is logged to the console. */
   readonly onError?: (error: unknown) => void;
-  /** Dedup keys of short windows the log holds in memory, at most (`SqliteEventLogOptions.memoryDedupKeys`). @default 4000000 */
-  readonly memoryDedupKeys?: number;
+  /** Dedup keys of short windows the log holds in memory, at most (`SqliteEventLogOptions.dedupMemoryKeys`). @default 4000000 */
+  readonly dedupMemoryKeys?: number;
   /** @internal How the WAL's fsync runs (see `SqliteDatabaseOptions.fdatasync`): tests hold it. */
   readonly fdatasync?: Fdatasync;
 }
@@ -65,7 +65,7 @@ export function openSqliteStores(options: SqliteStoresOptions): SqliteStores {
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
       ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
-      ...(options.memoryDedupKeys === undefined ? {} : { memoryDedupKeys: options.memoryDedupKeys }),
+      ...(options.dedupMemoryKeys === undefined ? {} : { dedupMemoryKeys: options.dedupMemoryKeys }),
     });
     const rules = new SqliteRuleStore(
       database,

@@ -25,7 +25,7 @@ const MINUTE = 60_000;
 
 // Dedup keys of short windows (the suite's) in memory, the default; all in log_dedup; and a bound of 2 keys in
 // memory, past which keys go to log_dedup: lookups then take both.
-for (const [name, memoryDedupKeys] of [
+for (const [name, dedupMemoryKeys] of [
   ['SqliteEventLog', undefined],
   ['SqliteEventLog, dedup keys in the table', 0],
   ['SqliteEventLog, 2 dedup keys in memory', 2],
@@ -33,7 +33,7 @@ for (const [name, memoryDedupKeys] of [
   eventLogSuite(
     name,
     async () => {
-      const h = openHarness(memoryDedupKeys === undefined ? {} : { memoryDedupKeys });
+      const h = openHarness(dedupMemoryKeys === undefined ? {} : { dedupMemoryKeys });
       return {
         log: h.stores.log,
         reopen: async () => h.reopen().log,
