@@ -56,7 +56,7 @@ export function observeSqliteStorage(
   metrics.declare(
     'junction_sqlite_dedup_keys_spilled_total',
     'counter',
-    "Dedup keys of the bus's short windows written to the dedup index because memory held its bound (4 million keys).",
+    "Dedup keys of the bus's short windows written to the dedup index because memory held its bound (--dedup-memory-keys, 4 million by default).",
   );
   let spilled = 0;
   const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
