@@ -34,9 +34,55 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+/**
+ * `murmur2` of an ASCII string's bytes (its UTF-8 bytes are its code units), read from the string: no encoding
+ * (`TextEncoder.encode` was 5% of the log's append). Undefined when the string has a code unit past 0x7f.
+ */
+export function murmur2Ascii(key: string): number | undefined {
+  const length = key.length;
+  let h = SEED ^ length;
+  const rest = length & 3;
+  const whole = length - rest;
+  let seen = 0;
+  for (let i = 0; i < whole; i += 4) {
+    const a = key.charCodeAt(i);
+    const b = key.charCodeAt(i + 1);
+    const c = key.charCodeAt(i + 2);
+    const d = key.charCodeAt(i + 3);
+    seen |= a | b | c | d;
+    let k = a | (b << 8) | (c << 16) | (d << 24);
+    k = Math.imul(k, M);
+    k ^= k >>> R;
+    k = Math.imul(k, M);
+    h = Math.imul(h, M);
+    h ^= k;
+  }
+  if (rest === 3) {
+    const c = key.charCodeAt(whole + 2);
+    seen |= c;
+    h ^= c << 16;
+  }
+  if (rest >= 2) {
+    const b = key.charCodeAt(whole + 1);
+    seen |= b;
+    h ^= b << 8;
+  }
+  if (rest >= 1) {
+    const a = key.charCodeAt(whole);
+    seen |= a;
+    h ^= a;
+    h = Math.imul(h, M);
+  }
+  if (seen > 0x7f) return undefined;
+  h ^= h >>> 13;
+  h = Math.imul(h, M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
 const encoder = new TextEncoder();
 
 /** The partition of a key: `(murmur2(utf8(key)) & 0x7fffffff) % partitions`, as Kafka's default partitioner. */
 export function partitionFor(key: string, partitions: number): number {
-  return (murmur2(encoder.encode(key)) & 0x7fffffff) % partitions;
+  return ((murmur2Ascii(key) ?? murmur2(encoder.encode(key))) & 0x7fffffff) % partitions;
 }
