@@ -1,7 +1,7 @@
 /** Kafka's default partitioner: murmur2 test vectors from Kafka's own UtilsTest. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { murmur2, murmur2Ascii, partitionFor } from '../../../lib/adapters/sqlite/partitioner.ts';
+import { murmur2, partitionFor } from '../../../lib/adapters/sqlite/partitioner.ts';
 
 const encode = (s: string) => new TextEncoder().encode(s);
 
@@ -26,31 +26,38 @@ test('maps a key to a partition in range, the same every time', () => {
   assert.equal(partitionFor('foobar', 4), (-790332482 & 0x7fffffff) % 4);
 });
 
-test('hashes an ASCII string as its bytes, without encoding it, and leaves any other string to the bytes', () => {
+test('partitions every key as murmur2 of its encoded bytes: ASCII or not, of every length, short after long', () => {
   const vectors: Array<[string, number]> = [
     ['21', -973932308],
     ['foobar', -790332482],
     ['a-little-bit-long-string', -985981536],
     ['abc', 479470107],
   ];
-  for (const [input, expected] of vectors) assert.equal(murmur2Ascii(input), expected, input);
-  for (const key of ['ünïcödé', 'urn:\u0080', '\u{1f600}abc', 'abc\u00ff', 'abcd\u0100']) {
-    assert.equal(murmur2Ascii(key), undefined, key);
+  // murmur2 of the first `length` bytes of a longer array, as partitionFor hashes its reused one.
+  for (const [input, expected] of vectors) {
+    const longer = new Uint8Array(64).fill(0x7a);
+    longer.set(encode(input));
+    assert.equal(murmur2(longer, input.length), expected, input);
+    assert.equal(partitionFor(input, 1024), (expected & 0x7fffffff) % 1024, input);
   }
-  // Every length's tail, random ASCII (all 128 code units) and random text with code units past it.
+  const expected = (key: string) => (murmur2(encode(key)) & 0x7fffffff) % 1024;
+  for (const key of ['ünïcödé', 'urn:\u0080', '\u{1f600}abc', 'abc\u00ff', 'abcd\u0100', 'x\ud800y']) {
+    assert.equal(partitionFor(key, 1024), expected(key), key);
+  }
+  // Every length's tail, random ASCII (all 128 code units) and random text with code units past it; keys longer
+  // than the reused array (1,024 code units), and a short key after each.
   const ascii = (n: number) =>
     String.fromCharCode(...Array.from({ length: n }, () => Math.floor(Math.random() * 128)));
   const wide = (n: number) =>
     String.fromCharCode(...Array.from({ length: n }, () => Math.floor(Math.random() * 0xd800)));
   for (let n = 0; n < 2_000; n++) {
     const key = ascii(n % 67);
-    assert.equal(murmur2Ascii(key), murmur2(encode(key)), JSON.stringify(key));
+    assert.equal(partitionFor(key, 1024), expected(key), JSON.stringify(key));
     const other = wide(1 + (n % 40));
-    assert.equal(
-      partitionFor(other, 1024),
-      (murmur2(encode(other)) & 0x7fffffff) % 1024,
-      JSON.stringify(other),
-    );
-    assert.equal(partitionFor(key, 1024), (murmur2(encode(key)) & 0x7fffffff) % 1024);
+    assert.equal(partitionFor(other, 1024), expected(other), JSON.stringify(other));
+  }
+  for (const long of [ascii(1_024), ascii(1_025), wide(1_024), wide(3_000)]) {
+    assert.equal(partitionFor(long, 1024), expected(long));
+    assert.equal(partitionFor('abc', 1024), expected('abc'));
   }
 });
