@@ -511,7 +511,7 @@ export class SqliteEventLog implements EventLog {
       const offset = Number(row.offset);
       const key = String(row.key);
       const timestamp = Number(row.timestamp);
-      const event = this.#recent.get(offset * this.partitions + partition)?.event;
+      const event = this.#recent.get(this.#pack(partition, offset))?.event;
       if (event !== undefined) return { partition, offset, key, timestamp, event };
       const stored = readStored(row);
       if (stored !== undefined) return new StoredRecord(partition, offset, key, timestamp, stored);
@@ -524,7 +524,7 @@ export class SqliteEventLog implements EventLog {
    * `#recent`: offsets are dense, so the partition's next offset (one row) says which there are. Else undefined.
    */
   #readRecent(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
-    if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
+    if (!this.#recent.has(this.#pack(partition, fromOffset))) return undefined;
     const row = this.#db.get('SELECT next_offset FROM log_partitions WHERE partition = ?', partition);
     const wanted = Math.max(0, Math.min(Number(row?.next_offset ?? 0), fromOffset + limit) - fromOffset);
     const records = this.readOwnAppends(partition, fromOffset, wanted);
@@ -539,10 +539,10 @@ export class SqliteEventLog implements EventLog {
    * end: `read` answers that (`localEnd` says whether this process appended past the stop).
    */
   readOwnAppends(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
-    if (!this.#recent.has(fromOffset * this.partitions + partition)) return undefined;
+    if (!this.#recent.has(this.#pack(partition, fromOffset))) return undefined;
     const records: LogRecord[] = [];
     for (let offset = fromOffset; records.length < limit; offset++) {
-      const item = this.#recent.get(offset * this.partitions + partition);
+      const item = this.#recent.get(this.#pack(partition, offset));
       if (item === undefined) break;
       records.push({ partition, offset, key: item.key, timestamp: item.timestamp, event: item.event });
     }
@@ -567,7 +567,7 @@ export class SqliteEventLog implements EventLog {
       const item = prepared[i];
       if (result.duplicate || item === undefined) continue;
       const chars = item.text.length;
-      const key = result.position.offset * this.partitions + result.position.partition;
+      const key = this.#pack(result.position.partition, result.position.offset);
       this.#recent.set(key, { event: item.event, key: item.key, timestamp: item.timestamp, chars });
       const { partition, offset } = result.position;
       if (offset >= (this.#localEnd[partition] ?? 0)) this.#localEnd[partition] = offset + 1;
@@ -609,21 +609,14 @@ export class SqliteEventLog implements EventLog {
     // a duplicate, answered with the position of the copy that was accepted.
     const since = now - windowMs;
     const memory = windowMs > 0 ? this.#keys : undefined;
-    let inMemory = false;
-    let indexed = false;
-    if (memory !== undefined) {
-      if (memory.spanMs > 0) {
-        this.#indexKeys(memory, now);
-        indexed = true;
-      }
-      inMemory = windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS && memory.size + prepared.length <= memory.maxKeys;
+    const indexed = memory !== undefined && memory.spanMs > 0;
+    if (indexed) this.#indexKeys(memory, now);
+    const short = memory !== undefined && windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS;
+    const inMemory = short && memory.size + prepared.length <= memory.maxKeys;
+    let taken: Map<string, Map<string, Position>> | undefined;
+    if (windowMs > 0) {
+      taken = !inMemory || this.#tableHoldsSince(since) ? this.#acceptedSince(prepared, since) : new Map();
     }
-    const taken =
-      windowMs > 0 && (!inMemory || this.#tableHoldsSince(since))
-        ? this.#acceptedSince(prepared, since)
-        : windowMs > 0
-          ? new Map<string, Map<string, Position>>()
-          : undefined;
     const results: AppendResult[] = [];
     const records: [number, number, string, number, string, number | null, number | null][] = [];
     const keys: [string, string, number, number, number][] = [];
@@ -645,7 +638,7 @@ export class SqliteEventLog implements EventLog {
       const position = { partition, offset };
       if (taken !== undefined) {
         positionsOf(taken, event.source).set(event.id, position);
-        if (inMemory) memory?.set(event.source, event.id, offset * this.partitions + partition, now);
+        if (inMemory) memory?.set(event.source, event.id, this.#pack(partition, offset), now);
         else keys.push([event.source, event.id, now, partition, offset]);
       }
       const timestamp = Math.max(now, h.last);
@@ -664,8 +657,7 @@ export class SqliteEventLog implements EventLog {
       touched.add(partition);
       results.push({ duplicate: false, position });
     }
-    if (!inMemory && memory !== undefined && windowMs <= MEMORY_DEDUP_MAX_WINDOW_MS)
-      this.#spilled += keys.length;
+    if (short && !inMemory) this.#spilled += keys.length;
     // A key that is in the table is older than the window: this append takes it over.
     this.#db.insertRows(
       'INSERT INTO log_dedup (source, id, accepted_at, partition, offset)',
@@ -764,11 +756,21 @@ export class SqliteEventLog implements EventLog {
       const offset = Number(row.offset);
       const { source, id } = attributesOf(row);
       if (typeof source === 'string' && typeof id === 'string') {
-        memory.set(source, id, offset * this.partitions + partition, now);
+        memory.set(source, id, this.#pack(partition, offset), now);
       }
       next = offset + 1;
     }
     return next;
+  }
+
+  /** A position as one number, `offset * partitions + partition`: the key of `#recent` and the value of `#keys`. */
+  #pack(partition: number, offset: number): number {
+    return offset * this.partitions + partition;
+  }
+
+  #unpack(packed: number): Position {
+    const partition = packed % this.partitions;
+    return { partition, offset: (packed - partition) / this.partitions };
   }
 
   /** Whether `log_dedup` holds a key accepted after `since` (one step of its time index). */
@@ -784,8 +786,7 @@ export class SqliteEventLog implements EventLog {
   #acceptedInMemory(memory: RecentKeys, event: CloudEvent, since: number): Position | undefined {
     const packed = memory.get(event.source, event.id);
     if (packed === undefined) return undefined;
-    const partition = packed % this.partitions;
-    const offset = (packed - partition) / this.partitions;
+    const { partition, offset } = this.#unpack(packed);
     let source: unknown;
     let id: unknown;
     let timestamp: number;
@@ -909,13 +910,10 @@ export class SqliteEventLog implements EventLog {
 
 /** The source and id of a `log_records` row, as its layout gives them or else from its whole text. */
 function attributesOf(row: Readonly<Record<string, SQLOutputValue>>): { source?: unknown; id?: unknown } {
-  const { event, data_at: dataAt, data_end: dataEnd } = row;
-  if (typeof event === 'string' && typeof dataAt === 'number' && typeof dataEnd === 'number') {
-    const attributes = readStoredAttributes(event, dataAt, dataEnd);
-    if (attributes !== undefined) return attributes;
-  }
+  const stored = readStored(row);
+  if (stored !== undefined) return stored.attributes;
   try {
-    return parseStoredEvent(event);
+    return parseStoredEvent(row.event);
   } catch {
     return {};
   }
