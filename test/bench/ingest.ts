@@ -180,15 +180,20 @@ export function verdict(value: number, goal: number): string {
   return `${value.toFixed(2)}× ${value >= goal ? 'met' : 'NOT met'}`;
 }
 
+/** Makes a bus with JetStream's default dedup window (2 minutes), whose keys the log holds in memory; answers its URL. */
+async function shortWindowBus(url: string): Promise<string> {
+  const made = await request(url, 'PUT', '/buses/short', { dedupWindowMs: 120_000 });
+  if (made.status !== 201) throw new Error(`PUT /buses/short answered ${made.status}`);
+  return `${url}/buses/short`;
+}
+
 /** Goal 1: single events against a do-nothing node:http server, 32 connections. */
 async function singleTable(settings: Settings): Promise<BenchTable> {
   const noop = await startNoop();
   try {
     return await withBus(async (bus, dir) => {
       const concurrency = 32;
-      // A bus with JetStream's default dedup window (2 minutes), whose keys the log holds in memory.
-      const shortWindow = await request(bus.url, 'PUT', '/buses/short', { dedupWindowMs: 120_000 });
-      if (shortWindow.status !== 201) throw new Error(`PUT /buses/short answered ${shortWindow.status}`);
+      const shortUrl = await shortWindowBus(bus.url);
       const contestants: Contestant[] = [
         {
           name: 'do-nothing node:http server',
@@ -221,7 +226,7 @@ async function singleTable(settings: Settings): Promise<BenchTable> {
           pid: () => bus.child.pid,
           load: (prefix) =>
             runLoad({
-              url: `${bus.url}/buses/short`,
+              url: shortUrl,
               mode: 'single',
               seconds: settings.seconds,
               concurrency,
@@ -375,9 +380,7 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
         // then took to route the rest (counted in the round's CPU), and the mean time from ingest to route.
         const routing: Array<{ lag: number; catchUpMs: number; meanMs: number }> = [];
         const metrics = async () => (await fetch(`${bus.url}/metrics`)).text();
-        // A bus with JetStream's default dedup window (2 minutes), whose keys the log holds in memory.
-        const shortWindow = await request(bus.url, 'PUT', '/buses/short', { dedupWindowMs: 120_000 });
-        if (shortWindow.status !== 201) throw new Error(`PUT /buses/short answered ${shortWindow.status}`);
+        const shortUrl = await shortWindowBus(bus.url);
         const routed = async (prefix: string, ids?: 'uuid', url = bus.url) => {
           const before = await metrics();
           const result = await runLoad({
@@ -437,12 +440,12 @@ async function durableTable(settings: Settings): Promise<BenchTable> {
           {
             name: "Junction, a bus with JetStream's 2-minute dedup window",
             pid: () => bus.child.pid,
-            load: (prefix) => routed(prefix, undefined, `${bus.url}/buses/short`),
+            load: (prefix) => routed(prefix, undefined, shortUrl),
           },
           {
             name: "Junction, a bus with JetStream's 2-minute dedup window, random UUID ids",
             pid: () => bus.child.pid,
-            load: (prefix) => routed(prefix, 'uuid', `${bus.url}/buses/short`),
+            load: (prefix) => routed(prefix, 'uuid', shortUrl),
           },
         ];
         const samples = await interleave(contestants, settings);

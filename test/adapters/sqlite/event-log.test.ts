@@ -18,7 +18,7 @@ import type { AppendResult, Position } from '../../../lib/ports.ts';
 import { makeEvent, makeEvents, waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
 import { eventLogSuite, readAll } from '../../ports/event-log.suite.ts';
-import { openHarness } from './harness.ts';
+import { dedupRows, openHarness } from './harness.ts';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -300,7 +300,7 @@ test('drops expired dedup entries lazily', async () => {
   try {
     // A window longer than memory holds (10 minutes) keeps its keys in the table.
     await h.stores.log.append(makeEvents(5), { dedupWindowMs: HOUR });
-    const count = () => Number(h.stores.database.get('SELECT count(*) AS n FROM log_dedup')?.n);
+    const count = () => dedupRows(h.stores.database);
     assert.equal(count(), 5);
     h.clock.advance(2 * HOUR);
     await h.stores.log.append([makeEvent()], { dedupWindowMs: HOUR });
@@ -314,7 +314,7 @@ test('keeps the dedup keys of a short window in memory and those of a long one i
   const h = openHarness();
   try {
     const { log, database } = h.stores;
-    const rows = () => Number(database.get('SELECT count(*) AS n FROM log_dedup')?.n);
+    const rows = () => dedupRows(database);
     const short = makeEvents(3);
     const accepted = await log.append(short, { dedupWindowMs: 2 * MINUTE });
     assert.equal(rows(), 0, 'a 2-minute window writes no row');
@@ -365,7 +365,7 @@ test('finds the keys another log on the file appended, and rebuilds its keys fro
       await first.append(b, window),
       fromSecond.map((r) => ({ duplicate: true, position: r.position })),
     );
-    assert.equal(Number(h.stores.database.get('SELECT count(*) AS n FROM log_dedup')?.n), 0);
+    assert.equal(dedupRows(h.stores.database), 0);
     // An append without a window, after another log's, does not skip the other's keys.
     const c = makeEvent({ source: 'urn:two:0' });
     const [fromOther] = await second.append([c], window);

@@ -129,3 +129,8 @@ function walSequence(path: string): number {
     closeSync(fd);
   }
 }
+
+/** The rows of the log's dedup index (`log_dedup`) in `db`. */
+export function dedupRows(db: SqliteDatabase): number {
+  return Number(db.get('SELECT count(*) AS n FROM log_dedup')?.n);
+}
