@@ -63,16 +63,12 @@ export class SqliteTraceStore implements TraceStore {
       });
     }
     if (entries.length === 0) return;
+    // Plain loops, and `more` written as text entry by entry (no spread objects to stringify again).
     const rows: SQLInputValue[][] = [];
     let row: SQLInputValue[] | undefined;
-    let more: MoreEntry[] = [];
-    const close = () => {
-      if (row === undefined) return;
-      row[7] = more.length === 0 ? null : JSON.stringify(more);
-      rows.push(row);
-      more = [];
-    };
-    for (const [i, e] of entries.entries()) {
+    let more = '';
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as TraceEntry;
       if (typeof e?.source !== 'string' || typeof e.id !== 'string' || typeof e.kind !== 'string') {
         throw new JunctionError('InvalidRequest', `entries[${i}] needs string source, id and kind`, {
           field: `entries[${i}]`,
@@ -88,15 +84,11 @@ export class SqliteTraceStore implements TraceStore {
         );
       }
       if (row !== undefined && row[0] === e.source && row[1] === e.id && row[2] === e.at) {
-        more.push({
-          kind: e.kind,
-          ...(e.rule === undefined ? {} : { rule: e.rule }),
-          ...(e.target === undefined ? {} : { target: e.target }),
-          ...(e.detail === undefined ? {} : { detail: e.detail }),
-        });
+        more += `${more === '' ? '[' : ','}${moreEntry(e)}`;
         continue;
       }
-      close();
+      if (row !== undefined) row[7] = more === '' ? null : `${more}]`;
+      more = '';
       row = [
         e.source,
         e.id,
@@ -107,9 +99,10 @@ export class SqliteTraceStore implements TraceStore {
         e.detail === undefined ? null : JSON.stringify(e.detail),
         null,
       ];
+      rows.push(row);
     }
-    close();
-    for (const r of rows) this.#rows.push(r);
+    if (row !== undefined) row[7] = more === '' ? null : `${more}]`;
+    for (let i = 0; i < rows.length; i++) this.#rows.push(rows[i] as SQLInputValue[]);
     // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
     let write = this.#write;
     if (write === undefined) {
@@ -163,6 +156,15 @@ export class SqliteTraceStore implements TraceStore {
       return Number(row?.n ?? 0);
     });
   }
+}
+
+/** An entry after the first of its row, as JSON text (`more` holds an array of them). */
+function moreEntry(e: TraceEntry): string {
+  let text = `{"kind":${JSON.stringify(e.kind)}`;
+  if (e.rule !== undefined) text += `,"rule":${JSON.stringify(e.rule)}`;
+  if (e.target !== undefined) text += `,"target":${JSON.stringify(e.target)}`;
+  if (e.detail !== undefined) text += `,"detail":${JSON.stringify(e.detail)}`;
+  return `${text}}`;
 }
 
 /** The entries of a row: its own, then those of `more`. */

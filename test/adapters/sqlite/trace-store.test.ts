@@ -37,7 +37,16 @@ test('keeps the entries one record makes for one event at one time in one row, a
       { source: 's', id: 'e1', at: 5, kind: 'unmatched' },
       { source: 's', id: 'e2', at: 5, kind: 'received', detail: { partition: 1, offset: 7 } },
       { source: 's', id: 'e2', at: 5, kind: 'matched', rule: 'r1', detail: { targets: ['a'] } },
-      { source: 's', id: 'e2', at: 5, kind: 'matched', rule: 'r2', detail: { targets: ['b', 'c'] } },
+      // Every field in a shared row's later entries, and text that JSON escapes.
+      {
+        source: 's',
+        id: 'e2',
+        at: 5,
+        kind: 'matched',
+        rule: 'r"2',
+        target: 't\\b',
+        detail: { targets: ['b', 'c'] },
+      },
       { source: 's', id: 'e2', at: 6, kind: 'attempt', rule: 'r1', target: 'a' },
     ];
     await h.stores.traces.record(entries);
