@@ -651,6 +651,46 @@ export function withAttributes(
 }
 
 /**
+ * The event of `attributes` (a JSON-format event's members but `data`) whose data is the JSON text `dataText`, kept
+ * as that text: what `parseEventJson` answers for the event written out with that data, without writing it out and
+ * scanning it back. `data` is `dataText` parsed (the caller has parsed it already). Only an object or an array is
+ * kept so here (the scanner keeps other values as values); any other data, or data that cannot be kept as its text
+ * (too deep, a number a double cannot hold, not well-formed text), takes `parseEventJson`'s path, so its event and
+ * its errors are that path's. A content type other than JSON is checked as the scanner's text is.
+ */
+export function eventWithJsonText(
+  attributes: Readonly<Record<string, unknown>>,
+  dataText: string,
+  data: unknown,
+  options: ValidateEventOptions = {},
+): CloudEvent {
+  if (
+    typeof data === 'object' &&
+    data !== null &&
+    (dataText as unknown as { isWellFormed(): boolean }).isWellFormed() &&
+    isKeptData(data)
+  ) {
+    const extensions = new Map<string, unknown>();
+    for (const key of Object.keys(attributes)) {
+      if (!KNOWN_MEMBERS.has(key)) extensions.set(key, attributes[key]);
+    }
+    return validateParts({ ...attributes, data: new JsonText(dataText, 0) }, extensions, options, true, 0);
+  }
+  const head = JSON.stringify(attributes);
+  return parseEventJson(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${dataText}}`, options);
+}
+
+/** Whether `data` passes `checkData` as JSON data (it is then frozen). */
+function isKeptData(data: unknown): boolean {
+  try {
+    checkData(data, 'application/json');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Parses and validates one JSON-format event; `InvalidJson` or `InvalidEvent` on bad input. JSON data
  * is kept as its text and parsed only when read (see `validateEventParts`).
  */

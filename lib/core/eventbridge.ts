@@ -4,7 +4,7 @@
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
  * @see https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html
  */
-import { parseEventJson } from './cloudevent.ts';
+import { eventWithJsonText } from './cloudevent.ts';
 import type { CloudEvent } from './cloudevent-types.ts';
 import { DEFAULT_INGEST_LIMITS } from './codec/http.ts';
 import { nestsDeeperThan, parseJson } from './codec/json.ts';
@@ -109,7 +109,7 @@ function sourceAttributes(value: string): Record<string, string> {
 }
 
 /** `Detail` is JSON text holding an object, as EventBridge requires; its text is kept as the event's data. */
-function detail(entry: Record<string, unknown>): string {
+function detail(entry: Record<string, unknown>): { text: string; value: Record<string, unknown> } {
   const text = requiredString(entry, 'Detail');
   let parsed: unknown;
   try {
@@ -128,7 +128,7 @@ function detail(entry: Record<string, unknown>): string {
       'Detail',
     );
   }
-  return text;
+  return { text, value: parsed };
 }
 
 /**
@@ -145,10 +145,23 @@ function epochSecondsText(value: number): string | undefined {
   return `${date.toISOString().slice(0, 19)}.${(m[2] ?? '').slice(0, 9).padEnd(3, '0')}Z`;
 }
 
+/** The last millisecond `isoTime` wrote, and its text: the entries of one call mostly share it. */
+let isoMs = Number.NaN;
+let isoText = '';
+
+/** Epoch milliseconds as `Date.prototype.toISOString` writes them. */
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
+
 /** `Time`: epoch seconds (what the SDKs send) or an RFC 3339 string, kept to the digit; absent means now. */
 function time(entry: Record<string, unknown>, now: () => number): string {
   const value = entry.Time;
-  if (value === undefined || value === null) return new Date(now()).toISOString();
+  if (value === undefined || value === null) return isoTime(now());
   if (typeof value === 'string' && isRfc3339(value)) return value;
   if (typeof value === 'number' && Number.isFinite(value)) {
     const text = epochSecondsText(value);
@@ -225,10 +238,9 @@ function mapEntry(raw: unknown, index: number, newId: () => string, now: () => n
     if (extensions.traceheader !== undefined && TRACEPARENT.test(extensions.traceheader)) {
       attributes.traceparent = extensions.traceheader;
     }
-    // The event is built from JSON text so that Detail stays the producer's text (a big integer keeps its digits).
-    const head = JSON.stringify(attributes);
+    // Detail stays the producer's text (a big integer keeps its digits).
     try {
-      return { ok: true, event: parseEventJson(`${head.slice(0, -1)},"data":${data}}`) };
+      return { ok: true, event: eventWithJsonText(attributes, data.text, data.value) };
     } catch (error) {
       if (!(error instanceof JunctionError)) throw error;
       const parameter = (error.field === undefined ? undefined : PARAMETER_OF[error.field]) ?? 'Entries';

@@ -6,13 +6,17 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   eventSize,
+  eventWithJsonText,
   invalidCharAt,
   isAttributeName,
   MAX_DATA_DEPTH,
   parseEventJson,
   serializeEvent,
+  serializeStoredEvent,
   validateEvent,
 } from '../../lib/core/cloudevent.ts';
+import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
+import { rawDataText } from '../../lib/core/codec/raw-data.ts';
 import { JunctionError } from '../../lib/core/errors.ts';
 import { corpusDir } from '../helpers/paths.ts';
 
@@ -361,6 +365,120 @@ describe('eventSize, serializeEvent and parseEventJson', () => {
       () => parseEventJson('{"id": }'),
       (error: unknown) =>
         error instanceof JunctionError && error.code === 'InvalidJson' && error.details?.position === 7,
+    );
+  });
+});
+
+describe('eventWithJsonText', () => {
+  /** What an event is, as far as anyone can tell: its stored text (data as kept), its members' order, frozen. */
+  const outcome = (make: () => CloudEvent) => {
+    try {
+      const event = make();
+      return {
+        text: serializeStoredEvent(event).text,
+        keys: Object.keys(event),
+        frozen: Object.isFrozen(event),
+        raw: rawDataText(event),
+      };
+    } catch (error) {
+      if (!(error instanceof JunctionError)) throw error;
+      return { code: error.code, field: error.field, message: error.message };
+    }
+  };
+  const written = (attributes: Record<string, unknown>, dataText: string) => {
+    const head = JSON.stringify(attributes);
+    return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${dataText}}`;
+  };
+  const same = (attributes: Record<string, unknown>, dataText: string) => {
+    let data: unknown;
+    try {
+      data = JSON.parse(dataText);
+    } catch {
+      return; // The caller parses the text first: only text that parses reaches it.
+    }
+    assert.deepEqual(
+      outcome(() => eventWithJsonText(attributes, dataText, data)),
+      outcome(() => parseEventJson(written(attributes, dataText))),
+      `${JSON.stringify(attributes)} with ${dataText}`,
+    );
+  };
+  const attributes = {
+    specversion: '1.0',
+    id: 'e-1',
+    source: '/shop',
+    type: 'order.placed',
+    time: '2026-12-07T10:00:00.123Z',
+    datacontenttype: 'application/json',
+    resources: '["arn:a","arn:b"]',
+    eventbusname: 'orders',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  };
+
+  test('answers what parseEventJson answers for the event written out, an object or array kept as its text', () => {
+    for (const dataText of [
+      '{"a":1}',
+      '{ "big": 123456789012345678901234567890, "f": 1.50 }',
+      '{"s":"\\ud83d\\ude00 \\u00e9","n":null,"l":[1,[2,[3]]]}',
+      '{}',
+      '[1,2]',
+    ]) {
+      same(attributes, dataText);
+      assert.equal(rawDataText(eventWithJsonText(attributes, dataText, JSON.parse(dataText))), dataText);
+    }
+    // Other values are kept as values, as the scanner keeps them.
+    for (const dataText of ['"text"', '""', '12', '-0.5e3', 'true', 'null']) same(attributes, dataText);
+  });
+
+  test('data it cannot keep as text takes parseEventJson’s path: the same event or the same error', () => {
+    const deep = `${'['.repeat(MAX_DATA_DEPTH + 1)}${']'.repeat(MAX_DATA_DEPTH + 1)}`;
+    const notDeep = `${'['.repeat(MAX_DATA_DEPTH)}${']'.repeat(MAX_DATA_DEPTH)}`;
+    for (const dataText of [deep, notDeep, '{"x":1e999}', '{"s":"\ud800"}', '"\udc00"']) {
+      same(attributes, dataText);
+    }
+    for (const datacontenttype of [
+      'text/plain',
+      'application/cloudevents+json',
+      'application/xml',
+      undefined,
+    ]) {
+      same({ ...attributes, datacontenttype }, '{"a":1}');
+      same({ ...attributes, datacontenttype }, '"plain text"');
+    }
+  });
+
+  test('refuses bad attributes with parseEventJson’s error', () => {
+    for (const change of [
+      { specversion: '0.3' },
+      { id: '' },
+      { id: 7 },
+      { source: '' },
+      { source: 'not a uri' },
+      { type: undefined },
+      { time: 'yesterday' },
+      { resources: 3 },
+      { 'Bad-Name': 'x' },
+      { data_base64: 'AAAA' },
+      { subject: null },
+      { myext: undefined },
+    ]) {
+      same({ ...attributes, ...change }, '{"a":1}');
+    }
+  });
+
+  test('agrees with parseEventJson on generated events', () => {
+    const name = fc.stringMatching(/^[a-z0-9]{1,8}$/);
+    fc.assert(
+      fc.property(
+        fc.dictionary(name, fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null)), {
+          maxKeys: 5,
+        }),
+        fc.json({ maxDepth: 4 }),
+        fc.constantFrom('application/json', 'text/plain', 'application/vnd.x+json', undefined),
+        (extensions, dataText, datacontenttype) => {
+          same({ ...attributes, ...extensions, datacontenttype }, dataText);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

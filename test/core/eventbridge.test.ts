@@ -51,6 +51,19 @@ function eventOf(entry: PutEventsEntryResult): Record<string, unknown> {
 const valid = { Source: 'com.example', DetailType: 'Thing', Detail: '{"a":1}' };
 
 describe('mapPutEventsRequest', () => {
+  test('an entry without Time gets the time of its own mapping, to the millisecond', () => {
+    const times = [1_767_323_045_678, 1_767_323_045_678, 1_767_323_045_679, 1_767_323_045_678];
+    let call = 0;
+    const { entries } = mapPutEventsRequest(
+      { Entries: times.map(() => valid) },
+      { newId: sequentialIds(), now: () => times[call++] as number },
+    );
+    assert.deepEqual(
+      entries.map((entry) => eventOf(entry).time),
+      times.map((ms) => new Date(ms).toISOString()),
+    );
+  });
+
   test('maps the captured SDK request to CloudEvents that validateEvent accepts', () => {
     const { entries } = mapPutEventsRequest(JSON.parse(fixture.body), {
       newId: sequentialIds(),
