@@ -197,18 +197,21 @@ test('places keys as Kafka default partitioner does (murmur2)', async () => {
   }
 });
 
-test('keeps record timestamps from going backwards within a partition when the clock does', async () => {
-  const h = openHarness();
-  try {
-    const [first] = await h.stores.log.append([makeEvent({ source: 'urn:clock' })]);
-    h.clock.advance(-10_000);
-    await h.stores.log.append([makeEvent({ source: 'urn:clock' })]);
-    const records = await h.stores.log.read(first!.position!.partition, 0, 10);
-    assert.equal(records[1]!.timestamp, records[0]!.timestamp);
-  } finally {
-    await h.cleanup();
-  }
-});
+for (const dedupWindowMs of [0, 86_400_000, 120_000]) {
+  test(`keeps record timestamps from going backwards within a partition when the clock does (window ${dedupWindowMs} ms)`, async () => {
+    const h = openHarness();
+    try {
+      const [first] = await h.stores.log.append([makeEvent({ source: 'urn:clock' })], { dedupWindowMs });
+      h.clock.advance(-10_000);
+      await h.stores.log.append([makeEvent({ source: 'urn:clock' })], { dedupWindowMs });
+      const records = await h.stores.log.read(first!.position!.partition, 0, 10);
+      assert.equal(records.length, 2);
+      assert.equal(records[1]!.timestamp, records[0]!.timestamp);
+    } finally {
+      await h.cleanup();
+    }
+  });
+}
 
 test('prunes old records but never past a group committed offset', async () => {
   const h = openHarness({ partitions: 1 });
