@@ -3,6 +3,11 @@
  * `record` call makes for one event at one time (the router's `received` and `unmatched`, or `received` and each
  * `matched`) share a row: the first in its columns, the others in `more` (a JSON array) — one row per routed event
  * instead of two or more, each row three b-tree inserts.
+ *
+ * The router writes a row for every event it routes, so the commonest row is kept short: a detail that is exactly
+ * a log position and acceptance time (`{partition, offset, acceptedAt}`, integers) goes in three integer columns
+ * instead of JSON, and later entries that are one kind and nothing else (`unmatched`) are that kind's name instead
+ * of a JSON array. The trace store alone: 2.7 against 3.3-3.4 us of CPU a routed event (received + unmatched).
  */
 import type { SQLInputValue } from 'node:sqlite';
 import { JunctionError } from '../../core/errors.ts';
@@ -19,14 +24,17 @@ import {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS traces (
   seq INTEGER PRIMARY KEY, source TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
-  kind TEXT NOT NULL, rule TEXT, target TEXT, detail TEXT, more TEXT);
+  kind TEXT NOT NULL, rule TEXT, target TEXT, detail TEXT, more TEXT,
+  partition INTEGER, offset INTEGER, accepted_at INTEGER);
 CREATE INDEX IF NOT EXISTS traces_key ON traces (id, source, at);
 CREATE INDEX IF NOT EXISTS traces_at ON traces (at);
 DROP INDEX IF EXISTS traces_event;
 DROP INDEX IF EXISTS traces_id;
 `;
 
-const INSERT = 'INSERT INTO traces (source, id, at, kind, rule, target, detail, more)';
+const INSERT =
+  'INSERT INTO traces (source, id, at, kind, rule, target, detail, more, partition, offset, accepted_at)';
+const COLUMNS = 'source, id, at, kind, rule, target, detail, more, partition, offset, accepted_at';
 
 /** An entry after the first of its row, as `more` holds it. */
 interface MoreEntry {
@@ -50,9 +58,16 @@ export class SqliteTraceStore implements TraceStore {
   constructor(db: SqliteDatabase) {
     this.#db = db;
     db.migrate(SCHEMA);
-    // A database made before entries shared rows gets the column (its rows have none: NULL).
-    if (!db.all('PRAGMA table_info(traces)').some((column) => column.name === 'more')) {
-      db.migrate('ALTER TABLE traces ADD COLUMN more TEXT');
+    // A database made before entries shared rows, or before positions had columns, gets the columns (its rows have
+    // none: NULL).
+    const columns = new Set(db.all('PRAGMA table_info(traces)').map((column) => String(column.name)));
+    for (const [name, type] of [
+      ['more', 'TEXT'],
+      ['partition', 'INTEGER'],
+      ['offset', 'INTEGER'],
+      ['accepted_at', 'INTEGER'],
+    ] as const) {
+      if (!columns.has(name)) db.migrate(`ALTER TABLE traces ADD COLUMN ${name} ${type}`);
     }
   }
 
@@ -63,10 +78,9 @@ export class SqliteTraceStore implements TraceStore {
       });
     }
     if (entries.length === 0) return;
-    // Plain loops, and `more` written as text entry by entry (no spread objects to stringify again).
     const rows: SQLInputValue[][] = [];
     let row: SQLInputValue[] | undefined;
-    let more = '';
+    let more: TraceEntry[] = [];
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as TraceEntry;
       if (typeof e?.source !== 'string' || typeof e.id !== 'string' || typeof e.kind !== 'string') {
@@ -84,24 +98,23 @@ export class SqliteTraceStore implements TraceStore {
         );
       }
       if (row !== undefined && row[0] === e.source && row[1] === e.id && row[2] === e.at) {
-        more += `${more === '' ? '[' : ','}${moreEntry(e)}`;
+        more.push(e);
         continue;
       }
-      if (row !== undefined) row[7] = more === '' ? null : `${more}]`;
-      more = '';
-      row = [
-        e.source,
-        e.id,
-        e.at,
-        e.kind,
-        e.rule ?? null,
-        e.target ?? null,
-        e.detail === undefined ? null : JSON.stringify(e.detail),
-        null,
-      ];
+      if (row !== undefined) row[7] = moreText(more);
+      more = [];
+      row = [e.source, e.id, e.at, e.kind, e.rule ?? null, e.target ?? null, null, null, null, null, null];
+      const detail = e.detail;
+      if (detail !== undefined) {
+        if (isPosition(detail)) {
+          row[8] = detail.partition;
+          row[9] = detail.offset;
+          row[10] = detail.acceptedAt;
+        } else row[6] = JSON.stringify(detail);
+      }
       rows.push(row);
     }
-    if (row !== undefined) row[7] = more === '' ? null : `${more}]`;
+    if (row !== undefined) row[7] = moreText(more);
     for (let i = 0; i < rows.length; i++) this.#rows.push(rows[i] as SQLInputValue[]);
     // Traces are a record, not a promise: they answer at commit, and the next durable write makes them durable.
     let write = this.#write;
@@ -129,11 +142,7 @@ export class SqliteTraceStore implements TraceStore {
 
   async get(source: string, id: string): Promise<TraceEntry[]> {
     return this.#db
-      .all(
-        'SELECT source, id, at, kind, rule, target, detail, more FROM traces WHERE source = ? AND id = ? ORDER BY at, seq',
-        source,
-        id,
-      )
+      .all(`SELECT ${COLUMNS} FROM traces WHERE source = ? AND id = ? ORDER BY at, seq`, source, id)
       .flatMap(toEntries);
   }
 
@@ -149,7 +158,8 @@ export class SqliteTraceStore implements TraceStore {
     requireNumber('before', before);
     return this.#db.write(() => {
       const row = this.#db.get(
-        'SELECT count(*) + coalesce(sum(json_array_length(more)), 0) AS n FROM traces WHERE at < ?',
+        `SELECT count(*) + coalesce(sum(CASE WHEN more IS NULL THEN 0 WHEN more LIKE '[%' THEN json_array_length(more) ELSE 1 END), 0) AS n
+         FROM traces WHERE at < ?`,
         before,
       );
       this.#db.run('DELETE FROM traces WHERE at < ?', before);
@@ -158,13 +168,46 @@ export class SqliteTraceStore implements TraceStore {
   }
 }
 
-/** An entry after the first of its row, as JSON text (`more` holds an array of them). */
-function moreEntry(e: TraceEntry): string {
-  let text = `{"kind":${JSON.stringify(e.kind)}`;
-  if (e.rule !== undefined) text += `,"rule":${JSON.stringify(e.rule)}`;
-  if (e.target !== undefined) text += `,"target":${JSON.stringify(e.target)}`;
-  if (e.detail !== undefined) text += `,"detail":${JSON.stringify(e.detail)}`;
-  return `${text}}`;
+/**
+ * A row's later entries as `more` holds them: null for none; the kind's name for one entry with nothing but its kind
+ * (the router's `unmatched`); else a JSON array of `MoreEntry`.
+ */
+function moreText(more: readonly TraceEntry[]): string | null {
+  if (more.length === 0) return null;
+  const [first] = more as [TraceEntry];
+  if (
+    more.length === 1 &&
+    first.rule === undefined &&
+    first.target === undefined &&
+    first.detail === undefined &&
+    !first.kind.startsWith('[')
+  ) {
+    return first.kind;
+  }
+  let text = '[';
+  for (const e of more) {
+    if (text.length > 1) text += ',';
+    text += `{"kind":${JSON.stringify(e.kind)}`;
+    if (e.rule !== undefined) text += `,"rule":${JSON.stringify(e.rule)}`;
+    if (e.target !== undefined) text += `,"target":${JSON.stringify(e.target)}`;
+    if (e.detail !== undefined) text += `,"detail":${JSON.stringify(e.detail)}`;
+    text += '}';
+  }
+  return `${text}]`;
+}
+
+/** Whether a detail is exactly a log position and acceptance time, integers (kept in the row's columns). */
+function isPosition(
+  detail: Readonly<Record<string, unknown>>,
+): detail is { partition: number; offset: number; acceptedAt: number } {
+  let keys = 0;
+  for (const _ in detail) keys++;
+  return (
+    keys === 3 &&
+    Number.isSafeInteger(detail.partition) &&
+    Number.isSafeInteger(detail.offset) &&
+    Number.isSafeInteger(detail.acceptedAt)
+  );
 }
 
 /** The entries of a row: its own, then those of `more`. */
@@ -172,6 +215,15 @@ function toEntries(row: Row): TraceEntry[] {
   const source = String(row.source);
   const id = String(row.id);
   const at = Number(row.at);
+  let detail: Readonly<Record<string, unknown>> | undefined;
+  if (row.detail !== null) detail = parseFrozen<Record<string, unknown>>(row.detail);
+  else if (row.partition !== null && row.partition !== undefined) {
+    detail = Object.freeze({
+      partition: Number(row.partition),
+      offset: Number(row.offset),
+      acceptedAt: Number(row.accepted_at),
+    });
+  }
   const first: TraceEntry = {
     source,
     id,
@@ -179,10 +231,12 @@ function toEntries(row: Row): TraceEntry[] {
     kind: String(row.kind) as TraceKind,
     ...(row.rule === null ? {} : { rule: String(row.rule) }),
     ...(row.target === null ? {} : { target: String(row.target) }),
-    ...(row.detail === null ? {} : { detail: parseFrozen<Record<string, unknown>>(row.detail) }),
+    ...(detail === undefined ? {} : { detail }),
   };
   if (row.more === null || row.more === undefined) return [first];
-  const more = JSON.parse(String(row.more)) as MoreEntry[];
+  const text = String(row.more);
+  if (!text.startsWith('[')) return [first, { source, id, at, kind: text as TraceKind }];
+  const more = JSON.parse(text) as MoreEntry[];
   return [
     first,
     ...more.map((m) => ({

@@ -64,7 +64,58 @@ test('keeps the entries one record makes for one event at one time in one row, a
   }
 });
 
-test('reads a database made before entries shared rows, and adds to it', async () => {
+test("keeps the router's row short (a position in columns, a lone kind by name), and answers the same entries", async () => {
+  const h = openHarness();
+  try {
+    const position = { partition: 2, offset: 41, acceptedAt: 1_767_323_045_678 };
+    const entries: TraceEntry[] = [
+      { source: 's', id: 'r', at: 9, kind: 'received', detail: position },
+      { source: 's', id: 'r', at: 9, kind: 'unmatched' },
+      // Details that are not exactly a position of integers stay JSON.
+      {
+        source: 's',
+        id: 'c',
+        at: 9,
+        kind: 'received',
+        detail: { ...position, causedBy: { source: 's', id: 'r' } },
+      },
+      { source: 's', id: 'c', at: 9, kind: 'matched', rule: 'r1' },
+      { source: 's', id: 'f', at: 9, kind: 'received', detail: { ...position, offset: 2.5 } },
+      { source: 's', id: 'f', at: 9, kind: 'unmatched' },
+      { source: 's', id: 'f', at: 9, kind: 'unmatched' },
+      { source: 's', id: 'p', at: 9, kind: 'received', detail: { partition: 1, offset: 2 } },
+      { source: 's', id: 'p', at: 9, kind: 'dead-lettered', detail: position },
+    ];
+    await h.stores.traces.record(entries);
+    const row = (id: string) =>
+      h.stores.database.get(
+        'SELECT detail, more, partition, offset, accepted_at FROM traces WHERE id = ?',
+        id,
+      );
+    assert.deepEqual(
+      { ...row('r') },
+      { detail: null, more: 'unmatched', partition: 2, offset: 41, accepted_at: position.acceptedAt },
+    );
+    assert.equal(row('c')?.more, '[{"kind":"matched","rule":"r1"}]');
+    assert.equal(typeof row('c')?.detail, 'string');
+    assert.equal(row('f')?.more, '[{"kind":"unmatched"},{"kind":"unmatched"}]');
+    assert.equal(row('f')?.partition, null);
+    assert.equal(row('p')?.more, `[{"kind":"dead-lettered","detail":${JSON.stringify(position)}}]`);
+    for (const id of ['r', 'c', 'f', 'p']) {
+      const got = await h.stores.traces.get('s', id);
+      assert.deepEqual(
+        got,
+        entries.filter((e) => e.id === id),
+      );
+      for (const e of got) if (e.detail !== undefined) assert.ok(Object.isFrozen(e.detail));
+    }
+    assert.equal(await h.stores.traces.prune(10), entries.length);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('reads a database made before entries shared rows or positions had columns, and adds to it', async () => {
   const dir = tempDir('junction-traces-old-');
   try {
     const old = new DatabaseSync(join(dir.path, DATABASE_FILE));
@@ -76,17 +127,18 @@ test('reads a database made before entries shared rows, and adds to it', async (
     old.close();
     const stores = openSqliteStores({ dataDir: dir.path });
     try {
+      const position = { partition: 0, offset: 4, acceptedAt: 2 };
       await stores.traces.record([
-        { source: 's', id: 'x', at: 2, kind: 'replayed' },
+        { source: 's', id: 'x', at: 2, kind: 'replayed', detail: position },
         { source: 's', id: 'x', at: 2, kind: 'unmatched' },
       ]);
       assert.deepEqual(
-        (await stores.traces.get('s', 'x')).map((e) => [e.at, e.kind]),
+        (await stores.traces.get('s', 'x')).map((e) => [e.at, e.kind, e.detail]),
         [
-          [1, 'received'],
-          [1, 'unmatched'],
-          [2, 'replayed'],
-          [2, 'unmatched'],
+          [1, 'received', { offset: 3 }],
+          [1, 'unmatched', undefined],
+          [2, 'replayed', position],
+          [2, 'unmatched', undefined],
         ],
       );
       assert.equal(await stores.traces.prune(3), 4);
