@@ -646,8 +646,7 @@ export function withAttributes(
   if (text === undefined) {
     return validateEvent('data' in event ? { ...base, data: event.data } : base, options);
   }
-  const head = JSON.stringify(base);
-  return parseEventJson(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${text}}`, options);
+  return parseEventJson(writtenWithData(base, text), options);
 }
 
 /**
@@ -676,8 +675,13 @@ export function eventWithJsonText(
     }
     return validateParts({ ...attributes, data: new JsonText(dataText, 0) }, extensions, options, true, 0);
   }
+  return parseEventJson(writtenWithData(attributes, dataText), options);
+}
+
+/** An event's JSON text: its members but `data` as `JSON.stringify` writes them, then `data` as the JSON text given. */
+function writtenWithData(attributes: Readonly<Record<string, unknown>>, dataText: string): string {
   const head = JSON.stringify(attributes);
-  return parseEventJson(`${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${dataText}}`, options);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"data":${dataText}}`;
 }
 
 /** Whether `data` passes `checkData` as JSON data (it is then frozen). */
