@@ -32,9 +32,9 @@ DROP INDEX IF EXISTS traces_event;
 DROP INDEX IF EXISTS traces_id;
 `;
 
-const INSERT =
-  'INSERT INTO traces (source, id, at, kind, rule, target, detail, more, partition, offset, accepted_at)';
+/** A row's columns, in the order `record` fills them and `get` reads them. */
 const COLUMNS = 'source, id, at, kind, rule, target, detail, more, partition, offset, accepted_at';
+const INSERT = `INSERT INTO traces (${COLUMNS})`;
 
 /** An entry after the first of its row, as `more` holds it. */
 interface MoreEntry {
