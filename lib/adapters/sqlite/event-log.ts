@@ -26,6 +26,7 @@ import { systemClock } from '../../ports.ts';
 import { parseStoredEvent, requireInteger, type SqliteDatabase } from './database.ts';
 import { partitionFor } from './partitioner.ts';
 import { MEMORY_DEDUP_MAX_KEYS, MEMORY_DEDUP_MAX_WINDOW_MS, RecentKeys } from './recent-keys.ts';
+import { RecentRecords } from './recent-records.ts';
 
 export interface SqliteEventLogOptions {
   /** Number of partitions; fixed when the log is first created. @default 4 (or the count the file already has) */
@@ -112,14 +113,6 @@ interface PendingAppend {
   readonly done: Promise<AppendResult[]>;
 }
 
-/** A record of `#recent`: what a read answers for it, and the size of its stored text. */
-interface Recent {
-  readonly event: CloudEvent;
-  readonly key: string;
-  readonly timestamp: number;
-  readonly chars: number;
-}
-
 /** Wake-ups of idle subscriptions after local appends, keyed by database file (several logs on one file). */
 const appendListeners = new Map<string, Set<(partitions: ReadonlySet<number>) => void>>();
 /** Groups with a running member in this process, keyed by database file. */
@@ -153,16 +146,12 @@ export class SqliteEventLog implements EventLog {
   #rebuilding: Promise<void> | undefined;
   #closed = false;
   /**
-   * The records this log appended most recently, by `offset * partitions + partition`, oldest first: a subscription
+   * The records this log appended most recently, per partition in offset order: a subscription
    * reading them moments later takes them from here (the validated event object, not its stored text scanned
    * again; and no rows read at all when every record it asks for is here). Filled at commit (a rolled-back append
    * leaves nothing), bounded by `RECENT_MAX_EVENTS` and `RECENT_MAX_CHARS`, emptied when retention deletes records.
    */
-  readonly #recent = new Map<number, Recent>();
-  /** The keys of `#recent` oldest first, from `#recentHead` on (a queue: a Map's oldest entry is slow to find once many are deleted). */
-  #recentOrder: number[] = [];
-  #recentHead = 0;
-  #recentChars = 0;
+  readonly #recent = new RecentRecords<CloudEvent>(RECENT_MAX_EVENTS, RECENT_MAX_CHARS);
   /** By partition, the offset after the last record this log appended (`localEnd`). */
   readonly #localEnd: number[] = [];
   /** The appends of this tick whose write has not run yet, by dedup window (see `#startBatch`). */
@@ -419,7 +408,7 @@ export class SqliteEventLog implements EventLog {
       {
         // A read served from memory must not answer records retention has deleted.
         onCommit: (removed) => {
-          if (removed > 0) this.#forgetRecent();
+          if (removed > 0) this.#recent.clear();
         },
       },
     );
@@ -511,7 +500,7 @@ export class SqliteEventLog implements EventLog {
       const offset = Number(row.offset);
       const key = String(row.key);
       const timestamp = Number(row.timestamp);
-      const event = this.#recent.get(this.#pack(partition, offset))?.event;
+      const event = this.#recent.get(partition, offset)?.event;
       if (event !== undefined) return { partition, offset, key, timestamp, event };
       const stored = readStored(row);
       if (stored !== undefined) return new StoredRecord(partition, offset, key, timestamp, stored);
@@ -524,7 +513,7 @@ export class SqliteEventLog implements EventLog {
    * `#recent`: offsets are dense, so the partition's next offset (one row) says which there are. Else undefined.
    */
   #readRecent(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
-    if (!this.#recent.has(this.#pack(partition, fromOffset))) return undefined;
+    if (!this.#recent.has(partition, fromOffset)) return undefined;
     const row = this.#db.get('SELECT next_offset FROM log_partitions WHERE partition = ?', partition);
     const wanted = Math.max(0, Math.min(Number(row?.next_offset ?? 0), fromOffset + limit) - fromOffset);
     const records = this.readOwnAppends(partition, fromOffset, wanted);
@@ -539,10 +528,10 @@ export class SqliteEventLog implements EventLog {
    * end: `read` answers that (`localEnd` says whether this process appended past the stop).
    */
   readOwnAppends(partition: number, fromOffset: number, limit: number): LogRecord[] | undefined {
-    if (!this.#recent.has(this.#pack(partition, fromOffset))) return undefined;
+    if (!this.#recent.has(partition, fromOffset)) return undefined;
     const records: LogRecord[] = [];
     for (let offset = fromOffset; records.length < limit; offset++) {
-      const item = this.#recent.get(this.#pack(partition, offset));
+      const item = this.#recent.get(partition, offset);
       if (item === undefined) break;
       records.push({ partition, offset, key: item.key, timestamp: item.timestamp, event: item.event });
     }
@@ -554,37 +543,20 @@ export class SqliteEventLog implements EventLog {
     return this.#localEnd[partition] ?? 0;
   }
 
-  #forgetRecent(): void {
-    this.#recent.clear();
-    this.#recentOrder = [];
-    this.#recentHead = 0;
-    this.#recentChars = 0;
-  }
-
   /** Keeps the records an append committed (not its duplicates) for the subscriptions about to read them. */
   #remember(prepared: readonly Prepared[], results: readonly AppendResult[]): void {
-    for (const [i, result] of results.entries()) {
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
       const item = prepared[i];
       if (result.duplicate || item === undefined) continue;
-      const chars = item.text.length;
-      const key = this.#pack(result.position.partition, result.position.offset);
-      this.#recent.set(key, { event: item.event, key: item.key, timestamp: item.timestamp, chars });
       const { partition, offset } = result.position;
+      this.#recent.add(partition, offset, {
+        event: item.event,
+        key: item.key,
+        timestamp: item.timestamp,
+        chars: item.text.length,
+      });
       if (offset >= (this.#localEnd[partition] ?? 0)) this.#localEnd[partition] = offset + 1;
-      this.#recentOrder.push(key);
-      this.#recentChars += chars;
-    }
-    while (this.#recent.size > RECENT_MAX_EVENTS || this.#recentChars > RECENT_MAX_CHARS) {
-      const key = this.#recentOrder[this.#recentHead++];
-      if (key === undefined) break;
-      const entry = this.#recent.get(key);
-      if (entry === undefined) continue;
-      this.#recent.delete(key);
-      this.#recentChars -= entry.chars;
-    }
-    if (this.#recentHead > 1024 && this.#recentHead * 2 > this.#recentOrder.length) {
-      this.#recentOrder = this.#recentOrder.slice(this.#recentHead);
-      this.#recentHead = 0;
     }
   }
 
@@ -763,7 +735,7 @@ export class SqliteEventLog implements EventLog {
     return next;
   }
 
-  /** A position as one number, `offset * partitions + partition`: the key of `#recent` and the value of `#keys`. */
+  /** A position as one number, `offset * partitions + partition`: the value of `#keys`. */
   #pack(partition: number, offset: number): number {
     return offset * this.partitions + partition;
   }
@@ -790,7 +762,7 @@ export class SqliteEventLog implements EventLog {
     let source: unknown;
     let id: unknown;
     let timestamp: number;
-    const recent = this.#recent.get(packed);
+    const recent = this.#recent.get(partition, offset);
     if (recent !== undefined) {
       ({ source, id } = recent.event);
       timestamp = recent.timestamp;
