@@ -65,6 +65,14 @@ const KEY_INDEX_CHUNK = 4096;
 const DEDUP_LOOKUP_CHUNK = 32;
 /** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
 const DEDUP_LOOKUP_FEW = 4;
+/** The newest acceptance time `log_dedup` was given, kept in `log_meta` (see `#tableHoldsSince`). */
+const DEDUP_NEWEST_SELECT = "SELECT value FROM log_meta WHERE name = 'dedup_newest'";
+const DEDUP_NEWEST_UPDATE =
+  "UPDATE log_meta SET value = ? WHERE name = 'dedup_newest' AND CAST(value AS INTEGER) < ?";
+/** The first row of `log_dedup` at or after a rowid, and the last rowid (`#dedupExpiredBelow`). */
+const DEDUP_FIRST_ROW =
+  'SELECT rowid, accepted_at AS at FROM log_dedup WHERE rowid >= ? ORDER BY rowid LIMIT 1';
+const DEDUP_LAST_ROWID = 'SELECT rowid FROM log_dedup ORDER BY rowid DESC LIMIT 1';
 const DEDUP_LOOKUP_SQL = `SELECT id, partition, offset FROM log_dedup WHERE source = ? AND accepted_at > ? AND id IN (${Array(DEDUP_LOOKUP_CHUNK).fill('?').join(', ')})`;
 
 const SCHEMA = `
@@ -78,7 +86,6 @@ DROP INDEX IF EXISTS log_records_time;
 CREATE TABLE IF NOT EXISTS log_dedup (
   source TEXT NOT NULL, id TEXT NOT NULL, accepted_at INTEGER NOT NULL, partition INTEGER NOT NULL,
   offset INTEGER NOT NULL, PRIMARY KEY (source, id));
-CREATE INDEX IF NOT EXISTS log_dedup_time ON log_dedup (accepted_at);
 CREATE TABLE IF NOT EXISTS log_commits (
   grp TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, partition));
 `;
@@ -174,6 +181,7 @@ export class SqliteEventLog implements EventLog {
     for (const name of LAYOUT_COLUMNS) {
       if (!columns.has(name)) db.migrate(`ALTER TABLE log_records ADD COLUMN ${name} INTEGER`);
     }
+    this.#initDedupNewest();
     this.partitions = this.#initPartitions(options.partitions);
     if (retentionInterval > 0) {
       this.#retentionTimer = setInterval(() => {
@@ -398,9 +406,11 @@ export class SqliteEventLog implements EventLog {
           );
         }
         if (this.#maxDedupWindowMs > 0) {
+          const cutoff = this.#clock.now() - this.#maxDedupWindowMs;
           this.#db.run(
-            'DELETE FROM log_dedup WHERE accepted_at <= ?',
-            this.#clock.now() - this.#maxDedupWindowMs,
+            'DELETE FROM log_dedup WHERE rowid < ? AND accepted_at <= ?',
+            this.#dedupExpiredBelow(cutoff),
+            cutoff,
           );
         }
         return removed;
@@ -630,12 +640,15 @@ export class SqliteEventLog implements EventLog {
       results.push({ duplicate: false, position });
     }
     if (short && !inMemory) this.#spilled += keys.length;
-    // A key that is in the table is older than the window: this append takes it over.
-    this.#db.insertRows(
-      'INSERT INTO log_dedup (source, id, accepted_at, partition, offset)',
-      keys,
-      'ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at, partition = excluded.partition, offset = excluded.offset',
-    );
+    if (keys.length > 0) {
+      // A key that is in the table is older than the window: this append takes it over, as a new row (REPLACE
+      // deletes the old one), so that rows stay in the order of their acceptance (`#dedupExpiredBelow`).
+      this.#db.insertRows(
+        'INSERT OR REPLACE INTO log_dedup (source, id, accepted_at, partition, offset)',
+        keys,
+      );
+      this.#db.run(DEDUP_NEWEST_UPDATE, now, now);
+    }
     this.#db.insertRows(
       'INSERT INTO log_records (partition, offset, key, timestamp, event, data_at, data_end)',
       records,
@@ -745,10 +758,51 @@ export class SqliteEventLog implements EventLog {
     return { partition, offset: (packed - partition) / this.partitions };
   }
 
-  /** Whether `log_dedup` holds a key accepted after `since` (one step of its time index). */
+  /**
+   * Whether `log_dedup` may hold a key accepted after `since`: the newest acceptance time it was given
+   * (`dedup_newest` in `log_meta`, raised with every insert, never lowered by a prune), one row read.
+   */
   #tableHoldsSince(since: number): boolean {
-    const row = this.#db.get('SELECT max(accepted_at) AS at FROM log_dedup');
-    return row?.at !== null && row?.at !== undefined && Number(row.at) > since;
+    const row = this.#db.get(DEDUP_NEWEST_SELECT);
+    return row !== undefined && Number(row.value) > since;
+  }
+
+  /**
+   * `log_dedup` has no index on time (a third b-tree for every key, ≈ 5% of durable batch ingest): its rows are in
+   * the order of their acceptance, by rowid, as each write takes its time inside the write lock and a key taken over
+   * gets a new row. So the expired rows are those below a rowid, found by a binary search of ≈ log₂(rows) steps.
+   * Answers that rowid: every row under it was accepted at or before `cutoff`, unless the clock stepped (a row
+   * accepted later with an earlier time, or the other way) — callers delete under it only the rows with
+   * `accepted_at <= cutoff`, and lookups check the time anyway: a row out of order stays until a later prune, and
+   * answers no lookup past its window. A database made before rows were taken over as new ones has such rows too.
+   */
+  #dedupExpiredBelow(cutoff: number): number {
+    const first = this.#db.get(DEDUP_FIRST_ROW, Number.MIN_SAFE_INTEGER);
+    if (first === undefined) return Number.MIN_SAFE_INTEGER;
+    let low = Number(first.rowid);
+    let high = Number(this.#db.get(DEDUP_LAST_ROWID)?.rowid ?? low) + 1;
+    // Invariant: rows under `low` are expired (in order); the first row at or after `high`, if any, is not. A row
+    // out of order misleads a step at most: the delete's time check keeps it, and no row blocks the search.
+    while (low < high) {
+      const middle = low + Math.floor((high - low) / 2);
+      const row = this.#db.get(DEDUP_FIRST_ROW, middle);
+      if (row !== undefined && Number(row.at) <= cutoff) low = Number(row.rowid) + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /**
+   * Sets `dedup_newest` once: from the time index of a database made before the index went (one step of it, then
+   * the index goes), else from the rows (none in a new database).
+   */
+  #initDedupNewest(): void {
+    if (this.#db.get(DEDUP_NEWEST_SELECT) === undefined) {
+      const row = this.#db.get('SELECT max(accepted_at) AS at FROM log_dedup');
+      const newest = row?.at === null || row?.at === undefined ? 0 : Number(row.at);
+      this.#db.migrate(`INSERT OR IGNORE INTO log_meta (name, value) VALUES ('dedup_newest', '${newest}')`);
+    }
+    this.#db.migrate('DROP INDEX IF EXISTS log_dedup_time');
   }
 
   /**
@@ -834,9 +888,12 @@ export class SqliteEventLog implements EventLog {
   #pruneDedupLazily(now: number): void {
     if (this.#maxDedupWindowMs === 0 || now - this.#lastDedupPrune < DEDUP_PRUNE_EVERY_MS) return;
     this.#lastDedupPrune = now;
+    const cutoff = now - this.#maxDedupWindowMs;
+    const below = this.#dedupExpiredBelow(cutoff);
     this.#db.run(
-      'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE accepted_at <= ? LIMIT ?)',
-      now - this.#maxDedupWindowMs,
+      'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE rowid < ? AND accepted_at <= ? LIMIT ?)',
+      below,
+      cutoff,
       DEDUP_PRUNE_BATCH,
     );
   }

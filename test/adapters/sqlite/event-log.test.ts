@@ -313,6 +313,99 @@ test('drops expired dedup entries lazily', async () => {
   }
 });
 
+test('keeps no index on dedup time: rows are in the order of acceptance, and prunes find the expired ones by rowid', async () => {
+  const h = openHarness();
+  try {
+    const { log, database } = h.stores;
+    const indexes = database.all(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log_dedup'",
+    );
+    assert.deepEqual(
+      indexes.map((r) => r.name),
+      ['sqlite_autoindex_log_dedup_1'],
+      'the primary key only',
+    );
+    const times = () =>
+      database.all('SELECT accepted_at AS at FROM log_dedup ORDER BY rowid').map((r) => Number(r.at));
+    const taken = makeEvent();
+    await log.append([taken], { dedupWindowMs: 2 * HOUR });
+    const first = makeEvents(6_000);
+    await log.append(first, { dedupWindowMs: 2 * HOUR });
+    h.clock.advance(90 * MINUTE);
+    // An hour's window does not see the key of 90 minutes ago: the append takes it over, as a new row.
+    const [over] = await log.append([taken], { dedupWindowMs: HOUR });
+    assert.equal(over?.duplicate, false);
+    const second = makeEvents(4_000);
+    await log.append(second, { dedupWindowMs: 2 * HOUR });
+    const order = times();
+    assert.deepEqual(
+      order,
+      [...order].sort((a, b) => a - b),
+      'acceptance times never decrease by rowid',
+    );
+    assert.equal(order.length, 10_001);
+    // Past two hours from the first keys: they are expired, the taken-over key and the second keys are not. The
+    // lazy prune takes at most 5,000 rows a second.
+    h.clock.advance(30 * MINUTE + 1);
+    await log.append([makeEvent()], { dedupWindowMs: 2 * HOUR });
+    assert.equal(dedupRows(database), 10_002 - 5_000);
+    h.clock.advance(1_000);
+    await log.append([makeEvent()], { dedupWindowMs: 2 * HOUR });
+    assert.equal(dedupRows(database), 4_001 + 2, 'the taken-over key, the second keys and the two since');
+    const again = await log.append([taken, second[0]!, first[0]!], { dedupWindowMs: 2 * HOUR });
+    assert.deepEqual(
+      again.map((r) => r.duplicate),
+      [true, true, false],
+    );
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('a dedup row out of time order (the clock stepped) blocks no prune, and answers nothing past its window', async () => {
+  const h = openHarness({ dedupMemoryKeys: 0 });
+  try {
+    const { log, database } = h.stores;
+    h.clock.advance(3 * HOUR);
+    const ahead = makeEvent();
+    await log.append([ahead], { dedupWindowMs: HOUR });
+    h.clock.advance(-3 * HOUR); // back: the next rows have earlier times than the first
+    await log.append(makeEvents(20), { dedupWindowMs: HOUR });
+    h.clock.advance(90 * MINUTE);
+    assert.equal(await log.pruneBefore(0), 0);
+    assert.equal(dedupRows(database), 1, 'the twenty expired rows went; the row ahead of them stays');
+    assert.equal((await log.append([ahead], { dedupWindowMs: HOUR }))[0]?.duplicate, true);
+    h.clock.advance(3 * HOUR);
+    await log.append([makeEvent()], { dedupWindowMs: HOUR });
+    assert.equal(dedupRows(database), 1, 'the row ahead went once its window passed');
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('a log made with an index on dedup time drops it, and keeps what its newest key says', async () => {
+  const h = openHarness();
+  try {
+    const kept = makeEvents(3);
+    await h.stores.log.append(kept, { dedupWindowMs: HOUR });
+    const db = new SqliteDatabase({ dataDir: h.dataDir });
+    db.run('CREATE INDEX log_dedup_time ON log_dedup (accepted_at)');
+    db.run("DELETE FROM log_meta WHERE name = 'dedup_newest'");
+    db.close();
+    const reopened = h.reopen();
+    const index = reopened.database.get("SELECT name FROM sqlite_master WHERE name = 'log_dedup_time'");
+    assert.equal(index, undefined);
+    const newest = reopened.database.get("SELECT value FROM log_meta WHERE name = 'dedup_newest'");
+    assert.equal(Number(newest?.value), h.clock.now());
+    // A 2-minute window keeps its keys in memory, and still finds those the table holds from within it.
+    h.clock.advance(MINUTE);
+    const [again] = await reopened.log.append([kept[1]!], { dedupWindowMs: 2 * MINUTE });
+    assert.equal(again?.duplicate, true);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test('keeps the dedup keys of a short window in memory and those of a long one in log_dedup', async () => {
   const h = openHarness();
   try {
