@@ -768,7 +768,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * `log_dedup` has no index on time (a third b-tree for every key, ≈ 5% of durable batch ingest): its rows are in
+   * `log_dedup` has no index on time (a third b-tree for every key, ≈ 4% of durable batch ingest): its rows are in
    * the order of their acceptance, by rowid, as each write takes its time inside the write lock and a key taken over
    * gets a new row. So the expired rows are those below a rowid, found by a binary search of ≈ log₂(rows) steps.
    * Answers that rowid: every row under it was accepted at or before `cutoff`, unless the clock stepped (a row
