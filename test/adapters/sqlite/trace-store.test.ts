@@ -203,3 +203,60 @@ test('fails the callers of a flush that failed, and records again afterwards', a
     await h.cleanup();
   }
 });
+
+test('prunes in writes of about PRUNE_BATCH_ROWS rows, the loop free between them, and counts every entry', async () => {
+  const h = openHarness();
+  try {
+    const { traces, database } = h.stores;
+    const rows = () => Number(database.get('SELECT count(*) AS n FROM traces')?.n);
+    // 12,000 events at their own times, two entries in a row each; 6,000 more in one millisecond (a batch takes
+    // every row of its last row's time); and 10 rows that stay.
+    for (let b = 0; b < 120; b++) {
+      const entries: TraceEntry[] = [];
+      for (let i = 0; i < 100; i++) {
+        const at = 1_000 + b * 100 + i;
+        entries.push(
+          { source: 's', id: `e${at}`, at, kind: 'received' },
+          { source: 's', id: `e${at}`, at, kind: 'unmatched' },
+        );
+      }
+      await traces.record(entries);
+    }
+    await traces.record(
+      Array.from({ length: 6_000 }, (_, i) => ({
+        source: 's',
+        id: `m${i}`,
+        at: 50_000,
+        kind: 'received' as const,
+      })),
+    );
+    await traces.record(
+      Array.from({ length: 10 }, (_, i) => ({
+        source: 's',
+        id: `k${i}`,
+        at: 90_000 + i,
+        kind: 'received' as const,
+      })),
+    );
+    assert.equal(rows(), 18_010);
+    const writes: string[] = [];
+    const pruned = traces.prune(60_000).then((n) => {
+      writes.push('prune');
+      return n;
+    });
+    // A write queued after the prune started commits before it ends: the prune is several writes, not one.
+    await new Promise((resolve) => setImmediate(resolve));
+    await traces.record([{ source: 's', id: 'late', at: 95_000, kind: 'received' }]);
+    writes.push('record');
+    assert.equal(await pruned, 24_000 + 6_000);
+    assert.deepEqual(writes, ['record', 'prune']);
+    assert.equal(rows(), 11);
+    assert.equal(await traces.prune(60_000), 0);
+    assert.deepEqual(
+      (await traces.get('s', 'k3')).map((e) => e.at),
+      [90_003],
+    );
+  } finally {
+    await h.cleanup();
+  }
+});
