@@ -163,3 +163,37 @@ test('indexes only live rows by due time and only finished rows by age, replacin
     await h.cleanup();
   }
 });
+
+test('prunes finished entries in writes of PRUNE_BATCH_ROWS rows, the loop free between them', async () => {
+  const h = openHarness();
+  try {
+    const { ledger, database, traces } = h.stores;
+    // 12,001 finished entries before the cut, 5 finished after it, 3 pending before it (a prune never takes those).
+    const insert = database.statement(
+      `INSERT INTO ledger (source, id, rule, target, state, created_at, due_at, updated_at)
+       VALUES ('s', ?, 'r', 't', ?, 0, 0, ?)`,
+    );
+    database.run('BEGIN');
+    for (let i = 0; i < 12_001; i++)
+      insert.run(`d${i}`, i % 2 === 0 ? 'delivered' : 'dead-lettered', 1_000 + i);
+    for (let i = 0; i < 5; i++) insert.run(`n${i}`, 'delivered', 50_000 + i);
+    for (let i = 0; i < 3; i++) insert.run(`p${i}`, 'pending', 1_000 + i);
+    database.run('COMMIT');
+    const order: string[] = [];
+    const pruned = ledger.prune(40_000).then((n) => {
+      order.push('prune');
+      return n;
+    });
+    // A write queued after the prune started commits before it ends: the prune is several writes, not one.
+    await new Promise((resolve) => setImmediate(resolve));
+    await traces.record([{ source: 's', id: 'x', at: 1, kind: 'received' }]);
+    order.push('record');
+    assert.equal(await pruned, 12_001);
+    assert.deepEqual(order, ['record', 'prune']);
+    const left = database.all('SELECT id FROM ledger ORDER BY id').map((r) => r.id);
+    assert.deepEqual(left, ['n0', 'n1', 'n2', 'n3', 'n4', 'p0', 'p1', 'p2']);
+    assert.equal(await ledger.prune(40_000), 0);
+  } finally {
+    await h.cleanup();
+  }
+});
