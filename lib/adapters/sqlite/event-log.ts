@@ -65,6 +65,8 @@ const KEY_INDEX_CHUNK = 4096;
 const DEDUP_LOOKUP_CHUNK = 32;
 /** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
 const DEDUP_LOOKUP_FEW = 4;
+/** Rows a write of `pruneBefore` deletes, at most (records, then expired dedup keys). */
+const PRUNE_BATCH_ROWS = 5000;
 /** The newest acceptance time `log_dedup` was given, kept in `log_meta` (see `#tableHoldsSince`). */
 const DEDUP_NEWEST_SELECT = "SELECT value FROM log_meta WHERE name = 'dedup_newest'";
 const DEDUP_NEWEST_UPDATE =
@@ -388,40 +390,55 @@ export class SqliteEventLog implements EventLog {
         },
       );
     }
-    return this.#db.write(
-      () => {
-        let removed = 0;
-        for (const { partition, offset: end } of this.#endOffsetsNow()) {
-          const row = this.#db.get(
-            'SELECT min(offset) AS low FROM log_commits WHERE partition = ?',
-            partition,
-          );
-          const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
-          // The records before `timestamp` are a prefix of the partition (timestamps never decrease in it).
-          const before = this.#firstAtOrAfter(partition, timestamp, end);
-          removed += this.#db.run(
-            'DELETE FROM log_records WHERE partition = ? AND offset < ?',
-            partition,
-            Math.min(before, low),
-          );
-        }
-        if (this.#maxDedupWindowMs > 0) {
-          const cutoff = this.#clock.now() - this.#maxDedupWindowMs;
-          this.#db.run(
-            'DELETE FROM log_dedup WHERE rowid < ? AND accepted_at <= ?',
-            this.#dedupExpiredBelow(cutoff),
-            cutoff,
-          );
-        }
-        return removed;
-      },
-      {
+    let removed = 0;
+    // In writes of at most `PRUNE_BATCH_ROWS` rows, the event loop free between them: a minute of records at
+    // thousands of events a second, or the dedup keys a lazy prune left, were one statement each.
+    for (;;) {
+      const batch = await this.#db.write(() => this.#pruneSome(timestamp, PRUNE_BATCH_ROWS), {
         // A read served from memory must not answer records retention has deleted.
-        onCommit: (removed) => {
-          if (removed > 0) this.#recent.clear();
+        onCommit: ({ records }) => {
+          if (records > 0) this.#recent.clear();
         },
-      },
-    );
+      });
+      removed += batch.records;
+      if (batch.rows < PRUNE_BATCH_ROWS) return removed;
+    }
+  }
+
+  /**
+   * Deletes up to `budget` rows of what `pruneBefore` deletes: records first, partition by partition, the oldest of
+   * each first, then expired dedup keys. Answers how many records went, and how many rows in all.
+   */
+  #pruneSome(timestamp: number, budget: number): { records: number; rows: number } {
+    let records = 0;
+    for (const { partition, offset: end } of this.#endOffsetsNow()) {
+      if (records >= budget) break;
+      const first = this.#db.get(
+        'SELECT offset FROM log_records WHERE partition = ? ORDER BY offset LIMIT 1',
+        partition,
+      );
+      if (first === undefined) continue;
+      const row = this.#db.get('SELECT min(offset) AS low FROM log_commits WHERE partition = ?', partition);
+      const low = row?.low === null || row?.low === undefined ? Number.MAX_SAFE_INTEGER : Number(row.low);
+      // The records before `timestamp` are a prefix of the partition (timestamps never decrease in it).
+      const before = this.#firstAtOrAfter(partition, timestamp, end);
+      records += this.#db.run(
+        'DELETE FROM log_records WHERE partition = ? AND offset < ?',
+        partition,
+        Math.min(before, low, Number(first.offset) + budget - records),
+      );
+    }
+    let keys = 0;
+    if (this.#maxDedupWindowMs > 0 && records < budget) {
+      const cutoff = this.#clock.now() - this.#maxDedupWindowMs;
+      keys = this.#db.run(
+        'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE rowid < ? AND accepted_at <= ? LIMIT ?)',
+        this.#dedupExpiredBelow(cutoff),
+        cutoff,
+        budget - records,
+      );
+    }
+    return { records, rows: records + keys };
   }
 
   /** Stops every subscription (waiting for running handlers); the database stays open for its owner. */

@@ -236,6 +236,34 @@ test('prunes old records but never past a group committed offset', async () => {
   }
 });
 
+test('prunes in writes of at most 5,000 rows, records then dedup keys, the loop free between them', async () => {
+  const h = openHarness();
+  try {
+    const { log, database, traces } = h.stores;
+    for (let i = 0; i < 12; i++) await log.append(makeEvents(1_000), { dedupWindowMs: HOUR });
+    h.clock.advance(2 * HOUR);
+    const commits = database.stats.commits;
+    const order: string[] = [];
+    const pruned = log.pruneBefore(h.clock.now()).then((n) => {
+      order.push('prune');
+      return n;
+    });
+    // A write queued after the prune started commits before it ends: the prune is several writes, not one.
+    await new Promise((resolve) => setImmediate(resolve));
+    await traces.record([{ source: 's', id: 'x', at: 1, kind: 'received' }]);
+    order.push('record');
+    assert.equal(await pruned, 12_000);
+    assert.deepEqual(order, ['record', 'prune']);
+    // 12,000 records and 12,000 keys: five writes of at most 5,000 rows.
+    assert.ok(database.stats.commits - commits >= 5, `${database.stats.commits - commits} commits`);
+    assert.equal(Number(database.get('SELECT count(*) AS n FROM log_records')?.n), 0);
+    assert.equal(dedupRows(database), 0, 'the expired keys went too');
+    assert.equal(await log.pruneBefore(h.clock.now()), 0);
+  } finally {
+    await h.cleanup();
+  }
+});
+
 test("finds duplicates among many ids of several sources, each answered with the accepted copy's position", async () => {
   const h = openHarness();
   try {
