@@ -134,3 +134,24 @@ function walSequence(path: string): number {
 export function dedupRows(db: SqliteDatabase): number {
   return Number(db.get('SELECT count(*) AS n FROM log_dedup')?.n);
 }
+
+/**
+ * Runs `prune` and, once it has started, a trace write on the same database; answers what the prune answered and
+ * whether that write committed before the prune ended (a prune made of several writes lets others in between).
+ */
+export async function pruneBesideAWrite<T>(
+  stores: SqliteStores,
+  prune: () => Promise<T>,
+): Promise<{ result: T; writeFirst: boolean }> {
+  const order: string[] = [];
+  const pruned = prune().then((result) => {
+    order.push('prune');
+    return result;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  // Newer than any prune's cut: it stays.
+  await stores.traces.record([{ source: 's', id: 'beside', at: Number.MAX_SAFE_INTEGER, kind: 'received' }]);
+  order.push('write');
+  const result = await pruned;
+  return { result, writeFirst: order[0] === 'write' };
+}

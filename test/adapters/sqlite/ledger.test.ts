@@ -7,7 +7,7 @@ import type { DeliveryKey } from '../../../lib/ports.ts';
 import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
 import { ledgerSuite, makeDelivery } from '../../ports/ledger.suite.ts';
-import { openHarness } from './harness.ts';
+import { openHarness, pruneBesideAWrite } from './harness.ts';
 
 ledgerSuite('SqliteLedger', async () => {
   const h = openHarness();
@@ -167,7 +167,7 @@ test('indexes only live rows by due time and only finished rows by age, replacin
 test('prunes finished entries in writes of PRUNE_BATCH_ROWS rows, the loop free between them', async () => {
   const h = openHarness();
   try {
-    const { ledger, database, traces } = h.stores;
+    const { ledger, database } = h.stores;
     // 12,001 finished entries before the cut, 5 finished after it, 3 pending before it (a prune never takes those).
     const insert = database.statement(
       `INSERT INTO ledger (source, id, rule, target, state, created_at, due_at, updated_at)
@@ -179,17 +179,9 @@ test('prunes finished entries in writes of PRUNE_BATCH_ROWS rows, the loop free 
     for (let i = 0; i < 5; i++) insert.run(`n${i}`, 'delivered', 50_000 + i);
     for (let i = 0; i < 3; i++) insert.run(`p${i}`, 'pending', 1_000 + i);
     database.run('COMMIT');
-    const order: string[] = [];
-    const pruned = ledger.prune(40_000).then((n) => {
-      order.push('prune');
-      return n;
-    });
-    // A write queued after the prune started commits before it ends: the prune is several writes, not one.
-    await new Promise((resolve) => setImmediate(resolve));
-    await traces.record([{ source: 's', id: 'x', at: 1, kind: 'received' }]);
-    order.push('record');
-    assert.equal(await pruned, 12_001);
-    assert.deepEqual(order, ['record', 'prune']);
+    const { result, writeFirst } = await pruneBesideAWrite(h.stores, () => ledger.prune(40_000));
+    assert.equal(result, 12_001);
+    assert.ok(writeFirst, 'a write queued after the prune started commits before it ends');
     const left = database.all('SELECT id FROM ledger ORDER BY id').map((r) => r.id);
     assert.deepEqual(left, ['n0', 'n1', 'n2', 'n3', 'n4', 'p0', 'p1', 'p2']);
     assert.equal(await ledger.prune(40_000), 0);
