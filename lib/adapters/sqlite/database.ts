@@ -102,6 +102,15 @@ function ownerOnly(path: string): void {
 /** The name of the database file inside the data dir. */
 export const DATABASE_FILE = 'junction.db';
 
+/** Rows a write of `pruneInWrites` deletes, about. */
+export const PRUNE_BATCH_ROWS = 5000;
+
+/** What one write of `pruneInWrites` deleted: its rows, and how many of what the caller counts (entries, records). */
+export interface PruneBatch {
+  readonly rows: number;
+  readonly counted: number;
+}
+
 /**
  * A `DatabaseSync` with a statement cache and group commit: every write submitted in the same tick runs in one
  * `BEGIN IMMEDIATE … COMMIT`. Each write runs in its own savepoint, so a write that throws a `JunctionError` (bad
@@ -329,6 +338,24 @@ export class SqliteDatabase {
     if (i < rows.length) {
       const one = this.statement(sql.one);
       for (; i < rows.length; i++) one.run(...rows[i]!);
+    }
+  }
+
+  /**
+   * Deletes what `batch` deletes in writes of about `PRUNE_BATCH_ROWS` rows each, until one deletes fewer, the event
+   * loop free between them: retention deletes a busy bus's hour of traces or minute of records, millions of rows
+   * that one statement deleted while the loop waited (docs/benchmarks.md, "Retention without stalls"). `batch` runs
+   * inside each write with the rows it may delete; answers the sum of what the batches counted.
+   */
+  async pruneInWrites(
+    batch: (limit: number) => PruneBatch,
+    options: WriteOptions<PruneBatch> = {},
+  ): Promise<number> {
+    let counted = 0;
+    for (;;) {
+      const done = await this.write(() => batch(PRUNE_BATCH_ROWS), options);
+      counted += done.counted;
+      if (done.rows < PRUNE_BATCH_ROWS) return counted;
     }
   }
 

@@ -23,7 +23,7 @@ import type {
   Subscription,
 } from '../../ports.ts';
 import { systemClock } from '../../ports.ts';
-import { parseStoredEvent, requireInteger, type SqliteDatabase } from './database.ts';
+import { type PruneBatch, parseStoredEvent, requireInteger, type SqliteDatabase } from './database.ts';
 import { partitionFor } from './partitioner.ts';
 import { MEMORY_DEDUP_MAX_KEYS, MEMORY_DEDUP_MAX_WINDOW_MS, RecentKeys } from './recent-keys.ts';
 import { RecentRecords } from './recent-records.ts';
@@ -65,8 +65,6 @@ const KEY_INDEX_CHUNK = 4096;
 const DEDUP_LOOKUP_CHUNK = 32;
 /** Fewer ids than this are looked up one at a time (a padded chunk would look one id up many times). */
 const DEDUP_LOOKUP_FEW = 4;
-/** Rows a write of `pruneBefore` deletes, at most (records, then expired dedup keys). */
-const PRUNE_BATCH_ROWS = 5000;
 /** The newest acceptance time `log_dedup` was given, kept in `log_meta` (see `#tableHoldsSince`). */
 const DEDUP_NEWEST_SELECT = "SELECT value FROM log_meta WHERE name = 'dedup_newest'";
 const DEDUP_NEWEST_UPDATE =
@@ -390,26 +388,20 @@ export class SqliteEventLog implements EventLog {
         },
       );
     }
-    let removed = 0;
-    // In writes of at most `PRUNE_BATCH_ROWS` rows, the event loop free between them: a minute of records at
-    // thousands of events a second, or the dedup keys a lazy prune left, were one statement each.
-    for (;;) {
-      const batch = await this.#db.write(() => this.#pruneSome(timestamp, PRUNE_BATCH_ROWS), {
-        // A read served from memory must not answer records retention has deleted.
-        onCommit: ({ records }) => {
-          if (records > 0) this.#recent.clear();
-        },
-      });
-      removed += batch.records;
-      if (batch.rows < PRUNE_BATCH_ROWS) return removed;
-    }
+    // In bounded writes: a minute of records at thousands of events a second, or the dedup keys a lazy prune left.
+    return this.#db.pruneInWrites((limit) => this.#pruneSome(timestamp, limit), {
+      // A read served from memory must not answer records retention has deleted.
+      onCommit: ({ counted }) => {
+        if (counted > 0) this.#recent.clear();
+      },
+    });
   }
 
   /**
    * Deletes up to `budget` rows of what `pruneBefore` deletes: records first, partition by partition, the oldest of
-   * each first, then expired dedup keys. Answers how many records went, and how many rows in all.
+   * each first, then expired dedup keys. Answers how many rows went in all, and how many of them were records.
    */
-  #pruneSome(timestamp: number, budget: number): { records: number; rows: number } {
+  #pruneSome(timestamp: number, budget: number): PruneBatch {
     let records = 0;
     for (const { partition, offset: end } of this.#endOffsetsNow()) {
       if (records >= budget) break;
@@ -428,17 +420,11 @@ export class SqliteEventLog implements EventLog {
         Math.min(before, low, Number(first.offset) + budget - records),
       );
     }
-    let keys = 0;
-    if (this.#maxDedupWindowMs > 0 && records < budget) {
-      const cutoff = this.#clock.now() - this.#maxDedupWindowMs;
-      keys = this.#db.run(
-        'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE rowid < ? AND accepted_at <= ? LIMIT ?)',
-        this.#dedupExpiredBelow(cutoff),
-        cutoff,
-        budget - records,
-      );
-    }
-    return { records, rows: records + keys };
+    const keys =
+      this.#maxDedupWindowMs > 0 && records < budget
+        ? this.#deleteExpiredKeys(this.#clock.now() - this.#maxDedupWindowMs, budget - records)
+        : 0;
+    return { rows: records + keys, counted: records };
   }
 
   /** Stops every subscription (waiting for running handlers); the database stays open for its owner. */
@@ -905,13 +891,16 @@ export class SqliteEventLog implements EventLog {
   #pruneDedupLazily(now: number): void {
     if (this.#maxDedupWindowMs === 0 || now - this.#lastDedupPrune < DEDUP_PRUNE_EVERY_MS) return;
     this.#lastDedupPrune = now;
-    const cutoff = now - this.#maxDedupWindowMs;
-    const below = this.#dedupExpiredBelow(cutoff);
-    this.#db.run(
+    this.#deleteExpiredKeys(now - this.#maxDedupWindowMs, DEDUP_PRUNE_BATCH);
+  }
+
+  /** Deletes up to `limit` dedup keys accepted at or before `cutoff`, the oldest first; answers how many. */
+  #deleteExpiredKeys(cutoff: number, limit: number): number {
+    return this.#db.run(
       'DELETE FROM log_dedup WHERE rowid IN (SELECT rowid FROM log_dedup WHERE rowid < ? AND accepted_at <= ? LIMIT ?)',
-      below,
+      this.#dedupExpiredBelow(cutoff),
       cutoff,
-      DEDUP_PRUNE_BATCH,
+      limit,
     );
   }
 

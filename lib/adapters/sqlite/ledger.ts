@@ -53,9 +53,6 @@ CREATE INDEX IF NOT EXISTS ledger_live ON ledger (rule, target, created_at)
 CREATE INDEX IF NOT EXISTS ledger_leases ON ledger (lease_until) WHERE state = 'in-flight';
 `;
 
-/** Rows a write of `prune` deletes, at most. */
-export const PRUNE_BATCH_ROWS = 5000;
-
 const KEY_WHERE = 'source = ? AND id = ? AND rule = ? AND target = ?';
 const COLUMNS =
   'source, id, rule, target, state, event, partition, offset, created_at, due_at, attempts, lease_until, redrive_of, updated_at';
@@ -265,29 +262,22 @@ export class SqliteLedger implements Ledger {
     );
   }
 
-  /**
-   * Deletes finished entries updated before `before`; answers how many. In writes of `PRUNE_BATCH_ROWS` rows, the
-   * oldest first, the event loop free between them (the hourly housekeeping deletes an hour of deliveries: millions
-   * of rows at 1,000 a second, which one statement deleted in seconds of a held loop).
-   */
+  /** Deletes finished entries updated before `before`, the oldest first, in bounded writes; answers how many. */
   async prune(before: number): Promise<number> {
     requireNumber('before', before);
-    let pruned = 0;
-    for (;;) {
-      const n = await this.#db.write(
-        () =>
-          this.#db.run(
-            `DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger INDEXED BY ledger_done
-             WHERE state IN ('delivered', 'dead-lettered') AND updated_at < ? ORDER BY updated_at LIMIT ?)`,
-            before,
-            PRUNE_BATCH_ROWS,
-          ),
-        // Finished entries gone: nothing to fsync for (the next durable write makes it durable); one statement.
-        { durable: false, atomic: true },
-      );
-      pruned += n;
-      if (n < PRUNE_BATCH_ROWS) return pruned;
-    }
+    return this.#db.pruneInWrites(
+      (limit) => {
+        const rows = this.#db.run(
+          `DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger INDEXED BY ledger_done
+           WHERE state IN ('delivered', 'dead-lettered') AND updated_at < ? ORDER BY updated_at LIMIT ?)`,
+          before,
+          limit,
+        );
+        return { rows, counted: rows };
+      },
+      // Finished entries gone: nothing to fsync for (the next durable write makes it durable); it refuses nothing.
+      { durable: false, atomic: true },
+    );
   }
 
   async pendingCount(): Promise<number> {

@@ -33,11 +33,6 @@ DROP INDEX IF EXISTS traces_id;
 `;
 
 /** A row's columns, in the order `record` fills them and `get` reads them. */
-/** Rows a write of `prune` deletes, about (with the rows of its last row's time). */
-export const PRUNE_BATCH_ROWS = 5000;
-/** A prune's writes need no fsync of their own (the next durable write makes them durable) and are one statement each. */
-const PRUNE_WRITE = { durable: false, atomic: true } as const;
-
 const COLUMNS = 'source, id, at, kind, rule, target, detail, more, partition, offset, accepted_at';
 const INSERT = `INSERT INTO traces (${COLUMNS})`;
 
@@ -158,23 +153,17 @@ export class SqliteTraceStore implements TraceStore {
       .map((row) => String(row.source));
   }
 
-  /**
-   * Deletes the entries older than `before`; answers how many (entries, not rows). In writes of about
-   * `PRUNE_BATCH_ROWS` rows each, the oldest first, the event loop free between them: an hour of traces at 1,000
-   * events a second is millions of rows, and one statement deleting them held the loop for seconds (500,000 events'
-   * rows took 0.7 s).
-   */
+  /** Deletes the entries older than `before`, the oldest first, in bounded writes; answers how many (entries, not rows). */
   async prune(before: number): Promise<number> {
     requireNumber('before', before);
-    let entries = 0;
-    for (;;) {
-      const batch = await this.#db.write(() => {
+    return this.#db.pruneInWrites(
+      (limit) => {
         // The time of the batch's last row; rows of that same time go with it (one millisecond's rows at most more).
         // One bound on `at` (SQLite's range takes one upper bound; a second is a filter over the whole range).
         const last = this.#db.get(
           'SELECT at FROM traces WHERE at < ? ORDER BY at LIMIT 1 OFFSET ?',
           before,
-          PRUNE_BATCH_ROWS - 1,
+          limit - 1,
         );
         const bound = last === undefined ? '<' : '<=';
         const at = last === undefined ? before : Number(last.at);
@@ -183,12 +172,12 @@ export class SqliteTraceStore implements TraceStore {
            FROM traces WHERE at ${bound} ?`,
           at,
         );
-        this.#db.run(`DELETE FROM traces WHERE at ${bound} ?`, at);
-        return { entries: Number(row?.n ?? 0), more: last !== undefined };
-      }, PRUNE_WRITE);
-      entries += batch.entries;
-      if (!batch.more) return entries;
-    }
+        const rows = this.#db.run(`DELETE FROM traces WHERE at ${bound} ?`, at);
+        return { rows, counted: Number(row?.n ?? 0) };
+      },
+      // Expired traces gone: nothing to fsync for (the next durable write makes it durable); it refuses nothing.
+      { durable: false, atomic: true },
+    );
   }
 }
 

@@ -136,13 +136,15 @@ export function dedupRows(db: SqliteDatabase): number {
 }
 
 /**
- * Runs `prune` and, once it has started, a trace write on the same database; answers what the prune answered and
- * whether that write committed before the prune ended (a prune made of several writes lets others in between).
+ * Runs `prune` and, once it has started, a trace write on the same database; answers what the prune answered,
+ * whether that write committed before the prune ended (a prune made of several writes lets others in between), and
+ * how many writes the prune made.
  */
 export async function pruneBesideAWrite<T>(
   stores: SqliteStores,
   prune: () => Promise<T>,
-): Promise<{ result: T; writeFirst: boolean }> {
+): Promise<{ result: T; writeFirst: boolean; writes: number }> {
+  const writesBefore = stores.database.stats.writes;
   const order: string[] = [];
   const pruned = prune().then((result) => {
     order.push('prune');
@@ -153,5 +155,9 @@ export async function pruneBesideAWrite<T>(
   await stores.traces.record([{ source: 's', id: 'beside', at: Number.MAX_SAFE_INTEGER, kind: 'received' }]);
   order.push('write');
   const result = await pruned;
-  return { result, writeFirst: order[0] === 'write' };
+  return {
+    result,
+    writeFirst: order[0] === 'write',
+    writes: stores.database.stats.writes - writesBefore - 1,
+  };
 }
