@@ -5,6 +5,11 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
+  checkpointThreads,
+  MAX_THREADS,
+  stallCheckpointThreads,
+} from '../../../lib/adapters/sqlite/checkpointer.ts';
+import {
   DATABASE_FILE,
   deepFreeze,
   SqliteDatabase,
@@ -13,7 +18,7 @@ import {
 import { JunctionError } from '../../../lib/core/errors.ts';
 import { waitFor } from '../../helpers/events.ts';
 import { tempDir } from '../../helpers/paths.ts';
-import { untilTheWalStartsOver } from './harness.ts';
+import { untilTheWalStartsOver, walSequence } from './harness.ts';
 
 function withDatabase(run: (db: SqliteDatabase, dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -118,7 +123,72 @@ test('starts the WAL over under writes that never pause, past 16 MiB of frames',
     // Never started over, it would hold every frame (more than the 80 MB written); it keeps its largest size.
     const wal = statSync(join(dir.path, `${DATABASE_FILE}-wal`)).size;
     assert.ok(wal < 40 * 1024 * 1024, `the WAL holds ${wal} bytes after ${written} bytes were written`);
+    assert.equal(db.stats.checkpointsHere, 0, 'every checkpoint ran on a checkpoint thread');
   } finally {
+    db.close();
+    dir.remove();
+  }
+});
+
+test('catches a long WAL up on the checkpoint thread, with commits held, never on the event loop', async () => {
+  // A checkpoint copies the WAL up to where it ended when the checkpoint started; the WAL starts over only after one
+  // that left nothing. Past 16 MiB of frames with commits made meanwhile, a second one (the catch-up) runs on the
+  // thread while writes wait. It ran on the event loop before: 0.1–45 ms stalls under durable batches, 322 ms once.
+  const dir = tempDir('junction-sqlite-db-');
+  const db = new SqliteDatabase({ dataDir: dir.path, checkpointIntervalMs: 5 });
+  const stalls: Array<{ release(): void }> = [];
+  const put = (k: number, v: string) =>
+    db.write(() => db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', k, v));
+  try {
+    db.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    // Every checkpoint thread stalled, as many as may run: a checkpoint asked for then waits behind a stall (with a
+    // thread idle or fewer running, it would go to that one).
+    for (
+      let k = 0;
+      checkpointThreads().length < MAX_THREADS || checkpointThreads().some((t) => t.busy === 0);
+      k++
+    ) {
+      const running = checkpointThreads().length;
+      await put(0, `a write for the timer's checkpoint ${k}`);
+      await waitFor(
+        () => checkpointThreads().length > running && checkpointThreads().every((t) => t.busy <= 1),
+        'a thread started for the checkpoint, and that checkpoint done',
+        30_000,
+      );
+      stalls.push(await stallCheckpointThreads());
+    }
+    // 20 MiB of frames (past 16 MiB, short of the 32 MiB at which every commit waits), then the timer's checkpoint of
+    // them, queued behind the stall, then a commit after it was asked for.
+    const big = 'x'.repeat(1 << 20);
+    await db.write(() => {
+      for (let i = 1; i <= 20; i++) db.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i, big);
+    });
+    await waitFor(
+      () => checkpointThreads().some((t) => t.busy >= 2),
+      'a checkpoint queued behind the stall',
+      30_000,
+    );
+    await put(100, 'after the checkpoint was asked for');
+    const walPath = join(dir.path, `${DATABASE_FILE}-wal`);
+    const sequence = walSequence(walPath);
+    // The checkpoint runs; the catch-up it calls for queues behind the stalls that follow.
+    for (const stall of stalls.splice(0)) stall.release();
+    stalls.push(await stallCheckpointThreads());
+    await waitFor(() => db.stats.catchUps === 1, 'a catch-up checkpoint', 30_000);
+    let committed = false;
+    const held = put(101, 'during the catch-up').then(() => {
+      committed = true;
+    });
+    // However long it is given, the write waits for the catch-up, which the stall holds.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(committed, false, 'a write committed while the catch-up was under way');
+    assert.equal(db.get('SELECT count(*) AS n FROM t')?.n, 22, 'reads go on meanwhile');
+    for (const stall of stalls.splice(0)) stall.release();
+    await held;
+    assert.equal(db.stats.checkpointsHere, 0, 'no checkpoint ran on the event loop');
+    assert.notEqual(walSequence(walPath), sequence, 'the write after the catch-up started the WAL over');
+  } finally {
+    for (const stall of stalls) stall.release();
     db.close();
     dir.remove();
   }

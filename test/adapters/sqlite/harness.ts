@@ -118,8 +118,8 @@ export async function untilTheWalStartsOver(db: SqliteDatabase, dir: string): Pr
   assert.notEqual(walSequence(walPath), first, `${dir}: the WAL never started over in ${writes} writes`);
 }
 
-/** The checkpoint sequence number in the header of the WAL file at `path`. */
-function walSequence(path: string): number {
+/** The checkpoint sequence number in the header of the WAL file at `path` (it moves each time the WAL starts over). */
+export function walSequence(path: string): number {
   const fd = openSync(path, 'r');
   try {
     const header = Buffer.alloc(16);
