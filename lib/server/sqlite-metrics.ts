@@ -2,7 +2,7 @@
  * A bus's SQLite storage in its metrics (docs/operations.md#storage-metrics): how long the WAL's fsyncs take — what
  * every durable write's answer waits for, and the first thing to look at when ingest or routing slows down with the
  * CPU idle — the group commits and the writes they carry, the WAL's and the database file's sizes, and how often
- * writes waited for a checkpoint.
+ * writes waited for a checkpoint (past 32 MiB of WAL, or for a catch-up).
  */
 import { statSync } from 'node:fs';
 import type { SqliteDatabase } from '../adapters/sqlite/database.ts';
@@ -42,6 +42,11 @@ export function observeSqliteStorage(
     'counter',
     "Times the bus's queued writes waited for a checkpoint because its WAL had passed 32 MiB.",
   );
+  metrics.declare(
+    'junction_sqlite_checkpoint_catchups_total',
+    'counter',
+    "Second checkpoints of the bus's SQLite WAL, run at once after one that left frames committed meanwhile in a WAL past 16 MiB, the bus's writes waiting for it, so that the WAL starts over.",
+  );
   metrics.declare('junction_sqlite_wal_bytes', 'gauge', "The size of the bus's SQLite WAL file, in bytes.");
   metrics.declare(
     'junction_sqlite_database_bytes',
@@ -60,13 +65,14 @@ export function observeSqliteStorage(
   );
   let spilled = 0;
   const stop = database.observeFsyncs((seconds) => metrics.observe('junction_sqlite_fsync_seconds', seconds));
-  let last = { commits: 0, writes: 0, held: 0 };
+  let last = { commits: 0, writes: 0, held: 0, catchUps: 0 };
   metrics.collect(async () => {
     if (database.closed) return;
     const now = database.stats;
     metrics.inc('junction_sqlite_commits_total', undefined, now.commits - last.commits);
     metrics.inc('junction_sqlite_writes_total', undefined, now.writes - last.writes);
     metrics.inc('junction_sqlite_checkpoint_waits_total', undefined, now.held - last.held);
+    metrics.inc('junction_sqlite_checkpoint_catchups_total', undefined, now.catchUps - last.catchUps);
     metrics.set('junction_sqlite_wal_bytes', now.walBytes);
     if (log !== undefined) {
       const memory = log.dedupMemory;

@@ -53,6 +53,7 @@ describe("a bus's SQLite storage metrics", () => {
     // Pages written since the last checkpoint live in the WAL: the file has at least its header page.
     assert.ok((series(first, 'junction_sqlite_database_bytes', 'orders') ?? 0) > 0, 'the database file');
     assert.equal(series(first, 'junction_sqlite_checkpoint_waits_total', 'orders'), 0);
+    assert.equal(series(first, 'junction_sqlite_checkpoint_catchups_total', 'orders'), 0);
     // The default bus has series of its own, from its own database.
     assert.notEqual(series(first, 'junction_sqlite_commits_total', 'default'), undefined);
 
@@ -104,6 +105,33 @@ test('each scrape adds what the database did since the last one; stopped, fsyncs
     await database.write(() => database.run('INSERT INTO t (k) VALUES (4)'));
     assert.equal(series(await metrics.render(), 'junction_sqlite_fsync_seconds_count', 'b'), syncs);
   } finally {
+    database.close();
+    dir.remove();
+  }
+});
+
+test('counts the catch-up checkpoints that let a long WAL start over', async () => {
+  const dir = tempDir('junction-storage-metrics-');
+  const database = new SqliteDatabase({ dataDir: dir.path, checkpointIntervalMs: 5 });
+  const metrics = new Metrics({ bus: 'b' });
+  const stop = observeSqliteStorage(database, metrics);
+  try {
+    database.migrate('CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const row = 'y'.repeat(20_000);
+    // Commits back to back past 16 MiB of WAL: a checkpoint on the thread ends with newer commits, and a catch-up
+    // follows (a round goes on until one did, or the deadline).
+    const deadline = Date.now() + 90_000;
+    for (let i = 0; database.stats.catchUps === 0; i++) {
+      assert.ok(Date.now() < deadline, `no catch-up after ${i} writes`);
+      await database.write(() => database.run('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', i % 50, row), {
+        durable: false,
+      });
+    }
+    const text = await metrics.render();
+    assert.equal(series(text, 'junction_sqlite_checkpoint_catchups_total', 'b'), database.stats.catchUps);
+    assert.ok(database.stats.catchUps > 0);
+  } finally {
+    stop();
     database.close();
     dir.remove();
   }
