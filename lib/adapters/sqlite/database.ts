@@ -624,9 +624,7 @@ export class SqliteDatabase {
         if (!this.#closed && !this.#catchingUp && behind && log >= WAL_RESTART_FRAMES) {
           this.#catchingUp = true;
           this.#catchUps += 1;
-          this.#checkpointing = true;
-          this.#checkpointedAt = this.#commits;
-          this.#checkpointer?.checkpoint();
+          this.#checkpoint();
           return;
         }
         this.#catchingUp = false;
