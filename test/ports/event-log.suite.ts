@@ -1,12 +1,12 @@
 /** The shared test suite every EventLog implementation passes (SQLite, Kafka): call `eventLogSuite` from a test. */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test as nodeTest, type TestOptions } from 'node:test';
 import { parseEventJson, storedEvent } from '../../lib/core/cloudevent.ts';
 import type { CloudEvent } from '../../lib/core/cloudevent-types.ts';
 import { partitionKeyOf } from '../../lib/core/cloudevent-types.ts';
 import { rawDataText } from '../../lib/core/codec/raw-data.ts';
 import type { EventLog, LogRecord, Position } from '../../lib/ports.ts';
-import { deferred, makeEvent, makeEvents, waitFor } from '../helpers/events.ts';
+import { deferred, makeEvent, makeEvents, waitFor as waitUntil } from '../helpers/events.ts';
 
 /** What the factory hands the suite: a fresh, empty log. */
 export interface EventLogHarness {
@@ -30,9 +30,22 @@ export interface EventLogCapabilities {
    * stored text (`LogRecord.stored`). @default false (a log may never offer it)
    */
   readonly storedText?: boolean;
+  /**
+   * Each test's own deadline (ms). A test stuck on a broker then fails by name, and the file goes on, instead of the
+   * whole file being cancelled at the runner's per-file timeout with no word of which test hung. @default none
+   */
+  readonly testTimeoutMs?: number;
 }
 
 const WINDOW = 60_000;
+
+/**
+ * The suite's waits: generous, for a consumer group's first join on a fresh broker on a busy machine. A wait that
+ * passes is not slowed by it; only a failing one reports later.
+ */
+function waitFor(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return waitUntil(predicate, what, 60_000);
+}
 
 type Run = (harness: EventLogHarness, track: (log: EventLog) => EventLog) => Promise<void>;
 
@@ -43,6 +56,11 @@ export function eventLogSuite(
   capabilities: EventLogCapabilities = {},
 ): void {
   const dense = capabilities.denseOffsets ?? true;
+  const timeout = capabilities.testTimeoutMs;
+  function test(name: string, ...rest: [() => Promise<void>] | [TestOptions, () => Promise<void>]): void {
+    const [options, fn] = rest.length === 1 ? [{}, rest[0]] : rest;
+    nodeTest(name, timeout === undefined ? options : { timeout, ...options }, fn);
+  }
 
   async function withLog(run: Run): Promise<void> {
     const harness = await open();
@@ -390,11 +408,15 @@ export function eventLogSuite(
             await gate.promise;
           },
         });
-        await waitFor(() => calls > 0, 'the handler to be called');
-        await sleep(300);
-        const start = first!.position!.offset;
-        assert.equal((await log.committed('g-gate'))[partition]!.offset, start, 'nothing committed yet');
-        gate.resolve();
+        try {
+          await waitFor(() => calls > 0, 'the handler to be called');
+          await sleep(300);
+          const start = first!.position!.offset;
+          assert.equal((await log.committed('g-gate'))[partition]!.offset, start, 'nothing committed yet');
+        } finally {
+          // Closing the log waits for the running handler: a failure above must not leave it waiting for ever.
+          gate.resolve();
+        }
         const end = (await log.endOffsets())[partition]!.offset;
         await waitFor(async () => (await log.committed('g-gate'))[partition]!.offset === end, 'the commit');
         await subscription.close();
@@ -468,15 +490,19 @@ export function eventLogSuite(
             finished = true;
           },
         });
-        await waitFor(() => called, 'the handler to be called');
         let closed = false;
-        const closing = subscription.close().then(() => {
-          closed = true;
-        });
-        await sleep(100);
-        assert.equal(closed, false, 'close waits for the handler');
-        gate.resolve();
-        await closing;
+        try {
+          await waitFor(() => called, 'the handler to be called');
+          const closing = subscription.close().then(() => {
+            closed = true;
+          });
+          await sleep(100);
+          assert.equal(closed, false, 'close waits for the handler');
+          gate.resolve();
+          await closing;
+        } finally {
+          gate.resolve(); // a failure above must not leave the handler, and so the log's close, waiting for ever
+        }
         assert.equal(finished, true);
       }));
 

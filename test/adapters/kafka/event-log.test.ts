@@ -23,6 +23,12 @@ function movableClock(): Clock & { advance(ms: number): void } {
   };
 }
 
+/**
+ * Each test's deadline: generous for a busy machine, far below the runner's per-file timeout, so a test stuck on the
+ * broker fails by name and the others still run (a hang once cancelled the whole file after 20 minutes, unnamed).
+ */
+const timeout = 300_000;
+
 function freshTopic(): string {
   return `junction-test-${randomUUID()}`;
 }
@@ -46,10 +52,12 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
         cleanup: async () => undefined,
       };
     },
-    { groupMembers: true },
+    { groupMembers: true, testTimeoutMs: timeout },
   );
 
-  test('creates the topic with the partitions asked for and keeps an existing topic as it is', async () => {
+  test('creates the topic with the partitions asked for and keeps an existing topic as it is', {
+    timeout,
+  }, async () => {
     const topic = freshTopic();
     const first = await createKafkaEventLog({ bootstrap, topic, partitions: 4, retentionMs: 3_600_000 });
     assert.equal(first.partitions, 4);
@@ -59,7 +67,9 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     await second.close();
   });
 
-  test('writes CloudEvents in the Kafka binding, structured, keyed by partitionkey', async () => {
+  test('writes CloudEvents in the Kafka binding, structured, keyed by partitionkey', {
+    timeout,
+  }, async () => {
     const topic = freshTopic();
     const log = await createKafkaEventLog({ bootstrap, topic, partitions: 2 });
     const event = makeEvent({ partitionkey: 'order-42', data: { total: 7 } });
@@ -83,7 +93,9 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
-  test('hands a partition to a new group member only after the running batch is committed', async () => {
+  test('hands a partition to a new group member only after the running batch is committed', {
+    timeout,
+  }, async () => {
     const topic = freshTopic();
     const log = await createKafkaEventLog({ bootstrap, topic, partitions: 1 });
     try {
@@ -99,11 +111,15 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
         for (const r of records) handled.set(r.event.id, (handled.get(r.event.id) ?? 0) + 1);
       };
       const a = await log.subscribe({ group: 'g-handover', handler, maxBatch: 5 });
-      await waitFor(() => !firstCall, 'the first batch to start');
-      const joining = log.subscribe({ group: 'g-handover', handler, maxBatch: 5 });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      gate.resolve();
-      const b = await joining;
+      let joining: Promise<{ close(): Promise<void> }> | undefined;
+      try {
+        await waitFor(() => !firstCall, 'the first batch to start');
+        joining = log.subscribe({ group: 'g-handover', handler, maxBatch: 5 });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+      } finally {
+        gate.resolve(); // the log's close waits for the running batch: a failure above must not leave it waiting
+      }
+      const b = await joining!;
       await waitFor(
         async () => (await log.committed('g-handover'))[0]!.offset === 10,
         'every record committed',
@@ -120,7 +136,9 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
-  test('buses on two topics may share a group name: each member is handed only its own topic’s partitions', async () => {
+  test('buses on two topics may share a group name: each member is handed only its own topic’s partitions', {
+    timeout,
+  }, async () => {
     // The client's default assigner hands every topic's partitions round-robin over ALL members of a group, whatever
     // each subscribed to: a member then drops the partitions of the other topic and nobody consumes them (the CI
     // failure of test/e2e/kafka.test.ts: tests on other topics had joined "junction-router" meanwhile).
@@ -149,11 +167,14 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
         'both members to handle all 40 events of their own topic',
         60_000,
       );
+      // A batch is committed after its handler returns: wait for the commits rather than read them at once.
+      const committed = async (log: (typeof logs)[number]) =>
+        (await log.committed(group)).map((p) => p.offset).reduce((a, b) => a + b, 0);
       for (const [i, log] of logs.entries())
-        assert.deepEqual(
-          (await log.committed(group)).map((p) => p.offset).reduce((a, b) => a + b, 0),
-          40,
+        await waitFor(
+          async () => (await committed(log)) === 40,
           `topic ${i}: every partition committed`,
+          60_000,
         );
     } finally {
       for (const s of subscriptions) await s.close();
@@ -161,7 +182,9 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
-  test('appends made together go in one request and each answers its own positions, in its order', async () => {
+  test('appends made together go in one request and each answers its own positions, in its order', {
+    timeout,
+  }, async () => {
     // The appends of one turn of the event loop are produced together (one request per 512 KiB): the broker's base
     // offsets are split back to each caller. 120 appends of 1–3 events on one partition key, all at once: every
     // position is answered once, each append's in its own order, and the log holds each event where it was told.
@@ -195,7 +218,7 @@ describe('Kafka EventLog', { skip: kafkaSkip }, () => {
     }
   });
 
-  test('rejects bad arguments with the field named', async () => {
+  test('rejects bad arguments with the field named', { timeout }, async () => {
     const log = await createKafkaEventLog({ bootstrap, topic: freshTopic(), partitions: 2 });
     try {
       await assert.rejects(log.read(2, 0, 1), { code: 'InvalidRequest', field: 'partition' });
