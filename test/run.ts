@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Broker, killRegistered, startBroker } from './kafka/broker.ts';
 
 const args = process.argv.slice(2);
@@ -17,6 +18,20 @@ const ci = process.env.CI === 'true';
  * Generous: the longest file takes a few minutes on a busy machine. JUNCTION_TEST_FILE_TIMEOUT_MS overrides it.
  */
 const fileTimeoutMs = Number(process.env.JUNCTION_TEST_FILE_TIMEOUT_MS ?? 20 * 60_000);
+/**
+ * The reporters: `spec` on stdout, and on stderr test/reporters/unfinished.ts, which names a test still running after
+ * 5 minutes (`JUNCTION_TEST_SLOW_REPORT_MS`) and the tests a file left unfinished when it was stopped (at its timeout,
+ * or by its process's death) — what `spec` never prints. A run given reporters of its own (`--test-reporter=…`) gets
+ * only those.
+ */
+const reporters = flags.some((flag) => flag.startsWith('--test-reporter'))
+  ? []
+  : [
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${fileURLToPath(new URL('./reporters/unfinished.ts', import.meta.url))}`,
+      '--test-reporter-destination=stderr',
+    ];
 
 /**
  * A run of chosen files needs the broker only when one of them mentions Kafka (its tests import test/kafka/env.ts);
@@ -107,7 +122,7 @@ async function main(): Promise<void> {
       '--disable-warning=ExperimentalWarning',
       '--test',
       '--test-concurrency=2',
-      '--test-reporter=spec',
+      ...reporters,
       `--test-timeout=${fileTimeoutMs}`,
       ...flags,
       ...patterns,
