@@ -406,6 +406,7 @@ export type TraceKind =
   | 'retry-scheduled'
   | 'dead-lettered'
   | 'redriven'
+  | 'dead-letter-deleted'
   | 'replayed'
   | 'emitted'
   | 'skipped'

@@ -368,6 +368,29 @@ export function parseCliTime(value: string, flag: string, now: number): number {
 }
 
 /** `--from` and `--to`, both required when `required`; `--to` must be after `--from`. */
+/** The dead letters `--all`, `--rule R [--target T]` or `--id ID …` name, as the bus's redrive and delete take them. */
+function deadLetterSelection(
+  ctx: Context,
+  verb: 'redrive' | 'delete',
+): { all?: true; rule?: string; target?: string; ids?: string[] } {
+  const ids = list(ctx, 'id');
+  const rule = str(ctx, 'rule');
+  const target = str(ctx, 'target');
+  if (ctx.values.all === true && (rule !== undefined || ids.length > 0 || target !== undefined)) {
+    throw new UsageError('--all cannot be combined with --rule, --target or --id', '--all');
+  }
+  if (target !== undefined && rule === undefined) throw new UsageError('--target needs --rule', '--target');
+  if (ctx.values.all !== true && rule === undefined && ids.length === 0) {
+    throw new UsageError(`say what to ${verb}: --all, --rule R or --id ID`);
+  }
+  return {
+    ...(ctx.values.all === true ? { all: true } : {}),
+    ...(rule === undefined ? {} : { rule }),
+    ...(target === undefined ? {} : { target }),
+    ...(ids.length === 0 ? {} : { ids }),
+  };
+}
+
 function timeRange(ctx: Context, required: boolean): { from?: number; to?: number } {
   const from = str(ctx, 'from');
   const to = str(ctx, 'to');
@@ -1612,23 +1635,7 @@ const COMMANDS: readonly Command[] = [
     },
     fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all' },
     async run(ctx) {
-      const ids = list(ctx, 'id');
-      const rule = str(ctx, 'rule');
-      const target = str(ctx, 'target');
-      if (ctx.values.all === true && (rule !== undefined || ids.length > 0 || target !== undefined)) {
-        throw new UsageError('--all cannot be combined with --rule, --target or --id', '--all');
-      }
-      if (target !== undefined && rule === undefined)
-        throw new UsageError('--target needs --rule', '--target');
-      if (ctx.values.all !== true && rule === undefined && ids.length === 0) {
-        throw new UsageError('say what to redrive: --all, --rule R or --id ID');
-      }
-      const body = {
-        ...(ctx.values.all === true ? { all: true } : {}),
-        ...(rule === undefined ? {} : { rule }),
-        ...(target === undefined ? {} : { target }),
-        ...(ids.length === 0 ? {} : { ids }),
-      };
+      const body = deadLetterSelection(ctx, 'redrive');
       // One call takes up a bounded number of letters; continue from its nextCursor until none is left.
       const r = { redriven: 0, skipped: 0 };
       let cursor: string | undefined;
@@ -1646,6 +1653,36 @@ const COMMANDS: readonly Command[] = [
         () =>
           `redriven ${r.redriven}${r.skipped ? `, skipped ${r.skipped} (delivered already, exactly-once; or still being closed: try again)` : ''}`,
       );
+      return EXIT.ok;
+    },
+  },
+  {
+    name: 'dead-letters delete',
+    synopsis: '(--all | --rule R [--target T] | --id ID ...) [--to T]',
+    summary: "delete dead letters (no redrive: a deleted rule's, a connector's, old ones)",
+    flags: {
+      all: ['', 'every dead letter'],
+      rule: ['R', "this rule's dead letters"],
+      target: ['T', 'only this target of --rule'],
+      id: ['ID', 'this dead letter (repeatable; the ID column of the list)'],
+      to: ['T', 'only those dead-lettered before (now, -1d, RFC 3339, epoch ms)'],
+    },
+    fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all', to: '--to' },
+    async run(ctx) {
+      const selection = deadLetterSelection(ctx, 'delete');
+      const to = str(ctx, 'to');
+      const body = { ...selection, ...(to === undefined ? {} : { to: parseCliTime(to, '--to', ctx.now) }) };
+      // One call deletes a bounded number of letters; continue from its nextCursor until none is left.
+      const r = { deleted: 0 };
+      let cursor: string | undefined;
+      do {
+        const page = (await call(ctx, 'POST', '/dead-letters/delete', {
+          json: cursor === undefined ? body : { ...body, cursor },
+        })) as { deleted: number; nextCursor?: string };
+        r.deleted += page.deleted;
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      print(ctx, r, () => `deleted ${r.deleted}`);
       return EXIT.ok;
     },
   },

@@ -1162,6 +1162,28 @@ export class Dispatcher {
     ]);
   }
 
+  /**
+   * Dead letters were deleted (`Junction.deleteDeadLetters`): a key this process holds for one of them (an ordered
+   * target with `onFailure: "hold"`) goes on with its next delivery. Another process lets such a key go when it next
+   * reads the target's letters (at its start): the letter is gone.
+   */
+  discarded(letters: readonly DeliveryKey[]): void {
+    for (const letter of letters) {
+      const laneKey = `${letter.rule}\u0000${letter.target}`;
+      const key = keyString(letter);
+      const ordered = this.#ordered.get(laneKey);
+      const orderKey = ordered?.keyOf.get(key);
+      if (ordered === undefined || orderKey === undefined) continue;
+      const queue = ordered.byKey.get(orderKey) ?? [];
+      const at = queue.findIndex((e) => e.key === key);
+      if (queue[at]?.held !== true) continue;
+      queue.splice(at, 1);
+      ordered.keyOf.delete(key);
+      if (queue.length === 0) ordered.byKey.delete(orderKey);
+      this.#releaseHead(laneKey, ordered, orderKey);
+    }
+  }
+
   /** Polls the ledger now (deliveries were made due by hand: `POST /deliveries/retry`). */
   wake(): void {
     this.#schedule(this.#o.clock.now());

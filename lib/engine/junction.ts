@@ -220,6 +220,12 @@ export interface RedriveRequest {
   readonly cursor?: string;
 }
 
+/** Which dead letters `deleteDeadLetters` removes: a redrive's choice, and optionally only those dead-lettered before `to`. */
+export interface DeleteDeadLettersRequest extends RedriveRequest {
+  /** Only letters dead-lettered before this time, ms since the epoch. */
+  readonly to?: number;
+}
+
 const DAY = 86_400_000;
 /**
  * Records the router takes from the log at once. Each batch's trace rows and position are written behind the
@@ -242,6 +248,38 @@ const RETRY_USAGE =
 /** Dead letters read per page of a redrive, and the most one redrive call takes up (`redriveLimit`). */
 const REDRIVE_PAGE = 500;
 const REDRIVE_LIMIT = 5000;
+
+/** The letters a redrive or a delete names, checked: all, a rule's (and a target's), or by id; a page's worth. */
+function deadLetterSelection(request: RedriveRequest, verb: 'redrive' | 'delete'): DeadLetterFilter {
+  if (typeof request !== 'object' || request === null) {
+    throw invalidRequest(`say what to ${verb}: {"all": true}, {"rule": "name"} or {"ids": [...]}`, 'ids');
+  }
+  if (request.all !== undefined && typeof request.all !== 'boolean') {
+    throw invalidRequest('"all" must be true or false', 'all');
+  }
+  if (!request.all && request.rule === undefined && request.ids === undefined) {
+    throw invalidRequest(`say what to ${verb}: {"all": true}, {"rule": "name"} or {"ids": [...]}`, 'ids');
+  }
+  if (request.ids !== undefined) {
+    if (!Array.isArray(request.ids) || request.ids.some((id) => typeof id !== 'string')) {
+      throw invalidRequest('"ids" must be an array of dead letter ids (strings)', 'ids');
+    }
+    if (request.ids.length > MAX_LIST) {
+      throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
+    }
+  }
+  for (const field of ['rule', 'target', 'cursor'] as const) {
+    if (request[field] !== undefined && typeof request[field] !== 'string') {
+      throw invalidRequest(`"${field}" must be a string`, field);
+    }
+  }
+  return {
+    ...(request.rule === undefined ? {} : { rule: request.rule }),
+    ...(request.target === undefined ? {} : { target: request.target }),
+    ...(request.ids === undefined ? {} : { ids: request.ids }),
+    limit: REDRIVE_PAGE,
+  };
+}
 
 /** Most events one function call may publish (more fail the lot, as an oversized batch does). */
 export const MAX_EMITTED_EVENTS = 100;
@@ -387,7 +425,7 @@ export class Junction {
     this.metrics.declare(
       'junction_target_dead_letters',
       'gauge',
-      'Dead letters stored per rule and target (redrive or expiry removes them).',
+      'Dead letters stored per rule and target (a redrive or a delete removes them).',
     );
     this.metrics.declare(
       'junction_target_oldest_pending_age_seconds',
@@ -1127,28 +1165,7 @@ export class Junction {
   async redrive(
     request: RedriveRequest,
   ): Promise<{ redriven: number; skipped: number; nextCursor?: string }> {
-    if (!request.all && request.rule === undefined && request.ids === undefined) {
-      throw invalidRequest('say what to redrive: {"all": true}, {"rule": "name"} or {"ids": [...]}', 'ids');
-    }
-    if (request.ids !== undefined) {
-      if (!Array.isArray(request.ids) || request.ids.some((id) => typeof id !== 'string')) {
-        throw invalidRequest('"ids" must be an array of dead letter ids (strings)', 'ids');
-      }
-      if (request.ids.length > MAX_LIST) {
-        throw invalidRequest(`"ids" holds at most ${MAX_LIST} ids; got ${request.ids.length}`, 'ids');
-      }
-    }
-    for (const field of ['rule', 'target', 'cursor'] as const) {
-      if (request[field] !== undefined && typeof request[field] !== 'string') {
-        throw invalidRequest(`"${field}" must be a string`, field);
-      }
-    }
-    const filter: DeadLetterFilter = {
-      ...(request.rule === undefined ? {} : { rule: request.rule }),
-      ...(request.target === undefined ? {} : { target: request.target }),
-      ...(request.ids === undefined ? {} : { ids: request.ids }),
-      limit: REDRIVE_PAGE,
-    };
+    const filter = deadLetterSelection(request, 'redrive');
     const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let redriven = 0;
     let skipped = 0;
@@ -1171,6 +1188,60 @@ export class Junction {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { redriven, skipped };
+  }
+
+  /**
+   * Deletes dead letters (`POST /dead-letters/delete`): the same choice as a redrive — all, a rule's (and target's),
+   * or by id — and optionally only those dead-lettered before `to`. For letters no redrive can take away: a deleted
+   * rule's (a redrive dead-letters them again), a connector's (records that never became events), or old ones nobody
+   * will redrive. Each event's trace gets a `dead-letter-deleted` entry, and a key an ordered target held for a
+   * deleted letter (`onFailure: "hold"`) goes on with its next event. Pages like `redrive`: at most `redriveLimit`
+   * letters a call, then a `nextCursor`.
+   */
+  async deleteDeadLetters(
+    request: DeleteDeadLettersRequest,
+  ): Promise<{ deleted: number; nextCursor?: string }> {
+    const selection = deadLetterSelection(request, 'delete');
+    if (request.to !== undefined && (typeof request.to !== 'number' || !Number.isFinite(request.to))) {
+      throw invalidRequest('"to" must be a time: epoch milliseconds or RFC 3339', 'to');
+    }
+    const filter: DeadLetterFilter = request.to === undefined ? selection : { ...selection, to: request.to };
+    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
+    let deleted = 0;
+    let taken = 0;
+    let cursor = request.cursor;
+    for (;;) {
+      const pageFilter = { ...filter, limit: Math.min(REDRIVE_PAGE, limit - taken) };
+      const page = await this.#o.deadLetters.page(
+        cursor === undefined ? pageFilter : { ...pageFilter, cursor },
+      );
+      const letters = page.deadLetters;
+      if (letters.length > 0) {
+        const now = this.clock.now();
+        const [removed] = await Promise.all([
+          this.#o.deadLetters.remove(letters.map((letter) => letter.dlId)),
+          this.#o.traces.record(
+            letters.map((letter) => ({
+              source: letter.source,
+              id: letter.id,
+              at: now,
+              kind: 'dead-letter-deleted' as const,
+              rule: letter.rule,
+              target: letter.target,
+              detail: { dlId: letter.dlId },
+            })),
+          ),
+        ]);
+        deleted += removed;
+        this.dispatcher.discarded(letters);
+      }
+      taken += letters.length;
+      if (page.nextCursor === undefined || letters.length === 0) break;
+      if (taken >= limit) return { deleted, nextCursor: page.nextCursor };
+      cursor = page.nextCursor;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return { deleted };
   }
 
   /**

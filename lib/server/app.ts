@@ -690,6 +690,21 @@ export function createApp(options: AppOptions): App {
           }
           return json(200, await junction.redrive(body));
         }
+        if (parts.length === 2 && second === 'delete') {
+          allow('POST');
+          const body = request.body.length === 0 ? {} : readJson(request);
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+            throw invalidRequest('the body must be {"all": true}, {"rule": "name"} or {"ids": [...]}');
+          }
+          const { to, ...selection } = body as Record<string, unknown>;
+          return json(
+            200,
+            await junction.deleteDeadLetters({
+              ...selection,
+              ...(to === undefined ? {} : { to: parseTime(to, 'to') }),
+            }),
+          );
+        }
         break;
       }
       case 'deliveries': {

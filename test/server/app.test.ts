@@ -31,6 +31,7 @@ describe('app: hostile request bodies', () => {
     ['a simulation range', 'POST', '/rules/r1/simulate', (d) => `{"from":${d},"to":1}`],
     ['a replay range', 'POST', '/replays', (d) => `{"from":${d},"to":1}`],
     ['redriven ids', 'POST', '/dead-letters/redrive', (d) => `{"ids":${d}}`],
+    ['deleted ids', 'POST', '/dead-letters/delete', (d) => `{"ids":${d}}`],
     ['a bus', 'PUT', '/buses/b1', (d) => `{"description":${d}}`],
     ['a new key', 'POST', '/keys', (d) => `{"name":"k","scopes":${d}}`],
   ];
@@ -85,19 +86,29 @@ describe('app: hostile request bodies', () => {
     assert.match(res.body.message, /Event nests deeper than/);
   });
 
-  for (const [field, value] of [
-    ['rule', '["r1"]'],
-    ['rule', '{"a":1}'],
-    ['target', '7'],
-    ['ids', '"dl-1"'],
-    ['ids', '[1,2]'],
-    ['ids', `[${Array.from({ length: 1001 }, (_, i) => `"dl-${i}"`).join(',')}]`],
+  for (const [verb, field, value] of [
+    ...(['redrive', 'delete'] as const).flatMap((verb) =>
+      (
+        [
+          ['rule', '["r1"]'],
+          ['rule', '{"a":1}'],
+          ['target', '7'],
+          ['ids', '"dl-1"'],
+          ['ids', '[1,2]'],
+          ['ids', `[${Array.from({ length: 1001 }, (_, i) => `"dl-${i}"`).join(',')}]`],
+          ['cursor', '12'],
+        ] as const
+      ).map(([field, value]) => [verb, field, value] as const),
+    ),
+    ['delete', 'to', '"yesterday"'],
+    ['delete', 'to', '1e20'],
+    ['delete', 'to', 'null'],
   ] as const) {
-    it(`refuses a redrive whose ${field} is ${value.slice(0, 20)} with 400 InvalidRequest`, async () => {
+    it(`refuses a ${verb} whose ${field} is ${value.slice(0, 20)} with 400 InvalidRequest`, async () => {
       const res = await request(
         bus.url,
         'POST',
-        '/dead-letters/redrive',
+        `/dead-letters/${verb}`,
         `{"${field}":${value},"all":true}`,
         json,
       );
@@ -105,6 +116,27 @@ describe('app: hostile request bodies', () => {
         [res.status, res.body.error.code, res.body.error.field],
         [400, 'InvalidRequest', field],
       );
+    });
+  }
+
+  for (const verb of ['redrive', 'delete']) {
+    for (const body of ['{}', '{"all":false}', '{"target":"t"}']) {
+      it(`refuses a ${verb} of ${body}, which names no letters, with 400 InvalidRequest`, async () => {
+        const res = await request(bus.url, 'POST', `/dead-letters/${verb}`, body, json);
+        assert.deepEqual([res.status, res.body.error.code], [400, 'InvalidRequest']);
+        assert.match(res.body.error.message, new RegExp(`say what to ${verb}`));
+      });
+    }
+    it(`refuses a ${verb} whose "all" is not a boolean with 400 InvalidRequest`, async () => {
+      const res = await request(bus.url, 'POST', `/dead-letters/${verb}`, '{"all":"yes"}', json);
+      assert.deepEqual(
+        [res.status, res.body.error.code, res.body.error.field],
+        [400, 'InvalidRequest', 'all'],
+      );
+    });
+    it(`answers GET /dead-letters/${verb} with 405`, async () => {
+      const res = await request(bus.url, 'GET', `/dead-letters/${verb}`);
+      assert.equal(res.status, 405);
     });
   }
 
