@@ -750,6 +750,20 @@ function DeadLetters() {
       setError(message(e));
     }
   };
+  const remove = async () => {
+    const n = selected.size;
+    // Deleted letters are gone: their events are not delivered by a redrive any more.
+    if (!window.confirm(`Delete ${n} dead letter${n === 1 ? '' : 's'}? Their events will not be redriven.`))
+      return;
+    try {
+      const answer = await call<{ deleted: number }>('POST', '/dead-letters/delete', { ids: [...selected] });
+      setNotice(`Deleted ${answer.deleted}.`);
+      setSelected(new Set());
+      await load();
+    } catch (e) {
+      setError(message(e));
+    }
+  };
   const flip = (dlId: string) => {
     const next = new Set(selected);
     if (next.has(dlId)) next.delete(dlId);
@@ -768,6 +782,8 @@ function DeadLetters() {
       <button type="submit">Filter</button>
       <button type="button" name="redrive" disabled=${selected.size === 0} onClick=${redrive}>
         Redrive selected (${selected.size})</button>
+      <button type="button" name="delete" class="secondary" disabled=${selected.size === 0} onClick=${remove}>
+        Delete selected (${selected.size})</button>
     </form>
     <${ErrorLine} error=${error} />
     ${notice === undefined ? null : html`<p class="notice" role="status">${notice}</p>`}

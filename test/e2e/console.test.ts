@@ -1,7 +1,7 @@
 /**
  * The web console (issue #17) in a real browser: Debian's `chromium` driven by playwright-core (no browser
  * download). Flows: sign in with an API key (a 401 brings the prompt), create a rule in the console → publish an
- * event over the API → see its journey; a dead letter redriven from the console and then delivered. Skips with a
+ * event over the API → see its journey; a dead letter redriven from the console and then delivered, another deleted. Skips with a
  * message when chromium is missing, but fails under CI=true (.ci/run installs it). Screenshots go to a temp dir, or
  * to `CONSOLE_SCREENSHOTS` (e.g. docs/img, to refresh the ones docs/console.md shows).
  */
@@ -316,6 +316,51 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     assert.ok((await page.locator('[data-kind=dead-lettered]').count()) > 0);
   });
 
+  test('deletes a dead letter from the console once the user confirms, and its journey says so', async () => {
+    failing.add('console-del');
+    const published = await request(
+      bus.url,
+      'POST',
+      '/events',
+      { specversion: '1.0', id: 'console-del', source: '/console-shop', type: 'order', data: { total: 300 } },
+      { 'content-type': 'application/cloudevents+json', authorization: `Bearer ${publisher}` },
+    );
+    assert.equal(published.status, 202);
+    const lettersOf = async () =>
+      (
+        (await request(bus.url, 'GET', '/dead-letters?rule=console-orders', undefined, bearer())).body
+          .deadLetters as Array<{ id: string }>
+      ).filter((letter) => letter.id === 'console-del');
+    await waitFor(async () => (await lettersOf()).length > 0, 'the dead letter', 60_000);
+    await page.goto(`${bus.url}/console#/dead-letters`);
+    const row = page.locator('tr[data-event=console-del]');
+    await row.waitFor({ timeout: 60_000 });
+    await row.getByRole('checkbox').check();
+    const remove = page.getByRole('button', { name: /Delete selected \(1\)/ });
+    // Dismissed: nothing is deleted.
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await remove.click();
+    assert.equal((await lettersOf()).length, 1);
+    page.once('dialog', (dialog) => {
+      assert.match(dialog.message(), /Delete 1 dead letter\?/);
+      void dialog.accept();
+    });
+    await remove.click();
+    await page.getByRole('status').waitFor({ timeout: 60_000 });
+    assert.match((await page.getByRole('status').textContent()) ?? '', /Deleted 1/);
+    assert.deepEqual(await lettersOf(), []);
+    await row.waitFor({ state: 'detached', timeout: 60_000 });
+    await page.goto(`${bus.url}/console#/journey/console-del`);
+    await waitFor(
+      async () => {
+        await page.getByRole('button', { name: 'Show journey' }).click();
+        return (await page.locator('[data-kind=dead-letter-deleted]').count()) > 0;
+      },
+      'the journey shows the deleted dead letter',
+      60_000,
+    );
+  });
+
   test('retries a pending delivery now from the console, and it is delivered', async () => {
     failing.add('console-3');
     const rule = await request(
@@ -569,8 +614,8 @@ describe('web console in Chromium', { skip: executable === false }, () => {
     assert.equal(replays.body.replays[0].rule, 'console-orders');
     assert.equal(
       replays.body.replays[0].counts.events,
-      3,
-      'console-0, console-1 and console-2 match console-orders',
+      4,
+      'console-0, console-1, console-2 and console-del match console-orders',
     );
     await page.goto(`${bus.url}/console#/functions`);
     await page.locator('tr[data-function=echo]').waitFor({ timeout: 60_000 });
