@@ -391,6 +391,26 @@ function deadLetterSelection(
   };
 }
 
+/**
+ * POSTs `body` to `path`, then again from each answer's `nextCursor` until an answer has none (a redrive or a delete
+ * of dead letters takes a bounded number a call); hands each answer to `add`.
+ */
+async function postPages<T>(
+  ctx: Context,
+  path: string,
+  body: Record<string, unknown>,
+  add: (page: T) => void,
+): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = (await call(ctx, 'POST', path, {
+      json: cursor === undefined ? body : { ...body, cursor },
+    })) as T & { nextCursor?: string };
+    add(page);
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+}
+
 function timeRange(ctx: Context, required: boolean): { from?: number; to?: number } {
   const from = str(ctx, 'from');
   const to = str(ctx, 'to');
@@ -1636,17 +1656,11 @@ const COMMANDS: readonly Command[] = [
     fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all' },
     async run(ctx) {
       const body = deadLetterSelection(ctx, 'redrive');
-      // One call takes up a bounded number of letters; continue from its nextCursor until none is left.
       const r = { redriven: 0, skipped: 0 };
-      let cursor: string | undefined;
-      do {
-        const page = (await call(ctx, 'POST', '/dead-letters/redrive', {
-          json: cursor === undefined ? body : { ...body, cursor },
-        })) as { redriven: number; skipped: number; nextCursor?: string };
+      await postPages<{ redriven: number; skipped: number }>(ctx, '/dead-letters/redrive', body, (page) => {
         r.redriven += page.redriven;
         r.skipped += page.skipped;
-        cursor = page.nextCursor;
-      } while (cursor !== undefined);
+      });
       print(
         ctx,
         r,
@@ -1672,16 +1686,10 @@ const COMMANDS: readonly Command[] = [
       const selection = deadLetterSelection(ctx, 'delete');
       const to = str(ctx, 'to');
       const body = { ...selection, ...(to === undefined ? {} : { to: parseCliTime(to, '--to', ctx.now) }) };
-      // One call deletes a bounded number of letters; continue from its nextCursor until none is left.
       const r = { deleted: 0 };
-      let cursor: string | undefined;
-      do {
-        const page = (await call(ctx, 'POST', '/dead-letters/delete', {
-          json: cursor === undefined ? body : { ...body, cursor },
-        })) as { deleted: number; nextCursor?: string };
+      await postPages<{ deleted: number }>(ctx, '/dead-letters/delete', body, (page) => {
         r.deleted += page.deleted;
-        cursor = page.nextCursor;
-      } while (cursor !== undefined);
+      });
       print(ctx, r, () => `deleted ${r.deleted}`);
       return EXIT.ok;
     },

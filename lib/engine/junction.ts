@@ -1166,28 +1166,16 @@ export class Junction {
     request: RedriveRequest,
   ): Promise<{ redriven: number; skipped: number; nextCursor?: string }> {
     const filter = deadLetterSelection(request, 'redrive');
-    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let redriven = 0;
     let skipped = 0;
-    let taken = 0;
-    let cursor = request.cursor;
-    for (;;) {
-      const pageFilter = { ...filter, limit: Math.min(REDRIVE_PAGE, limit - taken) };
-      const page = await this.#o.deadLetters.page(
-        cursor === undefined ? pageFilter : { ...pageFilter, cursor },
-      );
+    const nextCursor = await this.#eachLetterPage(filter, request.cursor, async (letters) => {
       // A connector's letters hold records that never became events: there is no delivery to redrive.
-      const deliveries = page.deadLetters.filter((letter) => !letter.rule.startsWith('connector/'));
+      const deliveries = letters.filter((letter) => !letter.rule.startsWith('connector/'));
       const counts = await this.#redrivePage(deliveries);
       redriven += counts.redriven;
-      skipped += counts.skipped + page.deadLetters.length - deliveries.length;
-      taken += page.deadLetters.length;
-      if (page.nextCursor === undefined || page.deadLetters.length === 0) break;
-      if (taken >= limit) return { redriven, skipped, nextCursor: page.nextCursor };
-      cursor = page.nextCursor;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    return { redriven, skipped };
+      skipped += counts.skipped + letters.length - deliveries.length;
+    });
+    return nextCursor === undefined ? { redriven, skipped } : { redriven, skipped, nextCursor };
   }
 
   /**
@@ -1206,42 +1194,56 @@ export class Junction {
       throw invalidRequest('"to" must be a time: epoch milliseconds or RFC 3339', 'to');
     }
     const filter: DeadLetterFilter = request.to === undefined ? selection : { ...selection, to: request.to };
-    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let deleted = 0;
+    const nextCursor = await this.#eachLetterPage(filter, request.cursor, async (letters) => {
+      if (letters.length === 0) return;
+      const now = this.clock.now();
+      const [removed] = await Promise.all([
+        this.#o.deadLetters.remove(letters.map((letter) => letter.dlId)),
+        this.#o.traces.record(
+          letters.map((letter) => ({
+            source: letter.source,
+            id: letter.id,
+            at: now,
+            kind: 'dead-letter-deleted' as const,
+            rule: letter.rule,
+            target: letter.target,
+            detail: { dlId: letter.dlId },
+          })),
+        ),
+      ]);
+      deleted += removed;
+      this.dispatcher.discarded(letters);
+    });
+    return nextCursor === undefined ? { deleted } : { deleted, nextCursor };
+  }
+
+  /**
+   * Hands `handle` the letters `filter` names, newest first, `REDRIVE_PAGE` at a time from `cursor`, with a turn of the
+   * event loop between pages (the bus keeps answering). Paging visits each letter once even as `handle` removes
+   * letters, and letters dead-lettered meanwhile are newer than the cursor. At most `redriveLimit` letters a call:
+   * answers the `nextCursor` to go on from when more may follow.
+   */
+  async #eachLetterPage(
+    filter: DeadLetterFilter,
+    from: string | undefined,
+    handle: (letters: readonly DeadLetter[]) => Promise<void>,
+  ): Promise<string | undefined> {
+    const limit = this.#o.redriveLimit ?? REDRIVE_LIMIT;
     let taken = 0;
-    let cursor = request.cursor;
+    let cursor = from;
     for (;;) {
       const pageFilter = { ...filter, limit: Math.min(REDRIVE_PAGE, limit - taken) };
       const page = await this.#o.deadLetters.page(
         cursor === undefined ? pageFilter : { ...pageFilter, cursor },
       );
-      const letters = page.deadLetters;
-      if (letters.length > 0) {
-        const now = this.clock.now();
-        const [removed] = await Promise.all([
-          this.#o.deadLetters.remove(letters.map((letter) => letter.dlId)),
-          this.#o.traces.record(
-            letters.map((letter) => ({
-              source: letter.source,
-              id: letter.id,
-              at: now,
-              kind: 'dead-letter-deleted' as const,
-              rule: letter.rule,
-              target: letter.target,
-              detail: { dlId: letter.dlId },
-            })),
-          ),
-        ]);
-        deleted += removed;
-        this.dispatcher.discarded(letters);
-      }
-      taken += letters.length;
-      if (page.nextCursor === undefined || letters.length === 0) break;
-      if (taken >= limit) return { deleted, nextCursor: page.nextCursor };
+      await handle(page.deadLetters);
+      taken += page.deadLetters.length;
+      if (page.nextCursor === undefined || page.deadLetters.length === 0) return undefined;
+      if (taken >= limit) return page.nextCursor;
       cursor = page.nextCursor;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return { deleted };
   }
 
   /**

@@ -121,6 +121,30 @@ describe('Junction on DynamoDB stores', () => {
     assert.equal(await stores.deadLetters.count(), 0);
   });
 
+  test("deletes dead letters: only those before a time, then a rule's, each traced", async () => {
+    await junction.putRule('doomed', {
+      pattern: { type: ['doomed'] },
+      targets: [{ id: 'hook', type: 'http', url: 'https://example.com/doomed', retry: fixed(10, 1) }],
+    });
+    driver.failing = true;
+    await junction.publish([
+      makeEvent({ source: '/doomed', id: 'd-1', type: 'doomed' }),
+      makeEvent({ source: '/doomed', id: 'd-2', type: 'doomed' }),
+    ]);
+    await waitFor(
+      async () => (await stores.deadLetters.list({ rule: 'doomed' })).length === 2,
+      'the dead letters',
+    );
+    driver.failing = false;
+    const letters = await stores.deadLetters.list({ rule: 'doomed' });
+    const oldest = Math.min(...letters.map((letter) => letter.at));
+    assert.deepEqual(await junction.deleteDeadLetters({ rule: 'doomed', to: oldest }), { deleted: 0 });
+    assert.deepEqual(await junction.deleteDeadLetters({ rule: 'doomed', target: 'hook' }), { deleted: 2 });
+    assert.deepEqual(await stores.deadLetters.list({ rule: 'doomed' }), []);
+    const trace = await stores.traces.get('/doomed', 'd-1');
+    assert.equal(trace.at(-1)?.kind, 'dead-letter-deleted');
+  });
+
   test('applies a rule put through another engine instance on the same tables', async () => {
     const other = createDynamoStores({ client: db.client, tablePrefix: prefix });
     await other.rules.put({
