@@ -675,7 +675,9 @@ function traceLines(t: Trace, indent: string): string[] {
                 ? oneLine(String(d.reason))
                 : e.kind === 'emitted'
                   ? JSON.stringify(d.events)
-                  : '';
+                  : e.kind === 'dead-letter-deleted'
+                    ? `dead letter ${d.dlId}`
+                    : '';
       return `${indent}  ${time(e.at)}  ${e.kind.padEnd(15)} ${[where, extra].filter(Boolean).join(' ')}`.trimEnd();
     }),
   ];

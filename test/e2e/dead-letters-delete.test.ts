@@ -83,6 +83,9 @@ describe('deleting dead letters', () => {
       const last = trace.at(-1);
       assert.equal(last?.kind, 'dead-letter-deleted', JSON.stringify(trace));
       assert.deepEqual([last?.rule, last?.target, last?.detail], ['gone', 'web', { dlId: again?.dlId }]);
+      const shown = await cli(['trace', 'order-1', '--source', '/shop', '--url', bus.url]);
+      assert.equal(shown.code, 0, shown.err);
+      assert.match(shown.out, new RegExp(`dead-letter-deleted gone/web dead letter ${again?.dlId}\\n`));
       // Nothing left to delete: an answer, not an error.
       assert.deepEqual((await request(bus.url, 'POST', '/dead-letters/delete', { all: true })).body, {
         deleted: 0,
