@@ -372,6 +372,10 @@ describe('API keys and scopes on a running bus', () => {
     );
     await request(bus.url, 'DELETE', '/rules/audited', undefined, bearer(reader));
     await request(bus.url, 'POST', '/dead-letters/redrive', { all: true });
+    const refused = await request(bus.url, 'POST', '/dead-letters/delete', { all: true }, bearer(reader));
+    assert.deepEqual([refused.status, refused.body.error.code], [403, 'Forbidden']);
+    const deleted = await request(bus.url, 'POST', '/dead-letters/delete', { all: true }, bearer(admin));
+    assert.deepEqual([deleted.status, deleted.body], [200, { deleted: 0 }]);
     const audit = await request(bus.url, 'GET', '/audit?limit=50', undefined, bearer(reader));
     assert.equal(audit.status, 200);
     const entries = audit.body.entries as Array<Record<string, unknown>>;
@@ -383,6 +387,8 @@ describe('API keys and scopes on a running bus', () => {
     );
     assert.equal(find('DELETE', '/rules/audited', 'reader')?.result, 'Forbidden');
     assert.equal(find('POST', '/dead-letters/redrive', 'unauthenticated')?.result, 'Unauthorized');
+    assert.equal(find('POST', '/dead-letters/delete', 'reader')?.result, 'Forbidden');
+    assert.equal(find('POST', '/dead-letters/delete', 'admin')?.result, 'ok');
     assert.ok(find('POST', '/keys', 'cli --data-dir'), 'offline key creation is audited too');
     assert.equal(
       entries.some((e) => e.path === '/events'),

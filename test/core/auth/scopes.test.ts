@@ -28,6 +28,7 @@ test('names what each call needs', () => {
     ['PUT', ['functions', 'f'], undefined, 'manage'],
     ['POST', ['replays'], undefined, 'manage'],
     ['POST', ['dead-letters', 'redrive'], undefined, 'manage'],
+    ['POST', ['dead-letters', 'delete'], undefined, 'manage'],
     ['GET', ['keys'], undefined, 'manage'],
     ['GET', ['audit'], undefined, 'read'],
     ['GET', ['metrics'], undefined, 'read'],
