@@ -368,6 +368,15 @@ export function parseCliTime(value: string, flag: string, now: number): number {
 }
 
 /** `--from` and `--to`, both required when `required`; `--to` must be after `--from`. */
+/** The flags that choose dead letters (`dead-letters redrive` and `delete`), and the bus's fields they set. */
+const LETTER_FLAGS = {
+  all: ['', 'every dead letter'],
+  rule: ['R', "this rule's dead letters"],
+  target: ['T', 'only this target of --rule'],
+  id: ['ID', 'this dead letter (repeatable; the ID column of the list)'],
+} as const;
+const LETTER_FIELDS = { rule: '--rule', target: '--target', ids: '--id', all: '--all' } as const;
+
 /** The dead letters `--all`, `--rule R [--target T]` or `--id ID …` name, as the bus's redrive and delete take them. */
 function deadLetterSelection(
   ctx: Context,
@@ -1649,13 +1658,8 @@ const COMMANDS: readonly Command[] = [
     name: 'dead-letters redrive',
     synopsis: '(--all | --rule R [--target T] | --id ID ...)',
     summary: 'deliver dead letters again',
-    flags: {
-      all: ['', 'every dead letter'],
-      rule: ['R', "this rule's dead letters"],
-      target: ['T', 'only this target of --rule'],
-      id: ['ID', 'this dead letter (repeatable; the ID column of the list)'],
-    },
-    fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all' },
+    flags: LETTER_FLAGS,
+    fields: LETTER_FIELDS,
     async run(ctx) {
       const body = deadLetterSelection(ctx, 'redrive');
       const r = { redriven: 0, skipped: 0 };
@@ -1676,14 +1680,8 @@ const COMMANDS: readonly Command[] = [
     name: 'dead-letters delete',
     synopsis: '(--all | --rule R [--target T] | --id ID ...) [--to T]',
     summary: "delete dead letters (no redrive: a deleted rule's, a connector's, old ones)",
-    flags: {
-      all: ['', 'every dead letter'],
-      rule: ['R', "this rule's dead letters"],
-      target: ['T', 'only this target of --rule'],
-      id: ['ID', 'this dead letter (repeatable; the ID column of the list)'],
-      to: ['T', 'only those dead-lettered before (now, -1d, RFC 3339, epoch ms)'],
-    },
-    fields: { rule: '--rule', target: '--target', ids: '--id', all: '--all', to: '--to' },
+    flags: { ...LETTER_FLAGS, to: ['T', 'only those dead-lettered before (now, -1d, RFC 3339, epoch ms)'] },
+    fields: { ...LETTER_FIELDS, to: '--to' },
     async run(ctx) {
       const selection = deadLetterSelection(ctx, 'delete');
       const to = str(ctx, 'to');
