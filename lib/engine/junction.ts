@@ -1201,9 +1201,10 @@ export class Junction {
       const [removed] = await Promise.all([
         this.#o.deadLetters.remove(letters.map((letter) => letter.dlId)),
         this.#o.traces.record(
+          // On the event's trace (a replayed delivery's key carries the replay's name; its event does not).
           letters.map((letter) => ({
-            source: letter.source,
-            id: letter.id,
+            source: letter.event.source,
+            id: letter.event.id,
             at: now,
             kind: 'dead-letter-deleted' as const,
             rule: letter.rule,

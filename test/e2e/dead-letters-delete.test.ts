@@ -96,6 +96,39 @@ describe('deleting dead letters', () => {
     }
   });
 
+  test("a replayed delivery's letter is traced on its event", async () => {
+    const bus = await startTestBus();
+    const web = await startHttpTarget(() => ({ status: 400 }));
+    try {
+      const put = await request(bus.url, 'PUT', '/rules/orders', {
+        pattern: { source: ['/shop'] },
+        targets: [{ id: 'web', type: 'http', url: web.url }],
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      await publish(bus, 'order-r');
+      await waitFor(async () => (await letters(bus)).length === 1, 'the dead letter', 60_000);
+      const replay = await request(bus.url, 'POST', '/replays', {
+        from: 0,
+        to: Date.now() + 60_000,
+        rule: 'orders',
+        name: 'again',
+      });
+      assert.equal(replay.status, 202, JSON.stringify(replay.body));
+      await waitFor(async () => (await letters(bus)).length === 2, "the replay's dead letter", 60_000);
+      assert.deepEqual((await letters(bus)).map((l) => l.id).sort(), ['order-r', 'order-r#replay:again']);
+      assert.deepEqual((await request(bus.url, 'POST', '/dead-letters/delete', { all: true })).body, {
+        deleted: 2,
+      });
+      const deleted = (await traceOf(bus, 'order-r', '/shop')).filter(
+        (e) => e.kind === 'dead-letter-deleted',
+      );
+      assert.equal(deleted.length, 2, JSON.stringify(deleted));
+    } finally {
+      await web.close();
+      await bus.stop();
+    }
+  });
+
   test("by id, by rule and target, only those older than a time, and a connector's letters", async () => {
     const dir = tempDir('junction-dl-delete-');
     const dataDir = join(dir.path, 'data');
