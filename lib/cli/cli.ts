@@ -367,7 +367,6 @@ export function parseCliTime(value: string, flag: string, now: number): number {
   );
 }
 
-/** `--from` and `--to`, both required when `required`; `--to` must be after `--from`. */
 /** The flags that choose dead letters (`dead-letters redrive` and `delete`), and the bus's fields they set. */
 const LETTER_FLAGS = {
   all: ['', 'every dead letter'],
@@ -420,6 +419,7 @@ async function postPages<T>(
   } while (cursor !== undefined);
 }
 
+/** `--from` and `--to`, both required when `required`; `--to` must be after `--from`. */
 function timeRange(ctx: Context, required: boolean): { from?: number; to?: number } {
   const from = str(ctx, 'from');
   const to = str(ctx, 'to');
