@@ -1173,14 +1173,11 @@ export class Dispatcher {
       const key = keyString(letter);
       const ordered = this.#ordered.get(laneKey);
       const orderKey = ordered?.keyOf.get(key);
-      if (ordered === undefined || orderKey === undefined) continue;
-      const queue = ordered.byKey.get(orderKey) ?? [];
-      const at = queue.findIndex((e) => e.key === key);
-      if (queue[at]?.held !== true) continue;
-      queue.splice(at, 1);
-      ordered.keyOf.delete(key);
-      if (queue.length === 0) ordered.byKey.delete(orderKey);
-      this.#releaseHead(laneKey, ordered, orderKey);
+      const entry =
+        orderKey === undefined ? undefined : ordered?.byKey.get(orderKey)?.find((e) => e.key === key);
+      // Only a held entry: one running or waiting for its retry is a live delivery, not the deleted letter. Done with
+      // it as with a delivered one: it leaves its key, and the key's next goes.
+      if (entry?.held === true) this.#orderedDone(laneKey, key, 'delivered');
     }
   }
 
