@@ -269,6 +269,15 @@ export function parseTime(value: unknown, field: string): number {
   );
 }
 
+/** The body of a redrive or a delete of dead letters: a JSON object (empty when no body; the engine checks its fields). */
+function letterSelection(request: ApiRequest): Record<string, unknown> {
+  const body = request.body.length === 0 ? {} : readJson(request);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidRequest('the body must be {"all": true}, {"rule": "name"} or {"ids": [...]}');
+  }
+  return body as Record<string, unknown>;
+}
+
 function segments(path: string): string[] {
   return path
     .split('/')
@@ -684,19 +693,11 @@ export function createApp(options: AppOptions): App {
         }
         if (parts.length === 2 && second === 'redrive') {
           allow('POST');
-          const body = request.body.length === 0 ? {} : readJson(request);
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-            throw invalidRequest('the body must be {"all": true}, {"rule": "name"} or {"ids": [...]}');
-          }
-          return json(200, await junction.redrive(body));
+          return json(200, await junction.redrive(letterSelection(request)));
         }
         if (parts.length === 2 && second === 'delete') {
           allow('POST');
-          const body = request.body.length === 0 ? {} : readJson(request);
-          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-            throw invalidRequest('the body must be {"all": true}, {"rule": "name"} or {"ids": [...]}');
-          }
-          const { to, ...selection } = body as Record<string, unknown>;
+          const { to, ...selection } = letterSelection(request);
           return json(
             200,
             await junction.deleteDeadLetters({
