@@ -738,31 +738,28 @@ function DeadLetters() {
   useEffect(() => {
     void load();
   }, []);
-  const redrive = async () => {
+  /** Sends the selected letters to `path` (a redrive or a delete), says what it answered, and reloads the list. */
+  const act = async <T>(path: string, say: (answer: T) => string) => {
     try {
-      const answer = await call<{ redriven: number; skipped: number }>('POST', '/dead-letters/redrive', {
-        ids: [...selected],
-      });
-      setNotice(`Redriven ${answer.redriven}, skipped ${answer.skipped}.`);
+      const answer = await call<T>('POST', path, { ids: [...selected] });
+      setNotice(say(answer));
       setSelected(new Set());
       await load();
     } catch (e) {
       setError(message(e));
     }
   };
+  const redrive = () =>
+    act<{ redriven: number; skipped: number }>(
+      '/dead-letters/redrive',
+      (answer) => `Redriven ${answer.redriven}, skipped ${answer.skipped}.`,
+    );
   const remove = async () => {
     const n = selected.size;
     // Deleted letters are gone: their events are not delivered by a redrive any more.
     if (!window.confirm(`Delete ${n} dead letter${n === 1 ? '' : 's'}? Their events will not be redriven.`))
       return;
-    try {
-      const answer = await call<{ deleted: number }>('POST', '/dead-letters/delete', { ids: [...selected] });
-      setNotice(`Deleted ${answer.deleted}.`);
-      setSelected(new Set());
-      await load();
-    } catch (e) {
-      setError(message(e));
-    }
+    await act<{ deleted: number }>('/dead-letters/delete', (answer) => `Deleted ${answer.deleted}.`);
   };
   const flip = (dlId: string) => {
     const next = new Set(selected);
