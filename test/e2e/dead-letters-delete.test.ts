@@ -32,6 +32,15 @@ function publish(bus: TestBus, id: string, data: unknown = {}) {
   ).then((res) => assert.equal(res.status, 202, JSON.stringify(res.body)));
 }
 
+/** A rule sending /shop's events to one HTTP target, `web` at `url` (with `target`'s settings). */
+async function putRule(bus: TestBus, name: string, url: string, target: Record<string, unknown> = {}) {
+  const put = await request(bus.url, 'PUT', `/rules/${name}`, {
+    pattern: { source: ['/shop'] },
+    targets: [{ id: 'web', type: 'http', url, ...target }],
+  });
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+}
+
 /** A stored letter, as the dispatcher or a connector writes them (for states a test cannot reach quickly). */
 function seeded(i: number, rule: string, at: number): DeadLetter {
   const event = makeEvent({ source: '/seeded', id: `seeded-${i}` });
@@ -53,11 +62,7 @@ describe('deleting dead letters', () => {
     const bus = await startTestBus();
     const web = await startHttpTarget(() => ({ status: 400 }));
     try {
-      const put = await request(bus.url, 'PUT', '/rules/gone', {
-        pattern: { source: ['/shop'] },
-        targets: [{ id: 'web', type: 'http', url: web.url }],
-      });
-      assert.equal(put.status, 201, JSON.stringify(put.body));
+      await putRule(bus, 'gone', web.url);
       await publish(bus, 'order-1');
       await waitFor(async () => (await letters(bus)).length === 1, 'the dead letter', 60_000);
       const [first] = await letters(bus);
@@ -100,11 +105,7 @@ describe('deleting dead letters', () => {
     const bus = await startTestBus();
     const web = await startHttpTarget(() => ({ status: 400 }));
     try {
-      const put = await request(bus.url, 'PUT', '/rules/orders', {
-        pattern: { source: ['/shop'] },
-        targets: [{ id: 'web', type: 'http', url: web.url }],
-      });
-      assert.equal(put.status, 201, JSON.stringify(put.body));
+      await putRule(bus, 'orders', web.url);
       await publish(bus, 'order-r');
       await waitFor(async () => (await letters(bus)).length === 1, 'the dead letter', 60_000);
       const replay = await request(bus.url, 'POST', '/replays', {
@@ -229,18 +230,7 @@ describe('deleting dead letters', () => {
         .map((r) => JSON.parse(r.body.toString()) as { key: string; seq: number })
         .filter((d) => !(d.key === 'x' && d.seq === 0));
     try {
-      const put = await request(bus.url, 'PUT', '/rules/hold', {
-        pattern: { source: ['/shop'] },
-        targets: [
-          {
-            id: 'web',
-            type: 'http',
-            url: web.url,
-            ordering: { key: '$.data.key', onFailure: 'hold' },
-          },
-        ],
-      });
-      assert.equal(put.status, 201, JSON.stringify(put.body));
+      await putRule(bus, 'hold', web.url, { ordering: { key: '$.data.key', onFailure: 'hold' } });
       for (let seq = 0; seq < 3; seq++) {
         await publish(bus, `x-${seq}`, { key: 'x', seq });
         await publish(bus, `y-${seq}`, { key: 'y', seq });
